@@ -1,0 +1,59 @@
+"""Every error hpotrack raises on purpose derives from :class:`HpotrackError`.
+
+The CLI turns these into one clear line (``click.ClickException``) at its edge; anything
+else reaching the user is a bug in hpotrack, not a user mistake.
+"""
+
+from __future__ import annotations
+
+
+class HpotrackError(Exception):
+    """Base class of all hpotrack errors."""
+
+
+class SpaceError(HpotrackError, ValueError):
+    """A search space, a parameter definition or a parameter value is invalid."""
+
+
+class MethodError(HpotrackError, ValueError):
+    """A method name or its options are invalid, or the method cannot handle the space."""
+
+
+class StopSearch(HpotrackError):
+    """Nothing more to run: the reason is the message (not a failure)."""
+
+
+class SearchExhausted(StopSearch):
+    """The method has nothing left to propose (e.g. every grid cell is claimed)."""
+
+
+class TargetReached(StopSearch):
+    """The study already has as many trials as asked for."""
+
+
+class DefinitionError(HpotrackError, ValueError):
+    """A study setting given to ``@tune`` is invalid (direction, objective, name, seed)."""
+
+
+class StudyMismatchError(HpotrackError):
+    """An existing study was reopened with a different definition."""
+
+
+class StudyNotFoundError(HpotrackError, LookupError):
+    """No study of that name exists in the database."""
+
+
+class StorageError(HpotrackError):
+    """The database file cannot be used (not SQLite, a newer schema, unwritable...)."""
+
+
+class TrialError(HpotrackError):
+    """A trial could not be run or recorded as asked (bad manual parameters, bad report)."""
+
+
+class TooManyFailures(HpotrackError):
+    """``max_failures`` trials in a row failed; the study stops so the user can look."""
+
+
+class NoCompleteTrial(HpotrackError, LookupError):
+    """``study.best`` was asked for before any trial completed."""

@@ -1,0 +1,81 @@
+"""Import a tuned function again from its recorded reference (module, qualname, file).
+
+Worker processes and ``hpotrack resume`` use this. A script is loaded as a module under a
+private name, so its ``if __name__ == "__main__":`` block does not run again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from hpotrack.errors import HpotrackError
+
+
+class FunctionNotFound(HpotrackError):
+    """The recorded function cannot be imported any more."""
+
+
+def load_function(reference: Mapping[str, Any]) -> Any:
+    """The object at ``module:qualname`` (importing ``path`` if the module is a script)."""
+    module_name = reference.get("module")
+    qualname = reference.get("qualname")
+    path = reference.get("path")
+    if not module_name or not qualname:
+        raise FunctionNotFound("the study did not record which function it tunes")
+    module = _module(str(module_name), path)
+    target: Any = module
+    for part in str(qualname).split("."):
+        if part == "<locals>" or not hasattr(target, part):
+            raise FunctionNotFound(
+                f"{module_name}:{qualname} cannot be found (is it defined inside another "
+                "function? move it to module level)"
+            )
+        target = getattr(target, part)
+    return target
+
+
+def _module(name: str, path: str | None) -> ModuleType:
+    if name == "__main__":
+        spawned = sys.modules.get("__mp_main__")  # multiprocessing already ran the script
+        if (
+            spawned is not None
+            and path
+            and getattr(spawned, "__file__", None)
+            and Path(spawned.__file__ or "").resolve() == Path(path)
+        ):
+            return spawned
+        if not path or not Path(path).exists():
+            raise FunctionNotFound(
+                f"the tuned function was defined in a script that no longer exists ({path}); "
+                "pass --function module:name"
+            )
+        return _load_file("__hpotrack_main__", Path(path))
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if path and Path(path).exists():
+            return _load_file(name, Path(path))
+        raise FunctionNotFound(f"cannot import module {name!r}: {exc}") from None
+
+
+def _load_file(name: str, path: Path) -> ModuleType:
+    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise FunctionNotFound(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

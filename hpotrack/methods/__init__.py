@@ -1,0 +1,30 @@
+"""Search methods: one module each, behind the interface in :mod:`hpotrack.methods.base`.
+
+``method="grid"`` or ``method=hp.methods.Grid(grid_points=5)`` both work.
+"""
+
+from __future__ import annotations
+
+from hpotrack.methods.base import (
+    History,
+    Method,
+    Proposal,
+    known_methods,
+    register,
+    resolve,
+)
+from hpotrack.methods.grid import Grid
+from hpotrack.methods.manual import Manual
+from hpotrack.methods.random_search import Random
+
+__all__ = [
+    "Grid",
+    "History",
+    "Manual",
+    "Method",
+    "Proposal",
+    "Random",
+    "known_methods",
+    "register",
+    "resolve",
+]

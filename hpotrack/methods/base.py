@@ -1,0 +1,165 @@
+"""The one interface every search method implements, and the history it reads.
+
+A method is a pure function of the study's stored history, the study seed and the number of
+the trial being asked for (DESIGN principle 1): it keeps no state between calls, imports no
+store and does no I/O. The study loop hands it a :class:`History` and inserts the
+:class:`Proposal` it returns, under the ask lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hpotrack.errors import MethodError
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState, is_better
+from hpotrack.space import Space, Value
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a method wants run next.
+
+    ``claim`` is a key unique within the study (e.g. ``"grid:17"``); the store refuses a
+    second trial with the same claim, so two processes can never run the same grid cell.
+    """
+
+    params: dict[str, Value]
+    origin: str = Origin.SAMPLED.value
+    budget: float | None = None
+    parents: tuple[Edge, ...] = ()
+    claim: str | None = None
+
+
+class History:
+    """A read-only view of a study's trials for methods, with counts kept up to date.
+
+    ``trials[n]`` is trial number ``n`` (numbers are dense from 0). The view is live: it is
+    the study loop's cache, refreshed incrementally before every ask, never copied.
+    """
+
+    def __init__(self, space: Space, direction: str, seed: int) -> None:
+        self.space = space
+        self.direction = direction
+        self.seed = seed
+        self._trials: list[TrialRecord] = []
+        self._claims: set[str] = set()
+        self._claim_counts: dict[str, int] = {}
+        self._counts = {state: 0 for state in TrialState}
+        self.best: TrialRecord | None = None
+
+    @property
+    def trials(self) -> Sequence[TrialRecord]:
+        return _ReadOnlyList(self._trials)
+
+    @property
+    def next_number(self) -> int:
+        """The number the next new trial will get."""
+        return len(self._trials)
+
+    def count(self, *states: TrialState) -> int:
+        """How many trials are in any of ``states`` (kept as counters: O(1))."""
+        return sum(self._counts[s] for s in states)
+
+    def is_claimed(self, claim: str) -> bool:
+        return claim in self._claims
+
+    def claim_count(self, prefix: str) -> int:
+        """How many claims ``prefix:...`` exist (e.g. ``"grid"``)."""
+        return self._claim_counts.get(prefix, 0)
+
+    def rng(self, number: int, stream: int = 0) -> np.random.Generator:
+        """Randomness for trial ``number``: the same in every process and after resume."""
+        return np.random.default_rng([self.seed, number, stream])
+
+    def update(self, record: TrialRecord) -> None:
+        """Insert or replace a trial (called by the study loop only)."""
+        if record.number < len(self._trials):
+            self._counts[self._trials[record.number].state] -= 1
+            self._trials[record.number] = record
+        elif record.number == len(self._trials):
+            self._trials.append(record)
+        else:  # numbers are allocated densely under the write lock
+            raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
+        self._counts[record.state] += 1
+        if (
+            record.state is TrialState.COMPLETE
+            and record.value is not None
+            and is_better(
+                record.value, None if self.best is None else self.best.value, self.direction
+            )
+        ):
+            self.best = record
+        if record.claim is not None and record.claim not in self._claims:
+            self._claims.add(record.claim)
+            prefix = record.claim.split(":", 1)[0]
+            self._claim_counts[prefix] = self._claim_counts.get(prefix, 0) + 1
+
+
+class _ReadOnlyList(Sequence[TrialRecord]):
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[TrialRecord]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items[index]
+
+
+class Method(ABC):
+    """A search method. Subclasses are frozen dataclasses of their options.
+
+    ``name`` is the stable tag stored in the database and accepted by ``@tune(method=...)``.
+    """
+
+    name: ClassVar[str]
+
+    def check(self, space: Space) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`MethodError` if this method cannot search ``space``."""
+
+    @abstractmethod
+    def ask(self, history: History) -> Proposal:
+        """Propose trial ``history.next_number``; raise ``SearchExhausted`` when done."""
+
+    def to_json(self) -> dict[str, Any]:
+        options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {"name": self.name, "options": options}
+
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: make a method available by its ``name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def known_methods() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def resolve(method: str | Method) -> Method:
+    """A method instance from a name (with default options) or an instance."""
+    if isinstance(method, Method):
+        return method
+    if isinstance(method, str) and method in _REGISTRY:
+        return _REGISTRY[method]()
+    raise MethodError(f"unknown method {method!r}; known methods: {', '.join(known_methods())}")
+
+
+def from_json(data: dict[str, Any]) -> Method:
+    """Rebuild a stored method; options unknown to this version are an error."""
+    cls = resolve(str(data.get("name"))).__class__
+    try:
+        return cls(**data.get("options", {}))
+    except TypeError as exc:
+        raise MethodError(f"stored options of method {cls.name!r} are invalid: {exc}") from None

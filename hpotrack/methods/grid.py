@@ -1,0 +1,63 @@
+"""``grid``: every cell of the space exactly once across all processes, then finished.
+
+Cells are visited in a seeded random order (so a study stopped early has still spread its
+trials) and claimed with the key ``grid:<cell>``; the store's unique index on claims makes a
+second claim of a cell impossible even if two processes raced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from hpotrack.errors import MethodError, SearchExhausted
+from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.records import Origin
+from hpotrack.space import Space
+
+
+@register
+@dataclass(frozen=True)
+class Grid(Method):
+    """Exhaustive grid. ``grid_points`` discretises continuous floats (and thins wide ints)."""
+
+    name = "grid"
+    grid_points: int | None = None
+    shuffle: bool = True
+
+    def __post_init__(self) -> None:
+        if self.grid_points is not None and (
+            isinstance(self.grid_points, bool)
+            or not isinstance(self.grid_points, int)
+            or self.grid_points < 2
+        ):
+            raise MethodError(
+                f"`grid_points >= 2` must hold, but got grid_points={self.grid_points!r}"
+            )
+
+    def check(self, space: Space) -> None:
+        space.grid_size(self.grid_points)  # raises for a continuous Float without grid_points
+
+    def ask(self, history: History) -> Proposal:
+        size = history.space.grid_size(self.grid_points)
+        order = _cell_order(history.seed, size, self.shuffle)
+        # Cells are claimed in order, so the claimed ones are a prefix: start after it.
+        start = history.claim_count("grid")
+        for position in (*range(start, size), *range(min(start, size))):
+            cell = int(order[position])
+            if not history.is_claimed(f"grid:{cell}"):
+                return Proposal(
+                    params=history.space.grid_cell(cell, self.grid_points),
+                    origin=Origin.GRID.value,
+                    claim=f"grid:{cell}",
+                )
+        raise SearchExhausted(f"grid search is complete: all {size} cells have been run")
+
+
+@lru_cache(maxsize=8)
+def _cell_order(seed: int, size: int, shuffle: bool) -> np.ndarray:
+    if not shuffle:
+        return np.arange(size)
+    return np.random.default_rng([seed, size]).permutation(size)

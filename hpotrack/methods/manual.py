@@ -1,0 +1,22 @@
+"""``manual``: the study runs only what the user enqueues or calls by hand (heuristic tuning)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hpotrack.errors import SearchExhausted
+from hpotrack.methods.base import History, Method, Proposal, register
+
+
+@register
+@dataclass(frozen=True)
+class Manual(Method):
+    """Proposes nothing itself: the study loop runs enqueued trials first, for every method."""
+
+    name = "manual"
+
+    def ask(self, history: History) -> Proposal:
+        raise SearchExhausted(
+            "method 'manual' proposes nothing: enqueue trials (study.enqueue({...}) or "
+            "`hpotrack enqueue`) or call the decorated function with hyperparameters"
+        )

@@ -1,0 +1,101 @@
+"""Where a trial ran and what code it ran: host, process, Python, git commit, source hash.
+
+Recorded once per process and study (a row of ``runs``), not per trial: the cost per trial
+stays constant (DESIGN principle 3), and each trial points at its run.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import os
+import platform
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+@functools.cache
+def hostname() -> str:
+    return socket.gethostname()
+
+
+# Names a script's module gets: run directly, re-run by a spawned worker, loaded by resume.
+SCRIPT_MODULES = ("__main__", "__mp_main__", "__hpotrack_main__")
+
+
+def function_reference(fn: Callable[..., Any]) -> dict[str, str | None]:
+    """Enough to import ``fn`` again in another process: module, qualified name, file."""
+    path = inspect.getsourcefile(fn) if _has_source(fn) else None
+    module = getattr(fn, "__module__", None)
+    return {
+        "module": "__main__" if module in SCRIPT_MODULES else module,
+        "qualname": getattr(fn, "__qualname__", None),
+        "path": str(Path(path).resolve()) if path and Path(path).exists() else None,
+    }
+
+
+def default_study_name(fn: Callable[..., Any]) -> str:
+    """``module.qualname``; a script's module is named after its file, not ``__main__``."""
+    module = getattr(fn, "__module__", None) or "unknown"
+    if module in SCRIPT_MODULES:
+        path = function_reference(fn)["path"]
+        module = Path(path).stem if path else "main"
+    return f"{module}.{fn.__qualname__}"
+
+
+def source_hash(fn: Callable[..., Any]) -> str | None:
+    """SHA-256 of the function's source text, None when the source is not available."""
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+@functools.cache
+def git_commit(directory: str) -> str | None:
+    """The commit checked out in ``directory``'s repository (suffix ``+dirty`` if modified)."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", directory, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", directory, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
+
+
+def run_provenance(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The ``runs`` row for this process running ``fn``."""
+    path = function_reference(fn)["path"]
+    return {
+        "host": hostname(),
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(str(Path(path).parent)) if path else None,
+        "source_hash": source_hash(fn),
+        "argv": " ".join(sys.argv),
+    }
+
+
+def _has_source(fn: Callable[..., Any]) -> bool:
+    try:
+        return inspect.getsourcefile(fn) is not None
+    except TypeError:
+        return False

@@ -1,0 +1,126 @@
+"""The plain values stored per trial: states, origins, lineage edges and trial records.
+
+These are what the store returns, what methods read and what users get from ``study.trials``.
+Their string values are stored in the database, so they are part of the file format.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hpotrack.space import Value
+
+
+class TrialState(str, Enum):
+    """Life cycle of a trial: queued -> running -> complete | pruned | failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    PRUNED = "pruned"
+    FAILED = "failed"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Origin(str, Enum):
+    """Where a trial's parameters came from (DESIGN principle 5: lineage is data)."""
+
+    SAMPLED = "sampled"
+    GRID = "grid"
+    ENQUEUED = "enqueued"
+    MANUAL = "manual"
+    PROMOTED = "promoted"
+    MUTATED = "mutated"
+    CROSSOVER = "crossover"
+    EXPLOITED = "exploited"
+    GRADIENT_STEP = "gradient-step"
+    RETRIED = "retried"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A lineage edge from a parent trial (by number) to the trial that holds it."""
+
+    parent: int
+    kind: str
+    step: int | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.parent < 0:
+            raise ValueError(f"`parent >= 0` must hold, but got parent={self.parent}")
+        if not self.kind:
+            raise ValueError("an edge needs a kind, e.g. 'crossover' or 'retried'")
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One stored trial as users and methods see it. Times are Unix seconds."""
+
+    number: int
+    state: TrialState
+    params: dict[str, Value]
+    value: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    budget: float | None = None
+    origin: str = Origin.SAMPLED.value
+    parents: tuple[Edge, ...] = ()
+    started: float | None = None
+    finished: float | None = None
+    error: str | None = None
+    claim: str | None = None
+    host: str | None = None
+    pid: int | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish, None while not finished."""
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready plain dict (stable keys), as ``Study.records()`` returns."""
+        return {
+            "number": self.number,
+            "state": self.state.value,
+            "params": dict(self.params),
+            "value": self.value,
+            "metrics": dict(self.metrics),
+            "budget": self.budget,
+            "origin": self.origin,
+            "parents": [
+                {"parent": e.parent, "kind": e.kind, "step": e.step, "detail": e.detail}
+                for e in self.parents
+            ],
+            "started": self.started,
+            "finished": self.finished,
+            "duration": self.duration,
+            "error": self.error,
+            "host": self.host,
+            "pid": self.pid,
+        }
+
+
+def objective_sign(direction: str) -> float:
+    """+1 for minimize, -1 for maximize: ``sign * value`` is always a loss."""
+    return 1.0 if direction == "minimize" else -1.0
+
+
+def is_better(a: float, b: float | None, direction: str) -> bool:
+    """Whether value ``a`` beats ``b`` (None or NaN never wins) under ``direction``."""
+    if b is None or math.isnan(b):
+        return not math.isnan(a)
+    return objective_sign(direction) * a < objective_sign(direction) * b

@@ -1,0 +1,104 @@
+"""The database schema, as a list of migrations.
+
+``MIGRATIONS[i]`` moves a database from schema version ``i`` to ``i + 1``; a new database
+runs them all. A change to the schema is a new migration appended here (never an edit of
+an old one) plus a test that opens a file of the old version: the database outlives the
+code that wrote it.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
+    db["studies"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "name": str,
+            "space": str,
+            "method": str,
+            "direction": str,
+            "objective": str,
+            "seed": int,
+            "target": int,
+            "function": str,
+            "created": float,
+        },
+        pk="id",
+        not_null={"name", "space", "method", "direction", "objective", "seed"},
+    )
+    db["studies"].create_index(["name"], unique=True)  # type: ignore[union-attr]
+    db["runs"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "study_id": int,
+            "host": str,
+            "pid": int,
+            "python": str,
+            "platform": str,
+            "git_commit": str,
+            "source_hash": str,
+            "argv": str,
+            "started": float,
+        },
+        pk="id",
+        foreign_keys=[("study_id", "studies", "id")],
+    )
+    db["trials"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "study_id": int,
+            "number": int,
+            "state": str,
+            "params": str,
+            "value": float,
+            "metrics": str,
+            "budget": float,
+            "origin": str,
+            "claim": str,
+            "started": float,
+            "finished": float,
+            "heartbeat": float,
+            "host": str,
+            "pid": int,
+            "run_id": int,
+            "error": str,
+            "seq": int,
+        },
+        pk="id",
+        not_null={"study_id", "number", "state", "params", "origin", "seq"},
+        foreign_keys=[("study_id", "studies", "id"), ("run_id", "runs", "id")],
+    )
+    db["trials"].create_index(["study_id", "number"], unique=True)  # type: ignore[union-attr]
+    db["trials"].create_index(["study_id", "seq"])  # type: ignore[union-attr]
+    db["trials"].create_index(["study_id", "claim"], unique=True)  # type: ignore[union-attr]
+    db["trials"].create_index(["study_id", "state", "number"])  # type: ignore[union-attr]
+    db["metrics"].create(  # type: ignore[union-attr]
+        {"trial_id": int, "name": str, "step": int, "value": float, "time": float},
+        pk=("trial_id", "name", "step"),
+        foreign_keys=[("trial_id", "trials", "id")],
+    )
+    db["lineage"].create(  # type: ignore[union-attr]
+        {
+            "study_id": int,
+            "child": int,
+            "parent": int,
+            "kind": str,
+            "step": int,
+            "detail": str,
+        },
+        pk=("study_id", "child", "parent", "kind"),
+        foreign_keys=[("study_id", "studies", "id")],
+    )
+    db["lineage"].create_index(["study_id", "parent"])  # type: ignore[union-attr]
+    db["checkpoints"].create(  # type: ignore[union-attr]
+        {"trial_id": int, "step": int, "path": str, "bytes": int, "hash": str, "time": float},
+        pk=("trial_id", "step"),
+        foreign_keys=[("trial_id", "trials", "id")],
+    )
+
+
+MIGRATIONS = (_migrate_0_to_1,)
+
+SCHEMA_VERSION = len(MIGRATIONS)

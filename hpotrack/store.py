@@ -1,0 +1,457 @@
+"""The SQLite file: schema, migrations, locking and every query hpotrack makes.
+
+One file holds every study. Several processes share it: SQLite's WAL mode lets readers
+run beside one writer, and every write transaction starts with ``BEGIN IMMEDIATE`` so that
+two processes never both read-then-write (ask is atomic, DESIGN principle 2).
+
+Durability: WAL with ``synchronous=NORMAL``. A crash of any process loses nothing that was
+committed; a power loss or OS crash may lose the last transactions before the WAL was
+synced, but never corrupts the file.
+
+Incremental reads: every state change of a trial stamps it with ``seq``, one more than the
+study's largest ``seq``. Writers are serialised, so a reader that has seen ``seq <= S`` has
+seen every change up to S, and the next read asks only for ``seq > S`` (DESIGN principle 3).
+
+sqlite-utils builds the schema and the migrations; the per-trial hot path uses plain
+statements on the same connection.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from hpotrack.errors import StorageError
+from hpotrack.records import Edge, TrialRecord, TrialState
+from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_DB = "hpotrack.db"
+BUSY_TIMEOUT_S = 60.0
+_TRIAL_COLUMNS = (
+    "id, number, state, params, value, metrics, budget, origin, started, finished, "
+    "error, claim, host, pid, seq"
+)
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON; numpy scalars become Python numbers, NaN and inf become null."""
+    return json.dumps(_plain(obj), separators=(",", ":"), allow_nan=False)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (str, int, bool)) or obj is None:
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    tolist = getattr(obj, "tolist", None)  # numpy scalars (-> a number) and arrays (-> lists)
+    if callable(tolist):
+        return _plain(tolist())
+    return repr(obj)
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """A study as stored: its definition (JSON columns decoded) and its target."""
+
+    id: int
+    name: str
+    space: dict[str, Any]
+    method: dict[str, Any]
+    direction: str
+    objective: str
+    seed: int
+    target: int | None
+    function: dict[str, Any]
+    created: float
+
+
+class Store:
+    """One open connection to an hpotrack database file.
+
+    ``must_exist=True`` is for readers (the CLI): a missing file is an error instead of a
+    new empty database.
+    """
+
+    def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
+        self.path = Path(path)
+        if must_exist and not self.path.exists():
+            raise StorageError(
+                f"no database at {self.path}: pass --db PATH (or set HPOTRACK_DB) "
+                "to the file your study wrote"
+            )
+        if self.path.is_dir():
+            raise StorageError(f"{self.path} is a directory, not a database file")
+        try:
+            self.conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self.db = sqlite_utils.Database(self.conn)
+            version = self._schema_version()  # refuses a foreign file before changing it
+            self._set_wal()
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(version)
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc) or "file is encrypted" in str(exc):
+                raise StorageError(
+                    f"{self.path} is not an hpotrack database (not a SQLite file); "
+                    "pass --db PATH to the right file"
+                ) from None
+            raise StorageError(f"cannot open {self.path}: {exc}") from None
+
+    def _set_wal(self) -> None:
+        # Switching to WAL needs a moment without other writers; retry like any write.
+        for attempt in range(50):
+            try:
+                mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() == "wal":
+                    return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            time.sleep(0.01 * (attempt + 1))
+        raise StorageError(f"cannot switch {self.path} to WAL mode; is it on a network drive?")
+
+    def _migrate(self, version: int) -> None:
+        if version == SCHEMA_VERSION:
+            return  # the common case takes no write lock, so readers never wait on writers
+        with self.write():
+            version = self._schema_version()
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} has schema version {version}, newer than this hpotrack "
+                    f"understands ({SCHEMA_VERSION}); upgrade: pip install -U hpotrack"
+                )
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            for step in MIGRATIONS[version:]:
+                step(self.db)
+            if version < SCHEMA_VERSION:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+
+    def _schema_version(self) -> int:
+        tables = {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if "meta" in tables:
+            row = self.conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+        if tables - {"meta"}:
+            raise StorageError(
+                f"{self.path} is a SQLite database but not an hpotrack one (it has tables "
+                f"{', '.join(sorted(tables))}); pass --db PATH to an hpotrack database"
+            )
+        return 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front, so a
+        transaction never fails half-way on a lock upgrade; busy waits are retried."""
+        deadline = time.monotonic() + 10 * BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- studies ----------------------------------------------------------------------
+
+    def find_study(self, name: str) -> StudyRow | None:
+        row = self.conn.execute(
+            "SELECT id, name, space, method, direction, objective, seed, target, function, "
+            "created FROM studies WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else _study_row(row)
+
+    def list_studies(self) -> list[StudyRow]:
+        rows = self.conn.execute(
+            "SELECT id, name, space, method, direction, objective, seed, target, function, "
+            "created FROM studies ORDER BY name"
+        ).fetchall()
+        return [_study_row(r) for r in rows]
+
+    def insert_study(
+        self,
+        *,
+        name: str,
+        space: Mapping[str, Any],
+        method: Mapping[str, Any],
+        direction: str,
+        objective: str,
+        seed: int,
+        function: Mapping[str, Any],
+    ) -> int:
+        cursor = self.conn.execute(
+            "INSERT INTO studies (name, space, method, direction, objective, seed, target, "
+            "function, created) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+            (
+                name,
+                dumps(space),
+                dumps(method),
+                direction,
+                objective,
+                seed,
+                dumps(function),
+                time.time(),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def update_study(self, study_id: int, **fields: Any) -> None:
+        """Set study columns; mappings are stored as JSON."""
+        names = ", ".join(f"{name} = ?" for name in fields)
+        values = [dumps(v) if isinstance(v, Mapping) else v for v in fields.values()]
+        self.conn.execute(f"UPDATE studies SET {names} WHERE id = ?", (*values, study_id))
+
+    def insert_run(self, study_id: int, provenance: Mapping[str, Any]) -> int:
+        row = {"study_id": study_id, **provenance}
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cursor = self.conn.execute(
+            f"INSERT INTO runs ({columns}) VALUES ({marks})", tuple(row.values())
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    # -- trials: the hot path -----------------------------------------------------------
+
+    def trials_since(self, study_id: int, seq: int) -> list[tuple[int, int, TrialRecord]]:
+        """(id, seq, record) of every trial changed after ``seq``, by number.
+
+        Each row appears once, at its latest state; ordering by number (not seq) means a
+        new trial always follows the ones numbered before it, even when those changed later.
+        """
+        rows = self.conn.execute(
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND seq > ? ORDER BY number",
+            (study_id, seq),
+        ).fetchall()
+        if not rows:
+            return []
+        numbers = [r[1] for r in rows]
+        edges = self._edges(study_id, numbers)
+        return [(r[0], r[14], _trial_record(r, edges.get(r[1], ()))) for r in rows]
+
+    def _edges(self, study_id: int, children: Sequence[int]) -> dict[int, tuple[Edge, ...]]:
+        found: dict[int, list[Edge]] = {}
+        for child, parent, kind, step, detail in self.conn.execute(
+            "SELECT child, parent, kind, step, detail FROM lineage WHERE study_id = ? "
+            "AND child IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+            (study_id, dumps(list(children))),
+        ):
+            found.setdefault(child, []).append(Edge(parent, kind, step, detail))
+        return {child: tuple(edges) for child, edges in found.items()}
+
+    def insert_trial(
+        self,
+        study_id: int,
+        *,
+        number: int,
+        state: TrialState,
+        params: Mapping[str, Any],
+        origin: str,
+        budget: float | None = None,
+        claim: str | None = None,
+        parents: Sequence[Edge] = (),
+        run_id: int | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+    ) -> int:
+        """Insert a trial (queued or running) and its lineage edges; returns its id.
+
+        Call inside :meth:`write`. ``claim`` is a key unique within the study (a grid
+        cell, a rung slot): a second claim of the same key fails the transaction.
+        """
+        now = time.time() if state is TrialState.RUNNING else None
+        cursor = self.conn.execute(
+            "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
+            "started, heartbeat, host, pid, run_id, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?))",
+            (
+                study_id,
+                number,
+                state.value,
+                dumps(params),
+                budget,
+                origin,
+                claim,
+                now,
+                now,
+                host,
+                pid,
+                run_id,
+                study_id,
+            ),
+        )
+        if parents:
+            self.conn.executemany(
+                "INSERT INTO lineage (study_id, child, parent, kind, step, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(study_id, number, e.parent, e.kind, e.step, e.detail) for e in parents],
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def first_queued(self, study_id: int) -> tuple[int, int]:
+        """(id, number) of the lowest-numbered queued trial; call only when one exists."""
+        row = self.conn.execute(
+            "SELECT id, number FROM trials WHERE study_id = ? AND state = 'queued' "
+            "ORDER BY number LIMIT 1",
+            (study_id,),
+        ).fetchone()
+        if row is None:
+            raise StorageError("no queued trial although the history counted one")
+        return int(row[0]), int(row[1])
+
+    def start_queued(
+        self, study_id: int, trial_id: int, *, run_id: int | None, host: str, pid: int
+    ) -> None:
+        """Move a queued trial to running (inside :meth:`write`)."""
+        now = time.time()
+        self.conn.execute(
+            "UPDATE trials SET state = 'running', started = ?, heartbeat = ?, run_id = ?, "
+            "host = ?, pid = ?, "
+            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ?",
+            (now, now, run_id, host, pid, study_id, trial_id),
+        )
+
+    def finish_trial(
+        self,
+        study_id: int,
+        trial_id: int,
+        *,
+        state: TrialState,
+        value: float | None,
+        metrics: Mapping[str, Any],
+        error: str | None,
+    ) -> None:
+        """Record a trial's outcome: one statement, so atomic on its own."""
+        self.conn.execute(
+            "UPDATE trials SET state = ?, value = ?, metrics = ?, error = ?, finished = ?, "
+            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ?",
+            (state.value, value, dumps(metrics), error, time.time(), study_id, trial_id),
+        )
+
+    def add_metrics(self, trial_id: int, rows: Sequence[tuple[str, int, float, float]]) -> None:
+        """Store intermediate metrics (name, step, value, time); a repeated step replaces."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO metrics (trial_id, name, step, value, time) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(trial_id, name, step, value, t) for name, step, value, t in rows],
+        )
+
+    def curve(self, study_id: int, number: int) -> list[tuple[str, int, float, float]]:
+        """Intermediate metrics (name, step, value, time) of one trial, by name and step."""
+        return [
+            (name, step, value, t)
+            for name, step, value, t in self.conn.execute(
+                "SELECT m.name, m.step, m.value, m.time FROM metrics m "
+                "JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ? AND t.number = ? "
+                "ORDER BY m.name, m.step",
+                (study_id, number),
+            )
+        ]
+
+    def last_step(self, trial_id: int, name: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT MAX(step) FROM metrics WHERE trial_id = ? AND name = ?", (trial_id, name)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+
+def _study_row(row: Sequence[Any]) -> StudyRow:
+    return StudyRow(
+        id=row[0],
+        name=row[1],
+        space=json.loads(row[2]),
+        method=json.loads(row[3]),
+        direction=row[4],
+        objective=row[5],
+        seed=row[6],
+        target=row[7],
+        function=json.loads(row[8]) if row[8] else {},
+        created=row[9],
+    )
+
+
+def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
+    return TrialRecord(
+        number=row[1],
+        state=TrialState(row[2]),
+        params=json.loads(row[3]),
+        value=row[4],
+        metrics=json.loads(row[5]) if row[5] else {},
+        budget=row[6],
+        origin=row[7],
+        parents=parents,
+        started=row[8],
+        finished=row[9],
+        error=row[10],
+        claim=row[11],
+        host=row[12],
+        pid=row[13],
+    )
+
+
+def default_db_path(db: str | Path | None = None) -> Path:
+    """``db`` if given, else ``$HPOTRACK_DB``, else ``./hpotrack.db``."""
+    if db is not None:
+        return Path(db)
+    return Path(os.environ.get("HPOTRACK_DB") or DEFAULT_DB)
+
+
+_open: dict[tuple[int, Path], Store] = {}
+
+
+def open_store(path: str | Path, *, must_exist: bool = False) -> Store:
+    """The process's shared connection to ``path`` (one per process and file)."""
+    key = (os.getpid(), Path(path).resolve())
+    store = _open.get(key)
+    if store is None:
+        store = _open[key] = Store(path, must_exist=must_exist)
+    return store
+
+
+def close_stores() -> None:
+    """Close every connection this process opened (tests, forked children)."""
+    for store in _open.values():
+        store.close()
+    _open.clear()

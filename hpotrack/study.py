@@ -1,0 +1,380 @@
+"""A study: its stored definition, its trials, and the atomic ask and tell steps.
+
+``Study`` is both what users get from :func:`load_study` (trials, best, enqueue, curves) and
+what the run loop drives: :meth:`Study.ask` reads what changed, lets the method propose and
+inserts the running trial under one write lock (DESIGN principle 2); :meth:`Study.tell`
+records the outcome in one statement.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpotrack.errors import (
+    DefinitionError,
+    NoCompleteTrial,
+    StudyMismatchError,
+    StudyNotFoundError,
+    TargetReached,
+    TrialError,
+)
+from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.provenance import hostname
+from hpotrack.records import Origin, TrialRecord, TrialState
+from hpotrack.space import Space, Value, param_from_json
+from hpotrack.store import Store, StudyRow, default_db_path, dumps, open_store
+
+DIRECTIONS = ("minimize", "maximize")
+log = logging.getLogger("hpotrack")
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    """What ``@tune`` declares about a study; checked against the stored one on reopen."""
+
+    name: str
+    space: Space
+    method: Method
+    direction: str = "minimize"
+    objective: str = "value"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise DefinitionError(f"a study needs a non-empty name, but got {self.name!r}")
+        check_settings(self.direction, self.objective, self.seed)
+
+
+def check_settings(direction: object, objective: object, seed: object) -> None:
+    """Validate the study settings of ``@tune`` (called when decorating)."""
+    if direction not in DIRECTIONS:
+        raise DefinitionError(
+            f"direction must be 'minimize' or 'maximize', but got direction={direction!r}"
+        )
+    if not isinstance(objective, str) or not objective:
+        raise DefinitionError(
+            f"objective must name a metric (a non-empty str), but got objective={objective!r}"
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise DefinitionError(f"seed must be an int or None, but got seed={seed!r}")
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The process running trials: where its trials say they ran (``runs`` row id)."""
+
+    run_id: int | None
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A trial this process has just claimed and must now run and tell."""
+
+    trial_id: int
+    number: int
+    params: dict[str, Value]
+    budget: float | None
+
+
+class Study:
+    """One study in a database file: a live view of its trials plus ask and tell."""
+
+    def __init__(self, store: Store, row: StudyRow) -> None:
+        self._store = store
+        self._row = row
+        self.space = Space.from_json(row.space)
+        self.method = method_from_json(row.method)
+        self._history = History(self.space, row.direction, row.seed)
+        self._ids: list[int] = []
+        self._seq = 0
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
+
+    # -- definition -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._row.name
+
+    @property
+    def direction(self) -> str:
+        return self._row.direction
+
+    @property
+    def objective(self) -> str:
+        return self._row.objective
+
+    @property
+    def seed(self) -> int:
+        return self._row.seed
+
+    @property
+    def target(self) -> int | None:
+        """The study-wide number of trials asked for so far (None: no target)."""
+        row = self._store.find_study(self.name)
+        return None if row is None else row.target
+
+    @property
+    def db_path(self) -> Path:
+        return self._store.path
+
+    @property
+    def function(self) -> dict[str, Any]:
+        """Module, qualified name and file of the tuned function (for resume)."""
+        return dict(self._row.function)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def refresh(self) -> History:
+        """Read the trials changed since the last call; returns the live history."""
+        for trial_id, seq, record in self._store.trials_since(self._row.id, self._seq):
+            self._history.update(record)
+            if record.number == len(self._ids):
+                self._ids.append(trial_id)
+            self._seq = max(self._seq, seq)
+        return self._history
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, ordered by number."""
+        return list(self.refresh().trials)
+
+    @property
+    def best(self) -> TrialRecord:
+        """The best complete trial; :class:`NoCompleteTrial` before there is one."""
+        best = self.refresh().best
+        if best is None:
+            raise NoCompleteTrial(f"study {self.name!r} has no complete trial yet")
+        return best
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every trial as a plain JSON-ready dict."""
+        return [trial.to_dict() for trial in self.trials]
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame, one row per trial, params flattened as ``param_<name>``."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise TrialError("to_dataframe() needs pandas: pip install pandas") from None
+        rows = []
+        for record in self.records():
+            params = record.pop("params")
+            metrics = record.pop("metrics")
+            record.pop("parents")
+            rows.append(
+                {
+                    **record,
+                    **{f"param_{k}": v for k, v in params.items()},
+                    **{f"metric_{k}": v for k, v in metrics.items()},
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
+        """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...]."""
+        if not 0 <= number < len(self.refresh().trials):
+            raise TrialError(f"study {self.name!r} has no trial {number}")
+        points: dict[str, list[tuple[int, float]]] = {}
+        for name, step, value, _ in self._store.curve(self._row.id, number):
+            points.setdefault(name, []).append((step, value))
+        return points
+
+    # -- writing ----------------------------------------------------------------------
+
+    def enqueue(self, params: Mapping[str, object]) -> int:
+        """Queue a trial with these exact hyperparameters; returns its number.
+
+        Queued trials run before anything the method proposes, in number order.
+        """
+        values = self.space.validate(params)
+        with self._store.write():
+            number = self.refresh().next_number
+            self._store.insert_trial(
+                self._row.id,
+                number=number,
+                state=TrialState.QUEUED,
+                params=values,
+                origin=Origin.ENQUEUED.value,
+            )
+        return number
+
+    def raise_target(self, n_trials: int) -> None:
+        """Make the stored target at least ``n_trials`` (never lowers it)."""
+        with self._store.write():
+            target = self.target
+            if target is None or n_trials > target:
+                self._store.update_study(self._row.id, target=n_trials)
+
+    def ask(self, worker: Worker, limit: int | None) -> Claimed:
+        """Claim the next trial under the write lock: a queued one, else a proposal.
+
+        Raises :class:`TargetReached` when ``limit`` trials have started and
+        ``SearchExhausted`` when the method has nothing left.
+        """
+        with self._store.write():
+            history = self.refresh()
+            started = len(history.trials) - history.count(TrialState.QUEUED)
+            if limit is not None and started >= limit:
+                raise TargetReached(
+                    f"study {self.name!r} has {started} trials: the target of {limit} is reached"
+                )
+            if history.count(TrialState.QUEUED):
+                trial_id, number = self._store.first_queued(self._row.id)
+                self._store.start_queued(
+                    self._row.id,
+                    trial_id,
+                    run_id=worker.run_id,
+                    host=worker.host,
+                    pid=worker.pid,
+                )
+                queued = history.trials[number]
+                return Claimed(trial_id, number, dict(queued.params), queued.budget)
+            proposal = self.method.ask(history)
+            number = history.next_number
+            trial_id = self._store.insert_trial(
+                self._row.id,
+                number=number,
+                state=TrialState.RUNNING,
+                params=proposal.params,
+                origin=proposal.origin,
+                budget=proposal.budget,
+                claim=proposal.claim,
+                parents=proposal.parents,
+                run_id=worker.run_id,
+                host=worker.host,
+                pid=worker.pid,
+            )
+        return Claimed(trial_id, number, proposal.params, proposal.budget)
+
+    def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
+        """Insert a running trial with user-given hyperparameters (a direct call)."""
+        values = self.space.validate(params)
+        with self._store.write():
+            number = self.refresh().next_number
+            trial_id = self._store.insert_trial(
+                self._row.id,
+                number=number,
+                state=TrialState.RUNNING,
+                params=values,
+                origin=Origin.MANUAL.value,
+                run_id=worker.run_id,
+                host=worker.host,
+                pid=worker.pid,
+            )
+        return Claimed(trial_id, number, values, None)
+
+    def tell(
+        self,
+        claimed: Claimed,
+        state: TrialState,
+        value: float | None,
+        metrics: Mapping[str, Any],
+        error: str | None,
+    ) -> None:
+        """Record the outcome of a claimed trial."""
+        self._store.finish_trial(
+            self._row.id,
+            claimed.trial_id,
+            state=state,
+            value=value,
+            metrics=metrics,
+            error=error,
+        )
+
+    def worker(self, provenance: Mapping[str, Any]) -> Worker:
+        """Register this process as a worker of the study (one ``runs`` row)."""
+        run_id = self._store.insert_run(self._row.id, provenance)
+        return Worker(run_id=run_id, host=hostname(), pid=os.getpid())
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+
+def open_study(store: Store, definition: StudyDefinition, function: Mapping[str, Any]) -> Study:
+    """Create the study, or reopen it after checking it was defined the same way."""
+    definition.method.check(definition.space)
+    with store.write():
+        row = store.find_study(definition.name)
+        if row is None:
+            seed = definition.seed if definition.seed is not None else random.randrange(2**31)
+            store.insert_study(
+                name=definition.name,
+                space=definition.space.to_json(),
+                method=definition.method.to_json(),
+                direction=definition.direction,
+                objective=definition.objective,
+                seed=seed,
+                function=function,
+            )
+        else:
+            differences = _differences(row, definition)
+            if differences:
+                raise StudyMismatchError(
+                    f"study {definition.name!r} already exists in {store.path} with a "
+                    f"different definition: {'; '.join(differences)}. Use another study "
+                    f"name, or delete it with `hpotrack delete {definition.name}`"
+                )
+            if row.method != definition.method.to_json():
+                log.info(
+                    "study %r: method changed from %s to %s; the trials so far are kept",
+                    definition.name,
+                    row.method["name"],
+                    definition.method.name,
+                )
+            store.update_study(row.id, method=definition.method.to_json(), function=function)
+        stored = store.find_study(definition.name)
+    assert stored is not None
+    return Study(store, stored)
+
+
+def load_study(name: str, db: str | Path | None = None) -> Study:
+    """Open an existing study by name; the database defaults to ``./hpotrack.db``."""
+    store = open_store(default_db_path(db), must_exist=True)
+    row = store.find_study(name)
+    if row is None:
+        raise StudyNotFoundError(_not_found_message(store, name))
+    return Study(store, row)
+
+
+def _not_found_message(store: Store, name: str) -> str:
+    names = [row.name for row in store.list_studies()]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    known = f" (studies: {', '.join(names[:10])})" if names and not close else ""
+    return f"no study named {name!r} in {store.path}{hint}{known}"
+
+
+def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
+    found = []
+    stored_space = row.space
+    new_space = definition.space.to_json()
+    for name in [*stored_space, *(n for n in new_space if n not in stored_space)]:
+        if name not in new_space:
+            found.append(f"parameter {name!r} was removed")
+        elif name not in stored_space:
+            found.append(f"parameter {name!r} was added")
+        elif dumps(stored_space[name]) != dumps(new_space[name]):  # JSON tells 0 from False
+            found.append(
+                f"parameter {name!r} was {param_from_json(stored_space[name])!r}, "
+                f"now {param_from_json(new_space[name])!r}"
+            )
+    if row.direction != definition.direction:
+        found.append(f"direction was {row.direction!r}, now {definition.direction!r}")
+    if row.objective != definition.objective:
+        found.append(f"objective was {row.objective!r}, now {definition.objective!r}")
+    if definition.seed is not None and row.seed != definition.seed:
+        found.append(f"seed was {row.seed}, now {definition.seed}")
+    return found

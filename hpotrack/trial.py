@@ -1,0 +1,110 @@
+"""The handle a user's training function sees while it runs: ``trial.report(...)`` and friends.
+
+A function that declares a parameter named ``trial`` receives it; any other code can reach
+the running trial through :func:`report` (a context variable, so threads and nested calls
+each see their own).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from numbers import Integral, Real
+from typing import TYPE_CHECKING
+
+from hpotrack.errors import TrialError
+from hpotrack.space import Value
+
+if TYPE_CHECKING:
+    from hpotrack.store import Store
+
+
+class Pruned(Exception):
+    """Raised inside a trial to stop it early; the trial is stored as ``pruned``.
+
+    It derives from ``Exception`` rather than ``HpotrackError``: it is control flow, not an
+    error, and a user's ``except HpotrackError`` must not swallow it.
+    """
+
+
+class Trial:
+    """One running trial: its number, hyperparameters and budget, and where it reports."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        trial_id: int,
+        number: int,
+        params: dict[str, Value],
+        budget: float | None,
+        objective: str,
+        study: str,
+    ) -> None:
+        self._store = store
+        self._trial_id = trial_id
+        self.number = number
+        self.params = dict(params)
+        self.budget = budget
+        self.study = study
+        self._objective = objective
+        self._last_step: dict[str, int] = {}
+        self.last_value: float | None = None
+
+    def __repr__(self) -> str:
+        return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"
+
+    def report(self, value: float, step: int | None = None, *, name: str | None = None) -> None:
+        """Store an intermediate metric (default: the objective) at ``step``.
+
+        ``step`` defaults to one more than the last reported step of that metric (0 first).
+        Reporting a step again replaces its value.
+        """
+        metric = self._objective if name is None else name
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TrialError(
+                f"report() needs a number, but got {value!r} ({type(value).__name__}) "
+                f"for metric {metric!r}"
+            )
+        if step is None:
+            step = self._last_step.get(metric, -1) + 1
+        elif isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
+            raise TrialError(f"`step >= 0` must be a whole number, but got step={step!r}")
+        step = int(step)
+        number = float(value)
+        self._store.add_metrics(self._trial_id, [(metric, step, number, time.time())])
+        self._last_step[metric] = max(step, self._last_step.get(metric, -1))
+        if metric == self._objective and not math.isnan(number):
+            self.last_value = number
+
+
+_current: ContextVar[Trial | None] = ContextVar("hpotrack_trial", default=None)
+
+
+@contextmanager
+def running(trial: Trial) -> Iterator[Trial]:
+    """Make ``trial`` the one :func:`report` writes to while the block runs."""
+    token = _current.set(trial)
+    try:
+        yield trial
+    finally:
+        _current.reset(token)
+
+
+def current_trial() -> Trial:
+    """The trial running in this context; an error outside of one."""
+    trial = _current.get()
+    if trial is None:
+        raise TrialError(
+            "no trial is running here: call hp.report() inside a function decorated "
+            "with @hp.tune while it is being tuned"
+        )
+    return trial
+
+
+def report(value: float, step: int | None = None, *, name: str | None = None) -> None:
+    """Report an intermediate metric of the running trial (see :meth:`Trial.report`)."""
+    current_trial().report(value, step, name=name)

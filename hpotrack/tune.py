@@ -1,0 +1,209 @@
+"""``@tune``: turn a training function into a tunable, recorded one.
+
+The decorator validates everything it can at once (space, method, direction), so mistakes
+show up at import time; the database is only touched when the function is optimized or
+called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hpotrack.errors import HpotrackError, TrialError
+from hpotrack.methods.base import Method, resolve
+from hpotrack.provenance import default_study_name, function_reference, run_provenance
+from hpotrack.records import TrialState
+from hpotrack.runner import optimize_here, run_trial
+from hpotrack.space import Space
+from hpotrack.store import default_db_path, open_store
+from hpotrack.study import Study, StudyDefinition, Worker, check_settings, open_study
+
+
+class TunedFunction:
+    """A training function plus its search definition. Call it with hyperparameters to
+    record one manual trial; call :meth:`optimize` to search."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        definition: StudyDefinition,
+        *,
+        db: str | Path | None,
+        max_failures: int,
+    ) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.definition = definition
+        self.db = db
+        self.max_failures = max_failures
+        self._workers: dict[tuple[int, str], Worker] = {}
+        _check_signature(fn, definition.space)
+
+    def __repr__(self) -> str:
+        return f"<tuned function {self.definition.name} ({self.definition.method.name})>"
+
+    @property
+    def db_path(self) -> Path:
+        """The database in use: ``db=``, else ``$HPOTRACK_DB``, else ``./hpotrack.db``."""
+        return default_db_path(self.db)
+
+    @property
+    def study(self) -> Study:
+        """The study in the database (created on first use)."""
+        return self._open()
+
+    def _open(self, db: str | Path | None = None, study: str | None = None) -> Study:
+        store = open_store(default_db_path(db if db is not None else self.db))
+        definition = self.definition
+        if study is not None and study != definition.name:
+            definition = dataclasses.replace(definition, name=study)
+        return open_study(store, definition, function_reference(self.fn))
+
+    def _worker(self, study: Study) -> Worker:
+        key = (os.getpid(), f"{study.db_path.resolve()}::{study.name}")
+        if key not in self._workers:
+            self._workers[key] = study.worker(run_provenance(self.fn))
+        return self._workers[key]
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        """Run and record one manual trial; returns what the function returns."""
+        if args:
+            raise TrialError(
+                f"call {self.definition.name} with keyword arguments only, e.g. "
+                f"{self.fn.__name__}({', '.join(f'{n}=...' for n in self.definition.space)})"
+            )
+        values = self.definition.space.validate(params)  # before anything is stored
+        study = self._open()
+        worker = self._worker(study)
+        claimed = study.start_manual(worker, values)
+        outcome = run_trial(study, self.fn, claimed, worker)
+        if outcome.state is TrialState.FAILED:
+            raise TrialError(f"manual trial {claimed.number} failed:\n{outcome.error}")
+        return outcome.returned
+
+    def optimize(
+        self,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        n_jobs: int = 1,
+        progress: bool | None = None,
+    ) -> Study:
+        """Search until the study has ``n_trials`` trials (shared by every process), the
+        method is exhausted or ``timeout`` seconds pass; returns the study.
+
+        ``n_jobs > 1`` starts that many worker processes (``-1``: one per core) that share
+        the study through the database.
+        """
+        _check_count("n_trials", n_trials, minimum=0)
+        _check_count("n_jobs", n_jobs, minimum=-1)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise HpotrackError(f"`timeout > 0` must hold (seconds), but got timeout={timeout!r}")
+        study = self._open()
+        if n_trials is not None:
+            study.raise_target(n_trials)
+        jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+        if jobs <= 1:
+            self.optimize_in_process(study.db_path, n_trials, timeout, progress)
+        else:
+            from hpotrack.workers import run_workers
+
+            run_workers(self, study, jobs, n_trials=n_trials, timeout=timeout, progress=progress)
+        return study
+
+    def optimize_in_process(
+        self,
+        db: str | Path,
+        n_trials: int | None,
+        timeout: float | None,
+        progress: bool | None,
+        *,
+        study: str | None = None,
+    ) -> int:
+        """The loop of one process (worker processes call this, naming the parent's
+        database and study); returns how many trials it ran."""
+        opened = self._open(db, study)
+        return optimize_here(
+            opened,
+            self.fn,
+            self._worker(opened),
+            n_trials=n_trials,
+            timeout=timeout,
+            max_failures=self.max_failures,
+            progress=progress,
+        )
+
+
+def tune(
+    space: Mapping[str, object] | Space,
+    method: str | Method = "random",
+    *,
+    study: str | None = None,
+    objective: str = "value",
+    direction: str = "minimize",
+    db: str | Path | None = None,
+    seed: int | None = None,
+    max_failures: int = 5,
+) -> Callable[[Callable[..., Any]], TunedFunction]:
+    """Decorate a training function to tune it. See the README for a walk-through."""
+    check_settings(direction, objective, seed)
+    search_space = Space.from_user(space)
+    search_method = resolve(method)
+    search_method.check(search_space)
+    _check_count("max_failures", max_failures, minimum=1)
+
+    def decorate(fn: Callable[..., Any]) -> TunedFunction:
+        name = study if study is not None else default_study_name(fn)
+        definition = StudyDefinition(
+            name=name,
+            space=search_space,
+            method=search_method,
+            direction=direction,
+            objective=objective,
+            seed=seed,
+        )
+        return TunedFunction(fn, definition, db=db, max_failures=max_failures)
+
+    return decorate
+
+
+def _check_signature(fn: Callable[..., Any], space: Space) -> None:
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    missing = [name for name in space if name not in parameters]
+    if missing:
+        raise TrialError(
+            f"{fn.__qualname__}() does not accept the hyperparameter(s) "
+            f"{', '.join(map(repr, missing))}: add them to its parameters (or **kwargs)"
+        )
+    extra = [
+        name
+        for name, p in parameters.items()
+        if name not in space
+        and name != "trial"
+        and p.default is inspect.Parameter.empty
+        and p.kind is not inspect.Parameter.VAR_POSITIONAL
+    ]
+    if extra:
+        raise TrialError(
+            f"{fn.__qualname__}() requires {', '.join(map(repr, extra))}, which the space "
+            "does not define: add them to the space or give them defaults"
+        )
+
+
+def _check_count(name: str, value: object, *, minimum: int) -> None:
+    if value is None and name == "n_trials":
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise HpotrackError(f"`{name} >= {minimum}` must hold, but got {name}={value!r}")

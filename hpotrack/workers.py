@@ -1,0 +1,114 @@
+"""``optimize(n_jobs=N)``: N worker processes that share one study through the database.
+
+Each worker imports the tuned function again from its file (spawn, never fork: a forked
+SQLite connection is unsafe) and runs the ordinary loop. The parent only waits, shows the
+study-wide progress and reports the first worker error.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+from collections.abc import Sequence
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpotrack.errors import HpotrackError
+from hpotrack.loader import load_function
+from hpotrack.progress import ProgressBar
+from hpotrack.provenance import function_reference
+
+if TYPE_CHECKING:
+    from hpotrack.study import Study
+    from hpotrack.tune import TunedFunction
+
+
+def run_workers(
+    tuned: TunedFunction,
+    study: Study,
+    jobs: int,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    progress: bool | None,
+) -> None:
+    reference = function_reference(tuned.fn)
+    if not reference["path"]:
+        raise HpotrackError(
+            f"n_jobs > 1 needs {tuned.fn.__qualname__} in a module or script file that worker "
+            "processes can import (it was defined interactively); use n_jobs=1 or move it "
+            "to a file"
+        )
+    context = multiprocessing.get_context("spawn")
+    results: Any = context.Queue()
+    job = (reference, str(study.db_path.resolve()), study.name, n_trials, timeout)
+    processes = [
+        context.Process(target=_work, args=(*job, results), daemon=True) for _ in range(jobs)
+    ]
+    for process in processes:
+        process.start()
+    errors: list[BaseException] = []
+    try:
+        with ProgressBar(study, n_trials or study.target, enabled=progress) as bar:
+            while any(p.is_alive() for p in processes):
+                _collect(results, errors, wait=0.5)
+                bar.update()
+        for process in processes:
+            process.join()
+        _collect(results, errors, wait=0.0)
+    except KeyboardInterrupt:
+        _interrupt(processes)
+        raise
+    if errors:
+        raise errors[0]
+    died = [p.exitcode for p in processes if p.exitcode not in (0, None)]
+    if died:
+        raise HpotrackError(f"a worker process died with exit code {died[0]}")
+
+
+def _work(
+    reference: dict[str, Any],
+    db: str,
+    study: str,
+    n_trials: int | None,
+    timeout: float | None,
+    results: Any,
+) -> None:
+    """Body of one worker process."""
+    from hpotrack.tune import TunedFunction
+
+    try:
+        tuned = load_function(reference)
+        if not isinstance(tuned, TunedFunction):
+            raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune")
+        tuned.optimize_in_process(Path(db), n_trials, timeout, False, study=study)
+    except KeyboardInterrupt:
+        return
+    except BaseException as exc:
+        results.put(
+            exc if isinstance(exc, HpotrackError) else HpotrackError(f"worker failed: {exc!r}")
+        )
+        raise SystemExit(1) from None
+
+
+def _collect(results: Any, errors: list[BaseException], *, wait: float) -> None:
+    try:
+        while True:
+            errors.append(results.get(timeout=wait) if wait else results.get_nowait())
+            wait = 0.0
+    except queue.Empty:
+        return
+
+
+def _interrupt(processes: Sequence[BaseProcess]) -> None:
+    """Pass Ctrl-C on, so each worker marks its running trial as interrupted."""
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGINT)
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.terminate()

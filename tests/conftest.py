@@ -1,0 +1,24 @@
+"""Shared fixtures. Add fixtures here; do not remove any (several test files use them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hpotrack.store import close_stores
+
+
+@pytest.fixture(autouse=True)
+def _close_hpotrack_stores() -> Iterator[None]:
+    """Each test starts and ends without cached SQLite connections of this process."""
+    close_stores()
+    yield
+    close_stores()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A fresh database path (the file does not exist yet)."""
+    return tmp_path / "h.db"

@@ -1,0 +1,110 @@
+"""Several real OS processes sharing one study through one SQLite file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.records import TrialState
+
+WORKLOADS = Path(__file__).with_name("workloads.py")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start(db: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "HPOTRACK_DB": str(db), "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, str(WORKLOADS), *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == 0, stderr
+    assert "locked" not in stderr.lower(), stderr
+    return stderr
+
+
+def test_four_processes_share_the_target_exactly(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    processes = [start(db, "quadratic", "200") for _ in range(4)]
+    for process in processes:
+        finish(process)
+    trials = hp.load_study("shared", db=db).trials
+    assert [t.number for t in trials] == list(range(200))
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 600
+        pids = {row[0] for row in conn.execute("SELECT DISTINCT pid FROM trials")}
+    assert len(pids) >= 2  # the work really was shared
+
+
+def test_grid_cells_are_claimed_once_across_three_processes(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    processes = [start(db, "grid24", "none") for _ in range(3)]
+    for process in processes:
+        finish(process)
+    trials = hp.load_study("grid24", db=db).trials
+    cells = [tuple(t.params.values()) for t in trials]
+    assert len(cells) == 24 and len(set(cells)) == 24
+    assert {t.origin for t in trials} == {"grid"}
+    again = finish(start(db, "grid24", "none"))
+    assert "grid search is complete" in again and "nothing to run" in again
+    assert len(hp.load_study("grid24", db=db).trials) == 24
+
+
+READER = """
+import sqlite3, sys, time
+import hpotrack as hp
+db, seen = sys.argv[1], 0
+deadline = time.monotonic() + 120
+while seen < 300 and time.monotonic() < deadline:
+    try:
+        seen = len(hp.load_study("shared", db=db).trials)
+    except hp.HpotrackError:  # the writers have not created the file or study yet
+        continue
+    with sqlite3.connect(db) as conn:
+        conn.execute("SELECT COUNT(*) FROM metrics").fetchone()
+print(seen)
+"""
+
+
+def test_a_reader_reads_while_two_writers_write(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    writers = [start(db, "quadratic", "300") for _ in range(2)]
+    reader = subprocess.run(
+        [sys.executable, "-c", READER, str(db)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        text=True,
+        capture_output=True,
+        timeout=240,
+    )
+    for writer in writers:
+        finish(writer)
+    assert reader.returncode == 0, reader.stderr
+    assert int(reader.stdout) == 300
+
+
+def test_n_jobs_starts_workers_that_share_the_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    study = workloads.slow.optimize(n_trials=60, n_jobs=2, progress=False)
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(60))
+    assert len({t.pid for t in trials}) == 2
+    assert os.getpid() not in {t.pid for t in trials}

@@ -1,0 +1,292 @@
+"""``hpotrack.store.Store`` on real files: schema, refusals, incremental reads, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import platform
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import StorageError
+from hpotrack.records import TrialState
+from hpotrack.store import SCHEMA_VERSION, Store
+
+
+def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[Store]:
+    opened = Store(db)
+    yield opened
+    opened.close()
+
+
+def new_study(store: Store, name: str = "s") -> int:
+    with store.write():
+        return store.insert_study(
+            name=name,
+            space={"x": {"type": "float", "low": 0.0, "high": 1.0}},
+            method={"name": "random", "options": {}},
+            direction="minimize",
+            objective="value",
+            seed=0,
+            function={},
+        )
+
+
+def add_trial(store: Store, study_id: int, number: int, *, claim: str | None = None) -> int:
+    with store.write():
+        return store.insert_trial(
+            study_id,
+            number=number,
+            state=TrialState.RUNNING,
+            params={"x": 0.5},
+            origin="sampled",
+            claim=claim,
+        )
+
+
+def finish(store: Store, study_id: int, trial_id: int, value: float = 1.0) -> None:
+    store.finish_trial(
+        study_id,
+        trial_id,
+        state=TrialState.COMPLETE,
+        value=value,
+        metrics={"value": value},
+        error=None,
+    )
+
+
+def latest_seq(store: Store, study_id: int) -> int:
+    return max(seq for _, seq, _ in store.trials_since(study_id, 0))
+
+
+# -- a new file, and files hpotrack must refuse ----------------------------------------------
+
+
+def test_a_new_file_gets_schema_version_1_and_wal(db: Path, store: Store) -> None:
+    assert SCHEMA_VERSION == 1
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    assert query(db, "PRAGMA journal_mode") == [("wal",)]
+    tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
+
+
+def test_reopening_an_existing_file_keeps_its_data(db: Path, store: Store) -> None:
+    study_id = new_study(store)
+    store.close()
+    again = Store(db)
+    try:
+        row = again.find_study("s")
+        assert row is not None and row.id == study_id
+        assert query(db, "SELECT COUNT(*) FROM meta") == [(1,)]
+    finally:
+        again.close()
+
+
+def test_a_newer_schema_is_refused(db: Path) -> None:
+    Store(db).close()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StorageError, match="newer") as raised:
+        Store(db)
+    assert "99" in str(raised.value)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("99",)]
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"hello" * 100)
+    with pytest.raises(StorageError, match="not an hpotrack database"):
+        Store(junk)
+    assert junk.read_bytes() == b"hello" * 100
+
+
+def test_load_study_on_a_file_that_is_not_sqlite_raises_storage_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"hello" * 100)
+    with pytest.raises(StorageError, match="not an hpotrack database"):
+        hp.load_study("s", db=junk)
+
+
+def foreign_db(path: Path) -> Path:
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("CREATE TABLE people (name TEXT)")
+        conn.execute("INSERT INTO people VALUES ('ada')")
+    return path
+
+
+def test_someone_elses_sqlite_database_is_refused(tmp_path: Path) -> None:
+    other = foreign_db(tmp_path / "other.db")
+    with pytest.raises(StorageError, match="not an hpotrack one") as raised:
+        Store(other)
+    assert "people" in str(raised.value)
+    tables = {name for (name,) in query(other, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"people"}  # no hpotrack tables were added to it
+
+
+def test_someone_elses_sqlite_database_keeps_its_journal_mode(tmp_path: Path) -> None:
+    other = foreign_db(tmp_path / "other.db")
+    with pytest.raises(StorageError):
+        Store(other)
+    assert query(other, "PRAGMA journal_mode") == [("delete",)]
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="directory"):
+        Store(tmp_path)
+
+
+def test_must_exist_refuses_a_missing_file_without_creating_it(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StorageError, match="no database"):
+        Store(missing, must_exist=True)
+    assert not missing.exists()
+
+
+def test_the_file_passes_integrity_check_after_a_study(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0), "k": [1, 2]}, study="s", db=db, seed=0)
+    def train(x: float, k: int, trial: hp.Trial) -> float:
+        for step in range(3):
+            trial.report(x * step, step=step)
+        if k == 2 and x > 0.8:
+            raise ValueError("some trials fail")
+        return x
+
+    train.optimize(n_trials=20)
+    train.study.enqueue({"x": 0.5, "k": 1})
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    assert query(db, "PRAGMA foreign_key_check") == []
+    assert query(db, "SELECT COUNT(*) FROM metrics") == [(60,)]
+
+
+# -- incremental reads -----------------------------------------------------------------------
+
+
+def test_trials_since_returns_only_rows_changed_after_seq(store: Store) -> None:
+    study_id = new_study(store)
+    for number in range(3):
+        finish(store, study_id, add_trial(store, study_id, number))
+    seen = latest_seq(store, study_id)
+    assert store.trials_since(study_id, seen) == []
+
+    trial_id = add_trial(store, study_id, 3)
+    changed = store.trials_since(study_id, seen)
+    assert [(i, r.number, r.state) for i, _, r in changed] == [(trial_id, 3, TrialState.RUNNING)]
+    assert all(seq > seen for _, seq, _ in changed)
+
+    seen = latest_seq(store, study_id)
+    finish(store, study_id, trial_id, value=0.25)
+    (changed_row,) = store.trials_since(study_id, seen)
+    assert changed_row[2].state is TrialState.COMPLETE and changed_row[2].value == 0.25
+
+
+def test_trials_since_is_ordered_by_number_when_an_earlier_trial_changed_last(
+    store: Store,
+) -> None:
+    study_id = new_study(store)
+    first = add_trial(store, study_id, 0)
+    finish(store, study_id, add_trial(store, study_id, 1))
+    finish(store, study_id, first)  # trial 0 now has the highest seq
+    assert [r.number for _, _, r in store.trials_since(study_id, 0)] == [0, 1]
+
+
+def test_trials_since_reads_one_study_only(store: Store) -> None:
+    one, two = new_study(store, "one"), new_study(store, "two")
+    add_trial(store, one, 0)
+    add_trial(store, two, 0)
+    add_trial(store, two, 1)
+    assert len(store.trials_since(one, 0)) == 1
+    assert len(store.trials_since(two, 0)) == 2
+
+
+def test_seq_grows_with_every_change(store: Store) -> None:
+    study_id = new_study(store)
+    seqs = []
+    for number in range(3):
+        trial_id = add_trial(store, study_id, number)
+        seqs.append(latest_seq(store, study_id))
+        finish(store, study_id, trial_id)
+        seqs.append(latest_seq(store, study_id))
+    assert seqs == sorted(set(seqs))
+
+
+# -- uniqueness ------------------------------------------------------------------------------
+
+
+def test_the_same_claim_twice_in_a_study_is_an_integrity_error(store: Store) -> None:
+    study_id = new_study(store)
+    add_trial(store, study_id, 0, claim="grid:3")
+    with pytest.raises(sqlite3.IntegrityError):
+        add_trial(store, study_id, 1, claim="grid:3")
+    assert len(store.trials_since(study_id, 0)) == 1  # the failed insert was rolled back
+
+
+def test_the_same_claim_in_two_studies_is_fine(store: Store) -> None:
+    one, two = new_study(store, "one"), new_study(store, "two")
+    add_trial(store, one, 0, claim="grid:3")
+    add_trial(store, two, 0, claim="grid:3")
+
+
+def test_trials_without_claims_do_not_collide(store: Store) -> None:
+    study_id = new_study(store)
+    add_trial(store, study_id, 0)
+    add_trial(store, study_id, 1)
+    assert len(store.trials_since(study_id, 0)) == 2
+
+
+def test_the_same_number_twice_in_a_study_is_an_integrity_error(store: Store) -> None:
+    study_id = new_study(store)
+    add_trial(store, study_id, 0)
+    with pytest.raises(sqlite3.IntegrityError):
+        add_trial(store, study_id, 0)
+
+
+# -- provenance ------------------------------------------------------------------------------
+
+
+def test_a_runs_row_records_provenance_and_trials_reference_it(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=3)
+    train(x=0.5)  # a manual trial from the same process
+    runs = query(db, "SELECT id, python, host, pid, source_hash FROM runs")
+    assert len(runs) == 1
+    run_id, python, host, pid, source_hash = runs[0]
+    assert python == platform.python_version()
+    assert host == socket.gethostname()
+    assert pid == os.getpid()
+    assert len(source_hash) == 64 and int(source_hash, 16) >= 0
+    assert source_hash == hashlib.sha256(inspect.getsource(train.fn).encode()).hexdigest()
+    assert query(db, "SELECT number, run_id FROM trials ORDER BY number") == [
+        (0, run_id),
+        (1, run_id),
+        (2, run_id),
+        (3, run_id),
+    ]
+
+
+def test_an_enqueued_trial_references_the_run_that_ran_it(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.study.enqueue({"x": 0.25})
+    assert query(db, "SELECT run_id FROM trials") == [(None,)]
+    train.optimize(n_trials=1)
+    ((run_id,),) = query(db, "SELECT id FROM runs")
+    assert query(db, "SELECT run_id, pid FROM trials") == [(run_id, os.getpid())]

@@ -1,0 +1,176 @@
+"""``hp.load_study``: the stored study as users read it (trials, records, dataframe, errors)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import time
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import NoCompleteTrial, StorageError, StudyNotFoundError, TrialError
+from hpotrack.records import TrialState
+
+SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "act": ["relu", "tanh"]}
+
+
+def run(db: Path, n: int, *, study: str = "mlp", fail: Collection[int] = ()) -> hp.TunedFunction:
+    """A study of ``n`` trials; those numbered in ``fail`` raise."""
+    calls = itertools.count()
+
+    @hp.tune(SPACE, study=study, db=db, seed=0, objective="loss", max_failures=100)
+    def train(lr: float, layers: int, act: str) -> dict[str, Any]:
+        number = next(calls)
+        hp.report(1.0 / (number + 1), step=0)
+        if number in fail:
+            raise RuntimeError(f"trial {number} diverged")
+        return {"loss": lr * layers, "acc": 0.5, "act": act}
+
+    train.optimize(n_trials=n)
+    return train
+
+
+def test_trials_are_ordered_by_number(db: Path) -> None:
+    run(db, 6)
+    assert [t.number for t in hp.load_study("mlp", db=db).trials] == list(range(6))
+
+
+def test_trials_are_ordered_by_number_when_an_earlier_trial_changed_last(db: Path) -> None:
+    train = run(db, 1)
+    train.study.enqueue({"lr": 0.01, "layers": 1, "act": "relu"})
+    train.study.enqueue({"lr": 0.02, "layers": 2, "act": "tanh"})
+    train.optimize(n_trials=2)  # runs queued trial 1 only: it now changed after trial 2
+    trials = hp.load_study("mlp", db=db).trials
+    assert [(t.number, t.state.value) for t in trials] == [
+        (0, "complete"),
+        (1, "complete"),
+        (2, "queued"),
+    ]
+
+
+def test_a_complete_trial_record_has_every_field(db: Path) -> None:
+    before = time.time()
+    run(db, 1)
+    (t,) = hp.load_study("mlp", db=db).trials
+    assert dataclasses.is_dataclass(t) and isinstance(t, hp.TrialRecord)
+    assert t.number == 0
+    assert t.state is TrialState.COMPLETE
+    assert isinstance(t.state, str) and t.state == "complete" and t.state.value == "complete"
+    assert set(t.params) == {"lr", "layers", "act"}
+    assert 1e-4 <= t.params["lr"] <= 1e-1 and t.params["layers"] in (1, 2, 3, 4)
+    assert t.value == pytest.approx(t.params["lr"] * t.params["layers"])
+    assert t.metrics == {"loss": t.value, "acc": 0.5, "act": t.params["act"]}
+    assert t.budget is None
+    assert t.origin == "sampled"
+    assert t.parents == ()
+    assert before <= t.started <= t.finished <= time.time()
+    assert t.error is None
+
+
+def test_a_failed_trial_record_has_an_error_and_no_value(db: Path) -> None:
+    run(db, 2, fail={1})
+    t = hp.load_study("mlp", db=db).trials[1]
+    assert t.state is TrialState.FAILED and t.state.value == "failed"
+    assert t.value is None
+    assert "RuntimeError: trial 1 diverged" in t.error
+    assert t.finished is not None
+
+
+def test_trial_records_are_frozen(db: Path) -> None:
+    run(db, 1)
+    (t,) = hp.load_study("mlp", db=db).trials
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.value = 0.0  # type: ignore[misc]
+
+
+def test_state_values_are_the_documented_strings() -> None:
+    assert {s.value for s in TrialState} == {"queued", "running", "complete", "pruned", "failed"}
+
+
+def test_records_are_plain_json_serialisable_dicts(db: Path) -> None:
+    run(db, 3, fail={2})
+    study = hp.load_study("mlp", db=db)
+    records = study.records()
+    text = json.dumps(records, allow_nan=False)
+    assert json.loads(text) == records
+    assert [r["number"] for r in records] == [0, 1, 2]
+    assert [r["state"] for r in records] == ["complete", "complete", "failed"]
+    assert all(type(r["state"]) is str for r in records)
+    for record, trial in zip(records, study.trials, strict=True):
+        assert record["params"] == trial.params
+        assert record["value"] == trial.value
+        assert record["metrics"] == trial.metrics
+        assert record["origin"] == trial.origin
+        assert record["parents"] == []
+        assert record["error"] == trial.error
+
+
+def test_to_dataframe_has_one_row_per_trial_and_param_columns(db: Path) -> None:
+    pytest.importorskip("pandas")
+    run(db, 4)
+    study = hp.load_study("mlp", db=db)
+    frame = study.to_dataframe()
+    assert len(frame) == 4
+    assert {"number", "state", "value", "param_lr", "param_layers", "param_act"} <= set(
+        frame.columns
+    )
+    assert list(frame["number"]) == [0, 1, 2, 3]
+    assert list(frame["param_layers"]) == [t.params["layers"] for t in study.trials]
+    assert list(frame["state"]) == ["complete"] * 4
+
+
+def test_load_study_sees_trials_added_after_it_was_loaded(db: Path) -> None:
+    train = run(db, 2)
+    study = hp.load_study("mlp", db=db)
+    assert len(study.trials) == 2
+    train.optimize(n_trials=5)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3, 4]
+    assert study.best.value == min(t.value for t in study.trials)
+
+
+def test_curve_of_a_loaded_study(db: Path) -> None:
+    run(db, 3)
+    study = hp.load_study("mlp", db=db)
+    assert study.curve(2) == {"loss": [(0, 1.0 / 3)]}
+    with pytest.raises(TrialError, match="no trial 3"):
+        study.curve(3)
+
+
+def test_best_before_any_complete_trial_raises(db: Path) -> None:
+    run(db, 2, fail={0, 1})
+    with pytest.raises(NoCompleteTrial):
+        _ = hp.load_study("mlp", db=db).best
+
+
+def test_an_unknown_study_raises_suggesting_close_names(db: Path) -> None:
+    run(db, 1, study="mlp-digits")
+    with pytest.raises(StudyNotFoundError, match="did you mean 'mlp-digits'"):
+        hp.load_study("mlp-digit", db=db)
+
+
+def test_an_unknown_study_with_no_close_name_lists_the_studies(db: Path) -> None:
+    run(db, 1, study="mlp-digits")
+    with pytest.raises(StudyNotFoundError, match="mlp-digits") as raised:
+        hp.load_study("resnet", db=db)
+    assert "'resnet'" in str(raised.value)
+
+
+def test_a_missing_database_file_raises_storage_error_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    with pytest.raises(StorageError, match=r"nope\.db"):
+        hp.load_study("mlp", db=missing)
+    assert not missing.exists()
+
+
+def test_load_study_defaults_to_hpotrack_db_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPOTRACK_DB", raising=False)
+    run(tmp_path / "hpotrack.db", 2)
+    assert len(hp.load_study("mlp").trials) == 2

@@ -1,0 +1,771 @@
+"""``@hp.tune`` and ``optimize``: the decorator, the loop, targets, failures, manual calls."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import (
+    MethodError,
+    StudyMismatchError,
+    TooManyFailures,
+    TrialError,
+)
+from hpotrack.records import TrialState
+
+SPACE = {"x": hp.Float(-1.0, 1.0), "n": hp.Int(1, 4), "opt": hp.Choice(["adam", "sgd"])}
+
+
+def make(db: Path, *, study: str = "s", **options: Any) -> hp.TunedFunction:
+    """A quick objective over SPACE: x**2 + n."""
+
+    @hp.tune(SPACE, study=study, db=db, seed=options.pop("seed", 0), **options)
+    def train(x: float, n: int, opt: str) -> float:
+        return x * x + n
+
+    return train
+
+
+def states(study: hp.Study) -> list[str]:
+    return [t.state.value for t in study.trials]
+
+
+@pytest.fixture
+def info_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="hpotrack")
+    return caplog
+
+
+# -- the loop and its target -------------------------------------------------------------
+
+
+def test_optimize_runs_exactly_n_trials_numbered_from_zero(db: Path) -> None:
+    study = make(db).optimize(n_trials=7)
+    assert isinstance(study, hp.Study)
+    assert [t.number for t in study.trials] == list(range(7))
+    assert states(study) == ["complete"] * 7
+
+
+def test_best_is_the_smallest_value_when_minimizing(db: Path) -> None:
+    study = make(db).optimize(n_trials=10)
+    values = [t.value for t in study.trials]
+    assert study.best.value == min(values)
+    assert study.best.number == values.index(min(values))
+
+
+def test_best_is_the_largest_value_when_maximizing(db: Path) -> None:
+    study = make(db, direction="maximize").optimize(n_trials=10)
+    values = [t.value for t in study.trials]
+    assert study.best.value == max(values)
+    assert study.best.number == values.index(max(values))
+
+
+def test_optimize_again_with_the_same_target_is_a_noop_that_says_so(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
+    train = make(db)
+    train.optimize(n_trials=4)
+    info_log.clear()
+    study = train.optimize(n_trials=4)
+    assert len(study.trials) == 4
+    assert "target of 4" in info_log.text
+    assert "nothing to run" in info_log.text
+
+
+def test_optimize_with_a_larger_target_extends_the_study(db: Path) -> None:
+    train = make(db)
+    train.optimize(n_trials=4)
+    study = train.optimize(n_trials=9)
+    assert [t.number for t in study.trials] == list(range(9))
+    assert states(study) == ["complete"] * 9
+
+
+def test_optimize_without_n_trials_uses_the_stored_target(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
+    train = make(db)
+    train.optimize(n_trials=3)
+    assert train.study.target == 3
+    info_log.clear()
+    study = train.optimize()
+    assert len(study.trials) == 3
+    assert "nothing to run" in info_log.text
+
+
+def test_a_smaller_n_trials_never_lowers_the_stored_target(db: Path) -> None:
+    train = make(db)
+    train.optimize(n_trials=5)
+    train.optimize(n_trials=2)
+    assert train.study.target == 5
+    assert len(train.study.trials) == 5
+
+
+# -- what the function returns --------------------------------------------------------------
+
+
+def test_a_number_is_stored_as_the_value_and_under_the_objective_name(db: Path) -> None:
+    study = make(db).optimize(n_trials=2)
+    for t in study.trials:
+        assert t.value == t.params["x"] ** 2 + t.params["n"]
+        assert t.metrics == {"value": t.value}
+
+
+def test_a_dict_stores_every_metric_and_objective_picks_the_value(db: Path) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0, objective="val_loss")
+    def train(x: float, n: int, opt: str) -> dict[str, Any]:
+        return {"val_loss": x * x, "train_loss": 2.0, "opt_used": opt}
+
+    study = train.optimize(n_trials=3)
+    for t in study.trials:
+        assert t.state is TrialState.COMPLETE
+        assert t.value == t.params["x"] ** 2
+        assert t.metrics == {"val_loss": t.value, "train_loss": 2.0, "opt_used": t.params["opt"]}
+
+
+def test_a_function_declaring_trial_receives_the_handle(db: Path) -> None:
+    seen: list[tuple[int, dict[str, Any]]] = []
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str, trial: hp.Trial) -> float:
+        assert isinstance(trial, hp.Trial)
+        seen.append((trial.number, dict(trial.params)))
+        return x
+
+    study = train.optimize(n_trials=3)
+    assert seen == [(t.number, t.params) for t in study.trials]
+
+
+def test_a_function_without_trial_is_called_with_hyperparameters_only(db: Path) -> None:
+    calls: list[dict[str, Any]] = []
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(**kwargs: Any) -> float:
+        calls.append(kwargs)
+        return 0.0
+
+    study = train.optimize(n_trials=2)
+    assert calls == [t.params for t in study.trials]
+    assert all(set(c) == {"x", "n", "opt"} for c in calls)
+
+
+def test_trial_report_is_visible_in_curve(db: Path) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str, trial: hp.Trial) -> float:
+        for epoch in range(1, 4):
+            trial.report(10.0 / epoch, step=epoch)
+        trial.report(0.5, step=3, name="acc")
+        return 1.0
+
+    study = train.optimize(n_trials=1)
+    assert study.curve(0) == {"value": [(1, 10.0), (2, 5.0), (3, 10.0 / 3)], "acc": [(3, 0.5)]}
+
+
+def test_module_level_report_writes_to_the_running_trial(db: Path) -> None:
+    def helper(loss: float, epoch: int) -> None:  # deep in user code, no trial handle
+        hp.report(loss, step=epoch)
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        helper(x + 1.0, 0)
+        helper(x + 2.0, 1)
+        return x
+
+    study = train.optimize(n_trials=2)
+    for t in study.trials:
+        assert study.curve(t.number) == {
+            "value": [(0, t.params["x"] + 1.0), (1, t.params["x"] + 2.0)]
+        }
+
+
+def test_report_without_step_continues_from_the_last_step(db: Path) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        hp.report(1.0)
+        hp.report(2.0)
+        hp.report(3.0, step=10)
+        hp.report(4.0)
+        hp.report(9.0, name="other")
+        return 0.0
+
+    study = train.optimize(n_trials=1)
+    assert study.curve(0) == {
+        "value": [(0, 1.0), (1, 2.0), (10, 3.0), (11, 4.0)],
+        "other": [(0, 9.0)],
+    }
+
+
+def test_report_accepts_a_numpy_integer_step(db: Path) -> None:
+    np = pytest.importorskip("numpy")
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str, trial: hp.Trial) -> float:
+        for epoch in np.arange(2):
+            trial.report(float(epoch) / 2, step=epoch)
+        return x
+
+    study = train.optimize(n_trials=1)
+    assert study.trials[0].state is TrialState.COMPLETE, study.trials[0].error
+    assert study.curve(0) == {"value": [(0, 0.0), (1, 0.5)]}
+
+
+def test_report_refuses_a_negative_or_fractional_step(db: Path) -> None:
+    errors: list[str] = []
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str, trial: hp.Trial) -> float:
+        for step in (-1, 1.5, True):
+            with pytest.raises(TrialError, match="step") as raised:
+                trial.report(0.1, step=step)  # type: ignore[arg-type]
+            errors.append(str(raised.value))
+        with pytest.raises(TrialError, match="number"):
+            trial.report("0.1")  # type: ignore[arg-type]
+        return x
+
+    study = train.optimize(n_trials=1)
+    assert study.trials[0].state is TrialState.COMPLETE, study.trials[0].error
+    assert len(errors) == 3
+    assert study.curve(0) == {}
+
+
+def test_report_outside_a_trial_raises_a_clear_error() -> None:
+    with pytest.raises(hp.HpotrackError, match="no trial is running"):
+        hp.report(0.1, step=1)
+
+
+# -- failures -------------------------------------------------------------------------------
+
+
+def test_an_exception_fails_the_trial_with_its_traceback_and_the_study_goes_on(db: Path) -> None:
+    calls = itertools.count()
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        if next(calls) == 1:
+            raise ValueError("learning rate exploded")
+        return x
+
+    study = train.optimize(n_trials=4)
+    assert states(study) == ["complete", "failed", "complete", "complete"]
+    failed = study.trials[1]
+    assert failed.value is None
+    assert "Traceback" in failed.error
+    assert "ValueError: learning rate exploded" in failed.error
+    assert all(t.error is None for t in study.trials if t.number != 1)
+
+
+def test_too_many_consecutive_failures_stop_with_the_first_traceback(db: Path) -> None:
+    calls = itertools.count()
+
+    @hp.tune(SPACE, study="s", db=db, seed=0, max_failures=3)
+    def train(x: float, n: int, opt: str) -> float:
+        raise ValueError(f"failure number {next(calls)}")
+
+    with pytest.raises(TooManyFailures) as raised:
+        train.optimize(n_trials=10)
+    message = str(raised.value)
+    assert "ValueError: failure number 0" in message
+    assert "Traceback" in message
+    assert states(train.study) == ["failed"] * 3
+
+
+def test_failures_separated_by_successes_do_not_stop_the_study(db: Path) -> None:
+    calls = itertools.count()
+
+    @hp.tune(SPACE, study="s", db=db, seed=0, max_failures=2)
+    def train(x: float, n: int, opt: str) -> float:
+        if next(calls) % 2:
+            raise ValueError("every other trial fails")
+        return x
+
+    study = train.optimize(n_trials=8)
+    assert states(study) == ["complete", "failed"] * 4
+
+
+@pytest.mark.parametrize(
+    ("returned", "expected"),
+    [
+        (float("nan"), "is nan"),
+        (float("-inf"), "is -inf"),
+        (None, "None"),
+        ("0.5", "'0.5'"),
+        (True, "True"),
+        ({"loss": 0.1}, "'loss'"),
+    ],
+    ids=["nan", "inf", "none", "string", "bool", "dict-without-objective"],
+)
+def test_a_bad_return_value_fails_the_trial_saying_what_came_back(
+    db: Path, returned: object, expected: str
+) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> object:
+        return returned
+
+    study = train.optimize(n_trials=1)
+    (trial,) = study.trials
+    assert trial.state is TrialState.FAILED
+    assert trial.value is None
+    assert "'value'" in trial.error  # names the objective it looked for
+    assert expected in trial.error
+
+
+def test_keyboard_interrupt_fails_the_trial_and_propagates(db: Path) -> None:
+    calls = itertools.count()
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        if next(calls) == 2:
+            raise KeyboardInterrupt
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        train.optimize(n_trials=6)
+    trials = hp.load_study("s", db=db).trials
+    assert [t.state.value for t in trials] == ["complete", "complete", "failed"]
+    assert "interrupted" in trials[2].error
+    assert trials[2].finished is not None
+    with closing(sqlite3.connect(db)) as conn:
+        assert (
+            conn.execute("SELECT COUNT(*) FROM trials WHERE state = 'running'").fetchone()[0] == 0
+        )
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_optimize_continues_after_a_keyboard_interrupt(db: Path) -> None:
+    calls = itertools.count()
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        if next(calls) == 1:
+            raise KeyboardInterrupt
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        train.optimize(n_trials=5)
+    study = train.optimize()  # the stored target (5): every started trial counts
+    assert states(study) == ["complete", "failed", "complete", "complete", "complete"]
+
+
+# -- manual calls ---------------------------------------------------------------------------
+
+
+def test_a_manual_call_records_one_trial_and_returns_the_result(db: Path) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> dict[str, Any]:
+        return {"value": x + n, "opt": opt}
+
+    returned = train(x=0.25, n=3, opt="sgd")
+    assert returned == {"value": 3.25, "opt": "sgd"}
+    (trial,) = train.study.trials
+    assert trial.origin == "manual"
+    assert trial.state is TrialState.COMPLETE
+    assert trial.params == {"x": 0.25, "n": 3, "opt": "sgd"}
+    assert trial.value == 3.25
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"x": 0.1, "n": 2},  # missing opt
+        {"x": 0.1, "n": 2, "opt": "adam", "lr": 0.1},  # unknown lr
+        {"x": 0.1, "n": 2, "otp": "adam"},  # typo
+        {"x": 5.0, "n": 2, "opt": "adam"},  # out of range
+        {"x": 0.1, "n": 2, "opt": "rmsprop"},  # not an option
+    ],
+    ids=["missing", "unknown", "typo", "out-of-range", "not-an-option"],
+)
+def test_a_manual_call_with_bad_hyperparameters_raises_and_stores_no_trial(
+    db: Path, params: dict[str, Any]
+) -> None:
+    calls: list[object] = []
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        calls.append(x)
+        return 0.0
+
+    with pytest.raises(hp.HpotrackError):
+        train(**params)
+    assert calls == []
+    assert train.study.trials == []
+
+
+def test_a_rejected_manual_call_leaves_no_trace_in_the_database(db: Path) -> None:
+    train = make(db)
+    with pytest.raises(hp.HpotrackError):
+        train(x=0.1, n=2, opt="adam", lr=0.1)
+    if db.exists():
+        with closing(sqlite3.connect(db)) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM studies").fetchone()[0] == 0
+            assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+
+
+def test_a_manual_call_error_names_the_offending_hyperparameter(db: Path) -> None:
+    train = make(db)
+    with pytest.raises(hp.HpotrackError, match="'lr'"):
+        train(x=0.1, n=2, opt="adam", lr=0.1)
+    with pytest.raises(hp.HpotrackError, match="'opt'"):
+        train(x=0.1, n=2)
+
+
+def test_a_manual_call_with_positional_arguments_raises_and_stores_nothing(db: Path) -> None:
+    train = make(db)
+    with pytest.raises(hp.HpotrackError, match="keyword"):
+        train(0.1, 2, "adam")
+    assert not db.exists()
+
+
+def test_a_manual_call_whose_function_raises_gives_trial_error_and_a_failed_trial(
+    db: Path,
+) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        raise ValueError("bad batch")
+
+    with pytest.raises(TrialError, match="ValueError: bad batch"):
+        train(x=0.1, n=2, opt="adam")
+    (trial,) = train.study.trials
+    assert trial.state is TrialState.FAILED
+    assert trial.origin == "manual"
+    assert "ValueError: bad batch" in trial.error
+
+
+def test_a_manual_call_can_report(db: Path) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        hp.report(0.3)
+        hp.report(0.2)
+        return 0.1
+
+    assert train(x=0.0, n=1, opt="adam") == 0.1
+    assert train.study.curve(0) == {"value": [(0, 0.3), (1, 0.2)]}
+
+
+# -- enqueue --------------------------------------------------------------------------------
+
+
+def test_an_enqueued_trial_runs_first_with_exactly_the_given_params(db: Path) -> None:
+    train = make(db)
+    train.study.enqueue({"x": 0.125, "n": 3, "opt": "sgd"})
+    train.study.enqueue({"x": -0.5, "n": 1, "opt": "adam"})
+    study = train.optimize(n_trials=4)
+    trials = study.trials
+    assert states(study) == ["complete"] * 4
+    assert [t.origin for t in trials] == ["enqueued", "enqueued", "sampled", "sampled"]
+    assert trials[0].params == {"x": 0.125, "n": 3, "opt": "sgd"}
+    assert trials[1].params == {"x": -0.5, "n": 1, "opt": "adam"}
+    assert trials[0].value == 0.125**2 + 3
+
+
+def test_enqueue_returns_the_number_and_leaves_the_trial_queued(db: Path) -> None:
+    train = make(db)
+    train.optimize(n_trials=2)
+    number = train.study.enqueue({"x": 0.0, "n": 2, "opt": "adam"})
+    assert number == 2
+    queued = hp.load_study("s", db=db).trials[2]
+    assert queued.state is TrialState.QUEUED
+    assert queued.started is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"x": 2.0, "n": 1, "opt": "adam"},
+        {"x": 0.0, "n": 1.5, "opt": "adam"},
+        {"x": 0.0, "n": 1, "opt": "nadam"},
+        {"x": "0.1", "n": 1, "opt": "adam"},
+        {"x": 0.0, "n": 1},
+        {"x": 0.0, "n": 1, "opt": "adam", "extra": 1},
+    ],
+    ids=["out-of-range", "non-integer", "not-an-option", "string-for-float", "missing", "extra"],
+)
+def test_enqueue_rejects_bad_values(db: Path, params: dict[str, Any]) -> None:
+    study = make(db).study
+    with pytest.raises(hp.HpotrackError):
+        study.enqueue(params)
+    assert study.trials == []
+
+
+# -- reopening a study ---------------------------------------------------------------------
+
+
+def test_reopening_with_the_same_definition_keeps_the_trials(db: Path) -> None:
+    first = [t.params for t in make(db).optimize(n_trials=3).trials]
+    again = make(db)  # a new TunedFunction object, same study and database
+    study = again.optimize(n_trials=5)
+    assert [t.params for t in study.trials][:3] == first
+    assert len(study.trials) == 5
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"space": {**SPACE, "x": hp.Float(-2.0, 1.0)}}, "'x'"),
+        ({"space": {**SPACE, "lr": hp.Float(0.1, 1.0)}}, "'lr'"),
+        ({"space": {"x": SPACE["x"], "n": SPACE["n"]}}, "'opt'"),
+        ({"direction": "maximize"}, "direction"),
+        ({"objective": "loss"}, "objective"),
+    ],
+    ids=["changed-bounds", "added-param", "removed-param", "direction", "objective"],
+)
+def test_reopening_with_another_definition_raises_naming_the_difference(
+    db: Path, changes: dict[str, Any], named: str
+) -> None:
+    make(db).optimize(n_trials=1)
+    options = {"space": SPACE, "direction": "minimize", "objective": "value", **changes}
+
+    @hp.tune(
+        options["space"],
+        study="s",
+        db=db,
+        seed=0,
+        direction=options["direction"],
+        objective=options["objective"],
+    )
+    def other(**kwargs: Any) -> float:
+        return 0.0
+
+    with pytest.raises(StudyMismatchError, match=named):
+        other.optimize(n_trials=2)
+    assert len(hp.load_study("s", db=db).trials) == 1
+
+
+def test_reopening_with_bool_options_instead_of_int_options_is_a_mismatch(db: Path) -> None:
+    @hp.tune({"flag": [0, 1]}, study="s", db=db, seed=0)
+    def first(flag: int) -> float:
+        return float(flag)
+
+    first.optimize(n_trials=1)
+
+    @hp.tune({"flag": [False, True]}, study="s", db=db, seed=0)
+    def second(flag: bool) -> float:
+        return float(flag)
+
+    with pytest.raises(StudyMismatchError, match="'flag'"):
+        second.optimize(n_trials=3)
+
+
+# -- what the decorator refuses --------------------------------------------------------------
+
+
+def test_an_unknown_method_is_refused_listing_the_known_ones() -> None:
+    with pytest.raises(MethodError, match="unknown method 'randm'") as raised:
+        hp.tune(SPACE, method="randm")
+    for known in ("grid", "manual", "random"):
+        assert known in str(raised.value)
+
+
+@pytest.mark.parametrize("direction", ["max", "MINIMIZE", ""])
+def test_a_bad_direction_is_refused(direction: str) -> None:
+    with pytest.raises(hp.HpotrackError, match="direction"):
+
+        @hp.tune(SPACE, direction=direction)
+        def train(x: float, n: int, opt: str) -> float:
+            return x
+
+
+def test_a_function_missing_a_hyperparameter_is_refused() -> None:
+    with pytest.raises(hp.HpotrackError, match="'opt'"):
+
+        @hp.tune(SPACE)
+        def train(x: float, n: int) -> float:
+            return x
+
+
+def test_grid_over_a_continuous_float_without_step_is_refused() -> None:
+    with pytest.raises(hp.HpotrackError, match="step"):
+        hp.tune({"x": hp.Float(0.0, 1.0), "n": [1, 2]}, method="grid")
+
+
+def test_the_decorator_does_not_touch_the_database(db: Path) -> None:
+    make(db)
+    assert not db.exists()
+
+
+# -- stopping: timeout, grid exhausted, manual method ---------------------------------------
+
+
+def test_timeout_stops_an_open_ended_search(db: Path, info_log: pytest.LogCaptureFixture) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        time.sleep(0.1)
+        return x
+
+    study = train.optimize(timeout=0.5)
+    assert 1 <= len(study.trials) < 50
+    assert set(states(study)) == {"complete"}
+    assert "timeout" in info_log.text
+
+
+def test_grid_runs_every_cell_once_then_stops_saying_why(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
+    space = {"a": ["p", "q", "r"], "b": hp.Int(1, 4), "c": hp.Float(0.0, 1.0, step=1.0)}
+
+    @hp.tune(space, method="grid", study="g", db=db, seed=0)
+    def train(a: str, b: int, c: float) -> float:
+        return b + c
+
+    study = train.optimize()
+    cells = [(t.params["a"], t.params["b"], t.params["c"]) for t in study.trials]
+    assert sorted(cells) == sorted(itertools.product("pqr", [1, 2, 3, 4], [0.0, 1.0]))
+    assert {t.origin for t in study.trials} == {"grid"}
+    assert states(study) == ["complete"] * 24
+
+    info_log.clear()
+    study = train.optimize()
+    assert len(study.trials) == 24
+    assert "grid search is complete" in info_log.text
+    assert "nothing to run" in info_log.text
+
+
+def test_grid_stops_at_a_smaller_target_and_resumes_where_it_left_off(db: Path) -> None:
+    @hp.tune({"a": [1, 2, 3], "b": [4, 5, 6, 7]}, method="grid", study="g", db=db, seed=0)
+    def train(a: int, b: int) -> float:
+        return a * b
+
+    assert len(train.optimize(n_trials=5).trials) == 5
+    study = train.optimize(n_trials=100)
+    cells = [(t.params["a"], t.params["b"]) for t in study.trials]
+    assert len(cells) == 12 and len(set(cells)) == 12
+
+
+def test_manual_method_runs_only_enqueued_trials_then_stops(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
+    calls: list[float] = []
+
+    @hp.tune(SPACE, method="manual", study="m", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        calls.append(x)
+        return x
+
+    train.study.enqueue({"x": 0.5, "n": 1, "opt": "adam"})
+    train.study.enqueue({"x": -0.5, "n": 2, "opt": "sgd"})
+    study = train.optimize()
+    assert calls == [0.5, -0.5]
+    assert [t.origin for t in study.trials] == ["enqueued", "enqueued"]
+    assert "proposes nothing" in info_log.text
+
+    info_log.clear()
+    assert train.optimize(n_trials=10).trials == study.trials
+    assert "nothing to run" in info_log.text
+
+
+# -- determinism of random search ------------------------------------------------------------
+
+
+def params_of(db: Path, seed: int, n: int, study: str = "r") -> list[dict[str, Any]]:
+    return [t.params for t in make(db, study=study, seed=seed).optimize(n_trials=n).trials]
+
+
+def test_random_with_the_same_seed_gives_the_same_params_in_another_file(tmp_path: Path) -> None:
+    first = params_of(tmp_path / "a.db", 7, 20)
+    second = params_of(tmp_path / "b.db", 7, 20)
+    assert first == second
+    assert len({p["x"] for p in first}) == 20  # and they are not all the same point
+
+
+def test_random_with_different_seeds_gives_different_params(tmp_path: Path) -> None:
+    assert params_of(tmp_path / "a.db", 7, 20) != params_of(tmp_path / "b.db", 8, 20)
+
+
+def test_random_resumed_run_gives_the_same_params_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    straight = params_of(tmp_path / "a.db", 3, 20)
+    params_of(tmp_path / "b.db", 3, 10)
+    resumed = params_of(tmp_path / "b.db", 3, 20)  # a new TunedFunction on the same file
+    assert resumed == straight
+
+
+# -- where the database is -----------------------------------------------------------------
+
+
+def test_the_default_database_is_hpotrack_db_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPOTRACK_DB", raising=False)
+
+    @hp.tune(SPACE, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        return x
+
+    train.optimize(n_trials=2)
+    assert (tmp_path / "hpotrack.db").is_file()
+    assert train.definition.name.endswith("train")  # default study name: module.qualname
+    assert len(hp.load_study(train.definition.name).trials) == 2
+
+
+def test_hpotrack_db_variable_overrides_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "env.db"))
+
+    @hp.tune(SPACE, study="s", seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        return x
+
+    train.optimize(n_trials=2)
+    assert (tmp_path / "env.db").is_file()
+    assert not (tmp_path / "hpotrack.db").exists()
+    assert len(hp.load_study("s").trials) == 2
+
+
+def test_db_argument_overrides_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "env.db"))
+    make(tmp_path / "explicit.db").optimize(n_trials=1)
+    assert (tmp_path / "explicit.db").is_file()
+    assert not (tmp_path / "env.db").exists()
+
+
+# -- a few edge values --------------------------------------------------------------------
+
+
+def test_numpy_scalars_are_accepted_as_the_objective_and_metrics(db: Path) -> None:
+    np = pytest.importorskip("numpy")
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> Any:
+        return {"value": np.float32(0.5), "epochs": np.int64(3)}
+
+    (trial,) = train.optimize(n_trials=1).trials
+    assert trial.state is TrialState.COMPLETE
+    assert trial.value == 0.5
+    assert trial.metrics == {"value": 0.5, "epochs": 3}
+
+
+def test_a_numpy_array_metric_is_stored_as_a_list(db: Path) -> None:
+    np = pytest.importorskip("numpy")
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> Any:
+        return {"value": 0.5, "per_class": np.array([0.25, 0.75])}
+
+    trials = train.optimize(n_trials=2).trials
+    assert [t.state.value for t in trials] == ["complete", "complete"]
+    assert trials[0].metrics["per_class"] == [0.25, 0.75]
+
+
+def test_nan_objective_is_never_the_best(db: Path) -> None:
+    values = iter([float("nan"), 3.0, float("nan"), 2.0])
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        return next(values)
+
+    study = train.optimize(n_trials=4)
+    assert states(study) == ["failed", "complete", "failed", "complete"]
+    assert study.best.number == 3
+    assert not math.isnan(study.best.value)

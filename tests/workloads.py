@@ -1,0 +1,39 @@
+"""Tuned functions that the process tests run in real OS processes.
+
+Each process imports this file, so the functions live at module level; the database comes
+from ``HPOTRACK_DB``, which every test sets to its own temporary file.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import hpotrack as hp
+
+
+@hp.tune({"x": hp.Float(-1.0, 1.0), "y": hp.Float(-1.0, 1.0)}, study="shared", seed=0)
+def quadratic(x: float, y: float, trial: hp.Trial) -> float:
+    for step in range(3):
+        trial.report(x * x + y * y + 1.0 / (step + 1), step=step)
+    return x * x + y * y
+
+
+@hp.tune({"a": ["p", "q", "r"], "b": hp.Int(1, 4), "c": [0, 1]}, method="grid", study="grid24")
+def grid24(a: str, b: int, c: int) -> float:
+    time.sleep(0.01)
+    return b + c + ("pqr".index(a))
+
+
+@hp.tune({"x": hp.Float(-1.0, 1.0)}, study="slow", seed=0)
+def slow(x: float) -> float:
+    time.sleep(0.03)
+    return x * x
+
+
+FUNCTIONS = {"quadratic": quadratic, "grid24": grid24, "slow": slow}
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    n_trials = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "none" else None
+    FUNCTIONS[name].optimize(n_trials=n_trials, progress=False)
