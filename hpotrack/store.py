@@ -390,11 +390,43 @@ class Store:
             )
         ]
 
-    def last_step(self, trial_id: int, name: str) -> int | None:
-        row = self.conn.execute(
-            "SELECT MAX(step) FROM metrics WHERE trial_id = ? AND name = ?", (trial_id, name)
-        ).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
+    def children(self, study_id: int, parent: int) -> list[tuple[int, Edge]]:
+        """(child number, edge) for every lineage edge out of trial ``parent``."""
+        return [
+            (child, Edge(parent, kind, step, detail))
+            for child, kind, step, detail in self.conn.execute(
+                "SELECT child, kind, step, detail FROM lineage WHERE study_id = ? AND parent = ? "
+                "ORDER BY child",
+                (study_id, parent),
+            )
+        ]
+
+    def provenance(self, study_id: int, number: int) -> dict[str, Any]:
+        """The ``runs`` row (host, pid, python, git commit, source hash...) of a trial."""
+        cursor = self.conn.execute(
+            "SELECT r.host, r.pid, r.python, r.platform, r.git_commit, r.source_hash, r.argv, "
+            "r.started FROM trials t JOIN runs r ON r.id = t.run_id "
+            "WHERE t.study_id = ? AND t.number = ?",
+            (study_id, number),
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return {}
+        return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+    def delete_study(self, study_id: int) -> None:
+        """Remove a study and everything recorded for it (call inside :meth:`write`)."""
+        trial_ids = "SELECT id FROM trials WHERE study_id = ?"
+        self.conn.execute(f"DELETE FROM metrics WHERE trial_id IN ({trial_ids})", (study_id,))
+        self.conn.execute(f"DELETE FROM checkpoints WHERE trial_id IN ({trial_ids})", (study_id,))
+        for table in ("lineage", "trials", "runs"):
+            self.conn.execute(f"DELETE FROM {table} WHERE study_id = ?", (study_id,))
+        self.conn.execute("DELETE FROM studies WHERE id = ?", (study_id,))
+
+    def checkpoint_dir(self, study_name: str) -> Path:
+        """Where a study's checkpoint files live: ``<db>.ckpt/<study>/`` beside the file."""
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study_name)
+        return self.path.with_name(self.path.name + ".ckpt") / safe
 
 
 def _study_row(row: Sequence[Any]) -> StudyRow:

@@ -1,85 +1,17 @@
-"""The ``hpotrack`` command: inspect, export and resume studies in a database file.
-
-Habits from sqlite-utils: option bundles as decorators, tabulate for tables, ``--format``
-wherever output is data. A user mistake is one line on stderr and exit code 2, never a
-traceback: every :class:`HpotrackError` is turned into a :class:`CliError` at this edge.
-"""
+"""``hpotrack show``: the studies in a database, or the trials of one."""
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-import json
 import math
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from tabulate import tabulate
 
-from hpotrack.errors import HpotrackError
+from hpotrack.cli.common import cli, emit, format_option, store_of, study_of, user_errors
 from hpotrack.records import TrialRecord, TrialState
-from hpotrack.store import Store, default_db_path, open_store
-from hpotrack.study import Study, load_study
-
-F = TypeVar("F", bound=Callable[..., Any])
-FORMATS = ("table", "json", "csv")
-
-
-class CliError(click.ClickException):
-    """One line on stderr, exit code 2."""
-
-    exit_code = 2
-
-
-def user_errors(fn: F) -> F:
-    """Turn hpotrack errors into a one-line message at the CLI's edge."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HpotrackError as exc:
-            raise CliError(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> Callable[[F], F]:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(choices),
-        default=default,
-        show_default=True,
-        help="Output format.",
-    )
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="HPOTRACK_DB",
-    default=None,
-    help="Database file (default: $HPOTRACK_DB, else ./hpotrack.db).",
-)
-@click.version_option(package_name="hpotrack")
-@click.pass_context
-def cli(ctx: click.Context, db: Path | None) -> None:
-    """Inspect, export and resume hpotrack studies."""
-    ctx.obj = default_db_path(db)
-
-
-def _store(ctx: click.Context) -> Store:
-    return open_store(ctx.obj, must_exist=True)
-
-
-def _study(ctx: click.Context, name: str) -> Study:
-    return load_study(name, db=ctx.obj)
+from hpotrack.store import Store
+from hpotrack.study import Study
 
 
 @cli.command()
@@ -111,15 +43,15 @@ def show(
 ) -> None:
     """List the studies, or the trials of STUDY."""
     if study is None:
-        _emit(_study_rows(_store(ctx), compact=fmt == "table"), fmt)
+        emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt)
         return
-    opened = _study(ctx, study)
+    opened = study_of(ctx, study)
     trials = [t for t in opened.trials if not states or t.state.value in states]
     if (sort or ("best" if top else "number")) == "best":
         trials = _best_first(trials, opened.direction)
     if top:
         trials = trials[:top]
-    _emit(_trial_rows(opened, trials, compact=fmt == "table"), fmt)
+    emit(_trial_rows(opened, trials, compact=fmt == "table"), fmt)
 
 
 def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
@@ -186,23 +118,3 @@ def _short(value: Any) -> Any:
 
 def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def _emit(rows: list[dict[str, Any]], fmt: str) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, default=str))
-    elif fmt == "csv":
-        buffer = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        click.echo(buffer.getvalue(), nl=False)
-    elif rows:
-        click.echo(tabulate(rows, headers="keys", floatfmt=".6g", missingval="-"))
-    else:
-        click.echo("(nothing to show)")
-
-
-def main() -> None:
-    cli(prog_name="hpotrack")

@@ -1,0 +1,96 @@
+"""What every ``hpotrack`` command shares: the group, the ``--db`` option, output formats,
+and the edge where hpotrack errors become one-line messages.
+
+Habits from sqlite-utils: option bundles as decorators, tabulate for tables, ``--format``
+wherever output is data. A user mistake is one line on stderr and exit code 2, never a
+traceback: every :class:`HpotrackError` is turned into a :class:`CliError` here.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from tabulate import tabulate
+
+from hpotrack.errors import HpotrackError
+from hpotrack.store import Store, default_db_path, open_store
+from hpotrack.study import Study, load_study
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMATS = ("table", "json", "csv")
+
+
+class CliError(click.ClickException):
+    """One line on stderr, exit code 2."""
+
+    exit_code = 2
+
+
+def user_errors(fn: F) -> F:
+    """Turn hpotrack errors into a one-line message at the CLI's edge."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HpotrackError as exc:
+            raise CliError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="HPOTRACK_DB",
+    default=None,
+    help="Database file (default: $HPOTRACK_DB, else ./hpotrack.db).",
+)
+@click.version_option(package_name="hpotrack")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None) -> None:
+    """Inspect, export and resume hpotrack studies."""
+    ctx.obj = default_db_path(db)
+
+
+def store_of(ctx: click.Context) -> Store:
+    return open_store(ctx.obj, must_exist=True)
+
+
+def study_of(ctx: click.Context, name: str) -> Study:
+    return load_study(name, db=ctx.obj)
+
+
+def emit(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        click.echo(buffer.getvalue(), nl=False)
+    elif rows:
+        click.echo(tabulate(rows, headers="keys", floatfmt=".6g", missingval="-"))
+    else:
+        click.echo("(nothing to show)")
