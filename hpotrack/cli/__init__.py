@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hpotrack.cli import show
+from hpotrack.cli import show, transfer
 from hpotrack.cli.common import cli
 
-__all__ = ["cli", "main", "show"]
+__all__ = ["cli", "main", "show", "transfer"]
 
 
 def main() -> None:

@@ -1,0 +1,72 @@
+"""``hpotrack export`` and ``hpotrack import``: a study to a file and back (hpotrack.transfer)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import click
+
+from hpotrack.cli.common import cli, format_option, study_of, user_errors
+from hpotrack.store import open_store
+from hpotrack.transfer import (
+    FORMATS,
+    export_to_file,
+    import_study,
+    read_export,
+    validate_export,
+    write_export,
+)
+
+
+@cli.command()
+@click.argument("study")
+@format_option(FORMATS, default="json")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to FILE (atomically) instead of stdout.",
+)
+@click.pass_context
+@user_errors
+def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> None:
+    """Export STUDY as json, jsonl or csv.
+
+    json and jsonl carry everything (definition, trials, curves, lineage) and can be loaded
+    back with `hpotrack import`; csv is one row per trial, params and metrics flattened.
+    """
+    opened = study_of(ctx, study)
+    if output is None:
+        buffer = io.StringIO()
+        write_export(opened, fmt, buffer)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    count = export_to_file(opened, fmt, output)
+    click.echo(f"exported {count} trials of study {opened.name!r} to {output}")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--study",
+    "name",
+    metavar="NAME",
+    default=None,
+    help="Name of the new study (default: as exported).",
+)
+@click.pass_context
+@user_errors
+def import_(ctx: click.Context, file: Path, name: str | None) -> None:
+    """Load a json or jsonl export FILE into a new study.
+
+    The study keeps the exported name unless --study gives another; the database file is
+    created if needed. Trials that were running when exported are imported as failed.
+    """
+    data = read_export(file)
+    validate_export(data, name)  # before a database file is created for nothing
+    store = open_store(ctx.obj)
+    imported = import_study(store, data, name)
+    count = len(imported.trials)
+    click.echo(f"imported {count} trials into study {imported.name!r} ({store.path})")

@@ -1,0 +1,457 @@
+"""Export a study to JSON, JSON Lines or CSV, and import a JSON export as a new study.
+
+The JSON export is the study's whole record, so an export imported elsewhere and exported
+again gives the same bytes: the definition (space and method as their stable JSON tags,
+never class names), and per trial its state, params, value, metrics, times, host/pid,
+claim, lineage edges and intermediate metrics (``curve``). Not exported: the ``runs``
+provenance rows (python, git commit, source hash) and checkpoints.
+
+An import creates a new study in one write transaction, so a bad file stores nothing. A
+trial that was running when exported is imported as ``failed`` ("running when exported"),
+finished at the import time: nothing will ever tell it, and a study must not keep a
+running trial that no worker owns.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from hpotrack.errors import HpotrackError
+from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.records import TrialState
+from hpotrack.space import Space
+from hpotrack.store import Store, dumps
+from hpotrack.study import DIRECTIONS, Study
+
+FORMAT = "hpotrack-study"
+VERSION = 1
+FORMATS = ("json", "jsonl", "csv")
+RUNNING_ERROR = "running when exported"
+_CSV_IMPORT = (
+    "CSV exports cannot be imported: they carry no search space; export with --format json"
+)
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (lambda x: isinstance(x, int) and not isinstance(x, bool), "an int"),
+    "number": (lambda x: isinstance(x, (int, float)) and not isinstance(x, bool), "a number"),
+    "str": (lambda x: isinstance(x, str), "a string"),
+    "object": (lambda x: isinstance(x, Mapping), "an object"),
+    "list": (lambda x: isinstance(x, list), "a list"),
+}
+# The fields of each object of an export, with their kind; "?": may be null or left out.
+STUDY = {
+    "name": "str", "space": "object", "method": "object", "direction": "str",
+    "objective": "str", "seed": "int", "target": "int?", "function": "object?",
+}  # fmt: skip
+TRIAL = {
+    "number": "int", "state": "str", "params": "object", "value": "number?",
+    "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
+    "started": "number?", "finished": "number?", "error": "str?", "host": "str?",
+    "pid": "int?", "parents": "list?", "curve": "object?",
+}  # fmt: skip
+EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
+
+
+class TransferError(HpotrackError):
+    """An export cannot be written, or a file cannot be imported (the message says why)."""
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def export_study(study: Study) -> dict[str, Any]:
+    """The study as a JSON-ready dict with a stable key order (one consistent snapshot)."""
+    store = study.store
+    with _snapshot(store):
+        row = store.find_study(study.name)
+        if row is None:
+            raise TransferError(f"study {study.name!r} no longer exists in {store.path}")
+        curves = _curves(store, row.id)
+        trials = [
+            _ordered({**t.to_dict(), "claim": t.claim, "curve": curves.get(t.number, {})}, TRIAL)
+            for t in study.trials
+        ]
+        definition = {
+            **_ordered(dict(vars(row)), STUDY),
+            "space": study.space.to_json(),
+            "method": study.method.to_json(),
+        }
+    data = {"format": FORMAT, "version": VERSION, "study": definition, "trials": trials}
+    return cast(dict[str, Any], _finite(data))
+
+
+def write_export(study: Study, fmt: str, stream: TextIO) -> int:
+    """Write the export as ``json``, ``jsonl`` or ``csv`` to ``stream``; returns the trial count."""
+    if fmt not in FORMATS:
+        raise TransferError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    data = export_study(study)
+    if fmt == "json":
+        stream.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+    elif fmt == "jsonl":
+        header = {key: data[key] for key in ("format", "version", "study")}
+        for item in (header, *data["trials"]):
+            stream.write(json.dumps(item, separators=(",", ":"), allow_nan=False) + "\n")
+    else:
+        _write_csv(data, stream)
+    return len(data["trials"])
+
+
+def export_to_file(study: Study, fmt: str, path: str | Path) -> int:
+    """Write the export to ``path`` atomically (temp file + rename); returns the trial count."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise TransferError(f"cannot write {target}: the folder {target.parent} does not exist")
+    temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp, "x", encoding="utf-8", newline="") as stream:  # umask applies
+            count = write_export(study, fmt, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, target)
+    except OSError as exc:
+        raise TransferError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        with suppress(OSError):
+            os.unlink(temp)
+    return count
+
+
+def _curves(store: Store, study_id: int) -> dict[int, dict[str, list[list[Any]]]]:
+    """Intermediate metrics of every trial: number -> name -> [[step, value, time], ...]."""
+    curves: dict[int, dict[str, list[list[Any]]]] = {}
+    for number, name, step, value, at in store.conn.execute(
+        "SELECT t.number, m.name, m.step, m.value, m.time FROM metrics m "
+        "JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ? "
+        "ORDER BY t.number, m.name, m.step",
+        (study_id,),
+    ):
+        curves.setdefault(number, {}).setdefault(name, []).append([step, value, at])
+    return curves
+
+
+@contextmanager
+def _snapshot(store: Store) -> Iterator[None]:
+    """A read transaction: every query inside sees the same committed state (WAL)."""
+    if store.conn.in_transaction:
+        yield
+        return
+    store.conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        store.conn.execute("COMMIT")
+
+
+def _finite(obj: Any) -> Any:
+    """The structure with NaN and inf as None (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(value) for value in obj]
+    return obj
+
+
+def _ordered(record: Mapping[str, Any], spec: Mapping[str, str]) -> dict[str, Any]:
+    return {key: record[key] for key in spec}
+
+
+def _write_csv(data: Mapping[str, Any], stream: TextIO) -> None:
+    """One row per trial: params and metrics flattened; no curves or lineage."""
+    trials = data["trials"]
+    params = list(data["study"]["space"])
+    params += sorted({k for t in trials for k in t["params"]} - set(params))
+    metrics = sorted({k for t in trials for k in t["metrics"]})
+    header = ["number", "state", "value", *(f"param_{p}" for p in params)]
+    header += [*(f"metric_{m}" for m in metrics), "budget", "origin", "started", "finished"]
+    header += ["duration", "error"]
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(header)
+    for t in trials:
+        started, finished = t["started"], t["finished"]
+        duration = None if started is None or finished is None else finished - started
+        row = [t["number"], t["state"], t["value"], *(t["params"].get(p) for p in params)]
+        row += [*(t["metrics"].get(m) for m in metrics), t["budget"], t["origin"]]
+        row += [_iso(started), _iso(finished), duration, t["error"]]
+        writer.writerow([_cell(v) for v in row])
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else value
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def read_export(path: str | Path) -> dict[str, Any]:
+    """The export in a .json or .jsonl file (told apart by content), as one dict."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TransferError(f"no file at {source}") from None
+    except UnicodeDecodeError:
+        raise TransferError(f"{source} is not an hpotrack export (not UTF-8 text)") from None
+    except OSError as exc:
+        raise TransferError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if source.suffix.lower() == ".csv" or text.startswith("number,state,"):
+        raise TransferError(_CSV_IMPORT)
+    if not text.strip():
+        raise TransferError(f"{source} is empty; expected an hpotrack export (json or jsonl)")
+    lines = text.split("\n")
+    try:
+        header = _loads(lines[0])
+    except ValueError:
+        header = None
+    if isinstance(header, dict) and {"format", "study"} <= header.keys() and "trials" not in header:
+        trials = []
+        for lineno, line in enumerate(lines[1:], start=2):
+            if line.strip():
+                try:
+                    trials.append(_loads(line))
+                except json.JSONDecodeError as exc:
+                    raise TransferError(
+                        f"{source}, line {lineno}: not valid JSON ({exc.msg}, column {exc.colno})"
+                    ) from None
+        return {**header, "trials": trials}
+    try:
+        data = _loads(text)
+    except json.JSONDecodeError as exc:
+        raise TransferError(
+            f"{source} is not an hpotrack export: not valid JSON at line {exc.lineno}, "
+            f"column {exc.colno} ({exc.msg})"
+        ) from None
+    if not isinstance(data, dict):
+        raise TransferError(
+            f"{source} is not an hpotrack export: expected a JSON object, found "
+            f"{type(data).__name__}"
+        )
+    return data
+
+
+def _loads(text: str) -> Any:
+    """JSON with NaN/Infinity read as null, as the store would keep them."""
+    return json.loads(text, parse_constant=lambda _: None)
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """A checked export, ready to insert: the study row and the rows of each table."""
+
+    definition: dict[str, Any]
+    target: int | None
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    points: list[tuple[int, str, int, float | None, float | None]] = field(default_factory=list)
+
+
+def validate_export(data: Mapping[str, Any], name: str | None = None) -> None:
+    """Raise :class:`TransferError` if ``data`` cannot be imported (touches no database)."""
+    _plan(data, name)
+
+
+def import_study(store: Store, data: Mapping[str, Any], name: str | None = None) -> Study:
+    """Create a NEW study from an export (named ``name``, else as exported); returns it.
+
+    Everything is inserted in one write transaction: a file that fails a check stores nothing.
+    """
+    plan = _plan(data, name)
+    study_name = plan.definition["name"]
+    with store.write():
+        if store.find_study(study_name) is not None:
+            raise TransferError(
+                f"study {study_name!r} already exists in {store.path}; "
+                "import it under another name with --study NAME"
+            )
+        study_id = store.insert_study(**plan.definition)
+        store.update_study(study_id, target=plan.target)
+        _insert_all(store, "trials", [{"study_id": study_id, **row} for row in plan.trials])
+        ids = dict(
+            store.conn.execute("SELECT number, id FROM trials WHERE study_id = ?", (study_id,))
+        )
+        _insert_all(store, "lineage", [{"study_id": study_id, **edge} for edge in plan.edges])
+        _insert_all(
+            store,
+            "metrics",
+            [
+                {"trial_id": ids[number], "name": metric, "step": step, "value": value, "time": at}
+                for number, metric, step, value, at in plan.points
+            ],
+        )
+        row = store.find_study(study_name)
+    assert row is not None
+    return Study(store, row)
+
+
+def _insert_all(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert inside the caller's transaction. sqlite-utils 4 nests ``insert_all`` in
+    it with a savepoint; version 3 would commit it half-way (``with conn:``): executemany."""
+    if not rows:
+        return
+    if hasattr(store.db, "atomic"):
+        store.db.table(table).insert_all(rows)
+        return
+    columns = list(rows[0])
+    store.conn.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [tuple(row[c] for c in columns) for row in rows],
+    )
+
+
+def _plan(data: Mapping[str, Any], name: str | None) -> _Plan:
+    """Check an export and turn it into rows; the first problem is a TransferError."""
+    if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
+        raise TransferError(
+            f"not an hpotrack study export (format {found!r}, expected {FORMAT!r}); "
+            "make one with `hpotrack export STUDY --format json`"
+        )
+    version = data.get("version")
+    if version != VERSION:
+        newer = isinstance(version, int) and version > VERSION
+        raise TransferError(
+            f"export version {version!r} is not supported (this hpotrack reads version "
+            f"{VERSION}){'; upgrade: pip install -U hpotrack' if newer else ''}"
+        )
+    top = _fields(data, {"format": "str", "version": "int", "study": "object", "trials": "list"})
+    study = _fields(top["study"], STUDY, "the study")
+    definition, space = _definition(study, name)
+    _check((study["target"] or 0) >= 0, "the study's target is negative")
+    plan = _Plan(definition, study["target"])
+    claims: set[Any] = set()
+    now = time.time()
+    for position, raw in enumerate(top["trials"]):
+        _trial(plan, raw, position, len(top["trials"]), space, claims, now)
+    return plan
+
+
+def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any], Space]:
+    """The ``insert_study`` arguments from the export's study, checked."""
+    study_name = study["name"] if name is None else name
+    _check(isinstance(study_name, str) and bool(study_name.strip()), "the study name is empty")
+    try:
+        space = Space.from_json(study["space"])
+    except HpotrackError as exc:
+        raise TransferError(f"the study's space is invalid: {exc}") from None
+    try:
+        method = method_from_json(dict(study["method"]))
+        method.check(space)
+    except (HpotrackError, TypeError, ValueError) as exc:
+        raise TransferError(f"the study's method is invalid: {exc}") from None
+    _check(study["direction"] in DIRECTIONS, "the study's direction must be minimize or maximize")
+    _check(bool(study["objective"]), "the study's objective is empty")
+    definition = {
+        "name": study_name,
+        "space": space.to_json(),
+        "method": method.to_json(),
+        "direction": study["direction"],
+        "objective": study["objective"],
+        "seed": study["seed"],
+        "function": dict(study["function"] or {}),
+    }
+    return definition, space
+
+
+def _trial(
+    plan: _Plan, raw: Any, position: int, count: int, space: Space, claims: set[Any], now: float
+) -> None:
+    """Check one exported trial and add its rows (trial, edges, curve points) to ``plan``."""
+    where = f"trial {position}"
+    trial = _fields(raw, TRIAL, where)
+    _check(
+        trial["number"] == position,
+        f"trial at position {position} has number {trial['number']!r}; numbers must be "
+        "0, 1, 2, ... in order",
+    )
+    states = [s.value for s in TrialState]
+    _check(trial["state"] in states, f"{where}: state {trial['state']!r} is not one of {states}")
+    state, params = TrialState(trial["state"]), trial["params"]
+    try:
+        params = space.validate(params)
+    except HpotrackError as exc:
+        if state not in (TrialState.QUEUED, TrialState.FAILED):
+            raise TransferError(f"{where}: params do not fit the study's space: {exc}") from None
+    claim = trial["claim"]
+    _check(claim is None or claim not in claims, f"{where}: claim {claim!r} is used twice")
+    claims.add(claim)
+    error, finished = trial["error"], trial["finished"]
+    if state is TrialState.RUNNING:
+        state, error, finished = TrialState.FAILED, RUNNING_ERROR, now
+    plan.trials.append(
+        {
+            **{key: trial[key] for key in ("number", "value", "budget", "claim", "started")},
+            "state": state.value,
+            "params": dumps(params),
+            "metrics": dumps(trial["metrics"] or {}),
+            "origin": trial["origin"] or "sampled",
+            **{"finished": finished, "error": error, "host": trial["host"], "pid": trial["pid"]},
+            "seq": position + 1,  # increasing with number, as if written in order
+        }
+    )
+    seen: set[tuple[int, str]] = set()
+    for raw_edge in trial["parents"] or []:
+        edge = _fields(raw_edge, EDGE, f"{where}'s parent")
+        parent, kind = edge["parent"], edge["kind"]
+        ok = 0 <= parent < count and parent != position
+        _check(ok, f"{where}: parent {parent!r} is not another trial of the export")
+        _check((parent, kind) not in seen, f"{where}: parent {parent} ({kind}) is listed twice")
+        seen.add((parent, kind))
+        plan.edges.append({"child": position, **edge})
+    for metric, points in (trial["curve"] or {}).items():
+        _check(isinstance(points, list), f"{where}: curve {metric!r} must be a list")
+        steps: set[int] = set()
+        for point in points:
+            ok = isinstance(point, list) and len(point) == 3 and _point(*point)
+            _check(ok, f"{where}: curve {metric!r}: {point!r} is not [step >= 0, value, time]")
+            _check(point[0] not in steps, f"{where}: curve {metric!r} has step {point[0]} twice")
+            steps.add(point[0])
+            plan.points.append((position, metric, *point))
+
+
+def _fields(obj: Any, spec: Mapping[str, str], where: str = "the export") -> dict[str, Any]:
+    """``obj``'s fields by ``spec`` (absent optional ones as None); wrong or unknown keys fail."""
+    _check(isinstance(obj, Mapping), f"{where} must be an object")
+    unknown = [key for key in obj if key not in spec]
+    _check(not unknown, f"{where} has unknown key(s) {', '.join(map(repr, unknown))}")
+    out = {}
+    for key, kind in spec.items():
+        value = obj.get(key)
+        test, what = _KINDS[kind.rstrip("?")]
+        if value is None:
+            _check(kind.endswith("?"), f"{where} has no {key!r}")
+        else:
+            _check(test(value), f"{where}: {key} must be {what}, not {value!r}")
+        out[key] = value
+    return out
+
+
+def _point(step: Any, value: Any, at: Any) -> bool:
+    """Whether ``[step, value, time]`` is a curve point (value and time may be null)."""
+    number = _KINDS["number"][0]
+    valid = _KINDS["int"][0](step) and step >= 0
+    return bool(valid and (value is None or number(value)) and (at is None or number(at)))
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise TransferError(f"cannot import: {message}")

@@ -1,0 +1,141 @@
+"""``hpotrack export`` and ``hpotrack import``, through click's runner and the installed
+entry point: output, round trips, and one-line errors (exit code 2) for user mistakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import hpotrack as hp
+from hpotrack.cli import cli
+from tests.test_transfer import counts, export_text, make_studies
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    db = tmp_path / "source.db"
+    make_studies(db)
+    return db
+
+
+def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def assert_user_error(result: Result, message: str) -> None:
+    """Exit code 2, one line on stderr saying ``message``, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error:") and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_export_to_stdout_in_each_format(source: Path, fmt: str) -> None:
+    result = invoke("--db", source, "export", "mlp", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == export_text("mlp", source, fmt)
+
+
+def test_export_defaults_to_json_and_reads_hpotrack_db(source: Path) -> None:
+    result = invoke("export", "grid", env={"HPOTRACK_DB": str(source)})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["study"]["method"]["name"] == "grid"
+
+
+def test_export_to_a_file_then_import_it_under_another_name(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mlp.jsonl"
+    result = invoke("--db", source, "export", "mlp", "--format", "jsonl", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"exported 7 trials of study 'mlp' to {out}\n"
+    result = invoke("--db", source, "import", out, "--study", "mlp2")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"imported 7 trials into study 'mlp2' ({source})\n"
+    assert hp.load_study("mlp2", db=source).trials == hp.load_study("mlp", db=source).trials
+
+
+def test_import_creates_a_new_database(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "grid.json"
+    assert invoke("--db", source, "export", "grid", "-o", out).exit_code == 0
+    fresh = tmp_path / "fresh.db"
+    result = invoke("--db", fresh, "import", out)
+    assert result.exit_code == 0, result.output
+    assert export_text("grid", fresh) == out.read_text()
+
+
+def test_commands_have_help() -> None:
+    for command in ("export", "import"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.stdout
+        assert len(result.stdout.split("\n\n")[1].strip()) > 20  # the docstring
+
+
+def test_unknown_study_and_missing_database(source: Path, tmp_path: Path) -> None:
+    assert_user_error(invoke("--db", source, "export", "nope"), "no study named 'nope'")
+    assert_user_error(invoke("--db", tmp_path / "none.db", "export", "mlp"), "no database at")
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_export_to_a_missing_folder(source: Path, tmp_path: Path) -> None:
+    result = invoke("--db", source, "export", "mlp", "-o", tmp_path / "no" / "x.json")
+    assert_user_error(result, "does not exist")
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_import_errors_are_one_line_and_change_nothing(source: Path, tmp_path: Path) -> None:
+    good = json.loads(export_text("mlp", source))
+    outside = json.loads(export_text("mlp", source))
+    outside["trials"][4]["params"]["act"] = "gelu"
+    wrong_tag = {**good, "format": "something-else"}
+    cases = [
+        (write(tmp_path / "mlp.json", json.dumps(good)), "study 'mlp' already exists"),
+        (write(tmp_path / "mlp.csv", export_text("mlp", source, "csv")), "CSV exports cannot"),
+        (write(tmp_path / "notes.txt", "hello\n"), "notes.txt is not an hpotrack export"),
+        (write(tmp_path / "tag.json", json.dumps(wrong_tag)), "not an hpotrack study export"),
+        (write(tmp_path / "out.json", json.dumps(outside)), "trial 4: params do not fit"),
+        (tmp_path / "missing.json", "no file at"),
+    ]
+    before = counts(source)
+    for path, message in cases:
+        assert_user_error(invoke("--db", source, "import", path), message)
+        assert counts(source) == before
+    result = invoke("--db", tmp_path / "new.db", "import", tmp_path / "tag.json")
+    assert_user_error(result, "not an hpotrack study export")
+    assert not (tmp_path / "new.db").exists()  # a failed import creates no database
+
+
+def test_the_installed_command_exports_and_imports(source: Path, tmp_path: Path) -> None:
+    exe = shutil.which("hpotrack")
+    if exe is None:
+        pytest.skip("the hpotrack entry point is not installed (pip install -e .)")
+    out, copy_db = tmp_path / "mlp.json", tmp_path / "copy.db"
+    done = subprocess.run(
+        [exe, "--db", str(source), "export", "mlp", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    env = {**os.environ, "HPOTRACK_DB": str(copy_db)}
+    done = subprocess.run(
+        [exe, "import", str(out)], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("imported 7 trials into study 'mlp'")
+    assert export_text("mlp", copy_db) == out.read_text()
+    done = subprocess.run(
+        [exe, "import", str(out)], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("Error: study 'mlp' already exists")

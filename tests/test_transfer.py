@@ -1,0 +1,328 @@
+"""Export and import (hpotrack.transfer): lossless round trips, continuing an imported study,
+CSV, and imports that fail cleanly without storing anything."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from unittest.mock import ANY
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.records import Edge, TrialState
+from hpotrack.store import open_store
+from hpotrack.transfer import (
+    RUNNING_ERROR,
+    TransferError,
+    export_study,
+    export_to_file,
+    import_study,
+    read_export,
+    write_export,
+)
+
+SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "act": ["relu", "tanh"]}
+GRID = {"x": [1, 2, 3], "y": hp.Float(0.0, 1.0, step=0.5)}
+TABLES = ("studies", "runs", "trials", "metrics", "lineage", "checkpoints")
+
+
+def tuned_mlp(db: Path, name: str = "mlp") -> hp.TunedFunction:
+    """A random-search study whose trials report curves; trial 2 fails, trial 3 is pruned."""
+
+    @hp.tune(SPACE, study=name, db=db, seed=0, objective="loss", max_failures=100)
+    def train(lr: float, layers: int, act: str, trial: hp.Trial) -> dict[str, Any]:
+        for step in range(3):
+            trial.report(lr * layers / (step + 1), step=step)
+        trial.report(0.5 + trial.number, name="grad_norm")
+        if trial.number == 2:
+            raise RuntimeError("diverged")
+        if trial.number == 3:
+            raise hp.Pruned()
+        return {"loss": lr * layers, "acc": 0.5, "act": act}
+
+    return train
+
+
+def tuned_grid(db: Path) -> hp.TunedFunction:
+    """A 3 x 3 grid study: every trial claims a cell."""
+
+    @hp.tune(GRID, method="grid", study="grid", db=db, seed=1)
+    def square(x: int, y: float) -> float:
+        return x * x + y
+
+    return square
+
+
+def make_studies(db: Path) -> None:
+    """Studies with every kind of trial: sampled, failed, pruned, enqueued (run and still
+    queued), manual, one with lineage edges; and a grid study with claims."""
+    train = tuned_mlp(db)
+    train.optimize(n_trials=4)
+    study = train.study
+    study.enqueue({"lr": 0.01, "layers": 2, "act": "tanh"})
+    train.optimize(n_trials=5)
+    train(lr=0.02, layers=3, act="relu")
+    store = study.store
+    row = store.find_study("mlp")
+    assert row is not None
+    with store.write():
+        store.insert_trial(
+            row.id,
+            number=6,
+            state=TrialState.QUEUED,
+            params={"lr": 0.04, "layers": 3, "act": "relu"},
+            origin="mutated",
+            parents=(Edge(0, "mutated", step=2, detail="lr x2"), Edge(1, "crossover")),
+        )
+    tuned_grid(db).optimize(n_trials=4)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    db = tmp_path / "source.db"
+    make_studies(db)
+    return db
+
+
+def export_text(name: str, db: Path, fmt: str = "json") -> str:
+    buffer = io.StringIO()
+    write_export(hp.load_study(name, db=db), fmt, buffer)
+    return buffer.getvalue()
+
+
+def counts(db: Path) -> dict[str, int]:
+    """Rows per table, read with a connection of its own."""
+    with sqlite3.connect(db) as conn:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+
+def test_the_source_has_every_kind_of_trial(source: Path) -> None:
+    trials = hp.load_study("mlp", db=source).trials
+    assert [t.state.value for t in trials] == [
+        "complete", "complete", "failed", "pruned", "complete", "complete", "queued",
+    ]  # fmt: skip
+    assert [t.origin for t in trials][4:] == ["enqueued", "manual", "mutated"]
+    assert all(t.claim for t in hp.load_study("grid", db=source).trials)
+
+
+@pytest.mark.parametrize("name", ["mlp", "grid"])
+def test_json_export_import_export_is_byte_identical(
+    source: Path, tmp_path: Path, name: str
+) -> None:
+    first = export_text(name, source)
+    import_study(open_store(tmp_path / "copy.db"), json.loads(first))
+    assert export_text(name, tmp_path / "copy.db") == first
+
+
+@pytest.mark.parametrize("name", ["mlp", "grid"])
+def test_jsonl_round_trip_through_a_file_is_byte_identical(
+    source: Path, tmp_path: Path, name: str
+) -> None:
+    first = export_text(name, source, "jsonl")
+    path = tmp_path / "export.jsonl"
+    path.write_text(first)
+    import_study(open_store(tmp_path / "copy.db"), read_export(path))
+    assert export_text(name, tmp_path / "copy.db", "jsonl") == first
+    assert read_export(path) == export_study(hp.load_study(name, db=source))
+
+
+def test_imported_trials_and_curves_equal_the_originals(source: Path, tmp_path: Path) -> None:
+    copy_db = tmp_path / "copy.db"
+    import_study(open_store(copy_db), export_study(hp.load_study("mlp", db=source)))
+    before, after = hp.load_study("mlp", db=source), hp.load_study("mlp", db=copy_db)
+    assert after.trials == before.trials  # every field: params, value, parents, times...
+    assert after.trials[6].parents == (Edge(0, "mutated", 2, "lr x2"), Edge(1, "crossover"))
+    for trial in before.trials:
+        assert after.curve(trial.number) == before.curve(trial.number)
+    assert (after.direction, after.objective, after.seed) == ("minimize", "loss", 0)
+    assert after.target == before.target and after.method == before.method
+
+
+def test_non_finite_values_are_exported_as_null(tmp_path: Path) -> None:
+    db = tmp_path / "nan.db"
+
+    @hp.tune({"x": (0.0, 1.0)}, study="nan", db=db, seed=0, max_failures=5)
+    def f(x: float) -> float:
+        hp.report(float("inf"), step=0)
+        hp.report(float("nan"), step=1)
+        return float("nan")  # fails the trial; the metric is kept
+
+    f.optimize(n_trials=1)
+    first = export_text("nan", db)
+    trial = json.loads(first)["trials"][0]
+    assert trial["curve"]["value"] == [[0, None, trial["curve"]["value"][0][2]], [1, None, ANY]]
+    assert trial["metrics"] == {"value": None}
+    import_study(open_store(tmp_path / "copy.db"), json.loads(first))
+    assert export_text("nan", tmp_path / "copy.db") == first
+
+
+def test_import_under_another_name(source: Path) -> None:
+    data = export_study(hp.load_study("mlp", db=source))
+    study = import_study(open_store(source), data, name="mlp-copy")
+    assert study.name == "mlp-copy"
+    assert export_study(study)["trials"] == data["trials"]
+
+
+def test_an_imported_study_continues_numbering(source: Path, tmp_path: Path) -> None:
+    copy_db = tmp_path / "copy.db"
+    imported = import_study(open_store(copy_db), export_study(hp.load_study("mlp", db=source)))
+    before = imported.trials
+    study = tuned_mlp(copy_db).optimize(n_trials=9)
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(len(trials)))
+    assert trials[:6] == before[:6]
+    assert trials[6].state is TrialState.COMPLETE and trials[6].origin == "mutated"  # was queued
+    assert len(trials) == 9 and all(t.origin == "sampled" for t in trials[7:])
+
+
+def test_an_imported_grid_study_runs_only_the_cells_left(source: Path, tmp_path: Path) -> None:
+    copy_db = tmp_path / "copy.db"
+    import_study(open_store(copy_db), export_study(hp.load_study("grid", db=source)))
+    trials = tuned_grid(copy_db).optimize(n_trials=20).trials
+    assert len(trials) == 9
+    assert len({(t.params["x"], t.params["y"]) for t in trials}) == 9
+    assert len({t.claim for t in trials}) == 9
+
+
+def test_a_running_trial_is_imported_as_failed(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    exported: list[dict[str, Any]] = []
+
+    @hp.tune({"x": (0.0, 1.0)}, study="live", db=db, seed=0)
+    def f(x: float) -> float:
+        hp.report(x, step=0)
+        exported.append(export_study(hp.load_study("live", db=db)))
+        return x
+
+    f.optimize(n_trials=1)
+    assert exported[0]["trials"][0]["state"] == "running"
+    imported = import_study(open_store(tmp_path / "copy.db"), exported[0]).trials[0]
+    assert imported.state is TrialState.FAILED and imported.error == RUNNING_ERROR
+    assert imported.finished is not None and imported.started is not None
+
+
+def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -> None:
+    study = hp.load_study("mlp", db=source)
+    rows = list(csv.DictReader(io.StringIO(export_text("mlp", source, "csv"))))
+    assert list(rows[0]) == [
+        "number", "state", "value", "param_lr", "param_layers", "param_act",
+        "metric_acc", "metric_act", "metric_loss",
+        "budget", "origin", "started", "finished", "duration", "error",
+    ]  # fmt: skip
+    assert [int(r["number"]) for r in rows] == [t.number for t in study.trials]
+    first, trial = rows[0], study.trials[0]
+    assert float(first["param_lr"]) == trial.params["lr"] and first["param_act"] == "relu"
+    assert float(first["metric_loss"]) == trial.value == float(first["value"])
+    assert datetime.fromisoformat(first["started"]).timestamp() == pytest.approx(trial.started)
+    assert first["started"].endswith("+00:00")
+    assert float(first["duration"]) == pytest.approx(trial.duration)
+    assert "diverged" in rows[2]["error"] and rows[6]["finished"] == ""
+
+
+def test_export_to_a_file_is_atomic_and_leaves_no_temp_file(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "mlp.json"
+    with pytest.raises(TransferError, match="does not exist"):
+        export_to_file(hp.load_study("mlp", db=source), "json", out)
+    out.parent.mkdir()
+    assert export_to_file(hp.load_study("mlp", db=source), "json", out) == 7
+    assert out.read_text() == export_text("mlp", source)
+    assert [p.name for p in out.parent.iterdir()] == ["mlp.json"]
+
+
+def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
+    """A copy of an export with one mistake."""
+    data = copy.deepcopy(data)
+    trials = data["trials"]
+    if change == "format":
+        data["format"] = "optuna"
+    elif change == "version":
+        data["version"] = 2
+    elif change == "param":
+        trials[1]["params"]["layers"] = 9
+    elif change == "state":
+        trials[1]["state"] = "done"
+    elif change == "missing":
+        del trials[1]["params"]
+    elif change == "number":
+        trials[1]["number"] = 5
+    elif change == "parent":
+        trials[6]["parents"][0]["parent"] = 99
+    elif change == "curve":
+        trials[1]["curve"]["loss"].append([0, 1.0, 2.0])
+    elif change == "late":  # the last trial is bad: the earlier ones must not be stored
+        trials[-1]["value"] = "high"
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("format", "not an hpotrack study export"),
+        ("version", "version 2 is not supported.*upgrade"),
+        ("param", "trial 1: params do not fit the study's space: parameter 'layers'"),
+        ("state", "trial 1: state 'done'"),
+        ("missing", "trial 1 has no 'params'"),
+        ("number", "position 1 has number 5"),
+        ("parent", "trial 6: parent 99"),
+        ("curve", "trial 1: curve 'loss' has step 0 twice"),
+        ("late", "trial 6: value must be a number"),
+    ],
+)
+def test_a_bad_export_is_one_clear_error_and_stores_nothing(
+    source: Path, tmp_path: Path, change: str, message: str
+) -> None:
+    data = broken(export_study(hp.load_study("mlp", db=source)), change)
+    target = tmp_path / "copy.db"
+    open_store(target)
+    before = counts(target)
+    with pytest.raises(TransferError, match=message) as info:
+        import_study(open_store(target), data)
+    assert "\n" not in str(info.value)
+    assert counts(target) == before
+
+
+def test_queued_and_failed_trials_keep_params_outside_the_space(
+    source: Path, tmp_path: Path
+) -> None:
+    data = export_study(hp.load_study("mlp", db=source))
+    data["trials"][2]["params"]["layers"] = 9  # failed
+    data["trials"][6]["params"]["extra"] = "kept"  # queued
+    trials = import_study(open_store(tmp_path / "copy.db"), data).trials
+    assert trials[2].params["layers"] == 9 and trials[6].params["extra"] == "kept"
+
+
+def test_importing_over_an_existing_study_is_refused(source: Path) -> None:
+    data = export_study(hp.load_study("mlp", db=source))
+    before = counts(source)
+    with pytest.raises(TransferError, match=r"study 'mlp' already exists in .*--study NAME"):
+        import_study(open_store(source), data)
+    assert counts(source) == before
+
+
+def test_read_export_refuses_csv_and_files_that_are_not_json(source: Path, tmp_path: Path) -> None:
+    csv_file = tmp_path / "mlp.csv"
+    csv_file.write_text(export_text("mlp", source, "csv"))
+    with pytest.raises(TransferError, match="CSV exports cannot be imported"):
+        read_export(csv_file)
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"format": "hpotrack-study",\n  oops\n}')
+    with pytest.raises(TransferError, match=r"junk.json is not .* line 2"):
+        read_export(junk)
+    lines = export_text("mlp", source, "jsonl").splitlines()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([*lines[:3], "{not json", *lines[3:]]))
+    with pytest.raises(TransferError, match=r"bad.jsonl, line 4: not valid JSON"):
+        read_export(bad)
+    with pytest.raises(TransferError, match="no file at"):
+        read_export(tmp_path / "missing.json")
+    empty = tmp_path / "empty.json"
+    empty.write_text("\n")
+    with pytest.raises(TransferError, match="is empty"):
+        read_export(empty)
