@@ -1,0 +1,355 @@
+"""``hpotrack trial``, ``best`` and ``lineage``: one trial in full, the best one, and where
+trials came from."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import click
+from tabulate import tabulate
+
+from hpotrack.cli.common import cli, format_option, study_of, user_errors
+from hpotrack.errors import StudyNotFoundError, TrialError
+from hpotrack.records import Edge, TrialRecord
+from hpotrack.study import Study
+
+WIDTH = 80
+SPARKS = "▁▂▃▄▅▆▇█"
+TABLE_POINTS = 10  # curves up to this many points are a table, longer ones a sparkline
+SPARK_WIDTH = 60
+MAX_DEPTH = 8  # a deeper lineage branch continues in a block of its own (80 columns)
+
+
+def study_id(study: Study) -> int:
+    """The study's row id in its database (suggested move: a ``Study.id`` property)."""
+    row = study.store.find_study(study.name)
+    if row is None:
+        raise StudyNotFoundError(f"study {study.name!r} was deleted meanwhile")
+    return row.id
+
+
+def get_trial(study: Study, number: int) -> TrialRecord:
+    """Trial ``number``, or a :class:`TrialError` naming the numbers that exist."""
+    trials = study.trials
+    if not 0 <= number < len(trials):
+        have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"
+        raise TrialError(f"study {study.name!r} has no trial {number} (it has {have})")
+    return trials[number]
+
+
+@cli.command()
+@click.argument("study")
+@click.argument("number", type=int)
+@format_option(("table", "json"))
+@click.pass_context
+@user_errors
+def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
+    """Show everything recorded about one trial.
+
+    Its params, metrics, curves of intermediate values, parents and children, where and
+    with which code it ran, and the traceback of a failed trial.
+    """
+    opened = study_of(ctx, study)
+    record = get_trial(opened, number)
+    sid = study_id(opened)
+    curves = opened.curve(number)
+    children = opened.store.children(sid, number)
+    provenance = opened.store.provenance(sid, number)
+    if fmt == "json":
+        curve = {n: [{"step": s, "value": v} for s, v in p] for n, p in curves.items()}
+        kids = [{"child": child, **_edge_dict(edge)} for child, edge in children]
+        data = {"study": opened.name, **record.to_dict(), "curve": curve, "children": kids}
+        echo_json({**data, "provenance": provenance or None})
+        return
+    lines = [f"Trial {record.number} of study {opened.name!r}: {record.state.value}"]
+    value = None if record.value is None else f"{record.value!r} ({opened.objective})"
+    lines += _pairs(
+        [
+            ("value", value),
+            ("origin", record.origin),
+            ("budget", record.budget),
+            ("started", _when(record.started)),
+            ("finished", _when(record.finished)),
+            ("duration", None if record.duration is None else f"{record.duration:.3f} s"),
+        ]
+    )
+    lines += _section("Parameters", _pairs((k, _exact(v)) for k, v in record.params.items()))
+    lines += _section("Metrics", _pairs(record.metrics.items()))
+    lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
+    lineage = []
+    if record.parents:
+        lineage.append(("parents", ", ".join(_edge_text(e, e.parent) for e in record.parents)))
+    if children:
+        lineage.append(("children", ", ".join(_edge_text(e, c) for c, e in children)))
+    lines += _section("Lineage", _pairs(lineage))
+    lines += _section("Provenance", _pairs(_provenance_pairs(provenance)))
+    if record.error:
+        lines += ["", "Error", *record.error.rstrip().splitlines()]
+    click.echo("\n".join(lines))
+
+
+def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]:
+    labels = {"git_commit": "git commit", "source_hash": "source hash", "started": "run started"}
+    return [
+        (labels.get(key, key), _when(value) if key == "started" else value)
+        for key, value in provenance.items()
+        if value is not None
+    ]
+
+
+def _curve_lines(name: str, points: Sequence[tuple[int, float]]) -> list[str]:
+    """A small table of a short curve; a sparkline with first/last/min/max of a long one."""
+    if len(points) <= TABLE_POINTS:
+        table = tabulate(points, headers=["step", name], tablefmt="plain", floatfmt=".6g")
+        return [f"  {line}" for line in table.splitlines()]
+    values = [v if v is not None and math.isfinite(v) else None for _, v in points]
+    lines = [f"  {name}: {len(points)} points, steps {points[0][0]}…{points[-1][0]}"]
+    lines.append(f"    {sparkline(values)}")
+    stats = [f"first {_num(points[0][1])}", f"last {_num(points[-1][1])}"]
+    finite = [(v, s) for (s, _), v in zip(points, values, strict=True) if v is not None]
+    if finite:
+        low, high = min(finite), max(finite)
+        stats += [f"min {_num(low[0])} at step {low[1]}", f"max {_num(high[0])} at step {high[1]}"]
+    if len("    " + " · ".join(stats)) <= WIDTH:
+        return [*lines, "    " + " · ".join(stats)]
+    return [*lines, "    " + " · ".join(stats[:2]), "    " + " · ".join(stats[2:])]
+
+
+def sparkline(values: Sequence[float | None], width: int = SPARK_WIDTH) -> str:
+    """▁▂▃▄▅▆▇█ for ``values`` (bucket means when more than ``width``); gaps are spaces."""
+    if len(values) > width:
+        buckets = []
+        for i in range(width):
+            part = values[i * len(values) // width : (i + 1) * len(values) // width]
+            finite = [v for v in part if v is not None]
+            buckets.append(sum(finite) / len(finite) if finite else None)
+        values = buckets
+    finite = [v for v in values if v is not None]
+    if not finite:
+        return " " * len(values)
+    low, high = min(finite), max(finite)
+    top = len(SPARKS) - 1
+    return "".join(
+        " "
+        if v is None
+        else SPARKS[top // 2 if high == low else round((v - low) / (high - low) * top)]
+        for v in values
+    )
+
+
+@cli.command()
+@click.argument("study")
+@format_option(("table", "json"))
+@click.pass_context
+@user_errors
+def best(ctx: click.Context, study: str, fmt: str) -> None:
+    """Show the best complete trial of STUDY.
+
+    ``--format json`` prints {"study", "number", "value", "params"} for scripts.
+    """
+    opened = study_of(ctx, study)
+    record = opened.best
+    data = {"study": opened.name, "number": record.number, "value": record.value}
+    if fmt == "json":
+        echo_json({**data, "params": dict(record.params)})
+        return
+    data["value"] = _exact(record.value)
+    data["objective"] = f"{opened.objective} ({opened.direction})"
+    lines = [*_pairs(data.items(), indent=""), "params"]
+    click.echo("\n".join(lines + _pairs((k, _exact(v)) for k, v in record.params.items())))
+
+
+Links = Mapping[int, Sequence[tuple[int, str]]]
+
+
+@cli.command()
+@click.argument("study")
+@click.argument("number", type=int, required=False)
+@click.option("--all", "show_all", is_flag=True, help="Also list trials without lineage.")
+@format_option(("table", "json"))
+@click.pass_context
+@user_errors
+def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, fmt: str) -> None:
+    """Show where trials came from, as a tree.
+
+    Each line is a parent -> child edge with its kind (mutated, retried, ...). With
+    NUMBER: that trial's ancestors and its descendants.
+    """
+    opened = study_of(ctx, study)
+    trials = opened.trials
+    edges = [(t.number, e) for t in trials for e in t.parents]
+    down = _links((e.parent, child, e) for child, e in edges)
+    up = _links((child, e.parent, e) for child, e in edges)
+    if number is not None:
+        origin = get_trial(opened, number).origin
+        ancestors, descendants = _reach([number], up), _reach([number], down)
+        edges = [(c, e) for c, e in edges if c in ancestors or e.parent in descendants]
+    if fmt == "json":
+        edges.sort(key=lambda ce: (ce[0], ce[1].parent, ce[1].kind))
+        echo_json([{"child": child, **_edge_dict(edge)} for child, edge in edges])
+        return
+
+    def label(n: int) -> str:
+        return _node(trials[n] if 0 <= n < len(trials) else None, n)
+
+    if number is not None:
+        lines = [f"ancestors of #{number}:", f"#{number} has no parents (origin: {origin})"]
+        lines[1:] = tree([number], up, label, "←") if number in up else lines[1:]
+        lines += ["", f"descendants of #{number}:"]
+        lines += tree([number], down, label, "→") if number in down else ["no children"]
+        click.echo("\n".join(lines))
+        return
+    roots = sorted(n for n in down if n not in up)
+    reached = _reach(roots, down)
+    roots += sorted(n for n in down if n not in reached)  # only in a cycle: never, but safe
+    lines = tree(roots, down, label, "→") if edges else [f"no lineage in study {opened.name!r}"]
+    alone = [t for t in trials if t.number not in down and t.number not in up]
+    if alone and show_all:
+        lines += ["", "trials without lineage:", *(_node(t, t.number) for t in alone)]
+    elif alone:
+        many = "s" if len(alone) > 1 else ""
+        lines += ["", f"{len(alone)} trial{many} without lineage (--all lists them)"]
+    click.echo("\n".join(lines))
+
+
+def tree(roots: Iterable[int], links: Links, label: Callable[[int], str], arrow: str) -> list[str]:
+    """An ASCII tree per root. A node reached again says "(see above)"; a branch deeper
+    than ``MAX_DEPTH`` continues in a block of its own, so lines stay short."""
+    lines: list[str] = []
+    expanded: set[int] = set()
+    pending = deque((root, False) for root in roots)
+    while pending:
+        root, continued = pending.popleft()
+        if root in expanded:
+            continue
+        if lines:
+            lines.append("")
+        stack: list[tuple[int, str, str, str | None, int]] = [(root, "", "", None, 0)]
+        while stack:
+            node, head, tail, edge, depth = stack.pop()
+            text = label(node) if edge is None else f"{edge} {arrow} {label(node)}"
+            if node in expanded:
+                lines.append(f"{head}{text} (see above)")
+                continue
+            nexts = links.get(node, ())
+            if nexts and depth >= MAX_DEPTH:
+                lines += [head + text, f"{tail}┄ continued below"]
+                pending.append((node, True))
+                continue
+            expanded.add(node)
+            lines.append(head + text + (" (continued)" if continued and edge is None else ""))
+            for i in reversed(range(len(nexts))):
+                child, kind = nexts[i]
+                branch, rest = ("└─ ", "   ") if i == len(nexts) - 1 else ("├─ ", "│  ")
+                stack.append((child, tail + branch, tail + rest, kind, depth + 1))
+    return lines
+
+
+def _links(triples: Iterable[tuple[int, int, Edge]]) -> dict[int, list[tuple[int, str]]]:
+    """node -> [(neighbour, edge text)], edges between the same pair joined, by number."""
+    kinds: dict[int, dict[int, list[str]]] = {}
+    for source, target, edge in triples:
+        kinds.setdefault(source, {}).setdefault(target, []).append(_edge_text(edge))
+    return {
+        source: [(target, " + ".join(texts)) for target, texts in sorted(targets.items())]
+        for source, targets in kinds.items()
+    }
+
+
+def _reach(starts: Iterable[int], links: Links) -> set[int]:
+    """Every node reachable from ``starts`` (included) along ``links``."""
+    seen = set(starts)
+    todo = list(seen)
+    while todo:
+        for nxt, _ in links.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _node(record: TrialRecord | None, number: int) -> str:
+    if record is None:
+        return f"#{number} (no such trial)"
+    if record.value is None:
+        return f"#{number} ({record.state.value})"
+    return f"#{number} ({record.state.value}, {_num(record.value)})"
+
+
+def _edge_text(edge: Edge, number: int | None = None) -> str:
+    text = edge.kind if number is None else f"#{number} {edge.kind}"
+    if edge.step is not None:
+        text += f" at step {edge.step}"
+    if edge.detail:  # clipped: the full text is in `trial` and in JSON
+        text += f" [{edge.detail if len(edge.detail) <= 24 else edge.detail[:23] + '…'}]"
+    return text
+
+
+def _edge_dict(edge: Edge) -> dict[str, Any]:
+    return {"parent": edge.parent, "kind": edge.kind, "step": edge.step, "detail": edge.detail}
+
+
+def echo_json(obj: object) -> None:
+    """Pretty JSON on stdout; NaN and infinities become null (suggested move: common.py)."""
+    click.echo(json.dumps(_json_ready(obj), indent=2, allow_nan=False, default=str))
+
+
+def _json_ready(obj: object) -> object:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {str(k): _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    return obj
+
+
+def _section(title: str, lines: list[str]) -> list[str]:
+    return ["", title, *lines] if lines else []
+
+
+def _pairs(pairs: Iterable[tuple[str, object]], indent: str = "  ") -> list[str]:
+    """Aligned ``key  value`` lines, values wrapped to ``WIDTH`` columns."""
+    items = [(key, _text(value)) for key, value in pairs]
+    width = min(max((len(key) for key, _ in items), default=0), 20)
+    lines = []
+    for key, value in items:
+        lead = f"{indent}{key:<{width}}  "
+        if len(lead) + len(value) <= WIDTH or len(lead) > WIDTH - 20:
+            lines.append(lead + value)
+        else:
+            lines += textwrap.wrap(
+                value, WIDTH, initial_indent=lead, subsequent_indent=" " * len(lead)
+            )
+    return lines
+
+
+def _exact(value: object) -> object:
+    """Parameters and best values in full precision; None as a value is ``None``."""
+    return repr(value) if isinstance(value, float) or value is None else value
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _when(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

@@ -1,0 +1,164 @@
+"""``hpotrack enqueue`` and ``hpotrack delete``: queue exact trials, remove a study."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+
+import click
+
+from hpotrack.cli.common import CliError, cli, study_of, user_errors
+from hpotrack.errors import SpaceError, StudyNotFoundError
+from hpotrack.records import TrialState
+from hpotrack.space import Choice, Float, Int, Param, Space, Value
+
+
+@cli.command()
+@click.argument("study")
+@click.argument("assignments", nargs=-1, metavar="NAME=VALUE...")
+@click.pass_context
+@user_errors
+def enqueue(ctx: click.Context, study: str, assignments: tuple[str, ...]) -> None:
+    """Queue a trial with exact hyperparameters.
+
+    Give every hyperparameter of the space as NAME=VALUE, e.g. lr=1e-3 layers=2
+    opt=adam. The queued trial runs before anything the method proposes, the next time
+    the study is optimized or resumed.
+    """
+    opened = study_of(ctx, study)
+    values = parse_assignments(opened.space, assignments)
+    number = opened.enqueue(values)
+    click.echo(f"enqueued trial {number} in study {opened.name!r}")
+
+
+def parse_assignments(space: Space, assignments: Sequence[str]) -> dict[str, Value]:
+    """``name=value`` texts -> values typed by the space; one :class:`SpaceError` if not.
+
+    Ranges and grids are left to ``Space.validate`` (``Study.enqueue`` calls it).
+    Suggested move: ``Space.parse(texts)`` in space.py, beside ``validate``.
+    """
+    texts: dict[str, str] = {}
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise SpaceError(
+                f"expected NAME=VALUE, but got {item!r}; e.g. {' '.join(f'{n}=...' for n in space)}"
+            )
+        if name in texts:
+            raise SpaceError(f"hyperparameter {name!r} is given twice")
+        texts[name] = text
+    missing = [n for n in space if n not in texts]
+    problems, suggested = [], set()
+    for name in (n for n in texts if n not in space):
+        close = difflib.get_close_matches(name, missing or list(space), n=1)
+        suggested.update(close)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (the space has {_names(space)})"
+        problems.append(f"unknown hyperparameter {name!r}{hint}")
+    if missing := [n for n in missing if n not in suggested]:
+        problems.append(
+            f"missing hyperparameter(s) {_names(missing)}: give each as NAME=VALUE "
+            f"({', '.join(f'{n}: {space[n]!r}' for n in missing)})"
+        )
+    if problems:
+        raise SpaceError("; ".join(problems))
+    return {name: parse_value(name, param, texts[name]) for name, param in space.items()}
+
+
+def parse_value(name: str, param: Param, text: str) -> Value:
+    """One value from its command-line text, by the parameter's type."""
+    if isinstance(param, Float):
+        try:
+            return float(text)
+        except ValueError:
+            raise SpaceError(f"parameter {name!r}: expected a number, but got {text!r}") from None
+    if isinstance(param, Int):
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+            if number.is_integer():
+                return int(number)
+        except ValueError:
+            pass
+        raise SpaceError(f"parameter {name!r}: expected an integer, but got {text!r}")
+    return _option(name, param, text)
+
+
+def _option(name: str, param: Choice, text: str) -> Value:
+    """The option written as ``text``: its JSON first ("64", "true", "null", '"1"'), then
+    its ``str()`` ("True", "None"; a string option wins), then an equal number ("64.0")."""
+    options = list(param.options)
+    for option in options:
+        if json.dumps(option) == text:
+            return option
+    by_str = [o for o in options if str(o) == text]
+    if by_str:
+        return next((o for o in by_str if isinstance(o, str)), by_str[0])
+    try:
+        return param.validate(json.loads(text))
+    except (ValueError, SpaceError):
+        pass
+    close = difflib.get_close_matches(text, [str(o) for o in options], n=1)
+    hint = f"; did you mean {name}={close[0]}?" if close else ""
+    raise SpaceError(
+        f"parameter {name!r}: {text!r} is not one of the options "
+        f"{', '.join(json.dumps(o) for o in options)}{hint}"
+    )
+
+
+def _names(names: Sequence[str] | Mapping[str, object]) -> str:
+    return ", ".join(map(repr, names))
+
+
+@cli.command()
+@click.argument("study")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.pass_context
+@user_errors
+def delete(ctx: click.Context, study: str, yes: bool) -> None:
+    """Delete STUDY and everything recorded for it.
+
+    Its trials, metrics, lineage, runs and checkpoint files; asks first unless --yes.
+    """
+    opened = study_of(ctx, study)
+    store = opened.store
+    history = opened.refresh()
+    if not yes:
+        running = history.count(TrialState.RUNNING)
+        note = f" ({running} still running)" if running else ""
+        question = (
+            f"Delete study {opened.name!r} with {_plural(len(history.trials), 'trial')}"
+            f"{note} from {store.path}?"
+        )
+        try:
+            sure = click.confirm(question, default=False, err=True)
+        except click.Abort:  # end of input
+            click.echo(err=True)
+            sure = False
+        if not sure:
+            click.echo("aborted", err=True)
+            ctx.exit(1)
+    with store.write():
+        row = store.find_study(opened.name)
+        if row is None:
+            raise StudyNotFoundError(f"study {opened.name!r} was deleted meanwhile")
+        count = len(opened.refresh().trials)
+        store.delete_study(row.id)
+    folder = store.checkpoint_dir(opened.name)
+    if folder.exists():
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            raise CliError(
+                f"deleted study {opened.name!r} from {store.path}, but could not remove "
+                f"its checkpoints at {folder}: {exc}"
+            ) from None
+    click.echo(f"deleted study {opened.name!r} ({_plural(count, 'trial')})")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -1,0 +1,368 @@
+"""``hpotrack trial``, ``best`` and ``lineage`` on real database files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import hpotrack as hp
+from hpotrack.cli import cli
+from hpotrack.cli.inspect import SPARK_WIDTH, SPARKS, sparkline
+from hpotrack.records import Edge, TrialState
+from hpotrack.store import close_stores, open_store
+
+SPACE = {
+    "lr": hp.Float(1e-4, 1e-1, log=True),
+    "layers": hp.Int(1, 4),
+    "bs": [32, 64],
+    "opt": ["adam", "sgd", None],
+}
+FIXED = {"lr": 0.01, "layers": 1, "bs": 32, "opt": None}
+
+
+def tuned(db: Path, study: str = "mlp") -> hp.TunedFunction:
+    """Trial 0 reports a long curve, others a short one; trial 2 raises."""
+
+    @hp.tune(SPACE, study=study, db=db, seed=0, objective="loss", max_failures=100)
+    def train(lr: float, layers: int, bs: int, opt: str | None, trial: hp.Trial) -> Any:
+        for step in range(40 if trial.number == 0 else 3):
+            trial.report(1.0 / (step + 1) + lr, step=step)
+            trial.report(0.5 + step / 100, step=step, name="acc")
+        if trial.number == 2:
+            raise RuntimeError("diverged at epoch 3")
+        return {"loss": lr * layers, "acc": 0.875, "note": "ok"}
+
+    return train
+
+
+def add_trial(db: Path, study: str, parents: list[Edge], value: float | None) -> int:
+    """Insert the next trial with lineage edges, complete with ``value`` (or queued)."""
+    store = open_store(db)
+    row = store.find_study(study)
+    assert row is not None
+    number = len(hp.load_study(study, db=db).trials)
+    state = TrialState.QUEUED if value is None else TrialState.RUNNING
+    with store.write():
+        trial_id = store.insert_trial(
+            row.id, number=number, state=state, params=FIXED, origin="mutated", parents=parents
+        )
+    if value is not None:
+        store.finish_trial(
+            row.id,
+            trial_id,
+            state=TrialState.COMPLETE,
+            value=value,
+            metrics={"loss": value},
+            error=None,
+        )
+    return number
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trials 0-3 searched (2 failed), 4 manual, 5-7 with lineage, 8 enqueued."""
+    path = tmp_path_factory.mktemp("inspect") / "h.db"
+    train = tuned(path)
+    train.optimize(n_trials=4)
+    train(lr=0.02, layers=2, bs=64, opt="adam")
+    add_trial(path, "mlp", [Edge(0, "mutated", detail="lr x 1.2")], 0.3)
+    add_trial(path, "mlp", [Edge(0, "crossover"), Edge(5, "crossover")], 0.2)
+    add_trial(path, "mlp", [Edge(6, "exploited", step=3)], 0.1)
+    train.study.enqueue({"lr": 0.001, "layers": 3, "bs": 64, "opt": "sgd"})
+    close_stores()
+    return path
+
+
+def invoke(db: Path, *args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--db", str(db), *args], input=input)
+
+
+def ok(db: Path, *args: str) -> str:
+    result = invoke(db, *args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def user_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Error:" in result.output and "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output
+
+
+# -- trial ---------------------------------------------------------------------------------
+
+
+def test_trial_shows_params_metrics_and_provenance(db: Path) -> None:
+    record = hp.load_study("mlp", db=db).trials[0]
+    out = ok(db, "trial", "mlp", "0")
+    assert out.startswith("Trial 0 of study 'mlp': complete\n")
+    for name, value in record.params.items():
+        assert any(
+            line.split() == [name, repr(value) if isinstance(value, float) else str(value)]
+            for line in out.splitlines()
+        )
+    assert f"loss  {record.metrics['loss']:.6g}" in out and "acc   0.875" in out
+    assert "note  ok" in out and "origin    sampled" in out
+    assert f"python       {platform.python_version()}" in out
+    assert f"pid          {os.getpid()}" in out
+    store = open_store(db)
+    row = store.find_study("mlp")
+    assert row is not None
+    provenance = store.provenance(row.id, 0)
+    if provenance["git_commit"]:
+        assert f"git commit   {provenance['git_commit']}" in out
+    assert f"source hash  {provenance['source_hash']}" in out
+
+
+def test_trial_lines_fit_80_columns(db: Path) -> None:
+    for number in ("0", "6"):
+        assert max(map(len, ok(db, "trial", "mlp", number).splitlines())) <= 80
+
+
+def test_a_long_curve_is_a_sparkline_with_first_last_min_max(db: Path) -> None:
+    out = ok(db, "trial", "mlp", "0")
+    lr = hp.load_study("mlp", db=db).trials[0].params["lr"]
+    assert "loss: 40 points, steps 0…39" in out
+    spark = out.split("loss: 40 points")[1].splitlines()[1].strip()
+    assert len(spark) == 40 and set(spark) <= set(SPARKS)
+    assert spark[0] == "█" and spark[-1] == "▁"  # a falling loss
+    assert f"first {1 + lr:.6g}" in out and f"last {1 / 40 + lr:.6g}" in out
+    assert f"min {1 / 40 + lr:.6g} at step 39" in out and f"max {1 + lr:.6g} at step 0" in out
+
+
+def test_a_short_curve_is_a_table(db: Path) -> None:
+    out = ok(db, "trial", "mlp", "1")
+    lr = hp.load_study("mlp", db=db).trials[1].params["lr"]
+    rows = [line.split() for line in out.split("Curves\n")[1].splitlines()]
+    assert ["step", "acc"] in rows and ["2", "0.52"] in rows
+    assert ["step", "loss"] in rows and ["1", f"{0.5 + lr:.6g}"] in rows
+    assert "▁" not in out
+
+
+def test_a_failed_trial_shows_its_full_traceback(db: Path) -> None:
+    out = ok(db, "trial", "mlp", "2")
+    assert "Trial 2 of study 'mlp': failed" in out
+    error = out.split("\nError\n")[1]
+    assert error.startswith("Traceback (most recent call last):")
+    assert 'raise RuntimeError("diverged at epoch 3")' in error
+    assert error.rstrip().endswith("RuntimeError: diverged at epoch 3")
+
+
+def test_trial_shows_parents_and_children_with_kinds(db: Path) -> None:
+    out = ok(db, "trial", "mlp", "6")
+    assert "parents   #0 crossover, #5 crossover" in out
+    assert "children  #7 exploited at step 3" in out
+    assert "children  #5 mutated [lr x 1.2], #6 crossover" in ok(db, "trial", "mlp", "0")
+    queued = ok(db, "trial", "mlp", "8")
+    assert "queued" in queued and "origin    enqueued" in queued
+    assert "Provenance" not in queued and "Lineage" not in queued
+
+
+def test_trial_json_is_one_object_with_everything(db: Path) -> None:
+    data = json.loads(ok(db, "trial", "mlp", "6", "--format", "json"))
+    assert set(data) == {
+        "study", "number", "state", "params", "value", "metrics", "budget", "origin",
+        "parents", "started", "finished", "duration", "error", "host", "pid", "curve",
+        "children", "provenance",
+    }  # fmt: skip
+    assert (data["study"], data["number"], data["state"], data["value"]) == (
+        "mlp",
+        6,
+        "complete",
+        0.2,
+    )
+    assert data["params"] == FIXED
+    assert data["parents"] == [
+        {"parent": 0, "kind": "crossover", "step": None, "detail": None},
+        {"parent": 5, "kind": "crossover", "step": None, "detail": None},
+    ]
+    assert data["children"] == [
+        {"child": 7, "parent": 6, "kind": "exploited", "step": 3, "detail": None}
+    ]
+    failed = json.loads(ok(db, "trial", "mlp", "2", "--format", "json"))
+    assert failed["error"].endswith("RuntimeError: diverged at epoch 3\n")
+    assert [p["step"] for p in failed["curve"]["acc"]] == [0, 1, 2]
+    assert failed["curve"]["acc"][2]["value"] == pytest.approx(0.52)
+    assert failed["provenance"]["python"] == platform.python_version()
+
+
+def test_unknown_trial_number(db: Path) -> None:
+    user_error(invoke(db, "trial", "mlp", "99"), "study 'mlp' has no trial 99 (it has trials 0-8)")
+    assert invoke(db, "trial", "mlp", "x").exit_code == 2
+
+
+def test_sparkline_buckets_long_curves_and_leaves_gaps() -> None:
+    assert len(sparkline([float(i) for i in range(500)])) == SPARK_WIDTH
+    assert sparkline([0.0, None, 7.0]) == "▁ █"
+    assert sparkline([2.0, 2.0]) == SPARKS[3] * 2
+
+
+# -- best ----------------------------------------------------------------------------------
+
+
+def test_best_json_has_a_stable_shape(db: Path) -> None:
+    best = hp.load_study("mlp", db=db).best
+    assert json.loads(ok(db, "best", "mlp", "--format", "json")) == {
+        "study": "mlp",
+        "number": best.number,
+        "value": best.value,
+        "params": best.params,
+    }
+
+
+def test_best_table_is_key_value(db: Path) -> None:
+    best = hp.load_study("mlp", db=db).best
+    lines = ok(db, "best", "mlp").splitlines()
+    assert lines[:4] == [
+        "study      mlp",
+        f"number     {best.number}",
+        f"value      {best.value!r}",
+        "objective  loss (minimize)",
+    ]
+    assert lines[4] == "params" and ["lr", repr(best.params["lr"])] in map(str.split, lines)
+
+
+def test_best_without_a_complete_trial(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    tuned(db, "empty").study.enqueue(FIXED)
+    user_error(invoke(db, "best", "empty"), "study 'empty' has no complete trial yet")
+
+
+# -- lineage -------------------------------------------------------------------------------
+
+
+def test_lineage_tree(db: Path) -> None:
+    v0 = f"{hp.load_study('mlp', db=db).trials[0].value:.6g}"
+    assert ok(db, "lineage", "mlp").splitlines() == [
+        f"#0 (complete, {v0})",
+        "├─ mutated [lr x 1.2] → #5 (complete, 0.3)",
+        "│  └─ crossover → #6 (complete, 0.2)",
+        "│     └─ exploited at step 3 → #7 (complete, 0.1)",
+        "└─ crossover → #6 (complete, 0.2) (see above)",
+        "",
+        "5 trials without lineage (--all lists them)",
+    ]
+    listed = ok(db, "lineage", "mlp", "--all")
+    assert "trials without lineage:\n#1 (complete," in listed
+    assert "#2 (failed)\n" in listed and listed.endswith("#8 (queued)\n")
+
+
+def test_lineage_of_one_trial_shows_ancestors_and_descendants(db: Path) -> None:
+    v0 = f"{hp.load_study('mlp', db=db).trials[0].value:.6g}"
+    assert ok(db, "lineage", "mlp", "6").splitlines() == [
+        "ancestors of #6:",
+        "#6 (complete, 0.2)",
+        f"├─ crossover ← #0 (complete, {v0})",
+        "└─ crossover ← #5 (complete, 0.3)",
+        f"   └─ mutated [lr x 1.2] ← #0 (complete, {v0}) (see above)",
+        "",
+        "descendants of #6:",
+        "#6 (complete, 0.2)",
+        "└─ exploited at step 3 → #7 (complete, 0.1)",
+    ]
+    alone = ok(db, "lineage", "mlp", "3")
+    assert "ancestors of #3:\n#3 has no parents (origin: sampled)\n" in alone
+    assert "descendants of #3:\nno children" in alone
+    user_error(invoke(db, "lineage", "mlp", "42"), "has no trial 42")
+
+
+def test_lineage_json_is_the_list_of_edges(db: Path) -> None:
+    edges = json.loads(ok(db, "lineage", "mlp", "--format", "json"))
+    assert edges == [
+        {"child": 5, "parent": 0, "kind": "mutated", "step": None, "detail": "lr x 1.2"},
+        {"child": 6, "parent": 0, "kind": "crossover", "step": None, "detail": None},
+        {"child": 6, "parent": 5, "kind": "crossover", "step": None, "detail": None},
+        {"child": 7, "parent": 6, "kind": "exploited", "step": 3, "detail": None},
+    ]
+    below = json.loads(ok(db, "lineage", "mlp", "7", "--format", "json"))
+    assert [(e["child"], e["parent"]) for e in below] == [(5, 0), (6, 0), (6, 5), (7, 6)]
+    assert json.loads(ok(db, "lineage", "mlp", "5", "--format", "json")) == [
+        edges[0], edges[2], edges[3]
+    ]  # fmt: skip
+
+
+def test_a_deep_lineage_folds_to_stay_in_80_columns(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    tuned(db, "chain").study.enqueue(FIXED)
+    for parent in range(30):
+        add_trial(db, "chain", [Edge(parent, "promoted", step=parent)], None)
+    out = ok(db, "lineage", "chain")
+    assert max(map(len, out.splitlines())) <= 80
+    assert "\n#8 (queued) (continued)\n" in out and "\n#16 (queued) (continued)\n" in out
+    assert "─ promoted at step 7 → #8 (queued)\n" + " " * 24 + "┄ continued below\n" in out
+    for number in range(31):
+        assert f"#{number} (queued)" in out
+    assert "without lineage" not in out
+
+
+def test_a_study_without_lineage(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    tuned(db, "flat").study.enqueue(FIXED)
+    assert ok(db, "lineage", "flat").splitlines() == [
+        "no lineage in study 'flat'",
+        "",
+        "1 trial without lineage (--all lists them)",
+    ]
+
+
+# -- errors shared by every command ------------------------------------------------------
+
+COMMANDS = [["trial", "mlp", "0"], ["best", "mlp"], ["lineage", "mlp"], ["lineage", "mlp", "1"]]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_unknown_study_suggests_close_names(db: Path, args: list[str]) -> None:
+    user_error(invoke(db, args[0], "mpl", *args[2:]), "no study named 'mpl'", "did you mean 'mlp'")
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_missing_database(tmp_path: Path, args: list[str]) -> None:
+    user_error(invoke(tmp_path / "nope.db", *args), "no database at")
+    assert not (tmp_path / "nope.db").exists()
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_not_a_database(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "junk.db").write_bytes(b"hello" * 100)
+    user_error(invoke(tmp_path / "junk.db", *args), "is not an hpotrack database")
+
+
+# -- the installed executable ------------------------------------------------------------
+
+
+def run_hpotrack(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("hpotrack") or pytest.skip("no hpotrack executable: pip install -e .")
+    env = {**os.environ, "HPOTRACK_DB": str(db)}
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+
+
+def test_executable_show_and_best(db: Path) -> None:
+    best = hp.load_study("mlp", db=db).best
+    shown = run_hpotrack(db, "show", "mlp", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert [row["number"] for row in json.loads(shown.stdout)] == list(range(9))
+    found = run_hpotrack(db, "best", "mlp", "--format", "json")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout) == {
+        "study": "mlp",
+        "number": best.number,
+        "value": best.value,
+        "params": best.params,
+    }
+
+
+def test_executable_user_error_is_one_line(tmp_path: Path) -> None:
+    done = run_hpotrack(tmp_path / "nope.db", "best", "mlp")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("Error: no database at") and done.stderr.count("\n") == 1

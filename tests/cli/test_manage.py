@@ -1,0 +1,228 @@
+"""``hpotrack enqueue`` and ``hpotrack delete`` on real database files."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+import hpotrack as hp
+from hpotrack.cli import cli
+from hpotrack.records import Edge, TrialState
+from hpotrack.store import open_store
+
+SPACE = {
+    "lr": hp.Float(1e-4, 1e-1, log=True),
+    "layers": hp.Int(1, 4),
+    "bs": [32, 64],
+    "opt": ["adam", "sgd", None],
+    "shuffle": [True, False],
+    "tag": ["1", 1, "True"],
+}
+GOOD = ["lr=1e-3", "layers=3", "bs=64", "opt=adam", "shuffle=true", "tag=1"]
+
+
+def make_study(db: Path, study: str = "mlp", n_trials: int = 2) -> hp.TunedFunction:
+    @hp.tune(SPACE, study=study, db=db, seed=0, objective="loss")
+    def train(
+        lr: float, layers: int, bs: int, opt: Any, shuffle: bool, tag: Any, trial: hp.Trial
+    ) -> float:
+        trial.report(lr, step=0)
+        return lr * layers
+
+    train.optimize(n_trials=n_trials)
+    return train
+
+
+def invoke(db: Path, *args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--db", str(db), *args], input=input)
+
+
+def user_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Error:" in result.output and "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output
+
+
+def count_trials(db: Path, study: str = "mlp") -> int:
+    return len(hp.load_study(study, db=db).trials)
+
+
+# -- enqueue -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (GOOD, {"lr": 1e-3, "layers": 3, "bs": 64, "opt": "adam", "shuffle": True, "tag": 1}),
+        (
+            ["lr=0.1", "layers=3.0", "bs=32", "opt=null", "shuffle=False", "tag=True"],
+            {"lr": 0.1, "layers": 3, "bs": 32, "opt": None, "shuffle": False, "tag": "True"},
+        ),
+        (
+            ['tag="1"', "shuffle=True", "opt=None", "bs=64.0", "layers=1", "lr=0.0001"],
+            {"lr": 1e-4, "layers": 1, "bs": 64, "opt": None, "shuffle": True, "tag": "1"},
+        ),
+    ],
+)
+def test_enqueue_parses_values_by_the_space_types(
+    db: Path, texts: list[str], expected: dict[str, Any]
+) -> None:
+    make_study(db)
+    result = invoke(db, "enqueue", "mlp", *texts)
+    assert result.exit_code == 0, result.output
+    assert result.output == "enqueued trial 2 in study 'mlp'\n"
+    trial = hp.load_study("mlp", db=db).trials[2]
+    assert (trial.state, trial.origin) == (TrialState.QUEUED, "enqueued")
+    assert trial.params == expected
+    assert [type(v) for v in trial.params.values()] == [type(v) for v in expected.values()]
+
+
+def test_an_enqueued_trial_runs_next(db: Path) -> None:
+    train = make_study(db)
+    assert invoke(db, "enqueue", "mlp", *GOOD).exit_code == 0
+    train.optimize(n_trials=3)
+    trial = hp.load_study("mlp", db=db).trials[2]
+    assert (trial.state, trial.value) == (TrialState.COMPLETE, pytest.approx(3e-3))
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        ({"lr": "lrr=1e-3"}, ["unknown hyperparameter 'lrr'; did you mean 'lr'?"]),
+        ({"lr": "lr:1e-3"}, ["expected NAME=VALUE, but got 'lr:1e-3'"]),
+        ({"lr": "=1e-3"}, ["expected NAME=VALUE"]),
+        ({"lr": None}, ["missing hyperparameter(s) 'lr'", "Float(0.0001, 0.1, log=True)"]),
+        ({"lr": "lr=fast"}, ["parameter 'lr': expected a number, but got 'fast'"]),
+        ({"lr": "lr=5"}, ["parameter 'lr'", "outside [0.0001, 0.1]"]),
+        ({"lr": "lr=nan"}, ["parameter 'lr'", "finite"]),
+        ({"layers": "layers=3.5"}, ["parameter 'layers': expected an integer, but got '3.5'"]),
+        ({"layers": "layers=two"}, ["expected an integer"]),
+        ({"layers": "layers=9"}, ["parameter 'layers'", "outside [1, 4]"]),
+        ({"bs": "bs=48"}, ["parameter 'bs': '48' is not one of the options 32, 64"]),
+        ({"opt": "opt=adamw"}, ['not one of the options "adam", "sgd", null', "opt=adam?"]),
+        ({"shuffle": "shuffle=yes"}, ["parameter 'shuffle'", "true, false"]),
+    ],
+)
+def test_enqueue_refuses_bad_input_and_stores_nothing(
+    db: Path, change: dict[str, str | None], fragments: list[str]
+) -> None:
+    make_study(db)
+    texts = [t for t in GOOD if t.split("=")[0] not in change]
+    texts += [t for t in change.values() if t is not None]
+    user_error(invoke(db, "enqueue", "mlp", *texts), *fragments)
+    assert count_trials(db) == 2
+
+
+def test_enqueue_refuses_a_name_given_twice_and_no_names(db: Path) -> None:
+    make_study(db)
+    user_error(invoke(db, "enqueue", "mlp", *GOOD, "bs=32"), "'bs' is given twice")
+    user_error(invoke(db, "enqueue", "mlp"), "missing hyperparameter(s) 'lr', 'layers', 'bs'")
+    assert count_trials(db) == 2
+
+
+def test_enqueue_into_an_unknown_study(db: Path) -> None:
+    make_study(db)
+    user_error(invoke(db, "enqueue", "mpl", *GOOD), "no study named 'mpl'", "'mlp'")
+
+
+# -- delete --------------------------------------------------------------------------------
+
+
+def rows_of(db: Path, study_id: int, trial_ids: list[int]) -> dict[str, int]:
+    """How many rows of each table belong to the study."""
+    marks = ",".join("?" * len(trial_ids))
+    with closing(sqlite3.connect(db)) as conn:
+        counts = {
+            "studies": conn.execute("SELECT count(*) FROM studies WHERE id = ?", (study_id,)),
+            **{
+                table: conn.execute(f"SELECT count(*) FROM {table} WHERE study_id = ?", (study_id,))
+                for table in ("trials", "runs", "lineage")
+            },
+            **{
+                table: conn.execute(
+                    f"SELECT count(*) FROM {table} WHERE trial_id IN ({marks})", trial_ids
+                )
+                for table in ("metrics", "checkpoints")
+            },
+        }
+        return {table: cursor.fetchone()[0] for table, cursor in counts.items()}
+
+
+@pytest.fixture
+def two_studies(db: Path) -> tuple[int, list[int], Path]:
+    """Studies "mlp" (3 trials, lineage, a checkpoint row and folder) and "keep"."""
+    make_study(db, "keep")
+    make_study(db)
+    store = open_store(db)
+    row = store.find_study("mlp")
+    assert row is not None
+    with store.write():
+        store.insert_trial(
+            row.id,
+            number=2,
+            state=TrialState.QUEUED,
+            params={"lr": 0.01, "layers": 1, "bs": 32, "opt": None, "shuffle": True, "tag": 1},
+            origin="mutated",
+            parents=[Edge(0, "mutated")],
+        )
+    trial_ids = [
+        r[0] for r in store.conn.execute("SELECT id FROM trials WHERE study_id = ?", (row.id,))
+    ]
+    folder = store.checkpoint_dir("mlp")
+    folder.mkdir(parents=True)
+    (folder / "trial-0.pt").write_bytes(b"weights")
+    store.conn.execute(
+        "INSERT INTO checkpoints (trial_id, step, path, bytes, hash, time) "
+        "VALUES (?, 0, ?, 7, 'x', 0)",
+        (trial_ids[0], str(folder / "trial-0.pt")),
+    )
+    store.checkpoint_dir("keep").mkdir()
+    assert all(rows_of(db, row.id, trial_ids).values())
+    return row.id, trial_ids, folder
+
+
+def test_delete_answered_no_keeps_the_study(
+    db: Path, two_studies: tuple[int, list[int], Path]
+) -> None:
+    study_id, trial_ids, folder = two_studies
+    before = rows_of(db, study_id, trial_ids)
+    result = invoke(db, "delete", "mlp", input="n\n")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"Delete study 'mlp' with 3 trials from {db}? [y/N]" in result.output
+    assert result.output.rstrip().endswith("aborted")
+    assert rows_of(db, study_id, trial_ids) == before and folder.exists()
+    assert invoke(db, "delete", "mlp", input="").exit_code == 1  # end of input: no
+    assert count_trials(db) == 3
+
+
+@pytest.mark.parametrize("how", [["--yes"], ["-y"], "y\n"])
+def test_delete_removes_every_row_and_the_checkpoints(
+    db: Path, two_studies: tuple[int, list[int], Path], how: list[str] | str
+) -> None:
+    study_id, trial_ids, folder = two_studies
+    if isinstance(how, str):
+        result = invoke(db, "delete", "mlp", input=how)
+    else:
+        result = invoke(db, "delete", "mlp", *how)
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("deleted study 'mlp' (3 trials)\n")
+    assert rows_of(db, study_id, trial_ids) == dict.fromkeys(rows_of(db, study_id, trial_ids), 0)
+    assert not folder.exists()
+    assert count_trials(db, "keep") == 2 and open_store(db).checkpoint_dir("keep").exists()
+    user_error(invoke(db, "trial", "mlp", "0"), "no study named 'mlp'")
+
+
+def test_delete_errors(db: Path, tmp_path: Path) -> None:
+    make_study(db)
+    user_error(invoke(db, "delete", "mpl", "--yes"), "no study named 'mpl'", "did you mean 'mlp'")
+    user_error(invoke(tmp_path / "nope.db", "delete", "mlp", "--yes"), "no database at")
+    (tmp_path / "junk.db").write_bytes(b"hello" * 100)
+    user_error(invoke(tmp_path / "junk.db", "delete", "mlp"), "not an hpotrack database")
+    user_error(invoke(tmp_path / "junk.db", "enqueue", "mlp", *GOOD), "not an hpotrack database")
+    assert count_trials(db) == 2
