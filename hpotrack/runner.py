@@ -20,6 +20,7 @@ from typing import Any
 from hpotrack.errors import StopSearch, TargetReached, TooManyFailures
 from hpotrack.progress import ProgressBar
 from hpotrack.records import TrialState
+from hpotrack.recovery import heartbeat_for
 from hpotrack.study import Claimed, Study, Worker
 from hpotrack.trial import Pruned, Trial, running
 
@@ -55,6 +56,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed, worker: Wo
     kwargs: dict[str, Any] = dict(claimed.params)
     if wants_trial(fn):
         kwargs["trial"] = trial
+    heartbeat = heartbeat_for(study.db_path)
+    heartbeat.add(claimed.trial_id)
     try:
         with running(trial):
             result = fn(**kwargs)
@@ -69,6 +72,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed, worker: Wo
     except BaseException as exc:
         study.tell(claimed, TrialState.FAILED, None, {}, f"interrupted ({exc!r})")
         raise
+    finally:
+        heartbeat.discard(claimed.trial_id)
     study.tell(claimed, outcome.state, outcome.value, outcome.metrics, outcome.error)
     return outcome
 

@@ -22,6 +22,7 @@ def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
             "objective": str,
             "seed": int,
             "target": int,
+            "retries": int,
             "function": str,
             "created": float,
         },

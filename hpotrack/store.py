@@ -64,6 +64,17 @@ def _plain(obj: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class RunningTrial:
+    """Where a running trial runs, for finding trials whose worker died."""
+
+    id: int
+    number: int
+    host: str | None
+    pid: int | None
+    heartbeat: float | None
+
+
+@dataclass(frozen=True)
 class StudyRow:
     """A study as stored: its definition (JSON columns decoded) and its target."""
 
@@ -77,6 +88,7 @@ class StudyRow:
     target: int | None
     function: dict[str, Any]
     created: float
+    retries: int = 1
 
 
 class Store:
@@ -195,7 +207,7 @@ class Store:
     def find_study(self, name: str) -> StudyRow | None:
         row = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created FROM studies WHERE name = ?",
+            "created, retries FROM studies WHERE name = ?",
             (name,),
         ).fetchone()
         return None if row is None else _study_row(row)
@@ -203,7 +215,7 @@ class Store:
     def list_studies(self) -> list[StudyRow]:
         rows = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created FROM studies ORDER BY name"
+            "created, retries FROM studies ORDER BY name"
         ).fetchall()
         return [_study_row(r) for r in rows]
 
@@ -217,10 +229,11 @@ class Store:
         objective: str,
         seed: int,
         function: Mapping[str, Any],
+        retries: int = 1,
     ) -> int:
         cursor = self.conn.execute(
             "INSERT INTO studies (name, space, method, direction, objective, seed, target, "
-            "function, created) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+            "function, created, retries) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
             (
                 name,
                 dumps(space),
@@ -230,6 +243,7 @@ class Store:
                 seed,
                 dumps(function),
                 time.time(),
+                retries,
             ),
         )
         assert cursor.lastrowid is not None
@@ -329,6 +343,25 @@ class Store:
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def running(self, study_id: int) -> list[RunningTrial]:
+        """Every running trial of a study with where it runs and its last heartbeat."""
+        return [
+            RunningTrial(*row)
+            for row in self.conn.execute(
+                "SELECT id, number, host, pid, heartbeat FROM trials "
+                "WHERE study_id = ? AND state = 'running' ORDER BY number",
+                (study_id,),
+            )
+        ]
+
+    def beat(self, trial_ids: Sequence[int], now: float) -> None:
+        """Refresh the heartbeat of running trials (no ``seq`` change: not a state change)."""
+        self.conn.execute(
+            "UPDATE trials SET heartbeat = ? WHERE state = 'running' "
+            "AND id IN (SELECT value FROM json_each(?))",
+            (now, dumps(list(trial_ids))),
+        )
 
     def first_queued(self, study_id: int) -> tuple[int, int]:
         """(id, number) of the lowest-numbered queued trial; call only when one exists."""
@@ -441,6 +474,7 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
         target=row[7],
         function=json.loads(row[8]) if row[8] else {},
         created=row[9],
+        retries=1 if row[10] is None else row[10],
     )
 
 

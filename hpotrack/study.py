@@ -12,6 +12,7 @@ import difflib
 import logging
 import os
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ from hpotrack.errors import (
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.provenance import hostname
-from hpotrack.records import Origin, TrialRecord, TrialState
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+from hpotrack.recovery import lost_reason
 from hpotrack.space import Space, Value, param_from_json
 from hpotrack.store import Store, StudyRow, default_db_path, dumps, open_store
 
@@ -46,11 +48,14 @@ class StudyDefinition:
     direction: str = "minimize"
     objective: str = "value"
     seed: int | None = None
+    retries: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise DefinitionError(f"a study needs a non-empty name, but got {self.name!r}")
         check_settings(self.direction, self.objective, self.seed)
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise DefinitionError(f"`retries >= 0` must hold, but got retries={self.retries!r}")
 
 
 def check_settings(direction: object, objective: object, seed: object) -> None:
@@ -225,7 +230,9 @@ class Study:
         """
         with self._store.write():
             history = self.refresh()
-            started = len(history.trials) - history.count(TrialState.QUEUED)
+            if self.recover_lost():
+                history = self.refresh()
+            started = history.n_started
             if limit is not None and started >= limit:
                 raise TargetReached(
                     f"study {self.name!r} has {started} trials: the target of {limit} is reached"
@@ -257,6 +264,42 @@ class Study:
                 pid=worker.pid,
             )
         return Claimed(trial_id, number, proposal.params, proposal.budget)
+
+    def recover_lost(self) -> int:
+        """Fail running trials whose worker is gone ("worker lost") and queue a retry of
+        each while the study's ``retries`` allow; returns how many were lost.
+
+        Call inside a write transaction with a fresh history (``ask`` does, every time).
+        """
+        now = time.time()
+        lost = retried = 0
+        for running in self._store.running(self._row.id):
+            reason = lost_reason(running, now)
+            if reason is None:
+                continue
+            lost += 1
+            self._store.finish_trial(
+                self._row.id,
+                running.id,
+                state=TrialState.FAILED,
+                value=None,
+                metrics={},
+                error=reason,
+            )
+            record = self._history.trials[running.number]
+            if _attempts(self._history, record) <= self._row.retries:
+                self._store.insert_trial(
+                    self._row.id,
+                    number=self._history.next_number + retried,
+                    state=TrialState.QUEUED,
+                    params=record.params,
+                    budget=record.budget,
+                    origin=Origin.RETRIED.value,
+                    parents=(Edge(running.number, Origin.RETRIED.value, detail=reason),),
+                )
+                retried += 1
+            log.warning("trial %d of study %r: %s", running.number, self.name, reason)
+        return lost
 
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
         """Insert a running trial with user-given hyperparameters (a direct call)."""
@@ -318,6 +361,7 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 objective=definition.objective,
                 seed=seed,
                 function=function,
+                retries=definition.retries,
             )
         else:
             differences = _differences(row, definition)
@@ -334,10 +378,26 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                     row.method["name"],
                     definition.method.name,
                 )
-            store.update_study(row.id, method=definition.method.to_json(), function=function)
+            store.update_study(
+                row.id,
+                method=definition.method.to_json(),
+                function=function,
+                retries=definition.retries,
+            )
         stored = store.find_study(definition.name)
     assert stored is not None
     return Study(store, stored)
+
+
+def _attempts(history: History, record: TrialRecord) -> int:
+    """How many times these parameters have been retried so far along the retry chain."""
+    attempts = 0
+    while True:
+        parent = next((e.parent for e in record.parents if e.kind == Origin.RETRIED.value), None)
+        if parent is None:
+            return attempts + 1
+        attempts += 1
+        record = history.trials[parent]
 
 
 def load_study(name: str, db: str | Path | None = None) -> Study:

@@ -52,6 +52,7 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 STUDY = {
     "name": "str", "space": "object", "method": "object", "direction": "str",
     "objective": "str", "seed": "int", "target": "int?", "function": "object?",
+    "retries": "int?",
 }  # fmt: skip
 TRIAL = {
     "number": "int", "state": "str", "params": "object", "value": "number?",
@@ -304,18 +305,9 @@ def import_study(store: Store, data: Mapping[str, Any], name: str | None = None)
 
 
 def _insert_all(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert inside the caller's transaction. sqlite-utils 4 nests ``insert_all`` in
-    it with a savepoint; version 3 would commit it half-way (``with conn:``): executemany."""
-    if not rows:
-        return
-    if hasattr(store.db, "atomic"):
+    """Bulk insert inside the caller's transaction (sqlite-utils 4 nests it in a savepoint)."""
+    if rows:
         store.db.table(table).insert_all(rows)
-        return
-    columns = list(rows[0])
-    store.conn.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        [tuple(row[c] for c in columns) for row in rows],
-    )
 
 
 def _plan(data: Mapping[str, Any], name: str | None) -> _Plan:
@@ -368,7 +360,9 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
         "objective": study["objective"],
         "seed": study["seed"],
         "function": dict(study["function"] or {}),
+        "retries": 1 if study.get("retries") is None else study["retries"],
     }
+    _check(definition["retries"] >= 0, "the study's retries is negative")
     return definition, space
 
 

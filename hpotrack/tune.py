@@ -100,23 +100,36 @@ class TunedFunction:
         ``n_jobs > 1`` starts that many worker processes (``-1``: one per core) that share
         the study through the database.
         """
+        return self.run_study(n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, progress=progress)
+
+    def run_study(
+        self,
+        *,
+        study: str | None = None,
+        db: str | Path | None = None,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        n_jobs: int = 1,
+        progress: bool | None = None,
+    ) -> Study:
+        """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
         _check_count("n_trials", n_trials, minimum=0)
         _check_count("n_jobs", n_jobs, minimum=-1)
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
         ):
             raise HpotrackError(f"`timeout > 0` must hold (seconds), but got timeout={timeout!r}")
-        study = self._open()
+        opened = self._open(db, study)
         if n_trials is not None:
-            study.raise_target(n_trials)
+            opened.raise_target(n_trials)
         jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
         if jobs <= 1:
-            self.optimize_in_process(study.db_path, n_trials, timeout, progress)
+            self.optimize_in_process(opened.db_path, n_trials, timeout, progress, study=opened.name)
         else:
             from hpotrack.workers import run_workers
 
-            run_workers(self, study, jobs, n_trials=n_trials, timeout=timeout, progress=progress)
-        return study
+            run_workers(self, opened, jobs, n_trials=n_trials, timeout=timeout, progress=progress)
+        return opened
 
     def optimize_in_process(
         self,
@@ -151,6 +164,7 @@ def tune(
     db: str | Path | None = None,
     seed: int | None = None,
     max_failures: int = 5,
+    retries: int = 1,
 ) -> Callable[[Callable[..., Any]], TunedFunction]:
     """Decorate a training function to tune it. See the README for a walk-through."""
     check_settings(direction, objective, seed)
@@ -168,6 +182,7 @@ def tune(
             direction=direction,
             objective=objective,
             seed=seed,
+            retries=retries,
         )
         return TunedFunction(fn, definition, db=db, max_failures=max_failures)
 

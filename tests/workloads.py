@@ -31,7 +31,16 @@ def slow(x: float) -> float:
     return x * x
 
 
-FUNCTIONS = {"quadratic": quadratic, "grid24": grid24, "slow": slow}
+@hp.tune({"x": hp.Float(-1.0, 1.0)}, study="sleepy", seed=0)
+def sleepy(x: float, trial: hp.Trial) -> float:
+    """Trial 2 hangs (until the test kills the process); every other trial is quick."""
+    trial.report(x, step=0)
+    if trial.number == 2:
+        time.sleep(120)
+    return x * x
+
+
+FUNCTIONS = {"quadratic": quadratic, "grid24": grid24, "slow": slow, "sleepy": sleepy}
 
 if __name__ == "__main__":
     name = sys.argv[1]

@@ -52,6 +52,7 @@ class History:
         self._claim_counts: dict[str, int] = {}
         self._counts = {state: 0 for state in TrialState}
         self.best: TrialRecord | None = None
+        self._replaced = 0
 
     @property
     def trials(self) -> Sequence[TrialRecord]:
@@ -61,6 +62,12 @@ class History:
     def next_number(self) -> int:
         """The number the next new trial will get."""
         return len(self._trials)
+
+    @property
+    def n_started(self) -> int:
+        """Trials that count toward the target: all but queued ones and lost trials that a
+        retry replaces (the retry counts once it starts)."""
+        return len(self._trials) - self._counts[TrialState.QUEUED] - self._replaced
 
     def count(self, *states: TrialState) -> int:
         """How many trials are in any of ``states`` (kept as counters: O(1))."""
@@ -84,6 +91,7 @@ class History:
             self._trials[record.number] = record
         elif record.number == len(self._trials):
             self._trials.append(record)
+            self._replaced += sum(edge.kind == Origin.RETRIED.value for edge in record.parents)
         else:  # numbers are allocated densely under the write lock
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
         self._counts[record.state] += 1

@@ -1,0 +1,117 @@
+"""``hpotrack resume``: continue a study by importing its function again.
+
+The study recorded its function's module, qualified name and file. A script is loaded as a
+module under a private name, so its ``if __name__ == "__main__":`` block does not run.
+Trials whose worker died are marked failed and retried by the first ask.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hpotrack.cli.common import CliError, cli, study_of, user_errors
+from hpotrack.loader import FunctionNotFound, load_function
+from hpotrack.records import TrialState
+from hpotrack.study import Study
+
+
+@cli.command()
+@click.argument("study")
+@click.option(
+    "--n-trials",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Study-wide target (default: the stored one).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop starting trials after this many seconds.",
+)
+@click.option(
+    "--function",
+    "function",
+    default=None,
+    metavar="MODULE:NAME",
+    help="Where the tuned function lives now (module:name or path/to/file.py:name).",
+)
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar.")
+@click.pass_context
+@user_errors
+def resume(
+    ctx: click.Context,
+    study: str,
+    n_trials: int | None,
+    jobs: int,
+    timeout: float | None,
+    function: str | None,
+    progress: bool | None,
+) -> None:
+    """Continue STUDY toward its stored target (or --n-trials)."""
+    opened = study_of(ctx, study)
+    reference = _reference(function) if function else opened.function
+    tuned = _tuned_function(opened, reference)
+    if n_trials is None and opened.target is None and timeout is None:
+        click.echo(
+            f"study {study!r} has no stored target: running until the method is "
+            "exhausted or Ctrl-C (pass --n-trials to set one)",
+            err=True,
+        )
+    result = tuned.run_study(
+        study=opened.name,
+        db=opened.db_path,
+        n_trials=n_trials,
+        timeout=timeout,
+        n_jobs=jobs,
+        progress=progress,
+    )
+    click.echo(_summary(result))
+
+
+def _reference(text: str) -> dict[str, Any]:
+    location, _, name = text.rpartition(":")
+    if not location or not name:
+        raise CliError(f"--function takes module:name or path/to/file.py:name, got {text!r}")
+    if location.endswith(".py"):
+        path = Path(location).resolve()
+        if not path.exists():
+            raise CliError(f"--function: no file {location}")
+        return {"module": "__main__", "qualname": name, "path": str(path)}
+    return {"module": location, "qualname": name, "path": None}
+
+
+def _tuned_function(study: Study, reference: dict[str, Any]) -> Any:
+    from hpotrack.tune import TunedFunction
+
+    where = f"{reference.get('module')}:{reference.get('qualname')}"
+    if reference.get("path"):
+        where += f" in {reference['path']}"
+    try:
+        tuned = load_function(reference)
+    except FunctionNotFound as exc:
+        raise CliError(
+            f"cannot import the function of study {study.name!r} ({where}): {exc}; "
+            "pass --function module:name or path/to/file.py:name"
+        ) from None
+    if not isinstance(tuned, TunedFunction):
+        raise CliError(f"{where} is not decorated with @hp.tune; pass --function to the right one")
+    return tuned
+
+
+def _summary(study: Study) -> str:
+    history = study.refresh()
+    counts = ", ".join(
+        f"{history.count(state)} {state.value}" for state in TrialState if history.count(state)
+    )
+    best = history.best
+    best_text = (
+        "no complete trial" if best is None else f"best {best.value:.6g} (trial {best.number})"
+    )
+    return f"study {study.name!r}: {len(history.trials)} trials ({counts}); {best_text}"

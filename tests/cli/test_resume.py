@@ -1,0 +1,86 @@
+"""``hpotrack resume``: re-import the recorded function and continue the study."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import hpotrack as hp
+from hpotrack.cli import cli
+
+SCRIPT = textwrap.dedent(
+    """
+    import hpotrack as hp
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="script", seed=0)
+    def train(x):
+        return x
+
+    if __name__ == "__main__":
+        raise SystemExit("the main block must not run on resume")
+    """
+)
+
+
+def make_study(tmp_path: Path, n_trials: int = 3) -> tuple[Path, Path]:
+    """A study whose function lives in a script file, started with ``n_trials``."""
+    script = tmp_path / "job.py"
+    script.write_text(SCRIPT)
+    db = tmp_path / "h.db"
+    namespace: dict[str, object] = {"__name__": "__main__", "__file__": str(script)}
+    code = compile(SCRIPT.replace('if __name__ == "__main__":', "if False:"), str(script), "exec")
+    exec(code, namespace)
+    train = namespace["train"]
+    assert isinstance(train, hp.TunedFunction)
+    train.run_study(db=db, n_trials=n_trials)
+    return script, db
+
+
+def invoke(db: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--db", str(db), "resume", *args])
+    return result.exit_code, result.output
+
+
+def test_resume_continues_to_a_new_target_without_running_the_main_block(tmp_path: Path) -> None:
+    _, db = make_study(tmp_path)
+    code, output = invoke(db, "script", "--n-trials", "7")
+    assert code == 0, output
+    assert "7 trials (7 complete)" in output
+    assert len(hp.load_study("script", db=db).trials) == 7
+
+
+def test_resume_at_the_target_runs_nothing_and_says_so(tmp_path: Path) -> None:
+    _, db = make_study(tmp_path)
+    code, output = invoke(db, "script")
+    assert code == 0 and "3 trials" in output
+
+
+def test_a_moved_script_is_a_clear_error_naming_function(tmp_path: Path) -> None:
+    script, db = make_study(tmp_path)
+    moved = tmp_path / "moved.py"
+    shutil.move(script, moved)
+    code, output = invoke(db, "script", "--n-trials", "5")
+    assert code == 2
+    assert "Traceback" not in output and "--function" in output and "job.py" in output
+    code, output = invoke(db, "script", "--n-trials", "5", "--function", f"{moved}:train")
+    assert code == 0, output
+    assert len(hp.load_study("script", db=db).trials) == 5
+
+
+def test_function_option_errors(tmp_path: Path) -> None:
+    _, db = make_study(tmp_path)
+    assert invoke(db, "script", "--function", "nocolon")[0] == 2
+    code, output = invoke(db, "script", "--function", f"{tmp_path / 'nope.py'}:train")
+    assert code == 2 and "no file" in output
+    (tmp_path / "plain.py").write_text("def train(x):\n    return x\n")
+    code, output = invoke(db, "script", "--function", f"{tmp_path / 'plain.py'}:train")
+    assert code == 2 and "not decorated" in output
+
+
+def test_unknown_study_suggests_a_close_name(tmp_path: Path) -> None:
+    _, db = make_study(tmp_path)
+    code, output = invoke(db, "scrip")
+    assert code == 2 and "did you mean 'script'" in output

@@ -1,0 +1,253 @@
+"""Crash recovery: trials whose worker died are marked lost and retried, on any ask."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.provenance import hostname
+from hpotrack.records import Edge, TrialState
+from hpotrack.recovery import GRACE_S, lost_reason, pid_alive
+from hpotrack.store import RunningTrial, open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ROOT / "tests" / "workloads.py"
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_dead_process_on_this_host_is_lost() -> None:
+    trial = RunningTrial(1, 0, hostname(), dead_pid(), time.time())
+    assert not pid_alive(trial.pid or 0)
+    assert "process" in (lost_reason(trial, time.time()) or "")
+
+
+def test_a_live_process_with_a_fresh_heartbeat_is_not_lost() -> None:
+    assert (
+        lost_reason(RunningTrial(1, 0, hostname(), os.getppid(), time.time()), time.time()) is None
+    )
+    assert lost_reason(RunningTrial(1, 0, hostname(), os.getpid(), 0.0), time.time()) is None
+
+
+def test_another_host_is_lost_only_when_its_heartbeat_is_stale() -> None:
+    now = time.time()
+    assert lost_reason(RunningTrial(1, 0, "elsewhere", 1, now - GRACE_S / 2), now) is None
+    assert "no heartbeat" in (
+        lost_reason(RunningTrial(1, 0, "elsewhere", 1, now - 2 * GRACE_S), now) or ""
+    )
+
+
+def test_a_zombie_counts_as_dead() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{process.pid}/stat").exists() and time.monotonic() < deadline:
+        if Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.01)
+    try:
+        assert not pid_alive(process.pid)
+    finally:
+        process.wait()
+
+
+def _study_with_a_running_trial(
+    db: Path, *, retries: int, host: str, pid: int, heartbeat: float
+) -> hp.TunedFunction:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, retries=retries)
+    def train(x: float) -> float:
+        return x
+
+    study = train.optimize(n_trials=2)
+    store = open_store(db)
+    row = store.find_study("s")
+    assert row is not None
+    with store.write():
+        trial_id = store.insert_trial(
+            row.id,
+            number=2,
+            state=TrialState.RUNNING,
+            params={"x": 0.5},
+            origin="sampled",
+            host=host,
+            pid=pid,
+        )
+        store.conn.execute("UPDATE trials SET heartbeat = ? WHERE id = ?", (heartbeat, trial_id))
+    assert study.trials[2].state is TrialState.RUNNING
+    return train
+
+
+def test_the_next_ask_fails_a_lost_trial_and_retries_it(tmp_path: Path) -> None:
+    train = _study_with_a_running_trial(
+        tmp_path / "h.db", retries=1, host=hostname(), pid=dead_pid(), heartbeat=time.time()
+    )
+    trials = train.optimize(n_trials=4).trials
+    lost, retry = trials[2], trials[3]
+    assert lost.state is TrialState.FAILED and "worker lost" in (lost.error or "")
+    assert retry.origin == "retried" and retry.params == lost.params
+    assert retry.parents[0].parent == 2 and retry.parents[0].kind == "retried"
+    assert retry.state is TrialState.COMPLETE
+    # The retry replaces the lost trial in the count: 4 counted, 5 rows.
+    assert len(trials) == 5 and all(t.state is TrialState.COMPLETE for t in trials if t.number != 2)
+
+
+def test_a_stale_heartbeat_from_another_host_is_recovered(tmp_path: Path) -> None:
+    train = _study_with_a_running_trial(
+        tmp_path / "h.db", retries=1, host="elsewhere", pid=1, heartbeat=time.time() - 10 * GRACE_S
+    )
+    trials = train.optimize(n_trials=3).trials
+    assert "no heartbeat" in (trials[2].error or "")
+    assert trials[3].origin == "retried"
+
+
+def test_retries_zero_marks_lost_without_retrying(tmp_path: Path) -> None:
+    train = _study_with_a_running_trial(
+        tmp_path / "h.db", retries=0, host=hostname(), pid=dead_pid(), heartbeat=time.time()
+    )
+    trials = train.optimize(n_trials=4).trials
+    assert trials[2].state is TrialState.FAILED
+    assert [t.origin for t in trials] == ["sampled"] * 4
+
+
+def test_a_retry_that_is_lost_again_is_not_retried_beyond_the_limit(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    train = _study_with_a_running_trial(
+        db, retries=1, host=hostname(), pid=dead_pid(), heartbeat=time.time()
+    )
+    store = open_store(db)
+    row = store.find_study("s")
+    assert row is not None
+    with store.write():  # trial 3 is the retry of 2, and its worker dies too
+        retry_id = store.insert_trial(
+            row.id,
+            number=3,
+            state=TrialState.RUNNING,
+            params={"x": 0.5},
+            origin="retried",
+            parents=(Edge(2, "retried"),),
+            host=hostname(),
+            pid=dead_pid(),
+        )
+        store.finish_trial(
+            row.id,
+            store.running(row.id)[0].id,
+            state=TrialState.FAILED,
+            value=None,
+            metrics={},
+            error="worker lost: test",
+        )
+    assert retry_id
+    trials = train.optimize(n_trials=4).trials
+    assert trials[3].state is TrialState.FAILED and "worker lost" in (trials[3].error or "")
+    assert [t.origin for t in trials[4:]] == ["sampled"]  # no third attempt
+
+
+def test_a_heartbeat_is_refreshed_while_a_long_trial_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hpotrack import recovery
+
+    monkeypatch.setattr(recovery, "_beats", {})
+    monkeypatch.setattr(recovery, "INTERVAL_S", 0.05)
+    db = tmp_path / "h.db"
+    seen: list[float] = []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        with closing(sqlite3.connect(db)) as conn:
+            first = conn.execute("SELECT heartbeat FROM trials WHERE state = 'running'").fetchone()[
+                0
+            ]
+            time.sleep(0.4)
+            seen.extend(
+                [
+                    first,
+                    conn.execute("SELECT heartbeat FROM trials WHERE state = 'running'").fetchone()[
+                        0
+                    ],
+                ]
+            )
+        return x
+
+    train.optimize(n_trials=1)
+    assert seen[1] > seen[0]
+
+
+def _wait_for_running(db: Path, number: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                row = conn.execute(
+                    "SELECT pid FROM trials WHERE number = ? AND state = 'running'", (number,)
+                ).fetchone()
+        except sqlite3.OperationalError:  # the worker has not created the file or schema yet
+            row = None
+        if row:
+            return int(row[0])
+        time.sleep(0.05)
+    raise AssertionError(f"trial {number} never started")
+
+
+@pytest.mark.parametrize("through", ["executable", "runner"])
+def test_kill_9_in_the_middle_of_a_trial_then_resume(tmp_path: Path, through: str) -> None:
+    db = tmp_path / "h.db"
+    env = {**os.environ, "HPOTRACK_DB": str(db), "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKLOADS), "sleepy", "6"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_for_running(db, 2) == worker.pid
+        os.kill(worker.pid, signal.SIGKILL)
+    finally:
+        worker.wait(timeout=30)
+    assert worker.returncode == -signal.SIGKILL
+    assert hp.load_study("sleepy", db=db).trials[2].state is TrialState.RUNNING
+
+    if through == "executable":
+        executable = shutil.which("hpotrack")
+        if executable is None:
+            pytest.skip("the hpotrack entry point is not installed (pip install -e .)")
+        result = subprocess.run(
+            [executable, "--db", str(db), "resume", "sleepy"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        output = result.stdout
+    else:
+        from click.testing import CliRunner
+
+        from hpotrack.cli import cli
+
+        invoked = CliRunner().invoke(
+            cli, ["--db", str(db), "resume", "sleepy"], env={"PYTHONPATH": str(ROOT)}
+        )
+        assert invoked.exit_code == 0, invoked.output
+        output = invoked.output
+    assert "7 trials" in output and "6 complete, 1 failed" in output
+
+    trials = hp.load_study("sleepy", db=db).trials
+    assert trials[2].state is TrialState.FAILED and "worker lost" in (trials[2].error or "")
+    retry = trials[3]
+    assert retry.origin == "retried" and retry.parents[0].parent == 2
+    assert retry.params == trials[2].params and retry.state is TrialState.COMPLETE
+    assert sum(t.state is TrialState.COMPLETE for t in trials) == 6
