@@ -19,7 +19,6 @@ statements on the same connection.
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 import time
@@ -32,6 +31,7 @@ from typing import Any
 import sqlite_utils
 
 from hpotrack.errors import StorageError
+from hpotrack.jsonable import dumps
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -41,26 +41,6 @@ _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq"
 )
-
-
-def dumps(obj: Any) -> str:
-    """Compact JSON; numpy scalars become Python numbers, NaN and inf become null."""
-    return json.dumps(_plain(obj), separators=(",", ":"), allow_nan=False)
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, (str, int, bool)) or obj is None:
-        return obj
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    tolist = getattr(obj, "tolist", None)  # numpy scalars (-> a number) and arrays (-> lists)
-    if callable(tolist):
-        return _plain(tolist())
-    return repr(obj)
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,14 @@ from hpotrack.errors import (
     TargetReached,
     TrialError,
 )
+from hpotrack.jsonable import dumps
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.provenance import hostname
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.recovery import lost_reason
 from hpotrack.space import Space, Value, param_from_json
-from hpotrack.store import Store, StudyRow, default_db_path, dumps, open_store
+from hpotrack.store import Store, StudyRow, default_db_path, open_store
 
 DIRECTIONS = ("minimize", "maximize")
 log = logging.getLogger("hpotrack")
@@ -107,6 +108,11 @@ class Study:
         return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
 
     # -- definition -------------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        """The study's row id in its database file."""
+        return self._row.id
 
     @property
     def name(self) -> str:
@@ -187,10 +193,17 @@ class Study:
             )
         return pd.DataFrame(rows)
 
+    def trial(self, number: int) -> TrialRecord:
+        """Trial ``number``; a :class:`TrialError` naming the numbers that exist."""
+        trials = self.refresh().trials
+        if not 0 <= number < len(trials):
+            have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"
+            raise TrialError(f"study {self.name!r} has no trial {number} (it has {have})")
+        return trials[number]
+
     def curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
         """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...]."""
-        if not 0 <= number < len(self.refresh().trials):
-            raise TrialError(f"study {self.name!r} has no trial {number}")
+        self.trial(number)
         points: dict[str, list[tuple[int, float]]] = {}
         for name, step, value, _ in self._store.curve(self._row.id, number):
             points.setdefault(name, []).append((step, value))

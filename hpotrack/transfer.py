@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import secrets
 import time
@@ -28,10 +27,11 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from hpotrack.errors import HpotrackError
+from hpotrack.jsonable import dumps, jsonable
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.records import TrialState
 from hpotrack.space import Space
-from hpotrack.store import Store, dumps
+from hpotrack.store import Store
 from hpotrack.study import DIRECTIONS, Study
 
 FORMAT = "hpotrack-study"
@@ -88,7 +88,7 @@ def export_study(study: Study) -> dict[str, Any]:
             "method": study.method.to_json(),
         }
     data = {"format": FORMAT, "version": VERSION, "study": definition, "trials": trials}
-    return cast(dict[str, Any], _finite(data))
+    return cast(dict[str, Any], jsonable(data))
 
 
 def write_export(study: Study, fmt: str, stream: TextIO) -> int:
@@ -151,17 +151,6 @@ def _snapshot(store: Store) -> Iterator[None]:
         yield
     finally:
         store.conn.execute("COMMIT")
-
-
-def _finite(obj: Any) -> Any:
-    """The structure with NaN and inf as None (JSON has no NaN)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {key: _finite(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(value) for value in obj]
-    return obj
 
 
 def _ordered(record: Mapping[str, Any], spec: Mapping[str, str]) -> dict[str, Any]:

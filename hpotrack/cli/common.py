@@ -12,6 +12,7 @@ import csv
 import functools
 import io
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ import click
 from tabulate import tabulate
 
 from hpotrack.errors import HpotrackError
+from hpotrack.jsonable import jsonable
 from hpotrack.store import Store, default_db_path, open_store
 from hpotrack.study import Study, load_study
 
@@ -82,7 +84,7 @@ def study_of(ctx: click.Context, name: str) -> Study:
 
 def emit(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2, default=str))
+        click.echo(json.dumps(jsonable(rows), indent=2, allow_nan=False))
     elif fmt == "csv":
         buffer = io.StringIO()
         if rows:
@@ -94,3 +96,15 @@ def emit(rows: list[dict[str, Any]], fmt: str) -> None:
         click.echo(tabulate(rows, headers="keys", floatfmt=".6g", missingval="-"))
     else:
         click.echo("(nothing to show)")
+
+
+def echo_json(obj: object) -> None:
+    """Pretty JSON on stdout; NaN and infinities become null."""
+    click.echo(json.dumps(jsonable(obj), indent=2, allow_nan=False))
+
+
+def when(timestamp: float | None) -> str | None:
+    """A Unix time as local ``YYYY-MM-DD HH:MM:SS`` (None stays None)."""
+    if timestamp is None:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import textwrap
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -14,33 +13,14 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from hpotrack.cli.common import cli, format_option, study_of, user_errors
-from hpotrack.errors import StudyNotFoundError, TrialError
+from hpotrack.cli.common import cli, echo_json, format_option, study_of, user_errors, when
 from hpotrack.records import Edge, TrialRecord
-from hpotrack.study import Study
 
 WIDTH = 80
 SPARKS = "▁▂▃▄▅▆▇█"
 TABLE_POINTS = 10  # curves up to this many points are a table, longer ones a sparkline
 SPARK_WIDTH = 60
 MAX_DEPTH = 8  # a deeper lineage branch continues in a block of its own (80 columns)
-
-
-def study_id(study: Study) -> int:
-    """The study's row id in its database (suggested move: a ``Study.id`` property)."""
-    row = study.store.find_study(study.name)
-    if row is None:
-        raise StudyNotFoundError(f"study {study.name!r} was deleted meanwhile")
-    return row.id
-
-
-def get_trial(study: Study, number: int) -> TrialRecord:
-    """Trial ``number``, or a :class:`TrialError` naming the numbers that exist."""
-    trials = study.trials
-    if not 0 <= number < len(trials):
-        have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"
-        raise TrialError(f"study {study.name!r} has no trial {number} (it has {have})")
-    return trials[number]
 
 
 @cli.command()
@@ -56,11 +36,10 @@ def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
     with which code it ran, and the traceback of a failed trial.
     """
     opened = study_of(ctx, study)
-    record = get_trial(opened, number)
-    sid = study_id(opened)
+    record = opened.trial(number)
     curves = opened.curve(number)
-    children = opened.store.children(sid, number)
-    provenance = opened.store.provenance(sid, number)
+    children = opened.store.children(opened.id, number)
+    provenance = opened.store.provenance(opened.id, number)
     if fmt == "json":
         curve = {n: [{"step": s, "value": v} for s, v in p] for n, p in curves.items()}
         kids = [{"child": child, **_edge_dict(edge)} for child, edge in children]
@@ -74,8 +53,8 @@ def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
             ("value", value),
             ("origin", record.origin),
             ("budget", record.budget),
-            ("started", _when(record.started)),
-            ("finished", _when(record.finished)),
+            ("started", when(record.started)),
+            ("finished", when(record.finished)),
             ("duration", None if record.duration is None else f"{record.duration:.3f} s"),
         ]
     )
@@ -97,7 +76,7 @@ def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
 def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]:
     labels = {"git_commit": "git commit", "source_hash": "source hash", "started": "run started"}
     return [
-        (labels.get(key, key), _when(value) if key == "started" else value)
+        (labels.get(key, key), when(value) if key == "started" else value)
         for key, value in provenance.items()
         if value is not None
     ]
@@ -187,7 +166,7 @@ def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, 
     down = _links((e.parent, child, e) for child, e in edges)
     up = _links((child, e.parent, e) for child, e in edges)
     if number is not None:
-        origin = get_trial(opened, number).origin
+        origin = opened.trial(number).origin
         ancestors, descendants = _reach([number], up), _reach([number], down)
         edges = [(c, e) for c, e in edges if c in ancestors or e.parent in descendants]
     if fmt == "json":
@@ -295,21 +274,6 @@ def _edge_dict(edge: Edge) -> dict[str, Any]:
     return {"parent": edge.parent, "kind": edge.kind, "step": edge.step, "detail": edge.detail}
 
 
-def echo_json(obj: object) -> None:
-    """Pretty JSON on stdout; NaN and infinities become null (suggested move: common.py)."""
-    click.echo(json.dumps(_json_ready(obj), indent=2, allow_nan=False, default=str))
-
-
-def _json_ready(obj: object) -> object:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Mapping):
-        return {str(k): _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
-    return obj
-
-
 def _section(title: str, lines: list[str]) -> list[str]:
     return ["", title, *lines] if lines else []
 
@@ -347,9 +311,3 @@ def _text(value: object) -> str:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
-
-
-def _when(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

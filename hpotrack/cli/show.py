@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import click
 
-from hpotrack.cli.common import cli, emit, format_option, store_of, study_of, user_errors
+from hpotrack.cli.common import cli, emit, format_option, store_of, study_of, user_errors, when
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
@@ -75,7 +74,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
                 "direction": row.direction[:3] if compact else row.direction,
                 **summary,
                 "best": None if best is None else best.value,
-                "last activity": _when(last),
+                "last activity": when(last),
             }
         )
     return rows
@@ -114,7 +113,3 @@ def _short(value: Any) -> Any:
     if isinstance(value, str) and len(value) > 16:
         return value[:15] + "…"
     return value
-
-
-def _when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))

@@ -1,0 +1,544 @@
+"""Parameter types: definitions, their [0, 1] encoding, grid values and stable JSON.
+
+Every method works on the unit cube. Each parameter (``Float``, ``Int``, ``Choice``) has
+``encode(value) -> u`` in [0, 1], ``decode(u) -> value`` (always valid, u clipped first),
+``validate(value)`` for user-supplied values, ``grid_values(grid_points)`` and ``to_json()``.
+Discrete parameters give each value an equal bin of [0, 1], so uniform sampling of the cube
+is uniform over their values. Definitions are stored as JSON that outlives this code, so
+the ``type`` tags are fixed strings, never class names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import numbers
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import MISSING, dataclass
+from decimal import Decimal
+from typing import Any, TypeAlias, TypeVar, cast
+
+import numpy as np
+
+from hpotrack.errors import SpaceError
+
+Value: TypeAlias = bool | int | float | str | None
+"""A parameter value: a JSON scalar."""
+
+_MAX_VALUES = 2**40
+"""Most values a discrete parameter may have, so that every bin stays wider than float noise."""
+
+_T = TypeVar("_T", bound=type)
+
+
+# --- checking user input ----------------------------------------------------------------------
+
+
+def _to_float(x: object, name: str) -> float:
+    """A finite Python float from a real number (numpy ok); bools and strings are refused."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real):
+        raise SpaceError(
+            f"`{name}` must be a real number, but got {name}={x!r} ({type(x).__name__})"
+        )
+    value = float(x) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if not math.isfinite(value):
+        raise SpaceError(f"`{name}` must be finite, but got {name}={value!r}")
+    return value
+
+
+def _to_int(x: object, name: str) -> int:
+    """A Python int from an integer or an integral float (3.0 -> 3); 3.5 is refused."""
+    if isinstance(x, numbers.Integral) and not isinstance(x, bool | np.bool_):
+        return int(x)
+    value = _to_float(x, name)
+    if not value.is_integer():
+        raise SpaceError(f"`{name}` must be an integer, but got {name}={value!r}")
+    return int(value)
+
+
+def _to_flag(x: object, name: str) -> bool:
+    """True or False (numpy bools ok); 'yes' or 1 are refused rather than guessed."""
+    if not isinstance(x, bool | np.bool_):
+        raise SpaceError(f"`{name}` must be True or False, but got {name}={x!r}")
+    return bool(x)
+
+
+def _to_option(x: object) -> Value:
+    """A JSON scalar from a Choice option (numpy scalars unwrapped)."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    if x is None or isinstance(x, bool | int | str):
+        return x
+    if isinstance(x, float):
+        return _to_float(x, "option")
+    raise SpaceError(
+        f"unsupported value type {type(x).__name__} in Choice options; "
+        "options must be bool, int, float, str or None"
+    )
+
+
+def _kind(x: object) -> str | None:
+    """What a value can match: 1 and 1.0 match each other, but True matches only bools."""
+    if x is None:
+        return "none"
+    if isinstance(x, bool | np.bool_):
+        return "bool"
+    if isinstance(x, numbers.Real):
+        return "number"
+    return "str" if isinstance(x, str) else None
+
+
+def _grid_points(grid_points: object) -> int:
+    """The number of grid points asked for a parameter: at least 2 (both ends)."""
+    if (
+        isinstance(grid_points, numbers.Integral)
+        and not isinstance(grid_points, bool)
+        and int(grid_points) >= 2
+    ):
+        return int(grid_points)
+    raise SpaceError(f"`grid_points >= 2` must hold, but got grid_points={grid_points!r}")
+
+
+def _decimals(x: float) -> int:
+    """Decimal places of a float as written (0.05 -> 2, 1e-20 -> 20, 300.0 -> 0)."""
+    exponent = Decimal(repr(x)).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _spread(count: int, g: int) -> list[int]:
+    """``g`` distinct indices of ``range(count)`` spread evenly, both ends included."""
+    return [(2 * i * (count - 1) + g - 1) // (2 * (g - 1)) for i in range(g)]
+
+
+def _tidy(points: list[float]) -> tuple[float, ...]:
+    """Inner grid points rounded 6 digits below their spacing: 0.3, not 0.30000000000000004."""
+    out = list(points)
+    for i in range(1, len(points) - 1):
+        gap = min(points[i] - points[i - 1], points[i + 1] - points[i])
+        if gap > 0:
+            out[i] = round(points[i], 6 - math.floor(math.log10(gap)))
+    return tuple(dict.fromkeys(out))
+
+
+def _unit(u: float) -> float:
+    """``u`` clipped into [0, 1]; NaN is refused since it has no place in the cube."""
+    u = float(u)
+    if math.isnan(u):
+        raise SpaceError("cannot decode NaN: the point must lie in [0, 1]")
+    return min(max(u, 0.0), 1.0)
+
+
+def _bin(u: float, n: int) -> int:
+    """Which of ``n`` equal bins of [0, 1] holds ``u``."""
+    return min(int(_unit(u) * n), n - 1)
+
+
+def _friendly_init(cls: _T) -> _T:
+    """Make a bad call (unknown keyword, wrong arity) a SpaceError instead of a TypeError.
+
+    ``Float(0, 1, logg=True)`` is a user mistake like ``Float(1, 0)`` and deserves the same
+    one clear line, with the valid names.
+    """
+    original: Callable[..., None] = vars(cls)["__init__"]
+    fields: dict[str, Any] = vars(cls)["__dataclass_fields__"]
+    names = list(fields)
+    required = [n for n, f in fields.items() if f.default is MISSING]
+    arguments = (n if n in required else f"{n}={fields[n].default!r}" for n in names)
+    call = f"{cls.__name__}({', '.join(arguments)})"
+
+    @functools.wraps(original)
+    def init(self: object, *args: object, **kwargs: object) -> None:
+        name = cls.__name__
+        if len(args) > len(names):
+            raise SpaceError(
+                f"{name}() takes at most {len(names)} positional argument(s) but "
+                f"{len(args)} were given; call it as {call}"
+            )
+        for key in kwargs:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f"; did you mean {close[0]!r}? " if close else ". "
+                raise SpaceError(
+                    f"{name}() got an unknown keyword argument {key!r}{hint}"
+                    f"Valid: {', '.join(names)}"
+                )
+            if key in names[: len(args)]:
+                raise SpaceError(f"{name}() got multiple values for argument {key!r}")
+        missing = [n for n in required[len(args) :] if n not in kwargs]
+        if missing:
+            raise SpaceError(
+                f"{name}() missing required argument(s) "
+                f"{', '.join(map(repr, missing))}; call it as {call}"
+            )
+        original(self, *args, **kwargs)
+
+    setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses `cls.__init__ = ...`
+    return cls
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+
+@_friendly_init
+@dataclass(frozen=True)
+class Float:
+    """A real number in [low, high]; log=True samples log-uniformly, step makes a grid."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+
+    def __post_init__(self) -> None:
+        low, high = _to_float(self.low, "low"), _to_float(self.high, "high")
+        log = _to_flag(self.log, "log")
+        step = None if self.step is None else _to_float(self.step, "step")
+        for name, value in (("low", low), ("high", high), ("log", log), ("step", step)):
+            object.__setattr__(self, name, value)
+        if not low < high:
+            raise SpaceError(f"`low < high` must hold, but got low={low!r}, high={high!r}")
+        if not math.isfinite(high - low):
+            raise SpaceError(
+                f"the range [{low!r}, {high!r}] is too wide: high - low overflows "
+                "a float; narrow it, or use log=True with positive bounds"
+            )
+        if log and low <= 0:
+            raise SpaceError(
+                f"`low > 0` must hold for log=True, but got low={low!r}; "
+                "use a small positive low (e.g. 1e-8) or log=False"
+            )
+        if step is None:
+            return
+        if log:
+            raise SpaceError(
+                "`step` and `log=True` cannot be combined; drop one (list a "
+                "log-spaced grid as hp.Choice([...]) instead)"
+            )
+        if step <= 0:
+            raise SpaceError(f"`step > 0` must hold, but got step={step!r}")
+        if self._tolerance > 1e-3:
+            raise SpaceError(
+                f"step={step!r} is too fine for values as large as "
+                f"{max(abs(low), abs(high))!r}: floats cannot hold that grid"
+            )
+        k = (high - low) / step
+        if round(k) < 1 or abs(k - round(k)) > self._tolerance:
+            ends = sorted(
+                {
+                    round(low + j * step, self._digits)
+                    for j in (math.floor(k), math.ceil(k))
+                    if j >= 1
+                }
+            )
+            raise SpaceError(
+                f"step={step!r} does not divide the range [{low!r}, {high!r}]: "
+                "(high - low) / step must be a whole number; e.g. use "
+                + " or ".join(f"high={end!r}" for end in ends)
+            )
+        if self._count > _MAX_VALUES:
+            raise SpaceError(
+                f"step={step!r} gives {self._count} values, more than the "
+                f"{_MAX_VALUES} supported; use a larger step or no step"
+            )
+
+    def __repr__(self) -> str:
+        extra = ", log=True" if self.log else "" if self.step is None else f", step={self.step!r}"
+        return f"Float({self.low!r}, {self.high!r}{extra})"
+
+    @property
+    def is_discrete(self) -> bool:
+        """True when a step makes the range a finite grid."""
+        return self.step is not None
+
+    @functools.cached_property
+    def _tolerance(self) -> float:
+        """How far, in steps, a float may sit from a grid point and still count as on it."""
+        scale = max(abs(self.low), abs(self.high)) / cast(float, self.step)
+        return max(1e-9, 64 * sys.float_info.epsilon * scale)
+
+    @functools.cached_property
+    def _count(self) -> int:
+        """The number of grid values (stepped Floats only)."""
+        return round((self.high - self.low) / cast(float, self.step)) + 1
+
+    @functools.cached_property
+    def _digits(self) -> int:
+        """Decimals grid values are rounded to: those of low and step, plus 3 to spare."""
+        return max(_decimals(self.low), _decimals(cast(float, self.step))) + 3
+
+    def _at(self, i: int) -> float:
+        """Grid value ``i``: 0.15, not 0.15000000000000002; the last one is exactly high."""
+        if i == self._count - 1:
+            return self.high
+        value = round(self.low + i * cast(float, self.step), self._digits) + 0.0  # no -0.0
+        return min(max(value, self.low), self.high)
+
+    def _index(self, value: object) -> tuple[float, int]:
+        """The validated value and, for a stepped Float, its grid index (else -1)."""
+        x = _to_float(value, "value")
+        if self.step is None:
+            if not self.low <= x <= self.high:
+                raise SpaceError(f"value {x!r} is outside [{self.low!r}, {self.high!r}]")
+            return x, -1
+        k = (x - self.low) / self.step
+        i = round(k)
+        if not 0 <= i < self._count or abs(k - i) > self._tolerance:
+            if not -self._tolerance <= k <= self._count - 1 + self._tolerance:
+                raise SpaceError(f"value {x!r} is outside [{self.low!r}, {self.high!r}]")
+            raise SpaceError(
+                f"value {x!r} is not on the grid of {self!r} (low + k * step); "
+                f"nearest valid values: {self._at(math.floor(k))!r}, "
+                f"{self._at(math.ceil(k))!r}"
+            )
+        return self._at(i), i
+
+    def validate(self, value: object) -> float:
+        """The value as a float, in [low, high] and on the grid (1e-9 slack) if stepped."""
+        return self._index(value)[0]
+
+    def encode(self, value: object) -> float:
+        """Linear or log position in [low, high]; a grid value gets the middle of its bin."""
+        x, i = self._index(value)
+        if i >= 0:
+            return (i + 0.5) / self._count
+        if self.log:
+            return min(math.log(x / self.low) / math.log(self.high / self.low), 1.0)
+        return min(max((x - self.low) / (self.high - self.low), 0.0), 1.0)
+
+    def decode(self, u: float) -> float:
+        """The value at ``u``: its bin's grid value if stepped, else exact and clipped."""
+        if self.step is not None:
+            return self._at(_bin(u, self._count))
+        u = _unit(u)
+        if u in (0.0, 1.0):
+            return self.high if u else self.low
+        if self.log:
+            x = math.exp(math.log(self.low) + u * math.log(self.high / self.low))
+        else:
+            x = self.low + u * (self.high - self.low)
+        return min(max(x, self.low), self.high)
+
+    def grid_values(self, grid_points: int | None = None) -> tuple[float, ...]:
+        """Grid values (thinned evenly to ``grid_points``), or ``grid_points`` spaced points."""
+        if self.step is not None:
+            g = self._count if grid_points is None else _grid_points(grid_points)
+            return tuple(self._at(i) for i in _spread(self._count, min(g, self._count)))
+        if grid_points is None:
+            raise SpaceError(
+                "continuous Float has no grid: give it a step "
+                "(hp.Float(0.0, 1.0, step=0.1)) or pass grid_points=N to the "
+                "grid method"
+            )
+        g = _grid_points(grid_points)
+        return _tidy([self.decode(i / (g - 1)) for i in range(g)])
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"type": "float", "low", "high", "log", "step"}``."""
+        return {
+            "type": "float",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+        }
+
+
+@_friendly_init
+@dataclass(frozen=True)
+class Int:
+    """An integer in [low, high] on ``low + k * step``; log=True samples log-uniformly."""
+
+    low: int
+    high: int
+    log: bool = False
+    step: int = 1
+
+    def __post_init__(self) -> None:
+        low, high = _to_int(self.low, "low"), _to_int(self.high, "high")
+        log, step = _to_flag(self.log, "log"), _to_int(self.step, "step")
+        for name, value in (("low", low), ("high", high), ("log", log), ("step", step)):
+            object.__setattr__(self, name, value)
+        if not low < high:
+            raise SpaceError(
+                f"`low < high` must hold, but got low={low!r}, high={high!r}; "
+                f"for a fixed value use hp.Choice([{low!r}]) or a constant"
+            )
+        if log and low <= 0:
+            raise SpaceError(f"`low > 0` must hold for log=True, but got low={low!r}")
+        if step < 1:
+            raise SpaceError(f"`step >= 1` must hold, but got step={step!r}")
+        if log and step != 1:
+            raise SpaceError(f"log=True requires step=1, but got step={step!r}; drop one")
+        if (high - low) % step:
+            below = high - (high - low) % step
+            raise SpaceError(
+                f"step={step!r} does not divide the range [{low!r}, {high!r}]: "
+                "(high - low) / step must be a whole number; e.g. use "
+                f"high={below!r} or high={below + step!r}"
+            )
+        if self._count > _MAX_VALUES or (log and high > _MAX_VALUES):
+            raise SpaceError(
+                f"{self!r} is too large to encode: at most {_MAX_VALUES} values "
+                "(and high <= that for log=True); use a Float and round it"
+            )
+
+    def __repr__(self) -> str:
+        extra = ", log=True" if self.log else f", step={self.step!r}" if self.step != 1 else ""
+        return f"Int({self.low!r}, {self.high!r}{extra})"
+
+    @property
+    def is_discrete(self) -> bool:
+        """Always True."""
+        return True
+
+    @property
+    def _count(self) -> int:
+        """The number of values."""
+        return (self.high - self.low) // self.step + 1
+
+    @property
+    def _log_edges(self) -> tuple[float, float]:
+        """Logs of the outer edges: each value x owns [x - 0.5, x + 0.5) on the log scale."""
+        return math.log(self.low - 0.5), math.log(self.high + 0.5)
+
+    def validate(self, value: object) -> int:
+        """The value as an int (3.0 and numpy ints ok), in [low, high] and on the step."""
+        x = _to_int(value, "value")
+        if not self.low <= x <= self.high:
+            raise SpaceError(f"value {x!r} is outside [{self.low!r}, {self.high!r}]")
+        off = (x - self.low) % self.step
+        if off:
+            raise SpaceError(
+                f"value {x!r} is not on the grid of {self!r} (low + k * step); "
+                f"nearest valid values: {x - off!r}, {x - off + self.step!r}"
+            )
+        return x
+
+    def encode(self, value: object) -> float:
+        """The middle of the value's bin (on the log scale if log=True)."""
+        x = self.validate(value)
+        if not self.log:
+            return ((x - self.low) // self.step + 0.5) / self._count
+        a, b = self._log_edges
+        middle = (math.log(x - 0.5) + math.log(x + 0.5)) / 2
+        return min(max((middle - a) / (b - a), 0.0), 1.0)
+
+    def decode(self, u: float) -> int:
+        """The value whose bin holds ``u``."""
+        if not self.log:
+            return self.low + _bin(u, self._count) * self.step
+        a, b = self._log_edges
+        x = math.floor(math.exp(a + _unit(u) * (b - a)) + 0.5)
+        return min(max(x, self.low), self.high)
+
+    def grid_values(self, grid_points: int | None = None) -> tuple[int, ...]:
+        """All values, or ``grid_points`` distinct ones spread evenly (geometrically if log)."""
+        g = self._count if grid_points is None else min(_grid_points(grid_points), self._count)
+        if g == self._count or not self.log:
+            return tuple(self.low + i * self.step for i in _spread(self._count, g))
+        ratio = self.high / self.low
+        points = (round(self.low * ratio ** (i / (g - 1))) for i in range(g))
+        return tuple(dict.fromkeys(min(max(x, self.low), self.high) for x in points))
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"type": "int", "low", "high", "log", "step"}``."""
+        return {
+            "type": "int",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+        }
+
+
+@_friendly_init
+@dataclass(frozen=True)
+class Choice:
+    """One of a list of JSON scalars, stored as a tuple; 1 and True are different options."""
+
+    options: Sequence[Value]
+
+    def __post_init__(self) -> None:
+        raw: object = self.options
+        if isinstance(raw, str | bytes | Mapping) or not isinstance(raw, Iterable):
+            raise SpaceError(
+                f"Choice options must be a list, but got {raw!r}; e.g. hp.Choice(['adam', 'sgd'])"
+            )
+        options = tuple(_to_option(x) for x in raw)
+        if not options:
+            raise SpaceError("Choice needs at least one option, but got none")
+        seen: set[tuple[str | None, Value]] = set()
+        for option in options:
+            if (_kind(option), option) in seen:
+                raise SpaceError(
+                    f"duplicate option {option!r} in Choice options; list each option once"
+                )
+            seen.add((_kind(option), option))
+        object.__setattr__(self, "options", options)
+
+    def _key(self) -> tuple[tuple[str, Value], ...]:
+        """Options with their types: Choice([1]), Choice([1.0]) and Choice([True]) differ."""
+        return tuple((type(x).__name__, x) for x in self.options)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Choice) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Choice({list(self.options)!r})"
+
+    @property
+    def is_discrete(self) -> bool:
+        """Always True."""
+        return True
+
+    def _index(self, value: object) -> int:
+        """Position of the option equal to ``value`` and of the same kind."""
+        kind = _kind(value)
+        for i, option in enumerate(self.options):
+            if kind is not None and _kind(option) == kind and option == value:
+                return i
+        hint = ""
+        if kind is not None and value in self.options:
+            hint = f"; {value!r} is a {type(value).__name__} and matches only that kind of option"
+        raise SpaceError(f"value {value!r} is not one of the options {list(self.options)!r}{hint}")
+
+    def validate(self, value: object) -> Value:
+        """The option equal to ``value`` (numpy's 3 gives the option 3)."""
+        return self.options[self._index(value)]
+
+    def encode(self, value: object) -> float:
+        """The middle of the option's bin."""
+        return (self._index(value) + 0.5) / len(self.options)
+
+    def decode(self, u: float) -> Value:
+        """The option whose bin holds ``u``."""
+        return self.options[_bin(u, len(self.options))]
+
+    def grid_values(self, grid_points: int | None = None) -> tuple[Value, ...]:
+        """All options; ``grid_points`` does not thin them."""
+        return tuple(self.options)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"type": "choice", "options": [...]}``."""
+        return {"type": "choice", "options": list(self.options)}
+
+
+Param: TypeAlias = Float | Int | Choice
+"""Any parameter definition."""
+
+_TAGS: dict[str, type[Param]] = {"float": Float, "int": Int, "choice": Choice}
+
+
+def param_from_json(data: object) -> Param:
+    """The parameter whose ``to_json()`` gave ``data``."""
+    if not isinstance(data, Mapping) or data.get("type") not in _TAGS:
+        raise SpaceError(
+            f"not a stored parameter: {data!r}; expected a dict whose 'type' is "
+            f"one of {', '.join(map(repr, _TAGS))}"
+        )
+    return _TAGS[data["type"]](**{k: v for k, v in data.items() if k != "type"})
