@@ -12,6 +12,7 @@ import csv
 import functools
 import io
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +45,9 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except HpotrackError as exc:
             raise CliError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            db = click.get_current_context().obj
+            raise CliError(f"{db}: database error: {exc} (is it damaged?)") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -82,7 +86,13 @@ def study_of(ctx: click.Context, name: str) -> Study:
     return load_study(name, db=ctx.obj)
 
 
+def table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a plain-text table (tabulate; None shows as ``-``)."""
+    return str(tabulate(rows, headers="keys", floatfmt=".6g", missingval="-"))
+
+
 def emit(rows: list[dict[str, Any]], fmt: str) -> None:
+    """Rows as ``table``, ``json`` or ``csv`` on stdout."""
     if fmt == "json":
         click.echo(json.dumps(jsonable(rows), indent=2, allow_nan=False))
     elif fmt == "csv":
@@ -93,7 +103,7 @@ def emit(rows: list[dict[str, Any]], fmt: str) -> None:
             writer.writerows(rows)
         click.echo(buffer.getvalue(), nl=False)
     elif rows:
-        click.echo(tabulate(rows, headers="keys", floatfmt=".6g", missingval="-"))
+        click.echo(table(rows))
     else:
         click.echo("(nothing to show)")
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import math
+import shutil
 from typing import Any
 
 import click
 
-from hpotrack.cli.common import cli, emit, format_option, store_of, study_of, user_errors, when
+from hpotrack.cli.common import (
+    cli,
+    emit,
+    format_option,
+    store_of,
+    study_of,
+    table,
+    user_errors,
+    when,
+)
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
@@ -50,7 +60,34 @@ def show(
         trials = _best_first(trials, opened.direction)
     if top:
         trials = trials[:top]
-    emit(_trial_rows(opened, trials, compact=fmt == "table"), fmt)
+    if fmt == "table":
+        emit(_fit(_trial_rows(opened, trials, compact=True), list(opened.space)), fmt)
+    else:
+        emit(_trial_rows(opened, trials, compact=False), fmt)
+
+
+def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Rows that fit the terminal: when one column per parameter is too wide, the
+    parameters fold into one ``params`` column of ``name=value`` pairs, cut to fit."""
+    width = shutil.get_terminal_size((80, 24)).columns
+    if not rows or _width(rows) <= width:
+        return rows
+    folded = []
+    for row in rows:
+        pairs = " ".join(f"{name}={row[name]}" for name in names)
+        rest = {key: value for key, value in row.items() if key not in names}
+        folded.append({**rest, "params": pairs})
+    room = max(
+        16, width - _width([{k: v for k, v in r.items() if k != "params"} for r in folded]) - 2
+    )
+    for row in folded:
+        if len(row["params"]) > room:
+            row["params"] = row["params"][: room - 1] + "…"
+    return folded
+
+
+def _width(rows: list[dict[str, Any]]) -> int:
+    return max(map(len, table(rows).splitlines()))
 
 
 def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
@@ -62,18 +99,28 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         best = history.best
         last = max((t.finished or t.started or 0.0 for t in history.trials), default=row.created)
         counts = {state.value: history.count(state) for state in TrialState}
-        if compact:
+        best_value = None if best is None else best.value
+        if compact:  # 80 columns: states folded into one cell, minutes are enough
             states = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
-            summary: dict[str, Any] = {"trials": f"{len(history.trials)}: {states or 'none'}"}
-        else:
-            summary = {"trials": len(history.trials), **counts}
+            rows.append(
+                {
+                    "study": row.name,
+                    "method": study.method.name,
+                    "goal": row.direction[:3],
+                    "trials": f"{len(history.trials)}: {states or 'none'}",
+                    "best": best_value,
+                    "last active": (when(last) or "")[:16],
+                }
+            )
+            continue
         rows.append(
             {
                 "study": row.name,
                 "method": study.method.name,
-                "direction": row.direction[:3] if compact else row.direction,
-                **summary,
-                "best": None if best is None else best.value,
+                "direction": row.direction,
+                "trials": len(history.trials),
+                **counts,
+                "best": best_value,
                 "last activity": when(last),
             }
         )

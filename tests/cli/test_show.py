@@ -1,0 +1,144 @@
+"""``hpotrack show``: the study list and one study's trials, in every format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import hpotrack as hp
+from hpotrack.cli import cli
+from hpotrack.store import close_stores
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "h.db"
+    values = iter([3.0, 1.0, ValueError("boom"), 2.0, 0.5, 4.0])
+
+    @hp.tune({"x": hp.Float(0.0, 1.0), "n": hp.Int(1, 9)}, study="alpha", db=path, seed=0)
+    def alpha(x: float, n: int) -> float:
+        value = next(values)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    alpha.optimize(n_trials=6)
+
+    @hp.tune({"c": ["a", "b"]}, method="grid", study="beta", db=path, direction="maximize")
+    def beta(c: str) -> float:
+        return 1.0 if c == "a" else 2.0
+
+    beta.optimize()
+    return path
+
+
+def show(db: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--db", str(db), "show", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_study_list_has_method_direction_states_and_best(db: Path) -> None:
+    lines = show(db).splitlines()
+    assert lines[0].split()[:4] == ["study", "method", "goal", "trials"]
+    alpha = next(line for line in lines if line.startswith("alpha"))
+    assert "random" in alpha and "min" in alpha and "6: 5 complete, 1 failed" in alpha
+    assert " 0.5 " in alpha
+    beta = next(line for line in lines if line.startswith("beta"))
+    assert "grid" in beta and "max" in beta and " 2 " in beta
+    assert all(len(line) <= 80 for line in lines)
+
+
+def test_the_study_list_as_json_has_one_count_per_state(db: Path) -> None:
+    rows = json.loads(show(db, "--format", "json"))
+    alpha = next(row for row in rows if row["study"] == "alpha")
+    assert (alpha["complete"], alpha["failed"], alpha["running"], alpha["trials"]) == (5, 1, 0, 6)
+    assert alpha["direction"] == "minimize" and alpha["best"] == 0.5
+
+
+def test_trials_by_number_best_first_top_and_state(db: Path) -> None:
+    rows = json.loads(show(db, "alpha", "--format", "json"))
+    assert [row["number"] for row in rows] == list(range(6))
+    assert set(rows[0]) == {"number", "state", "value", "x", "n", "budget", "duration", "origin"}
+    top = json.loads(show(db, "alpha", "--top", "3", "--format", "json"))
+    assert [row["value"] for row in top] == [0.5, 1.0, 2.0]
+    failed = json.loads(show(db, "alpha", "--state", "failed", "--format", "json"))
+    assert [row["number"] for row in failed] == [2]
+    by_number = json.loads(show(db, "alpha", "--top", "2", "--sort", "number", "--format", "json"))
+    assert [row["number"] for row in by_number] == [0, 1]
+
+
+def test_maximize_studies_put_the_largest_value_first(db: Path) -> None:
+    top = json.loads(show(db, "beta", "--top", "1", "--format", "json"))
+    assert top[0]["c"] == "b" and top[0]["value"] == 2.0
+
+
+def test_csv_has_a_header_and_one_row_per_trial(db: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO(show(db, "alpha", "--format", "csv"))))
+    assert len(rows) == 6 and rows[2]["state"] == "failed" and rows[1]["value"] == "1.0"
+
+
+def test_a_wide_space_stays_within_80_columns(tmp_path: Path) -> None:
+    db = tmp_path / "wide.db"
+    space = {f"hyperparameter_{i}": hp.Float(0.0, 1.0) for i in range(12)}
+
+    @hp.tune(space, study="wide", db=db, seed=0)
+    def wide(**params: float) -> float:
+        return sum(params.values())
+
+    wide.optimize(n_trials=3)
+    lines = show(db, "wide").splitlines()
+    assert all(len(line) <= 80 for line in lines), max(map(len, lines))
+    assert "params" in lines[0] and "hyperparameter_0=" in lines[2]
+    # Data formats keep one column per parameter.
+    assert "hyperparameter_11" in json.loads(show(db, "wide", "--format", "json"))[0]
+
+
+def test_an_empty_database_shows_nothing(tmp_path: Path) -> None:
+    from hpotrack.store import Store
+
+    Store(tmp_path / "empty.db").close()
+    assert "nothing to show" in show(tmp_path / "empty.db")
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("missing", "no database at"),
+        ("not-sqlite", "not an hpotrack database"),
+        ("newer", "newer than this hpotrack"),
+        ("unknown-study", "did you mean 'alpha'"),
+        ("damaged", "database error"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(
+    db: Path, tmp_path: Path, setup: str, expected: str
+) -> None:
+    args = ["show"]
+    target = db
+    if setup == "missing":
+        target = tmp_path / "nope.db"
+    elif setup == "not-sqlite":
+        target = tmp_path / "junk.db"
+        target.write_bytes(b"hello" * 100)
+    elif setup == "newer":
+        close_stores()  # a long-lived process keeps its checked connection; the CLI is new
+        with closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    elif setup == "damaged":
+        close_stores()
+        with closing(sqlite3.connect(db)) as conn, conn:
+            conn.execute("DROP TABLE trials")
+    else:
+        args = ["show", "alpah"]
+    result = CliRunner().invoke(cli, ["--db", str(target), *args])
+    assert result.exit_code == 2
+    assert expected in result.output and "Traceback" not in result.output
+    assert result.output.count("\n") == 1

@@ -1,0 +1,45 @@
+"""The progress bar: trials done / target, best so far, elapsed and ETA; silent off a TTY."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import hpotrack as hp
+from hpotrack.progress import ProgressBar
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def study_with_trials(db: Path, n: int) -> hp.Study:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    return train.optimize(n_trials=n, progress=False)
+
+
+def test_the_bar_shows_done_target_best_elapsed_and_eta(db: Path) -> None:
+    study = study_with_trials(db, 4)
+    stream = Terminal()
+    with ProgressBar(study, 10, stream=stream) as bar:
+        bar.update()
+    text = stream.getvalue()
+    assert "4/10" in text and f"best {study.best.value:.6g} (#{study.best.number})" in text
+    assert "elapsed 0:0" in text and text.startswith("\r") and text.endswith("\n")
+
+
+def test_the_bar_without_a_target_counts_trials(db: Path) -> None:
+    study = study_with_trials(db, 3)
+    assert "3 trials" in ProgressBar(study, None, enabled=True).line()
+
+
+def test_the_bar_is_silent_off_a_terminal_or_when_disabled(db: Path) -> None:
+    study = study_with_trials(db, 2)
+    for stream, enabled in ((io.StringIO(), None), (Terminal(), False)):
+        with ProgressBar(study, 5, stream=stream, enabled=enabled) as bar:
+            bar.update()
+        assert stream.getvalue() == ""
