@@ -13,8 +13,15 @@ from typing import Any
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON; numpy scalars become Python numbers, NaN and inf become null."""
-    return json.dumps(jsonable(obj), separators=(",", ":"), allow_nan=False)
+    """Compact JSON; numpy scalars become Python numbers, NaN and inf become null.
+
+    Plain JSON values (the usual case: params and metrics of builtin numbers) take the C
+    encoder directly; only what it refuses is converted first.
+    """
+    try:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(jsonable(obj), separators=(",", ":"), allow_nan=False)
 
 
 def jsonable(obj: Any) -> Any:

@@ -4,7 +4,8 @@ A running trial is lost when its process is gone (same host: the pid no longer e
 is a zombie) or when its heartbeat is older than :data:`GRACE_S` (any host; this also
 catches a pid reused by an unrelated process). Each process refreshes the heartbeat of its
 running trials from one background thread with its own connection, every
-:data:`INTERVAL_S` seconds, while the user's function runs.
+:data:`INTERVAL_S` seconds, while the user's function runs; the same thread writes their
+buffered intermediate reports about every :data:`FLUSH_S` seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 
 from hpotrack.provenance import hostname
 from hpotrack.store import RunningTrial, Store
+from hpotrack.trial import Trial
 
+FLUSH_S = 1.0
 INTERVAL_S = 5.0
 GRACE_S = 60.0
 
@@ -52,50 +55,62 @@ def pid_alive(pid: int) -> bool:
 
 
 class Heartbeat:
-    """One daemon thread per process and database that refreshes running trials."""
+    """One daemon thread per process and database, with its own connection.
 
-    def __init__(self, path: Path, interval: float | None = None) -> None:
+    About every :data:`FLUSH_S` seconds it writes the buffered reports of this process's
+    running trials; every :data:`INTERVAL_S` seconds it refreshes their heartbeat. Locks
+    are always taken in the order trial flush lock -> database, as the run loop does.
+    """
+
+    def __init__(self, path: Path) -> None:
         self._path = path
-        self._interval = INTERVAL_S if interval is None else interval
-        self._trials: set[int] = set()
+        self._trials: dict[int, Trial] = {}
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add(self, trial_id: int) -> None:
+    def add(self, trial: Trial) -> None:
         with self._lock:
-            self._trials.add(trial_id)
+            self._trials[trial.trial_id] = trial
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="hpotrack-heartbeat", daemon=True
                 )
                 self._thread.start()
 
-    def discard(self, trial_id: int) -> None:
+    def discard(self, trial: Trial) -> None:
         with self._lock:
-            self._trials.discard(trial_id)
+            self._trials.pop(trial.trial_id, None)
 
     def _run(self) -> None:
         store: Store | None = None
-        while not self._wake.wait(self._interval):
+        last_beat = time.monotonic()
+        while True:
+            time.sleep(FLUSH_S)
             with self._lock:
-                trials = sorted(self._trials)
+                trials = list(self._trials.values())
             if not trials:
                 continue
-            if store is None:
-                store = Store(self._path)  # its own connection: never shares a transaction
+            store = store or Store(self._path)
             try:
-                store.beat(trials, time.time())
-            except Exception:  # a missed beat is retried at the next interval
+                for trial in trials:
+                    with trial.flush_lock:
+                        rows = trial.drain()
+                        if rows:
+                            with store.write():
+                                store.add_metrics(trial.trial_id, rows)
+                if time.monotonic() - last_beat >= INTERVAL_S:
+                    store.beat([trial.trial_id for trial in trials], time.time())
+                    last_beat = time.monotonic()
+            except Exception:  # a missed flush or beat is retried at the next round
                 continue
 
 
-_beats: dict[tuple[int, Path], Heartbeat] = {}
+_beats: dict[tuple[int, Path], Heartbeat] = {}  # several keys may name one file: harmless
 
 
 def heartbeat_for(path: Path) -> Heartbeat:
     """This process's heartbeat thread for the database at ``path``."""
-    key = (os.getpid(), path.resolve())
+    key = (os.getpid(), path)  # not resolved: this runs once per trial
     if key not in _beats:
         _beats[key] = Heartbeat(path)
     return _beats[key]

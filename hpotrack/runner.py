@@ -7,13 +7,13 @@ proposal from :meth:`Study.ask`. Several processes run this same loop against on
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import logging
 import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
@@ -21,31 +21,21 @@ from hpotrack.errors import StopSearch, TargetReached, TooManyFailures
 from hpotrack.progress import ProgressBar
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
-from hpotrack.study import Claimed, Study, Worker
+from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.trial import Pruned, Trial, running
 
 log = logging.getLogger("hpotrack")
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How one trial ended, as it will be stored."""
+def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[Outcome, Any]:
+    """Run ``fn`` on a claimed trial: its outcome (with the reports not yet written) to
+    store, and what the function returned.
 
-    state: TrialState
-    value: float | None
-    metrics: dict[str, Any]
-    error: str | None = None
-    returned: Any = None  # the function's raw return value (a manual call hands it back)
-
-
-def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed, worker: Worker) -> Outcome:
-    """Run ``fn`` on a claimed trial and record how it ended.
-
-    Ctrl-C (or any exit that is not an ``Exception``) marks the trial failed and is
-    re-raised, so the database stays consistent whatever stops the process.
+    Storing is the caller's (with its next ask, or :meth:`Study.tell`), except on Ctrl-C or
+    any exit that is not an ``Exception``: then the trial is stored as failed here and the
+    exit re-raised, so the database stays consistent whatever stops the process.
     """
     trial = Trial(
-        store=study.store,
         trial_id=claimed.trial_id,
         number=claimed.number,
         params=claimed.params,
@@ -56,30 +46,38 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed, worker: Wo
     kwargs: dict[str, Any] = dict(claimed.params)
     if wants_trial(fn):
         kwargs["trial"] = trial
-    heartbeat = heartbeat_for(study.db_path)
-    heartbeat.add(claimed.trial_id)
+    background = heartbeat_for(study.db_path)
+    background.add(trial)
+    result: Any = None
     try:
         with running(trial):
             result = fn(**kwargs)
-        outcome = dataclasses.replace(parse_result(result, study.objective), returned=result)
+        outcome = parse_result(result, study.objective)
     except Pruned:
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
     except Exception:
         outcome = Outcome(TrialState.FAILED, None, {}, traceback.format_exc())
-    except KeyboardInterrupt:
-        study.tell(claimed, TrialState.FAILED, None, {}, "interrupted (KeyboardInterrupt)")
-        raise
     except BaseException as exc:
-        study.tell(claimed, TrialState.FAILED, None, {}, f"interrupted ({exc!r})")
+        reason = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else f"interrupted ({exc!r})"
+        study.tell(claimed, _with_reports(Outcome(TrialState.FAILED, None, {}, reason), trial))
         raise
     finally:
-        heartbeat.discard(claimed.trial_id)
-    study.tell(claimed, outcome.state, outcome.value, outcome.metrics, outcome.error)
-    return outcome
+        background.discard(trial)
+    return _with_reports(outcome, trial), result
 
 
+INTERRUPTED = "interrupted (KeyboardInterrupt)"
+
+
+def _with_reports(outcome: Outcome, trial: Trial) -> Outcome:
+    """The outcome carrying the trial's reports that the background flusher did not write."""
+    with trial.flush_lock:
+        return dataclasses.replace(outcome, reports=tuple(trial.drain()))
+
+
+@functools.lru_cache(maxsize=256)
 def wants_trial(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn`` declares a parameter named ``trial``."""
+    """Whether ``fn`` declares a parameter named ``trial`` (cached: signatures are slow)."""
     try:
         return "trial" in inspect.signature(fn).parameters
     except (TypeError, ValueError):
@@ -138,28 +136,38 @@ def optimize_here(
     deadline = None if timeout is None else time.monotonic() + timeout
     failures: list[str] = []
     ran = 0
-    with ProgressBar(study, limit, enabled=progress) as bar:
-        while deadline is None or time.monotonic() < deadline:
-            try:
-                claimed = study.ask(worker, limit)
-            except StopSearch as stop:
-                log.info("%s%s", stop, "" if ran else _nothing_to_run(stop))
-                break
-            outcome = run_trial(study, fn, claimed, worker)
-            ran += 1
-            bar.update()
-            if outcome.state is not TrialState.FAILED:
-                failures.clear()
-                continue
-            log.warning("trial %d failed: %s", claimed.number, _last_line(outcome.error))
-            failures.append(outcome.error or "")
-            if len(failures) >= max_failures:
-                raise TooManyFailures(
-                    f"{len(failures)} trials in a row failed in study {study.name!r}; "
-                    f"stopping so you can look. The first one failed with:\n{failures[0]}"
+    done: tuple[Claimed, Outcome] | None = None  # stored by the next ask, or at the end
+    try:
+        with ProgressBar(study, limit, enabled=progress) as bar:
+            while deadline is None or time.monotonic() < deadline:
+                try:
+                    claimed = study.ask(worker, limit, done)
+                except StopSearch as stop:
+                    done = None
+                    log.info("%s%s", stop, "" if ran else _nothing_to_run(stop))
+                    break
+                done = None
+                outcome, _ = run_trial(study, fn, claimed)
+                done = (claimed, outcome)
+                ran += 1
+                bar.update()
+                if outcome.state is not TrialState.FAILED:
+                    failures.clear()
+                    continue
+                log.warning("trial %d failed: %s", claimed.number, _last_line(outcome.error))
+                failures.append(outcome.error or "")
+                if len(failures) >= max_failures:
+                    raise TooManyFailures(
+                        f"{len(failures)} trials in a row failed in study {study.name!r}; "
+                        f"stopping so you can look. The first one failed with:\n{failures[0]}"
+                    )
+            else:
+                log.info(
+                    "timeout of %ss reached in study %r after %d trials", timeout, study.name, ran
                 )
-        else:
-            log.info("timeout of %ss reached in study %r after %d trials", timeout, study.name, ran)
+    finally:
+        if done is not None:
+            study.tell(*done)
     return ran
 
 

@@ -66,9 +66,11 @@ def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
             "run_id": int,
             "error": str,
             "seq": int,
+            "parents": int,  # how many lineage edges lead here (0: no lineage read needed)
         },
         pk="id",
-        not_null={"study_id", "number", "state", "params", "origin", "seq"},
+        not_null={"study_id", "number", "state", "params", "origin", "seq", "parents"},
+        defaults={"parents": 0},
         foreign_keys=[("study_id", "studies", "id"), ("run_id", "runs", "id")],
     )
     db["trials"].create_index(["study_id", "number"], unique=True)  # type: ignore[union-attr]

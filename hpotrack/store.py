@@ -39,7 +39,7 @@ DEFAULT_DB = "hpotrack.db"
 BUSY_TIMEOUT_S = 60.0
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
-    "error, claim, host, pid, seq"
+    "error, claim, host, pid, seq, parents"
 )
 
 
@@ -247,11 +247,15 @@ class Store:
 
     # -- trials: the hot path -----------------------------------------------------------
 
-    def trials_since(self, study_id: int, seq: int) -> list[tuple[int, int, TrialRecord]]:
+    def trials_since(
+        self, study_id: int, seq: int, new_from: int = 0
+    ) -> list[tuple[int, int, TrialRecord]]:
         """(id, seq, record) of every trial changed after ``seq``, by number.
 
         Each row appears once, at its latest state; ordering by number (not seq) means a
         new trial always follows the ones numbered before it, even when those changed later.
+        Lineage edges never change after insertion, so they are read only for trials
+        numbered ``new_from`` or more (the others come back with no parents).
         """
         rows = self.conn.execute(
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND seq > ? ORDER BY number",
@@ -259,8 +263,8 @@ class Store:
         ).fetchall()
         if not rows:
             return []
-        numbers = [r[1] for r in rows]
-        edges = self._edges(study_id, numbers)
+        numbers = [r[1] for r in rows if r[1] >= new_from and r[15]]
+        edges = self._edges(study_id, numbers) if numbers else {}
         return [(r[0], r[14], _trial_record(r, edges.get(r[1], ()))) for r in rows]
 
     def _edges(self, study_id: int, children: Sequence[int]) -> dict[int, tuple[Edge, ...]]:
@@ -296,8 +300,8 @@ class Store:
         now = time.time() if state is TrialState.RUNNING else None
         cursor = self.conn.execute(
             "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
-            "started, heartbeat, host, pid, run_id, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "started, heartbeat, host, pid, run_id, parents, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "(SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?))",
             (
                 study_id,
@@ -312,6 +316,7 @@ class Store:
                 host,
                 pid,
                 run_id,
+                len(parents),
                 study_id,
             ),
         )

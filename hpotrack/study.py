@@ -8,6 +8,7 @@ records the outcome in one statement.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import os
@@ -21,6 +22,7 @@ from typing import Any
 from hpotrack.errors import (
     DefinitionError,
     NoCompleteTrial,
+    StopSearch,
     StudyMismatchError,
     StudyNotFoundError,
     TargetReached,
@@ -34,8 +36,10 @@ from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.recovery import lost_reason
 from hpotrack.space import Space, Value, param_from_json
 from hpotrack.store import Store, StudyRow, default_db_path, open_store
+from hpotrack.trial import MetricRow
 
 DIRECTIONS = ("minimize", "maximize")
+RECOVERY_EVERY_S = 1.0  # how often an asking process looks for trials of dead workers
 log = logging.getLogger("hpotrack")
 
 
@@ -83,6 +87,17 @@ class Worker:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """How a trial ended, as it is stored, with the reports not yet written."""
+
+    state: TrialState
+    value: float | None
+    metrics: Mapping[str, Any]
+    error: str | None = None
+    reports: tuple[MetricRow, ...] = ()
+
+
+@dataclass(frozen=True)
 class Claimed:
     """A trial this process has just claimed and must now run and tell."""
 
@@ -103,6 +118,7 @@ class Study:
         self._history = History(self.space, row.direction, row.seed)
         self._ids: list[int] = []
         self._seq = 0
+        self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
@@ -149,8 +165,12 @@ class Study:
 
     def refresh(self) -> History:
         """Read the trials changed since the last call; returns the live history."""
-        for trial_id, seq, record in self._store.trials_since(self._row.id, self._seq):
-            self._history.update(record)
+        history = self._history
+        known = len(history.trials)
+        for trial_id, seq, record in self._store.trials_since(self._row.id, self._seq, known):
+            if record.number < known and history.trials[record.number].parents:
+                record = dataclasses.replace(record, parents=history.trials[record.number].parents)
+            history.update(record)
             if record.number == len(self._ids):
                 self._ids.append(trial_id)
             self._seq = max(self._seq, seq)
@@ -235,47 +255,61 @@ class Study:
             if target is None or n_trials > target:
                 self._store.update_study(self._row.id, target=n_trials)
 
-    def ask(self, worker: Worker, limit: int | None) -> Claimed:
+    def ask(
+        self, worker: Worker, limit: int | None, done: tuple[Claimed, Outcome] | None = None
+    ) -> Claimed:
         """Claim the next trial under the write lock: a queued one, else a proposal.
 
-        Raises :class:`TargetReached` when ``limit`` trials have started and
+        ``done`` is the outcome of this worker's previous trial: it is stored in the same
+        transaction (one commit per trial instead of two), and stored even when nothing is
+        left to claim. Raises :class:`TargetReached` when ``limit`` trials have started and
         ``SearchExhausted`` when the method has nothing left.
         """
         with self._store.write():
+            if done is not None:
+                self._record(*done)
+            try:
+                return self._claim(worker, limit)
+            except StopSearch as stop:
+                stopped = stop  # leave the block normally: the outcome above is committed
+        raise stopped
+
+    def _claim(self, worker: Worker, limit: int | None) -> Claimed:
+        """The body of :meth:`ask`, inside its write transaction."""
+        history = self.refresh()
+        if time.monotonic() >= self._next_recovery and self.recover_lost():
             history = self.refresh()
-            if self.recover_lost():
-                history = self.refresh()
-            started = history.n_started
-            if limit is not None and started >= limit:
-                raise TargetReached(
-                    f"study {self.name!r} has {started} trials: the target of {limit} is reached"
-                )
-            if history.count(TrialState.QUEUED):
-                trial_id, number = self._store.first_queued(self._row.id)
-                self._store.start_queued(
-                    self._row.id,
-                    trial_id,
-                    run_id=worker.run_id,
-                    host=worker.host,
-                    pid=worker.pid,
-                )
-                queued = history.trials[number]
-                return Claimed(trial_id, number, dict(queued.params), queued.budget)
-            proposal = self.method.ask(history)
-            number = history.next_number
-            trial_id = self._store.insert_trial(
+        started = history.n_started
+        if limit is not None and started >= limit:
+            raise TargetReached(
+                f"study {self.name!r} has {started} trials: the target of {limit} is reached"
+            )
+        if history.count(TrialState.QUEUED):
+            trial_id, number = self._store.first_queued(self._row.id)
+            self._store.start_queued(
                 self._row.id,
-                number=number,
-                state=TrialState.RUNNING,
-                params=proposal.params,
-                origin=proposal.origin,
-                budget=proposal.budget,
-                claim=proposal.claim,
-                parents=proposal.parents,
+                trial_id,
                 run_id=worker.run_id,
                 host=worker.host,
                 pid=worker.pid,
             )
+            queued = history.trials[number]
+            return Claimed(trial_id, number, dict(queued.params), queued.budget)
+        proposal = self.method.ask(history)
+        number = history.next_number
+        trial_id = self._store.insert_trial(
+            self._row.id,
+            number=number,
+            state=TrialState.RUNNING,
+            params=proposal.params,
+            origin=proposal.origin,
+            budget=proposal.budget,
+            claim=proposal.claim,
+            parents=proposal.parents,
+            run_id=worker.run_id,
+            host=worker.host,
+            pid=worker.pid,
+        )
         return Claimed(trial_id, number, proposal.params, proposal.budget)
 
     def recover_lost(self) -> int:
@@ -284,6 +318,7 @@ class Study:
 
         Call inside a write transaction with a fresh history (``ask`` does, every time).
         """
+        self._next_recovery = time.monotonic() + RECOVERY_EVERY_S
         now = time.time()
         lost = retried = 0
         for running in self._store.running(self._row.id):
@@ -331,22 +366,21 @@ class Study:
             )
         return Claimed(trial_id, number, values, None)
 
-    def tell(
-        self,
-        claimed: Claimed,
-        state: TrialState,
-        value: float | None,
-        metrics: Mapping[str, Any],
-        error: str | None,
-    ) -> None:
-        """Record the outcome of a claimed trial."""
+    def tell(self, claimed: Claimed, outcome: Outcome) -> None:
+        """Store a trial's outcome and its unwritten reports, atomically."""
+        with self._store.write():
+            self._record(claimed, outcome)
+
+    def _record(self, claimed: Claimed, outcome: Outcome) -> None:
+        if outcome.reports:
+            self._store.add_metrics(claimed.trial_id, outcome.reports)
         self._store.finish_trial(
             self._row.id,
             claimed.trial_id,
-            state=state,
-            value=value,
-            metrics=metrics,
-            error=error,
+            state=outcome.state,
+            value=outcome.value,
+            metrics=outcome.metrics,
+            error=outcome.error,
         )
 
     def worker(self, provenance: Mapping[str, Any]) -> Worker:

@@ -389,6 +389,7 @@ def _trial(
             "origin": trial["origin"] or "sampled",
             **{"finished": finished, "error": error, "host": trial["host"], "pid": trial["pid"]},
             "seq": position + 1,  # increasing with number, as if written in order
+            "parents": len(trial["parents"] or []),
         }
     )
     seen: set[tuple[int, str]] = set()

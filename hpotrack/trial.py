@@ -8,18 +8,16 @@ each see their own).
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
 
 from hpotrack.errors import TrialError
 from hpotrack.space import Value
-
-if TYPE_CHECKING:
-    from hpotrack.store import Store
 
 
 class Pruned(Exception):
@@ -30,13 +28,22 @@ class Pruned(Exception):
     """
 
 
+MetricRow = tuple[str, int, float, float]
+"""An intermediate metric as stored: (name, step, value, time)."""
+
+
 class Trial:
-    """One running trial: its number, hyperparameters and budget, and where it reports."""
+    """One running trial: its number, hyperparameters and budget, and where it reports.
+
+    Reports are buffered in memory, not written one by one: the process's background
+    flusher (:mod:`hpotrack.recovery`) writes them about every second, and the rest go in
+    the same transaction as the trial's outcome. A crash loses at most the last second of
+    intermediate metrics of a running trial, never those of a finished one.
+    """
 
     def __init__(
         self,
         *,
-        store: Store,
         trial_id: int,
         number: int,
         params: dict[str, Value],
@@ -44,26 +51,29 @@ class Trial:
         objective: str,
         study: str,
     ) -> None:
-        self._store = store
-        self._trial_id = trial_id
+        self.trial_id = trial_id
         self.number = number
         self.params = dict(params)
         self.budget = budget
         self.study = study
         self._objective = objective
         self._last_step: dict[str, int] = {}
+        self._pending: deque[MetricRow] = deque()  # append/popleft are thread-safe
+        self.flush_lock = threading.Lock()  # held while a batch is drained and written
         self.last_value: float | None = None
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"
 
     def report(self, value: float, step: int | None = None, *, name: str | None = None) -> None:
-        """Store an intermediate metric (default: the objective) at ``step``.
+        """Record an intermediate metric (default: the objective) at ``step``.
 
         ``step`` defaults to one more than the last reported step of that metric (0 first).
         Reporting a step again replaces its value.
         """
         metric = self._objective if name is None else name
+        if not isinstance(metric, str) or not metric:
+            raise TrialError(f"report() needs a metric name (a non-empty str), got {metric!r}")
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TrialError(
                 f"report() needs a number, but got {value!r} ({type(value).__name__}) "
@@ -75,10 +85,17 @@ class Trial:
             raise TrialError(f"`step >= 0` must be a whole number, but got step={step!r}")
         step = int(step)
         number = float(value)
-        self._store.add_metrics(self._trial_id, [(metric, step, number, time.time())])
+        self._pending.append((metric, step, number, time.time()))
         self._last_step[metric] = max(step, self._last_step.get(metric, -1))
         if metric == self._objective and not math.isnan(number):
             self.last_value = number
+
+    def drain(self) -> list[MetricRow]:
+        """Take the reports not yet written (call with :attr:`flush_lock` held)."""
+        rows = []
+        while self._pending:
+            rows.append(self._pending.popleft())
+        return rows
 
 
 _current: ContextVar[Trial | None] = ContextVar("hpotrack_trial", default=None)

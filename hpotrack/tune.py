@@ -82,10 +82,11 @@ class TunedFunction:
         study = self._open()
         worker = self._worker(study)
         claimed = study.start_manual(worker, values)
-        outcome = run_trial(study, self.fn, claimed, worker)
+        outcome, returned = run_trial(study, self.fn, claimed)
+        study.tell(claimed, outcome)
         if outcome.state is TrialState.FAILED:
             raise TrialError(f"manual trial {claimed.number} failed:\n{outcome.error}")
-        return outcome.returned
+        return returned
 
     def optimize(
         self,

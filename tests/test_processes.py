@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,10 @@ WORKLOADS = Path(__file__).with_name("workloads.py")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start(db: Path, *args: str) -> subprocess.Popen[str]:
+def start(db: Path, *args: str, gate: Path | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "HPOTRACK_DB": str(db), "PYTHONPATH": str(ROOT)}
+    if gate is not None:
+        env["HPOTRACK_TEST_GATE"] = str(gate)
     return subprocess.Popen(
         [sys.executable, str(WORKLOADS), *args],
         env=env,
@@ -35,9 +38,19 @@ def finish(process: subprocess.Popen[str]) -> str:
     return stderr
 
 
+def open_gate(gate: Path, processes: list[subprocess.Popen[str]]) -> None:
+    """Wait until every process is ready to run trials, then let them all start."""
+    deadline = time.monotonic() + 120
+    while len(list(gate.glob("ready-*"))) < len(processes) and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in processes), "a worker exited early"
+        time.sleep(0.01)
+    (gate / "go").touch()
+
+
 def test_four_processes_share_the_target_exactly(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
-    processes = [start(db, "quadratic", "200") for _ in range(4)]
+    processes = [start(db, "quadratic", "200", gate=tmp_path) for _ in range(4)]
+    open_gate(tmp_path, processes)
     for process in processes:
         finish(process)
     trials = hp.load_study("shared", db=db).trials

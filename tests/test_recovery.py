@@ -162,6 +162,7 @@ def test_a_heartbeat_is_refreshed_while_a_long_trial_runs(
 
     monkeypatch.setattr(recovery, "_beats", {})
     monkeypatch.setattr(recovery, "INTERVAL_S", 0.05)
+    monkeypatch.setattr(recovery, "FLUSH_S", 0.05)
     db = tmp_path / "h.db"
     seen: list[float] = []
 
@@ -251,3 +252,34 @@ def test_kill_9_in_the_middle_of_a_trial_then_resume(tmp_path: Path, through: st
     assert retry.origin == "retried" and retry.parents[0].parent == 2
     assert retry.params == trials[2].params and retry.state is TrialState.COMPLETE
     assert sum(t.state is TrialState.COMPLETE for t in trials) == 6
+
+
+def test_reports_reach_the_database_while_the_trial_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buffered reports are written by the background flusher, not only at the end."""
+    from hpotrack import recovery
+
+    monkeypatch.setattr(recovery, "_beats", {})
+    monkeypatch.setattr(recovery, "FLUSH_S", 0.05)
+    db = tmp_path / "h.db"
+    seen: list[int] = []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in range(3):
+            trial.report(x + step, step=step)
+        deadline = time.monotonic() + 10
+        with closing(sqlite3.connect(db)) as conn:
+            while time.monotonic() < deadline:
+                count = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+                if count == 3:
+                    break
+                time.sleep(0.01)
+        seen.append(count)
+        trial.report(x + 3, step=3)
+        return x
+
+    study = train.optimize(n_trials=1)
+    assert seen == [3]
+    assert [step for step, _ in study.curve(0)["value"]] == [0, 1, 2, 3]

@@ -6,8 +6,10 @@ from ``HPOTRACK_DB``, which every test sets to its own temporary file.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from pathlib import Path
 
 import hpotrack as hp
 
@@ -42,7 +44,20 @@ def sleepy(x: float, trial: hp.Trial) -> float:
 
 FUNCTIONS = {"quadratic": quadratic, "grid24": grid24, "slow": slow, "sleepy": sleepy}
 
+def wait_for_go() -> None:
+    """With HPOTRACK_TEST_GATE=DIR: say ready (DIR/ready-PID), then wait for DIR/go, so
+    that every process of a test starts its trials at the same moment."""
+    gate = os.environ.get("HPOTRACK_TEST_GATE")
+    if not gate:
+        return
+    Path(gate, f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + 120
+    while not Path(gate, "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 if __name__ == "__main__":
+    wait_for_go()
     name = sys.argv[1]
     n_trials = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "none" else None
     FUNCTIONS[name].optimize(n_trials=n_trials, progress=False)

@@ -9,6 +9,7 @@ store and does no I/O. The study loop hands it a :class:`History` and inserts th
 from __future__ import annotations
 
 import dataclasses
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,6 +84,13 @@ class History:
     def rng(self, number: int, stream: int = 0) -> np.random.Generator:
         """Randomness for trial ``number``: the same in every process and after resume."""
         return np.random.default_rng([self.seed, number, stream])
+
+    def uniform(self, number: int, size: int, stream: int = 0) -> np.ndarray:
+        """``size`` uniform draws in [0, 1) for trial ``number``, as reproducible as
+        :meth:`rng` but about five times cheaper to set up (Python's Mersenne Twister
+        seeded with the triple packed into one integer), for methods that need no more."""
+        generator = random.Random(((self.seed % 2**64) << 80) | (stream << 64) | number)
+        return np.array([generator.random() for _ in range(size)])
 
     def update(self, record: TrialRecord) -> None:
         """Insert or replace a trial (called by the study loop only)."""

@@ -33,7 +33,7 @@ class Random(Method):
         if self.qmc:
             point = sobol_point(len(history.space), history.seed, number)
         else:
-            point = history.rng(number).random(len(history.space))
+            point = history.uniform(number, len(history.space))
         return Proposal(params=history.space.decode(point), origin=Origin.SAMPLED.value)
 
 
