@@ -31,6 +31,7 @@ from typing import Any
 import sqlite_utils
 
 from hpotrack.errors import StorageError
+from hpotrack.filelock import WriterLock
 from hpotrack.jsonable import dumps
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
@@ -41,6 +42,15 @@ _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq, parents"
 )
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a write to a trial row assigned: its id, its change number and the time."""
+
+    id: int
+    seq: int
+    time: float
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,7 @@ class Store:
             )
         if self.path.is_dir():
             raise StorageError(f"{self.path} is a directory, not a database file")
+        self._writer = WriterLock(self.path)
         try:
             self.conn = sqlite3.connect(
                 self.path,
@@ -162,25 +173,29 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        self._writer.close()
 
     @contextmanager
     def write(self) -> Iterator[None]:
         """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front, so a
-        transaction never fails half-way on a lock upgrade; busy waits are retried."""
-        deadline = time.monotonic() + 10 * BUSY_TIMEOUT_S
-        while True:
+        transaction never fails half-way on a lock upgrade; busy waits are retried. The
+        process-shared :class:`WriterLock` is taken first, so hpotrack writers queue in
+        the kernel instead of sleeping in SQLite's busy handler."""
+        with self._writer:
+            deadline = time.monotonic() + 10 * BUSY_TIMEOUT_S
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
     # -- studies ----------------------------------------------------------------------
 
@@ -291,18 +306,20 @@ class Store:
         run_id: int | None = None,
         host: str | None = None,
         pid: int | None = None,
-    ) -> int:
-        """Insert a trial (queued or running) and its lineage edges; returns its id.
+    ) -> Stamp:
+        """Insert a trial (queued or running) and its lineage edges.
 
         Call inside :meth:`write`. ``claim`` is a key unique within the study (a grid
         cell, a rung slot): a second claim of the same key fails the transaction.
         """
-        now = time.time() if state is TrialState.RUNNING else None
-        cursor = self.conn.execute(
+        now = time.time()
+        started = now if state is TrialState.RUNNING else None
+        trial_id, seq = self.conn.execute(
             "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
             "started, heartbeat, host, pid, run_id, parents, seq) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?))",
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?)) "
+            "RETURNING id, seq",
             (
                 study_id,
                 number,
@@ -311,23 +328,22 @@ class Store:
                 budget,
                 origin,
                 claim,
-                now,
-                now,
+                started,
+                started,
                 host,
                 pid,
                 run_id,
                 len(parents),
                 study_id,
             ),
-        )
+        ).fetchone()
         if parents:
             self.conn.executemany(
                 "INSERT INTO lineage (study_id, child, parent, kind, step, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(study_id, number, e.parent, e.kind, e.step, e.detail) for e in parents],
             )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return Stamp(trial_id, seq, now)
 
     def running(self, study_id: int) -> list[RunningTrial]:
         """Every running trial of a study with where it runs and its last heartbeat."""
@@ -361,15 +377,17 @@ class Store:
 
     def start_queued(
         self, study_id: int, trial_id: int, *, run_id: int | None, host: str, pid: int
-    ) -> None:
+    ) -> Stamp:
         """Move a queued trial to running (inside :meth:`write`)."""
         now = time.time()
-        self.conn.execute(
+        (seq,) = self.conn.execute(
             "UPDATE trials SET state = 'running', started = ?, heartbeat = ?, run_id = ?, "
             "host = ?, pid = ?, "
-            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ?",
+            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
+            "RETURNING seq",
             (now, now, run_id, host, pid, study_id, trial_id),
-        )
+        ).fetchone()
+        return Stamp(trial_id, seq, now)
 
     def finish_trial(
         self,
@@ -380,13 +398,16 @@ class Store:
         value: float | None,
         metrics: Mapping[str, Any],
         error: str | None,
-    ) -> None:
+    ) -> Stamp:
         """Record a trial's outcome: one statement, so atomic on its own."""
-        self.conn.execute(
+        now = time.time()
+        (seq,) = self.conn.execute(
             "UPDATE trials SET state = ?, value = ?, metrics = ?, error = ?, finished = ?, "
-            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ?",
-            (state.value, value, dumps(metrics), error, time.time(), study_id, trial_id),
-        )
+            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
+            "RETURNING seq",
+            (state.value, value, dumps(metrics), error, now, study_id, trial_id),
+        ).fetchone()
+        return Stamp(trial_id, seq, now)
 
     def add_metrics(self, trial_id: int, rows: Sequence[tuple[str, int, float, float]]) -> None:
         """Store intermediate metrics (name, step, value, time); a repeated step replaces."""

@@ -28,7 +28,7 @@ from hpotrack.errors import (
     TargetReached,
     TrialError,
 )
-from hpotrack.jsonable import dumps
+from hpotrack.jsonable import dumps, jsonable
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.provenance import hostname
@@ -170,11 +170,17 @@ class Study:
         for trial_id, seq, record in self._store.trials_since(self._row.id, self._seq, known):
             if record.number < known and history.trials[record.number].parents:
                 record = dataclasses.replace(record, parents=history.trials[record.number].parents)
-            history.update(record)
-            if record.number == len(self._ids):
-                self._ids.append(trial_id)
-            self._seq = max(self._seq, seq)
+            self._apply(record, trial_id, seq)
         return self._history
+
+    def _apply(self, record: TrialRecord, trial_id: int, seq: int) -> None:
+        """Put a trial into the cached history. A write of this process is applied
+        directly (not read back) only right after a refresh inside the same write lock,
+        when no change of anyone else can have a lower ``seq``."""
+        self._history.update(record)
+        if record.number == len(self._ids):
+            self._ids.append(trial_id)
+        self._seq = max(self._seq, seq)
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -265,7 +271,9 @@ class Study:
         left to claim. Raises :class:`TargetReached` when ``limit`` trials have started and
         ``SearchExhausted`` when the method has nothing left.
         """
+        self.refresh()  # read most changes before taking the lock, not while holding it
         with self._store.write():
+            self.refresh()
             if done is not None:
                 self._record(*done)
             try:
@@ -275,8 +283,8 @@ class Study:
         raise stopped
 
     def _claim(self, worker: Worker, limit: int | None) -> Claimed:
-        """The body of :meth:`ask`, inside its write transaction."""
-        history = self.refresh()
+        """The body of :meth:`ask`, inside its write transaction, after a refresh."""
+        history = self._history
         if time.monotonic() >= self._next_recovery and self.recover_lost():
             history = self.refresh()
         started = history.n_started
@@ -286,7 +294,7 @@ class Study:
             )
         if history.count(TrialState.QUEUED):
             trial_id, number = self._store.first_queued(self._row.id)
-            self._store.start_queued(
+            stamp = self._store.start_queued(
                 self._row.id,
                 trial_id,
                 run_id=worker.run_id,
@@ -294,10 +302,18 @@ class Study:
                 pid=worker.pid,
             )
             queued = history.trials[number]
+            running = dataclasses.replace(
+                queued,
+                state=TrialState.RUNNING,
+                started=stamp.time,
+                host=worker.host,
+                pid=worker.pid,
+            )
+            self._apply(running, trial_id, stamp.seq)
             return Claimed(trial_id, number, dict(queued.params), queued.budget)
         proposal = self.method.ask(history)
         number = history.next_number
-        trial_id = self._store.insert_trial(
+        stamp = self._store.insert_trial(
             self._row.id,
             number=number,
             state=TrialState.RUNNING,
@@ -310,7 +326,20 @@ class Study:
             host=worker.host,
             pid=worker.pid,
         )
-        return Claimed(trial_id, number, proposal.params, proposal.budget)
+        record = TrialRecord(
+            number=number,
+            state=TrialState.RUNNING,
+            params=proposal.params,
+            budget=proposal.budget,
+            origin=proposal.origin,
+            parents=proposal.parents,
+            started=stamp.time,
+            claim=proposal.claim,
+            host=worker.host,
+            pid=worker.pid,
+        )
+        self._apply(record, stamp.id, stamp.seq)
+        return Claimed(stamp.id, number, proposal.params, proposal.budget)
 
     def recover_lost(self) -> int:
         """Fail running trials whose worker is gone ("worker lost") and queue a retry of
@@ -354,7 +383,7 @@ class Study:
         values = self.space.validate(params)
         with self._store.write():
             number = self.refresh().next_number
-            trial_id = self._store.insert_trial(
+            stamp = self._store.insert_trial(
                 self._row.id,
                 number=number,
                 state=TrialState.RUNNING,
@@ -364,17 +393,19 @@ class Study:
                 host=worker.host,
                 pid=worker.pid,
             )
-        return Claimed(trial_id, number, values, None)
+        return Claimed(stamp.id, number, values, None)
 
     def tell(self, claimed: Claimed, outcome: Outcome) -> None:
         """Store a trial's outcome and its unwritten reports, atomically."""
         with self._store.write():
+            self.refresh()
             self._record(claimed, outcome)
 
     def _record(self, claimed: Claimed, outcome: Outcome) -> None:
+        """Store an outcome (inside the write lock, right after a refresh)."""
         if outcome.reports:
             self._store.add_metrics(claimed.trial_id, outcome.reports)
-        self._store.finish_trial(
+        stamp = self._store.finish_trial(
             self._row.id,
             claimed.trial_id,
             state=outcome.state,
@@ -382,6 +413,15 @@ class Study:
             metrics=outcome.metrics,
             error=outcome.error,
         )
+        finished = dataclasses.replace(
+            self._history.trials[claimed.number],
+            state=outcome.state,
+            value=outcome.value,
+            metrics=jsonable(outcome.metrics),  # as a reader of the file will see them
+            error=outcome.error,
+            finished=stamp.time,
+        )
+        self._apply(finished, claimed.trial_id, stamp.seq)
 
     def worker(self, provenance: Mapping[str, Any]) -> Worker:
         """Register this process as a worker of the study (one ``runs`` row)."""

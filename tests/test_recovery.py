@@ -84,7 +84,7 @@ def _study_with_a_running_trial(
             origin="sampled",
             host=host,
             pid=pid,
-        )
+        ).id
         store.conn.execute("UPDATE trials SET heartbeat = ? WHERE id = ?", (heartbeat, trial_id))
     assert study.trials[2].state is TrialState.RUNNING
     return train

@@ -55,7 +55,7 @@ def add_trial(store: Store, study_id: int, number: int, *, claim: str | None = N
             params={"x": 0.5},
             origin="sampled",
             claim=claim,
-        )
+        ).id
 
 
 def finish(store: Store, study_id: int, trial_id: int, value: float = 1.0) -> None:

@@ -53,7 +53,7 @@ def add_trial(db: Path, study: str, parents: list[Edge], value: float | None) ->
     with store.write():
         trial_id = store.insert_trial(
             row.id, number=number, state=state, params=FIXED, origin="mutated", parents=parents
-        )
+        ).id
     if value is not None:
         store.finish_trial(
             row.id,
