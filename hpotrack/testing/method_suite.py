@@ -16,11 +16,13 @@ import math
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from hpotrack.errors import SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal
 from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.methods.random_search import Random
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 
@@ -81,6 +83,7 @@ class MethodSuite:
     space: ClassVar[Space] = MIXED_SPACE
     proposes: ClassVar[bool] = True
     n_trials: ClassVar[int] = 16
+    model_based: ClassVar[bool] = False  # True: must beat random search on a 2-D function
 
     def make_method(self) -> Method:
         raise NotImplementedError
@@ -167,3 +170,39 @@ class MethodSuite:
 
     def test_accepts_the_space(self) -> None:
         self.make_method().check(self.space)
+
+    def test_resumed_history_gives_the_same_proposals(self) -> None:
+        """A history rebuilt from stored records (as after a crash, or in another
+        process) leads to the very proposal the original history did."""
+        method = self.make_method()
+        history = (
+            simulate(method, self.space, 10, seed=4, objective=self._objective)
+            if self.proposes
+            else History(self.space, "minimize", 4)
+        )
+        rebuilt = History(self.space, "minimize", 4)
+        for trial in history.trials:
+            rebuilt.update(trial)
+        assert self._ask(self.make_method(), rebuilt) == self._ask(method, history)
+
+    def test_beats_random_search_on_a_smooth_2d_function(self) -> None:
+        """Median best value over fixed seeds below random search's (model-based only)."""
+        if not self.model_based:
+            pytest.skip("not a model-based method")
+        space = Space.from_user({"x": Float(-5.0, 10.0), "y": Float(0.0, 15.0)})
+        seeds = range(5)
+        mine = [_best(self.make_method(), space, seed) for seed in seeds]
+        random_search = [_best(Random(), space, seed) for seed in seeds]
+        assert float(np.median(mine)) < float(np.median(random_search)), (mine, random_search)
+
+
+def branin(params: Mapping[str, Value]) -> float:
+    """The Branin function (minimum 0.397887 at three points)."""
+    x, y = float(params["x"]), float(params["y"])  # type: ignore[arg-type]
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return float((y - b * x**2 + c * x - 6) ** 2 + 10 * (1 - t) * math.cos(x) + 10)
+
+
+def _best(method: Method, space: Space, seed: int, n_trials: int = 30) -> float:
+    history = simulate(method, space, n_trials, seed=seed, objective=branin)
+    return min(t.value for t in history.trials if t.value is not None)
