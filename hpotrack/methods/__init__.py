@@ -13,11 +13,13 @@ from hpotrack.methods.base import (
     register,
     resolve,
 )
+from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.manual import Manual
 from hpotrack.methods.random_search import Random
 
 __all__ = [
+    "Evolution",
     "Grid",
     "History",
     "Manual",

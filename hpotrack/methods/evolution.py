@@ -1,0 +1,343 @@
+"""``evolution``: a steady-state genetic algorithm in the unit cube (or differential evolution).
+
+Steady state (Whitley 1989, GENITOR; Syswerda 1991): every ask breeds one child from the
+current history, so any number of processes can ask at any time, with no generation barrier.
+Nothing is kept between asks (DESIGN principle 1): each ask derives the population afresh
+from the stored history and draws its randomness from ``history.rng(number)``.
+
+**Population.** The best ``population`` trials with a value (complete, or pruned with a
+reported value; failed trials never) among the last ``window`` trials by number, plus the
+study's best trial wherever it is. Replacing the worst is thus implicit (a child enters
+the population only by beating its worst member), and elitism too: the incumbent is always a
+member. The window bounds the cost of an ask, O(window), however large the study grows, and
+lets old individuals age out as in regularized evolution (Real et al. 2019, AAAI).
+Until ``population`` trials have a value, children are uniform random points ("sampled").
+
+**Operators**, on the unit-cube encoding of :mod:`hpotrack.space`; ints and stepped floats
+are ordered genes that ``decode`` rounds; categorical genes are unordered, so crossover
+copies one parent's option and mutation resamples another option.
+
+- Selection: tournaments of size ``tournament`` without replacement (Goldberg & Deb 1991).
+- ``crossover="sbx"``: simulated binary crossover, bounded form (Deb & Agrawal 1995, Complex
+  Systems 9; Deb et al. 2002, NSGA-II); ``"uniform"``: each gene from either parent
+  (Syswerda 1989). Crossover children are mutated too.
+- ``mutation="polynomial"``: bounded polynomial mutation (Deb & Goyal 1996, Computer Science
+  and Informatics 26; Deb & Deb 2014, IJAISC 4); ``"gaussian"``: ``x + sigma * N(0, 1)``
+  reflected at the bounds. Each gene mutates with ``mutation_rate`` (None: 1/d); a
+  mutation-only child always changes at least one gene.
+- ``strategy="de"``: differential evolution rand/1/bin (Storn & Price 1997, J. Global
+  Optim. 11), asynchronous: a random member is the target, three others give the donor
+  ``a + F (b - c)``, binomial crossover with ``crossover_rate`` as CR.
+
+**Lineage.** A crossover child records ``Edge(parent, "crossover")`` for both parents (origin
+"crossover"); a mutated copy ``Edge(parent, "mutation")`` (origin "mutated"); a DE child
+"crossover" to its target and "mutation" to a, b and c (origin "crossover").
+
+**Duplicates.** A child whose parameters equal a trial in the window (running ones
+included) is mutated again, ever more widely, up to ``RETRIES`` times, then replaced by
+uniform points (origin "sampled"), so pending trials are not rerun unless the space is
+nearly used up.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hpotrack.errors import MethodError
+from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState, objective_sign
+from hpotrack.space import Choice, Space
+
+Vector = npt.NDArray[np.float64]
+
+RETRIES = 8
+"""Extra mutations (each wider), then as many uniform points, tried against duplicates."""
+
+WINDOW_FACTOR = 10
+"""``window=None`` means ``WINDOW_FACTOR * population`` trials."""
+
+_SCORED = frozenset((TrialState.COMPLETE, TrialState.PRUNED))
+"""States whose value ranks a trial (a pruned trial's value is its last report)."""
+
+_CHOICES = {
+    "strategy": ("ga", "de"),
+    "crossover": ("sbx", "uniform"),
+    "mutation": ("polynomial", "gaussian"),
+}
+
+
+@register
+@dataclass(frozen=True)
+class Evolution(Method):
+    """Steady-state GA (tournament selection, SBX/uniform crossover, polynomial/Gaussian
+    mutation, implicit elitism), or ``strategy="de"`` for differential evolution."""
+
+    name = "evolution"
+    population: int = 20
+    strategy: str = "ga"
+    crossover: str = "sbx"
+    mutation: str = "polynomial"
+    crossover_rate: float = 0.9
+    mutation_rate: float | None = None
+    eta_crossover: float = 15.0
+    eta_mutation: float = 20.0
+    sigma: float = 0.1
+    tournament: int = 2
+    window: int | None = None
+    differential_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        for option, allowed in _CHOICES.items():
+            if getattr(self, option) not in allowed:
+                raise MethodError(
+                    f"`{option}` must be one of {', '.join(map(repr, allowed))}, "
+                    f"but got {option}={getattr(self, option)!r}"
+                )
+        if self.strategy == "de":
+            _check_int("population", self.population, 4, " for strategy='de'")
+        _check_int("population", self.population, 2)
+        _check_int("tournament", self.tournament, 1)
+        if self.tournament > self.population:
+            raise MethodError(
+                "`tournament <= population` must hold, but got "
+                f"tournament={self.tournament!r}, population={self.population!r}"
+            )
+        if self.window is not None:
+            _check_int("window", self.window, self.population, " (the population size)")
+        _set_float(self, "crossover_rate", 0.0, 1.0, low_open=False)
+        if self.mutation_rate is not None:
+            _set_float(self, "mutation_rate", 0.0, 1.0, low_open=True)
+        _set_float(self, "eta_crossover", 0.0, math.inf, low_open=False)
+        _set_float(self, "eta_mutation", 0.0, math.inf, low_open=False)
+        _set_float(self, "sigma", 0.0, math.inf, low_open=True)
+        _set_float(self, "differential_weight", 0.0, 2.0, low_open=True)
+
+    def ask(self, history: History) -> Proposal:
+        number = history.next_number
+        rng = history.rng(number)
+        space = history.space
+        recent, population = self._population(history)
+        least = 4 if self.strategy == "de" else 2
+        ranked = history.count(TrialState.COMPLETE, TrialState.PRUNED) >= self.population
+        genes = _Genes(space, self.mutation_rate)
+        parents: tuple[Edge, ...] = ()
+        if not ranked or len(population) < least:
+            child = _initial(history, self.population, rng)
+            origin = Origin.SAMPLED.value
+        elif self.strategy == "de":
+            child, parents = self._differential(population, genes, rng)
+            origin = Origin.CROSSOVER.value
+        elif rng.random() < self.crossover_rate:
+            first = self._select(population, rng, ())
+            second = self._select(population, rng, (first,))
+            child = self._cross(genes.encode(first), genes.encode(second), genes, rng)
+            child = self._mutate(child, genes, rng, force=False)
+            origin = Origin.CROSSOVER.value
+            parents = tuple(
+                Edge(p.number, "crossover", detail=self.crossover) for p in (first, second)
+            )
+        else:
+            parent = self._select(population, rng, ())
+            child = self._mutate(genes.encode(parent), genes, rng, force=True)
+            origin = Origin.MUTATED.value
+            parents = (Edge(parent.number, "mutation", detail=self.mutation),)
+        params = space.decode(child)
+        for attempt in range(1, 2 * RETRIES + 1):
+            if not any(t.params == params for t in recent):
+                break
+            if attempt <= RETRIES:
+                child = self._mutate(child, genes, rng, force=True, widen=2.0**attempt)
+            else:  # a crowded discrete space: any free point will do, and it has no parents
+                child, origin, parents = rng.random(len(space)), Origin.SAMPLED.value, ()
+            params = space.decode(child)
+        return Proposal(params=params, origin=origin, parents=parents)
+
+    def _population(self, history: History) -> tuple[list[TrialRecord], list[TrialRecord]]:
+        """(the last ``window`` trials and the best, the population best first): O(window)."""
+        trials = history.trials
+        first = max(0, len(trials) - (self.window or WINDOW_FACTOR * self.population))
+        recent: list[TrialRecord] = list(trials[first:])
+        best = history.best
+        if best is not None and best.number < first:
+            recent.append(best)  # the elite, and a child equal to it is a duplicate too
+        sign = objective_sign(history.direction)
+        scored = [
+            (sign * t.value, t.number, t)
+            for t in recent
+            if t.value is not None and t.state in _SCORED and not math.isnan(t.value)
+        ]
+        return recent, [t for _, _, t in heapq.nsmallest(self.population, scored)]
+
+    def _select(
+        self,
+        population: Sequence[TrialRecord],
+        rng: np.random.Generator,
+        taken: tuple[TrialRecord, ...],
+    ) -> TrialRecord:
+        """Tournament: the best (lowest rank) of ``tournament`` distinct members not taken."""
+        skip = {t.number for t in taken}
+        ranks = [i for i, t in enumerate(population) if t.number not in skip]
+        size = min(self.tournament, len(ranks))
+        drawn: list[int] = rng.choice(ranks, size=size, replace=False).tolist()
+        return population[min(drawn)]
+
+    def _cross(self, x: Vector, y: Vector, genes: _Genes, rng: np.random.Generator) -> Vector:
+        """One child of ``x`` and ``y``: SBX or uniform on ordered genes, a parent's option
+        on categorical ones."""
+        pick = rng.random(len(x)) < 0.5
+        child = np.where(pick, x, y)
+        if self.crossover == "sbx":
+            sbx = sbx_child(x, y, self.eta_crossover, rng)
+            # Deb's convention: each variable is recombined with probability 1/2.
+            use = (rng.random(len(x)) < 0.5) & ~genes.categorical
+            child = np.where(use, sbx, child)
+        return child
+
+    def _mutate(
+        self,
+        x: Vector,
+        genes: _Genes,
+        rng: np.random.Generator,
+        *,
+        force: bool,
+        widen: float = 1.0,
+    ) -> Vector:
+        """Mutate each gene with the mutation rate (at least one if ``force``); ``widen`` > 1
+        spreads the perturbation (used when retrying after a duplicate)."""
+        hit = rng.random(len(x)) < genes.rate
+        if force and not hit.any():
+            hit[rng.integers(len(x))] = True
+        if self.mutation == "polynomial":
+            moved = polynomial_mutation(x, self.eta_mutation / widen, rng)
+        else:
+            moved = _reflect(x + self.sigma * widen * rng.standard_normal(len(x)))
+        child = np.where(hit & ~genes.categorical, moved, x)
+        return np.where(hit & genes.categorical, genes.resample(x, rng), child)
+
+    def _differential(
+        self, population: Sequence[TrialRecord], genes: _Genes, rng: np.random.Generator
+    ) -> tuple[Vector, tuple[Edge, ...]]:
+        """DE/rand/1/bin (Storn & Price 1997): donor ``a + F (b - c)``, then each
+        gene from the donor with probability CR (one gene always). A categorical donor gene
+        is ``a``'s option, or ``b``'s with probability F when ``b`` and ``c`` differ."""
+        picks = rng.choice(len(population), size=4, replace=False).tolist()
+        target, a, b, c = (population[i] for i in picks)
+        xt, xa, xb, xc = (genes.encode(t) for t in (target, a, b, c))
+        donor = _reflect(xa + self.differential_weight * (xb - xc))
+        towards_b = (xb != xc) & (rng.random(len(xa)) < self.differential_weight)
+        donor = np.where(genes.categorical, np.where(towards_b, xb, xa), donor)
+        take = rng.random(len(xt)) < self.crossover_rate
+        take[rng.integers(len(xt))] = True
+        edges = (
+            Edge(target.number, "crossover", detail="de target"),
+            Edge(a.number, "mutation", detail="de base"),
+            Edge(b.number, "mutation", detail="de difference +"),
+            Edge(c.number, "mutation", detail="de difference -"),
+        )
+        return np.where(take, donor, xt), edges
+
+
+class _Genes:
+    """Per-gene facts of a space: which genes are categorical, how many options they have."""
+
+    def __init__(self, space: Space, rate: float | None) -> None:
+        self.space = space
+        self.rate = 1.0 / len(space) if rate is None else rate
+        params = list(space.values())
+        self.categorical = np.array([isinstance(p, Choice) for p in params])
+        self.options = np.array([len(p.options) if isinstance(p, Choice) else 1 for p in params])
+
+    def encode(self, trial: TrialRecord) -> Vector:
+        return self.space.encode(trial.params)
+
+    def resample(self, x: Vector, rng: np.random.Generator) -> Vector:
+        """Each categorical gene moved to another option, uniformly (the middle of its bin)."""
+        n = self.options
+        current = np.minimum(np.floor(x * n), n - 1)
+        shift = np.floor(rng.random(len(x)) * (n - 1)) + 1  # 1..n-1 (0 when only one option)
+        other = np.where(n > 1, (current + shift) % n, current)
+        return np.asarray((other + 0.5) / n, dtype=np.float64)
+
+
+def sbx_child(x: Vector, y: Vector, eta: float, rng: np.random.Generator) -> Vector:
+    """One child of simulated binary crossover, bounded to [0, 1] (Deb & Agrawal 1995).
+
+    With ``lo, hi`` the parents' values and ``d = hi - lo``, the spread factor towards a bound
+    at distance ``s`` is ``beta_q = (u alpha)^(1/(eta+1))`` if ``u <= 1/alpha`` else
+    ``(1 / (2 - u alpha))^(1/(eta+1))``, with ``alpha = 2 - (1 + 2 s / d)^-(eta+1)``; the
+    children are ``(lo + hi - beta_q d) / 2`` and ``(lo + hi + beta_q d) / 2``, one kept at random.
+    """
+    lo, hi = np.minimum(x, y), np.maximum(x, y)
+    d = hi - lo
+    safe = np.where(d > 1e-12, d, 1.0)
+    u = rng.random(len(x))
+    power = 1.0 / (eta + 1.0)
+
+    def spread(distance: Vector) -> Vector:
+        alpha = 2.0 - (1.0 + 2.0 * distance / safe) ** -(eta + 1.0)
+        inner = np.where(u <= 1.0 / alpha, u * alpha, 1.0 / np.maximum(2.0 - u * alpha, 1e-12))
+        return np.asarray(inner**power, dtype=np.float64)
+
+    low_child = 0.5 * (lo + hi - spread(lo) * d)
+    high_child = 0.5 * (lo + hi + spread(1.0 - hi) * d)
+    child = np.where(rng.random(len(x)) < 0.5, low_child, high_child)
+    return np.asarray(np.where(d > 1e-12, np.clip(child, 0.0, 1.0), x), dtype=np.float64)
+
+
+def polynomial_mutation(x: Vector, eta: float, rng: np.random.Generator) -> Vector:
+    """Every gene perturbed by bounded polynomial mutation in [0, 1] (Deb & Goyal 1996; the
+    bounded form as in Deb & Deb 2014): with ``u ~ U(0, 1)`` the step is
+    ``(2u + (1 - 2u)(1 - x)^(eta+1))^(1/(eta+1)) - 1`` if ``u < 1/2``, else
+    ``1 - (2(1 - u) + (2u - 1) x^(eta+1))^(1/(eta+1))``; it never leaves [0, 1]."""
+    u = rng.random(len(x))
+    power = 1.0 / (eta + 1.0)
+    below = (2.0 * u + (1.0 - 2.0 * u) * (1.0 - x) ** (eta + 1.0)) ** power - 1.0
+    above = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * x ** (eta + 1.0)) ** power
+    return np.asarray(np.clip(x + np.where(u < 0.5, below, above), 0.0, 1.0), dtype=np.float64)
+
+
+def _initial(history: History, size: int, rng: np.random.Generator) -> Vector:
+    """Trials ``0..size-1`` form a Latin hypercube (McKay, Beckman & Conover 1979): in each
+    dimension, each of ``size`` equal strata holds one of them. Later ones are uniform."""
+    number = history.next_number
+    if number >= size:
+        return rng.random(len(history.space))
+    strata = np.random.default_rng([history.seed, size, 2**31]).permuted(
+        np.tile(np.arange(size), (len(history.space), 1)), axis=1
+    )
+    return np.asarray((strata[:, number] + rng.random(len(history.space))) / size)
+
+
+def _reflect(x: Vector) -> Vector:
+    """Fold values back into [0, 1] at its bounds (a mirror, period 2)."""
+    folded = np.mod(x, 2.0)
+    return np.asarray(np.where(folded > 1.0, 2.0 - folded, folded), dtype=np.float64)
+
+
+def _check_int(name: str, value: object, least: int, why: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise MethodError(f"`{name} >= {least}` must hold{why}, but got {name}={value!r}")
+
+
+def _set_float(method: Evolution, name: str, low: float, high: float, *, low_open: bool) -> None:
+    """Check a real option is in its range and store it as a float (for stable JSON)."""
+    value: object = getattr(method, name)
+    bound = f"{low!r} < {name}" if low_open else f"{low!r} <= {name}"
+    rule = f"{bound} <= {high!r}" if math.isfinite(high) else bound
+    number = (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    )
+    if (
+        number is None
+        or not math.isfinite(number)
+        or not (low < number if low_open else low <= number)
+        or number > high
+    ):
+        raise MethodError(f"`{rule}` must hold, but got {name}={value!r}")
+    object.__setattr__(method, name, number)

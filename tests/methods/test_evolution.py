@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+import sqlite3
+import statistics
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import hpotrack as hp
+from hpotrack.cli import cli
+from hpotrack.errors import MethodError
+from hpotrack.methods import Evolution, Method
+from hpotrack.methods.base import History, from_json, resolve
+from hpotrack.methods.evolution import polynomial_mutation, sbx_child
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Choice, Float, Int, Space, Value
+from hpotrack.testing import MethodSuite, simulate
+from hpotrack.testing.method_suite import MIXED_SPACE, encoded_distance, record
+
+
+class TestEvolution(MethodSuite):
+    model_based = True  # beats random search on Branin at 30 trials
+
+    def make_method(self) -> Method:
+        return Evolution(population=8)
+
+
+class TestEvolutionUniformGaussian(MethodSuite):
+    def make_method(self) -> Method:
+        return Evolution(population=6, crossover="uniform", mutation="gaussian", tournament=3)
+
+
+class TestDifferentialEvolution(MethodSuite):
+    def make_method(self) -> Method:
+        return Evolution(population=6, strategy="de")
+
+
+def by_origin(history: History) -> dict[str, list[TrialRecord]]:
+    groups: dict[str, list[TrialRecord]] = {}
+    for trial in history.trials:
+        groups.setdefault(trial.origin, []).append(trial)
+    return groups
+
+
+def test_initial_population_is_sampled_then_children_are_bred() -> None:
+    history = simulate(Evolution(population=8), MIXED_SPACE, 40, objective=encoded_distance)
+    assert [t.origin for t in history.trials[:8]] == ["sampled"] * 8
+    assert {t.origin for t in history.trials[8:]} == {"crossover", "mutated"}
+
+
+def test_the_initial_population_is_a_latin_hypercube() -> None:
+    space = Space.from_user({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+    history = simulate(Evolution(population=10), space, 10, seed=3)
+    for name in ("x", "y"):
+        strata = sorted(int(float(t.params[name]) * 10) for t in history.trials)  # type: ignore[arg-type]
+        assert strata == list(range(10))
+
+
+@pytest.mark.parametrize("strategy", ["ga", "de"])
+def test_lineage_edges_per_origin(strategy: str) -> None:
+    method = Evolution(population=6, strategy=strategy)
+    history = simulate(method, MIXED_SPACE, 60, seed=2, objective=encoded_distance)
+    groups = by_origin(history)
+    assert all(not t.parents for t in groups["sampled"])
+    for child in groups["crossover"]:
+        parents = [e.parent for e in child.parents]
+        assert len(set(parents)) == len(parents)  # one edge per parent (the table's key)
+        assert all(history.trials[p].state is TrialState.COMPLETE for p in parents)
+        kinds = sorted(e.kind for e in child.parents)
+        assert kinds == (
+            ["crossover"] * 2 if strategy == "ga" else ["crossover", *["mutation"] * 3]
+        )
+    if strategy == "ga":
+        assert groups["mutated"]
+        for child in groups["mutated"]:
+            assert [e.kind for e in child.parents] == ["mutation"]
+            assert child.params != history.trials[child.parents[0].parent].params
+    else:
+        assert "mutated" not in groups
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_parents_are_better_than_the_median_more_often_than_not(direction: str) -> None:
+    sign = 1.0 if direction == "minimize" else -1.0
+    history = simulate(
+        Evolution(population=8),
+        MIXED_SPACE,
+        80,
+        seed=5,
+        objective=lambda p: sign * encoded_distance(p),
+        direction=direction,
+    )
+    better = total = 0
+    for child in history.trials:
+        if not child.parents:
+            continue
+        earlier = [sign * t.value for t in history.trials[: child.number] if t.value is not None]
+        median = statistics.median(earlier)
+        for edge in child.parents:
+            better += sign * history.trials[edge.parent].value < median  # type: ignore[operator]
+            total += 1
+    assert total > 50 and better / total > 0.8
+
+
+def test_failed_trials_are_never_parents_and_pruned_ones_may_be() -> None:
+    method = Evolution(population=4)
+    history = History(MIXED_SPACE, "minimize", 1)
+    states = [TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED]
+    for number in range(60):
+        proposal = method.ask(history)
+        state = states[number % 3]
+        value = None if state is TrialState.FAILED else encoded_distance(proposal.params)
+        history.update(record(number, proposal, state, value))
+    parents = {e.parent for t in history.trials for e in t.parents}
+    assert parents and all(history.trials[p].state is not TrialState.FAILED for p in parents)
+    assert any(history.trials[p].state is TrialState.PRUNED for p in parents)
+
+
+def test_parents_come_from_the_window_or_are_the_best() -> None:
+    method = Evolution(population=4, window=10)
+    history = simulate(method, MIXED_SPACE, 120, seed=4, objective=encoded_distance)
+    best = 0
+    for child in history.trials[1:]:
+        if history.trials[child.number - 1].value < history.trials[best].value:  # type: ignore[operator]
+            best = child.number - 1
+        for edge in child.parents:
+            assert edge.parent >= child.number - 10 or edge.parent == best
+
+
+def test_finds_good_points_on_a_smooth_function() -> None:
+    space = Space.from_user({f"x{i}": Float(-2.0, 2.0) for i in range(4)})
+
+    def sphere(p: Mapping[str, Value]) -> float:
+        return float((np.array(list(p.values()), dtype=float) ** 2).sum())
+
+    mine = simulate(Evolution(population=10), space, 150, seed=0, objective=sphere)
+    assert min(t.value for t in mine.trials if t.value is not None) < 0.05
+
+
+CATEGORICAL = Space.from_user({"a": Choice(["x", "y", "z"]), "b": [1, 2, 3, 4], "c": [True, False]})
+
+
+def test_a_categorical_only_space_works() -> None:
+    target = {"a": "z", "b": 3, "c": False}
+
+    def mismatches(p: Mapping[str, Value]) -> float:
+        return float(sum(p[k] != v for k, v in target.items()))
+
+    method = Evolution(population=6)
+    history = simulate(method, CATEGORICAL, 24, seed=0, objective=mismatches)
+    assert all(CATEGORICAL.validate(t.params) == t.params for t in history.trials)
+    assert history.best is not None and history.best.value == 0.0
+    pending = History(CATEGORICAL, "minimize", 0)  # 16 of the 24 cells running: all distinct
+    for number in range(16):
+        pending.update(record(number, method.ask(pending), TrialState.RUNNING, None))
+    assert len({tuple(t.params.values()) for t in pending.trials}) == 16
+
+
+def test_int_and_stepped_genes_decode_to_valid_values() -> None:
+    space = Space.from_user({"n": Int(1, 3), "d": Float(0.0, 0.5, step=0.25)})
+    history = simulate(Evolution(population=3), space, 30, seed=1, objective=lambda p: 1.0)
+    assert all(space.validate(t.params) == t.params for t in history.trials)
+
+
+def test_operators_stay_in_the_unit_cube() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x, y = rng.random(5), rng.random(5)
+        child = sbx_child(x, y, 2.0, rng)
+        assert ((child >= 0) & (child <= 1)).all()
+        assert (
+            (polynomial_mutation(x, 1.0, rng) >= 0) & (polynomial_mutation(x, 1.0, rng) <= 1)
+        ).all()
+    x = np.full(2000, 0.5)
+    assert (
+        abs(polynomial_mutation(x, 100.0, rng) - 0.5).mean()
+        < abs(polynomial_mutation(x, 2.0, rng) - 0.5).mean()
+    )
+    same = np.full(3, 0.25)
+    assert (sbx_child(same, same, 15.0, rng) == same).all()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"population": 1}, "`population >= 2` must hold, but got population=1"),
+        ({"population": True}, "population=True"),
+        ({"population": 3, "strategy": "de"}, "`population >= 4` must hold for strategy='de'"),
+        ({"strategy": "cmaes"}, "`strategy` must be one of 'ga', 'de'"),
+        ({"crossover": "blx"}, "`crossover` must be one of 'sbx', 'uniform'"),
+        ({"mutation": "cauchy"}, "`mutation` must be one of 'polynomial', 'gaussian'"),
+        ({"crossover_rate": 1.5}, "`0.0 <= crossover_rate <= 1.0` must hold"),
+        ({"mutation_rate": 0.0}, "`0.0 < mutation_rate <= 1.0` must hold"),
+        ({"eta_crossover": -1}, "`0.0 <= eta_crossover` must hold"),
+        ({"eta_mutation": float("nan")}, "eta_mutation=nan"),
+        ({"sigma": 0}, "`0.0 < sigma` must hold"),
+        ({"tournament": 0}, "`tournament >= 1` must hold"),
+        ({"tournament": 9, "population": 8}, "`tournament <= population` must hold"),
+        ({"window": 5, "population": 8}, "`window >= 8` must hold"),
+        ({"differential_weight": "0.5"}, "differential_weight='0.5'"),
+    ],
+)
+def test_options_are_validated(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(MethodError) as info:
+        Evolution(**options)
+    assert message in str(info.value)
+
+
+def test_options_are_stored_as_plain_json() -> None:
+    method = Evolution(population=5, eta_crossover=10, mutation_rate=1)
+    assert method.eta_crossover == 10.0 and isinstance(method.mutation_rate, float)
+    assert from_json(method.to_json()) == method
+    assert resolve("evolution") == Evolution()
+
+
+def test_end_to_end_lineage_in_the_database_and_the_cli(tmp_path: Path) -> None:
+    db = tmp_path / "evo.db"
+    space = {"x": hp.Float(-5.0, 10.0), "y": hp.Float(0.0, 15.0), "kind": ["a", "b"]}
+
+    @hp.tune(space, method=Evolution(population=6), study="evo", db=db, seed=0)
+    def objective(x: float, y: float, kind: str) -> float:
+        return (x - 1.0) ** 2 + (y - 2.0) ** 2 + (kind == "b")
+
+    study = objective.optimize(n_trials=30)
+    assert len(study.trials) == 30
+    with sqlite3.connect(db) as connection:
+        kinds = dict(
+            connection.execute("SELECT kind, COUNT(*) FROM lineage GROUP BY kind").fetchall()
+        )
+    assert kinds.get("crossover", 0) >= 2 and kinds.get("mutation", 0) >= 1
+    children = [t for t in hp.load_study("evo", db=db).trials if t.parents]
+    assert sum(len(t.parents) for t in children) == sum(kinds.values())
+    result = CliRunner().invoke(cli, ["--db", str(db), "lineage", "evo"])
+    assert result.exit_code == 0, result.output
+    assert "crossover [sbx] →" in result.output and "mutation [polynomial] →" in result.output
