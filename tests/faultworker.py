@@ -104,13 +104,14 @@ class Workers:
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
     killed: set[int] = field(default_factory=set)
 
-    def start(self, name: str, n_trials: int | None) -> subprocess.Popen[bytes]:
+    def start(self, name: str, n_trials: int | None, **env: str) -> subprocess.Popen[bytes]:
+        """Start ``optimize(n_trials)`` of ``FUNCTIONS[name]`` (``env``: for this one)."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"worker{len(self.started)}.log"
         with open(log, "wb") as stderr:
             process = subprocess.Popen(
                 [sys.executable, str(WORKER), name, "none" if n_trials is None else str(n_trials)],
-                env=worker_env(self.db, **self.env),
+                env=worker_env(self.db, **self.env, **env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,

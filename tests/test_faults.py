@@ -227,9 +227,10 @@ def kill_loop(
     tmp_path: Path, *, seed: int, kills: int, target: int, pause: float, jobs: int = 3
 ) -> None:
     """``jobs`` workers on one study; once each runs trials, ``kills`` times: wait a random
-    0.05-0.5 s, snapshot, SIGKILL a random worker (one running a trial when there is one)
-    and start a replacement. Then SIGKILL them all, ``hpotrack resume`` the study, and
-    check everything."""
+    0.05-0.5 s (and then until a worker runs a trial), snapshot, SIGKILL a random worker
+    that runs a trial and let a replacement go (one of two spares started beforehand,
+    which wait at a gate with their imports done). Then SIGKILL them all, ``hpotrack
+    resume`` the study, and check everything."""
     rng = random.Random(seed)
     where = f"(seed={seed})"
     db = tmp_path / "h.db"
@@ -241,15 +242,31 @@ def kill_loop(
         while {p.pid for p in pool.started} - {t.pid for t in read_trials(db, STUDY).values()}:
             assert time.monotonic() < deadline, f"the workers never all ran a trial {where}"
             time.sleep(0.02)
-        for _ in range(kills):
+
+        def spare(number: int) -> Path:
+            """Start a replacement that waits, imports done, until ``<gate>/go`` exists."""
+            gate = tmp_path / "gates" / str(number)
+            gate.mkdir(parents=True)
+            pool.start(STUDY, target, FAULTWORKER_BARRIER=str(gate))
+            return gate
+
+        gates = [spare(n) for n in range(min(2, kills))]  # two at a time: imports are slow
+        for kill in range(kills):
             time.sleep(rng.uniform(0.05, 0.5))
-            snapshot = read_trials(db, STUDY)
+            while True:  # until a live worker runs a trial (replacements take a while to start)
+                snapshot = read_trials(db, STUDY)
+                running = {t.pid for t in snapshot.values() if t.state == "running"}
+                busy = [p for p in pool.alive() if p.pid in running]
+                if busy:
+                    break
+                assert pool.alive(), f"every worker ended before the kills were done {where}"
+                assert time.monotonic() < deadline + 600, f"no worker starts trials {where}"
+                time.sleep(0.01)
             snapshots.append(snapshot)
-            alive = pool.alive()
-            assert alive, f"every worker ended before the kills were done {where}"
-            busy = {t.pid for t in snapshot.values() if t.state == "running"}
-            pool.kill(rng.choice([p for p in alive if p.pid in busy] or alive))
-            pool.start(STUDY, target)
+            pool.kill(rng.choice(busy))
+            (gates.pop(0) / "go").touch()  # the replacement starts at once
+            if kill + 2 < kills:
+                gates.append(spare(kill + 2))
         snapshots.append(read_trials(db, STUDY))
         pool.close()
         problems = pool.problems()
@@ -286,7 +303,7 @@ def kill_loop(
             assert parent in lost and final[parent].params == t.params, (
                 f"trial {t.number} retries {parent}, which was not lost {where}"
             )
-    assert len(lost) >= max(1, kills // 3), f"only {len(lost)} of {kills} kills hit a trial {where}"
+    assert len(lost) >= kills, f"{kills} kills of running workers, {len(lost)} lost {where}"
 
     for t in final.values():
         if t.state == "complete":
