@@ -42,7 +42,10 @@ def _to_float(x: object, name: str) -> float:
         raise SpaceError(
             f"`{name}` must be a real number, but got {name}={x!r} ({type(x).__name__})"
         )
-    value = float(x) + 0.0  # + 0.0 turns -0.0 into 0.0
+    try:
+        value = float(x) + 0.0  # + 0.0 turns -0.0 into 0.0
+    except OverflowError:
+        raise SpaceError(f"`{name}` is too large for a float, but got {name}={x!r}") from None
     if not math.isfinite(value):
         raise SpaceError(f"`{name}` must be finite, but got {name}={value!r}")
     return value
@@ -536,7 +539,11 @@ _TAGS: dict[str, type[Param]] = {"float": Float, "int": Int, "choice": Choice}
 
 def param_from_json(data: object) -> Param:
     """The parameter whose ``to_json()`` gave ``data``."""
-    if not isinstance(data, Mapping) or data.get("type") not in _TAGS:
+    if (
+        not isinstance(data, Mapping)
+        or not isinstance(data.get("type"), str)
+        or (data["type"] not in _TAGS)
+    ):
         raise SpaceError(
             f"not a stored parameter: {data!r}; expected a dict whose 'type' is "
             f"one of {', '.join(map(repr, _TAGS))}"

@@ -95,9 +95,13 @@ class Heartbeat:
                 for trial in trials:
                     with trial.flush_lock:
                         rows = trial.drain()
-                        if rows:
-                            with store.write():
-                                store.add_metrics(trial.trial_id, rows)
+                        try:
+                            if rows:
+                                with store.write():
+                                    store.add_metrics(trial.trial_id, rows)
+                        except BaseException:
+                            trial.restore(rows)  # written with the outcome, or next round
+                            raise
                 if time.monotonic() - last_beat >= INTERVAL_S:
                     store.beat([trial.trial_id for trial in trials], time.time())
                     last_beat = time.monotonic()

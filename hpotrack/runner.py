@@ -13,11 +13,13 @@ import logging
 import math
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any
 
 from hpotrack.errors import StopSearch, TargetReached, TooManyFailures
+from hpotrack.jsonable import jsonable, jsonable_key
 from hpotrack.progress import ProgressBar
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
@@ -72,7 +74,7 @@ INTERRUPTED = "interrupted (KeyboardInterrupt)"
 def _with_reports(outcome: Outcome, trial: Trial) -> Outcome:
     """The outcome carrying the trial's reports that the background flusher did not write."""
     with trial.flush_lock:
-        return dataclasses.replace(outcome, reports=tuple(trial.drain()))
+        return dataclasses.replace(outcome, reports=tuple(trial.drain(final=True)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -85,40 +87,54 @@ def wants_trial(fn: Callable[..., Any]) -> bool:
 
 
 def parse_result(result: object, objective: str) -> Outcome:
-    """Turn what the function returned into an outcome; bad values fail the trial."""
+    """Turn what the function returned into an outcome; bad values fail the trial.
+
+    Metrics are stored as plain JSON (numpy values as numbers and lists, other objects
+    as their ``repr``), so nothing the function returns can stop the study.
+    """
     if isinstance(result, Mapping):
-        metrics = {str(k): v for k, v in result.items()}
-        if objective not in metrics:
-            keys = ", ".join(map(repr, metrics)) or "none"
-            return Outcome(
-                TrialState.FAILED,
-                None,
+        metrics = jsonable(dict(result))
+        if len(metrics) < len(result):
+            texts = Counter(jsonable_key(k) for k in result)
+            clash = next(text for text, count in texts.items() if count > 1)
+            return _failed(
                 metrics,
-                f"the function returned a dict without the objective {objective!r} "
-                f"(keys: {keys}); return it, or set objective= to one of the keys",
+                f"the function returned a dict with the key {clash!r} twice once keys "
+                "are text (e.g. 1 and '1'); rename one",
             )
-        value = metrics[objective]
+        if objective not in metrics:
+            names = ", ".join(map(repr, metrics)) or "none"
+            return _failed(
+                metrics,
+                f"the function returned a dict without the objective "
+                f"{objective!r} (keys: {names}); return it, or set "
+                "objective= to one of the keys",
+            )
+        value = next(v for k, v in result.items() if jsonable_key(k) == objective)
     else:
         value = result
-        metrics = {objective: result}
+        metrics = {objective: jsonable(result)}
     if isinstance(value, bool) or not isinstance(value, Real):
-        return Outcome(
-            TrialState.FAILED,
-            None,
+        return _failed(
             metrics,
-            f"the objective {objective!r} must be a number, but the function returned "
-            f"{value!r} ({type(value).__name__})",
+            f"the objective {objective!r} must be a number, but the "
+            f"function returned {value!r} ({type(value).__name__})",
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return _failed(metrics, f"the objective {objective!r} is too large for a float")
     if not math.isfinite(number):
-        return Outcome(
-            TrialState.FAILED,
-            None,
+        return _failed(
             metrics,
-            f"the objective {objective!r} is {value!r}: return a finite number "
-            "(a large penalty for a diverged run)",
+            f"the objective {objective!r} is {value!r}: return a finite "
+            "number (a large penalty for a diverged run)",
         )
     return Outcome(TrialState.COMPLETE, number, metrics)
+
+
+def _failed(metrics: dict[str, Any], error: str) -> Outcome:
+    return Outcome(TrialState.FAILED, None, metrics, error)
 
 
 def optimize_here(
@@ -168,6 +184,7 @@ def optimize_here(
     finally:
         if done is not None:
             study.tell(*done)
+        study.store.checkpoint()
     return ran
 
 

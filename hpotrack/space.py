@@ -61,12 +61,23 @@ def _check_name(name: object) -> str:
         raise SpaceError(
             f"parameter names must be non-empty strings without whitespace, but got {name!r}"
         )
+    if not is_utf8(name):
+        raise SpaceError(f"parameter names must be valid Unicode text, but got {name!r}")
     if name == "trial":
         raise SpaceError(
             "parameter name 'trial' is reserved: the objective receives the "
             "trial handle as its `trial` argument; rename the hyperparameter"
         )
     return name
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be stored (no lone surrogates from undecodable bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Space(Mapping[str, Param]):

@@ -18,6 +18,8 @@ statements on the same connection.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import sqlite3
@@ -37,7 +39,7 @@ from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_DB = "hpotrack.db"
-BUSY_TIMEOUT_S = 60.0
+BUSY_TIMEOUT_S = 60.0  # SQLite's wait for a lock of another program; hpotrack's own: 10x
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq, parents"
@@ -178,24 +180,51 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[None]:
         """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front, so a
-        transaction never fails half-way on a lock upgrade; busy waits are retried. The
-        process-shared :class:`WriterLock` is taken first, so hpotrack writers queue in
-        the kernel instead of sleeping in SQLite's busy handler."""
-        with self._writer:
-            deadline = time.monotonic() + 10 * BUSY_TIMEOUT_S
-            while True:
+        transaction never fails half-way on a lock upgrade. The process-shared
+        :class:`WriterLock` is taken first, so hpotrack writers wait for each other in
+        fine steps instead of SQLite's millisecond sleeps. Errors of the file itself (read
+        only, disk full, locked for too long) become one :class:`StorageError`."""
+        wait = 10 * BUSY_TIMEOUT_S  # read at call time: tests shorten it
+        try:
+            with self._writer.hold(timeout=wait):
+                self.conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for others
                 try:
-                    self.conn.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
-            try:
-                yield
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                    yield
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise StorageError(self._explain(exc)) from None
+        except TimeoutError:
+            raise StorageError(
+                f"{self.path} stayed locked by another hpotrack process for "
+                f"{wait:.0f} s; is one stopped (Ctrl-Z, a debugger)?"
+            ) from None
+
+    def _explain(self, exc: sqlite3.OperationalError) -> str:
+        """One line that says what went wrong with the file and what to do."""
+        text = str(exc)
+        if "readonly" in text:
+            return f"cannot write {self.path}: the file or its folder is read-only ({text})"
+        if "full" in text or "disk I/O" in text:
+            return (
+                f"cannot write {self.path}: the disk is full or a file-size limit was reached "
+                f"({text}); what was stored before is intact"
+            )
+        if "locked" in text or "busy" in text:
+            return (
+                f"{self.path} stayed locked by another program for {BUSY_TIMEOUT_S:.0f} s "
+                f"({text}); is a long transaction open elsewhere?"
+            )
+        return f"cannot write {self.path}: {text}"
+
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the main file, as far as readers allow, so a copy
+        of the ``.db`` file alone is complete (called when a run ends)."""
+        with contextlib.suppress(sqlite3.Error):  # else the next automatic checkpoint does
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     # -- studies ----------------------------------------------------------------------
 
@@ -463,9 +492,18 @@ class Store:
         self.conn.execute("DELETE FROM studies WHERE id = ?", (study_id,))
 
     def checkpoint_dir(self, study_name: str) -> Path:
-        """Where a study's checkpoint files live: ``<db>.ckpt/<study>/`` beside the file."""
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study_name)
-        return self.path.with_name(self.path.name + ".ckpt") / safe
+        """Where a study's checkpoint files live: ``<db>.ckpt/<name>-<hash>/`` beside the
+        file. The hash of the exact name keeps two studies apart even when their names
+        differ only in characters a folder name cannot hold, and no name maps to ``.``
+        or ``..``."""
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in study_name)[:48]
+        digest = hashlib.sha256(study_name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        return self.checkpoint_root / f"{safe}-{digest}"
+
+    @property
+    def checkpoint_root(self) -> Path:
+        """The folder of every study's checkpoints: ``<db>.ckpt/``."""
+        return self.path.with_name(self.path.name + ".ckpt")
 
 
 def _study_row(row: Sequence[Any]) -> StudyRow:

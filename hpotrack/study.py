@@ -28,13 +28,13 @@ from hpotrack.errors import (
     TargetReached,
     TrialError,
 )
-from hpotrack.jsonable import dumps, jsonable
+from hpotrack.jsonable import dumps
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.provenance import hostname
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.recovery import lost_reason
-from hpotrack.space import Space, Value, param_from_json
+from hpotrack.space import Space, Value, is_utf8, param_from_json
 from hpotrack.store import Store, StudyRow, default_db_path, open_store
 from hpotrack.trial import MetricRow
 
@@ -56,8 +56,10 @@ class StudyDefinition:
     retries: int = 1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise DefinitionError(f"a study needs a non-empty name, but got {self.name!r}")
+        if not isinstance(self.name, str) or not self.name.strip() or not is_utf8(self.name):
+            raise DefinitionError(
+                f"a study needs a non-empty name of valid Unicode text, but got {self.name!r}"
+            )
         check_settings(self.direction, self.objective, self.seed)
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise DefinitionError(f"`retries >= 0` must hold, but got retries={self.retries!r}")
@@ -417,7 +419,7 @@ class Study:
             self._history.trials[claimed.number],
             state=outcome.state,
             value=outcome.value,
-            metrics=jsonable(outcome.metrics),  # as a reader of the file will see them
+            metrics=dict(outcome.metrics),
             error=outcome.error,
             finished=stamp.time,
         )
@@ -490,7 +492,7 @@ def _attempts(history: History, record: TrialRecord) -> int:
 def load_study(name: str, db: str | Path | None = None) -> Study:
     """Open an existing study by name; the database defaults to ``./hpotrack.db``."""
     store = open_store(default_db_path(db), must_exist=True)
-    row = store.find_study(name)
+    row = store.find_study(name) if is_utf8(name) else None  # no stored name can match
     if row is None:
         raise StudyNotFoundError(_not_found_message(store, name))
     return Study(store, row)

@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from numbers import Integral, Real
 
 from hpotrack.errors import TrialError
-from hpotrack.space import Value
+from hpotrack.space import Value, is_utf8
 
 
 class Pruned(Exception):
@@ -61,6 +61,7 @@ class Trial:
         self._pending: deque[MetricRow] = deque()  # append/popleft are thread-safe
         self.flush_lock = threading.Lock()  # held while a batch is drained and written
         self.last_value: float | None = None
+        self.finished = False
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"
@@ -71,9 +72,15 @@ class Trial:
         ``step`` defaults to one more than the last reported step of that metric (0 first).
         Reporting a step again replaces its value.
         """
+        if self.finished:
+            raise TrialError(
+                f"trial {self.number} has finished: report() must be called while it runs"
+            )
         metric = self._objective if name is None else name
-        if not isinstance(metric, str) or not metric:
-            raise TrialError(f"report() needs a metric name (a non-empty str), got {metric!r}")
+        if not isinstance(metric, str) or not metric or not is_utf8(metric):
+            raise TrialError(
+                f"report() needs a metric name (non-empty Unicode text), got {metric!r}"
+            )
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TrialError(
                 f"report() needs a number, but got {value!r} ({type(value).__name__}) "
@@ -81,17 +88,28 @@ class Trial:
             )
         if step is None:
             step = self._last_step.get(metric, -1) + 1
-        elif isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
-            raise TrialError(f"`step >= 0` must be a whole number, but got step={step!r}")
+        elif isinstance(step, bool) or not isinstance(step, Integral) or not 0 <= step < 2**63:
+            raise TrialError(
+                f"`0 <= step < 2**63` must hold for a whole number, but got step={step!r}"
+            )
         step = int(step)
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise TrialError(f"report() got {value!r} for metric {metric!r}: too large") from None
         self._pending.append((metric, step, number, time.time()))
         self._last_step[metric] = max(step, self._last_step.get(metric, -1))
         if metric == self._objective and not math.isnan(number):
             self.last_value = number
 
-    def drain(self) -> list[MetricRow]:
-        """Take the reports not yet written (call with :attr:`flush_lock` held)."""
+    def restore(self, rows: list[MetricRow]) -> None:
+        """Put back drained reports whose write failed, ahead of newer ones."""
+        self._pending.extendleft(reversed(rows))
+
+    def drain(self, *, final: bool = False) -> list[MetricRow]:
+        """Take the reports not yet written (call with :attr:`flush_lock` held);
+        ``final`` when the trial's outcome is being stored: later reports are errors."""
+        self.finished = self.finished or final
         rows = []
         while self._pending:
             rows.append(self._pending.popleft())

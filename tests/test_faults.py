@@ -364,13 +364,6 @@ def test_writing_a_read_only_database_file_is_one_clear_line(
     assert_intact(db, stored)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: optimize() on a read-only database file raises a bare "
-    "sqlite3.OperationalError('attempt to write a readonly database') from "
-    "open_study's UPDATE, not a StorageError naming the file",
-)
 def test_writing_a_read_only_database_file_raises_a_storage_error(
     template: Path,
     stored: dict[int, Stored],
@@ -510,13 +503,6 @@ def test_a_full_disk_stops_writers_with_one_line_and_no_damage(
     assert {t.state for t in now.values()} <= {"complete", "failed"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: when the disk is full, optimize() raises a bare sqlite3.OperationalError "
-    "('disk I/O error' for EFBIG, 'database or disk is full' for ENOSPC) instead of a "
-    "StorageError naming the file",
-)
 @pytest.mark.parametrize("how", ["rlimit"])
 def test_a_full_disk_raises_a_storage_error(
     template: Path, stored: dict[int, Stored], tmp_path: Path, how: str
@@ -651,13 +637,6 @@ def test_a_writer_waits_for_another_programs_long_transaction(
     assert _other_program_was_here(db)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a write lock held by another program for longer than hpotrack waits "
-    "(10 x BUSY_TIMEOUT_S) ends optimize() with a bare sqlite3.OperationalError('database "
-    "is locked') instead of a StorageError naming the file and saying it is busy",
-)
 def test_a_lock_held_too_long_is_a_clear_error(
     template: Path, stored: dict[int, Stored], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -681,14 +660,6 @@ def test_a_lock_held_too_long_is_a_clear_error(
     assert db.name in str(error) and ("locked" in str(error) or "busy" in str(error))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: Store.write() takes the flock on <db>.lock with a blocking LOCK_EX and no "
-    "deadline, so a writer stuck inside its transaction (a process stopped with Ctrl-Z, "
-    "a debugger) makes every other writer wait forever, silently, instead of giving up "
-    "after 10 x BUSY_TIMEOUT_S like the SQLite lock wait does",
-)
 def test_a_stuck_hpotrack_writer_does_not_hang_the_others_forever(
     template: Path, stored: dict[int, Stored], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

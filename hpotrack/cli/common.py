@@ -45,6 +45,8 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except HpotrackError as exc:
             raise CliError(str(exc)) from None
+        except UnicodeError as exc:
+            raise CliError(f"names must be valid Unicode text: {exc}") from None
         except sqlite3.DatabaseError as exc:
             db = click.get_current_context().obj
             raise CliError(f"{db}: database error: {exc} (is it damaged?)") from None

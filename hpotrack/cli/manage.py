@@ -100,7 +100,7 @@ def _option(name: str, param: Choice, text: str) -> Value:
         return next((o for o in by_str if isinstance(o, str)), by_str[0])
     try:
         return param.validate(json.loads(text))
-    except (ValueError, SpaceError):
+    except (ValueError, SpaceError, RecursionError):
         pass
     close = difflib.get_close_matches(text, [str(o) for o in options], n=1)
     hint = f"; did you mean {name}={close[0]}?" if close else ""
@@ -149,7 +149,7 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
         count = len(opened.refresh().trials)
         store.delete_study(row.id)
     folder = store.checkpoint_dir(opened.name)
-    if folder.exists():
+    if folder.is_dir() and folder.resolve().parent == store.checkpoint_root.resolve():
         try:
             shutil.rmtree(folder)
         except OSError as exc:
