@@ -13,12 +13,14 @@ from hpotrack.methods.base import (
     register,
     resolve,
 )
+from hpotrack.methods.bayes import Bayes
 from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.manual import Manual
 from hpotrack.methods.random_search import Random
 
 __all__ = [
+    "Bayes",
     "Evolution",
     "Grid",
     "History",

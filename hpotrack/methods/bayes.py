@@ -1,0 +1,400 @@
+"""``bayes``: Bayesian optimisation with a Gaussian process and log expected improvement.
+
+Each ask refits everything from the stored history (DESIGN principle 1): the first
+``n_startup`` trials are points of the study's scrambled Sobol sequence; after that, a GP
+(:mod:`hpotrack.methods.gp`) is fitted to the finished trials' losses, running trials are
+added at the GP's own prediction (kriging believer: their variance collapses, so parallel
+workers spread out), and the acquisition is maximised over quasi-random and local candidates,
+the best of which are polished by L-BFGS-B (continuous coordinates) and by neighbour moves
+(integers, steps, options). Randomness comes only from ``history.rng(next_number, ...)``.
+
+Work per ask is bounded: the model keeps at most ``max_points`` observations (the best half
+and an even spread of the rest, always including the latest) and fits its hyperparameters on
+at most :data:`FIT_POINTS` of them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hpotrack.errors import MethodError
+from hpotrack.methods import gp
+from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.random_search import sobol_point
+from hpotrack.params import Choice, Float, Int, Param
+from hpotrack.records import Origin, TrialState, objective_sign
+from hpotrack.space import Space, Value
+
+Array = npt.NDArray[np.float64]
+Score = Callable[[Array, bool], tuple[Array, Array]]
+
+FIT_POINTS = 80
+"""Most observations the kernel hyperparameters are fitted on (the fit costs O(n³) per step)."""
+POLISHED = 5
+"""How many of the best candidates are optimised locally."""
+_ACQUISITIONS = ("logei", "ucb")
+_RNG_HYPER, _RNG_CANDIDATES, _RNG_FALLBACK = 1, 2, 3
+
+
+@register
+@dataclass(frozen=True)
+class Bayes(Method):
+    """GP Bayesian optimisation. ``n_startup`` Sobol trials first (default ``max(5, 2d)``);
+    ``acquisition`` is ``"logei"`` or ``"ucb"`` (maximises √ucb_beta · sd - mean on the
+    model's scale of losses); ``candidates`` points are scored per ask; ``max_points`` caps
+    the observations the model keeps."""
+
+    name = "bayes"
+    n_startup: int | None = None
+    acquisition: str = "logei"
+    candidates: int = 2000
+    ucb_beta: float = 2.0
+    max_points: int = 200
+
+    def __post_init__(self) -> None:
+        def integer(value: object) -> bool:
+            return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+        beta = self.ucb_beta
+        checks = [
+            ("n_startup", "n_startup >= 0",
+             self.n_startup is None or (integer(self.n_startup) and self.n_startup >= 0)),
+            ("candidates", "candidates >= 1", integer(self.candidates) and self.candidates >= 1),
+            ("ucb_beta", "ucb_beta > 0", isinstance(beta, numbers.Real)
+             and not isinstance(beta, bool) and math.isfinite(beta) and beta > 0),
+            ("max_points", "max_points >= 10", integer(self.max_points) and self.max_points >= 10),
+        ]  # fmt: skip
+        for option, rule, ok in checks:
+            if not ok:
+                raise MethodError(f"`{rule}` must hold, but got {option}={getattr(self, option)!r}")
+        if self.acquisition not in _ACQUISITIONS:
+            raise MethodError(
+                f"`acquisition` must be one of {', '.join(map(repr, _ACQUISITIONS))}, "
+                f"but got acquisition={self.acquisition!r}"
+            )
+
+    def startup(self, space: Space) -> int:
+        """Trials numbered below this are Sobol points (enqueued or manual ones count too);
+        the GP also waits for two finished trials with a value."""
+        return max(5, 2 * len(space)) if self.n_startup is None else self.n_startup
+
+    def ask(self, history: History) -> Proposal:
+        with gp.single_threaded_blas():
+            return self._ask(history)
+
+    def _ask(self, history: History) -> Proposal:
+        space, number = history.space, history.next_number
+        seen = {tuple(t.params.values()) for t in history.trials}
+        data, pending = _observations(history, self.max_points)
+        if number < self.startup(space) or len(data) < 2:
+            point = sobol_point(len(space), history.seed, number)
+            return _first_unseen(space, [point], seen, history)
+
+        features = Features(space)
+        x = features.of([history.trials[n].params for n, _ in data])
+        y = gp.warp(np.array([loss for _, loss in data]))
+        fitted = _subset(y, FIT_POINTS)
+        model = gp.fit(x[fitted], y[fitted], features.categorical, history.rng(number, _RNG_HYPER))
+        if len(fitted) < len(y):
+            model = gp.GaussianProcess(x, y, features.categorical, model.hyper)
+        if pending:
+            x_pending = features.of([history.trials[n].params for n in pending])
+            model = model.condition(x_pending, model.predict(x_pending)[0])
+
+        def score(points: Array, gradient: bool = True) -> tuple[Array, Array]:
+            return self._acquisition(model, float(y.min()), points, gradient)
+
+        rng = history.rng(number, _RNG_CANDIDATES)
+        best = features.to_unit(x[np.argsort(y)[:5]])
+        pool = features.of_unit(self._candidates(rng, best, features.categorical))
+        values = score(pool, False)[0]
+        starts = _distinct_best(pool, values, POLISHED)
+        for _ in range(3):  # alternate continuous polishing and discrete neighbour moves
+            starts = _polish(starts, score, features.continuous)
+            starts, moved = features.improve_discrete(starts, score)
+            if not moved:
+                break
+        pool = np.vstack([starts, pool])
+        order = np.argsort(-np.concatenate([score(starts, False)[0], values]), kind="stable")
+        return _first_unseen(space, features.to_unit(pool[order[:100]]), seen, history)
+
+    def _acquisition(
+        self, model: gp.GaussianProcess, best: float, points: Array, gradient: bool
+    ) -> tuple[Array, Array]:
+        """The acquisition (to maximise) at feature rows ``points``, and its gradient if asked
+        (else an empty array)."""
+        if gradient:
+            mean, variance, d_mean, d_variance = model.predict_with_gradient(points)
+        else:
+            mean, variance = model.predict(points)
+        sd = np.sqrt(variance)
+        by_mean: Array | float
+        by_sd: Array | float
+        if self.acquisition == "ucb":
+            by_mean, by_sd = -1.0, math.sqrt(self.ucb_beta)
+            value = by_sd * sd - mean
+        else:
+            value, by_mean, by_sd = log_expected_improvement(mean, sd, best)
+        if not gradient:
+            return value, np.empty(0)
+        return value, np.asarray(by_mean * d_mean.T + by_sd * d_variance.T / (2.0 * sd)).T
+
+    def _candidates(
+        self, rng: np.random.Generator, best: Array, categorical: npt.NDArray[np.bool_]
+    ) -> Array:
+        """Points of the unit cube to score: scrambled Sobol points, and Gaussian
+        perturbations (scales 0.001 to 0.3) of the best observed points, reflected at the
+        faces (clipping would pile candidates onto the faces)."""
+        from scipy.stats import qmc
+
+        d = best.shape[1]
+        n_local = self.candidates // 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Sobol balance warnings for non powers of 2
+            sobol = qmc.Sobol(d, scramble=True, seed=rng).random(self.candidates - n_local)
+        centres = best[np.arange(n_local) % len(best)]
+        scales = 10.0 ** rng.uniform(-3.0, -0.5, size=(n_local, 1))
+        local = centres + scales * rng.standard_normal((n_local, d))
+        redraw = (rng.random((n_local, d)) < 0.2) & categorical  # sometimes another option
+        local = np.where(redraw, rng.random((n_local, d)), local)
+        return np.vstack([sobol, 1.0 - np.abs(1.0 - np.abs(local) % 2.0)])  # reflected into [0, 1]
+
+
+def log_expected_improvement(mean: Array, sd: Array, best: float) -> tuple[Array, Array, Array]:
+    """log EI for minimisation below ``best``, and its derivatives in the mean and the sd.
+
+    log EI = log h(z) + log sd with z = (best - mean) / sd and h(z) = φ(z) + zΦ(z); log h is
+    computed without cancellation (Ament et al., "Unexpected improvements to expected
+    improvement for Bayesian optimization", NeurIPS 2023), so EI far below float
+    precision still ranks candidates and has a useful gradient. d log h / dz = Φ(z) / h(z).
+    """
+    from scipy.special import log_ndtr
+
+    z = (best - mean) / sd
+    log_h = _log_h(z)
+    ratio = np.exp(log_ndtr(z) - log_h)
+    return log_h + np.log(sd), -ratio / sd, (1.0 - ratio * z) / sd
+
+
+def _log_h(z: Array) -> Array:
+    """log(φ(z) + zΦ(z)), stable for every z (Ament et al. 2023, eq. 9).
+
+    For z <= -1, h(z) = φ(z) (1 - √(π/2) |z| erfcx(-z/√2)) and the log of the bracket is
+    log(1 - e^t) with t < 0, computed without cancellation; below z = -1000 the bracket is
+    1/z² to within 3/z² (its asymptotic series), which avoids t rounding up to 0.
+    """
+    from scipy.special import erfcx, ndtr
+
+    out = np.empty_like(z)
+    upper, far = z > -1.0, z <= -1e3
+    middle = ~upper & ~far
+    zu, zm, zf = z[upper], z[middle], z[far]
+    out[upper] = np.log(np.exp(-0.5 * zu * zu) / math.sqrt(2 * math.pi) + zu * ndtr(zu))
+    t = np.log(erfcx(-zm / math.sqrt(2)) * -zm) + 0.5 * math.log(math.pi / 2)
+    out[middle] = -0.5 * zm * zm - 0.5 * math.log(2 * math.pi) + _log1mexp(t)
+    out[far] = -0.5 * zf * zf - 0.5 * math.log(2 * math.pi) - 2.0 * np.log(-zf)
+    return out
+
+
+def _log1mexp(t: Array) -> Array:
+    """log(1 - e^t) for t < 0 (Mächler's two branches, each accurate where it is used)."""
+    t = np.minimum(t, -1e-300)
+    out = np.empty_like(t)
+    near = t > -math.log(2)
+    out[near] = np.log(-np.expm1(t[near]))
+    out[~near] = np.log1p(-np.exp(t[~near]))
+    return out
+
+
+class Features:
+    """Unit-cube points <-> GP feature rows: numeric parameters keep their coordinate
+    (integers and steps snapped to their bin's centre), categorical ones become an index."""
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        params = list(space.values())
+        self.categorical = np.array([isinstance(p, Choice) for p in params])
+        self.continuous = np.array([not p.is_discrete for p in params])
+        self.discrete = ~self.categorical & ~self.continuous
+        self.sizes = np.array([_size(p) for p in params], dtype=float)
+
+    def of(self, params: list[Mapping[str, Value]]) -> Array:
+        """Feature rows of stored (valid) parameter sets: ``space.encode`` column by column,
+        vectorised for numeric parameters (per-row encoding dominated the ask's cost)."""
+        columns = [_encode(param, [p[name] for p in params]) for name, param in self.space.items()]
+        return self.of_unit(np.column_stack(columns))
+
+    def of_unit(self, unit: Array) -> Array:
+        """Feature rows of unit-cube points (vectorised ``encode(decode(u))``)."""
+        unit = np.clip(unit, 0.0, 1.0)
+        out: Array = unit.copy()
+        for j, param in enumerate(self.space.values()):
+            if isinstance(param, Choice):
+                out[:, j] = np.minimum(np.floor(unit[:, j] * self.sizes[j]), self.sizes[j] - 1)
+            elif param.is_discrete:
+                out[:, j] = _snap(param, unit[:, j])
+        return out
+
+    def to_unit(self, features: Array) -> Array:
+        """Unit-cube points of feature rows (an option index goes to its bin's centre)."""
+        out: Array = features.copy()
+        cat = self.categorical
+        out[:, cat] = (features[:, cat] + 0.5) / self.sizes[cat]
+        return out
+
+    def improve_discrete(self, points: Array, score: Score) -> tuple[Array, bool]:
+        """Move each point to its best neighbour if that scores higher: one bin (or 0.02,
+        0.1) either way in each integer/step coordinate, any other option of a Choice."""
+        rows, owners = [], []
+        for i, point in enumerate(points):
+            moves = [
+                (j, point[j] + step)
+                for j in np.flatnonzero(self.discrete)
+                for size in (1.0 / self.sizes[j], 0.02, 0.1)
+                for step in (-size, size)
+            ] + [
+                (j, float(option))
+                for j in np.flatnonzero(self.categorical)
+                for option in range(int(self.sizes[j]))
+                if option != point[j]
+            ]
+            for j, value in moves:
+                rows.append(point.copy())
+                rows[-1][j] = value
+                owners.append(i)
+        if not rows:
+            return points, False
+        candidates = self.of_unit(self.to_unit(np.array(rows)))
+        values, current = score(candidates, False)[0], score(points, False)[0]
+        out, moved_any = points.copy(), False
+        for row, owner, value in zip(candidates, owners, values, strict=True):
+            if value > current[owner] + 1e-12:
+                out[owner], current[owner], moved_any = row, value, True
+        return out, moved_any
+
+
+def _size(param: Param) -> int:
+    """Options of a Choice, values of an Int or stepped Float; 0 for continuous."""
+    if isinstance(param, Choice):
+        return len(param.options)
+    if isinstance(param, Int):
+        return (param.high - param.low) // param.step + 1
+    if param.step is None:
+        return 0
+    return round((param.high - param.low) / param.step) + 1
+
+
+def _encode(param: Param, values: list[Value]) -> Array:
+    """``param.encode`` of many valid values at once."""
+    if isinstance(param, Choice):
+        return np.array([param.encode(v) for v in values])
+    x = np.array(values, dtype=float)
+    if isinstance(param, Int) and param.log:
+        a, b = math.log(param.low - 0.5), math.log(param.high + 0.5)
+        return np.asarray(((np.log(x - 0.5) + np.log(x + 0.5)) / 2 - a) / (b - a))
+    if param.step is not None:
+        index = np.round((x - param.low) / param.step)
+        return np.asarray((index + 0.5) / _size(param))
+    if param.log:
+        return np.asarray(np.log(x / param.low) / math.log(param.high / param.low))
+    return np.asarray((x - param.low) / (param.high - param.low))
+
+
+def _snap(param: Int | Float, u: Array) -> Array:
+    """``encode(decode(u))`` for an Int or stepped Float, for many points at once."""
+    if isinstance(param, Int) and param.log:
+        a, b = math.log(param.low - 0.5), math.log(param.high + 0.5)
+        x = np.clip(np.floor(np.exp(a + u * (b - a)) + 0.5), param.low, param.high)
+        middle = (np.log(x - 0.5) + np.log(x + 0.5)) / 2
+        return np.asarray(np.clip((middle - a) / (b - a), 0.0, 1.0))
+    count = _size(param)
+    return np.asarray((np.minimum(np.floor(u * count), count - 1) + 0.5) / count)
+
+
+def _observations(history: History, cap: int) -> tuple[list[tuple[int, float]], list[int]]:
+    """(trial number, loss) of at most ``cap`` finished trials with a value, and the numbers
+    of the (at most ``cap // 4``, latest) running or queued trials."""
+    sign = objective_sign(history.direction)
+    finished, pending = [], []
+    for trial in history.trials:
+        if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
+            pending.append(trial.number)
+        elif (
+            trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
+            and trial.value is not None
+            and math.isfinite(trial.value)
+        ):
+            finished.append((trial.number, sign * trial.value))
+    keep = _subset(np.array([loss for _, loss in finished]), cap)
+    return [finished[i] for i in keep], pending[-(cap // 4) :]
+
+
+def _subset(losses: Array, size: int) -> npt.NDArray[np.intp]:
+    """Indices (ascending) of the best ``size // 2`` losses and an even spread of the rest,
+    ending with the last one: deterministic, so every process keeps the same points."""
+    if len(losses) <= size:
+        return np.arange(len(losses))
+    order = np.argsort(losses, kind="stable")
+    best, rest = order[: size // 2], np.sort(order[size // 2 :])
+    spread = rest[np.linspace(0, len(rest) - 1, size - len(best)).round().astype(np.intp)]
+    return np.sort(np.concatenate([best, spread]))
+
+
+def _distinct_best(points: Array, values: Array, count: int) -> Array:
+    """The ``count`` highest-scoring distinct rows."""
+    chosen: list[Array] = []
+    for i in np.argsort(-values, kind="stable"):
+        if not any(np.array_equal(points[i], row) for row in chosen):
+            chosen.append(points[i])
+            if len(chosen) == count:
+                break
+    return np.array(chosen)
+
+
+def _polish(starts: Array, score: Score, mask: npt.NDArray[np.bool_]) -> Array:
+    """L-BFGS-B on the continuous coordinates of every start at once (the summed acquisition
+    separates by start, so one run optimises them all); other coordinates stay fixed."""
+    from scipy.optimize import minimize
+
+    columns = np.flatnonzero(mask)
+    if not columns.size:
+        return starts
+    shape = (len(starts), len(columns))
+
+    def negated(v: Array) -> tuple[float, Array]:
+        points = starts.copy()
+        points[:, columns] = v.reshape(shape)
+        value, gradient = score(points, True)
+        return -float(value.sum()), -gradient[:, columns].ravel()
+
+    result = minimize(
+        negated,
+        starts[:, columns].ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, 1.0)] * (shape[0] * shape[1]),
+        options={"maxiter": 100},
+    )
+    out: Array = starts.copy()
+    out[:, columns] = np.clip(result.x, 0.0, 1.0).reshape(shape)
+    return out
+
+
+def _first_unseen(
+    space: Space, points: Array | list[Array], seen: set[tuple[Value, ...]], history: History
+) -> Proposal:
+    """The first point whose parameters no trial has yet; else uniform draws; else the first."""
+    candidates = list(points)
+    draws = history.rng(history.next_number, _RNG_FALLBACK).random((64, len(space)))
+    for point in [*candidates, *draws]:
+        params = space.decode(point)
+        if tuple(params.values()) not in seen:  # True == 1 here: at worst a skipped point
+            return Proposal(params=params, origin=Origin.SAMPLED.value)
+    return Proposal(params=space.decode(candidates[0]), origin=Origin.SAMPLED.value)

@@ -1,0 +1,238 @@
+"""``bayes``: the shared method contract plus what is specific to GP Bayesian optimisation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import MethodError
+from hpotrack.methods import Bayes, Method, gp
+from hpotrack.methods import bayes as bayes_module
+from hpotrack.methods.base import History, resolve
+from hpotrack.methods.random_search import sobol_point
+from hpotrack.records import TrialState
+from hpotrack.space import Choice, Float, Int, Space, Value
+from hpotrack.testing import MethodSuite, simulate
+from hpotrack.testing.method_suite import MIXED_SPACE, branin, record
+
+
+class TestBayes(MethodSuite):
+    model_based = True
+
+    def make_method(self) -> Method:
+        return Bayes(candidates=256)
+
+
+FAST = Bayes(candidates=256)
+BRANIN = Space.from_user({"x": Float(-5.0, 10.0), "y": Float(0.0, 15.0)})
+
+
+def history_of(
+    space: Space, points: list[Mapping[str, Value]], values: list[float | None]
+) -> History:
+    """A history of completed (value) or running (None) trials."""
+    history = History(space, "minimize", 0)
+    for number, (params, value) in enumerate(zip(points, values, strict=True)):
+        state = TrialState.RUNNING if value is None else TrialState.COMPLETE
+        history.update(record(number, hp.methods.Proposal(dict(params)), state, value))
+    return history
+
+
+def random_history(space: Space, n: int, seed: int = 0) -> History:
+    rng = np.random.default_rng(seed)
+    points = [space.decode(rng.random(len(space))) for _ in range(n)]
+    values = [float(((space.encode(p) - 0.3) ** 2).sum()) for p in points]
+    return history_of(space, points, list(values))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"candidates": 0}, "`candidates >= 1` must hold, but got candidates=0"),
+        ({"candidates": 2.5}, "candidates=2.5"),
+        ({"n_startup": -1}, "`n_startup >= 0` must hold, but got n_startup=-1"),
+        ({"n_startup": True}, "n_startup=True"),
+        ({"acquisition": "ei"}, "'logei', 'ucb'.*acquisition='ei'"),
+        ({"ucb_beta": 0.0}, "`ucb_beta > 0` must hold, but got ucb_beta=0.0"),
+        ({"ucb_beta": math.inf}, "ucb_beta=inf"),
+        ({"max_points": 5}, "`max_points >= 10` must hold, but got max_points=5"),
+    ],
+)
+def test_invalid_options_are_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(MethodError, match=message):
+        Bayes(**options)
+
+
+def test_is_registered_by_name() -> None:
+    assert resolve("bayes") == Bayes()
+
+
+def test_startup_trials_are_the_studys_sobol_points() -> None:
+    space = Space.from_user({"a": Float(0.0, 1.0), "b": Float(-1.0, 1.0)})
+    method = Bayes(n_startup=6)
+    history = simulate(method, space, 6, seed=4)
+    expected = [space.decode(sobol_point(2, 4, n)) for n in range(6)]
+    assert [t.params for t in history.trials] == expected
+    assert len({tuple(t.params.values()) for t in history.trials}) == 6
+    assert Bayes().startup(MIXED_SPACE) == 12 and Bayes().startup(space) == 5
+
+
+def test_pending_trials_lead_to_different_proposals() -> None:
+    history = random_history(BRANIN, 12)
+    first = FAST.ask(history)
+    history.update(record(12, first, TrialState.RUNNING, None))
+    second = FAST.ask(history)
+    history.update(record(13, second, TrialState.RUNNING, None))
+    third = FAST.ask(history)
+    assert len({tuple(p.params.values()) for p in (first, second, third)}) == 3
+    assert second.params != first.params and third.params not in (first.params, second.params)
+
+
+def test_a_finite_discrete_space_is_covered_without_repeats() -> None:
+    space = Space.from_user({"opt": Choice(["a", "b", "c"]), "n": Int(1, 4)})
+    history = simulate(Bayes(n_startup=3, candidates=64), space, 12, seed=0, objective=lambda p: 1)
+    assert len({tuple(t.params.values()) for t in history.trials}) == 12
+
+
+def test_categorical_options_are_learned() -> None:
+    def objective(params: Mapping[str, Value]) -> float:
+        good = {"sgd": 1.0, "adam": 0.0, "rmsprop": 2.0}[str(params["optimizer"])]
+        return good + float(params["momentum"])  # type: ignore[arg-type]
+
+    history = simulate(FAST, MIXED_SPACE, 24, seed=2, objective=objective)
+    late = [t.params["optimizer"] for t in history.trials[12:]]
+    assert late.count("adam") >= 8, late
+
+
+def test_features_match_the_spaces_encoding() -> None:
+    space = Space.from_user(
+        {
+            **MIXED_SPACE,
+            "wide": Int(1, 100_000, log=True),
+            "stepped": Int(-10, 20, step=5),
+            "fine": Float(-1.0, 1.0, step=0.001),
+        }
+    )
+    features = bayes_module.Features(space)
+    unit = np.random.default_rng(0).random((300, len(space)))
+    unit[:5] = np.array([[0.0], [1.0], [0.5], [1e-12], [1 - 1e-12]])  # edges of every bin
+    decoded = [space.decode(u) for u in unit]
+    expected = features.of_unit(np.array([space.encode(p) for p in decoded]))
+    np.testing.assert_allclose(features.of_unit(unit), expected, atol=1e-12)
+    np.testing.assert_allclose(features.of(decoded), expected, atol=1e-12)
+    for params, u in zip(decoded, features.to_unit(expected), strict=True):
+        again = space.decode(u)
+        assert [again[n] for n in ("optimizer", "layers", "units", "wide", "stepped", "fine")] == [
+            params[n] for n in ("optimizer", "layers", "units", "wide", "stepped", "fine")
+        ]
+        assert again == pytest.approx(params)
+
+
+def test_maximising_is_minimising_the_negated_objective() -> None:
+    def run(direction: str, sign: float) -> list[dict[str, Value]]:
+        history = History(BRANIN, direction, 1)
+        for number in range(8):
+            proposal = FAST.ask(history)
+            value = sign * branin(proposal.params)
+            history.update(record(number, proposal, TrialState.COMPLETE, value))
+        return [t.params for t in history.trials]
+
+    assert run("maximize", -1.0) == run("minimize", 1.0)
+
+
+def test_ucb_acquisition_also_improves_on_branin() -> None:
+    history = simulate(Bayes(acquisition="ucb", candidates=256), BRANIN, 20, objective=branin)
+    assert min(t.value for t in history.trials if t.value is not None) < 1.0
+
+
+def test_work_per_ask_is_bounded_as_the_study_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes: dict[str, list[int]] = {"fit": [], "model": []}
+    original_fit, original_init = gp.fit, gp.GaussianProcess.__init__
+
+    def fit(x: np.ndarray, *args: Any, **kwargs: Any) -> gp.GaussianProcess:
+        sizes["fit"].append(len(x))
+        return original_fit(x, *args, **kwargs)
+
+    def init(self: gp.GaussianProcess, x: np.ndarray, *args: Any) -> None:
+        sizes["model"].append(len(x))
+        original_init(self, x, *args)
+
+    monkeypatch.setattr(gp, "fit", fit)
+    monkeypatch.setattr(gp.GaussianProcess, "__init__", init)
+    history = random_history(BRANIN, 600)
+    proposal = Bayes(max_points=120, candidates=64).ask(history)
+    assert sizes["fit"] == [bayes_module.FIT_POINTS]
+    assert max(sizes["model"]) == 120
+    assert BRANIN.validate(proposal.params) == proposal.params
+
+
+@pytest.mark.parametrize("acquisition", ["logei", "ucb"])
+def test_acquisition_gradient_matches_finite_differences(acquisition: str) -> None:
+    history = random_history(BRANIN, 15)
+    features = bayes_module.Features(BRANIN)
+    x = features.of([t.params for t in history.trials])
+    y = gp.warp(np.array([t.value for t in history.trials]))
+    model = gp.fit(x, y, features.categorical, np.random.default_rng(0))
+    method, best = Bayes(acquisition=acquisition), float(y.min())
+    points = np.array([[0.1, 0.9], [0.5, 0.5], [0.93, 0.2]])
+    _, gradient = method._acquisition(model, best, points, True)
+    step = 1e-6
+    for j in range(2):
+        shift = np.eye(2)[j] * step
+        up = method._acquisition(model, best, points + shift, False)[0]
+        down = method._acquisition(model, best, points - shift, False)[0]
+        np.testing.assert_allclose(gradient[:, j], (up - down) / (2 * step), rtol=1e-4, atol=1e-6)
+
+
+def test_finished_trials_with_values_are_data_and_running_ones_pending() -> None:
+    history = History(BRANIN, "maximize", 0)
+    states = [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED, TrialState.RUNNING]
+    for number, state in enumerate(states):
+        value = 2.0 + number if state in (TrialState.COMPLETE, TrialState.PRUNED) else None
+        history.update(record(number, FAST.ask(history), state, value))
+    data, pending = bayes_module._observations(history, 200)
+    assert data == [(0, -2.0), (1, -3.0)] and pending == [3]
+
+
+def test_the_kept_points_are_the_best_half_and_a_spread_ending_with_the_latest() -> None:
+    losses = np.arange(100.0)[::-1]  # the latest trial is the best
+    kept = bayes_module._subset(losses, 10)
+    assert len(kept) == 10 and list(kept) == sorted(kept)
+    assert set(range(95, 100)) <= set(kept) and 0 in kept
+
+
+def test_log_expected_improvement_is_finite_and_monotone_far_below_the_incumbent() -> None:
+    z = -np.logspace(-3, 12, 400)
+    assert np.all(np.diff(bayes_module._log_h(np.linspace(-1.01, -0.99, 9))) > 0)
+    log_h = bayes_module._log_h(z)
+    assert np.isfinite(log_h).all() and np.all(np.diff(log_h) < 0)
+    moderate = np.linspace(-5, 5, 101)
+    direct = np.exp(-(moderate**2) / 2) / math.sqrt(2 * math.pi) + moderate * (
+        0.5 * (1 + np.vectorize(math.erf)(moderate / math.sqrt(2)))
+    )
+    np.testing.assert_allclose(bayes_module._log_h(moderate), np.log(direct), rtol=1e-7)
+
+
+def test_an_end_to_end_study_on_a_database(db: Path) -> None:
+    @hp.tune(
+        {"x": hp.Float(-5.0, 10.0), "y": hp.Float(0.0, 15.0), "kind": hp.Choice(["a", "b"])},
+        method="bayes",
+        study="gp",
+        db=db,
+        seed=0,
+    )
+    def train(x: float, y: float, kind: str) -> float:
+        return branin({"x": x, "y": y}) + (0.0 if kind == "a" else 5.0)
+
+    study = train.optimize(n_trials=15)
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 15
+    assert len({tuple(t.params.values()) for t in trials}) == 15
+    assert study.best.value is not None and study.best.value < 5.0
+    assert hp.load_study("gp", db=db).trials[-1].params == trials[-1].params
