@@ -129,10 +129,17 @@ class MethodSuite:
         assert self._ask(self.make_method(), history) == first
         assert self._ask(method, history) == first
 
-    def test_pending_trials_are_not_proposed_again(self) -> None:
+    @pytest.mark.parametrize("completed", [0, 12])
+    def test_pending_trials_are_not_proposed_again(self, completed: int) -> None:
+        """With running trials in the history, and after a start-up phase too (methods
+        that model the history only switch on after their first trials)."""
         method = self.make_method()
-        history = History(self.space, "minimize", 5)
-        for number in range(6):
+        history = (
+            simulate(method, self.space, completed, seed=5, objective=self._objective)
+            if self.proposes
+            else History(self.space, "minimize", 5)
+        )
+        for number in range(completed, completed + 6):
             proposal = self._ask(method, history)
             pending = [t for t in history.trials if t.state is TrialState.RUNNING]
             assert all(proposal.params != t.params for t in pending)
