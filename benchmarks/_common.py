@@ -1,0 +1,174 @@
+"""Helpers shared by the benchmark scripts: statistics, sizes, processes started together,
+the run header and tables.
+
+Every benchmark prints its tables as it goes and can also write them to a markdown file
+(``--out``), headed by what was measured and where: the date, the machine, the Python, the
+hpotrack checkout (commit, and whether ``hpotrack/`` had uncommitted changes) and the
+versions of the libraries compared.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import multiprocessing
+import os
+import platform
+import queue
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from tabulate import tabulate
+
+
+class Stats(NamedTuple):
+    """Per-trial times of one run in ms: overall mean, mean of the first and of the last
+    ``window`` trials, and last/first (how much slower the end of the run is)."""
+
+    mean: float
+    first: float
+    last: float
+    growth: float
+
+    @classmethod
+    def of(cls, stamps: Sequence[float], window: int) -> Stats:
+        """Statistics of the intervals between consecutive time stamps (seconds)."""
+        intervals = [b - a for a, b in itertools.pairwise(stamps)]
+        window = min(window, len(intervals) // 2)
+        first, last = mean(intervals[:window]) * 1e3, mean(intervals[-window:]) * 1e3
+        return cls(mean(intervals) * 1e3, first, last, last / first)
+
+    @classmethod
+    def median(cls, runs: Sequence[Stats]) -> Stats:
+        """Field by field median over repeated runs."""
+        return cls(*(median(column) for column in zip(*runs, strict=True)))
+
+
+def median(values: Iterable[float]) -> float:
+    """The median of some numbers (NaN when there are none)."""
+    found = list(values)
+    return statistics.median(found) if found else float("nan")
+
+
+def mean(values: Sequence[float]) -> float:
+    """The arithmetic mean (NaN when empty)."""
+    return sum(values) / len(values) if values else float("nan")
+
+
+def total_size(paths: Iterable[Path]) -> int:
+    """Bytes taken by the files that exist among ``paths``."""
+    return sum(p.stat().st_size for p in paths if p.exists())
+
+
+def human_bytes(size: float) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def git_revision(directory: Path) -> str:
+    """Short commit of the checkout holding ``directory``, flagged when that directory has
+    uncommitted changes; ``"not a git checkout"`` otherwise."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"{commit} + uncommitted changes" if dirty else commit
+
+
+def load_average() -> str:
+    """The system load averages, e.g. ``"load average 0.52, 0.61, 0.70"``."""
+    return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
+
+
+def environment(versions: dict[str, str], hpotrack_dir: Path) -> list[str]:
+    """Lines describing this run, for the top of the report."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    libraries = ", ".join(f"{name} {version}" for name, version in versions.items())
+    return [
+        f"date: {now}",
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        f"python: {platform.python_version()}, sqlite {sqlite3.sqlite_version}",
+        f"hpotrack: {hpotrack_dir} at {git_revision(hpotrack_dir)}",
+        f"libraries: {libraries}",
+        f"temporary files in: {tempfile.gettempdir()}",
+        f"{load_average()} at start (1, 5, 15 min): other work on the machine adds noise",
+    ]
+
+
+def describe(exc: BaseException) -> str:
+    """An exception on one short line: ``OperationalError: database is locked``."""
+    first = (str(exc).splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first[:90]}"
+
+
+def run_together(
+    target: Callable[..., None], jobs: Sequence[tuple[Any, ...]]
+) -> tuple[float, list[Any], list[int | None]]:
+    """Run ``target(*job, ready, go, results)`` in one spawned process per job, timed
+    from a common start: each process puts something in ``ready`` once set up, waits for
+    the ``go`` event, then puts its result in ``results``. Returns (seconds from the start
+    signal to the last result, the results, the processes' exit codes)."""
+    context = multiprocessing.get_context("spawn")
+    ready, results, go = context.Queue(), context.Queue(), context.Event()
+    processes = [context.Process(target=target, args=(*job, ready, go, results)) for job in jobs]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=600)
+    start = time.perf_counter()
+    go.set()
+    found: list[Any] = []
+    while len(found) < len(processes):
+        try:
+            found.append(results.get(timeout=1))
+        except queue.Empty:
+            if not any(p.is_alive() for p in processes) and results.empty():
+                break  # a process died without a result
+    seconds = time.perf_counter() - start
+    for process in processes:
+        process.join()
+    return seconds, found, [p.exitcode for p in processes]
+
+
+class Report:
+    """Prints sections and tables as they are produced; keeps them for a markdown file."""
+
+    def __init__(self, title: str) -> None:
+        self.parts: list[str] = [f"# {title}"]
+        print(title, flush=True)
+
+    def lines(self, lines: Sequence[str]) -> None:
+        """Free text: printed as is, a bullet list in the markdown."""
+        print("\n".join(lines), flush=True)
+        self.parts.append("\n".join(f"- {line}" for line in lines))
+
+    def table(
+        self, title: str, rows: Sequence[Sequence[Any]], headers: str, notes: str = ""
+    ) -> None:
+        """A titled table (github/markdown format) with optional notes below it; ``headers``
+        names the columns, separated by ``|``."""
+        text = tabulate(rows, headers=headers.split("|"), tablefmt="github", disable_numparse=True)
+        print(f"\n{title}\n{text}" + (f"\n{notes}" if notes else ""), flush=True)
+        self.parts.append(f"## {title}\n\n{text}" + (f"\n\n{notes}" if notes else ""))
+
+    def write(self, path: Path) -> None:
+        """Write everything reported so far as markdown."""
+        path.write_text("\n\n".join(self.parts) + "\n", encoding="utf-8")
