@@ -255,6 +255,11 @@ class Float:
         """True when a step makes the range a finite grid."""
         return self.step is not None
 
+    @property
+    def n_values(self) -> int:
+        """How many values the parameter can take; 0 for a continuous Float."""
+        return self._count if self.step is not None else 0
+
     @functools.cached_property
     def _tolerance(self) -> float:
         """How far, in steps, a float may sit from a grid point and still count as on it."""
@@ -397,6 +402,11 @@ class Int:
         return True
 
     @property
+    def n_values(self) -> int:
+        """How many values the parameter can take."""
+        return self._count
+
+    @property
     def _count(self) -> int:
         """The number of values."""
         return (self.high - self.low) // self.step + 1
@@ -498,6 +508,11 @@ class Choice:
     def is_discrete(self) -> bool:
         """Always True."""
         return True
+
+    @property
+    def n_values(self) -> int:
+        """How many options there are."""
+        return len(self.options)
 
     def _index(self, value: object) -> int:
         """Position of the option equal to ``value`` and of the same kind."""

@@ -223,7 +223,7 @@ class Features:
         self.categorical = np.array([isinstance(p, Choice) for p in params])
         self.continuous = np.array([not p.is_discrete for p in params])
         self.discrete = ~self.categorical & ~self.continuous
-        self.sizes = np.array([_size(p) for p in params], dtype=float)
+        self.sizes = np.array([p.n_values for p in params], dtype=float)
 
     def of(self, params: list[Mapping[str, Value]]) -> Array:
         """Feature rows of stored (valid) parameter sets: ``space.encode`` column by column,
@@ -280,17 +280,6 @@ class Features:
         return out, moved_any
 
 
-def _size(param: Param) -> int:
-    """Options of a Choice, values of an Int or stepped Float; 0 for continuous."""
-    if isinstance(param, Choice):
-        return len(param.options)
-    if isinstance(param, Int):
-        return (param.high - param.low) // param.step + 1
-    if param.step is None:
-        return 0
-    return round((param.high - param.low) / param.step) + 1
-
-
 def _encode(param: Param, values: list[Value]) -> Array:
     """``param.encode`` of many valid values at once."""
     if isinstance(param, Choice):
@@ -301,7 +290,7 @@ def _encode(param: Param, values: list[Value]) -> Array:
         return np.asarray(((np.log(x - 0.5) + np.log(x + 0.5)) / 2 - a) / (b - a))
     if param.step is not None:
         index = np.round((x - param.low) / param.step)
-        return np.asarray((index + 0.5) / _size(param))
+        return np.asarray((index + 0.5) / param.n_values)
     if param.log:
         return np.asarray(np.log(x / param.low) / math.log(param.high / param.low))
     return np.asarray((x - param.low) / (param.high - param.low))
@@ -314,7 +303,7 @@ def _snap(param: Int | Float, u: Array) -> Array:
         x = np.clip(np.floor(np.exp(a + u * (b - a)) + 0.5), param.low, param.high)
         middle = (np.log(x - 0.5) + np.log(x + 0.5)) / 2
         return np.asarray(np.clip((middle - a) / (b - a), 0.0, 1.0))
-    count = _size(param)
+    count = param.n_values
     return np.asarray((np.minimum(np.floor(u * count), count - 1) + 0.5) / count)
 
 
