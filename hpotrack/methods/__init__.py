@@ -18,8 +18,10 @@ from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.manual import Manual
 from hpotrack.methods.random_search import Random
+from hpotrack.methods.tpe import TPE
 
 __all__ = [
+    "TPE",
     "Bayes",
     "Evolution",
     "Grid",

@@ -1,0 +1,203 @@
+"""``tpe``: the tree-structured Parzen estimator, multivariate by default.
+
+Bergstra et al. (2011), "Algorithms for hyper-parameter optimization", §4, with the
+components and defaults studied by Watanabe (2023), "Tree-structured Parzen estimator:
+understanding its algorithm components and their roles for better empirical performance".
+Each suggestion is computed from the stored history alone (DESIGN principle 1):
+
+1. *Observations*: complete trials, and pruned trials that reported a value (ranked after
+   every complete trial: they were stopped for looking worse), among the most recent
+   ``WINDOW`` trials plus the best trial ever. The window bounds the cost of a suggestion
+   however large the study grows; older trials are forgotten, as Bergstra's ramp of
+   decaying weights forgets them gradually.
+2. *Split* (Watanabe 2023, sec. 3, "splitting algorithm", its linear variant): the
+   ``min(ceil(gamma * n), 25)`` best observations (Optuna's default too) form the good
+   set, the rest the bad set. With ``constant_liar``,
+   running (and queued) trials join the bad set as if they had failed, so that parallel
+   workers spread out instead of all sampling where the good set is densest.
+3. *Model*: a Parzen estimator ``l(x)`` of the good set and ``g(x)`` of the bad set
+   (:mod:`hpotrack.methods.parzen`): product kernels per observation (``multivariate``),
+   Scott's-rule bandwidths, Aitchison-Aitken kernels for ``Choice``, a uniform prior.
+4. *Acquisition*: expected improvement is monotone in ``l(x) / g(x)`` (Bergstra et al.
+   2011, §4.1), so ``n_ei_candidates`` points are drawn from ``l`` and the one with the
+   largest ``log l - log g`` is proposed, skipping any that equals a pending trial.
+
+The first ``n_startup`` observations come from uniform random sampling (the same draws
+as ``random``). Randomness is ``history.uniform(number)`` for those and
+``history.rng(number, 1)`` (candidates) or ``history.rng(number, 2)`` (the fallback when
+every candidate is pending) after, so resumed studies and every worker process compute
+the same proposal from the same history; nothing is kept between asks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpotrack.errors import MethodError
+from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.parzen import (
+    Array,
+    Dimensions,
+    ParzenEstimator,
+    encode_rows,
+    ranked_candidates,
+)
+from hpotrack.records import Origin, TrialRecord, TrialState, objective_sign
+from hpotrack.space import Space, Value
+
+WINDOW = 1000
+"""How many of the most recent trials a suggestion looks at (plus the best one)."""
+
+MAX_BELOW = 25
+"""Most observations in the good set, so that ``l(x)`` stays sharp in long studies."""
+
+_PENDING = (TrialState.RUNNING, TrialState.QUEUED)
+
+
+@register
+@dataclass(frozen=True)
+class TPE(Method):
+    """Tree-structured Parzen estimator.
+
+    ``n_startup``: observations gathered by random sampling before the model is used.
+    ``n_ei_candidates``: points drawn from ``l(x)`` per suggestion (more: greedier).
+    ``gamma``: fraction of observations in the good set (at most 25 of them).
+    ``multivariate``: one joint kernel per observation (captures interactions) rather
+    than independent per-parameter mixtures (candidates still compete on the joint
+    ratio: taking each parameter's best value separately explored worse in our runs).
+    ``constant_liar``: pending trials count as bad observations. ``bandwidth_factor``
+    scales the Scott's-rule bandwidths of numeric parameters: that rule is made for
+    density estimation, and half of it exploits markedly better within 60 trials on
+    Branin, Hartmann6, Rosenbrock, Ackley and a mixed space, 40 seeds each.
+    ``min_bandwidth`` floors bandwidths (unit-cube scale); ``prior_weight`` is the uniform
+    prior component's weight, in observations.
+    """
+
+    name = "tpe"
+    n_startup: int = 10
+    n_ei_candidates: int = 24
+    gamma: float = 0.1
+    multivariate: bool = True
+    constant_liar: bool = True
+    bandwidth_factor: float = 0.5
+    min_bandwidth: float = 0.01
+    prior_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("n_startup", "n_ei_candidates"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise MethodError(f"`{name} >= 1` must hold, but got {name}={value!r}")
+        for name in ("multivariate", "constant_liar"):
+            if not isinstance(getattr(self, name), bool):
+                raise MethodError(
+                    f"`{name}` must be True or False, but got {name}={getattr(self, name)!r}"
+                )
+        self._number("gamma", "0 < gamma <= 1", lambda x: 0 < x <= 1)
+        self._number("bandwidth_factor", "bandwidth_factor > 0", lambda x: x > 0)
+        self._number("min_bandwidth", "0 < min_bandwidth <= 1", lambda x: 0 < x <= 1)
+        self._number("prior_weight", "prior_weight > 0", lambda x: x > 0)
+
+    def _number(self, name: str, condition: str, holds: Callable[[float], bool]) -> None:
+        """Check a real option and store it as a float (so JSON round trips are exact)."""
+        value = getattr(self, name)
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and holds(value)
+        )
+        if not ok:
+            raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")
+        object.__setattr__(self, name, float(value))
+
+    def ask(self, history: History) -> Proposal:
+        complete, pruned, pending = _gather(history)
+        space, number = history.space, history.next_number
+        if len(complete) + len(pruned) < self.n_startup:
+            candidates = history.uniform(number, len(space))[None, :]
+        else:
+            candidates = self.candidates(history, complete + pruned, len(complete), pending)
+        taken = {_key(space, t.params) for t in pending}
+        for point in candidates:
+            params = space.decode(point)
+            if _key(space, params) not in taken:
+                break
+        else:  # every candidate is pending already (a tiny discrete space): try at random
+            rng = history.rng(number, 2)
+            for _ in range(64):
+                params = space.decode(rng.random(len(space)))
+                if _key(space, params) not in taken:
+                    break
+        return Proposal(params=params, origin=Origin.SAMPLED.value)
+
+    def estimators(
+        self, space: Space, below: Array, above: Array
+    ) -> tuple[ParzenEstimator, ParzenEstimator]:
+        """``l(x)`` of the good points and ``g(x)`` of the bad ones, with this TPE's options."""
+        dims = Dimensions.of(space)
+
+        def fit(points: Array) -> ParzenEstimator:
+            return ParzenEstimator(
+                points,
+                dims,
+                prior_weight=self.prior_weight,
+                bandwidth_factor=self.bandwidth_factor,
+                min_bandwidth=self.min_bandwidth,
+                multivariate=self.multivariate,
+            )
+
+        return fit(below), fit(above)
+
+    def candidates(
+        self,
+        history: History,
+        observed: Sequence[TrialRecord],
+        n_complete: int,
+        pending: Sequence[TrialRecord],
+    ) -> Array:
+        """Candidate points of the cube, best first. ``observed[:n_complete]`` are complete
+        trials, the rest pruned ones (ranked after them whatever their value)."""
+        space = history.space
+        x = encode_rows(space, [t.params for t in observed])
+        values = [math.inf if t.value is None else t.value for t in observed]
+        loss = objective_sign(history.direction) * np.array(values)
+        rank = np.lexsort((loss, np.arange(len(observed)) >= n_complete))  # stable: ties by age
+        n_below = max(1, min(math.ceil(self.gamma * len(observed)), MAX_BELOW))
+        below, above = x[rank[:n_below]], x[rank[n_below:]]
+        if self.constant_liar and pending:
+            above = np.vstack([above, encode_rows(space, [t.params for t in pending])])
+        good, bad = self.estimators(space, below, above)
+        rng = history.rng(history.next_number, 1)
+        return ranked_candidates(good, bad, rng, self.n_ei_candidates)
+
+
+def _gather(
+    history: History,
+) -> tuple[list[TrialRecord], list[TrialRecord], list[TrialRecord]]:
+    """Complete, pruned (with a finite value) and pending trials of the window, in order."""
+    trials = history.trials
+    start = max(0, len(trials) - WINDOW)
+    complete: list[TrialRecord] = []
+    pruned: list[TrialRecord] = []
+    pending: list[TrialRecord] = []
+    for trial in trials[start:]:
+        state = trial.state
+        if state is TrialState.COMPLETE or state is TrialState.PRUNED:
+            if trial.value is not None and math.isfinite(trial.value):
+                (complete if state is TrialState.COMPLETE else pruned).append(trial)
+        elif state in _PENDING:
+            pending.append(trial)
+    best = history.best
+    if best is not None and best.number < start and best.value is not None:
+        complete.append(best)
+    return complete, pruned, pending
+
+
+def _key(space: Space, params: Mapping[str, Value]) -> tuple[tuple[str, Value], ...]:
+    """A hashable identity of a parameter set (1, 1.0 and True stay apart)."""
+    return tuple((type(params[name]).__name__, params[name]) for name in space)
