@@ -60,19 +60,8 @@ class Dimensions:
     def of(cls, space: Space) -> Dimensions:
         """The kernels a space's encoding calls for. A log-scale ``Int`` has unequal bins
         in the cube and is modelled as continuous (its values still decode exactly)."""
-        sizes = tuple(0 if isinstance(p, Int) and p.log else cls.size(p) for p in space.values())
+        sizes = tuple(0 if isinstance(p, Int) and p.log else p.n_values for p in space.values())
         return cls(sizes, tuple(isinstance(p, Choice) for p in space.values()))
-
-    @staticmethod
-    def size(param: Param) -> int:
-        """How many values a discrete parameter has; 0 for a continuous Float."""
-        if isinstance(param, Choice):
-            return len(param.options)
-        if isinstance(param, Int):
-            return (param.high - param.low) // param.step + 1
-        if param.step is None:
-            return 0
-        return round((param.high - param.low) / param.step) + 1
 
     @classmethod
     def continuous(cls, n: int) -> Dimensions:
@@ -106,13 +95,13 @@ def _encode_column(param: Param, column: list[Value]) -> Array:
         else:
             u = (x - param.low) / (param.high - param.low)
     elif isinstance(param, Float):
-        size, step = Dimensions.size(param), cast(float, param.step)
+        size, step = param.n_values, cast(float, param.step)
         u = (np.clip(np.rint((x - param.low) / step), 0, size - 1) + 0.5) / size
     elif param.log:
         a, b = math.log(param.low - 0.5), math.log(param.high + 0.5)
         u = ((np.log(x - 0.5) + np.log(x + 0.5)) / 2 - a) / (b - a)
     else:
-        size = Dimensions.size(param)
+        size = param.n_values
         u = ((x - param.low) // param.step + 0.5) / size
     return np.clip(u, 0.0, 1.0)
 
