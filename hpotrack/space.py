@@ -10,9 +10,9 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -176,6 +176,15 @@ class Space(Mapping[str, Param]):
             raise SpaceError(f"parameter {name!r}: {error}") from None
         return u
 
+    def encode_many(self, rows: Sequence[Mapping[str, Value]]) -> npt.NDArray[np.float64]:
+        """The cube points, shape ``(len(rows), d)``, of many stored (valid) parameter
+        dicts: :meth:`encode` row by row, vectorised per parameter (encoding 1,000 trials
+        one by one costs tens of milliseconds, more than the rest of a model's ask)."""
+        out = np.empty((len(rows), len(self._params)), dtype=np.float64)
+        for j, (name, param) in enumerate(self._params.items()):
+            out[:, j] = _encode_column(param, [row[name] for row in rows])
+        return out
+
     def decode(self, u: npt.ArrayLike) -> dict[str, Value]:
         """The values at a point of the unit cube (clipped into it)."""
         point = np.asarray(u, dtype=np.float64)
@@ -235,3 +244,27 @@ class Space(Mapping[str, Param]):
             with _about(str(name)):
                 params[name] = param_from_json(item)
         return cls(params)
+
+
+def _encode_column(param: Param, column: list[Value]) -> npt.NDArray[np.float64]:
+    """``param.encode`` over a column of valid values (the formulas of :mod:`params`)."""
+    if isinstance(param, Choice):
+        size = len(param.options)
+        index = {(type(o), o): (i + 0.5) / size for i, o in enumerate(param.options)}
+        return np.array([index.get((type(v), v)) or param.encode(v) for v in column])
+    x = np.asarray(column, dtype=np.float64)
+    if isinstance(param, Float) and param.step is None:
+        if param.log:
+            u = np.log(x / param.low) / math.log(param.high / param.low)
+        else:
+            u = (x - param.low) / (param.high - param.low)
+    elif isinstance(param, Float):
+        size, step = param.n_values, cast(float, param.step)
+        u = (np.clip(np.rint((x - param.low) / step), 0, size - 1) + 0.5) / size
+    elif param.log:
+        a, b = math.log(param.low - 0.5), math.log(param.high + 0.5)
+        u = ((np.log(x - 0.5) + np.log(x + 0.5)) / 2 - a) / (b - a)
+    else:
+        size = param.n_values
+        u = ((x - param.low) // param.step + 0.5) / size
+    return np.clip(u, 0.0, 1.0)

@@ -28,7 +28,7 @@ from hpotrack.errors import MethodError
 from hpotrack.methods import gp
 from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.methods.random_search import sobol_point
-from hpotrack.params import Choice, Float, Int, Param
+from hpotrack.params import Choice, Float, Int
 from hpotrack.records import Origin, TrialState, objective_sign
 from hpotrack.space import Space, Value
 
@@ -228,8 +228,7 @@ class Features:
     def of(self, params: list[Mapping[str, Value]]) -> Array:
         """Feature rows of stored (valid) parameter sets: ``space.encode`` column by column,
         vectorised for numeric parameters (per-row encoding dominated the ask's cost)."""
-        columns = [_encode(param, [p[name] for p in params]) for name, param in self.space.items()]
-        return self.of_unit(np.column_stack(columns))
+        return self.of_unit(self.space.encode_many(params))
 
     def of_unit(self, unit: Array) -> Array:
         """Feature rows of unit-cube points (vectorised ``encode(decode(u))``)."""
@@ -278,22 +277,6 @@ class Features:
             if value > current[owner] + 1e-12:
                 out[owner], current[owner], moved_any = row, value, True
         return out, moved_any
-
-
-def _encode(param: Param, values: list[Value]) -> Array:
-    """``param.encode`` of many valid values at once."""
-    if isinstance(param, Choice):
-        return np.array([param.encode(v) for v in values])
-    x = np.array(values, dtype=float)
-    if isinstance(param, Int) and param.log:
-        a, b = math.log(param.low - 0.5), math.log(param.high + 0.5)
-        return np.asarray(((np.log(x - 0.5) + np.log(x + 0.5)) / 2 - a) / (b - a))
-    if param.step is not None:
-        index = np.round((x - param.low) / param.step)
-        return np.asarray((index + 0.5) / param.n_values)
-    if param.log:
-        return np.asarray(np.log(x / param.low) / math.log(param.high / param.low))
-    return np.asarray((x - param.low) / (param.high - param.low))
 
 
 def _snap(param: Int | Float, u: Array) -> Array:

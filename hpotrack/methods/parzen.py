@@ -16,7 +16,7 @@ density estimators, and appendix C, their details). Per coordinate the kernel is
 Densities are with respect to the unit cube (a bin's mass divided by its width), so every
 estimator integrates to 1 over the cube and ``log l(x) - log g(x)`` compares like with like.
 An estimator is fitted once and not changed after; it knows nothing about trials or
-studies, so BOHB can fit it on one budget's observations (:func:`encode_rows` turns
+studies, so BOHB can fit it on one budget's observations (:meth:`Space.encode_many` turns
 stored parameters into cube points, :func:`ranked_candidates` is TPE's acquisition).
 Everything is vectorised numpy: one suggestion over 1,000 observations takes milliseconds.
 """
@@ -24,15 +24,14 @@ Everything is vectorised numpy: one suggestion over 1,000 observations takes mil
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from hpotrack.params import Choice, Float, Int, Param
-from hpotrack.space import Space, Value
+from hpotrack.params import Choice, Int
+from hpotrack.space import Space
 
 Array = npt.NDArray[np.float64]
 
@@ -67,43 +66,6 @@ class Dimensions:
     def continuous(cls, n: int) -> Dimensions:
         """``n`` continuous coordinates (plain numeric problems, tests)."""
         return cls((0,) * n, (False,) * n)
-
-
-def encode_rows(space: Space, rows: Sequence[Mapping[str, Value]]) -> Array:
-    """The cube points, shape ``(len(rows), d)``, of many stored (valid) parameter dicts.
-
-    Equal to ``space.encode`` row by row (a test holds the two together), but vectorised
-    per parameter: encoding 1,000 trials one by one costs tens of milliseconds, more than
-    all the rest of a TPE suggestion.
-    """
-    out = np.empty((len(rows), len(space)), dtype=np.float64)
-    for j, (name, param) in enumerate(space.items()):
-        out[:, j] = _encode_column(param, [row[name] for row in rows])
-    return out
-
-
-def _encode_column(param: Param, column: list[Value]) -> Array:
-    """``param.encode`` over a column of valid values (the formulas of :mod:`params`)."""
-    if isinstance(param, Choice):
-        size = len(param.options)
-        index = {(type(o), o): (i + 0.5) / size for i, o in enumerate(param.options)}
-        return np.array([index.get((type(v), v)) or param.encode(v) for v in column])
-    x = np.asarray(column, dtype=np.float64)
-    if isinstance(param, Float) and param.step is None:
-        if param.log:
-            u = np.log(x / param.low) / math.log(param.high / param.low)
-        else:
-            u = (x - param.low) / (param.high - param.low)
-    elif isinstance(param, Float):
-        size, step = param.n_values, cast(float, param.step)
-        u = (np.clip(np.rint((x - param.low) / step), 0, size - 1) + 0.5) / size
-    elif param.log:
-        a, b = math.log(param.low - 0.5), math.log(param.high + 0.5)
-        u = ((np.log(x - 0.5) + np.log(x + 0.5)) / 2 - a) / (b - a)
-    else:
-        size = param.n_values
-        u = ((x - param.low) // param.step + 0.5) / size
-    return np.clip(u, 0.0, 1.0)
 
 
 def recency_weights(n: int, flat: int = 25) -> Array:

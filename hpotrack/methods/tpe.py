@@ -43,7 +43,6 @@ from hpotrack.methods.parzen import (
     Array,
     Dimensions,
     ParzenEstimator,
-    encode_rows,
     ranked_candidates,
 )
 from hpotrack.records import Origin, TrialRecord, TrialState, objective_sign
@@ -163,14 +162,14 @@ class TPE(Method):
         """Candidate points of the cube, best first. ``observed[:n_complete]`` are complete
         trials, the rest pruned ones (ranked after them whatever their value)."""
         space = history.space
-        x = encode_rows(space, [t.params for t in observed])
+        x = space.encode_many([t.params for t in observed])
         values = [math.inf if t.value is None else t.value for t in observed]
         loss = objective_sign(history.direction) * np.array(values)
         rank = np.lexsort((loss, np.arange(len(observed)) >= n_complete))  # stable: ties by age
         n_below = max(1, min(math.ceil(self.gamma * len(observed)), MAX_BELOW))
         below, above = x[rank[:n_below]], x[rank[n_below:]]
         if self.constant_liar and pending:
-            above = np.vstack([above, encode_rows(space, [t.params for t in pending])])
+            above = np.vstack([above, space.encode_many([t.params for t in pending])])
         good, bad = self.estimators(space, below, above)
         rng = history.rng(history.next_number, 1)
         return ranked_candidates(good, bad, rng, self.n_ei_candidates)

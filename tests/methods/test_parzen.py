@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hpotrack.methods.parzen import Dimensions, ParzenEstimator, encode_rows, recency_weights
+from hpotrack.methods.parzen import Dimensions, ParzenEstimator, recency_weights
 from hpotrack.space import Choice, Float, Int, Space
 from hpotrack.testing.method_suite import MIXED_SPACE
 
@@ -156,13 +156,13 @@ def test_dimensions_follow_the_space_encoding() -> None:
     assert dims.categorical == (False, False, False, False, True, False)
 
 
-def test_encode_rows_matches_space_encode() -> None:
+def test_encode_many_matches_space_encode() -> None:
     rng = np.random.default_rng(12)
     rows = [MIXED_SPACE.decode(u) for u in rng.random((200, len(MIXED_SPACE)))]
     rows += [MIXED_SPACE.decode(u) for u in (np.zeros(6), np.ones(6))]
     expected = np.array([MIXED_SPACE.encode(row) for row in rows])
-    np.testing.assert_allclose(encode_rows(MIXED_SPACE, rows), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(MIXED_SPACE.encode_many(rows), expected, rtol=0, atol=1e-12)
     mixed_kinds = Space.from_user({"k": Choice([1, True, 1.5, None, "1"])})
     rows = [{"k": option} for option in (1, True, 1.5, None, "1", True)]
     expected = np.array([mixed_kinds.encode(row) for row in rows])
-    np.testing.assert_array_equal(encode_rows(mixed_kinds, rows), expected)
+    np.testing.assert_array_equal(mixed_kinds.encode_many(rows), expected)
