@@ -29,7 +29,7 @@ from hpotrack.errors import (
     TrialError,
 )
 from hpotrack.jsonable import dumps
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import History, Method, Proposal
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.provenance import hostname
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
@@ -167,13 +167,19 @@ class Study:
 
     def refresh(self) -> History:
         """Read the trials changed since the last call; returns the live history."""
+        self._read_changes()
+        return self._history
+
+    def _read_changes(self) -> int:
+        """Apply the trials changed since the last read; returns how many there were."""
         history = self._history
         known = len(history.trials)
-        for trial_id, seq, record in self._store.trials_since(self._row.id, self._seq, known):
+        changes = self._store.trials_since(self._row.id, self._seq, known)
+        for trial_id, seq, record in changes:
             if record.number < known and history.trials[record.number].parents:
                 record = dataclasses.replace(record, parents=history.trials[record.number].parents)
             self._apply(record, trial_id, seq)
-        return self._history
+        return len(changes)
 
     def _apply(self, record: TrialRecord, trial_id: int, seq: int) -> None:
         """Put a trial into the cached history. A write of this process is applied
@@ -273,22 +279,43 @@ class Study:
         left to claim. Raises :class:`TargetReached` when ``limit`` trials have started and
         ``SearchExhausted`` when the method has nothing left.
         """
-        self.refresh()  # read most changes before taking the lock, not while holding it
+        # Outside the lock: read what changed, put the outcome about to be stored into the
+        # cache, and propose from that history. Under the lock the proposal is used as it
+        # is when nothing else changed meanwhile (a method is a pure function of the
+        # history), so the method's work, a model fit for instance, rarely holds the lock.
+        self.refresh()
+        if done is not None:
+            self._history.update(_finished(self._history.trials[done[0].number], done[1]))
+        guess = self._guess(limit)
         with self._store.write():
-            self.refresh()
+            if self._read_changes():
+                guess = None
             if done is not None:
                 self._record(*done)
             try:
-                return self._claim(worker, limit)
+                return self._claim(worker, limit, guess)
             except StopSearch as stop:
                 stopped = stop  # leave the block normally: the outcome above is committed
         raise stopped
 
-    def _claim(self, worker: Worker, limit: int | None) -> Claimed:
+    def _guess(self, limit: int | None) -> tuple[int, Proposal] | None:
+        """(number, proposal) the method would make now, if a new trial is due."""
+        history = self._history
+        if history.count(TrialState.QUEUED) or (limit is not None and history.n_started >= limit):
+            return None
+        try:
+            return history.next_number, self.method.ask(history)
+        except StopSearch:
+            return None
+
+    def _claim(
+        self, worker: Worker, limit: int | None, guess: tuple[int, Proposal] | None = None
+    ) -> Claimed:
         """The body of :meth:`ask`, inside its write transaction, after a refresh."""
         history = self._history
         if time.monotonic() >= self._next_recovery and self.recover_lost():
             history = self.refresh()
+            guess = None
         started = history.n_started
         if limit is not None and started >= limit:
             raise TargetReached(
@@ -313,8 +340,11 @@ class Study:
             )
             self._apply(running, trial_id, stamp.seq)
             return Claimed(trial_id, number, dict(queued.params), queued.budget)
-        proposal = self.method.ask(history)
         number = history.next_number
+        if guess is not None and guess[0] == number:
+            proposal = guess[1]
+        else:
+            proposal = self.method.ask(history)
         stamp = self._store.insert_trial(
             self._row.id,
             number=number,
@@ -415,14 +445,7 @@ class Study:
             metrics=outcome.metrics,
             error=outcome.error,
         )
-        finished = dataclasses.replace(
-            self._history.trials[claimed.number],
-            state=outcome.state,
-            value=outcome.value,
-            metrics=dict(outcome.metrics),
-            error=outcome.error,
-            finished=stamp.time,
-        )
+        finished = _finished(self._history.trials[claimed.number], outcome, stamp.time)
         self._apply(finished, claimed.trial_id, stamp.seq)
 
     def worker(self, provenance: Mapping[str, Any]) -> Worker:
@@ -476,6 +499,18 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
         stored = store.find_study(definition.name)
     assert stored is not None
     return Study(store, stored)
+
+
+def _finished(record: TrialRecord, outcome: Outcome, when: float | None = None) -> TrialRecord:
+    """``record`` with ``outcome`` applied, as it is stored."""
+    return dataclasses.replace(
+        record,
+        state=outcome.state,
+        value=outcome.value,
+        metrics=dict(outcome.metrics),
+        error=outcome.error,
+        finished=when,
+    )
 
 
 def _attempts(history: History, record: TrialRecord) -> int:

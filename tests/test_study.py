@@ -174,3 +174,32 @@ def test_load_study_defaults_to_hpotrack_db_in_the_working_directory(
     monkeypatch.delenv("HPOTRACK_DB", raising=False)
     run(tmp_path / "hpotrack.db", 2)
     assert len(hp.load_study("mlp").trials) == 2
+
+
+def test_the_method_proposes_outside_the_write_lock_when_nothing_changed(db: Path) -> None:
+    """DESIGN principle 2: a model fit must not hold the lock. With one process nothing
+    changes between the speculative proposal and the claim, so no ask runs in a transaction."""
+    from dataclasses import dataclass
+
+    from hpotrack.methods.base import History, Proposal, register
+    from hpotrack.methods.random_search import Random
+    from hpotrack.store import open_store
+
+    inside: list[bool] = []
+
+    @register
+    @dataclass(frozen=True)
+    class Watching(Random):
+        name = "test-watching"  # the study rebuilds its method from the stored name
+
+        def ask(self, history: History) -> Proposal:
+            inside.append(open_store(db).conn.in_transaction)
+            return super().ask(history)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=Watching(), study="w", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    study = train.optimize(n_trials=20)
+    assert len(study.trials) == 20
+    assert inside and not any(inside), inside
