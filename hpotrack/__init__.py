@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 
 from hpotrack import methods
+from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space
-from hpotrack.study import Study, load_study
+from hpotrack.study import Study
 from hpotrack.trial import Pruned, Trial, report
 from hpotrack.tune import TunedFunction, tune
 

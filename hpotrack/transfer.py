@@ -26,13 +26,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from hpotrack.definition import DIRECTIONS
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import dumps, jsonable
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.records import TrialState
 from hpotrack.space import Space
 from hpotrack.store import Store
-from hpotrack.study import DIRECTIONS, Study
+from hpotrack.study import Study
 
 FORMAT = "hpotrack-study"
 VERSION = 1

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hpotrack.definition import StudyDefinition, check_settings, open_study
 from hpotrack.errors import HpotrackError, TrialError
 from hpotrack.methods.base import Method, resolve
 from hpotrack.provenance import default_study_name, function_reference, run_provenance
@@ -22,7 +23,7 @@ from hpotrack.records import TrialState
 from hpotrack.runner import optimize_here, run_trial
 from hpotrack.space import Space
 from hpotrack.store import default_db_path, open_store
-from hpotrack.study import Study, StudyDefinition, Worker, check_settings, open_study
+from hpotrack.study import Study, Worker
 
 
 class TunedFunction:

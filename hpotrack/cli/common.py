@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 import click
 from tabulate import tabulate
 
+from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import jsonable
 from hpotrack.store import Store, default_db_path, open_store
-from hpotrack.study import Study, load_study
+from hpotrack.study import Study
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv")

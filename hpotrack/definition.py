@@ -1,0 +1,142 @@
+"""What a study is declared as, and opening it: create it, or check that a stored study
+was declared the same way (space, direction, objective, seed) before reusing it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpotrack.errors import DefinitionError, StudyMismatchError, StudyNotFoundError
+from hpotrack.jsonable import dumps
+from hpotrack.methods.base import Method
+from hpotrack.space import Space, is_utf8, param_from_json
+from hpotrack.store import Store, StudyRow, default_db_path, open_store
+from hpotrack.study import Study
+
+DIRECTIONS = ("minimize", "maximize")
+log = logging.getLogger("hpotrack")
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    """What ``@tune`` declares about a study; checked against the stored one on reopen."""
+
+    name: str
+    space: Space
+    method: Method
+    direction: str = "minimize"
+    objective: str = "value"
+    seed: int | None = None
+    retries: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip() or not is_utf8(self.name):
+            raise DefinitionError(
+                f"a study needs a non-empty name of valid Unicode text, but got {self.name!r}"
+            )
+        check_settings(self.direction, self.objective, self.seed)
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise DefinitionError(f"`retries >= 0` must hold, but got retries={self.retries!r}")
+
+
+def check_settings(direction: object, objective: object, seed: object) -> None:
+    """Validate the study settings of ``@tune`` (called when decorating)."""
+    if direction not in DIRECTIONS:
+        raise DefinitionError(
+            f"direction must be 'minimize' or 'maximize', but got direction={direction!r}"
+        )
+    if not isinstance(objective, str) or not objective:
+        raise DefinitionError(
+            f"objective must name a metric (a non-empty str), but got objective={objective!r}"
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise DefinitionError(f"seed must be an int or None, but got seed={seed!r}")
+
+
+def open_study(store: Store, definition: StudyDefinition, function: Mapping[str, Any]) -> Study:
+    """Create the study, or reopen it after checking it was defined the same way."""
+    definition.method.check(definition.space)
+    with store.write():
+        row = store.find_study(definition.name)
+        if row is None:
+            seed = definition.seed if definition.seed is not None else random.randrange(2**31)
+            store.insert_study(
+                name=definition.name,
+                space=definition.space.to_json(),
+                method=definition.method.to_json(),
+                direction=definition.direction,
+                objective=definition.objective,
+                seed=seed,
+                function=function,
+                retries=definition.retries,
+            )
+        else:
+            differences = _differences(row, definition)
+            if differences:
+                raise StudyMismatchError(
+                    f"study {definition.name!r} already exists in {store.path} with a "
+                    f"different definition: {'; '.join(differences)}. Use another study "
+                    f"name, or delete it with `hpotrack delete {definition.name}`"
+                )
+            if row.method != definition.method.to_json():
+                log.info(
+                    "study %r: method changed from %s to %s; the trials so far are kept",
+                    definition.name,
+                    row.method["name"],
+                    definition.method.name,
+                )
+            store.update_study(
+                row.id,
+                method=definition.method.to_json(),
+                function=function,
+                retries=definition.retries,
+            )
+        stored = store.find_study(definition.name)
+    assert stored is not None
+    return Study(store, stored)
+
+
+def load_study(name: str, db: str | Path | None = None) -> Study:
+    """Open an existing study by name; the database defaults to ``./hpotrack.db``."""
+    store = open_store(default_db_path(db), must_exist=True)
+    row = store.find_study(name) if is_utf8(name) else None  # no stored name can match
+    if row is None:
+        raise StudyNotFoundError(_not_found_message(store, name))
+    return Study(store, row)
+
+
+def _not_found_message(store: Store, name: str) -> str:
+    names = [row.name for row in store.list_studies()]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    known = f" (studies: {', '.join(names[:10])})" if names and not close else ""
+    return f"no study named {name!r} in {store.path}{hint}{known}"
+
+
+def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
+    found = []
+    stored_space = row.space
+    new_space = definition.space.to_json()
+    for name in [*stored_space, *(n for n in new_space if n not in stored_space)]:
+        if name not in new_space:
+            found.append(f"parameter {name!r} was removed")
+        elif name not in stored_space:
+            found.append(f"parameter {name!r} was added")
+        elif dumps(stored_space[name]) != dumps(new_space[name]):  # JSON tells 0 from False
+            found.append(
+                f"parameter {name!r} was {param_from_json(stored_space[name])!r}, "
+                f"now {param_from_json(new_space[name])!r}"
+            )
+    if row.direction != definition.direction:
+        found.append(f"direction was {row.direction!r}, now {definition.direction!r}")
+    if row.objective != definition.objective:
+        found.append(f"objective was {row.objective!r}, now {definition.objective!r}")
+    if definition.seed is not None and row.seed != definition.seed:
+        found.append(f"seed was {row.seed}, now {definition.seed}")
+    return found
