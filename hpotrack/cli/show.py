@@ -67,10 +67,15 @@ def show(
 
 
 def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
-    """Rows that fit the terminal: when one column per parameter is too wide, the
-    parameters fold into one ``params`` column of ``name=value`` pairs, cut to fit."""
+    """Rows that fit the terminal: columns with nothing in them go first; if one column
+    per parameter is still too wide, the parameters fold into one ``params`` column of
+    ``name=value`` pairs, cut to fit."""
     width = shutil.get_terminal_size((80, 24)).columns
     if not rows or _width(rows) <= width:
+        return rows
+    empty = [key for key in rows[0] if key not in names and all(row[key] is None for row in rows)]
+    rows = [{k: v for k, v in row.items() if k not in empty} for row in rows]
+    if _width(rows) <= width:  # e.g. without a budget column nobody uses
         return rows
     folded = []
     for row in rows:

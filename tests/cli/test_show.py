@@ -142,3 +142,23 @@ def test_user_mistakes_are_one_line_and_exit_2(
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
     assert result.output.count("\n") == 1
+
+
+def test_empty_columns_go_before_parameters_are_folded(tmp_path: Path) -> None:
+    db = tmp_path / "mid.db"
+    space = {
+        "learning_rate": hp.Float(1e-4, 1.0, log=True),
+        "regularizer": hp.Float(0.0, 1.0),
+        "kernel_kind": ["rbf", "polynomial", "sigmoid"],
+    }
+
+    @hp.tune(space, study="mid", db=db, seed=0)
+    def mid(learning_rate: float, regularizer: float, kernel_kind: str) -> float:
+        return learning_rate + regularizer
+
+    mid.optimize(n_trials=3)
+    lines = show(db, "mid").splitlines()
+    header = lines[0].split()
+    assert all(len(line) <= 80 for line in lines), max(map(len, lines))
+    assert {"learning_rate", "regularizer", "kernel_kind"} <= set(header)
+    assert "budget" not in header and "params" not in header
