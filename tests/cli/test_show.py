@@ -146,19 +146,19 @@ def test_user_mistakes_are_one_line_and_exit_2(
 
 def test_empty_columns_go_before_parameters_are_folded(tmp_path: Path) -> None:
     db = tmp_path / "mid.db"
-    space = {
-        "learning_rate": hp.Float(1e-4, 1.0, log=True),
-        "regularizer": hp.Float(0.0, 1.0),
-        "kernel_kind": ["rbf", "polynomial", "sigmoid"],
+    space = {  # the quickstart's shape: one column each fits only without the budget
+        "C": hp.Float(1e-2, 1e3, log=True),
+        "gamma": hp.Float(1e-4, 1e1, log=True),
+        "kernel": ["rbf", "poly", "sigmoid"],
     }
 
     @hp.tune(space, study="mid", db=db, seed=0)
-    def mid(learning_rate: float, regularizer: float, kernel_kind: str) -> float:
-        return learning_rate + regularizer
+    def mid(C: float, gamma: float, kernel: str) -> float:  # noqa: N803 - scikit-learn's name
+        return 0.9 + C / 1e7 + gamma / 1e7
 
     mid.optimize(n_trials=3)
     lines = show(db, "mid").splitlines()
     header = lines[0].split()
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
-    assert {"learning_rate", "regularizer", "kernel_kind"} <= set(header)
+    assert {"C", "gamma", "kernel"} <= set(header)
     assert "budget" not in header and "params" not in header
