@@ -34,6 +34,7 @@ from hpotrack.store import Store, StudyRow
 from hpotrack.trial import MetricRow
 
 RECOVERY_EVERY_S = 1.0  # how often an asking process looks for trials of dead workers
+STALE_GUESS_PAUSE = 8  # asks without a speculative proposal after one went stale
 log = logging.getLogger("hpotrack")
 
 
@@ -79,6 +80,7 @@ class Study:
         self._ids: list[int] = []
         self._seq = 0
         self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
+        self._skip_guesses = 0  # asks left that propose under the lock without a guess
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
@@ -241,13 +243,17 @@ class Study:
         # cache, and propose from that history. Under the lock the proposal is used as it
         # is when nothing else changed meanwhile (a method is a pure function of the
         # history), so the method's work, a model fit for instance, rarely holds the lock.
+        # When other workers keep changing the study, guesses go stale; after a stale one
+        # the next few asks skip guessing, so busy studies waste at most one ask in nine.
         self.refresh()
         if done is not None:
             self._history.update(_finished(self._history.trials[done[0].number], done[1]))
-        guess = self._guess(limit)
+        guess = self._guess(limit) if self._skip_guesses == 0 else None
+        self._skip_guesses = max(0, self._skip_guesses - 1)
         with self._store.write():
-            if self._read_changes():
+            if self._read_changes() and guess is not None:
                 guess = None
+                self._skip_guesses = STALE_GUESS_PAUSE
             if done is not None:
                 self._record(*done)
             try:
