@@ -30,6 +30,7 @@ from hpotrack.errors import DefinitionError, HpotrackError, SpaceError, StudyNot
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space
 from hpotrack.store import close_stores
+from tests import odd_names
 
 few = settings(max_examples=40, deadline=None)  # the four space properties take ~2 s
 
@@ -765,19 +766,7 @@ STUDY_NAMES = [
     " padded ",
     "n" * 1_000,
 ]
-PARAM_NAMES = [  # parameter names have no whitespace (Space refuses it)
-    "é",
-    "中文",
-    "🎉",
-    "it's",
-    'say"hi"',
-    "';DROP/**/TABLE/**/trials;--",
-    "%",
-    "_",
-    "a\\b",
-    "\\",
-    "p" * 1_000,
-]
+PARAM_NAMES = [*odd_names.PARAM_NAMES, "\\", "p" * 1_000]
 OPTIONS = [
     "é",
     "中文 🎉",

@@ -28,6 +28,7 @@ from hpotrack.cli import cli
 from hpotrack.errors import SpaceError
 from hpotrack.records import TrialState
 from hpotrack.store import close_stores, open_store
+from tests.odd_names import PARAM_NAMES
 
 # The study every property runs against shares one database per test (not per example):
 # that is the point, since no example may change what the others see.
@@ -278,17 +279,6 @@ STUDY_NAMES = [
     "100%_ back\\slash",
     " padded ",
     "n" * 1_000,
-]
-PARAM_NAMES = [
-    "é",
-    "中文",
-    "🎉",
-    "it's",
-    'say"hi"',
-    "';DROP/**/TABLE/**/trials;--",
-    "%",
-    "_",
-    "a\\b",
 ]
 LONG = "p" * 1_000
 OPTIONS = ["中文 🎉", "it's", 'say "hi"', "'; DROP TABLE trials; --", "%", "\\", "", "o" * 1_000]
