@@ -151,20 +151,26 @@ def optimize_here(
     limit = n_trials if n_trials is not None else study.target
     deadline = None if timeout is None else time.monotonic() + timeout
     failures: list[str] = []
+    batch = Batch()
     ran = 0
-    done: tuple[Claimed, Outcome] | None = None  # stored by the next ask, or at the end
+    done: list[tuple[Claimed, Outcome]] = []  # stored by the next ask, or at the end
+    claims: list[Claimed] = []  # claimed and not run yet: given back if the loop stops
     try:
         with ProgressBar(study, limit, enabled=progress) as bar:
             while deadline is None or time.monotonic() < deadline:
-                try:
-                    claimed = study.ask(worker, limit, done)
-                except StopSearch as stop:
-                    done = None
-                    log.info("%s%s", stop, "" if ran else _nothing_to_run(stop))
-                    break
-                done = None
+                if not claims:
+                    try:
+                        claims = study.ask(worker, limit, done, batch.size)
+                    except StopSearch as stop:
+                        log.info("%s%s", stop, "" if ran else _nothing_to_run(stop))
+                        break
+                    finally:
+                        done = []
+                    batch.asked(study.store.last_wait, contended=study.contended)
+                claimed = claims.pop(0)
                 outcome, _ = run_trial(study, fn, claimed)
-                done = (claimed, outcome)
+                batch.ran()
+                done.append((claimed, outcome))
                 ran += 1
                 bar.update()
                 if outcome.state is not TrialState.FAILED:
@@ -182,10 +188,45 @@ def optimize_here(
                     "timeout of %ss reached in study %r after %d trials", timeout, study.name, ran
                 )
     finally:
-        if done is not None:
-            study.tell(*done)
+        study.finish(done, claims)
         study.store.checkpoint()
     return ran
+
+
+class Batch:
+    """How many trials one ask claims: one, unless trials are so short that waiting for
+    the write lock takes longer than running them while other workers are writing too
+    (several processes on a sub-millisecond function). Then each ask claims up to twice
+    as many as before, so the transaction's fixed cost is shared; as soon as trials take
+    longer than the wait, the size halves back towards one. Real training functions
+    never leave one."""
+
+    MAX = 16
+    SHORT_S = 1e-3  # trials longer than this never batch: the lock is not their bottleneck
+
+    def __init__(self) -> None:
+        self.size = 1
+        self._waited = 0.0
+        self._since = time.perf_counter()
+        self._trials = 0
+
+    def asked(self, waited: float, contended: bool) -> None:
+        """An ask just returned after waiting ``waited`` seconds for the lock, having
+        found trials changed by other workers (``contended``) or not."""
+        self._waited = waited if contended else 0.0
+        self._since = time.perf_counter()
+        self._trials = 0
+
+    def ran(self) -> None:
+        """A trial claimed by the last ask has run; resize once the batch is used up."""
+        self._trials += 1
+        if self._trials < self.size:
+            return
+        per_trial = (time.perf_counter() - self._since) / self._trials
+        if per_trial < self.SHORT_S and self._waited > per_trial:
+            self.size = min(2 * self.size, self.MAX)
+        else:
+            self.size = max(1, self.size // 2)
 
 
 def _nothing_to_run(stop: StopSearch) -> str:

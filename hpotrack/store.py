@@ -40,6 +40,14 @@ from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_DB = "hpotrack.db"
 BUSY_TIMEOUT_S = 60.0  # SQLite's wait for a lock of another program; hpotrack's own: 10x
+# SQLite checkpoints by default inside the COMMIT that pushes the WAL past 1,000 pages,
+# while that writer still holds the write lock, so every other process waits for the
+# copy and its fsync (~10 ms here). hpotrack's writers checkpoint right after releasing
+# the lock instead (a passive checkpoint does not block other writers); the automatic
+# one stays as a far-off safety net.
+WAL_AUTOCHECKPOINT_PAGES = 20_000
+WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
+CHECKPOINT_EVERY = 32  # commits between two looks at the WAL's size
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq, parents"
@@ -100,6 +108,8 @@ class Store:
         if self.path.is_dir():
             raise StorageError(f"{self.path} is a directory, not a database file")
         self._writer = WriterLock(self.path)
+        self._commits = 0  # write transactions committed through this connection
+        self.last_wait = 0.0  # seconds the last write transaction waited for the lock
         try:
             self.conn = sqlite3.connect(
                 self.path,
@@ -112,6 +122,7 @@ class Store:
             version = self._schema_version()  # refuses a foreign file before changing it
             self._set_wal()
             self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self._migrate(version)
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc) or "file is encrypted" in str(exc):
@@ -185,9 +196,11 @@ class Store:
         fine steps instead of SQLite's millisecond sleeps. Errors of the file itself (read
         only, disk full, locked for too long) become one :class:`StorageError`."""
         wait = 10 * BUSY_TIMEOUT_S  # read at call time: tests shorten it
+        asked = time.perf_counter()
         try:
             with self._writer.hold(timeout=wait):
                 self.conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for others
+                self.last_wait = time.perf_counter() - asked
                 try:
                     yield
                 except BaseException:
@@ -195,6 +208,7 @@ class Store:
                         self.conn.execute("ROLLBACK")
                     raise
                 self.conn.execute("COMMIT")
+                self._commits += 1
         except sqlite3.OperationalError as exc:
             raise StorageError(self._explain(exc)) from None
         except TimeoutError:
@@ -202,6 +216,20 @@ class Store:
                 f"{self.path} stayed locked by another hpotrack process for "
                 f"{wait:.0f} s; is one stopped (Ctrl-Z, a debugger)?"
             ) from None
+        if self._commits % CHECKPOINT_EVERY == 0:
+            self.checkpoint_if_over(WAL_CHECKPOINT_BYTES)
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed through this connection so far."""
+        return self._commits
+
+    def version(self) -> tuple[int, int]:
+        """A token that differs whenever a commit may have happened since it was taken:
+        SQLite's ``data_version`` counts other connections' commits, ``_commits`` this
+        one's. Much cheaper than a query that finds nothing new (ask reads it twice)."""
+        (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
+        return data_version, self._commits
 
     def _explain(self, exc: sqlite3.OperationalError) -> str:
         """One line that says what went wrong with the file and what to do."""
@@ -225,6 +253,21 @@ class Store:
         of the ``.db`` file alone is complete (called when a run ends)."""
         with contextlib.suppress(sqlite3.Error):  # else the next automatic checkpoint does
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def checkpoint_if_over(self, wal_bytes: int) -> bool:
+        """Checkpoint when the WAL file has grown past ``wal_bytes``; whether it did.
+
+        Called outside the write lock, so other writers never wait for a checkpoint's
+        copying and syncing (see :data:`WAL_AUTOCHECKPOINT_PAGES`).
+        """
+        try:
+            size = os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return False
+        if size <= wal_bytes:
+            return False
+        self.checkpoint()
+        return True
 
     # -- studies ----------------------------------------------------------------------
 
@@ -427,9 +470,11 @@ class Store:
         value: float | None,
         metrics: Mapping[str, Any],
         error: str | None,
+        when: float | None = None,
     ) -> Stamp:
-        """Record a trial's outcome: one statement, so atomic on its own."""
-        now = time.time()
+        """Record a trial's outcome: one statement, so atomic on its own. ``when`` is the
+        time it finished (default: now)."""
+        now = time.time() if when is None else when
         (seq,) = self.conn.execute(
             "UPDATE trials SET state = ?, value = ?, metrics = ?, error = ?, finished = ?, "
             "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
@@ -437,6 +482,17 @@ class Store:
             (state.value, value, dumps(metrics), error, now, study_id, trial_id),
         ).fetchone()
         return Stamp(trial_id, seq, now)
+
+    def release_trial(self, study_id: int, trial_id: int) -> Stamp:
+        """Turn a running trial that never started its function back into a queued one."""
+        (seq,) = self.conn.execute(
+            "UPDATE trials SET state = 'queued', started = NULL, heartbeat = NULL, "
+            "host = NULL, pid = NULL, run_id = NULL, "
+            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
+            "RETURNING seq",
+            (study_id, trial_id),
+        ).fetchone()
+        return Stamp(trial_id, seq, time.time())
 
     def add_metrics(self, trial_id: int, rows: Sequence[tuple[str, int, float, float]]) -> None:
         """Store intermediate metrics (name, step, value, time); a repeated step replaces."""

@@ -13,7 +13,8 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,10 @@ class Study:
         self._history = History(self.space, row.direction, row.seed)
         self._ids: list[int] = []
         self._seq = 0
+        self._version: tuple[int, int] | None = None  # Store.version() the cache is at
         self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
+        self.contended = False  # whether the last ask found trials changed by others
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
@@ -132,6 +135,10 @@ class Study:
 
     def _read_changes(self) -> int:
         """Apply the trials changed since the last read; returns how many there were."""
+        version = self._store.version()  # before the query: a commit in between re-reads
+        if version == self._version:
+            return 0
+        self._version = version
         history = self._history
         known = len(history.trials)
         changes = self._store.trials_since(self._row.id, self._seq, known)
@@ -230,37 +237,72 @@ class Study:
                 self._store.update_study(self._row.id, target=n_trials)
 
     def ask(
-        self, worker: Worker, limit: int | None, done: tuple[Claimed, Outcome] | None = None
-    ) -> Claimed:
-        """Claim the next trial under the write lock: a queued one, else a proposal.
+        self,
+        worker: Worker,
+        limit: int | None,
+        done: Sequence[tuple[Claimed, Outcome]] = (),
+        count: int = 1,
+    ) -> list[Claimed]:
+        """Claim up to ``count`` trials under one write lock: queued ones first, then
+        proposals. Returns at least one, in number order.
 
-        ``done`` is the outcome of this worker's previous trial: it is stored in the same
-        transaction (one commit per trial instead of two), and stored even when nothing is
-        left to claim. Raises :class:`TargetReached` when ``limit`` trials have started and
-        ``SearchExhausted`` when the method has nothing left.
+        ``done`` are outcomes of this worker's previous trials: they are stored in the
+        same transaction (one commit per ask instead of two), and stored even when
+        nothing is left to claim. Raises :class:`TargetReached` when ``limit`` trials
+        have started and ``SearchExhausted`` when the method has nothing left, and only
+        when not even one trial could be claimed.
         """
-        # Outside the lock: read what changed, put the outcome about to be stored into the
-        # cache, and propose from that history. Under the lock the proposal is used as it
-        # is when nothing else changed meanwhile (a method is a pure function of the
+        # Outside the lock: read what changed, put the outcomes about to be stored into
+        # the cache, and propose from that history. Under the lock the proposal is used as
+        # it is when nothing else changed meanwhile (a method is a pure function of the
         # history), so the method's work, a model fit for instance, rarely holds the lock.
         # When other workers keep changing the study, guesses go stale; after a stale one
         # the next few asks skip guessing, so busy studies waste at most one ask in nine.
-        self.refresh()
-        if done is not None:
-            self._history.update(_finished(self._history.trials[done[0].number], done[1]))
+        changes = self._read_changes()
+        when = time.time()
+        finished = [_finished(self._history.trials[c.number], o, when) for c, o in done]
+        for record in finished:
+            self._history.update(record)
         guess = self._guess(limit) if self._skip_guesses == 0 else None
         self._skip_guesses = max(0, self._skip_guesses - 1)
-        with self._store.write():
-            if self._read_changes() and guess is not None:
+        claimed: list[Claimed] = []
+        stopped: StopSearch | None = None
+        with self._writing():
+            changed_meanwhile = self._read_changes()
+            if changed_meanwhile and guess is not None:
                 guess = None
                 self._skip_guesses = STALE_GUESS_PAUSE
-            if done is not None:
-                self._record(*done)
+            for (trial, outcome), record in zip(done, finished, strict=True):
+                self._record(trial, outcome, record)
             try:
-                return self._claim(worker, limit, guess)
+                while len(claimed) < count:
+                    claimed.append(self._claim(worker, limit, None if claimed else guess))
             except StopSearch as stop:
-                stopped = stop  # leave the block normally: the outcome above is committed
-        raise stopped
+                stopped = stop  # leave the block normally: what is above is committed
+        self.contended = bool(changes + changed_meanwhile)
+        if not claimed and stopped is not None:
+            raise stopped
+        return claimed
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write transaction whose every change the block applies to the cache itself
+        (after reading others' changes inside it), so that after the commit the cache is
+        exactly the database and the next read can be skipped unless someone else wrote.
+        If the block fails, the transaction is rolled back and so is the cache."""
+        try:
+            with self._store.write():
+                yield
+        except BaseException:
+            self._forget()
+            raise
+        if self._version is not None:
+            self._version = (self._version[0], self._store.commits)
+
+    def _forget(self) -> None:
+        """Drop the cache: the next read starts from the first trial."""
+        self._history = History(self.space, self._row.direction, self._row.seed)
+        self._ids, self._seq, self._version = [], 0, None
 
     def _guess(self, limit: int | None) -> tuple[int, Proposal] | None:
         """(number, proposal) the method would make now, if a new trial is due."""
@@ -372,6 +414,8 @@ class Study:
                 )
                 retried += 1
             log.warning("trial %d of study %r: %s", running.number, self.name, reason)
+        if lost:
+            self._version = None  # written here, not applied: the next read must look
         return lost
 
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
@@ -393,12 +437,35 @@ class Study:
 
     def tell(self, claimed: Claimed, outcome: Outcome) -> None:
         """Store a trial's outcome and its unwritten reports, atomically."""
-        with self._store.write():
-            self.refresh()
-            self._record(claimed, outcome)
+        self.finish([(claimed, outcome)])
 
-    def _record(self, claimed: Claimed, outcome: Outcome) -> None:
-        """Store an outcome (inside the write lock, right after a refresh)."""
+    def finish(
+        self, done: Sequence[tuple[Claimed, Outcome]], unrun: Sequence[Claimed] = ()
+    ) -> None:
+        """Store outcomes and give back claimed trials this worker will not run (they
+        become queued again, for whoever asks next), in one transaction."""
+        if not done and not unrun:
+            return
+        when = time.time()
+        with self._writing():
+            self.refresh()
+            for claimed, outcome in done:
+                finished = _finished(self._history.trials[claimed.number], outcome, when)
+                self._record(claimed, outcome, finished)
+            for claimed in unrun:
+                stamp = self._store.release_trial(self._row.id, claimed.trial_id)
+                record = dataclasses.replace(
+                    self._history.trials[claimed.number],
+                    state=TrialState.QUEUED,
+                    started=None,
+                    host=None,
+                    pid=None,
+                )
+                self._apply(record, claimed.trial_id, stamp.seq)
+
+    def _record(self, claimed: Claimed, outcome: Outcome, finished: TrialRecord) -> None:
+        """Store an outcome (inside the write lock, right after a refresh); ``finished``
+        is the trial's record with it, prepared before the lock."""
         if outcome.reports:
             self._store.add_metrics(claimed.trial_id, outcome.reports)
         stamp = self._store.finish_trial(
@@ -408,8 +475,8 @@ class Study:
             value=outcome.value,
             metrics=outcome.metrics,
             error=outcome.error,
+            when=finished.finished,
         )
-        finished = _finished(self._history.trials[claimed.number], outcome, stamp.time)
         self._apply(finished, claimed.trial_id, stamp.seq)
 
     def worker(self, provenance: Mapping[str, Any]) -> Worker:

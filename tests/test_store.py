@@ -290,3 +290,31 @@ def test_an_enqueued_trial_references_the_run_that_ran_it(db: Path) -> None:
     train.optimize(n_trials=1)
     ((run_id,),) = query(db, "SELECT id FROM runs")
     assert query(db, "SELECT run_id, pid FROM trials") == [(run_id, os.getpid())]
+
+
+def test_writers_checkpoint_the_wal_so_it_stays_bounded(db: Path) -> None:
+    """Writers checkpoint right after their transaction (outside the lock) once the WAL
+    passes ~4 MiB; without that it would hold every page written (~20 KiB per trial)."""
+    from hpotrack.store import WAL_CHECKPOINT_BYTES
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="w", db=db, seed=0)
+    def f(x: float, trial: hp.Trial) -> float:
+        for step in range(5):
+            trial.report(x, step=step)
+        return x
+
+    largest = 0
+    for n in range(100, 1001, 100):
+        f.optimize(n_trials=n)
+        largest = max(largest, Path(f"{db}-wal").stat().st_size)
+    assert largest < 2 * WAL_CHECKPOINT_BYTES
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 5000
+
+
+def test_commits_never_checkpoint_inside_the_write_lock(db: Path) -> None:
+    from hpotrack.store import WAL_AUTOCHECKPOINT_PAGES, open_store
+
+    store = open_store(db)
+    (pages,) = store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+    assert pages == WAL_AUTOCHECKPOINT_PAGES > 10 * 1000

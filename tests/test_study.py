@@ -203,3 +203,57 @@ def test_the_method_proposes_outside_the_write_lock_when_nothing_changed(db: Pat
     study = train.optimize(n_trials=20)
     assert len(study.trials) == 20
     assert inside and not any(inside), inside
+
+
+def test_a_failed_write_inside_ask_leaves_the_cache_equal_to_the_database(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outcome stored by an ask is put into the cache before the commit; if the
+    transaction then fails, the cache must forget it along with the database."""
+    from hpotrack.store import Store
+    from hpotrack.study import Outcome
+
+    train = run(db, 2)
+    study = train.study
+    worker = study.worker({})
+    (claimed,) = study.ask(worker, limit=None)
+    done = (claimed, Outcome(TrialState.COMPLETE, 0.5, {"loss": 0.5}))
+
+    def broken(self: Store, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Store, "insert_trial", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        study.ask(worker, limit=None, done=[done])
+    monkeypatch.undo()
+    assert study.trials[2].state is TrialState.RUNNING  # the commit never happened
+    assert study.trials == hp.load_study("mlp", db=db).trials
+
+
+def test_a_study_sees_writes_of_another_study_object_on_the_same_connection(db: Path) -> None:
+    """Both share this process's connection, whose own commits SQLite's data_version
+    does not count: the cache must still notice them."""
+    train = run(db, 2)
+    first, second = hp.load_study("mlp", db=db), hp.load_study("mlp", db=db)
+    assert len(first.trials) == 2
+    second.enqueue({"lr": 0.01, "layers": 2, "act": "relu"})
+    assert len(first.trials) == 3 and first.trials[2].state is TrialState.QUEUED
+    train.optimize(n_trials=3)
+    assert first.trials[2].state is TrialState.COMPLETE
+
+
+def test_ask_claims_several_trials_in_one_transaction(db: Path) -> None:
+    train = run(db, 1)
+    study = train.study
+    worker = study.worker({})
+    study.enqueue({"lr": 0.01, "layers": 2, "act": "relu"})
+    commits = study.store.commits
+    claimed = study.ask(worker, limit=4, count=5)
+    assert study.store.commits == commits + 1
+    assert [c.number for c in claimed] == [1, 2, 3]  # the queued one, then up to the target
+    assert claimed[0].params == {"lr": 0.01, "layers": 2, "act": "relu"}
+    assert [t.state for t in hp.load_study("mlp", db=db).trials[1:]] == [TrialState.RUNNING] * 3
+    study.finish([], claimed[1:])
+    again = study.ask(worker, limit=4, count=1)
+    assert [c.number for c in again] == [2]  # given back trials run first
+    assert again[0].params == claimed[1].params

@@ -44,6 +44,7 @@ def sleepy(x: float, trial: hp.Trial) -> float:
 
 FUNCTIONS = {"quadratic": quadratic, "grid24": grid24, "slow": slow, "sleepy": sleepy}
 
+
 def wait_for_go() -> None:
     """With HPOTRACK_TEST_GATE=DIR: say ready (DIR/ready-PID), then wait for DIR/go, so
     that every process of a test starts its trials at the same moment."""

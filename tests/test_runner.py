@@ -1,0 +1,157 @@
+"""The run loop: batched claims under contention, and giving back what was not run."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import TooManyFailures
+from hpotrack.records import TrialState
+from hpotrack.runner import Batch
+
+
+def test_a_batch_stays_at_one_without_contention() -> None:
+    batch = Batch()
+    for _ in range(20):
+        batch.asked(waited=0.01, contended=False)  # waiting, but nobody else wrote
+        batch.ran()
+    assert batch.size == 1
+
+
+def test_a_batch_grows_when_short_trials_wait_for_other_writers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = itertools.count()
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock) * 1e-5)  # 10 µs per look
+    batch = Batch()
+    sizes = []
+    for _ in range(8):
+        batch.asked(waited=1e-3, contended=True)
+        for _ in range(batch.size):
+            batch.ran()
+        sizes.append(batch.size)
+    assert sizes == [2, 4, 8, 16, 16, 16, 16, 16]
+
+
+def test_a_batch_shrinks_back_once_trials_take_longer_than_the_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    batch = Batch()
+    batch.size = 8
+    batch.asked(waited=1e-4, contended=True)
+    for _ in range(8):
+        now[0] += 5e-4  # trials of 0.5 ms: longer than the 0.1 ms wait
+        batch.ran()
+    assert batch.size == 4
+
+
+def test_trials_longer_than_a_millisecond_never_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: now[0])
+    batch = Batch()
+    for _ in range(5):
+        batch.asked(waited=1.0, contended=True)  # a long wait, e.g. another's model fit
+        now[0] += 2e-3
+        batch.ran()
+    assert batch.size == 1
+
+
+def fixed_batches(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """Make every ask of the run loop claim ``size`` trials."""
+    monkeypatch.setattr(Batch, "__init__", lambda self: setattr(self, "size", size))
+    monkeypatch.setattr(Batch, "asked", lambda self, waited, contended: None)
+    monkeypatch.setattr(Batch, "ran", lambda self: None)
+
+
+def test_a_batched_run_stores_every_trial_once_in_number_order(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed_batches(monkeypatch, 4)
+    seen: list[float] = []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="b", db=db, seed=3)
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=0)
+        seen.append(x)
+        return x
+
+    study = f.optimize(n_trials=10)
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(10))
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert [t.params["x"] for t in trials] == seen
+    assert all(study.curve(t.number) == {"value": [(0, t.value)]} for t in trials)
+
+
+def test_a_timeout_gives_back_the_claimed_trials_it_did_not_run(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed_batches(monkeypatch, 4)
+    calls = itertools.count()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="t", db=db, seed=0)
+    def f(x: float) -> float:
+        if next(calls) == 1:
+            time.sleep(0.3)  # the timeout passes during the second trial of the batch
+        return x
+
+    f.optimize(n_trials=10, timeout=0.2)
+    states = [t.state for t in f.study.trials]
+    assert states == [TrialState.COMPLETE] * 2 + [TrialState.QUEUED] * 2
+    given_back = f.study.trials[2]
+    assert given_back.started is None and given_back.pid is None
+    study = f.optimize(n_trials=10)  # the queued ones run first, then new proposals
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 10
+    assert [t.params for t in study.trials][2:4] == [t.params for t in f.study.trials][2:4]
+
+
+def test_too_many_failures_store_the_failures_and_give_back_the_rest(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed_batches(monkeypatch, 5)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="f", db=db, seed=0, max_failures=2)
+    def f(x: float) -> float:
+        raise ValueError("broken")
+
+    with pytest.raises(TooManyFailures):
+        f.optimize(n_trials=10)
+    states = [t.state for t in f.study.trials]
+    assert states == [TrialState.FAILED] * 2 + [TrialState.QUEUED] * 3
+    assert all("broken" in (t.error or "") for t in f.study.trials[:2])
+
+
+def test_ctrl_c_in_a_batch_fails_that_trial_and_gives_back_the_rest(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed_batches(monkeypatch, 4)
+    calls = itertools.count()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="c", db=db, seed=0)
+    def f(x: float) -> float:
+        if next(calls) == 1:
+            raise KeyboardInterrupt
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        f.optimize(n_trials=10)
+    states = [t.state for t in f.study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAILED, TrialState.QUEUED, TrialState.QUEUED]
+    assert "KeyboardInterrupt" in (f.study.trials[1].error or "")
+
+
+def test_a_batch_never_claims_past_the_target(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed_batches(monkeypatch, 16)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="n", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    assert len(f.optimize(n_trials=5).trials) == 5
+    assert len(f.optimize(n_trials=7).trials) == 7
