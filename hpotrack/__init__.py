@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from hpotrack import methods
+from hpotrack import methods, pruners
+from hpotrack.budget import Budget
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.records import Edge, TrialRecord, TrialState
@@ -19,6 +20,7 @@ from hpotrack.tune import TunedFunction, tune
 __version__ = "0.1.0"
 
 __all__ = [
+    "Budget",
     "Choice",
     "Edge",
     "Float",
@@ -33,6 +35,7 @@ __all__ = [
     "TunedFunction",
     "load_study",
     "methods",
+    "pruners",
     "report",
     "tune",
 ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpotrack.budget import Budget
 from hpotrack.errors import DefinitionError, StudyMismatchError, StudyNotFoundError
 from hpotrack.jsonable import dumps
 from hpotrack.methods.base import Method
@@ -34,6 +35,7 @@ class StudyDefinition:
     objective: str = "value"
     seed: int | None = None
     retries: int = 1
+    budget: Budget | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or not is_utf8(self.name):
@@ -43,6 +45,10 @@ class StudyDefinition:
         check_settings(self.direction, self.objective, self.seed)
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise DefinitionError(f"`retries >= 0` must hold, but got retries={self.retries!r}")
+        if self.budget is not None and not isinstance(self.budget, Budget):
+            raise DefinitionError(
+                f"budget must be an hp.Budget(min, max), but got budget={self.budget!r}"
+            )
 
 
 def check_settings(direction: object, objective: object, seed: object) -> None:
@@ -62,6 +68,7 @@ def check_settings(direction: object, objective: object, seed: object) -> None:
 def open_study(store: Store, definition: StudyDefinition, function: Mapping[str, Any]) -> Study:
     """Create the study, or reopen it after checking it was defined the same way."""
     definition.method.check(definition.space)
+    definition.method.check_budget(definition.budget)
     with store.write():
         row = store.find_study(definition.name)
         if row is None:
@@ -75,6 +82,7 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 seed=seed,
                 function=function,
                 retries=definition.retries,
+                budget=None if definition.budget is None else definition.budget.to_json(),
             )
         else:
             differences = _differences(row, definition)
@@ -137,6 +145,13 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
         found.append(f"direction was {row.direction!r}, now {definition.direction!r}")
     if row.objective != definition.objective:
         found.append(f"objective was {row.objective!r}, now {definition.objective!r}")
+    budget = None if definition.budget is None else definition.budget.to_json()
+    if row.budget != budget:
+        found.append(f"budget was {_budget_text(row.budget)}, now {_budget_text(budget)}")
     if definition.seed is not None and row.seed != definition.seed:
         found.append(f"seed was {row.seed}, now {definition.seed}")
     return found
+
+
+def _budget_text(data: dict[str, Any] | None) -> str:
+    return "none" if data is None else repr(Budget.from_json(data))

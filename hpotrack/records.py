@@ -83,6 +83,9 @@ class TrialRecord:
     claim: str | None = None
     host: str | None = None
     pid: int | None = None
+    rung: int | None = None
+    bracket: int | None = None
+    checks: dict[int, float] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -111,6 +114,9 @@ class TrialRecord:
             "error": self.error,
             "host": self.host,
             "pid": self.pid,
+            "rung": self.rung,
+            "bracket": self.bracket,
+            "checks": {str(step): value for step, value in self.checks.items()},
         }
 
 

@@ -37,13 +37,17 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     any exit that is not an ``Exception``: then the trial is stored as failed here and the
     exit re-raised, so the database stays consistent whatever stops the process.
     """
+    budget: float | None = claimed.budget
+    if budget is not None and study.budget is not None and study.budget.whole:
+        budget = int(budget)  # epochs: `range(trial.budget)` must work
     trial = Trial(
         trial_id=claimed.trial_id,
         number=claimed.number,
         params=claimed.params,
-        budget=claimed.budget,
+        budget=budget,
         objective=study.objective,
         study=study.name,
+        checks=study.checks_for(claimed),
     )
     kwargs: dict[str, Any] = dict(claimed.params)
     if wants_trial(fn):

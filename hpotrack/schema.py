@@ -111,6 +111,15 @@ def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = (_migrate_0_to_1,)
+def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
+    """Multi-fidelity: a study's budget; each trial's rung, bracket and checks (its
+    objective at the steps where the method decided whether it goes on, as JSON)."""
+    db.execute("ALTER TABLE studies ADD COLUMN budget TEXT")
+    db.execute("ALTER TABLE trials ADD COLUMN rung INTEGER")
+    db.execute("ALTER TABLE trials ADD COLUMN bracket INTEGER")
+    db.execute("ALTER TABLE trials ADD COLUMN checks TEXT")
+
+
+MIGRATIONS = (_migrate_0_to_1, _migrate_1_to_2)
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -50,7 +50,7 @@ WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
 CHECKPOINT_EVERY = 32  # commits between two looks at the WAL's size
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
-    "error, claim, host, pid, seq, parents"
+    "error, claim, host, pid, seq, parents, rung, bracket, checks"
 )
 
 
@@ -89,6 +89,7 @@ class StudyRow:
     function: dict[str, Any]
     created: float
     retries: int = 1
+    budget: dict[str, Any] | None = None
 
 
 class Store:
@@ -274,7 +275,7 @@ class Store:
     def find_study(self, name: str) -> StudyRow | None:
         row = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created, retries FROM studies WHERE name = ?",
+            "created, retries, budget FROM studies WHERE name = ?",
             (name,),
         ).fetchone()
         return None if row is None else _study_row(row)
@@ -282,7 +283,7 @@ class Store:
     def list_studies(self) -> list[StudyRow]:
         rows = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created, retries FROM studies ORDER BY name"
+            "created, retries, budget FROM studies ORDER BY name"
         ).fetchall()
         return [_study_row(r) for r in rows]
 
@@ -297,10 +298,11 @@ class Store:
         seed: int,
         function: Mapping[str, Any],
         retries: int = 1,
+        budget: Mapping[str, Any] | None = None,
     ) -> int:
         cursor = self.conn.execute(
             "INSERT INTO studies (name, space, method, direction, objective, seed, target, "
-            "function, created, retries) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+            "function, created, retries, budget) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
             (
                 name,
                 dumps(space),
@@ -311,6 +313,7 @@ class Store:
                 dumps(function),
                 time.time(),
                 retries,
+                None if budget is None else dumps(budget),
             ),
         )
         assert cursor.lastrowid is not None
@@ -378,6 +381,8 @@ class Store:
         run_id: int | None = None,
         host: str | None = None,
         pid: int | None = None,
+        rung: int | None = None,
+        bracket: int | None = None,
     ) -> Stamp:
         """Insert a trial (queued or running) and its lineage edges.
 
@@ -388,8 +393,8 @@ class Store:
         started = now if state is TrialState.RUNNING else None
         trial_id, seq = self.conn.execute(
             "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
-            "started, heartbeat, host, pid, run_id, parents, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "started, heartbeat, host, pid, run_id, parents, rung, bracket, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "(SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?)) "
             "RETURNING id, seq",
             (
@@ -406,6 +411,8 @@ class Store:
                 pid,
                 run_id,
                 len(parents),
+                rung,
+                bracket,
                 study_id,
             ),
         ).fetchone()
@@ -482,6 +489,19 @@ class Store:
             (state.value, value, dumps(metrics), error, now, study_id, trial_id),
         ).fetchone()
         return Stamp(trial_id, seq, now)
+
+    def record_check(
+        self, study_id: int, trial_id: int, checks: Mapping[int, float], rung: int | None
+    ) -> Stamp:
+        """Store a running trial's objective at its decision steps so far (and the rung it
+        reached); a state change other processes see, since their decisions compare to it."""
+        (seq,) = self.conn.execute(
+            "UPDATE trials SET checks = ?, rung = ?, "
+            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
+            "RETURNING seq",
+            (dumps({str(k): v for k, v in checks.items()}), rung, study_id, trial_id),
+        ).fetchone()
+        return Stamp(trial_id, seq, time.time())
 
     def release_trial(self, study_id: int, trial_id: int) -> Stamp:
         """Turn a running trial that never started its function back into a queued one."""
@@ -575,6 +595,7 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
         function=json.loads(row[8]) if row[8] else {},
         created=row[9],
         retries=1 if row[10] is None else row[10],
+        budget=json.loads(row[11]) if row[11] else None,
     )
 
 
@@ -594,6 +615,9 @@ def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
         claim=row[11],
         host=row[12],
         pid=row[13],
+        rung=row[16],
+        bracket=row[17],
+        checks={int(k): v for k, v in json.loads(row[18]).items()} if row[18] else {},
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpotrack.budget import Budget
 from hpotrack.errors import (
     NoCompleteTrial,
     StopSearch,
@@ -77,7 +78,8 @@ class Study:
         self._row = row
         self.space = Space.from_json(row.space)
         self.method = method_from_json(row.method)
-        self._history = History(self.space, row.direction, row.seed)
+        self.budget = None if row.budget is None else Budget.from_json(row.budget)
+        self._history = History(self.space, row.direction, row.seed, self.budget)
         self._ids: list[int] = []
         self._seq = 0
         self._version: tuple[int, int] | None = None  # Store.version() the cache is at
@@ -301,7 +303,7 @@ class Study:
 
     def _forget(self) -> None:
         """Drop the cache: the next read starts from the first trial."""
-        self._history = History(self.space, self._row.direction, self._row.seed)
+        self._history = History(self.space, self._row.direction, self._row.seed, self.budget)
         self._ids, self._seq, self._version = [], 0, None
 
     def _guess(self, limit: int | None) -> tuple[int, Proposal] | None:
@@ -351,33 +353,40 @@ class Study:
             proposal = guess[1]
         else:
             proposal = self.method.ask(history)
+        budget = proposal.budget
+        if budget is None and self.budget is not None:
+            budget = float(self.budget.max)
         stamp = self._store.insert_trial(
             self._row.id,
             number=number,
             state=TrialState.RUNNING,
             params=proposal.params,
             origin=proposal.origin,
-            budget=proposal.budget,
+            budget=budget,
             claim=proposal.claim,
             parents=proposal.parents,
             run_id=worker.run_id,
             host=worker.host,
             pid=worker.pid,
+            rung=proposal.rung,
+            bracket=proposal.bracket,
         )
         record = TrialRecord(
             number=number,
             state=TrialState.RUNNING,
             params=proposal.params,
-            budget=proposal.budget,
+            budget=budget,
             origin=proposal.origin,
             parents=proposal.parents,
             started=stamp.time,
             claim=proposal.claim,
             host=worker.host,
             pid=worker.pid,
+            rung=proposal.rung,
+            bracket=proposal.bracket,
         )
         self._apply(record, stamp.id, stamp.seq)
-        return Claimed(stamp.id, number, proposal.params, proposal.budget)
+        return Claimed(stamp.id, number, proposal.params, budget)
 
     def recover_lost(self) -> int:
         """Fail running trials whose worker is gone ("worker lost") and queue a retry of
@@ -409,6 +418,7 @@ class Study:
                     state=TrialState.QUEUED,
                     params=record.params,
                     budget=record.budget,
+                    bracket=record.bracket,
                     origin=Origin.RETRIED.value,
                     parents=(Edge(running.number, Origin.RETRIED.value, detail=reason),),
                 )
@@ -463,6 +473,29 @@ class Study:
                 )
                 self._apply(record, claimed.trial_id, stamp.seq)
 
+    def checks_for(self, claimed: Claimed) -> TrialChecks | None:
+        """What a running trial needs to consult the method at its check steps; None
+        when the method never prunes it."""
+        record = self.refresh().trials[claimed.number]  # a manual trial is not cached yet
+        if self.method.next_check(record, 0, self._history) is None:
+            return None
+        return TrialChecks(self, claimed)
+
+    def check(self, claimed: Claimed, step: int, value: float, reports: Sequence[MetricRow]) -> bool:
+        """Store a running trial's objective at check ``step`` (and its unwritten
+        reports), then ask the method whether it goes on. True: prune it now."""
+        with self._writing():
+            self.refresh()
+            if reports:
+                self._store.add_metrics(claimed.trial_id, reports)
+            record = self._history.trials[claimed.number]
+            checks = {**record.checks, step: value}
+            rung = self.method.rung(record, step, self._history)
+            stamp = self._store.record_check(self._row.id, claimed.trial_id, checks, rung)
+            updated = dataclasses.replace(record, checks=checks, rung=rung)
+            self._apply(updated, claimed.trial_id, stamp.seq)
+            return self.method.on_report(updated, step, self._history)
+
     def _record(self, claimed: Claimed, outcome: Outcome, finished: TrialRecord) -> None:
         """Store an outcome (inside the write lock, right after a refresh); ``finished``
         is the trial's record with it, prepared before the lock."""
@@ -510,3 +543,20 @@ def _attempts(history: History, record: TrialRecord) -> int:
             return attempts + 1
         attempts += 1
         record = history.trials[parent]
+
+
+class TrialChecks:
+    """A running trial's line to its method: where its next check is, and the decision
+    there (see :meth:`Study.check`). Held by :class:`hpotrack.trial.Trial`."""
+
+    def __init__(self, study: Study, claimed: Claimed) -> None:
+        self._study = study
+        self._claimed = claimed
+
+    def next_check(self, step: int) -> int | None:
+        study = self._study
+        record = study._history.trials[self._claimed.number]
+        return study.method.next_check(record, step, study._history)
+
+    def decide(self, step: int, value: float, reports: Sequence[MetricRow]) -> bool:
+        return self._study.check(self._claimed, step, value, reports)

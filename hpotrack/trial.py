@@ -11,10 +11,11 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
+from typing import Protocol
 
 from hpotrack.errors import TrialError
 from hpotrack.space import Value, is_utf8
@@ -32,6 +33,14 @@ MetricRow = tuple[str, int, float, float]
 """An intermediate metric as stored: (name, step, value, time)."""
 
 
+class Checks(Protocol):
+    """How a running trial consults its method at check steps (the study provides it)."""
+
+    def next_check(self, step: int) -> int | None: ...
+
+    def decide(self, step: int, value: float, reports: Sequence[MetricRow]) -> bool: ...
+
+
 class Trial:
     """One running trial: its number, hyperparameters and budget, and where it reports.
 
@@ -39,6 +48,10 @@ class Trial:
     flusher (:mod:`hpotrack.recovery`) writes them about every second, and the rest go in
     the same transaction as the trial's outcome. A crash loses at most the last second of
     intermediate metrics of a running trial, never those of a finished one.
+
+    When the method prunes, a report of the objective at one of its check steps (a rung,
+    say) is written at once, with the reports before it, and the method decides there
+    whether the trial goes on (see :meth:`report`).
     """
 
     def __init__(
@@ -50,11 +63,15 @@ class Trial:
         budget: float | None,
         objective: str,
         study: str,
+        checks: Checks | None = None,
     ) -> None:
         self.trial_id = trial_id
         self.number = number
         self.params = dict(params)
         self.budget = budget
+        self._checks = checks
+        self._next_check = None if checks is None else checks.next_check(0)
+        self._pruned_at: int | None = None
         self.study = study
         self._objective = objective
         self._last_step: dict[str, int] = {}
@@ -66,11 +83,22 @@ class Trial:
     def __repr__(self) -> str:
         return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"
 
-    def report(self, value: float, step: int | None = None, *, name: str | None = None) -> None:
+    def report(
+        self,
+        value: float,
+        step: int | None = None,
+        *,
+        name: str | None = None,
+        prune: bool = True,
+    ) -> None:
         """Record an intermediate metric (default: the objective) at ``step``.
 
-        ``step`` defaults to one more than the last reported step of that metric (0 first).
-        Reporting a step again replaces its value.
+        ``step`` defaults to one more than the last reported step of that metric (0 first)
+        and counts in the unit of the study's budget (e.g. epochs). Reporting a step again
+        replaces its value. When the method decides at this report that the trial should
+        stop, this raises :class:`Pruned` (the trial is stored as ``pruned`` with its last
+        value and its curve); with ``prune=False`` it returns and :meth:`should_prune`
+        says so instead.
         """
         if self.finished:
             raise TrialError(
@@ -99,8 +127,32 @@ class Trial:
             raise TrialError(f"report() got {value!r} for metric {metric!r}: too large") from None
         self._pending.append((metric, step, number, time.time()))
         self._last_step[metric] = max(step, self._last_step.get(metric, -1))
-        if metric == self._objective and not math.isnan(number):
-            self.last_value = number
+        if metric != self._objective or math.isnan(number):
+            return
+        self.last_value = number
+        if self._checks is not None and self._next_check is not None:
+            if step >= self._next_check:
+                self._check(self._checks, self._next_check, number)
+        if prune and self._pruned_at is not None:
+            raise Pruned(f"trial {self.number} was pruned at step {self._pruned_at}")
+
+    def _check(self, checks: Checks, at: int, value: float) -> None:
+        """Store the value at check step ``at`` with the reports so far; ask the method."""
+        with self.flush_lock:
+            rows = self.drain()
+            try:
+                prune = checks.decide(at, value, rows)
+            except BaseException:
+                self.restore(rows)
+                raise
+        self._next_check = checks.next_check(at + 1)
+        if prune and self._pruned_at is None:
+            self._pruned_at = at
+
+    def should_prune(self) -> bool:
+        """Whether the method decided at a check that this trial should stop (for code
+        that reports with ``prune=False`` and stops on its own terms)."""
+        return self._pruned_at is not None
 
     def restore(self, rows: list[MetricRow]) -> None:
         """Put back drained reports whose write failed, ahead of newer ones."""
@@ -140,6 +192,8 @@ def current_trial() -> Trial:
     return trial
 
 
-def report(value: float, step: int | None = None, *, name: str | None = None) -> None:
+def report(
+    value: float, step: int | None = None, *, name: str | None = None, prune: bool = True
+) -> None:
     """Report an intermediate metric of the running trial (see :meth:`Trial.report`)."""
-    current_trial().report(value, step, name=name)
+    current_trial().report(value, step, name=name, prune=prune)

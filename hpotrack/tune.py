@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hpotrack.budget import Budget
 from hpotrack.definition import StudyDefinition, check_settings, open_study
-from hpotrack.errors import HpotrackError, TrialError
+from hpotrack.errors import DefinitionError, HpotrackError, TrialError
 from hpotrack.methods.base import Method, resolve
 from hpotrack.provenance import default_study_name, function_reference, run_provenance
 from hpotrack.records import TrialState
@@ -167,12 +168,16 @@ def tune(
     seed: int | None = None,
     max_failures: int = 5,
     retries: int = 1,
+    budget: Budget | None = None,
 ) -> Callable[[Callable[..., Any]], TunedFunction]:
     """Decorate a training function to tune it. See the README for a walk-through."""
     check_settings(direction, objective, seed)
     search_space = Space.from_user(space)
     search_method = resolve(method)
     search_method.check(search_space)
+    if budget is not None and not isinstance(budget, Budget):
+        raise DefinitionError(f"budget must be an hp.Budget(min, max), but got {budget!r}")
+    search_method.check_budget(budget)
     _check_count("max_failures", max_failures, minimum=1)
 
     def decorate(fn: Callable[..., Any]) -> TunedFunction:
@@ -185,6 +190,7 @@ def tune(
             objective=objective,
             seed=seed,
             retries=retries,
+            budget=budget,
         )
         return TunedFunction(fn, definition, db=db, max_failures=max_failures)
 

@@ -18,7 +18,7 @@ import pytest
 import hpotrack as hp
 from hpotrack.errors import StorageError
 from hpotrack.records import TrialState
-from hpotrack.store import SCHEMA_VERSION, Store
+from hpotrack.store import SCHEMA_VERSION, Store, close_stores
 
 
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -76,9 +76,9 @@ def latest_seq(store: Store, study_id: int) -> int:
 # -- a new file, and files hpotrack must refuse ----------------------------------------------
 
 
-def test_a_new_file_gets_schema_version_1_and_wal(db: Path, store: Store) -> None:
-    assert SCHEMA_VERSION == 1
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
+    assert SCHEMA_VERSION == 2
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
@@ -318,3 +318,49 @@ def test_commits_never_checkpoint_inside_the_write_lock(db: Path) -> None:
     store = open_store(db)
     (pages,) = store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()
     assert pages == WAL_AUTOCHECKPOINT_PAGES > 10 * 1000
+
+
+# -- files written by older versions --------------------------------------------------------
+
+SCHEMA_V1 = Path(__file__).with_name("data") / "schema_v1.db"  # see data/make_schema_v1.py
+
+
+def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> None:
+    """A real file written by hpotrack at schema 1 (commit 9ce63c4): evolution trials
+    with lineage and reports, failures and a queued trial."""
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V1, db)
+    before = query(db, "SELECT number, state, params, value, metrics FROM trials ORDER BY number")
+    edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
+    points = query(db, "SELECT COUNT(*) FROM metrics")
+    study = hp.load_study("v1-study", db=db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    trials = study.trials
+    assert [(t.number, t.state.value, t.value) for t in trials] == [
+        (number, state, value) for number, state, _, value, _ in before
+    ]
+    assert all(t.rung is None and t.bracket is None and t.checks == {} for t in trials)
+    assert study.budget is None
+    assert {(t.number, e.parent, e.kind) for t in trials for e in t.parents} == set(edges)
+    assert query(db, "SELECT COUNT(*) FROM metrics") == points
+    assert study.curve(0) == {"loss": [(s, trials[0].params["x"] ** 2 + s) for s in range(3)]}
+    assert [t.state for t in trials].count(TrialState.QUEUED) == 1
+    close_stores()
+
+    @hp.tune(
+        {"x": hp.Float(-2.0, 2.0), "n": hp.Int(1, 5), "kind": ["a", "b"]},
+        method="evolution",
+        study="v1-study",
+        db=db,
+        seed=7,
+        objective="loss",
+        max_failures=100,
+    )
+    def train(x: float, n: int, kind: str) -> float:
+        return x * x + n
+
+    resumed = train.optimize(n_trials=35)  # the queued trial runs first, then new ones
+    assert len(resumed.trials) == 36 and resumed.trials[30].state is TrialState.COMPLETE
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]

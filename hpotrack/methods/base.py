@@ -8,6 +8,7 @@ store and does no I/O. The study loop hands it a :class:`History` and inserts th
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import random
 from abc import ABC, abstractmethod
@@ -17,8 +18,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
-from hpotrack.records import Edge, Origin, TrialRecord, TrialState, is_better
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState, is_better, objective_sign
 from hpotrack.space import Space, Value
 
 
@@ -35,6 +37,8 @@ class Proposal:
     budget: float | None = None
     parents: tuple[Edge, ...] = ()
     claim: str | None = None
+    rung: int | None = None
+    bracket: int | None = None
 
 
 class History:
@@ -42,12 +46,22 @@ class History:
 
     ``trials[n]`` is trial number ``n`` (numbers are dense from 0). The view is live: it is
     the study loop's cache, refreshed incrementally before every ask, never copied.
+
+    Trials' checks (their objective at the steps where a method decided whether they go
+    on) are also kept ranked, per bracket and step, so that pruning decisions cost a
+    binary search, not a pass over the study.
     """
 
-    def __init__(self, space: Space, direction: str, seed: int) -> None:
+    def __init__(
+        self, space: Space, direction: str, seed: int, budget: Budget | None = None
+    ) -> None:
         self.space = space
         self.direction = direction
         self.seed = seed
+        self.budget = budget
+        self._sign = objective_sign(direction)
+        self._reached: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
+        self._complete_at: dict[int, list[float]] = {}
         self._trials: list[TrialRecord] = []
         self._claims: set[str] = set()
         self._claim_counts: dict[str, int] = {}
@@ -92,10 +106,34 @@ class History:
         generator = random.Random(((self.seed % 2**64) << 80) | (stream << 64) | number)
         return np.array([generator.random() for _ in range(size)])
 
+    def reached(self, step: int, bracket: int | None = None) -> Sequence[tuple[float, int]]:
+        """(loss, number) of every trial of ``bracket`` with a check at ``step``, best
+        first; loss is the objective turned so that lower is better."""
+        return self._reached.get((bracket, step), [])
+
+    def complete_at(self, step: int) -> Sequence[float]:
+        """Losses at ``step`` of the complete trials that have a check there, best first."""
+        return self._complete_at.get(step, [])
+
+    def loss(self, value: float) -> float:
+        """``value`` turned so that lower is better, whatever the direction."""
+        return self._sign * value
+
+    def _index_checks(self, record: TrialRecord, add: bool) -> None:
+        for step, value in record.checks.items():
+            entry = (self._sign * value, record.number)
+            ranked = self._reached.setdefault((record.bracket, step), [])
+            _sorted_change(ranked, entry, add)
+            if record.state is TrialState.COMPLETE:
+                _sorted_change(self._complete_at.setdefault(step, []), entry[0], add)
+
     def update(self, record: TrialRecord) -> None:
         """Insert or replace a trial (called by the study loop only)."""
         if record.number < len(self._trials):
-            self._counts[self._trials[record.number].state] -= 1
+            old = self._trials[record.number]
+            self._counts[old.state] -= 1
+            if old.checks:
+                self._index_checks(old, add=False)
             self._trials[record.number] = record
         elif record.number == len(self._trials):
             self._trials.append(record)
@@ -103,6 +141,8 @@ class History:
         else:  # numbers are allocated densely under the write lock
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
         self._counts[record.state] += 1
+        if record.checks:
+            self._index_checks(record, add=True)
         if (
             record.state is TrialState.COMPLETE
             and record.value is not None
@@ -115,6 +155,16 @@ class History:
             self._claims.add(record.claim)
             prefix = record.claim.split(":", 1)[0]
             self._claim_counts[prefix] = self._claim_counts.get(prefix, 0) + 1
+
+
+def _sorted_change(items: list[Any], item: Any, add: bool) -> None:
+    """Insert ``item`` into the sorted list, or remove one equal to it."""
+    if add:
+        bisect.insort(items, item)
+        return
+    index = bisect.bisect_left(items, item)
+    if index < len(items) and items[index] == item:
+        del items[index]
 
 
 class _ReadOnlyList(Sequence[TrialRecord]):
@@ -141,12 +191,35 @@ class Method(ABC):
     def check(self, space: Space) -> None:  # noqa: B027 - optional hook
         """Raise :class:`MethodError` if this method cannot search ``space``."""
 
+    def check_budget(self, budget: Budget | None) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`MethodError` if this method cannot work with ``budget``."""
+
+    def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        """The first step at or after ``step`` at which this method wants to decide
+        whether ``trial`` goes on (its report there is a check); None: never again.
+        Methods that prune (or take a ``pruner=``) override this and :meth:`on_report`."""
+        pruner = getattr(self, "pruner", None)
+        return None if pruner is None else pruner.next_check(trial, step, history)
+
+    def rung(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        """Which rung a check at ``step`` is (multi-fidelity methods); None elsewhere."""
+        return None
+
+    def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
+        """Whether to prune ``trial`` now that it reported at its check ``step``
+        (``trial.checks[step]`` holds the value, and ``history`` has it too)."""
+        pruner = getattr(self, "pruner", None)
+        return False if pruner is None else pruner.prune(trial, step, history)
+
     @abstractmethod
     def ask(self, history: History) -> Proposal:
         """Propose trial ``history.next_number``; raise ``SearchExhausted`` when done."""
 
     def to_json(self) -> dict[str, Any]:
         options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        for key, value in options.items():
+            if hasattr(value, "to_json"):  # a pruner: stored by its stable tag
+                options[key] = value.to_json()
         return {"name": self.name, "options": options}
 
 

@@ -29,6 +29,7 @@ from hpotrack.methods import gp
 from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.methods.random_search import sobol_point
 from hpotrack.params import Choice, Float, Int
+from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialState, objective_sign
 from hpotrack.space import Space, Value
 
@@ -57,8 +58,10 @@ class Bayes(Method):
     candidates: int = 2000
     ucb_beta: float = 2.0
     max_points: int = 200
+    pruner: Pruner | str | None = None  # "median", "percentile" or a hp.pruners rule
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "pruner", pruner_from(self.pruner))
         def integer(value: object) -> bool:
             return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

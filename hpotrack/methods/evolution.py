@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Space
 
@@ -91,8 +92,10 @@ class Evolution(Method):
     tournament: int = 2
     window: int | None = None
     differential_weight: float = 0.5
+    pruner: Pruner | str | None = None  # "median", "percentile" or a hp.pruners rule
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "pruner", pruner_from(self.pruner))
         for option, allowed in _CHOICES.items():
             if getattr(self, option) not in allowed:
                 raise MethodError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin
 
 
@@ -23,8 +24,10 @@ class Random(Method):
 
     name = "random"
     qmc: bool = False
+    pruner: Pruner | str | None = None  # "median", "percentile" or a hp.pruners rule
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "pruner", pruner_from(self.pruner))
         if not isinstance(self.qmc, bool):
             raise TypeError(f"`qmc` must be True or False, but got qmc={self.qmc!r}")
 

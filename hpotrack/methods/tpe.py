@@ -45,6 +45,7 @@ from hpotrack.methods.parzen import (
     ParzenEstimator,
     ranked_candidates,
 )
+from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Space, Value
 
@@ -85,8 +86,10 @@ class TPE(Method):
     bandwidth_factor: float = 0.5
     min_bandwidth: float = 0.01
     prior_weight: float = 1.0
+    pruner: Pruner | str | None = None  # "median", "percentile" or a hp.pruners rule
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "pruner", pruner_from(self.pruner))
         for name in ("n_startup", "n_ei_candidates"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

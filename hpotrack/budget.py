@@ -1,0 +1,61 @@
+"""How far a trial may train: ``hp.Budget(min, max, name="epochs")`` on ``@tune``.
+
+A budget is the resource a multi-fidelity method hands out (epochs, iterations, samples).
+The training function reads ``trial.budget`` and reports at steps counted in the same unit
+(``trial.report(loss, step=epoch)``), so that a method can compare trials at equal budgets
+and stop poor ones early. Whole-number bounds make every budget a whole number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from hpotrack.errors import DefinitionError
+from hpotrack.space import is_utf8
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The smallest and largest budget one trial may get, and what the unit is called."""
+
+    min: float
+    max: float
+    name: str = "budget"
+
+    def __post_init__(self) -> None:
+        for label in ("min", "max"):
+            value = getattr(self, label)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise DefinitionError(
+                    f"`{label}` of a Budget must be a number, but got {label}={value!r}"
+                )
+            if not math.isfinite(value):
+                raise DefinitionError(f"`{label}` of a Budget must be finite, got {value!r}")
+        if not 0 < self.min < self.max:
+            raise DefinitionError(
+                f"`0 < min < max` must hold for a Budget, but got min={self.min!r}, "
+                f"max={self.max!r}"
+            )
+        if not isinstance(self.name, str) or not self.name or not is_utf8(self.name):
+            raise DefinitionError(
+                f"a Budget needs a name (non-empty text, e.g. 'epochs'), got name={self.name!r}"
+            )
+
+    @property
+    def whole(self) -> bool:
+        """Whether budgets are whole numbers (both bounds given as ints)."""
+        return isinstance(self.min, int) and isinstance(self.max, int)
+
+    def rounded(self, amount: float) -> float:
+        """``amount`` clipped to [min, max], and rounded to a whole number if budgets are."""
+        amount = min(max(amount, self.min), self.max)
+        return float(max(self.min, round(amount))) if self.whole else float(amount)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "budget", "min": self.min, "max": self.max, "name": self.name}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Budget:
+        return cls(min=data["min"], max=data["max"], name=data["name"])

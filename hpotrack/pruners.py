@@ -1,0 +1,137 @@
+"""Stopping rules on intermediate reports, for methods that are not multi-fidelity.
+
+``method=hp.methods.TPE(pruner="median")`` (or ``Random``, ``Bayes``, ``Evolution``) stops a
+trial whose reports are poor compared with the trials that completed before it. The method
+consults its pruner through the one interface every method has
+(:meth:`hpotrack.methods.base.Method.next_check` and ``on_report``), so the study loop does
+not know pruners exist. Successive halving, Hyperband and BOHB decide with their own rungs.
+
+The rule is the median stopping rule of Golovin et al. (2017, "Google Vizier", sec. 3.2.2),
+generalised to any percentile: at a check step ``s``, stop the trial when the best value it
+has reported at its checks so far is worse than the ``percentile``-th best of the values
+that complete trials reported at ``s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from hpotrack.errors import MethodError
+from hpotrack.records import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from hpotrack.methods.base import History
+
+
+class Pruner(ABC):
+    """Decides at check steps whether a running trial goes on."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        """The first check step at or after ``step``; None: no more checks."""
+
+    @abstractmethod
+    def prune(self, trial: TrialRecord, step: int, history: History) -> bool:
+        """Whether ``trial`` stops after its check at ``step``."""
+
+    def to_json(self) -> dict[str, Any]:
+        options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {"type": self.name, **options}
+
+
+def _whole(value: object, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise MethodError(
+            f"`{name} >= {minimum}` must hold for a whole number, but got {name}={value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class Percentile(Pruner):
+    """Stop a trial whose best check so far is worse than the ``percentile``-th best value
+    of the complete trials at the same step (``percentile=25``: keep the top quarter).
+
+    No trial is stopped before ``n_startup_trials`` trials completed, before step
+    ``n_warmup_steps``, or at a step where fewer than ``n_min_trials`` complete trials
+    reported; checks happen every ``interval_steps`` steps from ``n_warmup_steps``.
+    """
+
+    name: ClassVar[str] = "percentile"
+    percentile: float = 25.0
+    n_startup_trials: int = 5
+    n_warmup_steps: int = 0
+    interval_steps: int = 1
+    n_min_trials: int = 1
+
+    def __post_init__(self) -> None:
+        p = self.percentile
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 100:
+            raise MethodError(f"`0 <= percentile <= 100` must hold, but got percentile={p!r}")
+        _whole(self.n_startup_trials, "n_startup_trials", 0)
+        _whole(self.n_warmup_steps, "n_warmup_steps", 0)
+        _whole(self.interval_steps, "interval_steps", 1)
+        _whole(self.n_min_trials, "n_min_trials", 1)
+
+    def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        start, every = self.n_warmup_steps, self.interval_steps
+        if step <= start:
+            return start
+        return start + math.ceil((step - start) / every) * every
+
+    def prune(self, trial: TrialRecord, step: int, history: History) -> bool:
+        if history.count(TrialState.COMPLETE) < max(self.n_startup_trials, 1):
+            return False
+        values = history.complete_at(step)
+        if len(values) < self.n_min_trials:
+            return False
+        best = min(history.loss(v) for v in trial.checks.values())
+        return best > _percentile(values, self.percentile)
+
+
+@dataclass(frozen=True)
+class Median(Percentile):
+    """The median stopping rule: :class:`Percentile` at 50 (its ``percentile`` is fixed)."""
+
+    name: ClassVar[str] = "median"
+    percentile: float = dataclasses.field(default=50.0, init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        del data["percentile"]
+        return data
+
+
+def _percentile(ranked: Any, q: float) -> float:
+    """The ``q``-th percentile of sorted values, interpolated linearly (numpy's default)."""
+    position = (len(ranked) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ranked) - 1)
+    return float(ranked[low] + (ranked[high] - ranked[low]) * (position - low))
+
+
+PRUNERS: dict[str, type[Percentile]] = {"percentile": Percentile, "median": Median}
+
+
+def pruner_from(value: object) -> Pruner | None:
+    """A pruner from what a user or the database gives: None, a name, a pruner, or its
+    stored JSON (``{"type": "median", ...}``)."""
+    if value is None or isinstance(value, Pruner):
+        return value
+    if isinstance(value, str) and value in PRUNERS:
+        return PRUNERS[value]()
+    if isinstance(value, dict) and value.get("type") in PRUNERS:
+        options = {k: v for k, v in value.items() if k != "type"}
+        try:
+            return PRUNERS[value["type"]](**options)
+        except TypeError as exc:
+            raise MethodError(f"stored pruner options are invalid: {exc}") from None
+    raise MethodError(
+        f"unknown pruner {value!r}: use 'median', 'percentile', "
+        "hp.pruners.Median(...) or hp.pruners.Percentile(...)"
+    )
