@@ -362,5 +362,5 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
         return x * x + n
 
     resumed = train.optimize(n_trials=35)  # the queued trial runs first, then new ones
-    assert len(resumed.trials) == 36 and resumed.trials[30].state is TrialState.COMPLETE
+    assert len(resumed.trials) == 35 and resumed.trials[30].state is TrialState.COMPLETE
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
