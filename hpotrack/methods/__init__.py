@@ -14,18 +14,24 @@ from hpotrack.methods.base import (
     resolve,
 )
 from hpotrack.methods.bayes import Bayes
+from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.grid import Grid
+from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.manual import Manual
 from hpotrack.methods.random_search import Random
+from hpotrack.methods.sha import SHA
 from hpotrack.methods.tpe import TPE
 
 __all__ = [
+    "BOHB",
+    "SHA",
     "TPE",
     "Bayes",
     "Evolution",
     "Grid",
     "History",
+    "Hyperband",
     "Manual",
     "Method",
     "Proposal",

@@ -12,6 +12,7 @@ function of the history, the seed and the trial number (DESIGN principle 1).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import ClassVar
@@ -19,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from hpotrack.budget import Budget
 from hpotrack.errors import SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal
 from hpotrack.methods.base import from_json as method_from_json
@@ -55,6 +57,8 @@ def record(number: int, proposal: Proposal, state: TrialState, value: float | No
         origin=proposal.origin,
         parents=proposal.parents,
         claim=proposal.claim,
+        rung=proposal.rung,
+        bracket=proposal.bracket,
     )
 
 
@@ -66,14 +70,43 @@ def simulate(
     seed: int = 0,
     objective: Objective | None = None,
     direction: str = "minimize",
+    budget: Budget | None = None,
 ) -> History:
-    """Run ``n_trials`` sequential asks, completing each with ``objective``."""
-    history = History(space, direction, seed)
+    """Run ``n_trials`` sequential asks, completing each with ``objective``. With a
+    ``budget``, each trial trains step by step as the study loop runs it: its value at
+    step ``s`` is ``objective + 1/s``, and at the method's check steps the method decides
+    whether it goes on (a stopped trial is ``pruned`` with its last value)."""
+    history = History(space, direction, seed, budget)
     for number in range(n_trials):
         proposal = method.ask(history)
         value = objective(proposal.params) if objective is not None else float(number)
-        history.update(record(number, proposal, TrialState.COMPLETE, value))
+        trial = record(number, proposal, TrialState.RUNNING, None)
+        history.update(trial)
+        history.update(train(method, history, trial, value) if budget else _done(trial, value))
     return history
+
+
+def train(method: Method, history: History, trial: TrialRecord, value: float) -> TrialRecord:
+    """``trial`` trained up to the budget's max or until the method stops it."""
+    assert history.budget is not None
+    check = method.next_check(trial, 0, history)
+    for step in range(1, int(history.budget.max) + 1):
+        current = value + 1 / step
+        if check is None or step < check:
+            continue
+        checks = {**trial.checks, check: current}
+        trial = dataclasses.replace(
+            trial, checks=checks, rung=method.rung(trial, check, history)
+        )
+        history.update(trial)
+        if method.on_report(trial, check, history):
+            return dataclasses.replace(trial, state=TrialState.PRUNED, value=current)
+        check = method.next_check(trial, check + 1, history)
+    return _done(trial, value + 1 / history.budget.max)
+
+
+def _done(trial: TrialRecord, value: float) -> TrialRecord:
+    return dataclasses.replace(trial, state=TrialState.COMPLETE, value=value)
 
 
 class MethodSuite:
@@ -84,6 +117,10 @@ class MethodSuite:
     proposes: ClassVar[bool] = True
     n_trials: ClassVar[int] = 16
     model_based: ClassVar[bool] = False  # True: must beat random search on a 2-D function
+    budget: ClassVar[Budget | None] = None  # for methods that need ``budget=``
+
+    def _history(self, seed: int) -> History:
+        return History(self.space, "minimize", seed, self.budget)
 
     def make_method(self) -> Method:
         raise NotImplementedError
@@ -98,11 +135,14 @@ class MethodSuite:
     def _run(self, seed: int, n_trials: int | None = None) -> list[dict[str, Value]]:
         method = self.make_method()
         if not self.proposes:
-            self._ask(method, History(self.space, "minimize", seed))
-        history = simulate(
-            method, self.space, n_trials or self.n_trials, seed=seed, objective=self._objective
-        )
+            self._ask(method, self._history(seed))
+        history = self._simulate(method, n_trials or self.n_trials, seed=seed)
         return [dict(t.params) for t in history.trials]
+
+    def _simulate(self, method: Method, n_trials: int, seed: int) -> History:
+        return simulate(
+            method, self.space, n_trials, seed=seed, objective=self._objective, budget=self.budget
+        )
 
     def _objective(self, params: Mapping[str, Value]) -> float:
         return float(((self.space.encode(params) - 0.5) ** 2).sum())
@@ -121,9 +161,9 @@ class MethodSuite:
     def test_ask_is_a_pure_function_of_the_history(self) -> None:
         method = self.make_method()
         history = (
-            simulate(method, self.space, self.n_trials // 2, seed=3, objective=self._objective)
+            self._simulate(method, self.n_trials // 2, seed=3)
             if self.proposes
-            else History(self.space, "minimize", 3)
+            else self._history(3)
         )
         first = self._ask(method, history)
         assert self._ask(self.make_method(), history) == first
@@ -135,9 +175,9 @@ class MethodSuite:
         that model the history only switch on after their first trials)."""
         method = self.make_method()
         history = (
-            simulate(method, self.space, completed, seed=5, objective=self._objective)
+            self._simulate(method, completed, seed=5)
             if self.proposes
-            else History(self.space, "minimize", 5)
+            else self._history(5)
         )
         for number in range(completed, completed + 6):
             proposal = self._ask(method, history)
@@ -148,7 +188,7 @@ class MethodSuite:
 
     def test_failed_and_running_trials_in_the_history_are_handled(self) -> None:
         method = self.make_method()
-        history = History(self.space, "minimize", 9)
+        history = self._history(9)
         states = [TrialState.FAILED, TrialState.COMPLETE, TrialState.RUNNING, TrialState.PRUNED]
         for number in range(12):
             proposal = self._ask(method, history)
@@ -159,7 +199,7 @@ class MethodSuite:
 
     def test_lineage_names_earlier_trials_and_known_origins(self) -> None:
         method = self.make_method()
-        history = History(self.space, "minimize", 11)
+        history = self._history(11)
         known = {origin.value for origin in Origin}
         for number in range(self.n_trials):
             proposal = self._ask(method, history)
@@ -183,11 +223,11 @@ class MethodSuite:
         process) leads to the very proposal the original history did."""
         method = self.make_method()
         history = (
-            simulate(method, self.space, 10, seed=4, objective=self._objective)
+            self._simulate(method, 10, seed=4)
             if self.proposes
-            else History(self.space, "minimize", 4)
+            else self._history(4)
         )
-        rebuilt = History(self.space, "minimize", 4)
+        rebuilt = self._history(4)
         for trial in history.trials:
             rebuilt.update(trial)
         assert self._ask(self.make_method(), rebuilt) == self._ask(method, history)
@@ -213,3 +253,55 @@ def branin(params: Mapping[str, Value]) -> float:
 def _best(method: Method, space: Space, seed: int, n_trials: int = 30) -> float:
     history = simulate(method, space, n_trials, seed=seed, objective=branin)
     return min(t.value for t in history.trials if t.value is not None)
+
+
+class MultiFidelitySuite(MethodSuite):
+    """What successive-halving methods must satisfy on top of :class:`MethodSuite`: checks
+    only at rung budgets, stopped trials never checked again, promotions of stopped
+    trials once each with a ``promoted`` edge."""
+
+    budget: ClassVar[Budget | None] = Budget(1, 27, name="epochs")
+    n_long: ClassVar[int] = 80
+
+    def _long_run(self, seed: int = 0) -> History:
+        return self._simulate(self.make_method(), self.n_long, seed=seed)
+
+    def test_checks_are_at_rung_budgets_below_the_top(self) -> None:
+        history = self._long_run()
+        rungs = {1, 3, 9}  # max · η^-k for Budget(1, 27), η = 3, without the top 27
+        assert all(set(t.checks) <= rungs for t in history.trials)
+        assert any(len(t.checks) >= 2 for t in history.trials)
+
+    def test_a_stopped_trial_stopped_at_its_last_check(self) -> None:
+        for trial in self._long_run().trials:
+            if trial.state is TrialState.PRUNED:
+                assert trial.checks and trial.value == trial.checks[max(trial.checks)]
+                assert trial.rung is not None
+
+    def test_most_trials_stop_at_the_lowest_rung(self) -> None:
+        history = self._long_run()
+        sampled = [t for t in history.trials if t.origin == Origin.SAMPLED.value]
+        at_lowest = [t for t in sampled if t.checks and min(t.checks) == 1]
+        went_on = [t for t in at_lowest if len(t.checks) > 1 or t.state is TrialState.COMPLETE]
+        assert at_lowest and len(went_on) <= len(at_lowest) / 2
+
+    def test_promotions_name_a_trial_stopped_at_that_rung_once(self) -> None:
+        history = self._long_run(seed=1)
+        promoted = [t for t in history.trials if t.origin == Origin.PROMOTED.value]
+        parents = []
+        for trial in promoted:
+            (edge,) = trial.parents
+            parent = history.trials[edge.parent]
+            assert edge.kind == Origin.PROMOTED.value and parent.state is TrialState.PRUNED
+            assert edge.step == max(parent.checks) and trial.params == parent.params
+            assert all(step > edge.step for step in trial.checks)
+            parents.append(edge.parent)
+        assert len(parents) == len(set(parents))
+
+    def test_the_budget_is_required(self) -> None:
+        from hpotrack.errors import MethodError
+
+        with pytest.raises(MethodError, match="needs a budget"):
+            self.make_method().check_budget(None)
+        with pytest.raises(MethodError, match="whole-number"):
+            self.make_method().check_budget(Budget(0.5, 2.0))

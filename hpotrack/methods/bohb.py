@@ -1,0 +1,124 @@
+"""``bohb``: Hyperband whose new configurations come from a density model (Falkner et al.
+2018, "BOHB: Robust and Efficient Hyperparameter Optimization at Scale", sec. 3.1-3.2).
+
+Brackets, rungs, decisions and promotions are Hyperband's (:mod:`hpotrack.methods.hyperband`).
+A new configuration is drawn uniformly with probability ``random_fraction``; otherwise
+from a model of the largest budget ``b`` with enough observations, ``|D_b| >= N_min + 2``
+with ``N_min = d + 1`` (Alg. 2, line 3): the best ``top_n_percent`` of ``D_b`` (at least
+``N_min``) make the good density ``l(x)``, the rest (at least ``N_min``) the bad one
+``g(x)`` (eqs. 2-3); ``num_samples`` points are drawn from ``l`` with its bandwidths
+widened by ``bandwidth_factor`` and the one maximising ``l(x) / g(x)`` is proposed
+(Alg. 2, lines 5-8). Bandwidths never fall below ``min_bandwidth``.
+
+Observations at budget ``b`` are the values trials had at their check at rung ``b``
+(every trial that got that far, in any bracket) and, at the top budget, the final values
+of trials that completed. The densities are TPE's :class:`ParzenEstimator`, which also
+handles integers and choices; its uniform prior component is kept small (one observation's
+worth) so that the model is the paper's KDE in all but the tails.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpotrack.errors import MethodError
+from hpotrack.methods.base import History, register
+from hpotrack.methods.halving import Ladder
+from hpotrack.methods.hyperband import Hyperband
+from hpotrack.methods.parzen import Dimensions, ParzenEstimator
+from hpotrack.records import TrialState
+from hpotrack.space import Value
+
+Array = np.ndarray
+
+
+@register
+@dataclass(frozen=True)
+class BOHB(Hyperband):
+    """Hyperband with model-based configurations; options as named in the paper."""
+
+    name = "bohb"
+    eta: float = 3.0
+    top_n_percent: float = 15.0
+    random_fraction: float = 1 / 3
+    num_samples: int = 64
+    bandwidth_factor: float = 3.0
+    min_bandwidth: float = 1e-3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _number(self.top_n_percent, "top_n_percent", "0 < top_n_percent < 100", 0, 100)
+        fraction = self.random_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            raise MethodError(f"random_fraction must be a number, got {fraction!r}")
+        if not 0 <= fraction <= 1:
+            raise MethodError(
+                f"`0 <= random_fraction <= 1` must hold, but got random_fraction={fraction!r}"
+            )
+        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int):
+            raise MethodError(f"num_samples must be a whole number, got {self.num_samples!r}")
+        if self.num_samples < 1:
+            raise MethodError(f"`num_samples >= 1` must hold, but got {self.num_samples}")
+        _number(self.bandwidth_factor, "bandwidth_factor", "bandwidth_factor > 0", 0, math.inf)
+        _number(self.min_bandwidth, "min_bandwidth", "0 < min_bandwidth < 1", 0, 1)
+
+    def configuration(self, history: History) -> dict[str, Value]:
+        space, number = history.space, history.next_number
+        if history.uniform(number, 1, stream=1)[0] < self.random_fraction:
+            return super().configuration(history)
+        found = observations(history, self.ladder(history), n_min=len(space) + 1)
+        if found is None:
+            return super().configuration(history)
+        points, losses = found
+        n_min = len(space) + 1
+        order = np.argsort(losses, kind="stable")
+        n_good = max(n_min, math.floor(self.top_n_percent / 100 * len(losses)))
+        n_bad = max(n_min, len(losses) - n_good)
+        good_points, bad_points = points[order[:n_good]], points[order[-n_bad:]]
+        dims = Dimensions.of(space)
+        options = {"prior_weight": 1.0, "min_bandwidth": self.min_bandwidth}
+        good = ParzenEstimator(good_points, dims, **options)
+        wide = ParzenEstimator(good_points, dims, bandwidth_factor=self.bandwidth_factor, **options)
+        bad = ParzenEstimator(bad_points, dims, **options)
+        rng = history.rng(number, 2)
+        drawn = wide.sample(rng, self.num_samples)
+        return space.decode(_best(good, bad, drawn))
+
+
+def _best(good: ParzenEstimator, bad: ParzenEstimator, points: Array) -> Array:
+    """The point maximising ``l(x) / g(x)``; ties go to the first drawn."""
+    score = good.log_pdf(points) - bad.log_pdf(points)
+    best: Array = points[int(np.argmax(score))]
+    return best
+
+
+def observations(history: History, ladder: Ladder, n_min: int) -> tuple[Array, Array] | None:
+    """(encoded points, losses) at the largest budget with at least ``n_min + 2``
+    observations; None while no budget has that many."""
+    space = history.space
+    for j in range(ladder.top, -1, -1):
+        if j == ladder.top:
+            found = [
+                (t.params, history.loss(t.value))
+                for t in history.trials
+                if t.state is TrialState.COMPLETE and t.value is not None
+            ]
+        else:
+            found = [
+                (history.trials[number].params, loss)
+                for bracket in [*range(ladder.top + 1), None]
+                for loss, number in history.reached(ladder.steps[j], bracket)
+            ]
+        found = [(params, loss) for params, loss in found if math.isfinite(loss)]
+        if len(found) >= n_min + 2:
+            points = space.encode_many([params for params, _ in found])
+            return points, np.array([loss for _, loss in found])
+    return None
+
+
+def _number(value: object, name: str, condition: str, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
+        raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")

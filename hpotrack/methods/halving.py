@@ -1,0 +1,197 @@
+"""Successive halving shared by ``sha``, ``hyperband`` and ``bohb``: rungs, brackets,
+the decision at a rung, and promotions.
+
+**Rungs.** With reduction factor η over a budget [min, max], ``s_max = ⌊log_η(max/min)⌋``
+and rung ``j`` (0 ≤ j ≤ s_max) has budget ``max · η^(j - s_max)`` (rounded to whole
+steps), so the top rung is exactly ``max`` (Li et al. 2018, "Hyperband", Alg. 1, where
+``r_i = r · η^i``). Bracket ``s`` (0 ≤ s ≤ s_max) is successive halving started ``s``
+rungs below the top: its trials are checked at rungs ``s_max - s`` .. ``s_max - 1``;
+bracket 0 trains every trial to ``max``; bracket ``s_max`` is the most aggressive.
+
+**At a rung** (asynchronous successive halving, Li et al. 2020, "A System for Massively
+Parallel Hyperparameter Tuning", Alg. 2): a trial that reaches rung ``j`` goes on only if
+it is among the best ``⌊n/η⌋`` of the ``n`` trials of its bracket that have reached rung
+``j`` so far (the first arrivals are compared with few: the best of them always goes on).
+Nobody waits for a rung to fill.
+
+**Promotions.** A trial stopped at rung ``j`` that later ranks in the top ``⌊n/η⌋`` of
+its rung (because enough worse trials arrived) is promoted: the next ask proposes its
+parameters again, with a ``promoted`` lineage edge to it at step ``r_j``, to be checked
+from rung ``j + 1`` on. The training function may resume from the stopped trial's
+checkpoint or start again; either way the promoted trial's curve is its own.
+
+Trials train with ``trial.budget = max`` and report at steps counted in budget units; the
+check steps are the rung budgets. Every decision is a function of the stored history.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from hpotrack.budget import Budget
+from hpotrack.errors import MethodError
+from hpotrack.methods.base import History, Method, Proposal
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The rung budgets of a whole-number budget under reduction factor ``eta``."""
+
+    budget: Budget
+    eta: float
+
+    @cached_property
+    def s_max(self) -> int:
+        """How many times a budget can be cut by η between max and min."""
+        return math.floor(math.log(self.budget.max / self.budget.min) / math.log(self.eta) + 1e-9)
+
+    @cached_property
+    def steps(self) -> tuple[int, ...]:
+        """Budget of each rung, lowest first; the last is ``max``. Rungs that rounding
+        makes equal to the one below are dropped, so steps strictly increase."""
+        steps: list[int] = []
+        for j in range(self.s_max + 1):
+            step = int(self.budget.rounded(self.budget.max * self.eta ** (j - self.s_max)))
+            if not steps or step > steps[-1]:
+                steps.append(step)
+        return tuple(steps)
+
+    @property
+    def top(self) -> int:
+        """Index of the top rung (budget ``max``)."""
+        return len(self.steps) - 1
+
+    def first_rung(self, bracket: int | None) -> int:
+        """The rung where trials of ``bracket`` are first checked; trials without one
+        (successive halving's, or ones a user enqueued) from the lowest rung."""
+        return 0 if bracket is None else max(0, self.top - bracket)
+
+    def index(self, step: int) -> int | None:
+        """Which rung has budget ``step``; None if none has."""
+        try:
+            return self.steps.index(step)
+        except ValueError:
+            return None
+
+    def next_check(self, trial: TrialRecord, step: int) -> int | None:
+        """The first rung budget at or after ``step`` where ``trial`` is checked: rungs
+        above the one it last reached (or started past, when promoted), below the top."""
+        start = self.first_rung(trial.bracket) if trial.rung is None else trial.rung + 1
+        for j in range(start, self.top):
+            if self.steps[j] >= step:
+                return self.steps[j]
+        return None
+
+
+def check_budget(method: str, budget: Budget | None) -> None:
+    """Successive halving needs a whole-number budget, given on ``@tune``."""
+    if budget is None:
+        raise MethodError(
+            f"method {method!r} needs a budget: pass budget=hp.Budget(min, max, "
+            "name='epochs') to @tune, and report at each step with trial.report(value, step)"
+        )
+    if not budget.whole:
+        raise MethodError(
+            f"method {method!r} checks trials at whole-number steps: give the budget "
+            f"bounds as integers (e.g. epochs), but got {budget!r}"
+        )
+
+
+def check_eta(eta: object) -> None:
+    if isinstance(eta, bool) or not isinstance(eta, int | float) or not eta > 1:
+        raise MethodError(f"`eta > 1` must hold, but got eta={eta!r}")
+
+
+def goes_on(history: History, trial: TrialRecord, step: int, eta: float) -> bool:
+    """Whether ``trial``, checked at rung budget ``step``, is among the best ``⌊n/η⌋``
+    (at least the best one) of the trials of its bracket that reached that rung."""
+    ranked = history.reached(step, trial.bracket)
+    better = bisect.bisect_left(ranked, history.loss(trial.checks[step]), key=_loss)
+    return better < max(1, math.floor(len(ranked) / eta))
+
+
+def _loss(entry: tuple[float, int]) -> float:
+    return entry[0]
+
+
+def promotion(
+    history: History, ladder: Ladder, brackets: Sequence[int | None]
+) -> Proposal | None:
+    """The trial to promote now, highest rung first (ASHA's ``get_job``), if any: one
+    stopped at rung ``j`` that is in the top ``⌊n/η⌋`` of rung ``j`` of its bracket and
+    was not promoted before (the claim ``promote:<number>`` makes that once per study)."""
+    for j in range(ladder.top - 1, -1, -1):
+        step = ladder.steps[j]
+        for bracket in brackets:
+            if j < ladder.first_rung(bracket):
+                continue
+            ranked = history.reached(step, bracket)
+            for _, number in ranked[: math.floor(len(ranked) / ladder.eta)]:
+                trial = history.trials[number]
+                claim = f"promote:{number}"
+                if trial.state is TrialState.PRUNED and trial.rung == j:
+                    if not history.is_claimed(claim):
+                        return Proposal(
+                            params=dict(trial.params),
+                            origin=Origin.PROMOTED.value,
+                            parents=(Edge(number, Origin.PROMOTED.value, step=step),),
+                            claim=claim,
+                            rung=j,
+                            bracket=bracket,
+                        )
+    return None
+
+
+def bracket_schedule(ladder: Ladder) -> tuple[int, ...]:
+    """One Hyperband iteration as a sequence of brackets for new configurations: bracket
+    ``s`` gets ``n_s = ⌈(s_max + 1) / (s + 1) · η^s⌉`` of them (Li et al. 2018, Alg. 1),
+    so each bracket spends about the same budget; interleaved evenly (stride scheduling),
+    so that every bracket makes progress early and several workers share all of them."""
+    s_max = ladder.top
+    slots: list[tuple[float, int]] = []
+    for s in range(s_max + 1):
+        n_s = math.ceil((s_max + 1) / (s + 1) * ladder.eta**s)
+        slots += [((i + 0.5) / n_s, -s) for i in range(n_s)]
+    return tuple(-negative for _, negative in sorted(slots))
+
+
+def new_config_slot(history: History) -> int:
+    """How many new configurations (not promotions or retries) the study has so far."""
+    return history.claim_count("config")
+
+
+@functools.lru_cache(maxsize=64)
+def ladder_for(budget: Budget, eta: float) -> Ladder:
+    return Ladder(budget, eta)
+
+
+class Halving(Method):
+    """What ``sha``, ``hyperband`` and ``bohb`` share: the rung checks and the decision at
+    a rung. Subclasses are frozen dataclasses with an ``eta`` field and say which brackets
+    exist and where new configurations come from."""
+
+    eta: float
+
+    def check_budget(self, budget: Budget | None) -> None:
+        check_budget(self.name, budget)
+
+    def ladder(self, history: History) -> Ladder:
+        if history.budget is None:  # the study was declared without one
+            check_budget(self.name, None)
+        assert history.budget is not None
+        return ladder_for(history.budget, self.eta)
+
+    def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        return self.ladder(history).next_check(trial, step)
+
+    def rung(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        return self.ladder(history).index(step)
+
+    def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
+        return not goes_on(history, trial, step, self.eta)

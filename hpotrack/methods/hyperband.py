@@ -1,0 +1,54 @@
+"""``hyperband``: brackets of asynchronous successive halving (Li et al. 2018).
+
+Bracket ``s`` runs successive halving from ``s`` rungs below the top (bracket 0 trains
+every trial fully; see :mod:`hpotrack.methods.halving`). New configurations go to the
+brackets in the proportions of one Hyperband iteration, interleaved, so several processes
+fill all brackets at once; each trial is compared only with trials of its own bracket.
+Configurations are drawn uniformly at random; :mod:`hpotrack.methods.bohb` draws them from
+a model instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hpotrack.methods.base import History, Proposal, register
+from hpotrack.methods.halving import (
+    Halving,
+    bracket_schedule,
+    check_eta,
+    new_config_slot,
+    promotion,
+)
+from hpotrack.records import Origin
+from hpotrack.space import Value
+
+
+@register
+@dataclass(frozen=True)
+class Hyperband(Halving):
+    """Hyperband with reduction factor ``eta`` over ``budget=``."""
+
+    name = "hyperband"
+    eta: float = 3.0
+
+    def __post_init__(self) -> None:
+        check_eta(self.eta)
+
+    def ask(self, history: History) -> Proposal:
+        ladder = self.ladder(history)
+        promoted = promotion(history, ladder, [*range(ladder.top + 1), None])
+        if promoted is not None:
+            return promoted
+        slot = new_config_slot(history)
+        schedule = bracket_schedule(ladder)
+        return Proposal(
+            params=self.configuration(history),
+            origin=Origin.SAMPLED.value,
+            claim=f"config:{slot}",
+            bracket=schedule[slot % len(schedule)],
+        )
+
+    def configuration(self, history: History) -> dict[str, Value]:
+        """A new configuration: uniform at random."""
+        return history.space.decode(history.uniform(history.next_number, len(history.space)))

@@ -1,0 +1,33 @@
+"""``sha``: asynchronous successive halving (ASHA; Li et al. 2020, Alg. 2).
+
+New configurations are drawn uniformly at random and checked at every rung from the
+lowest (see :mod:`hpotrack.methods.halving` for the rungs, the decision at a rung and the
+promotions); any number of processes share one study without waiting for rungs to fill.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hpotrack.methods.base import History, Proposal, register
+from hpotrack.methods.halving import Halving, check_eta, promotion
+from hpotrack.records import Origin
+
+
+@register
+@dataclass(frozen=True)
+class SHA(Halving):
+    """Asynchronous successive halving with reduction factor ``eta`` over ``budget=``."""
+
+    name = "sha"
+    eta: float = 3.0
+
+    def __post_init__(self) -> None:
+        check_eta(self.eta)
+
+    def ask(self, history: History) -> Proposal:
+        promoted = promotion(history, self.ladder(history), [None])
+        if promoted is not None:
+            return promoted
+        point = history.uniform(history.next_number, len(history.space))
+        return Proposal(params=history.space.decode(point), origin=Origin.SAMPLED.value)

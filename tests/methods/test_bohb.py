@@ -1,0 +1,78 @@
+"""``bohb`` against the shared multi-fidelity method suite, plus its model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hpotrack.budget import Budget
+from hpotrack.errors import MethodError
+from hpotrack.methods.base import History, Method
+from hpotrack.methods.bohb import BOHB, observations
+from hpotrack.methods.halving import Ladder
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Float, Space
+from hpotrack.testing.method_suite import MultiFidelitySuite, simulate
+
+BUDGET = Budget(1, 27, name="epochs")
+SQUARE = Space.from_user({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+
+
+class TestBOHB(MultiFidelitySuite):
+    def make_method(self) -> Method:
+        return BOHB()
+
+
+def distance(params: dict[str, object]) -> float:
+    return (float(params["x"]) - 0.8) ** 2 + (float(params["y"]) - 0.2) ** 2  # type: ignore[arg-type]
+
+
+def test_the_model_uses_the_largest_budget_with_enough_observations() -> None:
+    history = History(SQUARE, "minimize", 0, BUDGET)
+    ladder = Ladder(BUDGET, 3)
+    for number in range(6):  # 6 at rung 1, 5 of them at rung 3: N_min + 2 = 5 for d = 2
+        checks = {1: float(number), **({3: float(number) / 2} if number < 5 else {})}
+        params = {"x": number / 10, "y": 0.5}
+        history.update(TrialRecord(number, TrialState.PRUNED, params, checks=checks, bracket=3))
+    found = observations(history, ladder, n_min=3)
+    assert found is not None
+    points, losses = found
+    assert sorted(losses) == [0.0, 0.5, 1.0, 1.5, 2.0]  # budget 3, not budget 1
+    assert points.shape == (5, 2)
+
+
+def test_without_enough_observations_there_is_no_model() -> None:
+    history = History(SQUARE, "minimize", 0, BUDGET)
+    history.update(TrialRecord(0, TrialState.PRUNED, {"x": 0.1, "y": 0.1}, checks={1: 1.0}))
+    assert observations(history, Ladder(BUDGET, 3), n_min=3) is None
+
+
+def test_model_based_configurations_gather_near_the_optimum() -> None:
+    """After the start, BOHB's new configurations are closer to the optimum than random
+    ones (median distance over the second half of the run, over seeds)."""
+    def late_median(method: Method, seed: int) -> float:
+        history = simulate(method, SQUARE, 80, seed=seed, objective=distance, budget=BUDGET)
+        late = sorted(distance(dict(t.params)) for t in history.trials[40:])
+        return late[len(late) // 2]
+
+    bohb = [late_median(BOHB(), seed) for seed in range(3)]
+    uniform = [late_median(BOHB(random_fraction=1.0), seed) for seed in range(3)]
+    assert sorted(bohb)[1] < sorted(uniform)[1], (bohb, uniform)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"top_n_percent": 0}, "`0 < top_n_percent < 100` must hold, but got top_n_percent=0"),
+        ({"random_fraction": 1.5}, "`0 <= random_fraction <= 1` must hold"),
+        ({"num_samples": 0}, "`num_samples >= 1` must hold, but got 0"),
+        ({"bandwidth_factor": -1.0}, "`bandwidth_factor > 0` must hold"),
+        ({"min_bandwidth": 1.0}, "`0 < min_bandwidth < 1` must hold"),
+        ({"eta": 1}, "`eta > 1` must hold, but got eta=1"),
+        ({"eta": math.nan}, "`eta > 1` must hold"),
+    ],
+)
+def test_bad_options_are_one_clear_error(options: dict[str, float], message: str) -> None:
+    with pytest.raises(MethodError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        BOHB(**options)  # type: ignore[arg-type]

@@ -1,0 +1,149 @@
+"""Successive halving's arithmetic against hand-computed tables: rungs, brackets, the
+decision at a rung and which stopped trial is promoted."""
+
+from __future__ import annotations
+
+import pytest
+
+from hpotrack.budget import Budget
+from hpotrack.methods.base import History
+from hpotrack.methods.halving import Ladder, bracket_schedule, goes_on, promotion
+from hpotrack.records import Origin, TrialRecord, TrialState
+from hpotrack.space import Float, Space
+
+SPACE = Space.from_user({"x": Float(0.0, 1.0)})
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "eta", "s_max", "steps"),
+    [
+        (1, 27, 3, 3, (1, 3, 9, 27)),  # the paper's example: r_i = 27 · 3^-i
+        (1, 81, 3, 4, (1, 3, 9, 27, 81)),
+        (1, 100, 3, 4, (1, 4, 11, 33, 100)),  # 100/81 = 1.2 -> 1, 100/27 = 3.7 -> 4, ...
+        (1, 16, 2, 4, (1, 2, 4, 8, 16)),
+        (3, 27, 3, 2, (3, 9, 27)),
+        (1, 5, 2, 2, (1, 2, 5)),  # 5/2 = 2.5 rounds to 2 (half to even)
+        (2, 3, 3, 0, (3,)),  # no room to halve: one rung, the full budget
+        (1, 10, 4, 1, (2, 10)),  # 10/4 = 2.5 -> 2
+    ],
+)
+def test_rung_budgets(low: int, high: int, eta: int, s_max: int, steps: tuple[int, ...]) -> None:
+    ladder = Ladder(Budget(low, high), eta)
+    assert (ladder.s_max, ladder.steps) == (s_max, steps)
+
+
+def test_rungs_that_rounding_merges_are_dropped() -> None:
+    assert Ladder(Budget(1, 4), 1.5).steps == (1, 2, 3, 4)  # 4/1.5^3 = 1.19, 1.78, 2.67
+
+
+@pytest.mark.parametrize(
+    ("bracket", "first", "checks"),
+    [(3, 0, [1, 3, 9]), (2, 1, [3, 9]), (1, 2, [9]), (0, 3, []), (None, 0, [1, 3, 9])],
+)
+def test_each_bracket_checks_from_its_first_rung(
+    bracket: int | None, first: int, checks: list[int]
+) -> None:
+    ladder = Ladder(Budget(1, 27), 3)
+    assert ladder.first_rung(bracket) == first
+    trial = TrialRecord(0, TrialState.RUNNING, {"x": 0.5}, bracket=bracket)
+    found, step = [], 0
+    while (check := ladder.next_check(trial, step)) is not None:
+        found.append(check)
+        trial = TrialRecord(0, TrialState.RUNNING, {"x": 0.5}, bracket=bracket,
+                            rung=ladder.index(check))  # fmt: skip
+        step = check + 1
+    assert found == checks
+
+
+def test_a_promoted_trial_is_checked_from_the_rung_above_its_parent() -> None:
+    ladder = Ladder(Budget(1, 27), 3)
+    promoted = TrialRecord(5, TrialState.RUNNING, {"x": 0.5}, rung=1)  # parent stopped at 3
+    assert ladder.next_check(promoted, 0) == 9
+    assert ladder.next_check(promoted, 10) is None  # 27 is the top: the trial just ends
+
+
+def test_a_report_past_a_rung_checks_at_that_rung() -> None:
+    ladder = Ladder(Budget(1, 27), 3)
+    trial = TrialRecord(0, TrialState.RUNNING, {"x": 0.5}, rung=0)
+    assert ladder.next_check(trial, 2) == 3  # reports every 2 steps: the one at 4 checks 3
+
+
+def test_one_hyperband_iteration_has_the_papers_bracket_sizes() -> None:
+    """n_s = ⌈(s_max + 1) / (s + 1) · η^s⌉: 27, 12, 6, 4 for s = 3..0 (Li et al. 2018)."""
+    schedule = bracket_schedule(Ladder(Budget(1, 81), 3))
+    assert [schedule.count(s) for s in range(5)] == [5, 8, 15, 34, 81]
+    schedule = bracket_schedule(Ladder(Budget(1, 27), 3))
+    assert [schedule.count(s) for s in range(4)] == [4, 6, 12, 27]
+    assert set(schedule[:7]) == {0, 1, 2, 3}  # interleaved: every bracket starts early
+
+
+def at_rung(history: History, number: int, loss: float, bracket: int | None = None) -> TrialRecord:
+    trial = TrialRecord(number, TrialState.RUNNING, {"x": number / 100}, checks={1: loss},
+                        rung=0, bracket=bracket)  # fmt: skip
+    history.update(trial)
+    return trial
+
+
+@pytest.mark.parametrize(
+    ("earlier", "loss", "continues"),
+    [
+        ([], 5.0, True),  # the first to arrive is the best so far
+        ([1.0], 5.0, False),  # n = 2, ⌊2/3⌋ = 0: only the best goes on
+        ([9.0], 5.0, True),
+        ([1.0, 2.0], 1.5, False),  # n = 3: top 1
+        ([1.0, 2.0, 3.0, 4.0, 6.0], 1.5, True),  # n = 6: top 2, it is second
+        ([1.0, 2.0, 3.0, 4.0, 6.0], 2.5, False),  # third of six
+        ([1.0, 1.0, 3.0, 4.0, 6.0], 1.0, True),  # a tie with the best is not worse
+    ],
+)
+def test_a_trial_goes_on_only_in_the_top_third_of_its_rung(
+    earlier: list[float], loss: float, continues: bool
+) -> None:
+    history = History(SPACE, "minimize", 0)
+    for number, value in enumerate(earlier):
+        at_rung(history, number, value)
+    trial = at_rung(history, len(earlier), loss)
+    assert goes_on(history, trial, 1, eta=3) is continues
+
+
+def test_maximizing_ranks_the_largest_first() -> None:
+    history = History(SPACE, "maximize", 0)
+    at_rung(history, 0, 0.9)
+    at_rung(history, 1, 0.5)
+    assert goes_on(history, at_rung(history, 2, 0.95), 1, eta=3)
+    assert not goes_on(history, at_rung(history, 3, 0.7), 1, eta=3)
+
+
+def test_brackets_do_not_compete() -> None:
+    history = History(SPACE, "minimize", 0)
+    for number in range(5):
+        at_rung(history, number, 0.1, bracket=3)
+    assert goes_on(history, at_rung(history, 5, 9.0, bracket=2), 1, eta=3)
+
+
+def test_the_best_stopped_trial_of_a_filled_rung_is_promoted_once() -> None:
+    ladder = Ladder(Budget(1, 27), 3)
+    history = History(SPACE, "minimize", 0, Budget(1, 27))
+    losses = [0.5, 0.2, 0.9, 0.7, 0.8, 0.6]  # ⌊6/3⌋ = 2: trials 1 and 0 are the top
+    for number, loss in enumerate(losses):
+        state = TrialState.RUNNING if number == 1 else TrialState.PRUNED
+        history.update(TrialRecord(number, state, {"x": loss}, checks={1: loss}, rung=0))
+    proposal = promotion(history, ladder, [None])
+    assert proposal is not None
+    assert proposal.params == {"x": 0.5} and proposal.rung == 0
+    assert proposal.origin == Origin.PROMOTED.value and proposal.claim == "promote:0"
+    assert [(e.parent, e.kind, e.step) for e in proposal.parents] == [(0, "promoted", 1)]
+    history.update(TrialRecord(6, TrialState.RUNNING, {"x": 0.5}, claim="promote:0", rung=0))
+    assert promotion(history, ladder, [None]) is None  # trial 1 still runs; 0 is taken
+
+
+def test_higher_rungs_are_promoted_first() -> None:
+    ladder = Ladder(Budget(1, 27), 3)
+    history = History(SPACE, "minimize", 0, Budget(1, 27))
+    for number in range(6):
+        checks = {1: float(number), 3: float(number)} if number < 3 else {1: float(number)}
+        state = TrialState.PRUNED if number in (0, 1) else TrialState.RUNNING
+        history.update(TrialRecord(number, state, {"x": number / 10}, checks=checks,
+                                   rung=len(checks) - 1))  # fmt: skip
+    proposal = promotion(history, ladder, [None])
+    assert proposal is not None and proposal.claim == "promote:0" and proposal.rung == 1

@@ -1,0 +1,30 @@
+"""``hyperband`` against the shared multi-fidelity method suite, plus its brackets."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hpotrack.methods.base import Method
+from hpotrack.methods.hyperband import Hyperband
+from hpotrack.records import Origin
+from hpotrack.testing.method_suite import MultiFidelitySuite
+
+
+class TestHyperband(MultiFidelitySuite):
+    def make_method(self) -> Method:
+        return Hyperband()
+
+    def test_new_configurations_fill_the_brackets_in_hyperband_proportions(self) -> None:
+        history = self._simulate(self.make_method(), 98, seed=2)
+        new = [t for t in history.trials if t.origin == Origin.SAMPLED.value]
+        counts = Counter(t.bracket for t in new[:49])  # one iteration: 27, 12, 6, 4
+        assert counts == {3: 27, 2: 12, 1: 6, 0: 4}
+
+    def test_each_bracket_checks_from_its_own_first_rung(self) -> None:
+        history = self._simulate(self.make_method(), 60, seed=3)
+        first = {3: 1, 2: 3, 1: 9}
+        for trial in history.trials:
+            if trial.origin == Origin.SAMPLED.value and trial.checks:
+                assert trial.bracket is not None and min(trial.checks) == first[trial.bracket]
+            if trial.bracket == 0:
+                assert trial.checks == {}  # bracket 0 trains every trial to the top
