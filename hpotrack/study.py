@@ -481,7 +481,9 @@ class Study:
             return None
         return TrialChecks(self, claimed)
 
-    def check(self, claimed: Claimed, step: int, value: float, reports: Sequence[MetricRow]) -> bool:
+    def check(
+        self, claimed: Claimed, step: int, value: float, reports: Sequence[MetricRow]
+    ) -> bool:
         """Store a running trial's objective at check ``step`` (and its unwritten
         reports), then ask the method whether it goes on. True: prune it now."""
         with self._writing():

@@ -130,9 +130,9 @@ class Trial:
         if metric != self._objective or math.isnan(number):
             return
         self.last_value = number
-        if self._checks is not None and self._next_check is not None:
-            if step >= self._next_check:
-                self._check(self._checks, self._next_check, number)
+        due = self._next_check is not None and step >= self._next_check
+        if due and self._checks is not None and self._next_check is not None:
+            self._check(self._checks, self._next_check, number)
         if prune and self._pruned_at is not None:
             raise Pruned(f"trial {self.number} was pruned at step {self._pruned_at}")
 

@@ -42,7 +42,30 @@ def sleepy(x: float, trial: hp.Trial) -> float:
     return x * x
 
 
-FUNCTIONS = {"quadratic": quadratic, "grid24": grid24, "slow": slow, "sleepy": sleepy}
+@hp.tune(
+    {"x": hp.Float(0.0, 1.0)},
+    method="sha",
+    study="halving",
+    seed=0,
+    budget=hp.Budget(1, 9, name="epochs"),
+)
+def halving(x: float, trial: hp.Trial) -> float:
+    """A curve that improves with epochs; ``x`` near 0.3 is best at every budget."""
+    loss = 1.0
+    for epoch in range(1, trial.budget + 1):
+        time.sleep(0.002)
+        loss = (x - 0.3) ** 2 + 1.0 / epoch
+        trial.report(loss, step=epoch)
+    return loss
+
+
+FUNCTIONS = {
+    "quadratic": quadratic,
+    "grid24": grid24,
+    "slow": slow,
+    "sleepy": sleepy,
+    "halving": halving,
+}
 
 
 def wait_for_go() -> None:

@@ -62,6 +62,7 @@ class Bayes(Method):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pruner", pruner_from(self.pruner))
+
         def integer(value: object) -> bool:
             return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

@@ -79,10 +79,12 @@ class BOHB(Hyperband):
         n_bad = max(n_min, len(losses) - n_good)
         good_points, bad_points = points[order[:n_good]], points[order[-n_bad:]]
         dims = Dimensions.of(space)
-        options = {"prior_weight": 1.0, "min_bandwidth": self.min_bandwidth}
-        good = ParzenEstimator(good_points, dims, **options)
-        wide = ParzenEstimator(good_points, dims, bandwidth_factor=self.bandwidth_factor, **options)
-        bad = ParzenEstimator(bad_points, dims, **options)
+        floor = self.min_bandwidth
+        good = ParzenEstimator(good_points, dims, min_bandwidth=floor)
+        wide = ParzenEstimator(
+            good_points, dims, min_bandwidth=floor, bandwidth_factor=self.bandwidth_factor
+        )
+        bad = ParzenEstimator(bad_points, dims, min_bandwidth=floor)
         rng = history.rng(number, 2)
         drawn = wide.sample(rng, self.num_samples)
         return space.decode(_best(good, bad, drawn))

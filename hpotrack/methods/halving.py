@@ -120,9 +120,7 @@ def _loss(entry: tuple[float, int]) -> float:
     return entry[0]
 
 
-def promotion(
-    history: History, ladder: Ladder, brackets: Sequence[int | None]
-) -> Proposal | None:
+def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) -> Proposal | None:
     """The trial to promote now, highest rung first (ASHA's ``get_job``), if any: one
     stopped at rung ``j`` that is in the top ``⌊n/η⌋`` of rung ``j`` of its bracket and
     was not promoted before (the claim ``promote:<number>`` makes that once per study)."""
@@ -135,16 +133,16 @@ def promotion(
             for _, number in ranked[: math.floor(len(ranked) / ladder.eta)]:
                 trial = history.trials[number]
                 claim = f"promote:{number}"
-                if trial.state is TrialState.PRUNED and trial.rung == j:
-                    if not history.is_claimed(claim):
-                        return Proposal(
-                            params=dict(trial.params),
-                            origin=Origin.PROMOTED.value,
-                            parents=(Edge(number, Origin.PROMOTED.value, step=step),),
-                            claim=claim,
-                            rung=j,
-                            bracket=bracket,
-                        )
+                stopped_here = trial.state is TrialState.PRUNED and trial.rung == j
+                if stopped_here and not history.is_claimed(claim):
+                    return Proposal(
+                        params=dict(trial.params),
+                        origin=Origin.PROMOTED.value,
+                        parents=(Edge(number, Origin.PROMOTED.value, step=step),),
+                        claim=claim,
+                        rung=j,
+                        bracket=bracket,
+                    )
     return None
 
 

@@ -95,9 +95,7 @@ def train(method: Method, history: History, trial: TrialRecord, value: float) ->
         if check is None or step < check:
             continue
         checks = {**trial.checks, check: current}
-        trial = dataclasses.replace(
-            trial, checks=checks, rung=method.rung(trial, check, history)
-        )
+        trial = dataclasses.replace(trial, checks=checks, rung=method.rung(trial, check, history))
         history.update(trial)
         if method.on_report(trial, check, history):
             return dataclasses.replace(trial, state=TrialState.PRUNED, value=current)
@@ -174,11 +172,7 @@ class MethodSuite:
         """With running trials in the history, and after a start-up phase too (methods
         that model the history only switch on after their first trials)."""
         method = self.make_method()
-        history = (
-            self._simulate(method, completed, seed=5)
-            if self.proposes
-            else self._history(5)
-        )
+        history = self._simulate(method, completed, seed=5) if self.proposes else self._history(5)
         for number in range(completed, completed + 6):
             proposal = self._ask(method, history)
             pending = [t for t in history.trials if t.state is TrialState.RUNNING]
@@ -222,11 +216,7 @@ class MethodSuite:
         """A history rebuilt from stored records (as after a crash, or in another
         process) leads to the very proposal the original history did."""
         method = self.make_method()
-        history = (
-            self._simulate(method, 10, seed=4)
-            if self.proposes
-            else self._history(4)
-        )
+        history = self._simulate(method, 10, seed=4) if self.proposes else self._history(4)
         rebuilt = self._history(4)
         for trial in history.trials:
             rebuilt.update(trial)

@@ -51,6 +51,7 @@ def test_without_enough_observations_there_is_no_model() -> None:
 def test_model_based_configurations_gather_near_the_optimum() -> None:
     """After the start, BOHB's new configurations are closer to the optimum than random
     ones (median distance over the second half of the run, over seeds)."""
+
     def late_median(method: Method, seed: int) -> float:
         history = simulate(method, SQUARE, 80, seed=seed, objective=distance, budget=BUDGET)
         late = sorted(distance(dict(t.params)) for t in history.trials[40:])

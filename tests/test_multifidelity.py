@@ -1,0 +1,105 @@
+"""Multi-fidelity studies on a real SQLite file: pruning at rungs, promotions shared by
+several OS processes, and resuming in the middle of a Hyperband iteration."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import hpotrack as hp
+from hpotrack.methods.halving import Ladder, bracket_schedule
+from hpotrack.records import Origin, TrialState
+from hpotrack.store import close_stores
+from tests.test_processes import finish, open_gate, start
+
+BUDGET = hp.Budget(1, 27, name="epochs")
+
+
+def tuned(db: Path, method: str, steps: list[tuple[int, int]]) -> hp.TunedFunction:
+    """A study whose trial ``n`` reports ``(x - 0.7)² + 1/epoch`` each epoch; ``steps``
+    collects (trial number, epoch) of every epoch trained."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=method, study="mf", db=db, seed=1,
+             objective="loss", budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> dict[str, float]:
+        assert trial.budget == 27 and isinstance(trial.budget, int)
+        loss = 1.0
+        for epoch in range(1, trial.budget + 1):
+            steps.append((trial.number, epoch))
+            loss = (x - 0.7) ** 2 + 1.0 / epoch
+            trial.report(loss, step=epoch)
+        return {"loss": loss}
+
+    return train
+
+
+def test_a_pruned_trial_stops_at_its_rung_and_keeps_its_curve(db: Path) -> None:
+    steps: list[tuple[int, int]] = []
+    study = tuned(db, "sha", steps).optimize(n_trials=30)
+    trained = Counter(number for number, _ in steps)
+    pruned = [t for t in study.trials if t.state is TrialState.PRUNED]
+    assert pruned and any(t.state is TrialState.COMPLETE for t in study.trials)
+    for trial in pruned:
+        stop = max(trial.checks)
+        assert stop in (1, 3, 9) and trained[trial.number] == stop  # not one epoch more
+        curve = study.curve(trial.number)["loss"]
+        assert [step for step, _ in curve] == list(range(1, stop + 1))
+        assert trial.value == curve[-1][1] == trial.checks[stop]
+        assert trial.rung == Ladder(BUDGET, 3).steps.index(stop)
+    for trial in study.trials:
+        if trial.state is TrialState.COMPLETE:
+            assert trained[trial.number] == 27 and len(study.curve(trial.number)["loss"]) == 27
+    epochs = sum(trained.values())
+    assert epochs < 30 * 27 / 2  # halving spends far less than full training
+
+
+def test_promoted_trials_rerun_a_stopped_configuration_above_its_rung(db: Path) -> None:
+    steps: list[tuple[int, int]] = []
+    study = tuned(db, "hyperband", steps).optimize(n_trials=60)
+    promoted = [t for t in study.trials if t.origin == Origin.PROMOTED.value]
+    assert promoted
+    for trial in promoted:
+        (edge,) = trial.parents
+        parent = study.trial(edge.parent)
+        assert edge.kind == "promoted" and parent.state is TrialState.PRUNED
+        assert edge.step == max(parent.checks) and trial.params == parent.params
+        assert trial.bracket == parent.bracket
+        assert all(step > edge.step for step in trial.checks)
+
+
+def test_resuming_continues_the_hyperband_iteration(db: Path) -> None:
+    steps: list[tuple[int, int]] = []
+    tuned(db, "hyperband", steps).optimize(n_trials=25)
+    close_stores()  # a fresh connection and Study: everything comes from the file
+    study = tuned(db, "hyperband", steps).optimize(n_trials=60)
+    new = [t for t in study.trials if t.origin == Origin.SAMPLED.value]
+    schedule = bracket_schedule(Ladder(BUDGET, 3))
+    assert [t.bracket for t in new] == [schedule[i % len(schedule)] for i in range(len(new))]
+    assert [t.claim for t in new] == [f"config:{i}" for i in range(len(new))]
+
+
+def test_three_processes_share_rungs_and_promotions(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    processes = [start(db, "halving", "60", gate=tmp_path) for _ in range(3)]
+    open_gate(tmp_path, processes)
+    for process in processes:
+        finish(process)
+    trials = hp.load_study("halving", db=db).trials
+    assert [t.number for t in trials] == list(range(60))
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert len({t.pid for t in trials}) >= 2
+    promoted = [t.parents[0].parent for t in trials if t.origin == Origin.PROMOTED.value]
+    assert len(promoted) == len(set(promoted))  # never promoted twice, across processes
+    for trial in trials:
+        if trial.state is TrialState.PRUNED:
+            assert trial.value == trial.checks[max(trial.checks)]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = dict(conn.execute(
+            "SELECT t.number, MAX(m.step) FROM metrics m JOIN trials t ON t.id = m.trial_id "
+            "GROUP BY t.number"
+        ).fetchall())  # fmt: skip
+    for trial in trials:  # every epoch reported is stored; none past the stop
+        expected = max(trial.checks) if trial.state is TrialState.PRUNED else 9
+        assert stored[trial.number] == expected
