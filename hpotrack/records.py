@@ -42,6 +42,7 @@ class Origin(str, Enum):
     MUTATED = "mutated"
     CROSSOVER = "crossover"
     EXPLOITED = "exploited"
+    CONTINUED = "continued"
     GRADIENT_STEP = "gradient-step"
     RETRIED = "retried"
 

@@ -48,6 +48,7 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         objective=study.objective,
         study=study.name,
         checks=study.checks_for(claimed),
+        checkpoints=study.checkpoints_for(claimed),
     )
     kwargs: dict[str, Any] = dict(claimed.params)
     if wants_trial(fn):
@@ -150,12 +151,16 @@ def optimize_here(
     timeout: float | None,
     max_failures: int,
     progress: bool | None,
+    collect_checkpoints: bool = True,
 ) -> int:
-    """Run trials in this process until a stop condition; returns how many it ran."""
+    """Run trials in this process until a stop condition; returns how many it ran.
+    ``collect_checkpoints``: delete checkpoints no trial can start from any more, after
+    each ask that stored a trial which saved one."""
     limit = n_trials if n_trials is not None else study.target
     deadline = None if timeout is None else time.monotonic() + timeout
     failures: list[str] = []
     batch = Batch()
+    collected = 0  # study.checkpoints_saved when checkpoints were last collected
     ran = 0
     done: list[tuple[Claimed, Outcome]] = []  # stored by the next ask, or at the end
     claims: list[Claimed] = []  # claimed and not run yet: given back if the loop stops
@@ -171,6 +176,9 @@ def optimize_here(
                     finally:
                         done = []
                     batch.asked(study.store.last_wait, contended=study.contended)
+                    if collect_checkpoints and study.checkpoints_saved > collected:
+                        collected = study.checkpoints_saved
+                        study.collect_checkpoints()
                 claimed = claims.pop(0)
                 outcome, _ = run_trial(study, fn, claimed)
                 batch.ran()
@@ -193,7 +201,9 @@ def optimize_here(
                 )
     finally:
         study.finish(done, claims)
-        study.store.checkpoint()
+        if collect_checkpoints and study.checkpoints_saved > collected:
+            study.collect_checkpoints()
+        study.store.checkpoint_wal()
     return ran
 
 

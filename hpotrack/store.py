@@ -218,7 +218,7 @@ class Store:
                 f"{wait:.0f} s; is one stopped (Ctrl-Z, a debugger)?"
             ) from None
         if self._commits % CHECKPOINT_EVERY == 0:
-            self.checkpoint_if_over(WAL_CHECKPOINT_BYTES)
+            self.checkpoint_wal_if_over(WAL_CHECKPOINT_BYTES)
 
     @property
     def commits(self) -> int:
@@ -249,13 +249,13 @@ class Store:
             )
         return f"cannot write {self.path}: {text}"
 
-    def checkpoint(self) -> None:
+    def checkpoint_wal(self) -> None:
         """Copy what the WAL holds into the main file, as far as readers allow, so a copy
         of the ``.db`` file alone is complete (called when a run ends)."""
         with contextlib.suppress(sqlite3.Error):  # else the next automatic checkpoint does
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def checkpoint_if_over(self, wal_bytes: int) -> bool:
+    def checkpoint_wal_if_over(self, wal_bytes: int) -> bool:
         """Checkpoint when the WAL file has grown past ``wal_bytes``; whether it did.
 
         Called outside the write lock, so other writers never wait for a checkpoint's
@@ -267,7 +267,7 @@ class Store:
             return False
         if size <= wal_bytes:
             return False
-        self.checkpoint()
+        self.checkpoint_wal()
         return True
 
     # -- studies ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpotrack import checkpoints, lineage
 from hpotrack.budget import Budget
 from hpotrack.errors import (
     NoCompleteTrial,
@@ -86,6 +87,7 @@ class Study:
         self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
         self.contended = False  # whether the last ask found trials changed by others
+        self.checkpoints_saved = 0  # by trials of this process, through this Study
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
@@ -171,6 +173,14 @@ class Study:
         if best is None:
             raise NoCompleteTrial(f"study {self.name!r} has no complete trial yet")
         return best
+
+    def schedule(self, number: int) -> dict[str, list[tuple[int, Value]]]:
+        """Trial ``number``'s hyperparameter schedule: for each hyperparameter, (first
+        step, value) along the chain of segments it continues (PBT: the member's own
+        segments and the members it exploited). A trial that continues nothing has one
+        entry per hyperparameter, at step 1."""
+        self.trial(number)
+        return lineage.schedule(self.refresh().trials, number)
 
     def records(self) -> list[dict[str, Any]]:
         """Every trial as a plain JSON-ready dict."""
@@ -481,6 +491,21 @@ class Study:
             return None
         return TrialChecks(self, claimed)
 
+    def checkpoints_for(self, claimed: Claimed) -> TrialCheckpoints:
+        """Where a running trial saves its checkpoints and finds the one it starts from."""
+        return TrialCheckpoints(self, claimed)
+
+    def collect_checkpoints(self) -> int:
+        """Delete the checkpoints nothing can load any more (see
+        :func:`hpotrack.checkpoints.unneeded`); returns how many went."""
+        with self._writing():
+            history = self.refresh()
+            resumable = self.method.resumable(history)
+            garbage = checkpoints.unneeded(self._store, self.id, history.trials, resumable)
+            checkpoints.forget(self._store, garbage)
+        checkpoints.delete_files(self._store, garbage)
+        return len(garbage)
+
     def check(
         self, claimed: Claimed, step: int, value: float, reports: Sequence[MetricRow]
     ) -> bool:
@@ -562,3 +587,26 @@ class TrialChecks:
 
     def decide(self, step: int, value: float, reports: Sequence[MetricRow]) -> bool:
         return self._study.check(self._claimed, step, value, reports)
+
+
+class TrialCheckpoints:
+    """A running trial's checkpoints: saving its own, finding the one it starts from
+    (through its lineage: :func:`hpotrack.checkpoints.source_edge`)."""
+
+    def __init__(self, study: Study, claimed: Claimed) -> None:
+        self._study = study
+        self._claimed = claimed
+
+    def save(self, step: int, obj: object) -> None:
+        study, claimed = self._study, self._claimed
+        checkpoints.save(study.store, study.name, claimed.trial_id, claimed.number, step, obj)
+        study.checkpoints_saved += 1
+
+    def source(self) -> tuple[int, Any] | None:
+        """(step, object) of the checkpoint this trial starts from, if there is one."""
+        study = self._study
+        edge = checkpoints.source_edge(study.refresh().trials[self._claimed.number])
+        if edge is None:
+            return None
+        found = checkpoints.find(study.store, study.id, edge.parent, edge.step)
+        return None if found is None else (found.step, checkpoints.load(study.store, found))

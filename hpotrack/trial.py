@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
-from typing import Protocol
+from typing import Any, Protocol
 
 from hpotrack.errors import TrialError
 from hpotrack.space import Value, is_utf8
@@ -31,6 +31,14 @@ class Pruned(Exception):
 
 MetricRow = tuple[str, int, float, float]
 """An intermediate metric as stored: (name, step, value, time)."""
+
+
+class Checkpoints(Protocol):
+    """Where a running trial saves and finds checkpoints (the study provides it)."""
+
+    def save(self, step: int, obj: object) -> None: ...
+
+    def source(self) -> tuple[int, Any] | None: ...
 
 
 class Checks(Protocol):
@@ -64,6 +72,7 @@ class Trial:
         objective: str,
         study: str,
         checks: Checks | None = None,
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.trial_id = trial_id
         self.number = number
@@ -72,6 +81,9 @@ class Trial:
         self._checks = checks
         self._next_check = None if checks is None else checks.next_check(0)
         self._pruned_at: int | None = None
+        self._checkpoints = checkpoints
+        self._source: tuple[int, Any] | None = None  # (step, object) to start from
+        self._looked_up = False
         self.study = study
         self._objective = objective
         self._last_step: dict[str, int] = {}
@@ -153,6 +165,49 @@ class Trial:
         """Whether the method decided at a check that this trial should stop (for code
         that reports with ``prune=False`` and stops on its own terms)."""
         return self._pruned_at is not None
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def save_checkpoint(self, obj: object, step: int | None = None) -> None:
+        """Save ``obj`` (pickled; ``bytes`` are stored as they are) as this trial's
+        checkpoint at ``step`` (default: the last step reported, else the last of
+        :attr:`steps`). Written atomically beside the database; a later trial that
+        continues this one (PBT, a promotion) gets it from :meth:`load_checkpoint`."""
+        if self._checkpoints is None:
+            raise TrialError("save_checkpoint() works inside a trial that hpotrack runs")
+        if step is None:
+            step = max(self._last_step.values(), default=self._default_step())
+        elif isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
+            raise TrialError(f"`step >= 0` must hold for a whole number, but got step={step!r}")
+        self._checkpoints.save(int(step), obj)
+
+    def load_checkpoint(self) -> Any:
+        """The checkpoint this trial starts from, as the method chose it (the member's
+        previous segment, the member it exploited, the trial it was promoted from), or
+        None when it starts from scratch."""
+        found = self._lookup()
+        return None if found is None else found[1]
+
+    @property
+    def steps(self) -> range:
+        """The steps this trial trains, numbered across the trials it continues: after
+        the step of the checkpoint it starts from (0 without one) up to its budget."""
+        if self.budget is None:
+            raise TrialError(
+                "trial.steps needs a budget: pass budget=hp.Budget(min, max) to @tune, "
+                "or use a method that sets one (pbt)"
+            )
+        found = self._lookup()
+        return range((0 if found is None else found[0]) + 1, int(self.budget) + 1)
+
+    def _lookup(self) -> tuple[int, Any] | None:
+        if not self._looked_up and self._checkpoints is not None:
+            self._source = self._checkpoints.source()
+        self._looked_up = True
+        return self._source
+
+    def _default_step(self) -> int:
+        return 0 if self.budget is None else int(self.budget)
 
     def restore(self, rows: list[MetricRow]) -> None:
         """Put back drained reports whose write failed, ahead of newer ones."""

@@ -38,12 +38,14 @@ class TunedFunction:
         *,
         db: str | Path | None,
         max_failures: int,
+        keep_checkpoints: str = "needed",
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.definition = definition
         self.db = db
         self.max_failures = max_failures
+        self.keep_checkpoints = keep_checkpoints
         self._workers: dict[tuple[int, str], Worker] = {}
         _check_signature(fn, definition.space)
 
@@ -154,6 +156,7 @@ class TunedFunction:
             timeout=timeout,
             max_failures=self.max_failures,
             progress=progress,
+            collect_checkpoints=self.keep_checkpoints == "needed",
         )
 
 
@@ -169,8 +172,13 @@ def tune(
     max_failures: int = 5,
     retries: int = 1,
     budget: Budget | None = None,
+    keep_checkpoints: str = "needed",
 ) -> Callable[[Callable[..., Any]], TunedFunction]:
-    """Decorate a training function to tune it. See the README for a walk-through."""
+    """Decorate a training function to tune it. See the README for a walk-through.
+
+    ``keep_checkpoints="needed"`` deletes checkpoints as soon as no trial can start from
+    them any more (each trial's latest, while its line has not gone on, and any that a
+    running or queued trial starts from are kept); ``"all"`` keeps every one."""
     check_settings(direction, objective, seed)
     search_space = Space.from_user(space)
     search_method = resolve(method)
@@ -179,6 +187,10 @@ def tune(
         raise DefinitionError(f"budget must be an hp.Budget(min, max), but got {budget!r}")
     search_method.check_budget(budget)
     _check_count("max_failures", max_failures, minimum=1)
+    if keep_checkpoints not in ("needed", "all"):
+        raise DefinitionError(
+            f"keep_checkpoints must be 'needed' or 'all', but got {keep_checkpoints!r}"
+        )
 
     def decorate(fn: Callable[..., Any]) -> TunedFunction:
         name = study if study is not None else default_study_name(fn)
@@ -192,7 +204,9 @@ def tune(
             retries=retries,
             budget=budget,
         )
-        return TunedFunction(fn, definition, db=db, max_failures=max_failures)
+        return TunedFunction(
+            fn, definition, db=db, max_failures=max_failures, keep_checkpoints=keep_checkpoints
+        )
 
     return decorate
 

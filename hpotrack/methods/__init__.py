@@ -19,12 +19,14 @@ from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.manual import Manual
+from hpotrack.methods.pbt import PBT
 from hpotrack.methods.random_search import Random
 from hpotrack.methods.sha import SHA
 from hpotrack.methods.tpe import TPE
 
 __all__ = [
     "BOHB",
+    "PBT",
     "SHA",
     "TPE",
     "Bayes",

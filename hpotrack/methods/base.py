@@ -12,7 +12,7 @@ import bisect
 import dataclasses
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -200,6 +200,12 @@ class Method(ABC):
         Methods that prune (or take a ``pruner=``) override this and :meth:`on_report`."""
         pruner = getattr(self, "pruner", None)
         return None if pruner is None else pruner.next_check(trial, step, history)
+
+    def resumable(self, history: History) -> Collection[int] | None:
+        """Trials whose latest checkpoint a future proposal of this method may start
+        from; None: any trial whose line has not gone on (see
+        :func:`hpotrack.checkpoints.unneeded`). Lets old checkpoints be deleted."""
+        return None
 
     def rung(self, trial: TrialRecord, step: int, history: History) -> int | None:
         """Which rung a check at ``step`` is (multi-fidelity methods); None elsewhere."""

@@ -1,0 +1,176 @@
+"""Checkpoint files beside the database: written atomically, found through lineage,
+removed once nothing can load them.
+
+A checkpoint is a file ``<db>.ckpt/<study>/trial-<n>-step-<s>.<fmt>`` (``pkl``: a pickled
+object; ``bin``: bytes stored as they were given) plus a row of the ``checkpoints`` table
+with its path, size and SHA-256. The file is written to a temporary name in the same folder,
+synced, and renamed over the final name, so a reader sees the old file or the new one and
+never a half-written one, even if the writer is killed mid-write. The row is inserted
+after the rename: a checkpoint is loadable exactly when its row exists.
+
+Which checkpoint a trial loads is lineage: its first parent edge of a kind that carries
+weights (``continued``, ``exploited``, ``promoted``) names the trial and the step to
+resume from (DESIGN principle 5). Methods choose by choosing parents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import secrets
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hpotrack.errors import TrialError
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+from hpotrack.store import Store
+
+CARRIES_WEIGHTS = (Origin.CONTINUED.value, Origin.EXPLOITED.value, Origin.PROMOTED.value)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A stored checkpoint: whose, at which step, where (relative to ``<db>.ckpt/``)."""
+
+    trial_id: int
+    step: int
+    path: str
+    size: int
+    sha256: str
+
+
+def source_edge(trial: TrialRecord) -> Edge | None:
+    """The parent edge whose checkpoint ``trial`` starts from, if any."""
+    return next((e for e in trial.parents if e.kind in CARRIES_WEIGHTS), None)
+
+
+def save(
+    store: Store, study: str, trial_id: int, number: int, step: int, obj: object
+) -> Checkpoint:
+    """Write ``obj`` (bytes as they are, anything else pickled) as trial ``number``'s
+    checkpoint at ``step``; a second save at the same step replaces the first."""
+    raw = isinstance(obj, bytes | bytearray | memoryview)
+    if isinstance(obj, bytes | bytearray | memoryview):
+        data = bytes(obj)
+    else:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    folder = store.checkpoint_dir(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"trial-{number}-step-{step}.{'bin' if raw else 'pkl'}"
+    _write_atomically(final, data)
+    checkpoint = Checkpoint(
+        trial_id=trial_id,
+        step=step,
+        path=str(final.relative_to(store.checkpoint_root)),
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    with store.write():
+        store.conn.execute(
+            "INSERT OR REPLACE INTO checkpoints (trial_id, step, path, bytes, hash, time) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (trial_id, step, checkpoint.path, checkpoint.size, checkpoint.sha256, time.time()),
+        )
+    return checkpoint
+
+
+def _write_atomically(final: Path, data: bytes) -> None:
+    temporary = final.with_name(f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def find(store: Store, study_id: int, number: int, at_most: int | None) -> Checkpoint | None:
+    """Trial ``number``'s latest checkpoint at or before step ``at_most`` (any if None)."""
+    row = store.conn.execute(
+        "SELECT c.trial_id, c.step, c.path, c.bytes, c.hash FROM checkpoints c "
+        "JOIN trials t ON t.id = c.trial_id WHERE t.study_id = ? AND t.number = ? "
+        "AND c.step <= ? ORDER BY c.step DESC LIMIT 1",
+        (study_id, number, 2**62 if at_most is None else at_most),
+    ).fetchone()
+    return None if row is None else Checkpoint(*row)
+
+
+def load(store: Store, checkpoint: Checkpoint) -> Any:
+    """The object (or bytes) saved in ``checkpoint``; a damaged file is a clear error."""
+    path = store.checkpoint_root / checkpoint.path
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TrialError(f"checkpoint {path} cannot be read: {exc}") from None
+    if hashlib.sha256(data).hexdigest() != checkpoint.sha256:
+        raise TrialError(
+            f"checkpoint {path} does not match its stored hash: the file was changed or "
+            "damaged after it was written"
+        )
+    return data if path.suffix == ".bin" else pickle.loads(data)  # our own file: trusted
+
+
+def unneeded(
+    store: Store,
+    study_id: int,
+    trials: Sequence[TrialRecord],
+    resumable: Collection[int] | None = None,
+) -> list[Checkpoint]:
+    """Checkpoints nothing can load any more.
+
+    Kept: the latest checkpoint of each running trial, the one each running or queued
+    trial starts from, and the latest of each trial the method may still start a new
+    trial from: ``resumable`` when the method says (PBT: each member's latest segment),
+    else every trial whose line has not gone on (no finished child continued it or was
+    promoted from it). Everything else goes.
+
+    Call inside a write transaction with the trials read inside it, so that no ask can
+    pick one of them meanwhile."""
+    rows = store.conn.execute(
+        "SELECT c.trial_id, c.step, c.path, c.bytes, c.hash, t.number FROM checkpoints c "
+        "JOIN trials t ON t.id = c.trial_id WHERE t.study_id = ? ORDER BY t.number, c.step",
+        (study_id,),
+    ).fetchall()
+    if not rows:
+        return []
+    latest = {row[5]: row[1] for row in rows}  # ordered by step: the last one wins
+    keep = {(n, s) for n, s in latest.items() if trials[n].state is TrialState.RUNNING}
+    went_on: set[int] = set()
+    for trial in trials:
+        edge = source_edge(trial)
+        if edge is None:
+            continue
+        if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
+            keep.add((edge.parent, _needed_step(rows, edge.parent, edge.step)))
+        elif edge.kind != Origin.EXPLOITED.value:
+            went_on.add(edge.parent)
+    heads = set(latest) - went_on if resumable is None else set(resumable)
+    keep |= {(n, latest[n]) for n in heads if n in latest}
+    return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]
+
+
+def _needed_step(rows: list[Any], number: int, step: int | None) -> int | None:
+    """The step of the checkpoint :func:`find` would pick for (number, step)."""
+    steps = [r[1] for r in rows if r[5] == number and (step is None or r[1] <= step)]
+    return max(steps) if steps else None
+
+
+def forget(store: Store, checkpoints: Sequence[Checkpoint]) -> None:
+    """Delete the rows of ``checkpoints`` (inside a write transaction): from then on no
+    trial can find them, and their files can go (:func:`delete_files`)."""
+    store.conn.executemany(
+        "DELETE FROM checkpoints WHERE trial_id = ? AND step = ?",
+        [(c.trial_id, c.step) for c in checkpoints],
+    )
+
+
+def delete_files(store: Store, checkpoints: Sequence[Checkpoint]) -> None:
+    for checkpoint in checkpoints:
+        (store.checkpoint_root / checkpoint.path).unlink(missing_ok=True)

@@ -1,0 +1,212 @@
+"""``pbt``: population-based training (Jaderberg et al. 2017, "Population Based Training
+of Neural Networks", sec. 3 and 4.1).
+
+A population of ``population`` members trains in segments of ``interval`` steps; each trial
+is one segment of one member (claim ``pbt:<member>:<segment>``), trains from the checkpoint
+its lineage names (``trial.load_checkpoint()``) over ``trial.steps`` and saves a checkpoint.
+When a member finishes a segment, its next one either *continues* it (same
+hyperparameters, a ``continued`` edge to the segment just finished) or, when the member
+ranks in the bottom ``quantile`` of the population's latest scores, *exploits* a member of
+the top ``quantile`` (truncation selection, sec. 4.1): it takes that member's latest
+checkpoint and hyperparameters (an ``exploited`` edge to its trial, at its step) and
+*explores* them: each hyperparameter is resampled with probability
+``resample_probability``, else perturbed by one of the factors in ``perturb`` (sec. 4.1:
+0.8 or 1.2). Steps are global: a member that exploits continues from the step of the
+checkpoint it copied, so its curve is continuous.
+
+Asynchronous by construction: the member to train next is one whose last segment has
+finished (ask is atomic, so no member is ever trained by two processes at once), the one
+with the fewest segments first. A failed segment is run again from the member's last
+good checkpoint. The search ends when every member has ``generations`` segments.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hpotrack.errors import MethodError, SearchExhausted
+from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.params import Choice, Float, Int
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+from hpotrack.space import Space, Value
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member's segments so far, oldest first, as the history holds them."""
+
+    index: int
+    trials: list[TrialRecord] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.trials) and self.trials[-1].state in (
+            TrialState.RUNNING,
+            TrialState.QUEUED,
+        )
+
+    @property
+    def done(self) -> list[TrialRecord]:
+        """Segments that completed, oldest first."""
+        return [t for t in self.trials if t.state is TrialState.COMPLETE]
+
+    @property
+    def latest(self) -> TrialRecord | None:
+        done = self.done
+        return done[-1] if done else None
+
+
+@register
+@dataclass(frozen=True)
+class PBT(Method):
+    """Population-based training; see the module docstring for the options."""
+
+    name = "pbt"
+    population: int = 8
+    interval: int = 5
+    generations: int = 10
+    quantile: float = 0.25
+    perturb: tuple[float, ...] = (0.8, 1.2)
+    resample_probability: float = 0.25
+
+    def __post_init__(self) -> None:
+        for label, minimum in (("population", 2), ("interval", 1), ("generations", 1)):
+            value = getattr(self, label)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise MethodError(
+                    f"`{label} >= {minimum}` must hold for a whole number, "
+                    f"but got {label}={value!r}"
+                )
+        if not isinstance(self.quantile, int | float) or not 0 < self.quantile <= 0.5:
+            raise MethodError(
+                f"`0 < quantile <= 0.5` must hold, but got quantile={self.quantile!r}"
+            )
+        factors = tuple(self.perturb) if isinstance(self.perturb, list | tuple) else ()
+        if not factors or not all(isinstance(f, int | float) and f > 0 for f in factors):
+            raise MethodError(
+                f"perturb must be a non-empty list of positive factors, e.g. (0.8, 1.2), "
+                f"but got perturb={self.perturb!r}"
+            )
+        object.__setattr__(self, "perturb", tuple(float(f) for f in factors))
+        p = self.resample_probability
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise MethodError(
+                f"`0 <= resample_probability <= 1` must hold, but got resample_probability={p!r}"
+            )
+
+    def ask(self, history: History) -> Proposal:
+        members = self.members(history)
+        ready = [m for m in members if not m.busy and len(m.done) < self.generations]
+        if not ready:
+            if all(len(m.done) >= self.generations for m in members):
+                raise SearchExhausted(
+                    f"population-based training is complete: {self.population} members "
+                    f"x {self.generations} segments"
+                )
+            raise SearchExhausted(
+                "every member of the population is being trained by another worker; "
+                f"run at most {self.population} workers (population={self.population})"
+            )
+        member = min(ready, key=lambda m: (len(m.done), m.index))
+        segment = len(member.done)
+        claim = f"pbt:{member.index}:{segment}"
+        attempts = sum(1 for t in member.trials if t.claim and t.claim.startswith(claim))
+        if attempts:
+            claim = f"{claim}#{attempts}"  # the segment failed before: run it again
+        latest = member.latest
+        if latest is None:
+            point = history.uniform(history.next_number, len(history.space))
+            return Proposal(
+                params=history.space.decode(point),
+                budget=float(self.interval),
+                claim=claim,
+            )
+        source, origin, params = latest, Origin.CONTINUED.value, dict(latest.params)
+        rng = history.rng(history.next_number, 1)
+        top = self.top_of(history, members, member)
+        if top:
+            source = top[int(rng.integers(len(top)))]
+            origin = Origin.EXPLOITED.value
+            params = explore(
+                history.space, source.params, rng, self.perturb, self.resample_probability
+            )
+        start = int(source.budget or 0)
+        return Proposal(
+            params=params,
+            origin=origin,
+            budget=float(start + self.interval),
+            parents=(Edge(source.number, origin, step=start),),
+            claim=claim,
+        )
+
+    def resumable(self, history: History) -> list[int]:
+        """Each member's latest finished segment: the only checkpoints PBT starts from."""
+        return [m.latest.number for m in self.members(history) if m.latest is not None]
+
+    def members(self, history: History) -> list[Member]:
+        """The population as the history holds it (trials without a ``pbt:`` claim, e.g.
+        enqueued ones, are not members)."""
+        members = [Member(index) for index in range(self.population)]
+        for trial in history.trials:
+            claim = trial.claim or ""
+            if claim.startswith("pbt:"):
+                index = int(claim.split(":")[1])
+                if index < self.population:
+                    members[index].trials.append(trial)
+        return members
+
+    def top_of(self, history: History, members: list[Member], member: Member) -> list[TrialRecord]:
+        """The latest segments of the top members when ``member`` ranks in the bottom
+        ``quantile`` of the members' latest scores; empty when it should continue."""
+        scored = [(history.loss(m.latest.value), m.index, m.latest) for m in members
+                  if m.latest is not None and m.latest.value is not None]  # fmt: skip
+        scored.sort(key=lambda entry: (entry[0], entry[1]))
+        cut = math.floor(self.quantile * len(scored))
+        if cut == 0:
+            return []
+        bottom = {index for _, index, _ in scored[-cut:]}
+        return [trial for _, _, trial in scored[:cut]] if member.index in bottom else []
+
+
+def explore(
+    space: Space,
+    params: dict[str, Value],
+    rng: np.random.Generator,
+    factors: tuple[float, ...],
+    resample: float,
+) -> dict[str, Value]:
+    """PBT's explore step: each value resampled with probability ``resample``, else
+    perturbed by a random one of ``factors``; always a valid point of ``space``."""
+    explored: dict[str, Value] = {}
+    for name in space:
+        param = space[name]
+        if rng.random() < resample:
+            explored[name] = param.decode(float(rng.random()))
+            continue
+        factor = factors[int(rng.integers(len(factors)))]
+        explored[name] = perturbed(param, params[name], factor)
+    return explored
+
+
+def perturbed(param: Float | Int | Choice, value: Value, factor: float) -> Value:
+    """``value`` moved by ``factor``, clipped to the parameter's range and grid. An Int
+    moves by at least 1 in the factor's direction; a Choice moves to the next option up
+    (factor > 1) or down (factor < 1), staying at the ends."""
+    if isinstance(param, Choice):
+        index = param.options.index(value) + (1 if factor > 1 else -1 if factor < 1 else 0)
+        return param.options[min(max(index, 0), len(param.options) - 1)]
+    current = float(value)  # type: ignore[arg-type]
+    moved = current * factor
+    if isinstance(param, Int) and factor != 1 and round(moved) == current:
+        moved = current + (1 if factor > 1 else -1)
+    clipped = min(max(moved, param.low), param.high)
+    if isinstance(param, Int):
+        steps = round((clipped - param.low) / param.step)
+        return min(param.low + steps * param.step, param.high)
+    if param.step is None:
+        return clipped
+    steps = round((clipped - param.low) / param.step)
+    return param.decode((min(max(steps, 0), param.n_values - 1) + 0.5) / param.n_values)
