@@ -9,8 +9,11 @@ and stop poor ones early. Whole-number bounds make every budget a whole number.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from hpotrack.errors import DefinitionError
 from hpotrack.space import is_utf8
@@ -27,12 +30,16 @@ class Budget:
     def __post_init__(self) -> None:
         for label in ("min", "max"):
             value = getattr(self, label)
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
                 raise DefinitionError(
                     f"`{label}` of a Budget must be a number, but got {label}={value!r}"
                 )
-            if not math.isfinite(value):
-                raise DefinitionError(f"`{label}` of a Budget must be finite, got {value!r}")
+            plain = int(value) if isinstance(value, numbers.Integral) else float(value)
+            if not math.isfinite(plain):
+                raise DefinitionError(
+                    f"`{label}` of a Budget must be finite, but got {label}={plain!r}"
+                )
+            object.__setattr__(self, label, plain)  # numpy numbers become plain ones
         if not 0 < self.min < self.max:
             raise DefinitionError(
                 f"`0 < min < max` must hold for a Budget, but got min={self.min!r}, "

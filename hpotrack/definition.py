@@ -146,7 +146,7 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
     if row.objective != definition.objective:
         found.append(f"objective was {row.objective!r}, now {definition.objective!r}")
     budget = None if definition.budget is None else definition.budget.to_json()
-    if row.budget != budget:
+    if dumps(row.budget) != dumps(budget):  # JSON tells 1 from 1.0, as for the space
         found.append(f"budget was {_budget_text(row.budget)}, now {_budget_text(budget)}")
     if definition.seed is not None and row.seed != definition.seed:
         found.append(f"seed was {row.seed}, now {definition.seed}")

@@ -8,6 +8,7 @@ each see their own).
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from collections import deque
@@ -15,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from hpotrack.errors import TrialError
 from hpotrack.space import Value, is_utf8
@@ -77,7 +78,7 @@ class Trial:
         self.trial_id = trial_id
         self.number = number
         self.params = dict(params)
-        self.budget = budget
+        self.budget: Any = budget  # an int for whole-number budgets: range(trial.budget)
         self._checks = checks
         self._next_check = None if checks is None else checks.next_check(0)
         self._pruned_at: int | None = None
@@ -144,12 +145,23 @@ class Trial:
         self.last_value = number
         due = self._next_check is not None and step >= self._next_check
         if due and self._checks is not None and self._next_check is not None:
-            self._check(self._checks, self._next_check, number)
+            self._check(self._checks, self._last_check_until(self._checks, step), step, number)
         if prune and self._pruned_at is not None:
             raise Pruned(f"trial {self.number} was pruned at step {self._pruned_at}")
 
-    def _check(self, checks: Checks, at: int, value: float) -> None:
-        """Store the value at check step ``at`` with the reports so far; ask the method."""
+    def _last_check_until(self, checks: Checks, step: int) -> int:
+        """The last check step at or before ``step`` (a report at epoch 4 is the check
+        of a rung at 3; with a check at every step, step itself)."""
+        at = cast(int, self._next_check)
+        while (following := checks.next_check(at + 1)) is not None and following <= step:
+            at = following
+        return at
+
+    def _check(self, checks: Checks, at: int, step: int, value: float) -> None:
+        """Store ``value`` (reported at ``step``) as the check at ``at`` with the reports
+        so far, ask the method, and look for the next check after ``step``."""
+        if not math.isfinite(value):  # a diverged run: the worst value there is, storable
+            value = math.copysign(sys.float_info.max, value)
         with self.flush_lock:
             rows = self.drain()
             try:
@@ -157,7 +169,7 @@ class Trial:
             except BaseException:
                 self.restore(rows)
                 raise
-        self._next_check = checks.next_check(at + 1)
+        self._next_check = checks.next_check(step + 1)
         if prune and self._pruned_at is None:
             self._pruned_at = at
 

@@ -71,21 +71,11 @@ def test_non_finite_bounds_are_refused_naming_the_bound(
     assert shown in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="budget.py:35 says '`max` of a Budget must be finite, got inf' instead of the "
-    "library's usual 'but got max=inf' form",
-)
 def test_non_finite_bound_message_has_the_usual_form() -> None:
     with pytest.raises(DefinitionError, match=r"but got max=inf"):
         hp.Budget(1, math.inf)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="budget.py:30 accepts only int|float, so numpy integers (which hp.Int accepts) "
-    "are refused as 'not a number'",
-)
 def test_numpy_integer_bounds_are_whole_budgets() -> None:
     budget = hp.Budget(np.int64(1), np.int64(9))
     assert budget.whole
@@ -225,12 +215,6 @@ def test_trial_budget_is_none_without_a_study_budget(db: Path) -> None:
     assert study.budget is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="study.py start_manual returns Claimed(..., budget=None): a manual trial of a "
-    "study with a budget gets trial.budget None, so the DESIGN's range(1, trial.budget + 1) "
-    "raises TypeError",
-)
 def test_manual_trial_gets_the_max_budget(db: Path) -> None:
     train, seen = _budget_probe(db, hp.Budget(1, 4, name="epochs"))
     train(x=0.5)
@@ -238,11 +222,6 @@ def test_manual_trial_gets_the_max_budget(db: Path) -> None:
     assert hp.load_study("s", db=db).trials[0].state is TrialState.COMPLETE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="study.py enqueue inserts the trial without a budget and _claim hands out "
-    "queued.budget (None): an enqueued trial of a budgeted study gets trial.budget None",
-)
 def test_enqueued_trial_gets_the_max_budget(db: Path) -> None:
     train, seen = _budget_probe(db, hp.Budget(1, 4, name="epochs"))
     train.study.enqueue({"x": 0.25})
@@ -308,12 +287,6 @@ def test_reopening_with_the_same_budget_continues(db: Path) -> None:
     assert len(study.trials) == 2 and seen == {1: 3}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="definition.py _differences compares budgets with dict != (1 == 1.0), so a study "
-    "stored with Budget(1.0, 9.0) reopens under Budget(1, 9) with no mismatch and hands "
-    "out trial.budget 9.0 (a float: range() fails)",
-)
 def test_reopening_int_bounds_over_float_bounds_is_a_mismatch(db: Path) -> None:
     first, _ = _budget_probe(db, hp.Budget(1.0, 9.0, name="epochs"))
     _ = first.study

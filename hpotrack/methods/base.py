@@ -121,6 +121,8 @@ class History:
 
     def _index_checks(self, record: TrialRecord, add: bool) -> None:
         for step, value in record.checks.items():
+            if value is None:  # not storable as JSON: never written since, kept readable
+                continue
             entry = (self._sign * value, record.number)
             ranked = self._reached.setdefault((record.bracket, step), [])
             _sorted_change(ranked, entry, add)
