@@ -1,12 +1,14 @@
 """Export a study to JSON, JSON Lines or CSV, and import a JSON export as a new study.
 
 The JSON export is the study's whole record, so an export imported elsewhere and exported
-again gives the same bytes: the definition (space and method as their stable JSON tags,
-never class names), and per trial its state, params, value, metrics, times, host/pid,
-claim, lineage edges and intermediate metrics (``curve``). Not exported: the ``runs``
-provenance rows (python, git commit, source hash) and checkpoints.
+again gives the same bytes: the definition (space, method and budget as their stable JSON
+tags, never class names), and per trial its state, params, value, metrics, times,
+host/pid, claim, lineage edges, intermediate metrics (``curve``) and where the method
+decided on it (``rung``, ``bracket``, ``checks``: step -> objective). Not exported: the
+``runs`` provenance rows (python, git commit, source hash) and checkpoints.
 
-An import creates a new study in one write transaction, so a bad file stores nothing. A
+An import creates a new study in one write transaction, so a bad file stores nothing.
+Version 1 exports, from before budgets and rungs, import as studies without them. A
 trial that was running when exported is imported as ``failed`` ("running when exported"),
 finished at the import time: nothing will ever tell it, and a study must not keep a
 running trial that no worker owns.
@@ -26,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from hpotrack.budget import Budget
 from hpotrack.definition import DIRECTIONS
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import dumps, jsonable
@@ -36,15 +39,23 @@ from hpotrack.store import Store
 from hpotrack.study import Study
 
 FORMAT = "hpotrack-study"
-VERSION = 1
+VERSION = 2  # 2 added the study's budget and each trial's rung, bracket and checks
+READABLE = (1, 2)
 FORMATS = ("json", "jsonl", "csv")
 RUNNING_ERROR = "running when exported"
 _CSV_IMPORT = (
     "CSV exports cannot be imported: they carry no search space; export with --format json"
 )
+
+
+def _is_int(x: Any) -> bool:
+    """An int SQLite can store: 64 bits (a larger one would fail the insert), not a bool."""
+    return isinstance(x, int) and not isinstance(x, bool) and -(2**63) <= x < 2**63
+
+
 _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "int": (lambda x: isinstance(x, int) and not isinstance(x, bool), "an int"),
-    "number": (lambda x: isinstance(x, (int, float)) and not isinstance(x, bool), "a number"),
+    "int": (_is_int, "a 64-bit int"),
+    "number": (lambda x: isinstance(x, float) or _is_int(x), "a number"),
     "str": (lambda x: isinstance(x, str), "a string"),
     "object": (lambda x: isinstance(x, Mapping), "an object"),
     "list": (lambda x: isinstance(x, list), "a list"),
@@ -53,15 +64,17 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 STUDY = {
     "name": "str", "space": "object", "method": "object", "direction": "str",
     "objective": "str", "seed": "int", "target": "int?", "function": "object?",
-    "retries": "int?",
+    "retries": "int?", "budget": "object?",
 }  # fmt: skip
 TRIAL = {
     "number": "int", "state": "str", "params": "object", "value": "number?",
     "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
     "started": "number?", "finished": "number?", "error": "str?", "host": "str?",
-    "pid": "int?", "parents": "list?", "curve": "object?",
+    "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
+    "checks": "object?",
 }  # fmt: skip
 EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
+BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}
 
 
 class TransferError(HpotrackError):
@@ -159,21 +172,23 @@ def _ordered(record: Mapping[str, Any], spec: Mapping[str, str]) -> dict[str, An
 
 
 def _write_csv(data: Mapping[str, Any], stream: TextIO) -> None:
-    """One row per trial: params and metrics flattened; no curves or lineage."""
+    """One row per trial: params and metrics flattened, checks as one JSON cell; no curves
+    or lineage."""
     trials = data["trials"]
     params = list(data["study"]["space"])
     params += sorted({k for t in trials for k in t["params"]} - set(params))
     metrics = sorted({k for t in trials for k in t["metrics"]})
     header = ["number", "state", "value", *(f"param_{p}" for p in params)]
-    header += [*(f"metric_{m}" for m in metrics), "budget", "origin", "started", "finished"]
-    header += ["duration", "error"]
+    header += [*(f"metric_{m}" for m in metrics), "budget", "rung", "bracket", "checks"]
+    header += ["origin", "started", "finished", "duration", "error"]
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(header)
     for t in trials:
         started, finished = t["started"], t["finished"]
         duration = None if started is None or finished is None else finished - started
         row = [t["number"], t["state"], t["value"], *(t["params"].get(p) for p in params)]
-        row += [*(t["metrics"].get(m) for m in metrics), t["budget"], t["origin"]]
+        row += [*(t["metrics"].get(m) for m in metrics), t["budget"], t["rung"], t["bracket"]]
+        row += [t["checks"] or None, t["origin"]]
         row += [_iso(started), _iso(finished), duration, t["error"]]
         writer.writerow([_cell(v) for v in row])
 
@@ -309,11 +324,11 @@ def _plan(data: Mapping[str, Any], name: str | None) -> _Plan:
             "make one with `hpotrack export STUDY --format json`"
         )
     version = data.get("version")
-    if version != VERSION:
+    if version not in READABLE:
         newer = isinstance(version, int) and version > VERSION
         raise TransferError(
-            f"export version {version!r} is not supported (this hpotrack reads version "
-            f"{VERSION}){'; upgrade: pip install -U hpotrack' if newer else ''}"
+            f"export version {version!r} is not supported (this hpotrack reads versions up "
+            f"to {VERSION}){'; upgrade: pip install -U hpotrack' if newer else ''}"
         )
     top = _fields(data, {"format": "str", "version": "int", "study": "object", "trials": "list"})
     study = _fields(top["study"], STUDY, "the study")
@@ -335,9 +350,11 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
         space = Space.from_json(study["space"])
     except HpotrackError as exc:
         raise TransferError(f"the study's space is invalid: {exc}") from None
+    budget = None if study["budget"] is None else _budget(study["budget"])
     try:
         method = method_from_json(dict(study["method"]))
         method.check(space)
+        method.check_budget(budget)
     except (HpotrackError, TypeError, ValueError) as exc:
         raise TransferError(f"the study's method is invalid: {exc}") from None
     _check(study["direction"] in DIRECTIONS, "the study's direction must be minimize or maximize")
@@ -351,9 +368,20 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
         "seed": study["seed"],
         "function": dict(study["function"] or {}),
         "retries": 1 if study.get("retries") is None else study["retries"],
+        "budget": None if budget is None else budget.to_json(),
     }
     _check(definition["retries"] >= 0, "the study's retries is negative")
     return definition, space
+
+
+def _budget(raw: Mapping[str, Any]) -> Budget:
+    """The study's budget from its JSON tag, checked as ``hp.Budget`` checks it."""
+    fields = _fields(raw, BUDGET, "the study's budget")
+    _check(fields["type"] == "budget", f"the study's budget has type {fields['type']!r}")
+    try:
+        return Budget.from_json(fields)
+    except HpotrackError as exc:
+        raise TransferError(f"the study's budget is invalid: {exc}") from None
 
 
 def _trial(
@@ -391,6 +419,8 @@ def _trial(
             **{"finished": finished, "error": error, "host": trial["host"], "pid": trial["pid"]},
             "seq": position + 1,  # increasing with number, as if written in order
             "parents": len(trial["parents"] or []),
+            **{key: _index(trial[key], f"{where}: {key}") for key in ("rung", "bracket")},
+            "checks": _checks(trial["checks"] or {}, where),
         }
     )
     seen: set[tuple[int, str]] = set()
@@ -411,6 +441,22 @@ def _trial(
             _check(point[0] not in steps, f"{where}: curve {metric!r} has step {point[0]} twice")
             steps.add(point[0])
             plan.points.append((position, metric, *point))
+
+
+def _index(value: int | None, what: str) -> int | None:
+    """A rung or bracket: a count from 0 (or None)."""
+    _check(value is None or value >= 0, f"{what} must be >= 0, not {value!r}")
+    return value
+
+
+def _checks(checks: Mapping[str, Any], where: str) -> str | None:
+    """A trial's checks as the store keeps them (JSON of step -> value; None if none),
+    each step a whole number as JSON writes it and each value a number or null."""
+    for step, value in checks.items():
+        whole = isinstance(step, str) and step.isdecimal() and len(step) < 20
+        ok = whole and str(int(step)) == step and _point(int(step), value, None)
+        _check(ok, f"{where}: check {step!r}: {value!r} is not a step >= 0 with a number or null")
+    return dumps(checks) if checks else None
 
 
 def _fields(obj: Any, spec: Mapping[str, str], where: str = "the export") -> dict[str, Any]:

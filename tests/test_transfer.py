@@ -1,5 +1,6 @@
-"""Export and import (hpotrack.transfer): lossless round trips, continuing an imported study,
-CSV, and imports that fail cleanly without storing anything."""
+"""Export and import (hpotrack.transfer): lossless round trips (also of a study's budget and
+its trials' rungs, brackets and checks), continuing an imported study, CSV, older exports,
+and imports that fail cleanly without storing anything."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import csv
 import io
 import json
 import sqlite3
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pytest
 
 import hpotrack as hp
 from hpotrack.records import Edge, TrialState
-from hpotrack.store import open_store
+from hpotrack.store import close_stores, open_store
 from hpotrack.transfer import (
     RUNNING_ERROR,
     TransferError,
@@ -31,6 +33,8 @@ from hpotrack.transfer import (
 SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "act": ["relu", "tanh"]}
 GRID = {"x": [1, 2, 3], "y": hp.Float(0.0, 1.0, step=0.5)}
 TABLES = ("studies", "runs", "trials", "metrics", "lineage", "checkpoints")
+BUDGET = hp.Budget(1, 9, name="epochs")
+RUNGS = [(0, 0), (1, 1), (2, 0), (0, 1), (1, 0), (2, 1), (0, 0), (None, None)]  # by number
 
 
 def tuned_mlp(db: Path, name: str = "mlp") -> hp.TunedFunction:
@@ -60,9 +64,49 @@ def tuned_grid(db: Path) -> hp.TunedFunction:
     return square
 
 
+def tuned_epochs(db: Path, name: str = "mf") -> hp.TunedFunction:
+    """A study with a budget in epochs; the median pruner records a check at every step."""
+
+    @hp.tune(
+        {"x": hp.Float(0.0, 1.0)},
+        study=name,
+        db=db,
+        seed=0,
+        method=hp.methods.Random(pruner="median"),
+        budget=BUDGET,
+    )
+    def train(x: float, trial: hp.Trial) -> float:
+        loss = 0.0
+        for epoch in range(1, int(trial.budget or 0) + 1):
+            loss = x + 1 / epoch
+            trial.report(loss, step=epoch)
+        return loss
+
+    return train
+
+
+def make_budget_study(db: Path, name: str = "mf") -> None:
+    """8 trials of :func:`tuned_epochs` (some pruned), then the rungs and brackets a
+    multi-fidelity method would have written (``RUNGS``; the last trial has none)."""
+    tuned_epochs(db, name).optimize(n_trials=len(RUNGS))
+    set_rungs(db, name, RUNGS)
+
+
+def set_rungs(db: Path, name: str, rungs: list[tuple[int | None, int | None]]) -> None:
+    """Write (rung, bracket) of trials 0, 1, ... as a multi-fidelity method would."""
+    close_stores()  # the next reader must not keep a cached view of the trials
+    with closing(sqlite3.connect(db)) as conn, conn:
+        (study_id,) = conn.execute("SELECT id FROM studies WHERE name = ?", (name,)).fetchone()
+        conn.executemany(
+            "UPDATE trials SET rung = ?, bracket = ? WHERE study_id = ? AND number = ?",
+            [(rung, bracket, study_id, n) for n, (rung, bracket) in enumerate(rungs)],
+        )
+
+
 def make_studies(db: Path) -> None:
     """Studies with every kind of trial: sampled, failed, pruned, enqueued (run and still
-    queued), manual, one with lineage edges; and a grid study with claims."""
+    queued), manual, one with lineage edges; a grid study with claims; and a study with a
+    budget whose trials have rungs, brackets and checks."""
     train = tuned_mlp(db)
     train.optimize(n_trials=4)
     study = train.study
@@ -82,6 +126,7 @@ def make_studies(db: Path) -> None:
             parents=(Edge(0, "mutated", step=2, detail="lr x2"), Edge(1, "crossover")),
         )
     tuned_grid(db).optimize(n_trials=4)
+    make_budget_study(db)
 
 
 @pytest.fixture
@@ -112,7 +157,7 @@ def test_the_source_has_every_kind_of_trial(source: Path) -> None:
     assert all(t.claim for t in hp.load_study("grid", db=source).trials)
 
 
-@pytest.mark.parametrize("name", ["mlp", "grid"])
+@pytest.mark.parametrize("name", ["mlp", "grid", "mf"])
 def test_json_export_import_export_is_byte_identical(
     source: Path, tmp_path: Path, name: str
 ) -> None:
@@ -121,7 +166,7 @@ def test_json_export_import_export_is_byte_identical(
     assert export_text(name, tmp_path / "copy.db") == first
 
 
-@pytest.mark.parametrize("name", ["mlp", "grid"])
+@pytest.mark.parametrize("name", ["mlp", "grid", "mf"])
 def test_jsonl_round_trip_through_a_file_is_byte_identical(
     source: Path, tmp_path: Path, name: str
 ) -> None:
@@ -133,14 +178,45 @@ def test_jsonl_round_trip_through_a_file_is_byte_identical(
     assert read_export(path) == export_study(hp.load_study(name, db=source))
 
 
-def test_imported_trials_and_curves_equal_the_originals(source: Path, tmp_path: Path) -> None:
+def test_the_budget_study_has_rungs_brackets_checks_and_pruned_trials(source: Path) -> None:
+    trials = hp.load_study("mf", db=source).trials
+    assert [(t.rung, t.bracket) for t in trials] == RUNGS
+    assert {t.state for t in trials} == {TrialState.COMPLETE, TrialState.PRUNED}
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    pruned = [t for t in trials if t.state is TrialState.PRUNED]
+    assert all(len(t.checks) == BUDGET.max for t in complete)
+    assert all(0 < len(t.checks) < BUDGET.max for t in pruned)
+
+
+def test_the_export_carries_the_budget_rungs_brackets_and_checks(source: Path) -> None:
+    study = hp.load_study("mf", db=source)
+    data = export_study(study)
+    assert data["version"] == 2
+    assert data["study"]["budget"] == {"type": "budget", "min": 1, "max": 9, "name": "epochs"}
+    assert [(t["rung"], t["bracket"]) for t in data["trials"]] == RUNGS
+    for exported, record in zip(data["trials"], study.trials, strict=True):
+        assert exported["checks"] == {str(step): v for step, v in record.checks.items()}
+    assert export_study(hp.load_study("mlp", db=source))["study"]["budget"] is None
+
+
+@pytest.mark.parametrize("name", ["mlp", "mf"])
+def test_imported_trials_and_curves_equal_the_originals(
+    source: Path, tmp_path: Path, name: str
+) -> None:
+    copy_db = tmp_path / "copy.db"
+    import_study(open_store(copy_db), export_study(hp.load_study(name, db=source)))
+    before, after = hp.load_study(name, db=source), hp.load_study(name, db=copy_db)
+    assert after.trials == before.trials  # every field: params, value, rung, checks, times...
+    assert after.budget == before.budget
+    for trial in before.trials:
+        assert after.curve(trial.number) == before.curve(trial.number)
+
+
+def test_the_mlp_import_keeps_lineage_and_the_definition(source: Path, tmp_path: Path) -> None:
     copy_db = tmp_path / "copy.db"
     import_study(open_store(copy_db), export_study(hp.load_study("mlp", db=source)))
     before, after = hp.load_study("mlp", db=source), hp.load_study("mlp", db=copy_db)
-    assert after.trials == before.trials  # every field: params, value, parents, times...
     assert after.trials[6].parents == (Edge(0, "mutated", 2, "lr x2"), Edge(1, "crossover"))
-    for trial in before.trials:
-        assert after.curve(trial.number) == before.curve(trial.number)
     assert (after.direction, after.objective, after.seed) == ("minimize", "loss", 0)
     assert after.target == before.target and after.method == before.method
 
@@ -182,6 +258,27 @@ def test_an_imported_study_continues_numbering(source: Path, tmp_path: Path) -> 
     assert len(trials) == 9 and all(t.origin == "sampled" for t in trials[7:])
 
 
+def test_an_imported_budget_study_continues_with_its_checks(source: Path, tmp_path: Path) -> None:
+    copy_db = tmp_path / "copy.db"
+    import_study(open_store(copy_db), export_study(hp.load_study("mf", db=source)))
+    trials = tuned_epochs(copy_db).optimize(n_trials=12).trials
+    assert len(trials) == 12 and all(t.budget == BUDGET.max for t in trials)
+    assert all(t.checks for t in trials[8:])  # the pruner kept deciding on the new trials
+
+
+def test_a_version_1_export_imports_without_budget_and_rungs(source: Path, tmp_path: Path) -> None:
+    data = export_study(hp.load_study("mlp", db=source))
+    data["version"] = 1
+    del data["study"]["budget"]
+    for trial in data["trials"]:
+        for key in ("rung", "bracket", "checks"):
+            del trial[key]
+    imported = import_study(open_store(tmp_path / "copy.db"), data)
+    assert imported.budget is None
+    assert imported.trials == hp.load_study("mlp", db=source).trials
+    assert export_study(imported) == export_study(hp.load_study("mlp", db=source))
+
+
 def test_an_imported_grid_study_runs_only_the_cells_left(source: Path, tmp_path: Path) -> None:
     copy_db = tmp_path / "copy.db"
     import_study(open_store(copy_db), export_study(hp.load_study("grid", db=source)))
@@ -214,7 +311,8 @@ def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -
     assert list(rows[0]) == [
         "number", "state", "value", "param_lr", "param_layers", "param_act",
         "metric_acc", "metric_act", "metric_loss",
-        "budget", "origin", "started", "finished", "duration", "error",
+        "budget", "rung", "bracket", "checks", "origin", "started", "finished", "duration",
+        "error",
     ]  # fmt: skip
     assert [int(r["number"]) for r in rows] == [t.number for t in study.trials]
     first, trial = rows[0], study.trials[0]
@@ -224,6 +322,19 @@ def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -
     assert first["started"].endswith("+00:00")
     assert float(first["duration"]) == pytest.approx(trial.duration)
     assert "diverged" in rows[2]["error"] and rows[6]["finished"] == ""
+    assert (first["rung"], first["bracket"], first["checks"]) == ("", "", "")
+
+
+def test_csv_has_the_rung_bracket_and_checks_of_each_trial(source: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO(export_text("mf", source, "csv"))))
+    trials = hp.load_study("mf", db=source).trials
+    assert [(r["rung"], r["bracket"]) for r in rows[:-1]] == [
+        (str(rung), str(bracket)) for rung, bracket in RUNGS[:-1]
+    ]
+    assert (rows[-1]["rung"], rows[-1]["bracket"]) == ("", "")
+    for row, trial in zip(rows, trials, strict=True):
+        assert json.loads(row["checks"]) == {str(k): v for k, v in trial.checks.items()}
+        assert float(row["budget"]) == BUDGET.max
 
 
 def test_export_to_a_file_is_atomic_and_leaves_no_temp_file(source: Path, tmp_path: Path) -> None:
@@ -243,7 +354,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     if change == "format":
         data["format"] = "optuna"
     elif change == "version":
-        data["version"] = 2
+        data["version"] = 3
     elif change == "param":
         trials[1]["params"]["layers"] = 9
     elif change == "state":
@@ -256,6 +367,18 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         trials[6]["parents"][0]["parent"] = 99
     elif change == "curve":
         trials[1]["curve"]["loss"].append([0, 1.0, 2.0])
+    elif change == "budget":
+        data["study"]["budget"] = {"type": "budget", "min": 5, "max": 1, "name": "epochs"}
+    elif change == "budget-tag":
+        data["study"]["budget"] = {"type": "Budget", "min": 1, "max": 5, "name": "epochs"}
+    elif change == "rung":
+        trials[1]["rung"] = -1
+    elif change == "checks":
+        trials[1]["checks"] = {"01": 0.5}
+    elif change == "check-value":
+        trials[1]["checks"] = {"1": "low"}
+    elif change == "huge":  # more than SQLite's 64 bits: refused before any insert
+        trials[1]["bracket"] = 2**64
     elif change == "late":  # the last trial is bad: the earlier ones must not be stored
         trials[-1]["value"] = "high"
     return data
@@ -265,7 +388,13 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     ("change", "message"),
     [
         ("format", "not an hpotrack study export"),
-        ("version", "version 2 is not supported.*upgrade"),
+        ("version", "version 3 is not supported.*upgrade"),
+        ("budget", "the study's budget is invalid: `0 < min < max`"),
+        ("budget-tag", "the study's budget has type 'Budget'"),
+        ("rung", "trial 1: rung must be >= 0, not -1"),
+        ("checks", "trial 1: check '01': 0.5 is not a step >= 0"),
+        ("check-value", "trial 1: check '1': 'low' is not a step >= 0 with a number"),
+        ("huge", "trial 1: bracket must be a 64-bit int, not 18446744073709551616"),
         ("param", "trial 1: params do not fit the study's space: parameter 'layers'"),
         ("state", "trial 1: state 'done'"),
         ("missing", "trial 1 has no 'params'"),

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import click
 from tabulate import tabulate
 
+from hpotrack.budget import Budget
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import jsonable
@@ -121,3 +122,10 @@ def when(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def budget_text(budget: Budget | None) -> str | None:
+    """A study's budget as ``epochs 1..27``: its unit and range in one short cell."""
+    if budget is None:
+        return None
+    return f"{budget.name} {budget.min:g}..{budget.max:g}"

@@ -13,6 +13,7 @@ from typing import Any
 import click
 from tabulate import tabulate
 
+from hpotrack.budget import Budget
 from hpotrack.cli.common import cli, echo_json, format_option, study_of, user_errors, when
 from hpotrack.records import Edge, TrialRecord
 
@@ -32,8 +33,9 @@ MAX_DEPTH = 8  # a deeper lineage branch continues in a block of its own (80 col
 def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
     """Show everything recorded about one trial.
 
-    Its params, metrics, curves of intermediate values, parents and children, where and
-    with which code it ran, and the traceback of a failed trial.
+    Its params, metrics, curves of intermediate values, its rung, bracket and checks (the
+    objective where the method decided whether it goes on) when it has them, parents and
+    children, where and with which code it ran, and the traceback of a failed trial.
     """
     opened = study_of(ctx, study)
     record = opened.trial(number)
@@ -52,7 +54,8 @@ def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
         [
             ("value", value),
             ("origin", record.origin),
-            ("budget", record.budget),
+            ("budget", _amount(record.budget, opened.budget)),
+            *_present([("rung", record.rung), ("bracket", record.bracket)]),
             ("started", when(record.started)),
             ("finished", when(record.finished)),
             ("duration", None if record.duration is None else f"{record.duration:.3f} s"),
@@ -61,6 +64,8 @@ def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
     lines += _section("Parameters", _pairs((k, _exact(v)) for k, v in record.params.items()))
     lines += _section("Metrics", _pairs(record.metrics.items()))
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
+    checks = sorted(record.checks.items())  # the objective where the method decided
+    lines += _section("Checks", _curve_lines(opened.objective, checks) if checks else [])
     lineage = []
     if record.parents:
         lineage.append(("parents", ", ".join(_edge_text(e, e.parent) for e in record.parents)))
@@ -71,6 +76,18 @@ def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
     if record.error:
         lines += ["", "Error", *record.error.rstrip().splitlines()]
     click.echo("\n".join(lines))
+
+
+def _amount(amount: float | None, budget: Budget | None) -> str | None:
+    """A trial's budget with the study's unit, e.g. ``9 epochs``."""
+    if amount is None:
+        return None
+    return _num(amount) if budget is None else f"{_num(amount)} {budget.name}"
+
+
+def _present(pairs: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
+    """The pairs that have a value (fields only some studies use)."""
+    return [(key, value) for key, value in pairs if value is not None]
 
 
 def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]:

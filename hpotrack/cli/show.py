@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import click
 
 from hpotrack.cli.common import (
+    budget_text,
     cli,
     emit,
     format_option,
@@ -21,6 +23,10 @@ from hpotrack.cli.common import (
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
+
+RUNGS = ("rung", "bracket")  # only multi-fidelity trials have them: no table column otherwise
+SPARE = ("duration", "origin")  # what a table too wide with folded parameters gives up
+MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 
 
 @cli.command()
@@ -50,7 +56,11 @@ def show(
     sort: str | None,
     fmt: str,
 ) -> None:
-    """List the studies, or the trials of STUDY."""
+    """List the studies, or the trials of STUDY.
+
+    A study with a budget names it above its trials; trials that reached a rung of a
+    multi-fidelity method show their rung and bracket.
+    """
     if study is None:
         emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt)
         return
@@ -61,7 +71,10 @@ def show(
     if top:
         trials = trials[:top]
     if fmt == "table":
-        emit(_fit(_trial_rows(opened, trials, compact=True), list(opened.space)), fmt)
+        if opened.budget is not None:
+            click.echo(f"budget: {budget_text(opened.budget)}")
+        rows = _drop_empty(_trial_rows(opened, trials, compact=True), RUNGS)
+        emit(_fit(rows, list(opened.space)), fmt)
     else:
         emit(_trial_rows(opened, trials, compact=False), fmt)
 
@@ -69,26 +82,48 @@ def show(
 def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """Rows that fit the terminal: columns with nothing in them go first; if one column
     per parameter is still too wide, the parameters fold into one ``params`` column of
-    ``name=value`` pairs, cut to fit."""
+    ``name=value`` pairs, cut to fit; if that column would be narrower than
+    ``MIN_PARAMS``, the ``SPARE`` columns go too (rungs and brackets need the room)."""
     width = shutil.get_terminal_size((80, 24)).columns
     if not rows or _width(rows) <= width:
         return rows
-    empty = [key for key in rows[0] if key not in names and all(row[key] is None for row in rows)]
-    rows = [{k: v for k, v in row.items() if k not in empty} for row in rows]
+    rows = _drop_empty(rows, [key for key in rows[0] if key not in names])
     if _width(rows) <= width:  # e.g. without a budget column nobody uses
         return rows
-    folded = []
-    for row in rows:
-        pairs = " ".join(f"{name}={row[name]}" for name in names)
-        rest = {key: value for key, value in row.items() if key not in names}
-        folded.append({**rest, "params": pairs})
-    room = max(
-        16, width - _width([{k: v for k, v in r.items() if k != "params"} for r in folded]) - 2
-    )
-    for row in folded:
-        if len(row["params"]) > room:
-            row["params"] = row["params"][: room - 1] + "…"
-    return folded
+    rows = [{**_without(row, names), "params": _param_text(row, names)} for row in rows]
+    for column in SPARE:
+        if _params_room(rows, width) >= MIN_PARAMS:
+            break
+        rows = [_without(row, (column,)) for row in rows]
+    room = max(MIN_PARAMS, _params_room(rows, width))
+    return [{**row, "params": _cut(row["params"], room)} for row in rows]
+
+
+def _param_text(row: dict[str, Any], names: list[str]) -> str:
+    """A row's parameters as ``name=value`` pairs, for the folded ``params`` column."""
+    return " ".join(f"{name}={row[name]}" for name in names)
+
+
+def _params_room(rows: list[dict[str, Any]], width: int) -> int:
+    """How wide the ``params`` column (the last) can be within ``width``."""
+    return width - _width([_without(row, ("params",)) for row in rows]) - 2
+
+
+def _cut(text: str, room: int) -> str:
+    """``text`` within ``room`` characters, an ellipsis telling that it was cut."""
+    return text if len(text) <= room else text[: room - 1] + "…"
+
+
+def _drop_empty(rows: list[dict[str, Any]], keys: Iterable[str]) -> list[dict[str, Any]]:
+    """``rows`` without those of ``keys`` that are None in every row (a column of ``-``
+    tells nothing)."""
+    empty = {key for key in keys if all(row.get(key) is None for row in rows)}
+    return [_without(row, empty) for row in rows]
+
+
+def _without(row: dict[str, Any], keys: Collection[str]) -> dict[str, Any]:
+    """A copy of ``row`` without the columns ``keys``."""
+    return {key: value for key, value in row.items() if key not in keys}
 
 
 def _width(rows: list[dict[str, Any]]) -> int:
@@ -123,6 +158,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
                 "study": row.name,
                 "method": study.method.name,
                 "direction": row.direction,
+                "budget": budget_text(study.budget),
                 "trials": len(history.trials),
                 **counts,
                 "best": best_value,
@@ -143,6 +179,8 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
         for name, value in trial.params.items():
             row[name] = _short(value) if compact else value
         row["budget"] = trial.budget
+        row["rung"] = trial.rung
+        row["bracket"] = trial.bracket
         row["duration"] = None if trial.duration is None else round(trial.duration, 3)
         row["origin"] = trial.origin
         rows.append(row)

@@ -18,6 +18,7 @@ from hpotrack.cli import cli
 from hpotrack.cli.inspect import SPARK_WIDTH, SPARKS, sparkline
 from hpotrack.records import Edge, TrialState
 from hpotrack.store import close_stores, open_store
+from tests.test_transfer import RUNGS, make_budget_study
 
 SPACE = {
     "lr": hp.Float(1e-4, 1e-1, log=True),
@@ -198,6 +199,55 @@ def test_trial_json_is_one_object_with_everything(db: Path) -> None:
 def test_unknown_trial_number(db: Path) -> None:
     user_error(invoke(db, "trial", "mlp", "99"), "study 'mlp' has no trial 99 (it has trials 0-8)")
     assert invoke(db, "trial", "mlp", "x").exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def mf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Study "mf": a budget in epochs; trials with rungs, brackets (``RUNGS``) and checks."""
+    path = tmp_path_factory.mktemp("budget") / "h.db"
+    make_budget_study(path)
+    close_stores()
+    return path
+
+
+def section(out: str, title: str) -> list[list[str]]:
+    """The lines of one section of ``trial``'s output, split into words."""
+    lines = out.split(f"\n{title}\n")[1].split("\n\n")[0].splitlines()
+    return [line.split() for line in lines]
+
+
+def test_trial_shows_its_budget_rung_bracket_and_checks(mf: Path) -> None:
+    records = hp.load_study("mf", db=mf).trials
+    for number in (0, 5):  # a complete and a pruned trial; rung 0 is shown, not dropped
+        out = ok(mf, "trial", "mf", str(number))
+        lines = [line.split() for line in out.splitlines()]
+        rung, bracket = RUNGS[number]
+        assert ["budget", "9", "epochs"] in lines
+        assert ["rung", str(rung)] in lines and ["bracket", str(bracket)] in lines
+        checks = records[number].checks
+        assert section(out, "Checks") == [
+            ["step", "value"],
+            *([str(step), f"{value:.6g}"] for step, value in sorted(checks.items())),
+        ]
+        assert max(map(len, out.splitlines())) <= 80
+
+
+def test_trial_leaves_out_the_rung_and_checks_it_does_not_have(mf: Path, db: Path) -> None:
+    lines = [line.split() for line in ok(mf, "trial", "mf", "7").splitlines()]
+    assert not any(line[:1] in (["rung"], ["bracket"]) for line in lines)
+    assert ["Checks"] in lines  # trial 7 has checks but no rung
+    out = ok(db, "trial", "mlp", "0")
+    assert "\nChecks\n" not in out
+    assert not any(line.split()[:1] in (["rung"], ["bracket"]) for line in out.splitlines())
+    assert ["budget", "-"] in [line.split() for line in out.splitlines()]
+
+
+def test_trial_json_has_the_rung_bracket_and_checks(mf: Path) -> None:
+    record = hp.load_study("mf", db=mf).trials[5]
+    data = json.loads(ok(mf, "trial", "mf", "5", "--format", "json"))
+    assert (data["rung"], data["bracket"], data["budget"]) == (*RUNGS[5], 9.0)
+    assert data["checks"] == {str(step): value for step, value in record.checks.items()}
+    assert data["checks"] and data["state"] == record.state.value
 
 
 def test_sparkline_buckets_long_curves_and_leaves_gaps() -> None:

@@ -1,4 +1,5 @@
-"""``hpotrack show``: the study list and one study's trials, in every format."""
+"""``hpotrack show``: the study list and one study's trials, in every format, with the
+budget, rungs and brackets of multi-fidelity studies."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 import hpotrack as hp
 from hpotrack.cli import cli
 from hpotrack.store import close_stores
+from tests.test_transfer import RUNGS, make_budget_study, set_rungs
 
 
 @pytest.fixture
@@ -37,6 +39,13 @@ def db(tmp_path: Path) -> Path:
 
     beta.optimize()
     return path
+
+
+@pytest.fixture
+def mf(db: Path) -> Path:
+    """``db`` plus study "mf": a budget in epochs, trials with rungs, brackets and checks."""
+    make_budget_study(db)
+    return db
 
 
 def show(db: Path, *args: str) -> str:
@@ -66,7 +75,10 @@ def test_the_study_list_as_json_has_one_count_per_state(db: Path) -> None:
 def test_trials_by_number_best_first_top_and_state(db: Path) -> None:
     rows = json.loads(show(db, "alpha", "--format", "json"))
     assert [row["number"] for row in rows] == list(range(6))
-    assert set(rows[0]) == {"number", "state", "value", "x", "n", "budget", "duration", "origin"}
+    assert set(rows[0]) == {
+        "number", "state", "value", "x", "n", "budget", "rung", "bracket", "duration", "origin",
+    }  # fmt: skip
+    assert all(row["rung"] is None and row["bracket"] is None for row in rows)
     top = json.loads(show(db, "alpha", "--top", "3", "--format", "json"))
     assert [row["value"] for row in top] == [0.5, 1.0, 2.0]
     failed = json.loads(show(db, "alpha", "--state", "failed", "--format", "json"))
@@ -162,3 +174,58 @@ def test_empty_columns_go_before_parameters_are_folded(tmp_path: Path) -> None:
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert {"C", "gamma", "kernel"} <= set(header)
     assert "budget" not in header and "params" not in header
+
+
+def cells(lines: list[str], column: str) -> list[str]:
+    """The cells of one column of a table (header, rule, rows) whose cells have no spaces."""
+    index = lines[0].split().index(column)
+    return [line.split()[index] for line in lines[2:]]
+
+
+def test_a_budget_study_names_its_budget_and_shows_rungs_and_brackets(mf: Path) -> None:
+    lines = show(mf, "mf").splitlines()
+    assert lines[0] == "budget: epochs 1..9"
+    assert all(len(line) <= 80 for line in lines), max(map(len, lines))
+    assert cells(lines[1:], "rung") == ["-" if r is None else str(r) for r, _ in RUNGS]
+    assert cells(lines[1:], "bracket") == ["-" if b is None else str(b) for _, b in RUNGS]
+    assert cells(lines[1:], "budget") == ["9"] * len(RUNGS)
+
+
+def test_studies_without_rungs_have_no_budget_line_nor_rung_columns(mf: Path) -> None:
+    lines = show(mf, "alpha").splitlines()
+    assert lines[0].split()[:3] == ["number", "state", "value"]
+    assert "rung" not in lines[0] and "bracket" not in lines[0]
+    assert not any(line.startswith("budget:") for line in lines)
+
+
+def test_rungs_and_brackets_in_json_and_csv(mf: Path) -> None:
+    rows = json.loads(show(mf, "mf", "--format", "json"))
+    assert [(row["rung"], row["bracket"]) for row in rows] == RUNGS
+    table = list(csv.DictReader(io.StringIO(show(mf, "mf", "--format", "csv"))))
+    assert [row["rung"] for row in table] == [str(r) if r is not None else "" for r, _ in RUNGS]
+
+
+def test_the_study_list_has_the_budget_in_data_formats_only(mf: Path) -> None:
+    rows = {row["study"]: row for row in json.loads(show(mf, "--format", "json"))}
+    assert rows["mf"]["budget"] == "epochs 1..9" and rows["alpha"]["budget"] is None
+    lines = show(mf).splitlines()
+    assert "budget" not in lines[0] and all(len(line) <= 80 for line in lines)
+    assert any(line.startswith("mf ") and "random" in line for line in lines)
+
+
+def test_a_wide_space_with_rungs_folds_params_and_keeps_the_rungs(tmp_path: Path) -> None:
+    db = tmp_path / "wide.db"
+    space = {f"hyperparameter_{i}": hp.Float(0.0, 1.0) for i in range(12)}
+
+    @hp.tune(space, study="wide", db=db, seed=0, budget=hp.Budget(1.5, 100.0, name="samples"))
+    def wide(**params: float) -> float:
+        return sum(params.values())
+
+    wide.optimize(n_trials=3)
+    set_rungs(db, "wide", [(3, 2), (0, 1), (None, None)])
+    lines = show(db, "wide").splitlines()
+    assert lines[0] == "budget: samples 1.5..100"
+    assert all(len(line) <= 80 for line in lines), max(map(len, lines))
+    assert "params" in lines[1] and "hyperparameter_0=" in lines[3]
+    assert cells(lines[1:], "rung") == ["3", "0", "-"]
+    assert cells(lines[1:], "bracket") == ["2", "1", "-"]

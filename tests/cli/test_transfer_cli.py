@@ -61,6 +61,21 @@ def test_export_to_a_file_then_import_it_under_another_name(source: Path, tmp_pa
     assert hp.load_study("mlp2", db=source).trials == hp.load_study("mlp", db=source).trials
 
 
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_a_budget_study_round_trips_with_its_rungs_and_checks(
+    source: Path, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / f"mf.{fmt}"
+    assert invoke("--db", source, "export", "mf", "--format", fmt, "-o", out).exit_code == 0
+    copy_db = tmp_path / "copy.db"
+    result = invoke("--db", copy_db, "import", out)
+    assert result.exit_code == 0, result.output
+    before, after = hp.load_study("mf", db=source), hp.load_study("mf", db=copy_db)
+    assert after.budget == before.budget == hp.Budget(1, 9, name="epochs")
+    assert after.trials == before.trials and any(t.rung for t in after.trials)
+    assert export_text("mf", copy_db, fmt) == out.read_text()
+
+
 def test_import_creates_a_new_database(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "grid.json"
     assert invoke("--db", source, "export", "grid", "-o", out).exit_code == 0
@@ -98,12 +113,14 @@ def test_import_errors_are_one_line_and_change_nothing(source: Path, tmp_path: P
     outside = json.loads(export_text("mlp", source))
     outside["trials"][4]["params"]["act"] = "gelu"
     wrong_tag = {**good, "format": "something-else"}
+    budget = {**good, "study": {**good["study"], "budget": {"type": "budget", "min": 0}}}
     cases = [
         (write(tmp_path / "mlp.json", json.dumps(good)), "study 'mlp' already exists"),
         (write(tmp_path / "mlp.csv", export_text("mlp", source, "csv")), "CSV exports cannot"),
         (write(tmp_path / "notes.txt", "hello\n"), "notes.txt is not an hpotrack export"),
         (write(tmp_path / "tag.json", json.dumps(wrong_tag)), "not an hpotrack study export"),
         (write(tmp_path / "out.json", json.dumps(outside)), "trial 4: params do not fit"),
+        (write(tmp_path / "budget.json", json.dumps(budget)), "budget has no 'max'"),
         (tmp_path / "missing.json", "no file at"),
     ]
     before = counts(source)
