@@ -421,7 +421,10 @@ class Study:
                 error=reason,
             )
             record = self._history.trials[running.number]
-            if _attempts(self._history, record) <= self._row.retries:
+            retry = (
+                self.method.retries_lost and _attempts(self._history, record) <= self._row.retries
+            )
+            if retry:
                 self._store.insert_trial(
                     self._row.id,
                     number=self._history.next_number + retried,

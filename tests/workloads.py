@@ -59,12 +59,32 @@ def halving(x: float, trial: hp.Trial) -> float:
     return loss
 
 
+@hp.tune(
+    {"lr": hp.Float(0.01, 1.0, log=True)},
+    method=hp.methods.PBT(population=4, interval=2, generations=3),
+    study="population",
+    seed=0,
+)
+def population(lr: float, trial: hp.Trial) -> float:
+    """A 'model' that is one number walking towards 1 at rate ``lr``; each step is slow
+    enough that several processes overlap."""
+    state = trial.load_checkpoint() or {"w": 0.0, "steps": []}
+    for step in trial.steps:
+        time.sleep(float(os.environ.get("HPOTRACK_TEST_STEP_S", "0.02")))
+        state["w"] += lr * (1.0 - state["w"])
+        state["steps"].append(step)
+        trial.report(1.0 - state["w"], step=step)
+    trial.save_checkpoint(state)
+    return 1.0 - state["w"]
+
+
 FUNCTIONS = {
     "quadratic": quadratic,
     "grid24": grid24,
     "slow": slow,
     "sleepy": sleepy,
     "halving": halving,
+    "population": population,
 }
 
 

@@ -189,6 +189,7 @@ class Method(ABC):
     """
 
     name: ClassVar[str]
+    retries_lost: ClassVar[bool] = True  # False: the method re-runs lost trials itself
 
     def check(self, space: Space) -> None:  # noqa: B027 - optional hook
         """Raise :class:`MethodError` if this method cannot search ``space``."""

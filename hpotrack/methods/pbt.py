@@ -65,6 +65,7 @@ class PBT(Method):
     """Population-based training; see the module docstring for the options."""
 
     name = "pbt"
+    retries_lost = False  # a failed segment is run again by ask, as the member's next one
     population: int = 8
     interval: int = 5
     generations: int = 10

@@ -1,0 +1,177 @@
+"""``pbt``: the shared method suite, plus exploit/explore arithmetic and its lineage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hpotrack.errors import MethodError, SearchExhausted
+from hpotrack.methods.base import History, Method
+from hpotrack.methods.pbt import PBT, explore, perturbed
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Choice, Float, Int, Space
+from hpotrack.testing.method_suite import MethodSuite, record, simulate
+
+SPACE = Space.from_user({"lr": Float(1e-4, 1.0, log=True), "reg": Float(0.0, 1.0)})
+
+
+class TestPBT(MethodSuite):
+    def make_method(self) -> Method:
+        return PBT(population=8)
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "factor", "expected"),
+    [
+        (Float(0.0, 1.0), 0.5, 1.2, 0.6),
+        (Float(0.0, 1.0), 0.9, 1.2, 1.0),  # clipped to high
+        (Float(0.1, 1.0), 0.11, 0.8, 0.1),  # clipped to low
+        (Float(1e-4, 1.0, log=True), 0.01, 0.8, 0.008),
+        (Float(0.0, 1.0, step=0.25), 0.5, 1.2, 0.5),  # 0.6 snaps back to the grid
+        (Float(0.0, 1.0, step=0.25), 0.5, 1.3, 0.75),
+        (Int(1, 10), 2, 1.2, 3),  # 2.4 rounds to 2: an int moves by at least one
+        (Int(1, 10), 2, 0.8, 1),
+        (Int(1, 10), 1, 0.8, 1),  # at the bottom already
+        (Int(1, 100), 50, 1.2, 60),
+        (Int(0, 100, step=10), 50, 1.2, 60),
+        (Choice([16, 32, 64]), 32, 1.2, 64),  # choices move to the next option
+        (Choice([16, 32, 64]), 32, 0.8, 16),
+        (Choice(["a", "b"]), "b", 1.2, "b"),  # and stay at the ends
+    ],
+)
+def test_perturbation_multiplies_and_stays_in_the_space(
+    param: Float | Int | Choice, value: object, factor: float, expected: object
+) -> None:
+    moved = perturbed(param, value, factor)  # type: ignore[arg-type]
+    assert moved == pytest.approx(expected)
+    assert param.validate(moved) == moved
+
+
+def test_explore_resamples_everything_with_probability_one() -> None:
+    rng = np.random.default_rng(0)
+    params = {"lr": 0.01, "reg": 0.5}
+    moved = [explore(SPACE, params, rng, (0.8, 1.2), resample=1.0) for _ in range(50)]
+    factors = {round(m["lr"] / 0.01, 6) for m in moved}  # type: ignore[operator]
+    assert len(factors) > 40  # not just 0.8 and 1.2
+
+
+def test_explore_only_perturbs_with_probability_zero() -> None:
+    rng = np.random.default_rng(1)
+    params = {"lr": 0.01, "reg": 0.5}
+    for _ in range(20):
+        moved = explore(SPACE, params, rng, (0.8, 1.2), resample=0.0)
+        assert moved["lr"] == pytest.approx(0.008) or moved["lr"] == pytest.approx(0.012)
+        assert moved["reg"] == pytest.approx(0.4) or moved["reg"] == pytest.approx(0.6)
+
+
+def member_of(trial: TrialRecord) -> int:
+    return int((trial.claim or "").split(":")[1].split("#")[0])
+
+
+def finish_all(method: PBT, history: History, scores: dict[int, float]) -> list[TrialRecord]:
+    """Ask once per ready member; complete each with its member's score."""
+    made = []
+    for _ in range(method.population):
+        proposal = method.ask(history)
+        number = history.next_number
+        member = int(proposal.claim.split(":")[1])  # type: ignore[union-attr]
+        history.update(record(number, proposal, TrialState.COMPLETE, scores[member]))
+        made.append(history.trials[number])
+    return made
+
+
+def test_the_bottom_quarter_exploits_the_top_quarter_and_the_rest_continue() -> None:
+    method = PBT(population=8, interval=5, quantile=0.25)
+    history = History(SPACE, "minimize", 0)
+    scores = {m: float(m) for m in range(8)}  # member 0 best, 7 worst
+    first = finish_all(method, history, scores)
+    assert [t.claim for t in first] == [f"pbt:{m}:0" for m in range(8)]
+    assert all(t.budget == 5 and not t.parents and t.origin == "sampled" for t in first)
+    second = {member_of(t): t for t in finish_all(method, history, scores)}
+    for member, trial in second.items():
+        (edge,) = trial.parents
+        source = history.trials[edge.parent]
+        if member in (6, 7):  # the bottom two exploit the latest segment of a top member
+            assert trial.origin == edge.kind == "exploited" and member_of(source) in (0, 1)
+            assert source.number == max(
+                t.number
+                for t in history.trials[: trial.number]
+                if member_of(t) == member_of(source)
+            )
+        else:
+            assert trial.origin == edge.kind == "continued" and edge.parent == member
+            assert trial.params == first[member].params
+        assert edge.step == source.budget and trial.budget == edge.step + 5
+
+
+def test_maximizing_exploits_the_largest_scores() -> None:
+    method = PBT(population=4, quantile=0.25)
+    history = History(SPACE, "maximize", 0)
+    scores = {0: 0.9, 1: 0.1, 2: 0.5, 3: 0.6}
+    finish_all(method, history, scores)
+    second = finish_all(method, history, scores)
+    exploited = [t for t in second if t.origin == "exploited"]
+    assert len(exploited) == 1 and exploited[0].claim == "pbt:1:1"
+    assert member_of(history.trials[exploited[0].parents[0].parent]) == 0
+
+
+def test_an_exploiting_member_continues_from_the_source_step() -> None:
+    method = PBT(population=4, interval=3, quantile=0.25)
+    history = History(SPACE, "minimize", 0)
+    scores = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
+    for _ in range(3):  # member 0 runs ahead by three segments
+        proposal = method.ask(history)
+        history.update(record(history.next_number, proposal, TrialState.COMPLETE, 0.0))
+        if proposal.claim == "pbt:0:0":
+            break
+    finish_all(method, history, scores)
+    later = [t for t in history.trials if t.origin == "exploited"]
+    assert all(t.budget == t.parents[0].step + 3 for t in later)
+
+
+def test_a_busy_member_is_never_proposed_and_the_end_says_so() -> None:
+    method = PBT(population=2, generations=2)
+    history = History(SPACE, "minimize", 0)
+    a = method.ask(history)
+    history.update(record(0, a, TrialState.RUNNING, None))
+    b = method.ask(history)
+    history.update(record(1, b, TrialState.RUNNING, None))
+    assert {a.claim, b.claim} == {"pbt:0:0", "pbt:1:0"}
+    with pytest.raises(SearchExhausted, match="being trained by another worker"):
+        method.ask(history)
+    history.update(record(0, a, TrialState.COMPLETE, 1.0))
+    assert method.ask(history).claim == "pbt:0:1"
+
+
+def test_a_failed_segment_runs_again_from_the_last_good_one() -> None:
+    method = PBT(population=2, generations=3)
+    history = simulate(method, SPACE, 2, seed=0)  # both members' first segments
+    proposal = method.ask(history)
+    history.update(record(2, proposal, TrialState.FAILED, None))
+    again = method.ask(history)
+    assert again.claim == f"{proposal.claim}#1" and again.parents == proposal.parents
+
+
+def test_the_population_ends_after_its_generations() -> None:
+    method = PBT(population=3, generations=2)
+    history = simulate(method, SPACE, 6, seed=0)
+    with pytest.raises(SearchExhausted, match="complete: 3 members x 2 segments"):
+        method.ask(history)
+    assert method.resumable(history) == [3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"population": 1}, "`population >= 2` must hold for a whole number"),
+        ({"interval": 0}, "`interval >= 1` must hold"),
+        ({"generations": 2.5}, "`generations >= 1` must hold"),
+        ({"quantile": 0.75}, "`0 < quantile <= 0.5` must hold, but got quantile=0.75"),
+        ({"perturb": ()}, "perturb must be a non-empty list of positive factors"),
+        ({"perturb": (0.8, -1.0)}, "perturb must be a non-empty list"),
+        ({"resample_probability": 2}, "`0 <= resample_probability <= 1` must hold"),
+    ],
+)
+def test_bad_options_are_one_clear_error(options: dict[str, object], message: str) -> None:
+    with pytest.raises(MethodError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        PBT(**options)  # type: ignore[arg-type]

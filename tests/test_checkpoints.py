@@ -1,0 +1,234 @@
+"""Checkpoints on a real file: round trips, damage, atomic writes under kill -9, which
+ones are kept, and PBT shared by processes and resumed after a crash."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack import checkpoints
+from hpotrack.errors import TrialError
+from hpotrack.records import Edge, TrialRecord, TrialState
+from hpotrack.store import close_stores, open_store
+from tests.test_processes import ROOT, finish, open_gate, start
+
+
+def one_trial_study(db: Path, body: object) -> hp.Study:
+    """A study whose single trial runs ``body(trial)``."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="c", db=db, seed=0, keep_checkpoints="all")
+    def f(x: float, trial: hp.Trial) -> float:
+        body(trial)  # type: ignore[operator]
+        return x
+
+    return f.optimize(n_trials=1)
+
+
+def test_objects_and_bytes_round_trip_with_their_size_and_hash(db: Path) -> None:
+    def body(trial: hp.Trial) -> None:
+        trial.save_checkpoint({"w": [1, 2, 3]}, step=3)
+        trial.save_checkpoint(b"\x00raw", step=5)
+
+    study = one_trial_study(db, body)
+    store = open_store(db)
+    first = checkpoints.find(store, study.id, 0, at_most=4)
+    last = checkpoints.find(store, study.id, 0, at_most=None)
+    assert first is not None and checkpoints.load(store, first) == {"w": [1, 2, 3]}
+    assert last is not None and checkpoints.load(store, last) == b"\x00raw"
+    assert (last.step, last.size) == (5, 4) and last.path.endswith("trial-0-step-5.bin")
+    assert (store.checkpoint_root / first.path).read_bytes() == pickle.dumps(
+        {"w": [1, 2, 3]}, protocol=pickle.HIGHEST_PROTOCOL
+    )
+
+
+def test_a_damaged_checkpoint_is_a_clear_error(db: Path) -> None:
+    study = one_trial_study(db, lambda trial: trial.save_checkpoint([1.0], step=1))
+    store = open_store(db)
+    found = checkpoints.find(store, study.id, 0, at_most=None)
+    assert found is not None
+    (store.checkpoint_root / found.path).write_bytes(b"not what was saved")
+    with pytest.raises(TrialError, match="does not match its stored hash"):
+        checkpoints.load(store, found)
+
+
+def test_a_trial_without_a_source_starts_from_nothing(db: Path) -> None:
+    seen: list[object] = []
+    one_trial_study(db, lambda trial: seen.append(trial.load_checkpoint()))
+    assert seen == [None]
+
+
+def test_saving_outside_a_run_is_an_error() -> None:
+    trial = hp.Trial(trial_id=1, number=0, params={}, budget=None, objective="v", study="s")
+    with pytest.raises(TrialError, match="inside a trial that hpotrack runs"):
+        trial.save_checkpoint(1)
+
+
+WRITER = """
+import sys
+from hpotrack import checkpoints
+from hpotrack.store import open_store
+store = open_store(sys.argv[1])
+print("ready", flush=True)
+size = 1
+while True:  # ever larger checkpoints at one step, until killed
+    size = min(size * 2, 1 << 26)
+    checkpoints.save(store, "c", 1, 0, 7, b"x" * size)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_the_previous_checkpoint_readable(db: Path) -> None:
+    study = one_trial_study(db, lambda trial: trial.save_checkpoint(b"first", step=7))
+    close_stores()
+    for delay in (0.05, 0.2, 0.4):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db)],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        store = open_store(db)
+        found = checkpoints.find(store, study.id, 0, at_most=None)
+        assert found is not None
+        data = checkpoints.load(store, found)  # the file matches its row: never half written
+        assert data == b"first" or set(data) == {ord("x")}
+        close_stores()
+
+
+def test_only_checkpoints_something_can_still_load_are_kept() -> None:
+    """Unit: trial 1 continued 0 and finished; 2 exploited 1 and runs; 3 is running."""
+    trials = [
+        TrialRecord(0, TrialState.COMPLETE, {}),
+        TrialRecord(1, TrialState.COMPLETE, {}, parents=(Edge(0, "continued", step=2),)),
+        TrialRecord(2, TrialState.RUNNING, {}, parents=(Edge(1, "exploited", step=4),)),
+        TrialRecord(3, TrialState.RUNNING, {}),
+    ]
+    saved = [(0, 1), (0, 2), (1, 3), (1, 4), (3, 1)]
+
+    class Rows:
+        def execute(self, *_: object) -> Rows:
+            return self
+
+        def fetchall(self) -> list[tuple[object, ...]]:
+            return [(n, s, f"{n}-{s}", 1, "h", n) for n, s in saved]
+
+    class FakeStore:
+        conn = Rows()
+
+    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 2), (1, 3)]
+    resumable = checkpoints.unneeded(FakeStore(), 1, trials, resumable=[0])  # type: ignore[arg-type]
+    assert sorted((c.trial_id, c.step) for c in resumable) == [(0, 1), (1, 3)]
+
+
+def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:
+    @hp.tune(
+        {"lr": hp.Float(0.01, 1.0, log=True)},
+        method=hp.methods.PBT(population=4, interval=2, generations=3),
+        study="p",
+        db=db,
+        seed=0,
+        keep_checkpoints=keep,
+    )
+    def train(lr: float, trial: hp.Trial) -> float:
+        state = trial.load_checkpoint() or {"w": 0.0, "steps": []}
+        assert state["steps"] == list(range(1, trial.steps.start))  # continuous steps
+        for step in trial.steps:
+            state["w"] += lr * (1.0 - state["w"])
+            state["steps"].append(step)
+            trial.report(1.0 - state["w"], step=step)
+        trial.save_checkpoint(state)
+        return 1.0 - state["w"]
+
+    return train
+
+
+@pytest.mark.parametrize(("keep", "files"), [("needed", 4), ("all", 12)])
+def test_pbt_keeps_the_latest_checkpoint_per_member_or_all(db: Path, keep: str, files: int) -> None:
+    study = pbt(db, keep).optimize()
+    assert len(study.trials) == 12 and all(t.state is TrialState.COMPLETE for t in study.trials)
+    folder = open_store(db).checkpoint_dir("p")
+    assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == files
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] == files
+    kinds = {e.kind for t in study.trials for e in t.parents}
+    assert kinds <= {"continued", "exploited"} and "continued" in kinds
+    last = study.trials[-1]
+    schedule = study.schedule(last.number)
+    assert schedule["lr"][0][0] == 1 and len(study.curve(last.number)["value"]) == 2
+
+
+def segments_by_member(trials: list[hp.TrialRecord]) -> dict[int, list[hp.TrialRecord]]:
+    members: dict[int, list[hp.TrialRecord]] = {}
+    for trial in trials:
+        members.setdefault(int((trial.claim or "").split(":")[1]), []).append(trial)
+    return members
+
+
+def test_two_processes_never_train_one_member_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    processes = [start(db, "population", "none", gate=tmp_path) for _ in range(2)]
+    open_gate(tmp_path, processes)
+    for process in processes:
+        finish(process)
+    trials = hp.load_study("population", db=db).trials
+    assert len(trials) == 12 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert len({t.pid for t in trials}) == 2
+    for segments in segments_by_member(trials).values():
+        assert len(segments) == 3
+        for before, after in itertools.pairwise(segments):
+            assert before.finished is not None and after.started is not None
+            assert before.finished <= after.started  # one after the other, never overlapping
+
+
+def test_a_population_resumes_after_kill_9(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    env = {**os.environ, "HPOTRACK_DB": str(db), "PYTHONPATH": str(ROOT)}
+    slow = {**env, "HPOTRACK_TEST_STEP_S": "0.2"}
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "workloads.py"), "population", "none"],
+        env=slow,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the first segments are done
+        time.sleep(0.2)
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                done = conn.execute("SELECT COUNT(*) FROM trials WHERE state = 'complete'")
+                if done.fetchone()[0] >= 5:
+                    break
+        except sqlite3.OperationalError:  # not created yet
+            continue
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    resumed = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "workloads.py"), "population", "none"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    trials = hp.load_study("population", db=db).trials
+    lost = [t for t in trials if t.state is TrialState.FAILED]
+    assert len(lost) == 1 and "worker lost" in (lost[0].error or "")
+    assert len(trials) == 13 and all(t.origin != "retried" for t in trials)  # PBT re-runs it
+    for segments in segments_by_member(trials).values():
+        complete = [t for t in segments if t.state is TrialState.COMPLETE]
+        assert len(complete) == 3
+    again = [t for t in trials if t.claim == f"{lost[0].claim}#1"]  # the segment, run again
+    assert len(again) == 1 and again[0].state is TrialState.COMPLETE
