@@ -92,7 +92,7 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                     f"different definition: {'; '.join(differences)}. Use another study "
                     f"name, or delete it with `hpotrack delete {definition.name}`"
                 )
-            if row.method != definition.method.to_json():
+            if dumps(row.method) != dumps(definition.method.to_json()):
                 log.info(
                     "study %r: method changed from %s to %s; the trials so far are kept",
                     definition.name,

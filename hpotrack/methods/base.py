@@ -229,6 +229,8 @@ class Method(ABC):
         for key, value in options.items():
             if hasattr(value, "to_json"):  # a pruner: stored by its stable tag
                 options[key] = value.to_json()
+            elif isinstance(value, tuple):  # as JSON gives it back
+                options[key] = list(value)
         return {"name": self.name, "options": options}
 
 
