@@ -87,6 +87,7 @@ class TrialRecord:
     rung: int | None = None
     bracket: int | None = None
     checks: dict[int, float] = field(default_factory=dict)
+    note: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -118,6 +119,7 @@ class TrialRecord:
             "rung": self.rung,
             "bracket": self.bracket,
             "checks": {str(step): value for step, value in self.checks.items()},
+            "note": self.note,
         }
 
 

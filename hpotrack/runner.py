@@ -72,6 +72,9 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         raise
     finally:
         background.discard(trial)
+    if trial.hypergradient is not None and "hypergrad" not in outcome.metrics:
+        metrics = {**outcome.metrics, "hypergrad": trial.hypergradient}
+        outcome = dataclasses.replace(outcome, metrics=metrics)
     return _with_reports(outcome, trial), result
 
 

@@ -120,6 +120,12 @@ def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE trials ADD COLUMN checks TEXT")
 
 
-MIGRATIONS = (_migrate_0_to_1, _migrate_1_to_2)
+def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
+    """A note from the method on each trial it proposed (e.g. which method ``auto`` used
+    and why)."""
+    db.execute("ALTER TABLE trials ADD COLUMN note TEXT")
+
+
+MIGRATIONS = (_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3)
 
 SCHEMA_VERSION = len(MIGRATIONS)

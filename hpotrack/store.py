@@ -50,7 +50,7 @@ WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
 CHECKPOINT_EVERY = 32  # commits between two looks at the WAL's size
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
-    "error, claim, host, pid, seq, parents, rung, bracket, checks"
+    "error, claim, host, pid, seq, parents, rung, bracket, checks, note"
 )
 
 
@@ -383,6 +383,7 @@ class Store:
         pid: int | None = None,
         rung: int | None = None,
         bracket: int | None = None,
+        note: str | None = None,
     ) -> Stamp:
         """Insert a trial (queued or running) and its lineage edges.
 
@@ -393,8 +394,8 @@ class Store:
         started = now if state is TrialState.RUNNING else None
         trial_id, seq = self.conn.execute(
             "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
-            "started, heartbeat, host, pid, run_id, parents, rung, bracket, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "started, heartbeat, host, pid, run_id, parents, rung, bracket, note, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "(SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?)) "
             "RETURNING id, seq",
             (
@@ -413,6 +414,7 @@ class Store:
                 len(parents),
                 rung,
                 bracket,
+                note,
                 study_id,
             ),
         ).fetchone()
@@ -618,6 +620,7 @@ def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
         rung=row[16],
         bracket=row[17],
         checks={int(k): v for k, v in json.loads(row[18]).items()} if row[18] else {},
+        note=row[19],
     )
 
 

@@ -88,6 +88,7 @@ class Study:
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
         self.contended = False  # whether the last ask found trials changed by others
         self.checkpoints_saved = 0  # by trials of this process, through this Study
+        self._last_note: str | None = None  # the method's last note, logged when it changes
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
@@ -380,6 +381,7 @@ class Study:
             pid=worker.pid,
             rung=proposal.rung,
             bracket=proposal.bracket,
+            note=proposal.note,
         )
         record = TrialRecord(
             number=number,
@@ -394,7 +396,11 @@ class Study:
             pid=worker.pid,
             rung=proposal.rung,
             bracket=proposal.bracket,
+            note=proposal.note,
         )
+        if proposal.note is not None and proposal.note != self._last_note:
+            log.info("study %r: %s", self.name, proposal.note)
+            self._last_note = proposal.note
         self._apply(record, stamp.id, stamp.seq)
         return Claimed(stamp.id, number, proposal.params, budget)
 

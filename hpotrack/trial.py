@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
@@ -83,6 +83,7 @@ class Trial:
         self._next_check = None if checks is None else checks.next_check(0)
         self._pruned_at: int | None = None
         self._checkpoints = checkpoints
+        self.hypergradient: dict[str, float] | None = None
         self._source: tuple[int, Any] | None = None  # (step, object) to start from
         self._looked_up = False
         self.study = study
@@ -177,6 +178,25 @@ class Trial:
         """Whether the method decided at a check that this trial should stop (for code
         that reports with ``prune=False`` and stops on its own terms)."""
         return self._pruned_at is not None
+
+    def report_hypergradient(self, gradient: Mapping[str, float]) -> None:
+        """Give the derivative of the objective with respect to some hyperparameters, in
+        their own units (d loss / d alpha), for ``method="gradient"``. Stored with the
+        trial's metrics under ``"hypergrad"``, as if returned in the result dict."""
+        found: dict[str, float] = {}
+        for name, value in gradient.items():
+            if name not in self.params:
+                raise TrialError(
+                    f"report_hypergradient() got {name!r}, which is not a hyperparameter "
+                    f"of this trial ({', '.join(map(repr, self.params))})"
+                )
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+                raise TrialError(
+                    f"report_hypergradient() needs a finite number for {name!r}, "
+                    f"but got {value!r}"
+                )
+            found[name] = float(value)
+        self.hypergradient = found
 
     # -- checkpoints --------------------------------------------------------------------
 

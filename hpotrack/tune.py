@@ -162,7 +162,7 @@ class TunedFunction:
 
 def tune(
     space: Mapping[str, object] | Space,
-    method: str | Method = "random",
+    method: str | Method = "auto",
     *,
     study: str | None = None,
     objective: str = "value",

@@ -77,8 +77,8 @@ def latest_seq(store: Store, study_id: int) -> int:
 
 
 def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
-    assert SCHEMA_VERSION == 2
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert SCHEMA_VERSION == 3
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
@@ -336,7 +336,7 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
     points = query(db, "SELECT COUNT(*) FROM metrics")
     study = hp.load_study("v1-study", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
     trials = study.trials
     assert [(t.number, t.state.value, t.value) for t in trials] == [
         (number, state, value) for number, state, _, value, _ in before
@@ -364,3 +364,47 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     resumed = train.optimize(n_trials=35)  # the queued trial runs first, then new ones
     assert len(resumed.trials) == 35 and resumed.trials[30].state is TrialState.COMPLETE
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+SCHEMA_V2 = Path(__file__).with_name("data") / "schema_v2.db"  # see data/make_schema_v2.py
+
+
+def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> None:
+    """A real file written at schema 2: a Hyperband study (budget, rungs, brackets,
+    checks, promotions) and a finished PBT study with its checkpoint files."""
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V2, db)
+    shutil.copytree(SCHEMA_V2.with_name("schema_v2.db.ckpt"), tmp_path / "old.db.ckpt")
+    before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
+    halving = hp.load_study("v2-hyperband", db=db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert halving.budget == hp.Budget(1, 9, name="epochs")
+    after = [(t.number, t.state.value, t.rung, t.bracket) for t in halving.trials]
+    assert after == [row[:4] for row in before[: len(after)]]
+    assert any(t.checks for t in halving.trials) and all(t.note is None for t in halving.trials)
+    population = hp.load_study("v2-pbt", db=db)
+    last = population.trials[-1]
+    assert population.schedule(last.number)["lr"][0][0] == 1
+    close_stores()
+
+    @hp.tune(
+        {"lr": hp.Float(0.01, 1.0, log=True)},
+        method=hp.methods.PBT(population=3, interval=2, generations=3),
+        study="v2-pbt",
+        db=db,
+        seed=3,
+    )
+    def more(lr: float, trial: hp.Trial) -> float:  # one more generation, from the files
+        state = trial.load_checkpoint()
+        assert state is not None and 0 < state["w"] < 1
+        for step in trial.steps:
+            state["w"] += lr * (1 - state["w"])
+            trial.report(1 - state["w"], step=step)
+        trial.save_checkpoint(state)
+        return 1 - state["w"]
+
+    study = more.optimize()
+    assert len(study.trials) == 9 and all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert [t.budget for t in study.trials[6:]] == [6.0, 6.0, 6.0]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from hpotrack.methods.auto import Auto
 from hpotrack.methods.base import (
     History,
     Method,
@@ -16,6 +17,7 @@ from hpotrack.methods.base import (
 from hpotrack.methods.bayes import Bayes
 from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.evolution import Evolution
+from hpotrack.methods.gradient import Gradient
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.manual import Manual
@@ -29,8 +31,10 @@ __all__ = [
     "PBT",
     "SHA",
     "TPE",
+    "Auto",
     "Bayes",
     "Evolution",
+    "Gradient",
     "Grid",
     "History",
     "Hyperband",

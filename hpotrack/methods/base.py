@@ -39,6 +39,7 @@ class Proposal:
     claim: str | None = None
     rung: int | None = None
     bracket: int | None = None
+    note: str | None = None  # why, in a few words (``auto`` says which method and why)
 
 
 class History:

@@ -58,7 +58,7 @@ def test_the_study_list_has_method_direction_states_and_best(db: Path) -> None:
     lines = show(db).splitlines()
     assert lines[0].split()[:4] == ["study", "method", "goal", "trials"]
     alpha = next(line for line in lines if line.startswith("alpha"))
-    assert "random" in alpha and "min" in alpha and "6: 5 complete, 1 failed" in alpha
+    assert "auto" in alpha and "min" in alpha and "6: 5 complete, 1 failed" in alpha
     assert " 0.5 " in alpha
     beta = next(line for line in lines if line.startswith("beta"))
     assert "grid" in beta and "max" in beta and " 2 " in beta

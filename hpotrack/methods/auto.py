@@ -1,0 +1,139 @@
+"""``auto``: the method an expert would pick, re-decided from the history at every ask.
+
+The rules, first match wins:
+
+1. the first finished trial returned hypergradients -> ``gradient`` (if every parameter
+   is a continuous float or fixed; else ``tpe``);
+2. ``budget=`` was given -> ``bohb`` (whole-number budgets; ``tpe`` with the median
+   pruner otherwise);
+3. a small, fully discrete space (at most ``grid_max`` cells) -> ``grid``;
+4. more than ``evolution_after`` trials, or more than ``evolution_dimensions``
+   parameters -> ``evolution`` (a steady-state GA costs the same per trial however large
+   the study; TPE's and the GP's costs grow with it);
+5. at most ``bayes_dimensions`` numeric parameters (no choices) and an expensive function
+   (complete trials took ``expensive_s`` seconds or more on average) -> ``bayes``;
+6. otherwise -> ``tpe``.
+
+Every trial records the choice and the reason as its ``note`` (``hpotrack show`` and
+``hpotrack trial`` print it) and the run logs it whenever it changes. Being a function of
+the history, the choice is the same in every process and after a resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from hpotrack.errors import MethodError
+from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.bayes import Bayes
+from hpotrack.methods.bohb import BOHB
+from hpotrack.methods.evolution import Evolution
+from hpotrack.methods.gradient import Gradient
+from hpotrack.methods.grid import Grid
+from hpotrack.methods.tpe import TPE
+from hpotrack.params import Choice, Float
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Space
+
+
+@register
+@dataclass(frozen=True)
+class Auto(Method):
+    """Chooses among the other methods by the rules in the module docstring."""
+
+    name = "auto"
+    grid_max: int = 64
+    bayes_dimensions: int = 20
+    expensive_s: float = 1.0
+    evolution_after: int = 1000
+    evolution_dimensions: int = 40
+
+    def __post_init__(self) -> None:
+        for label in ("grid_max", "bayes_dimensions", "evolution_after", "evolution_dimensions"):
+            value = getattr(self, label)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise MethodError(f"`{label} >= 0` must hold, but got {label}={value!r}")
+        cost = self.expensive_s
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0:
+            raise MethodError(f"`expensive_s >= 0` must hold, but got expensive_s={cost!r}")
+
+    def choose(self, history: History) -> tuple[Method, str]:
+        """The method to use now, and why (a few words)."""
+        space, budget = history.space, history.budget
+        first = _first_finished(history)
+        if first is not None and "hypergrad" in first.metrics:
+            if _continuous(space):
+                return Gradient(), "the function returns hypergradients"
+            return TPE(), "hypergradients returned, but some parameters are not continuous"
+        if budget is not None:
+            if budget.whole:
+                return BOHB(), f"budget= given ({budget.name} {budget.min:g}..{budget.max:g})"
+            return TPE(pruner="median"), "a fractional budget: TPE with median pruning"
+        discrete = all(space[name].n_values for name in space)  # 0: a continuous float
+        cells = space.grid_size() if discrete else 0
+        if discrete and cells <= self.grid_max:
+            return Grid(), f"a small discrete space ({cells} cells)"
+        if len(history.trials) > self.evolution_after:
+            return Evolution(), f"more than {self.evolution_after} trials"
+        if len(space) > self.evolution_dimensions:
+            return Evolution(), f"a very large space ({len(space)} parameters)"
+        seconds = _mean_duration(history)
+        numeric = not any(isinstance(space[name], Choice) for name in space)
+        if numeric and len(space) <= self.bayes_dimensions and seconds >= self.expensive_s:
+            return Bayes(), f"{len(space)} numeric parameters, {seconds:.1f} s per trial"
+        if not numeric:
+            return TPE(), f"a mixed space of {len(space)} parameters"
+        return TPE(), f"{len(space)} parameters, cheap trials ({seconds:.2f} s)"
+
+    def ask(self, history: History) -> Proposal:
+        method, reason = self.choose(history)
+        proposal = method.ask(history)
+        note = f"auto: {method.name} ({reason})"
+        if proposal.note:
+            note = f"{note}; {proposal.note}"
+        return Proposal(
+            params=proposal.params,
+            origin=proposal.origin,
+            budget=proposal.budget,
+            parents=proposal.parents,
+            claim=proposal.claim,
+            rung=proposal.rung,
+            bracket=proposal.bracket,
+            note=note,
+        )
+
+    def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        return self.choose(history)[0].next_check(trial, step, history)
+
+    def rung(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        return self.choose(history)[0].rung(trial, step, history)
+
+    def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
+        return self.choose(history)[0].on_report(trial, step, history)
+
+    def resumable(self, history: History) -> Collection[int] | None:
+        return self.choose(history)[0].resumable(history)
+
+
+def _first_finished(history: History) -> TrialRecord | None:
+    return next((t for t in history.trials if t.state is TrialState.COMPLETE), None)
+
+
+def _continuous(space: Space) -> bool:
+    for name in space:
+        param = space[name]
+        fixed = isinstance(param, Choice) and len(param.options) == 1
+        if not fixed and not (isinstance(param, Float) and param.step is None):
+            return False
+    return True
+
+
+def _mean_duration(history: History) -> float:
+    """Mean seconds of the complete trials so far (0 before any)."""
+    durations = [
+        t.duration
+        for t in history.trials[-50:]
+        if t.state is TrialState.COMPLETE and t.duration is not None
+    ]
+    return sum(durations) / len(durations) if durations else 0.0

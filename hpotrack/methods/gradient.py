@@ -1,0 +1,218 @@
+"""``gradient``: hypergradient descent on continuous hyperparameters.
+
+The function gives d objective / d hyperparameter in the hyperparameters' own units,
+``return {"loss": v, "hypergrad": {"alpha": g}}`` or ``trial.report_hypergradient(...)``,
+computed however it likes (closed form, implicit differentiation, autodiff). The method
+moves in the unit cube of the space's encoding: the chain rule turns ``g`` into
+``g · (high - low)`` for a linear parameter and ``g · x · ln(high / low)`` for a log one,
+and Adam (Kingma & Ba 2015, Alg. 1) takes the step, projected back onto the cube. Each
+iterate is a trial with a ``gradient-step`` edge to the one before; the first is the
+centre of the space (or the first trial a user enqueued). It stops when a step moves
+less than ``tolerance`` (in the cube, largest coordinate) or at the trial budget.
+
+Without hypergradients (the first finished trial returned none), the gradient is
+estimated by simultaneous perturbation (SPSA; Spall 1992, eqs. 2.2-2.3; gains as in
+Spall 1998): iteration ``k`` runs two trials at ``x_k ± c_k Δ_k`` with ``Δ_k`` random
+signs and ``c_k = c / (k + 1)^γ``; both are recorded (claims ``spsa:<k>+`` and ``-``, edges
+to the iterate's previous probes) and may run in two processes at once.
+
+The whole state (iterate, Adam's moments) is replayed from the history at every ask, so
+the method stays a pure function of the stored trials. Integer and choice parameters
+are refused unless fixed (a choice with one option): there is no gradient to follow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpotrack.errors import MethodError, SearchExhausted
+from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.params import Choice, Float
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+from hpotrack.space import Space
+
+Array = np.ndarray
+STEP = Origin.GRADIENT_STEP.value
+
+
+@register
+@dataclass(frozen=True)
+class Gradient(Method):
+    """Adam on user hypergradients, or on SPSA estimates; see the module docstring."""
+
+    name = "gradient"
+    lr: float = 0.05
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    tolerance: float = 1e-4
+    perturbation: float = 0.05
+    gamma: float = 0.101
+
+    def __post_init__(self) -> None:
+        for label, low, high in (
+            ("lr", 0.0, math.inf),
+            ("beta1", -1e-12, 1.0),
+            ("beta2", -1e-12, 1.0),
+            ("epsilon", 0.0, math.inf),
+            ("tolerance", -1e-12, math.inf),
+            ("perturbation", 0.0, 0.5),
+            ("gamma", -1e-12, math.inf),
+        ):
+            value = getattr(self, label)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise MethodError(f"{label} must be a number, but got {label}={value!r}")
+            if not low < value < high:
+                raise MethodError(
+                    f"`{max(low, 0.0):g} {'<' if low >= 0 else '<='} {label} < {high:g}` "
+                    f"must hold, but got {label}={value!r}"
+                )
+
+    def check(self, space: Space) -> None:
+        for name in space:
+            param = space[name]
+            fixed = isinstance(param, Choice) and len(param.options) == 1
+            if not fixed and not (isinstance(param, Float) and param.step is None):
+                raise MethodError(
+                    f"method 'gradient' follows gradients of continuous hyperparameters, "
+                    f"but {name!r} is {param!r}: make it a Float without step, fix it "
+                    "(a Choice with one option), or use method='tpe'"
+                )
+
+    def ask(self, history: History) -> Proposal:
+        if not history.trials:
+            point = np.full(len(history.space), 0.5)
+            return Proposal(params=history.space.decode(point), note="gradient: starting point")
+        first = history.trials[0]
+        if first.state in (TrialState.RUNNING, TrialState.QUEUED):
+            raise SearchExhausted(_SEQUENTIAL)
+        if "hypergrad" in first.metrics:
+            return self._descend(history)
+        return self._spsa(history)
+
+    # -- user hypergradients ----------------------------------------------------------
+
+    def _descend(self, history: History) -> Proposal:
+        space = history.space
+        chain = [history.trials[0], *(t for t in history.trials if t.origin == STEP)]
+        adam = Adam(self, len(space))
+        good: TrialRecord | None = None
+        point: Array | None = None
+        for trial in chain:
+            if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
+                raise SearchExhausted(_SEQUENTIAL)
+            gradient = hypergradient(space, trial)
+            if gradient is not None:
+                gradient = gradient * history.loss(1.0)  # ascend when maximizing
+            here = space.encode(trial.params)
+            if gradient is None:  # failed: go back half way to the last good iterate
+                point = here if good is None else (space.encode(good.params) + here) / 2
+                continue
+            good, point = trial, adam.step(here, gradient)
+        assert point is not None
+        last = chain[-1]
+        moved = float(np.max(np.abs(point - space.encode(last.params))))
+        if good is last and moved < self.tolerance:
+            raise SearchExhausted(
+                f"gradient descent converged: the last step moved less than {self.tolerance:g}"
+            )
+        return Proposal(
+            params=space.decode(point),
+            origin=STEP,
+            parents=(Edge(last.number, STEP, step=len(chain)),),
+            note="gradient: Adam on the hypergradients the function returns",
+        )
+
+    # -- SPSA ---------------------------------------------------------------------------
+
+    def _spsa(self, history: History) -> Proposal:
+        space = history.space
+        probes = {t.claim: t for t in history.trials if (t.claim or "").startswith("spsa:")}
+        adam = Adam(self, len(space))
+        centre = space.encode(history.trials[0].params)
+        k = 0
+        while (plus := probes.get(f"spsa:{k}+")) and (minus := probes.get(f"spsa:{k}-")):
+            if _pending(plus) or _pending(minus):
+                raise SearchExhausted(_SEQUENTIAL)
+            estimate = spsa_gradient(space, plus, minus, history)
+            if estimate is not None:
+                centre = adam.step(centre, estimate)
+            k += 1
+        sign = "+" if f"spsa:{k}+" not in probes else "-"
+        rng = history.rng(k, 7)  # the same signs for both probes of iteration k
+        signs = rng.choice([-1.0, 1.0], size=len(space))
+        c_k = self.perturbation / (k + 1) ** self.gamma
+        point = np.clip(centre + (c_k if sign == "+" else -c_k) * signs, 0.0, 1.0)
+        previous = [p for p in (probes.get(f"spsa:{k - 1}+"), probes.get(f"spsa:{k - 1}-")) if p]
+        return Proposal(
+            params=space.decode(point),
+            origin=STEP,
+            parents=tuple(Edge(p.number, STEP, step=k, detail="spsa") for p in previous),
+            claim=f"spsa:{k}{sign}",
+            note="gradient: Adam on SPSA estimates (the function returns no hypergradient)",
+        )
+
+
+_SEQUENTIAL = (
+    "gradient descent is sequential: the next iterate needs the running trial's "
+    "gradient (SPSA runs at most two trials at once); use one or two workers"
+)
+
+
+class Adam:
+    """Adam's moments, replayed step by step (Kingma & Ba 2015, Alg. 1), in the cube."""
+
+    def __init__(self, method: Gradient, dimensions: int) -> None:
+        self.method = method
+        self.m = np.zeros(dimensions)
+        self.v = np.zeros(dimensions)
+        self.t = 0
+
+    def step(self, point: Array, gradient: Array) -> Array:
+        """The next iterate from ``point`` along ``-gradient``, projected on [0, 1]^d."""
+        method = self.method
+        self.t += 1
+        self.m = method.beta1 * self.m + (1 - method.beta1) * gradient
+        self.v = method.beta2 * self.v + (1 - method.beta2) * gradient**2
+        m_hat = self.m / (1 - method.beta1**self.t)
+        v_hat = self.v / (1 - method.beta2**self.t)
+        step = method.lr * m_hat / (np.sqrt(v_hat) + method.epsilon)
+        moved: Array = np.clip(point - step, 0.0, 1.0)
+        return moved
+
+
+def hypergradient(space: Space, trial: TrialRecord) -> Array | None:
+    """The trial's hypergradient in the cube (chain rule per parameter), or None if it
+    did not complete with one. Parameters it gives no derivative for get 0."""
+    given = trial.metrics.get("hypergrad") if trial.state is TrialState.COMPLETE else None
+    if not isinstance(given, dict):
+        return None
+    out = np.zeros(len(space))
+    for i, name in enumerate(space):
+        param, value = space[name], given.get(name)
+        if isinstance(param, Float) and isinstance(value, int | float) and math.isfinite(value):
+            x = float(trial.params[name])  # type: ignore[arg-type]
+            scale = x * math.log(param.high / param.low) if param.log else param.high - param.low
+            out[i] = value * scale
+    return out
+
+
+def spsa_gradient(
+    space: Space, plus: TrialRecord, minus: TrialRecord, history: History
+) -> Array | None:
+    """(f+ - f-) / (x+ - x-) per coordinate (the probes may have been clipped to the
+    cube); None when a probe did not complete."""
+    if plus.value is None or minus.value is None:
+        return None
+    difference = space.encode(plus.params) - space.encode(minus.params)
+    change = history.loss(plus.value) - history.loss(minus.value)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        estimate: Array = np.where(np.abs(difference) > 1e-12, change / difference, 0.0)
+    return estimate
+
+
+def _pending(trial: TrialRecord) -> bool:
+    return trial.state in (TrialState.RUNNING, TrialState.QUEUED)

@@ -1,0 +1,96 @@
+"""``auto``: one test per rule, the note it stores, and that it is the default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.methods.auto import Auto
+from hpotrack.methods.base import History
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Space
+from hpotrack.testing.method_suite import MethodSuite
+
+
+class TestAuto(MethodSuite):
+    def make_method(self) -> hp.methods.Method:
+        return Auto()
+
+
+def chosen(space: dict[str, object], budget: hp.Budget | None = None,
+           trials: list[TrialRecord] = ()) -> tuple[str, str]:  # type: ignore[assignment]  # fmt: skip
+    history = History(Space.from_user(space), "minimize", 0, budget)
+    for trial in trials:
+        history.update(trial)
+    method, reason = Auto().choose(history)
+    return method.name, reason
+
+
+def timed(number: int, seconds: float, **metrics: object) -> TrialRecord:
+    return TrialRecord(number, TrialState.COMPLETE, {"x": 0.5}, value=1.0, metrics=dict(metrics),
+                       started=100.0, finished=100.0 + seconds)  # fmt: skip
+
+
+def test_hypergradients_choose_gradient() -> None:
+    name, reason = chosen({"x": (0.0, 1.0)}, trials=[timed(0, 0.1, hypergrad={"x": 1.0})])
+    assert name == "gradient" and "hypergradients" in reason
+
+
+def test_hypergradients_with_a_choice_fall_back_to_tpe() -> None:
+    trial = TrialRecord(0, TrialState.COMPLETE, {"x": 0.5, "c": "a"}, value=1.0,
+                        metrics={"hypergrad": {"x": 1.0}})  # fmt: skip
+    assert chosen({"x": (0.0, 1.0), "c": ["a", "b"]}, trials=[trial])[0] == "tpe"
+
+
+def test_a_budget_chooses_bohb() -> None:
+    name, reason = chosen({"x": (0.0, 1.0)}, hp.Budget(1, 27, name="epochs"))
+    assert name == "bohb" and "epochs 1..27" in reason
+
+
+def test_a_fractional_budget_chooses_tpe_with_median_pruning() -> None:
+    history = History(Space.from_user({"x": (0.0, 1.0)}), "minimize", 0, hp.Budget(0.1, 1.0))
+    method, _ = Auto().choose(history)
+    assert method.name == "tpe" and method.pruner is not None  # type: ignore[attr-defined]
+
+
+def test_a_small_discrete_space_chooses_grid() -> None:
+    name, reason = chosen({"a": [1, 2, 3], "b": hp.Int(1, 4), "c": hp.Float(0, 1, step=0.5)})
+    assert name == "grid" and "36 cells" in reason
+    assert chosen({"a": hp.Int(1, 100), "b": hp.Int(1, 100)})[0] == "tpe"  # 10,000 cells
+
+
+def test_expensive_small_numeric_spaces_choose_bayes() -> None:
+    space = {"x": (0.0, 1.0), "n": hp.Int(1, 8)}
+    assert chosen(space, trials=[timed(0, 0.01)])[0] == "tpe"  # cheap
+    name, reason = chosen(space, trials=[timed(0, 2.0), timed(1, 3.0)])
+    assert name == "bayes" and "2.5 s per trial" in reason
+
+
+def test_mixed_spaces_choose_tpe() -> None:
+    name, reason = chosen({"x": (0.0, 1.0), "c": ["a", "b", "c"]}, trials=[timed(0, 5.0)])
+    assert name == "tpe" and "mixed" in reason
+
+
+def test_very_large_spaces_and_long_studies_choose_evolution() -> None:
+    assert chosen({f"x{i}": (0.0, 1.0) for i in range(41)})[0] == "evolution"
+    many = [timed(n, 0.001) for n in range(1001)]
+    assert chosen({"x": (0.0, 1.0)}, trials=many)[0] == "evolution"
+
+
+def test_auto_is_the_default_and_notes_its_choice(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    @hp.tune({"a": [1, 2], "b": ["x", "y"]}, db=db, seed=0)
+    def f(a: int, b: str) -> float:
+        return a
+
+    with caplog.at_level("INFO", logger="hpotrack"):
+        study = f.optimize(n_trials=4)
+    assert study.method.name == "auto"
+    assert {t.note for t in study.trials} == {"auto: grid (a small discrete space (4 cells))"}
+    assert sorted(str(t.params) for t in study.trials) == sorted(
+        str({"a": a, "b": b}) for a in (1, 2) for b in ("x", "y")
+    )
+    assert "auto: grid" in caplog.text

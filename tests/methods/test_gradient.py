@@ -1,0 +1,201 @@
+"""``gradient``: Adam on given hypergradients and on SPSA estimates, replayed from the
+history; the chain rule of the encoding; what it refuses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import MethodError, SearchExhausted
+from hpotrack.methods.base import History, Proposal
+from hpotrack.methods.gradient import Adam, Gradient, hypergradient
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Space
+from hpotrack.testing.method_suite import MethodSuite
+
+SPACE = Space.from_user({"a": hp.Float(1e-3, 1e3, log=True), "b": hp.Float(-2.0, 2.0)})
+TARGET = {"a": 10.0, "b": 1.0}
+
+
+class TestGradient(MethodSuite):
+    space = SPACE
+
+    def make_method(self) -> hp.methods.Method:
+        return Gradient()
+
+    @pytest.mark.parametrize("completed", [1, 13])  # the start, then whole probe pairs
+    def test_pending_trials_are_not_proposed_again(self, completed: int) -> None:
+        """Descent is sequential: SPSA's two probes may run at once, then nothing more."""
+        method = self.make_method()
+        history = self._simulate(method, completed, seed=5)
+        probes = []
+        for number in range(completed, completed + 2):
+            proposal = method.ask(history)
+            probes.append(proposal.params)
+            history.update(TrialRecord(number, TrialState.RUNNING, proposal.params,
+                                       origin=proposal.origin, claim=proposal.claim))  # fmt: skip
+        assert probes[0] != probes[1]
+        with pytest.raises(SearchExhausted, match="sequential"):
+            method.ask(history)
+
+    def test_failed_and_running_trials_in_the_history_are_handled(self) -> None:
+        """A failed start is stepped back from; a running one blocks the next iterate."""
+        method = self.make_method()
+        history = History(self.space, "minimize", 9)
+        start = method.ask(history)
+        history.update(TrialRecord(0, TrialState.RUNNING, start.params))
+        with pytest.raises(SearchExhausted, match="sequential"):
+            method.ask(history)
+        history.update(TrialRecord(0, TrialState.FAILED, start.params))
+        assert self.space.validate(method.ask(history).params)
+
+
+def loss(params: dict[str, float]) -> float:
+    return (math.log10(params["a"]) - 1.0) ** 2 + (params["b"] - TARGET["b"]) ** 2
+
+
+def gradient_of(params: dict[str, float]) -> dict[str, float]:
+    """d loss / d a and d loss / d b in the parameters' own units."""
+    a, b = params["a"], params["b"]
+    return {"a": 2 * (math.log10(a) - 1.0) / (a * math.log(10)), "b": 2 * (b - TARGET["b"])}
+
+
+def run(method: Gradient, n: int, *, with_gradient: bool, direction: str = "minimize") -> History:
+    history = History(SPACE, direction, 0)
+    sign = 1.0 if direction == "minimize" else -1.0
+    for number in range(n):
+        proposal = method.ask(history)
+        params = proposal.params
+        value = sign * loss(params)  # type: ignore[arg-type]
+        metrics: dict[str, object] = {"value": value}
+        if with_gradient:
+            metrics["hypergrad"] = {k: sign * g for k, g in gradient_of(params).items()}  # type: ignore[arg-type]
+        history.update(finished(number, proposal, value, metrics))
+    return history
+
+
+def finished(
+    number: int, proposal: Proposal, value: float, metrics: dict[str, object]
+) -> TrialRecord:
+    return TrialRecord(
+        number=number,
+        state=TrialState.COMPLETE,
+        params=proposal.params,
+        value=value,
+        metrics=metrics,
+        origin=proposal.origin,
+        parents=proposal.parents,
+        claim=proposal.claim,
+        note=proposal.note,
+    )
+
+
+def test_the_chain_rule_of_a_log_and_a_linear_parameter() -> None:
+    trial = TrialRecord(0, TrialState.COMPLETE, {"a": 10.0, "b": 0.0},
+                        metrics={"hypergrad": {"a": 0.5, "b": 3.0}})  # fmt: skip
+    cube = hypergradient(SPACE, trial)
+    assert cube is not None
+    assert cube[0] == pytest.approx(0.5 * 10.0 * math.log(1e6))  # x · ln(high/low)
+    assert cube[1] == pytest.approx(3.0 * 4.0)  # high - low
+
+
+def test_adam_matches_its_definition_for_two_steps() -> None:
+    adam = Adam(Gradient(lr=0.1), 1)
+    first = adam.step(np.array([0.5]), np.array([2.0]))
+    assert first[0] == pytest.approx(0.5 - 0.1)  # the first Adam step is lr · sign(g)
+    second = adam.step(first, np.array([-1.0]))
+    m = 0.9 * 0.2 + 0.1 * -1.0
+    v = 0.999 * 0.004 + 0.001 * 1.0
+    expected = first[0] - 0.1 * (m / (1 - 0.81)) / (math.sqrt(v / (1 - 0.999**2)) + 1e-8)
+    assert second[0] == pytest.approx(expected)
+
+
+def test_given_hypergradients_lead_to_the_minimum() -> None:
+    history = run(Gradient(lr=0.05), 80, with_gradient=True)
+    best = min(t.value for t in history.trials if t.value is not None)
+    assert best < 1e-3 < history.trials[0].value  # type: ignore[operator]
+    for trial in history.trials[1:]:
+        (edge,) = trial.parents
+        assert edge.kind == "gradient-step" and edge.parent == trial.number - 1
+
+
+def test_maximizing_climbs_the_objective() -> None:
+    history = run(Gradient(lr=0.05), 60, with_gradient=True, direction="maximize")
+    assert max(t.value for t in history.trials if t.value is not None) > -1e-2
+
+
+def test_spsa_without_hypergradients_also_descends_with_paired_probes() -> None:
+    history = run(Gradient(lr=0.05), 121, with_gradient=False)
+    claims = [t.claim for t in history.trials[1:5]]
+    assert claims == ["spsa:0+", "spsa:0-", "spsa:1+", "spsa:1-"]
+    late = [t.value for t in history.trials[-20:] if t.value is not None]
+    assert sum(late) / len(late) < history.trials[0].value / 10  # type: ignore[operator]
+    assert {e.parent for e in history.trials[3].parents} == {1, 2}
+
+
+def test_a_running_iterate_blocks_the_next_one() -> None:
+    method = Gradient()
+    history = History(SPACE, "minimize", 0)
+    first = method.ask(history)
+    assert first.params == SPACE.decode(np.full(2, 0.5))  # the centre of the cube
+    history.update(TrialRecord(0, TrialState.RUNNING, first.params))
+    with pytest.raises(SearchExhausted, match="sequential"):
+        method.ask(history)
+
+
+def test_a_failed_iterate_backs_off_half_way() -> None:
+    method = Gradient(lr=0.2)
+    history = run(method, 3, with_gradient=True)
+    failing = method.ask(history)
+    history.update(TrialRecord(3, TrialState.FAILED, failing.params, origin="gradient-step",
+                               parents=failing.parents))  # fmt: skip
+    retry = method.ask(history)
+    middle = (SPACE.encode(history.trials[2].params) + SPACE.encode(failing.params)) / 2
+    assert SPACE.encode(retry.params) == pytest.approx(middle)
+
+
+def test_it_stops_when_steps_become_tiny() -> None:
+    with pytest.raises(SearchExhausted, match="converged"):
+        run(Gradient(lr=1e-6, tolerance=1e-3), 3, with_gradient=True)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        {"n": hp.Int(1, 5)},
+        {"c": ["a", "b"]},
+        {"x": hp.Float(0.0, 1.0, step=0.1)},
+    ],
+)
+def test_integers_choices_and_grids_are_refused(space: dict[str, object]) -> None:
+    with pytest.raises(MethodError, match="continuous hyperparameters"):
+        Gradient().check(Space.from_user(space))
+
+
+def test_a_fixed_choice_is_accepted() -> None:
+    Gradient().check(Space.from_user({"x": hp.Float(0.0, 1.0), "kind": ["ridge"]}))
+
+
+def test_end_to_end_with_report_hypergradient(db: object) -> None:
+    @hp.tune({"a": hp.Float(1e-3, 1e3, log=True), "b": hp.Float(-2.0, 2.0)},
+             method="gradient", db=db, seed=0)  # fmt: skip
+    def f(a: float, b: float, trial: hp.Trial) -> float:
+        trial.report_hypergradient(gradient_of({"a": a, "b": b}))
+        return loss({"a": a, "b": b})
+
+    study = f.optimize(n_trials=40)
+    assert study.best.value < study.trials[0].value / 20  # type: ignore[operator]
+    assert "hypergrad" in study.trials[0].metrics
+    assert study.trials[1].note == "gradient: Adam on the hypergradients the function returns"
+
+
+def test_report_hypergradient_refuses_unknown_names_and_non_numbers() -> None:
+    trial = hp.Trial(trial_id=1, number=0, params={"a": 1.0}, budget=None, objective="v",
+                     study="s")  # fmt: skip
+    with pytest.raises(hp.HpotrackError, match="not a hyperparameter"):
+        trial.report_hypergradient({"z": 1.0})
+    with pytest.raises(hp.HpotrackError, match="finite number"):
+        trial.report_hypergradient({"a": math.nan})
