@@ -9,7 +9,8 @@ the population takes the weights and hyperparameters of one in the top quarter
 are (``continued``). Every segment may so run with another learning rate and regularisation:
 what a member ends with is a schedule, not one value, and the script prints it. Epochs are
 counted along a member's line: one that copies a member already further along goes on from
-that member's epoch, so the best member may have more than segments x 4 epochs behind it.
+that member's epoch, and every member stops at segments x 4 epochs (so some need fewer
+segments to get there).
 
 The first argument is the number of segments per member (default 8); running the script
 again with a larger number trains the same population further.
@@ -93,7 +94,7 @@ def schedule_lines(schedule: dict[str, list[tuple[int, Any]]], last: int) -> lis
 
 
 if __name__ == "__main__":
-    study = train.optimize()  # population x generations segments, then it stops
+    study = train.optimize()  # until every member reached generations x interval epochs
     members = final_members(study)
     best = min(members, key=lambda record: record.value or 0.0)
     epochs = int(best.budget or 0)

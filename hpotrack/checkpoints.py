@@ -58,23 +58,31 @@ def save(
         data = bytes(obj)
     else:
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.sha256(data).hexdigest()
     folder = store.checkpoint_dir(study)
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"trial-{number}-step-{step}.{'bin' if raw else 'pkl'}"
+    # A new name for every content: the file a row points to is never overwritten, so a
+    # writer killed before its row is stored leaves the previous checkpoint intact.
+    final = folder / f"trial-{number}-step-{step}-{digest[:12]}.{'bin' if raw else 'pkl'}"
     _write_atomically(final, data)
     checkpoint = Checkpoint(
         trial_id=trial_id,
         step=step,
         path=str(final.relative_to(store.checkpoint_root)),
         size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=digest,
     )
     with store.write():
+        replaced = store.conn.execute(
+            "SELECT path FROM checkpoints WHERE trial_id = ? AND step = ?", (trial_id, step)
+        ).fetchone()
         store.conn.execute(
             "INSERT OR REPLACE INTO checkpoints (trial_id, step, path, bytes, hash, time) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (trial_id, step, checkpoint.path, checkpoint.size, checkpoint.sha256, time.time()),
         )
+    if replaced is not None and replaced[0] != checkpoint.path:
+        (store.checkpoint_root / replaced[0]).unlink(missing_ok=True)
     return checkpoint
 
 

@@ -45,7 +45,8 @@ def test_objects_and_bytes_round_trip_with_their_size_and_hash(db: Path) -> None
     last = checkpoints.find(store, study.id, 0, at_most=None)
     assert first is not None and checkpoints.load(store, first) == {"w": [1, 2, 3]}
     assert last is not None and checkpoints.load(store, last) == b"\x00raw"
-    assert (last.step, last.size) == (5, 4) and last.path.endswith("trial-0-step-5.bin")
+    assert (last.step, last.size) == (5, 4) and "trial-0-step-5-" in last.path
+    assert last.path.endswith(".bin")
     assert (store.checkpoint_root / first.path).read_bytes() == pickle.dumps(
         {"w": [1, 2, 3]}, protocol=pickle.HIGHEST_PROTOCOL
     )
@@ -156,10 +157,12 @@ def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:
     return train
 
 
-@pytest.mark.parametrize(("keep", "files"), [("needed", 4), ("all", 12)])
-def test_pbt_keeps_the_latest_checkpoint_per_member_or_all(db: Path, keep: str, files: int) -> None:
+@pytest.mark.parametrize("keep", ["needed", "all"])
+def test_pbt_keeps_the_latest_checkpoint_per_member_or_all(db: Path, keep: str) -> None:
     study = pbt(db, keep).optimize()
-    assert len(study.trials) == 12 and all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert len(study.trials) <= 12 and all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert sorted(t.budget for t in study.trials)[-4:] == [6.0] * 4  # every member at 6
+    files = 4 if keep == "needed" else len(study.trials)
     folder = open_store(db).checkpoint_dir("p")
     assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == files
     with sqlite3.connect(db) as conn:
@@ -185,10 +188,10 @@ def test_two_processes_never_train_one_member_at_once(tmp_path: Path) -> None:
     for process in processes:
         finish(process)
     trials = hp.load_study("population", db=db).trials
-    assert len(trials) == 12 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert len(trials) <= 12 and all(t.state is TrialState.COMPLETE for t in trials)
     assert len({t.pid for t in trials}) == 2
     for segments in segments_by_member(trials).values():
-        assert len(segments) == 3
+        assert segments[-1].budget == 6  # every member trained up to the horizon
         for before, after in itertools.pairwise(segments):
             assert before.finished is not None and after.started is not None
             assert before.finished <= after.started  # one after the other, never overlapping
@@ -226,9 +229,9 @@ def test_a_population_resumes_after_kill_9(tmp_path: Path) -> None:
     trials = hp.load_study("population", db=db).trials
     lost = [t for t in trials if t.state is TrialState.FAILED]
     assert len(lost) == 1 and "worker lost" in (lost[0].error or "")
-    assert len(trials) == 13 and all(t.origin != "retried" for t in trials)  # PBT re-runs it
+    assert all(t.origin != "retried" for t in trials)  # PBT re-runs the segment itself
     for segments in segments_by_member(trials).values():
         complete = [t for t in segments if t.state is TrialState.COMPLETE]
-        assert len(complete) == 3
+        assert complete[-1].budget == 6  # every member trained up to the horizon
     again = [t for t in trials if t.claim == f"{lost[0].claim}#1"]  # the segment, run again
     assert len(again) == 1 and again[0].state is TrialState.COMPLETE

@@ -49,8 +49,9 @@ def test_pbt_digits_trains_a_population_and_prints_its_schedule(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     study = hp.load_study("pbt-digits", db=tmp_path / "hpotrack.db")
     trials = study.trials
-    assert len(trials) == 8 * 3  # population x generations
+    assert len(trials) <= 8 * 3  # population x generations, fewer when members jump ahead
     assert all(t.state == hp.TrialState.COMPLETE for t in trials)
+    assert max(t.budget or 0 for t in trials) == 3 * 4  # nobody trains past the horizon
     kinds = {edge.kind for t in trials for edge in t.parents}
     assert {"exploited", "continued"} <= kinds
     for t in trials:  # every segment trains 4 epochs, right after its checkpoint's step
@@ -68,3 +69,59 @@ def test_pbt_digits_trains_a_population_and_prints_its_schedule(tmp_path: Path) 
     for name, points in schedule.items():  # the last value of each is printed
         assert f"{name}={points[-1][1]:.3g}" in result.stdout
     assert "hpotrack lineage pbt-digits" in result.stdout
+
+
+def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("sklearn")
+    import importlib.util
+    import itertools
+
+    import numpy as np
+
+    path = ROOT / "examples" / "ridge_hypergradient.py"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("HPOTRACK_DB", None)
+    result = subprocess.run(
+        [sys.executable, str(path), "8"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    study = hp.load_study("ridge-hypergradient", db=tmp_path / "hpotrack.db")
+    trials = study.trials
+    assert len(trials) == 8 and all(t.state == hp.TrialState.COMPLETE for t in trials)
+    centre = list(trials[0].params.values())  # lam = 1: the centre of [1e-4, 1e4] in log
+    assert len(centre) == 64 and centre == pytest.approx([1.0] * 64)
+    assert trials[0].parents == ()
+    for before, after in itertools.pairwise(trials):  # one chain of Adam steps
+        assert after.origin == "gradient-step"
+        assert [(e.parent, e.kind) for e in after.parents] == [(before.number, "gradient-step")]
+        assert set(after.metrics["hypergrad"]) == set(after.params)
+    values = [t.value for t in trials if t.value is not None]  # 0.047 -> 0.037 on this split
+    assert len(values) == 8 and min(values) == values[-1] < 0.85 * values[0]
+    assert f"best {study.best.value:.5f} (trial 7 of 8)" in result.stdout
+
+    # the closed-form hypergradient against central differences, in log units
+    spec = importlib.util.spec_from_file_location("ridge_hypergradient", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    split = example.load_split(0)
+    lams = 10.0 ** np.random.default_rng(3).uniform(-4, 4, 64)
+    loss, gradient = example.validation_loss(lams, split)
+    assert loss == pytest.approx(example.mse(example.fit(lams, split)[1], split.x_val, split.y_val))
+    h, numeric = 1e-5, np.empty(64)
+    for j in range(64):
+        up, down = lams.copy(), lams.copy()
+        up[j], down[j] = lams[j] * np.exp(h), lams[j] * np.exp(-h)
+        difference = example.validation_loss(up, split)[0] - example.validation_loss(down, split)[0]
+        numeric[j] = difference / (2 * h)
+    scale = np.abs(numeric).max()
+    assert scale > 0
+    np.testing.assert_allclose(gradient * lams, numeric, rtol=1e-5, atol=1e-7 * scale)
+    assert example.finite_difference_error(split) < 1e-6  # what `--check` prints

@@ -16,8 +16,13 @@ checkpoint it copied, so its curve is continuous.
 
 Asynchronous by construction: the member to train next is one whose last segment has
 finished (ask is atomic, so no member is ever trained by two processes at once), the one
-with the fewest segments first. A failed segment is run again from the member's last
-good checkpoint. The search ends when every member has ``generations`` segments.
+at the lowest step first, which keeps the population at about the same step so that the
+ranking compares like with like. A failed segment is run again from the member's last
+good checkpoint. Every member trains up to step ``generations * interval`` (the
+*horizon*): a member that copied one further ahead gets there in fewer segments, and a
+member never copies one that already reached the horizon. The search ends when every
+member has reached it, having trained at most ``population * generations * interval``
+steps in all.
 """
 
 from __future__ import annotations
@@ -98,20 +103,25 @@ class PBT(Method):
                 f"`0 <= resample_probability <= 1` must hold, but got resample_probability={p!r}"
             )
 
+    @property
+    def horizon(self) -> int:
+        """The step every member trains up to."""
+        return self.generations * self.interval
+
     def ask(self, history: History) -> Proposal:
         members = self.members(history)
-        ready = [m for m in members if not m.busy and len(m.done) < self.generations]
+        ready = [m for m in members if not m.busy and _step(m) < self.horizon]
         if not ready:
-            if all(len(m.done) >= self.generations for m in members):
+            if all(_step(m) >= self.horizon for m in members):
                 raise SearchExhausted(
                     f"population-based training is complete: {self.population} members "
-                    f"x {self.generations} segments"
+                    f"reached step {self.horizon}"
                 )
             raise SearchExhausted(
                 "every member of the population is being trained by another worker; "
                 f"run at most {self.population} workers (population={self.population})"
             )
-        member = min(ready, key=lambda m: (len(m.done), m.index))
+        member = min(ready, key=lambda m: (_step(m), m.index))
         segment = len(member.done)
         claim = f"pbt:{member.index}:{segment}"
         attempts = sum(1 for t in member.trials if t.claim and t.claim.startswith(claim))
@@ -127,7 +137,7 @@ class PBT(Method):
             )
         source, origin, params = latest, Origin.CONTINUED.value, dict(latest.params)
         rng = history.rng(history.next_number, 1)
-        top = self.top_of(history, members, member)
+        top = [t for t in self.top_of(history, members, member) if (t.budget or 0) < self.horizon]
         if top:
             source = top[int(rng.integers(len(top)))]
             origin = Origin.EXPLOITED.value
@@ -138,7 +148,7 @@ class PBT(Method):
         return Proposal(
             params=params,
             origin=origin,
-            budget=float(start + self.interval),
+            budget=float(min(start + self.interval, self.horizon)),
             parents=(Edge(source.number, origin, step=start),),
             claim=claim,
         )
@@ -211,3 +221,9 @@ def perturbed(param: Float | Int | Choice, value: Value, factor: float) -> Value
         return clipped
     steps = round((clipped - param.low) / param.step)
     return param.decode((min(max(steps, 0), param.n_values - 1) + 0.5) / param.n_values)
+
+
+def _step(member: Member) -> int:
+    """The step a member's latest finished segment reached (0 before the first)."""
+    latest = member.latest
+    return 0 if latest is None else int(latest.budget or 0)

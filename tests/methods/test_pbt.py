@@ -152,12 +152,18 @@ def test_a_failed_segment_runs_again_from_the_last_good_one() -> None:
     assert again.claim == f"{proposal.claim}#1" and again.parents == proposal.parents
 
 
-def test_the_population_ends_after_its_generations() -> None:
-    method = PBT(population=3, generations=2)
-    history = simulate(method, SPACE, 6, seed=0)
-    with pytest.raises(SearchExhausted, match="complete: 3 members x 2 segments"):
-        method.ask(history)
-    assert method.resumable(history) == [3, 4, 5]
+def test_every_member_trains_up_to_the_horizon_and_no_further() -> None:
+    method = PBT(population=4, interval=5, generations=3, quantile=0.25)
+    history = History(SPACE, "minimize", 0)
+    with pytest.raises(SearchExhausted, match="complete: 4 members reached step 15"):
+        for number in range(100):
+            proposal = method.ask(history)
+            value = float(np.log(proposal.params["lr"]) ** 2)  # type: ignore[arg-type]
+            history.update(record(number, proposal, TrialState.COMPLETE, value))
+    assert len(history.trials) <= 4 * 3  # a member that copied one ahead skips segments
+    latest = [history.trials[n] for n in method.resumable(history)]
+    assert sorted(t.budget for t in latest) == [15.0] * 4
+    assert all(t.budget is not None and t.budget <= 15 for t in history.trials)
 
 
 @pytest.mark.parametrize(
