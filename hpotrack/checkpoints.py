@@ -1,12 +1,13 @@
 """Checkpoint files beside the database: written atomically, found through lineage,
 removed once nothing can load them.
 
-A checkpoint is a file ``<db>.ckpt/<study>/trial-<n>-step-<s>.<fmt>`` (``pkl``: a pickled
-object; ``bin``: bytes stored as they were given) plus a row of the ``checkpoints`` table
-with its path, size and SHA-256. The file is written to a temporary name in the same folder,
-synced, and renamed over the final name, so a reader sees the old file or the new one and
-never a half-written one, even if the writer is killed mid-write. The row is inserted
-after the rename: a checkpoint is loadable exactly when its row exists.
+A checkpoint is a file ``<db>.ckpt/<study>-<hash>/trial-<n>-step-<s>-<content>.<fmt>``
+(``pkl``: a pickled object; ``bin``: bytes stored as they were given; ``<content>``: the
+start of its SHA-256) plus a row of the ``checkpoints`` table with its path, size and hash.
+The file is written to a temporary name in the same folder, synced, and renamed to its
+final name, which no other content has, so a reader sees a complete file or none; the row
+is stored after the rename and only then is a file it replaces deleted. A writer killed
+at any moment leaves the previous checkpoint loadable (at worst an unreferenced file).
 
 Which checkpoint a trial loads is lineage: its first parent edge of a kind that carries
 weights (``continued``, ``exploited``, ``promoted``) names the trial and the step to

@@ -522,7 +522,9 @@ class Choice:
                 return i
         hint = ""
         if kind is not None and value in self.options:
-            hint = f"; {value!r} is a {type(value).__name__} and matches only that kind of option"
+            kind_name = type(value).__name__
+            article = "an" if kind_name[0] in "aeiou" else "a"
+            hint = f"; {value!r} is {article} {kind_name} and matches only that kind of option"
         raise SpaceError(f"value {value!r} is not one of the options {list(self.options)!r}{hint}")
 
     def validate(self, value: object) -> Value:

@@ -14,6 +14,7 @@ import platform
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def source_hash(fn: Callable[..., Any]) -> str | None:
     """SHA-256 of the function's source text, None when the source is not available."""
     try:
         source = inspect.getsource(fn)
-    except (OSError, TypeError):
+    except Exception:  # no file, a builtin, or a file changed since import (TokenError)
         return None
     return hashlib.sha256(source.encode()).hexdigest()
 
@@ -91,6 +92,7 @@ def run_provenance(fn: Callable[..., Any]) -> dict[str, Any]:
         "git_commit": git_commit(str(Path(path).parent)) if path else None,
         "source_hash": source_hash(fn),
         "argv": " ".join(sys.argv),
+        "started": time.time(),
     }
 
 

@@ -431,15 +431,19 @@ class Study:
                 self.method.retries_lost and _attempts(self._history, record) <= self._row.retries
             )
             if retry:
-                self._store.insert_trial(
+                self._store.insert_trial(  # where it came from, e.g. a promotion, carries over
                     self._row.id,
                     number=self._history.next_number + retried,
                     state=TrialState.QUEUED,
                     params=record.params,
                     budget=record.budget,
                     bracket=record.bracket,
+                    rung=_start_rung(self._history, record),
                     origin=Origin.RETRIED.value,
-                    parents=(Edge(running.number, Origin.RETRIED.value, detail=reason),),
+                    parents=(
+                        *(e for e in record.parents if e.kind != Origin.RETRIED.value),
+                        Edge(running.number, Origin.RETRIED.value, detail=reason),
+                    ),
                 )
                 retried += 1
             log.warning("trial %d of study %r: %s", running.number, self.name, reason)
@@ -619,3 +623,10 @@ class TrialCheckpoints:
             return None
         found = checkpoints.find(study.store, study.id, edge.parent, edge.step)
         return None if found is None else (found.step, checkpoints.load(study.store, found))
+
+
+def _start_rung(history: History, record: TrialRecord) -> int | None:
+    """The rung a trial started past: for a promoted trial, the rung its parent stopped
+    at (its own ``rung`` has moved on with its checks); None for the others."""
+    edge = next((e for e in record.parents if e.kind == Origin.PROMOTED.value), None)
+    return None if edge is None else history.trials[edge.parent].rung

@@ -283,3 +283,30 @@ def test_reports_reach_the_database_while_the_trial_runs(
     study = train.optimize(n_trials=1)
     assert seen == [3]
     assert [step for step, _ in study.curve(0)["value"]] == [0, 1, 2, 3]
+
+
+def test_a_lost_promoted_trial_is_retried_from_its_promotion(tmp_path: Path) -> None:
+    """The retry keeps the ``promoted`` edge (so it resumes past the parent's rung and
+    from its checkpoint) and the rung it started at, not the rung it had reached."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=0,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.report(x + 1 / epoch, step=epoch)
+        return x + 1 / 9
+
+    train.optimize(n_trials=6)
+    store = open_store(db)
+    row = store.find_study("s")
+    assert row is not None
+    with store.write():  # trial 6: promoted from trial 1 (stopped at rung 0), reached rung 1
+        store.conn.execute("UPDATE trials SET state = 'pruned', rung = 0 WHERE number = 1")
+        store.insert_trial(row.id, number=6, state=TrialState.RUNNING, params={"x": 0.5},
+                           origin="promoted", parents=(hp.Edge(1, "promoted", step=1),),
+                           claim="promote:1", rung=1, host=hostname(), pid=dead_pid())  # fmt: skip
+    trials = train.optimize(n_trials=7).trials
+    retry = next(t for t in trials if t.origin == "retried")
+    assert [(e.parent, e.kind) for e in retry.parents] == [(1, "promoted"), (6, "retried")]
+    assert min(retry.checks, default=3) >= 3  # checked only above the parent's rung (1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hpotrack.errors import MethodError
 from hpotrack.methods import Method, Random
 from hpotrack.space import Float, Space
 from hpotrack.testing import MethodSuite, simulate
@@ -38,5 +39,5 @@ def test_sobol_covers_the_cube_more_evenly_than_independent_draws() -> None:
 
 
 def test_qmc_flag_is_validated() -> None:
-    with pytest.raises(TypeError, match="qmc"):
+    with pytest.raises(MethodError, match="`qmc` must be True or False"):
         Random(qmc="yes")  # type: ignore[arg-type]
