@@ -3,12 +3,25 @@
 The JSON export is the study's whole record, so an export imported elsewhere and exported
 again gives the same bytes: the definition (space, method and budget as their stable JSON
 tags, never class names), and per trial its state, params, value, metrics, times,
-host/pid, claim, lineage edges, intermediate metrics (``curve``) and where the method
-decided on it (``rung``, ``bracket``, ``checks``: step -> objective). Not exported: the
-``runs`` provenance rows (python, git commit, source hash) and checkpoints.
+host/pid, claim, lineage edges, intermediate metrics (``curve``), where the method decided
+on it (``rung``, ``bracket``, ``checks``: step -> objective) and its ``note`` (e.g. the
+method ``auto`` chose). Not exported: the ``runs`` provenance rows (python, git commit,
+source hash) and checkpoints.
+
+Beside the study, JSON and JSONL (in the header line) carry ``best_schedule``: the best
+final trial's hyperparameter schedule, ``{"trial": N, "schedule": {name: [[from_step,
+value], ...]}}`` (null before a trial completes); "final" is each population member's
+latest complete segment (:func:`finals`), so for PBT it is what the best member trained
+with, step by step. It is one study-level field rather than a schedule per trial because
+it is derived: every trial's schedule follows from the params and lineage the export
+already holds (``hpotrack.lineage.schedule``), and a per-trial copy would grow with the
+population times its segments. Being derived, it is recomputed on export and ignored on
+import (only its type is checked), so export -> import -> export stays byte-identical.
+CSV has one row per trial and no place for it.
 
 An import creates a new study in one write transaction, so a bad file stores nothing.
-Version 1 exports, from before budgets and rungs, import as studies without them. A
+Version 1 exports, from before budgets and rungs, import as studies without them;
+version 2 ones, from before ``best_schedule`` and notes, import with no notes. A
 trial that was running when exported is imported as ``failed`` ("running when exported"),
 finished at the import time: nothing will ever tell it, and a study must not keep a
 running trial that no worker owns.
@@ -19,6 +32,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,19 +42,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from hpotrack import lineage
 from hpotrack.budget import Budget
 from hpotrack.definition import DIRECTIONS
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import dumps, jsonable
 from hpotrack.methods.base import from_json as method_from_json
-from hpotrack.records import TrialState
+from hpotrack.records import TrialRecord, TrialState, is_better
 from hpotrack.space import Space
 from hpotrack.store import Store
 from hpotrack.study import Study
 
 FORMAT = "hpotrack-study"
-VERSION = 2  # 2 added the study's budget and each trial's rung, bracket and checks
-READABLE = (1, 2)
+VERSION = 3  # 3 added best_schedule and trial notes; 2 the budget, rungs, brackets, checks
+READABLE = (1, 2, 3)
 FORMATS = ("json", "jsonl", "csv")
 RUNNING_ERROR = "running when exported"
 _CSV_IMPORT = (
@@ -71,10 +86,14 @@ TRIAL = {
     "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
     "started": "number?", "finished": "number?", "error": "str?", "host": "str?",
     "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
-    "checks": "object?",
+    "checks": "object?", "note": "str?",
 }  # fmt: skip
 EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
 BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}
+TOP = {
+    "format": "str", "version": "int", "study": "object", "best_schedule": "object?",
+    "trials": "list",
+}  # fmt: skip
 
 
 class TransferError(HpotrackError):
@@ -92,17 +111,37 @@ def export_study(study: Study) -> dict[str, Any]:
         if row is None:
             raise TransferError(f"study {study.name!r} no longer exists in {store.path}")
         curves = _curves(store, row.id)
+        records = study.trials
         trials = [
             _ordered({**t.to_dict(), "claim": t.claim, "curve": curves.get(t.number, {})}, TRIAL)
-            for t in study.trials
+            for t in records
         ]
         definition = {
             **_ordered(dict(vars(row)), STUDY),
             "space": study.space.to_json(),
             "method": study.method.to_json(),
         }
-    data = {"format": FORMAT, "version": VERSION, "study": definition, "trials": trials}
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "study": definition,
+        "best_schedule": best_schedule(records, definition["direction"]),
+        "trials": trials,
+    }
     return cast(dict[str, Any], jsonable(data))
+
+
+def best_schedule(trials: list[TrialRecord], direction: str) -> dict[str, Any] | None:
+    """``{"trial": N, "schedule": {name: [[from_step, value], ...]}}`` of the best final
+    trial (:func:`best_final`), None while no trial is complete."""
+    best = best_final(trials, direction)
+    if best is None:
+        return None
+    points = lineage.schedule(trials, best.number)
+    return {
+        "trial": best.number,
+        "schedule": {name: [list(point) for point in line] for name, line in points.items()},
+    }
 
 
 def write_export(study: Study, fmt: str, stream: TextIO) -> int:
@@ -113,7 +152,7 @@ def write_export(study: Study, fmt: str, stream: TextIO) -> int:
     if fmt == "json":
         stream.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
     elif fmt == "jsonl":
-        header = {key: data[key] for key in ("format", "version", "study")}
+        header = {key: value for key, value in data.items() if key != "trials"}
         for item in (header, *data["trials"]):
             stream.write(json.dumps(item, separators=(",", ":"), allow_nan=False) + "\n")
     else:
@@ -201,6 +240,72 @@ def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")
+
+
+# --- populations (suggested move: hpotrack/lineage.py, beside chain and schedule) ------------
+
+SEGMENT_CLAIM = re.compile(r"([^:#]+):(\d+):(\d+)(?:#(\d+))?")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """What a claim ``<family>:<member>:<segment>[#<attempt>]`` says about its trial."""
+
+    family: str
+    member: int
+    index: int
+    attempt: int = 0
+
+
+def segment_of(trial: TrialRecord) -> Segment | None:
+    """The population segment ``trial`` is, by its claim; None if it is not one.
+
+    Members are found from the claim's form, not from the method's name: the claim is
+    what the method stored to say which member and segment a trial is (the database is
+    the only state), so this needs no method object, holds for any method that trains a
+    population in segments (PBT, or a variant under another name), and stays right when a
+    study is imported. Other claims have one index (``grid:17``, ``config:3``,
+    ``promote:5``), so they never look like segments.
+    """
+    match = SEGMENT_CLAIM.fullmatch(trial.claim or "")
+    if match is None:
+        return None
+    family, member, index, attempt = match.groups()
+    return Segment(family, int(member), int(index), int(attempt or 0))
+
+
+def members(trials: list[TrialRecord]) -> dict[tuple[str, int], list[TrialRecord]]:
+    """Each population member's trials by (family, member), sorted so; each list in number
+    order, which is segment order (a member's segments run one after another). Empty for a
+    study without a population."""
+    found: dict[tuple[str, int], list[TrialRecord]] = {}
+    for trial in trials:
+        segment = segment_of(trial)
+        if segment is not None:
+            found.setdefault((segment.family, segment.member), []).append(trial)
+    return dict(sorted(found.items()))
+
+
+def finals(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """What a study ended with, by number: each member's latest complete segment, and
+    every complete trial outside a population (final by itself)."""
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    latest: dict[object, TrialRecord] = {}  # by member, or by number outside a population
+    for trial in complete:
+        segment = segment_of(trial)
+        latest[trial.number if segment is None else (segment.family, segment.member)] = trial
+    return sorted(latest.values(), key=lambda t: t.number)
+
+
+def best_final(trials: list[TrialRecord], direction: str) -> TrialRecord | None:
+    """The best of :func:`finals` (the earliest on a tie); without a population, the best
+    complete trial, as ``Study.best``."""
+    best: TrialRecord | None = None
+    for trial in finals(trials):
+        leader = None if best is None else best.value
+        if trial.value is not None and is_better(trial.value, leader, direction):
+            best = trial
+    return best
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -330,7 +435,7 @@ def _plan(data: Mapping[str, Any], name: str | None) -> _Plan:
             f"export version {version!r} is not supported (this hpotrack reads versions up "
             f"to {VERSION}){'; upgrade: pip install -U hpotrack' if newer else ''}"
         )
-    top = _fields(data, {"format": "str", "version": "int", "study": "object", "trials": "list"})
+    top = _fields(data, TOP)  # best_schedule: derived from the trials, not imported
     study = _fields(top["study"], STUDY, "the study")
     definition, space = _definition(study, name)
     _check((study["target"] or 0) >= 0, "the study's target is negative")
@@ -421,6 +526,7 @@ def _trial(
             "parents": len(trial["parents"] or []),
             **{key: _index(trial[key], f"{where}: {key}") for key in ("rung", "bracket")},
             "checks": _checks(trial["checks"] or {}, where),
+            "note": trial["note"],
         }
     )
     seen: set[tuple[int, str]] = set()

@@ -10,6 +10,7 @@ import io
 import json
 import sqlite3
 from contextlib import closing
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,20 @@ from unittest.mock import ANY
 import pytest
 
 import hpotrack as hp
-from hpotrack.records import Edge, TrialState
+from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores, open_store
 from hpotrack.transfer import (
     RUNNING_ERROR,
+    Segment,
     TransferError,
+    best_final,
     export_study,
     export_to_file,
+    finals,
     import_study,
+    members,
     read_export,
+    segment_of,
     write_export,
 )
 
@@ -34,6 +40,11 @@ SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "act": ["
 GRID = {"x": [1, 2, 3], "y": hp.Float(0.0, 1.0, step=0.5)}
 TABLES = ("studies", "runs", "trials", "metrics", "lineage", "checkpoints")
 BUDGET = hp.Budget(1, 9, name="epochs")
+PBT_SPACE = {
+    "lr": hp.Float(0.01, 1.0, log=True),
+    "momentum": hp.Float(0.5, 0.99),
+    "batch": [16, 32, 64],
+}
 RUNGS = [(0, 0), (1, 1), (2, 0), (0, 1), (1, 0), (2, 1), (0, 0), (None, None)]  # by number
 
 
@@ -103,10 +114,43 @@ def set_rungs(db: Path, name: str, rungs: list[tuple[int | None, int | None]]) -
         )
 
 
+def tuned_pbt(db: Path, name: str = "pbt", fail: int | None = None) -> hp.TunedFunction:
+    """Population-based training of 4 members in segments of 2 steps, up to step 6: each
+    segment loads its member's checkpoint, reports every step and saves one; trial
+    ``fail`` raises."""
+
+    @hp.tune(
+        PBT_SPACE,
+        method=hp.methods.PBT(population=4, interval=2, generations=3),
+        study=name,
+        db=db,
+        seed=0,
+    )
+    def train(lr: float, momentum: float, batch: int, trial: hp.Trial) -> float:
+        state = trial.load_checkpoint() or {"w": 0.0}
+        loss = 1.0
+        for step in trial.steps:
+            state["w"] += lr * (1.0 - state["w"]) / 2
+            loss = 1.0 - state["w"] + abs(momentum - 0.8)
+            trial.report(loss, step=step)
+        if trial.number == fail:
+            raise RuntimeError("lost")
+        trial.save_checkpoint(state)
+        return loss
+
+    return train
+
+
+def make_pbt_study(db: Path, name: str = "pbt") -> None:
+    """A finished population whose trial 5 failed (its segment ran again, ``#1``), and a
+    queued trial outside the population."""
+    tuned_pbt(db, name, fail=5).optimize().enqueue({"lr": 0.1, "momentum": 0.9, "batch": 32})
+
+
 def make_studies(db: Path) -> None:
     """Studies with every kind of trial: sampled, failed, pruned, enqueued (run and still
-    queued), manual, one with lineage edges; a grid study with claims; and a study with a
-    budget whose trials have rungs, brackets and checks."""
+    queued), manual, one with lineage edges; a grid study with claims; a study with a
+    budget whose trials have rungs, brackets and checks; and a PBT population."""
     train = tuned_mlp(db)
     train.optimize(n_trials=4)
     study = train.study
@@ -127,6 +171,7 @@ def make_studies(db: Path) -> None:
         )
     tuned_grid(db).optimize(n_trials=4)
     make_budget_study(db)
+    make_pbt_study(db)
 
 
 @pytest.fixture
@@ -157,7 +202,7 @@ def test_the_source_has_every_kind_of_trial(source: Path) -> None:
     assert all(t.claim for t in hp.load_study("grid", db=source).trials)
 
 
-@pytest.mark.parametrize("name", ["mlp", "grid", "mf"])
+@pytest.mark.parametrize("name", ["mlp", "grid", "mf", "pbt"])
 def test_json_export_import_export_is_byte_identical(
     source: Path, tmp_path: Path, name: str
 ) -> None:
@@ -166,7 +211,7 @@ def test_json_export_import_export_is_byte_identical(
     assert export_text(name, tmp_path / "copy.db") == first
 
 
-@pytest.mark.parametrize("name", ["mlp", "grid", "mf"])
+@pytest.mark.parametrize("name", ["mlp", "grid", "mf", "pbt"])
 def test_jsonl_round_trip_through_a_file_is_byte_identical(
     source: Path, tmp_path: Path, name: str
 ) -> None:
@@ -191,7 +236,7 @@ def test_the_budget_study_has_rungs_brackets_checks_and_pruned_trials(source: Pa
 def test_the_export_carries_the_budget_rungs_brackets_and_checks(source: Path) -> None:
     study = hp.load_study("mf", db=source)
     data = export_study(study)
-    assert data["version"] == 2
+    assert data["version"] == 3
     assert data["study"]["budget"] == {"type": "budget", "min": 1, "max": 9, "name": "epochs"}
     assert [(t["rung"], t["bracket"]) for t in data["trials"]] == RUNGS
     for exported, record in zip(data["trials"], study.trials, strict=True):
@@ -199,7 +244,7 @@ def test_the_export_carries_the_budget_rungs_brackets_and_checks(source: Path) -
     assert export_study(hp.load_study("mlp", db=source))["study"]["budget"] is None
 
 
-@pytest.mark.parametrize("name", ["mlp", "mf"])
+@pytest.mark.parametrize("name", ["mlp", "mf", "pbt"])
 def test_imported_trials_and_curves_equal_the_originals(
     source: Path, tmp_path: Path, name: str
 ) -> None:
@@ -266,17 +311,110 @@ def test_an_imported_budget_study_continues_with_its_checks(source: Path, tmp_pa
     assert all(t.checks for t in trials[8:])  # the pruner kept deciding on the new trials
 
 
-def test_a_version_1_export_imports_without_budget_and_rungs(source: Path, tmp_path: Path) -> None:
-    data = export_study(hp.load_study("mlp", db=source))
-    data["version"] = 1
-    del data["study"]["budget"]
+def older(data: dict[str, Any], version: int) -> dict[str, Any]:
+    """A copy of ``data`` as export ``version`` wrote it: without what came later."""
+    data = copy.deepcopy(data)
+    data["version"] = version
+    del data["best_schedule"]
+    later = ["note"] if version == 2 else ["rung", "bracket", "checks", "note"]
     for trial in data["trials"]:
-        for key in ("rung", "bracket", "checks"):
+        for key in later:
             del trial[key]
-    imported = import_study(open_store(tmp_path / "copy.db"), data)
+    if version == 1:
+        del data["study"]["budget"]
+    return data
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("name", ["mlp", "pbt"])
+def test_an_older_export_imports_with_what_it_has(
+    source: Path, tmp_path: Path, version: int, name: str
+) -> None:
+    before = hp.load_study(name, db=source)
+    imported = import_study(open_store(tmp_path / "copy.db"), older(export_study(before), version))
     assert imported.budget is None
-    assert imported.trials == hp.load_study("mlp", db=source).trials
-    assert export_study(imported) == export_study(hp.load_study("mlp", db=source))
+    assert imported.trials == [replace(t, note=None) for t in before.trials]
+    expected = export_study(before)
+    for trial in expected["trials"]:
+        trial["note"] = None
+    assert export_study(imported) == expected  # best_schedule too: derived again
+
+
+def expected_best_final(trials: list[TrialRecord]) -> TrialRecord:
+    """Each member's last complete segment (by its claim), the lowest value of those."""
+    last: dict[str, TrialRecord] = {}
+    for trial in trials:
+        if trial.claim and trial.state is TrialState.COMPLETE:
+            last[trial.claim.split(":")[1]] = trial
+    return min(last.values(), key=lambda t: t.value or 0.0)
+
+
+def test_the_export_carries_the_best_final_members_schedule(source: Path) -> None:
+    study = hp.load_study("pbt", db=source)
+    best = expected_best_final(study.trials)
+    schedule = study.schedule(best.number)
+    data = export_study(study)
+    assert list(data) == ["format", "version", "study", "best_schedule", "trials"]
+    assert data["best_schedule"] == {
+        "trial": best.number,
+        "schedule": {
+            name: [[step, value] for step, value in line] for name, line in schedule.items()
+        },
+    }
+    header = json.loads(export_text("pbt", source, "jsonl").splitlines()[0])
+    assert header["best_schedule"] == data["best_schedule"] and "trials" not in header
+
+
+def test_without_a_population_the_best_schedule_is_the_best_trials_params(
+    source: Path, tmp_path: Path
+) -> None:
+    best = hp.load_study("mlp", db=source).best
+    assert export_study(hp.load_study("mlp", db=source))["best_schedule"] == {
+        "trial": best.number,
+        "schedule": {name: [[1, value]] for name, value in best.params.items()},
+    }
+    empty = tuned_mlp(tmp_path / "e.db", "empty").study
+    empty.enqueue({"lr": 0.01, "layers": 2, "act": "tanh"})
+    assert export_study(empty)["best_schedule"] is None
+
+
+def test_an_imported_best_schedule_is_ignored_and_recomputed(source: Path, tmp_path: Path) -> None:
+    data = export_study(hp.load_study("pbt", db=source))
+    edited = {**data, "best_schedule": {"trial": 0, "schedule": {}}}
+    imported = import_study(open_store(tmp_path / "copy.db"), edited)
+    assert export_study(imported) == data
+
+
+def at(number: int, claim: str | None, value: float | None = None) -> TrialRecord:
+    """A trial with ``claim``: complete with ``value``, failed without one."""
+    state = TrialState.FAILED if value is None else TrialState.COMPLETE
+    return TrialRecord(number, state, {}, value=value, claim=claim)
+
+
+def test_population_members_are_found_from_their_claims() -> None:
+    trials = [
+        at(0, "pbt:0:0", 0.5), at(1, "pbt:1:0", 0.4), at(2, "pbt:0:1"), at(3, "pbt:0:1#1", 0.3),
+        at(4, "grid:3", 0.1), at(5, "promote:2", 0.1), at(6, None, 0.2), at(7, "pb2:0:0", 0.9),
+    ]  # fmt: skip
+    assert segment_of(trials[3]) == Segment("pbt", 0, 1, attempt=1)
+    assert segment_of(trials[0]) == Segment("pbt", 0, 0)
+    for claim in ("grid:3", "config:1", "promote:2", "pbt:x:1", "pbt:0:1#", "pbt:0:1:2", None):
+        assert segment_of(at(0, claim)) is None
+    assert members(trials) == {
+        ("pb2", 0): [trials[7]], ("pbt", 0): [trials[0], trials[2], trials[3]],
+        ("pbt", 1): [trials[1]],
+    }  # fmt: skip
+    assert members(trials[4:7]) == {}
+
+
+def test_the_best_final_trial_is_a_members_latest_segment() -> None:
+    trials = [at(0, "pbt:0:0", 0.1), at(1, "pbt:1:0", 0.3), at(2, "pbt:0:1", 0.5), at(3, None, 0.4)]
+    assert finals(trials) == trials[1:]  # 0 was member 0's best, but 2 is where it ended
+    assert best_final(trials, "minimize") == trials[1]
+    assert best_final(trials, "maximize") == trials[2]
+    alone = [at(0, None, 0.2), at(1, "grid:1", 0.1), at(2, None, 0.1), at(3, None)]
+    assert best_final(alone, "minimize") == alone[1]  # the study's best: the first on a tie
+    assert best_final([at(0, "pbt:0:0")], "minimize") is None
 
 
 def test_an_imported_grid_study_runs_only_the_cells_left(source: Path, tmp_path: Path) -> None:
@@ -354,7 +492,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     if change == "format":
         data["format"] = "optuna"
     elif change == "version":
-        data["version"] = 3
+        data["version"] = 4
     elif change == "param":
         trials[1]["params"]["layers"] = 9
     elif change == "state":
@@ -379,6 +517,8 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         trials[1]["checks"] = {"1": "low"}
     elif change == "huge":  # more than SQLite's 64 bits: refused before any insert
         trials[1]["bracket"] = 2**64
+    elif change == "best-schedule":
+        data["best_schedule"] = ["lr", 1]
     elif change == "late":  # the last trial is bad: the earlier ones must not be stored
         trials[-1]["value"] = "high"
     return data
@@ -388,7 +528,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     ("change", "message"),
     [
         ("format", "not an hpotrack study export"),
-        ("version", "version 3 is not supported.*upgrade"),
+        ("version", "version 4 is not supported.*upgrade"),
         ("budget", "the study's budget is invalid: `0 < min < max`"),
         ("budget-tag", "the study's budget has type 'Budget'"),
         ("rung", "trial 1: rung must be >= 0, not -1"),
@@ -401,6 +541,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         ("number", "position 1 has number 5"),
         ("parent", "trial 6: parent 99"),
         ("curve", "trial 1: curve 'loss' has step 0 twice"),
+        ("best-schedule", "the export: best_schedule must be an object"),
         ("late", "trial 6: value must be a number"),
     ],
 )

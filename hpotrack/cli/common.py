@@ -25,11 +25,13 @@ from hpotrack.budget import Budget
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import jsonable
+from hpotrack.records import Edge
 from hpotrack.store import Store, default_db_path, open_store
 from hpotrack.study import Study
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv")
+WIDTH = 80  # what text output (not tables of trials, which fit the terminal) stays within
 
 
 class CliError(click.ClickException):
@@ -129,3 +131,22 @@ def budget_text(budget: Budget | None) -> str | None:
     if budget is None:
         return None
     return f"{budget.name} {budget.min:g}..{budget.max:g}"
+
+
+def num(value: float | None) -> str:
+    """A number in 6 significant digits; None is ``-``."""
+    return "-" if value is None else f"{value:.6g}"
+
+
+def short(value: Any) -> Any:
+    """A value for a narrow cell: floats in 4 significant digits, long strings cut."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, str) and len(value) > 16:
+        return value[:15] + "…"
+    return value
+
+
+def edge_dict(edge: Edge) -> dict[str, Any]:
+    """A lineage edge as JSON: parent, kind, step, detail."""
+    return {"parent": edge.parent, "kind": edge.kind, "step": edge.step, "detail": edge.detail}

@@ -14,10 +14,22 @@ import click
 from tabulate import tabulate
 
 from hpotrack.budget import Budget
-from hpotrack.cli.common import cli, echo_json, format_option, study_of, user_errors, when
+from hpotrack.cli import population
+from hpotrack.cli.common import (
+    WIDTH,
+    cli,
+    echo_json,
+    edge_dict,
+    format_option,
+    num,
+    study_of,
+    user_errors,
+    when,
+)
 from hpotrack.records import Edge, TrialRecord
+from hpotrack.space import Value
+from hpotrack.transfer import members
 
-WIDTH = 80
 SPARKS = "▁▂▃▄▅▆▇█"
 TABLE_POINTS = 10  # curves up to this many points are a table, longer ones a sparkline
 SPARK_WIDTH = 60
@@ -27,26 +39,42 @@ MAX_DEPTH = 8  # a deeper lineage branch continues in a block of its own (80 col
 @cli.command()
 @click.argument("study")
 @click.argument("number", type=int)
+@click.option(
+    "--schedule",
+    "with_schedule",
+    is_flag=True,
+    help="Also show each hyperparameter's value from which step on, along the segments "
+    "the trial continues (PBT).",
+)
 @format_option(("table", "json"))
 @click.pass_context
 @user_errors
-def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
+def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt: str) -> None:
     """Show everything recorded about one trial.
 
     Its params, metrics, curves of intermediate values, its rung, bracket and checks (the
     objective where the method decided whether it goes on) when it has them, parents and
     children, where and with which code it ran, and the traceback of a failed trial.
+    With --schedule, its hyperparameter schedule too (JSON: "schedule", each
+    hyperparameter's list of {"from_step", "value"}).
     """
     opened = study_of(ctx, study)
     record = opened.trial(number)
+    schedule = opened.schedule(number) if with_schedule else None
     curves = opened.curve(number)
     children = opened.store.children(opened.id, number)
     provenance = opened.store.provenance(opened.id, number)
     if fmt == "json":
         curve = {n: [{"step": s, "value": v} for s, v in p] for n, p in curves.items()}
-        kids = [{"child": child, **_edge_dict(edge)} for child, edge in children]
+        kids = [{"child": child, **edge_dict(edge)} for child, edge in children]
         data = {"study": opened.name, **record.to_dict(), "curve": curve, "children": kids}
-        echo_json({**data, "provenance": provenance or None})
+        data["provenance"] = provenance or None
+        if schedule is not None:
+            data["schedule"] = {
+                name: [{"from_step": step, "value": value} for step, value in line]
+                for name, line in schedule.items()
+            }
+        echo_json(data)
         return
     lines = [f"Trial {record.number} of study {opened.name!r}: {record.state.value}"]
     value = None if record.value is None else f"{record.value!r} ({opened.objective})"
@@ -62,6 +90,8 @@ def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
         ]
     )
     lines += _section("Parameters", _pairs((k, _exact(v)) for k, v in record.params.items()))
+    if schedule is not None:
+        lines += _section("Schedule (from step: value)", _pairs(_steps(schedule)))
     lines += _section("Metrics", _pairs(record.metrics.items()))
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
     checks = sorted(record.checks.items())  # the objective where the method decided
@@ -78,11 +108,19 @@ def trial(ctx: click.Context, study: str, number: int, fmt: str) -> None:
     click.echo("\n".join(lines))
 
 
+def _steps(schedule: Mapping[str, Sequence[tuple[int, Value]]]) -> list[tuple[str, str]]:
+    """Each hyperparameter's schedule as ``1: 0.1, 5: 0.12`` (floats in 6 digits)."""
+    return [
+        (name, ", ".join(f"{step}: {num(v) if isinstance(v, float) else v}" for step, v in line))
+        for name, line in schedule.items()
+    ]
+
+
 def _amount(amount: float | None, budget: Budget | None) -> str | None:
     """A trial's budget with the study's unit, e.g. ``9 epochs``."""
     if amount is None:
         return None
-    return _num(amount) if budget is None else f"{_num(amount)} {budget.name}"
+    return num(amount) if budget is None else f"{num(amount)} {budget.name}"
 
 
 def _present(pairs: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
@@ -107,11 +145,11 @@ def _curve_lines(name: str, points: Sequence[tuple[int, float]]) -> list[str]:
     values = [v if v is not None and math.isfinite(v) else None for _, v in points]
     lines = [f"  {name}: {len(points)} points, steps {points[0][0]}…{points[-1][0]}"]
     lines.append(f"    {sparkline(values)}")
-    stats = [f"first {_num(points[0][1])}", f"last {_num(points[-1][1])}"]
+    stats = [f"first {num(points[0][1])}", f"last {num(points[-1][1])}"]
     finite = [(v, s) for (s, _), v in zip(points, values, strict=True) if v is not None]
     if finite:
         low, high = min(finite), max(finite)
-        stats += [f"min {_num(low[0])} at step {low[1]}", f"max {_num(high[0])} at step {high[1]}"]
+        stats += [f"min {num(low[0])} at step {low[1]}", f"max {num(high[0])} at step {high[1]}"]
     if len("    " + " · ".join(stats)) <= WIDTH:
         return [*lines, "    " + " · ".join(stats)]
     return [*lines, "    " + " · ".join(stats[:2]), "    " + " · ".join(stats[2:])]
@@ -172,13 +210,26 @@ Links = Mapping[int, Sequence[tuple[int, str]]]
 @click.pass_context
 @user_errors
 def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, fmt: str) -> None:
-    """Show where trials came from, as a tree.
+    """Show where trials came from, as a tree, or a population's members.
 
     Each line is a parent -> child edge with its kind (mutated, retried, ...). With
     NUMBER: that trial's ancestors and its descendants.
+
+    A population (PBT: trials claimed as member:segment) shows one block per member
+    instead: each segment's trial, steps, value and how it started (continued, or copied
+    another member's checkpoint, with the hyperparameters it then used), then the best
+    final member. With NUMBER: the chain of segments that trial continues, and its
+    children. --format json gives the same data.
     """
     opened = study_of(ctx, study)
     trials = opened.trials
+    if members(trials):
+        if number is None:
+            population.show(opened.name, trials, opened.direction, fmt)
+        else:
+            opened.trial(number)  # an unknown number is one clear error
+            population.show_chain(opened.name, trials, number, fmt)
+        return
     edges = [(t.number, e) for t in trials for e in t.parents]
     down = _links((e.parent, child, e) for child, e in edges)
     up = _links((child, e.parent, e) for child, e in edges)
@@ -188,7 +239,7 @@ def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, 
         edges = [(c, e) for c, e in edges if c in ancestors or e.parent in descendants]
     if fmt == "json":
         edges.sort(key=lambda ce: (ce[0], ce[1].parent, ce[1].kind))
-        echo_json([{"child": child, **_edge_dict(edge)} for child, edge in edges])
+        echo_json([{"child": child, **edge_dict(edge)} for child, edge in edges])
         return
 
     def label(n: int) -> str:
@@ -275,7 +326,7 @@ def _node(record: TrialRecord | None, number: int) -> str:
         return f"#{number} (no such trial)"
     if record.value is None:
         return f"#{number} ({record.state.value})"
-    return f"#{number} ({record.state.value}, {_num(record.value)})"
+    return f"#{number} ({record.state.value}, {num(record.value)})"
 
 
 def _edge_text(edge: Edge, number: int | None = None) -> str:
@@ -285,10 +336,6 @@ def _edge_text(edge: Edge, number: int | None = None) -> str:
     if edge.detail:  # clipped: the full text is in `trial` and in JSON
         text += f" [{edge.detail if len(edge.detail) <= 24 else edge.detail[:23] + '…'}]"
     return text
-
-
-def _edge_dict(edge: Edge) -> dict[str, Any]:
-    return {"parent": edge.parent, "kind": edge.kind, "step": edge.step, "detail": edge.detail}
 
 
 def _section(title: str, lines: list[str]) -> list[str]:
@@ -320,11 +367,7 @@ def _text(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return _num(value)
+        return num(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)
     return str(value)
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"

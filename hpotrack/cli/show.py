@@ -14,6 +14,7 @@ from hpotrack.cli.common import (
     cli,
     emit,
     format_option,
+    short,
     store_of,
     study_of,
     table,
@@ -177,7 +178,7 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
             "value": trial.value,
         }
         for name, value in trial.params.items():
-            row[name] = _short(value) if compact else value
+            row[name] = short(value) if compact else value
         row["budget"] = trial.budget
         row["rung"] = trial.rung
         row["bracket"] = trial.bracket
@@ -195,11 +196,3 @@ def _best_first(trials: list[TrialRecord], direction: str) -> list[TrialRecord]:
         return (0 if ranked else 1, sign * trial.value if ranked else math.inf, trial.number)  # type: ignore[operator]
 
     return sorted(trials, key=key)
-
-
-def _short(value: Any) -> Any:
-    if isinstance(value, float):
-        return float(f"{value:.4g}")
-    if isinstance(value, str) and len(value) > 16:
-        return value[:15] + "…"
-    return value
