@@ -82,6 +82,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
         [
             ("value", value),
             ("origin", record.origin),
+            ("note", record.note),
             ("budget", _amount(record.budget, opened.budget)),
             *_present([("rung", record.rung), ("bracket", record.bracket)]),
             ("started", when(record.started)),

@@ -68,28 +68,28 @@ class Auto(Method):
             return TPE(), "hypergradients returned, but some parameters are not continuous"
         if budget is not None:
             if budget.whole:
-                return BOHB(), f"budget= given ({budget.name} {budget.min:g}..{budget.max:g})"
+                return BOHB(), f"budget= given, {budget.name} {budget.min:g}..{budget.max:g}"
             return TPE(pruner="median"), "a fractional budget: TPE with median pruning"
         discrete = all(space[name].n_values for name in space)  # 0: a continuous float
         cells = space.grid_size() if discrete else 0
         if discrete and cells <= self.grid_max:
-            return Grid(), f"a small discrete space ({cells} cells)"
+            return Grid(), f"a small discrete space of {cells} cells"
         if len(history.trials) > self.evolution_after:
             return Evolution(), f"more than {self.evolution_after} trials"
         if len(space) > self.evolution_dimensions:
-            return Evolution(), f"a very large space ({len(space)} parameters)"
+            return Evolution(), f"a very large space of {len(space)} parameters"
         seconds = _mean_duration(history)
         numeric = not any(isinstance(space[name], Choice) for name in space)
         if numeric and len(space) <= self.bayes_dimensions and seconds >= self.expensive_s:
             return Bayes(), f"{len(space)} numeric parameters, {seconds:.1f} s per trial"
         if not numeric:
             return TPE(), f"a mixed space of {len(space)} parameters"
-        return TPE(), f"{len(space)} parameters, cheap trials ({seconds:.2f} s)"
+        return TPE(), f"{len(space)} parameters, cheap trials of {seconds:.2f} s"
 
     def ask(self, history: History) -> Proposal:
         method, reason = self.choose(history)
         proposal = method.ask(history)
-        note = f"auto: {method.name} ({reason})"
+        note = f"auto chose {method.name}: {reason}"
         if proposal.note:
             note = f"{note}; {proposal.note}"
         return Proposal(

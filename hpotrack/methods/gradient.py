@@ -98,24 +98,21 @@ class Gradient(Method):
     def _descend(self, history: History) -> Proposal:
         space = history.space
         chain = [history.trials[0], *(t for t in history.trials if t.origin == STEP)]
+        if any(t.state in (TrialState.RUNNING, TrialState.QUEUED) for t in chain):
+            raise SearchExhausted(_SEQUENTIAL)
+        points = space.encode_many([t.params for t in chain])  # one pass: replay is cheap
         adam = Adam(self, len(space))
-        good: TrialRecord | None = None
-        point: Array | None = None
-        for trial in chain:
-            if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
-                raise SearchExhausted(_SEQUENTIAL)
+        good: int | None = None  # the last iterate that gave a gradient
+        point: Array = points[0]
+        for index, (trial, here) in enumerate(zip(chain, points, strict=True)):
             gradient = hypergradient(space, trial)
-            if gradient is not None:
-                gradient = gradient * history.loss(1.0)  # ascend when maximizing
-            here = space.encode(trial.params)
             if gradient is None:  # failed: go back half way to the last good iterate
-                point = here if good is None else (space.encode(good.params) + here) / 2
+                point = here if good is None else (points[good] + here) / 2
                 continue
-            good, point = trial, adam.step(here, gradient)
-        assert point is not None
+            good, point = index, adam.step(here, gradient * history.loss(1.0))  # ascent if max
         last = chain[-1]
-        moved = float(np.max(np.abs(point - space.encode(last.params))))
-        if good is last and moved < self.tolerance:
+        moved = float(np.max(np.abs(point - points[-1])))
+        if good == len(chain) - 1 and moved < self.tolerance:
             raise SearchExhausted(
                 f"gradient descent converged: the last step moved less than {self.tolerance:g}"
             )

@@ -229,3 +229,22 @@ def test_a_wide_space_with_rungs_folds_params_and_keeps_the_rungs(tmp_path: Path
     assert "params" in lines[1] and "hyperparameter_0=" in lines[3]
     assert cells(lines[1:], "rung") == ["3", "0", "-"]
     assert cells(lines[1:], "bracket") == ["2", "1", "-"]
+
+
+def test_show_and_trial_say_what_auto_chose_and_why(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hpotrack.cli import cli
+
+    db = tmp_path / "h.db"
+
+    @hp.tune({"a": [1, 2], "b": ["x", "y"]}, study="auto", db=db, seed=0)
+    def f(a: int, b: str) -> float:
+        return a
+
+    f.optimize(n_trials=3)
+    shown = CliRunner().invoke(cli, ["--db", str(db), "show", "auto"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[0] == "method: auto chose grid: a small discrete space of 4 cells"
+    trial = CliRunner().invoke(cli, ["--db", str(db), "trial", "auto", "1"])
+    assert "note      auto chose grid: a small discrete space of 4 cells" in trial.output

@@ -89,8 +89,8 @@ def test_auto_is_the_default_and_notes_its_choice(
     with caplog.at_level("INFO", logger="hpotrack"):
         study = f.optimize(n_trials=4)
     assert study.method.name == "auto"
-    assert {t.note for t in study.trials} == {"auto: grid (a small discrete space (4 cells))"}
+    assert {t.note for t in study.trials} == {"auto chose grid: a small discrete space of 4 cells"}
     assert sorted(str(t.params) for t in study.trials) == sorted(
         str({"a": a, "b": b}) for a in (1, 2) for b in ("x", "y")
     )
-    assert "auto: grid" in caplog.text
+    assert "auto chose grid" in caplog.text
