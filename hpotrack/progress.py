@@ -2,11 +2,13 @@
 
 Counts are study-wide (read from the database), so with several processes each bar shows
 the whole study. Silent when stderr is not a terminal, or with ``progress=False``.
+:class:`Counter` is the same kind of line for long command-line work (export, import, plots).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
@@ -84,3 +86,94 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class Counter:
+    """``label [####....] done/total  elapsed 0:07  eta 0:12`` on stderr for long command-line
+    work (export, import, plots of many trials), in :class:`ProgressBar`'s style.
+
+    Silent when the stream is not a terminal, and until ``DELAY_S`` have passed, so quick
+    work prints nothing (tqdm's ``delay``). While enabled, a daemon thread redraws every
+    ``REDRAW_S`` so the clock moves through steps that do not advance the count.
+    """
+
+    DELAY_S = 0.5
+    REDRAW_S = 0.25
+
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        *,
+        enabled: bool | None = None,
+        stream: TextIO | None = None,
+        width: int = 24,
+    ) -> None:
+        self.label = label
+        self._total = max(total, 0)
+        self._done = 0
+        self._stream = stream if stream is not None else sys.stderr
+        self._enabled = _is_terminal(self._stream) if enabled is None else enabled
+        self._width = width
+        self._started = time.monotonic()
+        self._drawn = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Counter:
+        if self._enabled:
+            self._thread = threading.Thread(target=self._tick, name="hpotrack-progress")
+            self._thread.daemon = True
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        late = time.monotonic() - self._started >= self.DELAY_S
+        with self._lock:
+            if self._enabled and (self._drawn or late):
+                self._stream.write("\r" + self.line() + "\n")
+                self._stream.flush()
+
+    def advance(self, count: int = 1) -> None:
+        """Count ``count`` more units done (redrawn by the thread)."""
+        self._done = min(self._total, self._done + count)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.REDRAW_S):
+            if time.monotonic() - self._started >= self.DELAY_S:
+                self.draw()
+
+    def draw(self) -> None:
+        """Write the line now (over the previous one)."""
+        if not self._enabled:
+            return
+        with self._lock:
+            self._stream.write("\r" + self.line())
+            self._stream.flush()
+            self._drawn = True
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self._started
+        done, total = self._done, self._total
+        filled = self._width * done // total if total else 0
+        parts = [self.label, f"[{'#' * filled}{'.' * (self._width - filled)}] {done}/{total}"]
+        parts.append(f"elapsed {_clock(elapsed)}")
+        if 0 < done < total:
+            parts.append(f"eta {_clock(elapsed * (total - done) / done)}")
+        return "  ".join(parts) + "\x1b[K"  # clear what a longer previous line left
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False

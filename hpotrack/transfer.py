@@ -103,8 +103,9 @@ class TransferError(HpotrackError):
 # --- export ------------------------------------------------------------------------------------
 
 
-def export_study(study: Study) -> dict[str, Any]:
-    """The study as a JSON-ready dict with a stable key order (one consistent snapshot)."""
+def export_study(study: Study, progress: Progress | None = None) -> dict[str, Any]:
+    """The study as a JSON-ready dict with a stable key order (one consistent snapshot);
+    ``progress`` is called with 1 per trial converted."""
     store = study.store
     with _snapshot(store):
         row = store.find_study(study.name)
@@ -112,10 +113,11 @@ def export_study(study: Study) -> dict[str, Any]:
             raise TransferError(f"study {study.name!r} no longer exists in {store.path}")
         curves = _curves(store, row.id)
         records = study.trials
-        trials = [
-            _ordered({**t.to_dict(), "claim": t.claim, "curve": curves.get(t.number, {})}, TRIAL)
-            for t in records
-        ]
+        trials = []
+        for t in records:  # made plain one by one: most of the work, so progress counts it
+            trial = {**t.to_dict(), "claim": t.claim, "curve": curves.get(t.number, {})}
+            trials.append(jsonable(_ordered(trial, TRIAL)))
+            _advance(progress)
         definition = {
             **_ordered(dict(vars(row)), STUDY),
             "space": study.space.to_json(),
@@ -126,9 +128,8 @@ def export_study(study: Study) -> dict[str, Any]:
         "version": VERSION,
         "study": definition,
         "best_schedule": best_schedule(records, definition["direction"]),
-        "trials": trials,
     }
-    return cast(dict[str, Any], jsonable(data))
+    return {**cast(dict[str, Any], jsonable(data)), "trials": trials}
 
 
 def best_schedule(trials: list[TrialRecord], direction: str) -> dict[str, Any] | None:
@@ -144,23 +145,28 @@ def best_schedule(trials: list[TrialRecord], direction: str) -> dict[str, Any] |
     }
 
 
-def write_export(study: Study, fmt: str, stream: TextIO) -> int:
-    """Write the export as ``json``, ``jsonl`` or ``csv`` to ``stream``; returns the trial count."""
+def write_export(study: Study, fmt: str, stream: TextIO, progress: Progress | None = None) -> int:
+    """Write the export as ``json``, ``jsonl`` or ``csv`` to ``stream``; returns the trial count.
+    ``progress`` is called with 1 per trial converted, then per trial written."""
     if fmt not in FORMATS:
         raise TransferError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    data = export_study(study)
+    data = export_study(study, progress)
     if fmt == "json":
-        stream.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+        _write_json(data, stream, progress)
     elif fmt == "jsonl":
         header = {key: value for key, value in data.items() if key != "trials"}
-        for item in (header, *data["trials"]):
+        stream.write(json.dumps(header, separators=(",", ":"), allow_nan=False) + "\n")
+        for item in data["trials"]:
             stream.write(json.dumps(item, separators=(",", ":"), allow_nan=False) + "\n")
+            _advance(progress)
     else:
-        _write_csv(data, stream)
+        _write_csv(data, stream, progress)
     return len(data["trials"])
 
 
-def export_to_file(study: Study, fmt: str, path: str | Path) -> int:
+def export_to_file(
+    study: Study, fmt: str, path: str | Path, progress: Progress | None = None
+) -> int:
     """Write the export to ``path`` atomically (temp file + rename); returns the trial count."""
     target = Path(path)
     if not target.parent.is_dir():
@@ -168,7 +174,7 @@ def export_to_file(study: Study, fmt: str, path: str | Path) -> int:
     temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with open(temp, "x", encoding="utf-8", newline="") as stream:  # umask applies
-            count = write_export(study, fmt, stream)
+            count = write_export(study, fmt, stream, progress)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, target)
@@ -210,7 +216,23 @@ def _ordered(record: Mapping[str, Any], spec: Mapping[str, str]) -> dict[str, An
     return {key: record[key] for key in spec}
 
 
-def _write_csv(data: Mapping[str, Any], stream: TextIO) -> None:
+def _write_json(data: Mapping[str, Any], stream: TextIO, progress: Progress | None) -> None:
+    """``json.dumps(data, indent=2)`` and a newline, written a trial at a time (the same
+    bytes: every line of a trial's dump indented by the 4 spaces of its place)."""
+    trials = data["trials"]
+    head = json.dumps({**data, "trials": []}, indent=2, allow_nan=False)
+    if not trials:
+        stream.write(head + "\n")
+        return
+    stream.write(head.removesuffix("[]\n}") + "[\n")
+    for index, trial in enumerate(trials):
+        text = json.dumps(trial, indent=2, allow_nan=False).replace("\n", "\n    ")
+        stream.write("    " + text + (",\n" if index < len(trials) - 1 else "\n"))
+        _advance(progress)
+    stream.write("  ]\n}\n")
+
+
+def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | None = None) -> None:
     """One row per trial: params and metrics flattened, checks as one JSON cell; no curves
     or lineage."""
     trials = data["trials"]
@@ -230,6 +252,7 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO) -> None:
         row += [t["checks"] or None, t["origin"]]
         row += [_iso(started), _iso(finished), duration, t["error"]]
         writer.writerow([_cell(v) for v in row])
+        _advance(progress)
 
 
 def _cell(value: Any) -> Any:
@@ -376,17 +399,26 @@ class _Plan:
     points: list[tuple[int, str, int, float | None, float | None]] = field(default_factory=list)
 
 
-def validate_export(data: Mapping[str, Any], name: str | None = None) -> None:
-    """Raise :class:`TransferError` if ``data`` cannot be imported (touches no database)."""
-    _plan(data, name)
+def validate_export(
+    data: Mapping[str, Any], name: str | None = None, progress: Progress | None = None
+) -> None:
+    """Raise :class:`TransferError` if ``data`` cannot be imported (touches no database);
+    ``progress`` is called with 1 per trial checked."""
+    _plan(data, name, progress)
 
 
-def import_study(store: Store, data: Mapping[str, Any], name: str | None = None) -> Study:
+def import_study(
+    store: Store,
+    data: Mapping[str, Any],
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> Study:
     """Create a NEW study from an export (named ``name``, else as exported); returns it.
+    ``progress`` is called with 1 per trial checked, then with the count once written.
 
     Everything is inserted in one write transaction: a file that fails a check stores nothing.
     """
-    plan = _plan(data, name)
+    plan = _plan(data, name, progress)
     study_name = plan.definition["name"]
     with store.write():
         if store.find_study(study_name) is not None:
@@ -410,6 +442,7 @@ def import_study(store: Store, data: Mapping[str, Any], name: str | None = None)
             ],
         )
         row = store.find_study(study_name)
+    _advance(progress, len(plan.trials))
     assert row is not None
     return Study(store, row)
 
@@ -420,7 +453,7 @@ def _insert_all(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
         store.db.table(table).insert_all(rows)
 
 
-def _plan(data: Mapping[str, Any], name: str | None) -> _Plan:
+def _plan(data: Mapping[str, Any], name: str | None, progress: Progress | None = None) -> _Plan:
     """Check an export and turn it into rows; the first problem is a TransferError."""
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
@@ -444,6 +477,7 @@ def _plan(data: Mapping[str, Any], name: str | None) -> _Plan:
     now = time.time()
     for position, raw in enumerate(top["trials"]):
         _trial(plan, raw, position, len(top["trials"]), space, claims, now)
+        _advance(progress)
     return plan
 
 
@@ -592,3 +626,11 @@ def _point(step: Any, value: Any, at: Any) -> bool:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise TransferError(f"cannot import: {message}")
+
+
+Progress = Callable[[int], None]  # told how many more trials are done (a progress bar)
+
+
+def _advance(progress: Progress | None, count: int = 1) -> None:
+    if progress is not None:
+        progress(count)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hpotrack.cli import inspect, manage, resume, show, transfer
+from hpotrack.cli import inspect, manage, plot, resume, show, transfer
 from hpotrack.cli.common import cli
 
-__all__ = ["cli", "inspect", "main", "manage", "resume", "show", "transfer"]
+__all__ = ["cli", "inspect", "main", "manage", "plot", "resume", "show", "transfer"]
 
 
 def main() -> None:

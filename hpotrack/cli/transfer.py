@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from hpotrack.cli.common import cli, format_option, study_of, user_errors
+from hpotrack.progress import Counter
 from hpotrack.store import open_store
 from hpotrack.transfer import (
     FORMATS,
@@ -38,12 +39,15 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
     back with `hpotrack import`; csv is one row per trial, params and metrics flattened.
     """
     opened = study_of(ctx, study)
+    with Counter(f"export {fmt}", 2 * len(opened.trials)) as progress:  # convert, write
+        if output is None:
+            buffer = io.StringIO()
+            write_export(opened, fmt, buffer, progress.advance)
+        else:
+            count = export_to_file(opened, fmt, output, progress.advance)
     if output is None:
-        buffer = io.StringIO()
-        write_export(opened, fmt, buffer)
         click.echo(buffer.getvalue(), nl=False)
         return
-    count = export_to_file(opened, fmt, output)
     click.echo(f"exported {count} trials of study {opened.name!r} to {output}")
 
 
@@ -65,8 +69,11 @@ def import_(ctx: click.Context, file: Path, name: str | None) -> None:
     created if needed. Trials that were running when exported are imported as failed.
     """
     data = read_export(file)
-    validate_export(data, name)  # before a database file is created for nothing
-    store = open_store(ctx.obj)
-    imported = import_study(store, data, name)
+    trials = data.get("trials")
+    total = 3 * len(trials) if isinstance(trials, list) else 0  # check, check again, write
+    with Counter("import", total) as progress:
+        validate_export(data, name, progress.advance)  # before a database file is created
+        store = open_store(ctx.obj)
+        imported = import_study(store, data, name, progress.advance)
     count = len(imported.trials)
     click.echo(f"imported {count} trials into study {imported.name!r} ({store.path})")

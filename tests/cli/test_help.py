@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def documentation() -> str:
-    """README.md and every file under docs/."""
-    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*"))]
+    """README.md and every page under docs/ (not the images there)."""
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     return "\n".join(f.read_text(encoding="utf-8") for f in files if f.is_file())
 
 

@@ -1,0 +1,192 @@
+"""``hpotrack plot`` (issue 9) and the progress indicator of long commands (plot, export,
+import): silent off a terminal, shown on one."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import hpotrack as hp
+from hpotrack import progress
+from hpotrack.cli import cli
+from hpotrack.progress import Counter
+from hpotrack.store import close_stores
+from tests.test_checkpoints import pbt
+from tests.test_plots import PNG, random_study
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random study with reports ("random"), a PBT study ("p") and one without trials."""
+    path = tmp_path_factory.mktemp("cli-plot") / "h.db"
+    random_study(path)
+    pbt(path).optimize(progress=False)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="empty", db=path)
+    def empty(x: float) -> float:
+        return x
+
+    assert not empty.study.trials
+    close_stores()
+    return path
+
+
+def invoke(db: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--db", str(db), *args])
+
+
+def one_line_error(result: Result, fragment: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error:") and result.stderr.count("\n") == 1, result.stderr
+    assert fragment in result.stderr and result.stdout == ""
+
+
+def test_plot_draws_the_history_by_default(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "h.png"
+    result = invoke(db, "plot", "random", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote the history plot of study 'random' (24 trials) to {target}\n"
+    assert result.stderr == ""  # no progress bar off a terminal
+    assert target.read_bytes().startswith(PNG) and target.stat().st_size > 10_000
+
+
+def test_plot_another_kind(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "l.png"
+    result = invoke(db, "plot", "p", "--kind", "lineage", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("wrote the lineage plot of study 'p'")
+    assert target.read_bytes().startswith(PNG)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["nope"], "no study named 'nope'"),
+        (["empty"], "study 'empty' has no trials yet"),
+        (["random", "--kind", "lineage"], "no lineage to plot: no trial has a parent"),
+    ],
+)
+def test_plot_mistakes_are_one_line(
+    db: Path, tmp_path: Path, args: list[str], fragment: str
+) -> None:
+    one_line_error(invoke(db, "plot", *args, "-o", str(tmp_path / "x.png")), fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_file_mistakes_are_one_line(db: Path, tmp_path: Path) -> None:
+    gif, lost = tmp_path / "x.gif", tmp_path / "no" / "x.png"
+    one_line_error(invoke(db, "plot", "p", "-o", str(gif)), "name it .png, .pdf or .svg")
+    one_line_error(invoke(db, "plot", "p", "-o", str(lost)), "does not exist")
+    result = invoke(db, "plot", "p", "--kind", "pie", "-o", str(gif))
+    assert result.exit_code == 2 and "'pie' is not one of 'history', 'curves'" in result.stderr
+    result = invoke(db, "plot", "p")
+    assert result.exit_code == 2 and "Missing option '-o' / '--output'" in result.stderr
+
+
+def test_a_study_without_curves(tmp_path: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="flat", db=tmp_path / "f.db", seed=0)
+    def flat(x: float) -> float:
+        return x
+
+    flat.optimize(n_trials=6, progress=False)
+    result = invoke(tmp_path / "f.db", "plot", "flat", "--kind", "curves", "-o", "x.png")
+    one_line_error(result, "has no intermediate values to plot: report them with trial.report")
+
+
+def test_without_matplotlib_the_message_names_the_extra(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    result = invoke(db, "plot", "p", "-o", str(tmp_path / "x.png"))
+    one_line_error(
+        result, 'plots need matplotlib, which is not installed: pip install "hpotrack[plots]"'
+    )
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make stderr look like a terminal to the progress indicator, shown at once."""
+    monkeypatch.setattr(progress, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(Counter, "DELAY_S", 0.0)
+
+
+def test_long_commands_are_silent_off_a_terminal(db: Path, tmp_path: Path) -> None:
+    exported = tmp_path / "p.json"
+    for where, args in (
+        (db, ["plot", "p", "--kind", "lineage", "-o", str(tmp_path / "l.png")]),
+        (db, ["export", "p", "-o", str(exported)]),
+        (db, ["export", "p", "--format", "csv"]),
+        (tmp_path / "copy.db", ["import", str(exported), "--study", "q"]),
+    ):
+        result = invoke(where, *args)
+        assert result.exit_code == 0, result.output
+        assert result.stderr == "", args
+
+
+@pytest.mark.usefixtures("terminal")
+def test_long_commands_show_progress_on_a_terminal(db: Path, tmp_path: Path) -> None:
+    n = len(hp.load_study("p", db=db).trials)
+    result = invoke(db, "plot", "p", "--kind", "lineage", "-o", str(tmp_path / "l.png"))
+    assert result.exit_code == 0, result.output
+    assert f"\rplot lineage  [{'#' * 24}] {n}/{n}  elapsed 0:0" in result.stderr
+    assert result.stderr.endswith("\n") and result.stdout.startswith("wrote the lineage plot")
+    exported = tmp_path / "p.jsonl"
+    result = invoke(db, "export", "p", "--format", "jsonl", "-o", str(exported))
+    assert result.exit_code == 0 and f"export jsonl  [{'#' * 24}] {2 * n}/{2 * n}" in result.stderr
+    result = invoke(tmp_path / "copy.db", "import", str(exported), "--study", "q")
+    assert result.exit_code == 0 and f"import  [{'#' * 24}] {3 * n}/{3 * n}" in result.stderr
+    result = invoke(db, "export", "p")  # to stdout: the bar is on stderr only
+    assert (
+        result.exit_code == 0 and result.stdout.startswith("{") and "export json" in result.stderr
+    )
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_counter_counts_on_a_terminal_only() -> None:
+    shown = Terminal()
+    with Counter("work", 10, stream=shown) as counter:
+        counter.advance(4)
+        assert counter.line().startswith(f"work  [{'#' * 9}{'.' * 15}] 4/10  elapsed 0:00  eta ")
+        counter.advance(100)  # never past the total
+        counter.draw()
+    assert "10/10" in shown.getvalue() and "eta" not in shown.getvalue().split("\r")[-1]
+    quick = Terminal()
+    with Counter("quick", 10, stream=quick) as counter:  # done before DELAY_S: nothing shown
+        counter.advance(10)
+    assert quick.getvalue() == ""
+    hidden = io.StringIO()
+    with Counter("work", 10, stream=hidden, enabled=None) as counter:
+        counter.advance(10)
+        counter.draw()
+    assert hidden.getvalue() == ""
+
+
+# --- the installed executable ------------------------------------------------------------------
+
+
+def test_the_installed_executable_plots(db: Path, tmp_path: Path) -> None:
+    exe = shutil.which("hpotrack") or pytest.skip("no hpotrack executable: pip install -e .")
+    env = {**os.environ, "HPOTRACK_DB": str(db)}
+    target = tmp_path / "p.png"
+    done = subprocess.run(
+        [exe, "plot", "p", "--kind", "params", "-o", str(target)],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and target.read_bytes().startswith(PNG)
+    n = len(hp.load_study("p", db=db).trials)
+    assert done.stdout == f"wrote the params plot of study 'p' ({n} trials) to {target}\n"

@@ -1,0 +1,246 @@
+"""Plots (issue 9): every kind drawn for real studies (random with reports and failures,
+successive halving with rungs, PBT), the fANOVA importance against known answers, the
+errors, and the message without matplotlib."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hpotrack as hp
+from hpotrack import plots
+from hpotrack.importance import ESTIMATOR, Leaves, fanova, main_effects
+from hpotrack.plots import PlotError
+from hpotrack.records import TrialState
+from hpotrack.store import close_stores
+from tests.test_checkpoints import pbt
+
+PNG = b"\x89PNG\r\n\x1a\n"
+STUDIES = ("random", "sha", "p")
+SPACE = {
+    "x": hp.Float(-2.0, 2.0),
+    "lr": hp.Float(1e-4, 1e-1, log=True),
+    "opt": hp.Choice(["adam", "sgd", "rms"]),
+}
+
+
+def random_study(db: Path) -> hp.Study:
+    """Random search with 10 reports per trial; every 7th trial fails."""
+
+    @hp.tune(SPACE, method="random", study="random", db=db, seed=1, max_failures=10)
+    def train(x: float, lr: float, opt: str, trial: hp.Trial) -> float:
+        if trial.number % 7 == 3:
+            raise RuntimeError("diverged")
+        for step in range(1, 11):
+            trial.report((x - 0.5) ** 2 + 1.0 / step + (0.1 if opt == "sgd" else 0.0), step)
+        return (x - 0.5) ** 2 + 0.1 + (0.1 if opt == "sgd" else 0.0)
+
+    return train.optimize(n_trials=24, progress=False)
+
+
+def sha_study(db: Path) -> hp.Study:
+    """Successive halving over Budget(1, 9): rungs at 1, 3 and 9."""
+
+    @hp.tune(SPACE, method="sha", study="sha", db=db, seed=2, budget=hp.Budget(1, 9))
+    def train(x: float, lr: float, opt: str, trial: hp.Trial) -> float:
+        loss = 0.0
+        for step in range(1, trial.budget + 1):
+            loss = (x - 0.5) ** 2 + 1.0 / step
+            trial.report(loss, step=step)
+        return loss
+
+    return train.optimize(n_trials=24, progress=False)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One database with the three studies (made once: the module's tests only read it)."""
+    path = tmp_path_factory.mktemp("plots") / "h.db"
+    random_study(path)
+    sha_study(path)
+    pbt(path).optimize(progress=False)  # study "p": 4 members x 3 segments
+    close_stores()
+    return path
+
+
+def study(db: Path, name: str) -> hp.Study:
+    return hp.load_study(name, db=db)
+
+
+def png(path: Path) -> bytes:
+    data = path.read_bytes()
+    assert data.startswith(PNG) and len(data) > 10_000, (path, len(data))
+    return data
+
+
+@pytest.mark.parametrize("kind", plots.KINDS)
+def test_every_kind_is_a_png(db: Path, tmp_path: Path, kind: str) -> None:
+    opened, target = study(db, "p"), tmp_path / f"{kind}.png"
+    counted: list[int] = []
+    assert plots.save(opened, kind, target, progress=counted.append) == target
+    png(target)
+    assert sum(counted) == len(opened.trials)  # what a progress bar is told
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left
+
+
+def test_different_studies_give_different_images_and_a_study_the_same(
+    db: Path, tmp_path: Path
+) -> None:
+    images = [png(plots.save(study(db, n), "history", tmp_path / f"{n}.png")) for n in STUDIES]
+    assert len({hashlib.sha256(image).digest() for image in images}) == 3
+    again = plots.save(study(db, "p"), "history", tmp_path / "again.png")
+    assert again.read_bytes() == images[-1]  # reproducible, e.g. the README's picture
+
+
+def test_svg_by_suffix(db: Path, tmp_path: Path) -> None:
+    svg = plots.save(study(db, "random"), "importance", tmp_path / "i.SVG").read_text()
+    assert svg.count("<svg") == 1
+
+
+def test_a_random_study_has_no_lineage_to_plot(db: Path) -> None:
+    with pytest.raises(PlotError, match="has no lineage to plot: no trial has a parent"):
+        plots.lineage(study(db, "random"))
+
+
+def test_history_marks_failed_trials_and_follows_the_best(db: Path) -> None:
+    opened = study(db, "random")
+    ax = plots.history(opened).axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    failed = sum(t.state is TrialState.FAILED for t in opened.trials)
+    assert failed and f"failed ({failed})" in labels and "best so far" in labels
+    best = next(line for line in ax.get_lines() if line.get_label() == "best so far")
+    assert best.get_ydata()[-1] == opened.best.value
+    assert list(best.get_ydata()) == sorted(best.get_ydata(), reverse=True)  # minimize
+
+
+def test_curves_mark_the_rung_budgets_and_where_trials_were_pruned(db: Path) -> None:
+    opened = study(db, "sha")
+    ax = plots.curves(opened).axes[0]
+    rungs = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert rungs == [1.0, 3.0, 9.0]
+    labels = ax.get_legend_handles_labels()[1]
+    pruned = sum(t.state is TrialState.PRUNED for t in opened.trials)
+    assert pruned and f"pruned ({pruned})" in labels and "pruned here" in labels
+
+
+def test_params_has_an_axis_per_parameter_and_the_objective(db: Path) -> None:
+    ax = plots.params(study(db, "random")).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "lr", "opt", "value"]
+    texts = {t.get_text() for t in ax.texts}
+    assert {"adam", "sgd", "rms", "0.0001", "0.1", "-2", "2"} <= texts
+
+
+def test_the_pbt_lineage_has_a_lane_per_member_and_an_arrow_per_exploit(db: Path) -> None:
+    opened = study(db, "p")
+    fig = plots.lineage(opened)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"member {m}" for m in range(4)]
+    exploits = sum(e.kind == "exploited" for t in opened.trials for e in t.parents)
+    (arrows,) = [c for c in ax.collections if type(c).__name__ == "Quiver"]
+    assert exploits and exploits == arrows.N
+    assert f"4 members, {len(opened.trials)} segments" in ax.get_title()
+
+
+def test_a_study_without_a_population_gets_the_parent_graph(db: Path) -> None:
+    opened = study(db, "sha")
+    promoted = sum(e.kind == "promoted" for t in opened.trials for e in t.parents)
+    if not promoted:
+        pytest.skip("this seed promoted nothing")
+    ax = plots.lineage(opened).axes[0]
+    assert f"promoted ({promoted})" in ax.get_legend_handles_labels()[1]
+
+
+def test_the_importance_title_names_the_estimator(db: Path) -> None:
+    ax = plots.importance(study(db, "random")).axes[0]
+    assert ESTIMATOR in ax.get_title() and "fANOVA" in ESTIMATOR
+
+
+# --- importance ----------------------------------------------------------------------------------
+
+
+def test_importance_finds_the_one_parameter_that_matters(tmp_path: Path) -> None:
+    @hp.tune(SPACE, method="random", study="one", db=tmp_path / "i.db", seed=3)
+    def train(x: float, lr: float, opt: str) -> float:
+        return (x - 0.3) ** 2
+
+    shares = plots.importance_values(train.optimize(n_trials=40, progress=False))
+    assert list(shares) == ["x", "lr", "opt"]
+    assert shares["x"][0] > 0.9
+    assert shares["lr"][0] < 0.03 and shares["opt"][0] < 0.03
+
+
+def test_fanova_matches_the_sobol_indices_of_an_additive_function() -> None:
+    """y = x0 + 0.5 x1 on the uniform cube: main effects 1/12 and 0.25/12 of 1.25/12."""
+    x = np.random.default_rng(0).random((300, 3))
+    mean, std = fanova(x, x[:, 0] + 0.5 * x[:, 1], n_trees=16, seed=0)
+    assert mean == pytest.approx([0.8, 0.2, 0.0], abs=0.05)
+    assert std.shape == (3,) and (std < 0.05).all()
+
+
+def test_fanova_leaves_interactions_out_of_the_main_effects() -> None:
+    """y = (x0 - 1/2)(x1 - 1/2): every marginal is flat, all the variance is interaction
+    (a finite forest finds a little main effect in the noise of its splits)."""
+    x = np.random.default_rng(1).random((300, 2))
+    mean, _ = fanova(x, (x[:, 0] - 0.5) * (x[:, 1] - 0.5), n_trees=16, seed=0)
+    assert mean.sum() < 0.25
+
+
+def test_main_effects_of_a_hand_made_tree() -> None:
+    """Two leaves split at x0 = 0.25 (values 0 and 1): x0 is all the variance."""
+    tree = Leaves(
+        lo=np.array([[0.0, 0.0], [0.25, 0.0]]),
+        hi=np.array([[0.25, 1.0], [1.0, 1.0]]),
+        value=np.array([0.0, 1.0]),
+    )
+    assert main_effects(tree) == pytest.approx([1.0, 0.0])
+    constant = Leaves(tree.lo, tree.hi, np.array([2.0, 2.0]))
+    assert main_effects(constant) is None
+
+
+def test_fanova_of_a_constant_objective_is_zero() -> None:
+    mean, std = fanova(np.random.default_rng(2).random((20, 2)), np.ones(20))
+    assert mean.tolist() == [0.0, 0.0] and std.tolist() == [0.0, 0.0]
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def test_errors_say_what_is_missing(db: Path, tmp_path: Path) -> None:
+    @hp.tune(SPACE, study="quiet", db=tmp_path / "q.db", seed=0)
+    def quiet(x: float, lr: float, opt: str) -> float:
+        return x
+
+    empty = quiet.study
+    with pytest.raises(PlotError, match="has no trials yet"):
+        plots.history(empty)
+    quiet.optimize(n_trials=3, progress=False)
+    with pytest.raises(PlotError, match=r"no intermediate values to plot: report them"):
+        plots.curves(quiet.study)
+    with pytest.raises(PlotError, match="at least 5 complete trials; study 'quiet' has 3"):
+        plots.importance(quiet.study)
+    with pytest.raises(PlotError, match="no lineage to plot"):
+        plots.lineage(quiet.study)
+    with pytest.raises(PlotError, match=r"has no intermediate values of 'loss' \(it has 'value'"):
+        plots.curves(study(db, "random"), metric="loss")
+    with pytest.raises(PlotError, match="unknown plot kind 'pie'"):
+        plots.figure(quiet.study, "pie")
+    with pytest.raises(PlotError, match=r"name it \.png, \.pdf or \.svg"):
+        plots.save(quiet.study, "history", tmp_path / "h.gif")
+    with pytest.raises(PlotError, match=r"the folder .* does not exist"):
+        plots.save(quiet.study, "history", tmp_path / "nowhere" / "h.png")
+
+
+def test_without_matplotlib_the_error_names_the_extra(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    for kind in plots.KINDS:
+        with pytest.raises(PlotError, match=r'pip install "hpotrack\[plots\]"'):
+            plots.save(study(db, "p"), kind, tmp_path / "x.png")
+        with pytest.raises(PlotError, match="matplotlib, which is not installed"):
+            getattr(plots, kind)(study(db, "p"))
+    assert plots.importance_values(study(db, "random"))  # numbers need no matplotlib
