@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,84 @@ def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
     assert scale > 0
     np.testing.assert_allclose(gradient * lams, numeric, rtol=1e-5, atol=1e-7 * scale)
     assert example.finite_difference_error(split) < 1e-6  # what `--check` prints
+
+
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem != "quickstart")
+ARGS = {"pbt_digits": ["1"]}  # one generation of the population; the others take N_TRIALS
+SMALL = ["4"]
+
+
+def run_example(name: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run examples/<name>.py with a small budget in ``cwd``, with the default database."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("HPOTRACK_DB", None)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), *ARGS.get(name, SMALL)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def example_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[Path, Future[subprocess.CompletedProcess[str]]]]]:
+    """Every selected example started at once, one per core (most of each run is
+    importing scikit-learn): name -> (its working directory, its run)."""
+    pytest.importorskip("sklearn")
+    wanted = [
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_every_example_runs_with_a_small_budget"
+    ]
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    runs = {}
+    for name in wanted:
+        if (ROOT / "examples" / f"{name}.py").exists():
+            cwd = tmp_path_factory.mktemp(name)
+            runs[name] = (cwd, pool.submit(run_example, name, cwd))
+    yield runs
+    pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_runs_with_a_small_budget(
+    name: str, example_runs: dict[str, tuple[Path, Future[subprocess.CompletedProcess[str]]]]
+) -> None:
+    """Each example tunes a real model into ./hpotrack.db, in a study named after its file
+    (or with hyphens, as pbt-digits), and prints the best value it found."""
+    if name not in example_runs:  # written concurrently, or removed since collection
+        pytest.skip(f"examples/{name}.py does not exist (yet)")
+    cwd, run = example_runs[name]
+    result = run.result()
+    assert result.returncode == 0, result.stderr
+    db = cwd / "hpotrack.db"
+    assert db.exists(), f"{name} did not write ./hpotrack.db"
+    names = [name, name.replace("_", "-")]
+    studies = []
+    for study_name in names:
+        try:
+            studies.append(hp.load_study(study_name, db=db))
+        except hp.HpotrackError:
+            continue
+    assert studies, f"no study named {' or '.join(names)} in {db}"
+    study = studies[0]
+    complete = [t for t in study.trials if t.state == hp.TrialState.COMPLETE]
+    assert complete, f"study {study.name} has no complete trial"
+    # a number printed on a line that says "best", to its printed precision: the best
+    # trial's value (PBT prints its best *final* member: any complete trial's then)
+    wanted = [study.best.value] if name != "pbt_digits" else [t.value for t in complete]
+    printed = [
+        number
+        for line in result.stdout.splitlines()
+        if "best" in line.lower()
+        for number in re.findall(r"\d+\.\d+", line)
+    ]
+    assert any(
+        value is not None and abs(float(number) - value) <= 0.51 * 10 ** -len(number.split(".")[1])
+        for number in printed
+        for value in wanted
+    ), f"stdout does not mention the best value {study.best.value}:\n{result.stdout}"
