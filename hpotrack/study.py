@@ -88,7 +88,7 @@ class Study:
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
         self.contended = False  # whether the last ask found trials changed by others
         self.checkpoints_saved = 0  # by trials of this process, through this Study
-        self._last_note: str | None = None  # the method's last note, logged when it changes
+        self._last_note: str | None = None  # the headline of the last note, logged on change
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
@@ -398,9 +398,10 @@ class Study:
             bracket=proposal.bracket,
             note=proposal.note,
         )
-        if proposal.note is not None and proposal.note != self._last_note:
+        headline = None if proposal.note is None else proposal.note.split(":")[0]
+        if headline is not None and headline != self._last_note:  # e.g. "auto chose tpe"
             log.info("study %r: %s", self.name, proposal.note)
-            self._last_note = proposal.note
+            self._last_note = headline
         self._apply(record, stamp.id, stamp.seq)
         return Claimed(stamp.id, number, proposal.params, budget)
 

@@ -74,11 +74,11 @@ def show(
     if fmt == "table":
         if opened.budget is not None:
             click.echo(f"budget: {budget_text(opened.budget)}")
+        rows = _drop_empty(_trial_rows(opened, trials, compact=True), RUNGS)
+        emit(_fit(rows, list(opened.space)), fmt)
         notes = [t.note for t in opened.trials if t.note]
         if notes:  # what the method says of its latest choice (auto: which method and why)
             click.echo(f"method: {notes[-1]}")
-        rows = _drop_empty(_trial_rows(opened, trials, compact=True), RUNGS)
-        emit(_fit(rows, list(opened.space)), fmt)
     else:
         emit(_trial_rows(opened, trials, compact=False), fmt)
 

@@ -81,10 +81,15 @@ class Auto(Method):
         seconds = _mean_duration(history)
         numeric = not any(isinstance(space[name], Choice) for name in space)
         if numeric and len(space) <= self.bayes_dimensions and seconds >= self.expensive_s:
-            return Bayes(), f"{len(space)} numeric parameters, {seconds:.1f} s per trial"
+            return Bayes(), (
+                f"{len(space)} numeric parameters and expensive trials "
+                f"(at least {self.expensive_s:g} s each)"
+            )
         if not numeric:
             return TPE(), f"a mixed space of {len(space)} parameters"
-        return TPE(), f"{len(space)} parameters, cheap trials of {seconds:.2f} s"
+        return TPE(), (
+            f"{len(space)} numeric parameters and cheap trials (under {self.expensive_s:g} s each)"
+        )
 
     def ask(self, history: History) -> Proposal:
         method, reason = self.choose(history)

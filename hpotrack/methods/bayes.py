@@ -99,7 +99,7 @@ class Bayes(Method):
         data, pending = _observations(history, self.max_points)
         if number < self.startup(space) or len(data) < 2:
             point = sobol_point(len(space), history.seed, number)
-            return _first_unseen(space, [point], seen, history)
+            return _first_unseen(space, [point], seen, history, "bayes: Sobol start-up")
 
         features = Features(space)
         x = features.of([history.trials[n].params for n, _ in data])
@@ -127,7 +127,8 @@ class Bayes(Method):
                 break
         pool = np.vstack([starts, pool])
         order = np.argsort(-np.concatenate([score(starts, False)[0], values]), kind="stable")
-        return _first_unseen(space, features.to_unit(pool[order[:100]]), seen, history)
+        chosen = features.to_unit(pool[order[:100]])
+        return _first_unseen(space, chosen, seen, history, f"bayes: GP + {self.acquisition}")
 
     def _acquisition(
         self, model: gp.GaussianProcess, best: float, points: Array, gradient: bool
@@ -364,7 +365,11 @@ def _polish(starts: Array, score: Score, mask: npt.NDArray[np.bool_]) -> Array:
 
 
 def _first_unseen(
-    space: Space, points: Array | list[Array], seen: set[tuple[Value, ...]], history: History
+    space: Space,
+    points: Array | list[Array],
+    seen: set[tuple[Value, ...]],
+    history: History,
+    note: str,
 ) -> Proposal:
     """The first point whose parameters no trial has yet; else uniform draws; else the first."""
     candidates = list(points)
@@ -372,5 +377,5 @@ def _first_unseen(
     for point in [*candidates, *draws]:
         params = space.decode(point)
         if tuple(params.values()) not in seen:  # True == 1 here: at worst a skipped point
-            return Proposal(params=params, origin=Origin.SAMPLED.value)
-    return Proposal(params=space.decode(candidates[0]), origin=Origin.SAMPLED.value)
+            return Proposal(params=params, origin=Origin.SAMPLED.value, note=note)
+    return Proposal(params=space.decode(candidates[0]), origin=Origin.SAMPLED.value, note=note)

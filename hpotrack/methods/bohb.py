@@ -65,14 +65,15 @@ class BOHB(Hyperband):
         _number(self.bandwidth_factor, "bandwidth_factor", "bandwidth_factor > 0", 0, math.inf)
         _number(self.min_bandwidth, "min_bandwidth", "0 < min_bandwidth < 1", 0, 1)
 
-    def configuration(self, history: History) -> dict[str, Value]:
+    def configuration(self, history: History) -> tuple[dict[str, Value], str]:
         space, number = history.space, history.next_number
         if history.uniform(number, 1, stream=1)[0] < self.random_fraction:
-            return super().configuration(history)
+            return super().configuration(history)[0], "bohb: the random fraction"
         found = observations(history, self.ladder(history), n_min=len(space) + 1)
         if found is None:
-            return super().configuration(history)
-        points, losses = found
+            params = super().configuration(history)[0]
+            return params, "bohb: at random until a budget has enough observations"
+        points, losses, budget = found
         n_min = len(space) + 1
         order = np.argsort(losses, kind="stable")
         n_good = max(n_min, math.floor(self.top_n_percent / 100 * len(losses)))
@@ -87,7 +88,8 @@ class BOHB(Hyperband):
         bad = ParzenEstimator(bad_points, dims, min_bandwidth=floor)
         rng = history.rng(number, 2)
         drawn = wide.sample(rng, self.num_samples)
-        return space.decode(_best(good, bad, drawn))
+        note = f"bohb: KDE of {len(losses)} observations at budget {budget:g}"
+        return space.decode(_best(good, bad, drawn)), note
 
 
 def _best(good: ParzenEstimator, bad: ParzenEstimator, points: Array) -> Array:
@@ -97,8 +99,8 @@ def _best(good: ParzenEstimator, bad: ParzenEstimator, points: Array) -> Array:
     return best
 
 
-def observations(history: History, ladder: Ladder, n_min: int) -> tuple[Array, Array] | None:
-    """(encoded points, losses) at the largest budget with at least ``n_min + 2``
+def observations(history: History, ladder: Ladder, n_min: int) -> tuple[Array, Array, int] | None:
+    """(encoded points, losses, budget) at the largest budget with at least ``n_min + 2``
     observations; None while no budget has that many."""
     space = history.space
     for j in range(ladder.top, -1, -1):
@@ -117,7 +119,7 @@ def observations(history: History, ladder: Ladder, n_min: int) -> tuple[Array, A
         found = [(params, loss) for params, loss in found if math.isfinite(loss)]
         if len(found) >= n_min + 2:
             points = space.encode_many([params for params, _ in found])
-            return points, np.array([loss for _, loss in found])
+            return points, np.array([loss for _, loss in found]), ladder.steps[j]
     return None
 
 

@@ -142,6 +142,7 @@ def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) 
                         claim=claim,
                         rung=j,
                         bracket=bracket,
+                        note=f"promoted: in the top 1/{ladder.eta:g} of rung {j} now",
                     )
     return None
 

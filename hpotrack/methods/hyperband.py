@@ -42,13 +42,16 @@ class Hyperband(Halving):
             return promoted
         slot = new_config_slot(history)
         schedule = bracket_schedule(ladder)
+        params, note = self.configuration(history)
         return Proposal(
-            params=self.configuration(history),
+            params=params,
             origin=Origin.SAMPLED.value,
             claim=f"config:{slot}",
             bracket=schedule[slot % len(schedule)],
+            note=note,
         )
 
-    def configuration(self, history: History) -> dict[str, Value]:
-        """A new configuration: uniform at random."""
-        return history.space.decode(history.uniform(history.next_number, len(history.space)))
+    def configuration(self, history: History) -> tuple[dict[str, Value], str]:
+        """A new configuration, and where it came from: uniform at random."""
+        point = history.uniform(history.next_number, len(history.space))
+        return history.space.decode(point), f"{self.name}: uniform at random"

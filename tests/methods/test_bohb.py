@@ -37,7 +37,8 @@ def test_the_model_uses_the_largest_budget_with_enough_observations() -> None:
         history.update(TrialRecord(number, TrialState.PRUNED, params, checks=checks, bracket=3))
     found = observations(history, ladder, n_min=3)
     assert found is not None
-    points, losses = found
+    points, losses, budget = found
+    assert budget == 3
     assert sorted(losses) == [0.0, 0.5, 1.0, 1.5, 2.0]  # budget 3, not budget 1
     assert points.shape == (5, 2)
 
