@@ -20,8 +20,13 @@ def halving(x, trial):
     return (x - 0.3) ** 2 + 1 / trial.budget
 
 
-@hp.tune({"lr": hp.Float(0.01, 1.0, log=True)}, method=hp.methods.PBT(population=3, interval=2, generations=2),
-         study="v2-pbt", db=db, seed=3)  # fmt: skip
+@hp.tune(
+    {"lr": hp.Float(0.01, 1.0, log=True)},
+    method=hp.methods.PBT(population=3, interval=2, generations=2),
+    study="v2-pbt",
+    db=db,
+    seed=3,
+)
 def population(lr, trial):
     state = trial.load_checkpoint() or {"w": 0.0}
     for step in trial.steps:
