@@ -1,12 +1,15 @@
-"""Following lineage: the chain of segments a trial continues, and the hyperparameter
-schedule along it (what population-based training learned, step by step)."""
+"""Following lineage: the chain of segments a trial continues, the hyperparameter
+schedule along it (what population-based training learned, step by step), and the
+members of a population as their trials' claims say."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from hpotrack.checkpoints import source_edge
-from hpotrack.records import TrialRecord
+from hpotrack.records import TrialRecord, TrialState, is_better
 from hpotrack.space import Value
 
 
@@ -37,3 +40,67 @@ def schedule(trials: Sequence[TrialRecord], number: int) -> dict[str, list[tuple
             if not line or line[-1][1] != value:
                 line.append((first, value))
     return points
+
+
+SEGMENT_CLAIM = re.compile(r"([^:#]+):(\d+):(\d+)(?:#(\d+))?")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """What a claim ``<family>:<member>:<segment>[#<attempt>]`` says about its trial."""
+
+    family: str
+    member: int
+    index: int
+    attempt: int = 0
+
+
+def segment_of(trial: TrialRecord) -> Segment | None:
+    """The population segment ``trial`` is, by its claim; None if it is not one.
+
+    Members are found from the claim's form, not from the method's name: the claim is
+    what the method stored to say which member and segment a trial is (the database is
+    the only state), so this needs no method object, holds for any method that trains a
+    population in segments (PBT, or a variant under another name), and stays right when a
+    study is imported. Other claims have one index (``grid:17``, ``config:3``,
+    ``promote:5``), so they never look like segments.
+    """
+    match = SEGMENT_CLAIM.fullmatch(trial.claim or "")
+    if match is None:
+        return None
+    family, member, index, attempt = match.groups()
+    return Segment(family, int(member), int(index), int(attempt or 0))
+
+
+def members(trials: Sequence[TrialRecord]) -> dict[tuple[str, int], list[TrialRecord]]:
+    """Each population member's trials by (family, member), sorted so; each list in number
+    order, which is segment order (a member's segments run one after another). Empty for a
+    study without a population."""
+    found: dict[tuple[str, int], list[TrialRecord]] = {}
+    for trial in trials:
+        segment = segment_of(trial)
+        if segment is not None:
+            found.setdefault((segment.family, segment.member), []).append(trial)
+    return dict(sorted(found.items()))
+
+
+def finals(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """What a study ended with, by number: each member's latest complete segment, and
+    every complete trial outside a population (final by itself)."""
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
+    latest: dict[object, TrialRecord] = {}  # by member, or by number outside a population
+    for trial in complete:
+        segment = segment_of(trial)
+        latest[trial.number if segment is None else (segment.family, segment.member)] = trial
+    return sorted(latest.values(), key=lambda t: t.number)
+
+
+def best_final(trials: Sequence[TrialRecord], direction: str) -> TrialRecord | None:
+    """The best of :func:`finals` (the earliest on a tie); without a population, the best
+    complete trial, as ``Study.best``."""
+    best: TrialRecord | None = None
+    for trial in finals(trials):
+        leader = None if best is None else best.value
+        if trial.value is not None and is_better(trial.value, leader, direction):
+            best = trial
+    return best

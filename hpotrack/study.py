@@ -183,6 +183,19 @@ class Study:
         self.trial(number)
         return lineage.schedule(self.refresh().trials, number)
 
+    def best_final(self) -> TrialRecord:
+        """The best trial the study ended with: for a population (PBT), the best of each
+        member's latest complete segment; otherwise :attr:`best`."""
+        best = lineage.best_final(self.refresh().trials, self.direction)
+        if best is None:
+            raise NoCompleteTrial(f"study {self.name!r} has no complete trial yet")
+        return best
+
+    def best_schedule(self) -> dict[str, list[tuple[int, Value]]]:
+        """The hyperparameter schedule of :meth:`best_final` (see :meth:`schedule`): what
+        population-based training learned, step by step."""
+        return self.schedule(self.best_final().number)
+
     def records(self) -> list[dict[str, Any]]:
         """Every trial as a plain JSON-ready dict."""
         return [trial.to_dict() for trial in self.trials]

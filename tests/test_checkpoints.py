@@ -172,6 +172,10 @@ def test_pbt_keeps_the_latest_checkpoint_per_member_or_all(db: Path, keep: str) 
     last = study.trials[-1]
     schedule = study.schedule(last.number)
     assert schedule["lr"][0][0] == 1 and len(study.curve(last.number)["value"]) == 2
+    best = study.best_final()  # the best of each member's latest segment
+    finals = [t for t in study.trials if t.budget == 6]
+    assert best.value == min(t.value for t in finals if t.value is not None)
+    assert study.best_schedule() == study.schedule(best.number)
 
 
 def segments_by_member(trials: list[hp.TrialRecord]) -> dict[int, list[hp.TrialRecord]]:

@@ -19,20 +19,16 @@ from unittest.mock import ANY
 import pytest
 
 import hpotrack as hp
+from hpotrack.lineage import Segment, best_final, finals, members, segment_of
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores, open_store
 from hpotrack.transfer import (
     RUNNING_ERROR,
-    Segment,
     TransferError,
-    best_final,
     export_study,
     export_to_file,
-    finals,
     import_study,
-    members,
     read_export,
-    segment_of,
     write_export,
 )
 

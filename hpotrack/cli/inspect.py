@@ -26,9 +26,9 @@ from hpotrack.cli.common import (
     user_errors,
     when,
 )
+from hpotrack.lineage import members
 from hpotrack.records import Edge, TrialRecord
 from hpotrack.space import Value
-from hpotrack.transfer import members
 
 SPARKS = "▁▂▃▄▅▆▇█"
 TABLE_POINTS = 10  # curves up to this many points are a table, longer ones a sparkline

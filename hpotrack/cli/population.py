@@ -1,6 +1,6 @@
 """The population view of ``hpotrack lineage`` (PBT): one block per member with its
 segments in order and the jumps where it copied another member, or the chain of segments
-one trial continues. Members come from the trials' claims (``transfer.members``)."""
+one trial continues. Members come from the trials' claims (``lineage.members``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import click
 from hpotrack import lineage
 from hpotrack.checkpoints import source_edge
 from hpotrack.cli.common import WIDTH, echo_json, edge_dict, num, short
+from hpotrack.lineage import Segment, best_final, finals, members, segment_of
 from hpotrack.records import Origin, TrialRecord, TrialState
-from hpotrack.transfer import Segment, best_final, finals, members, segment_of
 
 MIN_ROOM = 24  # the narrowest column a wrapped description is given
 
