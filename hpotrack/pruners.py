@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpotrack.errors import MethodError
+from hpotrack.options import check_real, check_whole
 from hpotrack.records import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -45,13 +46,6 @@ class Pruner(ABC):
         return {"type": self.name, **options}
 
 
-def _whole(value: object, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise MethodError(
-            f"`{name} >= {minimum}` must hold for a whole number, but got {name}={value!r}"
-        )
-
-
 @dataclass(frozen=True)
 class Percentile(Pruner):
     """Stop a trial whose best check so far is worse than the ``percentile``-th best value
@@ -70,13 +64,11 @@ class Percentile(Pruner):
     n_min_trials: int = 1
 
     def __post_init__(self) -> None:
-        p = self.percentile
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 100:
-            raise MethodError(f"`0 <= percentile <= 100` must hold, but got percentile={p!r}")
-        _whole(self.n_startup_trials, "n_startup_trials", 0)
-        _whole(self.n_warmup_steps, "n_warmup_steps", 0)
-        _whole(self.interval_steps, "interval_steps", 1)
-        _whole(self.n_min_trials, "n_min_trials", 1)
+        check_real(self.percentile, "percentile", "0 <= percentile <= 100", lambda p: 0 <= p <= 100)
+        check_whole(self.n_startup_trials, "n_startup_trials", 0)
+        check_whole(self.n_warmup_steps, "n_warmup_steps", 0)
+        check_whole(self.interval_steps, "interval_steps", 1)
+        check_whole(self.n_min_trials, "n_min_trials", 1)
 
     def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
         start, every = self.n_warmup_steps, self.interval_steps

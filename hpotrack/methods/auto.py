@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.methods.bayes import Bayes
 from hpotrack.methods.bohb import BOHB
@@ -32,6 +31,7 @@ from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.gradient import Gradient
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.tpe import TPE
+from hpotrack.options import check_real, check_whole
 from hpotrack.params import Choice, Float
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
@@ -51,12 +51,8 @@ class Auto(Method):
 
     def __post_init__(self) -> None:
         for label in ("grid_max", "bayes_dimensions", "evolution_after", "evolution_dimensions"):
-            value = getattr(self, label)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise MethodError(f"`{label} >= 0` must hold, but got {label}={value!r}")
-        cost = self.expensive_s
-        if isinstance(cost, bool) or not isinstance(cost, int | float) or cost < 0:
-            raise MethodError(f"`expensive_s >= 0` must hold, but got expensive_s={cost!r}")
+            check_whole(getattr(self, label), label, 0)
+        check_real(self.expensive_s, "expensive_s", "expensive_s >= 0", lambda x: x >= 0)
 
     def choose(self, history: History) -> tuple[Method, str]:
         """The method to use now, and why (a few words)."""

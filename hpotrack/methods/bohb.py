@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, register
 from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.parzen import Dimensions, ParzenEstimator
+from hpotrack.options import check_real, check_whole
 from hpotrack.records import TrialState
 from hpotrack.space import Value
 
@@ -50,20 +50,12 @@ class BOHB(Hyperband):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _number(self.top_n_percent, "top_n_percent", "0 < top_n_percent < 100", 0, 100)
-        fraction = self.random_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
-            raise MethodError(f"random_fraction must be a number, got {fraction!r}")
-        if not 0 <= fraction <= 1:
-            raise MethodError(
-                f"`0 <= random_fraction <= 1` must hold, but got random_fraction={fraction!r}"
-            )
-        if isinstance(self.num_samples, bool) or not isinstance(self.num_samples, int):
-            raise MethodError(f"num_samples must be a whole number, got {self.num_samples!r}")
-        if self.num_samples < 1:
-            raise MethodError(f"`num_samples >= 1` must hold, but got {self.num_samples}")
-        _number(self.bandwidth_factor, "bandwidth_factor", "bandwidth_factor > 0", 0, math.inf)
-        _number(self.min_bandwidth, "min_bandwidth", "0 < min_bandwidth < 1", 0, 1)
+        percent, fraction = self.top_n_percent, self.random_fraction
+        check_real(percent, "top_n_percent", "0 < top_n_percent < 100", lambda x: 0 < x < 100)
+        check_real(fraction, "random_fraction", "0 <= random_fraction <= 1", lambda x: 0 <= x <= 1)
+        check_whole(self.num_samples, "num_samples", 1)
+        check_real(self.bandwidth_factor, "bandwidth_factor", "bandwidth_factor > 0", _positive)
+        check_real(self.min_bandwidth, "min_bandwidth", "0 < min_bandwidth < 1", _fraction)
 
     def configuration(self, history: History) -> tuple[dict[str, Value], str]:
         space, number = history.space, history.next_number
@@ -123,6 +115,9 @@ def observations(history: History, ladder: Ladder, n_min: int) -> tuple[Array, A
     return None
 
 
-def _number(value: object, name: str, condition: str, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low < value < high:
-        raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")
+def _positive(x: float) -> bool:
+    return x > 0
+
+
+def _fraction(x: float) -> bool:
+    return 0 < x < 1

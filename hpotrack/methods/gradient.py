@@ -30,6 +30,7 @@ import numpy as np
 
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.options import check_real
 from hpotrack.params import Choice, Float
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Space
@@ -53,23 +54,16 @@ class Gradient(Method):
     gamma: float = 0.101
 
     def __post_init__(self) -> None:
-        for label, low, high in (
-            ("lr", 0.0, math.inf),
-            ("beta1", -1e-12, 1.0),
-            ("beta2", -1e-12, 1.0),
-            ("epsilon", 0.0, math.inf),
-            ("tolerance", -1e-12, math.inf),
-            ("perturbation", 0.0, 0.5),
-            ("gamma", -1e-12, math.inf),
+        for label, condition, holds in (
+            ("lr", "lr > 0", _positive),
+            ("beta1", "0 <= beta1 < 1", _unit),
+            ("beta2", "0 <= beta2 < 1", _unit),
+            ("epsilon", "epsilon > 0", _positive),
+            ("tolerance", "tolerance >= 0", _non_negative),
+            ("perturbation", "0 < perturbation < 0.5", lambda x: 0 < x < 0.5),
+            ("gamma", "gamma >= 0", _non_negative),
         ):
-            value = getattr(self, label)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise MethodError(f"{label} must be a number, but got {label}={value!r}")
-            if not low < value < high:
-                raise MethodError(
-                    f"`{max(low, 0.0):g} {'<' if low >= 0 else '<='} {label} < {high:g}` "
-                    f"must hold, but got {label}={value!r}"
-                )
+            check_real(getattr(self, label), label, condition, holds)
 
     def check(self, space: Space) -> None:
         for name in space:
@@ -151,6 +145,18 @@ class Gradient(Method):
             claim=f"spsa:{k}{sign}",
             note="gradient: Adam on SPSA estimates (the function returns no hypergradient)",
         )
+
+
+def _positive(x: float) -> bool:
+    return x > 0
+
+
+def _non_negative(x: float) -> bool:
+    return x >= 0
+
+
+def _unit(x: float) -> bool:
+    return 0 <= x < 1
 
 
 _SEQUENTIAL = (

@@ -36,6 +36,7 @@ from functools import cached_property
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, Method, Proposal
+from hpotrack.options import check_real
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 
 
@@ -104,8 +105,7 @@ def check_budget(method: str, budget: Budget | None) -> None:
 
 
 def check_eta(eta: object) -> None:
-    if isinstance(eta, bool) or not isinstance(eta, int | float) or not eta > 1:
-        raise MethodError(f"`eta > 1` must hold, but got eta={eta!r}")
+    check_real(eta, "eta", "eta > 1", lambda x: x > 1)
 
 
 def goes_on(history: History, trial: TrialRecord, step: int, eta: float) -> bool:

@@ -34,6 +34,7 @@ import numpy as np
 
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.options import check_real, check_whole
 from hpotrack.params import Choice, Float, Int
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Space, Value
@@ -80,16 +81,8 @@ class PBT(Method):
 
     def __post_init__(self) -> None:
         for label, minimum in (("population", 2), ("interval", 1), ("generations", 1)):
-            value = getattr(self, label)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise MethodError(
-                    f"`{label} >= {minimum}` must hold for a whole number, "
-                    f"but got {label}={value!r}"
-                )
-        if not isinstance(self.quantile, int | float) or not 0 < self.quantile <= 0.5:
-            raise MethodError(
-                f"`0 < quantile <= 0.5` must hold, but got quantile={self.quantile!r}"
-            )
+            check_whole(getattr(self, label), label, minimum)
+        check_real(self.quantile, "quantile", "0 < quantile <= 0.5", lambda q: 0 < q <= 0.5)
         factors = tuple(self.perturb) if isinstance(self.perturb, list | tuple) else ()
         if not factors or not all(isinstance(f, int | float) and f > 0 for f in factors):
             raise MethodError(
@@ -97,11 +90,12 @@ class PBT(Method):
                 f"but got perturb={self.perturb!r}"
             )
         object.__setattr__(self, "perturb", tuple(float(f) for f in factors))
-        p = self.resample_probability
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
-            raise MethodError(
-                f"`0 <= resample_probability <= 1` must hold, but got resample_probability={p!r}"
-            )
+        check_real(
+            self.resample_probability,
+            "resample_probability",
+            "0 <= resample_probability <= 1",
+            lambda p: 0 <= p <= 1,
+        )
 
     @property
     def horizon(self) -> int:

@@ -45,6 +45,7 @@ from hpotrack.methods.parzen import (
     ParzenEstimator,
     ranked_candidates,
 )
+from hpotrack.options import check_real
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Space, Value
@@ -106,16 +107,7 @@ class TPE(Method):
 
     def _number(self, name: str, condition: str, holds: Callable[[float], bool]) -> None:
         """Check a real option and store it as a float (so JSON round trips are exact)."""
-        value = getattr(self, name)
-        ok = (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and holds(value)
-        )
-        if not ok:
-            raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")
-        object.__setattr__(self, name, float(value))
+        object.__setattr__(self, name, check_real(getattr(self, name), name, condition, holds))
 
     def ask(self, history: History) -> Proposal:
         complete, pruned, pending = _gather(history)

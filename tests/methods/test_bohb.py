@@ -68,7 +68,7 @@ def test_model_based_configurations_gather_near_the_optimum() -> None:
     [
         ({"top_n_percent": 0}, "`0 < top_n_percent < 100` must hold, but got top_n_percent=0"),
         ({"random_fraction": 1.5}, "`0 <= random_fraction <= 1` must hold"),
-        ({"num_samples": 0}, "`num_samples >= 1` must hold, but got 0"),
+        ({"num_samples": 0}, "`num_samples >= 1` must hold for a whole number, but got num"),
         ({"bandwidth_factor": -1.0}, "`bandwidth_factor > 0` must hold"),
         ({"min_bandwidth": 1.0}, "`0 < min_bandwidth < 1` must hold"),
         ({"eta": 1}, "`eta > 1` must hold, but got eta=1"),

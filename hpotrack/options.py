@@ -1,0 +1,32 @@
+"""Checks for the options of methods and pruners, with the one message form users see
+everywhere: "`eta > 1` must hold, but got eta=1"."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from hpotrack.errors import MethodError
+
+
+def check_whole(value: object, name: str, minimum: int) -> int:
+    """``value`` as an int, if it is a whole number (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise MethodError(
+            f"`{name} >= {minimum}` must hold for a whole number, but got {name}={value!r}"
+        )
+    return value
+
+
+def check_real(value: object, name: str, condition: str, holds: Callable[[float], bool]) -> float:
+    """``value`` as a float, if it is a finite real number (not a bool) for which ``holds``;
+    ``condition`` says the rule in the error message."""
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and holds(value)
+    )
+    if not ok:
+        raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")
+    return float(value)  # type: ignore[arg-type]
