@@ -513,7 +513,10 @@ class Study:
     def checks_for(self, claimed: Claimed) -> TrialChecks | None:
         """What a running trial needs to consult the method at its check steps; None
         when the method never prunes it."""
-        record = self.refresh().trials[claimed.number]  # a manual trial is not cached yet
+        trials = self._history.trials
+        if claimed.number >= len(trials):  # a manual trial: not cached yet
+            trials = self.refresh().trials
+        record = trials[claimed.number]
         if self.method.next_check(record, 0, self._history) is None:
             return None
         return TrialChecks(self, claimed)

@@ -15,20 +15,31 @@ import pytest
 import hpotrack as hp
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem != "quickstart")
+ARGS = {"pbt_digits": ["1"]}  # one generation of the population; the others take N_TRIALS
+SMALL = ["4"]
 
 
-def test_quickstart_tunes_a_real_model_into_hpotrack_db(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
+def run_example(
+    name: str, cwd: Path, args: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run examples/<name>.py in ``cwd`` (default database: ./hpotrack.db there), with
+    ``args`` or its small budget."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("HPOTRACK_DB", None)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py"), "3"],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), *(args or ARGS.get(name, SMALL))],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_quickstart_tunes_a_real_model_into_hpotrack_db(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    result = run_example("quickstart", tmp_path, ["3"])
     assert result.returncode == 0, result.stderr
     assert "best accuracy" in result.stdout
     study = hp.load_study("quickstart", db=tmp_path / "hpotrack.db")
@@ -38,16 +49,7 @@ def test_quickstart_tunes_a_real_model_into_hpotrack_db(tmp_path: Path) -> None:
 
 def test_pbt_digits_trains_a_population_and_prints_its_schedule(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("HPOTRACK_DB", None)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "pbt_digits.py"), "3"],  # 3 segments each
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_example("pbt_digits", tmp_path, ["3"])  # 3 segments each
     assert result.returncode == 0, result.stderr
     study = hp.load_study("pbt-digits", db=tmp_path / "hpotrack.db")
     trials = study.trials
@@ -83,16 +85,7 @@ def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
     import numpy as np
 
     path = ROOT / "examples" / "ridge_hypergradient.py"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("HPOTRACK_DB", None)
-    result = subprocess.run(
-        [sys.executable, str(path), "8"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_example("ridge_hypergradient", tmp_path, ["8"])
     assert result.returncode == 0, result.stderr
     study = hp.load_study("ridge-hypergradient", db=tmp_path / "hpotrack.db")
     trials = study.trials
@@ -127,25 +120,6 @@ def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
     assert scale > 0
     np.testing.assert_allclose(gradient * lams, numeric, rtol=1e-5, atol=1e-7 * scale)
     assert example.finite_difference_error(split) < 1e-6  # what `--check` prints
-
-
-EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem != "quickstart")
-ARGS = {"pbt_digits": ["1"]}  # one generation of the population; the others take N_TRIALS
-SMALL = ["4"]
-
-
-def run_example(name: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run examples/<name>.py with a small budget in ``cwd``, with the default database."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("HPOTRACK_DB", None)
-    return subprocess.run(
-        [sys.executable, str(ROOT / "examples" / f"{name}.py"), *ARGS.get(name, SMALL)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
