@@ -192,8 +192,7 @@ class Trial:
                 )
             if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
                 raise TrialError(
-                    f"report_hypergradient() needs a finite number for {name!r}, "
-                    f"but got {value!r}"
+                    f"report_hypergradient() needs a finite number for {name!r}, but got {value!r}"
                 )
             found[name] = float(value)
         self.hypergradient = found
