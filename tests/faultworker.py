@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import hpotrack as hp
+from hpotrack.provenance import run_provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).resolve()
@@ -74,6 +75,8 @@ def main(argv: list[str]) -> None:
     n_trials = int(argv[1]) if len(argv) > 1 and argv[1] != "none" else None
     barrier = os.environ.get("FAULTWORKER_BARRIER")
     if barrier:  # imported and ready: wait for the others, so that all start at once
+        FUNCTIONS[name].study  # noqa: B018 - connected, and the study opened
+        run_provenance(FUNCTIONS[name].fn)  # `git rev-parse` (cached) is slow to spawn
         Path(barrier, f"ready-{os.getpid()}").touch()
         while not Path(barrier, "go").exists():
             time.sleep(0.005)

@@ -53,7 +53,10 @@ def run_stress(tmp_path: Path, *, processes: int, target: int) -> None:
     assert rows == sum(reports_of(n) for n in range(target))  # nothing extra either
     assert runs == processes  # every process took part in the study
     pids = {t.pid for t in trials.values()}
-    shared = processes if target >= 1000 else 2  # a small study may end before all get in
+    # Sub-millisecond trials under contention are claimed in batches (runner.Batch), so a
+    # study can end before a process that was slow to open it claims anything; a small
+    # study may end before all get in too. Half of the processes must have run trials.
+    shared = max(2, processes // 2) if target >= 1000 else 2
     assert len(pids) >= shared, f"only {len(pids)} of {processes} processes ran trials"
     print(f"{processes} processes, {target} trials: {elapsed:.1f} s, {len(pids)} ran trials")
 
