@@ -176,10 +176,10 @@ def optimize_here(
                     try:
                         claims = study.ask(worker, limit, done, batch.size)
                     except StopSearch as stop:
+                        done = []  # stored before the stop was raised
                         log.info("%s%s", stop, "" if ran else _nothing_to_run(stop))
                         break
-                    finally:
-                        done = []
+                    done = []  # stored by the ask; any other error keeps them for finish
                     batch.asked(study.store.last_wait, contended=study.contended)
                     if collect_checkpoints and study.checkpoints_saved > collected:
                         collected = study.checkpoints_saved
