@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -111,7 +110,6 @@ class Store:
             raise StorageError(f"{self.path} is a directory, not a database file")
         self._writer = WriterLock(self.path)
         self._commits = 0  # write transactions committed through this connection
-        self._checkpointer = Checkpointer(self.path)
         self.last_wait = 0.0  # seconds the last write transaction waited for the lock
         try:
             self.conn = sqlite3.connect(
@@ -258,17 +256,18 @@ class Store:
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def checkpoint_wal_if_over(self, wal_bytes: int) -> bool:
-        """Have the WAL checkpointed when it has grown past ``wal_bytes``; whether it
-        asked. The copy and its fsyncs run on :class:`Checkpointer`'s thread, so neither
-        this writer nor the others (it holds no lock) wait for them (see
-        :data:`WAL_AUTOCHECKPOINT_PAGES`)."""
+        """Checkpoint when the WAL file has grown past ``wal_bytes``; whether it did.
+
+        Called outside the write lock, so other writers never wait for a checkpoint's
+        copying and syncing (see :data:`WAL_AUTOCHECKPOINT_PAGES`).
+        """
         try:
             size = os.stat(f"{self.path}-wal").st_size
         except OSError:
             return False
         if size <= wal_bytes:
             return False
-        self._checkpointer.request()
+        self.checkpoint_wal()
         return True
 
     # -- studies ----------------------------------------------------------------------
@@ -583,35 +582,6 @@ class Store:
     def checkpoint_root(self) -> Path:
         """The folder of every study's checkpoints: ``<db>.ckpt/``."""
         return self.path.with_name(self.path.name + ".ckpt")
-
-
-class Checkpointer:
-    """A daemon thread with its own connection that checkpoints the WAL when asked. SQLite
-    releases the GIL while it copies and syncs, so the run loop goes on meanwhile."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._wanted = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def request(self) -> None:
-        self._wanted.set()
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._run, name="hpotrack-checkpoint", daemon=True
-            )
-            self._thread.start()
-
-    def _run(self) -> None:
-        conn: sqlite3.Connection | None = None
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            try:
-                conn = conn or sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_S)
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error:  # the next request tries again; the end of a run too
-                continue
 
 
 def _study_row(row: Sequence[Any]) -> StudyRow:
