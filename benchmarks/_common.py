@@ -56,6 +56,14 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(found) if found else float("nan")
 
 
+def iqr(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    """The interquartile range over seeds as "a – b" in ``fmt`` ("-" for fewer than two)."""
+    if len(values) < 2:
+        return "-"
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return f"{fmt(q1)} – {fmt(q3)}"
+
+
 def mean(values: Sequence[float]) -> float:
     """The arithmetic mean (NaN when empty)."""
     return sum(values) / len(values) if values else float("nan")

@@ -25,7 +25,6 @@ import logging
 import math
 import multiprocessing
 import os
-import statistics
 import tempfile
 import time
 import warnings
@@ -36,7 +35,7 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import Report, describe, environment, load_average, median
+from _common import Report, describe, environment, iqr, load_average, median
 
 import hpotrack as hp
 from hpotrack.space import Space
@@ -205,14 +204,6 @@ def fmt(value: float) -> str:
     return "-" if math.isinf(value) or math.isnan(value) else f"{value:.5f}"
 
 
-def iqr(values: Sequence[float]) -> str:
-    """The interquartile range over seeds, "a – b"."""
-    if len(values) < 2:
-        return "-"
-    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return f"{fmt(q1)} – {fmt(q3)}"
-
-
 def budget_table(report: Report, args: argparse.Namespace, runs: Runs, trials: int) -> None:
     """Per method: the best validation MSE within ``trials`` trials, against gradient's."""
     base = {seed: best(run, trials)[0] for seed, run in runs.get("gradient", {}).items()}
@@ -233,7 +224,7 @@ def budget_table(report: Report, args: argparse.Namespace, runs: Runs, trials: i
         ran = sorted({min(len(r.trials), trials) for r in by_seed.values()})
         rows.append([
             method, options(method), str(len(found)),
-            fmt(median(vals)), iqr(vals), ratio, wins,
+            fmt(median(vals)), iqr(vals, fmt), ratio, wins,
             fmt(median(b[1] for b in found.values())),
             f"{median(b[2] for b in found.values()):.3f}",
             "/".join(map(str, ran)) + f" · {median(r.seconds for r in by_seed.values()):.1f}",
@@ -241,7 +232,7 @@ def budget_table(report: Report, args: argparse.Namespace, runs: Runs, trials: i
     reference = [shared_penalty(seed, trials) for seed in args.seeds]
     rows.append([
         "(one shared penalty)", f"grid of {trials} on [1e-4, 1e4]", str(len(reference)),
-        fmt(median(r[0] for r in reference)), iqr([r[0] for r in reference]),
+        fmt(median(r[0] for r in reference)), iqr([r[0] for r in reference], fmt),
         f"{median(r[0] for r in reference) / base_median:.3f}",
         f"{sum(base.get(s, math.inf) < r[0] for s, r in zip(args.seeds, reference, strict=True))}"
         f"/{len(reference)}",
