@@ -38,8 +38,6 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     exit re-raised, so the database stays consistent whatever stops the process.
     """
     budget: float | None = claimed.budget
-    if budget is None and study.budget is not None:
-        budget = float(study.budget.max)  # an enqueued or manual trial trains fully
     if budget is not None and study.budget is not None and study.budget.whole:
         budget = int(budget)  # epochs: `range(trial.budget)` must work
     trial = Trial(

@@ -371,15 +371,13 @@ class Study:
                 pid=worker.pid,
             )
             self._apply(running, trial_id, stamp.seq)
-            return Claimed(trial_id, number, dict(queued.params), queued.budget)
+            return Claimed(trial_id, number, dict(queued.params), self._budget(queued.budget))
         number = history.next_number
         if guess is not None and guess[0] == number:
             proposal = guess[1]
         else:
             proposal = self.method.ask(history)
-        budget = proposal.budget
-        if budget is None and self.budget is not None:
-            budget = float(self.budget.max)
+        budget = self._budget(proposal.budget)
         stamp = self._store.insert_trial(
             self._row.id,
             number=number,
@@ -417,6 +415,13 @@ class Study:
             self._last_note = headline
         self._apply(record, stamp.id, stamp.seq)
         return Claimed(stamp.id, number, proposal.params, budget)
+
+    def _budget(self, budget: float | None) -> float | None:
+        """The budget a trial trains to: the method's, else the study's largest (an
+        enqueued, manual or single-fidelity trial trains fully)."""
+        if budget is None and self.budget is not None:
+            return float(self.budget.max)
+        return budget
 
     def recover_lost(self) -> int:
         """Fail running trials whose worker is gone ("worker lost") and queue a retry of
@@ -468,6 +473,7 @@ class Study:
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
         """Insert a running trial with user-given hyperparameters (a direct call)."""
         values = self.space.validate(params)
+        budget = self._budget(None)
         with self._store.write():
             number = self.refresh().next_number
             stamp = self._store.insert_trial(
@@ -476,11 +482,12 @@ class Study:
                 state=TrialState.RUNNING,
                 params=values,
                 origin=Origin.MANUAL.value,
+                budget=budget,
                 run_id=worker.run_id,
                 host=worker.host,
                 pid=worker.pid,
             )
-        return Claimed(stamp.id, number, values, None)
+        return Claimed(stamp.id, number, values, budget)
 
     def tell(self, claimed: Claimed, outcome: Outcome) -> None:
         """Store a trial's outcome and its unwritten reports, atomically."""
