@@ -3,10 +3,12 @@
 SQLite serialises writers itself, but a writer that finds the database locked sleeps in
 steps of milliseconds before trying again, which is far longer than one of our write
 transactions (about 0.1 ms), so several processes asking at once spend their time asleep.
-Waiting on this lock polls in steps of tens of microseconds instead, up to a deadline (so
-a writer stopped inside its transaction cannot hang the others forever). The lock is only
-held around hpotrack's own short transactions, never while a user's function runs, and
-the kernel drops it when a process dies (even by ``kill -9``).
+Waiting on this lock sleeps on a doorbell instead (:mod:`hpotrack.doorbell`), which the
+writer rings as it releases the lock, and tries again then or after a poll step growing
+from 20 µs to a few milliseconds, up to a deadline (so a writer stopped inside its
+transaction cannot hang the others forever). The lock is only held around hpotrack's own
+short transactions, never while a user's function runs, and the kernel drops it when a
+process dies (even by ``kill -9``).
 
 Where ``fcntl`` does not exist (Windows) or the lock file cannot be created (a read-only
 folder), this is a no-op and SQLite's own waiting takes over.
@@ -21,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hpotrack.doorbell import Doorbell
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -30,9 +34,13 @@ except ImportError:  # pragma: no cover - Windows
 class WriterLock:
     """An exclusive lock on ``<database>.lock``; re-entrant within one thread."""
 
+    POLL_MIN_S = 20e-6  # the first wait between two tries when no ring comes ...
+    POLL_MAX_S = 4e-3  # ... doubling up to this
+
     def __init__(self, database: Path) -> None:
         self.path = database.with_name(database.name + ".lock")
         self._fd: int | None = None
+        self._bell = Doorbell(self.path)
         self._depth = 0
         self._thread_lock = threading.RLock()  # threads of one process share the fd
 
@@ -53,25 +61,28 @@ class WriterLock:
                 self._depth -= 1
                 if self._depth == 0 and self._fd is not None:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    self._bell.ring()
         finally:
             self._thread_lock.release()
 
     def _acquire(self, deadline: float) -> None:
-        """Try without blocking, then in steps from 20 µs growing to 2 ms (SQLite's own
-        waits start at 1 ms): a free lock is taken within microseconds."""
+        """Try without blocking, then again at each ring of the doorbell or poll step
+        (:data:`POLL_MIN_S` doubling up to :data:`POLL_MAX_S`; SQLite's own waits
+        start at 1 ms)."""
         fd = self._descriptor()
         if fd is None:
             return
-        pause = 20e-6
+        pause = self.POLL_MIN_S
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                left = deadline - time.monotonic()
+                if left < 0:
                     raise TimeoutError(self.path) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 2e-3)
+                self._bell.wait(min(pause, left))
+                pause = min(pause * 2, self.POLL_MAX_S)
 
     def _descriptor(self) -> int | None:
         if fcntl is None:
@@ -87,3 +98,4 @@ class WriterLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        self._bell.close()

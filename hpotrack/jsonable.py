@@ -19,9 +19,12 @@ def dumps(obj: Any) -> str:
     encoder directly; only what it refuses is converted first.
     """
     try:
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(obj)
     except (TypeError, ValueError):
-        return json.dumps(jsonable(obj), separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(jsonable(obj))
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)  # built once: cheaper
 
 
 def jsonable(obj: Any) -> Any:

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import struct
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -47,7 +48,11 @@ BUSY_TIMEOUT_S = 60.0  # SQLite's wait for a lock of another program; hpotrack's
 # one stays as a far-off safety net.
 WAL_AUTOCHECKPOINT_PAGES = 20_000
 WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
-CHECKPOINT_EVERY = 32  # commits between two looks at the WAL's size
+CHECKPOINT_EVERY = 16  # commits between two looks at the WAL's size
+# The first fields of the WAL index header, in the machine's byte order: iVersion,
+# unused, iChange, isInit, bigEndCksum, szPage, mxFrame (https://sqlite.org/walformat.html).
+WAL_INDEX_HEADER = struct.Struct("=IIIBBHI")
+WAL_FRAME_HEADER_BYTES = 24
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq, parents, rung, bracket, checks, note"
@@ -110,6 +115,7 @@ class Store:
             raise StorageError(f"{self.path} is a directory, not a database file")
         self._writer = WriterLock(self.path)
         self._commits = 0  # write transactions committed through this connection
+        self._shm: int | None = None  # the WAL index file, for wal_bytes()
         self.last_wait = 0.0  # seconds the last write transaction waited for the lock
         try:
             self.conn = sqlite3.connect(
@@ -188,6 +194,9 @@ class Store:
     def close(self) -> None:
         self.conn.close()
         self._writer.close()
+        if self._shm is not None:
+            os.close(self._shm)
+            self._shm = None
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -256,19 +265,40 @@ class Store:
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def checkpoint_wal_if_over(self, wal_bytes: int) -> bool:
-        """Checkpoint when the WAL file has grown past ``wal_bytes``; whether it did.
+        """Checkpoint when the WAL holds more than ``wal_bytes``; whether it did.
 
         Called outside the write lock, so other writers never wait for a checkpoint's
-        copying and syncing (see :data:`WAL_AUTOCHECKPOINT_PAGES`).
+        copying and syncing (see :data:`WAL_AUTOCHECKPOINT_PAGES`). The WAL file's size
+        says nothing here: SQLite reuses the file from its start after a checkpoint
+        (overwriting is cheaper than growing it), so its content is read from the WAL
+        index instead (:meth:`wal_bytes`).
         """
-        try:
-            size = os.stat(f"{self.path}-wal").st_size
-        except OSError:
-            return False
-        if size <= wal_bytes:
+        if self.wal_bytes() <= wal_bytes:
             return False
         self.checkpoint_wal()
         return True
+
+    def wal_bytes(self) -> int:
+        """How much the WAL holds now (0 if unknown): its frame count and page size from
+        the header of the WAL index, the ``-shm`` file every connection to the database
+        maps. That header is part of SQLite's file format, which every process sharing
+        the file relies on (https://sqlite.org/walformat.html, "The WAL-Index Header"):
+        ``mxFrame`` is the index of the last valid frame. A read racing a commit may be
+        one commit off, which is fine for deciding when to checkpoint."""
+        if self._shm is None:
+            try:
+                self._shm = os.open(f"{self.path}-shm", os.O_RDONLY)
+            except OSError:
+                return 0
+        try:
+            header = os.pread(self._shm, WAL_INDEX_HEADER.size, 0)
+        except OSError:
+            return 0
+        if len(header) < WAL_INDEX_HEADER.size:
+            return 0
+        _, _, _, _, _, page_size, frames = WAL_INDEX_HEADER.unpack(header)
+        page_size = 65536 if page_size == 1 else page_size
+        return int(frames * (page_size + WAL_FRAME_HEADER_BYTES))
 
     # -- studies ----------------------------------------------------------------------
 

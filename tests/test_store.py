@@ -314,6 +314,26 @@ def test_writers_checkpoint_the_wal_so_it_stays_bounded(db: Path) -> None:
     assert Path(f"{db}-wal").stat().st_size < 2 * WAL_CHECKPOINT_BYTES
 
 
+def test_wal_bytes_reads_the_frames_the_wal_holds(db: Path) -> None:
+    """The WAL's content comes from the WAL index, not the file's size: after a
+    checkpoint SQLite writes the file again from its start without shrinking it."""
+    from hpotrack.store import open_store
+
+    store = open_store(db)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert store.wal_bytes() == 0
+    for k in range(20):
+        with store.write():
+            store.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"k{k}", "v"))
+    _, frames, _ = store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames >= 20
+    assert store.wal_bytes() == frames * (4096 + 24)
+    with store.write():  # the first writer after a full checkpoint restarts the WAL
+        store.conn.execute("INSERT INTO meta (key, value) VALUES ('again', 'v')")
+    assert 0 < store.wal_bytes() < frames * (4096 + 24) < Path(f"{db}-wal").stat().st_size
+    store.close()
+
+
 def test_commits_never_checkpoint_inside_the_write_lock(db: Path) -> None:
     from hpotrack.store import WAL_AUTOCHECKPOINT_PAGES, open_store
 

@@ -1,0 +1,87 @@
+"""The writer lock's doorbell: a waiter wakes when the lock is released, not at its next
+poll; where no bell can exist, waiting still works by polling; nothing lands beside the
+database."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack import doorbell
+from hpotrack.doorbell import Doorbell
+from hpotrack.filelock import WriterLock
+
+
+@pytest.fixture
+def bells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private runtime folder for this test's bells."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    return runtime / f"hpotrack-{os.getuid()}"
+
+
+def hand_over(database: Path) -> bool:
+    """Hold the lock in one thread, wait for it in another (a second descriptor, so
+    the two exclude each other like two processes), release: whether the waiter got it
+    within 20 s. Its polls are an hour apart, so only the bell can wake it in time."""
+    holder, waiter = WriterLock(database), WriterLock(database)
+    waiter.POLL_MIN_S = waiter.POLL_MAX_S = 3600.0
+    held, got = threading.Event(), threading.Event()
+
+    def wait() -> None:
+        held.wait()
+        with waiter.hold(timeout=7200):
+            got.set()
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    with holder.hold(timeout=10):
+        held.set()
+        thread.join(timeout=0.5)  # the waiter is asleep by now (or soon: either works)
+    woke = got.wait(timeout=20)
+    holder.close()
+    waiter.close()
+    return woke
+
+
+def test_a_waiter_wakes_when_the_lock_is_released(tmp_path: Path, bells: Path) -> None:
+    assert hand_over(tmp_path / "h.db")
+    assert [p.suffix for p in bells.iterdir()] == [".wake"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.db.lock", "runtime"]
+
+
+def test_a_lone_writer_makes_no_bell(tmp_path: Path, bells: Path) -> None:
+    space = {"x": hp.Float(0.0, 1.0)}
+    tuned = hp.tune(space, method="random", study="alone", db=tmp_path / "h.db")(lambda x: x)
+    tuned.optimize(n_trials=5, progress=False)
+    assert not bells.exists() or not list(bells.iterdir())
+
+
+def test_without_a_private_folder_waiting_polls(tmp_path: Path, bells: Path) -> None:
+    bells.mkdir(mode=0o777)
+    bells.chmod(0o777)  # others could plant files there: not used
+    lock = tmp_path / "h.db.lock"
+    lock.touch()
+    assert doorbell._bell_path(lock) is None
+    bell = Doorbell(lock)
+    bell.wait(0.001)  # sleeps instead
+    bell.ring()  # nothing to ring
+    bell.close()
+
+
+def test_a_file_in_the_bells_place_is_not_a_bell(tmp_path: Path, bells: Path) -> None:
+    lock = tmp_path / "h.db.lock"
+    lock.touch()
+    bells.mkdir(mode=0o700)
+    path = doorbell._bell_path(lock)
+    assert path is not None
+    path.write_text("not a pipe")
+    assert doorbell._open_fifo(path, create=True) is None
+    bell = Doorbell(lock)
+    bell.wait(0.001)
+    bell.close()
