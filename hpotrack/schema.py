@@ -126,6 +126,13 @@ def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE trials ADD COLUMN note TEXT")
 
 
-MIGRATIONS = (_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3)
+def _migrate_3_to_4(db: sqlite_utils.Database) -> None:
+    """No index on the state of queued and running trials: every trial entered it when
+    it started and left it when it finished, one more page written per commit, for
+    lookups the study answers from the trials it has read (which are queued, which run)."""
+    db.execute("DROP INDEX IF EXISTS idx_trials_study_id_state_number")
+
+
+MIGRATIONS = (_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4)
 
 SCHEMA_VERSION = len(MIGRATIONS)

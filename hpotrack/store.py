@@ -456,14 +456,17 @@ class Store:
             )
         return Stamp(trial_id, seq, now)
 
-    def running(self, study_id: int) -> list[RunningTrial]:
-        """Every running trial of a study with where it runs and its last heartbeat."""
+    def running(self, study_id: int, numbers: Sequence[int]) -> list[RunningTrial]:
+        """The trials numbered ``numbers`` that are still running, with where they run
+        and their last heartbeat (the caller knows which run from its history: no index
+        on the state is kept, since every trial would enter and leave it)."""
         return [
             RunningTrial(*row)
             for row in self.conn.execute(
-                "SELECT id, number, host, pid, heartbeat FROM trials "
-                "WHERE study_id = ? AND state = 'running' ORDER BY number",
-                (study_id,),
+                "SELECT id, number, host, pid, heartbeat FROM trials WHERE study_id = ? "
+                "AND number IN (SELECT value FROM json_each(?)) AND state = 'running' "
+                "ORDER BY number",
+                (study_id, dumps(list(numbers))),
             )
         ]
 
@@ -475,30 +478,21 @@ class Store:
             (now, dumps(list(trial_ids))),
         )
 
-    def first_queued(self, study_id: int) -> tuple[int, int]:
-        """(id, number) of the lowest-numbered queued trial; call only when one exists."""
-        row = self.conn.execute(
-            "SELECT id, number FROM trials WHERE study_id = ? AND state = 'queued' "
-            "ORDER BY number LIMIT 1",
-            (study_id,),
-        ).fetchone()
-        if row is None:
-            raise StorageError("no queued trial although the history counted one")
-        return int(row[0]), int(row[1])
-
     def start_queued(
         self, study_id: int, trial_id: int, *, run_id: int | None, host: str, pid: int
     ) -> Stamp:
         """Move a queued trial to running (inside :meth:`write`)."""
         now = time.time()
-        (seq,) = self.conn.execute(
+        row = self.conn.execute(
             "UPDATE trials SET state = 'running', started = ?, heartbeat = ?, run_id = ?, "
             "host = ?, pid = ?, "
-            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
-            "RETURNING seq",
+            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) "
+            "WHERE id = ? AND state = 'queued' RETURNING seq",
             (now, now, run_id, host, pid, study_id, trial_id),
         ).fetchone()
-        return Stamp(trial_id, seq, now)
+        if row is None:
+            raise StorageError(f"trial id {trial_id} is not queued although the history said so")
+        return Stamp(trial_id, row[0], now)
 
     def finish_trial(
         self,

@@ -354,7 +354,8 @@ class Study:
                 f"study {self.name!r} has {started} trials: the target of {limit} is reached"
             )
         if history.count(TrialState.QUEUED):
-            trial_id, number = self._store.first_queued(self._row.id)
+            number = history.unfinished(TrialState.QUEUED)[0]
+            trial_id = self._ids[number]
             stamp = self._store.start_queued(
                 self._row.id,
                 trial_id,
@@ -432,7 +433,8 @@ class Study:
         self._next_recovery = time.monotonic() + RECOVERY_EVERY_S
         now = time.time()
         lost = retried = 0
-        for running in self._store.running(self._row.id):
+        running_now = self._history.unfinished(TrialState.RUNNING)
+        for running in self._store.running(self._row.id, running_now):
             reason = lost_reason(running, now)
             if reason is None:
                 continue

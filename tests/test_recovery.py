@@ -143,7 +143,7 @@ def test_a_retry_that_is_lost_again_is_not_retried_beyond_the_limit(tmp_path: Pa
         )
         store.finish_trial(
             row.id,
-            store.running(row.id)[0].id,
+            store.running(row.id, [2])[0].id,
             state=TrialState.FAILED,
             value=None,
             metrics={},

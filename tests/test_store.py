@@ -77,8 +77,8 @@ def latest_seq(store: Store, study_id: int) -> int:
 
 
 def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
-    assert SCHEMA_VERSION == 3
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert SCHEMA_VERSION == 4
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
@@ -358,7 +358,7 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
     points = query(db, "SELECT COUNT(*) FROM metrics")
     study = hp.load_study("v1-study", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
     trials = study.trials
     assert [(t.number, t.state.value, t.value) for t in trials] == [
         (number, state, value) for number, state, _, value, _ in before
@@ -401,7 +401,7 @@ def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> 
     shutil.copytree(SCHEMA_V2.with_name("schema_v2.db.ckpt"), tmp_path / "old.db.ckpt")
     before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
     halving = hp.load_study("v2-hyperband", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
     assert halving.budget == hp.Budget(1, 9, name="epochs")
     after = [(t.number, t.state.value, t.rung, t.bracket) for t in halving.trials]
     assert after == [row[:4] for row in before[: len(after)]]
@@ -430,3 +430,38 @@ def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> 
     study = more.optimize()
     assert len(study.trials) == 9 and all(t.state is TrialState.COMPLETE for t in study.trials)
     assert [t.budget for t in study.trials[6:]] == [6.0, 6.0, 6.0]
+
+
+SCHEMA_V3 = Path(__file__).with_name("data") / "schema_v3.db"  # see data/make_schema_v3.py
+
+
+def test_a_schema_v3_file_loses_the_state_index_and_keeps_its_queue(tmp_path: Path) -> None:
+    """A real file written at schema 3 (commit 7514490), with an index on the state of
+    queued and running trials that schema 4 drops: its queued trial still runs first and
+    its trial left running by a worker that is gone is still found, failed and retried."""
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V3, db)
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%state%'"
+    assert query(db, indexes) == [("idx_trials_study_id_state_number",)]
+    before = query(db, "SELECT number, state, params FROM trials ORDER BY number")
+    assert [state for _, state, _ in before][-2:] == ["running", "queued"]
+    close_stores()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="v3-study", db=db, seed=5)
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in range(3):
+            trial.report(x + step, step=step)
+        return x
+
+    trials = train.optimize(n_trials=10).trials
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(db, indexes) == []
+    assert [(t.number, t.state.value) for t in trials[:6]] == [(n, s) for n, s, _ in before[:6]]
+    lost, queued, retry = trials[6], trials[7], trials[8]
+    assert lost.state is TrialState.FAILED and "worker lost" in (lost.error or "")
+    assert queued.state is TrialState.COMPLETE and queued.params == {"x": 0.25}
+    assert retry.params == {"x": 0.5} and retry.origin == "retried"
+    assert retry.state is TrialState.COMPLETE and trials[9].origin == "sampled"
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]

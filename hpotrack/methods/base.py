@@ -67,6 +67,10 @@ class History:
         self._claims: set[str] = set()
         self._claim_counts: dict[str, int] = {}
         self._counts = {state: 0 for state in TrialState}
+        self._unfinished: dict[TrialState, set[int]] = {
+            TrialState.QUEUED: set(),
+            TrialState.RUNNING: set(),
+        }
         self.best: TrialRecord | None = None
         self._replaced = 0
 
@@ -88,6 +92,11 @@ class History:
     def count(self, *states: TrialState) -> int:
         """How many trials are in any of ``states`` (kept as counters: O(1))."""
         return sum(self._counts[s] for s in states)
+
+    def unfinished(self, state: TrialState) -> list[int]:
+        """Numbers of the trials that are ``queued`` or ``running`` (the one asked),
+        lowest first; kept as sets, so the cost is that of the few there are."""
+        return sorted(self._unfinished[state])
 
     def is_claimed(self, claim: str) -> bool:
         return claim in self._claims
@@ -135,6 +144,8 @@ class History:
         if record.number < len(self._trials):
             old = self._trials[record.number]
             self._counts[old.state] -= 1
+            if old.state in self._unfinished:
+                self._unfinished[old.state].discard(old.number)
             if old.checks:
                 self._index_checks(old, add=False)
             self._trials[record.number] = record
@@ -144,6 +155,8 @@ class History:
         else:  # numbers are allocated densely under the write lock
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
         self._counts[record.state] += 1
+        if record.state in self._unfinished:
+            self._unfinished[record.state].add(record.number)
         if record.checks:
             self._index_checks(record, add=True)
         if (

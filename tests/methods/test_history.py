@@ -1,0 +1,30 @@
+"""The history the study loop hands to methods: counters and the unfinished trials."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hpotrack.methods.base import History
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Float, Space
+
+
+def record(number: int, state: TrialState) -> TrialRecord:
+    return TrialRecord(number=number, state=state, params={"x": 0.5}, origin="sampled")
+
+
+def test_unfinished_follows_each_trial_from_queue_to_end() -> None:
+    history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0)
+    for number, state in enumerate([TrialState.QUEUED, TrialState.RUNNING, TrialState.QUEUED]):
+        history.update(record(number, state))
+    assert history.unfinished(TrialState.QUEUED) == [0, 2]
+    assert history.unfinished(TrialState.RUNNING) == [1]
+    history.update(dataclasses.replace(history.trials[2], state=TrialState.RUNNING))
+    history.update(dataclasses.replace(history.trials[1], state=TrialState.COMPLETE, value=1.0))
+    assert history.unfinished(TrialState.QUEUED) == [0]
+    assert history.unfinished(TrialState.RUNNING) == [2]
+    history.update(dataclasses.replace(history.trials[2], state=TrialState.FAILED))
+    history.update(dataclasses.replace(history.trials[0], state=TrialState.RUNNING))
+    assert history.unfinished(TrialState.QUEUED) == []
+    assert history.unfinished(TrialState.RUNNING) == [0]
+    assert history.count(TrialState.RUNNING) == 1 and history.count(TrialState.FAILED) == 1
