@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,16 +45,20 @@ class WriterLock:
         self._thread_lock = threading.RLock()  # threads of one process share the fd
 
     @contextmanager
-    def hold(self, timeout: float) -> Iterator[None]:
+    def hold(
+        self, timeout: float, while_waiting: Callable[[], object] | None = None
+    ) -> Iterator[None]:
         """Hold the lock for the block; ``TimeoutError`` after ``timeout`` seconds of
-        waiting (a writer stopped inside its transaction must not hang everyone)."""
+        waiting (a writer stopped inside its transaction must not hang everyone).
+        ``while_waiting`` is called each time the lock was found taken, before sleeping:
+        work that need not hold the lock, done while another process holds it."""
         deadline = time.monotonic() + timeout
         if not self._thread_lock.acquire(timeout=timeout):
             raise TimeoutError(self.path)
         try:
             self._depth += 1
             if self._depth == 1:
-                self._acquire(deadline)
+                self._acquire(deadline, while_waiting)
             try:
                 yield
             finally:
@@ -65,7 +69,7 @@ class WriterLock:
         finally:
             self._thread_lock.release()
 
-    def _acquire(self, deadline: float) -> None:
+    def _acquire(self, deadline: float, while_waiting: Callable[[], object] | None) -> None:
         """Try without blocking, then again at each ring of the doorbell or poll step
         (:data:`POLL_MIN_S` doubling up to :data:`POLL_MAX_S`; SQLite's own waits
         start at 1 ms)."""
@@ -78,6 +82,8 @@ class WriterLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
+                if while_waiting is not None:
+                    while_waiting()
                 left = deadline - time.monotonic()
                 if left < 0:
                     raise TimeoutError(self.path) from None

@@ -7,7 +7,7 @@ Their string values are stored in the database, so they are part of the file for
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -89,6 +89,28 @@ class TrialRecord:
     checks: dict[int, float] = field(default_factory=dict)
     note: str | None = None
 
+    @classmethod
+    def from_fields(cls, values: dict[str, Any]) -> TrialRecord:
+        """A record from a value for every field, built without the dataclass
+        ``__init__`` (which sets each of the 18 fields through ``object.__setattr__``,
+        about 4x slower): the study builds one per trial changed, in every process."""
+        if values.keys() != _TRIAL_FIELDS:
+            missing, extra = _TRIAL_FIELDS - values.keys(), values.keys() - _TRIAL_FIELDS
+            raise TypeError(f"TrialRecord needs {sorted(missing)}, has no {sorted(extra)}")
+        record = object.__new__(cls)
+        record.__dict__.update(values)
+        return record
+
+    def replace(self, **changes: Any) -> TrialRecord:
+        """A copy with ``changes``: :func:`dataclasses.replace` at a third of its cost
+        (see :meth:`from_fields`)."""
+        if not changes.keys() <= _TRIAL_FIELDS:
+            raise TypeError(f"TrialRecord has no field {sorted(changes.keys() - _TRIAL_FIELDS)}")
+        record = object.__new__(type(self))
+        record.__dict__.update(self.__dict__)
+        record.__dict__.update(changes)
+        return record
+
     @property
     def duration(self) -> float | None:
         """Seconds from start to finish, None while not finished."""
@@ -121,6 +143,9 @@ class TrialRecord:
             "checks": {str(step): value for step, value in self.checks.items()},
             "note": self.note,
         }
+
+
+_TRIAL_FIELDS = frozenset(f.name for f in fields(TrialRecord))
 
 
 def objective_sign(direction: str) -> float:

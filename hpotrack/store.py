@@ -25,7 +25,7 @@ import os
 import sqlite3
 import struct
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,16 +199,17 @@ class Store:
             self._shm = None
 
     @contextmanager
-    def write(self) -> Iterator[None]:
+    def write(self, while_waiting: Callable[[], object] | None = None) -> Iterator[None]:
         """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front, so a
         transaction never fails half-way on a lock upgrade. The process-shared
         :class:`WriterLock` is taken first, so hpotrack writers wait for each other in
-        fine steps instead of SQLite's millisecond sleeps. Errors of the file itself (read
-        only, disk full, locked for too long) become one :class:`StorageError`."""
+        fine steps instead of SQLite's millisecond sleeps (and do ``while_waiting``
+        meanwhile). Errors of the file itself (read only, disk full, locked for too long)
+        become one :class:`StorageError`."""
         wait = 10 * BUSY_TIMEOUT_S  # read at call time: tests shorten it
         asked = time.perf_counter()
         try:
-            with self._writer.hold(timeout=wait):
+            with self._writer.hold(timeout=wait, while_waiting=while_waiting):
                 self.conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for others
                 self.last_wait = time.perf_counter() - asked
                 try:
@@ -626,25 +627,27 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
 
 
 def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
-    return TrialRecord(
-        number=row[1],
-        state=TrialState(row[2]),
-        params=json.loads(row[3]),
-        value=row[4],
-        metrics=json.loads(row[5]) if row[5] else {},
-        budget=row[6],
-        origin=row[7],
-        parents=parents,
-        started=row[8],
-        finished=row[9],
-        error=row[10],
-        claim=row[11],
-        host=row[12],
-        pid=row[13],
-        rung=row[16],
-        bracket=row[17],
-        checks={int(k): v for k, v in json.loads(row[18]).items()} if row[18] else {},
-        note=row[19],
+    return TrialRecord.from_fields(
+        {
+            "number": row[1],
+            "state": TrialState(row[2]),
+            "params": json.loads(row[3]),
+            "value": row[4],
+            "metrics": json.loads(row[5]) if row[5] else {},
+            "budget": row[6],
+            "origin": row[7],
+            "parents": parents,
+            "started": row[8],
+            "finished": row[9],
+            "error": row[10],
+            "claim": row[11],
+            "host": row[12],
+            "pid": row[13],
+            "rung": row[16],
+            "bracket": row[17],
+            "checks": {int(k): v for k, v in json.loads(row[18]).items()} if row[18] else {},
+            "note": row[19],
+        }
     )
 
 

@@ -9,7 +9,6 @@ method propose and inserts the running trial under one write lock (DESIGN princi
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import time
@@ -87,6 +86,7 @@ class Study:
         self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
         self.contended = False  # whether the last ask found trials changed by others
+        self.read_while_waiting = 0  # changes of others read while waiting for the lock
         self.checkpoints_saved = 0  # by trials of this process, through this Study
         self._last_note: str | None = None  # the headline of the last note, logged on change
 
@@ -149,7 +149,7 @@ class Study:
         changes = self._store.trials_since(self._row.id, self._seq, known)
         for trial_id, seq, record in changes:
             if record.number < known and history.trials[record.number].parents:
-                record = dataclasses.replace(record, parents=history.trials[record.number].parents)
+                record = record.replace(parents=history.trials[record.number].parents)
             self._apply(record, trial_id, seq)
         return len(changes)
 
@@ -285,6 +285,7 @@ class Study:
         # When other workers keep changing the study, guesses go stale; after a stale one
         # the next few asks skip guessing, so busy studies waste at most one ask in nine.
         changes = self._read_changes()
+        self.read_while_waiting = 0
         when = time.time()
         finished = [_finished(self._history.trials[c.number], o, when) for c, o in done]
         for record in finished:
@@ -294,7 +295,7 @@ class Study:
         claimed: list[Claimed] = []
         stopped: StopSearch | None = None
         with self._writing():
-            changed_meanwhile = self._read_changes()
+            changed_meanwhile = self.read_while_waiting + self._read_changes()
             if changed_meanwhile and guess is not None:
                 guess = None
                 self._skip_guesses = STALE_GUESS_PAUSE
@@ -317,13 +318,18 @@ class Study:
         exactly the database and the next read can be skipped unless someone else wrote.
         If the block fails, the transaction is rolled back and so is the cache."""
         try:
-            with self._store.write():
+            with self._store.write(while_waiting=self._read_while_waiting):
                 yield
         except BaseException:
             self._forget()
             raise
         if self._version is not None:
             self._version = (self._version[0], self._store.commits)
+
+    def _read_while_waiting(self) -> None:
+        """While another process holds the write lock, read what it committed so far, so
+        that the read inside the lock (which everyone waits for) finds less to do."""
+        self.read_while_waiting += self._read_changes()
 
     def _forget(self) -> None:
         """Drop the cache: the next read starts from the first trial."""
@@ -364,8 +370,7 @@ class Study:
                 pid=worker.pid,
             )
             queued = history.trials[number]
-            running = dataclasses.replace(
-                queued,
+            running = queued.replace(
                 state=TrialState.RUNNING,
                 started=stamp.time,
                 host=worker.host,
@@ -510,8 +515,7 @@ class Study:
                 self._record(claimed, outcome, finished)
             for claimed in unrun:
                 stamp = self._store.release_trial(self._row.id, claimed.trial_id)
-                record = dataclasses.replace(
-                    self._history.trials[claimed.number],
+                record = self._history.trials[claimed.number].replace(
                     state=TrialState.QUEUED,
                     started=None,
                     host=None,
@@ -558,7 +562,7 @@ class Study:
             checks = {**record.checks, step: value}
             rung = self.method.rung(record, step, self._history)
             stamp = self._store.record_check(self._row.id, claimed.trial_id, checks, rung)
-            updated = dataclasses.replace(record, checks=checks, rung=rung)
+            updated = record.replace(checks=checks, rung=rung)
             self._apply(updated, claimed.trial_id, stamp.seq)
             return self.method.on_report(updated, step, self._history)
 
@@ -590,8 +594,7 @@ class Study:
 
 def _finished(record: TrialRecord, outcome: Outcome, when: float | None = None) -> TrialRecord:
     """``record`` with ``outcome`` applied, as it is stored."""
-    return dataclasses.replace(
-        record,
+    return record.replace(
         state=outcome.state,
         value=outcome.value,
         metrics=dict(outcome.metrics),

@@ -1,0 +1,50 @@
+"""Trial records: the fast constructors equal the dataclass ones and stay frozen."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from hpotrack.records import Edge, TrialRecord, TrialState
+
+
+def full() -> TrialRecord:
+    return TrialRecord(
+        number=3,
+        state=TrialState.COMPLETE,
+        params={"x": 0.5},
+        value=1.5,
+        metrics={"loss": 1.5},
+        budget=9.0,
+        origin="promoted",
+        parents=(Edge(1, "promoted", step=3),),
+        started=1.0,
+        finished=2.0,
+        claim="promote:1",
+        host="h",
+        pid=7,
+        rung=1,
+        bracket=2,
+        checks={3: 1.7},
+        note="a note",
+    )
+
+
+def test_from_fields_and_replace_equal_the_dataclass_ways() -> None:
+    record = full()
+    assert TrialRecord.from_fields(dict(record.__dict__)) == record
+    changed = record.replace(state=TrialState.PRUNED, value=2.5)
+    assert changed == dataclasses.replace(record, state=TrialState.PRUNED, value=2.5)
+    assert record.state is TrialState.COMPLETE  # the original is untouched
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        changed.value = 1.0  # type: ignore[misc]
+
+
+def test_unknown_or_missing_fields_are_refused() -> None:
+    with pytest.raises(TypeError, match="no field"):
+        full().replace(valeu=1.0)
+    values = dict(full().__dict__)
+    del values["note"]
+    with pytest.raises(TypeError, match=r"needs \['note'\]"):
+        TrialRecord.from_fields({**values, "extra": 1})
