@@ -257,3 +257,42 @@ def test_ask_claims_several_trials_in_one_transaction(db: Path) -> None:
     again = study.ask(worker, limit=4, count=1)
     assert [c.number for c in again] == [2]  # given back trials run first
     assert again[0].params == claimed[1].params
+
+
+def test_a_writer_waiting_for_the_lock_reads_what_the_holder_committed(db: Path) -> None:
+    """Another writer (its own connection and lock, as in another process) takes the
+    lock, then commits a trial while keeping it: the waiting ask reads that trial before
+    it gets the lock, and claims it (queued trials go first)."""
+    import threading
+
+    from hpotrack.store import Store
+
+    train = run(db, 1)
+    study = train.study
+    worker = study.worker({})
+    other = Store(db)
+    holding = threading.Event()
+
+    def hold() -> None:
+        with other._writer.hold(timeout=10):
+            holding.set()
+            time.sleep(0.3)  # the ask is waiting by now
+            with other.write():  # one transaction; the lock stays held after it
+                other.insert_trial(
+                    study.id,
+                    number=1,
+                    state=TrialState.QUEUED,
+                    params={"lr": 0.01, "layers": 2, "act": "relu"},
+                    origin="enqueued",
+                )
+            time.sleep(0.3)  # the waiting ask polls every few milliseconds
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(timeout=10)
+    claimed = study.ask(worker, limit=3)
+    holder.join()
+    other.close()
+    assert study.read_while_waiting == 1
+    assert [c.number for c in claimed] == [1]  # the trial the holder queued
+    assert claimed[0].params == {"lr": 0.01, "layers": 2, "act": "relu"}
