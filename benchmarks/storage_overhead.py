@@ -162,7 +162,7 @@ def sequential(args: argparse.Namespace, report: Report) -> dict[tuple[str, int]
     results: dict[tuple[str, int], Stats] = {}
     rows: list[list[Any]] = []
     for n in args.sizes:
-        repeats = args.repeats or (3 if n <= 1000 else 1)
+        repeats = args.repeats or 3
         stores = [s for s in runners if s != RDB or args.full or n == min(args.sizes)]
         runs: dict[str, list[tuple[Stats, int, bool]]] = {s: [] for s in stores}
         for rep in range(repeats):  # round robin, so drift hits every store alike
@@ -340,7 +340,7 @@ def parse_args() -> argparse.Namespace:
     add = parser.add_argument
     add("--quick", action="store_true", help="tiny sizes: a smoke test, under a minute")
     add("--full", action="store_true", help="Optuna RDB at full sizes; repeat Optuna mp runs")
-    add("--repeats", type=int, help="runs per sequential size (default: 3 up to 1,000, else 1)")
+    add("--repeats", type=int, help="runs per sequential size (default: 3)")
     add("--processes", default="1,2,4", help="process counts (default 1,2,4; quick 1,2)")
     add("--mp-trials", type=int, help="trials of the shared study (default 2000; quick 20)")
     add("--mp-repeats", type=int, help="hpotrack runs per process count (default 3; quick 1)")
