@@ -50,8 +50,11 @@ WAL_AUTOCHECKPOINT_PAGES = 20_000
 WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
 CHECKPOINT_EVERY = 16  # commits between two looks at the WAL's size
 # The first fields of the WAL index header, in the machine's byte order: iVersion,
-# unused, iChange, isInit, bigEndCksum, szPage, mxFrame (https://sqlite.org/walformat.html).
+# unused, iChange, isInit, bigEndCksum, szPage, mxFrame (https://sqlite.org/walformat.html);
+# the whole header copy is 48 bytes (then nPage, frame checksums, salts, its checksum).
 WAL_INDEX_HEADER = struct.Struct("=IIIBBHI")
+WAL_INDEX_HEADER_BYTES = 48
+WAL_INDEX_VERSION = 3007000
 WAL_FRAME_HEADER_BYTES = 24
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
@@ -115,7 +118,8 @@ class Store:
             raise StorageError(f"{self.path} is a directory, not a database file")
         self._writer = WriterLock(self.path)
         self._commits = 0  # write transactions committed through this connection
-        self._shm: int | None = None  # the WAL index file, for wal_bytes()
+        self.committed_version: object = None  # version() right after the last commit
+        self._shm: int | None = None  # the WAL index file (-1: not usable); see version()
         self.last_wait = 0.0  # seconds the last write transaction waited for the lock
         try:
             self.conn = sqlite3.connect(
@@ -194,9 +198,9 @@ class Store:
     def close(self) -> None:
         self.conn.close()
         self._writer.close()
-        if self._shm is not None:
+        if self._shm is not None and self._shm >= 0:
             os.close(self._shm)
-            self._shm = None
+        self._shm = None
 
     @contextmanager
     def write(self, while_waiting: Callable[[], object] | None = None) -> Iterator[None]:
@@ -220,6 +224,7 @@ class Store:
                     raise
                 self.conn.execute("COMMIT")
                 self._commits += 1
+                self.committed_version = self.version()  # no hpotrack writer can interleave
         except sqlite3.OperationalError as exc:
             raise StorageError(self._explain(exc)) from None
         except TimeoutError:
@@ -235,10 +240,16 @@ class Store:
         """Write transactions committed through this connection so far."""
         return self._commits
 
-    def version(self) -> tuple[int, int]:
-        """A token that differs whenever a commit may have happened since it was taken:
-        SQLite's ``data_version`` counts other connections' commits, ``_commits`` this
-        one's. Much cheaper than a query that finds nothing new (ask reads it twice)."""
+    def version(self) -> object:
+        """A token that differs whenever a commit may have happened since it was taken,
+        much cheaper than a query that finds nothing new (ask looks twice per trial): the
+        header of the WAL index (:meth:`_wal_index_header`), which every commit of any
+        connection changes (``iChange``, ``mxFrame``, the salts after a restart). Where
+        it cannot be read, SQLite's ``data_version`` (other connections' commits) with
+        this connection's commit count."""
+        header = self._wal_index_header()
+        if header is not None:
+            return header
         (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
         return data_version, self._commits
 
@@ -280,26 +291,31 @@ class Store:
         return True
 
     def wal_bytes(self) -> int:
-        """How much the WAL holds now (0 if unknown): its frame count and page size from
-        the header of the WAL index, the ``-shm`` file every connection to the database
-        maps. That header is part of SQLite's file format, which every process sharing
-        the file relies on (https://sqlite.org/walformat.html, "The WAL-Index Header"):
-        ``mxFrame`` is the index of the last valid frame. A read racing a commit may be
-        one commit off, which is fine for deciding when to checkpoint."""
-        if self._shm is None:
-            try:
-                self._shm = os.open(f"{self.path}-shm", os.O_RDONLY)
-            except OSError:
-                return 0
-        try:
-            header = os.pread(self._shm, WAL_INDEX_HEADER.size, 0)
-        except OSError:
+        """How much the WAL holds now (0 if unknown), from the WAL index header: its
+        frame count ``mxFrame`` and page size. A read racing a commit may be one commit
+        off, which is fine for deciding when to checkpoint."""
+        header = self._wal_index_header()
+        if header is None:
             return 0
-        if len(header) < WAL_INDEX_HEADER.size:
-            return 0
-        _, _, _, _, _, page_size, frames = WAL_INDEX_HEADER.unpack(header)
+        _, _, _, _, _, page_size, frames = WAL_INDEX_HEADER.unpack_from(header)
         page_size = 65536 if page_size == 1 else page_size
         return int(frames * (page_size + WAL_FRAME_HEADER_BYTES))
+
+    def _wal_index_header(self) -> bytes | None:
+        """The first copy of the WAL index header, read from the ``-shm`` file that every
+        connection to the database maps while one is open (ours is, so the file stays the
+        same). Its layout is part of SQLite's file format, which processes of different
+        SQLite versions sharing a file rely on (https://sqlite.org/walformat.html, "The
+        WAL-Index Header"). None where it is not there or not that format (then callers
+        fall back to SQLite's own answers)."""
+        if self._shm is None:
+            self._shm = _open_wal_index(self.path)
+        if self._shm < 0:
+            return None
+        try:
+            return os.pread(self._shm, WAL_INDEX_HEADER_BYTES, 0)
+        except OSError:
+            return None
 
     # -- studies ----------------------------------------------------------------------
 
@@ -649,6 +665,24 @@ def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
             "note": row[19],
         }
     )
+
+
+def _open_wal_index(path: Path) -> int:
+    """A descriptor of ``<path>-shm`` if it holds a WAL index of the known format, else
+    -1 (e.g. a file opened read-only that SQLite indexes in its own memory)."""
+    try:
+        fd = os.open(f"{path}-shm", os.O_RDONLY)
+    except OSError:
+        return -1
+    try:
+        header = os.pread(fd, WAL_INDEX_HEADER_BYTES, 0)
+    except OSError:
+        header = b""
+    known = len(header) == WAL_INDEX_HEADER_BYTES
+    if not known or WAL_INDEX_HEADER.unpack_from(header)[0] != WAL_INDEX_VERSION:
+        os.close(fd)
+        return -1
+    return fd
 
 
 def default_db_path(db: str | Path | None = None) -> Path:

@@ -82,7 +82,7 @@ class Study:
         self._history = History(self.space, row.direction, row.seed, self.budget)
         self._ids: list[int] = []
         self._seq = 0
-        self._version: tuple[int, int] | None = None  # Store.version() the cache is at
+        self._version: object = None  # Store.version() the cache is at (None: none)
         self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
         self.contended = False  # whether the last ask found trials changed by others
@@ -324,7 +324,7 @@ class Study:
             self._forget()
             raise
         if self._version is not None:
-            self._version = (self._version[0], self._store.commits)
+            self._version = self._store.committed_version
 
     def _read_while_waiting(self) -> None:
         """While another process holds the write lock, read what it committed so far, so

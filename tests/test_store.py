@@ -334,6 +334,28 @@ def test_wal_bytes_reads_the_frames_the_wal_holds(db: Path) -> None:
     store.close()
 
 
+def test_version_changes_with_every_commit_of_any_connection(db: Path) -> None:
+    """The token ask compares to skip reading: it must change when anyone commits, from
+    the WAL index header, or from SQLite's data_version where there is no usable one."""
+    from hpotrack.store import open_store
+
+    store, other = open_store(db), Store(db)
+    for fallback in (False, True):
+        if fallback:
+            store._shm = -1  # as for a file whose WAL index SQLite keeps in memory
+        before = store.version()
+        assert store.version() == before and isinstance(before, tuple) == fallback
+        with other.write():
+            other.conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (f"o{fallback}",))
+        after_other = store.version()
+        assert after_other != before
+        with store.write():
+            store.conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (f"s{fallback}",))
+        assert store.version() != after_other
+        assert store.committed_version == store.version()
+    other.close()
+
+
 def test_commits_never_checkpoint_inside_the_write_lock(db: Path) -> None:
     from hpotrack.store import WAL_AUTOCHECKPOINT_PAGES, open_store
 
