@@ -18,6 +18,17 @@ def _close_hpotrack_stores() -> Iterator[None]:
     close_stores()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_runtime_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Doorbell pipes of the writer lock (see hpotrack.doorbell) go to a folder of this
+    session, also for the processes the tests start, not to the user's temporary folder."""
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_RUNTIME_DIR", str(folder))
+        yield
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """A fresh database path (the file does not exist yet)."""
