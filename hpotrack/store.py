@@ -135,6 +135,7 @@ class Store:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self._migrate(version)
+            self._shm = _open_wal_index(self.path)  # now: the path means what SQLite opened
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc) or "file is encrypted" in str(exc):
                 raise StorageError(
@@ -308,9 +309,7 @@ class Store:
         SQLite versions sharing a file rely on (https://sqlite.org/walformat.html, "The
         WAL-Index Header"). None where it is not there or not that format (then callers
         fall back to SQLite's own answers)."""
-        if self._shm is None:
-            self._shm = _open_wal_index(self.path)
-        if self._shm < 0:
+        if self._shm is None or self._shm < 0:
             return None
         try:
             return os.pread(self._shm, WAL_INDEX_HEADER_BYTES, 0)
