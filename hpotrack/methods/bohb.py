@@ -3,20 +3,12 @@
 
 Brackets, rungs, decisions and promotions are Hyperband's (:mod:`hpotrack.methods.hyperband`).
 A new configuration is drawn uniformly with probability ``random_fraction``; otherwise
-from a model of the largest budget ``b`` with enough observations (Alg. 2, line 3): the
-best ``top_n_percent`` of ``D_b`` (at least ``N_min = d + 1``) make the good density
-``l(x)``, the rest the bad one ``g(x)`` (eqs. 2-3); ``num_samples`` points are drawn from
-``l`` with its bandwidths widened by ``bandwidth_factor`` and the one maximising
-``l(x) / g(x)`` is proposed (Alg. 2, lines 5-8). Bandwidths never fall below
-``min_bandwidth``.
-
-The two sets never share an observation, as in the authors' implementation (HpBandSter,
-``config_generators/bohb.py``: good ``= D_b[:n_good]``, bad ``= D_b[n_good:n_good +
-n_bad]``, and no model until both have more points than dimensions): a budget is used
-once ``|D_b| >= n_good + N_min``. The paper's ``|D_b| >= N_min + 2`` with ``N_{b,g} =
-max(N_min, N_b - N_{b,l})`` lets the sets overlap while a budget has few observations
-(6 observations, ``d = 3``: 2 of the 4 good points are also 2 of the 4 bad ones), where
-``l / g`` cannot tell those points apart.
+from a model of the largest budget ``b`` with enough observations, ``|D_b| >= N_min + 2``
+with ``N_min = d + 1`` (Alg. 2, line 3): the best ``top_n_percent`` of ``D_b`` (at least
+``N_min``) make the good density ``l(x)``, the rest (at least ``N_min``) the bad one
+``g(x)`` (eqs. 2-3); ``num_samples`` points are drawn from ``l`` with its bandwidths
+widened by ``bandwidth_factor`` and the one maximising ``l(x) / g(x)`` is proposed
+(Alg. 2, lines 5-8). Bandwidths never fall below ``min_bandwidth``.
 
 Observations at budget ``b`` are the values trials had at their check at rung ``b``
 (every trial that got that far, in any bracket) and, at the top budget, the final values
@@ -69,15 +61,16 @@ class BOHB(Hyperband):
         space, number = history.space, history.next_number
         if history.uniform(number, 1, stream=1)[0] < self.random_fraction:
             return super().configuration(history)[0], "bohb: the random fraction"
-        n_min = len(space) + 1
-        found = observations(history, self.ladder(history), n_min, self.top_n_percent)
+        found = observations(history, self.ladder(history), n_min=len(space) + 1)
         if found is None:
             params = super().configuration(history)[0]
             return params, "bohb: at random until a budget has enough observations"
         points, losses, budget = found
+        n_min = len(space) + 1
         order = np.argsort(losses, kind="stable")
-        n_good = good_size(len(losses), n_min, self.top_n_percent)
-        good_points, bad_points = points[order[:n_good]], points[order[n_good:]]
+        n_good = max(n_min, math.floor(self.top_n_percent / 100 * len(losses)))
+        n_bad = max(n_min, len(losses) - n_good)
+        good_points, bad_points = points[order[:n_good]], points[order[-n_bad:]]
         dims = Dimensions.of(space)
         floor = self.min_bandwidth
         good = ParzenEstimator(good_points, dims, min_bandwidth=floor)
@@ -98,18 +91,9 @@ def _best(good: ParzenEstimator, bad: ParzenEstimator, points: Array) -> Array:
     return best
 
 
-def good_size(n: int, n_min: int, top_n_percent: float) -> int:
-    """How many of ``n`` observations make the good density: the best ``top_n_percent``,
-    at least ``n_min`` (Falkner et al. 2018, sec. 3.2: ``N_{b,l} = max(N_min, q · N_b)``)."""
-    return max(n_min, math.floor(top_n_percent / 100 * n))
-
-
-def observations(
-    history: History, ladder: Ladder, n_min: int, top_n_percent: float
-) -> tuple[Array, Array, int] | None:
-    """(encoded points, losses, budget) at the largest budget whose observations split
-    into a good set of :func:`good_size` and at least ``n_min`` others; None while no
-    budget has that many."""
+def observations(history: History, ladder: Ladder, n_min: int) -> tuple[Array, Array, int] | None:
+    """(encoded points, losses, budget) at the largest budget with at least ``n_min + 2``
+    observations; None while no budget has that many."""
     space = history.space
     for j in range(ladder.top, -1, -1):
         if j == ladder.top:
@@ -125,7 +109,7 @@ def observations(
                 for loss, number in history.reached(ladder.steps[j], bracket)
             ]
         found = [(params, loss) for params, loss in found if math.isfinite(loss)]
-        if len(found) >= good_size(len(found), n_min, top_n_percent) + n_min:
+        if len(found) >= n_min + 2:
             points = space.encode_many([params for params, _ in found])
             return points, np.array([loss for _, loss in found]), ladder.steps[j]
     return None

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pytest
 
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
-from hpotrack.methods import bohb as bohb_module
 from hpotrack.methods.base import History, Method
-from hpotrack.methods.bohb import BOHB, good_size, observations
+from hpotrack.methods.bohb import BOHB, observations
 from hpotrack.methods.halving import Ladder
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Float, Space
@@ -31,72 +29,24 @@ def distance(params: dict[str, object]) -> float:
 
 
 def test_the_model_uses_the_largest_budget_with_enough_observations() -> None:
-    """d = 2: N_min = 3, a good set of max(3, ⌊0.15·n⌋) = 3 and at least 3 others, so a
-    budget needs 6 observations: rung 3 has 6 of the 7 trials at rung 1."""
     history = History(SQUARE, "minimize", 0, BUDGET)
     ladder = Ladder(BUDGET, 3)
-    for number in range(7):
-        checks = {1: float(number), **({3: float(number) / 2} if number < 6 else {})}
+    for number in range(6):  # 6 at rung 1, 5 of them at rung 3: N_min + 2 = 5 for d = 2
+        checks = {1: float(number), **({3: float(number) / 2} if number < 5 else {})}
         params = {"x": number / 10, "y": 0.5}
         history.update(TrialRecord(number, TrialState.PRUNED, params, checks=checks, bracket=3))
-    found = observations(history, ladder, n_min=3, top_n_percent=15)
+    found = observations(history, ladder, n_min=3)
     assert found is not None
     points, losses, budget = found
     assert budget == 3
-    assert sorted(losses) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]  # budget 3, not budget 1
-    assert points.shape == (6, 2)
-
-
-def test_a_budget_whose_bad_set_would_overlap_the_good_one_is_not_used() -> None:
-    """5 observations at rung 3 (d = 2): 3 good ones leave only 2 bad ones, fewer than
-    N_min = 3, so the model falls back to rung 1's 7 (the paper's ``|D_b| >= N_min + 2``
-    would use rung 3 with a bad set sharing a point with the good one)."""
-    history = History(SQUARE, "minimize", 0, BUDGET)
-    for number in range(7):
-        checks = {1: float(number), **({3: float(number)} if number < 5 else {})}
-        history.update(TrialRecord(number, TrialState.PRUNED, {"x": 0.1, "y": 0.1},
-                                   checks=checks, bracket=3))  # fmt: skip
-    found = observations(history, Ladder(BUDGET, 3), n_min=3, top_n_percent=15)
-    assert found is not None and found[2] == 1 and len(found[1]) == 7
-
-
-@pytest.mark.parametrize(
-    ("n", "n_min", "percent", "good"),
-    [(6, 3, 15, 3), (8, 4, 15, 4), (20, 4, 15, 4), (30, 4, 15, 4), (40, 4, 15, 6), (10, 3, 50, 5)],
-)
-def test_the_good_set_is_the_top_percent_but_at_least_n_min(
-    n: int, n_min: int, percent: float, good: int
-) -> None:
-    assert good_size(n, n_min, percent) == good  # max(N_min, ⌊q·n⌋)
-
-
-def test_good_and_bad_densities_share_no_observation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """8 observations at the top budget, d = 3: the best 4 make l (and the widened l the
-    candidates are drawn from), the other 4 make g."""
-    space = Space.from_user({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0), "z": Float(0.0, 1.0)})
-    history = History(space, "minimize", 0, BUDGET)
-    for number in range(8):
-        params = {"x": number / 8, "y": 0.5, "z": 0.5}
-        history.update(TrialRecord(number, TrialState.COMPLETE, params, value=float(number)))
-    fitted: list[list[float]] = []
-    real = bohb_module.ParzenEstimator
-
-    def spy(points: Any, *args: Any, **kwargs: Any) -> Any:
-        fitted.append(sorted(float(x) for x in points[:, 0]))
-        return real(points, *args, **kwargs)
-
-    monkeypatch.setattr(bohb_module, "ParzenEstimator", spy)
-    _, note = BOHB(random_fraction=0.0).configuration(history)
-    assert note == "bohb: KDE of 8 observations at budget 27"
-    good, wide, bad = fitted
-    assert good == wide == [0.0, 0.125, 0.25, 0.375]
-    assert bad == [0.5, 0.625, 0.75, 0.875]
+    assert sorted(losses) == [0.0, 0.5, 1.0, 1.5, 2.0]  # budget 3, not budget 1
+    assert points.shape == (5, 2)
 
 
 def test_without_enough_observations_there_is_no_model() -> None:
     history = History(SQUARE, "minimize", 0, BUDGET)
     history.update(TrialRecord(0, TrialState.PRUNED, {"x": 0.1, "y": 0.1}, checks={1: 1.0}))
-    assert observations(history, Ladder(BUDGET, 3), n_min=3, top_n_percent=15) is None
+    assert observations(history, Ladder(BUDGET, 3), n_min=3) is None
 
 
 def test_model_based_configurations_gather_near_the_optimum() -> None:
