@@ -44,6 +44,7 @@ def hand_over(database: Path) -> bool:
         held.set()
         thread.join(timeout=0.5)  # the waiter is asleep by now (or soon: either works)
     woke = got.wait(timeout=20)
+    thread.join(timeout=20)  # it releases the lock before its descriptor is closed
     holder.close()
     waiter.close()
     return woke
