@@ -271,12 +271,19 @@ def test_a_writer_waiting_for_the_lock_reads_what_the_holder_committed(db: Path)
     study = train.study
     worker = study.worker({})
     other = Store(db)
-    holding = threading.Event()
+    holding, waiting = threading.Event(), threading.Event()
+    read_while_waiting = study._read_while_waiting
+
+    def spied() -> None:  # the ask found the lock taken and reads while it waits
+        waiting.set()
+        read_while_waiting()
+
+    study._read_while_waiting = spied  # type: ignore[method-assign]
 
     def hold() -> None:
         with other._writer.hold(timeout=10):
             holding.set()
-            time.sleep(0.3)  # the ask is waiting by now
+            waiting.wait(timeout=10)
             with other.write():  # one transaction; the lock stays held after it
                 other.insert_trial(
                     study.id,
@@ -285,7 +292,9 @@ def test_a_writer_waiting_for_the_lock_reads_what_the_holder_committed(db: Path)
                     params={"lr": 0.01, "layers": 2, "act": "relu"},
                     origin="enqueued",
                 )
-            time.sleep(0.3)  # the waiting ask polls every few milliseconds
+            deadline = time.monotonic() + 10
+            while study.read_while_waiting == 0 and time.monotonic() < deadline:
+                time.sleep(0.001)  # until the waiting ask has read it (or never does)
 
     holder = threading.Thread(target=hold)
     holder.start()
