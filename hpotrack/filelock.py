@@ -56,9 +56,9 @@ class WriterLock:
         if not self._thread_lock.acquire(timeout=timeout):
             raise TimeoutError(self.path)
         try:
-            self._depth += 1
-            if self._depth == 1:
+            if self._depth == 0:  # counted only once held: a wait that fails holds nothing
                 self._acquire(deadline, while_waiting)
+            self._depth += 1
             try:
                 yield
             finally:

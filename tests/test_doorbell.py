@@ -86,3 +86,23 @@ def test_a_file_in_the_bells_place_is_not_a_bell(tmp_path: Path, bells: Path) ->
     bell = Doorbell(lock)
     bell.wait(0.001)
     bell.close()
+
+
+def test_a_wait_that_fails_leaves_the_lock_usable(tmp_path: Path, bells: Path) -> None:
+    """A wait that times out (or whose work while waiting raises) holds nothing, and the
+    next hold of the same lock really takes it: a third writer is kept out."""
+    database = tmp_path / "h.db"
+    first, second, third = WriterLock(database), WriterLock(database), WriterLock(database)
+
+    def fail() -> None:
+        raise RuntimeError("reading failed")
+
+    with first.hold(timeout=10):
+        with pytest.raises(TimeoutError), second.hold(timeout=0.05):
+            pass
+        with pytest.raises(RuntimeError, match="reading failed"), second.hold(10, fail):
+            pass
+    with second.hold(timeout=10), pytest.raises(TimeoutError), third.hold(timeout=0.05):
+        pass
+    for lock in (first, second, third):
+        lock.close()
