@@ -9,6 +9,7 @@ versions of the libraries compared.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import itertools
 import multiprocessing
@@ -67,6 +68,29 @@ def iqr(values: Sequence[float], fmt: Callable[[float], str]) -> str:
 def mean(values: Sequence[float]) -> float:
     """The arithmetic mean (NaN when empty)."""
     return sum(values) / len(values) if values else float("nan")
+
+
+MIN_SEEDS = 5  # the issues' targets are medians over at least this many seeds
+
+
+def verdict(seeds: Sequence[int], ok: bool) -> str:
+    """PASS / FAIL for a target measured as a median over ``seeds`` (at least 5)."""
+    found = "PASS" if ok else "FAIL"
+    if len(seeds) >= MIN_SEEDS:
+        return found
+    return f"not measured (< {MIN_SEEDS} seeds; would be {found})"
+
+
+def comma_names(
+    parser: argparse.ArgumentParser, option: str, text: str, known: Sequence[str]
+) -> list[str]:
+    """The comma list ``text`` given to ``option`` as names, each one of ``known``
+    (else the parser exits with a message naming the unknown ones)."""
+    found = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in found if name not in known]
+    if unknown:
+        parser.error(f"{option}: unknown {', '.join(unknown)}; known: {', '.join(known)}")
+    return found
 
 
 def total_size(paths: Iterable[Path]) -> int:

@@ -35,7 +35,7 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import Report, describe, environment, iqr, load_average, median
+from _common import Report, comma_names, describe, environment, iqr, load_average, median, verdict
 
 import hpotrack as hp
 from hpotrack.space import Space
@@ -255,12 +255,6 @@ def budget_table(report: Report, args: argparse.Namespace, runs: Runs, trials: i
     )
 
 
-def verdict(args: argparse.Namespace, ok: bool) -> str:
-    """PASS / FAIL; medians over at least 5 seeds."""
-    found = "PASS" if ok else "FAIL"
-    return found if len(args.seeds) >= 5 else f"not measured (< 5 seeds; would be {found})"
-
-
 def targets(report: Report, args: argparse.Namespace, runs: Runs) -> None:
     """The issue's target at 50 trials, one row per rival, then Optuna's rows for context."""
     rows = []
@@ -274,7 +268,7 @@ def targets(report: Report, args: argparse.Namespace, runs: Runs) -> None:
             continue
         mine = median(best(r, TARGET_AT)[0] for r in gradient)
         theirs = median(best(r, TARGET_AT)[0] for r in runs[rival].values())
-        result = verdict(args, mine < theirs)
+        result = verdict(args.seeds, mine < theirs)
         if rival not in RIVALS:
             result = f"({result}: context, not the target)"
         rows.append([name, f"{fmt(mine)} vs {fmt(theirs)}", result])
@@ -332,10 +326,7 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"--trials takes a comma list of whole numbers, but got {args.trials!r}")
     if not args.trials or args.trials[0] < 1:
         parser.error("--trials needs at least one budget of 1 or more trials")
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    wrong = [m for m in args.methods if m not in METHODS]
-    if wrong:
-        parser.error(f"unknown methods {', '.join(wrong)}; known: {', '.join(METHODS)}")
+    args.methods = comma_names(parser, "--methods", args.methods, METHODS)
     args.notes = []
     needs = {"optuna-tpe": "optuna", "optuna-cmaes": "cmaes"}
     for method, module in needs.items():

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import Report, environment, load_average, median
+from _common import Report, comma_names, environment, load_average, median
 
 import hpotrack as hp
 from hpotrack.methods import Proposal, known_methods, resolve
@@ -461,10 +461,7 @@ def parse_args() -> argparse.Namespace:
             args.tasks = ",".join(QUICK_TASKS)
     args.asks = 3 if args.quick else ASKS
     args.seeds = list(range(args.seeds))
-    args.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in args.tasks if t not in TASKS]
-    if unknown:
-        parser.error(f"unknown tasks {', '.join(unknown)}; known: {', '.join(TASKS)}")
+    args.tasks = comma_names(parser, "--tasks", args.tasks, list(TASKS))
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.skipped = {}
     for method in list(args.methods):

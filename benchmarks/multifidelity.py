@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import Report, describe, environment, load_average, median
+from _common import Report, comma_names, describe, environment, load_average, median, verdict
 from methods_quality import distributions
 
 import hpotrack as hp
@@ -373,12 +373,6 @@ def compare(mine: Sequence[Run], theirs: Sequence[Run], columns: Sequence[int]) 
     return text, all(a <= b for _, a, b in pairs)
 
 
-def verdict(args: argparse.Namespace, ok: bool) -> str:
-    """PASS / FAIL; the issue asks for medians over at least 5 seeds."""
-    found = "PASS" if ok else "FAIL"
-    return found if len(args.seeds) >= 5 else f"not measured (< 5 seeds; would be {found})"
-
-
 def targets(args: argparse.Namespace, results: dict[tuple[str, str], list[Run]]) -> None:
     """The issue's targets per task, with the numbers: rows for the targets table."""
     for task in args.tasks:
@@ -400,7 +394,7 @@ def targets(args: argparse.Namespace, results: dict[tuple[str, str], list[Run]])
                 f"reached at {hit:,}" if hit is not None else f"not reached (ends {ending})"
             )
             ok = hit is not None and hit <= limit
-            args.target_rows.append([name, measured, verdict(args, ok)])
+            args.target_rows.append([name, measured, verdict(args.seeds, ok)])
         for mine, theirs, label in (
             ("bohb", "hyperband", "hyperband"),
             ("bohb", "optuna-tpe+hyperband", "Optuna TPE+HyperbandPruner"),
@@ -410,7 +404,7 @@ def targets(args: argparse.Namespace, results: dict[tuple[str, str], list[Run]])
                 args.target_rows.append([name, "-", "not measured"])
                 continue
             text, ok = compare(runs[mine], runs[theirs], columns)
-            args.target_rows.append([name, text, verdict(args, ok)])
+            args.target_rows.append([name, text, verdict(args.seeds, ok)])
 
 
 def plot(path: Path, args: argparse.Namespace, results: dict[tuple[str, str], list[Run]]) -> bool:
@@ -558,14 +552,8 @@ def parse_args() -> argparse.Namespace:
     if args.quick:
         args.seeds, args.trials = min(args.seeds, 2), args.trials or 10
     args.seeds = list(range(args.seeds))
-    args.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in args.tasks if t not in TASKS]
-    if unknown:
-        parser.error(f"unknown tasks {', '.join(unknown)}; known: {', '.join(TASKS)}")
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    wrong = [m for m in args.methods if m not in HP_METHODS + OPTUNA]
-    if wrong:
-        parser.error(f"unknown methods {', '.join(wrong)}; known: {', '.join(HP_METHODS + OPTUNA)}")
+    args.tasks = comma_names(parser, "--tasks", args.tasks, list(TASKS))
+    args.methods = comma_names(parser, "--methods", args.methods, HP_METHODS + OPTUNA)
     args.skipped = {
         m: "skipped: not in this hpotrack checkout"
         for m in args.methods

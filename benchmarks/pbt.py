@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import Report, describe, environment, iqr, load_average, median
+from _common import Report, comma_names, describe, environment, iqr, load_average, median, verdict
 
 import hpotrack as hp
 
@@ -330,12 +330,6 @@ def schedule_table(report: Report, args: argparse.Namespace, runs: dict[int, Run
     )
 
 
-def verdict(args: argparse.Namespace, ok: bool) -> str:
-    """PASS / FAIL; medians over at least 5 seeds."""
-    found = "PASS" if ok else "FAIL"
-    return found if len(args.seeds) >= 5 else f"not measured (< 5 seeds; would be {found})"
-
-
 def targets(report: Report, args: argparse.Namespace, runs: Runs) -> None:
     """The target, against each random search row, and equal compute as a check."""
     rows = []
@@ -347,11 +341,11 @@ def targets(report: Report, args: argparse.Namespace, runs: Runs) -> None:
             continue
         mine = median(best_final(r)[0] for r in pbt)
         theirs = median(best_final(r)[0] for r in runs[rival].values())
-        rows.append([name, f"{fmt(mine)} vs {fmt(theirs)}", verdict(args, mine <= theirs)])
+        rows.append([name, f"{fmt(mine)} vs {fmt(theirs)}", verdict(args.seeds, mine <= theirs)])
     printed = bool(pbt) and all(run.schedule for run in pbt)
     rows.append([
         "the learned schedule is printed", f"{sum(bool(r.schedule) for r in pbt)} of "
-        f"{len(pbt)} PBT runs", verdict(args, printed),
+        f"{len(pbt)} PBT runs", verdict(args.seeds, printed),
     ])  # fmt: skip
     full = args.population * args.generations * args.interval
     counts = sorted({total(r) for found in runs.values() for r in found.values()})
@@ -360,7 +354,7 @@ def targets(report: Report, args: argparse.Namespace, runs: Runs) -> None:
     rows.append([
         f"random rows train exactly {full:,} epochs, PBT at most that",
         ", ".join(f"{c:,}" for c in counts) or "-",
-        verdict(args, rivals == [full] and all(c <= full for c in mine)),
+        verdict(args.seeds, rivals == [full] and all(c <= full for c in mine)),
     ])  # fmt: skip
     report.table("Targets", rows, "target|measured|result")
 
@@ -408,10 +402,7 @@ def parse_args() -> argparse.Namespace:
     if args.population < 4 or args.population % 2:
         parser.error("--population must be even and at least 4 (random-long runs P/2 trials)")
     args.seeds = list(range(args.seeds))
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    wrong = [m for m in args.methods if m not in METHODS]
-    if wrong:
-        parser.error(f"unknown methods {', '.join(wrong)}; known: {', '.join(METHODS)}")
+    args.methods = comma_names(parser, "--methods", args.methods, METHODS)
     if "optuna-random" in args.methods and importlib.util.find_spec("optuna") is None:
         args.methods.remove("optuna-random")
         print("optuna-random skipped: optuna is not installed")
