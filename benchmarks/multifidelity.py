@@ -3,11 +3,12 @@
 Two tasks train on scikit-learn's digits one epoch at a time (``partial_fit``) and report
 the validation error after every epoch, up to 27: a linear SGDClassifier and an
 MLPClassifier. hpotrack's random search (full budget), random with the median pruner,
-successive halving, Hyperband and BOHB run next to Optuna's TPE with its HyperbandPruner
-and TPE without pruning, the same number of trials each, from several seeds. The tables
-give the best validation error found against the epochs actually trained.
+successive halving, Hyperband and BOHB run next to Optuna's TPE with its HyperbandPruner,
+random sampling with that pruner, and TPE without pruning, from several seeds. Every run
+gets the same budget of epochs: what random search trains with T trials of 27 epochs. The
+tables give the best validation error found against the epochs actually trained.
 
-    python benchmarks/multifidelity.py --out mf.md --plot mf.png   # default: 30-50 min
+    python benchmarks/multifidelity.py --out mf.md --plot mf.png   # default: 1-2 hours
     python benchmarks/multifidelity.py --quick                     # smoke test, < 2 min
     python benchmarks/multifidelity.py --tasks sgd --methods hyperband,bohb --seeds 10
     python benchmarks/multifidelity.py --curves 1000 --tasks sgd   # the task's curves alone
@@ -43,18 +44,19 @@ from hpotrack.space import Space
 
 MAX_EPOCHS = 27
 # Seeds per (method, task). The issue asks for medians over at least 5; errors move in
-# steps of 1/540, and with 5 seeds one lucky or unlucky seed moves a median by a step.
-SEEDS = 10
+# steps of 1/540 and the best ones are rare, so with 10 seeds the median of random's best
+# still moves by a step with one seed (benchmarks/README.md, "Why 20 seeds").
+SEEDS = 20
 HP_METHODS = ["random", "random+median", "sha", "hyperband", "bohb"]
-OPTUNA = ["optuna-tpe+hyperband", "optuna-tpe"]
+OPTUNA = ["optuna-tpe+hyperband", "optuna-random+hyperband", "optuna-tpe"]
 MULTI_FIDELITY = ["sha", "hyperband", "bohb"]  # registered by name once they exist
 RUNGS = (1, 3, 9)  # the steps where successive halving decides, Budget(1, 27) and eta = 3
-# name: (description, trials per run)
+# name: (description, T: random's trials per run, which set every run's epoch budget)
 TASKS: dict[str, tuple[str, int]] = {
     "sgd": ("SGDClassifier (hinge) on digits: alpha, eta0, learning-rate schedule", 60),
     "mlp": ("MLPClassifier (adam, 1 hidden layer) on digits: lr, alpha, width, batch", 60),
 }
-AT = (1 / 9, 2 / 9, 1 / 3, 1 / 2, 1.0)  # epoch budgets of the table: fractions of T x 27
+AT = (1 / 9, 2 / 9, 1 / 3, 1 / 2, 1.0)  # columns of the table: fractions of T x 27 epochs
 THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 ORIENTATION = (
     "For orientation, the issue's measurement with Optuna 5.0 on sgd (60 trials, median of "
@@ -126,19 +128,28 @@ def model(task: str, p: Mapping[str, Any]) -> Any:
 
 
 def train(
-    task: str, params: Mapping[str, Any], epochs: int, report: Callable[[int, float], bool]
+    task: str,
+    params: Mapping[str, Any],
+    epochs: int,
+    report: Callable[[int, float], bool],
+    start: tuple[int, Any] | None = None,
+    keep: Callable[[int, Any], None] | None = None,
 ) -> float:
-    """Train up to ``epochs`` epochs, calling ``report(epoch, validation error)`` after
-    each; stops when it returns True. A model that breaks down numerically gets error 1
-    and stops. Returns the last error."""
+    """Train up to epoch ``epochs``, calling ``report(epoch, validation error)`` after
+    each; stops when it returns True. ``start``: (epoch, model) to continue from instead
+    of a fresh model; ``keep(epoch, model)`` is called before ``report``, to checkpoint.
+    A model that breaks down numerically gets error 1 and stops. Returns the last error."""
     xt, yt, xv, yv, classes = digits()
-    learner, error = model(task, params), 1.0
-    for epoch in range(1, epochs + 1):
+    first, learner = (1, model(task, params)) if start is None else (start[0] + 1, start[1])
+    error = 1.0
+    for epoch in range(first, epochs + 1):
         try:
             learner.partial_fit(xt, yt, classes=classes)
             error = float(np.mean(learner.predict(xv) != yv))
         except (ValueError, ArithmeticError):
             error = 1.0
+        if keep is not None:
+            keep(epoch, learner)
         if report(epoch, error) or error == 1.0:
             break
     return error
@@ -151,13 +162,21 @@ class Ledger:
     def __init__(self) -> None:
         self.trials: list[tuple[int, float]] = []
 
-    def reporter(self, then: Callable[[int, float], bool]) -> Callable[[int, float], bool]:
-        """A ``report`` for :func:`train` that records the epoch, then calls ``then``."""
+    @property
+    def epochs(self) -> int:
+        """Epochs trained so far."""
+        return sum(trained for trained, _ in self.trials)
+
+    def reporter(
+        self, then: Callable[[int, float], bool], resumed_at: int = 0
+    ) -> Callable[[int, float], bool]:
+        """A ``report`` for :func:`train` that records the epochs trained (those after
+        ``resumed_at``, the checkpoint's epoch), then calls ``then``."""
         self.trials.append((0, math.inf))
         index = len(self.trials) - 1
 
         def report(epoch: int, error: float) -> bool:
-            self.trials[index] = (epoch, error)
+            self.trials[index] = (epoch - resumed_at, error)
             return then(epoch, error)
 
         return report
@@ -168,9 +187,11 @@ def hp_method(name: str) -> Any:
     return hp.methods.Random(pruner="median") if name == "random+median" else resolve(name)
 
 
-def run_hpotrack(method: str, task: str, seed: int, trials: int, directory: Path) -> Run:
-    """One hpotrack search in a fresh database file."""
-    ledger = Ledger()
+def run_hpotrack(method: str, task: str, seed: int, epochs: int, directory: Path) -> Run:
+    """One hpotrack search in a fresh database file, until it has trained ``epochs``.
+    Successive halving's trials save a checkpoint at each rung, and a promoted trial
+    continues its parent's model from there."""
+    ledger, promotes = Ledger(), method in MULTI_FIDELITY
 
     @hp.tune(
         task_space(task),
@@ -186,11 +207,23 @@ def run_hpotrack(method: str, task: str, seed: int, trials: int, directory: Path
             trial.report(error, step=epoch)  # raises hp.Pruned when the method stops it
             return False
 
-        return {"error": train(task, params, int(trial.budget or 0), ledger.reporter(report))}
+        def keep(epoch: int, learner: Any) -> None:
+            if epoch in RUNGS:
+                trial.save_checkpoint(learner, step=epoch)
 
-    start = time.perf_counter()
-    study = objective.optimize(n_trials=trials, progress=False)
-    seconds = time.perf_counter() - start
+        start = trial.steps.start - 1, trial.load_checkpoint()
+        resume = start if start[1] is not None else None
+        reporter = ledger.reporter(report, resumed_at=start[0])
+        error = train(task, params, int(trial.budget or 0), reporter, resume,
+                      keep if promotes else None)  # fmt: skip
+        return {"error": error}
+
+    began = time.perf_counter()
+    study = objective.optimize(n_trials=1, progress=False)
+    while ledger.epochs < epochs:  # each new trial starts below the budget, as in Optuna's loop
+        more = math.ceil((epochs - ledger.epochs) / MAX_EPOCHS)
+        study = objective.optimize(n_trials=len(study.trials) + more, progress=False)
+    seconds = time.perf_counter() - began
     records = study.trials
     states = Counter(str(t.state.value) for t in records)
     note = next((f"trial {t.number}: {t.error}" for t in records if t.error), "")
@@ -200,21 +233,29 @@ def run_hpotrack(method: str, task: str, seed: int, trials: int, directory: Path
     return Run(ledger.trials, dict(states), seconds, note, promoted)
 
 
-def run_optuna(method: str, task: str, seed: int, trials: int) -> Run:
-    """One Optuna search (TPE, with or without the HyperbandPruner), ask and tell."""
+def run_optuna(method: str, task: str, seed: int, epochs: int) -> Run:
+    """One Optuna search (TPE or random sampling, with or without the HyperbandPruner),
+    ask and tell, until it has trained ``epochs``. The study is named after the task,
+    method and seed: the pruner puts trials in brackets by a hash of the study's name."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pruner = (
         optuna.pruners.HyperbandPruner(min_resource=1, max_resource=MAX_EPOCHS, reduction_factor=3)
-        if method == "optuna-tpe+hyperband"
+        if method.endswith("+hyperband")
         else optuna.pruners.NopPruner()
     )
-    sampler = optuna.samplers.TPESampler(seed=seed)
-    study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner)
+    sampler = (
+        optuna.samplers.RandomSampler(seed=seed)
+        if method.startswith("optuna-random")
+        else optuna.samplers.TPESampler(seed=seed)
+    )
+    study = optuna.create_study(
+        study_name=f"{task}-{method}-{seed}", direction="minimize", sampler=sampler, pruner=pruner
+    )
     dists, ledger = distributions(task_space(task)), Ledger()
     start = time.perf_counter()
-    for _ in range(trials):
+    while ledger.epochs < epochs:
         trial, pruned = study.ask(dists), [False]
 
         def report(
@@ -238,7 +279,7 @@ def run_optuna(method: str, task: str, seed: int, trials: int) -> Run:
 def run_job(job: tuple[str, str, Sequence[int], int]) -> tuple[str, str, list[Run], str]:
     """Every seed of one (method, task) in a worker process: (method, task, runs, error
     or ""); each hpotrack run in a new database file of a temporary folder."""
-    method, task, seeds, trials = job
+    method, task, seeds, epochs = job
     warnings.simplefilter("ignore")
     logging.getLogger("hpotrack").setLevel(logging.WARNING)  # "the target is reached"
     runs: list[Run] = []
@@ -247,9 +288,9 @@ def run_job(job: tuple[str, str, Sequence[int], int]) -> tuple[str, str, list[Ru
             for seed in seeds:
                 gc.collect()
                 if method in OPTUNA:
-                    runs.append(run_optuna(method, task, seed, trials))
+                    runs.append(run_optuna(method, task, seed, epochs))
                 else:
-                    runs.append(run_hpotrack(method, task, seed, trials, Path(folder)))
+                    runs.append(run_hpotrack(method, task, seed, epochs, Path(folder)))
     except Exception as exc:
         return method, task, runs, describe(exc)
     return method, task, runs, ""
@@ -297,9 +338,14 @@ def fmt(error: float) -> str:
     return "-" if math.isinf(error) or math.isnan(error) else f"{error:.4f}"
 
 
-def budgets(trials: int) -> list[int]:
-    """The epoch budgets of the table's columns, as fractions of a full-budget run."""
-    return [round(trials * MAX_EPOCHS * share) for share in AT]
+def epoch_budget(args: argparse.Namespace, task: str) -> int:
+    """Epochs every run of ``task`` may train: T trials of the full 27 epochs."""
+    return int(args.trials or TASKS[task][1]) * MAX_EPOCHS
+
+
+def budgets(epochs: int) -> list[int]:
+    """The epoch budgets of the table's columns, as fractions of a run's budget."""
+    return [round(epochs * share) for share in AT]
 
 
 def method_row(runs: Sequence[Run], columns: Sequence[int], base: Sequence[Run]) -> list[str]:
@@ -307,8 +353,7 @@ def method_row(runs: Sequence[Run], columns: Sequence[int], base: Sequence[Run])
     bests, epochs = [final(r) for r in runs], [total(r) for r in runs]
     q1, _, q3 = statistics.quantiles(bests, n=4, method="inclusive") if bests[1:] else bests * 3
     row = [fmt(median(bests)), f"{fmt(q1)} – {fmt(q3)}", f"{median(epochs):,.0f}"]
-    base_epochs = median(total(r) for r in base)
-    row.append(f"{median(epochs) / base_epochs:.2f}" if base else "-")
+    row.append(f"{median(len(r.trials) for r in runs):,.0f}")
     for budget in columns:
         ended = sum(total(r) < budget for r in runs)
         mark = f" ({ended} ended)" if ended and budget != columns[-1] else ""
@@ -329,8 +374,8 @@ def task_table(
 ) -> None:
     """One task's table: final best and epochs, best within fixed epoch budgets."""
     label, default_trials = TASKS[task]
-    trials = args.trials or default_trials
-    columns, rows, base = budgets(trials), [], results.get("random", [])
+    trials, epochs = args.trials or default_trials, epoch_budget(args, task)
+    columns, rows, base = budgets(epochs), [], results.get("random", [])
     for method in args.methods + list(args.skipped):
         runs = results.get(method, [])
         if not runs:
@@ -343,17 +388,20 @@ def task_table(
             args.notes.append(f"{task}, {method}: {note}")
     goal = f"{fmt(median(final(r) for r in base))} with {median(total(r) for r in base):,.0f}"
     report.table(
-        f"{task}: {label}; {trials} trials of up to {MAX_EPOCHS} epochs, {len(args.seeds)} seeds",
+        f"{task}: {label}; {epochs:,} epochs per run ({trials} trials of {MAX_EPOCHS}), "
+        f"{len(args.seeds)} seeds",
         rows,
-        "method|median best error|IQR (25%–75%)|median epochs|epochs / random's|"
+        "method|median best error|IQR (25%–75%)|median epochs|median trials|"
         + "|".join(f"best within {b:,}" for b in columns)
         + "|epochs to random's best|trials complete/pruned/failed|s per run",
         "Errors: validation error (1 - accuracy) on 540 held-out digits; a trial's error is "
-        "its last report (pruned trials too). Epochs: epochs actually trained, summed over "
-        "the run's trials (a promoted trial trains its configuration again from scratch). "
-        "*best within E*: median over seeds of the best error among the trials finished by "
-        "the time E epochs were consumed, in trial order; '(k ended)': k runs had finished "
-        "with fewer epochs (their final best counts). *epochs to random's best*: fewest "
+        f"its last report (pruned trials too). Every run trains {epochs:,} epochs: a trial "
+        "starts while the run has trained fewer, so the last one may go over. Epochs: "
+        "epochs actually trained, summed over the run's trials (a promoted trial continues "
+        "its parent's checkpoint: only the epochs after it count). *best within E*: median "
+        "over seeds of the best error among the trials finished by the time E epochs were "
+        "consumed, in trial order; '(k ended)': k runs stopped short of E (an error; their "
+        "final best counts). *epochs to random's best*: fewest "
         "epochs at which the median of that curve reaches random's median best "
         f"({goal if base else '-'} epochs). Trial states and promotions are totals over the "
         "seeds; s per run: wall time of one search, training included.",
@@ -377,7 +425,7 @@ def targets(args: argparse.Namespace, results: dict[tuple[str, str], list[Run]])
     """The issue's targets per task, with the numbers: rows for the targets table."""
     for task in args.tasks:
         runs = {m: results[m, t] for m, t in results if t == task and results[m, t]}
-        columns = budgets(args.trials or TASKS[task][1])
+        columns = budgets(epoch_budget(args, task))
         base = runs.get("random")
         for method in ("hyperband", "bohb"):
             name = f"{task}: {method} reaches random's median best with ≤ 1/3 of its epochs"
@@ -516,7 +564,7 @@ def search(args: argparse.Namespace) -> dict[tuple[str, str], list[Run]]:
     """Run every (method, task) job, longest first; results by (method, task)."""
     full = ("random", "optuna-tpe", "random+median")
     jobs = sorted(
-        ((m, t, args.seeds, args.trials or TASKS[t][1]) for t in args.tasks for m in args.methods),
+        ((m, t, args.seeds, epoch_budget(args, t)) for t in args.tasks for m in args.methods),
         key=lambda j: (j[1] != "mlp", j[0] not in full),
     )
     results: dict[tuple[str, str], list[Run]] = {}
