@@ -68,6 +68,34 @@ def test_promoted_trials_rerun_a_stopped_configuration_above_its_rung(db: Path) 
         assert all(step > edge.step for step in trial.checks)
 
 
+def test_a_promoted_trial_continues_its_parents_checkpoint_from_the_rung(db: Path) -> None:
+    trained: dict[int, list[int]] = {}
+    started: dict[int, object] = {}
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="hyperband", study="mf", db=db, seed=1,
+             objective="loss", budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> dict[str, float]:
+        started[trial.number] = trial.load_checkpoint()
+        loss = 1.0
+        for epoch in trial.steps:  # after the checkpoint's epoch, up to the budget
+            trained.setdefault(trial.number, []).append(epoch)
+            loss = (x - 0.7) ** 2 + 1.0 / epoch
+            trial.save_checkpoint({"trial": trial.number, "epoch": epoch}, step=epoch)
+            trial.report(loss, step=epoch)
+        return {"loss": loss}
+
+    study = train.optimize(n_trials=60)
+    promoted = [t for t in study.trials if t.origin == Origin.PROMOTED.value]
+    assert promoted
+    for trial in promoted:
+        (edge,) = trial.parents
+        assert started[trial.number] == {"trial": edge.parent, "epoch": edge.step}
+        assert trained[trial.number][0] == edge.step + 1  # not one epoch trained twice
+        assert [step for step, _ in study.curve(trial.number)["loss"]] == trained[trial.number]
+    fresh = [t.number for t in study.trials if t.origin == Origin.SAMPLED.value]
+    assert all(started[n] is None and trained[n][0] == 1 for n in fresh)
+
+
 def test_resuming_continues_the_hyperband_iteration(db: Path) -> None:
     steps: list[tuple[int, int]] = []
     tuned(db, "hyperband", steps).optimize(n_trials=25)
