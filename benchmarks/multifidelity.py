@@ -211,9 +211,10 @@ def run_hpotrack(method: str, task: str, seed: int, epochs: int, directory: Path
             if epoch in RUNGS:
                 trial.save_checkpoint(learner, step=epoch)
 
-        start = trial.steps.start - 1, trial.load_checkpoint()
-        resume = start if start[1] is not None else None
-        reporter = ledger.reporter(report, resumed_at=start[0])
+        checkpoint = trial.load_checkpoint()  # a promotion: its parent's model at the rung
+        after = trial.steps.start - 1  # the checkpoint's epoch, 0 without one
+        resume = None if checkpoint is None else (after, checkpoint)
+        reporter = ledger.reporter(report, resumed_at=after)
         error = train(task, params, int(trial.budget or 0), reporter, resume,
                       keep if promotes else None)  # fmt: skip
         return {"error": error}
