@@ -222,8 +222,10 @@ def run_hpotrack(method: str, task: str, seed: int, epochs: int, directory: Path
     began = time.perf_counter()
     study = objective.optimize(n_trials=1, progress=False)
     while ledger.epochs < epochs:  # each new trial starts below the budget, as in Optuna's loop
-        more = math.ceil((epochs - ledger.epochs) / MAX_EPOCHS)
+        trained, more = ledger.epochs, math.ceil((epochs - ledger.epochs) / MAX_EPOCHS)
         study = objective.optimize(n_trials=len(study.trials) + more, progress=False)
+        if ledger.epochs == trained:  # its trials failed before training: the note says why
+            break
     seconds = time.perf_counter() - began
     records = study.trials
     states = Counter(str(t.state.value) for t in records)
