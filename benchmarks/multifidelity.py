@@ -8,7 +8,7 @@ random sampling with that pruner, and TPE without pruning, from several seeds. E
 gets the same budget of epochs: what random search trains with T trials of 27 epochs. The
 tables give the best validation error found against the epochs actually trained.
 
-    python benchmarks/multifidelity.py --out mf.md --plot mf.png   # default: 1-2 hours
+    python benchmarks/multifidelity.py --out mf.md --plot mf.png   # default: ~70 min, 2 cores
     python benchmarks/multifidelity.py --quick                     # smoke test, < 2 min
     python benchmarks/multifidelity.py --tasks sgd --methods hyperband,bohb --seeds 10
     python benchmarks/multifidelity.py --curves 1000 --tasks sgd   # the task's curves alone
