@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from hpotrack.methods.base import History, Proposal, register
 from hpotrack.methods.halving import (
     Halving,
+    Ladder,
     bracket_schedule,
     check_eta,
     new_config_slot,
@@ -41,7 +42,7 @@ class Hyperband(Halving):
         if promoted is not None:
             return promoted
         slot = new_config_slot(history)
-        schedule = bracket_schedule(ladder)
+        schedule = self.schedule(ladder)
         params, note = self.configuration(history)
         return Proposal(
             params=params,
@@ -50,6 +51,10 @@ class Hyperband(Halving):
             bracket=schedule[slot % len(schedule)],
             note=note,
         )
+
+    def schedule(self, ladder: Ladder) -> tuple[int, ...]:
+        """The brackets of one iteration's new configurations, in order: Hyperband's."""
+        return bracket_schedule(ladder)
 
     def configuration(self, history: History) -> tuple[dict[str, Value], str]:
         """A new configuration, and where it came from: uniform at random."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from hpotrack.methods.base import Method
+from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.records import Origin
 from hpotrack.testing.method_suite import MultiFidelitySuite
@@ -28,3 +29,12 @@ class TestHyperband(MultiFidelitySuite):
                 assert trial.bracket is not None and min(trial.checks) == first[trial.bracket]
             if trial.bracket == 0:
                 assert trial.checks == {}  # bracket 0 trains every trial to the top
+
+    def test_a_subclass_chooses_the_brackets_through_schedule(self) -> None:
+        class MostAggressive(Hyperband):
+            def schedule(self, ladder: Ladder) -> tuple[int, ...]:
+                return (ladder.top,)
+
+        history = self._simulate(MostAggressive(), 30, seed=4)
+        new = [t for t in history.trials if t.origin == Origin.SAMPLED.value]
+        assert new and {t.bracket for t in new} == {3}

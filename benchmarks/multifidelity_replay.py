@@ -1,0 +1,178 @@
+"""Replay recorded training curves through hpotrack's Hyperband with other bracket allocations.
+
+Trains N random configurations of each task of ``multifidelity.py`` all 27 epochs, once;
+then runs hpotrack's own Hyperband over them many times without training: a configuration
+is an index into the recorded curves, drawn uniformly, and its reports are its curve.
+Every run gets ``multifidelity.py``'s budget and accounting (T x 27 epochs; a promotion
+continues from its rung). It compares bracket allocations, as the share of runs whose best
+error within E epochs is at or below a level:
+
+- ``hyperband``: Hyperband's proportions (Li et al. 2018, Alg. 1; hpotrack's default);
+- ``ray-softmax``: bracket ``s`` with probability proportional to e^s, as Ray Tune's
+  AsyncHyperBandScheduler picks brackets (64, 24, 9, 3 % for brackets 3..0);
+- ``most-aggressive``: the bracket checked from the lowest rung alone (successive halving);
+- ``random``: T configurations trained fully, the target's reference.
+
+    python benchmarks/multifidelity_replay.py --out replay.md        # ~10 min on 2 cores
+    python benchmarks/multifidelity_replay.py --configs 200 --seeds 30  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from _common import Report, comma_names
+
+from hpotrack.budget import Budget
+from hpotrack.methods.base import History, Method
+from hpotrack.methods.halving import Ladder
+from hpotrack.methods.hyperband import Hyperband
+from hpotrack.methods.random_search import Random
+from hpotrack.records import TrialState
+from hpotrack.space import Int, Space
+from hpotrack.testing.method_suite import record
+
+MAX_EPOCHS = 27
+TRIALS = 60  # random's trials: every run's budget is TRIALS x 27 epochs
+SHARES = (1 / 3, 1.0)  # the columns: fractions of that budget
+
+
+@dataclass(frozen=True)
+class Allocated(Hyperband):
+    """Hyperband whose new configurations go to the brackets in ``weights`` (bracket s
+    gets ``weights[s]`` of them, interleaved); empty: Hyperband's own proportions."""
+
+    weights: tuple[float, ...] = ()
+
+    def schedule(self, ladder: Ladder) -> tuple[int, ...]:
+        if not self.weights:
+            return super().schedule(ladder)
+        slots: list[tuple[float, int]] = []
+        for bracket, weight in enumerate(self.weights):
+            count = round(100 * weight)
+            slots += [((i + 0.5) / count, -bracket) for i in range(count)]
+        return tuple(-negative for _, negative in sorted(slots))
+
+
+def allocations(ladder: Ladder) -> dict[str, Method]:
+    """The compared ways to spread new configurations over the brackets."""
+    softmax = [math.exp(s) for s in range(ladder.top + 1)]
+    only_top = [float(s == ladder.top) for s in range(ladder.top + 1)]
+    return {
+        "hyperband": Allocated(),
+        "ray-softmax": Allocated(weights=tuple(w / sum(softmax) for w in softmax)),
+        "most-aggressive": Allocated(weights=tuple(only_top)),
+        "random": Random(),
+    }
+
+
+def replay(method: Method, curves: np.ndarray, seed: int, epochs: int) -> list[tuple[int, float]]:
+    """One run over recorded curves: (epochs trained, last error) per trial, in order,
+    until ``epochs`` are used (a trial starts while fewer are)."""
+    space = Space.from_user({"curve": Int(0, len(curves) - 1)})
+    history = History(space, "minimize", seed, Budget(1, MAX_EPOCHS))
+    ledger: list[tuple[int, float]] = []
+    while sum(trained for trained, _ in ledger) < epochs:
+        proposal = method.ask(history)
+        trial = record(history.next_number, proposal, TrialState.RUNNING, None)
+        history.update(trial)
+        index = proposal.params["curve"]
+        assert isinstance(index, int)  # an Int parameter decodes to an int
+        curve = curves[index]
+        start = (proposal.parents[0].step or 0) if proposal.parents else 0  # its checkpoint
+        check, state, step = method.next_check(trial, start + 1, history), TrialState.COMPLETE, 0
+        for step in range(start + 1, MAX_EPOCHS + 1):
+            if check is None or step < check:
+                continue
+            checks = {**trial.checks, check: float(curve[step - 1])}
+            rung = method.rung(trial, step, history)
+            trial = dataclasses.replace(trial, checks=checks, rung=rung)
+            history.update(trial)
+            if method.on_report(trial, step, history):
+                state = TrialState.PRUNED
+                break
+            check = method.next_check(trial, step + 1, history)
+        history.update(dataclasses.replace(trial, state=state, value=float(curve[step - 1])))
+        ledger.append((step - start, float(curve[step - 1])))
+    return ledger
+
+
+def best_within(ledger: Sequence[tuple[int, float]], epochs: float) -> float:
+    """The best error among the trials finished within ``epochs``."""
+    used, best = 0, math.inf
+    for trained, error in ledger:
+        used += trained
+        if used > epochs:
+            break
+        best = min(best, error)
+    return best
+
+
+def recorded(task: str, n: int, cache: Path | None) -> np.ndarray:
+    """Misclassified digits after each epoch of ``n`` random configurations (cached)."""
+    if cache is not None and cache.exists():
+        with np.load(cache) as stored:
+            if task in stored and len(stored[task]) >= n:
+                return np.asarray(stored[task][:n])
+    from multifidelity import curves
+
+    found = curves(task, n)
+    if cache is not None:
+        kept = dict(np.load(cache)) if cache.exists() else {}
+        np.savez(cache, **{**kept, task: found})
+    return found
+
+
+def task_table(report: Report, task: str, curves: np.ndarray, seeds: Sequence[int]) -> None:
+    """Share of runs reaching each level within 1/3 and all of the budget, per allocation."""
+    epochs, ladder = TRIALS * MAX_EPOCHS, Ladder(Budget(1, MAX_EPOCHS), 3.0)
+    columns = [round(epochs * share) for share in SHARES]
+    bests = {}  # allocation: best error within each column's epochs, one row per seed
+    for name, method in allocations(ladder).items():
+        runs = [replay(method, curves, seed, epochs) for seed in seeds]
+        bests[name] = np.array([[best_within(run, e) for e in columns] for run in runs])
+    median = float(np.median(bests["random"][:, -1]))
+    levels = sorted({math.floor(median), math.ceil(median), math.ceil(median) + 1})
+    rows = []
+    for name, found in bests.items():
+        shares = [np.mean(found[:, i] <= level) for i in range(len(columns)) for level in levels]
+        rows.append([name, *(f"{share:.0%}" for share in shares)])
+    report.table(
+        f"{task}: share of {len(seeds)} replayed runs whose best error reaches a level, "
+        f"{len(curves)} recorded configurations",
+        rows,
+        "allocation|" + "|".join(f"≤ {lv:.0f}/540 within {e:,}" for e in columns for lv in levels),
+        f"Every run gets {epochs:,} epochs; random's median best within them is "
+        f"{median:.1f}/540. Configurations are drawn with replacement from the recorded "
+        "ones, so the rarest errors are as rare as in the recording, no rarer.",
+    )
+
+
+def main() -> None:
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add = parser.add_argument
+    add("--tasks", default="sgd,mlp", help="comma list of sgd, mlp")
+    add("--configs", type=int, default=500, help="configurations recorded per task")
+    add("--seeds", type=int, default=100, help="replayed runs per allocation (seeds 1000..)")
+    add("--cache", type=Path, help="keep the recorded curves in this .npz file")
+    add("--out", type=Path, help="also write the tables to this markdown file")
+    args = parser.parse_args()
+    report = Report("Hyperband's bracket allocation, replayed on recorded curves")
+    seeds = range(1000, 1000 + args.seeds)  # not the seeds of multifidelity.py
+    for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):
+        task_table(report, task, recorded(task, args.configs, args.cache), seeds)
+    if args.out:
+        report.write(args.out)
+
+
+if __name__ == "__main__":
+    main()
