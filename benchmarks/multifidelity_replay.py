@@ -32,7 +32,7 @@ from _common import Report, comma_names
 
 from hpotrack.budget import Budget
 from hpotrack.methods.base import History, Method
-from hpotrack.methods.halving import Ladder
+from hpotrack.methods.halving import Ladder, interleave
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.random_search import Random
 from hpotrack.records import TrialState
@@ -54,11 +54,7 @@ class Allocated(Hyperband):
     def schedule(self, ladder: Ladder) -> tuple[int, ...]:
         if not self.weights:
             return super().schedule(ladder)
-        slots: list[tuple[float, int]] = []
-        for bracket, weight in enumerate(self.weights):
-            count = round(100 * weight)
-            slots += [((i + 0.5) / count, -bracket) for i in range(count)]
-        return tuple(-negative for _, negative in sorted(slots))
+        return interleave([round(100 * weight) for weight in self.weights])
 
 
 def allocations(ladder: Ladder) -> dict[str, Method]:

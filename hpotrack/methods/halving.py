@@ -153,10 +153,14 @@ def bracket_schedule(ladder: Ladder) -> tuple[int, ...]:
     so each bracket spends about the same budget; interleaved evenly (stride scheduling),
     so that every bracket makes progress early and several workers share all of them."""
     s_max = ladder.top
-    slots: list[tuple[float, int]] = []
-    for s in range(s_max + 1):
-        n_s = math.ceil((s_max + 1) / (s + 1) * ladder.eta**s)
-        slots += [((i + 0.5) / n_s, -s) for i in range(n_s)]
+    return interleave([math.ceil((s_max + 1) / (s + 1) * ladder.eta**s) for s in range(s_max + 1)])
+
+
+def interleave(counts: Sequence[int]) -> tuple[int, ...]:
+    """Brackets ``s`` repeated ``counts[s]`` times, spread evenly (stride scheduling):
+    each one's turns fall at the midpoints of equal slices; on a tie the larger ``s``
+    (the more aggressive bracket) goes first."""
+    slots = [((i + 0.5) / n, -s) for s, n in enumerate(counts) for i in range(n)]
     return tuple(-negative for _, negative in sorted(slots))
 
 
