@@ -16,7 +16,10 @@ import hpotrack as hp
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem != "quickstart")
-ARGS = {"pbt_digits": ["1"]}  # one generation of the population; the others take N_TRIALS
+ARGS = {
+    "pbt_digits": ["1"],  # one generation of the population; the others take N_TRIALS
+    "bohb_mlp": ["12"],  # ASHA stops the first arrivals at a rung: 12 let one finish
+}
 SMALL = ["4"]
 
 

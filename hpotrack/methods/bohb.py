@@ -15,6 +15,14 @@ Observations at budget ``b`` are the values trials had at their check at rung ``
 of trials that completed. The densities are TPE's :class:`ParzenEstimator`, which also
 handles integers and choices; its uniform prior component is kept small (one observation's
 worth) so that the model is the paper's KDE in all but the tails.
+
+One addition to the paper: the configurations stopped below ``b`` (and not promoted since)
+join the bad density, after the observations at ``b``, highest rung first, as Optuna's TPE
+ranks pruned trials. Only survivors reach a large budget, so its observations alone are
+a sample of good configurations: with them alone ``g`` sits where ``l`` does and
+``l(x) / g(x)`` is largest far from both, which sends the model away from the optimum
+(``tests/methods/test_bohb.py``). The stopped ones were ranked below the survivors at a
+lower budget, so ``g`` covers where they are.
 """
 
 from __future__ import annotations
@@ -65,12 +73,10 @@ class BOHB(Hyperband):
         if found is None:
             params = super().configuration(history)[0]
             return params, "bohb: at random until a budget has enough observations"
-        points, losses, budget = found
         n_min = len(space) + 1
-        order = np.argsort(losses, kind="stable")
-        n_good = max(n_min, math.floor(self.top_n_percent / 100 * len(losses)))
-        n_bad = max(n_min, len(losses) - n_good)
-        good_points, bad_points = points[order[:n_good]], points[order[-n_bad:]]
+        n_good = max(n_min, math.floor(self.top_n_percent / 100 * found.measured))
+        n_bad = max(n_min, len(found.points) - n_good)
+        good_points, bad_points = found.points[:n_good], found.points[-n_bad:]
         dims = Dimensions.of(space)
         floor = self.min_bandwidth
         good = ParzenEstimator(good_points, dims, min_bandwidth=floor)
@@ -80,7 +86,7 @@ class BOHB(Hyperband):
         bad = ParzenEstimator(bad_points, dims, min_bandwidth=floor)
         rng = history.rng(number, 2)
         drawn = wide.sample(rng, self.num_samples)
-        note = f"bohb: KDE of {len(losses)} observations at budget {budget:g}"
+        note = f"bohb: KDE of {found.measured} observations at budget {found.budget:g}"
         return space.decode(_best(good, bad, drawn)), note
 
 
@@ -91,28 +97,53 @@ def _best(good: ParzenEstimator, bad: ParzenEstimator, points: Array) -> Array:
     return best
 
 
-def observations(history: History, ladder: Ladder, n_min: int) -> tuple[Array, Array, int] | None:
-    """(encoded points, losses, budget) at the largest budget with at least ``n_min + 2``
-    observations; None while no budget has that many."""
-    space = history.space
+@dataclass(frozen=True)
+class Observations:
+    """What BOHB's densities are fitted on: encoded ``points``, best first; the first
+    ``measured`` were observed at ``budget``, the rest stopped below it."""
+
+    points: Array
+    measured: int
+    budget: int
+
+
+def observations(history: History, ladder: Ladder, n_min: int) -> Observations | None:
+    """The observations at the largest budget with at least ``n_min + 2`` of them, ranked
+    by loss, followed by the configurations stopped below that budget and not promoted
+    since (highest rung first, then by loss); None while no budget has enough."""
     for j in range(ladder.top, -1, -1):
         if j == ladder.top:
             found = [
-                (t.params, history.loss(t.value))
+                (history.loss(t.value), t.number)
                 for t in history.trials
                 if t.state is TrialState.COMPLETE and t.value is not None
             ]
         else:
             found = [
-                (history.trials[number].params, loss)
+                entry
                 for bracket in [*range(ladder.top + 1), None]
-                for loss, number in history.reached(ladder.steps[j], bracket)
+                for entry in history.reached(ladder.steps[j], bracket)
             ]
-        found = [(params, loss) for params, loss in found if math.isfinite(loss)]
-        if len(found) >= n_min + 2:
-            points = space.encode_many([params for params, _ in found])
-            return points, np.array([loss for _, loss in found]), ladder.steps[j]
+        measured = sorted((loss, number) for loss, number in found if math.isfinite(loss))
+        if len(measured) >= n_min + 2:
+            ranked = [number for _, number in measured] + _stopped_below(history, j)
+            points = history.space.encode_many([history.trials[n].params for n in ranked])
+            return Observations(points, len(measured), ladder.steps[j])
     return None
+
+
+def _stopped_below(history: History, rung: int) -> list[int]:
+    """Trials stopped at a rung below ``rung`` whose configuration was not promoted,
+    highest rung first, then by their last value."""
+    stopped = [
+        (-(t.rung if t.rung is not None else -1), history.loss(t.value), t.number)
+        for t in history.trials
+        if t.state is TrialState.PRUNED
+        and t.value is not None
+        and (t.rung is None or t.rung < rung)
+        and not history.is_claimed(f"promote:{t.number}")
+    ]
+    return [number for _, loss, number in sorted(stopped) if math.isfinite(loss)]
 
 
 def _positive(x: float) -> bool:

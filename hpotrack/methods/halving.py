@@ -11,8 +11,12 @@ bracket 0 trains every trial to ``max``; bracket ``s_max`` is the most aggressiv
 **At a rung** (asynchronous successive halving, Li et al. 2020, "A System for Massively
 Parallel Hyperparameter Tuning", Alg. 2): a trial that reaches rung ``j`` goes on only if
 it is among the best ``⌊n/η⌋`` of the ``n`` trials of its bracket that have reached rung
-``j`` so far (the first arrivals are compared with few: the best of them always goes on).
-Nobody waits for a rung to fill.
+``j`` so far. Nobody waits for a rung to fill: the first ``η - 1`` arrivals stop (none
+of them is in the top ``⌊n/η⌋ = 0`` yet), and the best of them is promoted once enough
+trials arrived. Optuna's pruners instead let the best of the first arrivals go on, since
+they cannot resume a stopped trial; with promotions that leak is not needed, and it costs:
+with η = 3 over 1..27 epochs it spends about a fifth more epochs per configuration in the
+most aggressive bracket (``benchmarks/multifidelity_replay.py``).
 
 **Promotions.** A trial stopped at rung ``j`` that later ranks in the top ``⌊n/η⌋`` of
 its rung (because enough worse trials arrived) is promoted: the next ask proposes its
@@ -110,10 +114,10 @@ def check_eta(eta: object) -> None:
 
 def goes_on(history: History, trial: TrialRecord, step: int, eta: float) -> bool:
     """Whether ``trial``, checked at rung budget ``step``, is among the best ``⌊n/η⌋``
-    (at least the best one) of the trials of its bracket that reached that rung."""
+    of the trials of its bracket that reached that rung (none while ``n < η``)."""
     ranked = history.reached(step, trial.bracket)
     better = bisect.bisect_left(ranked, history.loss(trial.checks[step]), key=_loss)
-    return better < max(1, math.floor(len(ranked) / eta))
+    return better < math.floor(len(ranked) / eta)
 
 
 def _loss(entry: tuple[float, int]) -> float:

@@ -34,13 +34,42 @@ def test_the_model_uses_the_largest_budget_with_enough_observations() -> None:
     for number in range(6):  # 6 at rung 1, 5 of them at rung 3: N_min + 2 = 5 for d = 2
         checks = {1: float(number), **({3: float(number) / 2} if number < 5 else {})}
         params = {"x": number / 10, "y": 0.5}
-        history.update(TrialRecord(number, TrialState.PRUNED, params, checks=checks, bracket=3))
+        rung = 1 if number < 5 else 0
+        history.update(TrialRecord(number, TrialState.PRUNED, params, value=checks[max(checks)],
+                                   checks=checks, rung=rung, bracket=3))  # fmt: skip
     found = observations(history, ladder, n_min=3)
     assert found is not None
-    points, losses, budget = found
-    assert budget == 3
-    assert sorted(losses) == [0.0, 0.5, 1.0, 1.5, 2.0]  # budget 3, not budget 1
-    assert points.shape == (5, 2)
+    assert (found.budget, found.measured) == (3, 5)  # budget 3, not budget 1
+    # best first at budget 3: trials 0..4; then trial 5, stopped at budget 1
+    assert found.points[:, 0].round(2).tolist() == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+def test_configurations_stopped_below_the_budget_rank_after_its_observations() -> None:
+    """Stopped trials follow, highest rung first, then by value; a promoted one is left
+    out (its configuration went on), and so are running ones."""
+    history = History(SQUARE, "minimize", 0, BUDGET)
+    trials = [  # number: (state, rung, checks, value)
+        (TrialState.COMPLETE, 2, {1: 0.5, 3: 0.4, 9: 0.3}, 0.2),
+        (TrialState.COMPLETE, 2, {1: 0.6, 3: 0.5, 9: 0.4}, 0.1),
+        (TrialState.COMPLETE, None, {}, 0.3),
+        (TrialState.COMPLETE, None, {}, 0.4),
+        (TrialState.COMPLETE, None, {}, 0.5),
+        (TrialState.PRUNED, 0, {1: 0.7}, 0.7),
+        (TrialState.PRUNED, 1, {1: 0.8, 3: 0.9}, 0.9),
+        (TrialState.PRUNED, 0, {1: 0.6}, 0.6),
+        (TrialState.PRUNED, 0, {1: 0.65}, 0.65),  # promoted below
+        (TrialState.RUNNING, 0, {1: 0.1}, None),
+    ]
+    for number, (state, rung, checks, value) in enumerate(trials):
+        params = {"x": number / 10, "y": 0.5}
+        history.update(TrialRecord(number, state, params, value=value, checks=checks,
+                                   rung=rung, bracket=3 if checks else 0))  # fmt: skip
+    history.update(TrialRecord(10, TrialState.RUNNING, {"x": 0.8, "y": 0.5},
+                               claim="promote:8", rung=0, bracket=3))  # fmt: skip
+    found = observations(history, Ladder(BUDGET, 3), n_min=3)
+    assert found is not None and (found.budget, found.measured) == (27, 5)
+    order = [round(x * 10) for x in found.points[:, 0]]
+    assert order == [1, 0, 2, 3, 4, 6, 7, 5]
 
 
 def test_without_enough_observations_there_is_no_model() -> None:

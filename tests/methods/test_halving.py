@@ -87,10 +87,10 @@ def at_rung(history: History, number: int, loss: float, bracket: int | None = No
 @pytest.mark.parametrize(
     ("earlier", "loss", "continues"),
     [
-        ([], 5.0, True),  # the first to arrive is the best so far
-        ([1.0], 5.0, False),  # n = 2, ⌊2/3⌋ = 0: only the best goes on
-        ([9.0], 5.0, True),
+        ([], 5.0, False),  # n = 1, ⌊1/3⌋ = 0: the first to arrive stops (ASHA, Alg. 2)
+        ([9.0], 5.0, False),  # n = 2: still none, though it is the best so far
         ([1.0, 2.0], 1.5, False),  # n = 3: top 1
+        ([2.0, 3.0], 1.5, True),
         ([1.0, 2.0, 3.0, 4.0, 6.0], 1.5, True),  # n = 6: top 2, it is second
         ([1.0, 2.0, 3.0, 4.0, 6.0], 2.5, False),  # third of six
         ([1.0, 1.0, 3.0, 4.0, 6.0], 1.0, True),  # a tie with the best is not worse
@@ -118,7 +118,9 @@ def test_brackets_do_not_compete() -> None:
     history = History(SPACE, "minimize", 0)
     for number in range(5):
         at_rung(history, number, 0.1, bracket=3)
-    assert goes_on(history, at_rung(history, 5, 9.0, bracket=2), 1, eta=3)
+    at_rung(history, 5, 9.5, bracket=2)
+    at_rung(history, 6, 9.9, bracket=2)
+    assert goes_on(history, at_rung(history, 7, 9.0, bracket=2), 1, eta=3)  # best of 3
 
 
 def test_the_best_stopped_trial_of_a_filled_rung_is_promoted_once() -> None:
