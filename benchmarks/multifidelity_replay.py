@@ -11,6 +11,9 @@ error within E epochs is at or below a level:
 - ``ray-softmax``: bracket ``s`` with probability proportional to e^s, as Ray Tune's
   AsyncHyperBandScheduler picks brackets (64, 24, 9, 3 % for brackets 3..0);
 - ``most-aggressive``: the bracket checked from the lowest rung alone (successive halving);
+- ``... leaky``: the same with the rule Optuna's and Ray Tune's pruners use at a rung,
+  where the best of the first η - 1 arrivals goes on (hpotrack stops them, as ASHA does,
+  and promotes the best once η arrived);
 - ``random``: T configurations trained fully, the target's reference.
 
     python benchmarks/multifidelity_replay.py --out replay.md        # ~10 min on 2 cores
@@ -35,7 +38,7 @@ from hpotrack.methods.base import History, Method
 from hpotrack.methods.halving import Ladder, interleave
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.random_search import Random
-from hpotrack.records import TrialState
+from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Int, Space
 from hpotrack.testing.method_suite import record
 
@@ -57,6 +60,17 @@ class Allocated(Hyperband):
         return interleave([round(100 * weight) for weight in self.weights])
 
 
+@dataclass(frozen=True)
+class Leaky(Allocated):
+    """``Allocated`` where a trial also goes on while fewer than η reached its rung, if
+    it is the best of them: the rule of pruners that cannot resume a stopped trial."""
+
+    def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
+        ranked = history.reached(step, trial.bracket)
+        best_of_few = len(ranked) < self.eta and history.loss(trial.checks[step]) <= ranked[0][0]
+        return not best_of_few and super().on_report(trial, step, history)
+
+
 def allocations(ladder: Ladder) -> dict[str, Method]:
     """The compared ways to spread new configurations over the brackets."""
     softmax = [math.exp(s) for s in range(ladder.top + 1)]
@@ -65,6 +79,8 @@ def allocations(ladder: Ladder) -> dict[str, Method]:
         "hyperband": Allocated(),
         "ray-softmax": Allocated(weights=tuple(w / sum(softmax) for w in softmax)),
         "most-aggressive": Allocated(weights=tuple(only_top)),
+        "hyperband, leaky": Leaky(),
+        "most-aggressive, leaky": Leaky(weights=tuple(only_top)),
         "random": Random(),
     }
 

@@ -79,6 +79,9 @@ def main(n_trials: int) -> None:
         full = sum(t.bracket == bracket and t.state == hp.TrialState.COMPLETE for t in trials)
         first = f"first check after {27 // 3**bracket} epochs" if bracket else "no checks"
         print(f"  bracket {bracket} ({first}): {count} trials, {full} trained to 27 epochs")
+    if not any(t.state == hp.TrialState.COMPLETE for t in trials):  # rungs stop first arrivals
+        print("no trial has trained all 27 epochs yet: run more trials")
+        return
     best = study.best
     print(
         f"best RMSE {best.value:.2f} (target std {y_val.std():.2f}) "

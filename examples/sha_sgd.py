@@ -77,6 +77,9 @@ def main(n_trials: int) -> None:
         f"{sum(t.origin == 'promoted' for t in trials)} promoted; "
         f"{epochs} epochs instead of {27 * len(trials)} without pruning"
     )
+    if not states["complete"]:  # each rung stops its first arrivals until enough came
+        print("no trial has trained all 27 epochs yet: run more trials")
+        return
     best = study.best
     print(f"best error {best.value:.4f} with {best.params} (trial {best.number})")
     print("look further: hpotrack show sha_sgd --top 10")

@@ -18,7 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem != "quickstart")
 ARGS = {
     "pbt_digits": ["1"],  # one generation of the population; the others take N_TRIALS
-    "bohb_mlp": ["12"],  # ASHA stops the first arrivals at a rung: 12 let one finish
+    # ASHA stops the first arrivals at each rung: enough trials that one trains fully
+    "bohb_mlp": ["12"],
+    "hyperband_sgd": ["10"],
+    "sha_sgd": ["20"],
 }
 SMALL = ["4"]
 

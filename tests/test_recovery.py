@@ -297,16 +297,20 @@ def test_a_lost_promoted_trial_is_retried_from_its_promotion(tmp_path: Path) -> 
             trial.report(x + 1 / epoch, step=epoch)
         return x + 1 / 9
 
-    train.optimize(n_trials=6)
+    trials = train.optimize(n_trials=6).trials
+    promoted = {edge.parent for t in trials for edge in t.parents}
+    parent = next(t for t in trials if t.rung == 0 and t.number not in promoted)
+    assert parent.state is TrialState.PRUNED
     store = open_store(db)
     row = store.find_study("s")
     assert row is not None
-    with store.write():  # trial 6: promoted from trial 1 (stopped at rung 0), reached rung 1
-        store.conn.execute("UPDATE trials SET state = 'pruned', rung = 0 WHERE number = 1")
-        store.insert_trial(row.id, number=6, state=TrialState.RUNNING, params={"x": 0.5},
-                           origin="promoted", parents=(hp.Edge(1, "promoted", step=1),),
-                           claim="promote:1", rung=1, host=hostname(), pid=dead_pid())  # fmt: skip
+    with store.write():  # trial 6: promoted from the parent (stopped at rung 0), reached rung 1
+        store.insert_trial(row.id, number=6, state=TrialState.RUNNING, params=parent.params,
+                           origin="promoted", parents=(hp.Edge(parent.number, "promoted", step=1),),
+                           claim=f"promote:{parent.number}", rung=1, host=hostname(),
+                           pid=dead_pid())  # fmt: skip
     trials = train.optimize(n_trials=7).trials
     retry = next(t for t in trials if t.origin == "retried")
-    assert [(e.parent, e.kind) for e in retry.parents] == [(1, "promoted"), (6, "retried")]
+    edges = [(e.parent, e.kind) for e in retry.parents]
+    assert edges == [(parent.number, "promoted"), (6, "retried")]
     assert min(retry.checks, default=3) >= 3  # checked only above the parent's rung (1)

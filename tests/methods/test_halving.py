@@ -149,3 +149,20 @@ def test_higher_rungs_are_promoted_first() -> None:
                                    rung=len(checks) - 1))  # fmt: skip
     proposal = promotion(history, ladder, [None])
     assert proposal is not None and proposal.claim == "promote:0" and proposal.rung == 1
+
+
+def test_the_best_of_the_first_arrivals_stops_and_is_promoted_once_eta_arrived() -> None:
+    """ASHA (Li et al. 2020, Alg. 2): with n < η at a rung nobody is in the top ⌊n/η⌋, so
+    even the best first arrival stops; when the η-th arrives, the best is promoted."""
+    ladder = Ladder(Budget(1, 27), 3)
+    history = History(SPACE, "minimize", 0, Budget(1, 27))
+    for number, loss in enumerate([0.2, 0.5]):
+        trial = at_rung(history, number, loss)
+        assert not goes_on(history, trial, 1, eta=3)
+        history.update(TrialRecord(number, TrialState.PRUNED, trial.params, value=loss,
+                                   checks=trial.checks, rung=0))  # fmt: skip
+        assert promotion(history, ladder, [None]) is None
+    third = at_rung(history, 2, 0.9)
+    assert not goes_on(history, third, 1, eta=3)
+    proposal = promotion(history, ladder, [None])
+    assert proposal is not None and proposal.claim == "promote:0"
