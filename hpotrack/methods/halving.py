@@ -15,8 +15,9 @@ it is among the best ``⌊n/η⌋`` of the ``n`` trials of its bracket that have
 of them is in the top ``⌊n/η⌋ = 0`` yet), and the best of them is promoted once enough
 trials arrived. Optuna's pruners instead let the best of the first arrivals go on, since
 they cannot resume a stopped trial; with promotions that leak is not needed, and it costs:
-with η = 3 over 1..27 epochs it spends about a fifth more epochs per configuration in the
-most aggressive bracket (``benchmarks/multifidelity_replay.py``).
+it trains configurations that a fuller rung would have stopped (replayed on the curves of
+``benchmarks/multifidelity_replay.py``, Hyperband then does worse within a given number
+of epochs).
 
 **Promotions.** A trial stopped at rung ``j`` that later ranks in the top ``⌊n/η⌋`` of
 its rung (because enough worse trials arrived) is promoted: the next ask proposes its
