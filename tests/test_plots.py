@@ -43,9 +43,10 @@ def random_study(db: Path) -> hp.Study:
 
 
 def sha_study(db: Path) -> hp.Study:
-    """Successive halving over Budget(1, 9): rungs at 1, 3 and 9."""
+    """Successive halving over Budget(1, 9): rungs at 1, 3 and 9; with seed 4 three
+    stopped first arrivals are promoted later."""
 
-    @hp.tune(SPACE, method="sha", study="sha", db=db, seed=2, budget=hp.Budget(1, 9))
+    @hp.tune(SPACE, method="sha", study="sha", db=db, seed=4, budget=hp.Budget(1, 9))
     def train(x: float, lr: float, opt: str, trial: hp.Trial) -> float:
         loss = 0.0
         for step in range(1, trial.budget + 1):
@@ -148,8 +149,7 @@ def test_the_pbt_lineage_has_a_lane_per_member_and_an_arrow_per_exploit(db: Path
 def test_a_study_without_a_population_gets_the_parent_graph(db: Path) -> None:
     opened = study(db, "sha")
     promoted = sum(e.kind == "promoted" for t in opened.trials for e in t.parents)
-    if not promoted:
-        pytest.skip("this seed promoted nothing")
+    assert promoted
     ax = plots.lineage(opened).axes[0]
     assert f"promoted ({promoted})" in ax.get_legend_handles_labels()[1]
 
