@@ -187,15 +187,18 @@ def hp_method(name: str) -> Any:
     return hp.methods.Random(pruner="median") if name == "random+median" else resolve(name)
 
 
-def run_hpotrack(method: str, task: str, seed: int, epochs: int, directory: Path) -> Run:
+def run_hpotrack(
+    method: str, task: str, seed: int, epochs: int, directory: Path, variant: Any = None
+) -> Run:
     """One hpotrack search in a fresh database file, until it has trained ``epochs``.
     Successive halving's trials save a checkpoint at each rung, and a promoted trial
-    continues its parent's model from there."""
+    continues its parent's model from there. ``variant``: a method object to run instead
+    of the row's default one."""
     ledger, promotes = Ledger(), method in MULTI_FIDELITY
 
     @hp.tune(
         task_space(task),
-        method=hp_method(method),
+        method=hp_method(method) if variant is None else variant,
         study=f"{task}-{method}",
         db=directory / f"{task}-{method}-{seed}.db",
         seed=seed,

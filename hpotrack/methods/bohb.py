@@ -69,7 +69,7 @@ class BOHB(Hyperband):
         space, number = history.space, history.next_number
         if history.uniform(number, 1, stream=1)[0] < self.random_fraction:
             return super().configuration(history)[0], "bohb: the random fraction"
-        found = observations(history, self.ladder(history), n_min=len(space) + 1)
+        found = self.observed(history)
         if found is None:
             params = super().configuration(history)[0]
             return params, "bohb: at random until a budget has enough observations"
@@ -88,6 +88,11 @@ class BOHB(Hyperband):
         drawn = wide.sample(rng, self.num_samples)
         note = f"bohb: KDE of {found.measured} observations at budget {found.budget:g}"
         return space.decode(_best(good, bad, drawn)), note
+
+    def observed(self, history: History) -> Observations | None:
+        """What the densities are fitted on (see :func:`observations`); subclasses may
+        choose otherwise (``benchmarks/bohb_variants.py`` compares some)."""
+        return observations(history, self.ladder(history), n_min=len(history.space) + 1)
 
 
 def _best(good: ParzenEstimator, bad: ParzenEstimator, points: Array) -> Array:
