@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pytest
 
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, Method
-from hpotrack.methods.bohb import BOHB, observations
+from hpotrack.methods.bohb import BOHB, Observations, observations
 from hpotrack.methods.halving import Ladder
+from hpotrack.methods.hyperband import Hyperband
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Float, Space
 from hpotrack.testing.method_suite import MultiFidelitySuite, simulate
@@ -107,3 +109,18 @@ def test_model_based_configurations_gather_near_the_optimum() -> None:
 def test_bad_options_are_one_clear_error(options: dict[str, float], message: str) -> None:
     with pytest.raises(MethodError, match=message.replace("(", r"\(").replace(")", r"\)")):
         BOHB(**options)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class NoModel(BOHB):
+    def observed(self, history: History) -> Observations | None:
+        return None
+
+
+def test_a_subclass_chooses_what_the_model_sees_through_observed() -> None:
+    """Without observations BOHB's configurations are Hyperband's, trial for trial."""
+    methods = (NoModel(random_fraction=0.0), Hyperband(), BOHB(random_fraction=0.0))
+    runs = [simulate(m, SQUARE, 40, objective=distance, budget=BUDGET) for m in methods]
+    no_model, uniform, bohb = ([t.params for t in run.trials] for run in runs)
+    assert no_model == uniform
+    assert bohb != uniform  # the model does steer the default
