@@ -40,6 +40,7 @@ from methods_quality import distributions
 
 import hpotrack as hp
 from hpotrack.methods import known_methods, resolve
+from hpotrack.methods.base import Method
 from hpotrack.space import Space
 
 MAX_EPOCHS = 27
@@ -188,7 +189,7 @@ def hp_method(name: str) -> Any:
 
 
 def run_hpotrack(
-    method: str, task: str, seed: int, epochs: int, directory: Path, variant: Any = None
+    method: str, task: str, seed: int, epochs: int, directory: Path, variant: Method | None = None
 ) -> Run:
     """One hpotrack search in a fresh database file, until it has trained ``epochs``.
     Successive halving's trials save a checkpoint at each rung, and a promoted trial
