@@ -33,16 +33,19 @@ from pathlib import Path
 from _common import Report, comma_names, mean
 from multifidelity import AT, MAX_EPOCHS, best_within, pool, run_hpotrack
 
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import History, Method, register
 from hpotrack.methods.bohb import BOHB, Observations
 from hpotrack.methods.hyperband import Hyperband
 
 DIGITS = 540  # validation digits: errors are k / 540
 
 
+@register
 @dataclass(frozen=True)
 class PaperSets(BOHB):
     """BOHB whose densities see only the observations at the modelled budget."""
+
+    name = "bohb-paper-sets"  # a study rebuilds its method by name
 
     def observed(self, history: History) -> Observations | None:
         found = super().observed(history)
@@ -51,9 +54,12 @@ class PaperSets(BOHB):
         return Observations(found.points[: found.measured], found.measured, found.budget)
 
 
+@register
 @dataclass(frozen=True)
 class TopBudget(BOHB):
     """BOHB that models only the top budget, uniform until it has enough there."""
+
+    name = "bohb-top-budget"
 
     def observed(self, history: History) -> Observations | None:
         found = super().observed(history)

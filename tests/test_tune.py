@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -561,6 +562,20 @@ def test_an_unknown_method_is_refused_listing_the_known_ones() -> None:
         hp.tune(SPACE, method="randm")
     for known in ("grid", "manual", "random"):
         assert known in str(raised.value)
+
+
+def test_an_unregistered_method_subclass_is_refused_rather_than_run_as_its_parent() -> None:
+    """The study rebuilds its method from the stored name: a subclass that kept its
+    parent's name would silently run as the parent."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Greedier(hp.methods.Hyperband):
+        def schedule(self, ladder: Any) -> tuple[int, ...]:
+            return (ladder.top,)
+
+    with pytest.raises(MethodError, match="Greedier is not registered under its name "
+                       r"'hyperband'.*@hp\.methods\.register"):  # fmt: skip
+        hp.tune(SPACE, method=Greedier(), budget=hp.Budget(1, 9))
 
 
 @pytest.mark.parametrize("direction", ["max", "MINIMIZE", ""])

@@ -262,8 +262,16 @@ def known_methods() -> list[str]:
 
 
 def resolve(method: str | Method) -> Method:
-    """A method instance from a name (with default options) or an instance."""
+    """A method instance from a name (with default options) or an instance. An instance
+    must be of the class registered under its name: a study stores its method by name and
+    rebuilds it from there, so an unregistered subclass would silently run as its parent."""
     if isinstance(method, Method):
+        if _REGISTRY.get(method.name) is not type(method):
+            raise MethodError(
+                f"method class {type(method).__name__} is not registered under its name "
+                f"{method.name!r}: a study stores its method by name, so give the class a "
+                "name of its own (name = '...') and decorate it with @hp.methods.register"
+            )
         return method
     if isinstance(method, str) and method in _REGISTRY:
         return _REGISTRY[method]()
