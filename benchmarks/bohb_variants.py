@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _common import Report, comma_names, mean
-from multifidelity import AT, MAX_EPOCHS, best_within, pool, run_hpotrack
+from multifidelity import AT, MAX_EPOCHS, TASKS, best_within, pool, run_hpotrack
 
 from hpotrack.methods.base import History, Method, register
 from hpotrack.methods.bohb import BOHB, Observations
@@ -89,7 +89,7 @@ def run_variant(job: tuple[str, str, int, int]) -> tuple[str, list[float]]:
 
 def task_table(report: Report, task: str, variants: Sequence[str], seeds: Sequence[int],
                workers: int) -> None:  # fmt: skip
-    epochs = 60 * MAX_EPOCHS
+    epochs = TASKS[task][1] * MAX_EPOCHS  # random's trials x 27, as the benchmark gives
     jobs = [(variant, task, seed, epochs) for variant in variants for seed in seeds]
     found: dict[str, list[list[float]]] = {variant: [] for variant in variants}
     with pool(workers) as processes:
@@ -125,6 +125,8 @@ def main() -> None:
     unknown = [name for name in variants if name not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, but got {args.seeds}")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     report = Report("BOHB's model, varied, on the multifidelity.py tasks")
     for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):
