@@ -23,6 +23,13 @@ from hpotrack.errors import MethodError
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, is_better, objective_sign
 from hpotrack.space import Space, Value
 
+WINDOW = 1000
+"""How many of the most recent trials a model-based suggestion (``tpe``, ``bohb``) looks
+at, plus the best one: its cost stays bounded however large the study grows."""
+
+PROMOTE = "promote"
+"""The claim of a promotion is ``promote:<number of the stopped trial>``: once per study."""
+
 
 @dataclass(frozen=True)
 class Proposal:
@@ -50,7 +57,8 @@ class History:
 
     Trials' checks (their objective at the steps where a method decided whether they go
     on) are also kept ranked, per bracket and step, so that pruning decisions cost a
-    binary search, not a pass over the study.
+    binary search, not a pass over the study; so are the trials stopped at each check and
+    not promoted since, so that finding a promotion does not either.
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class History:
         self._sign = objective_sign(direction)
         self._reached: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
         self._complete_at: dict[int, list[float]] = {}
+        self._stopped: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
         self._trials: list[TrialRecord] = []
         self._claims: set[str] = set()
         self._claim_counts: dict[str, int] = {}
@@ -121,6 +130,12 @@ class History:
         first; loss is the objective turned so that lower is better."""
         return self._reached.get((bracket, step), [])
 
+    def stopped(self, step: int, bracket: int | None = None) -> Sequence[tuple[float, int]]:
+        """(loss, number) of the trials of ``bracket`` pruned at their check at ``step``
+        whose configuration nobody promoted since (no trial claims ``promote:<number>``),
+        best first: the candidates for a promotion from that rung."""
+        return self._stopped.get((bracket, step), [])
+
     def complete_at(self, step: int) -> Sequence[float]:
         """Losses at ``step`` of the complete trials that have a check there, best first."""
         return self._complete_at.get(step, [])
@@ -139,6 +154,21 @@ class History:
             if record.state is TrialState.COMPLETE:
                 _sorted_change(self._complete_at.setdefault(step, []), entry[0], add)
 
+    def _index_stopped(self, record: TrialRecord, add: bool) -> None:
+        """Keep ``record`` in (or take it out of) :meth:`stopped`, if it was pruned at a
+        check: its last one."""
+        if record.state is not TrialState.PRUNED or not record.checks:
+            return
+        step = max(record.checks)
+        value = record.checks[step]
+        if value is None or (add and self.is_claimed(f"{PROMOTE}:{record.number}")):
+            return
+        _sorted_change(
+            self._stopped.setdefault((record.bracket, step), []),
+            (self._sign * value, record.number),
+            add,
+        )
+
     def update(self, record: TrialRecord) -> None:
         """Insert or replace a trial (called by the study loop only)."""
         if record.number < len(self._trials):
@@ -148,6 +178,7 @@ class History:
                 self._unfinished[old.state].discard(old.number)
             if old.checks:
                 self._index_checks(old, add=False)
+                self._index_stopped(old, add=False)
             self._trials[record.number] = record
         elif record.number == len(self._trials):
             self._trials.append(record)
@@ -159,6 +190,7 @@ class History:
             self._unfinished[record.state].add(record.number)
         if record.checks:
             self._index_checks(record, add=True)
+            self._index_stopped(record, add=True)
         if (
             record.state is TrialState.COMPLETE
             and record.value is not None
@@ -169,8 +201,10 @@ class History:
             self.best = record
         if record.claim is not None and record.claim not in self._claims:
             self._claims.add(record.claim)
-            prefix = record.claim.split(":", 1)[0]
+            prefix, _, rest = record.claim.partition(":")
             self._claim_counts[prefix] = self._claim_counts.get(prefix, 0) + 1
+            if prefix == PROMOTE and rest.isdigit() and int(rest) < len(self._trials):
+                self._index_stopped(self._trials[int(rest)], add=False)
 
 
 def _sorted_change(items: list[Any], item: Any, add: bool) -> None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpotrack.methods.base import History, register
+from hpotrack.methods.base import PROMOTE, WINDOW, History, register
 from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.parzen import Dimensions, ParzenEstimator
@@ -115,40 +115,38 @@ class Observations:
 def observations(history: History, ladder: Ladder, n_min: int) -> Observations | None:
     """The observations at the largest budget with at least ``n_min + 2`` of them, ranked
     by loss, followed by the configurations stopped below that budget and not promoted
-    since (highest rung first, then by loss); None while no budget has enough."""
+    since (highest rung first, then by loss); None while no budget has enough.
+
+    Like TPE's, the model looks at the most recent ``WINDOW`` trials (plus the best one),
+    in one pass: the cost of an ask stays bounded however large the study grows."""
+    trials = history.trials
+    start = max(0, len(trials) - WINDOW)
+    complete: list[tuple[float, int]] = []
+    checked: dict[int, list[tuple[float, int]]] = {}
+    stopped: list[tuple[int, float, int]] = []
+    for t in trials[start:]:
+        for step, value in t.checks.items():
+            if value is not None:
+                checked.setdefault(step, []).append((history.loss(value), t.number))
+        if t.value is None:
+            continue
+        if t.state is TrialState.COMPLETE:
+            complete.append((history.loss(t.value), t.number))
+        elif t.state is TrialState.PRUNED and not history.is_claimed(f"{PROMOTE}:{t.number}"):
+            rung = -1 if t.rung is None else t.rung
+            stopped.append((rung, history.loss(t.value), t.number))
+    best = history.best
+    if best is not None and best.number < start and best.value is not None:
+        complete.append((history.loss(best.value), best.number))
     for j in range(ladder.top, -1, -1):
-        if j == ladder.top:
-            found = [
-                (history.loss(t.value), t.number)
-                for t in history.trials
-                if t.state is TrialState.COMPLETE and t.value is not None
-            ]
-        else:
-            found = [
-                entry
-                for bracket in [*range(ladder.top + 1), None]
-                for entry in history.reached(ladder.steps[j], bracket)
-            ]
-        measured = sorted((loss, number) for loss, number in found if math.isfinite(loss))
+        found = complete if j == ladder.top else checked.get(ladder.steps[j], [])
+        measured = sorted(entry for entry in found if math.isfinite(entry[0]))
         if len(measured) >= n_min + 2:
-            ranked = [number for _, number in measured] + _stopped_below(history, j)
-            points = history.space.encode_many([history.trials[n].params for n in ranked])
+            below = sorted((-rung, loss, n) for rung, loss, n in stopped if rung < j)
+            ranked = [n for _, n in measured] + [n for _, loss, n in below if math.isfinite(loss)]
+            points = history.space.encode_many([trials[n].params for n in ranked])
             return Observations(points, len(measured), ladder.steps[j])
     return None
-
-
-def _stopped_below(history: History, rung: int) -> list[int]:
-    """Trials stopped at a rung below ``rung`` whose configuration was not promoted,
-    highest rung first, then by their last value."""
-    stopped = [
-        (-(t.rung if t.rung is not None else -1), history.loss(t.value), t.number)
-        for t in history.trials
-        if t.state is TrialState.PRUNED
-        and t.value is not None
-        and (t.rung is None or t.rung < rung)
-        and not history.is_claimed(f"promote:{t.number}")
-    ]
-    return [number for _, loss, number in sorted(stopped) if math.isfinite(loss)]
 
 
 def _positive(x: float) -> bool:

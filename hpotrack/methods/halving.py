@@ -40,9 +40,9 @@ from functools import cached_property
 
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
-from hpotrack.methods.base import History, Method, Proposal
+from hpotrack.methods.base import PROMOTE, History, Method, Proposal
 from hpotrack.options import check_real
-from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+from hpotrack.records import Edge, Origin, TrialRecord
 
 
 @dataclass(frozen=True)
@@ -128,27 +128,30 @@ def _loss(entry: tuple[float, int]) -> float:
 def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) -> Proposal | None:
     """The trial to promote now, highest rung first (ASHA's ``get_job``), if any: one
     stopped at rung ``j`` that is in the top ``⌊n/η⌋`` of rung ``j`` of its bracket and
-    was not promoted before (the claim ``promote:<number>`` makes that once per study)."""
+    was not promoted before (the claim ``promote:<number>`` makes that once per study).
+    Ranks are binary searches in the history's indexes: the cost does not grow with the
+    study."""
     for j in range(ladder.top - 1, -1, -1):
         step = ladder.steps[j]
         for bracket in brackets:
             if j < ladder.first_rung(bracket):
                 continue
-            ranked = history.reached(step, bracket)
-            for _, number in ranked[: math.floor(len(ranked) / ladder.eta)]:
-                trial = history.trials[number]
-                claim = f"promote:{number}"
-                stopped_here = trial.state is TrialState.PRUNED and trial.rung == j
-                if stopped_here and not history.is_claimed(claim):
-                    return Proposal(
-                        params=dict(trial.params),
-                        origin=Origin.PROMOTED.value,
-                        parents=(Edge(number, Origin.PROMOTED.value, step=step),),
-                        claim=claim,
-                        rung=j,
-                        bracket=bracket,
-                        note=f"promoted: in the top 1/{ladder.eta:g} of rung {j} now",
-                    )
+            stopped = history.stopped(step, bracket)
+            if not stopped:
+                continue
+            ranked = history.reached(step, bracket)  # stopped[0] is the best stopped one
+            if bisect.bisect_left(ranked, stopped[0]) >= math.floor(len(ranked) / ladder.eta):
+                continue
+            number = stopped[0][1]
+            return Proposal(
+                params=dict(history.trials[number].params),
+                origin=Origin.PROMOTED.value,
+                parents=(Edge(number, Origin.PROMOTED.value, step=step),),
+                claim=f"{PROMOTE}:{number}",
+                rung=j,
+                bracket=bracket,
+                note=f"promoted: in the top 1/{ladder.eta:g} of rung {j} now",
+            )
     return None
 
 

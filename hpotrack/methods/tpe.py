@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hpotrack.errors import MethodError
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import WINDOW, History, Method, Proposal, register
 from hpotrack.methods.parzen import (
     Array,
     Dimensions,
@@ -49,9 +49,6 @@ from hpotrack.options import check_real
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Space, Value
-
-WINDOW = 1000
-"""How many of the most recent trials a suggestion looks at (plus the best one)."""
 
 MAX_BELOW = 25
 """Most observations in the good set, so that ``l(x)`` stays sharp in long studies."""

@@ -9,6 +9,7 @@ import pytest
 
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
+from hpotrack.methods import bohb as bohb_module
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.bohb import BOHB, Observations, observations
 from hpotrack.methods.halving import Ladder
@@ -124,3 +125,19 @@ def test_a_subclass_chooses_what_the_model_sees_through_observed() -> None:
     no_model, uniform, bohb = ([t.params for t in run.trials] for run in runs)
     assert no_model == uniform
     assert bohb != uniform  # the model does steer the default
+
+
+def test_the_model_looks_at_the_most_recent_trials_and_the_best(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As TPE's, the observations come from the last ``WINDOW`` trials plus the best one,
+    so an ask costs the same in a study of any size."""
+    monkeypatch.setattr(bohb_module, "WINDOW", 6)
+    history = History(SQUARE, "minimize", 0, BUDGET)
+    values = [0.05, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]  # trial 0 is the best
+    for number, value in enumerate(values):
+        params = {"x": number / 10, "y": 0.5}
+        history.update(TrialRecord(number, TrialState.COMPLETE, params, value=value))
+    found = observations(history, Ladder(BUDGET, 3), n_min=3)
+    assert found is not None and found.measured == 7  # trials 4..9, and the best, 0
+    assert [round(x * 10) for x in found.points[:, 0]] == [0, 9, 8, 7, 6, 5, 4]

@@ -3,13 +3,18 @@ decision at a rung and which stopped trial is promoted."""
 
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 
 from hpotrack.budget import Budget
 from hpotrack.methods.base import History
 from hpotrack.methods.halving import Ladder, bracket_schedule, goes_on, promotion
+from hpotrack.methods.hyperband import Hyperband
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
+from hpotrack.testing.method_suite import record, train
 
 SPACE = Space.from_user({"x": Float(0.0, 1.0)})
 
@@ -166,3 +171,44 @@ def test_the_best_of_the_first_arrivals_stops_and_is_promoted_once_eta_arrived()
     assert not goes_on(history, third, 1, eta=3)
     proposal = promotion(history, ladder, [None])
     assert proposal is not None and proposal.claim == "promote:0"
+
+
+def promotion_by_scan(history: History, ladder: Ladder, brackets: list[int | None]) -> int | None:
+    """The rule of :func:`promotion` read straight off its docstring: scan the top
+    ``⌊n/η⌋`` of every rung, highest rung first, for a trial stopped there and not
+    promoted before. The specification the indexed version must match."""
+    for j in range(ladder.top - 1, -1, -1):
+        for bracket in brackets:
+            if j < ladder.first_rung(bracket):
+                continue
+            ranked = history.reached(ladder.steps[j], bracket)
+            for _, number in ranked[: math.floor(len(ranked) / ladder.eta)]:
+                trial = history.trials[number]
+                stopped = trial.state is TrialState.PRUNED and trial.rung == j
+                if stopped and not history.is_claimed(f"promote:{number}"):
+                    return number
+    return None
+
+
+@pytest.mark.parametrize(("seed", "direction"), [(0, "minimize"), (1, "maximize"), (2, "minimize")])
+def test_the_indexed_promotion_matches_a_scan_of_every_rung(seed: int, direction: str) -> None:
+    """Hyperband on random values, every other trial left running a while: at every ask
+    the promotion found through the history's indexes is the one a full scan finds."""
+    method, rng = Hyperband(), random.Random(seed)
+    ladder = Ladder(Budget(1, 27), 3.0)
+    history = History(SPACE, direction, seed, Budget(1, 27))
+    running: list[TrialRecord] = []
+    promotions = 0
+    for number in range(400):
+        expected = promotion_by_scan(history, ladder, [*range(ladder.top + 1), None])
+        found = promotion(history, ladder, [*range(ladder.top + 1), None])
+        assert (found.parents[0].parent if found else None) == expected
+        promotions += found is not None
+        proposal = method.ask(history)
+        trial = record(number, proposal, TrialState.RUNNING, None)
+        history.update(trial)
+        running.append(trial)
+        if rng.random() < 0.5:  # finish one of the running trials, oldest or newest
+            done = running.pop(0 if rng.random() < 0.5 else -1)
+            history.update(train(method, history, history.trials[done.number], rng.random()))
+    assert promotions >= 10  # the comparison covered many promotions, not just "none"
