@@ -172,8 +172,22 @@ class Study:
         """The best complete trial; :class:`NoCompleteTrial` before there is one."""
         best = self.refresh().best
         if best is None:
-            raise NoCompleteTrial(f"study {self.name!r} has no complete trial yet")
+            raise NoCompleteTrial(self._no_complete_trial())
         return best
+
+    def _no_complete_trial(self) -> str:
+        """Why there is no best trial yet, and what to do when a budget is the reason."""
+        history = self._history
+        message = f"study {self.name!r} has no complete trial yet"
+        pruned = history.count(TrialState.PRUNED)
+        if pruned and self.budget is not None:
+            message += (
+                f": {pruned} of its {len(history.trials)} trials were stopped below the "
+                f"budget's max ({self.budget.max:g}); a trial completes once it trains that "
+                "far (successive halving promotes one when enough trials reached its rung), "
+                "so run more trials"
+            )
+        return message
 
     def schedule(self, number: int) -> dict[str, list[tuple[int, Value]]]:
         """Trial ``number``'s hyperparameter schedule: for each hyperparameter, (first
@@ -188,7 +202,7 @@ class Study:
         member's latest complete segment; otherwise :attr:`best`."""
         best = lineage.best_final(self.refresh().trials, self.direction)
         if best is None:
-            raise NoCompleteTrial(f"study {self.name!r} has no complete trial yet")
+            raise NoCompleteTrial(self._no_complete_trial())
         return best
 
     def best_schedule(self) -> dict[str, list[tuple[int, Value]]]:

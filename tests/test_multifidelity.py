@@ -7,7 +7,10 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 import hpotrack as hp
+from hpotrack.errors import NoCompleteTrial
 from hpotrack.methods.halving import Ladder, bracket_schedule
 from hpotrack.records import Origin, TrialState
 from hpotrack.store import close_stores
@@ -131,3 +134,12 @@ def test_three_processes_share_rungs_and_promotions(tmp_path: Path) -> None:
     for trial in trials:  # every epoch reported is stored; none past the stop
         expected = max(trial.checks) if trial.state is TrialState.PRUNED else 9
         assert stored[trial.number] == expected
+
+
+def test_best_before_a_trial_trained_fully_says_why_and_what_to_do(db: Path) -> None:
+    """With ASHA's rule the first arrivals at a rung stop, so a small sha study can have
+    pruned trials and no complete one yet: the error says so instead of just failing."""
+    study = tuned(db, "sha", []).optimize(n_trials=3)
+    assert all(t.state is TrialState.PRUNED for t in study.trials)
+    with pytest.raises(NoCompleteTrial, match=r"3 of its 3 trials were stopped .* run more"):
+        _ = study.best
