@@ -73,7 +73,8 @@ def run_hpotrack(method: str, n: int, seed: int) -> list[float]:
             if check is None or step < check:
                 continue
             checks = {**trial.checks, step: value(params, step)}
-            trial = dataclasses.replace(trial, checks=checks, rung=chosen.rung(trial, step, history))
+            rung = chosen.rung(trial, step, history)
+            trial = dataclasses.replace(trial, checks=checks, rung=rung)
             history.update(trial)
             if chosen.on_report(trial, step, history):
                 state = TrialState.PRUNED
