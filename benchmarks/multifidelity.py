@@ -505,12 +505,14 @@ def curves(task: str, n: int) -> np.ndarray:
     rows = np.empty((n, MAX_EPOCHS))
     for i in range(n):
         found: list[float] = []
-        train(task, space.decode(rng.random(len(space))), MAX_EPOCHS, _collect(found))
+        train(task, space.decode(rng.random(len(space))), MAX_EPOCHS, collect(found))
         rows[i] = np.resize(found + found[-1:] * (MAX_EPOCHS - len(found)), MAX_EPOCHS)
     return np.rint(rows * len(yv))
 
 
-def _collect(found: list[float]) -> Callable[[int, float], bool]:
+def collect(found: list[float]) -> Callable[[int, float], bool]:
+    """A ``report`` for :func:`train` that appends each error to ``found`` and never stops."""
+
     def report(epoch: int, error: float) -> bool:
         found.append(error)
         return False
