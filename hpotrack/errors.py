@@ -31,6 +31,10 @@ class TargetReached(StopSearch):
     """The study already has as many trials as asked for."""
 
 
+class BudgetSpent(StopSearch):
+    """The study's trials have trained as many budget steps as ``max_budget`` allows."""
+
+
 class DefinitionError(HpotrackError, ValueError):
     """A study setting given to ``@tune`` is invalid (direction, objective, name, seed)."""
 

@@ -88,6 +88,7 @@ class TrialRecord:
     bracket: int | None = None
     checks: dict[int, float] = field(default_factory=dict)
     note: str | None = None
+    trained: int | None = None  # budget steps trained (e.g. epochs); None: not counted
 
     @classmethod
     def from_fields(cls, values: dict[str, Any]) -> TrialRecord:
@@ -142,6 +143,7 @@ class TrialRecord:
             "bracket": self.bracket,
             "checks": {str(step): value for step, value in self.checks.items()},
             "note": self.note,
+            "trained": self.trained,
         }
 
 

@@ -80,9 +80,12 @@ INTERRUPTED = "interrupted (KeyboardInterrupt)"
 
 
 def _with_reports(outcome: Outcome, trial: Trial) -> Outcome:
-    """The outcome carrying the trial's reports that the background flusher did not write."""
+    """The outcome carrying the trial's reports that the background flusher did not write,
+    and the budget steps it trained."""
+    trained = trial.steps_trained(complete=outcome.state is TrialState.COMPLETE)
     with trial.flush_lock:
-        return dataclasses.replace(outcome, reports=tuple(trial.drain(final=True)))
+        reports = tuple(trial.drain(final=True))
+    return dataclasses.replace(outcome, reports=reports, trained=trained)
 
 
 @functools.lru_cache(maxsize=256)
@@ -155,10 +158,12 @@ def optimize_here(
     max_failures: int,
     progress: bool | None,
     collect_checkpoints: bool = True,
+    max_budget: float | None = None,
 ) -> int:
     """Run trials in this process until a stop condition; returns how many it ran.
     ``collect_checkpoints``: delete checkpoints no trial can start from any more, after
-    each ask that stored a trial which saved one."""
+    each ask that stored a trial which saved one. ``max_budget``: stop starting trials
+    once the study's finished trials trained that many budget steps in total."""
     limit = n_trials if n_trials is not None else study.target
     deadline = None if timeout is None else time.monotonic() + timeout
     failures: list[str] = []
@@ -172,7 +177,7 @@ def optimize_here(
             while deadline is None or time.monotonic() < deadline:
                 if not claims:
                     try:
-                        claims = study.ask(worker, limit, done, batch.size)
+                        claims = study.ask(worker, limit, done, batch.size, max_budget=max_budget)
                     except StopSearch as stop:
                         done = []  # stored before the stop was raised
                         log.info("%s%s", stop, "" if ran else _nothing_to_run(stop))

@@ -133,6 +133,13 @@ def _migrate_3_to_4(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_trials_study_id_state_number")
 
 
-MIGRATIONS = (_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4)
+def _migrate_4_to_5(db: sqlite_utils.Database) -> None:
+    """How many steps of the study's budget each finished trial trained (e.g. epochs),
+    so that a study can stop once its trials trained ``max_budget`` in total. Trials
+    stored before keep NULL: not counted."""
+    db.execute("ALTER TABLE trials ADD COLUMN trained INTEGER")
+
+
+MIGRATIONS = (_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4, _migrate_4_to_5)
 
 SCHEMA_VERSION = len(MIGRATIONS)

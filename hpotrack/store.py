@@ -58,7 +58,7 @@ WAL_INDEX_VERSION = 3007000
 WAL_FRAME_HEADER_BYTES = 24
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
-    "error, claim, host, pid, seq, parents, rung, bracket, checks, note"
+    "error, claim, host, pid, seq, parents, rung, bracket, checks, note, trained"
 )
 
 
@@ -520,15 +520,16 @@ class Store:
         metrics: Mapping[str, Any],
         error: str | None,
         when: float | None = None,
+        trained: int | None = None,
     ) -> Stamp:
         """Record a trial's outcome: one statement, so atomic on its own. ``when`` is the
-        time it finished (default: now)."""
+        time it finished (default: now); ``trained``, the budget steps it trained."""
         now = time.time() if when is None else when
         (seq,) = self.conn.execute(
             "UPDATE trials SET state = ?, value = ?, metrics = ?, error = ?, finished = ?, "
-            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
-            "RETURNING seq",
-            (state.value, value, dumps(metrics), error, now, study_id, trial_id),
+            "trained = ?, seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) "
+            "WHERE id = ? RETURNING seq",
+            (state.value, value, dumps(metrics), error, now, trained, study_id, trial_id),
         ).fetchone()
         return Stamp(trial_id, seq, now)
 
@@ -662,6 +663,7 @@ def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
             "bracket": row[17],
             "checks": {int(k): v for k, v in json.loads(row[18]).items()} if row[18] else {},
             "note": row[19],
+            "trained": row[20],
         }
     )
 

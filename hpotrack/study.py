@@ -21,6 +21,7 @@ from typing import Any
 from hpotrack import checkpoints, lineage
 from hpotrack.budget import Budget
 from hpotrack.errors import (
+    BudgetSpent,
     NoCompleteTrial,
     StopSearch,
     TargetReached,
@@ -58,6 +59,7 @@ class Outcome:
     metrics: Mapping[str, Any]
     error: str | None = None
     reports: tuple[MetricRow, ...] = ()
+    trained: int | None = None  # budget steps trained (see Trial.steps_trained)
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,8 @@ class Study:
         limit: int | None,
         done: Sequence[tuple[Claimed, Outcome]] = (),
         count: int = 1,
+        *,
+        max_budget: float | None = None,
     ) -> list[Claimed]:
         """Claim up to ``count`` trials under one write lock: queued ones first, then
         proposals. Returns at least one, in number order.
@@ -289,8 +293,9 @@ class Study:
         ``done`` are outcomes of this worker's previous trials: they are stored in the
         same transaction (one commit per ask instead of two), and stored even when
         nothing is left to claim. Raises :class:`TargetReached` when ``limit`` trials
-        have started and ``SearchExhausted`` when the method has nothing left, and only
-        when not even one trial could be claimed.
+        have started, :class:`BudgetSpent` when the finished trials trained
+        ``max_budget`` steps in total, and ``SearchExhausted`` when the method has
+        nothing left, and only when not even one trial could be claimed.
         """
         # Outside the lock: read what changed, put the outcomes about to be stored into
         # the cache, and propose from that history. Under the lock the proposal is used as
@@ -304,7 +309,7 @@ class Study:
         finished = [_finished(self._history.trials[c.number], o, when) for c, o in done]
         for record in finished:
             self._history.update(record)
-        guess = self._guess(limit) if self._skip_guesses == 0 else None
+        guess = self._guess(limit, max_budget) if self._skip_guesses == 0 else None
         self._skip_guesses = max(0, self._skip_guesses - 1)
         claimed: list[Claimed] = []
         stopped: StopSearch | None = None
@@ -317,7 +322,8 @@ class Study:
                 self._record(trial, outcome, record)
             try:
                 while len(claimed) < count:
-                    claimed.append(self._claim(worker, limit, None if claimed else guess))
+                    first_guess = None if claimed else guess
+                    claimed.append(self._claim(worker, limit, first_guess, max_budget))
             except StopSearch as stop:
                 stopped = stop  # leave the block normally: what is above is committed
         self.contended = bool(changes + changed_meanwhile)
@@ -350,10 +356,12 @@ class Study:
         self._history = History(self.space, self._row.direction, self._row.seed, self.budget)
         self._ids, self._seq, self._version = [], 0, None
 
-    def _guess(self, limit: int | None) -> tuple[int, Proposal] | None:
+    def _guess(self, limit: int | None, max_budget: float | None) -> tuple[int, Proposal] | None:
         """(number, proposal) the method would make now, if a new trial is due."""
         history = self._history
         if history.count(TrialState.QUEUED) or (limit is not None and history.n_started >= limit):
+            return None
+        if max_budget is not None and history.trained >= max_budget:
             return None
         try:
             return history.next_number, self.method.ask(history)
@@ -361,7 +369,11 @@ class Study:
             return None
 
     def _claim(
-        self, worker: Worker, limit: int | None, guess: tuple[int, Proposal] | None = None
+        self,
+        worker: Worker,
+        limit: int | None,
+        guess: tuple[int, Proposal] | None = None,
+        max_budget: float | None = None,
     ) -> Claimed:
         """The body of :meth:`ask`, inside its write transaction, after a refresh."""
         history = self._history
@@ -372,6 +384,14 @@ class Study:
         if limit is not None and started >= limit:
             raise TargetReached(
                 f"study {self.name!r} has {started} trials: the target of {limit} is reached"
+            )
+        if max_budget is not None and history.trained >= max_budget:
+            study_budget = self.budget
+            named = study_budget is not None and study_budget.name != "budget"
+            unit = study_budget.name if named and study_budget else "budget steps"
+            raise BudgetSpent(
+                f"study {self.name!r} has trained {history.trained} {unit}: the max_budget "
+                f"of {max_budget:g} is spent"
             )
         if history.count(TrialState.QUEUED):
             number = history.unfinished(TrialState.QUEUED)[0]
@@ -593,6 +613,7 @@ class Study:
             metrics=outcome.metrics,
             error=outcome.error,
             when=finished.finished,
+            trained=outcome.trained,
         )
         self._apply(finished, claimed.trial_id, stamp.seq)
 
@@ -614,6 +635,7 @@ def _finished(record: TrialRecord, outcome: Outcome, when: float | None = None) 
         metrics=dict(outcome.metrics),
         error=outcome.error,
         finished=when,
+        trained=outcome.trained,
     )
 
 

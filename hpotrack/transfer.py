@@ -4,9 +4,9 @@ The JSON export is the study's whole record, so an export imported elsewhere and
 again gives the same bytes: the definition (space, method and budget as their stable JSON
 tags, never class names), and per trial its state, params, value, metrics, times,
 host/pid, claim, lineage edges, intermediate metrics (``curve``), where the method decided
-on it (``rung``, ``bracket``, ``checks``: step -> objective) and its ``note`` (e.g. the
-method ``auto`` chose). Not exported: the ``runs`` provenance rows (python, git commit,
-source hash) and checkpoints.
+on it (``rung``, ``bracket``, ``checks``: step -> objective), its ``note`` (e.g. the
+method ``auto`` chose) and the budget steps it ``trained``. Not exported: the ``runs``
+provenance rows (python, git commit, source hash) and checkpoints.
 
 Beside the study, JSON and JSONL (in the header line) carry ``best_schedule``: the best
 final trial's hyperparameter schedule, ``{"trial": N, "schedule": {name: [[from_step,
@@ -21,7 +21,8 @@ CSV has one row per trial and no place for it.
 
 An import creates a new study in one write transaction, so a bad file stores nothing.
 Version 1 exports, from before budgets and rungs, import as studies without them;
-version 2 ones, from before ``best_schedule`` and notes, import with no notes. A
+version 2 ones, from before ``best_schedule`` and notes, import with no notes; versions
+before 4 carry no ``trained`` (those trials are not counted by ``max_budget``). A
 trial that was running when exported is imported as ``failed`` ("running when exported"),
 finished at the import time: nothing will ever tell it, and a study must not keep a
 running trial that no worker owns.
@@ -53,8 +54,8 @@ from hpotrack.store import Store
 from hpotrack.study import Study
 
 FORMAT = "hpotrack-study"
-VERSION = 3  # 3 added best_schedule and trial notes; 2 the budget, rungs, brackets, checks
-READABLE = (1, 2, 3)
+VERSION = 4  # 4 added trained; 3 best_schedule and notes; 2 the budget, rungs, brackets, checks
+READABLE = (1, 2, 3, 4)
 FORMATS = ("json", "jsonl", "csv")
 RUNNING_ERROR = "running when exported"
 _CSV_IMPORT = (
@@ -85,7 +86,7 @@ TRIAL = {
     "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
     "started": "number?", "finished": "number?", "error": "str?", "host": "str?",
     "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
-    "checks": "object?", "note": "str?",
+    "checks": "object?", "note": "str?", "trained": "int?",
 }  # fmt: skip
 EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
 BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}
@@ -240,7 +241,7 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
     metrics = sorted({k for t in trials for k in t["metrics"]})
     header = ["number", "state", "value", *(f"param_{p}" for p in params)]
     header += [*(f"metric_{m}" for m in metrics), "budget", "rung", "bracket", "checks"]
-    header += ["origin", "started", "finished", "duration", "error"]
+    header += ["origin", "started", "finished", "duration", "error", "trained"]
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(header)
     for t in trials:
@@ -249,7 +250,7 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
         row = [t["number"], t["state"], t["value"], *(t["params"].get(p) for p in params)]
         row += [*(t["metrics"].get(m) for m in metrics), t["budget"], t["rung"], t["bracket"]]
         row += [t["checks"] or None, t["origin"]]
-        row += [_iso(started), _iso(finished), duration, t["error"]]
+        row += [_iso(started), _iso(finished), duration, t["error"], t["trained"]]
         writer.writerow([_cell(v) for v in row])
         _advance(progress)
 
@@ -496,6 +497,7 @@ def _trial(
             **{key: _index(trial[key], f"{where}: {key}") for key in ("rung", "bracket")},
             "checks": _checks(trial["checks"] or {}, where),
             "note": trial["note"],
+            "trained": trial["trained"],
         }
     )
     seen: set[tuple[int, str]] = set()

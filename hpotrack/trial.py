@@ -89,6 +89,7 @@ class Trial:
         self.study = study
         self._objective = objective
         self._last_step: dict[str, int] = {}
+        self._first_objective_step: int | None = None
         self._pending: deque[MetricRow] = deque()  # append/popleft are thread-safe
         self.flush_lock = threading.Lock()  # held while a batch is drained and written
         self.last_value: float | None = None
@@ -141,7 +142,11 @@ class Trial:
             raise TrialError(f"report() got {value!r} for metric {metric!r}: too large") from None
         self._pending.append((metric, step, number, time.time()))
         self._last_step[metric] = max(step, self._last_step.get(metric, -1))
-        if metric != self._objective or math.isnan(number):
+        if metric != self._objective:
+            return
+        if self._first_objective_step is None or step < self._first_objective_step:
+            self._first_objective_step = step
+        if math.isnan(number):
             return
         self.last_value = number
         due = self._next_check is not None and step >= self._next_check
@@ -230,6 +235,23 @@ class Trial:
             )
         found = self._lookup()
         return range((0 if found is None else found[0]) + 1, int(self.budget) + 1)
+
+    def steps_trained(self, complete: bool) -> int | None:
+        """Steps of the study's budget this trial trained (e.g. epochs): from the step it
+        started after (its checkpoint's, 0 without one; 0 as well when it reported a step
+        up to that one, i.e. trained from scratch) to its last report of the objective.
+        A ``complete`` trial that reported nothing trained its whole budget. None when the
+        budget is not a whole number of steps."""
+        if not isinstance(self.budget, int):
+            return None
+        after = self.steps.start - 1
+        first = self._first_objective_step
+        last = self._last_step.get(self._objective)
+        if last is None:
+            return self.budget - after if complete else 0
+        if first is not None and first <= after:
+            after = 0
+        return max(0, last - after)
 
     def _lookup(self) -> tuple[int, Any] | None:
         if not self._looked_up and self._checkpoints is not None:

@@ -12,6 +12,7 @@ import functools
 import inspect
 import os
 from collections.abc import Callable, Mapping
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +99,23 @@ class TunedFunction:
         timeout: float | None = None,
         n_jobs: int = 1,
         progress: bool | None = None,
+        max_budget: float | None = None,
     ) -> Study:
         """Search until the study has ``n_trials`` trials (shared by every process), the
         method is exhausted or ``timeout`` seconds pass; returns the study.
 
         ``n_jobs > 1`` starts that many worker processes (``-1``: one per core) that share
-        the study through the database.
+        the study through the database. ``max_budget``: also stop starting trials once the
+        study's finished trials trained that many steps of its ``budget=`` in total (e.g.
+        epochs, counted from their reports; trials already running finish).
         """
-        return self.run_study(n_trials=n_trials, timeout=timeout, n_jobs=n_jobs, progress=progress)
+        return self.run_study(
+            n_trials=n_trials,
+            timeout=timeout,
+            n_jobs=n_jobs,
+            progress=progress,
+            max_budget=max_budget,
+        )
 
     def run_study(
         self,
@@ -116,6 +126,7 @@ class TunedFunction:
         timeout: float | None = None,
         n_jobs: int = 1,
         progress: bool | None = None,
+        max_budget: float | None = None,
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
         _check_count("n_trials", n_trials, minimum=0)
@@ -125,15 +136,18 @@ class TunedFunction:
         ):
             raise HpotrackError(f"`timeout > 0` must hold (seconds), but got timeout={timeout!r}")
         opened = self._open(db, study)
+        _check_max_budget(max_budget, opened)
         if n_trials is not None:
             opened.raise_target(n_trials)
         jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
         if jobs <= 1:
-            self.optimize_in_process(opened.db_path, n_trials, timeout, progress, study=opened.name)
+            self.optimize_in_process(opened.db_path, n_trials, timeout, progress,
+                                     study=opened.name, max_budget=max_budget)  # fmt: skip
         else:
             from hpotrack.workers import run_workers
 
-            run_workers(self, opened, jobs, n_trials=n_trials, timeout=timeout, progress=progress)
+            run_workers(self, opened, jobs, n_trials=n_trials, timeout=timeout, progress=progress,
+                        max_budget=max_budget)  # fmt: skip
         return opened
 
     def optimize_in_process(
@@ -144,6 +158,7 @@ class TunedFunction:
         progress: bool | None,
         *,
         study: str | None = None,
+        max_budget: float | None = None,
     ) -> int:
         """The loop of one process (worker processes call this, naming the parent's
         database and study); returns how many trials it ran."""
@@ -157,6 +172,7 @@ class TunedFunction:
             max_failures=self.max_failures,
             progress=progress,
             collect_checkpoints=self.keep_checkpoints == "needed",
+            max_budget=max_budget,
         )
 
 
@@ -244,3 +260,26 @@ def _check_count(name: str, value: object, *, minimum: int) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise HpotrackError(f"`{name} >= {minimum}` must hold, but got {name}={value!r}")
+
+
+def _check_max_budget(max_budget: object, study: Study) -> None:
+    """``max_budget`` is a positive number of steps of a whole-number study budget."""
+    if max_budget is None:
+        return
+    if (
+        isinstance(max_budget, bool)
+        or not isinstance(max_budget, Real)
+        or not float(max_budget) > 0
+    ):
+        raise HpotrackError(
+            f"`max_budget > 0` must hold (steps of the study's budget, e.g. epochs), but got "
+            f"max_budget={max_budget!r}"
+        )
+    if study.budget is None or not study.budget.whole:
+        what = "no budget" if study.budget is None else repr(study.budget)
+        raise HpotrackError(
+            f"max_budget counts the steps trials train (e.g. epochs), but study "
+            f"{study.name!r} has {what}: "
+            "declare budget=hp.Budget(min, max) with whole numbers on @tune, or stop by "
+            "n_trials or timeout"
+        )

@@ -34,6 +34,7 @@ def run_workers(
     n_trials: int | None,
     timeout: float | None,
     progress: bool | None,
+    max_budget: float | None = None,
 ) -> None:
     reference = function_reference(tuned.fn)
     if not reference["path"]:
@@ -44,7 +45,7 @@ def run_workers(
         )
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()
-    job = (reference, str(study.db_path.resolve()), study.name, n_trials, timeout)
+    job = (reference, str(study.db_path.resolve()), study.name, n_trials, timeout, max_budget)
     processes = [
         context.Process(target=_work, args=(*job, results), daemon=True) for _ in range(jobs)
     ]
@@ -75,6 +76,7 @@ def _work(
     study: str,
     n_trials: int | None,
     timeout: float | None,
+    max_budget: float | None,
     results: Any,
 ) -> None:
     """Body of one worker process."""
@@ -84,7 +86,9 @@ def _work(
         tuned = load_function(reference)
         if not isinstance(tuned, TunedFunction):
             raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune")
-        tuned.optimize_in_process(Path(db), n_trials, timeout, False, study=study)
+        tuned.optimize_in_process(
+            Path(db), n_trials, timeout, False, study=study, max_budget=max_budget
+        )
     except KeyboardInterrupt:
         return
     except BaseException as exc:

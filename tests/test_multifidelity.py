@@ -143,3 +143,41 @@ def test_best_before_a_trial_trained_fully_says_why_and_what_to_do(db: Path) -> 
     assert all(t.state is TrialState.PRUNED for t in study.trials)
     with pytest.raises(NoCompleteTrial, match=r"3 of its 3 trials were stopped .* run more"):
         _ = study.best
+
+
+def test_max_budget_stops_once_the_trials_trained_that_many_epochs(db: Path) -> None:
+    steps: list[tuple[int, int]] = []
+    study = tuned(db, "sha", steps).optimize(max_budget=120)
+    trained = Counter(number for number, _ in steps)
+    trials = study.trials
+    assert [t.trained for t in trials] == [trained[t.number] for t in trials]
+    total = sum(trained.values())
+    assert total >= 120 and total - trained[trials[-1].number] < 120  # stopped at once
+    assert study.refresh().trained == total
+    more = tuned(db, "sha", steps).optimize(max_budget=total + 30)  # the same count, resumed
+    assert 30 <= sum(t.trained or 0 for t in more.trials[len(trials) :]) < 30 + 27
+
+
+def test_a_trial_resumed_from_a_checkpoint_counts_only_the_steps_after_it(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="hyperband", study="mf", db=db, seed=1,
+             objective="loss", budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        loss = 1.0
+        # even trials continue a promotion's checkpoint, odd ones train again from epoch 1
+        epochs = range(1, trial.budget + 1) if trial.number % 2 else trial.steps  # type: ignore[operator]
+        for epoch in epochs:
+            loss = (x - 0.7) ** 2 + 1.0 / epoch
+            trial.save_checkpoint({"epoch": epoch}, step=epoch)
+            trial.report(loss, step=epoch)
+        return loss
+
+    study = train.optimize(n_trials=60)
+    promoted = 0
+    for trial in study.trials:
+        curve = [step for step, _ in study.curve(trial.number)["loss"]]
+        assert trial.trained == len(curve)  # each reported epoch trained once
+        if trial.origin == Origin.PROMOTED.value:
+            promoted += 1
+            resumed_after = 0 if trial.number % 2 else trial.parents[0].step
+            assert trial.trained == curve[-1] - resumed_after
+    assert promoted >= 4

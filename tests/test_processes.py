@@ -121,3 +121,22 @@ def test_n_jobs_starts_workers_that_share_the_study(
     assert [t.number for t in trials] == list(range(60))
     assert len({t.pid for t in trials}) == 2
     assert os.getpid() not in {t.pid for t in trials}
+
+
+def test_max_budget_is_shared_by_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers stop once the study's trials trained 150 epochs between them: the
+    total is read from the database, so neither runs its own 150."""
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    study = workloads.halving.optimize(max_budget=150, n_jobs=2, progress=False)
+    trials = study.trials
+    assert len({t.pid for t in trials}) == 2
+    assert all(t.trained is not None for t in trials)
+    total = sum(t.trained or 0 for t in trials)
+    assert 150 <= total < 150 + 2 * 9  # at most each worker's last trial beyond it
+    curves = sum(len(study.curve(t.number).get("value", [])) for t in trials)
+    assert curves == total  # every epoch counted is one reported

@@ -77,8 +77,8 @@ def latest_seq(store: Store, study_id: int) -> int:
 
 
 def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
-    assert SCHEMA_VERSION == 4
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert SCHEMA_VERSION == 5
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
@@ -380,7 +380,7 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
     points = query(db, "SELECT COUNT(*) FROM metrics")
     study = hp.load_study("v1-study", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     trials = study.trials
     assert [(t.number, t.state.value, t.value) for t in trials] == [
         (number, state, value) for number, state, _, value, _ in before
@@ -423,7 +423,7 @@ def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> 
     shutil.copytree(SCHEMA_V2.with_name("schema_v2.db.ckpt"), tmp_path / "old.db.ckpt")
     before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
     halving = hp.load_study("v2-hyperband", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     assert halving.budget == hp.Budget(1, 9, name="epochs")
     after = [(t.number, t.state.value, t.rung, t.bracket) for t in halving.trials]
     assert after == [row[:4] for row in before[: len(after)]]
@@ -478,7 +478,7 @@ def test_a_schema_v3_file_loses_the_state_index_and_keeps_its_queue(tmp_path: Pa
         return x
 
     trials = train.optimize(n_trials=10).trials
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     assert query(db, indexes) == []
     assert [(t.number, t.state.value) for t in trials[:6]] == [(n, s) for n, s, _ in before[:6]]
     lost, queued, retry = trials[6], trials[7], trials[8]
@@ -486,4 +486,35 @@ def test_a_schema_v3_file_loses_the_state_index_and_keeps_its_queue(tmp_path: Pa
     assert queued.state is TrialState.COMPLETE and queued.params == {"x": 0.25}
     assert retry.params == {"x": 0.5} and retry.origin == "retried"
     assert retry.state is TrialState.COMPLETE and trials[9].origin == "sampled"
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+SCHEMA_V4 = Path(__file__).with_name("data") / "schema_v4.db"  # see data/make_schema_v4.py
+
+
+def test_a_schema_v4_file_gains_steps_trained_for_new_trials_only(tmp_path: Path) -> None:
+    """A real file written at schema 4 (commit 33b1620): a sha study over epochs. Its
+    trials keep no count of the epochs they trained (not counted by max_budget); trials
+    run after the migration do, and max_budget counts those."""
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V4, db)
+    before = query(db, "SELECT number, state, value, rung, checks FROM trials ORDER BY number")
+    close_stores()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="v4-sha", db=db, seed=4,
+             budget=hp.Budget(1, 9, name="epochs"))  # fmt: skip
+    def halving(x: float, trial: hp.Trial) -> float:
+        for epoch in range(1, trial.budget + 1):  # type: ignore[operator]
+            trial.report((x - 0.3) ** 2 + 1 / epoch, step=epoch)
+        return (x - 0.3) ** 2 + 1 / trial.budget  # type: ignore[operator]
+
+    study = halving.optimize(n_trials=100, max_budget=30)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    old, new = study.trials[: len(before)], study.trials[len(before) :]
+    assert [(t.number, t.state.value, t.value, t.rung) for t in old] == [row[:4] for row in before]
+    assert all(t.trained is None for t in old)
+    trained = [t.trained or 0 for t in new]
+    assert all(t.trained is not None for t in new) and 30 <= sum(trained) < 30 + 9
     assert query(db, "PRAGMA integrity_check") == [("ok",)]

@@ -232,11 +232,12 @@ def test_the_budget_study_has_rungs_brackets_checks_and_pruned_trials(source: Pa
 def test_the_export_carries_the_budget_rungs_brackets_and_checks(source: Path) -> None:
     study = hp.load_study("mf", db=source)
     data = export_study(study)
-    assert data["version"] == 3
+    assert data["version"] == 4
     assert data["study"]["budget"] == {"type": "budget", "min": 1, "max": 9, "name": "epochs"}
     assert [(t["rung"], t["bracket"]) for t in data["trials"]] == RUNGS
     for exported, record in zip(data["trials"], study.trials, strict=True):
         assert exported["checks"] == {str(step): v for step, v in record.checks.items()}
+        assert exported["trained"] == record.trained and record.trained
     assert export_study(hp.load_study("mlp", db=source))["study"]["budget"] is None
 
 
@@ -311,8 +312,10 @@ def older(data: dict[str, Any], version: int) -> dict[str, Any]:
     """A copy of ``data`` as export ``version`` wrote it: without what came later."""
     data = copy.deepcopy(data)
     data["version"] = version
-    del data["best_schedule"]
-    later = ["note"] if version == 2 else ["rung", "bracket", "checks", "note"]
+    if version < 3:
+        del data["best_schedule"]
+    later = {3: ["trained"], 2: ["note", "trained"], 1: ["rung", "bracket", "checks", "note",
+             "trained"]}[version]  # fmt: skip
     for trial in data["trials"]:
         for key in later:
             del trial[key]
@@ -334,6 +337,14 @@ def test_an_older_export_imports_with_what_it_has(
     for trial in expected["trials"]:
         trial["note"] = None
     assert export_study(imported) == expected  # best_schedule too: derived again
+
+
+def test_a_version_3_export_imports_with_no_steps_trained(source: Path, tmp_path: Path) -> None:
+    before = hp.load_study("mf", db=source)
+    assert all(t.trained for t in before.trials)
+    imported = import_study(open_store(tmp_path / "copy.db"), older(export_study(before), 3))
+    assert imported.trials == [replace(t, trained=None) for t in before.trials]
+    assert imported.refresh().trained == 0  # not counted by max_budget
 
 
 def expected_best_final(trials: list[TrialRecord]) -> TrialRecord:
@@ -446,7 +457,7 @@ def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -
         "number", "state", "value", "param_lr", "param_layers", "param_act",
         "metric_acc", "metric_act", "metric_loss",
         "budget", "rung", "bracket", "checks", "origin", "started", "finished", "duration",
-        "error",
+        "error", "trained",
     ]  # fmt: skip
     assert [int(r["number"]) for r in rows] == [t.number for t in study.trials]
     first, trial = rows[0], study.trials[0]
@@ -488,7 +499,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     if change == "format":
         data["format"] = "optuna"
     elif change == "version":
-        data["version"] = 4
+        data["version"] = 5
     elif change == "param":
         trials[1]["params"]["layers"] = 9
     elif change == "state":
@@ -524,7 +535,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     ("change", "message"),
     [
         ("format", "not an hpotrack study export"),
-        ("version", "version 4 is not supported.*upgrade"),
+        ("version", "version 5 is not supported.*upgrade"),
         ("budget", "the study's budget is invalid: `0 < min < max`"),
         ("budget-tag", "the study's budget has type 'Budget'"),
         ("rung", "trial 1: rung must be >= 0, not -1"),

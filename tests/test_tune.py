@@ -16,6 +16,7 @@ import pytest
 
 import hpotrack as hp
 from hpotrack.errors import (
+    HpotrackError,
     MethodError,
     StudyMismatchError,
     TooManyFailures,
@@ -618,6 +619,45 @@ def test_timeout_stops_an_open_ended_search(db: Path, info_log: pytest.LogCaptur
     assert 1 <= len(study.trials) < 50
     assert set(states(study)) == {"complete"}
     assert "timeout" in info_log.text
+
+
+@pytest.mark.parametrize(
+    ("budget", "max_budget", "message"),
+    [
+        (hp.Budget(1, 9), 0, r"`max_budget > 0` must hold .* but got max_budget=0"),
+        (hp.Budget(1, 9), True, r"max_budget=True"),
+        (hp.Budget(1, 9), "100", r"max_budget='100'"),
+        (hp.Budget(1, 9), math.nan, r"max_budget=nan"),
+        (None, 100, r"study 's' has no budget: declare budget=hp.Budget"),
+        (
+            hp.Budget(0.1, 1.0),
+            100,
+            r"has Budget\(.*\): declare budget=hp.Budget\(min, max\) with whole",
+        ),
+    ],
+)
+def test_a_bad_max_budget_is_one_clear_error_and_stores_nothing(
+    db: Path, budget: hp.Budget | None, max_budget: object, message: str
+) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, budget=budget)
+    def train(x: float) -> float:
+        return x
+
+    with pytest.raises(HpotrackError, match=message):
+        train.optimize(max_budget=max_budget)  # type: ignore[arg-type]
+    assert hp.load_study("s", db=db).trials == []
+
+
+def test_max_budget_logs_why_the_search_stopped(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, budget=hp.Budget(1, 9))
+    def train(x: float) -> float:  # reports nothing: a complete trial trained its budget
+        return x
+
+    study = train.optimize(max_budget=20)
+    assert [t.trained for t in study.trials] == [9, 9, 9]
+    assert "has trained 27 budget steps: the max_budget of 20 is spent" in info_log.text
 
 
 def test_grid_runs_every_cell_once_then_stops_saying_why(

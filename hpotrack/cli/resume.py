@@ -36,6 +36,13 @@ from hpotrack.study import Study
     help="Stop starting trials after this many seconds.",
 )
 @click.option(
+    "--max-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop starting trials once the study's trials trained this many budget steps "
+    "(e.g. epochs) in total.",
+)
+@click.option(
     "--function",
     "function",
     default=None,
@@ -51,6 +58,7 @@ def resume(
     n_trials: int | None,
     jobs: int,
     timeout: float | None,
+    max_budget: float | None,
     function: str | None,
     progress: bool | None,
 ) -> None:
@@ -58,7 +66,7 @@ def resume(
     opened = study_of(ctx, study)
     reference = _reference(function) if function else opened.function
     tuned = _tuned_function(opened, reference)
-    if n_trials is None and opened.target is None and timeout is None:
+    if n_trials is None and opened.target is None and timeout is None and max_budget is None:
         click.echo(
             f"study {study!r} has no stored target: running until the method is "
             "exhausted or Ctrl-C (pass --n-trials to set one)",
@@ -71,6 +79,7 @@ def resume(
         timeout=timeout,
         n_jobs=jobs,
         progress=progress,
+        max_budget=max_budget,
     )
     click.echo(_summary(result))
 
@@ -114,4 +123,5 @@ def _summary(study: Study) -> str:
     best_text = (
         "no complete trial" if best is None else f"best {best.value:.6g} (trial {best.number})"
     )
-    return f"study {study.name!r}: {len(history.trials)} trials ({counts}); {best_text}"
+    trained = "" if study.budget is None else f"; {history.trained} {study.budget.name} trained"
+    return f"study {study.name!r}: {len(history.trials)} trials ({counts}){trained}; {best_text}"

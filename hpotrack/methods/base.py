@@ -81,6 +81,9 @@ class History:
             TrialState.RUNNING: set(),
         }
         self.best: TrialRecord | None = None
+        # budget steps the finished trials trained in total (TrialRecord.trained): what
+        # optimize(max_budget=...) compares with
+        self.trained = 0
         self._replaced = 0
 
     @property
@@ -179,6 +182,7 @@ class History:
             if old.checks:
                 self._index_checks(old, add=False)
                 self._index_stopped(old, add=False)
+            self.trained -= old.trained or 0
             self._trials[record.number] = record
         elif record.number == len(self._trials):
             self._trials.append(record)
@@ -186,6 +190,7 @@ class History:
         else:  # numbers are allocated densely under the write lock
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
         self._counts[record.state] += 1
+        self.trained += record.trained or 0
         if record.state in self._unfinished:
             self._unfinished[record.state].add(record.number)
         if record.checks:

@@ -25,13 +25,13 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def make_study(tmp_path: Path, n_trials: int = 3) -> tuple[Path, Path]:
+def make_study(tmp_path: Path, n_trials: int = 3, text: str = SCRIPT) -> tuple[Path, Path]:
     """A study whose function lives in a script file, started with ``n_trials``."""
     script = tmp_path / "job.py"
-    script.write_text(SCRIPT)
+    script.write_text(text)
     db = tmp_path / "h.db"
     namespace: dict[str, object] = {"__name__": "__main__", "__file__": str(script)}
-    code = compile(SCRIPT.replace('if __name__ == "__main__":', "if False:"), str(script), "exec")
+    code = compile(text.replace('if __name__ == "__main__":', "if False:"), str(script), "exec")
     exec(code, namespace)
     train = namespace["train"]
     assert isinstance(train, hp.TunedFunction)
@@ -56,6 +56,25 @@ def test_resume_at_the_target_runs_nothing_and_says_so(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     code, output = invoke(db, "script")
     assert code == 0 and "3 trials" in output
+
+
+def test_resume_max_budget_runs_until_the_trials_trained_that_many_epochs(
+    tmp_path: Path,
+) -> None:
+    epochs = SCRIPT.replace("seed=0)", 'seed=0, budget=hp.Budget(1, 9, name="epochs"))')
+    _, db = make_study(tmp_path, text=epochs)  # 3 trials of 9 epochs: 27 trained
+    code, output = invoke(db, "script", "--n-trials", "100", "--max-budget", "40")
+    assert code == 0, output
+    assert "5 trials (5 complete); 45 epochs trained" in output
+    assert [t.trained for t in hp.load_study("script", db=db).trials] == [9] * 5
+
+
+def test_resume_max_budget_without_a_budget_is_a_clear_error(tmp_path: Path) -> None:
+    _, db = make_study(tmp_path)
+    code, output = invoke(db, "script", "--max-budget", "40")
+    assert code == 2 and "Traceback" not in output
+    assert "study 'script' has no budget: declare budget=hp.Budget" in output
+    assert len(hp.load_study("script", db=db).trials) == 3
 
 
 def test_a_moved_script_is_a_clear_error_naming_function(tmp_path: Path) -> None:
