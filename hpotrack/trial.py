@@ -238,13 +238,14 @@ class Trial:
 
     def steps_trained(self, complete: bool) -> int | None:
         """Steps of the study's budget this trial trained (e.g. epochs): from the step it
-        started after (its checkpoint's, 0 without one; 0 as well when it reported a step
-        up to that one, i.e. trained from scratch) to its last report of the objective.
-        A ``complete`` trial that reported nothing trained its whole budget. None when the
-        budget is not a whole number of steps."""
+        started after to its last report of the objective. It started after the step of
+        the checkpoint it looked up (:meth:`load_checkpoint` or :attr:`steps`), unless it
+        then reported a step up to that one (it trained from scratch); without a lookup,
+        from 0. A ``complete`` trial that reported nothing trained its whole budget. None
+        when the budget is not a whole number of steps. Reads nothing from the database."""
         if not isinstance(self.budget, int):
             return None
-        after = self.steps.start - 1
+        after = 0 if self._source is None else self._source[0]
         first = self._first_objective_step
         last = self._last_step.get(self._objective)
         if last is None:
