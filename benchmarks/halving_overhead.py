@@ -26,7 +26,6 @@ each study size N, median over ``--repeats`` runs (seeds 0..).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import logging
 import os
@@ -41,9 +40,8 @@ from _common import Report, comma_names, environment, median
 from hpotrack.budget import Budget
 from hpotrack.methods import resolve
 from hpotrack.methods.base import History
-from hpotrack.records import TrialState
 from hpotrack.space import Float, Space
-from hpotrack.testing.method_suite import record
+from hpotrack.testing.method_suite import run_proposal
 
 MAX_STEPS = 27
 DIMENSIONS = 4
@@ -64,26 +62,11 @@ def run_hpotrack(method: str, n: int, seed: int) -> list[float]:
     space = Space.from_user({f"x{i}": Float(0.0, 1.0) for i in range(DIMENSIONS)})
     history = History(space, "minimize", seed, Budget(1, MAX_STEPS))
     seconds: list[float] = []
-    for number in range(n):
+    for _ in range(n):
         began = time.perf_counter()
         proposal = chosen.ask(history)
-        trial = record(number, proposal, TrialState.RUNNING, None)
-        history.update(trial)
-        start = (proposal.parents[0].step or 0) if proposal.parents else 0  # a checkpoint
         params = {k: float(v) for k, v in proposal.params.items()}  # type: ignore[arg-type]
-        check, state, step = chosen.next_check(trial, start + 1, history), TrialState.COMPLETE, 0
-        for step in range(start + 1, MAX_STEPS + 1):
-            if check is None or step < check:
-                continue
-            checks = {**trial.checks, step: value(params, step)}
-            rung = chosen.rung(trial, step, history)
-            trial = dataclasses.replace(trial, checks=checks, rung=rung)
-            history.update(trial)
-            if chosen.on_report(trial, step, history):
-                state = TrialState.PRUNED
-                break
-            check = chosen.next_check(trial, step + 1, history)
-        history.update(dataclasses.replace(trial, state=state, value=value(params, step)))
+        run_proposal(chosen, history, proposal, lambda step, p=params: value(p, step))
         seconds.append(time.perf_counter() - began)
     return seconds
 

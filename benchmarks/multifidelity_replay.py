@@ -23,7 +23,6 @@ error within E epochs is at or below a level:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 from collections.abc import Sequence
@@ -38,9 +37,9 @@ from hpotrack.methods.base import History, Method
 from hpotrack.methods.halving import Ladder, interleave
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.random_search import Random
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import TrialRecord
 from hpotrack.space import Int, Space
-from hpotrack.testing.method_suite import record
+from hpotrack.testing.method_suite import run_proposal
 
 MAX_EPOCHS = 27
 TRIALS = 60  # random's trials: every run's budget is TRIALS x 27 epochs
@@ -95,26 +94,10 @@ def replay(method: Method, curves: np.ndarray, seed: int, epochs: int) -> list[t
     ledger: list[tuple[int, float]] = []
     while sum(trained for trained, _ in ledger) < epochs:
         proposal = method.ask(history)
-        trial = record(history.next_number, proposal, TrialState.RUNNING, None)
-        history.update(trial)
         index = proposal.params["curve"]
         assert isinstance(index, int)  # an Int parameter decodes to an int
         curve = curves[index]
-        start = (proposal.parents[0].step or 0) if proposal.parents else 0  # its checkpoint
-        check, state, step = method.next_check(trial, start + 1, history), TrialState.COMPLETE, 0
-        for step in range(start + 1, MAX_EPOCHS + 1):
-            if check is None or step < check:
-                continue
-            checks = {**trial.checks, check: float(curve[step - 1])}
-            rung = method.rung(trial, step, history)
-            trial = dataclasses.replace(trial, checks=checks, rung=rung)
-            history.update(trial)
-            if method.on_report(trial, step, history):
-                state = TrialState.PRUNED
-                break
-            check = method.next_check(trial, step + 1, history)
-        history.update(dataclasses.replace(trial, state=state, value=float(curve[step - 1])))
-        ledger.append((step - start, float(curve[step - 1])))
+        ledger.append(run_proposal(method, history, proposal, lambda s, c=curve: float(c[s - 1])))
     return ledger
 
 

@@ -103,6 +103,33 @@ def train(method: Method, history: History, trial: TrialRecord, value: float) ->
     return _done(trial, value + 1 / history.budget.max)
 
 
+def run_proposal(
+    method: Method, history: History, proposal: Proposal, value_at: Callable[[int], float]
+) -> tuple[int, float]:
+    """Run ``proposal`` as the next trial the way the study loop does, on an in-memory
+    history with a whole-number budget: from its checkpoint (a promotion continues at its
+    parent's rung) up to the budget's max, its value at step ``s`` is ``value_at(s)``, and
+    at the method's check steps the method decides whether it goes on. Returns (steps
+    trained, last value); benchmarks replay recorded or synthetic curves with it."""
+    assert history.budget is not None
+    trial = record(history.next_number, proposal, TrialState.RUNNING, None)
+    history.update(trial)
+    start = (proposal.parents[0].step or 0) if proposal.parents else 0
+    check, state, step = method.next_check(trial, start + 1, history), TrialState.COMPLETE, start
+    for step in range(start + 1, int(history.budget.max) + 1):
+        if check is None or step < check:
+            continue
+        checks = {**trial.checks, step: value_at(step)}
+        trial = dataclasses.replace(trial, checks=checks, rung=method.rung(trial, step, history))
+        history.update(trial)
+        if method.on_report(trial, step, history):
+            state = TrialState.PRUNED
+            break
+        check = method.next_check(trial, step + 1, history)
+    history.update(dataclasses.replace(trial, state=state, value=value_at(step)))
+    return step - start, value_at(step)
+
+
 def _done(trial: TrialRecord, value: float) -> TrialRecord:
     return dataclasses.replace(trial, state=TrialState.COMPLETE, value=value)
 
