@@ -84,6 +84,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
             ("origin", record.origin),
             ("note", record.note),
             ("budget", _amount(record.budget, opened.budget)),
+            *_present([("trained", _amount(record.trained, opened.budget))]),
             *_present([("rung", record.rung), ("bracket", record.bracket)]),
             ("started", when(record.started)),
             ("finished", when(record.finished)),

@@ -59,8 +59,9 @@ def show(
 ) -> None:
     """List the studies, or the trials of STUDY.
 
-    A study with a budget names it above its trials; trials that reached a rung of a
-    multi-fidelity method show their rung and bracket.
+    A study with a budget names it above its trials, with the steps they trained in all
+    (what --max-budget of resume counts); trials that reached a rung of a multi-fidelity
+    method show their rung and bracket.
     """
     if study is None:
         emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt)
@@ -73,7 +74,8 @@ def show(
         trials = trials[:top]
     if fmt == "table":
         if opened.budget is not None:
-            click.echo(f"budget: {budget_text(opened.budget)}")
+            trained = f"; {opened.refresh().trained} trained" if opened.budget.whole else ""
+            click.echo(f"budget: {budget_text(opened.budget)}{trained}")
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), RUNGS)
         emit(_fit(rows, list(opened.space)), fmt)
         notes = [t.note for t in opened.trials if t.note]

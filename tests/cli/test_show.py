@@ -184,11 +184,19 @@ def cells(lines: list[str], column: str) -> list[str]:
 
 def test_a_budget_study_names_its_budget_and_shows_rungs_and_brackets(mf: Path) -> None:
     lines = show(mf, "mf").splitlines()
-    assert lines[0] == "budget: epochs 1..9"
+    trained = sum(t.trained or 0 for t in hp.load_study("mf", db=mf).trials)
+    assert trained > 0 and lines[0] == f"budget: epochs 1..9; {trained} trained"
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert cells(lines[1:], "rung") == ["-" if r is None else str(r) for r, _ in RUNGS]
     assert cells(lines[1:], "bracket") == ["-" if b is None else str(b) for _, b in RUNGS]
     assert cells(lines[1:], "budget") == ["9"] * len(RUNGS)
+
+
+def test_trial_says_how_many_epochs_it_trained(mf: Path) -> None:
+    record = hp.load_study("mf", db=mf).trials[0]
+    result = CliRunner().invoke(cli, ["--db", str(mf), "trial", "mf", "0"])
+    assert result.exit_code == 0, result.output
+    assert f"trained {record.trained} epochs" in " ".join(result.output.split())
 
 
 def test_studies_without_rungs_have_no_budget_line_nor_rung_columns(mf: Path) -> None:
