@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any
 
-from hpotrack.errors import StopSearch, TargetReached, TooManyFailures
+from hpotrack.errors import BudgetSpent, StopSearch, TargetReached, TooManyFailures
 from hpotrack.jsonable import jsonable, jsonable_key
 from hpotrack.progress import ProgressBar
 from hpotrack.records import TrialState
@@ -254,6 +254,8 @@ class Batch:
 def _nothing_to_run(stop: StopSearch) -> str:
     if isinstance(stop, TargetReached):
         return "; nothing to run (pass a larger n_trials to extend the study)"
+    if isinstance(stop, BudgetSpent):
+        return "; nothing to run (pass a larger max_budget to train more)"
     return "; nothing to run"
 
 

@@ -658,6 +658,9 @@ def test_max_budget_logs_why_the_search_stopped(
     study = train.optimize(max_budget=20)
     assert [t.trained for t in study.trials] == [9, 9, 9]
     assert "has trained 27 budget steps: the max_budget of 20 is spent" in info_log.text
+    info_log.clear()
+    assert len(train.optimize(max_budget=20).trials) == 3
+    assert "nothing to run (pass a larger max_budget to train more)" in info_log.text
 
 
 def test_grid_runs_every_cell_once_then_stops_saying_why(
