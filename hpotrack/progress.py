@@ -1,4 +1,5 @@
-"""A one-line progress bar on stderr: trials done / target, best so far, elapsed and ETA.
+"""A one-line progress bar on stderr: trials done / target (or budget steps trained /
+``max_budget``), best so far, elapsed and ETA.
 
 Counts are study-wide (read from the database), so with several processes each bar shows
 the whole study. Silent when stderr is not a terminal, or with ``progress=False``.
@@ -28,9 +29,12 @@ class ProgressBar:
         enabled: bool | None = None,
         stream: TextIO | None = None,
         width: int = 24,
+        max_budget: float | None = None,
     ) -> None:
         self._study = study
         self._target = target
+        self._max_budget = max_budget
+        self._first_trained: int | None = None
         self._stream = stream if stream is not None else sys.stderr
         self._enabled = self._stream.isatty() if enabled is None else enabled
         self._width = width
@@ -64,9 +68,19 @@ class ProgressBar:
             self._first_done = done - 1
         elapsed = time.monotonic() - self._started
         parts = [f"{self._study.name}"]
-        if self._target:
-            filled = min(self._width, self._width * done // self._target)
-            parts.append(f"[{'#' * filled}{'.' * (self._width - filled)}] {done}/{self._target}")
+        if self._max_budget:  # the budget is what will stop the search: show it filling
+            trained = history.trained
+            unit = "" if self._study.budget is None else self._study.budget.name
+            if self._first_trained is None:
+                self._first_trained = trained
+            bar = _bar(trained, self._max_budget, self._width)
+            parts.append(f"{bar} {trained}/{self._max_budget:g} {unit}".rstrip())
+            parts.append(f"{done} trials")
+            rate = (trained - self._first_trained) / elapsed if elapsed > 0 else 0.0
+            if rate > 0 and trained < self._max_budget:
+                parts.append(f"eta {_clock((self._max_budget - trained) / rate)}")
+        elif self._target:
+            parts.append(f"{_bar(done, self._target, self._width)} {done}/{self._target}")
             rate = (done - self._first_done) / elapsed if elapsed > 0 else 0.0
             if rate > 0 and done < self._target:
                 parts.append(f"eta {_clock((self._target - done) / rate)}")
@@ -80,6 +94,12 @@ class ProgressBar:
         )
         parts.append(f"elapsed {_clock(elapsed)}")
         return "  ".join(parts)
+
+
+def _bar(done: float, total: float, width: int) -> str:
+    """``[####....]``: ``done`` of ``total`` as ``width`` cells."""
+    filled = min(width, int(width * done // total)) if total > 0 else 0
+    return f"[{'#' * filled}{'.' * (width - filled)}]"
 
 
 def _clock(seconds: float) -> str:
@@ -164,8 +184,7 @@ class Counter:
     def line(self) -> str:
         elapsed = time.monotonic() - self._started
         done, total = self._done, self._total
-        filled = self._width * done // total if total else 0
-        parts = [self.label, f"[{'#' * filled}{'.' * (self._width - filled)}] {done}/{total}"]
+        parts = [self.label, f"{_bar(done, total, self._width)} {done}/{total}"]
         parts.append(f"elapsed {_clock(elapsed)}")
         if 0 < done < total:
             parts.append(f"eta {_clock(elapsed * (total - done) / done)}")

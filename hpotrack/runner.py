@@ -173,7 +173,7 @@ def optimize_here(
     done: list[tuple[Claimed, Outcome]] = []  # stored by the next ask, or at the end
     claims: list[Claimed] = []  # claimed and not run yet: given back if the loop stops
     try:
-        with ProgressBar(study, limit, enabled=progress) as bar:
+        with ProgressBar(study, limit, enabled=progress, max_budget=max_budget) as bar:
             while deadline is None or time.monotonic() < deadline:
                 if not claims:
                     try:

@@ -53,7 +53,8 @@ def run_workers(
         process.start()
     errors: list[BaseException] = []
     try:
-        with ProgressBar(study, n_trials or study.target, enabled=progress) as bar:
+        bar = ProgressBar(study, n_trials or study.target, enabled=progress, max_budget=max_budget)
+        with bar:
             while any(p.is_alive() for p in processes):
                 _collect(results, errors, wait=0.5)
                 bar.update()

@@ -37,6 +37,17 @@ def test_the_bar_without_a_target_counts_trials(db: Path) -> None:
     assert "3 trials" in ProgressBar(study, None, enabled=True).line()
 
 
+def test_with_max_budget_the_bar_fills_with_the_steps_trained(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="b", db=db, seed=0,
+             budget=hp.Budget(1, 9, name="epochs"))  # fmt: skip
+    def train(x: float) -> float:
+        return x
+
+    study = train.optimize(n_trials=3, progress=False)  # 27 epochs
+    line = ProgressBar(study, 10, enabled=True, max_budget=54).line()
+    assert f"[{'#' * 12}{'.' * 12}] 27/54 epochs  3 trials" in line
+
+
 def test_the_bar_is_silent_off_a_terminal_or_when_disabled(db: Path) -> None:
     study = study_with_trials(db, 2)
     for stream, enabled in ((io.StringIO(), None), (Terminal(), False)):
