@@ -565,6 +565,15 @@ class Store:
             [(trial_id, name, step, value, t) for name, step, value, t in rows],
         )
 
+    def steps_reported(self, trial_id: int, metric: str) -> tuple[int, int] | None:
+        """(first, last) step a trial reported ``metric`` at, None if it never did: two
+        lookups in the metrics table's primary key."""
+        first, last = self.conn.execute(
+            "SELECT MIN(step), MAX(step) FROM metrics WHERE trial_id = ? AND name = ?",
+            (trial_id, metric),
+        ).fetchone()
+        return None if first is None else (first, last)
+
     def curve(self, study_id: int, number: int) -> list[tuple[str, int, float, float]]:
         """Intermediate metrics (name, step, value, time) of one trial, by name and step."""
         return [

@@ -456,6 +456,20 @@ class Study:
         self._apply(record, stamp.id, stamp.seq)
         return Claimed(stamp.id, number, proposal.params, budget)
 
+    def _steps_trained_by_lost(self, trial_id: int, record: TrialRecord) -> int | None:
+        """The budget steps a lost trial trained, from the reports it stored (as
+        :meth:`Trial.steps_trained` counts them, taking the checkpoint it would have started
+        from as loaded): its worker cannot say, and ``max_budget`` must count them."""
+        if self.budget is None or not self.budget.whole:
+            return None
+        reported = self._store.steps_reported(trial_id, self._row.objective)
+        if reported is None:
+            return 0
+        first, last = reported
+        edge = checkpoints.source_edge(record)
+        after = edge.step if edge is not None and edge.step is not None else 0
+        return max(0, last - (0 if first <= after else after))
+
     def _budget(self, budget: float | None) -> float | None:
         """The budget a trial trains to: the method's, else the study's largest (an
         enqueued, manual or single-fidelity trial trains fully)."""
@@ -478,6 +492,7 @@ class Study:
             if reason is None:
                 continue
             lost += 1
+            record = self._history.trials[running.number]
             self._store.finish_trial(
                 self._row.id,
                 running.id,
@@ -485,8 +500,8 @@ class Study:
                 value=None,
                 metrics={},
                 error=reason,
+                trained=self._steps_trained_by_lost(running.id, record),
             )
-            record = self._history.trials[running.number]
             retry = (
                 self.method.retries_lost and _attempts(self._history, record) <= self._row.retries
             )

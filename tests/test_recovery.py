@@ -254,6 +254,43 @@ def test_kill_9_in_the_middle_of_a_trial_then_resume(tmp_path: Path, through: st
     assert sum(t.state is TrialState.COMPLETE for t in trials) == 6
 
 
+def test_a_trial_lost_to_kill_9_counts_the_epochs_it_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its worker cannot say how far it trained, so recovery counts the epochs of the
+    reports it stored, and max_budget includes them."""
+    db = tmp_path / "h.db"
+    env = {**os.environ, "HPOTRACK_DB": str(db), "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKLOADS), "sleepy-epochs", "6"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_for_running(db, 2) == worker.pid
+        deadline = time.monotonic() + 30  # the flusher writes reports about once a second
+        query = "SELECT COUNT(*) FROM metrics JOIN trials ON trials.id = trial_id WHERE number = 2"
+        while time.monotonic() < deadline:
+            with closing(sqlite3.connect(db)) as conn:
+                if conn.execute(query).fetchone()[0] == 4:
+                    break
+            time.sleep(0.05)
+        os.kill(worker.pid, signal.SIGKILL)
+    finally:
+        worker.wait(timeout=30)
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    study = workloads.sleepy_epochs.run_study(db=db, n_trials=6, max_budget=1000)
+    trials = study.trials
+    assert trials[2].state is TrialState.FAILED and "worker lost" in (trials[2].error or "")
+    assert trials[2].trained == 4  # epochs 1..4, reported before the kill
+    assert trials[3].origin == "retried" and trials[3].trained == 9
+    assert study.refresh().trained == 4 + 9 * sum(t.state is TrialState.COMPLETE for t in trials)
+
+
 def test_reports_reach_the_database_while_the_trial_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -43,6 +43,22 @@ def sleepy(x: float, trial: hp.Trial) -> float:
 
 
 @hp.tune(
+    {"x": hp.Float(-1.0, 1.0)},
+    method="random",
+    study="sleepy-epochs",
+    seed=0,
+    budget=hp.Budget(1, 9, name="epochs"),
+)
+def sleepy_epochs(x: float, trial: hp.Trial) -> float:
+    """Nine epochs each; trial 2 hangs after reporting epoch 4 (until the test kills it)."""
+    for epoch in range(1, 10):
+        trial.report(x * x + 1 / epoch, step=epoch)
+        if trial.number == 2 and epoch == 4:
+            time.sleep(120)
+    return x * x + 1 / 9
+
+
+@hp.tune(
     {"x": hp.Float(0.0, 1.0)},
     method="sha",
     study="halving",
@@ -83,6 +99,7 @@ FUNCTIONS = {
     "grid24": grid24,
     "slow": slow,
     "sleepy": sleepy,
+    "sleepy-epochs": sleepy_epochs,
     "halving": halving,
     "population": population,
 }
