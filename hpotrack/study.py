@@ -386,9 +386,8 @@ class Study:
                 f"study {self.name!r} has {started} trials: the target of {limit} is reached"
             )
         if max_budget is not None and history.trained >= max_budget:
-            study_budget = self.budget
-            named = study_budget is not None and study_budget.name != "budget"
-            unit = study_budget.name if named and study_budget else "budget steps"
+            spent = self.budget
+            unit = "budget steps" if spent is None or spent.name == "budget" else spent.name
             raise BudgetSpent(
                 f"study {self.name!r} has trained {history.trained} {unit}: the max_budget "
                 f"of {max_budget:g} is spent"
