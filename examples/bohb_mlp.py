@@ -1,6 +1,6 @@
 """BOHB: Hyperband with a model, tuning a neural network epoch by epoch on digits.
 
-    python examples/bohb_mlp.py [N_TRIALS] && hpotrack show bohb_mlp --top 10
+    python examples/bohb_mlp.py [EPOCHS] && hpotrack show bohb_mlp --top 10
 
 ``method="bohb"`` runs Hyperband's brackets (stop most trials after 1, 3 or 9 of up to 27
 epochs, keep the top third), but once enough trials have reached some budget it draws new
@@ -10,7 +10,9 @@ budget instead of at random. Each trial trains an MLP one epoch at a time with
 ``hp.Pruned`` when its bracket stops it) and saves a checkpoint, so a trial promoted later
 continues where it stopped.
 
-N_TRIALS (default 50) is the study's total in ./hpotrack.db (or $HPOTRACK_DB).
+EPOCHS (default 540, what 20 trials trained fully would take) is the study's budget:
+``optimize(max_budget=EPOCHS)`` starts trials until its trials in ./hpotrack.db (or
+$HPOTRACK_DB) trained that many epochs together, however many trials that makes.
 """
 
 from __future__ import annotations
@@ -80,15 +82,15 @@ def train(
     return {"error": error}
 
 
-def main(n_trials: int) -> None:
-    study = train.optimize(n_trials=n_trials)
+def main(epochs: int) -> None:
+    study = train.optimize(max_budget=epochs)
     trials = study.trials
     states = Counter(t.state.value for t in trials)
-    epochs = sum(len(study.curve(t.number).get("error", [])) for t in trials)
+    trained = sum(t.trained or 0 for t in trials)
     print(
         f"{len(trials)} trials: {states['complete']} complete, {states['pruned']} pruned, "
-        f"{sum(t.origin == 'promoted' for t in trials)} promoted; "
-        f"{epochs} epochs instead of {27 * len(trials)} without pruning"
+        f"{sum(t.origin == 'promoted' for t in trials)} promoted; {trained} epochs "
+        f"trained, where {len(trials)} trials without pruning take {27 * len(trials)}"
     )
     if not states["complete"]:  # each rung stops its first arrivals until enough came
         print("no trial has trained all 27 epochs yet: run more trials")
@@ -99,4 +101,4 @@ def main(n_trials: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 50)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 540)

@@ -19,7 +19,7 @@ EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem != 
 ARGS = {
     "pbt_digits": ["1"],  # one generation of the population; the others take N_TRIALS
     # ASHA stops the first arrivals at each rung: enough trials that one trains fully
-    "bohb_mlp": ["12"],
+    "bohb_mlp": ["150"],  # epochs (max_budget), not trials
     "hyperband_sgd": ["10"],
     "sha_sgd": ["20"],
 }
