@@ -203,22 +203,37 @@ def _wait_for_running(db: Path, number: int, timeout: float = 60.0) -> int:
     raise AssertionError(f"trial {number} never started")
 
 
-@pytest.mark.parametrize("through", ["executable", "runner"])
-def test_kill_9_in_the_middle_of_a_trial_then_resume(tmp_path: Path, through: str) -> None:
-    db = tmp_path / "h.db"
+def _kill_9_in_trial_2(db: Path, workload: str, reports: int = 0) -> dict[str, str]:
+    """Run ``workload`` (6 trials) in a worker process on ``db``, and ``kill -9`` it while
+    its trial 2 hangs, once that trial's first ``reports`` reports reached the file (the
+    flusher writes them about once a second). Returns the worker's environment."""
     env = {**os.environ, "HPOTRACK_DB": str(db), "PYTHONPATH": str(ROOT)}
     worker = subprocess.Popen(
-        [sys.executable, str(WORKLOADS), "sleepy", "6"],
+        [sys.executable, str(WORKLOADS), workload, "6"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         assert _wait_for_running(db, 2) == worker.pid
+        query = "SELECT COUNT(*) FROM metrics JOIN trials ON trials.id = trial_id WHERE number = 2"
+        deadline = time.monotonic() + 30
+        while reports and time.monotonic() < deadline:
+            with closing(sqlite3.connect(db)) as conn:
+                if conn.execute(query).fetchone()[0] >= reports:
+                    break
+            time.sleep(0.05)
         os.kill(worker.pid, signal.SIGKILL)
     finally:
         worker.wait(timeout=30)
     assert worker.returncode == -signal.SIGKILL
+    return env
+
+
+@pytest.mark.parametrize("through", ["executable", "runner"])
+def test_kill_9_in_the_middle_of_a_trial_then_resume(tmp_path: Path, through: str) -> None:
+    db = tmp_path / "h.db"
+    env = _kill_9_in_trial_2(db, "sleepy")
     assert hp.load_study("sleepy", db=db).trials[2].state is TrialState.RUNNING
 
     if through == "executable":
@@ -260,26 +275,7 @@ def test_a_trial_lost_to_kill_9_counts_the_epochs_it_reported(
     """Its worker cannot say how far it trained, so recovery counts the epochs of the
     reports it stored, and max_budget includes them."""
     db = tmp_path / "h.db"
-    env = {**os.environ, "HPOTRACK_DB": str(db), "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen(
-        [sys.executable, str(WORKLOADS), "sleepy-epochs", "6"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert _wait_for_running(db, 2) == worker.pid
-        deadline = time.monotonic() + 30  # the flusher writes reports about once a second
-        query = "SELECT COUNT(*) FROM metrics JOIN trials ON trials.id = trial_id WHERE number = 2"
-        while time.monotonic() < deadline:
-            with closing(sqlite3.connect(db)) as conn:
-                if conn.execute(query).fetchone()[0] == 4:
-                    break
-            time.sleep(0.05)
-        os.kill(worker.pid, signal.SIGKILL)
-    finally:
-        worker.wait(timeout=30)
-
+    _kill_9_in_trial_2(db, "sleepy-epochs", reports=4)
     monkeypatch.syspath_prepend(str(ROOT))
     from tests import workloads
 
