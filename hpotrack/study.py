@@ -321,7 +321,7 @@ class Study:
             for (trial, outcome), record in zip(done, finished, strict=True):
                 self._record(trial, outcome, record)
             try:
-                while len(claimed) < count:
+                while len(claimed) < count and not self._batch_spends(claimed, max_budget):
                     first_guess = None if claimed else guess
                     claimed.append(self._claim(worker, limit, first_guess, max_budget))
             except StopSearch as stop:
@@ -330,6 +330,15 @@ class Study:
         if not claimed and stopped is not None:
             raise stopped
         return claimed
+
+    def _batch_spends(self, claimed: Sequence[Claimed], max_budget: float | None) -> bool:
+        """Whether the trials claimed so far in this ask could spend what is left of
+        ``max_budget`` (each trains at most its budget): then the ask claims no more, so a
+        batch never takes a process further past ``max_budget`` than one trial would."""
+        if max_budget is None or not claimed:
+            return False
+        committed = sum(c.budget or 0.0 for c in claimed)
+        return self._history.trained + committed >= max_budget
 
     @contextmanager
     def _writing(self) -> Iterator[None]:

@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import logging
 import math
+import os
 import sqlite3
 import time
 from contextlib import closing
@@ -646,6 +647,22 @@ def test_a_bad_max_budget_is_one_clear_error_and_stores_nothing(
     with pytest.raises(HpotrackError, match=message):
         train.optimize(max_budget=max_budget)  # type: ignore[arg-type]
     assert hp.load_study("s", db=db).trials == []
+
+
+def test_a_batch_of_trials_claims_no_more_than_max_budget_can_still_pay_for(db: Path) -> None:
+    """Very short trials under contention are claimed several per ask: a batch stops once
+    the budgets of the trials it claimed cover what is left of max_budget."""
+    from hpotrack.study import Worker
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, budget=hp.Budget(1, 9))
+    def train(x: float) -> float:
+        return x
+
+    study = train.optimize(n_trials=1)  # 9 trained
+    worker = Worker(run_id=None, host="here", pid=os.getpid())
+    claimed = study.ask(worker, None, count=8, max_budget=30)
+    assert [c.budget for c in claimed] == [9.0, 9.0, 9.0]  # 9 + 27 >= 30
+    assert len(study.ask(worker, None, count=8, max_budget=100)) == 8
 
 
 def test_max_budget_logs_why_the_search_stopped(
