@@ -332,13 +332,16 @@ class Study:
         return claimed
 
     def _batch_spends(self, claimed: Sequence[Claimed], max_budget: float | None) -> bool:
-        """Whether the trials claimed so far in this ask could spend what is left of
-        ``max_budget`` (each trains at most its budget): then the ask claims no more, so a
-        batch never takes a process further past ``max_budget`` than one trial would."""
+        """Whether the running trials (this ask's claims and every process's others) could
+        spend what is left of ``max_budget``, each training at most its budget: then the
+        ask claims no more than the one it has, so a batch never takes a process further
+        past ``max_budget`` than one trial would."""
         if max_budget is None or not claimed:
             return False
-        committed = sum(c.budget or 0.0 for c in claimed)
-        return self._history.trained + committed >= max_budget
+        history = self._history
+        running = history.unfinished(TrialState.RUNNING)
+        committed = sum(history.trials[number].budget or 0.0 for number in running)
+        return history.trained + committed >= max_budget
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
