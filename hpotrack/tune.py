@@ -135,8 +135,8 @@ class TunedFunction:
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
         ):
             raise HpotrackError(f"`timeout > 0` must hold (seconds), but got timeout={timeout!r}")
+        _check_max_budget(max_budget, study or self.definition.name, self.definition.budget)
         opened = self._open(db, study)
-        _check_max_budget(max_budget, opened)
         if n_trials is not None:
             opened.raise_target(n_trials)
         jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
@@ -262,8 +262,9 @@ def _check_count(name: str, value: object, *, minimum: int) -> None:
         raise HpotrackError(f"`{name} >= {minimum}` must hold, but got {name}={value!r}")
 
 
-def _check_max_budget(max_budget: object, study: Study) -> None:
-    """``max_budget`` is a positive number of steps of a whole-number study budget."""
+def _check_max_budget(max_budget: object, study: str, budget: Budget | None) -> None:
+    """``max_budget`` is a positive number of steps of a whole-number study budget (the
+    definition's: opening the study checks that the stored one is the same)."""
     if max_budget is None:
         return
     if (
@@ -275,11 +276,11 @@ def _check_max_budget(max_budget: object, study: Study) -> None:
             f"`max_budget > 0` must hold (steps of the study's budget, e.g. epochs), but got "
             f"max_budget={max_budget!r}"
         )
-    if study.budget is None or not study.budget.whole:
-        what = "no budget" if study.budget is None else repr(study.budget)
+    if budget is None or not budget.whole:
+        what = "no budget" if budget is None else repr(budget)
         raise HpotrackError(
             f"max_budget counts the steps trials train (e.g. epochs), but study "
-            f"{study.name!r} has {what}: "
+            f"{study!r} has {what}: "
             "declare budget=hp.Budget(min, max) with whole numbers on @tune, or stop by "
             "n_trials or timeout"
         )
