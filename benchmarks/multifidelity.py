@@ -497,23 +497,21 @@ def curves(task: str, n: int) -> np.ndarray:
     drawn uniformly from the task's space with numpy seed 0, trained all 27 epochs; a
     model that broke down keeps its error of 1)."""
     space, rng = Space.from_user(task_space(task)), np.random.default_rng(0)
-    _, _, _, yv, _ = digits()
-    rows = np.empty((n, MAX_EPOCHS))
-    for i in range(n):
-        found: list[float] = []
-        train(task, space.decode(rng.random(len(space))), MAX_EPOCHS, collect(found))
-        rows[i] = np.resize(found + found[-1:] * (MAX_EPOCHS - len(found)), MAX_EPOCHS)
-    return np.rint(rows * len(yv))
+    return np.array([wrong_digits(task, space.decode(rng.random(len(space)))) for _ in range(n)])
 
 
-def collect(found: list[float]) -> Callable[[int, float], bool]:
-    """A ``report`` for :func:`train` that appends each error to ``found`` and never stops."""
+def wrong_digits(task: str, params: Mapping[str, Any]) -> np.ndarray:
+    """Misclassified validation digits after each of the 27 epochs of one configuration (a
+    model that broke down keeps its error of 1 to the end)."""
+    found: list[float] = []
 
     def report(epoch: int, error: float) -> bool:
         found.append(error)
         return False
 
-    return report
+    train(task, params, MAX_EPOCHS, report)
+    found += found[-1:] * (MAX_EPOCHS - len(found))
+    return np.rint(np.array(found) * len(digits()[3]))
 
 
 def curve_tables(report: Report, task: str, errors: np.ndarray, trials: int) -> None:

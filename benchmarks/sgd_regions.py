@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import Report
-from multifidelity import MAX_EPOCHS, collect, digits, train
+from multifidelity import wrong_digits
 
 # name: (schedule or None for any, alpha range, eta0 range)
 REGIONS: dict[str, tuple[str | None, tuple[float, float], tuple[float, float]]] = {
@@ -44,7 +44,6 @@ def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 def errors(region: str, n: int, rng: np.random.Generator) -> np.ndarray:
     """Digits wrong after each epoch, one row per configuration drawn in ``region``."""
     schedule, alpha, eta0 = REGIONS[region]
-    wrong = len(digits()[3])
     rows = []
     for _ in range(n):
         params = {
@@ -52,10 +51,7 @@ def errors(region: str, n: int, rng: np.random.Generator) -> np.ndarray:
             "eta0": log_uniform(rng, *eta0),
             "schedule": schedule or SCHEDULES[int(rng.integers(len(SCHEDULES)))],
         }
-        found: list[float] = []
-        train("sgd", params, MAX_EPOCHS, collect(found))
-        found += found[-1:] * (MAX_EPOCHS - len(found))  # a breakdown keeps its error
-        rows.append(np.rint(np.array(found) * wrong))
+        rows.append(wrong_digits("sgd", params))
     return np.array(rows)
 
 
