@@ -73,21 +73,30 @@ class BOHB(Hyperband):
         if found is None:
             params = super().configuration(history)[0]
             return params, "bohb: at random until a budget has enough observations"
-        n_min = len(space) + 1
-        n_good = max(n_min, math.floor(self.top_n_percent / 100 * found.measured))
-        n_bad = max(n_min, len(found.points) - n_good)
-        good_points, bad_points = found.points[:n_good], found.points[-n_bad:]
-        dims = Dimensions.of(space)
-        floor = self.min_bandwidth
-        good = ParzenEstimator(good_points, dims, min_bandwidth=floor)
-        wide = ParzenEstimator(
-            good_points, dims, min_bandwidth=floor, bandwidth_factor=self.bandwidth_factor
-        )
-        bad = ParzenEstimator(bad_points, dims, min_bandwidth=floor)
-        rng = history.rng(number, 2)
-        drawn = wide.sample(rng, self.num_samples)
+        model = self.densities(history, found)
+        drawn = model.wide.sample(history.rng(number, 2), self.num_samples)
+        best = drawn[int(np.argmax(model.log_ratio(drawn)))]  # ties: the first drawn
         note = f"bohb: KDE of {found.measured} observations at budget {found.budget:g}"
-        return space.decode(_best(good, bad, drawn)), note
+        return space.decode(best), note
+
+    def densities(self, history: History, found: Observations) -> Densities:
+        """The paper's densities of one budget's observations (eqs. 2-3): the best
+        ``top_n_percent`` (at least ``N_min``) make ``l(x)``, the rest (at least
+        ``N_min``) ``g(x)``."""
+        n_min = len(history.space) + 1
+        n_good = max(n_min, math.floor(self.top_n_percent / 100 * found.measured))
+        n_bad = max(n_min, len(found.numbers) - n_good)
+        points = found.points(history)
+        good_points, bad_points = points[:n_good], points[-n_bad:]
+        dims = Dimensions.of(history.space)
+        floor = self.min_bandwidth
+        return Densities(
+            good=ParzenEstimator(good_points, dims, min_bandwidth=floor),
+            wide=ParzenEstimator(
+                good_points, dims, min_bandwidth=floor, bandwidth_factor=self.bandwidth_factor
+            ),
+            bad=ParzenEstimator(bad_points, dims, min_bandwidth=floor),
+        )
 
     def observed(self, history: History) -> Observations | None:
         """What the densities are fitted on (see :func:`observations`); subclasses may
@@ -95,27 +104,53 @@ class BOHB(Hyperband):
         return observations(history, self.ladder(history), n_min=len(history.space) + 1)
 
 
-def _best(good: ParzenEstimator, bad: ParzenEstimator, points: Array) -> Array:
-    """The point maximising ``l(x) / g(x)``; ties go to the first drawn."""
-    score = good.log_pdf(points) - bad.log_pdf(points)
-    best: Array = points[int(np.argmax(score))]
-    return best
+@dataclass(frozen=True)
+class Densities:
+    """One budget's model: the good density ``l(x)``, the bad one ``g(x)``, and ``wide``,
+    ``l`` with its bandwidths widened, which candidates are drawn from."""
+
+    good: ParzenEstimator
+    wide: ParzenEstimator
+    bad: ParzenEstimator
+
+    def log_ratio(self, points: Array) -> Array:
+        """``log l(x) - log g(x)``, the acquisition (BOHB's, TPE's) at each point."""
+        ratio: Array = self.good.log_pdf(points) - self.bad.log_pdf(points)
+        return ratio
 
 
 @dataclass(frozen=True)
 class Observations:
-    """What BOHB's densities are fitted on: encoded ``points``, best first; the first
-    ``measured`` were observed at ``budget``, the rest stopped below it."""
+    """What BOHB's densities are fitted on at one ``budget``: trial ``numbers``, best
+    first; the first ``measured`` were observed at ``budget`` (their ``losses``, in the
+    same order), the rest stopped below it."""
 
-    points: Array
-    measured: int
+    numbers: tuple[int, ...]
+    losses: tuple[float, ...]
     budget: int
+
+    @property
+    def measured(self) -> int:
+        return len(self.losses)
+
+    def points(self, history: History) -> Array:
+        """The configurations as points of the unit cube, in the same order."""
+        return history.space.encode_many([history.trials[n].params for n in self.numbers])
 
 
 def observations(history: History, ladder: Ladder, n_min: int) -> Observations | None:
-    """The observations at the largest budget with at least ``n_min + 2`` of them, ranked
-    by loss, followed by the configurations stopped below that budget and not promoted
-    since (highest rung first, then by loss); None while no budget has enough.
+    """The observations at the largest budget with at least ``n_min + 2`` of them (see
+    :func:`budget_observations`); None while no budget has enough."""
+    for found in reversed(budget_observations(history, ladder)):
+        if found.measured >= n_min + 2:
+            return found
+    return None
+
+
+def budget_observations(history: History, ladder: Ladder) -> list[Observations]:
+    """For each budget of the ladder with a finite observation, lowest first: the
+    observations there ranked by loss, followed by the configurations stopped below that
+    budget and not promoted since (highest rung first, then by loss).
 
     Like TPE's, the model looks at the most recent ``WINDOW`` trials (plus the best one),
     in one pass: the cost of an ask stays bounded however large the study grows."""
@@ -138,15 +173,17 @@ def observations(history: History, ladder: Ladder, n_min: int) -> Observations |
     best = history.best
     if best is not None and best.number < start and best.value is not None:
         complete.append((history.loss(best.value), best.number))
-    for j in range(ladder.top, -1, -1):
-        found = complete if j == ladder.top else checked.get(ladder.steps[j], [])
-        measured = sorted(entry for entry in found if math.isfinite(entry[0]))
-        if len(measured) >= n_min + 2:
-            below = sorted((-rung, loss, n) for rung, loss, n in stopped if rung < j)
-            ranked = [n for _, n in measured] + [n for _, loss, n in below if math.isfinite(loss)]
-            points = history.space.encode_many([trials[n].params for n in ranked])
-            return Observations(points, len(measured), ladder.steps[j])
-    return None
+    found: list[Observations] = []
+    for j in range(ladder.top + 1):
+        at_budget = complete if j == ladder.top else checked.get(ladder.steps[j], [])
+        measured = sorted(entry for entry in at_budget if math.isfinite(entry[0]))
+        if not measured:
+            continue
+        below = sorted((-rung, loss, n) for rung, loss, n in stopped if rung < j)
+        ranked = [n for _, n in measured] + [n for _, loss, n in below if math.isfinite(loss)]
+        losses = tuple(loss for loss, _ in measured)
+        found.append(Observations(tuple(ranked), losses, ladder.steps[j]))
+    return found
 
 
 def _positive(x: float) -> bool:

@@ -11,7 +11,7 @@ from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
 from hpotrack.methods import bohb as bohb_module
 from hpotrack.methods.base import History, Method
-from hpotrack.methods.bohb import BOHB, Observations, observations
+from hpotrack.methods.bohb import BOHB, Observations, budget_observations, observations
 from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.records import TrialRecord, TrialState
@@ -44,7 +44,21 @@ def test_the_model_uses_the_largest_budget_with_enough_observations() -> None:
     assert found is not None
     assert (found.budget, found.measured) == (3, 5)  # budget 3, not budget 1
     # best first at budget 3: trials 0..4; then trial 5, stopped at budget 1
-    assert found.points[:, 0].round(2).tolist() == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    assert found.points(history)[:, 0].round(2).tolist() == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+def test_every_budget_with_an_observation_has_its_ranked_losses() -> None:
+    """Lowest budget first; losses best first; a budget without observations is left out."""
+    history = History(SQUARE, "maximize", 0, BUDGET)  # losses are negated values
+    for number, checks in enumerate([{1: 0.2, 3: 0.5}, {1: 0.4}, {1: 0.3, 3: 0.1}]):
+        history.update(TrialRecord(number, TrialState.PRUNED, {"x": 0.1, "y": 0.1},
+                                   value=checks[max(checks)], checks=checks, rung=len(checks) - 1,
+                                   bracket=3))  # fmt: skip
+    found = budget_observations(history, Ladder(BUDGET, 3))
+    assert [f.budget for f in found] == [1, 3]
+    assert [f.numbers[: f.measured] for f in found] == [(1, 2, 0), (0, 2)]
+    assert found[1].losses == (-0.5, -0.1)
+    assert found[1].numbers == (0, 2, 1)  # then trial 1, stopped below budget 3
 
 
 def test_configurations_stopped_below_the_budget_rank_after_its_observations() -> None:
@@ -71,7 +85,7 @@ def test_configurations_stopped_below_the_budget_rank_after_its_observations() -
                                claim="promote:8", rung=0, bracket=3))  # fmt: skip
     found = observations(history, Ladder(BUDGET, 3), n_min=3)
     assert found is not None and (found.budget, found.measured) == (27, 5)
-    order = [round(x * 10) for x in found.points[:, 0]]
+    order = [round(x * 10) for x in found.points(history)[:, 0]]
     assert order == [1, 0, 2, 3, 4, 6, 7, 5]
 
 
@@ -140,4 +154,4 @@ def test_the_model_looks_at_the_most_recent_trials_and_the_best(
         history.update(TrialRecord(number, TrialState.COMPLETE, params, value=value))
     found = observations(history, Ladder(BUDGET, 3), n_min=3)
     assert found is not None and found.measured == 7  # trials 4..9, and the best, 0
-    assert [round(x * 10) for x in found.points[:, 0]] == [0, 9, 8, 7, 6, 5, 4]
+    assert [round(x * 10) for x in found.points(history)[:, 0]] == [0, 9, 8, 7, 6, 5, 4]
