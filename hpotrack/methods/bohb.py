@@ -28,6 +28,7 @@ lower budget, so ``g`` covers where they are.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,7 +142,7 @@ class Observations:
 def observations(history: History, ladder: Ladder, n_min: int) -> Observations | None:
     """The observations at the largest budget with at least ``n_min + 2`` of them (see
     :func:`budget_observations`); None while no budget has enough."""
-    for found in reversed(budget_observations(history, ladder)):
+    for found in _largest_first(history, ladder):
         if found.measured >= n_min + 2:
             return found
     return None
@@ -154,6 +155,11 @@ def budget_observations(history: History, ladder: Ladder) -> list[Observations]:
 
     Like TPE's, the model looks at the most recent ``WINDOW`` trials (plus the best one),
     in one pass: the cost of an ask stays bounded however large the study grows."""
+    return list(_largest_first(history, ladder))[::-1]
+
+
+def _largest_first(history: History, ladder: Ladder) -> Iterator[Observations]:
+    """:func:`budget_observations`, largest budget first and each built only when asked."""
     trials = history.trials
     start = max(0, len(trials) - WINDOW)
     complete: list[tuple[float, int]] = []
@@ -168,22 +174,20 @@ def budget_observations(history: History, ladder: Ladder) -> list[Observations]:
         if t.state is TrialState.COMPLETE:
             complete.append((history.loss(t.value), t.number))
         elif t.state is TrialState.PRUNED and not history.is_claimed(f"{PROMOTE}:{t.number}"):
-            rung = -1 if t.rung is None else t.rung
-            stopped.append((rung, history.loss(t.value), t.number))
+            loss = history.loss(t.value)
+            if math.isfinite(loss):
+                stopped.append((1 if t.rung is None else -t.rung, loss, t.number))
     best = history.best
     if best is not None and best.number < start and best.value is not None:
         complete.append((history.loss(best.value), best.number))
-    found: list[Observations] = []
-    for j in range(ladder.top + 1):
+    stopped.sort()  # highest rung first, then by loss
+    for j in range(ladder.top, -1, -1):
         at_budget = complete if j == ladder.top else checked.get(ladder.steps[j], [])
         measured = sorted(entry for entry in at_budget if math.isfinite(entry[0]))
-        if not measured:
-            continue
-        below = sorted((-rung, loss, n) for rung, loss, n in stopped if rung < j)
-        ranked = [n for _, n in measured] + [n for _, loss, n in below if math.isfinite(loss)]
-        losses = tuple(loss for loss, _ in measured)
-        found.append(Observations(tuple(ranked), losses, ladder.steps[j]))
-    return found
+        if measured:
+            below = [n for minus_rung, _, n in stopped if -minus_rung < j]
+            losses = tuple(loss for loss, _ in measured)
+            yield Observations((*(n for _, n in measured), *below), losses, ladder.steps[j])
 
 
 def _positive(x: float) -> bool:

@@ -54,11 +54,13 @@ def test_every_budget_with_an_observation_has_its_ranked_losses() -> None:
         history.update(TrialRecord(number, TrialState.PRUNED, {"x": 0.1, "y": 0.1},
                                    value=checks[max(checks)], checks=checks, rung=len(checks) - 1,
                                    bracket=3))  # fmt: skip
+    history.update(TrialRecord(3, TrialState.PRUNED, {"x": 0.1, "y": 0.1}, value=0.9))  # no rung
     found = budget_observations(history, Ladder(BUDGET, 3))
     assert [f.budget for f in found] == [1, 3]
     assert [f.numbers[: f.measured] for f in found] == [(1, 2, 0), (0, 2)]
     assert found[1].losses == (-0.5, -0.1)
-    assert found[1].numbers == (0, 2, 1)  # then trial 1, stopped below budget 3
+    # then the stopped ones below each budget: highest rung first, a trial without one last
+    assert [f.numbers[f.measured :] for f in found] == [(3,), (1, 3)]
 
 
 def test_configurations_stopped_below_the_budget_rank_after_its_observations() -> None:
