@@ -10,10 +10,16 @@ configurations) as the reference, on seeds the benchmark does not use (20.. by d
 - ``bohb, top budget``: the model only once the top budget has d + 3 complete trials
   (uniform until then), so no low budget steers it;
 - ``bohb, random_fraction=0.5``: half the new configurations uniform;
+- ``bohb, rank-weighted budgets``: every budget with enough observations has a model, and
+  the acquisition sums their log-ratios, each weighted by how well its budget ranks the
+  largest one's trials (after MFES-HB);
+- ``bohb, top budget, rank-weighted``: the same, uniform until the top budget has d + 3;
 - ``hyperband``.
 
 It prints the mean over seeds of the best error within each budget, in digits of 1/540
-(one misclassified validation digit), finer than the benchmark's medians.
+(one misclassified validation digit), finer than the benchmark's medians, with its
+standard error, and each variant's difference from ``hyperband`` seed by seed (the same
+seed gives both the same first configurations, so the paired difference is less noisy).
 
     python benchmarks/bohb_variants.py --tasks sgd          # ~15 min on 2 cores
     python benchmarks/bohb_variants.py --variants "bohb;bohb, top budget" --tasks mlp
@@ -23,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
+import statistics
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -40,6 +48,7 @@ from hpotrack.methods.hyperband import Hyperband
 from hpotrack.space import Value
 
 DIGITS = 540  # validation digits: errors are k / 540
+REFERENCE = "hyperband"  # the variants are compared seed by seed with uniform configurations
 
 
 @register
@@ -147,7 +156,7 @@ VARIANTS: dict[str, Callable[[], Method]] = {
 }
 
 
-def run_variant(job: tuple[str, str, int, int]) -> tuple[str, list[float]]:
+def run_variant(job: tuple[str, str, int, int]) -> tuple[str, int, list[float]]:
     """One seed of one variant: its best error within each budget, in digits."""
     variant, task, seed, epochs = job
     warnings.simplefilter("ignore")
@@ -155,28 +164,47 @@ def run_variant(job: tuple[str, str, int, int]) -> tuple[str, list[float]]:
     row = "hyperband" if variant == "hyperband" else "bohb"  # checkpoints, study name
     with tempfile.TemporaryDirectory(prefix="hp-bv-") as folder:
         run = run_hpotrack(row, task, seed, epochs, Path(folder), VARIANTS[variant]())
-    return variant, [best_within(run, share * epochs) * DIGITS for share in AT]
+    return variant, seed, [best_within(run, share * epochs) * DIGITS for share in AT]
+
+
+def mean_and_error(values: Sequence[float]) -> str:
+    """ "mean ± standard error of the mean" over seeds."""
+    error = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    return f"{mean(values):.2f} ± {error:.2f}"
 
 
 def task_table(report: Report, task: str, variants: Sequence[str], seeds: Sequence[int],
                workers: int) -> None:  # fmt: skip
     epochs = TASKS[task][1] * MAX_EPOCHS  # random's trials x 27, as the benchmark gives
     jobs = [(variant, task, seed, epochs) for variant in variants for seed in seeds]
-    found: dict[str, list[list[float]]] = {variant: [] for variant in variants}
+    found: dict[str, dict[int, list[float]]] = {variant: {} for variant in variants}
     with pool(workers) as processes:
-        for variant, bests in processes.imap_unordered(run_variant, jobs):
-            found[variant].append(bests)
-    budgets = [round(share * epochs) for share in AT]
-    rows = [
-        [variant, *(f"{mean(column):.2f}" for column in zip(*found[variant], strict=True))]
-        for variant in variants
-    ]
+        for variant, seed, bests in processes.imap_unordered(run_variant, jobs):
+            found[variant][seed] = bests
+    header = "variant|" + "|".join(f"within {round(share * epochs):,}" for share in AT)
+    seed_range = f"seeds {seeds[0]}..{seeds[-1]}"
+    columns = {v: list(zip(*(found[v][seed] for seed in seeds), strict=True)) for v in variants}
     report.table(
-        f"{task}: mean best error within E epochs, in digits of 1/{DIGITS}, seeds "
-        f"{seeds[0]}..{seeds[-1]}",
-        rows,
-        "variant|" + "|".join(f"within {b:,}" for b in budgets),
-        "Lower is better; one digit is one more validation digit classified right.",
+        f"{task}: mean best error within E epochs, in digits of 1/{DIGITS}, {seed_range}",
+        [[v, *(mean_and_error(column) for column in columns[v])] for v in variants],
+        header,
+        "Lower is better; one digit is one more validation digit classified right; "
+        "± one standard error of the mean over seeds.",
+    )
+    if REFERENCE not in variants or len(variants) < 2:
+        return
+    paired = [
+        [v, *(mean_and_error([a - b for a, b in zip(mine, base, strict=True)])
+              for mine, base in zip(columns[v], columns[REFERENCE], strict=True))]
+        for v in variants
+        if v != REFERENCE
+    ]  # fmt: skip
+    report.table(
+        f"{task}: each variant minus {REFERENCE}, seed by seed, in digits, {seed_range}",
+        paired,
+        header,
+        f"Below 0: better than {REFERENCE} on the same seeds; ± one standard error of the "
+        "mean difference.",
     )
 
 
