@@ -43,7 +43,7 @@ from _common import Report, comma_names, mean
 from multifidelity import AT, MAX_EPOCHS, TASKS, best_within, pool, run_hpotrack
 
 from hpotrack.methods.base import History, Method, register
-from hpotrack.methods.bohb import BOHB, Observations, budget_observations, observations
+from hpotrack.methods.bohb import BOHB, Observations, budget_observations
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.space import Value
 
@@ -67,19 +67,6 @@ class PaperSets(BOHB):
 
 @register
 @dataclass(frozen=True)
-class TopBudget(BOHB):
-    """BOHB that models only the top budget, uniform until it has enough there."""
-
-    name = "bohb-top-budget"
-
-    def observed(self, history: History) -> Observations | None:
-        found = super().observed(history)
-        top = self.ladder(history).steps[-1]
-        return found if found is not None and found.budget == top else None
-
-
-@register
-@dataclass(frozen=True)
 class RankWeighted(BOHB):
     """BOHB whose acquisition sums the log-ratios ``log l_b(x) - log g_b(x)`` of every
     budget ``b`` with enough observations, each weighted by how well that budget ranks
@@ -94,11 +81,11 @@ class RankWeighted(BOHB):
         space, number = history.space, history.next_number
         if history.uniform(number, 1, stream=1)[0] < self.random_fraction:
             return Hyperband.configuration(self, history)[0], "the random fraction"
+        if self.observed(history) is None:  # as BOHB's, with its model_budget
+            return Hyperband.configuration(self, history)[0], "no model yet"
         n_min = len(space) + 1
         ladder = self.ladder(history)
         usable = [f for f in budget_observations(history, ladder) if f.measured >= n_min + 2]
-        if not usable:
-            return Hyperband.configuration(self, history)[0], "no budget has enough"
         reference = dict(zip(usable[-1].numbers, usable[-1].losses, strict=False))
         weights = [kendall_tau(found, reference) for found in usable[:-1]] + [1.0]
         models = [
@@ -112,21 +99,6 @@ class RankWeighted(BOHB):
         score = sum(w * m.log_ratio(drawn) for w, m in models)
         note = "weights " + ", ".join(f"{w:.2f}" for w in weights)
         return space.decode(drawn[int(np.argmax(score))]), note
-
-
-@register
-@dataclass(frozen=True)
-class TopRankWeighted(RankWeighted):
-    """:class:`RankWeighted` once the top budget has enough observations; uniform before."""
-
-    name = "bohb-top-rank-weighted"
-
-    def configuration(self, history: History) -> tuple[dict[str, Value], str]:
-        top = self.ladder(history).steps[-1]
-        found = observations(history, self.ladder(history), n_min=len(history.space) + 1)
-        if found is None or found.budget != top:
-            return Hyperband.configuration(self, history)[0], "the top budget has too few"
-        return super().configuration(history)
 
 
 def kendall_tau(found: Observations, reference: dict[int, float]) -> float:
@@ -148,10 +120,10 @@ def kendall_tau(found: Observations, reference: dict[int, float]) -> float:
 VARIANTS: dict[str, Callable[[], Method]] = {
     "bohb": BOHB,
     "bohb, paper sets": PaperSets,
-    "bohb, top budget": TopBudget,
+    "bohb, top budget": lambda: BOHB(model_budget="top"),
     "bohb, random_fraction=0.5": lambda: BOHB(random_fraction=0.5),
     "bohb, rank-weighted budgets": RankWeighted,
-    "bohb, top budget, rank-weighted": TopRankWeighted,
+    "bohb, top budget, rank-weighted": lambda: RankWeighted(model_budget="top"),
     "hyperband": Hyperband,
 }
 

@@ -4,7 +4,7 @@ everywhere: "`eta > 1` must hold, but got eta=1"."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from hpotrack.errors import MethodError
 
@@ -30,3 +30,12 @@ def check_real(value: object, name: str, condition: str, holds: Callable[[float]
     if not ok:
         raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")
     return float(value)  # type: ignore[arg-type]
+
+
+def check_choice(value: object, name: str, allowed: Collection[str]) -> str:
+    """``value``, if it is one of the ``allowed`` strings."""
+    if not isinstance(value, str) or value not in allowed:
+        raise MethodError(
+            f"`{name}` must be one of {', '.join(map(repr, allowed))}, but got {name}={value!r}"
+        )
+    return value

@@ -28,6 +28,7 @@ from hpotrack.errors import MethodError
 from hpotrack.methods import gp
 from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.methods.random_search import sobol_point
+from hpotrack.options import check_choice
 from hpotrack.params import Choice, Float, Int
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialState, objective_sign
@@ -78,11 +79,7 @@ class Bayes(Method):
         for option, rule, ok in checks:
             if not ok:
                 raise MethodError(f"`{rule}` must hold, but got {option}={getattr(self, option)!r}")
-        if self.acquisition not in _ACQUISITIONS:
-            raise MethodError(
-                f"`acquisition` must be one of {', '.join(map(repr, _ACQUISITIONS))}, "
-                f"but got acquisition={self.acquisition!r}"
-            )
+        check_choice(self.acquisition, "acquisition", _ACQUISITIONS)
 
     def startup(self, space: Space) -> int:
         """Trials numbered below this are Sobol points (enqueued or manual ones count too);

@@ -37,11 +37,12 @@ from hpotrack.methods.base import PROMOTE, WINDOW, History, register
 from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.parzen import Dimensions, ParzenEstimator
-from hpotrack.options import check_real, check_whole
+from hpotrack.options import check_choice, check_real, check_whole
 from hpotrack.records import TrialState
 from hpotrack.space import Value
 
 Array = np.ndarray
+MODEL_BUDGETS = ("largest", "top")  # which budget's observations the model is fitted on
 
 
 @register
@@ -56,6 +57,7 @@ class BOHB(Hyperband):
     num_samples: int = 64
     bandwidth_factor: float = 3.0
     min_bandwidth: float = 1e-3
+    model_budget: str = "largest"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,6 +67,7 @@ class BOHB(Hyperband):
         check_whole(self.num_samples, "num_samples", 1)
         check_real(self.bandwidth_factor, "bandwidth_factor", "bandwidth_factor > 0", _positive)
         check_real(self.min_bandwidth, "min_bandwidth", "0 < min_bandwidth < 1", _fraction)
+        check_choice(self.model_budget, "model_budget", MODEL_BUDGETS)
 
     def configuration(self, history: History) -> tuple[dict[str, Value], str]:
         space, number = history.space, history.next_number
@@ -73,7 +76,8 @@ class BOHB(Hyperband):
         found = self.observed(history)
         if found is None:
             params = super().configuration(history)[0]
-            return params, "bohb: at random until a budget has enough observations"
+            where = "the top budget has" if self.model_budget == "top" else "a budget has"
+            return params, f"bohb: at random until {where} enough observations"
         model = self.densities(history, found)
         drawn = model.wide.sample(history.rng(number, 2), self.num_samples)
         best = drawn[int(np.argmax(model.log_ratio(drawn)))]  # ties: the first drawn
@@ -100,9 +104,14 @@ class BOHB(Hyperband):
         )
 
     def observed(self, history: History) -> Observations | None:
-        """What the densities are fitted on (see :func:`observations`); subclasses may
-        choose otherwise (``benchmarks/bohb_variants.py`` compares some)."""
-        return observations(history, self.ladder(history), n_min=len(history.space) + 1)
+        """What the densities are fitted on (see :func:`observations`), None for no model
+        yet; subclasses may choose otherwise (``benchmarks/bohb_variants.py`` compares
+        some)."""
+        ladder = self.ladder(history)
+        found = observations(history, ladder, n_min=len(history.space) + 1)
+        if self.model_budget == "top" and found is not None and found.budget != ladder.steps[-1]:
+            return None
+        return found
 
 
 @dataclass(frozen=True)

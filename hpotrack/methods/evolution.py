@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.options import check_choice
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Space
@@ -97,11 +98,7 @@ class Evolution(Method):
     def __post_init__(self) -> None:
         object.__setattr__(self, "pruner", pruner_from(self.pruner))
         for option, allowed in _CHOICES.items():
-            if getattr(self, option) not in allowed:
-                raise MethodError(
-                    f"`{option}` must be one of {', '.join(map(repr, allowed))}, "
-                    f"but got {option}={getattr(self, option)!r}"
-                )
+            check_choice(getattr(self, option), option, allowed)
         if self.strategy == "de":
             _check_int("population", self.population, 4, " for strategy='de'")
         _check_int("population", self.population, 2)

@@ -91,6 +91,25 @@ def test_configurations_stopped_below_the_budget_rank_after_its_observations() -
     assert order == [1, 0, 2, 3, 4, 6, 7, 5]
 
 
+def test_model_budget_top_waits_for_the_top_budget() -> None:
+    """With ``model_budget="top"`` a lower budget with enough observations makes no
+    model; the top budget's observations do, as with the paper's rule."""
+    history = History(SQUARE, "minimize", 0, BUDGET)
+    for number in range(5):  # N_min + 2 = 5 observations at budget 3, none at 27
+        params, checks = {"x": number / 10, "y": 0.5}, {1: float(number), 3: float(number)}
+        history.update(TrialRecord(number, TrialState.PRUNED, params, value=float(number),
+                                   checks=checks, rung=1, bracket=3))  # fmt: skip
+    assert BOHB(model_budget="top").observed(history) is None
+    found = BOHB().observed(history)
+    assert found is not None and found.budget == 3
+    for number in range(5, 10):
+        history.update(TrialRecord(number, TrialState.COMPLETE, {"x": number / 10, "y": 0.5},
+                                   value=float(number)))  # fmt: skip
+    top, largest = BOHB(model_budget="top").observed(history), BOHB().observed(history)
+    assert top is not None and largest is not None
+    assert top.budget == largest.budget == 27 and top.numbers == largest.numbers
+
+
 def test_without_enough_observations_there_is_no_model() -> None:
     history = History(SQUARE, "minimize", 0, BUDGET)
     history.update(TrialRecord(0, TrialState.PRUNED, {"x": 0.1, "y": 0.1}, checks={1: 1.0}))
@@ -120,6 +139,10 @@ def test_model_based_configurations_gather_near_the_optimum() -> None:
         ({"bandwidth_factor": -1.0}, "`bandwidth_factor > 0` must hold"),
         ({"min_bandwidth": 1.0}, "`0 < min_bandwidth < 1` must hold"),
         ({"eta": 1}, "`eta > 1` must hold, but got eta=1"),
+        (
+            {"model_budget": "smallest"},
+            "`model_budget` must be one of 'largest', 'top', but got model_budget='smallest'",
+        ),
         ({"eta": math.nan}, "`eta > 1` must hold"),
     ],
 )
