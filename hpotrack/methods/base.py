@@ -243,6 +243,9 @@ class Method(ABC):
 
     name: ClassVar[str]
     retries_lost: ClassVar[bool] = True  # False: the method re-runs lost trials itself
+    # Options added after studies were stored, with the value that does what the method
+    # did before them: a stored study missing one resumes as it ran (see from_json).
+    stored_defaults: ClassVar[dict[str, Any]] = {}
 
     def check(self, space: Space) -> None:  # noqa: B027 - optional hook
         """Raise :class:`MethodError` if this method cannot search ``space``."""
@@ -318,9 +321,10 @@ def resolve(method: str | Method) -> Method:
 
 
 def from_json(data: dict[str, Any]) -> Method:
-    """Rebuild a stored method; options unknown to this version are an error."""
+    """Rebuild a stored method; options unknown to this version are an error, options
+    newer than the study take their ``stored_defaults``."""
     cls = resolve(str(data.get("name"))).__class__
     try:
-        return cls(**data.get("options", {}))
+        return cls(**{**cls.stored_defaults, **data.get("options", {})})
     except TypeError as exc:
         raise MethodError(f"stored options of method {cls.name!r} are invalid: {exc}") from None

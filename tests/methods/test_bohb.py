@@ -10,7 +10,7 @@ import pytest
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
 from hpotrack.methods import bohb as bohb_module
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import History, Method, from_json
 from hpotrack.methods.bohb import BOHB, Observations, budget_observations, observations
 from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
@@ -99,15 +99,22 @@ def test_model_budget_top_waits_for_the_top_budget() -> None:
         params, checks = {"x": number / 10, "y": 0.5}, {1: float(number), 3: float(number)}
         history.update(TrialRecord(number, TrialState.PRUNED, params, value=float(number),
                                    checks=checks, rung=1, bracket=3))  # fmt: skip
-    assert BOHB(model_budget="top").observed(history) is None
-    found = BOHB().observed(history)
+    assert BOHB().observed(history) is None  # "top" is the default
+    found = BOHB(model_budget="largest").observed(history)
     assert found is not None and found.budget == 3
     for number in range(5, 10):
         history.update(TrialRecord(number, TrialState.COMPLETE, {"x": number / 10, "y": 0.5},
                                    value=float(number)))  # fmt: skip
-    top, largest = BOHB(model_budget="top").observed(history), BOHB().observed(history)
+    top, largest = BOHB().observed(history), BOHB(model_budget="largest").observed(history)
     assert top is not None and largest is not None
     assert top.budget == largest.budget == 27 and top.numbers == largest.numbers
+
+
+def test_a_study_stored_before_model_budget_resumes_with_the_papers_rule() -> None:
+    stored = BOHB().to_json()
+    assert from_json(stored) == BOHB(model_budget="top")
+    del stored["options"]["model_budget"]  # as studies stored before the option hold it
+    assert from_json(stored) == BOHB(model_budget="largest")
 
 
 def test_without_enough_observations_there_is_no_model() -> None:
