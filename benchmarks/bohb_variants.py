@@ -4,12 +4,14 @@ Runs ``bohb`` as the benchmark does (same tasks, epoch budget, checkpoints and a
 next to variants of what its densities are fitted on, and ``hyperband`` (uniform
 configurations) as the reference, on seeds the benchmark does not use (20.. by default):
 
-- ``bohb``: hpotrack's (the paper's largest budget with d + 3 observations; the
-  configurations stopped below it join the bad density);
-- ``bohb, paper sets``: the observations at that budget alone make both densities;
-- ``bohb, top budget``: the model only once the top budget has d + 3 complete trials
-  (uniform until then), so no low budget steers it;
-- ``bohb, random_fraction=0.5``: half the new configurations uniform;
+- ``bohb``: hpotrack's default, ``model_budget="top"``: the model only once the top
+  budget has d + 3 complete trials (uniform until then), so no low budget steers it; the
+  configurations stopped below it join the bad density;
+- ``bohb, largest budget``: ``model_budget="largest"``, the paper's rule: the largest
+  budget with d + 3 observations (hpotrack's default before 0ba7077);
+- ``bohb, largest budget, paper sets``: the observations at that budget alone make both
+  densities;
+- ``bohb, largest budget, random_fraction=0.5``: half the new configurations uniform;
 - ``bohb, rank-weighted budgets``: every budget with enough observations has a model, and
   the acquisition sums their log-ratios, each weighted by how well its budget ranks the
   largest one's trials (after MFES-HB);
@@ -22,7 +24,7 @@ standard error, and each variant's difference from ``hyperband`` seed by seed (t
 seed gives both the same first configurations, so the paired difference is less noisy).
 
     python benchmarks/bohb_variants.py --tasks sgd          # ~15 min on 2 cores
-    python benchmarks/bohb_variants.py --variants "bohb;bohb, top budget" --tasks mlp
+    python benchmarks/bohb_variants.py --variants "bohb;bohb, largest budget" --tasks mlp
 """
 
 from __future__ import annotations
@@ -119,11 +121,13 @@ def kendall_tau(found: Observations, reference: dict[int, float]) -> float:
 
 VARIANTS: dict[str, Callable[[], Method]] = {
     "bohb": BOHB,
-    "bohb, paper sets": PaperSets,
-    "bohb, top budget": lambda: BOHB(model_budget="top"),
-    "bohb, random_fraction=0.5": lambda: BOHB(random_fraction=0.5),
-    "bohb, rank-weighted budgets": RankWeighted,
-    "bohb, top budget, rank-weighted": lambda: RankWeighted(model_budget="top"),
+    "bohb, largest budget": lambda: BOHB(model_budget="largest"),
+    "bohb, largest budget, paper sets": lambda: PaperSets(model_budget="largest"),
+    "bohb, largest budget, random_fraction=0.5": lambda: BOHB(
+        random_fraction=0.5, model_budget="largest"
+    ),
+    "bohb, rank-weighted budgets": lambda: RankWeighted(model_budget="largest"),
+    "bohb, top budget, rank-weighted": RankWeighted,
     "hyperband": Hyperband,
 }
 

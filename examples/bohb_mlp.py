@@ -3,9 +3,10 @@
     python examples/bohb_mlp.py [EPOCHS] && hpotrack show bohb_mlp --top 10
 
 ``method="bohb"`` runs Hyperband's brackets (stop most trials after 1, 3 or 9 of up to 27
-epochs, keep the top third), but once enough trials have reached some budget it draws new
-configurations from a Parzen (KDE) model of the good and bad ones at the largest such
-budget instead of at random. Each trial trains an MLP one epoch at a time with
+epochs, keep the top third), but once enough trials have trained all 27 epochs it draws
+new configurations from a Parzen (KDE) model of the good and bad ones instead of at
+random (``hp.methods.BOHB(model_budget="largest")`` models the largest budget with enough
+trials, as the paper does). Each trial trains an MLP one epoch at a time with
 ``partial_fit``, reports the validation error after each (``trial.report`` raises
 ``hp.Pruned`` when its bracket stops it) and saves a checkpoint, so a trial promoted later
 continues where it stopped.
