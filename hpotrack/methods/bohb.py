@@ -198,9 +198,9 @@ def _largest_first(history: History, ladder: Ladder) -> Iterator[Observations]:
         if t.state is TrialState.COMPLETE:
             complete.append((history.loss(t.value), t.number))
         elif t.state is TrialState.PRUNED and not history.is_claimed(f"{PROMOTE}:{t.number}"):
-            loss = history.loss(t.value)
+            loss, rung = history.loss(t.value), -1 if t.rung is None else t.rung
             if math.isfinite(loss):
-                stopped.append((1 if t.rung is None else -t.rung, loss, t.number))
+                stopped.append((-rung, loss, t.number))
     best = history.best
     if best is not None and best.number < start and best.value is not None:
         complete.append((history.loss(best.value), best.number))
