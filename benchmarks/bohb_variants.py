@@ -16,6 +16,8 @@ configurations) as the reference, on seeds the benchmark does not use (20.. by d
   the acquisition sums their log-ratios, each weighted by how well its budget ranks the
   largest one's trials (after MFES-HB);
 - ``bohb, top budget, rank-weighted``: the same, uniform until the top budget has d + 3;
+- ``bohb, top two budgets``: the largest budget with enough observations among the top
+  two, so the model starts before the top budget has d + 3 trials;
 - ``hyperband``.
 
 It prints the mean over seeds of the best error within each budget, in digits of 1/540
@@ -103,6 +105,24 @@ class RankWeighted(BOHB):
         return space.decode(drawn[int(np.argmax(score))]), note
 
 
+@register
+@dataclass(frozen=True)
+class UpperBudgets(BOHB):
+    """BOHB whose model is that of the largest budget with enough observations among the
+    top two (``max`` and ``max / eta``): it starts before the top budget has ``d + 3``
+    trials, but never from the lowest rungs."""
+
+    name = "bohb-upper-budgets"
+
+    def observed(self, history: History) -> Observations | None:
+        ladder = self.ladder(history)
+        n_min = len(history.space) + 1
+        for found in reversed(budget_observations(history, ladder)):
+            if found.budget >= ladder.steps[max(0, ladder.top - 1)] and found.measured >= n_min + 2:
+                return found
+        return None
+
+
 def kendall_tau(found: Observations, reference: dict[int, float]) -> float:
     """Kendall's tau between the losses at ``found``'s budget and ``reference``'s, over
     the trials observed at both, floored at 0 (a budget that ranks them the other way
@@ -129,6 +149,7 @@ VARIANTS: dict[str, Callable[[], Method]] = {
     ),
     "bohb, rank-weighted budgets": lambda: RankWeighted(model_budget="largest"),
     "bohb, top budget, rank-weighted": RankWeighted,
+    "bohb, top two budgets": UpperBudgets,
     "hyperband": Hyperband,
 }
 
