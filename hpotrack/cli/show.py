@@ -44,7 +44,8 @@ MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
     "--sort",
     type=click.Choice(["best", "number"]),
     default=None,
-    help="Order of trials (default: best first with --top, else by number).",
+    help="Order of trials (default: best first with --top, else by number). Best first: "
+    "complete trials by value, then pruned ones, those stopped at a later step first.",
 )
 @format_option()
 @click.pass_context
@@ -194,10 +195,16 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
 
 
 def _best_first(trials: list[TrialRecord], direction: str) -> list[TrialRecord]:
+    """Complete trials by value; then pruned ones, those stopped at a later step first
+    (their values are comparable only at equal steps), by value; then the rest by
+    number."""
     sign = 1.0 if direction == "minimize" else -1.0
 
-    def key(trial: TrialRecord) -> tuple[int, float, int]:
-        ranked = trial.state is TrialState.COMPLETE and trial.value is not None
-        return (0 if ranked else 1, sign * trial.value if ranked else math.inf, trial.number)  # type: ignore[operator]
+    def key(trial: TrialRecord) -> tuple[int, int, float, int]:
+        if trial.value is None or trial.state not in (TrialState.COMPLETE, TrialState.PRUNED):
+            return (2, 0, math.inf, trial.number)
+        if trial.state is TrialState.COMPLETE:
+            return (0, 0, sign * trial.value, trial.number)
+        return (1, -max(trial.checks, default=0), sign * trial.value, trial.number)
 
     return sorted(trials, key=key)

@@ -258,3 +258,38 @@ def test_show_and_trial_say_what_auto_chose_and_why(tmp_path: Path) -> None:
     assert shown.output.splitlines()[-1] == note
     trial = CliRunner().invoke(cli, ["--db", str(db), "trial", "auto", "1"])
     assert "note      auto chose grid: a small discrete space of 4 cells" in trial.output
+
+
+def test_best_first_ranks_pruned_trials_by_how_far_they_got_then_by_value(tmp_path: Path) -> None:
+    db = tmp_path / "pruned.db"
+    curves = {
+        "a": [1.0, 1.0, 1.0],
+        "b": [2.0, 2.0, 2.0],
+        "c": [3.0, 3.0, 3.0],  # above the median at step 1
+        "d": [1.8, 5.0, 5.0],  # goes on at step 1, above the median at step 2
+        "e": [4.0, 4.0, 4.0],
+        "f": [0.5, 0.5, 0.5],
+    }
+    pruner = hp.pruners.Median(n_startup_trials=2)
+
+    @hp.tune(
+        {"curve": list(curves)},
+        method=hp.methods.Random(pruner=pruner),
+        study="pruned",
+        db=db,
+        budget=hp.Budget(1, 3, name="epochs"),
+    )
+    def train(curve: str, trial: hp.Trial) -> float:
+        for epoch, loss in enumerate(curves[curve], start=1):
+            trial.report(loss, step=epoch)
+        return curves[curve][-1]
+
+    for name in curves:
+        train.study.enqueue({"curve": name})
+    train.optimize(n_trials=len(curves))
+    states = {t.params["curve"]: t.state.value for t in hp.load_study("pruned", db=db).trials}
+    assert [name for name, state in states.items() if state == "pruned"] == ["c", "d", "e"]
+    rows = json.loads(show(db, "pruned", "--sort", "best", "--format", "json"))
+    assert [row["curve"] for row in rows] == ["f", "a", "b", "d", "c", "e"]
+    pruned = json.loads(show(db, "pruned", "--state", "pruned", "--top", "2", "--format", "json"))
+    assert [row["curve"] for row in pruned] == ["d", "c"]
