@@ -8,6 +8,9 @@ continues from its rung). It compares bracket allocations, as the share of runs 
 error within E epochs is at or below a level:
 
 - ``hyperband``: Hyperband's proportions (Li et al. 2018, Alg. 1; hpotrack's default);
+- ``hyperband, equal checkpointed cost``: brackets get equal epochs counted as this
+  benchmark counts them (a promotion continues from its rung), not as Hyperband's
+  proportions count them (every rung from scratch);
 - ``ray-softmax``: bracket ``s`` with probability proportional to e^s, as Ray Tune's
   AsyncHyperBandScheduler picks brackets (64, 24, 9, 3 % for brackets 3..0);
 - ``most-aggressive``: the bracket checked from the lowest rung alone (successive halving);
@@ -72,12 +75,27 @@ class Leaky(Allocated):
         return not best_of_few and super().on_report(trial, step, history)
 
 
+def checkpointed_costs(ladder: Ladder) -> list[float]:
+    """Epochs one new configuration of bracket ``s`` costs on average when a promotion
+    continues from its rung: ``r_s (1 + s (η - 1) / η)`` with ``r_s`` the bracket's first
+    rung budget (each of its ``s`` promotions, to a 1/η share of the configurations,
+    trains ``(η - 1)`` times the budget so far). Hyperband's proportions assume every
+    rung trains from scratch, ``(s + 1) r_s`` each, which overcharges the aggressive
+    brackets."""
+    eta, top = ladder.eta, ladder.top
+    return [ladder.steps[top - s] * (1 + s * (eta - 1) / eta) for s in range(top + 1)]
+
+
 def allocations(ladder: Ladder) -> dict[str, Method]:
     """The compared ways to spread new configurations over the brackets."""
     softmax = [math.exp(s) for s in range(ladder.top + 1)]
     only_top = [float(s == ladder.top) for s in range(ladder.top + 1)]
+    equal = [1 / cost for cost in checkpointed_costs(ladder)]
     return {
         "hyperband": Allocated(),
+        "hyperband, equal checkpointed cost": Allocated(
+            weights=tuple(w / sum(equal) for w in equal)
+        ),
         "ray-softmax": Allocated(weights=tuple(w / sum(softmax) for w in softmax)),
         "most-aggressive": Allocated(weights=tuple(only_top)),
         "hyperband, leaky": Leaky(),
