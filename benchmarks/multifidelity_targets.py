@@ -75,8 +75,10 @@ class Target:
     check: Check
 
     def chance(self, curves: Mapping[str, Curves], seeds: int, rng: np.random.Generator) -> float:
-        """How often the target holds for ``seeds`` seeds drawn from the runs."""
-        n = len(curves[self.methods[0]].finals)
+        """How often the target holds for ``seeds`` seeds drawn from the runs (each
+        method's runs are in seed order; a method an error stopped early has fewer, so
+        the draws are from the seeds every method has)."""
+        n = min(len(curves[m].finals) for m in self.methods)
         passes = 0
         for _ in range(RESAMPLES):
             rows = rng.integers(n, size=seeds)
