@@ -14,13 +14,13 @@ how much of a region successive halving's first rung would keep.
 - ``invscaling, small alpha``: invscaling with alpha in [1e-6, 1e-4] and eta0 in
   [0.07, 0.2], where BOHB's model settled in the runs of seed 20;
 - ``constant or adaptive, moderate``: the constant or adaptive schedule with alpha in
-  [1e-3, 1e-2] and eta0 in [2e-3, 2.5e-2], about 1/36 of the space, where the other two
+  [1e-3, 1e-2] and eta0 in [2e-3, 2.5e-2], about 1/36 of the space, where those two
   schedules end best (from ``multifidelity_replay.py``'s 500 recorded configurations);
 - ``optimal, alpha near 5e-3``: the optimal schedule with alpha in [2e-3, 8e-3], any
   eta0 (that schedule ignores it), about 1/33 of the space, where most of those
   recorded configurations that were best after one epoch are.
 
-    python benchmarks/sgd_regions.py                 # ~80 s on one core
+    python benchmarks/sgd_regions.py                 # ~2 min on one core
     python benchmarks/sgd_regions.py --configs 40
 """
 
