@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import Report, comma_names, mean
-from multifidelity import AT, MAX_EPOCHS, TASKS, best_within, pool, run_hpotrack
+from multifidelity import AT, MAX_EPOCHS, TASKS, curves_of, pool, run_hpotrack
 
 from hpotrack.methods.base import History, Method, register
 from hpotrack.methods.bohb import BOHB, Observations, budget_observations
@@ -162,7 +162,8 @@ def run_variant(job: tuple[str, str, int, int]) -> tuple[str, int, list[float]]:
     row = "hyperband" if variant == "hyperband" else "bohb"  # checkpoints, study name
     with tempfile.TemporaryDirectory(prefix="hp-bv-") as folder:
         run = run_hpotrack(row, task, seed, epochs, Path(folder), VARIANTS[variant]())
-    return variant, seed, [best_within(run, share * epochs) * DIGITS for share in AT]
+    within = curves_of([run]).median_within
+    return variant, seed, [within(round(share * epochs)) * DIGITS for share in AT]
 
 
 def mean_and_error(values: Sequence[float]) -> str:

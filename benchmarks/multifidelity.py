@@ -300,21 +300,6 @@ def run_job(job: tuple[str, str, Sequence[int], int]) -> tuple[str, str, list[Ru
     return method, task, runs, ""
 
 
-def progress(run: Run) -> list[tuple[int, float]]:
-    """(epochs consumed so far, best error so far) after each trial, in trial order."""
-    found, epochs, best = [], 0, math.inf
-    for trained, error in run.trials:
-        epochs, best = epochs + trained, min(best, error)
-        found.append((epochs, best))
-    return found
-
-
-def best_within(run: Run, epochs: float) -> float:
-    """The best error among the trials finished by the time ``epochs`` epochs were
-    consumed (inf if none); a run that ended earlier gives its final best."""
-    return min((best for used, best in progress(run) if used <= epochs), default=math.inf)
-
-
 def total(run: Run) -> int:
     """Epochs trained in the whole run."""
     return sum(trained for trained, _ in run.trials)
@@ -323,13 +308,6 @@ def total(run: Run) -> int:
 def final(run: Run) -> float:
     """The best error of the run."""
     return min((error for _, error in run.trials), default=math.inf)
-
-
-def median_curve(runs: Sequence[Run]) -> list[tuple[int, float]]:
-    """The median over runs of the best error within e epochs, at every e where some run
-    finished a trial."""
-    points = sorted({used for run in runs for used, _ in progress(run)})
-    return [(e, median(best_within(run, e) for run in runs)) for e in points]
 
 
 def curves_of(runs: Sequence[Run], width: int | None = None) -> Curves:
@@ -350,15 +328,15 @@ def budgets(epochs: int) -> list[int]:
 
 def method_row(runs: Sequence[Run], columns: Sequence[int], base: Sequence[Run]) -> list[str]:
     """One method's cells of a task table (``base``: random's runs, may be empty)."""
-    bests, epochs = [final(r) for r in runs], [total(r) for r in runs]
+    bests, epochs, curves = [final(r) for r in runs], [total(r) for r in runs], curves_of(runs)
     q1, _, q3 = statistics.quantiles(bests, n=4, method="inclusive") if bests[1:] else bests * 3
     row = [fmt(median(bests)), f"{fmt(q1)} – {fmt(q3)}", f"{median(epochs):,.0f}"]
     row.append(f"{median(len(r.trials) for r in runs):,.0f}")
     for budget in columns:
         ended = sum(total(r) < budget for r in runs)
         mark = f" ({ended} ended)" if ended else ""
-        row.append(fmt(median(best_within(r, budget) for r in runs)) + mark)
-    hit = curves_of(runs).reach(median(final(r) for r in base)) if base else None
+        row.append(fmt(curves.median_within(budget)) + mark)
+    hit = curves.reach(median(final(r) for r in base)) if base else None
     row.append("-" if hit is None else f"{hit:,}")
     states = Counter[str]()
     for run in runs:
@@ -441,11 +419,12 @@ def plot(path: Path, args: argparse.Namespace, results: dict[tuple[str, str], li
     figure, axes = plt.subplots(1, len(args.tasks), figsize=(6.5 * len(args.tasks), 4.8))
     for axis, task in zip(np.atleast_1d(axes), args.tasks, strict=True):
         for method in args.methods:
-            curve = [(e, b) for e, b in median_curve(results.get((method, task), [])) if b < 1]
-            if curve:
-                xs, ys = zip(*curve, strict=True)
+            runs = results.get((method, task), [])
+            medians = curves_of(runs).medians() if runs else np.array([])
+            shown = np.flatnonzero(medians < 1)  # from the first finished trial on
+            if shown.size:
                 style = "--" if method in OPTUNA else "-"
-                axis.step(xs, ys, where="post", label=method, lw=1.6, ls=style)
+                axis.step(shown, medians[shown], where="post", label=method, lw=1.6, ls=style)
         base = results.get(("random", task))
         if base:
             best, third = median(final(r) for r in base), median(total(r) for r in base) / 3

@@ -56,9 +56,14 @@ class Curves:
         """The median over runs of the best error within ``epochs``."""
         return float(np.median(self.within[:, min(epochs, self.within.shape[1] - 1)]))
 
+    def medians(self) -> np.ndarray:
+        """The median over runs of the best error within e epochs, for every e."""
+        found: np.ndarray = np.median(self.within, axis=0)
+        return found
+
     def reach(self, goal: float) -> int | None:
         """The fewest epochs at which the median best error is at or below ``goal``."""
-        hits = np.flatnonzero(np.median(self.within, axis=0) <= goal)
+        hits = np.flatnonzero(self.medians() <= goal)
         return int(hits[0]) if hits.size else None
 
 
