@@ -17,7 +17,12 @@ error within E epochs is at or below a level:
 - ``... leaky``: the same with the rule Optuna's and Ray Tune's pruners use at a rung,
   where the best of the first η - 1 arrivals goes on (hpotrack stops them, as ASHA does,
   and promotes the best once η arrived);
+- ``hyperband, clairvoyant rungs``: Hyperband's proportions, but every check shows the
+  method the configuration's final error (what the trial is charged is still its error
+  where it stopped): how far better rankings at the rungs could take Hyperband;
 - ``random``: T configurations trained fully, the target's reference.
+
+``--eta`` and ``--min-epochs`` change the ladder of every row (Hyperband's defaults: 3 and 1).
 
     python benchmarks/multifidelity_replay.py --out replay.md        # ~10 min on 2 cores
     python benchmarks/multifidelity_replay.py --configs 200 --seeds 30  # quicker
@@ -36,7 +41,7 @@ import numpy as np
 from _common import Report, comma_names
 
 from hpotrack.budget import Budget
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import History, Method, Proposal
 from hpotrack.methods.halving import Ladder, interleave
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.random_search import Random
@@ -86,37 +91,62 @@ def checkpointed_costs(ladder: Ladder) -> list[float]:
     return [ladder.steps[top - s] * (1 + s * (eta - 1) / eta) for s in range(top + 1)]
 
 
-def allocations(ladder: Ladder) -> dict[str, Method]:
+@dataclass(frozen=True)
+class Row:
+    """One compared row: the method, and whether its checks see each configuration's
+    final error instead of its error at the check."""
+
+    method: Method
+    clairvoyant: bool = False
+
+
+def allocations(ladder: Ladder) -> dict[str, Row]:
     """The compared ways to spread new configurations over the brackets."""
+    eta = ladder.eta
     softmax = [math.exp(s) for s in range(ladder.top + 1)]
     only_top = [float(s == ladder.top) for s in range(ladder.top + 1)]
     equal = [1 / cost for cost in checkpointed_costs(ladder)]
     return {
-        "hyperband": Allocated(),
-        "hyperband, equal checkpointed cost": Allocated(
-            weights=tuple(w / sum(equal) for w in equal)
+        "hyperband": Row(Allocated(eta=eta)),
+        "hyperband, equal checkpointed cost": Row(
+            Allocated(eta=eta, weights=tuple(w / sum(equal) for w in equal))
         ),
-        "ray-softmax": Allocated(weights=tuple(w / sum(softmax) for w in softmax)),
-        "most-aggressive": Allocated(weights=tuple(only_top)),
-        "hyperband, leaky": Leaky(),
-        "most-aggressive, leaky": Leaky(weights=tuple(only_top)),
-        "random": Random(),
+        "ray-softmax": Row(Allocated(eta=eta, weights=tuple(w / sum(softmax) for w in softmax))),
+        "most-aggressive": Row(Allocated(eta=eta, weights=tuple(only_top))),
+        "hyperband, leaky": Row(Leaky(eta=eta)),
+        "most-aggressive, leaky": Row(Leaky(eta=eta, weights=tuple(only_top))),
+        "hyperband, clairvoyant rungs": Row(Allocated(eta=eta), clairvoyant=True),
+        "random": Row(Random()),
     }
 
 
-def replay(method: Method, curves: np.ndarray, seed: int, epochs: int) -> list[tuple[int, float]]:
+def replay(
+    row: Row, curves: np.ndarray, seed: int, epochs: int, budget: Budget
+) -> list[tuple[int, float]]:
     """One run over recorded curves: (epochs trained, last error) per trial, in order,
     until ``epochs`` are used (a trial starts while fewer are)."""
     space = Space.from_user({"curve": Int(0, len(curves) - 1)})
-    history = History(space, "minimize", seed, Budget(1, MAX_EPOCHS))
+    history = History(space, "minimize", seed, budget)
     ledger: list[tuple[int, float]] = []
     while sum(trained for trained, _ in ledger) < epochs:
-        proposal = method.ask(history)
+        proposal = row.method.ask(history)
         index = proposal.params["curve"]
         assert isinstance(index, int)  # an Int parameter decodes to an int
-        curve = curves[index]
-        ledger.append(run_proposal(method, history, proposal, lambda s, c=curve: float(c[s - 1])))
+        ledger.append(_run(row, history, proposal, curves[index]))
     return ledger
+
+
+def _run(row: Row, history: History, proposal: Proposal, curve: np.ndarray) -> tuple[int, float]:
+    """One trial of a replay: its reports are ``curve``; a clairvoyant row's method is
+    shown the final error at every check."""
+
+    def value_at(step: int) -> float:
+        return float(curve[step - 1])
+
+    def final(step: int) -> float:
+        return float(curve[-1])
+
+    return run_proposal(row.method, history, proposal, value_at, final if row.clairvoyant else None)
 
 
 def best_within(ledger: Sequence[tuple[int, float]], epochs: float) -> float:
@@ -155,13 +185,15 @@ def recorded(task: str, n: int, cache: Path | None) -> np.ndarray:
     return found
 
 
-def task_table(report: Report, task: str, curves: np.ndarray, seeds: Sequence[int]) -> None:
+def task_table(
+    report: Report, task: str, curves: np.ndarray, seeds: Sequence[int], ladder: Ladder
+) -> None:
     """Share of runs reaching each level within 1/3 and all of the budget, per allocation."""
-    epochs, ladder = TRIALS * MAX_EPOCHS, Ladder(Budget(1, MAX_EPOCHS), 3.0)
+    epochs = TRIALS * MAX_EPOCHS
     columns = [round(epochs * share) for share in SHARES]
     bests = {}  # allocation: best error within each column's epochs, one row per seed
-    for name, method in allocations(ladder).items():
-        runs = [replay(method, curves, seed, epochs) for seed in seeds]
+    for name, row in allocations(ladder).items():
+        runs = [replay(row, curves, seed, epochs, ladder.budget) for seed in seeds]
         bests[name] = np.array([[best_within(run, e) for e in columns] for run in runs])
     median = float(np.median(bests["random"][:, -1]))
     levels = sorted({math.floor(median), math.ceil(median), math.ceil(median) + 1})
@@ -172,7 +204,8 @@ def task_table(report: Report, task: str, curves: np.ndarray, seeds: Sequence[in
         rows.append([name, *(f"{share:.0%}" for share in shares), f"{passes:.0%}"])
     report.table(
         f"{task}: share of {len(seeds)} replayed runs whose best error reaches a level, "
-        f"{len(curves)} recorded configurations",
+        f"{len(curves)} recorded configurations, rungs at {', '.join(map(str, ladder.steps))} "
+        f"epochs (eta = {ladder.eta:g})",
         rows,
         "allocation|"
         + "|".join(f"≤ {lv:.0f}/540 within {e:,}" for e in columns for lv in levels)
@@ -196,12 +229,20 @@ def main() -> None:
     add("--configs", type=int, default=500, help="configurations recorded per task")
     add("--seeds", type=int, default=100, help="replayed runs per allocation (seeds 1000..)")
     add("--cache", type=Path, help="keep the recorded curves in this .npz file")
+    add("--eta", type=float, default=3.0, help="reduction factor of every row's ladder")
+    add("--min-epochs", type=int, default=1, help="the ladder's lowest budget (max: 27)")
     add("--out", type=Path, help="also write the tables to this markdown file")
     args = parser.parse_args()
+    if not 1 <= args.min_epochs < MAX_EPOCHS or args.eta <= 1:
+        parser.error(
+            f"`1 <= --min-epochs < {MAX_EPOCHS}` and `--eta > 1` must hold, but got "
+            f"--min-epochs={args.min_epochs}, --eta={args.eta}"
+        )
+    ladder = Ladder(Budget(args.min_epochs, MAX_EPOCHS), args.eta)
     report = Report("Hyperband's bracket allocation, replayed on recorded curves")
     seeds = range(1000, 1000 + args.seeds)  # not the seeds of multifidelity.py
     for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):
-        task_table(report, task, recorded(task, args.configs, args.cache), seeds)
+        task_table(report, task, recorded(task, args.configs, args.cache), seeds, ladder)
     if args.out:
         report.write(args.out)
 

@@ -104,13 +104,22 @@ def train(method: Method, history: History, trial: TrialRecord, value: float) ->
 
 
 def run_proposal(
-    method: Method, history: History, proposal: Proposal, value_at: Callable[[int], float]
+    method: Method,
+    history: History,
+    proposal: Proposal,
+    value_at: Callable[[int], float],
+    seen_at: Callable[[int], float] | None = None,
 ) -> tuple[int, float]:
     """Run ``proposal`` as the next trial the way the study loop does, on an in-memory
     history with a whole-number budget: from its checkpoint (a promotion continues at its
     parent's rung) up to the budget's max, its value at step ``s`` is ``value_at(s)``, and
     at the method's check steps the method decides whether it goes on. Returns (steps
-    trained, last value); benchmarks replay recorded or synthetic curves with it."""
+    trained, last value); benchmarks replay recorded or synthetic curves with it.
+
+    ``seen_at``, if given, is what the method is shown instead of ``value_at`` (its
+    checks and the final value): a benchmark passes a clairvoyant one to ask how the
+    method would do if its checks ranked trials by their final value."""
+    seen = value_at if seen_at is None else seen_at
     assert history.budget is not None
     trial = record(history.next_number, proposal, TrialState.RUNNING, None)
     history.update(trial)
@@ -119,14 +128,14 @@ def run_proposal(
     for step in range(start + 1, int(history.budget.max) + 1):
         if check is None or step < check:
             continue
-        checks = {**trial.checks, step: value_at(step)}
+        checks = {**trial.checks, step: seen(step)}
         trial = dataclasses.replace(trial, checks=checks, rung=method.rung(trial, step, history))
         history.update(trial)
         if method.on_report(trial, step, history):
             state = TrialState.PRUNED
             break
         check = method.next_check(trial, step + 1, history)
-    history.update(dataclasses.replace(trial, state=state, value=value_at(step)))
+    history.update(dataclasses.replace(trial, state=state, value=seen(step)))
     return step - start, value_at(step)
 
 
