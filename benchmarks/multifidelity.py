@@ -388,8 +388,8 @@ def task_table(
 
 def targets(args: argparse.Namespace, results: dict[tuple[str, str], list[Run]]) -> None:
     """The issue's targets per task, with the numbers: rows for the targets table; with
-    more seeds than ``SEEDS``, each target's chance with ``SEEDS`` of them, too."""
-    chances = len(args.seeds) > SEEDS
+    at least ``SEEDS`` seeds, each target's chance with ``SEEDS`` of them, too."""
+    chances = shows_chance(args)
     rng = np.random.default_rng(0)
     for task in args.tasks:
         runs = {m: results[m, t] for m, t in results if t == task and results[m, t]}
@@ -404,6 +404,13 @@ def targets(args: argparse.Namespace, results: dict[tuple[str, str], list[Run]])
             if chances:
                 row.append(f"{target.chance(curves, SEEDS, rng):.0%}")
             args.target_rows.append(row)
+
+
+def shows_chance(args: argparse.Namespace) -> bool:
+    """Whether the targets table has a chance column: with ``SEEDS`` seeds, resampling
+    them says how firm the run's verdicts are; with more, how they come out with ``SEEDS``
+    (fewer seeds are a quick run, which measures no target)."""
+    return len(args.seeds) >= SEEDS
 
 
 def plot(path: Path, args: argparse.Namespace, results: dict[tuple[str, str], list[Run]]) -> bool:
@@ -592,10 +599,11 @@ def main() -> None:
     for task in args.tasks:
         task_table(report, args, task, {m: r for (m, t), r in results.items() if t == task})
     targets(args, results)
-    chance = f"|chance with {SEEDS} of the {len(args.seeds)} seeds" * (len(args.seeds) > SEEDS)
+    chance = f"|chance with {SEEDS} of the {len(args.seeds)} seeds" * shows_chance(args)
     note = (
         f" Chance: how often the target holds for {SEEDS} seeds drawn with replacement from "
-        f"these {len(args.seeds)} (the same for every method), {RESAMPLES:,} draws."
+        f"these {len(args.seeds)} (the same for every method), {RESAMPLES:,} draws"
+        + (": how firm the verdict is, near 50 % a toss-up." if len(args.seeds) == SEEDS else ".")
     )
     report.table("Targets", args.target_rows, "target|measured|result" + chance,
                  ORIENTATION + note * bool(chance))  # fmt: skip

@@ -3,9 +3,10 @@ how often each would pass with another set of seeds.
 
 The targets compare medians over seeds (20 by default). Where the errors move in steps of
 1/540 and the best ones are rare, whether such a median reaches a level is partly the luck
-of the seeds. Run with more seeds than the targets' 20, the benchmark also prints each
-target's *chance*: how often it passes for 20 seeds drawn (with replacement, the same
-seeds for every method, as one benchmark run uses the same seeds for all) from those run.
+of the seeds. The benchmark also prints each target's *chance*: how often it passes for
+20 seeds drawn (with replacement, the same seeds for every method, as one benchmark run
+uses the same seeds for all) from those run. From a run's own 20 seeds, that says how
+firm its verdict is; from more, how the verdict of 20 seeds comes out.
 """
 
 from __future__ import annotations
