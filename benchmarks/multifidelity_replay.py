@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import Report, comma_names
+from multifidelity_targets import Curves
 
 from hpotrack.budget import Budget
 from hpotrack.methods.base import History, Method, Proposal
@@ -149,17 +150,6 @@ def _run(row: Row, history: History, proposal: Proposal, curve: np.ndarray) -> t
     return run_proposal(row.method, history, proposal, value_at, final if row.clairvoyant else None)
 
 
-def best_within(ledger: Sequence[tuple[int, float]], epochs: float) -> float:
-    """The best error among the trials finished within ``epochs``."""
-    used, best = 0, math.inf
-    for trained, error in ledger:
-        used += trained
-        if used > epochs:
-            break
-        best = min(best, error)
-    return best
-
-
 def chance_of_target(
     found: np.ndarray, random_bests: np.ndarray, rng: np.random.Generator
 ) -> float:
@@ -194,7 +184,8 @@ def task_table(
     bests = {}  # allocation: best error within each column's epochs, one row per seed
     for name, row in allocations(ladder).items():
         runs = [replay(row, curves, seed, epochs, ladder.budget) for seed in seeds]
-        bests[name] = np.array([[best_within(run, e) for e in columns] for run in runs])
+        width = max(sum(trained for trained, _ in run) for run in runs) + 1
+        bests[name] = Curves.of(runs, width).within[:, columns]  # the benchmark's rule
     median = float(np.median(bests["random"][:, -1]))
     levels = sorted({math.floor(median), math.ceil(median), math.ceil(median) + 1})
     rows = []
