@@ -115,14 +115,14 @@ def check_eta(eta: object) -> None:
 
 def goes_on(history: History, trial: TrialRecord, step: int, eta: float) -> bool:
     """Whether ``trial``, checked at rung budget ``step``, is among the best ``⌊n/η⌋``
-    of the trials of its bracket that reached that rung (none while ``n < η``)."""
+    of the trials of its bracket that reached that rung (none while ``n < η``).
+
+    Ties rank by arrival (trial number), as in :func:`promotion`: of trials with equal
+    values only the earlier ones count as better, so exactly ``⌊n/η⌋`` go on however
+    many tie (every trial at chance level after one epoch, say), not all of them."""
     ranked = history.reached(step, trial.bracket)
-    better = bisect.bisect_left(ranked, history.loss(trial.checks[step]), key=_loss)
-    return better < math.floor(len(ranked) / eta)
-
-
-def _loss(entry: tuple[float, int]) -> float:
-    return entry[0]
+    ahead = bisect.bisect_left(ranked, (history.loss(trial.checks[step]), trial.number))
+    return ahead < math.floor(len(ranked) / eta)
 
 
 def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) -> Proposal | None:

@@ -98,7 +98,8 @@ def at_rung(history: History, number: int, loss: float, bracket: int | None = No
         ([2.0, 3.0], 1.5, True),
         ([1.0, 2.0, 3.0, 4.0, 6.0], 1.5, True),  # n = 6: top 2, it is second
         ([1.0, 2.0, 3.0, 4.0, 6.0], 2.5, False),  # third of six
-        ([1.0, 1.0, 3.0, 4.0, 6.0], 1.0, True),  # a tie with the best is not worse
+        ([1.0, 3.0, 4.0, 6.0, 7.0], 1.0, True),  # a tie with the best: second of six
+        ([1.0, 1.0, 3.0, 4.0, 6.0], 1.0, False),  # ties rank by arrival: third of six
     ],
 )
 def test_a_trial_goes_on_only_in_the_top_third_of_its_rung(
@@ -109,6 +110,26 @@ def test_a_trial_goes_on_only_in_the_top_third_of_its_rung(
         at_rung(history, number, value)
     trial = at_rung(history, len(earlier), loss)
     assert goes_on(history, trial, 1, eta=3) is continues
+
+
+def test_when_every_trial_ties_only_the_top_share_goes_on() -> None:
+    """Nine trials with the same value at a rung (chance level after one epoch): each
+    arrival goes on or stops by the same rule as promotions, so three of nine go on,
+    counting the promoted ones, not seven."""
+    ladder = Ladder(Budget(1, 9), 3)
+    history = History(SPACE, "minimize", 0, Budget(1, 9))
+    went_on = 0
+    for _ in range(9):
+        trial = at_rung(history, history.next_number, 0.9)
+        if goes_on(history, trial, 1, eta=3):
+            went_on += 1
+        else:
+            history.update(trial.replace(state=TrialState.PRUNED, value=0.9))
+        while (proposal := promotion(history, ladder, [None])) is not None:
+            went_on += 1
+            history.update(TrialRecord(history.next_number, TrialState.RUNNING,
+                                       proposal.params, claim=proposal.claim, rung=0))  # fmt: skip
+    assert went_on == 3
 
 
 def test_maximizing_ranks_the_largest_first() -> None:
