@@ -60,6 +60,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         with running(trial):
             result = fn(**kwargs)
         outcome = parse_result(result, study.objective)
+        if trial.stopped_short():
+            outcome = stopped_outcome(trial, outcome)
     except Pruned:
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
     except Exception:
@@ -77,6 +79,17 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
 
 
 INTERRUPTED = "interrupted (KeyboardInterrupt)"
+
+
+def stopped_outcome(trial: Trial, returned: Outcome) -> Outcome:
+    """A trial its method stopped that returned instead of raising :class:`Pruned`
+    (it checked ``should_prune()``, or caught the exception) before training its whole
+    budget: stored as ``pruned`` with its last reported value, as if it had raised, and
+    with the metrics it returned when they were valid. Stored ``complete``, a value from
+    part of the budget would rank with full ones, and a halving method could never
+    promote it."""
+    metrics = returned.metrics if returned.state is TrialState.COMPLETE else {}
+    return Outcome(TrialState.PRUNED, trial.last_value, metrics)
 
 
 def _with_reports(outcome: Outcome, trial: Trial) -> Outcome:

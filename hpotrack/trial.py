@@ -184,6 +184,14 @@ class Trial:
         that reports with ``prune=False`` and stops on its own terms)."""
         return self._pruned_at is not None
 
+    def stopped_short(self) -> bool:
+        """Whether the method stopped this trial (:meth:`should_prune`) and it did not
+        train on to its whole-number budget anyway; without one, nobody can tell, and
+        the trial counts as trained."""
+        last = self._last_step.get(self._objective)
+        whole = isinstance(self.budget, int)
+        return self.should_prune() and whole and (last is None or last < self.budget)
+
     def report_hypergradient(self, gradient: Mapping[str, float]) -> None:
         """Give the derivative of the objective with respect to some hyperparameters, in
         their own units (d loss / d alpha), for ``method="gradient"``. Stored with the

@@ -58,6 +58,8 @@ def make(
     - ``module``: ``hp.report(v, step=...)`` (may raise Pruned)
     - ``flag``: ``trial.report(v, step, prune=False)``, then goes on to the end
     - ``stop``: ``trial.report(v, step, prune=False)``, raises ``hp.Pruned`` when told to
+    - ``return``: ``trial.report(v, step, prune=False)``, returns when told to stop
+    - ``catch``: ``trial.report(v, step)``, catches ``hp.Pruned`` and returns
     """
     log = Log()
     sign = 1.0 if direction == "minimize" else -1.0
@@ -71,7 +73,7 @@ def make(
         study=study,
         direction=direction,
     )
-    def train(x: float, trial: hp.Trial) -> float:
+    def train(x: float, trial: hp.Trial) -> dict[str, float]:
         n = trial.number
         log.budgets[n] = trial.budget
         reported = log.reported.setdefault(n, [])
@@ -86,14 +88,18 @@ def make(
                 if mode == "module":
                     hp.report(value, step=epoch)
                 else:
-                    trial.report(value, epoch, prune=mode == "raise")
+                    trial.report(value, epoch, prune=mode in ("raise", "catch"))
             except hp.Pruned:
                 log.raised_at[n] = epoch
+                if mode == "catch":
+                    return {"value": value, "seen": epoch}
                 raise
             flags.append(trial.should_prune())
             if mode == "stop" and trial.should_prune():
                 raise hp.Pruned(f"stopped at {epoch}")
-        return value
+            if mode == "return" and trial.should_prune():
+                return {"value": value, "seen": epoch}
+        return {"value": value, "seen": last}
 
     return train, log
 
@@ -259,8 +265,13 @@ def test_report_with_prune_false_never_raises_and_should_prune_tells(tmp_path: P
         assert len(study.curve(n)["value"]) == 9
 
 
-def test_stopping_on_should_prune_stores_a_pruned_trial(tmp_path: Path) -> None:
-    train, log = make(tmp_path / "h.db", mode="stop")
+@pytest.mark.parametrize("mode", ["stop", "return", "catch"])
+def test_stopping_on_should_prune_stores_a_pruned_trial(tmp_path: Path, mode: str) -> None:
+    """Raising ``hp.Pruned`` after ``should_prune()``, returning instead, or catching the
+    exception and returning: a trial that stopped short of its budget is ``pruned`` with
+    its last reported value either way, never a ``complete`` trial of part of the budget
+    (which would rank with full ones). What it returned is kept."""
+    train, log = make(tmp_path / "h.db", mode=mode)
     study = train.optimize(n_trials=N_TRIALS, progress=False)
     pruned = numbers(study, TrialState.PRUNED)
     assert pruned == predicted_pruned(xs_of(study)) and pruned
@@ -268,6 +279,9 @@ def test_stopping_on_should_prune_stores_a_pruned_trial(tmp_path: Path) -> None:
         trial = study.trials[n]
         assert trial.value == log.reported[n][-1][1]
         assert study.curve(n)["value"] == log.reported[n]
+        if mode != "stop":
+            assert trial.metrics == {"value": trial.value, "seen": log.reported[n][-1][0]}
+    assert study.best is not None and study.best.state is TrialState.COMPLETE
 
 
 def test_a_report_after_should_prune_raises_unless_prune_false(tmp_path: Path) -> None:
