@@ -613,7 +613,8 @@ class Study:
         self, claimed: Claimed, step: int, value: float, reports: Sequence[MetricRow]
     ) -> bool:
         """Store a running trial's objective at check ``step`` (and its unwritten
-        reports), then ask the method whether it goes on. True: prune it now."""
+        reports), then ask the method whether it goes on. True: prune it now. A manual
+        call (``train(lr=...)``) always goes on: it returns what the function returns."""
         with self._writing():
             self.refresh()
             if reports:
@@ -624,6 +625,8 @@ class Study:
             stamp = self._store.record_check(self._row.id, claimed.trial_id, checks, rung)
             updated = record.replace(checks=checks, rung=rung)
             self._apply(updated, claimed.trial_id, stamp.seq)
+            if updated.origin == Origin.MANUAL.value:
+                return False  # the user's own run: its checks are data, it is not stopped
             return self.method.on_report(updated, step, self._history)
 
     def _record(self, claimed: Claimed, outcome: Outcome, finished: TrialRecord) -> None:

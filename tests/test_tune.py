@@ -452,6 +452,27 @@ def test_a_manual_call_can_report(db: Path) -> None:
     assert train.study.curve(0) == {"value": [(0, 0.3), (1, 0.2)]}
 
 
+def test_a_manual_call_on_a_pruning_study_is_never_stopped(db: Path) -> None:
+    """A direct call returns what the function returns, even where the method would
+    stop a trial this bad: its reports are stored as checks all the same."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=0,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        value = 0.0
+        for epoch in trial.steps:
+            value = x + 1.0 / epoch
+            trial.report(value, step=epoch)
+        return value
+
+    train.optimize(n_trials=9)
+    assert train(x=1.0) == 1.0 + 1.0 / 9  # the worst x: sha would stop it at epoch 1
+    trial = train.study.trials[-1]
+    assert trial.origin == "manual" and trial.state is TrialState.COMPLETE
+    assert sorted(trial.checks) == [1, 3]
+    assert len(train.study.curve(trial.number)["value"]) == 9
+
+
 # -- enqueue --------------------------------------------------------------------------------
 
 
