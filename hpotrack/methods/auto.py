@@ -4,8 +4,8 @@ The rules, first match wins:
 
 1. the first finished trial returned hypergradients -> ``gradient`` (if every parameter
    is a continuous float or fixed; else ``tpe``);
-2. ``budget=`` was given -> ``bohb`` (whole-number budgets; ``tpe`` with the median
-   pruner otherwise);
+2. ``budget=`` was given -> ``bohb`` (whole-number budgets with room for a rung below
+   the max; ``tpe`` with the median pruner otherwise);
 3. a small, fully discrete space (at most ``grid_max`` cells) -> ``grid``;
 4. more than ``evolution_after`` trials, or more than ``evolution_dimensions``
    parameters -> ``evolution`` (a steady-state GA costs the same per trial however large
@@ -30,6 +30,7 @@ from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.gradient import Gradient
 from hpotrack.methods.grid import Grid
+from hpotrack.methods.halving import ladder_for
 from hpotrack.methods.tpe import TPE
 from hpotrack.options import check_real, check_whole
 from hpotrack.params import Choice, Float
@@ -63,9 +64,12 @@ class Auto(Method):
                 return Gradient(), "the function returns hypergradients"
             return TPE(), "hypergradients returned, but some parameters are not continuous"
         if budget is not None:
-            if budget.whole:
-                return BOHB(), f"budget= given, {budget.name} {budget.min:g}..{budget.max:g}"
-            return TPE(pruner="median"), "a fractional budget: TPE with median pruning"
+            span = f"{budget.name} {budget.min:g}..{budget.max:g}"
+            if not budget.whole:
+                return TPE(pruner="median"), "a fractional budget: TPE with median pruning"
+            if ladder_for(budget, BOHB.eta).top == 0:
+                return TPE(pruner="median"), f"{span}: too short to halve, TPE with median pruning"
+            return BOHB(), f"budget= given, {span}"
         discrete = all(space[name].n_values for name in space)  # 0: a continuous float
         cells = space.grid_size() if discrete else 0
         if discrete and cells <= self.grid_max:

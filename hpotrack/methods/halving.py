@@ -191,6 +191,14 @@ class Halving(Method):
 
     def check_budget(self, budget: Budget | None) -> None:
         check_budget(self.name, budget)
+        assert budget is not None  # check_budget refuses None
+        if ladder_for(budget, self.eta).top == 0:
+            raise MethodError(
+                f"method {self.name!r} stops trials at rungs below the budget's max, but "
+                f"{budget!r} has none with eta={self.eta:g}: `max >= min * eta` must hold, "
+                f"but got min={budget.min:g}, max={budget.max:g}; widen the budget, lower "
+                "eta, or prune by the median (hp.methods.TPE(pruner='median'))"
+            )
 
     def ladder(self, history: History) -> Ladder:
         if history.budget is None:  # the study was declared without one

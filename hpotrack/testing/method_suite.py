@@ -331,3 +331,5 @@ class MultiFidelitySuite(MethodSuite):
             self.make_method().check_budget(None)
         with pytest.raises(MethodError, match="whole-number"):
             self.make_method().check_budget(Budget(0.5, 2.0))
+        with pytest.raises(MethodError, match="has none with eta"):  # nothing to halve
+            self.make_method().check_budget(Budget(10, 11))

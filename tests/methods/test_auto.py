@@ -55,6 +55,15 @@ def test_a_fractional_budget_chooses_tpe_with_median_pruning() -> None:
     assert method.name == "tpe" and method.pruner is not None  # type: ignore[attr-defined]
 
 
+def test_a_budget_too_short_to_halve_chooses_tpe_with_median_pruning() -> None:
+    """Budget(1, 2) has no rung below the max at eta = 3, so bohb would never stop a
+    trial (and refuses the budget): the median rule still can."""
+    history = History(Space.from_user({"x": (0.0, 1.0)}), "minimize", 0, hp.Budget(1, 2))
+    method, reason = Auto().choose(history)
+    assert method.name == "tpe" and method.pruner is not None  # type: ignore[attr-defined]
+    assert "too short to halve" in reason
+
+
 def test_a_small_discrete_space_chooses_grid() -> None:
     name, reason = chosen({"a": [1, 2, 3], "b": hp.Int(1, 4), "c": hp.Float(0, 1, step=0.5)})
     assert name == "grid" and "36 cells" in reason
