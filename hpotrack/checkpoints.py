@@ -16,6 +16,7 @@ resume from (DESIGN principle 5). Methods choose by choosing parents.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import pickle
@@ -138,7 +139,9 @@ def unneeded(
     trial starts from, and the latest of each trial the method may still start a new
     trial from: ``resumable`` when the method says (PBT: each member's latest segment),
     else every trial whose line has not gone on (no finished child continued it or was
-    promoted from it). Everything else goes.
+    promoted from it). Of such a trial with checks, the one a promotion would load (at or
+    before its last check: its latest when it saved more often than it reported) is kept
+    too. Everything else goes.
 
     Call inside a write transaction with the trials read inside it, so that no ask can
     pick one of them meanwhile."""
@@ -149,26 +152,34 @@ def unneeded(
     ).fetchall()
     if not rows:
         return []
-    latest = {row[5]: row[1] for row in rows}  # ordered by step: the last one wins
-    keep = {(n, s) for n, s in latest.items() if trials[n].state is TrialState.RUNNING}
+    saved: dict[int, list[int]] = {}  # trial number: its checkpoints' steps, ascending
+    for row in rows:
+        saved.setdefault(row[5], []).append(row[1])
+    keep = {(n, steps[-1]) for n, steps in saved.items() if trials[n].state is TrialState.RUNNING}
     went_on: set[int] = set()
     for trial in trials:
         edge = source_edge(trial)
         if edge is None:
             continue
         if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
-            keep.add((edge.parent, _needed_step(rows, edge.parent, edge.step)))
+            keep.add((edge.parent, _found_step(saved, edge.parent, edge.step)))
         elif edge.kind != Origin.EXPLOITED.value:
             went_on.add(edge.parent)
-    heads = set(latest) - went_on if resumable is None else set(resumable)
-    keep |= {(n, latest[n]) for n in heads if n in latest}
+    heads = set(saved) - went_on if resumable is None else set(resumable) & set(saved)
+    for n in heads:
+        keep.add((n, saved[n][-1]))
+        if trials[n].checks:  # a promotion would continue it from its last check
+            keep.add((n, _found_step(saved, n, max(trials[n].checks))))
     return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]
 
 
-def _needed_step(rows: list[Any], number: int, step: int | None) -> int | None:
+def _found_step(saved: dict[int, list[int]], number: int, step: int | None) -> int | None:
     """The step of the checkpoint :func:`find` would pick for (number, step)."""
-    steps = [r[1] for r in rows if r[5] == number and (step is None or r[1] <= step)]
-    return max(steps) if steps else None
+    steps = saved.get(number, [])
+    if step is None:
+        return steps[-1] if steps else None
+    at = bisect.bisect_right(steps, step)
+    return steps[at - 1] if at else None
 
 
 def forget(store: Store, checkpoints: Sequence[Checkpoint]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -31,11 +32,13 @@ def load_function(reference: Mapping[str, Any]) -> Any:
     module = _module(str(module_name), path)
     target: Any = module
     for part in str(qualname).split("."):
-        if part == "<locals>" or not hasattr(target, part):
+        if part == "<locals>":
             raise FunctionNotFound(
-                f"{module_name}:{qualname} cannot be found (is it defined inside another "
-                "function? move it to module level)"
+                f"{module_name}:{qualname} is defined inside another function, where no "
+                "other process can import it: move it to module level"
             )
+        if not hasattr(target, part):
+            raise FunctionNotFound(f"{module_name}:{qualname} cannot be found (no {part!r})")
         target = getattr(target, part)
     return target
 
@@ -52,8 +55,7 @@ def _module(name: str, path: str | None) -> ModuleType:
             return spawned
         if not path or not Path(path).exists():
             raise FunctionNotFound(
-                f"the tuned function was defined in a script that no longer exists ({path}); "
-                "pass --function module:name"
+                f"the tuned function was defined in a script that no longer exists ({path})"
             )
         return _load_file("__hpotrack_main__", Path(path))
     try:
@@ -62,6 +64,8 @@ def _module(name: str, path: str | None) -> ModuleType:
         if path and Path(path).exists():
             return _load_file(name, Path(path))
         raise FunctionNotFound(f"cannot import module {name!r}: {exc}") from None
+    except Exception as exc:  # the module's own code failed: say where, in one line
+        raise FunctionNotFound(f"importing module {name!r} failed: {_one_line(exc)}") from None
 
 
 def _load_file(name: str, path: Path) -> ModuleType:
@@ -75,7 +79,18 @@ def _load_file(name: str, path: Path) -> ModuleType:
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except BaseException as exc:
         del sys.modules[name]
+        if isinstance(exc, Exception):  # Ctrl-C and exits go on as they are
+            raise FunctionNotFound(f"running {path} failed: {_one_line(exc)}") from None
         raise
     return module
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception raised while importing user code, as one line with its place."""
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError at line {exc.lineno}: {exc.msg}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (line {frames[-1].lineno} of {frames[-1].filename})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"

@@ -136,6 +136,12 @@ class Trial:
                 f"`0 <= step < 2**63` must hold for a whole number, but got step={step!r}"
             )
         step = int(step)
+        if metric == self._objective and isinstance(self.budget, int) and step > self.budget:
+            raise TrialError(
+                f"`step <= {self.budget}` must hold for the objective {metric!r}: steps "
+                f"count in the unit of the study's budget up to trial.budget, but got "
+                f"step={step} (report per epoch, say, not per batch)"
+            )
         try:
             number = float(value)
         except OverflowError:

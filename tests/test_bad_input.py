@@ -563,14 +563,17 @@ def test_a_manual_call_with_a_bad_objective_raises_and_the_study_goes_on(db: Pat
 Curves = dict[str, list[tuple[int, float]]]
 
 
-def run_reporting(db: Path, body: Callable[[hp.Trial], object]) -> tuple[TrialRecord, Curves]:
+def run_reporting(
+    db: Path, body: Callable[[hp.Trial], object], budget: hp.Budget | None = None
+) -> tuple[TrialRecord, Curves]:
     """Trial 0 runs ``body(trial)`` then returns 0.5; trial 1 must run after it.
 
     Returns trial 0 and its curves as read back through a fresh connection, after the trial
     finished (reports may be buffered until then).
     """
 
-    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, max_failures=10)
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, max_failures=10,
+             method="random", budget=budget)  # fmt: skip
     def train(x: float, trial: hp.Trial) -> float:
         if trial.number == 0:
             body(trial)
@@ -634,6 +637,21 @@ def test_a_bad_step_fails_the_trial_naming_the_step(db: Path, step: object) -> N
 def test_a_step_too_large_to_store_fails_the_trial_clearly(db: Path, step: int) -> None:
     record, _ = run_reporting(db, lambda t: t.report(0.5, step=step))
     assert failed_with(record, "step"), record.error
+
+
+def test_an_objective_step_past_the_budget_fails_the_trial_naming_the_budget(db: Path) -> None:
+    """Steps count in the budget's unit: a step past ``trial.budget`` (batches reported
+    where the budget counts epochs, say) would skip rungs and overcount what the trial
+    trained. Other metrics may count as they like."""
+
+    def body(trial: hp.Trial) -> None:
+        trial.report(1.0, step=100, name="batch_loss")
+        trial.report(0.8, step=9)
+        trial.report(0.7, step=10)
+
+    record, curves = run_reporting(db, body, budget=hp.Budget(1, 9))
+    assert failed_with(record, "`step <= 9` must hold", "step=10"), record.error
+    assert curves == {"batch_loss": [(100, 1.0)], "value": [(9, 0.8)]}
 
 
 def test_the_largest_storable_step_is_stored(db: Path) -> None:

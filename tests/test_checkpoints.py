@@ -131,8 +131,43 @@ def test_only_checkpoints_something_can_still_load_are_kept() -> None:
 
     garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 2), (1, 3)]
+    # 4 stopped at its check at step 3, having saved at 1, 2 and 4 (it reported at 4):
+    # a promotion would load the one at 2, so that stays with its latest
+    trials.append(TrialRecord(4, TrialState.PRUNED, {}, checks={1: 0.5, 3: 0.4}))
+    saved += [(4, 1), (4, 2), (4, 4)]
+    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 2), (1, 3), (4, 1)]
+    del trials[-1], saved[-3:]
     resumable = checkpoints.unneeded(FakeStore(), 1, trials, resumable=[0])  # type: ignore[arg-type]
     assert sorted((c.trial_id, c.step) for c in resumable) == [(0, 1), (1, 3)]
+
+
+def test_a_promotion_continues_its_parent_when_reports_are_sparser_than_checkpoints(
+    db: Path,
+) -> None:
+    """Checkpoints every epoch, reports every other one: a check at rung 1 comes from
+    the report at epoch 2, and the promotion continues from the checkpoint at or before
+    that rung, which collecting unneeded ones must not delete."""
+    loaded: dict[int, object] = {}
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=0,
+             budget=hp.Budget(1, 27))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        loaded[trial.number] = trial.load_checkpoint()
+        value = 0.0
+        for step in trial.steps:
+            value = (x - 0.3) ** 2 + 1.0 / step
+            trial.save_checkpoint({"step": step}, step=step)
+            if step % 2 == 0 or step == trial.budget:
+                trial.report(value, step=step)
+        return value
+
+    study = train.optimize(n_trials=20)
+    promoted = [t for t in study.trials if t.origin == "promoted"]
+    assert promoted
+    for trial in promoted:
+        edge = trial.parents[0]
+        assert loaded[trial.number] == {"step": edge.step}, (trial.number, edge)
 
 
 def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:

@@ -78,7 +78,7 @@ def show(
             trained = f"; {opened.refresh().trained} trained" if opened.budget.whole else ""
             click.echo(f"budget: {budget_text(opened.budget)}{trained}")
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), RUNGS)
-        emit(_fit(rows, list(opened.space)), fmt)
+        emit(_fit(rows, list(param_columns(opened).values())), fmt)
         notes = [t.note for t in opened.trials if t.note]
         if notes:  # what the method says of its latest choice (auto: which method and why)
             click.echo(f"method: {notes[-1]}")
@@ -175,7 +175,17 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
     return rows
 
 
+TRIAL_COLUMNS = ("number", "state", "value", "budget", "rung", "bracket", "duration", "origin")
+
+
+def param_columns(study: Study) -> dict[str, str]:
+    """Each parameter's column: its name, or ``param_<name>`` where the name is one of
+    the trial columns (a parameter called ``value`` must not hide the objective)."""
+    return {n: f"param_{n}" if n in TRIAL_COLUMNS else n for n in study.space}
+
+
 def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> list[dict[str, Any]]:
+    columns = param_columns(study)
     rows = []
     for trial in trials:
         row: dict[str, Any] = {
@@ -184,7 +194,7 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
             "value": trial.value,
         }
         for name, value in trial.params.items():
-            row[name] = short(value) if compact else value
+            row[columns.get(name, name)] = short(value) if compact else value
         row["budget"] = trial.budget
         row["rung"] = trial.rung
         row["bracket"] = trial.bracket

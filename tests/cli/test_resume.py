@@ -103,3 +103,27 @@ def test_unknown_study_suggests_a_close_name(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     code, output = invoke(db, "scrip")
     assert code == 2 and "did you mean 'script'" in output
+
+
+def test_a_script_that_fails_to_import_is_one_clear_line(tmp_path: Path) -> None:
+    """A syntax error, an exception at import, a missing module: one line naming the
+    file and the line, exit code 2, no traceback; the study is untouched."""
+    _, db = make_study(tmp_path)
+    broken = {
+        "syntax.py": ("def train(:\n", "SyntaxError at line 1"),
+        "raises.py": ("x = 1\nraise RuntimeError('boom at import')\n", "RuntimeError: boom"),
+        "missing.py": ("import no_such_module_hpotrack\n", "No module named"),
+    }
+    for name, (text, expected) in broken.items():
+        (tmp_path / name).write_text(text)
+        code, output = invoke(db, "script", "--function", f"{tmp_path / name}:train")
+        assert code == 2 and "Traceback" not in output, output
+        assert expected in output and name in output, output
+        assert output.count("--function") == 1, output
+    assert len(hp.load_study("script", db=db).trials) == 3
+
+
+def test_a_misspelled_function_name_says_which_name(tmp_path: Path) -> None:
+    script, db = make_study(tmp_path)
+    code, output = invoke(db, "script", "--function", f"{script}:trian")
+    assert code == 2 and "no 'trian'" in output and "inside another function" not in output

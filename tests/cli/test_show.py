@@ -293,3 +293,24 @@ def test_best_first_ranks_pruned_trials_by_how_far_they_got_then_by_value(tmp_pa
     assert [row["curve"] for row in rows] == ["f", "a", "b", "d", "c", "e"]
     pruned = json.loads(show(db, "pruned", "--state", "pruned", "--top", "2", "--format", "json"))
     assert [row["curve"] for row in pruned] == ["d", "c"]
+
+
+def test_parameters_named_like_trial_columns_do_not_hide_them(tmp_path: Path) -> None:
+    """A parameter called ``state``, ``value`` or ``rung`` gets a ``param_`` column; the
+    trial's own state, objective and rung stay where they are, in every format."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"value": hp.Float(0.0, 1.0), "state": ["a", "b"]}, study="s", db=db, seed=0)
+    def train(value: float, state: str) -> float:
+        return 10.0 + value
+
+    study = train.optimize(n_trials=3)
+    rows = json.loads(show(db, "s", "--format", "json"))
+    for row, trial in zip(rows, study.trials, strict=True):
+        assert row["state"] == "complete" and row["value"] == trial.value
+        assert row["param_value"] == trial.params["value"]
+        assert row["param_state"] == trial.params["state"]
+    header = next(csv.reader(io.StringIO(show(db, "s", "--format", "csv"))))
+    assert {"state", "value", "param_state", "param_value"} <= set(header)
+    table = show(db, "s")
+    assert "param_value" in table and "complete" in table
