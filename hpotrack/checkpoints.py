@@ -155,7 +155,9 @@ def unneeded(
     saved: dict[int, list[int]] = {}  # trial number: its checkpoints' steps, ascending
     for row in rows:
         saved.setdefault(row[5], []).append(row[1])
-    keep = {(n, steps[-1]) for n, steps in saved.items() if trials[n].state is TrialState.RUNNING}
+    keep: set[tuple[int, int | None]] = {
+        (n, steps[-1]) for n, steps in saved.items() if trials[n].state is TrialState.RUNNING
+    }
     went_on: set[int] = set()
     for trial in trials:
         edge = source_edge(trial)
