@@ -19,6 +19,10 @@ from tests.test_processes import finish, open_gate, start
 BUDGET = hp.Budget(1, 27, name="epochs")
 
 
+def parents_of(trial: hp.TrialRecord) -> list[int]:
+    return [edge.parent for edge in trial.parents]
+
+
 def tuned(db: Path, method: str, steps: list[tuple[int, int]]) -> hp.TunedFunction:
     """A study whose trial ``n`` reports ``(x - 0.7)² + 1/epoch`` each epoch; ``steps``
     collects (trial number, epoch) of every epoch trained."""
@@ -69,6 +73,25 @@ def test_promoted_trials_rerun_a_stopped_configuration_above_its_rung(db: Path) 
         assert edge.step == max(parent.checks) and trial.params == parent.params
         assert trial.bracket == parent.bracket
         assert all(step > edge.step for step in trial.checks)
+
+
+@pytest.mark.parametrize("method", ["hyperband", "bohb"])
+def test_an_enqueued_optimum_competes_and_is_trained_to_the_full_budget(
+    db: Path, method: str
+) -> None:
+    """An enqueued configuration has no bracket; it ranks with the most aggressive
+    bracket's trials from the lowest rung, so the optimum, enqueued first, is promoted
+    (it stops at first, alone at its rung) until it trains all 27 epochs."""
+    steps: list[tuple[int, int]] = []
+    train = tuned(db, method, steps)
+    train.study.enqueue({"x": 0.7})
+    study = train.optimize(n_trials=80)
+    line = [study.trials[0]]
+    while children := [t for t in study.trials if line[-1].number in parents_of(t)]:
+        line.append(children[0])
+    assert line[0].origin == "enqueued" and len(line) > 1
+    assert all(t.origin == "promoted" and t.params == {"x": 0.7} for t in line[1:])
+    assert line[-1].state is TrialState.COMPLETE and study.best.number == line[-1].number
 
 
 def test_a_promoted_trial_continues_its_parents_checkpoint_from_the_rung(db: Path) -> None:

@@ -25,6 +25,10 @@ parameters again, with a ``promoted`` lineage edge to it at step ``r_j``, to be 
 from rung ``j + 1`` on. The training function may resume from the stopped trial's
 checkpoint or start again; either way the promoted trial's curve is its own.
 
+Trials of one bracket rank together, ties by arrival. Trials without a bracket (enqueued
+or manual configurations) rank with the most aggressive bracket, which is checked from
+the lowest rung as they are.
+
 Trials train with ``trial.budget = max`` and report at steps counted in budget units; the
 check steps are the rung budgets. Every decision is a function of the stored history.
 """
@@ -43,6 +47,8 @@ from hpotrack.errors import MethodError
 from hpotrack.methods.base import PROMOTE, History, Method, Proposal
 from hpotrack.options import check_real
 from hpotrack.records import Edge, Origin, TrialRecord
+
+Entry = tuple[float, int]  # (loss, trial number): how rungs rank trials, best first
 
 
 @dataclass(frozen=True)
@@ -113,16 +119,34 @@ def check_eta(eta: object) -> None:
     check_real(eta, "eta", "eta > 1", lambda x: x > 1)
 
 
-def goes_on(history: History, trial: TrialRecord, step: int, eta: float) -> bool:
+def group(bracket: int | None, ladder: Ladder) -> tuple[int | None, ...]:
+    """The brackets whose trials a trial of ``bracket`` is ranked with: its own; trials
+    without a bracket (enqueued or manual ones, and all of ``sha``'s) rank with the most
+    aggressive bracket, as both are checked from the lowest rung. Otherwise an enqueued
+    configuration would compete only with the other enqueued ones: with fewer than η of
+    them, it would stop at the first rung and never be promoted."""
+    return (None, ladder.top) if bracket in (None, ladder.top) else (bracket,)
+
+
+def _rank(history: History, step: int, brackets: Sequence[int | None], entry: Entry) -> int:
+    """How many trials of ``brackets`` at ``step`` rank ahead of ``entry``."""
+    return sum(bisect.bisect_left(history.reached(step, b), entry) for b in brackets)
+
+
+def _reached(history: History, step: int, brackets: Sequence[int | None]) -> int:
+    return sum(len(history.reached(step, b)) for b in brackets)
+
+
+def goes_on(history: History, trial: TrialRecord, step: int, ladder: Ladder) -> bool:
     """Whether ``trial``, checked at rung budget ``step``, is among the best ``⌊n/η⌋``
-    of the trials of its bracket that reached that rung (none while ``n < η``).
+    of the ``n`` trials of its :func:`group` that reached that rung (none while ``n < η``).
 
     Ties rank by arrival (trial number), as in :func:`promotion`: of trials with equal
     values only the earlier ones count as better, so exactly ``⌊n/η⌋`` go on however
     many tie (every trial at chance level after one epoch, say), not all of them."""
-    ranked = history.reached(step, trial.bracket)
-    ahead = bisect.bisect_left(ranked, (history.loss(trial.checks[step]), trial.number))
-    return ahead < math.floor(len(ranked) / eta)
+    brackets = group(trial.bracket, ladder)
+    ahead = _rank(history, step, brackets, (history.loss(trial.checks[step]), trial.number))
+    return ahead < math.floor(_reached(history, step, brackets) / ladder.eta)
 
 
 def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) -> Proposal | None:
@@ -131,25 +155,28 @@ def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) 
     was not promoted before (the claim ``promote:<number>`` makes that once per study).
     Ranks are binary searches in the history's indexes: the cost does not grow with the
     study."""
+    groups = list(dict.fromkeys(group(bracket, ladder) for bracket in brackets))
     for j in range(ladder.top - 1, -1, -1):
         step = ladder.steps[j]
-        for bracket in brackets:
-            if j < ladder.first_rung(bracket):
+        for members in groups:
+            if j < ladder.first_rung(members[-1]):
                 continue
-            stopped = history.stopped(step, bracket)
-            if not stopped:
+            heads = [found[0] for b in members if (found := history.stopped(step, b))]
+            if not heads:
                 continue
-            ranked = history.reached(step, bracket)  # stopped[0] is the best stopped one
-            if bisect.bisect_left(ranked, stopped[0]) >= math.floor(len(ranked) / ladder.eta):
+            best = min(heads)  # the best stopped trial of the group
+            if _rank(history, step, members, best) >= math.floor(
+                _reached(history, step, members) / ladder.eta
+            ):
                 continue
-            number = stopped[0][1]
+            number = best[1]
             return Proposal(
                 params=dict(history.trials[number].params),
                 origin=Origin.PROMOTED.value,
                 parents=(Edge(number, Origin.PROMOTED.value, step=step),),
                 claim=f"{PROMOTE}:{number}",
                 rung=j,
-                bracket=bracket,
+                bracket=history.trials[number].bracket,
                 note=f"promoted: in the top 1/{ladder.eta:g} of rung {j} now",
             )
     return None
@@ -213,4 +240,4 @@ class Halving(Method):
         return self.ladder(history).index(step)
 
     def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
-        return not goes_on(history, trial, step, self.eta)
+        return not goes_on(history, trial, step, self.ladder(history))

@@ -10,13 +10,14 @@ import pytest
 
 from hpotrack.budget import Budget
 from hpotrack.methods.base import History
-from hpotrack.methods.halving import Ladder, bracket_schedule, goes_on, promotion
+from hpotrack.methods.halving import Ladder, bracket_schedule, goes_on, group, promotion
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
 from hpotrack.testing.method_suite import record, train
 
 SPACE = Space.from_user({"x": Float(0.0, 1.0)})
+LADDER = Ladder(Budget(1, 27), 3)  # rungs 1, 3, 9, 27; brackets 0..3
 
 
 @pytest.mark.parametrize(
@@ -109,19 +110,19 @@ def test_a_trial_goes_on_only_in_the_top_third_of_its_rung(
     for number, value in enumerate(earlier):
         at_rung(history, number, value)
     trial = at_rung(history, len(earlier), loss)
-    assert goes_on(history, trial, 1, eta=3) is continues
+    assert goes_on(history, trial, 1, LADDER) is continues
 
 
 def test_when_every_trial_ties_only_the_top_share_goes_on() -> None:
     """Nine trials with the same value at a rung (chance level after one epoch): each
     arrival goes on or stops by the same rule as promotions, so three of nine go on,
     counting the promoted ones, not seven."""
-    ladder = Ladder(Budget(1, 9), 3)
-    history = History(SPACE, "minimize", 0, Budget(1, 9))
+    ladder = LADDER
+    history = History(SPACE, "minimize", 0, Budget(1, 27))
     went_on = 0
     for _ in range(9):
         trial = at_rung(history, history.next_number, 0.9)
-        if goes_on(history, trial, 1, eta=3):
+        if goes_on(history, trial, 1, LADDER):
             went_on += 1
         else:
             history.update(trial.replace(state=TrialState.PRUNED, value=0.9))
@@ -136,8 +137,8 @@ def test_maximizing_ranks_the_largest_first() -> None:
     history = History(SPACE, "maximize", 0)
     at_rung(history, 0, 0.9)
     at_rung(history, 1, 0.5)
-    assert goes_on(history, at_rung(history, 2, 0.95), 1, eta=3)
-    assert not goes_on(history, at_rung(history, 3, 0.7), 1, eta=3)
+    assert goes_on(history, at_rung(history, 2, 0.95), 1, LADDER)
+    assert not goes_on(history, at_rung(history, 3, 0.7), 1, LADDER)
 
 
 def test_brackets_do_not_compete() -> None:
@@ -146,7 +147,23 @@ def test_brackets_do_not_compete() -> None:
         at_rung(history, number, 0.1, bracket=3)
     at_rung(history, 5, 9.5, bracket=2)
     at_rung(history, 6, 9.9, bracket=2)
-    assert goes_on(history, at_rung(history, 7, 9.0, bracket=2), 1, eta=3)  # best of 3
+    assert goes_on(history, at_rung(history, 7, 9.0, bracket=2), 1, LADDER)  # best of 3
+
+
+def test_a_trial_without_a_bracket_ranks_with_the_most_aggressive_bracket() -> None:
+    """An enqueued configuration (no bracket) is checked from the lowest rung, as the
+    most aggressive bracket's trials are, and ranks with them: the best of them goes on,
+    and one that stopped early is promoted once enough of them arrived."""
+    history = History(SPACE, "minimize", 0, Budget(1, 27))
+    enqueued = at_rung(history, 0, 1.0)  # the first arrival stops (n = 1)
+    assert group(None, LADDER) == group(3, LADDER) == (None, 3)
+    assert not goes_on(history, enqueued, 1, LADDER)
+    history.update(enqueued.replace(state=TrialState.PRUNED, value=1.0))
+    for number in (1, 2):
+        assert not goes_on(history, at_rung(history, number, 5.0 + number, bracket=3), 1, LADDER)
+    proposal = promotion(history, LADDER, [*range(4), None])
+    assert proposal is not None and proposal.claim == "promote:0" and proposal.bracket is None
+    assert goes_on(history, at_rung(history, 3, 0.5), 1, LADDER)  # best of 4, top 1
 
 
 def test_the_best_stopped_trial_of_a_filled_rung_is_promoted_once() -> None:
@@ -184,25 +201,27 @@ def test_the_best_of_the_first_arrivals_stops_and_is_promoted_once_eta_arrived()
     history = History(SPACE, "minimize", 0, Budget(1, 27))
     for number, loss in enumerate([0.2, 0.5]):
         trial = at_rung(history, number, loss)
-        assert not goes_on(history, trial, 1, eta=3)
+        assert not goes_on(history, trial, 1, LADDER)
         history.update(TrialRecord(number, TrialState.PRUNED, trial.params, value=loss,
                                    checks=trial.checks, rung=0))  # fmt: skip
         assert promotion(history, ladder, [None]) is None
     third = at_rung(history, 2, 0.9)
-    assert not goes_on(history, third, 1, eta=3)
+    assert not goes_on(history, third, 1, LADDER)
     proposal = promotion(history, ladder, [None])
     assert proposal is not None and proposal.claim == "promote:0"
 
 
 def promotion_by_scan(history: History, ladder: Ladder, brackets: list[int | None]) -> int | None:
     """The rule of :func:`promotion` read straight off its docstring: scan the top
-    ``⌊n/η⌋`` of every rung, highest rung first, for a trial stopped there and not
-    promoted before. The specification the indexed version must match."""
+    ``⌊n/η⌋`` of every rung of every group of brackets, highest rung first, for a trial
+    stopped there and not promoted before. The specification the indexed version must
+    match."""
+    groups = list(dict.fromkeys(group(bracket, ladder) for bracket in brackets))
     for j in range(ladder.top - 1, -1, -1):
-        for bracket in brackets:
-            if j < ladder.first_rung(bracket):
+        for members in groups:
+            if j < ladder.first_rung(members[-1]):
                 continue
-            ranked = history.reached(ladder.steps[j], bracket)
+            ranked = sorted(e for b in members for e in history.reached(ladder.steps[j], b))
             for _, number in ranked[: math.floor(len(ranked) / ladder.eta)]:
                 trial = history.trials[number]
                 stopped = trial.state is TrialState.PRUNED and trial.rung == j
