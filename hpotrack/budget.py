@@ -35,6 +35,11 @@ class Budget:
                     f"`{label}` of a Budget must be a number, but got {label}={value!r}"
                 )
             plain = int(value) if isinstance(value, numbers.Integral) else float(value)
+            if isinstance(plain, int) and abs(plain) >= 2**63:  # steps are stored as int64
+                raise DefinitionError(
+                    f"`{label} < 2**63` must hold for a Budget, but got a "
+                    f"{len(str(abs(plain)))}-digit {label}"
+                )
             if not math.isfinite(plain):
                 raise DefinitionError(
                     f"`{label}` of a Budget must be finite, but got {label}={plain!r}"

@@ -94,10 +94,9 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 )
             if dumps(row.method) != dumps(definition.method.to_json()):
                 log.info(
-                    "study %r: method changed from %s to %s; the trials so far are kept",
+                    "study %r: method changed %s; the trials so far are kept",
                     definition.name,
-                    row.method["name"],
-                    definition.method.name,
+                    method_change(row.method, definition.method.to_json()),
                 )
             store.update_study(
                 row.id,
@@ -155,3 +154,17 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
 
 def _budget_text(data: dict[str, Any] | None) -> str:
     return "none" if data is None else repr(Budget.from_json(data))
+
+
+def method_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """How a stored method differs from the one now declared: another method, or which
+    options changed (a change of ``eta`` alone must not read as "from sha to sha")."""
+    if before.get("name") != after.get("name"):
+        return f"from {before.get('name')} to {after.get('name')}"
+    old, new = before.get("options") or {}, after.get("options") or {}
+    changed = [
+        f"{key} {old.get(key)!r} -> {new.get(key)!r}"
+        for key in sorted({*old, *new})
+        if dumps(old.get(key)) != dumps(new.get(key))
+    ]
+    return f"({after.get('name')}: {', '.join(changed)})"

@@ -68,10 +68,13 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         outcome = Outcome(TrialState.FAILED, None, {}, traceback.format_exc())
     except BaseException as exc:
         reason = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else f"interrupted ({exc!r})"
-        study.tell(claimed, _with_reports(Outcome(TrialState.FAILED, None, {}, reason), trial))
+        stopped = Outcome(TrialState.FAILED, None, {}, reason, retry=True)  # not its fault
+        study.tell(claimed, _with_reports(stopped, trial))
         raise
     finally:
         background.discard(trial)
+    if outcome.state is TrialState.COMPLETE and trial.missed_its_checks():
+        warn_unchecked(study, trial)
     if trial.hypergradient is not None and "hypergrad" not in outcome.metrics:
         metrics = {**outcome.metrics, "hypergrad": trial.hypergradient}
         outcome = dataclasses.replace(outcome, metrics=metrics)
@@ -79,6 +82,25 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
 
 
 INTERRUPTED = "interrupted (KeyboardInterrupt)"
+_warned_unchecked: set[tuple[str, str]] = set()  # (database, study): warned once per process
+
+
+def warn_unchecked(study: Study, trial: Trial) -> None:
+    """Say once per study and process that a trial completed without any report of the
+    objective reaching a check: its method cannot stop trials early then, and nothing
+    else would tell."""
+    key = (str(study.db_path), study.name)
+    if key in _warned_unchecked:
+        return
+    _warned_unchecked.add(key)
+    log.warning(
+        "study %r: trial %d completed without reporting the objective %r at a step its "
+        "method checks, so no trial can be stopped early; report it with "
+        "trial.report(value, step) as it trains (NaN values are not ranked)",
+        study.name,
+        trial.number,
+        study.objective,
+    )
 
 
 def stopped_outcome(trial: Trial, returned: Outcome) -> Outcome:

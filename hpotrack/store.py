@@ -326,6 +326,10 @@ class Store:
         ).fetchone()
         return None if row is None else _study_row(row)
 
+    def study_exists(self, study_id: int) -> bool:
+        found = self.conn.execute("SELECT 1 FROM studies WHERE id = ?", (study_id,)).fetchone()
+        return found is not None
+
     def list_studies(self) -> list[StudyRow]:
         rows = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "

@@ -24,6 +24,7 @@ from hpotrack.errors import (
     BudgetSpent,
     NoCompleteTrial,
     StopSearch,
+    StudyNotFoundError,
     TargetReached,
     TrialError,
 )
@@ -60,6 +61,7 @@ class Outcome:
     error: str | None = None
     reports: tuple[MetricRow, ...] = ()
     trained: int | None = None  # budget steps trained (see Trial.steps_trained)
+    retry: bool = False  # stopped from outside (Ctrl-C): queue a retry, as for a lost trial
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,11 @@ class Study:
         version = self._store.version()  # before the query: a commit in between re-reads
         if version == self._version:
             return 0
+        if not self._store.study_exists(self._row.id):
+            raise StudyNotFoundError(
+                f"study {self.name!r} was deleted from {self._store.path} while this "
+                "process was using it (hpotrack delete?): nothing more is stored for it"
+            )
         self._version = version
         history = self._history
         known = len(history.trials)
@@ -461,6 +468,8 @@ class Study:
             note=proposal.note,
         )
         headline = None if proposal.note is None else proposal.note.split(":")[0]
+        if proposal.origin == Origin.PROMOTED.value:
+            headline = None  # promotions interleave with new configurations: not news
         if headline is not None and headline != self._last_note:  # e.g. "auto chose tpe"
             log.info("study %r: %s", self.name, proposal.note)
             self._last_note = headline
@@ -513,29 +522,34 @@ class Study:
                 error=reason,
                 trained=self._steps_trained_by_lost(running.id, record),
             )
-            retry = (
-                self.method.retries_lost and _attempts(self._history, record) <= self._row.retries
-            )
-            if retry:
-                self._store.insert_trial(  # where it came from, e.g. a promotion, carries over
-                    self._row.id,
-                    number=self._history.next_number + retried,
-                    state=TrialState.QUEUED,
-                    params=record.params,
-                    budget=record.budget,
-                    bracket=record.bracket,
-                    rung=_start_rung(self._history, record),
-                    origin=Origin.RETRIED.value,
-                    parents=(
-                        *(e for e in record.parents if e.kind != Origin.RETRIED.value),
-                        Edge(running.number, Origin.RETRIED.value, detail=reason),
-                    ),
-                )
-                retried += 1
+            retried += self._queue_retry(record, self._history.next_number + retried, reason)
             log.warning("trial %d of study %r: %s", running.number, self.name, reason)
         if lost:
             self._version = None  # written here, not applied: the next read must look
         return lost
+
+    def _queue_retry(self, record: TrialRecord, number: int, reason: str) -> bool:
+        """Queue trial ``number`` to run ``record``'s parameters again, with a ``retried``
+        edge to it, while the study's ``retries`` allow; whether it did. Where ``record``
+        came from (a promotion, say) carries over. Inside a write transaction; the caller
+        makes the next read look for it."""
+        if not self.method.retries_lost or _attempts(self._history, record) > self._row.retries:
+            return False
+        self._store.insert_trial(
+            self._row.id,
+            number=number,
+            state=TrialState.QUEUED,
+            params=record.params,
+            budget=record.budget,
+            bracket=record.bracket,
+            rung=_start_rung(self._history, record),
+            origin=Origin.RETRIED.value,
+            parents=(
+                *(e for e in record.parents if e.kind != Origin.RETRIED.value),
+                Edge(record.number, Origin.RETRIED.value, detail=reason),
+            ),
+        )
+        return True
 
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
         """Insert a running trial with user-given hyperparameters (a direct call)."""
@@ -570,9 +584,15 @@ class Study:
         when = time.time()
         with self._writing():
             self.refresh()
+            retried = 0
             for claimed, outcome in done:
-                finished = _finished(self._history.trials[claimed.number], outcome, when)
-                self._record(claimed, outcome, finished)
+                record = self._history.trials[claimed.number]
+                self._record(claimed, outcome, _finished(record, outcome, when))
+                if outcome.retry:
+                    number = self._history.next_number + retried
+                    retried += self._queue_retry(record, number, outcome.error or "")
+            if retried:
+                self._version = None  # written here, not applied: the next read must look
             for claimed in unrun:
                 stamp = self._store.release_trial(self._row.id, claimed.trial_id)
                 record = self._history.trials[claimed.number].replace(
@@ -706,6 +726,7 @@ class TrialCheckpoints:
 
     def save(self, step: int, obj: object) -> None:
         study, claimed = self._study, self._claimed
+        study.refresh()  # a deleted study is an error here, not a file nobody owns
         checkpoints.save(study.store, study.name, claimed.trial_id, claimed.number, step, obj)
         study.checkpoints_saved += 1
 

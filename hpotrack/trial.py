@@ -82,6 +82,7 @@ class Trial:
         self._checks = checks
         self._next_check = None if checks is None else checks.next_check(0)
         self._pruned_at: int | None = None
+        self.checked = False  # whether a report reached a check of the method
         self._checkpoints = checkpoints
         self.hypergradient: dict[str, float] | None = None
         self._source: tuple[int, Any] | None = None  # (step, object) to start from
@@ -182,6 +183,7 @@ class Trial:
                 self.restore(rows)
                 raise
         self._next_check = checks.next_check(step + 1)
+        self.checked = True
         if prune and self._pruned_at is None:
             self._pruned_at = at
 
@@ -189,6 +191,12 @@ class Trial:
         """Whether the method decided at a check that this trial should stop (for code
         that reports with ``prune=False`` and stops on its own terms)."""
         return self._pruned_at is not None
+
+    def missed_its_checks(self) -> bool:
+        """Whether the method would have checked this trial but no report reached a
+        check: the objective was never reported (or only as NaN, or under another
+        name), so the method could not stop it early."""
+        return self._checks is not None and not self.checked
 
     def stopped_short(self) -> bool:
         """Whether the method stopped this trial (:meth:`should_prune`) and it did not

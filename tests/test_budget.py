@@ -37,6 +37,8 @@ SPACE = {"x": hp.Float(0.0, 1.0)}
         ((1, None), {}, ("`max` of a Budget must be a number", "but got max=None")),
         ((True, 9), {}, ("`min` of a Budget must be a number", "but got min=True")),
         ((1, [9]), {}, ("`max` of a Budget must be a number", "but got max=[9]")),
+        ((1, 10**400), {}, ("`max < 2**63` must hold", "but got a 401-digit max")),
+        ((1, 2**63), {}, ("`max < 2**63` must hold", "but got a 19-digit max")),
         ((1, 9), {"name": ""}, ("a Budget needs a name", "name=''")),
         ((1, 9), {"name": 3}, ("a Budget needs a name", "name=3")),
         ((1, 9), {"name": None}, ("a Budget needs a name", "name=None")),

@@ -3,6 +3,7 @@ several OS processes, and resuming in the middle of a Hyperband iteration."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -204,3 +205,68 @@ def test_a_trial_resumed_from_a_checkpoint_counts_only_the_steps_after_it(db: Pa
             resumed_after = 0 if trial.number % 2 else trial.parents[0].step
             assert trial.trained == curve[-1] - resumed_after
     assert promoted >= 4
+
+
+def test_ctrl_c_in_a_promoted_trial_is_retried_from_the_same_checkpoint(db: Path) -> None:
+    """Ctrl-C is not the configuration's fault: the interrupted promotion is queued
+    again, keeps its ``promoted`` edge and continues the same checkpoint when the study
+    resumes, so the stopped configuration's line goes on (it is not promoted twice)."""
+    started: dict[int, object] = {}
+    interrupted: list[int] = []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="mf", db=db, seed=1,
+             objective="loss", budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        started[trial.number] = trial.load_checkpoint()
+        if started[trial.number] is not None and not interrupted:
+            interrupted.append(trial.number)
+            raise KeyboardInterrupt
+        loss = 1.0
+        for epoch in trial.steps:
+            loss = (x - 0.7) ** 2 + 1.0 / epoch
+            trial.save_checkpoint(epoch, step=epoch)
+            trial.report(loss, step=epoch)
+        return loss
+
+    with pytest.raises(KeyboardInterrupt):
+        train.optimize(n_trials=30)
+    study = train.optimize()
+    original = study.trial(interrupted[0])
+    assert original.state is TrialState.FAILED and "interrupted" in (original.error or "")
+    (retry,) = [t for t in study.trials if original.number in parents_of(t)]
+    (edge,) = [e for e in original.parents if e.kind == "promoted"]
+    assert retry.origin == "retried" and edge in retry.parents
+    assert started[retry.number] == started[original.number] == edge.step  # same checkpoint
+    assert retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    promoted = [t for t in study.trials if t.origin == "promoted" and edge.parent in parents_of(t)]
+    assert len(promoted) == 1
+
+
+def test_promotions_are_not_logged_as_news(db: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The run logs what the method does when it changes (auto's choice, say); Hyperband
+    interleaves promotions with new configurations, which is not a change."""
+    with caplog.at_level(logging.INFO, logger="hpotrack"):
+        study = tuned(db, "hyperband", []).optimize(n_trials=40)
+    assert any(t.origin == "promoted" for t in study.trials)
+    notes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("study 'mf': ")]
+    assert notes == ["study 'mf': hyperband: uniform at random"]
+
+
+def test_a_study_whose_reports_never_reach_a_check_says_so_once(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The objective is "loss", the function reports "val": sha cannot stop anything,
+    which one warning says (and it runs as full-budget random search)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="mf", db=db, seed=1,
+             objective="loss", budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> dict[str, float]:
+        for epoch in trial.steps:
+            trial.report(x + 1.0 / epoch, step=epoch, name="val")
+        return {"loss": x}
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        study = train.optimize(n_trials=6)
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "without reporting the objective 'loss'" in warnings[0]

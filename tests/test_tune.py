@@ -332,9 +332,12 @@ def test_keyboard_interrupt_fails_the_trial_and_propagates(db: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         train.optimize(n_trials=6)
     trials = hp.load_study("s", db=db).trials
-    assert [t.state.value for t in trials] == ["complete", "complete", "failed"]
+    assert [t.state.value for t in trials] == ["complete", "complete", "failed", "queued"]
     assert "interrupted" in trials[2].error
     assert trials[2].finished is not None
+    # not the configuration's fault: queued to run again, as a lost trial would be
+    assert trials[3].origin == "retried" and trials[3].params == trials[2].params
+    assert [(e.parent, e.kind) for e in trials[3].parents] == [(2, "retried")]
     with closing(sqlite3.connect(db)) as conn:
         assert (
             conn.execute("SELECT COUNT(*) FROM trials WHERE state = 'running'").fetchone()[0] == 0
@@ -353,8 +356,10 @@ def test_optimize_continues_after_a_keyboard_interrupt(db: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         train.optimize(n_trials=5)
-    study = train.optimize()  # the stored target (5): every started trial counts
-    assert states(study) == ["complete", "failed", "complete", "complete", "complete"]
+    study = train.optimize()  # the stored target (5); the retry replaces what it retries
+    assert states(study) == ["complete", "failed", "complete", "complete", "complete", "complete"]
+    interrupted, retry = study.trials[1], study.trials[2]
+    assert retry.origin == "retried" and retry.params == interrupted.params  # it ran first
 
 
 # -- manual calls ---------------------------------------------------------------------------
@@ -866,3 +871,25 @@ def test_nan_objective_is_never_the_best(db: Path) -> None:
     assert states(study) == ["failed", "complete", "failed", "complete"]
     assert study.best.number == 3
     assert not math.isnan(study.best.value)
+
+
+def test_a_change_of_method_options_names_the_options(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def declare(method: hp.methods.Method) -> hp.TunedFunction:
+        @hp.tune({"x": hp.Float(0.0, 1.0)}, method=method, study="s", db=db, seed=0,
+                 budget=hp.Budget(1, 9))  # fmt: skip
+        def train(x: float) -> float:
+            return x
+
+        return train
+
+    declare(hp.methods.SHA()).optimize(n_trials=2)
+    with caplog.at_level(logging.INFO, logger="hpotrack"):
+        declare(hp.methods.SHA(eta=2)).optimize(n_trials=3)
+        declare(hp.methods.Hyperband(eta=2)).optimize(n_trials=4)
+    changes = [r.getMessage() for r in caplog.records if "method changed" in r.getMessage()]
+    assert changes == [
+        "study 's': method changed (sha: eta 3.0 -> 2); the trials so far are kept",
+        "study 's': method changed from sha to hyperband; the trials so far are kept",
+    ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import click
 
@@ -150,14 +152,24 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
         store.delete_study(row.id)
     folder = store.checkpoint_dir(opened.name)
     if folder.is_dir() and folder.resolve().parent == store.checkpoint_root.resolve():
+        _remove_folder(folder, f"deleted study {opened.name!r} from {store.path}, but")
+    click.echo(f"deleted study {opened.name!r} ({_plural(count, 'trial')})")
+
+
+def _remove_folder(folder: Path, context: str, attempts: int = 5) -> None:
+    """Remove ``folder``, trying again while a worker of the deleted study still writes
+    its last file there (it stops at its next look at the database)."""
+    for attempt in range(attempts):
         try:
             shutil.rmtree(folder)
+            return
         except OSError as exc:
-            raise CliError(
-                f"deleted study {opened.name!r} from {store.path}, but could not remove "
-                f"its checkpoints at {folder}: {exc}"
-            ) from None
-    click.echo(f"deleted study {opened.name!r} ({_plural(count, 'trial')})")
+            if not folder.exists():
+                return
+            if attempt == attempts - 1:
+                message = f"{context} could not remove its checkpoints at {folder}: {exc}"
+                raise CliError(message) from None
+            time.sleep(0.2)
 
 
 def _plural(n: int, word: str) -> str:

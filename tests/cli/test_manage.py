@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -226,3 +228,31 @@ def test_delete_errors(db: Path, tmp_path: Path) -> None:
     user_error(invoke(tmp_path / "junk.db", "delete", "mlp"), "not an hpotrack database")
     user_error(invoke(tmp_path / "junk.db", "enqueue", "mlp", *GOOD), "not an hpotrack database")
     assert count_trials(db) == 2
+
+
+def test_delete_while_a_worker_runs_stops_it_with_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real process trains a PBT population (checkpoints every segment) while the
+    study is deleted: it stops at its next look at the database, saying the study was
+    deleted, and leaves no checkpoint files behind."""
+    from tests.test_processes import start
+
+    db = tmp_path / "h.db"
+    monkeypatch.setenv("HPOTRACK_TEST_STEP_S", "0.1")
+    worker = start(db, "population")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, worker.communicate()
+        with contextlib.suppress(hp.HpotrackError):  # no database or study yet
+            if count_trials(db, "population") >= 3:
+                break
+        time.sleep(0.05)
+    result = invoke(db, "delete", "population", "--yes")
+    assert result.exit_code == 0, result.output
+    _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode != 0
+    last = stderr.strip().splitlines()[-1]
+    assert "StudyNotFoundError: study 'population' was deleted" in last, stderr
+    assert "IndexError" not in stderr and "TypeError" not in stderr, stderr
+    assert not open_store(db).checkpoint_dir("population").exists()
