@@ -90,7 +90,8 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 raise StudyMismatchError(
                     f"study {definition.name!r} already exists in {store.path} with a "
                     f"different definition: {'; '.join(differences)}. Use another study "
-                    f"name, or delete it with `hpotrack delete {definition.name}`"
+                    f"name, or delete it with `hpotrack delete {definition.name}`",
+                    differences,
                 )
             if dumps(row.method) != dumps(definition.method.to_json()):
                 log.info(

@@ -6,6 +6,8 @@ else reaching the user is a bug in hpotrack, not a user mistake.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class HpotrackError(Exception):
     """Base class of all hpotrack errors."""
@@ -40,7 +42,12 @@ class DefinitionError(HpotrackError, ValueError):
 
 
 class StudyMismatchError(HpotrackError):
-    """An existing study was reopened with a different definition."""
+    """An existing study was reopened with a different definition; ``differences`` says
+    how, one phrase each."""
+
+    def __init__(self, message: str, differences: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.differences = list(differences)
 
 
 class StudyNotFoundError(HpotrackError, LookupError):

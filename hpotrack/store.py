@@ -109,9 +109,10 @@ class Store:
 
     def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
         self.path = Path(path)
-        if must_exist and not self.path.exists():
+        if must_exist and (not self.path.exists() or _empty_file(self.path)):
+            what = "an empty file" if self.path.exists() else "no database"
             raise StorageError(
-                f"no database at {self.path}: pass --db PATH (or set HPOTRACK_DB) "
+                f"{what} at {self.path}: pass --db PATH (or set HPOTRACK_DB) "
                 "to the file your study wrote"
             )
         if self.path.is_dir():
@@ -499,16 +500,24 @@ class Store:
         )
 
     def start_queued(
-        self, study_id: int, trial_id: int, *, run_id: int | None, host: str, pid: int
+        self,
+        study_id: int,
+        trial_id: int,
+        *,
+        run_id: int | None,
+        host: str,
+        pid: int,
+        budget: float | None = None,
     ) -> Stamp:
-        """Move a queued trial to running (inside :meth:`write`)."""
+        """Move a queued trial to running (inside :meth:`write`), with the ``budget`` it
+        trains to (an enqueued trial is stored without one)."""
         now = time.time()
         row = self.conn.execute(
             "UPDATE trials SET state = 'running', started = ?, heartbeat = ?, run_id = ?, "
-            "host = ?, pid = ?, "
+            "host = ?, pid = ?, budget = ?, "
             "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) "
             "WHERE id = ? AND state = 'queued' RETURNING seq",
-            (now, now, run_id, host, pid, study_id, trial_id),
+            (now, now, run_id, host, pid, budget, study_id, trial_id),
         ).fetchone()
         if row is None:
             raise StorageError(f"trial id {trial_id} is not queued although the history said so")
@@ -562,7 +571,10 @@ class Store:
         return Stamp(trial_id, seq, time.time())
 
     def add_metrics(self, trial_id: int, rows: Sequence[tuple[str, int, float, float]]) -> None:
-        """Store intermediate metrics (name, step, value, time); a repeated step replaces."""
+        """Store intermediate metrics (name, step, value, time); a repeated step replaces.
+        Nothing is stored for a trial that is gone (its study deleted while it ran)."""
+        if self.conn.execute("SELECT 1 FROM trials WHERE id = ?", (trial_id,)).fetchone() is None:
+            return
         self.conn.executemany(
             "INSERT OR REPLACE INTO metrics (trial_id, name, step, value, time) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -707,6 +719,10 @@ def default_db_path(db: str | Path | None = None) -> Path:
 
 
 _open: dict[tuple[int, Path], Store] = {}
+
+
+def _empty_file(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size == 0
 
 
 def open_store(path: str | Path, *, must_exist: bool = False) -> Store:

@@ -414,22 +414,25 @@ class Study:
         if history.count(TrialState.QUEUED):
             number = history.unfinished(TrialState.QUEUED)[0]
             trial_id = self._ids[number]
+            queued = history.trials[number]
+            budget = self._budget(queued.budget)
             stamp = self._store.start_queued(
                 self._row.id,
                 trial_id,
                 run_id=worker.run_id,
                 host=worker.host,
                 pid=worker.pid,
+                budget=budget,
             )
-            queued = history.trials[number]
             running = queued.replace(
                 state=TrialState.RUNNING,
                 started=stamp.time,
                 host=worker.host,
                 pid=worker.pid,
+                budget=budget,
             )
             self._apply(running, trial_id, stamp.seq)
-            return Claimed(trial_id, number, dict(queued.params), self._budget(queued.budget))
+            return Claimed(trial_id, number, dict(queued.params), budget)
         number = history.next_number
         if guess is not None and guess[0] == number:
             proposal = guess[1]

@@ -68,7 +68,12 @@ def run_workers(
         raise errors[0]
     died = [p.exitcode for p in processes if p.exitcode not in (0, None)]
     if died:
-        raise HpotrackError(f"a worker process died with exit code {died[0]}")
+        code = died[0]
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        raise HpotrackError(
+            f"a worker process died ({how}); the study is consistent: the next run marks "
+            "a trial it was running as lost and retries it (as retries= allows)"
+        )
 
 
 def _work(

@@ -91,6 +91,7 @@ def test_an_enqueued_optimum_competes_and_is_trained_to_the_full_budget(
     while children := [t for t in study.trials if line[-1].number in parents_of(t)]:
         line.append(children[0])
     assert line[0].origin == "enqueued" and len(line) > 1
+    assert line[0].budget == 27  # stored when it started: what it could train to
     assert all(t.origin == "promoted" and t.params == {"x": 0.7} for t in line[1:])
     assert line[-1].state is TrialState.COMPLETE and study.best.number == line[-1].number
 

@@ -141,9 +141,12 @@ def test_ctrl_c_in_a_batch_fails_that_trial_and_gives_back_the_rest(
 
     with pytest.raises(KeyboardInterrupt):
         f.optimize(n_trials=10)
-    states = [t.state for t in f.study.trials]
-    assert states == [TrialState.COMPLETE, TrialState.FAILED, TrialState.QUEUED, TrialState.QUEUED]
-    assert "KeyboardInterrupt" in (f.study.trials[1].error or "")
+    trials = f.study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAILED] + [
+        TrialState.QUEUED
+    ] * 3
+    assert "KeyboardInterrupt" in (trials[1].error or "")
+    assert trials[4].origin == "retried" and trials[4].params == trials[1].params
 
 
 def test_a_batch_never_claims_past_the_target(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from hpotrack.cli.common import CliError, cli, study_of, user_errors
+from hpotrack.errors import StudyMismatchError
 from hpotrack.loader import FunctionNotFound, load_function
 from hpotrack.records import TrialState
 from hpotrack.study import Study
@@ -72,15 +73,23 @@ def resume(
             "exhausted or Ctrl-C (pass --n-trials to set one)",
             err=True,
         )
-    result = tuned.run_study(
-        study=opened.name,
-        db=opened.db_path,
-        n_trials=n_trials,
-        timeout=timeout,
-        n_jobs=jobs,
-        progress=progress,
-        max_budget=max_budget,
-    )
+    try:
+        result = tuned.run_study(
+            study=opened.name,
+            db=opened.db_path,
+            n_trials=n_trials,
+            timeout=timeout,
+            n_jobs=jobs,
+            progress=progress,
+            max_budget=max_budget,
+        )
+    except StudyMismatchError as exc:  # its advice (another name, delete) is for scripts
+        where = "--function" if function else "the recorded function"
+        raise CliError(
+            f"{where} declares study {study!r} differently from the stored one: "
+            f"{'; '.join(exc.differences)}; point --function at the function the study "
+            "was run with"
+        ) from None
     click.echo(_summary(result))
 
 

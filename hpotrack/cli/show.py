@@ -25,7 +25,7 @@ from hpotrack.records import TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
 
-RUNGS = ("rung", "bracket")  # only multi-fidelity trials have them: no table column otherwise
+RUNGS = ("trained", "rung", "bracket")  # only budget studies have them: no column otherwise
 SPARE = ("duration", "origin")  # what a table too wide with folded parameters gives up
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 
@@ -61,8 +61,9 @@ def show(
     """List the studies, or the trials of STUDY.
 
     A study with a budget names it above its trials, with the steps they trained in all
-    (what --max-budget of resume counts); trials that reached a rung of a multi-fidelity
-    method show their rung and bracket.
+    (what --max-budget of resume counts), and each trial the steps it trained; trials
+    that reached a rung of a multi-fidelity method show their rung and bracket.
+    Parameters named like a column (state, value, ...) show as param_<name>.
     """
     if study is None:
         emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt)
@@ -175,7 +176,9 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
     return rows
 
 
-TRIAL_COLUMNS = ("number", "state", "value", "budget", "rung", "bracket", "duration", "origin")
+TRIAL_COLUMNS = (
+    *("number", "state", "value", "budget", "trained", "rung", "bracket", "duration", "origin"),
+)
 
 
 def param_columns(study: Study) -> dict[str, str]:
@@ -196,6 +199,7 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
         for name, value in trial.params.items():
             row[columns.get(name, name)] = short(value) if compact else value
         row["budget"] = trial.budget
+        row["trained"] = trial.trained
         row["rung"] = trial.rung
         row["bracket"] = trial.bracket
         row["duration"] = None if trial.duration is None else round(trial.duration, 3)

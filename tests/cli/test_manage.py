@@ -256,3 +256,7 @@ def test_delete_while_a_worker_runs_stops_it_with_one_clear_error(
     assert "StudyNotFoundError: study 'population' was deleted" in last, stderr
     assert "IndexError" not in stderr and "TypeError" not in stderr, stderr
     assert not open_store(db).checkpoint_dir("population").exists()
+    with closing(sqlite3.connect(db)) as conn:  # no rows of the deleted trials came back
+        for table in ("metrics", "checkpoints"):
+            orphans = f"SELECT COUNT(*) FROM {table} WHERE trial_id NOT IN (SELECT id FROM trials)"
+            assert conn.execute(orphans).fetchone()[0] == 0, table

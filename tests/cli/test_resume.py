@@ -127,3 +127,16 @@ def test_a_misspelled_function_name_says_which_name(tmp_path: Path) -> None:
     script, db = make_study(tmp_path)
     code, output = invoke(db, "script", "--function", f"{script}:trian")
     assert code == 2 and "no 'trian'" in output and "inside another function" not in output
+
+
+def test_a_function_declared_differently_is_refused_without_advice_to_delete(
+    tmp_path: Path,
+) -> None:
+    _, db = make_study(tmp_path)
+    other = tmp_path / "other.py"
+    other.write_text(SCRIPT.replace("hp.Float(0.0, 1.0)", "hp.Float(0.0, 2.0)"))
+    code, output = invoke(db, "script", "--n-trials", "5", "--function", f"{other}:train")
+    assert code == 2 and "Traceback" not in output
+    assert "--function declares study 'script' differently" in output, output
+    assert "'x'" in output and "delete" not in output
+    assert len(hp.load_study("script", db=db).trials) == 3

@@ -76,7 +76,8 @@ def test_trials_by_number_best_first_top_and_state(db: Path) -> None:
     rows = json.loads(show(db, "alpha", "--format", "json"))
     assert [row["number"] for row in rows] == list(range(6))
     assert set(rows[0]) == {
-        "number", "state", "value", "x", "n", "budget", "rung", "bracket", "duration", "origin",
+        "number", "state", "value", "x", "n", "budget", "trained", "rung", "bracket",
+        "duration", "origin",
     }  # fmt: skip
     assert all(row["rung"] is None and row["bracket"] is None for row in rows)
     top = json.loads(show(db, "alpha", "--top", "3", "--format", "json"))
@@ -124,6 +125,7 @@ def test_an_empty_database_shows_nothing(tmp_path: Path) -> None:
     ("setup", "expected"),
     [
         ("missing", "no database at"),
+        ("zero-bytes", "an empty file at"),
         ("not-sqlite", "not an hpotrack database"),
         ("newer", "newer than this hpotrack"),
         ("unknown-study", "did you mean 'alpha'"),
@@ -137,6 +139,9 @@ def test_user_mistakes_are_one_line_and_exit_2(
     target = db
     if setup == "missing":
         target = tmp_path / "nope.db"
+    elif setup == "zero-bytes":  # read, not turned into an empty database
+        target = tmp_path / "empty.db"
+        target.touch()
     elif setup == "not-sqlite":
         target = tmp_path / "junk.db"
         target.write_bytes(b"hello" * 100)
@@ -154,6 +159,7 @@ def test_user_mistakes_are_one_line_and_exit_2(
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
     assert result.output.count("\n") == 1
+    assert setup != "zero-bytes" or target.stat().st_size == 0
 
 
 def test_empty_columns_go_before_parameters_are_folded(tmp_path: Path) -> None:
@@ -190,6 +196,8 @@ def test_a_budget_study_names_its_budget_and_shows_rungs_and_brackets(mf: Path) 
     assert cells(lines[1:], "rung") == ["-" if r is None else str(r) for r, _ in RUNGS]
     assert cells(lines[1:], "bracket") == ["-" if b is None else str(b) for _, b in RUNGS]
     assert cells(lines[1:], "budget") == ["9"] * len(RUNGS)
+    records = hp.load_study("mf", db=mf).trials
+    assert cells(lines[1:], "trained") == [str(t.trained) for t in records]  # how far each got
 
 
 def test_trial_says_how_many_epochs_it_trained(mf: Path) -> None:
@@ -202,7 +210,7 @@ def test_trial_says_how_many_epochs_it_trained(mf: Path) -> None:
 def test_studies_without_rungs_have_no_budget_line_nor_rung_columns(mf: Path) -> None:
     lines = show(mf, "alpha").splitlines()
     assert lines[0].split()[:3] == ["number", "state", "value"]
-    assert "rung" not in lines[0] and "bracket" not in lines[0]
+    assert "rung" not in lines[0] and "bracket" not in lines[0] and "trained" not in lines[0]
     assert not any(line.startswith("budget:") for line in lines)
 
 
