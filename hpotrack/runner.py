@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any
 
-from hpotrack.errors import BudgetSpent, StopSearch, TargetReached, TooManyFailures
+from hpotrack.errors import BudgetSpent, StopSearch, TargetReached, TooManyFailures, TrialError
 from hpotrack.jsonable import jsonable, jsonable_key
 from hpotrack.progress import ProgressBar
 from hpotrack.records import TrialState
@@ -60,6 +60,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         with running(trial):
             result = fn(**kwargs)
         outcome = parse_result(result, study.objective)
+        if outcome.state is TrialState.COMPLETE and isinstance(result, Mapping):
+            outcome = checked_hypergradient(result, trial, outcome)
         if trial.stopped_short():
             outcome = stopped_outcome(trial, outcome)
     except Pruned:
@@ -101,6 +103,23 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
         trial.number,
         study.objective,
     )
+
+
+def checked_hypergradient(result: Mapping[Any, Any], trial: Trial, outcome: Outcome) -> Outcome:
+    """A returned ``"hypergrad"`` must name hyperparameters and give finite numbers, as
+    :meth:`Trial.report_hypergradient` requires: a misspelt name or a NaN would count as
+    a zero gradient, and the descent would stall without a word."""
+    given = result.get("hypergrad")
+    if given is None:
+        return outcome
+    if not isinstance(given, Mapping):
+        error = f"'hypergrad' must be a dict of hyperparameter: number, but got {given!r}"
+        return _failed(dict(outcome.metrics), error)
+    try:
+        trial.report_hypergradient(given)
+    except TrialError as exc:
+        return _failed(dict(outcome.metrics), f"the returned {exc}")  # as report_hypergradient
+    return outcome
 
 
 def stopped_outcome(trial: Trial, returned: Outcome) -> Outcome:

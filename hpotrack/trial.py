@@ -214,12 +214,12 @@ class Trial:
         for name, value in gradient.items():
             if name not in self.params:
                 raise TrialError(
-                    f"report_hypergradient() got {name!r}, which is not a hyperparameter "
-                    f"of this trial ({', '.join(map(repr, self.params))})"
+                    f"hypergradient for {name!r}, which is not a hyperparameter of this "
+                    f"trial ({', '.join(map(repr, self.params))})"
                 )
             if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
                 raise TrialError(
-                    f"report_hypergradient() needs a finite number for {name!r}, but got {value!r}"
+                    f"hypergradient for {name!r} must be a finite number, but got {value!r}"
                 )
             found[name] = float(value)
         self.hypergradient = found

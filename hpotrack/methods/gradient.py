@@ -10,7 +10,7 @@ iterate is a trial with a ``gradient-step`` edge to the one before; the first is
 centre of the space (or the first trial a user enqueued). It stops when a step moves
 less than ``tolerance`` (in the cube, largest coordinate) or at the trial budget.
 
-Without hypergradients (the first finished trial returned none), the gradient is
+Without hypergradients (the first complete trial returned none), the gradient is
 estimated by simultaneous perturbation (SPSA; Spall 1992, eqs. 2.2-2.3; gains as in
 Spall 1998): iteration ``k`` runs two trials at ``x_k ± c_k Δ_k`` with ``Δ_k`` random
 signs and ``c_k = c / (k + 1)^γ``; both are recorded (claims ``spsa:<k>+`` and ``-``, edges
@@ -80,10 +80,12 @@ class Gradient(Method):
         if not history.trials:
             point = np.full(len(history.space), 0.5)
             return Proposal(params=history.space.decode(point), note="gradient: starting point")
-        first = history.trials[0]
-        if first.state in (TrialState.RUNNING, TrialState.QUEUED):
+        if history.trials[0].state in (TrialState.RUNNING, TrialState.QUEUED):
             raise SearchExhausted(_SEQUENTIAL)
-        if "hypergrad" in first.metrics:
+        # The first complete trial says whether the function returns hypergradients; until
+        # one completes, descent re-proposes the start (a failed first trial is no answer).
+        first = next((t for t in history.trials if t.state is TrialState.COMPLETE), None)
+        if first is None or "hypergrad" in first.metrics:
             return self._descend(history)
         return self._spsa(history)
 

@@ -157,6 +157,47 @@ def test_a_failed_iterate_backs_off_half_way() -> None:
     assert SPACE.encode(retry.params) == pytest.approx(middle)
 
 
+def test_a_failed_first_trial_does_not_switch_the_study_to_spsa() -> None:
+    """Whether the function returns hypergradients is read off the first complete trial:
+    after a failed start, descent proposes the start again, and follows the gradients."""
+    method = Gradient(lr=0.2)
+    history = History(SPACE, "minimize", 0)
+    start = method.ask(history)
+    history.update(TrialRecord(0, TrialState.FAILED, start.params, error="transient"))
+    again = method.ask(history)
+    assert again.params == start.params and again.claim is None  # not an SPSA probe
+    for number in range(1, 40):
+        proposal = method.ask(history) if number > 1 else again
+        metrics = {"value": loss(proposal.params), "hypergrad": gradient_of(proposal.params)}  # type: ignore[arg-type]
+        history.update(finished(number, proposal, loss(proposal.params), metrics))  # type: ignore[arg-type]
+    assert not any((t.claim or "").startswith("spsa") for t in history.trials)
+    assert min(t.value for t in history.trials[1:] if t.value is not None) < loss(start.params) / 20  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("hypergrad", "expected"),
+    [
+        ({"A": 1.0}, "hypergradient for 'A', which is not a hyperparameter"),
+        ({"a": math.nan}, "hypergradient for 'a' must be a finite number"),
+        ({"a": np.array([1.0])}, "hypergradient for 'a' must be a finite number"),
+        ([1.0, 2.0], "'hypergrad' must be a dict"),
+    ],
+)
+def test_returned_hypergradients_are_checked_like_reported_ones(
+    db: object, hypergrad: object, expected: str
+) -> None:
+    """A misspelt name or a NaN fails the trial with a message, instead of counting as a
+    zero gradient that stalls the descent without a word."""
+
+    @hp.tune({"a": hp.Float(0.0, 1.0)}, method="gradient", study="g", db=db, seed=0)  # type: ignore[arg-type]
+    def f(a: float) -> dict[str, object]:
+        return {"value": a, "hypergrad": hypergrad}
+
+    study = f.optimize(n_trials=1)
+    (trial,) = study.trials
+    assert trial.state is TrialState.FAILED and expected in (trial.error or ""), trial.error
+
+
 def test_it_stops_when_steps_become_tiny() -> None:
     with pytest.raises(SearchExhausted, match="converged"):
         run(Gradient(lr=1e-6, tolerance=1e-3), 3, with_gradient=True)
