@@ -61,8 +61,12 @@ def check_settings(direction: object, objective: object, seed: object) -> None:
         raise DefinitionError(
             f"objective must name a metric (a non-empty str), but got objective={objective!r}"
         )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise DefinitionError(f"seed must be an int or None, but got seed={seed!r}")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+    ):
+        raise DefinitionError(
+            f"`0 <= seed < 2**63` must hold for a whole number (or None), but got seed={seed!r}"
+        )
 
 
 def open_study(store: Store, definition: StudyDefinition, function: Mapping[str, Any]) -> Study:
@@ -112,6 +116,8 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
 
 def load_study(name: str, db: str | Path | None = None) -> Study:
     """Open an existing study by name; the database defaults to ``./hpotrack.db``."""
+    if not isinstance(name, str):
+        raise StudyNotFoundError(f"a study name is text, but got {name!r}")
     store = open_store(default_db_path(db), must_exist=True)
     row = store.find_study(name) if is_utf8(name) else None  # no stored name can match
     if row is None:

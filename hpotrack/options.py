@@ -32,6 +32,13 @@ def check_real(value: object, name: str, condition: str, holds: Callable[[float]
     return float(value)  # type: ignore[arg-type]
 
 
+def check_bool(value: object, name: str) -> bool:
+    """``value``, if it is True or False (not 0, 1 or a string that reads as one)."""
+    if not isinstance(value, bool):
+        raise MethodError(f"`{name}` must be True or False, but got {name}={value!r}")
+    return value
+
+
 def check_choice(value: object, name: str, allowed: Collection[str]) -> str:
     """``value``, if it is one of the ``allowed`` strings."""
     if not isinstance(value, str) or value not in allowed:

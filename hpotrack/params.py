@@ -16,6 +16,7 @@ import math
 import numbers
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import MISSING, dataclass
 from decimal import Decimal
 from typing import Any, TypeAlias, TypeVar, cast
@@ -478,6 +479,12 @@ class Choice:
         if isinstance(raw, str | bytes | Mapping) or not isinstance(raw, Iterable):
             raise SpaceError(
                 f"Choice options must be a list, but got {raw!r}; e.g. hp.Choice(['adam', 'sgd'])"
+            )
+        if isinstance(raw, AbstractSet):  # its order changes between processes
+            raise SpaceError(
+                f"Choice options must be a list, but got a set {raw!r}: a set's order "
+                "changes from one process to the next, so the study could not be reopened; "
+                f"use sorted(...) or a list"
             )
         options = tuple(_to_option(x) for x in raw)
         if not options:

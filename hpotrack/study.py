@@ -245,6 +245,8 @@ class Study:
 
     def trial(self, number: int) -> TrialRecord:
         """Trial ``number``; a :class:`TrialError` naming the numbers that exist."""
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TrialError(f"a trial number is a whole number, but got {number!r}")
         trials = self.refresh().trials
         if not 0 <= number < len(trials):
             have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"

@@ -130,9 +130,13 @@ class TunedFunction:
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
         _check_count("n_trials", n_trials, minimum=0)
-        _check_count("n_jobs", n_jobs, minimum=-1)
+        whole = isinstance(n_jobs, int) and not isinstance(n_jobs, bool)
+        if not whole or not (n_jobs >= 1 or n_jobs == -1):
+            raise HpotrackError(
+                f"`n_jobs >= 1` (or -1: one per core) must hold, but got n_jobs={n_jobs!r}"
+            )
         if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
         ):
             raise HpotrackError(f"`timeout > 0` must hold (seconds), but got timeout={timeout!r}")
         _check_max_budget(max_budget, study or self.definition.name, self.definition.budget)

@@ -520,3 +520,10 @@ def test_json_is_plain_and_stable() -> None:
         Space.from_json([1])
     with pytest.raises(SpaceError, match="parameter 'x': not a stored parameter"):
         Space.from_json({"x": {"type": "uniform"}})
+
+
+def test_a_set_of_options_is_refused_its_order_changes_between_processes() -> None:
+    with pytest.raises(SpaceError, match="a set's order changes from one process"):
+        Choice({"adam", "sgd"})  # type: ignore[arg-type]
+    with pytest.raises(SpaceError, match="a set's order"):
+        Choice(frozenset({1, 2}))  # type: ignore[arg-type]

@@ -305,3 +305,19 @@ def test_a_writer_waiting_for_the_lock_reads_what_the_holder_committed(db: Path)
     assert study.read_while_waiting == 1
     assert [c.number for c in claimed] == [1]  # the trial the holder queued
     assert claimed[0].params == {"lr": 0.01, "layers": 2, "act": "relu"}
+
+
+@pytest.mark.parametrize("number", [1.5, "1", None, True], ids=repr)
+def test_a_trial_number_that_is_not_a_whole_number_is_a_trial_error(
+    tmp_path: Path, number: object
+) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=tmp_path / "h.db", seed=0)
+    def f(x: float) -> float:
+        return x
+
+    study = f.optimize(n_trials=2)
+    for read in (study.trial, study.curve):
+        with pytest.raises(hp.HpotrackError, match="a trial number is a whole number"):
+            read(number)  # type: ignore[arg-type]
+    with pytest.raises(hp.HpotrackError, match="a study name is text"):
+        hp.load_study(5, db=tmp_path / "h.db")  # type: ignore[arg-type]

@@ -893,3 +893,30 @@ def test_a_change_of_method_options_names_the_options(
         "study 's': method changed (sha: eta 3.0 -> 2); the trials so far are kept",
         "study 's': method changed from sha to hyperband; the trials so far are kept",
     ]
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 1.5, True, "3"], ids=repr)
+def test_a_seed_outside_what_every_method_can_use_is_refused_when_decorating(
+    db: Path, seed: object
+) -> None:
+    with pytest.raises(hp.HpotrackError, match=r"`0 <= seed < 2\*\*63` must hold"):
+        hp.tune(SPACE, study="s", db=db, seed=seed)  # type: ignore[arg-type]
+    assert not db.exists()  # refused before anything is stored
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"n_jobs": 0}, "`n_jobs >= 1` (or -1: one per core) must hold"),
+        ({"n_jobs": -2}, "`n_jobs >= 1` (or -1: one per core) must hold"),
+        ({"timeout": math.nan}, "`timeout > 0` must hold"),
+        ({"timeout": 0}, "`timeout > 0` must hold"),
+    ],
+)
+def test_bad_optimize_options_are_one_clear_error(
+    db: Path, options: dict[str, object], expected: str
+) -> None:
+    train = make(db)
+    with pytest.raises(hp.HpotrackError) as info:
+        train.optimize(n_trials=3, **options)  # type: ignore[arg-type]
+    assert expected in str(info.value)

@@ -14,6 +14,7 @@ import numpy as np
 
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.options import check_bool
 from hpotrack.records import Origin
 from hpotrack.space import Space
 
@@ -36,6 +37,7 @@ class Grid(Method):
             raise MethodError(
                 f"`grid_points >= 2` must hold, but got grid_points={self.grid_points!r}"
             )
+        check_bool(self.shuffle, "shuffle")
 
     def check(self, space: Space) -> None:
         space.grid_size(self.grid_points)  # raises for a continuous Float without grid_points

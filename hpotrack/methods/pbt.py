@@ -169,7 +169,9 @@ class PBT(Method):
         scored = [(history.loss(m.latest.value), m.index, m.latest) for m in members
                   if m.latest is not None and m.latest.value is not None]  # fmt: skip
         scored.sort(key=lambda entry: (entry[0], entry[1]))
-        cut = math.floor(self.quantile * len(scored))
+        # at least one member each way once two are scored: with a small population
+        # (3 at quantile 0.25) a floor of 0 would never exploit
+        cut = max(1, math.floor(self.quantile * len(scored))) if len(scored) >= 2 else 0
         if cut == 0:
             return []
         bottom = {index for _, index, _ in scored[-cut:]}

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.options import check_bool
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin
 
@@ -29,8 +29,7 @@ class Random(Method):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pruner", pruner_from(self.pruner))
-        if not isinstance(self.qmc, bool):
-            raise MethodError(f"`qmc` must be True or False, but got qmc={self.qmc!r}")
+        check_bool(self.qmc, "qmc")
 
     def ask(self, history: History) -> Proposal:
         number = history.next_number

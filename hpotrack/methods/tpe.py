@@ -45,7 +45,7 @@ from hpotrack.methods.parzen import (
     ParzenEstimator,
     ranked_candidates,
 )
-from hpotrack.options import check_real
+from hpotrack.options import check_bool, check_real
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Space, Value
@@ -93,10 +93,7 @@ class TPE(Method):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MethodError(f"`{name} >= 1` must hold, but got {name}={value!r}")
         for name in ("multivariate", "constant_liar"):
-            if not isinstance(getattr(self, name), bool):
-                raise MethodError(
-                    f"`{name}` must be True or False, but got {name}={getattr(self, name)!r}"
-                )
+            check_bool(getattr(self, name), name)
         self._number("gamma", "0 < gamma <= 1", lambda x: 0 < x <= 1)
         self._number("bandwidth_factor", "bandwidth_factor > 0", lambda x: x > 0)
         self._number("min_bandwidth", "0 < min_bandwidth <= 1", lambda x: 0 < x <= 1)

@@ -61,3 +61,9 @@ def test_continuous_float_needs_step_or_grid_points() -> None:
 def test_grid_points_is_validated(bad: object) -> None:
     with pytest.raises(MethodError, match="grid_points >= 2"):
         Grid(grid_points=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["no", None, 0, 1, [1]])
+def test_shuffle_is_validated(bad: object) -> None:
+    with pytest.raises(MethodError, match="`shuffle` must be True or False"):
+        Grid(shuffle=bad)  # type: ignore[arg-type]

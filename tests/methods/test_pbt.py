@@ -115,6 +115,20 @@ def test_maximizing_exploits_the_largest_scores() -> None:
     assert member_of(history.trials[exploited[0].parents[0].parent]) == 0
 
 
+@pytest.mark.parametrize("population", [2, 3])
+def test_a_small_population_still_exploits_its_best(population: int) -> None:
+    """quantile 0.25 of 2 or 3 members is less than one: the worst still exploits the
+    best, or a small population would never exploit at all."""
+    method = PBT(population=population, quantile=0.25)
+    history = History(SPACE, "minimize", 0)
+    scores = {m: float(m) for m in range(population)}
+    finish_all(method, history, scores)
+    second = finish_all(method, history, scores)
+    (exploited,) = [t for t in second if t.origin == "exploited"]
+    assert member_of(exploited) == population - 1
+    assert member_of(history.trials[exploited.parents[0].parent]) == 0
+
+
 def test_an_exploiting_member_continues_from_the_source_step() -> None:
     method = PBT(population=4, interval=3, quantile=0.25)
     history = History(SPACE, "minimize", 0)
