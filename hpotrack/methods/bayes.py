@@ -93,7 +93,7 @@ class Bayes(Method):
     def _ask(self, history: History) -> Proposal:
         space, number = history.space, history.next_number
         seen = {tuple(t.params.values()) for t in history.trials}
-        data, pending = _observations(history, self.max_points)
+        data, pending, failed = _observations(history, self.max_points)
         if number < self.startup(space) or len(data) < 2:
             point = sobol_point(len(space), history.seed, number)
             return _first_unseen(space, [point], seen, history, "bayes: Sobol start-up")
@@ -105,9 +105,11 @@ class Bayes(Method):
         model = gp.fit(x[fitted], y[fitted], features.categorical, history.rng(number, _RNG_HYPER))
         if len(fitted) < len(y):
             model = gp.GaussianProcess(x, y, features.categorical, model.hyper)
-        if pending:
-            x_pending = features.of([history.trials[n].params for n in pending])
-            model = model.condition(x_pending, model.predict(x_pending)[0])
+        if pending or failed:  # pending: kriging believers; failed: as bad as the worst
+            x_lies = features.of([history.trials[n].params for n in (*pending, *failed)])
+            believed = model.predict(x_lies[: len(pending)])[0] if pending else np.empty(0)
+            lies = np.concatenate([believed, np.full(len(failed), float(np.max(y)))])
+            model = model.condition(x_lies, lies)
 
         def score(points: Array, gradient: bool = True) -> tuple[Array, Array]:
             return self._acquisition(model, float(y.min()), points, gradient)
@@ -292,14 +294,20 @@ def _snap(param: Int | Float, u: Array) -> Array:
     return np.asarray((np.minimum(np.floor(u * count), count - 1) + 0.5) / count)
 
 
-def _observations(history: History, cap: int) -> tuple[list[tuple[int, float]], list[int]]:
+def _observations(
+    history: History, cap: int
+) -> tuple[list[tuple[int, float]], list[int], list[int]]:
     """(trial number, loss) of at most ``cap`` finished trials with a value, and the numbers
-    of the (at most ``cap // 4``, latest) running or queued trials."""
+    of the (at most ``cap // 4``, latest) running or queued trials and of as many failed
+    ones. A failed trial is conditioned on as the worst value seen: left out, the model
+    would see the failing point as unexplored and propose it again and again."""
     sign = objective_sign(history.direction)
-    finished, pending = [], []
+    finished, pending, failed = [], [], []
     for trial in history.trials:
         if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
             pending.append(trial.number)
+        elif trial.state is TrialState.FAILED:
+            failed.append(trial.number)
         elif (
             trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
             and trial.value is not None
@@ -307,7 +315,7 @@ def _observations(history: History, cap: int) -> tuple[list[tuple[int, float]], 
         ):
             finished.append((trial.number, sign * trial.value))
     keep = _subset(np.array([loss for _, loss in finished]), cap)
-    return [finished[i] for i in keep], pending[-(cap // 4) :]
+    return [finished[i] for i in keep], pending[-(cap // 4) :], failed[-(cap // 4) :]
 
 
 def _subset(losses: Array, size: int) -> npt.NDArray[np.intp]:

@@ -104,13 +104,14 @@ class TPE(Method):
         object.__setattr__(self, name, check_real(getattr(self, name), name, condition, holds))
 
     def ask(self, history: History) -> Proposal:
-        complete, pruned, pending = _gather(history)
+        complete, pruned, pending, failed = _gather(history)
         space, number = history.space, history.next_number
         if len(complete) + len(pruned) < self.n_startup:
             candidates = history.uniform(number, len(space))[None, :]
         else:
-            candidates = self.candidates(history, complete + pruned, len(complete), pending)
-        taken = {_key(space, t.params) for t in pending}
+            observed = complete + pruned
+            candidates = self.candidates(history, observed, len(complete), pending, failed)
+        taken = {_key(space, t.params) for t in (*pending, *failed)}
         for point in candidates:
             params = space.decode(point)
             if _key(space, params) not in taken:
@@ -147,9 +148,12 @@ class TPE(Method):
         observed: Sequence[TrialRecord],
         n_complete: int,
         pending: Sequence[TrialRecord],
+        failed: Sequence[TrialRecord] = (),
     ) -> Array:
         """Candidate points of the cube, best first. ``observed[:n_complete]`` are complete
-        trials, the rest pruned ones (ranked after them whatever their value)."""
+        trials, the rest pruned ones (ranked after them whatever their value). ``failed``
+        trials join the bad density: where the function fails is no place to go back to
+        (left out, a failing region looks unexplored and is proposed again and again)."""
         space = history.space
         x = space.encode_many([t.params for t in observed])
         values = [math.inf if t.value is None else t.value for t in observed]
@@ -157,8 +161,9 @@ class TPE(Method):
         rank = np.lexsort((loss, np.arange(len(observed)) >= n_complete))  # stable: ties by age
         n_below = max(1, min(math.ceil(self.gamma * len(observed)), MAX_BELOW))
         below, above = x[rank[:n_below]], x[rank[n_below:]]
-        if self.constant_liar and pending:
-            above = np.vstack([above, space.encode_many([t.params for t in pending])])
+        liars = [*(pending if self.constant_liar else ()), *failed]
+        if liars:
+            above = np.vstack([above, space.encode_many([t.params for t in liars])])
         good, bad = self.estimators(space, below, above)
         rng = history.rng(history.next_number, 1)
         return ranked_candidates(good, bad, rng, self.n_ei_candidates)
@@ -166,13 +171,15 @@ class TPE(Method):
 
 def _gather(
     history: History,
-) -> tuple[list[TrialRecord], list[TrialRecord], list[TrialRecord]]:
-    """Complete, pruned (with a finite value) and pending trials of the window, in order."""
+) -> tuple[list[TrialRecord], list[TrialRecord], list[TrialRecord], list[TrialRecord]]:
+    """Complete, pruned (with a finite value), pending and failed trials of the window, in
+    order."""
     trials = history.trials
     start = max(0, len(trials) - WINDOW)
     complete: list[TrialRecord] = []
     pruned: list[TrialRecord] = []
     pending: list[TrialRecord] = []
+    failed: list[TrialRecord] = []
     for trial in trials[start:]:
         state = trial.state
         if state is TrialState.COMPLETE or state is TrialState.PRUNED:
@@ -180,10 +187,12 @@ def _gather(
                 (complete if state is TrialState.COMPLETE else pruned).append(trial)
         elif state in _PENDING:
             pending.append(trial)
+        elif state is TrialState.FAILED:
+            failed.append(trial)
     best = history.best
     if best is not None and best.number < start and best.value is not None:
         complete.append(best)
-    return complete, pruned, pending
+    return complete, pruned, pending, failed
 
 
 def _key(space: Space, params: Mapping[str, Value]) -> tuple[tuple[str, Value], ...]:

@@ -268,6 +268,24 @@ class MethodSuite:
         random_search = [_best(Random(), space, seed) for seed in seeds]
         assert float(np.median(mine)) < float(np.median(random_search)), (mine, random_search)
 
+    def test_does_not_return_to_where_the_function_fails(self) -> None:
+        """A failed trial is evidence too: where the function fails (NaN on half of
+        the space here) must not be proposed again and again (model-based only)."""
+        if not self.model_based:
+            pytest.skip("not a model-based method")
+        space = Space.from_user({"x": Float(-5.0, 10.0), "y": Float(0.0, 15.0)})
+        method, history = self.make_method(), History(space, "minimize", 0)
+        for number in range(40):
+            proposal = method.ask(history)
+            works = float(proposal.params["x"]) < 2.5  # type: ignore[arg-type]
+            state = TrialState.COMPLETE if works else TrialState.FAILED
+            value = branin(proposal.params) if works else None
+            history.update(record(number, proposal, state, value))
+        failed = space.encode_many([t.params for t in history.trials if t.value is None])
+        gaps = np.linalg.norm(failed[:, None, :] - failed[None, :, :], axis=-1)
+        np.fill_diagonal(gaps, np.inf)
+        assert len(failed) < 30 and gaps.min() > 1e-3, (len(failed), gaps.min())
+
 
 def branin(params: Mapping[str, Value]) -> float:
     """The Branin function (minimum 0.397887 at three points)."""

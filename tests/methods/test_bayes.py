@@ -190,14 +190,14 @@ def test_acquisition_gradient_matches_finite_differences(acquisition: str) -> No
         np.testing.assert_allclose(gradient[:, j], (up - down) / (2 * step), rtol=1e-4, atol=1e-6)
 
 
-def test_finished_trials_with_values_are_data_and_running_ones_pending() -> None:
+def test_finished_trials_with_values_are_data_running_ones_pending_failed_ones_apart() -> None:
     history = History(BRANIN, "maximize", 0)
     states = [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED, TrialState.RUNNING]
     for number, state in enumerate(states):
         value = 2.0 + number if state in (TrialState.COMPLETE, TrialState.PRUNED) else None
         history.update(record(number, FAST.ask(history), state, value))
-    data, pending = bayes_module._observations(history, 200)
-    assert data == [(0, -2.0), (1, -3.0)] and pending == [3]
+    data, pending, failed = bayes_module._observations(history, 200)
+    assert data == [(0, -2.0), (1, -3.0)] and pending == [3] and failed == [2]
 
 
 def test_the_kept_points_are_the_best_half_and_a_spread_ending_with_the_latest() -> None:
