@@ -179,7 +179,7 @@ def test_a_fully_pending_tiny_space_still_gets_a_proposal() -> None:
     assert space.validate(params) == params
 
 
-def test_failed_trials_are_ignored_and_pruned_ones_rank_after_complete_ones() -> None:
+def test_failed_trials_count_as_bad_and_pruned_ones_rank_after_complete_ones() -> None:
     space = Space.from_user({"x": Float(0.0, 1.0)})
     history = History(space, "minimize", 0)
     states = [TrialState.COMPLETE, TrialState.FAILED, TrialState.PRUNED]
@@ -188,8 +188,8 @@ def test_failed_trials_are_ignored_and_pruned_ones_rank_after_complete_ones() ->
         x = number / 30
         value = None if state is TrialState.FAILED else (-1.0 if state is TrialState.PRUNED else x)
         history.update(TrialRecord(number, state, {"x": x}, value=value))
-    complete, pruned, pending = tpe_module._gather(history)
-    assert len(complete) == 10 and len(pruned) == 10 and not pending
+    complete, pruned, pending, failed = tpe_module._gather(history)
+    assert len(complete) == 10 and len(pruned) == 10 and not pending and len(failed) == 10
     # Pruned trials report -1 (better than any complete value) yet must not steer the model:
     # the proposal stays near the best complete trial (x = 0), not the pruned ones.
     proposal = TPE(n_startup=1, gamma=0.1).ask(history)
@@ -203,7 +203,7 @@ def test_the_window_keeps_the_best_trial_ever(monkeypatch: pytest.MonkeyPatch) -
     for number in range(40):
         value = 0.0 if number == 3 else 1.0 + number
         history.update(TrialRecord(number, TrialState.COMPLETE, {"x": number / 40}, value=value))
-    complete, _, _ = tpe_module._gather(history)
+    complete, *_ = tpe_module._gather(history)
     assert [t.number for t in complete] == [*range(30, 40), 3]
 
 
