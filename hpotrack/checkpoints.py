@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import os
 import pickle
-import secrets
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hpotrack.errors import TrialError
+from hpotrack.files import write_replacing
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 
@@ -66,7 +64,7 @@ def save(
     # A new name for every content: the file a row points to is never overwritten, so a
     # writer killed before its row is stored leaves the previous checkpoint intact.
     final = folder / f"trial-{number}-step-{step}-{digest[:12]}.{'bin' if raw else 'pkl'}"
-    _write_atomically(final, data)
+    write_replacing(final, lambda handle: handle.write(data), text=False)
     checkpoint = Checkpoint(
         trial_id=trial_id,
         step=step,
@@ -86,19 +84,6 @@ def save(
     if replaced is not None and replaced[0] != checkpoint.path:
         (store.checkpoint_root / replaced[0]).unlink(missing_ok=True)
     return checkpoint
-
-
-def _write_atomically(final: Path, data: bytes) -> None:
-    temporary = final.with_name(f".{final.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def find(store: Store, study_id: int, number: int, at_most: int | None) -> Checkpoint | None:

@@ -26,11 +26,8 @@ counts add up to ``len(study.trials)``), for a progress bar on long plots.
 from __future__ import annotations
 
 import math
-import os
 import re
-import secrets
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +36,7 @@ import numpy as np
 from hpotrack import lineage as lineage_of
 from hpotrack.checkpoints import source_edge
 from hpotrack.errors import HpotrackError
+from hpotrack.files import write_replacing
 from hpotrack.importance import ESTIMATOR, fanova
 from hpotrack.params import Choice
 from hpotrack.records import Origin, TrialRecord, TrialState, is_better
@@ -100,7 +98,7 @@ def save(
     study: Study, kind: str, path: str | Path, *, progress: Progress | None = None, dpi: int = 100
 ) -> Path:
     """Draw ``kind`` for ``study`` and write it to ``path`` (.png, .pdf or .svg by its
-    suffix) atomically: a temporary file beside it, renamed over it. Returns the path."""
+    suffix) atomically (:func:`hpotrack.files.write_replacing`). Returns the path."""
     target = Path(path)
     fmt = target.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
@@ -108,15 +106,12 @@ def save(
     if not target.parent.is_dir():
         raise PlotError(f"cannot write {target}: the folder {target.parent} does not exist")
     drawn = figure(study, kind, progress=progress)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        drawn.savefig(temp, format=fmt, dpi=dpi)
-        os.replace(temp, target)
+        write_replacing(
+            target, lambda stream: drawn.savefig(stream, format=fmt, dpi=dpi), text=False
+        )
     except OSError as exc:
         raise PlotError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        with suppress(OSError):
-            os.unlink(temp)
     return target
 
 
@@ -167,6 +162,9 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
     if steps:
         ax.step(steps, best, where="post", color="k", lw=1.2, label="best so far", zorder=2)
     _log_if_wide(ax, [_value(t) for t in trials if _valued(t)])
+    numbers = [t.number for t in trials]  # failed markers do not widen the axis themselves
+    margin = max(0.5, 0.02 * (max(numbers) - min(numbers)))
+    ax.set_xlim(min(numbers) - margin, max(numbers) + margin)
     ax.set(xlabel="trial", ylabel=study.objective)
     _title(ax, f"{study.name}: {study.objective} per trial ({study.direction})")
     ax.legend(loc="best", fontsize="small")

@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +44,7 @@ from hpotrack import lineage
 from hpotrack.budget import Budget
 from hpotrack.definition import DIRECTIONS
 from hpotrack.errors import HpotrackError
+from hpotrack.files import write_replacing
 from hpotrack.jsonable import dumps, jsonable
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.records import TrialRecord, TrialState
@@ -167,23 +166,19 @@ def write_export(study: Study, fmt: str, stream: TextIO, progress: Progress | No
 def export_to_file(
     study: Study, fmt: str, path: str | Path, progress: Progress | None = None
 ) -> int:
-    """Write the export to ``path`` atomically (temp file + rename); returns the trial count."""
+    """Write the export to ``path`` atomically (:func:`write_replacing`); returns the trial
+    count."""
     target = Path(path)
     if not target.parent.is_dir():
         raise TransferError(f"cannot write {target}: the folder {target.parent} does not exist")
-    temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(temp, "x", encoding="utf-8", newline="") as stream:  # umask applies
-            count = write_export(study, fmt, stream, progress)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, target)
+        return write_replacing(
+            target,
+            lambda stream: write_export(study, fmt, cast(TextIO, stream), progress),
+            text=True,
+        )
     except OSError as exc:
         raise TransferError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        with suppress(OSError):
-            os.unlink(temp)
-    return count
 
 
 def _curves(store: Store, study_id: int) -> dict[int, dict[str, list[list[Any]]]]:

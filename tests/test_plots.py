@@ -118,6 +118,24 @@ def test_history_marks_failed_trials_and_follows_the_best(db: Path) -> None:
     assert list(best.get_ydata()) == sorted(best.get_ydata(), reverse=True)  # minimize
 
 
+@pytest.mark.parametrize("working_from", [6, None], ids=["first six fail", "all fail"])
+def test_every_failed_trial_is_within_the_axis(tmp_path: Path, working_from: int | None) -> None:
+    """Failed trials are marked at the bottom, drawn in axis coordinates: the x range
+    must still cover them when they come first, or when nothing else is drawn."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="f", db=tmp_path / "f.db",
+             seed=0, max_failures=20)  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        if working_from is None or trial.number < working_from:
+            raise ValueError("boom")
+        return x
+
+    opened = f.optimize(n_trials=12 if working_from else 3)
+    low, high = plots.history(opened).axes[0].get_xlim()
+    numbers = [t.number for t in opened.trials]
+    assert low < min(numbers) and max(numbers) < high
+
+
 def test_curves_mark_the_rung_budgets_and_where_trials_were_pruned(db: Path) -> None:
     opened = study(db, "sha")
     ax = plots.curves(opened).axes[0]

@@ -47,4 +47,5 @@ def plot(ctx: click.Context, study: str, kind: str, output: Path) -> None:
     count = len(opened.trials)
     with Counter(f"plot {kind}", count) as progress:
         plots.save(opened, kind, output, progress=progress.advance)
-    click.echo(f"wrote the {kind} plot of study {opened.name!r} ({count} trials) to {output}")
+    trials = "1 trial" if count == 1 else f"{count} trials"
+    click.echo(f"wrote the {kind} plot of study {opened.name!r} ({trials}) to {output}")

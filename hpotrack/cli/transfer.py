@@ -28,7 +28,7 @@ from hpotrack.transfer import (
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write to FILE (atomically) instead of stdout.",
+    help="Write to FILE (atomically) instead of stdout ('-': stdout).",
 )
 @click.pass_context
 @user_errors
@@ -39,6 +39,8 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
     back with `hpotrack import`; csv is one row per trial, params and metrics flattened.
     """
     opened = study_of(ctx, study)
+    if output is not None and str(output) == "-":
+        output = None
     with Counter(f"export {fmt}", 2 * len(opened.trials)) as progress:  # convert, write
         if output is None:
             buffer = io.StringIO()

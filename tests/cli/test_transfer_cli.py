@@ -156,3 +156,24 @@ def test_the_installed_command_exports_and_imports(source: Path, tmp_path: Path)
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("Error: study 'mlp' already exists")
+
+
+def test_export_through_a_symlink_and_into_a_fifo_keeps_them(source: Path, tmp_path: Path) -> None:
+    """-o follows a symlink (the file it names gets the export, the link stays) and
+    writes into a FIFO in place (renaming over it would leave a plain file there, as it
+    would over /dev/stdout); '-o -' is stdout."""
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    assert invoke("--db", source, "export", "mlp", "-o", link).exit_code == 0
+    assert link.is_symlink() and target.read_text() == export_text("mlp", source, "json")
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    assert invoke("--db", source, "export", "mlp", "-o", fifo).exit_code == 0
+    out, _ = reader.communicate(timeout=30)
+    assert out == export_text("mlp", source, "json") and fifo.is_fifo()
+
+    result = invoke("--db", source, "export", "mlp", "-o", "-")
+    assert result.stdout == export_text("mlp", source, "json") and not Path("-").exists()
