@@ -250,7 +250,7 @@ def optimize_here(
                 if outcome.state is not TrialState.FAILED:
                     failures.clear()
                     continue
-                log.warning("trial %d failed: %s", claimed.number, _last_line(outcome.error))
+                log.warning("trial %d failed: %s", claimed.number, _headline(outcome.error))
                 failures.append(outcome.error or "")
                 if len(failures) >= max_failures:
                     raise TooManyFailures(
@@ -313,6 +313,12 @@ def _nothing_to_run(stop: StopSearch) -> str:
     return "; nothing to run"
 
 
-def _last_line(text: str | None) -> str:
+def _headline(text: str | None) -> str:
+    """What a failure was, in one line: of a traceback, the first line of the exception
+    raised last (the first unindented line after its frames), else the first line."""
     lines = (text or "").strip().splitlines()
-    return lines[-1] if lines else ""
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
+    if starts:
+        after = lines[starts[-1] + 1 :]
+        return next((line for line in after if not line.startswith(" ")), lines[-1])
+    return lines[0] if lines else ""

@@ -117,6 +117,10 @@ class Store:
             )
         if self.path.is_dir():
             raise StorageError(f"{self.path} is a directory, not a database file")
+        if not self.path.parent.is_dir():
+            raise StorageError(
+                f"cannot create {self.path}: the folder {self.path.parent} does not exist"
+            )
         self._writer = WriterLock(self.path)
         self._commits = 0  # write transactions committed through this connection
         self.committed_version: object = None  # version() right after the last commit
@@ -132,6 +136,12 @@ class Store:
             self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             self.db = sqlite_utils.Database(self.conn)
             version = self._schema_version()  # refuses a foreign file before changing it
+            if must_exist and version == 0:  # a reader: never turn the file into a database
+                raise StorageError(
+                    f"{self.path} has no hpotrack tables (a copy taken without its -wal file "
+                    "while a study was running? copy with sqlite3's .backup instead); pass "
+                    "--db PATH to the file your study wrote"
+                )
             self._set_wal()
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
@@ -712,10 +722,10 @@ def _open_wal_index(path: Path) -> int:
 
 
 def default_db_path(db: str | Path | None = None) -> Path:
-    """``db`` if given, else ``$HPOTRACK_DB``, else ``./hpotrack.db``."""
+    """``db`` if given, else ``$HPOTRACK_DB``, else ``./hpotrack.db`` (``~`` expanded)."""
     if db is not None:
-        return Path(db)
-    return Path(os.environ.get("HPOTRACK_DB") or DEFAULT_DB)
+        return Path(db).expanduser()
+    return Path(os.environ.get("HPOTRACK_DB") or DEFAULT_DB).expanduser()
 
 
 _open: dict[tuple[int, Path], Store] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from pathlib import Path
 
@@ -158,3 +159,28 @@ def test_a_batch_never_claims_past_the_target(db: Path, monkeypatch: pytest.Monk
 
     assert len(f.optimize(n_trials=5).trials) == 5
     assert len(f.optimize(n_trials=7).trials) == 7
+
+
+def test_the_log_names_a_failure_by_its_exception_line(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A multi-line message, after a chained one: the log line is the first line of the
+    exception raised last, with its type, not the last line of the traceback."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="l", db=db, seed=0)
+    def f(x: float) -> float:
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise ValueError("boom at trial\nsecond line") from None
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"), pytest.raises(hp.HpotrackError):
+        f.optimize(n_trials=5)
+    assert caplog.records[0].getMessage() == "trial 0 failed: ValueError: boom at trial"
+
+
+def test_a_database_in_a_missing_folder_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(hp.HpotrackError, match=r"the folder .* does not exist"):
+        hp.tune({"x": hp.Float(0.0, 1.0)}, db=tmp_path / "no" / "such" / "h.db")(
+            lambda x: x
+        ).optimize(n_trials=1)

@@ -126,6 +126,7 @@ def test_an_empty_database_shows_nothing(tmp_path: Path) -> None:
     [
         ("missing", "no database at"),
         ("zero-bytes", "an empty file at"),
+        ("no-tables", "has no hpotrack tables"),
         ("not-sqlite", "not an hpotrack database"),
         ("newer", "newer than this hpotrack"),
         ("unknown-study", "did you mean 'alpha'"),
@@ -142,6 +143,11 @@ def test_user_mistakes_are_one_line_and_exit_2(
     elif setup == "zero-bytes":  # read, not turned into an empty database
         target = tmp_path / "empty.db"
         target.touch()
+    elif setup == "no-tables":  # a SQLite file without tables: left as it is
+        target = tmp_path / "bare.db"
+        with closing(sqlite3.connect(target)) as conn:
+            conn.execute("PRAGMA user_version = 0")
+        size = target.stat().st_size
     elif setup == "not-sqlite":
         target = tmp_path / "junk.db"
         target.write_bytes(b"hello" * 100)
@@ -160,6 +166,7 @@ def test_user_mistakes_are_one_line_and_exit_2(
     assert expected in result.output and "Traceback" not in result.output
     assert result.output.count("\n") == 1
     assert setup != "zero-bytes" or target.stat().st_size == 0
+    assert setup != "no-tables" or target.stat().st_size == size
 
 
 def test_empty_columns_go_before_parameters_are_folded(tmp_path: Path) -> None:
