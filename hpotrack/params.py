@@ -521,7 +521,7 @@ class Choice:
         """How many options there are."""
         return len(self.options)
 
-    def _index(self, value: object) -> int:
+    def index(self, value: object) -> int:
         """Position of the option equal to ``value`` and of the same kind."""
         kind = _kind(value)
         for i, option in enumerate(self.options):
@@ -536,11 +536,11 @@ class Choice:
 
     def validate(self, value: object) -> Value:
         """The option equal to ``value`` (numpy's 3 gives the option 3)."""
-        return self.options[self._index(value)]
+        return self.options[self.index(value)]
 
     def encode(self, value: object) -> float:
         """The middle of the option's bin."""
-        return (self._index(value) + 0.5) / len(self.options)
+        return (self.index(value) + 0.5) / len(self.options)
 
     def decode(self, u: float) -> Value:
         """The option whose bin holds ``u``."""

@@ -199,24 +199,26 @@ def explore(
 
 
 def perturbed(param: Float | Int | Choice, value: Value, factor: float) -> Value:
-    """``value`` moved by ``factor``, clipped to the parameter's range and grid. An Int
-    moves by at least 1 in the factor's direction; a Choice moves to the next option up
-    (factor > 1) or down (factor < 1), staying at the ends."""
+    """``value`` moved by ``factor``, clipped to the parameter's range and grid. On a grid
+    (an Int, a stepped Float) it moves at least one grid step in the factor's direction,
+    or rounding would put it back where it was; a Choice moves to the next option up
+    (factor > 1) or down (factor < 1). Both stay at the ends."""
+    direction = 1 if factor > 1 else -1 if factor < 1 else 0
     if isinstance(param, Choice):
-        index = param.options.index(value) + (1 if factor > 1 else -1 if factor < 1 else 0)
+        index = param.index(value) + direction  # True is not the option 1
         return param.options[min(max(index, 0), len(param.options) - 1)]
     current = float(value)  # type: ignore[arg-type]
-    moved = current * factor
-    if isinstance(param, Int) and factor != 1 and round(moved) == current:
-        moved = current + (1 if factor > 1 else -1)
-    clipped = min(max(moved, param.low), param.high)
-    if isinstance(param, Int):
-        steps = round((clipped - param.low) / param.step)
-        return min(param.low + steps * param.step, param.high)
+    clipped = min(max(current * factor, param.low), param.high)
     if param.step is None:
-        return clipped
+        return clipped  # an unstepped Float (an Int's step is at least 1)
+    here = round((current - param.low) / param.step)
     steps = round((clipped - param.low) / param.step)
-    return param.decode((min(max(steps, 0), param.n_values - 1) + 0.5) / param.n_values)
+    if steps == here:
+        steps += direction
+    steps = min(max(steps, 0), param.n_values - 1)
+    if isinstance(param, Int):
+        return min(param.low + steps * param.step, param.high)
+    return param.decode((steps + 0.5) / param.n_values)
 
 
 def _step(member: Member) -> int:

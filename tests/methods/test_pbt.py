@@ -27,7 +27,12 @@ class TestPBT(MethodSuite):
         (Float(0.0, 1.0), 0.9, 1.2, 1.0),  # clipped to high
         (Float(0.1, 1.0), 0.11, 0.8, 0.1),  # clipped to low
         (Float(1e-4, 1.0, log=True), 0.01, 0.8, 0.008),
-        (Float(0.0, 1.0, step=0.25), 0.5, 1.2, 0.5),  # 0.6 snaps back to the grid
+        (Float(0.0, 1.0, step=0.25), 0.5, 1.2, 0.75),  # 0.6 rounds back: one step up
+        (Float(0.0, 1.0, step=0.1), 0.1, 0.8, 0.0),
+        (Int(0, 100, step=25), 50, 0.8, 25),  # 40 rounds back to 50: one step down
+        (Int(0, 100, step=25), 25, 1.2, 50),
+        (Choice([1, True, "x"]), True, 1.2, "x"),  # True is not the option 1
+        (Choice([0.0, False, None]), False, 1.2, None),
         (Float(0.0, 1.0, step=0.25), 0.5, 1.3, 0.75),
         (Int(1, 10), 2, 1.2, 3),  # 2.4 rounds to 2: an int moves by at least one
         (Int(1, 10), 2, 0.8, 1),
