@@ -213,6 +213,11 @@ class Float:
                 f"`low > 0` must hold for log=True, but got low={low!r}; "
                 "use a small positive low (e.g. 1e-8) or log=False"
             )
+        if log and not math.isfinite(high / low):
+            raise SpaceError(
+                f"`high / low` must be a finite float for log=True, but got low={low!r}, "
+                f"high={high!r}: the log range overflows; raise low (e.g. 1e-8)"
+            )
         if step is None:
             return
         if log:

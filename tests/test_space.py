@@ -328,6 +328,8 @@ def test_space_encode_decode() -> None:
         (lambda: Int(3.5, 5), "`low` must be an integer, but got low=3.5"),
         (lambda: Int(0, "9"), "`high` must be a real number"),
         (lambda: Float(0, 1, log=True), "`low > 0` must hold for log=True, but got low=0.0"),
+        (lambda: Float(1e-300, 1e300, log=True), "`high / low` must be a finite float"),
+        (lambda: Float(1e-320, 1.0, log=True), "`high / low` must be a finite float"),
         (lambda: Int(0, 10, log=True), "`low > 0` must hold for log=True, but got low=0"),
         (lambda: Float(0, 1, log="yes"), "`log` must be True or False, but got log='yes'"),
         (lambda: Float(1, 10, log=True, step=1), "`step` and `log=True` cannot be combined"),
