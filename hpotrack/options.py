@@ -3,10 +3,16 @@ everywhere: "`eta > 1` must hold, but got eta=1"."""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
 import math
 from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
-from hpotrack.errors import MethodError
+from hpotrack.errors import HpotrackError, MethodError
+
+T = TypeVar("T", bound=type)
 
 
 def check_whole(value: object, name: str, minimum: int) -> int:
@@ -46,3 +52,52 @@ def check_choice(value: object, name: str, allowed: Collection[str]) -> str:
             f"`{name}` must be one of {', '.join(map(repr, allowed))}, but got {name}={value!r}"
         )
     return value
+
+
+def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:
+    """Class decorator for a dataclass: a bad call (an unknown keyword, with the closest
+    valid name; too many arguments; a missing one) raises ``error`` with one clear line
+    instead of Python's TypeError. Spaces and methods both use it."""
+
+    def decorate(cls: T) -> T:
+        original: Callable[..., None] = vars(cls)["__init__"]
+        fields: dict[str, Any] = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        names = list(fields)
+        required = [n for n, f in fields.items() if _required(f)]
+        arguments = (n if n in required else f"{n}={fields[n].default!r}" for n in names)
+        call = f"{cls.__name__}({', '.join(arguments)})"
+
+        @functools.wraps(original)
+        def init(self: object, *args: object, **kwargs: object) -> None:
+            name = cls.__name__
+            if len(args) > len(names):
+                raise error(
+                    f"{name}() takes at most {len(names)} positional argument(s) but "
+                    f"{len(args)} were given; call it as {call}"
+                )
+            for key in kwargs:
+                if key not in names:
+                    close = difflib.get_close_matches(key, names, n=1)
+                    hint = f"; did you mean {close[0]!r}? " if close else ". "
+                    raise error(
+                        f"{name}() got an unknown keyword argument {key!r}{hint}"
+                        f"Valid: {', '.join(names)}"
+                    )
+                if key in names[: len(args)]:
+                    raise error(f"{name}() got multiple values for argument {key!r}")
+            missing = [n for n in required[len(args) :] if n not in kwargs]
+            if missing:
+                raise error(
+                    f"{name}() missing required argument(s) "
+                    f"{', '.join(map(repr, missing))}; call it as {call}"
+                )
+            original(self, *args, **kwargs)
+
+        setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses `cls.__init__ = ...`
+        return cls
+
+    return decorate
+
+
+def _required(field: dataclasses.Field[Any]) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING

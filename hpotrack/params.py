@@ -10,20 +10,20 @@ the ``type`` tags are fixed strings, never class names.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import numbers
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import MISSING, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeAlias, TypeVar, cast
 
 import numpy as np
 
 from hpotrack.errors import SpaceError
+from hpotrack.options import friendly_init
 
 Value: TypeAlias = bool | int | float | str | None
 """A parameter value: a JSON scalar."""
@@ -140,46 +140,8 @@ def _bin(u: float, n: int) -> int:
 
 
 def _friendly_init(cls: _T) -> _T:
-    """Make a bad call (unknown keyword, wrong arity) a SpaceError instead of a TypeError.
-
-    ``Float(0, 1, logg=True)`` is a user mistake like ``Float(1, 0)`` and deserves the same
-    one clear line, with the valid names.
-    """
-    original: Callable[..., None] = vars(cls)["__init__"]
-    fields: dict[str, Any] = vars(cls)["__dataclass_fields__"]
-    names = list(fields)
-    required = [n for n, f in fields.items() if f.default is MISSING]
-    arguments = (n if n in required else f"{n}={fields[n].default!r}" for n in names)
-    call = f"{cls.__name__}({', '.join(arguments)})"
-
-    @functools.wraps(original)
-    def init(self: object, *args: object, **kwargs: object) -> None:
-        name = cls.__name__
-        if len(args) > len(names):
-            raise SpaceError(
-                f"{name}() takes at most {len(names)} positional argument(s) but "
-                f"{len(args)} were given; call it as {call}"
-            )
-        for key in kwargs:
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f"; did you mean {close[0]!r}? " if close else ". "
-                raise SpaceError(
-                    f"{name}() got an unknown keyword argument {key!r}{hint}"
-                    f"Valid: {', '.join(names)}"
-                )
-            if key in names[: len(args)]:
-                raise SpaceError(f"{name}() got multiple values for argument {key!r}")
-        missing = [n for n in required[len(args) :] if n not in kwargs]
-        if missing:
-            raise SpaceError(
-                f"{name}() missing required argument(s) "
-                f"{', '.join(map(repr, missing))}; call it as {call}"
-            )
-        original(self, *args, **kwargs)
-
-    setattr(cls, "__init__", init)  # noqa: B010 - mypy refuses `cls.__init__ = ...`
-    return cls
+    """``Float(0, 1, logg=True)`` is a user mistake like ``Float(1, 0)``: one SpaceError."""
+    return friendly_init(SpaceError)(cls)
 
 
 # --- parameters -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import numpy as np
 
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
+from hpotrack.options import friendly_init
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, is_better, objective_sign
 from hpotrack.space import Space, Value
 
@@ -294,8 +295,9 @@ _REGISTRY: dict[str, type[Method]] = {}
 
 
 def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: make a method available by its ``name``."""
-    _REGISTRY[cls.name] = cls
+    """Class decorator: make a method available by its ``name``, with one clear error for
+    a misspelt option (``TPE(gama=0.2)``: did you mean 'gamma'?)."""
+    _REGISTRY[cls.name] = friendly_init(MethodError)(cls)
     return cls
 
 
@@ -326,5 +328,5 @@ def from_json(data: dict[str, Any]) -> Method:
     cls = resolve(str(data.get("name"))).__class__
     try:
         return cls(**{**cls.stored_defaults, **data.get("options", {})})
-    except TypeError as exc:
+    except (TypeError, MethodError) as exc:
         raise MethodError(f"stored options of method {cls.name!r} are invalid: {exc}") from None
