@@ -53,7 +53,8 @@ class Percentile(Pruner):
 
     No trial is stopped before ``n_startup_trials`` trials completed, before step
     ``n_warmup_steps``, or at a step where fewer than ``n_min_trials`` complete trials
-    reported; checks happen every ``interval_steps`` steps from ``n_warmup_steps``.
+    reported; checks happen every ``interval_steps`` steps from ``n_warmup_steps``, and
+    with a whole-number budget never at its max (a trial there has trained already).
     """
 
     name: ClassVar[str] = "percentile"
@@ -72,9 +73,11 @@ class Percentile(Pruner):
 
     def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
         start, every = self.n_warmup_steps, self.interval_steps
-        if step <= start:
-            return start
-        return start + math.ceil((step - start) / every) * every
+        at = start if step <= start else start + math.ceil((step - start) / every) * every
+        budget = history.budget
+        if budget is not None and budget.whole and at >= budget.max:
+            return None  # a trial at its last step has trained: stopping it saves nothing
+        return at
 
     def prune(self, trial: TrialRecord, step: int, history: History) -> bool:
         if history.count(TrialState.COMPLETE) < max(self.n_startup_trials, 1):
