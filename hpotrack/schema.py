@@ -8,7 +8,10 @@ code that wrote it.
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported by Store.db only when a migration or an import needs it
+    import sqlite_utils
 
 
 def _migrate_0_to_1(db: sqlite_utils.Database) -> None:

@@ -19,6 +19,7 @@ statements on the same connection.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -29,15 +30,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from hpotrack.errors import StorageError
 from hpotrack.filelock import WriterLock
 from hpotrack.jsonable import dumps
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 DEFAULT_DB = "hpotrack.db"
 BUSY_TIMEOUT_S = 60.0  # SQLite's wait for a lock of another program; hpotrack's own: 10x
@@ -134,7 +136,6 @@ class Store:
                 check_same_thread=False,
             )
             self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self.db = sqlite_utils.Database(self.conn)
             version = self._schema_version()  # refuses a foreign file before changing it
             if must_exist and version == 0:  # a reader: never turn the file into a database
                 raise StorageError(
@@ -154,6 +155,15 @@ class Store:
                     "pass --db PATH to the right file"
                 ) from None
             raise StorageError(f"cannot open {self.path}: {exc}") from None
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils on this connection, for migrations and bulk inserts; imported only
+        then: it imports pandas whenever pandas is installed, about a second that every
+        worker process and CLI call would otherwise pay."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def _set_wal(self) -> None:
         # Switching to WAL needs a moment without other writers; retry like any write.
