@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any
 
+import numpy as np
+
 from hpotrack.errors import BudgetSpent, StopSearch, TargetReached, TooManyFailures, TrialError
 from hpotrack.jsonable import jsonable, jsonable_key
 from hpotrack.progress import ProgressBar
@@ -179,6 +181,8 @@ def parse_result(result: object, objective: str) -> Outcome:
     else:
         value = result
         metrics = {objective: jsonable(result)}
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # np.mean(...) of an array, say
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
         return _failed(
             metrics,

@@ -390,9 +390,10 @@ def test_a_bad_objective_fails_its_trial_with_a_clear_message(
         (np.uint64(2**64 - 1), float(2**64 - 1), 2**64 - 1),
         (10**300, 1e300, 10**300),  # the metric keeps the exact int
         (Fraction(1, 4), 0.25, "Fraction(1, 4)"),  # a number, stored by its repr
+        (np.array(0.75), 0.75, 0.75),  # a 0-d array, e.g. np.mean(losses, keepdims=...)
     ],
     ids=["np.float32", "np.float64", "np.float16", "np.int64", "np.int8", "np.uint64", "10**300",
-         "Fraction"],
+         "Fraction", "0-d array"],
 )  # fmt: skip
 def test_numeric_objectives_are_stored_as_python_numbers(
     db: Path, returned: object, value: float, stored: object

@@ -82,13 +82,14 @@ class Auto(Method):
         numeric = not any(isinstance(space[name], Choice) for name in space)
         if numeric and len(space) <= self.bayes_dimensions and seconds >= self.expensive_s:
             return Bayes(), (
-                f"{len(space)} numeric parameters and expensive trials "
+                f"{_parameters(len(space), 'numeric ')} and expensive trials "
                 f"(at least {self.expensive_s:g} s each)"
             )
         if not numeric:
-            return TPE(), f"a mixed space of {len(space)} parameters"
+            return TPE(), f"a mixed space of {_parameters(len(space))}"
         return TPE(), (
-            f"{len(space)} numeric parameters and cheap trials (under {self.expensive_s:g} s each)"
+            f"{_parameters(len(space), 'numeric ')} and cheap trials "
+            f"(under {self.expensive_s:g} s each)"
         )
 
     def ask(self, history: History) -> Proposal:
@@ -142,3 +143,7 @@ def _mean_duration(history: History) -> float:
         if t.state is TrialState.COMPLETE and t.duration is not None
     ]
     return sum(durations) / len(durations) if durations else 0.0
+
+
+def _parameters(count: int, kind: str = "") -> str:
+    return f"{count} {kind}parameter{'' if count == 1 else 's'}"
