@@ -154,6 +154,12 @@ class Store:
                     f"{self.path} is not an hpotrack database (not a SQLite file); "
                     "pass --db PATH to the right file"
                 ) from None
+            if "readonly" in str(exc):
+                raise StorageError(
+                    f"cannot open {self.path}: SQLite writes beside the file even to read it "
+                    "(its -wal and -shm files, and migrations), but the file, those files "
+                    "or its folder are read-only; copy it to a writable folder to read it"
+                ) from None
             raise StorageError(f"cannot open {self.path}: {exc}") from None
 
     @functools.cached_property

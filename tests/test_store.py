@@ -106,6 +106,21 @@ def test_a_newer_schema_is_refused(db: Path) -> None:
     assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("99",)]
 
 
+def test_a_read_only_place_is_named_with_what_to_do(
+    db: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite in WAL mode writes beside the file even to read it: where it cannot (a
+    read-only folder, for a user who is not root), say so and how to read it anyway."""
+    close_stores()
+
+    def refused(self: Store) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "_set_wal", refused)
+    with pytest.raises(StorageError, match="copy it to a writable folder to read it"):
+        Store(db, must_exist=True)
+
+
 def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"hello" * 100)
