@@ -589,15 +589,9 @@ class Study:
         when = time.time()
         with self._writing():
             self.refresh()
-            retried = 0
             for claimed, outcome in done:
-                record = self._history.trials[claimed.number]
-                self._record(claimed, outcome, _finished(record, outcome, when))
-                if outcome.retry:
-                    number = self._history.next_number + retried
-                    retried += self._queue_retry(record, number, outcome.error or "")
-            if retried:
-                self._version = None  # written here, not applied: the next read must look
+                finished = _finished(self._history.trials[claimed.number], outcome, when)
+                self._record(claimed, outcome, finished)
             for claimed in unrun:
                 stamp = self._store.release_trial(self._row.id, claimed.trial_id)
                 record = self._history.trials[claimed.number].replace(
@@ -607,6 +601,15 @@ class Study:
                     pid=None,
                 )
                 self._apply(record, claimed.trial_id, stamp.seq)
+            # last, so that no change applied to the cache after them has a higher seq
+            retried = 0
+            for claimed, outcome in done:
+                if outcome.retry:
+                    record = self._history.trials[claimed.number]
+                    number = self._history.next_number + retried
+                    retried += self._queue_retry(record, number, outcome.error or "")
+            if retried:
+                self._version = None  # written here, not applied: the next read must look
 
     def checks_for(self, claimed: Claimed) -> TrialChecks | None:
         """What a running trial needs to consult the method at its check steps; None
