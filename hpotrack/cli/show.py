@@ -177,8 +177,16 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
 
 
 TRIAL_COLUMNS = (
-    *("number", "state", "value", "budget", "trained", "rung", "bracket", "duration", "origin"),
-)
+    "number",
+    "state",
+    "value",
+    "budget",
+    "trained",
+    "rung",
+    "bracket",
+    "duration",
+    "origin",
+)  # a trial's columns, parameters aside
 
 
 def param_columns(study: Study) -> dict[str, str]:

@@ -159,7 +159,7 @@ def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) 
     for j in range(ladder.top - 1, -1, -1):
         step = ladder.steps[j]
         for members in groups:
-            if j < ladder.first_rung(members[-1]):
+            if j < ladder.first_rung(members[-1]):  # a group's brackets share a first rung
                 continue
             heads = [found[0] for b in members if (found := history.stopped(step, b))]
             if not heads:
