@@ -15,6 +15,7 @@ from hpotrack.cli.common import CliError, cli, study_of, user_errors
 from hpotrack.errors import SpaceError, StudyNotFoundError
 from hpotrack.records import TrialState
 from hpotrack.space import Choice, Float, Int, Param, Space, Value
+from hpotrack.text import plural
 
 
 @cli.command()
@@ -133,7 +134,7 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
         running = history.count(TrialState.RUNNING)
         note = f" ({running} still running)" if running else ""
         question = (
-            f"Delete study {opened.name!r} with {_plural(len(history.trials), 'trial')}"
+            f"Delete study {opened.name!r} with {plural(len(history.trials), 'trial')}"
             f"{note} from {store.path}?"
         )
         try:
@@ -153,7 +154,7 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
     folder = store.checkpoint_dir(opened.name)
     if folder.is_dir() and folder.resolve().parent == store.checkpoint_root.resolve():
         _remove_folder(folder, f"deleted study {opened.name!r} from {store.path}, but")
-    click.echo(f"deleted study {opened.name!r} ({_plural(count, 'trial')})")
+    click.echo(f"deleted study {opened.name!r} ({plural(count, 'trial')})")
 
 
 def _remove_folder(folder: Path, context: str, attempts: int = 5) -> None:
@@ -170,7 +171,3 @@ def _remove_folder(folder: Path, context: str, attempts: int = 5) -> None:
                 message = f"{context} could not remove its checkpoints at {folder}: {exc}"
                 raise CliError(message) from None
             time.sleep(0.2)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"

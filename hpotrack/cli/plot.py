@@ -9,6 +9,7 @@ import click
 from hpotrack import plots
 from hpotrack.cli.common import cli, study_of, user_errors
 from hpotrack.progress import Counter
+from hpotrack.text import plural
 
 
 @cli.command()
@@ -47,5 +48,6 @@ def plot(ctx: click.Context, study: str, kind: str, output: Path) -> None:
     count = len(opened.trials)
     with Counter(f"plot {kind}", count) as progress:
         plots.save(opened, kind, output, progress=progress.advance)
-    trials = "1 trial" if count == 1 else f"{count} trials"
-    click.echo(f"wrote the {kind} plot of study {opened.name!r} ({trials}) to {output}")
+    click.echo(
+        f"wrote the {kind} plot of study {opened.name!r} ({plural(count, 'trial')}) to {output}"
+    )

@@ -36,6 +36,7 @@ from hpotrack.options import check_real, check_whole
 from hpotrack.params import Choice, Float
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
+from hpotrack.text import plural
 
 
 @register
@@ -82,13 +83,13 @@ class Auto(Method):
         numeric = not any(isinstance(space[name], Choice) for name in space)
         if numeric and len(space) <= self.bayes_dimensions and seconds >= self.expensive_s:
             return Bayes(), (
-                f"{_parameters(len(space), 'numeric ')} and expensive trials "
+                f"{plural(len(space), 'numeric parameter')} and expensive trials "
                 f"(at least {self.expensive_s:g} s each)"
             )
         if not numeric:
-            return TPE(), f"a mixed space of {_parameters(len(space))}"
+            return TPE(), f"a mixed space of {plural(len(space), 'parameter')}"
         return TPE(), (
-            f"{_parameters(len(space), 'numeric ')} and cheap trials "
+            f"{plural(len(space), 'numeric parameter')} and cheap trials "
             f"(under {self.expensive_s:g} s each)"
         )
 
@@ -143,7 +144,3 @@ def _mean_duration(history: History) -> float:
         if t.state is TrialState.COMPLETE and t.duration is not None
     ]
     return sum(durations) / len(durations) if durations else 0.0
-
-
-def _parameters(count: int, kind: str = "") -> str:
-    return f"{count} {kind}parameter{'' if count == 1 else 's'}"

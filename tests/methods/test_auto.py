@@ -103,3 +103,8 @@ def test_auto_is_the_default_and_notes_its_choice(
         str({"a": a, "b": b}) for a in (1, 2) for b in ("x", "y")
     )
     assert "auto chose grid" in caplog.text
+
+
+def test_a_space_of_one_choice_is_one_parameter_in_the_note() -> None:
+    many = [f"option-{i}" for i in range(100)]  # more cells than a grid takes
+    assert chosen({"c": many}) == ("tpe", "a mixed space of 1 parameter")
