@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpotrack.errors import MethodError
-from hpotrack.options import check_real, check_whole
+from hpotrack.options import check_real, check_whole, friendly_init
 from hpotrack.records import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class Pruner(ABC):
         return {"type": self.name, **options}
 
 
+@friendly_init(MethodError)
 @dataclass(frozen=True)
 class Percentile(Pruner):
     """Stop a trial whose best check so far is worse than the ``percentile``-th best value
@@ -89,6 +90,7 @@ class Percentile(Pruner):
         return best > _percentile(values, self.percentile)
 
 
+@friendly_init(MethodError)
 @dataclass(frozen=True)
 class Median(Percentile):
     """The median stopping rule: :class:`Percentile` at 50 (its ``percentile`` is fixed)."""
@@ -124,7 +126,7 @@ def pruner_from(value: object) -> Pruner | None:
         options = {k: v for k, v in value.items() if k != "type"}
         try:
             return PRUNERS[value["type"]](**options)
-        except TypeError as exc:
+        except (TypeError, MethodError) as exc:
             raise MethodError(f"stored pruner options are invalid: {exc}") from None
     raise MethodError(
         f"unknown pruner {value!r}: use 'median', 'percentile', "

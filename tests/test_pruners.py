@@ -305,7 +305,7 @@ def test_percentile_bounds_are_allowed(q: float) -> None:
 
 def test_median_percentile_is_fixed() -> None:
     assert Median().percentile == 50.0
-    with pytest.raises(TypeError, match="percentile"):
+    with pytest.raises(MethodError, match="unknown keyword argument 'percentile'"):
         Median(percentile=30)  # type: ignore[call-arg]
 
 
@@ -434,3 +434,8 @@ def test_a_pruner_is_stored_with_the_study_and_loaded_back(tmp_path: Path) -> No
     study = hp.load_study("s", db=db)
     assert study.method == hp.methods.TPE(pruner=pruner)
     assert getattr(study.method, "pruner") == pruner  # noqa: B009
+
+
+def test_a_misspelt_pruner_option_is_one_method_error_with_the_right_name() -> None:
+    with pytest.raises(MethodError, match="did you mean 'n_startup_trials'"):
+        hp.pruners.Median(n_startup=5)  # type: ignore[call-arg]
