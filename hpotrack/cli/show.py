@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import time
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -22,8 +23,10 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.records import TrialRecord, TrialState
+from hpotrack.recovery import lost_reason
 from hpotrack.store import Store
 from hpotrack.study import Study
+from hpotrack.text import plural
 
 RUNGS = ("trained", "rung", "bracket")  # only budget studies have them: no column otherwise
 SPARE = ("duration", "origin")  # what a table too wide with folded parameters gives up
@@ -63,7 +66,8 @@ def show(
     A study with a budget names it above its trials, with the steps they trained in all
     (what --max-budget of resume counts), and each trial the steps it trained; trials
     that reached a rung of a multi-fidelity method show their rung and bracket.
-    Parameters named like a column (state, value, ...) show as param_<name>.
+    Parameters named like a column (state, value, ...) show as param_<name>. A note
+    below the table names running trials whose worker is gone (killed, say).
     """
     if study is None:
         emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt)
@@ -83,8 +87,25 @@ def show(
         notes = [t.note for t in opened.trials if t.note]
         if notes:  # what the method says of its latest choice (auto: which method and why)
             click.echo(f"method: {notes[-1]}")
+        gone = _worker_gone(opened, trials)
+        if gone:
+            click.echo(
+                f"{plural(len(gone), 'trial')} ({', '.join(map(str, gone))}) still read "
+                "running, but the worker is gone (killed?): the study's next run marks "
+                "them lost and retries them"
+            )
     else:
         emit(_trial_rows(opened, trials, compact=False), fmt)
+
+
+def _worker_gone(study: Study, trials: list[TrialRecord]) -> list[int]:
+    """Numbers of the running ``trials`` whose worker is gone: a read, nothing is marked
+    (only a run of the study, which may retry them, does that)."""
+    running = [t.number for t in trials if t.state is TrialState.RUNNING]
+    if not running:
+        return []
+    now = time.time()
+    return [r.number for r in study.store.running(study.id, running) if lost_reason(r, now)]
 
 
 def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:

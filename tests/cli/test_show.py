@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from click.testing import CliRunner
 
 import hpotrack as hp
 from hpotrack.cli import cli
+from hpotrack.provenance import hostname
+from hpotrack.records import TrialState
 from hpotrack.store import close_stores
 from tests.test_transfer import RUNGS, make_budget_study, set_rungs
 
@@ -329,3 +333,23 @@ def test_parameters_named_like_trial_columns_do_not_hide_them(tmp_path: Path) ->
     assert {"state", "value", "param_state", "param_value"} <= set(header)
     table = show(db, "s")
     assert "param_value" in table and "complete" in table
+
+
+def test_a_running_trial_whose_worker_is_gone_gets_a_note_and_stays_as_it_is(
+    db: Path,
+) -> None:
+    """A worker killed mid-trial leaves its trial 'running' until the study runs again;
+    the table says so (and why), without marking anything itself."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names no live process now
+    close_stores()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "UPDATE trials SET state = 'running', finished = NULL, value = NULL, pid = ?, "
+            "host = ?, heartbeat = ? WHERE number = 1 AND study_id = "
+            "(SELECT id FROM studies WHERE name = 'alpha')",
+            (dead.pid, hostname(), 0.0),
+        )
+    lines = show(db, "alpha").splitlines()
+    assert "1 trial (1) still read running, but the worker is gone" in " ".join(lines[-2:])
+    assert hp.load_study("alpha", db=db).trial(1).state is TrialState.RUNNING
