@@ -28,7 +28,8 @@ def enqueue(ctx: click.Context, study: str, assignments: tuple[str, ...]) -> Non
 
     Give every hyperparameter of the space as NAME=VALUE, e.g. lr=1e-3 layers=2
     opt=adam. The queued trial runs before anything the method proposes, the next time
-    the study is optimized or resumed.
+    the study is optimized or resumed below its target (at its target, raise the target
+    with --n-trials: a queued trial counts once it starts).
     """
     opened = study_of(ctx, study)
     values = parse_assignments(opened.space, assignments)

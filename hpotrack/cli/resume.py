@@ -7,6 +7,8 @@ Trials whose worker died are marked failed and retried by the first ask.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,8 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> Any:
     where = f"{reference.get('module')}:{reference.get('qualname')}"
     if reference.get("path"):
         where += f" in {reference['path']}"
+    if not reference.get("path") and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` would: --function mod:name from here
     try:
         tuned = load_function(reference)
     except FunctionNotFound as exc:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import hpotrack as hp
@@ -140,3 +143,25 @@ def test_a_function_declared_differently_is_refused_without_advice_to_delete(
     assert "--function declares study 'script' differently" in output, output
     assert "'x'" in output and "delete" not in output
     assert len(hp.load_study("script", db=db).trials) == 3
+
+
+def test_the_installed_command_imports_function_modules_from_the_current_folder(
+    tmp_path: Path,
+) -> None:
+    """`--function jobmod:train` names a module in the folder the command runs in, as
+    `python -m` would find it; a console script does not put that folder on the path."""
+    exe = shutil.which("hpotrack")
+    if exe is None:
+        pytest.skip("the hpotrack entry point is not installed (pip install -e .)")
+    _, db = make_study(tmp_path)
+    (tmp_path / "jobmod.py").write_text(SCRIPT)
+    done = subprocess.run(
+        [exe, "--db", str(db), "resume", "script", "--n-trials", "5", "--function", "jobmod:train"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(hp.load_study("script", db=db).trials) == 5
