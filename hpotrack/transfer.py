@@ -477,8 +477,8 @@ def _trial(
     _check(claim is None or claim not in claims, f"{where}: claim {claim!r} is used twice")
     claims.add(claim)
     error, finished = trial["error"], trial["finished"]
-    if state is TrialState.RUNNING:
-        state, error, finished = TrialState.FAILED, RUNNING_ERROR, now
+    if state is TrialState.RUNNING:  # ended when last seen: its last report, or its start
+        state, error, finished = TrialState.FAILED, RUNNING_ERROR, _last_seen(trial, now)
     plan.trials.append(
         {
             **{key: trial[key] for key in ("number", "value", "budget", "claim", "started")},
@@ -513,6 +513,21 @@ def _trial(
             _check(point[0] not in steps, f"{where}: curve {metric!r} has step {point[0]} twice")
             steps.add(point[0])
             plan.points.append((position, metric, *point))
+
+
+def _last_seen(trial: Mapping[str, Any], now: float) -> float:
+    """When a trial exported while running was last known alive: the time of its last
+    report, else its start (the import time only when it has neither); not the time of
+    the import, which would make it look as if it had run until then."""
+    times = [
+        point[2]
+        for points in (trial["curve"] or {}).values()
+        if isinstance(points, list)
+        for point in points
+        if isinstance(point, list) and len(point) == 3 and isinstance(point[2], int | float)
+    ]
+    started = trial["started"]
+    return max(times) if times else started if isinstance(started, int | float) else now
 
 
 def _index(value: int | None, what: str) -> int | None:

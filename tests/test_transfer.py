@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import replace
 from datetime import datetime
@@ -445,9 +446,13 @@ def test_a_running_trial_is_imported_as_failed(tmp_path: Path) -> None:
 
     f.optimize(n_trials=1)
     assert exported[0]["trials"][0]["state"] == "running"
+    time.sleep(0.2)
+    importing = time.time()
     imported = import_study(open_store(tmp_path / "copy.db"), exported[0]).trials[0]
     assert imported.state is TrialState.FAILED and imported.error == RUNNING_ERROR
-    assert imported.finished is not None and imported.started is not None
+    # it ended when it was last seen (its last report, or its start), not at the import
+    assert imported.started is not None and imported.finished is not None
+    assert imported.started <= imported.finished < importing
 
 
 def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -> None:
