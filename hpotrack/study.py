@@ -253,6 +253,13 @@ class Study:
             raise TrialError(f"study {self.name!r} has no trial {number} (it has {have})")
         return trials[number]
 
+    def workers_gone(self, numbers: Sequence[int]) -> dict[int, str]:
+        """Of the trials ``numbers``, the running ones whose worker is gone, with why. It
+        only reads: the study's next run marks them lost (and retries them)."""
+        now = time.time()
+        running = self._store.running(self._row.id, numbers)
+        return {r.number: reason for r in running if (reason := lost_reason(r, now))}
+
     def curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
         """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...]."""
         self.trial(number)

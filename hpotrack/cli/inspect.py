@@ -27,7 +27,7 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.lineage import members
-from hpotrack.records import Edge, TrialRecord
+from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Value
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -54,7 +54,8 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
 
     Its params, metrics, curves of intermediate values, its rung, bracket and checks (the
     objective where the method decided whether it goes on) when it has them, parents and
-    children, where and with which code it ran, and the traceback of a failed trial.
+    children, where and with which code it ran, and the traceback of a failed trial; a
+    running trial whose worker is gone (killed, say) says so.
     With --schedule, its hyperparameter schedule too (JSON: "schedule", each
     hyperparameter's list of {"from_step", "value"}).
     """
@@ -76,7 +77,10 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
             }
         echo_json(data)
         return
-    lines = [f"Trial {record.number} of study {opened.name!r}: {record.state.value}"]
+    state = record.state.value
+    if record.state is TrialState.RUNNING and (gone := opened.workers_gone([number])):
+        state += f" ({gone[number]}; the study's next run marks it lost)"
+    lines = [f"Trial {record.number} of study {opened.name!r}: {state}"]
     value = None if record.value is None else f"{record.value!r} ({opened.objective})"
     lines += _pairs(
         [

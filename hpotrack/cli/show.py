@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import time
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -23,7 +22,6 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.records import TrialRecord, TrialState
-from hpotrack.recovery import lost_reason
 from hpotrack.store import Store
 from hpotrack.study import Study
 from hpotrack.text import plural
@@ -87,7 +85,8 @@ def show(
         notes = [t.note for t in opened.trials if t.note]
         if notes:  # what the method says of its latest choice (auto: which method and why)
             click.echo(f"method: {notes[-1]}")
-        gone = _worker_gone(opened, trials)
+        running = [t.number for t in trials if t.state is TrialState.RUNNING]
+        gone = sorted(opened.workers_gone(running)) if running else []
         if gone:
             click.echo(
                 f"{plural(len(gone), 'trial')} ({', '.join(map(str, gone))}) still read "
@@ -96,16 +95,6 @@ def show(
             )
     else:
         emit(_trial_rows(opened, trials, compact=False), fmt)
-
-
-def _worker_gone(study: Study, trials: list[TrialRecord]) -> list[int]:
-    """Numbers of the running ``trials`` whose worker is gone: a read, nothing is marked
-    (only a run of the study, which may retry them, does that)."""
-    running = [t.number for t in trials if t.state is TrialState.RUNNING]
-    if not running:
-        return []
-    now = time.time()
-    return [r.number for r in study.store.running(study.id, running) if lost_reason(r, now)]
 
 
 def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:

@@ -352,4 +352,8 @@ def test_a_running_trial_whose_worker_is_gone_gets_a_note_and_stays_as_it_is(
         )
     lines = show(db, "alpha").splitlines()
     assert "1 trial (1) still read running, but the worker is gone" in " ".join(lines[-2:])
+    result = CliRunner().invoke(cli, ["--db", str(db), "trial", "alpha", "1"])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("Trial 1 of study 'alpha': running (worker lost: process"), first
     assert hp.load_study("alpha", db=db).trial(1).state is TrialState.RUNNING
