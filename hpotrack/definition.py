@@ -128,6 +128,10 @@ def load_study(name: str, db: str | Path | None = None) -> Study:
 def _not_found_message(store: Store, name: str) -> str:
     names = [row.name for row in store.list_studies()]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    if not close:  # RICH_COPY for rich_copy
+        lowered = {n.lower(): n for n in names}
+        found = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
+        close = [lowered[n] for n in found]
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     known = f" (studies: {', '.join(names[:10])})" if names and not close else ""
     return f"no study named {name!r} in {store.path}{hint}{known}"

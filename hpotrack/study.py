@@ -241,7 +241,11 @@ class Study:
                     **{f"metric_{k}": v for k, v in metrics.items()},
                 }
             )
-        return pd.DataFrame(rows)
+        if rows:
+            return pd.DataFrame(rows)
+        fields = TrialRecord(0, TrialState.QUEUED, {}).to_dict()  # a study without trials
+        columns = [k for k in fields if k not in ("params", "metrics", "parents")]
+        return pd.DataFrame(columns=[*columns, *(f"param_{name}" for name in self.space)])
 
     def trial(self, number: int) -> TrialRecord:
         """Trial ``number``; a :class:`TrialError` naming the numbers that exist."""

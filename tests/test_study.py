@@ -124,6 +124,16 @@ def test_to_dataframe_has_one_row_per_trial_and_param_columns(db: Path) -> None:
     assert list(frame["state"]) == ["complete"] * 4
 
 
+def test_to_dataframe_of_a_study_without_trials_still_has_its_columns(db: Path) -> None:
+    pytest.importorskip("pandas")
+    run(db, 0)
+    frame = hp.load_study("mlp", db=db).to_dataframe()
+    assert len(frame) == 0
+    assert {"number", "state", "value", "param_lr", "param_layers", "param_act"} <= set(
+        frame.columns
+    )
+
+
 def test_load_study_sees_trials_added_after_it_was_loaded(db: Path) -> None:
     train = run(db, 2)
     study = hp.load_study("mlp", db=db)
@@ -151,6 +161,12 @@ def test_an_unknown_study_raises_suggesting_close_names(db: Path) -> None:
     run(db, 1, study="mlp-digits")
     with pytest.raises(StudyNotFoundError, match="did you mean 'mlp-digits'"):
         hp.load_study("mlp-digit", db=db)
+
+
+def test_a_name_that_differs_only_in_case_is_suggested(db: Path) -> None:
+    run(db, 1, study="rich_copy")
+    with pytest.raises(StudyNotFoundError, match="did you mean 'rich_copy'"):
+        hp.load_study("RICH_COPY", db=db)
 
 
 def test_an_unknown_study_with_no_close_name_lists_the_studies(db: Path) -> None:
