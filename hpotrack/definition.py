@@ -9,6 +9,7 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def check_settings(direction: object, objective: object, seed: object) -> None:
             f"objective must name a metric (a non-empty str), but got objective={objective!r}"
         )
     if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+        isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= int(seed) < 2**63
     ):
         raise DefinitionError(
             f"`0 <= seed < 2**63` must hold for a whole number (or None), but got seed={seed!r}"

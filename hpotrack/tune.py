@@ -12,7 +12,7 @@ import functools
 import inspect
 import os
 from collections.abc import Callable, Mapping
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -129,12 +129,10 @@ class TunedFunction:
         max_budget: float | None = None,
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
-        _check_count("n_trials", n_trials, minimum=0)
-        whole = isinstance(n_jobs, int) and not isinstance(n_jobs, bool)
-        if not whole or not (n_jobs >= 1 or n_jobs == -1):
-            raise HpotrackError(
-                f"`n_jobs >= 1` (or -1: one per core) must hold, but got n_jobs={n_jobs!r}"
-            )
+        if n_trials is not None:
+            n_trials = _count("n_trials", n_trials, minimum=0)
+        if not (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):
+            n_jobs = _count("n_jobs", n_jobs, minimum=1, also="(or -1: one per core) ")
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
         ):
@@ -200,13 +198,14 @@ def tune(
     them any more (each trial's latest, while its line has not gone on, and any that a
     running or queued trial starts from are kept); ``"all"`` keeps every one."""
     check_settings(direction, objective, seed)
+    seed = None if seed is None else int(seed)  # numpy's integers are plain ints from here
     search_space = Space.from_user(space)
     search_method = resolve(method)
     search_method.check(search_space)
     if budget is not None and not isinstance(budget, Budget):
         raise DefinitionError(f"budget must be an hp.Budget(min, max), but got {budget!r}")
     search_method.check_budget(budget)
-    _check_count("max_failures", max_failures, minimum=1)
+    max_failures = _count("max_failures", max_failures, minimum=1)
     if keep_checkpoints not in ("needed", "all"):
         raise DefinitionError(
             f"keep_checkpoints must be 'needed' or 'all', but got {keep_checkpoints!r}"
@@ -259,11 +258,11 @@ def _check_signature(fn: Callable[..., Any], space: Space) -> None:
         )
 
 
-def _check_count(name: str, value: object, *, minimum: int) -> None:
-    if value is None and name == "n_trials":
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise HpotrackError(f"`{name} >= {minimum}` must hold, but got {name}={value!r}")
+def _count(name: str, value: object, *, minimum: int, also: str = "") -> int:
+    """``value`` as a plain int (numpy's integers too) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise HpotrackError(f"`{name} >= {minimum}` {also}must hold, but got {name}={value!r}")
+    return int(value)
 
 
 def _check_max_budget(max_budget: object, study: str, budget: Budget | None) -> None:

@@ -920,3 +920,17 @@ def test_bad_optimize_options_are_one_clear_error(
     with pytest.raises(hp.HpotrackError) as info:
         train.optimize(n_trials=3, **options)  # type: ignore[arg-type]
     assert expected in str(info.value)
+
+
+def test_numpy_integers_are_counts_and_seeds_like_ints(db: Path) -> None:
+    """np.int64 from a computation is a whole number like any other (stored as an int)."""
+    import numpy as np
+
+    @hp.tune(SPACE, study="s", db=db, seed=np.int64(3), max_failures=np.int64(2))  # type: ignore[arg-type]
+    def train(x: float, n: int, opt: str) -> float:
+        return x
+
+    study = train.optimize(n_trials=np.int64(3), n_jobs=np.int64(1))  # type: ignore[arg-type]
+    assert len(study.trials) == 3 and study.target == 3 and type(study.target) is int
+    with pytest.raises(hp.HpotrackError, match=r"`n_jobs >= 1` \(or -1: one per core\) must hold"):
+        train.optimize(n_trials=4, n_jobs=-1.0)  # type: ignore[arg-type]
