@@ -98,7 +98,10 @@ class Heartbeat:
                         try:
                             if rows:
                                 with store.write():
-                                    store.add_metrics(trial.trial_id, rows)
+                                    # the study may have been deleted: no orphan rows
+                                    # (the study's own writes check after a refresh)
+                                    if store.trial_exists(trial.trial_id):
+                                        store.add_metrics(trial.trial_id, rows)
                         except BaseException:
                             trial.restore(rows)  # written with the outcome, or next round
                             raise

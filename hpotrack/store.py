@@ -353,6 +353,10 @@ class Store:
         ).fetchone()
         return None if row is None else _study_row(row)
 
+    def trial_exists(self, trial_id: int) -> bool:
+        found = self.conn.execute("SELECT 1 FROM trials WHERE id = ?", (trial_id,)).fetchone()
+        return found is not None
+
     def study_exists(self, study_id: int) -> bool:
         found = self.conn.execute("SELECT 1 FROM studies WHERE id = ?", (study_id,)).fetchone()
         return found is not None
@@ -597,10 +601,7 @@ class Store:
         return Stamp(trial_id, seq, time.time())
 
     def add_metrics(self, trial_id: int, rows: Sequence[tuple[str, int, float, float]]) -> None:
-        """Store intermediate metrics (name, step, value, time); a repeated step replaces.
-        Nothing is stored for a trial that is gone (its study deleted while it ran)."""
-        if self.conn.execute("SELECT 1 FROM trials WHERE id = ?", (trial_id,)).fetchone() is None:
-            return
+        """Store intermediate metrics (name, step, value, time); a repeated step replaces."""
         self.conn.executemany(
             "INSERT OR REPLACE INTO metrics (trial_id, name, step, value, time) "
             "VALUES (?, ?, ?, ?, ?)",

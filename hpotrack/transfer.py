@@ -526,8 +526,10 @@ def _last_seen(trial: Mapping[str, Any], now: float) -> float:
         for point in points
         if isinstance(point, list) and len(point) == 3 and isinstance(point[2], int | float)
     ]
+    if times:
+        return float(max(times))
     started = trial["started"]
-    return max(times) if times else started if isinstance(started, int | float) else now
+    return float(started) if isinstance(started, int | float) else now
 
 
 def _index(value: int | None, what: str) -> int | None:
