@@ -62,7 +62,7 @@ def segment_of(trial: TrialRecord) -> Segment | None:
     what the method stored to say which member and segment a trial is (the database is
     the only state), so this needs no method object, holds for any method that trains a
     population in segments (PBT, or a variant under another name), and stays right when a
-    study is imported. Other claims have one index (``grid:17``, ``config:3``,
+    study is imported. Other claims have one index (``grid:[0.1,"relu"]``, ``config:3``,
     ``promote:5``), so they never look like segments.
     """
     match = SEGMENT_CLAIM.fullmatch(trial.claim or "")

@@ -8,6 +8,7 @@ through stable JSON. Errors name the parameter they concern.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import numbers
 from collections.abc import Iterator, Mapping, Sequence
@@ -230,6 +231,16 @@ class Space(Mapping[str, Param]):
             values.append(axis[digit])
         return dict(zip(self._params, reversed(values), strict=True))
 
+    def key(self, params: Mapping[str, Value]) -> str:
+        """A stable text key for a full set of values, the same for values equal to 12
+        significant digits (a grid point computed two ways, an enqueued ``0.1``): what
+        says that two trials ran the same configuration."""
+        return json.dumps(
+            [_key_value(params[name]) for name in self._params],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
     def to_json(self) -> dict[str, Any]:
         """``{name: parameter JSON}`` in definition order, so that dumps are stable."""
         return {name: param.to_json() for name, param in self._params.items()}
@@ -244,6 +255,12 @@ class Space(Mapping[str, Param]):
             with _about(str(name)):
                 params[name] = param_from_json(item)
         return cls(params)
+
+
+def _key_value(value: Value) -> Value:
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.12g}") + 0.0  # + 0.0: -0.0 and 0.0 are one key
+    return value
 
 
 def _encode_column(param: Param, column: list[Value]) -> npt.NDArray[np.float64]:

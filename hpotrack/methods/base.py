@@ -36,7 +36,7 @@ PROMOTE = "promote"
 class Proposal:
     """What a method wants run next.
 
-    ``claim`` is a key unique within the study (e.g. ``"grid:17"``); the store refuses a
+    ``claim`` is a key unique within the study (e.g. ``"promote:17"``); the store refuses a
     second trial with the same claim, so two processes can never run the same grid cell.
     """
 
@@ -76,6 +76,7 @@ class History:
         self._trials: list[TrialRecord] = []
         self._claims: set[str] = set()
         self._claim_counts: dict[str, int] = {}
+        self._configurations: set[str] | None = None  # Space.key of every trial, once asked
         self._counts = {state: 0 for state in TrialState}
         self._unfinished: dict[TrialState, set[int]] = {
             TrialState.QUEUED: set(),
@@ -117,6 +118,15 @@ class History:
     def claim_count(self, prefix: str) -> int:
         """How many claims ``prefix:...`` exist (e.g. ``"grid"``)."""
         return self._claim_counts.get(prefix, 0)
+
+    def has_configuration(self, params: dict[str, Value]) -> bool:
+        """Whether a trial of any state and origin (queued, manual, an earlier grid) has
+        these values (equal to 12 significant digits, :meth:`Space.key`). The index is
+        built at the first call and then kept up to date, so methods that never ask pay
+        nothing."""
+        if self._configurations is None:
+            self._configurations = {self.space.key(t.params) for t in self._trials}
+        return self.space.key(params) in self._configurations
 
     def rng(self, number: int, stream: int = 0) -> np.random.Generator:
         """Randomness for trial ``number``: the same in every process and after resume."""
@@ -187,6 +197,8 @@ class History:
             self._trials[record.number] = record
         elif record.number == len(self._trials):
             self._trials.append(record)
+            if self._configurations is not None:
+                self._configurations.add(self.space.key(record.params))
             self._replaced += sum(edge.kind == Origin.RETRIED.value for edge in record.parents)
         else:  # numbers are allocated densely under the write lock
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")

@@ -1,8 +1,11 @@
 """``grid``: every cell of the space exactly once across all processes, then finished.
 
 Cells are visited in a seeded random order (so a study stopped early has still spread its
-trials) and claimed with the key ``grid:<cell>``; the store's unique index on claims makes a
-second claim of a cell impossible even if two processes raced.
+trials) and claimed with the key ``grid:<values>`` (:meth:`Space.key`); the store's unique
+index on claims makes a second claim of a cell impossible even if two processes raced.
+Claims name values, not cell numbers, so a study reopened with another ``grid_points``
+skips the points it already ran; a cell that a trial of another origin already has
+(enqueued, manual) is not run again either.
 """
 
 from __future__ import annotations
@@ -45,15 +48,16 @@ class Grid(Method):
     def ask(self, history: History) -> Proposal:
         size = history.space.grid_size(self.grid_points)
         order = _cell_order(history.seed, size, self.shuffle)
-        # Cells are claimed in order, so the claimed ones are a prefix: start after it.
+        # Cells are claimed in order, so the claimed ones are mostly a prefix: start after
+        # it (cells run otherwise, or claimed under other grid_points, are skipped).
         start = history.claim_count("grid")
         for position in (*range(start, size), *range(min(start, size))):
-            cell = int(order[position])
-            if not history.is_claimed(f"grid:{cell}"):
+            params = history.space.grid_cell(int(order[position]), self.grid_points)
+            if not history.has_configuration(params):
                 return Proposal(
-                    params=history.space.grid_cell(cell, self.grid_points),
+                    params=params,
                     origin=Origin.GRID.value,
-                    claim=f"grid:{cell}",
+                    claim=f"grid:{history.space.key(params)}",
                 )
         raise SearchExhausted(f"grid search is complete: all {size} cells have been run")
 

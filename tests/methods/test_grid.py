@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
+import hpotrack as hp
 from hpotrack.errors import MethodError, SearchExhausted, SpaceError
 from hpotrack.methods import Grid, Method
-from hpotrack.space import Choice, Float, Int, Space
+from hpotrack.methods.base import History, Proposal
+from hpotrack.records import TrialState
+from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
+from hpotrack.testing.method_suite import record
 
 
 class TestGrid(MethodSuite):
@@ -67,3 +72,62 @@ def test_grid_points_is_validated(bad: object) -> None:
 def test_shuffle_is_validated(bad: object) -> None:
     with pytest.raises(MethodError, match="`shuffle` must be True or False"):
         Grid(shuffle=bad)  # type: ignore[arg-type]
+
+
+def _run_to_exhaustion(method: Grid, history: History) -> None:
+    while True:
+        try:
+            proposal = method.ask(history)
+        except SearchExhausted:
+            return
+        trial = record(history.next_number, proposal, TrialState.COMPLETE, 0.0)
+        history.update(trial)
+
+
+def _points(history: History) -> list[tuple[Value, ...]]:
+    return [
+        tuple(round(v, 9) if isinstance(v, float) else v for v in t.params.values())
+        for t in history.trials
+    ]
+
+
+def test_other_grid_points_on_reopening_skip_the_points_already_run() -> None:
+    space = Space.from_user({"x": Float(0.0, 1.0), "c": Choice(["a", "b"])})
+    history = simulate(Grid(grid_points=3), space, 6, seed=0)
+    _run_to_exhaustion(Grid(grid_points=5), history)
+    points = _points(history)
+    assert len(points) == len(set(points)) == 10  # 6 of 3 points, then 4 new of 5 points
+    assert set(points) == set(itertools.product([0.0, 0.25, 0.5, 0.75, 1.0], ["a", "b"]))
+
+
+def test_cells_claimed_by_number_in_older_studies_are_skipped() -> None:
+    # Studies stored before claims named values claimed `grid:<cell number>`.
+    history = History(DISCRETE, "minimize", 0)
+    for number, cell in enumerate([5, 0, 23]):
+        params = DISCRETE.grid_cell(cell)
+        history.update(
+            record(number, Proposal(params, claim=f"grid:{cell}"), TrialState.COMPLETE, 1.0)
+        )
+    _run_to_exhaustion(Grid(), history)
+    points = _points(history)
+    assert len(points) == len(set(points)) == 24
+
+
+def test_a_cell_enqueued_or_run_by_hand_is_not_run_again(db: Path) -> None:
+    @hp.tune({"x": [1, 2, 3, 4]}, method="grid", study="cells", db=db)
+    def f(x: int) -> float:
+        return float(x)
+
+    f.study.enqueue({"x": 2})
+    f(x=3)
+    study = f.optimize()
+    assert sorted(t.params["x"] for t in study.trials) == [1, 2, 3, 4]
+    assert {t.params["x"]: t.origin for t in study.trials}[2] == "enqueued"
+
+
+def test_a_grid_point_given_with_float_noise_is_the_same_cell() -> None:
+    space = Space.from_user({"lr": Float(1e-4, 1e-1, log=True)})
+    history = History(space, "minimize", 0)
+    history.update(record(0, Proposal({"lr": 0.0010000000000000002}), TrialState.COMPLETE, 1.0))
+    _run_to_exhaustion(Grid(grid_points=4), history)
+    assert len(history.trials) == 4
