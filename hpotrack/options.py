@@ -7,6 +7,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import numbers
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
@@ -15,27 +16,39 @@ from hpotrack.errors import HpotrackError, MethodError
 T = TypeVar("T", bound=type)
 
 
-def check_whole(value: object, name: str, minimum: int) -> int:
-    """``value`` as an int, if it is a whole number (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def check_whole(value: object, name: str, minimum: int, why: str = "") -> int:
+    """``value`` as an int, if it is a whole number (not a bool; numpy's count) of at least
+    ``minimum``; ``why`` follows the rule in the message (e.g. " for strategy='de'")."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise MethodError(
-            f"`{name} >= {minimum}` must hold for a whole number, but got {name}={value!r}"
+            f"`{name} >= {minimum}` must hold for a whole number{why}, but got {name}={value!r}"
         )
-    return value
+    return int(value)
 
 
 def check_real(value: object, name: str, condition: str, holds: Callable[[float], bool]) -> float:
-    """``value`` as a float, if it is a finite real number (not a bool) for which ``holds``;
-    ``condition`` says the rule in the error message."""
-    ok = (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and holds(value)
-    )
-    if not ok:
+    """``value`` as a float, if it is a finite real number (not a bool; numpy's count) for
+    which ``holds``; ``condition`` says the rule in the error message."""
+    if not (is_finite_real(value) and holds(float(value))):  # type: ignore[arg-type]
         raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")
     return float(value)  # type: ignore[arg-type]
+
+
+def is_finite_real(value: object) -> bool:
+    """Whether ``value`` is a finite real number: an int or float, numpy's too, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def set_whole(owner: object, name: str, minimum: int, why: str = "") -> None:
+    """Check the frozen dataclass field ``name`` with :func:`check_whole` and store it as a
+    plain int (a numpy integer would not be one in the stored JSON)."""
+    object.__setattr__(owner, name, check_whole(getattr(owner, name), name, minimum, why))
+
+
+def set_real(owner: object, name: str, condition: str, holds: Callable[[float], bool]) -> None:
+    """Check the frozen dataclass field ``name`` with :func:`check_real` and store it as a
+    plain float, so that a stored study's options round-trip exactly."""
+    object.__setattr__(owner, name, check_real(getattr(owner, name), name, condition, holds))
 
 
 def check_bool(value: object, name: str) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hpotrack.errors import MethodError
-from hpotrack.options import check_real, check_whole, friendly_init
+from hpotrack.options import friendly_init, set_real, set_whole
 from hpotrack.records import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -66,11 +66,11 @@ class Percentile(Pruner):
     n_min_trials: int = 1
 
     def __post_init__(self) -> None:
-        check_real(self.percentile, "percentile", "0 <= percentile <= 100", lambda p: 0 <= p <= 100)
-        check_whole(self.n_startup_trials, "n_startup_trials", 0)
-        check_whole(self.n_warmup_steps, "n_warmup_steps", 0)
-        check_whole(self.interval_steps, "interval_steps", 1)
-        check_whole(self.n_min_trials, "n_min_trials", 1)
+        set_real(self, "percentile", "0 <= percentile <= 100", lambda p: 0 <= p <= 100)
+        set_whole(self, "n_startup_trials", 0)
+        set_whole(self, "n_warmup_steps", 0)
+        set_whole(self, "interval_steps", 1)
+        set_whole(self, "n_min_trials", 1)
 
     def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
         start, every = self.n_warmup_steps, self.interval_steps

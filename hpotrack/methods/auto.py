@@ -32,7 +32,7 @@ from hpotrack.methods.gradient import Gradient
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.halving import ladder_for
 from hpotrack.methods.tpe import TPE
-from hpotrack.options import check_real, check_whole
+from hpotrack.options import set_real, set_whole
 from hpotrack.params import Choice, Float
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
@@ -53,8 +53,8 @@ class Auto(Method):
 
     def __post_init__(self) -> None:
         for label in ("grid_max", "bayes_dimensions", "evolution_after", "evolution_dimensions"):
-            check_whole(getattr(self, label), label, 0)
-        check_real(self.expensive_s, "expensive_s", "expensive_s >= 0", lambda x: x >= 0)
+            set_whole(self, label, 0)
+        set_real(self, "expensive_s", "expensive_s >= 0", lambda x: x >= 0)
 
     def choose(self, history: History) -> tuple[Method, str]:
         """The method to use now, and why (a few words)."""

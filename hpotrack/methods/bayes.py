@@ -16,7 +16,6 @@ at most :data:`FIT_POINTS` of them.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,11 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hpotrack.errors import MethodError
 from hpotrack.methods import gp
 from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.methods.random_search import sobol_point
-from hpotrack.options import check_choice
+from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.params import Choice, Float, Int
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialState, objective_sign
@@ -63,22 +61,11 @@ class Bayes(Method):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pruner", pruner_from(self.pruner))
-
-        def integer(value: object) -> bool:
-            return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-        beta = self.ucb_beta
-        checks = [
-            ("n_startup", "n_startup >= 0",
-             self.n_startup is None or (integer(self.n_startup) and self.n_startup >= 0)),
-            ("candidates", "candidates >= 1", integer(self.candidates) and self.candidates >= 1),
-            ("ucb_beta", "ucb_beta > 0", isinstance(beta, numbers.Real)
-             and not isinstance(beta, bool) and math.isfinite(beta) and beta > 0),
-            ("max_points", "max_points >= 10", integer(self.max_points) and self.max_points >= 10),
-        ]  # fmt: skip
-        for option, rule, ok in checks:
-            if not ok:
-                raise MethodError(f"`{rule}` must hold, but got {option}={getattr(self, option)!r}")
+        if self.n_startup is not None:
+            set_whole(self, "n_startup", 0)
+        set_whole(self, "candidates", 1)
+        set_real(self, "ucb_beta", "ucb_beta > 0", lambda x: x > 0)
+        set_whole(self, "max_points", 10)
         check_choice(self.acquisition, "acquisition", _ACQUISITIONS)
 
     def startup(self, space: Space) -> int:

@@ -52,7 +52,7 @@ from hpotrack.methods.base import PROMOTE, WINDOW, History, register
 from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.parzen import Dimensions, ParzenEstimator
-from hpotrack.options import check_choice, check_real, check_whole
+from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.records import TrialState
 from hpotrack.space import Value
 
@@ -77,12 +77,11 @@ class BOHB(Hyperband):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        percent, fraction = self.top_n_percent, self.random_fraction
-        check_real(percent, "top_n_percent", "0 < top_n_percent < 100", lambda x: 0 < x < 100)
-        check_real(fraction, "random_fraction", "0 <= random_fraction <= 1", lambda x: 0 <= x <= 1)
-        check_whole(self.num_samples, "num_samples", 1)
-        check_real(self.bandwidth_factor, "bandwidth_factor", "bandwidth_factor > 0", _positive)
-        check_real(self.min_bandwidth, "min_bandwidth", "0 < min_bandwidth < 1", _fraction)
+        set_real(self, "top_n_percent", "0 < top_n_percent < 100", lambda x: 0 < x < 100)
+        set_real(self, "random_fraction", "0 <= random_fraction <= 1", lambda x: 0 <= x <= 1)
+        set_whole(self, "num_samples", 1)
+        set_real(self, "bandwidth_factor", "bandwidth_factor > 0", _positive)
+        set_real(self, "min_bandwidth", "0 < min_bandwidth < 1", _fraction)
         check_choice(self.model_budget, "model_budget", MODEL_BUDGETS)
 
     def configuration(self, history: History) -> tuple[dict[str, Value], str]:

@@ -51,7 +51,7 @@ import numpy.typing as npt
 
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, Method, Proposal, register
-from hpotrack.options import check_choice
+from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Space
@@ -100,16 +100,16 @@ class Evolution(Method):
         for option, allowed in _CHOICES.items():
             check_choice(getattr(self, option), option, allowed)
         if self.strategy == "de":
-            _check_int("population", self.population, 4, " for strategy='de'")
-        _check_int("population", self.population, 2)
-        _check_int("tournament", self.tournament, 1)
+            set_whole(self, "population", 4, " with strategy='de'")
+        set_whole(self, "population", 2)
+        set_whole(self, "tournament", 1)
         if self.tournament > self.population:
             raise MethodError(
                 "`tournament <= population` must hold, but got "
                 f"tournament={self.tournament!r}, population={self.population!r}"
             )
         if self.window is not None:
-            _check_int("window", self.window, self.population, " (the population size)")
+            set_whole(self, "window", self.population, " (the population size)")
         _set_float(self, "crossover_rate", 0.0, 1.0, low_open=False)
         if self.mutation_rate is not None:
             _set_float(self, "mutation_rate", 0.0, 1.0, low_open=True)
@@ -320,24 +320,8 @@ def _reflect(x: Vector) -> Vector:
     return np.asarray(np.where(folded > 1.0, 2.0 - folded, folded), dtype=np.float64)
 
 
-def _check_int(name: str, value: object, least: int, why: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise MethodError(f"`{name} >= {least}` must hold{why}, but got {name}={value!r}")
-
-
 def _set_float(method: Evolution, name: str, low: float, high: float, *, low_open: bool) -> None:
     """Check a real option is in its range and store it as a float (for stable JSON)."""
-    value: object = getattr(method, name)
     bound = f"{low!r} < {name}" if low_open else f"{low!r} <= {name}"
     rule = f"{bound} <= {high!r}" if math.isfinite(high) else bound
-    number = (
-        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    )
-    if (
-        number is None
-        or not math.isfinite(number)
-        or not (low < number if low_open else low <= number)
-        or number > high
-    ):
-        raise MethodError(f"`{rule}` must hold, but got {name}={value!r}")
-    object.__setattr__(method, name, number)
+    set_real(method, name, rule, lambda x: (low < x if low_open else low <= x) and x <= high)

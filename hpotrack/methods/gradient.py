@@ -30,7 +30,7 @@ import numpy as np
 
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal, register
-from hpotrack.options import check_real
+from hpotrack.options import set_real
 from hpotrack.params import Choice, Float
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Space
@@ -63,7 +63,7 @@ class Gradient(Method):
             ("perturbation", "0 < perturbation < 0.5", lambda x: 0 < x < 0.5),
             ("gamma", "gamma >= 0", _non_negative),
         ):
-            check_real(getattr(self, label), label, condition, holds)
+            set_real(self, label, condition, holds)
 
     def check(self, space: Space) -> None:
         for name in space:

@@ -15,9 +15,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from hpotrack.errors import MethodError, SearchExhausted
+from hpotrack.errors import SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal, register
-from hpotrack.options import check_bool
+from hpotrack.options import check_bool, set_whole
 from hpotrack.records import Origin
 from hpotrack.space import Space
 
@@ -32,14 +32,8 @@ class Grid(Method):
     shuffle: bool = True
 
     def __post_init__(self) -> None:
-        if self.grid_points is not None and (
-            isinstance(self.grid_points, bool)
-            or not isinstance(self.grid_points, int)
-            or self.grid_points < 2
-        ):
-            raise MethodError(
-                f"`grid_points >= 2` must hold, but got grid_points={self.grid_points!r}"
-            )
+        if self.grid_points is not None:
+            set_whole(self, "grid_points", 2)
         check_bool(self.shuffle, "shuffle")
 
     def check(self, space: Space) -> None:

@@ -45,7 +45,7 @@ from functools import cached_property
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import PROMOTE, History, Method, Proposal
-from hpotrack.options import check_real
+from hpotrack.options import set_real
 from hpotrack.records import Edge, Origin, TrialRecord
 
 Entry = tuple[float, int]  # (loss, trial number): how rungs rank trials, best first
@@ -115,8 +115,9 @@ def check_budget(method: str, budget: Budget | None) -> None:
         )
 
 
-def check_eta(eta: object) -> None:
-    check_real(eta, "eta", "eta > 1", lambda x: x > 1)
+def set_eta(method: Halving) -> None:
+    """Check ``method.eta`` and store it as a float."""
+    set_real(method, "eta", "eta > 1", lambda x: x > 1)
 
 
 def group(bracket: int | None, ladder: Ladder) -> tuple[int | None, ...]:

@@ -17,9 +17,9 @@ from hpotrack.methods.halving import (
     Halving,
     Ladder,
     bracket_schedule,
-    check_eta,
     new_config_slot,
     promotion,
+    set_eta,
 )
 from hpotrack.records import Origin
 from hpotrack.space import Value
@@ -34,7 +34,7 @@ class Hyperband(Halving):
     eta: float = 3.0
 
     def __post_init__(self) -> None:
-        check_eta(self.eta)
+        set_eta(self)
 
     def ask(self, history: History) -> Proposal:
         ladder = self.ladder(history)

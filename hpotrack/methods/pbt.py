@@ -34,7 +34,7 @@ import numpy as np
 
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal, register
-from hpotrack.options import check_real, check_whole
+from hpotrack.options import is_finite_real, set_real, set_whole
 from hpotrack.params import Choice, Float, Int
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Space, Value
@@ -81,20 +81,17 @@ class PBT(Method):
 
     def __post_init__(self) -> None:
         for label, minimum in (("population", 2), ("interval", 1), ("generations", 1)):
-            check_whole(getattr(self, label), label, minimum)
-        check_real(self.quantile, "quantile", "0 < quantile <= 0.5", lambda q: 0 < q <= 0.5)
+            set_whole(self, label, minimum)
+        set_real(self, "quantile", "0 < quantile <= 0.5", lambda q: 0 < q <= 0.5)
         factors = tuple(self.perturb) if isinstance(self.perturb, list | tuple) else ()
-        if not factors or not all(isinstance(f, int | float) and f > 0 for f in factors):
+        if not factors or not all(is_finite_real(f) and f > 0 for f in factors):
             raise MethodError(
                 f"perturb must be a non-empty list of positive factors, e.g. (0.8, 1.2), "
                 f"but got perturb={self.perturb!r}"
             )
         object.__setattr__(self, "perturb", tuple(float(f) for f in factors))
-        check_real(
-            self.resample_probability,
-            "resample_probability",
-            "0 <= resample_probability <= 1",
-            lambda p: 0 <= p <= 1,
+        set_real(
+            self, "resample_probability", "0 <= resample_probability <= 1", lambda p: 0 <= p <= 1
         )
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hpotrack.methods.base import History, Proposal, register
-from hpotrack.methods.halving import Halving, check_eta, promotion
+from hpotrack.methods.halving import Halving, promotion, set_eta
 from hpotrack.records import Origin
 
 
@@ -23,7 +23,7 @@ class SHA(Halving):
     eta: float = 3.0
 
     def __post_init__(self) -> None:
-        check_eta(self.eta)
+        set_eta(self)
 
     def ask(self, history: History) -> Proposal:
         promoted = promotion(history, self.ladder(history), [None])

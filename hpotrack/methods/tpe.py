@@ -32,12 +32,11 @@ the same proposal from the same history; nothing is kept between asks.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from hpotrack.errors import MethodError
 from hpotrack.methods.base import WINDOW, History, Method, Proposal, register
 from hpotrack.methods.parzen import (
     Array,
@@ -45,7 +44,7 @@ from hpotrack.methods.parzen import (
     ParzenEstimator,
     ranked_candidates,
 )
-from hpotrack.options import check_bool, check_real
+from hpotrack.options import check_bool, set_real, set_whole
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Space, Value
@@ -89,19 +88,13 @@ class TPE(Method):
     def __post_init__(self) -> None:
         object.__setattr__(self, "pruner", pruner_from(self.pruner))
         for name in ("n_startup", "n_ei_candidates"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise MethodError(f"`{name} >= 1` must hold, but got {name}={value!r}")
+            set_whole(self, name, 1)
         for name in ("multivariate", "constant_liar"):
             check_bool(getattr(self, name), name)
-        self._number("gamma", "0 < gamma <= 1", lambda x: 0 < x <= 1)
-        self._number("bandwidth_factor", "bandwidth_factor > 0", lambda x: x > 0)
-        self._number("min_bandwidth", "0 < min_bandwidth <= 1", lambda x: 0 < x <= 1)
-        self._number("prior_weight", "prior_weight > 0", lambda x: x > 0)
-
-    def _number(self, name: str, condition: str, holds: Callable[[float], bool]) -> None:
-        """Check a real option and store it as a float (so JSON round trips are exact)."""
-        object.__setattr__(self, name, check_real(getattr(self, name), name, condition, holds))
+        set_real(self, "gamma", "0 < gamma <= 1", lambda x: 0 < x <= 1)
+        set_real(self, "bandwidth_factor", "bandwidth_factor > 0", lambda x: x > 0)
+        set_real(self, "min_bandwidth", "0 < min_bandwidth <= 1", lambda x: 0 < x <= 1)
+        set_real(self, "prior_weight", "prior_weight > 0", lambda x: x > 0)
 
     def ask(self, history: History) -> Proposal:
         complete, pruned, pending, failed = _gather(history)

@@ -54,14 +54,17 @@ def random_history(space: Space, n: int, seed: int = 0) -> History:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"candidates": 0}, "`candidates >= 1` must hold, but got candidates=0"),
+        ({"candidates": 0}, "`candidates >= 1` must hold for a whole number, but got candidates=0"),
         ({"candidates": 2.5}, "candidates=2.5"),
-        ({"n_startup": -1}, "`n_startup >= 0` must hold, but got n_startup=-1"),
+        ({"n_startup": -1}, "`n_startup >= 0` must hold for a whole number, but got n_startup=-1"),
         ({"n_startup": True}, "n_startup=True"),
         ({"acquisition": "ei"}, "'logei', 'ucb'.*acquisition='ei'"),
         ({"ucb_beta": 0.0}, "`ucb_beta > 0` must hold, but got ucb_beta=0.0"),
         ({"ucb_beta": math.inf}, "ucb_beta=inf"),
-        ({"max_points": 5}, "`max_points >= 10` must hold, but got max_points=5"),
+        (
+            {"max_points": 5},
+            "`max_points >= 10` must hold for a whole number, but got max_points=5",
+        ),
     ],
 )
 def test_invalid_options_are_refused(options: dict[str, Any], message: str) -> None:

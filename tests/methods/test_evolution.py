@@ -187,9 +187,12 @@ def test_operators_stay_in_the_unit_cube() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"population": 1}, "`population >= 2` must hold, but got population=1"),
+        ({"population": 1}, "`population >= 2` must hold for a whole number, but got population=1"),
         ({"population": True}, "population=True"),
-        ({"population": 3, "strategy": "de"}, "`population >= 4` must hold for strategy='de'"),
+        (
+            {"population": 3, "strategy": "de"},
+            "`population >= 4` must hold for a whole number with strategy='de'",
+        ),
         ({"strategy": "cmaes"}, "`strategy` must be one of 'ga', 'de'"),
         ({"crossover": "blx"}, "`crossover` must be one of 'sbx', 'uniform'"),
         ({"mutation": "cauchy"}, "`mutation` must be one of 'polynomial', 'gaussian'"),

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 import hpotrack as hp
@@ -51,3 +54,33 @@ def test_a_misspelt_or_extra_option_is_one_method_error(make: Any, expected: str
     with pytest.raises(MethodError) as info:
         make()
     assert expected in str(info.value)
+
+
+def _numpy_options(method: Any) -> dict[str, Any]:
+    """Every int or float option of ``method`` at its default, as a numpy scalar."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(method):
+        value = getattr(method, field.name)
+        if not field.init or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        out[field.name] = np.int64(value) if isinstance(value, int) else np.float32(value)
+    return out
+
+
+@pytest.mark.parametrize("name", known_methods())
+def test_numpy_numbers_as_options_are_stored_as_plain_ones(name: str) -> None:
+    default = resolve(name)
+    options = _numpy_options(default)
+    method = type(default)(**options)
+    stored = method.to_json()["options"]
+    for key in options:
+        assert type(stored[key]) is type(getattr(default, key)), key
+        assert stored[key] == pytest.approx(getattr(default, key), rel=1e-6), key
+    assert from_json(json.loads(json.dumps(method.to_json()))) == method
+
+
+@pytest.mark.parametrize("name", ["median", "percentile"])
+def test_numpy_numbers_as_pruner_options_are_stored_as_plain_ones(name: str) -> None:
+    default = hp.pruners.pruner_from(name)
+    pruner = type(default)(**_numpy_options(default))
+    assert json.loads(json.dumps(pruner.to_json())) == default.to_json()

@@ -39,7 +39,7 @@ class TestTPEUnivariateWithoutLiar(MethodSuite):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"n_startup": 0}, "`n_startup >= 1` must hold, but got n_startup=0"),
+        ({"n_startup": 0}, "`n_startup >= 1` must hold for a whole number, but got n_startup=0"),
         ({"n_startup": 2.0}, "n_startup=2.0"),
         ({"n_ei_candidates": True}, "`n_ei_candidates >= 1` must hold"),
         ({"gamma": 0.0}, "`0 < gamma <= 1` must hold, but got gamma=0.0"),
