@@ -7,6 +7,7 @@ Their string values are stored in the database, so they are part of the file for
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -153,6 +154,12 @@ _TRIAL_FIELDS = frozenset(f.name for f in fields(TrialRecord))
 def objective_sign(direction: str) -> float:
     """+1 for minimize, -1 for maximize: ``sign * value`` is always a loss."""
     return 1.0 if direction == "minimize" else -1.0
+
+
+def worst_value(direction: str) -> float:
+    """The worst finite value there is under ``direction``: what a check stores for a
+    diverged report (NaN or infinite), so that it ranks last and stays storable."""
+    return objective_sign(direction) * sys.float_info.max
 
 
 def is_better(a: float, b: float | None, direction: str) -> bool:

@@ -97,13 +97,15 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
     if key in _warned_unchecked:
         return
     _warned_unchecked.add(key)
+    others = ", ".join(map(repr, trial.reported_metrics()))
     log.warning(
         "study %r: trial %d completed without reporting the objective %r at a step its "
         "method checks, so no trial can be stopped early; report it with "
-        "trial.report(value, step) as it trains (NaN values are not ranked)",
+        "trial.report(value, step) as it trains%s",
         study.name,
         trial.number,
         study.objective,
+        f" (it reported {others}: is one of them the objective?)" if others else "",
     )
 
 

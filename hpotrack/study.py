@@ -10,6 +10,7 @@ method propose and inserts the running trial under one write lock (DESIGN princi
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,7 +32,7 @@ from hpotrack.errors import (
 from hpotrack.methods.base import History, Proposal
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.provenance import hostname
-from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
 from hpotrack.recovery import lost_reason
 from hpotrack.space import Space, Value
 from hpotrack.store import Store, StudyRow
@@ -654,6 +655,8 @@ class Study:
         """Store a running trial's objective at check ``step`` (and its unwritten
         reports), then ask the method whether it goes on. True: prune it now. A manual
         call (``train(lr=...)``) always goes on: it returns what the function returns."""
+        if not math.isfinite(value):  # a diverged run (NaN, inf)
+            value = worst_value(self.direction)
         with self._writing():
             self.refresh()
             if reports:

@@ -8,7 +8,6 @@ each see their own).
 from __future__ import annotations
 
 import math
-import sys
 import threading
 import time
 from collections import deque
@@ -109,12 +108,15 @@ class Trial:
     ) -> None:
         """Record an intermediate metric (default: the objective) at ``step``.
 
-        ``step`` defaults to one more than the last reported step of that metric (0 first)
-        and counts in the unit of the study's budget (e.g. epochs). Reporting a step again
-        replaces its value. When the method decides at this report that the trial should
-        stop, this raises :class:`Pruned` (the trial is stored as ``pruned`` with its last
-        value and its curve); with ``prune=False`` it returns and :meth:`should_prune`
-        says so instead.
+        ``step`` counts in the unit of the study's budget (e.g. epochs trained so far);
+        it defaults to one more than the last reported step of that metric, first the
+        step after the checkpoint this trial loaded (1 from scratch, as
+        ``trial.steps.start``). Reporting a step again replaces its value. When the
+        method decides at this report that the trial should stop, this raises
+        :class:`Pruned` (the trial is stored as ``pruned`` with its last value and its
+        curve); with ``prune=False`` it returns and :meth:`should_prune` says so instead.
+        A NaN or infinite report at a check is the worst value there is for the study's
+        direction: a diverged run stops at its next check.
         """
         if self.finished:
             raise TrialError(
@@ -131,7 +133,7 @@ class Trial:
                 f"for metric {metric!r}"
             )
         if step is None:
-            step = self._last_step.get(metric, -1) + 1
+            step = self._last_step.get(metric, self._started_after()) + 1
         elif isinstance(step, bool) or not isinstance(step, Integral) or not 0 <= step < 2**63:
             raise TrialError(
                 f"`0 <= step < 2**63` must hold for a whole number, but got step={step!r}"
@@ -153,9 +155,7 @@ class Trial:
             return
         if self._first_objective_step is None or step < self._first_objective_step:
             self._first_objective_step = step
-        if math.isnan(number):
-            return
-        self.last_value = number
+        self.last_value = None if math.isnan(number) else number
         due = self._next_check is not None and step >= self._next_check
         if due and self._checks is not None and self._next_check is not None:
             self._check(self._checks, self._last_check_until(self._checks, step), step, number)
@@ -173,8 +173,6 @@ class Trial:
     def _check(self, checks: Checks, at: int, step: int, value: float) -> None:
         """Store ``value`` (reported at ``step``) as the check at ``at`` with the reports
         so far, ask the method, and look for the next check after ``step``."""
-        if not math.isfinite(value):  # a diverged run: the worst value there is, storable
-            value = math.copysign(sys.float_info.max, value)
         with self.flush_lock:
             rows = self.drain()
             try:
@@ -194,9 +192,13 @@ class Trial:
 
     def missed_its_checks(self) -> bool:
         """Whether the method would have checked this trial but no report reached a
-        check: the objective was never reported (or only as NaN, or under another
-        name), so the method could not stop it early."""
+        check: the objective was never reported (or only under another name), so the
+        method could not stop it early."""
         return self._checks is not None and not self.checked
+
+    def reported_metrics(self) -> list[str]:
+        """The names of the metrics reported so far, sorted."""
+        return sorted(self._last_step)
 
     def stopped_short(self) -> bool:
         """Whether the method stopped this trial (:meth:`should_prune`) and it did not
@@ -267,7 +269,7 @@ class Trial:
         when the budget is not a whole number of steps. Reads nothing from the database."""
         if not isinstance(self.budget, int):
             return None
-        after = 0 if self._source is None else self._source[0]
+        after = self._started_after()
         first = self._first_objective_step
         last = self._last_step.get(self._objective)
         if last is None:
@@ -281,6 +283,11 @@ class Trial:
             self._source = self._checkpoints.source()
         self._looked_up = True
         return self._source
+
+    def _started_after(self) -> int:
+        """The step this trial's training started after: that of the checkpoint it
+        loaded, else 0 (it trains from scratch)."""
+        return 0 if self._source is None else self._source[0]
 
     def _default_step(self) -> int:
         return 0 if self.budget is None else int(self.budget)

@@ -4,7 +4,9 @@ several OS processes, and resuming in the middle of a Hyperband iteration."""
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -271,3 +273,59 @@ def test_a_study_whose_reports_never_reach_a_check_says_so_once(
     assert all(t.state is TrialState.COMPLETE for t in study.trials)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "without reporting the objective 'loss'" in warnings[0]
+    assert "(it reported 'val': is one of them the objective?)" in warnings[0]
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_a_configuration_that_reports_nan_at_a_rung_stops_there(db: Path, direction: str) -> None:
+    """NaN is the most common divergence: at a rung it ranks last, so such a trial
+    stops there and is never promoted (it used to skip the rung and go on)."""
+    sign = 1.0 if direction == "minimize" else -1.0
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="nan", db=db, seed=3,
+             direction=direction, budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        loss = math.nan
+        for epoch in trial.steps:
+            loss = math.nan if x > 0.5 else sign * (x + 1.0 / epoch)
+            trial.save_checkpoint(epoch)
+            trial.report(loss, step=epoch)
+        return loss
+
+    study = train.optimize(n_trials=30)
+    diverged = [t for t in study.trials if t.params["x"] > 0.5]
+    assert len(diverged) >= 5
+    for trial in diverged:
+        assert trial.state is TrialState.PRUNED and trial.trained == 1
+        assert trial.checks == {1: sign * sys.float_info.max}
+    promoted_from = {t.parents[0].parent for t in study.trials if t.origin == "promoted"}
+    assert promoted_from and not promoted_from & {t.number for t in diverged}
+
+
+def test_reports_without_a_step_count_budget_steps_from_where_the_trial_starts(
+    db: Path,
+) -> None:
+    """``trial.report(v)`` numbers steps as the budget counts them: 1 after the first
+    epoch from scratch, the rung's step + 1 after a loaded checkpoint."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="auto", db=db, seed=1,
+             budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.load_checkpoint()
+        loss = 1.0
+        for epoch in trial.steps:
+            loss = x + 1.0 / epoch
+            trial.save_checkpoint(epoch, step=epoch)
+            trial.report(loss)
+        return loss
+
+    study = train.optimize(n_trials=30)
+    promoted = [t for t in study.trials if t.origin == "promoted"]
+    assert promoted
+    for trial in study.trials:
+        steps = [step for step, _ in study.curve(trial.number)["value"]]
+        start = trial.parents[0].step if trial.origin == "promoted" else 0
+        assert steps == list(range(start + 1, start + 1 + len(steps)))
+        assert trial.trained == len(steps)
+        if trial.state is TrialState.COMPLETE:
+            assert steps[-1] == BUDGET.max

@@ -326,24 +326,37 @@ def test_module_level_report_raises_pruned_too(tmp_path: Path) -> None:
         assert study.trials[n].value == log.reported[n][-1][1]
 
 
-def test_an_infinite_loss_at_a_check_is_stored_and_pruned(tmp_path: Path) -> None:
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+@pytest.mark.parametrize("diverged", [math.inf, -math.inf, math.nan])
+def test_a_diverged_report_at_a_check_is_the_worst_value_and_pruned(
+    tmp_path: Path, direction: str, diverged: float
+) -> None:
+    """NaN, inf and -inf are each the worst value there is at a check, in either
+    direction (a log-likelihood that goes to +inf has diverged as surely as a loss)."""
+    sign = 1.0 if direction == "minimize" else -1.0
+
     @hp.tune(
         SPACE,
         method=hp.methods.Random(pruner=hp.pruners.Median(n_startup_trials=2)),
         budget=EPOCHS,
         db=tmp_path / "h.db",
         seed=0,
+        direction=direction,
     )
     def train(x: float, trial: hp.Trial) -> float:
         for epoch in range(1, 4):
-            trial.report(math.inf if trial.number == 3 else x, epoch)  # diverged
-        return x
+            trial.report(diverged if trial.number == 3 else sign * x, epoch)
+        return sign * x
 
     train.optimize(n_trials=5, progress=False)
     close_stores()
     trials = hp.load_study(train.definition.name, db=tmp_path / "h.db").trials
-    assert trials[3].state is TrialState.PRUNED and trials[3].value == math.inf
-    assert sys.float_info.max in trials[3].checks.values()  # JSON has no inf: the worst float
+    assert trials[3].state is TrialState.PRUNED and trials[3].trained == 1
+    assert trials[3].checks == {1: sign * sys.float_info.max}  # JSON has no inf or NaN
+    if math.isnan(diverged):
+        assert trials[3].value is None
+    else:
+        assert trials[3].value == diverged
 
 
 # -- resume ----------------------------------------------------------------------------------------

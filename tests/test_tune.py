@@ -201,8 +201,8 @@ def test_report_without_step_continues_from_the_last_step(db: Path) -> None:
 
     study = train.optimize(n_trials=1)
     assert study.curve(0) == {
-        "value": [(0, 1.0), (1, 2.0), (10, 3.0), (11, 4.0)],
-        "other": [(0, 9.0)],
+        "value": [(1, 1.0), (2, 2.0), (10, 3.0), (11, 4.0)],
+        "other": [(1, 9.0)],
     }
 
 
@@ -454,7 +454,7 @@ def test_a_manual_call_can_report(db: Path) -> None:
         return 0.1
 
     assert train(x=0.0, n=1, opt="adam") == 0.1
-    assert train.study.curve(0) == {"value": [(0, 0.3), (1, 0.2)]}
+    assert train.study.curve(0) == {"value": [(1, 0.3), (2, 0.2)]}
 
 
 def test_a_manual_call_on_a_pruning_study_is_never_stopped(db: Path) -> None:
@@ -890,7 +890,7 @@ def test_a_change_of_method_options_names_the_options(
         declare(hp.methods.Hyperband(eta=2)).optimize(n_trials=4)
     changes = [r.getMessage() for r in caplog.records if "method changed" in r.getMessage()]
     assert changes == [
-        "study 's': method changed (sha: eta 3.0 -> 2); the trials so far are kept",
+        "study 's': method changed (sha: eta 3.0 -> 2.0); the trials so far are kept",
         "study 's': method changed from sha to hyperband; the trials so far are kept",
     ]
 
