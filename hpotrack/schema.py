@@ -8,113 +8,104 @@ code that wrote it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sqlite3
 
-if TYPE_CHECKING:  # imported by Store.db only when a migration or an import needs it
-    import sqlite_utils
-
-
-def _migrate_0_to_1(db: sqlite_utils.Database) -> None:
-    db["studies"].create(  # type: ignore[union-attr]
-        {
-            "id": int,
-            "name": str,
-            "space": str,
-            "method": str,
-            "direction": str,
-            "objective": str,
-            "seed": int,
-            "target": int,
-            "retries": int,
-            "function": str,
-            "created": float,
-        },
-        pk="id",
-        not_null={"name", "space", "method", "direction", "objective", "seed"},
-    )
-    db["studies"].create_index(["name"], unique=True)  # type: ignore[union-attr]
-    db["runs"].create(  # type: ignore[union-attr]
-        {
-            "id": int,
-            "study_id": int,
-            "host": str,
-            "pid": int,
-            "python": str,
-            "platform": str,
-            "git_commit": str,
-            "source_hash": str,
-            "argv": str,
-            "started": float,
-        },
-        pk="id",
-        foreign_keys=[("study_id", "studies", "id")],
-    )
-    db["trials"].create(  # type: ignore[union-attr]
-        {
-            "id": int,
-            "study_id": int,
-            "number": int,
-            "state": str,
-            "params": str,
-            "value": float,
-            "metrics": str,
-            "budget": float,
-            "origin": str,
-            "claim": str,
-            "started": float,
-            "finished": float,
-            "heartbeat": float,
-            "host": str,
-            "pid": int,
-            "run_id": int,
-            "error": str,
-            "seq": int,
-            "parents": int,  # how many lineage edges lead here (0: no lineage read needed)
-        },
-        pk="id",
-        not_null={"study_id", "number", "state", "params", "origin", "seq", "parents"},
-        defaults={"parents": 0},
-        foreign_keys=[("study_id", "studies", "id"), ("run_id", "runs", "id")],
-    )
-    db["trials"].create_index(["study_id", "number"], unique=True)  # type: ignore[union-attr]
-    db["trials"].create_index(["study_id", "seq"])  # type: ignore[union-attr]
+# Version 1 as sqlite-utils wrote it until the migrations became plain SQL (creating a
+# database then imported sqlite-utils, and with it pandas when installed: about a second
+# per new file); the statements are the ones it generated, so every file has one schema.
+_VERSION_1 = (
+    """CREATE TABLE "studies" (
+   "id" INTEGER PRIMARY KEY,
+   "name" TEXT NOT NULL,
+   "space" TEXT NOT NULL,
+   "method" TEXT NOT NULL,
+   "direction" TEXT NOT NULL,
+   "objective" TEXT NOT NULL,
+   "seed" INTEGER NOT NULL,
+   "target" INTEGER,
+   "retries" INTEGER,
+   "function" TEXT,
+   "created" REAL
+)""",
+    """CREATE UNIQUE INDEX "idx_studies_name"
+    ON "studies" ("name")""",
+    """CREATE TABLE "runs" (
+   "id" INTEGER PRIMARY KEY,
+   "study_id" INTEGER REFERENCES "studies"("id"),
+   "host" TEXT,
+   "pid" INTEGER,
+   "python" TEXT,
+   "platform" TEXT,
+   "git_commit" TEXT,
+   "source_hash" TEXT,
+   "argv" TEXT,
+   "started" REAL
+)""",
+    # parents: how many lineage edges lead here (0: no lineage read needed)
+    """CREATE TABLE "trials" (
+   "id" INTEGER PRIMARY KEY,
+   "study_id" INTEGER NOT NULL REFERENCES "studies"("id"),
+   "number" INTEGER NOT NULL,
+   "state" TEXT NOT NULL,
+   "params" TEXT NOT NULL,
+   "value" REAL,
+   "metrics" TEXT,
+   "budget" REAL,
+   "origin" TEXT NOT NULL,
+   "claim" TEXT,
+   "started" REAL,
+   "finished" REAL,
+   "heartbeat" REAL,
+   "host" TEXT,
+   "pid" INTEGER,
+   "run_id" INTEGER REFERENCES "runs"("id"),
+   "error" TEXT,
+   "seq" INTEGER NOT NULL,
+   "parents" INTEGER NOT NULL DEFAULT 0
+)""",
+    """CREATE UNIQUE INDEX "idx_trials_study_id_number"
+    ON "trials" ("study_id", "number")""",
+    """CREATE INDEX "idx_trials_study_id_seq"
+    ON "trials" ("study_id", "seq")""",
     # Partial indexes: only the few rows that have a claim, or are queued or running, are
     # in them, so most writes of a trial touch fewer pages (each commit writes them all).
-    db.execute(
-        "CREATE UNIQUE INDEX idx_trials_study_id_claim ON trials (study_id, claim) "
-        "WHERE claim IS NOT NULL"
-    )
-    db.execute(
-        "CREATE INDEX idx_trials_study_id_state_number ON trials (study_id, state, number) "
-        "WHERE state IN ('queued', 'running')"
-    )
+    "CREATE UNIQUE INDEX idx_trials_study_id_claim ON trials (study_id, claim) "
+    "WHERE claim IS NOT NULL",
+    "CREATE INDEX idx_trials_study_id_state_number ON trials (study_id, state, number) "
+    "WHERE state IN ('queued', 'running')",
     # One b-tree keyed by the primary key (no rowid table beside it).
-    db.execute(
-        "CREATE TABLE metrics (trial_id INTEGER NOT NULL REFERENCES trials(id), "
-        "name TEXT NOT NULL, step INTEGER NOT NULL, value FLOAT, time FLOAT, "
-        "PRIMARY KEY (trial_id, name, step)) WITHOUT ROWID"
-    )
-    db["lineage"].create(  # type: ignore[union-attr]
-        {
-            "study_id": int,
-            "child": int,
-            "parent": int,
-            "kind": str,
-            "step": int,
-            "detail": str,
-        },
-        pk=("study_id", "child", "parent", "kind"),
-        foreign_keys=[("study_id", "studies", "id")],
-    )
-    db["lineage"].create_index(["study_id", "parent"])  # type: ignore[union-attr]
-    db["checkpoints"].create(  # type: ignore[union-attr]
-        {"trial_id": int, "step": int, "path": str, "bytes": int, "hash": str, "time": float},
-        pk=("trial_id", "step"),
-        foreign_keys=[("trial_id", "trials", "id")],
-    )
+    "CREATE TABLE metrics (trial_id INTEGER NOT NULL REFERENCES trials(id), "
+    "name TEXT NOT NULL, step INTEGER NOT NULL, value FLOAT, time FLOAT, "
+    "PRIMARY KEY (trial_id, name, step)) WITHOUT ROWID",
+    """CREATE TABLE "lineage" (
+   "study_id" INTEGER REFERENCES "studies"("id"),
+   "child" INTEGER,
+   "parent" INTEGER,
+   "kind" TEXT,
+   "step" INTEGER,
+   "detail" TEXT,
+   PRIMARY KEY ("study_id", "child", "parent", "kind")
+)""",
+    """CREATE INDEX "idx_lineage_study_id_parent"
+    ON "lineage" ("study_id", "parent")""",
+    """CREATE TABLE "checkpoints" (
+   "trial_id" INTEGER REFERENCES "trials"("id"),
+   "step" INTEGER,
+   "path" TEXT,
+   "bytes" INTEGER,
+   "hash" TEXT,
+   "time" REAL,
+   PRIMARY KEY ("trial_id", "step")
+)""",
+)
 
 
-def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
+def _migrate_0_to_1(db: sqlite3.Connection) -> None:
+    for statement in _VERSION_1:
+        db.execute(statement)
+
+
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     """Multi-fidelity: a study's budget; each trial's rung, bracket and checks (its
     objective at the steps where the method decided whether it goes on, as JSON)."""
     db.execute("ALTER TABLE studies ADD COLUMN budget TEXT")
@@ -123,20 +114,20 @@ def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE trials ADD COLUMN checks TEXT")
 
 
-def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
     """A note from the method on each trial it proposed (e.g. which method ``auto`` used
     and why)."""
     db.execute("ALTER TABLE trials ADD COLUMN note TEXT")
 
 
-def _migrate_3_to_4(db: sqlite_utils.Database) -> None:
+def _migrate_3_to_4(db: sqlite3.Connection) -> None:
     """No index on the state of queued and running trials: every trial entered it when
     it started and left it when it finished, one more page written per commit, for
     lookups the study answers from the trials it has read (which are queued, which run)."""
     db.execute("DROP INDEX IF EXISTS idx_trials_study_id_state_number")
 
 
-def _migrate_4_to_5(db: sqlite_utils.Database) -> None:
+def _migrate_4_to_5(db: sqlite3.Connection) -> None:
     """How many steps of the study's budget each finished trial trained (e.g. epochs),
     so that a study can stop once its trials trained ``max_budget`` in total. Trials
     stored before keep NULL: not counted."""

@@ -164,9 +164,9 @@ class Store:
 
     @functools.cached_property
     def db(self) -> sqlite_utils.Database:
-        """sqlite-utils on this connection, for migrations and bulk inserts; imported only
-        then: it imports pandas whenever pandas is installed, about a second that every
-        worker process and CLI call would otherwise pay."""
+        """sqlite-utils on this connection, for the bulk inserts of ``hpotrack import``;
+        imported only then: it imports pandas whenever pandas is installed, about a second
+        that every worker process, CLI call and new database would otherwise pay."""
         import sqlite_utils
 
         return sqlite_utils.Database(self.conn)
@@ -196,7 +196,7 @@ class Store:
                 )
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             for step in MIGRATIONS[version:]:
-                step(self.db)
+                step(self.conn)
             if version < SCHEMA_VERSION:
                 self.conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",

@@ -6,8 +6,11 @@ import hashlib
 import inspect
 import os
 import platform
+import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -82,6 +85,35 @@ def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Sto
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
+
+
+def _schema(db: Path) -> list[tuple[str, str]]:
+    """Every table and index as (name, SQL), whitespace aside."""
+    rows = query(db, "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+    return [(name, " ".join(sql.replace("IF NOT EXISTS ", "").split())) for name, sql in rows]
+
+
+def test_a_new_file_has_the_schema_of_an_old_one_migrated(db: Path, tmp_path: Path) -> None:
+    """The schema of a new file is the one a file written by version 1 (with sqlite-utils)
+    gets by migration: one schema, however old the file."""
+    Store(db).close()
+    old = tmp_path / "v1.db"
+    shutil.copy(SCHEMA_V1, old)
+    Store(old).close()
+    assert _schema(db) == _schema(old)
+
+
+def test_creating_a_database_imports_neither_sqlite_utils_nor_pandas(tmp_path: Path) -> None:
+    """sqlite-utils imports pandas when it is installed: about a second per new file."""
+    code = (
+        "import sys; from hpotrack.store import Store; Store(sys.argv[1]).close(); "
+        "print(sorted({'sqlite_utils', 'pandas'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "new.db")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.strip() == "[]"
 
 
 def test_reopening_an_existing_file_keeps_its_data(db: Path, store: Store) -> None:
