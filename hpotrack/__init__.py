@@ -41,12 +41,24 @@ __all__ = [
 ]
 
 
+class _DefaultLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Prints hpotrack's messages on stderr until the application configures logging:
+    once the root logger has a handler, they reach it by propagation (in the
+    application's format), and printing them here too would show each one twice."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if logging.getLogger("hpotrack").propagate and logging.getLogger().handlers:
+            return
+        super().emit(record)
+
+
 def _default_log_handler() -> None:
     """Say what the library does (stop reasons, failures) on stderr unless the
-    application configured logging for ``hpotrack`` itself."""
+    application configured logging for ``hpotrack`` itself. Quieter:
+    ``logging.getLogger("hpotrack").setLevel(logging.WARNING)``."""
     logger = logging.getLogger("hpotrack")
     if not logger.handlers:
-        handler = logging.StreamHandler()
+        handler = _DefaultLogHandler()
         handler.setFormatter(logging.Formatter("[hpotrack] %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -36,6 +36,7 @@ from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
 from hpotrack.recovery import lost_reason
 from hpotrack.space import Space, Value
 from hpotrack.store import Store, StudyRow
+from hpotrack.text import plural
 from hpotrack.trial import MetricRow
 
 RECOVERY_EVERY_S = 1.0  # how often an asking process looks for trials of dead workers
@@ -416,7 +417,8 @@ class Study:
         started = history.n_started
         if limit is not None and started >= limit:
             raise TargetReached(
-                f"study {self.name!r} has {started} trials: the target of {limit} is reached"
+                f"study {self.name!r} has {plural(started, 'trial')}: the target of {limit} "
+                "is reached"
             )
         if max_budget is not None and history.trained >= max_budget:
             spent = self.budget

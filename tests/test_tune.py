@@ -8,6 +8,8 @@ import logging
 import math
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -934,3 +936,34 @@ def test_numpy_integers_are_counts_and_seeds_like_ints(db: Path) -> None:
     assert len(study.trials) == 3 and study.target == 3 and type(study.target) is int
     with pytest.raises(hp.HpotrackError, match=r"`n_jobs >= 1` \(or -1: one per core\) must hold"):
         train.optimize(n_trials=4, n_jobs=-1.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("configure", "expected"),
+    [
+        ("", ["[hpotrack] study 's' has 1 trial: the target of 1 is reached"]),
+        (
+            "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')",
+            ["INFO study 's' has 1 trial: the target of 1 is reached"],
+        ),
+        ("logging.getLogger('hpotrack').setLevel(logging.WARNING)", []),
+    ],
+    ids=["default", "application-logging", "quiet"],
+)
+def test_each_message_is_printed_once_whoever_configures_logging(
+    tmp_path: Path, configure: str, expected: list[str]
+) -> None:
+    """By default hpotrack prints its own lines; once the application configures
+    logging they go through it instead, never twice."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import logging\nimport hpotrack as hp\n"
+        f"{configure}\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='t.db')\n"
+        "def f(x):\n    return x\n"
+        "f.optimize(n_trials=1)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert [line for line in done.stderr.splitlines() if "study 's'" in line] == expected
