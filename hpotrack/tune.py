@@ -129,6 +129,9 @@ class TunedFunction:
         max_budget: float | None = None,
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
+        from hpotrack.workers import refuse_while_a_worker_imports
+
+        refuse_while_a_worker_imports()
         if n_trials is not None:
             n_trials = _count("n_trials", n_trials, minimum=0)
         if not (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):

@@ -71,8 +71,22 @@ def run_workers(
         code = died[0]
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         raise HpotrackError(
-            f"a worker process died ({how}); the study is consistent: the next run marks "
-            "a trial it was running as lost and retries it (as retries= allows)"
+            f"a worker process died ({how}; its output above may say why); the study is "
+            "consistent: the next run marks a trial it was running as lost and retries it "
+            "(as retries= allows)"
+        )
+
+
+def refuse_while_a_worker_imports() -> None:
+    """End a worker process that is still importing the user's script when the script
+    calls ``optimize()`` at module level: each worker would start workers of its own
+    (multiprocessing then fails with tracebacks about its "bootstrapping phase" that
+    never name the fix). The worker prints one line saying the fix and exits."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SystemExit(  # the worker's one line, then the parent's error
+            "[hpotrack] optimize() ran while a worker process imported your script: "
+            "n_jobs > 1 starts processes that import it again, so call optimize() under "
+            '`if __name__ == "__main__":`'
         )
 
 

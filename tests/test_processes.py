@@ -123,6 +123,27 @@ def test_n_jobs_starts_workers_that_share_the_study(
     assert os.getpid() not in {t.pid for t in trials}
 
 
+def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) -> None:
+    """Workers import the script again; a module-level optimize() in it would start
+    workers of their own. Each worker says the fix in one line, instead of
+    multiprocessing's tracebacks about its bootstrapping phase."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
+        "def f(x):\n    return x\n"
+        "f.optimize(n_trials=4, n_jobs=2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "bootstrapping" not in done.stderr
+    fix = 'call optimize() under `if __name__ == "__main__":`'
+    assert done.stderr.count(fix) == 2  # one line from each worker
+    assert done.stderr.rstrip().endswith("(as retries= allows)")  # then the parent's error
+
+
 def test_max_budget_is_shared_by_worker_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
