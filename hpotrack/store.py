@@ -110,12 +110,17 @@ class Store:
     """
 
     def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
+        if str(path) == ":memory:":
+            raise StorageError(
+                "db=':memory:' is not supported: a study lives in a file that its processes "
+                "and the CLI share; for a throwaway study pass a path in a temporary folder"
+            )
         self.path = Path(path)
         if must_exist and (not self.path.exists() or _empty_file(self.path)):
             what = "an empty file" if self.path.exists() else "no database"
             raise StorageError(
-                f"{what} at {self.path}: pass --db PATH (or set HPOTRACK_DB) "
-                "to the file your study wrote"
+                f"{what} at {self.path}: pass db=PATH (--db PATH on the command line, or set "
+                "HPOTRACK_DB) to the file your study wrote"
             )
         if self.path.is_dir():
             raise StorageError(f"{self.path} is a directory, not a database file")
@@ -141,7 +146,7 @@ class Store:
                 raise StorageError(
                     f"{self.path} has no hpotrack tables (a copy taken without its -wal file "
                     "while a study was running? copy with sqlite3's .backup instead); pass "
-                    "--db PATH to the file your study wrote"
+                    "db=PATH (--db PATH) to the file your study wrote"
                 )
             self._set_wal()
             self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -152,7 +157,7 @@ class Store:
             if "not a database" in str(exc) or "file is encrypted" in str(exc):
                 raise StorageError(
                     f"{self.path} is not an hpotrack database (not a SQLite file); "
-                    "pass --db PATH to the right file"
+                    "pass db=PATH (--db PATH) to the right file"
                 ) from None
             if "readonly" in str(exc):
                 raise StorageError(
@@ -219,7 +224,7 @@ class Store:
         if tables - {"meta"}:
             raise StorageError(
                 f"{self.path} is a SQLite database but not an hpotrack one (it has tables "
-                f"{', '.join(sorted(tables))}); pass --db PATH to an hpotrack database"
+                f"{', '.join(sorted(tables))}); pass db=PATH (--db PATH) to an hpotrack database"
             )
         return 0
 

@@ -701,7 +701,7 @@ def test_decreasing_steps_are_stored_at_the_steps_given(db: Path) -> None:
     assert curves == {"value": [(1, 10.0), (3, 30.0), (5, 50.0), (6, 60.0)]}
 
 
-def test_steps_count_up_from_zero_per_metric_without_a_step(db: Path) -> None:
+def test_steps_count_up_from_one_per_metric_without_a_step(db: Path) -> None:
     def body(trial: hp.Trial) -> None:
         trial.report(1.0)
         trial.report(2.0, name="acc")
@@ -712,8 +712,8 @@ def test_steps_count_up_from_zero_per_metric_without_a_step(db: Path) -> None:
 
     _, curves = run_reporting(db, body)
     assert curves == {
-        "acc": [(0, 2.0), (1, 6.0)],
-        "value": [(0, 1.0), (1, 3.0), (10, 4.0), (11, 5.0)],
+        "acc": [(1, 2.0), (2, 6.0)],
+        "value": [(1, 1.0), (2, 3.0), (10, 4.0), (11, 5.0)],
     }
 
 
@@ -746,7 +746,7 @@ def test_non_finite_reports_are_stored_nan_as_none(db: Path) -> None:
 def test_five_thousand_reports_are_all_stored(db: Path) -> None:
     def body(trial: hp.Trial) -> None:
         for i in range(5_000):
-            trial.report(i * 0.1)
+            trial.report(i * 0.1, step=i)
             trial.report(-i / 3, step=i, name="acc")
 
     record, curves = run_reporting(db, body)
@@ -853,7 +853,7 @@ def test_odd_study_parameter_option_and_metric_names_round_trip(db: Path, name: 
     assert [t.metrics for t in trials] == returned
     assert study.best.number == 0 and study.best.value == 1.0
     expected = {metric: [(0, float(i))] for i, metric in enumerate(PARAM_NAMES)}
-    assert study.curve(0) == {**expected, OBJECTIVE: [(0, 0.5)]}
+    assert study.curve(0) == {**expected, OBJECTIVE: [(1, 0.5)]}
     assert hp.load_study("bystander", db=db).records() == before
     assert_intact(db)
 

@@ -178,9 +178,23 @@ def test_an_unknown_study_with_no_close_name_lists_the_studies(db: Path) -> None
 
 def test_a_missing_database_file_raises_storage_error_and_creates_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "nope.db"
-    with pytest.raises(StorageError, match=r"nope\.db"):
+    with pytest.raises(StorageError, match=r"no database at .*nope\.db: pass db=PATH"):
         hp.load_study("mlp", db=missing)
     assert not missing.exists()
+
+
+def test_an_in_memory_database_is_refused_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    @hp.tune({"x": (0.0, 1.0)}, method="random", study="s", db=":memory:")
+    def f(x: float) -> float:
+        return x
+
+    with pytest.raises(StorageError, match="db=':memory:' is not supported: a study lives in"):
+        f.optimize(n_trials=1)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_load_study_defaults_to_hpotrack_db_in_the_working_directory(
