@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import textwrap
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,8 +28,9 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.lineage import members
-from hpotrack.records import Edge, TrialRecord, TrialState
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Value
+from hpotrack.text import plural
 
 SPARKS = "▁▂▃▄▅▆▇█"
 TABLE_POINTS = 10  # curves up to this many points are a table, longer ones a sparkline
@@ -101,7 +103,9 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     lines += _section("Metrics", _pairs(record.metrics.items()))
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
     checks = sorted(record.checks.items())  # the objective where the method decided
-    lines += _section("Checks", _curve_lines(opened.objective, checks) if checks else [])
+    if checks:
+        decision = _decision(record, [c for c, e in children if e.kind == Origin.PROMOTED.value])
+        lines += _section("Checks", [*_curve_lines(opened.objective, checks), decision])
     lineage = []
     if record.parents:
         lineage.append(("parents", ", ".join(_edge_text(e, e.parent) for e in record.parents)))
@@ -112,6 +116,19 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     if record.error:
         lines += ["", "Error", *record.error.rstrip().splitlines()]
     click.echo("\n".join(lines))
+
+
+def _decision(record: TrialRecord, promoted_as: Sequence[int]) -> str:
+    """What the method decided at the trial's checks, in one line."""
+    last_step, last_value = max(record.checks.items())
+    if record.state is not TrialState.PRUNED:
+        return f"  went on at {plural(len(record.checks), 'check')}"
+    text = f"  stopped at step {last_step}"
+    if abs(last_value) == sys.float_info.max:
+        text += " (it reported NaN or infinity there: the worst value)"
+    if promoted_as:
+        text += f"; promoted later as trial {', '.join(map(str, promoted_as))}"
+    return text
 
 
 def _steps(schedule: Mapping[str, Sequence[tuple[int, Value]]]) -> list[tuple[str, str]]:

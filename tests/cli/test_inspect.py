@@ -225,11 +225,42 @@ def test_trial_shows_its_budget_rung_bracket_and_checks(mf: Path) -> None:
         assert ["budget", "9", "epochs"] in lines
         assert ["rung", str(rung)] in lines and ["bracket", str(bracket)] in lines
         checks = records[number].checks
+        decision = {
+            TrialState.COMPLETE: f"went on at {len(checks)} check{'s' * (len(checks) > 1)}",
+            TrialState.PRUNED: f"stopped at step {max(checks)}",
+        }[records[number].state]
         assert section(out, "Checks") == [
             ["step", "value"],
             *([str(step), f"{value:.6g}"] for step, value in sorted(checks.items())),
+            decision.split(),
         ]
         assert max(map(len, out.splitlines())) <= 80
+
+
+def test_trial_says_where_it_stopped_why_and_whether_it_was_promoted(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=3,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        loss = 0.0
+        for epoch in trial.steps:
+            loss = float("nan") if x > 0.5 else x + 1.0 / epoch
+            trial.save_checkpoint(epoch)
+            trial.report(loss, step=epoch)
+        return loss
+
+    trials = train.optimize(n_trials=20).trials
+    close_stores()
+    promoted = next(t for t in trials if t.origin == "promoted")
+    parent = promoted.parents[0].parent
+    out = ok(db, "trial", "s", str(parent))
+    assert section(out, "Checks")[-1] == (
+        f"stopped at step 1; promoted later as trial {promoted.number}".split()
+    )
+    diverged = next(t for t in trials if t.params["x"] > 0.5)
+    out = ok(db, "trial", "s", str(diverged.number))
+    assert "\n  stopped at step 1 (it reported NaN or infinity there: the worst value)\n" in out
 
 
 def test_trial_leaves_out_the_rung_and_checks_it_does_not_have(mf: Path, db: Path) -> None:
