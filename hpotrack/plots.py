@@ -136,6 +136,9 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
     fig, ax = _axes()
     for state, marker in ((TrialState.PRUNED, "x"), (TrialState.COMPLETE, "o")):
         done = [t for t in trials if t.state is state and _valued(t)]
+        # pruned trials whose last report was NaN or infinite: no point to draw, counted
+        diverged = sum(t.state is state and not _valued(t) for t in trials)
+        note = f"; {diverged} diverged, not drawn" if diverged else ""
         if done:
             ax.scatter(
                 [t.number for t in done],
@@ -143,7 +146,7 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
                 marker=marker,
                 s=18,
                 color=STATE_COLOURS[state],
-                label=f"{state.value} ({len(done)})",
+                label=f"{state.value} ({len(done)}{note})",
                 zorder=3,
             )
     if failed:

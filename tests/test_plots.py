@@ -118,6 +118,21 @@ def test_history_marks_failed_trials_and_follows_the_best(db: Path) -> None:
     assert list(best.get_ydata()) == sorted(best.get_ydata(), reverse=True)  # minimize
 
 
+def test_history_counts_the_diverged_pruned_trials_it_cannot_draw(tmp_path: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="d", db=tmp_path / "d.db",
+             seed=3, budget=hp.Budget(1, 9))  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.report(float("inf") if x > 0.5 else x + 1 / epoch, step=epoch)
+        return x
+
+    opened = f.optimize(n_trials=12)
+    diverged = sum(t.state is TrialState.PRUNED and t.params["x"] > 0.5 for t in opened.trials)
+    drawn = sum(t.state is TrialState.PRUNED and t.params["x"] <= 0.5 for t in opened.trials)
+    labels = plots.history(opened).axes[0].get_legend_handles_labels()[1]
+    assert diverged and f"pruned ({drawn}; {diverged} diverged, not drawn)" in labels
+
+
 @pytest.mark.parametrize("working_from", [6, None], ids=["first six fail", "all fail"])
 def test_every_failed_trial_is_within_the_axis(tmp_path: Path, working_from: int | None) -> None:
     """Failed trials are marked at the bottom, drawn in axis coordinates: the x range
