@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import sys
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -65,7 +67,9 @@ def show(
     (what --max-budget of resume counts), and each trial the steps it trained; trials
     that reached a rung of a multi-fidelity method show their rung and bracket.
     Parameters named like a column (state, value, ...) show as param_<name>. A note
-    below the table names running trials whose worker is gone (killed, say).
+    below the table names running trials whose worker is gone (killed, say). On a
+    terminal too narrow for the table, the parameters fold into one column cut to fit;
+    to a pipe or a file every column stays whole.
     """
     if study is None:
         emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt)
@@ -101,7 +105,10 @@ def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """Rows that fit the terminal: columns with nothing in them go first; if one column
     per parameter is still too wide, the parameters fold into one ``params`` column of
     ``name=value`` pairs, cut to fit; if that column would be narrower than
-    ``MIN_PARAMS``, the ``SPARE`` columns go too (rungs and brackets need the room)."""
+    ``MIN_PARAMS``, the ``SPARE`` columns go too (rungs and brackets need the room).
+    Output to a pipe or a file (no terminal, no ``COLUMNS``) keeps every column whole."""
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        return rows
     width = shutil.get_terminal_size((80, 24)).columns
     if not rows or _width(rows) <= width:
         return rows

@@ -23,6 +23,13 @@ from hpotrack.store import close_stores
 from tests.test_transfer import RUNGS, make_budget_study, set_rungs
 
 
+@pytest.fixture(autouse=True)
+def _terminal_of_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables fit the terminal; these tests' output goes to a pipe, which gets every
+    column whole unless COLUMNS says how wide the terminal is."""
+    monkeypatch.setenv("COLUMNS", "80")
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "h.db"
@@ -116,6 +123,24 @@ def test_a_wide_space_stays_within_80_columns(tmp_path: Path) -> None:
     assert "params" in lines[0] and "hyperparameter_0=" in lines[2]
     # Data formats keep one column per parameter.
     assert "hyperparameter_11" in json.loads(show(db, "wide", "--format", "json"))[0]
+
+
+def test_a_table_to_a_pipe_keeps_every_column_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a terminal (``hpotrack show > file``, ``| less -S``) nothing is folded
+    or cut: the width to fit is unknown."""
+    monkeypatch.delenv("COLUMNS")
+    db = tmp_path / "wide.db"
+    space = {f"hyperparameter_{i}": hp.Float(0.0, 1.0) for i in range(12)}
+
+    @hp.tune(space, study="wide", db=db, seed=0)
+    def wide(**params: float) -> float:
+        return sum(params.values())
+
+    wide.optimize(n_trials=3)
+    header = show(db, "wide").splitlines()[0].split()
+    assert [f"hyperparameter_{i}" for i in range(12)] == [h for h in header if "_" in h]
 
 
 def test_an_empty_database_shows_nothing(tmp_path: Path) -> None:
