@@ -28,7 +28,7 @@ from hpotrack.store import Store
 from hpotrack.study import Study
 from hpotrack.text import plural
 
-RUNGS = ("trained", "rung", "bracket")  # only budget studies have them: no column otherwise
+BUDGET_COLUMNS = ("budget", "trained", "rung", "bracket")  # only budget studies have them: no column otherwise
 SPARE = ("duration", "origin")  # what a table too wide with folded parameters gives up
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 
@@ -84,7 +84,7 @@ def show(
         if opened.budget is not None:
             trained = f"; {opened.refresh().trained} trained" if opened.budget.whole else ""
             click.echo(f"budget: {budget_text(opened.budget)}{trained}")
-        rows = _drop_empty(_trial_rows(opened, trials, compact=True), RUNGS)
+        rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)
         emit(_fit(rows, list(param_columns(opened).values())), fmt)
         notes = [t.note for t in opened.trials if t.note]
         if notes:  # what the method says of its latest choice (auto: which method and why)

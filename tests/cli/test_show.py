@@ -141,6 +141,7 @@ def test_a_table_to_a_pipe_keeps_every_column_whole(
     wide.optimize(n_trials=3)
     header = show(db, "wide").splitlines()[0].split()
     assert [f"hyperparameter_{i}" for i in range(12)] == [h for h in header if "_" in h]
+    assert "budget" not in header  # a study without a budget has no column of -
 
 
 def test_an_empty_database_shows_nothing(tmp_path: Path) -> None:
