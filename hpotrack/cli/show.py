@@ -28,7 +28,8 @@ from hpotrack.store import Store
 from hpotrack.study import Study
 from hpotrack.text import plural
 
-BUDGET_COLUMNS = ("budget", "trained", "rung", "bracket")  # only budget studies have them: no column otherwise
+# only budget studies have them: no column of - otherwise
+BUDGET_COLUMNS = ("budget", "trained", "rung", "bracket")
 SPARE = ("duration", "origin")  # what a table too wide with folded parameters gives up
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 
