@@ -85,7 +85,7 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     return _with_reports(outcome, trial), result
 
 
-INTERRUPTED = "interrupted (KeyboardInterrupt)"
+INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: see study.is_interruption
 _warned_unchecked: set[tuple[str, str]] = set()  # (database, study): warned once per process
 
 

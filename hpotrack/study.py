@@ -552,7 +552,10 @@ class Study:
         edge to it, while the study's ``retries`` allow; whether it did. Where ``record``
         came from (a promotion, say) carries over. Inside a write transaction; the caller
         makes the next read look for it."""
-        if not self.method.retries_lost or _attempts(self._history, record) > self._row.retries:
+        retries = self._row.retries
+        if not self.method.retries_lost or retries == 0:
+            return False
+        if _losses(self._history, record, reason) > retries:
             return False
         self._store.insert_trial(
             self._row.id,
@@ -712,15 +715,25 @@ def _finished(record: TrialRecord, outcome: Outcome, when: float | None = None) 
     )
 
 
-def _attempts(history: History, record: TrialRecord) -> int:
-    """How many times these parameters have been retried so far along the retry chain."""
-    attempts = 0
-    while True:
-        parent = next((e.parent for e in record.parents if e.kind == Origin.RETRIED.value), None)
-        if parent is None:
-            return attempts + 1
-        attempts += 1
-        record = history.trials[parent]
+def _losses(history: History, record: TrialRecord, reason: str) -> int:
+    """How many times these parameters were lost along the retry chain, ``record``'s
+    failure (``reason``) included. Interruptions (Ctrl-C) do not count: they are not the
+    configuration's fault, and a study resumed and interrupted again must not lose it."""
+    losses = 0 if is_interruption(reason) else 1
+    while (edge := _retried_edge(record)) is not None:
+        losses += not is_interruption(edge.detail)
+        record = history.trials[edge.parent]
+    return losses
+
+
+def _retried_edge(record: TrialRecord) -> Edge | None:
+    return next((e for e in record.parents if e.kind == Origin.RETRIED.value), None)
+
+
+def is_interruption(reason: str | None) -> bool:
+    """Whether a failure's reason says the trial was stopped from outside (Ctrl-C): the
+    runner's reasons for those start with "interrupted"."""
+    return (reason or "").startswith("interrupted")
 
 
 class TrialChecks:

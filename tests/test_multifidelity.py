@@ -210,10 +210,14 @@ def test_a_trial_resumed_from_a_checkpoint_counts_only_the_steps_after_it(db: Pa
     assert promoted >= 4
 
 
-def test_ctrl_c_in_a_promoted_trial_is_retried_from_the_same_checkpoint(db: Path) -> None:
+@pytest.mark.parametrize("times", [1, 3])
+def test_ctrl_c_in_a_promoted_trial_is_retried_from_the_same_checkpoint(
+    db: Path, times: int
+) -> None:
     """Ctrl-C is not the configuration's fault: the interrupted promotion is queued
     again, keeps its ``promoted`` edge and continues the same checkpoint when the study
-    resumes, so the stopped configuration's line goes on (it is not promoted twice)."""
+    resumes, so the stopped configuration's line goes on (it is not promoted twice).
+    Interrupting the retry too, again and again, does not use up ``retries``."""
     started: dict[int, object] = {}
     interrupted: list[int] = []
 
@@ -221,7 +225,7 @@ def test_ctrl_c_in_a_promoted_trial_is_retried_from_the_same_checkpoint(db: Path
              objective="loss", budget=BUDGET)  # fmt: skip
     def train(x: float, trial: hp.Trial) -> float:
         started[trial.number] = trial.load_checkpoint()
-        if started[trial.number] is not None and not interrupted:
+        if started[trial.number] is not None and len(interrupted) < times:
             interrupted.append(trial.number)
             raise KeyboardInterrupt
         loss = 1.0
@@ -233,13 +237,19 @@ def test_ctrl_c_in_a_promoted_trial_is_retried_from_the_same_checkpoint(db: Path
 
     with pytest.raises(KeyboardInterrupt):
         train.optimize(n_trials=30)
+    for _ in range(times - 1):  # each resume runs the retry first: it is interrupted
+        with pytest.raises(KeyboardInterrupt):
+            train.optimize()
     study = train.optimize()
     original = study.trial(interrupted[0])
-    assert original.state is TrialState.FAILED and "interrupted" in (original.error or "")
-    (retry,) = [t for t in study.trials if original.number in parents_of(t)]
     (edge,) = [e for e in original.parents if e.kind == "promoted"]
-    assert retry.origin == "retried" and edge in retry.parents
-    assert started[retry.number] == started[original.number] == edge.step  # same checkpoint
+    for attempt in interrupted:  # each interrupted attempt has one retry
+        failed = study.trial(attempt)
+        assert failed.state is TrialState.FAILED and "interrupted" in (failed.error or "")
+        (retry,) = [t for t in study.trials if attempt in parents_of(t)]
+        assert retry.origin == "retried" and edge in retry.parents
+        assert started[retry.number] == started[attempt] == edge.step  # same checkpoint
+    assert len(interrupted) == times
     assert retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
     promoted = [t for t in study.trials if t.origin == "promoted" and edge.parent in parents_of(t)]
     assert len(promoted) == 1
