@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import sqlite3
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -339,3 +341,46 @@ def test_reports_without_a_step_count_budget_steps_from_where_the_trial_starts(
         assert trial.trained == len(steps)
         if trial.state is TrialState.COMPLETE:
             assert steps[-1] == BUDGET.max
+
+
+GHOST = """
+import os, signal, sys
+import hpotrack as hp
+
+MARK = sys.argv[1] + ".killed"
+
+@hp.tune({"x": hp.Float(-5.0, 5.0)}, method="sha", study="ghost", db=sys.argv[1], seed=0,
+         budget=hp.Budget(1, 9))
+def train(x, trial):
+    for step in trial.steps:
+        loss = x * x + 10.0 / step
+        trial.report(loss, step=step)
+        if x == 1.0 and step == 2 and not os.path.exists(MARK):  # the first attempt only
+            open(MARK, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+    return loss
+
+if __name__ == "__main__":
+    if not train.study.trials:
+        for x in (3.0, 2.0, 1.0):
+            train.study.enqueue({"x": x})
+    train.optimize(n_trials=4)
+"""
+
+
+def test_the_retry_of_a_killed_trial_passes_the_rung_its_first_attempt_passed(
+    tmp_path: Path,
+) -> None:
+    """x=1 is the best of three at rung 1 and goes on; kill -9 hits it at step 2. Its
+    retry reports the same value at rung 1: the lost attempt must not rank there too
+    (one configuration twice would push the retry out)."""
+    script, db = tmp_path / "ghost.py", tmp_path / "h.db"
+    script.write_text(GHOST)
+    first = subprocess.run([sys.executable, str(script), str(db)], capture_output=True)
+    assert first.returncode == -signal.SIGKILL
+    subprocess.run([sys.executable, str(script), str(db)], capture_output=True, check=True)
+    trials = hp.load_study("ghost", db=db).trials
+    lost, retry = trials[2], trials[3]
+    assert lost.state is TrialState.FAILED and "worker lost" in (lost.error or "")
+    assert retry.origin == "retried" and retry.params == {"x": 1.0}
+    assert retry.checks.keys() == {1, 3}  # went on at rung 1 and reached rung 3

@@ -77,6 +77,7 @@ class History:
         self._claims: set[str] = set()
         self._claim_counts: dict[str, int] = {}
         self._configurations: set[str] | None = None  # Space.key of every trial, once asked
+        self._superseded: set[int] = set()  # lost or interrupted trials that a retry replaced
         self._counts = {state: 0 for state in TrialState}
         self._unfinished: dict[TrialState, set[int]] = {
             TrialState.QUEUED: set(),
@@ -158,7 +159,17 @@ class History:
         """``value`` turned so that lower is better, whatever the direction."""
         return self._sign * value
 
+    def _supersede(self, number: int) -> None:
+        """Take a lost or interrupted trial out of the rankings at its checks: its retry
+        reports the same values again, and two entries of one configuration would push
+        out another (or rank the retry below its own first attempt)."""
+        if number < len(self._trials) and number not in self._superseded:
+            self._index_checks(self._trials[number], add=False)
+        self._superseded.add(number)
+
     def _index_checks(self, record: TrialRecord, add: bool) -> None:
+        if record.number in self._superseded:
+            return
         for step, value in record.checks.items():
             if value is None:  # not storable as JSON: never written since, kept readable
                 continue
@@ -199,7 +210,10 @@ class History:
             self._trials.append(record)
             if self._configurations is not None:
                 self._configurations.add(self.space.key(record.params))
-            self._replaced += sum(edge.kind == Origin.RETRIED.value for edge in record.parents)
+            for edge in record.parents:
+                if edge.kind == Origin.RETRIED.value:
+                    self._replaced += 1
+                    self._supersede(edge.parent)
         else:  # numbers are allocated densely under the write lock
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
         self._counts[record.state] += 1

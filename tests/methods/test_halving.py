@@ -12,7 +12,7 @@ from hpotrack.budget import Budget
 from hpotrack.methods.base import History
 from hpotrack.methods.halving import Ladder, bracket_schedule, goes_on, group, promotion
 from hpotrack.methods.hyperband import Hyperband
-from hpotrack.records import Origin, TrialRecord, TrialState
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
 from hpotrack.testing.method_suite import record, train
 
@@ -131,6 +131,22 @@ def test_when_every_trial_ties_only_the_top_share_goes_on() -> None:
             history.update(TrialRecord(history.next_number, TrialState.RUNNING,
                                        proposal.params, claim=proposal.claim, rung=0))  # fmt: skip
     assert went_on == 3
+
+
+def test_a_retry_takes_its_lost_attempts_place_at_the_rung() -> None:
+    """Trial 2 went on at rung 1 (best of three) and was lost; its retry reports the same
+    value there and must go on too, not rank below its own first attempt."""
+    history = History(SPACE, "minimize", 0)
+    at_rung(history, 0, 9.0)
+    at_rung(history, 1, 4.0)
+    lost = at_rung(history, 2, 1.0)
+    assert goes_on(history, lost, 1, LADDER)
+    history.update(lost.replace(state=TrialState.FAILED, error="worker lost: process 7 gone"))
+    retried = Edge(2, Origin.RETRIED.value, detail="worker lost: process 7 gone")
+    history.update(TrialRecord(3, TrialState.QUEUED, lost.params, parents=(retried,)))
+    retry = at_rung(history, 3, 1.0).replace(parents=(retried,))
+    assert [number for _, number in history.reached(1)] == [3, 1, 0]
+    assert goes_on(history, retry, 1, LADDER)
 
 
 def test_maximizing_ranks_the_largest_first() -> None:
