@@ -19,9 +19,11 @@ from __future__ import annotations
 import bisect
 import hashlib
 import pickle
+import re
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hpotrack.errors import TrialError
@@ -123,10 +125,11 @@ def unneeded(
     Kept: the latest checkpoint of each running trial, the one each running or queued
     trial starts from, and the latest of each trial the method may still start a new
     trial from: ``resumable`` when the method says (PBT: each member's latest segment),
-    else every trial whose line has not gone on (no finished child continued it or was
-    promoted from it). Of such a trial with checks, the one a promotion would load (at or
-    before its last check: its latest when it saved more often than it reported) is kept
-    too. Everything else goes.
+    else every trial that did not fail and whose line has not gone on (no finished child
+    continued it or was promoted from it; a failed one's retry starts where it did).
+    Of such a trial that was pruned, the one a promotion would load (at or before its
+    last check: its latest when it saved more often than it reported) is kept too.
+    Everything else goes.
 
     Call inside a write transaction with the trials read inside it, so that no ask can
     pick one of them meanwhile."""
@@ -152,12 +155,53 @@ def unneeded(
             keep.add((edge.parent, _found_step(saved, edge.parent, edge.step)))
         elif edge.kind != Origin.EXPLOITED.value:
             went_on.add(edge.parent)
-    heads = set(saved) - went_on if resumable is None else set(resumable) & set(saved)
+    if resumable is None:
+        heads = {n for n in set(saved) - went_on if trials[n].state is not TrialState.FAILED}
+    else:
+        heads = set(resumable) & set(saved)
     for n in heads:
         keep.add((n, saved[n][-1]))
-        if trials[n].checks:  # a promotion would continue it from its last check
-            keep.add((n, _found_step(saved, n, max(trials[n].checks))))
+        if trials[n].state is TrialState.PRUNED and trials[n].checks:
+            keep.add((n, _found_step(saved, n, max(trials[n].checks))))  # for a promotion
     return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]
+
+
+FILE_NAME = re.compile(
+    r"\.?trial-(\d+)-step-\d+-[0-9a-f]{12}\.(?:pkl|bin)(?:\.\d+\.[0-9a-f]+\.tmp)?"
+)
+"""A checkpoint file's name, or that of its temporary file while it is written."""
+
+
+def stray_files(
+    store: Store, study_name: str, study_id: int, trials: Sequence[TrialRecord]
+) -> list[Path]:
+    """Files in the study's folder that no row names and no running trial may still be
+    writing: what a writer killed between its file and its row leaves, or in the middle
+    of writing (a temporary file), or a collection killed between the rows it deleted
+    and their files. Lists the folder: for the start of a run, not for every trial.
+
+    Call inside a write transaction with the trials read inside it, so that no trial
+    starts (and writes) meanwhile."""
+    folder = store.checkpoint_dir(study_name)
+    if not folder.is_dir():
+        return []
+    named = {
+        row[0]
+        for row in store.conn.execute(
+            "SELECT c.path FROM checkpoints c JOIN trials t ON t.id = c.trial_id "
+            "WHERE t.study_id = ?",
+            (study_id,),
+        )
+    }
+    stray = []
+    for path in folder.iterdir():
+        match = FILE_NAME.fullmatch(path.name)
+        if match is None or str(path.relative_to(store.checkpoint_root)) in named:
+            continue
+        number = int(match[1])
+        if number < len(trials) and trials[number].state is not TrialState.RUNNING:
+            stray.append(path)
+    return stray
 
 
 def _found_step(saved: dict[int, list[int]], number: int, step: int | None) -> int | None:

@@ -222,7 +222,8 @@ def optimize_here(
 ) -> int:
     """Run trials in this process until a stop condition; returns how many it ran.
     ``collect_checkpoints``: delete checkpoints no trial can start from any more, after
-    each ask that stored a trial which saved one. ``max_budget``: stop starting trials
+    each ask that stored a trial which saved one. Files a killed process left behind
+    are deleted first in any case. ``max_budget``: stop starting trials
     once the study's finished trials trained that many budget steps in total."""
     limit = n_trials if n_trials is not None else study.target
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -232,6 +233,7 @@ def optimize_here(
     ran = 0
     done: list[tuple[Claimed, Outcome]] = []  # stored by the next ask, or at the end
     claims: list[Claimed] = []  # claimed and not run yet: given back if the loop stops
+    study.remove_stray_checkpoint_files()
     try:
         with ProgressBar(study, limit, enabled=progress, max_budget=max_budget) as bar:
             while deadline is None or time.monotonic() < deadline:

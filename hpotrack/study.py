@@ -643,6 +643,18 @@ class Study:
         """Where a running trial saves its checkpoints and finds the one it starts from."""
         return TrialCheckpoints(self, claimed)
 
+    def remove_stray_checkpoint_files(self) -> int:
+        """Delete the files in this study's checkpoint folder that nothing names and no
+        running trial may still be writing (left by a process killed mid-write; see
+        :func:`hpotrack.checkpoints.stray_files`); returns how many went."""
+        if not self._store.checkpoint_dir(self.name).is_dir():
+            return 0
+        with self._writing():
+            stray = checkpoints.stray_files(self._store, self.name, self.id, self.refresh().trials)
+            for path in stray:
+                path.unlink(missing_ok=True)
+        return len(stray)
+
     def collect_checkpoints(self) -> int:
         """Delete the checkpoints nothing can load any more (see
         :func:`hpotrack.checkpoints.unneeded`); returns how many went."""

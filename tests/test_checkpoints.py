@@ -137,9 +137,57 @@ def test_only_checkpoints_something_can_still_load_are_kept() -> None:
     saved += [(4, 1), (4, 2), (4, 4)]
     garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 2), (1, 3), (4, 1)]
-    del trials[-1], saved[-3:]
+    # 5 completed after its checks: nothing resumes from its check (only its latest
+    # stays, the model it ended with); 6 was lost: its retry starts where it started
+    trials.append(TrialRecord(5, TrialState.COMPLETE, {}, checks={1: 0.5, 3: 0.4}))
+    trials.append(TrialRecord(6, TrialState.FAILED, {}, error="worker lost"))
+    saved += [(5, 3), (5, 9), (6, 1)]
+    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    assert sorted((c.trial_id, c.step) for c in garbage) == [
+        (0, 1), (0, 2), (1, 3), (4, 1), (5, 3), (6, 1),
+    ]  # fmt: skip
+    del trials[4:], saved[-6:]
     resumable = checkpoints.unneeded(FakeStore(), 1, trials, resumable=[0])  # type: ignore[arg-type]
     assert sorted((c.trial_id, c.step) for c in resumable) == [(0, 1), (1, 3)]
+
+
+def test_files_a_killed_process_left_are_removed_when_the_study_runs_again(db: Path) -> None:
+    """A writer killed mid-write leaves a temporary file; one killed between its file and
+    its row, or a collection killed between rows and files, a file nothing names. The
+    next run deletes them, but not a file a running trial may still be writing."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="c", db=db, seed=0, keep_checkpoints="all")
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint(b"model", step=1)
+        return x
+
+    f.optimize(n_trials=2)
+    folder = open_store(db).checkpoint_dir("c")
+    kept = {p.name for p in folder.iterdir()}
+    assert len(kept) == 2
+    leftovers = [
+        ".trial-0-step-3-0123456789ab.pkl.4242.deadbeef.tmp",  # killed mid-write
+        "trial-1-step-2-0123456789ab.pkl",  # killed before its row
+    ]
+    for name in leftovers:
+        (folder / name).write_bytes(b"partial")
+    (folder / "notes.txt").write_text("not a checkpoint: left alone")
+    f.optimize(n_trials=3)
+    assert {p.name for p in folder.iterdir()} == kept | {"notes.txt"} | {
+        p.name for p in folder.glob("trial-2-*")
+    }
+    store = open_store(db)
+    with store.write():  # trial 3 runs (in another process, say): its files stay
+        store.conn.execute(
+            "INSERT INTO trials (study_id, number, state, params, origin, seq, started) "
+            "SELECT id, 3, 'running', '{}', 'sampled', 999, 0 FROM studies"
+        )
+    (folder / "trial-3-step-1-0123456789ab.pkl").write_bytes(b"being written")
+    (folder / leftovers[1]).write_bytes(b"partial")
+    close_stores()
+    assert hp.load_study("c", db=db).remove_stray_checkpoint_files() == 1
+    assert (folder / "trial-3-step-1-0123456789ab.pkl").exists()
+    assert not (folder / leftovers[1]).exists()
 
 
 def test_a_promotion_continues_its_parent_when_reports_are_sparser_than_checkpoints(
