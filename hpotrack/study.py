@@ -516,6 +516,13 @@ class Study:
             return float(self.budget.max)
         return budget
 
+    def recover_lost_now(self) -> int:
+        """:meth:`recover_lost` at once (the parent of worker processes, one of which it
+        saw die), not at the next ask's interval."""
+        with self._writing():
+            self.refresh()
+            return self.recover_lost()
+
     def recover_lost(self) -> int:
         """Fail running trials whose worker is gone ("worker lost") and queue a retry of
         each while the study's ``retries`` allow; returns how many were lost.

@@ -7,10 +7,12 @@ study-wide progress and reports the first worker error.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import queue
 import signal
+import time
 from collections.abc import Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -20,10 +22,14 @@ from hpotrack.errors import HpotrackError
 from hpotrack.loader import load_function
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import function_reference
+from hpotrack.text import plural
 
 if TYPE_CHECKING:
     from hpotrack.study import Study
     from hpotrack.tune import TunedFunction
+
+
+log = logging.getLogger("hpotrack")
 
 
 def run_workers(
@@ -43,6 +49,44 @@ def run_workers(
             "processes can import (it was defined interactively); use n_jobs=1 or move it "
             "to a file"
         )
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while jobs > 0:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        died = _run_round(reference, study, jobs, n_trials, left, progress, max_budget)
+        if not died:
+            return
+        code = next(iter(died.values()))
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        lost = study.recover_lost_now()  # its pid is gone: no need to wait for a heartbeat
+        history = study.refresh()
+        if not any(t.pid in died for t in history.trials):  # while importing the script, say
+            raise HpotrackError(f"a worker process died ({how}) before it ran a trial; {WHY}")
+        target = n_trials if n_trials is not None else study.target
+        if target is not None:  # no more workers than trials left
+            jobs = min(jobs, target - history.n_started)
+        if jobs <= 0 or (deadline is not None and time.monotonic() >= deadline):
+            log.warning("a worker process died (%s); the others finished the run", how)
+            return
+        requeued = f": {plural(lost, 'trial')} lost, queued again as retries= allow" if lost else ""
+        log.warning(
+            "a worker process died (%s)%s; starting %s", how, requeued, plural(jobs, "new worker")
+        )
+
+
+WHY = "its output above may say why"
+
+
+def _run_round(
+    reference: dict[str, Any],
+    study: Study,
+    jobs: int,
+    n_trials: int | None,
+    timeout: float | None,
+    progress: bool | None,
+    max_budget: float | None,
+) -> dict[int | None, int]:
+    """Run ``jobs`` worker processes to their end; the exit codes of those that died, by
+    process id. The first error a worker reported is raised."""
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()
     job = (reference, str(study.db_path.resolve()), study.name, n_trials, timeout, max_budget)
@@ -66,15 +110,7 @@ def run_workers(
         raise
     if errors:
         raise errors[0]
-    died = [p.exitcode for p in processes if p.exitcode not in (0, None)]
-    if died:
-        code = died[0]
-        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        raise HpotrackError(
-            f"a worker process died ({how}; its output above may say why); the study is "
-            "consistent: the next run marks a trial it was running as lost and retries it "
-            "(as retries= allows)"
-        )
+    return {p.pid: code for p in processes if (code := p.exitcode) not in (0, None)}
 
 
 def refuse_while_a_worker_imports() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import subprocess
@@ -123,6 +124,27 @@ def test_n_jobs_starts_workers_that_share_the_study(
     assert os.getpid() not in {t.pid for t in trials}
 
 
+def test_the_trial_of_a_killed_worker_is_retried_and_the_study_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """kill -9 takes one worker: its trial is marked lost at once (its pid is gone) and
+    queued again; if the others stop before they ran it, a new worker does. optimize()
+    returns the finished study with a warning, so the code after it runs."""
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        study = workloads.killed_once.optimize(n_trials=12, n_jobs=2, progress=False)
+    trials = study.trials
+    assert sum(t.state is TrialState.COMPLETE for t in trials) == 12 and len(trials) == 13
+    assert trials[3].state is TrialState.FAILED and "worker lost" in (trials[3].error or "")
+    (retry,) = [t for t in trials if t.origin == "retried"]
+    assert retry.params == trials[3].params and retry.state is TrialState.COMPLETE
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("a worker process died (killed by signal 9)") for m in messages)
+
+
 def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) -> None:
     """Workers import the script again; a module-level optimize() in it would start
     workers of their own. Each worker says the fix in one line, instead of
@@ -141,7 +163,7 @@ def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) 
     assert "bootstrapping" not in done.stderr
     fix = 'call optimize() under `if __name__ == "__main__":`'
     assert done.stderr.count(fix) == 2  # one line from each worker
-    assert done.stderr.rstrip().endswith("(as retries= allows)")  # then the parent's error
+    assert done.stderr.rstrip().endswith("before it ran a trial; its output above may say why")
 
 
 def test_max_budget_is_shared_by_worker_processes(

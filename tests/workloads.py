@@ -122,3 +122,14 @@ if __name__ == "__main__":
     name = sys.argv[1]
     n_trials = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "none" else None
     FUNCTIONS[name].optimize(n_trials=n_trials, progress=False)
+
+
+@hp.tune({"x": hp.Float(-1.0, 1.0)}, method="random", study="killed-once", seed=0)
+def killed_once(x: float, trial: hp.Trial) -> float:
+    """Trial 3 kills its own worker process (kill -9), the first time only."""
+    marker = Path(os.environ["HPOTRACK_DB"] + ".killed")
+    if trial.number == 3 and not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), 9)
+    time.sleep(0.05)
+    return x * x
