@@ -25,6 +25,18 @@ import time
 from pathlib import Path
 
 
+def _readable(fd: int, seconds: float) -> bool:
+    """Whether ``fd`` becomes readable within ``seconds``: ``poll``, which any descriptor
+    number works with (``select`` fails above 1023, which a process that opened many
+    databases reaches), else ``select``."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(seconds * 1000))
+    ready, _, _ = select.select([fd], [], [], seconds)
+    return bool(ready)
+
+
 class Doorbell:
     """The doorbell of one writer lock file, as seen by one process."""
 
@@ -42,8 +54,7 @@ class Doorbell:
         if fd is None:
             time.sleep(seconds)
             return
-        ready, _, _ = select.select([fd], [], [], seconds)
-        if ready:
+        if _readable(fd, seconds):
             with contextlib.suppress(BlockingIOError):
                 while os.read(fd, 4096):
                     pass

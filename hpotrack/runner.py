@@ -242,7 +242,7 @@ def optimize_here(
                         claims = study.ask(worker, limit, done, batch.size, max_budget=max_budget)
                     except StopSearch as stop:
                         done = []  # stored before the stop was raised
-                        log.info("%s%s", stop, "" if ran else _nothing_to_run(stop))
+                        log.info("%s%s", str(stop), "" if ran else _nothing_to_run(stop))
                         break
                     done = []  # stored by the ask; any other error keeps them for finish
                     batch.asked(study.store.last_wait, contended=study.contended)

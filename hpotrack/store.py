@@ -26,6 +26,7 @@ import os
 import sqlite3
 import struct
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -166,6 +167,8 @@ class Store:
                     "or its folder are read-only; copy it to a writable folder to read it"
                 ) from None
             raise StorageError(f"cannot open {self.path}: {exc}") from None
+        # closes the connection and files once: by close(), or when nobody uses the store
+        self._finalizer = weakref.finalize(self, _release, self.conn, self._writer, self._shm)
 
     @functools.cached_property
     def db(self) -> sqlite_utils.Database:
@@ -229,10 +232,7 @@ class Store:
         return 0
 
     def close(self) -> None:
-        self.conn.close()
-        self._writer.close()
-        if self._shm is not None and self._shm >= 0:
-            os.close(self._shm)
+        self._finalizer()
         self._shm = None
 
     @contextmanager
@@ -750,7 +750,16 @@ def default_db_path(db: str | Path | None = None) -> Path:
     return Path(os.environ.get("HPOTRACK_DB") or DEFAULT_DB).expanduser()
 
 
-_open: dict[tuple[int, Path], Store] = {}
+# Stores in use, by process and file; one nobody uses any more is dropped (and closed by
+# its finalizer), so a process that opens many databases does not keep them all open.
+_open: weakref.WeakValueDictionary[tuple[int, Path], Store] = weakref.WeakValueDictionary()
+
+
+def _release(conn: sqlite3.Connection, writer: WriterLock, shm: int | None) -> None:
+    conn.close()
+    writer.close()
+    if shm is not None and shm >= 0:
+        os.close(shm)
 
 
 def _empty_file(path: Path) -> bool:
@@ -768,6 +777,6 @@ def open_store(path: str | Path, *, must_exist: bool = False) -> Store:
 
 def close_stores() -> None:
     """Close every connection this process opened (tests, forked children)."""
-    for store in _open.values():
+    for store in list(_open.values()):
         store.close()
     _open.clear()

@@ -106,3 +106,48 @@ def test_a_wait_that_fails_leaves_the_lock_usable(tmp_path: Path, bells: Path) -
         pass
     for lock in (first, second, third):
         lock.close()
+
+
+def test_a_bell_with_a_descriptor_above_1023_still_wakes_its_waiter(
+    tmp_path: Path, bells: Path
+) -> None:
+    """select() refuses descriptors from 1024 on, which a process that opened many
+    databases reaches; waiting on the bell must not fail there."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if min(soft, hard) < 1200 and hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the descriptor limit ({hard}) is below 1200")
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    filler = []
+    try:
+        while len(filler) < 1030 and (fd := os.open(os.devnull, os.O_RDONLY)) < 1030:
+            filler.append(fd)
+        filler.append(fd)
+        assert hand_over(tmp_path / "h.db")
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_process_that_tuned_many_databases_does_not_keep_them_open(tmp_path: Path) -> None:
+    """Each database opened holds a few descriptors (the file, its -wal, -shm and lock):
+    once nothing uses a study's store any more, they are closed."""
+    import gc
+
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc")
+    counts = []
+    for i in range(12):
+        space = {"x": hp.Float(0.0, 1.0)}
+        tuned = hp.tune(space, method="random", study="s", db=tmp_path / f"{i}.db")(lambda x: x)
+        tuned.optimize(n_trials=3, progress=False)
+        del tuned
+        gc.collect()
+        counts.append(descriptors())
+    assert counts[-1] <= counts[0]
