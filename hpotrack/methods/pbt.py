@@ -127,8 +127,15 @@ class PBT(Method):
                 claim=claim,
             )
         source, origin, params = latest, Origin.CONTINUED.value, dict(latest.params)
-        rng = history.rng(history.next_number, 1)
-        top = [t for t in self.top_of(history, members, member) if (t.budget or 0) < self.horizon]
+        # drawn for the member's segment, not the trial number: a segment run again
+        # after a crash makes the same exploit and explore draws
+        rng = np.random.default_rng([history.seed, member.index, segment, 1])
+        here = _step(member)  # exploit members as far as this one or further, never back
+        top = [
+            t
+            for t in self.top_of(history, members, member)
+            if here <= (t.budget or 0) < self.horizon
+        ]
         if top:
             source = top[int(rng.integers(len(top)))]
             origin = Origin.EXPLOITED.value

@@ -171,6 +171,46 @@ def test_a_failed_segment_runs_again_from_the_last_good_one() -> None:
     assert again.claim == f"{proposal.claim}#1" and again.parents == proposal.parents
 
 
+def test_an_exploit_run_again_after_a_crash_makes_the_same_draws() -> None:
+    """A segment whose trial was lost runs again with the same source and the same
+    explored hyperparameters: the draws belong to the member's segment, not to the
+    trial number, which the failed attempt used up."""
+    method = PBT(population=4, quantile=0.25)
+    history = History(SPACE, "minimize", 0)
+    scores = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
+    finish_all(method, history, scores)
+    while (first := method.ask(history)).origin != "exploited":
+        history.update(record(history.next_number, first, TrialState.RUNNING, None))
+    history.update(record(history.next_number, first, TrialState.FAILED, None))
+    again = method.ask(history)
+    assert again.claim == f"{first.claim}#1"
+    assert (again.params, again.parents, again.origin) == (
+        first.params, first.parents, first.origin,
+    )  # fmt: skip
+
+
+def test_a_member_never_exploits_one_that_is_behind_it() -> None:
+    """After a crash members are out of step: copying one that trained less would throw
+    away the bottom member's steps since, so it goes on instead."""
+    method = PBT(population=2, interval=3, quantile=0.5)
+    history = History(SPACE, "minimize", 0)
+    best = record(0, method.ask(history), TrialState.COMPLETE, 0.0)  # member 0: step 3
+    history.update(best)
+    for number in (1, 2):  # member 1 twice (member 0 is made busy in between): step 6
+        proposal = method.ask(history)
+        assert proposal.claim == f"pbt:1:{number - 1}"
+        history.update(record(number, proposal, TrialState.COMPLETE, 9.0))
+        if number == 1:
+            history.update(best.replace(state=TrialState.RUNNING))
+    history.update(best)
+    third = method.ask(history)  # member 0 (step 3) is first in line, and the best
+    assert third.claim == "pbt:0:1" and third.origin == "continued"
+    history.update(record(3, third, TrialState.RUNNING, None))
+    fourth = method.ask(history)  # member 1 (step 6) is the worst; member 0 is at step 3
+    assert fourth.claim == "pbt:1:2" and fourth.origin == "continued"
+    assert fourth.parents[0].parent == 2 and fourth.budget == 9
+
+
 def test_every_member_trains_up_to_the_horizon_and_no_further() -> None:
     method = PBT(population=4, interval=5, generations=3, quantile=0.25)
     history = History(SPACE, "minimize", 0)
