@@ -99,6 +99,18 @@ def find(store: Store, study_id: int, number: int, at_most: int | None) -> Check
     return None if row is None else Checkpoint(*row)
 
 
+def any_saved(store: Store, study_id: int) -> bool:
+    """Whether any trial of the study has a checkpoint stored (it uses checkpoints)."""
+    return (
+        store.conn.execute(
+            "SELECT 1 FROM checkpoints c JOIN trials t ON t.id = c.trial_id "
+            "WHERE t.study_id = ? LIMIT 1",
+            (study_id,),
+        ).fetchone()
+        is not None
+    )
+
+
 def load(store: Store, checkpoint: Checkpoint) -> Any:
     """The object (or bytes) saved in ``checkpoint``; a damaged file is a clear error."""
     path = store.checkpoint_root / checkpoint.path

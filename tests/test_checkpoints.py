@@ -322,3 +322,34 @@ def test_a_population_resumes_after_kill_9(tmp_path: Path) -> None:
         assert complete[-1].budget == 6  # every member trained up to the horizon
     again = [t for t in trials if t.claim == f"{lost[0].claim}#1"]  # the segment, run again
     assert len(again) == 1 and again[0].state is TrialState.COMPLETE
+
+
+def test_a_trial_whose_checkpoint_to_continue_is_gone_says_so_once(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lineage says a promotion continues its parent's checkpoint; if that checkpoint
+    is gone (deleted by hand, say), the trial starts from scratch and the run says so,
+    once, instead of silently."""
+    loaded: dict[int, object] = {}
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=0,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        loaded[trial.number] = trial.load_checkpoint()
+        for step in trial.steps:
+            trial.save_checkpoint(step, step=step)
+            trial.report(x + 1.0 / step, step=step)
+        return x
+
+    train.optimize(n_trials=6)
+    with open_store(db).write():  # the stopped trials' checkpoints go
+        open_store(db).conn.execute(
+            "DELETE FROM checkpoints WHERE trial_id IN "
+            "(SELECT id FROM trials WHERE state = 'pruned')"
+        )
+    with caplog.at_level("WARNING", logger="hpotrack"):
+        study = train.optimize(n_trials=30)
+    promoted = [t for t in study.trials[6:] if t.origin == "promoted" and t.parents[0].parent < 6]
+    assert promoted and all(loaded[t.number] is None for t in promoted)
+    warnings = [r.getMessage() for r in caplog.records if "no checkpoint" in r.getMessage()]
+    assert len(warnings) == 1 and "(deleted?): it starts from scratch" in warnings[0]
