@@ -547,6 +547,7 @@ class Study:
                 value=None,
                 metrics={},
                 error=reason,
+                when=_last_seen(running.heartbeat, record.started),
                 trained=self._steps_trained_by_lost(running.id, record),
             )
             retried += self._queue_retry(record, self._history.next_number + retried, reason)
@@ -733,6 +734,13 @@ def _finished(record: TrialRecord, outcome: Outcome, when: float | None = None) 
         finished=when,
         trained=outcome.trained,
     )
+
+
+def _last_seen(heartbeat: float | None, started: float | None) -> float | None:
+    """When a lost trial was last seen alive (None: unknown, so now), which is when it
+    ended: not when a later run noticed, or a study resumed the next day would show a
+    day-long trial."""
+    return max((t for t in (heartbeat, started) if t is not None), default=None)
 
 
 def _losses(history: History, record: TrialRecord, reason: str) -> int:

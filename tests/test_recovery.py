@@ -113,6 +113,20 @@ def test_a_stale_heartbeat_from_another_host_is_recovered(tmp_path: Path) -> Non
     assert trials[3].origin == "retried"
 
 
+def test_a_lost_trial_ends_when_it_was_last_seen_alive(tmp_path: Path) -> None:
+    """Its last heartbeat, not the moment a later run noticed the loss: a study resumed
+    the next day would otherwise show a day-long trial."""
+    seen = time.time() - 3600.0
+    db = tmp_path / "h.db"
+    train = _study_with_a_running_trial(
+        db, retries=1, host=hostname(), pid=dead_pid(), heartbeat=seen
+    )
+    with open_store(db).write():
+        open_store(db).conn.execute("UPDATE trials SET started = ? WHERE number = 2", (seen - 9,))
+    lost = train.optimize(n_trials=3).trials[2]
+    assert lost.state is TrialState.FAILED and lost.finished == seen
+
+
 def test_retries_zero_marks_lost_without_retrying(tmp_path: Path) -> None:
     train = _study_with_a_running_trial(
         tmp_path / "h.db", retries=0, host=hostname(), pid=dead_pid(), heartbeat=time.time()
