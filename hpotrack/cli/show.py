@@ -68,7 +68,8 @@ def show(
     (what --max-budget of resume counts), and each trial the steps it trained; trials
     that reached a rung of a multi-fidelity method show their rung and bracket.
     Parameters named like a column (state, value, ...) show as param_<name>. A note
-    below the table names running trials whose worker is gone (killed, say). On a
+    below the table names running trials whose worker is gone (killed, say); the list
+    of studies counts them. On a
     terminal too narrow for the table, the parameters fold into one column cut to fit;
     to a pipe or a file every column stays whole.
     """
@@ -165,9 +166,11 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         best = history.best
         last = max((t.finished or t.started or 0.0 for t in history.trials), default=row.created)
         counts = {state.value: history.count(state) for state in TrialState}
+        gone = len(study.workers_gone(history.unfinished(TrialState.RUNNING)))
         best_value = None if best is None else best.value
         if compact:  # 80 columns: states folded into one cell, minutes are enough
-            states = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+            labels = {"running": f"running ({gone} with the worker gone)"} if gone else {}
+            states = ", ".join(f"{n} {labels.get(s, s)}" for s, n in counts.items() if n)
             rows.append(
                 {
                     "study": row.name,
@@ -187,6 +190,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
                 "budget": budget_text(study.budget),
                 "trials": len(history.trials),
                 **counts,
+                "running_worker_gone": gone,
                 "best": best_value,
                 "last activity": when(last),
             }

@@ -382,4 +382,8 @@ def test_a_running_trial_whose_worker_is_gone_gets_a_note_and_stays_as_it_is(
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
     assert first.startswith("Trial 1 of study 'alpha': running (worker lost: process"), first
+    overview = show(db)  # the list of studies says it too
+    assert "1 running (1 with the worker gone)" in overview
+    alpha = next(r for r in json.loads(show(db, "--format", "json")) if r["study"] == "alpha")
+    assert (alpha["running"], alpha["running_worker_gone"]) == (1, 1)
     assert hp.load_study("alpha", db=db).trial(1).state is TrialState.RUNNING
