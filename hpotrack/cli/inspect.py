@@ -108,9 +108,10 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
         lines += _section("Checks", [*_curve_lines(opened.objective, checks), decision])
     lineage = []
     if record.parents:
-        lineage.append(("parents", ", ".join(_edge_text(e, e.parent) for e in record.parents)))
+        parents = ", ".join(_edge_text(e, e.parent, clip=False) for e in record.parents)
+        lineage.append(("parents", parents))
     if children:
-        lineage.append(("children", ", ".join(_edge_text(e, c) for c, e in children)))
+        lineage.append(("children", ", ".join(_edge_text(e, c, clip=False) for c, e in children)))
     lines += _section("Lineage", _pairs(lineage))
     lines += _section("Provenance", _pairs(_provenance_pairs(provenance)))
     if record.error:
@@ -352,12 +353,15 @@ def _node(record: TrialRecord | None, number: int) -> str:
     return f"#{number} ({record.state.value}, {num(record.value)})"
 
 
-def _edge_text(edge: Edge, number: int | None = None) -> str:
+def _edge_text(edge: Edge, number: int | None = None, *, clip: bool = True) -> str:
+    """An edge in words; ``clip`` cuts a long detail (the lineage tree's; ``trial``
+    and JSON give it whole)."""
     text = edge.kind if number is None else f"#{number} {edge.kind}"
     if edge.step is not None:
         text += f" at step {edge.step}"
-    if edge.detail:  # clipped: the full text is in `trial` and in JSON
-        text += f" [{edge.detail if len(edge.detail) <= 24 else edge.detail[:23] + '…'}]"
+    if edge.detail:
+        long = clip and len(edge.detail) > 24
+        text += f" [{edge.detail[:23] + '…' if long else edge.detail}]"
     return text
 
 

@@ -447,3 +447,12 @@ def test_executable_user_error_is_one_line(tmp_path: Path) -> None:
     done = run_hpotrack(tmp_path / "nope.db", "best", "mlp")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("Error: no database at") and done.stderr.count("\n") == 1
+
+
+def test_trial_gives_an_edge_detail_whole_where_the_lineage_tree_clips_it(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    tuned(db, "s").study.enqueue(FIXED)
+    reason = "worker lost: process 104857 on a-long-host-name is gone"
+    number = add_trial(db, "s", [Edge(0, "retried", detail=reason)], 0.5)
+    assert f"#0 retried [{reason}]" in ok(db, "trial", "s", str(number))
+    assert "[worker lost: process 10…]" in ok(db, "lineage", "s")
