@@ -56,6 +56,12 @@ class Budget:
             )
 
     @property
+    def unit(self) -> str:
+        """What an amount of it is called: its name, or "steps" for an unnamed budget
+        ("9 steps", not "9 budget")."""
+        return "steps" if self.name == "budget" else self.name
+
+    @property
     def whole(self) -> bool:
         """Whether budgets are whole numbers (both bounds given as ints)."""
         return isinstance(self.min, int) and isinstance(self.max, int)

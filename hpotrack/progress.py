@@ -70,7 +70,7 @@ class ProgressBar:
         parts = [f"{self._study.name}"]
         if self._max_budget:  # the budget is what will stop the search: show it filling
             trained = history.trained
-            unit = "" if self._study.budget is None else self._study.budget.name
+            unit = "" if self._study.budget is None else self._study.budget.unit
             if self._first_trained is None:
                 self._first_trained = trained
             bar = _bar(trained, self._max_budget, self._width)

@@ -295,3 +295,8 @@ def test_reopening_int_bounds_over_float_bounds_is_a_mismatch(db: Path) -> None:
     second, _ = _budget_probe(db, hp.Budget(1, 9, name="epochs"))
     with pytest.raises(StudyMismatchError, match="budget"):
         _ = second.study
+
+
+def test_an_amount_of_an_unnamed_budget_counts_steps() -> None:
+    assert hp.Budget(1, 9).unit == "steps"
+    assert hp.Budget(1, 9, name="epochs").unit == "epochs"

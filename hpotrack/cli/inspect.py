@@ -144,7 +144,7 @@ def _amount(amount: float | None, budget: Budget | None) -> str | None:
     """A trial's budget with the study's unit, e.g. ``9 epochs``."""
     if amount is None:
         return None
-    return num(amount) if budget is None else f"{num(amount)} {budget.name}"
+    return num(amount) if budget is None else f"{num(amount)} {budget.unit}"
 
 
 def _present(pairs: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:

@@ -136,5 +136,5 @@ def _summary(study: Study) -> str:
     best_text = (
         "no complete trial" if best is None else f"best {best.value:.6g} (trial {best.number})"
     )
-    trained = "" if study.budget is None else f"; {history.trained} {study.budget.name} trained"
+    trained = "" if study.budget is None else f"; {history.trained} {study.budget.unit} trained"
     return f"study {study.name!r}: {len(history.trials)} trials ({counts}){trained}; {best_text}"
