@@ -108,6 +108,12 @@ class PBT(Method):
                     f"population-based training is complete: {self.population} members "
                     f"reached step {self.horizon}"
                 )
+            finished = sum(_step(m) >= self.horizon for m in members)
+            if finished:
+                raise SearchExhausted(
+                    f"{finished} of {self.population} members reached step {self.horizon}; "
+                    "the others are being trained by other workers: nothing is left here"
+                )
             raise SearchExhausted(
                 "every member of the population is being trained by another worker; "
                 f"run at most {self.population} workers (population={self.population})"

@@ -159,7 +159,11 @@ def test_a_busy_member_is_never_proposed_and_the_end_says_so() -> None:
     with pytest.raises(SearchExhausted, match="being trained by another worker"):
         method.ask(history)
     history.update(record(0, a, TrialState.COMPLETE, 1.0))
-    assert method.ask(history).claim == "pbt:0:1"
+    c = method.ask(history)
+    assert c.claim == "pbt:0:1"
+    history.update(record(2, c, TrialState.COMPLETE, 1.0))  # member 0 reached the horizon
+    with pytest.raises(SearchExhausted, match="1 of 2 members reached step 10; the others"):
+        method.ask(history)
 
 
 def test_a_failed_segment_runs_again_from_the_last_good_one() -> None:
