@@ -8,6 +8,7 @@ Trials whose worker died are marked failed and retried by the first ask.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,13 @@ def resume(
             progress=progress,
             max_budget=max_budget,
         )
+    except KeyboardInterrupt:
+        click.echo(
+            f"Interrupted: the trials that were running are queued to run first; continue "
+            f"with: hpotrack resume {shlex.quote(opened.name)}",
+            err=True,
+        )
+        ctx.exit(130)  # what a shell reports for Ctrl-C
     except StudyMismatchError as exc:  # its advice (another name, delete) is for scripts
         where = "--function" if function else "the recorded function"
         raise CliError(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -165,3 +168,31 @@ def test_the_installed_command_imports_function_modules_from_the_current_folder(
     )
     assert done.returncode == 0, done.stderr
     assert len(hp.load_study("script", db=db).trials) == 5
+
+
+SLOW = SCRIPT.replace("    return x", "    import time\n    time.sleep(0.1)\n    return x")
+
+
+def test_ctrl_c_during_resume_says_how_to_continue(tmp_path: Path) -> None:
+    """Not click's bare "Aborted!": the running trial is queued again, and the line
+    says the command that continues."""
+    _, db = make_study(tmp_path, n_trials=1, text=SLOW)
+    code = "from hpotrack.cli import main; main()"
+    run = subprocess.Popen(
+        [sys.executable, "-c", code, "--db", str(db), "resume", "script", "--n-trials", "500"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = 60
+    while len(hp.load_study("script", db=db).trials) < 4 and deadline:
+        time.sleep(0.2)
+        deadline -= 1
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "Aborted!" not in err
+    assert "Interrupted: the trials that were running are queued to run first" in err
+    assert err.rstrip().endswith("continue with: hpotrack resume script")
+    queued = [t for t in hp.load_study("script", db=db).trials if t.origin == "retried"]
+    assert len(queued) == 1
