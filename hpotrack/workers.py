@@ -91,7 +91,8 @@ def _run_round(
     results: Any = context.Queue()
     job = (reference, str(study.db_path.resolve()), study.name, n_trials, timeout, max_budget)
     processes = [
-        context.Process(target=_work, args=(*job, results), daemon=True) for _ in range(jobs)
+        context.Process(target=_work, args=(*job, results, index == 0), daemon=True)
+        for index in range(jobs)
     ]
     for process in processes:
         process.start()
@@ -134,10 +135,15 @@ def _work(
     timeout: float | None,
     max_budget: float | None,
     results: Any,
+    tells: bool,
 ) -> None:
-    """Body of one worker process."""
+    """Body of one worker process. Only the first ``tells`` what the study does (the
+    others would repeat each line: the method's choice, the target reached); every
+    worker warns."""
     from hpotrack.tune import TunedFunction
 
+    if not tells:
+        log.setLevel(max(log.getEffectiveLevel(), logging.WARNING))
     try:
         tuned = load_function(reference)
         if not isinstance(tuned, TunedFunction):

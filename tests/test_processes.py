@@ -145,6 +145,21 @@ def test_the_trial_of_a_killed_worker_is_retried_and_the_study_finishes(
     assert any(m.startswith("a worker process died (killed by signal 9)") for m in messages)
 
 
+def test_workers_tell_what_the_study_does_once_not_once_each(tmp_path: Path) -> None:
+    script = tmp_path / "two.py"
+    script.write_text(
+        "import hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
+        "def f(x):\n    return x\n"
+        "if __name__ == '__main__':\n    f.optimize(n_trials=20, n_jobs=2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("the target of 20 is reached") == 1, done.stderr
+
+
 def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) -> None:
     """Workers import the script again; a module-level optimize() in it would start
     workers of their own. Each worker says the fix in one line, instead of
