@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from multiprocessing.process import BaseProcess
@@ -144,6 +146,7 @@ def _work(
 
     if not tells:
         log.setLevel(max(log.getEffectiveLevel(), logging.WARNING))
+    _stop_when_the_parent_dies()
     try:
         tuned = load_function(reference)
         if not isinstance(tuned, TunedFunction):
@@ -158,6 +161,20 @@ def _work(
             exc if isinstance(exc, HpotrackError) else HpotrackError(f"worker failed: {exc!r}")
         )
         raise SystemExit(1) from None
+
+
+def _stop_when_the_parent_dies() -> None:
+    """A worker whose parent is killed (kill -9, a job scheduler) stops as on Ctrl-C, its
+    running trial queued to run again, instead of running on as an orphan."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="hpotrack-parent-watch", daemon=True).start()
 
 
 def _collect(results: Any, errors: list[BaseException], *, wait: float) -> None:

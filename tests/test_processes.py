@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
+from hpotrack.errors import HpotrackError
 from hpotrack.records import TrialState
+from hpotrack.recovery import pid_alive
 
 WORKLOADS = Path(__file__).with_name("workloads.py")
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,6 +160,42 @@ def test_workers_tell_what_the_study_does_once_not_once_each(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("the target of 20 is reached") == 1, done.stderr
+
+
+def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the process that called optimize(n_jobs=2): its workers stop as on
+    Ctrl-C (their running trials queued to run again) instead of running on as orphans."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\nimport hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
+        "def f(x):\n    time.sleep(0.5)\n    return x\n"
+        "if __name__ == '__main__':\n    f.optimize(n_trials=200, n_jobs=2)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
+    db = tmp_path / "h.db"
+    deadline = time.monotonic() + 60
+
+    def worker_pids() -> set[int | None]:
+        try:
+            return {t.pid for t in hp.load_study("s", db=db).trials}
+        except HpotrackError:  # not created yet
+            return set()
+
+    while len(worker_pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = worker_pids()
+    assert len(workers) == 2
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while any(pid_alive(pid) for pid in workers if pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(pid_alive(pid) for pid in workers if pid)
+    trials = hp.load_study("s", db=db).trials
+    assert not [t for t in trials if t.state is TrialState.RUNNING]
+    assert any("interrupted" in (t.error or "") for t in trials)
+    assert len(trials) < 100
 
 
 def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) -> None:
