@@ -147,16 +147,23 @@ def test_the_trial_of_a_killed_worker_is_retried_and_the_study_finishes(
     assert any(m.startswith("a worker process died (killed by signal 9)") for m in messages)
 
 
-def test_workers_tell_what_the_study_does_once_not_once_each(tmp_path: Path) -> None:
-    script = tmp_path / "two.py"
+def run_script(folder: Path, last_lines: str) -> subprocess.CompletedProcess[str]:
+    """Run a script in ``folder`` that declares study "s" (``f(x)`` returns x, in h.db)
+    and then runs ``last_lines``."""
+    script = folder / "job.py"
     script.write_text(
         "import hpotrack as hp\n"
         "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
-        "def f(x):\n    return x\n"
-        "if __name__ == '__main__':\n    f.optimize(n_trials=20, n_jobs=2)\n"
+        f"def f(x):\n    return x\n{last_lines}"
     )
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    return subprocess.run(
+        [sys.executable, str(script)], cwd=folder, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_workers_tell_what_the_study_does_once_not_once_each(tmp_path: Path) -> None:
+    done = run_script(
+        tmp_path, "if __name__ == '__main__':\n    f.optimize(n_trials=20, n_jobs=2)\n"
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("the target of 20 is reached") == 1, done.stderr
@@ -202,16 +209,7 @@ def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) 
     """Workers import the script again; a module-level optimize() in it would start
     workers of their own. Each worker says the fix in one line, instead of
     multiprocessing's tracebacks about its bootstrapping phase."""
-    script = tmp_path / "unguarded.py"
-    script.write_text(
-        "import hpotrack as hp\n"
-        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
-        "def f(x):\n    return x\n"
-        "f.optimize(n_trials=4, n_jobs=2)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    done = run_script(tmp_path, "f.optimize(n_trials=4, n_jobs=2)\n")
     assert done.returncode == 1
     assert "bootstrapping" not in done.stderr
     fix = 'call optimize() under `if __name__ == "__main__":`'

@@ -109,7 +109,8 @@ def test_csv_has_a_header_and_one_row_per_trial(db: Path) -> None:
     assert len(rows) == 6 and rows[2]["state"] == "failed" and rows[1]["value"] == "1.0"
 
 
-def test_a_wide_space_stays_within_80_columns(tmp_path: Path) -> None:
+def wide_study(tmp_path: Path) -> Path:
+    """Study "wide": 12 parameters, 3 trials; its database."""
     db = tmp_path / "wide.db"
     space = {f"hyperparameter_{i}": hp.Float(0.0, 1.0) for i in range(12)}
 
@@ -118,6 +119,11 @@ def test_a_wide_space_stays_within_80_columns(tmp_path: Path) -> None:
         return sum(params.values())
 
     wide.optimize(n_trials=3)
+    return db
+
+
+def test_a_wide_space_stays_within_80_columns(tmp_path: Path) -> None:
+    db = wide_study(tmp_path)
     lines = show(db, "wide").splitlines()
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert "params" in lines[0] and "hyperparameter_0=" in lines[2]
@@ -131,14 +137,7 @@ def test_a_table_to_a_pipe_keeps_every_column_whole(
     """Without a terminal (``hpotrack show > file``, ``| less -S``) nothing is folded
     or cut: the width to fit is unknown."""
     monkeypatch.delenv("COLUMNS")
-    db = tmp_path / "wide.db"
-    space = {f"hyperparameter_{i}": hp.Float(0.0, 1.0) for i in range(12)}
-
-    @hp.tune(space, study="wide", db=db, seed=0)
-    def wide(**params: float) -> float:
-        return sum(params.values())
-
-    wide.optimize(n_trials=3)
+    db = wide_study(tmp_path)
     header = show(db, "wide").splitlines()[0].split()
     assert [f"hyperparameter_{i}" for i in range(12)] == [h for h in header if "_" in h]
     assert "budget" not in header  # a study without a budget has no column of -
