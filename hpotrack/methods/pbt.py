@@ -121,21 +121,22 @@ class PBT(Method):
         member = min(ready, key=lambda m: (_step(m), m.index))
         segment = len(member.done)
         claim = f"pbt:{member.index}:{segment}"
-        attempts = sum(1 for t in member.trials if t.claim and t.claim.startswith(claim))
-        if attempts:
-            claim = f"{claim}#{attempts}"  # the segment failed before: run it again
+        earlier = [t for t in member.trials if t.claim and t.claim.startswith(claim)]
+        # a segment run again (its trial failed or was lost) makes the same random draws
+        # as its first attempt: those of that trial's number
+        draws = earlier[0].number if earlier else history.next_number
+        if earlier:
+            claim = f"{claim}#{len(earlier)}"
         latest = member.latest
         if latest is None:
-            point = history.uniform(history.next_number, len(history.space))
+            point = history.uniform(draws, len(history.space))
             return Proposal(
                 params=history.space.decode(point),
                 budget=float(self.interval),
                 claim=claim,
             )
         source, origin, params = latest, Origin.CONTINUED.value, dict(latest.params)
-        # drawn for the member's segment, not the trial number: a segment run again
-        # after a crash makes the same exploit and explore draws
-        rng = np.random.default_rng([history.seed, member.index, segment, 1])
+        rng = history.rng(draws, 1)
         here = _step(member)  # exploit members as far as this one or further, never back
         top = [
             t

@@ -177,8 +177,7 @@ def test_a_failed_segment_runs_again_from_the_last_good_one() -> None:
 
 def test_an_exploit_run_again_after_a_crash_makes_the_same_draws() -> None:
     """A segment whose trial was lost runs again with the same source and the same
-    explored hyperparameters: the draws belong to the member's segment, not to the
-    trial number, which the failed attempt used up."""
+    explored hyperparameters: it makes the draws of its first attempt's number."""
     method = PBT(population=4, quantile=0.25)
     history = History(SPACE, "minimize", 0)
     scores = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
@@ -191,6 +190,15 @@ def test_an_exploit_run_again_after_a_crash_makes_the_same_draws() -> None:
     assert (again.params, again.parents, again.origin) == (
         first.params, first.parents, first.origin,
     )  # fmt: skip
+
+
+def test_a_first_segment_run_again_samples_the_same_point() -> None:
+    method = PBT(population=2)
+    history = History(SPACE, "minimize", 0)
+    first = method.ask(history)
+    history.update(record(0, first, TrialState.FAILED, None))
+    again = method.ask(history)
+    assert again.claim == "pbt:0:0#1" and again.params == first.params
 
 
 def test_a_member_never_exploits_one_that_is_behind_it() -> None:
