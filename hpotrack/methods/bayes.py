@@ -79,11 +79,10 @@ class Bayes(Method):
 
     def _ask(self, history: History) -> Proposal:
         space, number = history.space, history.next_number
-        seen = {tuple(t.params.values()) for t in history.trials}
         data, pending, failed = _observations(history, self.max_points)
         if number < self.startup(space) or len(data) < 2:
             point = sobol_point(len(space), history.seed, number)
-            return _first_unseen(space, [point], seen, history, "bayes: Sobol start-up")
+            return _first_unseen(space, [point], history, "bayes: Sobol start-up")
 
         features = Features(space)
         x = features.of([history.trials[n].params for n, _ in data])
@@ -114,7 +113,7 @@ class Bayes(Method):
         pool = np.vstack([starts, pool])
         order = np.argsort(-np.concatenate([score(starts, False)[0], values]), kind="stable")
         chosen = features.to_unit(pool[order[:100]])
-        return _first_unseen(space, chosen, seen, history, f"bayes: GP + {self.acquisition}")
+        return _first_unseen(space, chosen, history, f"bayes: GP + {self.acquisition}")
 
     def _acquisition(
         self, model: gp.GaussianProcess, best: float, points: Array, gradient: bool
@@ -359,7 +358,6 @@ def _polish(starts: Array, score: Score, mask: npt.NDArray[np.bool_]) -> Array:
 def _first_unseen(
     space: Space,
     points: Array | list[Array],
-    seen: set[tuple[Value, ...]],
     history: History,
     note: str,
 ) -> Proposal:
@@ -368,6 +366,6 @@ def _first_unseen(
     draws = history.rng(history.next_number, _RNG_FALLBACK).random((64, len(space)))
     for point in [*candidates, *draws]:
         params = space.decode(point)
-        if tuple(params.values()) not in seen:  # True == 1 here: at worst a skipped point
+        if not history.has_configuration(params):
             return Proposal(params=params, origin=Origin.SAMPLED.value, note=note)
     return Proposal(params=space.decode(candidates[0]), origin=Origin.SAMPLED.value, note=note)
