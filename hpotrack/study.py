@@ -90,7 +90,7 @@ class Study:
         self._seq = 0
         self._version: object = None  # Store.version() the cache is at (None: none)
         self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
-        self.warned_missing = False  # said that a checkpoint a trial continues is gone
+        self._warned_missing = False  # said that a checkpoint a trial continues is gone
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
         self.contended = False  # whether the last ask found trials changed by others
         self.read_while_waiting = 0  # changes of others read while waiting for the lock
@@ -803,8 +803,8 @@ class TrialCheckpoints:
             return None
         found = checkpoints.find(study.store, study.id, edge.parent, edge.step)
         if found is None:
-            if checkpoints.any_saved(study.store, study.id) and not study.warned_missing:
-                study.warned_missing = True  # once per study and process
+            if checkpoints.any_saved(study.store, study.id) and not study._warned_missing:
+                study._warned_missing = True  # once per study and process
                 log.warning(
                     "trial %d of study %r continues trial %d at step %s (%s), but no "
                     "checkpoint of that trial at or before that step is stored (deleted?): "

@@ -62,7 +62,7 @@ def run_workers(
         lost = study.recover_lost_now()  # its pid is gone: no need to wait for a heartbeat
         history = study.refresh()
         if not any(t.pid in died for t in history.trials):  # while importing the script, say
-            raise HpotrackError(f"a worker process died ({how}) before it ran a trial; {WHY}")
+            raise HpotrackError(f"a worker process died ({how}) before it ran a trial: see above")
         target = n_trials if n_trials is not None else study.target
         if target is not None:  # no more workers than trials left
             jobs = min(jobs, target - history.n_started)
@@ -73,9 +73,6 @@ def run_workers(
         log.warning(
             "a worker process died (%s)%s; starting %s", how, requeued, plural(jobs, "new worker")
         )
-
-
-WHY = "its output above may say why"
 
 
 def _run_round(

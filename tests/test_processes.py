@@ -214,7 +214,7 @@ def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) 
     assert "bootstrapping" not in done.stderr
     fix = 'call optimize() under `if __name__ == "__main__":`'
     assert done.stderr.count(fix) == 2  # one line from each worker
-    assert done.stderr.rstrip().endswith("before it ran a trial; its output above may say why")
+    assert done.stderr.rstrip().endswith("before it ran a trial: see above")
 
 
 def test_max_budget_is_shared_by_worker_processes(
