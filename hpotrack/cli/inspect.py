@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import textwrap
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,7 +27,7 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.lineage import members
-from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
 from hpotrack.space import Value
 from hpotrack.text import plural
 
@@ -104,7 +103,8 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
     checks = sorted(record.checks.items())  # the objective where the method decided
     if checks:
-        decision = _decision(record, [c for c, e in children if e.kind == Origin.PROMOTED.value])
+        promoted_as = [c for c, e in children if e.kind == Origin.PROMOTED.value]
+        decision = _decision(record, opened.direction, promoted_as)
         lines += _section("Checks", [*_curve_lines(opened.objective, checks), decision])
     lineage = []
     if record.parents:
@@ -119,13 +119,13 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     click.echo("\n".join(lines))
 
 
-def _decision(record: TrialRecord, promoted_as: Sequence[int]) -> str:
+def _decision(record: TrialRecord, direction: str, promoted_as: Sequence[int]) -> str:
     """What the method decided at the trial's checks, in one line."""
     last_step, last_value = max(record.checks.items())
     if record.state is not TrialState.PRUNED:
         return f"  went on at {plural(len(record.checks), 'check')}"
     text = f"  stopped at step {last_step}"
-    if abs(last_value) == sys.float_info.max:
+    if last_value == worst_value(direction):  # what a NaN or infinite report is stored as
         text += " (it reported NaN or infinity there: the worst value)"
     if promoted_as:
         text += f"; promoted later as trial {', '.join(map(str, promoted_as))}"

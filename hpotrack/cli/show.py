@@ -166,7 +166,8 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         best = history.best
         last = max((t.finished or t.started or 0.0 for t in history.trials), default=row.created)
         counts = {state.value: history.count(state) for state in TrialState}
-        gone = len(study.workers_gone(history.unfinished(TrialState.RUNNING)))
+        running = history.unfinished(TrialState.RUNNING)
+        gone = len(study.workers_gone(running)) if running else 0
         best_value = None if best is None else best.value
         if compact:  # 80 columns: states folded into one cell, minutes are enough
             labels = {"running": f"running ({gone} with the worker gone)"} if gone else {}
