@@ -99,10 +99,12 @@ def test_a_timeout_gives_back_the_claimed_trials_it_did_not_run(
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="t", db=db, seed=0)
     def f(x: float) -> float:
         if next(calls) == 1:
-            time.sleep(0.3)  # the timeout passes during the second trial of the batch
+            time.sleep(1.2)  # the timeout passes during the second trial of the batch
         return x
 
-    f.optimize(n_trials=10, timeout=0.2)
+    # The first trial takes milliseconds; a second's margin keeps it inside the timeout
+    # on a loaded machine (0.2 s was not always enough on a cold start).
+    f.optimize(n_trials=10, timeout=1.0)
     states = [t.state for t in f.study.trials]
     assert states == [TrialState.COMPLETE] * 2 + [TrialState.QUEUED] * 2
     given_back = f.study.trials[2]
