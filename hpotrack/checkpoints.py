@@ -11,20 +11,23 @@ at any moment leaves the previous checkpoint loadable (at worst an unreferenced 
 
 Which checkpoint a trial loads is lineage: its first parent edge of a kind that carries
 weights (``continued``, ``exploited``, ``promoted``) names the trial and the step to
-resume from (DESIGN principle 5). Methods choose by choosing parents.
+resume from (DESIGN principle 5). Methods choose by choosing parents. A retry of a lost
+or interrupted trial that had saved checkpoints of its own has a ``retried`` edge with a
+step instead: it resumes its lost attempt's latest checkpoint below the budget.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import pickle
 import re
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hpotrack.errors import TrialError
 from hpotrack.files import write_replacing
@@ -46,8 +49,35 @@ class Checkpoint:
 
 
 def source_edge(trial: TrialRecord) -> Edge | None:
-    """The parent edge whose checkpoint ``trial`` starts from, if any."""
+    """The parent edge whose checkpoint ``trial`` starts from, if any: a ``retried`` edge
+    with a step (the retry resumes its lost attempt's line there), else the first edge
+    of a kind that carries weights."""
+    for edge in trial.parents:
+        if edge.kind == Origin.RETRIED.value and edge.step is not None:
+            return edge
     return next((e for e in trial.parents if e.kind in CARRIES_WEIGHTS), None)
+
+
+Found = TypeVar("Found")
+
+
+def resolve(
+    trials: Sequence[TrialRecord], edge: Edge, find: Callable[[int, int | None], Found | None]
+) -> Found | None:
+    """The checkpoint ``edge`` leads to, as ``find(number, at_most)`` gives a trial's
+    latest at or before a step; None if none is stored. A ``retried`` edge whose lost
+    attempt saved nothing there leads on to where that attempt itself started: a retry
+    lost before its first save resumes where it did."""
+    while True:
+        found = find(edge.parent, edge.step)
+        if found is not None:
+            return found
+        further = source_edge(trials[edge.parent])
+        if edge.kind != Origin.RETRIED.value or further is None:
+            return None
+        if edge.step is not None and (further.step is None or further.step > edge.step):
+            return None
+        edge = further  # a parent's number is below its child's: this ends
 
 
 def save(
@@ -155,7 +185,7 @@ def unneeded(
     saved: dict[int, list[int]] = {}  # trial number: its checkpoints' steps, ascending
     for row in rows:
         saved.setdefault(row[5], []).append(row[1])
-    keep: set[tuple[int, int | None]] = {
+    keep: set[tuple[int, int]] = {
         (n, steps[-1]) for n, steps in saved.items() if trials[n].state is TrialState.RUNNING
     }
     went_on: set[int] = set()
@@ -164,7 +194,9 @@ def unneeded(
         if edge is None:
             continue
         if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
-            keep.add((edge.parent, _found_step(saved, edge.parent, edge.step)))
+            found = resolve(trials, edge, functools.partial(_found, saved))
+            if found is not None:
+                keep.add(found)
         elif edge.kind != Origin.EXPLOITED.value:
             went_on.add(edge.parent)
     if resumable is None:
@@ -174,7 +206,9 @@ def unneeded(
     for n in heads:
         keep.add((n, saved[n][-1]))
         if trials[n].state is TrialState.PRUNED and trials[n].checks:
-            keep.add((n, _found_step(saved, n, max(trials[n].checks))))  # for a promotion
+            found = _found(saved, n, max(trials[n].checks))  # what a promotion would load
+            if found is not None:
+                keep.add(found)
     return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]
 
 
@@ -216,13 +250,12 @@ def stray_files(
     return stray
 
 
-def _found_step(saved: dict[int, list[int]], number: int, step: int | None) -> int | None:
-    """The step of the checkpoint :func:`find` would pick for (number, step)."""
+def _found(saved: dict[int, list[int]], number: int, step: int | None) -> tuple[int, int] | None:
+    """(number, step) of the checkpoint :func:`find` would pick for (number, step), if any;
+    ``saved``: each trial's checkpoint steps, ascending."""
     steps = saved.get(number, [])
-    if step is None:
-        return steps[-1] if steps else None
-    at = bisect.bisect_right(steps, step)
-    return steps[at - 1] if at else None
+    at = len(steps) if step is None else bisect.bisect_right(steps, step)
+    return (number, steps[at - 1]) if at else None
 
 
 def forget(store: Store, checkpoints: Sequence[Checkpoint]) -> None:

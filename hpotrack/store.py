@@ -470,18 +470,20 @@ class Store:
         rung: int | None = None,
         bracket: int | None = None,
         note: str | None = None,
+        checks: Mapping[int, float] | None = None,
     ) -> Stamp:
         """Insert a trial (queued or running) and its lineage edges.
 
         Call inside :meth:`write`. ``claim`` is a key unique within the study (a grid
         cell, a rung slot): a second claim of the same key fails the transaction.
+        ``checks``: the checks it starts with (a retry resuming its lost attempt's line).
         """
         now = time.time()
         started = now if state is TrialState.RUNNING else None
         trial_id, seq = self.conn.execute(
             "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
-            "started, heartbeat, host, pid, run_id, parents, rung, bracket, note, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "started, heartbeat, host, pid, run_id, parents, rung, bracket, note, checks, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "(SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?)) "
             "RETURNING id, seq",
             (
@@ -501,6 +503,7 @@ class Store:
                 rung,
                 bracket,
                 note,
+                dumps({str(k): v for k, v in checks.items()}) if checks else None,
                 study_id,
             ),
         ).fetchone()

@@ -559,13 +559,17 @@ class Study:
     def _queue_retry(self, record: TrialRecord, number: int, reason: str) -> bool:
         """Queue trial ``number`` to run ``record``'s parameters again, with a ``retried``
         edge to it, while the study's ``retries`` allow; whether it did. Where ``record``
-        came from (a promotion, say) carries over. Inside a write transaction; the caller
-        makes the next read look for it."""
+        came from (a promotion, say) carries over. If ``record`` saved a checkpoint of its
+        own, the retry resumes there (:meth:`_resume_step`, the edge's step) with the
+        checks ``record`` passed up to it, so no trained step is lost. Inside a write
+        transaction; the caller makes the next read look for it."""
         retries = self._row.retries
         if not self.method.retries_lost or retries == 0:
             return False
         if _losses(self._history, record, reason) > retries:
             return False
+        resume = self._resume_step(record)
+        passed = {s: v for s, v in record.checks.items() if resume is not None and s <= resume}
         self._store.insert_trial(
             self._row.id,
             number=number,
@@ -573,14 +577,43 @@ class Study:
             params=record.params,
             budget=record.budget,
             bracket=record.bracket,
-            rung=_start_rung(self._history, record),
+            rung=(
+                self.method.rung(record, max(passed), self._history)
+                if passed
+                else _start_rung(self._history, record)
+            ),
+            checks=passed,
             origin=Origin.RETRIED.value,
             parents=(
                 *(e for e in record.parents if e.kind != Origin.RETRIED.value),
-                Edge(record.number, Origin.RETRIED.value, detail=reason),
+                Edge(record.number, Origin.RETRIED.value, step=resume, detail=reason),
             ),
         )
         return True
+
+    def _resume_step(self, record: TrialRecord) -> int | None:
+        """Where a retry of ``record`` resumes its line: ``record``'s own latest checkpoint
+        below its budget, if it saved one after the step it started from; else, if
+        ``record`` was itself a retry resuming a lost attempt, that step. None: the retry
+        starts where ``record`` did (from scratch, or from the checkpoint it started
+        from). Ray Tune restores failed trials from their latest checkpoint, too."""
+        source = checkpoints.source_edge(record)
+        started = 0 if source is None or source.step is None else source.step
+        below = None if record.budget is None else math.ceil(record.budget) - 1
+        own = checkpoints.find(self._store, self._row.id, record.number, below)
+        if own is not None and self._stopped_at(record, own.step):
+            # it may have died between that check and storing the stop: be checked again
+            own = checkpoints.find(self._store, self._row.id, record.number, own.step - 1)
+        if own is not None and own.step > started:
+            return own.step
+        return source.step if source is not None and source.kind == Origin.RETRIED.value else None
+
+    def _stopped_at(self, record: TrialRecord, step: int) -> bool:
+        """Whether the method stops ``record`` at its check at ``step`` (if it has one),
+        asked again now (a pure function of the history)."""
+        if record.checks.get(step) is None:
+            return False
+        return self.method.on_report(record, step, self._history)
 
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
         """Insert a running trial with user-given hyperparameters (a direct call)."""
@@ -798,10 +831,11 @@ class TrialCheckpoints:
     def source(self) -> tuple[int, Any] | None:
         """(step, object) of the checkpoint this trial starts from, if there is one."""
         study = self._study
-        edge = checkpoints.source_edge(study.refresh().trials[self._claimed.number])
+        trials = study.refresh().trials
+        edge = checkpoints.source_edge(trials[self._claimed.number])
         if edge is None:
             return None
-        found = checkpoints.find(study.store, study.id, edge.parent, edge.step)
+        found = checkpoints.resolve(trials, edge, self._latest)
         if found is None:
             if checkpoints.any_saved(study.store, study.id) and not study._warned_missing:
                 study._warned_missing = True  # once per study and process
@@ -817,6 +851,9 @@ class TrialCheckpoints:
                 )
             return None
         return found.step, checkpoints.load(study.store, found)
+
+    def _latest(self, number: int, at_most: int | None) -> checkpoints.Checkpoint | None:
+        return checkpoints.find(self._study.store, self._study.id, number, at_most)
 
 
 def _start_rung(history: History, record: TrialRecord) -> int | None:

@@ -151,6 +151,44 @@ def test_only_checkpoints_something_can_still_load_are_kept() -> None:
     assert sorted((c.trial_id, c.step) for c in resumable) == [(0, 1), (1, 3)]
 
 
+def test_a_queued_retry_keeps_the_checkpoint_its_line_resumes_from() -> None:
+    """Unit: 1 was promoted from 0 at step 3 and lost after saving at 5 and 7; its retry
+    2 resumes at 7 and was lost before saving anything; retry 3, queued, resumes 2's line
+    at 7, which is 1's checkpoint there. That one stays (and 0's at 3, which 2's promoted
+    edge no longer needs, goes with 1's older one)."""
+    promoted = Edge(0, "promoted", step=3)
+    trials = [
+        TrialRecord(0, TrialState.PRUNED, {}, checks={1: 0.5, 3: 0.4}),
+        TrialRecord(1, TrialState.FAILED, {}, parents=(promoted,), error="worker lost"),
+        TrialRecord(2, TrialState.FAILED, {}, parents=(promoted, Edge(1, "retried", step=7))),
+        TrialRecord(3, TrialState.QUEUED, {}, parents=(promoted, Edge(2, "retried", step=7))),
+    ]
+    saved = {0: [1, 3], 1: [5, 7]}
+
+    def latest(number: int, at_most: int | None) -> tuple[int, int] | None:
+        steps = [s for s in saved.get(number, []) if at_most is None or s <= at_most]
+        return (number, steps[-1]) if steps else None
+
+    assert checkpoints.source_edge(trials[3]) == Edge(2, "retried", step=7)
+    assert checkpoints.resolve(trials, Edge(2, "retried", step=7), latest) == (1, 7)
+    assert checkpoints.resolve(trials, Edge(2, "retried", step=4), latest) is None  # not back
+    assert checkpoints.resolve(trials, promoted, latest) == (0, 3)
+    assert checkpoints.resolve(trials, Edge(1, "promoted", step=4), latest) is None  # no walk
+
+    class Rows:
+        def execute(self, *_: object) -> Rows:
+            return self
+
+        def fetchall(self) -> list[tuple[object, ...]]:
+            return [(n, s, f"{n}-{s}", 1, "h", n) for n, steps in saved.items() for s in steps]
+
+    class FakeStore:
+        conn = Rows()
+
+    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 3), (1, 5)]
+
+
 def test_files_a_killed_process_left_are_removed_when_the_study_runs_again(db: Path) -> None:
     """A writer killed mid-write leaves a temporary file; one killed between its file and
     its row, or a collection killed between rows and files, a file nothing names. The

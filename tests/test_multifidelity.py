@@ -3,6 +3,7 @@ several OS processes, and resuming in the middle of a Hyperband iteration."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import signal
@@ -384,3 +385,78 @@ def test_the_retry_of_a_killed_trial_passes_the_rung_its_first_attempt_passed(
     assert lost.state is TrialState.FAILED and "worker lost" in (lost.error or "")
     assert retry.origin == "retried" and retry.params == {"x": 1.0}
     assert retry.checks.keys() == {1, 3}  # went on at rung 1 and reached rung 3
+
+
+RESUMED = """
+import json, os, signal, sys
+import hpotrack as hp
+
+DB, KILLS, AT_CHECK = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "at-check"
+KILLED = DB + ".kills"
+
+@hp.tune({"x": hp.Float(-5.0, 5.0)}, method="sha", study="resumed", db=DB, seed=0,
+         budget=hp.Budget(1, 9), retries=KILLS)
+def train(x, trial):
+    start = trial.load_checkpoint()
+    with open(DB + ".starts", "a") as log:
+        log.write(json.dumps([trial.number, start, trial.steps.start]) + "\\n")
+    kills = os.path.getsize(KILLED) if os.path.exists(KILLED) else 0
+    if x == 1.0 and 0 < kills < KILLS:  # later attempts die before they save anything
+        open(KILLED, "a").write("k")
+        os.kill(os.getpid(), signal.SIGKILL)
+    for step in trial.steps:
+        loss = x * x + 10.0 / step
+        trial.save_checkpoint(step, step=step)
+        try:
+            trial.report(loss, step=step)
+        except hp.Pruned:  # at-check: killed between the decision and storing it
+            if x == 1.0 and AT_CHECK and kills == 0:
+                open(KILLED, "a").write("k")
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise
+        if x == 1.0 and step == 2 and kills == 0 and not AT_CHECK:  # after its save at 2
+            open(KILLED, "a").write("k")
+            os.kill(os.getpid(), signal.SIGKILL)
+    return loss
+
+if __name__ == "__main__":
+    if not train.study.trials:
+        for x in (3.0, 2.0, 1.0):
+            train.study.enqueue({"x": x})
+    train.optimize(n_trials=4)
+"""
+
+
+@pytest.mark.parametrize(("kills", "when"), [(1, "after-save"), (2, "after-save"), (1, "at-check")])
+def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
+    tmp_path: Path, kills: int, when: str
+) -> None:
+    """kill -9 hits x=1 after it passed rung 1 and saved its checkpoint at step 2 (and,
+    with two kills, its retry too, before that one saved anything). The next retry
+    resumes from that checkpoint: it trains from step 3, keeps the check at rung 1 its
+    first attempt passed, and names the step on its ``retried`` edge. At-check: the first
+    attempt is killed after its check at rung 3 stopped it (after its save at 3) but
+    before the stop was stored: its retry must not resume past that check, it resumes
+    from step 2 and is checked (and stopped) at rung 3 again."""
+    script, db = tmp_path / "resumed.py", tmp_path / "h.db"
+    script.write_text(RESUMED)
+    for _ in range(kills):
+        run = subprocess.run(
+            [sys.executable, str(script), str(db), str(kills), when], capture_output=True
+        )
+        assert run.returncode == -signal.SIGKILL, run.stderr.decode()
+    subprocess.run(
+        [sys.executable, str(script), str(db), str(kills), when], check=True, capture_output=True
+    )
+    trials = hp.load_study("resumed", db=db).trials
+    lost, retry = trials[2], trials[2 + kills]
+    assert all(t.state is TrialState.FAILED for t in trials[2 : 2 + kills])
+    assert retry.origin == "retried" and retry.params == {"x": 1.0}
+    assert retry.parents[-1].parent == 1 + kills and retry.parents[-1].step == 2
+    assert retry.checks[1] == lost.checks[1] and retry.checks.keys() == {1, 3}
+    assert retry.state is TrialState.PRUNED and retry.trained == 1  # step 3 only
+    curve = hp.load_study("resumed", db=db).curve(retry.number)["value"]
+    assert [step for step, _ in curve] == [3]
+    lines = Path(f"{db}.starts").read_text().splitlines()
+    starts = {n: (start, first) for n, start, first in map(json.loads, lines)}
+    assert starts[retry.number] == (2, 3)  # the lost attempt's checkpoint at step 2
