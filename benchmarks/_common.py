@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import itertools
 import multiprocessing
 import os
@@ -19,9 +20,11 @@ import queue
 import sqlite3
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -128,6 +131,21 @@ def git_revision(directory: Path) -> str:
 def load_average() -> str:
     """The system load averages, e.g. ``"load average 0.52, 0.61, 0.70"``."""
     return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
+
+
+def versions_of(names: Iterable[str], hint: str = "") -> dict[str, str]:
+    """The installed versions of the libraries a run needs; if one is missing, exit
+    with one line saying how to install them (``hint``: another way out), not with a
+    traceback."""
+    names = list(names)
+    modules = {"scikit-learn": "sklearn"}
+    missing = [n for n in names if importlib.util.find_spec(modules.get(n, n)) is None]
+    if missing:
+        sys.exit(
+            f"{Path(sys.argv[0]).name}: {', '.join(missing)} not installed; run "
+            f'pip install -e ".[bench]" from the repository root{hint}'
+        )
+    return {name: metadata.version(name) for name in names}
 
 
 def environment(versions: dict[str, str], hpotrack_dir: Path) -> list[str]:

@@ -32,10 +32,9 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 
-from _common import Report, comma_names, environment, median
+from _common import Report, comma_names, environment, median, versions_of
 
 from hpotrack.budget import Budget
 from hpotrack.methods import resolve
@@ -134,11 +133,11 @@ def main() -> None:
     if args.window < 1 or repeats < 1 or not sizes or sizes[0] < 1:
         parser.error("--window, --repeats and every size must be at least 1")
     logging.getLogger("hpotrack").setLevel(logging.WARNING)
+    versions = versions_of(("optuna", "numpy"))
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     report = Report("Multi-fidelity methods: cost per trial as the study grows")
-    versions = {"optuna": metadata.version("optuna"), "numpy": metadata.version("numpy")}
     report.lines(environment(versions, Path(__file__).resolve().parent.parent))
     found: dict[str, list[float]] = {}
     for method in methods:

@@ -29,13 +29,22 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import Report, comma_names, describe, environment, iqr, load_average, median, verdict
+from _common import (
+    Report,
+    comma_names,
+    describe,
+    environment,
+    iqr,
+    load_average,
+    median,
+    verdict,
+    versions_of,
+)
 
 import hpotrack as hp
 from hpotrack.space import Space
@@ -347,7 +356,7 @@ def main() -> None:
     report = Report("hpotrack hypergradient descent against black-box search")
     names = ["hpotrack", "numpy", "scikit-learn"]
     names += [m for m in ("optuna", "cmaes") if importlib.util.find_spec(m)]
-    versions = {name: metadata.version(name) for name in names}
+    versions = versions_of(names)
     spec = importlib.util.find_spec("hpotrack")
     assert spec is not None and spec.origin is not None
     lines = environment(versions, Path(spec.origin).parent)

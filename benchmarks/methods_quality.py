@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import Report, comma_names, environment, load_average, median
+from _common import Report, comma_names, environment, load_average, median, versions_of
 
 import hpotrack as hp
 from hpotrack.methods import Proposal, known_methods, resolve
@@ -487,7 +487,7 @@ def main() -> None:
         os.environ[variable] = "1"
     args = parse_args()
     report = Report("hpotrack search quality and suggestion time")
-    versions = {name: metadata.version(name) for name in ("hpotrack", "optuna", "scikit-learn")}
+    versions = versions_of(("hpotrack", "optuna", "scikit-learn"))
     optional = ("torch", "cmaes", "greenlet")  # greenlet: Optuna GP's batched L-BFGS-B
     versions |= {m: metadata.version(m) for m in optional if importlib.util.find_spec(m)}
     spec = importlib.util.find_spec("hpotrack")

@@ -30,12 +30,20 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import Report, comma_names, describe, environment, load_average, median, verdict
+from _common import (
+    Report,
+    comma_names,
+    describe,
+    environment,
+    load_average,
+    median,
+    verdict,
+    versions_of,
+)
 from methods_quality import distributions
 from multifidelity_targets import RESAMPLES, Curves, fmt, task_targets
 
@@ -586,8 +594,9 @@ def main() -> None:
             report.write(args.out)
         return
     report = Report("hpotrack multi-fidelity search: best validation error against epochs")
-    names = ("hpotrack", "optuna", "scikit-learn", "numpy")
-    versions = {name: metadata.version(name) for name in names}
+    names = ["hpotrack", "scikit-learn", "numpy"]
+    names += ["optuna"] if set(args.methods) & set(OPTUNA) else []
+    versions = versions_of(names, hint=f", or leave out {', '.join(OPTUNA)} (--methods)")
     spec = importlib.util.find_spec("hpotrack")
     assert spec is not None and spec.origin is not None
     lines = environment(versions, Path(spec.origin).parent)

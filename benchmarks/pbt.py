@@ -31,12 +31,21 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import Report, comma_names, describe, environment, iqr, load_average, median, verdict
+from _common import (
+    Report,
+    comma_names,
+    describe,
+    environment,
+    iqr,
+    load_average,
+    median,
+    verdict,
+    versions_of,
+)
 
 import hpotrack as hp
 
@@ -420,7 +429,7 @@ def main() -> None:
     report = Report("hpotrack population-based training against random search")
     names = ["hpotrack", "scikit-learn", "numpy"]
     names += ["optuna"] if "optuna-random" in args.methods else []
-    versions = {name: metadata.version(name) for name in names}
+    versions = versions_of(names, hint=", or leave out optuna-random (--methods)")
     spec = importlib.util.find_spec("hpotrack")
     assert spec is not None and spec.origin is not None
     lines = environment(versions, Path(spec.origin).parent)
