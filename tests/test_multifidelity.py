@@ -14,8 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
+from hpotrack.cli import cli
 from hpotrack.errors import NoCompleteTrial
 from hpotrack.methods.halving import Ladder, bracket_schedule
 from hpotrack.records import Origin, TrialState
@@ -460,3 +462,5 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     lines = Path(f"{db}.starts").read_text().splitlines()
     starts = {n: (start, first) for n, start, first in map(json.loads, lines)}
     assert starts[retry.number] == (2, 3)  # the lost attempt's checkpoint at step 2
+    shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "resumed", str(retry.number)])
+    assert f"up to step 2: the checks of trial {1 + kills}, resumed from there" in shown.output

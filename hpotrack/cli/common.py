@@ -127,10 +127,11 @@ def when(timestamp: float | None) -> str | None:
 
 
 def budget_text(budget: Budget | None) -> str | None:
-    """A study's budget as ``epochs 1..27``: its unit and range in one short cell."""
+    """A study's budget as ``epochs 1..27``: its unit and range in one short cell
+    (``steps 1..9`` for an unnamed budget, not ``budget 1..9``)."""
     if budget is None:
         return None
-    return f"{budget.name} {budget.min:g}..{budget.max:g}"
+    return f"{budget.unit} {budget.min:g}..{budget.max:g}"
 
 
 def num(value: float | None) -> str:

@@ -14,6 +14,7 @@ import click
 from tabulate import tabulate
 
 from hpotrack.budget import Budget
+from hpotrack.checkpoints import source_edge
 from hpotrack.cli import population
 from hpotrack.cli.common import (
     WIDTH,
@@ -105,7 +106,9 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     if checks:
         promoted_as = [c for c, e in children if e.kind == Origin.PROMOTED.value]
         decision = _decision(record, opened.direction, promoted_as)
-        lines += _section("Checks", [*_curve_lines(opened.objective, checks), decision])
+        lines += _section(
+            "Checks", [*_curve_lines(opened.objective, checks), *_resumed(record), decision]
+        )
     lineage = []
     if record.parents:
         parents = ", ".join(_edge_text(e, e.parent, clip=False) for e in record.parents)
@@ -117,6 +120,16 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     if record.error:
         lines += ["", "Error", *record.error.rstrip().splitlines()]
     click.echo("\n".join(lines))
+
+
+def _resumed(record: TrialRecord) -> list[str]:
+    """A line naming the checks a retry took over from the lost attempt it resumed."""
+    edge = source_edge(record)
+    if edge is None or edge.kind != Origin.RETRIED.value or edge.step is None:
+        return []
+    if not any(step <= edge.step for step in record.checks):
+        return []
+    return [f"  up to step {edge.step}: the checks of trial {edge.parent}, resumed from there"]
 
 
 def _decision(record: TrialRecord, direction: str, promoted_as: Sequence[int]) -> str:

@@ -236,6 +236,19 @@ def test_a_budget_study_names_its_budget_and_shows_rungs_and_brackets(mf: Path) 
     assert cells(lines[1:], "trained") == [str(t.trained) for t in records]  # how far each got
 
 
+def test_an_unnamed_budget_reads_as_steps(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="u", db=db, seed=0,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        for step in trial.steps:
+            trial.report(x / step, step=step)
+        return x
+
+    f.optimize(n_trials=4)
+    trained = sum(t.trained or 0 for t in f.study.trials)
+    assert show(db, "u").splitlines()[0] == f"budget: steps 1..9; {trained} trained"
+
+
 def test_trial_says_how_many_epochs_it_trained(mf: Path) -> None:
     record = hp.load_study("mf", db=mf).trials[0]
     result = CliRunner().invoke(cli, ["--db", str(mf), "trial", "mf", "0"])
