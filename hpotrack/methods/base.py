@@ -116,6 +116,11 @@ class History:
     def is_claimed(self, claim: str) -> bool:
         return claim in self._claims
 
+    def is_superseded(self, number: int) -> bool:
+        """Whether trial ``number`` was lost or interrupted and a retry replaced it: its
+        checks are the retry's to report (or, resumed, to carry), not a second entry."""
+        return number in self._superseded
+
     def claim_count(self, prefix: str) -> int:
         """How many claims ``prefix:...`` exist (e.g. ``"grid"``)."""
         return self._claim_counts.get(prefix, 0)

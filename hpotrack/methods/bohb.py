@@ -190,6 +190,8 @@ def _largest_first(history: History, ladder: Ladder) -> Iterator[Observations]:
     checked: dict[int, list[tuple[float, int]]] = {}
     stopped: list[tuple[int, float, int]] = []
     for t in trials[start:]:
+        if history.is_superseded(t.number):  # its retry holds the same observations
+            continue
         for step, value in t.checks.items():
             if value is not None:
                 checked.setdefault(step, []).append((history.loss(value), t.number))

@@ -14,7 +14,7 @@ from hpotrack.methods.base import History, Method, from_json
 from hpotrack.methods.bohb import BOHB, Observations, budget_observations, observations
 from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Float, Space
 from hpotrack.testing.method_suite import MultiFidelitySuite, simulate
 
@@ -61,6 +61,20 @@ def test_every_budget_with_an_observation_has_its_ranked_losses() -> None:
     assert found[1].losses == (-0.5, -0.1)
     # then the stopped ones below each budget: highest rung first, a trial without one last
     assert [f.numbers[f.measured :] for f in found] == [(3,), (1, 3)]
+
+
+def test_a_lost_trial_replaced_by_its_retry_is_observed_once() -> None:
+    """Trial 1 was lost after its check at rung 1; its retry 2 carries that check on: the
+    configuration is one observation there, not two."""
+    history = History(SQUARE, "minimize", 0, BUDGET)
+    lost = {"x": 0.3, "y": 0.3}
+    history.update(TrialRecord(0, TrialState.PRUNED, {"x": 0.1, "y": 0.1}, value=0.5,
+                               checks={1: 0.5}, rung=0, bracket=3))  # fmt: skip
+    history.update(TrialRecord(1, TrialState.FAILED, lost, checks={1: 0.2}, rung=0, bracket=3))
+    history.update(TrialRecord(2, TrialState.RUNNING, lost, checks={1: 0.2}, rung=0, bracket=3,
+                               parents=(Edge(1, "retried", step=2),)))  # fmt: skip
+    (found,) = budget_observations(history, Ladder(BUDGET, 3))
+    assert found.numbers[: found.measured] == (2, 0)
 
 
 def test_configurations_stopped_below_the_budget_rank_after_its_observations() -> None:
