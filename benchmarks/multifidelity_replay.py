@@ -8,6 +8,9 @@ continues from its rung). It compares bracket allocations, as the share of runs 
 error within E epochs is at or below a level:
 
 - ``hyperband``: Hyperband's proportions (Li et al. 2018, Alg. 1; hpotrack's default);
+- ``hyperband, in the paper's order``: the same proportions, but each iteration's brackets
+  one after the other, most aggressive first, as Alg. 1 loops (hpotrack interleaves them,
+  so that several processes fill every bracket at once);
 - ``hyperband, equal checkpointed cost``: brackets get equal epochs counted as this
   benchmark counts them (a promotion continues from its rung), not as Hyperband's
   proportions count them (every rung from scratch);
@@ -60,11 +63,17 @@ RESAMPLES = 4000
 @dataclass(frozen=True)
 class Allocated(Hyperband):
     """Hyperband whose new configurations go to the brackets in ``weights`` (bracket s
-    gets ``weights[s]`` of them, interleaved); empty: Hyperband's own proportions."""
+    gets ``weights[s]`` of them, interleaved); empty: Hyperband's own proportions.
+    ``in_order``: Hyperband's proportions in the paper's order instead of interleaved,
+    each iteration's brackets one after the other from the most aggressive (Li et al.
+    2018, Alg. 1, the loop over s)."""
 
     weights: tuple[float, ...] = ()
+    in_order: bool = False
 
     def schedule(self, ladder: Ladder) -> tuple[int, ...]:
+        if self.in_order:
+            return tuple(sorted(super().schedule(ladder), reverse=True))
         if not self.weights:
             return super().schedule(ladder)
         return interleave([round(100 * weight) for weight in self.weights])
@@ -109,6 +118,7 @@ def allocations(ladder: Ladder) -> dict[str, Row]:
     equal = [1 / cost for cost in checkpointed_costs(ladder)]
     return {
         "hyperband": Row(Allocated(eta=eta)),
+        "hyperband, in the paper's order": Row(Allocated(eta=eta, in_order=True)),
         "hyperband, equal checkpointed cost": Row(
             Allocated(eta=eta, weights=tuple(w / sum(equal) for w in equal))
         ),

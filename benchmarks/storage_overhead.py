@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import optuna
 from _common import (
     Report,
     Stats,
@@ -35,9 +34,15 @@ from _common import (
     median,
     run_together,
     total_size,
+    versions_of,
 )
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
+
+try:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+except ImportError:  # --skip-optuna runs without it; otherwise main() says how to install it
+    optuna = None
 
 import hpotrack as hp
 
@@ -56,7 +61,8 @@ Runner = Callable[[Path, int, int], tuple[list[Path], tuple[int, int]]]
 def quiet() -> None:
     """Silence both libraries' per-trial logging."""
     logging.getLogger("hpotrack").setLevel(logging.WARNING)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if optuna is not None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def hp_objective(x: float, y: float, trial: hp.Trial) -> float:
@@ -360,9 +366,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Run everything, print the tables, optionally write them as markdown."""
     args = parse_args()
+    names = ["hpotrack"] if args.skip_optuna else ["hpotrack", "optuna"]
+    versions = versions_of(names, hint=", or leave Optuna out with --skip-optuna")
     quiet()
     report = Report("hpotrack storage overhead")
-    versions = {"hpotrack": hp.__version__, "optuna": optuna.__version__}
     report.lines(environment(versions, Path(hp.__file__).resolve().parent))
     seq = sequential(args, report)
     mp = multiprocess(args, report)
