@@ -65,15 +65,16 @@ def resolve(
     trials: Sequence[TrialRecord], edge: Edge, find: Callable[[int, int | None], Found | None]
 ) -> Found | None:
     """The checkpoint ``edge`` leads to, as ``find(number, at_most)`` gives a trial's
-    latest at or before a step; None if none is stored. A ``retried`` edge whose lost
-    attempt saved nothing there leads on to where that attempt itself started: a retry
-    lost before its first save resumes where it did."""
+    latest at or before a step; None if none is stored. If the parent saved none there,
+    the state of its line there is that of the checkpoint it started from, if at or
+    before that step: a retry lost before its first save, or a promoted trial stopped
+    before it saved, is resumed where it started (``Trial.steps`` then starts after it)."""
     while True:
         found = find(edge.parent, edge.step)
         if found is not None:
             return found
         further = source_edge(trials[edge.parent])
-        if edge.kind != Origin.RETRIED.value or further is None:
+        if further is None:
             return None
         if edge.step is not None and (further.step is None or further.step > edge.step):
             return None
@@ -164,14 +165,15 @@ def unneeded(
 ) -> list[Checkpoint]:
     """Checkpoints nothing can load any more.
 
-    Kept: the latest checkpoint of each running trial, the one each running or queued
-    trial starts from, and the latest of each trial the method may still start a new
-    trial from: ``resumable`` when the method says (PBT: each member's latest segment),
-    else every trial that did not fail and whose line has not gone on (no finished child
-    continued it or was promoted from it; a failed one's retry starts where it did).
-    Of such a trial that was pruned, the one a promotion would load (at or before its
-    last check: its latest when it saved more often than it reported) is kept too.
-    Everything else goes.
+    Kept: each running trial's latest checkpoint and its two latest below its budget
+    (what a retry resumes if it is lost: see ``Study._resume_step``), the one each
+    running or queued trial starts from (:func:`resolve`), and the latest of each trial
+    the method may still start a new trial from: ``resumable`` when the method says
+    (PBT: each member's latest segment), else every trial that did not fail and whose
+    line has not gone on (no finished child continued it or was promoted from it; a
+    failed one's retry starts where it did). Of such a trial that was pruned, the one a
+    promotion would load (at or before its last check, or where its line was then) is
+    kept too. Everything else goes.
 
     Call inside a write transaction with the trials read inside it, so that no ask can
     pick one of them meanwhile."""
@@ -185,28 +187,35 @@ def unneeded(
     saved: dict[int, list[int]] = {}  # trial number: its checkpoints' steps, ascending
     for row in rows:
         saved.setdefault(row[5], []).append(row[1])
-    keep: set[tuple[int, int]] = {
-        (n, steps[-1]) for n, steps in saved.items() if trials[n].state is TrialState.RUNNING
-    }
+    find = functools.partial(_found, saved)
+    keep: set[tuple[int, int]] = set()
+    for n, steps in saved.items():
+        trial = trials[n]
+        if trial.state is TrialState.RUNNING:  # its latest; the two a retry may resume
+            below = steps if trial.budget is None else [s for s in steps if s < trial.budget]
+            keep.update((n, step) for step in {steps[-1], *below[-2:]})
     went_on: set[int] = set()
     for trial in trials:
         edge = source_edge(trial)
         if edge is None:
             continue
         if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
-            found = resolve(trials, edge, functools.partial(_found, saved))
+            found = resolve(trials, edge, find)
             if found is not None:
                 keep.add(found)
         elif edge.kind != Origin.EXPLOITED.value:
             went_on.add(edge.parent)
-    if resumable is None:
-        heads = {n for n in set(saved) - went_on if trials[n].state is not TrialState.FAILED}
-    else:
-        heads = set(resumable) & set(saved)
-    for n in heads:
-        keep.add((n, saved[n][-1]))
-        if trials[n].state is TrialState.PRUNED and trials[n].checks:
-            found = _found(saved, n, max(trials[n].checks))  # what a promotion would load
+    if resumable is not None:
+        keep.update((n, saved[n][-1]) for n in set(resumable) & set(saved))
+        return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]
+    for trial in trials:
+        if trial.number in went_on or trial.state is TrialState.FAILED:
+            continue
+        if trial.number in saved:
+            keep.add((trial.number, saved[trial.number][-1]))
+        if trial.state is TrialState.PRUNED and trial.checks:  # what a promotion would load
+            at = Edge(trial.number, Origin.PROMOTED.value, step=max(trial.checks))
+            found = resolve(trials, at, find)
             if found is not None:
                 keep.add(found)
     return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]

@@ -550,25 +550,28 @@ class Study:
                 when=_last_seen(running.heartbeat, record.started),
                 trained=self._steps_trained_by_lost(running.id, record),
             )
-            retried += self._queue_retry(record, self._history.next_number + retried, reason)
+            number = self._history.next_number + retried
+            retried += self._queue_retry(record, running.id, number, reason)
             log.warning("trial %d of study %r: %s", running.number, self.name, reason)
         if lost:
             self._version = None  # written here, not applied: the next read must look
         return lost
 
-    def _queue_retry(self, record: TrialRecord, number: int, reason: str) -> bool:
+    def _queue_retry(self, record: TrialRecord, trial_id: int, number: int, reason: str) -> bool:
         """Queue trial ``number`` to run ``record``'s parameters again, with a ``retried``
-        edge to it, while the study's ``retries`` allow; whether it did. Where ``record``
-        came from (a promotion, say) carries over. If ``record`` saved a checkpoint of its
-        own, the retry resumes there (:meth:`_resume_step`, the edge's step) with the
-        checks ``record`` passed up to it, so no trained step is lost. Inside a write
-        transaction; the caller makes the next read look for it."""
-        retries = self._row.retries
-        if not self.method.retries_lost or retries == 0:
+        edge to it; whether it did. An interrupted trial (Ctrl-C) always is; a lost one
+        while the study's ``retries`` allow; a manual call (the user's own run) never is.
+        Where ``record`` came from (a promotion, say) carries over. If ``record`` saved a
+        checkpoint of its own, the retry resumes there (:meth:`_resume_step`, the edge's
+        step) with the checks ``record`` passed up to it. Inside a write transaction; the
+        caller makes the next read look for it."""
+        if not self.method.retries_lost or record.origin == Origin.MANUAL.value:
             return False
-        if _losses(self._history, record, reason) > retries:
+        if not is_interruption(reason) and _losses(self._history, record, reason) > (
+            self._row.retries
+        ):
             return False
-        resume = self._resume_step(record)
+        resume = self._resume_step(record, trial_id)
         passed = {s: v for s, v in record.checks.items() if resume is not None and s <= resume}
         self._store.insert_trial(
             self._row.id,
@@ -591,29 +594,37 @@ class Study:
         )
         return True
 
-    def _resume_step(self, record: TrialRecord) -> int | None:
+    def _resume_step(self, record: TrialRecord, trial_id: int) -> int | None:
         """Where a retry of ``record`` resumes its line: ``record``'s own latest checkpoint
-        below its budget, if it saved one after the step it started from; else, if
-        ``record`` was itself a retry resuming a lost attempt, that step. None: the retry
-        starts where ``record`` did (from scratch, or from the checkpoint it started
-        from). Ray Tune restores failed trials from their latest checkpoint, too."""
+        below its budget and before the next check it had not made (resuming past a due
+        check would skip it), but not at its last check if that may have stopped it (see
+        :meth:`_may_have_stopped`); else, if ``record`` was itself a retry resuming a lost
+        attempt, that step. None: the retry starts where ``record`` did (from scratch, or
+        from the checkpoint it started from). Ray Tune restores failed trials from their
+        latest checkpoint, too."""
         source = checkpoints.source_edge(record)
         started = 0 if source is None or source.step is None else source.step
-        below = None if record.budget is None else math.ceil(record.budget) - 1
-        own = checkpoints.find(self._store, self._row.id, record.number, below)
-        if own is not None and self._stopped_at(record, own.step):
-            # it may have died between that check and storing the stop: be checked again
+        checked = max(record.checks, default=None)
+        limit = None if record.budget is None else math.ceil(record.budget) - 1
+        due = self.method.next_check(record, (checked or 0) + 1, self._history)
+        if due is not None:
+            limit = due - 1 if limit is None else min(limit, due - 1)
+        own = checkpoints.find(self._store, self._row.id, record.number, limit)
+        if own is not None and own.step == checked and self._may_have_stopped(record, trial_id):
             own = checkpoints.find(self._store, self._row.id, record.number, own.step - 1)
-        if own is not None and own.step > started:
+        if own is not None and own.step >= started:
             return own.step
         return source.step if source is not None and source.kind == Origin.RETRIED.value else None
 
-    def _stopped_at(self, record: TrialRecord, step: int) -> bool:
-        """Whether the method stops ``record`` at its check at ``step`` (if it has one),
-        asked again now (a pure function of the history)."""
-        if record.checks.get(step) is None:
+    def _may_have_stopped(self, record: TrialRecord, trial_id: int) -> bool:
+        """Whether ``record``, lost with no report stored after its last check, may have
+        been stopped there (it died between the decision and storing it): the method,
+        asked again now, stops it. A stored report after the check shows it went on."""
+        checked = max(record.checks)
+        reported = self._store.steps_reported(trial_id, self._row.objective)
+        if (reported is not None and reported[1] > checked) or record.checks[checked] is None:
             return False
-        return self.method.on_report(record, step, self._history)
+        return self.method.on_report(record, checked, self._history)
 
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
         """Insert a running trial with user-given hyperparameters (a direct call)."""
@@ -666,7 +677,8 @@ class Study:
                 if outcome.retry:
                     record = self._history.trials[claimed.number]
                     number = self._history.next_number + retried
-                    retried += self._queue_retry(record, number, outcome.error or "")
+                    error = outcome.error or ""
+                    retried += self._queue_retry(record, claimed.trial_id, number, error)
             if retried:
                 self._version = None  # written here, not applied: the next read must look
 

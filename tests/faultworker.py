@@ -17,6 +17,7 @@ would (a read-only SQLite connection, one read transaction), :func:`integrity` r
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -67,7 +68,47 @@ def crashy(x: float, trial: hp.Trial) -> dict[str, float]:
     return {"value": x * x, "double": 2.0 * x}
 
 
-FUNCTIONS = {"stress": stress, "crashy": crashy}
+def resumable_loss(x: float, step: int) -> float:
+    """What trial ``x`` of the resumable study reports at ``step``, whoever trains it."""
+    return (x - 0.3) ** 2 + 1.0 / step
+
+
+class CheckpointMismatch(Exception):
+    """What the resumable study's function raises when it is handed a checkpoint that
+    does not fit the trial (it fails the trial with this error, not "worker lost")."""
+
+
+@hp.tune({"x": hp.Float(-1.0, 1.0)}, method="hyperband", study="resumable", seed=3,
+         budget=hp.Budget(1, 9))  # fmt: skip
+def resumable(x: float, trial: hp.Trial) -> float:
+    """Hyperband (rungs at 1, 3, 9) with a checkpoint at every step: each step trains for
+    half of ``FAULTWORKER_PAUSE`` seconds (default 0), saves ``{"x": x, "step": step}``,
+    evaluates for the other half and reports :func:`resumable_loss`, so that a kill lands
+    inside a trial, sometimes between a save and its report. It starts by checking that
+    the checkpoint it is given fits: none from step 1, else one of its own configuration
+    saved at the step before ``trial.steps``."""
+    half = float(os.environ.get("FAULTWORKER_PAUSE", "0")) / 2
+    start = trial.load_checkpoint()
+    first = trial.steps.start
+    fits = first == 1 if start is None else start == {"x": x, "step": first - 1}
+    if not fits:
+        raise CheckpointMismatch(
+            f"trial {trial.number} (x={x!r}) trains steps {first}-{trial.steps.stop - 1} "
+            f"but was given the checkpoint {start!r}"
+        )
+    loss = math.nan
+    for step in trial.steps:
+        if half:
+            time.sleep(half)  # training
+        trial.save_checkpoint({"x": x, "step": step}, step=step)
+        if half:
+            time.sleep(half)  # evaluating
+        loss = resumable_loss(x, step)
+        trial.report(loss, step=step)
+    return loss
+
+
+FUNCTIONS = {"stress": stress, "crashy": crashy, "resumable": resumable}
 
 
 def main(argv: list[str]) -> None:

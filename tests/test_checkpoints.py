@@ -173,7 +173,8 @@ def test_a_queued_retry_keeps_the_checkpoint_its_line_resumes_from() -> None:
     assert checkpoints.resolve(trials, Edge(2, "retried", step=7), latest) == (1, 7)
     assert checkpoints.resolve(trials, Edge(2, "retried", step=4), latest) is None  # not back
     assert checkpoints.resolve(trials, promoted, latest) == (0, 3)
-    assert checkpoints.resolve(trials, Edge(1, "promoted", step=4), latest) is None  # no walk
+    # 1 saved nothing by step 4: its line was then where it started, 0's checkpoint at 3
+    assert checkpoints.resolve(trials, Edge(1, "promoted", step=4), latest) == (0, 3)
 
     class Rows:
         def execute(self, *_: object) -> Rows:

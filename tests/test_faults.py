@@ -223,23 +223,31 @@ def assert_one_line_error(output: str, exit_code: int) -> str:
 # -- kill -9 ------------------------------------------------------------------------------
 
 
-def kill_loop(
-    tmp_path: Path, *, seed: int, kills: int, target: int, pause: float, jobs: int = 3
-) -> None:
-    """``jobs`` workers on one study; once each runs trials, ``kills`` times: wait a random
-    0.05-0.5 s (and then until a worker runs a trial), snapshot, SIGKILL a random worker
-    that runs a trial and let a replacement go (one of two spares started beforehand,
-    which wait at a gate with their imports done). Then SIGKILL them all, ``hpotrack
-    resume`` the study, and check everything."""
+def kill_and_resume(
+    tmp_path: Path,
+    study: str,
+    *,
+    seed: int,
+    kills: int,
+    target: int,
+    pause: float,
+    jobs: int = 3,
+) -> tuple[Path, list[dict[int, Stored]], str]:
+    """``jobs`` workers of ``faultworker.FUNCTIONS[study]`` on one study; once each runs
+    trials, ``kills`` times: wait a random 0.05-0.5 s (and then until a worker runs a
+    trial), snapshot, SIGKILL a random worker that runs a trial and let a replacement go
+    (one of two spares started beforehand, which wait at a gate with their imports done).
+    Then SIGKILL them all and ``hpotrack resume`` the study. Returns the database, the
+    snapshots (one before each kill, one before the final kills) and a summary line."""
     rng = random.Random(seed)
     where = f"(seed={seed})"
     db = tmp_path / "h.db"
     snapshots: list[dict[int, Stored]] = []
     with faultworker.workers(db, tmp_path / "logs", FAULTWORKER_PAUSE=str(pause)) as pool:
         for _ in range(jobs):
-            pool.start(STUDY, target)
+            pool.start(study, target)
         deadline = time.monotonic() + 120
-        while {p.pid for p in pool.started} - {t.pid for t in read_trials(db, STUDY).values()}:
+        while {p.pid for p in pool.started} - {t.pid for t in read_trials(db, study).values()}:
             assert time.monotonic() < deadline, f"the workers never all ran a trial {where}"
             time.sleep(0.02)
 
@@ -247,14 +255,14 @@ def kill_loop(
             """Start a replacement that waits, imports done, until ``<gate>/go`` exists."""
             gate = tmp_path / "gates" / str(number)
             gate.mkdir(parents=True)
-            pool.start(STUDY, target, FAULTWORKER_BARRIER=str(gate))
+            pool.start(study, target, FAULTWORKER_BARRIER=str(gate))
             return gate
 
         gates = [spare(n) for n in range(min(2, kills))]  # two at a time: imports are slow
         for kill in range(kills):
             time.sleep(rng.uniform(0.05, 0.5))
             while True:  # until a live worker runs a trial (replacements take a while to start)
-                snapshot = read_trials(db, STUDY)
+                snapshot = read_trials(db, study)
                 running = {t.pid for t in snapshot.values() if t.state == "running"}
                 busy = [p for p in pool.alive() if p.pid in running]
                 if busy:
@@ -267,7 +275,7 @@ def kill_loop(
             (gates.pop(0) / "go").touch()  # the replacement starts at once
             if kill + 2 < kills:
                 gates.append(spare(kill + 2))
-        snapshots.append(read_trials(db, STUDY))
+        snapshots.append(read_trials(db, study))
         pool.close()
         problems = pool.problems()
         n_workers = len(pool.started)
@@ -275,20 +283,37 @@ def kill_loop(
     assert counted(snapshots[-1]) < target, f"the target was reached before the last kill {where}"
 
     resumed = subprocess.run(
-        [sys.executable, "-c", CLI, "--db", str(db), "resume", STUDY],
+        [sys.executable, "-c", CLI, "--db", str(db), "resume", study],
         env=worker_env(db, FAULTWORKER_PAUSE="0"),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert resumed.returncode == 0, f"{where}\n{resumed.stderr}"
+    last = counted(snapshots[-1])
+    return db, snapshots, f"{where} {kills} kills + the final ones at {last}, {n_workers} workers"
 
+
+def assert_recovered(
+    db: Path,
+    study: str,
+    snapshots: list[dict[int, Stored]],
+    *,
+    target: int,
+    kills: int,
+    where: str,
+) -> dict[int, Stored]:
+    """What every study must look like after :func:`kill_and_resume`: a sound file whose
+    trials all finished, dense numbers, the target reached counting retries as the lost
+    trials they replace, lost trials (and nothing else) failed, each retried once with
+    its parameters, and every trial finished at a snapshot unchanged. Returns the trials."""
     assert integrity(db) == "ok", where
-    assert len(hp.load_study(STUDY, db=db).trials) > 0, where  # the library opens it
-    final = read_trials(db, STUDY)
+    assert len(hp.load_study(study, db=db).trials) > 0, where  # the library opens it
+    final = read_trials(db, study)
     assert sorted(final) == list(range(len(final))), f"trial numbers have holes {where}"
     states = Counter(t.state for t in final.values())
-    assert set(states) <= {"complete", "failed"}, f"{states} {where}"  # none running/queued
+    finished = {"complete", "pruned", "failed"}
+    assert set(states) <= finished, f"{states} {where}"  # none running/queued
     assert counted(final) == target, f"{counted(final)} trials count, not {target} {where}"
 
     lost = {n for n, t in final.items() if t.state == "failed"}
@@ -305,23 +330,32 @@ def kill_loop(
             )
     assert len(lost) >= kills, f"{kills} kills of running workers, {len(lost)} lost {where}"
 
+    for index, snapshot in enumerate(snapshots):
+        for number, old in snapshot.items():
+            if old.state not in ("complete", "pruned"):
+                continue
+            new = final[number]
+            assert new.state == old.state, f"trial {number} was {old.state} at kill {index} {where}"
+            assert (new.value, new.metrics) == (old.value, old.metrics), where
+            assert new.reports.items() >= old.reports.items(), where
+    print(f"{where}, {len(final)} trials, {len(lost)} lost and {len(retried_parents)} retried")
+    return final
+
+
+def kill_loop(
+    tmp_path: Path, *, seed: int, kills: int, target: int, pause: float, jobs: int = 3
+) -> None:
+    """:func:`kill_and_resume` on the crashy study, and check everything: besides
+    :func:`assert_recovered`, every complete trial has its three reports and its result."""
+    db, snapshots, where = kill_and_resume(
+        tmp_path, STUDY, seed=seed, kills=kills, target=target, pause=pause, jobs=jobs
+    )
+    final = assert_recovered(db, STUDY, snapshots, target=target, kills=kills, where=where)
     for t in final.values():
         if t.state == "complete":
             x = t.params["x"]
             assert t.reports == {("value", s): x + s for s in range(3)}, f"trial {t.number} {where}"
             assert t.metrics == {"value": x * x, "double": 2 * x} and t.value == x * x, where
-    for index, snapshot in enumerate(snapshots):
-        for number, old in snapshot.items():
-            if old.state != "complete":
-                continue
-            new = final[number]
-            assert new.state == "complete", f"trial {number} was complete at kill {index} {where}"
-            assert (new.value, new.metrics) == (old.value, old.metrics), where
-            assert new.reports.items() >= old.reports.items(), where
-    print(
-        f"{where} {kills} kills + the final ones, {n_workers} workers, {len(final)} trials, "
-        f"{len(lost)} lost and {len(retried_parents)} retried"
-    )
 
 
 def test_kill_9_at_random_moments_then_resume(tmp_path: Path) -> None:
@@ -331,6 +365,69 @@ def test_kill_9_at_random_moments_then_resume(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_kill_9_loop_of_60_kills_then_resume(tmp_path: Path) -> None:
     kill_loop(tmp_path, seed=2, kills=60, target=2000, pause=0.02)
+
+
+def test_kill_9_of_hyperband_workers_resumes_each_lost_trial_from_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """The kill loop on a multi-fidelity study whose function saves a checkpoint at every
+    step (``faultworker.resumable``: hyperband, rungs at 1, 3, 9) and refuses one that
+    does not fit it (not its configuration, or not the step before ``trial.steps``),
+    which would fail a trial with another error than "worker lost". Besides
+    :func:`assert_recovered`: every curve is the function's loss at each of its steps; a
+    retry resumes where its ``retried`` edge says, with the checks its lost attempt
+    passed up to there; one without a step starts where its lost attempt did."""
+    study, target, kills = "resumable", 150, 10
+    db, snapshots, where = kill_and_resume(
+        tmp_path, study, seed=3, kills=kills, target=target, pause=0.01, jobs=2
+    )
+    assert_recovered(db, study, snapshots, target=target, kills=kills, where=where)
+    loaded = hp.load_study(study, db=db)
+    trials = loaded.trials
+    curves = {t.number: loaded.curve(t.number).get("value", []) for t in trials}
+
+    def first_step(trial: hp.TrialRecord) -> int:
+        """The step ``trial`` trains first, by where its lineage says it starts."""
+        edge = next((e for e in trial.parents if e.kind == "retried" and e.step is not None), None)
+        edge = edge or next((e for e in trial.parents if e.kind == "promoted"), None)
+        return 1 if edge is None or edge.step is None else edge.step + 1
+
+    resumed = 0
+    for trial in trials:
+        x, curve, start = trial.params["x"], curves[trial.number], first_step(trial)
+        assert curve == [(s, faultworker.resumable_loss(x, s)) for s, _ in curve], (
+            f"trial {trial.number} reported other values than its loss {where}"
+        )
+        steps = [s for s, _ in curve]
+        (edge,) = [e for e in trial.parents if e.kind == "retried"] or [None]
+        if edge is not None:
+            lost = trials[edge.parent]
+            assert lost.params == trial.params, where
+            if edge.step is None:  # the lost attempt saved nothing of its own
+                assert start == first_step(lost), f"retry {trial.number} {where}"
+            else:
+                resumed += 1
+                assert edge.step >= first_step(lost) - 1, f"retry {trial.number} {where}"
+                kept = {s: v for s, v in trial.checks.items() if s <= edge.step}
+                passed = {s: v for s, v in lost.checks.items() if s <= edge.step}
+                assert kept == passed, (
+                    f"retry {trial.number} resumed at step {edge.step} with checks {kept} "
+                    f"up to there, but the lost trial {lost.number} passed {passed} {where}"
+                )
+        for step, value in trial.checks.items():
+            assert value == faultworker.resumable_loss(x, step), (
+                f"trial {trial.number} ({trial.origin}, from step {start}) was checked at "
+                f"step {step} with {value}, its loss at another step {where}"
+            )
+        if trial.state is hp.TrialState.FAILED:  # lost: its reports up to the last flush
+            end = steps[-1] if steps else start - 1
+        else:  # complete at the budget, or pruned at its last check
+            end = 9 if trial.state is hp.TrialState.COMPLETE else max(trial.checks)
+        assert steps == list(range(start, end + 1)), (
+            f"trial {trial.number} ({trial.state}, from step {start}) reported steps {steps} "
+            f"{where}"
+        )
+    print(f"{where}: {resumed} retries resumed from a checkpoint")
 
 
 # -- read-only file or folder ---------------------------------------------------------------
