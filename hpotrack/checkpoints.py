@@ -33,6 +33,7 @@ from hpotrack.errors import TrialError
 from hpotrack.files import write_replacing
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.store import Store
+from hpotrack.trial import MetricRow
 
 CARRIES_WEIGHTS = (Origin.CONTINUED.value, Origin.EXPLOITED.value, Origin.PROMOTED.value)
 
@@ -82,10 +83,17 @@ def resolve(
 
 
 def save(
-    store: Store, study: str, trial_id: int, number: int, step: int, obj: object
+    store: Store,
+    study: str,
+    trial_id: int,
+    number: int,
+    step: int,
+    obj: object,
+    reports: Sequence[MetricRow] = (),
 ) -> Checkpoint:
     """Write ``obj`` (bytes as they are, anything else pickled) as trial ``number``'s
-    checkpoint at ``step``; a second save at the same step replaces the first."""
+    checkpoint at ``step``; a second save at the same step replaces the first. The
+    trial's ``reports`` not yet written are stored in the same transaction as its row."""
     raw = isinstance(obj, bytes | bytearray | memoryview)
     if isinstance(obj, bytes | bytearray | memoryview):
         data = bytes(obj)
@@ -106,6 +114,8 @@ def save(
         sha256=digest,
     )
     with store.write():
+        if reports:
+            store.add_metrics(trial_id, reports)
         replaced = store.conn.execute(
             "SELECT path FROM checkpoints WHERE trial_id = ? AND step = ?", (trial_id, step)
         ).fetchone()

@@ -834,10 +834,13 @@ class TrialCheckpoints:
         self._study = study
         self._claimed = claimed
 
-    def save(self, step: int, obj: object) -> None:
+    def save(self, step: int, obj: object, reports: Sequence[MetricRow]) -> None:
+        """Save ``obj`` at ``step``, and the trial's ``reports`` not yet written."""
         study, claimed = self._study, self._claimed
         study.refresh()  # a deleted study is an error here, not a file nobody owns
-        checkpoints.save(study.store, study.name, claimed.trial_id, claimed.number, step, obj)
+        checkpoints.save(
+            study.store, study.name, claimed.trial_id, claimed.number, step, obj, reports
+        )
         study.checkpoints_saved += 1
 
     def source(self) -> tuple[int, Any] | None:

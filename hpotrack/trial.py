@@ -36,7 +36,7 @@ MetricRow = tuple[str, int, float, float]
 class Checkpoints(Protocol):
     """Where a running trial saves and finds checkpoints (the study provides it)."""
 
-    def save(self, step: int, obj: object) -> None: ...
+    def save(self, step: int, obj: object, reports: Sequence[MetricRow]) -> None: ...
 
     def source(self) -> tuple[int, Any] | None: ...
 
@@ -231,15 +231,22 @@ class Trial:
     def save_checkpoint(self, obj: object, step: int | None = None) -> None:
         """Save ``obj`` (pickled; ``bytes`` are stored as they are) as this trial's
         checkpoint at ``step`` (default: the last step reported, else the last of
-        :attr:`steps`). Written atomically beside the database; a later trial that
-        continues this one (PBT, a promotion) gets it from :meth:`load_checkpoint`."""
+        :attr:`steps`). Written atomically beside the database, with the reports not yet
+        written; a later trial that continues this one (PBT, a promotion, a retry after a
+        crash) gets it from :meth:`load_checkpoint`."""
         if self._checkpoints is None:
             raise TrialError("save_checkpoint() works inside a trial that hpotrack runs")
         if step is None:
             step = max(self._last_step.values(), default=self._default_step())
         elif isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
             raise TrialError(f"`step >= 0` must hold for a whole number, but got step={step!r}")
-        self._checkpoints.save(int(step), obj)
+        with self.flush_lock:  # the reports so far go with it: a retry resuming it lacks none
+            rows = self.drain()
+            try:
+                self._checkpoints.save(int(step), obj, rows)
+            except BaseException:
+                self.restore(rows)
+                raise
 
     def load_checkpoint(self) -> Any:
         """The checkpoint this trial starts from, as the method chose it (the member's

@@ -190,6 +190,34 @@ def test_a_queued_retry_keeps_the_checkpoint_its_line_resumes_from() -> None:
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 3), (1, 5)]
 
 
+def test_what_a_retry_or_a_promotion_may_resume_is_kept() -> None:
+    """Unit: running trial 0 (budget 9) saved at 1..9: a retry would resume below the
+    budget, at 8, or at 7 if 8 is a check that may have stopped it; so 7, 8 and 9 stay.
+    Trial 2, a retry resuming 1's line at 4, was stopped at 6 before it saved anything:
+    a promotion of it starts from 1's checkpoint at 4, which stays."""
+    trials = [
+        TrialRecord(0, TrialState.RUNNING, {}, budget=9),
+        TrialRecord(1, TrialState.FAILED, {}, error="worker lost"),
+        TrialRecord(
+            2, TrialState.PRUNED, {}, checks={2: 0.5, 6: 0.4}, parents=(Edge(1, "retried", step=4),)
+        ),
+    ]
+    saved = {0: list(range(1, 10)), 1: [2, 4]}
+
+    class Rows:
+        def execute(self, *_: object) -> Rows:
+            return self
+
+        def fetchall(self) -> list[tuple[object, ...]]:
+            return [(n, s, f"{n}-{s}", 1, "h", n) for n, steps in saved.items() for s in steps]
+
+    class FakeStore:
+        conn = Rows()
+
+    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    assert sorted((c.trial_id, c.step) for c in garbage) == [(0, s) for s in range(1, 7)] + [(1, 2)]
+
+
 def test_files_a_killed_process_left_are_removed_when_the_study_runs_again(db: Path) -> None:
     """A writer killed mid-write leaves a temporary file; one killed between its file and
     its row, or a collection killed between rows and files, a file nothing names. The

@@ -361,3 +361,155 @@ def test_a_lost_promoted_trial_is_retried_from_its_promotion(tmp_path: Path) -> 
     edges = [(e.parent, e.kind) for e in retry.parents]
     assert edges == [(parent.number, "promoted"), (6, "retried")]
     assert min(retry.checks, default=3) >= 3  # checked only above the parent's rung (1)
+
+
+# -- a retry resumes its lost attempt's own checkpoint ---------------------------------------
+
+
+def epochs_study(db: Path, interrupt_at: int | None, **options: object) -> hp.TunedFunction:
+    """Random search over budget 1..8 that reports, then saves, every epoch; trial 1 is
+    interrupted (KeyboardInterrupt, as Ctrl-C) once, after its save at ``interrupt_at``."""
+    interrupted: list[int] = []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="e", db=db, seed=0,
+             budget=hp.Budget(1, 8), **options)  # type: ignore[arg-type]  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> dict[str, float]:
+        epochs = trial.load_checkpoint() or 0
+        for step in trial.steps:
+            epochs += 1
+            trial.report(x + 1 / step, step=step)
+            trial.save_checkpoint(epochs, step=step)
+            if trial.number == 1 and step == interrupt_at and not interrupted:
+                interrupted.append(step)
+                raise KeyboardInterrupt
+        return {"value": x, "epochs": epochs}
+
+    return train
+
+
+def test_ctrl_c_is_retried_from_the_trials_checkpoint_even_with_retries_0(db: Path) -> None:
+    """``retries`` counts lost workers: an interrupted trial is queued again anyway, and
+    resumes where it saved (the model there has 5 epochs; the retry trains 6..8)."""
+    train = epochs_study(db, interrupt_at=5, retries=0)
+    with pytest.raises(KeyboardInterrupt):
+        train.optimize(n_trials=3)
+    study = train.optimize()
+    interrupted, retry = study.trials[1], study.trials[2]
+    assert interrupted.state is TrialState.FAILED and interrupted.trained == 5
+    assert retry.origin == "retried" and retry.parents == (
+        Edge(1, "retried", step=5, detail="interrupted (KeyboardInterrupt)"),
+    )
+    assert retry.metrics["epochs"] == 8 and retry.trained == 3
+    assert [s for s, _ in study.curve(2)["value"]] == [6, 7, 8]
+    assert len(study.trials) == 4 and all(t.state is TrialState.COMPLETE for t in study.trials[2:])
+
+
+def test_an_interrupted_manual_call_is_not_run_again_by_optimize(db: Path) -> None:
+    """A direct call is the user's own run: Ctrl-C ends it; optimize does not take it
+    over as one of its trials (where it could be pruned and would count)."""
+    train = epochs_study(db, interrupt_at=None)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="e", db=db, seed=0,
+             budget=hp.Budget(1, 8))  # fmt: skip
+    def manual(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint(1, step=1)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        manual(x=0.5)
+    study = train.optimize(n_trials=3)
+    assert [t.origin for t in study.trials] == ["manual", "sampled", "sampled"]  # no retry
+
+
+KILLED_AFTER_SAVE = """
+import os, signal, sys
+import hpotrack as hp
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="k", db=sys.argv[1], seed=0,
+         budget=hp.Budget(1, 8))
+def train(x, trial):
+    epochs = trial.load_checkpoint() or 0
+    for step in trial.steps:
+        epochs += 1
+        trial.report(x + 1 / step, step=step)
+        trial.save_checkpoint(epochs, step=step)
+        if step == 6 and not os.path.exists(sys.argv[1] + ".killed"):
+            open(sys.argv[1] + ".killed", "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+    return {"value": x, "epochs": epochs}
+
+if __name__ == "__main__":
+    train.optimize(n_trials=1)
+"""
+
+
+def test_a_trial_killed_after_a_save_lost_none_of_its_reports(tmp_path: Path) -> None:
+    """Reports are buffered for about a second, but a checkpoint stores them with it: the
+    lost trial's curve and ``trained`` reach its checkpoint, where the retry goes on."""
+    script, db = tmp_path / "k.py", tmp_path / "h.db"
+    script.write_text(KILLED_AFTER_SAVE)
+    killed = subprocess.run([sys.executable, str(script), str(db)], capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    subprocess.run([sys.executable, str(script), str(db)], check=True, capture_output=True)
+    study = hp.load_study("k", db=db)
+    lost, retry = study.trials
+    assert [s for s, _ in study.curve(0)["value"]] == [1, 2, 3, 4, 5, 6] and lost.trained == 6
+    assert retry.parents[-1].step == 6 and retry.trained == 2 and retry.metrics["epochs"] == 8
+
+
+PASSED_THEN_KILLED = """
+import os, signal, sys, time
+import hpotrack as hp
+
+DB, ROLE = sys.argv[1], sys.argv[2]
+PASSED, OTHERS_DONE = DB + ".passed", DB + ".others"
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="p", db=DB, seed=0,
+         budget=hp.Budget(3, 9))
+def train(x, trial):
+    for step in trial.steps:
+        trial.report(x + 1.0 / step, step=step)
+        if step % 3 == 0:
+            trial.save_checkpoint(step, step=step)
+        if x == 0.5 and step == 4 and not os.path.exists(PASSED):
+            while [s for s, _ in hp.load_study("p", db=DB).curve(trial.number)["value"]][-1] < 4:
+                time.sleep(0.05)  # until the flusher stored the report at 4 (about 1 s)
+            open(PASSED, "w").close()
+            while not os.path.exists(OTHERS_DONE):
+                time.sleep(0.02)
+            os.kill(os.getpid(), signal.SIGKILL)
+    return x + 1.0 / 9
+
+if __name__ == "__main__":
+    if ROLE == "first":  # x=0.5 is the best of three at the rung (at 3): it goes on
+        for x in (0.9, 0.8, 0.5):
+            train.study.enqueue({"x": x})
+        train.optimize(n_trials=3)
+    else:  # six better trials reach the rung while it trains on, then its loss is found
+        while not os.path.exists(PASSED):
+            time.sleep(0.02)
+        for x in (0.1, 0.12, 0.14, 0.16, 0.18, 0.2):
+            train.study.enqueue({"x": x})
+        train.optimize(n_trials=9)
+        open(OTHERS_DONE, "w").close()
+        time.sleep(0.5)  # the first process is gone
+        train.optimize(n_trials=10)
+"""
+
+
+def test_a_check_the_lost_trial_passed_is_not_decided_again(tmp_path: Path) -> None:
+    """x=0.5 passed its rung at 3 (its report at 4 is stored) and was killed after better
+    trials filled the rung: deciding again now would stop it. Its retry resumes its
+    checkpoint at the rung with the check it passed, as a run without the crash would."""
+    script, db = tmp_path / "p.py", tmp_path / "h.db"
+    script.write_text(PASSED_THEN_KILLED)
+    first = subprocess.Popen([sys.executable, str(script), str(db), "first"])
+    second = subprocess.run([sys.executable, str(script), str(db), "second"], capture_output=True)
+    assert first.wait(timeout=60) == -signal.SIGKILL
+    assert second.returncode == 0, second.stderr.decode()
+    trials = hp.load_study("p", db=db).trials
+    lost = trials[2]
+    (retry,) = [t for t in trials if t.origin == "retried"]
+    assert lost.params == retry.params == {"x": 0.5} and lost.state is TrialState.FAILED
+    assert retry.parents[-1].step == 3 and retry.checks == lost.checks == {3: 0.5 + 1 / 3}
+    assert retry.state is TrialState.COMPLETE and retry.trained == 6  # epochs 4..9
