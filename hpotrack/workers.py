@@ -143,6 +143,7 @@ def _work(
 
     if not tells:
         log.setLevel(max(log.getEffectiveLevel(), logging.WARNING))
+    _interrupt_once()
     _stop_when_the_parent_dies()
     try:
         tuned = load_function(reference)
@@ -158,6 +159,20 @@ def _work(
             exc if isinstance(exc, HpotrackError) else HpotrackError(f"worker failed: {exc!r}")
         )
         raise SystemExit(1) from None
+
+
+def _interrupt_once() -> None:
+    """Ctrl-C in a terminal reaches a worker twice: from the terminal (the whole process
+    group gets it) and passed on by the parent. The first stops the worker; a second,
+    arriving while the worker stores its interrupted trial, would break that write and
+    leave the trial running (later "worker lost", using up ``retries``). So a worker
+    takes the first SIGINT and ignores the rest."""
+
+    def first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first)
 
 
 def _stop_when_the_parent_dies() -> None:

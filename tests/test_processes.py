@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -203,6 +204,40 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
     assert not [t for t in trials if t.state is TrialState.RUNNING]
     assert any("interrupted" in (t.error or "") for t in trials)
     assert len(trials) < 100
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(tmp_path: Path, attempt: int) -> None:
+    """A terminal sends Ctrl-C to the whole process group, and the parent passes it on to
+    its workers again: the second one must not break the write that stores the first
+    (the trial was left running, and later counted as a lost worker). Each attempt hits
+    another moment, so the test runs a few."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\nimport hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
+        "def f(x):\n    time.sleep(0.3)\n    return x\n"
+        "if __name__ == '__main__':\n"
+        "    try:\n        f.optimize(n_trials=200, n_jobs=2)\n"
+        "    except KeyboardInterrupt:\n        pass\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, start_new_session=True)
+    db = tmp_path / "h.db"
+    deadline = time.monotonic() + 60
+    running: list[hp.TrialRecord] = []
+    while len(running) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        try:
+            running = [t for t in hp.load_study("s", db=db).trials if t.state.value == "running"]
+        except HpotrackError:  # not created yet
+            continue
+    time.sleep(0.05 * attempt)
+    os.killpg(parent.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    assert parent.wait(timeout=60) == 0
+    trials = hp.load_study("s", db=db).trials
+    assert not [t for t in trials if t.state is TrialState.RUNNING]
+    interrupted = [t for t in trials if t.state is TrialState.FAILED]
+    assert len(interrupted) == 2 and all("interrupted" in (t.error or "") for t in interrupted)
 
 
 def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) -> None:
