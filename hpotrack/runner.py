@@ -11,10 +11,13 @@ import functools
 import inspect
 import logging
 import math
+import signal
+import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from numbers import Real
 from typing import Any
 
@@ -71,7 +74,13 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     except Exception:
         outcome = Outcome(TrialState.FAILED, None, {}, traceback.format_exc())
     except BaseException as exc:
-        reason = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else f"interrupted ({exc!r})"
+        reason = (
+            INTERRUPTED
+            if isinstance(exc, KeyboardInterrupt)
+            else "interrupted (SIGTERM)"
+            if isinstance(exc, Terminated)
+            else f"interrupted ({exc!r})"
+        )
         stopped = Outcome(TrialState.FAILED, None, {}, reason, retry=True)  # not its fault
         study.tell(claimed, _with_reports(stopped, trial))
         raise
@@ -86,6 +95,34 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
 
 
 INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: see study.is_interruption
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived (a job scheduler pre-empting the job, ``kill``): the process exits
+    with status 143, as it would have, once the running trial is stored as interrupted."""
+
+
+@contextmanager
+def terminated_as_interrupted() -> Iterator[None]:
+    """While trials run, SIGTERM stops them as Ctrl-C does: the running trial is stored as
+    interrupted and queued again (it does not use up ``retries``, as being lost would),
+    then the process exits (:class:`Terminated`). Only in the main thread, and only
+    where SIGTERM still has Python's default action (an application's own handler wins)."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 _warned_unchecked: set[tuple[str, str]] = set()  # (database, study): warned once per process
 
 

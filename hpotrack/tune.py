@@ -22,7 +22,7 @@ from hpotrack.errors import DefinitionError, HpotrackError, TrialError
 from hpotrack.methods.base import Method, resolve
 from hpotrack.provenance import default_study_name, function_reference, run_provenance
 from hpotrack.records import TrialState
-from hpotrack.runner import optimize_here, run_trial
+from hpotrack.runner import optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.space import Space
 from hpotrack.store import default_db_path, open_store
 from hpotrack.study import Study, Worker
@@ -168,17 +168,18 @@ class TunedFunction:
         """The loop of one process (worker processes call this, naming the parent's
         database and study); returns how many trials it ran."""
         opened = self._open(db, study)
-        return optimize_here(
-            opened,
-            self.fn,
-            self._worker(opened),
-            n_trials=n_trials,
-            timeout=timeout,
-            max_failures=self.max_failures,
-            progress=progress,
-            collect_checkpoints=self.keep_checkpoints == "needed",
-            max_budget=max_budget,
-        )
+        with terminated_as_interrupted():
+            return optimize_here(
+                opened,
+                self.fn,
+                self._worker(opened),
+                n_trials=n_trials,
+                timeout=timeout,
+                max_failures=self.max_failures,
+                progress=progress,
+                collect_checkpoints=self.keep_checkpoints == "needed",
+                max_budget=max_budget,
+            )
 
 
 def tune(

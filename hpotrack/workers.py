@@ -24,6 +24,7 @@ from hpotrack.errors import HpotrackError
 from hpotrack.loader import load_function
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import function_reference
+from hpotrack.runner import Terminated
 from hpotrack.text import plural
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def _work(
         tuned.optimize_in_process(
             Path(db), n_trials, timeout, False, study=study, max_budget=max_budget
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):  # its trial is stored as interrupted
         return
     except BaseException as exc:
         results.put(

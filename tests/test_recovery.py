@@ -513,3 +513,52 @@ def test_a_check_the_lost_trial_passed_is_not_decided_again(tmp_path: Path) -> N
     assert lost.params == retry.params == {"x": 0.5} and lost.state is TrialState.FAILED
     assert retry.parents[-1].step == 3 and retry.checks == lost.checks == {3: 0.5 + 1 / 3}
     assert retry.state is TrialState.COMPLETE and retry.trained == 6  # epochs 4..9
+
+
+PRE_EMPTED = """
+import os, sys, time
+import hpotrack as hp
+
+DB = sys.argv[1]
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="t", db=DB, seed=0,
+         budget=hp.Budget(1, 6))
+def train(x, trial):
+    epochs = trial.load_checkpoint() or 0
+    for step in trial.steps:
+        epochs += 1
+        trial.report(x, step=step)
+        trial.save_checkpoint(epochs, step=step)
+        if step in (2, 4):
+            open(DB + ".reached", "w").close()
+            time.sleep(30)  # pre-empted here
+    return {"value": x, "epochs": epochs}
+
+if __name__ == "__main__":
+    train.optimize(n_trials=1)
+"""
+
+
+def test_sigterm_stops_a_trial_as_ctrl_c_does(tmp_path: Path) -> None:
+    """A job scheduler pre-empts with SIGTERM: the running trial is stored as interrupted
+    (not lost later, which would use up ``retries``), the process exits with status 143,
+    and each retry resumes the checkpoint. Pre-empted twice with retries=1, the trial
+    still completes, having trained 6 epochs in all."""
+    script, db = tmp_path / "t.py", tmp_path / "h.db"
+    script.write_text(PRE_EMPTED)
+    for _ in range(2):
+        Path(f"{db}.reached").unlink(missing_ok=True)
+        run = subprocess.Popen([sys.executable, str(script), str(db)], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not Path(f"{db}.reached").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run.terminate()
+        _, stderr = run.communicate(timeout=60)
+        assert run.returncode == 143, stderr.decode()
+        assert b"Traceback" not in stderr, stderr.decode()
+    Path(f"{db}.reached").unlink()
+    subprocess.run([sys.executable, str(script), str(db)], check=True, capture_output=True)
+    trials = hp.load_study("t", db=db).trials
+    assert [t.error for t in trials[:2]] == ["interrupted (SIGTERM)"] * 2
+    assert [t.parents[-1].step for t in trials[1:]] == [2, 4]
+    assert trials[2].state is TrialState.COMPLETE and trials[2].metrics["epochs"] == 6
