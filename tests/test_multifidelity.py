@@ -258,6 +258,8 @@ def test_ctrl_c_in_a_promoted_trial_is_retried_from_the_same_checkpoint(
     assert retry.state in (TrialState.COMPLETE, TrialState.PRUNED)
     promoted = [t for t in study.trials if t.origin == "promoted" and edge.parent in parents_of(t)]
     assert len(promoted) == 1
+    shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "mf", str(edge.parent)])
+    assert f"promoted later as trial {original.number}\n" in shown.output  # not its retries
 
 
 def test_promotions_are_not_logged_as_news(db: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -463,4 +465,6 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     starts = {n: (start, first) for n, start, first in map(json.loads, lines)}
     assert starts[retry.number] == (2, 3)  # the lost attempt's checkpoint at step 2
     shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "resumed", str(retry.number)])
-    assert f"up to step 2: the checks of trial {1 + kills}, resumed from there" in shown.output
+    assert (
+        f"up to step 2: carried over from the lost trial it resumes, #{1 + kills}" in shown.output
+    )

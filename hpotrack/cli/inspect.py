@@ -104,7 +104,11 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
     checks = sorted(record.checks.items())  # the objective where the method decided
     if checks:
-        promoted_as = [c for c, e in children if e.kind == Origin.PROMOTED.value]
+        promoted_as = [  # a retry of a promotion keeps its edge: the same promotion
+            c
+            for c, e in children
+            if e.kind == Origin.PROMOTED.value and opened.trial(c).origin != Origin.RETRIED.value
+        ]
         decision = _decision(record, opened.direction, promoted_as)
         lines += _section(
             "Checks", [*_curve_lines(opened.objective, checks), *_resumed(record), decision]
@@ -129,7 +133,9 @@ def _resumed(record: TrialRecord) -> list[str]:
         return []
     if not any(step <= edge.step for step in record.checks):
         return []
-    return [f"  up to step {edge.step}: the checks of trial {edge.parent}, resumed from there"]
+    return [
+        f"  up to step {edge.step}: carried over from the lost trial it resumes, #{edge.parent}"
+    ]
 
 
 def _decision(record: TrialRecord, direction: str, promoted_as: Sequence[int]) -> str:
