@@ -249,9 +249,9 @@ class Trial:
                 raise
 
     def load_checkpoint(self) -> Any:
-        """The checkpoint this trial starts from, as the method chose it (the member's
-        previous segment, the member it exploited, the trial it was promoted from), or
-        None when it starts from scratch."""
+        """The checkpoint this trial starts from, as its lineage names it (the member's
+        previous segment, the member it exploited, the trial it was promoted from, for a
+        retry its lost attempt's latest), or None when it starts from scratch."""
         found = self._lookup()
         return None if found is None else found[1]
 

@@ -199,8 +199,9 @@ def tune(
     """Decorate a training function to tune it. See the README for a walk-through.
 
     ``keep_checkpoints="needed"`` deletes checkpoints as soon as no trial can start from
-    them any more (each trial's latest, while its line has not gone on, and any that a
-    running or queued trial starts from are kept); ``"all"`` keeps every one."""
+    them any more (kept: each trial's latest while its line has not gone on, those a
+    running or queued trial starts from, and those a retry of a running trial would
+    resume; see docs/lineage.md); ``"all"`` keeps every one."""
     check_settings(direction, objective, seed)
     seed = None if seed is None else int(seed)  # numpy's integers are plain ints from here
     search_space = Space.from_user(space)
