@@ -109,15 +109,11 @@ def test_a_writer_killed_mid_write_leaves_the_previous_checkpoint_readable(db: P
         close_stores()
 
 
-def test_only_checkpoints_something_can_still_load_are_kept() -> None:
-    """Unit: trial 1 continued 0 and finished; 2 exploited 1 and runs; 3 is running."""
-    trials = [
-        TrialRecord(0, TrialState.COMPLETE, {}),
-        TrialRecord(1, TrialState.COMPLETE, {}, parents=(Edge(0, "continued", step=2),)),
-        TrialRecord(2, TrialState.RUNNING, {}, parents=(Edge(1, "exploited", step=4),)),
-        TrialRecord(3, TrialState.RUNNING, {}),
-    ]
-    saved = [(0, 1), (0, 2), (1, 3), (1, 4), (3, 1)]
+def unneeded(
+    trials: list[TrialRecord], saved: list[tuple[int, int]], **options: object
+) -> list[checkpoints.Checkpoint]:
+    """:func:`checkpoints.unneeded` over checkpoints ``saved`` as (trial number, step),
+    from a stand-in for the store (trial ids are the numbers)."""
 
     class Rows:
         def execute(self, *_: object) -> Rows:
@@ -129,25 +125,38 @@ def test_only_checkpoints_something_can_still_load_are_kept() -> None:
     class FakeStore:
         conn = Rows()
 
-    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    return checkpoints.unneeded(FakeStore(), 1, trials, **options)  # type: ignore[arg-type]
+
+
+def test_only_checkpoints_something_can_still_load_are_kept() -> None:
+    """Unit: trial 1 continued 0 and finished; 2 exploited 1 and runs; 3 is running."""
+    trials = [
+        TrialRecord(0, TrialState.COMPLETE, {}),
+        TrialRecord(1, TrialState.COMPLETE, {}, parents=(Edge(0, "continued", step=2),)),
+        TrialRecord(2, TrialState.RUNNING, {}, parents=(Edge(1, "exploited", step=4),)),
+        TrialRecord(3, TrialState.RUNNING, {}),
+    ]
+    saved = [(0, 1), (0, 2), (1, 3), (1, 4), (3, 1)]
+
+    garbage = unneeded(trials, saved)
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 2), (1, 3)]
     # 4 stopped at its check at step 3, having saved at 1, 2 and 4 (it reported at 4):
     # a promotion would load the one at 2, so that stays with its latest
     trials.append(TrialRecord(4, TrialState.PRUNED, {}, checks={1: 0.5, 3: 0.4}))
     saved += [(4, 1), (4, 2), (4, 4)]
-    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    garbage = unneeded(trials, saved)
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 2), (1, 3), (4, 1)]
     # 5 completed after its checks: nothing resumes from its check (only its latest
     # stays, the model it ended with); 6 was lost: its retry starts where it started
     trials.append(TrialRecord(5, TrialState.COMPLETE, {}, checks={1: 0.5, 3: 0.4}))
     trials.append(TrialRecord(6, TrialState.FAILED, {}, error="worker lost"))
     saved += [(5, 3), (5, 9), (6, 1)]
-    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    garbage = unneeded(trials, saved)
     assert sorted((c.trial_id, c.step) for c in garbage) == [
         (0, 1), (0, 2), (1, 3), (4, 1), (5, 3), (6, 1),
     ]  # fmt: skip
     del trials[4:], saved[-6:]
-    resumable = checkpoints.unneeded(FakeStore(), 1, trials, resumable=[0])  # type: ignore[arg-type]
+    resumable = unneeded(trials, saved, resumable=[0])
     assert sorted((c.trial_id, c.step) for c in resumable) == [(0, 1), (1, 3)]
 
 
@@ -176,17 +185,7 @@ def test_a_queued_retry_keeps_the_checkpoint_its_line_resumes_from() -> None:
     # 1 saved nothing by step 4: its line was then where it started, 0's checkpoint at 3
     assert checkpoints.resolve(trials, Edge(1, "promoted", step=4), latest) == (0, 3)
 
-    class Rows:
-        def execute(self, *_: object) -> Rows:
-            return self
-
-        def fetchall(self) -> list[tuple[object, ...]]:
-            return [(n, s, f"{n}-{s}", 1, "h", n) for n, steps in saved.items() for s in steps]
-
-    class FakeStore:
-        conn = Rows()
-
-    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    garbage = unneeded(trials, [(n, s) for n, steps in saved.items() for s in steps])
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 3), (1, 5)]
 
 
@@ -204,17 +203,7 @@ def test_what_a_retry_or_a_promotion_may_resume_is_kept() -> None:
     ]
     saved = {0: list(range(1, 10)), 1: [2, 4]}
 
-    class Rows:
-        def execute(self, *_: object) -> Rows:
-            return self
-
-        def fetchall(self) -> list[tuple[object, ...]]:
-            return [(n, s, f"{n}-{s}", 1, "h", n) for n, steps in saved.items() for s in steps]
-
-    class FakeStore:
-        conn = Rows()
-
-    garbage = checkpoints.unneeded(FakeStore(), 1, trials)  # type: ignore[arg-type]
+    garbage = unneeded(trials, [(n, s) for n, steps in saved.items() for s in steps])
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, s) for s in range(1, 7)] + [(1, 2)]
 
 

@@ -348,54 +348,12 @@ def test_reports_without_a_step_count_budget_steps_from_where_the_trial_starts(
             assert steps[-1] == BUDGET.max
 
 
-GHOST = """
-import os, signal, sys
-import hpotrack as hp
-
-MARK = sys.argv[1] + ".killed"
-
-@hp.tune({"x": hp.Float(-5.0, 5.0)}, method="sha", study="ghost", db=sys.argv[1], seed=0,
-         budget=hp.Budget(1, 9))
-def train(x, trial):
-    for step in trial.steps:
-        loss = x * x + 10.0 / step
-        trial.report(loss, step=step)
-        if x == 1.0 and step == 2 and not os.path.exists(MARK):  # the first attempt only
-            open(MARK, "w").close()
-            os.kill(os.getpid(), signal.SIGKILL)
-    return loss
-
-if __name__ == "__main__":
-    if not train.study.trials:
-        for x in (3.0, 2.0, 1.0):
-            train.study.enqueue({"x": x})
-    train.optimize(n_trials=4)
-"""
-
-
-def test_the_retry_of_a_killed_trial_passes_the_rung_its_first_attempt_passed(
-    tmp_path: Path,
-) -> None:
-    """x=1 is the best of three at rung 1 and goes on; kill -9 hits it at step 2. Its
-    retry reports the same value at rung 1: the lost attempt must not rank there too
-    (one configuration twice would push the retry out)."""
-    script, db = tmp_path / "ghost.py", tmp_path / "h.db"
-    script.write_text(GHOST)
-    first = subprocess.run([sys.executable, str(script), str(db)], capture_output=True)
-    assert first.returncode == -signal.SIGKILL
-    subprocess.run([sys.executable, str(script), str(db)], capture_output=True, check=True)
-    trials = hp.load_study("ghost", db=db).trials
-    lost, retry = trials[2], trials[3]
-    assert lost.state is TrialState.FAILED and "worker lost" in (lost.error or "")
-    assert retry.origin == "retried" and retry.params == {"x": 1.0}
-    assert retry.checks.keys() == {1, 3}  # went on at rung 1 and reached rung 3
-
-
 RESUMED = """
 import json, os, signal, sys
 import hpotrack as hp
 
-DB, KILLS, AT_CHECK = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "at-check"
+DB, KILLS, WHEN = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+AT_CHECK = WHEN == "at-check"
 KILLED = DB + ".kills"
 
 @hp.tune({"x": hp.Float(-5.0, 5.0)}, method="sha", study="resumed", db=DB, seed=0,
@@ -410,7 +368,8 @@ def train(x, trial):
         os.kill(os.getpid(), signal.SIGKILL)
     for step in trial.steps:
         loss = x * x + 10.0 / step
-        trial.save_checkpoint(step, step=step)
+        if WHEN != "no-save":
+            trial.save_checkpoint(step, step=step)
         try:
             trial.report(loss, step=step)
         except hp.Pruned:  # at-check: killed between the decision and storing it
@@ -431,7 +390,9 @@ if __name__ == "__main__":
 """
 
 
-@pytest.mark.parametrize(("kills", "when"), [(1, "after-save"), (2, "after-save"), (1, "at-check")])
+@pytest.mark.parametrize(
+    ("kills", "when"), [(1, "after-save"), (2, "after-save"), (1, "at-check"), (1, "no-save")]
+)
 def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     tmp_path: Path, kills: int, when: str
 ) -> None:
@@ -441,7 +402,9 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     first attempt passed, and names the step on its ``retried`` edge. At-check: the first
     attempt is killed after its check at rung 3 stopped it (after its save at 3) but
     before the stop was stored: its retry must not resume past that check, it resumes
-    from step 2 and is checked (and stopped) at rung 3 again."""
+    from step 2 and is checked (and stopped) at rung 3 again. No-save: the retry trains
+    from scratch and passes rung 1 again, where its lost attempt must not rank beside it
+    (one configuration twice would push the retry out)."""
     script, db = tmp_path / "resumed.py", tmp_path / "h.db"
     script.write_text(RESUMED)
     for _ in range(kills):
@@ -456,15 +419,16 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     lost, retry = trials[2], trials[2 + kills]
     assert all(t.state is TrialState.FAILED for t in trials[2 : 2 + kills])
     assert retry.origin == "retried" and retry.params == {"x": 1.0}
-    assert retry.parents[-1].parent == 1 + kills and retry.parents[-1].step == 2
+    resumed = None if when == "no-save" else 2  # the lost attempt's checkpoint at step 2
+    assert retry.parents[-1].parent == 1 + kills and retry.parents[-1].step == resumed
     assert retry.checks[1] == lost.checks[1] and retry.checks.keys() == {1, 3}
-    assert retry.state is TrialState.PRUNED and retry.trained == 1  # step 3 only
+    assert retry.state is TrialState.PRUNED and retry.trained == 3 - (resumed or 0)
     curve = hp.load_study("resumed", db=db).curve(retry.number)["value"]
-    assert [step for step, _ in curve] == [3]
+    assert [step for step, _ in curve] == list(range((resumed or 0) + 1, 4))
     lines = Path(f"{db}.starts").read_text().splitlines()
     starts = {n: (start, first) for n, start, first in map(json.loads, lines)}
-    assert starts[retry.number] == (2, 3)  # the lost attempt's checkpoint at step 2
-    shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "resumed", str(retry.number)])
-    assert (
-        f"up to step 2: carried over from the lost trial it resumes, #{1 + kills}" in shown.output
-    )
+    assert starts[retry.number] == (resumed, (resumed or 0) + 1)
+    if resumed:
+        shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "resumed", str(retry.number)])
+        carried = f"up to step 2: carried over from the lost trial it resumes, #{1 + kills}"
+        assert carried in shown.output
