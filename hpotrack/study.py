@@ -559,12 +559,12 @@ class Study:
 
     def _queue_retry(self, record: TrialRecord, trial_id: int, number: int, reason: str) -> bool:
         """Queue trial ``number`` to run ``record``'s parameters again, with a ``retried``
-        edge to it; whether it did. An interrupted trial (Ctrl-C) always is; a lost one
-        while the study's ``retries`` allow; a manual call (the user's own run) never is.
-        Where ``record`` came from (a promotion, say) carries over. If ``record`` saved a
-        checkpoint of its own, the retry resumes there (:meth:`_resume_step`, the edge's
-        step) with the checks ``record`` passed up to it. Inside a write transaction; the
-        caller makes the next read look for it."""
+        edge to it; whether it did. An interrupted trial (Ctrl-C, SIGTERM) always is; a
+        lost one while the study's ``retries`` allow; a manual call (the user's own run)
+        never is. Where ``record`` came from (a promotion, say) carries over. If
+        ``record`` saved a checkpoint of its own, the retry resumes there
+        (:meth:`_resume_step`, the edge's step) with the checks ``record`` passed up to
+        it. Inside a write transaction; the caller makes the next read look for it."""
         if not self.method.retries_lost or record.origin == Origin.MANUAL.value:
             return False
         if not is_interruption(reason) and _losses(self._history, record, reason) > (
