@@ -82,7 +82,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
             else f"interrupted ({exc!r})"
         )
         stopped = Outcome(TrialState.FAILED, None, {}, reason, retry=True)  # not its fault
-        study.tell(claimed, _with_reports(stopped, trial))
+        with interrupts_held():
+            study.tell(claimed, _with_reports(stopped, trial))
         raise
     finally:
         background.discard(trial)
@@ -95,6 +96,21 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
 
 
 INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: see study.is_interruption
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Ignore Ctrl-C while an interrupted run stores what it did: a second Ctrl-C (a
+    user pressing it twice) would break that write and leave trials running, to be
+    found lost later. Lasts milliseconds; only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Terminated(SystemExit):
@@ -307,7 +323,8 @@ def optimize_here(
                     "timeout of %ss reached in study %r after %d trials", timeout, study.name, ran
                 )
     finally:
-        study.finish(done, claims)
+        with interrupts_held():
+            study.finish(done, claims)
         if collect_checkpoints and study.checkpoints_saved > collected:
             study.collect_checkpoints()
         study.store.checkpoint_wal()

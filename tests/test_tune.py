@@ -7,6 +7,7 @@ import itertools
 import logging
 import math
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -345,6 +346,30 @@ def test_keyboard_interrupt_fails_the_trial_and_propagates(db: Path) -> None:
             conn.execute("SELECT COUNT(*) FROM trials WHERE state = 'running'").fetchone()[0] == 0
         )
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_second_ctrl_c_while_the_first_is_stored_is_ignored(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C pressed twice: the second arrives while the interrupted trial is stored
+    (here: at the start of that write). It must not break the write, which would leave
+    the trial running in the file (found lost later, using up ``retries``)."""
+    tell = hp.Study.tell
+
+    def tell_and_press_again(study: hp.Study, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        return tell(study, *args, **kwargs)
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> float:
+        monkeypatch.setattr(hp.Study, "tell", tell_and_press_again)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.optimize(n_trials=3)
+    states = [t.state.value for t in hp.load_study("s", db=db).trials]
+    assert states == ["failed", "queued"]  # stored as interrupted, and queued again
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_optimize_continues_after_a_keyboard_interrupt(db: Path) -> None:
