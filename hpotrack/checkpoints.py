@@ -140,6 +140,17 @@ def find(store: Store, study_id: int, number: int, at_most: int | None) -> Check
     return None if row is None else Checkpoint(*row)
 
 
+def of_trial(store: Store, study_id: int, number: int) -> list[Checkpoint]:
+    """Trial ``number``'s stored checkpoints, by step."""
+    rows = store.conn.execute(
+        "SELECT c.trial_id, c.step, c.path, c.bytes, c.hash FROM checkpoints c "
+        "JOIN trials t ON t.id = c.trial_id WHERE t.study_id = ? AND t.number = ? "
+        "ORDER BY c.step",
+        (study_id, number),
+    ).fetchall()
+    return [Checkpoint(*row) for row in rows]
+
+
 def any_saved(store: Store, study_id: int) -> bool:
     """Whether any trial of the study has a checkpoint stored (it uses checkpoints)."""
     return (

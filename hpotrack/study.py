@@ -275,6 +275,29 @@ class Study:
             points.setdefault(name, []).append((step, value))
         return points
 
+    def load_checkpoint(self, number: int, step: int | None = None) -> Any:
+        """The object trial ``number`` saved with ``trial.save_checkpoint``: its latest at
+        or before ``step`` (default: its latest), e.g. the best trial's trained model
+        (``study.load_checkpoint(study.best.number)``). A trial that saved none by then
+        was still where it started: the checkpoint it continued (a promotion's parent,
+        say) is returned. A :class:`TrialError` says when there is none."""
+        record = self.trial(number)
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise TrialError(f"a checkpoint's step is a whole number, but got step={step!r}")
+        edge = Edge(number, "lookup", step=step)  # the trial's own line at that step
+        found = checkpoints.resolve(self.trials, edge, self._latest_checkpoint)
+        if found is None:
+            at = "" if step is None else f" at or before step {step}"
+            raise TrialError(
+                f"trial {record.number} of study {self.name!r} has no checkpoint{at}: its "
+                "function saves one with trial.save_checkpoint(obj, step=...), and with "
+                "keep_checkpoints='needed' only those a trial may still start from are kept"
+            )
+        return checkpoints.load(self._store, found)
+
+    def _latest_checkpoint(self, number: int, at_most: int | None) -> checkpoints.Checkpoint | None:
+        return checkpoints.find(self._store, self._row.id, number, at_most)
+
     # -- writing ----------------------------------------------------------------------
 
     def enqueue(self, params: Mapping[str, object]) -> int:
@@ -850,7 +873,7 @@ class TrialCheckpoints:
         edge = checkpoints.source_edge(trials[self._claimed.number])
         if edge is None:
             return None
-        found = checkpoints.resolve(trials, edge, self._latest)
+        found = checkpoints.resolve(trials, edge, study._latest_checkpoint)
         if found is None:
             if checkpoints.any_saved(study.store, study.id) and not study._warned_missing:
                 study._warned_missing = True  # once per study and process
@@ -866,9 +889,6 @@ class TrialCheckpoints:
                 )
             return None
         return found.step, checkpoints.load(study.store, found)
-
-    def _latest(self, number: int, at_most: int | None) -> checkpoints.Checkpoint | None:
-        return checkpoints.find(self._study.store, self._study.id, number, at_most)
 
 
 def _start_rung(history: History, record: TrialRecord) -> int | None:

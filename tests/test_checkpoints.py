@@ -4,6 +4,7 @@ ones are kept, and PBT shared by processes and resumed after a crash."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import pickle
 import signal
@@ -14,9 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
 from hpotrack import checkpoints
+from hpotrack.cli import cli
 from hpotrack.errors import TrialError
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores, open_store
@@ -409,3 +412,41 @@ def test_a_trial_whose_checkpoint_to_continue_is_gone_says_so_once(
     assert promoted and all(loaded[t.number] is None for t in promoted)
     warnings = [r.getMessage() for r in caplog.records if "no checkpoint" in r.getMessage()]
     assert len(warnings) == 1 and "(deleted?): it starts from scratch" in warnings[0]
+
+
+def test_the_best_trials_model_can_be_loaded_after_the_search(db: Path) -> None:
+    """``study.load_checkpoint(n, step)``: the state a trial saved (its latest by default),
+    or where its line was when it saved nothing by then; one clear error without any.
+    ``hpotrack trial`` lists a trial's checkpoints."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="m", db=db, seed=0,
+             budget=hp.Budget(1, 9), keep_checkpoints="all")  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        model = trial.load_checkpoint() or {"x": x, "epochs": []}
+        for epoch in trial.steps:
+            model = {**model, "epochs": [*model["epochs"], epoch]}
+            trial.report(x + 1 / epoch, step=epoch)
+            if epoch % 2 == 0 or epoch == 9:  # every other epoch, and the last
+                trial.save_checkpoint(model, step=epoch)
+        return x + 1 / 9
+
+    study = train.optimize(n_trials=20)
+    best = study.best
+    assert study.load_checkpoint(best.number) == {"x": best.params["x"], "epochs": [*range(1, 10)]}
+    assert study.load_checkpoint(best.number, step=5)["epochs"][-1] <= 4
+    stopped_at_1 = next(t for t in study.trials if t.state.value == "pruned" and t.trained == 1)
+    with pytest.raises(TrialError, match=r"trial \d+ of study 'm' has no checkpoint: .*save_che"):
+        study.load_checkpoint(stopped_at_1.number)
+    promoted = [t for t in study.trials if t.origin == "promoted" and t.parents[0].step == 3]
+    assert promoted
+    for trial in promoted:  # nothing of its own by step 3: its parent's state then (at 2)
+        assert study.load_checkpoint(trial.number, step=3)["epochs"] == [1, 2]
+    shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "m", str(best.number)])
+    assert f"study.load_checkpoint({best.number}, step=...)" in shown.output
+    assert f"trial-{best.number}-step-9-" in shown.output
+    data = json.loads(
+        CliRunner()
+        .invoke(cli, ["--db", str(db), "trial", "m", str(best.number), "--format", "json"])
+        .output
+    )
+    assert data["checkpoints"][-1]["step"] == 9 and Path(data["checkpoints"][-1]["path"]).exists()

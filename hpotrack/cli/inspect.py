@@ -13,8 +13,8 @@ from typing import Any
 import click
 from tabulate import tabulate
 
+from hpotrack import checkpoints
 from hpotrack.budget import Budget
-from hpotrack.checkpoints import source_edge
 from hpotrack.cli import population
 from hpotrack.cli.common import (
     WIDTH,
@@ -30,7 +30,7 @@ from hpotrack.cli.common import (
 from hpotrack.lineage import members
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
 from hpotrack.space import Value
-from hpotrack.text import plural
+from hpotrack.text import plural, size
 
 SPARKS = "▁▂▃▄▅▆▇█"
 TABLE_POINTS = 10  # curves up to this many points are a table, longer ones a sparkline
@@ -67,10 +67,15 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     curves = opened.curve(number)
     children = opened.store.children(opened.id, number)
     provenance = opened.store.provenance(opened.id, number)
+    saved = checkpoints.of_trial(opened.store, opened.id, number)
+    root = opened.store.checkpoint_root
     if fmt == "json":
         curve = {n: [{"step": s, "value": v} for s, v in p] for n, p in curves.items()}
         kids = [{"child": child, **edge_dict(edge)} for child, edge in children]
         data = {"study": opened.name, **record.to_dict(), "curve": curve, "children": kids}
+        data["checkpoints"] = [
+            {"step": c.step, "bytes": c.size, "path": str(root / c.path)} for c in saved
+        ]
         data["provenance"] = provenance or None
         if schedule is not None:
             data["schedule"] = {
@@ -120,6 +125,10 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     if children:
         lineage.append(("children", ", ".join(_edge_text(e, c, clip=False) for c, e in children)))
     lines += _section("Lineage", _pairs(lineage))
+    lines += _section(
+        f"Checkpoints (in Python: study.load_checkpoint({number}, step=...))",
+        [f"  step {c.step:<6} {size(c.size):>9}  {root / c.path}" for c in saved],
+    )
     lines += _section("Provenance", _pairs(_provenance_pairs(provenance)))
     if record.error:
         lines += ["", "Error", *record.error.rstrip().splitlines()]
@@ -128,7 +137,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
 
 def _resumed(record: TrialRecord) -> list[str]:
     """A line naming the checks a retry took over from the lost attempt it resumed."""
-    edge = source_edge(record)
+    edge = checkpoints.source_edge(record)
     if edge is None or edge.kind != Origin.RETRIED.value or edge.step is None:
         return []
     if not any(step <= edge.step for step in record.checks):
