@@ -173,7 +173,7 @@ def test_trial_json_is_one_object_with_everything(db: Path) -> None:
     assert set(data) == {
         "study", "number", "state", "params", "value", "metrics", "budget", "origin",
         "parents", "started", "finished", "duration", "error", "host", "pid", "curve",
-        "children", "provenance", "rung", "bracket", "checks", "note", "trained",
+        "children", "provenance", "rung", "bracket", "checks", "note", "trained", "checkpoints",
     }  # fmt: skip
     assert (data["study"], data["number"], data["state"], data["value"]) == (
         "mlp",
