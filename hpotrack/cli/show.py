@@ -23,13 +23,13 @@ from hpotrack.cli.common import (
     user_errors,
     when,
 )
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
 from hpotrack.text import plural
 
 # only budget studies have them: no column of - otherwise
-BUDGET_COLUMNS = ("budget", "trained", "rung", "bracket")
+BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
 SPARE = ("duration", "origin")  # what a table too wide with folded parameters gives up
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 
@@ -65,8 +65,11 @@ def show(
     """List the studies, or the trials of STUDY.
 
     A study with a budget names it above its trials, with the steps they trained in all
-    (what --max-budget of resume counts), and each trial the steps it trained; trials
-    that reached a rung of a multi-fidelity method show their rung and bracket.
+    (what --max-budget of resume counts), and each trial the step its value was measured
+    at (step: its budget if complete, the check that stopped it if pruned; values compare
+    only at equal steps) and the steps it trained itself (a promotion counts those after
+    its parent's); trials that reached a rung of a multi-fidelity method show their rung
+    (the last one checked) and bracket.
     Parameters named like a column (state, value, ...) show as param_<name>. A note
     below the table names running trials whose worker is gone (killed, say); the list
     of studies counts them. On a
@@ -87,9 +90,13 @@ def show(
             trained = f"; {opened.refresh().trained} trained" if opened.budget.whole else ""
             click.echo(f"budget: {budget_text(opened.budget)}{trained}")
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)
+        if opened.budget is not None and all(r.get("budget") == opened.budget.max for r in rows):
+            rows = [_without(row, ("budget",)) for row in rows]  # the header line says it
         emit(_fit(rows, list(param_columns(opened).values())), fmt)
-        notes = [t.note for t in opened.trials if t.note]
-        if notes:  # what the method says of its latest choice (auto: which method and why)
+        # what the method says of its latest new configuration (auto: which method and
+        # why; bohb: what its model saw), not of a promotion's
+        notes = [t.note for t in opened.trials if t.note and t.origin != Origin.PROMOTED.value]
+        if notes:
             click.echo(f"method: {notes[-1]}")
         running = [t.number for t in trials if t.state is TrialState.RUNNING]
         gone = sorted(opened.workers_gone(running)) if running else []
@@ -203,6 +210,7 @@ TRIAL_COLUMNS = (
     "number",
     "state",
     "value",
+    "step",
     "budget",
     "trained",
     "rung",
@@ -229,6 +237,7 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
         }
         for name, value in trial.params.items():
             row[columns.get(name, name)] = short(value) if compact else value
+        row["step"] = value_step(trial)
         row["budget"] = trial.budget
         row["trained"] = trial.trained
         row["rung"] = trial.rung
@@ -237,6 +246,17 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
         row["origin"] = trial.origin
         rows.append(row)
     return rows
+
+
+def value_step(trial: TrialRecord) -> int | None:
+    """The step of the budget a trial's value was measured at, where that differs from
+    trial to trial (multi-fidelity): its budget when complete, its last check when
+    stopped; None otherwise. Values are comparable only at equal steps."""
+    if trial.state is TrialState.COMPLETE and trial.budget is not None:
+        return int(trial.budget) if float(trial.budget).is_integer() else None
+    if trial.state is TrialState.PRUNED and trial.checks:
+        return max(trial.checks)
+    return None
 
 
 def _best_first(trials: list[TrialRecord], direction: str) -> list[TrialRecord]:

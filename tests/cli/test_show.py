@@ -87,7 +87,7 @@ def test_trials_by_number_best_first_top_and_state(db: Path) -> None:
     rows = json.loads(show(db, "alpha", "--format", "json"))
     assert [row["number"] for row in rows] == list(range(6))
     assert set(rows[0]) == {
-        "number", "state", "value", "x", "n", "budget", "trained", "rung", "bracket",
+        "number", "state", "value", "x", "n", "step", "budget", "trained", "rung", "bracket",
         "duration", "origin",
     }  # fmt: skip
     assert all(row["rung"] is None and row["bracket"] is None for row in rows)
@@ -231,7 +231,12 @@ def test_a_budget_study_names_its_budget_and_shows_rungs_and_brackets(mf: Path) 
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert cells(lines[1:], "rung") == ["-" if r is None else str(r) for r, _ in RUNGS]
     assert cells(lines[1:], "bracket") == ["-" if b is None else str(b) for _, b in RUNGS]
-    assert cells(lines[1:], "budget") == ["9"] * len(RUNGS)
+    assert "budget" not in lines[1].split()  # every trial's is the max: the header says it
+    records = hp.load_study("mf", db=mf).trials
+    states = [t.state.value for t in records]  # a value's step: the last check, or the max
+    steps = [str(max(t.checks)) if s == "pruned" else "9" if s == "complete" else "-"
+             for t, s in zip(records, states, strict=True)]  # fmt: skip
+    assert cells(lines[1:], "step") == steps and "9" in steps and "1" in steps
     records = hp.load_study("mf", db=mf).trials
     assert cells(lines[1:], "trained") == [str(t.trained) for t in records]  # how far each got
 
@@ -399,3 +404,20 @@ def test_a_running_trial_whose_worker_is_gone_gets_a_note_and_stays_as_it_is(
     alpha = next(r for r in json.loads(show(db, "--format", "json")) if r["study"] == "alpha")
     assert (alpha["running"], alpha["running_worker_gone"]) == (1, 1)
     assert hp.load_study("alpha", db=db).trial(1).state is TrialState.RUNNING
+
+
+def test_the_method_line_is_about_its_latest_new_configuration(db: Path) -> None:
+    """Hyperband's notes say where new configurations come from; a promotion's note
+    under the table read as if a promotion were the method's state."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="hyperband", study="h", db=db, seed=0,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        for step in trial.steps:
+            trial.report(x + 1 / step, step=step)
+        return x
+
+    n = 10
+    while f.optimize(n_trials=n).trials[-1].origin != "promoted":  # ends with a promotion
+        n += 1
+    assert show(db, "h").splitlines()[-1] == "method: hyperband: uniform at random"
