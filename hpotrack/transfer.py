@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -266,17 +267,24 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def read_export(path: str | Path) -> dict[str, Any]:
-    """The export in a .json or .jsonl file (told apart by content), as one dict."""
+    """The export in a json or jsonl file (told apart by content, whatever the file is
+    called; ``-``: standard input), as one dict."""
     source = Path(path)
     try:
-        text = source.read_text(encoding="utf-8")
+        text = sys.stdin.read() if str(path) == "-" else source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TransferError(f"no file at {source}") from None
     except UnicodeDecodeError:
         raise TransferError(f"{source} is not an hpotrack export (not UTF-8 text)") from None
     except OSError as exc:
         raise TransferError(f"cannot read {source}: {exc.strerror or exc}") from None
-    if source.suffix.lower() == ".csv" or text.startswith("number,state,"):
+    return parse_export(text, "standard input" if str(path) == "-" else str(source))
+
+
+def parse_export(text: str, source: str) -> dict[str, Any]:
+    """An export's ``text`` (json or jsonl, told apart by content) as one dict;
+    ``source`` names where it came from in error messages."""
+    if text.startswith("number,state,"):
         raise TransferError(_CSV_IMPORT)
     if not text.strip():
         raise TransferError(f"{source} is empty; expected an hpotrack export (json or jsonl)")

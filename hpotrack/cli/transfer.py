@@ -12,6 +12,7 @@ from hpotrack.progress import Counter
 from hpotrack.store import open_store
 from hpotrack.transfer import (
     FORMATS,
+    TransferError,
     export_to_file,
     import_study,
     read_export,
@@ -37,10 +38,21 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
 
     json and jsonl carry everything (definition, trials, curves, lineage) and can be loaded
     back with `hpotrack import`; csv is one row per trial, params and metrics flattened.
+    Without --format, a file named .csv, .jsonl or .json gets that format. Checkpoint
+    files are not exported: an imported study's promotions and retries train from
+    scratch.
     """
     opened = study_of(ctx, study)
     if output is not None and str(output) == "-":
         output = None
+    named = "" if output is None else output.suffix.lower().lstrip(".")
+    if named in FORMATS and named != fmt:
+        if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
+            raise TransferError(
+                f"--format {fmt} but {output} is named .{named}: name the file .{fmt}, "
+                f"or leave --format out to write {named}"
+            )
+        fmt = named
     with Counter(f"export {fmt}", 2 * len(opened.trials)) as progress:  # convert, write
         if output is None:
             buffer = io.StringIO()
@@ -65,10 +77,11 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
 @click.pass_context
 @user_errors
 def import_(ctx: click.Context, file: Path, name: str | None) -> None:
-    """Load a json or jsonl export FILE into a new study.
+    """Load a json or jsonl export FILE ('-': standard input) into a new study.
 
     The study keeps the exported name unless --study gives another; the database file is
     created if needed. Trials that were running when exported are imported as failed.
+    Checkpoint files do not travel with an export.
     """
     data = read_export(file)
     trials = data.get("trials")

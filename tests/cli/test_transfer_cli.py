@@ -76,6 +76,34 @@ def test_a_budget_study_round_trips_with_its_rungs_and_checks(
     assert export_text("mf", copy_db, fmt) == out.read_text()
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_file_name_sets_the_format_unless_format_says_otherwise(
+    source: Path, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / f"results.{fmt}"
+    assert invoke("--db", source, "export", "mlp", "-o", out).exit_code == 0
+    assert out.read_text() == export_text("mlp", source, fmt)
+    result = invoke("--db", source, "export", "mlp", "--format", "json", "-o", out)
+    assert_user_error(result, f"--format json but {out} is named .{fmt}")
+
+
+def test_import_reads_the_content_not_the_name_and_reads_stdin(
+    source: Path, tmp_path: Path
+) -> None:
+    misnamed = tmp_path / "results.csv"
+    misnamed.write_text(export_text("mlp", source, "json"))
+    assert invoke("--db", tmp_path / "a.db", "import", misnamed).exit_code == 0
+    piped = CliRunner().invoke(
+        cli,
+        ["--db", str(tmp_path / "b.db"), "import", "-"],
+        input=export_text("mlp", source, "jsonl"),
+    )
+    assert piped.exit_code == 0, piped.output
+    assert (
+        hp.load_study("mlp", db=tmp_path / "b.db").trials == hp.load_study("mlp", db=source).trials
+    )
+
+
 def test_import_creates_a_new_database(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "grid.json"
     assert invoke("--db", source, "export", "grid", "-o", out).exit_code == 0
