@@ -879,8 +879,9 @@ class TrialCheckpoints:
                 study._warned_missing = True  # once per study and process
                 log.warning(
                     "trial %d of study %r continues trial %d at step %s (%s), but no "
-                    "checkpoint of that trial at or before that step is stored (deleted?): "
-                    "it starts from scratch",
+                    "checkpoint of that trial's line at or before that step is stored "
+                    "(deleted? or the study was imported: exports leave checkpoint files "
+                    "out): it starts from scratch",
                     self._claimed.number,
                     study.name,
                     edge.parent,
