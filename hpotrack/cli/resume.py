@@ -145,4 +145,7 @@ def _summary(study: Study) -> str:
         "no complete trial" if best is None else f"best {best.value:.6g} (trial {best.number})"
     )
     trained = "" if study.budget is None else f"; {history.trained} {study.budget.unit} trained"
-    return f"study {study.name!r}: {len(history.trials)} trials ({counts}){trained}; {best_text}"
+    rows = len(history.trials)
+    retried = rows - history.n_started - history.count(TrialState.QUEUED)  # replaced by retries
+    replaced = f", {retried} of them replaced by retries" if retried else ""
+    return f"study {study.name!r}: {rows} trials ({counts}{replaced}){trained}; {best_text}"
