@@ -68,3 +68,8 @@ class TooManyFailures(HpotrackError):
 
 class NoCompleteTrial(HpotrackError, LookupError):
     """``study.best`` was asked for before any trial completed."""
+
+
+class MissingDependency(HpotrackError, ImportError):
+    """An optional library a feature needs is not installed (pandas, matplotlib); the
+    message says what to install. An ``ImportError`` too, as user code expects."""

@@ -35,7 +35,7 @@ import numpy as np
 
 from hpotrack import lineage as lineage_of
 from hpotrack.checkpoints import source_edge
-from hpotrack.errors import HpotrackError
+from hpotrack.errors import HpotrackError, MissingDependency
 from hpotrack.files import write_replacing
 from hpotrack.importance import ESTIMATOR, fanova
 from hpotrack.params import Choice
@@ -120,7 +120,8 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PlotError(f"plots need matplotlib, which is not installed: {INSTALL}") from None
+        missing = f"plots need matplotlib, which is not installed: {INSTALL}"
+        raise MissingDependency(missing) from None
 
 
 # --- history -----------------------------------------------------------------------------------

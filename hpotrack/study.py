@@ -23,6 +23,7 @@ from hpotrack import checkpoints, lineage
 from hpotrack.budget import Budget
 from hpotrack.errors import (
     BudgetSpent,
+    MissingDependency,
     NoCompleteTrial,
     StopSearch,
     StudyNotFoundError,
@@ -231,7 +232,7 @@ class Study:
         try:
             import pandas as pd
         except ImportError:
-            raise TrialError("to_dataframe() needs pandas: pip install pandas") from None
+            raise MissingDependency("to_dataframe() needs pandas: pip install pandas") from None
         rows = []
         for record in self.records():
             params = record.pop("params")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import sys
 import time
 from collections.abc import Collection
 from pathlib import Path
@@ -122,6 +123,16 @@ def test_to_dataframe_has_one_row_per_trial_and_param_columns(db: Path) -> None:
     assert list(frame["number"]) == [0, 1, 2, 3]
     assert list(frame["param_layers"]) == [t.params["layers"] for t in study.trials]
     assert list(frame["state"]) == ["complete"] * 4
+
+
+def test_to_dataframe_without_pandas_is_an_import_error_naming_it(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``except ImportError`` in user code catches it (it is an hpotrack error too)."""
+    run(db, 1)
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas -> ImportError
+    with pytest.raises(ImportError, match="to_dataframe\\(\\) needs pandas: pip install pandas"):
+        hp.load_study("mlp", db=db).to_dataframe()
 
 
 def test_to_dataframe_of_a_study_without_trials_still_has_its_columns(db: Path) -> None:
