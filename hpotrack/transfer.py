@@ -155,6 +155,7 @@ def write_export(study: Study, fmt: str, stream: TextIO, progress: Progress | No
         _write_json(data, stream, progress)
     elif fmt == "jsonl":
         header = {key: value for key, value in data.items() if key != "trials"}
+        header["trial_count"] = len(data["trials"])  # lets an import see a file cut short
         stream.write(json.dumps(header, separators=(",", ":"), allow_nan=False) + "\n")
         for item in data["trials"]:
             stream.write(json.dumps(item, separators=(",", ":"), allow_nan=False) + "\n")
@@ -303,6 +304,12 @@ def parse_export(text: str, source: str) -> dict[str, Any]:
                     raise TransferError(
                         f"{source}, line {lineno}: not valid JSON ({exc.msg}, column {exc.colno})"
                     ) from None
+        expected = header.pop("trial_count", None)
+        if expected is not None and expected != len(trials):
+            raise TransferError(
+                f"{source} holds {len(trials)} trials, but its first line says {expected}: "
+                "the file was cut short; export or copy it again"
+            )
         return {**header, "trials": trials}
     try:
         data = _loads(text)

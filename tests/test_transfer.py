@@ -220,6 +220,16 @@ def test_jsonl_round_trip_through_a_file_is_byte_identical(
     assert read_export(path) == export_study(hp.load_study(name, db=source))
 
 
+def test_a_jsonl_export_cut_at_a_line_boundary_is_refused(source: Path, tmp_path: Path) -> None:
+    """Each line is valid JSON, so only the count in the first line tells the file lost
+    its end (a copy cut short)."""
+    lines = export_text("mlp", source, "jsonl").splitlines(keepends=True)
+    path = tmp_path / "cut.jsonl"
+    path.write_text("".join(lines[:5]))
+    with pytest.raises(TransferError, match=r"holds 4 trials, but its first line says 7: .*cut"):
+        read_export(path)
+
+
 def test_the_budget_study_has_rungs_brackets_checks_and_pruned_trials(source: Path) -> None:
     trials = hp.load_study("mf", db=source).trials
     assert [(t.rung, t.bracket) for t in trials] == RUNGS
