@@ -5,7 +5,7 @@ members of a population as their trials' claims say."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hpotrack.checkpoints import source_edge
@@ -22,6 +22,32 @@ def chain(trials: Sequence[TrialRecord], number: int) -> list[TrialRecord]:
         seen.add(edge.parent)
         found.append(trials[edge.parent])
     return found[::-1]
+
+
+Points = dict[str, list[tuple[int, float]]]  # a curve: metric -> [(step, value), ...]
+
+
+def whole_curve(
+    trials: Sequence[TrialRecord], number: int, curve_of: Callable[[int], Points]
+) -> Points:
+    """Trial ``number``'s intermediate values with those of the trials it continues in
+    front (:func:`chain`): of each, the points up to the step the next one started
+    after, so a promoted trial's curve starts at step 1, as its configuration trained.
+    A trial that reported a step up to that one trained from scratch: nothing goes in
+    front of it."""
+    line = chain(trials, number)
+    whole = curve_of(line[-1].number)
+    for parent, child in zip(line[-2::-1], line[:0:-1], strict=True):
+        edge = source_edge(child)
+        if edge is None or edge.step is None:
+            break
+        start = edge.step
+        for name, points in curve_of(parent.number).items():
+            own = whole.get(name, [])
+            if own and own[0][0] <= start:  # it started again from scratch
+                continue
+            whole[name] = [(step, value) for step, value in points if step <= start] + own
+    return whole
 
 
 def schedule(trials: Sequence[TrialRecord], number: int) -> dict[str, list[tuple[int, Value]]]:

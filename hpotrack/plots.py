@@ -197,20 +197,31 @@ def _best_so_far(trials: Sequence[TrialRecord], direction: str) -> tuple[list[in
 def curves(study: Study, *, metric: str | None = None, progress: Progress | None = None) -> Figure:
     """Every trial's intermediate values of ``metric`` (default: the objective) against step,
     coloured by state; dotted lines at the rung budgets where the method decided (the
-    trials' check steps), and where pruned trials stopped."""
+    trials' check steps), and where pruned trials stopped. A trial that continues
+    another's checkpoint (a promotion, a resumed retry, a PBT segment) is joined to that
+    trial's line where it started, so a configuration reads as one curve; a stopped trial
+    that was promoted later is not marked as stopped."""
     name = study.objective if metric is None else metric
     trials = _trials(study)
-    lines: dict[TrialState, list[np.ndarray]] = {}
+    found: dict[int, list[tuple[int, float]]] = {}
     others: set[str] = set()
     for trial in trials:
-        found = study.curve(trial.number)
-        others.update(found)
-        points = np.array(found.get(name, []), dtype=np.float64).reshape(-1, 2)
+        curve = study.curve(trial.number)
+        others.update(curve)
+        found[trial.number] = curve.get(name, [])
+        if progress is not None:
+            progress(1)
+    promoted = {e.parent for t in trials for e in t.parents if e.kind == Origin.PROMOTED.value}
+    lines: dict[TrialState, list[np.ndarray]] = {}
+    stops = []
+    for trial in trials:
+        joined = _joined(trial, found)
+        points = np.array(joined, dtype=np.float64).reshape(-1, 2)
         points = points[np.isfinite(points).all(axis=1)]
         if len(points):
             lines.setdefault(trial.state, []).append(points)
-        if progress is not None:
-            progress(1)
+            if trial.state is TrialState.PRUNED and trial.number not in promoted:
+                stops.append(points[-1])
     if not lines:
         raise PlotError(_no_curves(study, name, others))
     fig, ax = _axes()
@@ -222,7 +233,6 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
         for i, step in enumerate(rungs):
             label = "rung budgets" if i == 0 else None
             ax.axvline(step, ls=":", lw=1, color="0.35", label=label, zorder=1)
-    stops = [line[-1] for line in lines.get(TrialState.PRUNED, [])]
     if stops:
         steps, values = np.array(stops).T
         ax.scatter(steps, values, marker="x", s=16, color="k", label="pruned here", zorder=4)
@@ -232,6 +242,17 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
     _title(ax, f"{study.name}: intermediate {name} of {count} trials")
     fig.legend(loc="outside lower center", ncols=4, fontsize="small")  # not over the curves
     return fig
+
+
+def _joined(trial: TrialRecord, found: dict[int, list[tuple[int, float]]]) -> list[Any]:
+    """``trial``'s points, led by the point of the trial it continues at the step it
+    started after (when it did not train again from scratch)."""
+    points = found[trial.number]
+    edge = source_edge(trial)
+    if edge is None or edge.step is None or not points or points[0][0] <= edge.step:
+        return list(points)
+    before = [point for point in found.get(edge.parent, []) if point[0] <= edge.step]
+    return [before[-1], *points] if before else list(points)
 
 
 def _draw_curves(ax: Axes, lines: dict[TrialState, list[np.ndarray]]) -> None:

@@ -268,9 +268,17 @@ class Study:
         running = self._store.running(self._row.id, numbers)
         return {r.number: reason for r in running if (reason := lost_reason(r, now))}
 
-    def curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
-        """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...]."""
+    def curve(self, number: int, whole: bool = False) -> dict[str, list[tuple[int, float]]]:
+        """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...].
+        ``whole``: with those of the trials it continues in front (a promotion's parent up
+        to the rung, a PBT member's earlier segments), the curve of its configuration
+        from step 1 (:func:`hpotrack.lineage.whole_curve`)."""
         self.trial(number)
+        if whole:
+            return lineage.whole_curve(self.refresh().trials, number, self._curve)
+        return self._curve(number)
+
+    def _curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
         points: dict[str, list[tuple[int, float]]] = {}
         for name, step, value, _ in self._store.curve(self._row.id, number):
             points.setdefault(name, []).append((step, value))

@@ -212,6 +212,19 @@ def test_a_trial_resumed_from_a_checkpoint_counts_only_the_steps_after_it(db: Pa
             promoted += 1
             resumed_after = 0 if trial.number % 2 else trial.parents[0].step
             assert trial.trained == curve[-1] - resumed_after
+            # its configuration's whole curve: the parent's up to where it resumed, then its own
+            whole = study.curve(trial.number, whole=True)["loss"]
+            parent = trial.parents[0].parent
+            if resumed_after:
+                before = study.curve(parent, whole=True)["loss"]
+                assert (
+                    whole
+                    == [p for p in before if p[0] <= resumed_after]
+                    + study.curve(trial.number)["loss"]
+                )
+            else:
+                assert whole == study.curve(trial.number)["loss"]  # trained again from scratch
+            assert [step for step, _ in whole] == list(range(1, curve[-1] + 1))
     assert promoted >= 4
 
 

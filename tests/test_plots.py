@@ -16,7 +16,7 @@ from hpotrack import plots
 from hpotrack.errors import MissingDependency
 from hpotrack.importance import ESTIMATOR, Leaves, fanova, main_effects
 from hpotrack.plots import PlotError
-from hpotrack.records import TrialState
+from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores
 from tests.test_checkpoints import pbt
 
@@ -278,3 +278,22 @@ def test_without_matplotlib_the_error_names_the_extra(
         with pytest.raises(MissingDependency, match="matplotlib, which is not installed"):
             getattr(plots, kind)(study(db, "p"))
     assert plots.importance_values(study(db, "random"))  # numbers need no matplotlib
+
+
+def test_a_continued_trials_curve_is_joined_where_it_started() -> None:
+    """Trial 1 was promoted from 0 at step 3 and resumed its checkpoint: its line starts
+    at 0's point at step 3. Trial 2, promoted too, trained again from step 1: not joined."""
+    promoted = (Edge(0, "promoted", step=3),)
+    trials = [
+        TrialRecord(0, TrialState.PRUNED, {}),
+        TrialRecord(1, TrialState.COMPLETE, {}, parents=promoted),
+        TrialRecord(2, TrialState.COMPLETE, {}, parents=promoted),
+    ]
+    found = {
+        0: [(1, 0.9), (2, 0.8), (3, 0.7)],
+        1: [(4, 0.6), (5, 0.5)],
+        2: [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)],
+    }
+    assert plots._joined(trials[1], found) == [(3, 0.7), (4, 0.6), (5, 0.5)]
+    assert plots._joined(trials[2], found) == found[2]
+    assert plots._joined(trials[0], found) == found[0]
