@@ -5,8 +5,10 @@ again gives the same bytes: the definition (space, method and budget as their st
 tags, never class names), and per trial its state, params, value, metrics, times,
 host/pid, claim, lineage edges, intermediate metrics (``curve``), where the method decided
 on it (``rung``, ``bracket``, ``checks``: step -> objective), its ``note`` (e.g. the
-method ``auto`` chose) and the budget steps it ``trained``. Not exported: the ``runs``
-provenance rows (python, git commit, source hash) and checkpoints.
+method ``auto`` chose), the budget steps it ``trained`` and the ``run`` (worker process)
+it ran in; ``runs`` lists those processes' provenance (host, pid, python, platform, git
+commit, source hash, argv, start), so an imported trial still says what code ran it. Not
+exported: checkpoint files.
 
 Beside the study, JSON and JSONL (in the header line) carry ``best_schedule``: the best
 final trial's hyperparameter schedule, ``{"trial": N, "schedule": {name: [[from_step,
@@ -54,8 +56,8 @@ from hpotrack.store import Store
 from hpotrack.study import Study
 
 FORMAT = "hpotrack-study"
-VERSION = 4  # 4 added trained; 3 best_schedule and notes; 2 the budget, rungs, brackets, checks
-READABLE = (1, 2, 3, 4)
+VERSION = 5  # 5: runs; 4: trained; 3: best_schedule and notes; 2: budget, rungs, brackets, checks
+READABLE = (1, 2, 3, 4, 5)
 FORMATS = ("json", "jsonl", "csv")
 RUNNING_ERROR = "running when exported"
 _CSV_IMPORT = (
@@ -86,13 +88,17 @@ TRIAL = {
     "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
     "started": "number?", "finished": "number?", "error": "str?", "host": "str?",
     "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
-    "checks": "object?", "note": "str?", "trained": "int?",
+    "checks": "object?", "note": "str?", "trained": "int?", "run": "int?",
+}  # fmt: skip
+RUN = {
+    "run": "int", "host": "str?", "pid": "int?", "python": "str?", "platform": "str?",
+    "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "number?",
 }  # fmt: skip
 EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
 BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}
 TOP = {
     "format": "str", "version": "int", "study": "object", "best_schedule": "object?",
-    "trials": "list",
+    "runs": "list?", "trials": "list",
 }  # fmt: skip
 
 
@@ -112,10 +118,12 @@ def export_study(study: Study, progress: Progress | None = None) -> dict[str, An
         if row is None:
             raise TransferError(f"study {study.name!r} no longer exists in {store.path}")
         curves = _curves(store, row.id)
+        runs, run_of = _runs(store, row.id)
         records = study.trials
         trials = []
         for t in records:  # made plain one by one: most of the work, so progress counts it
             trial = {**t.to_dict(), "claim": t.claim, "curve": curves.get(t.number, {})}
+            trial["run"] = run_of.get(t.number)
             trials.append(jsonable(_ordered(trial, TRIAL)))
             _advance(progress)
         definition = {
@@ -128,8 +136,29 @@ def export_study(study: Study, progress: Progress | None = None) -> dict[str, An
         "version": VERSION,
         "study": definition,
         "best_schedule": best_schedule(records, definition["direction"]),
+        "runs": runs,
     }
     return {**cast(dict[str, Any], jsonable(data)), "trials": trials}
+
+
+def _runs(store: Store, study_id: int) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The study's worker processes as export rows, numbered 0, 1, ... by when they were
+    registered, and each trial's number -> its run's."""
+    rows = store.conn.execute(
+        f"SELECT id, {', '.join(list(RUN)[1:])} FROM runs WHERE study_id = ? ORDER BY id",
+        (study_id,),
+    ).fetchall()
+    index = {row[0]: position for position, row in enumerate(rows)}
+    runs = [dict(zip(RUN, (index[row[0]], *row[1:]), strict=True)) for row in rows]
+    run_of = {
+        number: index[run_id]
+        for number, run_id in store.conn.execute(
+            "SELECT number, run_id FROM trials WHERE study_id = ? AND run_id IS NOT NULL",
+            (study_id,),
+        )
+        if run_id in index
+    }
+    return runs, run_of
 
 
 def best_schedule(trials: list[TrialRecord], direction: str) -> dict[str, Any] | None:
@@ -262,8 +291,6 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")
 
 
-# --- populations (suggested move: hpotrack/lineage.py, beside chain and schedule) ------------
-
 # --- reading -----------------------------------------------------------------------------------
 
 
@@ -341,6 +368,7 @@ class _Plan:
     definition: dict[str, Any]
     target: int | None
     trials: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # "run": its number in the export
     edges: list[dict[str, Any]] = field(default_factory=list)
     points: list[tuple[int, str, int, float | None, float | None]] = field(default_factory=list)
 
@@ -374,7 +402,13 @@ def import_study(
             )
         study_id = store.insert_study(**plan.definition)
         store.update_study(study_id, target=plan.target)
-        _insert_all(store, "trials", [{"study_id": study_id, **row} for row in plan.trials])
+        run_ids = [
+            store.insert_run(study_id, {k: v for k, v in run.items() if k != "run"})
+            for run in plan.runs
+        ]
+        for trial in plan.trials:
+            trial["run_id"] = None if trial["run_id"] is None else run_ids[trial["run_id"]]
+        _insert_all(store, "trials", [{"study_id": study_id, **t} for t in plan.trials])
         ids = dict(
             store.conn.execute("SELECT number, id FROM trials WHERE study_id = ?", (study_id,))
         )
@@ -419,6 +453,10 @@ def _plan(data: Mapping[str, Any], name: str | None, progress: Progress | None =
     definition, space = _definition(study, name)
     _check((study["target"] or 0) >= 0, "the study's target is negative")
     plan = _Plan(definition, study["target"])
+    for position, raw in enumerate(top["runs"] or []):
+        run = _fields(raw, RUN, f"run {position}")
+        _check(run["run"] == position, f"run at position {position} has number {run['run']!r}")
+        plan.runs.append(run)
     claims: set[Any] = set()
     now = time.time()
     for position, raw in enumerate(top["trials"]):
@@ -508,8 +546,11 @@ def _trial(
             "checks": _checks(trial["checks"] or {}, where),
             "note": trial["note"],
             "trained": trial["trained"],
+            "run_id": trial["run"],  # the run's number in the export, made an id on insert
         }
     )
+    run = trial["run"]
+    _check(run is None or 0 <= run < len(plan.runs), f"{where}: run {run!r} is not in runs")
     seen: set[tuple[int, str]] = set()
     for raw_edge in trial["parents"] or []:
         edge = _fields(raw_edge, EDGE, f"{where}'s parent")

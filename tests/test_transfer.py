@@ -243,7 +243,7 @@ def test_the_budget_study_has_rungs_brackets_checks_and_pruned_trials(source: Pa
 def test_the_export_carries_the_budget_rungs_brackets_and_checks(source: Path) -> None:
     study = hp.load_study("mf", db=source)
     data = export_study(study)
-    assert data["version"] == 4
+    assert data["version"] == 5
     assert data["study"]["budget"] == {"type": "budget", "min": 1, "max": 9, "name": "epochs"}
     assert [(t["rung"], t["bracket"]) for t in data["trials"]] == RUNGS
     for exported, record in zip(data["trials"], study.trials, strict=True):
@@ -372,7 +372,7 @@ def test_the_export_carries_the_best_final_members_schedule(source: Path) -> Non
     best = expected_best_final(study.trials)
     schedule = study.schedule(best.number)
     data = export_study(study)
-    assert list(data) == ["format", "version", "study", "best_schedule", "trials"]
+    assert list(data) == ["format", "version", "study", "best_schedule", "runs", "trials"]
     assert data["best_schedule"] == {
         "trial": best.number,
         "schedule": {
@@ -514,7 +514,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     if change == "format":
         data["format"] = "optuna"
     elif change == "version":
-        data["version"] = 5
+        data["version"] = 6
     elif change == "param":
         trials[1]["params"]["layers"] = 9
     elif change == "state":
@@ -550,7 +550,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     ("change", "message"),
     [
         ("format", "not an hpotrack study export"),
-        ("version", "version 5 is not supported.*upgrade"),
+        ("version", "version 6 is not supported.*upgrade"),
         ("budget", "the study's budget is invalid: `0 < min < max`"),
         ("budget-tag", "the study's budget has type 'Budget'"),
         ("rung", "trial 1: rung must be >= 0, not -1"),
@@ -618,3 +618,21 @@ def test_read_export_refuses_csv_and_files_that_are_not_json(source: Path, tmp_p
     empty.write_text("\n")
     with pytest.raises(TransferError, match="is empty"):
         read_export(empty)
+
+
+def test_what_code_ran_each_trial_travels_with_the_export(source: Path, tmp_path: Path) -> None:
+    """Each trial's run (python, platform, git commit, source hash, argv, start) is in the
+    export and restored on import: an imported trial still says what code ran it."""
+    first = export_text("mlp", source)
+    data = json.loads(first)
+    ran = [t["run"] for t in data["trials"] if t["state"] != "queued"]
+    assert data["runs"] and all(run is not None for run in ran)
+    copy = tmp_path / "copy.db"
+    import_study(open_store(copy), data)
+    original, imported = open_store(source), open_store(copy)
+    for number in range(len(data["trials"])):
+        before = original.provenance(original.find_study("mlp").id, number)  # type: ignore[union-attr]
+        after = imported.provenance(imported.find_study("mlp").id, number)  # type: ignore[union-attr]
+        assert after == before
+    assert original.provenance(original.find_study("mlp").id, 0)["source_hash"]  # type: ignore[union-attr]
+    assert export_text("mlp", copy) == first
