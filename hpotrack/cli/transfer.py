@@ -87,7 +87,11 @@ def import_(ctx: click.Context, file: Path, name: str | None) -> None:
     trials = data.get("trials")
     total = 3 * len(trials) if isinstance(trials, list) else 0  # check, check again, write
     with Counter("import", total) as progress:
-        validate_export(data, name, progress.advance)  # before a database file is created
+        try:  # before a database file is created
+            validate_export(data, name, progress.advance)
+        except TransferError as exc:  # about the file's content: name the file
+            where = "standard input" if str(file) == "-" else str(file)
+            raise TransferError(f"{where}: {exc}") from None
         store = open_store(ctx.obj)
         imported = import_study(store, data, name, progress.advance)
     count = len(imported.trials)

@@ -146,8 +146,8 @@ def test_import_errors_are_one_line_and_change_nothing(source: Path, tmp_path: P
         (write(tmp_path / "mlp.json", json.dumps(good)), "study 'mlp' already exists"),
         (write(tmp_path / "mlp.csv", export_text("mlp", source, "csv")), "CSV exports cannot"),
         (write(tmp_path / "notes.txt", "hello\n"), "notes.txt is not an hpotrack export"),
-        (write(tmp_path / "tag.json", json.dumps(wrong_tag)), "not an hpotrack study export"),
-        (write(tmp_path / "out.json", json.dumps(outside)), "trial 4: params do not fit"),
+        (write(tmp_path / "tag.json", json.dumps(wrong_tag)), "tag.json: not an hpotrack study"),
+        (write(tmp_path / "out.json", json.dumps(outside)), "out.json: trial 4: params do not"),
         (write(tmp_path / "budget.json", json.dumps(budget)), "budget has no 'max'"),
         (tmp_path / "missing.json", "no file at"),
     ]
