@@ -145,7 +145,6 @@ def _summary(study: Study) -> str:
         "no complete trial" if best is None else f"best {best.value:.6g} (trial {best.number})"
     )
     trained = "" if study.budget is None else f"; {history.trained} {study.budget.unit} trained"
-    rows = len(history.trials)
-    retried = rows - history.n_started - history.count(TrialState.QUEUED)  # replaced by retries
-    replaced = f", {retried} of them replaced by retries" if retried else ""
-    return f"study {study.name!r}: {rows} trials ({counts}{replaced}){trained}; {best_text}"
+    replaced = f", {history.n_replaced} of them replaced by retries" if history.n_replaced else ""
+    trials = len(history.trials)
+    return f"study {study.name!r}: {trials} trials ({counts}{replaced}){trained}; {best_text}"

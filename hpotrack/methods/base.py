@@ -104,6 +104,11 @@ class History:
         retry replaces (the retry counts once it starts)."""
         return len(self._trials) - self._counts[TrialState.QUEUED] - self._replaced
 
+    @property
+    def n_replaced(self) -> int:
+        """Lost or interrupted trials that a retry replaced (they do not count)."""
+        return self._replaced
+
     def count(self, *states: TrialState) -> int:
         """How many trials are in any of ``states`` (kept as counters: O(1))."""
         return sum(self._counts[s] for s in states)
