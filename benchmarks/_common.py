@@ -101,15 +101,6 @@ def total_size(paths: Iterable[Path]) -> int:
     return sum(p.stat().st_size for p in paths if p.exists())
 
 
-def human_bytes(size: float) -> str:
-    """``1536`` -> ``"1.5 KiB"``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
 def git_revision(directory: Path) -> str:
     """Short commit of the checkout holding ``directory``, flagged when that directory has
     uncommitted changes; ``"not a git checkout"`` otherwise."""

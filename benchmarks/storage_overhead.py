@@ -29,7 +29,6 @@ from _common import (
     Stats,
     describe,
     environment,
-    human_bytes,
     load_average,
     median,
     run_together,
@@ -45,6 +44,7 @@ except ImportError:  # --skip-optuna runs without it; otherwise main() says how 
     optuna = None
 
 import hpotrack as hp
+from hpotrack.text import human_bytes
 
 REPORTS = 5
 MAX_ERRORS = 20  # exceptions after which a multi-process worker gives up

@@ -8,10 +8,11 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def size(n: float) -> str:
-    """A size in bytes for people: "512 B", "12.3 kB", "4.0 MB"."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError("unreachable")  # the loop returns at "GB"
+def human_bytes(size: float) -> str:
+    """A size in bytes for people: ``1536`` -> ``"1.5 KiB"``."""
+    units = ("B", "KiB", "MiB", "GiB")
+    power = 0
+    while size >= 1024 and power < len(units) - 1:
+        size /= 1024
+        power += 1
+    return f"{size:.0f} B" if power == 0 else f"{size:.1f} {units[power]}"

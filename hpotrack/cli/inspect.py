@@ -30,7 +30,7 @@ from hpotrack.cli.common import (
 from hpotrack.lineage import members
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
 from hpotrack.space import Value
-from hpotrack.text import plural, size
+from hpotrack.text import human_bytes, plural
 
 SPARKS = "▁▂▃▄▅▆▇█"
 TABLE_POINTS = 10  # curves up to this many points are a table, longer ones a sparkline
@@ -127,7 +127,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     lines += _section("Lineage", _pairs(lineage))
     lines += _section(
         f"Checkpoints (in Python: study.load_checkpoint({number}, step=...))",
-        [f"  step {c.step:<6} {size(c.size):>9}  {root / c.path}" for c in saved],
+        [f"  step {c.step:<6} {human_bytes(c.size):>9}  {root / c.path}" for c in saved],
     )
     lines += _section("Provenance", _pairs(_provenance_pairs(provenance)))
     if record.error:
