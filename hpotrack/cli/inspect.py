@@ -109,10 +109,11 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
     checks = sorted(record.checks.items())  # the objective where the method decided
     if checks:
+        trials = opened.trials
         promoted_as = [  # a retry of a promotion keeps its edge: the same promotion
             c
             for c, e in children
-            if e.kind == Origin.PROMOTED.value and opened.trial(c).origin != Origin.RETRIED.value
+            if e.kind == Origin.PROMOTED.value and trials[c].origin != Origin.RETRIED.value
         ]
         decision = _decision(record, opened.direction, promoted_as)
         lines += _section(
