@@ -187,7 +187,7 @@ def unneeded(
     """Checkpoints nothing can load any more.
 
     Kept: each running trial's latest checkpoint and its two latest below its budget
-    (what a retry resumes if it is lost: see ``Study._resume_step``), the one each
+    (what a retry resumes if it is lost: see :mod:`hpotrack.retries`), the one each
     running or queued trial starts from (:func:`resolve`), and the latest of each trial
     the method may still start a new trial from: ``resumable`` when the method says
     (PBT: each member's latest segment), else every trial that did not fail and whose

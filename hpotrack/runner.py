@@ -95,7 +95,7 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     return _with_reports(outcome, trial), result
 
 
-INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: see study.is_interruption
+INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: retries.is_interruption
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpotrack import checkpoints, lineage
+from hpotrack import checkpoints, lineage, retries
 from hpotrack.budget import Budget
 from hpotrack.errors import (
     BudgetSpent,
@@ -590,21 +590,20 @@ class Study:
         return lost
 
     def _queue_retry(self, record: TrialRecord, trial_id: int, number: int, reason: str) -> bool:
-        """Queue trial ``number`` to run ``record``'s parameters again, with a ``retried``
-        edge to it; whether it did. An interrupted trial (Ctrl-C, SIGTERM) always is; a
-        lost one while the study's ``retries`` allow; a manual call (the user's own run)
-        never is. Where ``record`` came from (a promotion, say) carries over. If
-        ``record`` saved a checkpoint of its own, the retry resumes there
-        (:meth:`_resume_step`, the edge's step) with the checks ``record`` passed up to
-        it. Inside a write transaction; the caller makes the next read look for it."""
-        if not self.method.retries_lost or record.origin == Origin.MANUAL.value:
+        """Queue trial ``number``, the retry of ``record`` (stored as ``trial_id``, failed
+        for ``reason``), if it gets one (:func:`hpotrack.retries.retry_of`); whether it
+        did. Inside a write transaction; the caller makes the next read look for it."""
+        retry = retries.retry_of(
+            record,
+            trial_id,
+            reason,
+            method=self.method,
+            history=self._history,
+            store=self._store,
+            study=self._row,
+        )
+        if retry is None:
             return False
-        if not is_interruption(reason) and _losses(self._history, record, reason) > (
-            self._row.retries
-        ):
-            return False
-        resume = self._resume_step(record, trial_id)
-        passed = {s: v for s, v in record.checks.items() if resume is not None and s <= resume}
         self._store.insert_trial(
             self._row.id,
             number=number,
@@ -612,51 +611,12 @@ class Study:
             params=record.params,
             budget=record.budget,
             bracket=record.bracket,
-            rung=(
-                self.method.rung(record, max(passed), self._history)
-                if passed
-                else _start_rung(self._history, record)
-            ),
-            checks=passed,
+            rung=retry.rung,
+            checks=retry.checks,
             origin=Origin.RETRIED.value,
-            parents=(
-                *(e for e in record.parents if e.kind != Origin.RETRIED.value),
-                Edge(record.number, Origin.RETRIED.value, step=resume, detail=reason),
-            ),
+            parents=retry.parents,
         )
         return True
-
-    def _resume_step(self, record: TrialRecord, trial_id: int) -> int | None:
-        """Where a retry of ``record`` resumes its line: ``record``'s own latest checkpoint
-        below its budget and before the next check it had not made (resuming past a due
-        check would skip it), but not at its last check if that may have stopped it (see
-        :meth:`_may_have_stopped`); else, if ``record`` was itself a retry resuming a lost
-        attempt, that step. None: the retry starts where ``record`` did (from scratch, or
-        from the checkpoint it started from). Ray Tune restores failed trials from their
-        latest checkpoint, too."""
-        source = checkpoints.source_edge(record)
-        started = 0 if source is None or source.step is None else source.step
-        checked = max(record.checks, default=None)
-        limit = None if record.budget is None else math.ceil(record.budget) - 1
-        due = self.method.next_check(record, (checked or 0) + 1, self._history)
-        if due is not None:
-            limit = due - 1 if limit is None else min(limit, due - 1)
-        own = checkpoints.find(self._store, self._row.id, record.number, limit)
-        if own is not None and own.step == checked and self._may_have_stopped(record, trial_id):
-            own = checkpoints.find(self._store, self._row.id, record.number, own.step - 1)
-        if own is not None and own.step >= started:
-            return own.step
-        return source.step if source is not None and source.kind == Origin.RETRIED.value else None
-
-    def _may_have_stopped(self, record: TrialRecord, trial_id: int) -> bool:
-        """Whether ``record``, lost with no report stored after its last check, may have
-        been stopped there (it died between the decision and storing it): the method,
-        asked again now, stops it. A stored report after the check shows it went on."""
-        checked = max(record.checks)
-        reported = self._store.steps_reported(trial_id, self._row.objective)
-        if (reported is not None and reported[1] > checked) or record.checks[checked] is None:
-            return False
-        return self.method.on_report(record, checked, self._history)
 
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
         """Insert a running trial with user-given hyperparameters (a direct call)."""
@@ -820,27 +780,6 @@ def _last_seen(heartbeat: float | None, started: float | None) -> float | None:
     return max((t for t in (heartbeat, started) if t is not None), default=None)
 
 
-def _losses(history: History, record: TrialRecord, reason: str) -> int:
-    """How many times these parameters were lost along the retry chain, ``record``'s
-    failure (``reason``) included. Interruptions (Ctrl-C) do not count: they are not the
-    configuration's fault, and a study resumed and interrupted again must not lose it."""
-    losses = 0 if is_interruption(reason) else 1
-    while (edge := _retried_edge(record)) is not None:
-        losses += not is_interruption(edge.detail)
-        record = history.trials[edge.parent]
-    return losses
-
-
-def _retried_edge(record: TrialRecord) -> Edge | None:
-    return next((e for e in record.parents if e.kind == Origin.RETRIED.value), None)
-
-
-def is_interruption(reason: str | None) -> bool:
-    """Whether a failure's reason says the trial was stopped from outside (Ctrl-C): the
-    runner's reasons for those start with "interrupted"."""
-    return (reason or "").startswith("interrupted")
-
-
 class TrialChecks:
     """A running trial's line to its method: where its next check is, and the decision
     there (see :meth:`Study.check`). Held by :class:`hpotrack.trial.Trial`."""
@@ -899,10 +838,3 @@ class TrialCheckpoints:
                 )
             return None
         return found.step, checkpoints.load(study.store, found)
-
-
-def _start_rung(history: History, record: TrialRecord) -> int | None:
-    """The rung a trial started past: for a promoted trial, the rung its parent stopped
-    at (its own ``rung`` has moved on with its checks); None for the others."""
-    edge = next((e for e in record.parents if e.kind == Origin.PROMOTED.value), None)
-    return None if edge is None else history.trials[edge.parent].rung
