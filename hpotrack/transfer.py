@@ -259,15 +259,15 @@ def _write_json(data: Mapping[str, Any], stream: TextIO, progress: Progress | No
 
 
 def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | None = None) -> None:
-    """One row per trial: params and metrics flattened, checks as one JSON cell; no curves
-    or lineage."""
+    """One row per trial: params and metrics flattened, checks as one JSON cell, parents
+    as ``number:kind[@step]`` joined by spaces (``7:promoted@9``); no curves."""
     trials = data["trials"]
     params = list(data["study"]["space"])
     params += sorted({k for t in trials for k in t["params"]} - set(params))
     metrics = sorted({k for t in trials for k in t["metrics"]})
     header = ["number", "state", "value", *(f"param_{p}" for p in params)]
     header += [*(f"metric_{m}" for m in metrics), "budget", "rung", "bracket", "checks"]
-    header += ["origin", "started", "finished", "duration", "error", "trained"]
+    header += ["origin", "parents", "started", "finished", "duration", "error", "trained"]
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(header)
     for t in trials:
@@ -275,10 +275,19 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
         duration = None if started is None or finished is None else finished - started
         row = [t["number"], t["state"], t["value"], *(t["params"].get(p) for p in params)]
         row += [*(t["metrics"].get(m) for m in metrics), t["budget"], t["rung"], t["bracket"]]
-        row += [t["checks"] or None, t["origin"]]
+        row += [t["checks"] or None, t["origin"], _parents_cell(t["parents"])]
         row += [_iso(started), _iso(finished), duration, t["error"], t["trained"]]
         writer.writerow([_cell(v) for v in row])
         _advance(progress)
+
+
+def _parents_cell(parents: list[dict[str, Any]]) -> str | None:
+    """A trial's lineage edges in one CSV cell: ``7:promoted@9 5:retried``."""
+    cells = [
+        f"{e['parent']}:{e['kind']}" + ("" if e["step"] is None else f"@{e['step']}")
+        for e in parents
+    ]
+    return " ".join(cells) or None
 
 
 def _cell(value: Any) -> Any:

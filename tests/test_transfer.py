@@ -471,8 +471,8 @@ def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -
     assert list(rows[0]) == [
         "number", "state", "value", "param_lr", "param_layers", "param_act",
         "metric_acc", "metric_act", "metric_loss",
-        "budget", "rung", "bracket", "checks", "origin", "started", "finished", "duration",
-        "error", "trained",
+        "budget", "rung", "bracket", "checks", "origin", "parents", "started", "finished",
+        "duration", "error", "trained",
     ]  # fmt: skip
     assert [int(r["number"]) for r in rows] == [t.number for t in study.trials]
     first, trial = rows[0], study.trials[0]
@@ -483,6 +483,7 @@ def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -
     assert float(first["duration"]) == pytest.approx(trial.duration)
     assert "diverged" in rows[2]["error"] and rows[6]["finished"] == ""
     assert (first["rung"], first["bracket"], first["checks"]) == ("", "", "")
+    assert rows[6]["parents"] == "0:mutated@2 1:crossover" and first["parents"] == ""
 
 
 def test_csv_has_the_rung_bracket_and_checks_of_each_trial(source: Path) -> None:
