@@ -625,6 +625,13 @@ class Store:
         ).fetchone()
         return None if first is None else (first, last)
 
+    def last_report_time(self, trial_id: int) -> float | None:
+        """When a trial's latest stored report was made, None if it stored none."""
+        row = self.conn.execute(
+            "SELECT MAX(time) FROM metrics WHERE trial_id = ?", (trial_id,)
+        ).fetchone()
+        return None if row is None else row[0]
+
     def curve(self, study_id: int, number: int) -> list[tuple[str, int, float, float]]:
         """Intermediate metrics (name, step, value, time) of one trial, by name and step."""
         return [

@@ -579,7 +579,9 @@ class Study:
                 value=None,
                 metrics={},
                 error=reason,
-                when=_last_seen(running.heartbeat, record.started),
+                when=_last_seen(
+                    running.heartbeat, record.started, self._store.last_report_time(running.id)
+                ),
                 trained=self._steps_trained_by_lost(running.id, record),
             )
             number = self._history.next_number + retried
@@ -773,11 +775,11 @@ def _finished(record: TrialRecord, outcome: Outcome, when: float | None = None) 
     )
 
 
-def _last_seen(heartbeat: float | None, started: float | None) -> float | None:
-    """When a lost trial was last seen alive (None: unknown, so now), which is when it
-    ended: not when a later run noticed, or a study resumed the next day would show a
-    day-long trial."""
-    return max((t for t in (heartbeat, started) if t is not None), default=None)
+def _last_seen(*times: float | None) -> float | None:
+    """When a lost trial was last seen alive (its heartbeat, start or latest stored
+    report; None: unknown, so now), which is when it ended: not when a later run
+    noticed, or a study resumed the next day would show a day-long trial."""
+    return max((t for t in times if t is not None), default=None)
 
 
 class TrialChecks:

@@ -454,6 +454,10 @@ def test_a_trial_killed_after_a_save_lost_none_of_its_reports(tmp_path: Path) ->
     study = hp.load_study("k", db=db)
     lost, retry = study.trials
     assert [s for s, _ in study.curve(0)["value"]] == [1, 2, 3, 4, 5, 6] and lost.trained == 6
+    # it was last seen alive at its last report (before its first heartbeat, 5 s in)
+    reported = [at for *_, at in study.store.curve(study.id, 0)]
+    assert lost.finished == max(reported) and lost.started is not None
+    assert lost.finished > lost.started
     assert retry.parents[-1].step == 6 and retry.trained == 2 and retry.metrics["epochs"] == 8
 
 
