@@ -13,8 +13,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
+from hpotrack.cli import cli
 from hpotrack.provenance import hostname
 from hpotrack.records import Edge, TrialState
 from hpotrack.recovery import GRACE_S, lost_reason, pid_alive
@@ -517,6 +519,9 @@ def test_a_check_the_lost_trial_passed_is_not_decided_again(tmp_path: Path) -> N
     assert lost.params == retry.params == {"x": 0.5} and lost.state is TrialState.FAILED
     assert retry.parents[-1].step == 3 and retry.checks == lost.checks == {3: 0.5 + 1 / 3}
     assert retry.state is TrialState.COMPLETE and retry.trained == 6  # epochs 4..9
+    shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "p", str(retry.number)]).output
+    assert "up to step 3: carried over from the lost trial it resumes, #2" in shown
+    assert "\n  went on\n" in shown  # no check of its own: the one at 3 was its lost attempt's
 
 
 PRE_EMPTED = """

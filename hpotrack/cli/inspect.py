@@ -136,23 +136,31 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     click.echo("\n".join(lines))
 
 
+def _carried_until(record: TrialRecord) -> int | None:
+    """The step up to which a retry's checks were carried over from the lost trial it
+    resumes (its ``retried`` edge's step); None for other trials."""
+    edge = checkpoints.source_edge(record)
+    if edge is None or edge.kind != Origin.RETRIED.value:
+        return None
+    return edge.step
+
+
 def _resumed(record: TrialRecord) -> list[str]:
     """A line naming the checks a retry took over from the lost attempt it resumed."""
-    edge = checkpoints.source_edge(record)
-    if edge is None or edge.kind != Origin.RETRIED.value or edge.step is None:
+    edge, until = checkpoints.source_edge(record), _carried_until(record)
+    if edge is None or until is None or not any(step <= until for step in record.checks):
         return []
-    if not any(step <= edge.step for step in record.checks):
-        return []
-    return [
-        f"  up to step {edge.step}: carried over from the lost trial it resumes, #{edge.parent}"
-    ]
+    return [f"  up to step {until}: carried over from the lost trial it resumes, #{edge.parent}"]
 
 
 def _decision(record: TrialRecord, direction: str, promoted_as: Sequence[int]) -> str:
-    """What the method decided at the trial's checks, in one line."""
+    """What the method decided at the trial's checks (its own, not those a retry carried
+    over), in one line."""
     last_step, last_value = max(record.checks.items())
     if record.state is not TrialState.PRUNED:
-        return f"  went on at {plural(len(record.checks), 'check')}"
+        until = _carried_until(record) or 0
+        own = sum(step > until for step in record.checks)
+        return f"  went on at {plural(own, 'check')}" if own else "  went on"
     text = f"  stopped at step {last_step}"
     if last_value == worst_value(direction):  # what a NaN or infinite report is stored as
         text += " (it reported NaN or infinity there: the worst value)"
