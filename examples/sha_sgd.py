@@ -82,6 +82,9 @@ def main(n_trials: int) -> None:
         return
     best = study.best
     print(f"best error {best.value:.4f} with {best.params} (trial {best.number})")
+    model = study.load_checkpoint(best.number)  # the model it ended with, ready to use
+    accuracy = model.score(X_val, y_val)
+    print(f"its model, loaded from its checkpoint: validation accuracy {accuracy:.4f}")
     print("look further: hpotrack show sha_sgd --top 10")
 
 

@@ -188,3 +188,6 @@ def test_every_example_runs_with_a_small_budget(
         for number in printed
         for value in wanted
     ), f"stdout does not mention the best value {study.best.value}:\n{result.stdout}"
+    if name == "sha_sgd":  # the best trial's model, loaded from its checkpoint, scores as it did
+        assert study.best.value is not None
+        assert f"validation accuracy {1 - study.best.value:.4f}" in result.stdout
