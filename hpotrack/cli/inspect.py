@@ -136,21 +136,22 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     click.echo("\n".join(lines))
 
 
-def _carried_until(record: TrialRecord) -> int | None:
-    """The step up to which a retry's checks were carried over from the lost trial it
-    resumes (its ``retried`` edge's step); None for other trials."""
+def _carried_over(record: TrialRecord) -> tuple[int, int] | None:
+    """For a retry that resumed its lost trial's checkpoint: (that trial, the step up to
+    which its checks were carried over); None for other trials."""
     edge = checkpoints.source_edge(record)
-    if edge is None or edge.kind != Origin.RETRIED.value:
+    if edge is None or edge.kind != Origin.RETRIED.value or edge.step is None:
         return None
-    return edge.step
+    return edge.parent, edge.step
 
 
 def _resumed(record: TrialRecord) -> list[str]:
     """A line naming the checks a retry took over from the lost attempt it resumed."""
-    edge, until = checkpoints.source_edge(record), _carried_until(record)
-    if edge is None or until is None or not any(step <= until for step in record.checks):
+    carried = _carried_over(record)
+    if carried is None or not any(step <= carried[1] for step in record.checks):
         return []
-    return [f"  up to step {until}: carried over from the lost trial it resumes, #{edge.parent}"]
+    lost, until = carried
+    return [f"  up to step {until}: carried over from the lost trial it resumes, #{lost}"]
 
 
 def _decision(record: TrialRecord, direction: str, promoted_as: Sequence[int]) -> str:
@@ -158,8 +159,8 @@ def _decision(record: TrialRecord, direction: str, promoted_as: Sequence[int]) -
     over), in one line."""
     last_step, last_value = max(record.checks.items())
     if record.state is not TrialState.PRUNED:
-        until = _carried_until(record) or 0
-        own = sum(step > until for step in record.checks)
+        carried = _carried_over(record)
+        own = sum(carried is None or step > carried[1] for step in record.checks)
         return f"  went on at {plural(own, 'check')}" if own else "  went on"
     text = f"  stopped at step {last_step}"
     if last_value == worst_value(direction):  # what a NaN or infinite report is stored as
