@@ -297,3 +297,30 @@ def test_a_continued_trials_curve_is_joined_where_it_started() -> None:
     assert plots._joined(trials[1], found) == [(3, 0.7), (4, 0.6), (5, 0.5)]
     assert plots._joined(trials[2], found) == found[2]
     assert plots._joined(trials[0], found) == found[0]
+
+
+def test_importance_of_a_halving_study_uses_the_largest_step_with_enough_values(
+    db: Path, tmp_path: Path
+) -> None:
+    """Successive halving completes few trials: importance then reads the values at the
+    largest step that five trials reached (x matters, the noise parameter does not), and
+    says so; values at different steps are never mixed."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0), "noise": hp.Float(0.0, 1.0)}, method="sha",
+             study="asha", db=db, seed=0, budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, noise: float, trial: hp.Trial) -> float:
+        for step in trial.steps:
+            trial.report((x - 0.3) ** 2 + 0.001 * noise + 1 / step, step=step)
+        return (x - 0.3) ** 2 + 0.001 * noise + 1 / 9
+
+    study = train.optimize(n_trials=20)
+    complete = [t for t in study.trials if t.state.value == "complete"]
+    assert len(complete) < plots.MIN_IMPORTANCE_TRIALS  # so the complete ones alone do not do
+    at_3 = [t for t in study.trials if 3 in t.checks]
+    assert len(at_3) >= plots.MIN_IMPORTANCE_TRIALS
+    shares = plots.importance_values(study)
+    assert shares["x"][0] > 0.5 > shares["noise"][0]
+    observed = plots._observed(study)
+    assert observed.where == f"{len(at_3)} trials' value at step 3"
+    assert sorted(observed.values) == sorted(t.checks[3] for t in at_3)
+    plots.save(study, "importance", tmp_path / "i.png")
