@@ -402,14 +402,14 @@ def _observed(study: Study) -> _Observations:
     at the max), as BOHB models the largest budget with enough observations. Values at
     different steps are not compared. A lost trial's checks count once, with its retry."""
     done = _complete(study.trials)
-    if len(done) >= MIN_IMPORTANCE_TRIALS or study.budget is None:
-        if len(done) < MIN_IMPORTANCE_TRIALS:
-            raise PlotError(
-                f"importance needs at least {MIN_IMPORTANCE_TRIALS} complete trials; study "
-                f"{study.name!r} has {len(done)}"
-            )
+    if len(done) >= MIN_IMPORTANCE_TRIALS:
         return _Observations(
             [t.params for t in done], [_value(t) for t in done], f"{len(done)} complete trials"
+        )
+    if study.budget is None:
+        raise PlotError(
+            f"importance needs at least {MIN_IMPORTANCE_TRIALS} complete trials; study "
+            f"{study.name!r} has {len(done)}"
         )
     at: dict[int, list[tuple[Mapping[str, Value], float]]] = {}
     worst = worst_value(study.direction)  # how a diverged check is stored
