@@ -62,24 +62,26 @@ def source_edge(trial: TrialRecord) -> Edge | None:
 Found = TypeVar("Found")
 
 
-def resolve(
-    trials: Sequence[TrialRecord], edge: Edge, find: Callable[[int, int | None], Found | None]
+def line_state(
+    trials: Sequence[TrialRecord],
+    number: int,
+    step: int | None,
+    find: Callable[[int, int | None], Found | None],
 ) -> Found | None:
-    """The checkpoint ``edge`` leads to, as ``find(number, at_most)`` gives a trial's
-    latest at or before a step; None if none is stored. If the parent saved none there,
-    the state of its line there is that of the checkpoint it started from, if at or
-    before that step: a retry lost before its first save, or a promoted trial stopped
-    before it saved, is resumed where it started (``Trial.steps`` then starts after it)."""
+    """The checkpoint holding trial ``number``'s line as it was at ``step`` (None: its
+    latest), as ``find(number, at_most)`` gives a trial's latest at or before a step;
+    None if none is stored. A trial that saved none by then was still where it started:
+    the checkpoint it started from, if at or before that step (a retry lost before its
+    first save, or a promoted trial stopped before it saved, resumes where it started;
+    ``Trial.steps`` then starts after it)."""
     while True:
-        found = find(edge.parent, edge.step)
+        found = find(number, step)
         if found is not None:
             return found
-        further = source_edge(trials[edge.parent])
-        if further is None:
+        started = source_edge(trials[number])
+        if started is None or (step is not None and (started.step is None or started.step > step)):
             return None
-        if edge.step is not None and (further.step is None or further.step > edge.step):
-            return None
-        edge = further  # a parent's number is below its child's: this ends
+        number, step = started.parent, started.step  # a parent's number is below: this ends
 
 
 def save(
@@ -188,7 +190,7 @@ def unneeded(
 
     Kept: each running trial's latest checkpoint and its two latest below its budget
     (what a retry resumes if it is lost: see :mod:`hpotrack.retries`), the one each
-    running or queued trial starts from (:func:`resolve`), and the latest of each trial
+    running or queued trial starts from (:func:`line_state`), and the latest of each trial
     the method may still start a new trial from: ``resumable`` when the method says
     (PBT: each member's latest segment), else every trial that did not fail and whose
     line has not gone on (no finished child continued it or was promoted from it; a
@@ -221,7 +223,7 @@ def unneeded(
         if edge is None:
             continue
         if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
-            found = resolve(trials, edge, find)
+            found = line_state(trials, edge.parent, edge.step, find)
             if found is not None:
                 keep.add(found)
         elif edge.kind != Origin.EXPLOITED.value:
@@ -235,8 +237,7 @@ def unneeded(
         if trial.number in saved:
             keep.add((trial.number, saved[trial.number][-1]))
         if trial.state is TrialState.PRUNED and trial.checks:  # what a promotion would load
-            at = Edge(trial.number, Origin.PROMOTED.value, step=max(trial.checks))
-            found = resolve(trials, at, find)
+            found = line_state(trials, trial.number, max(trial.checks), find)
             if found is not None:
                 keep.add(found)
     return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]

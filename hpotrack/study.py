@@ -33,7 +33,7 @@ from hpotrack.errors import (
 from hpotrack.methods.base import History, Proposal
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.provenance import hostname
-from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
+from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
 from hpotrack.recovery import lost_reason
 from hpotrack.space import Space, Value
 from hpotrack.store import Store, StudyRow
@@ -293,8 +293,7 @@ class Study:
         record = self.trial(number)
         if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
             raise TrialError(f"a checkpoint's step is a whole number, but got step={step!r}")
-        edge = Edge(number, "lookup", step=step)  # the trial's own line at that step
-        found = checkpoints.resolve(self.trials, edge, self._latest_checkpoint)
+        found = checkpoints.line_state(self.trials, number, step, self._latest_checkpoint)
         if found is None:
             at = "" if step is None else f" at or before step {step}"
             raise TrialError(
@@ -823,7 +822,7 @@ class TrialCheckpoints:
         edge = checkpoints.source_edge(trials[self._claimed.number])
         if edge is None:
             return None
-        found = checkpoints.resolve(trials, edge, study._latest_checkpoint)
+        found = checkpoints.line_state(trials, edge.parent, edge.step, study._latest_checkpoint)
         if found is None:
             if checkpoints.any_saved(study.store, study.id) and not study._warned_missing:
                 study._warned_missing = True  # once per study and process

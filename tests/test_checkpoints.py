@@ -182,11 +182,11 @@ def test_a_queued_retry_keeps_the_checkpoint_its_line_resumes_from() -> None:
         return (number, steps[-1]) if steps else None
 
     assert checkpoints.source_edge(trials[3]) == Edge(2, "retried", step=7)
-    assert checkpoints.resolve(trials, Edge(2, "retried", step=7), latest) == (1, 7)
-    assert checkpoints.resolve(trials, Edge(2, "retried", step=4), latest) is None  # not back
-    assert checkpoints.resolve(trials, promoted, latest) == (0, 3)
+    assert checkpoints.line_state(trials, 2, 7, latest) == (1, 7)
+    assert checkpoints.line_state(trials, 2, 4, latest) is None  # not back
+    assert checkpoints.line_state(trials, 0, 3, latest) == (0, 3)
     # 1 saved nothing by step 4: its line was then where it started, 0's checkpoint at 3
-    assert checkpoints.resolve(trials, Edge(1, "promoted", step=4), latest) == (0, 3)
+    assert checkpoints.line_state(trials, 1, 4, latest) == (0, 3)
 
     garbage = unneeded(trials, [(n, s) for n, steps in saved.items() for s in steps])
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (0, 3), (1, 5)]
