@@ -31,7 +31,9 @@ def parents_of(trial: hp.TrialRecord) -> list[int]:
     return [edge.parent for edge in trial.parents]
 
 
-def tuned(db: Path, method: str, steps: list[tuple[int, int]]) -> hp.TunedFunction:
+def tuned(
+    db: Path, method: str | hp.methods.Method, steps: list[tuple[int, int]]
+) -> hp.TunedFunction:
     """A study whose trial ``n`` reports ``(x - 0.7)² + 1/epoch`` each epoch; ``steps``
     collects (trial number, epoch) of every epoch trained."""
 
@@ -131,15 +133,30 @@ def test_a_promoted_trial_continues_its_parents_checkpoint_from_the_rung(db: Pat
     assert all(started[n] is None and trained[n][0] == 1 for n in fresh)
 
 
-def test_resuming_continues_the_hyperband_iteration(db: Path) -> None:
+@pytest.mark.parametrize("rule", ["synchronous", "asynchronous"])
+def test_resuming_continues_the_hyperband_iteration(tmp_path: Path, rule: str) -> None:
+    """Stopped in the middle of the most aggressive bracket's run and resumed from the
+    file, the study goes on exactly as one never stopped: same configurations, brackets,
+    checks, stops and promotions."""
+    method = hp.methods.Hyperband(brackets=rule)
     steps: list[tuple[int, int]] = []
-    tuned(db, "hyperband", steps).optimize(n_trials=25)
+    tuned(tmp_path / "a.db", method, steps).optimize(n_trials=20)
     close_stores()  # a fresh connection and Study: everything comes from the file
-    study = tuned(db, "hyperband", steps).optimize(n_trials=60)
-    new = [t for t in study.trials if t.origin == Origin.SAMPLED.value]
-    schedule = bracket_schedule(Ladder(BUDGET, 3))
-    assert [t.bracket for t in new] == [schedule[i % len(schedule)] for i in range(len(new))]
+    resumed = tuned(tmp_path / "a.db", method, steps).optimize(n_trials=70)
+    straight = tuned(tmp_path / "b.db", method, []).optimize(n_trials=70)
+
+    def outline(t: hp.TrialRecord) -> tuple[object, ...]:
+        return (t.params, t.state, t.bracket, t.rung, t.checks, t.origin, parents_of(t))
+
+    assert [outline(t) for t in resumed.trials] == [outline(t) for t in straight.trials]
+    new = [t for t in resumed.trials if t.origin == Origin.SAMPLED.value]
     assert [t.claim for t in new] == [f"config:{i}" for i in range(len(new))]
+    if rule == "synchronous":  # each bracket's configurations together, as the paper runs
+        expected = [3] * 27 + [2] * 12 + [1] * 6 + [0] * 4
+    else:
+        expected = list(bracket_schedule(Ladder(BUDGET, 3)))
+    assert [t.bracket for t in new] == (expected * 2)[: len(new)]
+    assert any(t.origin == Origin.PROMOTED.value for t in resumed.trials)
 
 
 def test_three_processes_share_rungs_and_promotions(tmp_path: Path) -> None:
@@ -166,6 +183,51 @@ def test_three_processes_share_rungs_and_promotions(tmp_path: Path) -> None:
     for trial in trials:  # every epoch reported is stored; none past the stop
         expected = max(trial.checks) if trial.state is TrialState.PRUNED else 9
         assert stored[trial.number] == expected
+
+
+def test_three_processes_share_synchronous_bracket_runs(tmp_path: Path) -> None:
+    """Hyperband's runs over Budget(1, 9) filled by 3 processes at once: in every run, the
+    configurations that went past a rung are the best of the run there, no more than the
+    paper's ``⌊n η^-i⌋``, and a promotion from a rung starts only after every trial of
+    the run that reached it (the decision waited for the whole run)."""
+    db = tmp_path / "h.db"
+    processes = [start(db, "brackets", "90", gate=tmp_path) for _ in range(3)]
+    open_gate(tmp_path, processes)
+    for process in processes:
+        finish(process)
+    trials = hp.load_study("brackets", db=db).trials
+    assert [t.number for t in trials] == list(range(90)) and len({t.pid for t in trials}) >= 2
+    promoted = [t.parents[0].parent for t in trials if t.origin == Origin.PROMOTED.value]
+    assert promoted and len(promoted) == len(set(promoted))
+    layout = hp.methods.Hyperband().layout(Ladder(hp.Budget(1, 9), 3))
+    root = {t.number: t.number for t in trials}
+    for t in trials:
+        if t.origin == Origin.PROMOTED.value:
+            root[t.number] = root[t.parents[0].parent]
+    runs: dict[int, list[hp.TrialRecord]] = {}
+    for t in trials:
+        slot = int((trials[root[t.number]].claim or "config:-1").split(":")[1])
+        runs.setdefault(layout.run_of(slot).first_slot, []).append(t)
+    checked = 0
+    for first, members in runs.items():
+        run = layout.run_of(first)
+        furthest: dict[int, int] = {}  # line: the furthest step it trained to
+        for t in members:
+            reached = 9 if t.state is TrialState.COMPLETE else max(t.checks, default=0)
+            furthest[root[t.number]] = max(furthest.get(root[t.number], 0), reached)
+        for stage, step in enumerate([1, 3, 9][2 - run.bracket : 2]):  # the run's rungs
+            at = {root[t.number]: (t.checks[step], t.number) for t in members if step in t.checks}
+            went_on = {line for line in at if furthest[line] > step}
+            best = sorted(at.values())[: run.survivors(stage + 1, 3)]
+            assert went_on <= {root[n] for _, n in best}, (first, step)
+            last_arrival = max((n for _, n in at.values()), default=-1)
+            for t in members:
+                if t.origin == Origin.PROMOTED.value and t.parents[0].step == step:
+                    assert t.number > last_arrival  # promoted once the whole run arrived
+                    checked += 1
+    assert checked > 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_best_before_a_trial_trained_fully_says_why_and_what_to_do(db: Path) -> None:

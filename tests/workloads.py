@@ -76,6 +76,24 @@ def halving(x: float, trial: hp.Trial) -> float:
 
 
 @hp.tune(
+    {"x": hp.Float(0.0, 1.0)},
+    method="hyperband",
+    study="brackets",
+    seed=0,
+    budget=hp.Budget(1, 9, name="epochs"),
+)
+def brackets(x: float, trial: hp.Trial) -> float:
+    """``halving``'s curve under Hyperband's synchronous bracket runs; trials take
+    different times, so runs fill out of order across processes."""
+    loss = 1.0
+    for epoch in trial.steps:
+        time.sleep(0.002 + 0.004 * ((trial.number * 7) % 5))
+        loss = (x - 0.3) ** 2 + 1.0 / epoch
+        trial.report(loss, step=epoch)
+    return loss
+
+
+@hp.tune(
     {"lr": hp.Float(0.01, 1.0, log=True)},
     method=hp.methods.PBT(population=4, interval=2, generations=3),
     study="population",
@@ -101,6 +119,7 @@ FUNCTIONS = {
     "sleepy": sleepy,
     "sleepy-epochs": sleepy_epochs,
     "halving": halving,
+    "brackets": brackets,
     "population": population,
 }
 

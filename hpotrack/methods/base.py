@@ -28,6 +28,9 @@ WINDOW = 1000
 """How many of the most recent trials a model-based suggestion (``tpe``, ``bohb``) looks
 at, plus the best one: its cost stays bounded however large the study grows."""
 
+_LINE_EDGES = frozenset({Origin.PROMOTED.value, Origin.RETRIED.value})
+"""Edges to a trial whose configuration the child trains on: they make one line."""
+
 PROMOTE = "promote"
 """The claim of a promotion is ``promote:<number of the stopped trial>``: once per study."""
 
@@ -74,10 +77,12 @@ class History:
         self._complete_at: dict[int, list[float]] = {}
         self._stopped: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
         self._trials: list[TrialRecord] = []
-        self._claims: set[str] = set()
+        self._claims: dict[str, int] = {}  # claim: the trial that holds it
         self._claim_counts: dict[str, int] = {}
         self._configurations: set[str] | None = None  # Space.key of every trial, once asked
         self._superseded: set[int] = set()  # lost or interrupted trials that a retry replaced
+        self._line_root: list[int] = []  # per trial: the first trial of its configuration's line
+        self._lines: dict[int, list[int]] = {}  # first trial: the trials of its line, in order
         self._counts = {state: 0 for state in TrialState}
         self._unfinished: dict[TrialState, set[int]] = {
             TrialState.QUEUED: set(),
@@ -88,6 +93,10 @@ class History:
         # optimize(max_budget=...) compares with
         self.trained = 0
         self._replaced = 0
+        # Derived data a method may keep between asks to bound its reading (e.g. where the
+        # oldest undecided bracket run starts): only what it could recompute from the
+        # trials, since a new process starts with it empty.
+        self.cache: dict[str, Any] = {}
 
     @property
     def trials(self) -> Sequence[TrialRecord]:
@@ -120,6 +129,19 @@ class History:
 
     def is_claimed(self, claim: str) -> bool:
         return claim in self._claims
+
+    def claimant(self, claim: str) -> int | None:
+        """The number of the trial holding ``claim`` (e.g. ``"config:7"``), if any."""
+        return self._claims.get(claim)
+
+    def line_root(self, number: int) -> int:
+        """The first trial of trial ``number``'s configuration line: the line goes on
+        through ``promoted`` and ``retried`` edges (the same configuration, trained on)."""
+        return self._line_root[number]
+
+    def line(self, root: int) -> Sequence[int]:
+        """The trials of the line that trial ``root`` starts, in order."""
+        return self._lines.get(root, ())
 
     def is_superseded(self, number: int) -> bool:
         """Whether trial ``number`` was lost or interrupted and a retry replaced it: its
@@ -218,6 +240,12 @@ class History:
             self._trials[record.number] = record
         elif record.number == len(self._trials):
             self._trials.append(record)
+            root = next(
+                (self._line_root[e.parent] for e in record.parents if e.kind in _LINE_EDGES),
+                record.number,
+            )
+            self._line_root.append(root)
+            self._lines.setdefault(root, []).append(record.number)
             if self._configurations is not None:
                 self._configurations.add(self.space.key(record.params))
             for edge in record.parents:
@@ -242,7 +270,7 @@ class History:
         ):
             self.best = record
         if record.claim is not None and record.claim not in self._claims:
-            self._claims.add(record.claim)
+            self._claims[record.claim] = record.number
             prefix, _, rest = record.claim.partition(":")
             self._claim_counts[prefix] = self._claim_counts.get(prefix, 0) + 1
             if prefix == PROMOTE and rest.isdigit() and int(rest) < len(self._trials):

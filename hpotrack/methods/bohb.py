@@ -73,7 +73,10 @@ class BOHB(Hyperband):
     bandwidth_factor: float = 3.0
     min_bandwidth: float = 1e-3
     model_budget: str = "top"
-    stored_defaults: ClassVar[dict[str, Any]] = {"model_budget": "largest"}  # before daae229
+    stored_defaults: ClassVar[dict[str, Any]] = {  # what studies stored before them ran
+        "model_budget": "largest",
+        "brackets": "asynchronous",
+    }
 
     def __post_init__(self) -> None:
         super().__post_init__()

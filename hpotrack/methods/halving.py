@@ -150,10 +150,16 @@ def goes_on(history: History, trial: TrialRecord, step: int, ladder: Ladder) -> 
     return ahead < math.floor(_reached(history, step, brackets) / ladder.eta)
 
 
-def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) -> Proposal | None:
+def promotion(
+    history: History,
+    ladder: Ladder,
+    brackets: Sequence[int | None],
+    only: Sequence[int | None] | None = None,
+) -> Proposal | None:
     """The trial to promote now, highest rung first (ASHA's ``get_job``), if any: one
     stopped at rung ``j`` that is in the top ``⌊n/η⌋`` of rung ``j`` of its bracket and
     was not promoted before (the claim ``promote:<number>`` makes that once per study).
+    ``only``: promote only trials of these brackets (ranked with their whole group).
     Ranks are binary searches in the history's indexes: the cost does not grow with the
     study."""
     groups = list(dict.fromkeys(group(bracket, ladder) for bracket in brackets))
@@ -162,7 +168,8 @@ def promotion(history: History, ladder: Ladder, brackets: Sequence[int | None]) 
         for members in groups:
             if j < ladder.first_rung(members[-1]):  # a group's brackets share a first rung
                 continue
-            heads = [found[0] for b in members if (found := history.stopped(step, b))]
+            candidates = members if only is None else [b for b in members if b in only]
+            heads = [found[0] for b in candidates if (found := history.stopped(step, b))]
             if not heads:
                 continue
             best = min(heads)  # the best stopped trial of the group

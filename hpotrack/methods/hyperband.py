@@ -1,17 +1,31 @@
-"""``hyperband``: brackets of asynchronous successive halving (Li et al. 2018).
+"""``hyperband``: brackets of successive halving (Li et al. 2018).
 
 Bracket ``s`` runs successive halving from ``s`` rungs below the top (bracket 0 trains
-every trial fully; see :mod:`hpotrack.methods.halving`). New configurations go to the
-brackets in the proportions of one Hyperband iteration, interleaved, so several processes
-fill all brackets at once; each trial is compared only with trials of its own bracket.
-Configurations are drawn uniformly at random; :mod:`hpotrack.methods.bohb` draws them from
-a model instead.
+every trial fully; see :mod:`hpotrack.methods.halving` for the rungs). New configurations
+go to the brackets in the proportions of one Hyperband iteration (``n_s`` of them to
+bracket ``s``). Configurations are drawn uniformly at random; :mod:`hpotrack.methods.bohb`
+draws them from a model instead.
+
+``brackets`` says how a bracket decides at its rungs:
+
+- ``"synchronous"`` (the default): as the paper runs it, each bracket of each iteration
+  is one run of successive halving over its ``n_s`` configurations, and a rung's best
+  ``⌊n_s η^-i⌋`` go on once all of the run arrived there; processes never wait, they
+  start the next configurations meanwhile (:mod:`hpotrack.methods.brackets`).
+- ``"asynchronous"``: each bracket is asynchronous successive halving (ASHA's rule, Li et
+  al. 2020) over all its trials so far, the iteration's brackets interleaved; what
+  studies stored before the option did.
+
+Enqueued and manual configurations belong to no bracket: they are checked from the lowest
+rung and ranked there, asynchronously, with the most aggressive bracket's trials.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from hpotrack.methods import brackets as runs
 from hpotrack.methods.base import History, Proposal, register
 from hpotrack.methods.halving import (
     Halving,
@@ -21,8 +35,11 @@ from hpotrack.methods.halving import (
     promotion,
     set_eta,
 )
-from hpotrack.records import Origin
+from hpotrack.options import check_choice
+from hpotrack.records import Origin, TrialRecord
 from hpotrack.space import Value
+
+BRACKET_RULES = ("synchronous", "asynchronous")
 
 
 @register
@@ -32,29 +49,55 @@ class Hyperband(Halving):
 
     name = "hyperband"
     eta: float = 3.0
+    brackets: str = "synchronous"
+    stored_defaults: ClassVar[dict[str, Any]] = {"brackets": "asynchronous"}  # before it
 
     def __post_init__(self) -> None:
         set_eta(self)
+        check_choice(self.brackets, "brackets", BRACKET_RULES)
+
+    @property
+    def synchronous(self) -> bool:
+        return self.brackets == "synchronous"
 
     def ask(self, history: History) -> Proposal:
         ladder = self.ladder(history)
-        promoted = promotion(history, ladder, [*range(ladder.top + 1), None])
+        slot = new_config_slot(history)
+        if self.synchronous:
+            layout = self.layout(ladder)
+            promoted = runs.promotion(history, ladder, layout) or promotion(
+                history, ladder, [None], only=[None]
+            )
+            bracket = layout.order[slot % layout.per_iteration]
+        else:
+            promoted = promotion(history, ladder, [*range(ladder.top + 1), None])
+            schedule = self.schedule(ladder)
+            bracket = schedule[slot % len(schedule)]
         if promoted is not None:
             return promoted
-        slot = new_config_slot(history)
-        schedule = self.schedule(ladder)
         params, note = self.configuration(history)
         return Proposal(
             params=params,
             origin=Origin.SAMPLED.value,
             claim=f"config:{slot}",
-            bracket=schedule[slot % len(schedule)],
+            bracket=bracket,
             note=note,
         )
 
+    def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
+        if not self.synchronous or trial.bracket is None:
+            return super().on_report(trial, step, history)
+        ladder = self.ladder(history)
+        return not runs.goes_on(history, ladder, self.layout(ladder), trial, step)
+
     def schedule(self, ladder: Ladder) -> tuple[int, ...]:
-        """The brackets of one iteration's new configurations, in order: Hyperband's."""
+        """The brackets of one iteration's new configurations: Hyperband's, interleaved
+        (synchronous runs take each bracket's together, see :meth:`layout`)."""
         return bracket_schedule(ladder)
+
+    def layout(self, ladder: Ladder) -> runs.Layout:
+        """Which run of which bracket each new configuration belongs to."""
+        return runs.Layout.of(self.schedule(ladder), ladder.top)
 
     def configuration(self, history: History) -> tuple[dict[str, Value], str]:
         """A new configuration, and where it came from: uniform at random."""

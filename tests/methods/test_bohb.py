@@ -181,7 +181,7 @@ class NoModel(BOHB):
 def test_a_subclass_chooses_what_the_model_sees_through_observed() -> None:
     """Without observations BOHB's configurations are Hyperband's, trial for trial."""
     methods = (NoModel(random_fraction=0.0), Hyperband(), BOHB(random_fraction=0.0))
-    runs = [simulate(m, SQUARE, 40, objective=distance, budget=BUDGET) for m in methods]
+    runs = [simulate(m, SQUARE, 120, objective=distance, budget=BUDGET) for m in methods]
     no_model, uniform, bohb = ([t.params for t in run.trials] for run in runs)
     assert no_model == uniform
     assert bohb != uniform  # the model does steer the default
