@@ -7,22 +7,28 @@ Every run gets ``multifidelity.py``'s budget and accounting (T x 27 epochs; a pr
 continues from its rung). It compares bracket allocations, as the share of runs whose best
 error within E epochs is at or below a level:
 
-- ``hyperband``: Hyperband's proportions (Li et al. 2018, Alg. 1; hpotrack's default);
-- ``hyperband, in the paper's order``: the same proportions, but each iteration's brackets
-  one after the other, most aggressive first, as Alg. 1 loops (hpotrack interleaves them,
-  so that several processes fill every bracket at once);
-- ``hyperband, equal checkpointed cost``: brackets get equal epochs counted as this
-  benchmark counts them (a promotion continues from its rung), not as Hyperband's
+- ``hyperband``: hpotrack's default: Hyperband's proportions (Li et al. 2018, Alg. 1),
+  each bracket of each iteration one synchronous run of successive halving over its
+  configurations (a rung decides once all of the run arrived), brackets in the paper's
+  order;
+- ``hyperband, asynchronous``: the same proportions with ASHA's rule in each bracket (a
+  trial goes on if it is in the top 1/η of its bracket's trials at the rung so far; Li et
+  al. 2020), the brackets interleaved: hpotrack's default before synchronous runs;
+- ``..., in the paper's order``: asynchronous, but each iteration's brackets one after the
+  other, most aggressive first, as Alg. 1 loops;
+- ``..., equal checkpointed cost``: asynchronous; brackets get equal epochs counted as
+  this benchmark counts them (a promotion continues from its rung), not as Hyperband's
   proportions count them (every rung from scratch);
-- ``ray-softmax``: bracket ``s`` with probability proportional to e^s, as Ray Tune's
-  AsyncHyperBandScheduler picks brackets (64, 24, 9, 3 % for brackets 3..0);
-- ``most-aggressive``: the bracket checked from the lowest rung alone (successive halving);
-- ``... leaky``: the same with the rule Optuna's and Ray Tune's pruners use at a rung,
+- ``ray-softmax``: asynchronous, bracket ``s`` with probability proportional to e^s, as
+  Ray Tune's AsyncHyperBandScheduler picks brackets (64, 24, 9, 3 % for brackets 3..0);
+- ``most-aggressive``: the bracket checked from the lowest rung alone (asynchronous
+  successive halving);
+- ``... leaky``: asynchronous with the rule Optuna's and Ray Tune's pruners use at a rung,
   where the best of the first η - 1 arrivals goes on (hpotrack stops them, as ASHA does,
   and promotes the best once η arrived);
-- ``hyperband, clairvoyant rungs``: Hyperband's proportions, but every check shows the
-  method the configuration's final error (what the trial is charged is still its error
-  where it stopped): how far better rankings at the rungs could take Hyperband;
+- ``..., clairvoyant rungs``: every check shows the method the configuration's final
+  error (what the trial is charged is still its error where it stopped): how far better
+  rankings at the rungs could take Hyperband;
 - ``random``: T configurations trained fully, the target's reference.
 
 ``--eta`` and ``--min-epochs`` change the ladder of every row (Hyperband's defaults: 3 and 1).
@@ -116,17 +122,28 @@ def allocations(ladder: Ladder) -> dict[str, Row]:
     softmax = [math.exp(s) for s in range(ladder.top + 1)]
     only_top = [float(s == ladder.top) for s in range(ladder.top + 1)]
     equal = [1 / cost for cost in checkpointed_costs(ladder)]
+    asha = "asynchronous"  # ASHA's rule in each bracket, over all of its trials so far
+
+    def weighted(weights: list[float]) -> tuple[float, ...]:
+        return tuple(w / sum(weights) for w in weights)
+
     return {
         "hyperband": Row(Allocated(eta=eta)),
-        "hyperband, in the paper's order": Row(Allocated(eta=eta, in_order=True)),
-        "hyperband, equal checkpointed cost": Row(
-            Allocated(eta=eta, weights=tuple(w / sum(equal) for w in equal))
+        "hyperband, asynchronous": Row(Allocated(eta=eta, brackets=asha)),
+        "hyperband, asynchronous, in the paper's order": Row(
+            Allocated(eta=eta, brackets=asha, in_order=True)
         ),
-        "ray-softmax": Row(Allocated(eta=eta, weights=tuple(w / sum(softmax) for w in softmax))),
-        "most-aggressive": Row(Allocated(eta=eta, weights=tuple(only_top))),
-        "hyperband, leaky": Row(Leaky(eta=eta)),
-        "most-aggressive, leaky": Row(Leaky(eta=eta, weights=tuple(only_top))),
+        "hyperband, asynchronous, equal checkpointed cost": Row(
+            Allocated(eta=eta, brackets=asha, weights=weighted(equal))
+        ),
+        "ray-softmax": Row(Allocated(eta=eta, brackets=asha, weights=weighted(softmax))),
+        "most-aggressive": Row(Allocated(eta=eta, brackets=asha, weights=tuple(only_top))),
+        "hyperband, asynchronous, leaky": Row(Leaky(eta=eta, brackets=asha)),
+        "most-aggressive, leaky": Row(Leaky(eta=eta, brackets=asha, weights=tuple(only_top))),
         "hyperband, clairvoyant rungs": Row(Allocated(eta=eta), clairvoyant=True),
+        "hyperband, asynchronous, clairvoyant rungs": Row(
+            Allocated(eta=eta, brackets=asha), clairvoyant=True
+        ),
         "random": Row(Random()),
     }
 

@@ -3,13 +3,15 @@
     python examples/hyperband_sgd.py [N_TRIALS] && hpotrack show hyperband_sgd --top 10
 
 Successive halving must guess how early it is safe to judge a trial; Hyperband hedges
-by running several brackets of it side by side: one judges after 1 epoch, another after
-3, another after 9, and one trains every trial to the full 27 epochs. Each trial reports
-its validation RMSE after every epoch (``trial.report``, which raises ``hp.Pruned`` when
-its bracket stops it), and a stopped trial that later ranks in the top third is promoted:
-continued from its checkpoint. The script prints how the brackets shared the trials.
+by running several brackets of it, one after the other: one judges 27 configurations
+after 1 epoch, another 12 after 3, another 6 after 9, and one trains 4 to the full 27
+epochs. Each trial reports its validation RMSE after every epoch (``trial.report``,
+which raises ``hp.Pruned`` when its bracket stops it); once every configuration of a
+bracket reached a rung, the best third of them go on, continued from their checkpoints.
+The script prints how the brackets shared the trials.
 
-N_TRIALS (default 60) is the study's total in ./hpotrack.db (or $HPOTRACK_DB).
+N_TRIALS (default 69: one Hyperband iteration, 49 configurations and 20 promotions) is
+the study's total in ./hpotrack.db (or $HPOTRACK_DB).
 """
 
 from __future__ import annotations
@@ -91,4 +93,4 @@ def main(n_trials: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 60)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 69)

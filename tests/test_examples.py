@@ -20,7 +20,7 @@ ARGS = {
     "pbt_digits": ["1"],  # one generation of the population; the others take N_TRIALS
     # ASHA stops the first arrivals at each rung: enough trials that one trains fully
     "bohb_mlp": ["150"],  # epochs (max_budget), not trials
-    "hyperband_sgd": ["10"],
+    "hyperband_sgd": ["40"],  # the most aggressive bracket's run: 27 + 9 + 3 + 1 trials
     "sha_sgd": ["20"],
 }
 SMALL = ["4"]

@@ -27,7 +27,9 @@ checkpoint or start again; either way the promoted trial's curve is its own.
 
 Trials of one bracket rank together, ties by arrival. Trials without a bracket (enqueued
 or manual configurations) rank with the most aggressive bracket, which is checked from
-the lowest rung as they are.
+the lowest rung as they are. This is every rung's rule in ``sha``; ``hyperband`` and
+``bohb`` use it with ``brackets="asynchronous"``, and by default decide each bracket's
+rungs per run of the paper's iterations instead (:mod:`hpotrack.methods.brackets`).
 
 Trials train with ``trial.budget = max`` and report at steps counted in budget units; the
 check steps are the rung budgets. Every decision is a function of the stored history.
