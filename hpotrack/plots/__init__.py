@@ -1,0 +1,70 @@
+"""Figures of a study, drawn with matplotlib (the ``plots`` extra: ``pip install
+"hpotrack[plots]"``).
+
+Each function returns a :class:`matplotlib.figure.Figure` on an Agg canvas, made without
+pyplot: no window ever opens and no global figure list grows, so a long-running process can
+draw as many as it likes (matplotlib's "embedding" guide: figures without pyplot).
+:func:`save` writes one to a file, atomically.
+
+- :func:`history`: the objective of every trial, with the best so far (Optuna's
+  ``plot_optimization_history``); pruned and failed trials marked.
+- :func:`curves`: the intermediate values of every trial, by state, with the rung budgets
+  where the method decided (Li et al. 2018, Hyperband, fig. 1).
+- :func:`params`: parallel coordinates of the parameters in the unit-cube encoding the
+  methods use (``Space.encode``; a ``Choice`` as its categories) and the objective, each
+  line coloured by its value (Inselberg 1985).
+- :func:`importance`: each parameter's share of the objective's variance, by fANOVA on a
+  random forest (Hutter et al. 2014; :mod:`hpotrack.importance`).
+- :func:`lineage`: for population-based training, members' segments over steps and the
+  exploit jumps between them (Jaderberg et al. 2017, fig. 5); for other studies, the
+  parent -> child graph by trial number, edges coloured by kind.
+
+Every function takes ``progress``, called with a number of trials as they are read (the
+counts add up to ``len(study.trials)``), for a progress bar on long plots.
+
+The package: :mod:`~hpotrack.plots.kinds` (the entry points), one module per kind
+(``history_plot``, ``curves_plot``, ``params_plot``, ``importance_plot``, ``lineage_plot``)
+and :mod:`~hpotrack.plots.common` (what they share).
+"""
+
+from __future__ import annotations
+
+from hpotrack.plots.common import (
+    INSTALL,
+    STATE_COLOURS,
+    PlotError,
+    Progress,
+    require_matplotlib,
+)
+from hpotrack.plots.curves_plot import MAX_RUNG_LINES, curves
+from hpotrack.plots.curves_plot import _joined as _joined  # for the tests
+from hpotrack.plots.history_plot import history
+from hpotrack.plots.importance_plot import MIN_IMPORTANCE_TRIALS, importance, importance_values
+from hpotrack.plots.importance_plot import _observed as _observed  # for the tests
+from hpotrack.plots.kinds import FORMATS, KINDS, figure, save
+from hpotrack.plots.lineage_plot import KIND_COLOURS, MAX_ANNOTATED, SEGMENT, lineage
+from hpotrack.plots.params_plot import TEXT, params
+
+__all__ = [
+    "FORMATS",
+    "INSTALL",
+    "KINDS",
+    "KIND_COLOURS",
+    "MAX_ANNOTATED",
+    "MAX_RUNG_LINES",
+    "MIN_IMPORTANCE_TRIALS",
+    "SEGMENT",
+    "STATE_COLOURS",
+    "TEXT",
+    "PlotError",
+    "Progress",
+    "curves",
+    "figure",
+    "history",
+    "importance",
+    "importance_values",
+    "lineage",
+    "params",
+    "require_matplotlib",
+    "save",
+]

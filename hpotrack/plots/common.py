@@ -1,0 +1,91 @@
+"""What every plot kind shares: the error, the matplotlib check, reading a study's trials
+and their values, and a figure made without pyplot."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from hpotrack.errors import HpotrackError, MissingDependency
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.study import Study
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+INSTALL = 'pip install "hpotrack[plots]"'
+STATE_COLOURS = {
+    TrialState.COMPLETE: "C0",
+    TrialState.PRUNED: "C1",
+    TrialState.FAILED: "C3",
+    TrialState.RUNNING: "0.55",
+    TrialState.QUEUED: "0.75",
+}
+Progress = Callable[[int], None]
+
+
+class PlotError(HpotrackError):
+    """A plot cannot be drawn or written (the message says why and what to do)."""
+
+
+def require_matplotlib() -> None:
+    """A :class:`PlotError` naming the extra to install when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        missing = f"plots need matplotlib, which is not installed: {INSTALL}"
+        raise MissingDependency(missing) from None
+
+
+# --- trials ------------------------------------------------------------------------------------
+
+
+def read_trials(study: Study, progress: Progress | None = None) -> list[TrialRecord]:
+    """The study's trials (a PlotError if none, or without matplotlib); counted as read
+    when ``progress`` is given."""
+    require_matplotlib()
+    trials = study.trials
+    if not trials:
+        raise PlotError(f"study {study.name!r} has no trials yet: nothing to plot")
+    if progress is not None:
+        progress(len(trials))
+    return trials
+
+
+def complete(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
+    return [t for t in trials if t.state is TrialState.COMPLETE and has_value(t)]
+
+
+def has_value(trial: TrialRecord) -> bool:
+    return trial.value is not None and math.isfinite(trial.value)
+
+
+def value_of(trial: TrialRecord) -> float:
+    assert trial.value is not None
+    return float(trial.value)
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def new_axes(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
+    """A figure on an Agg canvas (no pyplot) with one Axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def title(ax: Axes, main: str, detail: str | None = None) -> None:
+    """A title, and a smaller line of detail under it."""
+    ax.set_title(main if detail is None else f"{main}\n{detail}", fontsize="medium")
+
+
+def log_if_wide(ax: Axes, values: Sequence[float]) -> None:
+    """A log y axis when every value is positive and they span more than 3 decades."""
+    if values and min(values) > 0 and max(values) / min(values) > 1e3:
+        ax.set_yscale("log")

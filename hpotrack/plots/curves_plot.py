@@ -1,0 +1,128 @@
+"""The curves figure: every trial's intermediate values by state, joined across the
+checkpoints trials continue, with the rung budgets where the method decided (Li et al.
+2018, Hyperband, fig. 1)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpotrack.checkpoints import source_edge
+from hpotrack.plots.common import (
+    STATE_COLOURS,
+    PlotError,
+    Progress,
+    log_if_wide,
+    new_axes,
+    read_trials,
+    title,
+)
+from hpotrack.records import Origin, TrialRecord, TrialState
+from hpotrack.study import Study
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+MAX_RUNG_LINES = 12  # more distinct check steps than this (a pruner checking every step): none
+
+
+def curves(study: Study, *, metric: str | None = None, progress: Progress | None = None) -> Figure:
+    """Every trial's intermediate values of ``metric`` (default: the objective) against step,
+    coloured by state; dotted lines at the rung budgets where the method decided (the
+    trials' check steps), and where pruned trials stopped. A trial that continues
+    another's checkpoint (a promotion, a resumed retry, a PBT segment) is joined to that
+    trial's line where it started, so a configuration reads as one curve; a stopped trial
+    that was promoted later is not marked as stopped."""
+    name = study.objective if metric is None else metric
+    trials = read_trials(study)
+    found: dict[int, list[tuple[int, float]]] = {}
+    others: set[str] = set()
+    for trial in trials:
+        curve = study.curve(trial.number)
+        others.update(curve)
+        found[trial.number] = curve.get(name, [])
+        if progress is not None:
+            progress(1)
+    promoted = {e.parent for t in trials for e in t.parents if e.kind == Origin.PROMOTED.value}
+    lines: dict[TrialState, list[np.ndarray]] = {}
+    stops = []
+    for trial in trials:
+        joined = _joined(trial, found)
+        points = np.array(joined, dtype=np.float64).reshape(-1, 2)
+        points = points[np.isfinite(points).all(axis=1)]
+        if len(points):
+            lines.setdefault(trial.state, []).append(points)
+            if trial.state is TrialState.PRUNED and trial.number not in promoted:
+                stops.append(points[-1])
+    if not lines:
+        raise PlotError(_no_curves(study, name, others))
+    fig, ax = new_axes()
+    _draw_curves(ax, lines)
+    rungs = sorted({float(step) for t in trials for step in t.checks})
+    if rungs and study.budget is not None:
+        rungs = sorted({*rungs, float(study.budget.max)})  # the last rung: the full budget
+    if 0 < len(rungs) <= MAX_RUNG_LINES:
+        for i, step in enumerate(rungs):
+            label = "rung budgets" if i == 0 else None
+            ax.axvline(step, ls=":", lw=1, color="0.35", label=label, zorder=1)
+    if stops:
+        steps, values = np.array(stops).T
+        ax.scatter(steps, values, marker="x", s=16, color="k", label="pruned here", zorder=4)
+    log_if_wide(ax, [float(v) for ls in lines.values() for line in ls for v in line[:, 1]])
+    count = sum(len(ls) for ls in lines.values())
+    ax.set(xlabel="step", ylabel=name)
+    title(ax, f"{study.name}: intermediate {name} of {count} trials")
+    fig.legend(loc="outside lower center", ncols=4, fontsize="small")  # not over the curves
+    return fig
+
+
+def _joined(trial: TrialRecord, found: dict[int, list[tuple[int, float]]]) -> list[Any]:
+    """``trial``'s points, led by the point of the trial it continues at the step it
+    started after (when it did not train again from scratch)."""
+    points = found[trial.number]
+    edge = source_edge(trial)
+    if edge is None or edge.step is None or not points or points[0][0] <= edge.step:
+        return list(points)
+    before = [point for point in found.get(edge.parent, []) if point[0] <= edge.step]
+    return [before[-1], *points] if before else list(points)
+
+
+def _draw_curves(ax: Axes, lines: dict[TrialState, list[np.ndarray]]) -> None:
+    """One LineCollection per state (fast for thousands of trials), complete on top."""
+    from matplotlib.collections import LineCollection
+
+    count = sum(len(ls) for ls in lines.values())
+    alpha = 0.8 if count <= 50 else max(0.15, 0.8 * math.sqrt(50 / count))
+    for state in (TrialState.QUEUED, TrialState.RUNNING, TrialState.FAILED, TrialState.PRUNED):
+        _add_lines(ax, LineCollection, lines.get(state, []), state, alpha)
+    _add_lines(ax, LineCollection, lines.get(TrialState.COMPLETE, []), TrialState.COMPLETE, alpha)
+    ax.autoscale_view()
+
+
+def _add_lines(
+    ax: Axes, kind: Any, segments: list[np.ndarray], state: TrialState, alpha: float
+) -> None:
+    if segments:
+        label = f"{state.value} ({len(segments)})"
+        colour = STATE_COLOURS[state]
+        ax.add_collection(kind(segments, colors=colour, linewidths=1, alpha=alpha, label=label))
+        single = [line for line in segments if len(line) == 1]  # one report: a dot, not a line
+        if single:
+            steps, values = np.array([line[0] for line in single]).T
+            ax.scatter(steps, values, s=6, color=colour)
+
+
+def _no_curves(study: Study, name: str, others: set[str]) -> str:
+    if others:
+        names = ", ".join(sorted(map(repr, others)))
+        return (
+            f"study {study.name!r} has no intermediate values of {name!r} "
+            f"(it has {names}; from Python: hpotrack.plots.curves(study, metric=...))"
+        )
+    return (
+        f"study {study.name!r} has no intermediate values to plot: report them with "
+        "trial.report(value, step) while a trial runs"
+    )

@@ -1,0 +1,88 @@
+"""The history figure: every trial's objective by number with the best so far (Optuna's
+``plot_optimization_history``), pruned and failed trials marked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from hpotrack.plots.common import (
+    STATE_COLOURS,
+    PlotError,
+    Progress,
+    has_value,
+    log_if_wide,
+    new_axes,
+    read_trials,
+    title,
+    value_of,
+)
+from hpotrack.records import TrialRecord, TrialState, is_better
+from hpotrack.study import Study
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def history(study: Study, *, progress: Progress | None = None) -> Figure:
+    """The objective of each trial by number, the best so far as a step line; pruned trials
+    (at the budget they stopped at) and failed ones (at the bottom) marked."""
+    trials = read_trials(study, progress)
+    failed = [t.number for t in trials if t.state is TrialState.FAILED]
+    if not failed and not any(has_value(t) for t in trials):
+        raise PlotError(f"study {study.name!r} has no finished trial yet: nothing to plot")
+    fig, ax = new_axes()
+    for state, marker in ((TrialState.PRUNED, "x"), (TrialState.COMPLETE, "o")):
+        done = [t for t in trials if t.state is state and has_value(t)]
+        # pruned trials whose last report was NaN or infinite: no point to draw, counted
+        diverged = sum(t.state is state and not has_value(t) for t in trials)
+        note = f"; {diverged} diverged, not drawn" if diverged else ""
+        if done:
+            ax.scatter(
+                [t.number for t in done],
+                [value_of(t) for t in done],
+                marker=marker,
+                s=18,
+                color=STATE_COLOURS[state],
+                label=f"{state.value} ({len(done)}{note})",
+                zorder=3,
+            )
+    if failed:
+        ax.scatter(
+            failed,
+            [0.02] * len(failed),
+            transform=ax.get_xaxis_transform(),
+            marker="v",
+            s=22,
+            color=STATE_COLOURS[TrialState.FAILED],
+            label=f"failed ({len(failed)})",
+            clip_on=False,
+            zorder=3,
+        )
+    steps, best = _best_so_far(trials, study.direction)
+    if steps:
+        ax.step(steps, best, where="post", color="k", lw=1.2, label="best so far", zorder=2)
+    log_if_wide(ax, [value_of(t) for t in trials if has_value(t)])
+    numbers = [t.number for t in trials]  # failed markers do not widen the axis themselves
+    margin = max(0.5, 0.02 * (max(numbers) - min(numbers)))
+    ax.set_xlim(min(numbers) - margin, max(numbers) + margin)
+    ax.set(xlabel="trial", ylabel=study.objective)
+    title(ax, f"{study.name}: {study.objective} per trial ({study.direction})")
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def _best_so_far(trials: Sequence[TrialRecord], direction: str) -> tuple[list[int], list[float]]:
+    """The best complete value after each complete trial, to the last trial's number."""
+    numbers: list[int] = []
+    values: list[float] = []
+    for trial in trials:
+        if trial.state is TrialState.COMPLETE and has_value(trial):
+            value = value_of(trial)
+            leader = values[-1] if values else None
+            numbers.append(trial.number)
+            values.append(value if is_better(value, leader, direction) else values[-1])
+    if numbers and trials[-1].number > numbers[-1]:
+        numbers.append(trials[-1].number)
+        values.append(values[-1])
+    return numbers, values

@@ -1,0 +1,112 @@
+"""Parameter importance: each parameter's share of the objective's variance by fANOVA on a
+random forest (Hutter et al. 2014; :mod:`hpotrack.importance`), as numbers and as a figure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hpotrack.importance import ESTIMATOR, fanova
+from hpotrack.plots.common import (
+    PlotError,
+    Progress,
+    complete,
+    has_value,
+    new_axes,
+    read_trials,
+    title,
+    value_of,
+)
+from hpotrack.records import TrialState, worst_value
+from hpotrack.space import Value
+from hpotrack.study import Study
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+MIN_IMPORTANCE_TRIALS = 5
+
+
+def importance_values(study: Study) -> dict[str, tuple[float, float]]:
+    """Each parameter's share of the objective's variance explained by its main effect:
+    (mean, standard deviation over the forest's trees), in the space's order. fANOVA on a
+    random forest over the complete trials, or where too few completed (successive
+    halving stops most early) over the values at one budget step (:func:`_observed`)."""
+    return _shares(study, _observed(study))
+
+
+def _shares(study: Study, observed: _Observations) -> dict[str, tuple[float, float]]:
+    cube = study.space.encode_many(observed.params)
+    mean, std = fanova(cube, observed.values, seed=study.seed)
+    return {name: (float(m), float(s)) for name, m, s in zip(study.space, mean, std, strict=True)}
+
+
+@dataclass(frozen=True)
+class _Observations:
+    """Configurations with their objective values, all measured alike, and how many and
+    where they were measured, for a figure's subtitle."""
+
+    params: list[Mapping[str, Value]]
+    values: list[float]
+    where: str
+
+
+def _observed(study: Study) -> _Observations:
+    """What importance is computed on: the complete trials if there are at least
+    ``MIN_IMPORTANCE_TRIALS``; else, in a study with a budget, the values at the largest
+    step that many trials reached (their checks there, the complete ones' final values
+    at the max), as BOHB models the largest budget with enough observations. Values at
+    different steps are not compared. A lost trial's checks count once, with its retry."""
+    done = complete(study.trials)
+    if len(done) >= MIN_IMPORTANCE_TRIALS:
+        return _Observations(
+            [t.params for t in done], [value_of(t) for t in done], f"{len(done)} complete trials"
+        )
+    if study.budget is None:
+        raise PlotError(
+            f"importance needs at least {MIN_IMPORTANCE_TRIALS} complete trials; study "
+            f"{study.name!r} has {len(done)}"
+        )
+    at: dict[int, list[tuple[Mapping[str, Value], float]]] = {}
+    worst = worst_value(study.direction)  # how a diverged check is stored
+    for trial in study.trials:
+        if trial.state is TrialState.FAILED:  # a lost trial's checks: its retry has them
+            continue
+        for step, value in trial.checks.items():
+            if value is not None and math.isfinite(value) and value != worst:
+                at.setdefault(step, []).append((trial.params, value))
+        if trial.state is TrialState.COMPLETE and has_value(trial):
+            at.setdefault(int(study.budget.max), []).append((trial.params, value_of(trial)))
+    enough = [step for step, found in at.items() if len(found) >= MIN_IMPORTANCE_TRIALS]
+    if not enough:
+        raise PlotError(
+            f"importance needs at least {MIN_IMPORTANCE_TRIALS} complete trials, or as many "
+            f"measured at one step; study {study.name!r} has {len(done)} complete"
+        )
+    step = max(enough)
+    found = at[step]
+    where = f"{len(found)} trials' {study.objective} at step {step}"
+    return _Observations([p for p, _ in found], [v for _, v in found], where)
+
+
+def importance(study: Study, *, progress: Progress | None = None) -> Figure:
+    """Horizontal bars of :func:`importance_values`, largest on top, with the trees' standard
+    deviation; the estimator is named in the title, and what the main effects leave
+    (interactions) below."""
+    read_trials(study, progress)
+    observed = _observed(study)
+    shares = _shares(study, observed)
+    order = sorted(shares, key=lambda name: shares[name][0])
+    fig, ax = new_axes(height=max(3.0, 0.45 * len(order) + 1.8))
+    means = [shares[name][0] for name in order]
+    ax.barh(order, means, xerr=[shares[name][1] for name in order], color="C0", capsize=3)
+    rest = max(0.0, 1.0 - sum(means))
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(
+        f"share of the variance of {study.objective} (main effect); "
+        f"interactions and the rest: {rest:.0%}"
+    )
+    title(ax, f"{study.name}: parameter importance", f"{ESTIMATOR}, {observed.where}")
+    return fig

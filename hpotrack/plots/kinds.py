@@ -1,0 +1,60 @@
+"""The plot kinds by name: :func:`figure` draws one, :func:`save` writes it to an image
+file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hpotrack.files import write_replacing
+from hpotrack.plots.common import PlotError, Progress, require_matplotlib
+from hpotrack.plots.curves_plot import curves
+from hpotrack.plots.history_plot import history
+from hpotrack.plots.importance_plot import importance
+from hpotrack.plots.lineage_plot import lineage
+from hpotrack.plots.params_plot import params
+from hpotrack.study import Study
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+KINDS = ("history", "curves", "params", "importance", "lineage")
+FORMATS = ("png", "pdf", "svg")
+_DRAW: dict[str, Callable[..., Figure]] = {
+    "history": history,
+    "curves": curves,
+    "params": params,
+    "importance": importance,
+    "lineage": lineage,
+}
+
+
+def figure(study: Study, kind: str, *, progress: Progress | None = None) -> Figure:
+    """The figure of ``kind`` (one of :data:`KINDS`) for ``study``."""
+    draw = _DRAW.get(kind)
+    if draw is None:
+        raise PlotError(f"unknown plot kind {kind!r}; use one of {', '.join(KINDS)}")
+    require_matplotlib()
+    return draw(study, progress=progress)
+
+
+def save(
+    study: Study, kind: str, path: str | Path, *, progress: Progress | None = None, dpi: int = 100
+) -> Path:
+    """Draw ``kind`` for ``study`` and write it to ``path`` (.png, .pdf or .svg by its
+    suffix) atomically (:func:`hpotrack.files.write_replacing`). Returns the path."""
+    target = Path(path)
+    fmt = target.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise PlotError(f"cannot tell the image format of {target}: name it .png, .pdf or .svg")
+    if not target.parent.is_dir():
+        raise PlotError(f"cannot write {target}: the folder {target.parent} does not exist")
+    drawn = figure(study, kind, progress=progress)
+    try:
+        write_replacing(
+            target, lambda stream: drawn.savefig(stream, format=fmt, dpi=dpi), text=False
+        )
+    except OSError as exc:
+        raise PlotError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target

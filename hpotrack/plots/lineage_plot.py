@@ -1,0 +1,221 @@
+"""The lineage figure: for population-based training, members' segments over steps and the
+exploit jumps between them (Jaderberg et al. 2017, fig. 5); for other studies, the parent
+-> child graph by trial number, edges coloured by kind."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpotrack import lineage as lineage_of
+from hpotrack.checkpoints import source_edge
+from hpotrack.plots.common import (
+    STATE_COLOURS,
+    PlotError,
+    Progress,
+    has_value,
+    new_axes,
+    read_trials,
+    title,
+    value_of,
+)
+from hpotrack.records import Origin, TrialRecord, TrialState, is_better
+from hpotrack.study import Study
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+MAX_ANNOTATED = 40  # lineage: label segments and nodes only up to this many
+KIND_COLOURS = {  # apart from the states' colours
+    Origin.PROMOTED.value: "C2",
+    Origin.MUTATED.value: "C4",
+    Origin.CROSSOVER.value: "C6",
+    Origin.RETRIED.value: "C5",
+    Origin.GRADIENT_STEP.value: "C8",
+    Origin.EXPLOITED.value: "C9",
+    Origin.CONTINUED.value: "C7",
+}
+SEGMENT = re.compile(r"([^:#]+):(\d+):(\d+)(?:#\d+)?")  # pbt:<member>:<segment>[#attempt]
+
+
+def lineage(study: Study, *, progress: Progress | None = None) -> Figure:
+    """PBT: each member's segments over steps (x: step, one lane and colour per member, a
+    segment from the step it starts at to its budget), exploit jumps as arrows from the
+    copied segment's end, the best final member's chain outlined. Other studies: the parent
+    -> child graph (x: trial number, y: objective), edges coloured by kind."""
+    trials = read_trials(study, progress)
+    members = _members(trials)
+    if members:
+        return _population(study, trials, members)
+    if not any(t.parents for t in trials):
+        raise PlotError(
+            f"study {study.name!r} has no lineage to plot: no trial has a parent (edges come "
+            "from pbt, evolution, promotions, gradient steps and retries)"
+        )
+    return _graph(study, trials)
+
+
+def _members(trials: Sequence[TrialRecord]) -> dict[tuple[str, int], list[TrialRecord]]:
+    """Segments by member, from claims ``<family>:<member>:<segment>[#attempt]``."""
+    found: dict[tuple[str, int], list[TrialRecord]] = {}
+    for trial in trials:
+        match = SEGMENT.fullmatch(trial.claim or "")
+        if match is not None:
+            found.setdefault((match[1], int(match[2])), []).append(trial)
+    return dict(sorted(found.items()))
+
+
+def _start(trial: TrialRecord) -> float:
+    """The step a segment starts from: its checkpoint's step, else 0."""
+    edge = source_edge(trial)
+    return 0.0 if edge is None or edge.step is None else float(edge.step)
+
+
+def _end(trial: TrialRecord) -> float:
+    return _start(trial) if trial.budget is None else float(trial.budget)
+
+
+def _population(
+    study: Study, trials: Sequence[TrialRecord], members: dict[tuple[str, int], list[TrialRecord]]
+) -> Figure:
+    from matplotlib import colormaps
+    from matplotlib.collections import LineCollection
+
+    lane = {t.number: i for i, segs in enumerate(members.values()) for t in segs}
+    palette = colormaps["tab10" if len(members) <= 10 else "tab20"]
+    colour = {number: palette(i % palette.N) for number, i in lane.items()}
+    fig, ax = new_axes(height=min(30.0, max(3.5, 0.45 * len(members) + 1.8)))
+    chain = _best_chain(trials, members, study.direction)
+    segments = {n: [(_start(trials[n]), y), (_end(trials[n]), y)] for n, y in lane.items()}
+    if chain:
+        outline = [segments[n] for n in sorted(chain)]
+        ax.add_collection(LineCollection(outline, colors="k", linewidths=9, alpha=0.25))
+    for failed in (False, True):  # one collection per line style: fast for big populations
+        drawn = [n for n in lane if (trials[n].state is TrialState.FAILED) is failed]
+        lines = LineCollection(
+            [segments[n] for n in drawn],
+            colors=[colour[n] for n in drawn],
+            linewidths=4,
+            linestyles=":" if failed else "-",
+        )
+        ax.add_collection(lines)
+    ends = np.array([segments[n][1] for n in lane])
+    ax.scatter(ends[:, 0], ends[:, 1], marker="|", s=100, color="k", zorder=3)
+    _exploit_arrows(ax, trials, lane, colour)
+    _population_legend(ax, bool(chain))
+    families = {family for family, _ in members}
+    ax.set_yticks(
+        range(len(members)),
+        [f"{f} member {m}" if len(families) > 1 else f"member {m}" for f, m in members],
+    )
+    ax.set_ylim(len(members) - 0.5, -0.5)
+    ax.set_xlabel("step")
+    title(
+        ax,
+        f"{study.name}: population lineage, {len(members)} members, {len(lane)} segments",
+        "an arrow: an exploit (a copy of another member's checkpoint, then explore)",
+    )
+    return fig
+
+
+def _exploit_arrows(
+    ax: Axes, trials: Sequence[TrialRecord], lane: dict[int, int], colour: dict[int, Any]
+) -> None:
+    """An arrow from each exploited segment's end to the segment that copied it, in the
+    copied member's colour (one quiver: fast for thousands)."""
+    tails, heads, colours = [], [], []
+    for trial in (trials[n] for n in lane):
+        edge = source_edge(trial)
+        if edge is None or edge.kind != Origin.EXPLOITED.value or edge.parent not in lane:
+            continue
+        source = trials[edge.parent]
+        tails.append((_end(source), lane[source.number]))
+        heads.append((_start(trial), lane[trial.number]))
+        colours.append(colour[source.number])
+    if tails:
+        tail, head = np.array(tails, dtype=np.float64), np.array(heads, dtype=np.float64)
+        ax.quiver(
+            tail[:, 0],
+            tail[:, 1],
+            head[:, 0] - tail[:, 0],
+            head[:, 1] - tail[:, 1],
+            color=colours,
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            width=0.004,
+            zorder=4,
+        )
+
+
+def _best_chain(
+    trials: Sequence[TrialRecord],
+    members: dict[tuple[str, int], list[TrialRecord]],
+    direction: str,
+) -> set[int]:
+    """The segments the best member's latest complete segment continues (its weights'
+    history, :func:`hpotrack.lineage.chain`); empty before any segment completes."""
+    best: TrialRecord | None = None
+    for segments in members.values():
+        done = [t for t in segments if t.state is TrialState.COMPLETE and has_value(t)]
+        if done and is_better(value_of(done[-1]), None if best is None else best.value, direction):
+            best = done[-1]
+    return set() if best is None else {t.number for t in lineage_of.chain(trials, best.number)}
+
+
+def _population_legend(ax: Axes, with_chain: bool) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color="0.3", lw=4, label="segment (start step to budget)"),
+        Line2D([], [], color="0.3", lw=4, ls=":", label="failed segment"),
+        Line2D([], [], color="0.3", lw=1.2, marker=">", label="exploit"),
+    ]
+    if with_chain:
+        handles.append(Line2D([], [], color="k", lw=9, alpha=0.25, label="best member's chain"))
+    ax.figure.legend(
+        handles=handles, loc="outside lower center", ncols=len(handles), fontsize="small"
+    )
+
+
+def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
+    """Trials at (number, value) - at a 'no value' line below when they have none - and
+    their parent -> child edges as arrows coloured by kind."""
+    valued = [value_of(t) for t in trials if has_value(t)]
+    low, high = (min(valued), max(valued)) if valued else (0.0, 1.0)
+    floor = low - 0.08 * ((high - low) or 1.0)
+    y = {t.number: value_of(t) if has_value(t) else floor for t in trials}
+    fig, ax = new_axes()
+    for state in TrialState:
+        group = [t.number for t in trials if t.state is state]
+        if group:
+            colour = STATE_COLOURS[state]
+            ax.scatter(group, [y[n] for n in group], s=14, color=colour, label=state.value)
+    edges: dict[str, list[tuple[int, int]]] = {}
+    for trial in trials:
+        for edge in trial.parents:
+            edges.setdefault(edge.kind, []).append((edge.parent, trial.number))
+    for kind, pairs in sorted(edges.items()):
+        start = np.array([(p, y[p]) for p, _ in pairs], dtype=np.float64)
+        end = np.array([(c, y[c]) for _, c in pairs], dtype=np.float64)
+        ax.quiver(
+            *start.T,
+            *(end - start).T,
+            angles="xy",
+            scale_units="xy",
+            scale=1,
+            width=0.003,
+            color=KIND_COLOURS.get(kind, "C9"),
+            label=f"{kind} ({len(pairs)})",
+        )
+    if len(valued) < len(trials):
+        ax.axhline(floor, color="0.6", lw=0.8, ls="--")
+        ax.text(0, floor, " no value", va="bottom", fontsize=7, color="0.4")
+    ax.set(xlabel="trial", ylabel=study.objective)
+    title(ax, f"{study.name}: lineage", "parent -> child edges by trial number, coloured by kind")
+    ax.legend(loc="best", fontsize="small")
+    return fig

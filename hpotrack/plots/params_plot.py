@@ -1,0 +1,113 @@
+"""The params figure: parallel coordinates of the parameters in the unit-cube encoding the
+methods use and the objective, each line coloured by its value (Inselberg 1985)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpotrack.params import Choice
+from hpotrack.plots.common import (
+    PlotError,
+    Progress,
+    complete,
+    new_axes,
+    read_trials,
+    title,
+    value_of,
+)
+from hpotrack.records import TrialState
+from hpotrack.study import Study
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+TEXT: dict[str, Any] = {  # a label on lines: small, on a light box
+    "fontsize": 7,
+    "va": "center",
+    "zorder": 5,
+    "bbox": {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+}
+
+
+def params(study: Study, *, progress: Progress | None = None) -> Figure:
+    """Parallel coordinates: one vertical axis per parameter (its unit-cube encoding, with
+    its values labelled) and one for the objective; a line per complete trial coloured by
+    its value, the best in red, pruned trials in grey underneath."""
+    trials = read_trials(study, progress)
+    from matplotlib.collections import LineCollection
+
+    done = complete(trials)
+    if not done:
+        raise PlotError(f"study {study.name!r} has no complete trial yet: nothing to plot")
+    names = list(study.space)
+    values = np.array([value_of(t) for t in done])
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) / (high - low) if high > low else np.full(len(values), 0.5)
+    cube = study.space.encode_many([t.params for t in done])
+    x = np.arange(len(names) + 1, dtype=np.float64)
+    fig, ax = new_axes(width=max(7.0, 1.5 * len(x) + 1.5))
+    pruned = [t for t in trials if t.state is TrialState.PRUNED]
+    if pruned:
+        grey = study.space.encode_many([t.params for t in pruned])
+        segments = [np.column_stack([x[:-1], row]) for row in grey]
+        label = f"pruned ({len(pruned)}, no objective axis)"
+        grey_lines = LineCollection(segments, colors="0.8", linewidths=0.6, zorder=1, label=label)
+        ax.add_collection(grey_lines)
+    segments = [np.column_stack([x, [*row, v]]) for row, v in zip(cube, scaled, strict=True)]
+    lines = LineCollection(segments, array=values, cmap=_cmap(study.direction), linewidths=1)
+    lines.set_alpha(0.8 if len(done) <= 100 else 0.4)
+    ax.add_collection(lines)
+    best = int(np.argmin(values) if study.direction == "minimize" else np.argmax(values))
+    ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=f"best (#{done[best].number})")
+    fig.colorbar(lines, ax=ax, label=study.objective, pad=0.01)
+    _param_axes(ax, study, names, x, (low, high))
+    title(ax, f"{study.name}: parameters of {len(done)} complete trials", _cube_note(study))
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
+    return fig
+
+
+def _param_axes(
+    ax: Axes, study: Study, names: list[str], x: np.ndarray, value_range: tuple[float, float]
+) -> None:
+    """Vertical axes with value labels: a Choice's options at their cells, a number's
+    low, middle and high; the objective's range on the last axis."""
+    for position in x:
+        ax.axvline(position, color="0.2", lw=0.8, zorder=0)
+    for position, name in zip(x[:-1], names, strict=True):
+        param = study.space[name]
+        if isinstance(param, Choice):
+            n = len(param.options)
+            ticks = [((i + 0.5) / n, option) for i, option in enumerate(param.options)]
+        else:
+            ticks = [(u, param.decode(u)) for u in (0.0, 0.5, 1.0)]
+        for u, label in ticks:
+            ax.text(position + 0.03, u, _label(label), **TEXT)
+    low, high = value_range
+    for u, value in ((0.0, low), (1.0, high)):
+        ax.text(x[-1] + 0.03, u, _label(value), **TEXT)
+    ax.set_xticks(x, [*names, study.objective], rotation=20 if len(x) > 6 else 0)
+    ax.set_xlim(-0.1, x[-1] + 0.45)
+    ax.set_ylim(-0.04, 1.04)
+    ax.set_yticks([])
+    ax.set_ylabel("position in the parameter's range")
+
+
+def _label(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    text = str(value)
+    return text if len(text) <= 12 else text[:11] + "…"
+
+
+def _cube_note(study: Study) -> str:
+    logs = [name for name, p in study.space.items() if getattr(p, "log", False)]
+    scale = f"; log scale: {', '.join(logs)}" if logs else ""
+    return f"each axis spans a parameter's range as the methods encode it{scale}"
+
+
+def _cmap(direction: str) -> str:
+    """Bright for good values: viridis reversed when lower is better."""
+    return "viridis_r" if direction == "minimize" else "viridis"
