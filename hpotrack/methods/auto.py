@@ -70,7 +70,7 @@ class Auto(Method):
                 return TPE(pruner="median"), "a fractional budget: TPE with median pruning"
             if ladder_for(budget, BOHB.eta).top == 0:
                 return TPE(pruner="median"), f"{span}: too short to halve, TPE with median pruning"
-            return BOHB(), f"budget= given, {span}"
+            return BOHB(brackets=_bracket_rule(history)), f"budget= given, {span}"
         discrete = all(space[name].n_values for name in space)  # 0: a continuous float
         cells = space.grid_size() if discrete else 0
         if discrete and cells <= self.grid_max:
@@ -121,6 +121,17 @@ class Auto(Method):
 
     def resumable(self, history: History) -> Collection[int] | None:
         return self.choose(history)[0].resumable(history)
+
+
+def _bracket_rule(history: History) -> str:
+    """BOHB's ``brackets``: synchronous, unless the study began asynchronously (stored
+    before synchronous runs were the default: its second configuration went to the
+    second bracket, where a synchronous iteration fills the most aggressive one first)."""
+    second = history.claimant("config:1")
+    if second is None or history.budget is None:
+        return "synchronous"
+    top = ladder_for(history.budget, BOHB.eta).top
+    return "synchronous" if history.trials[second].bracket == top else "asynchronous"
 
 
 def _first_finished(history: History) -> TrialRecord | None:

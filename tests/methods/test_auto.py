@@ -49,6 +49,20 @@ def test_a_budget_chooses_bohb() -> None:
     assert name == "bohb" and "epochs 1..27" in reason
 
 
+@pytest.mark.parametrize(("second_bracket", "rule"), [(3, "synchronous"), (2, "asynchronous")])
+def test_bohb_goes_on_with_the_bracket_rule_the_study_began_with(
+    second_bracket: int, rule: str
+) -> None:
+    """A study stored before synchronous runs were the default sent its second
+    configuration to bracket 2 (interleaved); it resumes asynchronously."""
+    history = History(Space.from_user({"x": (0.0, 1.0)}), "minimize", 0, hp.Budget(1, 27))
+    for number, bracket in enumerate([3, second_bracket]):
+        history.update(TrialRecord(number, TrialState.COMPLETE, {"x": 0.5}, value=1.0,
+                                   claim=f"config:{number}", bracket=bracket))  # fmt: skip
+    method, _ = Auto().choose(history)
+    assert method.brackets == rule  # type: ignore[attr-defined]
+
+
 def test_a_fractional_budget_chooses_tpe_with_median_pruning() -> None:
     history = History(Space.from_user({"x": (0.0, 1.0)}), "minimize", 0, hp.Budget(0.1, 1.0))
     method, _ = Auto().choose(history)
