@@ -84,6 +84,13 @@ def line_state(
         number, step = started.parent, started.step  # a parent's number is below: this ends
 
 
+def stored_line_state(
+    store: Store, study_id: int, trials: Sequence[TrialRecord], number: int, step: int | None
+) -> Checkpoint | None:
+    """:func:`line_state` over the checkpoints stored for study ``study_id`` (:func:`find`)."""
+    return line_state(trials, number, step, functools.partial(find, store, study_id))
+
+
 def save(
     store: Store,
     study: str,

@@ -13,7 +13,8 @@ per configuration), and its ``retried`` edge names the step. Not past a check th
 had not made yet (the first report after resuming would stand in for it, ranked with a
 later step's value); not at its last check when that check may have stopped it (see
 :meth:`_Lost.may_have_stopped`). A retry lost again before it saved resumes where it did.
-Everything here reads the stored history and checkpoint rows; the study inserts the retry.
+Everything here reads the stored history and checkpoint rows, but :func:`queue`, which
+inserts the retry in the transaction that stores the failure.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from hpotrack import checkpoints
 from hpotrack.methods.base import History, Method
-from hpotrack.records import Edge, Origin, TrialRecord
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.store import Store, StudyRow
 
 
@@ -64,6 +65,40 @@ def retry_of(
             Edge(record.number, Origin.RETRIED.value, step=resume, detail=reason),
         ),
     )
+
+
+def queue(
+    record: TrialRecord,
+    trial_id: int,
+    number: int,
+    reason: str,
+    *,
+    method: Method,
+    history: History,
+    store: Store,
+    study: StudyRow,
+) -> bool:
+    """Queue trial ``number``, the retry of ``record`` (stored as ``trial_id``, failed
+    for ``reason``), if it gets one (:func:`retry_of`); whether it did. Inside a write
+    transaction; the caller makes the next read look for it."""
+    retry = retry_of(
+        record, trial_id, reason, method=method, history=history, store=store, study=study
+    )
+    if retry is None:
+        return False
+    store.insert_trial(
+        study.id,
+        number=number,
+        state=TrialState.QUEUED,
+        params=record.params,
+        budget=record.budget,
+        bracket=record.bracket,
+        rung=retry.rung,
+        checks=retry.checks,
+        origin=Origin.RETRIED.value,
+        parents=retry.parents,
+    )
+    return True
 
 
 def is_interruption(reason: str | None) -> bool:

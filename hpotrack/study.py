@@ -3,8 +3,12 @@
 ``Study`` is both what users get from :func:`hpotrack.load_study` (trials, best, enqueue,
 curves) and what the run loop drives: :meth:`Study.ask` reads what changed, lets the
 method propose and inserts the running trial under one write lock (DESIGN principle 2);
-:meth:`Study.tell` records an outcome. Declaring and opening a study is in
-:mod:`hpotrack.definition`.
+:meth:`Study.tell` records an outcome. It decides when to read and write, under which
+lock; the parts it puts together are beside it: the cached trials (:mod:`hpotrack.cache`),
+the rows a claim writes (:mod:`hpotrack.claims`), the limits of a run
+(:mod:`hpotrack.limits`), lost workers (:mod:`hpotrack.lost`), read-only views
+(:mod:`hpotrack.views`) and a running trial's handles (:mod:`hpotrack.handles`).
+Declaring and opening a study is in :mod:`hpotrack.definition`.
 """
 
 from __future__ import annotations
@@ -15,66 +19,28 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpotrack import checkpoints, lineage, retries
+from hpotrack import checkpoints, claims, limits, lineage, lost, retries, views
 from hpotrack.budget import Budget
-from hpotrack.errors import (
-    BudgetSpent,
-    MissingDependency,
-    NoCompleteTrial,
-    StopSearch,
-    StudyNotFoundError,
-    TargetReached,
-    TrialError,
-)
+from hpotrack.cache import TrialCache
+from hpotrack.claims import Claimed, Outcome, Worker, finished
+from hpotrack.errors import StopSearch, TrialError
+from hpotrack.handles import TrialCheckpoints, TrialChecks
 from hpotrack.methods.base import History, Proposal
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.provenance import hostname
 from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
-from hpotrack.recovery import lost_reason
 from hpotrack.space import Space, Value
 from hpotrack.store import Store, StudyRow
-from hpotrack.text import plural
 from hpotrack.trial import MetricRow
+
+__all__ = ["Claimed", "Outcome", "Study", "TrialCheckpoints", "TrialChecks", "Worker"]
 
 RECOVERY_EVERY_S = 1.0  # how often an asking process looks for trials of dead workers
 STALE_GUESS_PAUSE = 8  # asks without a speculative proposal after one went stale
 log = logging.getLogger("hpotrack")
-
-
-@dataclass(frozen=True)
-class Worker:
-    """The process running trials: where its trials say they ran (``runs`` row id)."""
-
-    run_id: int | None
-    host: str
-    pid: int
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a trial ended, as it is stored, with the reports not yet written."""
-
-    state: TrialState
-    value: float | None
-    metrics: Mapping[str, Any]
-    error: str | None = None
-    reports: tuple[MetricRow, ...] = ()
-    trained: int | None = None  # budget steps trained (see Trial.steps_trained)
-    retry: bool = False  # stopped from outside (Ctrl-C): queue a retry, as for a lost trial
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A trial this process has just claimed and must now run and tell."""
-
-    trial_id: int
-    number: int
-    params: dict[str, Value]
-    budget: float | None
 
 
 class Study:
@@ -86,12 +52,11 @@ class Study:
         self.space = Space.from_json(row.space)
         self.method = method_from_json(row.method)
         self.budget = None if row.budget is None else Budget.from_json(row.budget)
-        self._history = History(self.space, row.direction, row.seed, self.budget)
-        self._ids: list[int] = []
-        self._seq = 0
-        self._version: object = None  # Store.version() the cache is at (None: none)
+        self._cache = TrialCache(
+            store, row, History(self.space, row.direction, row.seed, self.budget)
+        )
         self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
-        self._warned_missing = False  # said that a checkpoint a trial continues is gone
+        self.warned_missing_checkpoint = False  # said that one a trial continues is gone
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
         self.contended = False  # whether the last ask found trials changed by others
         self.read_while_waiting = 0  # changes of others read while waiting for the lock
@@ -143,37 +108,8 @@ class Study:
 
     def refresh(self) -> History:
         """Read the trials changed since the last call; returns the live history."""
-        self._read_changes()
-        return self._history
-
-    def _read_changes(self) -> int:
-        """Apply the trials changed since the last read; returns how many there were."""
-        version = self._store.version()  # before the query: a commit in between re-reads
-        if version == self._version:
-            return 0
-        if not self._store.study_exists(self._row.id):
-            raise StudyNotFoundError(
-                f"study {self.name!r} was deleted from {self._store.path} while this "
-                "process was using it (hpotrack delete?): nothing more is stored for it"
-            )
-        self._version = version
-        history = self._history
-        known = len(history.trials)
-        changes = self._store.trials_since(self._row.id, self._seq, known)
-        for trial_id, seq, record in changes:
-            if record.number < known and history.trials[record.number].parents:
-                record = record.replace(parents=history.trials[record.number].parents)
-            self._apply(record, trial_id, seq)
-        return len(changes)
-
-    def _apply(self, record: TrialRecord, trial_id: int, seq: int) -> None:
-        """Put a trial into the cached history. A write of this process is applied
-        directly (not read back) only right after a refresh inside the same write lock,
-        when no change of anyone else can have a lower ``seq``."""
-        self._history.update(record)
-        if record.number == len(self._ids):
-            self._ids.append(trial_id)
-        self._seq = max(self._seq, seq)
+        self._cache.read_changes()
+        return self._cache.history
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -185,22 +121,8 @@ class Study:
         """The best complete trial; :class:`NoCompleteTrial` before there is one."""
         best = self.refresh().best
         if best is None:
-            raise NoCompleteTrial(self._no_complete_trial())
+            raise views.no_complete_trial(self.name, self._cache.history, self.budget)
         return best
-
-    def _no_complete_trial(self) -> str:
-        """Why there is no best trial yet, and what to do when a budget is the reason."""
-        history = self._history
-        message = f"study {self.name!r} has no complete trial yet"
-        pruned = history.count(TrialState.PRUNED)
-        if pruned and self.budget is not None:
-            message += (
-                f": {pruned} of its {len(history.trials)} trials were stopped below the "
-                f"budget's max ({self.budget.max:g}); a trial completes once it trains that "
-                "far (successive halving promotes one when enough trials reached its rung), "
-                "so run more trials"
-            )
-        return message
 
     def schedule(self, number: int) -> dict[str, list[tuple[int, Value]]]:
         """Trial ``number``'s hyperparameter schedule: for each hyperparameter, (first
@@ -215,7 +137,7 @@ class Study:
         member's latest complete segment; otherwise :attr:`best`."""
         best = lineage.best_final(self.refresh().trials, self.direction)
         if best is None:
-            raise NoCompleteTrial(self._no_complete_trial())
+            raise views.no_complete_trial(self.name, self._cache.history, self.budget)
         return best
 
     def best_schedule(self) -> dict[str, list[tuple[int, Value]]]:
@@ -229,27 +151,7 @@ class Study:
 
     def to_dataframe(self) -> Any:
         """A pandas DataFrame, one row per trial, params flattened as ``param_<name>``."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise MissingDependency("to_dataframe() needs pandas: pip install pandas") from None
-        rows = []
-        for record in self.records():
-            params = record.pop("params")
-            metrics = record.pop("metrics")
-            record.pop("parents")
-            rows.append(
-                {
-                    **record,
-                    **{f"param_{k}": v for k, v in params.items()},
-                    **{f"metric_{k}": v for k, v in metrics.items()},
-                }
-            )
-        if rows:
-            return pd.DataFrame(rows)
-        fields = TrialRecord(0, TrialState.QUEUED, {}).to_dict()  # a study without trials
-        columns = [k for k in fields if k not in ("params", "metrics", "parents")]
-        return pd.DataFrame(columns=[*columns, *(f"param_{name}" for name in self.space)])
+        return views.dataframe(self.records, self.space)
 
     def trial(self, number: int) -> TrialRecord:
         """Trial ``number``; a :class:`TrialError` naming the numbers that exist."""
@@ -264,9 +166,7 @@ class Study:
     def workers_gone(self, numbers: Sequence[int]) -> dict[int, str]:
         """Of the trials ``numbers``, the running ones whose worker is gone, with why. It
         only reads: the study's next run marks them lost (and retries them)."""
-        now = time.time()
-        running = self._store.running(self._row.id, numbers)
-        return {r.number: reason for r in running if (reason := lost_reason(r, now))}
+        return {r.number: reason for r, reason in lost.find(self._store, self._row.id, numbers)}
 
     def curve(self, number: int, whole: bool = False) -> dict[str, list[tuple[int, float]]]:
         """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...].
@@ -279,10 +179,7 @@ class Study:
         return self._curve(number)
 
     def _curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
-        points: dict[str, list[tuple[int, float]]] = {}
-        for name, step, value, _ in self._store.curve(self._row.id, number):
-            points.setdefault(name, []).append((step, value))
-        return points
+        return views.stored_curve(self._store, self._row.id, number)
 
     def load_checkpoint(self, number: int, step: int | None = None) -> Any:
         """The object trial ``number`` saved with ``trial.save_checkpoint``: its latest at
@@ -290,21 +187,12 @@ class Study:
         (``study.load_checkpoint(study.best.number)``). A trial that saved none by then
         was still where it started: the checkpoint it continued (a promotion's parent,
         say) is returned. A :class:`TrialError` says when there is none."""
-        record = self.trial(number)
+        self.trial(number)
         if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
             raise TrialError(f"a checkpoint's step is a whole number, but got step={step!r}")
-        found = checkpoints.line_state(self.trials, number, step, self._latest_checkpoint)
-        if found is None:
-            at = "" if step is None else f" at or before step {step}"
-            raise TrialError(
-                f"trial {record.number} of study {self.name!r} has no checkpoint{at}: its "
-                "function saves one with trial.save_checkpoint(obj, step=...), and with "
-                "keep_checkpoints='needed' only those a trial may still start from are kept"
-            )
-        return checkpoints.load(self._store, found)
-
-    def _latest_checkpoint(self, number: int, at_most: int | None) -> checkpoints.Checkpoint | None:
-        return checkpoints.find(self._store, self._row.id, number, at_most)
+        return views.load_checkpoint(
+            self._store, self._row.id, self.name, self.trials, number, step
+        )
 
     # -- writing ----------------------------------------------------------------------
 
@@ -357,25 +245,28 @@ class Study:
         # history), so the method's work, a model fit for instance, rarely holds the lock.
         # When other workers keep changing the study, guesses go stale; after a stale one
         # the next few asks skip guessing, so busy studies waste at most one ask in nine.
-        changes = self._read_changes()
+        changes = self._cache.read_changes()
         self.read_while_waiting = 0
         when = time.time()
-        finished = [_finished(self._history.trials[c.number], o, when) for c, o in done]
-        for record in finished:
-            self._history.update(record)
+        history = self._cache.history
+        ended = [finished(history.trials[c.number], o, when) for c, o in done]
+        for record in ended:
+            history.update(record)
         guess = self._guess(limit, max_budget) if self._skip_guesses == 0 else None
         self._skip_guesses = max(0, self._skip_guesses - 1)
         claimed: list[Claimed] = []
         stopped: StopSearch | None = None
         with self._writing():
-            changed_meanwhile = self.read_while_waiting + self._read_changes()
+            changed_meanwhile = self.read_while_waiting + self._cache.read_changes()
             if changed_meanwhile and guess is not None:
                 guess = None
                 self._skip_guesses = STALE_GUESS_PAUSE
-            for (trial, outcome), record in zip(done, finished, strict=True):
+            for (trial, outcome), record in zip(done, ended, strict=True):
                 self._record(trial, outcome, record)
             try:
-                while len(claimed) < count and not self._batch_spends(claimed, max_budget):
+                while len(claimed) < count and not limits.batch_spends(
+                    self._cache.history, claimed, max_budget
+                ):
                     first_guess = None if claimed else guess
                     claimed.append(self._claim(worker, limit, first_guess, max_budget))
             except StopSearch as stop:
@@ -384,18 +275,6 @@ class Study:
         if not claimed and stopped is not None:
             raise stopped
         return claimed
-
-    def _batch_spends(self, claimed: Sequence[Claimed], max_budget: float | None) -> bool:
-        """Whether the running trials (this ask's claims and every process's others) could
-        spend what is left of ``max_budget``, each training at most its budget: then the
-        ask claims no more than the one it has, so a batch never takes a process further
-        past ``max_budget`` than one trial would."""
-        if max_budget is None or not claimed:
-            return False
-        history = self._history
-        running = history.unfinished(TrialState.RUNNING)
-        committed = sum(history.trials[number].budget or 0.0 for number in running)
-        return history.trained + committed >= max_budget
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -407,27 +286,21 @@ class Study:
             with self._store.write(while_waiting=self._read_while_waiting):
                 yield
         except BaseException:
-            self._forget()
+            self._cache.forget()
             raise
-        if self._version is not None:
-            self._version = self._store.committed_version
+        self._cache.committed()
 
     def _read_while_waiting(self) -> None:
         """While another process holds the write lock, read what it committed so far, so
         that the read inside the lock (which everyone waits for) finds less to do."""
-        self.read_while_waiting += self._read_changes()
-
-    def _forget(self) -> None:
-        """Drop the cache: the next read starts from the first trial."""
-        self._history = History(self.space, self._row.direction, self._row.seed, self.budget)
-        self._ids, self._seq, self._version = [], 0, None
+        self.read_while_waiting += self._cache.read_changes()
 
     def _guess(self, limit: int | None, max_budget: float | None) -> tuple[int, Proposal] | None:
         """(number, proposal) the method would make now, if a new trial is due."""
-        history = self._history
-        if history.count(TrialState.QUEUED) or (limit is not None and history.n_started >= limit):
-            return None
-        if max_budget is not None and history.trained >= max_budget:
+        history = self._cache.history
+        if history.count(TrialState.QUEUED) or limits.reached(
+            history, limit, max_budget, self.name
+        ):
             return None
         try:
             return history.next_number, self.method.ask(history)
@@ -442,44 +315,22 @@ class Study:
         max_budget: float | None = None,
     ) -> Claimed:
         """The body of :meth:`ask`, inside its write transaction, after a refresh."""
-        history = self._history
+        history = self._cache.history
         if time.monotonic() >= self._next_recovery and self.recover_lost():
             history = self.refresh()
             guess = None
-        started = history.n_started
-        if limit is not None and started >= limit:
-            raise TargetReached(
-                f"study {self.name!r} has {plural(started, 'trial')}: the target of {limit} "
-                "is reached"
-            )
-        if max_budget is not None and history.trained >= max_budget:
-            spent = self.budget
-            unit = "budget steps" if spent is None or spent.name == "budget" else spent.name
-            raise BudgetSpent(
-                f"study {self.name!r} has trained {history.trained} {unit}: the max_budget "
-                f"of {max_budget:g} is spent"
-            )
+        stop = limits.reached(history, limit, max_budget, self.name)
+        if stop is not None:
+            raise stop
         if history.count(TrialState.QUEUED):
             number = history.unfinished(TrialState.QUEUED)[0]
-            trial_id = self._ids[number]
+            trial_id = self._cache.ids[number]
             queued = history.trials[number]
             budget = self._budget(queued.budget)
-            stamp = self._store.start_queued(
-                self._row.id,
-                trial_id,
-                run_id=worker.run_id,
-                host=worker.host,
-                pid=worker.pid,
-                budget=budget,
+            running, stamp = claims.start_queued(
+                self._store, self._row.id, trial_id, queued, worker, budget
             )
-            running = queued.replace(
-                state=TrialState.RUNNING,
-                started=stamp.time,
-                host=worker.host,
-                pid=worker.pid,
-                budget=budget,
-            )
-            self._apply(running, trial_id, stamp.seq)
+            self._cache.apply(running, trial_id, stamp.seq)
             return Claimed(trial_id, number, dict(queued.params), budget)
         number = history.next_number
         if guess is not None and guess[0] == number:
@@ -487,36 +338,8 @@ class Study:
         else:
             proposal = self.method.ask(history)
         budget = self._budget(proposal.budget)
-        stamp = self._store.insert_trial(
-            self._row.id,
-            number=number,
-            state=TrialState.RUNNING,
-            params=proposal.params,
-            origin=proposal.origin,
-            budget=budget,
-            claim=proposal.claim,
-            parents=proposal.parents,
-            run_id=worker.run_id,
-            host=worker.host,
-            pid=worker.pid,
-            rung=proposal.rung,
-            bracket=proposal.bracket,
-            note=proposal.note,
-        )
-        record = TrialRecord(
-            number=number,
-            state=TrialState.RUNNING,
-            params=proposal.params,
-            budget=budget,
-            origin=proposal.origin,
-            parents=proposal.parents,
-            started=stamp.time,
-            claim=proposal.claim,
-            host=worker.host,
-            pid=worker.pid,
-            rung=proposal.rung,
-            bracket=proposal.bracket,
-            note=proposal.note,
+        record, stamp = claims.insert_proposed(
+            self._store, self._row.id, number, proposal, worker, budget
         )
         headline = None if proposal.note is None else proposal.note.split(":")[0]
         if proposal.origin == Origin.PROMOTED.value:
@@ -524,22 +347,8 @@ class Study:
         if headline is not None and headline != self._last_note:  # e.g. "auto chose tpe"
             log.info("study %r: %s", self.name, proposal.note)
             self._last_note = headline
-        self._apply(record, stamp.id, stamp.seq)
+        self._cache.apply(record, stamp.id, stamp.seq)
         return Claimed(stamp.id, number, proposal.params, budget)
-
-    def _steps_trained_by_lost(self, trial_id: int, record: TrialRecord) -> int | None:
-        """The budget steps a lost trial trained, from the reports it stored (as
-        :meth:`Trial.steps_trained` counts them, taking the checkpoint it would have started
-        from as loaded): its worker cannot say, and ``max_budget`` must count them."""
-        if self.budget is None or not self.budget.whole:
-            return None
-        reported = self._store.steps_reported(trial_id, self._row.objective)
-        if reported is None:
-            return 0
-        first, last = reported
-        edge = checkpoints.source_edge(record)
-        after = edge.step if edge is not None and edge.step is not None else 0
-        return max(0, last - (0 if first <= after else after))
 
     def _budget(self, budget: float | None) -> float | None:
         """The budget a trial trains to: the method's, else the study's largest (an
@@ -562,62 +371,10 @@ class Study:
         Call inside a write transaction with a fresh history (``ask`` does, every time).
         """
         self._next_recovery = time.monotonic() + RECOVERY_EVERY_S
-        now = time.time()
-        lost = retried = 0
-        running_now = self._history.unfinished(TrialState.RUNNING)
-        for running in self._store.running(self._row.id, running_now):
-            reason = lost_reason(running, now)
-            if reason is None:
-                continue
-            lost += 1
-            record = self._history.trials[running.number]
-            self._store.finish_trial(
-                self._row.id,
-                running.id,
-                state=TrialState.FAILED,
-                value=None,
-                metrics={},
-                error=reason,
-                when=_last_seen(
-                    running.heartbeat, record.started, self._store.last_report_time(running.id)
-                ),
-                trained=self._steps_trained_by_lost(running.id, record),
-            )
-            number = self._history.next_number + retried
-            retried += self._queue_retry(record, running.id, number, reason)
-            log.warning("trial %d of study %r: %s", running.number, self.name, reason)
-        if lost:
-            self._version = None  # written here, not applied: the next read must look
-        return lost
-
-    def _queue_retry(self, record: TrialRecord, trial_id: int, number: int, reason: str) -> bool:
-        """Queue trial ``number``, the retry of ``record`` (stored as ``trial_id``, failed
-        for ``reason``), if it gets one (:func:`hpotrack.retries.retry_of`); whether it
-        did. Inside a write transaction; the caller makes the next read look for it."""
-        retry = retries.retry_of(
-            record,
-            trial_id,
-            reason,
-            method=self.method,
-            history=self._history,
-            store=self._store,
-            study=self._row,
-        )
-        if retry is None:
-            return False
-        self._store.insert_trial(
-            self._row.id,
-            number=number,
-            state=TrialState.QUEUED,
-            params=record.params,
-            budget=record.budget,
-            bracket=record.bracket,
-            rung=retry.rung,
-            checks=retry.checks,
-            origin=Origin.RETRIED.value,
-            parents=retry.parents,
-        )
-        return True
+        found = lost.fail(self._store, self._row, self._cache.history, self.method)
+        if found:
+            self._cache.stale()  # written here, not applied: the next read must look
+        return found
 
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
         """Insert a running trial with user-given hyperparameters (a direct call)."""
@@ -625,18 +382,7 @@ class Study:
         budget = self._budget(None)
         with self._store.write():
             number = self.refresh().next_number
-            stamp = self._store.insert_trial(
-                self._row.id,
-                number=number,
-                state=TrialState.RUNNING,
-                params=values,
-                origin=Origin.MANUAL.value,
-                budget=budget,
-                run_id=worker.run_id,
-                host=worker.host,
-                pid=worker.pid,
-            )
-        return Claimed(stamp.id, number, values, budget)
+            return claims.insert_manual(self._store, self._row.id, number, values, worker, budget)
 
     def tell(self, claimed: Claimed, outcome: Outcome) -> None:
         """Store a trial's outcome and its unwritten reports, atomically."""
@@ -651,40 +397,43 @@ class Study:
             return
         when = time.time()
         with self._writing():
-            self.refresh()
+            history = self.refresh()
             for claimed, outcome in done:
-                finished = _finished(self._history.trials[claimed.number], outcome, when)
-                self._record(claimed, outcome, finished)
+                ended = finished(history.trials[claimed.number], outcome, when)
+                self._record(claimed, outcome, ended)
             for claimed in unrun:
-                stamp = self._store.release_trial(self._row.id, claimed.trial_id)
-                record = self._history.trials[claimed.number].replace(
-                    state=TrialState.QUEUED,
-                    started=None,
-                    host=None,
-                    pid=None,
-                )
-                self._apply(record, claimed.trial_id, stamp.seq)
+                running = history.trials[claimed.number]
+                record, stamp = claims.release(self._store, self._row.id, claimed, running)
+                self._cache.apply(record, claimed.trial_id, stamp.seq)
             # last, so that no change applied to the cache after them has a higher seq
             retried = 0
             for claimed, outcome in done:
                 if outcome.retry:
-                    record = self._history.trials[claimed.number]
-                    number = self._history.next_number + retried
-                    error = outcome.error or ""
-                    retried += self._queue_retry(record, claimed.trial_id, number, error)
+                    record = history.trials[claimed.number]
+                    number = history.next_number + retried
+                    retried += retries.queue(
+                        record,
+                        claimed.trial_id,
+                        number,
+                        outcome.error or "",
+                        method=self.method,
+                        history=history,
+                        store=self._store,
+                        study=self._row,
+                    )
             if retried:
-                self._version = None  # written here, not applied: the next read must look
+                self._cache.stale()  # written here, not applied: the next read must look
 
     def checks_for(self, claimed: Claimed) -> TrialChecks | None:
         """What a running trial needs to consult the method at its check steps; None
         when the method never prunes it."""
-        trials = self._history.trials
+        trials = self._cache.history.trials
         if claimed.number >= len(trials):  # a manual trial: not cached yet
             trials = self.refresh().trials
         record = trials[claimed.number]
-        if self.method.next_check(record, 0, self._history) is None:
+        if self.method.next_check(record, 0, self._cache.history) is None:
             return None
-        return TrialChecks(self, claimed)
+        return TrialChecks(self, self._cache, claimed)
 
     def checkpoints_for(self, claimed: Claimed) -> TrialCheckpoints:
         """Where a running trial saves its checkpoints and finds the one it starts from."""
@@ -722,35 +471,24 @@ class Study:
         if not math.isfinite(value):  # a diverged run (NaN, inf)
             value = worst_value(self.direction)
         with self._writing():
-            self.refresh()
+            history = self.refresh()
             if reports:
                 self._store.add_metrics(claimed.trial_id, reports)
-            record = self._history.trials[claimed.number]
+            record = history.trials[claimed.number]
             checks = {**record.checks, step: value}
-            rung = self.method.rung(record, step, self._history)
+            rung = self.method.rung(record, step, history)
             stamp = self._store.record_check(self._row.id, claimed.trial_id, checks, rung)
             updated = record.replace(checks=checks, rung=rung)
-            self._apply(updated, claimed.trial_id, stamp.seq)
+            self._cache.apply(updated, claimed.trial_id, stamp.seq)
             if updated.origin == Origin.MANUAL.value:
                 return False  # the user's own run: its checks are data, it is not stopped
-            return self.method.on_report(updated, step, self._history)
+            return self.method.on_report(updated, step, history)
 
-    def _record(self, claimed: Claimed, outcome: Outcome, finished: TrialRecord) -> None:
-        """Store an outcome (inside the write lock, right after a refresh); ``finished``
+    def _record(self, claimed: Claimed, outcome: Outcome, ended: TrialRecord) -> None:
+        """Store an outcome (inside the write lock, right after a refresh); ``ended``
         is the trial's record with it, prepared before the lock."""
-        if outcome.reports:
-            self._store.add_metrics(claimed.trial_id, outcome.reports)
-        stamp = self._store.finish_trial(
-            self._row.id,
-            claimed.trial_id,
-            state=outcome.state,
-            value=outcome.value,
-            metrics=outcome.metrics,
-            error=outcome.error,
-            when=finished.finished,
-            trained=outcome.trained,
-        )
-        self._apply(finished, claimed.trial_id, stamp.seq)
+        stamp = claims.store_outcome(self._store, self._row.id, claimed, outcome, ended)
+        self._cache.apply(ended, claimed.trial_id, stamp.seq)
 
     def worker(self, provenance: Mapping[str, Any]) -> Worker:
         """Register this process as a worker of the study (one ``runs`` row)."""
@@ -760,82 +498,3 @@ class Study:
     @property
     def store(self) -> Store:
         return self._store
-
-
-def _finished(record: TrialRecord, outcome: Outcome, when: float | None = None) -> TrialRecord:
-    """``record`` with ``outcome`` applied, as it is stored."""
-    return record.replace(
-        state=outcome.state,
-        value=outcome.value,
-        metrics=dict(outcome.metrics),
-        error=outcome.error,
-        finished=when,
-        trained=outcome.trained,
-    )
-
-
-def _last_seen(*times: float | None) -> float | None:
-    """When a lost trial was last seen alive (its heartbeat, start or latest stored
-    report; None: unknown, so now), which is when it ended: not when a later run
-    noticed, or a study resumed the next day would show a day-long trial."""
-    return max((t for t in times if t is not None), default=None)
-
-
-class TrialChecks:
-    """A running trial's line to its method: where its next check is, and the decision
-    there (see :meth:`Study.check`). Held by :class:`hpotrack.trial.Trial`."""
-
-    def __init__(self, study: Study, claimed: Claimed) -> None:
-        self._study = study
-        self._claimed = claimed
-
-    def next_check(self, step: int) -> int | None:
-        study = self._study
-        record = study._history.trials[self._claimed.number]
-        return study.method.next_check(record, step, study._history)
-
-    def decide(self, step: int, value: float, reports: Sequence[MetricRow]) -> bool:
-        return self._study.check(self._claimed, step, value, reports)
-
-
-class TrialCheckpoints:
-    """A running trial's checkpoints: saving its own, finding the one it starts from
-    (through its lineage: :func:`hpotrack.checkpoints.source_edge`)."""
-
-    def __init__(self, study: Study, claimed: Claimed) -> None:
-        self._study = study
-        self._claimed = claimed
-
-    def save(self, step: int, obj: object, reports: Sequence[MetricRow]) -> None:
-        """Save ``obj`` at ``step``, and the trial's ``reports`` not yet written."""
-        study, claimed = self._study, self._claimed
-        study.refresh()  # a deleted study is an error here, not a file nobody owns
-        checkpoints.save(
-            study.store, study.name, claimed.trial_id, claimed.number, step, obj, reports
-        )
-        study.checkpoints_saved += 1
-
-    def source(self) -> tuple[int, Any] | None:
-        """(step, object) of the checkpoint this trial starts from, if there is one."""
-        study = self._study
-        trials = study.refresh().trials
-        edge = checkpoints.source_edge(trials[self._claimed.number])
-        if edge is None:
-            return None
-        found = checkpoints.line_state(trials, edge.parent, edge.step, study._latest_checkpoint)
-        if found is None:
-            if checkpoints.any_saved(study.store, study.id) and not study._warned_missing:
-                study._warned_missing = True  # once per study and process
-                log.warning(
-                    "trial %d of study %r continues trial %d at step %s (%s), but no "
-                    "checkpoint of that trial's line at or before that step is stored "
-                    "(deleted? or the study was imported: exports leave checkpoint files "
-                    "out): it starts from scratch",
-                    self._claimed.number,
-                    study.name,
-                    edge.parent,
-                    edge.step,
-                    edge.kind,
-                )
-            return None
-        return found.step, checkpoints.load(study.store, found)

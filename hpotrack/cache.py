@@ -1,0 +1,76 @@
+"""A study's trials as this process last read them, kept equal to the database cheaply
+(DESIGN principle 3): a read applies only the trials changed since the last one, and is
+skipped when nothing was committed since; this process's own writes are applied directly
+instead of read back.
+
+:class:`hpotrack.study.Study` owns one and decides when it reads and what it applies:
+inside each of its write transactions it reads others' changes first, applies its own
+writes, and after the commit the cache is exactly the database.
+"""
+
+from __future__ import annotations
+
+from hpotrack.errors import StudyNotFoundError
+from hpotrack.methods.base import History
+from hpotrack.records import TrialRecord
+from hpotrack.store import Store, StudyRow
+
+
+class TrialCache:
+    """The history of study ``row`` in ``store`` (:attr:`history`, live: never replaced
+    but by :meth:`forget`) and the row id of each of its trials (:attr:`ids`)."""
+
+    def __init__(self, store: Store, row: StudyRow, history: History) -> None:
+        self._store = store
+        self._row = row
+        self.history = history
+        self.ids: list[int] = []  # by trial number
+        self._seq = 0  # the latest change applied
+        self._version: object = None  # Store.version() the cache is at (None: none)
+
+    def read_changes(self) -> int:
+        """Apply the trials changed since the last read; returns how many there were."""
+        version = self._store.version()  # before the query: a commit in between re-reads
+        if version == self._version:
+            return 0
+        if not self._store.study_exists(self._row.id):
+            raise StudyNotFoundError(
+                f"study {self._row.name!r} was deleted from {self._store.path} while this "
+                "process was using it (hpotrack delete?): nothing more is stored for it"
+            )
+        self._version = version
+        history = self.history
+        known = len(history.trials)
+        changes = self._store.trials_since(self._row.id, self._seq, known)
+        for trial_id, seq, record in changes:
+            if record.number < known and history.trials[record.number].parents:
+                record = record.replace(parents=history.trials[record.number].parents)
+            self.apply(record, trial_id, seq)
+        return len(changes)
+
+    def apply(self, record: TrialRecord, trial_id: int, seq: int) -> None:
+        """Put a trial into the cached history. A write of this process is applied
+        directly (not read back) only right after a refresh inside the same write lock,
+        when no change of anyone else can have a lower ``seq``."""
+        self.history.update(record)
+        if record.number == len(self.ids):
+            self.ids.append(trial_id)
+        self._seq = max(self._seq, seq)
+
+    def committed(self) -> None:
+        """After a commit of this process that applied every change it wrote (after
+        reading others' inside the transaction): the cache is the database as of that
+        commit, so the next read can be skipped unless someone else writes."""
+        if self._version is not None:
+            self._version = self._store.committed_version
+
+    def stale(self) -> None:
+        """Something was written and not applied: the next read must look."""
+        self._version = None
+
+    def forget(self) -> None:
+        """Drop the cache (a write transaction failed): the next read starts from the
+        first trial."""
+        old = self.history
+        self.history = History(old.space, old.direction, old.seed, old.budget)
+        self.ids, self._seq, self._version = [], 0, None

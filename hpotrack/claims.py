@@ -1,0 +1,192 @@
+"""A worker's claims on a study's trials: who claims (:class:`Worker`), what it claimed
+(:class:`Claimed`), how the trial ended (:class:`Outcome`), and the trial row each step
+of a claim writes, with the record the trial has after it.
+
+:meth:`hpotrack.study.Study.ask` returns claims and takes outcomes; the run loop
+(:mod:`hpotrack.runner`) runs each one between the two. The study calls the writes here
+inside its write transactions and applies the records they return to its cache
+(:mod:`hpotrack.cache`): it decides when and under which lock, this module what is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hpotrack.methods.base import Proposal
+from hpotrack.records import Origin, TrialRecord, TrialState
+from hpotrack.space import Value
+from hpotrack.store import Stamp, Store
+from hpotrack.trial import MetricRow
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The process running trials: where its trials say they ran (``runs`` row id)."""
+
+    run_id: int | None
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a trial ended, as it is stored, with the reports not yet written."""
+
+    state: TrialState
+    value: float | None
+    metrics: Mapping[str, Any]
+    error: str | None = None
+    reports: tuple[MetricRow, ...] = ()
+    trained: int | None = None  # budget steps trained (see Trial.steps_trained)
+    retry: bool = False  # stopped from outside (Ctrl-C): queue a retry, as for a lost trial
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A trial this process has just claimed and must now run and tell."""
+
+    trial_id: int
+    number: int
+    params: dict[str, Value]
+    budget: float | None
+
+
+def finished(record: TrialRecord, outcome: Outcome, when: float | None = None) -> TrialRecord:
+    """``record`` with ``outcome`` applied, as it is stored."""
+    return record.replace(
+        state=outcome.state,
+        value=outcome.value,
+        metrics=dict(outcome.metrics),
+        error=outcome.error,
+        finished=when,
+        trained=outcome.trained,
+    )
+
+
+def start_queued(
+    store: Store,
+    study_id: int,
+    trial_id: int,
+    queued: TrialRecord,
+    worker: Worker,
+    budget: float | None,
+) -> tuple[TrialRecord, Stamp]:
+    """Store queued trial ``queued`` (row ``trial_id``) as claimed by ``worker``, training
+    to ``budget``; its record now, and the stamp of the write. Inside a write transaction."""
+    stamp = store.start_queued(
+        study_id,
+        trial_id,
+        run_id=worker.run_id,
+        host=worker.host,
+        pid=worker.pid,
+        budget=budget,
+    )
+    running = queued.replace(
+        state=TrialState.RUNNING,
+        started=stamp.time,
+        host=worker.host,
+        pid=worker.pid,
+        budget=budget,
+    )
+    return running, stamp
+
+
+def insert_proposed(
+    store: Store,
+    study_id: int,
+    number: int,
+    proposal: Proposal,
+    worker: Worker,
+    budget: float | None,
+) -> tuple[TrialRecord, Stamp]:
+    """Store ``proposal`` as trial ``number``, running for ``worker`` and training to
+    ``budget``; its record, and the stamp of the write. Inside a write transaction."""
+    stamp = store.insert_trial(
+        study_id,
+        number=number,
+        state=TrialState.RUNNING,
+        params=proposal.params,
+        origin=proposal.origin,
+        budget=budget,
+        claim=proposal.claim,
+        parents=proposal.parents,
+        run_id=worker.run_id,
+        host=worker.host,
+        pid=worker.pid,
+        rung=proposal.rung,
+        bracket=proposal.bracket,
+        note=proposal.note,
+    )
+    record = TrialRecord(
+        number=number,
+        state=TrialState.RUNNING,
+        params=proposal.params,
+        budget=budget,
+        origin=proposal.origin,
+        parents=proposal.parents,
+        started=stamp.time,
+        claim=proposal.claim,
+        host=worker.host,
+        pid=worker.pid,
+        rung=proposal.rung,
+        bracket=proposal.bracket,
+        note=proposal.note,
+    )
+    return record, stamp
+
+
+def insert_manual(
+    store: Store,
+    study_id: int,
+    number: int,
+    params: dict[str, Value],
+    worker: Worker,
+    budget: float | None,
+) -> Claimed:
+    """Store trial ``number``, running for ``worker`` with user-given ``params`` (a
+    direct call of the tuned function) and training to ``budget``. Inside a write
+    transaction; the study's next read finds it (it is not applied to the cache)."""
+    stamp = store.insert_trial(
+        study_id,
+        number=number,
+        state=TrialState.RUNNING,
+        params=params,
+        origin=Origin.MANUAL.value,
+        budget=budget,
+        run_id=worker.run_id,
+        host=worker.host,
+        pid=worker.pid,
+    )
+    return Claimed(stamp.id, number, params, budget)
+
+
+def release(
+    store: Store, study_id: int, claimed: Claimed, running: TrialRecord
+) -> tuple[TrialRecord, Stamp]:
+    """Give back ``claimed`` (its record ``running``), not run: queued again, for
+    whoever asks next; its record now, and the stamp of the write. Inside a write
+    transaction."""
+    stamp = store.release_trial(study_id, claimed.trial_id)
+    queued = running.replace(state=TrialState.QUEUED, started=None, host=None, pid=None)
+    return queued, stamp
+
+
+def store_outcome(
+    store: Store, study_id: int, claimed: Claimed, outcome: Outcome, ended: TrialRecord
+) -> Stamp:
+    """Store ``outcome`` of ``claimed`` with its unwritten reports; ``ended`` is the
+    trial's record with it (:func:`finished`). Inside a write transaction."""
+    if outcome.reports:
+        store.add_metrics(claimed.trial_id, outcome.reports)
+    return store.finish_trial(
+        study_id,
+        claimed.trial_id,
+        state=outcome.state,
+        value=outcome.value,
+        metrics=outcome.metrics,
+        error=outcome.error,
+        when=ended.finished,
+        trained=outcome.trained,
+    )

@@ -1,0 +1,46 @@
+"""When an ask may not start another trial: the target of started trials is reached,
+or ``max_budget`` (budget steps trained in total) is spent, or could be by the trials
+already running. Functions of the study's history, for :meth:`hpotrack.study.Study.ask`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hpotrack.claims import Claimed
+from hpotrack.errors import BudgetSpent, StopSearch, TargetReached
+from hpotrack.methods.base import History
+from hpotrack.records import TrialState
+from hpotrack.text import plural
+
+
+def reached(
+    history: History, limit: int | None, max_budget: float | None, name: str
+) -> StopSearch | None:
+    """Why study ``name`` may start no more trials (``limit`` of them started, or
+    ``max_budget`` spent), as the error to raise; None while it may."""
+    started = history.n_started
+    if limit is not None and started >= limit:
+        return TargetReached(
+            f"study {name!r} has {plural(started, 'trial')}: the target of {limit} is reached"
+        )
+    if max_budget is not None and history.trained >= max_budget:
+        spent = history.budget
+        unit = "budget steps" if spent is None or spent.name == "budget" else spent.name
+        return BudgetSpent(
+            f"study {name!r} has trained {history.trained} {unit}: the max_budget "
+            f"of {max_budget:g} is spent"
+        )
+    return None
+
+
+def batch_spends(history: History, claimed: Sequence[Claimed], max_budget: float | None) -> bool:
+    """Whether the running trials (an ask's ``claimed`` and every process's others) could
+    spend what is left of ``max_budget``, each training at most its budget: then the
+    ask claims no more than the one it has, so a batch never takes a process further
+    past ``max_budget`` than one trial would."""
+    if max_budget is None or not claimed:
+        return False
+    running = history.unfinished(TrialState.RUNNING)
+    committed = sum(history.trials[number].budget or 0.0 for number in running)
+    return history.trained + committed >= max_budget

@@ -1,0 +1,91 @@
+"""Read-only views of a study's trials, for :class:`hpotrack.study.Study`'s read
+methods: why there is no best trial yet, a trial's stored curve and checkpoints, every
+trial as a pandas table.
+
+Each is a function of what it is given (the trials, the store and the study's id and
+name): the study reads its trials first and passes them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hpotrack import checkpoints
+from hpotrack.budget import Budget
+from hpotrack.errors import MissingDependency, NoCompleteTrial, TrialError
+from hpotrack.methods.base import History
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Space
+from hpotrack.store import Store
+
+
+def no_complete_trial(name: str, history: History, budget: Budget | None) -> NoCompleteTrial:
+    """The error that study ``name`` has no best trial yet, saying what to do when a
+    budget is the reason."""
+    message = f"study {name!r} has no complete trial yet"
+    pruned = history.count(TrialState.PRUNED)
+    if pruned and budget is not None:
+        message += (
+            f": {pruned} of its {len(history.trials)} trials were stopped below the "
+            f"budget's max ({budget.max:g}); a trial completes once it trains that "
+            "far (successive halving promotes one when enough trials reached its rung), "
+            "so run more trials"
+        )
+    return NoCompleteTrial(message)
+
+
+def stored_curve(store: Store, study_id: int, number: int) -> dict[str, list[tuple[int, float]]]:
+    """Trial ``number``'s stored intermediate metrics: name -> [(step, value), ...]."""
+    points: dict[str, list[tuple[int, float]]] = {}
+    for name, step, value, _ in store.curve(study_id, number):
+        points.setdefault(name, []).append((step, value))
+    return points
+
+
+def load_checkpoint(
+    store: Store,
+    study_id: int,
+    name: str,
+    trials: Sequence[TrialRecord],
+    number: int,
+    step: int | None,
+) -> Any:
+    """The object of trial ``number``'s latest checkpoint at or before ``step``, or of
+    the one its line started from (see :meth:`hpotrack.study.Study.load_checkpoint`)."""
+    found = checkpoints.stored_line_state(store, study_id, trials, number, step)
+    if found is None:
+        at = "" if step is None else f" at or before step {step}"
+        raise TrialError(
+            f"trial {number} of study {name!r} has no checkpoint{at}: its "
+            "function saves one with trial.save_checkpoint(obj, step=...), and with "
+            "keep_checkpoints='needed' only those a trial may still start from are kept"
+        )
+    return checkpoints.load(store, found)
+
+
+def dataframe(records: Callable[[], list[dict[str, Any]]], space: Space) -> Any:
+    """A pandas DataFrame of the trials ``records()`` gives (:meth:`TrialRecord.to_dict`,
+    read once pandas is found), one row per trial, params flattened as ``param_<name>``
+    and metrics as ``metric_<name>``."""
+    try:
+        import pandas as pd
+    except ImportError:
+        raise MissingDependency("to_dataframe() needs pandas: pip install pandas") from None
+    rows = []
+    for record in records():
+        params = record.pop("params")
+        metrics = record.pop("metrics")
+        record.pop("parents")
+        rows.append(
+            {
+                **record,
+                **{f"param_{k}": v for k, v in params.items()},
+                **{f"metric_{k}": v for k, v in metrics.items()},
+            }
+        )
+    if rows:
+        return pd.DataFrame(rows)
+    fields = TrialRecord(0, TrialState.QUEUED, {}).to_dict()  # a study without trials
+    columns = [k for k in fields if k not in ("params", "metrics", "parents")]
+    return pd.DataFrame(columns=[*columns, *(f"param_{name}" for name in space)])
