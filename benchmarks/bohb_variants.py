@@ -18,15 +18,19 @@ configurations) as the reference, on seeds the benchmark does not use (20.. by d
 - ``bohb, top budget, rank-weighted``: the same, uniform until the top budget has d + 3;
 - ``bohb, top two budgets``: the largest budget with enough observations among the top
   two, so the model starts before the top budget has d + 3 trials;
-- ``hyperband``.
+- ``hyperband``;
+- ``hyperband, asynchronous`` and ``bohb, asynchronous``: ASHA's rule in every bracket
+  (``brackets="asynchronous"``, the default before synchronous bracket runs).
 
 It prints the mean over seeds of the best error within each budget, in digits of 1/540
 (one misclassified validation digit), finer than the benchmark's medians, with its
-standard error, and each variant's difference from ``hyperband`` seed by seed (the same
-seed gives both the same first configurations, so the paired difference is less noisy).
+standard error, and each variant's difference from ``hyperband`` (or ``--reference``)
+seed by seed (the same seed gives both the same first configurations, so the paired
+difference is less noisy).
 
     python benchmarks/bohb_variants.py --tasks sgd          # ~4.5 min per variant, 2 cores
     python benchmarks/bohb_variants.py --variants "bohb;bohb, largest budget" --tasks mlp
+    python benchmarks/bohb_variants.py --variants "bohb;bohb, asynchronous" --reference bohb
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from hpotrack.methods.hyperband import Hyperband
 from hpotrack.space import Value
 
 DIGITS = 540  # validation digits: errors are k / 540
-REFERENCE = "hyperband"  # the variants are compared seed by seed with uniform configurations
+REFERENCE = "hyperband"  # by default the variants are compared seed by seed with it
 
 
 @register
@@ -151,6 +155,8 @@ VARIANTS: dict[str, Callable[[], Method]] = {
     "bohb, top budget, rank-weighted": RankWeighted,
     "bohb, top two budgets": UpperBudgets,
     "hyperband": Hyperband,
+    "hyperband, asynchronous": lambda: Hyperband(brackets="asynchronous"),
+    "bohb, asynchronous": lambda: BOHB(brackets="asynchronous"),
 }
 
 
@@ -173,7 +179,7 @@ def mean_and_error(values: Sequence[float]) -> str:
 
 
 def task_table(report: Report, task: str, variants: Sequence[str], seeds: Sequence[int],
-               workers: int) -> None:  # fmt: skip
+               workers: int, reference: str = REFERENCE) -> None:  # fmt: skip
     epochs = TASKS[task][1] * MAX_EPOCHS  # random's trials x 27, as the benchmark gives
     jobs = [(variant, task, seed, epochs) for variant in variants for seed in seeds]
     found: dict[str, dict[int, list[float]]] = {variant: {} for variant in variants}
@@ -190,19 +196,19 @@ def task_table(report: Report, task: str, variants: Sequence[str], seeds: Sequen
         "Lower is better; one digit is one more validation digit classified right; "
         "± one standard error of the mean over seeds.",
     )
-    if REFERENCE not in variants or len(variants) < 2:
+    if reference not in variants or len(variants) < 2:
         return
     paired = [
         [v, *(mean_and_error([a - b for a, b in zip(mine, base, strict=True)])
-              for mine, base in zip(columns[v], columns[REFERENCE], strict=True))]
+              for mine, base in zip(columns[v], columns[reference], strict=True))]
         for v in variants
-        if v != REFERENCE
+        if v != reference
     ]  # fmt: skip
     report.table(
-        f"{task}: each variant minus {REFERENCE}, seed by seed, in digits, {seed_range}",
+        f"{task}: each variant minus {reference}, seed by seed, in digits, {seed_range}",
         paired,
         header,
-        f"Below 0: better than {REFERENCE} on the same seeds; ± one standard error of the "
+        f"Below 0: better than {reference} on the same seeds; ± one standard error of the "
         "mean difference.",
     )
 
@@ -217,10 +223,11 @@ def main() -> None:
     add("--seeds", type=int, default=20, help="seeds per variant")
     add("--first-seed", type=int, default=20, help="the first seed (the benchmark's: 0..19)")
     add("--workers", type=int, default=2)
+    add("--reference", default=REFERENCE, help="the variant the others are paired with")
     add("--out", type=Path, help="also write the tables to this markdown file")
     args = parser.parse_args()
     variants = [name.strip() for name in args.variants.split(";")]
-    unknown = [name for name in variants if name not in VARIANTS]
+    unknown = [name for name in [*variants, args.reference] if name not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
     if args.seeds < 1:
@@ -228,7 +235,7 @@ def main() -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     report = Report("BOHB's model, varied, on the multifidelity.py tasks")
     for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):
-        task_table(report, task, variants, seeds, args.workers)
+        task_table(report, task, variants, seeds, args.workers, args.reference)
     if args.out:
         report.write(args.out)
 
