@@ -33,6 +33,7 @@ kept between asks is where the oldest run with anything left to decide starts, a
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -76,11 +77,11 @@ class Layout:
     counts: tuple[int, ...]
 
     @classmethod
-    def of(cls, schedule: Sequence[int], top: int) -> Layout:
+    def of(cls, schedule: tuple[int, ...], top: int) -> Layout:
         """The layout with as many slots per bracket as ``schedule`` (one iteration's
-        brackets, in any order) has."""
-        found = Counter(schedule)
-        return cls(tuple(found.get(s, 0) for s in range(top + 1)))
+        brackets, in any order) has; built once per schedule, as asks and decisions
+        need it every time."""
+        return _layout_of(schedule, top)
 
     @cached_property
     def order(self) -> tuple[int, ...]:
@@ -96,6 +97,12 @@ class Layout:
         bracket = self.order[position]
         start = iteration * self.per_iteration + self.order.index(bracket)
         return Run(iteration, bracket, start, self.counts[bracket])
+
+
+@functools.lru_cache(maxsize=64)
+def _layout_of(schedule: tuple[int, ...], top: int) -> Layout:
+    found = Counter(schedule)
+    return Layout(tuple(found.get(s, 0) for s in range(top + 1)))
 
 
 @dataclass(frozen=True)
