@@ -192,6 +192,7 @@ def promotion(
     return None
 
 
+@functools.lru_cache(maxsize=64)
 def bracket_schedule(ladder: Ladder) -> tuple[int, ...]:
     """One Hyperband iteration as a sequence of brackets for new configurations: bracket
     ``s`` gets ``n_s = ⌈(s_max + 1) / (s + 1) · η^s⌉`` of them (Li et al. 2018, Alg. 1),
