@@ -79,7 +79,8 @@ def main(n_trials: int) -> None:
     trials = study.trials
     for bracket, count in sorted(Counter(t.bracket for t in trials).items(), key=str):
         full = sum(t.bracket == bracket and t.state == hp.TrialState.COMPLETE for t in trials)
-        first = f"first check after {27 // 3**bracket} epochs" if bracket else "no checks"
+        epochs = 27 // 3**bracket if bracket else 0
+        first = f"first check after {epochs} epoch{'s' * (epochs > 1)}" if epochs else "no checks"
         print(f"  bracket {bracket} ({first}): {count} trials, {full} trained to 27 epochs")
     if not any(t.state == hp.TrialState.COMPLETE for t in trials):  # rungs stop first arrivals
         print("no trial has trained all 27 epochs yet: run more trials")
