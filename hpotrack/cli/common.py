@@ -97,14 +97,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     return str(tabulate(rows, headers="keys", floatfmt=".6g", missingval="-"))
 
 
-def emit(rows: list[dict[str, Any]], fmt: str) -> None:
-    """Rows as ``table``, ``json`` or ``csv`` on stdout."""
+def emit(rows: list[dict[str, Any]], fmt: str, columns: Sequence[str] = ()) -> None:
+    """Rows as ``table``, ``json`` or ``csv`` on stdout. ``columns``: the CSV header when
+    there are no rows (a file of no rows still names its columns, so that CSV readers
+    load it as an empty table instead of failing)."""
     if fmt == "json":
         click.echo(json.dumps(jsonable(rows), indent=2, allow_nan=False))
     elif fmt == "csv":
         buffer = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        header = list(rows[0]) if rows else list(columns)
+        if header:
+            writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         click.echo(buffer.getvalue(), nl=False)

@@ -77,7 +77,7 @@ def show(
     to a pipe or a file every column stays whole.
     """
     if study is None:
-        emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt)
+        emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt, STUDY_COLUMNS)
         return
     opened = study_of(ctx, study)
     trials = [t for t in opened.trials if not states or t.state.value in states]
@@ -107,7 +107,7 @@ def show(
                 "them lost and retries them"
             )
     else:
-        emit(_trial_rows(opened, trials, compact=False), fmt)
+        emit(_trial_rows(opened, trials, compact=False), fmt, trial_columns(opened))
 
 
 def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
@@ -162,6 +162,19 @@ def _without(row: dict[str, Any], keys: Collection[str]) -> dict[str, Any]:
 
 def _width(rows: list[dict[str, Any]]) -> int:
     return max(map(len, table(rows).splitlines()))
+
+
+STUDY_COLUMNS = (
+    "study",
+    "method",
+    "direction",
+    "budget",
+    "trials",
+    *(state.value for state in TrialState),
+    "running_worker_gone",
+    "best",
+    "last activity",
+)  # the list of studies in JSON and CSV (a CSV of no studies still has them)
 
 
 def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
@@ -224,6 +237,12 @@ def param_columns(study: Study) -> dict[str, str]:
     """Each parameter's column: its name, or ``param_<name>`` where the name is one of
     the trial columns (a parameter called ``value`` must not hide the objective)."""
     return {n: f"param_{n}" if n in TRIAL_COLUMNS else n for n in study.space}
+
+
+def trial_columns(study: Study) -> list[str]:
+    """The columns of a study's trial rows, in order (a CSV of no trials still has them)."""
+    number, state, value, *rest = TRIAL_COLUMNS
+    return [number, state, value, *param_columns(study).values(), *rest]
 
 
 def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> list[dict[str, Any]]:

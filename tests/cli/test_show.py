@@ -109,6 +109,19 @@ def test_csv_has_a_header_and_one_row_per_trial(db: Path) -> None:
     assert len(rows) == 6 and rows[2]["state"] == "failed" and rows[1]["value"] == "1.0"
 
 
+def test_csv_without_rows_still_names_the_columns(db: Path) -> None:
+    """A CSV of no trials (or no studies) is a header line, the same as with rows: an
+    empty output fails CSV readers ("no columns to parse")."""
+    with_rows = next(csv.reader(io.StringIO(show(db, "alpha", "--format", "csv"))))
+    none = show(db, "alpha", "--state", "queued", "--format", "csv")
+    assert none.splitlines() == [",".join(with_rows)]
+    studies = next(csv.reader(io.StringIO(show(db, "--format", "csv"))))
+    for name in ("alpha", "beta"):
+        CliRunner().invoke(cli, ["--db", str(db), "delete", name, "--yes"])
+    assert show(db, "--format", "csv").splitlines() == [",".join(studies)]
+    assert show(db, "--format", "json") == "[]\n"
+
+
 def wide_study(tmp_path: Path) -> Path:
     """Study "wide": 12 parameters, 3 trials; its database."""
     db = tmp_path / "wide.db"
