@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import struct
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,6 +37,7 @@ from hpotrack.filelock import WriterLock
 from hpotrack.jsonable import dumps
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
+from hpotrack.walindex import WalIndex
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -52,13 +52,6 @@ BUSY_TIMEOUT_S = 60.0  # SQLite's wait for a lock of another program; hpotrack's
 WAL_AUTOCHECKPOINT_PAGES = 20_000
 WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
 CHECKPOINT_EVERY = 16  # commits between two looks at the WAL's size
-# The first fields of the WAL index header, in the machine's byte order: iVersion,
-# unused, iChange, isInit, bigEndCksum, szPage, mxFrame (https://sqlite.org/walformat.html);
-# the whole header copy is 48 bytes (then nPage, frame checksums, salts, its checksum).
-WAL_INDEX_HEADER = struct.Struct("=IIIBBHI")
-WAL_INDEX_HEADER_BYTES = 48
-WAL_INDEX_VERSION = 3007000
-WAL_FRAME_HEADER_BYTES = 24
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq, parents, rung, bracket, checks, note, trained"
@@ -132,7 +125,7 @@ class Store:
         self._writer = WriterLock(self.path)
         self._commits = 0  # write transactions committed through this connection
         self.committed_version: object = None  # version() right after the last commit
-        self._shm: int | None = None  # the WAL index file (-1: not usable); see version()
+        self._wal_index = WalIndex()  # opened with the database below; see version()
         self.last_wait = 0.0  # seconds the last write transaction waited for the lock
         try:
             self.conn = sqlite3.connect(
@@ -153,7 +146,7 @@ class Store:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             self._migrate(version)
-            self._shm = _open_wal_index(self.path)  # now: the path means what SQLite opened
+            self._wal_index = WalIndex.open(self.path)  # now: the -shm is SQLite's
         except sqlite3.DatabaseError as exc:
             if "not a database" in str(exc) or "file is encrypted" in str(exc):
                 raise StorageError(
@@ -168,7 +161,7 @@ class Store:
                 ) from None
             raise StorageError(f"cannot open {self.path}: {exc}") from None
         # closes the connection and files once: by close(), or when nobody uses the store
-        self._finalizer = weakref.finalize(self, _release, self.conn, self._writer, self._shm)
+        self._finalizer = weakref.finalize(self, _release, self.conn, self._writer, self._wal_index)
 
     @functools.cached_property
     def db(self) -> sqlite_utils.Database:
@@ -233,7 +226,6 @@ class Store:
 
     def close(self) -> None:
         self._finalizer()
-        self._shm = None
 
     @contextmanager
     def write(self, while_waiting: Callable[[], object] | None = None) -> Iterator[None]:
@@ -276,11 +268,10 @@ class Store:
     def version(self) -> object:
         """A token that differs whenever a commit may have happened since it was taken,
         much cheaper than a query that finds nothing new (ask looks twice per trial): the
-        header of the WAL index (:meth:`_wal_index_header`), which every commit of any
-        connection changes (``iChange``, ``mxFrame``, the salts after a restart). Where
-        it cannot be read, SQLite's ``data_version`` (other connections' commits) with
-        this connection's commit count."""
-        header = self._wal_index_header()
+        header of the WAL index (:mod:`hpotrack.walindex`), which every commit of any
+        connection changes. Where it cannot be read, SQLite's ``data_version`` (other
+        connections' commits) with this connection's commit count."""
+        header = self._wal_index.header()
         if header is not None:
             return header
         (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
@@ -313,10 +304,7 @@ class Store:
         """Checkpoint when the WAL holds more than ``wal_bytes``; whether it did.
 
         Called outside the write lock, so other writers never wait for a checkpoint's
-        copying and syncing (see :data:`WAL_AUTOCHECKPOINT_PAGES`). The WAL file's size
-        says nothing here: SQLite reuses the file from its start after a checkpoint
-        (overwriting is cheaper than growing it), so its content is read from the WAL
-        index instead (:meth:`wal_bytes`).
+        copying and syncing (see :data:`WAL_AUTOCHECKPOINT_PAGES`).
         """
         if self.wal_bytes() <= wal_bytes:
             return False
@@ -324,29 +312,8 @@ class Store:
         return True
 
     def wal_bytes(self) -> int:
-        """How much the WAL holds now (0 if unknown), from the WAL index header: its
-        frame count ``mxFrame`` and page size. A read racing a commit may be one commit
-        off, which is fine for deciding when to checkpoint."""
-        header = self._wal_index_header()
-        if header is None:
-            return 0
-        _, _, _, _, _, page_size, frames = WAL_INDEX_HEADER.unpack_from(header)
-        page_size = 65536 if page_size == 1 else page_size
-        return int(frames * (page_size + WAL_FRAME_HEADER_BYTES))
-
-    def _wal_index_header(self) -> bytes | None:
-        """The first copy of the WAL index header, read from the ``-shm`` file that every
-        connection to the database maps while one is open (ours is, so the file stays the
-        same). Its layout is part of SQLite's file format, which processes of different
-        SQLite versions sharing a file rely on (https://sqlite.org/walformat.html, "The
-        WAL-Index Header"). None where it is not there or not that format (then callers
-        fall back to SQLite's own answers)."""
-        if self._shm is None or self._shm < 0:
-            return None
-        try:
-            return os.pread(self._shm, WAL_INDEX_HEADER_BYTES, 0)
-        except OSError:
-            return None
+        """How much the WAL holds now (0 if unknown), from the WAL index."""
+        return self._wal_index.wal_bytes()
 
     # -- studies ----------------------------------------------------------------------
 
@@ -735,24 +702,6 @@ def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
     )
 
 
-def _open_wal_index(path: Path) -> int:
-    """A descriptor of ``<path>-shm`` if it holds a WAL index of the known format, else
-    -1 (e.g. a file opened read-only that SQLite indexes in its own memory)."""
-    try:
-        fd = os.open(f"{path}-shm", os.O_RDONLY)
-    except OSError:
-        return -1
-    try:
-        header = os.pread(fd, WAL_INDEX_HEADER_BYTES, 0)
-    except OSError:
-        header = b""
-    known = len(header) == WAL_INDEX_HEADER_BYTES
-    if not known or WAL_INDEX_HEADER.unpack_from(header)[0] != WAL_INDEX_VERSION:
-        os.close(fd)
-        return -1
-    return fd
-
-
 def default_db_path(db: str | Path | None = None) -> Path:
     """``db`` if given, else ``$HPOTRACK_DB``, else ``./hpotrack.db`` (``~`` expanded)."""
     if db is not None:
@@ -765,11 +714,10 @@ def default_db_path(db: str | Path | None = None) -> Path:
 _open: weakref.WeakValueDictionary[tuple[int, Path], Store] = weakref.WeakValueDictionary()
 
 
-def _release(conn: sqlite3.Connection, writer: WriterLock, shm: int | None) -> None:
+def _release(conn: sqlite3.Connection, writer: WriterLock, wal_index: WalIndex) -> None:
     conn.close()
     writer.close()
-    if shm is not None and shm >= 0:
-        os.close(shm)
+    wal_index.close()
 
 
 def _empty_file(path: Path) -> bool:

@@ -22,6 +22,7 @@ import hpotrack as hp
 from hpotrack.errors import StorageError
 from hpotrack.records import TrialState
 from hpotrack.store import SCHEMA_VERSION, Store, close_stores
+from hpotrack.walindex import WalIndex
 
 
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -389,7 +390,7 @@ def test_version_changes_with_every_commit_of_any_connection(db: Path) -> None:
     store, other = open_store(db), Store(db)
     for fallback in (False, True):
         if fallback:
-            store._shm = -1  # as for a file whose WAL index SQLite keeps in memory
+            store._wal_index = WalIndex()  # as for a file SQLite indexes in its own memory
         before = store.version()
         assert store.version() == before and isinstance(before, tuple) == fallback
         with other.write():
