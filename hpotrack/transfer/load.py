@@ -1,65 +1,42 @@
-"""Export a study to JSON, JSON Lines or CSV, and import a JSON export as a new study.
-
-The JSON export is the study's whole record, so an export imported elsewhere and exported
-again gives the same bytes: the definition (space, method and budget as their stable JSON
-tags, never class names), and per trial its state, params, value, metrics, times,
-host/pid, claim, lineage edges, intermediate metrics (``curve``), where the method decided
-on it (``rung``, ``bracket``, ``checks``: step -> objective), its ``note`` (e.g. the
-method ``auto`` chose), the budget steps it ``trained`` and the ``run`` (worker process)
-it ran in; ``runs`` lists those processes' provenance (host, pid, python, platform, git
-commit, source hash, argv, start), so an imported trial still says what code ran it. Not
-exported: checkpoint files.
-
-Beside the study, JSON and JSONL (in the header line) carry ``best_schedule``: the best
-final trial's hyperparameter schedule, ``{"trial": N, "schedule": {name: [[from_step,
-value], ...]}}`` (null before a trial completes); "final" is each population member's
-latest complete segment (:func:`finals`), so for PBT it is what the best member trained
-with, step by step. It is one study-level field rather than a schedule per trial because
-it is derived: every trial's schedule follows from the params and lineage the export
-already holds (``hpotrack.lineage.schedule``), and a per-trial copy would grow with the
-population times its segments. Being derived, it is recomputed on export and ignored on
-import (only its type is checked), so export -> import -> export stays byte-identical.
-CSV has one row per trial and no place for it.
-
-An import creates a new study in one write transaction, so a bad file stores nothing.
-Version 1 exports, from before budgets and rungs, import as studies without them;
-version 2 ones, from before ``best_schedule`` and notes, import with no notes; versions
-before 4 carry no ``trained`` (those trials are not counted by ``max_budget``). A
-trial that was running when exported is imported as ``failed`` ("running when exported"),
-finished at the import time: nothing will ever tell it, and a study must not keep a
-running trial that no worker owns.
-"""
+"""Reading an export back: a json or jsonl file parsed, every field checked, and the
+study created in one write transaction, so a bad file stores nothing (the format:
+:mod:`hpotrack.transfer`)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any
 
-from hpotrack import lineage
 from hpotrack.budget import Budget
 from hpotrack.definition import DIRECTIONS
 from hpotrack.errors import HpotrackError
-from hpotrack.files import write_replacing
-from hpotrack.jsonable import dumps, jsonable
+from hpotrack.jsonable import dumps
 from hpotrack.methods.base import from_json as method_from_json
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import TrialState
 from hpotrack.space import Space
 from hpotrack.store import Store
 from hpotrack.study import Study
+from hpotrack.transfer.format import (
+    BUDGET,
+    EDGE,
+    FORMAT,
+    READABLE,
+    RUN,
+    RUNNING_ERROR,
+    STUDY,
+    TOP,
+    TRIAL,
+    VERSION,
+    Progress,
+    TransferError,
+    advance,
+)
 
-FORMAT = "hpotrack-study"
-VERSION = 5  # 5: runs; 4: trained; 3: best_schedule and notes; 2: budget, rungs, brackets, checks
-READABLE = (1, 2, 3, 4, 5)
-FORMATS = ("json", "jsonl", "csv")
-RUNNING_ERROR = "running when exported"
 _CSV_IMPORT = (
     "CSV exports cannot be imported: they carry no search space; export with --format json"
 )
@@ -77,230 +54,6 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "object": (lambda x: isinstance(x, Mapping), "an object"),
     "list": (lambda x: isinstance(x, list), "a list"),
 }
-# The fields of each object of an export, with their kind; "?": may be null or left out.
-STUDY = {
-    "name": "str", "space": "object", "method": "object", "direction": "str",
-    "objective": "str", "seed": "int", "target": "int?", "function": "object?",
-    "retries": "int?", "budget": "object?",
-}  # fmt: skip
-TRIAL = {
-    "number": "int", "state": "str", "params": "object", "value": "number?",
-    "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
-    "started": "number?", "finished": "number?", "error": "str?", "host": "str?",
-    "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
-    "checks": "object?", "note": "str?", "trained": "int?", "run": "int?",
-}  # fmt: skip
-RUN = {
-    "run": "int", "host": "str?", "pid": "int?", "python": "str?", "platform": "str?",
-    "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "number?",
-}  # fmt: skip
-EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
-BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}
-TOP = {
-    "format": "str", "version": "int", "study": "object", "best_schedule": "object?",
-    "runs": "list?", "trials": "list",
-}  # fmt: skip
-
-
-class TransferError(HpotrackError):
-    """An export cannot be written, or a file cannot be imported (the message says why)."""
-
-
-# --- export ------------------------------------------------------------------------------------
-
-
-def export_study(study: Study, progress: Progress | None = None) -> dict[str, Any]:
-    """The study as a JSON-ready dict with a stable key order (one consistent snapshot);
-    ``progress`` is called with 1 per trial converted."""
-    store = study.store
-    with _snapshot(store):
-        row = store.find_study(study.name)
-        if row is None:
-            raise TransferError(f"study {study.name!r} no longer exists in {store.path}")
-        curves = _curves(store, row.id)
-        runs, run_of = _runs(store, row.id)
-        records = study.trials
-        trials = []
-        for t in records:  # made plain one by one: most of the work, so progress counts it
-            trial = {**t.to_dict(), "claim": t.claim, "curve": curves.get(t.number, {})}
-            trial["run"] = run_of.get(t.number)
-            trials.append(jsonable(_ordered(trial, TRIAL)))
-            _advance(progress)
-        definition = {
-            **_ordered(dict(vars(row)), STUDY),
-            "space": study.space.to_json(),
-            "method": study.method.to_json(),
-        }
-    data = {
-        "format": FORMAT,
-        "version": VERSION,
-        "study": definition,
-        "best_schedule": best_schedule(records, definition["direction"]),
-        "runs": runs,
-    }
-    return {**cast(dict[str, Any], jsonable(data)), "trials": trials}
-
-
-def _runs(store: Store, study_id: int) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """The study's worker processes as export rows, numbered 0, 1, ... by when they were
-    registered, and each trial's number -> its run's."""
-    rows = store.conn.execute(
-        f"SELECT id, {', '.join(list(RUN)[1:])} FROM runs WHERE study_id = ? ORDER BY id",
-        (study_id,),
-    ).fetchall()
-    index = {row[0]: position for position, row in enumerate(rows)}
-    runs = [dict(zip(RUN, (index[row[0]], *row[1:]), strict=True)) for row in rows]
-    run_of = {
-        number: index[run_id]
-        for number, run_id in store.conn.execute(
-            "SELECT number, run_id FROM trials WHERE study_id = ? AND run_id IS NOT NULL",
-            (study_id,),
-        )
-        if run_id in index
-    }
-    return runs, run_of
-
-
-def best_schedule(trials: list[TrialRecord], direction: str) -> dict[str, Any] | None:
-    """``{"trial": N, "schedule": {name: [[from_step, value], ...]}}`` of the best final
-    trial (:func:`hpotrack.lineage.best_final`), None while no trial is complete."""
-    best = lineage.best_final(trials, direction)
-    if best is None:
-        return None
-    points = lineage.schedule(trials, best.number)
-    return {
-        "trial": best.number,
-        "schedule": {name: [list(point) for point in line] for name, line in points.items()},
-    }
-
-
-def write_export(study: Study, fmt: str, stream: TextIO, progress: Progress | None = None) -> int:
-    """Write the export as ``json``, ``jsonl`` or ``csv`` to ``stream``; returns the trial count.
-    ``progress`` is called with 1 per trial converted, then per trial written."""
-    if fmt not in FORMATS:
-        raise TransferError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    data = export_study(study, progress)
-    if fmt == "json":
-        _write_json(data, stream, progress)
-    elif fmt == "jsonl":
-        header = {key: value for key, value in data.items() if key != "trials"}
-        header["trial_count"] = len(data["trials"])  # lets an import see a file cut short
-        stream.write(json.dumps(header, separators=(",", ":"), allow_nan=False) + "\n")
-        for item in data["trials"]:
-            stream.write(json.dumps(item, separators=(",", ":"), allow_nan=False) + "\n")
-            _advance(progress)
-    else:
-        _write_csv(data, stream, progress)
-    return len(data["trials"])
-
-
-def export_to_file(
-    study: Study, fmt: str, path: str | Path, progress: Progress | None = None
-) -> int:
-    """Write the export to ``path`` atomically (:func:`write_replacing`); returns the trial
-    count."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise TransferError(f"cannot write {target}: the folder {target.parent} does not exist")
-    try:
-        return write_replacing(
-            target,
-            lambda stream: write_export(study, fmt, cast(TextIO, stream), progress),
-            text=True,
-        )
-    except OSError as exc:
-        raise TransferError(f"cannot write {target}: {exc.strerror or exc}") from None
-
-
-def _curves(store: Store, study_id: int) -> dict[int, dict[str, list[list[Any]]]]:
-    """Intermediate metrics of every trial: number -> name -> [[step, value, time], ...]."""
-    curves: dict[int, dict[str, list[list[Any]]]] = {}
-    for number, name, step, value, at in store.conn.execute(
-        "SELECT t.number, m.name, m.step, m.value, m.time FROM metrics m "
-        "JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ? "
-        "ORDER BY t.number, m.name, m.step",
-        (study_id,),
-    ):
-        curves.setdefault(number, {}).setdefault(name, []).append([step, value, at])
-    return curves
-
-
-@contextmanager
-def _snapshot(store: Store) -> Iterator[None]:
-    """A read transaction: every query inside sees the same committed state (WAL)."""
-    if store.conn.in_transaction:
-        yield
-        return
-    store.conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        store.conn.execute("COMMIT")
-
-
-def _ordered(record: Mapping[str, Any], spec: Mapping[str, str]) -> dict[str, Any]:
-    return {key: record[key] for key in spec}
-
-
-def _write_json(data: Mapping[str, Any], stream: TextIO, progress: Progress | None) -> None:
-    """``json.dumps(data, indent=2)`` and a newline, written a trial at a time (the same
-    bytes: every line of a trial's dump indented by the 4 spaces of its place)."""
-    trials = data["trials"]
-    head = json.dumps({**data, "trials": []}, indent=2, allow_nan=False)
-    if not trials:
-        stream.write(head + "\n")
-        return
-    stream.write(head.removesuffix("[]\n}") + "[\n")
-    for index, trial in enumerate(trials):
-        text = json.dumps(trial, indent=2, allow_nan=False).replace("\n", "\n    ")
-        stream.write("    " + text + (",\n" if index < len(trials) - 1 else "\n"))
-        _advance(progress)
-    stream.write("  ]\n}\n")
-
-
-def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | None = None) -> None:
-    """One row per trial: params and metrics flattened, checks as one JSON cell, parents
-    as ``number:kind[@step]`` joined by spaces (``7:promoted@9``); no curves."""
-    trials = data["trials"]
-    params = list(data["study"]["space"])
-    params += sorted({k for t in trials for k in t["params"]} - set(params))
-    metrics = sorted({k for t in trials for k in t["metrics"]})
-    header = ["number", "state", "value", *(f"param_{p}" for p in params)]
-    header += [*(f"metric_{m}" for m in metrics), "budget", "rung", "bracket", "checks"]
-    header += ["origin", "parents", "started", "finished", "duration", "error", "trained"]
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(header)
-    for t in trials:
-        started, finished = t["started"], t["finished"]
-        duration = None if started is None or finished is None else finished - started
-        row = [t["number"], t["state"], t["value"], *(t["params"].get(p) for p in params)]
-        row += [*(t["metrics"].get(m) for m in metrics), t["budget"], t["rung"], t["bracket"]]
-        row += [t["checks"] or None, t["origin"], _parents_cell(t["parents"])]
-        row += [_iso(started), _iso(finished), duration, t["error"], t["trained"]]
-        writer.writerow([_cell(v) for v in row])
-        _advance(progress)
-
-
-def _parents_cell(parents: list[dict[str, Any]]) -> str | None:
-    """A trial's lineage edges in one CSV cell: ``7:promoted@9 5:retried``."""
-    cells = [
-        f"{e['parent']}:{e['kind']}" + ("" if e["step"] is None else f"@{e['step']}")
-        for e in parents
-    ]
-    return " ".join(cells) or None
-
-
-def _cell(value: Any) -> Any:
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else value
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")
-
-
-# --- reading -----------------------------------------------------------------------------------
 
 
 def read_export(path: str | Path) -> dict[str, Any]:
@@ -367,9 +120,6 @@ def _loads(text: str) -> Any:
     return json.loads(text, parse_constant=lambda _: None)
 
 
-# --- import ------------------------------------------------------------------------------------
-
-
 @dataclass
 class _Plan:
     """A checked export, ready to insert: the study row and the rows of each table."""
@@ -431,7 +181,7 @@ def import_study(
             ],
         )
         row = store.find_study(study_name)
-    _advance(progress, len(plan.trials))
+    advance(progress, len(plan.trials))
     assert row is not None
     return Study(store, row)
 
@@ -470,7 +220,7 @@ def _plan(data: Mapping[str, Any], name: str | None, progress: Progress | None =
     now = time.time()
     for position, raw in enumerate(top["trials"]):
         _trial(plan, raw, position, len(top["trials"]), space, claims, now)
-        _advance(progress)
+        advance(progress)
     return plan
 
 
@@ -640,11 +390,3 @@ def _point(step: Any, value: Any, at: Any) -> bool:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise TransferError(f"cannot import: {message}")
-
-
-Progress = Callable[[int], None]  # told how many more trials are done (a progress bar)
-
-
-def _advance(progress: Progress | None, count: int = 1) -> None:
-    if progress is not None:
-        progress(count)

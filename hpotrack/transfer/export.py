@@ -1,0 +1,222 @@
+"""Writing a study out: as one JSON document, JSON Lines (a header line, then a trial per
+line) or CSV (a row per trial), read from one snapshot of the database (the format:
+:mod:`hpotrack.transfer`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from hpotrack import lineage
+from hpotrack.files import write_replacing
+from hpotrack.jsonable import jsonable
+from hpotrack.records import TrialRecord
+from hpotrack.store import Store
+from hpotrack.study import Study
+from hpotrack.transfer.format import (
+    FORMAT,
+    FORMATS,
+    RUN,
+    STUDY,
+    TRIAL,
+    VERSION,
+    Progress,
+    TransferError,
+    advance,
+)
+
+
+def export_study(study: Study, progress: Progress | None = None) -> dict[str, Any]:
+    """The study as a JSON-ready dict with a stable key order (one consistent snapshot);
+    ``progress`` is called with 1 per trial converted."""
+    store = study.store
+    with _snapshot(store):
+        row = store.find_study(study.name)
+        if row is None:
+            raise TransferError(f"study {study.name!r} no longer exists in {store.path}")
+        curves = _curves(store, row.id)
+        runs, run_of = _runs(store, row.id)
+        records = study.trials
+        trials = []
+        for t in records:  # made plain one by one: most of the work, so progress counts it
+            trial = {**t.to_dict(), "claim": t.claim, "curve": curves.get(t.number, {})}
+            trial["run"] = run_of.get(t.number)
+            trials.append(jsonable(_ordered(trial, TRIAL)))
+            advance(progress)
+        definition = {
+            **_ordered(dict(vars(row)), STUDY),
+            "space": study.space.to_json(),
+            "method": study.method.to_json(),
+        }
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "study": definition,
+        "best_schedule": best_schedule(records, definition["direction"]),
+        "runs": runs,
+    }
+    return {**cast(dict[str, Any], jsonable(data)), "trials": trials}
+
+
+def _runs(store: Store, study_id: int) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The study's worker processes as export rows, numbered 0, 1, ... by when they were
+    registered, and each trial's number -> its run's."""
+    rows = store.conn.execute(
+        f"SELECT id, {', '.join(list(RUN)[1:])} FROM runs WHERE study_id = ? ORDER BY id",
+        (study_id,),
+    ).fetchall()
+    index = {row[0]: position for position, row in enumerate(rows)}
+    runs = [dict(zip(RUN, (index[row[0]], *row[1:]), strict=True)) for row in rows]
+    run_of = {
+        number: index[run_id]
+        for number, run_id in store.conn.execute(
+            "SELECT number, run_id FROM trials WHERE study_id = ? AND run_id IS NOT NULL",
+            (study_id,),
+        )
+        if run_id in index
+    }
+    return runs, run_of
+
+
+def best_schedule(trials: list[TrialRecord], direction: str) -> dict[str, Any] | None:
+    """``{"trial": N, "schedule": {name: [[from_step, value], ...]}}`` of the best final
+    trial (:func:`hpotrack.lineage.best_final`), None while no trial is complete."""
+    best = lineage.best_final(trials, direction)
+    if best is None:
+        return None
+    points = lineage.schedule(trials, best.number)
+    return {
+        "trial": best.number,
+        "schedule": {name: [list(point) for point in line] for name, line in points.items()},
+    }
+
+
+def write_export(study: Study, fmt: str, stream: TextIO, progress: Progress | None = None) -> int:
+    """Write the export as ``json``, ``jsonl`` or ``csv`` to ``stream``; returns the trial count.
+    ``progress`` is called with 1 per trial converted, then per trial written."""
+    if fmt not in FORMATS:
+        raise TransferError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    data = export_study(study, progress)
+    if fmt == "json":
+        _write_json(data, stream, progress)
+    elif fmt == "jsonl":
+        header = {key: value for key, value in data.items() if key != "trials"}
+        header["trial_count"] = len(data["trials"])  # lets an import see a file cut short
+        stream.write(json.dumps(header, separators=(",", ":"), allow_nan=False) + "\n")
+        for item in data["trials"]:
+            stream.write(json.dumps(item, separators=(",", ":"), allow_nan=False) + "\n")
+            advance(progress)
+    else:
+        _write_csv(data, stream, progress)
+    return len(data["trials"])
+
+
+def export_to_file(
+    study: Study, fmt: str, path: str | Path, progress: Progress | None = None
+) -> int:
+    """Write the export to ``path`` atomically (:func:`write_replacing`); returns the trial
+    count."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise TransferError(f"cannot write {target}: the folder {target.parent} does not exist")
+    try:
+        return write_replacing(
+            target,
+            lambda stream: write_export(study, fmt, cast(TextIO, stream), progress),
+            text=True,
+        )
+    except OSError as exc:
+        raise TransferError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _curves(store: Store, study_id: int) -> dict[int, dict[str, list[list[Any]]]]:
+    """Intermediate metrics of every trial: number -> name -> [[step, value, time], ...]."""
+    curves: dict[int, dict[str, list[list[Any]]]] = {}
+    for number, name, step, value, at in store.conn.execute(
+        "SELECT t.number, m.name, m.step, m.value, m.time FROM metrics m "
+        "JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ? "
+        "ORDER BY t.number, m.name, m.step",
+        (study_id,),
+    ):
+        curves.setdefault(number, {}).setdefault(name, []).append([step, value, at])
+    return curves
+
+
+@contextmanager
+def _snapshot(store: Store) -> Iterator[None]:
+    """A read transaction: every query inside sees the same committed state (WAL)."""
+    if store.conn.in_transaction:
+        yield
+        return
+    store.conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        store.conn.execute("COMMIT")
+
+
+def _ordered(record: Mapping[str, Any], spec: Mapping[str, str]) -> dict[str, Any]:
+    return {key: record[key] for key in spec}
+
+
+def _write_json(data: Mapping[str, Any], stream: TextIO, progress: Progress | None) -> None:
+    """``json.dumps(data, indent=2)`` and a newline, written a trial at a time (the same
+    bytes: every line of a trial's dump indented by the 4 spaces of its place)."""
+    trials = data["trials"]
+    head = json.dumps({**data, "trials": []}, indent=2, allow_nan=False)
+    if not trials:
+        stream.write(head + "\n")
+        return
+    stream.write(head.removesuffix("[]\n}") + "[\n")
+    for index, trial in enumerate(trials):
+        text = json.dumps(trial, indent=2, allow_nan=False).replace("\n", "\n    ")
+        stream.write("    " + text + (",\n" if index < len(trials) - 1 else "\n"))
+        advance(progress)
+    stream.write("  ]\n}\n")
+
+
+def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | None = None) -> None:
+    """One row per trial: params and metrics flattened, checks as one JSON cell, parents
+    as ``number:kind[@step]`` joined by spaces (``7:promoted@9``); no curves."""
+    trials = data["trials"]
+    params = list(data["study"]["space"])
+    params += sorted({k for t in trials for k in t["params"]} - set(params))
+    metrics = sorted({k for t in trials for k in t["metrics"]})
+    header = ["number", "state", "value", *(f"param_{p}" for p in params)]
+    header += [*(f"metric_{m}" for m in metrics), "budget", "rung", "bracket", "checks"]
+    header += ["origin", "parents", "started", "finished", "duration", "error", "trained"]
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(header)
+    for t in trials:
+        started, finished = t["started"], t["finished"]
+        duration = None if started is None or finished is None else finished - started
+        row = [t["number"], t["state"], t["value"], *(t["params"].get(p) for p in params)]
+        row += [*(t["metrics"].get(m) for m in metrics), t["budget"], t["rung"], t["bracket"]]
+        row += [t["checks"] or None, t["origin"], _parents_cell(t["parents"])]
+        row += [_iso(started), _iso(finished), duration, t["error"], t["trained"]]
+        writer.writerow([_cell(v) for v in row])
+        advance(progress)
+
+
+def _parents_cell(parents: list[dict[str, Any]]) -> str | None:
+    """A trial's lineage edges in one CSV cell: ``7:promoted@9 5:retried``."""
+    cells = [
+        f"{e['parent']}:{e['kind']}" + ("" if e["step"] is None else f"@{e['step']}")
+        for e in parents
+    ]
+    return " ".join(cells) or None
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (dict, list)) else value
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="microseconds")

@@ -1,0 +1,50 @@
+"""What an export holds: its format name and version, the fields of each of its objects
+with their kinds, and the one error of exporting and importing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hpotrack.errors import HpotrackError
+
+FORMAT = "hpotrack-study"
+VERSION = 5  # 5: runs; 4: trained; 3: best_schedule and notes; 2: budget, rungs, brackets, checks
+READABLE = (1, 2, 3, 4, 5)
+FORMATS = ("json", "jsonl", "csv")
+RUNNING_ERROR = "running when exported"
+
+# The fields of each object of an export, with their kind; "?": may be null or left out.
+STUDY = {
+    "name": "str", "space": "object", "method": "object", "direction": "str",
+    "objective": "str", "seed": "int", "target": "int?", "function": "object?",
+    "retries": "int?", "budget": "object?",
+}  # fmt: skip
+TRIAL = {
+    "number": "int", "state": "str", "params": "object", "value": "number?",
+    "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
+    "started": "number?", "finished": "number?", "error": "str?", "host": "str?",
+    "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
+    "checks": "object?", "note": "str?", "trained": "int?", "run": "int?",
+}  # fmt: skip
+RUN = {
+    "run": "int", "host": "str?", "pid": "int?", "python": "str?", "platform": "str?",
+    "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "number?",
+}  # fmt: skip
+EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
+BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}
+TOP = {
+    "format": "str", "version": "int", "study": "object", "best_schedule": "object?",
+    "runs": "list?", "trials": "list",
+}  # fmt: skip
+
+
+class TransferError(HpotrackError):
+    """An export cannot be written, or a file cannot be imported (the message says why)."""
+
+
+Progress = Callable[[int], None]  # told how many more trials are done (a progress bar)
+
+
+def advance(progress: Progress | None, count: int = 1) -> None:
+    if progress is not None:
+        progress(count)
