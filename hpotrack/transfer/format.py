@@ -13,7 +13,8 @@ READABLE = (1, 2, 3, 4, 5)
 FORMATS = ("json", "jsonl", "csv")
 RUNNING_ERROR = "running when exported"
 
-# The fields of each object of an export, with their kind; "?": may be null or left out.
+# The fields of each object of an export, with their kind (int, number, str, object,
+# list: checked on import by load._fields); "?": may be null or left out.
 STUDY = {
     "name": "str", "space": "object", "method": "object", "direction": "str",
     "objective": "str", "seed": "int", "target": "int?", "function": "object?",
