@@ -455,12 +455,17 @@ def plot(path: Path, args: argparse.Namespace, results: dict[tuple[str, str], li
     return True
 
 
-def curves(task: str, n: int) -> np.ndarray:
-    """Validation errors in misclassified digits after each epoch (rows: ``n`` configurations
-    drawn uniformly from the task's space with numpy seed 0, trained all 27 epochs; a
-    model that broke down keeps its error of 1)."""
+def configurations(task: str, n: int) -> list[dict[str, Any]]:
+    """``n`` configurations drawn uniformly from the task's space with numpy seed 0."""
     space, rng = Space.from_user(task_space(task)), np.random.default_rng(0)
-    return np.array([wrong_digits(task, space.decode(rng.random(len(space)))) for _ in range(n)])
+    return [space.decode(rng.random(len(space))) for _ in range(n)]
+
+
+def curves(task: str, n: int) -> np.ndarray:
+    """Validation errors in misclassified digits after each epoch (rows: the ``n``
+    :func:`configurations`, trained all 27 epochs; a model that broke down keeps its error
+    of 1)."""
+    return np.array([wrong_digits(task, params) for params in configurations(task, n)])
 
 
 def wrong_digits(task: str, params: Mapping[str, Any]) -> np.ndarray:

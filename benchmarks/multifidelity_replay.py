@@ -29,6 +29,9 @@ error within E epochs is at or below a level:
 - ``..., clairvoyant rungs``: every check shows the method the configuration's final
   error (what the trial is charged is still its error where it stopped): how far better
   rankings at the rungs could take Hyperband;
+- ``hyperband, rungs see the late level``: every check shows the mean of the
+  configuration's errors over its last 9 epochs: what a perfect predictor of how good a
+  configuration is could know, short of the final epoch's own noise;
 - ``random``: T configurations trained fully, the target's reference.
 
 ``--eta`` and ``--min-epochs`` change the ladder of every row (Hyperband's defaults: 3 and 1).
@@ -40,9 +43,10 @@ error within E epochs is at or below a level:
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +55,7 @@ from _common import Report, comma_names
 from multifidelity_targets import Curves
 
 from hpotrack.budget import Budget
-from hpotrack.methods.base import History, Method, Proposal
+from hpotrack.methods.base import History, Method
 from hpotrack.methods.halving import Ladder, interleave
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.random_search import Random
@@ -107,13 +111,30 @@ def checkpointed_costs(ladder: Ladder) -> list[float]:
     return [ladder.steps[top - s] * (1 + s * (eta - 1) / eta) for s in range(top + 1)]
 
 
+LATE = 9  # a configuration's level: the mean of its errors over the last LATE epochs
+KERNEL_WIDTH = 0.1  # of the learned estimate, in the unit cube (a choice is 1/k wide)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A task's recorded configurations: misclassified digits after each epoch, one row
+    each, and their points of the unit cube (as the task's space encodes them)."""
+
+    errors: np.ndarray
+    points: np.ndarray
+
+
 @dataclass(frozen=True)
 class Row:
-    """One compared row: the method, and whether its checks see each configuration's
-    final error instead of its error at the check."""
+    """One compared row: the method, and what its checks see of a configuration instead of
+    its error at the check: nothing else (``""``), its final error (``"final"``), its
+    level late in training (``"level"``: the mean of its last ``LATE`` errors, what a
+    perfect predictor of its quality could know, without the last epoch's noise), or a
+    learning-curve estimate of its final error made from the run's own trials
+    (``"learned"``, :func:`learned_estimate`)."""
 
     method: Method
-    clairvoyant: bool = False
+    shown: str = ""
 
 
 def allocations(ladder: Ladder) -> dict[str, Row]:
@@ -140,41 +161,90 @@ def allocations(ladder: Ladder) -> dict[str, Row]:
         "most-aggressive": Row(Allocated(eta=eta, brackets=asha, weights=tuple(only_top))),
         "hyperband, asynchronous, leaky": Row(Leaky(eta=eta, brackets=asha)),
         "most-aggressive, leaky": Row(Leaky(eta=eta, brackets=asha, weights=tuple(only_top))),
-        "hyperband, clairvoyant rungs": Row(Allocated(eta=eta), clairvoyant=True),
+        "hyperband, clairvoyant rungs": Row(Allocated(eta=eta), shown="final"),
         "hyperband, asynchronous, clairvoyant rungs": Row(
-            Allocated(eta=eta, brackets=asha), clairvoyant=True
+            Allocated(eta=eta, brackets=asha), shown="final"
         ),
+        "hyperband, rungs see the late level": Row(Allocated(eta=eta), shown="level"),
+        "hyperband, rungs see a learned estimate": Row(Allocated(eta=eta), shown="learned"),
         "random": Row(Random()),
     }
 
 
 def replay(
-    row: Row, curves: np.ndarray, seed: int, epochs: int, budget: Budget
+    row: Row, recording: Recording, seed: int, epochs: int, ladder: Ladder
 ) -> list[tuple[int, float]]:
     """One run over recorded curves: (epochs trained, last error) per trial, in order,
-    until ``epochs`` are used (a trial starts while fewer are)."""
-    space = Space.from_user({"curve": Int(0, len(curves) - 1)})
-    history = History(space, "minimize", seed, budget)
+    until ``epochs`` are used (a trial starts while fewer are). A trial's reports are its
+    configuration's curve; at every check the method is shown what ``row.shown`` names."""
+    errors = recording.errors
+    space = Space.from_user({"curve": Int(0, len(errors) - 1)})
+    history = History(space, "minimize", seed, ladder.budget)
+    trained_to: dict[int, int] = {}  # configuration: the last epoch a trial of it reached
     ledger: list[tuple[int, float]] = []
     while sum(trained for trained, _ in ledger) < epochs:
         proposal = row.method.ask(history)
         index = proposal.params["curve"]
         assert isinstance(index, int)  # an Int parameter decodes to an int
-        ledger.append(_run(row, history, proposal, curves[index]))
+        reports, shown = _seen(row.shown, recording, index, trained_to, ladder.steps)
+        trained, error = run_proposal(row.method, history, proposal, reports, shown)
+        start = (proposal.parents[0].step or 0) if proposal.parents else 0
+        trained_to[index] = max(trained_to.get(index, 0), start + trained)
+        ledger.append((trained, error))
     return ledger
 
 
-def _run(row: Row, history: History, proposal: Proposal, curve: np.ndarray) -> tuple[int, float]:
-    """One trial of a replay: its reports are ``curve``; a clairvoyant row's method is
-    shown the final error at every check."""
+def _seen(
+    shown: str,
+    recording: Recording,
+    index: int,
+    trained_to: dict[int, int],
+    rungs: Sequence[int],
+) -> tuple[Callable[[int], float], Callable[[int], float] | None]:
+    """A trial of configuration ``index``: its error after each step, and what its checks
+    show the method instead (None: the same)."""
+    curve = recording.errors[index]
 
-    def value_at(step: int) -> float:
+    def error(step: int) -> float:
         return float(curve[step - 1])
 
     def final(step: int) -> float:
         return float(curve[-1])
 
-    return run_proposal(row.method, history, proposal, value_at, final if row.clairvoyant else None)
+    def level(step: int) -> float:
+        return float(np.mean(curve[-LATE:]))
+
+    def learned(step: int) -> float:
+        return learned_estimate(recording, index, step, trained_to, rungs)
+
+    return error, {"": None, "final": final, "level": level, "learned": learned}[shown]
+
+
+def learned_estimate(
+    recording: Recording,
+    index: int,
+    step: int,
+    trained_to: dict[int, int],
+    rungs: Sequence[int],
+) -> float:
+    """Configuration ``index``'s error at ``step``, plus for each later rung the change
+    from the rung before that the configurations trained that far made, weighted by
+    nearness in the unit cube (a Nadaraya-Watson mean, Gaussian kernel of width
+    ``KERNEL_WIDTH``; each also weighs a little whatever its distance, so that a far
+    one still counts when it is alone). A learning-curve estimate of the final error
+    from what the run itself has trained: what a model at the rungs could know."""
+    errors, points = recording.errors, recording.points
+    estimate = float(errors[index, step - 1])
+    ladder = [step, *(rung for rung in rungs if rung > step)]
+    for low, high in itertools.pairwise(ladder):
+        others = np.array([other for other, last in trained_to.items() if last >= high])
+        if others.size == 0:
+            break
+        change = errors[others, high - 1] - errors[others, low - 1]
+        distances = np.sum((points[others] - points[index]) ** 2, axis=1)
+        weights = np.exp(-distances / (2 * KERNEL_WIDTH**2)) + 1e-3
+        estimate += float(weights @ change / weights.sum())
+    return estimate
 
 
 def chance_of_target(
@@ -187,30 +257,32 @@ def chance_of_target(
     return float(np.mean(np.median(ours, axis=1) <= np.median(theirs, axis=1)))
 
 
-def recorded(task: str, n: int, cache: Path | None) -> np.ndarray:
-    """Misclassified digits after each epoch of ``n`` random configurations (cached)."""
+def recorded(task: str, n: int, cache: Path | None) -> Recording:
+    """``n`` random configurations of ``task`` (``multifidelity.configurations``) and
+    their errors after each epoch (kept in ``cache``: training them takes minutes)."""
+    from multifidelity import configurations, curves, task_space
+
+    points = Space.from_user(task_space(task)).encode_many(configurations(task, n))
     if cache is not None and cache.exists():
         with np.load(cache) as stored:
             if task in stored and len(stored[task]) >= n:
-                return np.asarray(stored[task][:n])
-    from multifidelity import curves
-
+                return Recording(np.asarray(stored[task][:n]), points)
     found = curves(task, n)
     if cache is not None:
         kept = dict(np.load(cache)) if cache.exists() else {}
         np.savez(cache, **{**kept, task: found})
-    return found
+    return Recording(found, points)
 
 
 def task_table(
-    report: Report, task: str, curves: np.ndarray, seeds: Sequence[int], ladder: Ladder
+    report: Report, task: str, recording: Recording, seeds: Sequence[int], ladder: Ladder
 ) -> None:
     """Share of runs reaching each level within 1/3 and all of the budget, per allocation."""
     epochs = TRIALS * MAX_EPOCHS
     columns = [round(epochs * share) for share in SHARES]
     bests = {}  # allocation: best error within each column's epochs, one row per seed
     for name, row in allocations(ladder).items():
-        runs = [replay(row, curves, seed, epochs, ladder.budget) for seed in seeds]
+        runs = [replay(row, recording, seed, epochs, ladder) for seed in seeds]
         width = max(sum(trained for trained, _ in run) for run in runs) + 1
         bests[name] = Curves.of(runs, width).within[:, columns]  # the benchmark's rule
     median = float(np.median(bests["random"][:, -1]))
@@ -222,8 +294,8 @@ def task_table(
         rows.append([name, *(f"{share:.0%}" for share in shares), f"{passes:.0%}"])
     report.table(
         f"{task}: share of {len(seeds)} replayed runs whose best error reaches a level, "
-        f"{len(curves)} recorded configurations, rungs at {', '.join(map(str, ladder.steps))} "
-        f"epochs (eta = {ladder.eta:g})",
+        f"{len(recording.errors)} recorded configurations, rungs at "
+        f"{', '.join(map(str, ladder.steps))} epochs (eta = {ladder.eta:g})",
         rows,
         "allocation|"
         + "|".join(f"≤ {lv:.0f}/540 within {e:,}" for e in columns for lv in levels)
