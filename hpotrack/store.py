@@ -1,12 +1,4 @@
-"""The SQLite file: schema, migrations, locking and every query hpotrack makes.
-
-One file holds every study. Several processes share it: SQLite's WAL mode lets readers
-run beside one writer, and every write transaction starts with ``BEGIN IMMEDIATE`` so that
-two processes never both read-then-write (ask is atomic, DESIGN principle 2).
-
-Durability: WAL with ``synchronous=NORMAL``. A crash of any process loses nothing that was
-committed; a power loss or OS crash may lose the last transactions before the WAL was
-synced, but never corrupts the file.
+"""Every query hpotrack makes, on a :class:`~hpotrack.connection.Connection` to its file.
 
 Incremental reads: every state change of a trial stamps it with ``seq``, one more than the
 study's largest ``seq``. Writers are serialised, so a reader that has seen ``seq <= S`` has
@@ -18,40 +10,22 @@ statements on the same connection.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import json
 import os
-import sqlite3
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hpotrack.connection import Connection
 from hpotrack.errors import StorageError
-from hpotrack.filelock import WriterLock
 from hpotrack.jsonable import dumps
 from hpotrack.records import Edge, TrialRecord, TrialState
-from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
-from hpotrack.walindex import WalIndex
-
-if TYPE_CHECKING:
-    import sqlite_utils
 
 DEFAULT_DB = "hpotrack.db"
-BUSY_TIMEOUT_S = 60.0  # SQLite's wait for a lock of another program; hpotrack's own: 10x
-# SQLite checkpoints by default inside the COMMIT that pushes the WAL past 1,000 pages,
-# while that writer still holds the write lock, so every other process waits for the
-# copy and its fsync (~10 ms here). hpotrack's writers checkpoint right after releasing
-# the lock instead (a passive checkpoint does not block other writers); the automatic
-# one stays as a far-off safety net.
-WAL_AUTOCHECKPOINT_PAGES = 20_000
-WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
-CHECKPOINT_EVERY = 16  # commits between two looks at the WAL's size
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq, parents, rung, bracket, checks, note, trained"
@@ -96,224 +70,8 @@ class StudyRow:
     budget: dict[str, Any] | None = None
 
 
-class Store:
-    """One open connection to an hpotrack database file.
-
-    ``must_exist=True`` is for readers (the CLI): a missing file is an error instead of a
-    new empty database.
-    """
-
-    def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
-        if str(path) == ":memory:":
-            raise StorageError(
-                "db=':memory:' is not supported: a study lives in a file that its processes "
-                "and the CLI share; for a throwaway study pass a path in a temporary folder"
-            )
-        self.path = Path(path)
-        if must_exist and (not self.path.exists() or _empty_file(self.path)):
-            what = "an empty file" if self.path.exists() else "no database"
-            raise StorageError(
-                f"{what} at {self.path}: pass db=PATH (--db PATH on the command line, or set "
-                "HPOTRACK_DB) to the file your study wrote"
-            )
-        if self.path.is_dir():
-            raise StorageError(f"{self.path} is a directory, not a database file")
-        if not self.path.parent.is_dir():
-            raise StorageError(
-                f"cannot create {self.path}: the folder {self.path.parent} does not exist"
-            )
-        self._writer = WriterLock(self.path)
-        self._commits = 0  # write transactions committed through this connection
-        self.committed_version: object = None  # version() right after the last commit
-        self._wal_index = WalIndex()  # opened with the database below; see version()
-        self.last_wait = 0.0  # seconds the last write transaction waited for the lock
-        try:
-            self.conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            version = self._schema_version()  # refuses a foreign file before changing it
-            if must_exist and version == 0:  # a reader: never turn the file into a database
-                raise StorageError(
-                    f"{self.path} has no hpotrack tables (a copy taken without its -wal file "
-                    "while a study was running? copy with sqlite3's .backup instead); pass "
-                    "db=PATH (--db PATH) to the file your study wrote"
-                )
-            self._set_wal()
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-            self._migrate(version)
-            self._wal_index = WalIndex.open(self.path)  # now: the -shm is SQLite's
-        except sqlite3.DatabaseError as exc:
-            if "not a database" in str(exc) or "file is encrypted" in str(exc):
-                raise StorageError(
-                    f"{self.path} is not an hpotrack database (not a SQLite file); "
-                    "pass db=PATH (--db PATH) to the right file"
-                ) from None
-            if "readonly" in str(exc):
-                raise StorageError(
-                    f"cannot open {self.path}: SQLite writes beside the file even to read it "
-                    "(its -wal and -shm files, and migrations), but the file, those files "
-                    "or its folder are read-only; copy it to a writable folder to read it"
-                ) from None
-            raise StorageError(f"cannot open {self.path}: {exc}") from None
-        # closes the connection and files once: by close(), or when nobody uses the store
-        self._finalizer = weakref.finalize(self, _release, self.conn, self._writer, self._wal_index)
-
-    @functools.cached_property
-    def db(self) -> sqlite_utils.Database:
-        """sqlite-utils on this connection, for the bulk inserts of ``hpotrack import``;
-        imported only then: it imports pandas whenever pandas is installed, about a second
-        that every worker process, CLI call and new database would otherwise pay."""
-        import sqlite_utils
-
-        return sqlite_utils.Database(self.conn)
-
-    def _set_wal(self) -> None:
-        # Switching to WAL needs a moment without other writers; retry like any write.
-        for attempt in range(50):
-            try:
-                mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if mode.lower() == "wal":
-                    return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-            time.sleep(0.01 * (attempt + 1))
-        raise StorageError(f"cannot switch {self.path} to WAL mode; is it on a network drive?")
-
-    def _migrate(self, version: int) -> None:
-        if version == SCHEMA_VERSION:
-            return  # the common case takes no write lock, so readers never wait on writers
-        with self.write():
-            version = self._schema_version()
-            if version > SCHEMA_VERSION:
-                raise StorageError(
-                    f"{self.path} has schema version {version}, newer than this hpotrack "
-                    f"understands ({SCHEMA_VERSION}); upgrade: pip install -U hpotrack"
-                )
-            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            for step in MIGRATIONS[version:]:
-                step(self.conn)
-            if version < SCHEMA_VERSION:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-
-    def _schema_version(self) -> int:
-        tables = {
-            r[0]
-            for r in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        }
-        if "meta" in tables:
-            row = self.conn.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
-            if row is not None:
-                return int(row[0])
-        if tables - {"meta"}:
-            raise StorageError(
-                f"{self.path} is a SQLite database but not an hpotrack one (it has tables "
-                f"{', '.join(sorted(tables))}); pass db=PATH (--db PATH) to an hpotrack database"
-            )
-        return 0
-
-    def close(self) -> None:
-        self._finalizer()
-
-    @contextmanager
-    def write(self, while_waiting: Callable[[], object] | None = None) -> Iterator[None]:
-        """One write transaction: ``BEGIN IMMEDIATE`` takes the write lock up front, so a
-        transaction never fails half-way on a lock upgrade. The process-shared
-        :class:`WriterLock` is taken first, so hpotrack writers wait for each other in
-        fine steps instead of SQLite's millisecond sleeps (and do ``while_waiting``
-        meanwhile). Errors of the file itself (read only, disk full, locked for too long)
-        become one :class:`StorageError`."""
-        wait = 10 * BUSY_TIMEOUT_S  # read at call time: tests shorten it
-        asked = time.perf_counter()
-        try:
-            with self._writer.hold(timeout=wait, while_waiting=while_waiting):
-                self.conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for others
-                self.last_wait = time.perf_counter() - asked
-                try:
-                    yield
-                except BaseException:
-                    if self.conn.in_transaction:
-                        self.conn.execute("ROLLBACK")
-                    raise
-                self.conn.execute("COMMIT")
-                self._commits += 1
-                self.committed_version = self.version()  # no hpotrack writer can interleave
-        except sqlite3.OperationalError as exc:
-            raise StorageError(self._explain(exc)) from None
-        except TimeoutError:
-            raise StorageError(
-                f"{self.path} stayed locked by another hpotrack process for "
-                f"{wait:.0f} s; is one stopped (Ctrl-Z, a debugger)?"
-            ) from None
-        if self._commits % CHECKPOINT_EVERY == 0:
-            self.checkpoint_wal_if_over(WAL_CHECKPOINT_BYTES)
-
-    @property
-    def commits(self) -> int:
-        """Write transactions committed through this connection so far."""
-        return self._commits
-
-    def version(self) -> object:
-        """A token that differs whenever a commit may have happened since it was taken,
-        much cheaper than a query that finds nothing new (ask looks twice per trial): the
-        header of the WAL index (:mod:`hpotrack.walindex`), which every commit of any
-        connection changes. Where it cannot be read, SQLite's ``data_version`` (other
-        connections' commits) with this connection's commit count."""
-        header = self._wal_index.header()
-        if header is not None:
-            return header
-        (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
-        return data_version, self._commits
-
-    def _explain(self, exc: sqlite3.OperationalError) -> str:
-        """One line that says what went wrong with the file and what to do."""
-        text = str(exc)
-        if "readonly" in text:
-            return f"cannot write {self.path}: the file or its folder is read-only ({text})"
-        if "full" in text or "disk I/O" in text:
-            return (
-                f"cannot write {self.path}: the disk is full or a file-size limit was reached "
-                f"({text}); what was stored before is intact"
-            )
-        if "locked" in text or "busy" in text:
-            return (
-                f"{self.path} stayed locked by another program for {BUSY_TIMEOUT_S:.0f} s "
-                f"({text}); is a long transaction open elsewhere?"
-            )
-        return f"cannot write {self.path}: {text}"
-
-    def checkpoint_wal(self) -> None:
-        """Copy what the WAL holds into the main file, as far as readers allow, so a copy
-        of the ``.db`` file alone is complete (called when a run ends)."""
-        with contextlib.suppress(sqlite3.Error):  # else the next automatic checkpoint does
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def checkpoint_wal_if_over(self, wal_bytes: int) -> bool:
-        """Checkpoint when the WAL holds more than ``wal_bytes``; whether it did.
-
-        Called outside the write lock, so other writers never wait for a checkpoint's
-        copying and syncing (see :data:`WAL_AUTOCHECKPOINT_PAGES`).
-        """
-        if self.wal_bytes() <= wal_bytes:
-            return False
-        self.checkpoint_wal()
-        return True
-
-    def wal_bytes(self) -> int:
-        """How much the WAL holds now (0 if unknown), from the WAL index."""
-        return self._wal_index.wal_bytes()
+class Store(Connection):
+    """An open hpotrack database file (:class:`Connection`) and every query on it."""
 
     # -- studies ----------------------------------------------------------------------
 
@@ -712,16 +470,6 @@ def default_db_path(db: str | Path | None = None) -> Path:
 # Stores in use, by process and file; one nobody uses any more is dropped (and closed by
 # its finalizer), so a process that opens many databases does not keep them all open.
 _open: weakref.WeakValueDictionary[tuple[int, Path], Store] = weakref.WeakValueDictionary()
-
-
-def _release(conn: sqlite3.Connection, writer: WriterLock, wal_index: WalIndex) -> None:
-    conn.close()
-    writer.close()
-    wal_index.close()
-
-
-def _empty_file(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size == 0
 
 
 def open_store(path: str | Path, *, must_exist: bool = False) -> Store:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hpotrack.store import close_stores
+from hpotrack.store import Store, close_stores
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +33,14 @@ def _private_runtime_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def db(tmp_path: Path) -> Path:
     """A fresh database path (the file does not exist yet)."""
     return tmp_path / "h.db"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[Store]:
+    """A store opened on :func:`db`, closed after the test."""
+    opened = Store(db)
+    yield opened
+    opened.close()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -737,11 +737,11 @@ def test_a_writer_waits_for_another_programs_long_transaction(
 def test_a_lock_held_too_long_is_a_clear_error(
     template: Path, stored: dict[int, Stored], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hpotrack import store
+    from hpotrack import connection
 
     db = copy_of(template, tmp_path / "data")
     monkeypatch.setenv("HPOTRACK_DB", str(db))
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.1)  # so that "too long" is short
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.1)  # so that "too long" is short
     error: BaseException | None = None
     with other_program(LOCKER, str(db), "20") as locker:
         assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
@@ -760,11 +760,11 @@ def test_a_lock_held_too_long_is_a_clear_error(
 def test_a_stuck_hpotrack_writer_does_not_hang_the_others_forever(
     template: Path, stored: dict[int, Stored], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hpotrack import store
+    from hpotrack import connection
 
     db = copy_of(template, tmp_path / "data")
     monkeypatch.setenv("HPOTRACK_DB", str(db))
-    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.05)  # hpotrack gives up after 0.5 s
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.05)  # hpotrack gives up after 0.5 s
     ended: list[BaseException | None] = []
 
     def writer() -> None:

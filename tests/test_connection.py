@@ -1,0 +1,392 @@
+"""``hpotrack.connection.Connection`` on real files: a new file, the files it refuses, the
+WAL, and files written by older versions, migrated."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import StorageError
+from hpotrack.records import TrialState
+from hpotrack.schema import SCHEMA_VERSION
+from hpotrack.store import Store, close_stores
+from hpotrack.walindex import WalIndex
+from tests.test_store import new_study, query
+
+# -- a new file, and files hpotrack must refuse ----------------------------------------------
+
+
+def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
+    assert SCHEMA_VERSION == 5
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(db, "PRAGMA journal_mode") == [("wal",)]
+    tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
+
+
+def _schema(db: Path) -> list[tuple[str, str]]:
+    """Every table and index as (name, SQL), whitespace aside."""
+    rows = query(db, "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+    return [(name, " ".join(sql.replace("IF NOT EXISTS ", "").split())) for name, sql in rows]
+
+
+def test_a_new_file_has_the_schema_of_an_old_one_migrated(db: Path, tmp_path: Path) -> None:
+    """The schema of a new file is the one a file written by version 1 (with sqlite-utils)
+    gets by migration: one schema, however old the file."""
+    Store(db).close()
+    old = tmp_path / "v1.db"
+    shutil.copy(SCHEMA_V1, old)
+    Store(old).close()
+    assert _schema(db) == _schema(old)
+
+
+def test_creating_a_database_imports_neither_sqlite_utils_nor_pandas(tmp_path: Path) -> None:
+    """sqlite-utils imports pandas when it is installed: about a second per new file."""
+    code = (
+        "import sys; from hpotrack.store import Store; Store(sys.argv[1]).close(); "
+        "print(sorted({'sqlite_utils', 'pandas'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "new.db")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.strip() == "[]"
+
+
+def test_reopening_an_existing_file_keeps_its_data(db: Path, store: Store) -> None:
+    study_id = new_study(store)
+    store.close()
+    again = Store(db)
+    try:
+        row = again.find_study("s")
+        assert row is not None and row.id == study_id
+        assert query(db, "SELECT COUNT(*) FROM meta") == [(1,)]
+    finally:
+        again.close()
+
+
+def test_a_newer_schema_is_refused(db: Path) -> None:
+    Store(db).close()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StorageError, match="newer") as raised:
+        Store(db)
+    assert "99" in str(raised.value)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("99",)]
+
+
+def test_a_read_only_place_is_named_with_what_to_do(
+    db: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite in WAL mode writes beside the file even to read it: where it cannot (a
+    read-only folder, for a user who is not root), say so and how to read it anyway."""
+    close_stores()
+
+    def refused(self: Store) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "_set_wal", refused)
+    with pytest.raises(StorageError, match="copy it to a writable folder to read it"):
+        Store(db, must_exist=True)
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"hello" * 100)
+    with pytest.raises(StorageError, match="not an hpotrack database"):
+        Store(junk)
+    assert junk.read_bytes() == b"hello" * 100
+
+
+def test_load_study_on_a_file_that_is_not_sqlite_raises_storage_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"hello" * 100)
+    with pytest.raises(StorageError, match="not an hpotrack database"):
+        hp.load_study("s", db=junk)
+
+
+def foreign_db(path: Path) -> Path:
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("CREATE TABLE people (name TEXT)")
+        conn.execute("INSERT INTO people VALUES ('ada')")
+    return path
+
+
+def test_someone_elses_sqlite_database_is_refused(tmp_path: Path) -> None:
+    other = foreign_db(tmp_path / "other.db")
+    with pytest.raises(StorageError, match="not an hpotrack one") as raised:
+        Store(other)
+    assert "people" in str(raised.value)
+    tables = {name for (name,) in query(other, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"people"}  # no hpotrack tables were added to it
+
+
+def test_someone_elses_sqlite_database_keeps_its_journal_mode(tmp_path: Path) -> None:
+    other = foreign_db(tmp_path / "other.db")
+    with pytest.raises(StorageError):
+        Store(other)
+    assert query(other, "PRAGMA journal_mode") == [("delete",)]
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="directory"):
+        Store(tmp_path)
+
+
+def test_must_exist_refuses_a_missing_file_without_creating_it(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    with pytest.raises(StorageError, match="no database"):
+        Store(missing, must_exist=True)
+    assert not missing.exists()
+
+
+def test_the_file_passes_integrity_check_after_a_study(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0), "k": [1, 2]}, study="s", db=db, seed=0)
+    def train(x: float, k: int, trial: hp.Trial) -> float:
+        for step in range(3):
+            trial.report(x * step, step=step)
+        if k == 2 and x > 0.8:
+            raise ValueError("some trials fail")
+        return x
+
+    train.optimize(n_trials=20)
+    train.study.enqueue({"x": 0.5, "k": 1})
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    assert query(db, "PRAGMA foreign_key_check") == []
+    assert query(db, "SELECT COUNT(*) FROM metrics") == [(60,)]
+
+
+def test_writers_checkpoint_the_wal_so_it_stays_bounded(db: Path) -> None:
+    """Writers checkpoint right after their transaction (outside the lock) once the WAL
+    passes ~4 MiB; without that it would hold every page written (~20 KiB per trial)."""
+    from hpotrack.connection import WAL_CHECKPOINT_BYTES
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="w", db=db, seed=0)
+    def f(x: float, trial: hp.Trial) -> float:
+        for step in range(5):
+            trial.report(x, step=step)
+        return x
+
+    largest = 0
+    for n in range(100, 1001, 100):
+        f.optimize(n_trials=n)
+        largest = max(largest, Path(f"{db}-wal").stat().st_size)
+    assert largest < 2 * WAL_CHECKPOINT_BYTES
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 5000
+    f.optimize(n_trials=2000)  # one long run: checkpoints must keep up while it writes
+    assert Path(f"{db}-wal").stat().st_size < 2 * WAL_CHECKPOINT_BYTES
+
+
+def test_wal_bytes_reads_the_frames_the_wal_holds(db: Path) -> None:
+    """The WAL's content comes from the WAL index, not the file's size: after a
+    checkpoint SQLite writes the file again from its start without shrinking it."""
+    from hpotrack.store import open_store
+
+    store = open_store(db)
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert store.wal_bytes() == 0
+    for k in range(20):
+        with store.write():
+            store.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"k{k}", "v"))
+    _, frames, _ = store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames >= 20
+    assert store.wal_bytes() == frames * (4096 + 24)
+    with store.write():  # the first writer after a full checkpoint restarts the WAL
+        store.conn.execute("INSERT INTO meta (key, value) VALUES ('again', 'v')")
+    assert 0 < store.wal_bytes() < frames * (4096 + 24) < Path(f"{db}-wal").stat().st_size
+    store.close()
+
+
+def test_version_changes_with_every_commit_of_any_connection(db: Path) -> None:
+    """The token ask compares to skip reading: it must change when anyone commits, from
+    the WAL index header, or from SQLite's data_version where there is no usable one."""
+    from hpotrack.store import open_store
+
+    store, other = open_store(db), Store(db)
+    for fallback in (False, True):
+        if fallback:
+            store._wal_index = WalIndex()  # as for a file SQLite indexes in its own memory
+        before = store.version()
+        assert store.version() == before and isinstance(before, tuple) == fallback
+        with other.write():
+            other.conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (f"o{fallback}",))
+        after_other = store.version()
+        assert after_other != before
+        with store.write():
+            store.conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (f"s{fallback}",))
+        assert store.version() != after_other
+        assert store.committed_version == store.version()
+    other.close()
+
+
+def test_commits_never_checkpoint_inside_the_write_lock(db: Path) -> None:
+    from hpotrack.connection import WAL_AUTOCHECKPOINT_PAGES
+    from hpotrack.store import open_store
+
+    store = open_store(db)
+    (pages,) = store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+    assert pages == WAL_AUTOCHECKPOINT_PAGES > 10 * 1000
+
+
+# -- files written by older versions --------------------------------------------------------
+
+SCHEMA_V1 = Path(__file__).with_name("data") / "schema_v1.db"  # see data/make_schema_v1.py
+
+
+def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> None:
+    """A real file written by hpotrack at schema 1 (commit 9ce63c4): evolution trials
+    with lineage and reports, failures and a queued trial."""
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V1, db)
+    before = query(db, "SELECT number, state, params, value, metrics FROM trials ORDER BY number")
+    edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
+    points = query(db, "SELECT COUNT(*) FROM metrics")
+    study = hp.load_study("v1-study", db=db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    trials = study.trials
+    assert [(t.number, t.state.value, t.value) for t in trials] == [
+        (number, state, value) for number, state, _, value, _ in before
+    ]
+    assert all(t.rung is None and t.bracket is None and t.checks == {} for t in trials)
+    assert study.budget is None
+    assert {(t.number, e.parent, e.kind) for t in trials for e in t.parents} == set(edges)
+    assert query(db, "SELECT COUNT(*) FROM metrics") == points
+    assert study.curve(0) == {"loss": [(s, trials[0].params["x"] ** 2 + s) for s in range(3)]}
+    assert [t.state for t in trials].count(TrialState.QUEUED) == 1
+    close_stores()
+
+    @hp.tune(
+        {"x": hp.Float(-2.0, 2.0), "n": hp.Int(1, 5), "kind": ["a", "b"]},
+        method="evolution",
+        study="v1-study",
+        db=db,
+        seed=7,
+        objective="loss",
+        max_failures=100,
+    )
+    def train(x: float, n: int, kind: str) -> float:
+        return x * x + n
+
+    resumed = train.optimize(n_trials=35)  # the queued trial runs first, then new ones
+    assert len(resumed.trials) == 35 and resumed.trials[30].state is TrialState.COMPLETE
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+SCHEMA_V2 = Path(__file__).with_name("data") / "schema_v2.db"  # see data/make_schema_v2.py
+
+
+def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> None:
+    """A real file written at schema 2: a Hyperband study (budget, rungs, brackets,
+    checks, promotions) and a finished PBT study with its checkpoint files."""
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V2, db)
+    shutil.copytree(SCHEMA_V2.with_name("schema_v2.db.ckpt"), tmp_path / "old.db.ckpt")
+    before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
+    halving = hp.load_study("v2-hyperband", db=db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert halving.budget == hp.Budget(1, 9, name="epochs")
+    after = [(t.number, t.state.value, t.rung, t.bracket) for t in halving.trials]
+    assert after == [row[:4] for row in before[: len(after)]]
+    assert any(t.checks for t in halving.trials) and all(t.note is None for t in halving.trials)
+    population = hp.load_study("v2-pbt", db=db)
+    last = population.trials[-1]
+    assert population.schedule(last.number)["lr"][0][0] == 1
+    close_stores()
+
+    @hp.tune(
+        {"lr": hp.Float(0.01, 1.0, log=True)},
+        method=hp.methods.PBT(population=3, interval=2, generations=3),
+        study="v2-pbt",
+        db=db,
+        seed=3,
+    )
+    def more(lr: float, trial: hp.Trial) -> float:  # one more generation, from the files
+        state = trial.load_checkpoint()
+        assert state is not None and 0 < state["w"] < 1
+        for step in trial.steps:
+            state["w"] += lr * (1 - state["w"])
+            trial.report(1 - state["w"], step=step)
+        trial.save_checkpoint(state)
+        return 1 - state["w"]
+
+    study = more.optimize()
+    assert len(study.trials) == 9 and all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert [t.budget for t in study.trials[6:]] == [6.0, 6.0, 6.0]
+
+
+SCHEMA_V3 = Path(__file__).with_name("data") / "schema_v3.db"  # see data/make_schema_v3.py
+
+
+def test_a_schema_v3_file_loses_the_state_index_and_keeps_its_queue(tmp_path: Path) -> None:
+    """A real file written at schema 3 (commit 7514490), with an index on the state of
+    queued and running trials that schema 4 drops: its queued trial still runs first and
+    its trial left running by a worker that is gone is still found, failed and retried."""
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V3, db)
+    indexes = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%state%'"
+    assert query(db, indexes) == [("idx_trials_study_id_state_number",)]
+    before = query(db, "SELECT number, state, params FROM trials ORDER BY number")
+    assert [state for _, state, _ in before][-2:] == ["running", "queued"]
+    close_stores()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="v3-study", db=db, seed=5)
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in range(3):
+            trial.report(x + step, step=step)
+        return x
+
+    trials = train.optimize(n_trials=10).trials
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(db, indexes) == []
+    assert [(t.number, t.state.value) for t in trials[:6]] == [(n, s) for n, s, _ in before[:6]]
+    lost, queued, retry = trials[6], trials[7], trials[8]
+    assert lost.state is TrialState.FAILED and "worker lost" in (lost.error or "")
+    assert queued.state is TrialState.COMPLETE and queued.params == {"x": 0.25}
+    assert retry.params == {"x": 0.5} and retry.origin == "retried"
+    assert retry.state is TrialState.COMPLETE and trials[9].origin == "sampled"
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+SCHEMA_V4 = Path(__file__).with_name("data") / "schema_v4.db"  # see data/make_schema_v4.py
+
+
+def test_a_schema_v4_file_gains_steps_trained_for_new_trials_only(tmp_path: Path) -> None:
+    """A real file written at schema 4 (commit 33b1620): a sha study over epochs. Its
+    trials keep no count of the epochs they trained (not counted by max_budget); trials
+    run after the migration do, and max_budget counts those."""
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V4, db)
+    before = query(db, "SELECT number, state, value, rung, checks FROM trials ORDER BY number")
+    close_stores()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="v4-sha", db=db, seed=4,
+             budget=hp.Budget(1, 9, name="epochs"))  # fmt: skip
+    def halving(x: float, trial: hp.Trial) -> float:
+        for epoch in range(1, trial.budget + 1):  # type: ignore[operator]
+            trial.report((x - 0.3) ** 2 + 1 / epoch, step=epoch)
+        return (x - 0.3) ** 2 + 1 / trial.budget  # type: ignore[operator]
+
+    study = halving.optimize(n_trials=100, max_budget=30)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    old, new = study.trials[: len(before)], study.trials[len(before) :]
+    assert [(t.number, t.state.value, t.value, t.rung) for t in old] == [row[:4] for row in before]
+    assert all(t.trained is None for t in old)
+    trained = [t.trained or 0 for t in new]
+    assert all(t.trained is not None for t in new) and 30 <= sum(trained) < 30 + 9
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
