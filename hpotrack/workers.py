@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger("hpotrack")
+INTERRUPTED = 130  # a worker's exit code after a KeyboardInterrupt (128 + SIGINT, as shells)
 
 
 def run_workers(
@@ -103,9 +104,11 @@ def _run_round(
             while any(p.is_alive() for p in processes):
                 _collect(results, errors, wait=0.5)
                 bar.update()
+                _stop_if_interrupted(processes)
         for process in processes:
             process.join()
         _collect(results, errors, wait=0.0)
+        _stop_if_interrupted(processes)
     except KeyboardInterrupt:
         _interrupt(processes)
         raise
@@ -153,8 +156,10 @@ def _work(
         tuned.optimize_in_process(
             Path(db), n_trials, timeout, False, study=study, max_budget=max_budget
         )
-    except (KeyboardInterrupt, Terminated):  # its trial is stored as interrupted
+    except Terminated:  # its trial is stored as interrupted; the other workers go on
         return
+    except KeyboardInterrupt:  # its trial is stored as interrupted; the parent stops the run
+        raise SystemExit(INTERRUPTED) from None
     except BaseException as exc:
         results.put(
             exc if isinstance(exc, HpotrackError) else HpotrackError(f"worker failed: {exc!r}")
@@ -188,6 +193,20 @@ def _stop_when_the_parent_dies() -> None:
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=watch, name="hpotrack-parent-watch", daemon=True).start()
+
+
+def _stop_if_interrupted(processes: Sequence[BaseProcess]) -> None:
+    """A worker that a KeyboardInterrupt stopped (raised by the tuned function, or SIGINT
+    sent to that process alone) stops the run, as the interrupt would with ``n_jobs=1``:
+    raise it here, and the caller passes it on to the other workers. Before, the others
+    went on and ``optimize()`` returned as if nothing had happened; when every worker was
+    interrupted, it returned quietly short of its target."""
+    stopped = [p.pid for p in processes if p.exitcode == INTERRUPTED]
+    if stopped:
+        log.warning(
+            "worker process %s was interrupted (KeyboardInterrupt); stopping the others", stopped[0]
+        )
+        raise KeyboardInterrupt
 
 
 def _collect(results: Any, errors: list[BaseException], *, wait: float) -> None:

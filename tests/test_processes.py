@@ -148,6 +148,26 @@ def test_the_trial_of_a_killed_worker_is_retried_and_the_study_finishes(
     assert any(m.startswith("a worker process died (killed by signal 9)") for m in messages)
 
 
+def test_a_keyboard_interrupt_in_one_worker_stops_the_run_as_with_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The function raises KeyboardInterrupt in one worker (trial 5): optimize() raises it
+    too, the other worker stops, and no trial is left running (before, the other worker
+    ran the study to its end and optimize() returned as if nothing had happened)."""
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"), pytest.raises(KeyboardInterrupt):
+        workloads.interrupting.optimize(n_trials=200, n_jobs=2, progress=False)
+    trials = hp.load_study("interrupting", db=tmp_path / "h.db").trials
+    assert len(trials) < 100
+    assert not [t for t in trials if t.state is TrialState.RUNNING]
+    assert trials[5].state is TrialState.FAILED and "interrupted" in (trials[5].error or "")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.endswith("(KeyboardInterrupt); stopping the others") for m in messages)
+
+
 def run_script(folder: Path, last_lines: str) -> subprocess.CompletedProcess[str]:
     """Run a script in ``folder`` that declares study "s" (``f(x)`` returns x, in h.db)
     and then runs ``last_lines``."""

@@ -33,6 +33,16 @@ def slow(x: float) -> float:
     return x * x
 
 
+@hp.tune({"x": hp.Float(0.0, 1.0)}, study="interrupting", seed=0)
+def interrupting(x: float, trial: hp.Trial) -> float:
+    """Trial 5 raises KeyboardInterrupt, as a function stopped from inside does; every
+    other trial takes a moment."""
+    if trial.number == 5:
+        raise KeyboardInterrupt
+    time.sleep(0.05)
+    return x
+
+
 @hp.tune({"x": hp.Float(-1.0, 1.0)}, study="sleepy", seed=0)
 def sleepy(x: float, trial: hp.Trial) -> float:
     """Trial 2 hangs (until the test kills the process); every other trial is quick."""
