@@ -32,6 +32,10 @@ error within E epochs is at or below a level:
 - ``hyperband, rungs see the late level``: every check shows the mean of the
   configuration's errors over its last 9 epochs: what a perfect predictor of how good a
   configuration is could know, short of the final epoch's own noise;
+- ``hyperband, rungs see a learned estimate``: every check shows the error there plus,
+  for each later rung, the change from the rung before that nearby configurations the
+  run has trained that far made (:func:`learned_estimate`): a learning-curve predictor
+  learned from the run itself;
 - ``random``: T configurations trained fully, the target's reference.
 
 ``--eta`` and ``--min-epochs`` change the ladder of every row (Hyperband's defaults: 3 and 1).
