@@ -291,21 +291,20 @@ def optimize_here(
         with ProgressBar(study, limit, enabled=progress, max_budget=max_budget) as bar:
             while deadline is None or time.monotonic() < deadline:
                 if not claims:
-                    try:
-                        claims = study.ask(worker, limit, done, batch.size, max_budget=max_budget)
+                    try:  # stores `done` (then empties it) and fills `claims`, atomically
+                        study.ask(worker, limit, done, claims, batch.size, max_budget=max_budget)
                     except StopSearch as stop:
-                        done = []  # stored before the stop was raised
                         log.info("%s%s", str(stop), "" if ran else _nothing_to_run(stop))
                         break
-                    done = []  # stored by the ask; any other error keeps them for finish
                     batch.asked(study.store.last_wait, contended=study.contended)
                     if collect_checkpoints and study.checkpoints_saved > collected:
                         collected = study.checkpoints_saved
                         study.collect_checkpoints()
-                claimed = claims.pop(0)
+                claimed = claims[0]  # in `claims` until kept: an interrupt gives it back
                 outcome, _ = run_trial(study, fn, claimed)
-                batch.ran()
                 done.append((claimed, outcome))
+                claims.pop(0)
+                batch.ran()
                 ran += 1
                 bar.update()
                 if outcome.state is not TrialState.FAILED:

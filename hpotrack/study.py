@@ -224,13 +224,14 @@ class Study:
         self,
         worker: Worker,
         limit: int | None,
-        done: Sequence[tuple[Claimed, Outcome]] = (),
+        done: list[tuple[Claimed, Outcome]],
+        claims: list[Claimed],
         count: int = 1,
         *,
         max_budget: float | None = None,
-    ) -> list[Claimed]:
-        """Claim up to ``count`` trials under one write lock: queued ones first, then
-        proposals. Returns at least one, in number order.
+    ) -> None:
+        """Claim up to ``count`` trials under one write lock, queued ones first, then
+        proposals, and append them to ``claims`` (at least one, in number order).
 
         ``done`` are outcomes of this worker's previous trials: they are stored in the
         same transaction (one commit per ask instead of two), and stored even when
@@ -238,6 +239,11 @@ class Study:
         have started, :class:`BudgetSpent` when the finished trials trained
         ``max_budget`` steps in total, and ``SearchExhausted`` when the method has
         nothing left, and only when not even one trial could be claimed.
+
+        The caller's two lists change exactly when the transaction commits (``done``
+        emptied, the claimed trials appended to ``claims``), also when an interrupt
+        stops the call right after the commit: the caller's :meth:`finish` then neither
+        stores an outcome twice nor leaves a claimed trial running.
         """
         # Outside the lock: read what changed, put the outcomes about to be stored into
         # the cache, and propose from that history. Under the lock the proposal is used as
@@ -256,25 +262,30 @@ class Study:
         self._skip_guesses = max(0, self._skip_guesses - 1)
         claimed: list[Claimed] = []
         stopped: StopSearch | None = None
-        with self._writing():
-            changed_meanwhile = self.read_while_waiting + self._cache.read_changes()
-            if changed_meanwhile and guess is not None:
-                guess = None
-                self._skip_guesses = STALE_GUESS_PAUSE
-            for (trial, outcome), record in zip(done, ended, strict=True):
-                self._record(trial, outcome, record)
-            try:
-                while len(claimed) < count and not limits.batch_spends(
-                    self._cache.history, claimed, max_budget
-                ):
-                    first_guess = None if claimed else guess
-                    claimed.append(self._claim(worker, limit, first_guess, max_budget))
-            except StopSearch as stop:
-                stopped = stop  # leave the block normally: what is above is committed
+        commits = self._store.commits
+        try:
+            with self._writing():
+                changed_meanwhile = self.read_while_waiting + self._cache.read_changes()
+                if changed_meanwhile and guess is not None:
+                    guess = None
+                    self._skip_guesses = STALE_GUESS_PAUSE
+                for (trial, outcome), record in zip(done, ended, strict=True):
+                    self._record(trial, outcome, record)
+                try:
+                    while len(claimed) < count and not limits.batch_spends(
+                        self._cache.history, claimed, max_budget
+                    ):
+                        first_guess = None if claimed else guess
+                        claimed.append(self._claim(worker, limit, first_guess, max_budget))
+                except StopSearch as stop:
+                    stopped = stop  # leave the block normally: what is above is committed
+        finally:
+            if self._store.commits > commits:  # committed, whatever came after
+                done.clear()
+                claims.extend(claimed)
         self.contended = bool(changes + changed_meanwhile)
         if not claimed and stopped is not None:
             raise stopped
-        return claimed
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -392,7 +403,9 @@ class Study:
         self, done: Sequence[tuple[Claimed, Outcome]], unrun: Sequence[Claimed] = ()
     ) -> None:
         """Store outcomes and give back claimed trials this worker will not run (they
-        become queued again, for whoever asks next), in one transaction."""
+        become queued again, for whoever asks next), in one transaction. A trial in
+        ``unrun`` that is no longer running (an interrupt stored it while it ran) or
+        whose outcome is in ``done`` (the interrupt came just after) stays as it is."""
         if not done and not unrun:
             return
         when = time.time()
@@ -401,8 +414,11 @@ class Study:
             for claimed, outcome in done:
                 ended = finished(history.trials[claimed.number], outcome, when)
                 self._record(claimed, outcome, ended)
+            kept = {claimed.number for claimed, _ in done}
             for claimed in unrun:
                 running = history.trials[claimed.number]
+                if claimed.number in kept or running.state is not TrialState.RUNNING:
+                    continue
                 record, stamp = claims.release(self._store, self._row.id, claimed, running)
                 self._cache.apply(record, claimed.trial_id, stamp.seq)
             # last, so that no change applied to the cache after them has a higher seq

@@ -6,10 +6,12 @@ import itertools
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import hpotrack as hp
+from hpotrack.cache import TrialCache
 from hpotrack.errors import TooManyFailures
 from hpotrack.records import TrialState
 from hpotrack.runner import Batch
@@ -150,6 +152,63 @@ def test_ctrl_c_in_a_batch_fails_that_trial_and_gives_back_the_rest(
     ] * 3
     assert "KeyboardInterrupt" in (trials[1].error or "")
     assert trials[4].origin == "retried" and trials[4].params == trials[1].params
+
+
+def test_ctrl_c_before_a_claimed_trial_starts_gives_it_back(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after a trial was taken from the batch but before its function started
+    (here: while its checks are looked up) gives it back, queued, with the rest of the
+    batch; before, it was left running in the file until found lost."""
+    fixed_batches(monkeypatch, 4)
+    calls = itertools.count()
+    checks_for = hp.Study.checks_for
+
+    def interrupted_on_the_second(study: hp.Study, claimed: Any) -> Any:
+        if next(calls) == 1:
+            raise KeyboardInterrupt
+        return checks_for(study, claimed)
+
+    monkeypatch.setattr(hp.Study, "checks_for", interrupted_on_the_second)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="c", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        f.optimize(n_trials=10)
+    states = [t.state for t in f.study.trials]
+    assert states == [TrialState.COMPLETE] + [TrialState.QUEUED] * 3
+    assert f.study.trials[1].started is None and f.study.trials[1].pid is None
+
+
+def test_ctrl_c_right_after_an_ask_commits_gives_its_claims_back(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after the transaction of an ask committed (it stored the batch before and
+    claimed the next four) but before the ask returned: the four are given back, queued,
+    none is left running (before, they stayed running in the file until found lost)."""
+    fixed_batches(monkeypatch, 4)
+    committed = TrialCache.committed
+    interrupted: list[int] = []
+
+    def interrupted_once_eight_exist(cache: TrialCache) -> None:
+        committed(cache)
+        if len(cache.history.trials) == 8 and not interrupted:
+            interrupted.append(8)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrialCache, "committed", interrupted_once_eight_exist)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="a", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        f.optimize(n_trials=10)
+    assert interrupted
+    states = [t.state for t in f.study.trials]
+    assert states == [TrialState.COMPLETE] * 4 + [TrialState.QUEUED] * 4
 
 
 def test_a_batch_never_claims_past_the_target(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

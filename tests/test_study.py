@@ -7,17 +7,32 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import hpotrack as hp
+from hpotrack.claims import Claimed, Outcome, Worker
 from hpotrack.errors import NoCompleteTrial, StorageError, StudyNotFoundError, TrialError
 from hpotrack.records import TrialState
 
 SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "act": ["relu", "tanh"]}
+
+
+def ask(
+    study: hp.Study,
+    worker: Worker,
+    limit: int | None,
+    done: Sequence[tuple[Claimed, Outcome]] = (),
+    count: int = 1,
+    **options: Any,
+) -> list[Claimed]:
+    """``study.ask`` with the lists it fills made here: the trials it claimed."""
+    claims: list[Claimed] = []
+    study.ask(worker, limit, list(done), claims, count, **options)
+    return claims
 
 
 def run(db: Path, n: int, *, study: str = "mlp", fail: Collection[int] = ()) -> hp.TunedFunction:
@@ -252,12 +267,11 @@ def test_a_failed_write_inside_ask_leaves_the_cache_equal_to_the_database(
     """The outcome stored by an ask is put into the cache before the commit; if the
     transaction then fails, the cache must forget it along with the database."""
     from hpotrack.store import Store
-    from hpotrack.study import Outcome
 
     train = run(db, 2)
     study = train.study
     worker = study.worker({})
-    (claimed,) = study.ask(worker, limit=None)
+    (claimed,) = ask(study, worker, None)
     done = (claimed, Outcome(TrialState.COMPLETE, 0.5, {"loss": 0.5}))
 
     def broken(self: Store, *args: object, **kwargs: object) -> None:
@@ -265,7 +279,7 @@ def test_a_failed_write_inside_ask_leaves_the_cache_equal_to_the_database(
 
     monkeypatch.setattr(Store, "insert_trial", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        study.ask(worker, limit=None, done=[done])
+        ask(study, worker, None, [done])
     monkeypatch.undo()
     assert study.trials[2].state is TrialState.RUNNING  # the commit never happened
     assert study.trials == hp.load_study("mlp", db=db).trials
@@ -289,13 +303,13 @@ def test_ask_claims_several_trials_in_one_transaction(db: Path) -> None:
     worker = study.worker({})
     study.enqueue({"lr": 0.01, "layers": 2, "act": "relu"})
     commits = study.store.commits
-    claimed = study.ask(worker, limit=4, count=5)
+    claimed = ask(study, worker, 4, count=5)
     assert study.store.commits == commits + 1
     assert [c.number for c in claimed] == [1, 2, 3]  # the queued one, then up to the target
     assert claimed[0].params == {"lr": 0.01, "layers": 2, "act": "relu"}
     assert [t.state for t in hp.load_study("mlp", db=db).trials[1:]] == [TrialState.RUNNING] * 3
     study.finish([], claimed[1:])
-    again = study.ask(worker, limit=4, count=1)
+    again = ask(study, worker, 4, count=1)
     assert [c.number for c in again] == [2]  # given back trials run first
     assert again[0].params == claimed[1].params
 
@@ -340,7 +354,7 @@ def test_a_writer_waiting_for_the_lock_reads_what_the_holder_committed(db: Path)
     holder = threading.Thread(target=hold)
     holder.start()
     holding.wait(timeout=10)
-    claimed = study.ask(worker, limit=3)
+    claimed = ask(study, worker, 3)
     holder.join()
     other.close()
     assert study.read_while_waiting == 1

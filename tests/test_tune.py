@@ -27,6 +27,7 @@ from hpotrack.errors import (
     TrialError,
 )
 from hpotrack.records import TrialState
+from tests.test_study import ask
 
 SPACE = {"x": hp.Float(-1.0, 1.0), "n": hp.Int(1, 4), "opt": hp.Choice(["adam", "sgd"])}
 
@@ -713,10 +714,10 @@ def test_a_batch_of_trials_claims_no_more_than_max_budget_can_still_pay_for(db: 
 
     study = train.optimize(n_trials=1)  # 9 trained
     worker = Worker(run_id=None, host="here", pid=os.getpid())
-    claimed = study.ask(worker, None, count=8, max_budget=30)
+    claimed = ask(study, worker, None, count=8, max_budget=30)
     assert [c.budget for c in claimed] == [9.0, 9.0, 9.0]  # 9 + 27 >= 30
     # another process's batch counts the three still running: 9 + 27 + 9 * 7 >= 99
-    assert len(study.ask(worker, None, count=8, max_budget=99)) == 7
+    assert len(ask(study, worker, None, count=8, max_budget=99)) == 7
 
 
 def test_max_budget_logs_why_the_search_stopped(
