@@ -32,6 +32,9 @@ error within E epochs is at or below a level:
 - ``hyperband, rungs see the late level``: every check shows the mean of the
   configuration's errors over its last 9 epochs: what a perfect predictor of how good a
   configuration is could know, short of the final epoch's own noise;
+- ``hyperband, rungs see the mean of the last 3``, ``..., the mean since the last
+  rung``: statistics of the errors reported so far that are less noisy than the last
+  one (the errors of the last 3 epochs, or of the epochs since the rung before);
 - ``hyperband, rungs see a learned estimate``: every check shows the error there plus,
   for each later rung, the change from the rung before that nearby configurations the
   run has trained that far made (:func:`learned_estimate`): a learning-curve predictor
@@ -133,9 +136,10 @@ class Row:
     """One compared row: the method, and what its checks see of a configuration instead of
     its error at the check: nothing else (``""``), its final error (``"final"``), its
     level late in training (``"level"``: the mean of its last ``LATE`` errors, what a
-    perfect predictor of its quality could know, without the last epoch's noise), or a
-    learning-curve estimate of its final error made from the run's own trials
-    (``"learned"``, :func:`learned_estimate`)."""
+    perfect predictor of its quality could know, without the last epoch's noise), the
+    mean of its errors over the last 3 epochs (``"last 3"``) or since the rung before
+    (``"since the last rung"``), or a learning-curve estimate of its final error made
+    from the run's own trials (``"learned"``, :func:`learned_estimate`)."""
 
     method: Method
     shown: str = ""
@@ -170,6 +174,10 @@ def allocations(ladder: Ladder) -> dict[str, Row]:
             Allocated(eta=eta, brackets=asha), shown="final"
         ),
         "hyperband, rungs see the late level": Row(Allocated(eta=eta), shown="level"),
+        "hyperband, rungs see the mean of the last 3": Row(Allocated(eta=eta), shown="last 3"),
+        "hyperband, rungs see the mean since the last rung": Row(
+            Allocated(eta=eta), shown="since the last rung"
+        ),
         "hyperband, rungs see a learned estimate": Row(Allocated(eta=eta), shown="learned"),
         "random": Row(Random()),
     }
@@ -218,10 +226,24 @@ def _seen(
     def level(step: int) -> float:
         return float(np.mean(curve[-LATE:]))
 
+    def last_3(step: int) -> float:
+        return float(np.mean(curve[max(0, step - 3) : step]))
+
+    def since_the_last_rung(step: int) -> float:
+        last_rung = max((rung for rung in rungs if rung < step), default=0)
+        return float(np.mean(curve[last_rung:step]))
+
     def learned(step: int) -> float:
         return learned_estimate(recording, index, step, trained_to, rungs)
 
-    return error, {"": None, "final": final, "level": level, "learned": learned}[shown]
+    return error, {
+        "": None,
+        "final": final,
+        "level": level,
+        "last 3": last_3,
+        "since the last rung": since_the_last_rung,
+        "learned": learned,
+    }[shown]
 
 
 def learned_estimate(
