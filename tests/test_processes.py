@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -166,6 +168,46 @@ def test_a_keyboard_interrupt_in_one_worker_stops_the_run_as_with_one_process(
     assert trials[5].state is TrialState.FAILED and "interrupted" in (trials[5].error or "")
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.endswith("(KeyboardInterrupt); stopping the others") for m in messages)
+
+
+def test_sigterm_to_one_worker_stops_only_that_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job scheduler's SIGTERM to one worker: its trial is stored as interrupted and
+    queued again, and the other worker finishes the study, retry included."""
+    db = tmp_path / "h.db"
+    monkeypatch.setenv("HPOTRACK_DB", str(db))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    terminated: list[int] = []
+
+    def terminate_a_worker() -> None:
+        deadline = time.monotonic() + 60
+        while not terminated and time.monotonic() < deadline:
+            time.sleep(0.02)
+            with contextlib.suppress(HpotrackError):  # not created yet
+                for trial in hp.load_study("slow", db=db).trials:
+                    if trial.state is TrialState.RUNNING and trial.number >= 5 and trial.pid:
+                        os.kill(trial.pid, signal.SIGTERM)
+                        terminated.append(trial.pid)
+                        break
+
+    killer = threading.Thread(target=terminate_a_worker)
+    killer.start()
+    try:
+        study = workloads.slow.optimize(n_trials=60, n_jobs=2, progress=False)
+    except KeyboardInterrupt:  # fail this test, not the whole session
+        pytest.fail("SIGTERM to one worker stopped the run as an interrupt would")
+    finally:
+        killer.join()
+    trials = study.trials
+    (stopped,) = [t for t in trials if t.state is TrialState.FAILED]
+    assert stopped.pid == terminated[0] and stopped.error == "interrupted (SIGTERM)"
+    (retry,) = [t for t in trials if t.origin == "retried"]
+    assert retry.params == stopped.params and retry.state is TrialState.COMPLETE
+    assert retry.pid != terminated[0]
+    assert sum(t.state is TrialState.COMPLETE for t in trials) == len(trials) - 1
 
 
 def run_script(folder: Path, last_lines: str) -> subprocess.CompletedProcess[str]:
