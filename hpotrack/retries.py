@@ -7,7 +7,8 @@ allow, counted along the chain of retries; a manual call (the user's own run) ne
 neither are trials of a method that runs its own again (PBT).
 
 **From where.** Like Ray Tune's restore from the latest checkpoint: if the trial saved
-checkpoints of its own, its retry resumes the latest one below its budget, with the
+checkpoints of its own, its retry resumes the latest one below its budget (and, once it
+stored reports, at or before the last: no step goes missing from its curve), with the
 checks the trial passed up to that step carried over (the rung rankings keep one entry
 per configuration), and its ``retried`` edge names the step. Not past a check the trial
 had not made yet (the first report after resuming would stand in for it, ranked with a
@@ -121,8 +122,10 @@ class _Lost:
 
     def resume_step(self) -> int | None:
         """Where the retry resumes the trial's line: its own latest checkpoint below its
-        budget and before the next check it had not made, but not at its last check if
-        that may have stopped it; else, if the trial was itself a retry resuming a lost
+        budget, before the next check it had not made and, if it stored reports of the
+        objective, at or before the last of them (a trial that saves, then reports, and
+        is lost in between, would leave that step out of its curve); not at its last
+        check if that may have stopped it; else, if the trial was itself a retry resuming a lost
         attempt, that step. None: the retry starts where the trial did (from scratch, or
         from the checkpoint it started from)."""
         record = self.record
@@ -133,6 +136,9 @@ class _Lost:
         due = self.method.next_check(record, (checked or 0) + 1, self.history)
         if due is not None:
             limit = due - 1 if limit is None else min(limit, due - 1)
+        reported = self.store.steps_reported(self.trial_id, self.study.objective)
+        if reported is not None:  # saved, then lost before its report was: no hole
+            limit = reported[1] if limit is None else min(limit, reported[1])
         own = checkpoints.find(self.store, self.study.id, record.number, limit)
         if own is not None and own.step == checked and self.may_have_stopped():
             own = checkpoints.find(self.store, self.study.id, record.number, own.step - 1)

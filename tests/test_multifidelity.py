@@ -445,6 +445,9 @@ def train(x, trial):
         loss = x * x + 10.0 / step
         if WHEN != "no-save":
             trial.save_checkpoint(step, step=step)
+        if x == 1.0 and kills == 0 and step == {"after-save": 3, "before-report": 2, "no-save": 2}.get(WHEN):
+            open(KILLED, "a").write("k")  # saved, not reported: its last report is before
+            os.kill(os.getpid(), signal.SIGKILL)
         try:
             trial.report(loss, step=step)
         except hp.Pruned:  # at-check: killed between the decision and storing it
@@ -452,9 +455,6 @@ def train(x, trial):
                 open(KILLED, "a").write("k")
                 os.kill(os.getpid(), signal.SIGKILL)
             raise
-        if x == 1.0 and step == 2 and kills == 0 and not AT_CHECK:  # after its save at 2
-            open(KILLED, "a").write("k")
-            os.kill(os.getpid(), signal.SIGKILL)
     return loss
 
 if __name__ == "__main__":
@@ -466,20 +466,24 @@ if __name__ == "__main__":
 
 
 @pytest.mark.parametrize(
-    ("kills", "when"), [(1, "after-save"), (2, "after-save"), (1, "at-check"), (1, "no-save")]
+    ("kills", "when"),
+    [(1, "after-save"), (2, "after-save"), (1, "at-check"), (1, "no-save"), (1, "before-report")],
 )
 def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     tmp_path: Path, kills: int, when: str
 ) -> None:
-    """kill -9 hits x=1 after it passed rung 1 and saved its checkpoint at step 2 (and,
-    with two kills, its retry too, before that one saved anything). The next retry
-    resumes from that checkpoint: it trains from step 3, keeps the check at rung 1 its
-    first attempt passed, and names the step on its ``retried`` edge. At-check: the first
+    """kill -9 hits x=1 after it passed rung 1 and saved its checkpoints at steps 2 and 3,
+    before it reported step 3 (and, with two kills, its retry too, before that one saved
+    anything). The next retry resumes from the checkpoint at step 2 (the one at 3 is at
+    the rung it had not been checked at): it trains from step 3, keeps the check at rung
+    1 its first attempt passed, and names the step on its ``retried`` edge. At-check: the first
     attempt is killed after its check at rung 3 stopped it (after its save at 3) but
     before the stop was stored: its retry must not resume past that check, it resumes
     from step 2 and is checked (and stopped) at rung 3 again. No-save: the retry trains
     from scratch and passes rung 1 again, where its lost attempt must not rank beside it
-    (one configuration twice would push the retry out)."""
+    (one configuration twice would push the retry out). Before-report: killed after its
+    save at step 2 but before reporting step 2: its retry resumes from step 1, the last
+    it reported, so that its curve has every step."""
     script, db = tmp_path / "resumed.py", tmp_path / "h.db"
     script.write_text(RESUMED)
     for _ in range(kills):
@@ -494,9 +498,13 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     lost, retry = trials[2], trials[2 + kills]
     assert all(t.state is TrialState.FAILED for t in trials[2 : 2 + kills])
     assert retry.origin == "retried" and retry.params == {"x": 1.0}
-    resumed = None if when == "no-save" else 2  # the lost attempt's checkpoint at step 2
+    # the lost attempt's checkpoint at step 2 (at 1: the last step it reported)
+    resumed = {"no-save": None, "before-report": 1}.get(when, 2)
     assert retry.parents[-1].parent == 1 + kills and retry.parents[-1].step == resumed
     assert retry.checks[1] == lost.checks[1] and retry.checks.keys() == {1, 3}
+    assert [
+        step for step, _ in hp.load_study("resumed", db=db).curve(retry.number, whole=True)["value"]
+    ] == [1, 2, 3]
     assert retry.state is TrialState.PRUNED and retry.trained == 3 - (resumed or 0)
     curve = hp.load_study("resumed", db=db).curve(retry.number)["value"]
     assert [step for step, _ in curve] == list(range((resumed or 0) + 1, 4))
@@ -505,5 +513,5 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     assert starts[retry.number] == (resumed, (resumed or 0) + 1)
     if resumed:
         shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "resumed", str(retry.number)])
-        carried = f"up to step 2: carried over from the lost trial it resumes, #{1 + kills}"
+        carried = f"up to step {resumed}: carried over from the lost trial it resumes, #{1 + kills}"
         assert carried in shown.output
