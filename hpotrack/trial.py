@@ -139,12 +139,8 @@ class Trial:
                 f"`0 <= step < 2**63` must hold for a whole number, but got step={step!r}"
             )
         step = int(step)
-        if metric == self._objective and isinstance(self.budget, int) and step > self.budget:
-            raise TrialError(
-                f"`step <= {self.budget}` must hold for the objective {metric!r}: steps "
-                f"count in the unit of the study's budget up to trial.budget, but got "
-                f"step={step} (report per epoch, say, not per batch)"
-            )
+        if metric == self._objective:
+            self._check_budget_step(step, f"the objective {metric!r}", lowest=1)
         try:
             number = float(value)
         except OverflowError:
@@ -161,6 +157,23 @@ class Trial:
             self._check(self._checks, self._last_check_until(self._checks, step), step, number)
         if prune and self._pruned_at is not None:
             raise Pruned(f"trial {self.number} was pruned at step {self._pruned_at}")
+
+    def _check_budget_step(self, step: int, what: str, *, lowest: int) -> None:
+        """With a whole-number budget, steps count its unit (epochs trained so far, say):
+        from 1, as :attr:`steps` does (``lowest=0`` for a checkpoint of the state before
+        training), up to :attr:`budget`. A step outside skips or misplaces the rungs and
+        miscounts what the trial trained, so it is an error naming the likely cause."""
+        if not isinstance(self.budget, int) or lowest <= step <= self.budget:
+            return
+        cause = (
+            "count from 1: step is the number of epochs, say, trained so far"
+            if step < lowest
+            else "report per epoch, say, not per batch"
+        )
+        raise TrialError(
+            f"`{lowest} <= step <= {self.budget}` must hold for {what}: steps count in the "
+            f"unit of the study's budget up to trial.budget, but got step={step} ({cause})"
+        )
 
     def _last_check_until(self, checks: Checks, step: int) -> int:
         """The last check step at or before ``step`` (a report at epoch 4 is the check
@@ -240,6 +253,7 @@ class Trial:
             step = max(self._last_step.values(), default=self._default_step())
         elif isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
             raise TrialError(f"`step >= 0` must hold for a whole number, but got step={step!r}")
+        self._check_budget_step(int(step), "a checkpoint", lowest=0)
         with self.flush_lock:  # the reports so far go with it: a retry resuming it lacks none
             rows = self.drain()
             try:

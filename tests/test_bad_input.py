@@ -651,8 +651,38 @@ def test_an_objective_step_past_the_budget_fails_the_trial_naming_the_budget(db:
         trial.report(0.7, step=10)
 
     record, curves = run_reporting(db, body, budget=hp.Budget(1, 9))
-    assert failed_with(record, "`step <= 9` must hold", "step=10"), record.error
+    assert failed_with(record, "`1 <= step <= 9` must hold", "step=10", "per batch"), record.error
     assert curves == {"batch_loss": [(100, 1.0)], "value": [(9, 0.8)]}
+
+
+def test_an_objective_step_0_with_a_budget_fails_the_trial_saying_steps_count_from_1(
+    db: Path,
+) -> None:
+    """``for epoch in range(trial.budget): trial.report(loss, step=epoch)`` reports each
+    epoch one step early: every rung would check one epoch late and the trial would
+    count one epoch fewer than it trained. Without a budget, step 0 is fine."""
+
+    def body(trial: hp.Trial) -> None:
+        trial.report(0.9, step=0, name="acc")  # other metrics count as they like
+        trial.report(1.0, step=0)
+
+    record, curves = run_reporting(db, body, budget=hp.Budget(1, 9))
+    assert failed_with(record, "`1 <= step <= 9` must hold", "step=0", "count from 1")
+    assert curves == {"acc": [(0, 0.9)]}
+
+
+def test_a_checkpoint_step_past_the_budget_fails_the_trial_naming_the_budget(db: Path) -> None:
+    """A checkpoint's step is where a promotion or a retry resumes, in the budget's unit:
+    one past it (batches, say) would never be found."""
+
+    def body(trial: hp.Trial) -> None:
+        trial.save_checkpoint(b"before training", step=0)
+        trial.report(0.8, step=1)
+        trial.save_checkpoint(b"after 1", step=100)
+
+    record, curves = run_reporting(db, body, budget=hp.Budget(1, 9))
+    assert failed_with(record, "`0 <= step <= 9` must hold for a checkpoint", "step=100")
+    assert curves == {"value": [(1, 0.8)]}
 
 
 def test_the_largest_storable_step_is_stored(db: Path) -> None:
