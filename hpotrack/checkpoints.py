@@ -107,7 +107,14 @@ def save(
     if isinstance(obj, bytes | bytearray | memoryview):
         data = bytes(obj)
     else:
-        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, AttributeError, TypeError, RecursionError) as exc:
+            raise TrialError(
+                f"save_checkpoint() needs an object pickle can store, or bytes, but got "
+                f"{type(obj).__name__} ({exc}): save the state itself (a model's "
+                f"state_dict or get_params(), say), or serialize it to bytes yourself"
+            ) from None
     digest = hashlib.sha256(data).hexdigest()
     folder = store.checkpoint_dir(study)
     folder.mkdir(parents=True, exist_ok=True)

@@ -685,6 +685,18 @@ def test_a_checkpoint_step_past_the_budget_fails_the_trial_naming_the_budget(db:
     assert curves == {"value": [(1, 0.8)]}
 
 
+def test_a_checkpoint_pickle_cannot_store_fails_the_trial_saying_what_to_save(
+    db: Path,
+) -> None:
+    def body(trial: hp.Trial) -> None:
+        trial.report(0.8, step=1)
+        trial.save_checkpoint({"schedule": lambda epoch: 0.1 * epoch}, step=1)
+
+    record, curves = run_reporting(db, body, budget=hp.Budget(1, 9))
+    assert failed_with(record, "save_checkpoint() needs an object pickle can store", "dict")
+    assert curves == {"value": [(1, 0.8)]}
+
+
 def test_the_largest_storable_step_is_stored(db: Path) -> None:
     _, curves = run_reporting(db, lambda t: t.report(0.5, step=2**63 - 1))
     assert curves == {"value": [(2**63 - 1, 0.5)]}
