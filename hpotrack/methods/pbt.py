@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hpotrack.budget import Budget
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.options import is_finite_real, set_real, set_whole
@@ -93,6 +94,17 @@ class PBT(Method):
         set_real(
             self, "resample_probability", "0 <= resample_probability <= 1", lambda p: 0 <= p <= 1
         )
+
+    def check_budget(self, budget: Budget | None) -> None:
+        """PBT sets each segment's budget itself (up to ``generations * interval``); a
+        ``budget=`` on ``@tune`` would be ignored, so it is refused."""
+        if budget is not None:
+            raise MethodError(
+                f"method 'pbt' sets each trial's budget itself: every member trains "
+                f"generations * interval = {self.horizon} steps in segments of "
+                f"{self.interval}, so budget={budget!r} would be ignored; drop budget= "
+                f"from @tune and set hp.methods.PBT(interval=..., generations=...)"
+            )
 
     @property
     def horizon(self) -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import hpotrack as hp
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.pbt import PBT, explore, perturbed
@@ -252,3 +255,17 @@ def test_every_member_trains_up_to_the_horizon_and_no_further() -> None:
 def test_bad_options_are_one_clear_error(options: dict[str, object], message: str) -> None:
     with pytest.raises(MethodError, match=message.replace("(", r"\(").replace(")", r"\)")):
         PBT(**options)  # type: ignore[arg-type]
+
+
+def test_a_budget_on_tune_is_refused_since_pbt_sets_each_segments_budget(
+    tmp_path: Path,
+) -> None:
+    """A ``budget=`` would be ignored (each member trains ``generations * interval``
+    steps), its reports would pass its max unchecked and ``show`` would print it."""
+    space = {"lr": Float(1e-4, 1.0, log=True), "reg": Float(0.0, 1.0)}
+    method = PBT(population=2, interval=5, generations=2)
+    with pytest.raises(MethodError, match=r"sets each trial's budget itself.*drop budget="):
+
+        @hp.tune(space, method=method, budget=hp.Budget(1, 3), db=tmp_path / "h.db")
+        def train(lr: float, reg: float) -> float:
+            return lr
