@@ -161,13 +161,25 @@ class Connection:
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()
             if row is not None:
-                return int(row[0])
+                return self._stored_version(row[0])
         if tables - {"meta"}:
             raise StorageError(
                 f"{self.path} is a SQLite database but not an hpotrack one (it has tables "
                 f"{', '.join(sorted(tables))}); pass db=PATH (--db PATH) to an hpotrack database"
             )
         return 0
+
+    def _stored_version(self, stored: object) -> int:
+        """The schema version the meta table holds: a whole number from 1 (version 0 is a
+        file without one); anything else is damage no migration can be chosen for."""
+        text = str(stored).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise StorageError(
+                f"{self.path} holds an unreadable schema version ({stored!r} in its meta "
+                "table); the file was edited or damaged: restore it from a backup, or "
+                "recover its trials with `hpotrack export` from a copy whose version is fixed"
+            )
+        return int(text)
 
     def close(self) -> None:
         self._finalizer()

@@ -11,8 +11,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
+from hpotrack.cli import cli
 from hpotrack.errors import StorageError
 from hpotrack.records import TrialState
 from hpotrack.schema import SCHEMA_VERSION
@@ -80,6 +82,24 @@ def test_a_newer_schema_is_refused(db: Path) -> None:
         Store(db)
     assert "99" in str(raised.value)
     assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("99",)]
+
+
+@pytest.mark.parametrize("stored", ["abc", "5.0", "", "-1", "0"])
+def test_a_damaged_schema_version_is_one_clear_error_and_the_file_stays(
+    db: Path, stored: str
+) -> None:
+    """A version that is not a whole number from 1 cannot pick migrations: "abc" raised
+    int()'s ValueError (a traceback in the CLI), "-1" and "0" ran migrations on tables
+    that exist ("duplicate column name")."""
+    Store(db).close()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (stored,))
+    with pytest.raises(StorageError, match="unreadable schema version"):
+        Store(db)
+    shown = CliRunner().invoke(cli, ["--db", str(db), "show"])
+    assert shown.exit_code != 0 and "unreadable schema version" in shown.output
+    assert shown.exception is None or isinstance(shown.exception, SystemExit)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [(stored,)]
 
 
 def test_a_read_only_place_is_named_with_what_to_do(
