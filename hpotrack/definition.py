@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import logging
 import random
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral
@@ -39,10 +40,9 @@ class StudyDefinition:
     budget: Budget | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip() or not is_utf8(self.name):
-            raise DefinitionError(
-                f"a study needs a non-empty name of valid Unicode text, but got {self.name!r}"
-            )
+        problem = name_problem(self.name)
+        if problem is not None:
+            raise DefinitionError(problem)
         check_settings(self.direction, self.objective, self.seed)
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise DefinitionError(f"`retries >= 0` must hold, but got retries={self.retries!r}")
@@ -50,6 +50,20 @@ class StudyDefinition:
             raise DefinitionError(
                 f"budget must be an hp.Budget(min, max), but got budget={self.budget!r}"
             )
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a new study, None when it can: it must be non-empty
+    Unicode text without control characters (a tab or a newline would break every table
+    and line that shows it, and `hpotrack show NAME` could not be typed)."""
+    if not isinstance(name, str) or not name.strip() or not is_utf8(name):
+        return f"a study needs a non-empty name of valid Unicode text, but got {name!r}"
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        return (
+            f"a study name must not contain control characters (tabs, newlines), but got "
+            f"{name!r}"
+        )
+    return None
 
 
 def check_settings(direction: object, objective: object, seed: object) -> None:

@@ -945,6 +945,18 @@ def test_a_blank_study_name_is_a_definition_error(db: Path, name: str) -> None:
             return x
 
 
+@pytest.mark.parametrize("name", ["tab\there", "two\nlines", "nul\x00", "bell\x07"], ids=repr)
+def test_a_study_name_with_control_characters_is_a_definition_error(db: Path, name: str) -> None:
+    """A tab or newline in a name breaks every table and line that shows it."""
+    with pytest.raises(DefinitionError, match="must not contain control characters"):
+
+        @hp.tune({"x": hp.Float(0.0, 1.0)}, study=name, db=db)
+        def train(x: float) -> float:
+            return x
+
+    assert not db.exists()
+
+
 def test_a_study_name_sqlite_cannot_encode_is_refused_or_stored(db: Path) -> None:
     name = "run-\udcff"
     try:

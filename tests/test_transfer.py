@@ -8,6 +8,7 @@ import copy
 import csv
 import io
 import json
+import math
 import sqlite3
 import time
 from contextlib import closing
@@ -299,6 +300,15 @@ def test_import_under_another_name(source: Path) -> None:
     assert export_study(study)["trials"] == data["trials"]
 
 
+@pytest.mark.parametrize("name", ["", "  ", "tab\there", "new\nline"], ids=repr)
+def test_import_under_a_name_no_study_may_have_is_refused(source: Path, name: str) -> None:
+    data = export_study(hp.load_study("mlp", db=source))
+    before = counts(source)
+    with pytest.raises(TransferError, match=r"cannot import: a study (needs a non-empty|name)"):
+        import_study(open_store(source), data, name=name)
+    assert counts(source) == before
+
+
 def test_an_imported_study_continues_numbering(source: Path, tmp_path: Path) -> None:
     copy_db = tmp_path / "copy.db"
     imported = import_study(open_store(copy_db), export_study(hp.load_study("mlp", db=source)))
@@ -542,6 +552,9 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         trials[1]["bracket"] = 2**64
     elif change == "best-schedule":
         data["best_schedule"] = ["lr", 1]
+    elif change in ("no-value", "nan-value"):  # a complete trial's value
+        complete = next(t for t in trials if t["state"] == "complete")
+        complete["value"] = None if change == "no-value" else math.nan
     elif change == "late":  # the last trial is bad: the earlier ones must not be stored
         trials[-1]["value"] = "high"
     return data
@@ -566,6 +579,8 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         ("curve", "trial 1: curve 'loss' has step 0 twice"),
         ("best-schedule", "the export: best_schedule must be an object"),
         ("late", "trial 6: value must be a number"),
+        ("no-value", r"trial \d+: it is complete but has no value"),
+        ("nan-value", r"trial \d+: value nan is not finite"),
     ],
 )
 def test_a_bad_export_is_one_clear_error_and_stores_nothing(

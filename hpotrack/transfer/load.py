@@ -5,6 +5,7 @@ study created in one write transaction, so a bad file stores nothing (the format
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hpotrack.budget import Budget
-from hpotrack.definition import DIRECTIONS
+from hpotrack.definition import DIRECTIONS, name_problem
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import dumps
 from hpotrack.methods.base import from_json as method_from_json
@@ -227,7 +228,8 @@ def _plan(data: Mapping[str, Any], name: str | None, progress: Progress | None =
 def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any], Space]:
     """The ``insert_study`` arguments from the export's study, checked."""
     study_name = study["name"] if name is None else name
-    _check(isinstance(study_name, str) and bool(study_name.strip()), "the study name is empty")
+    problem = name_problem(study_name)
+    _check(problem is None, problem or "")
     try:
         space = Space.from_json(study["space"])
     except HpotrackError as exc:
@@ -285,6 +287,10 @@ def _trial(
     except HpotrackError as exc:
         if state not in (TrialState.QUEUED, TrialState.FAILED):
             raise TransferError(f"{where}: params do not fit the study's space: {exc}") from None
+    value = trial["value"]
+    _check(value is None or math.isfinite(value), f"{where}: value {value!r} is not finite")
+    complete = state is TrialState.COMPLETE
+    _check(not complete or value is not None, f"{where}: it is complete but has no value")
     claim = trial["claim"]
     _check(claim is None or claim not in claims, f"{where}: claim {claim!r} is used twice")
     claims.add(claim)
