@@ -429,6 +429,7 @@ import hpotrack as hp
 
 DB, KILLS, WHEN = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 AT_CHECK = WHEN == "at-check"
+KILL_AT = {"after-save": 3, "before-report": 2, "no-save": 2}  # after its save, before its report
 KILLED = DB + ".kills"
 
 @hp.tune({"x": hp.Float(-5.0, 5.0)}, method="sha", study="resumed", db=DB, seed=0,
@@ -445,7 +446,7 @@ def train(x, trial):
         loss = x * x + 10.0 / step
         if WHEN != "no-save":
             trial.save_checkpoint(step, step=step)
-        if x == 1.0 and kills == 0 and step == {"after-save": 3, "before-report": 2, "no-save": 2}.get(WHEN):
+        if x == 1.0 and kills == 0 and step == KILL_AT.get(WHEN):
             open(KILLED, "a").write("k")  # saved, not reported: its last report is before
             os.kill(os.getpid(), signal.SIGKILL)
         try:
