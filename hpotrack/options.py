@@ -29,7 +29,13 @@ def check_whole(value: object, name: str, minimum: int, why: str = "") -> int:
 def check_real(value: object, name: str, condition: str, holds: Callable[[float], bool]) -> float:
     """``value`` as a float, if it is a finite real number (not a bool; numpy's count) for
     which ``holds``; ``condition`` says the rule in the error message."""
-    if not (is_finite_real(value) and holds(float(value))):  # type: ignore[arg-type]
+    if not is_finite_real(value):
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        what = "" if number else f" (a {type(value).__name__}, not a number)"
+        raise MethodError(
+            f"`{condition}` must hold for a finite number, but got {name}={value!r}{what}"
+        )
+    if not holds(float(value)):  # type: ignore[arg-type]
         raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")
     return float(value)  # type: ignore[arg-type]
 

@@ -164,7 +164,8 @@ def test_model_based_configurations_gather_near_the_optimum() -> None:
             {"model_budget": "smallest"},
             "`model_budget` must be one of 'largest', 'top', but got model_budget='smallest'",
         ),
-        ({"eta": math.nan}, "`eta > 1` must hold"),
+        ({"eta": math.nan}, "`eta > 1` must hold for a finite number, but got eta=nan"),
+        ({"eta": "3"}, "`eta > 1` must hold for a finite number, but got eta='3' (a str, not a"),
     ],
 )
 def test_bad_options_are_one_clear_error(options: dict[str, float], message: str) -> None:
