@@ -54,6 +54,16 @@ class Stats(NamedTuple):
         return cls(*(median(column) for column in zip(*runs, strict=True)))
 
 
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> None:
+    """One BLAS thread per process: the runs share the machine's cores, and spawned
+    workers inherit the variables before numpy loads there."""
+    for variable in BLAS_THREADS:
+        os.environ[variable] = "1"
+
+
 def median(values: Iterable[float]) -> float:
     """The median of some numbers (NaN when there are none)."""
     found = list(values)

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import statistics
 import tempfile
 import warnings
@@ -47,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _common import Report, comma_names, mean
+from _common import Report, comma_names, mean, one_blas_thread
 from multifidelity import AT, MAX_EPOCHS, TASKS, curves_of, pool, run_hpotrack
 
 from hpotrack.methods.base import History, Method, register
@@ -214,8 +213,7 @@ def task_table(report: Report, task: str, variants: Sequence[str], seeds: Sequen
 
 
 def main() -> None:
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
+    one_blas_thread()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add = parser.add_argument
     add("--tasks", default="sgd,mlp", help="comma list of sgd, mlp")

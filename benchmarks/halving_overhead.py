@@ -31,13 +31,12 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from _common import Report, comma_names, environment, median, versions_of
+from _common import Report, comma_names, environment, median, one_blas_thread, versions_of
 
 from hpotrack.budget import Budget
 from hpotrack.methods import resolve
@@ -119,8 +118,7 @@ def per_size(seconds: Sequence[float], sizes: Sequence[int], window: int) -> lis
 
 
 def main() -> None:
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
+    one_blas_thread()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add = parser.add_argument
     add("--methods", default=",".join(HP_METHODS + OPTUNA), help="comma list of the rows")

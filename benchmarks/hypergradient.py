@@ -42,6 +42,7 @@ from _common import (
     iqr,
     load_average,
     median,
+    one_blas_thread,
     verdict,
     versions_of,
 )
@@ -61,7 +62,6 @@ OPTUNA = {"optuna-tpe": "TPESampler", "optuna-cmaes": "CmaEsSampler"}
 METHODS = [*HP_METHODS, *OPTUNA]
 RIVALS = ["bayes", "bayes-10", "tpe", "random"]  # the target: gradient below each of them
 TARGET_AT = 50
-THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class Run(NamedTuple):
@@ -350,8 +350,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     """Run everything, print the tables, optionally write markdown."""
-    for variable in THREADS:  # inherited by the spawned workers, before numpy loads there
-        os.environ[variable] = "1"
+    one_blas_thread()
     args = parse_args()
     report = Report("hpotrack hypergradient descent against black-box search")
     names = ["hpotrack", "numpy", "scikit-learn"]

@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import Report, comma_names, environment, load_average, median, versions_of
+from _common import (
+    Report,
+    comma_names,
+    environment,
+    load_average,
+    median,
+    one_blas_thread,
+    versions_of,
+)
 
 import hpotrack as hp
 from hpotrack.methods import Proposal, known_methods, resolve
@@ -58,7 +66,6 @@ SIZES = [100, 200, 500]  # completed trials before a timed suggestion; 1,000 too
 ASKS = 7  # timed suggestions per size (median), after one untimed warm-up
 ASK_BUDGET = 60.0  # seconds of timed suggestions per (method, size): fewer asks past it
 SKIP_AFTER = 30.0  # a suggestion slower than this: larger sizes are skipped
-THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 Params = Mapping[str, Any]
 HARTMANN_ALPHA = (1.0, 1.2, 3.0, 3.2)
 HARTMANN_A = ((10, 3, 17, 3.5, 1.7, 8), (0.05, 10, 17, 0.1, 8, 14),
@@ -483,8 +490,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     """Run everything, print the tables, optionally write them as markdown."""
-    for variable in THREADS:  # inherited by the spawned workers, before numpy loads there
-        os.environ[variable] = "1"
+    one_blas_thread()
     args = parse_args()
     report = Report("hpotrack search quality and suggestion time")
     versions = versions_of(("hpotrack", "optuna", "scikit-learn"))

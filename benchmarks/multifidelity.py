@@ -41,6 +41,7 @@ from _common import (
     environment,
     load_average,
     median,
+    one_blas_thread,
     verdict,
     versions_of,
 )
@@ -67,7 +68,6 @@ TASKS: dict[str, tuple[str, int]] = {
     "mlp": ("MLPClassifier (adam, 1 hidden layer) on digits: lr, alpha, width, batch", 60),
 }
 AT = (1 / 9, 2 / 9, 1 / 3, 1 / 2, 1.0)  # columns of the table: fractions of T x 27 epochs
-THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 ORIENTATION = (
     "For orientation, the issue's measurement with Optuna 5.0 on sgd (60 trials, median of "
     "5 seeds): TPE+HyperbandPruner 0.0333 with 644 epochs, TPE without pruning 0.0352 with "
@@ -588,8 +588,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     """Run everything, print the tables, optionally write markdown and a plot."""
-    for variable in THREADS:  # inherited by the spawned workers, before numpy loads there
-        os.environ[variable] = "1"
+    one_blas_thread()
     args = parse_args()
     if args.curves:
         report = Report("multi-fidelity tasks: full curves of random configurations")

@@ -52,13 +52,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _common import Report, comma_names
+from _common import Report, comma_names, one_blas_thread
 from multifidelity_targets import Curves
 
 from hpotrack.budget import Budget
@@ -337,8 +336,7 @@ def task_table(
 
 
 def main() -> None:
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
+    one_blas_thread()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add = parser.add_argument
     add("--tasks", default="sgd,mlp", help="comma list of sgd, mlp")

@@ -43,6 +43,7 @@ from _common import (
     iqr,
     load_average,
     median,
+    one_blas_thread,
     verdict,
     versions_of,
 )
@@ -51,7 +52,6 @@ import hpotrack as hp
 
 METHODS = ["pbt", "random", "random-long", "optuna-random"]
 AT = (0.25, 0.5, 0.75, 1.0)  # epoch budgets of the table: fractions of P·G·I
-THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SPACE = {"eta0": hp.Float(1e-4, 1.0, log=True), "alpha": hp.Float(1e-6, 1e-1, log=True)}
 Schedule = dict[str, list[tuple[int, Any]]]
 
@@ -423,8 +423,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     """Run everything, print the tables, optionally write markdown."""
-    for variable in THREADS:  # inherited by the spawned workers, before numpy loads there
-        os.environ[variable] = "1"
+    one_blas_thread()
     args = parse_args()
     report = Report("hpotrack population-based training against random search")
     names = ["hpotrack", "scikit-learn", "numpy"]

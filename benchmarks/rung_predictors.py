@@ -21,12 +21,11 @@ the budget); ``random`` trains 60 in all of its 1,620.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from _common import Report, comma_names
+from _common import Report, comma_names, one_blas_thread
 from multifidelity_replay import LATE, Recording, recorded
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -114,8 +113,7 @@ def task_table(report: Report, task: str, recording: Recording) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
+    one_blas_thread()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add = parser.add_argument
     add("--tasks", default="sgd,mlp", help="comma list of sgd, mlp")

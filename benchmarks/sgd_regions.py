@@ -28,11 +28,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 
 import numpy as np
-from _common import Report
+from _common import Report, one_blas_thread
 from multifidelity import wrong_digits
 
 SCHEDULES = ("constant", "optimal", "invscaling", "adaptive")
@@ -72,8 +71,7 @@ def errors(region: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def main() -> None:
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
+    one_blas_thread()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", type=int, default=100, help="configurations per region")
     parser.add_argument("--seed", type=int, default=7, help="numpy seed of the draws")
