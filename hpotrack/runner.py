@@ -261,25 +261,36 @@ def _failed(metrics: dict[str, Any], error: str) -> Outcome:
     return Outcome(TrialState.FAILED, None, metrics, error)
 
 
+@dataclasses.dataclass(frozen=True)
+class Ran:
+    """How one process's loop ended: the trials it ran, and whether the deadline ended it
+    (the caller says so, with the user's timeout and, for workers, every worker's count)."""
+
+    trials: int
+    timed_out: bool
+
+
 def optimize_here(
     study: Study,
     fn: Callable[..., Any],
     worker: Worker,
     *,
     n_trials: int | None,
-    timeout: float | None,
+    deadline: float | None,
     max_failures: int,
     progress: bool | None,
     collect_checkpoints: bool = True,
     max_budget: float | None = None,
-) -> int:
-    """Run trials in this process until a stop condition; returns how many it ran.
+) -> Ran:
+    """Run trials in this process until a stop condition. ``deadline``: a ``time.time()``
+    after which no trial starts (wall-clock time, the same in every worker process: the
+    user's timeout counts from their call, not from each worker's start).
     ``collect_checkpoints``: delete checkpoints no trial can start from any more, after
     each ask that stored a trial which saved one. Files a killed process left behind
     are deleted first in any case. ``max_budget``: stop starting trials
     once the study's finished trials trained that many budget steps in total."""
     limit = n_trials if n_trials is not None else study.target
-    deadline = None if timeout is None else time.monotonic() + timeout
+    timed_out = False
     failures: list[str] = []
     batch = Batch()
     collected = 0  # study.checkpoints_saved when checkpoints were last collected
@@ -289,7 +300,7 @@ def optimize_here(
     study.remove_stray_checkpoint_files()
     try:
         with ProgressBar(study, limit, enabled=progress, max_budget=max_budget) as bar:
-            while deadline is None or time.monotonic() < deadline:
+            while not (timed_out := deadline is not None and time.time() >= deadline):
                 if not claims:
                     try:  # stores `done` (then empties it) and fills `claims`, atomically
                         study.ask(worker, limit, done, claims, batch.size, max_budget=max_budget)
@@ -317,17 +328,13 @@ def optimize_here(
                         f"{len(failures)} trials in a row failed in study {study.name!r}; "
                         f"stopping so you can look. The first one failed with:\n{failures[0]}"
                     )
-            else:
-                log.info(
-                    "timeout of %ss reached in study %r after %d trials", timeout, study.name, ran
-                )
     finally:
         with interrupts_held():
             study.finish(done, claims)
         if collect_checkpoints and study.checkpoints_saved > collected:
             study.collect_checkpoints()
         study.store.checkpoint_wal()
-    return ran
+    return Ran(ran, timed_out)
 
 
 class Batch:

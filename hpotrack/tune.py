@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from pathlib import Path
@@ -22,10 +24,13 @@ from hpotrack.errors import DefinitionError, HpotrackError, TrialError
 from hpotrack.methods.base import Method, resolve
 from hpotrack.provenance import default_study_name, function_reference, run_provenance
 from hpotrack.records import TrialState
-from hpotrack.runner import optimize_here, run_trial, terminated_as_interrupted
+from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.space import Space
 from hpotrack.store import default_db_path, open_store
 from hpotrack.study import Study, Worker
+from hpotrack.text import plural
+
+log = logging.getLogger("hpotrack")
 
 
 class TunedFunction:
@@ -141,32 +146,36 @@ class TunedFunction:
         ):
             raise HpotrackError(f"`timeout > 0` must hold (seconds), but got timeout={timeout!r}")
         _check_max_budget(max_budget, study or self.definition.name, self.definition.budget)
+        deadline = None if timeout is None else time.time() + timeout  # from this call on
         opened = self._open(db, study)
         if n_trials is not None:
             opened.raise_target(n_trials)
         jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
         if jobs <= 1:
-            self.optimize_in_process(opened.db_path, n_trials, timeout, progress,
-                                     study=opened.name, max_budget=max_budget)  # fmt: skip
+            ran = self.optimize_in_process(opened.db_path, n_trials, deadline, progress,
+                                           study=opened.name, max_budget=max_budget)  # fmt: skip
         else:
             from hpotrack.workers import run_workers
 
-            run_workers(self, opened, jobs, n_trials=n_trials, timeout=timeout, progress=progress,
-                        max_budget=max_budget)  # fmt: skip
+            ran = run_workers(self, opened, jobs, n_trials=n_trials, deadline=deadline,
+                              progress=progress, max_budget=max_budget)  # fmt: skip
+        if ran.timed_out:
+            log.info("timeout of %ss reached in study %r after %s", timeout, opened.name,
+                     plural(ran.trials, "trial"))  # fmt: skip
         return opened
 
     def optimize_in_process(
         self,
         db: str | Path,
         n_trials: int | None,
-        timeout: float | None,
+        deadline: float | None,
         progress: bool | None,
         *,
         study: str | None = None,
         max_budget: float | None = None,
-    ) -> int:
+    ) -> Ran:
         """The loop of one process (worker processes call this, naming the parent's
-        database and study); returns how many trials it ran."""
+        database and study) until ``deadline`` (a ``time.time()``) or another end."""
         opened = self._open(db, study)
         with terminated_as_interrupted():
             return optimize_here(
@@ -174,7 +183,7 @@ class TunedFunction:
                 self.fn,
                 self._worker(opened),
                 n_trials=n_trials,
-                timeout=timeout,
+                deadline=deadline,
                 max_failures=self.max_failures,
                 progress=progress,
                 collect_checkpoints=self.keep_checkpoints == "needed",

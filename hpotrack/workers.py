@@ -24,7 +24,7 @@ from hpotrack.errors import HpotrackError
 from hpotrack.loader import load_function
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import function_reference
-from hpotrack.runner import Terminated
+from hpotrack.runner import Ran, Terminated
 from hpotrack.text import plural
 
 if TYPE_CHECKING:
@@ -42,10 +42,14 @@ def run_workers(
     jobs: int,
     *,
     n_trials: int | None,
-    timeout: float | None,
+    deadline: float | None,
     progress: bool | None,
     max_budget: float | None = None,
-) -> None:
+) -> Ran:
+    """Run ``jobs`` workers until the study's target, the end of the search or
+    ``deadline`` (a ``time.time()``, at which every worker stops starting trials); a
+    worker that dies is replaced. Returns the trials the workers ran, and whether the
+    deadline ended the run."""
     reference = function_reference(tuned.fn)
     if not reference["path"]:
         raise HpotrackError(
@@ -53,12 +57,11 @@ def run_workers(
             "processes can import (it was defined interactively); use n_jobs=1 or move it "
             "to a file"
         )
-    deadline = None if timeout is None else time.monotonic() + timeout
+    workers: set[int | None] = set()  # every worker's pid: the trials they ran
     while jobs > 0:
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        died = _run_round(reference, study, jobs, n_trials, left, progress, max_budget)
+        died = _run_round(reference, study, jobs, n_trials, deadline, progress, max_budget, workers)
         if not died:
-            return
+            break
         code = next(iter(died.values()))
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         lost = study.recover_lost_now()  # its pid is gone: no need to wait for a heartbeat
@@ -68,13 +71,27 @@ def run_workers(
         target = n_trials if n_trials is not None else study.target
         if target is not None:  # no more workers than trials left
             jobs = min(jobs, target - history.n_started)
-        if jobs <= 0 or (deadline is not None and time.monotonic() >= deadline):
+        if jobs <= 0 or (deadline is not None and time.time() >= deadline):
             log.warning("a worker process died (%s); the others finished the run", how)
-            return
+            break
         requeued = f": {plural(lost, 'trial')} lost, queued again as retries= allow" if lost else ""
         log.warning(
             "a worker process died (%s)%s; starting %s", how, requeued, plural(jobs, "new worker")
         )
+    return _ran(study, workers, n_trials, deadline)
+
+
+def _ran(
+    study: Study, workers: set[int | None], n_trials: int | None, deadline: float | None
+) -> Ran:
+    """What the workers did: the trials they started (by their pids, not those of other
+    processes sharing the study), and whether the deadline ended the run (it passed
+    while the study was short of its target)."""
+    history = study.refresh()
+    ran = sum(t.pid in workers for t in history.trials if t.pid is not None)
+    target = n_trials if n_trials is not None else study.target
+    short = target is None or history.n_started < target
+    return Ran(ran, deadline is not None and time.time() >= deadline and short)
 
 
 def _run_round(
@@ -82,21 +99,24 @@ def _run_round(
     study: Study,
     jobs: int,
     n_trials: int | None,
-    timeout: float | None,
+    deadline: float | None,
     progress: bool | None,
     max_budget: float | None,
+    workers: set[int | None],
 ) -> dict[int | None, int]:
-    """Run ``jobs`` worker processes to their end; the exit codes of those that died, by
-    process id. The first error a worker reported is raised."""
+    """Run ``jobs`` worker processes to their end (their pids added to ``workers``); the
+    exit codes of those that died, by process id. The first error a worker reported is
+    raised."""
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()
-    job = (reference, str(study.db_path.resolve()), study.name, n_trials, timeout, max_budget)
+    job = (reference, str(study.db_path.resolve()), study.name, n_trials, deadline, max_budget)
     processes = [
         context.Process(target=_work, args=(*job, results, index == 0), daemon=True)
         for index in range(jobs)
     ]
     for process in processes:
         process.start()
+        workers.add(process.pid)
     errors: list[BaseException] = []
     try:
         bar = ProgressBar(study, n_trials or study.target, enabled=progress, max_budget=max_budget)
@@ -135,7 +155,7 @@ def _work(
     db: str,
     study: str,
     n_trials: int | None,
-    timeout: float | None,
+    deadline: float | None,
     max_budget: float | None,
     results: Any,
     tells: bool,
@@ -154,7 +174,7 @@ def _work(
         if not isinstance(tuned, TunedFunction):
             raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune")
         tuned.optimize_in_process(
-            Path(db), n_trials, timeout, False, study=study, max_budget=max_budget
+            Path(db), n_trials, deadline, False, study=study, max_budget=max_budget
         )
     except Terminated:  # its trial is stored as interrupted; the other workers go on
         return

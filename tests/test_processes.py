@@ -129,6 +129,28 @@ def test_n_jobs_starts_workers_that_share_the_study(
     assert os.getpid() not in {t.pid for t in trials}
 
 
+def test_a_timeout_counts_from_the_call_in_every_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Workers took the time left when they were started, and counted it from their own
+    start, a second or so later (importing the script): the run went over by that
+    much, and the one worker that logged gave its own share and count. Now no trial
+    starts after the timeout counted from the call, and one line gives the timeout and
+    every worker's trials."""
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    caplog.set_level(logging.INFO, logger="hpotrack")
+    called = time.time()
+    study = workloads.slow.optimize(timeout=1.5, n_jobs=2, progress=False)
+    trials = study.trials
+    assert trials and all(t.started is not None and t.started < called + 1.5 for t in trials)
+    assert len({t.pid for t in trials}) == 2
+    lines = [r.getMessage() for r in caplog.records if "timeout" in r.getMessage()]
+    assert lines == [f"timeout of 1.5s reached in study 'slow' after {len(trials)} trials"]
+
+
 def test_the_trial_of_a_killed_worker_is_retried_and_the_study_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
