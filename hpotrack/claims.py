@@ -11,7 +11,7 @@ inside its write transactions and applies the records they return to its cache
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hpotrack.methods.base import Proposal
@@ -41,6 +41,8 @@ class Outcome:
     reports: tuple[MetricRow, ...] = ()
     trained: int | None = None  # budget steps trained (see Trial.steps_trained)
     retry: bool = False  # stopped from outside (Ctrl-C): queue a retry, as for a lost trial
+    # what the function raised (not stored): a direct call raises it again
+    raised: Exception | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,7 @@ def name_problem(name: object) -> str | None:
         return f"a study needs a non-empty name of valid Unicode text, but got {name!r}"
     if any(unicodedata.category(char) == "Cc" for char in name):
         return (
-            f"a study name must not contain control characters (tabs, newlines), but got "
-            f"{name!r}"
+            f"a study name must not contain control characters (tabs, newlines), but got {name!r}"
         )
     return None
 

@@ -71,8 +71,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
             outcome = stopped_outcome(trial, outcome)
     except Pruned:
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
-    except Exception:
-        outcome = Outcome(TrialState.FAILED, None, {}, traceback.format_exc())
+    except Exception as exc:
+        outcome = Outcome(TrialState.FAILED, None, {}, traceback.format_exc(), raised=exc)
     except BaseException as exc:
         reason = (
             INTERRUPTED

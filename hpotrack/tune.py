@@ -94,8 +94,13 @@ class TunedFunction:
         claimed = study.start_manual(worker, values)
         outcome, returned = run_trial(study, self.fn, claimed)
         study.tell(claimed, outcome)
-        if outcome.state is TrialState.FAILED:
-            raise TrialError(f"manual trial {claimed.number} failed:\n{outcome.error}")
+        if outcome.raised is not None:  # the function's own error, as a plain call raises it
+            note = f"hpotrack: stored as failed trial {claimed.number} of study {study.name!r}"
+            if hasattr(outcome.raised, "add_note"):  # Python 3.11+
+                outcome.raised.add_note(note)
+            raise outcome.raised
+        if outcome.state is TrialState.FAILED:  # what it returned is no objective
+            raise TrialError(f"manual trial {claimed.number} failed: {outcome.error}")
         return returned
 
     def optimize(
