@@ -21,8 +21,11 @@ def reached(
     ``max_budget`` spent), as the error to raise; None while it may."""
     started = history.n_started
     if limit is not None and started >= limit:
+        queued = len(history.unfinished(TrialState.QUEUED))
+        waiting = f" and {queued} queued, waiting for a larger target" if queued else ""
         return TargetReached(
-            f"study {name!r} has {plural(started, 'trial')}: the target of {limit} is reached"
+            f"study {name!r} has {plural(started, 'trial')}{waiting}: the target of {limit} "
+            "is reached"
         )
     if max_budget is not None and history.trained >= max_budget:
         spent = history.budget

@@ -537,6 +537,19 @@ def test_enqueue_returns_the_number_and_leaves_the_trial_queued(db: Path) -> Non
     assert queued.started is None
 
 
+def test_a_trial_queued_after_the_target_is_reached_is_named_and_runs_with_a_larger_one(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
+    train = make(db)
+    train.optimize(n_trials=2)
+    train.study.enqueue({"x": 0.0, "n": 2, "opt": "adam"})
+    train.optimize()
+    assert "has 2 trials and 1 queued, waiting for a larger target: the target of 2" in (
+        info_log.text
+    )
+    assert [t.state for t in train.optimize(n_trials=3).trials][2] is TrialState.COMPLETE
+
+
 @pytest.mark.parametrize(
     "params",
     [
