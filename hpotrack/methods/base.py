@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import difflib
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
@@ -383,7 +384,32 @@ def resolve(method: str | Method) -> Method:
         return method
     if isinstance(method, str) and method in _REGISTRY:
         return _REGISTRY[method]()
-    raise MethodError(f"unknown method {method!r}; known methods: {', '.join(known_methods())}")
+    raise MethodError(f"unknown method {method!r}{_suggestion(method)} (known methods: "
+                      f"{', '.join(known_methods())})")  # fmt: skip
+
+
+ALIASES = {  # names users of other libraries try, and what hpotrack calls them
+    "bayesian": "bayes", "gp": "bayes", "asha": "sha", "halving": "sha", "genetic": "evolution",
+}  # fmt: skip
+
+
+def _suggestion(method: object) -> str:
+    """What the user likely meant by an unknown ``method``: a registered class given
+    instead of an instance, a name in another case or spelling, or another library's
+    name for one of ours; empty when nothing is close."""
+    if isinstance(method, type) and issubclass(method, Method):
+        return f": pass an instance, method=hp.methods.{method.__name__}(), or its name"
+    if not isinstance(method, str):
+        return ""
+    lowered = method.lower()
+    if lowered == "qmc" or lowered == "sobol":
+        return "; did you mean method=hp.methods.Random(qmc=True)?"
+    if lowered in _REGISTRY:
+        return f"; did you mean {lowered!r}?"
+    if lowered in ALIASES:
+        return f"; did you mean {ALIASES[lowered]!r}?"
+    close = difflib.get_close_matches(lowered, known_methods(), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def from_json(data: dict[str, Any]) -> Method:

@@ -9,7 +9,7 @@ import pytest
 
 import hpotrack as hp
 from hpotrack.errors import MethodError
-from hpotrack.methods import Grid, Random, known_methods, resolve
+from hpotrack.methods import TPE, Grid, Random, known_methods, resolve
 from hpotrack.methods.base import from_json
 
 
@@ -22,6 +22,25 @@ def test_names_resolve_to_default_instances() -> None:
 def test_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(MethodError, match=r"unknown method 'rnadom'.*grid.*manual.*random"):
         resolve("rnadom")
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [
+        ("tpee", "; did you mean 'tpe'?"),
+        ("TPE", "; did you mean 'tpe'?"),
+        ("bayesian", "; did you mean 'bayes'?"),
+        ("ASHA", "; did you mean 'sha'?"),
+        ("qmc", "; did you mean method=hp.methods.Random(qmc=True)?"),
+        (TPE, ": pass an instance, method=hp.methods.TPE(), or its name"),
+        ("nothing-like-it", ""),
+    ],
+    ids=repr,
+)
+def test_an_unknown_method_suggests_what_was_likely_meant(given: object, hint: str) -> None:
+    with pytest.raises(MethodError) as raised:
+        resolve(given)  # type: ignore[arg-type]
+    assert str(raised.value).startswith(f"unknown method {given!r}{hint} (known methods: auto,")
 
 
 def test_stored_options_unknown_to_this_version_are_an_error() -> None:
