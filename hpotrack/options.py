@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from hpotrack.errors import HpotrackError, MethodError
+from hpotrack.text import not_a_number
 
 T = TypeVar("T", bound=type)
 
@@ -30,10 +31,9 @@ def check_real(value: object, name: str, condition: str, holds: Callable[[float]
     """``value`` as a float, if it is a finite real number (not a bool; numpy's count) for
     which ``holds``; ``condition`` says the rule in the error message."""
     if not is_finite_real(value):
-        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        what = "" if number else f" (a {type(value).__name__}, not a number)"
         raise MethodError(
-            f"`{condition}` must hold for a finite number, but got {name}={value!r}{what}"
+            f"`{condition}` must hold for a finite number, but got {name}={value!r}"
+            f"{not_a_number(value)}"
         )
     if not holds(float(value)):  # type: ignore[arg-type]
         raise MethodError(f"`{condition}` must hold, but got {name}={value!r}")

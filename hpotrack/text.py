@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 
 def plural(n: int, word: str) -> str:
     """``n`` and ``word``, with an s unless there is exactly one: "1 trial", "3 trials"."""
@@ -16,3 +18,11 @@ def human_bytes(size: float) -> str:
         size /= 1024
         power += 1
     return f"{size:.0f} B" if power == 0 else f"{size:.1f} {units[power]}"
+
+
+def not_a_number(value: object) -> str:
+    """`` (a str, not a number)`` for a value that is no real number, as the end of a
+    message quoting it: "10" reads like a number there otherwise; empty for a number."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return ""
+    return f" (a {type(value).__name__}, not a number)"

@@ -28,7 +28,7 @@ from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interru
 from hpotrack.space import Space
 from hpotrack.store import default_db_path, open_store
 from hpotrack.study import Study, Worker
-from hpotrack.text import plural
+from hpotrack.text import not_a_number, plural
 
 log = logging.getLogger("hpotrack")
 
@@ -147,9 +147,17 @@ class TunedFunction:
         if not (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):
             n_jobs = _count("n_jobs", n_jobs, minimum=1, also="(or -1: one per core) ")
         if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+            isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0
         ):
-            raise HpotrackError(f"`timeout > 0` must hold (seconds), but got timeout={timeout!r}")
+            raise HpotrackError(
+                f"`timeout > 0` must hold for a number of seconds, but got "
+                f"timeout={timeout!r}{not_a_number(timeout)}"
+            )
+        if progress is not None and not isinstance(progress, bool):
+            raise HpotrackError(
+                f"progress must be True, False or None (a bar on a terminal), but got "
+                f"progress={progress!r}"
+            )
         _check_max_budget(max_budget, study or self.definition.name, self.definition.budget)
         deadline = None if timeout is None else time.time() + timeout  # from this call on
         opened = self._open(db, study)
@@ -280,7 +288,10 @@ def _check_signature(fn: Callable[..., Any], space: Space) -> None:
 def _count(name: str, value: object, *, minimum: int, also: str = "") -> int:
     """``value`` as a plain int (numpy's integers too) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise HpotrackError(f"`{name} >= {minimum}` {also}must hold, but got {name}={value!r}")
+        raise HpotrackError(
+            f"`{name} >= {minimum}` {also}must hold for a whole number, but got "
+            f"{name}={value!r}{not_a_number(value)}"
+        )
     return int(value)
 
 

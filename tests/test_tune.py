@@ -957,6 +957,12 @@ def test_a_seed_outside_what_every_method_can_use_is_refused_when_decorating(
         ({"n_jobs": -2}, "`n_jobs >= 1` (or -1: one per core) must hold"),
         ({"timeout": math.nan}, "`timeout > 0` must hold"),
         ({"timeout": 0}, "`timeout > 0` must hold"),
+        ({"timeout": "10"}, "seconds, but got timeout='10' (a str, not a number)"),
+        (
+            {"n_trials": "5"},
+            "`n_trials >= 0` must hold for a whole number, but got n_trials='5' (a",
+        ),
+        ({"progress": "yes"}, "progress must be True, False or None"),
     ],
 )
 def test_bad_optimize_options_are_one_clear_error(
@@ -964,8 +970,9 @@ def test_bad_optimize_options_are_one_clear_error(
 ) -> None:
     train = make(db)
     with pytest.raises(hp.HpotrackError) as info:
-        train.optimize(n_trials=3, **options)  # type: ignore[arg-type]
+        train.optimize(**{"n_trials": 3, **options})  # type: ignore[arg-type]
     assert expected in str(info.value)
+    assert not train.study.trials
 
 
 def test_numpy_integers_are_counts_and_seeds_like_ints(db: Path) -> None:
