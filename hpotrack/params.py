@@ -302,10 +302,10 @@ class Float:
             g = self._count if grid_points is None else _grid_points(grid_points)
             return tuple(self._at(i) for i in _spread(self._count, min(g, self._count)))
         if grid_points is None:
+            stepped = f" or give it a step (hp.Float({self.low!r}, {self.high!r}, step=...))"
             raise SpaceError(
-                "continuous Float has no grid: give it a step "
-                "(hp.Float(0.0, 1.0, step=0.1)) or pass grid_points=N to the "
-                "grid method"
+                f"continuous {self!r} has no grid: pass method=hp.methods.Grid(grid_points=N) "
+                f"for N points of it{'' if self.log else stepped}"
             )
         g = _grid_points(grid_points)
         return _tidy([self.decode(i / (g - 1)) for i in range(g)])

@@ -212,14 +212,19 @@ def test_grid_values() -> None:
 
 
 def test_continuous_float_has_no_grid_without_grid_points() -> None:
+    """The message shows the user's own parameter and a fix that works for it."""
     message = (
-        "continuous Float has no grid: give it a step (hp.Float(0.0, 1.0, step=0.1)) "
-        "or pass grid_points=N to the grid method"
+        "continuous Float(-5.0, 5.0) has no grid: pass method=hp.methods.Grid(grid_points=N) "
+        "for N points of it or give it a step (hp.Float(-5.0, 5.0, step=...))"
     )
     with pytest.raises(SpaceError, match=re.escape(message)):
-        Float(0, 1).grid_values()
+        Float(-5, 5).grid_values()
     with pytest.raises(SpaceError, match=re.escape("parameter 'x': " + message)):
-        Space({"n": Int(0, 3), "x": Float(0, 1)}).grid_size()
+        Space({"n": Int(0, 3), "x": Float(-5, 5)}).grid_size()
+    logged = "continuous Float(0.0001, 1.0, log=True) has no grid: pass method=hp.methods.Grid("
+    with pytest.raises(SpaceError, match=re.escape(logged)) as raised:
+        Float(1e-4, 1, log=True).grid_values()
+    assert "step" not in str(raised.value)  # a log-scale Float takes no step
 
 
 @pytest.mark.parametrize("p", [Int(1, 2**40, log=True), Int(0, 2**40 - 1), Int(-5, 5, log=False)])
