@@ -275,7 +275,7 @@ def test_kill_9_in_the_middle_of_a_trial_then_resume(tmp_path: Path, through: st
         )
         assert invoked.exit_code == 0, invoked.output
         output = invoked.output
-    assert "7 trials (6 complete, 1 failed, 1 of them replaced by retries)" in output
+    assert "7 trials (6 complete, 1 failed, 1 of them replaced by a retry)" in output
 
     trials = hp.load_study("sleepy", db=db).trials
     assert trials[2].state is TrialState.FAILED and "worker lost" in (trials[2].error or "")

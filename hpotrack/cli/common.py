@@ -3,7 +3,8 @@ and the edge where hpotrack errors become one-line messages.
 
 Habits from sqlite-utils: option bundles as decorators, tabulate for tables, ``--format``
 wherever output is data. A user mistake is one line on stderr and exit code 2, never a
-traceback: every :class:`HpotrackError` is turned into a :class:`CliError` here.
+traceback: every :class:`HpotrackError` is turned into a :class:`CliError` here, and so is
+every click usage error (click's own would print a usage block above its error line).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import csv
 import functools
 import io
 import json
+import os
+import shutil
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +42,81 @@ class CliError(click.ClickException):
     """One line on stderr, exit code 2."""
 
     exit_code = 2
+
+
+def one_line(exc: click.UsageError, path: str) -> CliError:
+    """A click usage error as one line that names the help to read, instead of click's
+    usage block; ``path`` is the command's (``hpotrack show``) when the error has no
+    context. ``--db`` after a command is the group's option put in the wrong place: the
+    line says where it goes."""
+    ctx = exc.ctx
+    if ctx is not None:
+        path = ctx.command_path
+    root, _, command = path.partition(" ")
+    if isinstance(exc, click.NoSuchOption) and exc.option_name == "--db" and command:
+        return CliError(
+            f"--db is an option of {root} itself: put --db PATH before the command "
+            f"({root} --db PATH {command} ...)"
+        )
+    message = " ".join(exc.format_message().splitlines()).rstrip(".")
+    return CliError(f"{message} (see '{path} --help')")
+
+
+class Command(click.Command):
+    """A command whose usage errors are one line (:func:`one_line`)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            where = [parent.command_path] if parent is not None else []
+            raise one_line(exc, " ".join([*where, info_name or self.name or ""])) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:  # raised by the command itself (ctx.fail, ...)
+            raise one_line(exc, ctx.command_path) from None
+
+
+class Group(Command, click.Group):
+    """The ``hpotrack`` group: its own usage errors (an unknown command, say) and those
+    of its commands are one line."""
+
+    command_class = Command
+
+
+class WholeNumber(click.IntRange):
+    """A whole number from ``minimum`` up, whose error reads as words ("'x' is not a
+    whole number >= 1") instead of click's ("is not a valid integer range")."""
+
+    def __init__(self, minimum: int) -> None:
+        super().__init__(min=minimum)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a whole number >= {self.min}", param, ctx)
+
+
+class PositiveNumber(click.FloatRange):
+    """A number above 0, whose error reads as words ("'x' is not a number > 0")."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a number > 0", param, ctx)
 
 
 def user_errors(fn: F) -> F:
@@ -69,7 +148,7 @@ def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> C
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -85,11 +164,45 @@ def cli(ctx: click.Context, db: Path | None) -> None:
 
 
 def store_of(ctx: click.Context) -> Store:
-    return open_store(ctx.obj, must_exist=True)
+    return open_store(existing_db(ctx), must_exist=True)
 
 
 def study_of(ctx: click.Context, name: str) -> Study:
-    return load_study(name, db=ctx.obj)
+    return load_study(name, db=existing_db(ctx))
+
+
+def existing_db(ctx: click.Context) -> Path:
+    """The database to read, which must be there: a missing or empty file is one line
+    in the command line's words (the library's says ``db=PATH``), naming where the path
+    came from, so that nobody is told to set HPOTRACK_DB when it points there already."""
+    path: Path = ctx.obj
+    if path.exists() and not (path.is_file() and path.stat().st_size == 0):
+        return path
+    what = "an empty file" if path.exists() else "no database"
+    source = ctx.find_root().get_parameter_source("db")
+    if source is click.core.ParameterSource.ENVIRONMENT:
+        where = " (HPOTRACK_DB is set and points there)"
+        fix = "pass --db PATH, or change HPOTRACK_DB, to the file your study wrote"
+    elif source is click.core.ParameterSource.COMMANDLINE:
+        where, fix = "", "pass --db PATH to the file your study wrote"
+    else:
+        where, fix = "", "pass --db PATH (or set HPOTRACK_DB) to the file your study wrote"
+    raise CliError(f"{what} at {path}{where}: {fix}")
+
+
+def on_terminal() -> bool:
+    """Whether text goes to a terminal of a known width, where tables are fitted and
+    long cells cut; to a pipe or a file (no terminal, no ``COLUMNS``) nothing is cut."""
+    return "COLUMNS" in os.environ or sys.stdout.isatty()
+
+
+def terminal_width() -> int:
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def cut(text: str, room: int) -> str:
+    """``text`` within ``room`` characters, an ellipsis telling that it was cut."""
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -142,12 +255,21 @@ def num(value: float | None) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
-def short(value: Any) -> Any:
-    """A value for a narrow cell: floats in 4 significant digits, long strings cut."""
+def quantity(amount: float, unit: str) -> str:
+    """An amount of a budget's unit: ``9 epochs``, ``1 epoch`` (units are plural names;
+    one of them drops the s). Counts stay exact, fractions get 6 digits."""
+    if amount == 1 and unit.endswith("s") and not unit.endswith("ss"):
+        unit = unit[:-1]
+    return f"{amount if isinstance(amount, int) else num(amount)} {unit}"
+
+
+def short(value: Any, *, whole: bool = False) -> Any:
+    """A value for a narrow cell: floats in 4 significant digits, long strings cut
+    (``whole``: kept whole, for a pipe or a file)."""
     if isinstance(value, float):
         return float(f"{value:.4g}")
-    if isinstance(value, str) and len(value) > 16:
-        return value[:15] + "…"
+    if isinstance(value, str) and not whole:
+        return cut(value, 16)
     return value
 
 

@@ -23,6 +23,7 @@ from hpotrack.cli.common import (
     edge_dict,
     format_option,
     num,
+    quantity,
     study_of,
     user_errors,
     when,
@@ -182,7 +183,7 @@ def _amount(amount: float | None, budget: Budget | None) -> str | None:
     """A trial's budget with the study's unit, e.g. ``9 epochs``."""
     if amount is None:
         return None
-    return num(amount) if budget is None else f"{num(amount)} {budget.unit}"
+    return num(amount) if budget is None else quantity(amount, budget.unit)
 
 
 def _present(pairs: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
@@ -322,8 +323,7 @@ def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, 
     if alone and show_all:
         lines += ["", "trials without lineage:", *(_node(t, t.number) for t in alone)]
     elif alone:
-        many = "s" if len(alone) > 1 else ""
-        lines += ["", f"{len(alone)} trial{many} without lineage (--all lists them)"]
+        lines += ["", f"{plural(len(alone), 'trial')} without lineage (--all lists them)"]
     click.echo("\n".join(lines))
 
 

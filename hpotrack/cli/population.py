@@ -36,8 +36,11 @@ def show(name: str, trials: list[TrialRecord], direction: str, fmt: str) -> None
     if best is not None:
         key = _member_key(segment_of(best))
         label = "outside the population" if key["member"] is None else _label(key, several)
-        hint = f"hpotrack trial {shlex.quote(name)} {best.number} --schedule"
-        lines += ["", *_wrap(f"best final: #{best.number} ({label}); its schedule: {hint}", 0)]
+        command = f"hpotrack trial {shlex.quote(name)} {best.number} --schedule"
+        lines += [
+            "",
+            *_with_command(f"best final: #{best.number} ({label}); its schedule:", command),
+        ]
     click.echo("\n".join(lines))
 
 
@@ -176,6 +179,15 @@ def _child_text(child: dict[str, Any]) -> str:
     member = "outside" if child["member"] is None else f"member {child['member']}"
     step = "" if child["step"] is None else f" at step {child['step']}"
     return f"#{child['child']} ({member}, {child['kind']}{step})"
+
+
+def _with_command(text: str, command: str) -> list[str]:
+    """``text`` and then a command to copy, on the same line if it fits in ``WIDTH``,
+    else on a line of its own: a command is never wrapped (one copied in two halves
+    runs without its options)."""
+    if len(f"{text} {command}") <= WIDTH:
+        return [f"{text} {command}"]
+    return [*_wrap(text, 0), f"  {command}"]
 
 
 def _wrap(text: str, indent: int) -> list[str]:

@@ -7,41 +7,58 @@ Trials whose worker died are marked failed and retried by the first ask.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from hpotrack.cli.common import CliError, cli, study_of, user_errors
+from hpotrack.cli.common import (
+    CliError,
+    PositiveNumber,
+    WholeNumber,
+    cli,
+    quantity,
+    study_of,
+    user_errors,
+)
 from hpotrack.errors import StudyMismatchError
 from hpotrack.loader import FunctionNotFound, load_function
 from hpotrack.records import TrialState
 from hpotrack.study import Study
+from hpotrack.text import plural
+
+# the library's hints name optimize()'s arguments; resume takes them as options
+OPTION_NAMES = {
+    "pass a larger n_trials": "pass a larger --n-trials",
+    "pass a larger max_budget": "pass a larger --max-budget",
+    "the max_budget of": "the --max-budget of",
+}
 
 
 @cli.command()
 @click.argument("study")
 @click.option(
     "--n-trials",
-    type=click.IntRange(min=0),
+    type=WholeNumber(0),
     default=None,
     help="Study-wide target (default: the stored one).",
 )
-@click.option(
-    "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
-)
+@click.option("--jobs", type=WholeNumber(1), default=1, show_default=True, help="Worker processes.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=PositiveNumber(),
     default=None,
     help="Stop starting trials after this many seconds.",
 )
 @click.option(
     "--max-budget",
-    type=click.FloatRange(min=0, min_open=True),
+    type=PositiveNumber(),
     default=None,
     help="Stop starting trials once the study's trials trained this many budget steps "
     "(e.g. epochs) in total.",
@@ -77,15 +94,16 @@ def resume(
             err=True,
         )
     try:
-        result = tuned.run_study(
-            study=opened.name,
-            db=opened.db_path,
-            n_trials=n_trials,
-            timeout=timeout,
-            n_jobs=jobs,
-            progress=progress,
-            max_budget=max_budget,
-        )
+        with _option_names():
+            result = tuned.run_study(
+                study=opened.name,
+                db=opened.db_path,
+                n_trials=n_trials,
+                timeout=timeout,
+                n_jobs=jobs,
+                progress=progress,
+                max_budget=max_budget,
+            )
     except KeyboardInterrupt:
         click.echo(
             f"Interrupted: the trials that were running are queued to run first; continue "
@@ -101,6 +119,31 @@ def resume(
             "was run with"
         ) from None
     click.echo(_summary(result))
+
+
+class _OptionWording(logging.Filter):
+    """Rewrites the library's hints ("pass a larger n_trials") with resume's option
+    names (``OPTION_NAMES``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for python, option in OPTION_NAMES.items():
+            message = message.replace(python, option)
+        record.msg, record.args = message, None
+        return True
+
+
+@contextlib.contextmanager
+def _option_names() -> Iterator[None]:
+    """While the study runs in this process, its log messages name resume's options
+    (worker processes of --jobs N log on their own, in the library's words)."""
+    logger = logging.getLogger("hpotrack")
+    wording = _OptionWording()
+    logger.addFilter(wording)
+    try:
+        yield
+    finally:
+        logger.removeFilter(wording)
 
 
 def _reference(text: str) -> dict[str, Any]:
@@ -136,15 +179,20 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> Any:
 
 
 def _summary(study: Study) -> str:
+    """The study after the run in one line: trials by state, steps trained, the best."""
     history = study.refresh()
     counts = ", ".join(
         f"{history.count(state)} {state.value}" for state in TrialState if history.count(state)
     )
+    if history.n_replaced:
+        retries = "a retry" if history.n_replaced == 1 else "retries"
+        counts += f", {history.n_replaced} of them replaced by {retries}"
     best = history.best
     best_text = (
         "no complete trial" if best is None else f"best {best.value:.6g} (trial {best.number})"
     )
-    trained = "" if study.budget is None else f"; {history.trained} {study.budget.unit} trained"
-    replaced = f", {history.n_replaced} of them replaced by retries" if history.n_replaced else ""
-    trials = len(history.trials)
-    return f"study {study.name!r}: {trials} trials ({counts}{replaced}){trained}; {best_text}"
+    trained = ""
+    if study.budget is not None:
+        trained = f"; {quantity(history.trained, study.budget.unit)} trained"
+    trials = plural(len(history.trials), "trial")
+    return f"study {study.name!r}: {trials} ({counts}){trained}; {best_text}"

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import sys
 from collections.abc import Collection, Iterable
 from typing import Any
 
 import click
 
 from hpotrack.cli.common import (
+    WholeNumber,
     budget_text,
     cli,
+    cut,
     emit,
     format_option,
+    on_terminal,
     short,
     store_of,
     study_of,
     table,
+    terminal_width,
     user_errors,
     when,
 )
+from hpotrack.methods.base import Method
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
@@ -32,11 +34,18 @@ from hpotrack.text import plural
 BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
 SPARE = ("duration", "origin")  # what a table too wide with folded parameters gives up
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
+MIN_NAME = 12  # the narrowest cut study name in the list of studies
 
 
 @cli.command()
 @click.argument("study", required=False)
-@click.option("--top", type=click.IntRange(min=1), help="Only the N best trials.")
+@click.option(
+    "--top",
+    type=WholeNumber(1),
+    metavar="N",
+    help="Only the N best trials: by value in the study's direction (see --sort), among "
+    "those with a value.",
+)
 @click.option(
     "--state",
     "states",
@@ -48,8 +57,9 @@ MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
     "--sort",
     type=click.Choice(["best", "number"]),
     default=None,
-    help="Order of trials (default: best first with --top, else by number). Best first: "
-    "complete trials by value, then pruned ones, those stopped at a later step first.",
+    help="Order of the trials shown (default: best first with --top, else by number). "
+    "Best first: complete trials by value, then pruned ones, those stopped at a later step "
+    "first.",
 )
 @format_option()
 @click.pass_context
@@ -67,24 +77,23 @@ def show(
     A study with a budget names it above its trials, with the steps they trained in all
     (what --max-budget of resume counts), and each trial the step its value was measured
     at (step: its budget if complete, the check that stopped it if pruned; values compare
-    only at equal steps) and the steps it trained itself (a promotion counts those after
-    its parent's); trials that reached a rung of a multi-fidelity method show their rung
-    (the last one checked) and bracket.
+    only at equal steps) and the steps it trained itself (a trial that continued a
+    checkpoint, a promotion say, counts those after the checkpoint's step; one that found
+    no checkpoint trained from scratch and counts them all); trials that reached a rung
+    of a multi-fidelity method show their rung (the last one checked) and bracket.
     Parameters named like a column (state, value, ...) show as param_<name>. A note
     below the table names running trials whose worker is gone (killed, say); the list
-    of studies counts them. On a
-    terminal too narrow for the table, the parameters fold into one column cut to fit;
-    to a pipe or a file every column stays whole.
+    of studies counts them. On a terminal, long text is cut to fit: parameter values,
+    study names, and on one too narrow for the table the parameters fold into one
+    column; to a pipe or a file every column stays whole.
     """
     if study is None:
-        emit(_study_rows(store_of(ctx), compact=fmt == "table"), fmt, STUDY_COLUMNS)
+        rows = _study_rows(store_of(ctx), compact=fmt == "table")
+        emit(_fit_studies(rows) if fmt == "table" else rows, fmt, STUDY_COLUMNS)
         return
     opened = study_of(ctx, study)
-    trials = [t for t in opened.trials if not states or t.state.value in states]
-    if (sort or ("best" if top else "number")) == "best":
-        trials = _best_first(trials, opened.direction)
-    if top:
-        trials = trials[:top]
+    listed = [t for t in opened.trials if not states or t.state.value in states]
+    trials = _chosen(listed, opened.direction, top, sort)
     if fmt == "table":
         if opened.budget is not None:
             trained = f"; {opened.refresh().trained} trained" if opened.budget.whole else ""
@@ -92,7 +101,10 @@ def show(
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)
         if opened.budget is not None and all(r.get("budget") == opened.budget.max for r in rows):
             rows = [_without(row, ("budget",)) for row in rows]  # the header line says it
-        emit(_fit(rows, list(param_columns(opened).values())), fmt)
+        if rows or not listed:
+            emit(_fit(rows, list(param_columns(opened).values())), fmt)
+        else:  # --top left out every trial
+            click.echo("(nothing to show: --top ranks trials by value, and none here has one)")
         # what the method says of its latest new configuration (auto: which method and
         # why; bohb: what its model saw), not of a promotion's
         notes = [t.note for t in opened.trials if t.note and t.origin != Origin.PROMOTED.value]
@@ -110,15 +122,27 @@ def show(
         emit(_trial_rows(opened, trials, compact=False), fmt, trial_columns(opened))
 
 
+def _chosen(
+    listed: list[TrialRecord], direction: str, top: int | None, sort: str | None
+) -> list[TrialRecord]:
+    """The trials to show, in order: with ``top``, the N best of those with a value (a
+    failed trial is never among the best), then ordered by ``sort`` (default: best first
+    with ``top``, else by number)."""
+    trials = _best_first([t for t in listed if _ranked(t)], direction)[:top] if top else listed
+    if (sort or ("best" if top else "number")) == "best":
+        return _best_first(trials, direction)
+    return sorted(trials, key=lambda t: t.number)
+
+
 def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """Rows that fit the terminal: columns with nothing in them go first; if one column
     per parameter is still too wide, the parameters fold into one ``params`` column of
     ``name=value`` pairs, cut to fit; if that column would be narrower than
     ``MIN_PARAMS``, the ``SPARE`` columns go too (rungs and brackets need the room).
     Output to a pipe or a file (no terminal, no ``COLUMNS``) keeps every column whole."""
-    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+    if not on_terminal():
         return rows
-    width = shutil.get_terminal_size((80, 24)).columns
+    width = terminal_width()
     if not rows or _width(rows) <= width:
         return rows
     rows = _drop_empty(rows, [key for key in rows[0] if key not in names])
@@ -130,7 +154,22 @@ def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
             break
         rows = [_without(row, (column,)) for row in rows]
     room = max(MIN_PARAMS, _params_room(rows, width))
-    return [{**row, "params": _cut(row["params"], room)} for row in rows]
+    return [{**row, "params": cut(row["params"], room)} for row in rows]
+
+
+def _fit_studies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The list of studies within the terminal: when too wide, the last activity gives
+    up its time of day, then long names are cut (to ``MIN_NAME`` at least). To a pipe
+    or a file, nothing is cut."""
+    if not rows or not on_terminal():
+        return rows
+    width = terminal_width()
+    if _width(rows) > width:
+        rows = [{**row, "last active": row["last active"][:10]} for row in rows]
+    if _width(rows) <= width:
+        return rows
+    room = max(MIN_NAME, width - _width([_without(row, ("study",)) for row in rows]) - 2)
+    return [{**row, "study": cut(row["study"], room)} for row in rows]
 
 
 def _param_text(row: dict[str, Any], names: list[str]) -> str:
@@ -141,11 +180,6 @@ def _param_text(row: dict[str, Any], names: list[str]) -> str:
 def _params_room(rows: list[dict[str, Any]], width: int) -> int:
     """How wide the ``params`` column (the last) can be within ``width``."""
     return width - _width([_without(row, ("params",)) for row in rows]) - 2
-
-
-def _cut(text: str, room: int) -> str:
-    """``text`` within ``room`` characters, an ellipsis telling that it was cut."""
-    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def _drop_empty(rows: list[dict[str, Any]], keys: Iterable[str]) -> list[dict[str, Any]]:
@@ -173,7 +207,7 @@ STUDY_COLUMNS = (
     *(state.value for state in TrialState),
     "running_worker_gone",
     "best",
-    "last activity",
+    "last_activity",
 )  # the list of studies in JSON and CSV (a CSV of no studies still has them)
 
 
@@ -195,7 +229,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "study": row.name,
-                    "method": study.method.name,
+                    "method": method_name(study.method),
                     "goal": row.direction[:3],
                     "trials": f"{len(history.trials)}: {states or 'none'}",
                     "best": best_value,
@@ -206,17 +240,24 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         rows.append(
             {
                 "study": row.name,
-                "method": study.method.name,
+                "method": method_name(study.method),
                 "direction": row.direction,
                 "budget": budget_text(study.budget),
                 "trials": len(history.trials),
                 **counts,
                 "running_worker_gone": gone,
                 "best": best_value,
-                "last activity": when(last),
+                "last_activity": when(last),
             }
         )
     return rows
+
+
+def method_name(method: Method) -> str:
+    """A study's method in one word, with its pruner where it has one: ``random+median``
+    (random, tpe, bayes and evolution take a ``pruner=``)."""
+    pruner = getattr(method, "pruner", None)
+    return method.name if pruner is None else f"{method.name}+{pruner.name}"
 
 
 TRIAL_COLUMNS = (
@@ -246,7 +287,10 @@ def trial_columns(study: Study) -> list[str]:
 
 
 def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> list[dict[str, Any]]:
+    """One row per trial; ``compact`` (a table) rounds floats and, on a terminal, cuts
+    long text values."""
     columns = param_columns(study)
+    whole = not on_terminal()
     rows = []
     for trial in trials:
         row: dict[str, Any] = {
@@ -255,7 +299,7 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
             "value": trial.value,
         }
         for name, value in trial.params.items():
-            row[columns.get(name, name)] = short(value) if compact else value
+            row[columns.get(name, name)] = short(value, whole=whole) if compact else value
         row["step"] = value_step(trial)
         row["budget"] = trial.budget
         row["trained"] = trial.trained
@@ -278,6 +322,12 @@ def value_step(trial: TrialRecord) -> int | None:
     return None
 
 
+def _ranked(trial: TrialRecord) -> bool:
+    """Whether ``trial`` can be among the best: complete or pruned, with a value (failed,
+    queued and running trials have none)."""
+    return trial.value is not None and trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
+
+
 def _best_first(trials: list[TrialRecord], direction: str) -> list[TrialRecord]:
     """Complete trials by value; then pruned ones, those stopped at a later step first
     (their values are comparable only at equal steps), by value; then the rest by
@@ -285,7 +335,7 @@ def _best_first(trials: list[TrialRecord], direction: str) -> list[TrialRecord]:
     sign = 1.0 if direction == "minimize" else -1.0
 
     def key(trial: TrialRecord) -> tuple[int, int, float, int]:
-        if trial.value is None or trial.state not in (TrialState.COMPLETE, TrialState.PRUNED):
+        if trial.value is None or not _ranked(trial):  # the check narrows for mypy
             return (2, 0, math.inf, trial.number)
         if trial.state is TrialState.COMPLETE:
             return (0, 0, sign * trial.value, trial.number)

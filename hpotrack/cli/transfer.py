@@ -10,6 +10,7 @@ import click
 from hpotrack.cli.common import cli, format_option, study_of, user_errors
 from hpotrack.progress import Counter
 from hpotrack.store import open_store
+from hpotrack.text import plural
 from hpotrack.transfer import (
     FORMATS,
     TransferError,
@@ -62,7 +63,7 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
     if output is None:
         click.echo(buffer.getvalue(), nl=False)
         return
-    click.echo(f"exported {count} trials of study {opened.name!r} to {output}")
+    click.echo(f"exported {plural(count, 'trial')} of study {opened.name!r} to {output}")
 
 
 @cli.command("import")
@@ -95,4 +96,4 @@ def import_(ctx: click.Context, file: Path, name: str | None) -> None:
         store = open_store(ctx.obj)
         imported = import_study(store, data, name, progress.advance)
     count = len(imported.trials)
-    click.echo(f"imported {count} trials into study {imported.name!r} ({store.path})")
+    click.echo(f"imported {plural(count, 'trial')} into study {imported.name!r} ({store.path})")

@@ -261,12 +261,23 @@ def test_user_errors_are_one_line_and_leave_the_study_alone(mlp: Path) -> None:
         (["trial", "mlp", "99999999999999999999999"], "has no trial 99999999999999999999999"),
         (["trial", "mlp", "1e400"], "is not a valid integer"),
         (["show", "'; DROP TABLE trials; --"], "no study named"),
-        (["show", "mlp", "--top", "0"], "0 is not in the range x>=1"),
+        (["show", "mlp", "--top", "0"], "'0' is not a whole number >= 1 (see 'cli show --help')"),
+        (["show", "mlp", "--top", "x"], "'x' is not a whole number >= 1 (see 'cli show --help')"),
+        (["show", "--tpo", "1"], "No such option '--tpo'. Did you mean '--top'?"),
+        (["show", "mlp", "extra"], "unexpected extra argument (extra) (see 'cli show --help')"),
+        (["resume", "mlp", "--jobs", "0"], "'0' is not a whole number >= 1"),
+        (["resume", "mlp", "--timeout", "-1"], "'-1' is not a number > 0"),
+        (["trial", "mlp"], "Missing argument 'NUMBER' (see 'cli trial --help')"),
+        (["nope"], "No such command 'nope' (see 'cli --help')"),
+        (["--nope", "show"], "No such option '--nope' (see 'cli --help')"),
+        (["show", "--db", "other.db"], "put --db PATH before the command (cli --db PATH show"),
+        (["show", "mlp", "--db=other.db"], "put --db PATH before the command"),
         (["best", "%"], "no study named '%'"),
     ]:
         result = invoke(mlp, *argv)
         assert is_user_error(result) and message in result.output, (argv, result.output)
-        assert result.stderr.count("\n") == 1 or "Usage:" in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and result.stdout == "", result.output
+        assert "Usage:" not in result.stderr and "Try '" not in result.stderr
     assert records(mlp) == before
 
 

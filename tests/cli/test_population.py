@@ -235,6 +235,19 @@ def test_a_member_without_a_complete_segment(capsys: pytest.CaptureFixture[str])
     ]
 
 
+def test_the_command_to_copy_is_never_wrapped(tmp_path: Path) -> None:
+    """With a longer study name the footer does not fit 80 columns: the command goes
+    on a line of its own, whole, instead of breaking before --schedule."""
+    path = tmp_path / "h.db"
+    make_pbt_study(path, "pbt-digits-experiment")
+    best = expected_best_final(hp.load_study("pbt-digits-experiment", db=path).trials)
+    lines = fits(ok(path, "lineage", "pbt-digits-experiment")).splitlines()
+    assert lines[-2:] == [
+        f"best final: #{best.number} (member {member(best)}); its schedule:",
+        f"  hpotrack trial pbt-digits-experiment {best.number} --schedule",
+    ]
+
+
 # -- trial --schedule ----------------------------------------------------------------------
 
 

@@ -64,6 +64,46 @@ def test_resume_at_the_target_runs_nothing_and_says_so(tmp_path: Path) -> None:
     assert code == 0 and "3 trials" in output
 
 
+def cli_process(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``hpotrack --db DB ARGS...`` in a process of its own (its log lines on stderr)."""
+    code = "from hpotrack.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        ((), "nothing to run (pass a larger --n-trials to extend the study)"),
+        (
+            ("--n-trials", "9", "--max-budget", "20"),
+            "the --max-budget of 20 is spent; nothing to run (pass a larger --max-budget",
+        ),
+    ],
+    ids=["target", "max-budget"],
+)
+def test_resume_with_nothing_to_run_names_the_options(
+    tmp_path: Path, args: tuple[str, ...], hint: str
+) -> None:
+    """The library's hint names optimize()'s arguments (n_trials); resume's, its own
+    options. One trial of 9 epochs: "1 trial", "9 epochs"."""
+    epochs = SCRIPT.replace("seed=0)", 'seed=0, budget=hp.Budget(1, 9, name="epochs"))')
+    _, db = make_study(tmp_path, n_trials=1, text=epochs)
+    if args:  # 27 epochs trained, more than 20
+        assert invoke(db, "script", "--n-trials", "3")[0] == 0
+    done = cli_process(db, "resume", "script", *args)
+    assert done.returncode == 0, done.stderr
+    assert hint in done.stderr and "n_trials" not in done.stderr, done.stderr
+    assert "max_budget" not in done.stderr
+    if not args:
+        assert done.stdout.startswith("study 'script': 1 trial (1 complete); 9 epochs trained")
+
+
 def test_resume_max_budget_runs_until_the_trials_trained_that_many_epochs(
     tmp_path: Path,
 ) -> None:

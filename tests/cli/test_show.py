@@ -95,8 +95,27 @@ def test_trials_by_number_best_first_top_and_state(db: Path) -> None:
     assert [row["value"] for row in top] == [0.5, 1.0, 2.0]
     failed = json.loads(show(db, "alpha", "--state", "failed", "--format", "json"))
     assert [row["number"] for row in failed] == [2]
-    by_number = json.loads(show(db, "alpha", "--top", "2", "--sort", "number", "--format", "json"))
-    assert [row["number"] for row in by_number] == [0, 1]
+    by_number = json.loads(show(db, "alpha", "--top", "3", "--sort", "number", "--format", "json"))
+    assert [row["number"] for row in by_number] == [1, 3, 4]  # the 3 best, then by number
+
+
+def test_top_never_counts_a_trial_without_a_value_as_best(db: Path) -> None:
+    """Of alpha's 6 trials, 5 have a value; a failed trial is never among the best."""
+    top = json.loads(show(db, "alpha", "--top", "9", "--format", "json"))
+    assert [row["value"] for row in top] == [0.5, 1.0, 2.0, 3.0, 4.0]
+    failed = show(db, "alpha", "--state", "failed", "--top", "3", "--format", "json")
+    assert json.loads(failed) == []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="broken", db=db, seed=0)
+    def broken(x: float) -> float:
+        raise ValueError("diverged")
+
+    broken.optimize(n_trials=3)
+    assert json.loads(show(db, "broken", "--top", "2", "--format", "json")) == []
+    lines = show(db, "broken", "--top", "2", "--sort", "number").splitlines()
+    assert lines[0] == "(nothing to show: --top ranks trials by value, and none here has one)"
+    assert not any("failed" in line for line in lines)
+    assert cells(show(db, "broken").splitlines()[:-1], "state") == ["failed"] * 3  # all 3
 
 
 def test_maximize_studies_put_the_largest_value_first(db: Path) -> None:
@@ -154,6 +173,129 @@ def test_a_table_to_a_pipe_keeps_every_column_whole(
     header = show(db, "wide").splitlines()[0].split()
     assert [f"hyperparameter_{i}" for i in range(12)] == [h for h in header if "_" in h]
     assert "budget" not in header  # a study without a budget has no column of -
+
+
+def test_long_text_values_are_cut_on_a_terminal_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table of a terminal cuts a long option to fit; a pipe or a file gets it
+    whole, as the help says."""
+    db = tmp_path / "h.db"
+    kernel = "radial_basis_function_kernel"
+
+    @hp.tune({"kernel": [kernel, "linear"]}, method="grid", study="svm", db=db)
+    def svm(kernel: str) -> float:
+        return len(kernel)
+
+    svm.optimize()
+    on_terminal = show(db, "svm")
+    assert kernel not in on_terminal and f"{kernel[:15]}…" in on_terminal
+    monkeypatch.delenv("COLUMNS")
+    assert kernel in show(db, "svm")
+
+
+def test_the_study_list_keys_use_underscores(db: Path) -> None:
+    """JSON and CSV keys are identifiers (last_activity); the table's header reads as
+    words."""
+    rows = json.loads(show(db, "--format", "json"))
+    assert all(" " not in key for key in rows[0]) and rows[0]["last_activity"]
+    header = next(csv.reader(io.StringIO(show(db, "--format", "csv"))))
+    assert "last_activity" in header and "last activity" not in header
+    assert "last active" in show(db).splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "word"),
+    [
+        (hp.methods.Random(pruner="median"), "random+median"),
+        (hp.methods.TPE(pruner="median"), "tpe+median"),
+        (hp.methods.Bayes(pruner="percentile"), "bayes+percentile"),
+        (hp.methods.Evolution(pruner="median"), "evolution+median"),
+        (hp.methods.Random(), "random"),
+    ],
+    ids=lambda m: m if isinstance(m, str) else None,
+)
+def test_the_study_list_names_the_pruner_with_the_method(
+    tmp_path: Path, method: hp.methods.Method, word: str
+) -> None:
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=method, study="pruned", db=db, seed=0,
+             budget=hp.Budget(1, 3, name="epochs"))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.report(x / epoch, step=epoch)
+        return x
+
+    train.optimize(n_trials=2)
+    (row,) = json.loads(show(db, "--format", "json"))
+    assert row["method"] == word
+    assert show(db).splitlines()[2].split()[:2] == ["pruned", word]
+
+
+def test_the_help_says_what_a_promotion_without_a_checkpoint_trained(db: Path) -> None:
+    """A promotion that found no checkpoint trains from scratch: its trained steps are
+    all of them, not only those after its parent's."""
+    result = CliRunner().invoke(cli, ["show", "--help"])
+    words = " ".join(result.output.split())
+    assert "(a promotion counts those after its parent's)" not in words
+    assert "one that found no checkpoint trained from scratch and counts them all" in words
+
+
+def long_named(db: Path) -> str:
+    """Study with a 240-character name in ``db``; its name."""
+    name = "sweep_" + "x" * 234
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study=name, db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    f.optimize(n_trials=2)
+    return name
+
+
+def test_the_study_list_cuts_long_names_on_a_terminal_only(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = long_named(db)
+    lines = show(db).splitlines()
+    assert all(len(line) <= 80 for line in lines), max(map(len, lines))
+    assert any(line.startswith("sweep_xxx") and "…" in line for line in lines)
+    assert any(line.startswith("alpha ") for line in lines)
+    monkeypatch.delenv("COLUMNS")  # a pipe or a file: whole
+    assert any(line.startswith(f"{name} ") for line in show(db).splitlines())
+    assert name in [row["study"] for row in json.loads(show(db, "--format", "json"))]
+    monkeypatch.setenv("COLUMNS", "400")  # a wide terminal: whole, it fits
+    assert any(line.startswith(f"{name} ") for line in show(db).splitlines())
+
+
+def test_a_missing_database_says_to_pass_db_and_where_the_path_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line's words (--db PATH, not db=PATH), and no advice to set
+    HPOTRACK_DB when it is what points at the missing file."""
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "nope.db"
+    runs = {
+        "option": (["--db", str(missing), "show"], {"HPOTRACK_DB": None}),
+        "variable": (["show", "x"], {"HPOTRACK_DB": str(missing)}),
+        "default": (["show"], {"HPOTRACK_DB": None}),
+    }
+    messages = {}
+    for how, (argv, env) in runs.items():
+        result = CliRunner().invoke(cli, argv, env=env)
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert "db=PATH" not in result.output and "--db PATH" in result.output
+        messages[how] = result.output
+    assert messages["option"] == (
+        f"Error: no database at {missing}: pass --db PATH to the file your study wrote\n"
+    )
+    assert f"{missing} (HPOTRACK_DB is set and points there)" in messages["variable"]
+    assert "set HPOTRACK_DB" not in messages["variable"]
+    assert "no database at hpotrack.db: pass --db PATH (or set HPOTRACK_DB)" in messages["default"]
+    (tmp_path / "hpotrack.db").touch()
+    result = CliRunner().invoke(cli, ["show"], env={"HPOTRACK_DB": None})
+    assert result.output.startswith("Error: an empty file at hpotrack.db: pass --db PATH")
 
 
 def test_an_empty_database_shows_nothing(tmp_path: Path) -> None:
@@ -268,10 +410,15 @@ def test_an_unnamed_budget_reads_as_steps(db: Path) -> None:
 
 
 def test_trial_says_how_many_epochs_it_trained(mf: Path) -> None:
-    record = hp.load_study("mf", db=mf).trials[0]
+    trials = hp.load_study("mf", db=mf).trials
+    record = trials[0]
     result = CliRunner().invoke(cli, ["--db", str(mf), "trial", "mf", "0"])
     assert result.exit_code == 0, result.output
     assert f"trained {record.trained} epochs" in " ".join(result.output.split())
+    one = next(t.number for t in trials if t.trained == 1)  # pruned at its first check
+    result = CliRunner().invoke(cli, ["--db", str(mf), "trial", "mf", str(one)])
+    assert "trained 1 epoch" in " ".join(result.output.split())
+    assert "1 epochs" not in result.output
 
 
 def test_studies_without_rungs_have_no_budget_line_nor_rung_columns(mf: Path) -> None:

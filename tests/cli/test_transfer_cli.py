@@ -104,6 +104,20 @@ def test_import_reads_the_content_not_the_name_and_reads_stdin(
     )
 
 
+def test_a_study_of_one_trial_is_one_trial_not_one_trials(tmp_path: Path) -> None:
+    db, out = tmp_path / "one.db", tmp_path / "one.json"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="one", db=db, seed=0)
+    def one(x: float) -> float:
+        return x
+
+    one.optimize(n_trials=1)
+    result = invoke("--db", db, "export", "one", "-o", out)
+    assert result.stdout == f"exported 1 trial of study 'one' to {out}\n", result.output
+    result = invoke("--db", db, "import", out, "--study", "two")
+    assert result.stdout == f"imported 1 trial into study 'two' ({db})\n", result.output
+
+
 def test_import_creates_a_new_database(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "grid.json"
     assert invoke("--db", source, "export", "grid", "-o", out).exit_code == 0
