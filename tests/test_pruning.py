@@ -50,7 +50,6 @@ def make(
     pruner: hp.pruners.Pruner | str | None = "median",
     study: str = "s",
     direction: str = "minimize",
-    first_step: int = 1,
 ) -> tuple[hp.TunedFunction, Log]:
     """A tuned function over SPACE with curves ``loss_at``; ``mode`` is how it reports:
 
@@ -80,9 +79,9 @@ def make(
         flags = log.flags.setdefault(n, [])
         value = math.nan
         assert isinstance(trial.budget, int)
-        last = first_step + trial.budget - 1
-        for epoch in range(first_step, last + 1):
-            value = sign * loss_at(x, max(epoch, 1))
+        last = trial.budget
+        for epoch in range(1, last + 1):
+            value = sign * loss_at(x, epoch)
             reported.append((epoch, value))
             try:
                 if mode == "module":
@@ -172,29 +171,20 @@ def test_a_pruned_trial_stores_its_last_value_and_its_curve_up_to_the_pruning_st
             assert trial.value == curve[-1][1]
 
 
-def test_each_trial_checks_at_its_reports_when_steps_start_at_zero(tmp_path: Path) -> None:
-    train, log = make(tmp_path / "h.db", first_step=0)
-    train.optimize(n_trials=N_TRIALS, progress=False)
-    close_stores()
-    study = hp.load_study("s", db=tmp_path / "h.db")
-    assert numbers(study, TrialState.PRUNED)
-    for trial in study.trials:
-        assert trial.checks == dict(log.reported[trial.number])
-        assert all(type(step) is int for step in trial.checks)
-        assert trial.rung is None
-        if trial.state is TrialState.PRUNED:
-            assert max(trial.checks) == log.raised_at[trial.number]
-
-
 def test_each_trial_checks_at_every_reported_epoch_but_the_last(tmp_path: Path) -> None:
     """Every epoch is a check, except the budget's last: a trial there has trained, and
     stopping it would only throw its full-budget value away (as a rung at the top would)."""
     train, log = make(tmp_path / "h.db")
     train.optimize(n_trials=N_TRIALS, progress=False)
+    close_stores()
     study = hp.load_study("s", db=tmp_path / "h.db")
+    assert numbers(study, TrialState.PRUNED)
     for trial in study.trials:
         reported = dict(log.reported[trial.number])
         assert trial.checks == {step: v for step, v in reported.items() if step < EPOCHS.max}
+        assert all(type(step) is int for step in trial.checks) and trial.rung is None
+        if trial.state is TrialState.PRUNED:
+            assert max(trial.checks) == log.raised_at[trial.number]
 
 
 def test_a_report_past_a_check_step_does_not_shift_later_checks(tmp_path: Path) -> None:
@@ -206,18 +196,18 @@ def test_a_report_past_a_check_step_does_not_shift_later_checks(tmp_path: Path) 
         seed=0,
     )
     def train(x: float, trial: hp.Trial) -> float:
-        for step in (0, 2, 3, 4):
+        for step in (1, 3, 4, 5):  # step 2 skipped: its check is made at 3
             trial.report(10.0 + step, step)
         return x
 
     study = train.optimize(n_trials=1, progress=False)
     checks = study.trials[0].checks
-    assert {s: checks.get(s) for s in (0, 2, 3, 4)} == {0: 10.0, 2: 12.0, 3: 13.0, 4: 14.0}
+    assert {s: checks.get(s) for s in (1, 3, 4, 5)} == {1: 11.0, 3: 13.0, 4: 14.0, 5: 15.0}
 
 
 def test_checks_follow_warmup_and_interval(tmp_path: Path) -> None:
     pruner = hp.pruners.Median(n_startup_trials=100, n_warmup_steps=2, interval_steps=3)
-    train, log = make(tmp_path / "h.db", pruner=pruner, first_step=0)
+    train, log = make(tmp_path / "h.db", pruner=pruner)
     study = train.optimize(n_trials=3, progress=False)
     for trial in study.trials:
         values = dict(log.reported[trial.number])
