@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import logging
 import random
+import shlex
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -108,7 +109,8 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 raise StudyMismatchError(
                     f"study {definition.name!r} already exists in {store.path} with a "
                     f"different definition: {'; '.join(differences)}. Use another study "
-                    f"name, or delete it with `hpotrack delete {definition.name}`",
+                    f"name, or delete it with `hpotrack --db {shlex.quote(str(store.path))} "
+                    f"delete {shlex.quote(definition.name)}`",
                     differences,
                 )
             if dumps(row.method) != dumps(definition.method.to_json()):

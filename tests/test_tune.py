@@ -7,6 +7,7 @@ import itertools
 import logging
 import math
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
+from hpotrack.cli import cli
 from hpotrack.errors import (
     HpotrackError,
     MethodError,
@@ -624,8 +627,14 @@ def test_reopening_with_bool_options_instead_of_int_options_is_a_mismatch(db: Pa
     def second(flag: bool) -> float:
         return float(flag)
 
-    with pytest.raises(StudyMismatchError, match="'flag'"):
+    with pytest.raises(StudyMismatchError, match="'flag'") as raised:
         second.optimize(n_trials=3)
+    # the fix it suggests runs as given, whatever the database is called
+    command = shlex.split(str(raised.value).split("`")[-2])
+    assert command[:3] == ["hpotrack", "--db", str(db)]
+    deleted = CliRunner().invoke(cli, command[1:], input="y\n")
+    assert deleted.exit_code == 0, deleted.output
+    assert second.optimize(n_trials=3).trials[0].params["flag"] in (False, True)
 
 
 # -- what the decorator refuses --------------------------------------------------------------
