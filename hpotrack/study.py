@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -352,7 +353,9 @@ class Study:
         record, stamp = claims.insert_proposed(
             self._store, self._row.id, number, proposal, worker, budget
         )
-        headline = None if proposal.note is None else proposal.note.split(":")[0]
+        # news is a new kind of note (auto's choice, bayes leaving its Sobol start-up,
+        # bohb's first model), not a count in it changing: numbers are masked
+        headline = None if proposal.note is None else re.sub(r"\d+", "#", proposal.note)
         if proposal.origin == Origin.PROMOTED.value:
             headline = None  # promotions interleave with new configurations: not news
         if headline is not None and headline != self._last_note:  # e.g. "auto chose tpe"

@@ -29,6 +29,8 @@ from hpotrack.errors import (
     TooManyFailures,
     TrialError,
 )
+from hpotrack.methods.base import History, Proposal, register
+from hpotrack.methods.random_search import Random
 from hpotrack.records import TrialState
 from tests.test_study import ask
 
@@ -996,6 +998,40 @@ def test_numpy_integers_are_counts_and_seeds_like_ints(db: Path) -> None:
     assert len(study.trials) == 3 and study.target == 3 and type(study.target) is int
     with pytest.raises(hp.HpotrackError, match=r"`n_jobs >= 1` \(or -1: one per core\) must hold"):
         train.optimize(n_trials=4, n_jobs=-1.0)  # type: ignore[arg-type]
+
+
+def test_a_new_kind_of_method_note_is_logged_once_and_a_count_changing_in_it_is_not(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
+    """bayes leaving its Sobol start-up for its GP is news (both notes once, in order);
+    a note that only counts something new each trial is not logged again."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0), "y": hp.Float(0.0, 1.0)}, method=hp.methods.Bayes(
+        n_startup=2, candidates=50), study="b", db=db, seed=0)  # fmt: skip
+    def bayes(x: float, y: float) -> float:
+        return (x - 0.3) ** 2 + y
+
+    bayes.optimize(n_trials=5)
+    notes = [r.getMessage() for r in info_log.records if "study 'b': bayes" in r.getMessage()]
+    assert notes == ["study 'b': bayes: Sobol start-up", "study 'b': bayes: GP + logei"]
+
+    @register
+    @dataclasses.dataclass(frozen=True)
+    class Counting(Random):
+        name = "test-counting-notes"  # the study rebuilds its method from the stored name
+
+        def ask(self, history: History) -> Proposal:
+            found = super().ask(history)
+            return dataclasses.replace(found, note=f"counting: {history.next_number} seen")
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=Counting(), study="c", db=db, seed=0)
+    def counted(x: float) -> float:
+        return x
+
+    counted.optimize(n_trials=4)
+    assert [r.getMessage() for r in info_log.records if "counting:" in r.getMessage()] == [
+        "study 'c': counting: 0 seen"
+    ]
 
 
 @pytest.mark.parametrize(
