@@ -95,6 +95,8 @@ def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:
                     f"{len(args)} were given; call it as {call}"
                 )
             for key in kwargs:
+                if not names:
+                    raise error(f"{name}() takes no options, but got {key}={kwargs[key]!r}")
                 if key not in names:
                     close = difflib.get_close_matches(key, names, n=1)
                     hint = f"; did you mean {close[0]!r}? " if close else ". "

@@ -59,6 +59,7 @@ def test_stored_options_unknown_to_this_version_are_an_error() -> None:
             lambda: hp.methods.Grid(foo=1),
             "Grid() got an unknown keyword argument 'foo'. Valid: grid_points, shuffle",
         ),
+        (lambda: hp.methods.Manual(x=1), "Manual() takes no options, but got x=1"),
         (
             lambda: hp.methods.SHA(3, 4),
             "SHA() takes at most 1 positional argument(s) but 2 were given",
