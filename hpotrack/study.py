@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpotrack import checkpoints, claims, limits, lineage, lost, retries, views
 from hpotrack.budget import Budget
@@ -145,6 +145,12 @@ class Study:
         """The hyperparameter schedule of :meth:`best_final` (see :meth:`schedule`): what
         population-based training learned, step by step."""
         return self.schedule(self.best_final().number)
+
+    if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for names a Study lacks: Optuna's (``best_params``) name hpotrack's."""
+            raise views.missing_attribute(name)
 
     def records(self) -> list[dict[str, Any]]:
         """Every trial as a plain JSON-ready dict."""

@@ -89,3 +89,21 @@ def dataframe(records: Callable[[], list[dict[str, Any]]], space: Space) -> Any:
     fields = TrialRecord(0, TrialState.QUEUED, {}).to_dict()  # a study without trials
     columns = [k for k in fields if k not in ("params", "metrics", "parents")]
     return pd.DataFrame(columns=[*columns, *(f"param_{name}" for name in space)])
+
+
+OPTUNA_NAMES = {  # what a study of another library calls what, and hpotrack's name for it
+    "best_trial": "study.best",
+    "best_params": "study.best.params",
+    "best_value": "study.best.value",
+    "best_trials": "study.best",
+    "trials_dataframe": "study.to_dataframe()",
+    "enqueue_trial": "study.enqueue(params)",
+    "optimize": "train.optimize(n_trials=...) on the function decorated with @hp.tune",
+}
+
+
+def missing_attribute(name: str) -> AttributeError:
+    """The error for ``study.<name>`` that does not exist, naming hpotrack's spelling when
+    ``name`` is what an Optuna study calls it."""
+    hint = f"; hpotrack spells it {OPTUNA_NAMES[name]}" if name in OPTUNA_NAMES else ""
+    return AttributeError(f"'Study' object has no attribute {name!r}{hint}")

@@ -1063,3 +1063,14 @@ def test_each_message_is_printed_once_whoever_configures_logging(
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert [line for line in done.stderr.splitlines() if "study 's'" in line] == expected
+
+
+def test_optunas_names_on_a_study_say_hpotracks(db: Path) -> None:
+    study = make(db).optimize(n_trials=2)
+    with pytest.raises(
+        AttributeError, match=r"'best_params'; hpotrack spells it study\.best\.params"
+    ):
+        study.best_params  # noqa: B018 - the attribute access is the test
+    with pytest.raises(AttributeError, match=r"^'Study' object has no attribute 'colour'$"):
+        study.colour  # noqa: B018
+    assert not hasattr(study, "best_value") and study.best.value is not None
