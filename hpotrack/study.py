@@ -62,7 +62,7 @@ class Study:
         self.contended = False  # whether the last ask found trials changed by others
         self.read_while_waiting = 0  # changes of others read while waiting for the lock
         self.checkpoints_saved = 0  # by trials of this process, through this Study
-        self._last_note: str | None = None  # the headline of the last note, logged on change
+        self._notes_told: set[str] = set()  # headlines of the method's notes logged so far
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
@@ -359,14 +359,15 @@ class Study:
         record, stamp = claims.insert_proposed(
             self._store, self._row.id, number, proposal, worker, budget
         )
-        # news is a new kind of note (auto's choice, bayes leaving its Sobol start-up,
-        # bohb's first model), not a count in it changing: numbers are masked
+        # news is a kind of note not logged before (auto's choice, bayes leaving its Sobol
+        # start-up, bohb's first model), not a count in it changing (numbers are masked)
+        # nor a method alternating between kinds (bohb's random fraction and its model)
         headline = None if proposal.note is None else re.sub(r"\d+", "#", proposal.note)
         if proposal.origin == Origin.PROMOTED.value:
             headline = None  # promotions interleave with new configurations: not news
-        if headline is not None and headline != self._last_note:  # e.g. "auto chose tpe"
+        if headline is not None and headline not in self._notes_told:  # "auto chose tpe"
             log.info("study %r: %s", self.name, proposal.note)
-            self._last_note = headline
+            self._notes_told.add(headline)
         self._cache.apply(record, stamp.id, stamp.seq)
         return Claimed(stamp.id, number, proposal.params, budget)
 

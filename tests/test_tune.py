@@ -1004,7 +1004,8 @@ def test_a_new_kind_of_method_note_is_logged_once_and_a_count_changing_in_it_is_
     db: Path, info_log: pytest.LogCaptureFixture
 ) -> None:
     """bayes leaving its Sobol start-up for its GP is news (both notes once, in order);
-    a note that only counts something new each trial is not logged again."""
+    a note that only counts something new each trial is not logged again, nor one of two
+    kinds a method alternates between (bohb's random fraction and its model)."""
 
     @hp.tune({"x": hp.Float(0.0, 1.0), "y": hp.Float(0.0, 1.0)}, method=hp.methods.Bayes(
         n_startup=2, candidates=50), study="b", db=db, seed=0)  # fmt: skip
@@ -1022,15 +1023,18 @@ def test_a_new_kind_of_method_note_is_logged_once_and_a_count_changing_in_it_is_
 
         def ask(self, history: History) -> Proposal:
             found = super().ask(history)
-            return dataclasses.replace(found, note=f"counting: {history.next_number} seen")
+            number = history.next_number
+            kind = "odd" if number % 2 else "even"
+            return dataclasses.replace(found, note=f"counting {kind}: {number} seen")
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, method=Counting(), study="c", db=db, seed=0)
     def counted(x: float) -> float:
         return x
 
     counted.optimize(n_trials=4)
-    assert [r.getMessage() for r in info_log.records if "counting:" in r.getMessage()] == [
-        "study 'c': counting: 0 seen"
+    assert [r.getMessage() for r in info_log.records if "counting" in r.getMessage()] == [
+        "study 'c': counting even: 0 seen",
+        "study 'c': counting odd: 1 seen",
     ]
 
 

@@ -90,7 +90,8 @@ class BOHB(Hyperband):
     def configuration(self, history: History) -> tuple[dict[str, Value], str]:
         space, number = history.space, history.next_number
         if history.uniform(number, 1, stream=1)[0] < self.random_fraction:
-            return super().configuration(history)[0], "bohb: the random fraction"
+            random = f"bohb: drawn at random (random_fraction={self.random_fraction:.3g})"
+            return super().configuration(history)[0], random
         found = self.observed(history)
         if found is None:
             params = super().configuration(history)[0]
