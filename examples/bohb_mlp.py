@@ -88,10 +88,12 @@ def main(epochs: int) -> None:
     trials = study.trials
     states = Counter(t.state.value for t in trials)
     trained = sum(t.trained or 0 for t in trials)
+    promoted = sum(t.origin == "promoted" for t in trials)  # each continues a configuration
+    configurations = len(trials) - promoted
     print(
         f"{len(trials)} trials: {states['complete']} complete, {states['pruned']} pruned, "
-        f"{sum(t.origin == 'promoted' for t in trials)} promoted; {trained} epochs "
-        f"trained, where {len(trials)} trials without pruning take {27 * len(trials)}"
+        f"{promoted} promoted; {trained} epochs trained, where training its "
+        f"{configurations} configurations fully would take {27 * configurations}"
     )
     if not states["complete"]:  # each rung stops its first arrivals until enough came
         print("no trial has trained all 27 epochs yet: run more trials")

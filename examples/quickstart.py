@@ -47,3 +47,4 @@ if __name__ == "__main__":
     best = study.best
     print(f"best accuracy {best.value:.4f} with {best.params} (trial {best.number})")
     print(f"{len(study.trials)} trials stored in {study.db_path}")
+    print("look further: hpotrack show quickstart --top 10")

@@ -72,10 +72,12 @@ def main(n_trials: int) -> None:
     trials = study.trials
     states = Counter(t.state.value for t in trials)
     epochs = sum(len(study.curve(t.number).get("error", [])) for t in trials)  # trained
+    promoted = sum(t.origin == "promoted" for t in trials)  # each continues a configuration
+    configurations = len(trials) - promoted
     print(
         f"{len(trials)} trials: {states['complete']} complete, {states['pruned']} pruned, "
-        f"{sum(t.origin == 'promoted' for t in trials)} promoted; "
-        f"{epochs} epochs instead of {27 * len(trials)} without pruning"
+        f"{promoted} promoted; {epochs} epochs, where training its {configurations} "
+        f"configurations fully would take {27 * configurations}"
     )
     if not states["complete"]:  # each rung stops its first arrivals until enough came
         print("no trial has trained all 27 epochs yet: run more trials")

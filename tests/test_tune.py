@@ -812,7 +812,7 @@ def test_manual_method_runs_only_enqueued_trials_then_stops(
     study = train.optimize()
     assert calls == [0.5, -0.5]
     assert [t.origin for t in study.trials] == ["enqueued", "enqueued"]
-    assert "proposes nothing" in info_log.text
+    assert "no queued trial is left, and method 'manual' proposes none" in info_log.text
 
     info_log.clear()
     assert train.optimize(n_trials=10).trials == study.trials

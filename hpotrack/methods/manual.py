@@ -17,6 +17,7 @@ class Manual(Method):
 
     def ask(self, history: History) -> Proposal:
         raise SearchExhausted(
-            "method 'manual' proposes nothing: enqueue trials (study.enqueue({...}) or "
-            "`hpotrack enqueue`) or call the decorated function with hyperparameters"
+            "no queued trial is left, and method 'manual' proposes none itself: enqueue "
+            "more (study.enqueue({...}) or `hpotrack enqueue`) or call the decorated "
+            "function with hyperparameters"
         )
