@@ -25,9 +25,11 @@ import numpy as np
 
 from hpotrack.errors import BudgetSpent, StopSearch, TargetReached, TooManyFailures, TrialError
 from hpotrack.jsonable import jsonable, jsonable_key
+from hpotrack.params import Float
 from hpotrack.progress import ProgressBar
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
+from hpotrack.space import Space
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.trial import Pruned, Trial, running
 
@@ -65,8 +67,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         with running(trial):
             result = fn(**kwargs)
         outcome = parse_result(result, study.objective)
-        if outcome.state is TrialState.COMPLETE and isinstance(result, Mapping):
-            outcome = checked_hypergradient(result, trial, outcome)
+        if outcome.state is TrialState.COMPLETE:
+            outcome = checked_hypergradient(result, trial, outcome, study.space)
         if trial.stopped_short():
             outcome = stopped_outcome(trial, outcome)
     except Pruned:
@@ -89,9 +91,6 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         background.discard(trial)
     if outcome.state is TrialState.COMPLETE and trial.missed_its_checks():
         warn_unchecked(study, trial)
-    if trial.hypergradient is not None and "hypergrad" not in outcome.metrics:
-        metrics = {**outcome.metrics, "hypergrad": trial.hypergradient}
-        outcome = dataclasses.replace(outcome, metrics=metrics)
     return _with_reports(outcome, trial), result
 
 
@@ -162,21 +161,37 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
     )
 
 
-def checked_hypergradient(result: Mapping[Any, Any], trial: Trial, outcome: Outcome) -> Outcome:
-    """A returned ``"hypergrad"`` must name hyperparameters and give finite numbers, as
-    :meth:`Trial.report_hypergradient` requires: a misspelt name or a NaN would count as
-    a zero gradient, and the descent would stall without a word."""
-    given = result.get("hypergrad")
-    if given is None:
+def checked_hypergradient(result: object, trial: Trial, outcome: Outcome, space: Space) -> Outcome:
+    """A complete trial's hypergradient (returned as ``"hypergrad"`` or given to
+    :meth:`Trial.report_hypergradient`), checked and stored with its metrics as floats.
+    It must name hyperparameters and give finite numbers, and a derivative for every
+    continuous one: a misspelt name, a NaN or a missing one would count as a zero
+    gradient, and the descent would stall without a word."""
+    if isinstance(result, Mapping) and "hypergrad" in result:
+        given = result["hypergrad"]
+        if not isinstance(given, Mapping):
+            error = f"'hypergrad' must be a dict of hyperparameter: number, but got {given!r}"
+            return _failed(dict(outcome.metrics), error)
+        try:
+            trial.report_hypergradient(given)
+        except TrialError as exc:
+            return _failed(dict(outcome.metrics), f"the returned {exc}")  # as reported
+    if trial.hypergradient is None:
         return outcome
-    if not isinstance(given, Mapping):
-        error = f"'hypergrad' must be a dict of hyperparameter: number, but got {given!r}"
-        return _failed(dict(outcome.metrics), error)
-    try:
-        trial.report_hypergradient(given)
-    except TrialError as exc:
-        return _failed(dict(outcome.metrics), f"the returned {exc}")  # as report_hypergradient
-    return outcome
+    missing = [
+        name
+        for name, param in space.items()
+        if isinstance(param, Float) and param.step is None and name not in trial.hypergradient
+    ]
+    if missing:
+        return _failed(
+            dict(outcome.metrics),
+            f"the hypergradient has no derivative for {', '.join(map(repr, missing))}: give "
+            "d objective / d hyperparameter for every continuous one (0.0 where there is "
+            "none), or the descent never moves it",
+        )
+    metrics = {**outcome.metrics, "hypergrad": trial.hypergradient}
+    return dataclasses.replace(outcome, metrics=metrics)
 
 
 def stopped_outcome(trial: Trial, returned: Outcome) -> Outcome:

@@ -227,6 +227,8 @@ class Trial:
         trial's metrics under ``"hypergrad"``, as if returned in the result dict."""
         found: dict[str, float] = {}
         for name, value in gradient.items():
+            if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+                value = value.item()  # a 0-d array, as autodiff returns a derivative
             if name not in self.params:
                 raise TrialError(
                     f"hypergradient for {name!r}, which is not a hyperparameter of this "

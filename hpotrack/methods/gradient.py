@@ -7,14 +7,19 @@ moves in the unit cube of the space's encoding: the chain rule turns ``g`` into
 ``g · (high - low)`` for a linear parameter and ``g · x · ln(high / low)`` for a log one,
 and Adam (Kingma & Ba 2015, Alg. 1) takes the step, projected back onto the cube. Each
 iterate is a trial with a ``gradient-step`` edge to the one before; the first is the
-centre of the space (or the first trial a user enqueued). It stops when a step moves
-less than ``tolerance`` (in the cube, largest coordinate) or at the trial budget.
+centre of the space (or the first trial a user enqueued). It stops when three steps in
+a row move less than ``tolerance`` each (in the cube, largest coordinate; one short step
+happens where Adam's momentum changes sign) or at the trial budget.
 
 Without hypergradients (the first complete trial returned none), the gradient is
-estimated by simultaneous perturbation (SPSA; Spall 1992, eqs. 2.2-2.3; gains as in
-Spall 1998): iteration ``k`` runs two trials at ``x_k ± c_k Δ_k`` with ``Δ_k`` random
-signs and ``c_k = c / (k + 1)^γ``; both are recorded (claims ``spsa:<k>+`` and ``-``, edges
-to the iterate's previous probes) and may run in two processes at once.
+estimated by simultaneous perturbation (SPSA; Spall 1992, eqs. 2.2-2.3; the probe size
+as in Spall 1998, sec. III): iteration ``k`` runs two trials at ``x_k ± c_k Δ_k`` with
+``Δ_k`` random signs and ``c_k = c / (k + 1)^γ``; Adam takes the step, at a constant
+size (Spall's decaying ``a_k = lr / (k + 1)^0.602``, tried on the tests' quadratic,
+reached its minimum more slowly). Each trial
+is a probe, so its value includes the probe's offset from the iterate ``x_k``, the mean
+of the pair. Both probes are recorded (claims ``spsa:<k>+`` and ``-``, edges to the
+iterate's previous probes) and may run in two processes at once.
 
 The whole state (iterate, Adam's moments) is replayed from the history at every ask, so
 the method stays a pure function of the stored trials. Integer and choice parameters
@@ -37,6 +42,8 @@ from hpotrack.space import Space
 
 Array = np.ndarray
 STEP = Origin.GRADIENT_STEP.value
+SETTLED = 3  # converged once this many steps in a row were short: one short Adam step
+# happens where the momentum changes sign, far from a minimum
 
 
 @register
@@ -107,10 +114,12 @@ class Gradient(Method):
                 continue
             good, point = index, adam.step(here, gradient * history.loss(1.0))  # ascent if max
         last = chain[-1]
-        moved = float(np.max(np.abs(point - points[-1])))
-        if good == len(chain) - 1 and moved < self.tolerance:
+        steps = np.vstack([points[-SETTLED:], point])  # the last iterates and the next one
+        moved = np.max(np.abs(np.diff(steps, axis=0)), axis=1)
+        if good == len(chain) - 1 and len(moved) == SETTLED and np.all(moved < self.tolerance):
             raise SearchExhausted(
-                f"gradient descent converged: the last step moved less than {self.tolerance:g}"
+                f"gradient descent converged: the last {SETTLED} steps each moved less than "
+                f"{self.tolerance:g}"
             )
         return Proposal(
             params=space.decode(point),

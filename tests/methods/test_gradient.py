@@ -181,16 +181,21 @@ def test_a_failed_first_trial_does_not_switch_the_study_to_spsa() -> None:
         ({"a": math.nan}, "hypergradient for 'a' must be a finite number"),
         ({"a": np.array([1.0])}, "hypergradient for 'a' must be a finite number"),
         ([1.0, 2.0], "'hypergrad' must be a dict"),
+        (None, "'hypergrad' must be a dict of hyperparameter: number, but got None"),
+        ({}, "the hypergradient has no derivative for 'a', 'b': give d objective"),
+        ({"a": 1.0}, "the hypergradient has no derivative for 'b': give d objective"),
     ],
 )
 def test_returned_hypergradients_are_checked_like_reported_ones(
     db: object, hypergrad: object, expected: str
 ) -> None:
-    """A misspelt name or a NaN fails the trial with a message, instead of counting as a
-    zero gradient that stalls the descent without a word."""
+    """A misspelt name, a NaN or a missing derivative fails the trial with a message,
+    instead of counting as a zero gradient that stalls the descent without a word (a
+    fixed choice needs none)."""
+    space = {"a": hp.Float(0.0, 1.0), "b": hp.Float(1e-3, 1.0, log=True), "kind": ["ridge"]}
 
-    @hp.tune({"a": hp.Float(0.0, 1.0)}, method="gradient", study="g", db=db, seed=0)  # type: ignore[arg-type]
-    def f(a: float) -> dict[str, object]:
+    @hp.tune(space, method="gradient", study="g", db=db, seed=0)  # type: ignore[arg-type]
+    def f(a: float, b: float, kind: str) -> dict[str, object]:
         return {"value": a, "hypergrad": hypergrad}
 
     study = f.optimize(n_trials=1)
@@ -198,9 +203,20 @@ def test_returned_hypergradients_are_checked_like_reported_ones(
     assert trial.state is TrialState.FAILED and expected in (trial.error or ""), trial.error
 
 
+def test_a_derivative_as_a_0_d_array_is_a_number(db: object) -> None:
+    """Autodiff libraries return a derivative as a 0-d array."""
+
+    @hp.tune({"a": hp.Float(0.0, 1.0)}, method="gradient", study="g", db=db, seed=0)  # type: ignore[arg-type]
+    def f(a: float) -> dict[str, object]:
+        return {"value": a, "hypergrad": {"a": np.array(2.0)}}
+
+    (trial,) = f.optimize(n_trials=1).trials
+    assert trial.state is TrialState.COMPLETE and trial.metrics["hypergrad"] == {"a": 2.0}
+
+
 def test_it_stops_when_steps_become_tiny() -> None:
     with pytest.raises(SearchExhausted, match="converged"):
-        run(Gradient(lr=1e-6, tolerance=1e-3), 3, with_gradient=True)
+        run(Gradient(lr=1e-6, tolerance=1e-3), 5, with_gradient=True)
 
 
 @pytest.mark.parametrize(
@@ -240,3 +256,22 @@ def test_report_hypergradient_refuses_unknown_names_and_non_numbers() -> None:
         trial.report_hypergradient({"z": 1.0})
     with pytest.raises(hp.HpotrackError, match="finite number"):
         trial.report_hypergradient({"a": math.nan})
+
+
+def test_one_short_step_where_the_momentum_turns_is_not_convergence() -> None:
+    """On (x - 1)^2 over [-5, 5] Adam's momentum changes sign at x = 0.64 (derivative
+    -0.73) with a step under the tolerance: stopping there called it converged."""
+    space = Space.from_user({"x": hp.Float(-5.0, 5.0)})
+    history = History(space, "minimize", 0)
+    method = Gradient()
+    for number in range(300):
+        try:
+            proposal = method.ask(history)
+        except SearchExhausted as stop:
+            assert "converged" in str(stop)
+            break
+        x = float(proposal.params["x"])  # type: ignore[arg-type]
+        metrics = {"value": (x - 1) ** 2, "hypergrad": {"x": 2 * (x - 1)}}
+        history.update(finished(number, proposal, (x - 1) ** 2, metrics))  # type: ignore[arg-type]
+    last = float(history.trials[-1].params["x"])  # type: ignore[arg-type]
+    assert abs(last - 1.0) < 0.01, last
