@@ -96,7 +96,7 @@ def schedule_lines(schedule: dict[str, list[tuple[int, Any]]], last: int) -> lis
 if __name__ == "__main__":
     study = train.optimize()  # until every member reached generations x interval epochs
     members = final_members(study)
-    best = min(members, key=lambda record: record.value or 0.0)
+    best = study.best  # for a population: the best of what the members ended with
     epochs = int(best.budget or 0)
     print(f"{len(study.trials)} segments of {INTERVAL} epochs trained, stored in {study.db_path}")
     print(

@@ -121,6 +121,19 @@ def finals(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     return sorted(latest.values(), key=lambda t: t.number)
 
 
+def best_result(
+    trials: Sequence[TrialRecord], best: TrialRecord | None, direction: str
+) -> TrialRecord | None:
+    """A study's best result: ``best`` (its best complete trial, as the history keeps
+    it), unless that is a segment a population member went on from: then the best of
+    what the members ended with (:func:`best_final`), whose model is the one kept (a
+    mid-run segment's checkpoint is gone, and its value was measured earlier in
+    training). Scans the trials only for a population."""
+    if best is None or segment_of(best) is None:
+        return best
+    return best_final(trials, direction)
+
+
 def best_final(trials: Sequence[TrialRecord], direction: str) -> TrialRecord | None:
     """The best of :func:`finals` (the earliest on a tie); without a population, the best
     complete trial, as ``Study.best``."""

@@ -119,8 +119,11 @@ class Study:
 
     @property
     def best(self) -> TrialRecord:
-        """The best complete trial; :class:`NoCompleteTrial` before there is one."""
-        best = self.refresh().best
+        """The best complete trial (for a population, PBT, the best of what its members
+        ended with: :func:`hpotrack.lineage.best_result`); :class:`NoCompleteTrial` before
+        there is one."""
+        history = self.refresh()
+        best = lineage.best_result(history.trials, history.best, self.direction)
         if best is None:
             raise views.no_complete_trial(self.name, self._cache.history, self.budget)
         return best
@@ -134,12 +137,9 @@ class Study:
         return lineage.schedule(self.refresh().trials, number)
 
     def best_final(self) -> TrialRecord:
-        """The best trial the study ended with: for a population (PBT), the best of each
-        member's latest complete segment; otherwise :attr:`best`."""
-        best = lineage.best_final(self.refresh().trials, self.direction)
-        if best is None:
-            raise views.no_complete_trial(self.name, self._cache.history, self.budget)
-        return best
+        """The best trial the study ended with, :attr:`best` (the name is older than
+        :attr:`best` naming a population's best final member)."""
+        return self.best
 
     def best_schedule(self) -> dict[str, list[tuple[int, Value]]]:
         """The hyperparameter schedule of :meth:`best_final` (see :meth:`schedule`): what

@@ -320,6 +320,33 @@ def test_pbt_keeps_the_latest_checkpoint_per_member_or_all(db: Path, keep: str) 
     assert study.best_schedule() == study.schedule(best.number)
 
 
+def test_a_populations_best_is_what_a_member_ended_with_and_its_model_loads(db: Path) -> None:
+    """Here every member gets worse in its last segment: the best complete trial is a
+    mid-run segment, whose checkpoint is gone (its member went on) and whose value was
+    measured earlier in training. ``study.best`` is the best final member instead."""
+
+    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)},
+             method=hp.methods.PBT(population=3, interval=2, generations=2), study="worse",
+             db=db, seed=0)  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        trial.load_checkpoint()
+        value = lr if trial.budget == 2 else 10.0 + lr  # the last segment is worse
+        for step in trial.steps:
+            trial.report(value, step=step)
+        trial.save_checkpoint({"lr": lr, "step": trial.budget})
+        return value
+
+    study = train.optimize()
+    best = study.best
+    assert best.budget == 4 and best.value is not None and best.value >= 10.0
+    finals = [t.value for t in study.trials if t.budget == 4 and t.value is not None]
+    assert best.value == min(finals)
+    assert study.load_checkpoint(best.number) == {"lr": best.params["lr"], "step": 4}
+    assert study.best_final() == best and study.best_schedule() == study.schedule(best.number)
+    shown = CliRunner().invoke(cli, ["--db", str(db), "best", "worse", "--format", "json"])
+    assert json.loads(shown.output)["number"] == best.number
+
+
 def segments_by_member(trials: list[hp.TrialRecord]) -> dict[int, list[hp.TrialRecord]]:
     members: dict[int, list[hp.TrialRecord]] = {}
     for trial in trials:

@@ -28,6 +28,7 @@ from hpotrack.cli.common import (
     user_errors,
 )
 from hpotrack.errors import StudyMismatchError
+from hpotrack.lineage import best_result
 from hpotrack.loader import FunctionNotFound, load_function
 from hpotrack.records import TrialState
 from hpotrack.study import Study
@@ -187,7 +188,7 @@ def _summary(study: Study) -> str:
     if history.n_replaced:
         retries = "a retry" if history.n_replaced == 1 else "retries"
         counts += f", {history.n_replaced} of them replaced by {retries}"
-    best = history.best
+    best = best_result(history.trials, history.best, study.direction)
     best_text = (
         "no complete trial" if best is None else f"best {best.value:.6g} (trial {best.number})"
     )

@@ -24,6 +24,7 @@ from hpotrack.cli.common import (
     user_errors,
     when,
 )
+from hpotrack.lineage import best_result
 from hpotrack.methods.base import Method
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Store
@@ -217,7 +218,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
     for row in store.list_studies():
         study = Study(store, row)
         history = study.refresh()
-        best = history.best
+        best = best_result(history.trials, history.best, row.direction)
         last = max((t.finished or t.started or 0.0 for t in history.trials), default=row.created)
         counts = {state.value: history.count(state) for state in TrialState}
         running = history.unfinished(TrialState.RUNNING)
