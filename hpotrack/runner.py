@@ -77,7 +77,7 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         outcome = Outcome(TrialState.FAILED, None, {}, traceback.format_exc(), raised=exc)
     except BaseException as exc:
         reason = (
-            INTERRUPTED
+            (f"interrupted ({exc})" if str(exc) else INTERRUPTED)
             if isinstance(exc, KeyboardInterrupt)
             else "interrupted (SIGTERM)"
             if isinstance(exc, Terminated)

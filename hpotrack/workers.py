@@ -36,6 +36,14 @@ log = logging.getLogger("hpotrack")
 INTERRUPTED = 130  # a worker's exit code after a KeyboardInterrupt (128 + SIGINT, as shells)
 
 
+class ParentGone(KeyboardInterrupt):
+    """Stops a worker whose parent process died, as Ctrl-C does (its trial is queued to
+    run again); its message is the trial's reason."""
+
+
+_parent_gone = threading.Event()
+
+
 def run_workers(
     tuned: TunedFunction,
     study: Study,
@@ -196,6 +204,8 @@ def _interrupt_once() -> None:
 
     def first(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if _parent_gone.is_set():
+            raise ParentGone("the parent process is gone")
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, first)
@@ -210,6 +220,7 @@ def _stop_when_the_parent_dies() -> None:
 
     def watch() -> None:
         multiprocessing.connection.wait([parent.sentinel])
+        _parent_gone.set()
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=watch, name="hpotrack-parent-watch", daemon=True).start()
