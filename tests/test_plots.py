@@ -207,6 +207,19 @@ def test_importance_finds_the_one_parameter_that_matters(tmp_path: Path) -> None
     assert shares["lr"][0] < 0.03 and shares["opt"][0] < 0.03
 
 
+def test_importance_of_a_constant_objective_is_one_clear_error(tmp_path: Path) -> None:
+    """It drew empty bars, "interactions and the rest: 100%"."""
+
+    @hp.tune(SPACE, method="random", study="flat", db=tmp_path / "i.db", seed=3)
+    def train(x: float, lr: float, opt: str) -> float:
+        return 1.0
+
+    study = train.optimize(n_trials=6, progress=False)
+    with pytest.raises(PlotError, match=r"needs the objective to vary, but all 6 complete "
+                       r"trials of study 'flat' have the value 1"):  # fmt: skip
+        plots.importance(study)
+
+
 def test_fanova_matches_the_sobol_indices_of_an_additive_function() -> None:
     """y = x0 + 0.5 x1 on the uniform cube: main effects 1/12 and 0.25/12 of 1.25/12."""
     x = np.random.default_rng(0).random((300, 3))

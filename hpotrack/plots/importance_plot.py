@@ -38,6 +38,12 @@ def importance_values(study: Study) -> dict[str, tuple[float, float]]:
 
 
 def _shares(study: Study, observed: _Observations) -> dict[str, tuple[float, float]]:
+    if len(set(observed.values)) == 1:
+        raise PlotError(
+            f"importance needs the objective to vary, but all {observed.where} of study "
+            f"{study.name!r} have the value {observed.values[0]:g}: no parameter explains "
+            "anything"
+        )
     cube = study.space.encode_many(observed.params)
     mean, std = fanova(cube, observed.values, seed=study.seed)
     return {name: (float(m), float(s)) for name, m, s in zip(study.space, mean, std, strict=True)}
