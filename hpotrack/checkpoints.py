@@ -205,12 +205,13 @@ def unneeded(
     Kept: each running trial's latest checkpoint and its two latest below its budget
     (what a retry resumes if it is lost: see :mod:`hpotrack.retries`), the one each
     running or queued trial starts from (:func:`line_state`), and the latest of each trial
-    the method may still start a new trial from: ``resumable`` when the method says
-    (PBT: each member's latest segment), else every trial that did not fail and whose
+    the method may still start a new trial from: every trial that did not fail and whose
     line has not gone on (no finished child continued it or was promoted from it; a
-    failed one's retry starts where it did). Of such a trial that was pruned, the one a
-    promotion would load (at or before its last check, or where its line was then) is
-    kept too. Everything else goes.
+    failed one's retry starts where it did), narrowed to ``resumable`` when the method
+    says (PBT: each member's latest segment; synchronous Hyperband: not the stopped
+    trials of runs it has decided). Of such a trial that was pruned, the one a promotion
+    would load (at or before its last check, or where its line was then) is kept too.
+    Everything else goes.
 
     Call inside a write transaction with the trials read inside it, so that no ask can
     pick one of them meanwhile."""
@@ -242,11 +243,11 @@ def unneeded(
                 keep.add(found)
         elif edge.kind != Origin.EXPLOITED.value:
             went_on.add(edge.parent)
-    if resumable is not None:
-        keep.update((n, saved[n][-1]) for n in set(resumable) & set(saved))
-        return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]
+    allowed = None if resumable is None else set(resumable)
     for trial in trials:
         if trial.number in went_on or trial.state is TrialState.FAILED:
+            continue
+        if allowed is not None and trial.number not in allowed:
             continue
         if trial.number in saved:
             keep.add((trial.number, saved[trial.number][-1]))

@@ -158,9 +158,14 @@ def test_only_checkpoints_something_can_still_load_are_kept() -> None:
     assert sorted((c.trial_id, c.step) for c in garbage) == [
         (0, 1), (0, 2), (1, 3), (4, 1), (5, 3), (6, 1),
     ]  # fmt: skip
+    # the method narrows what it may start from: 4, stopped for good (a decided
+    # synchronous run), loses its checkpoint; 0 went on, and listing it keeps nothing
     del trials[4:], saved[-6:]
-    resumable = unneeded(trials, saved, resumable=[0])
-    assert sorted((c.trial_id, c.step) for c in resumable) == [(0, 1), (1, 3)]
+    trials.append(TrialRecord(4, TrialState.PRUNED, {}, checks={1: 0.5}))
+    saved.append((4, 1))
+    assert (4, 1) not in [(c.trial_id, c.step) for c in unneeded(trials, saved)]
+    narrowed = unneeded(trials, saved, resumable=[0, 1, 2, 3])
+    assert sorted((c.trial_id, c.step) for c in narrowed) == [(0, 1), (0, 2), (1, 3), (4, 1)]
 
 
 def test_a_queued_retry_keeps_the_checkpoint_its_line_resumes_from() -> None:
@@ -275,6 +280,40 @@ def test_a_promotion_continues_its_parent_when_reports_are_sparser_than_checkpoi
     for trial in promoted:
         edge = trial.parents[0]
         assert loaded[trial.number] == {"step": edge.step}, (trial.number, edge)
+
+
+def test_synchronous_hyperband_drops_the_checkpoints_of_decided_runs(db: Path) -> None:
+    """A stopped trial of a run whose rungs have all decided is never promoted: its
+    checkpoint goes (before, every stopped trial kept one, and the folder grew by most
+    of the study's trials). Promotions still continue their parents, and each complete
+    trial keeps its final model."""
+    loaded: dict[int, object] = {}
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="hyperband", study="h", db=db, seed=0,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        loaded[trial.number] = trial.load_checkpoint()
+        value = 0.0
+        for step in trial.steps:
+            value = (x - 0.3) ** 2 + 1.0 / step
+            trial.save_checkpoint({"step": step}, step=step)
+            trial.report(value, step=step)
+        return value
+
+    study = train.optimize(n_trials=80)  # one iteration is 17 configurations, 23 trials
+    trials = study.trials
+    for trial in trials:
+        if trial.origin == "promoted":
+            assert loaded[trial.number] == {"step": trial.parents[0].step}, trial.number
+    with sqlite3.connect(db) as conn:
+        kept = {n for (n,) in conn.execute(
+            "SELECT t.number FROM checkpoints c JOIN trials t ON t.id = c.trial_id")}  # fmt: skip
+    first_iteration = [t for t in trials if t.claim and t.claim.startswith("config:")
+                       and int(t.claim.split(":")[1]) < 17]  # fmt: skip
+    stopped = [t.number for t in first_iteration if t.state is TrialState.PRUNED]
+    assert stopped and not kept & set(stopped)
+    assert {t.number for t in trials if t.state is TrialState.COMPLETE} <= kept
+    assert len(kept) < sum(t.state is not TrialState.FAILED for t in trials) / 2
 
 
 def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:

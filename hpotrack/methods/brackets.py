@@ -243,6 +243,28 @@ def goes_on(
     return run is not None and RunView(history, ladder, run).goes_on(trial, step)
 
 
+def _resolved_key(layout: Layout) -> str:
+    """Where :func:`promotion` caches the first slot of the oldest run still open."""
+    return f"synchronous-brackets:{layout.counts}"
+
+
+def stopped_for_good(history: History, layout: Layout) -> set[int]:
+    """Pruned trials of runs decided as far as :func:`promotion` has seen (the runs
+    before the oldest one still open): nothing will be promoted from them any more, so
+    their checkpoints can go. Empty until an ask of this process read the runs (a
+    cache on the history): keeping too many is safe, deleting too many is not."""
+    resolved_before = history.cache.get(_resolved_key(layout), 0)
+    stopped = set()
+    for trial in history.trials:
+        if trial.state is not TrialState.PRUNED:
+            continue
+        claim = history.trials[history.line_root(trial.number)].claim or ""
+        prefix, _, slot = claim.partition(":")
+        if prefix == "config" and slot.isdigit() and int(slot) < resolved_before:
+            stopped.add(trial.number)
+    return stopped
+
+
 def promotion(history: History, ladder: Ladder, layout: Layout) -> Proposal | None:
     """The promotion to run next, if any: highest rung first, then the oldest run.
 
@@ -253,7 +275,7 @@ def promotion(history: History, ladder: Ladder, layout: Layout) -> Proposal | No
     started = new_config_slot(history)
     if started == 0:
         return None
-    key = f"synchronous-brackets:{layout.counts}"
+    key = _resolved_key(layout)
     slot = history.cache.get(key, 0)
     best: Proposal | None = None  # the first found at the highest rung
     oldest_open: int | None = None

@@ -22,6 +22,7 @@ rung and ranked there, asynchronously, with the most aggressive bracket's trials
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -89,6 +90,15 @@ class Hyperband(Halving):
             return super().on_report(trial, step, history)
         ladder = self.ladder(history)
         return not runs.goes_on(history, ladder, self.layout(ladder), trial, step)
+
+    def resumable(self, history: History) -> Collection[int] | None:
+        """Synchronous runs: every trial but the stopped ones of decided runs (nothing is
+        promoted from those, so their checkpoints go); asynchronous brackets may promote
+        any stopped trial later."""
+        if not self.synchronous:
+            return None
+        stopped = runs.stopped_for_good(history, self.layout(self.ladder(history)))
+        return [t.number for t in history.trials if t.number not in stopped]
 
     def schedule(self, ladder: Ladder) -> tuple[int, ...]:
         """The brackets of one iteration's new configurations: Hyperband's, interleaved
