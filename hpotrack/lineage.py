@@ -31,22 +31,21 @@ def whole_curve(
     trials: Sequence[TrialRecord], number: int, curve_of: Callable[[int], Points]
 ) -> Points:
     """Trial ``number``'s intermediate values with those of the trials it continues in
-    front (:func:`chain`): of each, the points up to the step the next one started
-    after, so a promoted trial's curve starts at step 1, as its configuration trained.
-    A trial that reported a step up to that one trained from scratch: nothing goes in
-    front of it."""
+    front (:func:`chain`), so a promoted trial's curve starts at step 1, as its
+    configuration trained: of each, the points up to the step the next one continued it
+    at, and before the next one's first step. A trial may have loaded a checkpoint below
+    that step (saved every other epoch, say) and reported from there on, or trained
+    from scratch (from step 1: nothing goes in front of it)."""
     line = chain(trials, number)
     whole = curve_of(line[-1].number)
     for parent, child in zip(line[-2::-1], line[:0:-1], strict=True):
         edge = source_edge(child)
         if edge is None or edge.step is None:
             break
-        start = edge.step
         for name, points in curve_of(parent.number).items():
             own = whole.get(name, [])
-            if own and own[0][0] <= start:  # it started again from scratch
-                continue
-            whole[name] = [(step, value) for step, value in points if step <= start] + own
+            until = edge.step if not own else min(edge.step, own[0][0] - 1)
+            whole[name] = [(step, value) for step, value in points if step <= until] + own
     return whole
 
 
