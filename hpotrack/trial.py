@@ -7,6 +7,7 @@ each see their own).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -90,6 +91,7 @@ class Trial:
         self._objective = objective
         self._last_step: dict[str, int] = {}
         self._first_objective_step: int | None = None
+        self._saved_before_reporting = False  # a default step before any report: the budget
         self._pending: deque[MetricRow] = deque()  # append/popleft are thread-safe
         self.flush_lock = threading.Lock()  # held while a batch is drained and written
         self.last_value: float | None = None
@@ -151,6 +153,16 @@ class Trial:
             return
         if self._first_objective_step is None or step < self._first_objective_step:
             self._first_objective_step = step
+        if self._saved_before_reporting and step < self._default_step():
+            self._saved_before_reporting = False
+            _warn_once(
+                self.study,
+                f"trial {self.number} of study {self.study!r} saved a checkpoint without "
+                f"step= before its first report, so at step {self._default_step()} (its "
+                f"budget), then reported step {step}: that checkpoint claims training it "
+                "had not done (the latest, it shadows later ones); pass the step it "
+                "trained through, trial.save_checkpoint(state, step=epoch)",
+            )
         self.last_value = None if math.isnan(number) else number
         due = self._next_check is not None and step >= self._next_check
         if due and self._checks is not None and self._next_check is not None:
@@ -245,14 +257,17 @@ class Trial:
 
     def save_checkpoint(self, obj: object, step: int | None = None) -> None:
         """Save ``obj`` (pickled; ``bytes`` are stored as they are) as this trial's
-        checkpoint at ``step`` (default: the last step reported, else the last of
-        :attr:`steps`). Written atomically beside the database, with the reports not yet
-        written; a later trial that continues this one (PBT, a promotion, a retry after a
-        crash) gets it from :meth:`load_checkpoint`."""
+        checkpoint at ``step``, the step the saved state has trained through (default:
+        the objective's last step reported, else the last of :attr:`steps`; a trial that
+        then reports an earlier step is warned, once per process, to pass ``step=``).
+        Written atomically beside the database, with the reports not yet written; a later
+        trial that continues this one (PBT, a promotion, a retry after a crash) gets it
+        from :meth:`load_checkpoint`."""
         if self._checkpoints is None:
             raise TrialError("save_checkpoint() works inside a trial that hpotrack runs")
         if step is None:
-            step = max(self._last_step.values(), default=self._default_step())
+            step = self._last_step.get(self._objective, self._default_step())
+            self._saved_before_reporting = self._objective not in self._last_step
         elif isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
             raise TrialError(f"`step >= 0` must hold for a whole number, but got step={step!r}")
         self._check_budget_step(int(step), "a checkpoint", lowest=0)
@@ -327,6 +342,15 @@ class Trial:
         while self._pending:
             rows.append(self._pending.popleft())
         return rows
+
+
+_warned: set[str] = set()  # studies told to pass step= to save_checkpoint, this process
+
+
+def _warn_once(study: str, message: str) -> None:
+    if study not in _warned:
+        _warned.add(study)
+        logging.getLogger("hpotrack").warning(message)
 
 
 _current: ContextVar[Trial | None] = ContextVar("hpotrack_trial", default=None)

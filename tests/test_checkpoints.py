@@ -316,6 +316,41 @@ def test_synchronous_hyperband_drops_the_checkpoints_of_decided_runs(db: Path) -
     assert len(kept) < sum(t.state is not TrialState.FAILED for t in trials) / 2
 
 
+def test_a_checkpoint_without_a_step_is_at_the_objectives_last_step(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not at another metric's (batches, say, which may count past the budget); before
+    the first report it is at the budget, and a report of an earlier step then says to
+    pass step= (that checkpoint, the latest, shadowed the later ones)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="d", db=db, seed=0,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            if trial.number == 1:
+                trial.save_checkpoint({"epoch": epoch})  # before reporting: no step known
+            for batch in range(1, 11):
+                trial.report(x, step=(epoch - 1) * 10 + batch, name="batch_loss")
+            trial.report(x, step=epoch)
+            if trial.number == 0:
+                trial.save_checkpoint({"epoch": epoch})
+        return x
+
+    with caplog.at_level("WARNING", logger="hpotrack"):
+        study = train.optimize(n_trials=2)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    with sqlite3.connect(db) as conn:
+        steps = conn.execute(
+            "SELECT t.number, c.step FROM checkpoints c JOIN trials t ON t.id = c.trial_id"
+        ).fetchall()
+    assert (0, 9) in steps and max(step for _, step in steps) == 9
+    warned = [r.getMessage() for r in caplog.records if "save_checkpoint" in r.getMessage()]
+    assert (
+        len(warned) == 1 and "trial 1 of study 'd' saved a checkpoint without step=" in (warned[0])
+    )
+    assert "pass the step it trained through" in warned[0]
+
+
 def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:
     @hp.tune(
         {"lr": hp.Float(0.01, 1.0, log=True)},
