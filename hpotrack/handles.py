@@ -70,9 +70,11 @@ class TrialCheckpoints:
                 study.warned_missing_checkpoint = True  # once per study and process
                 log.warning(
                     "trial %d of study %r continues trial %d at step %s (%s), but no "
-                    "checkpoint of that trial's line at or before that step is stored "
-                    "(deleted? or the study was imported: exports leave checkpoint files "
-                    "out): it starts from scratch",
+                    "checkpoint of that trial's line at or before that step is stored: it "
+                    "starts from scratch (save before reporting a step: report() raises "
+                    "hp.Pruned at the rung that stops a trial, so a save after it never "
+                    "runs; or the files were deleted, or the study was imported, as "
+                    "exports leave checkpoints out)",
                     self._claimed.number,
                     study.name,
                     edge.parent,

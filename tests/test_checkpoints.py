@@ -512,10 +512,8 @@ def test_a_trial_whose_checkpoint_to_continue_is_gone_says_so_once(
     promoted = [t for t in study.trials[6:] if t.origin == "promoted" and t.parents[0].parent < 6]
     assert promoted and all(loaded[t.number] is None for t in promoted)
     warnings = [r.getMessage() for r in caplog.records if "no checkpoint" in r.getMessage()]
-    assert (
-        len(warnings) == 1
-        and "exports leave checkpoint files out): it starts from scratch" in warnings[0]
-    )
+    assert len(warnings) == 1 and "is stored: it starts from scratch (save before" in warnings[0]
+    assert "or the files were deleted, or the study was imported" in warnings[0]
 
 
 def test_the_best_trials_model_can_be_loaded_after_the_search(db: Path) -> None:
