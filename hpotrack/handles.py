@@ -57,6 +57,13 @@ class TrialCheckpoints:
         )
         study.checkpoints_saved += 1
 
+    def store(self, reports: Sequence[MetricRow]) -> None:
+        """Write the trial's ``reports`` now (those of a step its checkpoint holds)."""
+        store = self._study.store
+        with store.write():
+            if store.trial_exists(self._claimed.trial_id):  # its study may be deleted
+                store.add_metrics(self._claimed.trial_id, reports)
+
     def source(self) -> tuple[int, Any] | None:
         """(step, object) of the checkpoint this trial starts from, if there is one."""
         study = self._study

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
@@ -39,6 +39,8 @@ class Checkpoints(Protocol):
 
     def save(self, step: int, obj: object, reports: Sequence[MetricRow]) -> None: ...
 
+    def store(self, reports: Sequence[MetricRow]) -> None: ...
+
     def source(self) -> tuple[int, Any] | None: ...
 
 
@@ -60,7 +62,9 @@ class Trial:
 
     When the method prunes, a report of the objective at one of its check steps (a rung,
     say) is written at once, with the reports before it, and the method decides there
-    whether the trial goes on (see :meth:`report`).
+    whether the trial goes on (see :meth:`report`). So is a report of the objective at a
+    step whose checkpoint is saved (saved, then reported): a retry that resumes the
+    checkpoint after a crash finds that step in the curve.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class Trial:
         self._last_step: dict[str, int] = {}
         self._first_objective_step: int | None = None
         self._saved_before_reporting = False  # a default step before any report: the budget
+        self._saved_step: int | None = None  # the largest step of a checkpoint saved
         self._pending: deque[MetricRow] = deque()  # append/popleft are thread-safe
         self.flush_lock = threading.Lock()  # held while a batch is drained and written
         self.last_value: float | None = None
@@ -167,6 +172,11 @@ class Trial:
         due = self._next_check is not None and step >= self._next_check
         if due and self._checks is not None and self._next_check is not None:
             self._check(self._checks, self._last_check_until(self._checks, step), step, number)
+        elif self._saved_step is not None and step <= self._saved_step:
+            # its checkpoint is stored: write its report now, not within the second, so a
+            # retry resuming that checkpoint after a crash finds the step in the curve
+            checkpoints = self._checkpoints
+            self._write(lambda rows: checkpoints.store(rows) if checkpoints else None)
         if prune and self._pruned_at is not None:
             raise Pruned(f"trial {self.number} was pruned at step {self._pruned_at}")
 
@@ -265,16 +275,26 @@ class Trial:
         from :meth:`load_checkpoint`."""
         if self._checkpoints is None:
             raise TrialError("save_checkpoint() works inside a trial that hpotrack runs")
+        checkpoints = self._checkpoints
+        guessed = step is None and self._objective not in self._last_step  # the budget
         if step is None:
             step = self._last_step.get(self._objective, self._default_step())
-            self._saved_before_reporting = self._objective not in self._last_step
         elif isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
             raise TrialError(f"`step >= 0` must hold for a whole number, but got step={step!r}")
         self._check_budget_step(int(step), "a checkpoint", lowest=0)
-        with self.flush_lock:  # the reports so far go with it: a retry resuming it lacks none
+        # the reports so far go with it: a retry resuming it lacks none
+        self._write(lambda rows: checkpoints.save(int(step), obj, rows))
+        self._saved_before_reporting = self._saved_before_reporting or guessed
+        if not guessed:
+            self._saved_step = max(int(step), self._saved_step or 0)
+
+    def _write(self, write: Callable[[list[MetricRow]], object]) -> None:
+        """Hand the reports not yet written to ``write`` (which stores them); put them
+        back if it fails, so the next write or the trial's outcome takes them."""
+        with self.flush_lock:
             rows = self.drain()
             try:
-                self._checkpoints.save(int(step), obj, rows)
+                write(rows)
             except BaseException:
                 self.restore(rows)
                 raise
