@@ -21,8 +21,10 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import io
 import pickle
 import re
+import sys
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from typing import Any, TypeVar
 
 from hpotrack.errors import TrialError
 from hpotrack.files import write_replacing
+from hpotrack.loader import SCRIPT_MODULE
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.trial import MetricRow
@@ -191,7 +194,22 @@ def load(store: Store, checkpoint: Checkpoint) -> Any:
             f"checkpoint {path} does not match its stored hash: the file was changed or "
             "damaged after it was written"
         )
-    return data if path.suffix == ".bin" else pickle.loads(data)  # our own file: trusted
+    return data if path.suffix == ".bin" else _ScriptUnpickler(io.BytesIO(data)).load()
+
+
+class _ScriptUnpickler(pickle.Unpickler):
+    """Unpickles our own files (trusted), finding a class the tuned script defined: run
+    as ``python train.py`` it pickled ``__main__.State``; reloaded by ``hpotrack resume``
+    or a worker, the script is the module :data:`hpotrack.loader.SCRIPT_MODULE`."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        script = sys.modules.get(SCRIPT_MODULE)
+        if module == "__main__" and script is not None:
+            try:
+                return functools.reduce(getattr, name.split("."), sys.modules["__main__"])
+            except AttributeError:
+                return functools.reduce(getattr, name.split("."), script)
+        return super().find_class(module, name)
 
 
 def unneeded(

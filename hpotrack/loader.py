@@ -17,6 +17,8 @@ from typing import Any
 
 from hpotrack.errors import HpotrackError
 
+SCRIPT_MODULE = "__hpotrack_main__"  # a script's name here (it was ``__main__`` when run)
+
 
 class FunctionNotFound(HpotrackError):
     """The recorded function cannot be imported any more."""
@@ -57,7 +59,7 @@ def _module(name: str, path: str | None) -> ModuleType:
             raise FunctionNotFound(
                 f"the tuned function was defined in a script that no longer exists ({path})"
             )
-        return _load_file("__hpotrack_main__", Path(path))
+        return _load_file(SCRIPT_MODULE, Path(path))
     try:
         return importlib.import_module(name)
     except ImportError as exc:

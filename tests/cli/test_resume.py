@@ -58,6 +58,46 @@ def test_resume_continues_to_a_new_target_without_running_the_main_block(tmp_pat
     assert len(hp.load_study("script", db=db).trials) == 7
 
 
+CHECKPOINTED = textwrap.dedent(
+    """
+    import sys
+    import hpotrack as hp
+
+    class State:
+        def __init__(self, epoch):
+            self.epoch = epoch
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="states", seed=0,
+             db=sys.argv[1] if __name__ == "__main__" else None, budget=hp.Budget(1, 9))
+    def train(x, trial):
+        state = trial.load_checkpoint() or State(0)
+        assert state.epoch == trial.steps.start - 1, (state.epoch, trial.steps)
+        for epoch in trial.steps:
+            state.epoch = epoch
+            trial.save_checkpoint(state, step=epoch)
+            trial.report(x + 1 / epoch, step=epoch)
+        return x
+
+    if __name__ == "__main__":
+        train.optimize(n_trials=6)
+    """
+)
+
+
+def test_resume_loads_checkpoints_of_a_class_the_script_defines(tmp_path: Path) -> None:
+    """Run as ``python job.py``, the script pickled ``__main__.State``; resume imports it
+    under another name, and unpickling failed ("Can't get attribute 'State' on
+    <module '__main__'>"): every promotion of an earlier trial failed."""
+    script, db = tmp_path / "job.py", tmp_path / "h.db"
+    script.write_text(CHECKPOINTED)
+    subprocess.run([sys.executable, str(script), str(db)], check=True, capture_output=True)
+    code, output = invoke(db, "states", "--n-trials", "30")
+    assert code == 0, output
+    trials = hp.load_study("states", db=db).trials
+    assert not [t for t in trials if t.state is hp.TrialState.FAILED], output
+    assert any(t.origin == "promoted" and t.parents[0].parent < 6 for t in trials)
+
+
 def test_resume_at_the_target_runs_nothing_and_says_so(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     code, output = invoke(db, "script")
