@@ -59,7 +59,8 @@ def load_checkpoint(
         raise TrialError(
             f"trial {number} of study {name!r} has no checkpoint{at}: its "
             "function saves one with trial.save_checkpoint(obj, step=...), and with "
-            "keep_checkpoints='needed' only those a trial may still start from are kept"
+            "keep_checkpoints='needed' a trial keeps only its latest, until a later trial "
+            "went on from it (its model is then that trial's; see docs/lineage.md)"
         )
     return checkpoints.load(store, found)
 

@@ -421,6 +421,33 @@ def test_a_populations_best_is_what_a_member_ended_with_and_its_model_loads(db: 
     assert json.loads(shown.output)["number"] == best.number
 
 
+def test_members_a_smaller_population_drops_keep_their_final_models(db: Path) -> None:
+    """Reopened with population 2, members 2 and 3 train no more, but what they ended
+    with is still among the study's results (its best here): their checkpoints stay."""
+
+    def tuned(population: int, generations: int) -> hp.TunedFunction:
+        @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)}, study="shrunk", db=db, seed=0,
+                 method=hp.methods.PBT(population=population, interval=2,
+                                       generations=generations))  # fmt: skip
+        def train(lr: float, trial: hp.Trial) -> float:
+            trial.load_checkpoint()
+            claim = hp.load_study("shrunk", db=db).trials[trial.number].claim or "pbt:0"
+            member = int(claim.split(":")[1])
+            value = 0.1 * member if member >= 2 else 1.0  # the dropped members end best
+            for step in trial.steps:
+                trial.report(value, step=step)
+            trial.save_checkpoint({"member": member, "step": trial.budget})
+            return value
+
+        return train
+
+    tuned(4, 1).optimize()
+    study = tuned(2, 3).optimize()
+    best = study.best
+    assert best.claim is not None and best.claim.startswith("pbt:2:")
+    assert study.load_checkpoint(best.number) == {"member": 2, "step": 2}
+
+
 def segments_by_member(trials: list[hp.TrialRecord]) -> dict[int, list[hp.TrialRecord]]:
     members: dict[int, list[hp.TrialRecord]] = {}
     for trial in trials:

@@ -171,8 +171,15 @@ class PBT(Method):
         )
 
     def resumable(self, history: History) -> list[int]:
-        """Each member's latest finished segment: the only checkpoints PBT starts from."""
-        return [m.latest.number for m in self.members(history) if m.latest is not None]
+        """Each member's latest finished segment: the only checkpoints PBT starts from,
+        and the models the population ended with, so also of members a study reopened
+        with a smaller population no longer trains (``study.best`` may be one of them)."""
+        latest: dict[str, int] = {}
+        for trial in history.trials:
+            claim = trial.claim or ""
+            if claim.startswith("pbt:") and trial.state is TrialState.COMPLETE:
+                latest[claim.split(":")[1]] = trial.number  # by member
+        return list(latest.values())
 
     def members(self, history: History) -> list[Member]:
         """The population as the history holds it (trials without a ``pbt:`` claim, e.g.
