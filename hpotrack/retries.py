@@ -125,8 +125,8 @@ class _Lost:
         budget, before the next check it had not made and, if it stored reports of the
         objective, at or before the last of them (a trial that saves, then reports, and
         is lost in between, would leave that step out of its curve); not at its last
-        check if that may have stopped it; else, if the trial was itself a retry resuming a lost
-        attempt, that step. None: the retry starts where the trial did (from scratch, or
+        check if that may have stopped it; else, if the trial was itself a retry resuming
+        a lost attempt, that step. None: the retry starts where the trial did (from scratch, or
         from the checkpoint it started from)."""
         record = self.record
         source = checkpoints.source_edge(record)

@@ -172,11 +172,10 @@ class Trial:
         due = self._next_check is not None and step >= self._next_check
         if due and self._checks is not None and self._next_check is not None:
             self._check(self._checks, self._last_check_until(self._checks, step), step, number)
-        elif self._saved_step is not None and step <= self._saved_step:
+        elif self._checkpoints and self._saved_step is not None and step <= self._saved_step:
             # its checkpoint is stored: write its report now, not within the second, so a
             # retry resuming that checkpoint after a crash finds the step in the curve
-            checkpoints = self._checkpoints
-            self._write(lambda rows: checkpoints.store(rows) if checkpoints else None)
+            self._write(self._checkpoints.store)
         if prune and self._pruned_at is not None:
             raise Pruned(f"trial {self.number} was pruned at step {self._pruned_at}")
 
