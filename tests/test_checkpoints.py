@@ -254,26 +254,35 @@ def test_files_a_killed_process_left_are_removed_when_the_study_runs_again(db: P
     assert not (folder / leftovers[1]).exists()
 
 
-def test_a_promotion_continues_its_parent_when_reports_are_sparser_than_checkpoints(
-    db: Path,
-) -> None:
-    """Checkpoints every epoch, reports every other one: a check at rung 1 comes from
-    the report at epoch 2, and the promotion continues from the checkpoint at or before
-    that rung, which collecting unneeded ones must not delete."""
+def checkpointing(
+    db: Path, method: str, budget: hp.Budget, report_every: int = 1
+) -> tuple[hp.TunedFunction, dict[int, object]]:
+    """A study that saves a checkpoint every step and reports every ``report_every``
+    steps (and at its budget), and the state each trial loaded, by number."""
     loaded: dict[int, object] = {}
 
-    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=0,
-             budget=hp.Budget(1, 27))  # fmt: skip
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=method, study="c", db=db, seed=0,
+             budget=budget)  # fmt: skip
     def train(x: float, trial: hp.Trial) -> float:
         loaded[trial.number] = trial.load_checkpoint()
         value = 0.0
         for step in trial.steps:
             value = (x - 0.3) ** 2 + 1.0 / step
             trial.save_checkpoint({"step": step}, step=step)
-            if step % 2 == 0 or step == trial.budget:
+            if step % report_every == 0 or step == trial.budget:
                 trial.report(value, step=step)
         return value
 
+    return train, loaded
+
+
+def test_a_promotion_continues_its_parent_when_reports_are_sparser_than_checkpoints(
+    db: Path,
+) -> None:
+    """Checkpoints every epoch, reports every other one: a check at rung 1 comes from
+    the report at epoch 2, and the promotion continues from the checkpoint at or before
+    that rung, which collecting unneeded ones must not delete."""
+    train, loaded = checkpointing(db, "sha", hp.Budget(1, 27), report_every=2)
     study = train.optimize(n_trials=20)
     promoted = [t for t in study.trials if t.origin == "promoted"]
     assert promoted
@@ -287,19 +296,7 @@ def test_synchronous_hyperband_drops_the_checkpoints_of_decided_runs(db: Path) -
     checkpoint goes (before, every stopped trial kept one, and the folder grew by most
     of the study's trials). Promotions still continue their parents, and each complete
     trial keeps its final model."""
-    loaded: dict[int, object] = {}
-
-    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="hyperband", study="h", db=db, seed=0,
-             budget=hp.Budget(1, 9))  # fmt: skip
-    def train(x: float, trial: hp.Trial) -> float:
-        loaded[trial.number] = trial.load_checkpoint()
-        value = 0.0
-        for step in trial.steps:
-            value = (x - 0.3) ** 2 + 1.0 / step
-            trial.save_checkpoint({"step": step}, step=step)
-            trial.report(value, step=step)
-        return value
-
+    train, loaded = checkpointing(db, "hyperband", hp.Budget(1, 9))
     study = train.optimize(n_trials=80)  # one iteration is 17 configurations, 23 trials
     trials = study.trials
     for trial in trials:
