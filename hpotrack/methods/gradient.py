@@ -15,8 +15,7 @@ Without hypergradients (the first complete trial returned none), the gradient is
 estimated by simultaneous perturbation (SPSA; Spall 1992, eqs. 2.2-2.3; the probe size
 as in Spall 1998, sec. III): iteration ``k`` runs two trials at ``x_k ± c_k Δ_k`` with
 ``Δ_k`` random signs and ``c_k = c / (k + 1)^γ``; Adam takes the step, at a constant
-size (Spall's decaying ``a_k = lr / (k + 1)^0.602``, tried on the tests' quadratic,
-reached its minimum more slowly). Each trial
+size (not Spall's decaying ``a_k``). Each trial
 is a probe, so its value includes the probe's offset from the iterate ``x_k``, the mean
 of the pair. Both probes are recorded (claims ``spsa:<k>+`` and ``-``, edges to the
 iterate's previous probes) and may run in two processes at once.
