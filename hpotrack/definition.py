@@ -15,6 +15,7 @@ from numbers import Integral
 from pathlib import Path
 from typing import Any
 
+from hpotrack import checkpoints
 from hpotrack.budget import Budget
 from hpotrack.errors import DefinitionError, StudyMismatchError, StudyNotFoundError
 from hpotrack.jsonable import dumps
@@ -114,10 +115,18 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                     differences,
                 )
             if dumps(row.method) != dumps(definition.method.to_json()):
+                caveat = (
+                    " (with keep_checkpoints='needed', those of its checkpoints the old "
+                    "method had no more use for are gone: a trial the new one continues "
+                    "from one of them trains from scratch)"
+                    if checkpoints.any_saved(store, row.id)
+                    else ""
+                )
                 log.info(
-                    "study %r: method changed %s; the trials so far are kept",
+                    "study %r: method changed %s; the trials so far are kept%s",
                     definition.name,
                     method_change(row.method, definition.method.to_json()),
+                    caveat,
                 )
             store.update_study(
                 row.id,

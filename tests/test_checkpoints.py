@@ -348,6 +348,18 @@ def test_a_checkpoint_without_a_step_is_at_the_objectives_last_step(
     assert "pass the step it trained through" in warned[0]
 
 
+def test_switching_method_says_that_checkpoints_the_old_one_had_no_use_for_are_gone(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """sha may promote a trial that synchronous hyperband had stopped for good, and whose
+    checkpoint it deleted: that promotion trains from scratch, and the switch says so."""
+    checkpointing(db, "hyperband", hp.Budget(1, 9))[0].optimize(n_trials=30)
+    with caplog.at_level("INFO", logger="hpotrack"):
+        checkpointing(db, "sha", hp.Budget(1, 9))[0].optimize(n_trials=31)
+    (changed,) = [r.getMessage() for r in caplog.records if "method changed" in r.getMessage()]
+    assert "from hyperband to sha; the trials so far are kept (with keep_checkpoints=" in changed
+
+
 def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:
     @hp.tune(
         {"lr": hp.Float(0.01, 1.0, log=True)},
