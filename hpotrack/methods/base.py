@@ -402,7 +402,7 @@ def _suggestion(method: object) -> str:
     if not isinstance(method, str):
         return ""
     lowered = method.lower()
-    if lowered == "qmc" or lowered == "sobol":
+    if lowered in ("qmc", "sobol"):
         return "; did you mean method=hp.methods.Random(qmc=True)?"
     if lowered in _REGISTRY:
         return f"; did you mean {lowered!r}?"
