@@ -11,7 +11,7 @@ import difflib
 import json
 import math
 import numbers
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -133,8 +133,9 @@ class Space(Mapping[str, Param]):
     def __repr__(self) -> str:
         return f"Space({dict(self._params)!r})"
 
-    def _check_names(self, params: Mapping[str, object]) -> None:
-        """Names must match exactly; a typo gets the name it was probably meant to be."""
+    def check_names(self, params: Mapping[str, object], *, partial: bool = False) -> None:
+        """Names must match exactly (``partial``: any may be left out); a typo gets the
+        name it was probably meant to be."""
         missing = [n for n in self._params if n not in params]
         problems, suggested = [], set()
         for name in (n for n in params if n not in self._params):
@@ -146,28 +147,30 @@ class Space(Mapping[str, Param]):
                 else f" (the space has {', '.join(map(repr, self._params))})"
             )
             problems.append(f"unknown hyperparameter {name!r}{hint}")
-        if missing := [n for n in missing if n not in suggested]:
+        if not partial and (missing := [n for n in missing if n not in suggested]):
             problems.append(f"missing hyperparameter(s) {', '.join(map(repr, missing))}")
         if problems:
             raise SpaceError("; ".join(problems))
 
-    def validate(self, params: Mapping[str, object]) -> dict[str, Value]:
-        """Canonical values for user-supplied parameters (manual trials, enqueue)."""
+    def validate(self, params: Mapping[str, object], *, partial: bool = False) -> dict[str, Value]:
+        """Canonical values for user-supplied parameters (manual trials, enqueue), in the
+        space's order; ``partial=True`` validates those given and allows the rest out."""
         if not isinstance(params, Mapping):
             raise SpaceError(f"parameters must be a dict of name -> value, but got {params!r}")
-        self._check_names(params)
+        self.check_names(params, partial=partial)
         out: dict[str, Value] = {}
         name = ""
         try:  # one try around the loop: zero cost on the hot path, unlike a with per item
             for name, param in self._params.items():
-                out[name] = param.validate(params[name])
+                if not partial or name in params:
+                    out[name] = param.validate(params[name])
         except SpaceError as error:
             raise SpaceError(f"parameter {name!r}: {error}") from None
         return out
 
     def encode(self, params: Mapping[str, object]) -> npt.NDArray[np.float64]:
         """The point of the unit cube, shape (d,), of a full set of valid values."""
-        self._check_names(params)
+        self.check_names(params)
         u = np.empty(len(self._params), dtype=np.float64)
         name = ""
         try:
@@ -231,12 +234,12 @@ class Space(Mapping[str, Param]):
             values.append(axis[digit])
         return dict(zip(self._params, reversed(values), strict=True))
 
-    def key(self, params: Mapping[str, Value]) -> str:
-        """A stable text key for a full set of values, the same for values equal to 12
-        significant digits (a grid point computed two ways, an enqueued ``0.1``): what
-        says that two trials ran the same configuration."""
+    def key(self, params: Mapping[str, Value], names: Iterable[str] | None = None) -> str:
+        """A stable text key for a full set of values (or for those of ``names``), the
+        same for values equal to 12 significant digits (a grid point computed two ways,
+        an enqueued ``0.1``): what says that two trials ran the same configuration."""
         return json.dumps(
-            [_key_value(params[name]) for name in self._params],
+            [_key_value(params[name]) for name in (self._params if names is None else names)],
             separators=(",", ":"),
             ensure_ascii=False,
         )

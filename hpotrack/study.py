@@ -203,19 +203,30 @@ class Study:
 
     # -- writing ----------------------------------------------------------------------
 
-    def enqueue(self, params: Mapping[str, object]) -> int:
-        """Queue a trial with these exact hyperparameters; returns its number.
+    def enqueue(self, params: Mapping[str, object], *, skip_if_exists: bool = False) -> int:
+        """Queue a trial with these hyperparameters; returns its number.
 
-        Queued trials run before anything the method proposes, in number order.
+        Queued trials run before anything the method proposes, in number order. Values
+        left out are drawn uniformly from the space, as ``random`` draws that trial's
+        (log-aware; the same in every process and after resume). ``skip_if_exists``:
+        when a trial in any state already has the given values, queue nothing and return
+        that trial's number (warm starts that a rerun of the same script repeats).
         """
-        values = self.space.validate(params)
+        given = self.space.validate(params, partial=True)
         with self._store.write():
-            number = self.refresh().next_number
+            history = self.refresh()
+            if skip_if_exists and given:
+                key = self.space.key(given, given)
+                for trial in history.trials:
+                    if self.space.key(trial.params, given) == key:
+                        return trial.number
+            number = history.next_number
+            drawn = self.space.decode(history.uniform(number, len(self.space)))
             self._store.insert_trial(
                 self._row.id,
                 number=number,
                 state=TrialState.QUEUED,
-                params=values,
+                params={name: given.get(name, drawn[name]) for name in self.space},
                 origin=Origin.ENQUEUED.value,
             )
         return number

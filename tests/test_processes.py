@@ -83,6 +83,32 @@ def test_grid_cells_are_claimed_once_across_three_processes(tmp_path: Path) -> N
     assert len(hp.load_study("grid24", db=db).trials) == 24
 
 
+WARM_STARTS = """
+import sys
+import hpotrack as hp
+from workloads import quadratic, wait_for_go
+wait_for_go()
+for k in range(30):
+    quadratic.study.enqueue({"x": k / 30}, skip_if_exists=True)
+"""
+
+
+def test_processes_enqueueing_the_same_warm_starts_queue_each_once(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    env = {**os.environ, "HPOTRACK_DB": str(db), "HPOTRACK_TEST_GATE": str(tmp_path)}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(WORKLOADS.parent)])
+    command = [sys.executable, "-c", WARM_STARTS]
+    processes = [
+        subprocess.Popen(command, env=env, text=True, stderr=subprocess.PIPE) for _ in range(3)
+    ]
+    open_gate(tmp_path, processes)
+    for process in processes:
+        finish(process)
+    trials = hp.load_study("shared", db=db).trials
+    assert sorted(t.params["x"] for t in trials) == [k / 30 for k in range(30)]
+    assert {(t.state, t.origin) for t in trials} == {(TrialState.QUEUED, "enqueued")}
+
+
 READER = """
 import sqlite3, sys, time
 import hpotrack as hp

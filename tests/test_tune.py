@@ -562,16 +562,45 @@ def test_a_trial_queued_after_the_target_is_reached_is_named_and_runs_with_a_lar
         {"x": 0.0, "n": 1.5, "opt": "adam"},
         {"x": 0.0, "n": 1, "opt": "nadam"},
         {"x": "0.1", "n": 1, "opt": "adam"},
-        {"x": 0.0, "n": 1},
         {"x": 0.0, "n": 1, "opt": "adam", "extra": 1},
+        {"x": 0.0, "m": 1},
     ],
-    ids=["out-of-range", "non-integer", "not-an-option", "string-for-float", "missing", "extra"],
+    ids=["out-of-range", "non-integer", "not-an-option", "string-for-float", "extra", "typo"],
 )
 def test_enqueue_rejects_bad_values(db: Path, params: dict[str, Any]) -> None:
     study = make(db).study
     with pytest.raises(hp.HpotrackError):
         study.enqueue(params)
     assert study.trials == []
+
+
+def test_values_left_out_of_an_enqueued_trial_are_drawn_as_random_draws_them(db: Path) -> None:
+    train = make(db, method="random")
+    first = train.study.enqueue({"n": 2})
+    second = train.study.enqueue({})
+    sampled = make(db.with_name("other.db"), method="random").optimize(n_trials=2).trials
+    trials = train.optimize(n_trials=2).trials
+    assert [t.origin for t in trials] == ["enqueued", "enqueued"] and (first, second) == (0, 1)
+    assert trials[0].params == {**sampled[0].params, "n": 2}
+    assert trials[1].params == sampled[1].params
+    assert trials[0].value == sampled[0].params["x"] ** 2 + 2
+
+
+def test_skip_if_exists_returns_the_trial_that_has_the_values(db: Path) -> None:
+    train = make(db)
+    train.optimize(n_trials=3)
+    done = train.study.trials[1]
+    assert train.study.enqueue(dict(done.params), skip_if_exists=True) == 1
+    assert (
+        train.study.enqueue({"opt": done.params["opt"], "x": done.params["x"]}, skip_if_exists=True)
+        == 1
+    )
+    queued = train.study.enqueue({"x": 0.25, "n": 1}, skip_if_exists=True)
+    assert queued == 3
+    assert train.study.enqueue({"n": 1, "x": 0.25 + 1e-15}, skip_if_exists=True) == 3
+    assert train.study.enqueue({"x": 0.25, "n": 1}) == 4  # without the flag: queued again
+    assert train.study.enqueue({}, skip_if_exists=True) == 5  # nothing given: nothing to match
+    assert [t.state.value for t in train.study.trials][3:] == ["queued"] * 3
 
 
 # -- reopening a study ---------------------------------------------------------------------

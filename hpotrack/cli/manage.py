@@ -6,7 +6,7 @@ import difflib
 import json
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -20,29 +20,41 @@ from hpotrack.text import plural
 
 @cli.command()
 @click.argument("study")
-@click.argument("assignments", nargs=-1, metavar="NAME=VALUE...")
+@click.argument("assignments", nargs=-1, metavar="[NAME=VALUE]...")
+@click.option(
+    "--skip-if-exists",
+    is_flag=True,
+    help="Queue nothing when a trial already has these values (any state).",
+)
 @click.pass_context
 @user_errors
-def enqueue(ctx: click.Context, study: str, assignments: tuple[str, ...]) -> None:
-    """Queue a trial with exact hyperparameters.
+def enqueue(
+    ctx: click.Context, study: str, assignments: tuple[str, ...], skip_if_exists: bool
+) -> None:
+    """Queue a trial with the given hyperparameters.
 
-    Give every hyperparameter of the space as NAME=VALUE, e.g. lr=1e-3 layers=2
-    opt=adam. The queued trial runs before anything the method proposes, the next time
-    the study is optimized or resumed below its target (at its target, raise the target
-    with --n-trials: a queued trial counts once it starts).
+    Give hyperparameters as NAME=VALUE, e.g. lr=1e-3 layers=2 opt=adam; those left
+    out are drawn at random from the space. The queued trial runs before anything the
+    method proposes, the next time the study is optimized or resumed below its target
+    (at its target, raise the target with --n-trials: a queued trial counts once it
+    starts).
     """
     opened = study_of(ctx, study)
     values = parse_assignments(opened.space, assignments)
-    number = opened.enqueue(values)
-    click.echo(f"enqueued trial {number} in study {opened.name!r}")
+    before = opened.refresh().next_number
+    number = opened.enqueue(values, skip_if_exists=skip_if_exists)
+    if number < before:
+        click.echo(f"study {opened.name!r} already has trial {number} with these values")
+        return
+    drawn = [name for name in opened.space if name not in values]
+    note = f" ({', '.join(drawn)} drawn at random)" if drawn else ""
+    click.echo(f"enqueued trial {number} in study {opened.name!r}{note}")
 
 
 def parse_assignments(space: Space, assignments: Sequence[str]) -> dict[str, Value]:
-    """``name=value`` texts -> values typed by the space; one :class:`SpaceError` if not.
-
-    Ranges and grids are left to ``Space.validate`` (``Study.enqueue`` calls it).
-    Suggested move: ``Space.parse(texts)`` in space.py, beside ``validate``.
-    """
+    """``name=value`` texts -> values typed by the space, for the names given; one
+    :class:`SpaceError` if not. Ranges and grids are left to ``Space.validate``
+    (``Study.enqueue`` calls it)."""
     texts: dict[str, str] = {}
     for item in assignments:
         name, sep, text = item.partition("=")
@@ -53,21 +65,8 @@ def parse_assignments(space: Space, assignments: Sequence[str]) -> dict[str, Val
         if name in texts:
             raise SpaceError(f"hyperparameter {name!r} is given twice")
         texts[name] = text
-    missing = [n for n in space if n not in texts]
-    problems, suggested = [], set()
-    for name in (n for n in texts if n not in space):
-        close = difflib.get_close_matches(name, missing or list(space), n=1)
-        suggested.update(close)
-        hint = f"; did you mean {close[0]!r}?" if close else f" (the space has {_names(space)})"
-        problems.append(f"unknown hyperparameter {name!r}{hint}")
-    if missing := [n for n in missing if n not in suggested]:
-        problems.append(
-            f"missing hyperparameter(s) {_names(missing)}: give each as NAME=VALUE "
-            f"({', '.join(f'{n}: {space[n]!r}' for n in missing)})"
-        )
-    if problems:
-        raise SpaceError("; ".join(problems))
-    return {name: parse_value(name, param, texts[name]) for name, param in space.items()}
+    space.check_names(texts, partial=True)
+    return {name: parse_value(name, space[name], texts[name]) for name in space if name in texts}
 
 
 def parse_value(name: str, param: Param, text: str) -> Value:
@@ -112,10 +111,6 @@ def _option(name: str, param: Choice, text: str) -> Value:
         f"parameter {name!r}: {text!r} is not one of the options "
         f"{', '.join(json.dumps(o) for o in options)}{hint}"
     )
-
-
-def _names(names: Sequence[str] | Mapping[str, object]) -> str:
-    return ", ".join(map(repr, names))
 
 
 @cli.command()

@@ -154,7 +154,7 @@ def test_enqueue_with_random_arguments(mlp: Path, argv: list[str]) -> None:
     assert len(added) <= 1  # --help enqueues nothing
     if added:
         (new,) = added
-        assert result.output == f"enqueued trial {new['number']} in study 'mlp'\n"
+        assert result.output.startswith(f"enqueued trial {new['number']} in study 'mlp'")
         assert new["state"] == "queued" and new["origin"] == "enqueued"
         assert hp.load_study("mlp", db=mlp).space.validate(new["params"]) == new["params"]
 

@@ -99,7 +99,7 @@ def test_an_enqueued_trial_runs_next(db: Path) -> None:
         ({"lr": "lrr=1e-3"}, ["unknown hyperparameter 'lrr'; did you mean 'lr'?"]),
         ({"lr": "lr:1e-3"}, ["expected NAME=VALUE, but got 'lr:1e-3'"]),
         ({"lr": "=1e-3"}, ["expected NAME=VALUE"]),
-        ({"lr": None}, ["missing hyperparameter(s) 'lr'", "Float(0.0001, 0.1, log=True)"]),
+        ({"lr": "lrr=1e-3", "layers": "layer=2"}, ["'lrr'; did you mean 'lr'?", "'layers'?"]),
         ({"lr": "lr=fast"}, ["parameter 'lr': expected a number, but got 'fast'"]),
         ({"lr": "lr=5"}, ["parameter 'lr'", "outside [0.0001, 0.1]"]),
         ({"lr": "lr=nan"}, ["parameter 'lr'", "finite"]),
@@ -121,11 +121,35 @@ def test_enqueue_refuses_bad_input_and_stores_nothing(
     assert count_trials(db) == 2
 
 
-def test_enqueue_refuses_a_name_given_twice_and_no_names(db: Path) -> None:
+def test_enqueue_refuses_a_name_given_twice(db: Path) -> None:
     make_study(db)
     user_error(invoke(db, "enqueue", "mlp", *GOOD, "bs=32"), "'bs' is given twice")
-    user_error(invoke(db, "enqueue", "mlp"), "missing hyperparameter(s) 'lr', 'layers', 'bs'")
     assert count_trials(db) == 2
+
+
+def test_enqueue_draws_the_values_left_out_and_names_them(db: Path) -> None:
+    make_study(db)
+    result = invoke(db, "enqueue", "mlp", "bs=32", "lr=0.01")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "enqueued trial 2 in study 'mlp' (layers, opt, shuffle, tag drawn at random)\n"
+    )
+    assert invoke(db, "enqueue", "mlp").exit_code == 0
+    first, second = hp.load_study("mlp", db=db).trials[2:]
+    assert (first.params["bs"], first.params["lr"]) == (32, 0.01)
+    assert first.origin == second.origin == "enqueued"
+    assert list(first.params) == list(second.params) == list(SPACE)
+
+
+def test_enqueue_skip_if_exists_names_the_trial_and_queues_nothing(db: Path) -> None:
+    make_study(db)
+    assert invoke(db, "enqueue", "mlp", *GOOD).exit_code == 0
+    result = invoke(db, "enqueue", "mlp", "--skip-if-exists", "layers=3", "lr=0.001")
+    assert result.exit_code == 0, result.output
+    assert result.output == "study 'mlp' already has trial 2 with these values\n"
+    assert count_trials(db) == 3
+    assert invoke(db, "enqueue", "mlp", "--skip-if-exists", "layers=2").exit_code == 0
+    assert count_trials(db) == 4
 
 
 def test_enqueue_into_an_unknown_study(db: Path) -> None:
