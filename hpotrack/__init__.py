@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import logging
 
-from hpotrack import methods, pruners
+from hpotrack import errors, methods, pruners
 from hpotrack.budget import Budget
 from hpotrack.definition import load_study
-from hpotrack.errors import HpotrackError
+from hpotrack.errors import (
+    HpotrackError,
+    NoCompleteTrial,
+    SpaceError,
+    StudyMismatchError,
+    StudyNotFoundError,
+    TooManyFailures,
+    TrialError,
+)
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space
 from hpotrack.study import Study
@@ -26,13 +34,20 @@ __all__ = [
     "Float",
     "HpotrackError",
     "Int",
+    "NoCompleteTrial",
     "Pruned",
     "Space",
+    "SpaceError",
     "Study",
+    "StudyMismatchError",
+    "StudyNotFoundError",
+    "TooManyFailures",
     "Trial",
+    "TrialError",
     "TrialRecord",
     "TrialState",
     "TunedFunction",
+    "errors",
     "load_study",
     "methods",
     "pruners",
