@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import numbers
+from collections.abc import Mapping
 
 
 def plural(n: int, word: str) -> str:
@@ -26,3 +28,20 @@ def not_a_number(value: object) -> str:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return ""
     return f" (a {type(value).__name__}, not a number)"
+
+
+class Rewording(logging.Filter):
+    """A filter on the ``hpotrack`` logger that replaces phrases of the library's messages
+    (``hpotrack resume`` names its options where the library names ``optimize()``'s
+    arguments). Worker processes of ``n_jobs`` install the parent's rewordings."""
+
+    def __init__(self, phrases: Mapping[str, str]) -> None:
+        super().__init__()
+        self.phrases = dict(phrases)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for phrase, replacement in self.phrases.items():
+            message = message.replace(phrase, replacement)
+        record.msg, record.args = message, None
+        return True

@@ -25,7 +25,7 @@ from hpotrack.loader import load_function
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import function_reference
 from hpotrack.runner import Ran, Terminated
-from hpotrack.text import plural
+from hpotrack.text import Rewording, plural
 
 if TYPE_CHECKING:
     from hpotrack.study import Study
@@ -117,9 +117,10 @@ def _run_round(
     raised."""
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()
+    wording = {k: v for f in log.filters if isinstance(f, Rewording) for k, v in f.phrases.items()}
     job = (reference, str(study.db_path.resolve()), study.name, n_trials, deadline, max_budget)
     processes = [
-        context.Process(target=_work, args=(*job, results, index == 0), daemon=True)
+        context.Process(target=_work, args=(*job, results, index == 0, wording), daemon=True)
         for index in range(jobs)
     ]
     for process in processes:
@@ -167,14 +168,17 @@ def _work(
     max_budget: float | None,
     results: Any,
     tells: bool,
+    wording: dict[str, str],
 ) -> None:
     """Body of one worker process. Only the first ``tells`` what the study does (the
     others would repeat each line: the method's choice, the target reached); every
-    worker warns."""
+    worker warns, in the parent's ``wording``."""
     from hpotrack.tune import TunedFunction
 
     if not tells:
         log.setLevel(max(log.getEffectiveLevel(), logging.WARNING))
+    if wording:
+        log.addFilter(Rewording(wording))
     _interrupt_once()
     _stop_when_the_parent_dies()
     try:

@@ -32,7 +32,7 @@ from hpotrack.lineage import best_result
 from hpotrack.loader import FunctionNotFound, load_function
 from hpotrack.records import TrialState
 from hpotrack.study import Study
-from hpotrack.text import plural
+from hpotrack.text import Rewording, plural
 
 # the library's hints name optimize()'s arguments; resume takes them as options
 OPTION_NAMES = {
@@ -122,24 +122,12 @@ def resume(
     click.echo(_summary(result))
 
 
-class _OptionWording(logging.Filter):
-    """Rewrites the library's hints ("pass a larger n_trials") with resume's option
-    names (``OPTION_NAMES``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for python, option in OPTION_NAMES.items():
-            message = message.replace(python, option)
-        record.msg, record.args = message, None
-        return True
-
-
 @contextlib.contextmanager
 def _option_names() -> Iterator[None]:
-    """While the study runs in this process, its log messages name resume's options
-    (worker processes of --jobs N log on their own, in the library's words)."""
+    """While the study runs (here, and in the worker processes of --jobs N, which
+    install the parent's rewordings), its log messages name resume's options."""
     logger = logging.getLogger("hpotrack")
-    wording = _OptionWording()
+    wording = Rewording(OPTION_NAMES)
     logger.addFilter(wording)
     try:
         yield

@@ -120,27 +120,28 @@ def cli_process(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     ("args", "hint"),
     [
         ((), "nothing to run (pass a larger --n-trials to extend the study)"),
+        (("--jobs", "2"), "nothing to run (pass a larger --n-trials to extend the study)"),
         (
             ("--n-trials", "9", "--max-budget", "20"),
             "the --max-budget of 20 is spent; nothing to run (pass a larger --max-budget",
         ),
     ],
-    ids=["target", "max-budget"],
+    ids=["target", "target-in-workers", "max-budget"],
 )
 def test_resume_with_nothing_to_run_names_the_options(
     tmp_path: Path, args: tuple[str, ...], hint: str
 ) -> None:
     """The library's hint names optimize()'s arguments (n_trials); resume's, its own
-    options. One trial of 9 epochs: "1 trial", "9 epochs"."""
+    options, also in worker processes. One trial of 9 epochs: "1 trial", "9 epochs"."""
     epochs = SCRIPT.replace("seed=0)", 'seed=0, budget=hp.Budget(1, 9, name="epochs"))')
     _, db = make_study(tmp_path, n_trials=1, text=epochs)
-    if args:  # 27 epochs trained, more than 20
+    if "--max-budget" in args:  # 27 epochs trained, more than 20
         assert invoke(db, "script", "--n-trials", "3")[0] == 0
     done = cli_process(db, "resume", "script", *args)
     assert done.returncode == 0, done.stderr
     assert hint in done.stderr and "n_trials" not in done.stderr, done.stderr
     assert "max_budget" not in done.stderr
-    if not args:
+    if "--max-budget" not in args:
         assert done.stdout.startswith("study 'script': 1 trial (1 complete); 9 epochs trained")
 
 
