@@ -1,15 +1,16 @@
 """Stopping rules on intermediate reports, for methods that are not multi-fidelity.
 
 ``method=hp.methods.TPE(pruner="median")`` (or ``Random``, ``Bayes``, ``Evolution``) stops a
-trial whose reports are poor compared with the trials that completed before it. The method
+trial whose reports are poor compared with the trials that completed before it;
+``pruner=hp.pruners.Threshold(upper=...)`` one whose report crosses a fixed bound. The method
 consults its pruner through the one interface every method has
 (:meth:`hpotrack.methods.base.Method.next_check` and ``on_report``), so the study loop does
 not know pruners exist. Successive halving, Hyperband and BOHB decide with their own rungs.
 
-The rule is the median stopping rule of Golovin et al. (2017, "Google Vizier", sec. 3.2.2),
-generalised to any percentile: at a check step ``s``, stop the trial when the best value it
-has reported at its checks so far is worse than the ``percentile``-th best of the values
-that complete trials reported at ``s``.
+The comparative rule is the median stopping rule of Golovin et al. (2017, "Google Vizier",
+sec. 3.2.2), generalised to any percentile: at a check step ``s``, stop the trial when the
+best value it has reported at its checks so far is worse than the ``percentile``-th best of
+the values that complete trials reported at ``s``.
 """
 
 from __future__ import annotations
@@ -73,12 +74,7 @@ class Percentile(Pruner):
         set_whole(self, "n_min_trials", 1)
 
     def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
-        start, every = self.n_warmup_steps, self.interval_steps
-        at = start if step <= start else start + math.ceil((step - start) / every) * every
-        budget = history.budget
-        if budget is not None and budget.whole and at >= budget.max:
-            return None  # a trial at its last step has trained: stopping it saves nothing
-        return at
+        return _check_step(step, self.n_warmup_steps, self.interval_steps, history)
 
     def prune(self, trial: TrialRecord, step: int, history: History) -> bool:
         if history.count(TrialState.COMPLETE) < max(self.n_startup_trials, 1):
@@ -104,6 +100,61 @@ class Median(Percentile):
         return data
 
 
+@friendly_init(MethodError)
+@dataclass(frozen=True)
+class Threshold(Pruner):
+    """Stop a trial whose report at a check is above ``upper`` or below ``lower``, or is
+    not a number: a diverged run (a loss that blew up, an accuracy stuck at chance) stops
+    at once, whatever the other trials did. Bounds are on the reported values as they
+    are, whatever the direction; give either or both. Checks happen every
+    ``interval_steps`` steps from ``n_warmup_steps`` (as for :class:`Percentile`).
+    """
+
+    name: ClassVar[str] = "threshold"
+    lower: float | None = None
+    upper: float | None = None
+    n_warmup_steps: int = 0
+    interval_steps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.lower is None and self.upper is None:
+            raise MethodError(
+                "Threshold() needs a bound: give upper= (e.g. upper=10.0 for a loss) "
+                "and/or lower= (e.g. lower=0.2 for an accuracy)"
+            )
+        for bound in ("lower", "upper"):
+            if getattr(self, bound) is not None:
+                set_real(self, bound, f"{bound} is a finite number", lambda _: True)
+        if self.lower is not None and self.upper is not None and not self.lower < self.upper:
+            raise MethodError(
+                f"`lower < upper` must hold, but got lower={self.lower}, upper={self.upper}"
+            )
+        set_whole(self, "n_warmup_steps", 0)
+        set_whole(self, "interval_steps", 1)
+
+    def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
+        return _check_step(step, self.n_warmup_steps, self.interval_steps, history)
+
+    def prune(self, trial: TrialRecord, step: int, history: History) -> bool:
+        value = trial.checks[step]
+        return (
+            math.isnan(value)
+            or (self.upper is not None and value > self.upper)
+            or (self.lower is not None and value < self.lower)
+        )
+
+
+def _check_step(step: int, start: int, every: int, history: History) -> int | None:
+    """The first check at or after ``step`` of checks every ``every`` steps from
+    ``start``; None at or past a whole-number budget's max (a trial there has trained:
+    stopping it saves nothing)."""
+    at = start if step <= start else start + math.ceil((step - start) / every) * every
+    budget = history.budget
+    if budget is not None and budget.whole and at >= budget.max:
+        return None
+    return at
+
+
 def _percentile(ranked: Any, q: float) -> float:
     """The ``q``-th percentile of sorted values, interpolated linearly (numpy's default)."""
     position = (len(ranked) - 1) * q / 100
@@ -112,7 +163,11 @@ def _percentile(ranked: Any, q: float) -> float:
     return float(ranked[low] + (ranked[high] - ranked[low]) * (position - low))
 
 
-PRUNERS: dict[str, type[Percentile]] = {"percentile": Percentile, "median": Median}
+PRUNERS: dict[str, type[Pruner]] = {
+    "percentile": Percentile,
+    "median": Median,
+    "threshold": Threshold,
+}
 
 
 def pruner_from(value: object) -> Pruner | None:
@@ -129,6 +184,6 @@ def pruner_from(value: object) -> Pruner | None:
         except (TypeError, MethodError) as exc:
             raise MethodError(f"stored pruner options are invalid: {exc}") from None
     raise MethodError(
-        f"unknown pruner {value!r}: use 'median', 'percentile', "
-        "hp.pruners.Median(...) or hp.pruners.Percentile(...)"
+        f"unknown pruner {value!r}: use 'median', 'percentile', hp.pruners.Median(...), "
+        "hp.pruners.Percentile(...) or hp.pruners.Threshold(upper=..., lower=...)"
     )

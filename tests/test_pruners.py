@@ -4,6 +4,7 @@ options, ``pruner_from``, and methods carrying a pruner through JSON and the dat
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import hpotrack as hp
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.base import from_json as method_from_json
-from hpotrack.pruners import Median, Percentile, Pruner, pruner_from
+from hpotrack.pruners import Median, Percentile, Pruner, Threshold, pruner_from
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
 from hpotrack.store import close_stores
@@ -259,6 +260,90 @@ def test_history_keeps_checks_ranked_and_replaces_a_trials_old_checks() -> None:
     assert history.reached(9) == [] and history.complete_at(9) == []
 
 
+# -- threshold -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bounds", "value", "stops"),
+    [
+        ({"upper": 2.0}, 2.0, False),
+        ({"upper": 2.0}, 2.5, True),
+        ({"upper": 2.0}, -1e9, False),
+        ({"lower": 0.2}, 0.1, True),
+        ({"lower": 0.2}, 0.2, False),
+        ({"lower": 0.2, "upper": 0.9}, 0.95, True),
+        ({"lower": 0.2, "upper": 0.9}, 0.5, False),
+        ({"upper": 2.0}, float("nan"), True),
+        ({"lower": -1.0}, float("inf"), False),
+        ({"upper": 1.0}, float("inf"), True),
+    ],
+)
+def test_threshold_stops_a_report_beyond_a_bound_or_not_a_number(
+    bounds: dict[str, float], value: float, stops: bool
+) -> None:
+    pruner = Threshold(**bounds)
+    for direction in ("minimize", "maximize"):  # the bounds are on the values as reported
+        history = history_with([], direction=direction)
+        assert decide(pruner, history, {3: value}, 3) is stops
+
+
+def test_threshold_needs_no_other_trial_and_judges_the_report_at_the_check() -> None:
+    pruner = Threshold(upper=1.0, n_warmup_steps=2, interval_steps=2)
+    history = history_with([])
+    assert decide(pruner, history, {2: 5.0, 4: 0.5}, 4) is False  # an earlier high report
+    assert [pruner.next_check(record(0, TrialState.RUNNING, {}), s, history) for s in (0, 3)] == [
+        2,
+        4,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({}, "Threshold() needs a bound: give upper="),
+        ({"upper": 1.0, "lower": 1.0}, "`lower < upper` must hold, but got lower=1.0, upper=1.0"),
+        ({"upper": float("nan")}, "but got upper=nan"),
+        ({"lower": "0.1"}, "but got lower='0.1'"),
+        ({"upper": True}, "but got upper=True"),
+        ({"upper": 1.0, "interval_steps": 0}, "`interval_steps >= 1` must hold"),
+        ({"upper": 1.0, "n_startup_trials": 3}, "unknown keyword argument 'n_startup_trials'"),
+    ],
+)
+def test_threshold_bad_options_are_method_errors(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(MethodError) as info:
+        Threshold(**options)
+    assert message in str(info.value)
+
+
+def test_threshold_by_name_says_it_needs_a_bound() -> None:
+    with pytest.raises(MethodError, match="needs a bound"):
+        hp.methods.TPE(pruner="threshold")
+
+
+def test_a_diverging_trial_stops_at_its_first_check_in_a_real_study(tmp_path: Path) -> None:
+    pruner = Threshold(upper=3.0, n_warmup_steps=2)
+
+    @hp.tune(
+        {"x": hp.Float(0.0, 1.0)},
+        method=hp.methods.Random(pruner=pruner),
+        db=tmp_path / "h.db",
+        seed=0,
+    )
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in range(1, 10):
+            loss = float("nan") if x > 0.8 else x * step  # x > 1/3 crosses 3 by step 9
+            trial.report(loss, step=step)
+        return loss
+
+    study = train.optimize(n_trials=12, progress=False)
+    for trial in study.trials:
+        x = float(trial.params["x"])  # type: ignore[arg-type]
+        steps = [step for step, _ in study.curve(trial.number)["value"]]
+        crossing = 2 if x > 0.8 else max(2, math.floor(3.0 / x) + 1) if x > 1 / 3 else None
+        assert trial.state is (TrialState.COMPLETE if crossing is None else TrialState.PRUNED)
+        assert steps == list(range(1, (crossing or 9) + 1))
+
+
 # -- options -------------------------------------------------------------------------------------
 
 
@@ -324,6 +409,7 @@ def test_pruner_from_names_and_instances() -> None:
     assert pruner_from("median") == Median()
     assert type(pruner_from("median")) is Median
     assert pruner_from("percentile") == Percentile()
+    assert pruner_from(Threshold(upper=1.0)) == Threshold(upper=1.0)
     assert type(pruner_from("percentile")) is Percentile
     mine = Percentile(percentile=10, n_warmup_steps=2)
     assert pruner_from(mine) is mine
@@ -336,6 +422,8 @@ def test_pruner_from_names_and_instances() -> None:
         Median(n_startup_trials=0, n_warmup_steps=3, interval_steps=2, n_min_trials=4),
         Percentile(),
         Percentile(percentile=12.5, n_startup_trials=1, n_min_trials=2),
+        Threshold(upper=2.5),
+        Threshold(lower=-1, upper=4, n_warmup_steps=3, interval_steps=2),
     ],
 )
 def test_pruner_from_stored_json(pruner: Pruner) -> None:
@@ -398,6 +486,7 @@ def _with_pruner(name: str, pruner: Pruner | str | None) -> Method:
         "median",
         Median(n_warmup_steps=2),
         Percentile(percentile=30, n_startup_trials=2, interval_steps=3, n_min_trials=2),
+        Threshold(lower=0.1, n_warmup_steps=1),
         None,
     ],
 )
