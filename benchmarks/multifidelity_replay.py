@@ -35,6 +35,9 @@ error within E epochs is at or below a level:
 - ``hyperband, rungs see the mean of the last 3``, ``..., the mean since the last
   rung``: statistics of the errors reported so far that are less noisy than the last
   one (the errors of the last 3 epochs, or of the epochs since the rung before);
+- ``hyperband, ties broken by the mean since the last rung``: the error at the rung
+  ranks first, and configurations with equal errors (whole digits tie often) rank by the
+  mean of their errors since the rung before, instead of by arrival;
 - ``hyperband, rungs see a learned estimate``: every check shows the error there plus,
   for each later rung, the change from the rung before that nearby configurations the
   run has trained that far made (:func:`learned_estimate`): a learning-curve predictor
@@ -45,6 +48,7 @@ error within E epochs is at or below a level:
 
     python benchmarks/multifidelity_replay.py --out replay.md        # ~10 min on 2 cores
     python benchmarks/multifidelity_replay.py --configs 200 --seeds 30  # quicker
+    python benchmarks/multifidelity_replay.py --rows "hyperband;random" --seeds 300
 """
 
 from __future__ import annotations
@@ -137,8 +141,9 @@ class Row:
     level late in training (``"level"``: the mean of its last ``LATE`` errors, what a
     perfect predictor of its quality could know, without the last epoch's noise), the
     mean of its errors over the last 3 epochs (``"last 3"``) or since the rung before
-    (``"since the last rung"``), or a learning-curve estimate of its final error made
-    from the run's own trials (``"learned"``, :func:`learned_estimate`)."""
+    (``"since the last rung"``), its error with ties broken by that mean (``"ties by
+    the mean since the last rung"``), or a learning-curve estimate of its final error
+    made from the run's own trials (``"learned"``, :func:`learned_estimate`)."""
 
     method: Method
     shown: str = ""
@@ -176,6 +181,9 @@ def allocations(ladder: Ladder) -> dict[str, Row]:
         "hyperband, rungs see the mean of the last 3": Row(Allocated(eta=eta), shown="last 3"),
         "hyperband, rungs see the mean since the last rung": Row(
             Allocated(eta=eta), shown="since the last rung"
+        ),
+        "hyperband, ties broken by the mean since the last rung": Row(
+            Allocated(eta=eta), shown="ties by the mean since the last rung"
         ),
         "hyperband, rungs see a learned estimate": Row(Allocated(eta=eta), shown="learned"),
         "random": Row(Random()),
@@ -232,6 +240,9 @@ def _seen(
         last_rung = max((rung for rung in rungs if rung < step), default=0)
         return float(np.mean(curve[last_rung:step]))
 
+    def ties_by_since_the_last_rung(step: int) -> float:  # errors are whole digits < 540
+        return error(step) + since_the_last_rung(step) / 1000
+
     def learned(step: int) -> float:
         return learned_estimate(recording, index, step, trained_to, rungs)
 
@@ -241,6 +252,7 @@ def _seen(
         "level": level,
         "last 3": last_3,
         "since the last rung": since_the_last_rung,
+        "ties by the mean since the last rung": ties_by_since_the_last_rung,
         "learned": learned,
     }[shown]
 
@@ -300,28 +312,33 @@ def recorded(task: str, n: int, cache: Path | None) -> Recording:
 
 
 def task_table(
-    report: Report, task: str, recording: Recording, seeds: Sequence[int], ladder: Ladder
+    report: Report,
+    task: str,
+    recording: Recording,
+    seeds: Sequence[int],
+    ladder: Ladder,
+    rows: dict[str, Row],
 ) -> None:
     """Share of runs reaching each level within 1/3 and all of the budget, per allocation."""
     epochs = TRIALS * MAX_EPOCHS
     columns = [round(epochs * share) for share in SHARES]
     bests = {}  # allocation: best error within each column's epochs, one row per seed
-    for name, row in allocations(ladder).items():
+    for name, row in rows.items():
         runs = [replay(row, recording, seed, epochs, ladder) for seed in seeds]
         width = max(sum(trained for trained, _ in run) for run in runs) + 1
         bests[name] = Curves.of(runs, width).within[:, columns]  # the benchmark's rule
     median = float(np.median(bests["random"][:, -1]))
     levels = sorted({math.floor(median), math.ceil(median), math.ceil(median) + 1})
-    rows = []
+    lines = []
     for name, found in bests.items():
         shares = [np.mean(found[:, i] <= level) for i in range(len(columns)) for level in levels]
         passes = chance_of_target(found[:, 0], bests["random"][:, -1], np.random.default_rng(0))
-        rows.append([name, *(f"{share:.0%}" for share in shares), f"{passes:.0%}"])
+        lines.append([name, *(f"{share:.0%}" for share in shares), f"{passes:.0%}"])
     report.table(
         f"{task}: share of {len(seeds)} replayed runs whose best error reaches a level, "
         f"{len(recording.errors)} recorded configurations, rungs at "
         f"{', '.join(map(str, ladder.steps))} epochs (eta = {ladder.eta:g})",
-        rows,
+        lines,
         "allocation|"
         + "|".join(f"≤ {lv:.0f}/540 within {e:,}" for e in columns for lv in levels)
         + f"|target passes with {BENCHMARK_SEEDS} seeds",
@@ -345,6 +362,7 @@ def main() -> None:
     add("--cache", type=Path, help="keep the recorded curves in this .npz file")
     add("--eta", type=float, default=3.0, help="reduction factor of every row's ladder")
     add("--min-epochs", type=int, default=1, help="the ladder's lowest budget (max: 27)")
+    add("--rows", help='the rows to run, separated by ";" (default: all; "random" always runs)')
     add("--out", type=Path, help="also write the tables to this markdown file")
     args = parser.parse_args()
     if not 1 <= args.min_epochs < MAX_EPOCHS or args.eta <= 1:
@@ -353,10 +371,16 @@ def main() -> None:
             f"--min-epochs={args.min_epochs}, --eta={args.eta}"
         )
     ladder = Ladder(Budget(args.min_epochs, MAX_EPOCHS), args.eta)
+    rows = allocations(ladder)
+    if args.rows:
+        chosen = [name.strip() for name in args.rows.split(";")]
+        if unknown := [name for name in chosen if name not in rows]:
+            parser.error(f"unknown --rows {unknown}; the rows are: {'; '.join(rows)}")
+        rows = {name: row for name, row in rows.items() if name in chosen or name == "random"}
     report = Report("Hyperband's bracket allocation, replayed on recorded curves")
     seeds = range(1000, 1000 + args.seeds)  # not the seeds of multifidelity.py
     for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):
-        task_table(report, task, recorded(task, args.configs, args.cache), seeds, ladder)
+        task_table(report, task, recorded(task, args.configs, args.cache), seeds, ladder, rows)
     if args.out:
         report.write(args.out)
 
