@@ -177,12 +177,12 @@ def release(
 
 def store_outcome(
     store: Store, study_id: int, claimed: Claimed, outcome: Outcome, ended: TrialRecord
-) -> Stamp:
+) -> Stamp | None:
     """Store ``outcome`` of ``claimed`` with its unwritten reports; ``ended`` is the
-    trial's record with it (:func:`finished`). Inside a write transaction."""
-    if outcome.reports:
-        store.add_metrics(claimed.trial_id, outcome.reports)
-    return store.finish_trial(
+    trial's record with it (:func:`finished`). None, and nothing written, when the
+    trial is no longer running (another process marked it lost meanwhile). Inside a
+    write transaction."""
+    stamp = store.finish_trial(
         study_id,
         claimed.trial_id,
         state=outcome.state,
@@ -192,3 +192,6 @@ def store_outcome(
         when=ended.finished,
         trained=outcome.trained,
     )
+    if stamp is not None and outcome.reports:
+        store.add_metrics(claimed.trial_id, outcome.reports)
+    return stamp

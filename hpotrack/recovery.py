@@ -1,15 +1,20 @@
 """Finding trials whose worker died, and keeping live workers visibly alive.
 
-A running trial is lost when its process is gone (same host: the pid no longer exists, or
-is a zombie) or when its heartbeat is older than :data:`GRACE_S` (any host; this also
-catches a pid reused by an unrelated process). Each process refreshes the heartbeat of its
-running trials from one background thread with its own connection, every
-:data:`INTERVAL_S` seconds, while the user's function runs; the same thread writes their
-buffered intermediate reports about every :data:`FLUSH_S` seconds.
+A running trial is lost when its process is gone. On the same host that is exact: the
+pid no longer exists, is a zombie, or now belongs to a process started after the trial
+(a pid reused); a process that is alive and is the one that claimed the trial is never
+lost, however long it is silent (stopped with Ctrl-Z, or busy in a C call that holds the
+GIL: it will finish, and two copies of its trial must not run). Elsewhere, or where the
+start time of a process cannot be read (no ``/proc``), a heartbeat older than
+:data:`GRACE_S` counts as lost. Each process refreshes the heartbeat of its running
+trials from one background thread with its own connection, every :data:`INTERVAL_S`
+seconds, while the user's function runs; the same thread writes their buffered
+intermediate reports about every :data:`FLUSH_S` seconds.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -22,6 +27,7 @@ from hpotrack.trial import Trial
 FLUSH_S = 1.0
 INTERVAL_S = 5.0
 GRACE_S = 60.0
+PID_REUSE_SLACK_S = 5.0  # a process started this much after the trial has reused its pid
 
 
 def lost_reason(trial: RunningTrial, now: float) -> str | None:
@@ -31,6 +37,14 @@ def lost_reason(trial: RunningTrial, now: float) -> str | None:
             return None  # this very process: it is running the trial right now
         if not pid_alive(trial.pid):
             return f"worker lost: process {trial.pid} on {trial.host} is gone"
+        began = process_start(trial.pid)
+        if began is not None and trial.started is not None:
+            if began > trial.started + PID_REUSE_SLACK_S:
+                return (
+                    f"worker lost: process {trial.pid} on {trial.host} is gone (its pid "
+                    "now belongs to a process started later)"
+                )
+            return None  # the very process that claimed it, alive: paused or busy
     if trial.heartbeat is not None and now - trial.heartbeat > GRACE_S:
         return (
             f"worker lost: no heartbeat from process {trial.pid} on {trial.host} "
@@ -47,11 +61,41 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # exists, owned by someone else
-    stat = Path(f"/proc/{pid}/stat")
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] != "Z"  # no /proc (macOS): trust kill()
+
+
+def process_start(pid: int) -> float | None:
+    """When process ``pid`` started (``time.time()`` scale, to about a second), from
+    ``/proc``; None where that cannot be read."""
+    fields = _stat_fields(pid)
+    boot = _boot_time()
+    if fields is None or boot is None or len(fields) < 20:
+        return None
     try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # stat field 22: starttime
+    except (ValueError, OSError):
+        return None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return True  # no /proc (macOS): trust kill()
+        return None
+
+
+@functools.cache
+def _boot_time() -> float | None:
+    """When this host booted (``btime`` of ``/proc/stat``), or None."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 class Heartbeat:

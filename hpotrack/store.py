@@ -50,6 +50,7 @@ class RunningTrial:
     host: str | None
     pid: int | None
     heartbeat: float | None
+    started: float | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ class Store(Connection):
         return [
             RunningTrial(*row)
             for row in self.conn.execute(
-                "SELECT id, number, host, pid, heartbeat FROM trials WHERE study_id = ? "
+                "SELECT id, number, host, pid, heartbeat, started FROM trials WHERE study_id = ? "
                 "AND number IN (SELECT value FROM json_each(?)) AND state = 'running' "
                 "ORDER BY number",
                 (study_id, dumps(list(numbers))),
@@ -297,17 +298,19 @@ class Store(Connection):
         error: str | None,
         when: float | None = None,
         trained: int | None = None,
-    ) -> Stamp:
-        """Record a trial's outcome: one statement, so atomic on its own. ``when`` is the
-        time it finished (default: now); ``trained``, the budget steps it trained."""
+    ) -> Stamp | None:
+        """Record the outcome of a running trial: one statement, so atomic on its own.
+        ``when`` is the time it finished (default: now); ``trained``, the budget steps it
+        trained. None, and nothing written, when the trial is no longer running (another
+        process marked it lost: the study has moved on without this outcome)."""
         now = time.time() if when is None else when
-        (seq,) = self.conn.execute(
+        row = self.conn.execute(
             "UPDATE trials SET state = ?, value = ?, metrics = ?, error = ?, finished = ?, "
             "trained = ?, seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) "
-            "WHERE id = ? RETURNING seq",
+            "WHERE id = ? AND state = 'running' RETURNING seq",
             (state.value, value, dumps(metrics), error, now, trained, study_id, trial_id),
         ).fetchone()
-        return Stamp(trial_id, seq, now)
+        return None if row is None else Stamp(trial_id, row[0], now)
 
     def record_check(
         self, study_id: int, trial_id: int, checks: Mapping[int, float], rung: int | None

@@ -273,7 +273,13 @@ class Study:
         self.read_while_waiting = 0
         when = time.time()
         history = self._cache.history
-        ended = [finished(history.trials[c.number], o, when) for c, o in done]
+        fresh = []  # outcomes of trials still running: not marked lost by another process
+        for trial, outcome in done:
+            if history.trials[trial.number].state is TrialState.RUNNING:
+                fresh.append((trial, outcome))
+            else:
+                self._drop_late(trial)
+        ended = [finished(history.trials[c.number], o, when) for c, o in fresh]
         for record in ended:
             history.update(record)
         guess = self._guess(limit, max_budget) if self._skip_guesses == 0 else None
@@ -287,7 +293,7 @@ class Study:
                 if changed_meanwhile and guess is not None:
                     guess = None
                     self._skip_guesses = STALE_GUESS_PAUSE
-                for (trial, outcome), record in zip(done, ended, strict=True):
+                for (trial, outcome), record in zip(fresh, ended, strict=True):
                     self._record(trial, outcome, record)
                 try:
                     while len(claimed) < count and not limits.batch_spends(
@@ -432,9 +438,15 @@ class Study:
         when = time.time()
         with self._writing():
             history = self.refresh()
+            stored = []
             for claimed, outcome in done:
-                ended = finished(history.trials[claimed.number], outcome, when)
-                self._record(claimed, outcome, ended)
+                if history.trials[claimed.number].state is not TrialState.RUNNING:
+                    self._drop_late(claimed)
+                    continue
+                stored.append((claimed, outcome))
+                self._record(
+                    claimed, outcome, finished(history.trials[claimed.number], outcome, when)
+                )
             kept = {claimed.number for claimed, _ in done}
             for claimed in unrun:
                 running = history.trials[claimed.number]
@@ -444,7 +456,7 @@ class Study:
                 self._cache.apply(record, claimed.trial_id, stamp.seq)
             # last, so that no change applied to the cache after them has a higher seq
             retried = 0
-            for claimed, outcome in done:
+            for claimed, outcome in stored:
                 if outcome.retry:
                     record = history.trials[claimed.number]
                     number = history.next_number + retried
@@ -523,9 +535,29 @@ class Study:
 
     def _record(self, claimed: Claimed, outcome: Outcome, ended: TrialRecord) -> None:
         """Store an outcome (inside the write lock, right after a refresh); ``ended``
-        is the trial's record with it, prepared before the lock."""
+        is the trial's record with it, prepared before the lock. An outcome of a trial
+        another process has marked lost meanwhile is dropped (the refresh put that
+        record in the cache)."""
         stamp = claims.store_outcome(self._store, self._row.id, claimed, outcome, ended)
+        if stamp is None:
+            self._drop_late(claimed)
+            return
         self._cache.apply(ended, claimed.trial_id, stamp.seq)
+
+    def _drop_late(self, claimed: Claimed) -> None:
+        """Say that this process finished a trial the study had already given up on: its
+        worker (this process) looked gone to another one, which marked it failed and
+        queued a retry where allowed. Storing the outcome now would run the configuration
+        twice and count it twice."""
+        record = self._cache.history.trials[claimed.number]
+        log.warning(
+            "trial %d of study %r finished here after another process marked it %s (%s); "
+            "its result is not stored: the study went on without it",
+            claimed.number,
+            self.name,
+            record.state.value,
+            record.error or "no reason stored",
+        )
 
     def worker(self, provenance: Mapping[str, Any]) -> Worker:
         """Register this process as a worker of the study (one ``runs`` row)."""

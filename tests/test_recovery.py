@@ -45,6 +45,18 @@ def test_a_live_process_with_a_fresh_heartbeat_is_not_lost() -> None:
     assert lost_reason(RunningTrial(1, 0, hostname(), os.getpid(), 0.0), time.time()) is None
 
 
+def test_a_silent_process_on_this_host_is_lost_only_when_its_pid_was_reused() -> None:
+    """A live process that claimed the trial (it started before the trial) is not lost,
+    however old its heartbeat (stopped with Ctrl-Z, or in a C call holding the GIL); a
+    live pid whose process started after the trial belongs to someone else."""
+    now = time.time()
+    parent = os.getppid()
+    stale = now - 10 * GRACE_S
+    assert lost_reason(RunningTrial(1, 0, hostname(), parent, stale, started=now - 1), now) is None
+    reused = RunningTrial(1, 0, hostname(), parent, stale, started=now - 365 * 86400)
+    assert "its pid now belongs to a process started later" in (lost_reason(reused, now) or "")
+
+
 def test_another_host_is_lost_only_when_its_heartbeat_is_stale() -> None:
     now = time.time()
     assert lost_reason(RunningTrial(1, 0, "elsewhere", 1, now - GRACE_S / 2), now) is None
@@ -579,3 +591,88 @@ def test_sigterm_stops_a_trial_as_ctrl_c_does(tmp_path: Path) -> None:
     assert [t.error for t in trials[:2]] == ["interrupted (SIGTERM)"] * 2
     assert [t.parents[-1].step for t in trials[1:]] == [2, 4]
     assert trials[2].state is TrialState.COMPLETE and trials[2].metrics["epochs"] == 6
+
+
+PAUSED = """
+import sys, time
+import hpotrack as hp
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, study="paused", db=sys.argv[1], seed=0)
+def train(x, trial):
+    if trial.number == 1:
+        print("started", flush=True)
+        time.sleep(1.5)  # the test stops this process meanwhile
+    return x
+
+train.optimize(n_trials=3)
+"""
+
+
+def _paused_in_trial_1(db: Path) -> subprocess.Popen[str]:
+    """A process running study "paused" into ``db``, stopped (SIGSTOP, as Ctrl-Z does)
+    inside trial 1, whose heartbeat is then made older than the grace period."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", PAUSED, str(db)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stdout.readline() == "started\n"
+    os.kill(process.pid, signal.SIGSTOP)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "UPDATE trials SET heartbeat = ? WHERE number = 1", (time.time() - 10 * GRACE_S,)
+        )
+    return process
+
+
+def test_a_paused_worker_on_this_host_keeps_its_trial(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    process = _paused_in_trial_1(db)
+    try:
+        other = hp.load_study("paused", db=db)
+        assert other.recover_lost_now() == 0
+        assert other.trials[1].state is TrialState.RUNNING
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    trials = hp.load_study("paused", db=db).trials
+    assert [(t.state, t.origin) for t in trials] == [(TrialState.COMPLETE, "sampled")] * 3
+
+
+def test_an_outcome_after_another_process_marked_the_trial_lost_is_not_stored(
+    tmp_path: Path,
+) -> None:
+    """What another host's stale heartbeat, say, decided stands: the late outcome would
+    overwrite the failure and run the configuration twice (its retry runs it again)."""
+    db = tmp_path / "h.db"
+    process = _paused_in_trial_1(db)
+    try:
+        store = open_store(db)
+        row = store.find_study("paused")
+        assert row is not None
+        with store.write():  # as lost.fail writes it
+            (running,) = store.running(row.id, [1])
+            store.finish_trial(
+                row.id,
+                running.id,
+                state=TrialState.FAILED,
+                value=None,
+                metrics={},
+                error="worker lost: test",
+            )
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "trial 1 of study 'paused' finished here after another process marked it failed" in (
+        stderr
+    )
+    trials = hp.load_study("paused", db=db).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAILED] + [
+        TrialState.COMPLETE
+    ] * (len(trials) - 2)
+    assert trials[1].error == "worker lost: test" and trials[1].value is None
