@@ -224,8 +224,8 @@ def unneeded(
     (what a retry resumes if it is lost: see :mod:`hpotrack.retries`), the one each
     running or queued trial starts from (:func:`line_state`), and the latest of each trial
     the method may still start a new trial from: every trial that did not fail and whose
-    line has not gone on (no finished child continued it or was promoted from it; a
-    failed one's retry starts where it did), narrowed to ``resumable`` when the method
+    line has not gone on (no child continued it or was promoted from it, but for a failed
+    one without a retry: PBT runs that segment again), narrowed to ``resumable`` when the method
     says (PBT: each member's latest segment; synchronous Hyperband: not the stopped
     trials of runs it has decided). Of such a trial that was pruned, the one a promotion
     would load (at or before its last check, or where its line was then) is kept too.
@@ -251,6 +251,7 @@ def unneeded(
             below = steps if trial.budget is None else [s for s in steps if s < trial.budget]
             keep.update((n, step) for step in {steps[-1], *below[-2:]})
     went_on: set[int] = set()
+    retried = {e.parent for t in trials for e in t.parents if e.kind == Origin.RETRIED.value}
     for trial in trials:
         edge = source_edge(trial)
         if edge is None:
@@ -259,7 +260,11 @@ def unneeded(
             found = line_state(trials, edge.parent, edge.step, find)
             if found is not None:
                 keep.add(found)
-        elif edge.kind != Origin.EXPLOITED.value:
+        elif edge.kind != Origin.EXPLOITED.value and (
+            trial.state is not TrialState.FAILED or trial.number in retried
+        ):
+            # a failed child without a retry did not go on: what it started from is what
+            # the method's next try starts from (PBT proposes the segment again)
             went_on.add(edge.parent)
     allowed = None if resumable is None else set(resumable)
     for trial in trials:

@@ -168,6 +168,17 @@ def test_only_checkpoints_something_can_still_load_are_kept() -> None:
     assert sorted((c.trial_id, c.step) for c in narrowed) == [(0, 1), (0, 2), (1, 3), (4, 1)]
 
 
+def test_a_failed_child_leaves_its_parents_latest_checkpoint() -> None:
+    """Unit: 1 continued 0 at step 2 and failed (interrupted, or a bug): the line did not
+    go on, and what 1 started from is what PBT's next try of the segment starts from."""
+    trials = [
+        TrialRecord(0, TrialState.COMPLETE, {}),
+        TrialRecord(1, TrialState.FAILED, {}, parents=(Edge(0, "continued", step=2),)),
+    ]
+    garbage = unneeded(trials, [(0, 1), (0, 2), (1, 3)])
+    assert sorted((c.trial_id, c.step) for c in garbage) == [(0, 1), (1, 3)]
+
+
 def test_a_queued_retry_keeps_the_checkpoint_its_line_resumes_from() -> None:
     """Unit: 1 was promoted from 0 at step 3 and lost after saving at 5 and 7; its retry
     2 resumes at 7 and was lost before saving anything; retry 3, queued, resumes 2's line
@@ -360,7 +371,7 @@ def test_switching_method_says_that_checkpoints_the_old_one_had_no_use_for_are_g
     assert "from hyperband to sha; the trials so far are kept (with keep_checkpoints=" in changed
 
 
-def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:
+def pbt(db: Path, keep: str = "needed", interrupt: int | None = None) -> hp.TunedFunction:
     @hp.tune(
         {"lr": hp.Float(0.01, 1.0, log=True)},
         method=hp.methods.PBT(population=4, interval=2, generations=3),
@@ -373,6 +384,9 @@ def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:
         state = trial.load_checkpoint() or {"w": 0.0, "steps": []}
         assert state["steps"] == list(range(1, trial.steps.start))  # continuous steps
         for step in trial.steps:
+            if trial.number == interrupt and step > trial.steps.start:
+                trial.save_checkpoint(state, step=step - 1)  # what it trained so far
+                raise KeyboardInterrupt  # Ctrl-C in the middle of the segment
             state["w"] += lr * (1.0 - state["w"])
             state["steps"].append(step)
             trial.report(1.0 - state["w"], step=step)
@@ -380,6 +394,24 @@ def pbt(db: Path, keep: str = "needed") -> hp.TunedFunction:
         return 1.0 - state["w"]
 
     return train
+
+
+def test_a_segment_interrupted_by_ctrl_c_runs_again_from_its_members_checkpoint(
+    db: Path,
+) -> None:
+    """The interrupted segment (failed, not retried: PBT proposes it again) must not
+    take its member's latest checkpoint with it: the next run continues from there (the
+    function asserts that its steps are continuous)."""
+    with pytest.raises(KeyboardInterrupt):
+        pbt(db, interrupt=4).optimize()  # member 0's second segment, continuing trial 0
+    study = pbt(db).optimize()
+    interrupted = study.trials[4]
+    assert interrupted.state is TrialState.FAILED and "interrupted" in (interrupted.error or "")
+    assert interrupted.parents == (hp.Edge(0, "continued", step=2),)
+    again = [t for t in study.trials[5:] if (t.claim or "").split("#")[0] == interrupted.claim]
+    assert [(t.state, t.parents) for t in again] == [(TrialState.COMPLETE, interrupted.parents)]
+    assert [step for step, _ in study.curve(again[0].number)["value"]] == [3, 4]  # not 1..4
+    assert all(t.state is TrialState.COMPLETE for t in study.trials if t.number != 4)
 
 
 @pytest.mark.parametrize("keep", ["needed", "all"])
