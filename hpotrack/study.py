@@ -27,7 +27,7 @@ from hpotrack import checkpoints, claims, limits, lineage, lost, retries, views
 from hpotrack.budget import Budget
 from hpotrack.cache import TrialCache
 from hpotrack.claims import Claimed, Outcome, Worker, finished
-from hpotrack.errors import StopSearch, TrialError
+from hpotrack.errors import MethodError, StopSearch, TrialError
 from hpotrack.handles import TrialCheckpoints, TrialChecks
 from hpotrack.methods.base import History, Proposal
 from hpotrack.methods.base import from_json as method_from_json
@@ -212,6 +212,10 @@ class Study:
         when a trial in any state already has the given values, queue nothing and return
         that trial's number (warm starts that a rerun of the same script repeats).
         """
+        if self.method.refuses_enqueued is not None:
+            raise MethodError(
+                f"study {self.name!r} cannot queue trials: {self.method.refuses_enqueued}"
+            )
         given = self.space.validate(params, partial=True)
         with self._store.write():
             history = self.refresh()

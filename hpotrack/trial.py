@@ -312,7 +312,8 @@ class Trial:
         if self.budget is None:
             raise TrialError(
                 "trial.steps needs a budget: pass budget=hp.Budget(min, max) to @tune, "
-                "or use a method that sets one (pbt)"
+                "or use a method that sets one (pbt; a direct call train(...) in its study "
+                "runs outside its segments, without one)"
             )
         found = self._lookup()
         return range((0 if found is None else found[0]) + 1, int(self.budget) + 1)

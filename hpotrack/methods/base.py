@@ -309,6 +309,8 @@ class Method(ABC):
 
     name: ClassVar[str]
     retries_lost: ClassVar[bool] = True  # False: the method re-runs lost trials itself
+    # Why the method cannot run an enqueued trial (None: it can; they run first).
+    refuses_enqueued: ClassVar[str | None] = None
     # Options added after studies were stored, with the value that does what the method
     # did before them: a stored study missing one resumes as it ran (see from_json).
     stored_defaults: ClassVar[dict[str, Any]] = {}

@@ -73,6 +73,11 @@ class PBT(Method):
 
     name = "pbt"
     retries_lost = False  # a failed segment is run again by ask, as the member's next one
+    refuses_enqueued = (
+        "pbt trains a population in segments it proposes itself, so a trial queued from "
+        "outside would belong to no member; to start near known values, narrow the space "
+        "around them (the first generation samples it)"
+    )
     population: int = 8
     interval: int = 5
     generations: int = 10

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
+from hpotrack.cli import cli
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.pbt import PBT, explore, perturbed
@@ -269,3 +271,19 @@ def test_a_budget_on_tune_is_refused_since_pbt_sets_each_segments_budget(
         @hp.tune(space, method=method, budget=hp.Budget(1, 3), db=tmp_path / "h.db")
         def train(lr: float, reg: float) -> float:
             return lr
+
+
+def test_enqueue_into_a_population_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """A queued trial belongs to no member: it failed later, saying that pbt sets no
+    budget although the method was pbt."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"lr": Float(1e-4, 1.0, log=True)}, method=PBT(population=2), db=db, study="p")
+    def train(lr: float) -> float:
+        return lr
+
+    with pytest.raises(MethodError, match="cannot queue trials: pbt trains a population"):
+        train.study.enqueue({"lr": 0.1})
+    result = CliRunner().invoke(cli, ["--db", str(db), "enqueue", "p", "lr=0.1"])
+    assert result.exit_code == 2 and "narrow the space" in result.output
+    assert hp.load_study("p", db=db).trials == []
