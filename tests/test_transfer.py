@@ -141,8 +141,17 @@ def tuned_pbt(db: Path, name: str = "pbt", fail: int | None = None) -> hp.TunedF
 
 def make_pbt_study(db: Path, name: str = "pbt") -> None:
     """A finished population whose trial 5 failed (its segment ran again, ``#1``), and a
-    queued trial outside the population."""
-    tuned_pbt(db, name, fail=5).optimize().enqueue({"lr": 0.1, "momentum": 0.9, "batch": 32})
+    queued trial outside the population (``enqueue`` refuses one now; older versions
+    stored it)."""
+    study = tuned_pbt(db, name, fail=5).optimize()
+    with study.store.write():
+        study.store.insert_trial(
+            study.id,
+            number=len(study.trials),
+            state=TrialState.QUEUED,
+            params={"lr": 0.1, "momentum": 0.9, "batch": 32},
+            origin="enqueued",
+        )
 
 
 def make_studies(db: Path) -> None:

@@ -124,6 +124,7 @@ def export_to_file(
     target = Path(path)
     if not target.parent.is_dir():
         raise TransferError(f"cannot write {target}: the folder {target.parent} does not exist")
+    _refuse_a_database(target, study, fmt)
     try:
         return write_replacing(
             target,
@@ -132,6 +133,27 @@ def export_to_file(
         )
     except OSError as exc:
         raise TransferError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _refuse_a_database(target: Path, study: Study, fmt: str) -> None:
+    """An export never replaces a database (the study's own, its journal files, or any
+    SQLite file): ``-o hpotrack.db`` would have turned every study in it into one
+    export."""
+    database = study.db_path.resolve()
+    own = {database, *(database.with_name(database.name + end) for end in _COMPANIONS)}
+    if target.resolve() in own:
+        what = "the database the study is in"
+    elif target.is_file() and target.read_bytes()[:16] == b"SQLite format 3\x00":
+        what = "an SQLite database"
+    else:
+        return
+    raise TransferError(
+        f"{target} is {what}: an export would replace it; write to another file, "
+        f"e.g. -o {study.name}.{fmt}"
+    )
+
+
+_COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
 
 
 def _curves(store: Store, study_id: int) -> dict[int, dict[str, list[list[Any]]]]:

@@ -145,6 +145,22 @@ def test_export_to_a_missing_folder(source: Path, tmp_path: Path) -> None:
     assert_user_error(result, "does not exist")
 
 
+def test_export_never_replaces_a_database(source: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    make_studies(other)
+    before = counts(source), counts(other)
+    for target, what in [
+        (source, "is the database the study is in"),
+        (Path(f"{source}-wal"), "is the database the study is in"),
+        (other, "is an SQLite database"),
+    ]:
+        result = invoke("--db", source, "export", "mlp", "-o", target)
+        assert_user_error(result, f"{target} {what}: an export would replace it")
+        assert "-o mlp.json" in result.stderr
+    assert (counts(source), counts(other)) == before
+    assert other.read_bytes()[:15] == source.read_bytes()[:15] == b"SQLite format 3"
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
