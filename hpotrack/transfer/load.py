@@ -285,7 +285,7 @@ def _trial(
     try:
         params = space.validate(params)
     except HpotrackError as exc:
-        if state not in (TrialState.QUEUED, TrialState.FAILED):
+        if state is not TrialState.FAILED:  # a queued one would run with them
             raise TransferError(f"{where}: params do not fit the study's space: {exc}") from None
     value = trial["value"]
     _check(value is None or math.isfinite(value), f"{where}: value {value!r} is not finite")
@@ -320,8 +320,8 @@ def _trial(
     for raw_edge in trial["parents"] or []:
         edge = _fields(raw_edge, EDGE, f"{where}'s parent")
         parent, kind = edge["parent"], edge["kind"]
-        ok = 0 <= parent < count and parent != position
-        _check(ok, f"{where}: parent {parent!r} is not another trial of the export")
+        ok = 0 <= parent < position  # a trial comes from earlier ones, whatever the edge
+        _check(ok, f"{where}: parent {parent!r} is not an earlier trial of the export")
         _check((parent, kind) not in seen, f"{where}: parent {parent} ({kind}) is listed twice")
         seen.add((parent, kind))
         plan.edges.append({"child": position, **edge})
