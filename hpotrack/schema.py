@@ -134,6 +134,44 @@ def _migrate_4_to_5(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE trials ADD COLUMN trained INTEGER")
 
 
-MIGRATIONS = (_migrate_0_to_1, _migrate_1_to_2, _migrate_2_to_3, _migrate_3_to_4, _migrate_4_to_5)
+def _migrate_5_to_6(db: sqlite3.Connection) -> None:
+    """Study and trial ids are never used twice (AUTOINCREMENT). SQLite otherwise gives
+    a new row the largest id + 1, so after ``hpotrack delete`` of the newest study the
+    next one got its ids, and a process still running the deleted study (or a handle
+    kept open to it) wrote its trials, reports and checkpoints into the new one. SQLite
+    cannot add AUTOINCREMENT to a table, so each is copied into a new one (the indexes
+    are made again; the other tables refer to the ids, which stay)."""
+    for table in ("studies", "trials"):
+        (create,) = db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        indexes = [
+            row[0]
+            for row in db.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NOT NULL",
+                (table,),
+            )
+        ]
+        head, key = f'CREATE TABLE "{table}" (', '"id" INTEGER PRIMARY KEY,'
+        if not create.startswith(head) or key not in create:
+            raise sqlite3.DatabaseError(f"unexpected schema of table {table}: {create}")
+        copy = create.replace(head, f'CREATE TABLE "{table}_new" (', 1)
+        db.execute(copy.replace(key, '"id" INTEGER PRIMARY KEY AUTOINCREMENT,', 1))
+        db.execute(f'INSERT INTO "{table}_new" SELECT * FROM "{table}"')
+        db.execute(f'DROP TABLE "{table}"')
+        db.execute(f'ALTER TABLE "{table}_new" RENAME TO "{table}"')
+        for index in indexes:
+            db.execute(index)
+
+
+MIGRATIONS = (
+    _migrate_0_to_1,
+    _migrate_1_to_2,
+    _migrate_2_to_3,
+    _migrate_3_to_4,
+    _migrate_4_to_5,
+    _migrate_5_to_6,
+)
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,7 +18,7 @@ from hpotrack.cli import cli
 from hpotrack.errors import StorageError
 from hpotrack.records import TrialState
 from hpotrack.schema import SCHEMA_VERSION
-from hpotrack.store import Store, close_stores
+from hpotrack.store import Store, close_stores, open_store
 from hpotrack.walindex import WalIndex
 from tests.test_store import new_study, query
 
@@ -26,8 +26,8 @@ from tests.test_store import new_study, query
 
 
 def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
-    assert SCHEMA_VERSION == 5
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert SCHEMA_VERSION == 6
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
@@ -272,7 +272,7 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
     points = query(db, "SELECT COUNT(*) FROM metrics")
     study = hp.load_study("v1-study", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     trials = study.trials
     assert [(t.number, t.state.value, t.value) for t in trials] == [
         (number, state, value) for number, state, _, value, _ in before
@@ -315,7 +315,7 @@ def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> 
     shutil.copytree(SCHEMA_V2.with_name("schema_v2.db.ckpt"), tmp_path / "old.db.ckpt")
     before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
     halving = hp.load_study("v2-hyperband", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     assert halving.budget == hp.Budget(1, 9, name="epochs")
     after = [(t.number, t.state.value, t.rung, t.bracket) for t in halving.trials]
     assert after == [row[:4] for row in before[: len(after)]]
@@ -370,7 +370,7 @@ def test_a_schema_v3_file_loses_the_state_index_and_keeps_its_queue(tmp_path: Pa
         return x
 
     trials = train.optimize(n_trials=10).trials
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     assert query(db, indexes) == []
     assert [(t.number, t.state.value) for t in trials[:6]] == [(n, s) for n, s, _ in before[:6]]
     lost, queued, retry = trials[6], trials[7], trials[8]
@@ -403,10 +403,45 @@ def test_a_schema_v4_file_gains_steps_trained_for_new_trials_only(tmp_path: Path
         return (x - 0.3) ** 2 + 1 / trial.budget  # type: ignore[operator]
 
     study = halving.optimize(n_trials=100, max_budget=30)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     old, new = study.trials[: len(before)], study.trials[len(before) :]
     assert [(t.number, t.state.value, t.value, t.rung) for t in old] == [row[:4] for row in before]
     assert all(t.trained is None for t in old)
     trained = [t.trained or 0 for t in new]
     assert all(t.trained is not None for t in new) and 30 <= sum(trained) < 30 + 9
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+SCHEMA_V5 = Path(__file__).with_name("data") / "schema_v5.db"  # see data/make_schema_v5.py
+
+
+def test_a_schema_v5_file_keeps_its_ids_and_never_gives_them_again(tmp_path: Path) -> None:
+    """A real file written at schema 5 (commit 62f5959): its studies and trials keep their
+    ids, and after the newest study is deleted the next study and its trials get new ones
+    (they got the deleted ones, and a process still running the deleted study wrote into
+    the new one)."""
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V5, db)
+    tables = ("studies", "trials", "metrics", "runs")
+    before = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
+    store = open_store(db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables} == before
+    kept = hp.load_study("v5-newest", db=db)
+    assert [t.value for t in kept.trials] == [t[5] for t in before["trials"][4:]]
+    row = store.find_study("v5-newest")
+    assert row is not None and row.id == 2
+    with store.write():
+        store.delete_study(row.id)
+
+    @hp.tune({"z": hp.Float(0.0, 1.0)}, method="random", study="after", db=db, seed=0)
+    def after(z: float) -> float:
+        return z
+
+    after.optimize(n_trials=2)
+    assert query(db, "SELECT id FROM studies WHERE name = 'after'") == [(3,)]
+    assert query(db, "SELECT MIN(id) FROM trials WHERE study_id = 3") == [(8,)]
+    with pytest.raises(hp.StudyNotFoundError, match="'v5-newest' was deleted"):
+        kept.enqueue({"y": 2})  # a handle kept open to the deleted study
+    assert len(hp.load_study("after", db=db).trials) == 2
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
