@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from hpotrack.errors import StorageError
 from hpotrack.filelock import WriterLock
-from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
+from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION, missing_columns
 from hpotrack.walindex import WalIndex
 
 if TYPE_CHECKING:
@@ -143,6 +143,13 @@ class Connection:
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             for step in MIGRATIONS[version:]:
                 step(self.conn)
+            if missing := missing_columns(self.conn):  # rolled back: the file stays as it was
+                raise StorageError(
+                    f"{self.path} has schema version {version} but lacks "
+                    f"{', '.join(sorted(missing))}: it was written by a pre-release hpotrack "
+                    "whose schema differed; export its studies with that version and "
+                    "import them (nothing was changed)"
+                )
             if version < SCHEMA_VERSION:
                 self.conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",

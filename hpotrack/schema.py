@@ -175,3 +175,33 @@ MIGRATIONS = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def missing_columns(db: sqlite3.Connection) -> list[str]:
+    """``table.column`` names that a new file has and ``db`` lacks: a file whose old
+    version differed from the one its number names (schema 1 changed in place during
+    the first hours of development) must not be stamped current and then fail on every
+    query."""
+    fresh = sqlite3.connect(":memory:")
+    try:
+        for step in MIGRATIONS:
+            step(fresh)
+        expected = {table: _columns(fresh, table) for table in _tables(fresh)}
+    finally:
+        fresh.close()
+    return [
+        f"{table}.{column}"
+        for table, columns in expected.items()
+        for column in columns - _columns(db, table)
+    ]
+
+
+def _tables(db: sqlite3.Connection) -> list[str]:
+    rows = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )
+    return [row[0] for row in rows]
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}

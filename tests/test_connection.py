@@ -302,6 +302,23 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
+def test_a_version_1_file_from_before_schema_1_settled_is_refused_unchanged(
+    tmp_path: Path,
+) -> None:
+    """Files written in the first hours of development say version 1 but lack columns
+    that version 1 got later (it was edited in place then): migrating one stamped it
+    current while every query failed."""
+    db = tmp_path / "early.db"
+    shutil.copy(SCHEMA_V1, db)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("ALTER TABLE studies DROP COLUMN retries")
+    before = _schema(db)
+    with pytest.raises(StorageError, match=r"schema version 1 but lacks studies\.retries: "):
+        open_store(db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    assert _schema(db) == before
+
+
 SCHEMA_V2 = Path(__file__).with_name("data") / "schema_v2.db"  # see data/make_schema_v2.py
 
 
