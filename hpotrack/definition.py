@@ -114,7 +114,8 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                     f"delete {shlex.quote(definition.name)}`",
                     differences,
                 )
-            if dumps(row.method) != dumps(definition.method.to_json()):
+            change = method_change(row.method, definition.method.to_json())
+            if change:
                 caveat = (
                     " (with keep_checkpoints='needed', those of its checkpoints the old "
                     "method had no more use for are gone: a trial the new one continues "
@@ -125,7 +126,7 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 log.info(
                     "study %r: method changed %s; the trials so far are kept%s",
                     definition.name,
-                    method_change(row.method, definition.method.to_json()),
+                    change,
                     caveat,
                 )
             store.update_study(
@@ -194,7 +195,8 @@ def _budget_text(data: dict[str, Any] | None) -> str:
 
 def method_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """How a stored method differs from the one now declared: another method, or which
-    options changed (a change of ``eta`` alone must not read as "from sha to sha")."""
+    options changed (a change of ``eta`` alone must not read as "from sha to sha");
+    "" when none did (an option stored before it existed reads as None: no change)."""
     if before.get("name") != after.get("name"):
         return f"from {before.get('name')} to {after.get('name')}"
     old, new = before.get("options") or {}, after.get("options") or {}
@@ -203,4 +205,4 @@ def method_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
         for key in sorted({*old, *new})
         if dumps(old.get(key)) != dumps(new.get(key))
     ]
-    return f"({after.get('name')}: {', '.join(changed)})"
+    return f"({after.get('name')}: {', '.join(changed)})" if changed else ""

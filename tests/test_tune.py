@@ -981,6 +981,21 @@ def test_a_change_of_method_options_names_the_options(
     ]
 
 
+def test_an_option_stored_before_it_existed_is_no_change_of_method(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A study stored without an option added since (read as None) said "method changed
+    (random: )", naming nothing."""
+    train = make(db, method=hp.methods.Random())
+    train.optimize(n_trials=1)
+    store = train.study.store
+    with store.write():
+        store.conn.execute("UPDATE studies SET method = json_remove(method, '$.options.pruner')")
+    with caplog.at_level(logging.INFO, logger="hpotrack"):
+        make(db, method=hp.methods.Random()).optimize(n_trials=2)
+    assert [r for r in caplog.records if "method changed" in r.getMessage()] == []
+
+
 @pytest.mark.parametrize("seed", [-1, 2**63, 1.5, True, "3"], ids=repr)
 def test_a_seed_outside_what_every_method_can_use_is_refused_when_decorating(
     db: Path, seed: object
