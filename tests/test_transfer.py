@@ -568,6 +568,8 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     elif change in ("no-value", "nan-value"):  # a complete trial's value
         complete = next(t for t in trials if t["state"] == "complete")
         complete["value"] = None if change == "no-value" else math.nan
+    elif change == "time":  # `hpotrack trial` could not print it
+        trials[1]["started"] = -1e300
     elif change == "late":  # the last trial is bad: the earlier ones must not be stored
         trials[-1]["value"] = "high"
     return data
@@ -594,6 +596,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         ("curve", "trial 1: curve 'loss' has step 0 twice"),
         ("best-schedule", "the export: best_schedule must be an object"),
         ("late", "trial 6: value must be a number"),
+        ("time", "trial 1: started must be a time in Unix seconds"),
         ("no-value", r"trial \d+: it is complete but has no value"),
         ("nan-value", r"trial \d+: value nan is not finite"),
     ],

@@ -23,13 +23,13 @@ STUDY = {
 TRIAL = {
     "number": "int", "state": "str", "params": "object", "value": "number?",
     "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
-    "started": "number?", "finished": "number?", "error": "str?", "host": "str?",
+    "started": "time?", "finished": "time?", "error": "str?", "host": "str?",
     "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
     "checks": "object?", "note": "str?", "trained": "int?", "run": "int?",
 }  # fmt: skip
 RUN = {
     "run": "int", "host": "str?", "pid": "int?", "python": "str?", "platform": "str?",
-    "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "number?",
+    "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "time?",
 }  # fmt: skip
 EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
 BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}

@@ -48,9 +48,15 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and -(2**63) <= x < 2**63
 
 
+def _is_time(x: Any) -> bool:
+    """Unix seconds that a date can show (years 1 to 9999): `hpotrack trial` prints it."""
+    return (isinstance(x, float) or _is_int(x)) and -62135596800 <= x <= 253402300799
+
+
 _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "int": (_is_int, "a 64-bit int"),
     "number": (lambda x: isinstance(x, float) or _is_int(x), "a number"),
+    "time": (_is_time, "a time in Unix seconds (years 1 to 9999)"),
     "str": (lambda x: isinstance(x, str), "a string"),
     "object": (lambda x: isinstance(x, Mapping), "an object"),
     "list": (lambda x: isinstance(x, list), "a list"),
@@ -390,7 +396,7 @@ def _point(step: Any, value: Any, at: Any) -> bool:
     """Whether ``[step, value, time]`` is a curve point (value and time may be null)."""
     number = _KINDS["number"][0]
     valid = _KINDS["int"][0](step) and step >= 0
-    return bool(valid and (value is None or number(value)) and (at is None or number(at)))
+    return bool(valid and (value is None or number(value)) and (at is None or _is_time(at)))
 
 
 def _check(ok: bool, message: str) -> None:
