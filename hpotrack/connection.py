@@ -63,6 +63,13 @@ class Connection:
             )
         if self.path.is_dir():
             raise StorageError(f"{self.path} is a directory, not a database file")
+        for end in ("-wal", "-shm", "-journal", ".lock"):
+            owner = self.path.with_name(self.path.name.removesuffix(end))
+            if self.path.name.endswith(end) and owner.is_file():
+                raise StorageError(  # a database made there would vanish, or corrupt it
+                    f"{self.path} belongs to the database {owner} (SQLite's or hpotrack's "
+                    f"file beside it); pass db={owner} (--db {owner})"
+                )
         if not self.path.parent.is_dir():
             raise StorageError(
                 f"cannot create {self.path}: the folder {self.path.parent} does not exist"

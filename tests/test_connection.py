@@ -160,6 +160,17 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
         Store(tmp_path)
 
 
+@pytest.mark.parametrize("end", ["-wal", "-shm", ".lock"])
+def test_a_file_beside_a_database_is_not_taken_for_one(db: Path, store: Store, end: str) -> None:
+    """`--db h.db-wal import ...` built a database in the WAL's place, which SQLite then
+    threw away (or took for the real one's log)."""
+    beside = Path(f"{db}{end}")
+    before = beside.read_bytes() if beside.exists() else None
+    with pytest.raises(StorageError, match=rf"belongs to the database {db} .*pass db={db}"):
+        Store(beside)
+    assert (beside.read_bytes() if beside.exists() else None) == before
+
+
 def test_must_exist_refuses_a_missing_file_without_creating_it(tmp_path: Path) -> None:
     missing = tmp_path / "missing.db"
     with pytest.raises(StorageError, match="no database"):
