@@ -251,13 +251,14 @@ def test_the_installed_command_imports_function_modules_from_the_current_folder(
     assert len(hp.load_study("script", db=db).trials) == 5
 
 
-SLOW = SCRIPT.replace("    return x", "    import time\n    time.sleep(0.1)\n    return x")
-
-
 def test_ctrl_c_during_resume_says_how_to_continue(tmp_path: Path) -> None:
     """Not click's bare "Aborted!": the running trial is queued again, and the line
     says the command that continues."""
-    _, db = make_study(tmp_path, n_trials=1, text=SLOW)
+    hangs = SCRIPT.replace("def train(x):", "def train(x, trial):").replace(
+        "    return x",
+        "    import time\n    time.sleep(60 if trial.number == 3 else 0.05)\n    return x",
+    )
+    _, db = make_study(tmp_path, n_trials=1, text=hangs)
     code = "from hpotrack.cli import main; main()"
     run = subprocess.Popen(
         [sys.executable, "-c", code, "--db", str(db), "resume", "script", "--n-trials", "500"],
@@ -265,10 +266,13 @@ def test_ctrl_c_during_resume_says_how_to_continue(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
-    deadline = 60
-    while len(hp.load_study("script", db=db).trials) < 4 and deadline:
-        time.sleep(0.2)
-        deadline -= 1
+    deadline = time.monotonic() + 60  # then trial 3 runs (in its sleep: not between trials)
+    while time.monotonic() < deadline:
+        trials = hp.load_study("script", db=db).trials
+        if len(trials) == 4 and trials[3].state is hp.TrialState.RUNNING:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130, err
