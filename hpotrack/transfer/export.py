@@ -143,7 +143,7 @@ def _refuse_a_database(target: Path, study: Study, fmt: str) -> None:
     own = {database, *(database.with_name(database.name + end) for end in _COMPANIONS)}
     if target.resolve() in own:
         what = "the database the study is in"
-    elif target.is_file() and target.read_bytes()[:16] == b"SQLite format 3\x00":
+    elif target.is_file() and _head(target) == b"SQLite format 3\x00":
         what = "an SQLite database"
     else:
         return
@@ -154,6 +154,15 @@ def _refuse_a_database(target: Path, study: Study, fmt: str) -> None:
 
 
 _COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
+
+
+def _head(path: Path) -> bytes:
+    """The first 16 bytes of a file (an SQLite file's header), not the whole file."""
+    try:
+        with path.open("rb") as file:
+            return file.read(16)
+    except OSError:
+        return b""
 
 
 def _curves(store: Store, study_id: int) -> dict[int, dict[str, list[list[Any]]]]:
