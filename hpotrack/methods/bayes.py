@@ -286,20 +286,17 @@ def _observations(
     """(trial number, loss) of at most ``cap`` finished trials with a value, and the numbers
     of the (at most ``cap // 4``, latest) running or queued trials and of as many failed
     ones. A failed trial is conditioned on as the worst value seen: left out, the model
-    would see the failing point as unexplored and propose it again and again."""
+    would see the failing point as unexplored and propose it again and again. So is one
+    stopped without a finite value (its last report NaN or infinite: a diverged run)."""
     sign = objective_sign(history.direction)
     finished, pending, failed = [], [], []
     for trial in history.trials:
         if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
             pending.append(trial.number)
-        elif trial.state is TrialState.FAILED:
-            failed.append(trial.number)
-        elif (
-            trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
-            and trial.value is not None
-            and math.isfinite(trial.value)
-        ):
-            finished.append((trial.number, sign * trial.value))
+        elif trial.value is not None and math.isfinite(trial.value):
+            finished.append((trial.number, sign * trial.value))  # complete or pruned
+        else:
+            failed.append(trial.number)  # failed, or pruned without a finite value
     keep = _subset(np.array([loss for _, loss in finished]), cap)
     return [finished[i] for i in keep], pending[-(cap // 4) :], failed[-(cap // 4) :]
 

@@ -166,7 +166,8 @@ def _gather(
     history: History,
 ) -> tuple[list[TrialRecord], list[TrialRecord], list[TrialRecord], list[TrialRecord]]:
     """Complete, pruned (with a finite value), pending and failed trials of the window, in
-    order."""
+    order. A trial stopped without a finite value (its last report NaN or infinite: a
+    diverged run) counts as failed: left out, its region would look unexplored."""
     trials = history.trials
     start = max(0, len(trials) - WINDOW)
     complete: list[TrialRecord] = []
@@ -178,6 +179,8 @@ def _gather(
         if state is TrialState.COMPLETE or state is TrialState.PRUNED:
             if trial.value is not None and math.isfinite(trial.value):
                 (complete if state is TrialState.COMPLETE else pruned).append(trial)
+            else:
+                failed.append(trial)
         elif state in _PENDING:
             pending.append(trial)
         elif state is TrialState.FAILED:

@@ -201,6 +201,9 @@ def test_finished_trials_with_values_are_data_running_ones_pending_failed_ones_a
         history.update(record(number, FAST.ask(history), state, value))
     data, pending, failed = bayes_module._observations(history, 200)
     assert data == [(0, -2.0), (1, -3.0)] and pending == [3] and failed == [2]
+    # stopped after a NaN report (a diverged run): no value, so as bad as a failure
+    history.update(record(4, FAST.ask(history), TrialState.PRUNED, None))
+    assert bayes_module._observations(history, 200)[2] == [2, 4]
 
 
 def test_the_kept_points_are_the_best_half_and_a_spread_ending_with_the_latest() -> None:

@@ -194,6 +194,9 @@ def test_failed_trials_count_as_bad_and_pruned_ones_rank_after_complete_ones() -
     # the proposal stays near the best complete trial (x = 0), not the pruned ones.
     proposal = TPE(n_startup=1, gamma=0.1).ask(history)
     assert float(proposal.params["x"]) < 0.25  # type: ignore[arg-type]
+    # stopped after a NaN report (a diverged run): no value, so as bad as a failure
+    history.update(TrialRecord(30, TrialState.PRUNED, {"x": 0.9}, value=None))
+    assert tpe_module._gather(history)[3][-1].number == 30
 
 
 def test_the_window_keeps_the_best_trial_ever(monkeypatch: pytest.MonkeyPatch) -> None:
