@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -104,10 +105,11 @@ class Median(Percentile):
 @dataclass(frozen=True)
 class Threshold(Pruner):
     """Stop a trial whose report at a check is above ``upper`` or below ``lower``, or is
-    not a number: a diverged run (a loss that blew up, an accuracy stuck at chance) stops
-    at once, whatever the other trials did. Bounds are on the reported values as they
-    are, whatever the direction; give either or both. Checks happen every
-    ``interval_steps`` steps from ``n_warmup_steps`` (as for :class:`Percentile`).
+    NaN or infinite (whichever bounds are given): a diverged run (a loss that blew up, an
+    accuracy stuck at chance) stops at once, whatever the other trials did. Bounds are on
+    the reported values as they are, whatever the direction; give either or both. Checks
+    happen every ``interval_steps`` steps from ``n_warmup_steps`` (as for
+    :class:`Percentile`).
     """
 
     name: ClassVar[str] = "threshold"
@@ -137,10 +139,10 @@ class Threshold(Pruner):
 
     def prune(self, trial: TrialRecord, step: int, history: History) -> bool:
         value = trial.checks[step]
-        return (
-            math.isnan(value)
-            or (self.upper is not None and value > self.upper)
-            or (self.lower is not None and value < self.lower)
+        if not math.isfinite(value) or abs(value) == sys.float_info.max:
+            return True  # a NaN or infinite report: checks store it as the worst value
+        return (self.upper is not None and value > self.upper) or (
+            self.lower is not None and value < self.lower
         )
 
 

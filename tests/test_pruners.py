@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -274,8 +275,10 @@ def test_history_keeps_checks_ranked_and_replaces_a_trials_old_checks() -> None:
         ({"lower": 0.2, "upper": 0.9}, 0.95, True),
         ({"lower": 0.2, "upper": 0.9}, 0.5, False),
         ({"upper": 2.0}, float("nan"), True),
-        ({"lower": -1.0}, float("inf"), False),
+        ({"lower": -1.0}, float("inf"), True),  # infinite: diverged, either way
         ({"upper": 1.0}, float("inf"), True),
+        ({"lower": 0.2}, sys.float_info.max, True),  # how a check stores a NaN report
+        ({"upper": 2.0}, -sys.float_info.max, True),  # ... when maximizing
     ],
 )
 def test_threshold_stops_a_report_beyond_a_bound_or_not_a_number(
@@ -285,6 +288,26 @@ def test_threshold_stops_a_report_beyond_a_bound_or_not_a_number(
     for direction in ("minimize", "maximize"):  # the bounds are on the values as reported
         history = history_with([], direction=direction)
         assert decide(pruner, history, {3: value}, 3) is stops
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+@pytest.mark.parametrize("bounds", [{"lower": 0.0}, {"upper": 10.0}])
+def test_a_nan_report_stops_a_trial_whatever_the_bound_and_direction(
+    tmp_path: Path, direction: str, bounds: dict[str, float]
+) -> None:
+    """A check stores a NaN report as the direction's worst value, which passed the bound
+    on the other side (+max is above any lower bound)."""
+    pruner = Threshold(**bounds)
+
+    @hp.tune({"x": hp.Float(1.0, 2.0)}, method=hp.methods.Random(pruner=pruner),
+             direction=direction, db=tmp_path / "h.db", seed=0)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in range(1, 6):
+            trial.report(float("nan") if step == 2 else x, step=step)
+        return x
+
+    study = train.optimize(n_trials=2, progress=False)
+    assert [(t.state, max(t.checks)) for t in study.trials] == [(TrialState.PRUNED, 2)] * 2
 
 
 def test_threshold_needs_no_other_trial_and_judges_the_report_at_the_check() -> None:
