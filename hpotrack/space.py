@@ -216,8 +216,15 @@ class Space(Mapping[str, Param]):
         return self._grids[grid_points]
 
     def grid_size(self, grid_points: int | None = None) -> int:
-        """The number of grid cells: the product of each parameter's grid length."""
-        return math.prod(len(axis) for axis in self._axes(grid_points))
+        """The number of grid cells: the product of each parameter's grid length, counted
+        without listing the values (``auto`` asks for any space, and an ``Int`` may have
+        2**40 of them)."""
+        lengths = []
+        for name, param in self._params.items():
+            with _about(name):
+                whole = grid_points is None and param.is_discrete
+                lengths.append(param.n_values if whole else len(param.grid_values(grid_points)))
+        return math.prod(lengths)
 
     def grid_cell(self, index: int, grid_points: int | None = None) -> dict[str, Value]:
         """Cell ``index`` of the grid, in mixed radix with the first parameter slowest."""

@@ -10,16 +10,19 @@ skips the points it already ran; a cell that a trial of another origin already h
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from hpotrack.errors import SearchExhausted
+from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.options import check_bool, set_whole
 from hpotrack.records import Origin
 from hpotrack.space import Space
+
+MAX_CELLS = 10**8  # the seeded order is a permutation of the cells: 8 bytes each
 
 
 @register
@@ -37,7 +40,13 @@ class Grid(Method):
         check_bool(self.shuffle, "shuffle")
 
     def check(self, space: Space) -> None:
-        space.grid_size(self.grid_points)  # raises for a continuous Float without grid_points
+        size = space.grid_size(self.grid_points)  # raises for a continuous Float without it
+        if size > MAX_CELLS:
+            thin = "a smaller grid_points" if self.grid_points else "grid_points=N"
+            raise MethodError(
+                f"the grid has {size:,} cells, more than grid search can order "
+                f"({MAX_CELLS:,}); use {thin} to thin wide parameters, or random or tpe"
+            )
 
     def ask(self, history: History) -> Proposal:
         size = history.space.grid_size(self.grid_points)
@@ -45,7 +54,7 @@ class Grid(Method):
         # Cells are claimed in order, so the claimed ones are mostly a prefix: start after
         # it (cells run otherwise, or claimed under other grid_points, are skipped).
         start = history.claim_count("grid")
-        for position in (*range(start, size), *range(min(start, size))):
+        for position in itertools.chain(range(start, size), range(min(start, size))):
             params = history.space.grid_cell(int(order[position]), self.grid_points)
             if not history.has_configuration(params):
                 return Proposal(

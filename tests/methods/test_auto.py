@@ -84,6 +84,13 @@ def test_a_small_discrete_space_chooses_grid() -> None:
     assert chosen({"a": hp.Int(1, 100), "b": hp.Int(1, 100)})[0] == "tpe"  # 10,000 cells
 
 
+def test_a_wide_integer_is_counted_not_listed() -> None:
+    """2**40 values: listing them to count the grid ran out of memory before trial 0."""
+    name, _ = chosen({"n": hp.Int(0, 2**40 - 1), "x": hp.Float(0.0, 1.0, step=1e-9)})
+    assert name == "tpe"
+    assert Space.from_user({"n": hp.Int(0, 2**40 - 1)}).grid_size() == 2**40
+
+
 def test_expensive_small_numeric_spaces_choose_bayes() -> None:
     space = {"x": (0.0, 1.0), "n": hp.Int(1, 8)}
     assert chosen(space, trials=[timed(0, 0.01)])[0] == "tpe"  # cheap

@@ -62,6 +62,16 @@ def test_continuous_float_needs_step_or_grid_points() -> None:
     )
 
 
+def test_a_grid_too_large_to_order_is_refused_with_what_to_do() -> None:
+    """Ordering 10**12 cells tried to allocate 7 TiB."""
+    wide = Space.from_user({f"p{i}": Int(0, 9) for i in range(12)})
+    with pytest.raises(MethodError, match=r"1,000,000,000,000 cells, .* use grid_points=N"):
+        Grid().check(wide)
+    with pytest.raises(MethodError, match=r"244,140,625 cells, .* a smaller grid_points"):
+        Grid(grid_points=5).check(wide)
+    Grid(grid_points=4).check(wide)  # 16,777,216 cells
+
+
 @pytest.mark.parametrize("bad", [1, 0, -3, 2.5, True])
 def test_grid_points_is_validated(bad: object) -> None:
     with pytest.raises(MethodError, match="grid_points >= 2"):
