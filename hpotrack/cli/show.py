@@ -277,8 +277,17 @@ TRIAL_COLUMNS = (
 
 def param_columns(study: Study) -> dict[str, str]:
     """Each parameter's column: its name, or ``param_<name>`` where the name is one of
-    the trial columns (a parameter called ``value`` must not hide the objective)."""
-    return {n: f"param_{n}" if n in TRIAL_COLUMNS else n for n in study.space}
+    the trial columns (a parameter called ``value`` must not hide the objective), with
+    more ``param_`` in front while that is taken too (``value`` beside ``param_value``)."""
+    columns: dict[str, str] = {}
+    taken = set(TRIAL_COLUMNS) | set(study.space)
+    for name in study.space:
+        column = name
+        while column in TRIAL_COLUMNS or (column != name and column in taken):
+            column = f"param_{column}"
+        taken.add(column)
+        columns[name] = column
+    return columns
 
 
 def trial_columns(study: Study) -> list[str]:

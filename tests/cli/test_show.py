@@ -538,6 +538,22 @@ def test_parameters_named_like_trial_columns_do_not_hide_them(tmp_path: Path) ->
     assert "param_value" in table and "complete" in table
 
 
+def test_a_parameter_named_like_anothers_column_keeps_its_own(tmp_path: Path) -> None:
+    """``value`` and ``param_value``: both showed as one ``param_value`` column, and the
+    values of ``value`` were lost."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"value": hp.Float(0.0, 1.0), "param_value": ["A"]}, study="s", db=db, seed=0)
+    def train(value: float, param_value: str) -> float:
+        return value
+
+    study = train.optimize(n_trials=2)
+    rows = json.loads(show(db, "s", "--format", "json"))
+    assert [(r["param_param_value"], r["param_value"]) for r in rows] == [
+        (t.params["value"], "A") for t in study.trials
+    ]
+
+
 def test_a_running_trial_whose_worker_is_gone_gets_a_note_and_stays_as_it_is(
     db: Path,
 ) -> None:
