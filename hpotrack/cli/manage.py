@@ -58,6 +58,10 @@ def parse_assignments(space: Space, assignments: Sequence[str]) -> dict[str, Val
     texts: dict[str, str] = {}
     for item in assignments:
         name, sep, text = item.partition("=")
+        # a name may hold "=": the longest one the space has ("a=b=0.5" gives a=b 0.5)
+        cuts = [i for i, c in enumerate(item) if c == "=" and item[:i] in space]
+        if cuts:
+            name, text = item[: cuts[-1]], item[cuts[-1] + 1 :]
         if not sep or not name:
             raise SpaceError(
                 f"expected NAME=VALUE, but got {item!r}; e.g. {' '.join(f'{n}=...' for n in space)}"

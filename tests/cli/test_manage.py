@@ -152,6 +152,22 @@ def test_enqueue_skip_if_exists_names_the_trial_and_queues_nothing(db: Path) -> 
     assert count_trials(db) == 4
 
 
+def test_enqueue_a_parameter_whose_name_has_an_equals_sign(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+
+    @hp.tune({"a=b": hp.Float(0.0, 1.0), "a": [1, 2]}, study="eq", db=db, seed=0)
+    def train(**params: Any) -> float:
+        return 0.0
+
+    train.study.enqueue({"a=b": 0.1, "a": 1})
+    assert invoke(db, "enqueue", "eq", "a=b=0.5", "a=2").exit_code == 0
+    assert invoke(db, "enqueue", "eq", "a=2").exit_code == 0  # the first "=" when it names one
+    assert [t.params for t in hp.load_study("eq", db=db).trials][1:] == [
+        {"a=b": 0.5, "a": 2},
+        {"a=b": hp.load_study("eq", db=db).trials[2].params["a=b"], "a": 2},
+    ]
+
+
 def test_enqueue_into_an_unknown_study(db: Path) -> None:
     make_study(db)
     user_error(invoke(db, "enqueue", "mpl", *GOOD), "no study named 'mpl'", "'mlp'")
