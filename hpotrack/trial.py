@@ -315,6 +315,13 @@ class Trial:
                 "or use a method that sets one (pbt; a direct call train(...) in its study "
                 "runs outside its segments, without one)"
             )
+        if not float(self.budget).is_integer():  # 0.5 of the data has no steps 1, 2, ...
+            raise TrialError(
+                f"trial.steps counts whole steps, but this trial's budget is "
+                f"{self.budget!r} (the study's Budget has fractional bounds): train on "
+                "trial.budget of your resource and report at steps of your own (epochs), "
+                "or give Budget whole-number bounds"
+            )
         found = self._lookup()
         return range((0 if found is None else found[0]) + 1, int(self.budget) + 1)
 

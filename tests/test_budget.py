@@ -204,6 +204,19 @@ def test_fractional_trial_budget_is_the_float_max(db: Path) -> None:
     assert all(type(b) is float for b in seen)
 
 
+def test_trial_steps_of_a_fractional_budget_is_an_error_saying_what_to_do(db: Path) -> None:
+    """With Budget(0.1, 0.5) it was an empty range: the loop trained nothing, silently."""
+
+    @hp.tune(SPACE, budget=hp.Budget(0.1, 0.5), db=db, seed=0, max_failures=1)
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in trial.steps:
+            trial.report(x, step=step)
+        return x
+
+    with pytest.raises(hp.TooManyFailures, match=r"trial\.steps counts whole steps, but this"):
+        train.optimize(n_trials=1, progress=False)
+
+
 def test_trial_budget_is_none_without_a_study_budget(db: Path) -> None:
     seen: list[object] = []
 
