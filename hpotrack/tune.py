@@ -164,6 +164,9 @@ class TunedFunction:
         if n_trials is not None:
             opened.raise_target(n_trials)
         jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+        target = n_trials if n_trials is not None else opened.target
+        if jobs > 1 and target is not None:  # no worker without a trial to run
+            jobs = min(jobs, target - opened.refresh().n_started)
         if jobs <= 1:
             ran = self.optimize_in_process(opened.db_path, n_trials, deadline, progress,
                                            study=opened.name, max_budget=max_budget)  # fmt: skip

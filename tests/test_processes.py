@@ -155,6 +155,26 @@ def test_n_jobs_starts_workers_that_share_the_study(
     assert os.getpid() not in {t.pid for t in trials}
 
 
+def test_no_more_workers_start_than_trials_are_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At its target, n_jobs=8 started 8 processes that each imported the script to say
+    "nothing to run" (10 s); with one trial left, one process runs it (here)."""
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from hpotrack import workers
+    from tests import workloads
+
+    def no_workers(*args: object, **kwargs: object) -> None:
+        raise AssertionError("worker processes started")
+
+    monkeypatch.setattr(workers, "run_workers", no_workers)
+    workloads.slow.optimize(n_trials=3, progress=False)
+    workloads.slow.optimize(n_trials=3, n_jobs=8, progress=False)
+    study = workloads.slow.optimize(n_trials=4, n_jobs=8, progress=False)
+    assert [t.pid for t in study.trials] == [os.getpid()] * 4
+
+
 def test_a_timeout_counts_from_the_call_in_every_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -62,6 +62,12 @@ def one_line(exc: click.UsageError, path: str) -> CliError:
     return CliError(f"{message} (see '{path} --help')")
 
 
+# click >= 8.2 raises this for a group called without a command (its message is the help)
+_NO_ARGS: tuple[type[Exception], ...] = tuple(
+    error for error in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if error is not None
+)
+
+
 class Command(click.Command):
     """A command whose usage errors are one line (:func:`one_line`)."""
 
@@ -75,6 +81,9 @@ class Command(click.Command):
         try:
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:
+            if isinstance(exc, _NO_ARGS) and exc.ctx is not None:  # bare `hpotrack`: the help
+                click.echo(exc.ctx.get_help())
+                raise SystemExit(0) from None
             where = [parent.command_path] if parent is not None else []
             raise one_line(exc, " ".join([*where, info_name or self.name or ""])) from None
 
@@ -96,14 +105,16 @@ class WholeNumber(click.IntRange):
     """A whole number from ``minimum`` up, whose error reads as words ("'x' is not a
     whole number >= 1") instead of click's ("is not a valid integer range")."""
 
-    def __init__(self, minimum: int) -> None:
-        super().__init__(min=minimum)
+    def __init__(self, minimum: int, maximum: int = 2**63 - 1) -> None:
+        super().__init__(min=minimum, max=maximum)  # default: what SQLite stores
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
             return super().convert(value, param, ctx)
         except click.BadParameter:
-            self.fail(f"{value!r} is not a whole number >= {self.min}", param, ctx)
+            large = str(value).strip().isdigit() and self.max is not None and int(value) > self.max
+            limit = f"at most {self.max:,}" if large else f">= {self.min}"
+            self.fail(f"{value!r} is not a whole number {limit}", param, ctx)
 
 
 class PositiveNumber(click.FloatRange):

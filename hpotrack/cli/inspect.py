@@ -248,7 +248,9 @@ def sparkline(values: Sequence[float | None], width: int = SPARK_WIDTH) -> str:
 def best(ctx: click.Context, study: str, fmt: str) -> None:
     """Show the best complete trial of STUDY.
 
-    ``--format json`` prints {"study", "number", "value", "params"} for scripts.
+    For a population (pbt), the best of what its members ended with: a mid-run segment's
+    value is no result (its model trained on). --format json prints {"study", "number",
+    "value", "params"} for scripts.
     """
     opened = study_of(ctx, study)
     record = opened.best

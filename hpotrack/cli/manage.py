@@ -36,8 +36,8 @@ def enqueue(
     Give hyperparameters as NAME=VALUE, e.g. lr=1e-3 layers=2 opt=adam; those left
     out are drawn at random from the space. The queued trial runs before anything the
     method proposes, the next time the study is optimized or resumed below its target
-    (at its target, raise the target with --n-trials: a queued trial counts once it
-    starts).
+    (at its target, raise it: hpotrack resume STUDY --n-trials N; a queued trial counts
+    once it starts).
     """
     opened = study_of(ctx, study)
     values = parse_assignments(opened.space, assignments)

@@ -50,7 +50,9 @@ OPTION_NAMES = {
     default=None,
     help="Study-wide target (default: the stored one).",
 )
-@click.option("--jobs", type=WholeNumber(1), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--jobs", type=WholeNumber(1, 256), default=1, show_default=True, help="Worker processes."
+)
 @click.option(
     "--timeout",
     type=PositiveNumber(),

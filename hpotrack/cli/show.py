@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from hpotrack.cli.common import (
+    CliError,
     WholeNumber,
     budget_text,
     cli,
@@ -89,6 +90,14 @@ def show(
     column; to a pipe or a file every column stays whole.
     """
     if study is None:
+        given = [option for option, value in (("--top", top), ("--state", states),
+                                               ("--sort", sort)) if value]  # fmt: skip
+        if given:
+            raise CliError(
+                f"{', '.join(given)} choose{'s' if len(given) == 1 else ''} the trials of one "
+                "study: give its name (hpotrack show STUDY ...); without one, show lists "
+                "the studies"
+            )
         rows = _study_rows(store_of(ctx), compact=fmt == "table")
         emit(_fit_studies(rows) if fmt == "table" else rows, fmt, STUDY_COLUMNS)
         return

@@ -47,3 +47,11 @@ def test_every_command_is_documented(name: str) -> None:
             "of README.md or to a page under docs/",
             pytrace=False,
         )
+
+
+def test_hpotrack_alone_prints_its_help() -> None:
+    """The first thing a new user types: click's help came squashed into one error line."""
+    result = CliRunner().invoke(cli, [])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Usage: ") and "\nCommands:\n" in result.output
+    assert "Error" not in result.output

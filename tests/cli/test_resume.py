@@ -98,6 +98,24 @@ def test_resume_loads_checkpoints_of_a_class_the_script_defines(tmp_path: Path) 
     assert any(t.origin == "promoted" and t.parents[0].parent < 6 for t in trials)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--n-trials", "9" * 23), "is not a whole number at most 9,223,372,036,854,775,807"),
+        (("--jobs", "3000000"), "'3000000' is not a whole number at most 256"),
+        (("--jobs", "0"), "'0' is not a whole number >= 1"),
+    ],
+)
+def test_resume_refuses_numbers_out_of_range(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    """A huge --n-trials failed storing it (OverflowError); --jobs 3000000 built three
+    million process objects before failing."""
+    _, db = make_study(tmp_path)
+    code, output = invoke(db, "script", *args)
+    assert code == 2 and message in output and "Traceback" not in output
+
+
 def test_resume_at_the_target_runs_nothing_and_says_so(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     code, output = invoke(db, "script")

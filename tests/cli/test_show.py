@@ -538,6 +538,13 @@ def test_parameters_named_like_trial_columns_do_not_hide_them(tmp_path: Path) ->
     assert "param_value" in table and "complete" in table
 
 
+def test_trial_options_without_a_study_are_refused(db: Path) -> None:
+    """`show --top 1` listed every study, the option silently ignored."""
+    result = CliRunner().invoke(cli, ["--db", str(db), "show", "--top", "1", "--sort", "best"])
+    assert result.exit_code == 2
+    assert "--top, --sort choose the trials of one study: give its name" in result.output
+
+
 def test_a_parameter_named_like_anothers_column_keeps_its_own(tmp_path: Path) -> None:
     """``value`` and ``param_value``: both showed as one ``param_value`` column, and the
     values of ``value`` were lost."""
