@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from hpotrack.cli import inspect, manage, plot, resume, show, transfer
 from hpotrack.cli.common import cli
 
@@ -9,4 +11,8 @@ __all__ = ["cli", "inspect", "main", "manage", "plot", "resume", "show", "transf
 
 
 def main() -> None:
-    cli(prog_name="hpotrack")
+    try:
+        cli(prog_name="hpotrack", standalone_mode=True)
+    except OSError as exc:  # standard output full or gone (> /dev/full); a pipe is click's
+        sys.stderr.write(f"Error: cannot write the output: {exc.strerror or exc}\n")
+        raise SystemExit(1) from None

@@ -67,6 +67,8 @@ def read_export(path: str | Path) -> dict[str, Any]:
     """The export in a json or jsonl file (told apart by content, whatever the file is
     called; ``-``: standard input), as one dict."""
     source = Path(path)
+    if str(path) == "-" and sys.stdin is None:
+        raise TransferError("standard input is closed: give the export's file name")
     try:
         text = sys.stdin.read() if str(path) == "-" else source.read_text(encoding="utf-8")
     except FileNotFoundError:

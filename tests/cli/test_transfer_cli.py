@@ -190,6 +190,36 @@ def test_import_errors_are_one_line_and_change_nothing(source: Path, tmp_path: P
     assert not (tmp_path / "new.db").exists()  # a failed import creates no database
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_output_or_a_closed_input_is_one_line(source: Path, tmp_path: Path) -> None:
+    """`export > /dev/full` and `import - <&-` ended in tracebacks."""
+    exe = shutil.which("hpotrack")
+    if exe is None:
+        pytest.skip("the hpotrack entry point is not installed (pip install -e .)")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [exe, "--db", str(source), "export", "mlp"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "Error: cannot write the output: No space left on device\n",
+    )
+    closed = subprocess.run(
+        [exe, "--db", str(tmp_path / "new.db"), "import", "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert closed.returncode == 2
+    assert closed.stderr == "Error: standard input is closed: give the export's file name\n"
+
+
 def test_the_installed_command_exports_and_imports(source: Path, tmp_path: Path) -> None:
     exe = shutil.which("hpotrack")
     if exe is None:
