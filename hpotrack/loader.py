@@ -64,10 +64,24 @@ def _module(name: str, path: str | None) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         if path and Path(path).exists():
+            root = _package_root(name, Path(path))
+            if root is not None and str(root) not in sys.path:  # run from its project
+                sys.path.insert(0, str(root))  # (python -m pkg.mod there), resumed elsewhere
+                return _module(name, path)
             return _load_file(name, Path(path))
         raise FunctionNotFound(f"cannot import module {name!r}: {exc}") from None
     except Exception as exc:  # the module's own code failed: say where, in one line
         raise FunctionNotFound(f"importing module {name!r} failed: {_one_line(exc)}") from None
+
+
+def _package_root(name: str, path: Path) -> Path | None:
+    """The folder module ``name`` (``pkg.mod``) is importable from, given its file
+    (``/proj/pkg/mod.py`` -> ``/proj``); None when the file's folders do not spell it."""
+    parts = name.split(".")
+    folders = path.with_suffix("").parts
+    if len(parts) < 2 or tuple(folders[-len(parts) :]) != tuple(parts):
+        return None
+    return path.parents[len(parts) - 1]
 
 
 def _load_file(name: str, path: Path) -> ModuleType:

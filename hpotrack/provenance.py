@@ -33,11 +33,20 @@ def function_reference(fn: Callable[..., Any]) -> dict[str, str | None]:
     """Enough to import ``fn`` again in another process: module, qualified name, file."""
     path = inspect.getsourcefile(fn) if _has_source(fn) else None
     module = getattr(fn, "__module__", None)
+    if module in SCRIPT_MODULES:  # `python -m pkg.mod` runs pkg.mod as __main__: name it
+        main = sys.modules.get(str(module))
+        named = getattr(getattr(main, "__spec__", None), "name", None)
+        same = path is not None and _same_file(getattr(main, "__file__", None), path)
+        module = named if named and same and named not in SCRIPT_MODULES else "__main__"
     return {
-        "module": "__main__" if module in SCRIPT_MODULES else module,
+        "module": module,
         "qualname": getattr(fn, "__qualname__", None),
         "path": str(Path(path).resolve()) if path and Path(path).exists() else None,
     }
+
+
+def _same_file(a: str | None, b: str) -> bool:
+    return a is not None and Path(a).resolve() == Path(b).resolve()
 
 
 def default_study_name(fn: Callable[..., Any]) -> str:

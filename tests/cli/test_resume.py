@@ -116,6 +116,45 @@ def test_resume_refuses_numbers_out_of_range(
     assert code == 2 and message in output and "Traceback" not in output
 
 
+def test_resume_a_study_run_with_python_m_from_its_project(tmp_path: Path) -> None:
+    """`python -m pkg.mod` recorded __main__ and the file; resume ran the file as a script,
+    where `import pkg` fails."""
+    package = tmp_path / "proj" / "pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text("def offset():\n    return 0.5\n")
+    (package / "mod.py").write_text(
+        textwrap.dedent(
+            """
+            import hpotrack as hp
+            from pkg.helper import offset
+
+            @hp.tune({"x": hp.Float(0.0, 1.0)}, study="modstudy", seed=0)
+            def f(x):
+                return (x - offset()) ** 2
+
+            if __name__ == "__main__":
+                f.optimize(n_trials=2)
+            """
+        )
+    )
+    db = tmp_path / "h.db"
+    env = {**os.environ, "HPOTRACK_DB": str(db)}
+    first = subprocess.run(
+        [sys.executable, "-m", "pkg.mod"],
+        cwd=package.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    assert hp.load_study("modstudy", db=db).function["module"] == "pkg.mod"
+    done = cli_process(db, "resume", "modstudy", "--n-trials", "4")  # from the tests' folder
+    assert done.returncode == 0, done.stderr
+    assert [t.state.value for t in hp.load_study("modstudy", db=db).trials] == ["complete"] * 4
+
+
 def test_resume_at_the_target_runs_nothing_and_says_so(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     code, output = invoke(db, "script")
