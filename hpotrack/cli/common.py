@@ -13,6 +13,7 @@ import csv
 import functools
 import io
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -125,9 +126,12 @@ class PositiveNumber(click.FloatRange):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
-            return super().convert(value, param, ctx)
+            number = super().convert(value, param, ctx)
         except click.BadParameter:
+            number = math.nan
+        if math.isnan(number):  # nan passed the range check
             self.fail(f"{value!r} is not a number > 0", param, ctx)
+        return number
 
 
 def user_errors(fn: F) -> F:

@@ -104,6 +104,8 @@ def test_resume_loads_checkpoints_of_a_class_the_script_defines(tmp_path: Path) 
         (("--n-trials", "9" * 23), "is not a whole number at most 9,223,372,036,854,775,807"),
         (("--jobs", "3000000"), "'3000000' is not a whole number at most 256"),
         (("--jobs", "0"), "'0' is not a whole number >= 1"),
+        (("--timeout", "nan"), "'nan' is not a number > 0"),
+        (("--max-budget", "nan"), "'nan' is not a number > 0"),
     ],
 )
 def test_resume_refuses_numbers_out_of_range(
