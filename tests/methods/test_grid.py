@@ -69,7 +69,7 @@ def test_a_grid_too_large_to_order_is_refused_with_what_to_do() -> None:
         Grid().check(wide)
     with pytest.raises(MethodError, match=r"244,140,625 cells, .* a smaller grid_points"):
         Grid(grid_points=5).check(wide)
-    Grid(grid_points=4).check(wide)  # 16,777,216 cells
+    Grid(grid_points=3).check(wide)  # 531,441 cells
 
 
 @pytest.mark.parametrize("bad", [1, 0, -3, 2.5, True])
