@@ -208,7 +208,7 @@ def existing_db(ctx: click.Context) -> Path:
 def on_terminal() -> bool:
     """Whether text goes to a terminal of a known width, where tables are fitted and
     long cells cut; to a pipe or a file (no terminal, no ``COLUMNS``) nothing is cut."""
-    return "COLUMNS" in os.environ or sys.stdout.isatty()
+    return "COLUMNS" in os.environ or (sys.stdout is not None and sys.stdout.isatty())
 
 
 def terminal_width() -> int:

@@ -139,7 +139,7 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
         )
         try:
             sure = click.confirm(question, default=False, err=True)
-        except click.Abort:  # end of input
+        except (click.Abort, RuntimeError):  # end of input, or none at all (<&-)
             click.echo(err=True)
             sure = False
         if not sure:

@@ -243,6 +243,25 @@ def test_delete_answered_no_keeps_the_study(
     assert count_trials(db) == 3
 
 
+def test_delete_with_standard_input_closed_keeps_the_study(db: Path) -> None:
+    """`hpotrack delete mlp <&-` ended in a traceback (input(): lost sys.stdin)."""
+    import os
+    import subprocess
+    import sys
+
+    make_study(db)
+    code = "from hpotrack.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--db", str(db), "delete", "mlp"],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert done.returncode == 1 and done.stderr.rstrip().endswith("aborted"), done.stderr
+    assert "Traceback" not in done.stderr and count_trials(db) == 2
+
+
 @pytest.mark.parametrize("how", [["--yes"], ["-y"], "y\n"])
 def test_delete_removes_every_row_and_the_checkpoints(
     db: Path, two_studies: tuple[int, list[int], Path], how: list[str] | str
