@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -245,10 +248,6 @@ def test_delete_answered_no_keeps_the_study(
 
 def test_delete_with_standard_input_closed_keeps_the_study(db: Path) -> None:
     """`hpotrack delete mlp <&-` ended in a traceback (input(): lost sys.stdin)."""
-    import os
-    import subprocess
-    import sys
-
     make_study(db)
     code = "from hpotrack.cli import main; main()"
     done = subprocess.run(
