@@ -39,6 +39,7 @@ BUSY_TIMEOUT_S = 60.0  # SQLite's wait for a lock of another program; hpotrack's
 WAL_AUTOCHECKPOINT_PAGES = 20_000
 WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
 CHECKPOINT_EVERY = 16  # commits between two looks at the WAL's size
+COMPANION_ENDS = ("-wal", "-shm", "-journal", ".lock")  # files SQLite and hpotrack keep beside it
 
 
 class Connection:
@@ -63,7 +64,7 @@ class Connection:
             )
         if self.path.is_dir():
             raise StorageError(f"{self.path} is a directory, not a database file")
-        for end in ("-wal", "-shm", "-journal", ".lock"):
+        for end in COMPANION_ENDS:
             owner = self.path.with_name(self.path.name.removesuffix(end))
             if self.path.name.endswith(end) and owner.is_file():
                 raise StorageError(  # a database made there would vanish, or corrupt it

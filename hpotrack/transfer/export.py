@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from hpotrack import lineage
+from hpotrack.connection import COMPANION_ENDS
 from hpotrack.files import write_replacing
 from hpotrack.jsonable import jsonable
 from hpotrack.records import TrialRecord
@@ -140,7 +141,7 @@ def _refuse_a_database(target: Path, study: Study, fmt: str) -> None:
     SQLite file): ``-o hpotrack.db`` would have turned every study in it into one
     export."""
     database = study.db_path.resolve()
-    own = {database, *(database.with_name(database.name + end) for end in _COMPANIONS)}
+    own = {database, *(database.with_name(database.name + end) for end in COMPANION_ENDS)}
     if target.resolve() in own:
         what = "the database the study is in"
     elif target.is_file() and _head(target) == b"SQLite format 3\x00":
@@ -151,9 +152,6 @@ def _refuse_a_database(target: Path, study: Study, fmt: str) -> None:
         f"{target} is {what}: an export would replace it; write to another file, "
         f"e.g. -o {study.name}.{fmt}"
     )
-
-
-_COMPANIONS = ("-wal", "-shm", "-journal", ".lock")
 
 
 def _head(path: Path) -> bytes:
