@@ -166,7 +166,8 @@ def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> C
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
+    metavar="FILE",
     envvar="HPOTRACK_DB",
     default=None,
     help="Database file (default: $HPOTRACK_DB, else ./hpotrack.db).",
@@ -175,6 +176,13 @@ def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> C
 @click.pass_context
 def cli(ctx: click.Context, db: Path | None) -> None:
     """Inspect, export and resume hpotrack studies."""
+    if db is not None and db.is_dir():  # checked here, where click knows where it came from
+        env = ctx.get_parameter_source("db") is click.core.ParameterSource.ENVIRONMENT
+        name = "HPOTRACK_DB" if env else "--db"
+        raise CliError(
+            f"{name} names a directory, {db}: it must name a database file, "
+            f"e.g. {db / 'hpotrack.db'}"
+        )
     ctx.obj = default_db_path(db)
 
 

@@ -604,3 +604,19 @@ def test_the_method_line_is_about_its_latest_new_configuration(db: Path) -> None
     while f.optimize(n_trials=n).trials[-1].origin != "promoted":  # ends with a promotion
         n += 1
     assert show(db, "h").splitlines()[-1] == "method: hyperband: uniform at random"
+
+
+def test_a_directory_as_database_is_blamed_on_where_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HPOTRACK_DB naming a folder is the variable's fault, not ``--db``'s."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    by_variable = CliRunner().invoke(cli, ["show"], env={"HPOTRACK_DB": "adir"})
+    by_option = CliRunner().invoke(cli, ["--db", "adir", "show"], env={"HPOTRACK_DB": None})
+    for result, name in ((by_variable, "HPOTRACK_DB"), (by_option, "--db")):
+        assert result.exit_code != 0 and result.output.count("\n") == 1, result.output
+        assert result.output == (
+            f"Error: {name} names a directory, adir: it must name a database file, "
+            f"e.g. {Path('adir') / 'hpotrack.db'}\n"
+        )
