@@ -134,6 +134,37 @@ def test_history_counts_the_diverged_pruned_trials_it_cannot_draw(tmp_path: Path
     assert diverged and f"pruned ({drawn}; {diverged} diverged, not drawn)" in labels
 
 
+@pytest.mark.parametrize("kind", ["history", "curves", "params"])
+def test_values_beyond_the_float_range_of_an_axis_are_counted_not_drawn(
+    tmp_path: Path, kind: str
+) -> None:
+    """A run that blew up to ±1e308 is finite, but no axis spans it: matplotlib failed
+    drawing one. Such values are left out like NaN; when nothing else is left, one error."""
+
+    def study_of(blow_up: float) -> hp.Study:
+        @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="b", seed=0,
+                 db=tmp_path / f"b{blow_up}.db", budget=hp.Budget(1, 3))  # fmt: skip
+        def f(x: float, trial: hp.Trial) -> float:
+            value = (1e308 if x > 0.5 else -1e308) if x > blow_up else x
+            for epoch in trial.steps:
+                trial.report(value, step=epoch)
+            return value
+
+        return f.optimize(n_trials=10)
+
+    mixed = study_of(0.3)
+    beyond = sum(abs(t.value or 0) > 1e300 for t in mixed.trials)
+    assert 0 < beyond < 10
+    target = tmp_path / f"{kind}.png"
+    plots.save(mixed, kind, target)
+    assert target.read_bytes().startswith(PNG)
+    if kind == "history":
+        labels = plots.history(mixed).axes[0].get_legend_handles_labels()[1]
+        assert f"complete ({10 - beyond}; {beyond} diverged, not drawn)" in labels
+    with pytest.raises(PlotError, match=r"diverged .*beyond ±1e300"):
+        plots.save(study_of(-1.0), kind, tmp_path / "none.png")
+
+
 @pytest.mark.parametrize("working_from", [6, None], ids=["first six fail", "all fail"])
 def test_every_failed_trial_is_within_the_axis(tmp_path: Path, working_from: int | None) -> None:
     """Failed trials are marked at the bottom, drawn in axis coordinates: the x range

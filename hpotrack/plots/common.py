@@ -3,7 +3,6 @@ and their values, and a figure made without pyplot."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,10 @@ STATE_COLOURS = {
     TrialState.QUEUED: "0.75",
 }
 Progress = Callable[[int], None]
+DRAWABLE = 1e300
+"""Largest magnitude drawn: an axis spanning beyond the float range breaks matplotlib, and
+values this large are diverged runs (treated like NaN and infinity: counted, not drawn)."""
+BEYOND_DRAWABLE = "beyond ±1e300"
 
 
 class PlotError(HpotrackError):
@@ -58,8 +61,29 @@ def complete(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     return [t for t in trials if t.state is TrialState.COMPLETE and has_value(t)]
 
 
+def require_complete(study: Study, trials: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The complete trials with a value to draw; a PlotError saying why there is none."""
+    done = complete(trials)
+    if done:
+        return done
+    beyond = sum(t.state is TrialState.COMPLETE for t in trials)
+    if beyond:
+        raise PlotError(
+            f"study {study.name!r} has no value to plot: its {beyond} complete trials all "
+            f"diverged (values {BEYOND_DRAWABLE})"
+        )
+    raise PlotError(f"study {study.name!r} has no complete trial yet: nothing to plot")
+
+
+def diverged_note(trials: Sequence[TrialRecord]) -> str:
+    """' (and k diverged ...)' for complete trials whose values are left out, else ''."""
+    beyond = sum(t.state is TrialState.COMPLETE and not has_value(t) for t in trials)
+    return f" (and {beyond} diverged {BEYOND_DRAWABLE})" if beyond else ""
+
+
 def has_value(trial: TrialRecord) -> bool:
-    return trial.value is not None and math.isfinite(trial.value)
+    """Whether the trial has a value that can be drawn (see :data:`DRAWABLE`)."""
+    return trial.value is not None and abs(trial.value) <= DRAWABLE
 
 
 def value_of(trial: TrialRecord) -> float:

@@ -11,6 +11,8 @@ import numpy as np
 
 from hpotrack.checkpoints import source_edge
 from hpotrack.plots.common import (
+    BEYOND_DRAWABLE,
+    DRAWABLE,
     STATE_COLOURS,
     PlotError,
     Progress,
@@ -52,7 +54,7 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
     for trial in trials:
         joined = _joined(trial, found)
         points = np.array(joined, dtype=np.float64).reshape(-1, 2)
-        points = points[np.isfinite(points).all(axis=1)]
+        points = points[(np.abs(points) <= DRAWABLE).all(axis=1)]  # NaN is not <=
         if len(points):
             lines.setdefault(trial.state, []).append(points)
             if trial.state is TrialState.PRUNED and trial.number not in promoted:
@@ -116,6 +118,11 @@ def _add_lines(
 
 
 def _no_curves(study: Study, name: str, others: set[str]) -> str:
+    if name in others:
+        return (
+            f"study {study.name!r} has no intermediate value of {name!r} to plot: all "
+            f"diverged (NaN, infinite or {BEYOND_DRAWABLE})"
+        )
     if others:
         names = ", ".join(sorted(map(repr, others)))
         return (

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hpotrack.plots.common import (
+    BEYOND_DRAWABLE,
     STATE_COLOURS,
     PlotError,
     Progress,
@@ -29,8 +30,14 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
     (at the budget they stopped at) and failed ones (at the bottom) marked."""
     trials = read_trials(study, progress)
     failed = [t.number for t in trials if t.state is TrialState.FAILED]
-    if not failed and not any(has_value(t) for t in trials):
+    ended = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    if not failed and not ended:
         raise PlotError(f"study {study.name!r} has no finished trial yet: nothing to plot")
+    if not failed and not any(has_value(t) for t in ended):
+        raise PlotError(
+            f"study {study.name!r} has no value to plot: its {len(ended)} finished trials "
+            f"all diverged (NaN, infinite or {BEYOND_DRAWABLE})"
+        )
     fig, ax = new_axes()
     for state, marker in ((TrialState.PRUNED, "x"), (TrialState.COMPLETE, "o")):
         done = [t for t in trials if t.state is state and has_value(t)]

@@ -13,6 +13,7 @@ from hpotrack.plots.common import (
     PlotError,
     Progress,
     complete,
+    diverged_note,
     has_value,
     new_axes,
     read_trials,
@@ -65,7 +66,8 @@ def _observed(study: Study) -> _Observations:
     step that many trials reached (their checks there, the complete ones' final values
     at the max), as BOHB models the largest budget with enough observations. Values at
     different steps are not compared. A lost trial's checks count once, with its retry."""
-    done = complete(study.trials)
+    trials = study.trials
+    done = complete(trials)
     if len(done) >= MIN_IMPORTANCE_TRIALS:
         return _Observations(
             [t.params for t in done], [value_of(t) for t in done], f"{len(done)} complete trials"
@@ -73,11 +75,11 @@ def _observed(study: Study) -> _Observations:
     if study.budget is None:
         raise PlotError(
             f"importance needs at least {MIN_IMPORTANCE_TRIALS} complete trials; study "
-            f"{study.name!r} has {len(done)}"
+            f"{study.name!r} has {len(done)}{diverged_note(trials)}"
         )
     at: dict[int, list[tuple[Mapping[str, Value], float]]] = {}
     worst = worst_value(study.direction)  # how a diverged check is stored
-    for trial in study.trials:
+    for trial in trials:
         if trial.state is TrialState.FAILED:  # a lost trial's checks: its retry has them
             continue
         for step, value in trial.checks.items():
@@ -90,6 +92,7 @@ def _observed(study: Study) -> _Observations:
         raise PlotError(
             f"importance needs at least {MIN_IMPORTANCE_TRIALS} complete trials, or as many "
             f"measured at one step; study {study.name!r} has {len(done)} complete"
+            f"{diverged_note(trials)}"
         )
     step = max(enough)
     found = at[step]

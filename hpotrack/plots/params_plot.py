@@ -9,11 +9,10 @@ import numpy as np
 
 from hpotrack.params import Choice
 from hpotrack.plots.common import (
-    PlotError,
     Progress,
-    complete,
     new_axes,
     read_trials,
+    require_complete,
     title,
     value_of,
 )
@@ -39,9 +38,7 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     trials = read_trials(study, progress)
     from matplotlib.collections import LineCollection
 
-    done = complete(trials)
-    if not done:
-        raise PlotError(f"study {study.name!r} has no complete trial yet: nothing to plot")
+    done = require_complete(study, trials)
     names = list(study.space)
     values = np.array([value_of(t) for t in done])
     low, high = float(values.min()), float(values.max())
