@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -20,13 +19,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeAlias, TypeVar, cast
 
-import numpy as np
-
 from hpotrack.errors import SpaceError
 from hpotrack.options import friendly_init
-
-Value: TypeAlias = bool | int | float | str | None
-"""A parameter value: a JSON scalar."""
+from hpotrack.param_input import (
+    Value,
+    grid_points_of,
+    kind_of,
+    to_flag,
+    to_float,
+    to_int,
+    to_option,
+)
 
 _MAX_VALUES = 2**40
 """Most values a discrete parameter may have, so that every bin stays wider than float noise."""
@@ -34,75 +37,7 @@ _MAX_VALUES = 2**40
 _T = TypeVar("_T", bound=type)
 
 
-# --- checking user input ----------------------------------------------------------------------
-
-
-def _to_float(x: object, name: str) -> float:
-    """A finite Python float from a real number (numpy ok); bools and strings are refused."""
-    if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real):
-        raise SpaceError(
-            f"`{name}` must be a real number, but got {name}={x!r} ({type(x).__name__})"
-        )
-    try:
-        value = float(x) + 0.0  # + 0.0 turns -0.0 into 0.0
-    except OverflowError:
-        raise SpaceError(f"`{name}` is too large for a float, but got {name}={x!r}") from None
-    if not math.isfinite(value):
-        raise SpaceError(f"`{name}` must be finite, but got {name}={value!r}")
-    return value
-
-
-def _to_int(x: object, name: str) -> int:
-    """A Python int from an integer or an integral float (3.0 -> 3); 3.5 is refused."""
-    if isinstance(x, numbers.Integral) and not isinstance(x, bool | np.bool_):
-        return int(x)
-    value = _to_float(x, name)
-    if not value.is_integer():
-        raise SpaceError(f"`{name}` must be an integer, but got {name}={value!r}")
-    return int(value)
-
-
-def _to_flag(x: object, name: str) -> bool:
-    """True or False (numpy bools ok); 'yes' or 1 are refused rather than guessed."""
-    if not isinstance(x, bool | np.bool_):
-        raise SpaceError(f"`{name}` must be True or False, but got {name}={x!r}")
-    return bool(x)
-
-
-def _to_option(x: object) -> Value:
-    """A JSON scalar from a Choice option (numpy scalars unwrapped)."""
-    if isinstance(x, np.generic):
-        x = x.item()
-    if x is None or isinstance(x, bool | int | str):
-        return x
-    if isinstance(x, float):
-        return _to_float(x, "option")
-    raise SpaceError(
-        f"unsupported value type {type(x).__name__} in Choice options; "
-        "options must be bool, int, float, str or None"
-    )
-
-
-def _kind(x: object) -> str | None:
-    """What a value can match: 1 and 1.0 match each other, but True matches only bools."""
-    if x is None:
-        return "none"
-    if isinstance(x, bool | np.bool_):
-        return "bool"
-    if isinstance(x, numbers.Real):
-        return "number"
-    return "str" if isinstance(x, str) else None
-
-
-def _grid_points(grid_points: object) -> int:
-    """The number of grid points asked for a parameter: at least 2 (both ends)."""
-    if (
-        isinstance(grid_points, numbers.Integral)
-        and not isinstance(grid_points, bool)
-        and int(grid_points) >= 2
-    ):
-        return int(grid_points)
-    raise SpaceError(f"`grid_points >= 2` must hold, but got grid_points={grid_points!r}")
+# --- encoding and grids ------------------------------------------------------------------------
 
 
 def _decimals(x: float) -> int:
@@ -158,9 +93,9 @@ class Float:
     step: float | None = None
 
     def __post_init__(self) -> None:
-        low, high = _to_float(self.low, "low"), _to_float(self.high, "high")
-        log = _to_flag(self.log, "log")
-        step = None if self.step is None else _to_float(self.step, "step")
+        low, high = to_float(self.low, "low"), to_float(self.high, "high")
+        log = to_flag(self.log, "log")
+        step = None if self.step is None else to_float(self.step, "step")
         for name, value in (("low", low), ("high", high), ("log", log), ("step", step)):
             object.__setattr__(self, name, value)
         if not low < high:
@@ -253,7 +188,7 @@ class Float:
 
     def _index(self, value: object) -> tuple[float, int]:
         """The validated value and, for a stepped Float, its grid index (else -1)."""
-        x = _to_float(value, "value")
+        x = to_float(value, "value")
         if self.step is None:
             if not self.low <= x <= self.high:
                 raise SpaceError(f"value {x!r} is outside [{self.low!r}, {self.high!r}]")
@@ -299,7 +234,7 @@ class Float:
     def grid_values(self, grid_points: int | None = None) -> tuple[float, ...]:
         """Grid values (thinned evenly to ``grid_points``), or ``grid_points`` spaced points."""
         if self.step is not None:
-            g = self._count if grid_points is None else _grid_points(grid_points)
+            g = self._count if grid_points is None else grid_points_of(grid_points)
             return tuple(self._at(i) for i in _spread(self._count, min(g, self._count)))
         if grid_points is None:
             stepped = f" or give it a step (hp.Float({self.low!r}, {self.high!r}, step=...))"
@@ -307,7 +242,7 @@ class Float:
                 f"continuous {self!r} has no grid: pass method=hp.methods.Grid(grid_points=N) "
                 f"for N points of it{'' if self.log else stepped}"
             )
-        g = _grid_points(grid_points)
+        g = grid_points_of(grid_points)
         return _tidy([self.decode(i / (g - 1)) for i in range(g)])
 
     def to_json(self) -> dict[str, Any]:
@@ -332,8 +267,8 @@ class Int:
     step: int = 1
 
     def __post_init__(self) -> None:
-        low, high = _to_int(self.low, "low"), _to_int(self.high, "high")
-        log, step = _to_flag(self.log, "log"), _to_int(self.step, "step")
+        low, high = to_int(self.low, "low"), to_int(self.high, "high")
+        log, step = to_flag(self.log, "log"), to_int(self.step, "step")
         for name, value in (("low", low), ("high", high), ("log", log), ("step", step)):
             object.__setattr__(self, name, value)
         if not low < high:
@@ -386,7 +321,7 @@ class Int:
 
     def validate(self, value: object) -> int:
         """The value as an int (3.0 and numpy ints ok), in [low, high] and on the step."""
-        x = _to_int(value, "value")
+        x = to_int(value, "value")
         if not self.low <= x <= self.high:
             raise SpaceError(f"value {x!r} is outside [{self.low!r}, {self.high!r}]")
         off = (x - self.low) % self.step
@@ -416,7 +351,7 @@ class Int:
 
     def grid_values(self, grid_points: int | None = None) -> tuple[int, ...]:
         """All values, or ``grid_points`` distinct ones spread evenly (geometrically if log)."""
-        g = self._count if grid_points is None else min(_grid_points(grid_points), self._count)
+        g = self._count if grid_points is None else min(grid_points_of(grid_points), self._count)
         if g == self._count or not self.log:
             return tuple(self.low + i * self.step for i in _spread(self._count, g))
         ratio = self.high / self.low
@@ -453,16 +388,16 @@ class Choice:
                 "changes from one process to the next, so the study could not be reopened; "
                 f"use sorted(...) or a list"
             )
-        options = tuple(_to_option(x) for x in raw)
+        options = tuple(to_option(x) for x in raw)
         if not options:
             raise SpaceError("Choice needs at least one option, but got none")
         seen: set[tuple[str | None, Value]] = set()
         for option in options:
-            if (_kind(option), option) in seen:
+            if (kind_of(option), option) in seen:
                 raise SpaceError(
                     f"duplicate option {option!r} in Choice options; list each option once"
                 )
-            seen.add((_kind(option), option))
+            seen.add((kind_of(option), option))
         object.__setattr__(self, "options", options)
 
     def _key(self) -> tuple[tuple[str, Value], ...]:
@@ -490,9 +425,9 @@ class Choice:
 
     def index(self, value: object) -> int:
         """Position of the option equal to ``value`` and of the same kind."""
-        kind = _kind(value)
+        kind = kind_of(value)
         for i, option in enumerate(self.options):
-            if kind is not None and _kind(option) == kind and option == value:
+            if kind is not None and kind_of(option) == kind and option == value:
                 return i
         hint = ""
         if kind is not None and value in self.options:

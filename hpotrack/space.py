@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hpotrack.errors import SpaceError
-from hpotrack.params import Choice, Float, Int, Param, Value, param_from_json
+from hpotrack.param_input import Value
+from hpotrack.params import Choice, Float, Int, Param, param_from_json
 
 __all__ = ["Choice", "Float", "Int", "Param", "Space", "Value", "param_from_json"]
 
