@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,23 @@ class FunctionNotFound(HpotrackError):
     """The recorded function cannot be imported any more."""
 
 
+class CalledWhileImported(HpotrackError):
+    """The user's module calls ``optimize()`` or a tuned function at module level, so
+    importing it to find the function (``hpotrack resume``, worker processes) would run
+    that call again: another search, perhaps in another folder's database, or another
+    manual trial."""
+
+
+_importing = threading.local()  # .depth: load_function calls under way in this thread
+
+
+def refuse_while_imported(call: str) -> None:
+    """Raise :class:`CalledWhileImported` when ``call`` (e.g. "optimize()") comes from a
+    module :func:`load_function` is importing."""
+    if getattr(_importing, "depth", 0):
+        raise CalledWhileImported(call)
+
+
 def load_function(reference: Mapping[str, Any]) -> Any:
     """The object at ``module:qualname`` (importing ``path`` if the module is a script)."""
     module_name = reference.get("module")
@@ -31,7 +49,17 @@ def load_function(reference: Mapping[str, Any]) -> Any:
     path = reference.get("path")
     if not module_name or not qualname:
         raise FunctionNotFound("the study did not record which function it tunes")
-    module = _module(str(module_name), path)
+    _importing.depth = getattr(_importing, "depth", 0) + 1
+    try:
+        module = _module(str(module_name), path)
+    except CalledWhileImported as exc:
+        raise CalledWhileImported(
+            f"{_user_line(exc, path)} calls {exc} at module level, so importing it to find "
+            f"{qualname} (hpotrack resume and worker processes do) would run that again: "
+            'put the call under `if __name__ == "__main__":`'
+        ) from None
+    finally:
+        _importing.depth -= 1
     target: Any = module
     for part in str(qualname).split("."):
         if part == "<locals>":
@@ -62,6 +90,8 @@ def _module(name: str, path: str | None) -> ModuleType:
         return _load_file(SCRIPT_MODULE, Path(path))
     try:
         return importlib.import_module(name)
+    except CalledWhileImported:
+        raise
     except ImportError as exc:
         if path and Path(path).exists():
             root = _package_root(name, Path(path))
@@ -97,10 +127,20 @@ def _load_file(name: str, path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except BaseException as exc:
         del sys.modules[name]
-        if isinstance(exc, Exception):  # Ctrl-C and exits go on as they are
+        # Ctrl-C, exits and a refused module-level call go on as they are
+        if isinstance(exc, Exception) and not isinstance(exc, CalledWhileImported):
             raise FunctionNotFound(f"running {path} failed: {_one_line(exc)}") from None
         raise
     return module
+
+
+def _user_line(exc: Exception, path: str | None) -> str:
+    """Where the user's code made the call: "line 12 of /proj/train.py"."""
+    inside = Path(__file__).resolve().parent
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if inside not in Path(frame.filename).resolve().parents:
+            return f"line {frame.lineno} of {frame.filename}"
+    return str(path or "the module")
 
 
 def _one_line(exc: Exception) -> str:

@@ -50,11 +50,16 @@ def _same_file(a: str | None, b: str) -> bool:
 
 
 def default_study_name(fn: Callable[..., Any]) -> str:
-    """``module.qualname``; a script's module is named after its file, not ``__main__``."""
+    """``module.qualname``, the same however the module was started: a script's module
+    is named after its file, not ``__main__``; ``python -m pkg.mod`` gives ``pkg.mod``, as
+    ``import pkg.mod`` does."""
     module = getattr(fn, "__module__", None) or "unknown"
     if module in SCRIPT_MODULES:
-        path = function_reference(fn)["path"]
-        module = Path(path).stem if path else "main"
+        reference = function_reference(fn)
+        if reference["module"] not in SCRIPT_MODULES:  # run with python -m
+            module = str(reference["module"])
+        else:
+            module = Path(reference["path"]).stem if reference["path"] else "main"
     return f"{module}.{fn.__qualname__}"
 
 

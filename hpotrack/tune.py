@@ -21,6 +21,7 @@ from typing import Any
 from hpotrack.budget import Budget
 from hpotrack.definition import StudyDefinition, check_settings, open_study
 from hpotrack.errors import DefinitionError, HpotrackError, TrialError
+from hpotrack.loader import refuse_while_imported
 from hpotrack.methods.base import Method, resolve
 from hpotrack.provenance import default_study_name, function_reference, run_provenance
 from hpotrack.records import TrialState
@@ -83,6 +84,11 @@ class TunedFunction:
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Run and record one manual trial; returns what the function returns."""
+        call = f"{self.fn.__name__}(...)"
+        refuse_while_imported(f"{call} (a manual trial)")
+        from hpotrack.workers import refuse_while_a_worker_imports
+
+        refuse_while_a_worker_imports(call)
         if args:
             raise TrialError(
                 f"call {self.definition.name} with keyword arguments only, e.g. "
@@ -142,6 +148,7 @@ class TunedFunction:
         from hpotrack.workers import refuse_while_a_worker_imports
 
         refuse_while_a_worker_imports()
+        refuse_while_imported("optimize()")
         if n_trials is not None:
             n_trials = _count("n_trials", n_trials, minimum=0)
         if not (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):

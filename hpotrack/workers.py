@@ -146,15 +146,16 @@ def _run_round(
     return {p.pid: code for p in processes if (code := p.exitcode) not in (0, None)}
 
 
-def refuse_while_a_worker_imports() -> None:
+def refuse_while_a_worker_imports(call: str = "optimize()") -> None:
     """End a worker process that is still importing the user's script when the script
-    calls ``optimize()`` at module level: each worker would start workers of its own
-    (multiprocessing then fails with tracebacks about its "bootstrapping phase" that
-    never name the fix). The worker prints one line saying the fix and exits."""
+    calls ``optimize()`` (or a tuned function: ``call``) at module level: each worker
+    would start workers of its own (multiprocessing then fails with tracebacks about its
+    "bootstrapping phase" that never name the fix), or record a manual trial of its own.
+    The worker prints one line saying the fix and exits."""
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         raise SystemExit(  # the worker's one line, then the parent's error
-            "[hpotrack] optimize() ran while a worker process imported your script: "
-            "n_jobs > 1 starts processes that import it again, so call optimize() under "
+            f"[hpotrack] {call} ran while a worker process imported your script: "
+            f"n_jobs > 1 starts processes that import it again, so call {call} under "
             '`if __name__ == "__main__":`'
         )
 

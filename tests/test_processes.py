@@ -387,6 +387,19 @@ def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) 
     assert done.stderr.rstrip().endswith("before it ran a trial: see above")
 
 
+def test_a_module_level_manual_call_is_not_repeated_by_each_worker(tmp_path: Path) -> None:
+    """Each worker process imports the script again: a module-level ``f(x=0.5)`` stored
+    one manual trial per worker. The workers refuse it in one line saying the fix."""
+    done = run_script(
+        tmp_path, "f(x=0.5)\nif __name__ == '__main__':\n    f.optimize(n_trials=6, n_jobs=2)\n"
+    )
+    assert done.returncode == 1
+    fix = 'call f(...) under `if __name__ == "__main__":`'
+    assert done.stderr.count(fix) == 2, done.stderr  # one line from each worker
+    origins = [t.origin for t in hp.load_study("s", db=tmp_path / "h.db").trials]
+    assert origins.count("manual") == 1
+
+
 def test_max_budget_is_shared_by_worker_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,7 +29,7 @@ from hpotrack.cli.common import (
 )
 from hpotrack.errors import StudyMismatchError
 from hpotrack.lineage import best_result
-from hpotrack.loader import FunctionNotFound, load_function
+from hpotrack.loader import CalledWhileImported, FunctionNotFound, load_function
 from hpotrack.records import TrialState
 from hpotrack.study import Study
 from hpotrack.text import Rewording, plural
@@ -159,6 +159,8 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> Any:
         sys.path.insert(0, os.getcwd())  # as `python -m` would: --function mod:name from here
     try:
         tuned = load_function(reference)
+    except CalledWhileImported as exc:
+        raise CliError(f"cannot resume study {study.name!r}: {exc}") from None
     except FunctionNotFound as exc:
         raise CliError(
             f"cannot import the function of study {study.name!r} ({where}): {exc}; "

@@ -120,7 +120,8 @@ def test_resume_refuses_numbers_out_of_range(
 
 def test_resume_a_study_run_with_python_m_from_its_project(tmp_path: Path) -> None:
     """`python -m pkg.mod` recorded __main__ and the file; resume ran the file as a script,
-    where `import pkg` fails."""
+    where `import pkg` fails. The default study name is `pkg.mod.f`, as when imported (it
+    was `mod.f`, after the file)."""
     package = tmp_path / "proj" / "pkg"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
@@ -131,7 +132,7 @@ def test_resume_a_study_run_with_python_m_from_its_project(tmp_path: Path) -> No
             import hpotrack as hp
             from pkg.helper import offset
 
-            @hp.tune({"x": hp.Float(0.0, 1.0)}, study="modstudy", seed=0)
+            @hp.tune({"x": hp.Float(0.0, 1.0)}, seed=0)
             def f(x):
                 return (x - offset()) ** 2
 
@@ -151,10 +152,41 @@ def test_resume_a_study_run_with_python_m_from_its_project(tmp_path: Path) -> No
         check=False,
     )
     assert first.returncode == 0, first.stderr
-    assert hp.load_study("modstudy", db=db).function["module"] == "pkg.mod"
-    done = cli_process(db, "resume", "modstudy", "--n-trials", "4")  # from the tests' folder
+    assert hp.load_study("pkg.mod.f", db=db).function["module"] == "pkg.mod"
+    done = cli_process(db, "resume", "pkg.mod.f", "--n-trials", "4")  # from the tests' folder
     assert done.returncode == 0, done.stderr
-    assert [t.state.value for t in hp.load_study("modstudy", db=db).trials] == ["complete"] * 4
+    assert [t.state.value for t in hp.load_study("pkg.mod.f", db=db).trials] == ["complete"] * 4
+    imported = subprocess.run(
+        [sys.executable, "-c", "from pkg.mod import f; print(f.definition.name)"],
+        cwd=package.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.strip() == "pkg.mod.f"
+
+
+@pytest.mark.parametrize("call", ["train.optimize(n_trials=3)", "train(x=0.5)"])
+def test_a_module_level_call_in_the_script_is_refused_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """Resume imports the script: a module-level optimize() ran a whole search again
+    (from another folder: into that folder's ./hpotrack.db), a manual call stored
+    another manual trial. Now nothing runs and the line of the call is named."""
+    text = SCRIPT.replace("if __name__", f"{call}\n\nif __name__")
+    script, db = make_study(tmp_path, text=text.replace(call, "pass"))
+    script.write_text(text)  # the call added after the study was made
+    before = hp.load_study("script", db=db).records()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, output = invoke(db, "script", "--n-trials", "9")
+    assert code == 2 and output.count("\n") == 1, output
+    line = text.splitlines().index(call) + 1
+    assert f"line {line} of {script} calls " in output
+    assert 'put the call under `if __name__ == "__main__":`' in output
+    assert hp.load_study("script", db=db).records() == before
+    assert not list(elsewhere.iterdir())
 
 
 def test_resume_at_the_target_runs_nothing_and_says_so(tmp_path: Path) -> None:
