@@ -5,9 +5,10 @@
 
 ``method="tpe"`` (a multivariate tree-structured Parzen estimator) splits the trials so far
 into good and bad ones and proposes where the density of the good ones is high relative to
-the bad ones. Unlike the Gaussian process of ``bayes`` it handles categorical, integer,
-log-scaled and continuous parameters alike, and its cost per trial stays small, so it is
-the usual choice for mixed spaces like this one. The first 10 trials are random.
+the bad ones. It models categorical, integer, log-scaled and continuous parameters alike
+(the Gaussian process of ``bayes`` treats choices more coarsely), and its cost per trial
+stays small, so it is the usual choice for mixed spaces like this one. The first 10
+trials are random.
 
 N_TRIALS (default 30) is the study's total in ./hpotrack.db (or $HPOTRACK_DB).
 """

@@ -73,7 +73,11 @@ OPTION_NAMES = {
     metavar="MODULE:NAME",
     help="Where the tuned function lives now (module:name or path/to/file.py:name).",
 )
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: on a terminal).",
+)
 @click.pass_context
 @user_errors
 def resume(

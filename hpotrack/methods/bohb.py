@@ -63,7 +63,16 @@ MODEL_BUDGETS = ("largest", "top")  # which budget's observations the model is f
 @register
 @dataclass(frozen=True)
 class BOHB(Hyperband):
-    """Hyperband with model-based configurations; options as named in the paper."""
+    """Hyperband whose new configurations come from a density model (Falkner et al. 2018).
+
+    ``eta`` and ``brackets`` are :class:`Hyperband`'s. As named in the paper: a share
+    ``random_fraction`` of new configurations is drawn uniformly; the rest maximise
+    ``l(x) / g(x)`` over ``num_samples`` draws from the good density ``l`` (the best
+    ``top_n_percent`` of the observations at the modelled budget) with bandwidths widened by
+    ``bandwidth_factor`` and at least ``min_bandwidth``. ``model_budget``: ``"top"`` (the
+    default) models the top budget only; ``"largest"``, the paper's rule, the largest
+    budget with enough observations. Details and measurements: ``hpotrack.methods.bohb``.
+    """
 
     name = "bohb"
     eta: float = 3.0

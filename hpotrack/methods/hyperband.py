@@ -46,7 +46,12 @@ BRACKET_RULES = ("synchronous", "asynchronous")
 @register
 @dataclass(frozen=True)
 class Hyperband(Halving):
-    """Hyperband with reduction factor ``eta`` over ``budget=``."""
+    """Hyperband (Li et al. 2018) with reduction factor ``eta`` over ``budget=``: brackets
+    of successive halving, from the most aggressive (rungs from the lowest budget) to one
+    that trains every configuration fully. ``brackets``: ``"synchronous"`` (the default)
+    ranks a bracket's configurations at a rung once all of them reached it;
+    ``"asynchronous"`` decides as trials arrive (ASHA's rule in every bracket). Details:
+    ``hpotrack.methods.hyperband``."""
 
     name = "hyperband"
     eta: float = 3.0

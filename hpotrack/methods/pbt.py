@@ -69,7 +69,12 @@ class Member:
 @register
 @dataclass(frozen=True)
 class PBT(Method):
-    """Population-based training; see the module docstring for the options."""
+    """Population-based training (Jaderberg et al. 2017): ``population`` members train in
+    segments of ``interval`` steps up to step ``generations * interval``; after each
+    segment a member in the bottom ``quantile`` copies one of the top ``quantile``
+    (checkpoint and hyperparameters) and perturbs each hyperparameter by a factor of
+    ``perturb``, or resamples it with ``resample_probability``. Details: the module
+    docstring (``hpotrack.methods.pbt``)."""
 
     name = "pbt"
     retries_lost = False  # a failed segment is run again by ask, as the member's next one
