@@ -284,14 +284,14 @@ class Study:
             else:
                 self._drop_late(trial)
         ended = [finished(history.trials[c.number], o, when) for c, o in fresh]
-        for record in ended:
-            history.update(record)
-        guess = self._guess(limit, max_budget) if self._skip_guesses == 0 else None
-        self._skip_guesses = max(0, self._skip_guesses - 1)
         claimed: list[Claimed] = []
         stopped: StopSearch | None = None
         commits = self._store.commits
         try:
+            for record in ended:  # ahead of the store: until it commits, the cache is not
+                history.update(record)  # the file, so an interrupt before must forget it
+            guess = self._guess(limit, max_budget) if self._skip_guesses == 0 else None
+            self._skip_guesses = max(0, self._skip_guesses - 1)
             with self._writing():
                 changed_meanwhile = self.read_while_waiting + self._cache.read_changes()
                 if changed_meanwhile and guess is not None:
@@ -307,6 +307,10 @@ class Study:
                         claimed.append(self._claim(worker, limit, first_guess, max_budget))
                 except StopSearch as stop:
                     stopped = stop  # leave the block normally: what is above is committed
+        except BaseException:
+            if self._store.commits == commits:  # the outcomes applied above are not stored
+                self._cache.forget()
+            raise
         finally:
             if self._store.commits > commits:  # committed, whatever came after
                 done.clear()

@@ -181,8 +181,8 @@ def _work(
     if wording:
         log.addFilter(Rewording(wording))
     _interrupt_once()
-    _stop_when_the_parent_dies()
     try:
+        _stop_when_the_parent_dies()  # may raise ParentGone at once: inside the try
         tuned = load_function(reference)
         if not isinstance(tuned, TunedFunction):
             raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune")

@@ -211,6 +211,33 @@ def test_ctrl_c_right_after_an_ask_commits_gives_its_claims_back(
     assert states == [TrialState.COMPLETE] * 4 + [TrialState.QUEUED] * 4
 
 
+def test_ctrl_c_while_the_method_proposes_still_stores_the_finished_trials(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ask puts the finished trials' outcomes into its cached history before taking the
+    lock, so the method proposes from them; Ctrl-C (or a worker's parent dying) in that
+    proposal, a model fit, left the cache saying "complete" for trials the file still had
+    running: the final store then took them for trials finished elsewhere and dropped
+    them, to be found lost later (a whole budget trained, no result)."""
+    calls = itertools.count()
+    ask = hp.methods.Random.ask
+
+    def interrupted_on_the_fourth(method: Any, history: Any) -> Any:
+        if next(calls) == 3:
+            raise KeyboardInterrupt
+        return ask(method, history)
+
+    monkeypatch.setattr(hp.methods.Random, "ask", interrupted_on_the_fourth)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="p", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        f.optimize(n_trials=10)
+    assert [t.state for t in hp.load_study("p", db=db).trials] == [TrialState.COMPLETE] * 3
+
+
 def test_a_batch_never_claims_past_the_target(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fixed_batches(monkeypatch, 16)
 
