@@ -18,6 +18,8 @@ from contextvars import ContextVar
 from numbers import Integral, Real
 from typing import Any, Protocol, cast
 
+import numpy as np
+
 from hpotrack.errors import TrialError
 from hpotrack.space import Value, is_utf8
 
@@ -134,6 +136,8 @@ class Trial:
             raise TrialError(
                 f"report() needs a metric name (non-empty Unicode text), got {metric!r}"
             )
+        if isinstance(value, np.ndarray) and value.ndim == 0:  # np.mean(...), as returned
+            value = value.item()
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TrialError(
                 f"report() needs a number, but got {value!r} ({type(value).__name__}) "
@@ -143,7 +147,8 @@ class Trial:
             step = self._last_step.get(metric, self._started_after()) + 1
         elif isinstance(step, bool) or not isinstance(step, Integral) or not 0 <= step < 2**63:
             raise TrialError(
-                f"`0 <= step < 2**63` must hold for a whole number, but got step={step!r}"
+                f"`0 <= step < 2**63` must hold for an int, but got step={step!r} "
+                f"({type(step).__name__})"
             )
         step = int(step)
         if metric == self._objective:
@@ -168,7 +173,7 @@ class Trial:
                 "had not done (the latest, it shadows later ones); pass the step it "
                 "trained through, trial.save_checkpoint(state, step=epoch)",
             )
-        self.last_value = None if math.isnan(number) else number
+        self.last_value = number if math.isfinite(number) else None  # diverged: no value
         due = self._next_check is not None and step >= self._next_check
         if due and self._checks is not None and self._next_check is not None:
             self._check(self._checks, self._last_check_until(self._checks, step), step, number)
@@ -274,6 +279,11 @@ class Trial:
         from :meth:`load_checkpoint`."""
         if self._checkpoints is None:
             raise TrialError("save_checkpoint() works inside a trial that hpotrack runs")
+        if self.finished:  # it would be stored as what the trial ended with
+            raise TrialError(
+                f"trial {self.number} has finished: save_checkpoint() must be called while "
+                "it runs"
+            )
         checkpoints = self._checkpoints
         guessed = step is None and self._objective not in self._last_step  # the budget
         if step is None:
@@ -381,27 +391,43 @@ def _warn_once(study: str, message: str) -> None:
 
 
 _current: ContextVar[Trial | None] = ContextVar("hpotrack_trial", default=None)
+_in_process = 0  # trials running in this process (blocks of `running`), for the message
+_in_process_lock = threading.Lock()
 
 
 @contextmanager
 def running(trial: Trial) -> Iterator[Trial]:
     """Make ``trial`` the one :func:`report` writes to while the block runs."""
+    global _in_process
     token = _current.set(trial)
+    with _in_process_lock:
+        _in_process += 1
     try:
         yield trial
     finally:
+        with _in_process_lock:
+            _in_process -= 1
         _current.reset(token)
 
 
 def current_trial() -> Trial:
-    """The trial running in this context; an error outside of one."""
+    """The trial running in this context; an error saying why there is none. A thread
+    the tuned function starts does not inherit its context: which trial a report from it
+    belongs to is not known (it may outlive its trial), so it gets the handle instead."""
     trial = _current.get()
-    if trial is None:
+    if trial is not None:
+        return trial
+    if _in_process:
         raise TrialError(
-            "no trial is running here: call hp.report() inside a function decorated "
-            "with @hp.tune while it is being tuned"
+            "no trial is running in this thread's context: hp.report() finds the trial "
+            "of the tuned function's own call, which threads it starts do not inherit; "
+            "declare a `trial` parameter and call trial.report() from the thread, or start "
+            "the thread's work in contextvars.copy_context().run(...)"
         )
-    return trial
+    raise TrialError(
+        "no trial is running here: call hp.report() inside a function decorated "
+        "with @hp.tune while it is being tuned"
+    )
 
 
 def report(

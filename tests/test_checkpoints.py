@@ -77,6 +77,17 @@ def test_saving_outside_a_run_is_an_error() -> None:
         trial.save_checkpoint(1)
 
 
+def test_saving_after_the_trial_finished_is_an_error_and_stores_nothing(db: Path) -> None:
+    """A handle kept after the trial ended saved a checkpoint that load_checkpoint then
+    returned as what the trial ended with; report() already refused."""
+    kept: list[hp.Trial] = []
+    study = one_trial_study(db, kept.append)
+    with pytest.raises(TrialError, match="trial 0 has finished: save_checkpoint"):
+        kept[0].save_checkpoint({"late": True}, step=0)
+    with pytest.raises(TrialError, match="has no checkpoint"):
+        study.load_checkpoint(0)
+
+
 WRITER = """
 import sys
 from hpotrack import checkpoints

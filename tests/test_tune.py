@@ -17,6 +17,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -216,8 +217,6 @@ def test_report_without_step_continues_from_the_last_step(db: Path) -> None:
 
 
 def test_report_accepts_a_numpy_integer_step(db: Path) -> None:
-    np = pytest.importorskip("numpy")
-
     @hp.tune(SPACE, study="s", db=db, seed=0)
     def train(x: float, n: int, opt: str, trial: hp.Trial) -> float:
         for epoch in np.arange(2):
@@ -229,12 +228,23 @@ def test_report_accepts_a_numpy_integer_step(db: Path) -> None:
     assert study.curve(0) == {"value": [(0, 0.0), (1, 0.5)]}
 
 
+def test_report_takes_a_0d_array_as_a_returned_objective_may_be(db: Path) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str, trial: hp.Trial) -> float:
+        trial.report(np.mean(np.array([0.25, 0.75])), step=1)  # numpy's float64: a Real
+        trial.report(np.array(0.25), step=2)  # a 0-d array (np.asarray of a scalar, say)
+        return x
+
+    study = train.optimize(n_trials=1)
+    assert study.curve(0) == {"value": [(1, 0.5), (2, 0.25)]}
+
+
 def test_report_refuses_a_negative_or_fractional_step(db: Path) -> None:
     errors: list[str] = []
 
     @hp.tune(SPACE, study="s", db=db, seed=0)
     def train(x: float, n: int, opt: str, trial: hp.Trial) -> float:
-        for step in (-1, 1.5, True):
+        for step in (-1, 1.5, True, 1.0):
             with pytest.raises(TrialError, match="step") as raised:
                 trial.report(0.1, step=step)  # type: ignore[arg-type]
             errors.append(str(raised.value))
@@ -244,13 +254,42 @@ def test_report_refuses_a_negative_or_fractional_step(db: Path) -> None:
 
     study = train.optimize(n_trials=1)
     assert study.trials[0].state is TrialState.COMPLETE, study.trials[0].error
-    assert len(errors) == 3
+    assert len(errors) == 4
+    assert errors[3] == "`0 <= step < 2**63` must hold for an int, but got step=1.0 (float)"
     assert study.curve(0) == {}
 
 
 def test_report_outside_a_trial_raises_a_clear_error() -> None:
     with pytest.raises(hp.HpotrackError, match="no trial is running"):
         hp.report(0.1, step=1)
+
+
+def test_report_from_a_thread_the_function_started_says_how_to_reach_the_trial(
+    db: Path,
+) -> None:
+    """The trial is found through the call's context, which a new thread lacks: the
+    error names the two ways that work, and the second one is checked here."""
+    import concurrent.futures
+    import contextvars
+
+    def fit(x: float) -> float:
+        for step in (1, 2):
+            hp.report(x / step, step=step)
+        return x
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="threads", db=db, seed=0, max_failures=5)
+    def train(x: float, trial: hp.Trial) -> float:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            if trial.number == 0:
+                return pool.submit(fit, x).result()
+            return pool.submit(contextvars.copy_context().run, fit, x).result()
+
+    trials = train.optimize(n_trials=2).trials
+    assert trials[0].state is TrialState.FAILED
+    assert "threads it starts do not inherit; declare a `trial` parameter" in (
+        trials[0].error or ""
+    )
+    assert trials[1].state is TrialState.COMPLETE and len(train.study.curve(1)["value"]) == 2
 
 
 # -- failures -------------------------------------------------------------------------------
@@ -1032,7 +1071,6 @@ def test_bad_optimize_options_are_one_clear_error(
 
 def test_numpy_integers_are_counts_and_seeds_like_ints(db: Path) -> None:
     """np.int64 from a computation is a whole number like any other (stored as an int)."""
-    import numpy as np
 
     @hp.tune(SPACE, study="s", db=db, seed=np.int64(3), max_failures=np.int64(2))  # type: ignore[arg-type]
     def train(x: float, n: int, opt: str) -> float:
