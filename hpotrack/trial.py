@@ -281,8 +281,7 @@ class Trial:
             raise TrialError("save_checkpoint() works inside a trial that hpotrack runs")
         if self.finished:  # it would be stored as what the trial ended with
             raise TrialError(
-                f"trial {self.number} has finished: save_checkpoint() must be called while "
-                "it runs"
+                f"trial {self.number} has finished: save_checkpoint() must be called while it runs"
             )
         checkpoints = self._checkpoints
         guessed = step is None and self._objective not in self._last_step  # the budget

@@ -322,8 +322,8 @@ def _check_max_budget(max_budget: object, study: str, budget: Budget | None) -> 
     if budget is None or not budget.whole:
         what = "no budget" if budget is None else repr(budget)
         raise HpotrackError(
-            f"max_budget counts the steps trials train (e.g. epochs), but study "
-            f"{study!r} has {what}: "
-            "declare budget=hp.Budget(min, max) with whole numbers on @tune, or stop by "
+            f"max_budget counts the steps trials train (e.g. epochs), but the function "
+            f"of study {study!r} declares {what}: "
+            "pass budget=hp.Budget(min, max) with whole numbers to @tune, or stop by "
             "n_trials or timeout"
         )

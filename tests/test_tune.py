@@ -780,11 +780,11 @@ def test_timeout_stops_an_open_ended_search(db: Path, info_log: pytest.LogCaptur
         (hp.Budget(1, 9), True, r"max_budget=True"),
         (hp.Budget(1, 9), "100", r"max_budget='100'"),
         (hp.Budget(1, 9), math.nan, r"max_budget=nan"),
-        (None, 100, r"study 's' has no budget: declare budget=hp.Budget"),
+        (None, 100, r"of study 's' declares no budget: pass budget=hp.Budget"),
         (
             hp.Budget(0.1, 1.0),
             100,
-            r"has Budget\(.*\): declare budget=hp.Budget\(min, max\) with whole",
+            r"declares Budget\(.*\): pass budget=hp.Budget\(min, max\) with whole",
         ),
     ],
 )

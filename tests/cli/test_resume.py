@@ -251,7 +251,7 @@ def test_resume_max_budget_without_a_budget_is_a_clear_error(tmp_path: Path) -> 
     _, db = make_study(tmp_path)
     code, output = invoke(db, "script", "--max-budget", "40")
     assert code == 2 and "Traceback" not in output
-    assert "study 'script' has no budget: declare budget=hp.Budget" in output
+    assert "function of study 'script' declares no budget: pass budget=hp.Budget" in output
     assert len(hp.load_study("script", db=db).trials) == 3
 
 
