@@ -220,10 +220,9 @@ class Study:
         with self._store.write():
             history = self.refresh()
             if skip_if_exists and given:
-                key = self.space.key(given, given)
-                for trial in history.trials:
-                    if self.space.key(trial.params, given) == key:
-                        return trial.number
+                existing = history.first_with(given)
+                if existing is not None:
+                    return existing
             number = history.next_number
             drawn = self.space.decode(history.uniform(number, len(self.space)))
             self._store.insert_trial(

@@ -13,7 +13,7 @@ import dataclasses
 import difflib
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -80,7 +80,10 @@ class History:
         self._trials: list[TrialRecord] = []
         self._claims: dict[str, int] = {}  # claim: the trial that holds it
         self._claim_counts: dict[str, int] = {}
-        self._configurations: set[str] | None = None  # Space.key of every trial, once asked
+        # per set of names (None: all), Space.key -> the first trial with those values, and
+        # how many trials are indexed: built when first asked, then extended (values of a
+        # trial never change)
+        self._first_with: dict[tuple[str, ...] | None, tuple[dict[str, int], int]] = {}
         self._superseded: set[int] = set()  # lost or interrupted trials that a retry replaced
         self._line_root: list[int] = []  # per trial: the first trial of its configuration's line
         self._lines: dict[int, list[int]] = {}  # first trial: the trials of its line, in order
@@ -156,11 +159,22 @@ class History:
     def has_configuration(self, params: dict[str, Value]) -> bool:
         """Whether a trial of any state and origin (queued, manual, an earlier grid) has
         these values (equal to 12 significant digits, :meth:`Space.key`). The index is
-        built at the first call and then kept up to date, so methods that never ask pay
-        nothing."""
-        if self._configurations is None:
-            self._configurations = {self.space.key(t.params) for t in self._trials}
-        return self.space.key(params) in self._configurations
+        built at the first call and then extended, so methods that never ask pay
+        nothing and later calls pay only for the new trials."""
+        return self._first(params, None) is not None
+
+    def first_with(self, values: Mapping[str, Value]) -> int | None:
+        """The lowest number of a trial of any state whose values of the names in
+        ``values`` equal them (:meth:`Space.key`), if any; indexed as
+        :meth:`has_configuration` is, per set of names."""
+        return self._first(values, tuple(values))
+
+    def _first(self, values: Mapping[str, Value], names: tuple[str, ...] | None) -> int | None:
+        keys, indexed = self._first_with.get(names, ({}, 0))
+        for trial in self._trials[indexed:]:
+            keys.setdefault(self.space.key(trial.params, names), trial.number)
+        self._first_with[names] = (keys, len(self._trials))
+        return keys.get(self.space.key(values, names))
 
     def rng(self, number: int, stream: int = 0) -> np.random.Generator:
         """Randomness for trial ``number``: the same in every process and after resume."""
@@ -247,8 +261,6 @@ class History:
             )
             self._line_root.append(root)
             self._lines.setdefault(root, []).append(record.number)
-            if self._configurations is not None:
-                self._configurations.add(self.space.key(record.params))
             for edge in record.parents:
                 if edge.kind == Origin.RETRIED.value:
                     self._replaced += 1

@@ -45,3 +45,22 @@ def test_stopped_lists_pruned_trials_at_their_last_check_until_a_promotion_claim
     assert history.stopped(1, bracket=2) == [(0.5, 0)]  # still promoted
     history.update(dataclasses.replace(history.trials[3], state=TrialState.PRUNED))
     assert history.stopped(1, bracket=2) == [(0.1, 3), (0.5, 0)]
+
+
+def test_first_with_finds_the_lowest_trial_with_given_values_as_trials_arrive() -> None:
+    """Indexed per set of names and extended with new trials only (enqueue's
+    skip_if_exists compared against every trial at each call: 28 ms at 3,000 trials)."""
+    history = History(Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)}), "minimize", 0)
+    points = [{"x": 0.5, "y": 0.1}, {"x": 0.5, "y": 0.2}, {"x": 0.25, "y": 0.2}]
+    for number, params in enumerate(points[:2]):
+        history.update(TrialRecord(number, TrialState.COMPLETE, params))
+    assert history.first_with({"x": 0.5}) == 0
+    assert history.first_with({"y": 0.2}) == 1
+    assert history.first_with({"x": 0.25}) is None
+    assert history.first_with({"x": 0.5, "y": 0.2}) == 1
+    assert history.first_with({"x": 0.1 + 0.15}) is None  # 0.25 is not there yet
+    history.update(TrialRecord(2, TrialState.QUEUED, points[2]))
+    assert history.first_with({"x": 0.1 + 0.15}) == 2  # equal to 12 digits, found once added
+    assert history.has_configuration(points[2]) and not history.has_configuration(
+        {"x": 0.25, "y": 0.1}
+    )
