@@ -301,14 +301,15 @@ def optimize_here(
     after which no trial starts (wall-clock time, the same in every worker process: the
     user's timeout counts from their call, not from each worker's start).
     ``collect_checkpoints``: delete checkpoints no trial can start from any more, after
-    each ask that stored a trial which saved one. Files a killed process left behind
+    each ask that stored a trial which saved one (at most a tenth of the time:
+    :class:`CheckpointCollector`) and at the end. Files a killed process left behind
     are deleted first in any case. ``max_budget``: stop starting trials
     once the study's finished trials trained that many budget steps in total."""
     limit = n_trials if n_trials is not None else study.target
     timed_out = False
     failures: list[str] = []
     batch = Batch()
-    collected = 0  # study.checkpoints_saved when checkpoints were last collected
+    collection = CheckpointCollector(study) if collect_checkpoints else None
     ran = 0
     done: list[tuple[Claimed, Outcome]] = []  # stored by the next ask, or at the end
     claims: list[Claimed] = []  # claimed and not run yet: given back if the loop stops
@@ -323,9 +324,8 @@ def optimize_here(
                         log.info("%s%s", str(stop), "" if ran else _nothing_to_run(stop))
                         break
                     batch.asked(study.store.last_wait, contended=study.contended)
-                    if collect_checkpoints and study.checkpoints_saved > collected:
-                        collected = study.checkpoints_saved
-                        study.collect_checkpoints()
+                    if collection is not None and collection.due():
+                        collection.run()
                 claimed = claims[0]  # in `claims` until kept: an interrupt gives it back
                 outcome, _ = run_trial(study, fn, claimed)
                 done.append((claimed, outcome))
@@ -346,10 +346,38 @@ def optimize_here(
     finally:
         with interrupts_held():
             study.finish(done, claims)
-        if collect_checkpoints and study.checkpoints_saved > collected:
-            study.collect_checkpoints()
+        if collection is not None and collection.saved_since():
+            collection.run()
         study.store.checkpoint_wal()
     return Ran(ran, timed_out)
+
+
+class CheckpointCollector:
+    """When a worker deletes the checkpoints nothing can load any more
+    (:meth:`Study.collect_checkpoints`): after a trial that saved one, unless collecting
+    would then take more than ``SHARE`` of the worker's time. A collection reads every
+    checkpoint row and trial, so its cost grows with the study, inside the write lock;
+    trials that train for seconds get one after each, sub-millisecond ones one in so
+    many that their cost per trial stays flat (the files wait a few trials longer)."""
+
+    SHARE = 0.1
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self._collected = 0  # study.checkpoints_saved when checkpoints were last collected
+        self._next = 0.0  # time.monotonic() before which the next one waits
+
+    def saved_since(self) -> bool:
+        return self.study.checkpoints_saved > self._collected
+
+    def due(self) -> bool:
+        return self.saved_since() and time.monotonic() >= self._next
+
+    def run(self) -> None:
+        began = time.monotonic()
+        self._collected = self.study.checkpoints_saved
+        self.study.collect_checkpoints()
+        self._next = began + (time.monotonic() - began) / self.SHARE
 
 
 class Batch:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import hpotrack as hp
+from hpotrack import runner
 from hpotrack.cache import TrialCache
 from hpotrack.errors import TooManyFailures
 from hpotrack.records import TrialState
@@ -236,6 +237,38 @@ def test_ctrl_c_while_the_method_proposes_still_stores_the_finished_trials(
     with pytest.raises(KeyboardInterrupt):
         f.optimize(n_trials=10)
     assert [t.state for t in hp.load_study("p", db=db).trials] == [TrialState.COMPLETE] * 3
+
+
+@pytest.mark.parametrize(("trial_s", "collect_s"), [(1.0, 0.01), (0.5, 1.0)])
+def test_checkpoints_are_collected_after_each_trial_unless_that_takes_over(
+    monkeypatch: pytest.MonkeyPatch, trial_s: float, collect_s: float
+) -> None:
+    """A collection reads every checkpoint row and trial: its cost grows with the study.
+    After each trial that saved one while that is cheap; else only once 9 times its
+    cost has passed since, so collecting never takes more than a tenth of the time."""
+    clock = [0.0]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+
+    class Saving:
+        checkpoints_saved = 0
+        collected = 0
+
+        def collect_checkpoints(self) -> None:
+            self.collected += 1
+            clock[0] += collect_s
+
+    study = Saving()
+    collector = runner.CheckpointCollector(study)  # type: ignore[arg-type]
+    for _ in range(100):
+        clock[0] += trial_s
+        study.checkpoints_saved += 1
+        if collector.due():
+            collector.run()
+    if collect_s < 0.1 * trial_s:
+        assert study.collected == 100 and not collector.saved_since()
+    else:
+        assert 1 < study.collected < 100 and collector.saved_since()
+        assert study.collected * collect_s <= 0.1 * clock[0] + collect_s
 
 
 def test_a_batch_never_claims_past_the_target(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
