@@ -142,28 +142,20 @@ def test_resume_a_study_run_with_python_m_from_its_project(tmp_path: Path) -> No
         )
     )
     db = tmp_path / "h.db"
-    env = {**os.environ, "HPOTRACK_DB": str(db)}
-    first = subprocess.run(
-        [sys.executable, "-m", "pkg.mod"],
-        cwd=package.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    def in_project(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "HPOTRACK_DB": str(db)}
+        command = [sys.executable, *args]
+        return subprocess.run(command, cwd=package.parent, env=env, capture_output=True, text=True)
+
+    first = in_project("-m", "pkg.mod")
     assert first.returncode == 0, first.stderr
     assert hp.load_study("pkg.mod.f", db=db).function["module"] == "pkg.mod"
     done = cli_process(db, "resume", "pkg.mod.f", "--n-trials", "4")  # from the tests' folder
     assert done.returncode == 0, done.stderr
     assert [t.state.value for t in hp.load_study("pkg.mod.f", db=db).trials] == ["complete"] * 4
-    imported = subprocess.run(
-        [sys.executable, "-c", "from pkg.mod import f; print(f.definition.name)"],
-        cwd=package.parent,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert imported.stdout.strip() == "pkg.mod.f"
+    imported = in_project("-c", "from pkg.mod import f; print(f.definition.name)")
+    assert imported.stdout.strip() == "pkg.mod.f", imported.stderr
 
 
 @pytest.mark.parametrize("call", ["train.optimize(n_trials=3)", "train(x=0.5)"])
