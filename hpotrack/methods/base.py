@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import difflib
+import math
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
@@ -87,6 +88,11 @@ class History:
         self._superseded: set[int] = set()  # lost or interrupted trials that a retry replaced
         self._line_root: list[int] = []  # per trial: the first trial of its configuration's line
         self._lines: dict[int, list[int]] = {}  # first trial: the trials of its line, in order
+        # finished trials (not queued or running) by whether they have a finite value:
+        # numbers ascending, and (loss, number) best first for those with one
+        self._valued: list[int] = []
+        self._ranked: list[tuple[float, int]] = []
+        self._valueless: list[int] = []
         self._counts = {state: 0 for state in TrialState}
         self._unfinished: dict[TrialState, set[int]] = {
             TrialState.QUEUED: set(),
@@ -198,6 +204,20 @@ class History:
         best first: the candidates for a promotion from that rung."""
         return self._stopped.get((bracket, step), [])
 
+    def valued(self) -> Sequence[int]:
+        """Numbers of the finished trials (complete, pruned, failed) with a finite value,
+        ascending; kept sorted as trials change, so reading it costs no pass."""
+        return self._valued
+
+    def ranked(self) -> Sequence[tuple[float, int]]:
+        """(loss, number) of the :meth:`valued` trials, best first, ties by number."""
+        return self._ranked
+
+    def valueless(self) -> Sequence[int]:
+        """Numbers of the finished trials without a finite value (failed, or stopped after
+        a NaN or infinite report), ascending."""
+        return self._valueless
+
     def complete_at(self, step: int) -> Sequence[float]:
         """Losses at ``step`` of the complete trials that have a check there, best first."""
         return self._complete_at.get(step, [])
@@ -241,10 +261,22 @@ class History:
             add,
         )
 
+    def _index_value(self, record: TrialRecord, add: bool) -> None:
+        """Keep a finished ``record`` in (or take it out of) :meth:`valued` and
+        :meth:`ranked`, or :meth:`valueless`."""
+        if record.state in self._unfinished:
+            return
+        if record.value is not None and math.isfinite(record.value):
+            _sorted_change(self._valued, record.number, add)
+            _sorted_change(self._ranked, (self._sign * record.value, record.number), add)
+        else:
+            _sorted_change(self._valueless, record.number, add)
+
     def update(self, record: TrialRecord) -> None:
         """Insert or replace a trial (called by the study loop only)."""
         if record.number < len(self._trials):
             old = self._trials[record.number]
+            self._index_value(old, add=False)
             self._counts[old.state] -= 1
             if old.state in self._unfinished:
                 self._unfinished[old.state].discard(old.number)
@@ -267,6 +299,7 @@ class History:
                     self._supersede(edge.parent)
         else:  # numbers are allocated densely under the write lock
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
+        self._index_value(record, add=True)
         self._counts[record.state] += 1
         self.trained += record.trained or 0
         if record.state in self._unfinished:

@@ -14,9 +14,9 @@ import hpotrack as hp
 from hpotrack.errors import MethodError
 from hpotrack.methods import Bayes, Method, gp
 from hpotrack.methods import bayes as bayes_module
-from hpotrack.methods.base import History, resolve
+from hpotrack.methods.base import History, Proposal, resolve
 from hpotrack.methods.random_search import sobol_point
-from hpotrack.records import TrialState
+from hpotrack.records import TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
 from hpotrack.testing.method_suite import MIXED_SPACE, branin, record
@@ -204,6 +204,123 @@ def test_finished_trials_with_values_are_data_running_ones_pending_failed_ones_a
     # stopped after a NaN report (a diverged run): no value, so as bad as a failure
     history.update(record(4, FAST.ask(history), TrialState.PRUNED, None))
     assert bayes_module._observations(history, 200)[2] == [2, 4]
+
+
+def scan_observations(
+    history: History, cap: int
+) -> tuple[list[tuple[int, float]], list[int], list[int]]:
+    """What ``_observations`` returns, by a pass over every trial (as it read them before
+    History kept them sorted): the reference the indexes must give."""
+    sign = objective_sign(history.direction)
+    finished, pending, failed = [], [], []
+    for trial in history.trials:
+        if trial.state in (TrialState.RUNNING, TrialState.QUEUED):
+            pending.append(trial.number)
+        elif trial.value is not None and math.isfinite(trial.value):
+            finished.append((trial.number, sign * trial.value))
+        else:
+            failed.append(trial.number)
+    keep = bayes_module._subset(np.array([loss for _, loss in finished]), cap)
+    return [finished[i] for i in keep], pending[-(cap // 4) :], failed[-(cap // 4) :]
+
+
+def rebuilt(history: History) -> History:
+    """A new history of the same trials, as another process reads them: no cache."""
+    fresh = History(history.space, history.direction, history.seed)
+    for trial in history.trials:
+        fresh.update(trial)
+    return fresh
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_the_sorted_indexes_of_the_history_give_what_a_scan_gives(direction: str) -> None:
+    """Three workers: trials finish out of order, complete (with tied values), pruned with
+    and without a value or failed; a queued trial starts, is released and starts again;
+    a long trial fails after many others finished; an outcome applied ahead of the store
+    becomes a lost (failed) trial. At every ask the live history, whose indexes follow
+    each change, gives what a full scan and a new history of the same trials give."""
+    method = Bayes(n_startup=3, candidates=32, max_points=10)
+    cap, sign = method.max_points, objective_sign(direction)
+    live = History(BRANIN, direction, 3)
+    outcomes = np.random.default_rng(1)
+    long_trial, queued = 4, 6
+
+    def change(number: int, state: TrialState, value: float | None) -> None:
+        live.update(live.trials[number].replace(state=state, value=value))
+
+    def check(step: int) -> None:
+        expected = scan_observations(live, cap)
+        assert bayes_module._observations(live, cap) == expected, step
+        assert bayes_module._observations(rebuilt(live), cap) == expected, step
+
+    for step in range(48):
+        proposal = method.ask(live)
+        check(step)
+        assert proposal == method.ask(rebuilt(live)), step
+        live.update(record(live.next_number, proposal, TrialState.RUNNING, None))
+        if live.next_number == queued:  # enqueued by hand, started and released later
+            live.update(record(queued, Proposal({"x": 1.0, "y": 2.0}), TrialState.QUEUED, None))
+        events = {
+            8: (queued, TrialState.RUNNING, None),
+            9: (queued, TrialState.QUEUED, None),  # its worker never started it
+            12: (queued, TrialState.RUNNING, None),
+            20: (queued, TrialState.COMPLETE, 3.0),
+            25: (live.next_number - 1, TrialState.COMPLETE, sign * -100.0),  # the best...
+            26: (live.next_number - 2, TrialState.FAILED, None),  # ...then lost elsewhere
+            30: (long_trial, TrialState.FAILED, None),  # after 20 others finished
+            35: (live.next_number - 1, TrialState.FAILED, 5.0),  # (not from the study loop)
+            36: (live.next_number - 2, TrialState.FAILED, None),
+        }
+        if step in events:
+            change(*events[step])
+            continue
+        running = [n for n in live.unfinished(TrialState.RUNNING) if n not in (long_trial, queued)]
+        while len(running) > 2:  # three workers: one of them (not the oldest) finishes
+            number = running.pop(int(outcomes.integers(len(running))))
+            value = float(round(branin(live.trials[number].params) / 20))  # ties
+            state, value_or_none = {
+                0: (TrialState.PRUNED, value),
+                1: (TrialState.PRUNED, None),  # its last report NaN: as bad as a failure
+                2: (TrialState.FAILED, None),
+            }.get(int(outcomes.integers(8)), (TrialState.COMPLETE, value))
+            change(number, state, value_or_none)
+    check(48)
+    states = {t.state for t in live.trials}
+    assert states == {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED, TrialState.RUNNING}
+    assert len(bayes_module._observations(live, cap)[0]) == cap < len(live.trials) // 2
+
+
+class CountingList(list[TrialRecord]):
+    """A history's list of trials that counts the reads of its items."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def __getitem__(self, index: Any) -> Any:
+        self.reads += 1
+        return super().__getitem__(index)
+
+
+def test_an_ask_reads_the_trials_changed_since_the_last_one_not_every_trial() -> None:
+    history = History(BRANIN, "minimize", 0)
+    trials = history._trials = CountingList()
+    points = np.random.default_rng(0).random((3001, 2))
+    for number, point in enumerate(points):
+        params = BRANIN.decode(point)
+        state = TrialState.RUNNING if number % 500 == 0 else TrialState.COMPLETE
+        value = None if state is TrialState.RUNNING else branin(params)
+        history.update(record(number, Proposal(params), state, value))
+    method = Bayes(max_points=20, candidates=32)
+    proposal = method.ask(history)
+    history.update(history.trials[500].replace(state=TrialState.COMPLETE, value=1.0))
+    history.update(record(len(points), proposal, TrialState.COMPLETE, 2.0))
+    trials.reads = 0
+    method.ask(history)
+    # the trials the model is fitted on (20: a value and params each) and the running ones
+    # (believed): not the 3,002 trials a scan reads
+    assert trials.reads < 3 * method.max_points
+    assert bayes_module._observations(history, 20) == scan_observations(history, 20)
 
 
 def test_the_kept_points_are_the_best_half_and_a_spread_ending_with_the_latest() -> None:
