@@ -6,17 +6,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sqlite3
 import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tabulate import tabulate
 
 import hpotrack as hp
-from hpotrack.cli import cli
+from hpotrack.cli import cli, common
+from hpotrack.cli.common import table
+from hpotrack.cli.show import _spans, _width
 from hpotrack.provenance import hostname
 from hpotrack.records import TrialState
 from hpotrack.store import close_stores
@@ -371,6 +376,79 @@ def test_empty_columns_go_before_parameters_are_folded(tmp_path: Path) -> None:
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert {"C", "gamma", "kernel"} <= set(header)
     assert "budget" not in header and "params" not in header
+
+
+MIXED_TABLES = {
+    "negative numbers and exponents": [
+        {"number": 0, "value": -1.5, "x": 2.5e-7, "k": -3},
+        {"number": 1, "value": 1.23456789e12, "x": -0.0001234, "k": 40},
+        {"number": 2, "value": 10.0, "x": 1e-05, "k": 7},
+    ],
+    "nan, infinities and None": [
+        {"number": 0, "state": "complete", "value": math.nan, "step": None, "x": math.inf},
+        {"number": 1, "state": "failed", "value": None, "step": 3, "x": -math.inf},
+        {"number": 2, "state": "pruned", "value": -0.0, "step": None, "x": None},
+    ],
+    "long parameters": [
+        {
+            "number": 0,
+            "value": 0.5,
+            "kernel": "radial_basis_fun…",
+            "params": "x=0.1 y=-2e-05 kernel=radial_basis_function_kernel gamma=1e+06 degree=3",
+        },
+        {"number": 1, "value": 0.25, "kernel": "linear", "params": "x=-3.5 y=1e-09"},
+    ],
+    "a point that makes a column wider than its longest cell": [
+        {"value": 123456.0},
+        {"value": 1e-05},
+        {"value": None},
+        {"value": math.nan},
+    ],
+    "whole numbers, booleans and empty strings among floats": [
+        {"a": 1, "b": True, "c": "", "d": 1.5, "e": None},
+        {"a": 2.5, "b": False, "c": "True", "d": True, "e": None},
+        {"a": -7, "b": None, "c": "x", "d": "", "e": None},
+    ],
+    "floats among strings, and headers wider than the cells": [
+        {"learning_rate_of_the_optimizer": 0.1, "origin": "sampled", "s": 1e-20},
+        {"learning_rate_of_the_optimizer": None, "origin": "a b c ", "s": "rbf"},
+    ],
+}
+
+
+@pytest.mark.parametrize("rows", list(MIXED_TABLES.values()), ids=list(MIXED_TABLES))
+def test_the_width_of_a_table_adds_up_from_its_columns_rendered_alone(
+    rows: list[dict[str, object]],
+) -> None:
+    """A table too wide for the terminal is measured from its columns' widths, each
+    rendered alone once, not by rendering it (up to five times, 15 s for 20,000 trials):
+    the sum must be the width tabulate lays out, for the table and any of its columns.
+    A change in tabulate (or in ``table``) shows here."""
+    span = _spans(rows)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    for count in range(1, len(columns) + 1):
+        kept = columns[:count]
+        subset = [{key: row.get(key) for key in kept} for row in rows]
+        assert span(kept) == max(map(len, table(subset).splitlines())), kept
+    assert _width(rows) == max(map(len, table(rows).splitlines()))
+
+
+def test_a_wide_table_on_a_terminal_is_rendered_whole_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fitting the table to 80 columns (dropping empty columns, folding the parameters,
+    giving up the spare ones) rendered all of it up to five times to measure it."""
+    db = wide_study(tmp_path)
+    calls: list[tuple[Any, ...]] = []
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        calls.append(args)
+        return str(tabulate(*args, **kwargs))
+
+    monkeypatch.setattr(common, "tabulate", counted)
+    lines = show(db, "wide").splitlines()
+    assert "params" in lines[0] and all(len(line) <= 80 for line in lines)
+    assert [len(rows[0]) > 1 for rows, *_ in calls].count(True) == 1  # one whole table
 
 
 def cells(lines: list[str], column: str) -> list[str]:
