@@ -28,6 +28,8 @@ steps in all.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +42,36 @@ from hpotrack.params import Choice, Float, Int
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Space, Value
 
+_BUSY = (TrialState.RUNNING, TrialState.QUEUED)
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+_CACHE_KEY = "pbt:claims"  # where the claim index lives in ``history.cache``
+_CLAIM = re.compile(r"pbt:(\d+):(\d+)(?:#\d+)?")  # member, segment (#k: run again)
+
+
+def member_segment(trial: TrialRecord) -> tuple[int, int] | None:
+    """(member, segment) of a PBT trial, from its claim ``pbt:<member>:<segment>[#k]``;
+    None for other trials (enqueued, manual, another method's)."""
+    found = _CLAIM.fullmatch(trial.claim or "")
+    return None if found is None else (int(found[1]), int(found[2]))
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where member ``index`` stands, all that ask reads of it: whether its last segment
+    is being trained, how many segments it completed, the latest of them, and the
+    trials whose claim starts ``pbt:<index>:<done>`` (attempts at its next segment)."""
+
+    index: int
+    busy: bool
+    done: int
+    latest: TrialRecord | None
+    attempts: tuple[int, ...] = ()
+
+    @property
+    def step(self) -> int:
+        """The step the latest finished segment reached (0 before the first)."""
+        return 0 if self.latest is None else int(self.latest.budget or 0)
+
 
 @dataclass(frozen=True)
 class Member:
@@ -50,10 +82,7 @@ class Member:
 
     @property
     def busy(self) -> bool:
-        return bool(self.trials) and self.trials[-1].state in (
-            TrialState.RUNNING,
-            TrialState.QUEUED,
-        )
+        return bool(self.trials) and self.trials[-1].state in _BUSY
 
     @property
     def done(self) -> list[TrialRecord]:
@@ -64,6 +93,14 @@ class Member:
     def latest(self) -> TrialRecord | None:
         done = self.done
         return done[-1] if done else None
+
+    def standing(self) -> Standing:
+        """Where this member stands, read from all its segments."""
+        done = self.done
+        attempts = tuple(
+            t.number for t in self.trials if member_segment(t) == (self.index, len(done))
+        )
+        return Standing(self.index, self.busy, len(done), done[-1] if done else None, attempts)
 
 
 @register
@@ -122,15 +159,15 @@ class PBT(Method):
         return self.generations * self.interval
 
     def ask(self, history: History) -> Proposal:
-        members = self.members(history)
-        ready = [m for m in members if not m.busy and _step(m) < self.horizon]
+        members = self.standings(history)
+        ready = [m for m in members if not m.busy and m.step < self.horizon]
         if not ready:
-            if all(_step(m) >= self.horizon for m in members):
+            if all(m.step >= self.horizon for m in members):
                 raise SearchExhausted(
                     f"population-based training is complete: {self.population} members "
                     f"reached step {self.horizon}"
                 )
-            finished = sum(_step(m) >= self.horizon for m in members)
+            finished = sum(m.step >= self.horizon for m in members)
             if finished:
                 raise SearchExhausted(
                     f"{finished} of {self.population} members reached step {self.horizon}; "
@@ -140,13 +177,12 @@ class PBT(Method):
                 "every member of the population is being trained by another worker; "
                 f"run at most {self.population} workers (population={self.population})"
             )
-        member = min(ready, key=lambda m: (_step(m), m.index))
-        segment = len(member.done)
-        claim = f"pbt:{member.index}:{segment}"
-        earlier = [t for t in member.trials if t.claim and t.claim.startswith(claim)]
+        member = min(ready, key=lambda m: (m.step, m.index))
+        claim = f"pbt:{member.index}:{member.done}"
+        earlier = member.attempts
         # a segment run again (its trial failed or was lost) makes the same random draws
         # as its first attempt: those of that trial's number
-        draws = earlier[0].number if earlier else history.next_number
+        draws = earlier[0] if earlier else history.next_number
         if earlier:
             claim = f"{claim}#{len(earlier)}"
         latest = member.latest
@@ -159,7 +195,7 @@ class PBT(Method):
             )
         source, origin, params = latest, Origin.CONTINUED.value, dict(latest.params)
         rng = history.rng(draws, 1)
-        here = _step(member)  # exploit members as far as this one or further, never back
+        here = member.step  # exploit members as far as this one or further, never back
         top = [
             t
             for t in self.top_of(history, members, member)
@@ -184,26 +220,45 @@ class PBT(Method):
         """Each member's latest finished segment: the only checkpoints PBT starts from,
         and the models the population ended with, so also of members a study reopened
         with a smaller population no longer trains (``study.best`` may be one of them)."""
-        latest: dict[str, int] = {}
-        for trial in history.trials:
-            claim = trial.claim or ""
-            if claim.startswith("pbt:") and trial.state is TrialState.COMPLETE:
-                latest[claim.split(":")[1]] = trial.number  # by member
-        return list(latest.values())
+        return [line.latest for line in _index(history).lines.values() if line.latest is not None]
+
+    def standings(self, history: History) -> list[Standing]:
+        """Where each member of the population stands, from the claim index the history
+        caches (see :class:`_Index`): the cost is that of the population and of the
+        trials added or unfinished since the last call, not that of the study."""
+        index = _index(history)
+        trials = history.trials
+        standings = []
+        for member in range(self.population):
+            line = index.lines.get(member)
+            if line is None:
+                standings.append(Standing(member, False, 0, None))
+                continue
+            standings.append(
+                Standing(
+                    member,
+                    busy=trials[line.last].state in _BUSY,
+                    done=line.complete,
+                    latest=None if line.latest is None else trials[line.latest],
+                    attempts=tuple(line.attempts.get(line.complete, ())),
+                )
+            )
+        return standings
 
     def members(self, history: History) -> list[Member]:
         """The population as the history holds it (trials without a ``pbt:`` claim, e.g.
-        enqueued ones, are not members)."""
+        enqueued ones, are not members), read from every trial: what
+        :meth:`standings` gives without reading them all."""
         members = [Member(index) for index in range(self.population)]
         for trial in history.trials:
-            claim = trial.claim or ""
-            if claim.startswith("pbt:"):
-                index = int(claim.split(":")[1])
-                if index < self.population:
-                    members[index].trials.append(trial)
+            found = member_segment(trial)
+            if found is not None and found[0] < self.population:
+                members[found[0]].trials.append(trial)
         return members
 
-    def top_of(self, history: History, members: list[Member], member: Member) -> list[TrialRecord]:
+    def top_of(
+        self, history: History, members: Sequence[Standing], member: Standing
+    ) -> list[TrialRecord]:
         """The latest segments of the top members when ``member`` ranks in the bottom
         ``quantile`` of the members' latest scores; empty when it should continue."""
         scored = [(history.loss(m.latest.value), m.index, m.latest) for m in members
@@ -216,6 +271,85 @@ class PBT(Method):
             return []
         bottom = {index for _, index, _ in scored[-cut:]}
         return [trial for _, _, trial in scored[:cut]] if member.index in bottom else []
+
+
+class _Line:
+    """One member's trials, as an :class:`_Index` read them."""
+
+    __slots__ = ("attempts", "complete", "last", "latest")
+
+    def __init__(self, last: int) -> None:
+        self.last = last  # the last of them
+        self.complete = 0  # how many of the settled ones are complete
+        self.latest: int | None = None  # the last complete one
+        self.attempts: dict[int, list[int]] = {}  # segment: the trials that tried it
+
+
+class _Index:
+    """The ``pbt:`` claims of a history by member, kept in ``history.cache`` so that an
+    ask reads the trials added since the last one and those unfinished then, not the
+    whole study (what it keeps is only what a new process recomputes from the trials).
+
+    Of a trial read, only what never changes is kept: its number, under its member and
+    segment. A trial finished when read, or later found finished, is *settled*: its state
+    is counted as final, as the life cycle of a stored trial has it (queued -> running
+    -> complete | pruned | failed; a lost trial, running, is marked failed); unfinished
+    ones are read again at every update. Should a settled trial's state change all the
+    same (an outcome the study loop put into its history ahead of the store, dropped
+    since another process had marked the trial lost; a test turning a trial back), the
+    history's count of trials in that state no longer matches the index's, and
+    :func:`_index` reads the trials again from the first."""
+
+    def __init__(self) -> None:
+        self.read = 0  # the trials read: those numbered below
+        self.unsettled: dict[int, _Line | None] = {}  # unfinished trials: their line
+        self.settled = dict.fromkeys(_FINISHED, 0)  # settled trials, by state
+        self.lines: dict[int, _Line] = {}  # by member
+
+    def update(self, history: History) -> bool:
+        """Read the trials added and those unfinished since the last update; False
+        when a settled trial's state changed (the index is then wrong)."""
+        trials = history.trials
+        for number in range(self.read, len(trials)):
+            self._add(trials[number])
+        self.read = len(trials)
+        for number, line in list(self.unsettled.items()):
+            state = trials[number].state
+            if state.is_finished:
+                del self.unsettled[number]
+                self._settle(number, state, line)
+        return all(history.count(state) == count for state, count in self.settled.items())
+
+    def _add(self, trial: TrialRecord) -> None:
+        line = None
+        found = member_segment(trial)
+        if found is not None:
+            member, segment = found
+            line = self.lines.get(member)
+            if line is None:
+                line = self.lines[member] = _Line(trial.number)
+            line.last = trial.number
+            line.attempts.setdefault(segment, []).append(trial.number)
+        if trial.state.is_finished:
+            self._settle(trial.number, trial.state, line)
+        else:
+            self.unsettled[trial.number] = line
+
+    def _settle(self, number: int, state: TrialState, line: _Line | None) -> None:
+        self.settled[state] += 1
+        if line is not None and state is TrialState.COMPLETE:
+            line.complete += 1
+            line.latest = number if line.latest is None else max(line.latest, number)
+
+
+def _index(history: History) -> _Index:
+    """The history's claim index, brought up to date (read anew if it went wrong)."""
+    index = history.cache.get(_CACHE_KEY)
+    if isinstance(index, _Index) and index.update(history):
+        return index
+    index = history.cache[_CACHE_KEY] = _Index()
+    index.update(history)
+    return index
 
 
 def explore(
@@ -259,9 +393,3 @@ def perturbed(param: Float | Int | Choice, value: Value, factor: float) -> Value
     if isinstance(param, Int):
         return min(param.low + steps * param.step, param.high)
     return param.decode((steps + 0.5) / param.n_values)
-
-
-def _step(member: Member) -> int:
-    """The step a member's latest finished segment reached (0 before the first)."""
-    latest = member.latest
-    return 0 if latest is None else int(latest.budget or 0)

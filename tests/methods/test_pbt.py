@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import hpotrack as hp
 from hpotrack.cli import cli
 from hpotrack.errors import MethodError, SearchExhausted
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import History, Method, Proposal
 from hpotrack.methods.pbt import PBT, explore, perturbed
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space
@@ -287,3 +287,77 @@ def test_enqueue_into_a_population_is_refused_with_what_to_do(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["--db", str(db), "enqueue", "p", "lr=0.1"])
     assert result.exit_code == 2 and "narrow the space" in result.output
     assert hp.load_study("p", db=db).trials == []
+
+
+def ask_or_why(method: PBT, history: History) -> Proposal | str:
+    """The proposal, or why there is none."""
+    try:
+        return method.ask(history)
+    except SearchExhausted as exc:
+        return str(exc)
+
+
+def rebuilt(history: History) -> History:
+    """The same trials in a new history (a new process: its cache is empty)."""
+    fresh = History(history.space, history.direction, history.seed)
+    for trial in history.trials:
+        fresh.update(trial)
+    return fresh
+
+
+def resumable_by_scan(history: History) -> set[int]:
+    """:meth:`PBT.resumable` as a read of every trial gives it."""
+    latest: dict[str, int] = {}
+    for trial in history.trials:
+        claim = trial.claim or ""
+        if claim.startswith("pbt:") and trial.state is TrialState.COMPLETE:
+            latest[claim.split(":")[1]] = trial.number
+    return set(latest.values())
+
+
+def test_the_cached_claim_index_gives_what_a_new_process_does() -> None:
+    """Ask reads the members from an index the history caches and extends at each ask.
+    At every ask of a run with three workers (segments finishing out of order, failing,
+    lost while the others go on, an outcome applied ahead and then dropped since the
+    trial was found lost) it proposes what a history rebuilt from the same trials does,
+    and sees each member as a read of every trial does."""
+    method = PBT(population=4, interval=2, generations=12, quantile=0.5)
+    history = History(SPACE, "minimize", 0)
+    rng = np.random.default_rng(0)
+    running: list[int] = []
+    ahead: TrialRecord | None = None  # complete in the history, not in the store
+    taken_back = False
+    for _ in range(300):
+        index = history.cache.get("pbt:claims")
+        live = ask_or_why(method, history)
+        if index is not None and not taken_back:  # extended, not read anew
+            assert history.cache["pbt:claims"] is index
+        fresh = rebuilt(history)
+        assert live == ask_or_why(method, fresh)
+        assert method.standings(history) == [m.standing() for m in method.members(fresh)]
+        assert set(method.resumable(history)) == set(method.resumable(fresh))
+        assert set(method.resumable(fresh)) == resumable_by_scan(fresh)
+        if ahead is not None:  # the study drops its guess and takes the store's record
+            history.update(ahead.replace(state=TrialState.FAILED, value=None))
+            ahead, taken_back = None, True
+            continue
+        taken_back = False
+        if isinstance(live, Proposal):
+            running.append(history.next_number)
+            history.update(record(history.next_number, live, TrialState.RUNNING, None))
+        elif not running:
+            break
+        if len(running) == 3 or isinstance(live, str):
+            trial = history.trials[running.pop(int(rng.integers(len(running))))]
+            fate = rng.random()
+            if fate < 0.15:
+                history.update(trial.replace(state=TrialState.FAILED))
+            else:
+                score = float(np.log(trial.params["lr"]) ** 2)  # type: ignore[arg-type]
+                history.update(trial.replace(state=TrialState.COMPLETE, value=score))
+                if fate < 0.3:
+                    ahead = history.trials[trial.number]
+    assert live == "population-based training is complete: 4 members reached step 24"
+    kinds = {t.origin for t in history.trials} | {t.state for t in history.trials}
+    assert {"exploited", "continued", TrialState.FAILED} <= kinds
+    assert any("#" in (t.claim or "") for t in history.trials)  # a segment run again
