@@ -20,15 +20,21 @@ is a probe, so its value includes the probe's offset from the iterate ``x_k``, t
 of the pair. Both probes are recorded (claims ``spsa:<k>+`` and ``-``, edges to the
 iterate's previous probes) and may run in two processes at once.
 
-The whole state (iterate, Adam's moments) is replayed from the history at every ask, so
-the method stays a pure function of the stored trials. Integer and choice parameters
-are refused unless fixed (a choice with one option): there is no gradient to follow.
+The state (iterate, Adam's moments) is a replay of the stored trials, so the method
+stays a pure function of them. The replay is kept in ``history.cache`` as far as it got
+(:class:`Descent`, :class:`SpsaReplay`), and each ask carries it on over the trials
+added since: an ask costs the same however long the descent. Only finished iterates and
+probes are folded in, since a trial goes queued -> running -> complete | pruned | failed
+and then stays as it is (but for an outcome put in the history ahead of the store, which
+the next ask checks: :func:`_changed`); a new process, with an empty cache, replays from
+the first trial once. Integer and choice parameters are refused unless fixed (a choice
+with one option): there is no gradient to follow.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -90,7 +96,7 @@ class Gradient(Method):
             raise SearchExhausted(_SEQUENTIAL)
         # The first complete trial says whether the function returns hypergradients; until
         # one completes, descent re-proposes the start (a failed first trial is no answer).
-        first = next((t for t in history.trials if t.state is TrialState.COMPLETE), None)
+        first = _first_complete(history)
         if first is None or "hypergrad" in first.metrics:
             return self._descend(history)
         return self._spsa(history)
@@ -98,32 +104,37 @@ class Gradient(Method):
     # -- user hypergradients ----------------------------------------------------------
 
     def _descend(self, history: History) -> Proposal:
-        space = history.space
-        chain = [history.trials[0], *(t for t in history.trials if t.origin == STEP)]
-        if any(t.state in (TrialState.RUNNING, TrialState.QUEUED) for t in chain):
-            raise SearchExhausted(_SEQUENTIAL)
+        space, trials = history.space, history.trials
+        key = f"gradient-descent:{self!r}"
+        replay: Descent | None = history.cache.get(key)
+        if replay is None or _changed(history, replay.latest):  # replay from the first trial
+            replay = history.cache[key] = Descent(Adam(self, len(space)))
+        # The chain of iterates: trial 0 (whatever its origin), then every gradient step.
+        # Those after the replay are folded in up to the first running or queued one.
+        chain: list[TrialRecord] = []
+        end = len(trials)
+        for number in range(replay.read, len(trials)):
+            trial = trials[number]
+            links = (number == 0) + (trial.origin == STEP)  # trial 0 twice if it is a step
+            if links and _pending(trial):
+                end = number
+                break
+            chain += [trial] * links
         points = space.encode_many([t.params for t in chain])  # one pass: replay is cheap
-        adam = Adam(self, len(space))
-        good: int | None = None  # the last iterate that gave a gradient
-        point: Array = points[0]
-        for index, (trial, here) in enumerate(zip(chain, points, strict=True)):
-            gradient = hypergradient(space, trial)
-            if gradient is None:  # failed: go back half way to the last good iterate
-                point = here if good is None else (points[good] + here) / 2
-                continue
-            good, point = index, adam.step(here, gradient * history.loss(1.0))  # ascent if max
-        last = chain[-1]
-        steps = np.vstack([points[-SETTLED:], point])  # the last iterates and the next one
-        moved = np.max(np.abs(np.diff(steps, axis=0)), axis=1)
-        if good == len(chain) - 1 and len(moved) == SETTLED and np.all(moved < self.tolerance):
+        for trial, here in zip(chain, points, strict=True):
+            replay.fold(history, trial, here.copy())
+        replay.read, replay.latest = end, chain or replay.latest
+        if end < len(trials):
+            raise SearchExhausted(_SEQUENTIAL)
+        if replay.converged(self.tolerance):
             raise SearchExhausted(
                 f"gradient descent converged: the last {SETTLED} steps each moved less than "
                 f"{self.tolerance:g}"
             )
         return Proposal(
-            params=space.decode(point),
+            params=space.decode(replay.point),
             origin=STEP,
-            parents=(Edge(last.number, STEP, step=len(chain)),),
+            parents=(Edge(replay.last, STEP, step=replay.length),),
             note="gradient: Adam on the hypergradients the function returns",
         )
 
@@ -131,23 +142,32 @@ class Gradient(Method):
 
     def _spsa(self, history: History) -> Proposal:
         space = history.space
-        probes = {t.claim: t for t in history.trials if (t.claim or "").startswith("spsa:")}
-        adam = Adam(self, len(space))
-        centre = space.encode(history.trials[0].params)
-        k = 0
-        while (plus := probes.get(f"spsa:{k}+")) and (minus := probes.get(f"spsa:{k}-")):
-            if _pending(plus) or _pending(minus):
-                raise SearchExhausted(_SEQUENTIAL)
-            estimate = spsa_gradient(space, plus, minus, history)
+        key = f"gradient-spsa:{self!r}"
+        replay: SpsaReplay | None = history.cache.get(key)
+        if replay is None or _changed(history, replay.latest):  # replay from the first trial
+            centre = space.encode(history.trials[0].params)
+            replay = history.cache[key] = SpsaReplay(Adam(self, len(space)), centre)
+        # The iterations after the replay are folded in up to the first whose probes have
+        # not both been proposed, or have not both finished.
+        folded: list[TrialRecord] = []
+        pair = _probes(history, replay.k)
+        while pair is not None and not (_pending(pair[0]) or _pending(pair[1])):
+            estimate = spsa_gradient(space, *pair, history)
             if estimate is not None:
-                centre = adam.step(centre, estimate)
-            k += 1
-        sign = "+" if f"spsa:{k}+" not in probes else "-"
+                replay.centre = replay.adam.step(replay.centre, estimate)
+            replay.k += 1
+            folded += pair
+            pair = _probes(history, replay.k)
+        replay.latest = folded or replay.latest
+        if pair is not None:
+            raise SearchExhausted(_SEQUENTIAL)
+        k = replay.k
+        sign = "+" if _probe(history, k, "+") is None else "-"
         rng = history.rng(k, 7)  # the same signs for both probes of iteration k
         signs = rng.choice([-1.0, 1.0], size=len(space))
         c_k = self.perturbation / (k + 1) ** self.gamma
-        point = np.clip(centre + (c_k if sign == "+" else -c_k) * signs, 0.0, 1.0)
-        previous = [p for p in (probes.get(f"spsa:{k - 1}+"), probes.get(f"spsa:{k - 1}-")) if p]
+        point = np.clip(replay.centre + (c_k if sign == "+" else -c_k) * signs, 0.0, 1.0)
+        previous = [p for p in (_probe(history, k - 1, "+"), _probe(history, k - 1, "-")) if p]
         return Proposal(
             params=space.decode(point),
             origin=STEP,
@@ -173,6 +193,43 @@ _SEQUENTIAL = (
     "gradient descent is sequential: the next iterate needs the running trial's "
     "gradient (SPSA runs at most two trials at once); use one or two workers"
 )
+_BEFORE_COMPLETE = "gradient-before-complete"  # see _first_complete
+
+
+def _first_complete(history: History) -> TrialRecord | None:
+    """The first complete trial, if any. The failed and pruned trials before it stay
+    failed or pruned (an outcome put in the history ahead of the store is only ever
+    replaced by a failed record, see :func:`_changed`), and how many of them there are
+    is cached: an ask reads only the trials after them."""
+    trials = history.trials
+    start: int = history.cache.get(_BEFORE_COMPLETE, 0)
+    while start < len(trials) and trials[start].state in (TrialState.FAILED, TrialState.PRUNED):
+        start += 1
+    history.cache[_BEFORE_COMPLETE] = start
+    complete = (trials[n] for n in range(start, len(trials)))
+    return next((t for t in complete if t.state is TrialState.COMPLETE), None)
+
+
+def _probe(history: History, k: int, sign: str) -> TrialRecord | None:
+    """The SPSA probe of iteration ``k`` on the ``sign`` side, if it was proposed: the
+    trial holding claim ``spsa:<k><sign>`` (claims are unique in a study)."""
+    number = history.claimant(f"spsa:{k}{sign}")
+    return None if number is None else history.trials[number]
+
+
+def _probes(history: History, k: int) -> tuple[TrialRecord, TrialRecord] | None:
+    """Both probes of iteration ``k``, + then -, if both were proposed."""
+    plus, minus = _probe(history, k, "+"), _probe(history, k, "-")
+    return None if plus is None or minus is None else (plus, minus)
+
+
+def _changed(history: History, folded: list[TrialRecord]) -> bool:
+    """Whether a trial folded into a replay is no longer as it was. The outcome of a trial
+    that ends in this process is put in the history ahead of the store (see
+    :meth:`hpotrack.study.Study.ask`), and the store's record replaces it before the
+    next ask if another process marked the trial lost meanwhile: so the trials folded in
+    at the latest ask that folded any are checked."""
+    return any(history.trials[trial.number] != trial for trial in folded)
 
 
 class Adam:
@@ -195,6 +252,54 @@ class Adam:
         step = method.lr * m_hat / (np.sqrt(v_hat) + method.epsilon)
         moved: Array = np.clip(point - step, 0.0, 1.0)
         return moved
+
+
+@dataclass
+class Descent:
+    """The descent on user hypergradients replayed as far as it got, kept between asks in
+    ``history.cache``: the first ``read`` trials were read, and the iterates among them
+    (all finished) are folded in; the other trials never count."""
+
+    adam: Adam
+    read: int = 0
+    latest: list[TrialRecord] = field(default_factory=list)  # see _changed
+    length: int = 0  # iterates folded in
+    last: int = 0  # the number of the last one
+    good: Array | None = None  # the last iterate that gave a gradient
+    stepped: bool = False  # whether that was the last iterate
+    recent: list[Array] = field(default_factory=list)  # the last SETTLED iterates
+    point: Array = field(default_factory=lambda: np.zeros(0))  # the next iterate
+
+    def fold(self, history: History, trial: TrialRecord, here: Array) -> None:
+        """Take iterate ``trial``, at ``here`` in the cube, into the replay."""
+        gradient = hypergradient(history.space, trial)
+        if gradient is None:  # failed: go back half way to the last good iterate
+            self.point = here if self.good is None else (self.good + here) / 2
+        else:
+            ascent = history.loss(1.0)  # -1 if maximizing
+            self.good, self.point = here, self.adam.step(here, gradient * ascent)
+        self.stepped = gradient is not None
+        self.recent = [*self.recent, here][-SETTLED:]
+        self.length += 1
+        self.last = trial.number
+
+    def converged(self, tolerance: float) -> bool:
+        """Whether the last SETTLED steps, up to the next iterate, each moved less than
+        ``tolerance`` (largest coordinate), the last one from a gradient."""
+        steps = np.vstack([*self.recent, self.point])
+        moved = np.max(np.abs(np.diff(steps, axis=0)), axis=1)
+        return self.stepped and len(moved) == SETTLED and bool(np.all(moved < tolerance))
+
+
+@dataclass
+class SpsaReplay:
+    """SPSA replayed as far as it got, kept between asks in ``history.cache``: the
+    iterations before ``k``, whose probes both finished, are folded in."""
+
+    adam: Adam
+    centre: Array  # the iterate x_k
+    k: int = 0
+    latest: list[TrialRecord] = field(default_factory=list)  # see _changed
 
 
 def hypergradient(space: Space, trial: TrialRecord) -> Array | None:

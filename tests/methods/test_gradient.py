@@ -1,9 +1,11 @@
 """``gradient``: Adam on given hypergradients and on SPSA estimates, replayed from the
-history; the chain rule of the encoding; what it refuses."""
+history (and from the replay cached on it); the chain rule of the encoding; what it
+refuses."""
 
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -172,6 +174,86 @@ def test_a_failed_first_trial_does_not_switch_the_study_to_spsa() -> None:
         history.update(finished(number, proposal, loss(proposal.params), metrics))  # type: ignore[arg-type]
     assert not any((t.claim or "").startswith("spsa") for t in history.trials)
     assert min(t.value for t in history.trials[1:] if t.value is not None) < loss(start.params) / 20  # type: ignore[arg-type]
+
+
+def outcome(method: Gradient, history: History) -> Proposal | str:
+    try:
+        return method.ask(history)
+    except SearchExhausted as stop:
+        return str(stop)
+
+
+def checked_against_a_full_replay(method: Gradient, history: History) -> Proposal | str:
+    """What ``method`` proposes on ``history``, whose cache holds the replay as far as the
+    earlier asks got, asserted equal to what it proposes on a history rebuilt from the
+    same trials: an empty cache, as in a new process, so a replay from the first trial."""
+    rebuilt = History(history.space, history.direction, history.seed)
+    for trial in history.trials:
+        rebuilt.update(trial)
+    live = outcome(method, history)
+    assert live == outcome(method, rebuilt), f"at trial {history.next_number}"
+    return live
+
+
+def ended(trial: TrialRecord, *, failed: bool, with_gradient: bool) -> TrialRecord:
+    if failed:
+        return trial.replace(state=TrialState.FAILED, error="diverged")
+    value = loss(trial.params)  # type: ignore[arg-type]
+    metrics: dict[str, object] = {"value": value}
+    if with_gradient:
+        metrics["hypergrad"] = gradient_of(trial.params)  # type: ignore[arg-type]
+    return trial.replace(state=TrialState.COMPLETE, value=value, metrics=metrics)
+
+
+@pytest.mark.parametrize("with_gradient", [True, False], ids=["hypergradient", "spsa"])
+def test_the_cached_replay_is_the_replay_from_the_first_trial(with_gradient: bool) -> None:
+    """Each ask carries the replay kept in ``history.cache`` on over the trials added
+    since: at every ask it must propose exactly what an empty cache does. Asks come while
+    trials run (SPSA's probes two at a time) and a fifth of the trials fail, the first
+    among them. An enqueued trial runs from the start to the middle and then completes
+    first, the other way (with a hypergradient for SPSA, without for descent): from
+    then on the method takes the other path, as a replay from the first trial does."""
+    method = Gradient(lr=0.2)
+    history = History(SPACE, "minimize", 3)
+    chance = random.Random(5)
+    start = method.ask(history)
+    history.update(TrialRecord(0, TrialState.FAILED, start.params, error="transient"))
+    history.update(TrialRecord(1, TrialState.RUNNING, TARGET, origin="enqueued"))  # type: ignore[arg-type]
+    paths = set()
+    for ask in range(300):
+        if ask == 150:
+            history.update(ended(history.trials[1], failed=False, with_gradient=not with_gradient))
+        proposal = checked_against_a_full_replay(method, history)
+        if isinstance(proposal, Proposal):
+            paths.add(proposal.claim is None)
+        running = [n for n in history.unfinished(TrialState.RUNNING) if n != 1]
+        if isinstance(proposal, Proposal) and (not running or chance.random() < 0.5):
+            history.update(TrialRecord(history.next_number, TrialState.RUNNING, proposal.params,
+                                       origin=proposal.origin, parents=proposal.parents,
+                                       claim=proposal.claim))  # fmt: skip
+        elif running:
+            trial = history.trials[chance.choice(running)]
+            history.update(ended(trial, failed=chance.random() < 0.2, with_gradient=with_gradient))
+    assert paths == {True, False} and history.next_number > 120
+    assert history.cache  # kept by the asks: else the comparison would test nothing
+
+
+@pytest.mark.parametrize("with_gradient", [True, False], ids=["hypergradient", "spsa"])
+def test_an_outcome_the_store_replaced_leaves_the_cached_replay(with_gradient: bool) -> None:
+    """The study puts the outcome of a trial that ends in its process into the history
+    ahead of the store, and asks; if another process marked the trial lost meanwhile,
+    the stored record (failed) replaces the outcome before the next ask, which must not
+    go on from a replay that took the outcome in."""
+    method = Gradient(lr=0.2)
+    history = run(method, 10, with_gradient=with_gradient)  # the next trial ends a probe pair
+    proposal = method.ask(history)
+    running = TrialRecord(10, TrialState.RUNNING, proposal.params, origin=proposal.origin,
+                          parents=proposal.parents, claim=proposal.claim)  # fmt: skip
+    history.update(running)
+    history.update(ended(running, failed=False, with_gradient=with_gradient))
+    ahead = checked_against_a_full_replay(method, history)
+    history.update(running.replace(state=TrialState.FAILED, error="worker lost"))
+    assert checked_against_a_full_replay(method, history) != ahead
 
 
 @pytest.mark.parametrize(
