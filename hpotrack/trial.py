@@ -16,12 +16,24 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
 from hpotrack.errors import TrialError
 from hpotrack.space import Value, is_utf8
+
+OPTUNA_HABITS = {
+    "suggest": (
+        "hpotrack's hyperparameters are declared in the space given to @hp.tune and passed "
+        "as keyword arguments: add e.g. 'lr': hp.Float(1e-5, 1e-1, log=True) to the space "
+        "and an `lr` parameter to the function"
+    ),
+    "set_user_attr": "return it in the function's dict of metrics: every key is stored",
+    "user_attrs": "what the function returned is in the stored trial's metrics",
+    "set_system_attr": "return it in the function's dict of metrics: every key is stored",
+}
+"""Optuna's Trial methods that hpotrack does otherwise, and how."""
 
 
 class Pruned(Exception):
@@ -106,6 +118,16 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"
+
+    if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for names a Trial lacks: Optuna's (``suggest_float``) say what
+            hpotrack does instead."""
+            hint = OPTUNA_HABITS.get(name.split("_")[0] if name.startswith("suggest_") else name)
+            raise AttributeError(
+                f"'Trial' object has no attribute {name!r}" + (f"; {hint}" if hint else "")
+            )
 
     def report(
         self,
@@ -226,7 +248,18 @@ class Trial:
 
     def should_prune(self) -> bool:
         """Whether the method decided at a check that this trial should stop (for code
-        that reports with ``prune=False`` and stops on its own terms)."""
+        that reports with ``prune=False`` and stops on its own terms). Under a method
+        that never stops this trial it is always False, and the first call in a study
+        says so (Optuna's studies prune by default; hpotrack's methods only with a
+        ``pruner=`` or as successive halving)."""
+        if self._checks is None:
+            _warn_once(
+                f"{self.study}:should_prune",
+                f"trial.should_prune() is always False in study {self.study!r}: its method "
+                "stops no trial early. Give it a pruner (e.g. method=hp.methods.TPE("
+                'pruner="median"), also Random, Bayes and Evolution) or use method="sha", '
+                '"hyperband" or "bohb" with budget=hp.Budget(min, max)',
+            )
         return self._pruned_at is not None
 
     def missed_its_checks(self) -> bool:
@@ -380,12 +413,12 @@ class Trial:
         return rows
 
 
-_warned: set[str] = set()  # studies told to pass step= to save_checkpoint, this process
+_warned: set[str] = set()  # what this process told (a study, or study:subject) already
 
 
-def _warn_once(study: str, message: str) -> None:
-    if study not in _warned:
-        _warned.add(study)
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
         logging.getLogger("hpotrack").warning(message)
 
 

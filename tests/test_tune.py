@@ -1160,3 +1160,22 @@ def test_optunas_names_on_a_study_say_hpotracks(db: Path) -> None:
     with pytest.raises(AttributeError, match=r"^'Study' object has no attribute 'colour'$"):
         study.colour  # noqa: B018
     assert not hasattr(study, "best_value") and study.best.value is not None
+
+
+def test_optunas_trial_methods_say_what_hpotrack_does_instead(db: Path) -> None:
+    """A ported objective calling trial.suggest_float failed with a bare AttributeError
+    (stored as a failed trial's error)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="ported", db=db, seed=0, max_failures=9)
+    def train(x: float, trial: hp.Trial) -> float:
+        return float(trial.suggest_float("lr", 1e-5, 1e-1, log=True))
+
+    (failed,) = train.optimize(n_trials=1).trials
+    assert "'suggest_float'; hpotrack's hyperparameters are declared in the space" in (
+        failed.error or ""
+    )
+    trial = hp.Trial(trial_id=1, number=0, params={}, budget=None, objective="v", study="s")
+    with pytest.raises(AttributeError, match=r"'set_user_attr'; return it in the function's"):
+        trial.set_user_attr("k", 1)
+    with pytest.raises(AttributeError, match=r"^'Trial' object has no attribute 'colour'$"):
+        trial.colour  # noqa: B018 - the attribute access is the test
