@@ -125,7 +125,8 @@ class Study:
         history = self.refresh()
         best = lineage.best_result(history.trials, history.best, self.direction)
         if best is None:
-            raise views.no_complete_trial(self.name, self._cache.history, self.budget)
+            needed = self.method.trials_to_complete(history) if self.budget else None
+            raise views.no_complete_trial(self.name, history, self.budget, needed)
         return best
 
     def schedule(self, number: int) -> dict[str, list[tuple[int, Value]]]:

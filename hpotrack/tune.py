@@ -172,6 +172,7 @@ class TunedFunction:
             opened.raise_target(n_trials)
         jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
         target = n_trials if n_trials is not None else opened.target
+        _warn_if_none_can_complete(opened, target)
         if jobs > 1 and target is not None:  # no worker without a trial to run
             jobs = min(jobs, target - opened.refresh().n_started)
         if jobs <= 1:
@@ -303,6 +304,28 @@ def _count(name: str, value: object, *, minimum: int, also: str = "") -> int:
             f"{name}={value!r}{not_a_number(value)}"
         )
     return int(value)
+
+
+def _warn_if_none_can_complete(study: Study, target: int | None) -> None:
+    """Say so when a method that stops trials at rungs cannot train any to the budget's
+    max within the target (Optuna's Hyperband with 60 trials trains a few fully; here
+    ``Budget(1, 100)`` needs 121 trials before the first)."""
+    if study.budget is None or target is None:
+        return
+    history = study.refresh()
+    needed = study.method.trials_to_complete(history)
+    if needed is not None and target < needed and not history.count(TrialState.COMPLETE):
+        log.warning(
+            "study %r: %s trains a trial to the budget's max (%g) only after about %d "
+            "trials (n_trials counts its promotions too), and the target is %d: every "
+            "trial may stop early. Run about %d or more",
+            study.name,
+            study.method.name,
+            study.budget.max,
+            needed,
+            target,
+            needed,
+        )
 
 
 def _check_max_budget(max_budget: object, study: str, budget: Budget | None) -> None:

@@ -20,17 +20,23 @@ from hpotrack.space import Space
 from hpotrack.store import Store
 
 
-def no_complete_trial(name: str, history: History, budget: Budget | None) -> NoCompleteTrial:
+def no_complete_trial(
+    name: str, history: History, budget: Budget | None, needed: int | None = None
+) -> NoCompleteTrial:
     """The error that study ``name`` has no best trial yet, saying what to do when a
-    budget is the reason."""
+    budget is the reason (``needed``: about how many trials its method runs before one
+    may train to the budget's max, :meth:`Method.trials_to_complete`)."""
     message = f"study {name!r} has no complete trial yet"
     pruned = history.count(TrialState.PRUNED)
     if pruned and budget is not None:
+        more = (
+            f"more trials (about {needed} before the first one does)" if needed else "more trials"
+        )
         message += (
             f": {pruned} of its {len(history.trials)} trials were stopped below the "
             f"budget's max ({budget.max:g}); a trial completes once it trains that "
             "far (successive halving promotes one when enough trials reached its rung), "
-            "so run more trials"
+            f"so run {more}"
         )
     return NoCompleteTrial(message)
 
@@ -96,15 +102,26 @@ OPTUNA_NAMES = {  # what a study of another library calls what, and hpotrack's n
     "best_trial": "study.best",
     "best_params": "study.best.params",
     "best_value": "study.best.value",
-    "best_trials": "study.best",
     "trials_dataframe": "study.to_dataframe()",
     "enqueue_trial": "study.enqueue(params)",
     "optimize": "train.optimize(n_trials=...) on the function decorated with @hp.tune",
 }
 
+OPTUNA_HABITS = {  # what an Optuna study does that hpotrack does otherwise, and how
+    "best_trials": (
+        "it is Optuna's multi-objective Pareto front, and hpotrack optimizes one objective: "
+        "study.best is the best trial, and the other metrics the function returns are "
+        "stored with every trial (e.g. study.best.metrics)"
+    ),
+}
+
 
 def missing_attribute(name: str) -> AttributeError:
     """The error for ``study.<name>`` that does not exist, naming hpotrack's spelling when
-    ``name`` is what an Optuna study calls it."""
-    hint = f"; hpotrack spells it {OPTUNA_NAMES[name]}" if name in OPTUNA_NAMES else ""
+    ``name`` is what an Optuna study calls it, or what hpotrack does instead."""
+    hint = ""
+    if name in OPTUNA_NAMES:
+        hint = f"; hpotrack spells it {OPTUNA_NAMES[name]}"
+    elif name in OPTUNA_HABITS:
+        hint = f"; {OPTUNA_HABITS[name]}"
     return AttributeError(f"'Study' object has no attribute {name!r}{hint}")

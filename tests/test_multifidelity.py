@@ -516,3 +516,30 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
         shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "resumed", str(retry.number)])
         carried = f"up to step {resumed}: carried over from the lost trial it resumes, #{1 + kills}"
         assert carried in shown.output
+
+
+def test_a_target_too_small_for_any_trial_to_train_fully_is_said_with_the_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Optuna's HyperbandPruner with 60 trials trains a few configurations fully; here
+    Budget(1, 100) stops every one of 60 (the first run has 81 configurations), which a
+    port found only at study.best. The run warns first, and the error gives the count."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="hyperband", study="h", db=tmp_path / "h.db",
+             seed=0, budget=hp.Budget(1, 100))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.report(x + 1 / epoch, step=epoch)
+        return x
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        study = train.optimize(n_trials=30)
+    warned = [r.message for r in caplog.records if "every trial may stop early" in r.message]
+    assert len(warned) == 1 and "only after about 121 trials" in warned[0]
+    with pytest.raises(NoCompleteTrial, match=r"so run more trials \(about 121 before"):
+        study.best  # noqa: B018 - the attribute access is the test
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        train.optimize(n_trials=121)
+    assert not [r for r in caplog.records if "every trial may stop early" in r.message]
+    assert study.best.budget == 100

@@ -122,6 +122,9 @@ class Auto(Method):
     def resumable(self, history: History) -> Collection[int] | None:
         return self.choose(history)[0].resumable(history)
 
+    def trials_to_complete(self, history: History) -> int | None:
+        return self.choose(history)[0].trials_to_complete(history)
+
 
 def _bracket_rule(history: History) -> str:
     """BOHB's ``brackets``: synchronous, unless the study began asynchronously (stored

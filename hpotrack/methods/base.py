@@ -379,6 +379,11 @@ class Method(ABC):
         :func:`hpotrack.checkpoints.unneeded`). Lets old checkpoints be deleted."""
         return None
 
+    def trials_to_complete(self, history: History) -> int | None:
+        """About how many trials a study needs before one may train to its budget's max,
+        for methods that stop trials at rungs first; None when any trial may."""
+        return None
+
     def rung(self, trial: TrialRecord, step: int, history: History) -> int | None:
         """Which rung a check at ``step`` is (multi-fidelity methods); None elsewhere."""
         return None

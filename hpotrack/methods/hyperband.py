@@ -105,6 +105,19 @@ class Hyperband(Halving):
         stopped = runs.stopped_for_good(history, self.layout(self.ladder(history)))
         return [t.number for t in history.trials if t.number not in stopped]
 
+    def trials_to_complete(self, history: History) -> int | None:
+        """Synchronous runs: the first to train fully is the top survivor of the first run
+        (the most aggressive bracket's ``n`` configurations, checked from the lowest rung),
+        after its ``n`` trials and a promotion per survivor of each rung above: ``n + Σ
+        ⌊n η^-i⌋`` (27 + 9 + 3 + 1 = 40 for ``Budget(1, 27)``, η = 3), fewer when a last
+        arrival goes on without a promotion, more with several processes. Asynchronous
+        brackets decide as trials arrive: no such count."""
+        if not self.synchronous:
+            return None
+        ladder = self.ladder(history)
+        run = self.layout(ladder).run_of(0)
+        return sum(run.survivors(stage, self.eta) for stage in range(run.bracket + 1))
+
     def schedule(self, ladder: Ladder) -> tuple[int, ...]:
         """The brackets of one iteration's new configurations: Hyperband's, interleaved
         (synchronous runs take each bracket's together, see :meth:`layout`)."""

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
 
 from hpotrack.budget import Budget
 from hpotrack.methods.base import History
+from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.halving import Ladder, bracket_schedule, goes_on, group, promotion
 from hpotrack.methods.hyperband import Hyperband
+from hpotrack.methods.sha import SHA
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
-from hpotrack.testing.method_suite import record, train
+from hpotrack.testing.method_suite import record, simulate, train
 
 SPACE = Space.from_user({"x": Float(0.0, 1.0)})
 LADDER = Ladder(Budget(1, 27), 3)  # rungs 1, 3, 9, 27; brackets 0..3
@@ -268,3 +271,34 @@ def test_the_indexed_promotion_matches_a_scan_of_every_rung(seed: int, direction
             done = running.pop(0 if rng.random() < 0.5 else -1)
             history.update(train(method, history, history.trials[done.number], rng.random()))
     assert promotions >= 10  # the comparison covered many promotions, not just "none"
+
+
+@pytest.mark.parametrize(
+    ("eta", "budget", "needed"),
+    [
+        (3, Budget(1, 27), 40),  # 27 + 9 + 3 + 1
+        (3, Budget(1, 100), 121),  # rungs 1, 4, 11, 33, 100: 81 + 27 + 9 + 3 + 1
+        (2, Budget(1, 8), 15),  # 8 + 4 + 2 + 1
+    ],
+)
+@pytest.mark.parametrize("method", [Hyperband, BOHB])
+@pytest.mark.parametrize("objective", [lambda p: p["x"], lambda p: -p["x"], lambda p: 0.5])
+def test_the_first_trial_to_train_fully_comes_after_trials_to_complete(
+    method: type[Hyperband], eta: float, budget: Budget, needed: int, objective: Any
+) -> None:
+    """What the warning and the "no complete trial" error tell a user (Optuna's Hyperband
+    with 60 trials trains a few fully; Budget(1, 100) here needs 121): on one process,
+    the first complete trial is the ``needed``-th, or up to one per rung earlier when a
+    run's last arrival at a rung goes on without a promotion."""
+    chosen = method(eta=eta)
+    space = Space({"x": Float(0.0, 1.0)})
+    history = simulate(chosen, space, needed + 5, budget=budget, objective=objective)
+    assert chosen.trials_to_complete(history) == needed
+    first = next(t.number for t in history.trials if t.state is TrialState.COMPLETE) + 1
+    assert needed - chosen.ladder(history).top <= first <= needed
+
+
+def test_methods_that_decide_as_trials_arrive_give_no_count() -> None:
+    history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0, Budget(1, 27))
+    assert Hyperband(brackets="asynchronous").trials_to_complete(history) is None
+    assert SHA().trials_to_complete(history) is None
