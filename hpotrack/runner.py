@@ -27,6 +27,7 @@ from hpotrack.errors import BudgetSpent, StopSearch, TargetReached, TooManyFailu
 from hpotrack.jsonable import jsonable, jsonable_key
 from hpotrack.params import Float
 from hpotrack.progress import ProgressBar
+from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
 from hpotrack.space import Space
@@ -74,7 +75,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     except Pruned:
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
     except Exception as exc:
-        outcome = Outcome(TrialState.FAILED, None, {}, traceback.format_exc(), raised=exc)
+        error = traceback.format_exc() + _imported_again(fn, exc)
+        outcome = Outcome(TrialState.FAILED, None, {}, error, raised=exc)
     except BaseException as exc:
         reason = (
             (f"interrupted ({exc})" if str(exc) else INTERRUPTED)
@@ -92,6 +94,21 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     if outcome.state is TrialState.COMPLETE and trial.missed_its_checks():
         warn_unchecked(study, trial)
     return _with_reports(outcome, trial), result
+
+
+def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
+    """A hint for a NameError in a script that a worker process (``n_jobs``) or
+    ``hpotrack resume`` imported again: its ``if __name__ == "__main__":`` block did not
+    run there, so names it set (data loaded there, say) do not exist."""
+    if not isinstance(exc, NameError) or getattr(fn, "__module__", None) == "__main__":
+        return ""
+    if getattr(fn, "__module__", None) not in SCRIPT_MODULES:
+        return ""
+    return (
+        "hpotrack: worker processes (n_jobs) and hpotrack resume import this script again, "
+        'without running its `if __name__ == "__main__":` block: set the names the '
+        "function uses (data, say) at module level\n"
+    )
 
 
 INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: retries.is_interruption
@@ -431,5 +448,7 @@ def _headline(text: str | None) -> str:
     starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")]
     if starts:
         after = lines[starts[-1] + 1 :]
-        return next((line for line in after if not line.startswith(" ")), lines[-1])
+        headline = next((line for line in after if not line.startswith(" ")), lines[-1])
+        hint = lines[-1] if lines[-1].startswith("hpotrack: ") else ""  # _imported_again
+        return f"{headline}; {hint.removeprefix('hpotrack: ')}" if hint else headline
     return lines[0] if lines else ""

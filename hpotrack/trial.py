@@ -278,7 +278,7 @@ class Trial:
         the trial counts as trained."""
         last = self._last_step.get(self._objective)
         whole = isinstance(self.budget, int)
-        return self.should_prune() and whole and (last is None or last < self.budget)
+        return self._pruned_at is not None and whole and (last is None or last < self.budget)
 
     def report_hypergradient(self, gradient: Mapping[str, float]) -> None:
         """Give the derivative of the objective with respect to some hyperparameters, in

@@ -400,6 +400,28 @@ def test_a_module_level_manual_call_is_not_repeated_by_each_worker(tmp_path: Pat
     assert origins.count("manual") == 1
 
 
+def test_a_name_set_under_the_main_guard_is_missing_in_workers_and_the_failure_says_so(
+    tmp_path: Path,
+) -> None:
+    """Data loaded under `if __name__ == "__main__":` (Optuna's threads see it) does not
+    exist in worker processes, which import the script again: each trial failed with a
+    bare NameError."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
+        "def f(x):\n    return x * SCALE\n"
+        "if __name__ == '__main__':\n    SCALE = 2.0\n    f.optimize(n_trials=4, n_jobs=2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    hint = 'import this script again, without running its `if __name__ == "__main__":` block'
+    assert "NameError: name 'SCALE' is not defined; worker processes" in done.stderr
+    trials = hp.load_study("s", db=tmp_path / "h.db").trials
+    assert trials and all(hint in (t.error or "") for t in trials)
+
+
 def test_max_budget_is_shared_by_worker_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -424,19 +424,20 @@ def test_two_processes_share_a_pruned_study(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-@pytest.mark.parametrize("method", ["tpe", "random+median"])
+@pytest.mark.parametrize("method", ["tpe", "random+median", "tpe, not asked"])
 def test_should_prune_under_a_method_that_never_prunes_says_so_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str
 ) -> None:
     """Optuna's studies prune by default; a loop ported from one that checks
-    should_prune() under tpe without a pruner was never stopped, silently."""
+    should_prune() under tpe without a pruner was never stopped, silently. Only a call
+    of the user's says so (none of hpotrack's own)."""
     chosen = hp.methods.Random(pruner="median") if method == "random+median" else "tpe"
 
     @hp.tune(SPACE, method=chosen, budget=EPOCHS, db=tmp_path / "h.db", seed=0)
     def train(x: float, trial: hp.Trial) -> float:
         for epoch in trial.steps:
             trial.report(loss_at(x, epoch), step=epoch, prune=False)
-            if trial.should_prune():
+            if method != "tpe, not asked" and trial.should_prune():
                 break
         return loss_at(x, epoch)
 
