@@ -12,6 +12,7 @@ import functools
 import inspect
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from numbers import Integral, Real
@@ -304,6 +305,25 @@ def _count(name: str, value: object, *, minimum: int, also: str = "") -> int:
             f"{name}={value!r}{not_a_number(value)}"
         )
     return int(value)
+
+
+def tuned_function(found: object, study: str) -> TunedFunction | None:
+    """The tuned function of study ``study`` that ``found`` (imported from the recorded
+    module and name) is, or that wraps it: ``tpe = hp.tune(...)(objective)`` records
+    ``objective``, which names the undecorated function, so the tuned one is the global of
+    its module that wraps it (of study ``study`` when several do). None if none does."""
+    if isinstance(found, TunedFunction):
+        return found
+    module = sys.modules.get(getattr(found, "__module__", None) or "")
+    wrapping = [
+        value
+        for value in (vars(module).values() if module is not None else ())
+        if isinstance(value, TunedFunction) and value.fn is found
+    ]
+    named = [tuned for tuned in wrapping if tuned.definition.name == study]
+    if len(named) == 1:
+        return named[0]
+    return wrapping[0] if len(wrapping) == 1 else None
 
 
 def _warn_if_none_can_complete(study: Study, target: int | None) -> None:

@@ -174,7 +174,7 @@ def _work(
     """Body of one worker process. Only the first ``tells`` what the study does (the
     others would repeat each line: the method's choice, the target reached); every
     worker warns, in the parent's ``wording``."""
-    from hpotrack.tune import TunedFunction
+    from hpotrack.tune import tuned_function
 
     if not tells:
         log.setLevel(max(log.getEffectiveLevel(), logging.WARNING))
@@ -183,8 +183,8 @@ def _work(
     _interrupt_once()
     try:
         _stop_when_the_parent_dies()  # may raise ParentGone at once: inside the try
-        tuned = load_function(reference)
-        if not isinstance(tuned, TunedFunction):
+        tuned = tuned_function(load_function(reference), study)
+        if tuned is None:
             raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune")
         tuned.optimize_in_process(
             Path(db), n_trials, deadline, False, study=study, max_budget=max_budget

@@ -14,7 +14,7 @@ import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -33,6 +33,9 @@ from hpotrack.loader import CalledWhileImported, FunctionNotFound, load_function
 from hpotrack.records import TrialState
 from hpotrack.study import Study
 from hpotrack.text import Rewording, plural
+
+if TYPE_CHECKING:
+    from hpotrack.tune import TunedFunction
 
 # the library's hints name optimize()'s arguments; resume takes them as options
 OPTION_NAMES = {
@@ -153,8 +156,8 @@ def _reference(text: str) -> dict[str, Any]:
     return {"module": location, "qualname": name, "path": None}
 
 
-def _tuned_function(study: Study, reference: dict[str, Any]) -> Any:
-    from hpotrack.tune import TunedFunction
+def _tuned_function(study: Study, reference: dict[str, Any]) -> TunedFunction:
+    from hpotrack.tune import tuned_function
 
     where = f"{reference.get('module')}:{reference.get('qualname')}"
     if reference.get("path"):
@@ -162,7 +165,7 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> Any:
     if not reference.get("path") and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` would: --function mod:name from here
     try:
-        tuned = load_function(reference)
+        tuned = tuned_function(load_function(reference), study.name)
     except CalledWhileImported as exc:
         raise CliError(f"cannot resume study {study.name!r}: {exc}") from None
     except FunctionNotFound as exc:
@@ -170,7 +173,7 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> Any:
             f"cannot import the function of study {study.name!r} ({where}): {exc}; "
             "pass --function module:name or path/to/file.py:name"
         ) from None
-    if not isinstance(tuned, TunedFunction):
+    if tuned is None:
         raise CliError(f"{where} is not decorated with @hp.tune; pass --function to the right one")
     return tuned
 

@@ -364,3 +364,43 @@ def test_ctrl_c_during_resume_says_how_to_continue(tmp_path: Path) -> None:
     assert err.rstrip().endswith("continue with: hpotrack resume script")
     queued = [t for t in hp.load_study("script", db=db).trials if t.origin == "retried"]
     assert len(queued) == 1
+
+
+def test_functions_tuned_without_the_decorator_syntax_run_in_workers_and_resume(
+    tmp_path: Path,
+) -> None:
+    """``tpe = hp.tune(...)(objective)`` (one objective, two studies to compare) records
+    ``objective``, the undecorated function: worker processes and resume failed with
+    "is not decorated with @hp.tune". They now find the tuned global wrapping it."""
+    script = tmp_path / "compare.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import hpotrack as hp
+
+            def objective(x):
+                return (x - 0.3) ** 2
+
+            space = {"x": hp.Float(0.0, 1.0)}
+            tpe = hp.tune(space, method="tpe", study="cmp-tpe", db="h.db", seed=0)(objective)
+            rnd = hp.tune(space, method="random", study="cmp-random", db="h.db", seed=0)(
+                objective
+            )
+
+            if __name__ == "__main__":
+                tpe.optimize(n_trials=4, n_jobs=2)
+                rnd.optimize(n_trials=4, n_jobs=2)
+            """
+        )
+    )
+    first = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert first.returncode == 0, first.stderr
+    db = tmp_path / "h.db"
+    for name in ("cmp-tpe", "cmp-random"):
+        done = cli_process(db, "resume", name, "--n-trials", "6")
+        assert done.returncode == 0, done.stderr
+        study = hp.load_study(name, db=db)
+        assert [t.state.value for t in study.trials] == ["complete"] * 6
+        assert study.method.name == {"cmp-tpe": "tpe", "cmp-random": "random"}[name]
