@@ -5,7 +5,9 @@ Public names only; see README.md for a walk-through.
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from hpotrack import errors, methods, pruners
 from hpotrack.budget import Budget
@@ -24,6 +26,9 @@ from hpotrack.space import Choice, Float, Int, Space
 from hpotrack.study import Study
 from hpotrack.trial import Pruned, Trial, report
 from hpotrack.tune import TunedFunction, tune
+
+if TYPE_CHECKING:
+    from hpotrack import plots
 
 __version__ = "0.1.0"
 
@@ -50,10 +55,19 @@ __all__ = [
     "errors",
     "load_study",
     "methods",
+    "plots",
     "pruners",
     "report",
     "tune",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``hp.plots`` without ``import hpotrack.plots``: imported on first use, so that
+    ``import hpotrack`` stays light (its figures need matplotlib, the ``plots`` extra)."""
+    if name == "plots":
+        return importlib.import_module("hpotrack.plots")  # which sets hpotrack.plots
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _DefaultLogHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -73,6 +73,12 @@ def check_choice(value: object, name: str, allowed: Collection[str]) -> str:
     return value
 
 
+STUDY_SETTINGS = {  # options other libraries give a sampler or pruner that are the study's here
+    "seed": "the seed is the study's: @hp.tune(..., seed={value!r})",
+}
+"""What to say when a method or pruner is given one of these ({value}: what it was given)."""
+
+
 def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:
     """Class decorator for a dataclass: a bad call (an unknown keyword, with the closest
     valid name; too many arguments; a missing one) raises ``error`` with one clear line
@@ -94,15 +100,16 @@ def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:
                     f"{name}() takes at most {len(names)} positional argument(s) but "
                     f"{len(args)} were given; call it as {call}"
                 )
-            for key in kwargs:
+            for key, value in kwargs.items():
+                study = _study_setting(error, key, value)
                 if not names:
-                    raise error(f"{name}() takes no options, but got {key}={kwargs[key]!r}")
+                    raise error(f"{name}() takes no options, but got {key}={value!r}{study}")
                 if key not in names:
                     close = difflib.get_close_matches(key, names, n=1)
                     hint = f"; did you mean {close[0]!r}? " if close else ". "
                     raise error(
                         f"{name}() got an unknown keyword argument {key!r}{hint}"
-                        f"Valid: {', '.join(names)}"
+                        f"Valid: {', '.join(names)}{study}"
                     )
                 if key in names[: len(args)]:
                     raise error(f"{name}() got multiple values for argument {key!r}")
@@ -118,6 +125,14 @@ def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:
         return cls
 
     return decorate
+
+
+def _study_setting(error: type[HpotrackError], key: str, value: object) -> str:
+    """What follows the error when a method or pruner is given ``key``, a study's setting
+    (``"; the seed is the study's: ..."``); nothing for other keys or for spaces."""
+    if not issubclass(error, MethodError) or key not in STUDY_SETTINGS:
+        return ""
+    return "; " + STUDY_SETTINGS[key].format(value=value)
 
 
 def _required(field: dataclasses.Field[Any]) -> bool:

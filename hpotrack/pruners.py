@@ -171,6 +171,9 @@ PRUNERS: dict[str, type[Pruner]] = {
     "threshold": Threshold,
 }
 
+BUDGET_PRUNERS = {"hyperband", "successivehalving", "sha", "asha", "bohb"}
+"""Optuna's pruners (and their usual names) that are multi-fidelity methods in hpotrack."""
+
 
 def pruner_from(value: object) -> Pruner | None:
     """A pruner from what a user or the database gives: None, a name, a pruner, or its
@@ -185,7 +188,20 @@ def pruner_from(value: object) -> Pruner | None:
             return PRUNERS[value["type"]](**options)
         except (TypeError, MethodError) as exc:
             raise MethodError(f"stored pruner options are invalid: {exc}") from None
+    hint = ""
+    if isinstance(value, str) and _bare_name(value) in BUDGET_PRUNERS:
+        hint = (
+            "; Hyperband-style pruning is a method in hpotrack: method='hyperband' (or "
+            "'sha', 'bohb') with budget=hp.Budget(min, max) on @hp.tune"
+        )
     raise MethodError(
         f"unknown pruner {value!r}: use 'median', 'percentile', hp.pruners.Median(...), "
-        "hp.pruners.Percentile(...) or hp.pruners.Threshold(upper=..., lower=...)"
+        f"hp.pruners.Percentile(...) or hp.pruners.Threshold(upper=..., lower=...){hint}"
     )
+
+
+def _bare_name(name: str) -> str:
+    """``name`` lower-cased without separators or a ``Pruner`` suffix:
+    "SuccessiveHalvingPruner" and "successive_halving" are both "successivehalving"."""
+    bare = "".join(c for c in name.lower() if c.isalnum())
+    return bare.removesuffix("pruner") or bare

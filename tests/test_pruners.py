@@ -424,6 +424,25 @@ def test_methods_refuse_an_unknown_pruner(method: str) -> None:
         cls(pruner="mean")  # type: ignore[call-arg]
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["hyperband", "successive_halving", "sha", "bohb", "asha", "HyperbandPruner", "SHA"],
+)
+def test_a_hyperband_style_pruner_says_it_is_a_method(name: str) -> None:
+    """Optuna's HyperbandPruner and SuccessiveHalvingPruner are methods in hpotrack."""
+    with pytest.raises(MethodError) as info:
+        hp.methods.TPE(pruner=name)  # type: ignore[arg-type]
+    assert str(info.value) == (
+        f"unknown pruner {name!r}: use 'median', 'percentile', hp.pruners.Median(...), "
+        "hp.pruners.Percentile(...) or hp.pruners.Threshold(upper=..., lower=...); "
+        "Hyperband-style pruning is a method in hpotrack: method='hyperband' (or 'sha', "
+        "'bohb') with budget=hp.Budget(min, max) on @hp.tune"
+    )
+    with pytest.raises(MethodError) as other:
+        pruner_from("mean")
+    assert "Hyperband" not in str(other.value)
+
+
 # -- pruner_from -----------------------------------------------------------------------------------
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 import hpotrack as hp
+from hpotrack.errors import StorageError
 from hpotrack.records import TrialState
-from hpotrack.store import Store
+from hpotrack.store import Store, default_db_path
 
 
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -185,3 +186,58 @@ def test_an_enqueued_trial_references_the_run_that_ran_it(db: Path) -> None:
     train.optimize(n_trials=1)
     ((run_id,),) = query(db, "SELECT id FROM runs")
     assert query(db, "SELECT run_id, pid FROM trials") == [(run_id, os.getpid())]
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///x.db", "x.db"),
+        ("sqlite:////abs/x.db", "/abs/x.db"),
+        ("sqlite+pysqlite:///runs/x.db?timeout=10", "runs/x.db"),
+        ("sqlite://x.db", "x.db"),  # two slashes: not a URL SQLAlchemy reads either
+    ],
+)
+def test_an_sqlalchemy_url_as_db_names_the_path_to_pass(
+    url: str, path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Optuna's storage='sqlite:///x.db' as db= read as the folder 'sqlite:' ("cannot
+    create sqlite:/x.db: the folder sqlite: does not exist")."""
+    monkeypatch.chdir(tmp_path)
+    message = f"db={url!r} is a URL, but db= is a file path, not a URL: use db={path!r}"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=url, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    with pytest.raises(StorageError) as by_tune:
+        train.optimize(n_trials=1)
+    with pytest.raises(StorageError) as by_load:
+        hp.load_study("s", db=url)
+    assert str(by_tune.value) == str(by_load.value) == message
+    monkeypatch.setenv("HPOTRACK_DB", url)
+    with pytest.raises(StorageError, match=f"use HPOTRACK_DB={path}$"):
+        hp.load_study("s")
+    assert list(tmp_path.iterdir()) == []  # no folder 'sqlite:', no database
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite://", "db='sqlite://' is the URL of an in-memory database, but db= is a file"),
+        ("sqlite:///:memory:", "in-memory database, but db= is a file path, not a URL"),
+        (
+            "postgresql://user:secret@host/optuna",
+            "db= got a postgresql:// URL, but db= is a file path, not a URL: hpotrack keeps "
+            "a study in one SQLite file, e.g. db='hpotrack.db'",
+        ),
+    ],
+)
+def test_other_urls_as_db_are_refused_too(url: str, message: str) -> None:
+    with pytest.raises(StorageError) as raised:
+        default_db_path(url)
+    assert message in str(raised.value) and "secret" not in str(raised.value)
+
+
+def test_paths_that_only_look_like_urls_are_paths() -> None:
+    assert default_db_path("C://x.db") == Path("C:/x.db")  # a drive letter, not a scheme
+    assert default_db_path(Path("runs") / "x.db") == Path("runs/x.db")

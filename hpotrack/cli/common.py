@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+import shlex
 import shutil
 import sqlite3
 import sys
@@ -31,7 +32,7 @@ from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import jsonable
 from hpotrack.records import Edge
-from hpotrack.store import Store, default_db_path, open_store
+from hpotrack.store import Store, default_db_path, open_store, refuse_url
 from hpotrack.study import Study
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,7 +167,7 @@ def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> C
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
-    type=click.Path(path_type=Path),
+    type=click.Path(),  # as typed: a Path would read sqlite:///x.db as sqlite:/x.db
     metavar="FILE",
     envvar="HPOTRACK_DB",
     default=None,
@@ -174,15 +175,20 @@ def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> C
 )
 @click.version_option(package_name="hpotrack")
 @click.pass_context
-def cli(ctx: click.Context, db: Path | None) -> None:
+def cli(ctx: click.Context, db: str | None) -> None:
     """Inspect, export and resume hpotrack studies."""
-    if db is not None and db.is_dir():  # checked here, where click knows where it came from
+    if db is not None:  # checked here, where click knows where it came from
         env = ctx.get_parameter_source("db") is click.core.ParameterSource.ENVIRONMENT
         name = "HPOTRACK_DB" if env else "--db"
-        raise CliError(
-            f"{name} names a directory, {db}: it must name a database file, "
-            f"e.g. {db / 'hpotrack.db'}"
-        )
+        try:
+            refuse_url(db, name, lambda path: f"{name}{'=' if env else ' '}{shlex.quote(path)}")
+        except HpotrackError as exc:
+            raise CliError(str(exc)) from None
+        if Path(db).is_dir():
+            raise CliError(
+                f"{name} names a directory, {db}: it must name a database file, "
+                f"e.g. {Path(db) / 'hpotrack.db'}"
+            )
     ctx.obj = default_db_path(db)
 
 

@@ -698,3 +698,24 @@ def test_a_directory_as_database_is_blamed_on_where_it_came_from(
             f"Error: {name} names a directory, adir: it must name a database file, "
             f"e.g. {Path('adir') / 'hpotrack.db'}\n"
         )
+
+
+def test_an_sqlalchemy_url_as_database_is_one_line_naming_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--db sqlite:///x.db`` (Optuna's storage= habit) said "the folder sqlite: does
+    not exist"; the fix is named in the words of where the URL came from."""
+    monkeypatch.chdir(tmp_path)
+    by_option = CliRunner().invoke(
+        cli, ["--db", "sqlite:///x.db", "show"], env={"HPOTRACK_DB": None}
+    )
+    by_variable = CliRunner().invoke(cli, ["show"], env={"HPOTRACK_DB": "sqlite:////abs/x.db"})
+    assert by_option.exit_code == by_variable.exit_code == 2
+    assert by_option.output == (
+        "Error: --db sqlite:///x.db is a URL, but --db is a file path, not a URL: use --db x.db\n"
+    )
+    assert by_variable.output == (
+        "Error: HPOTRACK_DB=sqlite:////abs/x.db is a URL, but HPOTRACK_DB is a file path, "
+        "not a URL: use HPOTRACK_DB=/abs/x.db\n"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -76,6 +76,18 @@ def test_a_misspelt_or_extra_option_is_one_method_error(make: Any, expected: str
     assert expected in str(info.value)
 
 
+@pytest.mark.parametrize("name", known_methods())
+def test_a_seed_given_to_a_method_says_it_is_the_studys(name: str) -> None:
+    """Optuna seeds its sampler (TPESampler(seed=0)); hpotrack seeds the study."""
+    with pytest.raises(MethodError) as info:
+        type(resolve(name))(seed=0)  # type: ignore[call-arg]
+    assert str(info.value).endswith("; the seed is the study's: @hp.tune(..., seed=0)")
+    with pytest.raises(MethodError, match=r"seed=7\)$"):
+        hp.pruners.Median(seed=7)  # type: ignore[call-arg]
+    with pytest.raises(hp.SpaceError, match=r"Valid: low, high, log, step$"):
+        hp.Float(0.0, 1.0, seed=0)  # type: ignore[call-arg]  # a space's: no such hint
+
+
 def _numpy_options(method: Any) -> dict[str, Any]:
     """Every int or float option of ``method`` at its default, as a numpy scalar."""
     out: dict[str, Any] = {}
