@@ -17,11 +17,12 @@ from typing import Any
 
 from hpotrack import checkpoints
 from hpotrack.budget import Budget
+from hpotrack.db_path import default_db_path
 from hpotrack.errors import DefinitionError, StudyMismatchError, StudyNotFoundError
 from hpotrack.jsonable import dumps
 from hpotrack.methods.base import Method
 from hpotrack.space import Space, is_utf8, param_from_json
-from hpotrack.store import Store, StudyRow, default_db_path, open_store
+from hpotrack.store import Store, StudyRow, open_store
 from hpotrack.study import Study
 
 DIRECTIONS = ("minimize", "maximize")

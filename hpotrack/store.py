@@ -13,11 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import shlex
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,6 @@ from hpotrack.errors import StorageError
 from hpotrack.jsonable import dumps
 from hpotrack.records import Edge, TrialRecord, TrialState
 
-DEFAULT_DB = "hpotrack.db"
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq, parents, rung, bracket, checks, note, trained"
@@ -462,50 +459,6 @@ def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
             "note": row[19],
             "trained": row[20],
         }
-    )
-
-
-def default_db_path(db: str | Path | None = None) -> Path:
-    """``db`` if given, else ``$HPOTRACK_DB``, else ``./hpotrack.db`` (``~`` expanded).
-    A URL (``sqlite:///x.db``, Optuna's ``storage=``) is an error naming the path to pass."""
-    if db is not None:
-        if isinstance(db, str):
-            refuse_url(db, "db=", lambda path: f"db={path!r}")
-        return Path(db).expanduser()
-    env = os.environ.get("HPOTRACK_DB")
-    if env:
-        refuse_url(env, "HPOTRACK_DB", lambda path: f"HPOTRACK_DB={shlex.quote(path)}")
-    return Path(env or DEFAULT_DB).expanduser()
-
-
-_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://(.*)", re.DOTALL)  # 2+ letters: not C://
-
-
-def refuse_url(db: str, name: str, spell: Callable[[str], str]) -> None:
-    """Raise :class:`StorageError` if ``db`` is a URL (an SQLAlchemy one, as Optuna's
-    ``storage=`` takes) rather than a file path: a path would make it a folder ``sqlite:``.
-    ``name`` is the setting as the user wrote it (``db=``, ``--db``); ``spell(path)``
-    the setting with a value, for the fix. ``sqlite:///x.db`` suggests ``x.db`` and
-    ``sqlite:////abs/x.db`` ``/abs/x.db``: the path after the third slash, as SQLAlchemy
-    reads it."""
-    match = _URL.fullmatch(db)
-    if match is None:
-        return
-    scheme, rest = match.groups()
-    if scheme.lower().partition("+")[0] != "sqlite":  # no credentials in the message
-        raise StorageError(
-            f"{name} got a {scheme}:// URL, but {name} is a file path, not a URL: hpotrack "
-            f"keeps a study in one SQLite file, e.g. {spell(DEFAULT_DB)}"
-        )
-    path = (rest[1:] if rest.startswith("/") else rest).partition("?")[0]  # sqlite://x.db too
-    if path in ("", ":memory:"):
-        raise StorageError(
-            f"{spell(db)} is the URL of an in-memory database, but {name} is a file path, "
-            "not a URL: a study lives in a file that its processes and the CLI share; for a "
-            "throwaway study pass a path in a temporary folder"
-        )
-    raise StorageError(
-        f"{spell(db)} is a URL, but {name} is a file path, not a URL: use {spell(path)}"
     )
 
 

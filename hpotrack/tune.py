@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hpotrack.budget import Budget
+from hpotrack.db_path import default_db_path
 from hpotrack.definition import StudyDefinition, check_settings, open_study
 from hpotrack.errors import DefinitionError, HpotrackError, TrialError
 from hpotrack.loader import refuse_while_imported
@@ -28,7 +29,7 @@ from hpotrack.provenance import default_study_name, function_reference, run_prov
 from hpotrack.records import TrialState
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.space import Space
-from hpotrack.store import default_db_path, open_store
+from hpotrack.store import open_store
 from hpotrack.study import Study, Worker
 from hpotrack.text import not_a_number, plural
 

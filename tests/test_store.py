@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 import hpotrack as hp
+from hpotrack.db_path import default_db_path
 from hpotrack.errors import StorageError
 from hpotrack.records import TrialState
-from hpotrack.store import Store, default_db_path
+from hpotrack.store import Store
 
 
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:

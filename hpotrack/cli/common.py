@@ -28,11 +28,12 @@ import click
 from tabulate import tabulate
 
 from hpotrack.budget import Budget
+from hpotrack.db_path import default_db_path, refuse_url
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import jsonable
 from hpotrack.records import Edge
-from hpotrack.store import Store, default_db_path, open_store, refuse_url
+from hpotrack.store import Store, open_store
 from hpotrack.study import Study
 
 F = TypeVar("F", bound=Callable[..., Any])
