@@ -23,6 +23,8 @@ def reached(
     if limit is not None and started >= limit:
         queued = len(history.unfinished(TrialState.QUEUED))
         waiting = f" and {queued} queued, waiting for a larger target" if queued else ""
+        if history.n_replaced:  # len(study.trials) counts them too
+            waiting += f" (besides {plural(history.n_replaced, 'lost trial')} a retry replaced)"
         return TargetReached(
             f"study {name!r} has {plural(started, 'trial')}{waiting}: the target of {limit} "
             "is reached"
