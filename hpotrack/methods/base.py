@@ -442,6 +442,10 @@ def resolve(method: str | Method) -> Method:
 
 ALIASES = {  # names users of other libraries try, and what hpotrack calls them
     "bayesian": "bayes", "gp": "bayes", "asha": "sha", "halving": "sha", "genetic": "evolution",
+    "cmaes": "evolution", "nsga2": "evolution", "nsgaii": "evolution",
+    "successivehalving": "sha", "smac": "bayes",
+    "tpesampler": "tpe", "randomsampler": "random", "gridsampler": "grid",
+    "gpsampler": "bayes", "cmaessampler": "evolution", "nsgaiisampler": "evolution",
 }  # fmt: skip
 
 
@@ -454,12 +458,13 @@ def _suggestion(method: object) -> str:
     if not isinstance(method, str):
         return ""
     lowered = method.lower()
-    if lowered in ("qmc", "sobol"):
+    bare = "".join(c for c in lowered if c.isalnum())  # Optuna's class names, snake case
+    if lowered in ("qmc", "sobol", "qmcsampler"):
         return "; did you mean method=hp.methods.Random(qmc=True)?"
     if lowered in _REGISTRY:
         return f"; did you mean {lowered!r}?"
-    if lowered in ALIASES:
-        return f"; did you mean {ALIASES[lowered]!r}?"
+    if bare in ALIASES:
+        return f"; did you mean {ALIASES[bare]!r}?"
     close = difflib.get_close_matches(lowered, known_methods(), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -32,6 +32,10 @@ def test_unknown_name_lists_the_known_ones() -> None:
         ("bayesian", "; did you mean 'bayes'?"),
         ("ASHA", "; did you mean 'sha'?"),
         ("qmc", "; did you mean method=hp.methods.Random(qmc=True)?"),
+        ("cmaes", "; did you mean 'evolution'?"),  # was "did you mean 'bayes'?"
+        ("TPESampler", "; did you mean 'tpe'?"),  # Optuna's class names
+        ("CmaEsSampler", "; did you mean 'evolution'?"),
+        ("successive_halving", "; did you mean 'sha'?"),
         (TPE, ": pass an instance, method=hp.methods.TPE(), or its name"),
         ("nothing-like-it", ""),
     ],
