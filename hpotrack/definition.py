@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hpotrack import checkpoints
+from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
 from hpotrack.errors import DefinitionError, StudyMismatchError, StudyNotFoundError
@@ -141,6 +142,7 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
     return Study(store, stored)
 
 
+@checked_arguments
 def load_study(name: str, db: str | Path | None = None) -> Study:
     """Open an existing study by name; the database defaults to ``./hpotrack.db``."""
     if not isinstance(name, str):

@@ -37,6 +37,11 @@ class BudgetSpent(StopSearch):
     """The study's trials have trained as many budget steps as ``max_budget`` allows."""
 
 
+class CallError(HpotrackError, TypeError):
+    """A call of hpotrack with an argument it does not take (another library's habit:
+    ``storage=``, ``callbacks=``), said with what hpotrack takes instead."""
+
+
 class DefinitionError(HpotrackError, ValueError):
     """A study setting given to ``@tune`` is invalid (direction, objective, name, seed)."""
 

@@ -19,6 +19,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
 from hpotrack.definition import StudyDefinition, check_settings, open_study
@@ -111,6 +112,7 @@ class TunedFunction:
             raise TrialError(f"manual trial {claimed.number} failed: {outcome.error}")
         return returned
 
+    @checked_arguments
     def optimize(
         self,
         n_trials: int | None = None,
@@ -217,6 +219,7 @@ class TunedFunction:
             )
 
 
+@checked_arguments
 def tune(
     space: Mapping[str, object] | Space,
     method: str | Method = "auto",

@@ -1,0 +1,81 @@
+"""Arguments another library's habits put in a call of hpotrack (Optuna's ``storage=``
+on ``@hp.tune``, ``callbacks=`` on ``optimize``): one :class:`CallError` saying what
+hpotrack takes instead, not Python's bare ``TypeError``."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
+
+from hpotrack.errors import CallError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+INSTEAD = {
+    "storage": "db= takes the database file: a path such as 'hpotrack.db', not a URL",
+    "study_name": "study= names the study",
+    "sampler": "method= chooses the search: a name ('tpe') or hp.methods.TPE(...)",
+    "pruner": (
+        "a pruner is an option of the method, method=hp.methods.TPE(pruner='median'); "
+        "successive halving is a method, method='hyperband' with budget=hp.Budget(min, max)"
+    ),
+    "directions": (
+        "hpotrack optimizes one objective: objective= names it and direction= says which "
+        "way (the other metrics the function returns are stored with every trial)"
+    ),
+    "load_if_exists": "a study that exists is always reopened (its declaration checked)",
+    "callbacks": (
+        "hpotrack has no callbacks: log from inside the function, and stop with "
+        "n_trials=, timeout= or max_budget="
+    ),
+    "catch": (
+        "a trial that raises is stored as failed and the search goes on, until "
+        "max_failures (of @hp.tune) fail in a row"
+    ),
+    "show_progress_bar": "progress=True shows a bar",
+}
+"""What hpotrack takes instead of another library's argument."""
+
+
+def checked_arguments(fn: F) -> F:
+    """``fn`` that raises :class:`CallError` for an argument it does not take, naming
+    hpotrack's way (:data:`INSTEAD`) or the closest name it takes."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise CallError(_explained(fn.__name__, signature, args, kwargs, exc)) from None
+        return fn(*args, **kwargs)
+
+    return cast(F, call)
+
+
+def _explained(
+    name: str,
+    signature: inspect.Signature,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    exc: TypeError,
+) -> str:
+    taken = [p for p in signature.parameters if p != "self"]
+    unknown = [key for key in kwargs if key not in signature.parameters]
+    if not unknown:
+        given = args[1:] if "self" in signature.parameters else args
+        if any(callable(arg) for arg in given):  # Optuna's study.optimize(objective, ...)
+            return (
+                f"{name}() takes no function: it runs the one @hp.tune decorates, "
+                f"train.{name}(n_trials=...); it takes {', '.join(taken)}"
+            )
+        return f"{name}(): {exc}; it takes {', '.join(taken)}"
+    key = unknown[0]
+    if key in INSTEAD:
+        return f"{name}() takes no {key}=: {INSTEAD[key]}"
+    close = difflib.get_close_matches(key, taken, n=1)
+    hint = f"did you mean {close[0]}=? " if close else ""
+    return f"{name}() takes no {key}=; {hint}It takes {', '.join(taken)}"

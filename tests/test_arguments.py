@@ -1,0 +1,59 @@
+"""``hpotrack.arguments``: another library's arguments given to hpotrack's calls get one
+error naming what hpotrack takes instead (it was Python's bare TypeError)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import CallError
+
+SPACE = {"x": hp.Float(0.0, 1.0)}
+
+
+def objective(x: float) -> float:
+    return x
+
+
+@pytest.mark.parametrize(
+    ("keyword", "instead"),
+    [
+        ("storage", "db= takes the database file: a path such as 'hpotrack.db', not a URL"),
+        ("sampler", "method= chooses the search"),
+        ("directions", "hpotrack optimizes one objective"),
+        ("study_name", "study= names the study"),
+    ],
+)
+def test_optunas_study_arguments_on_tune_say_what_hpotrack_takes(
+    keyword: str, instead: str
+) -> None:
+    with pytest.raises(CallError, match=rf"^tune\(\) takes no {keyword}=: {instead}"):
+        hp.tune(SPACE, **{keyword: "x"})
+
+
+def test_optunas_optimize_arguments_say_what_hpotrack_takes(tmp_path: Path) -> None:
+    train = hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0)(objective)
+    with pytest.raises(CallError, match=r"^optimize\(\) takes no callbacks=: hpotrack has no"):
+        train.optimize(n_trials=1, callbacks=[print])
+    with pytest.raises(CallError, match=r"^optimize\(\) takes no function: it runs the one"):
+        train.optimize(objective, n_trials=1)  # type: ignore[arg-type]
+    with pytest.raises(CallError, match=r"^load_study\(\) takes no storage=: db= takes"):
+        hp.load_study("s", storage="sqlite:///h.db")  # type: ignore[call-arg]
+    assert train.study.trials == []  # nothing ran
+    assert len(train.optimize(n_trials=1).trials) == 1  # a right call still works
+
+
+def test_a_misspelt_argument_names_the_closest_and_is_still_a_type_error() -> None:
+    with pytest.raises(TypeError) as raised:
+        hp.tune(SPACE, studdy="a")  # type: ignore[call-arg]
+    assert isinstance(raised.value, hp.HpotrackError)
+    assert str(raised.value).startswith("tune() takes no studdy=; did you mean study=? It takes")
+
+
+def test_the_signature_stays_what_it_was_for_editors() -> None:
+    import inspect
+
+    assert list(inspect.signature(hp.tune).parameters)[:3] == ["space", "method", "study"]
+    assert "n_trials" in inspect.signature(hp.TunedFunction.optimize).parameters
