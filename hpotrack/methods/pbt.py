@@ -28,7 +28,6 @@ steps in all.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +35,7 @@ import numpy as np
 
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError, SearchExhausted
+from hpotrack.lineage import segment_of
 from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.options import is_finite_real, set_real, set_whole
 from hpotrack.params import Choice, Float, Int
@@ -45,14 +45,13 @@ from hpotrack.space import Space, Value
 _BUSY = (TrialState.RUNNING, TrialState.QUEUED)
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
 _CACHE_KEY = "pbt:claims"  # where the claim index lives in ``history.cache``
-_CLAIM = re.compile(r"pbt:(\d+):(\d+)(?:#\d+)?")  # member, segment (#k: run again)
 
 
 def member_segment(trial: TrialRecord) -> tuple[int, int] | None:
-    """(member, segment) of a PBT trial, from its claim ``pbt:<member>:<segment>[#k]``;
-    None for other trials (enqueued, manual, another method's)."""
-    found = _CLAIM.fullmatch(trial.claim or "")
-    return None if found is None else (int(found[1]), int(found[2]))
+    """(member, segment) of a PBT trial, from its claim ``pbt:<member>:<segment>[#k]``
+    (:func:`hpotrack.lineage.segment_of`); None for other trials (enqueued, manual)."""
+    found = segment_of(trial)
+    return None if found is None or found.family != "pbt" else (found.member, found.index)
 
 
 @dataclass(frozen=True)

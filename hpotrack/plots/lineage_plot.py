@@ -4,7 +4,6 @@ exploit jumps between them (Jaderberg et al. 2017, fig. 5); for other studies, t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,6 @@ KIND_COLOURS = {  # apart from the states' colours
     Origin.EXPLOITED.value: "C9",
     Origin.CONTINUED.value: "C7",
 }
-SEGMENT = re.compile(r"([^:#]+):(\d+):(\d+)(?:#\d+)?")  # pbt:<member>:<segment>[#attempt]
 
 
 def lineage(study: Study, *, progress: Progress | None = None) -> Figure:
@@ -48,7 +46,7 @@ def lineage(study: Study, *, progress: Progress | None = None) -> Figure:
     copied segment's end, the best final member's chain outlined. Other studies: the parent
     -> child graph (x: trial number, y: objective), edges coloured by kind."""
     trials = read_trials(study, progress)
-    members = _members(trials)
+    members = lineage_of.members(trials)
     if members:
         return _population(study, trials, members)
     if not any(t.parents for t in trials):
@@ -57,16 +55,6 @@ def lineage(study: Study, *, progress: Progress | None = None) -> Figure:
             "from pbt, evolution, promotions, gradient steps and retries)"
         )
     return _graph(study, trials)
-
-
-def _members(trials: Sequence[TrialRecord]) -> dict[tuple[str, int], list[TrialRecord]]:
-    """Segments by member, from claims ``<family>:<member>:<segment>[#attempt]``."""
-    found: dict[tuple[str, int], list[TrialRecord]] = {}
-    for trial in trials:
-        match = SEGMENT.fullmatch(trial.claim or "")
-        if match is not None:
-            found.setdefault((match[1], int(match[2])), []).append(trial)
-    return dict(sorted(found.items()))
 
 
 def _start(trial: TrialRecord) -> float:
