@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,36 +70,6 @@ class Standing:
     def step(self) -> int:
         """The step the latest finished segment reached (0 before the first)."""
         return 0 if self.latest is None else int(self.latest.budget or 0)
-
-
-@dataclass(frozen=True)
-class Member:
-    """One member's segments so far, oldest first, as the history holds them."""
-
-    index: int
-    trials: list[TrialRecord] = field(default_factory=list)
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.trials) and self.trials[-1].state in _BUSY
-
-    @property
-    def done(self) -> list[TrialRecord]:
-        """Segments that completed, oldest first."""
-        return [t for t in self.trials if t.state is TrialState.COMPLETE]
-
-    @property
-    def latest(self) -> TrialRecord | None:
-        done = self.done
-        return done[-1] if done else None
-
-    def standing(self) -> Standing:
-        """Where this member stands, read from all its segments."""
-        done = self.done
-        attempts = tuple(
-            t.number for t in self.trials if member_segment(t) == (self.index, len(done))
-        )
-        return Standing(self.index, self.busy, len(done), done[-1] if done else None, attempts)
 
 
 @register
@@ -243,17 +213,6 @@ class PBT(Method):
                 )
             )
         return standings
-
-    def members(self, history: History) -> list[Member]:
-        """The population as the history holds it (trials without a ``pbt:`` claim, e.g.
-        enqueued ones, are not members), read from every trial: what
-        :meth:`standings` gives without reading them all."""
-        members = [Member(index) for index in range(self.population)]
-        for trial in history.trials:
-            found = member_segment(trial)
-            if found is not None and found[0] < self.population:
-                members[found[0]].trials.append(trial)
-        return members
 
     def top_of(
         self, history: History, members: Sequence[Standing], member: Standing
