@@ -5,15 +5,24 @@ members of a population as their trials' claims say."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from hpotrack.checkpoints import source_edge
 from hpotrack.records import TrialRecord, TrialState, is_better
 from hpotrack.space import Value
 
 
-def chain(trials: Sequence[TrialRecord], number: int) -> list[TrialRecord]:
+class ByNumber(Protocol):
+    """Trials by number: a study's list of them, or a reader that looks each up when
+    asked (:class:`hpotrack.views.StoredTrials`), so that following one trial's lineage
+    reads that trial and its ancestors, not the study."""
+
+    def __getitem__(self, number: int, /) -> TrialRecord: ...
+
+
+def chain(trials: ByNumber, number: int) -> list[TrialRecord]:
     """Trial ``number`` and the trials whose checkpoints it continues (``continued``,
     ``exploited`` and ``promoted`` edges), oldest first."""
     found = [trials[number]]
@@ -27,9 +36,7 @@ def chain(trials: Sequence[TrialRecord], number: int) -> list[TrialRecord]:
 Points = dict[str, list[tuple[int, float]]]  # a curve: metric -> [(step, value), ...]
 
 
-def whole_curve(
-    trials: Sequence[TrialRecord], number: int, curve_of: Callable[[int], Points]
-) -> Points:
+def whole_curve(trials: ByNumber, number: int, curve_of: Callable[[int], Points]) -> Points:
     """Trial ``number``'s intermediate values with those of the trials it continues in
     front (:func:`chain`), so a promoted trial's curve starts at step 1, as its
     configuration trained: of each, the points up to the step the next one continued it
@@ -49,7 +56,7 @@ def whole_curve(
     return whole
 
 
-def schedule(trials: Sequence[TrialRecord], number: int) -> dict[str, list[tuple[int, Value]]]:
+def schedule(trials: ByNumber, number: int) -> dict[str, list[tuple[int, Value]]]:
     """Each hyperparameter's value over steps along trial ``number``'s chain: a list of
     (first step, value) with an entry wherever the value changed. A segment that starts
     from another member's checkpoint at an earlier step replaces what the chain said
@@ -68,6 +75,7 @@ def schedule(trials: Sequence[TrialRecord], number: int) -> dict[str, list[tuple
 
 
 SEGMENT_CLAIM = re.compile(r"([^:#]+):(\d+):(\d+)(?:#(\d+))?")
+SEGMENT_GLOB = "?*:[0-9]*:[0-9]*"  # every claim SEGMENT_CLAIM matches matches this (in SQL)
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,12 @@ def members(trials: Sequence[TrialRecord]) -> dict[tuple[str, int], list[TrialRe
         if segment is not None:
             found.setdefault((segment.family, segment.member), []).append(trial)
     return dict(sorted(found.items()))
+
+
+def has_segments(claims: Iterable[str]) -> bool:
+    """Whether any of ``claims`` is a population segment's (:func:`segment_of`): whether
+    a study is a population, from its claims alone (``Store.claims(id, SEGMENT_GLOB)``)."""
+    return any(SEGMENT_CLAIM.fullmatch(claim) for claim in claims)
 
 
 def finals(trials: Sequence[TrialRecord]) -> list[TrialRecord]:

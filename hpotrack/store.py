@@ -15,7 +15,7 @@ import json
 import os
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,16 @@ class RunningTrial:
     pid: int | None
     heartbeat: float | None
     started: float | None = None
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """What the list of studies shows of one: trials by state, the numbers of the running
+    ones, and the latest start or finish (None: no trial has either)."""
+
+    counts: dict[TrialState, int]
+    running: list[int]
+    last_active: float | None
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,82 @@ class Store(Connection):
         numbers = [r[1] for r in rows if r[1] >= new_from and r[15]]
         edges = self._edges(study_id, numbers) if numbers else {}
         return [(r[0], r[14], _trial_record(r, edges.get(r[1], ()))) for r in rows]
+
+    def trials_numbered(self, study_id: int, numbers: Sequence[int]) -> list[TrialRecord]:
+        """The trials numbered ``numbers`` that exist, with their lineage edges, by number:
+        a lookup each in the (study_id, number) index, for reads of a few trials (one and
+        its ancestors) that need not read the study."""
+        rows = self.conn.execute(
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? "
+            "AND number IN (SELECT value FROM json_each(?)) ORDER BY number",
+            (study_id, dumps(list(numbers))),
+        ).fetchall()
+        return self._records(study_id, rows)
+
+    def best_complete(self, study_id: int, direction: str, limit: int = 1) -> list[TrialRecord]:
+        """The ``limit`` best complete trials with a value, best first, ties by number: the
+        order in which :attr:`History.best` keeps the first one it reads (NaN is stored as
+        NULL, so it has no value). One pass in SQLite over the study's rows, none in
+        Python: a complete trial's value has no index (it would cost every finishing
+        trial's commit a page)."""
+        order = "ASC" if direction == "minimize" else "DESC"
+        rows = self.conn.execute(
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND state = 'complete' "
+            f"AND value IS NOT NULL ORDER BY value {order}, number LIMIT ?",
+            (study_id, limit),
+        ).fetchall()
+        return self._records(study_id, rows)
+
+    def _records(self, study_id: int, rows: Sequence[Sequence[Any]]) -> list[TrialRecord]:
+        """Trial records of full ``_TRIAL_COLUMNS`` rows, with their lineage edges."""
+        numbers = [r[1] for r in rows if r[15]]
+        edges = self._edges(study_id, numbers) if numbers else {}
+        return [_trial_record(r, edges.get(r[1], ())) for r in rows]
+
+    def summary(self, study_id: int) -> StudySummary:
+        """Counts by state, running trials and last activity of a study, in one pass in
+        SQLite (the list of studies shows these for every study in the file)."""
+        counts = {state: 0 for state in TrialState}
+        running: list[int] = []
+        last: float | None = None
+        for state, n, active, numbers in self.conn.execute(
+            "SELECT state, COUNT(*), MAX(COALESCE(finished, started)), "
+            "CASE WHEN state = 'running' THEN json_group_array(number) END "
+            "FROM trials WHERE study_id = ? GROUP BY state",
+            (study_id,),
+        ):
+            counts[TrialState(state)] = n
+            if active is not None:
+                last = active if last is None else max(last, active)
+            if numbers is not None:
+                running = sorted(json.loads(numbers))
+        return StudySummary(counts, running, last)
+
+    def trained(self, study_id: int) -> int:
+        """Budget steps the study's trials trained in total (:attr:`History.trained`)."""
+        (total,) = self.conn.execute(
+            "SELECT COALESCE(SUM(trained), 0) FROM trials WHERE study_id = ?", (study_id,)
+        ).fetchone()
+        return int(total)
+
+    def latest_note(self, study_id: int, *, besides: str) -> str | None:
+        """The note of the newest trial that has one and whose origin is not ``besides``
+        (read backwards along the number index: the newest trials first)."""
+        row = self.conn.execute(
+            "SELECT note FROM trials WHERE study_id = ? AND note IS NOT NULL AND note != '' "
+            "AND origin != ? ORDER BY number DESC LIMIT 1",
+            (study_id, besides),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def claims(self, study_id: int, glob: str) -> Iterator[str]:
+        """The study's claims that match ``glob`` (SQLite's GLOB), from the index of the
+        trials that have one, read as they are iterated."""
+        for (claim,) in self.conn.execute(
+            "SELECT claim FROM trials WHERE study_id = ? AND claim IS NOT NULL AND claim GLOB ?",
+            (study_id, glob),
+        ):
+            yield claim
 
     def _edges(self, study_id: int, children: Sequence[int]) -> dict[int, tuple[Edge, ...]]:
         found: dict[int, list[Edge]] = {}

@@ -122,6 +122,10 @@ class Study:
         """The best complete trial (for a population, PBT, the best of what its members
         ended with: :func:`hpotrack.lineage.best_result`); :class:`NoCompleteTrial` before
         there is one."""
+        if not self._cache.history.trials:  # nothing read yet: one query may answer
+            found = views.stored_best(self._store, self._row.id, self.direction)
+            if found is not None:
+                return found
         history = self.refresh()
         best = lineage.best_result(history.trials, history.best, self.direction)
         if best is None:
@@ -165,6 +169,10 @@ class Study:
         """Trial ``number``; a :class:`TrialError` naming the numbers that exist."""
         if isinstance(number, bool) or not isinstance(number, int):
             raise TrialError(f"a trial number is a whole number, but got {number!r}")
+        if not self._cache.history.trials:  # nothing read yet: read that one trial
+            found = views.StoredTrials(self._store, self._row.id).read([number])
+            if found:
+                return found[0]
         trials = self.refresh().trials
         if not 0 <= number < len(trials):
             have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"

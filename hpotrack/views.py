@@ -1,17 +1,19 @@
 """Read-only views of a study's trials, for :class:`hpotrack.study.Study`'s read
-methods: why there is no best trial yet, a trial's stored curve and checkpoints, every
-trial as a pandas table.
+methods and the CLI: why there is no best trial yet, a trial's stored curve and
+checkpoints, every trial as a pandas table, and reads that need not read the whole study
+(the best trial, a few trials by number: DESIGN principle 3).
 
 Each is a function of what it is given (the trials, the store and the study's id and
-name): the study reads its trials first and passes them in.
+name): the study reads its trials first and passes them in, or the view reads only what
+it shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from hpotrack import checkpoints
+from hpotrack import checkpoints, lineage
 from hpotrack.budget import Budget
 from hpotrack.errors import MissingDependency, NoCompleteTrial, TrialError
 from hpotrack.methods.base import History
@@ -39,6 +41,44 @@ def no_complete_trial(
             f"so run {more}"
         )
     return NoCompleteTrial(message)
+
+
+def stored_best(store: Store, study_id: int, direction: str) -> TrialRecord | None:
+    """The study's best complete trial, as :attr:`Study.best` of a study just loaded
+    gives it, read with one query instead of every trial; None when that needs more: no
+    trial is complete (the error says why, from the whole history), or the best one is
+    a population segment (its best is that of what the members ended with,
+    :func:`hpotrack.lineage.best_result`)."""
+    found = store.best_complete(study_id, direction)
+    if not found or lineage.segment_of(found[0]) is not None:
+        return None
+    return found[0]
+
+
+class StoredTrials:
+    """A study's trials by number, each read from the store when first asked for (with
+    :meth:`read` for several at once) and kept: following one trial's lineage reads it
+    and its ancestors, not the study (:class:`hpotrack.lineage.ByNumber`)."""
+
+    def __init__(self, store: Store, study_id: int) -> None:
+        self._store = store
+        self._study_id = study_id
+        self._read: dict[int, TrialRecord] = {}
+
+    def __getitem__(self, number: int) -> TrialRecord:
+        found = self.read([number])
+        if not found:
+            raise IndexError(f"no trial {number}")
+        return found[0]
+
+    def read(self, numbers: Iterable[int]) -> list[TrialRecord]:
+        """The trials numbered ``numbers`` that exist, by number."""
+        wanted = set(numbers)
+        missing = sorted(wanted.difference(self._read))
+        if missing:
+            for record in self._store.trials_numbered(self._study_id, missing):
+                self._read[record.number] = record
+        return [self._read[n] for n in sorted(wanted) if n in self._read]
 
 
 def stored_curve(store: Store, study_id: int, number: int) -> dict[str, list[tuple[int, float]]]:

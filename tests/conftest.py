@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from hpotrack.cache import TrialCache
 from hpotrack.store import Store, close_stores
 
 
@@ -71,3 +72,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def refuse_full_reads(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call it to make reading a study's trials into its history (every trial, for a
+    study just loaded) fail from then on: what reads one trial, or the best, must not
+    need it (DESIGN principle 3)."""
+
+    def refused(cache: TrialCache) -> int:
+        raise AssertionError("read every trial of the study")
+
+    return lambda: monkeypatch.setattr(TrialCache, "read_changes", refused)

@@ -7,7 +7,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +175,21 @@ def test_curve_of_a_loaded_study(db: Path) -> None:
     assert study.curve(2) == {"loss": [(0, 1.0 / 3)]}
     with pytest.raises(TrialError, match="no trial 3"):
         study.curve(3)
+
+
+def test_a_loaded_studys_best_trial_and_curve_read_no_other_trials(
+    db: Path, refuse_full_reads: Callable[[], None]
+) -> None:
+    """What a script asks of a study it just loaded, one trial or the best, is read
+    alone, not by reading every trial (DESIGN principle 3); the same answers."""
+    run(db, 6, fail={2})
+    full = hp.load_study("mlp", db=db)
+    expected = full.best, full.trial(4), full.curve(4), full.trial(2)
+    refuse_full_reads()
+    study = hp.load_study("mlp", db=db)
+    assert (study.best, study.trial(4), study.curve(4), study.trial(2)) == expected
+    with pytest.raises(AssertionError, match="every trial"):  # a number it lacks: the
+        study.trial(6)  # error names those it has, which a full read tells
 
 
 def test_best_before_any_complete_trial_raises(db: Path) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from hpotrack import checkpoints
+from hpotrack import checkpoints, views
+from hpotrack import lineage as lineage_of
 from hpotrack.budget import Budget
 from hpotrack.cli import population
 from hpotrack.cli.common import (
@@ -28,9 +29,10 @@ from hpotrack.cli.common import (
     user_errors,
     when,
 )
-from hpotrack.lineage import members
+from hpotrack.lineage import SEGMENT_GLOB, has_segments, members
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
 from hpotrack.space import Value
+from hpotrack.study import Study
 from hpotrack.text import human_bytes, plural
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -63,9 +65,10 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     hyperparameter's list of {"from_step", "value"}).
     """
     opened = study_of(ctx, study)
+    trials = views.StoredTrials(opened.store, opened.id)  # this one and what it continues
     record = opened.trial(number)
-    schedule = opened.schedule(number) if with_schedule else None
-    curves = opened.curve(number)
+    schedule = lineage_of.schedule(trials, number) if with_schedule else None
+    curves = views.stored_curve(opened.store, opened.id, number)
     children = opened.store.children(opened.id, number)
     provenance = opened.store.provenance(opened.id, number)
     saved = checkpoints.of_trial(opened.store, opened.id, number)
@@ -110,12 +113,9 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
     checks = sorted(record.checks.items())  # the objective where the method decided
     if checks:
-        trials = opened.trials
-        promoted_as = [  # a retry of a promotion keeps its edge: the same promotion
-            c
-            for c, e in children
-            if e.kind == Origin.PROMOTED.value and trials[c].origin != Origin.RETRIED.value
-        ]
+        promotions = trials.read(c for c, e in children if e.kind == Origin.PROMOTED.value)
+        # a retry of a promotion keeps its edge: the same promotion
+        promoted_as = [t.number for t in promotions if t.origin != Origin.RETRIED.value]
         decision = _decision(record, opened.direction, promoted_as)
         lines += _section(
             "Checks", [*_curve_lines(opened.objective, checks), *_resumed(record), decision]
@@ -287,7 +287,11 @@ def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, 
     children. --format json gives the same data.
     """
     opened = study_of(ctx, study)
-    trials = opened.trials
+    if number is None or has_segments(opened.store.claims(opened.id, SEGMENT_GLOB)):
+        trials = opened.trials
+    else:  # one trial's lineage: it, its ancestors and its descendants
+        stored = views.StoredTrials(opened.store, opened.id)
+        trials = _related(opened, stored, opened.trial(number))
     if members(trials):
         if number is None:
             population.show(opened.name, trials, opened.direction, fmt)
@@ -298,8 +302,9 @@ def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, 
     edges = [(t.number, e) for t in trials for e in t.parents]
     down = _links((e.parent, child, e) for child, e in edges)
     up = _links((child, e.parent, e) for child, e in edges)
+    by_number = {t.number: t for t in trials}
     if number is not None:
-        origin = opened.trial(number).origin
+        origin = by_number[number].origin
         ancestors, descendants = _reach([number], up), _reach([number], down)
         edges = [(c, e) for c, e in edges if c in ancestors or e.parent in descendants]
     if fmt == "json":
@@ -308,7 +313,7 @@ def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, 
         return
 
     def label(n: int) -> str:
-        return _node(trials[n] if 0 <= n < len(trials) else None, n)
+        return _node(by_number.get(n), n)
 
     if number is not None:
         lines = [f"ancestors of #{number}:", f"#{number} has no parents (origin: {origin})"]
@@ -327,6 +332,23 @@ def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, 
     elif alone:
         lines += ["", f"{plural(len(alone), 'trial')} without lineage (--all lists them)"]
     click.echo("\n".join(lines))
+
+
+def _related(opened: Study, trials: views.StoredTrials, record: TrialRecord) -> list[TrialRecord]:
+    """Trial ``record``, its ancestors (along its parents) and its descendants (along the
+    lineage index of children), by number: every trial whose edges the lineage of that
+    one trial shows, read without the rest of the study."""
+    found = {record.number: record}
+    up = [record]
+    while up:
+        up = trials.read({e.parent for t in up for e in t.parents}.difference(found))
+        found.update((t.number, t) for t in up)
+    seen, down = {record.number}, {record.number}
+    while down:
+        down = {c for n in down for c, _ in opened.store.children(opened.id, n)} - seen
+        seen |= down
+        found.update((t.number, t) for t in trials.read(down))
+    return sorted(found.values(), key=lambda t: t.number)
 
 
 def tree(roots: Iterable[int], links: Links, label: Callable[[int], str], arrow: str) -> list[str]:

@@ -25,7 +25,6 @@ from hpotrack.cli.common import (
     user_errors,
     when,
 )
-from hpotrack.lineage import best_result
 from hpotrack.methods.base import Method
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Store
@@ -102,11 +101,14 @@ def show(
         emit(_fit_studies(rows) if fmt == "table" else rows, fmt, STUDY_COLUMNS)
         return
     opened = study_of(ctx, study)
-    listed = [t for t in opened.trials if not states or t.state.value in states]
+    listed = _top_complete(opened, top, states)
+    if listed is None:  # every trial is needed
+        listed = [t for t in opened.trials if not states or t.state.value in states]
     trials = _chosen(listed, opened.direction, top, sort)
     if fmt == "table":
         if opened.budget is not None:
-            trained = f"; {opened.refresh().trained} trained" if opened.budget.whole else ""
+            total = opened.store.trained(opened.id)
+            trained = f"; {total} trained" if opened.budget.whole else ""
             click.echo(f"budget: {budget_text(opened.budget)}{trained}")
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)
         if opened.budget is not None and all(r.get("budget") == opened.budget.max for r in rows):
@@ -117,9 +119,9 @@ def show(
             click.echo("(nothing to show: --top ranks trials by value, and none here has one)")
         # what the method says of its latest new configuration (auto: which method and
         # why; bohb: what its model saw), not of a promotion's
-        notes = [t.note for t in opened.trials if t.note and t.origin != Origin.PROMOTED.value]
-        if notes:
-            click.echo(f"method: {notes[-1]}")
+        note = opened.store.latest_note(opened.id, besides=Origin.PROMOTED.value)
+        if note:
+            click.echo(f"method: {note}")
         running = [t.number for t in trials if t.state is TrialState.RUNNING]
         gone = sorted(opened.workers_gone(running)) if running else []
         if gone:
@@ -130,6 +132,18 @@ def show(
             )
     else:
         emit(_trial_rows(opened, trials, compact=False), fmt, trial_columns(opened))
+
+
+def _top_complete(
+    study: Study, top: int | None, states: Collection[str]
+) -> list[TrialRecord] | None:
+    """With ``top``: the ``top`` best complete trials, read with one query, when there
+    are that many and ``states`` lets complete trials in (:func:`_chosen` ranks them
+    before any pruned one, so they are its choice); otherwise None: every trial is read."""
+    if top is None or (states and TrialState.COMPLETE.value not in states):
+        return None
+    found = study.store.best_complete(study.id, study.direction, top)
+    return found if len(found) == top else None
 
 
 def _chosen(
@@ -254,12 +268,13 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
     rows = []
     for row in store.list_studies():
         study = Study(store, row)
-        history = study.refresh()
-        best = best_result(history.trials, history.best, row.direction)
-        last = max((t.finished or t.started or 0.0 for t in history.trials), default=row.created)
-        counts = {state.value: history.count(state) for state in TrialState}
-        running = history.unfinished(TrialState.RUNNING)
+        summary = store.summary(row.id)  # one pass in SQLite, not every trial read
+        total = sum(summary.counts.values())
+        last = summary.last_active or (row.created if total == 0 else 0.0)
+        counts = {state.value: n for state, n in summary.counts.items()}
+        running = summary.running
         gone = len(study.workers_gone(running)) if running else 0
+        best = study.best if summary.counts[TrialState.COMPLETE] else None
         best_value = None if best is None else best.value
         if compact:  # 80 columns: states folded into one cell, minutes are enough
             labels = {"running": f"running ({gone} with the worker gone)"} if gone else {}
@@ -269,7 +284,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
                     "study": row.name,
                     "method": method_name(study.method),
                     "goal": row.direction[:3],
-                    "trials": f"{len(history.trials)}: {states or 'none'}",
+                    "trials": f"{total}: {states or 'none'}",
                     "best": best_value,
                     "last active": (when(last) or "")[:16],
                 }
@@ -281,7 +296,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
                 "method": method_name(study.method),
                 "direction": row.direction,
                 "budget": budget_text(study.budget),
-                "trials": len(history.trials),
+                "trials": total,
                 **counts,
                 "running_worker_gone": gone,
                 "best": best_value,

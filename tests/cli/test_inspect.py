@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -456,3 +457,39 @@ def test_trial_gives_an_edge_detail_whole_where_the_lineage_tree_clips_it(tmp_pa
     number = add_trial(db, "s", [Edge(0, "retried", detail=reason)], 0.5)
     assert f"#0 retried [{reason}]" in ok(db, "trial", "s", str(number))
     assert "[worker lost: process 10…]" in ok(db, "lineage", "s")
+
+
+def test_one_trial_its_lineage_and_the_best_read_no_other_trials(
+    db: Path, tmp_path: Path, refuse_full_reads: Callable[[], None]
+) -> None:
+    """The same output as before, from the trial shown, its ancestors, its descendants
+    and its promotions (sha: checks, promoted children, checkpoints, schedules)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=tmp_path / "h.db",
+             seed=3, budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.save_checkpoint(epoch)
+            trial.report(x + 1.0 / epoch, step=epoch)
+        return x
+
+    trials = train.optimize(n_trials=20).trials
+    close_stores()
+    promoted = next(t for t in trials if t.origin == "promoted")
+    parent = str(promoted.parents[0].parent)
+    commands = [
+        (db, ["trial", "mlp", "6"]),
+        (db, ["trial", "mlp", "7", "--schedule", "--format", "json"]),
+        (db, ["lineage", "mlp", "6"]),
+        (db, ["lineage", "mlp", "5", "--format", "json"]),
+        (db, ["lineage", "mlp", "3"]),
+        (db, ["best", "mlp"]),
+        (tmp_path / "h.db", ["trial", "s", parent]),
+        (tmp_path / "h.db", ["trial", "s", str(promoted.number), "--schedule"]),
+        (tmp_path / "h.db", ["lineage", "s", parent, "--format", "json"]),
+        (tmp_path / "h.db", ["best", "s", "--format", "json"]),
+    ]
+    expected = [ok(path, *args) for path, args in commands]
+    close_stores()
+    refuse_full_reads()
+    assert [ok(path, *args) for path, args in commands] == expected

@@ -10,6 +10,7 @@ import math
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -719,3 +720,31 @@ def test_an_sqlalchemy_url_as_database_is_one_line_naming_the_path(
         "not a URL: use HPOTRACK_DB=/abs/x.db\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_top_and_the_list_of_studies_read_no_trial_into_a_history(
+    mf: Path, refuse_full_reads: Callable[[], None]
+) -> None:
+    """``show --top N`` (when N complete trials have a value) and the list of studies
+    show the same as before from a few queries, without reading every trial into a
+    study's history (DESIGN principle 3)."""
+    commands = [
+        [],
+        ["--format", "json"],
+        ["alpha", "--top", "3"],
+        ["alpha", "--top", "2", "--sort", "number", "--format", "json"],
+        ["alpha", "--top", "2", "--state", "complete", "--state", "failed"],
+        ["mf", "--top", "1"],
+    ]
+    expected = [show(mf, *args) for args in commands]
+    close_stores()
+    refuse_full_reads()
+    assert [show(mf, *args) for args in commands] == expected
+
+
+def test_top_reads_every_trial_when_complete_ones_are_too_few(db: Path) -> None:
+    """alpha has 5 complete trials: --top 9 needs the others (none has a value here but
+    the failed one), --state pruned has no complete trial to take."""
+    top = json.loads(show(db, "alpha", "--top", "9", "--state", "complete", "--format", "json"))
+    assert [row["value"] for row in top] == [0.5, 1.0, 2.0, 3.0, 4.0]
+    assert "nothing to show" in show(db, "alpha", "--top", "2", "--state", "failed")
