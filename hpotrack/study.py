@@ -1,13 +1,13 @@
-"""A study's trials and the atomic ask and tell steps.
+"""A study's atomic ask and tell steps.
 
-``Study`` is both what users get from :func:`hpotrack.load_study` (trials, best, enqueue,
-curves) and what the run loop drives: :meth:`Study.ask` reads what changed, lets the
-method propose and inserts the running trial under one write lock (DESIGN principle 2);
-:meth:`Study.tell` records an outcome. It decides when to read and write, under which
-lock; the parts it puts together are beside it: the cached trials (:mod:`hpotrack.cache`),
-the rows a claim writes (:mod:`hpotrack.claims`), the limits of a run
-(:mod:`hpotrack.limits`), lost workers (:mod:`hpotrack.lost`), read-only views
-(:mod:`hpotrack.views`) and a running trial's handles (:mod:`hpotrack.handles`).
+``Study`` is both what users get from :func:`hpotrack.load_study` (its reads, trials,
+best, curves, are :class:`hpotrack.study_reader.StudyReader`'s; enqueue is here) and what
+the run loop drives: :meth:`Study.ask` reads what changed, lets the method propose and
+inserts the running trial under one write lock (DESIGN principle 2); :meth:`Study.tell`
+records an outcome. It decides when to read and write, under which lock; the parts it
+puts together are beside it: the cached trials (:mod:`hpotrack.cache`), the rows a claim
+writes (:mod:`hpotrack.claims`), the limits of a run (:mod:`hpotrack.limits`), lost
+workers (:mod:`hpotrack.lost`) and a running trial's handles (:mod:`hpotrack.handles`).
 Declaring and opening a study is in :mod:`hpotrack.definition`.
 """
 
@@ -20,21 +20,17 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hpotrack import checkpoints, claims, limits, lineage, lost, retries, views
-from hpotrack.budget import Budget
-from hpotrack.cache import TrialCache
+from hpotrack import checkpoints, claims, limits, lost, retries
 from hpotrack.claims import Claimed, Outcome, Worker, finished
-from hpotrack.errors import MethodError, StopSearch, TrialError
+from hpotrack.errors import MethodError, StopSearch
 from hpotrack.handles import TrialCheckpoints, TrialChecks
-from hpotrack.methods.base import History, Proposal
-from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.methods.base import Proposal
 from hpotrack.provenance import hostname
 from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
-from hpotrack.space import Space, Value
 from hpotrack.store import Store, StudyRow
+from hpotrack.study_reader import StudyReader
 from hpotrack.trial import MetricRow
 
 __all__ = ["Claimed", "Outcome", "Study", "TrialCheckpoints", "TrialChecks", "Worker"]
@@ -44,18 +40,12 @@ STALE_GUESS_PAUSE = 8  # asks without a speculative proposal after one went stal
 log = logging.getLogger("hpotrack")
 
 
-class Study:
-    """One study in a database file: a live view of its trials plus ask and tell."""
+class Study(StudyReader):
+    """One study in a database file: a live view of its trials (:class:`StudyReader`)
+    plus the run loop's ask and tell."""
 
     def __init__(self, store: Store, row: StudyRow) -> None:
-        self._store = store
-        self._row = row
-        self.space = Space.from_json(row.space)
-        self.method = method_from_json(row.method)
-        self.budget = None if row.budget is None else Budget.from_json(row.budget)
-        self._cache = TrialCache(
-            store, row, History(self.space, row.direction, row.seed, self.budget)
-        )
+        super().__init__(store, row)
         self._next_recovery = 0.0  # the first ask of every Study looks for lost trials
         self.warned_missing_checkpoint = False  # said that one a trial continues is gone
         self._skip_guesses = 0  # asks left that propose under the lock without a guess
@@ -63,152 +53,6 @@ class Study:
         self.read_while_waiting = 0  # changes of others read while waiting for the lock
         self.checkpoints_saved = 0  # by trials of this process, through this Study
         self._notes_told: set[str] = set()  # headlines of the method's notes logged so far
-
-    def __repr__(self) -> str:
-        return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
-
-    # -- definition -------------------------------------------------------------------
-
-    @property
-    def id(self) -> int:
-        """The study's row id in its database file."""
-        return self._row.id
-
-    @property
-    def name(self) -> str:
-        return self._row.name
-
-    @property
-    def direction(self) -> str:
-        return self._row.direction
-
-    @property
-    def objective(self) -> str:
-        return self._row.objective
-
-    @property
-    def seed(self) -> int:
-        return self._row.seed
-
-    @property
-    def target(self) -> int | None:
-        """The study-wide number of trials asked for so far (None: no target)."""
-        row = self._store.find_study(self.name)
-        return None if row is None else row.target
-
-    @property
-    def db_path(self) -> Path:
-        return self._store.path
-
-    @property
-    def function(self) -> dict[str, Any]:
-        """Module, qualified name and file of the tuned function (for resume)."""
-        return dict(self._row.function)
-
-    # -- reading ----------------------------------------------------------------------
-
-    def refresh(self) -> History:
-        """Read the trials changed since the last call; returns the live history."""
-        self._cache.read_changes()
-        return self._cache.history
-
-    @property
-    def trials(self) -> list[TrialRecord]:
-        """Every trial, ordered by number."""
-        return list(self.refresh().trials)
-
-    @property
-    def best(self) -> TrialRecord:
-        """The best complete trial (for a population, PBT, the best of what its members
-        ended with: :func:`hpotrack.lineage.best_result`); :class:`NoCompleteTrial` before
-        there is one."""
-        if not self._cache.history.trials:  # nothing read yet: one query may answer
-            found = views.stored_best(self._store, self._row.id, self.direction)
-            if found is not None:
-                return found
-        history = self.refresh()
-        best = lineage.best_result(history.trials, history.best, self.direction)
-        if best is None:
-            needed = self.method.trials_to_complete(history) if self.budget else None
-            raise views.no_complete_trial(self.name, history, self.budget, needed)
-        return best
-
-    def schedule(self, number: int) -> dict[str, list[tuple[int, Value]]]:
-        """Trial ``number``'s hyperparameter schedule: for each hyperparameter, (first
-        step, value) along the chain of segments it continues (PBT: the member's own
-        segments and the members it exploited). A trial that continues nothing has one
-        entry per hyperparameter, at step 1."""
-        self.trial(number)
-        return lineage.schedule(self.refresh().trials, number)
-
-    def best_final(self) -> TrialRecord:
-        """The best trial the study ended with, :attr:`best` (the name is older than
-        :attr:`best` naming a population's best final member)."""
-        return self.best
-
-    def best_schedule(self) -> dict[str, list[tuple[int, Value]]]:
-        """The hyperparameter schedule of :meth:`best_final` (see :meth:`schedule`): what
-        population-based training learned, step by step."""
-        return self.schedule(self.best_final().number)
-
-    if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute
-
-        def __getattr__(self, name: str) -> Any:
-            """Only for names a Study lacks: Optuna's (``best_params``) name hpotrack's."""
-            raise views.missing_attribute(name)
-
-    def records(self) -> list[dict[str, Any]]:
-        """Every trial as a plain JSON-ready dict."""
-        return [trial.to_dict() for trial in self.trials]
-
-    def to_dataframe(self) -> Any:
-        """A pandas DataFrame, one row per trial, params flattened as ``param_<name>``."""
-        return views.dataframe(self.records, self.space)
-
-    def trial(self, number: int) -> TrialRecord:
-        """Trial ``number``; a :class:`TrialError` naming the numbers that exist."""
-        if isinstance(number, bool) or not isinstance(number, int):
-            raise TrialError(f"a trial number is a whole number, but got {number!r}")
-        if not self._cache.history.trials:  # nothing read yet: read that one trial
-            found = views.StoredTrials(self._store, self._row.id).read([number])
-            if found:
-                return found[0]
-        trials = self.refresh().trials
-        if not 0 <= number < len(trials):
-            have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"
-            raise TrialError(f"study {self.name!r} has no trial {number} (it has {have})")
-        return trials[number]
-
-    def workers_gone(self, numbers: Sequence[int]) -> dict[int, str]:
-        """Of the trials ``numbers``, the running ones whose worker is gone, with why. It
-        only reads: the study's next run marks them lost (and retries them)."""
-        return {r.number: reason for r, reason in lost.find(self._store, self._row.id, numbers)}
-
-    def curve(self, number: int, whole: bool = False) -> dict[str, list[tuple[int, float]]]:
-        """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...].
-        ``whole``: with those of the trials it continues in front (a promotion's parent up
-        to the rung, a PBT member's earlier segments), the curve of its configuration
-        from step 1 (:func:`hpotrack.lineage.whole_curve`)."""
-        self.trial(number)
-        if whole:
-            return lineage.whole_curve(self.refresh().trials, number, self._curve)
-        return self._curve(number)
-
-    def _curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
-        return views.stored_curve(self._store, self._row.id, number)
-
-    def load_checkpoint(self, number: int, step: int | None = None) -> Any:
-        """The object trial ``number`` saved with ``trial.save_checkpoint``: its latest at
-        or before ``step`` (default: its latest), e.g. the best trial's trained model
-        (``study.load_checkpoint(study.best.number)``). A trial that saved none by then
-        was still where it started: the checkpoint it continued (a promotion's parent,
-        say) is returned. A :class:`TrialError` says when there is none."""
-        self.trial(number)
-        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
-            raise TrialError(f"a checkpoint's step is a whole number, but got step={step!r}")
-        return views.load_checkpoint(
-            self._store, self._row.id, self.name, self.trials, number, step
-        )
 
     # -- writing ----------------------------------------------------------------------
 
@@ -579,7 +423,3 @@ class Study:
         """Register this process as a worker of the study (one ``runs`` row)."""
         run_id = self._store.insert_run(self._row.id, provenance)
         return Worker(run_id=run_id, host=hostname(), pid=os.getpid())
-
-    @property
-    def store(self) -> Store:
-        return self._store

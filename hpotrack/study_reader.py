@@ -1,0 +1,191 @@
+"""A study as its users read it: its definition, trials, best trial, curves and
+checkpoints (what :func:`hpotrack.load_study` gives).
+
+:class:`StudyReader` keeps the study's cached trials (:mod:`hpotrack.cache`) and reads
+what changed since the last read; a script that asks for one trial, or the best, of a
+study it just loaded reads those alone (DESIGN principle 3). The run loop's ask and tell
+are :class:`hpotrack.study.Study`'s, which extends it; the read-only views it returns
+are in :mod:`hpotrack.views`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpotrack import lineage, lost, views
+from hpotrack.budget import Budget
+from hpotrack.cache import TrialCache
+from hpotrack.errors import TrialError
+from hpotrack.methods.base import History
+from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.records import TrialRecord
+from hpotrack.space import Space, Value
+from hpotrack.store import Store, StudyRow
+
+__all__ = ["StudyReader"]
+
+
+class StudyReader:
+    """One study in a database file, as a live view of its stored trials."""
+
+    def __init__(self, store: Store, row: StudyRow) -> None:
+        self._store = store
+        self._row = row
+        self.space = Space.from_json(row.space)
+        self.method = method_from_json(row.method)
+        self.budget = None if row.budget is None else Budget.from_json(row.budget)
+        self._cache = TrialCache(
+            store, row, History(self.space, row.direction, row.seed, self.budget)
+        )
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
+
+    # -- definition -------------------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        """The study's row id in its database file."""
+        return self._row.id
+
+    @property
+    def name(self) -> str:
+        return self._row.name
+
+    @property
+    def direction(self) -> str:
+        return self._row.direction
+
+    @property
+    def objective(self) -> str:
+        return self._row.objective
+
+    @property
+    def seed(self) -> int:
+        return self._row.seed
+
+    @property
+    def target(self) -> int | None:
+        """The study-wide number of trials asked for so far (None: no target)."""
+        row = self._store.find_study(self.name)
+        return None if row is None else row.target
+
+    @property
+    def db_path(self) -> Path:
+        return self._store.path
+
+    @property
+    def function(self) -> dict[str, Any]:
+        """Module, qualified name and file of the tuned function (for resume)."""
+        return dict(self._row.function)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def refresh(self) -> History:
+        """Read the trials changed since the last call; returns the live history."""
+        self._cache.read_changes()
+        return self._cache.history
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, ordered by number."""
+        return list(self.refresh().trials)
+
+    @property
+    def best(self) -> TrialRecord:
+        """The best complete trial (for a population, PBT, the best of what its members
+        ended with: :func:`hpotrack.lineage.best_result`); :class:`NoCompleteTrial` before
+        there is one."""
+        if not self._cache.history.trials:  # nothing read yet: one query may answer
+            found = views.stored_best(self._store, self._row.id, self.direction)
+            if found is not None:
+                return found
+        history = self.refresh()
+        best = lineage.best_result(history.trials, history.best, self.direction)
+        if best is None:
+            needed = self.method.trials_to_complete(history) if self.budget else None
+            raise views.no_complete_trial(self.name, history, self.budget, needed)
+        return best
+
+    def schedule(self, number: int) -> dict[str, list[tuple[int, Value]]]:
+        """Trial ``number``'s hyperparameter schedule: for each hyperparameter, (first
+        step, value) along the chain of segments it continues (PBT: the member's own
+        segments and the members it exploited). A trial that continues nothing has one
+        entry per hyperparameter, at step 1."""
+        self.trial(number)
+        return lineage.schedule(self.refresh().trials, number)
+
+    def best_final(self) -> TrialRecord:
+        """The best trial the study ended with, :attr:`best` (the name is older than
+        :attr:`best` naming a population's best final member)."""
+        return self.best
+
+    def best_schedule(self) -> dict[str, list[tuple[int, Value]]]:
+        """The hyperparameter schedule of :meth:`best_final` (see :meth:`schedule`): what
+        population-based training learned, step by step."""
+        return self.schedule(self.best_final().number)
+
+    if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for names a Study lacks: Optuna's (``best_params``) name hpotrack's."""
+            raise views.missing_attribute(name)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every trial as a plain JSON-ready dict."""
+        return [trial.to_dict() for trial in self.trials]
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame, one row per trial, params flattened as ``param_<name>``."""
+        return views.dataframe(self.records, self.space)
+
+    def trial(self, number: int) -> TrialRecord:
+        """Trial ``number``; a :class:`TrialError` naming the numbers that exist."""
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TrialError(f"a trial number is a whole number, but got {number!r}")
+        if not self._cache.history.trials:  # nothing read yet: read that one trial
+            found = views.StoredTrials(self._store, self._row.id).read([number])
+            if found:
+                return found[0]
+        trials = self.refresh().trials
+        if not 0 <= number < len(trials):
+            have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"
+            raise TrialError(f"study {self.name!r} has no trial {number} (it has {have})")
+        return trials[number]
+
+    def workers_gone(self, numbers: Sequence[int]) -> dict[int, str]:
+        """Of the trials ``numbers``, the running ones whose worker is gone, with why. It
+        only reads: the study's next run marks them lost (and retries them)."""
+        return {r.number: reason for r, reason in lost.find(self._store, self._row.id, numbers)}
+
+    def curve(self, number: int, whole: bool = False) -> dict[str, list[tuple[int, float]]]:
+        """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...].
+        ``whole``: with those of the trials it continues in front (a promotion's parent up
+        to the rung, a PBT member's earlier segments), the curve of its configuration
+        from step 1 (:func:`hpotrack.lineage.whole_curve`)."""
+        self.trial(number)
+        if whole:
+            return lineage.whole_curve(self.refresh().trials, number, self._curve)
+        return self._curve(number)
+
+    def _curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
+        return views.stored_curve(self._store, self._row.id, number)
+
+    def load_checkpoint(self, number: int, step: int | None = None) -> Any:
+        """The object trial ``number`` saved with ``trial.save_checkpoint``: its latest at
+        or before ``step`` (default: its latest), e.g. the best trial's trained model
+        (``study.load_checkpoint(study.best.number)``). A trial that saved none by then
+        was still where it started: the checkpoint it continued (a promotion's parent,
+        say) is returned. A :class:`TrialError` says when there is none."""
+        self.trial(number)
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise TrialError(f"a checkpoint's step is a whole number, but got step={step!r}")
+        return views.load_checkpoint(
+            self._store, self._row.id, self.name, self.trials, number, step
+        )
+
+    @property
+    def store(self) -> Store:
+        return self._store
