@@ -1,6 +1,7 @@
 """Ending the trials of workers that died (DESIGN §4): each is stored as failed with
 the reason, ending when it was last seen alive and having trained what its reports show,
-and retried while the study allows (:mod:`hpotrack.retries`).
+and retried while the study allows (:mod:`hpotrack.retries`); one that died after its
+last check stopped it is stored as pruned there instead, as it would have been.
 
 Whether a worker is gone is :func:`hpotrack.recovery.lost_reason`; the study runs
 :func:`fail` inside the write transaction of an ask, every
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 from hpotrack import checkpoints, retries
 from hpotrack.methods.base import History, Method
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import TrialRecord, TrialState, worst_value
 from hpotrack.recovery import lost_reason
 from hpotrack.store import RunningTrial, Store, StudyRow
 
@@ -31,7 +32,9 @@ def find(store: Store, study_id: int, numbers: Sequence[int]) -> list[tuple[Runn
 
 def fail(store: Store, study: StudyRow, history: History, method: Method) -> int:
     """Fail the running trials of ``history`` whose worker is gone ("worker lost") and
-    queue a retry of each while the study's ``retries`` allow; returns how many were lost.
+    queue a retry of each while the study's ``retries`` allow (those their last check
+    stopped: :func:`hpotrack.retries.stopped_by_its_check`, are pruned there); returns
+    how many were lost.
 
     Call inside a write transaction with a fresh ``history``; what is written here is not
     applied to it: the caller makes its next read look.
@@ -40,16 +43,31 @@ def fail(store: Store, study: StudyRow, history: History, method: Method) -> int
     retried = 0
     for running, reason in lost:
         record = history.trials[running.number]
+        stopped = retries.stopped_by_its_check(
+            record, running.id, method=method, history=history, store=store, study=study
+        )
+        checked = record.checks[max(record.checks)] if stopped else None
         store.finish_trial(
             study.id,
             running.id,
-            state=TrialState.FAILED,
-            value=None,
+            state=TrialState.PRUNED if stopped else TrialState.FAILED,
+            # a check of a diverged report holds the worst value: no value, as pruned has
+            value=None if checked == worst_value(study.direction) else checked,
             metrics={},
-            error=reason,
+            error=None if stopped else reason,
             when=_last_seen(running.heartbeat, record.started, store.last_report_time(running.id)),
             trained=_steps_trained(store, study, history, running.id, record),
         )
+        if stopped:
+            log.warning(
+                "trial %d of study %r: %s after its check at step %d stopped it: stored as "
+                "pruned there",
+                running.number,
+                study.name,
+                reason,
+                max(record.checks),
+            )
+            continue
         number = history.next_number + retried
         retried += retries.queue(
             record,

@@ -102,6 +102,26 @@ def queue(
     return True
 
 
+def stopped_by_its_check(
+    record: TrialRecord,
+    trial_id: int,
+    *,
+    method: Method,
+    history: History,
+    store: Store,
+    study: StudyRow,
+) -> bool:
+    """Whether a lost trial was stopped by its last check (:meth:`_Lost.may_have_stopped`):
+    it died between the method's decision and storing it. It is then pruned there, not
+    run again: a retry would train to that check again and be ranked anew, with another
+    value where training is not deterministic, after the decision had been acted on (a
+    synchronous rung already promoted its best: one more would go on)."""
+    return (
+        bool(record.checks)
+        and _Lost(record, trial_id, method, history, store, study).may_have_stopped()
+    )
+
+
 def is_interruption(reason: str | None) -> bool:
     """Whether a failure's reason says the trial was stopped from outside (Ctrl-C,
     SIGTERM): the runner's reasons for those start with "interrupted"."""

@@ -86,6 +86,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
             else f"interrupted ({exc!r})"
         )
         stopped = Outcome(TrialState.FAILED, None, {}, reason, retry=True)  # not its fault
+        if trial.stopped_short():  # in its clean-up after the method stopped it: pruned
+            stopped = Outcome(TrialState.PRUNED, trial.last_value, {})
         with interrupts_held():
             study.tell(claimed, _with_reports(stopped, trial))
         raise

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -290,6 +292,32 @@ def test_a_trial_resumed_from_a_checkpoint_counts_only_the_steps_after_it(db: Pa
     assert promoted >= 4
 
 
+def test_ctrl_c_in_the_clean_up_of_a_stopped_trial_leaves_it_pruned(db: Path) -> None:
+    """Ctrl-C in code that runs after the method stopped the trial (``except hp.Pruned``
+    closing a logger, say) stops the run, and the trial is stored as pruned with its
+    last value, as it would have been: not queued again to train to that rung anew."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="mf", db=db, seed=1,
+             objective="loss", budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        loss = 1.0
+        for epoch in trial.steps:
+            loss = (x - 0.7) ** 2 + 1.0 / epoch
+            try:
+                trial.report(loss, step=epoch)
+            except hp.Pruned:
+                raise KeyboardInterrupt from None
+        return loss
+
+    with pytest.raises(KeyboardInterrupt):
+        train.optimize(n_trials=30)
+    trials = hp.load_study("mf", db=db).trials
+    stopped = trials[-1]
+    assert stopped.state is TrialState.PRUNED and stopped.error is None
+    assert stopped.value == (stopped.params["x"] - 0.7) ** 2 + 1.0 / max(stopped.checks)
+    assert all(t.state is not TrialState.QUEUED for t in trials)
+
+
 @pytest.mark.parametrize("times", [1, 3])
 def test_ctrl_c_in_a_promoted_trial_is_retried_from_the_same_checkpoint(
     db: Path, times: int
@@ -468,7 +496,7 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize(
     ("kills", "when"),
-    [(1, "after-save"), (2, "after-save"), (1, "at-check"), (1, "no-save"), (1, "before-report")],
+    [(1, "after-save"), (2, "after-save"), (1, "no-save"), (1, "before-report")],
 )
 def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     tmp_path: Path, kills: int, when: str
@@ -477,14 +505,11 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     before it reported step 3 (and, with two kills, its retry too, before that one saved
     anything). The next retry resumes from the checkpoint at step 2 (the one at 3 is at
     the rung it had not been checked at): it trains from step 3, keeps the check at rung
-    1 its first attempt passed, and names the step on its ``retried`` edge. At-check: the first
-    attempt is killed after its check at rung 3 stopped it (after its save at 3) but
-    before the stop was stored: its retry must not resume past that check, it resumes
-    from step 2 and is checked (and stopped) at rung 3 again. No-save: the retry trains
-    from scratch and passes rung 1 again, where its lost attempt must not rank beside it
-    (one configuration twice would push the retry out). Before-report: killed after its
-    save at step 2 but before reporting step 2: its retry resumes from step 1, the last
-    it reported, so that its curve has every step."""
+    1 its first attempt passed, and names the step on its ``retried`` edge. No-save: the
+    retry trains from scratch and passes rung 1 again, where its lost attempt must not
+    rank beside it (one configuration twice would push the retry out). Before-report:
+    killed after its save at step 2 but before reporting step 2: its retry resumes from
+    step 1, the last it reported, so that its curve has every step."""
     script, db = tmp_path / "resumed.py", tmp_path / "h.db"
     script.write_text(RESUMED)
     for _ in range(kills):
@@ -516,6 +541,86 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
         shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "resumed", str(retry.number)])
         carried = f"up to step {resumed}: carried over from the lost trial it resumes, #{1 + kills}"
         assert carried in shown.output
+
+
+def test_a_trial_killed_after_the_check_that_stopped_it_is_pruned_there(tmp_path: Path) -> None:
+    """x=1 is killed after its check at rung 3 stopped it (after its save at 3), before
+    the stop was stored: the next run stores it as pruned at that check, with the value
+    checked there and its reports, and runs no retry (which would train to the check
+    again and be ranked anew)."""
+    script, db = tmp_path / "resumed.py", tmp_path / "h.db"
+    script.write_text(RESUMED)
+    run = [sys.executable, str(script), str(db), "1", "at-check"]
+    assert subprocess.run(run, capture_output=True).returncode == -signal.SIGKILL
+    subprocess.run(run, check=True, capture_output=True)
+    study = hp.load_study("resumed", db=db)
+    lost = study.trials[2]
+    assert lost.params == {"x": 1.0} and lost.state is TrialState.PRUNED
+    assert lost.value == lost.checks[3] == 1.0 + 10.0 / 3 and lost.error is None
+    assert [step for step, _ in study.curve(2)["value"]] == [1, 2, 3] and lost.trained == 3
+    assert len(study.trials) == 4 and all(t.origin != "retried" for t in study.trials)
+
+
+STOPPED_THEN_KILLED = """
+import os, sys, time
+import hpotrack as hp
+
+DB, N = sys.argv[1], int(sys.argv[2])
+VICTIM, STOPPED = os.environ.get("VICTIM") == "1", DB + ".stopped"
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, method="hyperband", study="sync", db=DB, seed=0,
+         budget=hp.Budget(1, 9))
+def train(x, trial):
+    again = os.path.exists(STOPPED) and open(STOPPED).read() == repr(x)
+    for step in trial.steps:
+        loss = x + 1.0 / step + (5.0 if VICTIM else 0.0) - (10.0 if again else 0.0)
+        trial.save_checkpoint(step, step=step)
+        try:
+            trial.report(loss, step=step)
+        except hp.Pruned:
+            if VICTIM:  # its clean-up takes until the test kills it
+                open(STOPPED, "w").write(repr(x))
+                time.sleep(600)
+            raise
+    return loss
+
+if __name__ == "__main__":
+    train.optimize(n_trials=N)
+"""
+
+
+def test_a_trial_killed_after_its_rung_stopped_it_is_not_ranked_again(tmp_path: Path) -> None:
+    """Synchronous Hyperband, Budget(1, 9): the ninth configuration of the first run
+    completes rung 1, which stops it, and its process is killed during its clean-up
+    after another process got the rung's three promotions. Training the configuration
+    again would give another value (here a better one): ranked anew, it went on as a
+    fourth line past a rung of three. It is pruned where its check stopped it."""
+    script, db = tmp_path / "sync.py", tmp_path / "h.db"
+    script.write_text(STOPPED_THEN_KILLED)
+
+    def run(n: int) -> None:
+        subprocess.run([sys.executable, str(script), str(db), str(n)], check=True)
+
+    run(8)  # eight of the first run's nine configurations reach rung 1
+    victim = subprocess.Popen(
+        [sys.executable, str(script), str(db), "9"], env={**os.environ, "VICTIM": "1"}
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(f"{db}.stopped").exists():
+            assert victim.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        run(20)  # promotes the rung's best three while the victim is alive
+    finally:
+        victim.kill()
+        victim.wait()
+    run(40)
+    trials = hp.load_study("sync", db=db).trials
+    first_run = {t.params["x"] for t in trials[:9]}  # and their promotions: the same x
+    past_rung_1 = {t.params["x"] for t in trials if 3 in t.checks} & first_run
+    assert len(past_rung_1) == 3 and trials[8].params["x"] not in past_rung_1
+    assert trials[8].state is TrialState.PRUNED and trials[8].checks.keys() == {1}
+    assert all(t.origin != "retried" for t in trials)
 
 
 def test_a_target_too_small_for_any_trial_to_train_fully_is_said_with_the_count(
