@@ -16,6 +16,15 @@ Value: TypeAlias = bool | int | float | str | None
 """A parameter value: a JSON scalar."""
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be stored (no lone surrogates from undecodable bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def to_float(x: object, name: str) -> float:
     """A finite Python float from a real number (numpy ok); bools and strings are refused."""
     if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real):
@@ -52,6 +61,8 @@ def to_option(x: object) -> Value:
     """A JSON scalar from a Choice option (numpy scalars unwrapped)."""
     if isinstance(x, np.generic):
         x = x.item()
+    if isinstance(x, str) and not is_utf8(x):
+        raise SpaceError(f"Choice options must be valid Unicode text, but got {x!r}")
     if x is None or isinstance(x, bool | int | str):
         return x
     if isinstance(x, float):

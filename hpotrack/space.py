@@ -19,10 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from hpotrack.errors import SpaceError
-from hpotrack.param_input import Value
+from hpotrack.param_input import Value, is_utf8
 from hpotrack.params import Choice, Float, Int, Param, param_from_json
 
-__all__ = ["Choice", "Float", "Int", "Param", "Space", "Value", "param_from_json"]
+__all__ = ["Choice", "Float", "Int", "Param", "Space", "Value", "is_utf8", "param_from_json"]
 
 
 @contextmanager
@@ -71,15 +71,6 @@ def _check_name(name: object) -> str:
             "trial handle as its `trial` argument; rename the hyperparameter"
         )
     return name
-
-
-def is_utf8(text: str) -> bool:
-    """Whether ``text`` can be stored (no lone surrogates from undecodable bytes)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class Space(Mapping[str, Param]):
@@ -292,7 +283,7 @@ def _encode_column(param: Param, column: list[Value]) -> npt.NDArray[np.float64]
     elif param.log:
         a, b = math.log(param.low - 0.5), math.log(param.high + 0.5)
         u = ((np.log(x - 0.5) + np.log(x + 0.5)) / 2 - a) / (b - a)
-    else:
-        size = param.n_values
-        u = ((x - param.low) // param.step + 0.5) / size
+    else:  # offsets from low in Python ints: exact where the values are not (low = 10**18)
+        offsets = [(cast(int, v) - param.low) // param.step for v in column]
+        u = (np.array(offsets, dtype=np.float64) + 0.5) / param.n_values
     return np.clip(u, 0.0, 1.0)

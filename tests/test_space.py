@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from hpotrack.errors import SpaceError
 from hpotrack.space import Choice, Float, Int, Param, Space, Value, param_from_json
 
-few = settings(max_examples=150, deadline=None)  # keeps the file under ~10 s
+# keeps the file under ~10 s; derandomize: the same examples on every run (CI), no
+# example database in .hypothesis/ that would make one run differ from the next
+few = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 
 # --- strategies: valid definitions and their valid values ------------------------------------
 
@@ -185,6 +187,60 @@ def test_space_round_trips(definition: dict[str, Param], data: st.DataObject) ->
     assert space.validate(space.decode(u)) == space.decode(u)
 
 
+@st.composite
+def far_ints(draw: st.DrawFn) -> Int:
+    """Ints far from 0 (beyond a float's 2**53), where float arithmetic rounds the values."""
+    low = draw(st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([2**53, 10**18, -(2**63)])))
+    step = draw(st.integers(1, 100))
+    return Int(low, low + draw(st.integers(1, 1000)) * step, step=step)
+
+
+anything = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),  # NaN and infinities too
+    st.text(max_size=3),
+    st.sampled_from([np.float64(0.5), np.int64(3), np.bool_(True), [1], {"a": 1}, b"1", 1j]),
+)
+
+
+@few
+@given(st.one_of(params, far_ints()), st.data())
+def test_validate_and_encode_agree_on_any_value(p: Param, data: st.DataObject) -> None:
+    """``encode`` takes exactly what ``validate`` takes, and encodes it as its canonical
+    value; the canonical value validates to itself and decodes back (discrete) or close."""
+    x = data.draw(st.one_of(values(p), anything))
+    try:
+        canonical = p.validate(x)
+    except SpaceError:
+        with pytest.raises(SpaceError):
+            p.encode(x)
+        return
+    assert same(p.validate(canonical), canonical)
+    u = p.encode(x)
+    assert u == p.encode(canonical) and 0.0 <= u <= 1.0
+    if p.is_discrete:
+        assert same(p.decode(u), canonical)
+
+
+@few
+@given(
+    st.dictionaries(st.sampled_from("abcd"), st.one_of(params, far_ints()), min_size=1),
+    st.data(),
+)
+def test_encode_many_equals_encode_row_by_row(
+    definition: dict[str, Param], data: st.DataObject
+) -> None:
+    space = Space(definition)
+    rows = [
+        {name: data.draw(values(p)) for name, p in space.items()}
+        for _ in range(data.draw(st.integers(1, 5)))
+    ]
+    expected = np.array([space.encode(row) for row in rows])
+    np.testing.assert_allclose(space.encode_many(rows), expected, rtol=1e-12, atol=1e-12)
+
+
 # --- examples: encoding and grids ------------------------------------------------------------
 
 
@@ -302,6 +358,16 @@ def test_space_pickles_for_worker_processes() -> None:
     assert back == space and back.grid_cell(5) == space.grid_cell(5)
 
 
+def test_encode_many_is_exact_for_ints_beyond_a_floats_precision() -> None:
+    """Past 2**53 floats round: every value of Int(10**18, 10**18 + 10) was one float,
+    so ``encode_many`` (what TPE, BOHB and the plots read) put them all in the first bin."""
+    space = Space({"n": Int(10**18, 10**18 + 10), "m": Int(2**62, 2**62 + 8, step=2)})
+    rows = [{"n": 10**18 + k, "m": 2**62 + 2 * (k % 5)} for k in range(11)]
+    expected = [space.encode(row) for row in rows]
+    np.testing.assert_array_equal(space.encode_many(rows), expected)
+    assert len(set(space.encode_many(rows)[:, 0])) == 11
+
+
 def test_space_encode_decode() -> None:
     space = Space({"lr": Float(1e-4, 1, log=True), "opt": ["adam", "sgd"], "n": Int(1, 4)})
     u = space.encode({"lr": 0.01, "opt": "sgd", "n": 3})
@@ -387,6 +453,10 @@ def test_space_encode_decode() -> None:
         ),
         (lambda: Choice([{"a": 1}]), "unsupported value type dict"),
         (lambda: Choice([math.nan]), "`option` must be finite"),
+        (  # a CSV export of a study with it could not be written to a file
+            lambda: Choice(["ok", "bad \udce9"]),
+            "Choice options must be valid Unicode text, but got 'bad \\udce9'",
+        ),
         (lambda: Choice([1, 1.0]), "duplicate option 1.0"),
         (lambda: Choice(["a", "b", "a"]), "duplicate option 'a'"),
         (lambda: Choice([None, None]), "duplicate option None"),

@@ -572,6 +572,14 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         trials[1]["started"] = -1e300
     elif change == "late":  # the last trial is bad: the earlier ones must not be stored
         trials[-1]["value"] = "high"
+    elif change == "empty-kind":  # stored, the study could not be loaded any more
+        trials[6]["parents"][0]["kind"] = ""
+    elif change == "surrogate":  # JSON's "\udce9": SQLite cannot store it
+        trials[2]["error"] = "diverged \udce9"
+    elif change == "surrogate-run":
+        data["runs"][0]["argv"] = "train.py \udce9"
+    elif change == "surrogate-curve":
+        trials[1]["curve"]["loss \udce9"] = [[0, 1.0, 2.0]]
     return data
 
 
@@ -599,6 +607,10 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         ("time", "trial 1: started must be a time in Unix seconds"),
         ("no-value", r"trial \d+: it is complete but has no value"),
         ("nan-value", r"trial \d+: value nan is not finite"),
+        ("empty-kind", "trial 6: parent 0 has an empty kind"),
+        ("surrogate", "trial 2: error must be a string of valid Unicode text, not 'diverged"),
+        ("surrogate-run", "run 0: argv must be a string of valid Unicode text"),
+        ("surrogate-curve", r"trial 1: curve name 'loss \\udce9' is not valid Unicode text"),
     ],
 )
 def test_a_bad_export_is_one_clear_error_and_stores_nothing(
@@ -650,6 +662,38 @@ def test_read_export_refuses_csv_and_files_that_are_not_json(source: Path, tmp_p
     empty.write_text("\n")
     with pytest.raises(TransferError, match="is empty"):
         read_export(empty)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000, '{"format": "hpotrack-study", "study": {}}\n' + "[" * 100_000],
+    ids=["json", "jsonl"],
+)
+def test_json_nested_too_deeply_is_one_clear_error(tmp_path: Path, text: str) -> None:
+    """Python's parser gives up on it with a RecursionError, not a JSON error."""
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    with pytest.raises(TransferError, match=r"deep.json.* not valid JSON.*nested too deeply"):
+        read_export(path)
+
+
+def test_csv_keeps_a_carriage_return_inside_its_cell(tmp_path: Path) -> None:
+    """The csv module quotes a cell with "\n" (the line end) but not one with a lone "\r",
+    at which readers end the row: a progress bar in an error, a metric's name."""
+    db = tmp_path / "cr.db"
+
+    @hp.tune({"x": (0.0, 1.0)}, study="cr", db=db, seed=0, max_failures=5)
+    def f(x: float, trial: hp.Trial) -> dict[str, float]:
+        if trial.number == 1:
+            raise RuntimeError("epoch 1\repoch 2")
+        return {"value": x, "a\rb": 1.0}
+
+    f.optimize(n_trials=3)
+    rows = list(csv.DictReader(io.StringIO(export_text("cr", db, "csv"), newline="")))
+    assert [row["number"] for row in rows] == ["0", "1", "2"]
+    assert rows[1]["error"] == f.study.trials[1].error and "epoch 1\repoch 2" in rows[1]["error"]
+    assert rows[0]["metric_a\rb"] == "1.0" and rows[1]["metric_a\rb"] == ""
+    assert rows[1]["value"] == "" and float(rows[2]["param_x"]) == f.study.trials[2].params["x"]
 
 
 def test_what_code_ran_each_trial_travels_with_the_export(source: Path, tmp_path: Path) -> None:

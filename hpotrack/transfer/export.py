@@ -222,7 +222,15 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
     budget = data["study"]["budget"]  # a whole-number budget's cells read 9, not 9.0
     whole = budget is not None and all(isinstance(budget[k], int) for k in ("min", "max"))
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(header)
+    quoted = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def write(cells: list[Any]) -> None:
+        r"""With "\n" line ends the csv module leaves a "\r" unquoted, and a reader ends
+        the row there: a row with one has every cell quoted."""
+        carriage = any(isinstance(cell, str) and "\r" in cell for cell in cells)
+        (quoted if carriage else writer).writerow(cells)
+
+    write(header)
     for t in trials:
         started, finished = t["started"], t["finished"]
         duration = None if started is None or finished is None else finished - started
@@ -231,7 +239,7 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
         row += [*(t["metrics"].get(m) for m in metrics), trained_to, t["rung"], t["bracket"]]
         row += [t["checks"] or None, t["origin"], _parents_cell(t["parents"])]
         row += [_iso(started), _iso(finished), duration, t["error"], t["trained"]]
-        writer.writerow([_cell(v) for v in row])
+        write([_cell(v) for v in row])
         advance(progress)
 
 

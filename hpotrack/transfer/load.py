@@ -19,7 +19,7 @@ from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import dumps
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.records import TrialState
-from hpotrack.space import Space
+from hpotrack.space import Space, is_utf8
 from hpotrack.store import Store
 from hpotrack.study import Study
 from hpotrack.transfer.format import (
@@ -57,7 +57,7 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "int": (_is_int, "a 64-bit int"),
     "number": (lambda x: isinstance(x, float) or _is_int(x), "a number"),
     "time": (_is_time, "a time in Unix seconds (years 1 to 9999)"),
-    "str": (lambda x: isinstance(x, str), "a string"),
+    "str": (lambda x: isinstance(x, str) and is_utf8(x), "a string of valid Unicode text"),
     "object": (lambda x: isinstance(x, Mapping), "an object"),
     "list": (lambda x: isinstance(x, list), "a list"),
 }
@@ -125,8 +125,12 @@ def parse_export(text: str, source: str) -> dict[str, Any]:
 
 
 def _loads(text: str) -> Any:
-    """JSON with NaN/Infinity read as null, as the store would keep them."""
-    return json.loads(text, parse_constant=lambda _: None)
+    """JSON with NaN/Infinity read as null, as the store would keep them; JSON nested
+    deeper than Python can parse is a JSONDecodeError like any other bad JSON."""
+    try:
+        return json.loads(text, parse_constant=lambda _: None)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
 
 
 @dataclass
@@ -330,10 +334,12 @@ def _trial(
         parent, kind = edge["parent"], edge["kind"]
         ok = 0 <= parent < position  # a trial comes from earlier ones, whatever the edge
         _check(ok, f"{where}: parent {parent!r} is not an earlier trial of the export")
+        _check(bool(kind), f"{where}: parent {parent} has an empty kind")
         _check((parent, kind) not in seen, f"{where}: parent {parent} ({kind}) is listed twice")
         seen.add((parent, kind))
         plan.edges.append({"child": position, **edge})
     for metric, points in (trial["curve"] or {}).items():
+        _check(is_utf8(metric), f"{where}: curve name {metric!r} is not valid Unicode text")
         _check(isinstance(points, list), f"{where}: curve {metric!r} must be a list")
         steps: set[int] = set()
         for point in points:
