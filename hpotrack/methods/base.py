@@ -307,13 +307,7 @@ class History:
         if record.checks:
             self._index_checks(record, add=True)
             self._index_stopped(record, add=True)
-        if (
-            record.state is TrialState.COMPLETE
-            and record.value is not None
-            and is_better(
-                record.value, None if self.best is None else self.best.value, self.direction
-            )
-        ):
+        if record.state is TrialState.COMPLETE and self._beats_best(record):
             self.best = record
         if record.claim is not None and record.claim not in self._claims:
             self._claims[record.claim] = record.number
@@ -321,6 +315,18 @@ class History:
             self._claim_counts[prefix] = self._claim_counts.get(prefix, 0) + 1
             if prefix == PROMOTE and rest.isdigit() and int(rest) < len(self._trials):
                 self._index_stopped(self._trials[int(rest)], add=False)
+
+
+    def _beats_best(self, record: TrialRecord) -> bool:
+        """Whether complete ``record`` is the new best: a better value, or the same as
+        the best's with a lower number (ties go to the earlier trial, in whatever order
+        trials finish and are read, as a study loaded afresh has them)."""
+        if record.value is None:
+            return False
+        best = self.best
+        if best is not None and record.value == best.value:
+            return record.number < best.number
+        return is_better(record.value, None if best is None else best.value, self.direction)
 
 
 def _sorted_change(items: list[Any], item: Any, add: bool) -> None:

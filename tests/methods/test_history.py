@@ -64,3 +64,19 @@ def test_first_with_finds_the_lowest_trial_with_given_values_as_trials_arrive() 
     assert history.has_configuration(points[2]) and not history.has_configuration(
         {"x": 0.25, "y": 0.1}
     )
+
+
+def test_the_best_of_equal_values_is_the_earliest_trial_in_any_order_of_finishing() -> None:
+    """A process that saw trial 3 finish before trial 1 with the same value names trial
+    1 the best, as a study loaded afresh does (``hpotrack best``, ``load_study``)."""
+    history = History(Space({"x": Float(0.0, 1.0)}), "maximize", 0)
+    for number in range(4):
+        history.update(record(number, TrialState.RUNNING))
+    finished = [(3, 0.5), (2, 0.25), (1, 0.5), (0, 0.5)]
+    bests = []
+    for number, value in finished[:3]:
+        history.update(dataclasses.replace(record(number, TrialState.COMPLETE), value=value))
+        bests.append(history.best.number if history.best else None)
+    assert bests == [3, 3, 1]
+    history.update(dataclasses.replace(record(0, TrialState.PRUNED), value=0.9))
+    assert history.best is not None and history.best.number == 1  # pruned: never the best
