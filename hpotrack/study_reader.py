@@ -41,7 +41,8 @@ class StudyReader:
         )
 
     def __repr__(self) -> str:
-        return f"Study(name={self.name!r}, method={self.method.name!r}, trials={len(self.trials)})"
+        count = sum(self._store.summary(self.id).counts.values())  # not every trial read
+        return f"Study(name={self.name!r}, method={self.method.name!r}, trials={count})"
 
     # -- definition -------------------------------------------------------------------
 

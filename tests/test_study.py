@@ -391,3 +391,11 @@ def test_a_trial_number_that_is_not_a_whole_number_is_a_trial_error(
             read(number)  # type: ignore[arg-type]
     with pytest.raises(hp.HpotrackError, match="a study name is text"):
         hp.load_study(5, db=tmp_path / "h.db")  # type: ignore[arg-type]
+
+
+def test_a_studys_repr_counts_its_trials_without_reading_them(
+    db: Path, refuse_full_reads: Callable[[], None]
+) -> None:
+    run(db, 3, fail={1})
+    refuse_full_reads()
+    assert repr(hp.load_study("mlp", db=db)) == "Study(name='mlp', method='auto', trials=3)"
