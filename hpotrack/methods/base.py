@@ -316,7 +316,6 @@ class History:
             if prefix == PROMOTE and rest.isdigit() and int(rest) < len(self._trials):
                 self._index_stopped(self._trials[int(rest)], add=False)
 
-
     def _beats_best(self, record: TrialRecord) -> bool:
         """Whether complete ``record`` is the new best: a better value, or the same as
         the best's with a lower number (ties go to the earlier trial, in whatever order
