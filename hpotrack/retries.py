@@ -111,13 +111,17 @@ def stopped_by_its_check(
     store: Store,
     study: StudyRow,
 ) -> bool:
-    """Whether a lost trial was stopped by its last check (:meth:`_Lost.may_have_stopped`):
-    it died between the method's decision and storing it. It is then pruned there, not
-    run again: a retry would train to that check again and be ranked anew, with another
-    value where training is not deterministic, after the decision had been acted on (a
-    synchronous rung already promoted its best: one more would go on)."""
+    """Whether a lost trial was stopped by its last check: it died between the method's
+    decision and storing it (:meth:`_Lost.may_have_stopped`), and the method decides the
+    same whenever asked (:meth:`Method.decides_once`), so asking again tells what it
+    decided. It is then pruned there, not run again: a retry would train to that check
+    again and be ranked anew, with another value where training is not deterministic,
+    after the decision had been acted on (a synchronous rung already promoted its best:
+    one more would go on). Where later trials change the answer (ASHA, the pruners), the
+    retry is checked there again instead (:meth:`_Lost.resume_step`)."""
     return (
         bool(record.checks)
+        and method.decides_once(record)
         and _Lost(record, trial_id, method, history, store, study).may_have_stopped()
     )
 

@@ -496,7 +496,7 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize(
     ("kills", "when"),
-    [(1, "after-save"), (2, "after-save"), (1, "no-save"), (1, "before-report")],
+    [(1, "after-save"), (2, "after-save"), (1, "at-check"), (1, "no-save"), (1, "before-report")],
 )
 def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     tmp_path: Path, kills: int, when: str
@@ -505,8 +505,12 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
     before it reported step 3 (and, with two kills, its retry too, before that one saved
     anything). The next retry resumes from the checkpoint at step 2 (the one at 3 is at
     the rung it had not been checked at): it trains from step 3, keeps the check at rung
-    1 its first attempt passed, and names the step on its ``retried`` edge. No-save: the
-    retry trains from scratch and passes rung 1 again, where its lost attempt must not
+    1 its first attempt passed, and names the step on its ``retried`` edge. At-check: the
+    first attempt is killed after its check at rung 3 stopped it (after its save at 3)
+    but before the stop was stored: ASHA's rungs decide against the trials so far, so
+    asking again does not tell what was decided; its retry must not resume past that
+    check, it resumes from step 2 and is checked (and stopped) at rung 3 again. No-save:
+    the retry trains from scratch and passes rung 1 again, where its lost attempt must not
     rank beside it (one configuration twice would push the retry out). Before-report:
     killed after its save at step 2 but before reporting step 2: its retry resumes from
     step 1, the last it reported, so that its curve has every step."""
@@ -541,24 +545,6 @@ def test_the_retry_of_a_killed_trial_resumes_its_latest_checkpoint(
         shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "resumed", str(retry.number)])
         carried = f"up to step {resumed}: carried over from the lost trial it resumes, #{1 + kills}"
         assert carried in shown.output
-
-
-def test_a_trial_killed_after_the_check_that_stopped_it_is_pruned_there(tmp_path: Path) -> None:
-    """x=1 is killed after its check at rung 3 stopped it (after its save at 3), before
-    the stop was stored: the next run stores it as pruned at that check, with the value
-    checked there and its reports, and runs no retry (which would train to the check
-    again and be ranked anew)."""
-    script, db = tmp_path / "resumed.py", tmp_path / "h.db"
-    script.write_text(RESUMED)
-    run = [sys.executable, str(script), str(db), "1", "at-check"]
-    assert subprocess.run(run, capture_output=True).returncode == -signal.SIGKILL
-    subprocess.run(run, check=True, capture_output=True)
-    study = hp.load_study("resumed", db=db)
-    lost = study.trials[2]
-    assert lost.params == {"x": 1.0} and lost.state is TrialState.PRUNED
-    assert lost.value == lost.checks[3] == 1.0 + 10.0 / 3 and lost.error is None
-    assert [step for step, _ in study.curve(2)["value"]] == [1, 2, 3] and lost.trained == 3
-    assert len(study.trials) == 4 and all(t.origin != "retried" for t in study.trials)
 
 
 STOPPED_THEN_KILLED = """

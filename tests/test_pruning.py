@@ -424,6 +424,58 @@ def test_two_processes_share_a_pruned_study(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+KILLED_PAST_ITS_CHECK = """
+import os, signal, sys
+import hpotrack as hp
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, study="lost", db=sys.argv[1], seed=0,
+         method=hp.methods.Random(pruner=hp.pruners.Percentile(50.0, n_startup_trials=1)),
+         budget=hp.Budget(1, 3))
+def train(x, trial):
+    for step in trial.steps:
+        if x == 0.5 and step == 2 and len(sys.argv) > 3:  # went on past its check at 1
+            os.kill(os.getpid(), signal.SIGKILL)
+        trial.report(x, step=step)
+    return x
+
+if __name__ == "__main__":
+    if sys.argv[2] == "direct":
+        for x in (0.1, 0.2, 0.3):
+            train(x=x)
+    else:
+        if not train.study.trials:
+            train.study.enqueue({"x": 1.0})
+            train.study.enqueue({"x": 0.5})
+        train.optimize(n_trials=int(sys.argv[2]))
+"""
+
+
+def test_a_trial_lost_after_a_check_it_passed_is_retried_though_the_rule_moved(
+    tmp_path: Path,
+) -> None:
+    """x=0.5 passes its check at step 1 (the median is 1.0) and is killed at step 2;
+    trials that finish later lower the median below it. It was not stopped: it is lost
+    and retried (and its retry checked against the median as it is now), not stored as
+    pruned at a check that let it go on."""
+    script, db = tmp_path / "lost.py", tmp_path / "h.db"
+    script.write_text(KILLED_PAST_ITS_CHECK)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(script), str(db), *args]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    assert run("2", "kill").returncode == -9
+    assert run("direct").returncode == 0
+    assert run("6").returncode == 0
+    trials = hp.load_study("lost", db=db).trials
+    lost = trials[1]
+    assert lost.params == {"x": 0.5} and lost.checks == {1: 0.5}
+    assert lost.state is TrialState.FAILED and "worker lost" in (lost.error or "")
+    (retry,) = [t for t in trials if t.origin == "retried"]
+    assert retry.params == {"x": 0.5} and retry.parents[-1].parent == 1
+    assert retry.state is TrialState.PRUNED  # 0.5 is worse than the median now
+
+
 @pytest.mark.parametrize("method", ["tpe", "random+median", "tpe, not asked"])
 def test_should_prune_under_a_method_that_never_prunes_says_so_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str

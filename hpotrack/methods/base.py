@@ -399,6 +399,14 @@ class Method(ABC):
         pruner = getattr(self, "pruner", None)
         return False if pruner is None else pruner.prune(trial, step, history)
 
+    def decides_once(self, trial: TrialRecord) -> bool:
+        """Whether :meth:`on_report` at ``trial``'s checks answers the same whenever it is
+        asked, so that asking again tells what was decided (a trial lost after its last
+        check is then pruned there if that check stopped it). False here: the pruners,
+        and ASHA's rungs, decide against the trials that reported so far, which later
+        ones change; synchronous Hyperband runs rank each rung on its whole run."""
+        return False
+
     @abstractmethod
     def ask(self, history: History) -> Proposal:
         """Propose trial ``history.next_number``; raise ``SearchExhausted`` when done."""

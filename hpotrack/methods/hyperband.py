@@ -96,6 +96,12 @@ class Hyperband(Halving):
         ladder = self.ladder(history)
         return not runs.goes_on(history, ladder, self.layout(ladder), trial, step)
 
+    def decides_once(self, trial: TrialRecord) -> bool:
+        """A synchronous run's rung ranks the whole run: a trial stopped while the rung
+        fills waits for a promotion, and once it is full the decision is the same
+        whenever asked. Trials outside the runs (enqueued) are checked as ASHA checks."""
+        return self.synchronous and trial.bracket is not None
+
     def resumable(self, history: History) -> Collection[int] | None:
         """Synchronous runs: every trial but the stopped ones of decided runs (nothing is
         promoted from those, so their checkpoints go); asynchronous brackets may promote

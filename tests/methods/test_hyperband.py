@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 from hpotrack.methods.base import Method
+from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.halving import Ladder
 from hpotrack.methods.hyperband import Hyperband
-from hpotrack.records import Origin
+from hpotrack.methods.random_search import Random
+from hpotrack.methods.sha import SHA
+from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.testing.method_suite import MultiFidelitySuite
 
 
@@ -38,3 +41,15 @@ class TestHyperband(MultiFidelitySuite):
         history = self._simulate(MostAggressive(), 30, seed=4)
         new = [t for t in history.trials if t.origin == Origin.SAMPLED.value]
         assert new and {t.bracket for t in new} == {3}
+
+
+def test_only_synchronous_runs_decide_a_check_the_same_whenever_asked() -> None:
+    """What a trial lost after its last check is stored as rests on this: pruned there
+    where asking again tells what was decided, retried and checked again elsewhere."""
+    in_a_run = TrialRecord(0, TrialState.RUNNING, {"x": 0.5}, checks={1: 0.5}, bracket=3)
+    enqueued = TrialRecord(1, TrialState.RUNNING, {"x": 0.5}, checks={1: 0.5})
+    assert Hyperband().decides_once(in_a_run) and BOHB().decides_once(in_a_run)
+    assert not Hyperband().decides_once(enqueued)  # outside the runs: ASHA's rule
+    assert not Hyperband(brackets="asynchronous").decides_once(in_a_run)
+    assert not SHA().decides_once(in_a_run)
+    assert not Random(pruner="median").decides_once(enqueued)
