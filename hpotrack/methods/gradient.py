@@ -27,8 +27,10 @@ added since: an ask costs the same however long the descent. Only finished itera
 probes are folded in, since a trial goes queued -> running -> complete | pruned | failed
 and then stays as it is (but for an outcome put in the history ahead of the store, which
 the next ask checks: :func:`_changed`); a new process, with an empty cache, replays from
-the first trial once. Integer and choice parameters are refused unless fixed (a choice
-with one option): there is no gradient to follow.
+the first trial once. A lost iterate or probe is superseded by its retry (its line goes on
+through the ``retried`` edge), which the replay reads in its place. Integer and choice
+parameters are refused unless fixed (a choice with one option): there is no gradient to
+follow.
 """
 
 from __future__ import annotations
@@ -109,13 +111,17 @@ class Gradient(Method):
         replay: Descent | None = history.cache.get(key)
         if replay is None or _changed(history, replay.latest):  # replay from the first trial
             replay = history.cache[key] = Descent(Adam(self, len(space)))
-        # The chain of iterates: trial 0 (whatever its origin), then every gradient step.
+        # The chain of iterates: trial 0 (whatever its origin), then every gradient step;
+        # a lost iterate's retry stands in for it (a line: the lost one is superseded).
         # Those after the replay are folded in up to the first running or queued one.
         chain: list[TrialRecord] = []
         end = len(trials)
         for number in range(replay.read, len(trials)):
             trial = trials[number]
-            links = (number == 0) + (trial.origin == STEP)  # trial 0 twice if it is a step
+            if history.is_superseded(number):
+                continue
+            first = trials[history.line_root(number)]  # the iterate, for a retry of one
+            links = (first.number == 0) + (first.origin == STEP)  # trial 0 twice if a step
             if links and _pending(trial):
                 end = number
                 break
@@ -212,9 +218,12 @@ def _first_complete(history: History) -> TrialRecord | None:
 
 def _probe(history: History, k: int, sign: str) -> TrialRecord | None:
     """The SPSA probe of iteration ``k`` on the ``sign`` side, if it was proposed: the
-    trial holding claim ``spsa:<k><sign>`` (claims are unique in a study)."""
+    trial holding claim ``spsa:<k><sign>`` (claims are unique in a study), or the latest
+    retry of it if it was lost (a retry holds no claim: it continues the probe's line)."""
     number = history.claimant(f"spsa:{k}{sign}")
-    return None if number is None else history.trials[number]
+    if number is None:
+        return None
+    return history.trials[history.line(history.line_root(number))[-1]]
 
 
 def _probes(history: History, k: int) -> tuple[TrialRecord, TrialRecord] | None:

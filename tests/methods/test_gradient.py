@@ -14,7 +14,7 @@ import hpotrack as hp
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.methods.base import History, Proposal
 from hpotrack.methods.gradient import Adam, Gradient, hypergradient
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Space
 from hpotrack.testing.method_suite import MethodSuite
 
@@ -157,6 +157,45 @@ def test_a_failed_iterate_backs_off_half_way() -> None:
     retry = method.ask(history)
     middle = (SPACE.encode(history.trials[2].params) + SPACE.encode(failing.params)) / 2
     assert SPACE.encode(retry.params) == pytest.approx(middle)
+
+
+@pytest.mark.parametrize("with_gradient", [True, False], ids=["hypergradient", "spsa"])
+@pytest.mark.parametrize("lost", [0, 3, 4])
+def test_a_lost_trials_retry_stands_in_for_it(with_gradient: bool, lost: int) -> None:
+    """Trial ``lost`` (the start, an iterate, an SPSA probe) is lost and retried as the
+    study retries (the retry holds the same parameters and edges, plus a ``retried`` edge,
+    and no claim): the descent waits for the retry and goes on from it exactly as if the
+    trial had completed (it used to back off from the failure while the retry ran)."""
+    method = Gradient(lr=0.2)
+    whole = run(method, 9, with_gradient=with_gradient)
+    history = History(SPACE, "minimize", 0)
+    for record in whole.trials[:lost]:
+        history.update(record)
+    original = whole.trials[lost]
+    history.update(original.replace(state=TrialState.FAILED, value=None, metrics={},
+                                    error="worker lost: process 1 is gone"))  # fmt: skip
+    retry = TrialRecord(lost + 1, TrialState.QUEUED, original.params, origin="retried",
+                        parents=(*original.parents, Edge(lost, "retried")))  # fmt: skip
+    history.update(retry)
+    waiting = checked_against_a_full_replay(method, history)
+    if not with_gradient and lost == 3:  # the pair's other probe may still start
+        assert isinstance(waiting, Proposal) and waiting.claim == "spsa:1-"
+    else:
+        assert isinstance(waiting, str) and "sequential" in waiting
+    history.update(original.replace(number=lost + 1, origin="retried", claim=None,
+                                    parents=retry.parents))  # fmt: skip
+    expected = outcome(method, whole_without(whole, lost + 1))
+    proposal = checked_against_a_full_replay(method, history)
+    assert isinstance(proposal, Proposal) and isinstance(expected, Proposal)
+    assert proposal.params == expected.params and proposal.claim == expected.claim
+
+
+def whole_without(history: History, n: int) -> History:
+    """A history of the first ``n`` trials of ``history``."""
+    first = History(history.space, history.direction, history.seed)
+    for trial in history.trials[:n]:
+        first.update(trial)
+    return first
 
 
 def test_a_failed_first_trial_does_not_switch_the_study_to_spsa() -> None:
