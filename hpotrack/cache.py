@@ -10,7 +10,7 @@ writes, and after the commit the cache is exactly the database.
 
 from __future__ import annotations
 
-from hpotrack.errors import StudyNotFoundError
+from hpotrack.errors import StudyDeleted
 from hpotrack.methods.base import History
 from hpotrack.records import TrialRecord
 from hpotrack.store import Store, StudyRow
@@ -34,7 +34,7 @@ class TrialCache:
         if version == self._version:
             return 0
         if not self._store.study_exists(self._row.id):
-            raise StudyNotFoundError(
+            raise StudyDeleted(
                 f"study {self._row.name!r} was deleted from {self._store.path} while this "
                 "process was using it (hpotrack delete?): nothing more is stored for it"
             )

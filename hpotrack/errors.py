@@ -59,6 +59,11 @@ class StudyNotFoundError(HpotrackError, LookupError):
     """No study of that name exists in the database."""
 
 
+class StudyDeleted(StudyNotFoundError):
+    """The study was deleted (``hpotrack delete``) while this process worked on it:
+    nothing more can be stored for it, so the run stops (it is not a trial's failure)."""
+
+
 class StorageError(HpotrackError):
     """The database file cannot be used (not SQLite, a newer schema, unwritable...)."""
 

@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from hpotrack.errors import BudgetSpent, StopSearch, TargetReached, TooManyFailures, TrialError
+from hpotrack.errors import (
+    BudgetSpent,
+    StopSearch,
+    StudyDeleted,
+    TargetReached,
+    TooManyFailures,
+    TrialError,
+)
 from hpotrack.jsonable import jsonable, jsonable_key
 from hpotrack.params import Float
 from hpotrack.progress import ProgressBar
@@ -74,6 +81,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
             outcome = stopped_outcome(trial, outcome)
     except Pruned:
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
+    except StudyDeleted:  # a report found the study gone: the run stops, not the function
+        raise
     except Exception as exc:
         error = traceback.format_exc() + _imported_again(fn, exc)
         outcome = Outcome(TrialState.FAILED, None, {}, error, raised=exc)
@@ -332,6 +341,7 @@ def optimize_here(
     ran = 0
     done: list[tuple[Claimed, Outcome]] = []  # stored by the next ask, or at the end
     claims: list[Claimed] = []  # claimed and not run yet: given back if the loop stops
+    deleted = False  # the study is gone: nothing is left to store or collect
     study.remove_stray_checkpoint_files()
     try:
         with ProgressBar(study, limit, enabled=progress, max_budget=max_budget) as bar:
@@ -362,11 +372,15 @@ def optimize_here(
                         f"{len(failures)} trials in a row failed in study {study.name!r}; "
                         f"stopping so you can look. The first one failed with:\n{failures[0]}"
                     )
+    except StudyDeleted:
+        deleted = True
+        raise
     finally:
-        with interrupts_held():
-            study.finish(done, claims)
-        if collection is not None and collection.saved_since():
-            collection.run()
+        if not deleted:
+            with interrupts_held():
+                study.finish(done, claims)
+            if collection is not None and collection.saved_since():
+                collection.run()
         study.store.checkpoint_wal()
     return Ran(ran, timed_out)
 
