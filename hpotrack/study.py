@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from hpotrack import checkpoints, claims, limits, lost, retries
@@ -33,11 +34,20 @@ from hpotrack.store import Store, StudyRow
 from hpotrack.study_reader import StudyReader
 from hpotrack.trial import MetricRow
 
-__all__ = ["Claimed", "Outcome", "Study", "TrialCheckpoints", "TrialChecks", "Worker"]
+__all__ = ["Claimed", "Enqueued", "Outcome", "Study", "TrialCheckpoints", "TrialChecks", "Worker"]
 
 RECOVERY_EVERY_S = 1.0  # how often an asking process looks for trials of dead workers
 STALE_GUESS_PAUSE = 8  # asks without a speculative proposal after one went stale
 log = logging.getLogger("hpotrack")
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What :meth:`Study.enqueue_once` did: queued trial ``number``, or found it (an
+    existing trial with the values, ``skip_if_exists``)."""
+
+    number: int
+    queued: bool
 
 
 class Study(StudyReader):
@@ -65,6 +75,14 @@ class Study(StudyReader):
         when a trial in any state already has the given values, queue nothing and return
         that trial's number (warm starts that a rerun of the same script repeats).
         """
+        return self.enqueue_once(params, skip_if_exists=skip_if_exists).number
+
+    def enqueue_once(
+        self, params: Mapping[str, object], *, skip_if_exists: bool = False
+    ) -> Enqueued:
+        """:meth:`enqueue`, telling also whether this call queued the trial or found it
+        (decided under the write lock: of several processes queueing the same values at
+        once, one queues it and the others find it)."""
         if self.method.refuses_enqueued is not None:
             raise MethodError(
                 f"study {self.name!r} cannot queue trials: {self.method.refuses_enqueued}"
@@ -75,7 +93,7 @@ class Study(StudyReader):
             if skip_if_exists and given:
                 existing = history.first_with(given)
                 if existing is not None:
-                    return existing
+                    return Enqueued(existing, queued=False)
             number = history.next_number
             drawn = self.space.decode(history.uniform(number, len(self.space)))
             self._store.insert_trial(
@@ -85,7 +103,7 @@ class Study(StudyReader):
                 params={name: given.get(name, drawn[name]) for name in self.space},
                 origin=Origin.ENQUEUED.value,
             )
-        return number
+        return Enqueued(number, queued=True)
 
     def raise_target(self, n_trials: int) -> None:
         """Make the stored target at least ``n_trials`` (never lowers it)."""

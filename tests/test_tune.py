@@ -33,6 +33,7 @@ from hpotrack.errors import (
 from hpotrack.methods.base import History, Proposal, register
 from hpotrack.methods.random_search import Random
 from hpotrack.records import TrialState
+from hpotrack.study import Enqueued
 from tests.test_study import ask
 
 SPACE = {"x": hp.Float(-1.0, 1.0), "n": hp.Int(1, 4), "opt": hp.Choice(["adam", "sgd"])}
@@ -640,6 +641,17 @@ def test_skip_if_exists_returns_the_trial_that_has_the_values(db: Path) -> None:
     assert train.study.enqueue({"x": 0.25, "n": 1}) == 4  # without the flag: queued again
     assert train.study.enqueue({}, skip_if_exists=True) == 5  # nothing given: nothing to match
     assert [t.state.value for t in train.study.trials][3:] == ["queued"] * 3
+
+
+def test_enqueue_once_says_whether_this_call_queued_the_trial(db: Path) -> None:
+    """Decided under the write lock: a handle that read the study before another one
+    queued the values finds that trial (``hpotrack enqueue --skip-if-exists`` said
+    "enqueued" in several processes racing for the same values)."""
+    mine, theirs = hp.load_study(make(db).study.name, db=db), make(db).study
+    assert mine.trials == []  # read before the other queues
+    assert theirs.enqueue_once({"x": 0.25}, skip_if_exists=True) == Enqueued(0, queued=True)
+    assert mine.enqueue_once({"x": 0.25}, skip_if_exists=True) == Enqueued(0, queued=False)
+    assert mine.enqueue_once({"x": 0.25}) == Enqueued(1, queued=True)
 
 
 # -- reopening a study ---------------------------------------------------------------------

@@ -41,14 +41,13 @@ def enqueue(
     """
     opened = study_of(ctx, study)
     values = parse_assignments(opened.space, assignments)
-    before = opened.refresh().next_number
-    number = opened.enqueue(values, skip_if_exists=skip_if_exists)
-    if number < before:
-        click.echo(f"study {opened.name!r} already has trial {number} with these values")
+    enqueued = opened.enqueue_once(values, skip_if_exists=skip_if_exists)
+    if not enqueued.queued:
+        click.echo(f"study {opened.name!r} already has trial {enqueued.number} with these values")
         return
     drawn = [name for name in opened.space if name not in values]
     note = f" ({', '.join(drawn)} drawn at random)" if drawn else ""
-    click.echo(f"enqueued trial {number} in study {opened.name!r}{note}")
+    click.echo(f"enqueued trial {enqueued.number} in study {opened.name!r}{note}")
 
 
 def parse_assignments(space: Space, assignments: Sequence[str]) -> dict[str, Value]:
