@@ -25,6 +25,7 @@ import numpy as np
 
 from hpotrack.errors import (
     BudgetSpent,
+    SearchExhausted,
     StopSearch,
     StudyDeleted,
     TargetReached,
@@ -350,7 +351,10 @@ def optimize_here(
                     try:  # stores `done` (then empties it) and fills `claims`, atomically
                         study.ask(worker, limit, done, claims, batch.size, max_budget=max_budget)
                     except StopSearch as stop:
-                        log.info("%s%s", str(stop), "" if ran else _nothing_to_run(stop))
+                        # the method's reason does not name the study (it never knows it)
+                        named = isinstance(stop, SearchExhausted)
+                        said = f"study {study.name!r}: {stop}" if named else str(stop)
+                        log.info("%s%s", said, "" if ran else _nothing_to_run(stop))
                         break
                     batch.asked(study.store.last_wait, contended=study.contended)
                     if collection is not None and collection.due():

@@ -863,6 +863,7 @@ def test_grid_runs_every_cell_once_then_stops_saying_why(
     study = train.optimize()
     assert len(study.trials) == 24
     assert "grid search is complete" in info_log.text
+    assert f"study {study.name!r}: grid search is complete" in info_log.text  # which one
     assert "nothing to run" in info_log.text
 
 
