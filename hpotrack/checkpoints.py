@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hpotrack.errors import TrialError
+from hpotrack.errors import StorageError, TrialError
 from hpotrack.files import write_replacing
 from hpotrack.loader import SCRIPT_MODULE
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
@@ -120,11 +120,18 @@ def save(
             ) from None
     digest = hashlib.sha256(data).hexdigest()
     folder = store.checkpoint_dir(study)
-    folder.mkdir(parents=True, exist_ok=True)
     # A new name for every content: the file a row points to is never overwritten, so a
     # writer killed before its row is stored leaves the previous checkpoint intact.
     final = folder / f"trial-{number}-step-{step}-{digest[:12]}.{'bin' if raw else 'pkl'}"
-    write_replacing(final, lambda handle: handle.write(data), text=False)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_replacing(final, lambda handle: handle.write(data), text=False)
+    except OSError as exc:  # the folder, not the trial: no run can save here
+        raise StorageError(
+            f"cannot save a checkpoint of {len(data):,} bytes in {folder}: "
+            f"{exc.strerror or exc}; checkpoints live beside the database, in "
+            f"{store.checkpoint_root}: make that a writable folder with free space"
+        ) from exc
     checkpoint = Checkpoint(
         trial_id=trial_id,
         step=step,

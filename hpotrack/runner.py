@@ -27,6 +27,7 @@ from hpotrack.errors import (
     BudgetSpent,
     SearchExhausted,
     StopSearch,
+    StorageError,
     StudyDeleted,
     TargetReached,
     TooManyFailures,
@@ -82,8 +83,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
             outcome = stopped_outcome(trial, outcome)
     except Pruned:
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
-    except StudyDeleted:  # a report found the study gone: the run stops, not the function
-        raise
+    except (StudyDeleted, StorageError):  # found by a report or a checkpoint save: the
+        raise  # study cannot store this or any trial, so the run stops; not a failure
     except Exception as exc:
         error = traceback.format_exc() + _imported_again(fn, exc)
         outcome = Outcome(TrialState.FAILED, None, {}, error, raised=exc)

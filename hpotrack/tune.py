@@ -7,6 +7,7 @@ called.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -23,7 +24,7 @@ from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
 from hpotrack.definition import StudyDefinition, check_settings, open_study
-from hpotrack.errors import DefinitionError, HpotrackError, TrialError
+from hpotrack.errors import DefinitionError, HpotrackError, StorageError, TrialError
 from hpotrack.loader import refuse_while_imported
 from hpotrack.methods.base import Method, resolve
 from hpotrack.provenance import default_study_name, function_reference, run_provenance
@@ -31,7 +32,7 @@ from hpotrack.records import TrialState
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.space import Space
 from hpotrack.store import open_store
-from hpotrack.study import Study, Worker
+from hpotrack.study import Outcome, Study, Worker
 from hpotrack.text import not_a_number, plural
 
 log = logging.getLogger("hpotrack")
@@ -101,7 +102,12 @@ class TunedFunction:
         study = self._open()
         worker = self._worker(study)
         claimed = study.start_manual(worker, values)
-        outcome, returned = run_trial(study, self.fn, claimed)
+        try:
+            outcome, returned = run_trial(study, self.fn, claimed)
+        except StorageError as exc:  # a checkpoint could not be saved: the trial failed
+            with contextlib.suppress(HpotrackError):  # unless nothing can be stored
+                study.tell(claimed, Outcome(TrialState.FAILED, None, {}, str(exc)))
+            raise
         study.tell(claimed, outcome)
         if outcome.raised is not None:  # the function's own error, as a plain call raises it
             note = f"hpotrack: stored as failed trial {claimed.number} of study {study.name!r}"

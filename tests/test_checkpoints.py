@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import hpotrack as hp
 from hpotrack import checkpoints
 from hpotrack.cli import cli
-from hpotrack.errors import TrialError
+from hpotrack.errors import StorageError, TrialError
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores, open_store
 from tests.test_processes import ROOT, finish, open_gate, start
@@ -63,6 +63,29 @@ def test_a_damaged_checkpoint_is_a_clear_error(db: Path) -> None:
     (store.checkpoint_root / found.path).write_bytes(b"not what was saved")
     with pytest.raises(TrialError, match="does not match its stored hash"):
         checkpoints.load(store, found)
+
+
+def test_a_checkpoint_folder_that_cannot_be_written_stops_the_run_with_one_error(
+    db: Path,
+) -> None:
+    """The folder beside the database is a file (a sync tool, a mistake): the run stops
+    at the first save with one StorageError naming it, instead of failing every trial
+    as the function's fault until too many failed; the trial it ran is queued again. A
+    direct call raises the same, its trial stored as failed with the reason."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=1)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint({"x": x})
+        return x
+
+    Path(f"{db}.ckpt").write_text("not a folder")
+    with pytest.raises(StorageError, match=r"cannot save a checkpoint .*/h\.db\.ckpt"):
+        train.optimize(n_trials=10)
+    assert [t.state for t in train.study.trials] == [TrialState.QUEUED]
+    with pytest.raises(StorageError, match="make that a writable folder"):
+        train(x=0.5)
+    manual = train.study.trials[1]
+    assert manual.state is TrialState.FAILED and "cannot save a checkpoint" in (manual.error or "")
 
 
 def test_a_trial_without_a_source_starts_from_nothing(db: Path) -> None:
