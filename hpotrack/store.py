@@ -83,6 +83,29 @@ class StudyRow:
 class Store(Connection):
     """An open hpotrack database file (:class:`Connection`) and every query on it."""
 
+    def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
+        super().__init__(path, must_exist=must_exist)
+        # the file opened, held open: its inode is not reused while this store lives
+        self._file = os.open(self.path, os.O_RDONLY)
+        self._close_file = weakref.finalize(self, os.close, self._file)
+
+    def close(self) -> None:
+        super().close()
+        self._close_file()
+
+    def replaced(self) -> bool:
+        """Whether the path no longer leads to the file this store has open: deleted or
+        replaced since (a notebook removing ``hpotrack.db`` to start afresh: what is
+        written here would vanish with the process), or this store was closed."""
+        if not self._close_file.alive:
+            return True
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        opened = os.fstat(self._file)
+        return (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino)
+
     # -- studies ----------------------------------------------------------------------
 
     def find_study(self, name: str) -> StudyRow | None:
@@ -554,9 +577,13 @@ _open: weakref.WeakValueDictionary[tuple[int, Path], Store] = weakref.WeakValueD
 
 
 def open_store(path: str | Path, *, must_exist: bool = False) -> Store:
-    """The process's shared connection to ``path`` (one per process and file)."""
+    """The process's shared connection to ``path`` (one per process and file; a new one
+    when the file was deleted or replaced since)."""
     key = (os.getpid(), Path(path).resolve())
     store = _open.get(key)
+    if store is not None and store.replaced():
+        store.close()
+        store = None
     if store is None:
         store = _open[key] = Store(path, must_exist=must_exist)
     return store

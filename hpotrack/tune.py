@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from pathlib import Path
@@ -31,7 +32,7 @@ from hpotrack.provenance import default_study_name, function_reference, run_prov
 from hpotrack.records import TrialState
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.space import Space
-from hpotrack.store import open_store
+from hpotrack.store import Store, open_store
 from hpotrack.study import Outcome, Study, Worker
 from hpotrack.text import not_a_number, plural
 
@@ -57,7 +58,9 @@ class TunedFunction:
         self.db = db
         self.max_failures = max_failures
         self.keep_checkpoints = keep_checkpoints
-        self._workers: dict[tuple[int, str], Worker] = {}
+        self._workers: weakref.WeakKeyDictionary[Store, dict[str, Worker]] = (
+            weakref.WeakKeyDictionary()
+        )
         _check_signature(fn, definition.space)
 
     def __repr__(self) -> str:
@@ -81,10 +84,12 @@ class TunedFunction:
         return open_study(store, definition, function_reference(self.fn))
 
     def _worker(self, study: Study) -> Worker:
-        key = (os.getpid(), f"{study.db_path.resolve()}::{study.name}")
-        if key not in self._workers:
-            self._workers[key] = study.worker(run_provenance(self.fn))
-        return self._workers[key]
+        """This process's run of ``study``: one ``runs`` row per connection to its file
+        (a new one when the file was replaced, which :func:`open_store` notices)."""
+        runs = self._workers.setdefault(study.store, {})
+        if study.name not in runs:
+            runs[study.name] = study.worker(run_provenance(self.fn))
+        return runs[study.name]
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Run and record one manual trial; returns what the function returns."""

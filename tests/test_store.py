@@ -177,6 +177,27 @@ def test_a_runs_row_records_provenance_and_trials_reference_it(db: Path) -> None
     ]
 
 
+def test_a_database_deleted_while_the_process_runs_is_made_anew(db: Path) -> None:
+    """A notebook removes hpotrack.db to start afresh and runs again in the same
+    process: the trials go to a new file (they went on into the deleted one, and were
+    lost with the process), each run of it recorded there."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=1)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=3)
+    for path in db.parent.glob(f"{db.name}*"):
+        path.unlink()
+    train.optimize(n_trials=2)
+    train(x=0.5)
+    with closing(sqlite3.connect(db)) as conn:
+        runs = {run for (run,) in conn.execute("SELECT id FROM runs")}
+        trials = conn.execute("SELECT number, run_id FROM trials ORDER BY number").fetchall()
+    assert [number for number, _ in trials] == [0, 1, 2] and runs
+    assert {run for _, run in trials} <= runs
+
+
 def test_an_enqueued_trial_references_the_run_that_ran_it(db: Path) -> None:
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
     def train(x: float) -> float:
