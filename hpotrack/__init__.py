@@ -62,12 +62,92 @@ __all__ = [
 ]
 
 
+_RUN = "decorate the function, @hp.tune(space, method='tpe'), and run train.optimize(n_trials=...)"
+_BOUNDED = "hpotrack's spaces are bounded: hp.Float(low, high{}) over the range that matters"
+_SCHEDULER = "method={!r} of @hp.tune, with budget=hp.Budget(min, max) (grace_period, max_t)"
+_STATUS = "return the objective (a number, or a dict with objective= naming the key); raise to fail"
+
+PORTING = {
+    # Hyperopt's hp.* and Ray Tune's tune.* space expressions
+    "uniform": "hpotrack spells it hp.Float(low, high) in the space dict given to @hp.tune",
+    "loguniform": (
+        "hpotrack spells it hp.Float(low, high, log=True), with the bounds themselves "
+        "(Hyperopt's hp.loguniform takes their logs: exp(low), exp(high) here)"
+    ),
+    "quniform": "hpotrack spells it hp.Float(low, high, step=q), or hp.Int(low, high, step=q)",
+    "qloguniform": "hpotrack spells it hp.Int(low, high, log=True), or a list of the values",
+    "uniformint": "hpotrack spells it hp.Int(low, high), both bounds included",
+    "randint": (
+        "hpotrack spells it hp.Int(low, high), both bounds included: Hyperopt's "
+        "hp.randint(label, upper) is hp.Int(0, upper - 1), Ray Tune's "
+        "tune.randint(lower, upper) hp.Int(lower, upper - 1)"
+    ),
+    "qrandint": "hpotrack spells it hp.Int(low, high, step=q)",
+    "lograndint": "hpotrack spells it hp.Int(lower, upper - 1, log=True): hp.Int includes high",
+    "choice": (
+        "hpotrack spells it hp.Choice([...]) or a plain list; the function gets the "
+        "option itself, not its index"
+    ),
+    "pchoice": "hpotrack has no weighted choice: hp.Choice([...]) draws options uniformly",
+    "normal": _BOUNDED.format(""),
+    "qnormal": _BOUNDED.format(", step=q"),
+    "lognormal": _BOUNDED.format(", log=True"),
+    "qlognormal": _BOUNDED.format(", log=True"),
+    "randn": _BOUNDED.format(""),
+    "grid_search": (
+        "a plain list is a choice, and method='grid' runs every combination of the space once"
+    ),
+    "sample_from": "compute such a value in the function, from the hyperparameters it gets",
+    "space_eval": "the function and study.best.params get values, not a choice's index",
+    # running a search
+    "fmin": _RUN,
+    "run": _RUN,
+    "Tuner": _RUN,
+    "TuneConfig": (
+        "@hp.tune takes objective= (metric), direction= (mode) and method= (search_alg, "
+        "scheduler); train.optimize(n_trials=...) the number of trials (num_samples)"
+    ),
+    "RunConfig": "@hp.tune(db=..., study=...) says where the study is stored",
+    "with_parameters": "load data at module level: the function gets hyperparameters and trial",
+    "tpe": "method='tpe' of @hp.tune (hp.methods.TPE(...) for options)",
+    "rand": "method='random' of @hp.tune",
+    "atpe": "method='tpe' of @hp.tune",
+    "anneal": "method='evolution' of @hp.tune searches around the best trials",
+    "Trials": (
+        "every trial is stored in the study's database (db= of @hp.tune): "
+        "train.study.trials, or hp.load_study(name).trials"
+    ),
+    "SparkTrials": "train.optimize(n_jobs=N) runs N processes on this machine",
+    "MongoTrials": "processes on one machine share a study through its db= file",
+    "STATUS_OK": _STATUS,
+    "STATUS_FAIL": _STATUS,
+    # reporting and checkpoints
+    "session": "hp.report(value, step, name=...) reports one metric per call",
+    "train": "hp.report(value, step, name=...) reports one metric per call",
+    "get_checkpoint": "trial.load_checkpoint() in a function that takes a `trial` parameter",
+    "Checkpoint": "trial.save_checkpoint(obj, step=...) saves any picklable object",
+    # Ray Tune's schedulers and searchers
+    "ASHAScheduler": _SCHEDULER.format("sha"),
+    "HyperBandScheduler": _SCHEDULER.format("hyperband"),
+    "HyperBandForBOHB": _SCHEDULER.format("bohb") + ": the scheduler and the search in one",
+    "TuneBOHB": _SCHEDULER.format("bohb") + ": the scheduler and the search in one",
+    "MedianStoppingRule": "a pruner: method=hp.methods.TPE(pruner='median')",
+    "PopulationBasedTraining": "method='pbt' of @hp.tune (hp.methods.PBT(...) for options)",
+    "schedulers": "hp.methods has the methods and hp.pruners the pruners",
+    "search": "hp.methods has the methods and hp.pruners the pruners",
+}
+"""What hpotrack does for a name Hyperopt's ``hp`` or Ray's ``tune`` has: a script ported
+by renaming the import (``import hpotrack as hp``) is told, not just refused."""
+
+
 def __getattr__(name: str) -> Any:
     """``hp.plots`` without ``import hpotrack.plots``: imported on first use, so that
-    ``import hpotrack`` stays light (its figures need matplotlib, the ``plots`` extra)."""
+    ``import hpotrack`` stays light (its figures need matplotlib, the ``plots`` extra).
+    Another library's name (:data:`PORTING`) is an error saying what hpotrack does."""
     if name == "plots":
         return importlib.import_module("hpotrack.plots")  # which sets hpotrack.plots
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    hint = f"; {PORTING[name]}" if name in PORTING else ""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}{hint}")
 
 
 class _DefaultLogHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -36,6 +36,38 @@ INSTEAD = {
         "max_failures (of @hp.tune) fail in a row"
     ),
     "show_progress_bar": "progress=True shows a bar",
+    # Hyperopt's fmin and Ray Tune's Tuner, TuneConfig, RunConfig and tune.run
+    "fn": "@hp.tune(space) decorates the function, and train.optimize(...) runs it",
+    "algo": "method= chooses the search: a name ('tpe', 'random') or hp.methods.TPE(...)",
+    "search_alg": "method= chooses the search: a name ('tpe', 'bayes') or hp.methods.TPE(...)",
+    "scheduler": (
+        "early stopping is a method, method='sha' (ASHA), 'hyperband' or 'bohb', with "
+        "budget=hp.Budget(min, max); or method=hp.methods.TPE(pruner='median')"
+    ),
+    "max_evals": "train.optimize(n_trials=...) sets the number of trials, the study's total",
+    "num_samples": "train.optimize(n_trials=...) sets the number of trials, the study's total",
+    "trials": (
+        "every trial is stored in the study's database, db= of @hp.tune "
+        "(train.study.trials reads them); optimize(n_trials=...) sets how many run"
+    ),
+    "rstate": "seed= of @hp.tune seeds the study",
+    "metric": "objective= names the metric to optimize (a key of the dict the function returns)",
+    "mode": "direction= is 'minimize' or 'maximize'",
+    "config": "the space is @hp.tune's first argument",
+    "param_space": "the space is @hp.tune's first argument",
+    "time_budget_s": "timeout= of optimize() stops the search after that many seconds",
+    "max_concurrent_trials": "n_jobs= of optimize() runs that many processes on this machine",
+    "resources_per_trial": "n_jobs= of optimize() runs that many processes on this machine",
+    "stop": (
+        "optimize() stops at n_trials=, timeout= or max_budget=, and a trial at its "
+        "budget's max, budget=hp.Budget(min, max) of @hp.tune"
+    ),
+    "max_t": "budget=hp.Budget(min, max) of @hp.tune: max is how far a trial may train",
+    "grace_period": "budget=hp.Budget(min, max) of @hp.tune: no trial stops before min",
+    "reduction_factor": "eta is an option of the method, method=hp.methods.SHA(eta=3)",
+    "name": "study= names the study",
+    "storage_path": "db= takes the database file: a path such as 'hpotrack.db'",
+    "local_dir": "db= takes the database file: a path such as 'hpotrack.db'",
 }
 """What hpotrack takes instead of another library's argument."""
 
@@ -77,5 +109,5 @@ def _explained(
     if key in INSTEAD:
         return f"{name}() takes no {key}=: {INSTEAD[key]}"
     close = difflib.get_close_matches(key, taken, n=1)
-    hint = f"did you mean {close[0]}=? " if close else ""
-    return f"{name}() takes no {key}=; {hint}It takes {', '.join(taken)}"
+    hint = f"did you mean {close[0]}=? It" if close else "it"
+    return f"{name}() takes no {key}=; {hint} takes {', '.join(taken)}"

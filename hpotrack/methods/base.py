@@ -459,6 +459,19 @@ ALIASES = {  # names users of other libraries try, and what hpotrack calls them
     "successivehalving": "sha", "smac": "bayes",
     "tpesampler": "tpe", "randomsampler": "random", "gridsampler": "grid",
     "gpsampler": "bayes", "cmaessampler": "evolution", "nsgaiisampler": "evolution",
+    "tpesuggest": "tpe", "atpesuggest": "tpe", "randsuggest": "random", "rand": "random",
+    "annealsuggest": "evolution", "anneal": "evolution", "hyperopt": "tpe",
+    "hyperoptsearch": "tpe", "optunasearch": "tpe", "bayesoptsearch": "bayes",
+    "basicvariantgenerator": "random", "gridsearch": "grid", "ashascheduler": "sha",
+    "hyperbandscheduler": "hyperband", "hyperbandforbohb": "bohb", "tunebohb": "bohb",
+    "hpbandster": "bohb", "populationbasedtraining": "pbt", "pb2": "pbt",
+}  # fmt: skip
+
+OPTIONS = {  # names of what is an option of one of hpotrack's methods
+    "qmc": "hp.methods.Random(qmc=True)", "sobol": "hp.methods.Random(qmc=True)",
+    "qmcsampler": "hp.methods.Random(qmc=True)",
+    "median": "hp.methods.TPE(pruner='median')",
+    "medianstoppingrule": "hp.methods.TPE(pruner='median')",
 }  # fmt: skip
 
 
@@ -472,8 +485,8 @@ def _suggestion(method: object) -> str:
         return ""
     lowered = method.lower()
     bare = "".join(c for c in lowered if c.isalnum())  # Optuna's class names, snake case
-    if lowered in ("qmc", "sobol", "qmcsampler"):
-        return "; did you mean method=hp.methods.Random(qmc=True)?"
+    if bare in OPTIONS:
+        return f"; did you mean method={OPTIONS[bare]}?"
     if lowered in _REGISTRY:
         return f"; did you mean {lowered!r}?"
     if bare in ALIASES:

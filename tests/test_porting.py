@@ -1,0 +1,136 @@
+"""Hyperopt's and Ray Tune's habits in a ported script get one error naming hpotrack's way
+(they were bare AttributeErrors, or a "did you mean" pointing at the wrong thing), and
+docs/porting.md's snippets run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import CallError, MethodError
+from hpotrack.methods import resolve
+
+SPACE = {"x": hp.Float(0.0, 1.0)}
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "porting.md"
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("uniform", "hpotrack spells it hp.Float(low, high)"),
+        ("loguniform", "hp.Float(low, high, log=True), with the bounds themselves"),
+        ("quniform", "hp.Float(low, high, step=q), or hp.Int(low, high, step=q)"),
+        ("qloguniform", "hp.Int(low, high, log=True)"),
+        ("choice", "hp.Choice([...]) or a plain list; the function gets the option itself"),
+        ("randint", "hp.Int(low, high), both bounds included: Hyperopt's"),
+        ("normal", "hpotrack's spaces are bounded: hp.Float(low, high)"),
+        ("fmin", "decorate the function, @hp.tune(space, method='tpe')"),
+        ("tpe", "method='tpe' of @hp.tune"),
+        ("Trials", "every trial is stored in the study's database"),
+        ("STATUS_OK", "return the objective (a number, or a dict with objective= naming"),
+        ("grid_search", "method='grid' runs every combination"),
+        ("Tuner", "decorate the function"),
+        ("ASHAScheduler", "method='sha' of @hp.tune, with budget=hp.Budget(min, max)"),
+        ("HyperBandForBOHB", "method='bohb' of @hp.tune"),
+        ("PopulationBasedTraining", "method='pbt'"),
+    ],
+)
+def test_hyperopts_and_rays_names_on_the_module_say_hpotracks(name: str, hint: str) -> None:
+    with pytest.raises(AttributeError) as raised:
+        getattr(hp, name)
+    assert str(raised.value).startswith(f"module 'hpotrack' has no attribute {name!r}; ")
+    assert hint in str(raised.value)
+
+
+def test_the_hint_table_hides_no_public_name() -> None:
+    assert not set(hp.PORTING) & (set(hp.__all__) | set(vars(hp)) - {"PORTING"})
+    assert not hasattr(hp, "loguniform")  # still missing for hasattr and editors
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [  # the old message's guess in a comment
+        (lambda: hp.tune(SPACE, metric="loss"), "tune() takes no metric=: objective= names"),
+        (lambda: hp.tune(SPACE, mode="max"), "tune() takes no mode=: direction= is"),  # method=?
+        (lambda: hp.tune(SPACE, max_evals=9), "tune() takes no max_evals=: train.optimize(n_t"),
+        (lambda: hp.tune(SPACE, scheduler=0), "tune() takes no scheduler=: early stopping is"),
+        (lambda: hp.tune(SPACE, algo=0), "tune() takes no algo=: method= chooses the search"),
+        (lambda: hp.tune(SPACE, param_space={}), "tune() takes no param_space=: the space is"),
+        (lambda: hp.tune(SPACE, reduction_factor=3), "tune() takes no reduction_factor=: eta"),
+    ],
+)
+def test_hyperopts_and_rays_arguments_say_what_hpotrack_takes(call: object, expected: str) -> None:
+    with pytest.raises(CallError) as raised:
+        call()  # type: ignore[operator]
+    assert str(raised.value).startswith(expected)
+
+
+def test_optimizes_hyperopt_and_ray_arguments_are_not_guessed_wrong(tmp_path: Path) -> None:
+    train = hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0)(lambda x: x)
+    for keyword, expected in [
+        ("trials", "every trial is stored in the study's database"),  # was n_trials=?
+        ("num_samples", "train.optimize(n_trials=...) sets the number of trials"),
+        ("time_budget_s", "timeout= of optimize() stops the search"),  # was max_budget=?
+    ]:
+        with pytest.raises(CallError) as raised:
+            train.optimize(**{keyword: 1})
+        assert str(raised.value).startswith(f"optimize() takes no {keyword}=: {expected}")
+    assert train.study.trials == []
+
+
+def test_an_unknown_argument_without_a_close_name_reads_as_one_sentence() -> None:
+    with pytest.raises(CallError, match=r"^tune\(\) takes no colour=; it takes space, method"):
+        hp.tune(SPACE, colour="red")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [
+        ("tpe.suggest", "; did you mean 'tpe'?"),
+        ("rand.suggest", "; did you mean 'random'?"),
+        ("anneal", "; did you mean 'evolution'?"),  # was 'manual'
+        ("ASHAScheduler", "; did you mean 'sha'?"),
+        ("HyperBandForBOHB", "; did you mean 'bohb'?"),  # was 'hyperband'
+        ("HpBandSter", "; did you mean 'bohb'?"),  # was 'hyperband'
+        ("PopulationBasedTraining", "; did you mean 'pbt'?"),
+        ("HyperOptSearch", "; did you mean 'tpe'?"),
+        ("grid_search", "; did you mean 'grid'?"),
+        ("MedianStoppingRule", "; did you mean method=hp.methods.TPE(pruner='median')?"),
+    ],
+)
+def test_hyperopts_and_rays_method_names_suggest_hpotracks(given: str, hint: str) -> None:
+    with pytest.raises(MethodError) as raised:
+        resolve(given)
+    assert str(raised.value).startswith(f"unknown method {given!r}{hint} (known methods: auto,")
+
+
+def test_a_hyperopt_loss_dict_is_an_objective_named_loss(tmp_path: Path) -> None:
+    """A Hyperopt function's {"loss", "status"} with objective="loss": the status is stored
+    as one more metric, and the loss is the value."""
+
+    @hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0, objective="loss")
+    def objective(x: float) -> dict[str, object]:
+        return {"loss": x, "status": "ok"}
+
+    (trial,) = objective.optimize(n_trials=1).trials
+    assert trial.value == trial.metrics["loss"] and trial.metrics["status"] == "ok"
+
+
+def _snippets() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.S)
+
+
+@pytest.mark.parametrize("number", range(len(_snippets())))
+def test_the_porting_pages_snippets_run(number: int, tmp_path: Path) -> None:
+    script = tmp_path / "snippet.py"
+    script.write_text(_snippets()[number])
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "target of" in done.stderr and done.stdout.startswith("{")
