@@ -109,6 +109,16 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     return _with_reports(outcome, trial), result
 
 
+def _objective_fix(metrics: Mapping[str, Any], objective: str) -> str:
+    """What to do about a returned dict without the objective: name the key that looks
+    like it ("loss", as Hyperopt and Ray return it, or the only number)."""
+    numbers = [k for k, v in metrics.items() if isinstance(v, Real) and not isinstance(v, bool)]
+    likely = "loss" if "loss" in numbers else numbers[0] if len(numbers) == 1 else None
+    if likely is None:
+        return "return it, or set objective= to one of the keys"
+    return f"set objective={likely!r} in @hp.tune(...) to optimize it, or return {objective!r}"
+
+
 def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
     """A hint for a NameError in a script that a worker process (``n_jobs``) or
     ``hpotrack resume`` imported again: its ``if __name__ == "__main__":`` block did not
@@ -273,9 +283,8 @@ def parse_result(result: object, objective: str) -> Outcome:
             names = ", ".join(map(repr, metrics)) or "none"
             return _failed(
                 metrics,
-                f"the function returned a dict without the objective "
-                f"{objective!r} (keys: {names}); return it, or set "
-                "objective= to one of the keys",
+                f"the function returned a dict without the objective {objective!r} "
+                f"(keys: {names}); {_objective_fix(metrics, objective)}",
             )
         value = next(v for k, v in result.items() if jsonable_key(k) == objective)
     else:

@@ -342,8 +342,19 @@ NOT_FINITE = "return a finite number (a large penalty for a diverged run)"
         (Decimal("0.5"), f"{NOT_A_NUMBER} Decimal('0.5') (Decimal)", {"value": "Decimal('0.5')"}),
         (
             {"loss": 0.5, "acc": 0.9},
-            "returned a dict without the objective 'value' (keys: 'loss', 'acc')",
+            "returned a dict without the objective 'value' (keys: 'loss', 'acc'); set "
+            "objective='loss' in @hp.tune(...) to optimize it, or return 'value'",
             {"loss": 0.5, "acc": 0.9},
+        ),
+        (
+            {"acc": 0.9, "status": "ok"},
+            "without the objective 'value' (keys: 'acc', 'status'); set objective='acc'",
+            {"acc": 0.9, "status": "ok"},
+        ),
+        (
+            {"acc": 0.9, "f1": 0.8},
+            "(keys: 'acc', 'f1'); return it, or set objective= to one of the keys",
+            {"acc": 0.9, "f1": 0.8},
         ),
         (
             {"value": "nan", "acc": 0.9},
@@ -365,6 +376,8 @@ NOT_FINITE = "return a finite number (a large penalty for a diverged run)"
         "ndarray",
         "Decimal",
         "dict without objective",
+        "dict with one number",
+        "dict with two numbers",
         "dict with str objective",
     ],
 )
