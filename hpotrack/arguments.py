@@ -80,10 +80,14 @@ def checked_arguments(fn: F) -> F:
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise CallError(_explained(fn.__name__, signature, args, kwargs, exc)) from None
-        return fn(*args, **kwargs)
+            return fn(*args, **kwargs)
+        except TypeError:  # bound only then: hot paths (report) pay nothing
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as exc:  # the call itself was wrong: nothing of fn ran
+                message = _explained(fn.__name__, signature, args, kwargs, exc)
+                raise CallError(message) from None
+            raise  # from inside fn
 
     return cast(F, call)
 

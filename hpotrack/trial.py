@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
+from hpotrack.arguments import checked_arguments
 from hpotrack.errors import TrialError
 from hpotrack.space import Value, is_utf8
 
@@ -129,6 +130,7 @@ class Trial:
                 f"'Trial' object has no attribute {name!r}" + (f"; {hint}" if hint else "")
             )
 
+    @checked_arguments
     def report(
         self,
         value: float,
@@ -160,6 +162,12 @@ class Trial:
             )
         if isinstance(value, np.ndarray) and value.ndim == 0:  # np.mean(...), as returned
             value = value.item()
+        if isinstance(value, Mapping):  # Ray Tune's report({"loss": ...})
+            first = next(iter(value), "loss")
+            raise TrialError(
+                f"report() takes one metric per call, but got a dict {value!r}: "
+                f"report(value, step, name={first!r}) for each (the objective without name=)"
+            )
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TrialError(
                 f"report() needs a number, but got {value!r} ({type(value).__name__}) "
@@ -462,6 +470,7 @@ def current_trial() -> Trial:
     )
 
 
+@checked_arguments
 def report(
     value: float, step: int | None = None, *, name: str | None = None, prune: bool = True
 ) -> None:

@@ -293,9 +293,19 @@ def _check_signature(fn: Callable[..., Any], space: Space) -> None:
         return
     missing = [name for name in space if name not in parameters]
     if missing:
+        taken = [
+            n for n, p in parameters.items() if n != "trial" and p.kind is p.POSITIONAL_OR_KEYWORD
+        ]
+        one_dict = (  # Ray Tune's train(config), Hyperopt's objective(params)
+            f"; hpotrack passes each hyperparameter by name, not one dict: "
+            f"def {fn.__name__}(**{taken[0]}) keeps {taken[0]!r} a dict"
+            if len(taken) == 1 and taken[0] not in space
+            else ""
+        )
         raise TrialError(
             f"{fn.__qualname__}() does not accept the hyperparameter(s) "
             f"{', '.join(map(repr, missing))}: add them to its parameters (or **kwargs)"
+            f"{one_dict}"
         )
     extra = [
         name

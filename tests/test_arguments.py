@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
+from hpotrack.arguments import checked_arguments
 from hpotrack.errors import CallError
 
 SPACE = {"x": hp.Float(0.0, 1.0)}
@@ -57,3 +58,21 @@ def test_the_signature_stays_what_it_was_for_editors() -> None:
 
     assert list(inspect.signature(hp.tune).parameters)[:3] == ["space", "method", "study"]
     assert "n_trials" in inspect.signature(hp.TunedFunction.optimize).parameters
+
+
+def test_a_type_error_from_inside_the_function_is_its_own() -> None:
+    """Arguments are checked only once the call raised TypeError (report() is on every
+    step's path): one raised by the body, the arguments being right, goes on unchanged."""
+    ran = []
+
+    @checked_arguments
+    def body(x: float) -> float:
+        ran.append(x)
+        return x + "1"  # type: ignore[operator, no-any-return]
+
+    with pytest.raises(TypeError) as raised:
+        body(1.0)
+    assert not isinstance(raised.value, CallError) and ran == [1.0]
+    with pytest.raises(CallError, match="body"):
+        body(y=1.0)  # type: ignore[call-arg]
+    assert ran == [1.0]  # a wrong call runs nothing

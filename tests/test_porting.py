@@ -121,6 +121,45 @@ def test_a_hyperopt_loss_dict_is_an_objective_named_loss(tmp_path: Path) -> None
     assert trial.value == trial.metrics["loss"] and trial.metrics["status"] == "ok"
 
 
+def test_a_function_taking_one_config_dict_is_told_to_take_keywords(tmp_path: Path) -> None:
+    """Ray Tune's train(config), Hyperopt's objective(params)."""
+    with pytest.raises(hp.TrialError) as raised:
+
+        @hp.tune({"lr": hp.Float(1e-3, 1.0), "n": hp.Int(1, 3)}, db=tmp_path / "h.db")
+        def train(config: dict[str, float], trial: hp.Trial) -> float:
+            return config["lr"]
+
+    assert str(raised.value).endswith(
+        "; hpotrack passes each hyperparameter by name, not one dict: "
+        "def train(**config) keeps 'config' a dict"
+    )
+
+
+def test_reports_of_a_dict_or_by_keyword_say_one_metric_per_call(tmp_path: Path) -> None:
+    """Ray Tune's report({"loss": ...}) and report(loss=...)."""
+    said = []
+
+    @hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        for report in (
+            lambda: trial.report({"loss": x, "acc": 1.0}, step=1),  # type: ignore[arg-type]
+            lambda: hp.report(loss=x),  # type: ignore[call-arg]
+            lambda: trial.report(x, step=1, loss=x),  # type: ignore[call-arg]
+        ):
+            with pytest.raises(hp.HpotrackError) as raised:
+                report()
+            said.append(f"{raised.value} ({isinstance(raised.value, TypeError)})")
+        return x
+
+    train(x=0.5)
+    assert said == [  # a wrong call is still a TypeError (a CallError)
+        "report() takes one metric per call, but got a dict {'loss': 0.5, 'acc': 1.0}: "
+        "report(value, step, name='loss') for each (the objective without name=) (False)",
+        "report() takes no loss=; it takes value, step, name, prune (True)",
+        "report() takes no loss=; it takes value, step, name, prune (True)",
+    ]
+
+
 def _snippets() -> list[str]:
     return re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.S)
 
