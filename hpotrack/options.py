@@ -73,10 +73,25 @@ def check_choice(value: object, name: str, allowed: Collection[str]) -> str:
     return value
 
 
+_BUDGET = "the budget is the study's: @hp.tune(..., budget=hp.Budget(min, max))"
 STUDY_SETTINGS = {  # options other libraries give a sampler or pruner that are the study's here
-    "seed": "the seed is the study's: @hp.tune(..., seed={value!r})",
+    **dict.fromkeys(
+        ("seed", "random_state"), "the seed is the study's: @hp.tune(..., seed={value!r})"
+    ),
+    **dict.fromkeys(  # HpBandSter's, DEHB's, Optuna's and Ray Tune's names for its ends
+        ("min_budget", "max_budget", "min_resource", "max_resource", "grace_period", "max_t"),
+        _BUDGET,
+    ),
 }
 """What to say when a method or pruner is given one of these ({value}: what it was given)."""
+
+RENAMED = {  # other libraries' names for an option hpotrack's methods have
+    "reduction_factor": "eta",
+    "perturbation_interval": "interval",
+    "population_size": "population",
+    "n_startup_trials": "n_startup",
+}
+"""The option a method has under another name: said instead of the closest spelling."""
 
 
 def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:
@@ -106,6 +121,10 @@ def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:
                     raise error(f"{name}() takes no options, but got {key}={value!r}{study}")
                 if key not in names:
                     close = difflib.get_close_matches(key, names, n=1)
+                    if RENAMED.get(key) in names:
+                        close = [RENAMED[key]]
+                    elif study:  # a study's setting: not a near spelling of an option
+                        close = []
                     hint = f"; did you mean {close[0]!r}? " if close else ". "
                     raise error(
                         f"{name}() got an unknown keyword argument {key!r}{hint}"

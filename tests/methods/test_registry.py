@@ -72,6 +72,21 @@ def test_stored_options_unknown_to_this_version_are_an_error() -> None:
             lambda: hp.methods.TPE(5, n_startup=3),
             "TPE() got multiple values for argument 'n_startup'",
         ),
+        # other libraries' names: the option under hpotrack's name, or the study's setting
+        (lambda: hp.methods.SHA(reduction_factor=3), "'reduction_factor'; did you mean 'eta'?"),
+        (lambda: hp.methods.PBT(perturbation_interval=4), "did you mean 'interval'?"),
+        (lambda: hp.methods.TPE(n_startup_trials=5), "did you mean 'n_startup'?"),
+        (
+            lambda: hp.methods.BOHB(min_budget=1),  # it suggested 'model_budget'
+            "'min_budget'. Valid: eta, brackets, top_n_percent, random_fraction, num_samples, "
+            "bandwidth_factor, min_bandwidth, model_budget; the budget is the study's: "
+            "@hp.tune(..., budget=hp.Budget(min, max))",
+        ),
+        (lambda: hp.methods.Hyperband(max_t=27), "; the budget is the study's: @hp.tune("),
+        (
+            lambda: hp.methods.Random(random_state=0),
+            "the seed is the study's: @hp.tune(..., seed=0)",
+        ),
     ],
 )
 def test_a_misspelt_or_extra_option_is_one_method_error(make: Any, expected: str) -> None:
