@@ -138,13 +138,21 @@ def dataframe(records: Callable[[], list[dict[str, Any]]], space: Space) -> Any:
     return pd.DataFrame(columns=[*columns, *(f"param_{name}" for name in space)])
 
 
-OPTUNA_NAMES = {  # what a study of another library calls what, and hpotrack's name for it
+OPTUNA_NAMES = {  # what another library's study or results call what, and hpotrack's name
     "best_trial": "study.best",
     "best_params": "study.best.params",
     "best_value": "study.best.value",
     "trials_dataframe": "study.to_dataframe()",
     "enqueue_trial": "study.enqueue(params)",
     "optimize": "train.optimize(n_trials=...) on the function decorated with @hp.tune",
+    # Ray Tune's ResultGrid and Hyperopt's Trials
+    "get_best_result": "study.best (.params, .value, .metrics)",
+    "best_config": "study.best.params",
+    "best_result": "study.best.metrics",
+    "get_dataframe": "study.to_dataframe()",
+    "results": "study.records(), or study.trials",
+    "losses": "[t.value for t in study.trials]",
+    "argmin": "study.best.params",
 }
 
 OPTUNA_HABITS = {  # what an Optuna study does that hpotrack does otherwise, and how

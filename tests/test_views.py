@@ -41,6 +41,17 @@ def test_optunas_other_names_keep_their_spelling_hint() -> None:
     assert str(missing_attribute("colour")) == "'Study' object has no attribute 'colour'"
 
 
+@pytest.mark.parametrize(
+    ("name", "spelling"),
+    [
+        ("get_best_result", "study.best (.params, .value, .metrics)"),  # Ray Tune
+        ("argmin", "study.best.params"),  # Hyperopt's Trials
+    ],
+)
+def test_ray_tunes_and_hyperopts_result_names_say_hpotracks(name: str, spelling: str) -> None:
+    assert str(missing_attribute(name)).endswith(f"; hpotrack spells it {spelling}")
+
+
 OUTCOMES = [  # (state, value) a trial may end with; NaN is stored as NULL (no value)
     *[(TrialState.COMPLETE, v) for v in (1.0, 1.0, 0.5, 2.0, 0.0, -0.0, 3.0, 3.0)],
     (TrialState.COMPLETE, math.inf),
