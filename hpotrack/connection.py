@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import shlex
 import sqlite3
 import time
 import weakref
@@ -24,13 +26,14 @@ from typing import TYPE_CHECKING
 
 from hpotrack.errors import StorageError
 from hpotrack.filelock import WriterLock
-from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION, missing_columns
+from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION, KeptObjectError, missing_columns
 from hpotrack.walindex import WalIndex
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 BUSY_TIMEOUT_S = 60.0  # SQLite's wait for a lock of another program; hpotrack's own: 10x
+WAL_SWITCH_WAIT_S = 5.0  # opening's wait for the moment alone that switching to WAL needs
 # SQLite checkpoints by default inside the COMMIT that pushes the WAL past 1,000 pages,
 # while that writer still holds the write lock, so every other process waits for the
 # copy and its fsync (~10 ms here). hpotrack's writers checkpoint right after releasing
@@ -55,7 +58,9 @@ class Connection:
                 "db=':memory:' is not supported: a study lives in a file that its processes "
                 "and the CLI share; for a throwaway study pass a path in a temporary folder"
             )
-        self.path = Path(path)
+        # Absolute and resolved once: the checkpoints, the lock and the workers must find
+        # one file whether it was named through a symlink or before the function ran chdir.
+        self.path = Path(path).expanduser().resolve()
         if must_exist and (not self.path.exists() or _empty_file(self.path)):
             what = "an empty file" if self.path.exists() else "no database"
             raise StorageError(
@@ -87,34 +92,73 @@ class Connection:
                 isolation_level=None,
                 check_same_thread=False,
             )
-            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            version = self._schema_version()  # refuses a foreign file before changing it
+            try:
+                self._open(must_exist)
+            except BaseException:  # a refused file keeps no connection or lock open
+                _release(self.conn, self._writer, self._wal_index)
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(self._cannot_open(exc)) from None
+        # closes the connection and files once: by close(), or when nobody uses the store
+        self._finalizer = weakref.finalize(self, _release, self.conn, self._writer, self._wal_index)
+
+    def _open(self, must_exist: bool) -> None:
+        """Read the schema version and refuse a file hpotrack must not use before anything
+        is written to it (the switch to WAL alone rewrites its header); then switch to
+        WAL and migrate."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        with self._version_reader() as reader:
+            version = self._schema_version(reader)
             if must_exist and version == 0:  # a reader: never turn the file into a database
                 raise StorageError(
                     f"{self.path} has no hpotrack tables (a copy taken without its -wal file "
                     "while a study was running? copy with sqlite3's .backup instead); pass "
                     "db=PATH (--db PATH) to the file your study wrote"
                 )
-            self._set_wal()
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-            self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-            self._migrate(version)
-            self._wal_index = WalIndex.open(self.path)  # now: the -shm is SQLite's
-        except sqlite3.DatabaseError as exc:
-            if "not a database" in str(exc) or "file is encrypted" in str(exc):
-                raise StorageError(
-                    f"{self.path} is not an hpotrack database (not a SQLite file); "
-                    "pass db=PATH (--db PATH) to the right file"
-                ) from None
-            if "readonly" in str(exc):
-                raise StorageError(
-                    f"cannot open {self.path}: SQLite writes beside the file even to read it "
-                    "(its -wal and -shm files, and migrations), but the file, those files "
-                    "or its folder are read-only; copy it to a writable folder to read it"
-                ) from None
-            raise StorageError(f"cannot open {self.path}: {exc}") from None
-        # closes the connection and files once: by close(), or when nobody uses the store
-        self._finalizer = weakref.finalize(self, _release, self.conn, self._writer, self._wal_index)
+            self._refuse(version, reader)
+        self._set_wal()
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        self._migrate(version)
+        self._wal_index = WalIndex.open(self.path)  # now: the -shm is SQLite's
+
+    @contextmanager
+    def _version_reader(self) -> Iterator[sqlite3.Connection]:
+        """The connection to read the schema version with: this one, except for a file
+        this process cannot write and nobody has open (no -wal or -journal beside it).
+        Reading that one would make -wal and -shm files that a connection which cannot
+        write leaves behind, so it is read as immutable: no locks, no files beside it."""
+        beside = (Path(f"{self.path}{end}") for end in ("-wal", "-journal"))
+        if not self.path.is_file() or _writable(self.path) or any(p.exists() for p in beside):
+            yield self.conn
+            return
+        reader = sqlite3.connect(f"{self.path.as_uri()}?immutable=1", uri=True)
+        try:
+            yield reader
+        finally:
+            reader.close()
+
+    def _cannot_open(self, exc: sqlite3.DatabaseError) -> str:
+        """One line that says why the file cannot be opened and what to do."""
+        text = str(exc)
+        if "not a database" in text or "file is encrypted" in text:
+            return (
+                f"{self.path} is not an hpotrack database (not a SQLite file); "
+                "pass db=PATH (--db PATH) to the right file"
+            )
+        if "malformed" in text:
+            where = shlex.quote(str(self.path))
+            return (
+                f"{self.path} is damaged ({text}): restore it from a backup, or recover what "
+                f"is left with: sqlite3 {where} .recover | sqlite3 recovered.db"
+            )
+        if "readonly" in text or ("unable to open" in text and not _writable(self.path)):
+            return (
+                f"cannot open {self.path}: SQLite writes beside the file even to read it "
+                "(its -wal and -shm files, and migrations), but the file, those files "
+                "or its folder are read-only; copy it to a writable folder to read it"
+            )
+        return f"cannot open {self.path}: {text}"
 
     @functools.cached_property
     def db(self) -> sqlite_utils.Database:
@@ -126,61 +170,111 @@ class Connection:
         return sqlite_utils.Database(self.conn)
 
     def _set_wal(self) -> None:
-        # Switching to WAL needs a moment without other writers; retry like any write.
-        for attempt in range(50):
-            try:
-                mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if mode.lower() == "wal":
-                    return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-            time.sleep(0.01 * (attempt + 1))
-        raise StorageError(f"cannot switch {self.path} to WAL mode; is it on a network drive?")
+        """Switch the file to WAL mode (nothing to do once it is). The switch needs the
+        file alone for a moment: hpotrack processes opening a new file at once wait for
+        each other's switch, but a program keeping a read transaction open (a sqlite3
+        shell, a database browser) would hold it for as long as it likes, and each try
+        would wait out the busy timeout; so the tries are short and end after
+        :data:`WAL_SWITCH_WAIT_S` with one message."""
+        deadline = time.monotonic() + WAL_SWITCH_WAIT_S
+        self.conn.execute("PRAGMA busy_timeout = 100")
+        try:
+            while True:
+                try:
+                    mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"cannot open {self.path}: another program has it open in a "
+                        f"transaction (a sqlite3 shell, a database browser) and kept it for "
+                        f"{WAL_SWITCH_WAIT_S:.0f} s; close that program or its transaction, "
+                        "or retry once it is done"
+                    )
+                time.sleep(0.01)
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if mode.lower() != "wal":  # SQLite answers with the old mode where WAL cannot work
+            raise StorageError(f"cannot switch {self.path} to WAL mode; is it on a network drive?")
 
     def _migrate(self, version: int) -> None:
         if version == SCHEMA_VERSION:
             return  # the common case takes no write lock, so readers never wait on writers
         with self.write():
             version = self._schema_version()
-            if version > SCHEMA_VERSION:
-                raise StorageError(
-                    f"{self.path} has schema version {version}, newer than this hpotrack "
-                    f"understands ({SCHEMA_VERSION}); upgrade: pip install -U hpotrack"
-                )
+            self._refuse(version, self.conn)
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            for step in MIGRATIONS[version:]:
-                step(self.conn)
-            if missing := missing_columns(self.conn):  # rolled back: the file stays as it was
+            try:
+                for step in MIGRATIONS[version:]:
+                    step(self.conn)
+            except KeptObjectError as exc:  # rolled back: the file stays as it was
+                drop = f'DROP {exc.kind.upper()} "{exc.name}"'
                 raise StorageError(
-                    f"{self.path} has schema version {version} but lacks "
-                    f"{', '.join(sorted(missing))}: it was written by a pre-release hpotrack "
-                    "whose schema differed; export its studies with that version and "
-                    "import them (nothing was changed)"
-                )
+                    f"cannot migrate {self.path} to schema version {SCHEMA_VERSION}: the "
+                    f"{exc.kind} {exc.name!r} saved in it cannot be made again ({exc.reason}); "
+                    f"drop it (sqlite3 {shlex.quote(str(self.path))} {shlex.quote(drop)}), "
+                    "open the file again, then make it anew (nothing was changed)"
+                ) from None
             if version < SCHEMA_VERSION:
                 self.conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
 
-    def _schema_version(self) -> int:
-        tables = {
-            r[0]
-            for r in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    def _refuse(self, version: int, conn: sqlite3.Connection) -> None:
+        """Raise if a file of schema ``version`` can be neither used nor migrated: newer
+        than this code, lacking columns its version has (``conn`` reads them), or old and
+        read-only (opening migrates it). Called before anything is written to the file."""
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path} has schema version {version}, newer than this hpotrack "
+                f"understands ({SCHEMA_VERSION}); upgrade: pip install -U hpotrack"
             )
-        }
-        if "meta" in tables:
-            row = self.conn.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
+        if version in (0, SCHEMA_VERSION):
+            return
+        if missing := missing_columns(conn, version):
+            raise StorageError(
+                f"{self.path} has schema version {version} but lacks "
+                f"{', '.join(sorted(missing))}: it was written by a pre-release hpotrack "
+                "whose schema differed; export its studies with that version and "
+                "import them (nothing was changed)"
+            )
+        if not _writable(self.path):
+            raise StorageError(
+                f"{self.path} has schema version {version}, and opening it migrates it to "
+                f"version {SCHEMA_VERSION}, but the file or its folder is read-only: copy it "
+                "to a writable folder or make it writable (chmod u+w), then open it "
+                "(nothing was changed)"
+            )
+
+    def _schema_version(self, conn: sqlite3.Connection | None = None) -> int:
+        """The schema version in hpotrack's meta table; 0 for a file with nothing in it (a
+        new database). Any other file is another program's, refused before anything is
+        written to it: tables, views, indexes or triggers without hpotrack's ``meta`` row,
+        or an application id or user version set in its header."""
+        conn = conn or self.conn
+        objects = conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
+            "ORDER BY type, name"
+        ).fetchall()
+        tables = {name for kind, name in objects if kind == "table"}
+        meta = {row[1] for row in conn.execute("PRAGMA table_info(meta)")}
+        if {"meta", "studies"} <= tables and {"key", "value"} <= meta:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is not None:
                 return self._stored_version(row[0])
-        if tables - {"meta"}:
+        found = [f"{kind} {name}" for kind, name in objects]
+        for pragma in ("application_id", "user_version"):
+            (value,) = conn.execute(f"PRAGMA {pragma}").fetchone()
+            if value:
+                found.append(f"{pragma.replace('_', ' ')} {value}")
+        if found:
             raise StorageError(
-                f"{self.path} is a SQLite database but not an hpotrack one (it has tables "
-                f"{', '.join(sorted(tables))}); pass db=PATH (--db PATH) to an hpotrack database"
+                f"{self.path} is a SQLite database but not an hpotrack one (it has "
+                f"{', '.join(found[:6])}{', ...' if len(found) > 6 else ''}); "
+                "pass db=PATH (--db PATH) to an hpotrack database"
             )
         return 0
 
@@ -296,3 +390,9 @@ def _release(conn: sqlite3.Connection, writer: WriterLock, wal_index: WalIndex) 
 
 def _empty_file(path: Path) -> bool:
     return path.is_file() and path.stat().st_size == 0
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the file and make files beside it (SQLite's -wal
+    and -shm): not in a read-only file, folder or mount."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)

@@ -140,7 +140,11 @@ def _migrate_5_to_6(db: sqlite3.Connection) -> None:
     next one got its ids, and a process still running the deleted study (or a handle
     kept open to it) wrote its trials, reports and checkpoints into the new one. SQLite
     cannot add AUTOINCREMENT to a table, so each is copied into a new one (the indexes
-    are made again; the other tables refer to the ids, which stay)."""
+    are made again; the other tables refer to the ids, which stay). Views and triggers a
+    user saved in the file are dropped first and made again after, as SQLite's own
+    procedure for a table rebuild says: the rename checks every view and trigger (one on
+    ``trials`` failed it), and dropping a table drops its triggers."""
+    kept = _drop_views_and_triggers(db)
     for table in ("studies", "trials"):
         (create,) = db.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
@@ -163,6 +167,37 @@ def _migrate_5_to_6(db: sqlite3.Connection) -> None:
         db.execute(f'ALTER TABLE "{table}_new" RENAME TO "{table}"')
         for index in indexes:
             db.execute(index)
+    _make_again(db, kept)
+
+
+class KeptObjectError(Exception):
+    """A view or trigger saved in the file that a migration could not make again."""
+
+    def __init__(self, kind: str, name: str, reason: str) -> None:
+        super().__init__(f"{kind} {name}: {reason}")
+        self.kind, self.name, self.reason = kind, name, reason
+
+
+def _drop_views_and_triggers(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """Drop every view and trigger of the file; their (type, name, SQL), views first,
+    each kind in the order they were made (an INSTEAD OF trigger needs its view)."""
+    kept = db.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') "
+        "ORDER BY type = 'trigger', rowid"
+    ).fetchall()
+    for kind, name, _ in kept:
+        quoted = name.replace('"', '""')
+        db.execute(f'DROP {kind.upper()} IF EXISTS "{quoted}"')  # a view drops its triggers
+    return kept
+
+
+def _make_again(db: sqlite3.Connection, kept: list[tuple[str, str, str]]) -> None:
+    """Make the views and triggers :func:`_drop_views_and_triggers` dropped again."""
+    for kind, name, sql in kept:
+        try:
+            db.execute(sql)
+        except sqlite3.Error as exc:
+            raise KeptObjectError(kind, name, str(exc)) from None
 
 
 MIGRATIONS = (
@@ -177,14 +212,14 @@ MIGRATIONS = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def missing_columns(db: sqlite3.Connection) -> list[str]:
-    """``table.column`` names that a new file has and ``db`` lacks: a file whose old
-    version differed from the one its number names (schema 1 changed in place during
-    the first hours of development) must not be stamped current and then fail on every
-    query."""
+def missing_columns(db: sqlite3.Connection, version: int) -> list[str]:
+    """``table.column`` names that a file of schema ``version`` has and ``db`` lacks: a
+    file whose old version differed from the one its number names (schema 1 changed in
+    place during the first hours of development) must not be migrated, stamped current
+    and then fail on every query."""
     fresh = sqlite3.connect(":memory:")
     try:
-        for step in MIGRATIONS:
+        for step in MIGRATIONS[:version]:
             step(fresh)
         expected = {table: _columns(fresh, table) for table in _tables(fresh)}
     finally:

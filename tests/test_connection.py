@@ -3,10 +3,12 @@ WAL, and files written by older versions, migrated."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -153,6 +155,158 @@ def test_someone_elses_sqlite_database_keeps_its_journal_mode(tmp_path: Path) ->
     with pytest.raises(StorageError):
         Store(other)
     assert query(other, "PRAGMA journal_mode") == [("delete",)]
+
+
+FOREIGN_FILES = {  # SQL that makes another program's file, with nothing hpotrack wrote
+    "a meta table of its own": [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+        "INSERT INTO meta VALUES ('app', 'photos 2.1')",
+    ],
+    "a meta table with other columns": ["CREATE TABLE meta (name TEXT, data BLOB)"],
+    "only a view": ["CREATE VIEW answer AS SELECT 42 AS n"],
+    "no schema but an application id": ["PRAGMA application_id = 1196835368"],
+    "no schema but a user version": ["PRAGMA user_version = 3"],
+}
+
+
+@pytest.mark.parametrize("kind", FOREIGN_FILES)
+def test_another_programs_file_is_refused_unchanged_whatever_it_holds(
+    tmp_path: Path, kind: str
+) -> None:
+    """Only a file with nothing in it or with hpotrack's meta row is hpotrack's: one whose
+    only table was a `meta` got hpotrack's tables written into it (its other columns:
+    "no such column: value"), and so did one with only views or a header id set."""
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as conn:
+        for statement in FOREIGN_FILES[kind]:
+            conn.execute(statement)
+        conn.commit()
+    before = other.read_bytes()
+    with pytest.raises(StorageError, match=r"not an hpotrack one \(it has .*pass db=PATH"):
+        Store(other)
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def _rollback_journal_copy(source: Path, db: Path, version: str | None = None) -> Path:
+    """A copy of ``source`` in rollback-journal mode (as a file shipped alone is), its
+    schema version set to ``version``."""
+    shutil.copy(source, db)
+    with closing(sqlite3.connect(db)) as conn:
+        if version is not None:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+            conn.commit()
+        conn.execute("PRAGMA journal_mode = DELETE")
+    return db
+
+
+@pytest.mark.parametrize("refused", ["newer", "pre-release"])
+def test_a_refused_file_stays_byte_for_byte_as_it_was(tmp_path: Path, refused: str) -> None:
+    """A newer schema and a pre-release file were switched to WAL (the header rewritten)
+    before they were refused "(nothing was changed)"."""
+    if refused == "newer":
+        Store(tmp_path / "current.db").close()
+        db = _rollback_journal_copy(tmp_path / "current.db", tmp_path / "h.db", "7")
+    else:
+        db = _rollback_journal_copy(SCHEMA_V2, tmp_path / "h.db")
+        with closing(sqlite3.connect(db)) as conn:
+            conn.execute("ALTER TABLE trials DROP COLUMN checks")
+            conn.commit()
+    before = db.read_bytes()
+    with pytest.raises(StorageError, match=r"newer than|pre-release"):
+        Store(db)
+    assert db.read_bytes() == before
+
+
+def test_a_program_reading_a_rollback_journal_file_is_named_within_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Switching to WAL needs the file alone for a moment; while another program kept a
+    read transaction open, each of 50 tries waited out the busy timeout (~50 min, then
+    "is it on a network drive?")."""
+    from hpotrack import connection
+
+    Store(tmp_path / "current.db").close()
+    db = _rollback_journal_copy(tmp_path / "current.db", tmp_path / "h.db")
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.05)  # old code: ~15 s, then wrong
+    monkeypatch.setattr(connection, "WAL_SWITCH_WAIT_S", 0.3, raising=False)
+    with closing(sqlite3.connect(db, isolation_level=None)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM trials").fetchone()
+        began = time.monotonic()
+        with pytest.raises(StorageError, match="another program has it open in a transaction"):
+            Store(db)
+        assert time.monotonic() - began < 5
+        reader.execute("COMMIT")
+    assert query(db, "PRAGMA journal_mode") == [("delete",)]
+    Store(db).close()  # once it is closed
+    assert query(db, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_a_damaged_file_says_restore_or_recover(db: Path, store: Store) -> None:
+    new_study(store)
+    with store.write():
+        store.conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [(f"k{n}", "v" * 500) for n in range(200)],
+        )
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StorageError, match=r"is damaged .*backup.*sqlite3 .* \.recover"):
+        Store(db)
+
+
+def _unprivileged() -> list[str]:
+    """A command prefix under which file permission bits apply: nothing for a user who is
+    not root; for root, setpriv without the capabilities that bypass them."""
+    if not hasattr(os, "geteuid"):
+        pytest.skip("permission bits as on POSIX only")
+    if os.geteuid() != 0:
+        return []
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    if shutil.which("setpriv") is None or subprocess.run([*prefix, "true"]).returncode != 0:
+        pytest.skip("running as root without setpriv: permission bits do not apply")
+    return prefix
+
+
+def test_an_old_read_only_file_says_opening_migrates_it_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    """A reader of an old file it may not write was told "cannot write X: ... read-only",
+    and it left -wal, -shm and .lock files beside it."""
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V3, db)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")  # as every file hpotrack wrote
+    db.chmod(0o444)
+    before = db.read_bytes()
+    code = "import sys; from hpotrack.store import Store; Store(sys.argv[1], must_exist=True)"
+    run = [*_unprivileged(), sys.executable, "-c", code, str(db)]
+    error = subprocess.run(run, capture_output=True, text=True).stderr.strip().splitlines()[-1]
+    assert "has schema version 3, and opening it migrates it to version 6" in error
+    assert "read-only: copy it to a writable folder or make it writable" in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]
+    assert db.read_bytes() == before
+
+
+def test_a_read_only_mount_is_named_with_what_to_do(
+    db: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a read-only mount SQLite cannot make the -shm file and says only "unable to
+    open database file" (a mount needs root: the place is made read-only here)."""
+    from hpotrack import connection
+
+    close_stores()
+
+    def cannot_open(self: Store) -> None:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(connection, "_writable", lambda path: False, raising=False)
+    monkeypatch.setattr(Store, "_set_wal", cannot_open)
+    with pytest.raises(StorageError, match="read-only; copy it to a writable folder to read it"):
+        Store(db, must_exist=True)
 
 
 def test_a_directory_is_refused(tmp_path: Path) -> None:
@@ -473,3 +627,93 @@ def test_a_schema_v5_file_keeps_its_ids_and_never_gives_them_again(tmp_path: Pat
         kept.enqueue({"y": 2})  # a handle kept open to the deleted study
     assert len(hp.load_study("after", db=db).trials) == 2
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+# -- where the file is ------------------------------------------------------------------------
+
+
+def test_a_symlinked_or_relative_path_is_resolved_once_at_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints went beside a symlink (workers, given the resolved path, beside the
+    real file; loading through the other path failed), and with a relative path (the
+    default ./hpotrack.db) into whatever folder the training function changed to."""
+    (tmp_path / "store").mkdir()
+    (tmp_path / "project").mkdir()
+    real = tmp_path / "store" / "real.db"
+    (tmp_path / "project" / "hpotrack.db").symlink_to(real)
+    monkeypatch.chdir(tmp_path / "project")
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db="hpotrack.db", seed=1)
+    def train(x: float, trial: hp.Trial) -> float:
+        run = Path(f"outputs/run-{trial.number}").absolute()
+        run.mkdir(parents=True)
+        os.chdir(run)  # as Hydra's run folders do
+        trial.save_checkpoint({"x": x})
+        return x
+
+    study = train.optimize(n_trials=2, progress=False)
+    assert study.db_path == real.resolve()
+    close_stores()
+    os.chdir(tmp_path)
+    again = hp.load_study("s", db=real)
+    assert [again.load_checkpoint(n) for n in (0, 1)] == [
+        {"x": t.params["x"]} for t in again.trials
+    ]
+    assert sorted(p.name for p in (tmp_path / "project").iterdir()) == ["hpotrack.db", "outputs"]
+    assert not list((tmp_path / "project" / "outputs").rglob("*.ckpt"))
+
+
+def _v5_with_view_and_trigger(db: Path) -> Path:
+    shutil.copy(SCHEMA_V5, db)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute(
+            "CREATE VIEW good AS SELECT number, value FROM trials WHERE state = 'complete'"
+        )
+        conn.execute("CREATE TABLE audit (number INTEGER)")
+        conn.execute(
+            "CREATE TRIGGER log_insert AFTER INSERT ON trials "
+            "BEGIN INSERT INTO audit VALUES (new.number); END"
+        )
+        conn.commit()
+    return db
+
+
+def test_a_users_views_and_triggers_outlive_the_table_rebuild_of_schema_6(tmp_path: Path) -> None:
+    """A saved view on trials blocked migration 5 -> 6 forever ("error in view good: no
+    such table: main.trials"), and a trigger on trials was silently dropped with it."""
+    db = _v5_with_view_and_trigger(tmp_path / "old.db")
+    good = query(db, "SELECT * FROM good ORDER BY number")
+    study = hp.load_study("v5-newest", db=db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert query(db, "SELECT * FROM good ORDER BY number") == good
+    study.enqueue({"y": 3})
+    assert query(db, "SELECT number FROM audit") == [(3,)]  # the trigger still fires
+
+
+def test_a_trigger_that_cannot_be_made_again_fails_the_migration_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If a view or trigger no longer applies after the rebuild, the migration stops with
+    its name and the fix, and the file is left as it was."""
+    from hpotrack import connection
+
+    db = _v5_with_view_and_trigger(tmp_path / "old.db")
+    before = _schema(db)
+    connect = sqlite3.connect
+
+    def denying(*args: object, **kwargs: object) -> sqlite3.Connection:  # stands for a failure
+        conn = connect(*args, **kwargs)  # type: ignore[arg-type]
+        refused = (sqlite3.SQLITE_CREATE_TRIGGER, "log_insert")
+        conn.set_authorizer(
+            lambda *a: sqlite3.SQLITE_DENY if a[:2] == refused else sqlite3.SQLITE_OK
+        )
+        return conn
+
+    monkeypatch.setattr(connection.sqlite3, "connect", denying)
+    with pytest.raises(StorageError, match=r"the trigger 'log_insert' saved in it cannot be made "
+                       r"again .*DROP TRIGGER \"log_insert\".*nothing was changed"):  # fmt: skip
+        open_store(db)
+    monkeypatch.undo()
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert _schema(db) == before
