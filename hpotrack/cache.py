@@ -41,7 +41,8 @@ class TrialCache:
         self._version = version
         history = self.history
         known = len(history.trials)
-        changes = self._store.trials_since(self._row.id, self._seq, known)
+        with self._store.reading():
+            changes = self._store.trials_since(self._row.id, self._seq, known)
         for trial_id, seq, record in changes:
             if record.number < known and history.trials[record.number].parents:
                 record = record.replace(parents=history.trials[record.number].parents)

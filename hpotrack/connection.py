@@ -147,11 +147,7 @@ class Connection:
                 "pass db=PATH (--db PATH) to the right file"
             )
         if "malformed" in text:
-            where = shlex.quote(str(self.path))
-            return (
-                f"{self.path} is damaged ({text}): restore it from a backup, or recover what "
-                f"is left with: sqlite3 {where} .recover | sqlite3 recovered.db"
-            )
+            return self._damaged(text)
         if "readonly" in text or ("unable to open" in text and not _writable(self.path)):
             return (
                 f"cannot open {self.path}: SQLite writes beside the file even to read it "
@@ -159,6 +155,24 @@ class Connection:
                 "or its folder are read-only; copy it to a writable folder to read it"
             )
         return f"cannot open {self.path}: {text}"
+
+    def _damaged(self, text: str) -> str:
+        where = shlex.quote(str(self.path))
+        return (
+            f"{self.path} is damaged ({text}): restore it from a backup, or recover what "
+            f"is left with: sqlite3 {where} .recover | sqlite3 recovered.db"
+        )
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads whose errors (a file damaged since it was opened, a disk error) become
+        one :class:`StorageError` naming the file and what to do, as opening's do."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            message = self._damaged(text) if "malformed" in text else None
+            raise StorageError(message or f"cannot read {self.path}: {text}") from None
 
     @functools.cached_property
     def db(self) -> sqlite_utils.Database:

@@ -100,7 +100,8 @@ class StudyReader:
         ended with: :func:`hpotrack.lineage.best_result`); :class:`NoCompleteTrial` before
         there is one."""
         if not self._cache.history.trials:  # nothing read yet: one query may answer
-            found = views.stored_best(self._store, self._row.id, self.direction)
+            with self._store.reading():
+                found = views.stored_best(self._store, self._row.id, self.direction)
             if found is not None:
                 return found
         history = self.refresh()
@@ -147,7 +148,8 @@ class StudyReader:
         if isinstance(number, bool) or not isinstance(number, int):
             raise TrialError(f"a trial number is a whole number, but got {number!r}")
         if not self._cache.history.trials:  # nothing read yet: read that one trial
-            found = views.StoredTrials(self._store, self._row.id).read([number])
+            with self._store.reading():
+                found = views.StoredTrials(self._store, self._row.id).read([number])
             if found:
                 return found[0]
         trials = self.refresh().trials

@@ -258,6 +258,32 @@ def test_a_damaged_file_says_restore_or_recover(db: Path, store: Store) -> None:
         Store(db)
 
 
+def test_trials_damaged_after_opening_are_a_storage_error_when_read(db: Path) -> None:
+    """Pages of the trials table overwritten (a bad disk block) while the schema still
+    opens: reading the trials through the library is one StorageError with the fix, as
+    in the CLI (it was sqlite3.DatabaseError)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> dict[str, object]:
+        return {"value": x, "note": "n" * 200}  # a few trials per page: many pages
+
+    train.optimize(n_trials=300)
+    close_stores()
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (size,) = conn.execute("PRAGMA page_size").fetchone()
+        leaves = [n for (n,) in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'trials' AND pagetype = 'leaf'"
+        )]  # fmt: skip
+    data = bytearray(db.read_bytes())
+    for page in leaves[len(leaves) // 2 :][:3]:
+        data[(page - 1) * size : page * size] = bytes(range(256)) * (size // 256)
+    db.write_bytes(bytes(data))
+    study = hp.load_study("s", db=db)
+    with pytest.raises(StorageError, match=r"is damaged .*backup.*\.recover"):
+        study.trials  # noqa: B018 - the read is the test
+
+
 def _unprivileged() -> list[str]:
     """A command prefix under which file permission bits apply: nothing for a user who is
     not root; for root, setpriv without the capabilities that bypass them."""
