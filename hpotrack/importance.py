@@ -47,8 +47,13 @@ def fanova(
     seed: int = 0,
 ) -> tuple[Array, Array]:
     """Main-effect share of variance of each column of ``x`` (points of the unit cube, shape
-    (n, d)) for ``y`` (shape (n,)): mean and standard deviation over the trees."""
+    (n, d)) for ``y`` (shape (n,)): mean and standard deviation over the trees. ``y`` is
+    divided by its largest magnitude first: shares do not change with the scale, and the
+    squares summed overflow for values near ±1e300 (every share came out 0)."""
     points, values = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    largest = float(np.abs(values).max()) if values.size else 0.0
+    if largest > 0:
+        values = values / largest
     rng = np.random.default_rng(seed)
     n = len(values)
     shares = []

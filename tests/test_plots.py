@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 import hpotrack as hp
 from hpotrack import plots
 from hpotrack.errors import MissingDependency
 from hpotrack.importance import ESTIMATOR, Leaves, fanova, main_effects
-from hpotrack.plots import PlotError
+from hpotrack.plots import KIND_COLOURS, PlotError, lineage_plot
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores
 from tests.test_checkpoints import pbt
@@ -259,6 +264,16 @@ def test_fanova_matches_the_sobol_indices_of_an_additive_function() -> None:
     assert std.shape == (3,) and (std < 0.05).all()
 
 
+def test_fanova_shares_do_not_change_with_the_scale_of_the_values() -> None:
+    """Values near the float limit (a run that blew up) overflowed its sums of squares:
+    every share came out 0."""
+    x = np.random.default_rng(0).random((200, 2))
+    y = x[:, 0] + 0.5 * x[:, 1]
+    small, _ = fanova(x, y, n_trees=8, seed=0)
+    huge, _ = fanova(x, y * 1e300, n_trees=8, seed=0)
+    assert huge == pytest.approx(small, abs=1e-3) and small.sum() > 0.9
+
+
 def test_fanova_leaves_interactions_out_of_the_main_effects() -> None:
     """y = (x0 - 1/2)(x1 - 1/2): every marginal is flat, all the variance is interaction
     (a finite forest finds a little main effect in the noise of its splits)."""
@@ -310,6 +325,9 @@ def test_errors_say_what_is_missing(db: Path, tmp_path: Path) -> None:
         plots.save(quiet.study, "history", tmp_path / "h.gif")
     with pytest.raises(PlotError, match=r"the folder .* does not exist"):
         plots.save(quiet.study, "history", tmp_path / "nowhere" / "h.png")
+    (tmp_path / "file").touch()  # it said "the folder .../file does not exist"
+    with pytest.raises(PlotError, match=r"the folder .*file is a file, not a folder"):
+        plots.save(quiet.study, "history", tmp_path / "file" / "h.png")
 
 
 def test_without_matplotlib_the_error_names_the_extra(
@@ -368,3 +386,192 @@ def test_importance_of_a_halving_study_uses_the_largest_step_with_enough_values(
     assert observed.where == f"{len(at_3)} trials' value at step 3"
     assert sorted(observed.values) == sorted(t.checks[3] for t in at_3)
     plots.save(study, "importance", tmp_path / "i.png")
+
+
+# --- the audit: what the images showed ---------------------------------------------------------
+
+LONG = "a_study_name_that_goes_on_and_on_" + "y" * 90
+
+
+def inside_and_apart(fig: Figure, texts: list[Text]) -> None:
+    """Every text lies within the figure, and no two of ``texts`` (a row of tick labels)
+    overlap: unrotated, their boxes; rotated, their anchors are at least a line apart
+    across the slant."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    shown = [text for text in texts if text.get_text()]
+    boxes = [text.get_window_extent(renderer) for text in shown]
+    for text, box in zip(shown, boxes, strict=True):
+        assert box.x0 >= -1 and box.x1 <= fig.bbox.width + 1, (text.get_text(), box)
+    for (a, box), (b, other) in pairwise(zip(shown, boxes, strict=True)):
+        slant = np.radians(a.get_rotation())
+        if slant:
+            apart = abs(other.x1 - box.x1) * np.sin(slant)  # right-aligned: ends anchored
+            assert apart >= a.get_fontsize() * fig.dpi / 72, (a.get_text(), b.get_text())
+        else:
+            assert not box.overlaps(other), (a.get_text(), b.get_text())
+
+
+def x_tick_labels(ax: Axes) -> list[Text]:
+    """The x tick labels drawn: those within the axis's limits."""
+    ax.figure.canvas.draw()
+    low, high = ax.get_xlim()
+    return [label for label in ax.get_xticklabels() if low <= label.get_position()[0] <= high]
+
+
+@pytest.fixture(scope="module")
+def long_names(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with a study whose study, objective and parameter names are 40 to 120
+    characters long."""
+    path = tmp_path_factory.mktemp("l") / "l.db"
+    space = {
+        "learning_rate_of_the_second_optimizer_in_the_very_deep_network": hp.Float(
+            1e-5, 1e-1, log=True
+        ),
+        "weight_decay_applied_to_every_layer_except_the_batchnorm_ones": hp.Float(0.0, 1.0),
+        "optimizer": hp.Choice(["adam", "sgd"]),
+    }
+    objective = "validation_cross_entropy_loss_after_the_final_epoch_of_training"
+
+    @hp.tune(space, study=LONG, objective=objective, db=path, method="random", seed=0)
+    def train(trial: hp.Trial, **p: float) -> dict[str, float]:
+        value = sum(p[name] for name in list(space)[:2])
+        trial.report(value, step=1)
+        return {objective: value}
+
+    train.optimize(n_trials=8, progress=False)
+    close_stores()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["history", "curves", "params", "importance"])
+def test_long_names_stay_inside_the_figure_and_apart(long_names: Path, kind: str) -> None:
+    """A 120-character study name ran off both sides of the title, and the parameters'
+    names on the parallel axes were written over one another."""
+    fig = plots.figure(study(long_names, LONG), kind)
+    ax = fig.axes[0]
+    inside_and_apart(fig, [ax.title, ax.xaxis.label])
+    inside_and_apart(fig, x_tick_labels(ax))
+    inside_and_apart(fig, [ax.yaxis.label])
+    assert "…" in ax.get_title()
+
+
+def test_thirty_parameters_fit_a_readable_width(tmp_path: Path) -> None:
+    """30 parameters drew a 48-inch strip (4800 pixels wide) with 20° names."""
+    space = {f"parameter_{i:02d}": hp.Float(0.0, 1.0) for i in range(30)}
+
+    @hp.tune(space, study="wide", db=tmp_path / "w.db", method="random", seed=0)
+    def f(**p: float) -> float:
+        return sum(p.values())
+
+    fig = plots.params(f.optimize(n_trials=6, progress=False))
+    assert fig.get_figwidth() <= 20
+    inside_and_apart(fig, x_tick_labels(fig.axes[0]))
+
+
+def test_importance_of_values_near_the_float_limit(tmp_path: Path) -> None:
+    """Values of ±1e300 are drawable, but fANOVA's sums of squares overflowed: every
+    share was 0 (empty bars, "interactions and the rest: 100%")."""
+
+    @hp.tune(SPACE, study="huge", db=tmp_path / "h.db", method="random", seed=0)
+    def f(x: float, lr: float, opt: str) -> float:
+        return 1e300 if x > 0 else -1e300
+
+    shares = plots.importance_values(f.optimize(n_trials=20, progress=False))
+    assert shares["x"][0] > 0.9
+
+
+def test_mutation_edges_have_their_own_colour(tmp_path: Path) -> None:
+    """Evolution's edges are of kind "mutation" (its origin is "mutated"): they fell back
+    to the colour of PBT's exploit edges."""
+
+    @hp.tune(SPACE, study="evo", db=tmp_path / "e.db", seed=0,
+             method=hp.methods.Evolution(population=4, crossover_rate=0.0))  # fmt: skip
+    def f(x: float, lr: float, opt: str) -> float:
+        return x
+
+    ax = plots.lineage(f.optimize(n_trials=10, progress=False)).axes[0]
+    (arrows,) = [c for c in ax.collections if str(c.get_label()).startswith("mutation")]
+    others = {to_rgba(KIND_COLOURS[kind]) for kind in KIND_COLOURS if kind != "mutated"}
+    assert to_rgba(arrows.get_facecolor()[0]) == to_rgba(KIND_COLOURS["mutated"])
+    assert to_rgba(KIND_COLOURS["mutated"]) not in others - {to_rgba(KIND_COLOURS["mutation"])}
+
+
+def test_the_best_so_far_is_drawn_over_the_trials(db: Path) -> None:
+    """Under thousands of points the best-so-far line was hidden where it runs."""
+    ax = plots.history(study(db, "random")).axes[0]
+    (best,) = [line for line in ax.get_lines() if line.get_label() == "best so far"]
+    assert all(best.get_zorder() > points.get_zorder() for points in ax.collections)
+
+
+def test_curves_count_the_trials_whose_reports_all_diverged(tmp_path: Path) -> None:
+    """Trials that reported only infinities vanished from the curves without a word."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="inf", db=tmp_path / "i.db", method="random",
+             seed=0)  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        for step in (1, 2):
+            trial.report(float("inf") if x > 0.5 else x, step=step)
+        return x
+
+    opened = f.optimize(n_trials=10, progress=False)
+    diverged = sum(t.params["x"] > 0.5 for t in opened.trials)
+    title = plots.curves(opened).axes[0].get_title()
+    assert diverged and f"of {10 - diverged} trials\n{diverged} more diverged" in title
+
+
+def test_trial_numbers_and_steps_are_whole(tmp_path: Path) -> None:
+    """One trial had ticks at trial -0.4, -0.2, ...; steps 1 to 5 at 1.5, 2.5, ..."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="one", db=tmp_path / "o.db", method="random",
+             seed=0)  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        for step in range(1, 6):
+            trial.report(x / step, step=step)
+        return x
+
+    opened = f.optimize(n_trials=1, progress=False)
+    for kind in ("history", "curves"):
+        ax = plots.figure(opened, kind).axes[0]
+        low, high = ax.get_xlim()
+        ticks = [tick for tick in ax.get_xticks() if low <= tick <= high]
+        assert ticks and all(tick == round(tick) for tick in ticks), (kind, ticks)
+
+
+def test_the_parent_graph_draws_trials_on_no_edge_faint(db: Path) -> None:
+    """In a large halving study the few promotions were buried under every trial's dot."""
+    opened = study(db, "sha")
+    ax = plots.lineage(opened).axes[0]
+    linked = {n for t in opened.trials for e in t.parents for n in (e.parent, t.number)}
+    faint = [c for c in ax.collections if c.get_alpha() == lineage_plot.UNLINKED_ALPHA]
+    assert sum(len(c.get_offsets()) for c in faint) == len(opened.trials) - len(linked) > 0
+    complete = sum(t.state is TrialState.COMPLETE for t in opened.trials)
+    assert f"complete ({complete})" in ax.get_legend_handles_labels()[1]
+
+
+def test_the_curves_legend_keys_are_opaque_however_many_trials(tmp_path: Path) -> None:
+    """With many trials the lines are faint, and so were their keys in the legend."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="many", db=tmp_path / "m.db", method="random",
+             seed=0)  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        trial.report(x / 2, step=2)
+        return x / 2
+
+    fig = plots.curves(f.optimize(n_trials=120, progress=False))
+    (legend,) = fig.legends
+    assert [handle.get_alpha() for handle in legend.legend_handles] == [1.0]
+
+
+def test_twenty_thousand_curves_are_faint_enough_to_show_their_density() -> None:
+    """At 20,000 trials each line was drawn at alpha 0.15: one solid colour from the
+    lowest curve to the highest, where most of them lie unseen."""
+    from hpotrack.plots.common import new_axes
+    from hpotrack.plots.curves_plot import _draw_curves
+
+    _, ax = new_axes()
+    line = np.array([[1.0, 1.0], [2.0, 0.5]])
+    _draw_curves(ax, {TrialState.COMPLETE: [line] * 20_000})
+    (lines,) = ax.collections
+    assert (lines.get_alpha() or 1.0) <= 0.05

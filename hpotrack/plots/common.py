@@ -27,6 +27,8 @@ DRAWABLE = 1e300
 """Largest magnitude drawn: an axis spanning beyond the float range breaks matplotlib, and
 values this large are diverged runs (treated like NaN and infinity: counted, not drawn)."""
 BEYOND_DRAWABLE = "beyond ±1e300"
+PARAM_CHARS = 16  # a parameter's name on a tick: about the 1.5 inch between parallel axes
+TITLE_CHARS_PER_INCH = 12  # characters of a medium-size title that fit in an inch of figure
 
 
 class PlotError(HpotrackError):
@@ -104,9 +106,30 @@ def new_axes(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+def short(text: str, limit: int = 40) -> str:
+    """``text`` cut in the middle to at most ``limit`` characters: a long study, objective
+    or parameter name otherwise runs off the figure or over its neighbours' labels (both
+    ends kept, as names often differ only at the end)."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head) :]}"
+
+
 def title(ax: Axes, main: str, detail: str | None = None) -> None:
-    """A title, and a smaller line of detail under it."""
-    ax.set_title(main if detail is None else f"{main}\n{detail}", fontsize="medium")
+    """A title, and a smaller line of detail under it; each line cut to what fits the
+    figure's width (:func:`short`)."""
+    fits = int(TITLE_CHARS_PER_INCH * ax.figure.bbox.width / ax.figure.dpi)
+    lines = [short(line, fits) for line in (main, detail) if line is not None]
+    ax.set_title("\n".join(lines), fontsize="medium")
+
+
+def whole_x(ax: Axes) -> None:
+    """x ticks at whole numbers only: trial numbers and steps (one trial had ticks at
+    -0.4, -0.2, ..., and steps 1 to 5 at 1.5, 2.5, ...)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def log_if_wide(ax: Axes, values: Sequence[float]) -> None:

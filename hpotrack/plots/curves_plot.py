@@ -19,7 +19,9 @@ from hpotrack.plots.common import (
     log_if_wide,
     new_axes,
     read_trials,
+    short,
     title,
+    whole_x,
 )
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.study import Study
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+MIN_ALPHA = 0.02  # 20,000 curves at 0.15 filled their whole envelope with one solid colour
 MAX_RUNG_LINES = 12  # more distinct check steps than this (a pruner checking every step): none
 
 
@@ -51,6 +54,7 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
     promoted = {e.parent for t in trials for e in t.parents if e.kind == Origin.PROMOTED.value}
     lines: dict[TrialState, list[np.ndarray]] = {}
     stops = []
+    diverged = 0  # trials with reports of which none can be drawn
     for trial in trials:
         joined = _joined(trial, found)
         points = np.array(joined, dtype=np.float64).reshape(-1, 2)
@@ -59,6 +63,8 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
             lines.setdefault(trial.state, []).append(points)
             if trial.state is TrialState.PRUNED and trial.number not in promoted:
                 stops.append(points[-1])
+        elif joined:
+            diverged += 1
     if not lines:
         raise PlotError(_no_curves(study, name, others))
     fig, ax = new_axes()
@@ -75,9 +81,18 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
         ax.scatter(steps, values, marker="x", s=16, color="k", label="pruned here", zorder=4)
     log_if_wide(ax, [float(v) for ls in lines.values() for line in ls for v in line[:, 1]])
     count = sum(len(ls) for ls in lines.values())
-    ax.set(xlabel="step", ylabel=name)
-    title(ax, f"{study.name}: intermediate {name} of {count} trials")
-    fig.legend(loc="outside lower center", ncols=4, fontsize="small")  # not over the curves
+    ax.set(xlabel="step", ylabel=short(name))
+    whole_x(ax)
+    note = f"{diverged} more diverged (NaN, infinite or {BEYOND_DRAWABLE}): not drawn"
+    title(
+        ax,
+        f"{short(study.name)}: intermediate {short(name)} of {count} trials",
+        note if diverged else None,
+    )
+    legend = fig.legend(loc="outside lower center", ncols=4, fontsize="small")  # not over them
+    for handle in legend.legend_handles:  # opaque: at 20,000 trials' alpha a key is invisible
+        if handle is not None:
+            handle.set_alpha(1.0)
     return fig
 
 
@@ -97,7 +112,7 @@ def _draw_curves(ax: Axes, lines: dict[TrialState, list[np.ndarray]]) -> None:
     from matplotlib.collections import LineCollection
 
     count = sum(len(ls) for ls in lines.values())
-    alpha = 0.8 if count <= 50 else max(0.15, 0.8 * math.sqrt(50 / count))
+    alpha = 0.8 if count <= 50 else max(MIN_ALPHA, 0.8 * math.sqrt(50 / count))
     for state in (TrialState.QUEUED, TrialState.RUNNING, TrialState.FAILED, TrialState.PRUNED):
         _add_lines(ax, LineCollection, lines.get(state, []), state, alpha)
     _add_lines(ax, LineCollection, lines.get(TrialState.COMPLETE, []), TrialState.COMPLETE, alpha)

@@ -15,8 +15,10 @@ from hpotrack.plots.common import (
     log_if_wide,
     new_axes,
     read_trials,
+    short,
     title,
     value_of,
+    whole_x,
 )
 from hpotrack.records import TrialRecord, TrialState, is_better
 from hpotrack.study import Study
@@ -68,13 +70,16 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
         )
     steps, best = _best_so_far(trials, study.direction)
     if steps:
-        ax.step(steps, best, where="post", color="k", lw=1.2, label="best so far", zorder=2)
+        # over the points: thousands of them hid it where it runs, among the best values
+        ax.step(steps, best, where="post", color="k", lw=1.2, label="best so far", zorder=4)
     log_if_wide(ax, [value_of(t) for t in trials if has_value(t)])
     numbers = [t.number for t in trials]  # failed markers do not widen the axis themselves
     margin = max(0.5, 0.02 * (max(numbers) - min(numbers)))
     ax.set_xlim(min(numbers) - margin, max(numbers) + margin)
-    ax.set(xlabel="trial", ylabel=study.objective)
-    title(ax, f"{study.name}: {study.objective} per trial ({study.direction})")
+    objective = short(study.objective)
+    ax.set(xlabel="trial", ylabel=objective)
+    whole_x(ax)
+    title(ax, f"{short(study.name)}: {objective} per trial ({study.direction})")
     ax.legend(loc="best", fontsize="small")
     return fig
 

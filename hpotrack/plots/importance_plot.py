@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from hpotrack.importance import ESTIMATOR, fanova
 from hpotrack.plots.common import (
+    PARAM_CHARS,
     PlotError,
     Progress,
     complete,
@@ -17,6 +18,7 @@ from hpotrack.plots.common import (
     has_value,
     new_axes,
     read_trials,
+    short,
     title,
     value_of,
 )
@@ -96,7 +98,7 @@ def _observed(study: Study) -> _Observations:
         )
     step = max(enough)
     found = at[step]
-    where = f"{len(found)} trials' {study.objective} at step {step}"
+    where = f"{len(found)} trials' {short(study.objective)} at step {step}"
     return _Observations([p for p, _ in found], [v for _, v in found], where)
 
 
@@ -108,14 +110,15 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     observed = _observed(study)
     shares = _shares(study, observed)
     order = sorted(shares, key=lambda name: shares[name][0])
+    labels = [short(name, PARAM_CHARS) for name in order]
     fig, ax = new_axes(height=max(3.0, 0.45 * len(order) + 1.8))
     means = [shares[name][0] for name in order]
-    ax.barh(order, means, xerr=[shares[name][1] for name in order], color="C0", capsize=3)
+    ax.barh(labels, means, xerr=[shares[name][1] for name in order], color="C0", capsize=3)
     rest = max(0.0, 1.0 - sum(means))
     ax.set_xlim(0, 1)
     ax.set_xlabel(
-        f"share of the variance of {study.objective} (main effect); "
-        f"interactions and the rest: {rest:.0%}"
+        f"share of the variance of {short(study.objective)} (main effect)\n"
+        f"interactions and the rest: {rest:.0%}"  # two lines: one ran off the figure
     )
-    title(ax, f"{study.name}: parameter importance", f"{ESTIMATOR}, {observed.where}")
+    title(ax, f"{short(study.name)}: parameter importance", f"{ESTIMATOR}, {observed.where}")
     return fig

@@ -49,7 +49,8 @@ def save(
     if fmt not in FORMATS:
         raise PlotError(f"cannot tell the image format of {target}: name it .png, .pdf or .svg")
     if not target.parent.is_dir():
-        raise PlotError(f"cannot write {target}: the folder {target.parent} does not exist")
+        problem = "is a file, not a folder" if target.parent.exists() else "does not exist"
+        raise PlotError(f"cannot write {target}: the folder {target.parent} {problem}")
     drawn = figure(study, kind, progress=progress)
     try:
         write_replacing(

@@ -18,8 +18,10 @@ from hpotrack.plots.common import (
     has_value,
     new_axes,
     read_trials,
+    short,
     title,
     value_of,
+    whole_x,
 )
 from hpotrack.records import Origin, TrialRecord, TrialState, is_better
 from hpotrack.study import Study
@@ -29,9 +31,11 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MAX_ANNOTATED = 40  # lineage: label segments and nodes only up to this many
+UNLINKED_ALPHA = 0.3  # the parent graph: trials on no edge, drawn faint
 KIND_COLOURS = {  # apart from the states' colours
     Origin.PROMOTED.value: "C2",
     Origin.MUTATED.value: "C4",
+    "mutation": "C4",  # evolution's edge kind (its origin is "mutated")
     Origin.CROSSOVER.value: "C6",
     Origin.RETRIED.value: "C5",
     Origin.GRADIENT_STEP.value: "C8",
@@ -104,7 +108,7 @@ def _population(
     ax.set_xlabel("step")
     title(
         ax,
-        f"{study.name}: population lineage, {len(members)} members, {len(lane)} segments",
+        f"{short(study.name)}: population lineage, {len(members)} members, {len(lane)} segments",
         "an arrow: an exploit (a copy of another member's checkpoint, then explore)",
     )
     return fig
@@ -172,17 +176,25 @@ def _population_legend(ax: Axes, with_chain: bool) -> None:
 
 def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
     """Trials at (number, value) - at a 'no value' line below when they have none - and
-    their parent -> child edges as arrows coloured by kind."""
+    their parent -> child edges as arrows coloured by kind; trials on no edge small and
+    faint, so that in a large study (20,000 trials, 120 promotions) the lineage is not
+    buried under the trials that have none."""
     valued = [value_of(t) for t in trials if has_value(t)]
     low, high = (min(valued), max(valued)) if valued else (0.0, 1.0)
     floor = low - 0.08 * ((high - low) or 1.0)
     y = {t.number: value_of(t) if has_value(t) else floor for t in trials}
     fig, ax = new_axes()
+    linked = {n for t in trials for e in t.parents for n in (e.parent, t.number)}
     for state in TrialState:
         group = [t.number for t in trials if t.state is state]
-        if group:
-            colour = STATE_COLOURS[state]
-            ax.scatter(group, [y[n] for n in group], s=14, color=colour, label=state.value)
+        label = f"{state.value} ({len(group)})"
+        for on_edge, size, alpha in ((True, 14, 1.0), (False, 5, UNLINKED_ALPHA)):
+            drawn = [n for n in group if (n in linked) is on_edge]
+            if drawn:
+                colour = STATE_COLOURS[state]
+                ys = [y[n] for n in drawn]
+                ax.scatter(drawn, ys, s=size, color=colour, alpha=alpha, label=label)
+                label = "_"  # one legend entry per state
     edges: dict[str, list[tuple[int, int]]] = {}
     for trial in trials:
         for edge in trial.parents:
@@ -203,7 +215,12 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
     if len(valued) < len(trials):
         ax.axhline(floor, color="0.6", lw=0.8, ls="--")
         ax.text(0, floor, " no value", va="bottom", fontsize=7, color="0.4")
-    ax.set(xlabel="trial", ylabel=study.objective)
-    title(ax, f"{study.name}: lineage", "parent -> child edges by trial number, coloured by kind")
+    ax.set(xlabel="trial", ylabel=short(study.objective))
+    whole_x(ax)
+    title(
+        ax,
+        f"{short(study.name)}: lineage",
+        "parent -> child edges by trial number, coloured by kind",
+    )
     ax.legend(loc="best", fontsize="small")
     return fig

@@ -9,10 +9,12 @@ import numpy as np
 
 from hpotrack.params import Choice
 from hpotrack.plots.common import (
+    PARAM_CHARS,
     Progress,
     new_axes,
     read_trials,
     require_complete,
+    short,
     title,
     value_of,
 )
@@ -31,6 +33,9 @@ TEXT: dict[str, Any] = {  # a label on lines: small, on a light box
 }
 
 
+MAX_WIDTH = 20.0  # inches: 30 parameters drew a 48-inch strip no viewer shows readably
+
+
 def params(study: Study, *, progress: Progress | None = None) -> Figure:
     """Parallel coordinates: one vertical axis per parameter (its unit-cube encoding, with
     its values labelled) and one for the objective; a line per complete trial coloured by
@@ -45,7 +50,7 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     scaled = (values - low) / (high - low) if high > low else np.full(len(values), 0.5)
     cube = study.space.encode_many([t.params for t in done])
     x = np.arange(len(names) + 1, dtype=np.float64)
-    fig, ax = new_axes(width=max(7.0, 1.5 * len(x) + 1.5))
+    fig, ax = new_axes(width=min(MAX_WIDTH, max(7.0, 1.5 * len(x) + 1.5)))
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     if pruned:
         grey = study.space.encode_many([t.params for t in pruned])
@@ -59,9 +64,9 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     ax.add_collection(lines)
     best = int(np.argmin(values) if study.direction == "minimize" else np.argmax(values))
     ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=f"best (#{done[best].number})")
-    fig.colorbar(lines, ax=ax, label=study.objective, pad=0.01)
+    fig.colorbar(lines, ax=ax, label=short(study.objective), pad=0.01)
     _param_axes(ax, study, names, x, (low, high))
-    title(ax, f"{study.name}: parameters of {len(done)} complete trials", _cube_note(study))
+    title(ax, f"{short(study.name)}: parameters of {len(done)} complete trials", _cube_note(study))
     fig.legend(loc="outside lower center", ncols=2, fontsize="small")
     return fig
 
@@ -85,7 +90,10 @@ def _param_axes(
     low, high = value_range
     for u, value in ((0.0, low), (1.0, high)):
         ax.text(x[-1] + 0.03, u, _label(value), **TEXT)
-    ax.set_xticks(x, [*names, study.objective], rotation=20 if len(x) > 6 else 0)
+    labels = [short(label, PARAM_CHARS) for label in (*names, study.objective)]
+    crowded = len(x) > MAX_WIDTH / 1.5  # under 1.5 inch apart: steep names, right-aligned
+    rotation = 45 if crowded else 20 if len(x) > 6 else 0
+    ax.set_xticks(x, labels, rotation=rotation, ha="right" if rotation else "center")
     ax.set_xlim(-0.1, x[-1] + 0.45)
     ax.set_ylim(-0.04, 1.04)
     ax.set_yticks([])
@@ -100,7 +108,7 @@ def _label(value: object) -> str:
 
 
 def _cube_note(study: Study) -> str:
-    logs = [name for name, p in study.space.items() if getattr(p, "log", False)]
+    logs = [short(name, PARAM_CHARS) for name, p in study.space.items() if getattr(p, "log", False)]
     scale = f"; log scale: {', '.join(logs)}" if logs else ""
     return f"each axis spans a parameter's range as the methods encode it{scale}"
 
