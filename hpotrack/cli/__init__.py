@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import sys
 
 from hpotrack.cli import inspect, manage, plot, resume, show, transfer
@@ -10,7 +12,21 @@ from hpotrack.cli.common import cli
 __all__ = ["cli", "inspect", "main", "manage", "plot", "resume", "show", "transfer"]
 
 
+class ClosedOutput(io.TextIOBase):
+    """Standard output when it was closed (``hpotrack export STUDY >&-``): Python makes
+    it None and click then drops every line without a word; writing here fails as a
+    write to a closed descriptor does, so the command says so and exits 1, as ``cat``."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
 def main() -> None:
+    if sys.stdout is None:
+        sys.stdout = ClosedOutput()
     try:
         cli(prog_name="hpotrack", standalone_mode=True)
     except OSError as exc:  # standard output full or gone (> /dev/full); a pipe is click's

@@ -47,11 +47,12 @@ class CliError(click.ClickException):
     exit_code = 2
 
 
-def one_line(exc: click.UsageError, path: str) -> CliError:
+def one_line(exc: click.UsageError, path: str, args: Sequence[str] = ()) -> CliError:
     """A click usage error as one line that names the help to read, instead of click's
     usage block; ``path`` is the command's (``hpotrack show``) when the error has no
-    context. ``--db`` after a command is the group's option put in the wrong place: the
-    line says where it goes."""
+    context, ``args`` what it was given. ``--db`` after a command is the group's option put
+    in the wrong place: the line says where it goes. An argument that starts with a dash
+    (trial -1, a study named -x) reads as an unknown option to click: the line says so."""
     ctx = exc.ctx
     if ctx is not None:
         path = ctx.command_path
@@ -61,8 +62,35 @@ def one_line(exc: click.UsageError, path: str) -> CliError:
             f"--db is an option of {root} itself: put --db PATH before the command "
             f"({root} --db PATH {command} ...)"
         )
+    if isinstance(exc, click.NoSuchOption) and ctx is not None and not exc.possibilities:
+        dashed = _dashed_argument(ctx.command, path, exc.option_name, args)
+        if dashed is not None:
+            return CliError(f"{dashed} (see '{path} --help')")
     message = " ".join(exc.format_message().splitlines()).rstrip(".")
     return CliError(f"{message} (see '{path} --help')")
+
+
+def _dashed_argument(
+    command: click.Command, path: str, option: str, args: Sequence[str]
+) -> str | None:
+    """What to say when the unknown short ``option`` may be an argument of ``command``
+    that starts with a dash: a negative trial number, or a study name (which goes after
+    ``--``); None when ``command`` takes no such argument or no token starts with ``option``."""
+    names = [p.name for p in command.params if isinstance(p, click.Argument)]
+    given = args[: list(args).index("--")] if "--" in args else args
+    token = next((a for a in given if a.startswith(option) and not a.startswith("--")), None)
+    if not names or token is None:
+        return None
+    try:
+        float(token)
+    except ValueError:
+        return (
+            f"no option {token!r}; if it is a study name, put the options first and -- "
+            f"before it: {path} [OPTIONS] -- {shlex.quote(token)} ..."
+        )
+    if "number" in names:
+        return f"{token!r} is not a trial number: trials are numbered from 0"
+    return None
 
 
 # click >= 8.2 raises this for a group called without a command (its message is the help)
@@ -81,6 +109,7 @@ class Command(click.Command):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
+        given = list(args)  # click consumes ``args`` while parsing
         try:
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:
@@ -88,7 +117,8 @@ class Command(click.Command):
                 click.echo(exc.ctx.get_help())
                 raise SystemExit(0) from None
             where = [parent.command_path] if parent is not None else []
-            raise one_line(exc, " ".join([*where, info_name or self.name or ""])) from None
+            path = " ".join([*where, info_name or self.name or ""])
+            raise one_line(exc, path, given) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -185,6 +215,8 @@ def cli(ctx: click.Context, db: str | None) -> None:
             refuse_url(db, name, lambda path: f"{name}{'=' if env else ' '}{shlex.quote(path)}")
         except HpotrackError as exc:
             raise CliError(str(exc)) from None
+        if not db.strip():  # Path("") is the current folder: "names a directory, :"
+            raise CliError(f"{name} is empty: it must name a database file, e.g. hpotrack.db")
         if Path(db).is_dir():
             raise CliError(
                 f"{name} names a directory, {db}: it must name a database file, "
@@ -202,13 +234,21 @@ def study_of(ctx: click.Context, name: str) -> Study:
 
 
 def existing_db(ctx: click.Context) -> Path:
-    """The database to read, which must be there: a missing or empty file is one line
-    in the command line's words (the library's says ``db=PATH``), naming where the path
-    came from, so that nobody is told to set HPOTRACK_DB when it points there already."""
+    """The database to read, which must be there: a missing or empty file (or no file:
+    a folder, /dev/null) is one line in the command line's words (the library's says
+    ``db=PATH``), naming where the path came from, so that nobody is told to set
+    HPOTRACK_DB when it points there already."""
     path: Path = ctx.obj
-    if path.exists() and not (path.is_file() and path.stat().st_size == 0):
+    if path.is_file() and path.stat().st_size > 0:
         return path
-    what = "an empty file" if path.exists() else "no database"
+    if path.is_file():
+        what = "an empty file"
+    elif path.is_dir():  # ./hpotrack.db a folder: --db and HPOTRACK_DB are checked earlier
+        what = "a folder, not a file,"
+    elif path.exists():  # /dev/null, a pipe: SQLite would take it for a copy without tables
+        what = "a device or pipe, not a file,"
+    else:
+        what = "no database"
     source = ctx.find_root().get_parameter_source("db")
     if source is click.core.ParameterSource.ENVIRONMENT:
         where = " (HPOTRACK_DB is set and points there)"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import click
 
 from hpotrack import plots
-from hpotrack.cli.common import cli, study_of, user_errors
+from hpotrack.cli.common import cli, cut, study_of, user_errors
 from hpotrack.progress import Counter
 from hpotrack.text import plural
 
@@ -46,8 +48,37 @@ def plot(ctx: click.Context, study: str, kind: str, output: Path) -> None:
     plots.require_matplotlib()
     opened = study_of(ctx, study)
     count = len(opened.trials)
-    with Counter(f"plot {kind}", count) as progress:
+    with Counter(f"plot {kind}", count) as progress, warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         plots.save(opened, kind, output, progress=progress.advance)
     click.echo(
         f"wrote the {kind} plot of study {opened.name!r} ({plural(count, 'trial')}) to {output}"
     )
+    _missing_glyphs(seen, output)
+
+
+# matplotlib's warning for each character its font cannot draw, one per character and draw
+GLYPH = re.compile(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$")
+
+
+def _missing_glyphs(seen: list[warnings.WarningMessage], output: Path) -> None:
+    """One line for the characters (of study, parameter or metric names) that the font
+    could not draw, instead of matplotlib's warning per character and draw, each with
+    its source line (30 lines for a name in Chinese); other warnings as they came."""
+    missing: dict[str, str] = {}
+    for warning in seen:
+        found = GLYPH.match(str(warning.message))
+        if found is None:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        else:
+            missing.setdefault(chr(int(found.group(1))), found.group(2))
+    if missing:
+        fonts = ", ".join(sorted(set(missing.values())))
+        click.echo(
+            f"note: the font {fonts} cannot draw {cut(''.join(missing), 20)}: those characters "
+            f"show as boxes in {output}; to draw them, add a font that has them to "
+            "matplotlib's font.family (in a matplotlibrc file)",
+            err=True,
+        )

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,34 @@ def test_plot_file_mistakes_are_one_line(db: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'pie' is not one of 'history', 'curves'" in result.stderr
     result = invoke(db, "plot", "p")
     assert result.exit_code == 2 and "Missing option '-o' / '--output'" in result.stderr
+
+
+def test_characters_the_font_lacks_are_one_note(tmp_path: Path) -> None:
+    """matplotlib warns once per missing character and draw, with its source line (30
+    lines for a Chinese name): the command says it in one line on stderr instead."""
+    matplotlib = pytest.importorskip("matplotlib")
+
+    @hp.tune({"学习率": hp.Float(0.0, 1.0)}, study="学习", objective="损失", db=tmp_path / "u.db")
+    def train(**params: float) -> dict[str, float]:
+        return {"损失": params["学习率"]}
+
+    train.optimize(n_trials=4, progress=False)
+    target = tmp_path / "u.png"
+    with (
+        matplotlib.rc_context({"font.family": ["DejaVu Sans"]}),  # ships with matplotlib
+        warnings.catch_warnings(record=True) as seen,
+    ):
+        warnings.simplefilter("always")
+        result = invoke(tmp_path / "u.db", "plot", "学习", "--kind", "params", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert [str(w.message) for w in seen if "Glyph" in str(w.message)] == []
+    note, _, fix = result.stderr.partition(": those characters show as boxes in ")
+    assert note.startswith("note: the font DejaVu Sans cannot draw ")
+    assert set("学习率损失") <= set(note)
+    assert fix == f"{target}; to draw them, add a font that has them to matplotlib's " + (
+        "font.family (in a matplotlibrc file)\n"
+    )
+    assert target.read_bytes().startswith(PNG)
 
 
 def test_a_study_without_curves(tmp_path: Path) -> None:

@@ -701,6 +701,28 @@ def test_a_directory_as_database_is_blamed_on_where_it_came_from(
         )
 
 
+def test_an_empty_or_non_file_database_path_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--db ''`` said "--db names a directory, : ..." (Path("") is the current folder);
+    ``--db /dev/null`` blamed a copy taken without its -wal file; ./hpotrack.db a folder
+    was handed to SQLite."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hpotrack.db").mkdir()
+    cases = [
+        (["--db", "", "show"], {}, "--db is empty: it must name a database file, e.g."),
+        (["--db", " ", "show"], {}, "--db is empty: it must name a database file"),
+        (["show"], {"HPOTRACK_DB": " "}, "HPOTRACK_DB is empty: it must name a database file"),
+        (["show"], {}, "a folder, not a file, at hpotrack.db: pass --db PATH (or set"),
+    ]
+    if Path("/dev/null").exists():
+        cases.append((["--db", "/dev/null", "show"], {}, "a device or pipe, not a file, at"))
+    for args, env, message in cases:
+        result = CliRunner().invoke(cli, args, env={"HPOTRACK_DB": None, **env})
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith(f"Error: {message}"), result.output
+
+
 def test_an_sqlalchemy_url_as_database_is_one_line_naming_the_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

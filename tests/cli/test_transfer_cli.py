@@ -220,6 +220,27 @@ def test_a_full_output_or_a_closed_input_is_one_line(source: Path, tmp_path: Pat
     assert closed.stderr == "Error: standard input is closed: give the export's file name\n"
 
 
+def test_a_closed_output_is_one_line(source: Path) -> None:
+    """`export >&-` exited 0 having written nothing: Python makes a closed standard
+    output None, and click drops what is echoed to None without a word."""
+    exe = shutil.which("hpotrack")
+    if exe is None:
+        pytest.skip("the hpotrack entry point is not installed (pip install -e .)")
+    for command in (["export", "mlp"], ["show"]):
+        done = subprocess.run(
+            [exe, "--db", str(source), *command],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            preexec_fn=lambda: os.close(1),
+        )
+        assert (done.returncode, done.stderr) == (
+            1,
+            "Error: cannot write the output: standard output is closed\n",
+        )
+
+
 def test_the_installed_command_exports_and_imports(source: Path, tmp_path: Path) -> None:
     exe = shutil.which("hpotrack")
     if exe is None:
