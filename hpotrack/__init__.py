@@ -158,6 +158,9 @@ class _DefaultLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         if logging.getLogger("hpotrack").propagate and logging.getLogger().handlers:
             return
+        from hpotrack.progress import end_open_lines
+
+        end_open_lines()  # a progress bar's line ends first: the message gets its own
         super().emit(record)
 
 

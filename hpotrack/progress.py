@@ -40,6 +40,8 @@ class ProgressBar:
         self._width = width
         self._started = time.monotonic()
         self._first_done: int | None = None
+        self._unstored = 0  # trials this process ran whose outcome its next ask stores
+        self._line_open = False  # the bar is drawn and nothing has ended its line yet
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -51,19 +53,33 @@ class ProgressBar:
         tb: TracebackType | None,
     ) -> None:
         if self._enabled:
-            self._stream.write("\n")
-            self._stream.flush()
+            self.end_line()
+            _OPEN_BARS.discard(self)
 
-    def update(self) -> None:
+    def update(self, unstored: int = 0) -> None:
+        """Draw the bar again; ``unstored``: trials this process finished whose outcomes
+        are not stored yet (they count as done: the next ask stores them)."""
         if not self._enabled:
             return
+        self._unstored = unstored
         self._stream.write("\r" + self.line())
         self._stream.flush()
+        self._line_open = True
+        _OPEN_BARS.add(self)
+
+    def end_line(self) -> None:
+        """End the bar's line, so that what is written next (a log message) starts on a
+        line of its own; the next :meth:`update` draws the bar below it."""
+        if self._line_open:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._line_open = False
 
     def line(self) -> str:
         """The bar's text for the study's current state."""
         history = self._study.refresh()
         done = len(history.trials) - history.count(TrialState.QUEUED, TrialState.RUNNING)
+        done += self._unstored
         if self._first_done is None:
             self._first_done = done - 1
         elapsed = time.monotonic() - self._started
@@ -94,6 +110,16 @@ class ProgressBar:
         )
         parts.append(f"elapsed {_clock(elapsed)}")
         return "  ".join(parts)
+
+
+_OPEN_BARS: set[ProgressBar] = set()  # bars of this process being drawn
+
+
+def end_open_lines() -> None:
+    """End the line of any bar being drawn (before a log message on the same terminal:
+    it was written at the end of the bar's line)."""
+    for bar in list(_OPEN_BARS):
+        bar.end_line()
 
 
 def _bar(done: float, total: float, width: int) -> str:

@@ -375,7 +375,7 @@ def optimize_here(
                 claims.pop(0)
                 batch.ran()
                 ran += 1
-                bar.update()
+                bar.update(unstored=len(done))
                 if outcome.state is not TrialState.FAILED:
                     failures.clear()
                     continue

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
+import sys
 from pathlib import Path
+
+import pytest
 
 import hpotrack as hp
 from hpotrack.progress import ProgressBar
@@ -54,3 +58,30 @@ def test_the_bar_is_silent_off_a_terminal_or_when_disabled(db: Path) -> None:
         with ProgressBar(study, 5, stream=stream, enabled=enabled) as bar:
             bar.update()
         assert stream.getvalue() == ""
+
+
+def test_log_messages_start_on_their_own_line_and_the_bar_ends_at_the_target(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal the bar and hpotrack's messages share stderr: "target reached" was
+    written at the end of the bar's line, and the bar stopped one short (5/6), since the
+    last trial's outcome is stored by the next ask."""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    (handler,) = logging.getLogger("hpotrack").handlers
+    monkeypatch.setattr(handler, "stream", terminal)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a script: not pytest's
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        if x > 0.9:
+            raise ValueError("too large")  # a warning while the bar is drawn
+        return x
+
+    train.optimize(n_trials=6, progress=True)
+    text = terminal.getvalue()
+    assert text.count("[hpotrack]") >= 1
+    for message in text.split("[hpotrack]")[1:]:
+        assert text[text.index(message) - len("[hpotrack]") - 1] == "\n"
+    drawn = [line for line in text.replace("\r", "\n").splitlines() if line.startswith("s  ")]
+    assert "6/6" in drawn[-1]
