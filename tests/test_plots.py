@@ -124,6 +124,16 @@ def test_history_marks_failed_trials_and_follows_the_best(db: Path) -> None:
     assert list(best.get_ydata()) == sorted(best.get_ydata(), reverse=True)  # minimize
 
 
+def test_history_says_which_trials_have_not_ended(db: Path) -> None:
+    """Plotted while the study runs: their numbers are on the axis with nothing at
+    them, so the title says why."""
+    opened = study(db, "random")
+    assert "\n" not in plots.history(opened).axes[0].get_title()
+    opened.enqueue({})
+    opened.enqueue({})
+    assert plots.history(opened).axes[0].get_title().endswith("\n2 queued: not drawn yet")
+
+
 def test_history_counts_the_diverged_pruned_trials_it_cannot_draw(tmp_path: Path) -> None:
     @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="d", db=tmp_path / "d.db",
              seed=3, budget=hp.Budget(1, 9))  # fmt: skip

@@ -79,9 +79,22 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
     objective = short(study.objective)
     ax.set(xlabel="trial", ylabel=objective)
     whole_x(ax)
-    title(ax, f"{short(study.name)}: {objective} per trial ({study.direction})")
+    title(
+        ax, f"{short(study.name)}: {objective} per trial ({study.direction})", _unfinished(trials)
+    )
     ax.legend(loc="best", fontsize="small")
     return fig
+
+
+def _unfinished(trials: Sequence[TrialRecord]) -> str | None:
+    """ "2 running, 1 queued: not drawn yet" for a study plotted while it runs (their
+    numbers are on the axis, with nothing at them); None when every trial has ended."""
+    counts = [
+        f"{n} {state.value}"
+        for state in (TrialState.RUNNING, TrialState.QUEUED)
+        if (n := sum(t.state is state for t in trials))
+    ]
+    return f"{', '.join(counts)}: not drawn yet" if counts else None
 
 
 def _best_so_far(trials: Sequence[TrialRecord], direction: str) -> tuple[list[int], list[float]]:
