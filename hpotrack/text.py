@@ -45,3 +45,18 @@ class Rewording(logging.Filter):
             message = message.replace(phrase, replacement)
         record.msg, record.args = message, None
         return True
+
+
+def cut(text: str, room: int) -> str:
+    """``text`` within ``room`` characters, an ellipsis telling that it was cut."""
+    return text if len(text) <= room else text[: room - 1] + "…"
+
+
+def cut_middle(text: str, limit: int = 40) -> str:
+    """``text`` cut in the middle to at most ``limit`` characters: a long study, objective
+    or parameter name otherwise runs off the figure or over its neighbours' labels (both
+    ends kept, as names often differ only at the end)."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head) :]}"

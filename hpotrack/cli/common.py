@@ -35,6 +35,7 @@ from hpotrack.jsonable import jsonable
 from hpotrack.records import Edge
 from hpotrack.store import Store, open_store
 from hpotrack.study import Study
+from hpotrack.text import cut
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv")
@@ -268,11 +269,6 @@ def on_terminal() -> bool:
 
 def terminal_width() -> int:
     return shutil.get_terminal_size((80, 24)).columns
-
-
-def cut(text: str, room: int) -> str:
-    """``text`` within ``room`` characters, an ellipsis telling that it was cut."""
-    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def table(rows: list[dict[str, Any]]) -> str:

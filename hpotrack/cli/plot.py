@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from hpotrack import plots
-from hpotrack.cli.common import cli, cut, study_of, user_errors
+from hpotrack.cli.common import cli, study_of, user_errors
 from hpotrack.progress import Counter
-from hpotrack.text import plural
+from hpotrack.text import cut, plural
 
 
 @cli.command()

@@ -13,7 +13,6 @@ from hpotrack.cli.common import (
     WholeNumber,
     budget_text,
     cli,
-    cut,
     emit,
     format_option,
     on_terminal,
@@ -29,7 +28,7 @@ from hpotrack.methods.base import Method
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
-from hpotrack.text import plural
+from hpotrack.text import cut, plural
 
 # only budget studies have them: no column of - otherwise
 BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")

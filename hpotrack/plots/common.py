@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from hpotrack.errors import HpotrackError, MissingDependency
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.study import Study
+from hpotrack.text import cut_middle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -106,21 +107,11 @@ def new_axes(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def short(text: str, limit: int = 40) -> str:
-    """``text`` cut in the middle to at most ``limit`` characters: a long study, objective
-    or parameter name otherwise runs off the figure or over its neighbours' labels (both
-    ends kept, as names often differ only at the end)."""
-    if len(text) <= limit:
-        return text
-    head = (limit - 1) // 2
-    return f"{text[:head]}…{text[len(text) - (limit - 1 - head) :]}"
-
-
 def title(ax: Axes, main: str, detail: str | None = None) -> None:
     """A title, and a smaller line of detail under it; each line cut to what fits the
-    figure's width (:func:`short`)."""
+    figure's width (:func:`hpotrack.text.cut_middle`)."""
     fits = int(TITLE_CHARS_PER_INCH * ax.figure.bbox.width / ax.figure.dpi)
-    lines = [short(line, fits) for line in (main, detail) if line is not None]
+    lines = [cut_middle(line, fits) for line in (main, detail) if line is not None]
     ax.set_title("\n".join(lines), fontsize="medium")
 
 

@@ -19,12 +19,12 @@ from hpotrack.plots.common import (
     log_if_wide,
     new_axes,
     read_trials,
-    short,
     title,
     whole_x,
 )
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.study import Study
+from hpotrack.text import cut_middle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,12 +81,12 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
         ax.scatter(steps, values, marker="x", s=16, color="k", label="pruned here", zorder=4)
     log_if_wide(ax, [float(v) for ls in lines.values() for line in ls for v in line[:, 1]])
     count = sum(len(ls) for ls in lines.values())
-    ax.set(xlabel="step", ylabel=short(name))
+    ax.set(xlabel="step", ylabel=cut_middle(name))
     whole_x(ax)
     note = f"{diverged} more diverged (NaN, infinite or {BEYOND_DRAWABLE}): not drawn"
     title(
         ax,
-        f"{short(study.name)}: intermediate {short(name)} of {count} trials",
+        f"{cut_middle(study.name)}: intermediate {cut_middle(name)} of {count} trials",
         note if diverged else None,
     )
     legend = fig.legend(loc="outside lower center", ncols=4, fontsize="small")  # not over them

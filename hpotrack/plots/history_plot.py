@@ -15,13 +15,13 @@ from hpotrack.plots.common import (
     log_if_wide,
     new_axes,
     read_trials,
-    short,
     title,
     value_of,
     whole_x,
 )
 from hpotrack.records import TrialRecord, TrialState, is_better
 from hpotrack.study import Study
+from hpotrack.text import cut_middle
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -76,11 +76,13 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
     numbers = [t.number for t in trials]  # failed markers do not widen the axis themselves
     margin = max(0.5, 0.02 * (max(numbers) - min(numbers)))
     ax.set_xlim(min(numbers) - margin, max(numbers) + margin)
-    objective = short(study.objective)
+    objective = cut_middle(study.objective)
     ax.set(xlabel="trial", ylabel=objective)
     whole_x(ax)
     title(
-        ax, f"{short(study.name)}: {objective} per trial ({study.direction})", _unfinished(trials)
+        ax,
+        f"{cut_middle(study.name)}: {objective} per trial ({study.direction})",
+        _unfinished(trials),
     )
     ax.legend(loc="best", fontsize="small")
     return fig

@@ -18,13 +18,13 @@ from hpotrack.plots.common import (
     has_value,
     new_axes,
     read_trials,
-    short,
     title,
     value_of,
 )
 from hpotrack.records import TrialState, worst_value
 from hpotrack.space import Value
 from hpotrack.study import Study
+from hpotrack.text import cut_middle
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -98,7 +98,7 @@ def _observed(study: Study) -> _Observations:
         )
     step = max(enough)
     found = at[step]
-    where = f"{len(found)} trials' {short(study.objective)} at step {step}"
+    where = f"{len(found)} trials' {cut_middle(study.objective)} at step {step}"
     return _Observations([p for p, _ in found], [v for _, v in found], where)
 
 
@@ -110,15 +110,15 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     observed = _observed(study)
     shares = _shares(study, observed)
     order = sorted(shares, key=lambda name: shares[name][0])
-    labels = [short(name, PARAM_CHARS) for name in order]
+    labels = [cut_middle(name, PARAM_CHARS) for name in order]
     fig, ax = new_axes(height=max(3.0, 0.45 * len(order) + 1.8))
     means = [shares[name][0] for name in order]
     ax.barh(labels, means, xerr=[shares[name][1] for name in order], color="C0", capsize=3)
     rest = max(0.0, 1.0 - sum(means))
     ax.set_xlim(0, 1)
     ax.set_xlabel(
-        f"share of the variance of {short(study.objective)} (main effect)\n"
+        f"share of the variance of {cut_middle(study.objective)} (main effect)\n"
         f"interactions and the rest: {rest:.0%}"  # two lines: one ran off the figure
     )
-    title(ax, f"{short(study.name)}: parameter importance", f"{ESTIMATOR}, {observed.where}")
+    title(ax, f"{cut_middle(study.name)}: parameter importance", f"{ESTIMATOR}, {observed.where}")
     return fig

@@ -18,13 +18,13 @@ from hpotrack.plots.common import (
     has_value,
     new_axes,
     read_trials,
-    short,
     title,
     value_of,
     whole_x,
 )
 from hpotrack.records import Origin, TrialRecord, TrialState, is_better
 from hpotrack.study import Study
+from hpotrack.text import cut_middle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -108,7 +108,8 @@ def _population(
     ax.set_xlabel("step")
     title(
         ax,
-        f"{short(study.name)}: population lineage, {len(members)} members, {len(lane)} segments",
+        f"{cut_middle(study.name)}: population lineage, {len(members)} members, "
+        f"{len(lane)} segments",
         "an arrow: an exploit (a copy of another member's checkpoint, then explore)",
     )
     return fig
@@ -215,11 +216,11 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
     if len(valued) < len(trials):
         ax.axhline(floor, color="0.6", lw=0.8, ls="--")
         ax.text(0, floor, " no value", va="bottom", fontsize=7, color="0.4")
-    ax.set(xlabel="trial", ylabel=short(study.objective))
+    ax.set(xlabel="trial", ylabel=cut_middle(study.objective))
     whole_x(ax)
     title(
         ax,
-        f"{short(study.name)}: lineage",
+        f"{cut_middle(study.name)}: lineage",
         "parent -> child edges by trial number, coloured by kind",
     )
     ax.legend(loc="best", fontsize="small")

@@ -14,12 +14,12 @@ from hpotrack.plots.common import (
     new_axes,
     read_trials,
     require_complete,
-    short,
     title,
     value_of,
 )
 from hpotrack.records import TrialState
 from hpotrack.study import Study
+from hpotrack.text import cut, cut_middle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -64,9 +64,13 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     ax.add_collection(lines)
     best = int(np.argmin(values) if study.direction == "minimize" else np.argmax(values))
     ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=f"best (#{done[best].number})")
-    fig.colorbar(lines, ax=ax, label=short(study.objective), pad=0.01)
+    fig.colorbar(lines, ax=ax, label=cut_middle(study.objective), pad=0.01)
     _param_axes(ax, study, names, x, (low, high))
-    title(ax, f"{short(study.name)}: parameters of {len(done)} complete trials", _cube_note(study))
+    title(
+        ax,
+        f"{cut_middle(study.name)}: parameters of {len(done)} complete trials",
+        _cube_note(study),
+    )
     fig.legend(loc="outside lower center", ncols=2, fontsize="small")
     return fig
 
@@ -90,7 +94,7 @@ def _param_axes(
     low, high = value_range
     for u, value in ((0.0, low), (1.0, high)):
         ax.text(x[-1] + 0.03, u, _label(value), **TEXT)
-    labels = [short(label, PARAM_CHARS) for label in (*names, study.objective)]
+    labels = [cut_middle(label, PARAM_CHARS) for label in (*names, study.objective)]
     crowded = len(x) > MAX_WIDTH / 1.5  # under 1.5 inch apart: steep names, right-aligned
     rotation = 45 if crowded else 20 if len(x) > 6 else 0
     ax.set_xticks(x, labels, rotation=rotation, ha="right" if rotation else "center")
@@ -103,12 +107,13 @@ def _param_axes(
 def _label(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
-    text = str(value)
-    return text if len(text) <= 12 else text[:11] + "…"
+    return cut(str(value), 12)
 
 
 def _cube_note(study: Study) -> str:
-    logs = [short(name, PARAM_CHARS) for name, p in study.space.items() if getattr(p, "log", False)]
+    logs = [
+        cut_middle(name, PARAM_CHARS) for name, p in study.space.items() if getattr(p, "log", False)
+    ]
     scale = f"; log scale: {', '.join(logs)}" if logs else ""
     return f"each axis spans a parameter's range as the methods encode it{scale}"
 
