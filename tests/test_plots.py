@@ -215,6 +215,19 @@ def test_params_has_an_axis_per_parameter_and_the_objective(db: Path) -> None:
     assert {"adam", "sgd", "rms", "0.0001", "0.1", "-2", "2"} <= texts
 
 
+def test_params_of_a_constant_objective_has_no_made_up_colour_range(tmp_path: Path) -> None:
+    """Every trial at 1.0 drew a colour bar from 0.96 to 1.04 and labelled the objective's
+    axis 1 at both ends."""
+
+    @hp.tune(SPACE, method="random", study="flat", db=tmp_path / "f.db", seed=3)
+    def train(x: float, lr: float, opt: str) -> float:
+        return 1.0
+
+    fig = plots.params(train.optimize(n_trials=5, progress=False))
+    assert len(fig.axes) == 1  # no colour bar
+    assert [t.get_text() for t in fig.axes[0].texts].count("1") == 1
+
+
 def test_the_pbt_lineage_has_a_lane_per_member_and_an_arrow_per_exploit(db: Path) -> None:
     opened = study(db, "p")
     fig = plots.lineage(opened)

@@ -64,7 +64,8 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     ax.add_collection(lines)
     best = int(np.argmin(values) if study.direction == "minimize" else np.argmax(values))
     ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=f"best (#{done[best].number})")
-    fig.colorbar(lines, ax=ax, label=cut_middle(study.objective), pad=0.01)
+    if high > low:  # a constant objective has no range: a colour bar would invent one
+        fig.colorbar(lines, ax=ax, label=cut_middle(study.objective), pad=0.01)
     _param_axes(ax, study, names, x, (low, high))
     title(
         ax,
@@ -92,7 +93,8 @@ def _param_axes(
         for u, label in ticks:
             ax.text(position + 0.03, u, _label(label), **TEXT)
     low, high = value_range
-    for u, value in ((0.0, low), (1.0, high)):
+    ends = ((0.0, low), (1.0, high)) if high > low else ((0.5, low),)
+    for u, value in ends:
         ax.text(x[-1] + 0.03, u, _label(value), **TEXT)
     labels = [cut_middle(label, PARAM_CHARS) for label in (*names, study.objective)]
     crowded = len(x) > MAX_WIDTH / 1.5  # under 1.5 inch apart: steep names, right-aligned
