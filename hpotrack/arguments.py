@@ -16,7 +16,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 INSTEAD = {
     "storage": "db= takes the database file: a path such as 'hpotrack.db', not a URL",
-    "study_name": "study= names the study",
+    "study_name": "study= names the study (load_study takes it first: load_study(name, db=...))",
     "sampler": "method= chooses the search: a name ('tpe') or hp.methods.TPE(...)",
     "pruner": (
         "a pruner is an option of the method, method=hp.methods.TPE(pruner='median'); "

@@ -100,7 +100,7 @@ class TunedFunction:
         refuse_while_a_worker_imports(call)
         if args:
             raise TrialError(
-                f"call {self.definition.name} with keyword arguments only, e.g. "
+                f"call {self.fn.__name__}() with keyword arguments only, e.g. "
                 f"{self.fn.__name__}({', '.join(f'{n}=...' for n in self.definition.space)})"
             )
         values = self.definition.space.validate(params)  # before anything is stored

@@ -46,6 +46,17 @@ def test_optunas_optimize_arguments_say_what_hpotrack_takes(tmp_path: Path) -> N
     assert len(train.optimize(n_trials=1).trials) == 1  # a right call still works
 
 
+def test_optunas_load_study_arguments_name_load_studys_own(tmp_path: Path) -> None:
+    """optuna.load_study(study_name=..., storage=...): the hint was "study= names the
+    study", but load_study takes no study= (it takes the name first)."""
+    hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0)(objective).optimize(n_trials=1)
+    with pytest.raises(CallError) as raised:
+        hp.load_study(study_name="s", db=tmp_path / "h.db")  # type: ignore[call-arg]
+    assert str(raised.value).startswith("load_study() takes no study_name=: study= names the")
+    assert "load_study(name, db=...)" in str(raised.value)
+    assert len(hp.load_study("s", db=tmp_path / "h.db").trials) == 1  # as the hint says
+
+
 def test_a_misspelt_argument_names_the_closest_and_is_still_a_type_error() -> None:
     with pytest.raises(TypeError) as raised:
         hp.tune(SPACE, studdy="a")  # type: ignore[call-arg]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,47 @@ def test_reports_of_a_dict_or_by_keyword_say_one_metric_per_call(tmp_path: Path)
         "report() takes no loss=; it takes value, step, name, prune (True)",
         "report() takes no loss=; it takes value, step, name, prune (True)",
     ]
+
+
+def _quoted_messages() -> list[str]:
+    """The messages docs/porting.md quotes, ("...") or with "...", outside code blocks."""
+    text = " ".join(re.sub(r"```.*?```", "", DOCS.read_text(), flags=re.S).split())
+    return [
+        quote.removesuffix("...").strip()
+        for quote in re.findall(r'(?:\(|with )"([^"`]{20,})"', text)
+    ]
+
+
+def test_the_messages_the_porting_page_quotes_are_hpotracks(tmp_path: Path) -> None:
+    """Two had changed in the code and not on the page (a dict report said "report()
+    needs a number")."""
+    with pytest.raises(hp.TrialError) as raised:  # Hyperopt's objective(params)
+        hp.tune({"lr": (1e-3, 1.0), "n": (1, 3)}, db=tmp_path / "h.db")(lambda params: 0.0)
+    said = [str(raised.value)]
+
+    def hyperopts(x: float) -> dict[str, object]:
+        return {"loss": x, "status": "ok"}
+
+    def rays(x: float, trial: hp.Trial) -> None:  # only reports, returns nothing
+        trial.report(x, step=1)
+
+    def a_dict_report(x: float, trial: hp.Trial) -> float:
+        trial.report({"loss": 0.42}, step=1)  # type: ignore[arg-type]
+        return x
+
+    cases: list[tuple[Callable[..., object], str]] = [
+        (hyperopts, "value"),
+        (rays, "loss"),
+        (a_dict_report, "loss"),
+    ]
+    for number, (fn, objective) in enumerate(cases):
+        train = hp.tune(SPACE, db=tmp_path / "h.db", study=f"s{number}", objective=objective)
+        (trial,) = train(fn).optimize(n_trials=1).trials
+        said.append(" ".join(str(trial.error).split()))
+    quoted = _quoted_messages()
+    assert len(quoted) == 4, quoted
+    for quote in quoted:
+        assert any(quote in message for message in said), (quote, said)
 
 
 def _snippets() -> list[str]:

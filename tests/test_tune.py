@@ -504,6 +504,18 @@ def test_a_manual_call_with_positional_arguments_raises_and_stores_nothing(db: P
     assert not db.exists()
 
 
+def test_a_positional_call_names_the_function_not_the_study(db: Path) -> None:
+    """It said "call s with keyword arguments only", s being the study's name."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="mlp-digits", db=db)
+    def train(x: float) -> float:
+        return x
+
+    with pytest.raises(hp.TrialError) as raised:
+        train(0.5)
+    assert str(raised.value) == "call train() with keyword arguments only, e.g. train(x=...)"
+
+
 def test_a_manual_call_whose_function_raises_raises_that_error_and_stores_a_failed_trial(
     db: Path,
 ) -> None:
