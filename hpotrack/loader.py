@@ -83,7 +83,13 @@ def _module(name: str, path: str | None) -> ModuleType:
             and Path(spawned.__file__ or "").resolve() == Path(path)
         ):
             return spawned
-        if not path or not Path(path).exists():
+        if not path:  # a notebook cell, IPython, `python -c` or stdin: no file to import
+            raise FunctionNotFound(
+                "it was defined interactively (in a notebook, IPython, `python -c` or "
+                "stdin), where no other process can import it: run optimize() again where "
+                "it is defined, or move it to a file"
+            )
+        if not Path(path).exists():
             raise FunctionNotFound(
                 f"the tuned function was defined in a script that no longer exists ({path})"
             )

@@ -78,8 +78,9 @@ class ProgressBar:
     def line(self) -> str:
         """The bar's text for the study's current state."""
         history = self._study.refresh()
-        done = len(history.trials) - history.count(TrialState.QUEUED, TrialState.RUNNING)
-        done += self._unstored
+        # the trials that count toward the target (not a lost or interrupted one that
+        # a retry replaced), less those still running
+        done = history.n_started - history.count(TrialState.RUNNING) + self._unstored
         if self._first_done is None:
             self._first_done = done - 1
         elapsed = time.monotonic() - self._started

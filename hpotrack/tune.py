@@ -160,7 +160,7 @@ class TunedFunction:
         max_budget: float | None = None,
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
-        from hpotrack.workers import refuse_while_a_worker_imports
+        from hpotrack.workers import importable_reference, refuse_while_a_worker_imports
 
         refuse_while_a_worker_imports()
         refuse_while_imported("optimize()")
@@ -181,11 +181,13 @@ class TunedFunction:
                 f"progress={progress!r}"
             )
         _check_max_budget(max_budget, study or self.definition.name, self.definition.budget)
+        jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+        if jobs > 1:  # refused before the study or its target is stored
+            importable_reference(self.fn)
         deadline = None if timeout is None else time.time() + timeout  # from this call on
         opened = self._open(db, study)
         if n_trials is not None:
             opened.raise_target(n_trials)
-        jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
         target = n_trials if n_trials is not None else opened.target
         _warn_if_none_can_complete(opened, target)
         if jobs > 1 and target is not None:  # no worker without a trial to run

@@ -15,7 +15,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,13 +58,7 @@ def run_workers(
     ``deadline`` (a ``time.time()``, at which every worker stops starting trials); a
     worker that dies is replaced. Returns the trials the workers ran, and whether the
     deadline ended the run."""
-    reference = function_reference(tuned.fn)
-    if not reference["path"]:
-        raise HpotrackError(
-            f"n_jobs > 1 needs {tuned.fn.__qualname__} in a module or script file that worker "
-            "processes can import (it was defined interactively); use n_jobs=1 or move it "
-            "to a file"
-        )
+    reference = importable_reference(tuned.fn)
     workers: set[int | None] = set()  # every worker's pid: the trials they ran
     while jobs > 0:
         died = _run_round(reference, study, jobs, n_trials, deadline, progress, max_budget, workers)
@@ -87,6 +81,20 @@ def run_workers(
             "a worker process died (%s)%s; starting %s", how, requeued, plural(jobs, "new worker")
         )
     return _ran(study, workers, n_trials, deadline)
+
+
+def importable_reference(fn: Callable[..., Any]) -> dict[str, Any]:
+    """What worker processes import ``fn`` by; an error when nothing can (it was defined
+    in a notebook cell, IPython, ``python -c`` or stdin). ``optimize`` checks it before it
+    stores anything, so a refused call leaves the study as it was."""
+    reference = function_reference(fn)
+    if not reference["path"]:
+        raise HpotrackError(
+            f"n_jobs > 1 needs {fn.__qualname__} in a module or script file that worker "
+            "processes can import (it was defined interactively); use n_jobs=1 or move it "
+            "to a file"
+        )
+    return reference
 
 
 def _ran(

@@ -108,6 +108,17 @@ def test_svg_by_suffix(db: Path, tmp_path: Path) -> None:
     assert svg.count("<svg") == 1
 
 
+@pytest.mark.parametrize("kind", plots.KINDS)
+def test_every_kind_shows_itself_as_an_image_in_a_notebook(db: Path, kind: str) -> None:
+    """IPython displays an object's ``_repr_png_``: a Figure made without pyplot has none
+    (matplotlib's formatter is only registered by ``%matplotlib inline`` or pyplot), so
+    ``plots.history(study)`` at the end of a cell showed ``<Figure size 800x480 ...>``."""
+    drawn = plots.figure(study(db, "p"), kind)
+    assert isinstance(drawn, Figure)
+    image = drawn._repr_png_()
+    assert image.startswith(PNG) and len(image) > 10_000
+
+
 def test_a_random_study_has_no_lineage_to_plot(db: Path) -> None:
     with pytest.raises(PlotError, match="has no lineage to plot: no trial has a parent"):
         plots.lineage(study(db, "random"))

@@ -85,3 +85,24 @@ def test_log_messages_start_on_their_own_line_and_the_bar_ends_at_the_target(
         assert text[text.index(message) - len("[hpotrack]") - 1] == "\n"
     drawn = [line for line in text.replace("\r", "\n").splitlines() if line.startswith("s  ")]
     assert "6/6" in drawn[-1]
+
+
+def test_a_trial_a_retry_replaced_is_not_counted_done_twice(db: Path) -> None:
+    """Ctrl-C stores the running trial as interrupted and queues its retry, which
+    replaces it in the count: the bar of the run that continues read 4/4 before it ran
+    anything left and ended at 5/4."""
+    interrupt = [True]
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        if interrupt.pop() if interrupt else False:
+            raise KeyboardInterrupt
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        train.optimize(n_trials=4, progress=False)
+    study = train.study
+    assert [t.state.value for t in study.trials] == ["failed", "queued"]
+    assert "0/4" in ProgressBar(study, 4, enabled=True).line()
+    train.optimize(n_trials=4, progress=False)
+    assert "4/4" in ProgressBar(study, 4, enabled=True).line()

@@ -123,6 +123,27 @@ def test_a_smaller_n_trials_never_lowers_the_stored_target(db: Path) -> None:
     assert len(train.study.trials) == 5
 
 
+def test_n_jobs_for_a_function_typed_interactively_is_refused_before_anything_is_stored(
+    db: Path,
+) -> None:
+    # as a notebook cell defines it: module __main__, no file worker processes can import
+    source = (
+        "import hpotrack as hp\n"
+        f"@hp.tune({{'x': hp.Float(0.0, 1.0)}}, study='cell', db={str(db)!r})\n"
+        "def train(x):\n"
+        "    return x\n"
+    )
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(source, "<ipython-input-1>", "exec"), namespace)
+    train = namespace["train"]
+    train.optimize(n_trials=2)
+    with pytest.raises(hp.HpotrackError, match="defined interactively"):
+        train.optimize(n_trials=5, n_jobs=2)
+    study = hp.load_study("cell", db=db)
+    assert study.target == 2  # a later optimize() does not go on to 5
+    assert len(study.trials) == 2
+
+
 # -- what the function returns --------------------------------------------------------------
 
 

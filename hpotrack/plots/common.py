@@ -98,11 +98,12 @@ def value_of(trial: TrialRecord) -> float:
 
 
 def new_axes(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
-    """A figure on an Agg canvas (no pyplot) with one Axes."""
+    """A figure on an Agg canvas (no pyplot) with one Axes, shown inline in a notebook."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    from hpotrack.plots.inline import InlineFigure
+
+    fig = InlineFigure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
 

@@ -259,6 +259,23 @@ def test_a_moved_script_is_a_clear_error_naming_function(tmp_path: Path) -> None
     assert len(hp.load_study("script", db=db).trials) == 5
 
 
+def test_a_study_run_interactively_says_why_it_cannot_be_resumed(tmp_path: Path) -> None:
+    # `python -c` records no file, as a notebook cell or IPython does: there is nothing
+    # to import, which used to read "a script that no longer exists (None)"
+    code = (
+        "import hpotrack as hp\n"
+        "@hp.tune({'x': hp.Float(0.0, 1.0)}, study='typed', db='h.db')\n"
+        "def train(x):\n"
+        "    return x\n"
+        "train.optimize(n_trials=2)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True)
+    exit_code, output = invoke(tmp_path / "h.db", "typed", "--n-trials", "3")
+    assert exit_code == 2
+    assert "Traceback" not in output and "None" not in output
+    assert "defined interactively" in output and "move it to a file" in output
+
+
 def test_function_option_errors(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     assert invoke(db, "script", "--function", "nocolon")[0] == 2
