@@ -2,7 +2,9 @@
 ``max_budget``), best so far, elapsed and ETA.
 
 Counts are study-wide (read from the database), so with several processes each bar shows
-the whole study. Silent when stderr is not a terminal, or with ``progress=False``.
+the whole study. Silent when stderr is not a terminal, or with ``progress=False``. Drawn at
+most every ``ProgressBar.REDRAW_S`` (and once more at the end): in a notebook each draw is a
+message to the kernel, which tripled the time of a thousand quick trials.
 :class:`Counter` is the same kind of line for long command-line work (export, import, plots).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Sized
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
 
 
 class ProgressBar:
+    REDRAW_S = 0.1
+
     def __init__(
         self,
         study: Study,
@@ -30,7 +35,10 @@ class ProgressBar:
         stream: TextIO | None = None,
         width: int = 24,
         max_budget: float | None = None,
+        unstored: Sized = (),
     ) -> None:
+        """``unstored``: the trials this process ran whose outcomes its next ask stores
+        (the runner's list, read at each draw; they count as done)."""
         self._study = study
         self._target = target
         self._max_budget = max_budget
@@ -40,8 +48,10 @@ class ProgressBar:
         self._width = width
         self._started = time.monotonic()
         self._first_done: int | None = None
-        self._unstored = 0  # trials this process ran whose outcome its next ask stores
+        self._unstored = unstored
         self._line_open = False  # the bar is drawn and nothing has ended its line yet
+        self._drawn_at = -self.REDRAW_S
+        self._behind = False  # an update was not drawn yet
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -53,15 +63,23 @@ class ProgressBar:
         tb: TracebackType | None,
     ) -> None:
         if self._enabled:
+            if self._behind:
+                self._draw()
             self.end_line()
             _OPEN_BARS.discard(self)
 
-    def update(self, unstored: int = 0) -> None:
-        """Draw the bar again; ``unstored``: trials this process finished whose outcomes
-        are not stored yet (they count as done: the next ask stores them)."""
+    def update(self) -> None:
+        """Draw the bar again, unless it was drawn less than ``REDRAW_S`` ago."""
         if not self._enabled:
             return
-        self._unstored = unstored
+        if time.monotonic() - self._drawn_at < self.REDRAW_S:
+            self._behind = True
+            return
+        self._draw()
+
+    def _draw(self) -> None:
+        self._drawn_at = time.monotonic()
+        self._behind = False
         self._stream.write("\r" + self.line())
         self._stream.flush()
         self._line_open = True
@@ -80,7 +98,7 @@ class ProgressBar:
         history = self._study.refresh()
         # the trials that count toward the target (not a lost or interrupted one that
         # a retry replaced), less those still running
-        done = history.n_started - history.count(TrialState.RUNNING) + self._unstored
+        done = history.n_started - history.count(TrialState.RUNNING) + len(self._unstored)
         if self._first_done is None:
             self._first_done = done - 1
         elapsed = time.monotonic() - self._started

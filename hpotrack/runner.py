@@ -355,7 +355,8 @@ def optimize_here(
     deleted = False  # the study is gone: nothing is left to store or collect
     study.remove_stray_checkpoint_files()
     try:
-        with ProgressBar(study, limit, enabled=progress, max_budget=max_budget) as bar:
+        bar = ProgressBar(study, limit, enabled=progress, max_budget=max_budget, unstored=done)
+        with bar:
             while not (timed_out := deadline is not None and time.time() >= deadline):
                 if not claims:
                     try:  # stores `done` (then empties it) and fills `claims`, atomically
@@ -375,7 +376,7 @@ def optimize_here(
                 claims.pop(0)
                 batch.ran()
                 ran += 1
-                bar.update(unstored=len(done))
+                bar.update()
                 if outcome.state is not TrialState.FAILED:
                     failures.clear()
                     continue

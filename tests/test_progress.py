@@ -106,3 +106,22 @@ def test_a_trial_a_retry_replaced_is_not_counted_done_twice(db: Path) -> None:
     assert "0/4" in ProgressBar(study, 4, enabled=True).line()
     train.optimize(n_trials=4, progress=False)
     assert "4/4" in ProgressBar(study, 4, enabled=True).line()
+
+
+def test_quick_updates_are_drawn_at_most_every_redraw_interval_and_the_last_at_the_end(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each draw reads the study and, in a notebook, sends a message to the kernel: a
+    thousand quick trials took three times as long with the bar."""
+    monkeypatch.setattr(ProgressBar, "REDRAW_S", 3600.0)  # however slow this machine is
+    study = study_with_trials(db, 3)
+    unstored: list[int] = []
+    stream = Terminal()
+    with ProgressBar(study, 10, stream=stream, unstored=unstored) as bar:
+        for _ in range(50):
+            unstored.append(0)
+            bar.update()
+        assert stream.getvalue().count("\r") == 1  # the first; the rest came too soon
+        unstored.clear()  # the last draw reads the list then, not as it was at an update
+    draws = stream.getvalue().split("\r")[1:]
+    assert len(draws) == 2 and "4/10" in draws[0] and "3/10" in draws[1]
