@@ -140,14 +140,16 @@ PORTING = {
 by renaming the import (``import hpotrack as hp``) is told, not just refused."""
 
 
-def __getattr__(name: str) -> Any:
-    """``hp.plots`` without ``import hpotrack.plots``: imported on first use, so that
-    ``import hpotrack`` stays light (its figures need matplotlib, the ``plots`` extra).
-    Another library's name (:data:`PORTING`) is an error saying what hpotrack does."""
-    if name == "plots":
-        return importlib.import_module("hpotrack.plots")  # which sets hpotrack.plots
-    hint = f"; {PORTING[name]}" if name in PORTING else ""
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}{hint}")
+if not TYPE_CHECKING:  # type checkers must still catch a misspelt hp.Flaot
+
+    def __getattr__(name: str) -> Any:
+        """``hp.plots`` without ``import hpotrack.plots``: imported on first use, so that
+        ``import hpotrack`` stays light (its figures need matplotlib, the ``plots`` extra).
+        Another library's name (:data:`PORTING`) is an error saying what hpotrack does."""
+        if name == "plots":
+            return importlib.import_module("hpotrack.plots")  # which sets hpotrack.plots
+        hint = f"; {PORTING[name]}" if name in PORTING else ""
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}{hint}")
 
 
 class _DefaultLogHandler(logging.StreamHandler):  # type: ignore[type-arg]

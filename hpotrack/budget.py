@@ -72,8 +72,10 @@ class Budget:
         return float(max(self.min, round(amount))) if self.whole else float(amount)
 
     def to_json(self) -> dict[str, Any]:
+        """The budget as stored with its study (``{"type": "budget", ...}``)."""
         return {"type": "budget", "min": self.min, "max": self.max, "name": self.name}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Budget:
+        """The Budget whose ``to_json()`` gave ``data``."""
         return cls(min=data["min"], max=data["max"], name=data["name"])

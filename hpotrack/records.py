@@ -26,6 +26,7 @@ class TrialState(str, Enum):
 
     @property
     def is_finished(self) -> bool:
+        """Whether the trial has ended: complete, pruned or failed."""
         return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
 
     def __str__(self) -> str:

@@ -52,7 +52,12 @@ class Enqueued:
 
 class Study(StudyReader):
     """One study in a database file: a live view of its trials (:class:`StudyReader`)
-    plus the run loop's ask and tell."""
+    plus the run loop's ask and tell.
+
+    Users get one from ``hp.load_study(name, db=None)``, ``train.optimize(...)`` or
+    ``train.study``, and read ``.trials`` (frozen ``TrialRecord`` objects, by number),
+    ``.best``, ``.curve(number)``, ``.load_checkpoint(number)``, ``.records()`` and
+    ``.to_dataframe()``; ``.enqueue(params)`` queues a trial."""
 
     def __init__(self, store: Store, row: StudyRow) -> None:
         super().__init__(store, row)

@@ -53,18 +53,22 @@ class StudyReader:
 
     @property
     def name(self) -> str:
+        """The study's name (``study=`` of ``@hp.tune``)."""
         return self._row.name
 
     @property
     def direction(self) -> str:
+        """``"minimize"`` or ``"maximize"``: which way the objective is better."""
         return self._row.direction
 
     @property
     def objective(self) -> str:
+        """The name of the metric the study optimizes (``objective=`` of ``@hp.tune``)."""
         return self._row.objective
 
     @property
     def seed(self) -> int:
+        """The study seed: the methods' draws are a function of it and the trial number."""
         return self._row.seed
 
     @property
@@ -75,6 +79,7 @@ class StudyReader:
 
     @property
     def db_path(self) -> Path:
+        """The SQLite file the study is stored in."""
         return self._store.path
 
     @property
@@ -191,4 +196,5 @@ class StudyReader:
 
     @property
     def store(self) -> Store:
+        """The database connection the study reads and writes through."""
         return self._store

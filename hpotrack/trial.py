@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast
 
 import numpy as np
 
@@ -44,6 +44,12 @@ class Pruned(Exception):
     error, and a user's ``except HpotrackError`` must not swallow it.
     """
 
+
+Number: TypeAlias = float | np.floating[Any] | np.integer[Any]
+"""A reported value: Python's numbers and numpy's, as ``np.mean(scores)`` returns them."""
+
+Step: TypeAlias = int | np.integer[Any]
+"""A step: Python's whole numbers and numpy's (``for epoch in np.arange(1, 28)``)."""
 
 MetricRow = tuple[str, int, float, float]
 """An intermediate metric as stored: (name, step, value, time)."""
@@ -133,8 +139,8 @@ class Trial:
     @checked_arguments
     def report(
         self,
-        value: float,
-        step: int | None = None,
+        value: Number,
+        step: Step | None = None,
         *,
         name: str | None = None,
         prune: bool = True,
@@ -310,7 +316,7 @@ class Trial:
 
     # -- checkpoints --------------------------------------------------------------------
 
-    def save_checkpoint(self, obj: object, step: int | None = None) -> None:
+    def save_checkpoint(self, obj: object, step: Step | None = None) -> None:
         """Save ``obj`` (pickled; ``bytes`` are stored as they are) as this trial's
         checkpoint at ``step``, the step the saved state has trained through (default:
         the objective's last step reported, else the last of :attr:`steps`; a trial that
@@ -472,7 +478,7 @@ def current_trial() -> Trial:
 
 @checked_arguments
 def report(
-    value: float, step: int | None = None, *, name: str | None = None, prune: bool = True
+    value: Number, step: Step | None = None, *, name: str | None = None, prune: bool = True
 ) -> None:
     """Report an intermediate metric of the running trial (see :meth:`Trial.report`)."""
     current_trial().report(value, step, name=name, prune=prune)

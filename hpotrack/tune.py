@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, cast
 
 from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
@@ -38,14 +38,24 @@ from hpotrack.text import not_a_number, plural
 
 log = logging.getLogger("hpotrack")
 
+if TYPE_CHECKING:  # a default (PEP 696): a bare `hp.TunedFunction` stays valid in strict mypy
+    from typing_extensions import TypeVar
 
-class TunedFunction:
+    R = TypeVar("R", default=Any)
+else:
+    from typing import TypeVar
+
+    R = TypeVar("R")
+
+
+class TunedFunction(Generic[R]):
     """A training function plus its search definition. Call it with hyperparameters to
-    record one manual trial; call :meth:`optimize` to search."""
+    record one manual trial; call :meth:`optimize` to search. ``R`` is what the function
+    returns, and so what a manual call returns."""
 
     def __init__(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[..., R],
         definition: StudyDefinition,
         *,
         db: str | Path | None,
@@ -91,7 +101,7 @@ class TunedFunction:
             runs[study.name] = study.worker(run_provenance(self.fn))
         return runs[study.name]
 
-    def __call__(self, *args: Any, **params: Any) -> Any:
+    def __call__(self, *args: Any, **params: Any) -> R:
         """Run and record one manual trial; returns what the function returns."""
         call = f"{self.fn.__name__}(...)"
         refuse_while_imported(f"{call} (a manual trial)")
@@ -121,7 +131,7 @@ class TunedFunction:
             raise outcome.raised
         if outcome.state is TrialState.FAILED:  # what it returned is no objective
             raise TrialError(f"manual trial {claimed.number} failed: {outcome.error}")
-        return returned
+        return cast(R, returned)
 
     @checked_arguments
     def optimize(
@@ -246,8 +256,27 @@ def tune(
     retries: int = 1,
     budget: Budget | None = None,
     keep_checkpoints: str = "needed",
-) -> Callable[[Callable[..., Any]], TunedFunction]:
+) -> Callable[[Callable[..., R]], TunedFunction[R]]:
     """Decorate a training function to tune it. See the README for a walk-through.
+
+    The function gets the hyperparameters as keyword arguments (and the running
+    :class:`Trial` if it declares a ``trial`` parameter) and returns a number or a dict
+    of metrics, all stored. The decorated function runs the search with
+    ``train.optimize(n_trials=...)``, which returns the :class:`Study`; a direct call
+    ``train(lr=...)`` runs and records one manual trial.
+
+    ``space``: name -> ``hp.Float``, ``hp.Int``, ``hp.Choice``, or a shorthand (a list
+    is a Choice, a 2-tuple of numbers a Float or Int). ``method``: a name (``"tpe"``,
+    ``"bohb"``, ...) or an instance such as ``hp.methods.TPE(gamma=0.2)``; ``"auto"``
+    picks one. ``study``: the study's name (default: the function's ``module.qualname``).
+    ``objective``: the metric to optimize, the key of the returned dict (a plain number
+    is stored under it); ``direction``: ``"minimize"`` or ``"maximize"``. ``db``: the
+    SQLite file (default ``$HPOTRACK_DB``, else ``./hpotrack.db``). ``seed``: the study
+    seed (default: drawn when the study is created). ``max_failures``: ``optimize``
+    stops with :class:`TooManyFailures` after that many failed trials in a row.
+    ``retries``: how many times a trial whose worker was lost (killed, say) is queued
+    again. ``budget``: ``hp.Budget(min, max)``, how far a trial may train
+    (``trial.budget``), for multi-fidelity methods and ``max_budget``.
 
     ``keep_checkpoints="needed"`` deletes checkpoints as soon as no trial can start from
     them any more (kept: each trial's latest while its line has not gone on, those a
@@ -267,7 +296,7 @@ def tune(
             f"keep_checkpoints must be 'needed' or 'all', but got {keep_checkpoints!r}"
         )
 
-    def decorate(fn: Callable[..., Any]) -> TunedFunction:
+    def decorate(fn: Callable[..., R]) -> TunedFunction[R]:
         name = study if study is not None else default_study_name(fn)
         definition = StudyDefinition(
             name=name,
@@ -334,7 +363,7 @@ def _count(name: str, value: object, *, minimum: int, also: str = "") -> int:
     return int(value)
 
 
-def tuned_function(found: object, study: str) -> TunedFunction | None:
+def tuned_function(found: object, study: str) -> TunedFunction[Any] | None:
     """The tuned function of study ``study`` that ``found`` (imported from the recorded
     module and name) is, or that wraps it: ``tpe = hp.tune(...)(objective)`` records
     ``objective``, which names the undecorated function, so the tuned one is the global of

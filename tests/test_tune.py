@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 import logging
 import math
 import os
+import re
 import shlex
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import typing
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -1225,3 +1229,23 @@ def test_optunas_trial_methods_say_what_hpotrack_does_instead(db: Path) -> None:
         trial.set_user_attr("k", 1)
     with pytest.raises(AttributeError, match=r"^'Trial' object has no attribute 'colour'$"):
         trial.colour  # noqa: B018 - the attribute access is the test
+
+
+def test_a_manual_call_is_typed_as_what_the_function_returns() -> None:
+    """A type checker saw ``train(lr=...)`` as Any, whatever the function returns (a
+    misspelt ``result["acuracy"]`` went unflagged): ``TunedFunction`` is generic in the
+    function's return type, and the decorator ``tune`` returns carries it through."""
+    returns = typing.get_type_hints(hp.TunedFunction.__call__)["return"]
+    assert isinstance(returns, typing.TypeVar)
+    assert hp.TunedFunction.__parameters__ == (returns,)
+    decorate = typing.get_type_hints(hp.tune)["return"]
+    assert typing.get_args(decorate) == ([Callable[..., returns]], hp.TunedFunction[returns])
+
+
+def test_help_of_tune_says_what_every_parameter_is() -> None:
+    """``help(hp.tune)`` (an editor's hover) said "See the README" and described
+    ``keep_checkpoints`` alone: what objective=, db=, seed=, retries=... mean and default
+    to was nowhere to be seen."""
+    doc = inspect.getdoc(hp.tune) or ""
+    parameters = inspect.signature(hp.tune).parameters
+    assert [name for name in parameters if not re.search(rf"``{name}[`=]", doc)] == []

@@ -1,0 +1,47 @@
+"""The handle a training function sees (``hpotrack/trial.py``): ``trial.report`` and
+``hp.report`` as a user's type checker and a running study see them."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hpotrack as hp
+from hpotrack.trial import Trial
+
+
+def accepted(hint: object) -> tuple[type, ...]:
+    """The classes a union annotation admits (``np.floating[Any]`` -> ``np.floating``)."""
+    return tuple(typing.get_origin(arg) or arg for arg in typing.get_args(hint))
+
+
+@pytest.mark.parametrize("report", [Trial.report, hp.report])
+def test_reports_are_annotated_to_take_numpy_numbers(report: object) -> None:
+    """``trial.report(np.mean(scores), step=epoch)`` runs, but mypy and pyright refused
+    it: ``value`` was annotated ``float``, which numpy's float32 and the ``floating``
+    that ``np.mean`` returns are not to them (nor an ``np.int64`` step an ``int``)."""
+    hints = typing.get_type_hints(report)
+    assert isinstance(np.float32(0.5), accepted(hints["value"]))
+    assert isinstance(np.mean([1.0, 2.0]), accepted(hints["value"]))
+    assert isinstance(np.int64(3), accepted(hints["value"]))
+    assert isinstance(np.int64(3), accepted(hints["step"]))
+
+
+def test_numpy_values_and_steps_are_stored_as_plain_numbers(db: Path) -> None:
+    """What the annotations admit, a running trial takes."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="np", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in np.arange(1, 3):
+            trial.report(np.float32(x), step=epoch)
+            hp.report(np.mean([x, 1.0]), epoch, name="mean")
+        return x
+
+    study = train.optimize(n_trials=1)
+    x = study.trials[0].params["x"]
+    assert isinstance(x, float)
+    assert study.curve(0)["value"] == [(1, float(np.float32(x))), (2, float(np.float32(x)))]
+    assert [step for step, _ in study.curve(0)["mean"]] == [1, 2]
