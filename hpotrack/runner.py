@@ -81,8 +81,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
             outcome = checked_hypergradient(result, trial, outcome, study.space)
         if trial.stopped_short():
             outcome = stopped_outcome(trial, outcome)
-    except Pruned:
-        outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
+    except Pruned as exc:  # kept for a direct call, which raises it again
+        outcome = Outcome(TrialState.PRUNED, trial.last_value, {}, raised=exc)
     except (StudyDeleted, StorageError):  # found by a report or a checkpoint save: the
         raise  # study cannot store this or any trial, so the run stops; not a failure
     except Exception as exc:

@@ -102,7 +102,8 @@ class TunedFunction(Generic[R]):
         return runs[study.name]
 
     def __call__(self, *args: Any, **params: Any) -> R:
-        """Run and record one manual trial; returns what the function returns."""
+        """Run and record one manual trial; returns what the function returns, or raises
+        what it raised (:class:`Pruned` too, when its method stopped it) once stored."""
         call = f"{self.fn.__name__}(...)"
         refuse_while_imported(f"{call} (a manual trial)")
         from hpotrack.workers import refuse_while_a_worker_imports
@@ -124,8 +125,10 @@ class TunedFunction(Generic[R]):
                 study.tell(claimed, Outcome(TrialState.FAILED, None, {}, str(exc)))
             raise
         study.tell(claimed, outcome)
-        if outcome.raised is not None:  # the function's own error, as a plain call raises it
-            note = f"hpotrack: stored as failed trial {claimed.number} of study {study.name!r}"
+        if outcome.raised is not None:  # what the function raised (its error, or Pruned),
+            # as a plain call raises it
+            where = f"trial {claimed.number} of study {study.name!r}"
+            note = f"hpotrack: stored as {outcome.state.value} {where}"
             if hasattr(outcome.raised, "add_note"):  # Python 3.11+
                 outcome.raised.add_note(note)
             raise outcome.raised

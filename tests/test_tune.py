@@ -593,6 +593,22 @@ def test_a_manual_call_on_a_pruning_study_is_never_stopped(db: Path) -> None:
     assert len(train.study.curve(trial.number)["value"]) == 9
 
 
+def test_a_manual_call_whose_function_raises_pruned_raises_it_once_stored(db: Path) -> None:
+    """A function that stops itself (``raise hp.Pruned()``) made the direct call return
+    None, a value the function never returned."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        raise hp.Pruned()
+
+    with pytest.raises(hp.Pruned) as raised:
+        train(x=0.25)
+    assert "hpotrack: stored as pruned trial 0 of study 's'" in raised.value.__notes__
+    (trial,) = train.study.trials
+    assert trial.state is TrialState.PRUNED and trial.value == 0.25
+
+
 # -- enqueue --------------------------------------------------------------------------------
 
 
