@@ -24,7 +24,8 @@ def reached(
         queued = len(history.unfinished(TrialState.QUEUED))
         waiting = f" and {queued} queued, waiting for a larger target" if queued else ""
         if history.n_replaced:  # len(study.trials) counts them too
-            waiting += f" (besides {plural(history.n_replaced, 'lost trial')} a retry replaced)"
+            replaced = plural(history.n_replaced, "lost or interrupted trial")
+            waiting += f" (besides {replaced} a retry replaced)"
         return TargetReached(
             f"study {name!r} has {plural(started, 'trial')}{waiting}: the target of {limit} "
             "is reached"

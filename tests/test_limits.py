@@ -22,6 +22,7 @@ def test_the_target_message_counts_the_lost_trials_a_retry_replaced() -> None:
     stop = limits.reached(history, 2, None, "s")
     assert stop is not None
     assert str(stop) == (
-        "study 's' has 2 trials (besides 1 lost trial a retry replaced): the target of 2 is reached"
+        "study 's' has 2 trials (besides 1 lost or interrupted trial a retry replaced): the target "
+        "of 2 is reached"
     )
     assert limits.reached(history, 3, None, "s") is None
