@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpotrack import checkpoints
 from hpotrack.claims import Claimed
+from hpotrack.records import Edge
 from hpotrack.trial import MetricRow
 
 if TYPE_CHECKING:
@@ -65,28 +66,46 @@ class TrialCheckpoints:
                 store.add_metrics(self._claimed.trial_id, reports)
 
     def source(self) -> tuple[int, Any] | None:
-        """(step, object) of the checkpoint this trial starts from, if there is one."""
+        """(step, object) of the checkpoint this trial starts from, if there is one; None
+        (it starts from scratch, with a warning) when none is stored or its file is gone."""
         study = self._study
         trials = study.refresh().trials
         edge = checkpoints.source_edge(trials[self._claimed.number])
         if edge is None:
             return None
         found = checkpoints.stored_line_state(study.store, study.id, trials, edge.parent, edge.step)
+        if found is not None and not (study.store.checkpoint_root / found.path).is_file():
+            # deleted by hand (to free space, say): failing would fail every try of it
+            self._warn_missing(
+                edge, f"the file of its checkpoint, {found.path}, is gone: it starts from scratch"
+            )
+            return None
         if found is None:
-            if checkpoints.any_saved(study.store, study.id) and not study.warned_missing_checkpoint:
-                study.warned_missing_checkpoint = True  # once per study and process
-                log.warning(
-                    "trial %d of study %r continues trial %d at step %s (%s), but no "
-                    "checkpoint of that trial's line at or before that step is stored: it "
+            if checkpoints.any_saved(study.store, study.id):
+                self._warn_missing(
+                    edge,
+                    "no checkpoint of that trial's line at or before that step is stored: it "
                     "starts from scratch (save before reporting a step: report() raises "
                     "hp.Pruned at the rung that stops a trial, so a save after it never "
                     "runs; or the files were deleted, or the study was imported, as "
                     "exports leave checkpoints out)",
-                    self._claimed.number,
-                    study.name,
-                    edge.parent,
-                    edge.step,
-                    edge.kind,
                 )
             return None
         return found.step, checkpoints.load(study.store, found)
+
+    def _warn_missing(self, edge: Edge, why: str) -> None:
+        """Say, once per study and process, that a trial starts from scratch instead of
+        the checkpoint its lineage names."""
+        study = self._study
+        if study.warned_missing_checkpoint:
+            return
+        study.warned_missing_checkpoint = True
+        log.warning(
+            "trial %d of study %r continues trial %d at step %s (%s), but %s",
+            self._claimed.number,
+            study.name,
+            edge.parent,
+            edge.step,
+            edge.kind,
+            why,
+        )

@@ -27,6 +27,7 @@ from hpotrack.options import friendly_init, set_real, set_whole
 from hpotrack.records import TrialRecord, TrialState
 
 if TYPE_CHECKING:
+    from hpotrack.budget import Budget
     from hpotrack.methods.base import History
 
 
@@ -42,6 +43,18 @@ class Pruner(ABC):
     @abstractmethod
     def prune(self, trial: TrialRecord, step: int, history: History) -> bool:
         """Whether ``trial`` stops after its check at ``step``."""
+
+    def check_budget(self, budget: Budget | None) -> None:
+        """Raise :class:`MethodError` if no trial of ``budget`` could be checked: with a
+        whole-number budget, checks stop below its max, so a warm-up that long (counted
+        in batches, say) would leave the pruner silently stopping nothing."""
+        warmup = getattr(self, "n_warmup_steps", 0)
+        if budget is not None and budget.whole and warmup >= budget.max:
+            raise MethodError(
+                f"`n_warmup_steps < max` must hold for the pruner to check any trial, but "
+                f"got n_warmup_steps={warmup}, max={budget.max} (steps count in the "
+                f"budget's unit, {budget.unit}, and a trial at the max has trained)"
+            )
 
     def to_json(self) -> dict[str, Any]:
         options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]

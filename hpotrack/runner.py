@@ -55,8 +55,11 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     exit re-raised, so the database stays consistent whatever stops the process.
     """
     budget: float | None = claimed.budget
-    if budget is not None and study.budget is not None and study.budget.whole:
-        budget = int(budget)  # epochs: `range(trial.budget)` must work
+    fractional = study.budget is not None and not study.budget.whole
+    if budget is not None and not fractional and float(budget).is_integer():
+        # epochs, or the steps of a pbt segment: `range(trial.budget)` must work, and
+        # `trial.report(value, step=trial.budget)` too
+        budget = int(budget)
     trial = Trial(
         trial_id=claimed.trial_id,
         number=claimed.number,
@@ -189,7 +192,12 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
     if key in _warned_unchecked:
         return
     _warned_unchecked.add(key)
-    others = ", ".join(map(repr, trial.reported_metrics()))
+    reported = trial.reported_metrics()
+    others = ", ".join(repr(name) for name in reported if name != study.objective)
+    if study.objective in reported:  # only before its first check, or once trained
+        hint = " (it reported it only before its first check or at its budget)"
+    else:
+        hint = f" (it reported {others}: is one of them the objective?)" if others else ""
     log.warning(
         "study %r: trial %d completed without reporting the objective %r at a step its "
         "method checks, so no trial can be stopped early; report it with "
@@ -197,7 +205,7 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
         study.name,
         trial.number,
         study.objective,
-        f" (it reported {others}: is one of them the objective?)" if others else "",
+        hint,
     )
 
 

@@ -358,12 +358,14 @@ class Study(StudyReader):
 
     def checks_for(self, claimed: Claimed) -> TrialChecks | None:
         """What a running trial needs to consult the method at its check steps; None
-        when the method never prunes it."""
+        when the method stops no trial early (it would not check one starting afresh,
+        without a rung or bracket), as ``should_prune()`` then says. A trial past its
+        last rung (bracket 0, or promoted to the top) gets it and finds no check."""
         trials = self._cache.history.trials
         if claimed.number >= len(trials):  # a manual trial: not cached yet
             trials = self.refresh().trials
-        record = trials[claimed.number]
-        if self.method.next_check(record, 0, self._cache.history) is None:
+        fresh = trials[claimed.number].replace(rung=None, bracket=None)
+        if self.method.next_check(fresh, 0, self._cache.history) is None:
             return None
         return TrialChecks(self, self._cache, claimed)
 

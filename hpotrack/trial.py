@@ -106,6 +106,7 @@ class Trial:
         self.budget: Any = budget  # an int for whole-number budgets: range(trial.budget)
         self._checks = checks
         self._next_check = None if checks is None else checks.next_check(0)
+        self._has_checks = self._next_check is not None  # (a trial past its last rung: none)
         self._pruned_at: int | None = None
         self.checked = False  # whether a report reached a check of the method
         self._checkpoints = checkpoints
@@ -155,7 +156,8 @@ class Trial:
         :class:`Pruned` (the trial is stored as ``pruned`` with its last value and its
         curve); with ``prune=False`` it returns and :meth:`should_prune` says so instead.
         A NaN or infinite report at a check is the worst value there is for the study's
-        direction: a diverged run stops at its next check.
+        direction: a diverged run stops at its next check. A report at a whole-number
+        :attr:`budget` is no check: the trial trained all of it.
         """
         if self.finished:
             raise TrialError(
@@ -210,7 +212,10 @@ class Trial:
                 "trained through, trial.save_checkpoint(state, step=epoch)",
             )
         self.last_value = number if math.isfinite(number) else None  # diverged: no value
-        due = self._next_check is not None and step >= self._next_check
+        # a report at a whole-number budget comes after training all of it: stopping
+        # the trial there saves nothing, so it is no check (of a rung or step below)
+        trained = isinstance(self.budget, int) and step >= self.budget
+        due = self._next_check is not None and step >= self._next_check and not trained
         if due and self._checks is not None and self._next_check is not None:
             self._check(self._checks, self._last_check_until(self._checks, step), step, number)
         elif self._checkpoints and self._saved_step is not None and step <= self._saved_step:
@@ -280,7 +285,7 @@ class Trial:
         """Whether the method would have checked this trial but no report reached a
         check: the objective was never reported (or only under another name), so the
         method could not stop it early."""
-        return self._checks is not None and not self.checked
+        return self._has_checks and not self.checked
 
     def reported_metrics(self) -> list[str]:
         """The names of the metrics reported so far, sorted."""

@@ -191,6 +191,17 @@ def test_whole_trial_budget_is_the_int_max_for_methods_that_set_none(db: Path, m
     assert [step for step, _ in study.curve(0)["value"]] == [1, 2, 3, 4, 5]
 
 
+def test_a_pbt_segments_budget_is_an_int_step(db: Path) -> None:
+    """pbt sets each segment's budget (the step it trains up to) without a Budget on
+    @tune: it was a float, so `range(1, trial.budget + 1)` raised TypeError and
+    `trial.report(loss, step=trial.budget)` was refused, failing every segment."""
+    pbt = hp.methods.PBT(population=2, interval=2, generations=2)
+    train, seen = _budget_probe(db, None, pbt)
+    study = train.optimize(progress=False)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+    assert sorted(seen.values()) == [2, 2, 4, 4] and all(type(b) is int for b in seen.values())
+
+
 def test_fractional_trial_budget_is_the_float_max(db: Path) -> None:
     seen: list[object] = []
 

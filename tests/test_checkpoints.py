@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import pickle
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -616,6 +617,35 @@ def test_a_trial_whose_checkpoint_to_continue_is_gone_says_so_once(
     warnings = [r.getMessage() for r in caplog.records if "no checkpoint" in r.getMessage()]
     assert len(warnings) == 1 and "is stored: it starts from scratch (save before" in warnings[0]
     assert "or the files were deleted, or the study was imported" in warnings[0]
+
+
+def test_a_trial_whose_checkpoint_file_was_deleted_starts_from_scratch(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The user deleted the checkpoint folder (to free space, say) while its rows stay:
+    every promotion from a trial stopped before used to fail reading its file (under
+    pbt, each segment run again failed too, until the run stopped). It starts from
+    scratch, and the run says so once."""
+    loaded: dict[int, object] = {}
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=0,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        loaded[trial.number] = trial.load_checkpoint()
+        for step in trial.steps:
+            trial.save_checkpoint(step, step=step)
+            trial.report(x + 1.0 / step, step=step)
+        return x
+
+    train.optimize(n_trials=6)
+    shutil.rmtree(f"{db}.ckpt")
+    with caplog.at_level("WARNING", logger="hpotrack"):
+        study = train.optimize(n_trials=30)
+    assert not [t for t in study.trials if t.state is TrialState.FAILED]
+    promoted = [t for t in study.trials[6:] if t.origin == "promoted" and t.parents[0].parent < 6]
+    assert promoted and all(loaded[t.number] is None for t in promoted)
+    warnings = [r.getMessage() for r in caplog.records if "is gone" in r.getMessage()]
+    assert len(warnings) == 1 and "is gone: it starts from scratch" in warnings[0]
 
 
 def test_the_best_trials_model_can_be_loaded_after_the_search(db: Path) -> None:

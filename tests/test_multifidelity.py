@@ -396,6 +396,35 @@ def test_a_study_whose_reports_never_reach_a_check_says_so_once(
     assert "(it reported 'val': is one of them the objective?)" in warnings[0]
 
 
+@pytest.mark.parametrize("method", ["sha", "hyperband"])
+def test_a_trial_that_reports_only_its_final_value_is_never_stopped_after_training(
+    db: Path, method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A function that reports once, at ``trial.budget`` (fit, then score), has trained
+    all of it: that report used to be the check of the rung below (9), so trials that
+    had trained 27 epochs were stored pruned (under hyperband, every one) and promoted
+    to train again. They complete, and the run says no report reached a check."""
+    trained: Counter[int] = Counter()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=method, study="mf", db=db, seed=1,
+             budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        trained[trial.number] += trial.budget
+        trial.report(x, step=trial.budget)
+        return x
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        study = train.optimize(n_trials=6)
+    assert all(t.state is TrialState.COMPLETE and not t.checks for t in study.trials)
+    assert set(trained.values()) == {27} and study.best.value == min(xs_of(study))
+    (told,) = [r.getMessage() for r in caplog.records if "without reporting" in r.getMessage()]
+    assert "(it reported it only before its first check or at its budget)" in told
+
+
+def xs_of(study: hp.Study) -> list[float]:
+    return [float(t.params["x"]) for t in study.trials]  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])
 def test_a_configuration_that_reports_nan_at_a_rung_stops_there(db: Path, direction: str) -> None:
     """NaN is the most common divergence: at a rung it ranks last, so such a trial

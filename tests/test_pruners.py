@@ -406,6 +406,32 @@ def test_bad_options_are_method_errors(options: dict[str, Any], message: str) ->
         assert message in str(again.value)
 
 
+@pytest.mark.parametrize(
+    "pruner", [Median(n_warmup_steps=30), Threshold(upper=1.0, n_warmup_steps=27)]
+)
+def test_a_warm_up_past_a_whole_budget_is_refused_when_decorating(
+    tmp_path: Path, pruner: Pruner
+) -> None:
+    """Checks stop below a whole-number budget's max, so with a warm-up that long (in
+    batches, say, as Optuna's n_warmup_steps often is) the pruner stopped nothing,
+    silently; a should_prune() then even said to give the method a pruner."""
+    with pytest.raises(MethodError) as info:
+
+        @hp.tune({"x": hp.Float(0.0, 1.0)}, method=hp.methods.TPE(pruner=pruner),
+                 budget=hp.Budget(1, 27, name="epochs"), db=tmp_path / "h.db")  # fmt: skip
+        def train(x: float) -> float:
+            return x
+
+    warmup = pruner.n_warmup_steps  # type: ignore[attr-defined]
+    assert str(info.value).startswith(
+        f"`n_warmup_steps < max` must hold for the pruner to check any trial, but got "
+        f"n_warmup_steps={warmup}, max=27 (steps count in the budget's unit, epochs"
+    )
+    hp.methods.TPE(pruner=pruner).check_budget(hp.Budget(1, warmup + 1))  # one check left
+    hp.methods.TPE(pruner=pruner).check_budget(hp.Budget(0.5, 27.0))  # steps of its own
+    hp.methods.TPE(pruner=pruner).check_budget(None)
+
+
 @pytest.mark.parametrize("q", [0, 100, 0.5, 99.9])
 def test_percentile_bounds_are_allowed(q: float) -> None:
     assert Percentile(percentile=q).percentile == q

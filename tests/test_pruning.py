@@ -499,3 +499,46 @@ def test_should_prune_under_a_method_that_never_prunes_says_so_once(
         assert len(told) == 1 and 'pruner="median"' in told[0]
     else:
         assert told == []
+
+
+@pytest.mark.parametrize("method", ["sha", "hyperband"])
+def test_should_prune_past_the_last_rung_does_not_say_the_method_never_prunes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    """A trial promoted to the top rung (sha) or of bracket 0 (hyperband) has no check
+    left; should_prune() there used to warn that the method "stops no trial early",
+    naming sha and hyperband as the fix, in a study they were pruning (one study name
+    per method: the warning is said once per name and process)."""
+
+    @hp.tune(SPACE, method=method, budget=hp.Budget(1, 3), db=tmp_path / "h.db", seed=0,
+             study=f"past-{method}")  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.report(loss_at(x, epoch), step=epoch, prune=False)
+            if trial.should_prune():
+                raise hp.Pruned()
+        return loss_at(x, 3)
+
+    study = train.optimize(n_trials=6, progress=False)
+    assert numbers(study, TrialState.PRUNED)
+    assert any(t.state is TrialState.COMPLETE and not t.checks for t in study.trials)
+    assert not [r for r in caplog.records if "should_prune() is always False" in r.message]
+
+
+def test_a_report_at_the_budget_is_no_check_of_the_step_below(tmp_path: Path) -> None:
+    """Reporting at epoch 5 and at the last (9): the report at 9 used to be the check
+    at step 8 (the pruner checks every step below the max), so trials that had trained
+    all 9 epochs were stored pruned, which tpe ranks after every complete trial. Only
+    the report at 5 is a check; a trial that passes it completes."""
+
+    @hp.tune(SPACE, method=hp.methods.Random(pruner="median"), budget=EPOCHS,
+             db=tmp_path / "h.db", seed=0)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in (5, 9):
+            trial.report(loss_at(x, epoch), step=epoch)
+        return loss_at(x, 9)
+
+    study = train.optimize(n_trials=N_TRIALS, progress=False)
+    pruned = [t for t in study.trials if t.state is TrialState.PRUNED]
+    assert pruned and all(t.trained == 5 for t in pruned)
+    assert all(set(t.checks) == {5} for t in study.trials)

@@ -368,8 +368,12 @@ class Method(ABC):
     def check(self, space: Space) -> None:  # noqa: B027 - optional hook
         """Raise :class:`MethodError` if this method cannot search ``space``."""
 
-    def check_budget(self, budget: Budget | None) -> None:  # noqa: B027 - optional hook
-        """Raise :class:`MethodError` if this method cannot work with ``budget``."""
+    def check_budget(self, budget: Budget | None) -> None:
+        """Raise :class:`MethodError` if this method cannot work with ``budget`` (here:
+        if its ``pruner=`` could check no trial of it)."""
+        pruner = getattr(self, "pruner", None)
+        if pruner is not None:
+            pruner.check_budget(budget)
 
     def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
         """The first step at or after ``step`` at which this method wants to decide
