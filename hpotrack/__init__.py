@@ -155,10 +155,14 @@ if not TYPE_CHECKING:  # type checkers must still catch a misspelt hp.Flaot
 class _DefaultLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Prints hpotrack's messages on stderr until the application configures logging:
     once the root logger has a handler, they reach it by propagation (in the
-    application's format), and printing them here too would show each one twice."""
+    application's format), and once the ``hpotrack`` logger has one of the
+    application's, it prints them; printing them here too would show each one twice."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if logging.getLogger("hpotrack").propagate and logging.getLogger().handlers:
+        logger = logging.getLogger("hpotrack")
+        if any(handler is not self for handler in logger.handlers):
+            return
+        if logger.propagate and logging.getLogger().handlers:
             return
         from hpotrack.progress import end_open_lines
 

@@ -99,15 +99,20 @@ def _boot_time() -> float | None:
 
 
 class Heartbeat:
-    """One daemon thread per process and database, with its own connection.
+    """One daemon thread per process and database file, with its own connection to that
+    file, while trials of the process run on it.
 
     About every :data:`FLUSH_S` seconds it writes the buffered reports of this process's
-    running trials; every :data:`INTERVAL_S` seconds it refreshes their heartbeat. Locks
-    are always taken in the order trial flush lock -> database, as the run loop does.
+    running trials; every :data:`INTERVAL_S` seconds it refreshes their heartbeat. At the
+    first round with no trial running it ends and closes its connection (the next trial
+    starts it again), so a process that used many database files keeps no thread, file
+    or study open for each. Locks are always taken in the order trial flush lock ->
+    database, as the run loop does.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, file_id: tuple[int, int]) -> None:
         self._path = path
+        self._file_id = file_id  # the file the trials are stored in (Store.file_id)
         self._trials: dict[int, Trial] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -128,40 +133,63 @@ class Heartbeat:
     def _run(self) -> None:
         store: Store | None = None
         last_beat = time.monotonic()
-        while True:
-            time.sleep(FLUSH_S)
-            with self._lock:
-                trials = list(self._trials.values())
-            if not trials:
-                continue
-            store = store or Store(self._path)
+        try:
+            while True:
+                time.sleep(FLUSH_S)
+                with self._lock:
+                    trials = list(self._trials.values())
+                    if not trials:  # idle: end here; add() starts a thread again
+                        self._thread = None
+                        return
+                try:
+                    store = store or self._open()
+                    if store is None:
+                        continue
+                    _flush(store, trials)
+                    if time.monotonic() - last_beat >= INTERVAL_S:
+                        store.beat([trial.trial_id for trial in trials], time.time())
+                        last_beat = time.monotonic()
+                except Exception:  # a missed flush or beat is retried at the next round
+                    continue
+        finally:
+            if store is not None:
+                store.close()
+
+    def _open(self) -> Store | None:
+        """Its own connection to the trials' file; None when the path names another file
+        now (deleted and made anew while they run): their reports are then written with
+        their outcomes, never into another database."""
+        store = Store(self._path, must_exist=True)
+        if store.file_id != self._file_id:
+            store.close()
+            return None
+        return store
+
+
+def _flush(store: Store, trials: list[Trial]) -> None:
+    """Write the buffered reports of ``trials``."""
+    for trial in trials:
+        with trial.flush_lock:
+            rows = trial.drain()
             try:
-                for trial in trials:
-                    with trial.flush_lock:
-                        rows = trial.drain()
-                        try:
-                            if rows:
-                                with store.write():
-                                    # the study may have been deleted: no orphan rows
-                                    # (the study's own writes check after a refresh)
-                                    if store.trial_exists(trial.trial_id):
-                                        store.add_metrics(trial.trial_id, rows)
-                        except BaseException:
-                            trial.restore(rows)  # written with the outcome, or next round
-                            raise
-                if time.monotonic() - last_beat >= INTERVAL_S:
-                    store.beat([trial.trial_id for trial in trials], time.time())
-                    last_beat = time.monotonic()
-            except Exception:  # a missed flush or beat is retried at the next round
-                continue
+                if rows:
+                    with store.write():
+                        # the study may have been deleted: no orphan rows
+                        # (the study's own writes check after a refresh)
+                        if store.trial_exists(trial.trial_id):
+                            store.add_metrics(trial.trial_id, rows)
+            except BaseException:
+                trial.restore(rows)  # written with the outcome, or next round
+                raise
 
 
-_beats: dict[tuple[int, Path], Heartbeat] = {}  # several keys may name one file: harmless
+# by process, path and file: a file made anew at the path of a deleted one gets its own
+_beats: dict[tuple[int, Path, tuple[int, int]], Heartbeat] = {}
 
 
-def heartbeat_for(path: Path) -> Heartbeat:
-    """This process's heartbeat thread for the database at ``path``."""
-    key = (os.getpid(), path)  # not resolved: this runs once per trial
+def heartbeat_for(store: Store) -> Heartbeat:
+    """This process's heartbeat for the database file that ``store`` has open."""
+    key = (os.getpid(), store.path, store.file_id)
     if key not in _beats:
-        _beats[key] = Heartbeat(path)
+        _beats[key] = Heartbeat(store.path, store.file_id)
     return _beats[key]

@@ -73,7 +73,7 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
     kwargs: dict[str, Any] = dict(claimed.params)
     if wants_trial(fn):
         kwargs["trial"] = trial
-    background = heartbeat_for(study.db_path)
+    background = heartbeat_for(study.store)
     background.add(trial)
     result: Any = None
     try:
@@ -343,6 +343,7 @@ def optimize_here(
     progress: bool | None,
     collect_checkpoints: bool = True,
     max_budget: float | None = None,
+    started_before: int | None = None,
 ) -> Ran:
     """Run trials in this process until a stop condition. ``deadline``: a ``time.time()``
     after which no trial starts (wall-clock time, the same in every worker process: the
@@ -351,7 +352,10 @@ def optimize_here(
     each ask that stored a trial which saved one (at most a tenth of the time:
     :class:`CheckpointCollector`) and at the end. Files a killed process left behind
     are deleted first in any case. ``max_budget``: stop starting trials
-    once the study's finished trials trained that many budget steps in total."""
+    once the study's finished trials trained that many budget steps in total.
+    ``started_before``: in a worker process of ``n_jobs``, the study's started trials when
+    the parent began the run, so that the trials of the other workers count as the run's
+    (None: the run is this process's alone); a run that started none says so."""
     limit = n_trials if n_trials is not None else study.target
     timed_out = False
     failures: list[str] = []
@@ -373,7 +377,10 @@ def optimize_here(
                         # the method's reason does not name the study (it never knows it)
                         named = isinstance(stop, SearchExhausted)
                         said = f"study {study.name!r}: {stop}" if named else str(stop)
-                        log.info("%s%s", said, "" if ran else _nothing_to_run(stop))
+                        ran_none = not ran and (
+                            started_before is None or study.refresh().n_started <= started_before
+                        )
+                        log.info("%s%s", said, _nothing_to_run(stop) if ran_none else "")
                         break
                     batch.asked(study.store.last_wait, contended=study.contended)
                     if collection is not None and collection.due():

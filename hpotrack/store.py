@@ -88,6 +88,8 @@ class Store(Connection):
         # the file opened, held open: its inode is not reused while this store lives
         self._file = os.open(self.path, os.O_RDONLY)
         self._close_file = weakref.finalize(self, os.close, self._file)
+        opened = os.fstat(self._file)
+        self.file_id = (opened.st_dev, opened.st_ino)  # which file: the path may change
 
     def close(self) -> None:
         super().close()
@@ -103,8 +105,7 @@ class Store(Connection):
             now = os.stat(self.path)
         except FileNotFoundError:
             return True
-        opened = os.fstat(self._file)
-        return (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino)
+        return (now.st_dev, now.st_ino) != self.file_id
 
     # -- studies ----------------------------------------------------------------------
 

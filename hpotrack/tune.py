@@ -227,9 +227,11 @@ class TunedFunction(Generic[R]):
         *,
         study: str | None = None,
         max_budget: float | None = None,
+        started_before: int | None = None,
     ) -> Ran:
         """The loop of one process (worker processes call this, naming the parent's
-        database and study) until ``deadline`` (a ``time.time()``) or another end."""
+        database and study, and how many trials it had started: see
+        :func:`optimize_here`) until ``deadline`` (a ``time.time()``) or another end."""
         opened = self._open(db, study)
         with terminated_as_interrupted():
             return optimize_here(
@@ -242,6 +244,7 @@ class TunedFunction(Generic[R]):
                 progress=progress,
                 collect_checkpoints=self.keep_checkpoints == "needed",
                 max_budget=max_budget,
+                started_before=started_before,
             )
 
 

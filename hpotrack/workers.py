@@ -60,8 +60,11 @@ def run_workers(
     deadline ended the run."""
     reference = importable_reference(tuned.fn)
     workers: set[int | None] = set()  # every worker's pid: the trials they ran
+    started = study.refresh().n_started  # trials after these are the run's
     while jobs > 0:
-        died = _run_round(reference, study, jobs, n_trials, deadline, progress, max_budget, workers)
+        died = _run_round(
+            reference, study, jobs, n_trials, deadline, progress, max_budget, workers, started
+        )
         if not died:
             break
         code = next(iter(died.values()))
@@ -119,6 +122,7 @@ def _run_round(
     progress: bool | None,
     max_budget: float | None,
     workers: set[int | None],
+    started: int,
 ) -> dict[int | None, int]:
     """Run ``jobs`` worker processes to their end (their pids added to ``workers``); the
     exit codes of those that died, by process id. The first error a worker reported is
@@ -126,9 +130,18 @@ def _run_round(
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()
     wording = {k: v for f in log.filters if isinstance(f, Rewording) for k, v in f.phrases.items()}
-    job = (reference, str(study.db_path.resolve()), study.name, n_trials, deadline, max_budget)
+    level = log.getEffectiveLevel()  # a worker imports the script, not its logging set-up
+    job = (
+        reference,
+        str(study.db_path.resolve()),
+        study.name,
+        n_trials,
+        deadline,
+        max_budget,
+        started,
+    )
     processes = [
-        context.Process(target=_work, args=(*job, results, index == 0, wording), daemon=True)
+        context.Process(target=_work, args=(*job, results, index == 0, wording, level), daemon=True)
         for index in range(jobs)
     ]
     for process in processes:
@@ -175,17 +188,19 @@ def _work(
     n_trials: int | None,
     deadline: float | None,
     max_budget: float | None,
+    started: int,
     results: Any,
     tells: bool,
     wording: dict[str, str],
+    level: int,
 ) -> None:
     """Body of one worker process. Only the first ``tells`` what the study does (the
     others would repeat each line: the method's choice, the target reached); every
-    worker warns, in the parent's ``wording``."""
+    worker warns, in the parent's ``wording``, and none says what the parent's ``level``
+    of the ``hpotrack`` logger keeps quiet."""
     from hpotrack.tune import tuned_function
 
-    if not tells:
-        log.setLevel(max(log.getEffectiveLevel(), logging.WARNING))
+    log.setLevel(level if tells else max(level, logging.WARNING))
     if wording:
         log.addFilter(Rewording(wording))
     _interrupt_once()
@@ -195,7 +210,13 @@ def _work(
         if tuned is None:
             raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune")
         tuned.optimize_in_process(
-            Path(db), n_trials, deadline, False, study=study, max_budget=max_budget
+            Path(db),
+            n_trials,
+            deadline,
+            False,
+            study=study,
+            max_budget=max_budget,
+            started_before=started,
         )
     except Terminated:  # its trial is stored as interrupted; the other workers go on
         return

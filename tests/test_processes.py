@@ -305,6 +305,20 @@ def test_workers_tell_what_the_study_does_once_not_once_each(tmp_path: Path) -> 
     assert done.stderr.count("the target of 20 is reached") == 1, done.stderr
 
 
+def test_workers_keep_quiet_when_the_hpotrack_logger_is_set_to_warnings(tmp_path: Path) -> None:
+    """The documented quiet run holds with n_jobs too: the workers import the script
+    without running the main block that set the level, so they take the parent's."""
+    done = run_script(
+        tmp_path,
+        "if __name__ == '__main__':\n"
+        "    import logging\n"
+        "    logging.getLogger('hpotrack').setLevel(logging.WARNING)\n"
+        "    f.optimize(n_trials=6, n_jobs=2)\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[hpotrack]" not in done.stderr, done.stderr
+
+
 def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
     """kill -9 of the process that called optimize(n_jobs=2): its workers stop as on
     Ctrl-C (their running trials queued to run again) instead of running on as orphans."""

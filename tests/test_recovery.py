@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ from hpotrack.cli import cli
 from hpotrack.provenance import hostname
 from hpotrack.records import Edge, TrialState
 from hpotrack.recovery import GRACE_S, lost_reason, pid_alive
-from hpotrack.store import RunningTrial, open_store
+from hpotrack.store import RunningTrial, close_stores, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = ROOT / "tests" / "workloads.py"
@@ -344,6 +345,80 @@ def test_reports_reach_the_database_while_the_trial_runs(
     study = train.optimize(n_trials=1)
     assert seen == [3]
     assert [step for step, _ in study.curve(0)["value"]] == [0, 1, 2, 3]
+
+
+def _wait_for_metrics(db: Path, count: int) -> int:
+    """How many metrics rows ``db`` holds once it holds ``count`` (or after 5 s)."""
+    deadline = time.monotonic() + 5
+    with closing(sqlite3.connect(db)) as conn:
+        while (found := conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]) < count:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+    return int(found)
+
+
+def test_reports_reach_a_database_made_anew_where_a_deleted_one_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook deletes its database to start afresh and runs the study again at once:
+    the background flusher writes the new run's reports into the new file, not into the
+    deleted one it still had open (where they were lost)."""
+    from hpotrack import recovery
+
+    monkeypatch.setattr(recovery, "_beats", {})
+    monkeypatch.setattr(recovery, "FLUSH_S", 0.05)
+    db = tmp_path / "h.db"
+    seen: list[int] = []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)  # written by the flusher only: no report comes later
+        seen.append(_wait_for_metrics(db, 1))
+        return x
+
+    train.optimize(n_trials=1)
+    for end in ("", "-wal", "-shm"):
+        Path(f"{db}{end}").unlink()
+    study = train.optimize(n_trials=1)
+    assert seen == [1, 1]
+    assert [step for step, _ in study.curve(0)["value"]] == [1]
+
+
+def test_the_flusher_ends_and_closes_its_files_once_no_trial_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that ran studies in many database files (a notebook, a sweep over data
+    sets) keeps no thread or open file for each once their trials are done: the flusher
+    of a file ends at its first round without a running trial."""
+    from hpotrack import recovery
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to list open files")
+    monkeypatch.setattr(recovery, "_beats", {})
+    monkeypatch.setattr(recovery, "FLUSH_S", 0.05)
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        _wait_for_metrics(db, 1)  # the flusher opened its connection and wrote
+        return x
+
+    train.optimize(n_trials=1)
+    close_stores()  # the run's own connection
+
+    def open_files() -> list[str]:
+        names = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own fd is gone
+                names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return [name for name in names if name.startswith(str(db))]
+
+    deadline = time.monotonic() + 5
+    while open_files() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert open_files() == []
 
 
 def test_a_lost_promoted_trial_is_retried_from_its_promotion(tmp_path: Path) -> None:

@@ -305,3 +305,26 @@ def test_a_database_in_a_missing_folder_is_named_as_such(tmp_path: Path) -> None
         hp.tune({"x": hp.Float(0.0, 1.0)}, db=tmp_path / "no" / "such" / "h.db")(
             lambda x: x
         ).optimize(n_trials=1)
+
+
+def test_a_worker_that_ran_nothing_says_nothing_to_run_only_when_no_worker_ran_any(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With n_jobs, the worker that tells what the study does may find the target already
+    reached by the other workers of the run: "nothing to run (pass a larger n_trials)"
+    was wrong then. A run that started no trial at all still says so."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=3)  # as the other workers of a run that began at 0 trials
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="hpotrack"):
+        train.optimize_in_process(db, 3, None, False, started_before=0)
+        train.optimize_in_process(db, 3, None, False, started_before=3)
+    reached = "study 's' has 3 trials: the target of 3 is reached"
+    assert [r.getMessage() for r in caplog.records] == [
+        reached,
+        f"{reached}; nothing to run (pass a larger n_trials to extend the study)",
+    ]

@@ -1195,8 +1195,14 @@ def test_a_new_kind_of_method_note_is_logged_once_and_a_count_changing_in_it_is_
             ["INFO study 's' has 1 trial: the target of 1 is reached"],
         ),
         ("logging.getLogger('hpotrack').setLevel(logging.WARNING)", []),
+        (
+            "own = logging.StreamHandler()\n"
+            "own.setFormatter(logging.Formatter('own: %(message)s'))\n"
+            "logging.getLogger('hpotrack').addHandler(own)",
+            ["own: study 's' has 1 trial: the target of 1 is reached"],
+        ),
     ],
-    ids=["default", "application-logging", "quiet"],
+    ids=["default", "application-logging", "quiet", "handler-on-hpotrack"],
 )
 def test_each_message_is_printed_once_whoever_configures_logging(
     tmp_path: Path, configure: str, expected: list[str]
