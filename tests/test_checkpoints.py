@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -587,45 +588,42 @@ def test_a_population_resumes_after_kill_9(tmp_path: Path) -> None:
     assert len(again) == 1 and again[0].state is TrialState.COMPLETE
 
 
-def test_a_trial_whose_checkpoint_to_continue_is_gone_says_so_once(
-    db: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Lineage says a promotion continues its parent's checkpoint; if that checkpoint
-    is gone (deleted by hand, say), the trial starts from scratch and the run says so,
-    once, instead of silently."""
-    loaded: dict[int, object] = {}
-
-    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=0,
-             budget=hp.Budget(1, 9))  # fmt: skip
-    def train(x: float, trial: hp.Trial) -> float:
-        loaded[trial.number] = trial.load_checkpoint()
-        for step in trial.steps:
-            trial.save_checkpoint(step, step=step)
-            trial.report(x + 1.0 / step, step=step)
-        return x
-
-    train.optimize(n_trials=6)
-    with open_store(db).write():  # the stopped trials' checkpoints go
+def _delete_the_stopped_trials_checkpoint_rows(db: Path) -> None:
+    with open_store(db).write():
         open_store(db).conn.execute(
             "DELETE FROM checkpoints WHERE trial_id IN "
             "(SELECT id FROM trials WHERE state = 'pruned')"
         )
-    with caplog.at_level("WARNING", logger="hpotrack"):
-        study = train.optimize(n_trials=30)
-    promoted = [t for t in study.trials[6:] if t.origin == "promoted" and t.parents[0].parent < 6]
-    assert promoted and all(loaded[t.number] is None for t in promoted)
-    warnings = [r.getMessage() for r in caplog.records if "no checkpoint" in r.getMessage()]
-    assert len(warnings) == 1 and "is stored: it starts from scratch (save before" in warnings[0]
-    assert "or the files were deleted, or the study was imported" in warnings[0]
 
 
-def test_a_trial_whose_checkpoint_file_was_deleted_starts_from_scratch(
-    db: Path, caplog: pytest.LogCaptureFixture
+def _delete_the_checkpoint_folder(db: Path) -> None:
+    shutil.rmtree(f"{db}.ckpt")  # to free space, say, while the rows stay
+
+
+@pytest.mark.parametrize(
+    ("gone", "warned"),
+    [
+        (
+            _delete_the_stopped_trials_checkpoint_rows,
+            (
+                "is stored: it starts from scratch (save before",
+                "or the files were deleted, or the study was imported",
+            ),
+        ),
+        (_delete_the_checkpoint_folder, ("is gone: it starts from scratch",)),
+    ],
+)
+def test_a_trial_whose_checkpoint_to_continue_is_gone_says_so_once(
+    db: Path,
+    caplog: pytest.LogCaptureFixture,
+    gone: Callable[[Path], None],
+    warned: tuple[str, ...],
 ) -> None:
-    """The user deleted the checkpoint folder (to free space, say) while its rows stay:
-    every promotion from a trial stopped before used to fail reading its file (under
-    pbt, each segment run again failed too, until the run stopped). It starts from
-    scratch, and the run says so once."""
+    """Lineage says a promotion continues its parent's checkpoint; if that checkpoint
+    is gone (its row, or its file: deleted by hand), the trial starts from scratch and
+    the run says so, once, instead of silently. A deleted file used to fail every
+    promotion from a trial stopped before (under pbt, each segment run again too, until
+    the run stopped)."""
     loaded: dict[int, object] = {}
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=0,
@@ -638,14 +636,14 @@ def test_a_trial_whose_checkpoint_file_was_deleted_starts_from_scratch(
         return x
 
     train.optimize(n_trials=6)
-    shutil.rmtree(f"{db}.ckpt")
+    gone(db)
     with caplog.at_level("WARNING", logger="hpotrack"):
         study = train.optimize(n_trials=30)
     assert not [t for t in study.trials if t.state is TrialState.FAILED]
     promoted = [t for t in study.trials[6:] if t.origin == "promoted" and t.parents[0].parent < 6]
     assert promoted and all(loaded[t.number] is None for t in promoted)
-    warnings = [r.getMessage() for r in caplog.records if "is gone" in r.getMessage()]
-    assert len(warnings) == 1 and "is gone: it starts from scratch" in warnings[0]
+    warnings = [r.getMessage() for r in caplog.records if "starts from scratch" in r.getMessage()]
+    assert len(warnings) == 1 and all(part in warnings[0] for part in warned)
 
 
 def test_the_best_trials_model_can_be_loaded_after_the_search(db: Path) -> None:

@@ -184,14 +184,21 @@ def test_a_retry_that_is_lost_again_is_not_retried_beyond_the_limit(tmp_path: Pa
     assert [t.origin for t in trials[4:]] == ["sampled"]  # no third attempt
 
 
-def test_a_heartbeat_is_refreshed_while_a_long_trial_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def quick_flusher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flusher of its own for the test, writing every 0.05 s."""
     from hpotrack import recovery
 
     monkeypatch.setattr(recovery, "_beats", {})
-    monkeypatch.setattr(recovery, "INTERVAL_S", 0.05)
     monkeypatch.setattr(recovery, "FLUSH_S", 0.05)
+
+
+def test_a_heartbeat_is_refreshed_while_a_long_trial_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_flusher: None
+) -> None:
+    from hpotrack import recovery
+
+    monkeypatch.setattr(recovery, "INTERVAL_S", 0.05)
     db = tmp_path / "h.db"
     seen: list[float] = []
 
@@ -317,13 +324,9 @@ def test_a_trial_lost_to_kill_9_counts_the_epochs_it_reported(
 
 
 def test_reports_reach_the_database_while_the_trial_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quick_flusher: None
 ) -> None:
     """Buffered reports are written by the background flusher, not only at the end."""
-    from hpotrack import recovery
-
-    monkeypatch.setattr(recovery, "_beats", {})
-    monkeypatch.setattr(recovery, "FLUSH_S", 0.05)
     db = tmp_path / "h.db"
     seen: list[int] = []
 
@@ -359,15 +362,11 @@ def _wait_for_metrics(db: Path, count: int) -> int:
 
 
 def test_reports_reach_a_database_made_anew_where_a_deleted_one_was(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quick_flusher: None
 ) -> None:
     """A notebook deletes its database to start afresh and runs the study again at once:
     the background flusher writes the new run's reports into the new file, not into the
     deleted one it still had open (where they were lost)."""
-    from hpotrack import recovery
-
-    monkeypatch.setattr(recovery, "_beats", {})
-    monkeypatch.setattr(recovery, "FLUSH_S", 0.05)
     db = tmp_path / "h.db"
     seen: list[int] = []
 
@@ -386,17 +385,13 @@ def test_reports_reach_a_database_made_anew_where_a_deleted_one_was(
 
 
 def test_the_flusher_ends_and_closes_its_files_once_no_trial_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, quick_flusher: None
 ) -> None:
     """A process that ran studies in many database files (a notebook, a sweep over data
     sets) keeps no thread or open file for each once their trials are done: the flusher
     of a file ends at its first round without a running trial."""
-    from hpotrack import recovery
-
     if not Path("/proc/self/fd").is_dir():
         pytest.skip("needs /proc to list open files")
-    monkeypatch.setattr(recovery, "_beats", {})
-    monkeypatch.setattr(recovery, "FLUSH_S", 0.05)
     db = tmp_path / "h.db"
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
