@@ -2,7 +2,8 @@
 
 Every method works on the unit cube. Each parameter (``Float``, ``Int``, ``Choice``) has
 ``encode(value) -> u`` in [0, 1], ``decode(u) -> value`` (always valid, u clipped first),
-``validate(value)`` for user-supplied values, ``grid_values(grid_points)`` and ``to_json()``.
+``validate(value)`` for user-supplied values, ``grid_values(grid_points)`` (and, for discrete
+parameters, ``value_at(index)`` of their ``n_values`` values) and ``to_json()``.
 Discrete parameters give each value an equal bin of [0, 1], so uniform sampling of the cube
 is uniform over their values. Definitions are stored as JSON that outlives this code, so
 the ``type`` tags are fixed strings, never class names.
@@ -99,7 +100,11 @@ class Float:
         for name, value in (("low", low), ("high", high), ("log", log), ("step", step)):
             object.__setattr__(self, name, value)
         if not low < high:
-            raise SpaceError(f"`low < high` must hold, but got low={low!r}, high={high!r}")
+            fixed = f"; for a fixed value use hp.Choice([{low!r}]) or a constant"
+            raise SpaceError(
+                f"`low < high` must hold, but got low={low!r}, high={high!r}"
+                + (fixed if low == high else "")
+            )
         if not math.isfinite(high - low):
             raise SpaceError(
                 f"the range [{low!r}, {high!r}] is too wide: high - low overflows "
@@ -231,6 +236,13 @@ class Float:
             x = self.low + u * (self.high - self.low)
         return min(max(x, self.low), self.high)
 
+    def value_at(self, index: int) -> float:
+        """Grid value ``index`` (0 = low) of a stepped Float, computed alone: a grid of
+        2**40 values is never listed to read one."""
+        if self.step is None or not 0 <= index < self._count:
+            raise SpaceError(f"{self!r} has no grid value number {index!r}")
+        return self._at(index)
+
     def grid_values(self, grid_points: int | None = None) -> tuple[float, ...]:
         """Grid values (thinned evenly to ``grid_points``), or ``grid_points`` spaced points."""
         if self.step is not None:
@@ -349,6 +361,12 @@ class Int:
         x = math.floor(math.exp(a + _unit(u) * (b - a)) + 0.5)
         return min(max(x, self.low), self.high)
 
+    def value_at(self, index: int) -> int:
+        """Value ``index`` (0 = low), computed alone: 2**40 values are never listed."""
+        if not 0 <= index < self._count:
+            raise SpaceError(f"{self!r} has no value number {index!r}")
+        return self.low + index * self.step
+
     def grid_values(self, grid_points: int | None = None) -> tuple[int, ...]:
         """All values, or ``grid_points`` distinct ones spread evenly (geometrically if log)."""
         g = self._count if grid_points is None else min(grid_points_of(grid_points), self._count)
@@ -447,6 +465,12 @@ class Choice:
     def decode(self, u: float) -> Value:
         """The option whose bin holds ``u``."""
         return self.options[_bin(u, len(self.options))]
+
+    def value_at(self, index: int) -> Value:
+        """Option ``index``."""
+        if not 0 <= index < len(self.options):
+            raise SpaceError(f"{self!r} has no option number {index!r}")
+        return self.options[index]
 
     def grid_values(self, grid_points: int | None = None) -> tuple[Value, ...]:
         """All options; ``grid_points`` does not thin them."""

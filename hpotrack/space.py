@@ -11,9 +11,9 @@ import difflib
 import json
 import math
 import numbers
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -94,7 +94,7 @@ class Space(Mapping[str, Param]):
             with _about(_check_name(name)):
                 params[name] = _from_user(item)
         self._params = params  # never changed after this: a Space is immutable
-        self._grids: dict[int | None, tuple[tuple[Value, ...], ...]] = {}
+        self._grids: dict[int | None, tuple[_Axis, ...]] = {}
 
     def __reduce__(self) -> tuple[type[Space], tuple[dict[str, Param]]]:
         """Pickle as the definition (for worker processes), without the grid cache."""
@@ -197,26 +197,26 @@ class Space(Mapping[str, Param]):
             raise SpaceError(f"parameter {name!r}: {error}") from None
         return out
 
-    def _axes(self, grid_points: int | None) -> tuple[tuple[Value, ...], ...]:
-        """Each parameter's grid values, computed once per ``grid_points``."""
+    def _axes(self, grid_points: int | None) -> tuple[_Axis, ...]:
+        """Each parameter's grid as (length, value at an index), computed once per
+        ``grid_points``. A whole discrete range is read value by value, never listed: an
+        ``Int`` may have 2**40 values, and listing 10**7 took seconds and a gigabyte."""
         if grid_points not in self._grids:
-            axes = []
+            axes: list[_Axis] = []
             for name, param in self._params.items():
                 with _about(name):
-                    axes.append(param.grid_values(grid_points))
+                    if grid_points is None and param.is_discrete:
+                        axes.append((param.n_values, param.value_at))
+                    else:
+                        values = param.grid_values(grid_points)
+                        axes.append((len(values), values.__getitem__))
             self._grids[grid_points] = tuple(axes)
         return self._grids[grid_points]
 
     def grid_size(self, grid_points: int | None = None) -> int:
         """The number of grid cells: the product of each parameter's grid length, counted
-        without listing the values (``auto`` asks for any space, and an ``Int`` may have
-        2**40 of them)."""
-        lengths = []
-        for name, param in self._params.items():
-            with _about(name):
-                whole = grid_points is None and param.is_discrete
-                lengths.append(param.n_values if whole else len(param.grid_values(grid_points)))
-        return math.prod(lengths)
+        without listing whole ranges (``auto`` asks for any space)."""
+        return math.prod(length for length, _ in self._axes(grid_points))
 
     def grid_cell(self, index: int, grid_points: int | None = None) -> dict[str, Value]:
         """Cell ``index`` of the grid, in mixed radix with the first parameter slowest."""
@@ -228,9 +228,9 @@ class Space(Mapping[str, Param]):
         ):
             raise SpaceError(f"`0 <= index < {size}` must hold, but got index={index!r}")
         rest, values = int(index), []
-        for axis in reversed(self._axes(grid_points)):
-            rest, digit = divmod(rest, len(axis))
-            values.append(axis[digit])
+        for length, value_at in reversed(self._axes(grid_points)):
+            rest, digit = divmod(rest, length)
+            values.append(value_at(digit))
         return dict(zip(self._params, reversed(values), strict=True))
 
     def key(self, params: Mapping[str, Value], names: Iterable[str] | None = None) -> str:
@@ -257,6 +257,10 @@ class Space(Mapping[str, Param]):
             with _about(str(name)):
                 params[name] = param_from_json(item)
         return cls(params)
+
+
+_Axis: TypeAlias = tuple[int, Callable[[int], Value]]
+"""A parameter's grid: its length, and the value at an index."""
 
 
 def _key_value(value: Value) -> Value:

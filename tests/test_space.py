@@ -7,6 +7,7 @@ import json
 import math
 import pickle
 import re
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -283,6 +284,33 @@ def test_continuous_float_has_no_grid_without_grid_points() -> None:
     assert "step" not in str(raised.value)  # a log-scale Float takes no step
 
 
+@few
+@given(st.one_of(ints(most=1000), choices, floats().filter(lambda f: f.step is not None)))
+def test_value_at_reads_the_grid_values_one_by_one(p: Param) -> None:
+    grid = p.grid_values()
+    assert len(grid) == p.n_values
+    assert all(same(p.value_at(i), v) for i, v in enumerate(grid))
+    with pytest.raises(SpaceError, match="has no"):
+        p.value_at(p.n_values)
+
+
+def test_grid_cells_are_read_without_listing_whole_ranges() -> None:
+    """Grid search reads cells of grids up to 10**7 cells: a parameter with that many
+    values is not listed to read one (it took seconds and a gigabyte per process)."""
+    space = Space({"n": Int(0, 10**5), "x": Float(0.0, 1.0, step=1e-5), "c": [None, True, 1]})
+    size = space.grid_size()
+    assert size == (10**5 + 1) ** 2 * 3
+    tracemalloc.start()
+    try:
+        last, cell = space.grid_cell(size - 1), space.grid_cell((5 * (10**5 + 1) + 25_000) * 3 + 1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert last == {"n": 10**5, "x": 1.0, "c": 1} and same(last["c"], 1)
+    assert cell == {"n": 5, "x": 0.25, "c": True} and same(cell["c"], True)
+    assert peak < 1_000_000, peak
+
+
 @pytest.mark.parametrize("p", [Int(1, 2**40, log=True), Int(0, 2**40 - 1), Int(-5, 5, log=False)])
 def test_int_extremes_round_trip(p: Int) -> None:
     edges = [*range(p.low, p.low + 50), *range(p.high - 50, p.high + 1)]
@@ -388,7 +416,11 @@ def test_space_encode_decode() -> None:
     ("make", "message"),
     [
         (lambda: Float(3, 1), "`low < high` must hold, but got low=3.0, high=1.0"),
-        (lambda: Float(1, 1), "`low < high` must hold"),
+        (
+            lambda: Float(1, 1),
+            "`low < high` must hold, but got low=1.0, high=1.0; for a fixed "
+            "value use hp.Choice([1.0]) or a constant",
+        ),
         (lambda: Int(3, 1), "`low < high` must hold, but got low=3, high=1"),
         (lambda: Int(2, 2), "for a fixed value use hp.Choice([2]) or a constant"),
         (lambda: Float("a", 1), "`low` must be a real number, but got low='a' (str)"),

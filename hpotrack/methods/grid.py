@@ -41,12 +41,20 @@ class Grid(Method):
 
     def check(self, space: Space) -> None:
         size = space.grid_size(self.grid_points)  # raises for a continuous Float without it
-        if size > MAX_CELLS:
-            thin = "a smaller grid_points" if self.grid_points else "grid_points=N"
-            raise MethodError(
-                f"the grid has {size:,} cells, more than grid search can order "
-                f"({MAX_CELLS:,}); use {thin} to thin wide parameters, or random or tpe"
+        if size <= MAX_CELLS:
+            return
+        fewest = space.grid_size(2)  # grid_points=2 thins every parameter but the Choices
+        if fewest > MAX_CELLS:
+            fix = (
+                f"grid_points cannot help: even grid_points=2 leaves {fewest:,} cells "
+                "(a Choice keeps all its options); use random or tpe, or fewer parameters"
             )
+        else:
+            thin = "a smaller grid_points" if self.grid_points else "grid_points=N"
+            fix = f"use {thin} to thin wide parameters, or random or tpe"
+        raise MethodError(
+            f"the grid has {size:,} cells, more than grid search can order ({MAX_CELLS:,}); " + fix
+        )
 
     def ask(self, history: History) -> Proposal:
         size = history.space.grid_size(self.grid_points)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from hpotrack.budget import Budget
-from hpotrack.errors import SearchExhausted
+from hpotrack.errors import HpotrackError, SearchExhausted
 from hpotrack.methods.base import History, Method, Proposal
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.methods.random_search import Random
@@ -39,7 +39,44 @@ MIXED_SPACE = Space.from_user(
     }
 )
 
+ODD_SPACES: dict[str, Space] = {
+    "one float": Space.from_user({"x": Float(0.0, 1.0)}),
+    "choices only": Space.from_user(
+        {
+            "kind": Choice([None, True, 1, 2.5, "1"]),  # True, 1 and "1" are three options
+            "seed": Choice(list(range(200))),
+            "fixed": Choice(["only"]),
+        }
+    ),
+    "wide and stepped": Space.from_user(
+        {
+            "n": Int(0, 10**12),
+            "scale": Float(1e-12, 1e12, log=True),
+            "ratio": Float(0.0, 0.9, step=0.3),
+            "every5": Int(0, 100, step=5),
+            "width": Int(1, 10**6, log=True),
+        }
+    ),
+    "32 parameters": Space.from_user(
+        {
+            **{f"f{i}": Float(-1.0, 1.0) for i in range(20)},
+            **{f"c{i}": Choice(["a", "b"]) for i in range(12)},
+        }
+    ),
+    "continuous and fixed": Space.from_user(
+        {"lr": Float(1e-12, 1e12, log=True), "fixed": Choice([0.5])}
+    ),
+}
+"""Spaces users write that :data:`MIXED_SPACE` does not cover: a method proposes valid
+points of each, or refuses it up front (``check``) with an :class:`HpotrackError`."""
+
 Objective = Callable[[Mapping[str, Value]], float]
+
+
+def same_values(a: Mapping[str, Value], b: Mapping[str, Value]) -> bool:
+    """The same names with equal values of the same types: ``1 == True`` in Python, but
+    True, 1 and "1" are three different options of a Choice."""
+    return list(a) == list(b) and all(type(a[k]) is type(b[k]) and a[k] == b[k] for k in a)
 
 
 def encoded_distance(params: Mapping[str, Value]) -> float:
@@ -71,14 +108,22 @@ def simulate(
     objective: Objective | None = None,
     direction: str = "minimize",
     budget: Budget | None = None,
+    until_exhausted: bool = False,
 ) -> History:
     """Run ``n_trials`` sequential asks, completing each with ``objective``. With a
     ``budget``, each trial trains step by step as the study loop runs it: its value at
     step ``s`` is ``objective + 1/s``, and at the method's check steps the method decides
-    whether it goes on (a stopped trial is ``pruned`` with its last value)."""
+    whether it goes on (a stopped trial is ``pruned`` with its last value).
+    ``until_exhausted``: stop early, as a study does, when the method says the search is
+    complete (a grid of fewer cells), instead of raising ``SearchExhausted``."""
     history = History(space, direction, seed, budget)
     for number in range(n_trials):
-        proposal = method.ask(history)
+        try:
+            proposal = method.ask(history)
+        except SearchExhausted:
+            if until_exhausted:
+                break
+            raise
         value = objective(proposal.params) if objective is not None else float(number)
         trial = record(number, proposal, TrialState.RUNNING, None)
         history.update(trial)
@@ -179,12 +224,33 @@ class MethodSuite:
         )
 
     def _objective(self, params: Mapping[str, Value]) -> float:
-        return float(((self.space.encode(params) - 0.5) ** 2).sum())
+        return _centre(self.space)(params)
 
     def test_proposals_are_valid_points_of_the_space(self) -> None:
         for params in self._run(seed=1):
             assert list(params) == list(self.space)
-            assert self.space.validate(params) == params
+            assert same_values(self.space.validate(params), params)
+
+    @pytest.mark.parametrize("name", list(ODD_SPACES))
+    def test_proposals_are_valid_on_spaces_users_write(self, name: str) -> None:
+        """One parameter, only choices (of mixed types), huge and stepped ranges, 30+
+        parameters: valid points, each value of its option's type, or a clear refusal."""
+        space, method = ODD_SPACES[name], self.make_method()
+        try:
+            method.check(space)
+        except HpotrackError as error:  # before any trial runs: gradient on choices
+            message = str(error)  # names what it cannot search, or the grid's size
+            assert "cells" in message or any(repr(n) in message for n in space), message
+            return
+        if not self.proposes:
+            pytest.skip("this method proposes nothing")
+        objective = _centre(space)
+        history = simulate(
+            method, space, 12, seed=2, objective=objective, budget=self.budget, until_exhausted=True
+        )
+        assert history.trials
+        for trial in history.trials:
+            assert same_values(space.validate(trial.params), trial.params), trial.params
 
     def test_same_seed_gives_same_proposals(self) -> None:
         assert self._run(seed=7) == self._run(seed=7)
@@ -212,7 +278,7 @@ class MethodSuite:
         for number in range(completed, completed + 6):
             proposal = self._ask(method, history)
             pending = [t for t in history.trials if t.state is TrialState.RUNNING]
-            assert all(proposal.params != t.params for t in pending)
+            assert not any(same_values(proposal.params, t.params) for t in pending)
             assert proposal.claim is None or not history.is_claimed(proposal.claim)
             history.update(record(number, proposal, TrialState.RUNNING, None))
 
@@ -285,6 +351,11 @@ class MethodSuite:
         gaps = np.linalg.norm(failed[:, None, :] - failed[None, :, :], axis=-1)
         np.fill_diagonal(gaps, np.inf)
         assert len(failed) < 30 and gaps.min() > 1e-3, (len(failed), gaps.min())
+
+
+def _centre(space: Space) -> Objective:
+    """Squared distance to the centre of ``space``'s unit cube."""
+    return lambda params: float(((space.encode(params) - 0.5) ** 2).sum())
 
 
 def branin(params: Mapping[str, Value]) -> float:

@@ -72,6 +72,21 @@ def test_a_grid_too_large_to_order_is_refused_with_what_to_do() -> None:
     Grid(grid_points=3).check(wide)  # 531,441 cells
 
 
+def test_a_grid_of_choices_too_large_is_not_told_to_use_grid_points() -> None:
+    """grid_points never thins a Choice: suggesting it for 4**12 option combinations
+    sent users to an option that changes nothing."""
+    choices = Space.from_user({f"c{i}": Choice(["a", "b", 3, None]) for i in range(12)})
+    expected = r"16,777,216 cells, .*; grid_points cannot help: even grid_points=2 leaves 16,777,"
+    for method in (Grid(), Grid(grid_points=2)):
+        with pytest.raises(MethodError, match=expected):
+            method.check(choices)
+    mixed = Space.from_user({"c": Choice(list(range(10**4))), "n": Int(0, 10**4)})
+    with pytest.raises(MethodError, match=r"use a smaller grid_points to thin wide"):
+        Grid(grid_points=2000).check(mixed)  # 2,000 values of n are too many, 2 are not
+    with pytest.raises(MethodError, match=r"use grid_points=N to thin wide"):
+        Grid().check(mixed)
+
+
 @pytest.mark.parametrize("bad", [1, 0, -3, 2.5, True])
 def test_grid_points_is_validated(bad: object) -> None:
     with pytest.raises(MethodError, match="grid_points >= 2"):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hpotrack.budget import Budget
-from hpotrack.methods.base import History
+from hpotrack.errors import SearchExhausted
+from hpotrack.methods.base import History, Method
+from hpotrack.methods.grid import Grid
 from hpotrack.methods.sha import SHA
-from hpotrack.space import Float, Space
-from hpotrack.testing.method_suite import run_proposal
+from hpotrack.methods.tpe import TPE
+from hpotrack.space import Choice, Float, Space
+from hpotrack.testing.method_suite import ODD_SPACES, MethodSuite, run_proposal, simulate
 
 SPACE = Space.from_user({"x": Float(0.0, 1.0)})
 
@@ -31,3 +36,23 @@ def test_run_proposal_shows_the_method_seen_values_and_returns_the_real_ones() -
     assert ran == (1, 9.0)  # what the trial really had at its stop
     stored = history.trials[0]
     assert stored.checks == {1: 0.5} and stored.value == 0.5  # what the method saw
+
+
+class _TPEOnChoices(MethodSuite):  # not collected: a suite run on the choices users write
+    space = ODD_SPACES["choices only"]
+
+    def make_method(self) -> Method:
+        return TPE()
+
+
+def test_a_proposal_of_true_is_not_taken_for_a_pending_trial_of_the_option_1() -> None:
+    """1 == True in Python: comparing parameter dicts with == failed TPE for proposing
+    kind=True while a trial with kind=1 ran (three options of the Choice)."""
+    _TPEOnChoices().test_pending_trials_are_not_proposed_again(12)
+
+
+def test_simulate_stops_when_the_method_is_exhausted_if_asked() -> None:
+    space = Space.from_user({"c": Choice(["a", "b"])})
+    assert len(simulate(Grid(), space, 5, until_exhausted=True).trials) == 2
+    with pytest.raises(SearchExhausted):
+        simulate(Grid(), space, 5)
