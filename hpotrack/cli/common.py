@@ -331,12 +331,27 @@ def quantity(amount: float, unit: str) -> str:
 
 def short(value: Any, *, whole: bool = False) -> Any:
     """A value for a narrow cell: floats in 4 significant digits, long strings cut
-    (``whole``: kept whole, for a pipe or a file)."""
+    (``whole``: kept whole, for a pipe or a file), text that reads as another value
+    quoted (:func:`unambiguous`)."""
     if isinstance(value, float):
         return float(f"{value:.4g}")
-    if isinstance(value, str) and not whole:
-        return cut(value, 16)
+    if isinstance(value, str):
+        value = unambiguous(value)
+        return value if whole else cut(value, 16)
     return value
+
+
+def unambiguous(text: str) -> str:
+    """``text`` as shown, quoted as JSON when it would read as a number, a bool or
+    None: a Choice may hold 1, True, "1" and "True", four options that printed alike.
+    The quoted form is what ``enqueue`` takes for it (``c='"1"'``)."""
+    if text in ("True", "False", "None", ""):
+        return json.dumps(text)
+    try:
+        json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(text)  # "1", "2.5", "true", "null", "[1]"...
 
 
 def edge_dict(edge: Edge) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from hpotrack.cli.common import (
     num,
     quantity,
     study_of,
+    unambiguous,
     user_errors,
     when,
 )
@@ -448,7 +449,10 @@ def _pairs(pairs: Iterable[tuple[str, object]], indent: str = "  ") -> list[str]
 
 
 def _exact(value: object) -> object:
-    """Parameters and best values in full precision; None as a value is ``None``."""
+    """Parameters and best values in full precision; None as a value is ``None``, text
+    that reads as another value quoted."""
+    if isinstance(value, str):
+        return unambiguous(value)
     return repr(value) if isinstance(value, float) or value is None else value
 
 

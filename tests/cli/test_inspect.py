@@ -493,3 +493,23 @@ def test_one_trial_its_lineage_and_the_best_read_no_other_trials(
     close_stores()
     refuse_full_reads()
     assert [ok(path, *args) for path, args in commands] == expected
+
+
+def test_options_that_print_alike_are_told_apart_in_tables_and_trials(tmp_path: Path) -> None:
+    """1, True, "1" and "True" are four options of one Choice: `show` printed the first
+    two and the last two alike, and `trial` "1" as 1. Text that reads as another value is
+    quoted, as `enqueue` takes it."""
+    db = tmp_path / "h.db"
+    options = [None, True, 1, "1", "True", "adam"]
+
+    @hp.tune({"c": hp.Choice(options)}, method="manual", study="m", db=db)
+    def train(c: object) -> float:
+        return 0.5
+
+    for option in options:
+        train(c=option)
+    rows = invoke(db, "show", "m").output.splitlines()[2:]
+    assert [row.split()[3] for row in rows] == ["-", "True", "1", '"1"', '"True"', "adam"]
+    assert '  c  "1"' in invoke(db, "trial", "m", "3").output
+    assert invoke(db, "enqueue", "m", 'c="True"').exit_code == 0
+    assert hp.load_study("m", db=db).trials[-1].params["c"] == "True"
