@@ -22,6 +22,7 @@ import bisect
 import functools
 import hashlib
 import io
+import os
 import pickle
 import re
 import sys
@@ -127,11 +128,8 @@ def save(
         folder.mkdir(parents=True, exist_ok=True)
         write_replacing(final, lambda handle: handle.write(data), text=False)
     except OSError as exc:  # the folder, not the trial: no run can save here
-        raise StorageError(
-            f"cannot save a checkpoint of {len(data):,} bytes in {folder}: "
-            f"{exc.strerror or exc}; checkpoints live beside the database, in "
-            f"{store.checkpoint_root}: make that a writable folder with free space"
-        ) from exc
+        doing = f"save a checkpoint of {len(data):,} bytes"
+        raise unusable_folder(store, folder, doing, exc) from exc
     checkpoint = Checkpoint(
         trial_id=trial_id,
         step=step,
@@ -153,6 +151,23 @@ def save(
     if replaced is not None and replaced[0] != checkpoint.path:
         (store.checkpoint_root / replaced[0]).unlink(missing_ok=True)
     return checkpoint
+
+
+def unusable_folder(store: Store, folder: Path, doing: str, exc: OSError) -> StorageError:
+    """The error for a checkpoint ``folder`` this process cannot use (another user's, a
+    full disk, a link to a folder gone): what it was ``doing``, why, and where
+    checkpoints live."""
+    root = store.checkpoint_root
+    why = exc.strerror or str(exc)
+    if root.is_symlink() and not root.exists():  # mkdir says "File exists"
+        why = (
+            f"{root.name} is a link to {os.readlink(root)}, which does not exist (a "
+            "scratch or tmpfs folder emptied, a drive not mounted?)"
+        )
+    return StorageError(
+        f"cannot {doing} in {folder}: {why}; checkpoints live beside the database, in "
+        f"{root}: make that a writable folder with free space"
+    )
 
 
 def find(store: Store, study_id: int, number: int, at_most: int | None) -> Checkpoint | None:

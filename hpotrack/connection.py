@@ -17,6 +17,7 @@ import functools
 import os
 import shlex
 import sqlite3
+import stat
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -61,6 +62,9 @@ class Connection:
         # Absolute and resolved once: the checkpoints, the lock and the workers must find
         # one file whether it was named through a symlink or before the function ran chdir.
         self.path = Path(path).expanduser().resolve()
+        denied = access_denied(self.path)
+        if denied is not None:
+            raise StorageError(denied)
         if must_exist and (not self.path.exists() or _empty_file(self.path)):
             what = "an empty file" if self.path.exists() else "no database"
             raise StorageError(
@@ -148,6 +152,13 @@ class Connection:
             )
         if "malformed" in text:
             return self._damaged(text)
+        new = "unable to open" in text and not self.path.exists()
+        if new and not os.access(self.path.parent, os.W_OK):
+            return (
+                f"cannot create {self.path}: the folder {self.path.parent} is read-only for "
+                "this user; pass db=PATH (--db PATH, or set HPOTRACK_DB) to a file in a "
+                "writable folder"
+            )
         if "readonly" in text or ("unable to open" in text and not _writable(self.path)):
             return (
                 f"cannot open {self.path}: SQLite writes beside the file even to read it "
@@ -404,6 +415,32 @@ def _release(conn: sqlite3.Connection, writer: WriterLock, wal_index: WalIndex) 
 
 def _empty_file(path: Path) -> bool:
     return path.is_file() and path.stat().st_size == 0
+
+
+def access_denied(path: Path) -> str | None:
+    """Why this user may not open ``path`` at all, or None: a folder on its way it may not
+    enter, or a file it may not read (another user's private home, a file made under
+    ``umask 077``). Python's stat raises PermissionError there (Python 3.12 says the file
+    is missing), and SQLite's "unable to open database file" reads like a read-only one,
+    whose fix (copy it elsewhere) cannot work."""
+    try:
+        mode = path.stat().st_mode
+    except PermissionError:
+        closed = next((p for p in reversed(path.parents) if not os.access(p, os.X_OK)), None)
+        where = f"enter the folder {closed}" if closed is not None else "reach it"
+        return (
+            f"cannot open {path}: permission denied: this user may not {where} (another "
+            "user's private folder?); ask its owner for access, or for a copy"
+        )
+    except OSError:
+        return None  # not there yet (a new database), or refused with the checks that follow
+    if stat.S_ISREG(mode) and not os.access(path, os.R_OK):
+        return (
+            f"cannot open {path}: permission denied: this user may not read it "
+            f"(mode {stat.filemode(mode)}; another user's file?); ask its owner to make it "
+            "readable (chmod a+r), or for a copy"
+        )
+    return None
 
 
 def _writable(path: Path) -> bool:

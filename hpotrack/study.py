@@ -376,13 +376,21 @@ class Study(StudyReader):
     def remove_stray_checkpoint_files(self) -> int:
         """Delete the files in this study's checkpoint folder that nothing names and no
         running trial may still be writing (left by a process killed mid-write; see
-        :func:`hpotrack.checkpoints.stray_files`); returns how many went."""
-        if not self._store.checkpoint_dir(self.name).is_dir():
-            return 0
-        with self._writing():
-            stray = checkpoints.stray_files(self._store, self.name, self.id, self.refresh().trials)
-            for path in stray:
-                path.unlink(missing_ok=True)
+        :func:`hpotrack.checkpoints.stray_files`); returns how many went. A folder this
+        process may not look into (another user's) stops the run here, before its trials."""
+        folder = self._store.checkpoint_dir(self.name)
+        try:
+            if not folder.is_dir():
+                return 0
+            with self._writing():
+                trials = self.refresh().trials
+                stray = checkpoints.stray_files(self._store, self.name, self.id, trials)
+                for path in stray:
+                    path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise checkpoints.unusable_folder(
+                self._store, folder, "look for unfinished checkpoint files", exc
+            ) from None
         return len(stray)
 
     def collect_checkpoints(self) -> int:

@@ -90,6 +90,64 @@ def test_a_checkpoint_folder_that_cannot_be_written_stops_the_run_with_one_error
     assert manual.state is TrialState.FAILED and "cannot save a checkpoint" in (manual.error or "")
 
 
+def test_a_checkpoint_folder_linked_to_a_folder_gone_is_named_as_such(
+    db: Path, tmp_path: Path
+) -> None:
+    """``hpotrack.db.ckpt`` a symlink to a scratch or tmpfs folder emptied since (a
+    reboot): the save said only "File exists" (mkdir of a dangling link)."""
+    gone = tmp_path / "scratch" / "ckpt"
+    Path(f"{db}.ckpt").symlink_to(gone)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=1)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint({"x": x})
+        return x
+
+    with pytest.raises(StorageError) as raised:
+        train.optimize(n_trials=2)
+    assert f"h.db.ckpt is a link to {gone}, which does not exist (a scratch" in str(raised.value)
+    assert "File exists" not in str(raised.value)
+    assert not gone.exists()
+
+
+def test_a_checkpoint_folder_this_user_may_not_enter_stops_the_run_with_one_error(
+    tmp_path: Path,
+) -> None:
+    """``hpotrack.db.ckpt/`` made by another user under umask 077: the run's look for
+    unfinished files raised PermissionError from a stat (the CLI said "cannot write the
+    output: Permission denied"); now one StorageError naming the folder, before a trial."""
+    from tests.test_connection import _unprivileged
+
+    db = tmp_path / "h.db"
+    one_trial_study(db, lambda trial: trial.save_checkpoint(b"model", step=1))
+    close_stores()
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\nimport hpotrack as hp\n\n"
+        "@hp.tune({'x': hp.Float(0.0, 1.0)}, study='c', db=sys.argv[1], seed=0)\n"
+        "def f(x, trial):\n    trial.save_checkpoint(b'model', step=1)\n    return x\n\n"
+        "f.optimize(n_trials=2)\n"
+    )
+    root = Path(f"{db}.ckpt")
+    root.chmod(0o000)
+    try:
+        done = subprocess.run(
+            [*_unprivileged(), sys.executable, str(script), str(db)],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        root.chmod(0o755)
+    folder = open_store(db).checkpoint_dir("c")
+    assert done.returncode != 0 and "PermissionError" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"hpotrack.errors.StorageError: cannot look for unfinished checkpoint files in "
+        f"{folder}: Permission denied; checkpoints live beside the database, in {root}: "
+        "make that a writable folder with free space"
+    )
+    assert [t.state for t in hp.load_study("c", db=db).trials] == [TrialState.COMPLETE]
+
+
 def test_a_trial_without_a_source_starts_from_nothing(db: Path) -> None:
     seen: list[object] = []
     one_trial_study(db, lambda trial: seen.append(trial.load_checkpoint()))

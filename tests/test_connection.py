@@ -335,6 +335,65 @@ def test_a_read_only_mount_is_named_with_what_to_do(
         Store(db, must_exist=True)
 
 
+def _last_line(*command: str) -> str:
+    """The last line a command printed on stderr (the error), as a user who is not root."""
+    done = subprocess.run([*_unprivileged(), *command], capture_output=True, text=True)
+    assert done.returncode != 0, done.stdout
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_a_database_this_user_may_not_reach_or_read_is_named_with_what_to_do(
+    tmp_path: Path,
+) -> None:
+    """Another user's private folder (a home folder) or file (made under umask 077): the
+    library raised PermissionError from a stat, the CLI said "cannot write the output:
+    Permission denied", and an unreadable file was called read-only, to be copied to a
+    writable folder, which cannot work either."""
+    folder = tmp_path / "private"
+    folder.mkdir()
+    db = folder / "h.db"
+    Store(db).close()
+    close_stores()
+    opening = "import sys; from hpotrack.store import Store; Store(sys.argv[1], must_exist=True)"
+    showing = ["-c", "from hpotrack.cli import main; main()", "--db", str(db), "show"]
+    db.chmod(0o000)
+    try:
+        error = _last_line(sys.executable, "-c", opening, str(db))
+        assert error.startswith(f"hpotrack.errors.StorageError: cannot open {db}: permission")
+        assert "may not read it (mode ----------; another user's file?)" in error
+        shown = _last_line(sys.executable, *showing)  # click said "'--db' is not readable"
+        assert shown == error.replace("hpotrack.errors.StorageError", "Error", 1)
+        db.chmod(0o600)
+        folder.chmod(0o000)
+        enter = f"cannot open {db}: permission denied: this user may not enter the folder {folder}"
+        assert enter in _last_line(sys.executable, "-c", opening, str(db))
+        assert _last_line(sys.executable, *showing) == f"Error: {enter} (another user's " + (
+            "private folder?); ask its owner for access, or for a copy"
+        )
+    finally:
+        folder.chmod(0o755)
+        db.chmod(0o644)
+
+
+def test_a_new_database_in_a_read_only_folder_says_where_to_put_it(tmp_path: Path) -> None:
+    """SQLite's "unable to open database file" for a file it cannot create was told as a
+    read-only database "to copy to a writable folder to read it": there is none."""
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    folder.chmod(0o555)
+    opening = "import sys; from hpotrack.store import Store; Store(sys.argv[1])"
+    try:
+        error = _last_line(sys.executable, "-c", opening, str(folder / "h.db"))
+    finally:
+        folder.chmod(0o755)
+    assert error == (
+        f"hpotrack.errors.StorageError: cannot create {folder / 'h.db'}: the folder {folder} "
+        "is read-only for this user; pass db=PATH (--db PATH, or set HPOTRACK_DB) to a file "
+        "in a writable folder"
+    )
+    assert list(folder.iterdir()) == []
+
+
 def test_a_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="directory"):
         Store(tmp_path)

@@ -30,5 +30,8 @@ def main() -> None:
     try:
         cli(prog_name="hpotrack", standalone_mode=True)
     except OSError as exc:  # standard output full or gone (> /dev/full); a pipe is click's
-        sys.stderr.write(f"Error: cannot write the output: {exc.strerror or exc}\n")
+        if exc.filename is not None:  # a named file's error, not the output's
+            sys.stderr.write(f"Error: cannot use {exc.filename}: {exc.strerror or exc}\n")
+        else:
+            sys.stderr.write(f"Error: cannot write the output: {exc.strerror or exc}\n")
         raise SystemExit(1) from None

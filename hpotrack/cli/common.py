@@ -28,6 +28,7 @@ import click
 from tabulate import tabulate
 
 from hpotrack.budget import Budget
+from hpotrack.connection import access_denied
 from hpotrack.db_path import default_db_path, refuse_url
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
@@ -199,7 +200,8 @@ def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> C
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--db",
-    type=click.Path(),  # as typed: a Path would read sqlite:///x.db as sqlite:/x.db
+    type=click.Path(readable=False),  # as typed (a Path would read sqlite:///x.db as
+    # sqlite:/x.db); an unreadable file is existing_db's to explain
     metavar="FILE",
     envvar="HPOTRACK_DB",
     default=None,
@@ -218,7 +220,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
             raise CliError(str(exc)) from None
         if not db.strip():  # Path("") is the current folder: "names a directory, :"
             raise CliError(f"{name} is empty: it must name a database file, e.g. hpotrack.db")
-        if Path(db).is_dir():
+        if os.path.isdir(db):  # False where it may not look (access_denied says so later)
             raise CliError(
                 f"{name} names a directory, {db}: it must name a database file, "
                 f"e.g. {Path(db) / 'hpotrack.db'}"
@@ -240,6 +242,9 @@ def existing_db(ctx: click.Context) -> Path:
     ``db=PATH``), naming where the path came from, so that nobody is told to set
     HPOTRACK_DB when it points there already."""
     path: Path = ctx.obj
+    denied = access_denied(path)  # before any stat, which raises PermissionError there
+    if denied is not None:
+        raise CliError(denied)
     if path.is_file() and path.stat().st_size > 0:
         return path
     if path.is_file():

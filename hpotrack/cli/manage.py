@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -151,22 +152,33 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
         count = len(opened.refresh().trials)
         store.delete_study(row.id)
     folder = store.checkpoint_dir(opened.name)
-    if folder.is_dir() and folder.resolve().parent == store.checkpoint_root.resolve():
-        _remove_folder(folder, f"deleted study {opened.name!r} from {store.path}, but")
+    context = f"deleted study {opened.name!r} from {store.path}, but"
+    _remove_folder(folder, store.checkpoint_root, context)
     click.echo(f"deleted study {opened.name!r} ({plural(count, 'trial')})")
 
 
-def _remove_folder(folder: Path, context: str, attempts: int = 5) -> None:
-    """Remove ``folder``, trying again while a worker of the deleted study still writes
-    its last file there (it stops at its next look at the database)."""
+def _remove_folder(folder: Path, root: Path, context: str, attempts: int = 5) -> None:
+    """Remove ``folder`` if it is a folder in ``root`` (not one a symlink leads to),
+    trying again while a worker of the deleted study still writes its last file there
+    (it stops at its next look at the database). A folder this user may not look into
+    (another user's) fails as rmtree would, with the ``context`` said first."""
     for attempt in range(attempts):
         try:
+            if not _is_folder(folder) or folder.resolve().parent != root.resolve():
+                return
             shutil.rmtree(folder)
             return
         except OSError as exc:
-            if not folder.exists():
-                return
             if attempt == attempts - 1:
                 message = f"{context} could not remove its checkpoints at {folder}: {exc}"
                 raise CliError(message) from None
             time.sleep(0.2)
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder; PermissionError where this user may not look (which
+    ``Path.is_dir`` raises on Python 3.11 and calls False on 3.12: the folder would stay)."""
+    try:
+        return stat.S_ISDIR(path.stat().st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False

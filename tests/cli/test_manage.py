@@ -278,6 +278,34 @@ def test_delete_removes_every_row_and_the_checkpoints(
     user_error(invoke(db, "trial", "mlp", "0"), "no study named 'mlp'")
 
 
+def test_delete_says_when_it_may_not_remove_another_users_checkpoints(
+    db: Path, two_studies: tuple[int, list[int], Path]
+) -> None:
+    """A checkpoint folder this user may not look into: the study's rows were deleted,
+    then Path.is_dir raised PermissionError, told as "cannot write the output"."""
+    from tests.test_connection import _unprivileged
+
+    folder = two_studies[2]
+    root = folder.parent
+    root.chmod(0o000)
+    try:
+        command = ["-c", "from hpotrack.cli import main; main()", "--db", str(db)]
+        done = subprocess.run(
+            [*_unprivileged(), sys.executable, *command, "delete", "mlp", "--yes"],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        root.chmod(0o755)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(
+        f"Error: deleted study 'mlp' from {db}, but could not remove its checkpoints at "
+        f"{folder}: [Errno 13] Permission denied"
+    )
+    assert folder.is_dir() and count_trials(db, "keep") == 2
+    user_error(invoke(db, "trial", "mlp", "0"), "no study named 'mlp'")
+
+
 def test_delete_errors(db: Path, tmp_path: Path) -> None:
     make_study(db)
     user_error(invoke(db, "delete", "mpl", "--yes"), "no study named 'mpl'", "did you mean 'mlp'")

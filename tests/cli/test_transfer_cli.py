@@ -241,6 +241,25 @@ def test_a_closed_output_is_one_line(source: Path) -> None:
         )
 
 
+def test_a_files_error_no_command_caught_is_not_told_as_the_output(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """main() told every OSError as "cannot write the output": another user's checkpoint
+    folder read "Error: cannot write the output: Permission denied"."""
+    import hpotrack.cli
+
+    def denied(**kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", "/data/h.db.ckpt/s-0123456789ab")
+
+    monkeypatch.setattr(hpotrack.cli, "cli", denied)
+    with pytest.raises(SystemExit) as exited:
+        hpotrack.cli.main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: cannot use /data/h.db.ckpt/s-0123456789ab: Permission denied\n"
+    )
+
+
 def test_the_installed_command_exports_and_imports(source: Path, tmp_path: Path) -> None:
     exe = shutil.which("hpotrack")
     if exe is None:
