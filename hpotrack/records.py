@@ -121,6 +121,14 @@ class TrialRecord:
             return None
         return self.finished - self.started
 
+    @property
+    def stopped_from_outside(self) -> bool:
+        """Whether it failed because it was stopped, not of its own: its worker lost
+        (:mod:`hpotrack.recovery` says "worker lost: ..."), Ctrl-C or SIGTERM (the
+        runner's "interrupted ..."). Run again as it was, it may well complete."""
+        reason = self.error or ""
+        return self.state is TrialState.FAILED and reason.startswith(STOPPED_FROM_OUTSIDE)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready plain dict (stable keys), as ``Study.records()`` returns."""
         return {
@@ -150,6 +158,7 @@ class TrialRecord:
 
 
 _TRIAL_FIELDS = frozenset(f.name for f in fields(TrialRecord))
+STOPPED_FROM_OUTSIDE = ("worker lost", "interrupted")  # how those failures' reasons start
 
 
 def objective_sign(direction: str) -> float:

@@ -46,9 +46,12 @@ from hpotrack.trial import Pruned, Trial, running
 log = logging.getLogger("hpotrack")
 
 
-def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[Outcome, Any]:
-    """Run ``fn`` on a claimed trial: its outcome (with the reports not yet written) to
-    store, and what the function returned.
+def run_trial(
+    study: Study, fn: Callable[..., Any], claimed: Claimed, *, manual: bool = False
+) -> tuple[Outcome, Any]:
+    """Run ``fn`` on a claimed trial (``manual``: a direct call, which its method did
+    not propose): its outcome (with the reports not yet written) to store, and what the
+    function returned.
 
     Storing is the caller's (with its next ask, or :meth:`Study.tell`), except on Ctrl-C or
     any exit that is not an ``Exception``: then the trial is stored as failed here and the
@@ -109,6 +112,8 @@ def run_trial(study: Study, fn: Callable[..., Any], claimed: Claimed) -> tuple[O
         background.discard(trial)
     if outcome.state is TrialState.COMPLETE and trial.missed_its_checks():
         warn_unchecked(study, trial)
+    if outcome.state is TrialState.COMPLETE and not (manual or trial.saved_a_checkpoint):
+        warn_unsaved(study, trial)
     return _with_reports(outcome, trial), result
 
 
@@ -179,6 +184,28 @@ def terminated_as_interrupted() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_warned_unsaved: set[tuple[str, str]] = set()  # (database, study): warned once per process
+
+
+def warn_unsaved(study: Study, trial: Trial) -> None:
+    """Say once per study and process that a trial of a method that goes on from every
+    trial's checkpoint (pbt) completed without saving one: nothing else would tell, and
+    the search would quietly be another one."""
+    why = study.method.needs_checkpoints
+    key = (str(study.db_path), study.name)
+    if why is None or key in _warned_unsaved:
+        return
+    _warned_unsaved.add(key)
+    log.warning(
+        "study %r: trial %d completed without saving a checkpoint; %s. Load and save "
+        "the model's state: state = trial.load_checkpoint() at the start, "
+        "trial.save_checkpoint(state) at the end",
+        study.name,
+        trial.number,
+        why,
+    )
 
 
 _warned_unchecked: set[tuple[str, str]] = set()  # (database, study): warned once per process

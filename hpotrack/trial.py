@@ -303,6 +303,12 @@ class Trial:
         """Give the derivative of the objective with respect to some hyperparameters, in
         their own units (d loss / d alpha), for ``method="gradient"``. Stored with the
         trial's metrics under ``"hypergrad"``, as if returned in the result dict."""
+        if not isinstance(gradient, Mapping):  # a list or an array: which value is whose?
+            names = ", ".join(f"{name!r}: ..." for name in self.params)
+            raise TrialError(
+                f"report_hypergradient() needs a dict of hyperparameter: number "
+                f"({{{names}}}), but got {gradient!r}"
+            )
         found: dict[str, float] = {}
         for name, value in gradient.items():
             if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
@@ -347,6 +353,11 @@ class Trial:
         self._saved_before_reporting = self._saved_before_reporting or guessed
         if not guessed:
             self._saved_step = max(int(step), self._saved_step or 0)
+
+    @property
+    def saved_a_checkpoint(self) -> bool:
+        """Whether this trial saved a checkpoint (:meth:`save_checkpoint`)."""
+        return self._saved_step is not None or self._saved_before_reporting
 
     def _write(self, write: Callable[[list[MetricRow]], object]) -> None:
         """Hand the reports not yet written to ``write`` (which stores them); put them

@@ -119,7 +119,7 @@ class TunedFunction(Generic[R]):
         worker = self._worker(study)
         claimed = study.start_manual(worker, values)
         try:
-            outcome, returned = run_trial(study, self.fn, claimed)
+            outcome, returned = run_trial(study, self.fn, claimed, manual=True)
         except StorageError as exc:  # a checkpoint could not be saved: the trial failed
             with contextlib.suppress(HpotrackError):  # unless nothing can be stored
                 study.tell(claimed, Outcome(TrialState.FAILED, None, {}, str(exc)))

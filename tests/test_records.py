@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,26 @@ def test_unknown_or_missing_fields_are_refused() -> None:
     del values["note"]
     with pytest.raises(TypeError, match=r"needs \['note'\]"):
         TrialRecord.from_fields({**values, "extra": 1})
+
+
+def test_a_trial_stopped_from_outside_is_told_from_one_that_failed_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """pbt runs a segment stopped from outside again as it was, and one that failed of
+    its own with new draws: the reasons the runner and recovery write are recognised."""
+    import hpotrack as hp
+    from hpotrack.recovery import lost_reason
+    from hpotrack.store import RunningTrial
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=tmp_path / "h.db", seed=0)
+    def train(x: float) -> float:
+        raise KeyboardInterrupt if x < 0.5 else ValueError("diverged")
+
+    for x, raised in ((0.25, KeyboardInterrupt), (0.75, ValueError)):
+        with pytest.raises(raised):
+            train(x=x)
+    interrupted, failed = hp.load_study("s", db=tmp_path / "h.db").trials
+    assert interrupted.stopped_from_outside and not failed.stopped_from_outside
+    silent = RunningTrial(2, 2, "another-host", 4321, heartbeat=0.0)
+    lost = dataclasses.replace(failed, error=lost_reason(silent, now=3600.0))
+    assert lost.error and lost.stopped_from_outside

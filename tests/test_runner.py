@@ -328,3 +328,49 @@ def test_a_worker_that_ran_nothing_says_nothing_to_run_only_when_no_worker_ran_a
         reached,
         f"{reached}; nothing to run (pass a larger n_trials to extend the study)",
     ]
+
+
+UNSAVED = "completed without saving a checkpoint; pbt trains each member on"
+
+
+def test_a_pbt_segment_that_saves_no_checkpoint_is_one_warning(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without checkpoints every segment trained from scratch and an "exploited" one
+    copied only hyperparameters: the search ran to the end as if it were PBT, silently."""
+
+    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)}, study="nosave", db=db, seed=0,
+             method=hp.methods.PBT(population=2, interval=1, generations=2))  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        return sum(lr for _ in trial.steps)
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        train.optimize()
+    warned = [r.getMessage() for r in caplog.records if UNSAVED in r.getMessage()]
+    assert warned == [
+        f"study 'nosave': trial 0 {UNSAVED} from the checkpoint of its previous segment, "
+        "and a member that exploits another from that one's: without them every segment "
+        "trains from scratch and an exploit copies only hyperparameters. Load and save "
+        "the model's state: state = trial.load_checkpoint() at the start, "
+        "trial.save_checkpoint(state) at the end"
+    ]
+
+
+def test_pbt_segments_that_save_and_a_manual_call_are_no_warning(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)}, study="saves", db=db, seed=0,
+             method=hp.methods.PBT(population=2, interval=1, generations=2))  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        if trial.budget is None:  # a direct call, outside the population
+            return lr
+        state = trial.load_checkpoint() or 0.0
+        for _ in trial.steps:
+            state += lr
+        trial.save_checkpoint(state)
+        return state
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        train(lr=0.1)
+        train.optimize()
+    assert not [r for r in caplog.records if UNSAVED in r.getMessage()]

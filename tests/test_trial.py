@@ -45,3 +45,23 @@ def test_numpy_values_and_steps_are_stored_as_plain_numbers(db: Path) -> None:
     assert isinstance(x, float)
     assert study.curve(0)["value"] == [(1, float(np.float32(x))), (2, float(np.float32(x)))]
     assert [step for step, _ in study.curve(0)["mean"]] == [1, 2]
+
+
+def test_a_hypergradient_reported_as_a_list_fails_the_trial_saying_what_to_pass(
+    db: Path,
+) -> None:
+    """``trial.report_hypergradient([gx, gy])`` (what autodiff of a vector gives) failed
+    the trial with "AttributeError: 'list' object has no attribute 'items'"."""
+
+    @hp.tune({"x": hp.Float(-1.0, 1.0), "y": hp.Float(-1.0, 1.0)}, method="gradient",
+             study="listed", db=db, seed=0, max_failures=1)  # fmt: skip
+    def f(x: float, y: float, trial: hp.Trial) -> float:
+        trial.report_hypergradient([2 * x, 2 * y])  # type: ignore[arg-type]
+        return x**2 + y**2
+
+    with pytest.raises(hp.TooManyFailures):
+        f.optimize(n_trials=1)
+    error = f.study.trials[0].error or ""
+    assert "AttributeError" not in error
+    assert "report_hypergradient() needs a dict of hyperparameter: number " in error
+    assert "({'x': ..., 'y': ...}), but got [0.0, 0.0]" in error

@@ -361,6 +361,9 @@ class Method(ABC):
     retries_lost: ClassVar[bool] = True  # False: the method re-runs lost trials itself
     # Why the method cannot run an enqueued trial (None: it can; they run first).
     refuses_enqueued: ClassVar[str | None] = None
+    # Why every trial must save a checkpoint (None: it need not): a complete trial that
+    # saved none is a warning, once per study and process.
+    needs_checkpoints: ClassVar[str | None] = None
     # Options added after studies were stored, with the value that does what the method
     # did before them: a stored study missing one resumes as it ran (see from_json).
     stored_defaults: ClassVar[dict[str, Any]] = {}

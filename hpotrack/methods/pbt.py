@@ -17,12 +17,16 @@ checkpoint it copied, so its curve is continuous.
 Asynchronous by construction: the member to train next is one whose last segment has
 finished (ask is atomic, so no member is ever trained by two processes at once), the one
 at the lowest step first, which keeps the population at about the same step so that the
-ranking compares like with like. A failed segment is run again from the member's last
-good checkpoint. Every member trains up to step ``generations * interval`` (the
-*horizon*): a member that copied one further ahead gets there in fewer segments, and a
-member never copies one that already reached the horizon. The search ends when every
-member has reached it, having trained at most ``population * generations * interval``
-steps in all.
+ranking compares like with like. A failed segment is run again: after a crash (worker
+lost, Ctrl-C) as it was, with the same draws; after a failure of its own (the function
+raised, or returned no number), which the same draws would repeat, with new ones, its
+member ranking last: a first segment samples a new point, a later one exploits a top
+member (else it continues from the member's last good checkpoint). Every member trains
+up to step ``generations * interval`` (the *horizon*): a member that copied one further
+ahead gets there in fewer segments, and a member never copies one that already reached
+the horizon (it copies the best of the others above the bottom that it can). The search
+ends when every member has reached it, having trained at most ``population *
+generations * interval`` steps in all.
 """
 
 from __future__ import annotations
@@ -89,6 +93,11 @@ class PBT(Method):
         "outside would belong to no member; to start near known values, narrow the space "
         "around them (the first generation samples it)"
     )
+    needs_checkpoints = (
+        "pbt trains each member on from the checkpoint of its previous segment, and a "
+        "member that exploits another from that one's: without them every segment "
+        "trains from scratch and an exploit copies only hyperparameters"
+    )
     population: int = 8
     interval: int = 5
     generations: int = 10
@@ -148,10 +157,13 @@ class PBT(Method):
             )
         member = min(ready, key=lambda m: (m.step, m.index))
         claim = f"pbt:{member.index}:{member.done}"
-        earlier = member.attempts
-        # a segment run again (its trial failed or was lost) makes the same random draws
-        # as its first attempt: those of that trial's number
-        draws = earlier[0] if earlier else history.next_number
+        earlier = [history.trials[number] for number in member.attempts]
+        # a segment run again after a crash makes the same random draws as the attempt
+        # the crash stopped: those of its first attempt since the last that failed of
+        # its own (whose draws would fail again), if any
+        since = [t.number for t in earlier[_last_own_failure(earlier) + 1 :]]
+        draws = since[0] if since else history.next_number
+        failed = any(_failed_itself(t) for t in earlier)
         if earlier:
             claim = f"{claim}#{len(earlier)}"
         latest = member.latest
@@ -164,12 +176,7 @@ class PBT(Method):
             )
         source, origin, params = latest, Origin.CONTINUED.value, dict(latest.params)
         rng = history.rng(draws, 1)
-        here = member.step  # exploit members as far as this one or further, never back
-        top = [
-            t
-            for t in self.top_of(history, members, member)
-            if here <= (t.budget or 0) < self.horizon
-        ]
+        top = self.top_of(history, members, member, failed=failed)
         if top:
             source = top[int(rng.integers(len(top)))]
             origin = Origin.EXPLOITED.value
@@ -215,12 +222,22 @@ class PBT(Method):
         return standings
 
     def top_of(
-        self, history: History, members: Sequence[Standing], member: Standing
+        self,
+        history: History,
+        members: Sequence[Standing],
+        member: Standing,
+        *,
+        failed: bool = False,
     ) -> list[TrialRecord]:
-        """The latest segments of the top members when ``member`` ranks in the bottom
-        ``quantile`` of the members' latest scores; empty when it should continue."""
-        scored = [(history.loss(m.latest.value), m.index, m.latest) for m in members
-                  if m.latest is not None and m.latest.value is not None]  # fmt: skip
+        """The latest segments of the top members it can copy when ``member`` ranks in
+        the bottom ``quantile`` of the members' latest scores (the worst of them if its
+        next segment ``failed`` of its own before); empty when it should continue."""
+        scored = []
+        for m in members:
+            if m.latest is not None and m.latest.value is not None:
+                worst = failed and m.index == member.index  # it failed of its own
+                loss = math.inf if worst else history.loss(m.latest.value)
+                scored.append((loss, m.index, m.latest))
         scored.sort(key=lambda entry: (entry[0], entry[1]))
         # at least one member each way once two are scored: with a small population
         # (3 at quantile 0.25) a floor of 0 would never exploit
@@ -228,7 +245,29 @@ class PBT(Method):
         if cut == 0:
             return []
         bottom = {index for _, index, _ in scored[-cut:]}
-        return [trial for _, _, trial in scored[:cut]] if member.index in bottom else []
+        if member.index not in bottom:
+            return []
+        # the best `cut` above the bottom that it can copy: as far as it or further (never
+        # back), short of the horizon (a copy of one there would have nothing to train),
+        # so that the best members reaching the horizon first do not end all exploits
+        here = member.step
+        above = [t for _, _, t in scored[:-cut] if here <= (t.budget or 0) < self.horizon]
+        return above[:cut]
+
+
+def _failed_itself(trial: TrialRecord) -> bool:
+    """Whether an attempt at a segment failed of its own (the function raised, or
+    returned no number: its hyperparameters or its model's state may fail again), not
+    stopped from outside (its worker lost, Ctrl-C, SIGTERM: see :mod:`hpotrack.lost`,
+    :mod:`hpotrack.runner`), which running it again as it was repairs."""
+    if trial.state is TrialState.PRUNED:
+        return True
+    return trial.state is TrialState.FAILED and not trial.stopped_from_outside
+
+
+def _last_own_failure(attempts: Sequence[TrialRecord]) -> int:
+    """The index of the last of ``attempts`` that failed of its own, -1 if none did."""
+    return max((i for i, t in enumerate(attempts) if _failed_itself(t)), default=-1)
 
 
 class _Line:

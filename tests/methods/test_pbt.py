@@ -171,11 +171,18 @@ def test_a_busy_member_is_never_proposed_and_the_end_says_so() -> None:
         method.ask(history)
 
 
+LOST = "worker lost: process 4321 on vm is gone"  # a crash: not the segment's fault
+
+
+def lost(number: int, proposal: Proposal) -> TrialRecord:
+    return record(number, proposal, TrialState.FAILED, None).replace(error=LOST)
+
+
 def test_a_failed_segment_runs_again_from_the_last_good_one() -> None:
     method = PBT(population=2, generations=3)
     history = simulate(method, SPACE, 2, seed=0)  # both members' first segments
     proposal = method.ask(history)
-    history.update(record(2, proposal, TrialState.FAILED, None))
+    history.update(lost(2, proposal))
     again = method.ask(history)
     assert again.claim == f"{proposal.claim}#1" and again.parents == proposal.parents
 
@@ -189,7 +196,7 @@ def test_an_exploit_run_again_after_a_crash_makes_the_same_draws() -> None:
     finish_all(method, history, scores)
     while (first := method.ask(history)).origin != "exploited":
         history.update(record(history.next_number, first, TrialState.RUNNING, None))
-    history.update(record(history.next_number, first, TrialState.FAILED, None))
+    history.update(lost(history.next_number, first))
     again = method.ask(history)
     assert again.claim == f"{first.claim}#1"
     assert (again.params, again.parents, again.origin) == (
@@ -201,9 +208,40 @@ def test_a_first_segment_run_again_samples_the_same_point() -> None:
     method = PBT(population=2)
     history = History(SPACE, "minimize", 0)
     first = method.ask(history)
-    history.update(record(0, first, TrialState.FAILED, None))
+    history.update(lost(0, first))
     again = method.ask(history)
     assert again.claim == "pbt:0:0#1" and again.params == first.params
+
+
+FAILED = "Traceback (most recent call last):\nFloatingPointError: diverged"
+
+
+def test_a_first_segment_that_failed_of_its_own_samples_a_new_point() -> None:
+    """The same point would fail again (a learning rate that diverges): run again with
+    the same draws, one member stopped the population after max_failures tries."""
+    method = PBT(population=2)
+    history = History(SPACE, "minimize", 0)
+    first = method.ask(history)
+    history.update(record(0, first, TrialState.FAILED, None).replace(error=FAILED))
+    again = method.ask(history)
+    assert again.claim == "pbt:0:0#1" and again.params != first.params
+    history.update(lost(1, again))  # a crash of the new attempt: that one runs again
+    third = method.ask(history)
+    assert third.claim == "pbt:0:0#2" and third.params == again.params
+
+
+def test_a_later_segment_that_failed_of_its_own_copies_a_top_member() -> None:
+    """A member whose segment failed (its model diverged, say) ranks last: continuing
+    it from the same checkpoint with the same values would fail again."""
+    method = PBT(population=4, quantile=0.25)
+    history = History(SPACE, "minimize", 0)
+    finish_all(method, history, {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0})  # member 0 is the best
+    first = method.ask(history)
+    assert first.claim == "pbt:0:1" and first.origin == "continued"
+    history.update(record(4, first, TrialState.FAILED, None).replace(error=FAILED))
+    again = method.ask(history)
+    assert again.claim == "pbt:0:1#1" and again.origin == "exploited"
+    assert again.parents[0].parent == 1  # the best of the others, at its step
 
 
 def test_a_member_never_exploits_one_that_is_behind_it() -> None:
@@ -226,6 +264,24 @@ def test_a_member_never_exploits_one_that_is_behind_it() -> None:
     fourth = method.ask(history)  # member 1 (step 6) is the worst; member 0 is at step 3
     assert fourth.claim == "pbt:1:2" and fourth.origin == "continued"
     assert fourth.parents[0].parent == 2 and fourth.budget == 9
+
+
+def test_a_bottom_member_copies_the_best_it_can_when_the_best_reached_the_horizon() -> None:
+    """The best member, the whole top quantile at population 3, reached the horizon
+    first (nothing left to train in a copy of it): the worst member went on with its bad
+    values to the end, though the second best, at its step, was there to copy."""
+    method = PBT(population=3, interval=1, generations=2, quantile=0.25)
+    history = History(SPACE, "minimize", 0)
+    finish_all(method, history, {0: 0.0, 1: 1.0, 2: 2.0})
+    best = method.ask(history)
+    assert best.claim == "pbt:0:1" and best.origin == "continued"
+    history.update(record(3, best, TrialState.COMPLETE, 0.0))  # member 0: the horizon
+    second = method.ask(history)
+    assert second.claim == "pbt:1:1" and second.origin == "continued"
+    history.update(record(4, second, TrialState.RUNNING, None))
+    worst = method.ask(history)
+    assert worst.claim == "pbt:2:1" and worst.origin == "exploited"
+    assert worst.parents[0].parent == 1 and worst.parents[0].step == 1
 
 
 def test_every_member_trains_up_to_the_horizon_and_no_further() -> None:
