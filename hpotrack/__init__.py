@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
 
 from hpotrack import errors, methods, pruners
 from hpotrack.budget import Budget
@@ -156,18 +157,51 @@ class _DefaultLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Prints hpotrack's messages on stderr until the application configures logging:
     once the root logger has a handler, they reach it by propagation (in the
     application's format), and once the ``hpotrack`` logger has one of the
-    application's, it prints them; printing them here too would show each one twice."""
+    application's, it prints them; printing them here too would show each one twice.
 
-    def emit(self, record: logging.LogRecord) -> None:
+    "stderr" is ``sys.stderr`` when a message is printed, not when hpotrack was
+    imported (as for logging's own last resort), so that ``redirect_stderr`` and
+    pytest's ``capsys`` see the messages."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)  # StreamHandler's would keep the stream of now
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    def stands_aside(self) -> bool:
+        """Whether the application's handlers print the messages instead."""
         logger = logging.getLogger("hpotrack")
         if any(handler is not self for handler in logger.handlers):
-            return
-        if logger.propagate and logging.getLogger().handlers:
-            return
+            return True
+        return logger.propagate and bool(logging.getLogger().handlers)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.stands_aside():
+            super().emit(record)
+
+
+class _EndProgressLine(logging.Filter):
+    """Ends the line of a progress bar being drawn before a message is printed on its
+    terminal, whichever handler prints it (this package's, or one the application set
+    up, with ``logging.basicConfig`` say): the message would continue the bar's line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
         from hpotrack.progress import end_open_lines
 
-        end_open_lines()  # a progress bar's line ends first: the message gets its own
-        super().emit(record)
+        streams: list[object] = []
+        logger: logging.Logger | None = logging.getLogger("hpotrack")
+        while logger is not None:  # the handlers that print the record, as logging finds them
+            streams += [
+                getattr(handler, "stream", None)
+                for handler in logger.handlers
+                if record.levelno >= handler.level
+                and not (isinstance(handler, _DefaultLogHandler) and handler.stands_aside())
+            ]
+            logger = logger.parent if logger.propagate else None
+        end_open_lines(streams)
+        return True
 
 
 def _default_log_handler() -> None:
@@ -180,6 +214,7 @@ def _default_log_handler() -> None:
         handler.setFormatter(logging.Formatter("[hpotrack] %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    logger.addFilter(_EndProgressLine())
 
 
 _default_log_handler()

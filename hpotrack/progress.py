@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Sized
+from collections.abc import Iterable, Sized
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
@@ -93,6 +93,11 @@ class ProgressBar:
             self._stream.flush()
             self._line_open = False
 
+    def draws_on(self, stream: object) -> bool:
+        """Whether what is written to ``stream`` shows where the bar is drawn: it is the
+        bar's stream, or both are terminals (stdout and stderr in one window)."""
+        return stream is self._stream or (_is_terminal(stream) and _is_terminal(self._stream))
+
     def line(self) -> str:
         """The bar's text for the study's current state."""
         history = self._study.refresh()
@@ -134,11 +139,14 @@ class ProgressBar:
 _OPEN_BARS: set[ProgressBar] = set()  # bars of this process being drawn
 
 
-def end_open_lines() -> None:
-    """End the line of any bar being drawn (before a log message on the same terminal:
-    it was written at the end of the bar's line)."""
+def end_open_lines(streams: Iterable[object]) -> None:
+    """End the line of any bar being drawn on one of ``streams`` or on the same terminal
+    (before a log message written there: it would start at the end of the bar's line);
+    a bar on another stream (a message going to a file) goes on on its line."""
+    streams = list(streams)
     for bar in list(_OPEN_BARS):
-        bar.end_line()
+        if any(bar.draws_on(stream) for stream in streams):
+            bar.end_line()
 
 
 def _bar(done: float, total: float, width: int) -> str:
@@ -236,8 +244,9 @@ class Counter:
         return "  ".join(parts) + "\x1b[K"  # clear what a longer previous line left
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def _is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)  # None: a handler without a stream
     try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return callable(isatty) and bool(isatty())
+    except ValueError:  # a closed stream
         return False

@@ -42,6 +42,7 @@ from hpotrack.recovery import heartbeat_for
 from hpotrack.space import Space
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.trial import Pruned, Trial, running
+from hpotrack.worker_logs import SAID_ONCE
 
 log = logging.getLogger("hpotrack")
 
@@ -233,6 +234,7 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
         trial.number,
         study.objective,
         hint,
+        extra={SAID_ONCE: f"unchecked {study.name}"},  # once for n_jobs workers too
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from hpotrack.provenance import hostname
 from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
 from hpotrack.store import Store, StudyRow
 from hpotrack.study_reader import StudyReader
+from hpotrack.text import masked_numbers
 from hpotrack.trial import MetricRow
 
 __all__ = ["Claimed", "Enqueued", "Outcome", "Study", "TrialCheckpoints", "TrialChecks", "Worker"]
@@ -262,7 +262,7 @@ class Study(StudyReader):
         # news is a kind of note not logged before (auto's choice, bayes leaving its Sobol
         # start-up, bohb's first model), not a count in it changing (numbers are masked)
         # nor a method alternating between kinds (bohb's random fraction and its model)
-        headline = None if proposal.note is None else re.sub(r"\d+", "#", proposal.note)
+        headline = None if proposal.note is None else masked_numbers(proposal.note)
         if proposal.origin == Origin.PROMOTED.value:
             headline = None  # promotions interleave with new configurations: not news
         if headline is not None and headline not in self._notes_told:  # "auto chose tpe"

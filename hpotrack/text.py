@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 import numbers
+import re
 from collections.abc import Mapping
 
 
 def plural(n: int, word: str) -> str:
     """``n`` and ``word``, with an s unless there is exactly one: "1 trial", "3 trials"."""
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def masked_numbers(text: str) -> str:
+    """``text`` with each number as ``#``: a message that only counts something new
+    ("3 seen", "4 seen") says the same as before."""
+    return re.sub(r"\d+", "#", text)
 
 
 def human_bytes(size: float) -> str:
@@ -33,7 +40,8 @@ def not_a_number(value: object) -> str:
 class Rewording(logging.Filter):
     """A filter on the ``hpotrack`` logger that replaces phrases of the library's messages
     (``hpotrack resume`` names its options where the library names ``optimize()``'s
-    arguments). Worker processes of ``n_jobs`` install the parent's rewordings."""
+    arguments). It applies to the messages of the worker processes of ``n_jobs`` too:
+    the parent says them through its logger."""
 
     def __init__(self, phrases: Mapping[str, str]) -> None:
         super().__init__()

@@ -2,7 +2,8 @@
 
 Each worker imports the tuned function again from its file (spawn, never fork: a forked
 SQLite connection is unsafe) and runs the ordinary loop. The parent only waits, shows the
-study-wide progress and reports the first worker error.
+study-wide progress, says the workers' log messages (:mod:`hpotrack.worker_logs`) and
+reports the first worker error.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from hpotrack.loader import load_function
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import function_reference
 from hpotrack.runner import Ran, Terminated
-from hpotrack.text import Rewording, plural
+from hpotrack.text import plural
+from hpotrack.worker_logs import Relay, forward_to_parent
 
 if TYPE_CHECKING:
     from hpotrack.study import Study
@@ -61,9 +63,19 @@ def run_workers(
     reference = importable_reference(tuned.fn)
     workers: set[int | None] = set()  # every worker's pid: the trials they ran
     started = study.refresh().n_started  # trials after these are the run's
+    relay = Relay()  # for the whole run: a worker started to replace one tells no news
     while jobs > 0:
         died = _run_round(
-            reference, study, jobs, n_trials, deadline, progress, max_budget, workers, started
+            reference,
+            study,
+            jobs,
+            n_trials,
+            deadline,
+            progress,
+            max_budget,
+            workers,
+            started,
+            relay,
         )
         if not died:
             break
@@ -123,13 +135,13 @@ def _run_round(
     max_budget: float | None,
     workers: set[int | None],
     started: int,
+    relay: Relay,
 ) -> dict[int | None, int]:
     """Run ``jobs`` worker processes to their end (their pids added to ``workers``); the
-    exit codes of those that died, by process id. The first error a worker reported is
-    raised."""
+    exit codes of those that died, by process id. Their log records are said by
+    ``relay`` as they come; the first error a worker reported is raised."""
     context = multiprocessing.get_context("spawn")
-    results: Any = context.Queue()
-    wording = {k: v for f in log.filters if isinstance(f, Rewording) for k, v in f.phrases.items()}
+    results: Any = context.Queue()  # the workers' errors and log records
     level = log.getEffectiveLevel()  # a worker imports the script, not its logging set-up
     job = (
         reference,
@@ -141,8 +153,7 @@ def _run_round(
         started,
     )
     processes = [
-        context.Process(target=_work, args=(*job, results, index == 0, wording, level), daemon=True)
-        for index in range(jobs)
+        context.Process(target=_work, args=(*job, results, level), daemon=True) for _ in range(jobs)
     ]
     for process in processes:
         process.start()
@@ -152,15 +163,16 @@ def _run_round(
         bar = ProgressBar(study, n_trials or study.target, enabled=progress, max_budget=max_budget)
         with bar:
             while any(p.is_alive() for p in processes):
-                _collect(results, errors, wait=0.5)
+                _collect(results, errors, relay, wait=0.5)
                 bar.update()
                 _stop_if_interrupted(processes)
         for process in processes:
             process.join()
-        _collect(results, errors, wait=0.0)
+        _collect(results, errors, relay, wait=0.0)
         _stop_if_interrupted(processes)
     except KeyboardInterrupt:
         _interrupt(processes)
+        _collect(results, [], relay, wait=0.0)  # what they said as they stopped
         raise
     if errors:
         raise errors[0]
@@ -190,23 +202,18 @@ def _work(
     max_budget: float | None,
     started: int,
     results: Any,
-    tells: bool,
-    wording: dict[str, str],
     level: int,
 ) -> None:
-    """Body of one worker process. Only the first ``tells`` what the study does (the
-    others would repeat each line: the method's choice, the target reached); every
-    worker warns, in the parent's ``wording``, and none says what the parent's ``level``
-    of the ``hpotrack`` logger keeps quiet."""
+    """Body of one worker process. Its errors and its log records from ``level`` up
+    (the parent's level of the ``hpotrack`` logger) go to the parent through
+    ``results``."""
     from hpotrack.tune import tuned_function
 
-    log.setLevel(level if tells else max(level, logging.WARNING))
-    if wording:
-        log.addFilter(Rewording(wording))
     _interrupt_once()
     try:
         _stop_when_the_parent_dies()  # may raise ParentGone at once: inside the try
         tuned = tuned_function(load_function(reference), study)
+        forward_to_parent(results, level)  # after the script's own logging set-up, if any
         if tuned is None:
             raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune")
         tuned.optimize_in_process(
@@ -274,11 +281,17 @@ def _stop_if_interrupted(processes: Sequence[BaseProcess]) -> None:
         raise KeyboardInterrupt
 
 
-def _collect(results: Any, errors: list[BaseException], *, wait: float) -> None:
+def _collect(results: Any, errors: list[BaseException], relay: Relay, *, wait: float) -> None:
+    """Take what the workers sent, waiting up to ``wait`` seconds for the first: log
+    records are said through ``relay``, errors added to ``errors``."""
     try:
         while True:
-            errors.append(results.get(timeout=wait) if wait else results.get_nowait())
+            sent = results.get(timeout=wait) if wait else results.get_nowait()
             wait = 0.0
+            if isinstance(sent, logging.LogRecord):
+                relay.say(sent)
+            else:
+                errors.append(sent)
     except queue.Empty:
         return
 

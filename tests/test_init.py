@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
+import io
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +32,18 @@ def test_the_errors_a_user_catches_are_top_level_and_hpotrack_errors() -> None:
     }
     assert defined >= set(caught)
     assert hp.errors is errors
+
+
+def test_the_default_messages_go_to_the_stderr_of_the_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default handler kept the ``sys.stderr`` of the import: ``redirect_stderr``
+    (and pytest's ``capsys``) did not see hpotrack's messages."""
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a script: not pytest's
+    redirected = io.StringIO()
+    with contextlib.redirect_stderr(redirected):
+        logging.getLogger("hpotrack").warning("study 's': a message")
+    assert redirected.getvalue() == "[hpotrack] study 's': a message\n"
 
 
 def test_plots_is_there_without_importing_it_and_import_stays_light() -> None:

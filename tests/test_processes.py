@@ -283,13 +283,15 @@ def test_sigterm_to_one_worker_stops_only_that_worker(
     assert sum(t.state is TrialState.COMPLETE for t in trials) == len(trials) - 1
 
 
-def run_script(folder: Path, last_lines: str) -> subprocess.CompletedProcess[str]:
+def run_script(
+    folder: Path, last_lines: str, method: str = "random"
+) -> subprocess.CompletedProcess[str]:
     """Run a script in ``folder`` that declares study "s" (``f(x)`` returns x, in h.db)
     and then runs ``last_lines``."""
     script = folder / "job.py"
     script.write_text(
         "import hpotrack as hp\n"
-        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
+        f"@hp.tune({{'x': (0.0, 1.0)}}, method={method!r}, study='s', db='h.db')\n"
         f"def f(x):\n    return x\n{last_lines}"
     )
     return subprocess.run(
@@ -317,6 +319,93 @@ def test_workers_keep_quiet_when_the_hpotrack_logger_is_set_to_warnings(tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert "[hpotrack]" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("configure", "on_stderr", "in_file"),
+    [
+        (
+            "logging.basicConfig(level=logging.INFO, filename='run.log', "
+            "format='%(levelname)s %(message)s')",
+            [],
+            ["INFO study 's' has 6 trials: the target of 6 is reached"],
+        ),
+        (
+            "own = logging.StreamHandler()\n"
+            "    own.setFormatter(logging.Formatter('own: %(message)s'))\n"
+            "    logging.getLogger('hpotrack').addHandler(own)",
+            ["own: study 's' has 6 trials: the target of 6 is reached"],
+            [],
+        ),
+    ],
+    ids=["basic-config-to-a-file", "handler-on-hpotrack"],
+)
+def test_worker_messages_go_through_the_logging_set_up_of_the_main_block(
+    tmp_path: Path, configure: str, on_stderr: list[str], in_file: list[str]
+) -> None:
+    """The workers import the script without its main block, where the application set
+    up logging: they printed their lines raw on stderr in hpotrack's default format,
+    not in the application's file or format. Now the parent says them, through its
+    handlers, once."""
+    done = run_script(
+        tmp_path,
+        "if __name__ == '__main__':\n"
+        "    import logging\n"
+        f"    {configure}\n"
+        "    f.optimize(n_trials=6, n_jobs=2)\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if "study 's'" in line] == on_stderr
+    log_file = tmp_path / "run.log"
+    written = log_file.read_text().splitlines() if log_file.exists() else []
+    assert [line for line in written if "study 's'" in line] == in_file
+
+
+def test_a_method_note_is_said_once_whichever_worker_made_the_proposal(tmp_path: Path) -> None:
+    """Only the first worker told what the study does: when it ran no trial (here it
+    starts once the other worker has run them all), auto's choice was never said."""
+    done = run_script(
+        tmp_path,
+        "import multiprocessing, time\n"
+        "if multiprocessing.current_process().name == 'SpawnProcess-1':\n"
+        "    waited = time.monotonic() + 60\n"
+        "    while time.monotonic() < waited and sum(\n"
+        "        t.state.value == 'complete' for t in hp.load_study('s', db='h.db').trials\n"
+        "    ) < 4:\n"
+        "        time.sleep(0.05)\n"
+        "if __name__ == '__main__':\n"
+        "    f.optimize(n_trials=4, n_jobs=2)\n",
+        method="auto",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    (note,) = [line for line in lines if "auto chose" in line] or [done.stderr]
+    assert note.startswith("[hpotrack] study 's': auto chose "), done.stderr
+    assert len([line for line in lines if "the target of 4 is reached" in line]) == 1
+
+
+def test_a_warning_each_process_says_once_is_said_once_by_the_workers(tmp_path: Path) -> None:
+    """The warning that a trial "completed without reporting the objective" is said once
+    per study and process: with n_jobs=2 it came once from each worker (here each
+    completes a trial: both wait until both trials are claimed)."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import time\nimport hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='sha', budget=hp.Budget(1, 9), study='s', "
+        "db='h.db')\n"
+        "def f(x):\n"
+        "    waited = time.monotonic() + 60\n"
+        "    while time.monotonic() < waited and len(hp.load_study('s', db='h.db').trials) < 2:\n"
+        "        time.sleep(0.05)\n"
+        "    return x\n"
+        "if __name__ == '__main__':\n    f.optimize(n_trials=2, n_jobs=2)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert len({t.pid for t in hp.load_study("s", db=tmp_path / "h.db").trials}) == 2
+    assert done.stderr.count("completed without reporting the objective") == 1, done.stderr
 
 
 def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:

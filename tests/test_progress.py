@@ -67,9 +67,7 @@ def test_log_messages_start_on_their_own_line_and_the_bar_ends_at_the_target(
     written at the end of the bar's line, and the bar stopped one short (5/6), since the
     last trial's outcome is stored by the next ask."""
     terminal = Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
-    (handler,) = logging.getLogger("hpotrack").handlers
-    monkeypatch.setattr(handler, "stream", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)  # the bar's and the messages' stream
     monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a script: not pytest's
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
@@ -85,6 +83,35 @@ def test_log_messages_start_on_their_own_line_and_the_bar_ends_at_the_target(
         assert text[text.index(message) - len("[hpotrack]") - 1] == "\n"
     drawn = [line for line in text.replace("\r", "\n").splitlines() if line.startswith("s  ")]
     assert "6/6" in drawn[-1]
+
+
+@pytest.mark.parametrize("to_the_terminal", [True, False], ids=["terminal", "file"])
+def test_the_bar_ends_its_line_before_a_message_the_applications_handler_prints(
+    db: Path, monkeypatch: pytest.MonkeyPatch, to_the_terminal: bool
+) -> None:
+    """Only hpotrack's own handler ended the bar's line: with ``logging.basicConfig``
+    the message was written at the end of the bar's line. A message going to a file
+    leaves the bar on its line."""
+    terminal, elsewhere = Terminal(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    handler = logging.StreamHandler(terminal if to_the_terminal else elsewhere)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])  # basicConfig's
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        if x > 0.9:
+            raise ValueError("too large")  # a warning while the bar is drawn
+        return x
+
+    train.optimize(n_trials=6, progress=True)
+    text = terminal.getvalue()
+    messages = (text if to_the_terminal else elsewhere.getvalue()).count("WARNING ")
+    assert messages >= 1
+    if to_the_terminal:
+        assert text.count("\nWARNING ") == messages, text
+    else:
+        assert text.count("\n") == 1 and text.endswith("\n"), text  # the bar's one line
 
 
 def test_a_trial_a_retry_replaced_is_not_counted_done_twice(db: Path) -> None:

@@ -133,8 +133,8 @@ def resume(
 
 @contextlib.contextmanager
 def _option_names() -> Iterator[None]:
-    """While the study runs (here, and in the worker processes of --jobs N, which
-    install the parent's rewordings), its log messages name resume's options."""
+    """While the study runs (here, and in the worker processes of --jobs N, whose
+    messages this process says), its log messages name resume's options."""
     logger = logging.getLogger("hpotrack")
     wording = Rewording(OPTION_NAMES)
     logger.addFilter(wording)
