@@ -454,7 +454,9 @@ def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(tmp_path: Path, attempt
     script.write_text(
         "import time\nimport hpotrack as hp\n"
         "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
-        "def f(x):\n    time.sleep(0.3)\n    return x\n"
+        # trials long enough that both are still running when the signal comes, even
+        # on a loaded machine (with 0.3 s one could end first: one interrupted trial)
+        "def f(x):\n    time.sleep(3.0)\n    return x\n"
         "if __name__ == '__main__':\n"
         "    try:\n        f.optimize(n_trials=200, n_jobs=2)\n"
         "    except KeyboardInterrupt:\n        pass\n"
