@@ -134,7 +134,7 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
             store.update_study(
                 row.id,
                 method=definition.method.to_json(),
-                function=function,
+                function=_recorded_function(row.function, function),
                 retries=definition.retries,
             )
         stored = store.find_study(definition.name)
@@ -188,8 +188,19 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
     if dumps(row.budget) != dumps(budget):  # JSON tells 1 from 1.0, as for the space
         found.append(f"budget was {_budget_text(row.budget)}, now {_budget_text(budget)}")
     if definition.seed is not None and row.seed != definition.seed:
-        found.append(f"seed was {row.seed}, now {definition.seed}")
+        found.append(  # the seed alone changes no trial: the study can go on
+            f"seed was {row.seed}, now {definition.seed} (pass seed={row.seed}, or no "
+            "seed, to continue it)"
+        )
     return found
+
+
+def _recorded_function(stored: Mapping[str, Any], now: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Where the study's function lives once reopened from ``now``: there, unless ``now``
+    has no file (typed in a notebook, IPython, ``python -c``) and the stored one has. A
+    manual trial from a notebook must not leave ``hpotrack resume`` unable to import the
+    script the study runs from."""
+    return stored if stored.get("path") and not now.get("path") else now
 
 
 def _budget_text(data: dict[str, Any] | None) -> str:

@@ -11,6 +11,7 @@ are in :mod:`hpotrack.views`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from hpotrack import lineage, lost, views
 from hpotrack.budget import Budget
 from hpotrack.cache import TrialCache
 from hpotrack.errors import TrialError
-from hpotrack.methods.base import History
+from hpotrack.methods.base import History, Method
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.records import TrialRecord
 from hpotrack.space import Space, Value
@@ -34,7 +35,6 @@ class StudyReader:
         self._store = store
         self._row = row
         self.space = Space.from_json(row.space)
-        self.method = method_from_json(row.method)
         self.budget = None if row.budget is None else Budget.from_json(row.budget)
         self._cache = TrialCache(
             store, row, History(self.space, row.direction, row.seed, self.budget)
@@ -42,9 +42,21 @@ class StudyReader:
 
     def __repr__(self) -> str:
         count = sum(self._store.summary(self.id).counts.values())  # not every trial read
-        return f"Study(name={self.name!r}, method={self.method.name!r}, trials={count})"
+        return f"Study(name={self.name!r}, method={self.method_name!r}, trials={count})"
 
     # -- definition -------------------------------------------------------------------
+
+    @cached_property
+    def method(self) -> Method:
+        """The study's method, rebuilt from the stored one when first needed: reading a
+        study never needs it, so a study run with a method its own code registers
+        (``@hp.methods.register``) reads where that code is not imported (``hpotrack``)."""
+        return method_from_json(self._row.method)
+
+    @property
+    def method_name(self) -> str:
+        """The name the study's method is stored under (known without its class)."""
+        return str(self._row.method.get("name"))
 
     @property
     def id(self) -> int:

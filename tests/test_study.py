@@ -399,3 +399,31 @@ def test_a_studys_repr_counts_its_trials_without_reading_them(
     run(db, 3, fail={1})
     refuse_full_reads()
     assert repr(hp.load_study("mlp", db=db)) == "Study(name='mlp', method='auto', trials=3)"
+
+
+def test_a_study_of_a_method_its_code_registers_reads_without_that_code(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that has not imported the method (a notebook, `hpotrack`) could not
+    open the study at all: load_study raised "unknown method" before reading a trial."""
+    from hpotrack.methods import base
+    from hpotrack.methods.random_search import Random
+
+    @base.register
+    @dataclasses.dataclass(frozen=True)
+    class Mine(Random):
+        name = "test-mine-read"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=Mine(), study="m", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=3)
+    monkeypatch.delitem(base._REGISTRY, "test-mine-read")  # as in a process without it
+    study = hp.load_study("m", db=db)
+    assert len(study.trials) == 3
+    assert study.best.value == min(t.value for t in study.trials if t.value is not None)
+    assert study.method_name == "test-mine-read"
+    assert "method='test-mine-read'" in repr(study)
+    with pytest.raises(hp.HpotrackError, match="unknown method 'test-mine-read'"):
+        study.enqueue({"x": 0.5})  # what needs the method still says what is missing

@@ -24,7 +24,7 @@ from hpotrack.cli.common import (
     user_errors,
     when,
 )
-from hpotrack.methods.base import Method
+from hpotrack.errors import MethodError
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
@@ -281,7 +281,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "study": row.name,
-                    "method": method_name(study.method),
+                    "method": method_name(study),
                     "goal": row.direction[:3],
                     "trials": f"{total}: {states or 'none'}",
                     "best": best_value,
@@ -292,7 +292,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         rows.append(
             {
                 "study": row.name,
-                "method": method_name(study.method),
+                "method": method_name(study),
                 "direction": row.direction,
                 "budget": budget_text(study.budget),
                 "trials": total,
@@ -305,9 +305,14 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def method_name(method: Method) -> str:
+def method_name(study: Study) -> str:
     """A study's method in one word, with its pruner where it has one: ``random+median``
-    (random, tpe, bayes and evolution take a ``pruner=``)."""
+    (random, tpe, bayes and evolution take a ``pruner=``). A method that the user's code
+    registers (``@hp.methods.register``), not imported here, is named as stored."""
+    try:
+        method = study.method
+    except MethodError:
+        return study.method_name
     pruner = getattr(method, "pruner", None)
     return method.name if pruner is None else f"{method.name}+{pruner.name}"
 

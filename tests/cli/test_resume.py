@@ -421,3 +421,26 @@ def test_functions_tuned_without_the_decorator_syntax_run_in_workers_and_resume(
         study = hp.load_study(name, db=db)
         assert [t.state.value for t in study.trials] == ["complete"] * 6
         assert study.method.name == {"cmp-tpe": "tpe", "cmp-random": "random"}[name]
+
+
+def test_resume_a_study_whose_script_registers_its_method(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hpotrack` has not imported the script before resume imports it: opening the
+    study to find the script failed with "unknown method", so it could never resume."""
+    from hpotrack.methods import base
+
+    text = SCRIPT.replace(
+        "@hp.tune({",
+        "import dataclasses\n\n"
+        "@hp.methods.register\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class Mine(hp.methods.Random):\n"
+        "    name = 'test-mine-resume'\n\n"
+        "@hp.tune(method=Mine(), space={",
+    )
+    _, db = make_study(tmp_path, text=text)
+    monkeypatch.delitem(base._REGISTRY, "test-mine-resume")  # as in a new `hpotrack`
+    code, output = invoke(db, "script", "--n-trials", "5")
+    assert code == 0, output
+    assert "5 trials (5 complete)" in output

@@ -770,3 +770,33 @@ def test_top_reads_every_trial_when_complete_ones_are_too_few(db: Path) -> None:
     top = json.loads(show(db, "alpha", "--top", "9", "--state", "complete", "--format", "json"))
     assert [row["value"] for row in top] == [0.5, 1.0, 2.0, 3.0, 4.0]
     assert "nothing to show" in show(db, "alpha", "--top", "2", "--state", "failed")
+
+
+def test_the_study_list_names_a_method_the_users_code_registers_as_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One study of a method `hpotrack` has not imported made `hpotrack show` fail with
+    "unknown method" for every study of the file."""
+    import dataclasses
+
+    from hpotrack.methods import base
+
+    db = tmp_path / "h.db"
+
+    @base.register
+    @dataclasses.dataclass(frozen=True)
+    class Mine(hp.methods.Random):
+        name = "test-mine-show"
+
+    for name, method in (("custom", Mine()), ("plain", hp.methods.Random())):
+
+        @hp.tune({"x": hp.Float(0.0, 1.0)}, method=method, study=name, db=db, seed=0)
+        def train(x: float) -> float:
+            return x
+
+        train.optimize(n_trials=2)
+    monkeypatch.delitem(base._REGISTRY, "test-mine-show")  # as in a new `hpotrack`
+    rows = {row["study"]: row for row in json.loads(show(db, "--format", "json"))}
+    assert (rows["custom"]["method"], rows["plain"]["method"]) == ("test-mine-show", "random")
+    assert rows["custom"]["complete"] == 2
+    assert len(show(db, "custom").splitlines()) == 4  # its trials: header, rule, 2 rows

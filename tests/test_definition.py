@@ -1,0 +1,64 @@
+"""Declaring a study and reopening it: what a second declaration of a study name keeps,
+changes or refuses (hpotrack.definition)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hpotrack as hp
+
+
+def _typed_interactively(db: Path) -> hp.TunedFunction:
+    """The same declaration typed in a notebook or ``python -c``: a function no other
+    process can import (it has no file)."""
+    namespace: dict[str, Any] = {"hp": hp, "db": db}
+    source = (
+        "@hp.tune({'x': hp.Float(0.0, 1.0)}, study='s', db=db, seed=0)\n"
+        "def train(x):\n"
+        "    return x\n"
+    )
+    exec(compile(source, "<stdin>", "exec"), namespace)
+    tuned: hp.TunedFunction = namespace["train"]
+    return tuned
+
+
+def test_a_manual_trial_typed_interactively_keeps_the_script_the_study_resumes_from(
+    db: Path,
+) -> None:
+    """A manual call (or ``train.study``) from a notebook replaced the recorded script
+    by a function without a file: `hpotrack resume` then said the function "was defined
+    interactively" and could not run the study, though the script had not moved."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=2)
+    recorded = hp.load_study("s", db=db).function
+    assert recorded["path"] == str(Path(__file__).resolve())
+
+    interactive = _typed_interactively(db)
+    assert interactive(x=0.5) == 0.5  # stored as a trial of the study
+    assert len(interactive.study.trials) == 3
+    assert hp.load_study("s", db=db).function == recorded
+
+
+def test_another_seed_says_which_seed_continues_the_study(db: Path) -> None:
+    """A study first run without a seed, reopened with ``seed=0`` for reproducibility, was
+    told only to take another name or delete its trials."""
+
+    def declare(seed: int | None) -> hp.TunedFunction:
+        @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=seed)
+        def train(x: float) -> float:
+            return x
+
+        return train
+
+    stored = declare(None).optimize(n_trials=2).seed
+    with pytest.raises(hp.StudyMismatchError) as raised:
+        declare(0 if stored else 1).optimize(n_trials=3)
+    assert f"(pass seed={stored}, or no seed, to continue it)" in str(raised.value)
+    assert len(declare(stored).optimize(n_trials=3).trials) == 3
