@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 
 from tabulate import tabulate
 
+import hpotrack
+
 
 class Stats(NamedTuple):
     """Per-trial times of one run in ms: overall mean, mean of the first and of the last
@@ -149,15 +151,32 @@ def versions_of(names: Iterable[str], hint: str = "") -> dict[str, str]:
     return {name: metadata.version(name) for name in names}
 
 
-def environment(versions: dict[str, str], hpotrack_dir: Path) -> list[str]:
-    """Lines describing this run, for the top of the report."""
+def output_file(text: str) -> Path:
+    """An ``--out``/``--plot``/``--cache`` file (argparse ``type=``), refused before the run
+    when it could not be written after it: its folder missing, or the path a folder."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} is a folder; name a file in it")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"the folder {path.parent} does not exist; create it first, or name a file in "
+            "an existing folder"
+        )
+    return path
+
+
+def environment(versions: dict[str, str]) -> list[str]:
+    """Lines describing this run, for the top of the report; the hpotrack checkout is the
+    one this process imports (``PYTHONPATH`` may point at another clone than the
+    benchmarks' own)."""
+    checkout = Path(hpotrack.__file__).resolve().parent
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     libraries = ", ".join(f"{name} {version}" for name, version in versions.items())
     return [
         f"date: {now}",
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         f"python: {platform.python_version()}, sqlite {sqlite3.sqlite_version}",
-        f"hpotrack: {hpotrack_dir} at {git_revision(hpotrack_dir)}",
+        f"hpotrack: {checkout} at {git_revision(checkout)}",
         f"libraries: {libraries}",
         f"temporary files in: {tempfile.gettempdir()}",
         f"{load_average()} at start (1, 5, 15 min): other work on the machine adds noise",

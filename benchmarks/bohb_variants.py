@@ -46,7 +46,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _common import Report, comma_names, mean, one_blas_thread
+from _common import (
+    Report,
+    comma_names,
+    environment,
+    mean,
+    one_blas_thread,
+    output_file,
+    versions_of,
+)
 from multifidelity import AT, MAX_EPOCHS, TASKS, curves_of, pool, run_hpotrack
 
 from hpotrack.methods.base import History, Method, register
@@ -222,7 +230,7 @@ def main() -> None:
     add("--first-seed", type=int, default=20, help="the first seed (the benchmark's: 0..19)")
     add("--workers", type=int, default=2)
     add("--reference", default=REFERENCE, help="the variant the others are paired with")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     variants = [name.strip() for name in args.variants.split(";")]
     unknown = [name for name in [*variants, args.reference] if name not in VARIANTS]
@@ -232,6 +240,7 @@ def main() -> None:
         parser.error(f"--seeds must be at least 1, but got {args.seeds}")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     report = Report("BOHB's model, varied, on the multifidelity.py tasks")
+    report.lines(environment(versions_of(["hpotrack", "scikit-learn", "numpy"])))
     for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):
         task_table(report, task, variants, seeds, args.workers, args.reference)
     if args.out:

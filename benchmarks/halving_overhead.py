@@ -34,9 +34,16 @@ import logging
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
-from _common import Report, comma_names, environment, median, one_blas_thread, versions_of
+from _common import (
+    Report,
+    comma_names,
+    environment,
+    median,
+    one_blas_thread,
+    output_file,
+    versions_of,
+)
 
 from hpotrack.budget import Budget
 from hpotrack.methods import resolve
@@ -126,7 +133,7 @@ def main() -> None:
     add("--window", type=int, default=100, help="trials before each N that are timed")
     add("--repeats", type=int, default=3, help="runs per method (seeds 0..)")
     add("--quick", action="store_true", help="sizes 100,500, one run: a smoke test")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     methods = comma_names(parser, "--methods", args.methods, HP_METHODS + OPTUNA)
     sizes = [100, 500] if args.quick else sorted(int(s) for s in args.sizes.split(","))
@@ -134,12 +141,15 @@ def main() -> None:
     if args.window < 1 or repeats < 1 or not sizes or sizes[0] < 1:
         parser.error("--window, --repeats and every size must be at least 1")
     logging.getLogger("hpotrack").setLevel(logging.WARNING)
-    versions = versions_of(("optuna", "numpy"))
-    import optuna
+    optuna_rows = [m for m in methods if m in OPTUNA]  # hpotrack's rows run without Optuna
+    hint = f", or leave out {', '.join(optuna_rows)} (--methods)" if optuna_rows else ""
+    versions = versions_of(["hpotrack", "numpy", *(["optuna"] if optuna_rows else [])], hint)
+    if optuna_rows:
+        import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     report = Report("Multi-fidelity methods: cost per trial as the study grows")
-    report.lines(environment(versions, Path(__file__).resolve().parent.parent))
+    report.lines(environment(versions))
     found: dict[str, list[float]] = {}
     for method in methods:
         runs = []

@@ -43,6 +43,7 @@ from _common import (
     load_average,
     median,
     one_blas_thread,
+    output_file,
     verdict,
     versions_of,
 )
@@ -322,7 +323,7 @@ def parse_args() -> argparse.Namespace:
     add("--methods", default=",".join(METHODS), help=f"comma list of {', '.join(METHODS)}")
     add("--quick", action="store_true", help="2 seeds, 20 trials: a smoke test")
     add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     if args.quick:
         args.seeds = min(args.seeds, 2)
@@ -356,9 +357,7 @@ def main() -> None:
     names = ["hpotrack", "numpy", "scikit-learn"]
     names += [m for m in ("optuna", "cmaes") if importlib.util.find_spec(m)]
     versions = versions_of(names)
-    spec = importlib.util.find_spec("hpotrack")
-    assert spec is not None and spec.origin is not None
-    lines = environment(versions, Path(spec.origin).parent)
+    lines = environment(versions)
     lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
     lines.append(
         "seed s: the split (200 train / 500 validation / 1,097 test digits, random_state=s) "

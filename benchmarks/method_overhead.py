@@ -70,6 +70,7 @@ from _common import (
     load_average,
     median,
     one_blas_thread,
+    output_file,
     versions_of,
 )
 
@@ -377,7 +378,7 @@ def parse_caps(parser: argparse.ArgumentParser, text: str) -> dict[str, tuple[in
 
 def parse_args() -> argparse.Namespace:
     """The command line, with --quick and the rows resolved."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = parser.add_argument
     hp_names = ",".join(row.name for row in HP_ROWS)
     add("--methods", default=hp_names, help="hpotrack rows (each brings its Optuna rows) "
@@ -386,10 +387,11 @@ def parse_args() -> argparse.Namespace:
     add("--window", type=int, default=100, help="trials before each N that are timed")
     add("--repeats", type=int, default=3, help="runs per row (seeds 0..), median shown")
     add("--caps", default=CAPS, help="ROW=TRIALS[/RUNS],...: rows that stop earlier")
-    add("--optuna-storage", choices=("journal", "memory"), default="journal")
+    add("--optuna-storage", choices=("journal", "memory"), default="journal",
+        help="Optuna's rows on a journal file (default) or in memory")  # fmt: skip
     add("--skip-optuna", action="store_true", help="hpotrack's rows only")
     add("--quick", action="store_true", help="sizes 100,200, window 50, one run: smoke test")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     names = comma_names(parser, "--methods", args.methods, list(ROWS))
     wanted = set(names)
@@ -536,12 +538,10 @@ def main() -> None:
     args = parse_args()
     libraries = ["hpotrack", "numpy"] + ([] if args.skip_optuna else ["optuna"])
     versions = versions_of(libraries, hint=", or leave Optuna out with --skip-optuna")
-    spec = importlib.util.find_spec("hpotrack")
-    assert spec is not None and spec.origin is not None  # versions_of checked it
     report = Report("Method overhead: ms per trial through optimize() as the study grows")
     report.lines(
         [
-            *environment(versions, Path(spec.origin).resolve().parent),
+            *environment(versions),
             f"sizes {', '.join(f'{n:,}' for n in args.sizes)}; window {args.window}; "
             f"{args.repeats} run(s) per row, each in a fresh spawned process, one at a time",
         ]

@@ -26,7 +26,6 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ from _common import (
     load_average,
     median,
     one_blas_thread,
+    output_file,
     versions_of,
 )
 
@@ -460,7 +460,7 @@ def parse_args() -> argparse.Namespace:
     add("--quick", action="store_true", help="2 seeds, 20 trials, 2 tasks: a smoke test")
     add("--timing", action="store_true", help="also time suggestions at 100-1,000 trials")
     add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.trials = min(args.seeds, 2), args.trials or 20
@@ -496,9 +496,7 @@ def main() -> None:
     versions = versions_of(("hpotrack", "optuna", "scikit-learn"))
     optional = ("torch", "cmaes", "greenlet")  # greenlet: Optuna GP's batched L-BFGS-B
     versions |= {m: metadata.version(m) for m in optional if importlib.util.find_spec(m)}
-    spec = importlib.util.find_spec("hpotrack")
-    assert spec is not None and spec.origin is not None
-    lines = environment(versions, Path(spec.origin).parent)
+    lines = environment(versions)
     lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
     report.lines(lines)
     best = quality(args, report)

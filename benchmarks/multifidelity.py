@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
-import importlib.util
 import logging
 import math
 import multiprocessing
@@ -42,6 +41,7 @@ from _common import (
     load_average,
     median,
     one_blas_thread,
+    output_file,
     verdict,
     versions_of,
 )
@@ -421,11 +421,9 @@ def shows_chance(args: argparse.Namespace) -> bool:
     return len(args.seeds) >= SEEDS
 
 
-def plot(path: Path, args: argparse.Namespace, results: dict[tuple[str, str], list[Run]]) -> bool:
-    """Median best error so far against epochs consumed, one panel per task; False when
-    matplotlib is missing."""
-    if importlib.util.find_spec("matplotlib") is None:
-        return False
+def plot(path: Path, args: argparse.Namespace, results: dict[tuple[str, str], list[Run]]) -> None:
+    """Median best error so far against epochs consumed, one panel per task (main()
+    checked that matplotlib is installed before the run)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -452,7 +450,6 @@ def plot(path: Path, args: argparse.Namespace, results: dict[tuple[str, str], li
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
-    return True
 
 
 def configurations(task: str, n: int) -> list[dict[str, Any]]:
@@ -564,8 +561,8 @@ def parse_args() -> argparse.Namespace:
     add("--trials", type=int, help="trials per run (default 60)")
     add("--quick", action="store_true", help="2 seeds, 10 trials: a smoke test")
     add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=Path, help="also write the tables to this markdown file")
-    add("--plot", type=Path, help="draw best error against epochs to this PNG (matplotlib)")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
+    add("--plot", type=output_file, help="draw best error against epochs to this PNG (matplotlib)")
     add("--curves", type=int, metavar="N", help="instead: train N random configurations "
         "27 epochs each and print how well each rung predicts the final error")  # fmt: skip
     args = parser.parse_args()
@@ -601,9 +598,9 @@ def main() -> None:
     names = ["hpotrack", "scikit-learn", "numpy"]
     names += ["optuna"] if set(args.methods) & set(OPTUNA) else []
     versions = versions_of(names, hint=f", or leave out {', '.join(OPTUNA)} (--methods)")
-    spec = importlib.util.find_spec("hpotrack")
-    assert spec is not None and spec.origin is not None
-    lines = environment(versions, Path(spec.origin).parent)
+    if args.plot:  # said now, not after the searches
+        versions |= versions_of(["matplotlib"], hint=", or leave out --plot")
+    lines = environment(versions)
     lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
     hp_rows = [m for m in args.methods if m in HP_METHODS]
     lines += [f"{m}: {hp_method(m)!r}" for m in hp_rows]
@@ -621,8 +618,8 @@ def main() -> None:
     report.table("Targets", args.target_rows, "target|measured|result" + chance,
                  ORIENTATION + note * bool(chance))  # fmt: skip
     if args.plot:
-        drawn = plot(args.plot, args, results)
-        args.notes.append(f"plot: {args.plot}" if drawn else "no plot: matplotlib missing")
+        plot(args.plot, args, results)
+        args.notes.append(f"plot: {args.plot}")
     report.lines([*args.notes, f"finished with {load_average()} (1, 5, 15 min)"])
     if args.out:
         report.write(args.out)

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _common import Report, comma_names, one_blas_thread
+from _common import Report, comma_names, environment, one_blas_thread, output_file, versions_of
 from multifidelity_targets import Curves
 
 from hpotrack.budget import Budget
@@ -359,11 +359,11 @@ def main() -> None:
     add("--tasks", default="sgd,mlp", help="comma list of sgd, mlp")
     add("--configs", type=int, default=500, help="configurations recorded per task")
     add("--seeds", type=int, default=100, help="replayed runs per allocation (seeds 1000..)")
-    add("--cache", type=Path, help="keep the recorded curves in this .npz file")
+    add("--cache", type=output_file, help="keep the recorded curves in this .npz file")
     add("--eta", type=float, default=3.0, help="reduction factor of every row's ladder")
     add("--min-epochs", type=int, default=1, help="the ladder's lowest budget (max: 27)")
     add("--rows", help='the rows to run, separated by ";" (default: all; "random" always runs)')
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     if not 1 <= args.min_epochs < MAX_EPOCHS or args.eta <= 1:
         parser.error(
@@ -378,6 +378,7 @@ def main() -> None:
             parser.error(f"unknown --rows {unknown}; the rows are: {'; '.join(rows)}")
         rows = {name: row for name, row in rows.items() if name in chosen or name == "random"}
     report = Report("Hyperband's bracket allocation, replayed on recorded curves")
+    report.lines(environment(versions_of(["hpotrack", "scikit-learn", "numpy"])))
     seeds = range(1000, 1000 + args.seeds)  # not the seeds of multifidelity.py
     for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):
         task_table(report, task, recorded(task, args.configs, args.cache), seeds, ladder, rows)

@@ -44,6 +44,7 @@ from _common import (
     load_average,
     median,
     one_blas_thread,
+    output_file,
     verdict,
     versions_of,
 )
@@ -171,7 +172,10 @@ def run_hpotrack(method: str, seed: int, args: argparse.Namespace, folder: Path)
     seconds = time.perf_counter() - began
     records = study.trials
     notes = [f"trial {t.number}: {t.error}" for t in records if t.error]
-    if len(records) != steps.trials or len(ledger) != steps.trials:
+    # PBT may need fewer segments: a member that copied one further along reaches the
+    # horizon sooner; more, or a segment stored but not trained, is worth a note
+    off_plan = len(ledger) > steps.trials if pbt else len(ledger) != steps.trials
+    if off_plan or len(records) != len(ledger):
         notes.insert(0, f"{len(records)} trials stored, {len(ledger)} trained")
     edges = Counter(e.kind for t in records for e in t.parents)
     ends = final_members(records) if pbt else records
@@ -404,7 +408,7 @@ def parse_args() -> argparse.Namespace:
     add("--generations", type=int, default=8, help="segments per member G (default 8)")
     add("--quick", action="store_true", help="2 seeds, P=4, I=2, G=3: a smoke test")
     add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.population, args.interval, args.generations = 2, 4, 2, 3
@@ -429,9 +433,7 @@ def main() -> None:
     names = ["hpotrack", "scikit-learn", "numpy"]
     names += ["optuna"] if "optuna-random" in args.methods else []
     versions = versions_of(names, hint=", or leave out optuna-random (--methods)")
-    spec = importlib.util.find_spec("hpotrack")
-    assert spec is not None and spec.origin is not None
-    lines = environment(versions, Path(spec.origin).parent)
+    lines = environment(versions)
     p, i, g = args.population, args.interval, args.generations
     lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
     lines.append(

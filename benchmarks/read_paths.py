@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import Report, environment, load_average, median, versions_of
+from _common import Report, environment, load_average, median, output_file, versions_of
 from click.testing import CliRunner
 
 try:
@@ -136,7 +136,7 @@ def parse_args() -> argparse.Namespace:
     add("--trials", type=int, help="trials per study (default 20,000; quick 2,000)")
     add("--repeats", type=int, help="timed reads per path, the median shown (default 3)")
     add("--skip-optuna", action="store_true", help="only hpotrack")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     args.trials = args.trials or (2000 if args.quick else 20000)
     args.repeats = args.repeats or (1 if args.quick else 3)
@@ -152,7 +152,7 @@ def main() -> None:
     if optuna is not None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     report = Report("hpotrack read paths")
-    report.lines(environment(versions, Path(hp.__file__).resolve().parent))
+    report.lines(environment(versions))
     with tempfile.TemporaryDirectory() as folder:
         db, journal = Path(folder) / "h.db", Path(folder) / "optuna.journal"
         print(f"building {args.trials} trials per library...", flush=True)

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-from _common import Report, comma_names, one_blas_thread
+from _common import Report, comma_names, environment, one_blas_thread, output_file, versions_of
 from multifidelity_replay import LATE, Recording, recorded
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -118,10 +117,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     add = parser.add_argument
     add("--tasks", default="sgd,mlp", help="comma list of sgd, mlp")
     add("--configs", type=int, default=500, help="configurations recorded per task")
-    add("--cache", type=Path, help="keep the recorded curves in this .npz file")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--cache", type=output_file, help="keep the recorded curves in this .npz file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     report = Report("Predicting the late level at the rungs, learned from trained curves")
+    report.lines(environment(versions_of(["hpotrack", "scikit-learn", "numpy"])))
     for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):
         task_table(report, task, recorded(task, args.configs, args.cache))
     if args.out:

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 import numpy as np
-from _common import Report, one_blas_thread
+from _common import Report, environment, one_blas_thread, output_file, versions_of
 from multifidelity import wrong_digits
 
 SCHEDULES = ("constant", "optimal", "invscaling", "adaptive")
@@ -75,10 +74,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", type=int, default=100, help="configurations per region")
     parser.add_argument("--seed", type=int, default=7, help="numpy seed of the draws")
-    parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
+    parser.add_argument(
+        "--out", type=output_file, help="also write the table to this markdown file"
+    )
     args = parser.parse_args()
     if args.configs < 1:
         parser.error(f"--configs must be at least 1, but got {args.configs}")
+    report = Report("Where the best sgd configurations are")
+    report.lines(environment(versions_of(["hpotrack", "scikit-learn", "numpy"])))
     rng = np.random.default_rng(args.seed)
     rows, kept = [], math.nan
     for region in REGIONS:
@@ -91,7 +94,6 @@ def main() -> None:
              f"{np.median(final):.1f}", f"{np.mean(final <= LEVEL):.0%}",
              f"{np.mean(final <= LEVEL - 1):.0%}"]
         )  # fmt: skip
-    report = Report("Where the best sgd configurations are")
     report.table(
         f"sgd: errors of {args.configs} configurations per region (digits of 1/540 wrong)",
         rows,

@@ -31,6 +31,7 @@ from _common import (
     environment,
     load_average,
     median,
+    output_file,
     run_together,
     total_size,
     versions_of,
@@ -351,7 +352,7 @@ def parse_args() -> argparse.Namespace:
     add("--mp-trials", type=int, help="trials of the shared study (default 2000; quick 20)")
     add("--mp-repeats", type=int, help="hpotrack runs per process count (default 3; quick 1)")
     add("--skip-optuna", action="store_true", help="only hpotrack and the raw sqlite3 floor")
-    add("--out", type=Path, help="also write the tables to this markdown file")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
     args.sizes, args.window = ([100, 300], 50) if args.quick else ([1000, 10000], 100)
     if args.quick and args.processes == parser.get_default("processes"):
@@ -370,7 +371,7 @@ def main() -> None:
     versions = versions_of(names, hint=", or leave Optuna out with --skip-optuna")
     quiet()
     report = Report("hpotrack storage overhead")
-    report.lines(environment(versions, Path(hp.__file__).resolve().parent))
+    report.lines(environment(versions))
     seq = sequential(args, report)
     mp = multiprocess(args, report)
     report.table("Targets", targets(args, seq, mp), "target|measured|result")
