@@ -169,6 +169,17 @@ class History:
         nothing and later calls pay only for the new trials."""
         return self._first(params, None) is not None
 
+    def is_pending(self, params: Mapping[str, Value]) -> bool:
+        """Whether a queued or running trial has these values (:meth:`Space.key`): what
+        a model-based method must not propose again, even once every configuration of
+        a small space has run. The cost is that of the few unfinished trials."""
+        key = self.space.key(params)
+        return any(
+            self.space.key(self._trials[number].params) == key
+            for waiting in self._unfinished.values()
+            for number in waiting
+        )
+
     def first_with(self, values: Mapping[str, Value]) -> int | None:
         """The lowest number of a trial of any state whose values of the names in
         ``values`` equal them (:meth:`Space.key`), if any; indexed as
@@ -206,7 +217,8 @@ class History:
 
     def valued(self) -> Sequence[int]:
         """Numbers of the finished trials (complete, pruned, failed) with a finite value,
-        ascending; kept sorted as trials change, so reading it costs no pass."""
+        ascending, but those a retry replaced; kept sorted as trials change, so reading it
+        costs no pass."""
         return self._valued
 
     def ranked(self) -> Sequence[tuple[float, int]]:
@@ -215,7 +227,7 @@ class History:
 
     def valueless(self) -> Sequence[int]:
         """Numbers of the finished trials without a finite value (failed, or stopped after
-        a NaN or infinite report), ascending."""
+        a NaN or infinite report), ascending; not those a retry replaced."""
         return self._valueless
 
     def complete_at(self, step: int) -> Sequence[float]:
@@ -229,9 +241,12 @@ class History:
     def _supersede(self, number: int) -> None:
         """Take a lost or interrupted trial out of the rankings at its checks: its retry
         reports the same values again, and two entries of one configuration would push
-        out another (or rank the retry below its own first attempt)."""
+        out another (or rank the retry below its own first attempt). It leaves
+        :meth:`valueless` too: its retry's outcome stands for it (a model that took it
+        as a failure put the worst loss where the retry found the best one)."""
         if number < len(self._trials) and number not in self._superseded:
             self._index_checks(self._trials[number], add=False)
+            self._index_value(self._trials[number], add=False)
         self._superseded.add(number)
 
     def _index_checks(self, record: TrialRecord, add: bool) -> None:
@@ -263,8 +278,8 @@ class History:
 
     def _index_value(self, record: TrialRecord, add: bool) -> None:
         """Keep a finished ``record`` in (or take it out of) :meth:`valued` and
-        :meth:`ranked`, or :meth:`valueless`."""
-        if record.state in self._unfinished:
+        :meth:`ranked`, or :meth:`valueless`; superseded trials are in none."""
+        if record.state in self._unfinished or record.number in self._superseded:
             return
         if record.value is not None and math.isfinite(record.value):
             _sorted_change(self._valued, record.number, add)

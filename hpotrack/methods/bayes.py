@@ -290,7 +290,8 @@ def _observations(
     most ``cap // 4``, latest) running or queued trials and of as many failed ones. A
     failed trial is conditioned on as the worst value seen: left out, the model would see
     the failing point as unexplored and propose it again and again. So is one stopped
-    without a finite value (its last report NaN or infinite: a diverged run).
+    without a finite value (its last report NaN or infinite: a diverged run). One lost or
+    interrupted and replaced by a retry is not (:meth:`History.valueless`).
 
     Read from the history's sorted indexes, not from every trial: the cost is that of the
     ``cap`` chosen and the unfinished trials, whatever the size of the study."""
@@ -375,11 +376,17 @@ def _first_unseen(
     history: History,
     note: str,
 ) -> Proposal:
-    """The first point whose parameters no trial has yet; else uniform draws; else the first."""
+    """The first point (then uniform draws) whose parameters no trial has yet; once every
+    one has run (a small discrete space), the first no queued or running trial has, so
+    parallel workers do not run one configuration at once; else the first."""
     candidates = list(points)
     draws = history.rng(history.next_number, _RNG_FALLBACK).random((64, len(space)))
+    free: dict[str, Value] | None = None
     for point in [*candidates, *draws]:
         params = space.decode(point)
         if not history.has_configuration(params):
             return Proposal(params=params, origin=Origin.SAMPLED.value, note=note)
-    return Proposal(params=space.decode(candidates[0]), origin=Origin.SAMPLED.value, note=note)
+        if free is None and not history.is_pending(params):
+            free = params
+    chosen = space.decode(candidates[0]) if free is None else free
+    return Proposal(params=chosen, origin=Origin.SAMPLED.value, note=note)

@@ -36,7 +36,7 @@ copies one parent's option and mutation resamples another option.
 **Duplicates.** A child whose parameters equal a trial in the window (running ones
 included) is mutated again, ever more widely, up to ``RETRIES`` times, then replaced by
 uniform points (origin "sampled"), so pending trials are not rerun unless the space is
-nearly used up.
+nearly used up; once it is, a child that repeats a finished trial, not a running one.
 """
 
 from __future__ import annotations
@@ -148,14 +148,22 @@ class Evolution(Method):
             origin = Origin.MUTATED.value
             parents = (Edge(parent.number, "mutation", detail=self.mutation),)
         params = space.decode(child)
+        idle: Proposal | None = None  # the first duplicate that no trial is running
         for attempt in range(1, 2 * RETRIES + 1):
             if not any(t.params == params for t in recent):
                 break
+            if idle is None and not history.is_pending(params):
+                idle = Proposal(params=params, origin=origin, parents=parents)
             if attempt <= RETRIES:
                 child = self._mutate(child, genes, rng, force=True, widen=2.0**attempt)
             else:  # a crowded discrete space: any free point will do, and it has no parents
                 child, origin, parents = rng.random(len(space)), Origin.SAMPLED.value, ()
             params = space.decode(child)
+        if history.is_pending(params):  # every configuration has run: rerun a finished one
+            draws = (space.decode(rng.random(len(space))) for _ in range(64))
+            idle = idle or next((Proposal(p) for p in draws if not history.is_pending(p)), None)
+            if idle is not None:
+                return idle
         return Proposal(params=params, origin=origin, parents=parents)
 
     def _population(self, history: History) -> tuple[list[TrialRecord], list[TrialRecord]]:

@@ -167,7 +167,9 @@ def _gather(
 ) -> tuple[list[TrialRecord], list[TrialRecord], list[TrialRecord], list[TrialRecord]]:
     """Complete, pruned (with a finite value), pending and failed trials of the window, in
     order. A trial stopped without a finite value (its last report NaN or infinite: a
-    diverged run) counts as failed: left out, its region would look unexplored."""
+    diverged run) counts as failed: left out, its region would look unexplored. A lost or
+    interrupted trial that a retry replaced is none of them: it was not the
+    configuration's fault, and the retry is there."""
     trials = history.trials
     start = max(0, len(trials) - WINDOW)
     complete: list[TrialRecord] = []
@@ -175,6 +177,8 @@ def _gather(
     pending: list[TrialRecord] = []
     failed: list[TrialRecord] = []
     for trial in trials[start:]:
+        if history.is_superseded(trial.number):  # its retry's outcome stands for it
+            continue
         state = trial.state
         if state is TrialState.COMPLETE or state is TrialState.PRUNED:
             if trial.value is not None and math.isfinite(trial.value):

@@ -16,7 +16,7 @@ from hpotrack.methods import Bayes, Method, gp
 from hpotrack.methods import bayes as bayes_module
 from hpotrack.methods.base import History, Proposal, resolve
 from hpotrack.methods.random_search import sobol_point
-from hpotrack.records import TrialRecord, TrialState, objective_sign
+from hpotrack.records import Edge, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
 from hpotrack.testing.method_suite import MIXED_SPACE, branin, record
@@ -101,6 +101,16 @@ def test_a_finite_discrete_space_is_covered_without_repeats() -> None:
     space = Space.from_user({"opt": Choice(["a", "b", "c"]), "n": Int(1, 4)})
     history = simulate(Bayes(n_startup=3, candidates=64), space, 12, seed=0, objective=lambda p: 1)
     assert len({tuple(t.params.values()) for t in history.trials}) == 12
+
+
+def test_once_a_small_space_has_run_a_running_configuration_is_not_proposed_again() -> None:
+    """Every configuration has run, and workers are running three of the four: the
+    fourth is proposed (n_jobs=2 on such a space ran 14 of 24 trials as another worker's
+    configuration at the same time)."""
+    space = Space.from_user({"a": Choice([1, 2]), "b": Int(0, 1)})
+    cells = [{"a": a, "b": b} for a in (1, 2) for b in (0, 1)]
+    history = history_of(space, [*cells, *cells[:3]], [1.0, 2.0, 3.0, 4.0, None, None, None])
+    assert FAST.ask(history).params == cells[3]
 
 
 def test_categorical_options_are_learned() -> None:
@@ -204,6 +214,22 @@ def test_finished_trials_with_values_are_data_running_ones_pending_failed_ones_a
     # stopped after a NaN report (a diverged run): no value, so as bad as a failure
     history.update(record(4, FAST.ask(history), TrialState.PRUNED, None))
     assert bayes_module._observations(history, 200)[2] == [2, 4]
+
+
+def test_a_trial_interrupted_and_retried_is_not_taken_as_a_failure() -> None:
+    """Ctrl-C during the best trial: its retry (same values) found the best loss, and the
+    model took the interrupted trial as the worst one at the same point (the mean there
+    went from the best to the middle of the losses)."""
+    history = random_history(BRANIN, 8)
+    best = history.trials[int(np.argmin([t.value for t in history.trials]))].params
+    history.update(record(8, Proposal(dict(best)), TrialState.RUNNING, None))
+    failed = TrialState.FAILED
+    history.update(history.trials[8].replace(state=failed, error="interrupted (SIGTERM)"))
+    retry = Proposal(dict(best), origin="retried", parents=(Edge(8, "retried"),))
+    history.update(record(9, retry, TrialState.COMPLETE, 0.0))
+    history.update(record(10, Proposal({"x": 0.0, "y": 0.0}), failed, None))  # of its own
+    data, pending, failed_numbers = bayes_module._observations(history, 200)
+    assert failed_numbers == [10] and (9, 0.0) in data and not pending
 
 
 def scan_observations(

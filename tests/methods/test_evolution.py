@@ -160,6 +160,20 @@ def test_a_categorical_only_space_works() -> None:
     assert len({tuple(t.params.values()) for t in pending.trials}) == 16
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_once_a_small_space_has_run_a_running_configuration_is_not_bred_again(seed: int) -> None:
+    """Every configuration has run, and workers are running three of the four: the child
+    is the fourth (n_jobs=2 on such a space ran a configuration twice at once)."""
+    space = Space.from_user({"a": Choice([1, 2]), "b": Int(0, 1)})
+    cells = [{"a": a, "b": b} for a in (1, 2) for b in (0, 1)]
+    history = History(space, "minimize", seed)
+    for number, params in enumerate([*cells, *cells[:3]]):
+        state = TrialState.COMPLETE if number < 4 else TrialState.RUNNING
+        value = float(number) if number < 4 else None
+        history.update(record(number, hp.methods.Proposal(params), state, value))
+    assert Evolution(population=2).ask(history).params == cells[3]
+
+
 def test_int_and_stepped_genes_decode_to_valid_values() -> None:
     space = Space.from_user({"n": Int(1, 3), "d": Float(0.0, 0.5, step=0.25)})
     history = simulate(Evolution(population=3), space, 30, seed=1, objective=lambda p: 1.0)

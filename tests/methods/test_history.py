@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from hpotrack.methods.base import History
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Float, Space
 
 
@@ -80,3 +80,35 @@ def test_the_best_of_equal_values_is_the_earliest_trial_in_any_order_of_finishin
     assert bests == [3, 3, 1]
     history.update(dataclasses.replace(record(0, TrialState.PRUNED), value=0.9))
     assert history.best is not None and history.best.number == 1  # pruned: never the best
+
+
+def test_is_pending_names_the_values_of_queued_and_running_trials_only() -> None:
+    history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0)
+    states = [TrialState.COMPLETE, TrialState.RUNNING, TrialState.QUEUED, TrialState.FAILED]
+    for number, state in enumerate(states):
+        history.update(TrialRecord(number, state, {"x": number / 10}))
+    pending = [history.is_pending({"x": n / 10}) for n in range(5)]
+    assert pending == [False, True, True, False, False]
+    assert history.is_pending({"x": 0.05 + 0.05})  # equal to 12 digits
+    history.update(dataclasses.replace(history.trials[1], state=TrialState.COMPLETE, value=1.0))
+    assert not history.is_pending({"x": 0.1})
+
+
+def test_a_trial_a_retry_replaced_is_neither_valued_nor_valueless_in_any_order() -> None:
+    """Its retry's outcome stands for it: a model that took an interrupted trial as a
+    failure put the worst loss where its retry found the best one."""
+    interrupted = {"state": TrialState.FAILED, "error": "interrupted (KeyboardInterrupt)"}
+    retry = TrialRecord(2, TrialState.QUEUED, {"x": 0.5}, parents=(Edge(1, "retried"),))
+    for retry_first in (False, True):
+        history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0)
+        history.update(TrialRecord(0, TrialState.FAILED, {"x": 0.1}, error="ValueError"))
+        history.update(TrialRecord(1, TrialState.RUNNING, {"x": 0.5}))
+        if retry_first:  # read before the failure it replaces
+            history.update(retry)
+            history.update(dataclasses.replace(history.trials[1], **interrupted))
+        else:
+            history.update(dataclasses.replace(history.trials[1], **interrupted))
+            history.update(retry)
+        history.update(dataclasses.replace(retry, state=TrialState.COMPLETE, value=0.25))
+        assert list(history.valueless()) == [0] and list(history.valued()) == [2]
+        assert list(history.ranked()) == [(0.25, 2)]

@@ -16,7 +16,7 @@ from hpotrack.errors import MethodError
 from hpotrack.methods import TPE, Method, Random
 from hpotrack.methods import tpe as tpe_module
 from hpotrack.methods.base import History, from_json
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
 from hpotrack.testing.method_suite import MIXED_SPACE, encoded_distance
@@ -197,6 +197,19 @@ def test_failed_trials_count_as_bad_and_pruned_ones_rank_after_complete_ones() -
     # stopped after a NaN report (a diverged run): no value, so as bad as a failure
     history.update(TrialRecord(30, TrialState.PRUNED, {"x": 0.9}, value=None))
     assert tpe_module._gather(history)[3][-1].number == 30
+
+
+def test_a_trial_lost_and_retried_is_not_a_failure() -> None:
+    """Its retry ran the same values: the lost attempt joined the bad density (and the
+    points TPE avoids) where the retry may well be the best trial."""
+    history = History(Space.from_user({"x": Float(0.0, 1.0)}), "minimize", 0)
+    history.update(TrialRecord(0, TrialState.COMPLETE, {"x": 0.1}, value=1.0))
+    history.update(TrialRecord(1, TrialState.FAILED, {"x": 0.2}, error="worker lost: pid 7"))
+    history.update(TrialRecord(2, TrialState.RUNNING, {"x": 0.2}, parents=(Edge(1, "retried"),)))
+    history.update(TrialRecord(3, TrialState.FAILED, {"x": 0.3}, error="ValueError: nan"))
+    complete, pruned, pending, failed = tpe_module._gather(history)
+    assert [t.number for t in failed] == [3] and [t.number for t in pending] == [2]
+    assert [t.number for t in complete] == [0] and not pruned
 
 
 def test_the_window_keeps_the_best_trial_ever(monkeypatch: pytest.MonkeyPatch) -> None:
