@@ -493,7 +493,14 @@ def main() -> None:
     one_blas_thread()
     args = parse_args()
     report = Report("hpotrack search quality and suggestion time")
-    versions = versions_of(("hpotrack", "optuna", "scikit-learn"))
+    optuna_rows = [m for m in args.methods if m in OPTUNA]  # hpotrack's rows need neither
+    model_tasks = [t for t in args.tasks if t in ("kernel_ridge", "hgb")]  # scikit-learn's
+    needed = ["hpotrack", *(["optuna"] if optuna_rows else [])]
+    needed += ["scikit-learn"] if model_tasks else []
+    leave_out = [f"{', '.join(optuna_rows)} (--methods)"] if optuna_rows else []
+    leave_out += [f"{', '.join(model_tasks)} (--tasks)"] if model_tasks else []
+    hint = f", or leave out {' and '.join(leave_out)}" if leave_out else ""
+    versions = versions_of(needed, hint)
     optional = ("torch", "cmaes", "greenlet")  # greenlet: Optuna GP's batched L-BFGS-B
     versions |= {m: metadata.version(m) for m in optional if importlib.util.find_spec(m)}
     lines = environment(versions)

@@ -110,3 +110,22 @@ def test_pbt_fewer_segments_than_planned_are_no_note(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "PBT at most that" in result.stdout
     assert "trials stored" not in result.stdout
+
+
+def test_methods_quality_runs_hpotrack_rows_on_synthetic_tasks_without_optuna(
+    tmp_path: Path,
+) -> None:
+    args = ("--methods", "random", "--tasks", "branin", "--seeds", "1", "--trials", "3")
+    hidden = ("optuna", "sklearn")
+    result = run_benchmark("methods_quality", *args, "--workers", "1", cwd=tmp_path, hidden=hidden)
+    assert result.returncode == 0, result.stderr
+    assert "| random " in result.stdout
+    refused = run_benchmark(
+        "methods_quality", "--methods", "random,optuna-tpe", "--tasks", "branin,hgb",
+        cwd=tmp_path, hidden=hidden,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        'methods_quality.py: optuna, scikit-learn not installed; run pip install -e ".[bench]" '
+        "from the repository root, or leave out optuna-tpe (--methods) and hgb (--tasks)"
+    ]
