@@ -8,8 +8,9 @@ The rules, first match wins:
    the max; ``tpe`` with the median pruner otherwise);
 3. a small, fully discrete space (at most ``grid_max`` cells) -> ``grid``;
 4. more than ``evolution_after`` trials, or more than ``evolution_dimensions``
-   parameters -> ``evolution`` (a steady-state GA costs the same per trial however large
-   the study; TPE's and the GP's costs grow with it);
+   parameters -> ``evolution`` (a steady-state GA's ask is cheap at any size; past 1,000
+   trials it found better points than TPE on 5-d Ackley and Rosenbrock, while on 50 and
+   100 parameters TPE found far better ones up to 1,000 trials, at 10-20 ms per ask);
 5. at most ``bayes_dimensions`` numeric parameters (no choices) and an expensive function
    (complete trials took ``expensive_s`` seconds or more on average) -> ``bayes``;
 6. otherwise -> ``tpe``.
@@ -49,7 +50,7 @@ class Auto(Method):
     bayes_dimensions: int = 20
     expensive_s: float = 1.0
     evolution_after: int = 1000
-    evolution_dimensions: int = 40
+    evolution_dimensions: int = 100
 
     def __post_init__(self) -> None:
         for label in ("grid_max", "bayes_dimensions", "evolution_after", "evolution_dimensions"):
@@ -79,19 +80,20 @@ class Auto(Method):
             return Evolution(), f"more than {self.evolution_after} trials"
         if len(space) > self.evolution_dimensions:
             return Evolution(), f"a very large space of {len(space)} parameters"
-        seconds = _mean_duration(history)
-        numeric = not any(isinstance(space[name], Choice) for name in space)
-        if numeric and len(space) <= self.bayes_dimensions and seconds >= self.expensive_s:
-            return Bayes(), (
-                f"{plural(len(space), 'numeric parameter')} and expensive trials "
-                f"(at least {self.expensive_s:g} s each)"
-            )
-        if not numeric:
+        if any(isinstance(space[name], Choice) for name in space):
             return TPE(), f"a mixed space of {plural(len(space), 'parameter')}"
-        return TPE(), (
-            f"{plural(len(space), 'numeric parameter')} and cheap trials "
-            f"(under {self.expensive_s:g} s each)"
-        )
+        numeric = plural(len(space), "numeric parameter")
+        if len(space) > self.bayes_dimensions:
+            return TPE(), f"{numeric}, more than bayes takes ({self.bayes_dimensions})"
+        seconds = _mean_duration(history)
+        if seconds is None:
+            return TPE(), (
+                f"{numeric}, no complete trial timed yet "
+                f"(bayes once they take {self.expensive_s:g} s or more)"
+            )
+        if seconds >= self.expensive_s:
+            return Bayes(), f"{numeric} and expensive trials (at least {self.expensive_s:g} s each)"
+        return TPE(), f"{numeric} and cheap trials (under {self.expensive_s:g} s each)"
 
     def ask(self, history: History) -> Proposal:
         method, reason = self.choose(history)
@@ -150,11 +152,11 @@ def _continuous(space: Space) -> bool:
     return True
 
 
-def _mean_duration(history: History) -> float:
-    """Mean seconds of the complete trials so far (0 before any)."""
+def _mean_duration(history: History) -> float | None:
+    """Mean seconds of the latest complete trials (None before any)."""
     durations = [
         t.duration
         for t in history.trials[-50:]
         if t.state is TrialState.COMPLETE and t.duration is not None
     ]
-    return sum(durations) / len(durations) if durations else 0.0
+    return sum(durations) / len(durations) if durations else None
