@@ -21,11 +21,20 @@ def default_db_path(db: str | Path | None = None) -> Path:
     if db is not None:
         if isinstance(db, str):
             refuse_url(db, "db=", lambda path: f"db={path!r}")
+            _refuse_blank(db, "db=")
         return Path(db).expanduser()
     env = os.environ.get("HPOTRACK_DB")
-    if env:
+    if env:  # set but empty is unset, as shells treat it
         refuse_url(env, "HPOTRACK_DB", lambda path: f"HPOTRACK_DB={shlex.quote(path)}")
+        _refuse_blank(env, "HPOTRACK_DB")
     return Path(env or DEFAULT_DB).expanduser()
+
+
+def _refuse_blank(db: str, name: str) -> None:
+    """Raise :class:`StorageError` for a path of blanks: ``Path("")`` is the working folder,
+    and ``" "`` a database file named by a space (the CLI refuses both too)."""
+    if not db.strip():
+        raise StorageError(f"{name} is blank: it must name a database file, e.g. {DEFAULT_DB}")
 
 
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://(.*)", re.DOTALL)  # 2+ letters: not C://

@@ -242,6 +242,23 @@ def test_an_sqlalchemy_url_as_db_names_the_path_to_pass(
     assert list(tmp_path.iterdir()) == []  # no folder 'sqlite:', no database
 
 
+def test_a_blank_database_path_is_refused_as_the_cli_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """db="" opened the working folder ("is a directory") and HPOTRACK_DB=" " made a
+    database file named by a space, where the CLI says the setting is empty."""
+    monkeypatch.chdir(tmp_path)
+    for blank in ("", "  "):
+        with pytest.raises(StorageError, match=r"^db= is blank: it must name a database file"):
+            hp.load_study("s", db=blank)
+    monkeypatch.setenv("HPOTRACK_DB", " ")
+    with pytest.raises(StorageError, match=r"^HPOTRACK_DB is blank: it must name a database"):
+        hp.load_study("s")
+    monkeypatch.setenv("HPOTRACK_DB", "")  # set but empty: unset, as shells treat it
+    assert default_db_path() == Path("hpotrack.db")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
