@@ -24,7 +24,8 @@ def write_replacing(path: str | Path, write: Callable[[IO[Any]], T], *, text: bo
     if target.is_symlink():
         target = target.resolve()
     in_place = target.exists() and not target.is_file()
-    temp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # the name cut so that the temporary one fits where `path`'s does (255 bytes)
+    temp = target.with_name(f".{target.name[:100]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     options: dict[str, Any] = {"encoding": "utf-8", "newline": ""} if text else {}
     try:
         with open(target if in_place else temp, "w" if text else "wb", **options) as stream:

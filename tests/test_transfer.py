@@ -528,6 +528,14 @@ def test_export_to_a_file_is_atomic_and_leaves_no_temp_file(source: Path, tmp_pa
     assert [p.name for p in out.parent.iterdir()] == ["mlp.json"]
 
 
+def test_export_to_a_file_named_at_the_length_limit(source: Path, tmp_path: Path) -> None:
+    """A name of 250 bytes fits, but its temporary file was 20 bytes longer: "File name
+    too long"."""
+    out = tmp_path / f"{'a' * 245}.json"
+    assert export_to_file(hp.load_study("mlp", db=source), "json", out) == 7
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".json"] == [out.name]
+
+
 def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     """A copy of an export with one mistake."""
     data = copy.deepcopy(data)
