@@ -135,7 +135,7 @@ class Gradient(Method):
         if replay.converged(self.tolerance):
             raise SearchExhausted(
                 f"gradient descent converged: the last {SETTLED} steps each moved less than "
-                f"{self.tolerance:g}"
+                f"{self.tolerance:g}{_at_bounds(space, replay.point)}"
             )
         return Proposal(
             params=space.decode(replay.point),
@@ -239,6 +239,20 @@ def _changed(history: History, folded: list[TrialRecord]) -> bool:
     next ask if another process marked the trial lost meanwhile: so the trials folded in
     at the latest ask that folded any are checked."""
     return any(history.trials[trial.number] != trial for trial in folded)
+
+
+def _at_bounds(space: Space, point: Array) -> str:
+    """What to say of the parameters a converged descent left on a bound of their range,
+    where the projection stopped it (the optimum may lie beyond): ``""`` if none."""
+    ends = [
+        (name, "lower" if u == 0.0 else "upper", space[name].decode(float(u)))
+        for name, u in zip(space, point, strict=True)
+        if u in (0.0, 1.0)
+    ]
+    if not ends:
+        return ""
+    said = ", ".join(f"{name} at its {side} bound ({value!r})" for name, side, value in ends)
+    return f", with {said}: the best may lie beyond; widen the range to search there"
 
 
 class Adam:

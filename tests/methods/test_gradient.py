@@ -340,6 +340,24 @@ def test_it_stops_when_steps_become_tiny() -> None:
         run(Gradient(lr=1e-6, tolerance=1e-3), 5, with_gradient=True)
 
 
+def test_a_descent_stopped_by_a_bound_says_the_best_may_lie_beyond(db: object) -> None:
+    """The minimum at x = 8 outside [0, 5]: the descent sat at 5 and "converged", as if
+    5 were the optimum."""
+
+    @hp.tune({"x": hp.Float(0.0, 5.0)}, method="gradient", study="g", db=db, seed=0)  # type: ignore[arg-type]
+    def f(x: float) -> dict[str, object]:
+        return {"value": (x - 8.0) ** 2, "hypergrad": {"x": 2.0 * (x - 8.0)}}
+
+    study = f.optimize(n_trials=200)
+    assert len(study.trials) < 200 and study.best.params["x"] == 5.0
+    with pytest.raises(SearchExhausted) as stop:
+        study.method.ask(study.refresh())
+    assert str(stop.value).endswith(
+        ", with x at its upper bound (5.0): the best may lie beyond; widen the range to "
+        "search there"
+    )
+
+
 @pytest.mark.parametrize(
     "space",
     [
