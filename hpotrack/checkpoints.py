@@ -251,13 +251,16 @@ def unneeded(
     says (PBT: each member's latest segment; synchronous Hyperband: not the stopped
     trials of runs it has decided). Of such a trial that was pruned, the one a promotion
     would load (at or before its last check, or where its line was then) is kept too.
-    Everything else goes.
+    Everything else goes, but for the checkpoints of trials that ran in a run with
+    ``keep_checkpoints="all"`` (or one stored before runs recorded it): that run
+    promised to keep them, whichever run collects.
 
     Call inside a write transaction with the trials read inside it, so that no ask can
     pick one of them meanwhile."""
     rows = store.conn.execute(
-        "SELECT c.trial_id, c.step, c.path, c.bytes, c.hash, t.number FROM checkpoints c "
-        "JOIN trials t ON t.id = c.trial_id WHERE t.study_id = ? ORDER BY t.number, c.step",
+        "SELECT c.trial_id, c.step, c.path, c.bytes, c.hash, t.number, "
+        "r.keep_checkpoints IS 'needed' FROM checkpoints c JOIN trials t ON t.id = c.trial_id "
+        "LEFT JOIN runs r ON r.id = t.run_id WHERE t.study_id = ? ORDER BY t.number, c.step",
         (study_id,),
     ).fetchall()
     if not rows:
@@ -300,7 +303,7 @@ def unneeded(
             found = line_state(trials, trial.number, max(trial.checks), find)
             if found is not None:
                 keep.add(found)
-    return [Checkpoint(*row[:5]) for row in rows if (row[5], row[1]) not in keep]
+    return [Checkpoint(*row[:5]) for row in rows if row[6] and (row[5], row[1]) not in keep]
 
 
 FILE_NAME = re.compile(

@@ -170,6 +170,15 @@ def _migrate_5_to_6(db: sqlite3.Connection) -> None:
     _make_again(db, kept)
 
 
+def _migrate_6_to_7(db: sqlite3.Connection) -> None:
+    """Each run's ``keep_checkpoints`` (``needed`` or ``all``): a run collecting the
+    checkpoints nothing needs deleted those a run with ``"all"`` (an earlier one, or
+    one running beside it) had promised to keep. Now it deletes only those of trials
+    that ran in a ``needed`` run; runs stored before keep NULL, and their trials'
+    checkpoints are kept (which setting they ran with is not known)."""
+    db.execute("ALTER TABLE runs ADD COLUMN keep_checkpoints TEXT")
+
+
 class KeptObjectError(Exception):
     """A view or trigger saved in the file that a migration could not make again."""
 
@@ -207,6 +216,7 @@ MIGRATIONS = (
     _migrate_3_to_4,
     _migrate_4_to_5,
     _migrate_5_to_6,
+    _migrate_6_to_7,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

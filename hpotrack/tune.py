@@ -95,10 +95,13 @@ class TunedFunction(Generic[R]):
 
     def _worker(self, study: Study) -> Worker:
         """This process's run of ``study``: one ``runs`` row per connection to its file
-        (a new one when the file was replaced, which :func:`open_store` notices)."""
+        (a new one when the file was replaced, which :func:`open_store` notices), with
+        its ``keep_checkpoints``: no run collects the checkpoints of this run's trials
+        when it is ``"all"``."""
         runs = self._workers.setdefault(study.store, {})
         if study.name not in runs:
-            runs[study.name] = study.worker(run_provenance(self.fn))
+            row = {**run_provenance(self.fn), "keep_checkpoints": self.keep_checkpoints}
+            runs[study.name] = study.worker(row)
         return runs[study.name]
 
     def __call__(self, *args: Any, **params: Any) -> R:
@@ -287,7 +290,8 @@ def tune(
     ``keep_checkpoints="needed"`` deletes checkpoints as soon as no trial can start from
     them any more (kept: each trial's latest while its line has not gone on, those a
     running or queued trial starts from, and those a retry of a running trial would
-    resume; see docs/lineage.md); ``"all"`` keeps every one."""
+    resume; see docs/lineage.md); ``"all"`` keeps every one. The setting is the run's
+    (stored with it): no run deletes the checkpoints of trials that ran with ``"all"``."""
     check_settings(direction, objective, seed)
     seed = None if seed is None else int(seed)  # numpy's integers are plain ints from here
     search_space = Space.from_user(space)

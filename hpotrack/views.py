@@ -100,12 +100,19 @@ def load_checkpoint(
     """The object of trial ``number``'s latest checkpoint at or before ``step``, or of
     the one its line started from (see :meth:`hpotrack.study.Study.load_checkpoint`)."""
     found = checkpoints.stored_line_state(store, study_id, trials, number, step)
+    if found is None and not checkpoints.any_saved(store, study_id):
+        raise TrialError(
+            f"study {name!r} has no checkpoints stored: its function saves them with "
+            "trial.save_checkpoint(obj, step=...), and an imported study has none "
+            "(exports leave checkpoint files out; load them from the study it was "
+            "exported from)"
+        )
     if found is None:
         at = "" if step is None else f" at or before step {step}"
         raise TrialError(
             f"trial {number} of study {name!r} has no checkpoint{at}: its "
-            "function saves one with trial.save_checkpoint(obj, step=...), and with "
-            "keep_checkpoints='needed' a trial keeps only its latest, until a later trial "
+            "function saves one with trial.save_checkpoint(obj, step=...), and a trial run "
+            "with keep_checkpoints='needed' keeps only its latest, until a later trial "
             "went on from it (its model is then that trial's; see docs/lineage.md)"
         )
     return checkpoints.load(store, found)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -210,14 +211,15 @@ def unneeded(
     trials: list[TrialRecord], saved: list[tuple[int, int]], **options: object
 ) -> list[checkpoints.Checkpoint]:
     """:func:`checkpoints.unneeded` over checkpoints ``saved`` as (trial number, step),
-    from a stand-in for the store (trial ids are the numbers)."""
+    from a stand-in for the store (trial ids are the numbers; every trial ran in a run
+    with ``keep_checkpoints="needed"``)."""
 
     class Rows:
         def execute(self, *_: object) -> Rows:
             return self
 
         def fetchall(self) -> list[tuple[object, ...]]:
-            return [(n, s, f"{n}-{s}", 1, "h", n) for n, s in saved]
+            return [(n, s, f"{n}-{s}", 1, "h", n, 1) for n, s in saved]
 
     class FakeStore:
         conn = Rows()
@@ -318,6 +320,101 @@ def test_what_a_retry_or_a_promotion_may_resume_is_kept() -> None:
 
     garbage = unneeded(trials, [(n, s) for n, steps in saved.items() for s in steps])
     assert sorted((c.trial_id, c.step) for c in garbage) == [(0, s) for s in range(1, 7)] + [(1, 2)]
+
+
+def saving_every_step(db: Path, keep: str) -> hp.TunedFunction:
+    """A study whose trials save a checkpoint at steps 1, 2 and 3, run with ``keep``."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="k", db=db, seed=0,
+             keep_checkpoints=keep)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in (1, 2, 3):
+            trial.save_checkpoint({"x": x, "step": step}, step=step)
+        return x
+
+    return train
+
+
+def stored_steps(db: Path) -> dict[int, list[int]]:
+    """Each trial's checkpoint steps with a row, by trial number."""
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute(
+            "SELECT t.number, c.step FROM checkpoints c JOIN trials t ON t.id = c.trial_id "
+            "ORDER BY t.number, c.step"
+        ).fetchall()
+    steps: dict[int, list[int]] = {}
+    for number, step in rows:
+        steps.setdefault(number, []).append(step)
+    return steps
+
+
+def test_a_needed_run_leaves_the_checkpoints_an_earlier_all_run_kept(db: Path) -> None:
+    """keep_checkpoints was not stored: a later run with "needed" collected for the whole
+    study and deleted every checkpoint but the latest of the trials a run with "all" had
+    kept (``study.load_checkpoint(0, step=1)`` then failed). Only its own trials' go."""
+    saving_every_step(db, "all").optimize(n_trials=3)
+    saving_every_step(db, "needed").optimize(n_trials=5)
+    assert stored_steps(db) == {0: [1, 2, 3], 1: [1, 2, 3], 2: [1, 2, 3], 3: [3], 4: [3]}
+    study = hp.load_study("k", db=db)
+    assert study.load_checkpoint(0, step=1) == {"x": study.trials[0].params["x"], "step": 1}
+    folder = open_store(db).checkpoint_dir("k")
+    assert len(list(folder.iterdir())) == 3 * 3 + 2
+
+
+_KEEP_SCRIPT = """
+import sys, time
+from pathlib import Path
+import hpotrack as hp
+
+keep, here = sys.argv[1], Path(sys.argv[2])
+
+
+def wait_for(name):
+    deadline = time.monotonic() + 60
+    while not (here / name).exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"{name} never came")
+        time.sleep(0.01)
+
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="k", db=here / "h.db", seed=0,
+         keep_checkpoints=keep)
+def train(x, trial):
+    for step in (1, 2, 3, 4):
+        trial.save_checkpoint({"x": x, "step": step}, step=step)
+    if keep == "all":  # the other process runs and collects while this trial runs
+        (here / "all-saved").touch()
+        wait_for("needed-done")
+    return x
+
+
+if __name__ == "__main__":
+    if keep == "needed":
+        wait_for("all-saved")
+    train.optimize(n_trials=4)
+    (here / f"{keep}-done").touch()
+"""
+
+
+def test_a_concurrent_needed_process_leaves_what_an_all_process_keeps(tmp_path: Path) -> None:
+    """Two processes on one study, one with keep_checkpoints="all", one with "needed":
+    the "needed" one's collections deleted the other's checkpoints below its trial's
+    latest two while that trial ran."""
+    script = tmp_path / "train.py"
+    script.write_text(_KEEP_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = [sys.executable, str(script)]
+    processes = [
+        subprocess.Popen([*run, keep, str(tmp_path)], env=env, text=True, stderr=subprocess.PIPE)
+        for keep in ("all", "needed")
+    ]
+    for process in processes:
+        finish(process)
+    db = tmp_path / "h.db"
+    study = hp.load_study("k", db=db)
+    assert [t.pid for t in study.trials] == [processes[0].pid] + [processes[1].pid] * 3
+    assert stored_steps(db) == {0: [1, 2, 3, 4], 1: [4], 2: [4], 3: [4]}
+    assert study.load_checkpoint(0, step=1) == {"x": study.trials[0].params["x"], "step": 1}
 
 
 def test_files_a_killed_process_left_are_removed_when_the_study_runs_again(db: Path) -> None:

@@ -28,8 +28,8 @@ from tests.test_store import new_study, query
 
 
 def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
-    assert SCHEMA_VERSION == 6
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert SCHEMA_VERSION == 7
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
@@ -206,7 +206,9 @@ def test_a_refused_file_stays_byte_for_byte_as_it_was(tmp_path: Path, refused: s
     before they were refused "(nothing was changed)"."""
     if refused == "newer":
         Store(tmp_path / "current.db").close()
-        db = _rollback_journal_copy(tmp_path / "current.db", tmp_path / "h.db", "7")
+        db = _rollback_journal_copy(
+            tmp_path / "current.db", tmp_path / "h.db", str(SCHEMA_VERSION + 1)
+        )
     else:
         db = _rollback_journal_copy(SCHEMA_V2, tmp_path / "h.db")
         with closing(sqlite3.connect(db)) as conn:
@@ -311,7 +313,7 @@ def test_an_old_read_only_file_says_opening_migrates_it_and_leaves_nothing(
     code = "import sys; from hpotrack.store import Store; Store(sys.argv[1], must_exist=True)"
     run = [*_unprivileged(), sys.executable, "-c", code, str(db)]
     error = subprocess.run(run, capture_output=True, text=True).stderr.strip().splitlines()[-1]
-    assert "has schema version 3, and opening it migrates it to version 6" in error
+    assert "has schema version 3, and opening it migrates it to version 7" in error
     assert "read-only: copy it to a writable folder or make it writable" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]
     assert db.read_bytes() == before
@@ -522,7 +524,7 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
     points = query(db, "SELECT COUNT(*) FROM metrics")
     study = hp.load_study("v1-study", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     trials = study.trials
     assert [(t.number, t.state.value, t.value) for t in trials] == [
         (number, state, value) for number, state, _, value, _ in before
@@ -582,7 +584,7 @@ def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> 
     shutil.copytree(SCHEMA_V2.with_name("schema_v2.db.ckpt"), tmp_path / "old.db.ckpt")
     before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
     halving = hp.load_study("v2-hyperband", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     assert halving.budget == hp.Budget(1, 9, name="epochs")
     after = [(t.number, t.state.value, t.rung, t.bracket) for t in halving.trials]
     assert after == [row[:4] for row in before[: len(after)]]
@@ -637,7 +639,7 @@ def test_a_schema_v3_file_loses_the_state_index_and_keeps_its_queue(tmp_path: Pa
         return x
 
     trials = train.optimize(n_trials=10).trials
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     assert query(db, indexes) == []
     assert [(t.number, t.state.value) for t in trials[:6]] == [(n, s) for n, s, _ in before[:6]]
     lost, queued, retry = trials[6], trials[7], trials[8]
@@ -670,7 +672,7 @@ def test_a_schema_v4_file_gains_steps_trained_for_new_trials_only(tmp_path: Path
         return (x - 0.3) ** 2 + 1 / trial.budget  # type: ignore[operator]
 
     study = halving.optimize(n_trials=100, max_budget=30)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     old, new = study.trials[: len(before)], study.trials[len(before) :]
     assert [(t.number, t.state.value, t.value, t.rung) for t in old] == [row[:4] for row in before]
     assert all(t.trained is None for t in old)
@@ -692,8 +694,9 @@ def test_a_schema_v5_file_keeps_its_ids_and_never_gives_them_again(tmp_path: Pat
     tables = ("studies", "trials", "metrics", "runs")
     before = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
     store = open_store(db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
-    assert {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables} == before
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    after = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
+    assert after == {**before, "runs": [(*run, None) for run in before["runs"]]}  # v7's column
     kept = hp.load_study("v5-newest", db=db)
     assert [t.value for t in kept.trials] == [t[5] for t in before["trials"][4:]]
     row = store.find_study("v5-newest")
@@ -711,6 +714,42 @@ def test_a_schema_v5_file_keeps_its_ids_and_never_gives_them_again(tmp_path: Pat
     with pytest.raises(hp.StudyNotFoundError, match="'v5-newest' was deleted"):
         kept.enqueue({"y": 2})  # a handle kept open to the deleted study
     assert len(hp.load_study("after", db=db).trials) == 2
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+SCHEMA_V6 = Path(__file__).with_name("data") / "schema_v6.db"  # see data/make_schema_v6.py
+
+
+def test_a_schema_v6_file_keeps_the_checkpoints_its_runs_may_have_promised(
+    tmp_path: Path,
+) -> None:
+    """A real file written at schema 6 (commit 6e19a8d) by a run with
+    keep_checkpoints="all", which the file does not record: a run with "needed" after
+    the migration deleted all but each old trial's latest. It keeps them (which setting
+    an old run had is unknown), and collects its own trials' as "needed" says."""
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V6, db)
+    shutil.copytree(SCHEMA_V6.with_name("schema_v6.db.ckpt"), tmp_path / "old.db.ckpt")
+    saved = (
+        "SELECT t.number, c.step, c.path, c.hash FROM checkpoints c "
+        "JOIN trials t ON t.id = c.trial_id ORDER BY 1, 2"
+    )
+    before = query(db, saved)
+    assert [row[:2] for row in before] == [(n, s) for n in range(3) for s in (1, 2, 3)]
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="v6-all", db=db, seed=6)
+    def every_step(x: float, trial: hp.Trial) -> float:
+        for step in (1, 2, 3):
+            trial.save_checkpoint({"x": x, "step": step}, step=step)
+        return x
+
+    study = every_step.optimize(n_trials=5)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(db, "SELECT keep_checkpoints FROM runs ORDER BY id") == [(None,), ("needed",)]
+    rows = query(db, saved)
+    assert rows[:9] == before and [row[:2] for row in rows[9:]] == [(3, 3), (4, 3)]
+    assert all((tmp_path / "old.db.ckpt" / row[2]).is_file() for row in rows)
+    assert study.load_checkpoint(0, step=1) == {"x": study.trials[0].params["x"], "step": 1}
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
@@ -770,7 +809,7 @@ def test_a_users_views_and_triggers_outlive_the_table_rebuild_of_schema_6(tmp_pa
     db = _v5_with_view_and_trigger(tmp_path / "old.db")
     good = query(db, "SELECT * FROM good ORDER BY number")
     study = hp.load_study("v5-newest", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     assert query(db, "SELECT * FROM good ORDER BY number") == good
     study.enqueue({"y": 3})
     assert query(db, "SELECT number FROM audit") == [(3,)]  # the trigger still fires

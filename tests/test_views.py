@@ -153,3 +153,26 @@ def test_stored_trials_read_the_trials_asked_for_as_a_full_read_has_them(db: Pat
     assert trials.read([5, 1, 99, 5]) == [full[1], full[5]]  # by number, the missing left out
     with pytest.raises(IndexError):
         trials[6]
+
+
+def test_loading_a_checkpoint_of_an_imported_study_says_exports_leave_them_out(
+    db: Path, tmp_path: Path
+) -> None:
+    """An imported study has no checkpoint files: the error blamed a function that saves
+    none or keep_checkpoints="needed", neither of which was the case."""
+    from hpotrack.transfer import export_to_file, import_study, read_export
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, keep_checkpoints="all")
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint({"x": x}, step=1)
+        return x
+
+    study = train.optimize(n_trials=2)
+    assert study.load_checkpoint(0) == {"x": study.trials[0].params["x"]}
+    export_to_file(study, "json", tmp_path / "s.json")
+    copy = tmp_path / "copy.db"
+    import_study(open_store(copy), read_export(tmp_path / "s.json"))
+    with pytest.raises(hp.HpotrackError, match="has no checkpoints stored") as raised:
+        hp.load_study("s", db=copy).load_checkpoint(0)
+    assert "an imported study has none (exports leave checkpoint files out" in str(raised.value)
+    assert "keep_checkpoints" not in str(raised.value)
