@@ -19,9 +19,15 @@ from hpotrack import checkpoints
 from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
-from hpotrack.errors import DefinitionError, StudyMismatchError, StudyNotFoundError
+from hpotrack.errors import (
+    DefinitionError,
+    MethodChangeRefused,
+    MethodError,
+    StudyMismatchError,
+    StudyNotFoundError,
+)
 from hpotrack.jsonable import dumps
-from hpotrack.methods.base import Method
+from hpotrack.methods.base import Method, resolve
 from hpotrack.space import Space, is_utf8, param_from_json
 from hpotrack.store import Store, StudyRow, open_store
 from hpotrack.study import Study
@@ -118,6 +124,13 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 )
             change = method_change(row.method, definition.method.to_json())
             if change:
+                refused = _refused_change(store, row, definition.method)
+                if refused is not None:
+                    raise MethodChangeRefused(
+                        f"study {definition.name!r} in {store.path} cannot go on with "
+                        f"{refused}, or give the new options another study= name",
+                        [refused],
+                    )
                 caveat = (
                     " (with keep_checkpoints='needed', those of its checkpoints the old "
                     "method had no more use for are gone: a trial the new one continues "
@@ -195,6 +208,19 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
     return found
 
 
+def _refused_change(store: Store, row: StudyRow, method: Method) -> str | None:
+    """Why ``method`` cannot go on with the study's trials, run under the stored method
+    (see :meth:`Method.continues`); None when it can. Reads the trials: only on a change
+    of method or options."""
+    study = Study(store, row)
+    history = study.refresh()
+    try:
+        before: Method | None = study.method.deciding(history)
+    except MethodError:  # a method its own code registers, not imported here
+        before = None
+    return method.continues(before, history)
+
+
 def _recorded_function(stored: Mapping[str, Any], now: Mapping[str, Any]) -> Mapping[str, Any]:
     """Where the study's function lives once reopened from ``now``: there, unless ``now``
     has no file (typed in a notebook, IPython, ``python -c``) and the stored one has. A
@@ -210,10 +236,16 @@ def _budget_text(data: dict[str, Any] | None) -> str:
 def method_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """How a stored method differs from the one now declared: another method, or which
     options changed (a change of ``eta`` alone must not read as "from sha to sha");
-    "" when none did (an option stored before it existed reads as None: no change)."""
-    if before.get("name") != after.get("name"):
-        return f"from {before.get('name')} to {after.get('name')}"
-    old, new = before.get("options") or {}, after.get("options") or {}
+    "" when none did (an option stored before it existed reads as the value the study
+    ran with, its ``stored_defaults``: ``brackets 'asynchronous'``, not ``None``)."""
+    name = before.get("name")
+    if name != after.get("name"):
+        return f"from {name} to {after.get('name')}"
+    try:
+        stored = type(resolve(str(name))).stored_defaults
+    except MethodError:  # a method its own code registers, not imported here
+        stored = {}
+    old, new = {**stored, **(before.get("options") or {})}, after.get("options") or {}
     changed = [
         f"{key} {old.get(key)!r} -> {new.get(key)!r}"
         for key in sorted({*old, *new})

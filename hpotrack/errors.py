@@ -55,6 +55,12 @@ class StudyMismatchError(HpotrackError):
         self.differences = list(differences)
 
 
+class MethodChangeRefused(StudyMismatchError):
+    """A study was reopened with a method or options that would decide its trials so far
+    by rules they did not run under (another ``eta``, other ``brackets``); the message
+    says which option, why, and how to keep the stored one."""
+
+
 class StudyNotFoundError(HpotrackError, LookupError):
     """No study of that name exists in the database."""
 

@@ -3,12 +3,17 @@ changes or refuses (hpotrack.definition)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import hpotrack as hp
+from hpotrack.definition import method_change
+from tests.test_multifidelity import tuned
 
 
 def _typed_interactively(db: Path) -> hp.TunedFunction:
@@ -62,3 +67,22 @@ def test_another_seed_says_which_seed_continues_the_study(db: Path) -> None:
         declare(0 if stored else 1).optimize(n_trials=3)
     assert f"(pass seed={stored}, or no seed, to continue it)" in str(raised.value)
     assert len(declare(stored).optimize(n_trials=3).trials) == 3
+
+
+def test_an_option_stored_before_it_existed_is_no_change_when_given_as_it_ran(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A study stored before ``brackets`` ran asynchronous brackets: reopened with them,
+    nothing changed (it logged "brackets None -> 'asynchronous'"); with synchronous
+    ones, the change names what the study ran with."""
+    tuned(db, hp.methods.Hyperband(brackets="asynchronous"), []).optimize(n_trials=5)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE studies SET method = json_remove(method, '$.options.brackets')")
+        stored = json.loads(connection.execute("SELECT method FROM studies").fetchone()[0])
+    connection.close()
+    assert "brackets" not in stored["options"]
+    with caplog.at_level(logging.INFO, logger="hpotrack"):
+        tuned(db, hp.methods.Hyperband(brackets="asynchronous"), []).optimize(n_trials=8)
+    assert "method changed" not in caplog.text
+    changed = method_change(stored, hp.methods.Hyperband().to_json())
+    assert changed == "(hyperband: brackets 'asynchronous' -> 'synchronous')"

@@ -27,7 +27,7 @@ from hpotrack.cli.common import (
     study_of,
     user_errors,
 )
-from hpotrack.errors import StudyMismatchError
+from hpotrack.errors import MethodChangeRefused, StudyMismatchError
 from hpotrack.lineage import best_result
 from hpotrack.loader import CalledWhileImported, FunctionNotFound, load_function
 from hpotrack.records import TrialState
@@ -121,6 +121,8 @@ def resume(
             err=True,
         )
         ctx.exit(130)  # what a shell reports for Ctrl-C
+    except MethodChangeRefused as exc:  # says which option to keep: in the script
+        raise CliError(str(exc)) from None
     except StudyMismatchError as exc:  # its advice (another name, delete) is for scripts
         where = "--function" if function else "the recorded function"
         raise CliError(

@@ -127,6 +127,12 @@ class Auto(Method):
     def trials_to_complete(self, history: History) -> int | None:
         return self.choose(history)[0].trials_to_complete(history)
 
+    def deciding(self, history: History) -> Method:
+        return self.choose(history)[0]
+
+    def continues(self, before: Method | None, history: History) -> str | None:
+        return self.choose(history)[0].continues(before, history)
+
 
 def _bracket_rule(history: History) -> str:
     """BOHB's ``brackets``: synchronous, unless the study began asynchronously (stored

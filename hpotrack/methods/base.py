@@ -210,8 +210,8 @@ class History:
         return self._reached.get((bracket, step), [])
 
     def stopped(self, step: int, bracket: int | None = None) -> Sequence[tuple[float, int]]:
-        """(loss, number) of the trials of ``bracket`` pruned at their check at ``step``
-        whose configuration nobody promoted since (no trial claims ``promote:<number>``),
+        """(loss, number) of the trials of ``bracket`` pruned at their check at ``step``,
+        a rung's, whose configuration nobody promoted since (no trial claims ``promote:<number>``),
         best first: the candidates for a promotion from that rung."""
         return self._stopped.get((bracket, step), [])
 
@@ -263,8 +263,12 @@ class History:
 
     def _index_stopped(self, record: TrialRecord, add: bool) -> None:
         """Keep ``record`` in (or take it out of) :meth:`stopped`, if it was pruned at a
-        check: its last one."""
+        check, its last one, of a rung: one a pruner stopped (the study ran ``random``
+        with ``pruner=`` before ``sha``) has neither rung nor bracket, and no rung may
+        promote it."""
         if record.state is not TrialState.PRUNED or not record.checks:
+            return
+        if record.rung is None and record.bracket is None:
             return
         step = max(record.checks)
         value = record.checks[step]
@@ -420,6 +424,18 @@ class Method(ABC):
         (``trial.checks[step]`` holds the value, and ``history`` has it too)."""
         pruner = getattr(self, "pruner", None)
         return False if pruner is None else pruner.prune(trial, step, history)
+
+    def deciding(self, history: History) -> Method:
+        """The method that decides the study's next steps: itself (``auto``: the one it
+        chooses from ``history``)."""
+        return self
+
+    def continues(self, before: Method | None, history: History) -> str | None:
+        """Why this method cannot go on with the study's trials, run under ``before``
+        (the stored method as it decides, None if unknown here), or None when it can.
+        Here it always can: the trials so far are observations to it, and it stops no
+        trial by rungs they ran at. Methods with rungs check that those are theirs."""
+        return None
 
     def decides_once(self, trial: TrialRecord) -> bool:
         """Whether :meth:`on_report` at ``trial``'s checks answers the same whenever it is

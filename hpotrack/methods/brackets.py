@@ -225,14 +225,18 @@ def _promotion(trial: TrialRecord, step: int, rung: int, eta: float) -> Proposal
     )
 
 
+def config_slot(trial: TrialRecord) -> int | None:
+    """Which new configuration of the study ``trial`` is (its claim ``config:<slot>``);
+    None for promotions, retries, enqueued and manual trials."""
+    prefix, _, slot = (trial.claim or "").partition(":")
+    return int(slot) if prefix == "config" and slot.isdigit() else None
+
+
 def run_of_trial(history: History, layout: Layout, trial: TrialRecord) -> Run | None:
     """The run ``trial``'s line belongs to; None for lines that did not start from a
     new-configuration slot (enqueued or manual configurations)."""
-    claim = history.trials[history.line_root(trial.number)].claim or ""
-    prefix, _, slot = claim.partition(":")
-    if prefix != "config" or not slot.isdigit():
-        return None
-    return layout.run_of(int(slot))
+    slot = config_slot(history.trials[history.line_root(trial.number)])
+    return None if slot is None else layout.run_of(slot)
 
 
 def goes_on(
@@ -258,9 +262,8 @@ def stopped_for_good(history: History, layout: Layout) -> set[int]:
     for trial in history.trials:
         if trial.state is not TrialState.PRUNED:
             continue
-        claim = history.trials[history.line_root(trial.number)].claim or ""
-        prefix, _, slot = claim.partition(":")
-        if prefix == "config" and slot.isdigit() and int(slot) < resolved_before:
+        slot = config_slot(history.trials[history.line_root(trial.number)])
+        if slot is not None and slot < resolved_before:
             stopped.add(trial.number)
     return stopped
 

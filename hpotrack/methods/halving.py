@@ -252,3 +252,37 @@ class Halving(Method):
 
     def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
         return not goes_on(history, trial, step, self.ladder(history))
+
+    def continues(self, before: Method | None, history: History) -> str | None:
+        """Refuses another ``eta`` once trials were checked at rungs or placed in
+        brackets: its rungs are at other budgets and its brackets start elsewhere, so it
+        would rank, stop and promote those trials by rungs they did not run under. When
+        the stored method has no ``eta`` (the study left halving for a while), the trials
+        tell: a trial's last check must be at the rung it records."""
+        placed = [t for t in history.trials if t.rung is not None or t.bracket is not None]
+        old = before.eta if isinstance(before, Halving) else None
+        if not placed or old == self.eta:
+            return None
+        ladder = self.ladder(history)
+        if old is not None:
+            ran = f"the rungs of eta={old:g} ({rungs_text(ladder_for(ladder.budget, old))})"
+            keep = f"eta={old:g} (method=hp.methods.{type(self).__name__}(eta={old:g}))"
+        else:
+            misfit = next(
+                (t for t in placed if t.checks and ladder.index(max(t.checks)) != t.rung), None
+            )
+            if misfit is None:
+                return None
+            step, unit = max(misfit.checks), ladder.budget.unit
+            ran = f"other rungs (trial {misfit.number} at {step} {unit} as rung {misfit.rung})"
+            keep = "the eta they ran with"
+        return (
+            f"eta={self.eta:g}: its trials were checked at {ran}, and the rungs of "
+            f"eta={self.eta:g} ({rungs_text(ladder)}) would rank, stop and promote them by "
+            f"rules they did not run under. Keep {keep} to continue it"
+        )
+
+
+def rungs_text(ladder: Ladder) -> str:
+    """A ladder's rung budgets as a user reads them: "1, 3, 9, 27 epochs"."""
+    return f"{', '.join(map(str, ladder.steps))} {ladder.budget.unit}"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hpotrack.methods import brackets as runs
-from hpotrack.methods.base import History, Proposal, register
+from hpotrack.methods.base import History, Method, Proposal, register
 from hpotrack.methods.halving import (
     Halving,
     Ladder,
@@ -70,15 +70,11 @@ class Hyperband(Halving):
         ladder = self.ladder(history)
         slot = new_config_slot(history)
         if self.synchronous:
-            layout = self.layout(ladder)
-            promoted = runs.promotion(history, ladder, layout) or promotion(
+            promoted = runs.promotion(history, ladder, self.layout(ladder)) or promotion(
                 history, ladder, [None], only=[None]
             )
-            bracket = layout.order[slot % layout.per_iteration]
         else:
             promoted = promotion(history, ladder, [*range(ladder.top + 1), None])
-            schedule = self.schedule(ladder)
-            bracket = schedule[slot % len(schedule)]
         if promoted is not None:
             return promoted
         params, note = self.configuration(history)
@@ -86,8 +82,68 @@ class Hyperband(Halving):
             params=params,
             origin=Origin.SAMPLED.value,
             claim=f"config:{slot}",
-            bracket=bracket,
+            bracket=self.bracket_of(ladder, slot),
             note=note,
+        )
+
+    def bracket_of(self, ladder: Ladder, slot: int) -> int:
+        """The bracket of the study's new configuration number ``slot``."""
+        if self.synchronous:
+            layout = self.layout(ladder)
+            return layout.order[slot % layout.per_iteration]
+        schedule = self.schedule(ladder)
+        return schedule[slot % len(schedule)]
+
+    def continues(self, before: Method | None, history: History) -> str | None:
+        """Also refuses other ``brackets`` once trials were placed in brackets: the
+        synchronous rule groups configurations into runs by their slots, where the
+        asynchronous one interleaved the brackets, and it keeps stopped for good what
+        the asynchronous rule may promote later. When the stored method has no
+        ``brackets`` (``sha`` for a while), the trials tell: each new configuration must
+        be in the bracket this method gives its slot."""
+        problem = super().continues(before, history)
+        old = before.brackets if isinstance(before, Hyperband) else None
+        if problem is not None or old == self.brackets:
+            return problem
+        placed = [t for t in history.trials if t.bracket is not None]
+        if not placed:
+            return None
+        keep = (
+            f"brackets={old!r} (method=hp.methods.{type(self).__name__}(eta={self.eta:g}, "
+            f"brackets={old!r}))"
+        )
+        ran = f"{old} brackets"
+        if old == "asynchronous":
+            wrong = (
+                "synchronous runs would group them by slot into runs of other brackets, "
+                "and rank them at rungs their bracket never checked"
+            )
+        elif old == "synchronous":
+            wrong = "asynchronous brackets would promote trials that their run stopped for good"
+        else:
+            ladder = self.ladder(history)
+            slots = ((t, runs.config_slot(t)) for t in placed)
+            misfit = next(
+                (
+                    (t, s)
+                    for t, s in slots
+                    if s is not None and self.bracket_of(ladder, s) != t.bracket
+                ),
+                None,
+            )
+            if misfit is None:
+                return None
+            trial, slot = misfit
+            ran = (
+                f"other brackets (trial {trial.number}, configuration {slot}, is in bracket "
+                f"{trial.bracket}; brackets={self.brackets!r} puts it in "
+                f"{self.bracket_of(ladder, slot)})"
+            )
+            wrong = "this rule would regroup and promote them by rules they did not run under"
+            keep = "the brackets they ran with"
+        return (
+            f"brackets={self.brackets!r}: its trials ran in {ran}, and {wrong}. "
+            f"Keep {keep} to continue it"
         )
 
     def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:

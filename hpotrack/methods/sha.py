@@ -26,7 +26,9 @@ class SHA(Halving):
         set_eta(self)
 
     def ask(self, history: History) -> Proposal:
-        promoted = promotion(history, self.ladder(history), [None])
+        # promote only its own trials: Hyperband's (the study ran it before) have brackets,
+        # decided by runs or among their bracket, and are only observations at the rungs
+        promoted = promotion(history, self.ladder(history), [None], only=[None])
         if promoted is not None:
             return promoted
         point = history.uniform(history.next_number, len(history.space))

@@ -329,6 +329,32 @@ def test_a_function_declared_differently_is_refused_without_advice_to_delete(
     assert len(hp.load_study("script", db=db).trials) == 3
 
 
+HALVING = textwrap.dedent(
+    """
+    import hpotrack as hp
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=hp.methods.SHA(eta=3), study="script",
+             seed=0, budget=hp.Budget(1, 9, name="epochs"))
+    def train(x, trial):
+        for epoch in trial.steps:
+            trial.report(x + 1 / epoch, step=epoch)
+        return x
+    """
+)
+
+
+def test_a_script_whose_eta_was_edited_is_refused_naming_the_eta_to_keep(tmp_path: Path) -> None:
+    """The study's trials stopped at eta=3's rungs; the edited script's eta=2 would rank
+    them at other ones. The advice is the script's to follow: not --function."""
+    script, db = make_study(tmp_path, 12, HALVING)
+    script.write_text(HALVING.replace("SHA(eta=3)", "SHA(eta=2)"))
+    code, output = invoke(db, "script", "--n-trials", "20")
+    assert code == 2 and "Traceback" not in output and len(output.strip().splitlines()) == 1
+    assert "cannot go on with eta=2: its trials were checked at the rungs of eta=3" in output
+    assert "Keep eta=3 (method=hp.methods.SHA(eta=3)) to continue it" in output
+    assert "--function" not in output and len(hp.load_study("script", db=db).trials) == 12
+
+
 def test_the_installed_command_imports_function_modules_from_the_current_folder(
     tmp_path: Path,
 ) -> None:

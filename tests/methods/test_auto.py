@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
+from hpotrack.errors import StudyMismatchError
 from hpotrack.methods.auto import Auto
 from hpotrack.methods.base import History
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
 from hpotrack.testing.method_suite import MethodSuite
+from tests.test_multifidelity import tuned
 
 
 class TestAuto(MethodSuite):
@@ -150,3 +152,13 @@ def test_auto_is_the_default_and_notes_its_choice(
 def test_a_space_of_one_choice_is_one_parameter_in_the_note() -> None:
     many = [f"option-{i}" for i in range(100)]  # more cells than a grid takes
     assert chosen({"c": many}) == ("tpe", "a mixed space of 1 parameter")
+
+
+def test_auto_goes_on_with_bohbs_rungs_and_refuses_another_etas(tmp_path: Path) -> None:
+    """With a budget, auto runs bohb with eta=3: a study of Hyperband's rungs at eta=3
+    goes on under it, one at eta=2 is refused, naming the eta that continues it."""
+    tuned(tmp_path / "a.db", "hyperband", []).optimize(n_trials=34)
+    assert len(tuned(tmp_path / "a.db", "auto", []).optimize(n_trials=40).trials) == 40
+    tuned(tmp_path / "b.db", hp.methods.Hyperband(eta=2), []).optimize(n_trials=34)
+    with pytest.raises(StudyMismatchError, match=r"Keep eta=2 \(method=hp.methods.BOHB\(eta=2\)\)"):
+        tuned(tmp_path / "b.db", "auto", []).optimize(n_trials=40)

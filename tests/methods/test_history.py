@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from hpotrack.methods.base import History
-from hpotrack.records import Edge, TrialRecord, TrialState
+from hpotrack.methods.random_search import Random
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
+from tests.test_multifidelity import tuned
 
 
 def record(number: int, state: TrialState) -> TrialRecord:
@@ -45,6 +48,20 @@ def test_stopped_lists_pruned_trials_at_their_last_check_until_a_promotion_claim
     assert history.stopped(1, bracket=2) == [(0.5, 0)]  # still promoted
     history.update(dataclasses.replace(history.trials[3], state=TrialState.PRUNED))
     assert history.stopped(1, bracket=2) == [(0.1, 3), (0.5, 0)]
+
+
+def test_a_trial_a_pruner_stopped_is_no_rungs_to_promote(tmp_path: Path) -> None:
+    """The study ran ``random`` with the median pruner, then ``sha``: the trials the
+    pruner stopped are observations at its rungs, not stopped ones (sha promoted trial
+    26, stopped by the median at step 1)."""
+    db = tmp_path / "h.db"
+    tuned(db, Random(pruner="median"), []).optimize(n_trials=30)
+    study = tuned(db, "sha", []).optimize(n_trials=45)
+    assert any(t.state is TrialState.PRUNED for t in study.trials[:30])
+    promoted = [t for t in study.trials if t.origin == Origin.PROMOTED.value]
+    assert all(t.parents[0].parent >= 30 for t in promoted)
+    history = study.refresh()
+    assert all(number >= 30 for step in (1, 3, 9) for _, number in history.stopped(step))
 
 
 def test_first_with_finds_the_lowest_trial_with_given_values_as_trials_arrive() -> None:
