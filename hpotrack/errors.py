@@ -21,6 +21,11 @@ class MethodError(HpotrackError, ValueError):
     """A method name or its options are invalid, or the method cannot handle the space."""
 
 
+class UnknownMethodError(MethodError):
+    """No method is registered under a name: a misspelt one, or one that the user's code
+    registers (``@hp.methods.register``) and this process has not imported."""
+
+
 class StopSearch(HpotrackError):
     """Nothing more to run: the reason is the message (not a failure)."""
 

@@ -107,7 +107,7 @@ def _module(name: str, path: str | None) -> ModuleType:
             return _load_file(name, Path(path))
         raise FunctionNotFound(f"cannot import module {name!r}: {exc}") from None
     except Exception as exc:  # the module's own code failed: say where, in one line
-        raise FunctionNotFound(f"importing module {name!r} failed: {_one_line(exc)}") from None
+        raise FunctionNotFound(f"importing module {name!r} failed: {one_line(exc)}") from None
 
 
 def _package_root(name: str, path: Path) -> Path | None:
@@ -135,7 +135,7 @@ def _load_file(name: str, path: Path) -> ModuleType:
         del sys.modules[name]
         # Ctrl-C, exits and a refused module-level call go on as they are
         if isinstance(exc, Exception) and not isinstance(exc, CalledWhileImported):
-            raise FunctionNotFound(f"running {path} failed: {_one_line(exc)}") from None
+            raise FunctionNotFound(f"running {path} failed: {one_line(exc)}") from None
         raise
     return module
 
@@ -149,8 +149,9 @@ def _user_line(exc: Exception, path: str | None) -> str:
     return str(path or "the module")
 
 
-def _one_line(exc: Exception) -> str:
-    """An exception raised while importing user code, as one line with its place."""
+def one_line(exc: Exception) -> str:
+    """An exception raised by user code (importing it; a method's ``ask`` in a worker
+    process), as one line with the place it was raised."""
     if isinstance(exc, SyntaxError):
         return f"SyntaxError at line {exc.lineno}: {exc.msg}"
     frames = traceback.extract_tb(exc.__traceback__)

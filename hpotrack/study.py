@@ -26,7 +26,7 @@ from hpotrack import checkpoints, claims, limits, lost, retries
 from hpotrack.claims import Claimed, Outcome, Worker, finished
 from hpotrack.errors import MethodError, StopSearch
 from hpotrack.handles import TrialCheckpoints, TrialChecks
-from hpotrack.methods.base import Proposal
+from hpotrack.methods.base import Proposal, checked
 from hpotrack.provenance import hostname
 from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
 from hpotrack.store import Store, StudyRow
@@ -252,9 +252,9 @@ class Study(StudyReader):
             return Claimed(trial_id, number, dict(queued.params), budget)
         number = history.next_number
         if guess is not None and guess[0] == number:
-            proposal = guess[1]
+            proposal = checked(self.method, guess[1], history)
         else:
-            proposal = self.method.ask(history)
+            proposal = checked(self.method, self.method.ask(history), history)
         budget = self._budget(proposal.budget)
         record, stamp = claims.insert_proposed(
             self._store, self._row.id, number, proposal, worker, budget

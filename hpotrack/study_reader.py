@@ -11,6 +11,7 @@ are in :mod:`hpotrack.views`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hpotrack import lineage, lost, views
 from hpotrack.budget import Budget
 from hpotrack.cache import TrialCache
-from hpotrack.errors import TrialError
+from hpotrack.errors import TrialError, UnknownMethodError
 from hpotrack.methods.base import History, Method
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.records import TrialRecord
@@ -50,8 +51,18 @@ class StudyReader:
     def method(self) -> Method:
         """The study's method, rebuilt from the stored one when first needed: reading a
         study never needs it, so a study run with a method its own code registers
-        (``@hp.methods.register``) reads where that code is not imported (``hpotrack``)."""
-        return method_from_json(self._row.method)
+        (``@hp.methods.register``) reads where that code is not imported (``hpotrack``).
+        What needs the method there raises :class:`UnknownMethodError` saying so."""
+        try:
+            return method_from_json(self._row.method)
+        except UnknownMethodError:
+            where = self._row.function.get("path") or self._row.function.get("module")
+            raise UnknownMethodError(
+                f"unknown method {self.method_name!r}: study {self.name!r} runs a method "
+                "that code registers with @hp.methods.register (its own script, or a newer "
+                "hpotrack) and this process has not imported; import the code that "
+                f"registers it first{f' (the study runs {where})' if where else ''}"
+            ) from None
 
     @property
     def method_name(self) -> str:
@@ -124,7 +135,10 @@ class StudyReader:
         history = self.refresh()
         best = lineage.best_result(history.trials, history.best, self.direction)
         if best is None:
-            needed = self.method.trials_to_complete(history) if self.budget else None
+            needed = None
+            if self.budget is not None:
+                with suppress(UnknownMethodError):  # how many is a hint, not the answer
+                    needed = self.method.trials_to_complete(history)
             raise views.no_complete_trial(self.name, history, self.budget, needed)
         return best
 

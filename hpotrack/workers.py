@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpotrack.errors import HpotrackError
-from hpotrack.loader import load_function
+from hpotrack.loader import load_function, one_line
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import function_reference
 from hpotrack.runner import Ran, Terminated
@@ -229,9 +229,13 @@ def _work(
         return
     except KeyboardInterrupt:  # its trial is stored as interrupted; the parent stops the run
         raise SystemExit(INTERRUPTED) from None
-    except BaseException as exc:
+    except BaseException as exc:  # the parent raises it; its traceback stays here
         results.put(
-            exc if isinstance(exc, HpotrackError) else HpotrackError(f"worker failed: {exc!r}")
+            exc
+            if isinstance(exc, HpotrackError)
+            else HpotrackError(
+                f"worker failed: {one_line(exc) if isinstance(exc, Exception) else repr(exc)}"
+            )
         )
         raise SystemExit(1) from None
 

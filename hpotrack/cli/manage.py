@@ -13,9 +13,11 @@ from pathlib import Path
 import click
 
 from hpotrack.cli.common import CliError, cli, study_of, user_errors
-from hpotrack.errors import SpaceError, StudyNotFoundError
+from hpotrack.errors import HpotrackError, SpaceError, StudyNotFoundError, UnknownMethodError
+from hpotrack.loader import load_function
 from hpotrack.records import TrialState
 from hpotrack.space import Choice, Float, Int, Param, Space, Value
+from hpotrack.study import Study
 from hpotrack.text import plural
 
 
@@ -42,6 +44,7 @@ def enqueue(
     """
     opened = study_of(ctx, study)
     values = parse_assignments(opened.space, assignments)
+    _import_method(opened)
     enqueued = opened.enqueue_once(values, skip_if_exists=skip_if_exists)
     if not enqueued.queued:
         click.echo(f"study {opened.name!r} already has trial {enqueued.number} with these values")
@@ -49,6 +52,24 @@ def enqueue(
     drawn = [name for name in opened.space if name not in values]
     note = f" ({', '.join(drawn)} drawn at random)" if drawn else ""
     click.echo(f"enqueued trial {enqueued.number} in study {opened.name!r}{note}")
+
+
+def _import_method(study: Study) -> None:
+    """Register the study's method where its own code registers it
+    (``@hp.methods.register``), importing the function the study recorded as
+    ``hpotrack resume`` does: whether the method runs queued trials is the class's to say."""
+    try:
+        study.method  # noqa: B018 - built once, cached
+    except UnknownMethodError:
+        try:
+            load_function(study.function)
+        except HpotrackError as exc:  # the script moved, or calls optimize() when imported
+            raise CliError(
+                f"cannot tell whether study {study.name!r} runs queued trials: its method "
+                f"{study.method_name!r} is one its own code registers, and importing that "
+                f"failed: {exc}; queue the trial from Python where that code is imported "
+                "(study.enqueue({...}))"
+            ) from None
 
 
 def parse_assignments(space: Space, assignments: Sequence[str]) -> dict[str, Value]:

@@ -12,6 +12,7 @@ import bisect
 import dataclasses
 import difflib
 import math
+import numbers
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
@@ -21,7 +22,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from hpotrack.budget import Budget
-from hpotrack.errors import MethodError
+from hpotrack.errors import MethodError, SpaceError, UnknownMethodError
 from hpotrack.options import friendly_init
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, is_better, objective_sign
 from hpotrack.space import Space, Value
@@ -39,10 +40,16 @@ PROMOTE = "promote"
 
 @dataclass(frozen=True)
 class Proposal:
-    """What a method wants run next.
+    """What a method wants run next: trial ``history.next_number``.
 
-    ``claim`` is a key unique within the study (e.g. ``"promote:17"``); the store refuses a
-    second trial with the same claim, so two processes can never run the same grid cell.
+    ``params`` gives every parameter of the space a value in its range (the study loop
+    refuses anything else with a :class:`MethodError`). ``origin`` says where they come
+    from (a :class:`Origin` value: ``"sampled"``, ``"mutated"``, ``"promoted"``...) and
+    ``parents`` the earlier trials they come from, as lineage edges. ``budget`` is what
+    the trial trains to (None: the study budget's max). ``claim`` is a key unique within
+    the study (e.g. ``"promote:17"``); a second trial with the same claim is refused, so
+    two processes can never run the same grid cell. ``rung`` and ``bracket`` place the
+    trial in successive halving.
     """
 
     params: dict[str, Value]
@@ -58,8 +65,12 @@ class Proposal:
 class History:
     """A read-only view of a study's trials for methods, with counts kept up to date.
 
-    ``trials[n]`` is trial number ``n`` (numbers are dense from 0). The view is live: it is
-    the study loop's cache, refreshed incrementally before every ask, never copied.
+    ``trials[n]`` is trial number ``n`` (numbers are dense from 0); ``next_number`` is
+    the trial being asked for; ``space``, ``direction``, ``seed`` and ``budget`` are the
+    study's; ``best``, :meth:`ranked`, :meth:`loss` and :meth:`is_pending` are what
+    most methods read, and :meth:`rng` or :meth:`uniform` their randomness. The view is
+    live: it is the study loop's cache, refreshed incrementally before every ask, never
+    copied.
 
     Trials' checks (their objective at the steps where a method decided whether they go
     on) are also kept ranked, per bracket and step, so that pruning decisions cost a
@@ -371,9 +382,15 @@ class _ReadOnlyList(Sequence[TrialRecord]):
 
 
 class Method(ABC):
-    """A search method. Subclasses are frozen dataclasses of their options.
+    """A search method. Subclasses are frozen dataclasses of their options, registered
+    with :func:`register` under ``name``, the stable tag stored in the database and
+    accepted by ``@tune(method=...)``; the study stores the options as JSON and rebuilds
+    the method from them in every process.
 
-    ``name`` is the stable tag stored in the database and accepted by ``@tune(method=...)``.
+    A subclass implements :meth:`ask`, a pure function of the history (no state kept on
+    the method); the other methods are optional hooks with defaults. A ``pruner`` option
+    (:func:`hpotrack.pruners.pruner_from`) makes the defaults of :meth:`next_check` and
+    :meth:`on_report` stop trials. docs/methods.md, "Your own method", has an example.
     """
 
     name: ClassVar[str]
@@ -459,6 +476,52 @@ class Method(ABC):
         return {"name": self.name, "options": options}
 
 
+def checked(method: Method, proposal: object, history: History) -> Proposal:
+    """``proposal``, what ``method.ask(history)`` returned, with canonical values (those
+    of :meth:`Space.validate`), or one :class:`MethodError` saying what is wrong with it:
+    it is stored as trial ``history.next_number`` as it is, so a value outside the space,
+    an edge to no trial or a claim another trial holds would corrupt the study."""
+    number = history.next_number
+    what = f"method {method.name!r} proposed trial {number}"
+    if not isinstance(proposal, Proposal):
+        raise MethodError(
+            f"method {method.name!r}: ask() returned {proposal!r}, not a Proposal; return "
+            "hp.methods.Proposal(params=...), or raise hp.errors.SearchExhausted when "
+            "nothing is left to propose"
+        )
+    try:
+        params = history.space.validate(proposal.params)
+    except SpaceError as exc:
+        raise MethodError(
+            f"{what} with values outside the study's space ({exc}); propose values of "
+            "history.space, e.g. history.space.decode(point) of a point in the unit cube"
+        ) from None
+    for edge in proposal.parents:
+        if not isinstance(edge, Edge) or not 0 <= edge.parent < number:
+            existing = f"0 to {number - 1}" if number else "none yet"
+            raise MethodError(
+                f"{what} with parent {edge!r}: parents must be hp.Edge(parent, kind) "
+                f"of trials the study has ({existing})"
+            )
+    holder = None if proposal.claim is None else history.claimant(proposal.claim)
+    if holder is not None:
+        raise MethodError(
+            f"{what} with claim {proposal.claim!r}, which trial {holder} holds: a claim "
+            "is unique within a study, so check history.is_claimed(claim) before "
+            "proposing it"
+        )
+    top = math.inf if history.budget is None else history.budget.max
+    if proposal.budget is not None and not (
+        isinstance(proposal.budget, numbers.Real) and 0 < proposal.budget <= top
+    ):
+        rule = "0 < budget" if history.budget is None else f"0 < budget <= {top!r}"
+        raise MethodError(
+            f"`{rule}` must hold, but {what} with budget={proposal.budget!r}"
+            + ("" if history.budget is None else " (the max of the study's budget)")
+        )
+    return dataclasses.replace(proposal, params=params)
+
+
 _REGISTRY: dict[str, type[Method]] = {}
 
 
@@ -468,9 +531,42 @@ _M = TypeVar("_M", bound=type[Method])
 def register(cls: _M) -> _M:
     """Class decorator: make a method available by its ``name``, with one clear error for
     a misspelt option (``TPE(gama=0.2)``: did you mean 'gamma'?). It returns the class
-    itself, so that type checkers still see its options (``hp.methods.TPE(gamma=0.2)``)."""
-    _REGISTRY[cls.name] = friendly_init(MethodError)(cls)
+    itself, so that type checkers still see its options (``hp.methods.TPE(gamma=0.2)``).
+
+    A study stores its method by name and options and rebuilds it from them, so a class
+    without a name of its own, with another method's name, or that is not a frozen
+    dataclass of its options is refused (:class:`MethodError`). Registering a class of
+    the same name again (a notebook cell run twice) replaces it."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise MethodError(
+            f"method class {cls.__name__} needs a name, the tag a study stores it by: "
+            f"add name = {cls.__name__.lower()!r} to its class body"
+        )
+    params = getattr(cls, "__dataclass_params__", None)
+    if not dataclasses.is_dataclass(cls) or not getattr(params, "frozen", False):
+        raise MethodError(
+            f"method class {cls.__name__} must be a frozen dataclass of its options (a "
+            "study stores them and rebuilds the method from them): decorate it with "
+            "@dataclasses.dataclass(frozen=True) under @hp.methods.register"
+        )
+    taken = _REGISTRY.get(name)
+    if taken is not None and (_builtin(taken) or taken.__qualname__ != cls.__qualname__):
+        owner = "a method of hpotrack" if _builtin(taken) else f"class {_path(taken)}"
+        raise MethodError(
+            f"method name {name!r} is taken by {owner}: give class {_path(cls)} a name of "
+            "its own (name = '...')"
+        )
+    _REGISTRY[name] = friendly_init(MethodError)(cls)
     return cls
+
+
+def _builtin(cls: type) -> bool:
+    return cls.__module__.startswith("hpotrack.")
+
+
+def _path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def known_methods() -> list[str]:
@@ -489,11 +585,39 @@ def resolve(method: str | Method) -> Method:
                 f"{method.name!r}: a study stores its method by name, so give the class a "
                 "name of its own (name = '...') and decorate it with @hp.methods.register"
             )
+        _check_storable(method)
         return method
     if isinstance(method, str) and method in _REGISTRY:
         return _REGISTRY[method]()
-    raise MethodError(f"unknown method {method!r}{_suggestion(method)} (known methods: "
-                      f"{', '.join(known_methods())})")  # fmt: skip
+    raise UnknownMethodError(f"unknown method {method!r}{_suggestion(method)} (known "
+                             f"methods: {', '.join(known_methods())})")  # fmt: skip
+
+
+def _check_storable(method: Method) -> None:
+    """Refuse an option a study cannot store and give back as it was: the method is
+    rebuilt from its stored options (in workers, on resume), and an object JSON does not
+    hold would come back as its repr, a different method."""
+    for key, value in method.to_json()["options"].items():
+        if not _is_json(value):
+            raise MethodError(
+                f"option {key}={value!r} of method {method.name!r} cannot be stored: a "
+                "study stores its method's options as JSON and rebuilds the method from "
+                "them, so give finite numbers, strings, booleans, None, or lists and "
+                "dicts (with string keys) of them, e.g. a name that selects the object"
+            )
+
+
+def _is_json(value: object) -> bool:
+    """Whether ``value`` is plain JSON data (numpy numbers count as numbers)."""
+    if value is None or isinstance(value, (bool, str)):
+        return True
+    if isinstance(value, numbers.Real):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_is_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
 
 
 ALIASES = {  # names users of other libraries try, and what hpotrack calls them

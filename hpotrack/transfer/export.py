@@ -49,10 +49,9 @@ def export_study(study: Study, progress: Progress | None = None) -> dict[str, An
             trial["run"] = run_of.get(t.number)
             trials.append(jsonable(_ordered(trial, TRIAL)))
             advance(progress)
-        definition = {
+        definition = {  # the method as stored: its class need not be imported here
             **_ordered(dict(vars(row)), STUDY),
             "space": study.space.to_json(),
-            "method": study.method.to_json(),
         }
     data = {
         "format": FORMAT,

@@ -15,7 +15,7 @@ from typing import Any
 
 from hpotrack.budget import Budget
 from hpotrack.definition import DIRECTIONS, name_problem
-from hpotrack.errors import HpotrackError
+from hpotrack.errors import HpotrackError, UnknownMethodError
 from hpotrack.jsonable import dumps
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.records import TrialState
@@ -251,6 +251,9 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
         method = method_from_json(dict(study["method"]))
         method.check(space)
         method.check_budget(budget)
+        stored = method.to_json()
+    except UnknownMethodError:
+        stored = _unregistered(study["method"])
     except (HpotrackError, TypeError, ValueError) as exc:
         raise TransferError(f"the study's method is invalid: {exc}") from None
     _check(study["direction"] in DIRECTIONS, "the study's direction must be minimize or maximize")
@@ -258,7 +261,7 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
     definition = {
         "name": study_name,
         "space": space.to_json(),
-        "method": method.to_json(),
+        "method": stored,
         "direction": study["direction"],
         "objective": study["objective"],
         "seed": study["seed"],
@@ -268,6 +271,16 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
     }
     _check(definition["retries"] >= 0, "the study's retries is negative")
     return definition, space
+
+
+def _unregistered(method: Mapping[str, Any]) -> dict[str, Any]:
+    """A method no code imported here registers (``@hp.methods.register`` in the study's
+    script), kept as exported: the study reads, lists and exports here, and runs where
+    that code is imported (``hpotrack resume``, its script), which checks it."""
+    name, options = method.get("name"), method.get("options", {})
+    _check(isinstance(name, str) and bool(name), "the study's method has no name")
+    _check(isinstance(options, dict), f"the study's method {name!r} has no options object")
+    return {"name": name, "options": options}
 
 
 def _budget(raw: Mapping[str, Any]) -> Budget:
