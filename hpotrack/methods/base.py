@@ -512,7 +512,9 @@ def checked(method: Method, proposal: object, history: History) -> Proposal:
         )
     top = math.inf if history.budget is None else history.budget.max
     if proposal.budget is not None and not (
-        isinstance(proposal.budget, numbers.Real) and 0 < proposal.budget <= top
+        isinstance(proposal.budget, numbers.Real)
+        and not isinstance(proposal.budget, bool)
+        and 0 < proposal.budget <= top
     ):
         rule = "0 < budget" if history.budget is None else f"0 < budget <= {top!r}"
         raise MethodError(

@@ -188,13 +188,15 @@ def _asking(answer: Callable[[History], object]) -> type[Method]:
         (lambda h: Proposal(params=sampled(h), budget=10), hp.Budget(1, 4),
          "`0 < budget <= 4` must hold, but method 'test-asking' proposed trial 0 with "
          "budget=10 (the max of the study's budget)"),
+        (lambda h: Proposal(params=sampled(h), budget=True), None,
+         "`0 < budget` must hold, but method 'test-asking' proposed trial 0 with budget=True"),
         (lambda h: Proposal(params=sampled(h), claim="once"), None,
          "method 'test-asking' proposed trial 1 with claim 'once', which trial 0 holds: a "
          "claim is unique within a study, so check history.is_claimed(claim) before "
          "proposing it"),
     ],
     ids=["None", "a dict", "out of range", "a name missing", "a parent to come",
-         "budget 0", "budget past the max", "a claim held"],
+         "budget 0", "budget past the max", "budget True", "a claim held"],
 )  # fmt: skip
 def test_a_bad_proposal_is_one_method_error_and_nothing_is_stored(
     db: Path, answer: Callable[[History], object], budget: hp.Budget | None, expected: str
