@@ -171,12 +171,14 @@ def unusable_folder(store: Store, folder: Path, doing: str, exc: OSError) -> Sto
 
 
 def find(store: Store, study_id: int, number: int, at_most: int | None) -> Checkpoint | None:
-    """Trial ``number``'s latest checkpoint at or before step ``at_most`` (any if None)."""
+    """Trial ``number``'s latest checkpoint at or before step ``at_most`` (any if None;
+    held within what SQLite stores: a trial's budget may be any float, e.g. imported)."""
+    limit = 2**62 if at_most is None else max(-1, min(at_most, 2**62))
     row = store.conn.execute(
         "SELECT c.trial_id, c.step, c.path, c.bytes, c.hash FROM checkpoints c "
         "JOIN trials t ON t.id = c.trial_id WHERE t.study_id = ? AND t.number = ? "
         "AND c.step <= ? ORDER BY c.step DESC LIMIT 1",
-        (study_id, number, 2**62 if at_most is None else at_most),
+        (study_id, number, limit),
     ).fetchone()
     return None if row is None else Checkpoint(*row)
 

@@ -125,7 +125,8 @@ class TrialRecord:
     def stopped_from_outside(self) -> bool:
         """Whether it failed because it was stopped, not of its own: its worker lost
         (:mod:`hpotrack.recovery` says "worker lost: ..."), Ctrl-C or SIGTERM (the
-        runner's "interrupted ..."). Run again as it was, it may well complete."""
+        runner's "interrupted ..."), or it was running when its study was exported (an
+        import). Run again as it was, it may well complete."""
         reason = self.error or ""
         return self.state is TrialState.FAILED and reason.startswith(STOPPED_FROM_OUTSIDE)
 
@@ -158,7 +159,9 @@ class TrialRecord:
 
 
 _TRIAL_FIELDS = frozenset(f.name for f in fields(TrialRecord))
-STOPPED_FROM_OUTSIDE = ("worker lost", "interrupted")  # how those failures' reasons start
+RUNNING_ERROR = "running when exported"  # an imported trial's reason (hpotrack.transfer)
+# how the reasons of failures from outside start: not the configuration's fault
+STOPPED_FROM_OUTSIDE = ("worker lost", "interrupted", RUNNING_ERROR)
 
 
 def objective_sign(direction: str) -> float:

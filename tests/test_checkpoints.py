@@ -837,3 +837,18 @@ def test_the_best_trials_model_can_be_loaded_after_the_search(db: Path) -> None:
         .output
     )
     assert data["checkpoints"][-1]["step"] == 9 and Path(data["checkpoints"][-1]["path"]).exists()
+
+
+def test_a_trial_budget_beyond_sqlite_integers_finds_checkpoints(db: Path) -> None:
+    """An imported trial's budget may be any float (1e300): where the retry of one
+    running when exported resumes is looked up with a limit within SQLite's integers."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="big", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint(x, step=3)
+        return x
+
+    study = train.optimize(n_trials=1)
+    for limit, found in ((10**300, 3), (-(10**300), None), (2, None)):
+        checkpoint = checkpoints.find(study.store, study.id, 0, limit)
+        assert (None if checkpoint is None else checkpoint.step) == found

@@ -485,6 +485,106 @@ def test_a_running_trial_is_imported_as_failed(tmp_path: Path) -> None:
     assert imported.started <= imported.finished < importing
 
 
+def export_while_running(db: Path, tuned: hp.TunedFunction, number: int) -> dict[str, Any]:
+    """Run ``tuned`` (which calls :func:`export_now` first thing) up to trial ``number``
+    and return the export made while that trial ran (a study exported from a live one)."""
+    exported: list[dict[str, Any]] = []
+    EXPORT_AT.update(db=db, number=number, into=exported)
+    try:
+        tuned.optimize(n_trials=number + 1)
+    finally:
+        EXPORT_AT.clear()
+    close_stores()
+    return exported[0]
+
+
+EXPORT_AT: dict[str, Any] = {}
+
+
+def export_now(trial: hp.Trial) -> None:
+    """Inside trial ``EXPORT_AT["number"]``: export its study while the trial runs."""
+    if EXPORT_AT and trial.number == EXPORT_AT["number"]:
+        trial.report(0.5, step=1)
+        EXPORT_AT["into"].append(export_study(hp.load_study(trial.study, db=EXPORT_AT["db"])))
+
+
+def test_a_grid_cell_running_when_exported_is_run_when_the_import_goes_on(
+    tmp_path: Path,
+) -> None:
+    @hp.tune(GRID, method="grid", study="grid", db=tmp_path / "a.db", seed=1)
+    def square(x: int, y: float, trial: hp.Trial) -> float:
+        export_now(trial)
+        return x * x + y
+
+    data = export_while_running(tmp_path / "a.db", square, 3)
+    copy_db = tmp_path / "copy.db"
+    import_study(open_store(copy_db), data)
+    trials = tuned_grid(copy_db).optimize(n_trials=20).trials
+    cells = {(t.params["x"], t.params["y"]) for t in trials if t.state is TrialState.COMPLETE}
+    assert len(cells) == 9  # the cell running when exported too
+    failed, retry = trials[3], trials[4]
+    assert failed.state is TrialState.FAILED and failed.error == RUNNING_ERROR
+    assert retry.origin == "retried" and retry.params == failed.params
+    assert retry.parents == (Edge(3, "retried", detail=RUNNING_ERROR),)
+
+
+def test_a_promotion_running_when_exported_is_retried_in_its_bracket(tmp_path: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="hyperband", study="hb", db=tmp_path / "a.db",
+             seed=3, budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        export_now(trial)
+        for epoch in trial.steps:
+            trial.report(abs(x - 0.3) + 1 / epoch, step=epoch)
+        return abs(x - 0.3) + 1 / int(trial.budget or 1)
+
+    data = export_while_running(tmp_path / "a.db", train, 10)  # a promotion out of rung 0
+    assert data["trials"][10]["origin"] == "promoted"
+    copy_db = tmp_path / "copy.db"
+    import_study(open_store(copy_db), data)
+    trials = train.run_study(db=copy_db, n_trials=13).trials
+    promoted = trials[10]
+    retry = trials[11]  # queued by the import, so it runs first
+    assert retry.origin == "retried" and retry.params == promoted.params
+    assert (retry.bracket, retry.budget) == (promoted.bracket, promoted.budget)
+    assert retry.parents == (*promoted.parents, Edge(10, "retried", detail=RUNNING_ERROR))
+    assert retry.state is not TrialState.FAILED
+
+
+def test_a_pbt_segment_running_when_exported_runs_again_as_it_was(tmp_path: Path) -> None:
+    @hp.tune(PBT_SPACE, method=hp.methods.PBT(population=4, interval=2, generations=3),
+             study="pbt", db=tmp_path / "a.db", seed=0)  # fmt: skip
+    def train(lr: float, momentum: float, batch: int, trial: hp.Trial) -> float:
+        export_now(trial)
+        for step in trial.steps:
+            trial.report(lr * step, step=step)
+        return lr * int(trial.budget or 1)
+
+    data = export_while_running(tmp_path / "a.db", train, 5)
+    copy_db = tmp_path / "copy.db"
+    import_study(open_store(copy_db), data)
+    trials = train.run_study(db=copy_db, n_trials=7).trials
+    lost, again = trials[5], trials[6]
+    assert lost.error == RUNNING_ERROR and again.claim == f"{lost.claim}#1"
+    # not the member's own failure: its segment runs again with the same hyperparameters
+    assert again.params == lost.params and again.parents == lost.parents
+
+
+@pytest.mark.parametrize(("name", "warned"), [("pbt", True), ("grid", False), ("mlp", False)])
+def test_an_import_says_when_its_trials_go_on_from_checkpoints_left_behind(
+    source: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, warned: bool
+) -> None:
+    """The first trials continuing an imported PBT population (or promotions) trained
+    from scratch without a word: the run warns only once a trial of the new database
+    saved a checkpoint."""
+    data = export_study(hp.load_study(name, db=source))
+    with caplog.at_level("WARNING", logger="hpotrack"):
+        import_study(open_store(tmp_path / "copy.db"), data)
+    said = [r.getMessage() for r in caplog.records if "checkpoint files" in r.getMessage()]
+    assert said == ([f"study {name!r}: checkpoint files do not travel with an export: the "
+                     "trials that go on from another's checkpoint (promoted, continued, "
+                     "exploited, a retry) train from scratch"] if warned else [])  # fmt: skip
+
+
 def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -> None:
     study = hp.load_study("mlp", db=source)
     rows = list(csv.DictReader(io.StringIO(export_text("mlp", source, "csv"))))

@@ -81,8 +81,8 @@ def import_(ctx: click.Context, file: Path, name: str | None) -> None:
     """Load a json or jsonl export FILE ('-': standard input) into a new study.
 
     The study keeps the exported name unless --study gives another; the database file is
-    created if needed. Trials that were running when exported are imported as failed.
-    Checkpoint files do not travel with an export.
+    created if needed. Trials that were running when exported are imported as failed,
+    and retried as lost ones are. Checkpoint files do not travel with an export.
     """
     data = read_export(file)
     trials = data.get("trials")
@@ -95,5 +95,9 @@ def import_(ctx: click.Context, file: Path, name: str | None) -> None:
             raise TransferError(f"{where}: {exc}") from None
         store = open_store(ctx.obj)
         imported = import_study(store, data, name, progress.advance)
-    count = len(imported.trials)
-    click.echo(f"imported {plural(count, 'trial')} into study {imported.name!r} ({store.path})")
+    count = len(trials) if isinstance(trials, list) else 0
+    retried = len(imported.trials) - count  # of trials running when exported
+    again = f"; {plural(retried, 'trial')} running when exported queued again" if retried else ""
+    click.echo(
+        f"imported {plural(count, 'trial')} into study {imported.name!r} ({store.path}){again}"
+    )

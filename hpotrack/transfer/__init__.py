@@ -26,8 +26,10 @@ Version 1 exports, from before budgets and rungs, import as studies without them
 version 2 ones, from before ``best_schedule`` and notes, import with no notes; versions
 before 4 carry no ``trained`` (those trials are not counted by ``max_budget``). A
 trial that was running when exported is imported as ``failed`` ("running when exported"),
-finished at the import time: nothing will ever tell it, and a study must not keep a
-running trial that no worker owns.
+finished when it was last seen: nothing will ever tell it, and a study must not keep a
+running trial that no worker owns. Like a trial whose worker was lost, it is retried (a
+queued ``retried`` trial, while the study's ``retries`` allow; PBT runs the segment again
+itself), or the imported study would never run its grid cell or promotion.
 """
 
 from __future__ import annotations

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hpotrack.errors import HpotrackError
+from hpotrack.records import RUNNING_ERROR as RUNNING_ERROR
 
 FORMAT = "hpotrack-study"
 VERSION = 5  # 5: runs; 4: trained; 3: best_schedule and notes; 2: budget, rungs, brackets, checks
 READABLE = (1, 2, 3, 4, 5)
 FORMATS = ("json", "jsonl", "csv")
-RUNNING_ERROR = "running when exported"
 
 # The fields of each object of an export, with their kind (int, number, str, object,
 # list: checked on import by load._fields); "?": may be null or left out.

@@ -5,6 +5,7 @@ study created in one write transaction, so a bad file stores nothing (the format
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpotrack import checkpoints, retries
 from hpotrack.budget import Budget
 from hpotrack.definition import DIRECTIONS, name_problem
 from hpotrack.errors import HpotrackError, UnknownMethodError
@@ -20,7 +22,7 @@ from hpotrack.jsonable import dumps
 from hpotrack.methods.base import from_json as method_from_json
 from hpotrack.records import TrialState
 from hpotrack.space import Space, is_utf8
-from hpotrack.store import Store
+from hpotrack.store import Store, StudyRow
 from hpotrack.study import Study
 from hpotrack.transfer.format import (
     BUDGET,
@@ -37,6 +39,8 @@ from hpotrack.transfer.format import (
     TransferError,
     advance,
 )
+
+log = logging.getLogger("hpotrack")
 
 _CSV_IMPORT = (
     "CSV exports cannot be imported: they carry no search space; export with --format json"
@@ -143,6 +147,7 @@ class _Plan:
     runs: list[dict[str, Any]] = field(default_factory=list)  # "run": its number in the export
     edges: list[dict[str, Any]] = field(default_factory=list)
     points: list[tuple[int, str, int, float | None, float | None]] = field(default_factory=list)
+    running: list[int] = field(default_factory=list)  # trials running when exported
 
 
 def validate_export(
@@ -163,6 +168,7 @@ def import_study(
     ``progress`` is called with 1 per trial checked, then with the count once written.
 
     Everything is inserted in one write transaction: a file that fails a check stores nothing.
+    A trial that was running when exported is stored as failed and retried (:func:`_retry`).
     """
     plan = _plan(data, name, progress)
     study_name = plan.definition["name"]
@@ -194,9 +200,67 @@ def import_study(
             ],
         )
         row = store.find_study(study_name)
+        assert row is not None
+        _retry(store, row, {number: ids[number] for number in plan.running})
     advance(progress, len(plan.trials))
-    assert row is not None
-    return Study(store, row)
+    imported = Study(store, row)
+    _warn_checkpoints_left_behind(imported)
+    return imported
+
+
+def _warn_checkpoints_left_behind(study: Study) -> None:
+    """Say so when the imported study goes on from checkpoints (its lineage continues
+    trials' checkpoints, or its method needs them): the files are not in an export, so
+    those trials train from scratch here, and the run would tell only once a trial of
+    this database saved one."""
+    continues = any(checkpoints.source_edge(trial) for trial in study.trials)
+    try:
+        needs = study.method.needs_checkpoints is not None
+    except UnknownMethodError:  # a method its own code registers, not imported here
+        needs = False
+    if continues or needs:
+        log.warning(
+            "study %r: checkpoint files do not travel with an export: the trials that go "
+            "on from another's checkpoint (promoted, continued, exploited, a retry) train "
+            "from scratch",
+            study.name,
+        )
+
+
+def _retry(store: Store, row: StudyRow, running: Mapping[int, int]) -> None:
+    """Queue a retry of each trial that was running when exported (stored as failed;
+    ``running``: number -> id) as for a trial whose worker was lost
+    (:func:`hpotrack.retries.queue`: while the study's ``retries`` allow, never for a
+    manual call, nor where the method runs such trials again itself): its worker is not
+    in this database, and its run must not be lost with it (a grid cell never run, a
+    promotion never trained). Inside the import's write transaction."""
+    if not running:
+        return
+    study = Study(store, row)
+    try:
+        method = study.method
+    except UnknownMethodError:  # whether it runs them again itself is its code's to say
+        log.warning(
+            "study %r: %d trial(s) running when exported are not queued again: its "
+            "method %r is not imported here (enqueue their parameters to run them)",
+            study.name,
+            len(running),
+            study.method_name,
+        )
+        return
+    history = study.refresh()
+    queued = 0
+    for number, trial_id in running.items():
+        queued += retries.queue(
+            history.trials[number],
+            trial_id,
+            history.next_number + queued,
+            RUNNING_ERROR,
+            method=method,
+            history=history,
+            store=store,
+            study=row,
+        )
 
 
 def _insert_all(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
@@ -322,6 +386,7 @@ def _trial(
     error, finished = trial["error"], trial["finished"]
     if state is TrialState.RUNNING:  # ended when last seen: its last report, or its start
         state, error, finished = TrialState.FAILED, RUNNING_ERROR, _last_seen(trial, now)
+        plan.running.append(position)
     plan.trials.append(
         {
             **{key: trial[key] for key in ("number", "value", "budget", "claim", "started")},

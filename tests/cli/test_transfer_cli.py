@@ -14,7 +14,14 @@ from click.testing import CliRunner, Result
 
 import hpotrack as hp
 from hpotrack.cli import cli
-from tests.test_transfer import counts, export_text, make_studies
+from tests.test_transfer import (
+    GRID,
+    counts,
+    export_now,
+    export_text,
+    export_while_running,
+    make_studies,
+)
 
 
 @pytest.fixture
@@ -116,6 +123,24 @@ def test_a_study_of_one_trial_is_one_trial_not_one_trials(tmp_path: Path) -> Non
     assert result.stdout == f"exported 1 trial of study 'one' to {out}\n", result.output
     result = invoke("--db", db, "import", out, "--study", "two")
     assert result.stdout == f"imported 1 trial into study 'two' ({db})\n", result.output
+
+
+def test_import_counts_the_files_trials_and_says_which_run_again(tmp_path: Path) -> None:
+    @hp.tune(GRID, method="grid", study="grid", db=tmp_path / "a.db", seed=1)
+    def square(x: int, y: float, trial: hp.Trial) -> float:
+        export_now(trial)
+        return x * x + y
+
+    out = tmp_path / "grid.json"
+    out.write_text(json.dumps(export_while_running(tmp_path / "a.db", square, 3)))
+    result = invoke("--db", tmp_path / "b.db", "import", out)
+    assert result.stdout == (
+        f"imported 4 trials into study 'grid' ({tmp_path / 'b.db'}); 1 trial running when "
+        "exported queued again\n"
+    ), result.output
+    assert [t.state.value for t in hp.load_study("grid", db=tmp_path / "b.db").trials] == [
+        "complete", "complete", "complete", "failed", "queued",
+    ]  # fmt: skip
 
 
 def test_import_creates_a_new_database(source: Path, tmp_path: Path) -> None:
