@@ -57,9 +57,11 @@ from _common import (
 )
 from multifidelity import AT, MAX_EPOCHS, TASKS, curves_of, pool, run_hpotrack
 
-from hpotrack.methods.base import History, Method, register
+from hpotrack.methods.base import Method
 from hpotrack.methods.bohb import BOHB, Observations, budget_observations
+from hpotrack.methods.history import History
 from hpotrack.methods.hyperband import Hyperband
+from hpotrack.methods.registry import register
 from hpotrack.space import Value
 
 DIGITS = 540  # validation digits: errors are k / 540

@@ -47,7 +47,7 @@ from _common import (
 
 from hpotrack.budget import Budget
 from hpotrack.methods import resolve
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.space import Float, Space
 from hpotrack.testing.method_suite import run_proposal
 

@@ -42,7 +42,7 @@ from _common import (
 
 import hpotrack as hp
 from hpotrack.methods import Proposal, known_methods, resolve
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.space import Space
 from hpotrack.testing.method_suite import record, simulate

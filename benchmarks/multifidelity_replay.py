@@ -65,8 +65,9 @@ from _common import Report, comma_names, environment, one_blas_thread, output_fi
 from multifidelity_targets import Curves
 
 from hpotrack.budget import Budget
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import Method
 from hpotrack.methods.halving import Ladder, interleave
+from hpotrack.methods.history import History
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.random_search import Random
 from hpotrack.records import TrialRecord

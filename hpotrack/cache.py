@@ -11,7 +11,7 @@ writes, and after the commit the cache is exactly the database.
 from __future__ import annotations
 
 from hpotrack.errors import StudyDeleted
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.records import TrialRecord
 from hpotrack.store import Store, StudyRow
 

@@ -27,7 +27,8 @@ from hpotrack.errors import (
     StudyNotFoundError,
 )
 from hpotrack.jsonable import dumps
-from hpotrack.methods.base import Method, resolve
+from hpotrack.methods.base import Method
+from hpotrack.methods.registry import resolve
 from hpotrack.space import Space, is_utf8, param_from_json
 from hpotrack.store import Store, StudyRow, open_store
 from hpotrack.study import Study

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from hpotrack.claims import Claimed
 from hpotrack.errors import BudgetSpent, StopSearch, TargetReached
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.text import plural
 

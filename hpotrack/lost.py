@@ -15,7 +15,8 @@ import time
 from collections.abc import Sequence
 
 from hpotrack import checkpoints, retries
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import Method
+from hpotrack.methods.history import History
 from hpotrack.records import TrialRecord, TrialState, worst_value
 from hpotrack.recovery import lost_reason
 from hpotrack.store import RunningTrial, Store, StudyRow

@@ -28,7 +28,7 @@ from hpotrack.records import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from hpotrack.budget import Budget
-    from hpotrack.methods.base import History
+    from hpotrack.methods.history import History
 
 
 class Pruner(ABC):

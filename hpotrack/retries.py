@@ -24,7 +24,8 @@ import math
 from dataclasses import dataclass
 
 from hpotrack import checkpoints
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import Method
+from hpotrack.methods.history import History
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.store import Store, StudyRow
 

@@ -20,8 +20,9 @@ from hpotrack import lineage, lost, views
 from hpotrack.budget import Budget
 from hpotrack.cache import TrialCache
 from hpotrack.errors import TrialError, UnknownMethodError
-from hpotrack.methods.base import History, Method
-from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.methods.base import Method
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import from_json as method_from_json
 from hpotrack.records import TrialRecord
 from hpotrack.space import Space, Value
 from hpotrack.store import Store, StudyRow

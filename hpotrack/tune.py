@@ -27,7 +27,8 @@ from hpotrack.db_path import default_db_path
 from hpotrack.definition import StudyDefinition, check_settings, open_study
 from hpotrack.errors import DefinitionError, HpotrackError, StorageError, TrialError
 from hpotrack.loader import refuse_while_imported
-from hpotrack.methods.base import Method, resolve
+from hpotrack.methods.base import Method
+from hpotrack.methods.registry import resolve
 from hpotrack.provenance import default_study_name, function_reference, run_provenance
 from hpotrack.records import TrialState
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted

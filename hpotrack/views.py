@@ -16,7 +16,7 @@ from typing import Any
 from hpotrack import checkpoints, lineage
 from hpotrack.budget import Budget
 from hpotrack.errors import MissingDependency, NoCompleteTrial, TrialError
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
 from hpotrack.store import Store

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hpotrack import limits
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Float, Space
 

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 import hpotrack as hp
 from hpotrack.errors import MethodError
-from hpotrack.methods.base import History, Method
-from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.methods.base import Method
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import from_json as method_from_json
 from hpotrack.pruners import Median, Percentile, Pruner, Threshold, pruner_from
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
@@ -445,7 +446,7 @@ def test_median_percentile_is_fixed() -> None:
 
 @pytest.mark.parametrize("method", ["random", "tpe", "bayes", "evolution"])
 def test_methods_refuse_an_unknown_pruner(method: str) -> None:
-    cls = type(hp.methods.base.resolve(method))
+    cls = type(hp.methods.resolve(method))
     with pytest.raises(MethodError, match="unknown pruner 'mean'"):
         cls(pruner="mean")  # type: ignore[call-arg]
 
@@ -542,7 +543,7 @@ def test_pruner_from_junk_is_a_method_error(junk: object, message: str) -> None:
 
 
 def _with_pruner(name: str, pruner: Pruner | str | None) -> Method:
-    cls: Any = type(hp.methods.base.resolve(name))
+    cls: Any = type(hp.methods.resolve(name))
     method: Method = cls(pruner=pruner)
     return method
 

@@ -252,8 +252,10 @@ def test_the_method_proposes_outside_the_write_lock_when_nothing_changed(db: Pat
     changes between the speculative proposal and the claim, so no ask runs in a transaction."""
     from dataclasses import dataclass
 
-    from hpotrack.methods.base import History, Proposal, register
+    from hpotrack.methods.base import Proposal
+    from hpotrack.methods.history import History
     from hpotrack.methods.random_search import Random
+    from hpotrack.methods.registry import register
     from hpotrack.store import open_store
 
     inside: list[bool] = []
@@ -406,10 +408,10 @@ def test_a_study_of_a_method_its_code_registers_reads_without_that_code(
 ) -> None:
     """A process that has not imported the method (a notebook, `hpotrack`) could not
     open the study at all: load_study raised "unknown method" before reading a trial."""
-    from hpotrack.methods import base
+    from hpotrack.methods import registry
     from hpotrack.methods.random_search import Random
 
-    @base.register
+    @registry.register
     @dataclasses.dataclass(frozen=True)
     class Mine(Random):
         name = "test-mine-read"
@@ -419,7 +421,7 @@ def test_a_study_of_a_method_its_code_registers_reads_without_that_code(
         return x
 
     train.optimize(n_trials=3)
-    monkeypatch.delitem(base._REGISTRY, "test-mine-read")  # as in a process without it
+    monkeypatch.delitem(registry._REGISTRY, "test-mine-read")  # as in a process without it
     study = hp.load_study("m", db=db)
     assert len(study.trials) == 3
     assert study.best.value == min(t.value for t in study.trials if t.value is not None)

@@ -34,8 +34,10 @@ from hpotrack.errors import (
     TooManyFailures,
     TrialError,
 )
-from hpotrack.methods.base import History, Proposal, register
+from hpotrack.methods.base import Proposal
+from hpotrack.methods.history import History
 from hpotrack.methods.random_search import Random
+from hpotrack.methods.registry import register
 from hpotrack.records import TrialState
 from hpotrack.study import Enqueued
 from tests.test_study import ask

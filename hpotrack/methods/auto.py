@@ -25,13 +25,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.bayes import Bayes
 from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.gradient import Gradient
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.halving import ladder_for
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.methods.tpe import TPE
 from hpotrack.options import set_real, set_whole
 from hpotrack.params import Choice, Float

@@ -26,8 +26,10 @@ import numpy as np
 import numpy.typing as npt
 
 from hpotrack.methods import gp
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
 from hpotrack.methods.random_search import sobol_point
+from hpotrack.methods.registry import register
 from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.params import Choice, Float, Int
 from hpotrack.pruners import Pruner, pruner_from

@@ -48,10 +48,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hpotrack.methods.base import PROMOTE, WINDOW, History, register
 from hpotrack.methods.halving import Ladder
+from hpotrack.methods.history import PROMOTE, WINDOW, History
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.parzen import Dimensions, ParzenEstimator
+from hpotrack.methods.registry import register
 from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.records import TrialState
 from hpotrack.space import Value

@@ -42,8 +42,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from hpotrack.methods.base import PROMOTE, History, Proposal
+from hpotrack.methods.base import Proposal
 from hpotrack.methods.halving import Ladder, new_config_slot
+from hpotrack.methods.history import PROMOTE, History
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 
 Entry = tuple[float, int]  # (loss, trial number): how a stage ranks lines, best first

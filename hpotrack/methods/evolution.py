@@ -50,7 +50,9 @@ import numpy as np
 import numpy.typing as npt
 
 from hpotrack.errors import MethodError
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, objective_sign

@@ -41,7 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpotrack.errors import MethodError, SearchExhausted
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.options import set_real
 from hpotrack.params import Choice, Float
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState

@@ -17,7 +17,9 @@ from functools import lru_cache
 import numpy as np
 
 from hpotrack.errors import MethodError, SearchExhausted
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.options import check_bool, set_whole
 from hpotrack.records import Origin
 from hpotrack.space import Space

@@ -46,7 +46,8 @@ from functools import cached_property
 
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
-from hpotrack.methods.base import PROMOTE, History, Method, Proposal
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import PROMOTE, History
 from hpotrack.options import set_real
 from hpotrack.records import Edge, Origin, TrialRecord
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hpotrack.methods import brackets as runs
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.halving import (
     Halving,
     Ladder,
@@ -36,6 +36,8 @@ from hpotrack.methods.halving import (
     promotion,
     set_eta,
 )
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.options import check_choice
 from hpotrack.records import Origin, TrialRecord
 from hpotrack.space import Value

@@ -40,7 +40,9 @@ import numpy as np
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError, SearchExhausted
 from hpotrack.lineage import segment_of
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.options import is_finite_real, set_real, set_whole
 from hpotrack.params import Choice, Float, Int
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState

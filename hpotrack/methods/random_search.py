@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.options import check_bool
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hpotrack.methods.base import History, Proposal, register
+from hpotrack.methods.base import Proposal
 from hpotrack.methods.halving import Halving, promotion, set_eta
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.records import Origin
 
 

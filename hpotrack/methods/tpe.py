@@ -37,13 +37,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpotrack.methods.base import WINDOW, History, Method, Proposal, register
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import WINDOW, History
 from hpotrack.methods.parzen import (
     Array,
     Dimensions,
     ParzenEstimator,
     ranked_candidates,
 )
+from hpotrack.methods.registry import register
 from hpotrack.options import check_bool, set_real, set_whole
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialRecord, TrialState, objective_sign

@@ -22,9 +22,10 @@ import pytest
 
 from hpotrack.budget import Budget
 from hpotrack.errors import HpotrackError, SearchExhausted
-from hpotrack.methods.base import History, Method, Proposal
-from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
 from hpotrack.methods.random_search import Random
+from hpotrack.methods.registry import from_json as method_from_json
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 

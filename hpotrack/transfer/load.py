@@ -19,7 +19,7 @@ from hpotrack.budget import Budget
 from hpotrack.definition import DIRECTIONS, name_problem
 from hpotrack.errors import HpotrackError, UnknownMethodError
 from hpotrack.jsonable import dumps
-from hpotrack.methods.base import from_json as method_from_json
+from hpotrack.methods.registry import from_json as method_from_json
 from hpotrack.records import TrialState
 from hpotrack.space import Space, is_utf8
 from hpotrack.store import Store, StudyRow

@@ -454,7 +454,7 @@ def test_resume_a_study_whose_script_registers_its_method(
 ) -> None:
     """`hpotrack` has not imported the script before resume imports it: opening the
     study to find the script failed with "unknown method", so it could never resume."""
-    from hpotrack.methods import base
+    from hpotrack.methods import registry
 
     text = SCRIPT.replace(
         "@hp.tune({",
@@ -466,7 +466,7 @@ def test_resume_a_study_whose_script_registers_its_method(
         "@hp.tune(method=Mine(), space={",
     )
     _, db = make_study(tmp_path, text=text)
-    monkeypatch.delitem(base._REGISTRY, "test-mine-resume")  # as in a new `hpotrack`
+    monkeypatch.delitem(registry._REGISTRY, "test-mine-resume")  # as in a new `hpotrack`
     code, output = invoke(db, "script", "--n-trials", "5")
     assert code == 0, output
     assert "5 trials (5 complete)" in output

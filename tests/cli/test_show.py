@@ -779,11 +779,11 @@ def test_the_study_list_names_a_method_the_users_code_registers_as_stored(
     "unknown method" for every study of the file."""
     import dataclasses
 
-    from hpotrack.methods import base
+    from hpotrack.methods import registry
 
     db = tmp_path / "h.db"
 
-    @base.register
+    @registry.register
     @dataclasses.dataclass(frozen=True)
     class Mine(hp.methods.Random):
         name = "test-mine-show"
@@ -795,7 +795,7 @@ def test_the_study_list_names_a_method_the_users_code_registers_as_stored(
             return x
 
         train.optimize(n_trials=2)
-    monkeypatch.delitem(base._REGISTRY, "test-mine-show")  # as in a new `hpotrack`
+    monkeypatch.delitem(registry._REGISTRY, "test-mine-show")  # as in a new `hpotrack`
     rows = {row["study"]: row for row in json.loads(show(db, "--format", "json"))}
     assert (rows["custom"]["method"], rows["plain"]["method"]) == ("test-mine-show", "random")
     assert rows["custom"]["complete"] == 2

@@ -9,7 +9,7 @@ import pytest
 import hpotrack as hp
 from hpotrack.errors import StudyMismatchError
 from hpotrack.methods.auto import Auto
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
 from hpotrack.testing.method_suite import MethodSuite

@@ -14,8 +14,10 @@ import hpotrack as hp
 from hpotrack.errors import MethodError
 from hpotrack.methods import Bayes, Method, gp
 from hpotrack.methods import bayes as bayes_module
-from hpotrack.methods.base import History, Proposal, resolve
+from hpotrack.methods.base import Proposal
+from hpotrack.methods.history import History
 from hpotrack.methods.random_search import sobol_point
+from hpotrack.methods.registry import resolve
 from hpotrack.records import Edge, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate

@@ -10,10 +10,12 @@ import pytest
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
 from hpotrack.methods import bohb as bohb_module
-from hpotrack.methods.base import History, Method, from_json
+from hpotrack.methods.base import Method
 from hpotrack.methods.bohb import BOHB, Observations, budget_observations, observations
 from hpotrack.methods.halving import Ladder
+from hpotrack.methods.history import History
 from hpotrack.methods.hyperband import Hyperband
+from hpotrack.methods.registry import from_json
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Float, Space
 from hpotrack.testing.method_suite import MultiFidelitySuite, simulate

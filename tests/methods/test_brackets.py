@@ -8,9 +8,10 @@ import dataclasses
 import pytest
 
 from hpotrack.budget import Budget
-from hpotrack.methods.base import History, Proposal
+from hpotrack.methods.base import Proposal
 from hpotrack.methods.brackets import Run
 from hpotrack.methods.halving import Ladder
+from hpotrack.methods.history import History
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
@@ -159,7 +160,7 @@ def test_an_enqueued_configuration_ranks_with_the_most_aggressive_bracket() -> N
 
 @pytest.mark.parametrize("rule", ["asynchronous", "synchronous"])
 def test_a_study_stored_before_the_option_resumes_asynchronously(rule: str) -> None:
-    from hpotrack.methods.base import from_json
+    from hpotrack.methods.registry import from_json
 
     stored = Hyperband(brackets=rule).to_json()
     assert from_json(stored) == Hyperband(brackets=rule)

@@ -17,8 +17,10 @@ from click.testing import CliRunner, Result
 import hpotrack as hp
 from hpotrack.cli import cli
 from hpotrack.errors import MethodError
-from hpotrack.methods import base
-from hpotrack.methods.base import History, Method, Proposal, register
+from hpotrack.methods import registry as registry_module
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import register
 from hpotrack.records import Edge
 
 SPACE = {"x": hp.Float(0.0, 1.0), "k": hp.Choice(["a", "b"])}
@@ -27,8 +29,8 @@ SPACE = {"x": hp.Float(0.0, 1.0), "k": hp.Choice(["a", "b"])}
 @pytest.fixture(autouse=True)
 def registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, type[Method]]:
     """A registry of this test's own: what it registers is gone afterwards."""
-    own = dict(base._REGISTRY)
-    monkeypatch.setattr(base, "_REGISTRY", own)
+    own = dict(registry_module._REGISTRY)
+    monkeypatch.setattr(registry_module, "_REGISTRY", own)
     return own
 
 

@@ -14,8 +14,9 @@ import hpotrack as hp
 from hpotrack.cli import cli
 from hpotrack.errors import MethodError
 from hpotrack.methods import Evolution, Method
-from hpotrack.methods.base import History, from_json, resolve
 from hpotrack.methods.evolution import polynomial_mutation, sbx_child
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import from_json, resolve
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate

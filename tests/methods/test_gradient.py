@@ -12,8 +12,9 @@ import pytest
 
 import hpotrack as hp
 from hpotrack.errors import MethodError, SearchExhausted
-from hpotrack.methods.base import History, Proposal
+from hpotrack.methods.base import Proposal
 from hpotrack.methods.gradient import Adam, Gradient, hypergradient
+from hpotrack.methods.history import History
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Space
 from hpotrack.testing.method_suite import MethodSuite

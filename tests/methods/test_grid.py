@@ -8,7 +8,8 @@ import pytest
 import hpotrack as hp
 from hpotrack.errors import MethodError, SearchExhausted, SpaceError
 from hpotrack.methods import Grid, Method
-from hpotrack.methods.base import History, Proposal
+from hpotrack.methods.base import Proposal
+from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from hpotrack.budget import Budget
-from hpotrack.methods.base import History
 from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.halving import Ladder, bracket_schedule, goes_on, group, promotion
+from hpotrack.methods.history import History
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.sha import SHA
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState

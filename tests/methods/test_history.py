@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.methods.random_search import Random
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space

@@ -4,7 +4,7 @@ import pytest
 
 from hpotrack.errors import SearchExhausted
 from hpotrack.methods import Manual, Method
-from hpotrack.methods.base import History
+from hpotrack.methods.history import History
 from hpotrack.testing import MethodSuite
 from hpotrack.testing.method_suite import MIXED_SPACE
 

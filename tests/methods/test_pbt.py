@@ -11,7 +11,8 @@ from click.testing import CliRunner
 import hpotrack as hp
 from hpotrack.cli import cli
 from hpotrack.errors import MethodError, SearchExhausted
-from hpotrack.methods.base import History, Method, Proposal
+from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.history import History
 from hpotrack.methods.pbt import PBT, Standing, explore, member_segment, perturbed
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space

@@ -11,7 +11,7 @@ import pytest
 import hpotrack as hp
 from hpotrack.errors import MethodError
 from hpotrack.methods import TPE, Grid, Random, known_methods, resolve
-from hpotrack.methods.base import from_json, register
+from hpotrack.methods.registry import from_json, register
 
 
 def test_names_resolve_to_default_instances() -> None:

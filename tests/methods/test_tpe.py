@@ -15,7 +15,8 @@ import hpotrack as hp
 from hpotrack.errors import MethodError
 from hpotrack.methods import TPE, Method, Random
 from hpotrack.methods import tpe as tpe_module
-from hpotrack.methods.base import History, from_json
+from hpotrack.methods.history import History
+from hpotrack.methods.registry import from_json
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate

@@ -6,8 +6,9 @@ import pytest
 
 from hpotrack.budget import Budget
 from hpotrack.errors import SearchExhausted
-from hpotrack.methods.base import History, Method
+from hpotrack.methods.base import Method
 from hpotrack.methods.grid import Grid
+from hpotrack.methods.history import History
 from hpotrack.methods.sha import SHA
 from hpotrack.methods.tpe import TPE
 from hpotrack.space import Choice, Float, Space

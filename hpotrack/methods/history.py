@@ -1,0 +1,348 @@
+"""The history a search method reads: the study's trials as the study loop's cache keeps
+them, with the indexes methods ask for (values ranked, trials stopped at a rung, claims,
+lines of promotions and retries), each kept up to date as trials change so that no ask
+pays a pass over the study (DESIGN principle 3).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hpotrack.budget import Budget
+from hpotrack.records import Origin, TrialRecord, TrialState, is_better, objective_sign
+from hpotrack.space import Space, Value
+
+WINDOW = 1000
+"""How many of the most recent trials a model-based suggestion (``tpe``, ``bohb``) looks
+at, plus the best one: its cost stays bounded however large the study grows."""
+
+_LINE_EDGES = frozenset({Origin.PROMOTED.value, Origin.RETRIED.value})
+"""Edges to a trial whose configuration the child trains on: they make one line."""
+
+PROMOTE = "promote"
+"""The claim of a promotion is ``promote:<number of the stopped trial>``: once per study."""
+
+
+class History:
+    """A read-only view of a study's trials for methods, with counts kept up to date.
+
+    ``trials[n]`` is trial number ``n`` (numbers are dense from 0); ``next_number`` is
+    the trial being asked for; ``space``, ``direction``, ``seed`` and ``budget`` are the
+    study's; ``best``, :meth:`ranked`, :meth:`loss` and :meth:`is_pending` are what
+    most methods read, and :meth:`rng` or :meth:`uniform` their randomness. The view is
+    live: it is the study loop's cache, refreshed incrementally before every ask, never
+    copied.
+
+    Trials' checks (their objective at the steps where a method decided whether they go
+    on) are also kept ranked, per bracket and step, so that pruning decisions cost a
+    binary search, not a pass over the study; so are the trials stopped at each check and
+    not promoted since, so that finding a promotion does not either.
+    """
+
+    def __init__(
+        self, space: Space, direction: str, seed: int, budget: Budget | None = None
+    ) -> None:
+        self.space = space
+        self.direction = direction
+        self.seed = seed
+        self.budget = budget
+        self._sign = objective_sign(direction)
+        self._reached: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
+        self._complete_at: dict[int, list[float]] = {}
+        self._stopped: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
+        self._trials: list[TrialRecord] = []
+        self._claims: dict[str, int] = {}  # claim: the trial that holds it
+        self._claim_counts: dict[str, int] = {}
+        # per set of names (None: all), Space.key -> the first trial with those values, and
+        # how many trials are indexed: built when first asked, then extended (values of a
+        # trial never change)
+        self._first_with: dict[tuple[str, ...] | None, tuple[dict[str, int], int]] = {}
+        self._superseded: set[int] = set()  # lost or interrupted trials that a retry replaced
+        self._line_root: list[int] = []  # per trial: the first trial of its configuration's line
+        self._lines: dict[int, list[int]] = {}  # first trial: the trials of its line, in order
+        # finished trials (not queued or running) by whether they have a finite value:
+        # numbers ascending, and (loss, number) best first for those with one
+        self._valued: list[int] = []
+        self._ranked: list[tuple[float, int]] = []
+        self._valueless: list[int] = []
+        self._counts = {state: 0 for state in TrialState}
+        self._unfinished: dict[TrialState, set[int]] = {
+            TrialState.QUEUED: set(),
+            TrialState.RUNNING: set(),
+        }
+        self.best: TrialRecord | None = None
+        # budget steps the finished trials trained in total (TrialRecord.trained): what
+        # optimize(max_budget=...) compares with
+        self.trained = 0
+        self._replaced = 0
+        # Derived data a method may keep between asks to bound its reading (e.g. where the
+        # oldest undecided bracket run starts): only what it could recompute from the
+        # trials, since a new process starts with it empty.
+        self.cache: dict[str, Any] = {}
+
+    @property
+    def trials(self) -> Sequence[TrialRecord]:
+        return _ReadOnlyList(self._trials)
+
+    @property
+    def next_number(self) -> int:
+        """The number the next new trial will get."""
+        return len(self._trials)
+
+    @property
+    def n_started(self) -> int:
+        """Trials that count toward the target: all but queued ones and lost trials that a
+        retry replaces (the retry counts once it starts)."""
+        return len(self._trials) - self._counts[TrialState.QUEUED] - self._replaced
+
+    @property
+    def n_replaced(self) -> int:
+        """Lost or interrupted trials that a retry replaced (they do not count)."""
+        return self._replaced
+
+    def count(self, *states: TrialState) -> int:
+        """How many trials are in any of ``states`` (kept as counters: O(1))."""
+        return sum(self._counts[s] for s in states)
+
+    def unfinished(self, state: TrialState) -> list[int]:
+        """Numbers of the trials that are ``queued`` or ``running`` (the one asked),
+        lowest first; kept as sets, so the cost is that of the few there are."""
+        return sorted(self._unfinished[state])
+
+    def is_claimed(self, claim: str) -> bool:
+        return claim in self._claims
+
+    def claimant(self, claim: str) -> int | None:
+        """The number of the trial holding ``claim`` (e.g. ``"config:7"``), if any."""
+        return self._claims.get(claim)
+
+    def line_root(self, number: int) -> int:
+        """The first trial of trial ``number``'s configuration line: the line goes on
+        through ``promoted`` and ``retried`` edges (the same configuration, trained on)."""
+        return self._line_root[number]
+
+    def line(self, root: int) -> Sequence[int]:
+        """The trials of the line that trial ``root`` starts, in order."""
+        return self._lines.get(root, ())
+
+    def is_superseded(self, number: int) -> bool:
+        """Whether trial ``number`` was lost or interrupted and a retry replaced it: its
+        checks are the retry's to report (or, resumed, to carry), not a second entry."""
+        return number in self._superseded
+
+    def claim_count(self, prefix: str) -> int:
+        """How many claims ``prefix:...`` exist (e.g. ``"grid"``)."""
+        return self._claim_counts.get(prefix, 0)
+
+    def has_configuration(self, params: dict[str, Value]) -> bool:
+        """Whether a trial of any state and origin (queued, manual, an earlier grid) has
+        these values (equal to 12 significant digits, :meth:`Space.key`). The index is
+        built at the first call and then extended, so methods that never ask pay
+        nothing and later calls pay only for the new trials."""
+        return self._first(params, None) is not None
+
+    def is_pending(self, params: Mapping[str, Value]) -> bool:
+        """Whether a queued or running trial has these values (:meth:`Space.key`): what
+        a model-based method must not propose again, even once every configuration of
+        a small space has run. The cost is that of the few unfinished trials."""
+        key = self.space.key(params)
+        return any(
+            self.space.key(self._trials[number].params) == key
+            for waiting in self._unfinished.values()
+            for number in waiting
+        )
+
+    def first_with(self, values: Mapping[str, Value]) -> int | None:
+        """The lowest number of a trial of any state whose values of the names in
+        ``values`` equal them (:meth:`Space.key`), if any; indexed as
+        :meth:`has_configuration` is, per set of names."""
+        return self._first(values, tuple(values))
+
+    def _first(self, values: Mapping[str, Value], names: tuple[str, ...] | None) -> int | None:
+        keys, indexed = self._first_with.get(names, ({}, 0))
+        for trial in self._trials[indexed:]:
+            keys.setdefault(self.space.key(trial.params, names), trial.number)
+        self._first_with[names] = (keys, len(self._trials))
+        return keys.get(self.space.key(values, names))
+
+    def rng(self, number: int, stream: int = 0) -> np.random.Generator:
+        """Randomness for trial ``number``: the same in every process and after resume."""
+        return np.random.default_rng([self.seed, number, stream])
+
+    def uniform(self, number: int, size: int, stream: int = 0) -> np.ndarray:
+        """``size`` uniform draws in [0, 1) for trial ``number``, as reproducible as
+        :meth:`rng` but about five times cheaper to set up (Python's Mersenne Twister
+        seeded with the triple packed into one integer), for methods that need no more."""
+        generator = random.Random(((self.seed % 2**64) << 80) | (stream << 64) | number)
+        return np.array([generator.random() for _ in range(size)])
+
+    def reached(self, step: int, bracket: int | None = None) -> Sequence[tuple[float, int]]:
+        """(loss, number) of every trial of ``bracket`` with a check at ``step``, best
+        first; loss is the objective turned so that lower is better."""
+        return self._reached.get((bracket, step), [])
+
+    def stopped(self, step: int, bracket: int | None = None) -> Sequence[tuple[float, int]]:
+        """(loss, number) of the trials of ``bracket`` pruned at their check at ``step``,
+        a rung's, whose configuration nobody promoted since (no trial claims ``promote:<number>``),
+        best first: the candidates for a promotion from that rung."""
+        return self._stopped.get((bracket, step), [])
+
+    def valued(self) -> Sequence[int]:
+        """Numbers of the finished trials (complete, pruned, failed) with a finite value,
+        ascending, but those a retry replaced; kept sorted as trials change, so reading it
+        costs no pass."""
+        return self._valued
+
+    def ranked(self) -> Sequence[tuple[float, int]]:
+        """(loss, number) of the :meth:`valued` trials, best first, ties by number."""
+        return self._ranked
+
+    def valueless(self) -> Sequence[int]:
+        """Numbers of the finished trials without a finite value (failed, or stopped after
+        a NaN or infinite report), ascending; not those a retry replaced."""
+        return self._valueless
+
+    def complete_at(self, step: int) -> Sequence[float]:
+        """Losses at ``step`` of the complete trials that have a check there, best first."""
+        return self._complete_at.get(step, [])
+
+    def loss(self, value: float) -> float:
+        """``value`` turned so that lower is better, whatever the direction."""
+        return self._sign * value
+
+    def _supersede(self, number: int) -> None:
+        """Take a lost or interrupted trial out of the rankings at its checks: its retry
+        reports the same values again, and two entries of one configuration would push
+        out another (or rank the retry below its own first attempt). It leaves
+        :meth:`valueless` too: its retry's outcome stands for it (a model that took it
+        as a failure put the worst loss where the retry found the best one)."""
+        if number < len(self._trials) and number not in self._superseded:
+            self._index_checks(self._trials[number], add=False)
+            self._index_value(self._trials[number], add=False)
+        self._superseded.add(number)
+
+    def _index_checks(self, record: TrialRecord, add: bool) -> None:
+        if record.number in self._superseded:
+            return
+        for step, value in record.checks.items():
+            if value is None:  # not storable as JSON: never written since, kept readable
+                continue
+            entry = (self._sign * value, record.number)
+            ranked = self._reached.setdefault((record.bracket, step), [])
+            _sorted_change(ranked, entry, add)
+            if record.state is TrialState.COMPLETE:
+                _sorted_change(self._complete_at.setdefault(step, []), entry[0], add)
+
+    def _index_stopped(self, record: TrialRecord, add: bool) -> None:
+        """Keep ``record`` in (or take it out of) :meth:`stopped`, if it was pruned at a
+        check, its last one, of a rung: one a pruner stopped (the study ran ``random``
+        with ``pruner=`` before ``sha``) has neither rung nor bracket, and no rung may
+        promote it."""
+        if record.state is not TrialState.PRUNED or not record.checks:
+            return
+        if record.rung is None and record.bracket is None:
+            return
+        step = max(record.checks)
+        value = record.checks[step]
+        if value is None or (add and self.is_claimed(f"{PROMOTE}:{record.number}")):
+            return
+        _sorted_change(
+            self._stopped.setdefault((record.bracket, step), []),
+            (self._sign * value, record.number),
+            add,
+        )
+
+    def _index_value(self, record: TrialRecord, add: bool) -> None:
+        """Keep a finished ``record`` in (or take it out of) :meth:`valued` and
+        :meth:`ranked`, or :meth:`valueless`; superseded trials are in none."""
+        if record.state in self._unfinished or record.number in self._superseded:
+            return
+        if record.value is not None and math.isfinite(record.value):
+            _sorted_change(self._valued, record.number, add)
+            _sorted_change(self._ranked, (self._sign * record.value, record.number), add)
+        else:
+            _sorted_change(self._valueless, record.number, add)
+
+    def update(self, record: TrialRecord) -> None:
+        """Insert or replace a trial (called by the study loop only)."""
+        if record.number < len(self._trials):
+            old = self._trials[record.number]
+            self._index_value(old, add=False)
+            self._counts[old.state] -= 1
+            if old.state in self._unfinished:
+                self._unfinished[old.state].discard(old.number)
+            if old.checks:
+                self._index_checks(old, add=False)
+                self._index_stopped(old, add=False)
+            self.trained -= old.trained or 0
+            self._trials[record.number] = record
+        elif record.number == len(self._trials):
+            self._trials.append(record)
+            root = next(
+                (self._line_root[e.parent] for e in record.parents if e.kind in _LINE_EDGES),
+                record.number,
+            )
+            self._line_root.append(root)
+            self._lines.setdefault(root, []).append(record.number)
+            for edge in record.parents:
+                if edge.kind == Origin.RETRIED.value:
+                    self._replaced += 1
+                    self._supersede(edge.parent)
+        else:  # numbers are allocated densely under the write lock
+            raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
+        self._index_value(record, add=True)
+        self._counts[record.state] += 1
+        self.trained += record.trained or 0
+        if record.state in self._unfinished:
+            self._unfinished[record.state].add(record.number)
+        if record.checks:
+            self._index_checks(record, add=True)
+            self._index_stopped(record, add=True)
+        if record.state is TrialState.COMPLETE and self._beats_best(record):
+            self.best = record
+        if record.claim is not None and record.claim not in self._claims:
+            self._claims[record.claim] = record.number
+            prefix, _, rest = record.claim.partition(":")
+            self._claim_counts[prefix] = self._claim_counts.get(prefix, 0) + 1
+            if prefix == PROMOTE and rest.isdigit() and int(rest) < len(self._trials):
+                self._index_stopped(self._trials[int(rest)], add=False)
+
+    def _beats_best(self, record: TrialRecord) -> bool:
+        """Whether complete ``record`` is the new best: a better value, or the same as
+        the best's with a lower number (ties go to the earlier trial, in whatever order
+        trials finish and are read, as a study loaded afresh has them)."""
+        if record.value is None:
+            return False
+        best = self.best
+        if best is not None and record.value == best.value:
+            return record.number < best.number
+        return is_better(record.value, None if best is None else best.value, self.direction)
+
+
+def _sorted_change(items: list[Any], item: Any, add: bool) -> None:
+    """Insert ``item`` into the sorted list, or remove one equal to it."""
+    if add:
+        bisect.insort(items, item)
+        return
+    index = bisect.bisect_left(items, item)
+    if index < len(items) and items[index] == item:
+        del items[index]
+
+
+class _ReadOnlyList(Sequence[TrialRecord]):
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[TrialRecord]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items[index]
