@@ -10,18 +10,13 @@ import dataclasses
 import functools
 import inspect
 import logging
-import math
 import signal
 import threading
 import time
 import traceback
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from numbers import Real
 from typing import Any
-
-import numpy as np
 
 from hpotrack.errors import (
     BudgetSpent,
@@ -31,15 +26,12 @@ from hpotrack.errors import (
     StudyDeleted,
     TargetReached,
     TooManyFailures,
-    TrialError,
 )
-from hpotrack.jsonable import jsonable, jsonable_key
-from hpotrack.params import Float
+from hpotrack.outcomes import checked_hypergradient, parse_result, stopped_outcome
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
-from hpotrack.space import Space
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.trial import Pruned, Trial, running
 from hpotrack.worker_logs import SAID_ONCE
@@ -116,16 +108,6 @@ def run_trial(
     if outcome.state is TrialState.COMPLETE and not (manual or trial.saved_a_checkpoint):
         warn_unsaved(study, trial)
     return _with_reports(outcome, trial), result
-
-
-def _objective_fix(metrics: Mapping[str, Any], objective: str) -> str:
-    """What to do about a returned dict without the objective: name the key that looks
-    like it ("loss", as Hyperopt and Ray return it, or the only number)."""
-    numbers = [k for k, v in metrics.items() if isinstance(v, Real) and not isinstance(v, bool)]
-    likely = "loss" if "loss" in numbers else numbers[0] if len(numbers) == 1 else None
-    if likely is None:
-        return "return it, or set objective= to one of the keys"
-    return f"set objective={likely!r} in @hp.tune(...) to optimize it, or return {objective!r}"
 
 
 def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
@@ -238,50 +220,6 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
     )
 
 
-def checked_hypergradient(result: object, trial: Trial, outcome: Outcome, space: Space) -> Outcome:
-    """A complete trial's hypergradient (returned as ``"hypergrad"`` or given to
-    :meth:`Trial.report_hypergradient`), checked and stored with its metrics as floats.
-    It must name hyperparameters and give finite numbers, and a derivative for every
-    continuous one: a misspelt name, a NaN or a missing one would count as a zero
-    gradient, and the descent would stall without a word."""
-    if isinstance(result, Mapping) and "hypergrad" in result:
-        given = result["hypergrad"]
-        if not isinstance(given, Mapping):
-            error = f"'hypergrad' must be a dict of hyperparameter: number, but got {given!r}"
-            return _failed(dict(outcome.metrics), error)
-        try:
-            trial.report_hypergradient(given)
-        except TrialError as exc:
-            return _failed(dict(outcome.metrics), f"the returned {exc}")  # as reported
-    if trial.hypergradient is None:
-        return outcome
-    missing = [
-        name
-        for name, param in space.items()
-        if isinstance(param, Float) and param.step is None and name not in trial.hypergradient
-    ]
-    if missing:
-        return _failed(
-            dict(outcome.metrics),
-            f"the hypergradient has no derivative for {', '.join(map(repr, missing))}: give "
-            "d objective / d hyperparameter for every continuous one (0.0 where there is "
-            "none), or the descent never moves it",
-        )
-    metrics = {**outcome.metrics, "hypergrad": trial.hypergradient}
-    return dataclasses.replace(outcome, metrics=metrics)
-
-
-def stopped_outcome(trial: Trial, returned: Outcome) -> Outcome:
-    """A trial its method stopped that returned instead of raising :class:`Pruned`
-    (it checked ``should_prune()``, or caught the exception) before training its whole
-    budget: stored as ``pruned`` with its last reported value, as if it had raised, and
-    with the metrics it returned when they were valid. Stored ``complete``, a value from
-    part of the budget would rank with full ones, and a halving method could never
-    promote it."""
-    metrics = returned.metrics if returned.state is TrialState.COMPLETE else {}
-    return Outcome(TrialState.PRUNED, trial.last_value, metrics)
-
-
 def _with_reports(outcome: Outcome, trial: Trial) -> Outcome:
     """The outcome carrying the trial's reports that the background flusher did not write,
     and the budget steps it trained."""
@@ -298,58 +236,6 @@ def wants_trial(fn: Callable[..., Any]) -> bool:
         return "trial" in inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
-
-
-def parse_result(result: object, objective: str) -> Outcome:
-    """Turn what the function returned into an outcome; bad values fail the trial.
-
-    Metrics are stored as plain JSON (numpy values as numbers and lists, other objects
-    as their ``repr``), so nothing the function returns can stop the study.
-    """
-    if isinstance(result, Mapping):
-        metrics = jsonable(dict(result))
-        if len(metrics) < len(result):
-            texts = Counter(jsonable_key(k) for k in result)
-            clash = next(text for text, count in texts.items() if count > 1)
-            return _failed(
-                metrics,
-                f"the function returned a dict with the key {clash!r} twice once keys "
-                "are text (e.g. 1 and '1'); rename one",
-            )
-        if objective not in metrics:
-            names = ", ".join(map(repr, metrics)) or "none"
-            return _failed(
-                metrics,
-                f"the function returned a dict without the objective {objective!r} "
-                f"(keys: {names}); {_objective_fix(metrics, objective)}",
-            )
-        value = next(v for k, v in result.items() if jsonable_key(k) == objective)
-    else:
-        value = result
-        metrics = {objective: jsonable(result)}
-    if isinstance(value, np.ndarray) and value.ndim == 0:  # np.mean(...) of an array, say
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, Real):
-        return _failed(
-            metrics,
-            f"the objective {objective!r} must be a number, but the "
-            f"function returned {value!r} ({type(value).__name__})",
-        )
-    try:
-        number = float(value)
-    except OverflowError:
-        return _failed(metrics, f"the objective {objective!r} is too large for a float")
-    if not math.isfinite(number):
-        return _failed(
-            metrics,
-            f"the objective {objective!r} is {value!r}: return a finite "
-            "number (a large penalty for a diverged run)",
-        )
-    return Outcome(TrialState.COMPLETE, number, metrics)
-
-
-def _failed(metrics: dict[str, Any], error: str) -> Outcome:
-    return Outcome(TrialState.FAILED, None, metrics, error)
 
 
 @dataclasses.dataclass(frozen=True)
