@@ -288,12 +288,18 @@ def run_script(
 ) -> subprocess.CompletedProcess[str]:
     """Run a script in ``folder`` that declares study "s" (``f(x)`` returns x, in h.db)
     and then runs ``last_lines``."""
-    script = folder / "job.py"
-    script.write_text(
+    return run_source(
+        folder,
         "import hpotrack as hp\n"
         f"@hp.tune({{'x': (0.0, 1.0)}}, method={method!r}, study='s', db='h.db')\n"
-        f"def f(x):\n    return x\n{last_lines}"
+        f"def f(x):\n    return x\n{last_lines}",
     )
+
+
+def run_source(folder: Path, source: str) -> subprocess.CompletedProcess[str]:
+    """Run ``source`` as the script ``job.py`` in ``folder``."""
+    script = folder / "job.py"
+    script.write_text(source)
     return subprocess.run(
         [sys.executable, str(script)], cwd=folder, capture_output=True, text=True, timeout=120
     )
@@ -389,8 +395,8 @@ def test_a_warning_each_process_says_once_is_said_once_by_the_workers(tmp_path: 
     """The warning that a trial "completed without reporting the objective" is said once
     per study and process: with n_jobs=2 it came once from each worker (here each
     completes a trial: both wait until both trials are claimed)."""
-    script = tmp_path / "job.py"
-    script.write_text(
+    done = run_source(
+        tmp_path,
         "import time\nimport hpotrack as hp\n"
         "@hp.tune({'x': (0.0, 1.0)}, method='sha', budget=hp.Budget(1, 9), study='s', "
         "db='h.db')\n"
@@ -399,10 +405,7 @@ def test_a_warning_each_process_says_once_is_said_once_by_the_workers(tmp_path: 
         "    while time.monotonic() < waited and len(hp.load_study('s', db='h.db').trials) < 2:\n"
         "        time.sleep(0.05)\n"
         "    return x\n"
-        "if __name__ == '__main__':\n    f.optimize(n_trials=2, n_jobs=2)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        "if __name__ == '__main__':\n    f.optimize(n_trials=2, n_jobs=2)\n",
     )
     assert done.returncode == 0, done.stderr
     assert len({t.pid for t in hp.load_study("s", db=tmp_path / "h.db").trials}) == 2
@@ -512,15 +515,12 @@ def test_a_name_set_under_the_main_guard_is_missing_in_workers_and_the_failure_s
     """Data loaded under `if __name__ == "__main__":` (Optuna's threads see it) does not
     exist in worker processes, which import the script again: each trial failed with a
     bare NameError."""
-    script = tmp_path / "job.py"
-    script.write_text(
+    done = run_source(
+        tmp_path,
         "import hpotrack as hp\n"
         "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
         "def f(x):\n    return x * SCALE\n"
-        "if __name__ == '__main__':\n    SCALE = 2.0\n    f.optimize(n_trials=4, n_jobs=2)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        "if __name__ == '__main__':\n    SCALE = 2.0\n    f.optimize(n_trials=4, n_jobs=2)\n",
     )
     hint = 'import this script again, without running its `if __name__ == "__main__":` block'
     assert "NameError: name 'SCALE' is not defined; worker processes" in done.stderr

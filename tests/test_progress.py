@@ -60,6 +60,18 @@ def test_the_bar_is_silent_off_a_terminal_or_when_disabled(db: Path) -> None:
         assert stream.getvalue() == ""
 
 
+def six_trials_one_failing(db: Path) -> None:
+    """Six trials with the bar on; with seed 0 one fails: a warning while it is drawn."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        if x > 0.9:
+            raise ValueError("too large")
+        return x
+
+    train.optimize(n_trials=6, progress=True)
+
+
 def test_log_messages_start_on_their_own_line_and_the_bar_ends_at_the_target(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -70,13 +82,7 @@ def test_log_messages_start_on_their_own_line_and_the_bar_ends_at_the_target(
     monkeypatch.setattr(sys, "stderr", terminal)  # the bar's and the messages' stream
     monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a script: not pytest's
 
-    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
-    def train(x: float) -> float:
-        if x > 0.9:
-            raise ValueError("too large")  # a warning while the bar is drawn
-        return x
-
-    train.optimize(n_trials=6, progress=True)
+    six_trials_one_failing(db)
     text = terminal.getvalue()
     assert text.count("[hpotrack]") >= 1
     for message in text.split("[hpotrack]")[1:]:
@@ -98,13 +104,7 @@ def test_the_bar_ends_its_line_before_a_message_the_applications_handler_prints(
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     monkeypatch.setattr(logging.getLogger(), "handlers", [handler])  # basicConfig's
 
-    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
-    def train(x: float) -> float:
-        if x > 0.9:
-            raise ValueError("too large")  # a warning while the bar is drawn
-        return x
-
-    train.optimize(n_trials=6, progress=True)
+    six_trials_one_failing(db)
     text = terminal.getvalue()
     messages = (text if to_the_terminal else elsewhere.getvalue()).count("WARNING ")
     assert messages >= 1
