@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from hpotrack.methods import registry as registry_module
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import register
-from hpotrack.records import Edge
+from hpotrack.records import Edge, TrialState
 
 SPACE = {"x": hp.Float(0.0, 1.0), "k": hp.Choice(["a", "b"])}
 
@@ -319,6 +320,25 @@ def test_export_and_import_a_study_whose_method_is_not_imported(
     listed = json.loads(invoke(db, "show", "--format", "json").output)
     assert [row["method"] for row in listed] == ["test-script-method"] * 2
     assert "test-script-method" not in registry  # nothing imported the script
+
+
+def test_a_running_trial_of_a_method_not_imported_stays_failed_and_is_said(
+    tmp_path: Path, registry: dict[str, type[Method]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Import queues a retry of a trial running when exported by the method's rules, which
+    need its class: without it the import failed with "unknown method"; it now keeps the
+    trial failed and says how to run it again."""
+    db = run_script(tmp_path, registry)
+    data = json.loads(invoke(db, "export", "mine").output)
+    data["trials"][-1].update(state="running", value=None, finished=None)
+    (tmp_path / "mine.json").write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        imported = invoke(tmp_path / "other.db", "import", str(tmp_path / "mine.json"))
+    assert imported.exit_code == 0, imported.output
+    trials = hp.load_study("mine", db=tmp_path / "other.db").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAILED]
+    said = [r.getMessage() for r in caplog.records]
+    assert any("1 trial(s) running when exported are not queued again" in m for m in said)
 
 
 def test_enqueue_imports_the_script_that_registers_the_method(
