@@ -34,7 +34,7 @@ from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.trial import Pruned, Trial, running
-from hpotrack.worker_logs import SAID_ONCE
+from hpotrack.worker_logs import warn_once
 
 log = logging.getLogger("hpotrack")
 
@@ -169,19 +169,15 @@ def terminated_as_interrupted() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-_warned_unsaved: set[tuple[str, str]] = set()  # (database, study): warned once per process
-
-
 def warn_unsaved(study: Study, trial: Trial) -> None:
     """Say once per study and process that a trial of a method that goes on from every
     trial's checkpoint (pbt) completed without saving one: nothing else would tell, and
     the search would quietly be another one."""
     why = study.method.needs_checkpoints
-    key = (str(study.db_path), study.name)
-    if why is None or key in _warned_unsaved:
+    if why is None:
         return
-    _warned_unsaved.add(key)
-    log.warning(
+    warn_once(
+        f"{study.db_path}:{study.name}:unsaved",
         "study %r: trial %d completed without saving a checkpoint; %s. Load and save "
         "the model's state: state = trial.load_checkpoint() at the start, "
         "trial.save_checkpoint(state) at the end",
@@ -191,24 +187,18 @@ def warn_unsaved(study: Study, trial: Trial) -> None:
     )
 
 
-_warned_unchecked: set[tuple[str, str]] = set()  # (database, study): warned once per process
-
-
 def warn_unchecked(study: Study, trial: Trial) -> None:
     """Say once per study and process that a trial completed without any report of the
     objective reaching a check: its method cannot stop trials early then, and nothing
     else would tell."""
-    key = (str(study.db_path), study.name)
-    if key in _warned_unchecked:
-        return
-    _warned_unchecked.add(key)
     reported = trial.reported_metrics()
     others = ", ".join(repr(name) for name in reported if name != study.objective)
     if study.objective in reported:  # only before its first check, or once trained
         hint = " (it reported it only before its first check or at its budget)"
     else:
         hint = f" (it reported {others}: is one of them the objective?)" if others else ""
-    log.warning(
+    warn_once(
+        f"{study.db_path}:{study.name}:unchecked",
         "study %r: trial %d completed without reporting the objective %r at a step its "
         "method checks, so no trial can be stopped early; report it with "
         "trial.report(value, step) as it trains%s",
@@ -216,7 +206,6 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
         trial.number,
         study.objective,
         hint,
-        extra={SAID_ONCE: f"unchecked {study.name}"},  # once for n_jobs workers too
     )
 
 

@@ -7,7 +7,6 @@ each see their own).
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -23,6 +22,7 @@ import numpy as np
 from hpotrack.arguments import checked_arguments
 from hpotrack.errors import TrialError
 from hpotrack.space import Value, is_utf8
+from hpotrack.worker_logs import warn_once
 
 OPTUNA_HABITS = {
     "suggest": (
@@ -203,7 +203,7 @@ class Trial:
             self._first_objective_step = step
         if self._saved_before_reporting and step < self._default_step():
             self._saved_before_reporting = False
-            _warn_once(
+            warn_once(
                 self.study,
                 f"trial {self.number} of study {self.study!r} saved a checkpoint without "
                 f"step= before its first report, so at step {self._default_step()} (its "
@@ -272,7 +272,7 @@ class Trial:
         says so (Optuna's studies prune by default; hpotrack's methods only with a
         ``pruner=`` or as successive halving)."""
         if self._checks is None:
-            _warn_once(
+            warn_once(
                 f"{self.study}:should_prune",
                 f"trial.should_prune() is always False in study {self.study!r}: its method "
                 "stops no trial early. Give it a pruner (e.g. method=hp.methods.TPE("
@@ -441,15 +441,6 @@ class Trial:
         while self._pending:
             rows.append(self._pending.popleft())
         return rows
-
-
-_warned: set[str] = set()  # what this process told (a study, or study:subject) already
-
-
-def _warn_once(key: str, message: str) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        logging.getLogger("hpotrack").warning(message)
 
 
 _current: ContextVar[Trial | None] = ContextVar("hpotrack_trial", default=None)

@@ -21,6 +21,17 @@ SAID_ONCE = "hpotrack_once"
 """The attribute (``extra={SAID_ONCE: key}``) of a warning that each process says once
 (per study, say): the parent says it once per run, whichever worker said it."""
 
+_said: set[str] = set()  # the keys of the warnings this process said
+
+
+def warn_once(key: str, message: str, *args: object) -> None:
+    """Warn ``message % args`` the first time this process meets ``key`` (a study, or a
+    study and a subject), and once per run of ``n_jobs`` workers (:class:`Relay`)."""
+    if key in _said:
+        return
+    _said.add(key)
+    log.warning(message, *args, extra={SAID_ONCE: key})
+
 
 def forward_to_parent(queue: Any, level: int) -> None:
     """In a worker process: send every ``hpotrack`` record from ``level`` up (the
