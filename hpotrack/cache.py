@@ -43,10 +43,11 @@ class TrialCache:
         known = len(history.trials)
         with self._store.reading():
             changes = self._store.trials_since(self._row.id, self._seq, known)
-        for trial_id, seq, record in changes:
-            if record.number < known and history.trials[record.number].parents:
-                record = record.replace(parents=history.trials[record.number].parents)
-            self.apply(record, trial_id, seq)
+        with history.batch():  # the first read applies every trial
+            for trial_id, seq, record in changes:
+                if record.number < known and history.trials[record.number].parents:
+                    record = record.replace(parents=history.trials[record.number].parents)
+                self.apply(record, trial_id, seq)
         return len(changes)
 
     def apply(self, record: TrialRecord, trial_id: int, seq: int) -> None:

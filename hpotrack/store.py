@@ -15,7 +15,7 @@ import json
 import os
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,6 +224,18 @@ class Store(Connection):
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND state = 'complete' "
             f"AND value IS NOT NULL ORDER BY value {order}, number LIMIT ?",
             (study_id, limit),
+        ).fetchall()
+        return self._records(study_id, rows)
+
+    def trials_in_states(self, study_id: int, states: Collection[str]) -> list[TrialRecord]:
+        """The trials in any of ``states``, with their lineage edges, by number: one pass in
+        SQLite along the (study_id, number) index, decoding only those (``hpotrack show
+        --state failed`` of a large study shows a few of its rows). No index on the state:
+        every trial would enter and leave it."""
+        rows = self.conn.execute(
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? "
+            "AND state IN (SELECT value FROM json_each(?)) ORDER BY number",
+            (study_id, dumps(sorted(states))),
         ).fetchall()
         return self._records(study_id, rows)
 

@@ -20,7 +20,7 @@ import pytest
 import hpotrack as hp
 from hpotrack.db_path import default_db_path
 from hpotrack.errors import StorageError
-from hpotrack.records import TrialState
+from hpotrack.records import Edge, TrialState
 from hpotrack.store import Store
 
 
@@ -107,6 +107,28 @@ def test_trials_since_reads_one_study_only(store: Store) -> None:
     add_trial(store, two, 1)
     assert len(store.trials_since(one, 0)) == 1
     assert len(store.trials_since(two, 0)) == 2
+
+
+def test_trials_in_states_reads_those_of_one_study_by_number_with_their_edges(
+    store: Store,
+) -> None:
+    """What ``hpotrack show STUDY --state S`` lists, read without the other trials."""
+    one, two = new_study(store, "one"), new_study(store, "two")
+    for number in range(4):
+        trial_id = add_trial(store, one, number)
+        if number % 2:
+            finish(store, one, trial_id, value=number)
+    with store.write():
+        store.insert_trial(one, number=4, state=TrialState.QUEUED, params={"x": 0.1},
+                           origin="retried", parents=[Edge(1, "retried")])  # fmt: skip
+    add_trial(store, two, 0)
+    running = store.trials_in_states(one, ["running"])
+    assert [(r.number, r.state.value) for r in running] == [(0, "running"), (2, "running")]
+    both = store.trials_in_states(one, {"queued", "complete"})
+    assert [r.number for r in both] == [1, 3, 4] and both[2].parents == (Edge(1, "retried"),)
+    every = [r for _, _, r in store.trials_since(one, 0)]
+    assert both == [r for r in every if r.state.value in ("queued", "complete")]
+    assert store.trials_in_states(one, ["failed"]) == []
 
 
 def test_seq_grows_with_every_change(store: Store) -> None:

@@ -101,8 +101,10 @@ def show(
         return
     opened = study_of(ctx, study)
     listed = _top_complete(opened, top, states)
-    if listed is None:  # every trial is needed
-        listed = [t for t in opened.trials if not states or t.state.value in states]
+    if listed is None and states:  # the trials in those states: a query, not every trial
+        listed = opened.store.trials_in_states(opened.id, states)
+    elif listed is None:  # every trial is needed
+        listed = opened.trials
     trials = _chosen(listed, opened.direction, top, sort)
     if fmt == "table":
         if opened.budget is not None:
@@ -112,8 +114,10 @@ def show(
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)
         if opened.budget is not None and all(r.get("budget") == opened.budget.max for r in rows):
             rows = [_without(row, ("budget",)) for row in rows]  # the header line says it
-        if rows or not listed:
-            emit(_fit(rows, list(param_columns(opened).values())), fmt)
+        if rows:
+            click.echo(_fitted_table(rows, list(param_columns(opened).values())))
+        elif not listed:
+            emit(rows, fmt)
         else:  # --top left out every trial
             click.echo("(nothing to show: --top ranks trials by value, and none here has one)")
         # what the method says of its latest new configuration (auto: which method and
@@ -157,27 +161,30 @@ def _chosen(
     return sorted(trials, key=lambda t: t.number)
 
 
-def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
-    """Rows that fit the terminal: columns with nothing in them go first; if one column
-    per parameter is still too wide, the parameters fold into one ``params`` column of
-    ``name=value`` pairs, cut to fit; if that column would be narrower than
-    ``MIN_PARAMS``, the ``SPARE`` columns go too (rungs and brackets need the room).
-    Output to a pipe or a file (no terminal, no ``COLUMNS``) keeps every column whole.
+def _fitted_table(rows: list[dict[str, Any]], names: list[str]) -> str:
+    """The table of ``rows`` (not empty), fitted to the terminal: columns with nothing in
+    them go first; if one column per parameter is still too wide, the parameters fold
+    into one ``params`` column of ``name=value`` pairs, cut to fit; if that column would
+    be narrower than ``MIN_PARAMS``, the ``SPARE`` columns go too (rungs and brackets
+    need the room). Output to a pipe or a file (no terminal, no ``COLUMNS``) keeps every
+    column whole.
 
-    Each column's width is measured once and the table's widths for fewer columns are
-    added up from them (``_spans``): rendering a table of 20,000 trials to measure it
-    takes a second, and this measured up to five tables."""
-    if not on_terminal() or not rows:
-        return rows
+    The table is rendered once and measured from that rendering (``_spans``): when it
+    fits, that is what is printed; only a table too wide is rendered a second time,
+    fitted. Rendering 20,000 trials takes seconds, and measuring it apart (each column
+    rendered alone) cost as much as printing it."""
+    text = table(rows)
+    if not on_terminal():
+        return text
     width = terminal_width()
-    span = _spans(rows)
+    span = _spans(rows, text)
     columns = _columns(rows)
     if span(columns) <= width:
-        return rows
+        return text
     empty = _empty(rows, [key for key in rows[0] if key not in names])
     columns = [column for column in columns if column not in empty]
     if span(columns) <= width:  # e.g. without a budget column nobody uses
-        return [_without(row, empty) for row in rows]
+        return table([_without(row, empty) for row in rows])
     others = [column for column in columns if column not in names]  # beside ``params``
     for column in SPARE:
         if width - span(others) - 2 >= MIN_PARAMS:  # ``params`` is last, 2 spaces away
@@ -185,7 +192,9 @@ def _fit(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
         others = [other for other in others if other != column]
     room = max(MIN_PARAMS, width - span(others) - 2)
     gone = empty | set(names) | set(SPARE).difference(others)
-    return [{**_without(row, gone), "params": cut(_param_text(row, names), room)} for row in rows]
+    return table(
+        [{**_without(row, gone), "params": cut(_param_text(row, names), room)} for row in rows]
+    )
 
 
 def _fit_studies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -235,18 +244,16 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row))
 
 
-def _spans(rows: list[dict[str, Any]]) -> Callable[[Collection[str]], int]:
+def _spans(rows: list[dict[str, Any]], text: str | None = None) -> Callable[[Collection[str]], int]:
     """How wide the table of ``rows`` is with only the given columns (a subset of
-    ``_columns(rows)``): tabulate's ``simple`` format lays each column out from its own
-    cells and puts 2 spaces between columns, so each column is rendered alone, once, and
-    the widths of any subset are added up from those."""
-    widths = {key: _rendered_width([{key: row.get(key)} for row in rows]) for key in _columns(rows)}
+    ``_columns(rows)``), from ``text``, its rendering (``table(rows)``, rendered when not
+    given): tabulate's ``simple`` format lays each column out from its own cells, puts 2
+    spaces between columns and underlines each header with a rule as wide as its column,
+    so the widths of any subset are added up from the rule's."""
+    rendered = table(rows) if text is None else text
+    rule = rendered.split("\n", 2)[1]
+    widths = dict(zip(_columns(rows), map(len, rule.split("  ")), strict=True))
     return lambda columns: sum(widths[c] for c in columns) + 2 * max(0, len(columns) - 1)
-
-
-def _rendered_width(rows: list[dict[str, Any]]) -> int:
-    """The width of ``table(rows)`` by rendering it: its longest line."""
-    return max(map(len, table(rows).splitlines()))
 
 
 STUDY_COLUMNS = (

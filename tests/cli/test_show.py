@@ -421,10 +421,10 @@ MIXED_TABLES = {
 def test_the_width_of_a_table_adds_up_from_its_columns_rendered_alone(
     rows: list[dict[str, object]],
 ) -> None:
-    """A table too wide for the terminal is measured from its columns' widths, each
-    rendered alone once, not by rendering it (up to five times, 15 s for 20,000 trials):
-    the sum must be the width tabulate lays out, for the table and any of its columns.
-    A change in tabulate (or in ``table``) shows here."""
+    """A table too wide for the terminal is measured from its columns' widths, read off
+    its header rule, not by rendering it again without some (up to five times, 15 s for
+    20,000 trials): the sum must be the width tabulate lays out, for the table and any
+    of its columns. A change in tabulate (or in ``table``) shows here."""
     span = _spans(rows)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for count in range(1, len(columns) + 1):
@@ -434,22 +434,47 @@ def test_the_width_of_a_table_adds_up_from_its_columns_rendered_alone(
     assert _width(rows) == max(map(len, table(rows).splitlines()))
 
 
+def rendered_tables(monkeypatch: pytest.MonkeyPatch) -> list[list[dict[str, Any]]]:
+    """The rows of every table tabulate renders from now on (in the test's process)."""
+    calls: list[list[dict[str, Any]]] = []
+
+    def counted(rows: list[dict[str, Any]], *args: Any, **kwargs: Any) -> str:
+        calls.append(rows)
+        return str(tabulate(rows, *args, **kwargs))
+
+    monkeypatch.setattr(common, "tabulate", counted)
+    return calls
+
+
 def test_a_wide_table_on_a_terminal_is_rendered_whole_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Fitting the table to 80 columns (dropping empty columns, folding the parameters,
-    giving up the spare ones) rendered all of it up to five times to measure it."""
+    giving up the spare ones) rendered all of it up to five times to measure it; then
+    each column alone once, as many cells as the table again. Now: the table once, as
+    it is, measured from that rendering, and once fitted."""
     db = wide_study(tmp_path)
-    calls: list[tuple[Any, ...]] = []
-
-    def counted(*args: Any, **kwargs: Any) -> str:
-        calls.append(args)
-        return str(tabulate(*args, **kwargs))
-
-    monkeypatch.setattr(common, "tabulate", counted)
+    calls = rendered_tables(monkeypatch)
     lines = show(db, "wide").splitlines()
     assert "params" in lines[0] and all(len(line) <= 80 for line in lines)
-    assert [len(rows[0]) > 1 for rows, *_ in calls].count(True) == 1  # one whole table
+    assert [("params" in rows[0], len(rows)) for rows in calls] == [(False, 3), (True, 3)]
+    assert "hyperparameter_11" in calls[0][0]  # the first one whole
+
+
+@pytest.mark.parametrize("columns", ["80", None])
+def test_a_table_that_fits_is_rendered_once(
+    db: Path, monkeypatch: pytest.MonkeyPatch, columns: str | None
+) -> None:
+    """A table that fits the terminal (or goes to a pipe) is rendered once: what is
+    printed is the rendering it was measured from. Measuring it apart rendered each
+    column alone first, which doubled the time of ``show STUDY`` of 20,000 trials on a
+    terminal (7 s instead of 3.5)."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS")
+    calls = rendered_tables(monkeypatch)
+    lines = show(db, "alpha").splitlines()
+    assert lines[0].split()[:4] == ["number", "state", "value", "x"]
+    assert [len(rows) for rows in calls] == [6]
 
 
 def cells(lines: list[str], column: str) -> list[str]:
@@ -759,6 +784,27 @@ def test_top_and_the_list_of_studies_read_no_trial_into_a_history(
         ["mf", "--top", "1"],
     ]
     expected = [show(mf, *args) for args in commands]
+    close_stores()
+    refuse_full_reads()
+    assert [show(mf, *args) for args in commands] == expected
+
+
+def test_state_reads_only_the_trials_in_those_states(
+    mf: Path, refuse_full_reads: Callable[[], None]
+) -> None:
+    """``show STUDY --state S`` (without --top, or with one that complete trials cannot
+    fill) shows the same from a query of the trials in those states, without reading
+    every trial of the study (20,000 of them to list the 400 failed ones)."""
+    commands = [
+        ["alpha", "--state", "failed"],
+        ["alpha", "--state", "complete", "--state", "failed", "--format", "csv"],
+        ["alpha", "--state", "complete", "--sort", "best", "--format", "json"],
+        ["alpha", "--state", "running"],
+        ["mf", "--state", "pruned", "--top", "2"],
+        ["mf", "--state", "pruned", "--state", "complete"],
+    ]
+    expected = [show(mf, *args) for args in commands]
+    assert [line.split()[:2] for line in expected[0].splitlines()[2:3]] == [["2", "failed"]]
     close_stores()
     refuse_full_reads()
     assert [show(mf, *args) for args in commands] == expected
