@@ -57,8 +57,9 @@ def plot(ctx: click.Context, study: str, kind: str, output: Path) -> None:
     _missing_glyphs(seen, output)
 
 
-# matplotlib's warning for each character its font cannot draw, one per character and draw
-GLYPH = re.compile(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$")
+# matplotlib's warning for each character its font cannot draw, one per character and draw;
+# before matplotlib 3.9 it names no font: "Glyph 23398 (...) missing from current font."
+GLYPH = re.compile(r"Glyph (\d+) .*missing from (?:font\(s\) (.+?)|current font)\.?$")
 
 
 def _missing_glyphs(seen: list[warnings.WarningMessage], output: Path) -> None:
@@ -73,7 +74,7 @@ def _missing_glyphs(seen: list[warnings.WarningMessage], output: Path) -> None:
                 warning.message, warning.category, warning.filename, warning.lineno
             )
         else:
-            missing.setdefault(chr(int(found.group(1))), found.group(2))
+            missing.setdefault(chr(int(found.group(1))), found.group(2) or _current_font())
     if missing:
         fonts = ", ".join(sorted(set(missing.values())))
         click.echo(
@@ -82,3 +83,11 @@ def _missing_glyphs(seen: list[warnings.WarningMessage], output: Path) -> None:
             "matplotlib's font.family (in a matplotlibrc file)",
             err=True,
         )
+
+
+def _current_font() -> str:
+    """The font matplotlib draws text in by default, which its warnings before 3.9 call
+    "current font" without naming it."""
+    from matplotlib.font_manager import FontProperties
+
+    return str(FontProperties().get_name())

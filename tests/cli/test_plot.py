@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 import hpotrack as hp
 from hpotrack import progress
 from hpotrack.cli import cli
+from hpotrack.cli.plot import _missing_glyphs
 from hpotrack.progress import Counter
 from hpotrack.store import close_stores
 from tests.test_checkpoints import pbt
@@ -117,6 +118,23 @@ def test_characters_the_font_lacks_are_one_note(tmp_path: Path) -> None:
         "font.family (in a matplotlibrc file)\n"
     )
     assert target.read_bytes().startswith(PNG)
+
+
+def test_the_glyph_warning_of_matplotlib_before_3_9_is_the_same_one_note(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """matplotlib 3.7 and 3.8 (which the plots extra allows) say "missing from current
+    font." without naming it: the note names the font they draw with."""
+    matplotlib = pytest.importorskip("matplotlib")
+    old = "Glyph {} ({}) missing from current font."
+    seen = [
+        warnings.WarningMessage(old.format(ord(c), name), UserWarning, "text.py", 1)
+        for c, name in [("学", r"\N{CJK UNIFIED IDEOGRAPH-5B66}"), ("习", "...")]
+    ]
+    with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning passed on as it came would raise
+        _missing_glyphs(seen, Path("u.png"))
+    assert capsys.readouterr().err.startswith("note: the font DejaVu Sans cannot draw 学习: ")
 
 
 def test_a_study_without_curves(tmp_path: Path) -> None:
