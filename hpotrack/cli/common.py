@@ -29,6 +29,7 @@ from tabulate import tabulate
 
 from hpotrack.budget import Budget
 from hpotrack.connection import access_denied
+from hpotrack.csv_nul import nul_explained
 from hpotrack.db_path import default_db_path, refuse_url
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
@@ -292,8 +293,9 @@ def emit(rows: list[dict[str, Any]], fmt: str, columns: Sequence[str] = ()) -> N
         header = list(rows[0]) if rows else list(columns)
         if header:
             writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+            with nul_explained():
+                writer.writeheader()
+                writer.writerows(rows)
         click.echo(buffer.getvalue(), nl=False)
     elif rows:
         click.echo(table(rows))

@@ -14,6 +14,7 @@ from typing import Any, TextIO, cast
 
 from hpotrack import lineage
 from hpotrack.connection import COMPANION_ENDS
+from hpotrack.csv_nul import nul_explained
 from hpotrack.files import write_replacing
 from hpotrack.jsonable import jsonable
 from hpotrack.records import TrialRecord
@@ -227,7 +228,8 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
         r"""With "\n" line ends the csv module leaves a "\r" unquoted, and a reader ends
         the row there: a row with one has every cell quoted."""
         carriage = any(isinstance(cell, str) and "\r" in cell for cell in cells)
-        (quoted if carriage else writer).writerow(cells)
+        with nul_explained():
+            (quoted if carriage else writer).writerow(cells)
 
     write(header)
     for t in trials:
