@@ -198,7 +198,7 @@ def test_a_writer_killed_mid_write_leaves_the_previous_checkpoint_readable(db: P
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
         time.sleep(delay)
         writer.send_signal(signal.SIGKILL)
-        writer.wait()
+        writer.communicate()  # waits, and closes its pipe
         store = open_store(db)
         found = checkpoints.find(store, study.id, 0, at_most=None)
         assert found is not None
@@ -504,7 +504,7 @@ def test_synchronous_hyperband_drops_the_checkpoints_of_decided_runs(db: Path) -
     for trial in trials:
         if trial.origin == "promoted":
             assert loaded[trial.number] == {"step": trial.parents[0].step}, trial.number
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         kept = {n for (n,) in conn.execute(
             "SELECT t.number FROM checkpoints c JOIN trials t ON t.id = c.trial_id")}  # fmt: skip
     first_iteration = [t for t in trials if t.claim and t.claim.startswith("config:")
@@ -538,7 +538,7 @@ def test_a_checkpoint_without_a_step_is_at_the_objectives_last_step(
     with caplog.at_level("WARNING", logger="hpotrack"):
         study = train.optimize(n_trials=2)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         steps = conn.execute(
             "SELECT t.number, c.step FROM checkpoints c JOIN trials t ON t.id = c.trial_id"
         ).fetchall()
@@ -613,7 +613,7 @@ def test_pbt_keeps_the_latest_checkpoint_per_member_or_all(db: Path, keep: str) 
     files = 4 if keep == "needed" else len(study.trials)
     folder = open_store(db).checkpoint_dir("p")
     assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == files
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] == files
     kinds = {e.kind for t in study.trials for e in t.parents}
     assert kinds <= {"continued", "exploited"} and "continued" in kinds
@@ -716,14 +716,14 @@ def test_a_population_resumes_after_kill_9(tmp_path: Path) -> None:
     while time.monotonic() < deadline:  # wait until the first segments are done
         time.sleep(0.2)
         try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
                 done = conn.execute("SELECT COUNT(*) FROM trials WHERE state = 'complete'")
                 if done.fetchone()[0] >= 5:
                     break
         except sqlite3.OperationalError:  # not created yet
             continue
     worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    worker.communicate()  # waits, and closes its pipe
     resumed = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "workloads.py"), "population", "none"],
         env=env,

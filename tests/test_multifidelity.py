@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,7 @@ def test_three_processes_share_rungs_and_promotions(tmp_path: Path) -> None:
     for trial in trials:
         if trial.state is TrialState.PRUNED:
             assert trial.value == trial.checks[max(trial.checks)]
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = dict(conn.execute(
             "SELECT t.number, MAX(m.step) FROM metrics m JOIN trials t ON t.id = m.trial_id "
@@ -228,7 +229,7 @@ def test_three_processes_share_synchronous_bracket_runs(tmp_path: Path) -> None:
                     assert t.number > last_arrival  # promoted once the whole run arrived
                     checked += 1
     assert checked > 0
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

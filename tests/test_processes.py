@@ -62,7 +62,7 @@ def test_four_processes_share_the_target_exactly(tmp_path: Path) -> None:
     trials = hp.load_study("shared", db=db).trials
     assert [t.number for t in trials] == list(range(200))
     assert all(t.state is TrialState.COMPLETE for t in trials)
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 600
         pids = {row[0] for row in conn.execute("SELECT DISTINCT pid FROM trials")}
@@ -110,7 +110,7 @@ def test_processes_enqueueing_the_same_warm_starts_queue_each_once(tmp_path: Pat
 
 
 READER = """
-import sqlite3, sys, time
+import contextlib, sqlite3, sys, time
 import hpotrack as hp
 db, seen = sys.argv[1], 0
 deadline = time.monotonic() + 120
@@ -119,7 +119,7 @@ while seen < 300 and time.monotonic() < deadline:
         seen = len(hp.load_study("shared", db=db).trials)
     except hp.HpotrackError:  # the writers have not created the file or study yet
         continue
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         conn.execute("SELECT COUNT(*) FROM metrics").fetchone()
 print(seen)
 """

@@ -196,7 +196,7 @@ def export_text(name: str, db: Path, fmt: str = "json") -> str:
 
 def counts(db: Path) -> dict[str, int]:
     """Rows per table, read with a connection of its own."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 import statistics
 from collections.abc import Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +246,7 @@ def test_end_to_end_lineage_in_the_database_and_the_cli(tmp_path: Path) -> None:
 
     study = objective.optimize(n_trials=30)
     assert len(study.trials) == 30
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection:
         kinds = dict(
             connection.execute("SELECT kind, COUNT(*) FROM lineage GROUP BY kind").fetchall()
         )
