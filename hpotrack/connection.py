@@ -44,6 +44,11 @@ WAL_AUTOCHECKPOINT_PAGES = 20_000
 WAL_CHECKPOINT_BYTES = 4 << 20  # ~1,000 pages of 4 KiB, SQLite's own default
 CHECKPOINT_EVERY = 16  # commits between two looks at the WAL's size
 COMPANION_ENDS = ("-wal", "-shm", "-journal", ".lock")  # files SQLite and hpotrack keep beside it
+# The oldest SQLite the whole test suite passes on (Ubuntu 20.04's; Debian 11 has 3.34).
+# Python's sqlite3 uses the system's library on Linux. With 3.22 (Ubuntu 18.04), closing
+# a connection to a deleted database deleted the -wal and -shm of the file made anew at
+# its path ("disk I/O error" for the next connections to it).
+MIN_SQLITE = (3, 31, 0)
 
 
 class Connection:
@@ -54,6 +59,7 @@ class Connection:
     """
 
     def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
+        require_sqlite()
         if str(path) == ":memory:":
             raise StorageError(
                 "db=':memory:' is not supported: a study lives in a file that its processes "
@@ -405,6 +411,18 @@ class Connection:
     def wal_bytes(self) -> int:
         """How much the WAL holds now (0 if unknown), from the WAL index."""
         return self._wal_index.wal_bytes()
+
+
+def require_sqlite() -> None:
+    """Refuse, before any file is touched, a SQLite older than :data:`MIN_SQLITE`, the
+    oldest hpotrack is tested with (an older one failed its studies half-way)."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        needed = ".".join(map(str, MIN_SQLITE))
+        raise StorageError(
+            f"hpotrack needs SQLite {needed} or newer, but this Python's sqlite3 module uses "
+            f"SQLite {sqlite3.sqlite_version}: upgrade the system's SQLite library "
+            "(libsqlite3), or use a Python that bundles a newer one (conda's, uv's)"
+        )
 
 
 def _release(conn: sqlite3.Connection, writer: WriterLock, wal_index: WalIndex) -> None:

@@ -327,12 +327,11 @@ class Store(Connection):
         """
         now = time.time()
         started = now if state is TrialState.RUNNING else None
-        trial_id, seq = self.conn.execute(
+        seq = self._next_seq(study_id)
+        cursor = self.conn.execute(
             "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
             "started, heartbeat, host, pid, run_id, parents, rung, bracket, note, checks, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?)) "
-            "RETURNING id, seq",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 study_id,
                 number,
@@ -351,16 +350,27 @@ class Store(Connection):
                 bracket,
                 note,
                 dumps({str(k): v for k, v in checks.items()}) if checks else None,
-                study_id,
+                seq,
             ),
-        ).fetchone()
+        )
+        assert cursor.lastrowid is not None
         if parents:
             self.conn.executemany(
                 "INSERT INTO lineage (study_id, child, parent, kind, step, detail) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(study_id, number, e.parent, e.kind, e.step, e.detail) for e in parents],
             )
-        return Stamp(trial_id, seq, now)
+        return Stamp(cursor.lastrowid, seq, now)
+
+    def _next_seq(self, study_id: int) -> int:
+        """The ``seq`` of the study's next state change (call inside :meth:`write`): one
+        lookup in the (study_id, seq) index. Read before the statement that sets it, not
+        with ``RETURNING``, which needs SQLite 3.35 (Debian 11 and Ubuntu 20.04 ship
+        3.34 and 3.31)."""
+        (seq,) = self.conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM trials WHERE study_id = ?", (study_id,)
+        ).fetchone()
+        return int(seq)
 
     def running(self, study_id: int, numbers: Sequence[int]) -> list[RunningTrial]:
         """The trials numbered ``numbers`` that are still running, with where they run
@@ -396,17 +406,15 @@ class Store(Connection):
     ) -> Stamp:
         """Move a queued trial to running (inside :meth:`write`), with the ``budget`` it
         trains to (an enqueued trial is stored without one)."""
-        now = time.time()
-        row = self.conn.execute(
+        now, seq = time.time(), self._next_seq(study_id)
+        updated = self.conn.execute(
             "UPDATE trials SET state = 'running', started = ?, heartbeat = ?, run_id = ?, "
-            "host = ?, pid = ?, budget = ?, "
-            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) "
-            "WHERE id = ? AND state = 'queued' RETURNING seq",
-            (now, now, run_id, host, pid, budget, study_id, trial_id),
-        ).fetchone()
-        if row is None:
+            "host = ?, pid = ?, budget = ?, seq = ? WHERE id = ? AND state = 'queued'",
+            (now, now, run_id, host, pid, budget, seq, trial_id),
+        ).rowcount
+        if not updated:
             raise StorageError(f"trial id {trial_id} is not queued although the history said so")
-        return Stamp(trial_id, row[0], now)
+        return Stamp(trial_id, seq, now)
 
     def finish_trial(
         self,
@@ -425,36 +433,34 @@ class Store(Connection):
         trained. None, and nothing written, when the trial is no longer running (another
         process marked it lost: the study has moved on without this outcome)."""
         now = time.time() if when is None else when
-        row = self.conn.execute(
+        seq = self._next_seq(study_id)
+        updated = self.conn.execute(
             "UPDATE trials SET state = ?, value = ?, metrics = ?, error = ?, finished = ?, "
-            "trained = ?, seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) "
-            "WHERE id = ? AND state = 'running' RETURNING seq",
-            (state.value, value, dumps(metrics), error, now, trained, study_id, trial_id),
-        ).fetchone()
-        return None if row is None else Stamp(trial_id, row[0], now)
+            "trained = ?, seq = ? WHERE id = ? AND state = 'running'",
+            (state.value, value, dumps(metrics), error, now, trained, seq, trial_id),
+        ).rowcount
+        return Stamp(trial_id, seq, now) if updated else None
 
     def record_check(
         self, study_id: int, trial_id: int, checks: Mapping[int, float], rung: int | None
     ) -> Stamp:
         """Store a running trial's objective at its decision steps so far (and the rung it
         reached); a state change other processes see, since their decisions compare to it."""
-        (seq,) = self.conn.execute(
-            "UPDATE trials SET checks = ?, rung = ?, "
-            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
-            "RETURNING seq",
-            (dumps({str(k): v for k, v in checks.items()}), rung, study_id, trial_id),
-        ).fetchone()
+        seq = self._next_seq(study_id)
+        self.conn.execute(
+            "UPDATE trials SET checks = ?, rung = ?, seq = ? WHERE id = ?",
+            (dumps({str(k): v for k, v in checks.items()}), rung, seq, trial_id),
+        )
         return Stamp(trial_id, seq, time.time())
 
     def release_trial(self, study_id: int, trial_id: int) -> Stamp:
         """Turn a running trial that never started its function back into a queued one."""
-        (seq,) = self.conn.execute(
+        seq = self._next_seq(study_id)
+        self.conn.execute(
             "UPDATE trials SET state = 'queued', started = NULL, heartbeat = NULL, "
-            "host = NULL, pid = NULL, run_id = NULL, "
-            "seq = (SELECT MAX(seq) + 1 FROM trials WHERE study_id = ?) WHERE id = ? "
-            "RETURNING seq",
-            (study_id, trial_id),
-        ).fetchone()
+            "host = NULL, pid = NULL, run_id = NULL, seq = ? WHERE id = ?",
+            (seq, trial_id),
+        )
         return Stamp(trial_id, seq, time.time())
 
     def add_metrics(self, trial_id: int, rows: Sequence[tuple[str, int, float, float]]) -> None:

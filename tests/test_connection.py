@@ -86,6 +86,28 @@ def test_a_newer_schema_is_refused(db: Path) -> None:
     assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("99",)]
 
 
+def test_an_older_sqlite_than_supported_is_one_clear_error_before_the_file_is_made(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's sqlite3 uses the system's SQLite on Linux; one too old failed every
+    trial's insert with a syntax error, after the file and its study were made."""
+    made = tmp_path / "made.db"
+    Store(made).close()
+    close_stores()
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 30, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.30.1")
+    message = (
+        "hpotrack needs SQLite 3.31.0 or newer, but this Python's sqlite3 module uses "
+        "SQLite 3.30.1: upgrade the system's SQLite library"
+    )
+    with pytest.raises(StorageError, match=message):
+        Store(db)
+    assert not db.exists()
+    shown = CliRunner().invoke(cli, ["--db", str(made), "show"])
+    assert shown.exit_code != 0 and message in shown.output
+    assert shown.exception is None or isinstance(shown.exception, SystemExit)
+
+
 @pytest.mark.parametrize("stored", ["abc", "5.0", "", "-1", "0"])
 def test_a_damaged_schema_version_is_one_clear_error_and_the_file_stays(
     db: Path, stored: str
@@ -200,6 +222,17 @@ def _rollback_journal_copy(source: Path, db: Path, version: str | None = None) -
     return db
 
 
+def _drop_column(conn: sqlite3.Connection, table: str, column: str) -> None:
+    """``ALTER TABLE table DROP COLUMN column`` on any SQLite hpotrack supports (that
+    statement needs 3.35): the table copied without the column."""
+    kept = ", ".join(
+        f'"{row[1]}"' for row in conn.execute(f'PRAGMA table_info("{table}")') if row[1] != column
+    )
+    conn.execute(f'CREATE TABLE "{table}_kept" AS SELECT {kept} FROM "{table}"')
+    conn.execute(f'DROP TABLE "{table}"')
+    conn.execute(f'ALTER TABLE "{table}_kept" RENAME TO "{table}"')
+
+
 @pytest.mark.parametrize("refused", ["newer", "pre-release"])
 def test_a_refused_file_stays_byte_for_byte_as_it_was(tmp_path: Path, refused: str) -> None:
     """A newer schema and a pre-release file were switched to WAL (the header rewritten)
@@ -212,7 +245,7 @@ def test_a_refused_file_stays_byte_for_byte_as_it_was(tmp_path: Path, refused: s
     else:
         db = _rollback_journal_copy(SCHEMA_V2, tmp_path / "h.db")
         with closing(sqlite3.connect(db)) as conn:
-            conn.execute("ALTER TABLE trials DROP COLUMN checks")
+            _drop_column(conn, "trials", "checks")
             conn.commit()
     before = db.read_bytes()
     with pytest.raises(StorageError, match=r"newer than|pre-release"):
@@ -451,7 +484,7 @@ def test_writers_checkpoint_the_wal_so_it_stays_bounded(db: Path) -> None:
         f.optimize(n_trials=n)
         largest = max(largest, Path(f"{db}-wal").stat().st_size)
     assert largest < 2 * WAL_CHECKPOINT_BYTES
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 5000
     f.optimize(n_trials=2000)  # one long run: checkpoints must keep up while it writes
     assert Path(f"{db}-wal").stat().st_size < 2 * WAL_CHECKPOINT_BYTES
@@ -563,7 +596,7 @@ def test_a_version_1_file_from_before_schema_1_settled_is_refused_unchanged(
     db = tmp_path / "early.db"
     shutil.copy(SCHEMA_V1, db)
     with closing(sqlite3.connect(db)) as conn, conn:
-        conn.execute("ALTER TABLE studies DROP COLUMN retries")
+        _drop_column(conn, "studies", "retries")
     before = _schema(db)
     with pytest.raises(StorageError, match=r"schema version 1 but lacks studies\.retries: "):
         open_store(db)

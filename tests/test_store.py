@@ -5,10 +5,12 @@ Opening the file, its schema and migrations, and the WAL: ``tests/test_connectio
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import os
 import platform
+import re
 import socket
 import sqlite3
 from contextlib import closing
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 import hpotrack as hp
+from hpotrack.connection import MIN_SQLITE
 from hpotrack.db_path import default_db_path
 from hpotrack.errors import StorageError
 from hpotrack.records import Edge, TrialState
@@ -302,3 +305,63 @@ def test_other_urls_as_db_are_refused_too(url: str, message: str) -> None:
 def test_paths_that_only_look_like_urls_are_paths() -> None:
     assert default_db_path("C://x.db") == Path("C:/x.db")  # a drive letter, not a scheme
     assert default_db_path(Path("runs") / "x.db") == Path("runs/x.db")
+
+
+# -- the oldest SQLite supported ----------------------------------------------------------
+
+# SQL that SQLite accepts only from the version given (the ones newer than ``MIN_SQLITE``
+# are checked).
+_SQL_SINCE = {
+    r"\bRETURNING\b": (3, 35, 0),
+    r"->": (3, 38, 0),
+    r"\)\s*STRICT\b": (3, 37, 0),
+    r"\bDROP\s+COLUMN\b": (3, 35, 0),
+    r"\bMATERIALIZED\b": (3, 35, 0),
+    r"\bIIF\s*\(": (3, 32, 0),
+    r"\bunixepoch\s*\(": (3, 38, 0),
+    r"\b(ceil|ceiling|floor|ln|log2|log10|pow|power|sqrt|exp)\s*\(": (3, 35, 0),
+    r"\bGENERATED\s+ALWAYS\b": (3, 31, 0),
+    r"\bNULLS\s+(FIRST|LAST)\b": (3, 30, 0),
+    r"\bFILTER\s*\(\s*WHERE\b": (3, 30, 0),
+    r"\bOVER\s*\(": (3, 25, 0),
+    r"\bRENAME\s+COLUMN\b": (3, 25, 0),
+    r"\bDO\s+(UPDATE|NOTHING)\b": (3, 24, 0),
+}
+
+
+def _executed_sql() -> list[tuple[str, int, str]]:
+    """(file, line, text) of every literal SQL statement hpotrack hands to ``execute``,
+    ``executemany`` or ``executescript`` (an f-string's literal parts)."""
+    found = []
+    for path in sorted(Path(hp.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("execute", "executemany", "executescript")
+                and node.args
+            ):
+                continue
+            sql = node.args[0]
+            parts = sql.values if isinstance(sql, ast.JoinedStr) else [sql]
+            text = "".join(
+                p.value for p in parts if isinstance(p, ast.Constant) and isinstance(p.value, str)
+            )
+            found.append((path.name, node.lineno, text))
+    return found
+
+
+def test_no_statement_needs_a_newer_sqlite_than_the_minimum() -> None:
+    """Python's sqlite3 uses the system's SQLite on Linux, older than the one tests run
+    with: ``RETURNING`` (3.35) failed every trial's insert on Debian 11 (3.34) and
+    Ubuntu 20.04 (3.31) with "cannot write ...: near "RETURNING": syntax error"."""
+    statements = _executed_sql()
+    assert len(statements) > 50  # the scan finds the store's queries
+    newer = [
+        f"{name}:{line} needs SQLite {'.'.join(map(str, since))}: {text}"
+        for name, line, text in statements
+        for pattern, since in _SQL_SINCE.items()
+        if since > MIN_SQLITE and re.search(pattern, text, re.IGNORECASE)
+    ]
+    assert newer == [], f"the minimum is {MIN_SQLITE}"
