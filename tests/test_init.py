@@ -102,3 +102,43 @@ def test_no_getattr_hides_a_misspelt_name_from_type_checkers() -> None:
                 seen.append((path.relative_to(package).as_posix(), id(node) in hidden))
     assert ("__init__.py", True) in seen
     assert [name for name, hidden in seen if not hidden] == []
+
+
+HEAVY = ("scipy", "matplotlib", "pandas", "sklearn")
+"""Libraries whose modules take a tenth of a second or more to import, needed by some
+methods, the plots or ``to_dataframe`` only."""
+
+READ_ONLY_METHODS = [
+    "hpotrack.methods.base",
+    "hpotrack.methods.history",
+    "hpotrack.methods.registry",
+]
+"""The modules of :mod:`hpotrack.methods` that reading a study needs: no method's own."""
+
+
+def imported_by(code: str, *args: str) -> list[str]:
+    """The heavy libraries and method modules a new Python process has imported after
+    running ``code`` (with ``args`` as ``sys.argv[1:]``); ``code``'s output is dropped."""
+    report = (
+        "\nimport sys\n"
+        f"sys.__stdout__.write(repr(sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{HEAVY!r} or m.startswith('hpotrack.methods.'))))\n"
+    )
+    script = "import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+    script += "".join(f"    {line}\n" for line in code.splitlines()) + report
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    found: list[str] = ast.literal_eval(done.stdout)
+    return found
+
+
+def test_import_hpotrack_imports_no_method_until_it_is_used() -> None:
+    """``import hpotrack`` (and ``hpotrack.cli``) imported every method's module (19 of
+    its 83) for a script or command that only reads a study. A method's class
+    imports its module, and only its own (with what it uses)."""
+    assert imported_by("import hpotrack, hpotrack.cli") == READ_ONLY_METHODS
+    code = "import hpotrack as hp\nhp.methods.TPE(gamma=0.2)\n"
+    assert imported_by(code) == sorted([*READ_ONLY_METHODS, "hpotrack.methods.parzen",
+                                        "hpotrack.methods.tpe"])  # fmt: skip
+    code = "from hpotrack.methods import SHA\nassert SHA.name == 'sha'\n"
+    assert "hpotrack.methods.sha" in imported_by(code)

@@ -24,7 +24,6 @@ from hpotrack.cli.common import (
     user_errors,
     when,
 )
-from hpotrack.errors import MethodError
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
@@ -288,7 +287,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "study": row.name,
-                    "method": method_name(study),
+                    "method": method_name(row.method),
                     "goal": row.direction[:3],
                     "trials": f"{total}: {states or 'none'}",
                     "best": best_value,
@@ -299,7 +298,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         rows.append(
             {
                 "study": row.name,
-                "method": method_name(study),
+                "method": method_name(row.method),
                 "direction": row.direction,
                 "budget": budget_text(study.budget),
                 "trials": total,
@@ -312,16 +311,15 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def method_name(study: Study) -> str:
+def method_name(stored: dict[str, Any]) -> str:
     """A study's method in one word, with its pruner where it has one: ``random+median``
-    (random, tpe, bayes and evolution take a ``pruner=``). A method that the user's code
-    registers (``@hp.methods.register``), not imported here, is named as stored."""
-    try:
-        method = study.method
-    except MethodError:
-        return study.method_name
-    pruner = getattr(method, "pruner", None)
-    return method.name if pruner is None else f"{method.name}+{pruner.name}"
+    (random, tpe, bayes and evolution take a ``pruner=``). Read from the method as stored
+    (``{"name", "options"}``, a pruner ``{"type", ...}``), not rebuilt: listing the
+    studies imports none of the methods, nor needs the code of one the user registers."""
+    options = stored.get("options")
+    pruner = options.get("pruner") if isinstance(options, dict) else None
+    tag = pruner.get("type") if isinstance(pruner, dict) else None
+    return str(stored.get("name")) if tag is None else f"{stored.get('name')}+{tag}"
 
 
 TRIAL_COLUMNS = (

@@ -1,12 +1,17 @@
 """The registry of methods by name: :func:`register` for a method class, :func:`resolve`
 for what ``method=`` accepts (a name, an alias another library uses, or an instance), and
 :func:`from_json` for a method as a study stores it.
+
+hpotrack's own methods are imported on first use by name (:data:`BUILTIN`), not all at
+``import hpotrack``: reading a study (``hpotrack show``, ``load_study(...).best``) needs at
+most its own method, and a new process should not pay for the eleven others.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import math
 import numbers
 from typing import Any, TypeVar
@@ -16,6 +21,16 @@ from hpotrack.methods.base import Method
 from hpotrack.options import friendly_init
 
 _REGISTRY: dict[str, type[Method]] = {}
+
+BUILTIN: dict[str, tuple[str, str]] = {  # name -> (module in hpotrack.methods, class)
+    "auto": ("auto", "Auto"), "bayes": ("bayes", "Bayes"), "bohb": ("bohb", "BOHB"),
+    "evolution": ("evolution", "Evolution"), "gradient": ("gradient", "Gradient"),
+    "grid": ("grid", "Grid"), "hyperband": ("hyperband", "Hyperband"),
+    "manual": ("manual", "Manual"), "pbt": ("pbt", "PBT"), "random": ("random_search", "Random"),
+    "sha": ("sha", "SHA"), "tpe": ("tpe", "TPE"),
+}  # fmt: skip
+"""hpotrack's own methods by the name a study stores: where each one's class is, imported
+(and so registered) the first time the name is resolved."""
 
 
 _M = TypeVar("_M", bound=type[Method])
@@ -43,15 +58,25 @@ def register(cls: _M) -> _M:
             "study stores them and rebuilds the method from them): decorate it with "
             "@dataclasses.dataclass(frozen=True) under @hp.methods.register"
         )
-    taken = _REGISTRY.get(name)
-    if taken is not None and (_builtin(taken) or taken.__qualname__ != cls.__qualname__):
-        owner = "a method of hpotrack" if _builtin(taken) else f"class {_path(taken)}"
+    owner = _owner(name, cls)
+    if owner is not None:
         raise MethodError(
             f"method name {name!r} is taken by {owner}: give class {_path(cls)} a name of "
             "its own (name = '...')"
         )
     _REGISTRY[name] = friendly_init(MethodError)(cls)
     return cls
+
+
+def _owner(name: str, cls: type) -> str | None:
+    """Who has ``name`` already, other than ``cls`` itself registered again: hpotrack's
+    own method of that name (imported yet or not), or another class; None if it is free."""
+    if name in BUILTIN and cls.__module__ != _module(name):
+        return "a method of hpotrack"
+    taken = _REGISTRY.get(name)
+    if taken is None or (not _builtin(taken) and taken.__qualname__ == cls.__qualname__):
+        return None
+    return "a method of hpotrack" if _builtin(taken) else f"class {_path(taken)}"
 
 
 def _builtin(cls: type) -> bool:
@@ -62,9 +87,23 @@ def _path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _module(name: str) -> str:
+    """The module of hpotrack's own method ``name`` (a key of :data:`BUILTIN`)."""
+    return f"hpotrack.methods.{BUILTIN[name][0]}"
+
+
+def _registered(name: str) -> type[Method] | None:
+    """The class registered under ``name``, importing hpotrack's own method of that name
+    on first use; None for a name nothing registered."""
+    if name not in _REGISTRY and name in BUILTIN:
+        cls: type[Method] = getattr(importlib.import_module(_module(name)), BUILTIN[name][1])
+        return cls
+    return _REGISTRY.get(name)
+
+
 def known_methods() -> list[str]:
     """The names ``method=`` accepts, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(_REGISTRY.keys() | BUILTIN.keys())
 
 
 def resolve(method: str | Method) -> Method:
@@ -72,7 +111,7 @@ def resolve(method: str | Method) -> Method:
     must be of the class registered under its name: a study stores its method by name and
     rebuilds it from there, so an unregistered subclass would silently run as its parent."""
     if isinstance(method, Method):
-        if _REGISTRY.get(method.name) is not type(method):
+        if _registered(method.name) is not type(method):
             raise MethodError(
                 f"method class {type(method).__name__} is not registered under its name "
                 f"{method.name!r}: a study stores its method by name, so give the class a "
@@ -80,8 +119,9 @@ def resolve(method: str | Method) -> Method:
             )
         _check_storable(method)
         return method
-    if isinstance(method, str) and method in _REGISTRY:
-        return _REGISTRY[method]()
+    found = _registered(method) if isinstance(method, str) else None
+    if found is not None:
+        return found()
     raise UnknownMethodError(f"unknown method {method!r}{_suggestion(method)} (known "
                              f"methods: {', '.join(known_methods())})")  # fmt: skip
 
@@ -147,7 +187,7 @@ def _suggestion(method: object) -> str:
     bare = "".join(c for c in lowered if c.isalnum())  # Optuna's class names, snake case
     if bare in OPTIONS:
         return f"; did you mean method={OPTIONS[bare]}?"
-    if lowered in _REGISTRY:
+    if lowered in known_methods():
         return f"; did you mean {lowered!r}?"
     if bare in ALIASES:
         return f"; did you mean {ALIASES[bare]!r}?"

@@ -26,6 +26,7 @@ from hpotrack.cli.show import _spans, _width
 from hpotrack.provenance import hostname
 from hpotrack.records import TrialState
 from hpotrack.store import close_stores
+from tests.test_init import READ_ONLY_METHODS, imported_by
 from tests.test_transfer import RUNGS, make_budget_study, set_rungs
 
 
@@ -846,3 +847,26 @@ def test_the_study_list_names_a_method_the_users_code_registers_as_stored(
     assert (rows["custom"]["method"], rows["plain"]["method"]) == ("test-mine-show", "random")
     assert rows["custom"]["complete"] == 2
     assert len(show(db, "custom").splitlines()) == 4  # its trials: header, rule, 2 rows
+
+
+def test_reading_studies_imports_no_method_nor_heavy_library(mf: Path, tmp_path: Path) -> None:
+    """Every command paid for all twelve methods' modules before it did anything, and
+    the study list rebuilt each study's method (its pruner is part of the name): "auto",
+    the default, imports all the others. What only reads a study needs none of them."""
+    commands = [
+        ["show"],
+        ["show", "alpha"],
+        ["show", "mf", "--top", "3"],
+        ["best", "alpha"],
+        ["trial", "mf", "1"],
+        ["lineage", "mf"],
+        ["export", "mf", "-o", str(tmp_path / "mf.json")],
+        ["delete", "beta", "--yes"],
+    ]
+    code = (
+        "import sys\nfrom hpotrack.cli import cli\n"
+        f"for args in {commands!r}:\n"
+        "    cli.main(['--db', sys.argv[1], *args], standalone_mode=False)\n"
+    )
+    assert imported_by(code, str(mf)) == READ_ONLY_METHODS
+    assert "beta" not in show(mf)  # the commands ran

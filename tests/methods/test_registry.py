@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
+import textwrap
 import typing
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 import hpotrack as hp
 from hpotrack.errors import MethodError
 from hpotrack.methods import TPE, Grid, Random, known_methods, resolve
-from hpotrack.methods.registry import from_json, register
+from hpotrack.methods.registry import BUILTIN, from_json, register
 
 
 def test_names_resolve_to_default_instances() -> None:
@@ -146,3 +149,36 @@ def test_register_returns_the_class_itself_to_type_checkers() -> None:
     hints = typing.get_type_hints(register)
     assert isinstance(hints["return"], typing.TypeVar)
     assert hints["return"] is hints["cls"]
+
+
+def test_a_method_is_imported_on_first_use_of_its_name() -> None:
+    """hpotrack's own methods are imported when first needed, not by ``import
+    hpotrack``: every name is still known, resolves and rebuilds from its stored form,
+    and a user's class cannot take the name of one not imported yet."""
+    code = textwrap.dedent(
+        """
+        import dataclasses, sys
+        import hpotrack as hp
+        from hpotrack.methods.registry import from_json
+        assert "hpotrack.methods.tpe" not in sys.modules
+        try:
+            @hp.methods.register
+            @dataclasses.dataclass(frozen=True)
+            class Mine(hp.methods.Random):
+                name = "tpe"
+        except hp.errors.MethodError as exc:
+            print(exc)
+        print(hp.methods.known_methods())
+        print(hp.methods.resolve("tpe") == hp.methods.TPE())
+        print(from_json({"name": "bohb", "options": {"eta": 2.0}}).eta)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "method name 'tpe' is taken by a method of hpotrack: give class __main__.Mine a name "
+        "of its own (name = '...')",
+        str(sorted(BUILTIN)),  # hpotrack's own, every one
+        "True",
+        "2.0",
+    ]
