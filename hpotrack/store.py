@@ -463,8 +463,11 @@ class Store(Connection):
         )
         return Stamp(trial_id, seq, time.time())
 
-    def add_metrics(self, trial_id: int, rows: Sequence[tuple[str, int, float, float]]) -> None:
-        """Store intermediate metrics (name, step, value, time); a repeated step replaces."""
+    def add_metrics(
+        self, trial_id: int, rows: Sequence[tuple[str, int, float | None, float | None]]
+    ) -> None:
+        """Store intermediate metrics (name, step, value, time); a repeated step replaces.
+        A value or time may be None (an imported point without one)."""
         self.conn.executemany(
             "INSERT OR REPLACE INTO metrics (trial_id, name, step, value, time) "
             "VALUES (?, ?, ?, ?, ?)",

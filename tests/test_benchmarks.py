@@ -129,3 +129,12 @@ def test_methods_quality_runs_hpotrack_rows_on_synthetic_tasks_without_optuna(
         'methods_quality.py: optuna, scikit-learn not installed; run pip install -e ".[bench]" '
         "from the repository root, or leave out optuna-tpe (--methods) and hgb (--tasks)"
     ]
+
+
+def test_dense_reports_quick_runs_hpotrack_beside_optuna(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    result = run_benchmark("dense_reports", "--quick", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for row in ("| hpotrack ", "| hpotrack, median pruner ", "| optuna in-memory "):
+        assert row in result.stdout
+    assert "not run (over 300 reports)" in result.stdout  # Optuna RDB's cap in --quick

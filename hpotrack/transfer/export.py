@@ -36,32 +36,47 @@ from hpotrack.transfer.format import (
 def export_study(study: Study, progress: Progress | None = None) -> dict[str, Any]:
     """The study as a JSON-ready dict with a stable key order (one consistent snapshot);
     ``progress`` is called with 1 per trial converted."""
+    with _exported(study, progress, curves=True) as (header, _, trials):
+        return {**header, "trials": list(trials)}
+
+
+@contextmanager
+def _exported(
+    study: Study, progress: Progress | None, *, curves: bool
+) -> Iterator[tuple[dict[str, Any], int, Iterator[Any]]]:
+    """The export's header (everything but the trials), the trial count, and the trials,
+    converted one at a time as the block iterates them (one consistent snapshot). Each
+    trial's curve is read as it is converted (``curves=False``: none, for CSV), so a
+    writer holds one trial's curve, not the study's: 50 trials of 100,000 reports took
+    1.5 GB to export, even to CSV, which has no curves."""
     store = study.store
     with _snapshot(store):
         row = store.find_study(study.name)
         if row is None:
             raise TransferError(f"study {study.name!r} no longer exists in {store.path}")
-        curves = _curves(store, row.id)
         runs, run_of = _runs(store, row.id)
         records = study.trials
-        trials = []
-        for t in records:  # made plain one by one: most of the work, so progress counts it
-            trial = {**t.to_dict(), "claim": t.claim, "curve": curves.get(t.number, {})}
-            trial["run"] = run_of.get(t.number)
-            trials.append(jsonable(_ordered(trial, TRIAL)))
-            advance(progress)
         definition = {  # the method as stored: its class need not be imported here
             **_ordered(dict(vars(row)), STUDY),
             "space": study.space.to_json(),
         }
-    data = {
-        "format": FORMAT,
-        "version": VERSION,
-        "study": definition,
-        "best_schedule": best_schedule(records, definition["direction"]),
-        "runs": runs,
-    }
-    return {**cast(dict[str, Any], jsonable(data)), "trials": trials}
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "study": definition,
+            "best_schedule": best_schedule(records, definition["direction"]),
+            "runs": runs,
+        }
+
+        def trials() -> Iterator[Any]:
+            for t in records:  # made plain one by one: most of the work, so progress counts it
+                curve = _curve(store, row.id, t.number) if curves else {}
+                trial = {**t.to_dict(), "claim": t.claim, "curve": curve}
+                trial["run"] = run_of.get(t.number)
+                yield jsonable(_ordered(trial, TRIAL))
+                advance(progress)
+
+        yield cast(dict[str, Any], jsonable(data)), len(records), trials()
 
 
 def _runs(store: Store, study_id: int) -> tuple[list[dict[str, Any]], dict[int, int]]:
@@ -102,19 +117,18 @@ def write_export(study: Study, fmt: str, stream: TextIO, progress: Progress | No
     ``progress`` is called with 1 per trial converted, then per trial written."""
     if fmt not in FORMATS:
         raise TransferError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    data = export_study(study, progress)
-    if fmt == "json":
-        _write_json(data, stream, progress)
-    elif fmt == "jsonl":
-        header = {key: value for key, value in data.items() if key != "trials"}
-        header["trial_count"] = len(data["trials"])  # lets an import see a file cut short
-        stream.write(json.dumps(header, separators=(",", ":"), allow_nan=False) + "\n")
-        for item in data["trials"]:
-            stream.write(json.dumps(item, separators=(",", ":"), allow_nan=False) + "\n")
-            advance(progress)
-    else:
-        _write_csv(data, stream, progress)
-    return len(data["trials"])
+    with _exported(study, progress, curves=fmt != "csv") as (header, count, trials):
+        if fmt == "json":
+            _write_json(header, count, trials, stream, progress)
+        elif fmt == "jsonl":
+            head = {**header, "trial_count": count}  # lets an import see a file cut short
+            stream.write(json.dumps(head, separators=(",", ":"), allow_nan=False) + "\n")
+            for item in trials:
+                stream.write(json.dumps(item, separators=(",", ":"), allow_nan=False) + "\n")
+                advance(progress)
+        else:
+            _write_csv({**header, "trials": list(trials)}, stream, progress)
+    return count
 
 
 def export_to_file(
@@ -163,17 +177,12 @@ def _head(path: Path) -> bytes:
         return b""
 
 
-def _curves(store: Store, study_id: int) -> dict[int, dict[str, list[list[Any]]]]:
-    """Intermediate metrics of every trial: number -> name -> [[step, value, time], ...]."""
-    curves: dict[int, dict[str, list[list[Any]]]] = {}
-    for number, name, step, value, at in store.conn.execute(
-        "SELECT t.number, m.name, m.step, m.value, m.time FROM metrics m "
-        "JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ? "
-        "ORDER BY t.number, m.name, m.step",
-        (study_id,),
-    ):
-        curves.setdefault(number, {}).setdefault(name, []).append([step, value, at])
-    return curves
+def _curve(store: Store, study_id: int, number: int) -> dict[str, list[list[Any]]]:
+    """Intermediate metrics of one trial: name -> [[step, value, time], ...]."""
+    curve: dict[str, list[list[Any]]] = {}
+    for name, step, value, at in store.curve(study_id, number):
+        curve.setdefault(name, []).append([step, value, at])
+    return curve
 
 
 @contextmanager
@@ -193,18 +202,24 @@ def _ordered(record: Mapping[str, Any], spec: Mapping[str, str]) -> dict[str, An
     return {key: record[key] for key in spec}
 
 
-def _write_json(data: Mapping[str, Any], stream: TextIO, progress: Progress | None) -> None:
-    """``json.dumps(data, indent=2)`` and a newline, written a trial at a time (the same
-    bytes: every line of a trial's dump indented by the 4 spaces of its place)."""
-    trials = data["trials"]
-    head = json.dumps({**data, "trials": []}, indent=2, allow_nan=False)
-    if not trials:
+def _write_json(
+    header: Mapping[str, Any],
+    count: int,
+    trials: Iterator[Any],
+    stream: TextIO,
+    progress: Progress | None,
+) -> None:
+    """``json.dumps({**header, "trials": [...]}, indent=2)`` and a newline, written a
+    trial at a time (the same bytes: every line of a trial's dump indented by the 4
+    spaces of its place)."""
+    head = json.dumps({**header, "trials": []}, indent=2, allow_nan=False)
+    if not count:
         stream.write(head + "\n")
         return
     stream.write(head.removesuffix("[]\n}") + "[\n")
     for index, trial in enumerate(trials):
         text = json.dumps(trial, indent=2, allow_nan=False).replace("\n", "\n    ")
-        stream.write("    " + text + (",\n" if index < len(trials) - 1 else "\n"))
+        stream.write("    " + text + (",\n" if index < count - 1 else "\n"))
         advance(progress)
     stream.write("  ]\n}\n")
 
