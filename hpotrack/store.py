@@ -449,7 +449,7 @@ class Store(Connection):
         seq = self._next_seq(study_id)
         self.conn.execute(
             "UPDATE trials SET checks = ?, rung = ?, seq = ? WHERE id = ?",
-            (dumps({str(k): v for k, v in checks.items()}), rung, seq, trial_id),
+            (dumps(checks), rung, seq, trial_id),  # JSON writes the int steps as text
         )
         return Stamp(trial_id, seq, time.time())
 
