@@ -182,3 +182,13 @@ def test_a_method_is_imported_on_first_use_of_its_name() -> None:
         "True",
         "2.0",
     ]
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_each_builtin_name_resolves_to_the_class_of_that_name(name: str) -> None:
+    """The name table the lazy import reads must agree with each class's own ``name``: a
+    mismatch would store a study under a name that rebuilds another method."""
+    module, class_name = BUILTIN[name]
+    cls = getattr(hp.methods, class_name)
+    assert cls.__module__ == f"hpotrack.methods.{module}"
+    assert type(resolve(name)) is cls and cls.name == name
