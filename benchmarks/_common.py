@@ -242,3 +242,10 @@ class Report:
     def write(self, path: Path) -> None:
         """Write everything reported so far as markdown."""
         path.write_text("\n\n".join(self.parts) + "\n", encoding="utf-8")
+
+    def finish(self, out: Path | None, notes: Sequence[str] = ()) -> None:
+        """The run's last lines (``notes``, then the load average it ended with, which
+        says how much other work shared the machine), and the markdown file if asked."""
+        self.lines([*notes, f"finished with {load_average()} (1, 5, 15 min)"])
+        if out:
+            self.write(out)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import Report, environment, load_average, median, output_file, versions_of
+from _common import Report, environment, median, output_file, versions_of
 
 try:
     import optuna
@@ -207,9 +207,7 @@ def main() -> None:
         "rising 'last' column is a cost that grows with the reports of a trial or with the "
         "study.",
     )
-    report.lines([f"finished with {load_average()} (1, 5, 15 min)"])
-    if args.out:
-        report.write(args.out)
+    report.finish(args.out)
 
 
 if __name__ == "__main__":

@@ -509,9 +509,7 @@ def main() -> None:
     best = quality(args, report)
     times = timing(args, report) if args.timing else None
     report.table("Targets", targets(args, best, times), "target|measured|result")
-    report.lines([f"finished with {load_average()} (1, 5, 15 min)"])
-    if args.out:
-        report.write(args.out)
+    report.finish(args.out)
 
 
 if __name__ == "__main__":

@@ -620,9 +620,7 @@ def main() -> None:
     if args.plot:
         plot(args.plot, args, results)
         args.notes.append(f"plot: {args.plot}")
-    report.lines([*args.notes, f"finished with {load_average()} (1, 5, 15 min)"])
-    if args.out:
-        report.write(args.out)
+    report.finish(args.out, args.notes)
 
 
 if __name__ == "__main__":

@@ -447,9 +447,7 @@ def main() -> None:
         schedule_table(report, args, runs["pbt"])
     targets(report, args, runs)
     errors = [f"{method}: {error}" for method, error in args.errors.items()]
-    report.lines([*errors, *args.notes, f"finished with {load_average()} (1, 5, 15 min)"])
-    if args.out:
-        report.write(args.out)
+    report.finish(args.out, [*errors, *args.notes])
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ from _common import (
     Report,
     environment,
     git_revision,
-    load_average,
     median,
     output_file,
     versions_of,
@@ -265,9 +264,7 @@ def main() -> None:
         "start-up); to a terminal: COLUMNS=100. Optuna's counterparts: "
         "load_study().best_trial, .trials and .trials_dataframe().",
     )
-    report.lines([f"finished with {load_average()} (1, 5, 15 min)"])
-    if args.out:
-        report.write(args.out)
+    report.finish(args.out)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Report, environment, git_revision, load_average, median, output_file
+from _common import Report, environment, git_revision, median, output_file
 
 import hpotrack as hp
 
@@ -214,9 +214,7 @@ def main() -> None:
         "Each row is a new Python process; CPU is user + system time. The studies are "
         "small (30 trials): the rows are start-up, not reading.",
     )
-    report.lines([f"finished with {load_average()} (1, 5, 15 min)"])
-    if args.out:
-        report.write(args.out)
+    report.finish(args.out)
 
 
 if __name__ == "__main__":

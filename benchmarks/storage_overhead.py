@@ -29,7 +29,6 @@ from _common import (
     Stats,
     describe,
     environment,
-    load_average,
     median,
     output_file,
     run_together,
@@ -384,9 +383,7 @@ def main() -> None:
     seq = sequential(args, report)
     mp = multiprocess(args, report)
     report.table("Targets", targets(args, seq, mp), "target|measured|result")
-    report.lines([f"finished with {load_average()} (1, 5, 15 min)"])
-    if args.out:
-        report.write(args.out)
+    report.finish(args.out)
 
 
 if __name__ == "__main__":
