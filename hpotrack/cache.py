@@ -10,6 +10,8 @@ writes, and after the commit the cache is exactly the database.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from hpotrack.errors import StudyDeleted
 from hpotrack.methods.history import History
 from hpotrack.records import TrialRecord
@@ -45,16 +47,30 @@ class TrialCache:
             changes = self._store.trials_since(self._row.id, self._seq, known)
         with history.batch():  # the first read applies every trial
             for trial_id, seq, record in changes:
-                if record.number < known and history.trials[record.number].parents:
-                    record = record.replace(parents=history.trials[record.number].parents)
-                self.apply(record, trial_id, seq)
+                if record.number >= known:
+                    self.apply(record, trial_id, seq)
+                    continue
+                cached = history.trials[record.number]  # the store read only what changed:
+                new_checks = record.checks  # the checks written since, and no edges
+                record = record.replace(
+                    parents=cached.parents,
+                    checks={**cached.checks, **new_checks} if new_checks else cached.checks,
+                )
+                self.apply(record, trial_id, seq, checked=new_checks.keys())
         return len(changes)
 
-    def apply(self, record: TrialRecord, trial_id: int, seq: int) -> None:
+    def apply(
+        self,
+        record: TrialRecord,
+        trial_id: int,
+        seq: int,
+        checked: Collection[int] | None = None,
+    ) -> None:
         """Put a trial into the cached history. A write of this process is applied
         directly (not read back) only right after a refresh inside the same write lock,
-        when no change of anyone else can have a lower ``seq``."""
-        self.history.update(record)
+        when no change of anyone else can have a lower ``seq``. ``checked``: the steps
+        whose checks changed, when the caller knows (see :meth:`History.update`)."""
+        self.history.update(record, checked)
         if record.number == len(self.ids):
             self.ids.append(trial_id)
         self._seq = max(self._seq, seq)

@@ -96,8 +96,8 @@ class Percentile(Pruner):
         values = history.complete_at(step)
         if len(values) < self.n_min_trials:
             return False
-        best = min(history.loss(v) for v in trial.checks.values())
-        return best > _percentile(values, self.percentile)
+        best = history.best_check(trial)
+        return best is not None and best > _percentile(values, self.percentile)
 
 
 @friendly_init(MethodError)

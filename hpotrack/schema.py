@@ -179,6 +179,28 @@ def _migrate_6_to_7(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN keep_checkpoints TEXT")
 
 
+def _migrate_7_to_8(db: sqlite3.Connection) -> None:
+    """A row per check (trial, step, value, and the ``seq`` of the write that made it)
+    instead of one JSON column per trial: each check rewrote the trial's every check so
+    far, so with a pruner checking each of a trial's reports the n-th check cost n (a
+    trial of 3,000 reports spent two thirds of its time encoding them). Readers ask for
+    the checks written after the ``seq`` they have seen, as they ask for trials. The old
+    column stays, emptied (dropping it means copying the table, and a view a user saved
+    on it would fail)."""
+    db.execute(
+        "CREATE TABLE checks (trial_id INTEGER NOT NULL REFERENCES trials(id), "
+        "step INTEGER NOT NULL, value REAL, seq INTEGER NOT NULL, "
+        "PRIMARY KEY (trial_id, step)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX idx_checks_trial_id_seq ON checks (trial_id, seq)")
+    db.execute(
+        "INSERT INTO checks (trial_id, step, value, seq) "
+        "SELECT t.id, CAST(c.key AS INTEGER), c.value, t.seq FROM trials t, json_each(t.checks) c "
+        "WHERE t.checks IS NOT NULL AND t.checks != ''"
+    )
+    db.execute("UPDATE trials SET checks = NULL WHERE checks IS NOT NULL")
+
+
 class KeptObjectError(Exception):
     """A view or trigger saved in the file that a migration could not make again."""
 
@@ -217,6 +239,7 @@ MIGRATIONS = (
     _migrate_4_to_5,
     _migrate_5_to_6,
     _migrate_6_to_7,
+    _migrate_7_to_8,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

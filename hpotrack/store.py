@@ -27,7 +27,7 @@ from hpotrack.records import Edge, TrialRecord, TrialState
 
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
-    "error, claim, host, pid, seq, parents, rung, bracket, checks, note, trained"
+    "error, claim, host, pid, seq, parents, rung, bracket, note, trained"
 )
 
 
@@ -190,7 +190,10 @@ class Store(Connection):
         Each row appears once, at its latest state; ordering by number (not seq) means a
         new trial always follows the ones numbered before it, even when those changed later.
         Lineage edges never change after insertion, so they are read only for trials
-        numbered ``new_from`` or more (the others come back with no parents).
+        numbered ``new_from`` or more (the others come back with no parents). A record's
+        ``checks`` are those written after ``seq``: checks are only ever added (or a step
+        written again), so a reader that has the trial's earlier ones adds these to them,
+        and a check costs a reader one row, not the trial's every check so far.
         """
         rows = self.conn.execute(
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND seq > ? ORDER BY number",
@@ -200,7 +203,34 @@ class Store(Connection):
             return []
         numbers = [r[1] for r in rows if r[1] >= new_from and r[15]]
         edges = self._edges(study_id, numbers) if numbers else {}
-        return [(r[0], r[14], _trial_record(r, edges.get(r[1], ()))) for r in rows]
+        checks = self._checks_since(study_id, seq)
+        return [
+            (r[0], r[14], _trial_record(r, edges.get(r[1], ()), checks.get(r[0], {}))) for r in rows
+        ]
+
+    def _checks_since(self, study_id: int, seq: int) -> dict[int, dict[int, float]]:
+        """Trial id -> {step: value} of the checks written after ``seq``: along the index
+        of the trials changed since, then each one's checks written since."""
+        found: dict[int, dict[int, float]] = {}
+        for trial_id, step, value in self.conn.execute(
+            "SELECT c.trial_id, c.step, c.value FROM trials t "
+            "JOIN checks c ON c.trial_id = t.id AND c.seq > ?2 "
+            "WHERE t.study_id = ?1 AND t.seq > ?2 ORDER BY c.trial_id, c.step",
+            (study_id, seq),
+        ):
+            found.setdefault(trial_id, {})[step] = value
+        return found
+
+    def _checks(self, trial_ids: Sequence[int]) -> dict[int, dict[int, float]]:
+        """Trial id -> {step: value} of every check of those trials."""
+        found: dict[int, dict[int, float]] = {}
+        for trial_id, step, value in self.conn.execute(
+            "SELECT trial_id, step, value FROM checks "
+            "WHERE trial_id IN (SELECT value FROM json_each(?)) ORDER BY trial_id, step",
+            (dumps(list(trial_ids)),),
+        ):
+            found.setdefault(trial_id, {})[step] = value
+        return found
 
     def trials_numbered(self, study_id: int, numbers: Sequence[int]) -> list[TrialRecord]:
         """The trials numbered ``numbers`` that exist, with their lineage edges, by number:
@@ -240,10 +270,12 @@ class Store(Connection):
         return self._records(study_id, rows)
 
     def _records(self, study_id: int, rows: Sequence[Sequence[Any]]) -> list[TrialRecord]:
-        """Trial records of full ``_TRIAL_COLUMNS`` rows, with their lineage edges."""
+        """Trial records of full ``_TRIAL_COLUMNS`` rows, with their lineage edges and
+        checks."""
         numbers = [r[1] for r in rows if r[15]]
         edges = self._edges(study_id, numbers) if numbers else {}
-        return [_trial_record(r, edges.get(r[1], ())) for r in rows]
+        checks = self._checks([r[0] for r in rows]) if rows else {}
+        return [_trial_record(r, edges.get(r[1], ()), checks.get(r[0], {})) for r in rows]
 
     def summary(self, study_id: int) -> StudySummary:
         """Counts by state, running trials and last activity of a study, in one pass in
@@ -330,8 +362,8 @@ class Store(Connection):
         seq = self._next_seq(study_id)
         cursor = self.conn.execute(
             "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
-            "started, heartbeat, host, pid, run_id, parents, rung, bracket, note, checks, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "started, heartbeat, host, pid, run_id, parents, rung, bracket, note, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 study_id,
                 number,
@@ -349,11 +381,12 @@ class Store(Connection):
                 rung,
                 bracket,
                 note,
-                dumps({str(k): v for k, v in checks.items()}) if checks else None,
                 seq,
             ),
         )
         assert cursor.lastrowid is not None
+        if checks:
+            self.add_checks(cursor.lastrowid, checks, seq)
         if parents:
             self.conn.executemany(
                 "INSERT INTO lineage (study_id, child, parent, kind, step, detail) "
@@ -442,16 +475,23 @@ class Store(Connection):
         return Stamp(trial_id, seq, now) if updated else None
 
     def record_check(
-        self, study_id: int, trial_id: int, checks: Mapping[int, float], rung: int | None
+        self, study_id: int, trial_id: int, step: int, value: float, rung: int | None
     ) -> Stamp:
-        """Store a running trial's objective at its decision steps so far (and the rung it
-        reached); a state change other processes see, since their decisions compare to it."""
+        """Store a running trial's objective at a decision step (and the rung it reached):
+        a state change other processes see, since their decisions compare to it. One
+        row, whatever the trial's checks before it."""
         seq = self._next_seq(study_id)
-        self.conn.execute(
-            "UPDATE trials SET checks = ?, rung = ?, seq = ? WHERE id = ?",
-            (dumps(checks), rung, seq, trial_id),  # JSON writes the int steps as text
-        )
+        self.add_checks(trial_id, {step: value}, seq)
+        self.conn.execute("UPDATE trials SET rung = ?, seq = ? WHERE id = ?", (rung, seq, trial_id))
         return Stamp(trial_id, seq, time.time())
+
+    def add_checks(self, trial_id: int, checks: Mapping[int, float | None], seq: int) -> None:
+        """Store a trial's checks (step -> value; a step stored before is replaced) as
+        written by the change ``seq`` of the trial's row (call inside :meth:`write`)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO checks (trial_id, step, value, seq) VALUES (?, ?, ?, ?)",
+            [(trial_id, step, value, seq) for step, value in checks.items()],
+        )
 
     def release_trial(self, study_id: int, trial_id: int) -> Stamp:
         """Turn a running trial that never started its function back into a queued one."""
@@ -530,6 +570,7 @@ class Store(Connection):
         """Remove a study and everything recorded for it (call inside :meth:`write`)."""
         trial_ids = "SELECT id FROM trials WHERE study_id = ?"
         self.conn.execute(f"DELETE FROM metrics WHERE trial_id IN ({trial_ids})", (study_id,))
+        self.conn.execute(f"DELETE FROM checks WHERE trial_id IN ({trial_ids})", (study_id,))
         self.conn.execute(f"DELETE FROM checkpoints WHERE trial_id IN ({trial_ids})", (study_id,))
         for table in ("lineage", "trials", "runs"):
             self.conn.execute(f"DELETE FROM {table} WHERE study_id = ?", (study_id,))
@@ -567,7 +608,9 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
     )
 
 
-def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
+def _trial_record(
+    row: Sequence[Any], parents: tuple[Edge, ...], checks: dict[int, float]
+) -> TrialRecord:
     return TrialRecord.from_fields(
         {
             "number": row[1],
@@ -586,9 +629,9 @@ def _trial_record(row: Sequence[Any], parents: tuple[Edge, ...]) -> TrialRecord:
             "pid": row[13],
             "rung": row[16],
             "bracket": row[17],
-            "checks": {int(k): v for k, v in json.loads(row[18]).items()} if row[18] else {},
-            "note": row[19],
-            "trained": row[20],
+            "checks": checks,
+            "note": row[18],
+            "trained": row[19],
         }
     )
 

@@ -417,11 +417,10 @@ class Study(StudyReader):
             if reports:
                 self._store.add_metrics(claimed.trial_id, reports)
             record = history.trials[claimed.number]
-            checks = {**record.checks, step: value}
             rung = self.method.rung(record, step, history)
-            stamp = self._store.record_check(self._row.id, claimed.trial_id, checks, rung)
-            updated = record.replace(checks=checks, rung=rung)
-            self._cache.apply(updated, claimed.trial_id, stamp.seq)
+            stamp = self._store.record_check(self._row.id, claimed.trial_id, step, value, rung)
+            updated = record.replace(checks={**record.checks, step: value}, rung=rung)
+            self._cache.apply(updated, claimed.trial_id, stamp.seq, checked=(step,))
             if updated.origin == Origin.MANUAL.value:
                 return False  # the user's own run: its checks are data, it is not stopped
             return self.method.on_report(updated, step, history)

@@ -3,6 +3,7 @@ WAL, and files written by older versions, migrated."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -28,8 +29,8 @@ from tests.test_store import new_study, query
 
 
 def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
-    assert SCHEMA_VERSION == 7
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert SCHEMA_VERSION == 8
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
@@ -346,7 +347,7 @@ def test_an_old_read_only_file_says_opening_migrates_it_and_leaves_nothing(
     code = "import sys; from hpotrack.store import Store; Store(sys.argv[1], must_exist=True)"
     run = [*_unprivileged(), sys.executable, "-c", code, str(db)]
     error = subprocess.run(run, capture_output=True, text=True).stderr.strip().splitlines()[-1]
-    assert "has schema version 3, and opening it migrates it to version 7" in error
+    assert "has schema version 3, and opening it migrates it to version 8" in error
     assert "read-only: copy it to a writable folder or make it writable" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]
     assert db.read_bytes() == before
@@ -557,7 +558,7 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
     points = query(db, "SELECT COUNT(*) FROM metrics")
     study = hp.load_study("v1-study", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     trials = study.trials
     assert [(t.number, t.state.value, t.value) for t in trials] == [
         (number, state, value) for number, state, _, value, _ in before
@@ -617,7 +618,7 @@ def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> 
     shutil.copytree(SCHEMA_V2.with_name("schema_v2.db.ckpt"), tmp_path / "old.db.ckpt")
     before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
     halving = hp.load_study("v2-hyperband", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     assert halving.budget == hp.Budget(1, 9, name="epochs")
     after = [(t.number, t.state.value, t.rung, t.bracket) for t in halving.trials]
     assert after == [row[:4] for row in before[: len(after)]]
@@ -672,7 +673,7 @@ def test_a_schema_v3_file_loses_the_state_index_and_keeps_its_queue(tmp_path: Pa
         return x
 
     trials = train.optimize(n_trials=10).trials
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     assert query(db, indexes) == []
     assert [(t.number, t.state.value) for t in trials[:6]] == [(n, s) for n, s, _ in before[:6]]
     lost, queued, retry = trials[6], trials[7], trials[8]
@@ -705,7 +706,7 @@ def test_a_schema_v4_file_gains_steps_trained_for_new_trials_only(tmp_path: Path
         return (x - 0.3) ** 2 + 1 / trial.budget  # type: ignore[operator]
 
     study = halving.optimize(n_trials=100, max_budget=30)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     old, new = study.trials[: len(before)], study.trials[len(before) :]
     assert [(t.number, t.state.value, t.value, t.rung) for t in old] == [row[:4] for row in before]
     assert all(t.trained is None for t in old)
@@ -727,7 +728,7 @@ def test_a_schema_v5_file_keeps_its_ids_and_never_gives_them_again(tmp_path: Pat
     tables = ("studies", "trials", "metrics", "runs")
     before = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
     store = open_store(db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     after = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
     assert after == {**before, "runs": [(*run, None) for run in before["runs"]]}  # v7's column
     kept = hp.load_study("v5-newest", db=db)
@@ -777,12 +778,65 @@ def test_a_schema_v6_file_keeps_the_checkpoints_its_runs_may_have_promised(
         return x
 
     study = every_step.optimize(n_trials=5)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     assert query(db, "SELECT keep_checkpoints FROM runs ORDER BY id") == [(None,), ("needed",)]
     rows = query(db, saved)
     assert rows[:9] == before and [row[:2] for row in rows[9:]] == [(3, 3), (4, 3)]
     assert all((tmp_path / "old.db.ckpt" / row[2]).is_file() for row in rows)
     assert study.load_checkpoint(0, step=1) == {"x": study.trials[0].params["x"], "step": 1}
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+SCHEMA_V7 = Path(__file__).with_name("data") / "schema_v7.db"  # see data/make_schema_v7.py
+
+
+def test_a_schema_v7_file_moves_each_trials_checks_into_rows_that_decide_as_before(
+    tmp_path: Path,
+) -> None:
+    """A real file written at schema 7 (commit 1bb1203), when a trial's checks were one
+    JSON column: a Hyperband study and a random search with the median pruner, one of
+    whose trials a killed worker left running. Every check becomes a row of its own and
+    decides as before: the complete trials' checks are what the median rule compares a
+    new trial with, and the lost trial's are kept."""
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V7, db)
+    shutil.copytree(SCHEMA_V7.with_name("schema_v7.db.ckpt"), tmp_path / "old.db.ckpt")
+    listed = (
+        "SELECT s.name, t.number, t.rung, t.bracket, t.checks FROM trials t "
+        "JOIN studies s ON s.id = t.study_id ORDER BY t.id"
+    )
+    before = {
+        (name, number): (rung, bracket, {int(k): v for k, v in json.loads(checks or "{}").items()})
+        for name, number, rung, bracket, checks in query(db, listed)
+    }
+    assert sum(len(checks) for _, _, checks in before.values()) == 109
+    halving, median = hp.load_study("v7-hyperband", db=db), hp.load_study("v7-median", db=db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    after = {
+        (study.name, t.number): (t.rung, t.bracket, t.checks)
+        for study in (halving, median)
+        for t in study.trials
+    }
+    assert after == before
+    assert query(db, "SELECT COUNT(*), COUNT(DISTINCT trial_id) FROM checks") == [(109, 29)]
+    assert query(db, "SELECT COUNT(*) FROM trials WHERE checks IS NOT NULL") == [(0,)]
+    assert median.trials[12].state is TrialState.RUNNING
+    close_stores()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=hp.methods.Random(pruner="median"),
+             study="v7-median", db=db, seed=7, budget=hp.Budget(1, 9, name="epochs"),
+             max_failures=5)  # fmt: skip
+    def worse(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.report(100.0, step=epoch)  # worse than every migrated check at epoch 1
+        return 100.0
+
+    study = worse.optimize(n_trials=16)
+    lost, retry = study.trials[12], study.trials[13]
+    assert lost.state is TrialState.FAILED and lost.checks == before[("v7-median", 12)][2]
+    assert [(e.parent, e.kind) for e in retry.parents] == [(12, "retried")]
+    new = study.trials[13:]
+    assert [(t.state, t.checks) for t in new] == [(TrialState.PRUNED, {1: 100.0})] * 4
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
 
@@ -842,7 +896,7 @@ def test_a_users_views_and_triggers_outlive_the_table_rebuild_of_schema_6(tmp_pa
     db = _v5_with_view_and_trigger(tmp_path / "old.db")
     good = query(db, "SELECT * FROM good ORDER BY number")
     study = hp.load_study("v5-newest", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     assert query(db, "SELECT * FROM good ORDER BY number") == good
     study.enqueue({"y": 3})
     assert query(db, "SELECT number FROM audit") == [(3,)]  # the trigger still fires

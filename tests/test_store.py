@@ -134,6 +134,40 @@ def test_trials_in_states_reads_those_of_one_study_by_number_with_their_edges(
     assert store.trials_in_states(one, ["failed"]) == []
 
 
+def test_a_check_is_one_row_and_readers_get_only_the_checks_written_since(
+    store: Store, db: Path
+) -> None:
+    """A check used to rewrite the trial's every check so far as one JSON column (and
+    every reader decoded them all again): with a pruner checking each of 3,000 reports,
+    two thirds of a trial's time. Now each check is a row, and a read after ``seq``
+    brings the checks written after it, for another process to add to those it has."""
+    study_id = new_study(store)
+    trial_id = add_trial(store, study_id, 0)
+    other = add_trial(store, study_id, 1)
+    with store.write():
+        store.record_check(study_id, trial_id, 1, 0.5, None)
+    seen = latest_seq(store, study_id)
+    (_, _, first), (_, _, second) = store.trials_since(study_id, 0)
+    assert first.checks == {1: 0.5} and second.checks == {}
+    with store.write():
+        store.record_check(study_id, trial_id, 2, 0.25, 1)
+        store.record_check(study_id, trial_id, 1, 0.75, 1)  # a step again replaces its value
+    (_, seq, changed) = store.trials_since(study_id, seen)[0]
+    assert (changed.number, changed.rung, changed.checks) == (0, 1, {1: 0.75, 2: 0.25})
+    assert store.trials_since(study_id, seq) == []
+    rows = "SELECT trial_id, step, value FROM checks ORDER BY trial_id, step"
+    assert query(db, rows) == [(trial_id, 1, 0.75), (trial_id, 2, 0.25)]
+    assert query(db, "SELECT checks FROM trials") == [(None,), (None,)]  # the old column
+    with store.write():
+        store.record_check(study_id, other, 3, 2.0, None)
+    (changed_row,) = store.trials_since(study_id, seq)
+    assert changed_row[0] == other and changed_row[2].checks == {3: 2.0}
+    assert [r.checks for r in store.trials_in_states(study_id, ["running"])] == [
+        {1: 0.75, 2: 0.25},
+        {3: 2.0},
+    ]
+
+
 def test_seq_grows_with_every_change(store: Store) -> None:
     study_id = new_study(store)
     seqs = []

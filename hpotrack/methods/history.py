@@ -62,6 +62,7 @@ class History:
         self._reached: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
         self._complete_at: dict[int, list[float]] = {}
         self._stopped: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
+        self._best_checks: dict[int, float] = {}  # number: lowest loss of its checks, once asked
         self._trials: list[TrialRecord] = []
         self._claims: dict[str, int] = {}  # claim: the trial that holds it
         self._claim_counts: dict[str, int] = {}
@@ -235,18 +236,26 @@ class History:
             self._index_value(self._trials[number], add=False)
         self._superseded.add(number)
 
-    def _move_checks(self, old: TrialRecord | None, new: TrialRecord) -> None:
+    def _move_checks(
+        self, old: TrialRecord | None, new: TrialRecord, checked: Collection[int] | None
+    ) -> None:
         """Index ``new``'s checks in place of ``old``'s (None: a new trial). A check adds
         one step to a running trial, so when its state and bracket stay, only the steps
-        whose value changed move: re-indexing all of them made a trial's n-th check cost
-        n (a pruner checking each of 3,000 reports spent 14 of 20 s here)."""
+        whose value changed move (``checked``, when the caller knows them; else found by
+        comparing): re-indexing all of them made a trial's n-th check cost n (a pruner
+        checking each of 3,000 reports spent 14 of 20 s here)."""
         if old is None or old.state is not new.state or old.bracket != new.bracket:
             if old is not None and old.checks:
                 self._index_checks(old, add=False)
             if new.checks:
                 self._index_checks(new, add=True)
             return
-        steps = {step for step, _ in old.checks.items() ^ new.checks.items()}
+        if checked is not None:
+            steps: Collection[int] = checked
+        elif old.checks is new.checks:
+            return
+        else:
+            steps = {step for step, _ in old.checks.items() ^ new.checks.items()}
         if steps:
             self._index_checks(old, add=False, steps=steps)
             self._index_checks(new, add=True, steps=steps)
@@ -260,10 +269,15 @@ class History:
             return
         checks = record.checks
         chosen = checks.items() if steps is None else ((s, checks[s]) for s in steps if s in checks)
+        number = record.number
         for step, value in chosen:
             if value is None:  # not storable as JSON: never written since, kept readable
                 continue
-            entry = (self._sign * value, record.number)
+            entry = (self._sign * value, number)
+            if not add:
+                self._best_checks.pop(number, None)  # found again when next asked
+            elif number in self._best_checks:
+                self._best_checks[number] = min(self._best_checks[number], entry[0])
             ranked = self._reached.setdefault((record.bracket, step), [])
             self._change(ranked, entry, add)
             if record.state is TrialState.COMPLETE:
@@ -334,8 +348,25 @@ class History:
         elif not _sorted_change(items, item, add) and item in added:
             added.remove(item)  # entered in this batch (a trial replaced twice: rare)
 
-    def update(self, record: TrialRecord) -> None:
-        """Insert or replace a trial (called by the study loop only)."""
+    def best_check(self, record: TrialRecord) -> float | None:
+        """The lowest loss among ``record``'s checks (None: none has a value), kept as
+        checks arrive, so a rule that compares it at every check (the median stopping
+        rule) does not pass over all of them each time."""
+        number = record.number
+        indexed = number < len(self._trials) and self._trials[number] is record
+        if indexed and number in self._best_checks:
+            return self._best_checks[number]
+        losses = [self._sign * v for v in record.checks.values() if v is not None]
+        best = min(losses) if losses else None
+        if indexed and best is not None and number not in self._superseded:
+            self._best_checks[number] = best
+        return best
+
+    def update(self, record: TrialRecord, checked: Collection[int] | None = None) -> None:
+        """Insert or replace a trial (called by the study loop only). ``checked``: the
+        steps whose checks are new or changed since the trial's previous record, when the
+        caller knows them (a check, or a read of the checks written since): only those
+        are re-indexed (see :meth:`_move_checks`)."""
         old: TrialRecord | None = None
         if record.number < len(self._trials):
             old = self._trials[record.number]
@@ -366,7 +397,7 @@ class History:
         self.trained += record.trained or 0
         if record.state in self._unfinished:
             self._unfinished[record.state].add(record.number)
-        self._move_checks(old, record)
+        self._move_checks(old, record, checked)
         if record.checks:
             self._index_stopped(record, add=True)
         if record.state is TrialState.COMPLETE and self._beats_best(record):

@@ -149,6 +149,7 @@ class _Plan:
     runs: list[dict[str, Any]] = field(default_factory=list)  # "run": its number in the export
     edges: list[dict[str, Any]] = field(default_factory=list)
     points: list[tuple[int, str, int, float | None, float | None]] = field(default_factory=list)
+    checks: dict[int, dict[int, float | None]] = field(default_factory=dict)  # number: checks
     running: list[int] = field(default_factory=list)  # trials running when exported
 
 
@@ -196,6 +197,8 @@ def import_study(
         # plain executemany: sqlite-utils' insert_all took most of the time of a curve
         for number, points in groupby(plan.points, key=itemgetter(0)):
             store.add_metrics(ids[number], [point[1:] for point in points])
+        for number, checks in plan.checks.items():
+            store.add_checks(ids[number], checks, plan.trials[number]["seq"])
         row = store.find_study(study_name)
         assert row is not None
         _retry(store, row, {number: ids[number] for number in plan.running})
@@ -395,12 +398,14 @@ def _trial(
             "seq": position + 1,  # increasing with number, as if written in order
             "parents": len(trial["parents"] or []),
             **{key: _index(trial[key], f"{where}: {key}") for key in ("rung", "bracket")},
-            "checks": _checks(trial["checks"] or {}, where),
             "note": trial["note"],
             "trained": trial["trained"],
             "run_id": trial["run"],  # the run's number in the export, made an id on insert
         }
     )
+    checks = _checks(trial["checks"] or {}, where)
+    if checks:
+        plan.checks[position] = checks
     run = trial["run"]
     _check(run is None or 0 <= run < len(plan.runs), f"{where}: run {run!r} is not in runs")
     seen: set[tuple[int, str]] = set()
@@ -449,14 +454,14 @@ def _index(value: int | None, what: str) -> int | None:
     return value
 
 
-def _checks(checks: Mapping[str, Any], where: str) -> str | None:
-    """A trial's checks as the store keeps them (JSON of step -> value; None if none),
-    each step a whole number as JSON writes it and each value a number or null."""
+def _checks(checks: Mapping[str, Any], where: str) -> dict[int, float | None]:
+    """A trial's checks as the store keeps them (step -> value), each step a whole
+    number as JSON writes it and each value a number or null."""
     for step, value in checks.items():
         whole = isinstance(step, str) and step.isdecimal() and len(step) < 20
         ok = whole and str(int(step)) == step and _point(int(step), value, None)
         _check(ok, f"{where}: check {step!r}: {value!r} is not a step >= 0 with a number or null")
-    return dumps(checks) if checks else None
+    return {int(step): value for step, value in checks.items()}
 
 
 def _fields(obj: Any, spec: Mapping[str, str], where: str = "the export") -> dict[str, Any]:

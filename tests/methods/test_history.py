@@ -260,7 +260,8 @@ def test_checks_moved_step_by_step_index_as_a_fresh_read_does() -> None:
                 step = draw.randrange(1, 8)  # may repeat: a new value at that step
                 checks = {**trial.checks, step: round(draw.random(), 1)}
                 trial = dataclasses.replace(trial, checks=checks)
-                moved.update(trial)
+                moved.update(trial, (step,) if draw.random() < 0.5 else None)  # told, or found
+                assert moved.best_check(trial) == min(checks.values())
             state = draw.choice([TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING])
             if draw.random() < 0.2:
                 trial = dataclasses.replace(trial, bracket=draw.choice([None, 0, 1]))
@@ -271,3 +272,23 @@ def test_checks_moved_step_by_step_index_as_a_fresh_read_does() -> None:
         for trial in final:
             fresh.update(trial)
         assert indexes(moved) == indexes(fresh)
+
+
+def test_best_check_follows_checks_as_they_arrive_without_passing_over_them() -> None:
+    """The median rule compares a trial's best check with the others' at every check:
+    a pass over all of its checks made the n-th check cost n. The best is kept as checks
+    arrive (in the direction's sense), found again after a step's value changes, and a
+    record the history does not hold is answered from its own checks."""
+    history = History(Space({"x": Float(0.0, 1.0)}), "maximize", 0)
+    trial = TrialRecord(0, TrialState.RUNNING, {"x": 0.5})
+    history.update(trial)
+    assert history.best_check(trial) is None
+    for step, value, best in [(1, 0.2, -0.2), (2, 0.5, -0.5), (3, 0.4, -0.5)]:
+        trial = dataclasses.replace(trial, checks={**trial.checks, step: value})
+        history.update(trial, (step,))
+        assert history.best_check(trial) == best  # a loss: the highest accuracy, negated
+    trial = dataclasses.replace(trial, checks={**trial.checks, 2: 0.1})  # step 2 again
+    history.update(trial, (2,))
+    assert history.best_check(trial) == -0.4
+    elsewhere = dataclasses.replace(trial, checks={1: 0.9})
+    assert history.best_check(elsewhere) == -0.9 and history.best_check(trial) == -0.4
