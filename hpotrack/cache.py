@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from hpotrack.checkmap import with_checks
 from hpotrack.errors import StudyDeleted
 from hpotrack.methods.history import History
 from hpotrack.records import TrialRecord
@@ -54,7 +55,7 @@ class TrialCache:
                 new_checks = record.checks  # the checks written since, and no edges
                 record = record.replace(
                     parents=cached.parents,
-                    checks={**cached.checks, **new_checks} if new_checks else cached.checks,
+                    checks=with_checks(cached.checks, new_checks),
                 )
                 self.apply(record, trial_id, seq, checked=new_checks.keys())
         return len(changes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -88,7 +89,7 @@ class TrialRecord:
     pid: int | None = None
     rung: int | None = None
     bracket: int | None = None
-    checks: dict[int, float] = field(default_factory=dict)
+    checks: Mapping[int, float] = field(default_factory=dict)  # see hpotrack.checkmap
     note: str | None = None
     trained: int | None = None  # budget steps trained (e.g. epochs); None: not counted
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hpotrack.checkmap import CheckMap
 from hpotrack.connection import Connection
 from hpotrack.errors import StorageError
 from hpotrack.jsonable import dumps
@@ -611,6 +612,7 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
 def _trial_record(
     row: Sequence[Any], parents: tuple[Edge, ...], checks: dict[int, float]
 ) -> TrialRecord:
+    """A trial's record; its checks a :class:`CheckMap`, which later checks extend in O(1)."""
     return TrialRecord.from_fields(
         {
             "number": row[1],
@@ -629,7 +631,7 @@ def _trial_record(
             "pid": row[13],
             "rung": row[16],
             "bracket": row[17],
-            "checks": checks,
+            "checks": CheckMap(checks) if checks else {},
             "note": row[18],
             "trained": row[19],
         }

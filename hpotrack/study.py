@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpotrack import checkpoints, claims, limits, lost, retries
+from hpotrack.checkmap import with_checks
 from hpotrack.claims import Claimed, Outcome, Worker, finished
 from hpotrack.errors import MethodError, StopSearch
 from hpotrack.handles import TrialCheckpoints, TrialChecks
@@ -419,7 +420,7 @@ class Study(StudyReader):
             record = history.trials[claimed.number]
             rung = self.method.rung(record, step, history)
             stamp = self._store.record_check(self._row.id, claimed.trial_id, step, value, rung)
-            updated = record.replace(checks={**record.checks, step: value}, rung=rung)
+            updated = record.replace(checks=with_checks(record.checks, {step: value}), rung=rung)
             self._cache.apply(updated, claimed.trial_id, stamp.seq, checked=(step,))
             if updated.origin == Origin.MANUAL.value:
                 return False  # the user's own run: its checks are data, it is not stopped
