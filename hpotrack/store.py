@@ -1,11 +1,11 @@
-"""Every query hpotrack makes, on a :class:`~hpotrack.connection.Connection` to its file.
+"""Every query hpotrack makes, on a :class:`~hpotrack.connection.Connection` to its file:
+studies, the writes of each trial's life (insert, start, checks, heartbeat, outcome),
+reports, lineage and provenance. Reading trials back into records is
+:mod:`hpotrack.trial_reads`, whose methods the store has too.
 
-Incremental reads: every state change of a trial stamps it with ``seq``, one more than the
-study's largest ``seq``. Writers are serialised, so a reader that has seen ``seq <= S`` has
-seen every change up to S, and the next read asks only for ``seq > S`` (DESIGN principle 3).
-
-sqlite-utils builds the schema and the migrations; the per-trial hot path uses plain
-statements on the same connection.
+Every state change of a trial stamps it with ``seq``, one more than the study's largest
+``seq``, so that readers fetch only what changed (DESIGN principle 3). The statements are
+plain SQL on one connection (sqlite-utils only for an import's bulk inserts).
 """
 
 from __future__ import annotations
@@ -15,21 +15,16 @@ import json
 import os
 import time
 import weakref
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpotrack.checkmap import CheckMap
 from hpotrack.connection import Connection
 from hpotrack.errors import StorageError
 from hpotrack.jsonable import dumps
-from hpotrack.records import Edge, TrialRecord, TrialState
-
-_TRIAL_COLUMNS = (
-    "id, number, state, params, value, metrics, budget, origin, started, finished, "
-    "error, claim, host, pid, seq, parents, rung, bracket, note, trained"
-)
+from hpotrack.records import Edge, TrialState
+from hpotrack.trial_reads import TrialReads
 
 
 @dataclass(frozen=True)
@@ -81,7 +76,7 @@ class StudyRow:
     budget: dict[str, Any] | None = None
 
 
-class Store(Connection):
+class Store(TrialReads, Connection):
     """An open hpotrack database file (:class:`Connection`) and every query on it."""
 
     def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
@@ -183,101 +178,6 @@ class Store(Connection):
 
     # -- trials: the hot path -----------------------------------------------------------
 
-    def trials_since(
-        self, study_id: int, seq: int, new_from: int = 0
-    ) -> list[tuple[int, int, TrialRecord]]:
-        """(id, seq, record) of every trial changed after ``seq``, by number.
-
-        Each row appears once, at its latest state; ordering by number (not seq) means a
-        new trial always follows the ones numbered before it, even when those changed later.
-        Lineage edges never change after insertion, so they are read only for trials
-        numbered ``new_from`` or more (the others come back with no parents). A record's
-        ``checks`` are those written after ``seq``: checks are only ever added (or a step
-        written again), so a reader that has the trial's earlier ones adds these to them,
-        and a check costs a reader one row, not the trial's every check so far.
-        """
-        rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND seq > ? ORDER BY number",
-            (study_id, seq),
-        ).fetchall()
-        if not rows:
-            return []
-        numbers = [r[1] for r in rows if r[1] >= new_from and r[15]]
-        edges = self._edges(study_id, numbers) if numbers else {}
-        checks = self._checks_since(study_id, seq)
-        return [
-            (r[0], r[14], _trial_record(r, edges.get(r[1], ()), checks.get(r[0], {}))) for r in rows
-        ]
-
-    def _checks_since(self, study_id: int, seq: int) -> dict[int, dict[int, float]]:
-        """Trial id -> {step: value} of the checks written after ``seq``: along the index
-        of the trials changed since, then each one's checks written since."""
-        found: dict[int, dict[int, float]] = {}
-        for trial_id, step, value in self.conn.execute(
-            "SELECT c.trial_id, c.step, c.value FROM trials t "
-            "JOIN checks c ON c.trial_id = t.id AND c.seq > ?2 "
-            "WHERE t.study_id = ?1 AND t.seq > ?2 ORDER BY c.trial_id, c.step",
-            (study_id, seq),
-        ):
-            found.setdefault(trial_id, {})[step] = value
-        return found
-
-    def _checks(self, trial_ids: Sequence[int]) -> dict[int, dict[int, float]]:
-        """Trial id -> {step: value} of every check of those trials."""
-        found: dict[int, dict[int, float]] = {}
-        for trial_id, step, value in self.conn.execute(
-            "SELECT trial_id, step, value FROM checks "
-            "WHERE trial_id IN (SELECT value FROM json_each(?)) ORDER BY trial_id, step",
-            (dumps(list(trial_ids)),),
-        ):
-            found.setdefault(trial_id, {})[step] = value
-        return found
-
-    def trials_numbered(self, study_id: int, numbers: Sequence[int]) -> list[TrialRecord]:
-        """The trials numbered ``numbers`` that exist, with their lineage edges, by number:
-        a lookup each in the (study_id, number) index, for reads of a few trials (one and
-        its ancestors) that need not read the study."""
-        rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? "
-            "AND number IN (SELECT value FROM json_each(?)) ORDER BY number",
-            (study_id, dumps(list(numbers))),
-        ).fetchall()
-        return self._records(study_id, rows)
-
-    def best_complete(self, study_id: int, direction: str, limit: int = 1) -> list[TrialRecord]:
-        """The ``limit`` best complete trials with a value, best first, ties by number: the
-        order in which :attr:`History.best` keeps the first one it reads (NaN is stored as
-        NULL, so it has no value). One pass in SQLite over the study's rows, none in
-        Python: a complete trial's value has no index (it would cost every finishing
-        trial's commit a page)."""
-        order = "ASC" if direction == "minimize" else "DESC"
-        rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND state = 'complete' "
-            f"AND value IS NOT NULL ORDER BY value {order}, number LIMIT ?",
-            (study_id, limit),
-        ).fetchall()
-        return self._records(study_id, rows)
-
-    def trials_in_states(self, study_id: int, states: Collection[str]) -> list[TrialRecord]:
-        """The trials in any of ``states``, with their lineage edges, by number: one pass in
-        SQLite along the (study_id, number) index, decoding only those (``hpotrack show
-        --state failed`` of a large study shows a few of its rows). No index on the state:
-        every trial would enter and leave it."""
-        rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? "
-            "AND state IN (SELECT value FROM json_each(?)) ORDER BY number",
-            (study_id, dumps(sorted(states))),
-        ).fetchall()
-        return self._records(study_id, rows)
-
-    def _records(self, study_id: int, rows: Sequence[Sequence[Any]]) -> list[TrialRecord]:
-        """Trial records of full ``_TRIAL_COLUMNS`` rows, with their lineage edges and
-        checks."""
-        numbers = [r[1] for r in rows if r[15]]
-        edges = self._edges(study_id, numbers) if numbers else {}
-        checks = self._checks([r[0] for r in rows]) if rows else {}
-        return [_trial_record(r, edges.get(r[1], ()), checks.get(r[0], {})) for r in rows]
-
     def summary(self, study_id: int) -> StudySummary:
         """Counts by state, running trials and last activity of a study, in one pass in
         SQLite (the list of studies shows these for every study in the file)."""
@@ -322,16 +222,6 @@ class Store(Connection):
             (study_id, glob),
         ):
             yield claim
-
-    def _edges(self, study_id: int, children: Sequence[int]) -> dict[int, tuple[Edge, ...]]:
-        found: dict[int, list[Edge]] = {}
-        for child, parent, kind, step, detail in self.conn.execute(
-            "SELECT child, parent, kind, step, detail FROM lineage WHERE study_id = ? "
-            "AND child IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-            (study_id, dumps(list(children))),
-        ):
-            found.setdefault(child, []).append(Edge(parent, kind, step, detail))
-        return {child: tuple(edges) for child, edges in found.items()}
 
     def insert_trial(
         self,
@@ -606,35 +496,6 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
         created=row[9],
         retries=1 if row[10] is None else row[10],
         budget=json.loads(row[11]) if row[11] else None,
-    )
-
-
-def _trial_record(
-    row: Sequence[Any], parents: tuple[Edge, ...], checks: dict[int, float]
-) -> TrialRecord:
-    """A trial's record; its checks a :class:`CheckMap`, which later checks extend in O(1)."""
-    return TrialRecord.from_fields(
-        {
-            "number": row[1],
-            "state": TrialState(row[2]),
-            "params": json.loads(row[3]),
-            "value": row[4],
-            "metrics": json.loads(row[5]) if row[5] else {},
-            "budget": row[6],
-            "origin": row[7],
-            "parents": parents,
-            "started": row[8],
-            "finished": row[9],
-            "error": row[10],
-            "claim": row[11],
-            "host": row[12],
-            "pid": row[13],
-            "rung": row[16],
-            "bracket": row[17],
-            "checks": CheckMap(checks) if checks else {},
-            "note": row[18],
-            "trained": row[19],
-        }
     )
 
 
