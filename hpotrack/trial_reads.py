@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from hpotrack.checkmap import CheckMap
@@ -59,26 +59,24 @@ class TrialReads:
     def _checks_since(self, study_id: int, seq: int) -> dict[int, dict[int, float]]:
         """Trial id -> {step: value} of the checks written after ``seq``: along the index
         of the trials changed since, then each one's checks written since."""
-        found: dict[int, dict[int, float]] = {}
-        for trial_id, step, value in self.conn.execute(
-            "SELECT c.trial_id, c.step, c.value FROM trials t "
-            "JOIN checks c ON c.trial_id = t.id AND c.seq > ?2 "
-            "WHERE t.study_id = ?1 AND t.seq > ?2 ORDER BY c.trial_id, c.step",
-            (study_id, seq),
-        ):
-            found.setdefault(trial_id, {})[step] = value
-        return found
+        return _by_trial(
+            self.conn.execute(
+                "SELECT c.trial_id, c.step, c.value FROM trials t "
+                "JOIN checks c ON c.trial_id = t.id AND c.seq > ?2 "
+                "WHERE t.study_id = ?1 AND t.seq > ?2 ORDER BY c.trial_id, c.step",
+                (study_id, seq),
+            )
+        )
 
     def _checks(self, trial_ids: Sequence[int]) -> dict[int, dict[int, float]]:
         """Trial id -> {step: value} of every check of those trials."""
-        found: dict[int, dict[int, float]] = {}
-        for trial_id, step, value in self.conn.execute(
-            "SELECT trial_id, step, value FROM checks "
-            "WHERE trial_id IN (SELECT value FROM json_each(?)) ORDER BY trial_id, step",
-            (dumps(list(trial_ids)),),
-        ):
-            found.setdefault(trial_id, {})[step] = value
-        return found
+        return _by_trial(
+            self.conn.execute(
+                "SELECT trial_id, step, value FROM checks "
+                "WHERE trial_id IN (SELECT value FROM json_each(?)) ORDER BY trial_id, step",
+                (dumps(list(trial_ids)),),
+            )
+        )
 
     def trials_numbered(self, study_id: int, numbers: Sequence[int]) -> list[TrialRecord]:
         """The trials numbered ``numbers`` that exist, with their lineage edges, by number:
@@ -134,6 +132,14 @@ class TrialReads:
         ):
             found.setdefault(child, []).append(Edge(parent, kind, step, detail))
         return {child: tuple(edges) for child, edges in found.items()}
+
+
+def _by_trial(rows: Iterable[tuple[int, int, float]]) -> dict[int, dict[int, float]]:
+    """Trial id -> {step: value} of (trial id, step, value) rows."""
+    found: dict[int, dict[int, float]] = {}
+    for trial_id, step, value in rows:
+        found.setdefault(trial_id, {})[step] = value
+    return found
 
 
 def _trial_record(
