@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING
 
 from hpotrack.errors import StorageError
 from hpotrack.filelock import WriterLock
-from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION, KeptObjectError, missing_columns
+from hpotrack.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    KeptObjectError,
+    NameTakenError,
+    missing_columns,
+)
 from hpotrack.walindex import WalIndex
 
 if TYPE_CHECKING:
@@ -248,6 +254,8 @@ class Connection:
                     f"drop it (sqlite3 {shlex.quote(str(self.path))} {shlex.quote(drop)}), "
                     "open the file again, then make it anew (nothing was changed)"
                 ) from None
+            except NameTakenError as exc:
+                raise StorageError(_name_taken(self.path, exc)) from None
             if version < SCHEMA_VERSION:
                 self.conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
@@ -411,6 +419,24 @@ class Connection:
     def wal_bytes(self) -> int:
         """How much the WAL holds now (0 if unknown), from the WAL index."""
         return self._wal_index.wal_bytes()
+
+
+def _name_taken(path: Path, exc: NameTakenError) -> str:
+    """Why a migration stopped at an object of the user's with a name it gives, and the
+    command that frees the name (a table is renamed: it holds data)."""
+    name = exc.name.replace('"', '""')
+    if exc.kind == "table":
+        fix = f"rename it (sqlite3 {shlex.quote(str(path))} "
+        fix += shlex.quote(f'ALTER TABLE "{name}" RENAME TO "{name}_saved"') + ")"
+    else:
+        fix = f"drop it (sqlite3 {shlex.quote(str(path))} "
+        fix += shlex.quote(f'DROP {exc.kind.upper()} "{name}"') + ")"
+        fix += " and make it anew under another name"
+    return (
+        f"cannot migrate {path} to schema version {SCHEMA_VERSION}: a table or index it "
+        f"adds would take the name of the {exc.kind} {exc.name!r} saved in the file; {fix}, "
+        "then open the file again (nothing was changed)"
+    )
 
 
 def require_sqlite() -> None:

@@ -187,6 +187,7 @@ def _migrate_7_to_8(db: sqlite3.Connection) -> None:
     the checks written after the ``seq`` they have seen, as they ask for trials. The old
     column stays, emptied (dropping it means copying the table, and a view a user saved
     on it would fail)."""
+    _refuse_taken(db, "checks", "idx_checks_trial_id_seq")
     db.execute(
         "CREATE TABLE checks (trial_id INTEGER NOT NULL REFERENCES trials(id), "
         "step INTEGER NOT NULL, value REAL, seq INTEGER NOT NULL, "
@@ -207,6 +208,28 @@ class KeptObjectError(Exception):
     def __init__(self, kind: str, name: str, reason: str) -> None:
         super().__init__(f"{kind} {name}: {reason}")
         self.kind, self.name, self.reason = kind, name, reason
+
+
+class NameTakenError(Exception):
+    """An object saved in the file (a user's view, say) has a name a migration gives."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} {name} has the name of a new table or index")
+        self.kind, self.name = kind, name
+
+
+def _refuse_taken(db: sqlite3.Connection, *names: str) -> None:
+    """Raise :class:`NameTakenError` if a table, view or index is named one of ``names``
+    (they share one namespace): SQLite's "view checks already exists" said neither whose
+    it is nor what to do."""
+    marks = ", ".join("?" for _ in names)
+    taken = db.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'index') "
+        f"AND lower(name) IN ({marks})",
+        names,
+    ).fetchone()
+    if taken is not None:
+        raise NameTakenError(*taken)
 
 
 def _drop_views_and_triggers(db: sqlite3.Connection) -> list[tuple[str, str, str]]:

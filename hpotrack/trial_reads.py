@@ -21,7 +21,7 @@ from hpotrack.records import Edge, TrialRecord, TrialState
 
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
-    "error, claim, host, pid, seq, parents, rung, bracket, note, trained"
+    "error, claim, host, pid, seq, parents, rung, bracket, note, trained, checks"
 )
 
 
@@ -41,7 +41,8 @@ class TrialReads:
         numbered ``new_from`` or more (the others come back with no parents). A record's
         ``checks`` are those written after ``seq``: checks are only ever added (or a step
         written again), so a reader that has the trial's earlier ones adds these to them,
-        and a check costs a reader one row, not the trial's every check so far.
+        and a check costs a reader one row, not the trial's every check so far (but those
+        of an hpotrack older than schema 8, which come whole: see :func:`_trial_record`).
         """
         rows = self.conn.execute(
             f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND seq > ? ORDER BY number",
@@ -145,7 +146,14 @@ def _by_trial(rows: Iterable[tuple[int, int, float]]) -> dict[int, dict[int, flo
 def _trial_record(
     row: Sequence[Any], parents: tuple[Edge, ...], checks: dict[int, float]
 ) -> TrialRecord:
-    """A trial's record; its checks a :class:`CheckMap`, which later checks extend in O(1)."""
+    """A trial's record; its checks a :class:`CheckMap`, which later checks extend in O(1).
+    ``checks`` are the trial's rows of table ``checks``; the column ``trials.checks``,
+    which migration 7 -> 8 empties, is read too: a process of an hpotrack older than
+    schema 8, started before a newer one migrated the file, still writes its trials'
+    checks there (each time all of them), and they were lost to every newer reader and
+    to exports."""
+    if row[20]:
+        checks = {**checks, **{int(k): v for k, v in json.loads(row[20]).items()}}
     return TrialRecord.from_fields(
         {
             "number": row[1],

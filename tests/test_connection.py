@@ -928,3 +928,32 @@ def test_a_trigger_that_cannot_be_made_again_fails_the_migration_naming_it(
     monkeypatch.undo()
     assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     assert _schema(db) == before
+
+
+def test_a_users_view_named_checks_stops_migration_8_with_its_name_and_the_fix(
+    tmp_path: Path,
+) -> None:
+    """Schema 8 adds a table ``checks``: a view of that name that a user saved (on the
+    JSON column the checks were in until then) stopped every opening of the file with
+    SQLite's "cannot write <db>: view checks already exists"."""
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V7, db)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE VIEW checks AS SELECT number, checks FROM trials")
+        conn.commit()
+    before = _schema(db)
+    with pytest.raises(StorageError) as raised:
+        open_store(db)
+    assert str(raised.value) == (
+        f"cannot migrate {db} to schema version 8: a table or index it adds would take the "
+        f"name of the view 'checks' saved in the file; drop it (sqlite3 {db} "
+        "'DROP VIEW \"checks\"') and make it anew under another name, then open the file "
+        "again (nothing was changed)"
+    )
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert _schema(db) == before
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute('DROP VIEW "checks"')
+        conn.commit()
+    open_store(db)
+    assert query(db, "SELECT COUNT(*) FROM checks") == [(109,)]

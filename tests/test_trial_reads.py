@@ -3,6 +3,8 @@ number, state or value, with their lineage edges and checks."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from hpotrack.records import Edge, TrialState
@@ -101,3 +103,27 @@ def test_a_check_is_one_row_and_readers_get_only_the_checks_written_since(
         {1: 0.75, 2: 0.25},
         {3: 2.0},
     ]
+
+
+def test_checks_an_older_hpotrack_still_writes_to_the_old_column_are_read(
+    store: Store, db: Path
+) -> None:
+    """A process of hpotrack 7, started before a newer one opened the file (``hpotrack
+    show`` is enough) and migrated it, goes on storing each check as its trial's every
+    check so far in ``trials.checks``, as below. Those checks were read by nobody: the
+    newer processes' pruners compared with none of them, and ``hpotrack trial`` and the
+    exports showed the trials without them."""
+    study_id = new_study(store)
+    trial_id = add_trial(store, study_id, 0)
+    with store.write():
+        store.record_check(study_id, trial_id, 1, 0.5, None)  # a check the migration moved
+    seen = latest_seq(store, study_id)
+    with closing(sqlite3.connect(db)) as conn, conn:  # hpotrack 7's Store.record_check
+        conn.execute(
+            "UPDATE trials SET checks = ?, rung = ?, seq = ? WHERE id = ?",
+            ('{"1":0.5,"3":0.25}', 1, seen + 1, trial_id),
+        )
+    ((_, _, changed),) = store.trials_since(study_id, seen)
+    assert (changed.rung, changed.checks) == (1, {1: 0.5, 3: 0.25})
+    (running,) = store.trials_in_states(study_id, ["running"])
+    assert running.checks == {1: 0.5, 3: 0.25}
