@@ -121,7 +121,7 @@ class StudyReader:
     @property
     def trials(self) -> list[TrialRecord]:
         """Every trial, ordered by number."""
-        return list(self.refresh().trials)
+        return [_as_given(trial) for trial in self.refresh().trials]
 
     @property
     def best(self) -> TrialRecord:
@@ -132,7 +132,7 @@ class StudyReader:
             with self._store.reading():
                 found = views.stored_best(self._store, self._row.id, self.direction)
             if found is not None:
-                return found
+                return _as_given(found)
         history = self.refresh()
         best = lineage.best_result(history.trials, history.best, self.direction)
         if best is None:
@@ -141,7 +141,7 @@ class StudyReader:
                 with suppress(UnknownMethodError):  # how many is a hint, not the answer
                     needed = self.method.trials_to_complete(history)
             raise views.no_complete_trial(self.name, history, self.budget, needed)
-        return best
+        return _as_given(best)
 
     def schedule(self, number: int) -> dict[str, list[tuple[int, Value]]]:
         """Trial ``number``'s hyperparameter schedule: for each hyperparameter, (first
@@ -183,12 +183,12 @@ class StudyReader:
             with self._store.reading():
                 found = views.StoredTrials(self._store, self._row.id).read([number])
             if found:
-                return found[0]
+                return _as_given(found[0])
         trials = self.refresh().trials
         if not 0 <= number < len(trials):
             have = f"trials 0-{len(trials) - 1}" if trials else "no trials yet"
             raise TrialError(f"study {self.name!r} has no trial {number} (it has {have})")
-        return trials[number]
+        return _as_given(trials[number])
 
     def workers_gone(self, numbers: Sequence[int]) -> dict[int, str]:
         """Of the trials ``numbers``, the running ones whose worker is gone, with why. It
@@ -225,3 +225,10 @@ class StudyReader:
     def store(self) -> Store:
         """The database connection the study reads and writes through."""
         return self._store
+
+
+def _as_given(record: TrialRecord) -> TrialRecord:
+    """``record`` as users get it, its checks a plain dict (what ``json.dumps`` and
+    ``.copy()`` expect): the history's grow without copies (:mod:`hpotrack.checkmap`)."""
+    checks = record.checks
+    return record if type(checks) is dict else record.replace(checks=dict(checks))

@@ -97,6 +97,33 @@ def test_a_failed_trial_record_has_an_error_and_no_value(db: Path) -> None:
     assert t.finished is not None
 
 
+def test_records_users_get_have_their_checks_as_a_plain_dict(db: Path) -> None:
+    """The history's checks grow without copies (``hpotrack.checkmap``), but what
+    ``trials``, ``best`` and ``trial(n)`` give is plain data: ``json.dumps`` of a record
+    as a dict, or ``checks.copy()``, failed on a ``CheckMap``."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=hp.methods.Random(pruner="median"),
+             budget=hp.Budget(1, 4), study="checked", db=db, seed=0)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in range(1, 5):
+            trial.report(x + 1 / step, step=step)
+        return x
+
+    train.optimize(n_trials=3, progress=False)
+    study = hp.load_study("checked", db=db)
+    given = [study.best, study.trial(1), *study.trials, *train.study.trials]
+    for record in given:
+        assert type(record.checks) is dict and record.checks == {
+            1: record.params["x"] + 1.0,
+            2: record.params["x"] + 0.5,
+            3: record.params["x"] + 1 / 3,
+        }
+        assert json.loads(json.dumps(dataclasses.asdict(record)))["checks"] == {
+            str(step): value for step, value in record.checks.items()
+        }
+        assert record.checks.copy() == record.checks
+
+
 def test_trial_records_are_frozen(db: Path) -> None:
     run(db, 1)
     (t,) = hp.load_study("mlp", db=db).trials
