@@ -38,7 +38,9 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
     """Export STUDY as json, jsonl or csv.
 
     json and jsonl carry everything (definition, trials, curves, lineage) and can be loaded
-    back with `hpotrack import`; csv is one row per trial, params and metrics flattened.
+    back with `hpotrack import`: json indented, each curve point [step, value, time] on a
+    line of its own; jsonl compact, a trial per line. csv is one row per trial, params and
+    metrics flattened.
     Without --format, a file named .csv, .jsonl or .json gets that format. Checkpoint
     files are not exported: an imported study's promotions and retries train from
     scratch.

@@ -8,7 +8,9 @@ on it (``rung``, ``bracket``, ``checks``: step -> objective), its ``note`` (e.g.
 method ``auto`` chose), the budget steps it ``trained`` and the ``run`` (worker process)
 it ran in; ``runs`` lists those processes' provenance (host, pid, python, platform, git
 commit, source hash, argv, start), so an imported trial still says what code ran it. Not
-exported: checkpoint files.
+exported: checkpoint files. The JSON file is laid out as ``json.dumps(indent=2)`` would,
+except that each curve point ``[step, value, time]`` is one line (indent=2 spreads it over
+five, nearly doubling the file, and has no C encoder).
 
 Beside the study, JSON and JSONL (in the header line) carry ``best_schedule``: the best
 final trial's hyperparameter schedule, ``{"trial": N, "schedule": {name: [[from_step,
