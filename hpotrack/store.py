@@ -421,18 +421,6 @@ class Store(TrialReads, Connection):
         ).fetchone()
         return None if row is None else row[0]
 
-    def curve(self, study_id: int, number: int) -> list[tuple[str, int, float, float]]:
-        """Intermediate metrics (name, step, value, time) of one trial, by name and step."""
-        return [
-            (name, step, value, t)
-            for name, step, value, t in self.conn.execute(
-                "SELECT m.name, m.step, m.value, m.time FROM metrics m "
-                "JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ? AND t.number = ? "
-                "ORDER BY m.name, m.step",
-                (study_id, number),
-            )
-        ]
-
     def children(self, study_id: int, parent: int) -> list[tuple[int, Edge]]:
         """(child number, edge) for every lineage edge out of trial ``parent``."""
         return [

@@ -1,6 +1,7 @@
 """Reading trials back from the file: the incremental read every process makes before it
-decides, and the reads of a few trials (by number, by state, the best ones), each with
-its lineage edges and checks. :class:`hpotrack.store.Store` has these as methods.
+decides, the reads of a few trials (by number, by state, the best ones), each with its
+lineage edges and checks, and a trial's intermediate reports. :class:`hpotrack.store.Store`
+has these as methods.
 
 Incremental reads: every state change of a trial stamps it with ``seq``, one more than the
 study's largest ``seq``; a check is stamped with its trial's. Writers are serialised, so
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from hpotrack.checkmap import CheckMap
@@ -123,6 +124,53 @@ class TrialReads:
         edges = self._edges(study_id, numbers) if numbers else {}
         checks = self._checks([r[0] for r in rows]) if rows else {}
         return [_trial_record(r, edges.get(r[1], ()), checks.get(r[0], {})) for r in rows]
+
+    def curve(self, study_id: int, number: int) -> list[tuple[str, int, float, float]]:
+        """Intermediate metrics (name, step, value, time) of one trial, by name and step."""
+        return [
+            (name, step, value, t)
+            for name, step, value, t in self.conn.execute(
+                "SELECT m.name, m.step, m.value, m.time FROM metrics m "
+                "JOIN trials t ON t.id = m.trial_id WHERE t.study_id = ? AND t.number = ? "
+                "ORDER BY m.name, m.step",
+                (study_id, number),
+            )
+        ]
+
+    def metric_points(
+        self, study_id: int, number: int, name: str
+    ) -> Iterator[tuple[int, float | None]]:
+        """(step, value) of one intermediate metric of one trial, by step: a cursor, read
+        as it is consumed, not a list (a curve reported every batch has 100,000s)."""
+        return self.conn.execute(
+            "SELECT m.step, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id "
+            "WHERE t.study_id = ? AND t.number = ? AND m.name = ? ORDER BY m.step",
+            (study_id, number, name),
+        )
+
+    def metric_at(
+        self, study_id: int, number: int, name: str, step: int
+    ) -> tuple[int, float | None] | None:
+        """The last (step, value) of a trial's metric ``name`` at or before ``step``, None
+        if it has none: one lookup in the metrics table's primary key."""
+        row = self.conn.execute(
+            "SELECT m.step, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id "
+            "WHERE t.study_id = ? AND t.number = ? AND m.name = ? AND m.step <= ? "
+            "ORDER BY m.step DESC LIMIT 1",
+            (study_id, number, name, step),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def metric_names(self, study_id: int) -> set[str]:
+        """The names of the intermediate metrics the study's trials reported."""
+        return {
+            name
+            for (name,) in self.conn.execute(
+                "SELECT DISTINCT m.name FROM metrics m JOIN trials t ON t.id = m.trial_id "
+                "WHERE t.study_id = ?",
+                (study_id,),
+            )
+        }
 
     def _edges(self, study_id: int, children: Sequence[int]) -> dict[int, tuple[Edge, ...]]:
         found: dict[int, list[Edge]] = {}

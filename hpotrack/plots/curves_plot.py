@@ -5,6 +5,7 @@ checkpoints trials continue, with the rung budgets where the method decided (Li 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 MIN_ALPHA = 0.02  # 20,000 curves at 0.15 filled their whole envelope with one solid colour
 MAX_RUNG_LINES = 12  # more distinct check steps than this (a pruner checking every step): none
+MAX_CURVE_POINTS = 4_000  # longer: 4 points of 1,000 buckets of steps (the figure: 800 pixels)
+_ROW = np.dtype([("step", np.int64), ("value", np.float64)])  # a stored point
+PointAt = Callable[[int, int], tuple[int, float | None] | None]  # (number, step) -> its point
 
 
 def curves(study: Study, *, metric: str | None = None, progress: Progress | None = None) -> Figure:
@@ -40,32 +44,30 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
     trials' check steps), and where pruned trials stopped. A trial that continues
     another's checkpoint (a promotion, a resumed retry, a PBT segment) is joined to that
     trial's line where it started, so a configuration reads as one curve; a stopped trial
-    that was promoted later is not marked as stopped."""
+    that was promoted later is not marked as stopped. Read one trial at a time, a curve
+    longer than :data:`MAX_CURVE_POINTS` (a report every batch) is drawn :func:`thinned`."""
     name = study.objective if metric is None else metric
     trials = read_trials(study)
-    found: dict[int, list[tuple[int, float]]] = {}
-    others: set[str] = set()
-    for trial in trials:
-        curve = study.curve(trial.number)
-        others.update(curve)
-        found[trial.number] = curve.get(name, [])
-        if progress is not None:
-            progress(1)
     promoted = {e.parent for t in trials for e in t.parents if e.kind == Origin.PROMOTED.value}
     lines: dict[TrialState, list[np.ndarray]] = {}
     stops = []
     diverged = 0  # trials with reports of which none can be drawn
-    for trial in trials:
-        joined = _joined(trial, found)
-        points = np.array(joined, dtype=np.float64).reshape(-1, 2)
-        points = points[(np.abs(points) <= DRAWABLE).all(axis=1)]  # NaN is not <=
-        if len(points):
-            lines.setdefault(trial.state, []).append(points)
-            if trial.state is TrialState.PRUNED and trial.number not in promoted:
-                stops.append(points[-1])
-        elif joined:
-            diverged += 1
+    point_at = _point_at(study, name)
+    with study.store.reading():  # one trial's points at a time: a curve can be 100,000s
+        for trial in trials:
+            joined = _joined(trial, _stored(study, trial.number, name), point_at)
+            points = joined[(np.abs(joined) <= DRAWABLE).all(axis=1)]  # NaN is not <=
+            if len(points):
+                lines.setdefault(trial.state, []).append(thinned(points))
+                if trial.state is TrialState.PRUNED and trial.number not in promoted:
+                    stops.append(points[-1])
+            elif len(joined):
+                diverged += 1
+            if progress is not None:
+                progress(1)
     if not lines:
+        with study.store.reading():
+            others = study.store.metric_names(study.id)
         raise PlotError(_no_curves(study, name, others))
     fig, ax = new_axes()
     _draw_curves(ax, lines)
@@ -96,15 +98,50 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
     return fig
 
 
-def _joined(trial: TrialRecord, found: dict[int, list[tuple[int, float]]]) -> list[Any]:
-    """``trial``'s points, led by the point of the trial it continues at the step it
+def _stored(study: Study, number: int, name: str) -> np.ndarray:
+    """Trial ``number``'s stored points of metric ``name``: (step, value) rows by step, a
+    value stored without one (NULL) as NaN."""
+    rows = np.fromiter(study.store.metric_points(study.id, number, name), dtype=_ROW)
+    return np.column_stack([rows["step"], rows["value"]])  # floats, as matplotlib draws
+
+
+def _point_at(study: Study, name: str) -> PointAt:
+    """(number, step) -> that trial's last point of ``name`` at or before ``step``."""
+    return lambda number, step: study.store.metric_at(study.id, number, name, step)
+
+
+def _joined(trial: TrialRecord, points: np.ndarray, point_at: PointAt) -> np.ndarray:
+    """``trial``'s ``points``, led by the point of the trial it continues at the step it
     started after (when it did not train again from scratch)."""
-    points = found[trial.number]
     edge = source_edge(trial)
-    if edge is None or edge.step is None or not points or points[0][0] <= edge.step:
-        return list(points)
-    before = [point for point in found.get(edge.parent, []) if point[0] <= edge.step]
-    return [before[-1], *points] if before else list(points)
+    if edge is None or edge.step is None or not len(points) or points[0, 0] <= edge.step:
+        return points
+    before = point_at(edge.parent, edge.step)
+    if before is None:
+        return points
+    lead = np.array([before], dtype=np.float64)  # a value stored as NULL is NaN
+    return np.concatenate([lead, points])
+
+
+def thinned(points: np.ndarray, bound: int = MAX_CURVE_POINTS) -> np.ndarray:
+    """``points`` (step, value rows by step) cut to at most ``bound`` rows that look the
+    same drawn: the steps split into ``bound // 4`` buckets of equal width, and of each
+    bucket its first, lowest, highest and last point, in step order, so spikes and the
+    envelope survive (M4: Jugel et al. 2014, "M4: a visualization-oriented time series
+    data aggregation"). A curve of at most ``bound`` (4 or more) points is returned as it
+    is."""
+    if len(points) <= bound:
+        return points
+    buckets = bound // 4
+    steps = points[:, 0]
+    span = (steps[-1] - steps[0]) or 1.0
+    bucket = np.minimum(((steps - steps[0]) * (buckets / span)).astype(np.int64), buckets - 1)
+    firsts = np.flatnonzero(np.diff(bucket, prepend=-1))  # where each bucket starts
+    lasts = np.append(firsts[1:], len(points)) - 1
+    by_value = np.lexsort((points[:, 1], bucket))  # each bucket keeps its place, sorted
+    keep = np.unique(np.concatenate([firsts, lasts, by_value[firsts], by_value[lasts]]))
+    kept: np.ndarray = points[keep]
+    return kept
 
 
 def _draw_curves(ax: Axes, lines: dict[TrialState, list[np.ndarray]]) -> None:
