@@ -17,6 +17,8 @@ import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,10 @@ from hpotrack.errors import StorageError
 from hpotrack.jsonable import dumps
 from hpotrack.records import Edge, TrialState
 from hpotrack.trial_reads import TrialReads
+
+_ADD_METRIC = (
+    "INSERT OR REPLACE INTO metrics (trial_id, name, step, value, time) VALUES (?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -400,10 +406,15 @@ class Store(TrialReads, Connection):
         """Store intermediate metrics (name, step, value, time); a repeated step replaces.
         A value or time may be None (an imported point without one)."""
         self.conn.executemany(
-            "INSERT OR REPLACE INTO metrics (trial_id, name, step, value, time) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(trial_id, name, step, value, t) for name, step, value, t in rows],
+            _ADD_METRIC, [(trial_id, name, step, value, t) for name, step, value, t in rows]
         )
+
+    def add_curve(self, trial_id: int, name: str, points: Sequence[Sequence[Any]]) -> None:
+        """Store one metric's points ``[step, value, time]`` as :meth:`add_metrics` does,
+        each row made by builtins (zip, map), not a Python loop: an import stores millions
+        of points."""
+        columns = (map(itemgetter(i), points) for i in range(3))
+        self.conn.executemany(_ADD_METRIC, zip(repeat(trial_id), repeat(name), *columns))
 
     def steps_reported(self, trial_id: int, metric: str) -> tuple[int, int] | None:
         """(first, last) step a trial reported ``metric`` at, None if it never did: two

@@ -11,7 +11,9 @@ import json
 import math
 import re
 import sqlite3
+import sys
 import time
+import tracemalloc
 from contextlib import closing
 from dataclasses import replace
 from datetime import datetime
@@ -32,6 +34,7 @@ from hpotrack.transfer import (
     export_study,
     export_to_file,
     import_study,
+    parse_export,
     read_export,
     write_export,
 )
@@ -380,6 +383,37 @@ def plain_calls(db: Path, monkeypatch: pytest.MonkeyPatch) -> int:
         patch.setattr(jsonable_module, "_plain", counted)
         export_study(study)
     return made[0]
+
+
+def test_an_import_does_no_python_work_per_curve_point(tmp_path: Path) -> None:
+    """Checking a curve a Python call per point, holding each point again as a tuple and
+    making each row in a comprehension took most of the time of importing 20 trials of
+    50,000 reports: the lines of Python an import runs do not grow with its curves."""
+    for reports in (2, 50):
+        tuned_odd_curves(tmp_path / f"{reports}.db", reports).optimize(n_trials=3)
+    short, long = (import_lines(tmp_path / f"{n}.db", tmp_path / f"copy{n}.db") for n in (2, 50))
+    assert short == long
+    assert export_text("odd", tmp_path / "copy50.db") == export_text("odd", tmp_path / "50.db")
+
+
+def import_lines(db: Path, copy: Path) -> int:
+    """How many lines of hpotrack importing the export of study "odd" in ``db`` ran (once
+    imported before, so that modules it imports the first time are not counted)."""
+    data, store, ran = export_study(hp.load_study("odd", db=db)), open_store(copy), [0]
+    import_study(store, data, name="first")
+    package = str(Path(hp.__file__).parent)
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        ran[0] += event == "line" and frame.f_code.co_filename.startswith(package)
+        return trace
+
+    before = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        import_study(store, data)
+    finally:
+        sys.settrace(before)
+    return ran[0]
 
 
 def test_import_under_another_name(source: Path) -> None:
@@ -916,6 +950,26 @@ def test_read_export_refuses_csv_and_files_that_are_not_json(source: Path, tmp_p
     empty.write_text("\n")
     with pytest.raises(TransferError, match="is empty"):
         read_export(empty)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_reading_an_export_makes_no_copy_of_its_text(fmt: str) -> None:
+    """Telling json from jsonl split the whole text into its lines, kept while the text
+    was parsed, and checking it was not empty stripped a copy of it: 20 trials of 50,000
+    reports took 120 MB more to import (a json export has a line per curve point)."""
+    header = '{"format": "hpotrack-study", "study": {}'
+    lines = ["   "] * 100_000  # parsed, they are next to nothing
+    text = "\n".join([header + ', "trials": [', *lines, "]}", ""])
+    if fmt == "jsonl":
+        text = "\n".join([header + "}", *lines, '{"number": 0}', ""])
+    tracemalloc.start()
+    try:
+        data = parse_export(text, "the file")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data["trials"] == ([] if fmt == "json" else [{"number": 0}])
+    assert peak < len(text) / 4
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ from hpotrack.transfer import (
     import_study,
     parse_export,
     read_export,
+    validate_export,
     write_export,
 )
 
@@ -596,6 +597,94 @@ def test_an_import_leaves_the_studies_already_there_alone(
         import_study(open_store(target), export, name="copy")
         for name, text in kept.items():
             assert text_of(hp.load_study(name, db=target), "json") == text
+
+
+FIRST_TIME, LAST_TIME = -62135596800, 253402300799  # years 1 and 9999
+ODD = [2**63 - 1, 2**63, -(2**63) - 1, 10**400, True, False, None, "1", [], math.nan, math.inf]
+ODD += [-math.inf, FIRST_TIME, FIRST_TIME - 1, LAST_TIME, LAST_TIME + 1, LAST_TIME + 0.5, -0.0]
+ODD += [-1, 0, 1.0, 1]  # with points of steps 0, 1, 2: a step twice, or a float step
+curve_points = st.tuples(
+    st.integers(0, 2**63 - 1),
+    st.one_of(st.none(), numbers, st.integers(-(2**63), 2**63 - 1)),
+    st.one_of(st.none(), st.floats(FIRST_TIME, LAST_TIME), st.integers(FIRST_TIME, LAST_TIME)),
+).map(list)
+odd_curve_points = st.one_of(
+    st.sampled_from([[], [0], [0, 1.0], [0, 1.0, 2.0, 3.0], (0, 1.0, 2.0), None, {}, "0"]),
+    st.lists(st.sampled_from(ODD), min_size=3, max_size=3),
+)
+
+
+@st.composite
+def flawed_curves(draw: st.DrawFn) -> list[Any]:
+    """Points of a curve, now and then one of them made odd: its step, value or time, or
+    the whole point, replaced (a single flaw among valid points is the hard case)."""
+    points = draw(st.lists(curve_points, max_size=6, unique_by=lambda point: point[0]))
+    if points and draw(st.booleans()):
+        index, where = draw(st.integers(0, len(points) - 1)), draw(st.integers(0, 3))
+        steps = [point[0] for point in points]
+        if where == 3:
+            points[index] = draw(odd_curve_points)
+        else:
+            points[index][where] = draw(st.sampled_from([*ODD, *steps]))
+    return points
+
+
+def is_curve(points: list[Any]) -> bool:
+    """The format's curve, point by point: ``[step, value, time]`` lists of a 64-bit step
+    >= 0 (no step twice), a number or null, and a time of years 1 to 9999 or null."""
+
+    def whole(x: Any) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool) and -(2**63) <= x < 2**63
+
+    def point(p: Any) -> bool:
+        if not (isinstance(p, list) and len(p) == 3 and whole(p[0]) and p[0] >= 0):
+            return False
+        value, at = p[1], p[2]
+        time_ok = at is None or (
+            (isinstance(at, float) or whole(at)) and FIRST_TIME <= at <= LAST_TIME
+        )
+        return (value is None or isinstance(value, float) or whole(value)) and time_ok
+
+    return all(map(point, points)) and len({p[0] for p in points}) == len(points)
+
+
+def check_curve_verdict(points: list[Any]) -> None:
+    """An export whose one curve is ``points`` is refused, naming the trial and the curve,
+    exactly when :func:`is_curve` says it is not a curve."""
+    export = {
+        "format": "hpotrack-study",
+        "version": 5,
+        "study": {"name": "c", "space": {"x": Float(0, 1).to_json()}, "direction": "minimize",
+                  "method": {"name": "random", "options": {}}, "objective": "value", "seed": 0},
+        "trials": [{"number": 0, "state": "failed", "params": {"x": 0.5},
+                    "curve": {"loss": points}}],
+    }  # fmt: skip
+    try:
+        validate_export(export)
+    except TransferError as exc:
+        assert not is_curve(points)
+        assert str(exc).startswith("cannot import: trial 0: curve 'loss'")
+    else:
+        assert is_curve(points)
+
+
+@pytest.mark.parametrize("where", [0, 1, 2], ids=["step", "value", "time"])
+@pytest.mark.parametrize("item", ODD, ids=lambda item: repr(item)[:24])
+def test_a_curve_with_one_odd_item_is_refused_exactly_when_that_point_is(
+    where: int, item: Any
+) -> None:
+    """Curves are checked a column at a time (min, max, set of types), point by point
+    only to name a bad point: the verdict is still that of each point's check. NaN in
+    the middle of a column hides from min and max."""
+    points: list[Any] = [[0, 0.5, 1e9], [1, None, None], [2, 7, 1_000_000_000]]
+    points[1][where] = item
+    check_curve_verdict(points)
+
+
+@settings(PROPERTY, max_examples=300)
+@given(flawed_curves())
+def test_a_curve_imports_exactly_when_every_point_is_one(points: list[Any]) -> None:
+    check_curve_verdict(points)
 
 
 # --- properties: studies run through the public API ------------------------------------------

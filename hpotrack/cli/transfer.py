@@ -15,7 +15,7 @@ from hpotrack.transfer import (
     FORMATS,
     TransferError,
     export_to_file,
-    import_study,
+    import_checked,
     read_export,
     validate_export,
     write_export,
@@ -88,15 +88,15 @@ def import_(ctx: click.Context, file: Path, name: str | None) -> None:
     """
     data = read_export(file)
     trials = data.get("trials")
-    total = 3 * len(trials) if isinstance(trials, list) else 0  # check, check again, write
+    total = 2 * len(trials) if isinstance(trials, list) else 0  # check, write
     with Counter("import", total) as progress:
-        try:  # before a database file is created
-            validate_export(data, name, progress.advance)
+        try:  # before a database file is created; not again on import (a second of a big file)
+            checked = validate_export(data, name, progress.advance)
         except TransferError as exc:  # about the file's content: name the file
             where = "standard input" if str(file) == "-" else str(file)
             raise TransferError(f"{where}: {exc}") from None
         store = open_store(ctx.obj)
-        imported = import_study(store, data, name, progress.advance)
+        imported = import_checked(store, checked, progress.advance)
     count = len(trials) if isinstance(trials, list) else 0
     retried = len(imported.trials) - count  # of trials running when exported
     again = f"; {plural(retried, 'trial')} running when exported queued again" if retried else ""

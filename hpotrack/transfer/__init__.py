@@ -45,7 +45,14 @@ from hpotrack.transfer.format import (
     VERSION,
     TransferError,
 )
-from hpotrack.transfer.load import import_study, parse_export, read_export, validate_export
+from hpotrack.transfer.load import (
+    CheckedExport,
+    import_checked,
+    import_study,
+    parse_export,
+    read_export,
+    validate_export,
+)
 
 __all__ = [
     "FORMAT",
@@ -53,10 +60,12 @@ __all__ = [
     "READABLE",
     "RUNNING_ERROR",
     "VERSION",
+    "CheckedExport",
     "TransferError",
     "best_schedule",
     "export_study",
     "export_to_file",
+    "import_checked",
     "import_study",
     "parse_export",
     "read_export",

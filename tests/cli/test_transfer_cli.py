@@ -8,12 +8,14 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 import hpotrack as hp
 from hpotrack.cli import cli
+from hpotrack.transfer import load
 from tests.test_transfer import (
     GRID,
     counts,
@@ -141,6 +143,26 @@ def test_import_counts_the_files_trials_and_says_which_run_again(tmp_path: Path)
     assert [t.state.value for t in hp.load_study("grid", db=tmp_path / "b.db").trials] == [
         "complete", "complete", "complete", "failed", "queued",
     ]  # fmt: skip
+
+
+def test_import_checks_the_file_once(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It checked every trial before creating the database, then again in the import:
+    more than a second of a file of long curves."""
+    out = tmp_path / "mlp.json"
+    assert invoke("--db", source, "export", "mlp", "-o", out).exit_code == 0
+    checked, check = [0], load._trial
+
+    def counted(*args: Any) -> None:
+        checked[0] += 1
+        check(*args)
+
+    monkeypatch.setattr(load, "_trial", counted)
+    result = invoke("--db", tmp_path / "copy.db", "import", out)
+    assert result.exit_code == 0, result.output
+    assert checked[0] == 7  # the file's trials
+    assert export_text("mlp", tmp_path / "copy.db") == export_text("mlp", source)
 
 
 def test_import_creates_a_new_database(source: Path, tmp_path: Path) -> None:
