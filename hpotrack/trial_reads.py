@@ -84,12 +84,8 @@ class TrialReads:
         """The trials numbered ``numbers`` that exist, with their lineage edges, by number:
         a lookup each in the (study_id, number) index, for reads of a few trials (one and
         its ancestors) that need not read the study."""
-        rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? "
-            "AND number IN (SELECT value FROM json_each(?)) ORDER BY number",
-            (study_id, dumps(list(numbers))),
-        ).fetchall()
-        return self._records(study_id, rows)
+        where = "number IN (SELECT value FROM json_each(?)) ORDER BY number"
+        return self._records_where(study_id, where, dumps(list(numbers)))
 
     def best_complete(self, study_id: int, direction: str, limit: int = 1) -> list[TrialRecord]:
         """The ``limit`` best complete trials with a value, best first, ties by number: the
@@ -98,22 +94,23 @@ class TrialReads:
         Python: a complete trial's value has no index (it would cost every finishing
         trial's commit a page)."""
         order = "ASC" if direction == "minimize" else "DESC"
-        rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND state = 'complete' "
-            f"AND value IS NOT NULL ORDER BY value {order}, number LIMIT ?",
-            (study_id, limit),
-        ).fetchall()
-        return self._records(study_id, rows)
+        where = f"state = 'complete' AND value IS NOT NULL ORDER BY value {order}, number LIMIT ?"
+        return self._records_where(study_id, where, limit)
 
     def trials_in_states(self, study_id: int, states: Collection[str]) -> list[TrialRecord]:
         """The trials in any of ``states``, with their lineage edges, by number: one pass in
         SQLite along the (study_id, number) index, decoding only those (``hpotrack show
         --state failed`` of a large study shows a few of its rows). No index on the state:
         every trial would enter and leave it."""
+        where = "state IN (SELECT value FROM json_each(?)) ORDER BY number"
+        return self._records_where(study_id, where, dumps(sorted(states)))
+
+    def _records_where(self, study_id: int, where: str, argument: Any) -> list[TrialRecord]:
+        """The records of the study's trials that meet ``where`` (SQL after ``study_id =
+        ? AND``, with one more parameter, ``argument``), with their edges and checks."""
         rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? "
-            "AND state IN (SELECT value FROM json_each(?)) ORDER BY number",
-            (study_id, dumps(sorted(states))),
+            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND {where}",
+            (study_id, argument),
         ).fetchall()
         return self._records(study_id, rows)
 
