@@ -138,3 +138,31 @@ def test_dense_reports_quick_runs_hpotrack_beside_optuna(tmp_path: Path) -> None
     for row in ("| hpotrack ", "| hpotrack, median pruner ", "| optuna in-memory "):
         assert row in result.stdout
     assert "not run (over 300 reports)" in result.stdout  # Optuna RDB's cap in --quick
+
+
+def test_dense_reads_quick_reads_a_dense_study_back_beside_optuna(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    pytest.importorskip("matplotlib")
+    result = run_benchmark("dense_reads", "--quick", "--out", str(tmp_path / "r.md"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    cells = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in result.stdout.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ]
+    rows = {(op, library, call): rest for op, library, call, *rest in cells[1:]}
+    assert [key[:2] for key in rows] == [
+        *[("export", "hpotrack")] * 2,
+        *[("import", "hpotrack")] * 2,
+        ("export + import", "optuna"),
+        ("every curve", "hpotrack"),
+        ("every curve", "optuna"),
+        ("one curve", "hpotrack"),
+        ("plot curves (PNG)", "hpotrack"),
+        ("plot curves (PNG)", "optuna"),
+    ]
+    for (_, _, call), (seconds, process, peak, output) in rows.items():
+        assert 0 <= float(seconds) <= float(process), call
+        assert peak.endswith("MiB"), call
+        assert (output == "-") == call.startswith("load_study()"), call
+    assert "3 trials x 2,000 reports read back" in (tmp_path / "r.md").read_text()
