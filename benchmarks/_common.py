@@ -165,6 +165,14 @@ def output_file(text: str) -> Path:
     return path
 
 
+def versions_beside_optuna(skip_optuna: bool, *others: str) -> dict[str, str]:
+    """:func:`versions_of` hpotrack, ``others`` and, unless ``skip_optuna``, Optuna; when
+    Optuna is the one missing, the message also offers ``--skip-optuna``."""
+    names = ["hpotrack", *others, *([] if skip_optuna else ["optuna"])]
+    optuna_missing = not skip_optuna and importlib.util.find_spec("optuna") is None
+    return versions_of(names, ", or leave Optuna out with --skip-optuna" * optuna_missing)
+
+
 def environment(versions: dict[str, str]) -> list[str]:
     """Lines describing this run, for the top of the report; the hpotrack checkout is the
     one this process imports (``PYTHONPATH`` may point at another clone than the

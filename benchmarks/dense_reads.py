@@ -29,7 +29,6 @@ Optuna's); ``--reports 10000`` puts both side by side in a few minutes.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import os
 import subprocess
@@ -39,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from _common import Report, environment, median, output_file, total_size, versions_of
+from _common import Report, environment, median, output_file, total_size, versions_beside_optuna
 
 import hpotrack as hp
 from hpotrack.store import close_stores
@@ -276,9 +275,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Build both studies, read each back in fresh processes, print the table."""
     args = parse_args()
-    names = ["hpotrack", "matplotlib"] if args.skip_optuna else ["hpotrack", "optuna", "matplotlib"]
-    optuna_missing = not args.skip_optuna and importlib.util.find_spec("optuna") is None
-    versions = versions_of(names, hint=", or leave Optuna out with --skip-optuna" * optuna_missing)
+    versions = versions_beside_optuna(args.skip_optuna, "matplotlib")
     logging.getLogger("hpotrack").setLevel(logging.ERROR)
     report = Report("hpotrack dense study read back")
     report.lines(environment(versions))

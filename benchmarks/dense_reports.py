@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import Report, environment, median, output_file, versions_of
+from _common import Report, environment, median, output_file, versions_beside_optuna
 
 try:
     import optuna
@@ -164,8 +164,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    names = ["hpotrack"] if args.skip_optuna else ["hpotrack", "optuna"]
-    versions = versions_of(names, hint=", or leave Optuna out with --skip-optuna")
+    versions = versions_beside_optuna(args.skip_optuna)
     quiet()
     report = Report("hpotrack dense intermediate reports")
     report.lines(environment(versions))

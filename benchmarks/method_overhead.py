@@ -71,7 +71,7 @@ from _common import (
     median,
     one_blas_thread,
     output_file,
-    versions_of,
+    versions_beside_optuna,
 )
 
 if TYPE_CHECKING:
@@ -536,8 +536,7 @@ def main() -> None:
     """Run every row, print the tables, optionally write them as markdown."""
     one_blas_thread()
     args = parse_args()
-    libraries = ["hpotrack", "numpy"] + ([] if args.skip_optuna else ["optuna"])
-    versions = versions_of(libraries, hint=", or leave Optuna out with --skip-optuna")
+    versions = versions_beside_optuna(args.skip_optuna, "numpy")
     report = Report("Method overhead: ms per trial through optimize() as the study grows")
     report.lines(
         [

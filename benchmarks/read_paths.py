@@ -39,7 +39,7 @@ from _common import (
     git_revision,
     median,
     output_file,
-    versions_of,
+    versions_beside_optuna,
 )
 from click.testing import CliRunner
 
@@ -237,8 +237,7 @@ def main() -> None:
     if args.time_reads is not None:  # --baseline's process: the times as JSON, nothing else
         print(json.dumps(time_reads(args.time_reads, args.trials, args.repeats, lambda _: None)))
         return
-    names = ["hpotrack"] if args.skip_optuna else ["hpotrack", "optuna"]
-    versions = versions_of(names, hint=", or leave Optuna out with --skip-optuna")
+    versions = versions_beside_optuna(args.skip_optuna)
     if optuna is not None:
         optuna.logging.set_verbosity(optuna.logging.ERROR)
     report = Report("hpotrack read paths")

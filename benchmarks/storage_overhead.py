@@ -33,7 +33,7 @@ from _common import (
     output_file,
     run_together,
     total_size,
-    versions_of,
+    versions_beside_optuna,
 )
 
 try:
@@ -375,8 +375,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Run everything, print the tables, optionally write them as markdown."""
     args = parse_args()
-    names = ["hpotrack"] if args.skip_optuna else ["hpotrack", "optuna"]
-    versions = versions_of(names, hint=", or leave Optuna out with --skip-optuna")
+    versions = versions_beside_optuna(args.skip_optuna)
     quiet()
     report = Report("hpotrack storage overhead")
     report.lines(environment(versions))
