@@ -544,6 +544,15 @@ def test_commits_never_checkpoint_inside_the_write_lock(db: Path) -> None:
 
 # -- files written by older versions --------------------------------------------------------
 
+
+def copied_with_checkpoints(fixture: Path, folder: Path) -> Path:
+    """``folder/old.db``: a copy of the file ``fixture`` and of its checkpoint folder."""
+    db = folder / "old.db"
+    shutil.copy(fixture, db)
+    shutil.copytree(fixture.with_name(fixture.name + ".ckpt"), folder / "old.db.ckpt")
+    return db
+
+
 SCHEMA_V1 = Path(__file__).with_name("data") / "schema_v1.db"  # see data/make_schema_v1.py
 
 
@@ -611,11 +620,7 @@ SCHEMA_V2 = Path(__file__).with_name("data") / "schema_v2.db"  # see data/make_s
 def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> None:
     """A real file written at schema 2: a Hyperband study (budget, rungs, brackets,
     checks, promotions) and a finished PBT study with its checkpoint files."""
-    import shutil
-
-    db = tmp_path / "old.db"
-    shutil.copy(SCHEMA_V2, db)
-    shutil.copytree(SCHEMA_V2.with_name("schema_v2.db.ckpt"), tmp_path / "old.db.ckpt")
+    db = copied_with_checkpoints(SCHEMA_V2, tmp_path)
     before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
     halving = hp.load_study("v2-hyperband", db=db)
     assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
@@ -761,9 +766,7 @@ def test_a_schema_v6_file_keeps_the_checkpoints_its_runs_may_have_promised(
     keep_checkpoints="all", which the file does not record: a run with "needed" after
     the migration deleted all but each old trial's latest. It keeps them (which setting
     an old run had is unknown), and collects its own trials' as "needed" says."""
-    db = tmp_path / "old.db"
-    shutil.copy(SCHEMA_V6, db)
-    shutil.copytree(SCHEMA_V6.with_name("schema_v6.db.ckpt"), tmp_path / "old.db.ckpt")
+    db = copied_with_checkpoints(SCHEMA_V6, tmp_path)
     saved = (
         "SELECT t.number, c.step, c.path, c.hash FROM checkpoints c "
         "JOIN trials t ON t.id = c.trial_id ORDER BY 1, 2"
@@ -798,9 +801,7 @@ def test_a_schema_v7_file_moves_each_trials_checks_into_rows_that_decide_as_befo
     whose trials a killed worker left running. Every check becomes a row of its own and
     decides as before: the complete trials' checks are what the median rule compares a
     new trial with, and the lost trial's are kept."""
-    db = tmp_path / "old.db"
-    shutil.copy(SCHEMA_V7, db)
-    shutil.copytree(SCHEMA_V7.with_name("schema_v7.db.ckpt"), tmp_path / "old.db.ckpt")
+    db = copied_with_checkpoints(SCHEMA_V7, tmp_path)
     listed = (
         "SELECT s.name, t.number, t.rung, t.bracket, t.checks FROM trials t "
         "JOIN studies s ON s.id = t.study_id ORDER BY t.id"
