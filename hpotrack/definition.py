@@ -34,6 +34,7 @@ from hpotrack.store import Store, StudyRow, open_store
 from hpotrack.study import Study
 
 DIRECTIONS = ("minimize", "maximize")
+SHOWN_NAMES = 10  # the studies an unknown name's message lists, when none is close
 log = logging.getLogger("hpotrack")
 
 
@@ -176,7 +177,10 @@ def _not_found_message(store: Store, name: str) -> str:
         found = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.5)
         close = [lowered[n] for n in found]
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    known = f" (studies: {', '.join(names[:10])})" if names and not close else ""
+    known = ""
+    if names and not close:  # quoted: a name may hold ", " or spaces
+        more = f", and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
+        known = f" (studies: {', '.join(map(repr, names[:SHOWN_NAMES]))}{more})"
     return f"no study named {name!r} in {store.path}{hint}{known}"
 
 

@@ -21,9 +21,11 @@ def write_replacing(path: str | Path, write: Callable[[IO[Any]], T], *, text: bo
     target that is not a regular file (``/dev/stdout``, a FIFO, a device) is written in
     place, since renaming over it would put a plain file where the device was."""
     target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()
+    # asked of the path as given: /dev/stdout leads through /proc/self/fd/1 to a pipe
+    # whose resolved name ("pipe:[1234]") is no file
     in_place = target.exists() and not target.is_file()
+    if target.is_symlink() and not in_place:
+        target = target.resolve()
     # the name cut so that the temporary one fits where `path`'s does (255 bytes)
     temp = target.with_name(f".{target.name[:100]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     options: dict[str, Any] = {"encoding": "utf-8", "newline": ""} if text else {}

@@ -48,11 +48,14 @@ class Rewording(logging.Filter):
         self.phrases = dict(phrases)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        record.msg, record.args = self.reword(record.getMessage()), None
+        return True
+
+    def reword(self, message: str) -> str:
+        """``message`` with each phrase replaced (an error's, too)."""
         for phrase, replacement in self.phrases.items():
             message = message.replace(phrase, replacement)
-        record.msg, record.args = message, None
-        return True
+        return message
 
 
 def cut(text: str, room: int) -> str:

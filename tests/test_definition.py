@@ -86,3 +86,16 @@ def test_an_option_stored_before_it_existed_is_no_change_when_given_as_it_ran(
     assert "method changed" not in caplog.text
     changed = method_change(stored, hp.methods.Hyperband().to_json())
     assert changed == "(hyperband: brackets 'asynchronous' -> 'synchronous')"
+
+
+def test_an_unknown_name_lists_the_studies_quoted_and_says_how_many_more(db: Path) -> None:
+    """With no close match, the message listed the first 10 studies unquoted and said
+    nothing of the rest: "my study" read as two studies, and a name past the tenth looked
+    absent from the file."""
+    names = ["my study", "a, b", *(f"s{i:02}" for i in range(10))]
+    for name in names:
+        hp.tune({"x": hp.Float(0.0, 1.0)}, study=name, db=db, seed=0)(lambda x: x).study  # noqa: B018 - creates it
+    with pytest.raises(hp.StudyNotFoundError) as raised:
+        hp.load_study("zzzz", db=db)
+    listed = ", ".join(map(repr, sorted(names)[:10]))
+    assert str(raised.value).endswith(f"(studies: {listed}, and 2 more)")

@@ -169,6 +169,20 @@ class PositiveNumber(click.FloatRange):
         return number
 
 
+class FileName(click.Path):
+    """A file's name as a :class:`~pathlib.Path` (click's ``Path``), refusing an empty
+    one: ``Path("")`` is the current folder, which ``export -o ''`` took for the file to
+    write (a traceback) and ``import ''`` for a folder to read."""
+
+    def __init__(self, *, dir_okay: bool = True) -> None:
+        super().__init__(dir_okay=dir_okay, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(f"the file name is empty ({value!r}): name a file", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def user_errors(fn: F) -> F:
     """Turn hpotrack errors into a one-line message at the CLI's edge."""
 

@@ -161,7 +161,7 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
         try:
             sure = click.confirm(question, default=False, err=True)
         except (click.Abort, RuntimeError):  # end of input, or none at all (<&-)
-            click.echo(err=True)
+            click.echo("no answer on standard input: pass --yes to delete without asking", err=True)
             sure = False
         if not sure:
             click.echo("aborted", err=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from hpotrack import plots
-from hpotrack.cli.common import cli, study_of, user_errors
+from hpotrack.cli.common import FileName, cli, study_of, user_errors
 from hpotrack.progress import Counter
 from hpotrack.text import cut, plural
 
@@ -26,7 +26,7 @@ from hpotrack.text import cut, plural
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FileName(dir_okay=False),
     required=True,
     help="Image file to write, atomically: .png, .pdf or .svg.",
 )

@@ -27,7 +27,7 @@ from hpotrack.cli.common import (
     study_of,
     user_errors,
 )
-from hpotrack.errors import MethodChangeRefused, StudyMismatchError
+from hpotrack.errors import HpotrackError, MethodChangeRefused, StudyMismatchError
 from hpotrack.lineage import best_result
 from hpotrack.loader import CalledWhileImported, FunctionNotFound, load_function
 from hpotrack.records import TrialState
@@ -42,7 +42,10 @@ OPTION_NAMES = {
     "pass a larger n_trials": "pass a larger --n-trials",
     "pass a larger max_budget": "pass a larger --max-budget",
     "the max_budget of": "the --max-budget of",
+    "max_budget counts": "--max-budget counts",
+    "stop by n_trials or timeout": "stop by --n-trials or --timeout",
 }
+WORDING = Rewording(OPTION_NAMES)
 
 
 @cli.command()
@@ -130,6 +133,8 @@ def resume(
             f"{'; '.join(exc.differences)}; point --function at the function the study "
             "was run with"
         ) from None
+    except HpotrackError as exc:  # refused before running (max_budget without a budget)
+        raise CliError(WORDING.reword(str(exc))) from None
     click.echo(_summary(result))
 
 
@@ -138,12 +143,11 @@ def _option_names() -> Iterator[None]:
     """While the study runs (here, and in the worker processes of --jobs N, whose
     messages this process says), its log messages name resume's options."""
     logger = logging.getLogger("hpotrack")
-    wording = Rewording(OPTION_NAMES)
-    logger.addFilter(wording)
+    logger.addFilter(WORDING)
     try:
         yield
     finally:
-        logger.removeFilter(wording)
+        logger.removeFilter(WORDING)
 
 
 def _reference(text: str) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
 from pathlib import Path
 
 import click
 
-from hpotrack.cli.common import cli, format_option, study_of, user_errors
+from hpotrack.cli.common import FileName, cli, format_option, study_of, user_errors
 from hpotrack.progress import Counter
 from hpotrack.store import open_store
 from hpotrack.text import plural
@@ -28,7 +30,7 @@ from hpotrack.transfer import (
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FileName(dir_okay=False),
     default=None,
     help="Write to FILE (atomically) instead of stdout ('-': stdout).",
 )
@@ -56,6 +58,8 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
                 f"or leave --format out to write {named}"
             )
         fmt = named
+    if output is not None and _is_standard_output(output):
+        output = None  # /dev/stdout: no "exported ..." line after the export
     with Counter(f"export {fmt}", 2 * len(opened.trials)) as progress:  # convert, write
         if output is None:
             buffer = io.StringIO()
@@ -68,8 +72,17 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
     click.echo(f"exported {plural(count, 'trial')} of study {opened.name!r} to {output}")
 
 
+def _is_standard_output(path: Path) -> bool:
+    """Whether ``path`` is this process's standard output (``-o /dev/stdout``), where the
+    line that says where the export went would follow the export itself."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no such file; no descriptor (a test's)
+        return False
+
+
 @cli.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=FileName())
 @click.option(
     "--study",
     "name",

@@ -292,6 +292,25 @@ def test_user_errors_are_one_line_and_leave_the_study_alone(mlp: Path) -> None:
     assert records(mlp) == before
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["export", "mlp", "-o", ""], ["plot", "mlp", "-o", ""], ["import", ""], ["import", " "]],
+)
+def test_an_empty_file_name_is_a_user_error(mlp: Path, argv: list[str]) -> None:
+    """`export -o ''` ended in a traceback (Path('') is the current folder, which has no
+    name to write a temporary file beside); `import ''` said "cannot read .: Is a
+    directory" and `plot -o ''` "cannot tell the image format of ."."""
+
+    def files() -> set[Path]:  # those of the working directory, the database's aside
+        return {p for p in Path.cwd().iterdir() if not p.name.startswith(mlp.name)}
+
+    before, written = records(mlp), files()
+    result = invoke(mlp, *argv)
+    assert is_user_error(result) and "the file name is empty" in result.stderr, result.output
+    assert result.stderr.count("\n") == 1 and result.stdout == "", result.output
+    assert records(mlp) == before and files() == written
+
+
 # --- odd names through every command ------------------------------------------------------------
 
 STUDY_NAMES = [

@@ -261,6 +261,16 @@ def test_delete_with_standard_input_closed_keeps_the_study(db: Path) -> None:
     assert "Traceback" not in done.stderr and count_trials(db) == 2
 
 
+def test_delete_without_an_answer_names_yes(db: Path) -> None:
+    """`hpotrack delete mlp < /dev/null` (a script, a cron job) said only "aborted", not
+    how to delete without a terminal to answer on."""
+    make_study(db)
+    result = invoke(db, "delete", "mlp", input="")
+    assert result.exit_code == 1 and result.stderr.rstrip().endswith("aborted")
+    assert "no answer on standard input: pass --yes to delete without asking" in result.stderr
+    assert count_trials(db) == 2
+
+
 @pytest.mark.parametrize("how", [["--yes"], ["-y"], "y\n"])
 def test_delete_removes_every_row_and_the_checkpoints(
     db: Path, two_studies: tuple[int, list[int], Path], how: list[str] | str

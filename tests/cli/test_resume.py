@@ -247,6 +247,15 @@ def test_resume_max_budget_without_a_budget_is_a_clear_error(tmp_path: Path) -> 
     assert len(hp.load_study("script", db=db).trials) == 3
 
 
+def test_resume_max_budget_without_a_budget_names_resumes_options(tmp_path: Path) -> None:
+    """The error named optimize()'s arguments ("max_budget counts ..., or stop by n_trials
+    or timeout"), options resume does not have."""
+    _, db = make_study(tmp_path)
+    code, output = invoke(db, "script", "--max-budget", "40")
+    assert code == 2 and output.startswith("Error: --max-budget counts the steps"), output
+    assert output.rstrip().endswith("or stop by --n-trials or --timeout"), output
+
+
 def test_a_moved_script_is_a_clear_error_naming_function(tmp_path: Path) -> None:
     script, db = make_study(tmp_path)
     moved = tmp_path / "moved.py"

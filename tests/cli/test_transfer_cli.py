@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -352,3 +353,18 @@ def test_export_through_a_symlink_and_into_a_fifo_keeps_them(source: Path, tmp_p
 
     result = invoke("--db", source, "export", "mlp", "-o", "-")
     assert result.stdout == export_text("mlp", source, "json") and not Path("-").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/stdout").exists(), reason="needs /dev/stdout")
+def test_export_to_dev_stdout_in_a_pipe_is_the_export_alone(source: Path) -> None:
+    """`export mlp -o /dev/stdout | gzip` failed ("No such file or directory"), and once
+    written, the "exported ..." line followed the export into the pipe."""
+    code = "from hpotrack.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--db", str(source), "export", "mlp", "-o", "/dev/stdout"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert done.stdout == export_text("mlp", source, "json")
