@@ -385,6 +385,14 @@ class Connection:
     def _explain(self, exc: sqlite3.OperationalError) -> str:
         """One line that says what went wrong with the file and what to do."""
         text = str(exc)
+        if "readonly" in text and _writable(self.path) and (stuck := _read_only_beside(self.path)):
+            names, one = " and ".join(p.name for p in stuck), len(stuck) == 1
+            return (
+                f"cannot write {self.path}: SQLite's {names} beside it "
+                f"{'is' if one else 'are'} read-only (left by a read of the database while it "
+                f"was read-only); make {'it' if one else 'them'} writable: chmod u+w "
+                f"{' '.join(shlex.quote(str(p)) for p in stuck)} ({text})"
+            )
         if "readonly" in text:
             return f"cannot write {self.path}: the file or its folder is read-only ({text})"
         if "full" in text or "disk I/O" in text:
@@ -491,3 +499,12 @@ def _writable(path: Path) -> bool:
     """Whether this process may write the file and make files beside it (SQLite's -wal
     and -shm): not in a read-only file, folder or mount."""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _read_only_beside(path: Path) -> list[Path]:
+    """SQLite's -wal and -shm of ``path`` that exist but this process may not write. A
+    connection that reads a read-only database makes them with the file's mode and
+    cannot remove them; once the file is writable again, every write still fails on them
+    with SQLite's "attempt to write a readonly database"."""
+    beside = (Path(f"{path}{end}") for end in ("-wal", "-shm"))
+    return [p for p in beside if p.exists() and not os.access(p, os.W_OK)]

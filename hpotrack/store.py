@@ -433,14 +433,18 @@ class Store(TrialReads, Connection):
         return None if row is None else row[0]
 
     def children(self, study_id: int, parent: int) -> list[tuple[int, Edge]]:
-        """(child number, edge) for every lineage edge out of trial ``parent``."""
+        """(child number, edge) for every lineage edge out of trial ``parent``, by child
+        and kind. Sorted here, not by ``ORDER BY``: SQLite then walked the primary key
+        ``(study_id, child, parent, kind)`` through every edge of the study to skip a sort
+        (``lineage STUDY 0`` of an evolution study of 4,000 trials took 6 s) instead of
+        reading the few rows of the ``(study_id, parent)`` index."""
+        rows = self.conn.execute(
+            "SELECT child, kind, step, detail FROM lineage WHERE study_id = ? AND parent = ?",
+            (study_id, parent),
+        )
         return [
             (child, Edge(parent, kind, step, detail))
-            for child, kind, step, detail in self.conn.execute(
-                "SELECT child, kind, step, detail FROM lineage WHERE study_id = ? AND parent = ? "
-                "ORDER BY child",
-                (study_id, parent),
-            )
+            for child, kind, step, detail in sorted(rows, key=itemgetter(0, 1))
         ]
 
     def provenance(self, study_id: int, number: int) -> dict[str, Any]:

@@ -353,6 +353,38 @@ def test_an_old_read_only_file_says_opening_migrates_it_and_leaves_nothing(
     assert db.read_bytes() == before
 
 
+def test_files_a_read_of_a_read_only_database_left_are_named_once_it_is_writable_again(
+    tmp_path: Path,
+) -> None:
+    """Reading a chmod 444 database leaves its -wal and -shm beside it, read-only too
+    (SQLite gives them the file's mode, and a connection that cannot write does not remove
+    them). Once the file was writable again every write failed with "cannot write X: the
+    file or its folder is read-only", though neither was."""
+    db = tmp_path / "h.db"
+    with closing(Store(db)) as store:
+        new_study(store)
+    db.chmod(0o444)
+    read = "import sys; from hpotrack.store import Store; Store(sys.argv[1]).list_studies()"
+    subprocess.run([*_unprivileged(), sys.executable, "-c", read, str(db)], check=True)
+    shm = tmp_path / "h.db-shm"
+    if not shm.exists() or shm.stat().st_mode & 0o222:
+        pytest.skip("this SQLite left no read-only -shm behind")
+    db.chmod(0o644)
+    write = (
+        "import sys; from hpotrack.store import Store; store = Store(sys.argv[1])\n"
+        "with store.write(): store.update_study(1, target=5)"
+    )
+    run = [*_unprivileged(), sys.executable, "-c", write, str(db)]
+    error = subprocess.run(run, capture_output=True, text=True).stderr.strip().splitlines()[-1]
+    assert f"cannot write {db}: SQLite's" in error and "h.db-shm" in error, error
+    assert "(left by a read of the database while it was read-only)" in error
+    fix = error.split("chmod u+w ")[1].split(" (attempt")[0].split()
+    assert str(shm) in fix
+    subprocess.run(["chmod", "u+w", *fix], check=True)
+    subprocess.run(run, check=True)
+    assert query(db, "SELECT target FROM studies") == [(5,)]
+
+
 def test_a_read_only_mount_is_named_with_what_to_do(
     db: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
