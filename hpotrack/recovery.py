@@ -2,14 +2,15 @@
 
 A running trial is lost when its process is gone. On the same host that is exact: the
 pid no longer exists, is a zombie, or now belongs to a process started after the trial
-(a pid reused); a process that is alive and is the one that claimed the trial is never
-lost, however long it is silent (stopped with Ctrl-Z, or busy in a C call that holds the
-GIL: it will finish, and two copies of its trial must not run). Elsewhere, or where the
-start time of a process cannot be read (no ``/proc``), a heartbeat older than
-:data:`GRACE_S` counts as lost. Each process refreshes the heartbeat of its running
-trials from one background thread with its own connection, every :data:`INTERVAL_S`
-seconds, while the user's function runs; the same thread writes their buffered
-intermediate reports about every :data:`FLUSH_S` seconds.
+and its last heartbeat (a pid reused); a process that is alive and is the one that
+claimed the trial is never lost, however long it is silent (stopped with Ctrl-Z, or busy
+in a C call that holds the GIL: it will finish, and two copies of its trial must not
+run), nor after the wall clock was set forward, once it refreshed its heartbeat since.
+Elsewhere, or where the start time of a process cannot be read (no ``/proc``), a
+heartbeat older than :data:`GRACE_S` counts as lost. Each process refreshes the
+heartbeat of its running trials from one background thread with its own connection,
+every :data:`INTERVAL_S` seconds, while the user's function runs; the same thread
+writes their buffered intermediate reports about every :data:`FLUSH_S` seconds.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def lost_reason(trial: RunningTrial, now: float) -> str | None:
             return f"worker lost: process {trial.pid} on {trial.host} is gone"
         began = process_start(trial.pid)
         if began is not None and trial.started is not None:
-            if began > trial.started + PID_REUSE_SLACK_S:
+            if began > trial.started + PID_REUSE_SLACK_S and not _beat_since(trial, began, now):
                 return (
                     f"worker lost: process {trial.pid} on {trial.host} is gone (its pid "
                     "now belongs to a process started later)"
@@ -51,6 +52,17 @@ def lost_reason(trial: RunningTrial, now: float) -> str | None:
             f"for {now - trial.heartbeat:.0f} s"
         )
     return None
+
+
+def _beat_since(trial: RunningTrial, began: float, now: float) -> bool:
+    """Whether the trial's heartbeat is fresh and was written after process ``began``
+    started: then that process is the claimant, whose start only looks later than the
+    claim because the wall clock was set forward since (NTP stepping it, a VM or WSL
+    resyncing it): ``/proc/stat``'s boot time moves with the clock, so a process started
+    after the jump reads every older process's start that much later. A reused pid's
+    process started after the claimant's last beat."""
+    beat = trial.heartbeat
+    return beat is not None and now - beat <= GRACE_S and beat + PID_REUSE_SLACK_S >= began
 
 
 def pid_alive(pid: int) -> bool:

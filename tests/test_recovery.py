@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import hpotrack as hp
+from hpotrack import recovery
 from hpotrack.cli import cli
 from hpotrack.provenance import hostname
 from hpotrack.records import Edge, TrialState
@@ -56,6 +57,39 @@ def test_a_silent_process_on_this_host_is_lost_only_when_its_pid_was_reused() ->
     assert lost_reason(RunningTrial(1, 0, hostname(), parent, stale, started=now - 1), now) is None
     reused = RunningTrial(1, 0, hostname(), parent, stale, started=now - 365 * 86400)
     assert "its pid now belongs to a process started later" in (lost_reason(reused, now) or "")
+
+
+def test_a_live_worker_is_not_lost_when_the_wall_clock_is_set_forward(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wall clock set forward an hour after a trial was claimed (NTP stepping it, a VM
+    or WSL resyncing it) moves /proc/stat's boot time with it, so a process started after
+    the jump reads the claimant's start an hour after the claim: every live worker's
+    trial was failed as "its pid now belongs to a process started later" and run twice.
+    A heartbeat written since the claimant started shows it is the same process; a reused
+    pid's process started after the dead claimant's last beat. (Simulated: setting the
+    clock of this machine would disturb everything else on it.)"""
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        deadline = time.monotonic() + 30
+        while recovery.process_start(worker.pid) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        began = recovery.process_start(worker.pid)
+        assert began is not None
+        # a dead claimant's pid taken by the worker: it beat last before the worker started
+        now = time.time()
+        reused = RunningTrial(1, 0, hostname(), worker.pid, began - 10, started=began - 100)
+        assert "started later" in (lost_reason(reused, now) or "")
+        claimed = now + 1  # the worker claims a trial, then the clock jumps an hour
+        real_boot = recovery._boot_time()
+        assert real_boot is not None
+        monkeypatch.setattr(recovery, "_boot_time", lambda: real_boot + 3600)
+        now = claimed + 3600 + 10
+        beaten = RunningTrial(1, 0, hostname(), worker.pid, now - 2, started=claimed)
+        assert lost_reason(beaten, now) is None
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 def test_another_host_is_lost_only_when_its_heartbeat_is_stale() -> None:
