@@ -448,6 +448,29 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
     assert len(trials) < 100
 
 
+def test_a_worker_whose_parent_dies_as_it_exits_prints_no_traceback(tmp_path: Path) -> None:
+    """SIGTERM to a whole job (a scheduler's pre-emption) ends the parent at once while
+    its workers store their interrupted trials and exit; a worker that saw its parent go
+    on its way out raised ParentGone from wherever it was (an atexit callback, say),
+    and printed "Exception ignored ... ParentGone" with a traceback. Here each worker's
+    own atexit callback kills the parent, as that job would."""
+    done = run_source(
+        tmp_path,
+        "import atexit, os, signal, time\nimport hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
+        "def f(x):\n    return x\n"
+        "if os.environ.get('PARENT_PID', str(os.getpid())) != str(os.getpid()):  # a worker\n"
+        "    atexit.register(lambda: (os.kill(os.getppid(), signal.SIGKILL), time.sleep(1)))\n"
+        "if __name__ == '__main__':\n"
+        "    os.environ['PARENT_PID'] = str(os.getpid())\n"
+        "    f.optimize(n_trials=2, n_jobs=2)\n",
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert "Traceback" not in done.stderr and "ParentGone" not in done.stderr, done.stderr
+    trials = hp.load_study("s", db=tmp_path / "h.db").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+
+
 @pytest.mark.parametrize("attempt", range(3))
 def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(tmp_path: Path, attempt: int) -> None:
     """A terminal sends Ctrl-C to the whole process group, and the parent passes it on to
