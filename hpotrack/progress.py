@@ -68,6 +68,10 @@ class ProgressBar:
             self.end_line()
             _OPEN_BARS.discard(self)
 
+    def retarget(self, target: int) -> None:
+        """Count toward ``target`` from now on (another process raised the study's)."""
+        self._target = target
+
     def update(self) -> None:
         """Draw the bar again, unless it was drawn less than ``REDRAW_S`` ago."""
         if not self._enabled:

@@ -278,6 +278,12 @@ def optimize_here(
                     try:  # stores `done` (then empties it) and fills `claims`, atomically
                         study.ask(worker, limit, done, claims, batch.size, max_budget=max_budget)
                     except StopSearch as stop:
+                        if isinstance(stop, TargetReached) and n_trials is None:
+                            raised = _target_raised(study, limit)
+                            if raised is not None:  # by another process meanwhile
+                                limit = raised
+                                bar.retarget(raised)
+                                continue
                         # the method's reason does not name the study (it never knows it)
                         named = isinstance(stop, SearchExhausted)
                         said = f"study {study.name!r}: {stop}" if named else str(stop)
@@ -381,6 +387,13 @@ class Batch:
             self.size = min(2 * self.size, self.MAX)
         else:
             self.size = max(1, self.size // 2)
+
+
+def _target_raised(study: Study, limit: int | None) -> int | None:
+    """The stored target, when another process raised it above ``limit`` since this run
+    read it: a run without ``n_trials`` works toward the study's target as it stands."""
+    stored = study.target
+    return stored if stored is not None and (limit is None or stored > limit) else None
 
 
 def _nothing_to_run(stop: StopSearch) -> str:

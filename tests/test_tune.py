@@ -121,6 +121,29 @@ def test_optimize_without_n_trials_uses_the_stored_target(
     assert "nothing to run" in info_log.text
 
 
+def test_optimize_without_n_trials_follows_a_target_another_process_raises(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
+    """A run without n_trials (``hpotrack resume`` without --n-trials) works toward the
+    stored target; when another process raised it meanwhile (``optimize(n_trials=6)``
+    there), this one stopped at the target it read when it started and said "the target
+    of 3 is reached", leaving the rest to the other process alone."""
+    raise_target = "import sys, hpotrack as hp; hp.load_study('s', db=sys.argv[1]).raise_target(6)"
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str, trial: hp.Trial) -> float:
+        if trial.number == 1:  # as another process's optimize(n_trials=6) would
+            subprocess.run([sys.executable, "-c", raise_target, str(db)], check=True)
+        return x * x + n
+
+    train.optimize(n_trials=1)
+    hp.load_study("s", db=db).raise_target(3)
+    info_log.clear()
+    study = train.optimize()
+    assert states(study) == ["complete"] * 6 and study.target == 6
+    assert "target of 3" not in info_log.text and "target of 6" in info_log.text
+
+
 def test_a_smaller_n_trials_never_lowers_the_stored_target(db: Path) -> None:
     train = make(db)
     train.optimize(n_trials=5)
