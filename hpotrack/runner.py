@@ -73,8 +73,10 @@ def run_trial(
     background.add(trial)
     result: Any = None
     try:
-        with running(trial):
+        with running(trial), ctrl_c_noted() as ctrl_c:
             result = fn(**kwargs)
+        if ctrl_c():  # caught on the way (scikit-learn's MLP): the trial was cut short
+            raise KeyboardInterrupt(SWALLOWED)
         outcome = parse_result(result, study.objective)
         if outcome.state is TrialState.COMPLETE:
             outcome = checked_hypergradient(result, trial, outcome, study.space)
@@ -126,6 +128,32 @@ def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
 
 
 INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: retries.is_interruption
+SWALLOWED = "the function caught Ctrl-C and returned"
+
+
+@contextmanager
+def ctrl_c_noted() -> Iterator[Callable[[], bool]]:
+    """Note a Ctrl-C that arrives while the function runs; yields whether one did. Some
+    code catches the KeyboardInterrupt and returns early (scikit-learn's MLP warns
+    "Training interrupted by user" and returns the half-trained model): its trial would be
+    stored complete with a value it never earned, and the run would go on. Only in the
+    main thread, over a Python handler (the default raises KeyboardInterrupt)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield lambda: False
+        return
+    arrived: list[int] = []
+
+    def note(signum: int, frame: Any) -> Any:
+        arrived.append(signum)
+        return previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield lambda: bool(arrived)
+    finally:
+        if signal.getsignal(signal.SIGINT) is note:  # else a handler changed it: keep that
+            signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

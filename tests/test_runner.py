@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -153,6 +155,28 @@ def test_ctrl_c_in_a_batch_fails_that_trial_and_gives_back_the_rest(
     ] * 3
     assert "KeyboardInterrupt" in (trials[1].error or "")
     assert trials[4].origin == "retried" and trials[4].params == trials[1].params
+
+
+def test_a_ctrl_c_the_function_catches_still_stops_the_run_and_queues_the_trial(
+    db: Path,
+) -> None:
+    """scikit-learn's MLP catches Ctrl-C and returns its half-trained model: the trial is
+    stored as interrupted and queued again, not complete, and the run stops."""
+    handler = signal.getsignal(signal.SIGINT)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="c", db=db, seed=0)
+    def f(x: float) -> float:
+        with contextlib.suppress(KeyboardInterrupt):  # stops training early, as the MLP
+            signal.raise_signal(signal.SIGINT)
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        f.optimize(n_trials=3)
+    first, retry = f.study.trials
+    assert first.state == TrialState.FAILED
+    assert first.error == "interrupted (the function caught Ctrl-C and returned)"
+    assert retry.state == TrialState.QUEUED and retry.origin == "retried"
+    assert signal.getsignal(signal.SIGINT) is handler
 
 
 def test_ctrl_c_before_a_claimed_trial_starts_gives_it_back(
