@@ -13,7 +13,10 @@ continues where it stopped.
 
 EPOCHS (default 540, what 20 trials trained fully would take) is the study's budget:
 ``optimize(max_budget=EPOCHS)`` starts trials until its trials in ./hpotrack.db (or
-$HPOTRACK_DB) trained that many epochs together, however many trials that makes.
+$HPOTRACK_DB) trained that many epochs together, however many trials that makes. Run
+the script again with a larger EPOCHS to continue, or ``hpotrack resume bohb_mlp
+--max-budget EPOCHS``: the study stores no target, so ``resume`` without it trains until
+Ctrl-C.
 """
 
 from __future__ import annotations

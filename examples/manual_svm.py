@@ -65,6 +65,11 @@ def main(n_trials: int) -> None:
             study.enqueue(params)
     if any(t.state == hp.TrialState.QUEUED for t in study.trials):
         study = train.optimize()  # runs the queued trials, then stops: manual proposes nothing
+    elif len(study.trials) >= n_trials:  # run again with the same N_TRIALS
+        print(
+            f"{len(study.trials)} trials stored: the target of {n_trials} is reached, "
+            "nothing to run (pass a larger N_TRIALS to continue)"
+        )
     factor = 10.0
     while len(study.trials) < n_trials and factor > 1.1:
         tried = {key(t.params) for t in study.trials}
@@ -80,6 +85,11 @@ def main(n_trials: int) -> None:
             print(f"C={params['C']:<9.4g} gamma={params['gamma']:<9.4g} {result['accuracy']:.4f}")
             if study.best.params == params:
                 break  # a new best: move on from there
+    if len(study.trials) < n_trials:
+        print(
+            f"every move from the best by a factor above 1.1 was tried: stopped at "
+            f"{len(study.trials)} of {n_trials} trials"
+        )
     best = study.best
     print(f"best accuracy {best.value:.4f} with {best.params} (trial {best.number})")
     print("look further: hpotrack show manual_svm --top 5")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -41,6 +43,31 @@ def run_example(
         text=True,
         timeout=300,
     )
+
+
+def import_example(name: str) -> ModuleType:
+    """examples/<name>.py imported in this process (its ``__main__`` block not run)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    return example
+
+
+def test_manual_svm_run_again_says_it_has_nothing_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run again with the same N_TRIALS, the other examples say that their target is
+    reached; manual_svm.py printed only its best, as if it had searched again."""
+    pytest.importorskip("sklearn")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPOTRACK_DB", raising=False)
+    example = import_example("manual_svm")
+    example.main(3)
+    assert "nothing to run" not in capsys.readouterr().out
+    example.main(3)
+    assert "3 trials stored: the target of 3 is reached, nothing to run" in capsys.readouterr().out
+    assert len(hp.load_study("manual_svm", db=tmp_path / "hpotrack.db").trials) == 3
 
 
 def test_quickstart_tunes_a_real_model_into_hpotrack_db(tmp_path: Path) -> None:
@@ -85,12 +112,10 @@ def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
     tmp_path: Path,
 ) -> None:
     pytest.importorskip("sklearn")
-    import importlib.util
     import itertools
 
     import numpy as np
 
-    path = ROOT / "examples" / "ridge_hypergradient.py"
     result = run_example("ridge_hypergradient", tmp_path, ["8"])
     assert result.returncode == 0, result.stderr
     study = hp.load_study("ridge-hypergradient", db=tmp_path / "hpotrack.db")
@@ -108,10 +133,7 @@ def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
     assert f"best {study.best.value:.5f} (trial 7 of 8)" in result.stdout
 
     # the closed-form hypergradient against central differences, in log units
-    spec = importlib.util.spec_from_file_location("ridge_hypergradient", path)
-    assert spec is not None and spec.loader is not None
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = import_example("ridge_hypergradient")
     split = example.load_split(0)
     lams = 10.0 ** np.random.default_rng(3).uniform(-4, 4, 64)
     loss, gradient = example.validation_loss(lams, split)

@@ -101,9 +101,11 @@ def resume(
     reference = _reference(function) if function else opened.function
     tuned = _tuned_function(opened, reference)
     if n_trials is None and opened.target is None and timeout is None and max_budget is None:
+        # a study run with optimize(max_budget=...) stores no target: name that option too
+        steps = "" if opened.budget is None else f", or --max-budget in {opened.budget.name}"
         click.echo(
             f"study {study!r} has no stored target: running until the method is "
-            "exhausted or Ctrl-C (pass --n-trials to set one)",
+            f"exhausted or Ctrl-C (pass --n-trials to set one{steps})",
             err=True,
         )
     try:

@@ -228,6 +228,34 @@ def test_resume_with_nothing_to_run_names_the_options(
         assert done.stdout.startswith("study 'script': 1 trial (1 complete); 9 epochs trained")
 
 
+BUDGETED = textwrap.dedent(
+    """
+    import hpotrack as hp
+
+    @hp.tune({"x": [0.1, 0.2]}, method="grid", study="script", seed=0,
+             budget=hp.Budget(1, 9, name="epochs"))
+    def train(x):
+        return x
+
+    if __name__ == "__main__":
+        train.optimize(max_budget=9)
+    """
+)
+
+
+def test_resume_without_a_target_names_max_budget_for_a_study_with_a_budget(
+    tmp_path: Path,
+) -> None:
+    """A study run with ``optimize(max_budget=...)`` (examples/bohb_mlp.py) stores no
+    target: resume runs until Ctrl-C, and its hint named only --n-trials."""
+    (tmp_path / "job.py").write_text(BUDGETED)
+    subprocess.run([sys.executable, "job.py"], cwd=tmp_path, check=True, capture_output=True)
+    done = cli_process(tmp_path / "hpotrack.db", "resume", "script")  # the grid's last cell
+    assert done.returncode == 0, done.stderr
+    hint = "no stored target: running until the method is exhausted or Ctrl-C"
+    assert f"{hint} (pass --n-trials to set one, or --max-budget in epochs)" in done.stderr
+
+
 def test_resume_max_budget_runs_until_the_trials_trained_that_many_epochs(
     tmp_path: Path,
 ) -> None:
