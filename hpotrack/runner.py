@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from hpotrack.errors import (
@@ -40,11 +40,17 @@ log = logging.getLogger("hpotrack")
 
 
 def run_trial(
-    study: Study, fn: Callable[..., Any], claimed: Claimed, *, manual: bool = False
+    study: Study,
+    fn: Callable[..., Any],
+    claimed: Claimed,
+    *,
+    manual: bool = False,
+    ctrl_c: CtrlC | None = None,
 ) -> tuple[Outcome, Any]:
     """Run ``fn`` on a claimed trial (``manual``: a direct call, which its method did
     not propose): its outcome (with the reports not yet written) to store, and what the
-    function returned.
+    function returned. ``ctrl_c``: the run's :func:`ctrl_c_noted` (None: watched for
+    this trial alone).
 
     Storing is the caller's (with its next ask, or :meth:`Study.tell`), except on Ctrl-C or
     any exit that is not an ``Exception``: then the trial is stored as failed here and the
@@ -73,9 +79,11 @@ def run_trial(
     background.add(trial)
     result: Any = None
     try:
-        with running(trial), ctrl_c_noted() as ctrl_c:
+        watched = ctrl_c_noted() if ctrl_c is None else nullcontext(ctrl_c)
+        with running(trial), watched as noted:
+            before = noted.count
             result = fn(**kwargs)
-        if ctrl_c():  # caught on the way (scikit-learn's MLP): the trial was cut short
+        if noted.count > before:  # caught on the way (scikit-learn's MLP): cut short
             raise KeyboardInterrupt(SWALLOWED)
         outcome = parse_result(result, study.objective)
         if outcome.state is TrialState.COMPLETE:
@@ -131,26 +139,34 @@ INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: retries.is_inte
 SWALLOWED = "the function caught Ctrl-C and returned"
 
 
+class CtrlC:
+    """How many Ctrl-Cs arrived while :func:`ctrl_c_noted` watched."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 @contextmanager
-def ctrl_c_noted() -> Iterator[Callable[[], bool]]:
-    """Note a Ctrl-C that arrives while the function runs; yields whether one did. Some
-    code catches the KeyboardInterrupt and returns early (scikit-learn's MLP warns
-    "Training interrupted by user" and returns the half-trained model): its trial would be
-    stored complete with a value it never earned, and the run would go on. Only in the
-    main thread, over a Python handler (the default raises KeyboardInterrupt)."""
+def ctrl_c_noted() -> Iterator[CtrlC]:
+    """Count the Ctrl-Cs that arrive (the handler before still runs): a function that
+    catches the KeyboardInterrupt and returns early (scikit-learn's MLP warns "Training
+    interrupted by user" and returns the half-trained model) would have its trial stored
+    complete with a value it never earned, and the run would go on. Watched once per run,
+    not per trial (setting a handler costs microseconds); only in the main thread and over
+    a Python handler (the default raises KeyboardInterrupt)."""
+    noted = CtrlC()
     previous = signal.getsignal(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield lambda: False
+        yield noted
         return
-    arrived: list[int] = []
 
     def note(signum: int, frame: Any) -> Any:
-        arrived.append(signum)
+        noted.count += 1
         return previous(signum, frame)
 
     signal.signal(signal.SIGINT, note)
     try:
-        yield lambda: bool(arrived)
+        yield noted
     finally:
         if signal.getsignal(signal.SIGINT) is note:  # else a handler changed it: keep that
             signal.signal(signal.SIGINT, previous)
@@ -300,7 +316,7 @@ def optimize_here(
     study.remove_stray_checkpoint_files()
     try:
         bar = ProgressBar(study, limit, enabled=progress, max_budget=max_budget, unstored=done)
-        with bar:
+        with bar, ctrl_c_noted() as ctrl_c:
             while not (timed_out := deadline is not None and time.time() >= deadline):
                 if not claims:
                     try:  # stores `done` (then empties it) and fills `claims`, atomically
@@ -324,7 +340,7 @@ def optimize_here(
                     if collection is not None and collection.due():
                         collection.run()
                 claimed = claims[0]  # in `claims` until kept: an interrupt gives it back
-                outcome, _ = run_trial(study, fn, claimed)
+                outcome, _ = run_trial(study, fn, claimed, ctrl_c=ctrl_c)
                 done.append((claimed, outcome))
                 claims.pop(0)
                 batch.ran()
