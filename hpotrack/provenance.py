@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hpotrack.errors import DefinitionError
+
 
 @functools.cache
 def hostname() -> str:
@@ -49,10 +51,37 @@ def _same_file(a: str | None, b: str) -> bool:
     return a is not None and Path(a).resolve() == Path(b).resolve()
 
 
+def callable_name(fn: Callable[..., Any]) -> str:
+    """What messages call ``fn``: its qualified name; for a callable without one, that
+    of a ``functools.partial``'s function, or of a callable object's class."""
+    name = getattr(fn, "__qualname__", None)
+    if isinstance(name, str):
+        return name
+    if isinstance(fn, functools.partial):
+        return callable_name(fn.func)
+    return type(fn).__qualname__
+
+
+def described(fn: Callable[..., Any]) -> str:
+    """``fn`` in a message about what it is: its qualified name, else
+    ``functools.partial(train, ...)`` or ``an instance of Model``."""
+    if isinstance(getattr(fn, "__qualname__", None), str):
+        return callable_name(fn)
+    if isinstance(fn, functools.partial):
+        return f"functools.partial({callable_name(fn.func)}, ...)"
+    return f"an instance of {callable_name(fn)}"
+
+
 def default_study_name(fn: Callable[..., Any]) -> str:
     """``module.qualname``, the same however the module was started: a script's module
     is named after its file, not ``__main__``; ``python -m pkg.mod`` gives ``pkg.mod``, as
-    ``import pkg.mod`` does."""
+    ``import pkg.mod`` does. A callable without a name of its own (a
+    ``functools.partial``, a callable object) is refused: its study needs ``study=``."""
+    if not isinstance(getattr(fn, "__qualname__", None), str):
+        raise DefinitionError(
+            f"@hp.tune names a study after the function it decorates, and {described(fn)} "
+            "has no name of its own: pass study='...' to @hp.tune"
+        )
     module = getattr(fn, "__module__", None) or "unknown"
     if module in SCRIPT_MODULES:
         reference = function_reference(fn)
@@ -113,5 +142,5 @@ def run_provenance(fn: Callable[..., Any]) -> dict[str, Any]:
 def _has_source(fn: Callable[..., Any]) -> bool:
     try:
         return inspect.getsourcefile(fn) is not None
-    except TypeError:
+    except (TypeError, OSError):  # OSError: a class typed in a notebook or `python -c`
         return False

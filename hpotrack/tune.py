@@ -13,6 +13,7 @@ import functools
 import inspect
 import logging
 import os
+import reprlib
 import sys
 import time
 import weakref
@@ -29,7 +30,12 @@ from hpotrack.errors import DefinitionError, HpotrackError, StorageError, TrialE
 from hpotrack.loader import refuse_while_imported
 from hpotrack.methods.base import Method
 from hpotrack.methods.registry import resolve
-from hpotrack.provenance import default_study_name, function_reference, run_provenance
+from hpotrack.provenance import (
+    callable_name,
+    default_study_name,
+    function_reference,
+    run_provenance,
+)
 from hpotrack.records import TrialState
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.space import Space
@@ -108,15 +114,16 @@ class TunedFunction(Generic[R]):
     def __call__(self, *args: Any, **params: Any) -> R:
         """Run and record one manual trial; returns what the function returns, or raises
         what it raised (:class:`Pruned` too, when its method stopped it) once stored."""
-        call = f"{self.fn.__name__}(...)"
+        label = callable_name(self.fn).rpartition(".")[2]
+        call = f"{label}(...)"
         refuse_while_imported(f"{call} (a manual trial)")
         from hpotrack.workers import refuse_while_a_worker_imports
 
         refuse_while_a_worker_imports(call)
         if args:
             raise TrialError(
-                f"call {self.fn.__name__}() with keyword arguments only, e.g. "
-                f"{self.fn.__name__}({', '.join(f'{n}=...' for n in self.definition.space)})"
+                f"call {label}() with keyword arguments only, e.g. "
+                f"{label}({', '.join(f'{n}=...' for n in self.definition.space)})"
             )
         values = self.definition.space.validate(params)  # before anything is stored
         study = self._open()
@@ -293,6 +300,11 @@ def tune(
     running or queued trial starts from, and those a retry of a running trial would
     resume; see docs/lineage.md); ``"all"`` keeps every one. The setting is the run's
     (stored with it): no run deletes the checkpoints of trials that ran with ``"all"``."""
+    if callable(space) and not isinstance(space, Mapping):  # a bare @hp.tune above a def
+        raise DefinitionError(
+            "@hp.tune needs the search space first: write @hp.tune(space, method=...) above "
+            "the function, with space a dict such as {'lr': hp.Float(1e-5, 1e-1, log=True)}"
+        )
     check_settings(direction, objective, seed)
     seed = None if seed is None else int(seed)  # numpy's integers are plain ints from here
     search_space = Space.from_user(space)
@@ -308,6 +320,11 @@ def tune(
         )
 
     def decorate(fn: Callable[..., R]) -> TunedFunction[R]:
+        if not callable(fn):
+            raise DefinitionError(
+                f"@hp.tune(...) decorates the training function, but got "
+                f"{reprlib.repr(fn)}, which is not callable: put it above a def"
+            )
         name = study if study is not None else default_study_name(fn)
         definition = StudyDefinition(
             name=name,
@@ -327,10 +344,37 @@ def tune(
 
 
 def _check_signature(fn: Callable[..., Any], space: Space) -> None:
+    """Refuse, when decorating, a function no trial could call as hpotrack calls it: once,
+    synchronously, with the hyperparameters (and ``trial``) as keyword arguments."""
+    label = callable_name(fn)
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        raise TrialError(
+            f"{label}() is an async function, and hpotrack calls the function it tunes "
+            "and uses what it returns: tune a plain def that runs it, e.g. "
+            "def train(**params): return asyncio.run(train_async(**params))"
+        )
+    if inspect.isgeneratorfunction(fn):
+        raise TrialError(
+            f"{label}() is a generator (it yields), and hpotrack calls the function it "
+            "tunes and uses what it returns: report intermediate values with "
+            "trial.report(value, step) and return the objective"
+        )
     try:
         parameters = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return
+    positional = [  # before a `/`: hpotrack passes every argument by keyword
+        name
+        for name, p in parameters.items()
+        if p.kind is p.POSITIONAL_ONLY
+        and (name in space or name == "trial" or p.default is p.empty)
+    ]
+    if positional:
+        raise TrialError(
+            f"{label}() takes {', '.join(map(repr, positional))} by position only (before "
+            "its `/`), and hpotrack passes the hyperparameters and trial by keyword: "
+            "remove the `/`"
+        )
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
     missing = [name for name in space if name not in parameters]
@@ -340,12 +384,12 @@ def _check_signature(fn: Callable[..., Any], space: Space) -> None:
         ]
         one_dict = (  # Ray Tune's train(config), Hyperopt's objective(params)
             f"; hpotrack passes each hyperparameter by name, not one dict: "
-            f"def {fn.__name__}(**{taken[0]}) keeps {taken[0]!r} a dict"
+            f"def {label.rpartition('.')[2]}(**{taken[0]}) keeps {taken[0]!r} a dict"
             if len(taken) == 1 and taken[0] not in space
             else ""
         )
         raise TrialError(
-            f"{fn.__qualname__}() does not accept the hyperparameter(s) "
+            f"{label}() does not accept the hyperparameter(s) "
             f"{', '.join(map(repr, missing))}: add them to its parameters (or **kwargs)"
             f"{one_dict}"
         )
@@ -357,9 +401,16 @@ def _check_signature(fn: Callable[..., Any], space: Space) -> None:
         and p.default is inspect.Parameter.empty
         and p.kind is not inspect.Parameter.VAR_POSITIONAL
     ]
+    first = next(iter(parameters), None)
+    if extra and extra[0] == first and first in ("self", "cls") and "." in label:
+        raise TrialError(  # @hp.tune above a method, in its class body
+            f"{label}() takes {extra[0]!r} first: decorated in its class, the method would "
+            "be called without its instance or class; tune a function, or the method of "
+            f"an instance, hp.tune(space, ...)(model.{label.rpartition('.')[2]})"
+        )
     if extra:
         raise TrialError(
-            f"{fn.__qualname__}() requires {', '.join(map(repr, extra))}, which the space "
+            f"{label}() requires {', '.join(map(repr, extra))}, which the space "
             "does not define: add them to the space or give them defaults"
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import itertools
 import logging
@@ -837,6 +838,100 @@ def test_a_function_missing_a_hyperparameter_is_refused() -> None:
         @hp.tune(SPACE)
         def train(x: float, n: int) -> float:
             return x
+
+
+def test_a_partial_or_a_callable_object_is_tuned_under_a_study_name_it_is_given(
+    db: Path,
+) -> None:
+    """Naming the study after it, or a message naming it, raised AttributeError."""
+
+    def fit(x: float, scale: float) -> float:
+        return x * scale
+
+    class Model:
+        def __call__(self, x: float) -> float:
+            return x
+
+    for fn, what in [(functools.partial(fit, scale=2.0), "<locals>.fit, ...)"),
+                     (Model(), "an instance of")]:  # fmt: skip
+        with pytest.raises(hp.errors.DefinitionError, match=re.escape(what)) as raised:
+            hp.tune({"x": hp.Float(0.0, 1.0)}, db=db)(fn)
+        assert "pass study='...'" in str(raised.value)
+    train = hp.tune({"x": hp.Float(0.0, 1.0)}, study="p", db=db)(functools.partial(fit, scale=2))
+    assert train(x=0.25) == 0.5
+    with pytest.raises(hp.TrialError, match=re.escape("call fit() with keyword arguments only")):
+        train(0.25)
+    with pytest.raises(hp.TrialError, match=re.escape("fit() does not accept the hyperparameter")):
+        hp.tune({"y": hp.Float(0.0, 1.0)}, study="p", db=db)(functools.partial(fit, scale=2))
+
+
+def test_a_bare_decorator_or_decorating_no_function_is_one_clear_error() -> None:
+    with pytest.raises(hp.errors.DefinitionError, match=re.escape("@hp.tune(space, method=...)")):
+
+        @hp.tune  # type: ignore[arg-type]
+        def train(x: float) -> float:
+            return x
+
+    with pytest.raises(hp.errors.DefinitionError, match="None, which is not callable"):
+        hp.tune({"x": hp.Float(0.0, 1.0)}, study="s")(None)  # type: ignore[arg-type]
+
+
+async def _train_async(x: float) -> float:
+    return x
+
+
+async def _train_async_gen(x: float) -> typing.AsyncIterator[float]:
+    yield x
+
+
+def _train_gen(x: float) -> typing.Iterator[float]:
+    yield x
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [
+        (_train_async, "_train_async() is an async function"),
+        (_train_async_gen, "_train_async_gen() is an async function"),
+        (_train_gen, "_train_gen() is a generator (it yields)"),
+    ],
+    ids=["async def", "async generator", "generator"],
+)
+def test_a_function_that_returns_no_value_when_called_is_refused_when_decorating(
+    db: Path, fn: Callable[..., Any], message: str
+) -> None:
+    """Each trial failed on the coroutine or generator it got (and warned that a
+    coroutine was never awaited)."""
+    with pytest.raises(hp.TrialError, match=re.escape(message)):
+        hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db)(fn)
+
+
+def test_hyperparameters_before_a_slash_are_refused_when_decorating(db: Path) -> None:
+    """Every trial failed: hpotrack passes them by keyword."""
+
+    def train(x: float, /, trial: hp.Trial) -> float:
+        return x
+
+    def keeps_a_default(seed: int = 0, /, *, x: float) -> float:  # never passed: fine
+        return x
+
+    with pytest.raises(hp.TrialError, match=re.escape("train() takes 'x' by position only")):
+        hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db)(train)
+    hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db)(keeps_a_default)
+
+
+def test_a_method_decorated_in_its_class_body_is_refused_saying_how_to_tune_it() -> None:
+    """It said to add 'self' to the space."""
+    with pytest.raises(hp.TrialError) as raised:
+
+        class Model:
+            @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s")
+            def fit(self, x: float) -> float:
+                return x
+
+    assert "Model.fit() takes 'self' first" in str(raised.value)
+    assert "hp.tune(space, ...)(model.fit)" in str(raised.value)
+    assert "add them to the space" not in str(raised.value)
 
 
 def test_grid_over_a_continuous_float_without_step_is_refused() -> None:
