@@ -14,6 +14,7 @@ import multiprocessing.connection
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from hpotrack.errors import HpotrackError
 from hpotrack.loader import load_function, one_line
 from hpotrack.progress import ProgressBar
-from hpotrack.provenance import function_reference
+from hpotrack.provenance import callable_name, described, function_reference
 from hpotrack.runner import Ran, Terminated
 from hpotrack.text import plural
 from hpotrack.worker_logs import Relay, forward_to_parent
@@ -100,16 +101,39 @@ def run_workers(
 
 def importable_reference(fn: Callable[..., Any]) -> dict[str, Any]:
     """What worker processes import ``fn`` by; an error when nothing can (it was defined
-    in a notebook cell, IPython, ``python -c`` or stdin). ``optimize`` checks it before it
+    in a notebook cell, IPython, ``python -c`` or stdin, or its name does not lead back to
+    it: :func:`_found_by_name`). ``optimize`` checks it before it
     stores anything, so a refused call leaves the study as it was."""
     reference = function_reference(fn)
+    if (reference["path"] or reference["qualname"] is None) and not _found_by_name(fn):
+        raise HpotrackError(
+            f"n_jobs > 1 needs a function that worker processes can import by its name, and "
+            f"{described(fn)} is not one (nor are lambdas, partials, bound methods, callable "
+            "objects and functions defined in functions): tune a function defined with def "
+            "at module level, or use n_jobs=1"
+        )
     if not reference["path"]:
         raise HpotrackError(
-            f"n_jobs > 1 needs {fn.__qualname__} in a module or script file that worker "
+            f"n_jobs > 1 needs {callable_name(fn)} in a module or script file that worker "
             "processes can import (it was defined interactively); use n_jobs=1 or move it "
             "to a file"
         )
     return reference
+
+
+def _found_by_name(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn``'s module and qualified name lead back to it (or to the tuned
+    function wrapping it), as a worker process finds it: not a lambda's, a partial's, a
+    bound method's (its class's function) or a nested function's."""
+    from hpotrack.tune import TunedFunction
+
+    qualname = getattr(fn, "__qualname__", None)
+    found: object = sys.modules.get(getattr(fn, "__module__", None) or "")
+    for part in qualname.split(".") if isinstance(qualname, str) else [""]:
+        found = getattr(found, part, None)
+    if isinstance(found, TunedFunction):
+        found = found.fn
+    return found is not None and bool(found == fn)
 
 
 def _ran(

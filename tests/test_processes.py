@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -505,6 +508,37 @@ def test_ctrl_c_in_a_terminal_stops_every_worker_cleanly(tmp_path: Path, attempt
     assert not [t for t in trials if t.state is TrialState.RUNNING]
     interrupted = [t for t in trials if t.state is TrialState.FAILED]
     assert len(interrupted) == 2 and all("interrupted" in (t.error or "") for t in interrupted)
+
+
+class _Model:
+    def fit(self, x: float) -> float:
+        return x
+
+
+def _fit(x: float, scale: float) -> float:
+    return x * scale
+
+
+@pytest.mark.parametrize(
+    ("fn", "named"),
+    [
+        (lambda x: x, "<lambda>"),
+        (functools.partial(_fit, scale=2.0), "functools.partial(_fit, ...)"),
+        (_Model().fit, "_Model.fit"),
+    ],
+    ids=["lambda", "partial", "bound method"],
+)
+def test_n_jobs_for_a_function_workers_cannot_find_by_name_is_refused_before_anything_is_stored(
+    tmp_path: Path, fn: Callable[..., float], named: str
+) -> None:
+    """Workers import the function by module and name: a lambda's is not there, a bound
+    method's is its class's function (called without the instance), a partial's raised
+    AttributeError; the study and its target were stored before the workers failed."""
+    db = tmp_path / "h.db"
+    train = hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, method="random")(fn)
+    with pytest.raises(HpotrackError, match=re.escape(f"and {named} is not one")):
+        train.optimize(n_trials=4, n_jobs=2)
+    assert not db.exists()
 
 
 def test_n_jobs_from_a_script_without_a_main_guard_says_the_fix(tmp_path: Path) -> None:
