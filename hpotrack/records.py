@@ -6,10 +6,12 @@ Their string values are stored in the database, so they are part of the file for
 
 from __future__ import annotations
 
+import itertools
 import math
+import reprlib
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -105,6 +107,18 @@ class TrialRecord:
         record.__dict__.update(values)
         return record
 
+    def __repr__(self) -> str:
+        """Number, state, params and value, then the other fields that are set, long ones
+        shortened: a trial that returned a curve of 2,000 losses, or failed with a
+        traceback, prints in a few lines (``metrics``, ``error`` hold them whole)."""
+        parts = [f"number={self.number!r}", f"state={self.state.value!r}"]
+        parts += [f"params={self.params!r}", f"value={self.value!r}"]
+        for name, default in _OTHER_DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                parts.append(f"{name}={_SHORT.repr(value)}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
     def replace(self, **changes: Any) -> TrialRecord:
         """A copy with ``changes``: :func:`dataclasses.replace` at a third of its cost
         (see :meth:`from_fields`)."""
@@ -160,6 +174,32 @@ class TrialRecord:
 
 
 _TRIAL_FIELDS = frozenset(f.name for f in fields(TrialRecord))
+_OTHER_DEFAULTS = {  # what a record's repr leaves out when it is the field's default
+    f.name: f.default if f.default_factory is MISSING else f.default_factory()
+    for f in fields(TrialRecord)
+    if f.name not in ("number", "state", "params", "value")
+}
+
+
+class _Short(reprlib.Repr):
+    """``reprlib``'s shortened reprs, dicts in their own order (the order the function
+    returned its metrics), not sorted."""
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [
+            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+            for k, v in itertools.islice(x.items(), self.maxdict)
+        ]
+        return "{" + ", ".join(items + ["..."] * (len(x) > self.maxdict)) + "}"
+
+
+_SHORT = _Short()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxtuple = 3, 12, 8, 8
+_SHORT.maxstring = _SHORT.maxother = 160
 RUNNING_ERROR = "running when exported"  # an imported trial's reason (hpotrack.transfer)
 # how the reasons of failures from outside start: not the configuration's fault
 STOPPED_FROM_OUTSIDE = ("worker lost", "interrupted", RUNNING_ERROR)

@@ -10,9 +10,10 @@ are in :mod:`hpotrack.views`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from functools import cached_property
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,13 @@ class StudyReader:
         self._cache = TrialCache(
             store, row, History(self.space, row.direction, row.seed, self.budget)
         )
+
+    def __reduce__(self) -> tuple[Callable[..., StudyReader], tuple[str, str]]:
+        """Pickle as where the study is, its name and file, so that another process
+        (multiprocessing, joblib) opens it there: a database connection does not pickle."""
+        from hpotrack.definition import load_study
+
+        return load_study, (self.name, str(self.db_path))
 
     def __repr__(self) -> str:
         count = sum(self._store.summary(self.id).counts.values())  # not every trial read
@@ -148,7 +156,7 @@ class StudyReader:
         step, value) along the chain of segments it continues (PBT: the member's own
         segments and the members it exploited). A trial that continues nothing has one
         entry per hyperparameter, at step 1."""
-        self.trial(number)
+        number = self.trial(number).number
         return lineage.schedule(self.refresh().trials, number)
 
     def best_final(self) -> TrialRecord:
@@ -177,8 +185,9 @@ class StudyReader:
 
     def trial(self, number: int) -> TrialRecord:
         """Trial ``number``; a :class:`TrialError` naming the numbers that exist."""
-        if isinstance(number, bool) or not isinstance(number, int):
+        if isinstance(number, bool) or not isinstance(number, Integral):
             raise TrialError(f"a trial number is a whole number, but got {number!r}")
+        number = int(number)  # numpy's too (np.argmin of the values, a DataFrame's idxmin)
         if not self._cache.history.trials:  # nothing read yet: read that one trial
             with self._store.reading():
                 found = views.StoredTrials(self._store, self._row.id).read([number])
@@ -200,7 +209,7 @@ class StudyReader:
         ``whole``: with those of the trials it continues in front (a promotion's parent up
         to the rung, a PBT member's earlier segments), the curve of its configuration
         from step 1 (:func:`hpotrack.lineage.whole_curve`)."""
-        self.trial(number)
+        number = self.trial(number).number
         if whole:
             return lineage.whole_curve(self.refresh().trials, number, self._curve)
         return self._curve(number)
@@ -214,9 +223,10 @@ class StudyReader:
         (``study.load_checkpoint(study.best.number)``). A trial that saved none by then
         was still where it started: the checkpoint it continued (a promotion's parent,
         say) is returned. A :class:`TrialError` says when there is none."""
-        self.trial(number)
-        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        number = self.trial(number).number
+        if step is not None and (isinstance(step, bool) or not isinstance(step, Integral)):
             raise TrialError(f"a checkpoint's step is a whole number, but got step={step!r}")
+        step = None if step is None else int(step)
         return views.load_checkpoint(
             self._store, self._row.id, self.name, self.trials, number, step
         )

@@ -72,3 +72,24 @@ def test_a_trial_stopped_from_outside_is_told_from_one_that_failed_of_its_own(
     silent = RunningTrial(2, 2, "another-host", 4321, heartbeat=0.0)
     lost = dataclasses.replace(failed, error=lost_reason(silent, now=3600.0))
     assert lost.error and lost.stopped_from_outside
+
+
+def test_a_records_repr_shows_what_is_set_and_shortens_long_values() -> None:
+    """print(study.best) printed every field, and every one of 2,000 returned losses."""
+    record = TrialRecord(
+        7,
+        TrialState.FAILED,
+        {"lr": 0.01, "layers": 2},
+        metrics={"value": 0.5, "losses": [float(i) for i in range(2000)]},
+        error="Traceback (most recent call last):\n" + "  File ...\n" * 500 + "ValueError: boom",
+    )
+    text = repr(record)
+    assert text.startswith(
+        "TrialRecord(number=7, state='failed', params={'lr': 0.01, 'layers': 2}, value=None, "
+        "metrics={'value': 0.5, 'losses': [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, ...]}, "
+        "error='Traceback"
+    )
+    assert "ValueError: boom" in text and len(text) < 500
+    for unset in ("budget=", "parents=", "claim=", "rung=", "checks=", "note="):
+        assert unset not in text
+    assert "checks={3: 1.7}" in repr(full()) and "note='a note'" in repr(full())

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import pickle
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import hpotrack as hp
@@ -420,6 +422,34 @@ def test_a_trial_number_that_is_not_a_whole_number_is_a_trial_error(
             read(number)  # type: ignore[arg-type]
     with pytest.raises(hp.HpotrackError, match="a study name is text"):
         hp.load_study(5, db=tmp_path / "h.db")  # type: ignore[arg-type]
+
+
+def test_numpy_integers_name_trials_and_steps_as_ints_do(db: Path) -> None:
+    # a DataFrame's number column, np.argmin of the values: numpy integers
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, method="random", seed=0)
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        trial.save_checkpoint({"x": x}, step=1)
+        return x
+
+    study = f.optimize(n_trials=3)
+    best = int(np.argmin([t.value for t in study.trials]))
+    number = np.int64(best)
+    assert study.trial(number) == study.trial(best)
+    assert type(study.trial(number).number) is int
+    assert study.curve(number) == study.curve(best)
+    assert study.schedule(np.int32(best)) == study.schedule(best)
+    assert study.load_checkpoint(number, step=np.int64(1)) == study.load_checkpoint(best, step=1)
+
+
+def test_a_study_pickles_as_its_name_and_file_for_other_processes(db: Path) -> None:
+    train = run(db, 3)
+    study = pickle.loads(pickle.dumps(train.study))
+    assert isinstance(study, hp.Study)
+    assert (study.name, study.db_path) == ("mlp", db.resolve())
+    assert study.trials == hp.load_study("mlp", db=db).trials
+    train.optimize(n_trials=4)
+    assert len(study.trials) == 4  # a live view of the file, as the original
 
 
 def test_a_studys_repr_counts_its_trials_without_reading_them(
