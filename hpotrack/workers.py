@@ -8,13 +8,13 @@ reports the first worker error.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -122,18 +122,17 @@ def importable_reference(fn: Callable[..., Any]) -> dict[str, Any]:
 
 
 def _found_by_name(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn``'s module and qualified name lead back to it (or to the tuned
-    function wrapping it), as a worker process finds it: not a lambda's, a partial's, a
-    bound method's (its class's function) or a nested function's."""
-    from hpotrack.tune import TunedFunction
-
+    """Whether a worker process could find ``fn`` by its module and qualified name: not
+    a lambda's or a nested function's (``<lambda>``, ``<locals>`` in it), nor a
+    partial's or a callable object's (no name of their own), nor a method bound to an
+    instance (the name leads to its class's function, called without the instance).
+    Decided from the name alone: where the module is a script run another way (under
+    ``python -m cProfile``, say, whose ``__main__`` is a plain dict), the workers still
+    import the file."""
     qualname = getattr(fn, "__qualname__", None)
-    found: object = sys.modules.get(getattr(fn, "__module__", None) or "")
-    for part in qualname.split(".") if isinstance(qualname, str) else [""]:
-        found = getattr(found, part, None)
-    if isinstance(found, TunedFunction):
-        found = found.fn
-    return found is not None and bool(found == fn)
+    if not isinstance(qualname, str) or "<" in qualname:
+        return False
+    return not inspect.ismethod(fn) or inspect.isclass(fn.__self__)
 
 
 def _ran(
