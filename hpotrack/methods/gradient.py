@@ -15,7 +15,7 @@ Without hypergradients (the first complete trial returned none), the gradient is
 estimated by simultaneous perturbation (SPSA; Spall 1992, eqs. 2.2-2.3; the probe size
 as in Spall 1998, sec. III): iteration ``k`` runs two trials at ``x_k ± c_k Δ_k`` with
 ``Δ_k`` random signs and ``c_k = c / (k + 1)^γ``; Adam takes the step, at a constant
-size (not Spall's decaying ``a_k``). Each trial
+size (not Spall's decaying ``a_k``), and stops as descent does. Each trial
 is a probe, so its value includes the probe's offset from the iterate ``x_k``, the mean
 of the pair. Both probes are recorded (claims ``spsa:<k>+`` and ``-``, edges to the
 iterate's previous probes) and may run in two processes at once.
@@ -53,6 +53,9 @@ Array = np.ndarray
 STEP = Origin.GRADIENT_STEP.value
 SETTLED = 3  # converged once this many steps in a row were short: one short Adam step
 # happens where the momentum changes sign, far from a minimum
+LARGEST_GRADIENT = 1e150
+"""Adam's moments hold the gradient's square: a larger coordinate is taken as this one, or
+an overflow (a probe's penalty of 1e308 over its distance) turns the iterate into NaN."""
 
 
 @register
@@ -135,10 +138,7 @@ class Gradient(Method):
         if end < len(trials):
             raise SearchExhausted(_SEQUENTIAL)
         if replay.converged(self.tolerance):
-            raise SearchExhausted(
-                f"gradient descent converged: the last {SETTLED} steps each moved less than "
-                f"{self.tolerance:g}{_at_bounds(space, replay.point)}"
-            )
+            raise SearchExhausted(self._converged(space, replay.point))
         return Proposal(
             params=space.decode(replay.point),
             origin=STEP,
@@ -162,7 +162,9 @@ class Gradient(Method):
         while pair is not None and not (_pending(pair[0]) or _pending(pair[1])):
             estimate = spsa_gradient(space, *pair, history)
             if estimate is not None:
+                replay.recent = [*replay.recent, replay.centre][-SETTLED:]
                 replay.centre = replay.adam.step(replay.centre, estimate)
+            replay.stepped = estimate is not None
             replay.k += 1
             folded += pair
             pair = _probes(history, replay.k)
@@ -171,6 +173,8 @@ class Gradient(Method):
             raise SearchExhausted(_SEQUENTIAL)
         k = replay.k
         sign = "+" if _probe(history, k, "+") is None else "-"
+        if sign == "+" and settled(replay.recent, replay.centre, replay.stepped, self.tolerance):
+            raise SearchExhausted(self._converged(space, replay.centre))
         rng = history.rng(k, 7)  # the same signs for both probes of iteration k
         signs = rng.choice([-1.0, 1.0], size=len(space))
         c_k = self.perturbation / (k + 1) ** self.gamma
@@ -182,6 +186,13 @@ class Gradient(Method):
             parents=tuple(Edge(p.number, STEP, step=k, detail="spsa") for p in previous),
             claim=f"spsa:{k}{sign}",
             note="gradient: Adam on SPSA estimates (the function returns no hypergradient)",
+        )
+
+    def _converged(self, space: Space, point: Array) -> str:
+        """Why the search ends at ``point``, the iterate whose last steps were short."""
+        return (
+            f"gradient descent converged: the last {SETTLED} steps each moved less than "
+            f"{self.tolerance:g}{_at_bounds(space, point)}"
         )
 
 
@@ -269,6 +280,7 @@ class Adam:
     def step(self, point: Array, gradient: Array) -> Array:
         """The next iterate from ``point`` along ``-gradient``, projected on [0, 1]^d."""
         method = self.method
+        gradient = np.clip(gradient, -LARGEST_GRADIENT, LARGEST_GRADIENT)
         self.t += 1
         self.m = method.beta1 * self.m + (1 - method.beta1) * gradient
         self.v = method.beta2 * self.v + (1 - method.beta2) * gradient**2
@@ -311,9 +323,15 @@ class Descent:
     def converged(self, tolerance: float) -> bool:
         """Whether the last SETTLED steps, up to the next iterate, each moved less than
         ``tolerance`` (largest coordinate), the last one from a gradient."""
-        steps = np.vstack([*self.recent, self.point])
-        moved = np.max(np.abs(np.diff(steps, axis=0)), axis=1)
-        return self.stepped and len(moved) == SETTLED and bool(np.all(moved < tolerance))
+        return settled(self.recent, self.point, self.stepped, tolerance)
+
+
+def settled(recent: list[Array], point: Array, stepped: bool, tolerance: float) -> bool:
+    """Whether the steps from the SETTLED points in ``recent`` on to ``point`` each moved
+    less than ``tolerance`` (largest coordinate), the last one from a gradient (``stepped``)."""
+    steps = np.vstack([*recent, point])
+    moved = np.max(np.abs(np.diff(steps, axis=0)), axis=1)
+    return stepped and len(moved) == SETTLED and bool(np.all(moved < tolerance))
 
 
 @dataclass
@@ -325,6 +343,8 @@ class SpsaReplay:
     centre: Array  # the iterate x_k
     k: int = 0
     latest: list[TrialRecord] = field(default_factory=list)  # see _changed
+    recent: list[Array] = field(default_factory=list)  # the last SETTLED iterates stepped from
+    stepped: bool = False  # whether the last iteration gave an estimate (its probes complete)
 
 
 def hypergradient(space: Space, trial: TrialRecord) -> Array | None:
@@ -352,7 +372,7 @@ def spsa_gradient(
         return None
     difference = space.encode(plus.params) - space.encode(minus.params)
     change = history.loss(plus.value) - history.loss(minus.value)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # Adam bounds it
         estimate: Array = np.where(np.abs(difference) > 1e-12, change / difference, 0.0)
     return estimate
 

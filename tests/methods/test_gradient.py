@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import random
+import sys
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from hpotrack.methods.base import Proposal
 from hpotrack.methods.gradient import Adam, Gradient, hypergradient
 from hpotrack.methods.history import History
 from hpotrack.records import Edge, TrialRecord, TrialState
-from hpotrack.space import Space
+from hpotrack.space import Space, Value
 from hpotrack.testing.method_suite import MethodSuite
 
 SPACE = Space.from_user({"a": hp.Float(1e-3, 1e3, log=True), "b": hp.Float(-2.0, 2.0)})
@@ -28,6 +30,11 @@ class TestGradient(MethodSuite):
 
     def make_method(self) -> hp.methods.Method:
         return Gradient()
+
+    def _objective(self, params: Mapping[str, Value]) -> float:
+        """Not the suite's distance to the centre of the cube: descent starts there, at
+        that minimum, and stops at once (its steps are all short)."""
+        return loss(params)  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("completed", [1, 13])  # the start, then whole probe pairs
     def test_pending_trials_are_not_proposed_again(self, completed: int) -> None:
@@ -415,3 +422,45 @@ def test_one_short_step_where_the_momentum_turns_is_not_convergence() -> None:
         history.update(finished(number, proposal, (x - 1) ** 2, metrics))  # type: ignore[arg-type]
     last = float(history.trials[-1].params["x"])  # type: ignore[arg-type]
     assert abs(last - 1.0) < 0.01, last
+
+
+@pytest.mark.parametrize("with_gradient", [True, False], ids=["hypergradient", "spsa"])
+def test_a_huge_penalty_or_gradient_moves_away_instead_of_making_nan(
+    db: object, with_gradient: bool
+) -> None:
+    """A diverged run returning the largest float (the README's "large finite penalty"),
+    or a derivative whose square overflows, made Adam's moments infinite: SPSA's iterate
+    became inf / inf = NaN (the study stopped with "cannot decode NaN"), and descent froze
+    where it was and "converged" after three trials."""
+    largest = sys.float_info.max
+
+    @hp.tune({"x": hp.Float(-3.0, 3.0), "y": hp.Float(-3.0, 3.0)}, method="gradient",
+             study="g", db=db, seed=0)  # type: ignore[arg-type]  # fmt: skip
+    def f(x: float, y: float) -> dict[str, object] | float:
+        value = largest if x > 0.05 else (x + 1) ** 2 + y**2
+        if not with_gradient:
+            return value
+        return {"value": value, "hypergrad": {"x": 1e300 if x > -0.1 else 2 * (x + 1), "y": 2 * y}}
+
+    trials = f.optimize(n_trials=12).trials
+    assert len(trials) == 12 and all(t.state is TrialState.COMPLETE for t in trials)
+    assert min(t.value for t in trials) < trials[0].value  # type: ignore[operator,type-var]
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["quadratic", "constant"])
+def test_spsa_stops_too_once_its_steps_stay_below_the_tolerance(db: object, flat: bool) -> None:
+    """The tolerance stopped only descent on given hypergradients: SPSA probed on around
+    an iterate that no longer moved (a constant function: not at all) up to the target,
+    and ``optimize()`` without one ran until Ctrl-C."""
+
+    @hp.tune({"x": hp.Float(-5.0, 5.0)}, method="gradient", study="g", db=db, seed=0)  # type: ignore[arg-type]
+    def f(x: float) -> float:
+        return 1.0 if flat else (x - 1.0) ** 2
+
+    study = f.optimize(n_trials=500)
+    assert len(study.trials) < (10 if flat else 500)
+    with pytest.raises(SearchExhausted, match="converged") as stop:
+        study.method.ask(study.refresh())
+    if not flat:  # the iterate, the mean of the last pair of probes, is at the minimum
+        last = [float(t.params["x"]) for t in study.trials[-2:]]  # type: ignore[arg-type]
+        assert sum(last) / 2 == pytest.approx(1.0, abs=0.01), (last, str(stop.value))
