@@ -56,7 +56,7 @@ from hpotrack.methods.registry import register
 from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, objective_sign
-from hpotrack.space import Choice, Space
+from hpotrack.space import Choice, Space, Value
 
 Vector = npt.NDArray[np.float64]
 
@@ -152,7 +152,7 @@ class Evolution(Method):
         params = space.decode(child)
         idle: Proposal | None = None  # the first duplicate that no trial is running
         for attempt in range(1, 2 * RETRIES + 1):
-            if not any(t.params == params for t in recent):
+            if not _repeats(space, params, recent):
                 break
             if idle is None and not history.is_pending(params):
                 idle = Proposal(params=params, origin=origin, parents=parents)
@@ -322,6 +322,13 @@ def _initial(history: History, size: int, rng: np.random.Generator) -> Vector:
         np.tile(np.arange(size), (len(history.space), 1)), axis=1
     )
     return np.asarray((strata[:, number] + rng.random(len(history.space))) / size)
+
+
+def _repeats(space: Space, params: dict[str, Value], trials: Sequence[TrialRecord]) -> bool:
+    """Whether one of ``trials`` has ``params``: ``==`` alone takes the option True for
+    the option 1 (and False for 0), two options of a Choice, so :meth:`Space.key` decides
+    between the few it finds equal."""
+    return any(t.params == params and space.key(t.params) == space.key(params) for t in trials)
 
 
 def _reflect(x: Vector) -> Vector:

@@ -176,6 +176,19 @@ def test_once_a_small_space_has_run_a_running_configuration_is_not_bred_again(se
     assert Evolution(population=2).ask(history).params == cells[3]
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_options_true_and_1_are_told_apart_as_any_two_options(seed: int) -> None:
+    """``{"c": True} == {"c": 1}`` in Python: a child with the option True was taken for a
+    repeat of a trial with the option 1 and bred away, and 8 trials covered fewer of the 8
+    cells than the same search over string options (5.7 against 7.9 on average)."""
+    runs = []
+    for options in ([1, True, 0, False], ["a", "b", "c", "d"]):
+        space = Space.from_user({"c": Choice(options), "n": Int(0, 1)})
+        history = simulate(Evolution(population=2), space, 8, seed=seed, objective=lambda p: 1.0)
+        runs.append([space.encode(t.params).tolist() for t in history.trials])
+    assert runs[0] == runs[1]
+
+
 def test_int_and_stepped_genes_decode_to_valid_values() -> None:
     space = Space.from_user({"n": Int(1, 3), "d": Float(0.0, 0.5, step=0.25)})
     history = simulate(Evolution(population=3), space, 30, seed=1, objective=lambda p: 1.0)
