@@ -365,9 +365,13 @@ def short(value: Any, *, whole: bool = False) -> Any:
 def unambiguous(text: str) -> str:
     """``text`` as shown, quoted as JSON when it would read as a number, a bool or
     None: a Choice may hold 1, True, "1" and "True", four options that printed alike.
-    The quoted form is what ``enqueue`` takes for it (``c='"1"'``)."""
+    The quoted form is what ``enqueue`` takes for it (``c='"1"'``). Text with a newline,
+    a tab or another control character is quoted too, escaped (``"a\\nb"``): printed as
+    it is, it broke a table's row or a trial's line in two."""
     if text in ("True", "False", "None", ""):
         return json.dumps(text)
+    if not text.isprintable():
+        return json.dumps(text, ensure_ascii=False)
     try:
         json.loads(text)
     except ValueError:

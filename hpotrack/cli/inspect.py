@@ -110,7 +110,8 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     lines += _section("Parameters", _pairs((k, _exact(v)) for k, v in record.params.items()))
     if schedule is not None:
         lines += _section("Schedule (from step: value)", _pairs(_steps(schedule)))
-    lines += _section("Metrics", _pairs(record.metrics.items()))
+    metrics = ((k, unambiguous(v) if isinstance(v, str) else v) for k, v in record.metrics.items())
+    lines += _section("Metrics", _pairs(metrics))
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
     checks = sorted(record.checks.items())  # the objective where the method decided
     if checks:
@@ -202,9 +203,12 @@ def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]
 
 
 def _curve_lines(name: str, points: Sequence[tuple[int, float]]) -> list[str]:
-    """A small table of a short curve; a sparkline with first/last/min/max of a long one."""
+    """A small table of a short curve (a NaN report, stored as null, reads ``nan``, not
+    as a blank); a sparkline with first/last/min/max of a long one."""
     if len(points) <= TABLE_POINTS:
-        table = tabulate(points, headers=["step", name], tablefmt="plain", floatfmt=".6g")
+        table = tabulate(
+            points, headers=["step", name], tablefmt="plain", floatfmt=".6g", missingval="nan"
+        )
         return [f"  {line}" for line in table.splitlines()]
     values = [v if v is not None and math.isfinite(v) else None for _, v in points]
     lines = [f"  {name}: {len(points)} points, steps {points[0][0]}…{points[-1][0]}"]

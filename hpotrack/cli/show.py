@@ -31,7 +31,9 @@ from hpotrack.text import cut, plural
 
 # only budget studies have them: no column of - otherwise
 BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
-SPARE = ("duration", "origin")  # what a table too wide with folded parameters gives up
+# what a table too wide with folded parameters gives up, in this order (the steps the
+# trials trained in all are on the line above the table; each trial's in `trial`)
+SPARE = ("duration", "origin", "trained")
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 MIN_NAME = 12  # the narrowest cut study name in the list of studies
 
@@ -84,7 +86,8 @@ def show(
     below the table names running trials whose worker is gone (killed, say); the list
     of studies counts them. On a terminal, long text is cut to fit: parameter values,
     study names, and on one too narrow for the table the parameters fold into one
-    column; to a pipe or a file every column stays whole.
+    column (duration, origin and trained go when that needs the room, the list of
+    studies its last activity); to a pipe or a file every column stays whole.
     """
     if study is None:
         given = [option for option, value in (("--top", top), ("--state", states),
@@ -164,9 +167,10 @@ def _fitted_table(rows: list[dict[str, Any]], names: list[str]) -> str:
     """The table of ``rows`` (not empty), fitted to the terminal: columns with nothing in
     them go first; if one column per parameter is still too wide, the parameters fold
     into one ``params`` column of ``name=value`` pairs, cut to fit; if that column would
-    be narrower than ``MIN_PARAMS``, the ``SPARE`` columns go too (rungs and brackets
-    need the room). Output to a pipe or a file (no terminal, no ``COLUMNS``) keeps every
-    column whole.
+    be narrower than ``MIN_PARAMS`` (or than its text, when shorter), the ``SPARE``
+    columns go too, one by one, as far as needed (rungs and brackets need the room: 80
+    columns held a whole budget's table with brackets only without ``trained``). Output
+    to a pipe or a file (no terminal, no ``COLUMNS``) keeps every column whole.
 
     The table is rendered once and measured from that rendering (``_spans``): when it
     fits, that is what is printed; only a table too wide is rendered a second time,
@@ -185,21 +189,30 @@ def _fitted_table(rows: list[dict[str, Any]], names: list[str]) -> str:
     if span(columns) <= width:  # e.g. without a budget column nobody uses
         return table([_without(row, empty) for row in rows])
     others = [column for column in columns if column not in names]  # beside ``params``
+    texts = [_param_text(row, names) for row in rows]
+    # the room ``params`` asks for: its longest text up to MIN_PARAMS, and at least its
+    # header with tabulate's 2 spaces of padding
+    need = min(MIN_PARAMS, max(len("params") + 2, *map(len, texts)))
     for column in SPARE:
-        if width - span(others) - 2 >= MIN_PARAMS:  # ``params`` is last, 2 spaces away
+        if width - span(others) - 2 >= need:  # ``params`` is last, 2 spaces away
             break
         others = [other for other in others if other != column]
     room = max(MIN_PARAMS, width - span(others) - 2)
     gone = empty | set(names) | set(SPARE).difference(others)
     return table(
-        [{**_without(row, gone), "params": cut(_param_text(row, names), room)} for row in rows]
+        [
+            {**_without(row, gone), "params": cut(text, room)}
+            for row, text in zip(rows, texts, strict=True)
+        ]
     )
 
 
 def _fit_studies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The list of studies within the terminal: when too wide, the last activity gives
-    up its time of day, then long names are cut (to ``MIN_NAME`` at least). To a pipe
-    or a file, nothing is cut."""
+    up its time of day, then long names are cut (to ``MIN_NAME`` at least); when even
+    that is too wide (a study with pruned, failed and running trials has a long trials
+    cell), the last activity goes (JSON and CSV keep it) and names are cut only as far
+    as the room left needs. To a pipe or a file, nothing is cut."""
     if not rows or not on_terminal():
         return rows
     width = terminal_width()
@@ -207,6 +220,14 @@ def _fit_studies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows = [{**row, "last active": row["last active"][:10]} for row in rows]
     if _width(rows) <= width:
         return rows
+    named = _cut_names(rows, width)
+    if _width(named) <= width:
+        return named
+    return _cut_names([_without(row, ("last active",)) for row in rows], width)
+
+
+def _cut_names(rows: list[dict[str, Any]], width: int) -> list[dict[str, Any]]:
+    """``rows`` with study names cut to what ``width`` leaves them (``MIN_NAME`` at least)."""
     room = max(MIN_NAME, width - _width([_without(row, ("study",)) for row in rows]) - 2)
     return [{**row, "study": cut(row["study"], room)} for row in rows]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -513,3 +514,41 @@ def test_options_that_print_alike_are_told_apart_in_tables_and_trials(tmp_path: 
     assert '  c  "1"' in invoke(db, "trial", "m", "3").output
     assert invoke(db, "enqueue", "m", 'c="True"').exit_code == 0
     assert hp.load_study("m", db=db).trials[-1].params["c"] == "True"
+
+
+def test_text_with_a_newline_stays_on_its_line_escaped(tmp_path: Path) -> None:
+    """A Choice option or a metric with a newline (or a tab) printed as it is broke a
+    table's row, a trial's line and the folded params in two: it is quoted, escaped as
+    JSON, which is also what `enqueue` takes for it."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"c": hp.Choice(["a\nb", "tab\there"])}, method="manual", study="m", db=db)
+    def train(c: str) -> dict[str, Any]:
+        return {"value": 0.5, "status": "line 1\nline 2"}
+
+    train(c="a\nb")
+    train(c="tab\there")
+    lines = invoke(db, "show", "m").output.splitlines()
+    assert len(lines) == 4 and '"a\\nb"' in lines[2] and '"tab\\there"' in lines[3]
+    out = ok(db, "trial", "m", "0")
+    assert '  c  "a\\nb"' in out and '  status  "line 1\\nline 2"' in out
+    assert "b" not in out.splitlines() and "line 2" not in out.splitlines()
+    assert '  c  "a\\nb"' in ok(db, "best", "m")
+    assert invoke(db, "enqueue", "m", 'c="a\\nb"').exit_code == 0
+    assert hp.load_study("m", db=db).trials[-1].params["c"] == "a\nb"
+
+
+def test_a_nan_report_in_a_short_curve_reads_nan(tmp_path: Path) -> None:
+    """A NaN report is stored as null and its cell of the curve table was blank, as if
+    the step had no value; infinities kept their sign."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="manual", study="m", db=db)
+    def train(x: float, trial: hp.Trial) -> float:
+        for step, value in enumerate([1.0, math.nan, math.inf, 0.5], start=1):
+            trial.report(value, step=step)
+        return x
+
+    train(x=0.3)
+    curve = section(ok(db, "trial", "m", "0"), "Curves")
+    assert curve == [["step", "value"], ["1", "1"], ["2", "nan"], ["3", "inf"], ["4", "0.5"]]

@@ -276,6 +276,28 @@ def test_the_study_list_cuts_long_names_on_a_terminal_only(
     assert any(line.startswith(f"{name} ") for line in show(db).splitlines())
 
 
+def test_the_study_list_gives_up_the_last_activity_when_names_cannot_make_room(
+    db: Path,
+) -> None:
+    """A long method and trials cell (random+threshold, complete and pruned trials)
+    left no room to gain by cutting names, and the list ran past 80 columns: the last
+    activity goes instead (JSON keeps it), and the names stay whole."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="svm_sweep", db=db, seed=0,
+             method=hp.methods.Random(pruner=hp.pruners.Threshold(upper=0.5)))  # fmt: skip
+    def svm(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        return x
+
+    svm.optimize(n_trials=12)
+    lines = show(db).splitlines()
+    assert all(len(line) <= 80 for line in lines), max(map(len, lines))
+    assert lines[0].split() == ["study", "method", "goal", "trials", "best"]
+    sweep = next(line for line in lines if line.startswith("svm_sweep "))
+    assert "random+threshold" in sweep and "pruned" in sweep
+    assert all(row["last_activity"] for row in json.loads(show(db, "--format", "json")))
+
+
 def test_a_missing_database_says_to_pass_db_and_where_the_path_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -565,6 +587,28 @@ def test_a_wide_space_with_rungs_folds_params_and_keeps_the_rungs(tmp_path: Path
     assert "params" in lines[1] and "hyperparameter_0=" in lines[3]
     assert cells(lines[1:], "rung") == ["3", "0", "-"]
     assert cells(lines[1:], "bracket") == ["2", "1", "-"]
+
+
+def test_a_whole_budget_with_rungs_and_brackets_fits_80_columns(tmp_path: Path) -> None:
+    """With a whole budget every trial has a step and the steps it trained: beside the
+    rungs, brackets and the folded params that was 83 columns (hyperband, bohb on any
+    space too wide to unfold); the trained column goes (the line above has the total)."""
+    db = tmp_path / "wide.db"
+    space = {f"hyperparameter_{i}": hp.Float(0.0, 1.0) for i in range(12)}
+
+    @hp.tune(space, method="random", study="wide", db=db, seed=0,
+             budget=hp.Budget(1, 27, name="epochs"))  # fmt: skip
+    def wide(**params: float) -> float:
+        return sum(params.values())
+
+    wide.optimize(n_trials=3)
+    set_rungs(db, "wide", [(3, 2), (0, 1), (None, None)])
+    lines = show(db, "wide").splitlines()
+    assert lines[0] == "budget: epochs 1..27; 81 trained"
+    assert all(len(line) <= 80 for line in lines), max(map(len, lines))
+    assert lines[1].split() == ["number", "state", "value", "step", "rung", "bracket", "params"]
+    assert cells(lines[1:], "step") == ["27"] * 3 and cells(lines[1:], "rung") == ["3", "0", "-"]
+    assert "hyperparameter_0=" in lines[3]
 
 
 def test_show_and_trial_say_what_auto_chose_and_why(tmp_path: Path) -> None:
