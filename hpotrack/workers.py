@@ -26,7 +26,7 @@ from hpotrack.errors import HpotrackError
 from hpotrack.loader import load_function, one_line
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import callable_name, described, function_reference
-from hpotrack.runner import Ran, Terminated
+from hpotrack.runner import Ran, Terminated, terminated_as_interrupted
 from hpotrack.text import plural
 from hpotrack.worker_logs import Relay, forward_to_parent
 
@@ -62,6 +62,20 @@ def run_workers(
     worker that dies is replaced. Returns the trials the workers ran, and whether the
     deadline ended the run."""
     reference = importable_reference(tuned.fn)
+    with terminated_as_interrupted():  # SIGTERM stops the workers as Ctrl-C does
+        return _run_rounds(reference, study, jobs, n_trials, deadline, progress, max_budget)
+
+
+def _run_rounds(
+    reference: dict[str, Any],
+    study: Study,
+    jobs: int,
+    n_trials: int | None,
+    deadline: float | None,
+    progress: bool | None,
+    max_budget: float | None,
+) -> Ran:
+    """:func:`run_workers`' rounds: a worker that dies is replaced by a new round."""
     workers: set[int | None] = set()  # every worker's pid: the trials they ran
     started = study.refresh().n_started  # trials after these are the run's
     relay = Relay()  # for the whole run: a worker started to replace one tells no news
@@ -193,7 +207,7 @@ def _run_round(
             process.join()
         _collect(results, errors, relay, wait=0.0)
         _stop_if_interrupted(processes)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         _interrupt(processes)
         _collect(results, [], relay, wait=0.0)  # what they said as they stopped
         raise
@@ -232,7 +246,7 @@ def _work(
     ``results``."""
     from hpotrack.tune import tuned_function
 
-    _interrupt_once()
+    _stop_once()
     try:
         _stop_when_the_parent_dies()  # may raise ParentGone at once: inside the try
         tuned = tuned_function(load_function(reference), study)
@@ -266,20 +280,32 @@ def _work(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _interrupt_once() -> None:
+def _stop_once() -> None:
     """Ctrl-C in a terminal reaches a worker twice: from the terminal (the whole process
-    group gets it) and passed on by the parent. The first stops the worker; a second,
-    arriving while the worker stores its interrupted trial, would break that write and
-    leave the trial running (later "worker lost", using up ``retries``). So a worker
-    takes the first SIGINT and ignores the rest."""
+    group gets it) and passed on by the parent; a scheduler's SIGTERM to the whole job
+    reaches it from the scheduler, then as the parent's SIGINT. The first stops the
+    worker (SIGTERM as :class:`Terminated`, as without workers); another, arriving while
+    the worker stores its interrupted trial, would break that write and leave the trial
+    running (later "worker lost", using up ``retries``; a SIGINT after a SIGTERM kept the
+    parent waiting 10 s for the worker). So a worker takes the first and ignores the rest."""
 
     def first(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # the rest to a handler that does nothing, not SIG_IGN: a signal already arrived
+        # and not yet handled would then raise "Signal 15 ignored due to race condition"
+        signal.signal(signal.SIGINT, _ignored)
+        signal.signal(signal.SIGTERM, _ignored)
+        if signum == signal.SIGTERM:
+            raise Terminated(128 + signum)
         if _parent_gone.is_set():
             raise ParentGone("the parent process is gone")
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, first)
+    signal.signal(signal.SIGTERM, first)
+
+
+def _ignored(signum: int, frame: object) -> None:
+    """A signal's handler once the worker is stopping: nothing more to do."""
 
 
 def _stop_when_the_parent_dies() -> None:

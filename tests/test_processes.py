@@ -451,6 +451,46 @@ def test_workers_stop_when_their_parent_is_killed(tmp_path: Path) -> None:
     assert len(trials) < 100
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["parent", "whole job"])
+def test_sigterm_to_the_parent_of_workers_stops_them_as_ctrl_c_does(
+    tmp_path: Path, group: bool
+) -> None:
+    """SIGTERM to optimize(n_jobs=2)'s process (``kill``), or to its whole process group (a
+    scheduler's pre-emption), stops the run as it stops n_jobs=1: each running trial is
+    stored as interrupted and queued again, and the process exits with 143. The parent
+    died at once, and Python's resource tracker said "There appear to be 3 leaked
+    semaphore objects"; the workers' trials read "the parent process is gone"."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os, time\nimport hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db', seed=0)\n"
+        "def f(x):\n    open(f'started-{os.getpid()}', 'w').close()\n    time.sleep(30)\n"
+        "    return x\n"
+        "if __name__ == '__main__':\n    f.optimize(n_trials=4, n_jobs=2)\n"
+    )
+    run = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60  # until both workers are inside a trial
+    while len(list(tmp_path.glob("started-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if group:
+        os.killpg(run.pid, signal.SIGTERM)
+    else:
+        run.terminate()
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 143, stderr
+    assert "Traceback" not in stderr and "leaked" not in stderr, stderr
+    trials = hp.load_study("s", db=tmp_path / "h.db").trials
+    stopped = [t for t in trials if t.state is TrialState.FAILED]
+    assert len(stopped) == 2 and all((t.error or "").startswith("interrupted") for t in stopped)
+    assert [t.state for t in trials[2:]] == [TrialState.QUEUED] * 2
+
+
 def test_a_worker_whose_parent_dies_as_it_exits_prints_no_traceback(tmp_path: Path) -> None:
     """SIGTERM to a whole job (a scheduler's pre-emption) ends the parent at once while
     its workers store their interrupted trials and exit; a worker that saw its parent go
