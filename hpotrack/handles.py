@@ -37,6 +37,11 @@ class TrialChecks:
         record = history.trials[self._claimed.number]
         return self._study.method.next_check(record, step, history)
 
+    def check_step(self, due: int, step: int) -> int:
+        history = self._cache.history
+        record = history.trials[self._claimed.number]
+        return self._study.method.check_step(record, due, step, history)
+
     def decide(self, step: int, value: float, reports: Sequence[MetricRow]) -> bool:
         return self._study.check(self._claimed, step, value, reports)
 

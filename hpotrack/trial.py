@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 
@@ -69,6 +69,8 @@ class Checks(Protocol):
     """How a running trial consults its method at check steps (the study provides it)."""
 
     def next_check(self, step: int) -> int | None: ...
+
+    def check_step(self, due: int, step: int) -> int: ...
 
     def decide(self, step: int, value: float, reports: Sequence[MetricRow]) -> bool: ...
 
@@ -217,7 +219,7 @@ class Trial:
         trained = isinstance(self.budget, int) and step >= self.budget
         due = self._next_check is not None and step >= self._next_check and not trained
         if due and self._checks is not None and self._next_check is not None:
-            self._check(self._checks, self._last_check_until(self._checks, step), step, number)
+            self._check(self._checks, self._next_check, step, number)
         elif self._checkpoints and self._saved_step is not None and step <= self._saved_step:
             # its checkpoint is stored: write its report now, not within the second, so a
             # retry resuming that checkpoint after a crash finds the step in the curve
@@ -242,17 +244,11 @@ class Trial:
             f"unit of the study's budget up to trial.budget, but got step={step} ({cause})"
         )
 
-    def _last_check_until(self, checks: Checks, step: int) -> int:
-        """The last check step at or before ``step`` (a report at epoch 4 is the check
-        of a rung at 3; with a check at every step, step itself)."""
-        at = cast(int, self._next_check)
-        while (following := checks.next_check(at + 1)) is not None and following <= step:
-            at = following
-        return at
-
-    def _check(self, checks: Checks, at: int, step: int, value: float) -> None:
-        """Store ``value`` (reported at ``step``) as the check at ``at`` with the reports
-        so far, ask the method, and look for the next check after ``step``."""
+    def _check(self, checks: Checks, due: int, step: int, value: float) -> None:
+        """Store ``value`` (reported at ``step``, at or past the check step ``due``) as
+        the check the method makes of it, with the reports so far, ask the method, and
+        look for the next check after ``step``."""
+        at = checks.check_step(due, step)
         with self.flush_lock:
             rows = self.drain()
             try:

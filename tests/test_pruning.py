@@ -205,6 +205,56 @@ def test_a_report_past_a_check_step_does_not_shift_later_checks(tmp_path: Path) 
     assert {s: checks.get(s) for s in (1, 3, 4, 5)} == {1: 11.0, 3: 13.0, 4: 14.0, 5: 15.0}
 
 
+def test_a_report_between_scheduled_checks_is_ranked_at_its_own_step(tmp_path: Path) -> None:
+    """With checks every 5 steps, the first report past a scheduled step is the check
+    (as in Optuna's pruners), at the step reported: a trial reporting every epoch used to
+    be checked at "step 0" with its epoch-1 loss, ranked among complete trials that report
+    every 3rd epoch at their epoch-3 losses, and was pruned on the same curve as theirs."""
+    pruner = hp.pruners.Median(n_startup_trials=2, interval_steps=5)
+    space = {"x": hp.Float(0.0, 1.0), "every": hp.Choice([1, 3])}
+
+    @hp.tune(space, method=hp.methods.Random(pruner=pruner), budget=EPOCHS,
+             db=tmp_path / "h.db", seed=0)  # fmt: skip
+    def train(x: float, every: int, trial: hp.Trial) -> float:
+        for epoch in range(1, EPOCHS.max + 1):
+            if epoch % every == 0:
+                trial.report(1.0 / epoch, epoch)  # the same curve for every trial
+        return 1.0 / EPOCHS.max
+
+    for _ in range(3):
+        train(x=0.5, every=3)
+    train.study.enqueue({"x": 0.5, "every": 1})
+    study = train.optimize(n_trials=4, progress=False)
+    assert [t.checks for t in study.trials[:3]] == [{3: 1 / 3, 6: 1 / 6}] * 3
+    assert study.trials[3].state is TrialState.COMPLETE
+    assert study.trials[3].checks == {1: 1.0, 5: 1 / 5}
+
+
+def test_a_report_far_past_its_check_costs_no_pass_over_the_steps_between(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps may count samples or environment steps: a report 10**6 steps after the
+    previous check used to ask the pruner for every step in between (seconds each)."""
+    asked: list[int] = []
+    next_check = hp.pruners.Median.next_check
+
+    def counted(self: hp.pruners.Median, trial: object, step: int, history: object) -> object:
+        asked.append(step)
+        return next_check(self, trial, step, history)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hp.pruners.Median, "next_check", counted)
+
+    @hp.tune(SPACE, method=hp.methods.Random(pruner="median"), db=tmp_path / "h.db")
+    def train(x: float, trial: hp.Trial) -> float:
+        for step in (1, 10**6, 2 * 10**6):
+            trial.report(x, step)
+        return x
+
+    study = train.optimize(n_trials=1, progress=False)
+    assert set(study.trials[0].checks) == {1, 10**6, 2 * 10**6}
+    assert len(asked) < 20
+
+
 def test_checks_follow_warmup_and_interval(tmp_path: Path) -> None:
     pruner = hp.pruners.Median(n_startup_trials=100, n_warmup_steps=2, interval_steps=3)
     train, log = make(tmp_path / "h.db", pruner=pruner)

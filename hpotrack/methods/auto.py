@@ -117,6 +117,9 @@ class Auto(Method):
     def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
         return self.choose(history)[0].next_check(trial, step, history)
 
+    def check_step(self, trial: TrialRecord, due: int, step: int, history: History) -> int:
+        return self.choose(history)[0].check_step(trial, due, step, history)
+
     def rung(self, trial: TrialRecord, step: int, history: History) -> int | None:
         return self.choose(history)[0].rung(trial, step, history)
 

@@ -88,6 +88,20 @@ class Method(ABC):
         pruner = getattr(self, "pruner", None)
         return None if pruner is None else pruner.next_check(trial, step, history)
 
+    def check_step(self, trial: TrialRecord, due: int, step: int, history: History) -> int:
+        """The step of the check that a report at ``step`` makes, ``due`` (at or before
+        ``step``) being the trial's next check step: the last check step at or before
+        ``step``, since a rung is reached by a report past it. A ``pruner=`` checks at
+        ``step`` itself: its rule compares values reported at the same step, as Optuna's
+        pruners do (with checks every 5 steps, a trial reporting every 3rd epoch is
+        ranked at epoch 3 among others' epoch-3 values, not their epoch-1 ones)."""
+        if getattr(self, "pruner", None) is not None:
+            return step
+        at, following = due, self.next_check(trial, due + 1, history)
+        while following is not None and following <= step:
+            at, following = following, self.next_check(trial, following + 1, history)
+        return at
+
     def resumable(self, history: History) -> Collection[int] | None:
         """Trials whose latest checkpoint a future proposal of this method may start
         from; None: any trial whose line has not gone on (see
