@@ -201,16 +201,32 @@ def pruner_from(value: object) -> Pruner | None:
             return PRUNERS[value["type"]](**options)
         except (TypeError, MethodError) as exc:
             raise MethodError(f"stored pruner options are invalid: {exc}") from None
-    hint = ""
-    if isinstance(value, str) and _bare_name(value) in BUDGET_PRUNERS:
-        hint = (
+    raise MethodError(
+        f"unknown pruner {value!r}: use 'median', 'percentile', hp.pruners.Median(...), "
+        f"hp.pruners.Percentile(...) or hp.pruners.Threshold(upper=..., lower=...)"
+        f"{_hint(value)}"
+    )
+
+
+def _hint(value: object) -> str:
+    """What hpotrack calls a pruner given by another name, or one of Optuna's pruner
+    objects (``optuna.pruners.MedianPruner(...)``, ``HyperbandPruner()``), if anything."""
+    if isinstance(value, dict):
+        return ""
+    name = value if isinstance(value, str) else type(value).__name__
+    bare = _bare_name(name)
+    if bare in BUDGET_PRUNERS:
+        return (
             "; Hyperband-style pruning is a method in hpotrack: method='hyperband' (or "
             "'sha', 'bohb') with budget=hp.Budget(min, max) on @hp.tune"
         )
-    raise MethodError(
-        f"unknown pruner {value!r}: use 'median', 'percentile', hp.pruners.Median(...), "
-        f"hp.pruners.Percentile(...) or hp.pruners.Threshold(upper=..., lower=...){hint}"
-    )
+    if bare in PRUNERS and isinstance(value, str):
+        return f"; did you mean {bare!r}?"
+    if bare in PRUNERS:
+        return f"; {name} is hp.pruners.{PRUNERS[bare].__name__}(...), with the same options"
+    if bare == "nop":
+        return "; pruner=None (the default) stops no trial"
+    return ""
 
 
 def _bare_name(name: str) -> str:

@@ -470,6 +470,28 @@ def test_a_hyperband_style_pruner_says_it_is_a_method(name: str) -> None:
     assert "Hyperband" not in str(other.value)
 
 
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [
+        (type("MedianPruner", (), {})(), "; MedianPruner is hp.pruners.Median(...), with the same"),
+        (type("PercentilePruner", (), {})(), "; PercentilePruner is hp.pruners.Percentile(...)"),
+        (type("HyperbandPruner", (), {})(), "; Hyperband-style pruning is a method in hpotrack"),
+        (type("NopPruner", (), {})(), "; pruner=None (the default) stops no trial"),
+        ("MedianPruner", "; did you mean 'median'?"),
+        ("Percentile", "; did you mean 'percentile'?"),
+        ("nop", "; pruner=None (the default) stops no trial"),
+    ],
+)  # fmt: skip
+def test_optunas_pruner_objects_and_names_say_what_hpotrack_calls_them(
+    given: object, hint: str
+) -> None:
+    """An Optuna pruner object (``pruner=optuna.pruners.HyperbandPruner()`` in a ported
+    script) got only the list of names, without the hint that a string of its name got."""
+    with pytest.raises(MethodError) as info:
+        hp.methods.TPE(pruner=given)  # type: ignore[arg-type]
+    assert hint in str(info.value)
+
+
 # -- pruner_from -----------------------------------------------------------------------------------
 
 
