@@ -868,6 +868,10 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         data["runs"][0]["argv"] = "train.py \udce9"
     elif change == "surrogate-curve":
         trials[1]["curve"]["loss \udce9"] = [[0, 1.0, 2.0]]
+    elif change == "function":  # `hpotrack resume` of the study failed with a traceback
+        data["study"]["function"]["path"] = {"file": "train.py"}
+    elif change == "function-key":
+        data["study"]["function"]["file"] = "train.py"
     return data
 
 
@@ -899,6 +903,8 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         ("surrogate", "trial 2: error must be a string of valid Unicode text, not 'diverged"),
         ("surrogate-run", "run 0: argv must be a string of valid Unicode text"),
         ("surrogate-curve", r"trial 1: curve name 'loss \\udce9' is not valid Unicode text"),
+        ("function", "the study's function: path must be a string of valid Unicode text"),
+        ("function-key", "the study's function has unknown key.* 'file'"),
     ],
 )
 def test_a_bad_export_is_one_clear_error_and_stores_nothing(
@@ -950,6 +956,71 @@ def test_read_export_refuses_csv_and_files_that_are_not_json(source: Path, tmp_p
     empty.write_text("\n")
     with pytest.raises(TransferError, match="is empty"):
         read_export(empty)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_an_export_saved_with_a_byte_order_mark_imports(
+    source: Path, tmp_path: Path, fmt: str
+) -> None:
+    """An editor (Notepad) that saves the file puts a byte-order mark before the text:
+    json refused it as "Unexpected UTF-8 BOM"."""
+    text = export_text("mlp", source, fmt)
+    path = tmp_path / f"mlp.{fmt}"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert read_export(path) == parse_export(text, "the text")
+    assert parse_export("\ufeff" + text, "standard input") == parse_export(text, "the text")
+
+
+def test_a_csv_saved_by_a_spreadsheet_or_another_tool_is_named_csv(
+    source: Path, tmp_path: Path
+) -> None:
+    """Only an unchanged hpotrack CSV was told to be CSV; saved again by a spreadsheet
+    (quoted cells, semicolons, a byte-order mark), or Optuna's trials_dataframe, it was
+    "not valid JSON at line 1, column 1"."""
+    exported = export_text("mlp", source, "csv")
+    rows = list(csv.reader(io.StringIO(exported)))
+    texts = {"bom": "\ufeff" + exported}
+    for name, separator, quoting in [
+        ("quoted", ",", csv.QUOTE_ALL),
+        ("semicolons", ";", csv.QUOTE_MINIMAL),
+        ("tabs", "\t", csv.QUOTE_MINIMAL),
+    ]:
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=separator, quoting=quoting).writerows(rows)  # CRLF
+        texts[name] = buffer.getvalue()
+    texts["optuna"] = (
+        ",number,value,datetime_start,params_x,state\n0,0,0.5,2024-01-01,0.3,COMPLETE\n"
+    )
+    for name, text in texts.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text(text, newline="")
+        with pytest.raises(TransferError, match=rf"{name}.csv is a CSV file, .*cannot be imported"):
+            read_export(path)
+
+
+def test_another_tools_json_lines_is_not_an_export(tmp_path: Path) -> None:
+    """Optuna's journal file, a JSON object per line, was "not valid JSON at line 2"."""
+    path = tmp_path / "journal.log"
+    path.write_text('{"op_code": 0, "study_name": "s"}\n{"op_code": 4, "study_id": 0}\n')
+    with pytest.raises(TransferError, match=r"journal.log: not an hpotrack study export"):
+        read_export(path)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_a_file_cut_in_the_middle_of_its_json_says_so(
+    source: Path, tmp_path: Path, fmt: str
+) -> None:
+    """A copy that stopped in the middle of the JSON said only where the JSON broke."""
+    text = export_text("mlp", source, fmt)
+    for end in (len(text) // 2, len(text) - 3, 30):  # 30: inside the first line
+        path = tmp_path / f"cut.{fmt}"
+        path.write_text(text[:end])
+        with pytest.raises(TransferError, match=rf"cut.{fmt} was cut short: .*copy it again"):
+            read_export(path)
+    broken = text.replace('"state"', '"state" "', 1)  # broken, but not cut: where and why
+    with pytest.raises(TransferError, match=r"not valid JSON") as caught:
+        parse_export(broken, "the file")
+    assert "cut short" not in str(caught.value)
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])

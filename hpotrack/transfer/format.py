@@ -31,6 +31,7 @@ RUN = {
     "run": "int", "host": "str?", "pid": "int?", "python": "str?", "platform": "str?",
     "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "time?",
 }  # fmt: skip
+FUNCTION = {"module": "str?", "qualname": "str?", "path": "str?"}  # what resume imports
 EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
 BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}
 TOP = {

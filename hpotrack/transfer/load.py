@@ -32,6 +32,7 @@ from hpotrack.transfer.format import (
     BUDGET,
     EDGE,
     FORMAT,
+    FUNCTION,
     READABLE,
     RUN,
     RUNNING_ERROR,
@@ -47,6 +48,7 @@ from hpotrack.transfer.format import (
 log = logging.getLogger("hpotrack")
 
 _LINE = re.compile(r"[^\n]+")
+_VISIBLE = re.compile(r"\S")
 _CSV_IMPORT = (
     "CSV exports cannot be imported: they carry no search space; export with --format json"
 )
@@ -95,9 +97,9 @@ def read_export(path: str | Path) -> dict[str, Any]:
 
 def parse_export(text: str, source: str) -> dict[str, Any]:
     """An export's ``text`` (json or jsonl, told apart by content) as one dict;
-    ``source`` names where it came from in error messages."""
-    if text.startswith("number,state,"):
-        raise TransferError(_CSV_IMPORT)
+    ``source`` names where it came from in error messages. A byte-order mark, which an
+    editor (Notepad) may put before the text, is ignored."""
+    text = text.removeprefix("\ufeff")  # the same text, not a copy, when there is none
     if not text or text.isspace():  # not text.strip(): a copy of the whole file
         raise TransferError(f"{source} is empty; expected an hpotrack export (json or jsonl)")
     end = text.find("\n")
@@ -114,6 +116,8 @@ def parse_export(text: str, source: str) -> dict[str, Any]:
                     trials.append(_loads(line.group()))
                 except json.JSONDecodeError as exc:
                     lineno = text.count("\n", 0, line.start()) + 1
+                    if _VISIBLE.search(text, line.end()) is None and _cut_short(text, line.start()):
+                        raise TransferError(_cut_message(source)) from None
                     raise TransferError(
                         f"{source}, line {lineno}: not valid JSON ({exc.msg}, column {exc.colno})"
                     ) from None
@@ -127,6 +131,12 @@ def parse_export(text: str, source: str) -> dict[str, Any]:
     try:
         data = _loads(text)
     except json.JSONDecodeError as exc:
+        if isinstance(header, dict) and header.get("format") != FORMAT:  # another tool's lines
+            raise TransferError(f"{source}: {_not_an_export(header.get('format'))}") from None
+        if _is_csv(text if end < 0 else text[:end]):
+            raise TransferError(f"{source} is a CSV file, and {_CSV_IMPORT}") from None
+        if _cut_short(text):
+            raise TransferError(_cut_message(source)) from None
         raise TransferError(
             f"{source} is not an hpotrack export: not valid JSON at line {exc.lineno}, "
             f"column {exc.colno} ({exc.msg})"
@@ -137,6 +147,26 @@ def parse_export(text: str, source: str) -> dict[str, Any]:
             f"{type(data).__name__}"
         )
     return data
+
+
+def _is_csv(line: str) -> bool:
+    """Whether a file's first line is a CSV header: 3 or more cells split by commas,
+    semicolons or tabs, as a spreadsheet may save an export (quoted, with semicolons), or
+    another tool's table (Optuna's ``trials_dataframe``)."""
+    return not line.lstrip().startswith(("{", "[")) and any(
+        line.count(separator) >= 2 for separator in ",;\t"
+    )
+
+
+def _cut_short(text: str, start: int = 0) -> bool:
+    """Whether JSON that failed to parse from ``start`` to the end of ``text`` was cut
+    short (a copy stopped, a full disk): it opens an object that the text does not close."""
+    opens = text[start : start + 64].lstrip().startswith("{")
+    return opens and not text[-64:].rstrip().endswith("}")
+
+
+def _cut_message(source: str) -> str:
+    return f"{source} was cut short: it ends in the middle of its JSON; export or copy it again"
 
 
 def _loads(text: str) -> Any:
@@ -299,10 +329,7 @@ def _plan(
     """Check an export and turn it into rows; the first problem is a TransferError."""
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
-        raise TransferError(
-            f"not an hpotrack study export (format {found!r}, expected {FORMAT!r}); "
-            "make one with `hpotrack export STUDY --format json`"
-        )
+        raise TransferError(_not_an_export(found))
     version = data.get("version")
     if version not in READABLE:
         newer = isinstance(version, int) and version > VERSION
@@ -327,6 +354,14 @@ def _plan(
     return plan
 
 
+def _not_an_export(found: Any) -> str:
+    """What to say of JSON whose ``format`` is ``found``, not an export's."""
+    return (
+        f"not an hpotrack study export (format {found!r}, expected {FORMAT!r}); "
+        "make one with `hpotrack export STUDY --format json`"
+    )
+
+
 def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any], Space]:
     """The ``insert_study`` arguments from the export's study, checked."""
     study_name = study["name"] if name is None else name
@@ -348,6 +383,8 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
         raise TransferError(f"the study's method is invalid: {exc}") from None
     _check(study["direction"] in DIRECTIONS, "the study's direction must be minimize or maximize")
     _check(bool(study["objective"]), "the study's objective is empty")
+    function = study["function"] or {}
+    _fields(function, FUNCTION, "the study's function")  # `hpotrack resume` imports it
     definition = {
         "name": study_name,
         "space": space.to_json(),
@@ -355,7 +392,7 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
         "direction": study["direction"],
         "objective": study["objective"],
         "seed": study["seed"],
-        "function": dict(study["function"] or {}),
+        "function": dict(function),
         "retries": 1 if study.get("retries") is None else study["retries"],
         "budget": None if budget is None else budget.to_json(),
     }
