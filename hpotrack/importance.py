@@ -25,6 +25,7 @@ import numpy.typing as npt
 Array = npt.NDArray[np.float64]
 ESTIMATOR = "fANOVA on a random forest (Hutter et al. 2014)"
 MAX_SAMPLES = 500  # bootstrap sample size cap: big studies stay fast
+MIN_LEAF = 3  # rows on each side of a split: fewer than twice this, no tree ever splits
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def fanova(
     y: npt.ArrayLike,
     *,
     n_trees: int = 32,
-    min_leaf: int = 3,
+    min_leaf: int = MIN_LEAF,
     max_depth: int = 12,
     seed: int = 0,
 ) -> tuple[Array, Array]:

@@ -86,9 +86,15 @@ def png(path: Path) -> bytes:
     return data
 
 
+def population_or_random(kind: str) -> str:
+    """The PBT study, but for importance, which its 4 members' few segments at one step do
+    not support (values at different steps are not compared): the random one."""
+    return "random" if kind == "importance" else "p"
+
+
 @pytest.mark.parametrize("kind", plots.KINDS)
 def test_every_kind_is_a_png(db: Path, tmp_path: Path, kind: str) -> None:
-    opened, target = study(db, "p"), tmp_path / f"{kind}.png"
+    opened, target = study(db, population_or_random(kind)), tmp_path / f"{kind}.png"
     counted: list[int] = []
     assert plots.save(opened, kind, target, progress=counted.append) == target
     png(target)
@@ -115,7 +121,7 @@ def test_every_kind_shows_itself_as_an_image_in_a_notebook(db: Path, kind: str) 
     """IPython displays an object's ``_repr_png_``: a Figure made without pyplot has none
     (matplotlib's formatter is only registered by ``%matplotlib inline`` or pyplot), so
     ``plots.history(study)`` at the end of a cell showed ``<Figure size 800x480 ...>``."""
-    drawn = plots.figure(study(db, "p"), kind)
+    drawn = plots.figure(study(db, population_or_random(kind)), kind)
     assert isinstance(drawn, Figure)
     image = drawn._repr_png_()
     assert image.startswith(PNG) and len(image) > 10_000
@@ -241,6 +247,70 @@ def test_params_of_a_constant_objective_has_no_made_up_colour_range(tmp_path: Pa
     assert [t.get_text() for t in fig.axes[0].texts].count("1") == 1
 
 
+def test_params_of_an_objective_spanning_decades_spreads_it_on_a_log_scale(
+    tmp_path: Path,
+) -> None:
+    """Values from 1e-12 to 1e12 (as history draws them, on a log axis) ran every line
+    but the largest few into the bottom of the objective's axis, all one colour."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="wide", db=tmp_path / "w.db",
+             seed=0)  # fmt: skip
+    def train(x: float) -> float:
+        return float(10 ** (24 * x - 12))
+
+    fig = plots.params(train.optimize(n_trials=20, progress=False))
+    ax = fig.axes[0]
+    (lines,) = [c for c in ax.collections if c.get_array() is not None]
+    ends = [segment[-1, 1] for segment in lines.get_segments()]
+    xs = [segment[0, 1] for segment in lines.get_segments()]
+    assert np.corrcoef(xs, ends)[0, 1] > 0.99  # the objective's axis follows x's, evenly
+    assert type(lines.norm).__name__ == "LogNorm"
+    assert "log scale: value" in ax.get_title()
+
+
+def test_a_choice_of_many_options_is_labelled_readably(tmp_path: Path) -> None:
+    """A Choice of 60 options wrote 60 labels over one another: one black bar."""
+    options = [f"option_{i}" for i in range(60)]
+
+    @hp.tune({"c": options}, method="random", study="many", db=tmp_path / "m.db", seed=0)
+    def train(c: str) -> float:
+        return float(options.index(c))
+
+    fig = plots.params(train.optimize(n_trials=20, progress=False))
+    ax = fig.axes[0]
+    labels = sorted(
+        (t for t in ax.texts if t.get_position()[0] < 0.5), key=lambda t: t.get_position()[1]
+    )
+    assert 8 <= len(labels) <= 16 and labels[0].get_text() == "option_0"
+    inside_and_apart(fig, labels)
+
+
+def test_a_populations_best_is_what_hpotrack_best_says(tmp_path: Path) -> None:
+    """A model that overfits after step 2: its segments ending at step 2 hold the lowest
+    values, but the members trained on from them. The history's best so far and the
+    params' best line showed such a mid-run segment; ``hpotrack best`` (and the lineage
+    plot) the best of what the members ended with."""
+
+    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)},
+             method=hp.methods.PBT(population=4, interval=2, generations=3), study="over",
+             db=tmp_path / "o.db", seed=0)  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        trial.load_checkpoint()
+        for step in trial.steps:
+            trial.report(lr + (step - 2) ** 2, step=step)
+        trial.save_checkpoint({"step": trial.steps.stop - 1})
+        return lr + (trial.steps.stop - 3) ** 2
+
+    opened = train.optimize(progress=False)
+    best = opened.best
+    assert best.budget == 6 and min(t.value for t in opened.trials if t.value) < best.value
+    history = plots.history(opened).axes[0]
+    (line,) = [line for line in history.lines if line.get_label().startswith("best so far")]
+    assert line.get_ydata()[-1] == best.value
+    labels = plots.params(opened).legends[0].get_texts()
+    assert [t.get_text() for t in labels] == [f"best (#{best.number})"]
+
+
 def test_the_pbt_lineage_has_a_lane_per_member_and_an_arrow_per_exploit(db: Path) -> None:
     opened = study(db, "p")
     fig = plots.lineage(opened)
@@ -349,7 +419,7 @@ def test_errors_say_what_is_missing(db: Path, tmp_path: Path) -> None:
     quiet.optimize(n_trials=3, progress=False)
     with pytest.raises(PlotError, match=r"no intermediate values to plot: report them"):
         plots.curves(quiet.study)
-    with pytest.raises(PlotError, match="at least 5 complete trials; study 'quiet' has 3"):
+    with pytest.raises(PlotError, match="at least 6 complete trials; study 'quiet' has 3"):
         plots.importance(quiet.study)
     with pytest.raises(PlotError, match="no lineage to plot"):
         plots.lineage(quiet.study)
@@ -452,6 +522,46 @@ def test_importance_of_a_halving_study_uses_the_largest_step_with_enough_values(
     assert observed.where == f"{len(at_3)} trials' value at step 3"
     assert sorted(observed.values) == sorted(t.checks[3] for t in at_3)
     plots.save(study, "importance", tmp_path / "i.png")
+
+
+def test_importance_at_the_fewest_trials_it_takes_finds_what_matters(tmp_path: Path) -> None:
+    """It took 5 trials, with which no tree of the forest can split (3 trials on each side):
+    every share was 0, drawn as "interactions and the rest: 100%"."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0), "y": hp.Float(0.0, 1.0)}, method="random",
+             study="few", db=tmp_path / "f.db", seed=0)  # fmt: skip
+    def train(x: float, y: float) -> float:
+        return 10 * x + 0.01 * y
+
+    with pytest.raises(PlotError, match="at least 6 complete trials; study 'few' has 5"):
+        plots.importance(train.optimize(n_trials=5, progress=False))
+    shares = plots.importance_values(train.optimize(n_trials=6, progress=False))
+    assert shares["x"][0] > shares["y"][0]
+
+
+def test_importance_of_a_population_compares_segments_that_ended_at_one_step(
+    tmp_path: Path,
+) -> None:
+    """A PBT study's complete trials are segments ending at steps 2, 4 and 6: importance
+    mixed them all, crediting the parameters with how long their model had trained."""
+
+    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True), "noise": hp.Float(0.0, 1.0)},
+             method=hp.methods.PBT(population=6, interval=2, generations=3), study="pop",
+             db=tmp_path / "p.db", seed=0)  # fmt: skip
+    def train(lr: float, noise: float, trial: hp.Trial) -> float:
+        w = trial.load_checkpoint() or 0.0
+        for step in trial.steps:
+            w += lr * (1.0 - w)
+            trial.report(1.0 - w + 1e-6 * noise, step=step)
+        trial.save_checkpoint(w)
+        return 1.0 - w + 1e-6 * noise
+
+    study = train.optimize(progress=False)
+    last = [t for t in study.trials if t.state.value == "complete" and t.budget == 6]
+    assert len(last) == 6 < len(study.trials)
+    observed = plots._observed(study)
+    assert observed.where == "6 trials' value at step 6"
+    assert sorted(observed.values) == sorted(t.value for t in last)
 
 
 # --- the audit: what the images showed ---------------------------------------------------------
@@ -613,6 +723,25 @@ def test_the_parent_graph_draws_trials_on_no_edge_faint(db: Path) -> None:
     assert sum(len(c.get_offsets()) for c in faint) == len(opened.trials) - len(linked) > 0
     complete = sum(t.state is TrialState.COMPLETE for t in opened.trials)
     assert f"complete ({complete})" in ax.get_legend_handles_labels()[1]
+
+
+def test_the_parent_graph_of_values_spanning_decades_is_on_a_log_axis(tmp_path: Path) -> None:
+    """The history draws 1e-4 to 1e4 on a log axis; the lineage drew it linear, every
+    trial but the largest few on one line at the bottom, their edges unreadable."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="evolution", study="evo",
+             db=tmp_path / "e.db", seed=0, max_failures=3)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        if trial.number == 2:
+            raise RuntimeError("diverged")
+        return float(10 ** (8 * x - 4))
+
+    opened = train.optimize(n_trials=40, progress=False)
+    ax = plots.lineage(opened).axes[0]
+    assert ax.get_yscale() == "log"
+    valued = [t.value for t in opened.trials if t.value is not None]
+    (floor,) = [line.get_ydata()[0] for line in ax.lines]  # the failed trial's "no value"
+    assert 0 < floor < min(valued)
 
 
 def test_the_curves_legend_keys_are_opaque_however_many_trials(tmp_path: Path) -> None:

@@ -124,7 +124,13 @@ def whole_x(ax: Axes) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
+def is_wide(values: Sequence[float]) -> bool:
+    """Whether every value is positive and they span more than 3 decades: on a linear
+    axis all but the largest would lie on one line, so they are drawn on a log scale."""
+    return bool(len(values)) and min(values) > 0 and max(values) / min(values) > 1e3
+
+
 def log_if_wide(ax: Axes, values: Sequence[float]) -> None:
-    """A log y axis when every value is positive and they span more than 3 decades."""
-    if values and min(values) > 0 and max(values) / min(values) > 1e3:
+    """A log y axis when the values are :func:`is_wide`."""
+    if is_wide(values):
         ax.set_yscale("log")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from hpotrack.lineage import segment_of
 from hpotrack.plots.common import (
     BEYOND_DRAWABLE,
     STATE_COLOURS,
@@ -71,7 +72,9 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
     steps, best = _best_so_far(trials, study.direction)
     if steps:
         # over the points: thousands of them hid it where it runs, among the best values
-        ax.step(steps, best, where="post", color="k", lw=1.2, label="best so far", zorder=4)
+        population = any(segment_of(t) is not None for t in trials)  # its best can get worse
+        label = "best so far (members' latest segments)" if population else "best so far"
+        ax.step(steps, best, where="post", color="k", lw=1.2, label=label, zorder=4)
     log_if_wide(ax, [value_of(t) for t in trials if has_value(t)])
     numbers = [t.number for t in trials]  # failed markers do not widen the axis themselves
     margin = max(0.5, 0.02 * (max(numbers) - min(numbers)))
@@ -100,15 +103,28 @@ def _unfinished(trials: Sequence[TrialRecord]) -> str | None:
 
 
 def _best_so_far(trials: Sequence[TrialRecord], direction: str) -> tuple[list[int], list[float]]:
-    """The best complete value after each complete trial, to the last trial's number."""
+    """The study's best after each complete trial, to the last trial's number: what
+    ``Study.best`` said then (:func:`hpotrack.lineage.best_result`), so in a population
+    (PBT) the best of each member's latest segment, not a mid-run segment its member
+    trained on from (the line drew one, and ended apart from ``hpotrack best``)."""
     numbers: list[int] = []
     values: list[float] = []
+    alone: float | None = None  # the best complete trial outside a population
+    members: dict[tuple[str, int], float] = {}  # each member's latest complete segment
     for trial in trials:
         if trial.state is TrialState.COMPLETE and has_value(trial):
             value = value_of(trial)
-            leader = values[-1] if values else None
+            segment = segment_of(trial)
+            if segment is not None:
+                members[segment.family, segment.member] = value
+            elif is_better(value, alone, direction):
+                alone = value
+            best = value
+            for candidate in (alone, *members.values()):
+                if candidate is not None and is_better(candidate, best, direction):
+                    best = candidate
             numbers.append(trial.number)
-            values.append(value if is_better(value, leader, direction) else values[-1])
+            values.append(best)
     if numbers and trials[-1].number > numbers[-1]:
         numbers.append(trials[-1].number)
         values.append(values[-1])

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hpotrack.importance import ESTIMATOR, fanova
+from hpotrack.importance import ESTIMATOR, MIN_LEAF, fanova
 from hpotrack.plots.common import (
     PARAM_CHARS,
     PlotError,
@@ -29,7 +29,9 @@ from hpotrack.text import cut_middle
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-MIN_IMPORTANCE_TRIALS = 5
+MIN_IMPORTANCE_TRIALS = 2 * MIN_LEAF
+"""The fewest values importance is computed on: below, no tree of the forest can split
+(5 drew every share as 0, "interactions and the rest: 100%")."""
 
 
 def importance_values(study: Study) -> dict[str, tuple[float, float]]:
@@ -64,22 +66,25 @@ class _Observations:
 
 def _observed(study: Study) -> _Observations:
     """What importance is computed on: the complete trials if there are at least
-    ``MIN_IMPORTANCE_TRIALS``; else, in a study with a budget, the values at the largest
-    step that many trials reached (their checks there, the complete ones' final values
-    at the max), as BOHB models the largest budget with enough observations. Values at
-    different steps are not compared. A lost trial's checks count once, with its retry."""
+    ``MIN_IMPORTANCE_TRIALS``, all trained alike; else the values at the largest step that
+    many trials reached: in a study with a budget their checks there and the complete ones'
+    final values, as BOHB models the largest budget with enough observations; in a
+    population (PBT) the segments that ended at that step. Values at different steps are
+    not compared. A lost trial's checks count once, with its retry."""
     trials = study.trials
     done = complete(trials)
-    if len(done) >= MIN_IMPORTANCE_TRIALS:
+    budgets = {t.budget for t in done}  # a population's segments end at different steps
+    if len(done) >= MIN_IMPORTANCE_TRIALS and len(budgets) == 1:
         return _Observations(
             [t.params for t in done], [value_of(t) for t in done], f"{len(done)} complete trials"
         )
-    if study.budget is None:
+    if study.budget is None and len(budgets) <= 1:
         raise PlotError(
             f"importance needs at least {MIN_IMPORTANCE_TRIALS} complete trials; study "
             f"{study.name!r} has {len(done)}{diverged_note(trials)}"
         )
-    at: dict[int, list[tuple[Mapping[str, Value], float]]] = {}
+    top = None if study.budget is None else study.budget.max
+    at: dict[float, list[tuple[Mapping[str, Value], float]]] = {}
     worst = worst_value(study.direction)  # how a diverged check is stored
     for trial in trials:
         if trial.state is TrialState.FAILED:  # a lost trial's checks: its retry has them
@@ -87,18 +92,20 @@ def _observed(study: Study) -> _Observations:
         for step, value in trial.checks.items():
             if value is not None and math.isfinite(value) and value != worst:
                 at.setdefault(step, []).append((trial.params, value))
-        if trial.state is TrialState.COMPLETE and has_value(trial):
-            at.setdefault(int(study.budget.max), []).append((trial.params, value_of(trial)))
+        end = top if trial.budget is None else trial.budget
+        if trial.state is TrialState.COMPLETE and has_value(trial) and end is not None:
+            at.setdefault(end, []).append((trial.params, value_of(trial)))
     enough = [step for step, found in at.items() if len(found) >= MIN_IMPORTANCE_TRIALS]
     if not enough:
+        most = max(map(len, at.values()), default=0)
         raise PlotError(
-            f"importance needs at least {MIN_IMPORTANCE_TRIALS} complete trials, or as many "
-            f"measured at one step; study {study.name!r} has {len(done)} complete"
-            f"{diverged_note(trials)}"
+            f"importance needs at least {MIN_IMPORTANCE_TRIALS} values measured at one step; "
+            f"study {study.name!r} has {len(done)} complete trials{diverged_note(trials)} "
+            f"and at most {most} values at one step: run more trials"
         )
-    step = max(enough)
-    found = at[step]
-    where = f"{len(found)} trials' {cut_middle(study.objective)} at step {step}"
+    largest = max(enough)
+    found = at[largest]
+    where = f"{len(found)} trials' {cut_middle(study.objective)} at step {largest:g}"
     return _Observations([p for p, _ in found], [v for _, v in found], where)
 
 

@@ -16,6 +16,7 @@ from hpotrack.plots.common import (
     PlotError,
     Progress,
     has_value,
+    log_if_wide,
     new_axes,
     read_trials,
     title,
@@ -182,9 +183,13 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
     buried under the trials that have none."""
     valued = [value_of(t) for t in trials if has_value(t)]
     low, high = (min(valued), max(valued)) if valued else (0.0, 1.0)
-    floor = low - 0.08 * ((high - low) or 1.0)
-    y = {t.number: value_of(t) if has_value(t) else floor for t in trials}
     fig, ax = new_axes()
+    log_if_wide(ax, valued)  # as the history: 1e-6 to 0.5 drew 490 of 500 trials on one line
+    if ax.get_yscale() == "log":
+        floor = low / (high / low) ** 0.08
+    else:
+        floor = low - 0.08 * ((high - low) or 1.0)
+    y = {t.number: value_of(t) if has_value(t) else floor for t in trials}
     linked = {n for t in trials for e in t.parents for n in (e.parent, t.number)}
     for state in TrialState:
         group = [t.number for t in trials if t.state is state]

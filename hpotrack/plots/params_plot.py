@@ -3,14 +3,17 @@ methods use and the objective, each line coloured by its value (Inselberg 1985).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpotrack.lineage import best_result
 from hpotrack.params import Choice
 from hpotrack.plots.common import (
     PARAM_CHARS,
     Progress,
+    is_wide,
     new_axes,
     read_trials,
     require_complete,
@@ -34,6 +37,7 @@ TEXT: dict[str, Any] = {  # a label on lines: small, on a light box
 
 
 MAX_WIDTH = 20.0  # inches: 30 parameters drew a 48-inch strip no viewer shows readably
+MAX_OPTION_LABELS = 16  # a Choice's options labelled on its axis; of more, every k-th
 
 
 def params(study: Study, *, progress: Progress | None = None) -> Figure:
@@ -42,12 +46,16 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     its value, the best in red, pruned trials in grey underneath."""
     trials = read_trials(study, progress)
     from matplotlib.collections import LineCollection
+    from matplotlib.colors import LogNorm
 
     done = require_complete(study, trials)
     names = list(study.space)
     values = np.array([value_of(t) for t in done])
     low, high = float(values.min()), float(values.max())
-    scaled = (values - low) / (high - low) if high > low else np.full(len(values), 0.5)
+    log = is_wide(values.tolist())  # linear, 1e-10 to 1e11 put 18 of 20 lines at the bottom
+    position = np.log10(values) if log else values
+    ends = (np.log10(low), np.log10(high)) if log else (low, high)
+    scaled = (position - ends[0]) / (ends[1] - ends[0]) if high > low else np.full(len(values), 0.5)
     cube = study.space.encode_many([t.params for t in done])
     x = np.arange(len(names) + 1, dtype=np.float64)
     fig, ax = new_axes(width=min(MAX_WIDTH, max(7.0, 1.5 * len(x) + 1.5)))
@@ -59,10 +67,17 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
         grey_lines = LineCollection(segments, colors="0.8", linewidths=0.6, zorder=1, label=label)
         ax.add_collection(grey_lines)
     segments = [np.column_stack([x, [*row, v]]) for row, v in zip(cube, scaled, strict=True)]
-    lines = LineCollection(segments, array=values, cmap=_cmap(study.direction), linewidths=1)
+    norm = LogNorm(low, high) if log else None
+    lines = LineCollection(
+        segments, array=values, cmap=_cmap(study.direction), norm=norm, linewidths=1
+    )
     lines.set_alpha(0.8 if len(done) <= 100 else 0.4)
     ax.add_collection(lines)
     best = int(np.argmin(values) if study.direction == "minimize" else np.argmax(values))
+    # a population's best is a member's latest segment, as hpotrack best says, not the
+    # best value of a segment its member trained on from
+    kept = best_result(trials, done[best], study.direction)
+    best = next((i for i, t in enumerate(done) if t is kept), best)
     ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=f"best (#{done[best].number})")
     if high > low:  # a constant objective has no range: a colour bar would invent one
         fig.colorbar(lines, ax=ax, label=cut_middle(study.objective), pad=0.01)
@@ -70,7 +85,7 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     title(
         ax,
         f"{cut_middle(study.name)}: parameters of {len(done)} complete trials",
-        _cube_note(study),
+        _cube_note(study, log),
     )
     fig.legend(loc="outside lower center", ncols=2, fontsize="small")
     return fig
@@ -87,7 +102,8 @@ def _param_axes(
         param = study.space[name]
         if isinstance(param, Choice):
             n = len(param.options)
-            ticks = [((i + 0.5) / n, option) for i, option in enumerate(param.options)]
+            every = math.ceil(n / MAX_OPTION_LABELS)  # 60 options' labels were one black bar
+            ticks = [((i + 0.5) / n, param.options[i]) for i in range(0, n, every)]
         else:
             ticks = [(u, param.decode(u)) for u in (0.0, 0.5, 1.0)]
         for u, label in ticks:
@@ -112,10 +128,12 @@ def _label(value: object) -> str:
     return cut(str(value), 12)
 
 
-def _cube_note(study: Study) -> str:
+def _cube_note(study: Study, log_objective: bool) -> str:
     logs = [
         cut_middle(name, PARAM_CHARS) for name, p in study.space.items() if getattr(p, "log", False)
     ]
+    if log_objective:
+        logs.append(cut_middle(study.objective, PARAM_CHARS))
     scale = f"; log scale: {', '.join(logs)}" if logs else ""
     return f"each axis spans a parameter's range as the methods encode it{scale}"
 
