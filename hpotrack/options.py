@@ -82,6 +82,10 @@ STUDY_SETTINGS = {  # options other libraries give a sampler or pruner that are 
         ("min_budget", "max_budget", "min_resource", "max_resource", "grace_period", "max_t"),
         _BUDGET,
     ),
+    "pruner": (  # not a study's setting, but said the same way to a method without it
+        "pruner= is an option of random, tpe, bayes and evolution; sha, hyperband and bohb "
+        "stop trials at their own rungs"
+    ),
 }
 """What to say when a method or pruner is given one of these ({value}: what it was given)."""
 

@@ -91,6 +91,11 @@ def test_stored_options_unknown_to_this_version_are_an_error() -> None:
             lambda: hp.methods.Random(random_state=0),
             "the seed is the study's: @hp.tune(..., seed=0)",
         ),
+        (  # it said only "Valid: eta"
+            lambda: hp.methods.SHA(pruner="median"),
+            "'pruner'. Valid: eta; pruner= is an option of random, tpe, bayes and evolution; "
+            "sha, hyperband and bohb stop trials at their own rungs",
+        ),
     ],
 )
 def test_a_misspelt_or_extra_option_is_one_method_error(make: Any, expected: str) -> None:
