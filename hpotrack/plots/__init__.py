@@ -42,7 +42,7 @@ from hpotrack.plots.history_plot import history
 from hpotrack.plots.importance_plot import MIN_IMPORTANCE_TRIALS, importance, importance_values
 from hpotrack.plots.importance_plot import _observed as _observed  # for the tests
 from hpotrack.plots.kinds import FORMATS, KINDS, figure, save
-from hpotrack.plots.lineage_plot import KIND_COLOURS, MAX_ANNOTATED, lineage
+from hpotrack.plots.lineage_plot import KIND_COLOURS, lineage
 from hpotrack.plots.params_plot import TEXT, params
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
     "INSTALL",
     "KINDS",
     "KIND_COLOURS",
-    "MAX_ANNOTATED",
     "MAX_RUNG_LINES",
     "MIN_IMPORTANCE_TRIALS",
     "STATE_COLOURS",

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-MAX_ANNOTATED = 40  # lineage: label segments and nodes only up to this many
 UNLINKED_ALPHA = 0.3  # the parent graph: trials on no edge, drawn faint
 KIND_COLOURS = {  # apart from the states' colours
     Origin.PROMOTED.value: "C2",

@@ -22,7 +22,7 @@ from hpotrack.plots.common import (
 )
 from hpotrack.records import TrialState
 from hpotrack.study import Study
-from hpotrack.text import cut, cut_middle
+from hpotrack.text import cut, cut_middle, plural
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -84,7 +84,7 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     _param_axes(ax, study, names, x, (low, high))
     title(
         ax,
-        f"{cut_middle(study.name)}: parameters of {len(done)} complete trials",
+        f"{cut_middle(study.name)}: parameters of {plural(len(done), 'complete trial')}",
         _cube_note(study, log),
     )
     fig.legend(loc="outside lower center", ncols=2, fontsize="small")
