@@ -277,7 +277,8 @@ def _work(
         raise SystemExit(1) from None
     finally:  # its run is over: a parent dying now (SIGTERM to the whole job, say) has
         # nothing left to stop, and ParentGone raised on the way out is a stray traceback
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, _ignored)
+        signal.signal(signal.SIGTERM, _ignored)
 
 
 def _stop_once() -> None:
