@@ -180,11 +180,17 @@ def interrupts_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, ignored)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def ignored(signum: int, frame: object) -> None:
+    """A signal handler that does nothing: where a signal must not stop the process, in
+    place of ``SIG_IGN``, under which a signal that arrived just before is said as
+    "Exception ignored ... Signal 2 ignored due to race condition" with a traceback."""
 
 
 class Terminated(SystemExit):

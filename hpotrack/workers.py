@@ -26,7 +26,7 @@ from hpotrack.errors import HpotrackError
 from hpotrack.loader import load_function, one_line
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import callable_name, described, function_reference
-from hpotrack.runner import Ran, Terminated, terminated_as_interrupted
+from hpotrack.runner import Ran, Terminated, ignored, terminated_as_interrupted
 from hpotrack.text import plural
 from hpotrack.worker_logs import Relay, forward_to_parent
 
@@ -277,8 +277,8 @@ def _work(
         raise SystemExit(1) from None
     finally:  # its run is over: a parent dying now (SIGTERM to the whole job, say) has
         # nothing left to stop, and ParentGone raised on the way out is a stray traceback
-        signal.signal(signal.SIGINT, _ignored)
-        signal.signal(signal.SIGTERM, _ignored)
+        signal.signal(signal.SIGINT, ignored)
+        signal.signal(signal.SIGTERM, ignored)
 
 
 def _stop_once() -> None:
@@ -291,10 +291,9 @@ def _stop_once() -> None:
     parent waiting 10 s for the worker). So a worker takes the first and ignores the rest."""
 
     def first(signum: int, frame: object) -> None:
-        # the rest to a handler that does nothing, not SIG_IGN: a signal already arrived
-        # and not yet handled would then raise "Signal 15 ignored due to race condition"
-        signal.signal(signal.SIGINT, _ignored)
-        signal.signal(signal.SIGTERM, _ignored)
+        # the rest to a handler that does nothing (not SIG_IGN: see runner.ignored)
+        signal.signal(signal.SIGINT, ignored)
+        signal.signal(signal.SIGTERM, ignored)
         if signum == signal.SIGTERM:
             raise Terminated(128 + signum)
         if _parent_gone.is_set():
@@ -303,10 +302,6 @@ def _stop_once() -> None:
 
     signal.signal(signal.SIGINT, first)
     signal.signal(signal.SIGTERM, first)
-
-
-def _ignored(signum: int, frame: object) -> None:
-    """A signal's handler once the worker is stopping: nothing more to do."""
 
 
 def _stop_when_the_parent_dies() -> None:
