@@ -207,8 +207,8 @@ def _run_round(
             process.join()
         _collect(results, errors, relay, wait=0.0)
         _stop_if_interrupted(processes)
-    except (KeyboardInterrupt, Terminated):
-        _interrupt(processes)
+    except (KeyboardInterrupt, Terminated) as exc:
+        _interrupt(processes, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
         _collect(results, [], relay, wait=0.0)  # what they said as they stopped
         raise
     if errors:
@@ -284,7 +284,7 @@ def _work(
 def _stop_once() -> None:
     """Ctrl-C in a terminal reaches a worker twice: from the terminal (the whole process
     group gets it) and passed on by the parent; a scheduler's SIGTERM to the whole job
-    reaches it from the scheduler, then as the parent's SIGINT. The first stops the
+    reaches it from the scheduler, then from the parent. The first stops the
     worker (SIGTERM as :class:`Terminated`, as without workers); another, arriving while
     the worker stores its interrupted trial, would break that write and leave the trial
     running (later "worker lost", using up ``retries``; a SIGINT after a SIGTERM kept the
@@ -348,11 +348,16 @@ def _collect(results: Any, errors: list[BaseException], relay: Relay, *, wait: f
         return
 
 
-def _interrupt(processes: Sequence[BaseProcess]) -> None:
-    """Pass Ctrl-C on, so each worker marks its running trial as interrupted."""
+def _interrupt(processes: Sequence[BaseProcess], signum: int) -> None:
+    """Pass the parent's Ctrl-C (SIGINT) or SIGTERM on, so each worker marks its running
+    trial as interrupted by it. The same signal, not SIGINT for both: after a SIGTERM to
+    the whole job, a SIGINT arriving while the worker's SIGTERM was pending could be
+    taken by another of its threads (numpy's, say), whose handler does not wake the main
+    thread; a trial sleeping or waiting then went on until the parent's 10 s ran out,
+    and its reason read KeyboardInterrupt. A second SIGTERM merges with the first."""
     for process in processes:
         if process.is_alive() and process.pid is not None:
-            os.kill(process.pid, signal.SIGINT)
+            os.kill(process.pid, signum)
     for process in processes:
         process.join(timeout=10)
         if process.is_alive():
