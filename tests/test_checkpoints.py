@@ -706,19 +706,23 @@ def test_two_processes_never_train_one_member_at_once(tmp_path: Path) -> None:
 def test_a_population_resumes_after_kill_9(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
     env = {**os.environ, "HPOTRACK_DB": str(db), "PYTHONPATH": str(ROOT)}
-    slow = {**env, "HPOTRACK_TEST_STEP_S": "0.2"}
+    slow = {**env, "HPOTRACK_TEST_STEP_S": "0.1"}  # a segment of 2 steps runs when killed
     worker = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "workloads.py"), "population", "none"],
         env=slow,
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until the first segments are done
-        time.sleep(0.2)
+    while time.monotonic() < deadline:  # until the first segments are done, and one has
+        time.sleep(0.02)  # just started (it trains on for about 0.2 s): killed inside it
         try:
             with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
                 done = conn.execute("SELECT COUNT(*) FROM trials WHERE state = 'complete'")
-                if done.fetchone()[0] >= 5:
+                started = conn.execute(
+                    "SELECT COUNT(*) FROM trials WHERE state = 'running' AND started > ?",
+                    (time.time() - 0.05,),
+                )
+                if done.fetchone()[0] >= 5 and started.fetchone()[0]:
                     break
         except sqlite3.OperationalError:  # not created yet
             continue

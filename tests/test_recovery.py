@@ -238,23 +238,17 @@ def test_a_heartbeat_is_refreshed_while_a_long_trial_runs(
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
     def train(x: float) -> float:
+        query = "SELECT heartbeat FROM trials WHERE state = 'running'"
         with closing(sqlite3.connect(db)) as conn:
-            first = conn.execute("SELECT heartbeat FROM trials WHERE state = 'running'").fetchone()[
-                0
-            ]
-            time.sleep(0.4)
-            seen.extend(
-                [
-                    first,
-                    conn.execute("SELECT heartbeat FROM trials WHERE state = 'running'").fetchone()[
-                        0
-                    ],
-                ]
-            )
+            seen.append(conn.execute(query).fetchone()[0])
+            deadline = time.monotonic() + 30  # until the next beat (0.05 s), however loaded
+            while time.monotonic() < deadline and seen[-1] == seen[0]:
+                time.sleep(0.01)
+                seen.append(conn.execute(query).fetchone()[0])
         return x
 
     train.optimize(n_trials=1)
-    assert seen[1] > seen[0]
+    assert seen[-1] > seen[0]
 
 
 def _wait_for_running(db: Path, number: int, timeout: float = 60.0) -> int:
@@ -590,6 +584,7 @@ def test_a_trial_killed_after_a_save_lost_none_of_its_reports(tmp_path: Path, or
 PASSED_THEN_KILLED = """
 import os, signal, sys, time
 import hpotrack as hp
+from hpotrack.recovery import pid_alive
 
 DB, ROLE = sys.argv[1], sys.argv[2]
 PASSED, OTHERS_DONE = DB + ".passed", DB + ".others"
@@ -622,7 +617,9 @@ if __name__ == "__main__":
             train.study.enqueue({"x": x})
         train.optimize(n_trials=9)
         open(OTHERS_DONE, "w").close()
-        time.sleep(0.5)  # the first process is gone
+        lost = hp.load_study("p", db=DB).trials[2].pid
+        while pid_alive(lost):  # until the first process is gone
+            time.sleep(0.02)
         train.optimize(n_trials=10)
 """
 
@@ -698,14 +695,16 @@ def test_sigterm_stops_a_trial_as_ctrl_c_does(tmp_path: Path) -> None:
 
 
 PAUSED = """
-import sys, time
+import os, sys, time
 import hpotrack as hp
 
 @hp.tune({"x": hp.Float(0.0, 1.0)}, study="paused", db=sys.argv[1], seed=0)
 def train(x, trial):
     if trial.number == 1:
         print("started", flush=True)
-        time.sleep(1.5)  # the test stops this process meanwhile
+        deadline = time.monotonic() + 60
+        while not os.path.exists(sys.argv[1] + ".go") and time.monotonic() < deadline:
+            time.sleep(0.01)  # the test stops this process meanwhile
     return x
 
 train.optimize(n_trials=3)
@@ -732,6 +731,12 @@ def _paused_in_trial_1(db: Path) -> subprocess.Popen[str]:
     return process
 
 
+def _go_on(process: subprocess.Popen[str], db: Path) -> None:
+    """Let the process :func:`_paused_in_trial_1` stopped finish its trial 1."""
+    Path(f"{db}.go").touch()
+    os.kill(process.pid, signal.SIGCONT)
+
+
 def test_a_paused_worker_on_this_host_keeps_its_trial(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
     process = _paused_in_trial_1(db)
@@ -740,7 +745,7 @@ def test_a_paused_worker_on_this_host_keeps_its_trial(tmp_path: Path) -> None:
         assert other.recover_lost_now() == 0
         assert other.trials[1].state is TrialState.RUNNING
     finally:
-        os.kill(process.pid, signal.SIGCONT)
+        _go_on(process, db)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     trials = hp.load_study("paused", db=db).trials
@@ -769,7 +774,7 @@ def test_an_outcome_after_another_process_marked_the_trial_lost_is_not_stored(
                 error="worker lost: test",
             )
     finally:
-        os.kill(process.pid, signal.SIGCONT)
+        _go_on(process, db)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert "trial 1 of study 'paused' finished here after another process marked it failed" in (

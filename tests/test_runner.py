@@ -95,21 +95,36 @@ def test_a_batched_run_stores_every_trial_once_in_number_order(
     assert all(study.curve(t.number) == {"value": [(0, t.value)]} for t in trials)
 
 
+class _ShiftedClock:
+    """The ``time`` module, with ``time()`` moved on by ``shift`` seconds."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.shift
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 def test_a_timeout_gives_back_the_claimed_trials_it_did_not_run(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fixed_batches(monkeypatch, 4)
     calls = itertools.count()
+    clock = _ShiftedClock()
+    monkeypatch.setattr(runner, "time", clock)  # the clock the loop checks the deadline on
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="t", db=db, seed=0)
     def f(x: float) -> float:
         if next(calls) == 1:
-            time.sleep(1.2)  # the timeout passes during the second trial of the batch
+            clock.shift += 7200.0  # the timeout passes during the second trial of the batch
         return x
 
-    # The first trial takes milliseconds; a second's margin keeps it inside the timeout
-    # on a loaded machine (0.2 s was not always enough on a cold start).
-    f.optimize(n_trials=10, timeout=1.0)
+    # an hour: the first trial is inside it however loaded the machine (a sleep past a
+    # one-second timeout took that second, and a cold start could use up the timeout)
+    f.optimize(n_trials=10, timeout=3600.0)
     states = [t.state for t in f.study.trials]
     assert states == [TrialState.COMPLETE] * 2 + [TrialState.QUEUED] * 2
     given_back = f.study.trials[2]
