@@ -62,54 +62,48 @@ def run_workers(
     worker that dies is replaced. Returns the trials the workers ran, and whether the
     deadline ended the run."""
     reference = importable_reference(tuned.fn)
-    with terminated_as_interrupted():  # SIGTERM stops the workers as Ctrl-C does
-        return _run_rounds(reference, study, jobs, n_trials, deadline, progress, max_budget)
-
-
-def _run_rounds(
-    reference: dict[str, Any],
-    study: Study,
-    jobs: int,
-    n_trials: int | None,
-    deadline: float | None,
-    progress: bool | None,
-    max_budget: float | None,
-) -> Ran:
-    """:func:`run_workers`' rounds: a worker that dies is replaced by a new round."""
     workers: set[int | None] = set()  # every worker's pid: the trials they ran
     started = study.refresh().n_started  # trials after these are the run's
     relay = Relay()  # for the whole run: a worker started to replace one tells no news
-    while jobs > 0:
-        died = _run_round(
-            reference,
-            study,
-            jobs,
-            n_trials,
-            deadline,
-            progress,
-            max_budget,
-            workers,
-            started,
-            relay,
-        )
-        if not died:
-            break
-        code = next(iter(died.values()))
-        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        lost = study.recover_lost_now()  # its pid is gone: no need to wait for a heartbeat
-        history = study.refresh()
-        if not any(t.pid in died for t in history.trials):  # while importing the script, say
-            raise HpotrackError(f"a worker process died ({how}) before it ran a trial: see above")
-        target = n_trials if n_trials is not None else study.target
-        if target is not None:  # no more workers than trials left
-            jobs = min(jobs, target - history.n_started)
-        if jobs <= 0 or (deadline is not None and time.time() >= deadline):
-            log.warning("a worker process died (%s); the others finished the run", how)
-            break
-        requeued = f": {plural(lost, 'trial')} lost, queued again as retries= allow" if lost else ""
-        log.warning(
-            "a worker process died (%s)%s; starting %s", how, requeued, plural(jobs, "new worker")
-        )
+    with terminated_as_interrupted():  # SIGTERM stops the workers as Ctrl-C does
+        while jobs > 0:
+            died = _run_round(
+                reference,
+                study,
+                jobs,
+                n_trials,
+                deadline,
+                progress,
+                max_budget,
+                workers,
+                started,
+                relay,
+            )
+            if not died:
+                break
+            code = next(iter(died.values()))
+            how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+            lost = study.recover_lost_now()  # its pid is gone: no need to wait for a heartbeat
+            history = study.refresh()
+            if not any(t.pid in died for t in history.trials):  # while importing the script, say
+                raise HpotrackError(
+                    f"a worker process died ({how}) before it ran a trial: see above"
+                )
+            target = n_trials if n_trials is not None else study.target
+            if target is not None:  # no more workers than trials left
+                jobs = min(jobs, target - history.n_started)
+            if jobs <= 0 or (deadline is not None and time.time() >= deadline):
+                log.warning("a worker process died (%s); the others finished the run", how)
+                break
+            requeued = (
+                f": {plural(lost, 'trial')} lost, queued again as retries= allow" if lost else ""
+            )
+            log.warning(
+                "a worker process died (%s)%s; starting %s",
+                how,
+                requeued,
+                plural(jobs, "new worker"),
+            )
     return _ran(study, workers, n_trials, deadline)
 
 
