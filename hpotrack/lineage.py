@@ -124,13 +124,16 @@ def has_segments(claims: Iterable[str]) -> bool:
 
 
 def finals(trials: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """What a study ended with, by number: each member's latest complete segment, and
-    every complete trial outside a population (final by itself)."""
+    """What a study ended with, by number: each member's latest complete segment (the
+    highest numbered, in whatever order ``trials`` come), and every complete trial
+    outside a population (final by itself)."""
     complete = [t for t in trials if t.state is TrialState.COMPLETE]
     latest: dict[object, TrialRecord] = {}  # by member, or by number outside a population
     for trial in complete:
         segment = segment_of(trial)
-        latest[trial.number if segment is None else (segment.family, segment.member)] = trial
+        key = trial.number if segment is None else (segment.family, segment.member)
+        if key not in latest or trial.number > latest[key].number:
+            latest[key] = trial
     return sorted(latest.values(), key=lambda t: t.number)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hpotrack.lineage import Points, whole_curve
+from hpotrack.lineage import Points, best_final, finals, whole_curve
 from hpotrack.records import Edge, TrialRecord, TrialState
 
 TRIALS = [
@@ -36,3 +36,16 @@ def test_a_promotion_that_loaded_an_earlier_checkpoint_keeps_the_steps_before_it
 
 def test_a_promotion_that_trained_from_scratch_has_nothing_in_front() -> None:
     assert whole_from(1) == {"loss": [(step, 0.5 / step) for step in range(1, 10)]}
+
+
+def test_a_members_final_segment_is_its_highest_numbered_in_any_order() -> None:
+    """``finals`` kept the last segment it iterated: given trials best first (as ``show
+    --top`` ranks them), a member's mid-run segment passed for its final one."""
+    segments = [
+        TrialRecord(n, TrialState.COMPLETE, {"lr": 0.1}, value=v, claim=f"pbt:{member}:{index}")
+        for n, member, index, v in [(0, 0, 0, 0.1), (1, 1, 0, 0.2), (2, 0, 1, 0.9), (3, 1, 1, 0.8)]
+    ]
+    alone = TrialRecord(4, TrialState.COMPLETE, {"lr": 0.1}, value=0.5)
+    for order in ([*segments, alone], [alone, *reversed(segments)]):
+        assert [t.number for t in finals(order)] == [2, 3, 4]
+    assert best_final(list(reversed(segments)), "minimize") == segments[3]
