@@ -24,6 +24,7 @@ from hpotrack.cli.common import (
     user_errors,
     when,
 )
+from hpotrack.lineage import finals, segment_of
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.study import Study
@@ -59,8 +60,8 @@ MIN_NAME = 12  # the narrowest cut study name in the list of studies
     type=click.Choice(["best", "number"]),
     default=None,
     help="Order of the trials shown (default: best first with --top, else by number). "
-    "Best first: complete trials by value, then pruned ones, those stopped at a later step "
-    "first.",
+    "Best first: complete trials by value (of a population, the members' latest segments "
+    "first, as best ranks them), then pruned ones, those stopped at a later step first.",
 )
 @format_option()
 @click.pass_context
@@ -148,7 +149,8 @@ def _top_complete(
     if top is None or (states and TrialState.COMPLETE.value not in states):
         return None
     found = study.store.best_complete(study.id, study.direction, top)
-    return found if len(found) == top else None
+    population = any(segment_of(t) is not None for t in found)  # its finals rank first
+    return found if len(found) == top and not population else None
 
 
 def _chosen(
@@ -157,10 +159,13 @@ def _chosen(
     """The trials to show, in order: with ``top``, the N best of those with a value (a
     failed trial is never among the best), then ordered by ``sort`` (default: best first
     with ``top``, else by number)."""
-    trials = _best_first([t for t in listed if _ranked(t)], direction)[:top] if top else listed
-    if (sort or ("best" if top else "number")) == "best":
-        return _best_first(trials, direction)
-    return sorted(trials, key=lambda t: t.number)
+    if top:  # best first already
+        listed = _best_first([t for t in listed if _ranked(t)], direction)[:top]
+    elif sort == "best":
+        listed = _best_first(listed, direction)
+    if (sort or ("best" if top else "number")) == "number":
+        return sorted(listed, key=lambda t: t.number)
+    return listed
 
 
 def _fitted_table(rows: list[dict[str, Any]], names: list[str]) -> str:
@@ -421,16 +426,18 @@ def _ranked(trial: TrialRecord) -> bool:
 
 
 def _best_first(trials: list[TrialRecord], direction: str) -> list[TrialRecord]:
-    """Complete trials by value; then pruned ones, those stopped at a later step first
-    (their values are comparable only at equal steps), by value; then the rest by
-    number."""
+    """Complete trials by value, in a population (PBT) the members' latest segments
+    first (what ``best`` ranks: a member trained on from its earlier ones); then pruned
+    ones, those stopped at a later step first (their values are comparable only at equal
+    steps), by value; then the rest by number."""
     sign = 1.0 if direction == "minimize" else -1.0
+    final = {t.number for t in finals(trials)}
 
     def key(trial: TrialRecord) -> tuple[int, int, float, int]:
         if trial.value is None or not _ranked(trial):  # the check narrows for mypy
             return (2, 0, math.inf, trial.number)
         if trial.state is TrialState.COMPLETE:
-            return (0, 0, sign * trial.value, trial.number)
+            return (0, int(trial.number not in final), sign * trial.value, trial.number)
         return (1, -max(trial.checks, default=0), sign * trial.value, trial.number)
 
     return sorted(trials, key=key)

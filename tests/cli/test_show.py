@@ -125,6 +125,31 @@ def test_top_never_counts_a_trial_without_a_value_as_best(db: Path) -> None:
     assert cells(show(db, "broken").splitlines()[:-1], "state") == ["failed"] * 3  # all 3
 
 
+def test_top_of_a_population_ranks_the_members_latest_segments_first(tmp_path: Path) -> None:
+    """A PBT member trains on from each segment, so a mid-run segment's value (here the
+    lowest, before the model overfits) is no result to keep: ``best`` gives the best of
+    the members' latest segments, and ``show --top`` listed the mid-run ones first."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)},
+             method=hp.methods.PBT(population=4, interval=2, generations=3), study="pbt",
+             db=db, seed=0)  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        trial.load_checkpoint()
+        for step in trial.steps:
+            trial.report(lr + (step - 2) ** 2, step=step)
+        trial.save_checkpoint({"step": trial.steps.stop - 1})
+        return lr + (trial.steps.stop - 3) ** 2
+
+    study = train.optimize(progress=False)
+    finals = {t.number for t in study.trials if t.budget == 6}
+    top = json.loads(show(db, "pbt", "--top", "5", "--format", "json"))
+    assert top[0]["number"] == study.best.number
+    assert {row["number"] for row in top[:4]} == finals
+    assert [row["value"] for row in top[:4]] == sorted(row["value"] for row in top[:4])
+    assert min(t.value for t in study.trials if t.value is not None) == top[4]["value"]
+
+
 def test_maximize_studies_put_the_largest_value_first(db: Path) -> None:
     top = json.loads(show(db, "beta", "--top", "1", "--format", "json"))
     assert top[0]["c"] == "b" and top[0]["value"] == 2.0
