@@ -6,12 +6,13 @@ private name, so its ``if __name__ == "__main__":`` block does not run again.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,6 +31,11 @@ class CalledWhileImported(HpotrackError):
     importing it to find the function (``hpotrack resume``, worker processes) would run
     that call again: another search, perhaps in another folder's database, or another
     manual trial."""
+
+
+class ExitedWhileImported(HpotrackError):
+    """The user's module exited (``sys.exit``, argparse's ``parse_args()`` refusing the
+    arguments) while it was imported to find the function."""
 
 
 _importing = threading.local()  # .depth: load_function calls under way in this thread
@@ -51,7 +57,15 @@ def load_function(reference: Mapping[str, Any]) -> Any:
         raise FunctionNotFound("the study did not record which function it tunes")
     _importing.depth = getattr(_importing, "depth", 0) + 1
     try:
-        module = _module(str(module_name), path)
+        with _argv_of(path):
+            module = _module(str(module_name), path)
+    except SystemExit as exc:
+        raise ExitedWhileImported(
+            f"{path or module_name} exited (SystemExit: {exc.code}) when imported to find "
+            f"{qualname}, which hpotrack resume and worker processes do as if it ran without "
+            'arguments: parse arguments under `if __name__ == "__main__":`, or give them '
+            "defaults"
+        ) from None
     except CalledWhileImported as exc:
         raise CalledWhileImported(
             f"{_user_line(exc, path)} calls {exc} at module level, so importing it to find "
@@ -71,6 +85,23 @@ def load_function(reference: Mapping[str, Any]) -> Any:
             raise FunctionNotFound(f"{module_name}:{qualname} cannot be found (no {part!r})")
         target = getattr(target, part)
     return target
+
+
+@contextlib.contextmanager
+def _argv_of(path: str | None) -> Iterator[None]:
+    """``sys.argv`` while the module at ``path`` is imported: the file alone, as if it
+    ran without arguments, unless this process was started from it (a worker of
+    ``python train.py --n 3`` sees what its parent saw). Module-level argparse would
+    otherwise parse ``hpotrack resume``'s own arguments, and exit."""
+    argv = sys.argv
+    if not path or (argv and Path(argv[0]).resolve() == Path(path)):
+        yield
+        return
+    sys.argv = [path]
+    try:
+        yield
+    finally:
+        sys.argv = argv
 
 
 def _module(name: str, path: str | None) -> ModuleType:

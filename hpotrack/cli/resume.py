@@ -29,7 +29,12 @@ from hpotrack.cli.common import (
 )
 from hpotrack.errors import HpotrackError, MethodChangeRefused, StudyMismatchError
 from hpotrack.lineage import best_result
-from hpotrack.loader import CalledWhileImported, FunctionNotFound, load_function
+from hpotrack.loader import (
+    CalledWhileImported,
+    ExitedWhileImported,
+    FunctionNotFound,
+    load_function,
+)
 from hpotrack.records import TrialState
 from hpotrack.study import Study
 from hpotrack.text import Rewording, plural
@@ -174,7 +179,7 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> TunedFunction:
         sys.path.insert(0, os.getcwd())  # as `python -m` would: --function mod:name from here
     try:
         tuned = tuned_function(load_function(reference), study.name)
-    except CalledWhileImported as exc:
+    except (CalledWhileImported, ExitedWhileImported) as exc:  # the fix is in the file
         raise CliError(f"cannot resume study {study.name!r}: {exc}") from None
     except FunctionNotFound as exc:
         raise CliError(
