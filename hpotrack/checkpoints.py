@@ -113,7 +113,7 @@ def save(
     else:
         try:
             data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, AttributeError, TypeError, RecursionError) as exc:
+        except (pickle.PicklingError, AttributeError, TypeError, ValueError, RecursionError) as exc:
             raise TrialError(
                 f"save_checkpoint() needs an object pickle can store, or bytes, but got "
                 f"{type(obj).__name__} ({exc}): save the state itself (a model's "
@@ -211,6 +211,8 @@ def load(store: Store, checkpoint: Checkpoint) -> Any:
     path = store.checkpoint_root / checkpoint.path
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise TrialError(_missing(store, path)) from None
     except OSError as exc:
         raise TrialError(f"checkpoint {path} cannot be read: {exc}") from None
     if hashlib.sha256(data).hexdigest() != checkpoint.sha256:
@@ -219,6 +221,21 @@ def load(store: Store, checkpoint: Checkpoint) -> Any:
             "damaged after it was written"
         )
     return data if path.suffix == ".bin" else _ScriptUnpickler(io.BytesIO(data)).load()
+
+
+def _missing(store: Store, path: Path) -> str:
+    """Why the file of a stored checkpoint at ``path`` is not there, and what to do."""
+    root = store.checkpoint_root
+    if not root.is_dir():  # the database copied or moved alone
+        return (
+            f"checkpoint {path} is missing: the checkpoint folder {root} does not exist; "
+            f"checkpoints live beside the database, so copy or move {root.name} along "
+            f"with {store.path.name} (or open the database where it was written)"
+        )
+    return (
+        f"checkpoint {path} is missing: it was deleted or moved after it was saved; put "
+        f"it back into {path.parent} to load it"
+    )
 
 
 class _ScriptUnpickler(pickle.Unpickler):

@@ -377,14 +377,19 @@ class Study(StudyReader):
     def remove_stray_checkpoint_files(self) -> int:
         """Delete the files in this study's checkpoint folder that nothing names and no
         running trial may still be writing (left by a process killed mid-write; see
-        :func:`hpotrack.checkpoints.stray_files`); returns how many went. A folder this
-        process may not look into (another user's) stops the run here, before its trials."""
+        :func:`hpotrack.checkpoints.stray_files`); returns how many went. Trials whose
+        worker is gone are marked lost first, so the files of one killed mid-save go now,
+        not a run later. A folder this process may not look into (another user's) stops
+        the run here, before its trials."""
         folder = self._store.checkpoint_dir(self.name)
         try:
             if not folder.is_dir():
                 return 0
             with self._writing():
-                trials = self.refresh().trials
+                self.refresh()
+                if self.recover_lost():
+                    self.refresh()
+                trials = self._cache.history.trials
                 stray = checkpoints.stray_files(self._store, self.name, self.id, trials)
                 for path in stray:
                     path.unlink(missing_ok=True)

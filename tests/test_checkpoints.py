@@ -3,6 +3,7 @@ ones are kept, and PBT shared by processes and resumed after a crash."""
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import json
 import os
@@ -24,9 +25,11 @@ import hpotrack as hp
 from hpotrack import checkpoints
 from hpotrack.cli import cli
 from hpotrack.errors import StorageError, TrialError
+from hpotrack.provenance import hostname
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores, open_store
 from tests.test_processes import ROOT, finish, open_gate, start
+from tests.test_recovery import dead_pid
 
 
 def one_trial_study(db: Path, body: object) -> hp.Study:
@@ -66,6 +69,35 @@ def test_a_damaged_checkpoint_is_a_clear_error(db: Path) -> None:
     (store.checkpoint_root / found.path).write_bytes(b"not what was saved")
     with pytest.raises(TrialError, match="does not match its stored hash"):
         checkpoints.load(store, found)
+
+
+def test_an_object_pickle_refuses_with_a_value_error_is_the_same_clear_error(db: Path) -> None:
+    """ctypes pointers (and some extension types) refuse pickling with ValueError."""
+    pointer = ctypes.pointer(ctypes.c_int(3))
+    study = one_trial_study(db, lambda trial: trial.save_checkpoint({"buf": pointer}, step=1))
+    error = study.trials[0].error or ""
+    assert "TrialError: save_checkpoint() needs an object pickle can store" in error
+    assert "ctypes objects containing pointers cannot be pickled" in error
+    assert not checkpoints.any_saved(open_store(db), study.id)
+
+
+def test_a_database_copied_without_its_checkpoint_folder_says_to_copy_it(
+    db: Path, tmp_path: Path
+) -> None:
+    one_trial_study(db, lambda trial: trial.save_checkpoint([1.0], step=1))
+    close_stores()
+    copy = tmp_path / "elsewhere" / "copy.db"
+    copy.parent.mkdir()
+    shutil.copy(db, copy)
+    study = hp.load_study("c", db=copy)
+    with pytest.raises(
+        TrialError,
+        match=r"copy.db.ckpt does not exist; .* copy or move copy.db.ckpt along with copy.db",
+    ):
+        study.load_checkpoint(0)
+    (copy.parent / "copy.db.ckpt").mkdir()  # the folder, but not that file
+    with pytest.raises(TrialError, match="is missing: it was deleted or moved after it was saved"):
+        study.load_checkpoint(0)
 
 
 def test_a_checkpoint_folder_that_cannot_be_written_stops_the_run_with_one_error(
@@ -454,6 +486,41 @@ def test_files_a_killed_process_left_are_removed_when_the_study_runs_again(db: P
     assert hp.load_study("c", db=db).remove_stray_checkpoint_files() == 1
     assert (folder / "trial-3-step-1-0123456789ab.pkl").exists()
     assert not (folder / leftovers[1]).exists()
+
+
+def test_the_temporary_file_of_a_trial_killed_mid_save_goes_in_the_run_that_finds_it_lost(
+    db: Path,
+) -> None:
+    """The run that marks the killed trial lost (and retries it) deletes the temporary
+    file its save left, as large as the model, not only the run after that one."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="c", db=db, seed=0)
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint(b"model", step=1)
+        return x
+
+    f.optimize(n_trials=1)
+    store = open_store(db)
+    row = store.find_study("c")
+    assert row is not None
+    with store.write():  # killed while saving: its process is gone, its trial running
+        trial_id = store.insert_trial(
+            row.id,
+            number=1,
+            state=TrialState.RUNNING,
+            params={"x": 0.5},
+            origin="sampled",
+            host=hostname(),
+            pid=dead_pid(),
+        ).id
+        store.conn.execute("UPDATE trials SET heartbeat = ? WHERE id = ?", (time.time(), trial_id))
+    temp = store.checkpoint_dir("c") / ".trial-1-step-1-0123456789ab.pkl.4242.deadbeef.tmp"
+    temp.write_bytes(b"half a model")
+    close_stores()
+    trials = f.optimize(n_trials=2).trials
+    assert trials[1].state is TrialState.FAILED and "worker lost" in (trials[1].error or "")
+    assert trials[2].origin == "retried"
+    assert not temp.exists()
 
 
 def checkpointing(

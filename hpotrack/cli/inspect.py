@@ -74,12 +74,14 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     provenance = opened.store.provenance(opened.id, number)
     saved = checkpoints.of_trial(opened.store, opened.id, number)
     root = opened.store.checkpoint_root
+    on_disk = [(root / c.path).is_file() for c in saved]  # deleted by hand, or not copied
     if fmt == "json":
         curve = {n: [{"step": s, "value": v} for s, v in p] for n, p in curves.items()}
         kids = [{"child": child, **edge_dict(edge)} for child, edge in children]
         data = {"study": opened.name, **record.to_dict(), "curve": curve, "children": kids}
         data["checkpoints"] = [
-            {"step": c.step, "bytes": c.size, "path": str(root / c.path)} for c in saved
+            {"step": c.step, "bytes": c.size, "path": str(root / c.path), "exists": present}
+            for c, present in zip(saved, on_disk, strict=True)
         ]
         data["provenance"] = provenance or None
         if schedule is not None:
@@ -131,7 +133,11 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     lines += _section("Lineage", _pairs(lineage))
     lines += _section(
         f"Checkpoints (in Python: study.load_checkpoint({number}, step=...))",
-        [f"  step {c.step:<6} {human_bytes(c.size):>9}  {root / c.path}" for c in saved],
+        [
+            f"  step {c.step:<6} {human_bytes(c.size):>9}  {root / c.path}"
+            + ("" if present else "  (file missing)")
+            for c, present in zip(saved, on_disk, strict=True)
+        ],
     )
     lines += _section("Provenance", _pairs(_provenance_pairs(provenance)))
     if record.error:

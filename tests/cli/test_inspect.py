@@ -198,6 +198,26 @@ def test_trial_json_is_one_object_with_everything(db: Path) -> None:
     assert failed["provenance"]["python"] == platform.python_version()
 
 
+def test_trial_marks_the_checkpoint_files_that_are_gone(tmp_path: Path) -> None:
+    """A database copied without its ``.ckpt`` folder, or files deleted by hand: the
+    listing does not present them (and their sizes) as on disk."""
+    db = tmp_path / "c.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="c", db=db, seed=0, keep_checkpoints="all")
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint(b"early", step=1)
+        trial.save_checkpoint(b"final", step=2)
+        return x
+
+    f.optimize(n_trials=1)
+    first = min((db.parent / "c.db.ckpt").rglob("trial-0-step-1-*"))
+    first.unlink()
+    lines = [line for line in ok(db, "trial", "c", "0").splitlines() if "trial-0-step-" in line]
+    assert [line.endswith("(file missing)") for line in lines] == [True, False]
+    data = json.loads(ok(db, "trial", "c", "0", "--format", "json"))
+    assert [c["exists"] for c in data["checkpoints"]] == [False, True]
+
+
 def test_unknown_trial_number(db: Path) -> None:
     user_error(invoke(db, "trial", "mlp", "99"), "study 'mlp' has no trial 99 (it has trials 0-8)")
     assert invoke(db, "trial", "mlp", "x").exit_code == 2
