@@ -18,6 +18,7 @@ import os
 import shlex
 import sqlite3
 import stat
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -98,7 +99,7 @@ class Connection:
             )
         self._writer = WriterLock(self.path)
         self._commits = 0  # write transactions committed through this connection
-        self.committed_version: object = None  # version() right after the last commit
+        self._last_commit = threading.local()  # .version: see committed_version
         self._wal_index = WalIndex()  # opened with the database below; see version()
         self.last_wait = 0.0  # seconds the last write transaction waited for the lock
         try:
@@ -354,7 +355,7 @@ class Connection:
                     raise
                 self.conn.execute("COMMIT")
                 self._commits += 1
-                self.committed_version = self.version()  # no hpotrack writer can interleave
+                self._last_commit.version = self.version()  # no hpotrack writer can interleave
         except sqlite3.OperationalError as exc:
             raise StorageError(self._explain(exc)) from None
         except TimeoutError:
@@ -364,6 +365,13 @@ class Connection:
             ) from None
         if self._commits % CHECKPOINT_EVERY == 0:
             self.checkpoint_wal_if_over(WAL_CHECKPOINT_BYTES)
+
+    @property
+    def committed_version(self) -> object:
+        """``version()`` right after this thread's last commit (None before one): the
+        threads of a process share the connection, and another thread's commit may come
+        between this one's and the moment it asks."""
+        return getattr(self._last_commit, "version", None)
 
     @property
     def commits(self) -> int:

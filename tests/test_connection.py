@@ -995,3 +995,19 @@ def test_a_users_view_named_checks_stops_migration_8_with_its_name_and_the_fix(
         conn.commit()
     open_store(db)
     assert query(db, "SELECT COUNT(*) FROM checks") == [(109,)]
+
+
+def test_the_version_after_a_commit_is_the_committing_threads(store: Store) -> None:
+    """Threads share the process's connection: a thread that asked for the version of its
+    commit after another thread had committed got that one's, and took the other's
+    trials as read (its next trial then took a number already used)."""
+    import threading
+
+    new_study(store)
+    with store.write():
+        pass
+    mine = store.committed_version
+    other = threading.Thread(target=lambda: new_study(store, "t"))
+    other.start()
+    other.join()
+    assert store.committed_version == mine != store.version()
