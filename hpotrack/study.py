@@ -111,6 +111,18 @@ class Study(StudyReader):
             )
         return Enqueued(number, queued=True)
 
+    def is_current(self) -> bool:
+        """Whether the study stored under this name is still the one this object opened
+        (not deleted, nor deleted and created anew, and with the same method), so that
+        it may be used again without reopening it."""
+        row = self._store.find_study(self.name)
+        opened = self._row
+        return row is not None and (row.id, row.created, row.method) == (
+            opened.id,
+            opened.created,
+            opened.method,
+        )
+
     def raise_target(self, n_trials: int) -> None:
         """Make the stored target at least ``n_trials`` (never lowers it)."""
         with self._store.write():

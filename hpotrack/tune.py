@@ -15,6 +15,7 @@ import logging
 import os
 import reprlib
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -78,6 +79,7 @@ class TunedFunction(Generic[R]):
         self._workers: weakref.WeakKeyDictionary[Store, dict[str, Worker]] = (
             weakref.WeakKeyDictionary()
         )
+        self._called = threading.local()  # .study: the one this thread's direct calls use
         _check_signature(fn, definition.space)
 
     def __repr__(self) -> str:
@@ -99,6 +101,22 @@ class TunedFunction(Generic[R]):
         if study is not None and study != definition.name:
             definition = dataclasses.replace(definition, name=study)
         return open_study(store, definition, function_reference(self.fn))
+
+    def _called_study(self) -> Study:
+        """The study direct calls record into, kept from one call to the next (per thread:
+        a Study's cached trials are not shared between threads), so that a call reads only
+        the trials changed since the last one (opened afresh, it read every trial, and a
+        loop of calls slowed down as the study grew) and the process keeps one run of the
+        study (each call registered another). Opened again when the file is another one,
+        or the study was deleted, created anew or given another method."""
+        study: Study | None = getattr(self._called, "study", None)
+        store = open_store(self.db_path)
+        if study is not None and study.store is store and study.is_current():
+            return study
+        if study is not None and study.store is store:  # its run may have gone with it
+            self._workers.get(store, {}).pop(study.name, None)
+        study = self._called.study = self._open()
+        return study
 
     def _worker(self, study: Study) -> Worker:
         """This process's run of ``study``: one ``runs`` row per connection to its file
@@ -126,7 +144,7 @@ class TunedFunction(Generic[R]):
                 f"{label}({', '.join(f'{n}=...' for n in self.definition.space)})"
             )
         values = self.definition.space.validate(params)  # before anything is stored
-        study = self._open()
+        study = self._called_study()
         worker = self._worker(study)
         claimed = study.start_manual(worker, values)
         try:
