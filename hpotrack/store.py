@@ -24,6 +24,7 @@ from typing import Any
 
 from hpotrack.connection import Connection
 from hpotrack.errors import StorageError
+from hpotrack.heldfiles import hold
 from hpotrack.jsonable import dumps
 from hpotrack.records import Edge, TrialState
 from hpotrack.trial_reads import TrialReads
@@ -88,10 +89,9 @@ class Store(TrialReads, Connection):
     def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
         super().__init__(path, must_exist=must_exist)
         # the file opened, held open: its inode is not reused while this store lives
-        self._file = os.open(self.path, os.O_RDONLY)
-        self._close_file = weakref.finalize(self, os.close, self._file)
-        opened = os.fstat(self._file)
-        self.file_id = (opened.st_dev, opened.st_ino)  # which file: the path may change
+        held = hold(self.path)
+        self._close_file = weakref.finalize(self, held.close)
+        self.file_id = held.key  # which file: the path may change
 
     def close(self) -> None:
         super().close()

@@ -15,6 +15,8 @@ import os
 import struct
 from pathlib import Path
 
+from hpotrack.heldfiles import HeldFile, hold
+
 # The first fields of the header, in the machine's byte order: iVersion, unused, iChange,
 # isInit, bigEndCksum, szPage, mxFrame; the whole header copy is 48 bytes (then nPage,
 # frame checksums, salts, its checksum).
@@ -29,25 +31,28 @@ class WalIndex:
     known format (a file SQLite indexes in its own memory, say), every read answers None
     or 0 and callers fall back to asking SQLite."""
 
-    def __init__(self, fd: int = -1) -> None:
-        self._fd = fd  # -1: not usable
+    def __init__(self, held: HeldFile | None = None) -> None:
+        self._held = held  # the -shm's descriptor, kept until close() whatever it holds
+        self._fd = -1 if held is None else held.fd  # -1: not usable
 
     @classmethod
     def open(cls, db: Path) -> WalIndex:
         """The index of the database file ``db``, opened after SQLite opened ``db`` (so
-        the ``-shm`` file is the one SQLite maps)."""
+        the ``-shm`` file is the one SQLite maps). Its descriptor is the process's
+        (:mod:`hpotrack.heldfiles`): closing one of its own would drop SQLite's locks
+        on the ``-shm``."""
         try:
-            fd = os.open(f"{db}-shm", os.O_RDONLY)
+            held = hold(f"{db}-shm")
         except OSError:
             return cls()
-        index = cls(fd)
+        index = cls(held)
         header = index.header()
         if (
             header is None
             or len(header) != HEADER_BYTES
             or HEADER.unpack_from(header)[0] != VERSION
         ):
-            index.close()
+            index._fd = -1  # not read, but held until close()
         return index
 
     @property
@@ -76,6 +81,6 @@ class WalIndex:
         return int(frames * (page_size + FRAME_HEADER_BYTES))
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._fd = -1
+        if self._held is not None:
+            self._held.close()

@@ -9,11 +9,14 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import json
 import os
 import platform
 import re
 import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -86,6 +89,46 @@ def test_seq_grows_with_every_change(store: Store) -> None:
         finish(store, study_id, trial_id)
         seqs.append(latest_seq(store, study_id))
     assert seqs == sorted(set(seqs))
+
+
+# -- several connections in one process --------------------------------------------------
+
+
+def other_process(db: Path, sql: str) -> list[Any]:
+    """What another process's connection to ``db`` answers to ``sql`` (then closed; it
+    does not wait for locks)."""
+    code = (
+        "import sqlite3, sys, json; c = sqlite3.connect(sys.argv[1], timeout=0); "
+        "print(json.dumps(c.execute(sys.argv[2]).fetchall())); c.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(db), sql], capture_output=True, text=True, check=True
+    )
+    return list(json.loads(done.stdout))
+
+
+def test_closing_a_second_store_keeps_the_first_ones_shared_lock(store: Store) -> None:
+    """A process's second connection (the heartbeat thread's) closing its own descriptor
+    of the database dropped the first one's SQLite lock on it: another process closing
+    its connection then took itself for the last one and deleted the -wal and -shm under
+    the running processes (readers saw "database disk image is malformed")."""
+    add_trial(store, new_study(store), 0)
+    Store(store.path).close()
+    assert other_process(store.path, "SELECT COUNT(*) FROM trials") == [[1]]
+    assert Path(f"{store.path}-wal").exists() and Path(f"{store.path}-shm").exists()
+
+
+def test_closing_a_second_store_keeps_the_first_ones_read_lock(store: Store) -> None:
+    """A read transaction of the first connection keeps its WAL read lock (on the -shm)
+    when a second one of the process closes: a checkpoint must not reset the WAL under
+    it (one that did overwrote the pages the read was using)."""
+    study_id = new_study(store)
+    store.conn.execute("BEGIN")
+    assert store.trials_since(study_id, 0) == []  # the read's snapshot is taken
+    Store(store.path).close()
+    busy, _, _ = other_process(store.path, "PRAGMA wal_checkpoint(TRUNCATE)")[0]
+    store.conn.execute("COMMIT")
+    assert busy == 1  # the reader still holds the WAL
 
 
 # -- uniqueness ------------------------------------------------------------------------------
