@@ -291,17 +291,9 @@ def test_a_populations_best_is_what_hpotrack_best_says(tmp_path: Path) -> None:
     params' best line showed such a mid-run segment; ``hpotrack best`` (and the lineage
     plot) the best of what the members ended with."""
 
-    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)},
-             method=hp.methods.PBT(population=4, interval=2, generations=3), study="over",
-             db=tmp_path / "o.db", seed=0)  # fmt: skip
-    def train(lr: float, trial: hp.Trial) -> float:
-        trial.load_checkpoint()
-        for step in trial.steps:
-            trial.report(lr + (step - 2) ** 2, step=step)
-        trial.save_checkpoint({"step": trial.steps.stop - 1})
-        return lr + (trial.steps.stop - 3) ** 2
+    from tests.workloads import overfitting_population
 
-    opened = train.optimize(progress=False)
+    opened = overfitting_population(tmp_path / "o.db", "over")
     best = opened.best
     assert best.budget == 6 and min(t.value for t in opened.trials if t.value) < best.value
     history = plots.history(opened).axes[0]

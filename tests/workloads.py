@@ -162,3 +162,21 @@ def killed_once(x: float, trial: hp.Trial) -> float:
         os.kill(os.getpid(), 9)
     time.sleep(0.05)
     return x * x
+
+
+def overfitting_population(db: Path, study: str) -> hp.Study:
+    """A PBT study whose model overfits after step 2: the segments ending at step 2 hold
+    the lowest values, but every member trained on from them, so the study's best is one
+    of the members' final segments (at step 6)."""
+
+    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)},
+             method=hp.methods.PBT(population=4, interval=2, generations=3), study=study,
+             db=db, seed=0)  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        trial.load_checkpoint()
+        for step in trial.steps:
+            trial.report(lr + (step - 2) ** 2, step=step)
+        trial.save_checkpoint({"step": trial.steps.stop - 1})
+        return lr + (trial.steps.stop - 3) ** 2
+
+    return train.optimize(progress=False)

@@ -129,19 +129,10 @@ def test_top_of_a_population_ranks_the_members_latest_segments_first(tmp_path: P
     """A PBT member trains on from each segment, so a mid-run segment's value (here the
     lowest, before the model overfits) is no result to keep: ``best`` gives the best of
     the members' latest segments, and ``show --top`` listed the mid-run ones first."""
+    from tests.workloads import overfitting_population
+
     db = tmp_path / "h.db"
-
-    @hp.tune({"lr": hp.Float(0.01, 1.0, log=True)},
-             method=hp.methods.PBT(population=4, interval=2, generations=3), study="pbt",
-             db=db, seed=0)  # fmt: skip
-    def train(lr: float, trial: hp.Trial) -> float:
-        trial.load_checkpoint()
-        for step in trial.steps:
-            trial.report(lr + (step - 2) ** 2, step=step)
-        trial.save_checkpoint({"step": trial.steps.stop - 1})
-        return lr + (trial.steps.stop - 3) ** 2
-
-    study = train.optimize(progress=False)
+    study = overfitting_population(db, "pbt")
     finals = {t.number for t in study.trials if t.budget == 6}
     top = json.loads(show(db, "pbt", "--top", "5", "--format", "json"))
     assert top[0]["number"] == study.best.number
