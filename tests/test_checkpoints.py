@@ -29,7 +29,7 @@ from hpotrack.provenance import hostname
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores, open_store
 from tests.test_processes import ROOT, finish, open_gate, start
-from tests.test_recovery import dead_pid
+from tests.test_recovery import dead_pid, insert_running_trial
 
 
 def one_trial_study(db: Path, body: object) -> hp.Study:
@@ -500,20 +500,9 @@ def test_the_temporary_file_of_a_trial_killed_mid_save_goes_in_the_run_that_find
         return x
 
     f.optimize(n_trials=1)
+    # killed while saving: its process is gone, its trial running
+    insert_running_trial(db, "c", 1, host=hostname(), pid=dead_pid(), heartbeat=time.time())
     store = open_store(db)
-    row = store.find_study("c")
-    assert row is not None
-    with store.write():  # killed while saving: its process is gone, its trial running
-        trial_id = store.insert_trial(
-            row.id,
-            number=1,
-            state=TrialState.RUNNING,
-            params={"x": 0.5},
-            origin="sampled",
-            host=hostname(),
-            pid=dead_pid(),
-        ).id
-        store.conn.execute("UPDATE trials SET heartbeat = ? WHERE id = ?", (time.time(), trial_id))
     temp = store.checkpoint_dir("c") / ".trial-1-step-1-0123456789ab.pkl.4242.deadbeef.tmp"
     temp.write_bytes(b"half a model")
     close_stores()

@@ -121,13 +121,23 @@ def _study_with_a_running_trial(
         return x
 
     study = train.optimize(n_trials=2)
+    insert_running_trial(db, "s", 2, host=host, pid=pid, heartbeat=heartbeat)
+    assert study.trials[2].state is TrialState.RUNNING
+    return train
+
+
+def insert_running_trial(
+    db: Path, study: str, number: int, *, host: str, pid: int, heartbeat: float
+) -> None:
+    """Trial ``number`` of ``study`` (x=0.5) stored running in process ``pid`` on ``host``,
+    its heartbeat at ``heartbeat``: as a worker left it, alive or not."""
     store = open_store(db)
-    row = store.find_study("s")
+    row = store.find_study(study)
     assert row is not None
     with store.write():
         trial_id = store.insert_trial(
             row.id,
-            number=2,
+            number=number,
             state=TrialState.RUNNING,
             params={"x": 0.5},
             origin="sampled",
@@ -135,8 +145,6 @@ def _study_with_a_running_trial(
             pid=pid,
         ).id
         store.conn.execute("UPDATE trials SET heartbeat = ? WHERE id = ?", (heartbeat, trial_id))
-    assert study.trials[2].state is TrialState.RUNNING
-    return train
 
 
 def test_the_next_ask_fails_a_lost_trial_and_retries_it(tmp_path: Path) -> None:
