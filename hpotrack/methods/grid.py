@@ -21,8 +21,9 @@ from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import register
 from hpotrack.options import check_bool, set_whole
-from hpotrack.records import Origin
+from hpotrack.records import Origin, TrialState
 from hpotrack.space import Space
+from hpotrack.text import plural
 
 MAX_CELLS = 10**7  # the seeded order is a permutation of the cells: 8 bytes each
 
@@ -72,7 +73,23 @@ class Grid(Method):
                     origin=Origin.GRID.value,
                     claim=f"grid:{history.space.key(params)}",
                 )
-        raise SearchExhausted(f"grid search is complete: all {size} cells have been run")
+        failed = _failed_cells(history)
+        again = (
+            f" ({plural(failed, 'cell')} failed: a grid runs each cell once, so enqueue "
+            "the params of a failed one to run it again)"
+            if failed
+            else ""
+        )
+        raise SearchExhausted(f"grid search is complete: all {size} cells have been run{again}")
+
+
+def _failed_cells(history: History) -> int:
+    """Configurations whose every trial failed (none complete, pruned, or queued to run
+    again): read once, when the grid is done."""
+    key = history.space.key
+    trials = history.trials
+    fine = {key(t.params) for t in trials if t.state is not TrialState.FAILED}
+    return len({key(t.params) for t in trials if t.state is TrialState.FAILED} - fine)
 
 
 @lru_cache(maxsize=8)

@@ -157,3 +157,29 @@ def test_a_grid_point_given_with_float_noise_is_the_same_cell() -> None:
     history.update(record(0, Proposal({"lr": 0.0010000000000000002}), TrialState.COMPLETE, 1.0))
     _run_to_exhaustion(Grid(grid_points=4), history)
     assert len(history.trials) == 4
+
+
+def test_the_end_of_a_grid_with_failed_cells_says_how_to_run_them_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A grid runs each cell once, failed or not; its end said only "all 4 cells have
+    been run", with nothing on the failed ones nor on how to run them again."""
+    caplog.set_level("INFO", logger="hpotrack")
+    broken = {"a"}
+
+    @hp.tune({"c": ["a", "b", "c", "d"]}, method="grid", study="g", db=tmp_path / "h.db")
+    def train(c: str) -> float:
+        if c in broken:
+            raise ValueError("diverged")
+        return 1.0
+
+    train.optimize()
+    assert "all 4 cells have been run (1 cell failed: a grid runs each cell once, so " in (
+        caplog.text
+    )
+    broken.clear()
+    train.study.enqueue({"c": "a"})
+    caplog.clear()
+    study = train.optimize()
+    assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 4
+    assert "all 4 cells have been run" in caplog.text and "failed" not in caplog.text
