@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hpotrack")
 INTERRUPTED = 130  # a worker's exit code after a KeyboardInterrupt (128 + SIGINT, as shells)
+STOP_GRACE_S = 10.0  # how long stopped workers have, together, to store their trials and exit
 
 
 class ParentGone(KeyboardInterrupt):
@@ -348,11 +349,16 @@ def _interrupt(processes: Sequence[BaseProcess], signum: int) -> None:
     the whole job, a SIGINT arriving while the worker's SIGTERM was pending could be
     taken by another of its threads (numpy's, say), whose handler does not wake the main
     thread; a trial sleeping or waiting then went on until the parent's 10 s ran out,
-    and its reason read KeyboardInterrupt. A second SIGTERM merges with the first."""
+    and its reason read KeyboardInterrupt. A second SIGTERM merges with the first.
+
+    The workers get ``STOP_GRACE_S`` together to store their trials and exit; then those
+    still running are terminated (before, each got its own 10 s, one after another)."""
     for process in processes:
         if process.is_alive() and process.pid is not None:
             os.kill(process.pid, signum)
+    deadline = time.monotonic() + STOP_GRACE_S
     for process in processes:
-        process.join(timeout=10)
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
         if process.is_alive():
             process.terminate()

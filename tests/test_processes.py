@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import multiprocessing
 import os
 import re
 import signal
@@ -15,10 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import hpotrack as hp
+from hpotrack import workers
 from hpotrack.errors import HpotrackError
 from hpotrack.records import TrialState
 from hpotrack.recovery import pid_alive
@@ -645,3 +648,46 @@ def test_max_budget_is_shared_by_worker_processes(
     assert 150 <= total < 150 + 2 * 9  # at most each worker's last trial beyond it
     curves = sum(len(study.curve(t.number).get("value", [])) for t in trials)
     assert curves == total  # every epoch counted is one reported
+
+
+def _deaf_to_sigint(ready: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ready.set()
+    time.sleep(120)
+
+
+class _Joins:
+    """A real process whose ``join`` timeouts are kept."""
+
+    def __init__(self, process: Any, timeouts: list[float]) -> None:
+        self.process, self.timeouts = process, timeouts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.process, name)
+
+    def join(self, timeout: float) -> None:
+        self.timeouts.append(timeout)
+        self.process.join(timeout)
+
+
+def test_workers_that_do_not_stop_share_one_grace_period_then_are_terminated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopping the workers gives them ``STOP_GRACE_S`` together, not each in turn: with
+    eight workers stuck in a trial that ignores Ctrl-C, the parent waited 10 s for each,
+    80 s in all, before it terminated them."""
+    monkeypatch.setattr(workers, "STOP_GRACE_S", 0.5)
+    context = multiprocessing.get_context("spawn")
+    timeouts: list[float] = []
+    processes = []
+    for _ in range(2):
+        ready = context.Event()
+        process = context.Process(target=_deaf_to_sigint, args=(ready,), daemon=True)
+        process.start()
+        assert ready.wait(60)
+        processes.append(_Joins(process, timeouts))
+    workers._interrupt(processes, signal.SIGINT)  # type: ignore[arg-type]
+    for process in processes:
+        process.process.join(10)
+        assert process.exitcode == -signal.SIGTERM
+    assert len(timeouts) == 2 and sum(timeouts) <= 0.5
