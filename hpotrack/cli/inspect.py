@@ -261,18 +261,23 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
 
     For a population (pbt), the best of what its members ended with: a mid-run segment's
     value is no result (its model trained on). --format json prints {"study", "number",
-    "value", "params"} for scripts.
+    "value", "params", "metrics"} for scripts ("metrics": every metric the trial returned,
+    the objective included; the table lists the others).
     """
     opened = study_of(ctx, study)
     record = opened.best
     data = {"study": opened.name, "number": record.number, "value": record.value}
     if fmt == "json":
-        echo_json({**data, "params": dict(record.params)})
+        echo_json({**data, "params": dict(record.params), "metrics": dict(record.metrics)})
         return
     data["value"] = _exact(record.value)
     data["objective"] = f"{opened.objective} ({opened.direction})"
     lines = [*_pairs(data.items(), indent=""), "params"]
-    click.echo("\n".join(lines + _pairs((k, _exact(v)) for k, v in record.params.items())))
+    lines += _pairs((k, _exact(v)) for k, v in record.params.items())
+    others = [(k, _exact(v)) for k, v in record.metrics.items() if k != opened.objective]
+    if others:
+        lines += ["metrics", *_pairs(others)]
+    click.echo("\n".join(lines))
 
 
 Links = Mapping[int, Sequence[tuple[int, str]]]

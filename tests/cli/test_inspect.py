@@ -319,6 +319,7 @@ def test_best_json_has_a_stable_shape(db: Path) -> None:
         "number": best.number,
         "value": best.value,
         "params": best.params,
+        "metrics": {"loss": best.value, "acc": 0.875, "note": "ok"},
     }
 
 
@@ -332,6 +333,19 @@ def test_best_table_is_key_value(db: Path) -> None:
         "objective  loss (minimize)",
     ]
     assert lines[4] == "params" and ["lr", repr(best.params["lr"])] in map(str.split, lines)
+    assert lines[-3:] == ["metrics", "  acc   0.875", "  note  ok"]
+
+
+def test_best_of_a_function_returning_a_number_shows_no_metrics(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": (0.0, 1.0)}, method="manual", study="n", db=db)
+    def f(x: float) -> float:
+        return x
+
+    f(x=0.25)
+    assert json.loads(ok(db, "best", "n", "--format", "json"))["metrics"] == {"value": 0.25}
+    assert "metrics" not in ok(db, "best", "n")
 
 
 def test_best_without_a_complete_trial(tmp_path: Path) -> None:
@@ -462,6 +476,7 @@ def test_executable_show_and_best(db: Path) -> None:
         "number": best.number,
         "value": best.value,
         "params": best.params,
+        "metrics": {"loss": best.value, "acc": 0.875, "note": "ok"},
     }
 
 
