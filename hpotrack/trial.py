@@ -406,7 +406,7 @@ class Trial:
         first = self._first_objective_step
         last = self._last_step.get(self._objective)
         if last is None:
-            return self.budget - after if complete else 0
+            return max(0, self.budget - after) if complete else 0
         if first is not None and first <= after:
             after = 0
         return max(0, last - after)

@@ -845,6 +845,10 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         data["study"]["budget"] = {"type": "Budget", "min": 1, "max": 5, "name": "epochs"}
     elif change == "rung":
         trials[1]["rung"] = -1
+    elif change == "trial-budget":  # a trial would train with it
+        trials[1]["budget"] = -3
+    elif change == "trained":
+        trials[1]["trained"] = -1
     elif change == "checks":
         trials[1]["checks"] = {"01": 0.5}
     elif change == "check-value":
@@ -883,6 +887,8 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         ("budget", "the study's budget is invalid: `0 < min < max`"),
         ("budget-tag", "the study's budget has type 'Budget'"),
         ("rung", "trial 1: rung must be >= 0, not -1"),
+        ("trial-budget", r"trial 1: `0 < budget` must hold, but got budget=-3"),
+        ("trained", "trial 1: trained -1 is negative"),
         ("checks", "trial 1: check '01': 0.5 is not a step >= 0"),
         ("check-value", "trial 1: check '1': 'low' is not a step >= 0 with a number"),
         ("huge", "trial 1: bracket must be a 64-bit int, not 18446744073709551616"),
@@ -918,6 +924,16 @@ def test_a_bad_export_is_one_clear_error_and_stores_nothing(
         import_study(open_store(target), data)
     assert "\n" not in str(info.value)
     assert counts(target) == before
+
+
+def test_a_trial_budget_above_the_studys_max_is_refused(source: Path, tmp_path: Path) -> None:
+    """A hand-edited budget past the study's max imported, and a trial queued with it
+    trained past the max the study promises."""
+    data = export_study(hp.load_study("mf", db=source))
+    top = data["study"]["budget"]["max"]
+    data["trials"][0]["budget"] = top * 2
+    with pytest.raises(TransferError, match=rf"trial 0: `0 < budget <= {top!r}` must hold"):
+        import_study(open_store(tmp_path / "copy.db"), data)
 
 
 def test_failed_trials_keep_params_outside_the_space(source: Path, tmp_path: Path) -> None:

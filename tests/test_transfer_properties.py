@@ -216,6 +216,15 @@ def budgets(draw: st.DrawFn) -> hp.Budget | None:
     return hp.Budget(low, low * 2 + 1.5, name="epochs")
 
 
+def trial_budgets(budget: hp.Budget | None) -> st.SearchStrategy[float]:
+    """What a method may propose (``0 < budget <= max``), so what a study can hold."""
+    if budget is None:
+        return finite.filter(lambda b: b > 0)
+    if budget.whole:
+        return st.integers(1, int(budget.max)).map(float)
+    return st.floats(0.0, budget.max, exclude_min=True)
+
+
 @st.composite
 def trial_specs(draw: st.DrawFn, spec: StudySpec, number: int, claims: set[str]) -> TrialSpec:
     state = draw(st.sampled_from(list(TrialState)))
@@ -228,8 +237,7 @@ def trial_specs(draw: st.DrawFn, spec: StudySpec, number: int, claims: set[str])
         value = draw(optional(numbers))
     else:
         value = None
-    whole = spec.budget is not None and spec.budget.whole
-    trial_budget = draw(optional(st.integers(0, 10**6).map(float) if whole else finite))
+    trial_budget = draw(optional(trial_budgets(spec.budget)))
     claim = draw(optional(texts))
     if claim is not None and claim in claims:
         claim = None
@@ -260,7 +268,7 @@ def trial_specs(draw: st.DrawFn, spec: StudySpec, number: int, claims: set[str])
         bracket=draw(optional(st.integers(0, 5))),
         note=draw(optional(texts)),
         checks=draw(st.dictionaries(st.integers(0, 2**63 - 1), numbers, max_size=3)),
-        trained=draw(optional(int64)),
+        trained=draw(optional(st.integers(0, 2**63 - 1))),  # steps: never negative
         run=draw(optional(st.integers(0, len(spec.runs) - 1))) if spec.runs else None,
         error=draw(optional(texts)),
         curve=curve,

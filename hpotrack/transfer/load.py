@@ -447,6 +447,9 @@ def _trial(
             raise TransferError(f"{where}: params do not fit the study's space: {exc}") from None
     value = trial["value"]
     _check(value is None or math.isfinite(value), f"{where}: value {value!r} is not finite")
+    _check_budget(trial["budget"], plan.definition["budget"], where)
+    trained = trial["trained"]
+    _check(trained is None or trained >= 0, f"{where}: trained {trained!r} is negative")
     complete = state is TrialState.COMPLETE
     _check(not complete or value is not None, f"{where}: it is complete but has no value")
     claim = trial["claim"]
@@ -493,6 +496,15 @@ def _trial(
         if not _plain_curve(points):  # bad, or of other types: checked point by point
             _check_curve(points, f"{where}: curve {metric!r}")
         plan.curves.append((position, metric, points))
+
+
+def _check_budget(budget: float | None, study_budget: Mapping[str, Any] | None, where: str) -> None:
+    """A trial's budget as a method may propose it: ``0 < budget <= max`` of the study's
+    budget (any positive budget without one); a trial would train with it."""
+    top = math.inf if study_budget is None else study_budget["max"]
+    if budget is not None and not (0 < budget <= top):
+        rule = "0 < budget" if study_budget is None else f"0 < budget <= {top!r}"
+        _fail(f"{where}: `{rule}` must hold, but got budget={budget!r}")
 
 
 def _plain_curve(points: list[Any]) -> bool:
