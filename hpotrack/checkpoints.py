@@ -4,10 +4,11 @@ removed once nothing can load them.
 A checkpoint is a file ``<db>.ckpt/<study>-<hash>/trial-<n>-step-<s>-<content>.<fmt>``
 (``pkl``: a pickled object; ``bin``: bytes stored as they were given; ``<content>``: the
 start of its SHA-256) plus a row of the ``checkpoints`` table with its path, size and hash.
-The file is written to a temporary name in the same folder, synced, and renamed to its
-final name, which no other content has, so a reader sees a complete file or none; the row
-is stored after the rename and only then is a file it replaces deleted. A writer killed
-at any moment leaves the previous checkpoint loadable (at worst an unreferenced file).
+The object is pickled straight into a temporary file in the same folder (hashed on the
+way: never held twice in memory), synced, and renamed to its final name, which no other
+content has, so a reader sees a complete file or none; the row is stored after the
+rename and only then is a file it replaces deleted. A writer killed at any moment
+leaves the previous checkpoint loadable (at worst an unreferenced file).
 
 Which checkpoint a trial loads is lineage: its first parent edge of a kind that carries
 weights (``continued``, ``exploited``, ``promoted``) names the trial and the step to
@@ -30,14 +31,17 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from hpotrack.errors import StorageError, TrialError
-from hpotrack.files import write_replacing
+from hpotrack.files import write_then_name
 from hpotrack.loader import SCRIPT_MODULE
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.store import Store
 from hpotrack.trial import MetricRow
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 CARRIES_WEIGHTS = (Origin.CONTINUED.value, Origin.EXPLOITED.value, Origin.PROMOTED.value)
 
@@ -106,36 +110,41 @@ def save(
 ) -> Checkpoint:
     """Write ``obj`` (bytes as they are, anything else pickled) as trial ``number``'s
     checkpoint at ``step``; a second save at the same step replaces the first. The
-    trial's ``reports`` not yet written are stored in the same transaction as its row."""
-    raw = isinstance(obj, bytes | bytearray | memoryview)
-    if isinstance(obj, bytes | bytearray | memoryview):
-        data = bytes(obj)
-    else:
-        try:
-            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, AttributeError, TypeError, ValueError, RecursionError) as exc:
-            raise TrialError(
-                f"save_checkpoint() needs an object pickle can store, or bytes, but got "
-                f"{type(obj).__name__} ({exc}): save the state itself (a model's "
-                f"state_dict or get_params(), say), or serialize it to bytes yourself"
-            ) from None
-    digest = hashlib.sha256(data).hexdigest()
+    trial's ``reports`` not yet written are stored in the same transaction as its row.
+
+    Streamed: pickled straight into the file and hashed on the way, so a model is not
+    held twice in memory (its pickle beside it)."""
+    suffix = "bin" if isinstance(obj, bytes | bytearray | memoryview) else "pkl"
     folder = store.checkpoint_dir(study)
-    # A new name for every content: the file a row points to is never overwritten, so a
-    # writer killed before its row is stored leaves the previous checkpoint intact.
-    final = folder / f"trial-{number}-step-{step}-{digest[:12]}.{'bin' if raw else 'pkl'}"
+
+    def fill(handle: IO[bytes]) -> _HashingWriter:
+        writer = _HashingWriter(handle)
+        if isinstance(obj, bytes | bytearray | memoryview):
+            _write_raw(obj, writer)
+        else:
+            _pickle(obj, writer)
+        return writer
+
+    def final_name(writer: _HashingWriter) -> Path:
+        # A new name for every content: the file a row points to is never overwritten, so
+        # a writer killed before its row is stored leaves the previous checkpoint intact.
+        return folder / f"trial-{number}-step-{step}-{writer.sha256.hexdigest()[:12]}.{suffix}"
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        write_replacing(final, lambda handle: handle.write(data), text=False)
-    except OSError as exc:  # the folder, not the trial: no run can save here
-        doing = f"save a checkpoint of {len(data):,} bytes"
-        raise unusable_folder(store, folder, doing, exc) from exc
+        writer, final = write_then_name(
+            folder / f"trial-{number}-step-{step}.{suffix}", fill, final_name, text=False
+        )
+    except _WriteFailed as failed:  # the folder, not the trial: no run can save here
+        raise unusable_folder(store, folder, "save a checkpoint", failed.error) from failed.error
+    except OSError as exc:
+        raise unusable_folder(store, folder, "save a checkpoint", exc) from exc
     checkpoint = Checkpoint(
         trial_id=trial_id,
         step=step,
         path=str(final.relative_to(store.checkpoint_root)),
-        size=len(data),
-        sha256=digest,
+        size=writer.size,
+        sha256=writer.sha256.hexdigest(),
     )
     with store.write():
         if reports:
@@ -151,6 +160,61 @@ def save(
     if replaced is not None and replaced[0] != checkpoint.path:
         (store.checkpoint_root / replaced[0]).unlink(missing_ok=True)
     return checkpoint
+
+
+class _WriteFailed(Exception):
+    """The checkpoint file refused a write (a full disk): not an error of the object
+    being pickled, which ``OSError`` from its own pickling code would look like."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _HashingWriter:
+    """Writes to a file, hashing and counting what goes through: a checkpoint's hash
+    and size, known once it is written, without its content held in memory."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: ReadableBuffer) -> int:
+        """Write ``data`` (pickle hands a large array's buffer as it is: no copy)."""
+        self.sha256.update(data)
+        try:
+            written = self._handle.write(data)
+        except OSError as exc:
+            raise _WriteFailed(exc) from exc
+        self.size += written
+        return written
+
+
+def _write_raw(data: bytes | bytearray | memoryview, writer: _HashingWriter) -> None:
+    """Write ``data`` as it is: its own buffer, copied only when it is not contiguous
+    (a strided view of an array, which a file and a hash cannot take in one piece)."""
+    view = memoryview(data)
+    writer.write(view if view.c_contiguous else view.tobytes())
+
+
+def _pickle(obj: object, writer: _HashingWriter) -> None:
+    """Pickle ``obj`` into ``writer``; an object pickle cannot store is a clear error."""
+    try:
+        pickle.dump(obj, writer, protocol=pickle.HIGHEST_PROTOCOL)
+    except (
+        pickle.PicklingError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        RecursionError,
+        OSError,  # raised by the object's own pickling code: the file's is _WriteFailed
+    ) as exc:
+        raise TrialError(
+            f"save_checkpoint() needs an object pickle can store, or bytes, but got "
+            f"{type(obj).__name__} ({exc}): save the state itself (a model's "
+            f"state_dict or get_params(), say), or serialize it to bytes yourself"
+        ) from None
 
 
 def unusable_folder(store: Store, folder: Path, doing: str, exc: OSError) -> StorageError:
@@ -207,20 +271,38 @@ def any_saved(store: Store, study_id: int) -> bool:
 
 
 def load(store: Store, checkpoint: Checkpoint) -> Any:
-    """The object (or bytes) saved in ``checkpoint``; a damaged file is a clear error."""
+    """The object (or bytes) saved in ``checkpoint``; a damaged file is a clear error.
+    Its hash is checked first, in pieces; then it is unpickled straight from the file, so
+    the object is not held beside a copy of the file's content."""
     path = store.checkpoint_root / checkpoint.path
     try:
-        data = path.read_bytes()
+        stream = path.open("rb")
     except FileNotFoundError:
         raise TrialError(_missing(store, path)) from None
     except OSError as exc:
         raise TrialError(f"checkpoint {path} cannot be read: {exc}") from None
-    if hashlib.sha256(data).hexdigest() != checkpoint.sha256:
-        raise TrialError(
-            f"checkpoint {path} does not match its stored hash: the file was changed or "
-            "damaged after it was written"
-        )
-    return data if path.suffix == ".bin" else _ScriptUnpickler(io.BytesIO(data)).load()
+    with stream:
+        try:
+            digest = _sha256_of(stream, checkpoint.size)
+        except OSError as exc:
+            raise TrialError(f"checkpoint {path} cannot be read: {exc}") from None
+        if digest != checkpoint.sha256:
+            raise TrialError(
+                f"checkpoint {path} does not match its stored hash: the file was changed or "
+                "damaged after it was written"
+            )
+        stream.seek(0)
+        return stream.read() if path.suffix == ".bin" else _ScriptUnpickler(stream).load()
+
+
+def _sha256_of(stream: io.BufferedReader, expected_size: int) -> str:
+    """The SHA-256 (hex) of what is left in ``stream``, read a piece at a time (of at
+    most 1 MiB; no larger than the ``expected_size`` a small file has)."""
+    digest = hashlib.sha256()
+    piece = bytearray(min(max(expected_size, 1), 1 << 20))
+    while size := stream.readinto(piece):
+        digest.update(memoryview(piece)[:size])
+    return digest.hexdigest()
 
 
 def _missing(store: Store, path: Path) -> str:
@@ -326,9 +408,10 @@ def unneeded(
 
 
 FILE_NAME = re.compile(
-    r"\.?trial-(\d+)-step-\d+-[0-9a-f]{12}\.(?:pkl|bin)(?:\.\d+\.[0-9a-f]+\.tmp)?"
+    r"\.?trial-(\d+)-step-\d+(?:-[0-9a-f]{12})?\.(?:pkl|bin)(?:\.\d+\.[0-9a-f]+\.tmp)?"
 )
-"""A checkpoint file's name, or that of its temporary file while it is written."""
+"""A checkpoint file's name, or that of its temporary file while it is written (named
+before its content is hashed: without ``<content>``; older versions' had it)."""
 
 
 def stray_files(

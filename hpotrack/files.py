@@ -23,22 +23,38 @@ def write_replacing(path: str | Path, write: Callable[[IO[Any]], T], *, text: bo
     target = Path(path)
     # asked of the path as given: /dev/stdout leads through /proc/self/fd/1 to a pipe
     # whose resolved name ("pipe:[1234]") is no file
-    in_place = target.exists() and not target.is_file()
-    if target.is_symlink() and not in_place:
+    if target.exists() and not target.is_file():
+        with open(target, "w" if text else "wb", **_options(text)) as stream:
+            return write(stream)
+    if target.is_symlink():
         target = target.resolve()
-    # the name cut so that the temporary one fits where `path`'s does (255 bytes)
-    temp = target.with_name(f".{target.name[:100]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    options: dict[str, Any] = {"encoding": "utf-8", "newline": ""} if text else {}
+    return write_then_name(target, write, lambda _: target, text=text)[0]
+
+
+def write_then_name(
+    draft: Path, write: Callable[[IO[Any]], T], name: Callable[[T], Path], *, text: bool
+) -> tuple[T, Path]:
+    """Call ``write`` with a temporary file beside ``draft``, sync it, and rename it to
+    ``name(what write returned)``: for a name that depends on the content (its hash,
+    known only once written). Returns what ``write`` returned and the final path.
+
+    Readers see the file named ``name(...)`` complete or not at all; if anything fails,
+    the temporary file is removed."""
+    # the name cut so that the temporary one fits where `draft`'s does (255 bytes)
+    temp = draft.with_name(f".{draft.name[:100]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(target if in_place else temp, "w" if text else "wb", **options) as stream:
+        with open(temp, "w" if text else "wb", **_options(text)) as stream:
             result = write(stream)
             stream.flush()
-            if not in_place:
-                os.fsync(stream.fileno())
-        if not in_place:
-            os.replace(temp, target)
-        return result
+            os.fsync(stream.fileno())
+        final = name(result)
+        os.replace(temp, final)
+        return result, final
     finally:
-        if not in_place:
-            with suppress(OSError):
-                os.unlink(temp)
+        with suppress(OSError):
+            os.unlink(temp)
+
+
+def _options(text: bool) -> dict[str, Any]:
+    """``open``'s options for a file written as text (UTF-8, newlines as given) or bytes."""
+    return {"encoding": "utf-8", "newline": ""} if text else {}

@@ -14,10 +14,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -79,6 +82,121 @@ def test_an_object_pickle_refuses_with_a_value_error_is_the_same_clear_error(db:
     assert "TrialError: save_checkpoint() needs an object pickle can store" in error
     assert "ctypes objects containing pointers cannot be pickled" in error
     assert not checkpoints.any_saved(open_store(db), study.id)
+
+
+Made = TypeVar("Made")
+
+
+def traced(action: Callable[[], Made]) -> tuple[Made, int]:
+    """What ``action`` returned, and the most memory Python and numpy (which registers its
+    buffers with tracemalloc) held at once while it ran, counting what it made."""
+    tracemalloc.start()
+    try:
+        return action(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["pickled-array", "memoryview-as-bytes"])
+def test_a_large_checkpoint_is_held_in_memory_about_once_as_it_is_saved_and_loaded(
+    db: Path, raw: bool
+) -> None:
+    """An array made and saved peaked at 2.5x its size (its whole pickle built, then
+    written; a memoryview copied into bytes: 2x), one loaded at 2x (the file read into
+    bytes, then unpickled from them): both stream through the file now."""
+    size = 24 << 20
+    peaks: dict[str, int] = {}
+
+    def made() -> object:
+        array = np.arange(size // 8, dtype=np.float64)
+        return memoryview(array) if raw else array
+
+    def body(trial: hp.Trial) -> None:
+        _, peaks["save"] = traced(lambda: trial.save_checkpoint(made(), step=1))
+
+    study = one_trial_study(db, body)
+    loaded, peaks["load"] = traced(lambda: study.load_checkpoint(0))
+    expected = made()
+    assert (loaded == bytes(expected)) if raw else np.array_equal(loaded, expected)
+    assert peaks["save"] < 1.4 * size and peaks["load"] < 1.4 * size, peaks
+
+
+def test_a_memoryview_is_stored_as_its_bytes_in_order_whatever_its_shape(db: Path) -> None:
+    """Streamed as it is when contiguous (its size in bytes, not items), copied when
+    strided: the file holds what ``bytes(view)`` gives either way."""
+    matrix = np.arange(12, dtype=np.int32).reshape(3, 4)
+    views = {1: memoryview(matrix), 2: memoryview(matrix)[::2], 3: memoryview(matrix.T)}
+
+    def body(trial: hp.Trial) -> None:
+        for step, view in views.items():
+            trial.save_checkpoint(view, step=step)
+
+    study = one_trial_study(db, body)
+    store = open_store(db)
+    for step, view in views.items():
+        found = checkpoints.find(store, study.id, 0, at_most=step)
+        assert found is not None and found.size == view.nbytes
+        assert checkpoints.load(store, found) == bytes(view)
+
+
+def test_an_os_error_from_the_objects_own_pickling_fails_the_trial_not_the_run(
+    db: Path,
+) -> None:
+    """Pickled straight into the file, an OSError the object raises is not the folder's
+    (which stops the run): the trial fails with the pickling error, nothing is stored."""
+
+    class Device:
+        def __reduce__(self) -> tuple[object, ...]:
+            raise OSError("the device is not open")
+
+    study = one_trial_study(db, lambda trial: trial.save_checkpoint([1, Device()], step=1))
+    error = study.trials[0].error or ""
+    assert "TrialError: save_checkpoint() needs an object pickle can store" in error
+    assert "the device is not open" in error
+    assert not checkpoints.any_saved(open_store(db), study.id)
+    assert list(open_store(db).checkpoint_dir("c").iterdir()) == []  # nor a temporary file
+
+
+FULL_DISK = """
+import resource, signal, sys
+import hpotrack as hp
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG, no signal
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, study="c", db=sys.argv[1], seed=0, keep_checkpoints="all")
+def f(x, trial):
+    trial.save_checkpoint(b"first", step=1)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.RLIM_INFINITY))
+    trial.save_checkpoint({"weights": bytes(4 << 20)}, step=2)
+    return x
+
+f.optimize(n_trials=1)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+def test_a_file_system_that_refuses_a_write_mid_checkpoint_stops_the_run_and_leaves_no_file(
+    db: Path,
+) -> None:
+    """A write refused partway (a full disk; here a file size limit) is the folder's
+    error, not the object's: the run stops naming the folder, the temporary file goes,
+    the previous checkpoint stays."""
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(db)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    store = open_store(db)
+    folder = store.checkpoint_dir("c")
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode != 0 and last.startswith(
+        f"hpotrack.errors.StorageError: cannot save a checkpoint in {folder}: File too large; "
+        "checkpoints live beside the database"
+    ), done.stderr
+    study = hp.load_study("c", db=db)
+    saved = checkpoints.of_trial(store, study.id, 0)
+    assert [p.name for p in folder.iterdir()] == [Path(c.path).name for c in saved]
+    assert study.load_checkpoint(0) == b"first"
 
 
 def test_a_database_copied_without_its_checkpoint_folder_says_to_copy_it(
@@ -488,8 +606,31 @@ def test_files_a_killed_process_left_are_removed_when_the_study_runs_again(db: P
     assert not (folder / leftovers[1]).exists()
 
 
+def test_the_temporary_file_of_a_save_has_a_name_a_later_run_recognizes(db: Path) -> None:
+    """What a writer killed mid-save leaves is found by :data:`checkpoints.FILE_NAME`
+    (seen here while the object is pickled into it)."""
+    folder = open_store(db).checkpoint_dir("c")
+    seen: list[str] = []
+
+    class Spy:
+        def __reduce__(self) -> tuple[object, ...]:
+            seen.extend(path.name for path in folder.iterdir())
+            return (int, (1,))
+
+    one_trial_study(db, lambda trial: trial.save_checkpoint(Spy(), step=1))
+    assert len(seen) == 1 and seen[0].endswith(".tmp")
+    assert checkpoints.FILE_NAME.fullmatch(seen[0]), seen
+
+
+@pytest.mark.parametrize(
+    "temp_name",
+    [
+        ".trial-1-step-1.pkl.4242.deadbeef.tmp",  # named before its content is hashed
+        ".trial-1-step-1-0123456789ab.pkl.4242.deadbeef.tmp",  # as older versions named it
+    ],
+)
 def test_the_temporary_file_of_a_trial_killed_mid_save_goes_in_the_run_that_finds_it_lost(
-    db: Path,
+    db: Path, temp_name: str
 ) -> None:
     """The run that marks the killed trial lost (and retries it) deletes the temporary
     file its save left, as large as the model, not only the run after that one."""
@@ -503,7 +644,7 @@ def test_the_temporary_file_of_a_trial_killed_mid_save_goes_in_the_run_that_find
     # killed while saving: its process is gone, its trial running
     insert_running_trial(db, "c", 1, host=hostname(), pid=dead_pid(), heartbeat=time.time())
     store = open_store(db)
-    temp = store.checkpoint_dir("c") / ".trial-1-step-1-0123456789ab.pkl.4242.deadbeef.tmp"
+    temp = store.checkpoint_dir("c") / temp_name
     temp.write_bytes(b"half a model")
     close_stores()
     trials = f.optimize(n_trials=2).trials
