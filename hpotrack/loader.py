@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import shlex
 import sys
 import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -56,15 +57,17 @@ def load_function(reference: Mapping[str, Any]) -> Any:
     if not module_name or not qualname:
         raise FunctionNotFound("the study did not record which function it tunes")
     _importing.depth = getattr(_importing, "depth", 0) + 1
+    arguments: list[str] = []
     try:
         with _argv_of(path):
+            arguments = sys.argv[1:]
             module = _module(str(module_name), path)
     except SystemExit as exc:
+        given = f"the arguments {shlex.join(arguments)}" if arguments else "no arguments"
         raise ExitedWhileImported(
-            f"{path or module_name} exited (SystemExit: {exc.code}) when imported to find "
-            f"{qualname}, which hpotrack resume and worker processes do as if it ran without "
-            'arguments: parse arguments under `if __name__ == "__main__":`, or give them '
-            "defaults"
+            f"{path or module_name} exited (SystemExit: {exc.code}) when imported with "
+            f"{given} to find {qualname}, as hpotrack resume and worker processes import it: "
+            'parse arguments under `if __name__ == "__main__":`, or give them defaults'
         ) from None
     except CalledWhileImported as exc:
         raise CalledWhileImported(
@@ -90,18 +93,30 @@ def load_function(reference: Mapping[str, Any]) -> Any:
 @contextlib.contextmanager
 def _argv_of(path: str | None) -> Iterator[None]:
     """``sys.argv`` while the module at ``path`` is imported: the file alone, as if it
-    ran without arguments, unless this process was started from it (a worker of
-    ``python train.py --n 3`` sees what its parent saw). Module-level argparse would
-    otherwise parse ``hpotrack resume``'s own arguments, and exit."""
+    ran without arguments, unless ``sys.argv`` already names it (a worker of
+    ``python train.py --n 3`` sees what its parent saw; ``hpotrack resume`` sets the
+    arguments of the study's first run with :func:`using_argv`). Module-level argparse
+    would otherwise parse the command's own arguments (``hpotrack enqueue``'s), and exit."""
     argv = sys.argv
     if not path or (argv and Path(argv[0]).resolve() == Path(path)):
         yield
         return
-    sys.argv = [path]
+    with using_argv([path]):
+        yield
+
+
+@contextlib.contextmanager
+def using_argv(argv: Sequence[str]) -> Iterator[None]:
+    """``sys.argv`` is ``argv`` inside, and as it was after. ``hpotrack resume`` gives a
+    script the arguments it was started with this way while it imports and runs it:
+    worker processes start with this ``sys.argv``, and :func:`_argv_of` keeps it for the
+    script that ``argv[0]`` names."""
+    saved = sys.argv
+    sys.argv = list(argv)
     try:
         yield
     finally:
-        sys.argv = argv
+        sys.argv = saved
 
 
 def _module(name: str, path: str | None) -> ModuleType:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import json
 import os
 import platform
+import shlex
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hpotrack.errors import DefinitionError
 
@@ -134,9 +136,54 @@ def run_provenance(fn: Callable[..., Any]) -> dict[str, Any]:
         "platform": platform.platform(),
         "git_commit": git_commit(str(Path(path).parent)) if path else None,
         "source_hash": source_hash(fn),
-        "argv": " ".join(sys.argv),
+        "argv": json.dumps(sys.argv),  # exact; ASCII, so a non-UTF-8 argument is stored too
         "started": time.time(),
     }
+
+
+class StoredArgv(NamedTuple):
+    """A run's ``sys.argv`` read back from the database; ``exact`` is False for a run
+    stored before argv was kept as a JSON list (its words were split at spaces again)."""
+
+    words: list[str]
+    exact: bool
+
+
+def stored_argv(text: str | None) -> StoredArgv:
+    """A run's ``argv`` column: a JSON list of ``sys.argv``, or, as stored before, the
+    words joined by spaces. Those are split at spaces again, which gives them back
+    exactly unless a word held a space (``shlex.split`` would also take quotes and
+    backslashes for shell syntax, which they never were there). No row: no words."""
+    if text is None:
+        return StoredArgv([], exact=True)
+    if text.startswith("["):
+        try:
+            words = json.loads(text)
+        except ValueError:
+            words = None
+        if isinstance(words, list) and all(isinstance(word, str) for word in words):
+            return StoredArgv(words, exact=True)
+    return StoredArgv(text.split(" "), exact=False)
+
+
+def script_argv(
+    reference: Mapping[str, Any], recorded: StoredArgv, args: Sequence[str]
+) -> list[str]:
+    """``sys.argv`` to import a study's script with, and run it (``hpotrack resume``):
+    its file (else the recorded first word, else this process's), then ``args``."""
+    first = reference.get("path") or (recorded.words[0] if recorded.words else sys.argv[0])
+    return [str(first), *args]
+
+
+def shown_argv(text: str | None) -> str | None:
+    """A run's ``argv`` column as a command line to read or paste into a shell; an
+    argument that was not UTF-8 shows its bytes escaped (``\\udce9``), which a terminal
+    can print."""
+    if text is None:
+        return None
+    argv = stored_argv(text)
+    line = shlex.join(argv.words) if argv.exact else text
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _has_source(fn: Callable[..., Any]) -> bool:

@@ -460,6 +460,14 @@ class Store(TrialReads, Connection):
             return {}
         return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
+    def first_run_argv(self, study_id: int) -> str | None:
+        """The ``argv`` column of the study's first run (None when it has no run, or
+        that run stored none): what ``hpotrack resume`` gives the script again."""
+        row = self.conn.execute(
+            "SELECT argv FROM runs WHERE study_id = ? ORDER BY id LIMIT 1", (study_id,)
+        ).fetchone()
+        return None if row is None else row[0]
+
     def delete_study(self, study_id: int) -> None:
         """Remove a study and everything recorded for it (call inside :meth:`write`)."""
         trial_ids = "SELECT id FROM trials WHERE study_id = ?"

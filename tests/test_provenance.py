@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
+import textwrap
 import types
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
-from hpotrack.provenance import default_study_name, function_reference
+from hpotrack.cli import cli
+from hpotrack.provenance import StoredArgv, default_study_name, function_reference, stored_argv
+from hpotrack.store import open_store
 
 
 def test_a_class_of_a_module_without_a_file_is_recorded_without_a_path(
@@ -29,3 +37,74 @@ def test_a_callable_without_a_name_of_its_own_needs_a_study_name() -> None:
 
     with pytest.raises(hp.errors.DefinitionError, match=r"an instance of .*Model has no name"):
         default_study_name(Model())
+
+
+ARGUMENTS = textwrap.dedent(
+    """
+    import hpotrack as hp
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="argv", db="h.db", seed=0)
+    def train(x):
+        return x
+
+    if __name__ == "__main__":
+        train.optimize(n_trials=1)
+    """
+)
+
+
+def test_a_runs_arguments_are_stored_exactly_and_shown_as_a_command_line(tmp_path: Path) -> None:
+    """argv was stored joined by spaces, so "my run" read back as two arguments (and
+    ``hpotrack resume`` could not give the script its arguments again); an argument that
+    is not UTF-8 (a Latin-1 file name, say) failed optimize() with a UnicodeEncodeError."""
+    (tmp_path / "job.py").write_text(ARGUMENTS)
+    given = ["--name", "my run", "it's", "a\\b", "", "\udce9"]
+    command = [os.fsencode(sys.executable), b"job.py", *map(os.fsencode, given)]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    store = open_store(tmp_path / "h.db")
+    study = store.find_study("argv")
+    assert study is not None
+    assert stored_argv(store.first_run_argv(study.id)) == StoredArgv(["job.py", *given], True)
+    shown = CliRunner().invoke(cli, ["--db", str(tmp_path / "h.db"), "trial", "argv", "0"])
+    line = next(line for line in shown.output.splitlines() if line.lstrip().startswith("argv"))
+    assert line.split(None, 1)[1] == "job.py --name 'my run' 'it'\"'\"'s' 'a\\b' '' '\\udce9'"
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ('["job.py", "--name", "my run"]', StoredArgv(["job.py", "--name", "my run"], True)),
+        ("job.py --name my run", StoredArgv(["job.py", "--name", "my", "run"], False)),
+        ("job.py it's a\\b  x", StoredArgv(["job.py", "it's", "a\\b", "", "x"], False)),
+        ("[job.py] --n 3", StoredArgv(["[job.py]", "--n", "3"], False)),
+        ('["job.py", 3]', StoredArgv(['["job.py",', "3]"], False)),
+        ("", StoredArgv([""], False)),  # the interactive interpreter's argv, ['']
+        (None, StoredArgv([], True)),  # an imported run without argv
+    ],
+)
+def test_argv_stored_before_it_was_a_json_list_is_split_at_spaces(
+    text: str | None, read: StoredArgv
+) -> None:
+    """Rows written before were the words joined by spaces: split at spaces, they come
+    back exactly unless a word held a space (shlex would undo quotes and backslashes
+    that were never shell syntax, or fail on an unbalanced quote)."""
+    assert stored_argv(text) == read
+
+
+SCHEMA_V7 = Path(__file__).with_name("data") / "schema_v7.db"  # see data/make_schema_v7.py
+
+
+def test_an_old_files_runs_keep_their_command_lines(tmp_path: Path) -> None:
+    """A real file written before argv was a JSON list: its runs read as they were
+    written, and ``hpotrack trial`` shows the command line as stored."""
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V7, db)
+    store = open_store(db)
+    study = store.find_study("v7-hyperband")
+    assert study is not None
+    read = stored_argv(store.first_run_argv(study.id))
+    assert read == StoredArgv(["make_schema_v7.py", "schema_v7.db"], False)
+    shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "v7-hyperband", "0"])
+    assert shown.exit_code == 0, shown.output
+    assert "  argv         make_schema_v7.py schema_v7.db\n" in shown.output

@@ -31,6 +31,7 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.lineage import SEGMENT_GLOB, has_segments, members
+from hpotrack.provenance import shown_argv
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
 from hpotrack.space import Value
 from hpotrack.study import Study
@@ -72,6 +73,8 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     curves = views.stored_curve(opened.store, opened.id, number)
     children = opened.store.children(opened.id, number)
     provenance = opened.store.provenance(opened.id, number)
+    if provenance:  # a command line to read (stored as a JSON list)
+        provenance["argv"] = shown_argv(provenance["argv"])
     saved = checkpoints.of_trial(opened.store, opened.id, number)
     root = opened.store.checkpoint_root
     on_disk = [(root / c.path).is_file() for c in saved]  # deleted by hand, or not copied

@@ -14,7 +14,8 @@ import click
 
 from hpotrack.cli.common import CliError, cli, study_of, user_errors
 from hpotrack.errors import HpotrackError, SpaceError, StudyNotFoundError, UnknownMethodError
-from hpotrack.loader import load_function
+from hpotrack.loader import load_function, using_argv
+from hpotrack.provenance import script_argv, stored_argv
 from hpotrack.records import TrialState
 from hpotrack.space import Choice, Float, Int, Param, Space, Value
 from hpotrack.study import Study
@@ -57,12 +58,15 @@ def enqueue(
 def _import_method(study: Study) -> None:
     """Register the study's method where its own code registers it
     (``@hp.methods.register``), importing the function the study recorded as
-    ``hpotrack resume`` does: whether the method runs queued trials is the class's to say."""
+    ``hpotrack resume`` does (with the arguments of the study's first run): whether the
+    method runs queued trials is the class's to say."""
     try:
         study.method  # noqa: B018 - built once, cached
     except UnknownMethodError:
+        recorded = stored_argv(study.store.first_run_argv(study.id))
         try:
-            load_function(study.function)
+            with using_argv(script_argv(study.function, recorded, recorded.words[1:])):
+                load_function(study.function)
         except HpotrackError as exc:  # the script moved, or calls optimize() when imported
             raise CliError(
                 f"cannot tell whether study {study.name!r} runs queued trials: its method "

@@ -34,7 +34,9 @@ from hpotrack.loader import (
     ExitedWhileImported,
     FunctionNotFound,
     load_function,
+    using_argv,
 )
+from hpotrack.provenance import script_argv, stored_argv
 from hpotrack.records import TrialState
 from hpotrack.study import Study
 from hpotrack.text import Rewording, plural
@@ -85,6 +87,15 @@ WORDING = Rewording(OPTION_NAMES)
     help="Where the tuned function lives now (module:name or path/to/file.py:name).",
 )
 @click.option(
+    "--args",
+    "script_args",
+    default=None,
+    callback=lambda ctx, param, text: _shell_words(text, param),
+    metavar="TEXT",
+    help="Arguments to give the script (its sys.argv[1:]) instead of those the study's "
+    "first run was started with, split as a shell splits them ('' for none).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar (default: on a terminal).",
@@ -99,12 +110,75 @@ def resume(
     timeout: float | None,
     max_budget: float | None,
     function: str | None,
+    script_args: list[str] | None,
     progress: bool | None,
 ) -> None:
-    """Continue STUDY toward its stored target (or --n-trials)."""
+    """Continue STUDY toward its stored target (or --n-trials).
+
+    The script is imported, and run, with the arguments the study's first run was
+    started with (python train.py --data big: --data big), or with those of --args.
+    """
     opened = study_of(ctx, study)
     reference = _reference(function) if function else opened.function
-    tuned = _tuned_function(opened, reference)
+    recorded = stored_argv(opened.store.first_run_argv(opened.id))
+    args = recorded.words[1:] if script_args is None else script_args
+    with using_argv(script_argv(reference, recorded, args)):  # imported, run, in workers
+        tuned = _tuned_function(opened, reference)
+        if script_args is None and args:
+            click.echo(_arguments_line(args, recorded.exact), err=True)
+        result = _run(
+            ctx,
+            opened,
+            tuned,
+            n_trials=n_trials,
+            jobs=jobs,
+            timeout=timeout,
+            max_budget=max_budget,
+            progress=progress,
+            moved=function is not None,
+        )
+    click.echo(_summary(result))
+
+
+def _shell_words(text: str | None, param: click.Parameter) -> list[str] | None:
+    """--args split into arguments as a POSIX shell splits them (``shlex.split``); a
+    text that cannot be split is one usage error saying why, not a traceback. None:
+    not given."""
+    if text is None:
+        return None
+    try:
+        return shlex.split(text)
+    except ValueError as exc:  # "No closing quotation", "No escaped character"
+        raise click.BadParameter(
+            f"{text!r} cannot be split into arguments as a shell splits them: {str(exc).lower()}",
+            param=param,
+        ) from None
+
+
+def _arguments_line(args: list[str], exact: bool) -> str:
+    """What resume says when it gives the script the arguments of the first run."""
+    how = "" if exact else " (stored by an older hpotrack: split at spaces)"
+    return (
+        f"resuming with the arguments of the study's first run{how}: {shlex.join(args)} "
+        "(--args gives others)"
+    )
+
+
+def _run(
+    ctx: click.Context,
+    opened: Study,
+    tuned: TunedFunction,
+    *,
+    n_trials: int | None,
+    jobs: int,
+    timeout: float | None,
+    max_budget: float | None,
+    progress: bool | None,
+    moved: bool,
+) -> Study:
+    """Run the study as optimize() would, its errors said in resume's words; ``moved``:
+    the function is the one --function names."""
+    study = opened.name
     if n_trials is None and opened.target is None and timeout is None and max_budget is None:
         # a study run with optimize(max_budget=...) stores no target: name that option too
         steps = "" if opened.budget is None else f", or --max-budget in {opened.budget.name}"
@@ -134,7 +208,7 @@ def resume(
     except MethodChangeRefused as exc:  # says which option to keep: in the script
         raise CliError(str(exc)) from None
     except StudyMismatchError as exc:  # its advice (another name, delete) is for scripts
-        where = "--function" if function else "the recorded function"
+        where = "--function" if moved else "the recorded function"
         raise CliError(
             f"{where} declares study {study!r} differently from the stored one: "
             f"{'; '.join(exc.differences)}; point --function at the function the study "
@@ -142,7 +216,7 @@ def resume(
         ) from None
     except HpotrackError as exc:  # refused before running (max_budget without a budget)
         raise CliError(WORDING.reword(str(exc))) from None
-    click.echo(_summary(result))
+    return result
 
 
 @contextlib.contextmanager
@@ -179,8 +253,12 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> TunedFunction:
         sys.path.insert(0, os.getcwd())  # as `python -m` would: --function mod:name from here
     try:
         tuned = tuned_function(load_function(reference), study.name)
-    except (CalledWhileImported, ExitedWhileImported) as exc:  # the fix is in the file
+    except CalledWhileImported as exc:  # the fix is in the file
         raise CliError(f"cannot resume study {study.name!r}: {exc}") from None
+    except ExitedWhileImported as exc:  # in the file, or the arguments
+        raise CliError(
+            f"cannot resume study {study.name!r}: {exc}; or pass the script others with --args"
+        ) from None
     except FunctionNotFound as exc:
         raise CliError(
             f"cannot import the function of study {study.name!r} ({where}): {exc}; "

@@ -27,6 +27,7 @@ TRIAL = {
     "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
     "checks": "object?", "note": "str?", "trained": "int?", "run": "int?",
 }  # fmt: skip
+# argv as stored: a JSON list of sys.argv (runs stored before: its words joined by spaces)
 RUN = {
     "run": "int", "host": "str?", "pid": "int?", "python": "str?", "platform": "str?",
     "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "time?",

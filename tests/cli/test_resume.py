@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from click.testing import CliRunner
 
 import hpotrack as hp
 from hpotrack.cli import cli
+from hpotrack.loader import using_argv
 
 SCRIPT = textwrap.dedent(
     """
@@ -32,16 +35,18 @@ SCRIPT = textwrap.dedent(
 
 
 def make_study(tmp_path: Path, n_trials: int = 3, text: str = SCRIPT) -> tuple[Path, Path]:
-    """A study whose function lives in a script file, started with ``n_trials``."""
+    """A study whose function lives in a script file, started with ``n_trials`` as
+    ``python job.py`` would (``sys.argv`` is the file alone, not pytest's)."""
     script = tmp_path / "job.py"
     script.write_text(text)
     db = tmp_path / "h.db"
     namespace: dict[str, object] = {"__name__": "__main__", "__file__": str(script)}
     code = compile(text.replace('if __name__ == "__main__":', "if False:"), str(script), "exec")
-    exec(code, namespace)
-    train = namespace["train"]
-    assert isinstance(train, hp.TunedFunction)
-    train.run_study(db=db, n_trials=n_trials)
+    with using_argv([str(script)]):
+        exec(code, namespace)
+        train = namespace["train"]
+        assert isinstance(train, hp.TunedFunction)
+        train.run_study(db=db, n_trials=n_trials)
     return script, db
 
 
@@ -507,3 +512,110 @@ def test_resume_a_study_whose_script_registers_its_method(
     code, output = invoke(db, "script", "--n-trials", "5")
     assert code == 0, output
     assert "5 trials (5 complete)" in output
+
+
+ARGUMENTS = textwrap.dedent(
+    """
+    import argparse
+    import hpotrack as hp
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--offset", type=float, default=0.0)
+    parser.add_argument("--data", default="small")
+    args = parser.parse_args()
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="args", db="h.db", seed=0)
+    def train(x):
+        return {"value": x + args.offset, "data": args.data}
+
+    if __name__ == "__main__":
+        train.optimize(n_trials=2)
+    """
+)
+
+
+def started_with_arguments(tmp_path: Path, *args: str) -> Path:
+    """The database of study "args", started as ``python job.py ARGS...``: its module
+    parses them with argparse, whose defaults are another objective (offset 0, data
+    "small")."""
+    (tmp_path / "job.py").write_text(ARGUMENTS)
+    command = [sys.executable, "job.py", *args]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "h.db"
+
+
+def ran_with(db: Path, numbers: range) -> set[tuple[bool, str]]:
+    """(value >= 100, data) of the given trials: which arguments their script had."""
+    trials = hp.load_study("args", db=db).trials
+    return {((trials[n].value or 0) >= 100, trials[n].metrics["data"]) for n in numbers}
+
+
+def test_resume_gives_the_script_the_arguments_its_first_run_was_started_with(
+    tmp_path: Path,
+) -> None:
+    """Resume imported the script with no arguments: its module-level argparse took its
+    defaults, and the resumed trials silently optimized another objective (offset 0 on
+    data "small"), here, in worker processes, and after a resume of a resume."""
+    db = started_with_arguments(tmp_path, "--offset", "100", "--data", "two words")
+    assert ran_with(db, range(2)) == {(True, "two words")}
+    argv = list(sys.argv)
+    code, output = invoke(db, "args", "--n-trials", "4")
+    assert code == 0, output
+    said = "resuming with the arguments of the study's first run: --offset 100 --data 'two words'"
+    assert f"{said} (--args gives others)\n" in output
+    assert sys.argv == argv
+    done = cli_process(db, "resume", "args", "--n-trials", "8", "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    assert said in done.stderr
+    assert ran_with(db, range(2, 8)) == {(True, "two words")}
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("--offset 100 --data 'from args'", (True, "from args")), ("", (False, "small"))],
+    ids=["others", "none"],
+)
+def test_resume_args_gives_the_script_other_arguments(
+    tmp_path: Path, given: str, expected: tuple[bool, str]
+) -> None:
+    db = started_with_arguments(tmp_path, "--data", "big")
+    code, output = invoke(db, "args", "--n-trials", "3", "--args", given)
+    assert code == 0 and "resuming with" not in output, output
+    assert ran_with(db, range(2)) == {(False, "big")} and ran_with(db, range(2, 3)) == {expected}
+
+
+def test_resume_args_that_cannot_be_split_is_one_line(tmp_path: Path) -> None:
+    db = started_with_arguments(tmp_path)
+    code, output = invoke(db, "args", "--n-trials", "3", "--args", "--data 'big")
+    assert code == 2 and output.count("\n") == 1 and "Traceback" not in output, output
+    assert "Invalid value for '--args': \"--data 'big\" cannot be split into arguments" in output
+    assert "no closing quotation" in output and len(hp.load_study("args", db=db).trials) == 2
+
+
+def test_resume_gives_arguments_stored_joined_by_spaces_split_at_spaces(tmp_path: Path) -> None:
+    """A run stored before argv was a JSON list kept its words joined by spaces: split at
+    spaces again (exact but for a word that held a space), and resume says so."""
+    db = started_with_arguments(tmp_path)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE runs SET argv = 'job.py --offset 100 --data big'")
+    code, output = invoke(db, "args", "--n-trials", "3")
+    assert code == 0, output
+    said = "first run (stored by an older hpotrack: split at spaces): --offset 100 --data big"
+    assert said in output
+    assert ran_with(db, range(2, 3)) == {(True, "big")}
+
+
+def test_a_script_refusing_the_first_runs_arguments_names_them_and_args(tmp_path: Path) -> None:
+    """The script changed since the study started and refuses its arguments: the error
+    names them, and --args to give others."""
+    db = started_with_arguments(tmp_path, "--data", "big")
+    (tmp_path / "job.py").write_text(ARGUMENTS.replace("data", "corpus"))
+    code, output = invoke(db, "args", "--n-trials", "3")
+    assert code == 2 and "Traceback" not in output, output
+    assert "exited (SystemExit: 2) when imported with the arguments --data big" in output
+    assert output.rstrip().endswith("or pass the script others with --args")
+    code, output = invoke(db, "args", "--n-trials", "3", "--args", "--corpus big")
+    assert code == 0, output
+    trials = hp.load_study("args", db=db).trials
+    assert [t.metrics.get("corpus") for t in trials] == [None, None, "big"]

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 import hpotrack as hp
 from hpotrack.cli import cli
 from hpotrack.errors import MethodError
+from hpotrack.loader import using_argv
 from hpotrack.methods import registry as registry_module
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
@@ -350,6 +351,25 @@ def test_enqueue_imports_the_script_that_registers_the_method(
     assert queued.exit_code == 0, queued.output
     assert queued.output == "enqueued trial 3 in study 'mine'\n"
     assert hp.load_study("mine", db=db).trials[3].params == {"x": 0.75}
+
+
+def test_enqueue_imports_the_script_with_the_arguments_of_its_first_run(
+    tmp_path: Path, registry: dict[str, type[Method]]
+) -> None:
+    """Enqueue imported the script with no arguments: one whose module-level argparse
+    requires some exited ("importing that failed"), and no trial could be queued."""
+    text = SCRIPT.replace("REFUSES", "None").replace("FAIL", "").replace("BUDGET", "None")
+    parsing = (
+        "import argparse\nparser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--width', type=float, required=True)\nARGS = parser.parse_args()\n"
+    )
+    text = text.replace("import hpotrack as hp\n", f"import hpotrack as hp\n{parsing}", 1)
+    db, script = tmp_path / "h.db", tmp_path / "job.py"
+    with using_argv([str(script), "--width", "0.25"]):  # as `python job.py --width 0.25`
+        script_function(script, text).run_study(db=db, n_trials=3)
+    del registry["test-script-method"]
+    queued = invoke(db, "enqueue", "mine", "x=0.75")
+    assert queued.output == "enqueued trial 3 in study 'mine'\n"
 
 
 def test_enqueue_of_a_method_that_refuses_queued_trials_says_why(
