@@ -166,6 +166,22 @@ def stored_argv(text: str | None) -> StoredArgv:
     return StoredArgv(text.split(" "), exact=False)
 
 
+def script_arguments(reference: Mapping[str, Any], recorded: StoredArgv) -> list[str]:
+    """The arguments a study's script was started with: its first run's ``argv[1:]``
+    when that run's program was the script itself (``python train.py --data big``, or
+    ``python -m pkg.train``, whose ``argv[0]`` is the module's file). None when another
+    program imported the script (pytest, a notebook's kernel, a driver script): those
+    arguments were that program's, not the script's."""
+    path = reference.get("path")
+    if not path or not recorded.words:
+        return []
+    program, script = Path(recorded.words[0]), Path(path)
+    same = program.name == script.name and (
+        not program.is_absolute() or program.resolve() == script.resolve()
+    )
+    return recorded.words[1:] if same else []
+
+
 def script_argv(
     reference: Mapping[str, Any], recorded: StoredArgv, args: Sequence[str]
 ) -> list[str]:

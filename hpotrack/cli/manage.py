@@ -15,7 +15,7 @@ import click
 from hpotrack.cli.common import CliError, cli, study_of, user_errors
 from hpotrack.errors import HpotrackError, SpaceError, StudyNotFoundError, UnknownMethodError
 from hpotrack.loader import load_function, using_argv
-from hpotrack.provenance import script_argv, stored_argv
+from hpotrack.provenance import script_arguments, script_argv, stored_argv
 from hpotrack.records import TrialState
 from hpotrack.space import Choice, Float, Int, Param, Space, Value
 from hpotrack.study import Study
@@ -65,7 +65,8 @@ def _import_method(study: Study) -> None:
     except UnknownMethodError:
         recorded = stored_argv(study.store.first_run_argv(study.id))
         try:
-            with using_argv(script_argv(study.function, recorded, recorded.words[1:])):
+            arguments = script_arguments(study.function, recorded)
+            with using_argv(script_argv(study.function, recorded, arguments)):
                 load_function(study.function)
         except HpotrackError as exc:  # the script moved, or calls optimize() when imported
             raise CliError(

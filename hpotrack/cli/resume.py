@@ -36,7 +36,7 @@ from hpotrack.loader import (
     load_function,
     using_argv,
 )
-from hpotrack.provenance import script_argv, stored_argv
+from hpotrack.provenance import script_arguments, script_argv, stored_argv
 from hpotrack.records import TrialState
 from hpotrack.study import Study
 from hpotrack.text import Rewording, plural
@@ -115,13 +115,13 @@ def resume(
 ) -> None:
     """Continue STUDY toward its stored target (or --n-trials).
 
-    The script is imported, and run, with the arguments the study's first run was
-    started with (python train.py --data big: --data big), or with those of --args.
+    The script is imported, and run, with the arguments the study's first run gave it
+    (python train.py --data big: --data big), or with those of --args.
     """
     opened = study_of(ctx, study)
     reference = _reference(function) if function else opened.function
     recorded = stored_argv(opened.store.first_run_argv(opened.id))
-    args = recorded.words[1:] if script_args is None else script_args
+    args = script_arguments(reference, recorded) if script_args is None else script_args
     with using_argv(script_argv(reference, recorded, args)):  # imported, run, in workers
         tuned = _tuned_function(opened, reference)
         if script_args is None and args:

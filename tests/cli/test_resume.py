@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -583,6 +584,21 @@ def test_resume_args_gives_the_script_other_arguments(
     code, output = invoke(db, "args", "--n-trials", "3", "--args", given)
     assert code == 0 and "resuming with" not in output, output
     assert ran_with(db, range(2)) == {(False, "big")} and ran_with(db, range(2, 3)) == {expected}
+
+
+def test_a_study_first_run_by_another_program_resumes_without_its_arguments(
+    tmp_path: Path,
+) -> None:
+    """A study first run by a program that imported the script (pytest, a notebook's
+    kernel, a driver) recorded that program's arguments: they were never the script's,
+    and resume gave them to it (pytest's own `-k ...` to the script's argparse)."""
+    db = started_with_arguments(tmp_path, "--data", "big")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        argv = json.dumps([str(tmp_path / "driver.py"), "--data", "big"])
+        conn.execute("UPDATE runs SET argv = ?", (argv,))
+    code, output = invoke(db, "args", "--n-trials", "3")
+    assert code == 0 and "resuming with" not in output, output
+    assert ran_with(db, range(2, 3)) == {(False, "small")}
 
 
 def test_resume_args_that_cannot_be_split_is_one_line(tmp_path: Path) -> None:
