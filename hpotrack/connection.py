@@ -141,15 +141,23 @@ class Connection:
 
     @contextmanager
     def _version_reader(self) -> Iterator[sqlite3.Connection]:
-        """The connection to read the schema version with: this one, except for a file
-        this process cannot write and nobody has open (no -wal or -journal beside it).
-        Reading that one would make -wal and -shm files that a connection which cannot
-        write leaves behind, so it is read as immutable: no locks, no files beside it."""
-        beside = (Path(f"{self.path}{end}") for end in ("-wal", "-journal"))
-        if not self.path.is_file() or _writable(self.path) or any(p.exists() for p in beside):
+        """The connection to read the schema version with, which must not change the
+        file: a refused one stays byte for byte as it was. A file with a -wal beside it
+        is read read-only (``mode=ro``): this connection, which may write, would copy
+        that WAL (a crashed writer's, say) into the file as it closes, the last one. A
+        file this process cannot write, which nobody has open then, is read as
+        immutable: no locks, and no -wal or -shm left behind, as a connection that
+        cannot write leaves them. Otherwise, and beside a -journal (a hot journal,
+        which only a writer may roll back), this connection."""
+        wal, journal = (Path(f"{self.path}{end}") for end in ("-wal", "-journal"))
+        if not self.path.is_file() or journal.exists():
             yield self.conn
             return
-        reader = sqlite3.connect(f"{self.path.as_uri()}?immutable=1", uri=True)
+        if not wal.exists() and _writable(self.path):
+            yield self.conn
+            return
+        mode = "mode=ro" if wal.exists() else "immutable=1"
+        reader = sqlite3.connect(f"{self.path.as_uri()}?{mode}", uri=True, timeout=BUSY_TIMEOUT_S)
         try:
             yield reader
         finally:

@@ -1,7 +1,8 @@
 """Ending the trials of workers that died (DESIGN §4): each is stored as failed with
-the reason, ending when it was last seen alive and having trained what its reports show,
-and retried while the study allows (:mod:`hpotrack.retries`); one that died after its
-last check stopped it is stored as pruned there instead, as it would have been.
+the reason, ending when it was last seen alive (its error says how long after that the
+loss was found) and having trained what its reports show, and retried while the study
+allows (:mod:`hpotrack.retries`); one that died after its last check stopped it is
+stored as pruned there instead, as it would have been.
 
 Whether a worker is gone is :func:`hpotrack.recovery.lost_reason`; the study runs
 :func:`fail` inside the write transaction of an ask, every
@@ -41,6 +42,7 @@ def fail(store: Store, study: StudyRow, history: History, method: Method) -> int
     applied to it: the caller makes its next read look.
     """
     lost = find(store, study.id, history.unfinished(TrialState.RUNNING))
+    found = time.time()
     retried = 0
     for running, reason in lost:
         record = history.trials[running.number]
@@ -48,6 +50,7 @@ def fail(store: Store, study: StudyRow, history: History, method: Method) -> int
             record, running.id, method=method, history=history, store=store, study=study
         )
         checked = record.checks[max(record.checks)] if stopped else None
+        seen = _last_seen(running.heartbeat, record.started, store.last_report_time(running.id))
         store.finish_trial(
             study.id,
             running.id,
@@ -55,8 +58,8 @@ def fail(store: Store, study: StudyRow, history: History, method: Method) -> int
             # a check of a diverged report holds the worst value: no value, as pruned has
             value=None if checked == worst_value(study.direction) else checked,
             metrics={},
-            error=None if stopped else reason,
-            when=_last_seen(running.heartbeat, record.started, store.last_report_time(running.id)),
+            error=None if stopped else reason + _found_after(seen, found),
+            when=seen,
             trained=_steps_trained(store, study, history, running.id, record),
         )
         if stopped:
@@ -106,3 +109,13 @@ def _last_seen(*times: float | None) -> float | None:
     report; None: unknown, so now), which is when it ended: not when a later run
     noticed, or a study resumed the next day would show a day-long trial."""
     return max((t for t in times if t is not None), default=None)
+
+
+def _found_after(seen: float | None, found: float) -> str:
+    """The end of a lost trial's error that says when the loss was found: its
+    ``finished`` time is when it was last seen alive, which reads as when it ended but
+    does not say that nobody knew until later (a study resumed the next day)."""
+    if seen is None:  # finished when found
+        return ""
+    after = max(0.0, found - seen)
+    return f"; found lost {after:.0f} s after it was last seen alive (its finished time)"

@@ -254,6 +254,45 @@ def test_a_refused_file_stays_byte_for_byte_as_it_was(tmp_path: Path, refused: s
     assert db.read_bytes() == before
 
 
+CRASHED_WRITER = """
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA wal_autocheckpoint = 0")  # every frame stays in the -wal
+conn.execute(sys.argv[2])
+os.kill(os.getpid(), signal.SIGKILL)  # no close: no checkpoint
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "change", "refusal"),
+    [
+        ("v7", f"UPDATE meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'",
+         "newer than"),
+        ("empty", "CREATE TABLE notes (text TEXT)", "not an hpotrack one"),
+    ],
+    ids=["newer", "another program's"],
+)  # fmt: skip
+def test_a_refused_file_whose_writer_crashed_keeps_its_bytes_and_its_wal(
+    tmp_path: Path, source: str, change: str, refusal: str
+) -> None:
+    """The connection that read the schema version was the one that may write: closing it
+    after the refusal copied the WAL a crashed writer of a newer hpotrack (or another
+    program) left into the file and deleted the -wal (the last connection checkpoints)."""
+    db = tmp_path / "h.db"
+    if source == "v7":
+        shutil.copy(SCHEMA_V7, db)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+    killed = subprocess.run([sys.executable, "-c", CRASHED_WRITER, str(db), change], check=False)
+    assert killed.returncode == -9
+    wal = tmp_path / "h.db-wal"
+    before, frames = db.read_bytes(), wal.read_bytes()
+    assert frames  # the change is in the -wal only
+    with pytest.raises(StorageError, match=refusal):
+        Store(db, must_exist=source == "v7")
+    assert (db.read_bytes(), wal.read_bytes()) == (before, frames)
+
+
 def test_a_program_reading_a_rollback_journal_file_is_named_within_seconds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

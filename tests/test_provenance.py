@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import types
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,13 @@ from click.testing import CliRunner
 
 import hpotrack as hp
 from hpotrack.cli import cli
-from hpotrack.provenance import StoredArgv, default_study_name, function_reference, stored_argv
+from hpotrack.provenance import (
+    StoredArgv,
+    default_study_name,
+    function_reference,
+    shown_argv,
+    stored_argv,
+)
 from hpotrack.store import open_store
 
 
@@ -108,3 +117,40 @@ def test_an_old_files_runs_keep_their_command_lines(tmp_path: Path) -> None:
     shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "v7-hyperband", "0"])
     assert shown.exit_code == 0, shown.output
     assert "  argv         make_schema_v7.py schema_v7.db\n" in shown.output
+
+
+def test_provenance_text_that_would_break_its_line_is_quoted_and_escaped(tmp_path: Path) -> None:
+    """An argument with a newline (``--note $'a\\nb'``) printed the command line across
+    two lines, and a host with one (from an imported file) too: each field of a run is
+    one line, argv a command line still (bash reads ``$'...'`` back as the word)."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=1)
+    words = ["train.py", "--note", "a\nb", "tab\there", "\x1b[31m"]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE runs SET host = ?, argv = ?", ("node\n7", json.dumps(words)))
+    shown = CliRunner().invoke(cli, ["--db", str(db), "trial", "s", "0"])
+    assert shown.exit_code == 0, shown.output
+    section = shown.output.split("\nProvenance\n")[1].splitlines()
+    labels = ("host", "pid", "python", "platform", "git commit", "source hash", "argv", "run")
+    assert all(line.startswith(tuple(f"  {label} " for label in labels)) for line in section)
+    fields = {line.split()[0]: line.split(None, 1)[1] for line in section}
+    assert fields["argv"] == "train.py --note $'a\\nb' $'tab\\there' $'\\x1b[31m'"
+    assert fields["host"] == '"node\\n7"'
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_a_shown_command_line_pasted_into_bash_gives_back_its_arguments() -> None:
+    """``$'...'`` escapes what a terminal would not print as it is, and only that: bash
+    reads each word back as it was stored (a word that was not UTF-8 as its escape)."""
+    words = ["job.py", "a\nb", "tab\there", "it's", "a\\b", "\x1b[31m", "x\u2028y", "\x85", "日本"]
+    words += ["", "my run", "\udce9\n", "\U000e0001"]
+    line = shown_argv(json.dumps(words))
+    assert line is not None and line.isprintable()
+    script = f'set -- {line}; printf "%s\\0" "$@"'
+    read = subprocess.run(["bash", "-c", script], capture_output=True, check=True).stdout
+    assert read.split(b"\0")[:-1] == [w.encode("utf-8", "backslashreplace") for w in words]

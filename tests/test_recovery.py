@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -182,6 +183,30 @@ def test_a_lost_trial_ends_when_it_was_last_seen_alive(tmp_path: Path) -> None:
         open_store(db).conn.execute("UPDATE trials SET started = ? WHERE number = 2", (seen - 9,))
     lost = train.optimize(n_trials=3).trials[2]
     assert lost.state is TrialState.FAILED and lost.finished == seen
+
+
+def test_a_lost_trials_error_says_how_long_after_it_was_last_seen_the_loss_was_found(
+    tmp_path: Path,
+) -> None:
+    """Its ``finished`` time is when it was last seen alive, which read as when the
+    study knew it had ended: nothing stored said that the loss was found an hour later.
+    The retry's edge keeps the reason alone."""
+    seen = time.time() - 3600.0
+    db = tmp_path / "h.db"
+    train = _study_with_a_running_trial(
+        db, retries=1, host=hostname(), pid=dead_pid(), heartbeat=seen
+    )
+    with open_store(db).write():
+        open_store(db).conn.execute("UPDATE trials SET started = ? WHERE number = 2", (seen - 9,))
+    lost, retry = train.optimize(n_trials=3).trials[2:]
+    reason, _, found = (lost.error or "").partition("; ")
+    assert reason.startswith("worker lost: process") and reason.endswith("is gone")
+    after = re.fullmatch(
+        r"found lost (\d+) s after it was last seen alive \(its finished time\)", found
+    )
+    assert after is not None, lost.error
+    assert int(after[1]) >= 3600 and lost.finished == seen
+    assert retry.parents[-1].detail == reason
 
 
 def test_retries_zero_marks_lost_without_retrying(tmp_path: Path) -> None:

@@ -24,9 +24,20 @@ class ClosedOutput(io.TextIOBase):
         raise OSError(errno.EBADF, "standard output is closed")
 
 
+def escape_unencodable(stream: object) -> None:
+    """Make ``stream`` write what its encoding cannot (a study named "日本" to a Latin-1
+    terminal) as backslash escapes (``\\u65e5``), as Python's standard error does.
+    Strict, it failed a command's last line after its work was done: ``import`` stored
+    the study, then said "Error: ...", and run again, "already exists". An error
+    handler the user chose (``PYTHONIOENCODING=latin-1:replace``) is kept."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
     if sys.stdout is None:
         sys.stdout = ClosedOutput()
+    escape_unencodable(sys.stdout)
     try:
         cli(prog_name="hpotrack", standalone_mode=True)
     except OSError as exc:  # standard output full or gone (> /dev/full); a pipe is click's

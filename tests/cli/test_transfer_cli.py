@@ -308,6 +308,31 @@ def test_a_files_error_no_command_caught_is_not_told_as_the_output(
     )
 
 
+HPOTRACK = [sys.executable, "-c", "from hpotrack.cli import main; main()"]  # the entry point
+
+
+def test_names_an_output_cannot_encode_are_written_escaped(source: Path, tmp_path: Path) -> None:
+    """To an output whose encoding lacks a name's characters (a study "日本", a Latin-1
+    terminal), a command failed on its last line after its work was done: import stored
+    the study, then said "Error: names must be valid Unicode text" (run again: "already
+    exists"); delete deleted it, then said the same."""
+    out, db = tmp_path / "mlp.json", tmp_path / "copy.db"
+    assert invoke("--db", source, "export", "mlp", "-o", out).exit_code == 0
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        command = [*HPOTRACK, "--db", str(db), *args]
+        return subprocess.run(command, capture_output=True, env=env, check=False)
+
+    done = run("import", str(out), "--study", "日本")
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == f"imported 7 trials into study '\\u65e5\\u672c' ({db})\n".encode()
+    for command in ("show", "best 日本", "trial 日本 0", "delete 日本 --yes"):
+        done = run(*command.split())
+        assert (done.returncode, done.stderr) == (0, b""), (command, done.stderr)
+        assert "\\u65e5\\u672c" in done.stdout.decode("latin-1"), (command, done.stdout)
+
+
 def test_the_installed_command_exports_and_imports(source: Path, tmp_path: Path) -> None:
     exe = shutil.which("hpotrack")
     if exe is None:
