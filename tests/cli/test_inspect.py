@@ -8,6 +8,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -484,6 +485,19 @@ def test_executable_user_error_is_one_line(tmp_path: Path) -> None:
     done = run_hpotrack(tmp_path / "nope.db", "best", "mlp")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("Error: no database at") and done.stderr.count("\n") == 1
+
+
+def test_python_dash_m_hpotrack_is_the_command(db: Path) -> None:
+    """Where the ``hpotrack`` script is not on PATH (a venv not activated)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hpotrack", "--db", str(db), "best", "mlp", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["number"] == hp.load_study("mlp", db=db).best.number
 
 
 def test_trial_gives_an_edge_detail_whole_where_the_lineage_tree_clips_it(tmp_path: Path) -> None:
