@@ -307,10 +307,10 @@ Links = Mapping[int, Sequence[tuple[int, str]]]
 def lineage(ctx: click.Context, study: str, number: int | None, show_all: bool, fmt: str) -> None:
     """Show where trials came from, as a tree, or a population's members.
 
-    Each line is a parent -> child edge with its kind (mutated, retried, ...). With
+    Each line is a parent -> child edge with its kind (mutation, retried, ...). With
     NUMBER: that trial's ancestors and its descendants.
 
-    A population (PBT: trials claimed as member:segment) shows one block per member
+    A population (PBT: trials claimed as pbt:member:segment) shows one block per member
     instead: each segment's trial, steps, value and how it started (continued, or copied
     another member's checkpoint, with the hyperparameters it then used), then the best
     final member. With NUMBER: the chain of segments that trial continues, and its

@@ -6,6 +6,7 @@ are derived from the stored trials, so they hold however PBT schedules its membe
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,16 @@ def test_lineage_prints_each_members_segments_and_exploit_jumps(
         ],
     ]
     assert "⇐ copied #" in out and ", attempt 2" in out
+
+
+def test_the_lineage_help_names_the_claims_as_stored(db: Path, trials: list[TrialRecord]) -> None:
+    """The help says how a population's trials are claimed: as the database holds them
+    (it said member:segment, and the claims are pbt:member:segment)."""
+    said = re.search(r"claimed as (\S+)\)", " ".join(ok(db, "lineage", "--help").split()))
+    assert said is not None
+    form = re.escape(said.group(1)).replace("member", r"\d+").replace("segment", r"\d+")
+    claims = [t.claim for t in trials if t.claim is not None]
+    assert claims and all(re.fullmatch(form + r"(#\d+)?", claim) for claim in claims)
 
 
 def test_lineage_json_has_the_same_data(db: Path, trials: list[TrialRecord]) -> None:
