@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from hpotrack.errors import CallError
@@ -92,6 +92,15 @@ def checked_arguments(fn: F) -> F:
     return cast(F, call)
 
 
+def takes_no_function(name: str, taken: Sequence[str]) -> str:
+    """What to say of Optuna's habit ``study.optimize(objective, ...)`` on ``name()``,
+    whose parameters are ``taken``."""
+    return (
+        f"{name}() takes no function: it runs the one @hp.tune decorates, "
+        f"train.{name}(n_trials=...); it takes {', '.join(taken)}"
+    )
+
+
 def _explained(
     name: str,
     signature: inspect.Signature,
@@ -104,10 +113,7 @@ def _explained(
     if not unknown:
         given = args[1:] if "self" in signature.parameters else args
         if any(callable(arg) for arg in given):  # Optuna's study.optimize(objective, ...)
-            return (
-                f"{name}() takes no function: it runs the one @hp.tune decorates, "
-                f"train.{name}(n_trials=...); it takes {', '.join(taken)}"
-            )
+            return takes_no_function(name, taken)
         return f"{name}(): {exc}; it takes {', '.join(taken)}"
     key = unknown[0]
     if key in INSTEAD:

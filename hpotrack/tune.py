@@ -23,11 +23,11 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, cast
 
-from hpotrack.arguments import checked_arguments
+from hpotrack.arguments import checked_arguments, takes_no_function
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
 from hpotrack.definition import StudyDefinition, check_settings, open_study
-from hpotrack.errors import DefinitionError, HpotrackError, StorageError, TrialError
+from hpotrack.errors import CallError, DefinitionError, HpotrackError, StorageError, TrialError
 from hpotrack.loader import refuse_while_imported
 from hpotrack.methods.base import Method
 from hpotrack.methods.registry import resolve
@@ -206,6 +206,8 @@ class TunedFunction(Generic[R]):
 
         refuse_while_a_worker_imports()
         refuse_while_imported("optimize()")
+        if callable(n_trials):  # Optuna's study.optimize(objective)
+            raise CallError(takes_no_function("optimize", OPTIMIZE_OPTIONS))
         if n_trials is not None:
             n_trials = _count("n_trials", n_trials, minimum=0)
         if not (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):
@@ -431,6 +433,9 @@ def _check_signature(fn: Callable[..., Any], space: Space) -> None:
             f"{label}() requires {', '.join(map(repr, extra))}, which the space "
             "does not define: add them to the space or give them defaults"
         )
+
+
+OPTIMIZE_OPTIONS = [p for p in inspect.signature(TunedFunction.optimize).parameters if p != "self"]
 
 
 def _count(name: str, value: object, *, minimum: int, also: str = "") -> int:

@@ -40,6 +40,8 @@ def test_optunas_optimize_arguments_say_what_hpotrack_takes(tmp_path: Path) -> N
         train.optimize(n_trials=1, callbacks=[print])
     with pytest.raises(CallError, match=r"^optimize\(\) takes no function: it runs the one"):
         train.optimize(objective, n_trials=1)  # type: ignore[arg-type]
+    with pytest.raises(CallError, match=r"^optimize\(\) takes no function: .* it takes n_trials,"):
+        train.optimize(objective)  # type: ignore[arg-type]  # said n_trials must be >= 0
     with pytest.raises(CallError, match=r"^load_study\(\) takes no storage=: db= takes"):
         hp.load_study("s", storage="sqlite:///h.db")  # type: ignore[call-arg]
     assert train.study.trials == []  # nothing ran
