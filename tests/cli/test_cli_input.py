@@ -400,6 +400,7 @@ def test_every_command_works_with_odd_names(mlp: Path, tmp_path: Path, name: str
         "number": study.best.number,
         "value": study.best.value,
         "params": study.best.params,
+        "metrics": study.best.metrics,
     }
     ok(invoke(mlp, "best", name))
     ok(invoke(mlp, "lineage", name, "--all"))
