@@ -31,21 +31,24 @@ class TrialCache:
         self._seq = 0  # the latest change applied
         self._version: object = None  # Store.version() the cache is at (None: none)
 
-    def read_changes(self) -> int:
-        """Apply the trials changed since the last read; returns how many there were."""
+    def read_changes(self, snapshot: Store | None = None) -> int:
+        """Apply the trials changed since the last read; returns how many there were.
+        ``snapshot``: read them through that connection to the same file (one in a read
+        transaction, whose state is no older than the last read's), not the store's."""
+        store = self._store if snapshot is None else snapshot
         version = self._store.version()  # before the query: a commit in between re-reads
-        if version == self._version:
+        if snapshot is None and version == self._version:
             return 0
-        if not self._store.study_exists(self._row.id):
+        if not store.study_exists(self._row.id):
             raise StudyDeleted(
                 f"study {self._row.name!r} was deleted from {self._store.path} while this "
                 "process was using it (hpotrack delete?): nothing more is stored for it"
             )
-        self._version = version
+        self._version = version if snapshot is None else None  # None: the next read looks
         history = self.history
         known = len(history.trials)
-        with self._store.reading():
-            changes = self._store.trials_since(self._row.id, self._seq, known)
+        with store.reading():
+            changes = store.trials_since(self._row.id, self._seq, known)
         with history.batch():  # the first read applies every trial
             for trial_id, seq, record in changes:
                 if record.number >= known:

@@ -131,6 +131,13 @@ class StudyReader:
         """Every trial, ordered by number."""
         return [_as_given(trial) for trial in self.refresh().trials]
 
+    def snapshot_trials(self, snapshot: Store) -> list[TrialRecord]:
+        """Every trial, ordered by number, as ``snapshot`` sees them: a connection to the
+        study's file in a read transaction begun after this study's last read (an
+        export's), through which the changes since that read are read."""
+        self._cache.read_changes(snapshot)
+        return [_as_given(trial) for trial in self._cache.history.trials]
+
     @property
     def best(self) -> TrialRecord:
         """The best complete trial (for a population, PBT, the best of what its members

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from hpotrack.checkmap import CheckMap
@@ -23,6 +25,43 @@ from hpotrack.records import Edge, TrialRecord, TrialState
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
     "error, claim, host, pid, seq, parents, rung, bracket, note, trained, checks"
+)
+
+
+# A read of trials and their checks must see one state of the file: a check another
+# process commits between two statements would sit beside an older row (the check of
+# rung 1 beside rung=0). Every change to a study's trials and checks stamps them with a
+# seq above all the study had, so the checks statement, which reads the study's latest
+# seq too, tells when something was committed after the trials' statement: then both are
+# read again in one statement, which SQLite reads from one snapshot. Its rows are the
+# trial columns, a check's step and value, then the kind: 0 for a trial, 1 for a check,
+# which has its trial's id first and NULL in the other trial columns (24 columns instead
+# of 3: a check takes three times as long to read; the two statements are the common
+# case).
+_STEP = _TRIAL_COLUMNS.count(",") + 1
+_KIND = _STEP + 2
+_NO_CHECK = "NULL AS step, NULL AS check_value, 0 AS kind"
+_CHECK = "NULL, " * (_STEP - 1) + "c.step, c.value, 1"
+_CHECKS_AFTER_TRIALS = "kind, {order}, id, step"  # ORDER BY: each trial's checks by step
+
+_SINCE = f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ?1 AND seq > ?2 ORDER BY number"
+# The checks statements begin with a row (NULL, NULL, the study's latest seq) that says
+# whether anything was committed to the study since the trials' statement.
+_LATEST_ROW = "SELECT NULL, NULL, MAX(seq) FROM trials WHERE study_id = ?1 UNION ALL "
+_CHECKS_SINCE = (  # along the index of the trials changed since, then each one's checks
+    f"{_LATEST_ROW}SELECT c.trial_id, c.step, c.value FROM trials t JOIN checks c "
+    "ON c.trial_id = t.id AND c.seq > ?2 WHERE t.study_id = ?1 AND t.seq > ?2 ORDER BY 1, 2"
+)
+_SINCE_WITH_CHECKS = (
+    f"SELECT {_TRIAL_COLUMNS}, {_NO_CHECK} FROM trials WHERE study_id = ?1 AND seq > ?2 "
+    f"UNION ALL SELECT c.trial_id, {_CHECK} FROM trials t JOIN checks c "
+    "ON c.trial_id = t.id AND c.seq > ?2 WHERE t.study_id = ?1 AND t.seq > ?2 "
+    f"ORDER BY {_CHECKS_AFTER_TRIALS.format(order='number')}"
+)
+_LATEST = "(SELECT MAX(seq) FROM trials WHERE study_id = ?1)"  # once per statement
+_CHECKS_OF = (
+    f"{_LATEST_ROW}SELECT trial_id, step, value FROM checks "
+    "WHERE trial_id IN (SELECT value FROM json_each(?2)) ORDER BY 1, 2"
 )
 
 
@@ -45,46 +84,25 @@ class TrialReads:
         and a check costs a reader one row, not the trial's every check so far (but those
         of an hpotrack older than schema 8, which come whole: see :func:`_trial_record`).
         """
-        rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND seq > ? ORDER BY number",
-            (study_id, seq),
-        ).fetchall()
+        parameters = (study_id, seq)
+        rows = self.conn.execute(_SINCE, parameters).fetchall()
         if not rows:
             return []
+        latest = max(map(itemgetter(14), rows))  # the study's: its latest change is here
+        checks = _checks_as_of(latest, self.conn.execute(_CHECKS_SINCE, parameters))
+        if checks is None:  # a commit came between the two: both again, in one statement
+            rows, checks = _rows_and_checks(self.conn.execute(_SINCE_WITH_CHECKS, parameters))
         numbers = [r[1] for r in rows if r[1] >= new_from and r[15]]
         edges = self._edges(study_id, numbers) if numbers else {}
-        checks = self._checks_since(study_id, seq)
         return [
             (r[0], r[14], _trial_record(r, edges.get(r[1], ()), checks.get(r[0], {}))) for r in rows
         ]
-
-    def _checks_since(self, study_id: int, seq: int) -> dict[int, dict[int, float]]:
-        """Trial id -> {step: value} of the checks written after ``seq``: along the index
-        of the trials changed since, then each one's checks written since."""
-        return _by_trial(
-            self.conn.execute(
-                "SELECT c.trial_id, c.step, c.value FROM trials t "
-                "JOIN checks c ON c.trial_id = t.id AND c.seq > ?2 "
-                "WHERE t.study_id = ?1 AND t.seq > ?2 ORDER BY c.trial_id, c.step",
-                (study_id, seq),
-            )
-        )
-
-    def _checks(self, trial_ids: Sequence[int]) -> dict[int, dict[int, float]]:
-        """Trial id -> {step: value} of every check of those trials."""
-        return _by_trial(
-            self.conn.execute(
-                "SELECT trial_id, step, value FROM checks "
-                "WHERE trial_id IN (SELECT value FROM json_each(?)) ORDER BY trial_id, step",
-                (dumps(list(trial_ids)),),
-            )
-        )
 
     def trials_numbered(self, study_id: int, numbers: Sequence[int]) -> list[TrialRecord]:
         """The trials numbered ``numbers`` that exist, with their lineage edges, by number:
         a lookup each in the (study_id, number) index, for reads of a few trials (one and
         its ancestors) that need not read the study."""
-        where = "number IN (SELECT value FROM json_each(?)) ORDER BY number"
+        where = "number IN (SELECT value FROM json_each(?2))"
         return self._records_where(study_id, where, dumps(list(numbers)))
 
     def best_complete(self, study_id: int, direction: str, limit: int = 1) -> list[TrialRecord]:
@@ -93,33 +111,50 @@ class TrialReads:
         NULL, so it has no value). One pass in SQLite over the study's rows, none in
         Python: a complete trial's value has no index (it would cost every finishing
         trial's commit a page)."""
-        order = "ASC" if direction == "minimize" else "DESC"
-        where = f"state = 'complete' AND value IS NOT NULL ORDER BY value {order}, number LIMIT ?"
-        return self._records_where(study_id, where, limit)
+        order = f"value {'ASC' if direction == 'minimize' else 'DESC'}, number"
+        where = "state = 'complete' AND value IS NOT NULL"
+        return self._records_where(study_id, where, None, order, limit)
 
     def trials_in_states(self, study_id: int, states: Collection[str]) -> list[TrialRecord]:
         """The trials in any of ``states``, with their lineage edges, by number: one pass in
         SQLite along the (study_id, number) index, decoding only those (``hpotrack show
         --state failed`` of a large study shows a few of its rows). No index on the state:
         every trial would enter and leave it."""
-        where = "state IN (SELECT value FROM json_each(?)) ORDER BY number"
+        where = "state IN (SELECT value FROM json_each(?2))"
         return self._records_where(study_id, where, dumps(sorted(states)))
 
-    def _records_where(self, study_id: int, where: str, argument: Any) -> list[TrialRecord]:
+    def _records_where(
+        self, study_id: int, where: str, argument: Any, order: str = "number", limit: int = -1
+    ) -> list[TrialRecord]:
         """The records of the study's trials that meet ``where`` (SQL after ``study_id =
-        ? AND``, with one more parameter, ``argument``), with their edges and checks."""
+        ?1 AND``, with one more parameter, ``?2``, ``argument``), the first ``limit`` (-1:
+        every one) by ``order`` (``ORDER BY`` terms on trial columns), with their lineage
+        edges and checks. In one statement, the trials are chosen by id, then read:
+        choosing whole rows copied each one into a temporary table (SQLite keeps what a
+        statement names twice), and the best of 20,000 trials took twice as long."""
+        parameters = (study_id, argument, limit)
         rows = self.conn.execute(
-            f"SELECT {_TRIAL_COLUMNS} FROM trials WHERE study_id = ? AND {where}",
-            (study_id, argument),
+            f"SELECT {_TRIAL_COLUMNS}, {_LATEST} FROM trials WHERE study_id = ?1 AND {where} "
+            f"ORDER BY {order} LIMIT ?3",
+            parameters,
         ).fetchall()
-        return self._records(study_id, rows)
-
-    def _records(self, study_id: int, rows: Sequence[Sequence[Any]]) -> list[TrialRecord]:
-        """Trial records of full ``_TRIAL_COLUMNS`` rows, with their lineage edges and
-        checks."""
+        checks: dict[int, dict[int, float]] | None = {}
+        if rows:
+            found = self.conn.execute(_CHECKS_OF, (study_id, dumps([r[0] for r in rows])))
+            checks = _checks_as_of(rows[0][-1], found)  # the last column: _LATEST
+        if checks is None:  # a commit came between the two: both again, in one statement
+            rows, checks = _rows_and_checks(
+                self.conn.execute(
+                    f"WITH chosen AS (SELECT id FROM trials WHERE study_id = ?1 AND {where} "
+                    f"ORDER BY {order} LIMIT ?3) SELECT {_TRIAL_COLUMNS}, {_NO_CHECK} "
+                    f"FROM trials WHERE id IN chosen UNION ALL SELECT c.trial_id, {_CHECK} "
+                    "FROM chosen JOIN checks c ON c.trial_id = chosen.id "
+                    f"ORDER BY {_CHECKS_AFTER_TRIALS.format(order=order)}",
+                    parameters,
+                )
+            )
         numbers = [r[1] for r in rows if r[15]]
         edges = self._edges(study_id, numbers) if numbers else {}
-        checks = self._checks([r[0] for r in rows]) if rows else {}
         return [_trial_record(r, edges.get(r[1], ()), checks.get(r[0], {})) for r in rows]
 
     def curve(self, study_id: int, number: int) -> list[tuple[str, int, float, float]]:
@@ -180,12 +215,31 @@ class TrialReads:
         return {child: tuple(edges) for child, edges in found.items()}
 
 
-def _by_trial(rows: Iterable[tuple[int, int, float]]) -> dict[int, dict[int, float]]:
-    """Trial id -> {step: value} of (trial id, step, value) rows."""
+def _checks_as_of(latest: int, cursor: sqlite3.Cursor) -> dict[int, dict[int, float]] | None:
+    """Trial id -> {step: value} of the checks a statement read after the trials'
+    statement, the rows of :data:`_LATEST_ROW` and the checks; None if something was
+    committed to the study between the two (its latest seq is no longer ``latest``)."""
+    _, _, now = cursor.fetchone()
+    if now != latest:
+        cursor.close()  # a statement left open would hold its snapshot for the next ones
+        return None
     found: dict[int, dict[int, float]] = {}
-    for trial_id, step, value in rows:
+    for trial_id, step, value in cursor:
         found.setdefault(trial_id, {})[step] = value
     return found
+
+
+def _rows_and_checks(
+    cursor: Iterable[Sequence[Any]],
+) -> tuple[list[Sequence[Any]], dict[int, dict[int, float]]]:
+    """The trial rows of one statement that returns trials and then their checks (see
+    :data:`_CHECK`), in its order; and trial id -> {step: value} of the checks."""
+    rows = list(cursor)
+    first_check = bisect_left(rows, 1, key=itemgetter(_KIND))
+    checks: dict[int, dict[int, float]] = {}
+    for row in rows[first_check:]:
+        checks.setdefault(row[0], {})[row[_STEP]] = row[_STEP + 1]
+    return rows[:first_check], checks
 
 
 def _trial_record(

@@ -12,6 +12,7 @@ import math
 import re
 import sqlite3
 import sys
+import threading
 import time
 import tracemalloc
 from contextlib import closing
@@ -25,9 +26,10 @@ import pytest
 
 import hpotrack as hp
 import hpotrack.jsonable as jsonable_module
+import hpotrack.transfer.export as export_module
 from hpotrack.lineage import Segment, best_final, finals, members, segment_of
 from hpotrack.records import Edge, TrialRecord, TrialState
-from hpotrack.store import close_stores, open_store
+from hpotrack.store import Store, close_stores, open_store
 from hpotrack.transfer import (
     RUNNING_ERROR,
     TransferError,
@@ -41,6 +43,7 @@ from hpotrack.transfer import (
 from tests import odd_names
 
 SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "act": ["relu", "tanh"]}
+SPACE_VALUES = {"lr": 0.01, "layers": 2, "act": "relu"}  # a point of SPACE
 GRID = {"x": [1, 2, 3], "y": hp.Float(0.0, 1.0, step=0.5)}
 TABLES = ("studies", "runs", "trials", "metrics", "lineage", "checkpoints")
 BUDGET = hp.Budget(1, 9, name="epochs")
@@ -745,20 +748,25 @@ class _Events(io.StringIO):
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
-def test_an_export_reads_one_trials_curve_at_a_time_and_csv_none(tmp_path: Path, fmt: str) -> None:
+def test_an_export_reads_one_trials_curve_at_a_time_and_csv_none(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A trial's curve is read as it is written, not every trial's first (50 trials of
     100,000 reports took 1.5 GB to export), and CSV, which has no curves, reads none."""
     db = tmp_path / "curves.db"
     tuned_mlp(db).optimize(n_trials=3)
     study = hp.load_study("mlp", db=db)
     events: list[str] = []
-    study.store.conn.set_trace_callback(
-        lambda sql: events.append("curve") if "FROM metrics" in sql else None
-    )
-    try:
-        write_export(study, fmt, _Events(events))
-    finally:
-        study.store.conn.set_trace_callback(None)
+
+    def traced(path: Path, *, must_exist: bool) -> Store:  # the export's own connection
+        store = Store(path, must_exist=must_exist)
+        store.conn.set_trace_callback(
+            lambda sql: events.append("curve") if "FROM metrics" in sql else None
+        )
+        return store
+
+    monkeypatch.setattr(export_module, "Store", traced)
+    write_export(study, fmt, _Events(events))
     if fmt == "csv":
         assert "curve" not in events
         return
@@ -795,6 +803,71 @@ def test_an_import_makes_no_error_message_for_data_that_is_fine(
     assert export_study(hp.load_study("mlp", db=tmp_path / "copy.db")) == export_study(
         hp.load_study("mlp", db=source)
     )
+
+
+def test_another_thread_writes_the_study_while_it_is_exported(tmp_path: Path) -> None:
+    """The threads of a process share its connection, and the export's snapshot was a
+    transaction on it: a thread queueing a trial meanwhile failed with "cannot start a
+    transaction within a transaction" (and one that was inside a write transaction when
+    the export began had its uncommitted writes exported). The export reads a snapshot
+    on a connection of its own; the thread's trial is stored, after the snapshot."""
+    db = tmp_path / "h.db"
+    tuned_mlp(db).optimize(n_trials=3)
+    study = hp.load_study("mlp", db=db)
+    failed: list[BaseException] = []
+
+    def enqueue() -> None:
+        try:
+            hp.load_study("mlp", db=db).enqueue(SPACE_VALUES)
+        except BaseException as exc:  # the thread's error, for the test to show
+            failed.append(exc)
+
+    def queue_from_another_thread(_: int) -> None:
+        thread = threading.Thread(target=enqueue)
+        thread.start()
+        thread.join()
+
+    exported = export_study(study, progress=queue_from_another_thread)
+    assert failed == []
+    assert [t["number"] for t in exported["trials"]] == [0, 1, 2]
+    after = hp.load_study("mlp", db=db).trials
+    assert [t.origin for t in after[3:]] == ["enqueued"] * 3  # one per trial exported
+    assert export_study(study)["trials"][3]["origin"] == "enqueued"
+
+
+def test_an_export_holds_nothing_another_thread_has_not_committed(tmp_path: Path) -> None:
+    """An export begun while another thread of the process was inside a write transaction
+    read through that transaction: it exported a trial that was then rolled back."""
+    db = tmp_path / "h.db"
+    tuned_mlp(db).optimize(n_trials=3)
+    study = hp.load_study("mlp", db=db)
+    exported: dict[str, Any] = {}
+
+    def export() -> None:
+        exported.update(export_study(hp.load_study("mlp", db=db)))
+
+    with pytest.raises(RuntimeError, match="rolled back"), study.store.write():
+        study.store.insert_trial(
+            study.id, number=3, state=TrialState.QUEUED, params=SPACE_VALUES, origin="enqueued"
+        )
+        thread = threading.Thread(target=export)
+        thread.start()
+        thread.join()
+        raise RuntimeError("rolled back")
+    assert [t["number"] for t in exported["trials"]] == [0, 1, 2]
+    assert len(hp.load_study("mlp", db=db).trials) == 3
+
+
+def test_a_study_whose_database_file_was_deleted_meanwhile_still_exports(tmp_path: Path) -> None:
+    """The export opens a connection of its own at the study's path; with the file there
+    deleted (a notebook removing hpotrack.db), only the study's own connection still
+    reads it, and the export goes through that one: its trials are not lost with it."""
+    db = tmp_path / "h.db"
+    tuned_mlp(db).optimize(n_trials=3)
+    study = hp.load_study("mlp", db=db)
+    for path in tmp_path.glob("h.db*"):
+        path.unlink()
+    assert [t["number"] for t in export_study(study)["trials"]] == [0, 1, 2]
 
 
 def test_export_to_a_file_is_atomic_and_leaves_no_temp_file(source: Path, tmp_path: Path) -> None:

@@ -52,13 +52,12 @@ def _exported(
     trial's curve is read as it is converted (``curves=False``: none, for CSV), so a
     writer holds one trial's curve, not the study's: 50 trials of 100,000 reports took
     1.5 GB to export, even to CSV, which has no curves."""
-    store = study.store
-    with _snapshot(store):
+    with _snapshot(study) as store:
         row = store.find_study(study.name)
         if row is None:
             raise TransferError(f"study {study.name!r} no longer exists in {store.path}")
         runs, run_of = _runs(store, row.id)
-        records = study.trials
+        records = study.snapshot_trials(store)
         definition = {  # the method as stored: its class need not be imported here
             **_ordered(dict(vars(row)), STUDY),
             "space": study.space.to_json(),
@@ -195,8 +194,32 @@ def _curve(store: Store, study_id: int, number: int) -> dict[str, list[list[Any]
 
 
 @contextmanager
-def _snapshot(store: Store) -> Iterator[None]:
-    """A read transaction: every query inside sees the same committed state (WAL)."""
+def _snapshot(study: Study) -> Iterator[Store]:
+    """A store whose queries all see the same committed state of the study's file (WAL):
+    a connection of the export's own, in a read transaction. Not the process's shared
+    connection, which its other threads write through meanwhile: a transaction there made
+    their writes fail ("cannot start a transaction within a transaction"), or was theirs,
+    uncommitted. Only when the path no longer leads to the study's file (deleted or
+    replaced since it was opened) is the file read through the shared connection, the
+    only one that has it."""
+    own = None if study.store.replaced() else Store(study.db_path, must_exist=True)
+    if own is not None and own.file_id != study.store.file_id:  # replaced meanwhile
+        own.close()
+        own = None
+    if own is None:
+        with _transaction(study.store):
+            yield study.store
+        return
+    try:
+        own.conn.execute("BEGIN")
+        yield own
+    finally:
+        own.close()  # ends its read transaction
+
+
+@contextmanager
+def _transaction(store: Store) -> Iterator[None]:
+    """A read transaction on ``store``'s connection (none if one is open already)."""
     if store.conn.in_transaction:
         yield
         return
