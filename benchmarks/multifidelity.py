@@ -3,7 +3,8 @@
 Two tasks train on scikit-learn's digits one epoch at a time (``partial_fit``) and report
 the validation error after every epoch, up to 27: a linear SGDClassifier and an
 MLPClassifier. hpotrack's random search (full budget), random with the median pruner,
-successive halving, Hyperband and BOHB run next to Optuna's TPE with its HyperbandPruner,
+successive halving, Hyperband and BOHB (and, when named, bayes or TPE with the median
+pruner) run next to Optuna's TPE with its HyperbandPruner,
 random sampling with that pruner, and TPE without pruning, from several seeds. Every run
 gets the same budget of epochs: what random search trains with T trials of 27 epochs. The
 tables give the best validation error found against the epochs actually trained.
@@ -59,6 +60,10 @@ MAX_EPOCHS = 27
 # still moves by a step with one seed (benchmarks/README.md, "Why 20 seeds").
 SEEDS = 20
 HP_METHODS = ["random", "random+median", "sha", "hyperband", "bohb"]
+# rows run only when --methods names them: a model-based method with the median rule runs
+# hundreds of mostly pruned trials per run, each ask fitting its model (bayes: minutes a run)
+PRUNED_ROWS = {"random+median": "random", "bayes+median": "bayes", "tpe+median": "tpe"}
+EXTRA = ["bayes+median", "tpe+median"]
 OPTUNA = ["optuna-tpe+hyperband", "optuna-random+hyperband", "optuna-tpe"]
 MULTI_FIDELITY = ["sha", "hyperband", "bohb"]  # registered by name once they exist
 RUNGS = (1, 3, 9)  # the steps where successive halving decides, Budget(1, 27) and eta = 3
@@ -193,8 +198,11 @@ class Ledger:
 
 
 def hp_method(name: str) -> Any:
-    """The hpotrack method behind a row name (default options)."""
-    return hp.methods.Random(pruner="median") if name == "random+median" else resolve(name)
+    """The hpotrack method behind a row name (default options; ``<method>+median``: with
+    ``pruner="median"``)."""
+    if name in PRUNED_ROWS:
+        return type(resolve(PRUNED_ROWS[name]))(pruner="median")
+    return resolve(name)
 
 
 def run_hpotrack(
@@ -570,7 +578,7 @@ def parse_args() -> argparse.Namespace:
         args.seeds, args.trials = min(args.seeds, 2), args.trials or 10
     args.seeds = list(range(args.seeds))
     args.tasks = comma_names(parser, "--tasks", args.tasks, list(TASKS))
-    args.methods = comma_names(parser, "--methods", args.methods, HP_METHODS + OPTUNA)
+    args.methods = comma_names(parser, "--methods", args.methods, HP_METHODS + EXTRA + OPTUNA)
     args.skipped = {
         m: "skipped: not in this hpotrack checkout"
         for m in args.methods
@@ -602,7 +610,7 @@ def main() -> None:
         versions |= versions_of(["matplotlib"], hint=", or leave out --plot")
     lines = environment(versions)
     lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
-    hp_rows = [m for m in args.methods if m in HP_METHODS]
+    hp_rows = [m for m in args.methods if m in HP_METHODS + EXTRA]
     lines += [f"{m}: {hp_method(m)!r}" for m in hp_rows]
     report.lines(lines)
     results = search(args)

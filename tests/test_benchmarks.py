@@ -83,6 +83,23 @@ def test_a_plot_without_matplotlib_is_refused_before_the_searches(tmp_path: Path
     assert "[1/1]" not in result.stdout  # no search ran
 
 
+def test_multifidelity_runs_model_based_methods_with_the_median_rule(tmp_path: Path) -> None:
+    """``bayes+median`` and ``tpe+median`` are rows only when named (not by default)."""
+    pytest.importorskip("sklearn")
+    result = run_benchmark(
+        "multifidelity",
+        *("--quick", "--tasks", "sgd", "--methods", "bayes+median,tpe+median"),
+        *("--seeds", "1", "--trials", "2", "--workers", "1"),
+        cwd=tmp_path,
+        hidden=("optuna",),
+    )
+    assert result.returncode == 0, result.stderr
+    for row, method in (("bayes+median", "Bayes("), ("tpe+median", "TPE(")):
+        assert f"| {row} " in result.stdout
+        header = next(line for line in result.stdout.splitlines() if line.startswith(f"{row}: "))
+        assert header.startswith(f"{row}: {method}") and "pruner=Median(" in header
+
+
 @pytest.mark.parametrize(
     ("where", "said"),
     [

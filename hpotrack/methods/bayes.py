@@ -2,7 +2,8 @@
 
 Each ask refits everything from the stored history (DESIGN principle 1): the first
 ``n_startup`` trials are points of the study's scrambled Sobol sequence; after that, a GP
-(:mod:`hpotrack.methods.gp`) is fitted to the finished trials' losses, running trials are
+(:mod:`hpotrack.methods.gp`) is fitted to the finished trials' losses (a pruned trial's no
+better than its rank when it was stopped says: :func:`_observations`), running trials are
 added at the GP's own prediction (kriging believer: their variance collapses, so parallel
 workers spread out), and the acquisition is maximised over quasi-random and local candidates,
 the best of which are polished by L-BFGS-B (continuous coordinates) and by neighbour moves
@@ -20,7 +21,6 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -295,6 +295,17 @@ def _observations(
     without a finite value (its last report NaN or infinite: a diverged run). One lost or
     interrupted and replaced by a retry is not (:meth:`History.valueless`).
 
+    A pruned trial's loss is its last report, but no better than the complete trials'
+    final loss at the rank it had among them when it was stopped
+    (:meth:`History.observed_loss`). Its report alone is a final loss to the model, the
+    best one when the metric worsens with training (overfitting: an early report beats
+    every final one), and the model searched there; left out (Optuna's GPSampler fits
+    complete trials only), its region looks unexplored and is proposed again; raised to
+    the worst complete loss (as ``tpe`` ranks it) or to the pruner's percentile, the
+    model could not tell a trial stopped just past the cut from a diverged one, nor one
+    near the optimum from one far from it (benchmarks/README.md, "bayes with a pruner").
+    The cap keeps complete trials first (:meth:`History.ranked`).
+
     Read from the history's sorted indexes, not from every trial: the cost is that of the
     ``cap`` chosen and the unfinished trials, whatever the size of the study."""
     numbers, ranked = history.valued(), history.ranked()
@@ -305,7 +316,7 @@ def _observations(
         at = [bisect.bisect_left(numbers, number) for number in best]
         spread = np.linspace(0, len(numbers) - len(best) - 1, cap - len(best)).round()
         chosen = sorted(best + [numbers[i] for i in _skipping(spread.astype(int).tolist(), at)])
-    data = [(n, history.loss(cast(float, history.trials[n].value))) for n in chosen]
+    data = [(n, history.observed_loss(history.trials[n])) for n in chosen]
     pending = sorted(history.unfinished(TrialState.RUNNING) + history.unfinished(TrialState.QUEUED))
     return data, pending[-(cap // 4) :], list(history.valueless()[-(cap // 4) :])
 

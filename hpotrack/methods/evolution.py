@@ -7,10 +7,13 @@ from the stored history and draws its randomness from ``history.rng(number)``.
 
 **Population.** The best ``population`` trials with a value (complete, or pruned with a
 reported value; failed trials never) among the last ``window`` trials by number, plus the
-study's best trial wherever it is. Replacing the worst is thus implicit (a child enters
-the population only by beating its worst member), and elitism too: the incumbent is always a
-member. The window bounds the cost of an ask, O(window), however large the study grows, and
-lets old individuals age out as in regularized evolution (Real et al. 2019, AAAI).
+study's best trial wherever it is. Pruned trials rank after complete ones, whatever their
+value (:meth:`History.rank_key`): a pruned trial's value is a report partway through
+training, which beats every final one when the metric worsens with training. Replacing
+the worst is thus implicit (a child enters the population only by beating its worst
+member), and elitism too: the incumbent is always a member. The window bounds the cost
+of an ask, O(window), however large the study grows, and lets old individuals age out as
+in regularized evolution (Real et al. 2019, AAAI).
 Until ``population`` trials have a value, children are uniform random points ("sampled").
 
 **Operators**, on the unit-cube encoding of :mod:`hpotrack.space`; ints and stepped floats
@@ -55,7 +58,7 @@ from hpotrack.methods.history import History
 from hpotrack.methods.registry import register
 from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.pruners import Pruner, pruner_from
-from hpotrack.records import Edge, Origin, TrialRecord, TrialState, objective_sign
+from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Choice, Space, Value
 
 Vector = npt.NDArray[np.float64]
@@ -67,7 +70,8 @@ WINDOW_FACTOR = 10
 """``window=None`` means ``WINDOW_FACTOR * population`` trials."""
 
 _SCORED = frozenset((TrialState.COMPLETE, TrialState.PRUNED))
-"""States whose value ranks a trial (a pruned trial's value is its last report)."""
+"""States whose value ranks a trial (a pruned trial's value is its last report, and it
+ranks after every complete trial)."""
 
 _CHOICES = {
     "strategy": ("ga", "de"),
@@ -176,9 +180,8 @@ class Evolution(Method):
         best = history.best
         if best is not None and best.number < first:
             recent.append(best)  # the elite, and a child equal to it is a duplicate too
-        sign = objective_sign(history.direction)
         scored = [
-            (sign * t.value, t.number, t)
+            (history.rank_key(t), t.number, t)
             for t in recent
             if t.value is not None and t.state in _SCORED and not math.isnan(t.value)
         ]

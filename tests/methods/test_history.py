@@ -105,6 +105,28 @@ def test_the_best_of_equal_values_is_the_earliest_trial_in_any_order_of_finishin
     assert history.best is not None and history.best.number == 1  # pruned: never the best
 
 
+def test_pruned_trials_rank_after_every_complete_one_at_a_loss_no_better_than_theirs() -> None:
+    """A pruned trial's value is a report partway through training, which may beat every
+    final one (a loss that worsens with training): ranked by it, it was the best."""
+    history = History(Space({"x": Float(0.0, 1.0)}), "maximize", 0)
+    outcomes = [
+        (TrialState.COMPLETE, 0.5),
+        (TrialState.PRUNED, 0.9),  # an accuracy after one epoch
+        (TrialState.COMPLETE, 0.7),
+        (TrialState.PRUNED, 0.1),
+    ]
+    for number, (state, value) in enumerate(outcomes):
+        history.update(record(number, state).replace(value=value))
+    assert list(history.ranked()) == [(-0.7, 2), (-0.5, 0), (-0.9, 1), (-0.1, 3)]
+    assert list(history.ranked()[1:3]) == [(-0.5, 0), (-0.9, 1)]
+    assert history.ranked()[-1] == (-0.1, 3) and len(history.ranked()) == 4
+    losses = [history.observed_loss(t) for t in history.trials]
+    assert losses == [-0.5, -0.5, -0.7, -0.1]  # pruned: at least the worst complete one
+    assert sorted(history.trials, key=history.rank_key)[0].number == 2
+    history.update(history.trials[1].replace(state=TrialState.COMPLETE))  # ran to its end
+    assert history.ranked()[0] == (-0.9, 1) and history.observed_loss(history.trials[1]) == -0.9
+
+
 def test_is_pending_names_the_values_of_queued_and_running_trials_only() -> None:
     history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0)
     states = [TrialState.COMPLETE, TrialState.RUNNING, TrialState.QUEUED, TrialState.FAILED]
