@@ -171,25 +171,12 @@ def test_a_stale_heartbeat_from_another_host_is_recovered(tmp_path: Path) -> Non
     assert trials[3].origin == "retried"
 
 
-def test_a_lost_trial_ends_when_it_was_last_seen_alive(tmp_path: Path) -> None:
-    """Its last heartbeat, not the moment a later run noticed the loss: a study resumed
-    the next day would otherwise show a day-long trial."""
-    seen = time.time() - 3600.0
-    db = tmp_path / "h.db"
-    train = _study_with_a_running_trial(
-        db, retries=1, host=hostname(), pid=dead_pid(), heartbeat=seen
-    )
-    with open_store(db).write():
-        open_store(db).conn.execute("UPDATE trials SET started = ? WHERE number = 2", (seen - 9,))
-    lost = train.optimize(n_trials=3).trials[2]
-    assert lost.state is TrialState.FAILED and lost.finished == seen
-
-
-def test_a_lost_trials_error_says_how_long_after_it_was_last_seen_the_loss_was_found(
+def test_a_lost_trial_ends_when_it_was_last_seen_alive_and_says_when_it_was_found(
     tmp_path: Path,
 ) -> None:
-    """Its ``finished`` time is when it was last seen alive, which read as when the
-    study knew it had ended: nothing stored said that the loss was found an hour later.
+    """It ends at its last heartbeat, not the moment a later run noticed the loss: a
+    study resumed the next day would otherwise show a day-long trial. That read as when
+    the study knew it had ended: its error now says the loss was found an hour later.
     The retry's edge keeps the reason alone."""
     seen = time.time() - 3600.0
     db = tmp_path / "h.db"
