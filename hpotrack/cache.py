@@ -39,16 +39,17 @@ class TrialCache:
         version = self._store.version()  # before the query: a commit in between re-reads
         if snapshot is None and version == self._version:
             return 0
-        if not store.study_exists(self._row.id):
-            raise StudyDeleted(
-                f"study {self._row.name!r} was deleted from {self._store.path} while this "
-                "process was using it (hpotrack delete?): nothing more is stored for it"
-            )
-        self._version = version if snapshot is None else None  # None: the next read looks
         history = self.history
         known = len(history.trials)
-        with store.reading():
+        with store.reading():  # committed rows only: none another thread may roll back
+            if not store.study_exists(self._row.id):
+                raise StudyDeleted(
+                    f"study {self._row.name!r} was deleted from {self._store.path} while "
+                    "this process was using it (hpotrack delete?): nothing more is stored "
+                    "for it"
+                )
             changes = store.trials_since(self._row.id, self._seq, known)
+        self._version = version if snapshot is None else None  # None: the next read looks
         with history.batch():  # the first read applies every trial
             for trial_id, seq, record in changes:
                 if record.number >= known:

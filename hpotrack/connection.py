@@ -197,10 +197,15 @@ class Connection:
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        """Reads whose errors (a file damaged since it was opened, a disk error) become
-        one :class:`StorageError` naming the file and what to do, as opening's do."""
+        """Reads that see only committed rows, and whose errors (a file damaged since it
+        was opened, a disk error) become one :class:`StorageError` naming the file and
+        what to do, as opening's do. The threads of a process share this connection, so
+        a read while another thread is inside :meth:`write` would see that thread's
+        uncommitted rows, which a rollback then takes back: the read waits for it to end
+        (a thread inside its own write transaction reads on: the lock is re-entrant)."""
         try:
-            yield
+            with self._writer.thread_lock:
+                yield
         except sqlite3.DatabaseError as exc:
             text = str(exc)
             message = self._damaged(text) if "malformed" in text else None
@@ -353,15 +358,21 @@ class Connection:
         asked = time.perf_counter()
         try:
             with self._writer.hold(timeout=wait, while_waiting=while_waiting):
-                self.conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for others
-                self.last_wait = time.perf_counter() - asked
-                try:
+                try:  # BEGIN inside: an interrupt right after it (Ctrl-C) rolls back too
+                    self.conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for others
+                    self.last_wait = time.perf_counter() - asked
                     yield
                 except BaseException:
                     if self.conn.in_transaction:
                         self.conn.execute("ROLLBACK")
                     raise
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException as exc:  # an interrupt right after it: committed
+                    if isinstance(exc, sqlite3.Error) or self.conn.in_transaction:
+                        raise
+                    self._commits += 1  # callers tell by the count that it committed
+                    raise
                 self._commits += 1
                 self._last_commit.version = self.version()  # no hpotrack writer can interleave
         except sqlite3.OperationalError as exc:

@@ -44,6 +44,13 @@ class WriterLock:
         self._depth = 0
         self._thread_lock = threading.RLock()  # threads of one process share the fd
 
+    @property
+    def thread_lock(self) -> threading.RLock:
+        """The part of the lock among this process's threads, taken first by
+        :meth:`hold`: held alone, it keeps the other threads out of their write
+        transactions without locking out other processes."""
+        return self._thread_lock
+
     @contextmanager
     def hold(
         self, timeout: float, while_waiting: Callable[[], object] | None = None
@@ -53,7 +60,13 @@ class WriterLock:
         ``while_waiting`` is called each time the lock was found taken, before sleeping:
         work that need not hold the lock, done while another process holds it."""
         deadline = time.monotonic() + timeout
-        if not self._thread_lock.acquire(timeout=timeout):
+        try:
+            taken = self._thread_lock.acquire(timeout=timeout)
+        except BaseException:  # Ctrl-C landing right after it was taken: give it back
+            if self._thread_lock._is_owned():  # type: ignore[attr-defined]
+                self._thread_lock.release()  # (owned before: re-entered, taken once more)
+            raise
+        if not taken:
             raise TimeoutError(self.path)
         try:
             if self._depth == 0:  # counted only once held: a wait that fails holds nothing

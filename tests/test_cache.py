@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 from hpotrack.cache import TrialCache
 from hpotrack.methods.history import History
+from hpotrack.records import TrialState
 from hpotrack.space import Space
 from hpotrack.store import Store
 from tests.test_store import add_trial, finish, new_study
@@ -43,3 +47,39 @@ def test_reads_add_the_checks_written_since_to_those_the_cache_has(store: Store)
     finish(store, study_id, ids[0], value=0.1)
     cache.read_changes()
     assert cache.history.complete_at(3) == [9.0] and cache.history.trials[2].checks == {}
+
+
+def test_a_read_while_another_thread_writes_never_keeps_rows_it_rolls_back(
+    store: Store,
+) -> None:
+    """The threads of a process share one connection, on which a read sees the rows a
+    write transaction of another thread has not committed yet. A cache that applied
+    such a row, which the rollback then took back, kept a trial that never existed and
+    skipped the committed change that came next with the same ``seq``: a monitoring
+    thread's study showed a trial running for ever. Reads wait for the transaction."""
+    study_id = new_study(store)
+    cache = cache_of(store)
+    written, read = threading.Event(), threading.Event()
+
+    def write_then_roll_back() -> None:
+        with contextlib.suppress(RuntimeError), store.write():
+            store.insert_trial(
+                study_id, number=0, state=TrialState.RUNNING, params={"x": 0.9}, origin="sampled"
+            )
+            written.set()
+            read.wait(0.5)  # the read finishes here, or waits for the rollback
+            raise RuntimeError("the transaction fails after its write")
+
+    writer = threading.Thread(target=write_then_roll_back)
+    writer.start()
+    written.wait()
+    cache.read_changes()
+    read.set()
+    writer.join()
+    add_trial(store, study_id, 0)  # committed, with the seq the rolled-back row had
+    cache.read_changes()
+    fresh = cache_of(store)
+    fresh.read_changes()
+    assert [t.params for t in cache.history.trials] == [{"x": 0.5}]
+    assert list(cache.history.trials) == list(fresh.history.trials)
+    assert cache.ids == fresh.ids

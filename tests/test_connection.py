@@ -3,15 +3,18 @@ WAL, and files written by older versions, migrated."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -1050,3 +1053,96 @@ def test_the_version_after_a_commit_is_the_committing_threads(store: Store) -> N
     other.start()
     other.join()
     assert store.committed_version == mine != store.version()
+
+
+def test_an_interrupt_right_after_begin_rolls_the_transaction_back(
+    db: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C lands at the first call after ``BEGIN IMMEDIATE`` returns. Begun outside
+    the block that rolls back, the transaction stayed open: the run's last write (the
+    interrupted trial's outcome) failed with "cannot start a transaction within a
+    transaction", and the connection kept SQLite's write lock from every other process."""
+    study_id = new_study(store)
+    real = time.perf_counter
+    calls = itertools.count()
+
+    def interrupted_second_time() -> float:
+        if next(calls) == 1:  # the first call times the wait; the second follows BEGIN
+            raise KeyboardInterrupt
+        return real()
+
+    monkeypatch.setattr(time, "perf_counter", interrupted_second_time)
+    with pytest.raises(KeyboardInterrupt), store.write():
+        pytest.fail("the block never runs")
+    monkeypatch.undo()
+    assert not store.conn.in_transaction
+    with store.write():
+        store.update_study(study_id, target=3)
+    other = Store(db)
+    with other.write():  # another connection gets the write lock at once
+        other.update_study(study_id, target=4)
+    other.close()
+    assert query(db, "SELECT target FROM studies") == [(4,)]
+
+
+class _InterruptedAfterCommit:
+    """A connection whose COMMIT is followed by Ctrl-C, as one landing during it is."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        cursor = self._conn.execute(sql, *args)
+        if sql == "COMMIT":
+            raise KeyboardInterrupt
+        return cursor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_an_interrupt_right_after_commit_still_counts_the_commit(
+    db: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Callers tell by ``commits`` whether their transaction committed (an ask hands its
+    claimed trials to the run only then). Ctrl-C during COMMIT lands right after it: the
+    commit went uncounted, and the run left the trial it had just claimed running in
+    the database (a third of the runs a Ctrl-C stopped, with a trivial function)."""
+    study_id = new_study(store)
+    before = store.commits
+    monkeypatch.setattr(store, "conn", _InterruptedAfterCommit(store.conn))
+    with pytest.raises(KeyboardInterrupt), store.write():
+        store.update_study(study_id, target=3)
+    monkeypatch.undo()
+    assert query(db, "SELECT target FROM studies") == [(3,)]
+    assert store.commits == before + 1 and not store.conn.in_transaction
+
+
+class _InterruptedAfterAcquire:
+    """A thread lock after whose taking Ctrl-C lands, as one arriving while it waits."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    def acquire(self, timeout: float = -1) -> bool:
+        self.lock.acquire(timeout=timeout)
+        raise KeyboardInterrupt
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.lock, name)
+
+
+def test_an_interrupt_right_after_the_thread_lock_is_taken_leaves_it_free(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken outside the block that gives it back, the lock stayed held by the
+    interrupted thread: every read of another thread (a monitor's) then waited for ever."""
+    interrupted = _InterruptedAfterAcquire()
+    monkeypatch.setattr(store._writer, "_thread_lock", interrupted)
+    with pytest.raises(KeyboardInterrupt), store.write():
+        pytest.fail("the block never runs")
+    taken: list[bool] = []
+    other = threading.Thread(target=lambda: taken.append(interrupted.lock.acquire(timeout=5)))
+    other.start()
+    other.join()
+    assert taken == [True]

@@ -7,6 +7,7 @@ import itertools
 import json
 import pickle
 import sys
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -341,6 +342,57 @@ def test_a_study_sees_writes_of_another_study_object_on_the_same_connection(db: 
     assert len(first.trials) == 3 and first.trials[2].state is TrialState.QUEUED
     train.optimize(n_trials=3)
     assert first.trials[2].state is TrialState.COMPLETE
+
+
+def test_a_thread_reading_the_study_while_a_check_rolls_back_sees_what_is_stored(
+    db: Path,
+) -> None:
+    """A monitoring thread's study shares the process's connection with the run. A
+    method whose ``on_report`` raises does so inside the check's write transaction,
+    after the check was written; read at that moment, the check was cached and the
+    trial's stored failure, written next with the same ``seq``, never read: the monitor
+    showed the trial running for ever. Its reads wait for the transaction to end."""
+    from dataclasses import dataclass
+
+    from hpotrack.methods.history import History
+    from hpotrack.methods.random_search import Random
+    from hpotrack.methods.registry import register
+    from hpotrack.records import TrialRecord
+
+    written, read = threading.Event(), threading.Event()
+
+    @register
+    @dataclass(frozen=True)
+    class Raising(Random):
+        name = "test-raising-on-report"
+
+        def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
+            return 1 if step <= 1 else None
+
+        def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
+            written.set()
+            read.wait(0.5)  # the monitor reads here, or waits for the rollback
+            raise RuntimeError("on_report failed")
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=Raising(), study="r", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        return x
+
+    monitor = hp.load_study(train.study.name, db=db)
+    assert monitor.trials == []
+
+    def watch() -> None:
+        written.wait()
+        monitor.trials  # noqa: B018 - the read under test
+        read.set()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    train.optimize(n_trials=1)
+    watcher.join()
+    assert [t.state for t in monitor.trials] == [TrialState.FAILED]
+    assert monitor.trials == hp.load_study("r", db=db).trials
 
 
 def test_ask_claims_several_trials_in_one_transaction(db: Path) -> None:
