@@ -192,45 +192,15 @@ def script_argv(
 
 
 def shown_argv(text: str | None) -> str | None:
-    """A run's ``argv`` column as a command line to read or paste into a shell, on one
-    line: an argument that was not UTF-8 shows its bytes escaped (``\\udce9``), which a
-    terminal can print; one with a newline, a tab or another control character is
-    quoted as ``$'a\\nb'`` (:func:`_shell_word`). Words stored joined by spaces (before
-    argv was a JSON list) are shown as stored, but for those two."""
+    """A run's ``argv`` column as a command line (``shlex.join``) to read or paste into a
+    shell; an argument that was not UTF-8 shows its bytes escaped (``\\udce9``), which a
+    terminal can print. Words stored joined by spaces (before argv was a JSON list) are
+    shown as stored."""
     if text is None:
         return None
     argv = stored_argv(text)
-    words = [word.encode("utf-8", "backslashreplace").decode("utf-8") for word in argv.words]
-    if argv.exact:
-        return " ".join(_shell_word(word) for word in words)
-    return " ".join(word if word.isprintable() else _shell_word(word) for word in words)
-
-
-# escapes of $'...' (ANSI-C quoting) for the characters with a short one
-_SHORT_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _shell_word(word: str) -> str:
-    """``word`` quoted for a shell (:func:`shlex.quote`); one that a terminal would not
-    print as it is (a newline broke the line in two, an escape sequence would be obeyed)
-    as ``$'...'``, those characters escaped: bash, zsh and ksh read it back as the
-    word."""
-    if word.isprintable():
-        return shlex.quote(word)
-    return "$'" + "".join(_ansi_c_escaped(char) for char in word) + "'"
-
-
-def _ansi_c_escaped(char: str) -> str:
-    """One character inside ``$'...'``: printable ones as they are; in a UTF-8 shell,
-    ``\\uHHHH`` gives the character (``\\xHH`` above 7F would give a lone byte)."""
-    if char in _SHORT_ESCAPES:
-        return _SHORT_ESCAPES[char]
-    if char.isprintable():
-        return char
-    code = ord(char)
-    if code < 0x80:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    line = shlex.join(argv.words) if argv.exact else text
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _has_source(fn: Callable[..., Any]) -> bool:

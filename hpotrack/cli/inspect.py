@@ -203,9 +203,9 @@ def _present(pairs: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
 
 
 def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]:
-    """The run's fields to show, each on its line: argv is a command line already
-    (:func:`shown_argv`); other text (a host from an imported file) is quoted and
-    escaped where it would break the line, as a trial's other text is."""
+    """The run's fields to show, each on its line: text that would break the line (argv
+    with a newline, a host from an imported file) is quoted and escaped, as a trial's
+    other text is."""
     labels = {"git_commit": "git commit", "source_hash": "source hash", "started": "run started"}
     return [
         (labels.get(key, key), _provenance_value(key, value))
@@ -217,9 +217,7 @@ def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]
 def _provenance_value(key: str, value: Any) -> object:
     if key == "started":
         return when(value)
-    if isinstance(value, str) and key != "argv":
-        return unambiguous(value)
-    return value
+    return unambiguous(value) if isinstance(value, str) else value
 
 
 def _curve_lines(name: str, points: Sequence[tuple[int, float]]) -> list[str]:
