@@ -63,7 +63,7 @@ HP_METHODS = ["random", "random+median", "sha", "hyperband", "bohb"]
 # rows run only when --methods names them: a model-based method with the median rule runs
 # hundreds of mostly pruned trials per run, each ask fitting its model (bayes: minutes a run)
 PRUNED_ROWS = {"random+median": "random", "bayes+median": "bayes", "tpe+median": "tpe"}
-EXTRA = ["bayes+median", "tpe+median"]
+EXTRA = [row for row in PRUNED_ROWS if row not in HP_METHODS]  # bayes+median, tpe+median
 OPTUNA = ["optuna-tpe+hyperband", "optuna-random+hyperband", "optuna-tpe"]
 MULTI_FIDELITY = ["sha", "hyperband", "bohb"]  # registered by name once they exist
 RUNGS = (1, 3, 9)  # the steps where successive halving decides, Budget(1, 27) and eta = 3
