@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from hpotrack.errors import StorageError
 from hpotrack.filelock import WriterLock
+from hpotrack.files import folder_problem
 from hpotrack.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -85,7 +86,10 @@ class Connection:
                 "HPOTRACK_DB) to the file your study wrote"
             )
         if self.path.is_dir():
-            raise StorageError(f"{self.path} is a directory, not a database file")
+            raise StorageError(
+                f"{self.path} is a directory, not a database file: name a file in it, "
+                f"e.g. db='{self.path / 'hpotrack.db'}'"
+            )
         for end in COMPANION_ENDS:
             owner = self.path.with_name(self.path.name.removesuffix(end))
             if self.path.name.endswith(end) and owner.is_file():
@@ -93,10 +97,9 @@ class Connection:
                     f"{self.path} belongs to the database {owner} (SQLite's or hpotrack's "
                     f"file beside it); pass db={owner} (--db {owner})"
                 )
-        if not self.path.parent.is_dir():
-            raise StorageError(
-                f"cannot create {self.path}: the folder {self.path.parent} does not exist"
-            )
+        problem = folder_problem(self.path)
+        if problem is not None:
+            raise StorageError(f"cannot create {self.path}: {problem}")
         self._writer = WriterLock(self.path)
         self._commits = 0  # write transactions committed through this connection
         self._last_commit = threading.local()  # .version: see committed_version
@@ -421,7 +424,7 @@ class Connection:
                 f"{' '.join(shlex.quote(str(p)) for p in stuck)} ({text})"
             )
         if "readonly" in text:
-            return f"cannot write {self.path}: the file or its folder is read-only ({text})"
+            return f"cannot write {self.path}: {_read_only_fix(self.path)} ({text})"
         if "full" in text or "disk I/O" in text:
             return (
                 f"cannot write {self.path}: the disk is full or a file-size limit was reached "
@@ -526,6 +529,16 @@ def _writable(path: Path) -> bool:
     """Whether this process may write the file and make files beside it (SQLite's -wal
     and -shm): not in a read-only file, folder or mount."""
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _read_only_fix(path: Path) -> str:
+    """What is read-only and, for the file, the command that makes it writable, with the
+    -wal and -shm a read left read-only beside it (:func:`_read_only_beside`): else the
+    next write fails on them in turn. (A read-only folder is refused at opening.)"""
+    if not os.access(path, os.W_OK):
+        files = " ".join(shlex.quote(str(p)) for p in [path, *_read_only_beside(path)])
+        return f"the file is read-only; make it writable to store anything: chmod u+w {files}"
+    return "the file or its folder is read-only"
 
 
 def _read_only_beside(path: Path) -> list[Path]:

@@ -12,6 +12,16 @@ from typing import IO, Any, TypeVar
 T = TypeVar("T")
 
 
+def folder_problem(path: Path) -> str | None:
+    """What keeps ``path`` from being written in its folder, or None: the folder does not
+    exist, or it is a file (``-o results.csv/out.json``)."""
+    folder = path.parent
+    if folder.is_dir():
+        return None
+    problem = "is a file, not a folder" if folder.exists() else "does not exist"
+    return f"the folder {folder} {problem}"
+
+
 def write_replacing(path: str | Path, write: Callable[[IO[Any]], T], *, text: bool) -> T:
     """Call ``write`` with an open file whose content then becomes ``path``'s; returns
     what ``write`` returned.

@@ -21,6 +21,10 @@ from typing import Any
 from hpotrack.errors import HpotrackError
 
 SCRIPT_MODULE = "__hpotrack_main__"  # a script's name here (it was ``__main__`` when run)
+IMPORTED_AGAIN = (
+    "worker processes (n_jobs) and hpotrack resume import this script again, "
+    'without running its `if __name__ == "__main__":` block'
+)
 
 
 class FunctionNotFound(HpotrackError):
@@ -85,9 +89,19 @@ def load_function(reference: Mapping[str, Any]) -> Any:
                 "other process can import it: move it to module level"
             )
         if not hasattr(target, part):
-            raise FunctionNotFound(f"{module_name}:{qualname} cannot be found (no {part!r})")
+            fix = main_block_fix(reference, f"define {part}") if target is module else ""
+            raise FunctionNotFound(f"{module_name}:{qualname} cannot be found (no {part!r}){fix}")
         target = getattr(target, part)
     return target
+
+
+def main_block_fix(reference: Mapping[str, Any], fix: str) -> str:
+    """For a script's function, why importing the script again lacks what its run had
+    (a function defined or decorated under ``if __name__ == "__main__":``) and ``fix``
+    ("define train", say) to do at module level; empty for a module's function."""
+    if reference.get("module") != "__main__" or not reference.get("path"):
+        return ""
+    return f": {IMPORTED_AGAIN}, so {fix} at module level, outside that block"
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from hpotrack.errors import (
     TargetReached,
     TooManyFailures,
 )
+from hpotrack.loader import IMPORTED_AGAIN
 from hpotrack.outcomes import checked_hypergradient, parse_result, stopped_outcome
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import SCRIPT_MODULES
@@ -129,9 +130,7 @@ def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
     if getattr(fn, "__module__", None) not in SCRIPT_MODULES:
         return ""
     return (
-        "hpotrack: worker processes (n_jobs) and hpotrack resume import this script again, "
-        'without running its `if __name__ == "__main__":` block: set the names the '
-        "function uses (data, say) at module level\n"
+        f"hpotrack: {IMPORTED_AGAIN}: set the names the function uses (data, say) at module level\n"
     )
 
 

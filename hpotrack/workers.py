@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpotrack.errors import HpotrackError
-from hpotrack.loader import load_function, one_line
+from hpotrack.loader import load_function, main_block_fix, one_line
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import callable_name, described, function_reference
 from hpotrack.runner import Ran, Terminated, ignored, terminated_as_interrupted
@@ -247,7 +247,8 @@ def _work(
         tuned = tuned_function(load_function(reference), study)
         forward_to_parent(results, level)  # after the script's own logging set-up, if any
         if tuned is None:
-            raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune")
+            fix = main_block_fix(reference, "apply @hp.tune to it")
+            raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune{fix}")
         tuned.optimize_in_process(
             Path(db),
             n_trials,

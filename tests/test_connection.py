@@ -427,6 +427,32 @@ def test_files_a_read_of_a_read_only_database_left_are_named_once_it_is_writable
     assert query(db, "SELECT target FROM studies") == [(5,)]
 
 
+def test_a_write_to_a_read_only_database_names_the_chmod_that_lets_it_write(
+    tmp_path: Path,
+) -> None:
+    """It said "the file or its folder is read-only" without the fix; once the file alone
+    was made writable, the write failed again on the -wal and -shm a read had left
+    read-only beside it. The command named makes the next write work."""
+    db = tmp_path / "h.db"
+    with closing(Store(db)) as store:
+        new_study(store)
+    db.chmod(0o444)
+    read = "import sys; from hpotrack.store import Store; Store(sys.argv[1]).list_studies()"
+    subprocess.run([*_unprivileged(), sys.executable, "-c", read, str(db)], check=True)
+    write = (
+        "import sys; from hpotrack.store import Store; store = Store(sys.argv[1])\n"
+        "with store.write(): store.update_study(1, target=5)"
+    )
+    run = [*_unprivileged(), sys.executable, "-c", write, str(db)]
+    error = subprocess.run(run, capture_output=True, text=True).stderr.strip().splitlines()[-1]
+    assert f"cannot write {db}: the file is read-only; make it writable" in error, error
+    fix = error.split("chmod u+w ")[1].split(" (attempt")[0].split()
+    assert fix[0] == str(db)
+    subprocess.run(["chmod", "u+w", *fix], check=True)
+    subprocess.run(run, check=True)
+    assert query(db, "SELECT target FROM studies") == [(5,)]
+
+
 def test_a_read_only_mount_is_named_with_what_to_do(
     db: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -507,6 +533,17 @@ def test_a_new_database_in_a_read_only_folder_says_where_to_put_it(tmp_path: Pat
 def test_a_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="directory"):
         Store(tmp_path)
+
+
+def test_a_directory_as_db_names_a_file_in_it_to_use_instead(tmp_path: Path) -> None:
+    """``db="runs"`` for a folder said only "is a directory, not a database file"."""
+    train = hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=tmp_path)(lambda x: x)
+    with pytest.raises(StorageError) as raised:
+        train.optimize(n_trials=1)
+    suggested = tmp_path / "hpotrack.db"
+    assert str(raised.value).endswith(f"name a file in it, e.g. db='{suggested}'")
+    hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=suggested)(lambda x: x).optimize(n_trials=1)
+    assert len(hp.load_study("s", db=suggested).trials) == 1
 
 
 @pytest.mark.parametrize("end", ["-wal", "-shm", ".lock"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
-from hpotrack.loader import SCRIPT_MODULE, ExitedWhileImported, load_function
+from hpotrack.loader import SCRIPT_MODULE, ExitedWhileImported, FunctionNotFound, load_function
 
 ARGPARSE_SCRIPT = textwrap.dedent(
     """
@@ -60,3 +60,36 @@ def test_a_script_that_exits_when_imported_is_one_error_naming_the_fix(
         load_function(reference)
     message = str(raised.value)
     assert str(script) in message and 'under `if __name__ == "__main__":`' in message
+
+
+def test_a_function_defined_under_the_main_guard_is_missing_and_the_error_says_why(
+    tmp_path: Path, isolated: pytest.MonkeyPatch
+) -> None:
+    """It read "__main__:train cannot be found (no 'train')", without cause or fix."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import hpotrack as hp\n"
+        'if __name__ == "__main__":\n'
+        "    @hp.tune({'x': hp.Float(0.0, 1.0)})\n"
+        "    def train(x):\n"
+        "        return x\n"
+    )
+    reference = {"module": "__main__", "qualname": "train", "path": str(script)}
+    with pytest.raises(FunctionNotFound) as raised:
+        load_function(reference)
+    message = str(raised.value)
+    assert 'without running its `if __name__ == "__main__":` block' in message
+    assert message.endswith("so define train at module level, outside that block")
+
+
+def test_a_module_missing_the_function_gets_no_main_guard_advice(
+    tmp_path: Path, isolated: pytest.MonkeyPatch
+) -> None:
+    """An imported module runs whole: a name missing there was renamed or moved."""
+    (tmp_path / "renamed_module.py").write_text("def fit(x):\n    return x\n")
+    isolated.syspath_prepend(str(tmp_path))
+    isolated.delitem(sys.modules, "renamed_module", raising=False)
+    reference = {"module": "renamed_module", "qualname": "train", "path": None}
+    with pytest.raises(FunctionNotFound) as raised:
+        load_function(reference)
+    assert str(raised.value) == "renamed_module:train cannot be found (no 'train')"

@@ -631,6 +631,40 @@ def test_a_name_set_under_the_main_guard_is_missing_in_workers_and_the_failure_s
     assert trials and all(hint in (t.error or "") for t in trials)
 
 
+@pytest.mark.parametrize(
+    ("main_block", "fix"),
+    [
+        (
+            "    @hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')\n"
+            "    def f(x):\n        return x\n",
+            "so define f at module level, outside that block",
+        ),
+        (
+            "    f = hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')(g)\n",
+            "so apply @hp.tune to it at module level, outside that block",
+        ),
+    ],
+    ids=["defined", "decorated"],
+)
+def test_a_function_tuned_under_the_main_guard_with_n_jobs_says_the_fix(
+    tmp_path: Path, main_block: str, fix: str
+) -> None:
+    """Workers import the script again without its main block, where the tuned function
+    was defined (or decorated): they failed with "__main__:f cannot be found (no 'f')"
+    or "g is not decorated with @hp.tune", which named no cause nor fix."""
+    done = run_source(
+        tmp_path,
+        "import hpotrack as hp\n"
+        "def g(x):\n    return x\n"
+        f"if __name__ == '__main__':\n{main_block}    f.optimize(n_trials=4, n_jobs=2)\n",
+    )
+    assert done.returncode == 1
+    last = done.stderr.rstrip().splitlines()[-1]
+    assert 'without running its `if __name__ == "__main__":` block' in last, done.stderr
+    assert last.endswith(fix), done.stderr
+    assert hp.load_study("s", db=tmp_path / "h.db").trials == []
+
+
 def test_max_budget_is_shared_by_worker_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,6 +34,7 @@ from hpotrack.loader import (
     ExitedWhileImported,
     FunctionNotFound,
     load_function,
+    main_block_fix,
     using_argv,
 )
 from hpotrack.provenance import script_arguments, script_argv, stored_argv
@@ -265,7 +266,11 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> TunedFunction:
             "pass --function module:name or path/to/file.py:name"
         ) from None
     if tuned is None:
-        raise CliError(f"{where} is not decorated with @hp.tune; pass --function to the right one")
+        fix = main_block_fix(reference, "apply @hp.tune to it")
+        raise CliError(
+            f"{where} is not decorated with @hp.tune{fix}; {'or ' if fix else ''}pass "
+            "--function to the right one"
+        )
     return tuned
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hpotrack.files import write_replacing
+from hpotrack.files import folder_problem, write_replacing
 from hpotrack.plots.common import PlotError, Progress, require_matplotlib
 from hpotrack.plots.curves_plot import curves
 from hpotrack.plots.history_plot import history
@@ -48,9 +48,9 @@ def save(
     fmt = target.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise PlotError(f"cannot tell the image format of {target}: name it .png, .pdf or .svg")
-    if not target.parent.is_dir():
-        problem = "is a file, not a folder" if target.parent.exists() else "does not exist"
-        raise PlotError(f"cannot write {target}: the folder {target.parent} {problem}")
+    problem = folder_problem(target)
+    if problem is not None:
+        raise PlotError(f"cannot write {target}: {problem}")
     drawn = figure(study, kind, progress=progress)
     try:
         write_replacing(

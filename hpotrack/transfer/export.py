@@ -18,7 +18,7 @@ from typing import Any, TextIO, cast
 from hpotrack import lineage
 from hpotrack.connection import COMPANION_ENDS
 from hpotrack.csv_nul import nul_explained
-from hpotrack.files import write_replacing
+from hpotrack.files import folder_problem, write_replacing
 from hpotrack.jsonable import jsonable
 from hpotrack.records import TrialRecord
 from hpotrack.store import Store
@@ -140,8 +140,9 @@ def export_to_file(
     """Write the export to ``path`` atomically (:func:`write_replacing`); returns the trial
     count."""
     target = Path(path)
-    if not target.parent.is_dir():
-        raise TransferError(f"cannot write {target}: the folder {target.parent} does not exist")
+    problem = folder_problem(target)
+    if problem is not None:
+        raise TransferError(f"cannot write {target}: {problem}")
     _refuse_a_database(target, study, fmt)
     try:
         return write_replacing(

@@ -329,6 +329,40 @@ def test_function_option_errors(tmp_path: Path) -> None:
     assert code == 2 and "not decorated" in output
 
 
+@pytest.mark.parametrize(
+    ("main_block", "fix"),
+    [
+        (
+            "    @hp.tune({'x': (0.0, 1.0)}, study='guarded', db='h.db')\n"
+            "    def train(x):\n        return x\n",
+            "so define train at module level, outside that block; pass --function",
+        ),
+        (
+            "    train = hp.tune({'x': (0.0, 1.0)}, study='guarded', db='h.db')(fit)\n",
+            "so apply @hp.tune to it at module level, outside that block; or pass --function",
+        ),
+    ],
+    ids=["defined", "decorated"],
+)
+def test_a_function_tuned_under_the_main_guard_cannot_be_resumed_and_says_why(
+    tmp_path: Path, main_block: str, fix: str
+) -> None:
+    """resume imports the script without its main block: it said "cannot be found (no
+    'train')" or "is not decorated with @hp.tune", and pointed only at --function."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import hpotrack as hp\n"
+        "def fit(x):\n    return x\n"
+        f"if __name__ == '__main__':\n{main_block}    train.optimize(n_trials=2)\n"
+    )
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=True, capture_output=True)
+    code, output = invoke(tmp_path / "h.db", "guarded", "--n-trials", "3")
+    assert code == 2 and "Traceback" not in output
+    assert 'without running its `if __name__ == "__main__":` block' in output
+    assert fix in output, output
+    assert len(hp.load_study("guarded", db=tmp_path / "h.db").trials) == 2
+
+
 def test_unknown_study_suggests_a_close_name(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     code, output = invoke(db, "scrip")

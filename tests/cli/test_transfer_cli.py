@@ -193,6 +193,20 @@ def test_export_to_a_missing_folder(source: Path, tmp_path: Path) -> None:
     assert_user_error(result, "does not exist")
 
 
+def test_export_or_import_under_a_file_says_it_is_no_folder(source: Path, tmp_path: Path) -> None:
+    """A file where a folder should be (``-o results.csv/mlp.json``) was reported as a
+    folder that "does not exist", though it is there."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("kept\n")
+    result = invoke("--db", source, "export", "mlp", "-o", notes / "mlp.json")
+    assert_user_error(result, f"the folder {notes} is a file, not a folder")
+    exported = tmp_path / "mlp.json"
+    assert invoke("--db", source, "export", "mlp", "-o", exported).exit_code == 0
+    result = invoke("--db", notes / "h.db", "import", exported)
+    assert_user_error(result, f"the folder {notes} is a file, not a folder")
+    assert notes.read_text() == "kept\n"
+
+
 def test_export_never_replaces_a_database(source: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     make_studies(other)
