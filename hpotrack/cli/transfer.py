@@ -19,6 +19,7 @@ from hpotrack.transfer import (
     export_to_file,
     import_checked,
     read_export,
+    refuse_a_database,
     validate_export,
     write_export,
 )
@@ -43,7 +44,8 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
     back with `hpotrack import`: json indented, each curve point [step, value, time] on a
     line of its own; jsonl compact, a trial per line. csv is one row per trial, params and
     metrics flattened.
-    Without --format, a file named .csv, .jsonl or .json gets that format. Checkpoint
+    Without --format, a file named .csv, .jsonl or .json gets that format (another
+    ending needs --format), and stdout gets json. Checkpoint
     files are not exported: an imported study's promotions and retries train from
     scratch.
     """
@@ -51,8 +53,15 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
     if output is not None and str(output) == "-":
         output = None
     named = "" if output is None else output.suffix.lower().lstrip(".")
+    chosen = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
+    if named and named not in FORMATS and not chosen:
+        refuse_a_database(output, opened, fmt)  # the graver mistake first: -o hpotrack.db
+        raise TransferError(
+            f"cannot tell the export format of {output}: name it .json, .jsonl or .csv, "
+            "or choose one with --format (json, jsonl, csv)"
+        )
     if named in FORMATS and named != fmt:
-        if ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
+        if chosen:
             raise TransferError(
                 f"--format {fmt} but {output} is named .{named}: name the file .{fmt}, "
                 f"or leave --format out to write {named}"

@@ -36,7 +36,13 @@ itself), or the imported study would never run its grid cell or promotion.
 
 from __future__ import annotations
 
-from hpotrack.transfer.export import best_schedule, export_study, export_to_file, write_export
+from hpotrack.transfer.export import (
+    best_schedule,
+    export_study,
+    export_to_file,
+    refuse_a_database,
+    write_export,
+)
 from hpotrack.transfer.format import (
     FORMAT,
     FORMATS,
@@ -69,6 +75,7 @@ __all__ = [
     "import_study",
     "parse_export",
     "read_export",
+    "refuse_a_database",
     "validate_export",
     "write_export",
 ]

@@ -143,7 +143,7 @@ def export_to_file(
     problem = folder_problem(target)
     if problem is not None:
         raise TransferError(f"cannot write {target}: {problem}")
-    _refuse_a_database(target, study, fmt)
+    refuse_a_database(target, study, fmt)
     try:
         return write_replacing(
             target,
@@ -154,7 +154,7 @@ def export_to_file(
         raise TransferError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
-def _refuse_a_database(target: Path, study: Study, fmt: str) -> None:
+def refuse_a_database(target: Path, study: Study, fmt: str) -> None:
     """An export never replaces a database (the study's own, its journal files, or any
     SQLite file): ``-o hpotrack.db`` would have turned every study in it into one
     export."""

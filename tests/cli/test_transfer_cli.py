@@ -407,3 +407,17 @@ def test_export_to_dev_stdout_in_a_pipe_is_the_export_alone(source: Path) -> Non
     )
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     assert done.stdout == export_text("mlp", source, "json")
+
+
+def test_export_to_a_name_of_no_format_asks_for_one(source: Path, tmp_path: Path) -> None:
+    """`-o mlp.parquet` wrote JSON under that name without a word; now it asks for a
+    format's name or --format, which writes it as asked."""
+    target = tmp_path / "mlp.parquet"
+    result = invoke("--db", source, "export", "mlp", "-o", target)
+    assert_user_error(result, f"cannot tell the export format of {target}")
+    assert "--format" in result.stderr and not target.exists()
+    assert invoke("--db", source, "export", "mlp", "--format", "csv", "-o", target).exit_code == 0
+    assert target.read_text() == export_text("mlp", source, "csv")
+    plain = tmp_path / "mlp"
+    assert invoke("--db", source, "export", "mlp", "-o", plain).exit_code == 0
+    assert plain.read_text() == export_text("mlp", source, "json")
