@@ -54,7 +54,7 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
         output = None
     named = "" if output is None else output.suffix.lower().lstrip(".")
     chosen = ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT
-    if named and named not in FORMATS and not chosen:
+    if output is not None and named and named not in FORMATS and not chosen:
         refuse_a_database(output, opened, fmt)  # the graver mistake first: -o hpotrack.db
         raise TransferError(
             f"cannot tell the export format of {output}: name it .json, .jsonl or .csv, "
