@@ -6,6 +6,7 @@ stays constant (DESIGN principle 3), and each trial points at its run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -17,11 +18,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from hpotrack.errors import DefinitionError
+from hpotrack.text import utf8_text
 
 
 @functools.cache
@@ -136,34 +138,81 @@ def run_provenance(fn: Callable[..., Any]) -> dict[str, Any]:
         "platform": platform.platform(),
         "git_commit": git_commit(str(Path(path).parent)) if path else None,
         "source_hash": source_hash(fn),
-        "argv": json.dumps(sys.argv),  # exact; ASCII, so a non-UTF-8 argument is stored too
+        "argv": argv_text(sys.argv, _command),
         "started": time.time(),
     }
 
 
+# The command line that started this process when its script runs with other arguments
+# (``hpotrack resume``, and its workers): set by :func:`started_by`.
+_command: list[str] | None = None
+
+
+@contextlib.contextmanager
+def started_by(command: Sequence[str] | None) -> Iterator[None]:
+    """Runs registered inside record ``command`` as the command line that ran them, and
+    ``sys.argv`` as the arguments their script was given: ``hpotrack resume`` replays
+    the first run's arguments to the script, and its trials must not read as if that
+    first command had run them. None: ``sys.argv`` is the command line."""
+    global _command
+    saved, _command = _command, None if command is None else list(command)
+    try:
+        yield
+    finally:
+        _command = saved
+
+
+def started_as() -> list[str] | None:
+    """The command set by :func:`started_by`, for worker processes to record too."""
+    return _command
+
+
+def argv_text(argv: Sequence[str], command: Sequence[str] | None) -> str:
+    """A run's ``argv`` column: ``sys.argv`` as a JSON list; for a run whose command
+    gave its script other arguments, ``{"argv": command, "script_argv": sys.argv}``.
+    Exact, and ASCII (``json.dumps`` escapes), so a non-UTF-8 argument is stored too."""
+    if command is None or list(command) == list(argv):
+        return json.dumps(list(argv))
+    return json.dumps({"argv": list(command), "script_argv": list(argv)})
+
+
 class StoredArgv(NamedTuple):
-    """A run's ``sys.argv`` read back from the database; ``exact`` is False for a run
-    stored before argv was kept as a JSON list (its words were split at spaces again)."""
+    """A run's ``sys.argv`` read back from the database: ``words``, the script's (what
+    ``hpotrack resume`` gives it again); ``exact`` is False for a run stored before argv
+    was kept as a JSON list (its words were split at spaces again); ``command``, the
+    command line that ran the script with ``words`` when it was another one
+    (``hpotrack resume``), else None."""
 
     words: list[str]
     exact: bool
+    command: list[str] | None = None
 
 
 def stored_argv(text: str | None) -> StoredArgv:
-    """A run's ``argv`` column: a JSON list of ``sys.argv``, or, as stored before, the
+    """A run's ``argv`` column (:func:`argv_text`): a JSON list of ``sys.argv``, a JSON
+    object of the command and the script's ``sys.argv``, or, as stored before, the
     words joined by spaces. Those are split at spaces again, which gives them back
     exactly unless a word held a space (``shlex.split`` would also take quotes and
     backslashes for shell syntax, which they never were there). No row: no words."""
     if text is None:
         return StoredArgv([], exact=True)
-    if text.startswith("["):
+    if text.startswith(("[", "{")):
         try:
-            words = json.loads(text)
+            stored = json.loads(text)
         except ValueError:
-            words = None
-        if isinstance(words, list) and all(isinstance(word, str) for word in words):
-            return StoredArgv(words, exact=True)
+            stored = None
+        if _is_words(stored):
+            return StoredArgv(stored, exact=True)
+        if isinstance(stored, dict) and _is_words(command := stored.get("argv")):
+            script = stored.get("script_argv")
+            if _is_words(script):
+                return StoredArgv(script, exact=True, command=command)
     return StoredArgv(text.split(" "), exact=False)
+
+
+def _is_words(value: object) -> TypeGuard[list[str]]:
+    """Whether ``value`` read from JSON is a list of words, as ``sys.argv`` is."""
+    return isinstance(value, list) and all(isinstance(word, str) for word in value)
 
 
 def script_arguments(reference: Mapping[str, Any], recorded: StoredArgv) -> list[str]:
@@ -192,15 +241,29 @@ def script_argv(
 
 
 def shown_argv(text: str | None) -> str | None:
-    """A run's ``argv`` column as a command line (``shlex.join``) to read or paste into a
-    shell; an argument that was not UTF-8 shows its bytes escaped (``\\udce9``), which a
-    terminal can print. Words stored joined by spaces (before argv was a JSON list) are
-    shown as stored."""
+    """The command line that started a run (its ``argv`` column), to read or paste into
+    a shell: ``hpotrack resume``'s for a resumed run (:func:`shown_script_argv` gives
+    what its script was given). Words stored joined by spaces (before argv was a JSON
+    list) are shown as stored."""
     if text is None:
         return None
     argv = stored_argv(text)
-    line = shlex.join(argv.words) if argv.exact else text
-    return line.encode("utf-8", "backslashreplace").decode("utf-8")
+    if not argv.exact:
+        return utf8_text(text)
+    return _command_line(argv.words if argv.command is None else argv.command)
+
+
+def shown_script_argv(text: str | None) -> str | None:
+    """The ``sys.argv`` a resumed run gave its script (the first run's arguments, or
+    ``--args``) as a command line; None for a run whose command line was the script's."""
+    argv = stored_argv(text)
+    return None if argv.command is None else _command_line(argv.words)
+
+
+def _command_line(words: Sequence[str]) -> str:
+    """``words`` as a shell command line (``shlex.join``); an argument that was not
+    UTF-8 shows its bytes escaped (``\\udce9``), which a terminal can print."""
+    return utf8_text(shlex.join(words))
 
 
 def _has_source(fn: Callable[..., Any]) -> bool:

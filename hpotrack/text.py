@@ -58,6 +58,13 @@ class Rewording(logging.Filter):
         return message
 
 
+def utf8_text(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode written as its backslash escape: a lone
+    surrogate (``\\udce9``) is how Python reads a byte that was not UTF-8 (a Latin-1
+    file name, argument or metric), and writing it raw fails any UTF-8 file or terminal."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def cut(text: str, room: int) -> str:
     """``text`` within ``room`` characters, an ellipsis telling that it was cut."""
     return text if len(text) <= room else text[: room - 1] + "…"

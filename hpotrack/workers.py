@@ -9,12 +9,14 @@ reports the first worker error.
 from __future__ import annotations
 
 import inspect
+import io
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 from hpotrack.errors import HpotrackError
 from hpotrack.loader import load_function, main_block_fix, one_line
 from hpotrack.progress import ProgressBar
-from hpotrack.provenance import callable_name, described, function_reference
+from hpotrack.provenance import (
+    callable_name,
+    described,
+    function_reference,
+    started_as,
+    started_by,
+)
 from hpotrack.runner import Ran, Terminated, ignored, terminated_as_interrupted
 from hpotrack.text import plural
 from hpotrack.worker_logs import Relay, forward_to_parent
@@ -183,6 +191,8 @@ def _run_round(
         deadline,
         max_budget,
         started,
+        started_as(),  # hpotrack resume's command line: the workers' runs record it too
+        getattr(sys.stdout, "errors", None),
     )
     processes = [
         context.Process(target=_work, args=(*job, results, level), daemon=True) for _ in range(jobs)
@@ -233,15 +243,20 @@ def _work(
     deadline: float | None,
     max_budget: float | None,
     started: int,
+    command: list[str] | None,
+    output_errors: str | None,
     results: Any,
     level: int,
 ) -> None:
     """Body of one worker process. Its errors and its log records from ``level`` up
     (the parent's level of the ``hpotrack`` logger) go to the parent through
-    ``results``."""
+    ``results``; its run records ``command`` as the command line that ran it (the
+    parent's ``hpotrack resume``; None: ``sys.argv``, the parent's too), and its
+    standard output handles what it cannot encode with the parent's ``output_errors``."""
     from hpotrack.tune import tuned_function
 
     _stop_once()
+    _write_as_the_parent(output_errors)  # before the script is imported: it may print
     try:
         _stop_when_the_parent_dies()  # may raise ParentGone at once: inside the try
         tuned = tuned_function(load_function(reference), study)
@@ -249,15 +264,16 @@ def _work(
         if tuned is None:
             fix = main_block_fix(reference, "apply @hp.tune to it")
             raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune{fix}")
-        tuned.optimize_in_process(
-            Path(db),
-            n_trials,
-            deadline,
-            False,
-            study=study,
-            max_budget=max_budget,
-            started_before=started,
-        )
+        with started_by(command):
+            tuned.optimize_in_process(
+                Path(db),
+                n_trials,
+                deadline,
+                False,
+                study=study,
+                max_budget=max_budget,
+                started_before=started,
+            )
     except Terminated:  # its trial is stored as interrupted; the other workers go on
         return
     except KeyboardInterrupt:  # its trial is stored as interrupted; the parent stops the run
@@ -275,6 +291,16 @@ def _work(
         # nothing left to stop, and ParentGone raised on the way out is a stray traceback
         signal.signal(signal.SIGINT, ignored)
         signal.signal(signal.SIGTERM, ignored)
+
+
+def _write_as_the_parent(errors: str | None) -> None:
+    """Make this worker's standard output handle characters its encoding cannot write
+    as the parent's does (``errors``). ``hpotrack resume`` escapes them (a study named
+    "日本" printed on a Latin-1 terminal); its workers' fresh output did not, so a
+    script printing that name failed every trial with --jobs 2, and ran with --jobs 1."""
+    stream = sys.stdout
+    if errors and isinstance(stream, io.TextIOWrapper) and stream.errors != errors:
+        stream.reconfigure(errors=errors)
 
 
 def _stop_once() -> None:

@@ -102,6 +102,28 @@ def test_argv_stored_before_it_was_a_json_list_is_split_at_spaces(
     assert stored_argv(text) == read
 
 
+RESUMED = {"argv": ["hpotrack", "resume", "s"], "script_argv": ["/p/job.py", "--n", "2"]}
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        (RESUMED, StoredArgv(["/p/job.py", "--n", "2"], True, ["hpotrack", "resume", "s"])),
+        ({"argv": ["hpotrack"]}, None),  # not one this code wrote: as an old row
+        ({"argv": ["hpotrack"], "script_argv": "job.py"}, None),
+        ({"argv": None, "script_argv": ["job.py"]}, None),
+    ],
+)
+def test_a_resumed_runs_argv_reads_back_as_the_scripts_with_the_command(
+    stored: dict[str, object], read: StoredArgv | None
+) -> None:
+    """A run of ``hpotrack resume`` stores its command line and the script's sys.argv:
+    the script's is what a later resume gives it again; an object of another shape
+    is split at spaces as text stored before argv was JSON."""
+    text = json.dumps(stored)
+    assert stored_argv(text) == (read or StoredArgv(text.split(" "), False))
+
+
 SCHEMA_V7 = Path(__file__).with_name("data") / "schema_v7.db"  # see data/make_schema_v7.py
 
 

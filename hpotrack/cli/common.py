@@ -184,7 +184,14 @@ class FileName(click.Path):
 
 
 def user_errors(fn: F) -> F:
-    """Turn hpotrack errors into a one-line message at the CLI's edge."""
+    """Turn hpotrack errors into a one-line message at the CLI's edge.
+
+    No UnicodeError is caught here: a name that is not valid Unicode (an argument's
+    bytes that were not UTF-8) is refused where names come in (``load_study`` finds no
+    study by it; a definition, an import, a parameter or metric name says so). Caught
+    here, every other one read "names must be valid Unicode text": a metric holding
+    such bytes failing ``export -o x.csv``, an answer to ``delete``'s question, an error
+    in the user's own method code. Each is handled where it arises."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -192,8 +199,6 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except HpotrackError as exc:
             raise CliError(str(exc)) from None
-        except UnicodeError as exc:
-            raise CliError(f"names must be valid Unicode text: {exc}") from None
         except sqlite3.DatabaseError as exc:
             db = click.get_current_context().obj
             raise CliError(f"{db}: database error: {exc} (is it damaged?)") from None

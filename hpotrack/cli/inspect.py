@@ -31,7 +31,7 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.lineage import SEGMENT_GLOB, has_segments, members
-from hpotrack.provenance import shown_argv
+from hpotrack.provenance import shown_argv, shown_script_argv
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState, worst_value
 from hpotrack.space import Value
 from hpotrack.study import Study
@@ -72,9 +72,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     schedule = lineage_of.schedule(trials, number) if with_schedule else None
     curves = views.stored_curve(opened.store, opened.id, number)
     children = opened.store.children(opened.id, number)
-    provenance = opened.store.provenance(opened.id, number)
-    if provenance:  # a command line to read (stored as a JSON list)
-        provenance["argv"] = shown_argv(provenance["argv"])
+    provenance = _shown_provenance(opened.store.provenance(opened.id, number))
     saved = checkpoints.of_trial(opened.store, opened.id, number)
     root = opened.store.checkpoint_root
     on_disk = [(root / c.path).is_file() for c in saved]  # deleted by hand, or not copied
@@ -202,11 +200,30 @@ def _present(pairs: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
     return [(key, value) for key, value in pairs if value is not None]
 
 
+def _shown_provenance(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's ``runs`` row with its stored argv as command lines to read: ``argv``,
+    the one that started the run (``hpotrack resume ...`` for a resumed run), then
+    ``script_argv``, what a resumed run gave its script (None for other runs)."""
+    shown: dict[str, Any] = {}
+    for key, value in run.items():
+        if key == "argv":
+            shown["argv"] = shown_argv(value)
+            shown["script_argv"] = shown_script_argv(value)
+        else:
+            shown[key] = value
+    return shown
+
+
 def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]:
     """The run's fields to show, each on its line: text that would break the line (argv
     with a newline, a host from an imported file) is quoted and escaped, as a trial's
     other text is."""
-    labels = {"git_commit": "git commit", "source_hash": "source hash", "started": "run started"}
+    labels = {
+        "git_commit": "git commit",
+        "source_hash": "source hash",
+        "script_argv": "script argv",
+        "started": "run started",
+    }
     return [
         (labels.get(key, key), _provenance_value(key, value))
         for key, value in provenance.items()

@@ -168,6 +168,13 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
         except (click.Abort, RuntimeError):  # end of input, or none at all (<&-)
             click.echo("no answer on standard input: pass --yes to delete without asking", err=True)
             sure = False
+        except UnicodeDecodeError as exc:  # bytes that are not text in its encoding
+            click.echo(
+                f"the answer on standard input is not {exc.encoding} text: answer y or n, "
+                "or pass --yes to delete without asking",
+                err=True,
+            )
+            sure = False
         if not sure:
             click.echo("aborted", err=True)
             ctx.exit(1)

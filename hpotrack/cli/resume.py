@@ -37,7 +37,7 @@ from hpotrack.loader import (
     main_block_fix,
     using_argv,
 )
-from hpotrack.provenance import script_arguments, script_argv, stored_argv
+from hpotrack.provenance import script_arguments, script_argv, started_by, stored_argv
 from hpotrack.records import TrialState
 from hpotrack.study import Study
 from hpotrack.text import Rewording, plural
@@ -123,7 +123,8 @@ def resume(
     reference = _reference(function) if function else opened.function
     recorded = stored_argv(opened.store.first_run_argv(opened.id))
     args = script_arguments(reference, recorded) if script_args is None else script_args
-    with using_argv(script_argv(reference, recorded, args)):  # imported, run, in workers
+    # imported, run, in workers with the script's arguments; its runs record this command
+    with started_by(sys.argv), using_argv(script_argv(reference, recorded, args)):
         tuned = _tuned_function(opened, reference)
         if script_args is None and args:
             click.echo(_arguments_line(args, recorded.exact), err=True)

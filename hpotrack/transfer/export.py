@@ -23,6 +23,7 @@ from hpotrack.jsonable import jsonable
 from hpotrack.records import TrialRecord
 from hpotrack.store import Store
 from hpotrack.study import Study
+from hpotrack.text import utf8_text
 from hpotrack.transfer.format import (
     FORMAT,
     FORMATS,
@@ -300,7 +301,10 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
 
     def write(cells: list[Any]) -> None:
         r"""With "\n" line ends the csv module leaves a "\r" unquoted, and a reader ends
-        the row there: a row with one has every cell quoted."""
+        the row there: a row with one has every cell quoted. Text holding bytes that
+        were not UTF-8 (a metric naming a Latin-1 file) is written escaped: the file is
+        UTF-8, and the export failed there."""
+        cells = [utf8_text(cell) if isinstance(cell, str) else cell for cell in cells]
         carriage = any(isinstance(cell, str) and "\r" in cell for cell in cells)
         with nul_explained():
             (quoted if carriage else writer).writerow(cells)

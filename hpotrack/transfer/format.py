@@ -27,7 +27,8 @@ TRIAL = {
     "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
     "checks": "object?", "note": "str?", "trained": "int?", "run": "int?",
 }  # fmt: skip
-# argv as stored: a JSON list of sys.argv (runs stored before: its words joined by spaces)
+# argv as stored: a JSON list of sys.argv, or for a run of `hpotrack resume` a JSON object of
+# its command line and the script's sys.argv (runs stored before: words joined by spaces)
 RUN = {
     "run": "int", "host": "str?", "pid": "int?", "python": "str?", "platform": "str?",
     "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "time?",

@@ -82,17 +82,19 @@ def read_export(path: str | Path) -> dict[str, Any]:
     """The export in a json or jsonl file (told apart by content, whatever the file is
     called; ``-``: standard input), as one dict."""
     source = Path(path)
-    if str(path) == "-" and sys.stdin is None:
+    stdin = str(path) == "-"
+    if stdin and sys.stdin is None:
         raise TransferError("standard input is closed: give the export's file name")
+    where = "standard input" if stdin else str(source)
     try:
-        text = sys.stdin.read() if str(path) == "-" else source.read_text(encoding="utf-8")
+        text = sys.stdin.read() if stdin else source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TransferError(f"no file at {source}") from None
     except UnicodeDecodeError:
-        raise TransferError(f"{source} is not an hpotrack export (not UTF-8 text)") from None
+        raise TransferError(f"{where} is not an hpotrack export (not UTF-8 text)") from None
     except OSError as exc:
         raise TransferError(f"cannot read {source}: {exc.strerror or exc}") from None
-    return parse_export(text, "standard input" if str(path) == "-" else str(source))
+    return parse_export(text, where)
 
 
 def parse_export(text: str, source: str) -> dict[str, Any]:

@@ -271,6 +271,24 @@ def test_delete_without_an_answer_names_yes(db: Path) -> None:
     assert count_trials(db) == 2
 
 
+def test_delete_answered_with_bytes_that_are_not_text_keeps_the_study(db: Path) -> None:
+    """An answer that is not text in the input's encoding (a Latin-1 byte, UTF-8
+    strictly read) was said as "names must be valid Unicode text: 'utf-8' codec can't
+    decode byte 0xff": the answer names nothing."""
+    make_study(db)
+    code = "from hpotrack.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--db", str(db), "delete", "mlp"],
+        input=b"\xff\n",
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=False,
+    )
+    said = "the answer on standard input is not utf-8 text: answer y or n, or pass --yes"
+    assert done.returncode == 1 and said.encode() in done.stderr, done.stderr
+    assert done.stderr.rstrip().endswith(b"aborted") and count_trials(db) == 2
+
+
 @pytest.mark.parametrize("how", [["--yes"], ["-y"], "y\n"])
 def test_delete_removes_every_row_and_the_checkpoints(
     db: Path, two_studies: tuple[int, list[int], Path], how: list[str] | str

@@ -669,3 +669,141 @@ def test_a_script_refusing_the_first_runs_arguments_names_them_and_args(tmp_path
     assert code == 0, output
     trials = hp.load_study("args", db=db).trials
     assert [t.metrics.get("corpus") for t in trials] == [None, None, "big"]
+
+
+def shown_run(db: Path, number: int) -> tuple[dict[str, str | None], str]:
+    """Trial ``number``'s provenance as ``hpotrack trial --format json`` gives it, and
+    the Provenance section of its table, each from a process of its own."""
+    data = cli_process(db, "trial", "args", str(number), "--format", "json")
+    table = cli_process(db, "trial", "args", str(number))
+    assert data.returncode == 0 and table.returncode == 0, data.stderr + table.stderr
+    return json.loads(data.stdout)["provenance"], table.stdout.split("\nProvenance\n")[1]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_resumed_trial_records_the_resume_command_and_the_scripts_arguments(
+    tmp_path: Path, jobs: str
+) -> None:
+    """A resumed trial's argv was the script's, replayed by resume (the first run's
+    arguments): ``hpotrack trial`` showed it as if ``python job.py ...`` had run it
+    again. It shows the command that ran it, and what that gave the script, in this
+    process and in the workers of --jobs (whose sys.argv is the script's too)."""
+    db = started_with_arguments(tmp_path, "--offset", "100", "--data", "two words")
+    done = cli_process(db, "resume", "args", "--n-trials", "4", "--jobs", jobs)
+    assert done.returncode == 0, done.stderr
+    script = f"{tmp_path / 'job.py'} --offset 100 --data 'two words'"
+    command = f"--db {db} resume args --n-trials 4 --jobs {jobs}"
+    pids = {t.pid for t in hp.load_study("args", db=db).trials[2:]}
+    for number in (2, 3):
+        provenance, table = shown_run(db, number)
+        assert provenance["argv"] == f"-c {command}"  # cli_process runs `python -c ...`
+        assert provenance["script_argv"] == script
+        shown = f"argv -c {command} script argv {script} run started"
+        assert "".join(shown.split()) in "".join(table.split())  # lines wrap at 80 columns
+        assert provenance["pid"] in pids
+    provenance, table = shown_run(db, 0)  # the first run's: its own command line
+    assert provenance["argv"] == "job.py --offset 100 --data 'two words'"
+    assert provenance["script_argv"] is None and "script argv" not in table
+
+
+def test_resume_of_a_study_first_run_by_resume_gives_the_script_those_arguments(
+    tmp_path: Path,
+) -> None:
+    """A study whose first run was a resume (imported from an export without runs, then
+    resumed with --args): a later resume finds the arguments that run gave the script,
+    not resume's own command line."""
+    db = started_with_arguments(tmp_path, "--data", "big")
+    export = json.loads(cli_process(db, "export", "args").stdout)
+    del export["runs"]
+    for trial in export["trials"]:
+        trial.pop("run", None)
+    (tmp_path / "export.json").write_text(json.dumps(export))
+    copy = tmp_path / "copy.db"
+    assert cli_process(copy, "import", str(tmp_path / "export.json")).returncode == 0
+    args = ("--args", "--offset 100 --data 'from args'")
+    assert cli_process(copy, "resume", "args", "--n-trials", "3", *args).returncode == 0
+    done = cli_process(copy, "resume", "args", "--n-trials", "4")
+    assert done.returncode == 0, done.stderr
+    said = "resuming with the arguments of the study's first run: --offset 100 --data 'from args'"
+    assert said in done.stderr
+    assert ran_with(copy, range(2, 4)) == {(True, "from args")}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_script_printing_what_the_terminal_cannot_encode_resumes_with_any_jobs(
+    tmp_path: Path, jobs: str
+) -> None:
+    """``hpotrack`` escapes what its output's encoding cannot write (a study named
+    "日本" on a Latin-1 terminal); the worker processes of --jobs 2 wrote strictly, so
+    a script printing that name failed each trial there (UnicodeEncodeError) and ran
+    with --jobs 1."""
+    printing = SCRIPT.replace("    return x\n", "    print('trial of 日本')\n    return x\n")
+    _, db = make_study(tmp_path, text=printing)
+    command = ["--db", str(db), "resume", "script", "--n-trials", "5", "--jobs", jobs]
+    done = subprocess.run(
+        [sys.executable, "-c", "from hpotrack.cli import main; main()", *command],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "latin-1"},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(b"trial of \\u65e5\\u672c\n") == 2, done.stdout
+    assert [t.state for t in hp.load_study("script", db=db).trials] == [hp.TrialState.COMPLETE] * 5
+
+
+FAILING_METHOD = textwrap.dedent(
+    """
+    import dataclasses, os
+    import hpotrack as hp
+
+    @hp.methods.register
+    @dataclasses.dataclass(frozen=True)
+    class Failing(hp.methods.Random):
+        name = "test-failing-ask"
+
+        def ask(self, history, *args, **kwargs):
+            if os.environ.get("FAIL") == "decode":
+                b"\\xff".decode("utf-8")
+            if os.environ.get("FAIL") == "value":
+                raise ValueError("no proposal")
+            return super().ask(history, *args, **kwargs)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=Failing(), study="failing", db="h.db", seed=0)
+    def train(x):
+        return x
+
+    if __name__ == "__main__":
+        train.optimize(n_trials=1)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("fail", "last_line"),
+    [
+        ("decode", "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0"),
+        ("value", "ValueError: no proposal"),
+    ],
+)
+def test_a_unicode_error_in_the_users_method_is_said_as_its_other_errors(
+    tmp_path: Path, fail: str, last_line: str
+) -> None:
+    """resume caught every UnicodeError as "names must be valid Unicode text: 'utf-8'
+    codec can't decode byte 0xff": one raised by the study's own method code named no
+    name, nor the file that raised it. It is said as a ValueError there is: the user's
+    error, with where in their code it was raised."""
+    (tmp_path / "job.py").write_text(FAILING_METHOD)
+    first = subprocess.run([sys.executable, "job.py"], cwd=tmp_path, capture_output=True)
+    assert first.returncode == 0, first.stderr
+    command = ["--db", "h.db", "resume", "failing", "--n-trials", "2"]
+    done = subprocess.run(
+        [sys.executable, "-c", "from hpotrack.cli import main; main()", *command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FAIL": fail},
+        check=False,
+    )
+    assert done.returncode != 0 and "names must be valid Unicode text" not in done.stderr
+    assert last_line in done.stderr and str(tmp_path / "job.py") in done.stderr, done.stderr

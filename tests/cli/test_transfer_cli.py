@@ -114,6 +114,43 @@ def test_import_reads_the_content_not_the_name_and_reads_stdin(
     )
 
 
+def test_import_from_standard_input_that_is_not_utf8_names_standard_input(
+    source: Path, tmp_path: Path
+) -> None:
+    """It was named "-" ("- is not an hpotrack export"), as no other message names it."""
+    code = "from hpotrack.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--db", str(tmp_path / "b.db"), "import", "-"],
+        input=b"\xff" + export_text("mlp", source, "json").encode(),
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == b"Error: standard input is not an hpotrack export (not UTF-8 text)\n"
+
+
+def test_csv_export_of_text_holding_bytes_that_were_not_utf8(tmp_path: Path) -> None:
+    """A metric naming a Latin-1 file (a lone surrogate in Python) is stored; the CSV
+    file export failed on it, as "names must be valid Unicode text". It is written
+    escaped, the file UTF-8, as on standard output."""
+    db = tmp_path / "h.db"
+    name = os.fsdecode(b"caf\xe9.csv")
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="files", db=db, seed=0)
+    def train(x: float) -> dict[str, Any]:
+        return {"value": x, "data": name, name: 1}
+
+    train.optimize(n_trials=1)
+    result = invoke("--db", db, "export", "files", "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
+    assert "metric_caf\\udce9.csv" in lines[0].split(",")
+    assert "caf\\udce9.csv" in lines[1].split(",")
+    stdout = invoke("--db", db, "export", "files", "--format", "csv")
+    assert stdout.exit_code == 0 and stdout.output.splitlines() == lines, stdout.output
+
+
 def test_a_study_of_one_trial_is_one_trial_not_one_trials(tmp_path: Path) -> None:
     db, out = tmp_path / "one.db", tmp_path / "one.json"
 
