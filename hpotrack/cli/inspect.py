@@ -7,7 +7,7 @@ import json
 import math
 import textwrap
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -140,7 +140,9 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
             for c, present in zip(saved, on_disk, strict=True)
         ],
     )
-    lines += _section("Provenance", _pairs(_provenance_pairs(provenance)))
+    lines += _section(
+        "Provenance", _pairs(_provenance_pairs(provenance), whole=("argv", "script argv"))
+    )
     if record.error:
         lines += ["", "Error", *record.error.rstrip().splitlines()]
     click.echo("\n".join(lines))
@@ -476,18 +478,27 @@ def _section(title: str, lines: list[str]) -> list[str]:
     return ["", title, *lines] if lines else []
 
 
-def _pairs(pairs: Iterable[tuple[str, object]], indent: str = "  ") -> list[str]:
-    """Aligned ``key  value`` lines, values wrapped to ``WIDTH`` columns."""
+def _pairs(
+    pairs: Iterable[tuple[str, object]], indent: str = "  ", whole: Collection[str] = ()
+) -> list[str]:
+    """Aligned ``key  value`` lines, values wrapped to ``WIDTH`` columns at spaces only: a
+    path or a word with hyphens stays whole, to copy (``/tmp/pytest-of-root/...`` was cut
+    at its hyphens), and so do the values of the keys in ``whole`` (a command line)."""
     items = [(key, _text(value)) for key, value in pairs]
     width = min(max((len(key) for key, _ in items), default=0), 20)
     lines = []
     for key, value in items:
         lead = f"{indent}{key:<{width}}  "
-        if len(lead) + len(value) <= WIDTH or len(lead) > WIDTH - 20:
+        if len(lead) + len(value) <= WIDTH or len(lead) > WIDTH - 20 or key in whole:
             lines.append(lead + value)
         else:
             lines += textwrap.wrap(
-                value, WIDTH, initial_indent=lead, subsequent_indent=" " * len(lead)
+                value,
+                WIDTH,
+                initial_indent=lead,
+                subsequent_indent=" " * len(lead),
+                break_long_words=False,
+                break_on_hyphens=False,
             )
     return lines
 

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -127,9 +128,34 @@ def test_trial_shows_params_metrics_and_provenance(db: Path) -> None:
     assert f"source hash  {provenance['source_hash']}" in out
 
 
+def assert_fits_80_columns_but_its_command(out: str) -> None:
+    """Every line within 80 columns but the run's command line, which is never wrapped:
+    a command copied in pieces runs as pieces."""
+    command = [line for line in out.splitlines() if line.startswith("  argv ")]
+    assert command in ([], [f"  argv         {shlex.join(sys.argv)}"])  # [] for no run
+    assert max(len(line) for line in out.splitlines() if line not in command) <= 80
+
+
 def test_trial_lines_fit_80_columns(db: Path) -> None:
     for number in ("0", "6"):
-        assert max(map(len, ok(db, "trial", "mlp", number).splitlines())) <= 80
+        assert_fits_80_columns_but_its_command(ok(db, "trial", "mlp", number))
+
+
+def test_trial_keeps_a_path_with_hyphens_whole(tmp_path: Path) -> None:
+    """A long metric value was wrapped at its hyphens and inside long words
+    (``/tmp/pytest-of-root/...`` printed as ``pytest-`` and ``of-root``): a path
+    cannot be copied back from two lines."""
+    path = "/tmp/" + "-".join(["pytest-of-root"] * 6) + "/checkpoints/model-best.pt"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="paths", db=tmp_path / "h.db", seed=0)
+    def train(x: float) -> dict[str, Any]:
+        return {"value": x, "model": path, "note": "words " * 30}
+
+    train.optimize(n_trials=1)
+    out = ok(tmp_path / "h.db", "trial", "paths", "0")
+    assert f"  model  {path}" in out.splitlines()
+    note = [line for line in out.splitlines() if line.strip().startswith("words")]
+    assert len(note) > 1 and all(len(line) <= 80 for line in note)  # text still wraps
 
 
 def test_a_long_curve_is_a_sparkline_with_first_last_min_max(db: Path) -> None:
@@ -257,7 +283,7 @@ def test_trial_shows_its_budget_rung_bracket_and_checks(mf: Path) -> None:
             *([str(step), f"{value:.6g}"] for step, value in sorted(checks.items())),
             decision.split(),
         ]
-        assert max(map(len, out.splitlines())) <= 80
+        assert_fits_80_columns_but_its_command(out)
 
 
 def test_trial_says_where_it_stopped_why_and_whether_it_was_promoted(tmp_path: Path) -> None:
