@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.quiver import Quiver
 from matplotlib.text import Text
 
 import hpotrack as hp
@@ -22,7 +23,7 @@ from hpotrack import plots
 from hpotrack.checkpoints import source_edge
 from hpotrack.errors import MissingDependency
 from hpotrack.importance import ESTIMATOR, Leaves, fanova, main_effects
-from hpotrack.plots import KIND_COLOURS, PlotError, curves_plot, lineage_plot
+from hpotrack.plots import KIND_COLOURS, PlotError, curves_plot, lineage_plot, params_plot
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores
 from tests.test_checkpoints import pbt
@@ -153,6 +154,21 @@ def test_history_says_which_trials_have_not_ended(db: Path) -> None:
     assert plots.history(opened).axes[0].get_title().endswith("\n2 queued: not drawn yet")
 
 
+def test_history_of_failed_trials_only_makes_up_no_value_axis(tmp_path: Path) -> None:
+    """Every trial failed: the axis was labelled "value" from -0.04 to 0.04, values no
+    trial had, with the failed marks under it."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="bad", db=tmp_path / "b.db", max_failures=9)
+    def f(x: float) -> float:
+        raise RuntimeError("no GPU")
+
+    opened = f.optimize(n_trials=3, progress=False)
+    ax = plots.history(opened).axes[0]
+    assert len(ax.get_yticks()) == 0
+    assert ax.get_title().endswith("\nno trial has a value to draw")
+    assert ax.get_legend_handles_labels()[1] == ["failed (3)"]
+
+
 def test_history_counts_the_diverged_pruned_trials_it_cannot_draw(tmp_path: Path) -> None:
     @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="d", db=tmp_path / "d.db",
              seed=3, budget=hp.Budget(1, 9))  # fmt: skip
@@ -234,6 +250,24 @@ def test_params_has_an_axis_per_parameter_and_the_objective(db: Path) -> None:
     assert {"adam", "sgd", "rms", "0.0001", "0.1", "-2", "2"} <= texts
 
 
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_params_draws_the_best_trials_on_top(tmp_path: Path, direction: str) -> None:
+    """Drawn in trial order, 5,000 lines hid the good ones under whichever came later:
+    the region of good values could not be seen."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="order", db=tmp_path / "o.db",
+             seed=0, direction=direction)  # fmt: skip
+    def train(x: float) -> float:
+        return x
+
+    opened = train.optimize(n_trials=30, progress=False)
+    ax = plots.params(opened).axes[0]
+    (lines,) = [c for c in ax.collections if c.get_array() is not None]
+    drawn = list(lines.get_array())
+    assert drawn == sorted(drawn, reverse=direction == "minimize")  # the best last
+    assert drawn[-1] == opened.best.value
+
+
 def test_params_of_a_constant_objective_has_no_made_up_colour_range(tmp_path: Path) -> None:
     """Every trial at 1.0 drew a colour bar from 0.96 to 1.04 and labelled the objective's
     axis 1 at both ends."""
@@ -283,6 +317,28 @@ def test_a_choice_of_many_options_is_labelled_readably(tmp_path: Path) -> None:
     )
     assert 8 <= len(labels) <= 16 and labels[0].get_text() == "option_0"
     inside_and_apart(fig, labels)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [f"a_rather_long_option_name_number_{i:02d}" for i in range(30)],  # alike at the start
+        [f"experiment_config_{name}_final" for name in ("alpha", "beta", "gamma")],  # and end
+    ],
+)
+def test_long_options_that_differ_late_are_labelled_apart(tmp_path: Path, names: list[str]) -> None:
+    """Cut at their end, 30 options named "a_rather_long_option_name_number_00" to
+    "_29" were every one labelled "a_rather_lo…": which line went where was lost."""
+
+    @hp.tune({"c": names}, method="random", study="long", db=tmp_path / "l.db", seed=0)
+    def train(c: str) -> float:
+        return float(names.index(c))
+
+    ax = plots.params(train.optimize(n_trials=12, progress=False)).axes[0]
+    labels = [t.get_text() for t in ax.texts if t.get_position()[0] < 0.5]
+    assert len(labels) == min(len(names), 15)  # of 30, every other one
+    assert len(set(labels)) == len(labels), labels
+    assert all(len(label) <= params_plot.LABEL_CHARS for label in labels)
 
 
 def test_a_populations_best_is_what_hpotrack_best_says(tmp_path: Path) -> None:
@@ -426,6 +482,26 @@ def test_errors_say_what_is_missing(db: Path, tmp_path: Path) -> None:
     (tmp_path / "file").touch()  # it said "the folder .../file does not exist"
     with pytest.raises(PlotError, match=r"the folder .*file is a file, not a folder"):
         plots.save(quiet.study, "history", tmp_path / "file" / "h.png")
+
+
+def test_curves_of_a_study_whose_trials_have_not_run_do_not_ask_for_reports(
+    tmp_path: Path,
+) -> None:
+    """Only queued trials: the error told the user to call trial.report, which the
+    function may well do once a trial runs."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="later", db=tmp_path / "l.db")
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        return x
+
+    f.study.enqueue({"x": 0.5})
+    with pytest.raises(PlotError) as raised:
+        plots.curves(f.study)
+    assert str(raised.value) == (
+        "study 'later' has no intermediate values yet: its 1 trial is queued or running and "
+        "none has reported one"
+    )
 
 
 def test_without_matplotlib_the_error_names_the_extra(
@@ -665,6 +741,33 @@ def test_mutation_edges_have_their_own_colour(tmp_path: Path) -> None:
     assert to_rgba(KIND_COLOURS["mutated"]) not in others - {to_rgba(KIND_COLOURS["mutation"])}
 
 
+def test_a_parent_graph_of_many_edges_draws_faint_lines_not_arrows(tmp_path: Path) -> None:
+    """5,000 evolution trials (9,000 edges) drew their arrows as one solid blob, in 7 s:
+    past MAX_ARROWS the edges are faint lines, left to right as the trials came."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="evo", db=tmp_path / "e.db", seed=0,
+             method=hp.methods.Evolution(population=4))  # fmt: skip
+    def f(x: float) -> float:
+        return x
+
+    opened = f.optimize(n_trials=200, progress=False)
+    count = sum(len(t.parents) for t in opened.trials)
+    assert count > lineage_plot.MAX_ARROWS
+    ax = plots.lineage(opened).axes[0]
+    assert not [c for c in ax.collections if isinstance(c, Quiver)]
+    edges = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert sum(len(c.get_segments()) for c in edges) == count
+    assert all((c.get_alpha() or 1.0) < 0.5 for c in edges)
+    assert "left to right" in ax.get_title()
+    assert all(handle.get_alpha() == 1.0 for handle in ax.get_legend().legend_handles)
+
+
+def test_a_parent_graph_of_few_edges_draws_arrows(db: Path) -> None:
+    ax = plots.lineage(study(db, "sha")).axes[0]
+    assert [c for c in ax.collections if isinstance(c, Quiver)]
+    assert "left to right" not in ax.get_title()
+
+
 def test_the_best_so_far_is_drawn_over_the_trials(db: Path) -> None:
     """Under thousands of points the best-so-far line was hidden where it runs."""
     ax = plots.history(study(db, "random")).axes[0]
@@ -688,8 +791,32 @@ def test_curves_count_the_trials_whose_reports_all_diverged(tmp_path: Path) -> N
     assert diverged and f"of {10 - diverged} trials\n{diverged} more diverged" in title
 
 
-def test_trial_numbers_and_steps_are_whole(tmp_path: Path) -> None:
-    """One trial had ticks at trial -0.4, -0.2, ...; steps 1 to 5 at 1.5, 2.5, ..."""
+def test_a_curve_breaks_where_its_reports_diverged_and_says_so(tmp_path: Path) -> None:
+    """A run whose loss went NaN after step 3 ended there without a word, as if it had
+    stopped; one NaN at step 3 of 5 was bridged by a straight line from step 2 to 4."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="nan", db=tmp_path / "n.db", method="random",
+             seed=0)  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        for step in range(1, 6):
+            gone = step == 3 if trial.number == 1 else step > 3 and trial.number == 2
+            trial.report(float("nan") if gone else x / step, step=step)
+        return x
+
+    opened = f.optimize(n_trials=3, progress=False)
+    ax = plots.curves(opened).axes[0]
+    (lines,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    runs = sorted(segment[:, 0].tolist() for segment in lines.get_segments())
+    assert runs == [[1, 2], [1, 2, 3], [1, 2, 3, 4, 5], [4, 5]]  # trial 0 whole, 1 in two
+    (marks,) = [c for c in ax.collections if c.get_label() == "diverged next"]
+    x = [t.params["x"] for t in opened.trials]
+    assert sorted(marks.get_offsets().tolist()) == [[2, x[1] / 2], [3, x[2] / 3]]
+    assert "of 3 trials\n2 trials with reports that diverged (NaN" in ax.get_title()
+
+
+def test_one_trial_has_whole_ticks_and_no_best_so_far_key(tmp_path: Path) -> None:
+    """One trial had ticks at trial -0.4, -0.2, ...; steps 1 to 5 at 1.5, 2.5, ...; and
+    a "best so far" key in the legend for a line one point does not draw."""
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="one", db=tmp_path / "o.db", method="random",
              seed=0)  # fmt: skip
@@ -699,6 +826,8 @@ def test_trial_numbers_and_steps_are_whole(tmp_path: Path) -> None:
         return x
 
     opened = f.optimize(n_trials=1, progress=False)
+    legend = plots.history(opened).axes[0].get_legend_handles_labels()[1]
+    assert legend == ["complete (1)"]  # no "best so far" line: one point draws none
     for kind in ("history", "curves"):
         ax = plots.figure(opened, kind).axes[0]
         low, high = ax.get_xlim()
@@ -736,6 +865,54 @@ def test_the_parent_graph_of_values_spanning_decades_is_on_a_log_axis(tmp_path: 
     assert 0 < floor < min(valued)
 
 
+@pytest.fixture(scope="module")
+def negative_decades(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with study "neg": a maximized objective from -1e6 to -1 (a negative
+    error, a log-likelihood), with reports and the lineage of evolution; trial 3 failed."""
+    path = tmp_path_factory.mktemp("n") / "n.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="evolution", study="neg", seed=0, db=path,
+             direction="maximize", max_failures=3)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        if trial.number == 3:
+            raise RuntimeError("out of memory")
+        trial.report(-(10 ** (6 * x)), step=1)
+        return float(-(10 ** (6 * x)))
+
+    train.optimize(n_trials=30, progress=False)
+    close_stores()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["history", "curves", "lineage"])
+def test_negative_values_spanning_decades_are_on_a_log_scale_of_their_size(
+    negative_decades: Path, kind: str
+) -> None:
+    """-1e6 to -1 was drawn linear: every trial but the worst few on one line at the top,
+    the best so far flat there; and 5% above 0 for nothing."""
+    opened = study(negative_decades, "neg")
+    ax = plots.figure(opened, kind).axes[0]
+    assert ax.get_yscale() == "symlog"
+    low, high = ax.get_ylim()
+    values = [t.value for t in opened.trials if t.value is not None]
+    assert low < min(values) and max(values) < high < 0
+    if kind == "lineage":  # the failed trial's "no value" line, apart from the lowest
+        (floor,) = [line.get_ydata()[0] for line in ax.lines]
+        assert low < floor < 1.5 * min(values)
+
+
+def test_params_of_negative_values_spanning_decades_spreads_them(
+    negative_decades: Path,
+) -> None:
+    ax = plots.params(study(negative_decades, "neg")).axes[0]
+    (lines,) = [c for c in ax.collections if c.get_array() is not None]
+    ends = [segment[-1, 1] for segment in lines.get_segments()]
+    xs = [segment[0, 1] for segment in lines.get_segments()]
+    assert np.corrcoef(xs, ends)[0, 1] < -0.99  # the objective's axis follows x's, evenly
+    assert type(lines.norm).__name__ == "SymLogNorm"
+    assert "log scale: value" in ax.get_title()
+
+
 def test_the_curves_legend_keys_are_opaque_however_many_trials(tmp_path: Path) -> None:
     """With many trials the lines are faint, and so were their keys in the legend."""
 
@@ -759,7 +936,7 @@ def test_twenty_thousand_curves_are_faint_enough_to_show_their_density() -> None
 
     _, ax = new_axes()
     line = np.array([[1.0, 1.0], [2.0, 0.5]])
-    _draw_curves(ax, {TrialState.COMPLETE: [line] * 20_000})
+    _draw_curves(ax, {TrialState.COMPLETE: [[line]] * 20_000})
     (lines,) = ax.collections
     assert (lines.get_alpha() or 1.0) <= 0.05
 

@@ -3,6 +3,7 @@ and their values, and a figure made without pyplot."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ DRAWABLE = 1e300
 """Largest magnitude drawn: an axis spanning beyond the float range breaks matplotlib, and
 values this large are diverged runs (treated like NaN and infinity: counted, not drawn)."""
 BEYOND_DRAWABLE = "beyond ±1e300"
+MIN_ALPHA = 0.02  # of a line among very many: lower, antialiased lines vanish
 PARAM_CHARS = 16  # a parameter's name on a tick: about the 1.5 inch between parallel axes
 TITLE_CHARS_PER_INCH = 12  # characters of a medium-size title that fit in an inch of figure
 
@@ -130,7 +132,25 @@ def is_wide(values: Sequence[float]) -> bool:
     return bool(len(values)) and min(values) > 0 and max(values) / min(values) > 1e3
 
 
+def is_wide_below_zero(values: Sequence[float]) -> bool:
+    """Whether every value is negative and their magnitudes are :func:`is_wide` (a
+    maximized negative error or log-likelihood, -1e6 to -0.1)."""
+    return is_wide([-value for value in values])
+
+
+def faint(count: int) -> float:
+    """The alpha of each of ``count`` overlapping lines: fainter the more there are, so
+    where many run the colour is dense and where few run it is light (20,000 curves at
+    0.15 filled their whole envelope with one solid colour)."""
+    return 0.8 if count <= 50 else max(MIN_ALPHA, 0.8 * math.sqrt(50 / count))
+
+
 def log_if_wide(ax: Axes, values: Sequence[float]) -> None:
-    """A log y axis when the values are :func:`is_wide`."""
+    """A log y axis when the values are :func:`is_wide`; when they are
+    :func:`is_wide_below_zero`, a symmetric log axis whose linear part lies above them
+    all, so it is a log scale of their magnitudes (-10^6 ... -10^-1, best on top)."""
     if is_wide(values):
         ax.set_yscale("log")
+    elif is_wide_below_zero(values):
+        ax.set_yscale("symlog", linthresh=-max(values))
+        ax.autoscale_view(scalex=False)  # the linear limits stay otherwise: 5% above 0

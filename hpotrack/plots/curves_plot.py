@@ -4,7 +4,6 @@ checkpoints trials continue, with the rung budgets where the method decided (Li 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from hpotrack.plots.common import (
     STATE_COLOURS,
     PlotError,
     Progress,
+    faint,
     log_if_wide,
     new_axes,
     read_trials,
@@ -25,13 +25,12 @@ from hpotrack.plots.common import (
 )
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.study import Study
-from hpotrack.text import cut_middle
+from hpotrack.text import cut_middle, plural
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-MIN_ALPHA = 0.02  # 20,000 curves at 0.15 filled their whole envelope with one solid colour
 MAX_RUNG_LINES = 12  # more distinct check steps than this (a pruner checking every step): none
 MAX_CURVE_POINTS = 4_000  # longer: 4 points of 1,000 buckets of steps (the figure: 800 pixels)
 _ROW = np.dtype([("step", np.int64), ("value", np.float64)])  # a stored point
@@ -49,18 +48,22 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
     name = study.objective if metric is None else metric
     trials = read_trials(study)
     promoted = {e.parent for t in trials for e in t.parents if e.kind == Origin.PROMOTED.value}
-    lines: dict[TrialState, list[np.ndarray]] = {}
-    stops = []
+    lines: dict[TrialState, list[list[np.ndarray]]] = {}  # each trial's runs of points
+    stops: list[np.ndarray] = []  # where pruned trials stopped
+    breaks: list[np.ndarray] = []  # the last points before a report that diverged
     diverged = 0  # trials with reports of which none can be drawn
+    broken = 0  # trials with some reports that cannot be drawn: their lines break there
     point_at = _point_at(study, name)
     with study.store.reading():  # one trial's points at a time: a curve can be 100,000s
         for trial in trials:
             joined = _joined(trial, _stored(study, trial.number, name), point_at)
-            points = joined[(np.abs(joined) <= DRAWABLE).all(axis=1)]  # NaN is not <=
-            if len(points):
-                lines.setdefault(trial.state, []).append(thinned(points))
+            runs = drawable_runs(joined)
+            if runs:
+                lines.setdefault(trial.state, []).append([thinned(joined[a:b]) for a, b in runs])
                 if trial.state is TrialState.PRUNED and trial.number not in promoted:
-                    stops.append(points[-1])
+                    stops.append(joined[runs[-1][1] - 1])
+                breaks.extend(joined[b - 1] for _, b in runs if b < len(joined))
+                broken += sum(b - a for a, b in runs) < len(joined)
             elif len(joined):
                 diverged += 1
             if progress is not None:
@@ -68,7 +71,7 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
     if not lines:
         with study.store.reading():
             others = study.store.metric_names(study.id)
-        raise PlotError(_no_curves(study, name, others))
+        raise PlotError(_no_curves(study, name, others, trials))
     fig, ax = new_axes()
     _draw_curves(ax, lines)
     rungs = sorted({float(step) for t in trials for step in t.checks})
@@ -81,21 +84,43 @@ def curves(study: Study, *, metric: str | None = None, progress: Progress | None
     if stops:
         steps, values = np.array(stops).T
         ax.scatter(steps, values, marker="x", s=16, color="k", label="pruned here", zorder=4)
-    log_if_wide(ax, [float(v) for ls in lines.values() for line in ls for v in line[:, 1]])
+    if breaks:
+        steps, values = np.array(breaks).T
+        ax.scatter(
+            steps,
+            values,
+            marker="o",
+            s=22,
+            facecolors="none",
+            edgecolors="C3",
+            label="diverged next",
+            zorder=4,
+        )
+    drawn = [float(v) for ls in lines.values() for runs in ls for run in runs for v in run[:, 1]]
+    log_if_wide(ax, drawn)
     count = sum(len(ls) for ls in lines.values())
     ax.set(xlabel="step", ylabel=cut_middle(name))
     whole_x(ax)
-    note = f"{diverged} more diverged (NaN, infinite or {BEYOND_DRAWABLE}): not drawn"
     title(
         ax,
         f"{cut_middle(study.name)}: intermediate {cut_middle(name)} of {count} trials",
-        note if diverged else None,
+        _divergence_note(broken, diverged),
     )
     legend = fig.legend(loc="outside lower center", ncols=4, fontsize="small")  # not over them
     for handle in legend.legend_handles:  # opaque: at 20,000 trials' alpha a key is invisible
         if handle is not None:
             handle.set_alpha(1.0)
     return fig
+
+
+def drawable_runs(points: np.ndarray) -> list[tuple[int, int]]:
+    """The (start, stop) rows of each run of drawable points (no NaN, infinity or value
+    beyond :data:`DRAWABLE`): a curve is drawn as these runs, broken where a report
+    diverged, not joined across it (a run that diverged after step 5 read as stopped
+    there, one with a NaN in the middle as smooth)."""
+    drawable = (np.abs(points) <= DRAWABLE).all(axis=1)  # NaN is not <=
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], drawable, [False]]).astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _stored(study: Study, number: int, name: str) -> np.ndarray:
@@ -144,12 +169,23 @@ def thinned(points: np.ndarray, bound: int = MAX_CURVE_POINTS) -> np.ndarray:
     return kept
 
 
-def _draw_curves(ax: Axes, lines: dict[TrialState, list[np.ndarray]]) -> None:
-    """One LineCollection per state (fast for thousands of trials), complete on top."""
+def _divergence_note(broken: int, diverged: int) -> str | None:
+    """What the lines leave out: reports that diverged (NaN, infinite or too large)."""
+    what = f"(NaN, infinite or {BEYOND_DRAWABLE})"
+    broke = f"{plural(broken, 'trial')} with reports that diverged {what}: lines broken there"
+    notes = [broke] if broken else []
+    if diverged:
+        notes.append(f"{diverged} more diverged{'' if broken else ' ' + what}: not drawn")
+    return "; ".join(notes) or None
+
+
+def _draw_curves(ax: Axes, lines: dict[TrialState, list[list[np.ndarray]]]) -> None:
+    """One LineCollection per state (fast for thousands of trials), complete on top; each
+    trial drawn as its runs of points (:func:`drawable_runs`)."""
     from matplotlib.collections import LineCollection
 
     count = sum(len(ls) for ls in lines.values())
-    alpha = 0.8 if count <= 50 else max(MIN_ALPHA, 0.8 * math.sqrt(50 / count))
+    alpha = faint(count)
     for state in (TrialState.QUEUED, TrialState.RUNNING, TrialState.FAILED, TrialState.PRUNED):
         _add_lines(ax, LineCollection, lines.get(state, []), state, alpha)
     _add_lines(ax, LineCollection, lines.get(TrialState.COMPLETE, []), TrialState.COMPLETE, alpha)
@@ -157,10 +193,11 @@ def _draw_curves(ax: Axes, lines: dict[TrialState, list[np.ndarray]]) -> None:
 
 
 def _add_lines(
-    ax: Axes, kind: Any, segments: list[np.ndarray], state: TrialState, alpha: float
+    ax: Axes, kind: Any, trials: list[list[np.ndarray]], state: TrialState, alpha: float
 ) -> None:
-    if segments:
-        label = f"{state.value} ({len(segments)})"
+    if trials:
+        label = f"{state.value} ({len(trials)})"
+        segments = [run for runs in trials for run in runs]
         colour = STATE_COLOURS[state]
         ax.add_collection(kind(segments, colors=colour, linewidths=1, alpha=alpha, label=label))
         single = [line for line in segments if len(line) == 1]  # one report: a dot, not a line
@@ -169,7 +206,7 @@ def _add_lines(
             ax.scatter(steps, values, s=6, color=colour)
 
 
-def _no_curves(study: Study, name: str, others: set[str]) -> str:
+def _no_curves(study: Study, name: str, others: set[str], trials: list[TrialRecord]) -> str:
     if name in others:
         return (
             f"study {study.name!r} has no intermediate value of {name!r} to plot: all "
@@ -180,6 +217,12 @@ def _no_curves(study: Study, name: str, others: set[str]) -> str:
         return (
             f"study {study.name!r} has no intermediate values of {name!r} "
             f"(it has {names}; from Python: hpotrack.plots.curves(study, metric=...))"
+        )
+    if all(t.state in (TrialState.QUEUED, TrialState.RUNNING) for t in trials):
+        return (  # not the advice to report: the function may well, once a trial runs
+            f"study {study.name!r} has no intermediate values yet: its "
+            f"{plural(len(trials), 'trial')} {'is' if len(trials) == 1 else 'are'} queued or "
+            "running and none has reported one"
         )
     return (
         f"study {study.name!r} has no intermediate values to plot: report them with "

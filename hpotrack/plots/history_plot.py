@@ -70,22 +70,26 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
             zorder=3,
         )
     steps, best = _best_so_far(trials, study.direction)
-    if steps:
+    if len(steps) > 1:  # one point draws no line, but its key in the legend said it did
         # over the points: thousands of them hid it where it runs, among the best values
         population = any(segment_of(t) is not None for t in trials)  # its best can get worse
         label = "best so far (members' latest segments)" if population else "best so far"
         ax.step(steps, best, where="post", color="k", lw=1.2, label=label, zorder=4)
-    log_if_wide(ax, [value_of(t) for t in trials if has_value(t)])
+    valued = [value_of(t) for t in trials if has_value(t)]
+    log_if_wide(ax, valued)
+    if not valued:  # only failed trials: a value axis around 0 would be made up
+        ax.set_yticks([])
     numbers = [t.number for t in trials]  # failed markers do not widen the axis themselves
     margin = max(0.5, 0.02 * (max(numbers) - min(numbers)))
     ax.set_xlim(min(numbers) - margin, max(numbers) + margin)
     objective = cut_middle(study.objective)
     ax.set(xlabel="trial", ylabel=objective)
     whole_x(ax)
+    missing = None if valued else "no trial has a value to draw"
     title(
         ax,
         f"{cut_middle(study.name)}: {objective} per trial ({study.direction})",
-        _unfinished(trials),
+        "; ".join(note for note in (missing, _unfinished(trials)) if note) or None,
     )
     ax.legend(loc="best", fontsize="small")
     return fig

@@ -15,6 +15,7 @@ from hpotrack.plots.common import (
     STATE_COLOURS,
     PlotError,
     Progress,
+    faint,
     has_value,
     log_if_wide,
     new_axes,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+MAX_ARROWS = 300  # more edges: faint lines (9,000 arrows were one solid blob, drawn in 7 s)
 UNLINKED_ALPHA = 0.3  # the parent graph: trials on no edge, drawn faint
 KIND_COLOURS = {  # apart from the states' colours
     Origin.PROMOTED.value: "C2",
@@ -177,15 +179,16 @@ def _population_legend(ax: Axes, with_chain: bool) -> None:
 
 def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
     """Trials at (number, value) - at a 'no value' line below when they have none - and
-    their parent -> child edges as arrows coloured by kind; trials on no edge small and
+    their parent -> child edges as arrows coloured by kind (more than :data:`MAX_ARROWS`:
+    faint lines, left to right as the trials came); trials on no edge small and
     faint, so that in a large study (20,000 trials, 120 promotions) the lineage is not
     buried under the trials that have none."""
     valued = [value_of(t) for t in trials if has_value(t)]
     low, high = (min(valued), max(valued)) if valued else (0.0, 1.0)
     fig, ax = new_axes()
     log_if_wide(ax, valued)  # as the history: 1e-6 to 0.5 drew 490 of 500 trials on one line
-    if ax.get_yscale() == "log":
-        floor = low / (high / low) ** 0.08
+    if ax.get_yscale() != "linear":  # log, or symlog over negative values: decades below
+        floor = low * (low / high) ** 0.08
     else:
         floor = low - 0.08 * ((high - low) or 1.0)
     y = {t.number: value_of(t) if has_value(t) else floor for t in trials}
@@ -204,9 +207,37 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
     for trial in trials:
         for edge in trial.parents:
             edges.setdefault(edge.kind, []).append((edge.parent, trial.number))
+    count = sum(map(len, edges.values()))
+    arrows = count <= MAX_ARROWS
     for kind, pairs in sorted(edges.items()):
         start = np.array([(p, y[p]) for p, _ in pairs], dtype=np.float64)
         end = np.array([(c, y[c]) for _, c in pairs], dtype=np.float64)
+        colour = KIND_COLOURS.get(kind, "C9")
+        _edges(ax, start, end, colour, f"{kind} ({len(pairs)})", None if arrows else faint(count))
+    if len(valued) < len(trials):
+        ax.axhline(floor, color="0.6", lw=0.8, ls="--")
+        ax.text(0, floor, " no value", va="bottom", fontsize=7, color="0.4")
+    ax.set(xlabel="trial", ylabel=cut_middle(study.objective))
+    whole_x(ax)
+    how = "" if arrows else ", left to right"  # a parent always precedes its child
+    title(
+        ax,
+        f"{cut_middle(study.name)}: lineage",
+        f"parent -> child edges by trial number{how}, coloured by kind",
+    )
+    legend = ax.legend(loc="best", fontsize="small")
+    for handle in legend.legend_handles:  # opaque: many edges' alpha made their keys vanish
+        if handle is not None:
+            handle.set_alpha(1.0)
+    return fig
+
+
+def _edges(
+    ax: Axes, start: np.ndarray, end: np.ndarray, colour: str, label: str, alpha: float | None
+) -> None:
+    """Edges from ``start`` to ``end`` points: arrows, or given the ``alpha`` of too many
+    for arrows to stay apart (:func:`faint`), thin lines (fast, dense where many run)."""
+    if alpha is None:
         ax.quiver(
             *start.T,
             *(end - start).T,
@@ -214,18 +245,13 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
             scale_units="xy",
             scale=1,
             width=0.003,
-            color=KIND_COLOURS.get(kind, "C9"),
-            label=f"{kind} ({len(pairs)})",
+            color=colour,
+            label=label,
         )
-    if len(valued) < len(trials):
-        ax.axhline(floor, color="0.6", lw=0.8, ls="--")
-        ax.text(0, floor, " no value", va="bottom", fontsize=7, color="0.4")
-    ax.set(xlabel="trial", ylabel=cut_middle(study.objective))
-    whole_x(ax)
-    title(
-        ax,
-        f"{cut_middle(study.name)}: lineage",
-        "parent -> child edges by trial number, coloured by kind",
+        return
+    from matplotlib.collections import LineCollection
+
+    segments = list(np.stack([start, end], axis=1))  # one (2, 2) array an edge
+    ax.add_collection(
+        LineCollection(segments, colors=colour, linewidths=0.8, alpha=alpha, label=label)
     )
-    ax.legend(loc="best", fontsize="small")
-    return fig

@@ -4,6 +4,7 @@ methods use and the objective, each line coloured by its value (Inselberg 1985).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from hpotrack.plots.common import (
     PARAM_CHARS,
     Progress,
     is_wide,
+    is_wide_below_zero,
     new_axes,
     read_trials,
     require_complete,
@@ -38,6 +40,7 @@ TEXT: dict[str, Any] = {  # a label on lines: small, on a light box
 
 MAX_WIDTH = 20.0  # inches: 30 parameters drew a 48-inch strip no viewer shows readably
 MAX_OPTION_LABELS = 16  # a Choice's options labelled on its axis; of more, every k-th
+LABEL_CHARS = 12  # a value's label beside its axis
 
 
 def params(study: Study, *, progress: Progress | None = None) -> Figure:
@@ -46,15 +49,16 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     its value, the best in red, pruned trials in grey underneath."""
     trials = read_trials(study, progress)
     from matplotlib.collections import LineCollection
-    from matplotlib.colors import LogNorm
+    from matplotlib.colors import LogNorm, SymLogNorm
 
     done = require_complete(study, trials)
     names = list(study.space)
     values = np.array([value_of(t) for t in done])
     low, high = float(values.min()), float(values.max())
     log = is_wide(values.tolist())  # linear, 1e-10 to 1e11 put 18 of 20 lines at the bottom
-    position = np.log10(values) if log else values
-    ends = (np.log10(low), np.log10(high)) if log else (low, high)
+    negative = is_wide_below_zero(values.tolist())  # and -1e6 to -0.1 all but one at the top
+    position = np.log10(values) if log else -np.log10(-values) if negative else values
+    ends = (float(position.min()), float(position.max()))
     scaled = (position - ends[0]) / (ends[1] - ends[0]) if high > low else np.full(len(values), 0.5)
     cube = study.space.encode_many([t.params for t in done])
     x = np.arange(len(names) + 1, dtype=np.float64)
@@ -67,9 +71,17 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
         grey_lines = LineCollection(segments, colors="0.8", linewidths=0.6, zorder=1, label=label)
         ax.add_collection(grey_lines)
     segments = [np.column_stack([x, [*row, v]]) for row, v in zip(cube, scaled, strict=True)]
-    norm = LogNorm(low, high) if log else None
+    norm = (
+        LogNorm(low, high) if log else SymLogNorm(-high, vmin=low, vmax=high) if negative else None
+    )
+    # the best drawn last, on top: in trial order, 5,000 lines buried the good region
+    worst_first = np.argsort(-values if study.direction == "minimize" else values, kind="stable")
     lines = LineCollection(
-        segments, array=values, cmap=_cmap(study.direction), norm=norm, linewidths=1
+        [segments[i] for i in worst_first],
+        array=values[worst_first],
+        cmap=_cmap(study.direction),
+        norm=norm,
+        linewidths=1,
     )
     lines.set_alpha(0.8 if len(done) <= 100 else 0.4)
     ax.add_collection(lines)
@@ -85,7 +97,7 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     title(
         ax,
         f"{cut_middle(study.name)}: parameters of {plural(len(done), 'complete trial')}",
-        _cube_note(study, log),
+        _cube_note(study, log or negative),
     )
     fig.legend(loc="outside lower center", ncols=2, fontsize="small")
     return fig
@@ -103,11 +115,13 @@ def _param_axes(
         if isinstance(param, Choice):
             n = len(param.options)
             every = math.ceil(n / MAX_OPTION_LABELS)  # 60 options' labels were one black bar
-            ticks = [((i + 0.5) / n, param.options[i]) for i in range(0, n, every)]
+            shown = range(0, n, every)
+            labels = _option_labels([param.options[i] for i in shown])
+            ticks = [((i + 0.5) / n, label) for i, label in zip(shown, labels, strict=True)]
         else:
-            ticks = [(u, param.decode(u)) for u in (0.0, 0.5, 1.0)]
+            ticks = [(u, _label(param.decode(u))) for u in (0.0, 0.5, 1.0)]
         for u, label in ticks:
-            ax.text(position + 0.03, u, _label(label), **TEXT)
+            ax.text(position + 0.03, u, label, **TEXT)
     low, high = value_range
     ends = ((0.0, low), (1.0, high)) if high > low else ((0.5, low),)
     for u, value in ends:
@@ -122,10 +136,31 @@ def _param_axes(
     ax.set_ylabel("position in the parameter's range")
 
 
-def _label(value: object) -> str:
+def _label(value: object, shorten: Callable[[str, int], str] = cut) -> str:
+    """A value beside an axis: a float to 3 digits, anything else ``shorten``-ed."""
     if isinstance(value, float):
         return f"{value:.3g}"
-    return cut(str(value), 12)
+    return shorten(str(value), LABEL_CHARS)
+
+
+def _option_labels(options: Sequence[object]) -> list[str]:
+    """The labels of a Choice's options, told apart: cut at the end ("resnet18_pr…"), or
+    where that makes two alike in the middle ("a_rat…ber_00"), or where that does too from
+    where the options start to differ (30 options "a_rather_long_option_name_00" to
+    "_29" were all labelled "a_rather_lo…")."""
+    for shorten in (cut, cut_middle):
+        labels = [_label(option, shorten) for option in options]
+        if len(set(labels)) == len(labels):
+            return labels
+    texts = [str(option) for option in options]
+    long = [text for text, label in zip(texts, labels, strict=True) if text != label]
+    columns = enumerate(zip(*long, strict=False))  # the i-th character of each cut option
+    shared = next((i for i, chars in columns if len(set(chars)) > 1), min(map(len, long)))
+    start = "…" if shared else ""
+    return [
+        label if label == text else cut(start + text[shared:], LABEL_CHARS)
+        for label, text in zip(labels, texts, strict=True)
+    ]
 
 
 def _cube_note(study: Study, log_objective: bool) -> str:
