@@ -301,7 +301,8 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         study = Study(store, row)
         summary = store.summary(row.id)  # one pass in SQLite, not every trial read
         total = sum(summary.counts.values())
-        last = summary.last_active or (row.created if total == 0 else 0.0)
+        # no trial started yet (none, or only queued ones): active since its creation
+        last = row.created if summary.last_active is None else summary.last_active
         counts = {state.value: n for state, n in summary.counts.items()}
         running = summary.running
         gone = len(study.workers_gone(running)) if running else 0

@@ -930,3 +930,18 @@ def test_reading_studies_imports_no_method_nor_heavy_library(mf: Path, tmp_path:
     )
     assert imported_by(code, str(mf)) == READ_ONLY_METHODS
     assert "beta" not in show(mf)  # the commands ran
+
+
+def test_a_study_of_queued_trials_only_was_last_active_when_created(tmp_path: Path) -> None:
+    """Enqueued trials carry no time: such a study was listed as last active at
+    1970-01-01 00:00 (time 0), not when it was created."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="queued", db=db)
+    def f(x: float) -> float:
+        return x
+
+    f.study.enqueue({"x": 0.5})
+    (row,) = json.loads(show(db, "--format", "json"))
+    assert row["queued"] == 1 and not row["last_activity"].startswith("1970")
+    assert "1970" not in show(db)
