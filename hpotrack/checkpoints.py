@@ -95,8 +95,11 @@ def line_state(
 def stored_line_state(
     store: Store, study_id: int, trials: Sequence[TrialRecord], number: int, step: int | None
 ) -> Checkpoint | None:
-    """:func:`line_state` over the checkpoints stored for study ``study_id`` (:func:`find`)."""
-    return line_state(trials, number, step, functools.partial(find, store, study_id))
+    """:func:`line_state` over the checkpoints stored for study ``study_id`` (:func:`find`),
+    committed ones only (:meth:`Store.reading`): a row that another thread of the process
+    is deleting, or writing, in a transaction it may roll back is not its answer."""
+    with store.reading():
+        return line_state(trials, number, step, functools.partial(find, store, study_id))
 
 
 def save(
@@ -259,15 +262,15 @@ def of_trial(store: Store, study_id: int, number: int) -> list[Checkpoint]:
 
 
 def any_saved(store: Store, study_id: int) -> bool:
-    """Whether any trial of the study has a checkpoint stored (it uses checkpoints)."""
-    return (
-        store.conn.execute(
+    """Whether any trial of the study has a checkpoint stored (it uses checkpoints), as
+    committed (see :func:`stored_line_state`)."""
+    with store.reading():
+        found = store.conn.execute(
             "SELECT 1 FROM checkpoints c JOIN trials t ON t.id = c.trial_id "
             "WHERE t.study_id = ? LIMIT 1",
             (study_id,),
         ).fetchone()
-        is not None
-    )
+    return found is not None
 
 
 def load(store: Store, checkpoint: Checkpoint) -> Any:

@@ -163,9 +163,10 @@ def load_study(name: str, db: str | Path | None = None) -> Study:
     if not isinstance(name, str):
         raise StudyNotFoundError(f"a study name is text, but got {name!r}")
     store = open_store(default_db_path(db), must_exist=True)
-    row = store.find_study(name) if is_utf8(name) else None  # no stored name can match
-    if row is None:
-        raise StudyNotFoundError(_not_found_message(store, name))
+    with store.reading():  # not a study another thread is creating in a rolled-back write
+        row = store.find_study(name) if is_utf8(name) else None  # no stored name can match
+        if row is None:
+            raise StudyNotFoundError(_not_found_message(store, name))
     return Study(store, row)
 
 

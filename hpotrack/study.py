@@ -115,7 +115,8 @@ class Study(StudyReader):
         """Whether the study stored under this name is still the one this object opened
         (not deleted, nor deleted and created anew, and with the same method), so that
         it may be used again without reopening it."""
-        row = self._store.find_study(self.name)
+        with self._store.reading():
+            row = self._store.find_study(self.name)
         opened = self._row
         return row is not None and (row.id, row.created, row.method) == (
             opened.id,
@@ -470,6 +471,10 @@ class Study(StudyReader):
         )
 
     def worker(self, provenance: Mapping[str, Any]) -> Worker:
-        """Register this process as a worker of the study (one ``runs`` row)."""
-        run_id = self._store.insert_run(self._row.id, provenance)
+        """Register this process as a worker of the study (one ``runs`` row), in a write
+        transaction of its own: outside one, on the connection the process's threads
+        share, the row joined another thread's open transaction and went with its
+        rollback, and the run's trials named a run that was never stored."""
+        with self._store.write():
+            run_id = self._store.insert_run(self._row.id, provenance)
         return Worker(run_id=run_id, host=hostname(), pid=os.getpid())

@@ -6,6 +6,10 @@ what changed since the last read; a script that asks for one trial, or the best,
 study it just loaded reads those alone (DESIGN principle 3). The run loop's ask and tell
 are :class:`hpotrack.study.Study`'s, which extends it; the read-only views it returns
 are in :mod:`hpotrack.views`.
+
+Every read here is made under the store's read lock (:meth:`Store.reading`): a thread
+monitoring a study shares the process's connection with the threads that run it, and a
+read inside one's write transaction would show rows its rollback then takes back.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ class StudyReader:
         return load_study, (self.name, str(self.db_path))
 
     def __repr__(self) -> str:
-        count = sum(self._store.summary(self.id).counts.values())  # not every trial read
+        with self._store.reading():  # not every trial read
+            count = sum(self._store.summary(self.id).counts.values())
         return f"Study(name={self.name!r}, method={self.method_name!r}, trials={count})"
 
     # -- definition -------------------------------------------------------------------
@@ -106,7 +111,8 @@ class StudyReader:
     @property
     def target(self) -> int | None:
         """The study-wide number of trials asked for so far (None: no target)."""
-        row = self._store.find_study(self.name)
+        with self._store.reading():
+            row = self._store.find_study(self.name)
         return None if row is None else row.target
 
     @property
@@ -209,7 +215,9 @@ class StudyReader:
     def workers_gone(self, numbers: Sequence[int]) -> dict[int, str]:
         """Of the trials ``numbers``, the running ones whose worker is gone, with why. It
         only reads: the study's next run marks them lost (and retries them)."""
-        return {r.number: reason for r, reason in lost.find(self._store, self._row.id, numbers)}
+        with self._store.reading():
+            found = lost.find(self._store, self._row.id, numbers)
+        return {r.number: reason for r, reason in found}
 
     def curve(self, number: int, whole: bool = False) -> dict[str, list[tuple[int, float]]]:
         """Intermediate metrics of trial ``number``: metric name -> [(step, value), ...].
@@ -222,7 +230,8 @@ class StudyReader:
         return self._curve(number)
 
     def _curve(self, number: int) -> dict[str, list[tuple[int, float]]]:
-        return views.stored_curve(self._store, self._row.id, number)
+        with self._store.reading():
+            return views.stored_curve(self._store, self._row.id, number)
 
     def load_checkpoint(self, number: int, step: int | None = None) -> Any:
         """The object trial ``number`` saved with ``trial.save_checkpoint``: its latest at

@@ -17,8 +17,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,43 @@ from hpotrack.store import Store
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with closing(sqlite3.connect(db)) as conn:
         return conn.execute(sql, args).fetchall()
+
+
+def answer_during_a_rolled_back_write(
+    store: Store, write: Callable[[], object], read: Callable[[], object]
+) -> str:
+    """What ``read()`` answers (:func:`answer`) in this thread while another thread,
+    inside a write transaction on ``store``'s connection (which the threads of a process
+    share), has made ``write()`` and then rolls it back: once the read has returned, or
+    after waiting 0.5 s for it (a read that waits for the transaction to end). Staged
+    with events: the read starts after the write."""
+    written, answered = threading.Event(), threading.Event()
+
+    def write_then_roll_back() -> None:
+        with suppress(RuntimeError), store.write():
+            try:
+                write()
+            finally:  # a write that fails ends the wait too (pytest reports its error)
+                written.set()
+            answered.wait(0.5)
+            raise RuntimeError("the transaction fails after its write")
+
+    writer = threading.Thread(target=write_then_roll_back)
+    writer.start()
+    written.wait()
+    try:
+        return answer(read)
+    finally:
+        answered.set()
+        writer.join()
+
+
+def answer(read: Callable[[], object]) -> str:
+    """What ``read()`` answers: its value's repr, or the error it raises."""
+    try:
+        return repr(read())
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 def new_study(store: Store, name: str = "s") -> int:

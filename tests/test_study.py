@@ -19,7 +19,11 @@ import pytest
 import hpotrack as hp
 from hpotrack.claims import Claimed, Outcome, Worker
 from hpotrack.errors import NoCompleteTrial, StorageError, StudyNotFoundError, TrialError
+from hpotrack.provenance import hostname
 from hpotrack.records import TrialState
+from hpotrack.store import Store
+from tests.test_recovery import dead_pid
+from tests.test_store import answer, answer_during_a_rolled_back_write, query
 
 SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "act": ["relu", "tanh"]}
 
@@ -393,6 +397,91 @@ def test_a_thread_reading_the_study_while_a_check_rolls_back_sees_what_is_stored
     watcher.join()
     assert [t.state for t in monitor.trials] == [TrialState.FAILED]
     assert monitor.trials == hp.load_study("r", db=db).trials
+
+
+def _insert_trial_2(store: Store, study: hp.Study, pid: int | None = None) -> None:
+    store.insert_trial(
+        study.id, number=2, state=TrialState.RUNNING, params={"x": 0.5}, origin="sampled",
+        host=hostname(), pid=pid,
+    )  # fmt: skip
+
+
+def _insert_study_ghost(store: Store, study: hp.Study) -> None:
+    store.insert_study(
+        name="ghost", space={"x": hp.Float(0.0, 1.0).to_json()},
+        method={"name": "random", "options": {}}, direction="minimize", objective="value",
+        seed=0, function={},
+    )  # fmt: skip
+
+
+# Each: (what another thread writes in the transaction it rolls back, the read under test).
+UNCOMMITTED: dict[str, tuple[Callable[[Store, hp.Study], object], Callable[[hp.Study], object]]] = {
+    "load_study": (_insert_study_ghost, lambda study: hp.load_study("ghost", db=study.db_path)),
+    "target": (
+        lambda store, study: store.update_study(study.id, target=99),
+        lambda study: study.target,
+    ),
+    "is_current": (
+        lambda store, study: store.update_study(study.id, method={"name": "tpe", "options": {}}),
+        lambda study: study.is_current(),
+    ),
+    "repr": (_insert_trial_2, repr),
+    "workers_gone": (
+        lambda store, study: _insert_trial_2(store, study, pid=dead_pid()),
+        lambda study: study.workers_gone([2]),
+    ),
+    "curve": (
+        lambda store, study: store.add_metrics(
+            store.conn.execute("SELECT id FROM trials WHERE number = 1").fetchone()[0],
+            [("value", 2, 7.0, 0.0)],
+        ),
+        lambda study: study.curve(1),
+    ),
+    "load_checkpoint": (
+        lambda store, study: store.conn.execute("DELETE FROM checkpoints"),  # a collection
+        lambda study: study.load_checkpoint(1),
+    ),
+}
+
+
+@pytest.mark.parametrize("read", list(UNCOMMITTED))
+def test_a_read_while_another_thread_writes_answers_from_committed_rows_only(
+    db: Path, read: str
+) -> None:
+    """The threads of a process share one connection, on which a read sees the rows
+    another thread's write transaction has not committed: a monitoring thread loaded a
+    study that was never created, counted, curved and called lost a trial that never
+    existed, ran to a target never stored, or found no checkpoint while one was stored.
+    Each read waits for the transaction, and answers as it does after the rollback."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="r", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        trial.save_checkpoint({"x": x}, step=1)
+        return x
+
+    study = train.optimize(n_trials=2)
+    study.refresh()  # the reads that refresh first find nothing committed since
+    write, reading = UNCOMMITTED[read]
+    during = answer_during_a_rolled_back_write(
+        study.store, lambda: write(study.store, study), lambda: reading(study)
+    )
+    assert during == answer(lambda: reading(study))  # after the rollback: what is stored
+
+
+def test_a_run_registered_while_another_thread_writes_is_stored(db: Path) -> None:
+    """Registered outside a write transaction of its own, a run's row joined the one
+    another thread of the process had open on the shared connection, and went with its
+    rollback: the run's trials named a run that was never stored (no provenance, and
+    their checkpoints never collected)."""
+    study = run(db, 1).study
+    worker: list[Worker] = []
+    answer_during_a_rolled_back_write(
+        study.store,
+        lambda: study.store.update_study(study.id, target=5),
+        lambda: worker.append(study.worker({"host": hostname(), "pid": 1})),
+    )
+    assert query(db, "SELECT COUNT(*) FROM runs WHERE id = ?", worker[0].run_id) == [(1,)]
 
 
 def test_ask_claims_several_trials_in_one_transaction(db: Path) -> None:

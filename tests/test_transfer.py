@@ -41,6 +41,7 @@ from hpotrack.transfer import (
     write_export,
 )
 from tests import odd_names
+from tests.test_store import answer_during_a_rolled_back_write
 
 SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "act": ["relu", "tanh"]}
 SPACE_VALUES = {"lr": 0.01, "layers": 2, "act": "relu"}  # a point of SPACE
@@ -841,10 +842,11 @@ def test_an_export_holds_nothing_another_thread_has_not_committed(tmp_path: Path
     db = tmp_path / "h.db"
     tuned_mlp(db).optimize(n_trials=3)
     study = hp.load_study("mlp", db=db)
+    exporting = hp.load_study("mlp", db=db)  # loaded first: load_study waits for the write
     exported: dict[str, Any] = {}
 
     def export() -> None:
-        exported.update(export_study(hp.load_study("mlp", db=db)))
+        exported.update(export_study(exporting))
 
     with pytest.raises(RuntimeError, match="rolled back"), study.store.write():
         study.store.insert_trial(
@@ -868,6 +870,32 @@ def test_a_study_whose_database_file_was_deleted_meanwhile_still_exports(tmp_pat
     for path in tmp_path.glob("h.db*"):
         path.unlink()
     assert [t["number"] for t in export_study(study)["trials"]] == [0, 1, 2]
+
+
+def test_an_export_of_a_deleted_database_file_holds_nothing_another_thread_rolls_back(
+    tmp_path: Path,
+) -> None:
+    """With its file deleted, a study exports through the process's shared connection,
+    which read inside another thread's open write transaction: the export held a target
+    and a run that the rollback then took back. It waits for the transaction to end."""
+    db = tmp_path / "h.db"
+    tuned_mlp(db).optimize(n_trials=3)
+    study = hp.load_study("mlp", db=db)
+    for path in tmp_path.glob("h.db*"):
+        path.unlink()
+
+    def raise_the_target_and_register_a_run() -> None:
+        study.store.update_study(study.id, target=9)
+        study.store.insert_run(study.id, {"host": "elsewhere", "pid": 1})
+
+    def target_and_runs() -> tuple[int, int]:
+        exported = export_study(study)
+        return exported["study"]["target"], len(exported["runs"])
+
+    exported = answer_during_a_rolled_back_write(
+        study.store, raise_the_target_and_register_a_run, target_and_runs
+    )
+    assert exported == "(3, 1)"
 
 
 def test_export_to_a_file_is_atomic_and_leaves_no_temp_file(source: Path, tmp_path: Path) -> None:

@@ -203,13 +203,15 @@ def _snapshot(study: Study) -> Iterator[Store]:
     their writes fail ("cannot start a transaction within a transaction"), or was theirs,
     uncommitted. Only when the path no longer leads to the study's file (deleted or
     replaced since it was opened) is the file read through the shared connection, the
-    only one that has it."""
+    only one that has it, under its read lock (:meth:`Store.reading`): the export waits
+    for another thread's write transaction to end instead of reading inside it, and the
+    next ones wait for the export."""
     own = None if study.store.replaced() else Store(study.db_path, must_exist=True)
     if own is not None and own.file_id != study.store.file_id:  # replaced meanwhile
         own.close()
         own = None
     if own is None:
-        with _transaction(study.store):
+        with study.store.reading(), _transaction(study.store):
             yield study.store
         return
     try:
