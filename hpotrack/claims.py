@@ -17,8 +17,9 @@ from typing import Any
 from hpotrack.methods.base import Proposal
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Value
-from hpotrack.store import Stamp, Store
+from hpotrack.store import Store
 from hpotrack.trial import MetricRow
+from hpotrack.trial_writes import Stamp
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The database file: opening it, its schema version and migrations, write transactions
-and the write-ahead log. :class:`hpotrack.store.Store` adds every query on top.
+and the write-ahead log. :class:`hpotrack.store.Store` adds every query on top; why the
+file cannot be opened or written is :mod:`hpotrack.sqlite_errors`.
 
 One file holds every study. Several processes share it: SQLite's WAL mode lets readers
 run beside one writer, and every write transaction starts with ``BEGIN IMMEDIATE`` so that
@@ -14,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import shlex
 import sqlite3
-import stat
 import threading
 import time
 import weakref
@@ -26,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hpotrack import sqlite_errors
 from hpotrack.errors import StorageError
 from hpotrack.filelock import WriterLock
 from hpotrack.files import folder_problem
@@ -76,7 +76,7 @@ class Connection:
         # Absolute and resolved once: the checkpoints, the lock and the workers must find
         # one file whether it was named through a symlink or before the function ran chdir.
         self.path = Path(path).expanduser().resolve()
-        denied = access_denied(self.path)
+        denied = sqlite_errors.access_denied(self.path)
         if denied is not None:
             raise StorageError(denied)
         if must_exist and (not self.path.exists() or _empty_file(self.path)):
@@ -118,7 +118,7 @@ class Connection:
                 _release(self.conn, self._writer, self._wal_index)
                 raise
         except sqlite3.DatabaseError as exc:
-            raise StorageError(self._cannot_open(exc)) from None
+            raise StorageError(sqlite_errors.cannot_open(self.path, exc)) from None
         # closes the connection and files once: by close(), or when nobody uses the store
         self._finalizer = weakref.finalize(self, _release, self.conn, self._writer, self._wal_index)
 
@@ -156,7 +156,7 @@ class Connection:
         if not self.path.is_file() or journal.exists():
             yield self.conn
             return
-        if not wal.exists() and _writable(self.path):
+        if not wal.exists() and sqlite_errors.writable(self.path):
             yield self.conn
             return
         mode = "mode=ro" if wal.exists() else "immutable=1"
@@ -165,38 +165,6 @@ class Connection:
             yield reader
         finally:
             reader.close()
-
-    def _cannot_open(self, exc: sqlite3.DatabaseError) -> str:
-        """One line that says why the file cannot be opened and what to do."""
-        text = str(exc)
-        if "not a database" in text or "file is encrypted" in text:
-            return (
-                f"{self.path} is not an hpotrack database (not a SQLite file); "
-                "pass db=PATH (--db PATH) to the right file"
-            )
-        if "malformed" in text:
-            return self._damaged(text)
-        new = "unable to open" in text and not self.path.exists()
-        if new and not os.access(self.path.parent, os.W_OK):
-            return (
-                f"cannot create {self.path}: the folder {self.path.parent} is read-only for "
-                "this user; pass db=PATH (--db PATH, or set HPOTRACK_DB) to a file in a "
-                "writable folder"
-            )
-        if "readonly" in text or ("unable to open" in text and not _writable(self.path)):
-            return (
-                f"cannot open {self.path}: SQLite writes beside the file even to read it "
-                "(its -wal and -shm files, and migrations), but the file, those files "
-                "or its folder are read-only; copy it to a writable folder to read it"
-            )
-        return f"cannot open {self.path}: {text}"
-
-    def _damaged(self, text: str) -> str:
-        where = shlex.quote(str(self.path))
-        return (
-            f"{self.path} is damaged ({text}): restore it from a backup, or recover what "
-            f"is left with: sqlite3 {where} .recover | sqlite3 recovered.db"
-        )
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -211,7 +179,7 @@ class Connection:
                 yield
         except sqlite3.DatabaseError as exc:
             text = str(exc)
-            message = self._damaged(text) if "malformed" in text else None
+            message = sqlite_errors.damaged(self.path, text) if "malformed" in text else None
             raise StorageError(message or f"cannot read {self.path}: {text}") from None
 
     @functools.cached_property
@@ -297,7 +265,7 @@ class Connection:
                 "whose schema differed; export its studies with that version and "
                 "import them (nothing was changed)"
             )
-        if not _writable(self.path):
+        if not sqlite_errors.writable(self.path):
             raise StorageError(
                 f"{self.path} has schema version {version}, and opening it migrates it to "
                 f"version {SCHEMA_VERSION}, but the file or its folder is read-only: copy it "
@@ -379,7 +347,7 @@ class Connection:
                 self._commits += 1
                 self._last_commit.version = self.version()  # no hpotrack writer can interleave
         except sqlite3.OperationalError as exc:
-            raise StorageError(self._explain(exc)) from None
+            raise StorageError(sqlite_errors.cannot_write(self.path, exc, BUSY_TIMEOUT_S)) from None
         except TimeoutError:
             raise StorageError(
                 f"{self.path} stayed locked by another hpotrack process for "
@@ -411,31 +379,6 @@ class Connection:
             return header
         (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
         return data_version, self._commits
-
-    def _explain(self, exc: sqlite3.OperationalError) -> str:
-        """One line that says what went wrong with the file and what to do."""
-        text = str(exc)
-        if "readonly" in text and _writable(self.path) and (stuck := _read_only_beside(self.path)):
-            names, one = " and ".join(p.name for p in stuck), len(stuck) == 1
-            return (
-                f"cannot write {self.path}: SQLite's {names} beside it "
-                f"{'is' if one else 'are'} read-only (left by a read of the database while it "
-                f"was read-only); make {'it' if one else 'them'} writable: chmod u+w "
-                f"{' '.join(shlex.quote(str(p)) for p in stuck)} ({text})"
-            )
-        if "readonly" in text:
-            return f"cannot write {self.path}: {_read_only_fix(self.path)} ({text})"
-        if "full" in text or "disk I/O" in text:
-            return (
-                f"cannot write {self.path}: the disk is full or a file-size limit was reached "
-                f"({text}); what was stored before is intact"
-            )
-        if "locked" in text or "busy" in text:
-            return (
-                f"{self.path} stayed locked by another program for {BUSY_TIMEOUT_S:.0f} s "
-                f"({text}); is a long transaction open elsewhere?"
-            )
-        return f"cannot write {self.path}: {text}"
 
     def checkpoint_wal(self) -> None:
         """Copy what the WAL holds into the main file, as far as readers allow, so a copy
@@ -497,54 +440,3 @@ def _release(conn: sqlite3.Connection, writer: WriterLock, wal_index: WalIndex) 
 
 def _empty_file(path: Path) -> bool:
     return path.is_file() and path.stat().st_size == 0
-
-
-def access_denied(path: Path) -> str | None:
-    """Why this user may not open ``path`` at all, or None: a folder on its way it may not
-    enter, or a file it may not read (another user's private home, a file made under
-    ``umask 077``). Python's stat raises PermissionError there (Python 3.12 says the file
-    is missing), and SQLite's "unable to open database file" reads like a read-only one,
-    whose fix (copy it elsewhere) cannot work."""
-    try:
-        mode = path.stat().st_mode
-    except PermissionError:
-        closed = next((p for p in reversed(path.parents) if not os.access(p, os.X_OK)), None)
-        where = f"enter the folder {closed}" if closed is not None else "reach it"
-        return (
-            f"cannot open {path}: permission denied: this user may not {where} (another "
-            "user's private folder?); ask its owner for access, or for a copy"
-        )
-    except OSError:
-        return None  # not there yet (a new database), or refused with the checks that follow
-    if stat.S_ISREG(mode) and not os.access(path, os.R_OK):
-        return (
-            f"cannot open {path}: permission denied: this user may not read it "
-            f"(mode {stat.filemode(mode)}; another user's file?); ask its owner to make it "
-            "readable (chmod a+r), or for a copy"
-        )
-    return None
-
-
-def _writable(path: Path) -> bool:
-    """Whether this process may write the file and make files beside it (SQLite's -wal
-    and -shm): not in a read-only file, folder or mount."""
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-
-
-def _read_only_fix(path: Path) -> str:
-    """What is read-only and, for the file, the command that makes it writable, with the
-    -wal and -shm a read left read-only beside it (:func:`_read_only_beside`): else the
-    next write fails on them in turn. (A read-only folder is refused at opening.)"""
-    if not os.access(path, os.W_OK):
-        files = " ".join(shlex.quote(str(p)) for p in [path, *_read_only_beside(path)])
-        return f"the file is read-only; make it writable to store anything: chmod u+w {files}"
-    return "the file or its folder is read-only"
-
-
-def _read_only_beside(path: Path) -> list[Path]:
-    """SQLite's -wal and -shm of ``path`` that exist but this process may not write. A
-    connection that reads a read-only database makes them with the file's mode and
-    cannot remove them; once the file is writable again, every write still fails on them
-    with SQLite's "attempt to write a readonly database"."""
-    beside = (Path(f"{path}{end}") for end in ("-wal", "-shm"))
-    return [p for p in beside if p.exists() and not os.access(p, os.W_OK)]

@@ -458,14 +458,14 @@ def test_a_read_only_mount_is_named_with_what_to_do(
 ) -> None:
     """On a read-only mount SQLite cannot make the -shm file and says only "unable to
     open database file" (a mount needs root: the place is made read-only here)."""
-    from hpotrack import connection
+    from hpotrack import sqlite_errors
 
     close_stores()
 
     def cannot_open(self: Store) -> None:
         raise sqlite3.OperationalError("unable to open database file")
 
-    monkeypatch.setattr(connection, "_writable", lambda path: False, raising=False)
+    monkeypatch.setattr(sqlite_errors, "writable", lambda path: False)
     monkeypatch.setattr(Store, "_set_wal", cannot_open)
     with pytest.raises(StorageError, match="read-only; copy it to a writable folder to read it"):
         Store(db, must_exist=True)

@@ -6,10 +6,20 @@ import errno
 import io
 import sys
 
-from hpotrack.cli import inspect, manage, plot, resume, show, transfer
+from hpotrack.cli import inspect, lineage_tree, manage, plot, resume, show, transfer
 from hpotrack.cli.common import cli
 
-__all__ = ["cli", "inspect", "main", "manage", "plot", "resume", "show", "transfer"]
+__all__ = [
+    "cli",
+    "inspect",
+    "lineage_tree",
+    "main",
+    "manage",
+    "plot",
+    "resume",
+    "show",
+    "transfer",
+]
 
 
 class ClosedOutput(io.TextIOBase):

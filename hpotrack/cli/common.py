@@ -28,13 +28,13 @@ import click
 from tabulate import tabulate
 
 from hpotrack.budget import Budget
-from hpotrack.connection import access_denied
 from hpotrack.csv_nul import nul_explained
 from hpotrack.db_path import default_db_path, refuse_url
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import jsonable
 from hpotrack.records import Edge
+from hpotrack.sqlite_errors import access_denied
 from hpotrack.store import Store, open_store
 from hpotrack.study import Study
 from hpotrack.text import cut

@@ -51,14 +51,9 @@ from hpotrack.transfer.format import (
     VERSION,
     TransferError,
 )
-from hpotrack.transfer.load import (
-    CheckedExport,
-    import_checked,
-    import_study,
-    parse_export,
-    read_export,
-    validate_export,
-)
+from hpotrack.transfer.load import import_checked, import_study
+from hpotrack.transfer.parse import parse_export, read_export
+from hpotrack.transfer.validate import CheckedExport, validate_export
 
 __all__ = [
     "FORMAT",

@@ -14,7 +14,7 @@ READABLE = (1, 2, 3, 4, 5)
 FORMATS = ("json", "jsonl", "csv")
 
 # The fields of each object of an export, with their kind (int, number, str, object,
-# list: checked on import by load._fields); "?": may be null or left out.
+# list: checked on import by validate._fields); "?": may be null or left out.
 STUDY = {
     "name": "str", "space": "object", "method": "object", "direction": "str",
     "objective": "str", "seed": "int", "target": "int?", "function": "object?",

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 import hpotrack as hp
 from hpotrack.cli import cli
-from hpotrack.transfer import load
+from hpotrack.transfer import validate
 from tests.test_transfer import (
     GRID,
     counts,
@@ -190,13 +190,13 @@ def test_import_checks_the_file_once(
     more than a second of a file of long curves."""
     out = tmp_path / "mlp.json"
     assert invoke("--db", source, "export", "mlp", "-o", out).exit_code == 0
-    checked, check = [0], load._trial
+    checked, check = [0], validate._trial
 
     def counted(*args: Any) -> None:
         checked[0] += 1
         check(*args)
 
-    monkeypatch.setattr(load, "_trial", counted)
+    monkeypatch.setattr(validate, "_trial", counted)
     result = invoke("--db", tmp_path / "copy.db", "import", out)
     assert result.exit_code == 0, result.output
     assert checked[0] == 7  # the file's trials
