@@ -402,21 +402,12 @@ def test_files_a_read_of_a_read_only_database_left_are_named_once_it_is_writable
     (SQLite gives them the file's mode, and a connection that cannot write does not remove
     them). Once the file was writable again every write failed with "cannot write X: the
     file or its folder is read-only", though neither was."""
-    db = tmp_path / "h.db"
-    with closing(Store(db)) as store:
-        new_study(store)
-    db.chmod(0o444)
-    read = "import sys; from hpotrack.store import Store; Store(sys.argv[1]).list_studies()"
-    subprocess.run([*_unprivileged(), sys.executable, "-c", read, str(db)], check=True)
+    db = _read_while_read_only(tmp_path)
     shm = tmp_path / "h.db-shm"
     if not shm.exists() or shm.stat().st_mode & 0o222:
         pytest.skip("this SQLite left no read-only -shm behind")
     db.chmod(0o644)
-    write = (
-        "import sys; from hpotrack.store import Store; store = Store(sys.argv[1])\n"
-        "with store.write(): store.update_study(1, target=5)"
-    )
-    run = [*_unprivileged(), sys.executable, "-c", write, str(db)]
+    run = _write_target(db)
     error = subprocess.run(run, capture_output=True, text=True).stderr.strip().splitlines()[-1]
     assert f"cannot write {db}: SQLite's" in error and "h.db-shm" in error, error
     assert "(left by a read of the database while it was read-only)" in error
@@ -433,17 +424,8 @@ def test_a_write_to_a_read_only_database_names_the_chmod_that_lets_it_write(
     """It said "the file or its folder is read-only" without the fix; once the file alone
     was made writable, the write failed again on the -wal and -shm a read had left
     read-only beside it. The command named makes the next write work."""
-    db = tmp_path / "h.db"
-    with closing(Store(db)) as store:
-        new_study(store)
-    db.chmod(0o444)
-    read = "import sys; from hpotrack.store import Store; Store(sys.argv[1]).list_studies()"
-    subprocess.run([*_unprivileged(), sys.executable, "-c", read, str(db)], check=True)
-    write = (
-        "import sys; from hpotrack.store import Store; store = Store(sys.argv[1])\n"
-        "with store.write(): store.update_study(1, target=5)"
-    )
-    run = [*_unprivileged(), sys.executable, "-c", write, str(db)]
+    db = _read_while_read_only(tmp_path)
+    run = _write_target(db)
     error = subprocess.run(run, capture_output=True, text=True).stderr.strip().splitlines()[-1]
     assert f"cannot write {db}: the file is read-only; make it writable" in error, error
     fix = error.split("chmod u+w ")[1].split(" (attempt")[0].split()
@@ -451,6 +433,27 @@ def test_a_write_to_a_read_only_database_names_the_chmod_that_lets_it_write(
     subprocess.run(["chmod", "u+w", *fix], check=True)
     subprocess.run(run, check=True)
     assert query(db, "SELECT target FROM studies") == [(5,)]
+
+
+def _read_while_read_only(tmp_path: Path) -> Path:
+    """A database with a study, chmod 444, read once by an unprivileged process (which
+    leaves its -wal and -shm beside it, read-only too)."""
+    db = tmp_path / "h.db"
+    with closing(Store(db)) as store:
+        new_study(store)
+    db.chmod(0o444)
+    read = "import sys; from hpotrack.store import Store; Store(sys.argv[1]).list_studies()"
+    subprocess.run([*_unprivileged(), sys.executable, "-c", read, str(db)], check=True)
+    return db
+
+
+def _write_target(db: Path) -> list[str]:
+    """The command of an unprivileged process that sets the study's target to 5."""
+    write = (
+        "import sys; from hpotrack.store import Store; store = Store(sys.argv[1])\n"
+        "with store.write(): store.update_study(1, target=5)"
+    )
+    return [*_unprivileged(), sys.executable, "-c", write, str(db)]
 
 
 def test_a_read_only_mount_is_named_with_what_to_do(
