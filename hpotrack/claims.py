@@ -18,6 +18,7 @@ from hpotrack.methods.base import Proposal
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Value
 from hpotrack.store import Store
+from hpotrack.text import utf8_text
 from hpotrack.trial import MetricRow
 from hpotrack.trial_writes import Stamp
 
@@ -44,6 +45,12 @@ class Outcome:
     retry: bool = False  # stopped from outside (Ctrl-C): queue a retry, as for a lost trial
     # what the function raised (not stored): a direct call raises it again
     raised: Exception | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """The error as SQLite can store it: a traceback through a script in a folder
+        whose name is not UTF-8 (``caf\\udce9``) failed the insert, and the run."""
+        if self.error is not None:
+            object.__setattr__(self, "error", utf8_text(self.error))
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,8 @@ class Connection:
         if must_exist and (not self.path.exists() or _empty_file(self.path)):
             what = "an empty file" if self.path.exists() else "no database"
             raise StorageError(
-                f"{what} at {self.path}: pass db=PATH (--db PATH on the command line, or set "
-                "HPOTRACK_DB) to the file your study wrote"
+                f"{what} at {self.path}: pass db=PATH (or set HPOTRACK_DB) to the file your "
+                "study wrote"
             )
         if self.path.is_dir():
             raise StorageError(
@@ -95,7 +95,7 @@ class Connection:
             if self.path.name.endswith(end) and owner.is_file():
                 raise StorageError(  # a database made there would vanish, or corrupt it
                     f"{self.path} belongs to the database {owner} (SQLite's or hpotrack's "
-                    f"file beside it); pass db={owner} (--db {owner})"
+                    f"file beside it); pass db={owner}"
                 )
         problem = folder_problem(self.path)
         if problem is not None:
@@ -133,7 +133,7 @@ class Connection:
                 raise StorageError(
                     f"{self.path} has no hpotrack tables (a copy taken without its -wal file "
                     "while a study was running? copy with sqlite3's .backup instead); pass "
-                    "db=PATH (--db PATH) to the file your study wrote"
+                    "db=PATH to the file your study wrote"
                 )
             self._refuse(version, reader)
         self._set_wal()
@@ -298,7 +298,7 @@ class Connection:
             raise StorageError(
                 f"{self.path} is a SQLite database but not an hpotrack one (it has "
                 f"{', '.join(found[:6])}{', ...' if len(found) > 6 else ''}); "
-                "pass db=PATH (--db PATH) to an hpotrack database"
+                "pass db=PATH to an hpotrack database"
             )
         return 0
 

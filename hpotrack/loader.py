@@ -7,10 +7,12 @@ private name, so its ``if __name__ == "__main__":`` block does not run again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import shlex
 import sys
+import sysconfig
 import threading
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -202,18 +204,52 @@ def _load_file(name: str, path: Path) -> ModuleType:
 
 def _user_line(exc: Exception, path: str | None) -> str:
     """Where the user's code made the call: "line 12 of /proj/train.py"."""
-    inside = Path(__file__).resolve().parent
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if inside not in Path(frame.filename).resolve().parents:
-            return f"line {frame.lineno} of {frame.filename}"
-    return str(path or "the module")
+    frame = _user_frame(exc)
+    return f"line {frame.lineno} of {frame.filename}" if frame else str(path or "the module")
 
 
 def one_line(exc: Exception) -> str:
     """An exception raised by user code (importing it; a method's ``ask`` in a worker
-    process), as one line with the place it was raised."""
+    process), as one line with the place in the user's code it came from: the innermost
+    line of their files, not of Python's library (``<frozen codecs>`` for a file read
+    with the wrong encoding, ``json/decoder.py`` for bad JSON) or hpotrack's; a syntax
+    error's line and file."""
+    name = type(exc).__name__
     if isinstance(exc, SyntaxError):
-        return f"SyntaxError at line {exc.lineno}: {exc.msg}"
+        return f"{name}: {exc.msg}{_at(exc.lineno, exc.filename)}"
     frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (line {frames[-1].lineno} of {frames[-1].filename})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    frame = _user_frame(exc) or (frames[-1] if frames else None)
+    return f"{name}: {exc}{_at(frame.lineno, frame.filename) if frame else ''}"
+
+
+def _at(line: int | None, filename: str | None) -> str:
+    """`` (line 3 of /proj/train.py)``, or what of it is known."""
+    if line is None:
+        return f" (in {filename})" if filename else ""
+    return f" (line {line} of {filename})" if filename else f" (line {line})"
+
+
+def _user_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of ``exc``'s traceback in the user's code: not hpotrack's,
+    nor Python's own or installed packages' (its standard library, site-packages,
+    frozen modules)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if _users_file(frame.filename):
+            return frame
+    return None
+
+
+def _users_file(filename: str) -> bool:
+    if filename.startswith("<"):  # <frozen codecs>, <string>
+        return False
+    resolved = Path(filename).resolve()
+    return not any(folder in resolved.parents for folder in _library_folders())
+
+
+@functools.cache
+def _library_folders() -> tuple[Path, ...]:
+    """hpotrack's folder and Python's: its standard library and where packages install."""
+    names = ("stdlib", "platstdlib", "purelib", "platlib")
+    paths = sysconfig.get_paths()
+    found = {Path(paths[name]).resolve() for name in names if name in paths}
+    return (Path(__file__).resolve().parent, *sorted(found))

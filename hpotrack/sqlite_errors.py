@@ -20,7 +20,7 @@ def cannot_open(path: Path, exc: sqlite3.DatabaseError) -> str:
     if "not a database" in text or "file is encrypted" in text:
         return (
             f"{path} is not an hpotrack database (not a SQLite file); "
-            "pass db=PATH (--db PATH) to the right file"
+            "pass db=PATH to the right file"
         )
     if "malformed" in text:
         return damaged(path, text)
@@ -28,7 +28,7 @@ def cannot_open(path: Path, exc: sqlite3.DatabaseError) -> str:
     if new and not os.access(path.parent, os.W_OK):
         return (
             f"cannot create {path}: the folder {path.parent} is read-only for "
-            "this user; pass db=PATH (--db PATH, or set HPOTRACK_DB) to a file in a "
+            "this user; pass db=PATH (or set HPOTRACK_DB) to a file in a "
             "writable folder"
         )
     if "readonly" in text or ("unable to open" in text and not writable(path)):

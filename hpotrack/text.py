@@ -39,8 +39,9 @@ def not_a_number(value: object) -> str:
 
 class Rewording(logging.Filter):
     """A filter on the ``hpotrack`` logger that replaces phrases of the library's messages
-    (``hpotrack resume`` names its options where the library names ``optimize()``'s
-    arguments). It applies to the messages of the worker processes of ``n_jobs`` too:
+    (the CLI names ``--db`` where the library names ``db=``, and ``hpotrack resume`` its
+    options where the library names ``optimize()``'s arguments); :meth:`reword` does it
+    to an error's. It applies to the messages of the worker processes of ``n_jobs`` too:
     the parent says them through its logger."""
 
     def __init__(self, phrases: Mapping[str, str]) -> None:

@@ -119,15 +119,18 @@ def run_workers(
 def importable_reference(fn: Callable[..., Any]) -> dict[str, Any]:
     """What worker processes import ``fn`` by; an error when nothing can (it was defined
     in a notebook cell, IPython, ``python -c`` or stdin, or its name does not lead back to
-    it: :func:`_found_by_name`). ``optimize`` checks it before it
+    it: :func:`_not_found_by_name`). ``optimize`` checks it before it
     stores anything, so a refused call leaves the study as it was."""
     reference = function_reference(fn)
-    if (reference["path"] or reference["qualname"] is None) and not _found_by_name(fn):
+    reason = _not_found_by_name(fn)
+    if reason is not None:
+        code = inspect.isfunction(fn) or inspect.ismethod(fn)  # a partial has no file
+        typed = code and not reference["path"]  # in a notebook, say
+        where = " in a file (this one was defined interactively)" if typed else ""
         raise HpotrackError(
             f"n_jobs > 1 needs a function that worker processes can import by its name, and "
-            f"{described(fn)} is not one (nor are lambdas, partials, bound methods, callable "
-            "objects and functions defined in functions): tune a function defined with def "
-            "at module level, or use n_jobs=1"
+            f"{reason}: tune a function defined with def at module level{where}, or use "
+            "n_jobs=1"
         )
     if not reference["path"]:
         raise HpotrackError(
@@ -138,18 +141,27 @@ def importable_reference(fn: Callable[..., Any]) -> dict[str, Any]:
     return reference
 
 
-def _found_by_name(fn: Callable[..., Any]) -> bool:
-    """Whether a worker process could find ``fn`` by its module and qualified name: not
-    a lambda's or a nested function's (``<lambda>``, ``<locals>`` in it), nor a
-    partial's or a callable object's (no name of their own), nor a method bound to an
-    instance (the name leads to its class's function, called without the instance).
-    Decided from the name alone: where the module is a script run another way (under
-    ``python -m cProfile``, say, whose ``__main__`` is a plain dict), the workers still
-    import the file."""
+def _not_found_by_name(fn: Callable[..., Any]) -> str | None:
+    """Why a worker process could not find ``fn`` by its module and qualified name, or
+    None when it could: a lambda and a nested function have no such name (``<lambda>``,
+    ``<locals>`` in it), nor a partial or a callable object, and a method bound to an
+    instance leads to its class's function, called without the instance. Decided from
+    the name alone: where the module is a script run another way (under ``python -m
+    cProfile``, say, whose ``__main__`` is a plain dict), the workers still import the
+    file."""
     qualname = getattr(fn, "__qualname__", None)
-    if not isinstance(qualname, str) or "<" in qualname:
-        return False
-    return not inspect.ismethod(fn) or inspect.isclass(fn.__self__)
+    if not isinstance(qualname, str):
+        return f"{described(fn)} has no name of its own"
+    if qualname.endswith("<lambda>"):
+        return "a lambda has none"
+    if "<locals>" in qualname:
+        outer, _, name = qualname.rpartition(".<locals>.")
+        return f"{name} is defined inside {outer.replace('.<locals>', '')}(), out of their reach"
+    if "<" in qualname:
+        return f"{qualname} is not one"
+    if inspect.ismethod(fn) and not inspect.isclass(fn.__self__):
+        return f"{qualname} is a method bound to an instance, which they do not have"
+    return None
 
 
 def _ran(

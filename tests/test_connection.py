@@ -154,10 +154,12 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
 
 
 def test_load_study_on_a_file_that_is_not_sqlite_raises_storage_error(tmp_path: Path) -> None:
+    """In Python's words only: it said "pass db=PATH (--db PATH)" to a script too."""
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"hello" * 100)
-    with pytest.raises(StorageError, match="not an hpotrack database"):
+    with pytest.raises(StorageError, match="not an hpotrack database") as raised:
         hp.load_study("s", db=junk)
+    assert str(raised.value).endswith("; pass db=PATH to the right file")
 
 
 def foreign_db(path: Path) -> Path:
@@ -527,8 +529,8 @@ def test_a_new_database_in_a_read_only_folder_says_where_to_put_it(tmp_path: Pat
         folder.chmod(0o755)
     assert error == (
         f"hpotrack.errors.StorageError: cannot create {folder / 'h.db'}: the folder {folder} "
-        "is read-only for this user; pass db=PATH (--db PATH, or set HPOTRACK_DB) to a file "
-        "in a writable folder"
+        "is read-only for this user; pass db=PATH (or set HPOTRACK_DB) to a file in a "
+        "writable folder"
     )
     assert list(folder.iterdir()) == []
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, QuadMesh
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.quiver import Quiver
@@ -268,6 +268,23 @@ def test_params_draws_the_best_trials_on_top(tmp_path: Path, direction: str) -> 
     assert drawn[-1] == opened.best.value
 
 
+def test_the_params_colour_bar_is_opaque_however_faint_the_lines(tmp_path: Path) -> None:
+    """Over 100 trials the lines are drawn faint, and the colour bar took their alpha:
+    its whole scale was pale."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="many", db=tmp_path / "m.db",
+             seed=0)  # fmt: skip
+    def train(x: float) -> float:
+        return x
+
+    fig = plots.params(train.optimize(n_trials=101, progress=False))
+    fig.canvas.draw()
+    (lines,) = [c for c in fig.axes[0].collections if c.get_array() is not None]
+    (scale,) = [c for c in fig.axes[1].collections if isinstance(c, QuadMesh)]
+    assert (lines.get_alpha() or 1.0) < 1.0
+    assert all(scale.get_facecolor()[:, 3] == 1.0)
+
+
 def test_params_of_a_constant_objective_has_no_made_up_colour_range(tmp_path: Path) -> None:
     """Every trial at 1.0 drew a colour bar from 0.96 to 1.04 and labelled the objective's
     axis 1 at both ends."""
@@ -395,6 +412,25 @@ def test_importance_finds_the_one_parameter_that_matters(tmp_path: Path) -> None
     assert list(shares) == ["x", "lr", "opt"]
     assert shares["x"][0] > 0.9
     assert shares["lr"][0] < 0.03 and shares["opt"][0] < 0.03
+
+
+def test_importance_error_bars_stay_between_0_and_1(tmp_path: Path) -> None:
+    """A share is between 0 and 1, but mean ± standard deviation over the trees ran past
+    both, and the axis cut the bars off mid-way (no cap at their end)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0), "y": hp.Float(0.0, 1.0)}, method="random",
+             study="few", db=tmp_path / "i.db", seed=3)  # fmt: skip
+    def train(x: float, y: float) -> float:
+        return x
+
+    study = train.optimize(n_trials=10, progress=False)
+    shares = plots.importance_values(study)
+    (bars,) = [c for c in plots.importance(study).axes[0].collections if c.get_segments()]
+    ends = {float(segment[0, 1]): segment[:, 0] for segment in bars.get_segments()}
+    (x, y) = (ends[1.0], ends[0.0])  # drawn from the least share up
+    (x_mean, x_std), (y_mean, y_std) = shares["x"], shares["y"]
+    assert x_mean + x_std > 1 and x.tolist() == pytest.approx([x_mean - x_std, 1])
+    assert y_mean - y_std < 0 and y.tolist() == pytest.approx([0, y_mean + y_std])
 
 
 def test_importance_of_a_constant_objective_is_one_clear_error(tmp_path: Path) -> None:

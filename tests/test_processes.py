@@ -7,7 +7,6 @@ import functools
 import logging
 import multiprocessing
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -565,25 +564,63 @@ def _fit(x: float, scale: float) -> float:
     return x * scale
 
 
+def _closure() -> Callable[..., float]:
+    def inner(x: float) -> float:
+        return x
+
+    return inner
+
+
+def _typed(source: str) -> Callable[..., float]:
+    """``fn`` as a notebook cell defines it: module __main__, no file to import."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(source, "<ipython-input-1>", "exec"), namespace)
+    return namespace["fn"]
+
+
+FIX = "tune a function defined with def at module level"
+TYPED_FIX = f"{FIX} in a file (this one was defined interactively)"
+TYPED_CLOSURE = (
+    "def outer():\n    def inner(x):\n        return x\n    return inner\nfn = outer()\n"
+)
+
+
 @pytest.mark.parametrize(
-    ("fn", "named"),
+    ("fn", "why"),
     [
-        (lambda x: x, "<lambda>"),
-        (functools.partial(_fit, scale=2.0), "functools.partial(_fit, ...)"),
-        (_Model().fit, "_Model.fit"),
+        (lambda x: x, f"a lambda has none: {FIX}"),
+        (_closure(), f"inner is defined inside _closure(), out of their reach: {FIX}"),
+        (_typed("fn = lambda x: x"), f"a lambda has none: {TYPED_FIX}"),
+        (
+            _typed(TYPED_CLOSURE),
+            f"inner is defined inside outer(), out of their reach: {TYPED_FIX}",
+        ),
+        (
+            functools.partial(_fit, scale=2.0),
+            f"functools.partial(_fit, ...) has no name of its own: {FIX}",
+        ),
+        (
+            _Model().fit,
+            f"_Model.fit is a method bound to an instance, which they do not have: {FIX}",
+        ),
     ],
-    ids=["lambda", "partial", "bound method"],
+    ids=["lambda", "closure", "typed lambda", "typed closure", "partial", "bound method"],
 )
 def test_n_jobs_for_a_function_workers_cannot_find_by_name_is_refused_before_anything_is_stored(
-    tmp_path: Path, fn: Callable[..., float], named: str
+    tmp_path: Path, fn: Callable[..., float], why: str
 ) -> None:
     """Workers import the function by module and name: a lambda's is not there, a bound
-    method's is its class's function (called without the instance), a partial's raised
-    AttributeError; the study and its target were stored before the workers failed."""
+    method's is its class's function (called without the instance), a partial raised
+    AttributeError; the study and its target were stored before the workers failed. The
+    message says why once: a lambda's read "<lambda> is not one (nor are lambdas, ...)"."""
     db = tmp_path / "h.db"
     train = hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, method="random")(fn)
-    with pytest.raises(HpotrackError, match=re.escape(f"and {named} is not one")):
+    with pytest.raises(HpotrackError) as raised:
         train.optimize(n_trials=4, n_jobs=2)
+    assert str(raised.value) == (
+        "n_jobs > 1 needs a function that worker processes can import by its name, and "
+        f"{why}, or use n_jobs=1"
+    )
     assert not db.exists()
 
 

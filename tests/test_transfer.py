@@ -1010,7 +1010,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         ("surrogate", "trial 2: error must be a string of valid Unicode text, not 'diverged"),
         ("surrogate-run", "run 0: argv must be a string of valid Unicode text"),
         ("surrogate-curve", r"trial 1: curve name 'loss \\udce9' is not valid Unicode text"),
-        ("function", "the study's function: path must be a string of valid Unicode text"),
+        ("function", "the study's function: path must be a string, not {'file'"),
         ("function-key", "the study's function has unknown key.* 'file'"),
     ],
 )

@@ -365,6 +365,25 @@ def test_an_exception_fails_the_trial_with_its_traceback_and_the_study_goes_on(d
     assert all(t.error is None for t in study.trials if t.number != 1)
 
 
+def test_an_error_naming_a_file_whose_name_is_not_utf8_is_stored_escaped(db: Path) -> None:
+    """A Latin-1 file name (a lone surrogate in Python) in the error, or in the
+    traceback of a script in such a folder, failed the insert of the failed trial and
+    stopped the run with a traceback of hpotrack's; a manual call raised that too."""
+    missing = os.fsdecode(b"/data/caf\xe9.csv")
+
+    @hp.tune(SPACE, study="s", db=db, seed=0, max_failures=3)
+    def train(x: float, n: int, opt: str) -> float:
+        raise FileNotFoundError(missing)
+
+    with pytest.raises(FileNotFoundError):
+        train(x=0.1, n=2, opt="adam")
+    study = train.optimize(n_trials=3)
+    assert states(study) == ["failed"] * 3
+    stored = hp.load_study("s", db=db).trials
+    for trial in (*study.trials, *stored):
+        assert trial.error.endswith("FileNotFoundError: /data/caf\\udce9.csv\n")
+
+
 def test_too_many_consecutive_failures_stop_with_the_first_traceback(db: Path) -> None:
     calls = itertools.count()
 

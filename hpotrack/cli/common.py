@@ -37,11 +37,16 @@ from hpotrack.records import Edge
 from hpotrack.sqlite_errors import access_denied
 from hpotrack.store import Store, open_store
 from hpotrack.study import Study
-from hpotrack.text import cut
+from hpotrack.text import Rewording, cut
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "csv")
 WIDTH = 80  # what text output (not tables of trials, which fit the terminal) stays within
+
+
+DB_OPTION = {"pass db=": "pass --db ", "e.g. db=": "e.g. --db "}
+"""The library's advice names ``db=``; the command line's, its ``--db`` option."""
+WORDING = Rewording(DB_OPTION)
 
 
 class CliError(click.ClickException):
@@ -198,7 +203,7 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except HpotrackError as exc:
-            raise CliError(str(exc)) from None
+            raise CliError(WORDING.reword(str(exc))) from None
         except sqlite3.DatabaseError as exc:
             db = click.get_current_context().obj
             raise CliError(f"{db}: database error: {exc} (is it damaged?)") from None

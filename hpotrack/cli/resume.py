@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from hpotrack.cli.common import (
+    DB_OPTION,
     CliError,
     PositiveNumber,
     WholeNumber,
@@ -53,7 +54,7 @@ OPTION_NAMES = {
     "max_budget counts": "--max-budget counts",
     "stop by n_trials or timeout": "stop by --n-trials or --timeout",
 }
-WORDING = Rewording(OPTION_NAMES)
+WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
 
 
 @cli.command()

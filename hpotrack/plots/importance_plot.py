@@ -4,7 +4,7 @@ random forest (Hutter et al. 2014; :mod:`hpotrack.importance`), as numbers and a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -120,7 +120,7 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     labels = [cut_middle(name, PARAM_CHARS) for name in order]
     fig, ax = new_axes(height=max(3.0, 0.45 * len(order) + 1.8))
     means = [shares[name][0] for name in order]
-    ax.barh(labels, means, xerr=[shares[name][1] for name in order], color="C0", capsize=3)
+    ax.barh(labels, means, xerr=_spread(shares[name] for name in order), color="C0", capsize=3)
     rest = max(0.0, 1.0 - sum(means))
     ax.set_xlim(0, 1)
     ax.set_xlabel(
@@ -129,3 +129,14 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     )
     title(ax, f"{cut_middle(study.name)}: parameter importance", f"{ESTIMATOR}, {observed.where}")
     return fig
+
+
+def _spread(shares: Iterable[tuple[float, float]]) -> list[list[float]]:
+    """The error bars of shares (mean, standard deviation) as matplotlib's lengths below
+    and above each mean, kept within 0 to 1 where a share can be: mean ± std ran past
+    0 for the parameters that matter little, and the axis cut them off mid-bar."""
+    below, above = [], []
+    for mean, std in shares:
+        below.append(min(std, max(0.0, mean)))  # no further than 0
+        above.append(min(std, max(0.0, 1.0 - mean)))  # nor than 1
+    return [below, above]

@@ -28,6 +28,7 @@ from hpotrack.text import cut, cut_middle, plural
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
 TEXT: dict[str, Any] = {  # a label on lines: small, on a light box
@@ -48,8 +49,8 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     its values labelled) and one for the objective; a line per complete trial coloured by
     its value, the best in red, pruned trials in grey underneath."""
     trials = read_trials(study, progress)
+    from matplotlib.cm import ScalarMappable
     from matplotlib.collections import LineCollection
-    from matplotlib.colors import LogNorm, SymLogNorm
 
     done = require_complete(study, trials)
     names = list(study.space)
@@ -71,9 +72,7 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
         grey_lines = LineCollection(segments, colors="0.8", linewidths=0.6, zorder=1, label=label)
         ax.add_collection(grey_lines)
     segments = [np.column_stack([x, [*row, v]]) for row, v in zip(cube, scaled, strict=True)]
-    norm = (
-        LogNorm(low, high) if log else SymLogNorm(-high, vmin=low, vmax=high) if negative else None
-    )
+    norm = _colour_scale(low, high, log=log, negative=negative)
     # the best drawn last, on top: in trial order, 5,000 lines buried the good region
     worst_first = np.argsort(-values if study.direction == "minimize" else values, kind="stable")
     lines = LineCollection(
@@ -92,7 +91,9 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     best = next((i for i, t in enumerate(done) if t is kept), best)
     ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=f"best (#{done[best].number})")
     if high > low:  # a constant objective has no range: a colour bar would invent one
-        fig.colorbar(lines, ax=ax, label=cut_middle(study.objective), pad=0.01)
+        # its own mappable: the lines' faintness (over 100 trials) paled the whole scale
+        scale = ScalarMappable(norm, lines.get_cmap())
+        fig.colorbar(scale, ax=ax, label=cut_middle(study.objective), pad=0.01)
     _param_axes(ax, study, names, x, (low, high))
     title(
         ax,
@@ -171,6 +172,18 @@ def _cube_note(study: Study, log_objective: bool) -> str:
         logs.append(cut_middle(study.objective, PARAM_CHARS))
     scale = f"; log scale: {', '.join(logs)}" if logs else ""
     return f"each axis spans a parameter's range as the methods encode it{scale}"
+
+
+def _colour_scale(low: float, high: float, *, log: bool, negative: bool) -> Normalize:
+    """How values map to colours, as to positions on the objective's axis: by decades
+    when they span many (of their size when negative), else linearly."""
+    from matplotlib.colors import LogNorm, Normalize, SymLogNorm
+
+    if log:
+        return LogNorm(low, high)
+    if negative:
+        return SymLogNorm(-high, vmin=low, vmax=high)
+    return Normalize(low, high)
 
 
 def _cmap(direction: str) -> str:

@@ -13,7 +13,7 @@ VERSION = 5  # 5: runs; 4: trained; 3: best_schedule and notes; 2: budget, rungs
 READABLE = (1, 2, 3, 4, 5)
 FORMATS = ("json", "jsonl", "csv")
 
-# The fields of each object of an export, with their kind (int, number, str, object,
+# The fields of each object of an export, with their kind (int, number, str, path, object,
 # list: checked on import by validate._fields); "?": may be null or left out.
 STUDY = {
     "name": "str", "space": "object", "method": "object", "direction": "str",
@@ -33,7 +33,9 @@ RUN = {
     "run": "int", "host": "str?", "pid": "int?", "python": "str?", "platform": "str?",
     "git_commit": "str?", "source_hash": "str?", "argv": "str?", "started": "time?",
 }  # fmt: skip
-FUNCTION = {"module": "str?", "qualname": "str?", "path": "str?"}  # what resume imports
+# what resume imports; a path in a folder whose name is not UTF-8 holds lone surrogates
+# ("caf\udce9"), which JSON escapes and resume finds the file by again
+FUNCTION = {"module": "str?", "qualname": "str?", "path": "path?"}
 EDGE = {"parent": "int", "kind": "str", "step": "int?", "detail": "str?"}
 BUDGET = {"type": "str", "min": "number", "max": "number", "name": "str"}
 TOP = {

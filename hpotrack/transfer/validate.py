@@ -59,6 +59,7 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "number": (lambda x: isinstance(x, float) or _is_int(x), "a number"),
     "time": (_is_time, "a time in Unix seconds (years 1 to 9999)"),
     "str": (lambda x: isinstance(x, str) and is_utf8(x), "a string of valid Unicode text"),
+    "path": (lambda x: isinstance(x, str), "a string"),  # a file name's bytes as Python reads them
     "object": (lambda x: isinstance(x, Mapping), "an object"),
     "list": (lambda x: isinstance(x, list), "a list"),
 }

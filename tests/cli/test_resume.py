@@ -371,20 +371,55 @@ def test_unknown_study_suggests_a_close_name(tmp_path: Path) -> None:
 
 def test_a_script_that_fails_to_import_is_one_clear_line(tmp_path: Path) -> None:
     """A syntax error, an exception at import, a missing module: one line naming the
-    file and the line, exit code 2, no traceback; the study is untouched."""
+    file and the line, exit code 2, no traceback; the study is untouched. The line is
+    the user's, not Python's library's where the error was raised ("line 322 of <frozen
+    codecs>" for a file read as UTF-8 that is not; json's decoder for bad JSON); a
+    syntax error's names the file too."""
     _, db = make_study(tmp_path)
+    (tmp_path / "notes.txt").write_bytes(b"caf\xe9\n")  # Latin-1
     broken = {
-        "syntax.py": ("def train(:\n", "SyntaxError at line 1"),
-        "raises.py": ("x = 1\nraise RuntimeError('boom at import')\n", "RuntimeError: boom"),
+        "syntax.py": ("x = 1\ndef train(:\n", "SyntaxError: invalid syntax (line 2 of {})"),
+        "raises.py": (
+            "x = 1\nraise RuntimeError('boom at import')\n",
+            "boom at import (line 2 of {})",
+        ),
         "missing.py": ("import no_such_module_hpotrack\n", "No module named"),
+        "decodes.py": (
+            f"x = 1\nnotes = open({str(tmp_path / 'notes.txt')!r}, encoding='utf-8').read()\n",
+            "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 in position 3: "
+            "invalid continuation byte (line 2 of {})",
+        ),
+        "parses.py": ("import json\n\nsettings = json.loads('{')\n", "(char 1) (line 3 of {})"),
+        "calls.py": (
+            "def setup():\n    raise ValueError('bad')\n\nsetup()\n",
+            "ValueError: bad (line 2 of {})",
+        ),
     }
     for name, (text, expected) in broken.items():
         (tmp_path / name).write_text(text)
         code, output = invoke(db, "script", "--function", f"{tmp_path / name}:train")
         assert code == 2 and "Traceback" not in output, output
-        assert expected in output and name in output, output
+        assert expected.format(tmp_path / name) in output and name in output, output
         assert output.count("--function") == 1, output
     assert len(hp.load_study("script", db=db).trials) == 3
+
+
+def test_a_study_from_a_folder_named_in_latin_1_imports_and_resumes(tmp_path: Path) -> None:
+    """Its function's path holds a lone surrogate (``caf\\udce9``, a byte that was not
+    UTF-8): it exported, but import refused the whole study ("path must be a string of
+    valid Unicode text"). The path is kept, and resume imports the function by it."""
+    folder = tmp_path / os.fsdecode(b"caf\xe9")
+    folder.mkdir()
+    script, db = make_study(folder)
+    exported, copy = tmp_path / "s.json", tmp_path / "copy.db"
+    result = CliRunner().invoke(cli, ["--db", str(db), "export", "script", "-o", str(exported)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["--db", str(copy), "import", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert hp.load_study("script", db=copy).function["path"] == str(script)
+    code, output = invoke(copy, "script", "--n-trials", "5")
+    assert code == 0, output
+    assert len(hp.load_study("script", db=copy).trials) == 5
 
 
 def test_a_misspelled_function_name_says_which_name(tmp_path: Path) -> None:

@@ -394,6 +394,7 @@ def test_user_mistakes_are_one_line_and_exit_2(
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
     assert result.output.count("\n") == 1
+    assert "db=" not in result.output and result.output.count("--db") <= 1  # --db PATH, once
     assert setup != "zero-bytes" or target.stat().st_size == 0
     assert setup != "no-tables" or target.stat().st_size == size
 

@@ -244,6 +244,22 @@ def test_export_or_import_under_a_file_says_it_is_no_folder(source: Path, tmp_pa
     assert notes.read_text() == "kept\n"
 
 
+def test_import_into_a_wrong_database_path_names_the_option(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library's advice ("pass db=...", "e.g. db=...") in the command line's words."""
+    exported = tmp_path / "mlp.json"
+    assert invoke("--db", source, "export", "mlp", "-o", exported).exit_code == 0
+    result = invoke("--db", f"{source}-wal", "import", exported)
+    assert_user_error(result, f"belongs to the database {source} ")
+    assert result.stderr.endswith(f"; pass --db {source}\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hpotrack.db").mkdir()
+    result = invoke("import", exported, env={"HPOTRACK_DB": None})
+    assert_user_error(result, "is a directory, not a database file")
+    assert result.stderr.endswith(f"e.g. --db '{tmp_path / 'hpotrack.db' / 'hpotrack.db'}'\n")
+
+
 def test_export_never_replaces_a_database(source: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     make_studies(other)
