@@ -40,6 +40,12 @@ class CalledWhileImported(HpotrackError):
     manual trial."""
 
 
+class FailedWhileImported(HpotrackError):
+    """The user's module raised while it was imported to find the function (a syntax
+    error, a file it reads at module level, ...): the fix is in its code, not in which
+    function is imported."""
+
+
 class ExitedWhileImported(HpotrackError):
     """The user's module exited (``sys.exit``, argparse's ``parse_args()`` refusing the
     arguments) while it was imported to find the function."""
@@ -169,7 +175,7 @@ def _module(name: str, path: str | None) -> ModuleType:
             return _load_file(name, Path(path))
         raise FunctionNotFound(f"cannot import module {name!r}: {exc}") from None
     except Exception as exc:  # the module's own code failed: say where, in one line
-        raise FunctionNotFound(f"importing module {name!r} failed: {one_line(exc)}") from None
+        raise FailedWhileImported(f"importing module {name!r} failed: {one_line(exc)}") from None
 
 
 def _package_root(name: str, path: Path) -> Path | None:
@@ -197,7 +203,7 @@ def _load_file(name: str, path: Path) -> ModuleType:
         del sys.modules[name]
         # Ctrl-C, exits and a refused module-level call go on as they are
         if isinstance(exc, Exception) and not isinstance(exc, CalledWhileImported):
-            raise FunctionNotFound(f"running {path} failed: {one_line(exc)}") from None
+            raise FailedWhileImported(f"running {path} failed: {one_line(exc)}") from None
         raise
     return module
 

@@ -33,6 +33,7 @@ from hpotrack.lineage import best_result
 from hpotrack.loader import (
     CalledWhileImported,
     ExitedWhileImported,
+    FailedWhileImported,
     FunctionNotFound,
     load_function,
     main_block_fix,
@@ -256,7 +257,7 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> TunedFunction:
         sys.path.insert(0, os.getcwd())  # as `python -m` would: --function mod:name from here
     try:
         tuned = tuned_function(load_function(reference), study.name)
-    except CalledWhileImported as exc:  # the fix is in the file
+    except (CalledWhileImported, FailedWhileImported) as exc:  # the fix is in the file
         raise CliError(f"cannot resume study {study.name!r}: {exc}") from None
     except ExitedWhileImported as exc:  # in the file, or the arguments
         raise CliError(
