@@ -79,6 +79,8 @@ class Connection:
         denied = sqlite_errors.access_denied(self.path)
         if denied is not None:
             raise StorageError(denied)
+        if must_exist and _empty_file(self.path):
+            wait_for_a_creator(self.path)
         if must_exist and (not self.path.exists() or _empty_file(self.path)):
             what = "an empty file" if self.path.exists() else "no database"
             raise StorageError(
@@ -105,18 +107,20 @@ class Connection:
         self._last_commit = threading.local()  # .version: see committed_version
         self._wal_index = WalIndex()  # opened with the database below; see version()
         self.last_wait = 0.0  # seconds the last write transaction waited for the lock
+        creating = not must_exist and (not self.path.exists() or _empty_file(self.path))
         try:
-            self.conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            try:
-                self._open(must_exist)
-            except BaseException:  # a refused file keeps no connection or lock open
-                _release(self.conn, self._writer, self._wal_index)
-                raise
+            with _held(self._writer, self.path) if creating else contextlib.nullcontext():
+                self.conn: sqlite3.Connection = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                try:
+                    self._open(must_exist)
+                except BaseException:  # a refused file keeps no connection or lock open
+                    _release(self.conn, self._writer, self._wal_index)
+                    raise
         except sqlite3.DatabaseError as exc:
             raise StorageError(sqlite_errors.cannot_open(self.path, exc)) from None
         # closes the connection and files once: by close(), or when nobody uses the store
@@ -129,6 +133,8 @@ class Connection:
         self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         with self._version_reader() as reader:
             version = self._schema_version(reader)
+            if must_exist and version == 0 and wait_for_a_creator(self.path):
+                version = self._schema_version(reader)
             if must_exist and version == 0:  # a reader: never turn the file into a database
                 raise StorageError(
                     f"{self.path} has no hpotrack tables (a copy taken without its -wal file "
@@ -325,10 +331,9 @@ class Connection:
         fine steps instead of SQLite's millisecond sleeps (and do ``while_waiting``
         meanwhile). Errors of the file itself (read only, disk full, locked for too long)
         become one :class:`StorageError`."""
-        wait = 10 * BUSY_TIMEOUT_S  # read at call time: tests shorten it
         asked = time.perf_counter()
         try:
-            with self._writer.hold(timeout=wait, while_waiting=while_waiting):
+            with _held(self._writer, self.path, while_waiting):
                 try:  # BEGIN inside: an interrupt right after it (Ctrl-C) rolls back too
                     self.conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for others
                     self.last_wait = time.perf_counter() - asked
@@ -348,11 +353,6 @@ class Connection:
                 self._last_commit.version = self.version()  # no hpotrack writer can interleave
         except sqlite3.OperationalError as exc:
             raise StorageError(sqlite_errors.cannot_write(self.path, exc, BUSY_TIMEOUT_S)) from None
-        except TimeoutError:
-            raise StorageError(
-                f"{self.path} stayed locked by another hpotrack process for "
-                f"{wait:.0f} s; is one stopped (Ctrl-Z, a debugger)?"
-            ) from None
         if self._commits % CHECKPOINT_EVERY == 0:
             self.checkpoint_wal_if_over(WAL_CHECKPOINT_BYTES)
 
@@ -436,6 +436,41 @@ def _release(conn: sqlite3.Connection, writer: WriterLock, wal_index: WalIndex) 
     conn.close()
     writer.close()
     wal_index.close()
+
+
+def wait_for_a_creator(path: Path) -> bool:
+    """Wait until no hpotrack writer holds the lock of the database ``path``; whether
+    there was a lock file to wait on. A reader finding the file empty or without
+    hpotrack's tables may have come while a process creates it, which holds the lock
+    from before the file exists until its tables are committed (``hpotrack show`` beside
+    a first ``optimize()`` said the file was empty, or a copy taken without its -wal).
+    Without a lock file no hpotrack writer was ever here: nothing to wait for, and a
+    reader leaves nothing beside someone else's file."""
+    lock = WriterLock(path)
+    if not lock.path.exists():
+        return False
+    try:
+        with _held(lock, path):
+            return True
+    finally:
+        lock.close()
+
+
+@contextmanager
+def _held(
+    lock: WriterLock, path: Path, while_waiting: Callable[[], object] | None = None
+) -> Iterator[None]:
+    """Hold the writer ``lock`` of ``path`` (doing ``while_waiting`` while another process
+    holds it): one error if it stays taken (a writer stopped inside its transaction)."""
+    wait = 10 * BUSY_TIMEOUT_S  # read at call time: tests shorten it
+    try:
+        with lock.hold(timeout=wait, while_waiting=while_waiting):
+            yield
+    except TimeoutError:
+        raise StorageError(
+            f"{path} stayed locked by another hpotrack process for "
+            f"{wait:.0f} s; is one stopped (Ctrl-Z, a debugger)?"
+        ) from None
 
 
 def _empty_file(path: Path) -> bool:

@@ -90,11 +90,14 @@ def run_workers(
             )
             if not died:
                 break
-            code = next(iter(died.values()))
+            exited = [code for code in died.values() if code > 0]
+            code = exited[0] if exited else next(iter(died.values()))
             how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
             lost = study.recover_lost_now()  # its pid is gone: no need to wait for a heartbeat
             history = study.refresh()
-            if not any(t.pid in died for t in history.trials):  # while importing the script, say
+            ran_before_dying = any(t.pid in died for t in history.trials)
+            none_ran = len(died) == jobs and not ran_before_dying
+            if exited and not ran_before_dying:  # importing the script failed, say: it said why
                 raise HpotrackError(
                     f"a worker process died ({how}) before it ran a trial: see above"
                 )
@@ -104,6 +107,10 @@ def run_workers(
             if jobs <= 0 or (deadline is not None and time.time() >= deadline):
                 log.warning("a worker process died (%s); the others finished the run", how)
                 break
+            if none_ran:  # every worker killed as it started: new ones might be too, forever
+                raise HpotrackError(
+                    f"the worker processes died ({how}) before any of them started a trial"
+                )
             requeued = (
                 f": {plural(lost, 'trial')} lost, queued again as retries= allow" if lost else ""
             )
@@ -230,7 +237,13 @@ def _run_round(
         raise
     if errors:
         raise errors[0]
-    return {p.pid: code for p in processes if (code := p.exitcode) not in (0, None)}
+    return {p.pid: code for p in processes if (code := p.exitcode) not in _STOPPED}
+
+
+_STOPPED = (0, None, -signal.SIGTERM)
+"""Exit codes of workers that stopped rather than died: done, or SIGTERM while spawn
+imported the script, before :func:`_work` took SIGTERM over (then it would have stored
+its trial as interrupted and exited with 0: SIGTERM to one worker stops only that one)."""
 
 
 def refuse_while_a_worker_imports(call: str = "optimize()") -> None:
@@ -359,7 +372,8 @@ def _stop_if_interrupted(processes: Sequence[BaseProcess]) -> None:
     raise it here, and the caller passes it on to the other workers. Before, the others
     went on and ``optimize()`` returned as if nothing had happened; when every worker was
     interrupted, it returned quietly short of its target."""
-    stopped = [p.pid for p in processes if p.exitcode == INTERRUPTED]
+    # -SIGINT: it came while spawn imported the script, before _work took SIGINT over
+    stopped = [p.pid for p in processes if p.exitcode in (INTERRUPTED, -signal.SIGINT)]
     if stopped:
         log.warning(
             "worker process %s was interrupted (KeyboardInterrupt); stopping the others", stopped[0]

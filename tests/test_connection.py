@@ -3,6 +3,7 @@ WAL, and files written by older versions, migrated."""
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
@@ -21,11 +22,13 @@ from click.testing import CliRunner
 
 import hpotrack as hp
 from hpotrack.cli import cli
+from hpotrack.connection import Connection
 from hpotrack.errors import StorageError
 from hpotrack.records import TrialState
 from hpotrack.schema import SCHEMA_VERSION
 from hpotrack.store import Store, close_stores, open_store
 from hpotrack.walindex import WalIndex
+from tests.faultworker import CLI, ROOT
 from tests.test_store import new_study, query
 
 # -- a new file, and files hpotrack must refuse ----------------------------------------------
@@ -143,6 +146,79 @@ def test_a_read_only_place_is_named_with_what_to_do(
     monkeypatch.setattr(Store, "_set_wal", refused)
     with pytest.raises(StorageError, match="copy it to a writable folder to read it"):
         Store(db, must_exist=True)
+
+
+def lock_is_held(db: Path) -> bool:
+    """Whether some descriptor holds the writer lock of ``db`` (tried through one of ours)."""
+    fd = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_creating_a_file_holds_the_writer_lock_until_its_tables_are_in(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader that finds the file empty, or without tables, waits for this lock (see
+    below): a process creating the file holds it from before the file exists until its
+    tables are committed."""
+    held: list[bool] = []
+    open_file = Connection._open
+
+    def watched(self: Connection, must_exist: bool) -> None:
+        held.append(lock_is_held(db))  # the file is there, empty
+        open_file(self, must_exist)
+        held.append(lock_is_held(db))  # its tables are committed
+
+    monkeypatch.setattr(Connection, "_open", watched)
+    Store(db).close()
+    assert held == [True, True]
+    assert not lock_is_held(db)
+    held.clear()
+    Store(db).close()  # an existing file: readers and writers go on without the lock
+    assert held == [False, False]
+
+
+@pytest.mark.parametrize("made", ["empty", "no tables yet"])
+def test_a_reader_waits_for_the_process_creating_the_file(tmp_path: Path, made: str) -> None:
+    """``hpotrack show`` run while the first ``optimize()`` creates the file found it empty
+    (or with SQLite's header and no tables) and failed, saying the file was empty or a
+    copy taken without its -wal. It waits for the creator's lock, then reads the file."""
+    template = tmp_path / "template.db"
+    hp.tune({"x": (0.0, 1.0)}, study="made", db=template)(lambda x: x).optimize(n_trials=1)
+    close_stores()
+    db = tmp_path / "h.db"
+    creator = os.open(f"{db}.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(creator, fcntl.LOCK_EX)  # as a process creating the file holds it
+    if made == "empty":
+        db.touch()
+    else:
+        with closing(sqlite3.connect(db)) as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+    bells = tmp_path / "bells"  # where the reader makes its doorbell once it has to wait
+    bells.mkdir(mode=0o700)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_RUNTIME_DIR": str(bells)}
+    reader = subprocess.Popen(
+        [sys.executable, "-c", CLI, "--db", str(db), "show"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(bells.rglob("*.wake")) and reader.poll() is None:
+        assert time.monotonic() < deadline, "the reader neither waited nor ended"
+        time.sleep(0.01)
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(db)) as target:
+        source.backup(target)  # the creator commits the tables, and lets go of the lock
+    os.close(creator)
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert "made" in out
 
 
 def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:

@@ -228,6 +228,96 @@ def test_the_trial_of_a_killed_worker_is_retried_and_the_study_finishes(
     assert any(m.startswith("a worker process died (killed by signal 9)") for m in messages)
 
 
+def run_with_a_worker_signalled_as_it_starts(
+    folder: Path,
+    signame: str,
+    every: bool = False,
+    tuned: str = "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')",
+    call: str = "f.optimize(n_trials=20, n_jobs=2)",
+) -> subprocess.CompletedProcess[str]:
+    """Run ``call`` (it prints the number of trials) in a script whose first worker
+    (``every``: each worker) sends itself ``signame`` while it imports the script, as the
+    OOM killer or a scheduler may while a worker loads its data, before it runs a trial;
+    ``f(x)`` returns x, decorated with ``tuned``."""
+    return run_source(
+        folder,
+        "import os, signal\n"
+        "import hpotrack as hp\n"
+        "def first_worker():\n"
+        "    try:\n"
+        "        os.close(os.open('signalled', os.O_CREAT | os.O_EXCL))\n"
+        "    except FileExistsError:\n"
+        f"        return {every!r}\n"
+        "    return True\n"
+        "if __name__ == '__mp_main__' and first_worker():  # a worker imports it\n"
+        f"    os.kill(os.getpid(), signal.{signame})\n"
+        f"{tuned}\n"
+        "def f(x):\n    return x\n"
+        "if __name__ == '__main__':\n"
+        "    try:\n"
+        f"        print(len({call}.trials))\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('KeyboardInterrupt')\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("signame", "said"),
+    [
+        ("SIGKILL", "a worker process died (killed by signal 9); the others finished the run"),
+        ("SIGTERM", ""),
+    ],
+)
+def test_a_worker_killed_as_it_starts_leaves_the_run_to_the_others(
+    tmp_path: Path, signame: str, said: str
+) -> None:
+    """A worker killed while it imports the script ran no trial, and the others finish
+    the run, as when one dies later (SIGTERM to one worker stops only that one): the call
+    returns the study. It failed saying "died ... before it ran a trial: see above", with
+    nothing above, as if importing the script had failed, once the study was done."""
+    done = run_with_a_worker_signalled_as_it_starts(tmp_path, signame)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["20"]
+    assert said in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert "before it ran a trial" not in done.stderr
+
+
+def test_a_worker_killed_as_it_starts_when_the_search_is_over_is_no_error(
+    tmp_path: Path,
+) -> None:
+    """The other worker found nothing left to run (every grid cell ran, a population
+    reached its horizon): the call returns; the killed worker is no reason to fail."""
+    done = run_with_a_worker_signalled_as_it_starts(
+        tmp_path,
+        "SIGKILL",
+        tuned="@hp.tune({'x': [0, 1, 2]}, method='grid', study='s', db='h.db')",
+        call="(f.optimize(), f.optimize(n_jobs=2))[1]",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3"]
+    assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_sigint_to_a_worker_as_it_starts_stops_the_run_as_later(tmp_path: Path) -> None:
+    """SIGINT to one worker while it imports the script is a KeyboardInterrupt there, as
+    it is while the worker runs trials: the call raises it (it failed saying the worker
+    died before it ran a trial)."""
+    done = run_with_a_worker_signalled_as_it_starts(tmp_path, "SIGINT")
+    assert done.stdout.split() == ["KeyboardInterrupt"], done.stderr
+    assert "was interrupted (KeyboardInterrupt); stopping the others" in done.stderr
+
+
+def test_workers_killed_each_time_they_start_end_the_call_with_one_error(tmp_path: Path) -> None:
+    """Every worker killed as it starts (the OOM killer, as each loads too much data):
+    nothing is run, so the call fails saying so instead of starting workers forever."""
+    done = run_with_a_worker_signalled_as_it_starts(tmp_path, "SIGKILL", every=True)
+    assert done.returncode == 1
+    last = done.stderr.rstrip().splitlines()[-1]
+    assert last.endswith(
+        "the worker processes died (killed by signal 9) before any of them started a trial"
+    ), done.stderr
+
+
 def test_a_keyboard_interrupt_in_one_worker_stops_the_run_as_with_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -28,6 +28,7 @@ import click
 from tabulate import tabulate
 
 from hpotrack.budget import Budget
+from hpotrack.connection import wait_for_a_creator
 from hpotrack.csv_nul import nul_explained
 from hpotrack.db_path import default_db_path, refuse_url
 from hpotrack.definition import load_study
@@ -270,6 +271,8 @@ def existing_db(ctx: click.Context) -> Path:
     denied = access_denied(path)  # before any stat, which raises PermissionError there
     if denied is not None:
         raise CliError(denied)
+    if path.is_file() and path.stat().st_size == 0:
+        wait_for_a_creator(path)  # a first optimize() may be making it right now
     if path.is_file() and path.stat().st_size > 0:
         return path
     if path.is_file():
