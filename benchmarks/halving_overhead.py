@@ -49,7 +49,7 @@ from hpotrack.budget import Budget
 from hpotrack.methods import resolve
 from hpotrack.methods.history import History
 from hpotrack.space import Float, Space
-from hpotrack.testing.method_suite import run_proposal
+from hpotrack.testing.driver import run_proposal
 
 MAX_STEPS = 27
 DIMENSIONS = 4

@@ -45,7 +45,7 @@ from hpotrack.methods import Proposal, known_methods, resolve
 from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.space import Space
-from hpotrack.testing.method_suite import record, simulate
+from hpotrack.testing.driver import record, simulate
 
 HP_METHODS = ["random", "bayes", "tpe", "evolution"]
 OPTUNA = {"optuna-random": "RandomSampler", "optuna-tpe": "TPESampler",

@@ -72,7 +72,7 @@ from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.random_search import Random
 from hpotrack.records import TrialRecord
 from hpotrack.space import Int, Space
-from hpotrack.testing.method_suite import run_proposal
+from hpotrack.testing.driver import run_proposal
 
 MAX_EPOCHS = 27
 TRIALS = 60  # random's trials: every run's budget is TRIALS x 27 epochs

@@ -22,7 +22,8 @@ from hpotrack.methods.registry import resolve
 from hpotrack.records import Edge, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
-from hpotrack.testing.method_suite import MIXED_SPACE, branin, record, run_proposal
+from hpotrack.testing.driver import record, run_proposal
+from hpotrack.testing.method_suite import MIXED_SPACE, branin
 
 
 class TestBayes(MethodSuite):

@@ -18,7 +18,8 @@ from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.registry import from_json
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Float, Space
-from hpotrack.testing.method_suite import MultiFidelitySuite, simulate
+from hpotrack.testing.driver import simulate
+from hpotrack.testing.method_suite import MultiFidelitySuite
 
 BUDGET = Budget(1, 27, name="epochs")
 SQUARE = Space.from_user({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})

@@ -15,7 +15,7 @@ from hpotrack.methods.history import History
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
-from hpotrack.testing.method_suite import record, run_proposal
+from hpotrack.testing.driver import record, run_proposal
 
 SPACE = Space.from_user({"x": Float(0.0, 1.0)})
 SMALL = Budget(1, 9)  # rungs 1, 3, 9: brackets 2 (9 configurations), 1 (5) and 0 (3)

@@ -21,12 +21,8 @@ from hpotrack.methods.registry import from_json, resolve
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
-from hpotrack.testing.method_suite import (
-    MIXED_SPACE,
-    encoded_distance,
-    record,
-    run_proposal,
-)
+from hpotrack.testing.driver import record, run_proposal
+from hpotrack.testing.method_suite import MIXED_SPACE, encoded_distance
 
 
 class TestEvolution(MethodSuite):

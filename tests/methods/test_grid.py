@@ -13,7 +13,7 @@ from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
-from hpotrack.testing.method_suite import record
+from hpotrack.testing.driver import record
 
 
 class TestGrid(MethodSuite):

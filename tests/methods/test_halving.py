@@ -17,7 +17,7 @@ from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.sha import SHA
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
-from hpotrack.testing.method_suite import record, simulate, train
+from hpotrack.testing.driver import record, simulate, train
 
 SPACE = Space.from_user({"x": Float(0.0, 1.0)})
 LADDER = Ladder(Budget(1, 27), 3)  # rungs 1, 3, 9, 27; brackets 0..3

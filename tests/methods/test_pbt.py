@@ -16,7 +16,8 @@ from hpotrack.methods.history import History
 from hpotrack.methods.pbt import PBT, Standing, explore, member_segment, perturbed
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space
-from hpotrack.testing.method_suite import MethodSuite, record, simulate
+from hpotrack.testing.driver import record, simulate
+from hpotrack.testing.method_suite import MethodSuite
 
 SPACE = Space.from_user({"lr": Float(1e-4, 1.0, log=True), "reg": Float(0.0, 1.0)})
 

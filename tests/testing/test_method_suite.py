@@ -12,7 +12,8 @@ from hpotrack.methods.history import History
 from hpotrack.methods.sha import SHA
 from hpotrack.methods.tpe import TPE
 from hpotrack.space import Choice, Float, Space
-from hpotrack.testing.method_suite import ODD_SPACES, MethodSuite, run_proposal, simulate
+from hpotrack.testing.driver import run_proposal, simulate
+from hpotrack.testing.method_suite import ODD_SPACES, MethodSuite
 
 SPACE = Space.from_user({"x": Float(0.0, 1.0)})
 
