@@ -33,6 +33,7 @@ RUNGS = (1, 3, 9)  # Budget(1, 27) with eta = 3, below the top
 SIZES = (10, 20, 60, 150)  # fully trained configurations to learn from
 REPEATS = 20  # random draws of them per size
 FOLDS = 10  # the last column: each tenth predicted from the other nine
+MIN_CONFIGS = 2 * max(SIZES)  # the largest sample learned from, and as many scored
 
 
 def rank_quality(predicted: np.ndarray, level: np.ndarray) -> float:
@@ -120,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     add("--cache", type=output_file, help="keep the recorded curves in this .npz file")
     add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
+    if args.configs < MIN_CONFIGS:
+        parser.error(
+            f"`--configs >= {MIN_CONFIGS}` must hold (the predictors learn from up to "
+            f"{max(SIZES)} and are scored on the rest), but got --configs={args.configs}"
+        )
     report = Report("Predicting the late level at the rungs, learned from trained curves")
     report.lines(environment(versions_of(["hpotrack", "scikit-learn", "numpy"])))
     for task in comma_names(parser, "--tasks", args.tasks, ["sgd", "mlp"]):

@@ -133,7 +133,7 @@ def test_methods_quality_runs_hpotrack_rows_on_synthetic_tasks_without_optuna(
     tmp_path: Path,
 ) -> None:
     args = ("--methods", "random", "--tasks", "branin", "--seeds", "1", "--trials", "3")
-    hidden = ("optuna", "sklearn")
+    hidden = ("optuna", "sklearn", "pytest")  # pytest: the bench extra does not install it
     result = run_benchmark("methods_quality", *args, "--workers", "1", cwd=tmp_path, hidden=hidden)
     assert result.returncode == 0, result.stderr
     assert "| random " in result.stdout
@@ -185,3 +185,15 @@ def test_dense_reads_quick_reads_a_dense_study_back_beside_optuna(tmp_path: Path
         assert peak.endswith("MiB"), call
         assert (output == "-") == call.startswith("load_study()"), call
     assert "2 trials x 200 reports read back" in (tmp_path / "r.md").read_text()
+
+
+def test_rung_predictors_refuses_too_few_configurations_before_recording_any(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("sklearn")
+    result = run_benchmark("rung_predictors", "--configs", "20", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(
+        "`--configs >= 300` must hold (the predictors learn from up to 150 and are scored "
+        "on the rest), but got --configs=20"
+    )
