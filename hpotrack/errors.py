@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hpotrack.notebook import rendered_traceback
+
 
 class HpotrackError(Exception):
     """Base class of all hpotrack errors."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython and Jupyter show for this error: the user's lines and the message,
+        without hpotrack's own frames (:mod:`hpotrack.notebook`)."""
+        return rendered_traceback(self)
 
 
 class SpaceError(HpotrackError, ValueError):

@@ -318,6 +318,7 @@ def optimize_here(
     done: list[tuple[Claimed, Outcome]] = []  # stored by the next ask, or at the end
     claims: list[Claimed] = []  # claimed and not run yet: given back if the loop stops
     deleted = False  # the study is gone: nothing is left to store or collect
+    stopped = ""  # why the search stopped: said once the bar has drawn its last line
     study.remove_stray_checkpoint_files()
     try:
         bar = ProgressBar(study, limit, enabled=progress, max_budget=max_budget, unstored=done)
@@ -339,7 +340,7 @@ def optimize_here(
                         ran_none = not ran and (
                             started_before is None or study.refresh().n_started <= started_before
                         )
-                        log.info("%s%s", said, _nothing_to_run(stop) if ran_none else "")
+                        stopped = said + (_nothing_to_run(stop) if ran_none else "")
                         break
                     batch.asked(study.store.last_wait, contended=study.contended)
                     if collection is not None and collection.due():
@@ -361,6 +362,8 @@ def optimize_here(
                         f"{len(failures)} trials in a row failed in study {study.name!r}; "
                         f"stopping so you can look. The first one failed with:\n{failures[0]}"
                     )
+        if stopped:  # below the bar's last line, which reaches the target: not between
+            log.info("%s", stopped)  # a bar a few trials short and the same bar again
     except StudyDeleted:
         deleted = True
         raise

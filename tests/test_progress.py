@@ -91,6 +91,27 @@ def test_log_messages_start_on_their_own_line_and_the_bar_ends_at_the_target(
     assert "6/6" in drawn[-1]
 
 
+def test_the_stop_reason_comes_below_the_bars_one_line(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop reason ("target reached") was said while the bar was a redraw behind: its
+    line ended a few trials short, the message followed, then the same bar again on a line
+    of its own (two bars for one run in a notebook's output)."""
+    monkeypatch.setattr(ProgressBar, "REDRAW_S", 3600.0)  # the end is always a draw behind
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a script: not pytest's
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=4, progress=True)
+    bar, message = terminal.getvalue().rstrip("\n").split("\n")  # not at "\r": the bar's
+    assert bar.rpartition("\r")[2].startswith("s  [" + "#" * 24 + "] 4/4"), bar
+    assert message == "[hpotrack] study 's' has 4 trials: the target of 4 is reached"
+
+
 @pytest.mark.parametrize("to_the_terminal", [True, False], ids=["terminal", "file"])
 def test_the_bar_ends_its_line_before_a_message_the_applications_handler_prints(
     db: Path, monkeypatch: pytest.MonkeyPatch, to_the_terminal: bool
