@@ -121,7 +121,8 @@ def load_checkpoint(
 def dataframe(records: Callable[[], list[dict[str, Any]]], space: Space) -> Any:
     """A pandas DataFrame of the trials ``records()`` gives (:meth:`TrialRecord.to_dict`,
     read once pandas is found), one row per trial, params flattened as ``param_<name>``
-    and metrics as ``metric_<name>``."""
+    and metrics as ``metric_<name>``; ``started`` and ``finished`` are UTC datetimes and
+    ``duration`` a timedelta (not the stored seconds), as a DataFrame shows them well."""
     try:
         import pandas as pd
     except ImportError:
@@ -139,10 +140,15 @@ def dataframe(records: Callable[[], list[dict[str, Any]]], space: Space) -> Any:
             }
         )
     if rows:
-        return pd.DataFrame(rows)
-    fields = TrialRecord(0, TrialState.QUEUED, {}).to_dict()  # a study without trials
-    columns = [k for k in fields if k not in ("params", "metrics", "parents")]
-    return pd.DataFrame(columns=[*columns, *(f"param_{name}" for name in space)])
+        frame = pd.DataFrame(rows)
+    else:
+        fields = TrialRecord(0, TrialState.QUEUED, {}).to_dict()  # a study without trials
+        columns = [k for k in fields if k not in ("params", "metrics", "parents")]
+        frame = pd.DataFrame(columns=[*columns, *(f"param_{name}" for name in space)])
+    for column in ("started", "finished"):  # None (not started, not finished): NaT
+        frame[column] = pd.to_datetime(frame[column].astype("float64"), unit="s", utc=True)
+    frame["duration"] = pd.to_timedelta(frame["duration"].astype("float64"), unit="s")
+    return frame
 
 
 OPTUNA_NAMES = {  # what another library's study or results call what, and hpotrack's name

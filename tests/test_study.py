@@ -172,6 +172,21 @@ def test_to_dataframe_has_one_row_per_trial_and_param_columns(db: Path) -> None:
     assert list(frame["number"]) == [0, 1, 2, 3]
     assert list(frame["param_layers"]) == [t.params["layers"] for t in study.trials]
     assert list(frame["state"]) == ["complete"] * 4
+    first = study.trials[0]
+    assert frame["started"][0].timestamp() == pytest.approx(first.started)
+    assert str(frame["finished"].dtype) == "datetime64[ns, UTC]"
+    assert frame["duration"][0].total_seconds() == pytest.approx(first.finished - first.started)
+
+
+def test_to_dataframe_leaves_times_a_trial_does_not_have_empty(db: Path) -> None:
+    pytest.importorskip("pandas")
+    run(db, 1)
+    study = hp.load_study("mlp", db=db)
+    study.enqueue({"lr": 0.01})
+    frame = study.to_dataframe()
+    assert list(frame["state"]) == ["complete", "queued"]
+    assert frame["started"].isna().tolist() == [False, True]
+    assert frame["duration"].isna().tolist() == [False, True]
 
 
 def test_to_dataframe_without_pandas_is_an_import_error_naming_it(
@@ -189,7 +204,7 @@ def test_to_dataframe_of_a_study_without_trials_still_has_its_columns(db: Path) 
     run(db, 0)
     frame = hp.load_study("mlp", db=db).to_dataframe()
     assert len(frame) == 0
-    assert {"number", "state", "value", "param_lr", "param_layers", "param_act"} <= set(
+    assert {"number", "state", "value", "duration", "param_lr", "param_layers", "param_act"} <= set(
         frame.columns
     )
 
