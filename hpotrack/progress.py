@@ -52,6 +52,7 @@ class ProgressBar:
         self._line_open = False  # the bar is drawn and nothing has ended its line yet
         self._drawn_at = -self.REDRAW_S
         self._behind = False  # an update was not drawn yet
+        self._drawn_width = 0  # characters of the line drawn last, on the open line
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -84,8 +85,12 @@ class ProgressBar:
     def _draw(self) -> None:
         self._drawn_at = time.monotonic()
         self._behind = False
-        self._stream.write("\r" + self.line())
+        text = self.line()
+        # spaces cover the end of a longer line drawn before (ETA gone, a shorter best):
+        # a notebook's output does not take the terminal's erase-line escape
+        self._stream.write("\r" + text.ljust(self._drawn_width))
         self._stream.flush()
+        self._drawn_width = len(text)
         self._line_open = True
         _OPEN_BARS.add(self)
 
@@ -96,6 +101,7 @@ class ProgressBar:
             self._stream.write("\n")
             self._stream.flush()
             self._line_open = False
+            self._drawn_width = 0
 
     def draws_on(self, stream: object) -> bool:
         """Whether what is written to ``stream`` shows where the bar is drawn: it is the

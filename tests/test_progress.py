@@ -36,6 +36,26 @@ def test_the_bar_shows_done_target_best_elapsed_and_eta(db: Path) -> None:
     assert "elapsed 0:0" in text and text.startswith("\r") and text.endswith("\n")
 
 
+def test_a_shorter_line_covers_the_end_of_the_longer_one_drawn_before(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = study_with_trials(db, 1)
+    stream = Terminal()
+    lines = iter(["best 0.123456 (#12)  eta 0:07", "best 0.5 (#3)", "done"])
+    monkeypatch.setattr(ProgressBar, "line", lambda self: next(lines))
+    bar = ProgressBar(study, 10, stream=stream)
+    bar._draw()
+    bar._draw()
+    bar.end_line()
+    bar._draw()  # a new line: nothing to cover
+    drawn = stream.getvalue().split("\r")[1:]
+    assert drawn == [
+        "best 0.123456 (#12)  eta 0:07",
+        "best 0.5 (#3)".ljust(len("best 0.123456 (#12)  eta 0:07")) + "\n",
+        "done",
+    ]
+
+
 def test_the_bar_without_a_target_counts_trials(db: Path) -> None:
     study = study_with_trials(db, 3)
     assert "3 trials" in ProgressBar(study, None, enabled=True).line()
