@@ -183,13 +183,21 @@ class TunedFunction(Generic[R]):
         study's finished trials trained that many steps of its ``budget=`` in total (e.g.
         epochs, counted from their reports; trials already running finish).
         """
-        return self.run_study(
-            n_trials=n_trials,
-            timeout=timeout,
-            n_jobs=n_jobs,
-            progress=progress,
-            max_budget=max_budget,
-        )
+        try:
+            return self.run_study(
+                n_trials=n_trials,
+                timeout=timeout,
+                n_jobs=n_jobs,
+                progress=progress,
+                max_budget=max_budget,
+            )
+        except KeyboardInterrupt:  # Ctrl-C: the traceback ends in the user's code, so
+            log.info(  # say what became of the study (`hpotrack resume` says its own)
+                "study %r interrupted: the trials that were running are queued to run "
+                "first; optimize() again continues the study",
+                self.definition.name,
+            )
+            raise
 
     def run_study(
         self,

@@ -439,7 +439,9 @@ def test_a_bad_return_value_fails_the_trial_saying_what_came_back(
     assert expected in trial.error
 
 
-def test_keyboard_interrupt_fails_the_trial_and_propagates(db: Path) -> None:
+def test_keyboard_interrupt_fails_the_trial_and_propagates(
+    db: Path, info_log: pytest.LogCaptureFixture
+) -> None:
     calls = itertools.count()
 
     @hp.tune(SPACE, study="s", db=db, seed=0)
@@ -450,6 +452,10 @@ def test_keyboard_interrupt_fails_the_trial_and_propagates(db: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         train.optimize(n_trials=6)
+    assert info_log.messages[-1] == (
+        "study 's' interrupted: the trials that were running are queued to run first; "
+        "optimize() again continues the study"
+    )
     trials = hp.load_study("s", db=db).trials
     assert [t.state.value for t in trials] == ["complete", "complete", "failed", "queued"]
     assert "interrupted" in trials[2].error
