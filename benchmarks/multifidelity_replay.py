@@ -92,7 +92,7 @@ class Allocated(Hyperband):
     weights: tuple[float, ...] = ()
     in_order: bool = False
 
-    def schedule(self, ladder: Ladder) -> tuple[int, ...]:
+    def schedule(self, ladder: Ladder) -> Sequence[int]:
         if self.in_order:
             return tuple(sorted(super().schedule(ladder), reverse=True))
         if not self.weights:

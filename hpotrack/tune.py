@@ -407,10 +407,13 @@ def tuned_function(found: object, study: str) -> TunedFunction[Any] | None:
 def _warn_if_none_can_complete(study: Study, target: int | None) -> None:
     """Say so when a method that stops trials at rungs cannot train any to the budget's
     max within the target (Optuna's Hyperband with 60 trials trains a few fully; here
-    ``Budget(1, 100)`` needs 121 trials before the first)."""
+    ``Budget(1, 100)`` needs 121 trials before the first). Not when the target is
+    reached already: this call runs nothing."""
     if study.budget is None or target is None:
         return
     history = study.refresh()
+    if target <= history.n_started:
+        return
     needed = study.method.trials_to_complete(history)
     if needed is not None and target < needed and not history.count(TrialState.COMPLETE):
         log.warning(

@@ -3,17 +3,18 @@
 The rules, first match wins:
 
 1. the first finished trial returned hypergradients -> ``gradient`` (if every parameter
-   is a continuous float or fixed; else ``tpe``);
-2. ``budget=`` was given -> ``bohb`` (whole-number budgets with room for a rung below
+   is a continuous float or fixed, and one is a float; ``tpe`` if some is neither);
+2. a space of one configuration (every parameter fixed) -> ``grid``, which runs it once;
+3. ``budget=`` was given -> ``bohb`` (whole-number budgets with room for a rung below
    the max; ``tpe`` with the median pruner otherwise);
-3. a small, fully discrete space (at most ``grid_max`` cells) -> ``grid``;
-4. more than ``evolution_after`` trials, or more than ``evolution_dimensions``
+4. a small, fully discrete space (at most ``grid_max`` cells) -> ``grid``;
+5. more than ``evolution_after`` trials, or more than ``evolution_dimensions``
    parameters -> ``evolution`` (a steady-state GA's ask is cheap at any size; past 1,000
    trials it found better points than TPE on 5-d Ackley and Rosenbrock, while on 50 and
    100 parameters TPE found far better ones up to 1,000 trials, at 10-20 ms per ask);
-5. at most ``bayes_dimensions`` numeric parameters (no choices) and an expensive function
+6. at most ``bayes_dimensions`` numeric parameters (no choices) and an expensive function
    (complete trials took ``expensive_s`` seconds or more on average) -> ``bayes``;
-6. otherwise -> ``tpe``.
+7. otherwise -> ``tpe``.
 
 Every trial records the choice and the reason as its ``note`` (``hpotrack show`` and
 ``hpotrack trial`` print it) and the run logs it whenever it changes. Being a function of
@@ -29,16 +30,15 @@ from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.bayes import Bayes
 from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.evolution import Evolution
-from hpotrack.methods.gradient import Gradient
+from hpotrack.methods.gradient import Gradient, is_continuous, is_fixed
 from hpotrack.methods.grid import Grid
 from hpotrack.methods.halving import ladder_for
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import register
 from hpotrack.methods.tpe import TPE
 from hpotrack.options import set_real, set_whole
-from hpotrack.params import Choice, Float
+from hpotrack.params import Choice
 from hpotrack.records import TrialRecord, TrialState
-from hpotrack.space import Space
 from hpotrack.text import plural
 
 
@@ -64,9 +64,15 @@ class Auto(Method):
         space, budget = history.space, history.budget
         first = _first_finished(history)
         if first is not None and "hypergrad" in first.metrics:
-            if _continuous(space):
+            params = [space[name] for name in space]
+            if not all(is_continuous(p) or is_fixed(p) for p in params):
+                return TPE(), "hypergradients returned, but some parameters are not continuous"
+            if any(is_continuous(p) for p in params):  # else all are fixed: one cell
                 return Gradient(), "the function returns hypergradients"
-            return TPE(), "hypergradients returned, but some parameters are not continuous"
+        discrete = all(space[name].n_values for name in space)  # 0: a continuous float
+        cells = space.grid_size() if discrete else 0
+        if cells == 1:  # a budget changes nothing: each rung would rerun the same point
+            return Grid(), "a single configuration (every parameter fixed): it runs once"
         if budget is not None:
             span = f"{budget.name} {budget.min:g}..{budget.max:g}"
             if not budget.whole:
@@ -74,14 +80,17 @@ class Auto(Method):
             if ladder_for(budget, BOHB.eta).top == 0:
                 return TPE(pruner="median"), f"{span}: too short to halve, TPE with median pruning"
             return BOHB(brackets=_bracket_rule(history)), f"budget= given, {span}"
-        discrete = all(space[name].n_values for name in space)  # 0: a continuous float
-        cells = space.grid_size() if discrete else 0
         if discrete and cells <= self.grid_max:
-            return Grid(), f"a small discrete space of {cells} cells"
+            return Grid(), f"a small discrete space of {plural(cells, 'cell')}"
         if len(history.trials) > self.evolution_after:
             return Evolution(), f"more than {self.evolution_after} trials"
         if len(space) > self.evolution_dimensions:
             return Evolution(), f"a very large space of {len(space)} parameters"
+        if discrete and any(isinstance(space[name], Choice) for name in space):
+            return (
+                TPE(),
+                f"a discrete space of {cells:,} cells, more than grid_max ({self.grid_max})",
+            )
         if any(isinstance(space[name], Choice) for name in space):
             return TPE(), f"a mixed space of {plural(len(space), 'parameter')}"
         numeric = plural(len(space), "numeric parameter")
@@ -152,15 +161,6 @@ def _bracket_rule(history: History) -> str:
 
 def _first_finished(history: History) -> TrialRecord | None:
     return next((t for t in history.trials if t.state is TrialState.COMPLETE), None)
-
-
-def _continuous(space: Space) -> bool:
-    for name in space:
-        param = space[name]
-        fixed = isinstance(param, Choice) and len(param.options) == 1
-        if not fixed and not (isinstance(param, Float) and param.step is None):
-            return False
-    return True
 
 
 def _mean_duration(history: History) -> float | None:

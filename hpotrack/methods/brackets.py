@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from hpotrack.methods.base import Proposal
-from hpotrack.methods.halving import Ladder, new_config_slot
+from hpotrack.methods.halving import Interleaved, Ladder, new_config_slot
 from hpotrack.methods.history import PROMOTE, History
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 
@@ -80,30 +80,40 @@ class Layout:
     counts: tuple[int, ...]
 
     @classmethod
-    def of(cls, schedule: tuple[int, ...], top: int) -> Layout:
+    def of(cls, schedule: Sequence[int], top: int) -> Layout:
         """The layout with as many slots per bracket as ``schedule`` (one iteration's
         brackets, in any order) has; built once per schedule, as asks and decisions
         need it every time."""
         return _layout_of(schedule, top)
 
     @cached_property
-    def order(self) -> tuple[int, ...]:
-        """The bracket of each slot of one iteration, most aggressive first."""
-        return tuple(s for s in range(len(self.counts) - 1, -1, -1) for _ in range(self.counts[s]))
+    def starts(self) -> tuple[int, ...]:
+        """Where each bracket's slots start in an iteration (most aggressive first)."""
+        starts, position = [0] * len(self.counts), 0
+        for s in range(len(self.counts) - 1, -1, -1):
+            starts[s], position = position, position + self.counts[s]
+        return tuple(starts)
 
     @property
     def per_iteration(self) -> int:
-        return len(self.order)
+        return sum(self.counts)
+
+    def bracket_at(self, position: int) -> int:
+        """The bracket of slot ``position`` of an iteration (``0 <= position <
+        per_iteration``): found from the counts, as an iteration can have billions."""
+        return next(s for s in range(len(self.counts)) if self.starts[s] <= position)
 
     def run_of(self, slot: int) -> Run:
         iteration, position = divmod(slot, self.per_iteration)
-        bracket = self.order[position]
-        start = iteration * self.per_iteration + self.order.index(bracket)
+        bracket = self.bracket_at(position)
+        start = iteration * self.per_iteration + self.starts[bracket]
         return Run(iteration, bracket, start, self.counts[bracket])
 
 
 @functools.lru_cache(maxsize=64)
-def _layout_of(schedule: tuple[int, ...], top: int) -> Layout:
+def _layout_of(schedule: Sequence[int], top: int) -> Layout:
+    if isinstance(schedule, Interleaved):  # counted, not listed: it can be billions long
+        return Layout(schedule.counts + (0,) * (top + 1 - len(schedule.counts)))
     found = Counter(schedule)
     return Layout(tuple(found.get(s, 0) for s in range(top + 1)))
 
@@ -132,11 +142,13 @@ class RunView:
         return self.ladder.steps[self.first_rung + stage]
 
     def _read(self) -> None:
-        roots = [self.history.claimant(f"config:{slot}") for slot in self.run.slots]
-        if None in roots:  # the run still has new configurations to start
-            self.stages.append(Stage((), False))
-            return
-        expected = [root for root in roots if root is not None]
+        expected: list[int] = []
+        for slot in self.run.slots:  # up to the first not started: a run can be billions
+            root = self.history.claimant(f"config:{slot}")
+            if root is None:  # the run still has new configurations to start
+                self.stages.append(Stage((), False))
+                return
+            expected.append(root)
         for stage in range(self.run.bracket + 1):
             arrived, complete = self._stage(stage, expected)
             self.stages.append(Stage(tuple(sorted(arrived)), complete))

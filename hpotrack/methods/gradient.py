@@ -45,7 +45,7 @@ from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import register
 from hpotrack.options import set_real
-from hpotrack.params import Choice, Float
+from hpotrack.params import Choice, Float, Param
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Space
 
@@ -87,13 +87,19 @@ class Gradient(Method):
     def check(self, space: Space) -> None:
         for name in space:
             param = space[name]
-            fixed = isinstance(param, Choice) and len(param.options) == 1
-            if not fixed and not (isinstance(param, Float) and param.step is None):
+            if not is_fixed(param) and not is_continuous(param):
                 raise MethodError(
                     f"method 'gradient' follows gradients of continuous hyperparameters, "
                     f"but {name!r} is {param!r}: make it a Float without step, fix it "
                     "(a Choice with one option), or use method='tpe'"
                 )
+        if not any(is_continuous(space[name]) for name in space):
+            raise MethodError(
+                "method 'gradient' follows gradients of continuous hyperparameters, but "
+                f"every parameter is fixed ({', '.join(map(repr, space))}: a Choice with "
+                "one option), so every trial would run the same configuration: add a Float "
+                "without step to descend, or run it once with method='grid'"
+            )
 
     def ask(self, history: History) -> Proposal:
         if not history.trials:
@@ -194,6 +200,16 @@ class Gradient(Method):
             f"gradient descent converged: the last {SETTLED} steps each moved less than "
             f"{self.tolerance:g}{_at_bounds(space, point)}"
         )
+
+
+def is_continuous(param: Param) -> bool:
+    """Whether gradient descent moves ``param``: a Float without step."""
+    return isinstance(param, Float) and param.step is None
+
+
+def is_fixed(param: Param) -> bool:
+    """Whether ``param`` has one value (a Choice with one option): descent keeps it."""
+    return isinstance(param, Choice) and len(param.options) == 1
 
 
 def _positive(x: float) -> bool:

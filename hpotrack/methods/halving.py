@@ -43,6 +43,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import overload
 
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError
@@ -194,7 +195,7 @@ def promotion(
 
 
 @functools.lru_cache(maxsize=64)
-def bracket_schedule(ladder: Ladder) -> tuple[int, ...]:
+def bracket_schedule(ladder: Ladder) -> Interleaved:
     """One Hyperband iteration as a sequence of brackets for new configurations: bracket
     ``s`` gets ``n_s = ⌈(s_max + 1) / (s + 1) · η^s⌉`` of them (Li et al. 2018, Alg. 1),
     so each bracket spends about the same budget; interleaved evenly (stride scheduling),
@@ -203,12 +204,85 @@ def bracket_schedule(ladder: Ladder) -> tuple[int, ...]:
     return interleave([math.ceil((s_max + 1) / (s + 1) * ladder.eta**s) for s in range(s_max + 1)])
 
 
-def interleave(counts: Sequence[int]) -> tuple[int, ...]:
+def interleave(counts: Sequence[int]) -> Interleaved:
     """Brackets ``s`` repeated ``counts[s]`` times, spread evenly (stride scheduling):
     each one's turns fall at the midpoints of equal slices; on a tie the larger ``s``
     (the more aggressive bracket) goes first."""
-    slots = [((i + 0.5) / n, -s) for s, n in enumerate(counts) for i in range(n)]
-    return tuple(-negative for _, negative in sorted(slots))
+    return Interleaved(tuple(counts))
+
+
+@dataclass(frozen=True)
+class Interleaved(Sequence[int]):
+    """The sequence :func:`interleave` describes, computed per position rather than
+    held: an iteration has ``Σ n_s`` slots, about ``η^s_max`` (billions for a budget of
+    ``Budget(1, 10**9)``), and an ask needs one of them.
+
+    Bracket ``s``'s turn ``i`` falls at ``(2i + 1) / (2 n_s)``. Two turns of different
+    values differ by at least ``1 / (2 n_s n_t)``, so on the grid of ``1 / D`` with
+    ``D = 4 · max(n)²`` a cell holds turns of at most one value: the position's cell is
+    found by bisection on counts, exactly, in integers."""
+
+    counts: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """How many slots, as an int of any size (``len()`` stops at ``sys.maxsize``)."""
+        return sum(self.counts)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def count(self, value: object) -> int:
+        """How many slots go to bracket ``value``."""
+        if isinstance(value, int) and 0 <= value < len(self.counts):
+            return self.counts[value]
+        return 0
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[int, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> int | tuple[int, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        size = self.size
+        position = index + size if index < 0 else index
+        if not 0 <= position < size:
+            raise IndexError(f"slot {index} of an iteration of {size}")
+        return self._bracket_at(position)
+
+    def _turns_upto(self, bracket: int, cell: int, scale: int) -> int:
+        """How many turns of ``bracket`` fall at or before ``cell / scale``."""
+        n = self.counts[bracket]
+        return min(n, (2 * cell * n // scale + 1) // 2)  # odd j with j / (2n) <= cell / scale
+
+    def _upto(self, cell: int, scale: int) -> int:
+        return sum(self._turns_upto(s, cell, scale) for s in range(len(self.counts)))
+
+    def _bracket_at(self, position: int) -> int:
+        scale = 4 * max(self.counts) ** 2
+        low, high = 0, scale  # every turn falls before 1 = scale / scale
+        while low < high:  # the first cell by which more than `position` turns fell
+            middle = (low + high) // 2
+            if self._upto(middle, scale) > position:
+                high = middle
+            else:
+                low = middle + 1
+        tied = [  # the turns in that cell, all of one value: larger bracket first
+            s
+            for s in range(len(self.counts) - 1, -1, -1)
+            if self._turns_upto(s, low, scale) > self._turns_upto(s, low - 1, scale)
+        ]
+        return tied[position - self._upto(low - 1, scale)]
+
+
+def repeated_at(schedule: Sequence[int], slot: int) -> int:
+    """Entry ``slot`` of ``schedule`` repeated over and over (one iteration after the
+    other); an :class:`Interleaved` one may be longer than ``len()`` can say."""
+    size = schedule.size if isinstance(schedule, Interleaved) else len(schedule)
+    return schedule[slot % size]
 
 
 def new_config_slot(history: History) -> int:

@@ -22,7 +22,7 @@ rung and ranked there, asynchronously, with the most aggressive bracket's trials
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +34,7 @@ from hpotrack.methods.halving import (
     bracket_schedule,
     new_config_slot,
     promotion,
+    repeated_at,
     set_eta,
 )
 from hpotrack.methods.history import History
@@ -92,9 +93,8 @@ class Hyperband(Halving):
         """The bracket of the study's new configuration number ``slot``."""
         if self.synchronous:
             layout = self.layout(ladder)
-            return layout.order[slot % layout.per_iteration]
-        schedule = self.schedule(ladder)
-        return schedule[slot % len(schedule)]
+            return layout.bracket_at(slot % layout.per_iteration)
+        return repeated_at(self.schedule(ladder), slot)
 
     def continues(self, before: Method | None, history: History) -> str | None:
         """Also refuses other ``brackets`` once trials were placed in brackets: the
@@ -182,7 +182,7 @@ class Hyperband(Halving):
         run = self.layout(ladder).run_of(0)
         return sum(run.survivors(stage, self.eta) for stage in range(run.bracket + 1))
 
-    def schedule(self, ladder: Ladder) -> tuple[int, ...]:
+    def schedule(self, ladder: Ladder) -> Sequence[int]:
         """The brackets of one iteration's new configurations: Hyperband's, interleaved
         (synchronous runs take each bracket's together, see :meth:`layout`)."""
         return bracket_schedule(ladder)

@@ -114,8 +114,8 @@ class PBT(Method):
         factors = tuple(self.perturb) if isinstance(self.perturb, list | tuple) else ()
         if not factors or not all(is_finite_real(f) and f > 0 for f in factors):
             raise MethodError(
-                f"perturb must be a non-empty list of positive factors, e.g. (0.8, 1.2), "
-                f"but got perturb={self.perturb!r}"
+                "`perturb` must be a non-empty list of positive finite factors, e.g. "
+                f"(0.8, 1.2), but got perturb={self.perturb!r}"
             )
         object.__setattr__(self, "perturb", tuple(float(f) for f in factors))
         set_real(

@@ -72,10 +72,8 @@ def train(method: Method, history: History, trial: TrialRecord, value: float) ->
     """``trial`` trained up to the budget's max or until the method stops it."""
     assert history.budget is not None
     check = method.next_check(trial, 0, history)
-    for step in range(1, int(history.budget.max) + 1):
-        current = value + 1 / step
-        if check is None or step < check:
-            continue
+    while check is not None and check <= history.budget.max:  # from check to check
+        current = value + 1 / check
         checks = {**trial.checks, check: current}
         trial = dataclasses.replace(trial, checks=checks, rung=method.rung(trial, check, history))
         history.update(trial)

@@ -67,6 +67,7 @@ ODD_SPACES: dict[str, Space] = {
     "continuous and fixed": Space.from_user(
         {"lr": Float(1e-12, 1e12, log=True), "fixed": Choice([0.5])}
     ),
+    "one point": Space.from_user({"fixed": Choice(["only"]), "seed": Choice([7])}),
 }
 """Spaces users write that :data:`MIXED_SPACE` does not cover: a method proposes valid
 points of each, or refuses it up front (``check``) with an :class:`HpotrackError`."""
@@ -317,3 +318,17 @@ class MultiFidelitySuite(MethodSuite):
             self.make_method().check_budget(Budget(0.5, 2.0))
         with pytest.raises(MethodError, match="has none with eta"):  # nothing to halve
             self.make_method().check_budget(Budget(10, 11))
+
+    def test_a_budget_of_many_rungs_is_searched_as_any_other(self) -> None:
+        """``Budget(1, 3**33)``: 34 rungs, and a Hyperband iteration of about 3^33
+        configurations, which no ask may list (it would never return)."""
+        budget = Budget(1, 3**33)
+        method = self.make_method()
+        method.check_budget(budget)
+        history = simulate(
+            method, MIXED_SPACE, 8, seed=3, objective=encoded_distance, budget=budget
+        )
+        rungs = {3**k for k in range(33)}  # below the top, 3**33
+        for trial in history.trials:
+            assert same_values(MIXED_SPACE.validate(trial.params), trial.params)
+            assert trial.checks and set(trial.checks) <= rungs, trial.checks

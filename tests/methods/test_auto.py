@@ -46,6 +46,17 @@ def test_hypergradients_with_a_choice_fall_back_to_tpe() -> None:
     assert chosen({"x": (0.0, 1.0), "c": ["a", "b"]}, trials=[trial])[0] == "tpe"
 
 
+@pytest.mark.parametrize("budget", [None, hp.Budget(1, 27)])
+def test_one_configuration_runs_once_by_grid(budget: hp.Budget | None) -> None:
+    """Hypergradients or a budget change nothing: gradient has nothing to descend (it
+    refuses such a space), and bohb would rerun the one point at every rung."""
+    trial = TrialRecord(0, TrialState.COMPLETE, {"c": "a"}, value=1.0,
+                        metrics={"hypergrad": {}})  # fmt: skip
+    for trials in ([], [trial]):
+        name, reason = chosen({"c": ["a"]}, budget, trials=trials)
+        assert name == "grid" and "single configuration" in reason
+
+
 def test_a_budget_chooses_bohb() -> None:
     name, reason = chosen({"x": (0.0, 1.0)}, hp.Budget(1, 27, name="epochs"))
     assert name == "bohb" and "epochs 1..27" in reason
@@ -149,9 +160,10 @@ def test_auto_is_the_default_and_notes_its_choice(
     assert "auto chose grid" in caplog.text
 
 
-def test_a_space_of_one_choice_is_one_parameter_in_the_note() -> None:
-    many = [f"option-{i}" for i in range(100)]  # more cells than a grid takes
-    assert chosen({"c": many}) == ("tpe", "a mixed space of 1 parameter")
+def test_a_discrete_space_too_large_for_grid_says_so_in_the_note() -> None:
+    many = [f"option-{i}" for i in range(100)]  # more cells than a grid takes: no mixed space
+    assert chosen({"c": many}) == ("tpe", "a discrete space of 100 cells, more than grid_max (64)")
+    assert chosen({"c": many, "x": (0.0, 1.0)}) == ("tpe", "a mixed space of 2 parameters")
 
 
 def test_auto_goes_on_with_bohbs_rungs_and_refuses_another_etas(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_an_iteration_of_1_to_27_epochs_has_the_papers_runs() -> None:
     method = Hyperband()
     layout = method.layout(Ladder(Budget(1, 27), 3.0))
     assert layout.counts == (4, 6, 12, 27)
-    assert layout.order == (3,) * 27 + (2,) * 12 + (1,) * 6 + (0,) * 4
+    assert [layout.bracket_at(p) for p in range(49)] == [3] * 27 + [2] * 12 + [1] * 6 + [0] * 4
     assert [layout.run_of(slot) for slot in (0, 26, 27, 38, 39, 45, 48, 49, 100)] == [
         Run(0, 3, 0, 27),
         Run(0, 3, 0, 27),

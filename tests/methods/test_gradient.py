@@ -383,6 +383,12 @@ def test_a_fixed_choice_is_accepted() -> None:
     Gradient().check(Space.from_user({"x": hp.Float(0.0, 1.0), "kind": ["ridge"]}))
 
 
+def test_a_space_of_fixed_choices_only_is_refused() -> None:
+    """Nothing to descend: every trial would run the one configuration again."""
+    with pytest.raises(MethodError, match=r"every parameter is fixed \('kind', 'seed'"):
+        Gradient().check(Space.from_user({"kind": ["ridge"], "seed": [7]}))
+
+
 def test_end_to_end_with_report_hypergradient(db: object) -> None:
     @hp.tune({"a": hp.Float(1e-3, 1e3, log=True), "b": hp.Float(-2.0, 2.0)},
              method="gradient", db=db, seed=0)  # fmt: skip

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import math
 import random
+from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hpotrack.budget import Budget
 from hpotrack.methods.bohb import BOHB
-from hpotrack.methods.halving import Ladder, bracket_schedule, goes_on, group, promotion
+from hpotrack.methods.brackets import Run
+from hpotrack.methods.halving import (
+    Ladder,
+    bracket_schedule,
+    goes_on,
+    group,
+    interleave,
+    promotion,
+)
 from hpotrack.methods.history import History
 from hpotrack.methods.hyperband import Hyperband
 from hpotrack.methods.sha import SHA
@@ -84,6 +95,30 @@ def test_one_hyperband_iteration_has_the_papers_bracket_sizes() -> None:
     schedule = bracket_schedule(Ladder(Budget(1, 27), 3))
     assert [schedule.count(s) for s in range(4)] == [4, 6, 12, 27]
     assert set(schedule[:7]) == {0, 1, 2, 3}  # interleaved: every bracket starts early
+
+
+@given(st.lists(st.integers(0, 200), min_size=1, max_size=7).filter(any))
+def test_interleaving_puts_each_turn_at_the_midpoint_of_its_slice(counts: list[int]) -> None:
+    """Bracket s's turn i falls at (i + 1/2) / n_s; equal times go to the larger s first."""
+    turns = sorted((Fraction(2 * i + 1, 2 * n), -s) for s, n in enumerate(counts) for i in range(n))
+    assert list(interleave(counts)) == [-negative for _, negative in turns]
+
+
+@pytest.mark.parametrize("brackets", ["synchronous", "asynchronous"])
+def test_an_iteration_of_billions_of_configurations_is_not_listed(brackets: str) -> None:
+    """Budget(1, 2**62) with eta=2: 63 brackets, about 2^64 configurations per
+    iteration (more than len() can count): each ask finds its slot's bracket from the
+    counts, the most aggressive first (2^62 configurations)."""
+    method = Hyperband(eta=2, brackets=brackets)
+    history = History(SPACE, "minimize", 0, Budget(1, 2**62))
+    first = method.ask(history)
+    assert first.bracket == 62 and first.claim == "config:0"
+    history.update(record(0, first, TrialState.RUNNING, None))
+    assert method.ask(history).bracket == (62 if brackets == "synchronous" else 61)
+    if brackets == "synchronous":
+        assert method.layout(method.ladder(history)).run_of(2**62) == Run(
+            0, 61, 2**62, math.ceil(63 / 62 * 2**61)
+        )
 
 
 def at_rung(history: History, number: int, loss: float, bracket: int | None = None) -> TrialRecord:

@@ -307,8 +307,9 @@ def test_every_member_trains_up_to_the_horizon_and_no_further() -> None:
         ({"interval": 0}, "`interval >= 1` must hold"),
         ({"generations": 2.5}, "`generations >= 1` must hold"),
         ({"quantile": 0.75}, "`0 < quantile <= 0.5` must hold, but got quantile=0.75"),
-        ({"perturb": ()}, "perturb must be a non-empty list of positive factors"),
-        ({"perturb": (0.8, -1.0)}, "perturb must be a non-empty list"),
+        ({"perturb": ()}, "`perturb` must be a non-empty list of positive finite factors"),
+        ({"perturb": (0.8, -1.0)}, "`perturb` must be a non-empty list"),
+        ({"perturb": (0.8, float("inf"))}, "factors, e.g. (0.8, 1.2), but got perturb=(0.8, inf)"),
         ({"resample_probability": 2}, "`0 <= resample_probability <= 1` must hold"),
     ],
 )
