@@ -353,8 +353,10 @@ class Connection:
                 self._last_commit.version = self.version()  # no hpotrack writer can interleave
         except sqlite3.OperationalError as exc:
             raise StorageError(sqlite_errors.cannot_write(self.path, exc, BUSY_TIMEOUT_S)) from None
-        if self._commits % CHECKPOINT_EVERY == 0:
-            self.checkpoint_wal_if_over(WAL_CHECKPOINT_BYTES)
+        # outside the write lock: other writers never wait for a checkpoint's copying and
+        # syncing (see WAL_AUTOCHECKPOINT_PAGES)
+        if self._commits % CHECKPOINT_EVERY == 0 and self.wal_bytes() > WAL_CHECKPOINT_BYTES:
+            self.checkpoint_wal()
 
     @property
     def committed_version(self) -> object:
@@ -382,20 +384,10 @@ class Connection:
 
     def checkpoint_wal(self) -> None:
         """Copy what the WAL holds into the main file, as far as readers allow, so a copy
-        of the ``.db`` file alone is complete (called when a run ends)."""
+        of the ``.db`` file alone is complete (when a run ends, and by :meth:`write` when
+        the WAL has grown past ``WAL_CHECKPOINT_BYTES``)."""
         with contextlib.suppress(sqlite3.Error):  # else the next automatic checkpoint does
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def checkpoint_wal_if_over(self, wal_bytes: int) -> bool:
-        """Checkpoint when the WAL holds more than ``wal_bytes``; whether it did.
-
-        Called outside the write lock, so other writers never wait for a checkpoint's
-        copying and syncing (see :data:`WAL_AUTOCHECKPOINT_PAGES`).
-        """
-        if self.wal_bytes() <= wal_bytes:
-            return False
-        self.checkpoint_wal()
-        return True
 
     def wal_bytes(self) -> int:
         """How much the WAL holds now (0 if unknown), from the WAL index."""

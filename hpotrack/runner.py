@@ -99,13 +99,7 @@ def run_trial(
         error = traceback.format_exc() + _imported_again(fn, exc)
         outcome = Outcome(TrialState.FAILED, None, {}, error, raised=exc)
     except BaseException as exc:
-        reason = (
-            (f"interrupted ({exc})" if str(exc) else INTERRUPTED)
-            if isinstance(exc, KeyboardInterrupt)
-            else "interrupted (SIGTERM)"
-            if isinstance(exc, Terminated)
-            else f"interrupted ({exc!r})"
-        )
+        reason = _interrupted_reason(exc)
         stopped = Outcome(TrialState.FAILED, None, {}, reason, retry=True)  # not its fault
         if trial.stopped_short():  # in its clean-up after the method stopped it: pruned
             stopped = Outcome(TrialState.PRUNED, trial.last_value, {})
@@ -136,6 +130,16 @@ def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
 
 INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: retries.is_interruption
 SWALLOWED = "the function caught Ctrl-C and returned"
+
+
+def _interrupted_reason(exc: BaseException) -> str:
+    """The stored reason of a trial that an exit other than an ``Exception`` stopped
+    (Ctrl-C, SIGTERM, ``sys.exit``); each starts with "interrupted"."""
+    if isinstance(exc, KeyboardInterrupt):  # ParentGone and SWALLOWED carry a message
+        return f"interrupted ({exc})" if str(exc) else INTERRUPTED
+    if isinstance(exc, Terminated):
+        return "interrupted (SIGTERM)"
+    return f"interrupted ({exc!r})"
 
 
 class CtrlC:
@@ -334,13 +338,7 @@ def optimize_here(
                                 limit = raised
                                 bar.retarget(raised)
                                 continue
-                        # the method's reason does not name the study (it never knows it)
-                        named = isinstance(stop, SearchExhausted)
-                        said = f"study {study.name!r}: {stop}" if named else str(stop)
-                        ran_none = not ran and (
-                            started_before is None or study.refresh().n_started <= started_before
-                        )
-                        stopped = said + (_nothing_to_run(stop) if ran_none else "")
+                        stopped = _stop_message(study, stop, ran, started_before)
                         break
                     batch.asked(study.store.last_wait, contended=study.contended)
                     if collection is not None and collection.due():
@@ -446,6 +444,16 @@ def _target_raised(study: Study, limit: int | None) -> int | None:
     read it: a run without ``n_trials`` works toward the study's target as it stands."""
     stored = study.target
     return stored if stored is not None and (limit is None or stored > limit) else None
+
+
+def _stop_message(study: Study, stop: StopSearch, ran: int, started_before: int | None) -> str:
+    """Why the search stopped, for the log: ``stop``'s reason, with the study's name
+    when it is the method's (a method never knows it), and, when the run started no
+    trial (nor did the other workers since ``started_before``), what would give it some."""
+    named = isinstance(stop, SearchExhausted)
+    said = f"study {study.name!r}: {stop}" if named else str(stop)
+    ran_none = not ran and (started_before is None or study.refresh().n_started <= started_before)
+    return said + (_nothing_to_run(stop) if ran_none else "")
 
 
 def _nothing_to_run(stop: StopSearch) -> str:

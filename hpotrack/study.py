@@ -246,7 +246,9 @@ class Study(StudyReader):
         guess: tuple[int, Proposal] | None = None,
         max_budget: float | None = None,
     ) -> Claimed:
-        """The body of :meth:`ask`, inside its write transaction, after a refresh."""
+        """Claim one trial for :meth:`ask`, inside its write transaction, after a refresh:
+        the first queued trial, else the method's proposal (``guess``, made before the
+        lock, when nothing changed since)."""
         history = self._cache.history
         if time.monotonic() >= self._next_recovery and self.recover_lost():
             history = self.refresh()
@@ -273,17 +275,21 @@ class Study(StudyReader):
         record, stamp = claims.insert_proposed(
             self._store, self._row.id, number, proposal, worker, budget
         )
-        # news is a kind of note not logged before (auto's choice, bayes leaving its Sobol
-        # start-up, bohb's first model), not a count in it changing (numbers are masked)
-        # nor a method alternating between kinds (bohb's random fraction and its model)
+        self._tell_news(proposal)
+        self._cache.apply(record, stamp.id, stamp.seq)
+        return Claimed(stamp.id, number, proposal.params, budget)
+
+    def _tell_news(self, proposal: Proposal) -> None:
+        """Log the proposal's note once it is news: a kind of note not logged before
+        (auto's choice, bayes leaving its Sobol start-up, bohb's first model), not a count
+        in it changing (numbers are masked) nor a method alternating between kinds (bohb's
+        random fraction and its model)."""
         headline = None if proposal.note is None else masked_numbers(proposal.note)
         if proposal.origin == Origin.PROMOTED.value:
             headline = None  # promotions interleave with new configurations: not news
         if headline is not None and headline not in self._notes_told:  # "auto chose tpe"
             log.info("study %r: %s", self.name, proposal.note)
             self._notes_told.add(headline)
-        self._cache.apply(record, stamp.id, stamp.seq)
-        return Claimed(stamp.id, number, proposal.params, budget)
 
     def _budget(self, budget: float | None) -> float | None:
         """The budget a trial trains to: the method's, else the study's largest (an
@@ -303,7 +309,8 @@ class Study(StudyReader):
         """Fail running trials whose worker is gone ("worker lost") and queue a retry of
         each while the study's ``retries`` allow; returns how many were lost.
 
-        Call inside a write transaction with a fresh history (``ask`` does, every time).
+        Call inside a write transaction with a fresh history (``ask`` does, at most every
+        ``RECOVERY_EVERY_S``).
         """
         self._next_recovery = time.monotonic() + RECOVERY_EVERY_S
         found = lost.fail(self._store, self._row, self._cache.history, self.method)

@@ -215,26 +215,8 @@ class TunedFunction(Generic[R]):
 
         refuse_while_a_worker_imports()
         refuse_while_imported("optimize()")
-        if callable(n_trials):  # Optuna's study.optimize(objective)
-            raise CallError(takes_no_function("optimize", OPTIMIZE_OPTIONS))
-        if n_trials is not None:
-            n_trials = _count("n_trials", n_trials, minimum=0)
-        if not (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):
-            n_jobs = _count("n_jobs", n_jobs, minimum=1, also="(or -1: one per core) ")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0
-        ):
-            raise HpotrackError(
-                f"`timeout > 0` must hold for a number of seconds, but got "
-                f"timeout={timeout!r}{not_a_number(timeout)}"
-            )
-        if progress is not None and not isinstance(progress, bool):
-            raise HpotrackError(
-                f"progress must be True, False or None (a bar on a terminal), but got "
-                f"progress={progress!r}"
-            )
+        n_trials, jobs = _checked_run_options(n_trials, n_jobs, timeout, progress)
         _check_max_budget(max_budget, study or self.definition.name, self.definition.budget)
-        jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
         if jobs > 1:  # refused before the study or its target is stored
             importable_reference(self.fn)
         deadline = None if timeout is None else time.time() + timeout  # from this call on
@@ -373,6 +355,33 @@ def tune(
 
 
 OPTIMIZE_OPTIONS = [p for p in inspect.signature(TunedFunction.optimize).parameters if p != "self"]
+
+
+def _checked_run_options(
+    n_trials: int | None, n_jobs: int, timeout: float | None, progress: bool | None
+) -> tuple[int | None, int]:
+    """Check ``optimize()``'s options before the study is opened or its target stored;
+    returns ``n_trials`` as a plain int (or None) and how many processes to run
+    (``n_jobs=-1``: one per core)."""
+    if callable(n_trials):  # Optuna's study.optimize(objective)
+        raise CallError(takes_no_function("optimize", OPTIMIZE_OPTIONS))
+    if n_trials is not None:
+        n_trials = _count("n_trials", n_trials, minimum=0)
+    if not (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):
+        n_jobs = _count("n_jobs", n_jobs, minimum=1, also="(or -1: one per core) ")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0
+    ):
+        raise HpotrackError(
+            f"`timeout > 0` must hold for a number of seconds, but got "
+            f"timeout={timeout!r}{not_a_number(timeout)}"
+        )
+    if progress is not None and not isinstance(progress, bool):
+        raise HpotrackError(
+            f"progress must be True, False or None (a bar on a terminal), but got "
+            f"progress={progress!r}"
+        )
+    return n_trials, (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
 def _count(name: str, value: object, *, minimum: int, also: str = "") -> int:

@@ -314,7 +314,7 @@ def emit(rows: list[dict[str, Any]], fmt: str, columns: Sequence[str] = ()) -> N
     there are no rows (a file of no rows still names its columns, so that CSV readers
     load it as an empty table instead of failing)."""
     if fmt == "json":
-        click.echo(json.dumps(jsonable(rows), indent=2, allow_nan=False))
+        echo_json(rows)
     elif fmt == "csv":
         buffer = io.StringIO()
         header = list(rows[0]) if rows else list(columns)

@@ -43,11 +43,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from hpotrack.methods.base import Proposal
-from hpotrack.methods.halving import Interleaved, Ladder, new_config_slot
-from hpotrack.methods.history import PROMOTE, History
-from hpotrack.records import Edge, Origin, TrialRecord, TrialState
+from hpotrack.methods.halving import Entry, Interleaved, Ladder, new_config_slot, promotion_of
+from hpotrack.methods.history import History
+from hpotrack.records import TrialRecord, TrialState
 
-Entry = tuple[float, int]  # (loss, trial number): how a stage ranks lines, best first
 _UNFINISHED = (TrialState.QUEUED, TrialState.RUNNING)
 
 
@@ -216,7 +215,9 @@ class RunView:
             for root in self.tops[stage]:
                 latest, _ = self._line_at(root, step)
                 if latest.state is TrialState.PRUNED and max(latest.checks, default=0) == step:
-                    yield _promotion(latest, step, self.first_rung + stage, self.ladder.eta)
+                    rung = self.first_rung + stage
+                    why = f"in the best 1/{self.ladder.eta:g} of its bracket's run at rung {rung}"
+                    yield promotion_of(latest, step, rung, why)
 
     @property
     def resolved(self) -> bool:
@@ -224,18 +225,6 @@ class RunView:
         complete, and no line goes on from one without having been continued."""
         last = self.stages[-1]
         return last.complete and len(self.stages) == self.run.bracket + 1
-
-
-def _promotion(trial: TrialRecord, step: int, rung: int, eta: float) -> Proposal:
-    return Proposal(
-        params=dict(trial.params),
-        origin=Origin.PROMOTED.value,
-        parents=(Edge(trial.number, Origin.PROMOTED.value, step=step),),
-        claim=f"{PROMOTE}:{trial.number}",
-        rung=rung,
-        bracket=trial.bracket,
-        note=f"promoted: in the best 1/{eta:g} of its bracket's run at rung {rung}",
-    )
 
 
 def config_slot(trial: TrialRecord) -> int | None:

@@ -149,9 +149,18 @@ def goes_on(history: History, trial: TrialRecord, step: int, ladder: Ladder) -> 
     Ties rank by arrival (trial number), as in :func:`promotion`: of trials with equal
     values only the earlier ones count as better, so exactly ``⌊n/η⌋`` go on however
     many tie (every trial at chance level after one epoch, say), not all of them."""
-    brackets = group(trial.bracket, ladder)
-    ahead = _rank(history, step, brackets, (history.loss(trial.checks[step]), trial.number))
-    return ahead < math.floor(_reached(history, step, brackets) / ladder.eta)
+    entry = (history.loss(trial.checks[step]), trial.number)
+    return _in_top(history, step, group(trial.bracket, ladder), entry, ladder.eta)
+
+
+def _in_top(
+    history: History, step: int, brackets: Sequence[int | None], entry: Entry, eta: float
+) -> bool:
+    """Whether ``entry`` is among the best ``⌊n/η⌋`` of the ``n`` trials of ``brackets``
+    that reached ``step``: ASHA's rule, for a check and for a promotion alike."""
+    return _rank(history, step, brackets, entry) < math.floor(
+        _reached(history, step, brackets) / eta
+    )
 
 
 def promotion(
@@ -177,21 +186,25 @@ def promotion(
             if not heads:
                 continue
             best = min(heads)  # the best stopped trial of the group
-            if _rank(history, step, members, best) >= math.floor(
-                _reached(history, step, members) / ladder.eta
-            ):
-                continue
-            number = best[1]
-            return Proposal(
-                params=dict(history.trials[number].params),
-                origin=Origin.PROMOTED.value,
-                parents=(Edge(number, Origin.PROMOTED.value, step=step),),
-                claim=f"{PROMOTE}:{number}",
-                rung=j,
-                bracket=history.trials[number].bracket,
-                note=f"promoted: in the top 1/{ladder.eta:g} of rung {j} now",
-            )
+            if _in_top(history, step, members, best, ladder.eta):
+                why = f"in the top 1/{ladder.eta:g} of rung {j} now"
+                return promotion_of(history.trials[best[1]], step, j, why)
     return None
+
+
+def promotion_of(trial: TrialRecord, step: int, rung: int, why: str) -> Proposal:
+    """The proposal that continues ``trial``, stopped at its check at ``step`` (rung
+    ``rung``): its parameters again, in its bracket, with a ``promoted`` edge to it,
+    claimed as ``promote:<number>`` so that it is promoted once per study."""
+    return Proposal(
+        params=dict(trial.params),
+        origin=Origin.PROMOTED.value,
+        parents=(Edge(trial.number, Origin.PROMOTED.value, step=step),),
+        claim=f"{PROMOTE}:{trial.number}",
+        rung=rung,
+        bracket=trial.bracket,
+        note=f"promoted: {why}",
+    )
 
 
 @functools.lru_cache(maxsize=64)
