@@ -238,11 +238,10 @@ class Connection:
                 for step in MIGRATIONS[version:]:
                     step(self.conn)
             except KeptObjectError as exc:  # rolled back: the file stays as it was
-                drop = f'DROP {exc.kind.upper()} "{exc.name}"'
                 raise StorageError(
                     f"cannot migrate {self.path} to schema version {SCHEMA_VERSION}: the "
                     f"{exc.kind} {exc.name!r} saved in it cannot be made again ({exc.reason}); "
-                    f"drop it (sqlite3 {shlex.quote(str(self.path))} {shlex.quote(drop)}), "
+                    f"drop it ({drop_command(self.path, exc.kind, exc.name)}), "
                     "open the file again, then make it anew (nothing was changed)"
                 ) from None
             except NameTakenError as exc:
@@ -394,6 +393,13 @@ class Connection:
         return self._wal_index.wal_bytes()
 
 
+def drop_command(path: Path, kind: str, name: str) -> str:
+    """The shell command that drops the ``kind`` (view, trigger, index) ``name`` from the
+    database at ``path``, quoted for the shell and, inside, for SQL."""
+    quoted = name.replace('"', '""')
+    return f"sqlite3 {shlex.quote(str(path))} " + shlex.quote(f'DROP {kind.upper()} "{quoted}"')
+
+
 def _name_taken(path: Path, exc: NameTakenError) -> str:
     """Why a migration stopped at an object of the user's with a name it gives, and the
     command that frees the name (a table is renamed: it holds data)."""
@@ -402,8 +408,7 @@ def _name_taken(path: Path, exc: NameTakenError) -> str:
         fix = f"rename it (sqlite3 {shlex.quote(str(path))} "
         fix += shlex.quote(f'ALTER TABLE "{name}" RENAME TO "{name}_saved"') + ")"
     else:
-        fix = f"drop it (sqlite3 {shlex.quote(str(path))} "
-        fix += shlex.quote(f'DROP {exc.kind.upper()} "{name}"') + ")"
+        fix = f"drop it ({drop_command(path, exc.kind, exc.name)})"
         fix += " and make it anew under another name"
     return (
         f"cannot migrate {path} to schema version {SCHEMA_VERSION}: a table or index it "

@@ -7,6 +7,7 @@ import fcntl
 import itertools
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -22,7 +23,7 @@ from click.testing import CliRunner
 
 import hpotrack as hp
 from hpotrack.cli import cli
-from hpotrack.connection import Connection
+from hpotrack.connection import Connection, drop_command
 from hpotrack.errors import StorageError
 from hpotrack.records import TrialState
 from hpotrack.schema import SCHEMA_VERSION
@@ -1126,6 +1127,25 @@ def test_a_trigger_that_cannot_be_made_again_fails_the_migration_naming_it(
     monkeypatch.undo()
     assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     assert _schema(db) == before
+
+
+def test_the_drop_command_quotes_the_name_for_sql_and_the_path_for_the_shell(
+    tmp_path: Path,
+) -> None:
+    """A name with a double quote (a trigger a user named so) is doubled inside SQL's
+    quotes; the command, pasted into a shell, drops exactly that object."""
+    db = tmp_path / "my data.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.execute('CREATE VIEW "say ""hi""" AS SELECT x FROM t')
+    command = drop_command(db, "view", 'say "hi"')
+    assert command == f'sqlite3 \'{db}\' \'DROP VIEW "say ""hi"""\''
+    sql = shlex.split(command)[2]
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute(sql)
+        assert conn.execute(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view'"
+        ).fetchone() == (0,)
 
 
 def test_a_users_view_named_checks_stops_migration_8_with_its_name_and_the_fix(
