@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from hpotrack.errors import DefinitionError
+from hpotrack.options import friendly_init
 from hpotrack.space import is_utf8
 
 
+@friendly_init(DefinitionError)  # Budget(low=1, high=9), Budget(9): one clear line, not TypeError
 @dataclass(frozen=True)
 class Budget:
     """The smallest and largest budget one trial may get, and what the unit is called."""

@@ -58,10 +58,7 @@ class StudyDefinition:
         check_settings(self.direction, self.objective, self.seed)
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise DefinitionError(f"`retries >= 0` must hold, but got retries={self.retries!r}")
-        if self.budget is not None and not isinstance(self.budget, Budget):
-            raise DefinitionError(
-                f"budget must be an hp.Budget(min, max), but got budget={self.budget!r}"
-            )
+        check_budget_given(self.budget)
 
 
 def name_problem(name: object) -> str | None:
@@ -75,6 +72,13 @@ def name_problem(name: object) -> str | None:
             f"a study name must not contain control characters (tabs, newlines), but got {name!r}"
         )
     return None
+
+
+def check_budget_given(budget: object) -> None:
+    """Refuse a ``budget=`` that is not an :class:`hp.Budget <hpotrack.Budget>` (a tuple,
+    a number), said one way by ``@tune`` and by a definition read back."""
+    if budget is not None and not isinstance(budget, Budget):
+        raise DefinitionError(f"budget must be an hp.Budget(min, max), but got budget={budget!r}")
 
 
 def check_settings(direction: object, objective: object, seed: object) -> None:

@@ -89,13 +89,16 @@ STUDY_SETTINGS = {  # options other libraries give a sampler or pruner that are 
 }
 """What to say when a method or pruner is given one of these ({value}: what it was given)."""
 
-RENAMED = {  # other libraries' names for an option hpotrack's methods have
+RENAMED = {  # other libraries' names for an option of hpotrack's methods or hp.Budget
     "reduction_factor": "eta",
     "perturbation_interval": "interval",
     "population_size": "population",
     "n_startup_trials": "n_startup",
+    **dict.fromkeys(("low", "min_budget", "min_resource", "grace_period"), "min"),
+    **dict.fromkeys(("high", "max_budget", "max_resource", "max_t"), "max"),
 }
-"""The option a method has under another name: said instead of the closest spelling."""
+"""The option a method or hp.Budget has under another name: said instead of the closest
+spelling."""
 
 
 def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:

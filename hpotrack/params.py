@@ -75,6 +75,11 @@ def _bin(u: float, n: int) -> int:
     return min(int(_unit(u) * n), n - 1)
 
 
+def outside(low: float, high: float, name: str, x: float) -> SpaceError:
+    """The error for a value ``x`` of parameter ``name`` outside its range."""
+    return SpaceError(f"`{low!r} <= {name} <= {high!r}` must hold, but got {name}={x!r}")
+
+
 def _friendly_init(cls: _T) -> _T:
     """``Float(0, 1, logg=True)`` is a user mistake like ``Float(1, 0)``: one SpaceError."""
     return friendly_init(SpaceError)(cls)
@@ -191,32 +196,34 @@ class Float:
         value = round(self.low + i * cast(float, self.step), self._digits) + 0.0  # no -0.0
         return min(max(value, self.low), self.high)
 
-    def _index(self, value: object) -> tuple[float, int]:
-        """The validated value and, for a stepped Float, its grid index (else -1)."""
-        x = to_float(value, "value")
+    def _index(self, value: object, name: str = "value") -> tuple[float, int]:
+        """The validated value and, for a stepped Float, its grid index (else -1);
+        ``name`` is the parameter's in a message."""
+        x = to_float(value, name)
         if self.step is None:
             if not self.low <= x <= self.high:
-                raise SpaceError(f"value {x!r} is outside [{self.low!r}, {self.high!r}]")
+                raise outside(self.low, self.high, name, x)
             return x, -1
         k = (x - self.low) / self.step
         i = round(k)
         if not 0 <= i < self._count or abs(k - i) > self._tolerance:
             if not -self._tolerance <= k <= self._count - 1 + self._tolerance:
-                raise SpaceError(f"value {x!r} is outside [{self.low!r}, {self.high!r}]")
+                raise outside(self.low, self.high, name, x)
             raise SpaceError(
-                f"value {x!r} is not on the grid of {self!r} (low + k * step); "
+                f"{name}={x!r} is not on the grid of {self!r} (low + k * step); "
                 f"nearest valid values: {self._at(math.floor(k))!r}, "
                 f"{self._at(math.ceil(k))!r}"
             )
         return self._at(i), i
 
-    def validate(self, value: object) -> float:
-        """The value as a float, in [low, high] and on the grid (1e-9 slack) if stepped."""
-        return self._index(value)[0]
+    def validate(self, value: object, name: str = "value") -> float:
+        """The value as a float, in [low, high] and on the grid (1e-9 slack) if stepped;
+        ``name`` is the parameter's in a message."""
+        return self._index(value, name)[0]
 
-    def encode(self, value: object) -> float:
+    def encode(self, value: object, name: str = "value") -> float:
         """Linear or log position in [low, high]; a grid value gets the middle of its bin."""
-        x, i = self._index(value)
+        x, i = self._index(value, name)
         if i >= 0:
             return (i + 0.5) / self._count
         if self.log:
@@ -331,22 +338,23 @@ class Int:
         """Logs of the outer edges: each value x owns [x - 0.5, x + 0.5) on the log scale."""
         return math.log(self.low - 0.5), math.log(self.high + 0.5)
 
-    def validate(self, value: object) -> int:
-        """The value as an int (3.0 and numpy ints ok), in [low, high] and on the step."""
-        x = to_int(value, "value")
+    def validate(self, value: object, name: str = "value") -> int:
+        """The value as an int (3.0 and numpy ints ok), in [low, high] and on the step;
+        ``name`` is the parameter's in a message."""
+        x = to_int(value, name)
         if not self.low <= x <= self.high:
-            raise SpaceError(f"value {x!r} is outside [{self.low!r}, {self.high!r}]")
+            raise outside(self.low, self.high, name, x)
         off = (x - self.low) % self.step
         if off:
             raise SpaceError(
-                f"value {x!r} is not on the grid of {self!r} (low + k * step); "
+                f"{name}={x!r} is not on the grid of {self!r} (low + k * step); "
                 f"nearest valid values: {x - off!r}, {x - off + self.step!r}"
             )
         return x
 
-    def encode(self, value: object) -> float:
+    def encode(self, value: object, name: str = "value") -> float:
         """The middle of the value's bin (on the log scale if log=True)."""
-        x = self.validate(value)
+        x = self.validate(value, name)
         if not self.log:
             return ((x - self.low) // self.step + 0.5) / self._count
         a, b = self._log_edges
@@ -441,8 +449,9 @@ class Choice:
         """How many options there are."""
         return len(self.options)
 
-    def index(self, value: object) -> int:
-        """Position of the option equal to ``value`` and of the same kind."""
+    def index(self, value: object, name: str = "value") -> int:
+        """Position of the option equal to ``value`` and of the same kind; ``name`` is the
+        parameter's in a message."""
         kind = kind_of(value)
         for i, option in enumerate(self.options):
             if kind is not None and kind_of(option) == kind and option == value:
@@ -452,15 +461,16 @@ class Choice:
             kind_name = type(value).__name__
             article = "an" if kind_name[0] in "aeiou" else "a"
             hint = f"; {value!r} is {article} {kind_name} and matches only that kind of option"
-        raise SpaceError(f"value {value!r} is not one of the options {list(self.options)!r}{hint}")
+        raise SpaceError(f"{name}={value!r} is not one of the options {list(self.options)!r}{hint}")
 
-    def validate(self, value: object) -> Value:
-        """The option equal to ``value`` (numpy's 3 gives the option 3)."""
-        return self.options[self.index(value)]
+    def validate(self, value: object, name: str = "value") -> Value:
+        """The option equal to ``value`` (numpy's 3 gives the option 3); ``name`` is the
+        parameter's in a message."""
+        return self.options[self.index(value, name)]
 
-    def encode(self, value: object) -> float:
+    def encode(self, value: object, name: str = "value") -> float:
         """The middle of the option's bin."""
-        return (self.index(value) + 0.5) / len(self.options)
+        return (self.index(value, name) + 0.5) / len(self.options)
 
     def decode(self, u: float) -> Value:
         """The option whose bin holds ``u``."""

@@ -15,6 +15,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
+from hpotrack.errors import MethodError
+from hpotrack.options import set_whole
 from hpotrack.space import Value
 
 
@@ -65,10 +67,13 @@ class Edge:
     detail: str | None = None
 
     def __post_init__(self) -> None:
-        if self.parent < 0:
-            raise ValueError(f"`parent >= 0` must hold, but got parent={self.parent}")
-        if not self.kind:
-            raise ValueError("an edge needs a kind, e.g. 'crossover' or 'retried'")
+        """A method's proposal builds edges: a bad one is a MethodError (a ValueError too)."""
+        set_whole(self, "parent", 0)
+        if not isinstance(self.kind, str) or not self.kind:
+            raise MethodError(
+                f"an edge needs a kind (non-empty text, e.g. 'crossover' or 'retried'), "
+                f"but got kind={self.kind!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
 from hpotrack.study import Claimed, Outcome, Study, Worker
+from hpotrack.text import plural
 from hpotrack.trial import Pruned, Trial, running
 from hpotrack.worker_logs import warn_once
 
@@ -353,11 +354,17 @@ def optimize_here(
                 if outcome.state is not TrialState.FAILED:
                     failures.clear()
                     continue
-                log.warning("trial %d failed: %s", claimed.number, _headline(outcome.error))
+                log.warning(  # named as every other trial's warning is: by its study too
+                    "trial %d of study %r failed: %s",
+                    claimed.number,
+                    study.name,
+                    _headline(outcome.error),
+                )
                 failures.append(outcome.error or "")
                 if len(failures) >= max_failures:
                     raise TooManyFailures(
-                        f"{len(failures)} trials in a row failed in study {study.name!r}; "
+                        f"{plural(len(failures), 'trial')} in a row failed in study "
+                        f"{study.name!r}; "
                         f"stopping so you can look. The first one failed with:\n{failures[0]}"
                     )
         if stopped:  # below the bar's last line, which reaches the target: not between

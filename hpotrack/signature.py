@@ -53,10 +53,11 @@ def check_signature(fn: Callable[..., Any], space: Space) -> None:
         taken = [
             n for n, p in parameters.items() if n != "trial" and p.kind is p.POSITIONAL_OR_KEYWORD
         ]
-        one_dict = (  # Ray Tune's train(config), Hyperopt's objective(params)
+        one_dict = (  # Ray Tune's train(config), Hyperopt's objective(params); one name
+            # for one hyperparameter is a misspelling (train(lr) for learning_rate), not that
             f"; hpotrack passes each hyperparameter by name, not one dict: "
             f"def {label.rpartition('.')[2]}(**{taken[0]}) keeps {taken[0]!r} a dict"
-            if len(taken) == 1 and taken[0] not in space
+            if len(taken) == 1 and taken[0] not in space and len(missing) > 1
             else ""
         )
         raise TrialError(

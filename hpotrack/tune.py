@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any, Generic, cast
 from hpotrack.arguments import checked_arguments, takes_no_function
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
-from hpotrack.definition import StudyDefinition, check_settings, open_study
+from hpotrack.definition import (
+    StudyDefinition,
+    check_budget_given,
+    check_settings,
+    open_study,
+)
 from hpotrack.errors import CallError, DefinitionError, HpotrackError, StorageError, TrialError
 from hpotrack.loader import refuse_while_imported
 from hpotrack.methods.base import Method
@@ -321,13 +326,13 @@ def tune(
     search_space = Space.from_user(space)
     search_method = resolve(method)
     search_method.check(search_space)
-    if budget is not None and not isinstance(budget, Budget):
-        raise DefinitionError(f"budget must be an hp.Budget(min, max), but got {budget!r}")
+    check_budget_given(budget)
     search_method.check_budget(budget)
     max_failures = _count("max_failures", max_failures, minimum=1)
     if keep_checkpoints not in ("needed", "all"):
         raise DefinitionError(
-            f"keep_checkpoints must be 'needed' or 'all', but got {keep_checkpoints!r}"
+            "keep_checkpoints must be 'needed' or 'all', but got "
+            f"keep_checkpoints={keep_checkpoints!r}"
         )
 
     def decorate(fn: Callable[..., R]) -> TunedFunction[R]:

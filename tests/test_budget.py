@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,27 @@ def test_numpy_integer_bounds_are_whole_budgets() -> None:
 
 
 def test_tune_refuses_a_budget_that_is_not_a_budget() -> None:
-    with pytest.raises(DefinitionError, match=r"hp\.Budget\(min, max\), but got \(1, 9\)"):
+    with pytest.raises(DefinitionError, match=r"hp\.Budget\(min, max\), but got budget=\(1, 9\)"):
         hp.tune(SPACE, budget=(1, 9))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [  # another library's names for the ends, a lone bound, a misspelling: was TypeError
+        ((), {"low": 1, "high": 9}, "unknown keyword argument 'low'; did you mean 'min'?"),
+        ((), {"min_budget": 1, "max": 9}, "argument 'min_budget'; did you mean 'min'?"),
+        ((), {"min": 1, "max_t": 9}, "argument 'max_t'; did you mean 'max'?"),
+        ((1, 9), {"nmae": "epochs"}, "argument 'nmae'; did you mean 'name'? Valid: min, max"),
+        ((9,), {}, "missing required argument(s) 'max'; call it as Budget(min, max, name="),
+        ((1, 9, "epochs", 3), {}, "takes at most 3 positional argument(s) but 4 were given"),
+    ],
+)
+def test_a_bad_call_of_budget_is_one_definition_error_naming_its_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(DefinitionError, match=re.escape(message)):
+        hp.Budget(*args, **kwargs)
+    assert hp.Budget(min=1, max=9, name="epochs") == hp.Budget(1, 9, "epochs")
 
 
 def test_budget_is_frozen() -> None:

@@ -136,6 +136,21 @@ def test_a_function_taking_one_config_dict_is_told_to_take_keywords(tmp_path: Pa
     )
 
 
+def test_one_name_for_one_hyperparameter_is_not_told_to_take_a_dict(tmp_path: Path) -> None:
+    """train(lr) for a space of learning_rate is a misnamed parameter: the one-dict advice
+    (def train(**lr)) was wrong for it."""
+    with pytest.raises(hp.TrialError) as raised:
+
+        @hp.tune({"learning_rate": hp.Float(1e-3, 1.0)}, db=tmp_path / "h.db")
+        def train(lr: float) -> float:
+            return lr
+
+    assert str(raised.value).endswith(
+        "train() does not accept the hyperparameter(s) 'learning_rate': add them to its "
+        "parameters (or **kwargs)"
+    )
+
+
 def test_reports_of_a_dict_or_by_keyword_say_one_metric_per_call(tmp_path: Path) -> None:
     """Ray Tune's report({"loss": ...}) and report(loss=...)."""
     said = []

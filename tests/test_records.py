@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
+from hpotrack.errors import MethodError
 from hpotrack.records import Edge, TrialRecord, TrialState
 
 
@@ -93,3 +97,23 @@ def test_a_records_repr_shows_what_is_set_and_shortens_long_values() -> None:
     for unset in ("budget=", "parents=", "claim=", "rung=", "checks=", "note="):
         assert unset not in text
     assert "checks={3: 1.7}" in repr(full()) and "note='a note'" in repr(full())
+
+
+KIND = "an edge needs a kind (non-empty text, e.g. 'crossover' or 'retried'), but got kind="
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((-1, "mutation"), "`parent >= 0` must hold for a whole number, but got parent=-1"),
+        (("3", "mutation"), "`parent >= 0` must hold for a whole number, but got parent='3'"),
+        ((3, ""), KIND + "''"),
+        ((3, None), KIND + "None"),
+    ],
+)
+def test_a_bad_edge_is_a_method_error(args: tuple[Any, ...], message: str) -> None:
+    """A custom method builds hp.Edge in its proposals: a bad one is an hpotrack error
+    (it was a bare ValueError, and a TypeError for a parent given as text)."""
+    with pytest.raises(MethodError, match=re.escape(message)):
+        Edge(*args)
+    assert type(Edge(np.int64(3), "mutation").parent) is int  # numpy's count, stored plain

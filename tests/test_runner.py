@@ -336,7 +336,9 @@ def test_the_log_names_a_failure_by_its_exception_line(
 
     with caplog.at_level(logging.WARNING, logger="hpotrack"), pytest.raises(hp.HpotrackError):
         f.optimize(n_trials=5)
-    assert caplog.records[0].getMessage() == "trial 0 failed: ValueError: boom at trial"
+    assert (
+        caplog.records[0].getMessage() == "trial 0 of study 'l' failed: ValueError: boom at trial"
+    )
 
 
 def test_a_database_in_a_missing_folder_is_named_as_such(tmp_path: Path) -> None:

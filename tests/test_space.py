@@ -418,7 +418,7 @@ def test_space_encode_decode() -> None:
         space.decode([0.5, 0.5])
     with pytest.raises(SpaceError, match="parameter 'lr': cannot decode NaN"):
         space.decode([math.nan, 0.5, 0.5])
-    with pytest.raises(SpaceError, match="parameter 'opt': value 'rmsprop' is not one of"):
+    with pytest.raises(SpaceError, match="opt='rmsprop' is not one of"):
         space.encode({"lr": 0.01, "opt": "rmsprop", "n": 3})
 
 
@@ -519,28 +519,28 @@ def test_choice_1_and_true_are_not_duplicates() -> None:
 @pytest.mark.parametrize(
     ("p", "value", "message"),
     [
-        (Float(0, 0.5), 0.7, "value 0.7 is outside [0.0, 0.5]"),
+        (Float(0, 0.5), 0.7, "`0.0 <= value <= 0.5` must hold, but got value=0.7"),
         (Float(0, 0.5), True, "`value` must be a real number, but got value=True (bool)"),
         (Float(0, 0.5), "0.1", "`value` must be a real number"),
         (Float(0, 0.5), math.nan, "`value` must be finite"),
         (
             Float(0, 0.5, step=0.05),
             0.12,
-            "value 0.12 is not on the grid of Float(0.0, 0.5, step="
+            "value=0.12 is not on the grid of Float(0.0, 0.5, step="
             "0.05) (low + k * step); nearest valid values: 0.1, 0.15",
         ),
-        (Float(0, 0.5, step=0.05), 0.6, "value 0.6 is outside [0.0, 0.5]"),
-        (Int(1, 10), 11, "value 11 is outside [1, 10]"),
+        (Float(0, 0.5, step=0.05), 0.6, "`0.0 <= value <= 0.5` must hold, but got value=0.6"),
+        (Int(1, 10), 11, "`1 <= value <= 10` must hold, but got value=11"),
         (Int(1, 10), 3.5, "`value` must be an integer, but got value=3.5"),
         (Int(1, 10), "3", "`value` must be a real number"),
         (
             Int(1, 9, step=2),
             4,
-            "value 4 is not on the grid of Int(1, 9, step=2) (low + k * step); "
+            "value=4 is not on the grid of Int(1, 9, step=2) (low + k * step); "
             "nearest valid values: 3, 5",
         ),
-        (Choice(["a", "b"]), "c", "value 'c' is not one of the options ['a', 'b']"),
-        (Choice(["a", "b"]), ["a"], "value ['a'] is not one of the options"),
+        (Choice(["a", "b"]), "c", "value='c' is not one of the options ['a', 'b']"),
+        (Choice(["a", "b"]), ["a"], "value=['a'] is not one of the options"),
     ],
 )
 def test_value_errors(p: Param, value: object, message: str) -> None:
@@ -597,8 +597,8 @@ def test_space_definition_errors(definition: Any, message: str) -> None:
             {"lr": 0.1, "bs": 32, "zzz": 1},
             "unknown hyperparameter 'zzz' (the space has 'lr', 'bs')",
         ),
-        ({"lr": 0.7, "bs": 32}, "parameter 'lr': value 0.7 is outside [0.0, 0.5]"),
-        ({"lr": 0.1, "bs": 48}, "parameter 'bs': value 48 is not one of the options [32, 64]"),
+        ({"lr": 0.7, "bs": 32}, "`0.0 <= lr <= 0.5` must hold, but got lr=0.7"),
+        ({"lr": 0.1, "bs": 48}, "bs=48 is not one of the options [32, 64]"),
         ([("lr", 0.1)], "parameters must be a dict of name -> value"),
     ],
 )

@@ -993,13 +993,21 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
         ("checks", "trial 1: check '01': 0.5 is not a step >= 0"),
         ("check-value", "trial 1: check '1': 'low' is not a step >= 0 with a number"),
         ("huge", "trial 1: bracket must be a 64-bit int, not 18446744073709551616"),
-        ("param", "trial 1: params do not fit the study's space: parameter 'layers'"),
+        (
+            "param",
+            "trial 1: params do not fit the study's space: "
+            "`1 <= layers <= 4` must hold, but got layers=9",
+        ),
         ("state", "trial 1: state 'done'"),
         ("missing", "trial 1 has no 'params'"),
         ("number", "position 1 has number 5"),
         ("parent", "trial 6: parent 99 is not an earlier trial of the export"),
         ("later-parent", "trial 1: parent 2 is not an earlier trial of the export"),
-        ("queued-param", "trial 6: params do not fit the study's space: parameter 'layers'"),
+        (
+            "queued-param",
+            "trial 6: params do not fit the study's space: "
+            "`1 <= layers <= 4` must hold, but got layers=9",
+        ),
         ("curve", "trial 1: curve 'loss' has step 0 twice"),
         ("best-schedule", "the export: best_schedule must be an object"),
         ("late", "trial 6: value must be a number"),

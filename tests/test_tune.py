@@ -399,6 +399,15 @@ def test_too_many_consecutive_failures_stop_with_the_first_traceback(db: Path) -
     assert states(train.study) == ["failed"] * 3
 
 
+def test_one_failure_allowed_is_counted_in_the_singular(db: Path) -> None:
+    @hp.tune(SPACE, study="s", db=db, seed=0, max_failures=1)
+    def train(x: float, n: int, opt: str) -> float:
+        raise ValueError("no data")
+
+    with pytest.raises(TooManyFailures, match=r"^1 trial in a row failed in study 's'; stopping"):
+        train.optimize(n_trials=3)
+
+
 def test_failures_separated_by_successes_do_not_stop_the_study(db: Path) -> None:
     calls = itertools.count()
 
@@ -929,6 +938,16 @@ def test_a_function_missing_a_hyperparameter_is_refused() -> None:
         @hp.tune(SPACE)
         def train(x: float, n: int) -> float:
             return x
+
+
+def test_a_bad_keep_checkpoints_is_named_with_what_it_got() -> None:
+    with pytest.raises(
+        hp.errors.DefinitionError,
+        match=re.escape(
+            "keep_checkpoints must be 'needed' or 'all', but got keep_checkpoints='last'"
+        ),
+    ):
+        hp.tune(SPACE, keep_checkpoints="last")(lambda x, n, opt: x)
 
 
 def test_a_partial_or_a_callable_object_is_tuned_under_a_study_name_it_is_given(

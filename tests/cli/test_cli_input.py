@@ -258,7 +258,7 @@ def unknown_option(name: str, *close: str) -> str:
 def test_user_errors_are_one_line_and_leave_the_study_alone(mlp: Path) -> None:
     before = records(mlp)
     for argv, message in [
-        (["enqueue", "mlp", "lr=nan", "n=3", "opt=adam"], "`value` must be finite"),
+        (["enqueue", "mlp", "lr=nan", "n=3", "opt=adam"], "`lr` must be finite, but got lr=nan"),
         (["enqueue", "mlp", "lr=0.01", "n=1e400", "opt=adam"], "expected an integer"),
         (["enqueue", "mlp", "lr=0.01", "n=" + "9" * 5000, "opt=adam"], "parameter 'n'"),
         (["enqueue", "mlp", "lr=0.01", "n=3", 'opt={"a": 1}'], "is not one of the options"),

@@ -179,7 +179,7 @@ def _asking(answer: Callable[[History], object]) -> type[Method]:
         (sampled, None, "method 'test-asking': ask() returned {'x': "),
         (lambda h: Proposal(params={"x": 5.0, "k": "a"}), None,
          "method 'test-asking' proposed trial 0 with values outside the study's space "
-         "(parameter 'x': value 5.0 is outside [0.0, 1.0]); propose values of history.space"),
+         "(`0.0 <= x <= 1.0` must hold, but got x=5.0); propose values of history.space"),
         (lambda h: Proposal(params={"x": 0.5}), None,
          "method 'test-asking' proposed trial 0 with values outside the study's space "
          "(missing hyperparameter(s) 'k')"),
