@@ -68,7 +68,8 @@ class Edge:
 
     def __post_init__(self) -> None:
         """A method's proposal builds edges: a bad one is a MethodError (a ValueError too)."""
-        set_whole(self, "parent", 0)
+        if type(self.parent) is not int or self.parent < 0:  # reads build many: fast path
+            set_whole(self, "parent", 0)
         if not isinstance(self.kind, str) or not self.kind:
             raise MethodError(
                 f"an edge needs a kind (non-empty text, e.g. 'crossover' or 'retried'), "
