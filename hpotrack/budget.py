@@ -73,6 +73,26 @@ class Budget:
         amount = min(max(amount, self.min), self.max)
         return float(max(self.min, round(amount))) if self.whole else float(amount)
 
+    def halvings(self, eta: float) -> int:
+        """``s_max = ⌊log_η(max/min)⌋``: how many times max can be cut by ``eta`` above min."""
+        return math.floor(math.log(self.max / self.min) / math.log(eta) + 1e-9)
+
+    def rungs(self, eta: float) -> tuple[int, ...]:
+        """Where successive halving with reduction factor ``eta`` checks trials (``sha``,
+        ``hyperband``, ``bohb``): rung ``j`` at ``max · η^(j - s_max)`` (``s_max``:
+        :meth:`halvings`), rounded to whole steps, lowest first; the last is ``max``
+        (Li et al. 2018, "Hyperband", Alg. 1). ``Budget(1, 20)`` gives 2, 7, 20: min is a
+        floor, not a rung. Rungs that rounding makes equal to the one below are dropped,
+        so steps strictly increase. Here, not with the methods, so that reading a study
+        (``hpotrack show``) imports none of them."""
+        s_max = self.halvings(eta)
+        steps: list[int] = []
+        for j in range(s_max + 1):
+            step = int(self.rounded(self.max * eta ** (j - s_max)))
+            if not steps or step > steps[-1]:
+                steps.append(step)
+        return tuple(steps)
+
     def to_json(self) -> dict[str, Any]:
         """The budget as stored with its study (``{"type": "budget", ...}``)."""
         return {"type": "budget", "min": self.min, "max": self.max, "name": self.name}

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from hpotrack.budget import Budget
 from hpotrack.errors import (
     BudgetSpent,
     SearchExhausted,
@@ -31,11 +32,11 @@ from hpotrack.loader import IMPORTED_AGAIN
 from hpotrack.outcomes import checked_hypergradient, parse_result, stopped_outcome
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import SCRIPT_MODULES
-from hpotrack.records import TrialState
+from hpotrack.records import Origin, TrialState
 from hpotrack.recovery import heartbeat_for
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import plural
-from hpotrack.trial import Pruned, Trial, running
+from hpotrack.trial import TO_STOP_TRIALS, Pruned, Trial, running
 from hpotrack.worker_logs import warn_once
 
 log = logging.getLogger("hpotrack")
@@ -113,6 +114,10 @@ def run_trial(
         warn_unchecked(study, trial)
     if outcome.state is TrialState.COMPLETE and not (manual or trial.saved_a_checkpoint):
         warn_unsaved(study, trial)
+    if outcome.state in (TrialState.COMPLETE, TrialState.PRUNED) and not manual:
+        warn_retrained(study, claimed, trial)
+    if study.budget is not None and not manual and trial.reported_in_vain():
+        warn_never_stopped(study, trial, study.budget)
     return _with_reports(outcome, trial), result
 
 
@@ -238,6 +243,63 @@ def warn_unsaved(study: Study, trial: Trial) -> None:
         study.name,
         trial.number,
         why,
+    )
+
+
+def warn_retrained(study: Study, claimed: Claimed, trial: Trial) -> None:
+    """Say once per study and process that a promoted trial trained again the steps of
+    the trial it continues: without a checkpoint loaded (none saved, or none looked up)
+    it reported the objective at a step up to the promotion's; with one, at a step up to
+    the checkpoint's (it counted from 1 again). Its ``trained`` counts those steps,
+    but nothing else would tell that the run pays for them twice (the README's loop
+    ``for epoch in range(1, trial.budget + 1)`` does that)."""
+    lowest = trial.lowest_objective_step
+    if lowest is None or study.warned_missing_checkpoint:  # that warning said why
+        return
+    parents = study.record_of(claimed).parents
+    edge = next((e for e in parents if e.kind == Origin.PROMOTED.value), None)
+    loaded, key = trial.loaded_step, f"{study.db_path}:{study.name}:retrained"
+    if edge is None or edge.step is None or lowest > (edge.step if loaded is None else loaded):
+        return
+    if loaded is None:
+        warn_once(
+            key,
+            "trial %d of study %r, promoted from trial %d at step %d, started from scratch "
+            "(it reported step %d): it trained again what trial %d had (its `trained` "
+            "counts it). To go on where a stopped trial was, save a checkpoint before each "
+            "report, trial.save_checkpoint(model, step=epoch), and start from model = "
+            "trial.load_checkpoint() (None for a new configuration), training `for epoch "
+            "in trial.steps`, as examples/sha_sgd.py does",
+            claimed.number, study.name, edge.parent, edge.step, lowest, edge.parent,
+        )  # fmt: skip
+        return
+    warn_once(
+        key,
+        "trial %d of study %r loaded the checkpoint of step %d (promoted from trial %d), "
+        "then reported step %d: count the steps after the checkpoint, `for epoch in "
+        "trial.steps` (%d to %s); counted from 1 again, its curve, checks and `trained` "
+        "misplace every step and it trains past the budget",
+        claimed.number, study.name, loaded, edge.parent, lowest, loaded + 1, trial.budget,
+    )  # fmt: skip
+
+
+def warn_never_stopped(study: Study, trial: Trial, budget: Budget) -> None:
+    """Say once per study and process that its trials report the objective as they
+    train, over a ``budget=``, for a method that stops none of them: ``budget=`` with
+    ``method="tpe"`` and no pruner trains every trial to the max, and nothing said so
+    (``should_prune()`` says it, a plain ``report()`` did not)."""
+    warn_once(
+        f"{study.db_path}:{study.name}:never stopped",
+        "study %r: trial %d reported %r as it trained, but method %r stops no trial early: "
+        "report() never raises hp.Pruned there, and every trial trains to the budget's max "
+        "(%s %s). %s; or report with prune=False to record curves only",
+        study.name,
+        trial.number,
+        study.objective,
+        study.method.name,
+        budget.max,
+        budget.unit,
+        TO_STOP_TRIALS,
     )
 
 

@@ -382,13 +382,18 @@ class Study(StudyReader):
         when the method stops no trial early (it would not check one starting afresh,
         without a rung or bracket), as ``should_prune()`` then says. A trial past its
         last rung (bracket 0, or promoted to the top) gets it and finds no check."""
-        trials = self._cache.history.trials
-        if claimed.number >= len(trials):  # a manual trial: not cached yet
-            trials = self.refresh().trials
-        fresh = trials[claimed.number].replace(rung=None, bracket=None)
+        fresh = self.record_of(claimed).replace(rung=None, bracket=None)
         if self.method.next_check(fresh, 0, self._cache.history) is None:
             return None
         return TrialChecks(self, self._cache, claimed)
+
+    def record_of(self, claimed: Claimed) -> TrialRecord:
+        """A trial this process claimed, as it last read it (its params, lineage, rung):
+        from the cache, read first for a manual trial, which is not cached yet."""
+        trials = self._cache.history.trials
+        if claimed.number >= len(trials):
+            trials = self.refresh().trials
+        return trials[claimed.number]
 
     def checkpoints_for(self, claimed: Claimed) -> TrialCheckpoints:
         """Where a running trial saves its checkpoints and finds the one it starts from."""

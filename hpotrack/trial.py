@@ -37,6 +37,13 @@ OPTUNA_HABITS = {
 """Optuna's Trial methods that hpotrack does otherwise, and how."""
 
 
+TO_STOP_TRIALS = (
+    'Give it a pruner (e.g. method=hp.methods.TPE(pruner="median"), also Random, Bayes and '
+    'Evolution) or use method="sha", "hyperband" or "bohb" with budget=hp.Budget(min, max)'
+)
+"""How to make a study stop trials early, for the messages that say its method does not."""
+
+
 class Pruned(Exception):
     """Raised inside a trial to stop it early; the trial is stored as ``pruned``.
 
@@ -111,6 +118,7 @@ class Trial:
         self._has_checks = self._next_check is not None  # (a trial past its last rung: none)
         self._pruned_at: int | None = None
         self.checked = False  # whether a report reached a check of the method
+        self.reported_to_stop = False  # reported the objective below the budget, prune=True
         self._checkpoints = checkpoints
         self.hypergradient: dict[str, float] | None = None
         self._source: tuple[int, Any] | None = None  # (step, object) to start from
@@ -217,6 +225,7 @@ class Trial:
         # a report at a whole-number budget comes after training all of it: stopping
         # the trial there saves nothing, so it is no check (of a rung or step below)
         trained = isinstance(self.budget, int) and step >= self.budget
+        self.reported_to_stop = self.reported_to_stop or (prune and not trained)
         due = self._next_check is not None and step >= self._next_check and not trained
         if due and self._checks is not None and self._next_check is not None:
             self._check(self._checks, self._next_check, step, number)
@@ -271,17 +280,32 @@ class Trial:
             warn_once(
                 f"{self.study}:should_prune",
                 f"trial.should_prune() is always False in study {self.study!r}: its method "
-                "stops no trial early. Give it a pruner (e.g. method=hp.methods.TPE("
-                'pruner="median"), also Random, Bayes and Evolution) or use method="sha", '
-                '"hyperband" or "bohb" with budget=hp.Budget(min, max)',
+                f"stops no trial early. {TO_STOP_TRIALS}",
             )
         return self._pruned_at is not None
+
+    def reported_in_vain(self) -> bool:
+        """Whether this trial reported the objective before its budget's end for the
+        method to stop it there (``report()`` with ``prune=True``), under a method that
+        stops no trial early."""
+        return self.reported_to_stop and self._checks is None
 
     def missed_its_checks(self) -> bool:
         """Whether the method would have checked this trial but no report reached a
         check: the objective was never reported (or only under another name), so the
         method could not stop it early."""
         return self._has_checks and not self.checked
+
+    @property
+    def lowest_objective_step(self) -> int | None:
+        """The lowest step the objective was reported at; None before any report."""
+        return self._first_objective_step
+
+    @property
+    def loaded_step(self) -> int | None:
+        """The step of the checkpoint this trial looked up and starts from; None when it
+        looked none up (:meth:`load_checkpoint`, :attr:`steps`) or none was found."""
+        return None if self._source is None else self._source[0]
 
     def reported_metrics(self) -> list[str]:
         """The names of the metrics reported so far, sorted."""

@@ -136,6 +136,56 @@ def test_a_promoted_trial_continues_its_parents_checkpoint_from_the_rung(db: Pat
     assert all(started[n] is None and trained[n][0] == 1 for n in fresh)
 
 
+@pytest.mark.parametrize("loop", ["from scratch", "relabelled", "continued"])
+def test_a_promotion_that_trains_its_parents_steps_again_says_so_once(
+    db: Path, caplog: pytest.LogCaptureFixture, loop: str
+) -> None:
+    """The README's loop, ``for epoch in range(1, trial.budget + 1)`` without a
+    checkpoint, makes every promotion train its parent's epochs again: its ``trained``
+    counted them, but nothing said so. One loading the checkpoint and still counting
+    from 1 trains past the budget with every step misplaced. Each is said once, with
+    the loop to write; a promotion over ``trial.steps`` says nothing."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="mf", db=db, seed=1,
+             objective="loss", budget=BUDGET)  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        if loop != "from scratch":
+            trial.load_checkpoint()  # its model would continue from here
+        epochs = trial.steps if loop == "continued" else range(1, trial.budget + 1)
+        loss = 1.0
+        for epoch in epochs:
+            loss = (x - 0.7) ** 2 + 1.0 / epoch
+            if loop != "from scratch":
+                trial.save_checkpoint({"epoch": epoch}, step=epoch)
+            trial.report(loss, step=epoch)
+        return loss
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        study = train.optimize(n_trials=30)
+    promoted = [t for t in study.trials if t.origin == Origin.PROMOTED.value]
+    assert promoted
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    if loop == "continued":
+        assert said == []
+        return
+    assert len(said) == 1, said
+    edge = promoted[0].parents[0]
+    if loop == "from scratch":
+        assert said[0].startswith(
+            f"trial {promoted[0].number} of study 'mf', promoted from trial {edge.parent} "
+            f"at step {edge.step}, started from scratch (it reported step 1)"
+        )
+        assert "trial.save_checkpoint(model, step=epoch)" in said[0]
+        curve = study.curve(promoted[0].number)["loss"]
+        assert promoted[0].trained == curve[-1][0] > edge.step  # its parent's steps again
+    else:
+        assert said[0].startswith(
+            f"trial {promoted[0].number} of study 'mf' loaded the checkpoint of step "
+            f"{edge.step} (promoted from trial {edge.parent}), then reported step 1"
+        )
+        assert f"`for epoch in trial.steps` ({edge.step + 1} to 27)" in said[0]
+
+
 @pytest.mark.parametrize("rule", ["synchronous", "asynchronous"])
 def test_resuming_continues_the_hyperband_iteration(tmp_path: Path, rule: str) -> None:
     """Stopped in the middle of the most aggressive bracket's run and resumed from the

@@ -550,6 +550,37 @@ def test_should_prune_under_a_method_that_never_prunes_says_so_once(
         assert told == []
 
 
+@pytest.mark.parametrize("method", ["tpe", "tpe+median", "tpe, prune=False"])
+def test_reports_over_a_budget_under_a_method_that_never_prunes_say_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    """``budget=`` with ``method="tpe"`` and no pruner: the loop reports each epoch and
+    expects ``hp.Pruned``, but every trial trained its whole budget and nothing said so
+    (only ``should_prune()`` did). Said once; not with a pruner, nor for reports made
+    with ``prune=False`` (a loop that stops on its own terms asks should_prune)."""
+    chosen = hp.methods.TPE(pruner="median") if method == "tpe+median" else "tpe"
+
+    @hp.tune(SPACE, method=chosen, budget=EPOCHS, db=tmp_path / "h.db", seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.report(loss_at(x, epoch), step=epoch, prune=method != "tpe, prune=False")
+        return loss_at(x, epoch)
+
+    train.optimize(n_trials=8, progress=False)
+    told = [r.getMessage() for r in caplog.records if "stops no trial early" in r.getMessage()]
+    if method == "tpe":
+        assert len(told) == 1, told
+        assert told[0].startswith(
+            f"study {train.study.name!r}: trial 0 reported 'value' as it trained, but "
+            "method 'tpe' stops no trial early: report() never raises hp.Pruned there, "
+            "and every trial trains to the budget's max (9 epochs)"
+        )
+        assert 'pruner="median"' in told[0]
+        assert told[0].endswith("; or report with prune=False to record curves only")
+    else:
+        assert told == []
+
+
 @pytest.mark.parametrize("method", ["sha", "hyperband"])
 def test_should_prune_past_the_last_rung_does_not_say_the_method_never_prunes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str

@@ -344,10 +344,12 @@ def when(timestamp: float | None) -> str | None:
 
 def budget_text(budget: Budget | None) -> str | None:
     """A study's budget as ``epochs 1..27``: its unit and range in one short cell
-    (``steps 1..9`` for an unnamed budget, not ``budget 1..9``)."""
+    (``steps 1..9`` for an unnamed budget, not ``budget 1..9``); whole bounds exact
+    (``1..1048576``, not ``1..1.04858e+06``)."""
     if budget is None:
         return None
-    return f"{budget.unit} {budget.min:g}..{budget.max:g}"
+    low, high = (b if isinstance(b, int) else f"{b:g}" for b in (budget.min, budget.max))
+    return f"{budget.unit} {low}..{high}"
 
 
 def num(value: float | None) -> str:

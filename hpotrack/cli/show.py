@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from hpotrack.budget import Budget
 from hpotrack.cli.common import (
     CliError,
     WholeNumber,
@@ -35,6 +36,7 @@ BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
 # what a table too wide with folded parameters gives up, in this order (the steps the
 # trials trained in all are on the line above the table; each trial's in `trial`)
 SPARE = ("duration", "origin", "trained")
+HALVING = ("sha", "hyperband", "bohb")  # the methods that check trials at rungs
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 MIN_NAME = 12  # the narrowest cut study name in the list of studies
 
@@ -82,7 +84,8 @@ def show(
     only at equal steps) and the steps it trained itself (a trial that continued a
     checkpoint, a promotion say, counts those after the checkpoint's step; one that found
     no checkpoint trained from scratch and counts them all); trials that reached a rung
-    of a multi-fidelity method show their rung (the last one checked) and bracket.
+    of a multi-fidelity method show their rung (the last one checked; the line above
+    says at which steps the rungs check, from rung 0) and bracket.
     Parameters named like a column (state, value, ...) show as param_<name>. A note
     below the table names running trials whose worker is gone (killed, say); the list
     of studies counts them. On a terminal, long text is cut to fit: parameter values,
@@ -111,9 +114,7 @@ def show(
     trials = _chosen(listed, opened.direction, top, sort)
     if fmt == "table":
         if opened.budget is not None:
-            total = opened.store.trained(opened.id)
-            trained = f"; {total} trained" if opened.budget.whole else ""
-            click.echo(f"budget: {budget_text(opened.budget)}{trained}")
+            click.echo(_budget_line(opened, opened.budget))
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)
         if opened.budget is not None and all(r.get("budget") == opened.budget.max for r in rows):
             rows = [_without(row, ("budget",)) for row in rows]  # the header line says it
@@ -138,6 +139,24 @@ def show(
             )
     else:
         emit(_trial_rows(opened, trials, compact=False), fmt, trial_columns(opened))
+
+
+def _budget_line(opened: Study, budget: Budget) -> str:
+    """The line above a budget study's trials: the budget, where a halving method checks
+    trials (its rungs, ``max·η^-k`` rounded to whole steps: ``Budget(1, 20)`` at 2 and 7,
+    which the rung column numbers from 0) and the steps the trials trained in all. The
+    rungs come from the stored options: reading a study imports no method."""
+    line = f"budget: {budget_text(budget)}"
+    eta = opened.method_options.get("eta")
+    if opened.method_name in HALVING and isinstance(eta, int | float) and budget.whole:
+        checked = [str(step) for step in budget.rungs(eta)[:-1]]
+        rungs = f"rungs 0-{len(checked) - 1}" if len(checked) > 1 else "rung 0"
+        if len(checked) > 5:  # a long ladder (eta=2 over a million steps): its ends
+            checked = [*checked[:2], "…", checked[-1]]
+        line += f", checked at {', '.join(checked)} ({rungs})"
+    if budget.whole:
+        line += f"; {opened.store.trained(opened.id)} trained"
+    return line
 
 
 def _top_complete(

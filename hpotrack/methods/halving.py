@@ -65,18 +65,12 @@ class Ladder:
     @cached_property
     def s_max(self) -> int:
         """How many times a budget can be cut by η between max and min."""
-        return math.floor(math.log(self.budget.max / self.budget.min) / math.log(self.eta) + 1e-9)
+        return self.budget.halvings(self.eta)
 
     @cached_property
     def steps(self) -> tuple[int, ...]:
-        """Budget of each rung, lowest first; the last is ``max``. Rungs that rounding
-        makes equal to the one below are dropped, so steps strictly increase."""
-        steps: list[int] = []
-        for j in range(self.s_max + 1):
-            step = int(self.budget.rounded(self.budget.max * self.eta ** (j - self.s_max)))
-            if not steps or step > steps[-1]:
-                steps.append(step)
-        return tuple(steps)
+        """Budget of each rung, lowest first; the last is ``max`` (:meth:`Budget.rungs`)."""
+        return self.budget.rungs(self.eta)
 
     @property
     def top(self) -> int:

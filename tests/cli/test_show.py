@@ -550,7 +550,35 @@ def test_an_unnamed_budget_reads_as_steps(db: Path) -> None:
 
     f.optimize(n_trials=4)
     trained = sum(t.trained or 0 for t in f.study.trials)
-    assert show(db, "u").splitlines()[0] == f"budget: steps 1..9; {trained} trained"
+    first = show(db, "u").splitlines()[0]
+    assert first == f"budget: steps 1..9, checked at 1, 3 (rungs 0-1); {trained} trained"
+
+
+@pytest.mark.parametrize(
+    ("method", "budget", "checked"),
+    [
+        ("hyperband", hp.Budget(1, 20), "checked at 2, 7 (rungs 0-1)"),
+        (hp.methods.BOHB(eta=2), hp.Budget(1, 8), "checked at 1, 2, 4 (rungs 0-2)"),
+        (hp.methods.SHA(eta=2), hp.Budget(1, 2**20), "checked at 1, 2, …, 524288 (rungs 0-19)"),
+    ],
+)
+def test_a_halving_study_says_at_which_steps_its_rungs_check(
+    db: Path, method: str | hp.methods.Method, budget: hp.Budget, checked: str
+) -> None:
+    """Rungs are max·η^-k rounded: Budget(1, 20) checks at 2 and 7 steps, not 1, 3 and
+    9 as min·η^k would; nothing said where, and the rung column numbers them from 0.
+    Read from the stored options (showing a study imports no method); whole bounds
+    print exactly (1..1048576 was 1..1.04858e+06)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method=method, study="r", db=db, seed=0,
+             budget=budget)  # fmt: skip
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        return x
+
+    f.optimize(n_trials=2)
+    first = show(db, "r").splitlines()[0]
+    assert first.startswith(f"budget: steps {budget.min}..{budget.max}, {checked}; "), first
 
 
 def test_trial_says_how_many_epochs_it_trained(mf: Path) -> None:
