@@ -213,6 +213,7 @@ def run_hpotrack(
     continues its parent's model from there. ``variant``: a method object to run instead
     of the row's default one."""
     ledger, promotes = Ledger(), method in MULTI_FIDELITY
+    prunes = method != "random"  # random trains every trial fully: its reports are curves
 
     @hp.tune(
         task_space(task),
@@ -225,7 +226,7 @@ def run_hpotrack(
     )
     def objective(trial: hp.Trial, **params: Any) -> dict[str, float]:
         def report(epoch: int, error: float) -> bool:
-            trial.report(error, step=epoch)  # raises hp.Pruned when the method stops it
+            trial.report(error, step=epoch, prune=prunes)  # hp.Pruned: the method stops it
             return False
 
         def keep(epoch: int, learner: Any) -> None:
