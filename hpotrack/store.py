@@ -194,6 +194,16 @@ class Store(TrialReads, TrialWrites, Connection):
         ).fetchone()
         return int(total)
 
+    def rung_checks(self, study_id: int) -> tuple[list[int], list[int]]:
+        """The rungs the study's trials reached and the steps they were checked at there,
+        each sorted: what any method stored (``rung``, and the trial's checks)."""
+        pairs = self.conn.execute(
+            "SELECT DISTINCT t.rung, c.step FROM trials t JOIN checks c ON c.trial_id = t.id "
+            "WHERE t.study_id = ? AND t.rung IS NOT NULL",
+            (study_id,),
+        ).fetchall()
+        return sorted({int(r) for r, _ in pairs}), sorted({int(s) for _, s in pairs})
+
     def latest_note(self, study_id: int, *, besides: str) -> str | None:
         """The note of the newest trial that has one and whose origin is not ``besides``
         (read backwards along the number index: the newest trials first)."""

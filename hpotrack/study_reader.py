@@ -84,11 +84,6 @@ class StudyReader:
         return str(self._row.method.get("name"))
 
     @property
-    def method_options(self) -> dict[str, Any]:
-        """The options the study's method is stored with (known without its class)."""
-        return dict(self._row.method.get("options") or {})
-
-    @property
     def id(self) -> int:
         """The study's row id in its database file."""
         return self._row.id

@@ -36,7 +36,6 @@ BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
 # what a table too wide with folded parameters gives up, in this order (the steps the
 # trials trained in all are on the line above the table; each trial's in `trial`)
 SPARE = ("duration", "origin", "trained")
-HALVING = ("sha", "hyperband", "bohb")  # the methods that check trials at rungs
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 MIN_NAME = 12  # the narrowest cut study name in the list of studies
 
@@ -85,7 +84,7 @@ def show(
     checkpoint, a promotion say, counts those after the checkpoint's step; one that found
     no checkpoint trained from scratch and counts them all); trials that reached a rung
     of a multi-fidelity method show their rung (the last one checked; the line above
-    says at which steps the rungs check, from rung 0) and bracket.
+    says at which steps the rungs reached so far checked trials) and bracket.
     Parameters named like a column (state, value, ...) show as param_<name>. A note
     below the table names running trials whose worker is gone (killed, say); the list
     of studies counts them. On a terminal, long text is cut to fit: parameter values,
@@ -142,20 +141,27 @@ def show(
 
 
 def _budget_line(opened: Study, budget: Budget) -> str:
-    """The line above a budget study's trials: the budget, where a halving method checks
-    trials (its rungs, ``max·η^-k`` rounded to whole steps: ``Budget(1, 20)`` at 2 and 7,
-    which the rung column numbers from 0) and the steps the trials trained in all. The
-    rungs come from the stored options: reading a study imports no method."""
+    """The line above a budget study's trials: the budget, the steps its rungs checked
+    trials at so far (stored with the trials, whatever the method: ``Budget(1, 20)`` with
+    hyperband checks at 2 and 7, which the rung column numbers from 0) and the steps the
+    trials trained in all."""
     line = f"budget: {budget_text(budget)}"
-    eta = opened.method_options.get("eta")
-    if opened.method_name in HALVING and isinstance(eta, int | float) and budget.whole:
-        checked = [str(step) for step in budget.rungs(eta)[:-1]]
-        rungs = f"rungs 0-{len(checked) - 1}" if len(checked) > 1 else "rung 0"
+    with opened.store.reading():
+        rungs, steps = opened.store.rung_checks(opened.id)
+        trained = opened.store.trained(opened.id)
+    if rungs:
+        checked = [str(step) for step in steps]
         if len(checked) > 5:  # a long ladder (eta=2 over a million steps): its ends
             checked = [*checked[:2], "…", checked[-1]]
-        line += f", checked at {', '.join(checked)} ({rungs})"
+        if len(rungs) == 1:
+            named = f"rung {rungs[0]}"
+        elif rungs == list(range(rungs[0], rungs[-1] + 1)):
+            named = f"rungs {rungs[0]}-{rungs[-1]}"
+        else:
+            named = f"rungs {', '.join(map(str, rungs))}"
+        line += f", checked at {', '.join(checked)} ({named})"
     if budget.whole:
-        line += f"; {opened.store.trained(opened.id)} trained"
+        line += f"; {trained} trained"
     return line
 
 

@@ -526,7 +526,9 @@ def cells(lines: list[str], column: str) -> list[str]:
 def test_a_budget_study_names_its_budget_and_shows_rungs_and_brackets(mf: Path) -> None:
     lines = show(mf, "mf").splitlines()
     trained = sum(t.trained or 0 for t in hp.load_study("mf", db=mf).trials)
-    assert trained > 0 and lines[0] == f"budget: epochs 1..9; {trained} trained"
+    assert (
+        trained > 0 and lines[0] == f"budget: epochs 1..9, {rung_line(mf, 'mf')}; {trained} trained"
+    )
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert cells(lines[1:], "rung") == ["-" if r is None else str(r) for r, _ in RUNGS]
     assert cells(lines[1:], "bracket") == ["-" if b is None else str(b) for _, b in RUNGS]
@@ -554,31 +556,52 @@ def test_an_unnamed_budget_reads_as_steps(db: Path) -> None:
     assert first == f"budget: steps 1..9, checked at 1, 3 (rungs 0-1); {trained} trained"
 
 
+def rung_line(db: Path, study: str) -> str:
+    """What the budget line says of the rungs, from the stored trials themselves."""
+    trials = [t for t in hp.load_study(study, db=db).trials if t.rung is not None]
+    steps = sorted({step for t in trials for step in t.checks})
+    rungs = sorted({t.rung for t in trials if t.rung is not None})
+    shown = (
+        [str(s) for s in steps] if len(steps) <= 5 else [*map(str, steps[:2]), "…", str(steps[-1])]
+    )
+    named = f"rung {rungs[0]}" if len(rungs) == 1 else f"rungs {rungs[0]}-{rungs[-1]}"
+    return f"checked at {', '.join(shown)} ({named})"
+
+
 @pytest.mark.parametrize(
-    ("method", "budget", "checked"),
+    ("method", "budget", "n_trials", "checked"),
     [
-        ("hyperband", hp.Budget(1, 20), "checked at 2, 7 (rungs 0-1)"),
-        (hp.methods.BOHB(eta=2), hp.Budget(1, 8), "checked at 1, 2, 4 (rungs 0-2)"),
-        (hp.methods.SHA(eta=2), hp.Budget(1, 2**20), "checked at 1, 2, …, 524288 (rungs 0-19)"),
+        ("hyperband", hp.Budget(1, 20), 40, "checked at 2, 7 (rungs 0-1)"),
+        (hp.methods.BOHB(eta=2), hp.Budget(1, 8), 40, "checked at 1, 2, 4 (rungs 0-2)"),
+        (hp.methods.SHA(eta=2), hp.Budget(1, 2**20), 80, None),  # a long ladder: its ends
     ],
 )
 def test_a_halving_study_says_at_which_steps_its_rungs_check(
-    db: Path, method: str | hp.methods.Method, budget: hp.Budget, checked: str
+    db: Path, method: str | hp.methods.Method, budget: hp.Budget, n_trials: int, checked: str | None
 ) -> None:
     """Rungs are max·η^-k rounded: Budget(1, 20) checks at 2 and 7 steps, not 1, 3 and
     9 as min·η^k would; nothing said where, and the rung column numbers them from 0.
-    Read from the stored options (showing a study imports no method); whole bounds
-    print exactly (1..1048576 was 1..1.04858e+06)."""
+    Read from the trials' stored rungs and checks, whatever the method (showing a study
+    imports none); whole bounds print exactly (1..1048576 was 1..1.04858e+06)."""
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, method=method, study="r", db=db, seed=0,
              budget=budget)  # fmt: skip
     def f(x: float, trial: hp.Trial) -> float:
-        trial.report(x, step=1)
+        for step in trial.steps:
+            if step & (step - 1) == 0 or step in (2, 7):  # powers of two, and 2 and 7
+                trial.report(x, step=step)
+            if step > 64:  # the long ladder's trials stop reporting (its rungs go on)
+                break
         return x
 
-    f.optimize(n_trials=2)
+    f.optimize(n_trials=n_trials)
     first = show(db, "r").splitlines()[0]
-    assert first.startswith(f"budget: steps {budget.min}..{budget.max}, {checked}; "), first
+    expected = rung_line(db, "r")
+    assert first.startswith(f"budget: steps {budget.min}..{budget.max}, {expected}; "), first
+    if checked is not None:
+        assert expected == checked
+    else:
+        assert expected.startswith("checked at 1, 2, …, ") and "(rungs 0-" in expected
 
 
 def test_trial_says_how_many_epochs_it_trained(mf: Path) -> None:
