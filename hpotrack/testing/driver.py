@@ -22,6 +22,7 @@ Objective = Callable[[Mapping[str, Value]], float]
 
 
 def record(number: int, proposal: Proposal, state: TrialState, value: float | None) -> TrialRecord:
+    """Trial ``number`` as the study loop would store ``proposal`` (no worker, no times)."""
     return TrialRecord(
         number=number,
         state=state,
