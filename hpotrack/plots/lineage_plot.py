@@ -17,6 +17,8 @@ from hpotrack.plots.common import (
     Progress,
     faint,
     has_value,
+    is_wide,
+    is_wide_below_zero,
     log_if_wide,
     new_axes,
     read_trials,
@@ -186,8 +188,7 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
     valued = [value_of(t) for t in trials if has_value(t)]
     low, high = (min(valued), max(valued)) if valued else (0.0, 1.0)
     fig, ax = new_axes()
-    log_if_wide(ax, valued)  # as the history: 1e-6 to 0.5 drew 490 of 500 trials on one line
-    if ax.get_yscale() != "linear":  # log, or symlog over negative values: decades below
+    if is_wide(valued) or is_wide_below_zero(valued):  # log or symlog, set once drawn
         floor = low * (low / high) ** 0.08
     else:
         floor = low - 0.08 * ((high - low) or 1.0)
@@ -214,6 +215,9 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
         end = np.array([(c, y[c]) for _, c in pairs], dtype=np.float64)
         colour = KIND_COLOURS.get(kind, "C9")
         _edges(ax, start, end, colour, f"{kind} ({len(pairs)})", None if arrows else faint(count))
+    # as the history: 1e-6 to 0.5 drew 490 of 500 trials on one line; after the points, as
+    # symlog autoscaled over no data yet warns that all values lie below its threshold
+    log_if_wide(ax, valued)
     if len(valued) < len(trials):
         ax.axhline(floor, color="0.6", lw=0.8, ls="--")
         ax.text(0, floor, " no value", va="bottom", fontsize=7, color="0.4")
