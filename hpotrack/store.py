@@ -204,15 +204,17 @@ class Store(TrialReads, TrialWrites, Connection):
         ).fetchall()
         return sorted({int(r) for r, _ in pairs}), sorted({int(s) for _, s in pairs})
 
-    def latest_note(self, study_id: int, *, besides: str) -> str | None:
-        """The note of the newest trial that has one and whose origin is not ``besides``
-        (read backwards along the number index: the newest trials first)."""
+    def latest_note(self, study_id: int, *, besides: Sequence[str]) -> str | None:
+        """The note of the newest trial whose origin is none of ``besides``, if it has one
+        (read backwards along the number index: the newest trials first). Not an older
+        trial's: after a method change, the note of the method before is no longer true."""
+        marks = ", ".join("?" * len(besides))
         row = self.conn.execute(
-            "SELECT note FROM trials WHERE study_id = ? AND note IS NOT NULL AND note != '' "
-            "AND origin != ? ORDER BY number DESC LIMIT 1",
-            (study_id, besides),
+            f"SELECT note FROM trials WHERE study_id = ? AND origin NOT IN ({marks}) "
+            "ORDER BY number DESC LIMIT 1",
+            (study_id, *besides),
         ).fetchone()
-        return None if row is None else row[0]
+        return row[0] if row is not None and row[0] else None
 
     def claims(self, study_id: int, glob: str) -> Iterator[str]:
         """The study's claims that match ``glob`` (SQLite's GLOB), from the index of the

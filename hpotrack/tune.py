@@ -230,6 +230,7 @@ class TunedFunction(Generic[R]):
             opened.raise_target(n_trials)
         target = n_trials if n_trials is not None else opened.target
         _warn_if_none_can_complete(opened, target)
+        _warn_if_target_short(opened, target)
         if jobs > 1 and target is not None:  # no worker without a trial to run
             jobs = min(jobs, target - opened.refresh().n_started)
         if jobs <= 1:
@@ -441,6 +442,20 @@ def _warn_if_none_can_complete(study: Study, target: int | None) -> None:
             target,
             needed,
         )
+
+
+def _warn_if_target_short(study: Study, target: int | None) -> None:
+    """Say so when the method says ``target`` trials are too few for it to do what it
+    is for (:meth:`Method.short_target`), before they run. Not when the target is
+    reached already: this call runs nothing."""
+    if target is None:
+        return
+    history = study.refresh()
+    if target <= history.n_started:
+        return
+    why = study.method.short_target(target, history)
+    if why is not None:
+        log.warning("study %r: %s", study.name, why)
 
 
 def _check_max_budget(max_budget: object, study: str, budget: Budget | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
@@ -38,6 +39,9 @@ BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
 SPARE = ("duration", "origin", "trained")
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 MIN_NAME = 12  # the narrowest cut study name in the list of studies
+# origins of trials whose note is not what the method says of a new configuration
+NOT_PROPOSED = tuple(o.value for o in (Origin.PROMOTED, Origin.ENQUEUED, Origin.MANUAL,
+                                       Origin.RETRIED))  # fmt: skip
 
 
 @cli.command()
@@ -85,8 +89,10 @@ def show(
     no checkpoint trained from scratch and counts them all); trials that reached a rung
     of a multi-fidelity method show their rung (the last one checked; the line above
     says at which steps the rungs reached so far checked trials) and bracket.
-    Parameters named like a column (state, value, ...) show as param_<name>. A note
-    below the table names running trials whose worker is gone (killed, say); the list
+    Parameters named like a column (state, value, ...) show as param_<name>. Below the
+    table, "method:" says what the method noted of the latest configuration it proposed
+    (auto: which method it chose and why). A note there names running trials whose
+    worker is gone (killed, say); the list
     of studies counts them. On a terminal, long text is cut to fit: parameter values,
     study names, and on one too narrow for the table the parameters fold into one
     column (duration, origin and trained go when that needs the room, the list of
@@ -123,11 +129,13 @@ def show(
             emit(rows, fmt)
         else:  # --top left out every trial
             click.echo("(nothing to show: --top ranks trials by value, and none here has one)")
-        # what the method says of its latest new configuration (auto: which method and
-        # why; bohb: what its model saw), not of a promotion's
-        note = opened.store.latest_note(opened.id, besides=Origin.PROMOTED.value)
+        # what the method says of the latest configuration it proposed (auto: which
+        # method and why; bohb: what its model saw), not of a promotion's, nor of
+        # trials the user queued or ran or a retry; none when that trial has none (a
+        # study reopened with a method that writes no note)
+        note = opened.store.latest_note(opened.id, besides=NOT_PROPOSED)
         if note:
-            click.echo(f"method: {note}")
+            click.echo(_method_line(note))
         running = [t.number for t in trials if t.state is TrialState.RUNNING]
         gone = sorted(opened.workers_gone(running)) if running else []
         if gone:
@@ -138,6 +146,17 @@ def show(
             )
     else:
         emit(_trial_rows(opened, trials, compact=False), fmt, trial_columns(opened))
+
+
+def _method_line(note: str) -> str:
+    """``method: <note>``, wrapped at spaces to the width of a terminal (auto's choice
+    with bohb's note runs past 100 columns); whole to a pipe or a file."""
+    line = f"method: {note}"
+    if not on_terminal():
+        return line
+    lines = textwrap.wrap(line, terminal_width(), subsequent_indent="  ",
+                          break_long_words=False, break_on_hyphens=False)  # fmt: skip
+    return "\n".join(lines)
 
 
 def _budget_line(opened: Study, budget: Budget) -> str:

@@ -26,12 +26,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from hpotrack.errors import MethodError
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.bayes import Bayes
 from hpotrack.methods.bohb import BOHB
 from hpotrack.methods.evolution import Evolution
 from hpotrack.methods.gradient import Gradient, is_continuous, is_fixed
-from hpotrack.methods.grid import Grid
+from hpotrack.methods.grid import MAX_CELLS, Grid
 from hpotrack.methods.halving import ladder_for
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import register
@@ -58,6 +59,12 @@ class Auto(Method):
         for label in ("grid_max", "bayes_dimensions", "evolution_after", "evolution_dimensions"):
             set_whole(self, label, 0)
         set_real(self, "expensive_s", "expensive_s >= 0", lambda x: x >= 0)
+        if self.grid_max > MAX_CELLS:  # Grid.check refuses larger grids: auto never checks
+            raise MethodError(
+                f"`grid_max <= {MAX_CELLS:,}` must hold (grid search refuses larger grids: "
+                f"it orders their cells in memory, 8 bytes each), but got "
+                f"grid_max={self.grid_max:,}"
+            )
 
     def choose(self, history: History) -> tuple[Method, str]:
         """The method to use now, and why (a few words)."""
@@ -102,9 +109,11 @@ class Auto(Method):
                 f"{numeric}, no complete trial timed yet "
                 f"(bayes once they take {self.expensive_s:g} s or more)"
             )
+        # the mean of the latest trials, not each: one slow trial among quick ones tips it
+        limit = f"{self.expensive_s:g} s"
         if seconds >= self.expensive_s:
-            return Bayes(), f"{numeric} and expensive trials (at least {self.expensive_s:g} s each)"
-        return TPE(), f"{numeric} and cheap trials (under {self.expensive_s:g} s each)"
+            return Bayes(), f"{numeric} and expensive trials ({limit} or more on average)"
+        return TPE(), f"{numeric} and cheap trials (under {limit} on average)"
 
     def ask(self, history: History) -> Proposal:
         method, reason = self.choose(history)
@@ -140,6 +149,9 @@ class Auto(Method):
 
     def trials_to_complete(self, history: History) -> int | None:
         return self.choose(history)[0].trials_to_complete(history)
+
+    def short_target(self, target: int, history: History) -> str | None:
+        return self.choose(history)[0].short_target(target, history)
 
     def deciding(self, history: History) -> Method:
         return self.choose(history)[0]

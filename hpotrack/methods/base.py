@@ -113,6 +113,12 @@ class Method(ABC):
         for methods that stop trials at rungs first; None when any trial may."""
         return None
 
+    def short_target(self, target: int, history: History) -> str | None:
+        """Why a study that stops at ``target`` trials would never get what this method
+        is for (evolution: no child bred), with the fix; said once before a run. None
+        when the target is enough."""
+        return None
+
     def rung(self, trial: TrialRecord, step: int, history: History) -> int | None:
         """Which rung a check at ``step`` is (multi-fidelity methods); None elsewhere."""
         return None

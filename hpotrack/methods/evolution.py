@@ -124,6 +124,21 @@ class Evolution(Method):
         _set_float(self, "sigma", 0.0, math.inf, low_open=True)
         _set_float(self, "differential_weight", 0.0, 2.0, low_open=True)
 
+    def short_target(self, target: int, history: History) -> str | None:
+        """Children are bred once ``population`` trials have a value (as :meth:`ask`
+        counts them): when the trials with one so far and those the target still starts
+        cannot pass that, every trial is a random point."""
+        valued = history.count(TrialState.COMPLETE, TrialState.PRUNED)
+        if valued + target - history.n_started > self.population:
+            return None
+        return (
+            f"evolution breeds children only once {self.population} trials have a value "
+            f"(population={self.population}), and the target is {target}: every trial "
+            f"would be a random point. Run more than {self.population} trials (several "
+            "times as many, for generations to improve), or pass a smaller population "
+            "to hp.methods.Evolution"
+        )
+
     def ask(self, history: History) -> Proposal:
         number = history.next_number
         rng = history.rng(number)

@@ -80,7 +80,8 @@ class Grid(Method):
             if failed
             else ""
         )
-        raise SearchExhausted(f"grid search is complete: all {size} cells have been run{again}")
+        ran = "its one cell has" if size == 1 else f"all {size:,} cells have"
+        raise SearchExhausted(f"grid search is complete: {ran} been run{again}")
 
 
 def _failed_cells(history: History) -> int:

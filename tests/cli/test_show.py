@@ -122,7 +122,8 @@ def test_top_never_counts_a_trial_without_a_value_as_best(db: Path) -> None:
     lines = show(db, "broken", "--top", "2", "--sort", "number").splitlines()
     assert lines[0] == "(nothing to show: --top ranks trials by value, and none here has one)"
     assert not any("failed" in line for line in lines)
-    assert cells(show(db, "broken").splitlines()[:-1], "state") == ["failed"] * 3  # all 3
+    table = show(db, "broken").split("\nmethod: ")[0]  # the lines above auto's note
+    assert cells(table.splitlines(), "state") == ["failed"] * 3  # all 3
 
 
 def test_top_of_a_population_ranks_the_members_latest_segments_first(tmp_path: Path) -> None:
@@ -697,6 +698,50 @@ def test_show_and_trial_say_what_auto_chose_and_why(tmp_path: Path) -> None:
     assert shown.output.splitlines()[-1] == note
     trial = CliRunner().invoke(cli, ["--db", str(db), "trial", "auto", "1"])
     assert "note      auto chose grid: a small discrete space of 4 cells" in trial.output
+
+
+def test_show_says_no_longer_what_auto_chose_once_the_study_runs_another_method(
+    tmp_path: Path,
+) -> None:
+    """A study run by auto, then reopened with method="grid", still read "method: auto
+    chose tpe: ..." under its grid trials. Trials the user queued or ran by hand are not
+    the method's: the line still says what auto chose before them."""
+    db = tmp_path / "h.db"
+    space = {"a": hp.Int(1, 10), "b": hp.Int(1, 10)}
+
+    def f(a: int, b: int) -> float:
+        return a + b
+
+    hp.tune(space, study="s", db=db, seed=0)(f).optimize(n_trials=2)
+    auto_note = "\nmethod: auto chose tpe: 2 numeric parameters"
+    assert auto_note in show(db, "s")
+    grid = hp.tune(space, method="grid", study="s", db=db, seed=0)(f)
+    grid(a=1, b=1)
+    grid.study.enqueue({"a": 2, "b": 2})
+    grid.optimize(n_trials=4)  # the queued trial only
+    assert auto_note in show(db, "s")
+    grid.optimize(n_trials=5)
+    assert "method:" not in show(db, "s")
+
+
+def test_what_the_method_says_is_wrapped_to_the_terminal_and_whole_to_a_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """auto's choice of bohb with bohb's own note is one line of 110 columns: it ran past
+    a terminal of 80 while the table above it was fitted to it."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": (0.0, 1.0)}, study="s", db=db, seed=0, budget=hp.Budget(1, 9))
+    def f(x: float, trial: hp.Trial) -> float:
+        return x
+
+    f.optimize(n_trials=1)
+    note = "method: auto chose bohb: budget= given, budget 1..9; bohb: at random until the"
+    lines = show(db, "s").splitlines()  # COLUMNS=80 (the autouse fixture above)
+    assert all(len(line) <= 80 for line in lines), lines
+    assert lines[-2:] == [note, "  top budget has enough observations"]
+    monkeypatch.delenv("COLUMNS")
+    assert show(db, "s").splitlines()[-1] == f"{note} top budget has enough observations"
 
 
 def test_best_first_ranks_pruned_trials_by_how_far_they_got_then_by_value(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
-from hpotrack.errors import StudyMismatchError
+from hpotrack.errors import MethodError, StudyMismatchError
 from hpotrack.methods.auto import Auto
 from hpotrack.methods.history import History
 from hpotrack.records import TrialRecord, TrialState
@@ -108,7 +108,21 @@ def test_expensive_small_numeric_spaces_choose_bayes() -> None:
     space = {"x": (0.0, 1.0), "n": hp.Int(1, 8)}
     assert chosen(space, trials=[timed(0, 0.01)])[0] == "tpe"  # cheap
     name, reason = chosen(space, trials=[timed(0, 2.0), timed(1, 3.0)])
-    assert name == "bayes" and "expensive trials (at least 1 s each)" in reason
+    assert name == "bayes" and "expensive trials (1 s or more on average)" in reason
+
+
+def test_the_note_says_the_duration_rule_reads_the_mean_not_each_trial() -> None:
+    """A 0.1 s trial and a 3 s one choose bayes (their mean is 1.55 s): the note said
+    "expensive trials (at least 1 s each)", false of the first; and one quick trial
+    among slow ones was called "under 1 s each" as well."""
+    space = {"x": (0.0, 1.0)}
+    name, reason = chosen(space, trials=[timed(0, 0.1), timed(1, 3.0)])
+    assert (name, reason) == (
+        "bayes",
+        "1 numeric parameter and expensive trials (1 s or more on average)",
+    )
+    name, reason = chosen(space, trials=[timed(0, 0.1), timed(1, 0.1), timed(2, 1.5)])
+    assert (name, reason) == ("tpe", "1 numeric parameter and cheap trials (under 1 s on average)")
 
 
 def test_before_a_trial_is_timed_the_note_does_not_call_trials_cheap() -> None:
@@ -174,3 +188,31 @@ def test_auto_goes_on_with_bohbs_rungs_and_refuses_another_etas(tmp_path: Path) 
     tuned(tmp_path / "b.db", hp.methods.Hyperband(eta=2), []).optimize(n_trials=34)
     with pytest.raises(StudyMismatchError, match=r"Keep eta=2 \(method=hp.methods.BOHB\(eta=2\)\)"):
         tuned(tmp_path / "b.db", "auto", []).optimize(n_trials=40)
+
+
+def test_a_grid_max_past_what_grid_search_orders_is_refused() -> None:
+    """``Auto(grid_max=10**9)`` chose grid for a space of 10^8 cells, which
+    ``hp.methods.Grid`` refuses (auto never asked it), and its first ask ordered them
+    all: 800 MB of memory, 8 GB for 10^9 cells."""
+    with pytest.raises(MethodError, match=r"^`grid_max <= 10,000,000` must hold .* but got "
+                       r"grid_max=1,000,000,000$"):  # fmt: skip
+        Auto(grid_max=10**9)
+    assert Auto(grid_max=10**7).grid_max == 10**7
+
+
+def test_auto_says_before_a_run_when_its_evolution_would_breed_no_child(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What auto chose says whether a target is too short for it (evolution, past
+    ``evolution_after`` trials, with a population larger than the trials still to run)."""
+    method = Auto(evolution_after=0)
+
+    @hp.tune({"x": (0.0, 1.0)}, method=method, db=db, study="a", seed=0)
+    def f(x: float) -> float:
+        return x
+
+    f.optimize(n_trials=2)
+    with caplog.at_level("WARNING", logger="hpotrack"):
+        study = f.optimize(n_trials=5)
+    assert "evolution breeds children only once 20 trials have a value" in caplog.text
+    assert {t.note for t in study.trials[2:]} == {"auto chose evolution: more than 0 trials"}

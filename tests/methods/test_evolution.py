@@ -296,3 +296,29 @@ def test_end_to_end_lineage_in_the_database_and_the_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--db", str(db), "lineage", "evo"])
     assert result.exit_code == 0, result.output
     assert "crossover [sbx] →" in result.output and "mutation [polynomial] →" in result.output
+
+
+def test_a_target_too_short_to_breed_a_child_is_said_before_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Evolution(population=50)`` with ``n_trials=10`` ran ten random points and said
+    nothing: no child is bred before 50 trials have a value. Trials with a value so far
+    count, so extending the study past the population says nothing."""
+    caplog.set_level("WARNING", logger="hpotrack")
+
+    @hp.tune({"x": (0.0, 1.0)}, method=Evolution(population=6), study="e", db=tmp_path / "h.db",
+             seed=0)  # fmt: skip
+    def f(x: float) -> float:
+        return x
+
+    study = f.optimize(n_trials=6)
+    assert {t.origin for t in study.trials} == {"sampled"}
+    assert caplog.messages == [
+        "study 'e': evolution breeds children only once 6 trials have a value "
+        "(population=6), and the target is 6: every trial would be a random point. Run "
+        "more than 6 trials (several times as many, for generations to improve), or pass "
+        "a smaller population to hp.methods.Evolution"
+    ]
+    caplog.clear()
+    study = f.optimize(n_trials=7)
+    assert caplog.messages == [] and study.trials[6].origin in ("crossover", "mutated")

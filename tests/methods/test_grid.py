@@ -183,3 +183,19 @@ def test_the_end_of_a_grid_with_failed_cells_says_how_to_run_them_again(
     study = train.optimize()
     assert [t.state for t in study.trials].count(TrialState.COMPLETE) == 4
     assert "all 4 cells have been run" in caplog.text and "failed" not in caplog.text
+
+
+def test_the_end_of_a_grid_of_one_cell_reads_as_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It said "all 1 cells have been run" (``auto`` runs a space of one configuration
+    by grid)."""
+    caplog.set_level("INFO", logger="hpotrack")
+
+    @hp.tune({"c": ["a"]}, method="grid", study="g", db=tmp_path / "h.db")
+    def train(c: str) -> float:
+        return 1.0
+
+    train.optimize(n_trials=3)
+    assert "grid search is complete: its one cell has been run" in caplog.text
+    assert "1 cells" not in caplog.text
