@@ -208,10 +208,12 @@ def _default_log_handler() -> None:
     """Say what the library does (stop reasons, failures) on stderr unless the
     application configured logging for ``hpotrack`` itself. Quieter:
     ``logging.getLogger("hpotrack").setLevel(logging.WARNING)``."""
+    from hpotrack.text import PREFIX
+
     logger = logging.getLogger("hpotrack")
     if not logger.handlers:
         handler = _DefaultLogHandler()
-        handler.setFormatter(logging.Formatter("[hpotrack] %(message)s"))
+        handler.setFormatter(logging.Formatter(f"{PREFIX}%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     logger.addFilter(_EndProgressLine())

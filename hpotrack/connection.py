@@ -225,7 +225,13 @@ class Connection:
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if mode.lower() != "wal":  # SQLite answers with the old mode where WAL cannot work
-            raise StorageError(f"cannot switch {self.path} to WAL mode; is it on a network drive?")
+            raise StorageError(
+                f"cannot use {self.path}: SQLite refused to switch it to WAL mode (it "
+                f"stayed in {mode} mode). WAL needs memory that every process opening the "
+                "file shares (its -shm file), which network file systems (NFS, SMB) and "
+                "cloud-synced folders cannot give: put the database on a local disk "
+                "(db=PATH, HPOTRACK_DB or --db)"
+            )
 
     def _migrate(self, version: int) -> None:
         if version == SCHEMA_VERSION:

@@ -58,6 +58,12 @@ class DefinitionError(HpotrackError, ValueError):
     """A study setting given to ``@tune`` is invalid (direction, objective, name, seed)."""
 
 
+class OptionError(HpotrackError, ValueError):
+    """An option of a run is invalid, or cannot work with the function it runs:
+    ``optimize()``'s ``n_trials``, ``timeout``, ``n_jobs``, ``progress`` and
+    ``max_budget`` (and ``hpotrack resume``'s flags, which are those)."""
+
+
 class StudyMismatchError(HpotrackError):
     """An existing study was reopened with a different definition; ``differences`` says
     how, one phrase each."""

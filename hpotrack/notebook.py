@@ -1,5 +1,7 @@
 """What hpotrack does in IPython and Jupyter: an error it raises on purpose is shown
-without hpotrack's own frames, and a figure's ``show()`` draws it in the notebook.
+without hpotrack's own frames, a figure's ``show()`` draws it in the notebook, and a run
+from a notebook's cells records them as what ran it (:func:`cells`), not the kernel's
+launcher.
 
 A mistake such as reopening a study with another space showed some sixty lines of
 hpotrack's internals above the one line that says what to do. IPython asks an exception
@@ -11,6 +13,7 @@ there is nothing to do.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from types import TracebackType
@@ -21,6 +24,21 @@ def shell() -> Any | None:
     """The running IPython shell (a notebook's kernel, the ``ipython`` prompt), or None."""
     get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
     return get_ipython() if callable(get_ipython) else None
+
+
+def cells() -> dict[str, str] | None:
+    """What is known of the IPython cells that run here, when code typed in a shell's
+    cells runs (a notebook's kernel, the ``ipython`` prompt): ``{"notebook": its file}``
+    when the kernel was told it (Jupyter Server's ``JPY_SESSION_NAME``, VS Code's
+    ``__vsc_ipynb_file__``), else ``{}``. None elsewhere, and while the shell runs a
+    script (``%run train.py``, ``ipython train.py``: ``__main__`` is that file, and
+    ``sys.argv`` its command line)."""
+    running = shell()
+    if running is None or getattr(sys.modules.get("__main__"), "__file__", None):
+        return None
+    told = [os.environ.get("JPY_SESSION_NAME"), running.user_ns.get("__vsc_ipynb_file__")]
+    notebook = next((n for n in told if isinstance(n, str) and n.endswith(".ipynb")), None)
+    return {} if notebook is None else {"notebook": notebook}
 
 
 def shows_images() -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeGuard
 
 from hpotrack.errors import DefinitionError
+from hpotrack.notebook import cells as shell_cells
 from hpotrack.text import utf8_text
 
 
@@ -138,42 +139,58 @@ def run_provenance(fn: Callable[..., Any]) -> dict[str, Any]:
         "platform": platform.platform(),
         "git_commit": git_commit(str(Path(path).parent)) if path else None,
         "source_hash": source_hash(fn),
-        "argv": argv_text(sys.argv, _command),
+        "argv": argv_text(sys.argv, _command, shell_cells() if _cells is None else _cells),
         "started": time.time(),
     }
 
 
 # The command line that started this process when its script runs with other arguments
-# (``hpotrack resume``, and its workers): set by :func:`started_by`.
+# (``hpotrack resume``, and its workers), and in a worker process, the IPython cells
+# that ran its parent (:func:`hpotrack.notebook.cells`): set by :func:`started_by`.
 _command: list[str] | None = None
+_cells: dict[str, str] | None = None
 
 
 @contextlib.contextmanager
-def started_by(command: Sequence[str] | None) -> Iterator[None]:
+def started_by(
+    command: Sequence[str] | None, cells: Mapping[str, str] | None = None
+) -> Iterator[None]:
     """Runs registered inside record ``command`` as the command line that ran them, and
     ``sys.argv`` as the arguments their script was given: ``hpotrack resume`` replays
     the first run's arguments to the script, and its trials must not read as if that
-    first command had run them. None: ``sys.argv`` is the command line."""
-    global _command
-    saved, _command = _command, None if command is None else list(command)
+    first command had run them. None: ``sys.argv`` is the command line. ``cells``: the
+    IPython cells that ran them (a worker process's parent's)."""
+    global _command, _cells
+    saved = _command, _cells
+    _command = None if command is None else list(command)
+    _cells = None if cells is None else dict(cells)
     try:
         yield
     finally:
-        _command = saved
+        _command, _cells = saved
 
 
-def started_as() -> list[str] | None:
-    """The command set by :func:`started_by`, for worker processes to record too."""
-    return _command
+def started_as() -> tuple[list[str] | None, dict[str, str] | None]:
+    """The command set by :func:`started_by`, and the IPython cells that run here, for
+    worker processes to record too (spawned, they run no shell)."""
+    return _command, shell_cells() if _cells is None else _cells
 
 
-def argv_text(argv: Sequence[str], command: Sequence[str] | None) -> str:
+def argv_text(
+    argv: Sequence[str], command: Sequence[str] | None, cells: Mapping[str, str] | None = None
+) -> str:
     """A run's ``argv`` column: ``sys.argv`` as a JSON list; for a run whose command
-    gave its script other arguments, ``{"argv": command, "script_argv": sys.argv}``.
-    Exact, and ASCII (``json.dumps`` escapes), so a non-UTF-8 argument is stored too."""
-    if command is None or list(command) == list(argv):
-        return json.dumps(list(argv))
-    return json.dumps({"argv": list(command), "script_argv": list(argv)})
+    gave its script other arguments, ``{"argv": command, "script_argv": sys.argv}``;
+    for a run from IPython cells (:func:`hpotrack.notebook.cells`), whose ``sys.argv``
+    is the shell's (a notebook kernel's launcher), ``{"argv": sys.argv, "ipython":
+    cells}``. Exact, and ASCII (``json.dumps`` escapes), so a non-UTF-8 argument is
+    stored too."""
+    stored: dict[str, Any] = {}
+    if command is not None and list(command) != list(argv):
+        stored = {"argv": list(command), "script_argv": list(argv)}
+    if cells is not None:
+        stored = {"argv": list(argv), **stored, "ipython": dict(cells)}
+    return json.dumps(stored or list(argv))
 
 
 class StoredArgv(NamedTuple):
@@ -181,16 +198,20 @@ class StoredArgv(NamedTuple):
     ``hpotrack resume`` gives it again); ``exact`` is False for a run stored before argv
     was kept as a JSON list (its words were split at spaces again); ``command``, the
     command line that ran the script with ``words`` when it was another one
-    (``hpotrack resume``), else None."""
+    (``hpotrack resume``), else None; ``ipython``, for a run from IPython cells, what
+    is known of them (:func:`hpotrack.notebook.cells`; ``words`` are then the shell's),
+    else None."""
 
     words: list[str]
     exact: bool
     command: list[str] | None = None
+    ipython: dict[str, str] | None = None
 
 
 def stored_argv(text: str | None) -> StoredArgv:
     """A run's ``argv`` column (:func:`argv_text`): a JSON list of ``sys.argv``, a JSON
-    object of the command and the script's ``sys.argv``, or, as stored before, the
+    object of the command and the script's ``sys.argv`` or of the shell's ``sys.argv``
+    and its IPython cells, or, as stored before, the
     words joined by spaces. Those are split at spaces again, which gives them back
     exactly unless a word held a space (``shlex.split`` would also take quotes and
     backslashes for shell syntax, which they never were there). No row: no words."""
@@ -204,10 +225,19 @@ def stored_argv(text: str | None) -> StoredArgv:
         if _is_words(stored):
             return StoredArgv(stored, exact=True)
         if isinstance(stored, dict) and _is_words(command := stored.get("argv")):
+            cells = stored.get("ipython")
+            cells = cells if _is_cells(cells) else None
             script = stored.get("script_argv")
             if _is_words(script):
-                return StoredArgv(script, exact=True, command=command)
+                return StoredArgv(script, exact=True, command=command, ipython=cells)
+            if cells is not None:  # the shell's own argv: its script, as far as resume goes
+                return StoredArgv(command, exact=True, ipython=cells)
     return StoredArgv(text.split(" "), exact=False)
+
+
+def _is_cells(value: object) -> TypeGuard[dict[str, str]]:
+    """Whether ``value`` read from JSON is what :func:`hpotrack.notebook.cells` gives."""
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
 def _is_words(value: object) -> TypeGuard[list[str]]:
@@ -251,6 +281,18 @@ def shown_argv(text: str | None) -> str | None:
     if not argv.exact:
         return utf8_text(text)
     return _command_line(argv.words if argv.command is None else argv.command)
+
+
+def shown_cells(text: str | None) -> str | None:
+    """What ran a run from IPython cells (its ``argv`` column says so), in words: the
+    notebook when its file is known; None for a run of a script."""
+    cells = stored_argv(text).ipython
+    if cells is None:
+        return None
+    notebook = cells.get("notebook")
+    if notebook:
+        return f"notebook {notebook} (its cells, in an IPython kernel)"
+    return "IPython cells (a notebook's kernel, or the ipython prompt)"
 
 
 def shown_script_argv(text: str | None) -> str | None:

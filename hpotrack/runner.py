@@ -35,7 +35,7 @@ from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import Origin, TrialState
 from hpotrack.recovery import heartbeat_for
 from hpotrack.study import Claimed, Outcome, Study, Worker
-from hpotrack.text import plural
+from hpotrack.text import PREFIX, plural
 from hpotrack.trial import TO_STOP_TRIALS, Pruned, Trial, running
 from hpotrack.worker_logs import warn_once
 
@@ -130,7 +130,7 @@ def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
     if getattr(fn, "__module__", None) not in SCRIPT_MODULES:
         return ""
     return (
-        f"hpotrack: {IMPORTED_AGAIN}: set the names the function uses (data, say) at module level\n"
+        f"{PREFIX}{IMPORTED_AGAIN}: set the names the function uses (data, say) at module level\n"
     )
 
 
@@ -541,6 +541,6 @@ def _headline(text: str | None) -> str:
     if starts:
         after = lines[starts[-1] + 1 :]
         headline = next((line for line in after if not line.startswith(" ")), lines[-1])
-        hint = lines[-1] if lines[-1].startswith("hpotrack: ") else ""  # _imported_again
-        return f"{headline}; {hint.removeprefix('hpotrack: ')}" if hint else headline
+        hint = lines[-1] if lines[-1].startswith(PREFIX) else ""  # _imported_again
+        return f"{headline}; {hint.removeprefix(PREFIX)}" if hint else headline
     return lines[0] if lines else ""

@@ -7,6 +7,11 @@ import numbers
 import re
 from collections.abc import Mapping
 
+PREFIX = "[hpotrack] "
+"""How a line hpotrack says as itself starts: on stderr (its log messages, through the
+default handler; a worker process's last word) and under a user's traceback (the note on
+an error a manual trial raised, the hint stored with a failure)."""
+
 
 def plural(n: int, word: str) -> str:
     """``n`` and ``word``, with an s unless there is exactly one: "1 trial", "3 trials"."""

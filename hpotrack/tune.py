@@ -32,7 +32,14 @@ from hpotrack.definition import (
     check_settings,
     open_study,
 )
-from hpotrack.errors import CallError, DefinitionError, HpotrackError, StorageError, TrialError
+from hpotrack.errors import (
+    CallError,
+    DefinitionError,
+    HpotrackError,
+    OptionError,
+    StorageError,
+    TrialError,
+)
 from hpotrack.loader import refuse_while_imported
 from hpotrack.methods.base import Method
 from hpotrack.methods.registry import resolve
@@ -48,7 +55,7 @@ from hpotrack.signature import check_signature
 from hpotrack.space import Space
 from hpotrack.store import Store, open_store
 from hpotrack.study import Outcome, Study, Worker
-from hpotrack.text import not_a_number, plural
+from hpotrack.text import PREFIX, not_a_number, plural
 
 log = logging.getLogger("hpotrack")
 
@@ -163,7 +170,7 @@ class TunedFunction(Generic[R]):
         if outcome.raised is not None:  # what the function raised (its error, or Pruned),
             # as a plain call raises it
             where = f"trial {claimed.number} of study {study.name!r}"
-            note = f"hpotrack: stored as {outcome.state.value} {where}"
+            note = f"{PREFIX}stored as {outcome.state.value} {where}"
             if hasattr(outcome.raised, "add_note"):  # Python 3.11+
                 outcome.raised.add_note(note)
             raise outcome.raised
@@ -329,7 +336,7 @@ def tune(
     search_method.check(search_space)
     check_budget_given(budget)
     search_method.check_budget(budget)
-    max_failures = _count("max_failures", max_failures, minimum=1)
+    max_failures = _count("max_failures", max_failures, minimum=1, error=DefinitionError)
     if keep_checkpoints not in ("needed", "all"):
         raise DefinitionError(
             "keep_checkpoints must be 'needed' or 'all', but got "
@@ -378,22 +385,30 @@ def _checked_run_options(
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0
     ):
-        raise HpotrackError(
+        raise OptionError(
             f"`timeout > 0` must hold for a number of seconds, but got "
             f"timeout={timeout!r}{not_a_number(timeout)}"
         )
     if progress is not None and not isinstance(progress, bool):
-        raise HpotrackError(
-            f"progress must be True, False or None (a bar on a terminal), but got "
+        raise OptionError(
+            f"`progress` must be True, False or None (a bar on a terminal), but got "
             f"progress={progress!r}"
         )
     return n_trials, (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
-def _count(name: str, value: object, *, minimum: int, also: str = "") -> int:
-    """``value`` as a plain int (numpy's integers too) of at least ``minimum``."""
+def _count(
+    name: str,
+    value: object,
+    *,
+    minimum: int,
+    also: str = "",
+    error: type[HpotrackError] = OptionError,
+) -> int:
+    """``value`` as a plain int (numpy's integers too) of at least ``minimum``; else
+    ``error`` (a run's option by default, a study setting's for ``@tune``)."""
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise HpotrackError(
+        raise error(
             f"`{name} >= {minimum}` {also}must hold for a whole number, but got "
             f"{name}={value!r}{not_a_number(value)}"
         )
@@ -468,13 +483,13 @@ def _check_max_budget(max_budget: object, study: str, budget: Budget | None) -> 
         or not isinstance(max_budget, Real)
         or not float(max_budget) > 0
     ):
-        raise HpotrackError(
+        raise OptionError(
             f"`max_budget > 0` must hold (steps of the study's budget, e.g. epochs), but got "
             f"max_budget={max_budget!r}"
         )
     if budget is None or not budget.whole:
         what = "no budget" if budget is None else repr(budget)
-        raise HpotrackError(
+        raise OptionError(
             f"max_budget counts the steps trials train (e.g. epochs), but the function "
             f"of study {study!r} declares {what}: "
             "pass budget=hp.Budget(min, max) with whole numbers to @tune, or stop by "

@@ -24,7 +24,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpotrack.errors import HpotrackError
+from hpotrack.errors import HpotrackError, OptionError
 from hpotrack.loader import load_function, main_block_fix, one_line
 from hpotrack.progress import ProgressBar
 from hpotrack.provenance import (
@@ -35,7 +35,7 @@ from hpotrack.provenance import (
     started_by,
 )
 from hpotrack.runner import Ran, Terminated, ignored, terminated_as_interrupted
-from hpotrack.text import plural
+from hpotrack.text import PREFIX, plural
 from hpotrack.worker_logs import Relay, forward_to_parent
 
 if TYPE_CHECKING:
@@ -134,13 +134,13 @@ def importable_reference(fn: Callable[..., Any]) -> dict[str, Any]:
         code = inspect.isfunction(fn) or inspect.ismethod(fn)  # a partial has no file
         typed = code and not reference["path"]  # in a notebook, say
         where = " in a file (this one was defined interactively)" if typed else ""
-        raise HpotrackError(
+        raise OptionError(
             f"n_jobs > 1 needs a function that worker processes can import by its name, and "
             f"{reason}: tune a function defined with def at module level{where}, or use "
             "n_jobs=1"
         )
     if not reference["path"]:
-        raise HpotrackError(
+        raise OptionError(
             f"n_jobs > 1 needs {callable_name(fn)} in a module or script file that worker "
             "processes can import (it was defined interactively); use n_jobs=1 or move it "
             "to a file"
@@ -210,7 +210,7 @@ def _run_round(
         deadline,
         max_budget,
         started,
-        started_as(),  # hpotrack resume's command line: the workers' runs record it too
+        started_as(),  # resume's command line, a notebook's cells: the workers' runs record it
         getattr(sys.stdout, "errors", None),
     )
     processes = [
@@ -254,7 +254,7 @@ def refuse_while_a_worker_imports(call: str = "optimize()") -> None:
     The worker prints one line saying the fix and exits."""
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         raise SystemExit(  # the worker's one line, then the parent's error
-            f"[hpotrack] {call} ran while a worker process imported your script: "
+            f"{PREFIX}{call} ran while a worker process imported your script: "
             f"n_jobs > 1 starts processes that import it again, so call {call} under "
             '`if __name__ == "__main__":`'
         )
@@ -268,16 +268,17 @@ def _work(
     deadline: float | None,
     max_budget: float | None,
     started: int,
-    command: list[str] | None,
+    parent_run: tuple[list[str] | None, dict[str, str] | None],
     output_errors: str | None,
     results: Any,
     level: int,
 ) -> None:
     """Body of one worker process. Its errors and its log records from ``level`` up
     (the parent's level of the ``hpotrack`` logger) go to the parent through
-    ``results``; its run records ``command`` as the command line that ran it (the
-    parent's ``hpotrack resume``; None: ``sys.argv``, the parent's too), and its
-    standard output handles what it cannot encode with the parent's ``output_errors``."""
+    ``results``; its run records what ``parent_run`` says of the parent (its ``hpotrack
+    resume`` command line, or None: ``sys.argv``, the parent's too; the IPython cells
+    that ran it, or None), and its standard output handles what it cannot encode with
+    the parent's ``output_errors``."""
     from hpotrack.tune import tuned_function
 
     _stop_once()
@@ -289,7 +290,7 @@ def _work(
         if tuned is None:
             fix = main_block_fix(reference, "apply @hp.tune to it")
             raise HpotrackError(f"{reference['qualname']} is not decorated with @hp.tune{fix}")
-        with started_by(command):
+        with started_by(*parent_run):
             tuned.optimize_in_process(
                 Path(db),
                 n_trials,

@@ -375,6 +375,39 @@ def test_a_refused_file_whose_writer_crashed_keeps_its_bytes_and_its_wal(
     assert (db.read_bytes(), wal.read_bytes()) == (before, frames)
 
 
+def test_a_file_system_without_shared_memory_says_to_use_a_local_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the processes of a file cannot share memory beside it, SQLite keeps the old
+    journal mode instead of WAL; the message asked "is it on a network drive?". SQLite
+    refuses for real here: the store's connection opens the file through SQLite's own
+    ``unix-none`` VFS, which has no shared memory (the seam is which VFS opens it: no
+    file system at hand refuses WAL)."""
+    from hpotrack import connection
+
+    real = sqlite3.connect
+
+    def without_shared_memory(path: Path, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        return real(f"{Path(path).as_uri()}?vfs=unix-none", *args, uri=True, **kwargs)
+
+    Store(tmp_path / "current.db").close()
+    copied = _rollback_journal_copy(tmp_path / "current.db", tmp_path / "copied.db")
+    monkeypatch.setattr(connection.sqlite3, "connect", without_shared_memory)
+    for db in (tmp_path / "new.db", copied):  # a new file, and one to switch to WAL
+        with pytest.raises(StorageError) as refused:
+            Store(db)
+        message = str(refused.value)
+        assert message.startswith(
+            f"cannot use {db}: SQLite refused to switch it to WAL mode (it stayed in delete "
+            "mode). WAL needs memory that every process opening the file shares"
+        ), message
+        assert "network file systems (NFS, SMB)" in message and "?" not in message
+        assert message.endswith("put the database on a local disk (db=PATH, HPOTRACK_DB or --db)")
+    result = CliRunner().invoke(cli, ["--db", str(copied), "show"])
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    assert result.output.startswith(f"Error: cannot use {copied}: SQLite refused"), result.output
+
+
 def test_a_program_reading_a_rollback_journal_file_is_named_within_seconds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

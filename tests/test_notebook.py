@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 import hpotrack as hp
 from hpotrack import plots
+from hpotrack.cli import cli
 from hpotrack.plots import PlotError
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -139,3 +144,83 @@ def test_fig_show_where_no_image_can_be_shown_says_how_to_see_it(
     InteractiveShell.clear_instance()  # a script: no shell at all
     with pytest.raises(PlotError, match="no window opens"):
         figure.show()
+
+
+KERNEL = ["/env/lib/python3.11/site-packages/ipykernel_launcher.py", "-f", "/run/kernel-1.json"]
+
+
+def provenance_lines(db: Path, study: str) -> list[str]:
+    """The Provenance section of ``hpotrack trial STUDY 0``."""
+    shown = CliRunner().invoke(cli, ["--db", str(db), "trial", study, "0"])
+    assert shown.exit_code == 0, shown.output
+    return shown.output.split("\nProvenance\n")[1].splitlines()
+
+
+def run_in_cells(shell: InteractiveShell, study: str) -> None:
+    source = TUNED.replace("LAYERS", "4").replace("REPORTED", "lr")
+    assert shell.run_cell(source.replace("db=DB", f"db=DB, study={study!r}")).success
+    assert shell.run_cell("train.optimize(n_trials=1)").success
+
+
+def test_a_run_from_a_notebooks_cells_says_so_not_that_the_launcher_was_its_script(
+    shell: InteractiveShell, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's trials listed the kernel's launcher (``ipykernel_launcher.py -f
+    kernel-....json``) as their argv, as if it were the user's script: the run records
+    that IPython cells ran it, with the notebook's file when the kernel was told it
+    (Jupyter Server's JPY_SESSION_NAME), and shows the launcher as the shell's argv."""
+    monkeypatch.setattr(sys, "argv", KERNEL)
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/tuning.ipynb")
+    run_in_cells(shell, "told")
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    run_in_cells(shell, "untold")
+    launcher = f"  shell argv   {' '.join(KERNEL)}"
+    told = provenance_lines(db, "told")
+    assert "  ran in       notebook /home/me/tuning.ipynb (its cells, in an IPython kernel)" in told
+    assert launcher in told and not any(line.startswith("  argv ") for line in told)
+    untold = provenance_lines(db, "untold")
+    assert "  ran in       IPython cells (a notebook's kernel, or the ipython prompt)" in untold
+    assert launcher in untold
+    data = CliRunner().invoke(cli, ["--db", str(db), "trial", "told", "0", "--format", "json"])
+    provenance = json.loads(data.output)["provenance"]
+    assert provenance["ran_in"].startswith("notebook /home/me/tuning.ipynb")
+    assert provenance["argv"] == " ".join(KERNEL) and provenance["script_argv"] is None
+
+
+def test_a_script_the_shell_runs_records_its_own_command_line(
+    shell: InteractiveShell, db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``%run train.py --fast`` in a notebook (or ``ipython train.py``) runs a script: its
+    command line is the script's, as in a terminal, and no cells are named."""
+    monkeypatch.setattr(sys, "argv", KERNEL)
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import hpotrack as hp\n"
+        f"@hp.tune({{'x': hp.Float(0.0, 1.0)}}, study='script', db={str(db)!r})\n"
+        "def train(x):\n    return x\n"
+        "train.optimize(n_trials=1)\n"
+    )
+    assert shell.run_line_magic("run", f"{script} --fast") is None
+    lines = provenance_lines(db, "script")
+    assert f"  argv         {script} --fast" in lines
+    assert not any(line.startswith(("  ran in", "  shell argv")) for line in lines)
+
+
+def test_the_worker_processes_of_a_notebook_record_its_cells_too(
+    shell: InteractiveShell, db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``n_jobs`` workers are spawned processes, where no shell runs and ``sys.argv`` is
+    the kernel's launcher again: they record the cells of the notebook that started them."""
+    (tmp_path / "nbjob.py").write_text(
+        "import hpotrack as hp\n"
+        f"@hp.tune({{'x': hp.Float(0.0, 1.0)}}, method='random', study='jobs', db={str(db)!r})\n"
+        "def train(x):\n    return x\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "argv", KERNEL)
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/tuning.ipynb")
+    assert shell.run_cell("import nbjob\nnbjob.train.optimize(n_trials=4, n_jobs=2)").success
+    with closing(sqlite3.connect(db)) as conn:
+        runs = [json.loads(argv) for (argv,) in conn.execute("SELECT argv FROM runs")]
+    notebook = {"argv": KERNEL, "ipython": {"notebook": "/home/me/tuning.ipynb"}}
+    assert len(runs) >= 2 and all(run == notebook for run in runs)  # each worker's run

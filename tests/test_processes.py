@@ -755,7 +755,8 @@ def test_a_name_set_under_the_main_guard_is_missing_in_workers_and_the_failure_s
     hint = 'import this script again, without running its `if __name__ == "__main__":` block'
     assert "NameError: name 'SCALE' is not defined; worker processes" in done.stderr
     trials = hp.load_study("s", db=tmp_path / "h.db").trials
-    assert trials and all(hint in (t.error or "") for t in trials)
+    stored = f"\n[hpotrack] worker processes (n_jobs) and hpotrack resume {hint}"
+    assert trials and all(stored in (t.error or "") for t in trials)
 
 
 @pytest.mark.parametrize(

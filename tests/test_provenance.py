@@ -103,6 +103,8 @@ def test_argv_stored_before_it_was_a_json_list_is_split_at_spaces(
 
 
 RESUMED = {"argv": ["hpotrack", "resume", "s"], "script_argv": ["/p/job.py", "--n", "2"]}
+KERNEL = ["/env/ipykernel_launcher.py", "-f", "/run/kernel-1.json"]
+NOTEBOOK = {"argv": KERNEL, "ipython": {"notebook": "/home/me/t.ipynb"}}
 
 
 @pytest.mark.parametrize(
@@ -112,6 +114,11 @@ RESUMED = {"argv": ["hpotrack", "resume", "s"], "script_argv": ["/p/job.py", "--
         ({"argv": ["hpotrack"]}, None),  # not one this code wrote: as an old row
         ({"argv": ["hpotrack"], "script_argv": "job.py"}, None),
         ({"argv": None, "script_argv": ["job.py"]}, None),
+        # a run from a notebook's cells: the kernel's argv, and what is known of the cells
+        (NOTEBOOK, StoredArgv(KERNEL, True, ipython={"notebook": "/home/me/t.ipynb"})),
+        ({"argv": KERNEL, "ipython": {}}, StoredArgv(KERNEL, True, ipython={})),
+        ({"argv": KERNEL, "ipython": "t.ipynb"}, None),
+        ({**RESUMED, "ipython": {}}, StoredArgv(RESUMED["script_argv"], True, RESUMED["argv"], {})),
     ],
 )
 def test_a_resumed_runs_argv_reads_back_as_the_scripts_with_the_command(

@@ -29,8 +29,9 @@ from click.testing import CliRunner
 import hpotrack as hp
 from hpotrack.cli import cli
 from hpotrack.errors import (
-    HpotrackError,
+    DefinitionError,
     MethodError,
+    OptionError,
     StudyMismatchError,
     TooManyFailures,
     TrialError,
@@ -167,7 +168,7 @@ def test_n_jobs_for_a_function_typed_interactively_is_refused_before_anything_is
     exec(compile(source, "<ipython-input-1>", "exec"), namespace)
     train = namespace["train"]
     train.optimize(n_trials=2)
-    with pytest.raises(hp.HpotrackError, match="defined interactively"):
+    with pytest.raises(OptionError, match="defined interactively"):
         train.optimize(n_trials=5, n_jobs=2)
     study = hp.load_study("cell", db=db)
     assert study.target == 2  # a later optimize() does not go on to 5
@@ -614,7 +615,7 @@ def test_a_manual_call_whose_function_raises_raises_that_error_and_stores_a_fail
     with pytest.raises(ValueError, match="bad batch") as raised:
         train(x=0.1, n=2, opt="adam")
     if sys.version_info >= (3, 11):
-        assert raised.value.__notes__ == ["hpotrack: stored as failed trial 0 of study 's'"]
+        assert raised.value.__notes__ == ["[hpotrack] stored as failed trial 0 of study 's'"]
     (trial,) = train.study.trials
     assert trial.state is TrialState.FAILED
     assert trial.origin == "manual"
@@ -665,7 +666,7 @@ def test_a_manual_call_whose_function_raises_pruned_raises_it_once_stored(db: Pa
     with pytest.raises(hp.Pruned) as raised:
         train(x=0.25)
     if sys.version_info >= (3, 11):  # add_note: Python 3.10 has no exception notes
-        assert "hpotrack: stored as pruned trial 0 of study 's'" in raised.value.__notes__
+        assert "[hpotrack] stored as pruned trial 0 of study 's'" in raised.value.__notes__
     (trial,) = train.study.trials
     assert trial.state is TrialState.PRUNED and trial.value == 0.25
 
@@ -1091,7 +1092,7 @@ def test_a_bad_max_budget_is_one_clear_error_and_stores_nothing(
     def train(x: float) -> float:
         return x
 
-    with pytest.raises(HpotrackError, match=message):
+    with pytest.raises(OptionError, match=message):
         train.optimize(max_budget=max_budget)  # type: ignore[arg-type]
     assert not db.exists()  # refused before the study was opened
 
@@ -1341,6 +1342,17 @@ def test_a_seed_outside_what_every_method_can_use_is_refused_when_decorating(
     assert not db.exists()  # refused before anything is stored
 
 
+@pytest.mark.parametrize("max_failures", [0, 2.0, "3"], ids=repr)
+def test_a_bad_max_failures_is_a_definition_error_when_decorating(
+    db: Path, max_failures: object
+) -> None:
+    """A setting of @tune, refused as the others are (a DefinitionError), not as the
+    base HpotrackError that a caller could not tell from a run's errors."""
+    with pytest.raises(DefinitionError, match=r"`max_failures >= 1` must hold for a whole"):
+        hp.tune(SPACE, study="s", db=db, max_failures=max_failures)  # type: ignore[arg-type]
+    assert not db.exists()
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
@@ -1353,14 +1365,16 @@ def test_a_seed_outside_what_every_method_can_use_is_refused_when_decorating(
             {"n_trials": "5"},
             "`n_trials >= 0` must hold for a whole number, but got n_trials='5' (a",
         ),
-        ({"progress": "yes"}, "progress must be True, False or None"),
+        ({"progress": "yes"}, "`progress` must be True, False or None"),
     ],
 )
 def test_bad_optimize_options_are_one_clear_error(
     db: Path, options: dict[str, object], expected: str
 ) -> None:
+    """Each an OptionError (a ValueError), which a caller can catch apart from the
+    errors of a run."""
     train = make(db)
-    with pytest.raises(hp.HpotrackError) as info:
+    with pytest.raises(OptionError) as info:
         train.optimize(**{"n_trials": 3, **options})  # type: ignore[arg-type]
     assert expected in str(info.value)
     assert not train.study.trials
@@ -1375,7 +1389,7 @@ def test_numpy_integers_are_counts_and_seeds_like_ints(db: Path) -> None:
 
     study = train.optimize(n_trials=np.int64(3), n_jobs=np.int64(1))  # type: ignore[arg-type]
     assert len(study.trials) == 3 and study.target == 3 and type(study.target) is int
-    with pytest.raises(hp.HpotrackError, match=r"`n_jobs >= 1` \(or -1: one per core\) must hold"):
+    with pytest.raises(OptionError, match=r"`n_jobs >= 1` \(or -1: one per core\) must hold"):
         train.optimize(n_trials=4, n_jobs=-1.0)  # type: ignore[arg-type]
 
 

@@ -29,7 +29,7 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.cli.lineage_tree import edge_text
-from hpotrack.provenance import shown_argv, shown_script_argv
+from hpotrack.provenance import shown_argv, shown_cells, shown_script_argv
 from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
 from hpotrack.space import Value
 from hpotrack.text import human_bytes, plural
@@ -55,9 +55,11 @@ SPARK_WIDTH = 60
 def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt: str) -> None:
     """Show everything recorded about one trial.
 
-    Its params, metrics, curves of intermediate values, its rung, bracket and checks (the
-    objective where the method decided whether it goes on) when it has them, parents and
-    children, where and with which code it ran, and the traceback of a failed trial; a
+    Its params, metrics, curves of intermediate values, its rung (with the step it was
+    checked at there), bracket and checks (the objective where the method decided whether
+    it goes on) when it has them, parents and children, where and with which code it ran
+    (run from a notebook's cells: that notebook, when its kernel knows it, and the
+    kernel's command line as the shell's), and the traceback of a failed trial; a
     running trial whose worker is gone (killed, say) says so.
     With --schedule, its hyperparameter schedule too (JSON: "schedule", each
     hyperparameter's list of {"from_step", "value"}).
@@ -100,7 +102,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
             ("note", record.note),
             ("budget", _amount(record.budget, opened.budget)),
             *_present([("trained", _amount(record.trained, opened.budget))]),
-            *_present([("rung", record.rung), ("bracket", record.bracket)]),
+            *_present([("rung", _rung(record)), ("bracket", record.bracket)]),
             ("started", when(record.started)),
             ("finished", when(record.finished)),
             ("duration", None if record.duration is None else f"{record.duration:.3f} s"),
@@ -137,11 +139,27 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
         ],
     )
     lines += _section(
-        "Provenance", _pairs(_provenance_pairs(provenance), whole=("argv", "script argv"))
+        "Provenance",
+        _pairs(_provenance_pairs(provenance), whole=("argv", "shell argv", "script argv")),
     )
     if record.error:
         lines += ["", "Error", *record.error.rstrip().splitlines()]
     click.echo("\n".join(lines))
+
+
+def _rung(record: TrialRecord) -> str | None:
+    """A trial's rung with the step it was checked at there, as the trial stored it: its
+    last check (the one that set its rung), or for a promotion not checked since, the
+    check of its parent that promoted it (the edge's step); None without a rung."""
+    if record.rung is None:
+        return None
+    if record.checks:
+        return f"{record.rung} (checked at step {max(record.checks)})"
+    promoted = [e for e in record.parents if e.kind == Origin.PROMOTED.value and e.step]
+    if not promoted:
+        return str(record.rung)
+    edge = promoted[0]
+    return f"{record.rung} (promoted from trial {edge.parent}'s check there, at step {edge.step})"
 
 
 def _carried_over(record: TrialRecord) -> tuple[int, int] | None:
@@ -199,12 +217,15 @@ def _present(pairs: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
 
 
 def _shown_provenance(run: Mapping[str, Any]) -> dict[str, Any]:
-    """A trial's ``runs`` row with its stored argv as command lines to read: ``argv``,
-    the one that started the run (``hpotrack resume ...`` for a resumed run), then
-    ``script_argv``, what a resumed run gave its script (None for other runs)."""
+    """A trial's ``runs`` row with its stored argv as command lines to read: ``ran_in``,
+    the IPython cells that ran it (None for a script), ``argv``, the command line that
+    started the run (``hpotrack resume ...`` for a resumed run; a notebook's kernel
+    launcher beside ``ran_in``), then ``script_argv``, what a resumed run gave its
+    script (None for other runs)."""
     shown: dict[str, Any] = {}
     for key, value in run.items():
         if key == "argv":
+            shown["ran_in"] = shown_cells(value)
             shown["argv"] = shown_argv(value)
             shown["script_argv"] = shown_script_argv(value)
         else:
@@ -221,7 +242,10 @@ def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]
         "source_hash": "source hash",
         "script_argv": "script argv",
         "started": "run started",
+        "ran_in": "ran in",
     }
+    if provenance.get("ran_in"):  # the command line of the shell, not the user's script
+        labels["argv"] = "shell argv"
     return [
         (labels.get(key, key), _provenance_value(key, value))
         for key, value in provenance.items()

@@ -15,9 +15,10 @@ import click
 from hpotrack.cli.common import CliError, cli, study_of, user_errors
 from hpotrack.errors import HpotrackError, SpaceError, StudyNotFoundError, UnknownMethodError
 from hpotrack.loader import load_function, using_argv
+from hpotrack.param_input import to_float, to_int
 from hpotrack.provenance import script_arguments, script_argv, stored_argv
 from hpotrack.records import TrialState
-from hpotrack.space import Choice, Float, Int, Param, Space, Value
+from hpotrack.space import Choice, Int, Param, Space, Value
 from hpotrack.study import Study
 from hpotrack.text import plural
 
@@ -90,35 +91,39 @@ def parse_assignments(space: Space, assignments: Sequence[str]) -> dict[str, Val
             name, text = item[: cuts[-1]], item[cuts[-1] + 1 :]
         if not sep or not name:
             raise SpaceError(
-                f"expected NAME=VALUE, but got {item!r}; e.g. {' '.join(f'{n}=...' for n in space)}"
+                f"hyperparameters are given as NAME=VALUE, but got {item!r}; e.g. "
+                f"{' '.join(f'{n}=...' for n in space)}"
             )
         if name in texts:
-            raise SpaceError(f"hyperparameter {name!r} is given twice")
+            raise SpaceError(
+                f"hyperparameter {name!r} is given twice ({name}={texts[name]} and {item}): "
+                "give it once"
+            )
         texts[name] = text
     space.check_names(texts, partial=True)
     return {name: parse_value(name, space[name], texts[name]) for name in space if name in texts}
 
 
 def parse_value(name: str, param: Param, text: str) -> Value:
-    """One value from its command-line text, by the parameter's type."""
-    if isinstance(param, Float):
+    """One value from its command-line text, by the parameter's type: a number is read
+    as the number it writes, then checked as one given in Python is
+    (:mod:`hpotrack.param_input`: ``3.0`` is the integer 3, ``2.5`` no integer, ``nan``
+    refused), with the same messages; a Choice's option by :func:`_option`."""
+    if isinstance(param, Choice):
+        return _option(name, param, text)
+    number = _number(text)
+    return to_int(number, name) if isinstance(param, Int) else to_float(number, name)
+
+
+def _number(text: str) -> int | float | str:
+    """The number ``text`` writes: an int when it is one (exact past 2**53), else a
+    float; the text itself when it writes none, for the checks to refuse by name."""
+    for read in (int, float):
         try:
-            return float(text)
-        except ValueError:
-            raise SpaceError(f"parameter {name!r}: expected a number, but got {text!r}") from None
-    if isinstance(param, Int):
-        try:
-            return int(text)
-        except ValueError:
+            return read(text)
+        except ValueError:  # not that kind of number, or more digits than int() reads
             pass
-        try:
-            number = float(text)
-            if number.is_integer():
-                return int(number)
-        except ValueError:
-            pass
-        raise SpaceError(f"parameter {name!r}: expected an integer, but got {text!r}")
-    return _option(name, param, text)
+    return text
 
 
 def _option(name: str, param: Choice, text: str) -> Value:
@@ -137,8 +142,8 @@ def _option(name: str, param: Choice, text: str) -> Value:
         pass
     close = difflib.get_close_matches(text, [str(o) for o in options], n=1)
     hint = f"; did you mean {name}={close[0]}?" if close else ""
-    raise SpaceError(
-        f"parameter {name!r}: {text!r} is not one of the options "
+    raise SpaceError(  # the options as the command line writes them
+        f"{name}={text!r} is not one of the options "
         f"{', '.join(json.dumps(o) for o in options)}{hint}"
     )
 

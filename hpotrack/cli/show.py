@@ -81,6 +81,8 @@ def show(
 ) -> None:
     """List the studies, or the trials of STUDY.
 
+    Above a study's trials, its seed: seed= of @hp.tune, or the one drawn when the study
+    was created; the same script run with it on a new database repeats the search.
     A study with a budget names it above its trials, with the steps they trained in all
     (what --max-budget of resume counts), and each trial the step its value was measured
     at (step: its budget if complete, the check that stopped it if pruned; values compare
@@ -118,6 +120,7 @@ def show(
         listed = opened.trials
     trials = _chosen(listed, opened.direction, top, sort)
     if fmt == "table":
+        click.echo(f"seed: {opened.seed}")  # what repeats the search (docs/resuming.md)
         if opened.budget is not None:
             click.echo(_budget_line(opened, opened.budget))
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)

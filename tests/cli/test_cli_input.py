@@ -259,12 +259,12 @@ def test_user_errors_are_one_line_and_leave_the_study_alone(mlp: Path) -> None:
     before = records(mlp)
     for argv, message in [
         (["enqueue", "mlp", "lr=nan", "n=3", "opt=adam"], "`lr` must be finite, but got lr=nan"),
-        (["enqueue", "mlp", "lr=0.01", "n=1e400", "opt=adam"], "expected an integer"),
-        (["enqueue", "mlp", "lr=0.01", "n=" + "9" * 5000, "opt=adam"], "parameter 'n'"),
+        (["enqueue", "mlp", "lr=0.01", "n=1e400", "opt=adam"], "`n` must be finite, but got n=inf"),
+        (["enqueue", "mlp", "lr=0.01", "n=" + "9" * 5000, "opt=adam"], "but got n=inf"),
         (["enqueue", "mlp", "lr=0.01", "n=3", 'opt={"a": 1}'], "is not one of the options"),
         (["enqueue", "mlp", "lr=0.01", "n=3", "opt=adam", "lr=0.1"], "'lr' is given twice"),
         (["enqueue", "mlp", "lr=0.01", "n=3", "opt=Adam"], "did you mean opt=adam?"),
-        (["enqueue", "mlp", "=0.1"], "expected NAME=VALUE"),
+        (["enqueue", "mlp", "=0.1"], "given as NAME=VALUE, but got '=0.1'"),
         (["trial", "mlp", "--", "-1"], "has no trial -1"),
         (["trial", "mlp", "-1"], "'-1' is not a trial number: trials are numbered from 0"),
         (["lineage", "mlp", "-3"], "'-3' is not a trial number: trials are numbered from 0"),

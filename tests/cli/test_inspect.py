@@ -272,8 +272,9 @@ def test_trial_shows_its_budget_rung_bracket_and_checks(mf: Path) -> None:
         lines = [line.split() for line in out.splitlines()]
         rung, bracket = RUNGS[number]
         assert ["budget", "9", "epochs"] in lines
-        assert ["rung", str(rung)] in lines and ["bracket", str(bracket)] in lines
         checks = records[number].checks
+        assert ["rung", str(rung), "(checked", "at", "step", f"{max(checks)})"] in lines
+        assert ["bracket", str(bracket)] in lines
         decision = {
             TrialState.COMPLETE: f"went on at {len(checks)} check{'s' * (len(checks) > 1)}",
             TrialState.PRUNED: f"stopped at step {max(checks)}",
@@ -310,6 +311,35 @@ def test_trial_says_where_it_stopped_why_and_whether_it_was_promoted(tmp_path: P
     diverged = next(t for t in trials if t.params["x"] > 0.5)
     out = ok(db, "trial", "s", str(diverged.number))
     assert "\n  stopped at step 1 (it reported NaN or infinity there: the worst value)\n" in out
+
+
+def test_trial_says_at_which_step_its_rung_checked_it(tmp_path: Path) -> None:
+    """``rung 1`` alone left the step to work out (show's rungs line knew it): a trial's
+    rung names the step of its last check, the one that set it, and a promotion not
+    checked since names its parent's check that promoted it, as the trials stored them."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="sha", study="s", db=db, seed=3,
+             budget=hp.Budget(1, 9))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> float:
+        for epoch in trial.steps:
+            trial.report(x + 1.0 / epoch, step=epoch)
+        return x
+
+    trials = train.optimize(n_trials=20).trials
+    close_stores()
+    for rung, step in ((0, 1), (1, 3)):  # Budget(1, 9) with eta=3: rungs at 1, 3 and 9
+        checked = next(t for t in trials if t.rung == rung and t.checks)
+        lines = [line.split() for line in ok(db, "trial", "s", str(checked.number)).splitlines()]
+        assert ["rung", str(rung), "(checked", "at", "step", f"{step})"] in lines
+    promoted = next(t for t in trials if t.origin == "promoted" and not t.checks)
+    (edge,) = promoted.parents
+    out = " ".join(ok(db, "trial", "s", str(promoted.number)).split())
+    assert (
+        f"rung {promoted.rung} (promoted from trial {edge.parent}'s check there, at step "
+        f"{edge.step})"
+    ) in out
+    assert edge.step == 3 and promoted.rung == 1
 
 
 def test_trial_leaves_out_the_rung_and_checks_it_does_not_have(mf: Path, db: Path) -> None:
@@ -584,7 +614,7 @@ def test_options_that_print_alike_are_told_apart_in_tables_and_trials(tmp_path: 
 
     for option in options:
         train(c=option)
-    rows = invoke(db, "show", "m").output.splitlines()[2:]
+    rows = invoke(db, "show", "m").output.splitlines()[3:]  # below the seed and the header
     assert [row.split()[3] for row in rows] == ["-", "True", "1", '"1"', '"True"', "adam"]
     assert '  c  "1"' in invoke(db, "trial", "m", "3").output
     assert invoke(db, "enqueue", "m", 'c="True"').exit_code == 0
@@ -603,7 +633,7 @@ def test_text_with_a_newline_stays_on_its_line_escaped(tmp_path: Path) -> None:
 
     train(c="a\nb")
     train(c="tab\there")
-    lines = invoke(db, "show", "m").output.splitlines()
+    lines = invoke(db, "show", "m").output.splitlines()[1:]  # below the seed
     assert len(lines) == 4 and '"a\\nb"' in lines[2] and '"tab\\there"' in lines[3]
     out = ok(db, "trial", "m", "0")
     assert '  c  "a\\nb"' in out and '  status  "line 1\\nline 2"' in out

@@ -100,18 +100,19 @@ def test_an_enqueued_trial_runs_next(db: Path) -> None:
     ("change", "fragments"),
     [
         ({"lr": "lrr=1e-3"}, ["unknown hyperparameter 'lrr'; did you mean 'lr'?"]),
-        ({"lr": "lr:1e-3"}, ["expected NAME=VALUE, but got 'lr:1e-3'"]),
-        ({"lr": "=1e-3"}, ["expected NAME=VALUE"]),
+        ({"lr": "lr:1e-3"}, ["hyperparameters are given as NAME=VALUE, but got 'lr:1e-3'"]),
+        ({"lr": "=1e-3"}, ["hyperparameters are given as NAME=VALUE, but got '=1e-3'"]),
         ({"lr": "lrr=1e-3", "layers": "layer=2"}, ["'lrr'; did you mean 'lr'?", "'layers'?"]),
-        ({"lr": "lr=fast"}, ["parameter 'lr': expected a number, but got 'fast'"]),
+        ({"lr": "lr=fast"}, ["`lr` must be a real number, but got lr='fast' (str)"]),
         ({"lr": "lr=5"}, ["`0.0001 <= lr <= 0.1` must hold, but got lr=5.0"]),
         ({"lr": "lr=nan"}, ["`lr` must be finite, but got lr=nan"]),
-        ({"layers": "layers=3.5"}, ["parameter 'layers': expected an integer, but got '3.5'"]),
-        ({"layers": "layers=two"}, ["expected an integer"]),
+        ({"layers": "layers=3.5"}, ["`layers` must be an integer, but got layers=3.5"]),
+        ({"layers": "layers=two"}, ["`layers` must be a real number, but got layers='two'"]),
+        ({"layers": "layers=1e400"}, ["`layers` must be finite, but got layers=inf"]),
         ({"layers": "layers=9"}, ["`1 <= layers <= 4` must hold, but got layers=9"]),
-        ({"bs": "bs=48"}, ["parameter 'bs': '48' is not one of the options 32, 64"]),
+        ({"bs": "bs=48"}, ["bs='48' is not one of the options 32, 64"]),
         ({"opt": "opt=adamw"}, ['not one of the options "adam", "sgd", null', "opt=adam?"]),
-        ({"shuffle": "shuffle=yes"}, ["parameter 'shuffle'", "true, false"]),
+        ({"shuffle": "shuffle=yes"}, ["shuffle='yes' is not one of the options", "true, false"]),
     ],
 )
 def test_enqueue_refuses_bad_input_and_stores_nothing(
@@ -126,7 +127,10 @@ def test_enqueue_refuses_bad_input_and_stores_nothing(
 
 def test_enqueue_refuses_a_name_given_twice(db: Path) -> None:
     make_study(db)
-    user_error(invoke(db, "enqueue", "mlp", *GOOD, "bs=32"), "'bs' is given twice")
+    user_error(
+        invoke(db, "enqueue", "mlp", *GOOD, "bs=32"),
+        "hyperparameter 'bs' is given twice (bs=64 and bs=32): give it once",
+    )
     assert count_trials(db) == 2
 
 

@@ -72,6 +72,13 @@ def show(db: Path, *args: str) -> str:
     return result.output
 
 
+def below_seed(db: Path, study: str, *args: str) -> list[str]:
+    """The lines of ``show STUDY`` (a table) below its first, the study's seed."""
+    seed, *lines = show(db, study, *args).splitlines()
+    assert seed == f"seed: {hp.load_study(study, db=db).seed}"
+    return lines
+
+
 def test_the_study_list_has_method_direction_states_and_best(db: Path) -> None:
     lines = show(db).splitlines()
     assert lines[0].split()[:4] == ["study", "method", "goal", "trials"]
@@ -119,10 +126,10 @@ def test_top_never_counts_a_trial_without_a_value_as_best(db: Path) -> None:
 
     broken.optimize(n_trials=3)
     assert json.loads(show(db, "broken", "--top", "2", "--format", "json")) == []
-    lines = show(db, "broken", "--top", "2", "--sort", "number").splitlines()
+    lines = below_seed(db, "broken", "--top", "2", "--sort", "number")
     assert lines[0] == "(nothing to show: --top ranks trials by value, and none here has one)"
     assert not any("failed" in line for line in lines)
-    table = show(db, "broken").split("\nmethod: ")[0]  # the lines above auto's note
+    table = "\n".join(below_seed(db, "broken")).split("\nmethod: ")[0]  # above auto's note
     assert cells(table.splitlines(), "state") == ["failed"] * 3  # all 3
 
 
@@ -180,7 +187,7 @@ def wide_study(tmp_path: Path) -> Path:
 
 def test_a_wide_space_stays_within_80_columns(tmp_path: Path) -> None:
     db = wide_study(tmp_path)
-    lines = show(db, "wide").splitlines()
+    lines = below_seed(db, "wide")
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert "params" in lines[0] and "hyperparameter_0=" in lines[2]
     # Data formats keep one column per parameter.
@@ -194,7 +201,7 @@ def test_a_table_to_a_pipe_keeps_every_column_whole(
     or cut: the width to fit is unknown."""
     monkeypatch.delenv("COLUMNS")
     db = wide_study(tmp_path)
-    header = show(db, "wide").splitlines()[0].split()
+    header = below_seed(db, "wide")[0].split()
     assert [f"hyperparameter_{i}" for i in range(12)] == [h for h in header if "_" in h]
     assert "budget" not in header  # a study without a budget has no column of -
 
@@ -413,7 +420,7 @@ def test_empty_columns_go_before_parameters_are_folded(tmp_path: Path) -> None:
         return 0.9 + C / 1e7 + gamma / 1e7
 
     mid.optimize(n_trials=3)
-    lines = show(db, "mid").splitlines()
+    lines = below_seed(db, "mid")
     header = lines[0].split()
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert {"C", "gamma", "kernel"} <= set(header)
@@ -496,7 +503,7 @@ def test_a_wide_table_on_a_terminal_is_rendered_whole_once(
     it is, measured from that rendering, and once fitted."""
     db = wide_study(tmp_path)
     calls = rendered_tables(monkeypatch)
-    lines = show(db, "wide").splitlines()
+    lines = below_seed(db, "wide")
     assert "params" in lines[0] and all(len(line) <= 80 for line in lines)
     assert [("params" in rows[0], len(rows)) for rows in calls] == [(False, 3), (True, 3)]
     assert "hyperparameter_11" in calls[0][0]  # the first one whole
@@ -513,7 +520,7 @@ def test_a_table_that_fits_is_rendered_once(
     if columns is None:
         monkeypatch.delenv("COLUMNS")
     calls = rendered_tables(monkeypatch)
-    lines = show(db, "alpha").splitlines()
+    lines = below_seed(db, "alpha")
     assert lines[0].split()[:4] == ["number", "state", "value", "x"]
     assert [len(rows) for rows in calls] == [6]
 
@@ -525,7 +532,7 @@ def cells(lines: list[str], column: str) -> list[str]:
 
 
 def test_a_budget_study_names_its_budget_and_shows_rungs_and_brackets(mf: Path) -> None:
-    lines = show(mf, "mf").splitlines()
+    lines = below_seed(mf, "mf")
     trained = sum(t.trained or 0 for t in hp.load_study("mf", db=mf).trials)
     assert (
         trained > 0 and lines[0] == f"budget: epochs 1..9, {rung_line(mf, 'mf')}; {trained} trained"
@@ -553,7 +560,7 @@ def test_an_unnamed_budget_reads_as_steps(db: Path) -> None:
 
     f.optimize(n_trials=4)
     trained = sum(t.trained or 0 for t in f.study.trials)
-    first = show(db, "u").splitlines()[0]
+    first = below_seed(db, "u")[0]
     assert first == f"budget: steps 1..9, checked at 1, 3 (rungs 0-1); {trained} trained"
 
 
@@ -596,7 +603,7 @@ def test_a_halving_study_says_at_which_steps_its_rungs_check(
         return x
 
     f.optimize(n_trials=n_trials)
-    first = show(db, "r").splitlines()[0]
+    first = below_seed(db, "r")[0]
     expected = rung_line(db, "r")
     assert first.startswith(f"budget: steps {budget.min}..{budget.max}, {expected}; "), first
     if checked is not None:
@@ -618,7 +625,7 @@ def test_trial_says_how_many_epochs_it_trained(mf: Path) -> None:
 
 
 def test_studies_without_rungs_have_no_budget_line_nor_rung_columns(mf: Path) -> None:
-    lines = show(mf, "alpha").splitlines()
+    lines = below_seed(mf, "alpha")
     assert lines[0].split()[:3] == ["number", "state", "value"]
     assert "rung" not in lines[0] and "bracket" not in lines[0] and "trained" not in lines[0]
     assert not any(line.startswith("budget:") for line in lines)
@@ -650,7 +657,7 @@ def test_a_wide_space_with_rungs_folds_params_and_keeps_the_rungs(tmp_path: Path
 
     wide.optimize(n_trials=3)
     set_rungs(db, "wide", [(3, 2), (0, 1), (None, None)])
-    lines = show(db, "wide").splitlines()
+    lines = below_seed(db, "wide")
     assert lines[0] == "budget: samples 1.5..100"
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert "params" in lines[1] and "hyperparameter_0=" in lines[3]
@@ -672,7 +679,7 @@ def test_a_whole_budget_with_rungs_and_brackets_fits_80_columns(tmp_path: Path) 
 
     wide.optimize(n_trials=3)
     set_rungs(db, "wide", [(3, 2), (0, 1), (None, None)])
-    lines = show(db, "wide").splitlines()
+    lines = below_seed(db, "wide")
     assert lines[0] == "budget: epochs 1..27; 81 trained"
     assert all(len(line) <= 80 for line in lines), max(map(len, lines))
     assert lines[1].split() == ["number", "state", "value", "step", "rung", "bracket", "params"]
@@ -851,6 +858,17 @@ def test_a_running_trial_whose_worker_is_gone_gets_a_note_and_stays_as_it_is(
     assert hp.load_study("alpha", db=db).trial(1).state is TrialState.RUNNING
 
 
+def test_the_seed_heads_a_studys_trials_given_or_drawn(db: Path) -> None:
+    """A seeded search repeats (docs/resuming.md), so the seed is above the trials: the
+    one given to @hp.tune, or the one drawn when the study was created (beta gave none),
+    which seed= then repeats. The rows of JSON and CSV stay rows."""
+    assert show(db, "alpha").splitlines()[0] == "seed: 0"
+    drawn = hp.load_study("beta", db=db).seed
+    assert show(db, "beta").splitlines()[0] == f"seed: {drawn}"
+    assert [row["number"] for row in json.loads(show(db, "beta", "--format", "json"))] == [0, 1]
+    assert show(db, "beta", "--format", "csv").startswith("number,")
+
+
 def test_the_method_line_is_about_its_latest_new_configuration(db: Path) -> None:
     """Hyperband's notes say where new configurations come from; a promotion's note
     under the table read as if a promotion were the method's state."""
@@ -962,7 +980,7 @@ def test_state_reads_only_the_trials_in_those_states(
         ["mf", "--state", "pruned", "--state", "complete"],
     ]
     expected = [show(mf, *args) for args in commands]
-    assert [line.split()[:2] for line in expected[0].splitlines()[2:3]] == [["2", "failed"]]
+    assert [line.split()[:2] for line in expected[0].splitlines()[3:4]] == [["2", "failed"]]
     close_stores()
     refuse_full_reads()
     assert [show(mf, *args) for args in commands] == expected
@@ -1003,7 +1021,7 @@ def test_the_study_list_names_a_method_the_users_code_registers_as_stored(
     rows = {row["study"]: row for row in json.loads(show(db, "--format", "json"))}
     assert (rows["custom"]["method"], rows["plain"]["method"]) == ("test-mine-show", "random")
     assert rows["custom"]["complete"] == 2
-    assert len(show(db, "custom").splitlines()) == 4  # its trials: header, rule, 2 rows
+    assert len(below_seed(db, "custom")) == 4  # its trials: header, rule, 2 rows
 
 
 def test_reading_studies_imports_no_method_nor_heavy_library(mf: Path, tmp_path: Path) -> None:
