@@ -91,6 +91,8 @@ def run_trial(
         outcome = parse_result(result, study.objective)
         if outcome.state is TrialState.COMPLETE:
             outcome = checked_hypergradient(result, trial, outcome, study.space)
+        if outcome.state is TrialState.COMPLETE and not manual:
+            outcome = study.usable(claimed, outcome)
         if trial.stopped_short():
             outcome = stopped_outcome(trial, outcome)
     except Pruned as exc:  # kept for a direct call, which raises it again
@@ -246,41 +248,73 @@ def warn_unsaved(study: Study, trial: Trial) -> None:
     )
 
 
+_CONTINUING = {  # edge kind: how the child goes on from its parent's checkpoint
+    Origin.PROMOTED.value: "promoted from trial %d",
+    Origin.CONTINUED.value: "continuing trial %d",
+    Origin.EXPLOITED.value: "copying trial %d",
+}
+_CONTINUE_LOOP = {  # edge kind: the loop that continues the checkpoint, and an example
+    Origin.PROMOTED.value: (
+        "To go on where a stopped trial was, save a checkpoint before each report, "
+        "trial.save_checkpoint(model, step=epoch), and start from model = "
+        "trial.load_checkpoint() (None for a new configuration), training `for epoch in "
+        "trial.steps`, as examples/sha_sgd.py does"
+    ),
+    Origin.CONTINUED.value: (
+        "To go on where the member was, start from model = trial.load_checkpoint() (None "
+        "at a member's first segment), train `for step in trial.steps` and end with "
+        "trial.save_checkpoint(model), as examples/pbt_digits.py does"
+    ),
+}
+
+
 def warn_retrained(study: Study, claimed: Claimed, trial: Trial) -> None:
-    """Say once per study and process that a promoted trial trained again the steps of
-    the trial it continues: without a checkpoint loaded (none saved, or none looked up)
-    it reported the objective at a step up to the promotion's; with one, at a step up to
-    the checkpoint's (it counted from 1 again). Its ``trained`` counts those steps,
-    but nothing else would tell that the run pays for them twice (the README's loop
-    ``for epoch in range(1, trial.budget + 1)`` does that)."""
+    """Say once per study and process that a trial that continues another's checkpoint
+    (a promotion, a PBT segment) trained again the steps of the trial it continues:
+    without a checkpoint loaded (none saved, or none looked up) it reported the
+    objective at a step up to its parent's; with one, at a step up to the checkpoint's
+    (it counted from 1 again); or it looked one up (``trial.steps`` starts after it)
+    and never loaded it, so its model starts from scratch under the continued step
+    numbers. Its ``trained`` counts those steps, but nothing else would tell that the
+    run pays for them twice (the README's loop ``for epoch in range(1, trial.budget +
+    1)`` does that), or that a PBT member throws its training away at every segment."""
     lowest = trial.lowest_objective_step
     if lowest is None or study.warned_missing_checkpoint:  # that warning said why
         return
+    if study.method.needs_checkpoints and not trial.saved_a_checkpoint:
+        return  # warn_unsaved says why it cannot go on from a checkpoint
     parents = study.record_of(claimed).parents
-    edge = next((e for e in parents if e.kind == Origin.PROMOTED.value), None)
-    loaded, key = trial.loaded_step, f"{study.db_path}:{study.name}:retrained"
-    if edge is None or edge.step is None or lowest > (edge.step if loaded is None else loaded):
+    edge = next((e for e in parents if e.kind in _CONTINUING), None)
+    if edge is None or edge.step is None:
         return
-    if loaded is None:
+    loaded, key = trial.loaded_step, f"{study.db_path}:{study.name}:retrained"
+    how = _CONTINUING[edge.kind] % edge.parent
+    if loaded is None and lowest <= edge.step:
         warn_once(
             key,
-            "trial %d of study %r, promoted from trial %d at step %d, started from scratch "
-            "(it reported step %d): it trained again what trial %d had (its `trained` "
-            "counts it). To go on where a stopped trial was, save a checkpoint before each "
-            "report, trial.save_checkpoint(model, step=epoch), and start from model = "
-            "trial.load_checkpoint() (None for a new configuration), training `for epoch "
-            "in trial.steps`, as examples/sha_sgd.py does",
-            claimed.number, study.name, edge.parent, edge.step, lowest, edge.parent,
+            "trial %d of study %r, %s at step %d, started from scratch (it reported step "
+            "%d): it trained again what trial %d had (its `trained` counts it). %s",
+            claimed.number, study.name, how, edge.step, lowest, edge.parent,
+            _CONTINUE_LOOP.get(edge.kind, _CONTINUE_LOOP[Origin.CONTINUED.value]),
         )  # fmt: skip
-        return
-    warn_once(
-        key,
-        "trial %d of study %r loaded the checkpoint of step %d (promoted from trial %d), "
-        "then reported step %d: count the steps after the checkpoint, `for epoch in "
-        "trial.steps` (%d to %s); counted from 1 again, its curve, checks and `trained` "
-        "misplace every step and it trains past the budget",
-        claimed.number, study.name, loaded, edge.parent, lowest, loaded + 1, trial.budget,
-    )  # fmt: skip
+    elif loaded is not None and lowest <= loaded:
+        warn_once(
+            key,
+            "trial %d of study %r loaded the checkpoint of step %d (%s), then reported "
+            "step %d: count the steps after the checkpoint, `for epoch in trial.steps` "
+            "(%d to %s); counted from 1 again, its curve, checks and `trained` misplace "
+            "every step and it trains past the budget",
+            claimed.number, study.name, loaded, how, lowest, loaded + 1, trial.budget,
+        )  # fmt: skip
+    elif loaded is not None and not trial.loaded_a_checkpoint:
+        warn_once(
+            key,
+            "trial %d of study %r, %s at step %d, trained steps %d to %s without loading "
+            "its checkpoint (trial.steps starts after it, but trial.load_checkpoint() was "
+            "never called): its model started from scratch and missed the first %d steps. "
+            "Start from model = trial.load_checkpoint()",
+            claimed.number, study.name, how, loaded, loaded + 1, trial.budget, loaded,
+        )  # fmt: skip
 
 
 def warn_never_stopped(study: Study, trial: Trial, budget: Budget) -> None:

@@ -13,6 +13,7 @@ Declaring and opening a study is in :mod:`hpotrack.definition`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -386,6 +387,15 @@ class Study(StudyReader):
         if self.method.next_check(fresh, 0, self._cache.history) is None:
             return None
         return TrialChecks(self, self._cache, claimed)
+
+    def usable(self, claimed: Claimed, outcome: Outcome) -> Outcome:
+        """The complete ``outcome`` of a trial its method proposed, failed with the
+        reason when it gives the method nothing to go on (:meth:`Method.unusable`)."""
+        record = self.record_of(claimed)
+        why = self.method.unusable(record, outcome.metrics, self._cache.history)
+        if why is None:
+            return outcome
+        return dataclasses.replace(outcome, state=TrialState.FAILED, value=None, error=why)
 
     def record_of(self, claimed: Claimed) -> TrialRecord:
         """A trial this process claimed, as it last read it (its params, lineage, rung):

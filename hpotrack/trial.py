@@ -123,6 +123,7 @@ class Trial:
         self.hypergradient: dict[str, float] | None = None
         self._source: tuple[int, Any] | None = None  # (step, object) to start from
         self._looked_up = False
+        self._loaded = False  # whether the function called load_checkpoint()
         self.study = study
         self._objective = objective
         self._last_step: dict[str, int] = {}
@@ -394,8 +395,15 @@ class Trial:
         """The checkpoint this trial starts from, as its lineage names it (the member's
         previous segment, the member it exploited, the trial it was promoted from, for a
         retry its lost attempt's latest), or None when it starts from scratch."""
+        self._loaded = True
         found = self._lookup()
         return None if found is None else found[1]
+
+    @property
+    def loaded_a_checkpoint(self) -> bool:
+        """Whether the function called :meth:`load_checkpoint` (:attr:`steps` looks the
+        checkpoint up too, but a trial that only reads it starts from scratch)."""
+        return self._loaded
 
     @property
     def steps(self) -> range:

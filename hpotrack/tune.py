@@ -228,7 +228,7 @@ class TunedFunction(Generic[R]):
         refuse_while_a_worker_imports()
         refuse_while_imported("optimize()")
         n_trials, jobs = _checked_run_options(n_trials, n_jobs, timeout, progress)
-        _check_max_budget(max_budget, study or self.definition.name, self.definition.budget)
+        _check_max_budget(max_budget, study or self.definition.name, self.definition)
         if jobs > 1:  # refused before the study or its target is stored
             importable_reference(self.fn)
         deadline = None if timeout is None else time.time() + timeout  # from this call on
@@ -473,9 +473,10 @@ def _warn_if_target_short(study: Study, target: int | None) -> None:
         log.warning("study %r: %s", study.name, why)
 
 
-def _check_max_budget(max_budget: object, study: str, budget: Budget | None) -> None:
+def _check_max_budget(max_budget: object, study: str, definition: StudyDefinition) -> None:
     """``max_budget`` is a positive number of steps of a whole-number study budget (the
-    definition's: opening the study checks that the stored one is the same)."""
+    definition's: opening the study checks that the stored one is the same), or of the
+    whole-number budgets the method gives trials itself (pbt's segments)."""
     if max_budget is None:
         return
     if (
@@ -487,6 +488,9 @@ def _check_max_budget(max_budget: object, study: str, budget: Budget | None) -> 
             f"`max_budget > 0` must hold (steps of the study's budget, e.g. epochs), but got "
             f"max_budget={max_budget!r}"
         )
+    budget = definition.budget
+    if budget is None and definition.method.sets_budgets:
+        return
     if budget is None or not budget.whole:
         what = "no budget" if budget is None else repr(budget)
         raise OptionError(

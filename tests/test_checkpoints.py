@@ -791,15 +791,15 @@ def test_a_segment_interrupted_by_ctrl_c_runs_again_from_its_members_checkpoint(
     take its member's latest checkpoint with it: the next run continues from there (the
     function asserts that its steps are continuous)."""
     with pytest.raises(KeyboardInterrupt):
-        pbt(db, interrupt=4).optimize()  # member 0's second segment, continuing trial 0
+        pbt(db, interrupt=6).optimize()  # member 2's second segment, continuing trial 2
     study = pbt(db).optimize()
-    interrupted = study.trials[4]
+    interrupted = study.trials[6]
     assert interrupted.state is TrialState.FAILED and "interrupted" in (interrupted.error or "")
-    assert interrupted.parents == (hp.Edge(0, "continued", step=2),)
-    again = [t for t in study.trials[5:] if (t.claim or "").split("#")[0] == interrupted.claim]
+    assert interrupted.parents == (hp.Edge(2, "continued", step=2),)
+    again = [t for t in study.trials[7:] if (t.claim or "").split("#")[0] == interrupted.claim]
     assert [(t.state, t.parents) for t in again] == [(TrialState.COMPLETE, interrupted.parents)]
     assert [step for step, _ in study.curve(again[0].number)["value"]] == [3, 4]  # not 1..4
-    assert all(t.state is TrialState.COMPLETE for t in study.trials if t.number != 4)
+    assert all(t.state is TrialState.COMPLETE for t in study.trials if t.number != 6)
 
 
 @pytest.mark.parametrize("keep", ["needed", "all"])

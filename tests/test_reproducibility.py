@@ -137,6 +137,23 @@ def test_after_kill_9_and_ctrl_c_each_method_keeps_what_the_docs_say(
     assert shape(resumed["bohb"]) == shape(uninterrupted["bohb"])
     horizon = STUDIES["pbt"][0].interval * STUDIES["pbt"][0].generations
     assert members_reached(resumed["pbt"]) == dict.fromkeys(range(4), horizon)
+    assert segments(resumed["pbt"]) == segments(uninterrupted["pbt"])
+
+
+@pytest.mark.parametrize("signal", ["KILL", "INT"])
+def test_a_population_stopped_in_its_first_generation_trains_what_one_run_does(
+    uninterrupted: Trials, tmp_path: Path, signal: str
+) -> None:
+    """PBT keys a segment's draws on its member and segment, not on the trial number
+    that a crash's retry shifts: stopped in member 2's first segment (``kill -9`` or
+    Ctrl-C) and resumed, every segment, member 3's first one included, samples and
+    exploits with what an uninterrupted run's drew."""
+    db = tmp_path / "h.db"
+    stopped = run_stage(db, "full", hash_seed=0, crash=f"pbt:2:{signal}")
+    assert stopped.returncode != 0, stopped.stderr
+    resumed = trials_after(db, "full", hash_seed=5)["pbt"]
+    assert resumed[2]["state"] == "failed"
+    assert segments(resumed) == segments(uninterrupted["pbt"])
 
 
 NEW_CONFIGURATIONS = {"sampled", "grid", "crossover", "mutated", "gradient-step"}
@@ -172,6 +189,22 @@ def shape(trials: list[dict[str, Any]]) -> Counter[tuple[int, int]]:
             reached[config[number]] = max(reached.get(config[number], 0), last)
     brackets = {config[t["number"]]: t["bracket"] for t in trials}
     return Counter((brackets[slot], step) for slot, step in reached.items() if slot < 17)
+
+
+def segments(trials: list[dict[str, Any]]) -> dict[tuple[int, int], tuple[Any, ...]]:
+    """What each complete PBT segment ran, by member and segment (claim
+    ``pbt:<member>:<segment>[#k]``): its parameters, budget, value and origin."""
+    found = {}
+    for trial in trials:
+        if trial["state"] == "complete":
+            member, segment = trial["claim"].split("#")[0].split(":")[1:]
+            found[int(member), int(segment)] = (
+                trial["params"],
+                trial["budget"],
+                trial["value"],
+                trial["origin"],
+            )
+    return found
 
 
 def members_reached(trials: list[dict[str, Any]]) -> dict[int, float]:

@@ -23,8 +23,9 @@ the history, the choice is the same in every process and after a resume.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import Method, Proposal
@@ -114,6 +115,11 @@ class Auto(Method):
         if seconds >= self.expensive_s:
             return Bayes(), f"{numeric} and expensive trials ({limit} or more on average)"
         return TPE(), f"{numeric} and cheap trials (under {limit} on average)"
+
+    def unusable(
+        self, trial: TrialRecord, metrics: Mapping[str, Any], history: History
+    ) -> str | None:
+        return self.choose(history)[0].unusable(trial, metrics, history)
 
     def ask(self, history: History) -> Proposal:
         method, reason = self.choose(history)

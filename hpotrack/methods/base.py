@@ -13,7 +13,7 @@ import dataclasses
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -67,6 +67,9 @@ class Method(ABC):
     # Why every trial must save a checkpoint (None: it need not): a complete trial that
     # saved none is a warning, once per study and process.
     needs_checkpoints: ClassVar[str | None] = None
+    # Whether the method gives every trial a whole-number budget of steps itself (pbt's
+    # segments), without a budget= on @tune: optimize(max_budget=...) counts them.
+    sets_budgets: ClassVar[bool] = False
     # Options added after studies were stored, with the value that does what the method
     # did before them: a stored study missing one resumes as it ran (see from_json).
     stored_defaults: ClassVar[dict[str, Any]] = {}
@@ -113,10 +116,19 @@ class Method(ABC):
         for methods that stop trials at rungs first; None when any trial may."""
         return None
 
+    def unusable(
+        self, trial: TrialRecord, metrics: Mapping[str, Any], history: History
+    ) -> str | None:
+        """Why ``trial``, a proposal of this method that completed with ``metrics``,
+        gives it nothing to go on, as the error that fails it (``gradient``: a step of a
+        descent that returned no hypergradient); None when it does. ``history`` is as
+        the trial's ask read it."""
+        return None
+
     def short_target(self, target: int, history: History) -> str | None:
         """Why a study that stops at ``target`` trials would never get what this method
-        is for (evolution: no child bred), with the fix; said once before a run. None
-        when the target is enough."""
+        is for (evolution: no child bred; pbt: members trained to the horizon), with the
+        fix; said once before a run. None when the target is enough."""
         return None
 
     def rung(self, trial: TrialRecord, step: int, history: History) -> int | None:

@@ -36,7 +36,9 @@ follow.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -192,6 +194,24 @@ class Gradient(Method):
             parents=tuple(Edge(p.number, STEP, step=k, detail="spsa") for p in previous),
             claim=f"spsa:{k}{sign}",
             note="gradient: Adam on SPSA estimates (the function returns no hypergradient)",
+        )
+
+    def unusable(
+        self, trial: TrialRecord, metrics: Mapping[str, Any], history: History
+    ) -> str | None:
+        """A step of a descent on the function's hypergradients (an iterate: no SPSA
+        claim) that returned none: the descent would take it as a failure and back
+        off half way, while it was stored complete and said nothing."""
+        if trial.origin != STEP or trial.claim is not None or "hypergrad" in metrics:
+            return None
+        first = _first_complete(history)
+        if first is None or first.number >= trial.number or "hypergrad" not in first.metrics:
+            return None
+        return (
+            "the function returned no hypergradient, but this trial is a step of a descent "
+            f"on those it returns (trial {first.number} returned them): return "
+            "{'hypergrad': {...}} or call trial.report_hypergradient(...) in every trial (a "
+            "function that gives none from its first trial gets SPSA estimates)"
         )
 
     def _converged(self, space: Space, point: Array) -> str:

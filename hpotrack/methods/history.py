@@ -186,6 +186,16 @@ class History:
         """Randomness for trial ``number``: the same in every process and after resume."""
         return np.random.default_rng([self.seed, number, stream])
 
+    def keyed_rng(self, key: Sequence[int], stream: int = 0) -> np.random.Generator:
+        """Randomness keyed on ``key``, one or more whole numbers >= 0 a method chooses
+        (PBT: member, segment, and how many of its attempts failed of their own), not on
+        a trial number: the same in every process and after resume, and also after a
+        crash, whose retry takes a new number and shifts every later one. The key's length is
+        the last word of the seed: NumPy's seeding reads trailing zeros as absent, so
+        without it ``(1, 0)`` would draw what ``(1,)`` does; and it keeps these streams
+        apart from :meth:`rng`'s, whose last word is ``stream``."""
+        return np.random.default_rng([self.seed, *key, stream, len(key)])
+
     def uniform(self, number: int, size: int, stream: int = 0) -> np.ndarray:
         """``size`` uniform draws in [0, 1) for trial ``number``, as reproducible as
         :meth:`rng` but about five times cheaper to set up (Python's Mersenne Twister

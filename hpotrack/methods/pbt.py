@@ -17,10 +17,13 @@ checkpoint it copied, so its curve is continuous.
 Asynchronous by construction: the member to train next is one whose last segment has
 finished (ask is atomic, so no member is ever trained by two processes at once), the one
 at the lowest step first, which keeps the population at about the same step so that the
-ranking compares like with like. A failed segment is run again: after a crash (worker
-lost, Ctrl-C) as it was, with the same draws; after a failure of its own (the function
-raised, or returned no number), which the same draws would repeat, with new ones, its
-member ranking last: a first segment samples a new point, a later one exploits a top
+ranking compares like with like. A segment's random draws are keyed on its member, its
+index and how many attempts at it failed of their own (:meth:`History.keyed_rng`), never
+on trial numbers, which a crash's retry shifts. A failed segment is run again: after a
+crash (worker lost, Ctrl-C) as it was, with the same draws, and the segments after it
+draw what an uninterrupted run's did; after a failure of its own (the function raised,
+or returned no number), which the same draws would repeat, with new ones, its member
+ranking last: a first segment samples a new point, a later one exploits a top
 member (else it continues from the member's last good checkpoint). Every member trains
 up to step ``generations * interval`` (the *horizon*): a member that copied one further
 ahead gets there in fewer segments, and a member never copies one that already reached
@@ -90,6 +93,7 @@ class PBT(Method):
 
     name = "pbt"
     retries_lost = False  # a failed segment is run again by ask, as the member's next one
+    sets_budgets = True  # each segment's end step: max_budget counts the steps trained
     refuses_enqueued = (
         "pbt trains a population in segments it proposes itself, so a trial queued from "
         "outside would belong to no member; to start near known values, narrow the space "
@@ -133,6 +137,32 @@ class PBT(Method):
                 f"from @tune and set hp.methods.PBT(interval=..., generations=...)"
             )
 
+    def short_target(self, target: int, history: History) -> str | None:
+        """A target that leaves fewer trials than the segments the members still train
+        to reach the horizon (at most: one that copies a member further ahead skips
+        some) may stop the search before they all get there, and one that leaves fewer
+        than the members yet to start leaves some that never train."""
+        members = self.standings(history)
+        left = sum(math.ceil(max(self.horizon - m.step, 0) / self.interval) for m in members)
+        room = target - history.n_started
+        if room >= left:
+            return None
+        never = [m.index for m in members if m.step == 0 and not m.busy][room:]
+        untrained = ""
+        if never:
+            who = f"members {never[0]} to {never[-1]} never train"
+            if len(never) == 1:
+                who = f"member {never[0]} never trains"
+            untrained = f" ({who}: the population is {self.population})"
+        return (
+            f"pbt trains {self.population} members to step {self.horizon} in up to {left} "
+            f"more segments (one trial each), and n_trials={target} leaves room for "
+            f"{room}: it may stop before every member gets there{untrained}. To train them "
+            f"all that far, pass n_trials={history.n_started + left} or more (a failed "
+            "segment counts too), or leave n_trials unset on a new study: pbt ends by "
+            "itself when they got there"
+        )
+
     @property
     def horizon(self) -> int:
         """The step every member trains up to."""
@@ -160,25 +190,25 @@ class PBT(Method):
         member = min(ready, key=lambda m: (m.step, m.index))
         claim = f"pbt:{member.index}:{member.done}"
         earlier = [history.trials[number] for number in member.attempts]
-        # a segment run again after a crash makes the same random draws as the attempt
-        # the crash stopped: those of its first attempt since the last that failed of
-        # its own (whose draws would fail again), if any
-        since = [t.number for t in earlier[_last_own_failure(earlier) + 1 :]]
-        draws = since[0] if since else history.next_number
-        failed = any(_failed_itself(t) for t in earlier)
+        # the draws are keyed on the member, its segment and how many attempts at it
+        # failed of their own (whose draws would fail again), not on the trial number: a
+        # segment run again after a crash draws what the attempt the crash stopped did,
+        # and the segments after it what an uninterrupted run's did
+        failures = sum(_failed_itself(t) for t in earlier)
+        draws = (member.index, member.done, failures)
         if earlier:
             claim = f"{claim}#{len(earlier)}"
         latest = member.latest
         if latest is None:
-            point = history.uniform(draws, len(history.space))
+            point = history.keyed_rng(draws).random(len(history.space))
             return Proposal(
                 params=history.space.decode(point),
                 budget=float(self.interval),
                 claim=claim,
             )
         source, origin, params = latest, Origin.CONTINUED.value, dict(latest.params)
-        rng = history.rng(draws, 1)
-        top = self.top_of(history, members, member, failed=failed)
+        rng = history.keyed_rng(draws, 1)
+        top = self.top_of(history, members, member, failed=failures > 0)
         if top:
             source = top[int(rng.integers(len(top)))]
             origin = Origin.EXPLOITED.value
@@ -265,11 +295,6 @@ def _failed_itself(trial: TrialRecord) -> bool:
     if trial.state is TrialState.PRUNED:
         return True
     return trial.state is TrialState.FAILED and not trial.stopped_from_outside
-
-
-def _last_own_failure(attempts: Sequence[TrialRecord]) -> int:
-    """The index of the last of ``attempts`` that failed of its own, -1 if none did."""
-    return max((i for i, t in enumerate(attempts) if _failed_itself(t)), default=-1)
 
 
 class _Line:

@@ -332,6 +332,37 @@ def test_returned_hypergradients_are_checked_like_reported_ones(
     assert trial.state is TrialState.FAILED and expected in (trial.error or ""), trial.error
 
 
+@pytest.mark.parametrize("method", ["gradient", "auto"])
+def test_a_descent_step_that_returns_no_hypergradient_fails_saying_so(
+    db: object, method: str
+) -> None:
+    """A branch of the function that forgets the hypergradient made its steps complete
+    without one: the descent took each as a failure and backed off half way, and the
+    study never got past the branch without a word. Such a step fails with the fix; a
+    first trial without one starts SPSA, whose probes need none, as before."""
+
+    @hp.tune({"x": hp.Float(-5.0, 5.0)}, method=method, study="g", db=db, seed=0)  # type: ignore[arg-type]
+    def f(x: float, trial: hp.Trial) -> dict[str, object]:
+        if trial.number >= 3:
+            return {"value": (x - 1) ** 2}
+        return {"value": (x - 1) ** 2, "hypergrad": {"x": 2 * (x - 1)}}
+
+    trials = f.optimize(n_trials=6).trials
+    late = trials[3:]
+    assert late and all(t.state is TrialState.FAILED for t in late)
+    assert (late[0].error or "").startswith(
+        "the function returned no hypergradient, but this trial is a step of a descent on "
+        "those it returns (trial 0 returned them): return {'hypergrad': {...}}"
+    )
+    assert all(t.state is TrialState.COMPLETE for t in trials if t not in late)
+
+    @hp.tune({"x": hp.Float(-5.0, 5.0)}, method=method, study="spsa", db=db, seed=0)  # type: ignore[arg-type]
+    def probed(x: float) -> float:
+        return (x - 1) ** 2
+
+    assert {t.state for t in probed.optimize(n_trials=6).trials} == {TrialState.COMPLETE}
+
+
 def test_a_derivative_as_a_0_d_array_is_a_number(db: object) -> None:
     """Autodiff libraries return a derivative as a 0-d array."""
 

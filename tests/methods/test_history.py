@@ -314,3 +314,26 @@ def test_best_check_follows_checks_as_they_arrive_without_passing_over_them() ->
     assert history.best_check(trial) == -0.4
     elsewhere = dataclasses.replace(trial, checks={1: 0.9})
     assert history.best_check(elsewhere) == -0.9 and history.best_check(trial) == -0.4
+
+
+def test_keyed_draws_repeat_per_key_and_stay_apart_from_other_keys_and_numbers() -> None:
+    """``keyed_rng`` (PBT's member and segment) repeats for a key in a new history, and a
+    key with a trailing 0 draws apart from the shorter one (NumPy's seeding reads
+    trailing zeros as absent), as does a trial number's :meth:`History.rng`."""
+    space = Space.from_user({"x": Float(0.0, 1.0)})
+    first, again = History(space, "minimize", 7), History(space, "minimize", 7)
+
+    def draws(generator: object) -> list[float]:
+        return list(generator.random(4))  # type: ignore[attr-defined]
+
+    assert draws(first.keyed_rng((1, 2, 0), 1)) == draws(again.keyed_rng((1, 2, 0), 1))
+    seen = [
+        draws(first.keyed_rng((1,))),
+        draws(first.keyed_rng((1, 0))),
+        draws(first.keyed_rng((1, 0, 0))),
+        draws(first.keyed_rng((1,), 1)),
+        draws(first.rng(1)),
+        draws(first.rng(1, 1)),
+        draws(History(space, "minimize", 8).keyed_rng((1,))),
+    ]
+    assert len({tuple(d) for d in seen}) == len(seen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -330,6 +331,117 @@ def test_a_budget_on_tune_is_refused_since_pbt_sets_each_segments_budget(
         @hp.tune(space, method=method, budget=hp.Budget(1, 3), db=tmp_path / "h.db")
         def train(lr: float, reg: float) -> float:
             return lr
+
+
+@pytest.mark.parametrize("loop", ["from scratch", "relabelled", "unloaded", "unsaved", "right"])
+def test_a_segment_that_does_not_go_on_from_its_checkpoint_says_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, loop: str
+) -> None:
+    """The mistakes of a PBT loop: training from step 1 without the checkpoint, loading
+    it and counting from 1 again, training ``trial.steps`` without loading it (the model
+    starts from scratch at every segment, and nothing told). Each is said once with the
+    loop to write; a loop that saves nothing gets only the warning that says so; the
+    right loop, nothing."""
+
+    @hp.tune({"lr": Float(1e-3, 1.0, log=True)}, method=PBT(population=4, interval=2,
+             generations=3), study="p", db=tmp_path / "h.db", seed=0)  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        state = {"w": 0.0}
+        if loop in ("relabelled", "right"):
+            state = trial.load_checkpoint() or state
+        steps = trial.steps if loop in ("unloaded", "right") else range(1, trial.budget + 1)
+        loss = 1.0
+        for step in steps:
+            state["w"] += lr * (1.0 - state["w"])
+            loss = (1.0 - state["w"]) ** 2
+            trial.report(loss, step=step)
+        if loop != "unsaved":
+            trial.save_checkpoint(state)
+        return loss
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        study = train.optimize()
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    if loop == "right":
+        assert said == []
+        return
+    assert len(said) == 1, said
+    if loop == "unsaved":
+        assert "completed without saving a checkpoint" in said[0]
+        return
+    first = next(t for t in study.trials if t.parents)  # the first segment that goes on
+    edge = first.parents[0]
+    how = "continuing" if edge.kind == "continued" else "copying"
+    expected = {
+        "from scratch": f"trial {first.number} of study 'p', {how} trial {edge.parent} at "
+        f"step {edge.step}, started from scratch (it reported step 1)",
+        "relabelled": f"trial {first.number} of study 'p' loaded the checkpoint of step "
+        f"{edge.step} ({how} trial {edge.parent}), then reported step 1",
+        "unloaded": f"trial {first.number} of study 'p', {how} trial {edge.parent} at step "
+        f"{edge.step}, trained steps {edge.step + 1} to {first.budget:g} without loading",
+    }
+    assert said[0].startswith(expected[loop]), said[0]
+    fix = "trial.load_checkpoint()" if loop != "relabelled" else "for epoch in trial.steps"
+    assert fix in said[0]
+
+
+def test_a_target_that_stops_the_population_short_says_so_with_the_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``n_trials=3`` of Optuna habit, with a population of 4, stopped at the target
+    without a word: one member never trained, none went past its first segment. The
+    run says so, with the target that trains every member to the horizon; a target
+    reached already, or one large enough, says nothing."""
+
+    @hp.tune({"lr": Float(1e-3, 1.0, log=True)}, method=PBT(population=4, interval=2,
+             generations=3), study="p", db=tmp_path / "h.db", seed=0)  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        state = trial.load_checkpoint() or {"w": 0.0}
+        for _ in trial.steps:
+            state["w"] += lr * (1.0 - state["w"])
+        trial.save_checkpoint(state)
+        return (1.0 - state["w"]) ** 2
+
+    def warnings_of(n_trials: int | None) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="hpotrack"):
+            train.optimize(n_trials=n_trials)
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+    (said,) = warnings_of(3)
+    assert said.startswith(
+        "study 'p': pbt trains 4 members to step 6 in up to 12 more segments (one trial "
+        "each), and n_trials=3 leaves room for 3: it may stop before every member gets "
+        "there (member 3 never trains: the population is 4)"
+    )
+    assert "pass n_trials=12 or more" in said
+    assert warnings_of(3) == []  # reached: nothing runs
+    (said,) = warnings_of(6)  # member 3 and the second segments of the others: 9 left
+    assert "up to 9 more segments (one trial each), and n_trials=6 leaves room for 3:" in said
+    assert "never train" not in said and "pass n_trials=12 or more" in said
+    assert warnings_of(12) == []
+    reached = {t.budget for t in hp.load_study("p", db=tmp_path / "h.db").trials}
+    assert max(b for b in reached if b is not None) == 6
+
+
+def test_max_budget_caps_the_steps_a_population_trains(tmp_path: Path) -> None:
+    """PBT gives each segment a whole-number budget itself, so ``max_budget`` counts the
+    steps its members trained; it was refused, telling the user to pass ``budget=``
+    to ``@tune``, which pbt refuses in turn."""
+
+    @hp.tune({"lr": Float(1e-3, 1.0, log=True)}, method=PBT(population=2, interval=5,
+             generations=4), study="p", db=tmp_path / "h.db", seed=0)  # fmt: skip
+    def train(lr: float, trial: hp.Trial) -> float:
+        state = trial.load_checkpoint() or 0.0
+        for step in trial.steps:
+            state += lr * (1.0 - state)
+            trial.report(1.0 - state, step=step)
+        trial.save_checkpoint(state)
+        return 1.0 - state
+
+    study = train.optimize(max_budget=12)
+    assert [t.trained for t in study.trials] == [5, 5, 5]  # the third started below 12
+    assert train.optimize(max_budget=40).trials[-1].budget == 20
 
 
 def test_enqueue_into_a_population_is_refused_with_what_to_do(tmp_path: Path) -> None:
