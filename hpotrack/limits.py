@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from hpotrack.claims import Claimed
 from hpotrack.errors import BudgetSpent, StopSearch, TargetReached
+from hpotrack.methods.base import Method
 from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.text import plural
@@ -50,3 +51,13 @@ def batch_spends(history: History, claimed: Sequence[Claimed], max_budget: float
     running = history.unfinished(TrialState.RUNNING)
     committed = sum(history.trials[number].budget or 0.0 for number in running)
     return history.trained + committed >= max_budget
+
+
+def method_end(history: History, method: Method) -> int | None:
+    """How many trials the study will have started when ``method`` is exhausted, where
+    it says (:meth:`Method.trials_left`): those started, those queued (they run first)
+    and those it still proposes; None when it does not say."""
+    left = method.trials_left(history)
+    if left is None:
+        return None
+    return history.n_started + history.count(TrialState.QUEUED) + left

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sized
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
+from hpotrack.limits import method_end
 from hpotrack.records import TrialState
 
 if TYPE_CHECKING:
@@ -147,6 +148,15 @@ class ProgressBar:
 
 
 _OPEN_BARS: set[ProgressBar] = set()  # bars of this process being drawn
+
+
+def bar_total(study: Study, target: int | None, progress: bool | None) -> int | None:
+    """What a run's bar counts toward: the target, else the trials the study will have
+    started once its method is exhausted, where the method says (grid: its cells);
+    not worked out for a bar that is off (``progress=False``: worker processes)."""
+    if target is not None or progress is False:
+        return target
+    return method_end(study.refresh(), study.method)
 
 
 def end_open_lines(streams: Iterable[object]) -> None:

@@ -30,7 +30,7 @@ from hpotrack.errors import (
 )
 from hpotrack.loader import IMPORTED_AGAIN
 from hpotrack.outcomes import checked_hypergradient, parse_result, stopped_outcome
-from hpotrack.progress import ProgressBar
+from hpotrack.progress import ProgressBar, bar_total
 from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import Origin, TrialState
 from hpotrack.recovery import heartbeat_for
@@ -422,7 +422,8 @@ def optimize_here(
     stopped = ""  # why the search stopped: said once the bar has drawn its last line
     study.remove_stray_checkpoint_files()
     try:
-        bar = ProgressBar(study, limit, enabled=progress, max_budget=max_budget, unstored=done)
+        total = bar_total(study, limit, progress)
+        bar = ProgressBar(study, total, enabled=progress, max_budget=max_budget, unstored=done)
         with bar, ctrl_c_noted() as ctrl_c:
             while not (timed_out := deadline is not None and time.time() >= deadline):
                 if not claims:

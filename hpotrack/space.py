@@ -76,7 +76,7 @@ def _check_name(name: object) -> str:
 class Space(Mapping[str, Param]):
     """An immutable, ordered mapping name -> parameter; the first parameter is grid axis 0."""
 
-    __slots__ = ("_grids", "_params")
+    __slots__ = ("_grid_keys", "_grids", "_params")
 
     def __init__(self, definition: Mapping[str, object]) -> None:
         if not isinstance(definition, Mapping):
@@ -95,6 +95,7 @@ class Space(Mapping[str, Param]):
                 params[name] = _from_user(item)
         self._params = params  # never changed after this: a Space is immutable
         self._grids: dict[int | None, tuple[_Axis, ...]] = {}
+        self._grid_keys: dict[int | None, dict[str, frozenset[str]]] = {}
 
     def __reduce__(self) -> tuple[type[Space], tuple[dict[str, Param]]]:
         """Pickle as the definition (for worker processes), without the grid cache."""
@@ -209,6 +210,22 @@ class Space(Mapping[str, Param]):
         """The number of grid cells: the product of each parameter's grid length, counted
         without listing whole ranges (``auto`` asks for any space)."""
         return math.prod(length for length, _ in self._axes(grid_points))
+
+    def on_grid(self, params: Mapping[str, Value], grid_points: int | None = None) -> bool:
+        """Whether ``params`` (valid values of the space) is a cell of the grid: each value
+        is one of its parameter's grid values, equal to 12 significant digits as in
+        :meth:`key`. A whole discrete range holds every valid value; the other grids are
+        lists (``grid_points`` long, or a Choice's options), compared as keys."""
+        if grid_points not in self._grid_keys:
+            self._grid_keys[grid_points] = {
+                name: frozenset(
+                    self.key({name: v}, (name,)) for v in param.grid_values(grid_points)
+                )
+                for name, param in self._params.items()
+                if grid_points is not None or not param.is_discrete
+            }
+        listed = self._grid_keys[grid_points]
+        return all(self.key(params, (name,)) in keys for name, keys in listed.items())
 
     def grid_cell(self, index: int, grid_points: int | None = None) -> dict[str, Value]:
         """Cell ``index`` of the grid, in mixed radix with the first parameter slowest."""

@@ -26,7 +26,7 @@ from typing import Any
 from hpotrack import checkpoints, claims, limits, lost, retries
 from hpotrack.checkmap import with_checks
 from hpotrack.claims import Claimed, Outcome, Worker, finished
-from hpotrack.errors import MethodError, StopSearch
+from hpotrack.errors import CallError, MethodError, StopSearch
 from hpotrack.handles import TrialCheckpoints, TrialChecks
 from hpotrack.methods.base import Proposal, checked
 from hpotrack.provenance import hostname
@@ -73,8 +73,17 @@ class Study(StudyReader):
 
     # -- writing ----------------------------------------------------------------------
 
-    def enqueue(self, params: Mapping[str, object], *, skip_if_exists: bool = False) -> int:
-        """Queue a trial with these hyperparameters; returns its number.
+    def enqueue(
+        self,
+        params: Mapping[str, object] | None = None,
+        *,
+        skip_if_exists: bool = False,
+        **values: object,
+    ) -> int:
+        """Queue a trial with these hyperparameters, given as a dict or as keywords
+        (``study.enqueue({"lr": 0.1})`` or ``study.enqueue(lr=0.1)``, as a manual call
+        takes them); returns its number. A hyperparameter named ``params`` or
+        ``skip_if_exists`` goes in the dict.
 
         Queued trials run before anything the method proposes, in number order. Values
         left out are drawn uniformly from the space, as ``random`` draws that trial's
@@ -82,7 +91,8 @@ class Study(StudyReader):
         when a trial in any state already has the given values, queue nothing and return
         that trial's number (warm starts that a rerun of the same script repeats).
         """
-        return self.enqueue_once(params, skip_if_exists=skip_if_exists).number
+        given = _enqueued_values(params, values, next(iter(self.space)))
+        return self.enqueue_once(given, skip_if_exists=skip_if_exists).number
 
     def enqueue_once(
         self, params: Mapping[str, object], *, skip_if_exists: bool = False
@@ -500,3 +510,24 @@ class Study(StudyReader):
         with self._store.write():
             run_id = self._store.insert_run(self._row.id, provenance)
         return Worker(run_id=run_id, host=hostname(), pid=os.getpid())
+
+
+def _enqueued_values(
+    params: Mapping[str, object] | None, values: dict[str, object], example: str
+) -> Mapping[str, object]:
+    """What :meth:`Study.enqueue` was given to queue: the dict, or the keywords (one form
+    per call: with both, which value wins would be a guess). ``example``: a parameter's
+    name, for the message of a call that gave neither."""
+    if params is not None and values:
+        keywords = ", ".join(f"{name}={value!r}" for name, value in values.items())
+        raise CallError(
+            f"enqueue() takes the values as a dict or as keywords, not both, but got "
+            f"{params!r} and {keywords}: put them all in one of the two"
+        )
+    if params is None and not values:
+        raise CallError(
+            f"enqueue() needs the values of the trial to queue, e.g. study.enqueue({example}=...) "
+            f"or study.enqueue({{{example!r}: ...}}) (values left out are drawn at random; "
+            "{} draws them all)"
+        )
+    return values if params is None else params

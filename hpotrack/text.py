@@ -13,6 +13,19 @@ default handler; a worker process's last word) and under a user's traceback (the
 an error a manual trial raised, the hint stored with a failure)."""
 
 
+AUTO_CHOSE = "auto chose "
+"""How ``auto``'s note on each trial it proposes starts: ``auto chose tpe: <why>``."""
+
+
+def auto_choice(note: str | None) -> str | None:
+    """The method an ``auto`` note says it chose (``auto chose tpe: ...`` -> ``tpe``);
+    None for any other note, or none: the list of studies reads it back from the note,
+    without importing the methods."""
+    if note is None or not note.startswith(AUTO_CHOSE):
+        return None
+    return note[len(AUTO_CHOSE) :].partition(":")[0] or None
+
+
 def plural(n: int, word: str) -> str:
     """``n`` and ``word``, with an s unless there is exactly one: "1 trial", "3 trials"."""
     return f"{n} {word}{'' if n == 1 else 's'}"

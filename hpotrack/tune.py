@@ -23,6 +23,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, cast
 
+from hpotrack import limits
 from hpotrack.arguments import checked_arguments, takes_no_function
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
@@ -37,6 +38,7 @@ from hpotrack.errors import (
     DefinitionError,
     HpotrackError,
     OptionError,
+    SpaceError,
     StorageError,
     TrialError,
 )
@@ -52,7 +54,7 @@ from hpotrack.provenance import (
 from hpotrack.records import TrialState
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.signature import check_signature
-from hpotrack.space import Space
+from hpotrack.space import Param, Space, Value
 from hpotrack.store import Store, open_store
 from hpotrack.study import Outcome, Study, Worker
 from hpotrack.text import PREFIX, not_a_number, plural
@@ -156,7 +158,11 @@ class TunedFunction(Generic[R]):
                 f"call {label}() with keyword arguments only, e.g. "
                 f"{label}({', '.join(f'{n}=...' for n in self.definition.space)})"
             )
-        values = self.definition.space.validate(params)  # before anything is stored
+        space = self.definition.space
+        if set(params) < set(space):  # only some left out: say how to run it
+            space.validate(params, partial=True)  # a bad value first
+            raise SpaceError(_missing_values_message(label, space, params, self.definition.method))
+        values = space.validate(params)  # before anything is stored
         study = self._called_study()
         worker = self._worker(study)
         claimed = study.start_manual(worker, values)
@@ -238,6 +244,7 @@ class TunedFunction(Generic[R]):
         target = n_trials if n_trials is not None else opened.target
         _warn_if_none_can_complete(opened, target)
         _warn_if_target_short(opened, target)
+        _say_how_many_trials(opened, target)
         if jobs > 1 and target is not None:  # no worker without a trial to run
             jobs = min(jobs, target - opened.refresh().n_started)
         if jobs <= 1:
@@ -434,6 +441,43 @@ def tuned_function(found: object, study: str) -> TunedFunction[Any] | None:
     return wrapping[0] if len(wrapping) == 1 else None
 
 
+def _missing_values_message(
+    label: str, space: Space, params: Mapping[str, object], method: Method
+) -> str:
+    """What a manual call ``label(**params)`` that leaves hyperparameters out is told: a
+    manual trial runs as called, so each needs a value (an example of each from the
+    middle of its range), or the trial is queued, where the values left out are drawn
+    (when ``method`` runs queued trials)."""
+    missing = [name for name in space if name not in params]
+    middle = space.decode([0.5] * len(space))
+    example = {name: params.get(name, _example(space[name], middle[name])) for name in space}
+    call = ", ".join(f"{name}={value!r}" for name, value in example.items())
+    them = "it" if len(missing) == 1 else "them"
+    message = (
+        f"{label}() runs one manual trial with a value for every hyperparameter, but got "
+        f"none for {', '.join(map(repr, missing))}: pass {them}{' too' if params else ''}, "
+        f"e.g. {label}({call})"
+    )
+    if method.refuses_enqueued is not None:
+        return message
+    given = ", ".join(f"{name}={value!r}" for name, value in params.items()) or "{}"
+    return (
+        f"{message}; or queue the trial with the values left out drawn at random, "
+        f"{label}.study.enqueue({given}), and {label}.optimize() runs it first"
+    )
+
+
+def _example(param: Param, value: Value) -> Value:
+    """``value`` of ``param`` in 3 significant digits when that is a value of it too (an
+    example a user types: 0.00316, not 0.0031622776601683794)."""
+    if not isinstance(value, float):
+        return value
+    try:
+        return param.validate(float(f"{value:.3g}"))
+    except SpaceError:
+        return value
+
+
 def _warn_if_none_can_complete(study: Study, target: int | None) -> None:
     """Say so when a method that stops trials at rungs cannot train any to the budget's
     max within the target (Optuna's Hyperband with 60 trials trains a few fully; here
@@ -471,6 +515,29 @@ def _warn_if_target_short(study: Study, target: int | None) -> None:
     why = study.method.short_target(target, history)
     if why is not None:
         log.warning("study %r: %s", study.name, why)
+
+
+def _say_how_many_trials(study: Study, target: int | None) -> None:
+    """Without a target, say once how many trials the run starts before the method is
+    exhausted, where it knows (grid: its cells no trial has); a grid of 10^5 cells ran
+    them all without a word of how many. Not when none is left: the run says why."""
+    if target is not None:
+        return
+    history = study.refresh()
+    end = limits.method_end(history, study.method)
+    if end is None or end <= history.n_started:
+        return
+    more = end - history.n_started
+    so_far = f" ({end:,} in all)" if history.n_started else ""
+    log.info(
+        "study %r: no n_trials given, so it runs until %s is done: %s more %s%s; pass "
+        "n_trials to stop sooner",
+        study.name,
+        study.method.deciding(history).name,
+        f"{more:,}",
+        "trial" if more == 1 else "trials",
+        so_far,
+    )
 
 
 def _check_max_budget(max_budget: object, study: str, definition: StudyDefinition) -> None:

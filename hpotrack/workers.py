@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpotrack.errors import HpotrackError, OptionError
 from hpotrack.loader import load_function, main_block_fix, one_line
-from hpotrack.progress import ProgressBar
+from hpotrack.progress import ProgressBar, bar_total
 from hpotrack.provenance import (
     callable_name,
     described,
@@ -221,7 +221,8 @@ def _run_round(
         workers.add(process.pid)
     errors: list[BaseException] = []
     try:
-        bar = ProgressBar(study, n_trials or study.target, enabled=progress, max_budget=max_budget)
+        total = bar_total(study, n_trials or study.target, progress)
+        bar = ProgressBar(study, total, enabled=progress, max_budget=max_budget)
         with bar:
             while any(p.is_alive() for p in processes):
                 _collect(results, errors, relay, wait=0.5)

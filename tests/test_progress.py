@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
-from hpotrack.progress import ProgressBar
+from hpotrack.progress import ProgressBar, bar_total
 
 
 class Terminal(io.StringIO):
@@ -130,6 +130,46 @@ def test_the_stop_reason_comes_below_the_bars_one_line(
     bar, message = terminal.getvalue().rstrip("\n").split("\n")  # not at "\r": the bar's
     assert bar.rpartition("\r")[2].startswith("s  [" + "#" * 24 + "] 4/4"), bar
     assert message == "[hpotrack] study 's' has 4 trials: the target of 4 is reached"
+
+
+@pytest.mark.parametrize("method", ["grid", "auto"])
+def test_a_run_without_n_trials_says_how_many_the_grid_runs_and_the_bar_counts_to_it(
+    db: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """optimize() without n_trials on a grid ran every cell with a bar of "N trials" and
+    no word of how many: now the count is said once, before the run (a queued trial and
+    the cells left; a manual trial covers its cell), and the bar counts to the total."""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a script: not pytest's
+
+    @hp.tune({"c": ["a", "b", "c", "d"], "n": [1, 2]}, method=method, study="s", db=db, seed=0)
+    def train(c: str, n: int) -> float:
+        return float(n)
+
+    train(c="a", n=1)
+    train.study.enqueue(c="b", n=1)
+    train.optimize(progress=True)
+    text = terminal.getvalue()
+    said = "[hpotrack] study 's': no n_trials given, so it runs until grid is done: 7 more "
+    assert text.count(said + "trials (8 in all); pass n_trials to stop sooner\n") == 1
+    drawn = [line for line in text.replace("\r", "\n").splitlines() if line.startswith("s  ")]
+    assert drawn and all("/8  " in line for line in drawn) and "8/8" in drawn[-1]
+    assert len(train.study.trials) == 8
+
+
+def test_the_bar_total_is_the_target_else_the_methods_end(db: Path) -> None:
+    """What both bars (one process's, and the parent's of n_jobs workers) count to; a
+    worker process draws none (progress=False) and does not work it out."""
+
+    @hp.tune({"c": ["a", "b", "c"]}, method="grid", study="g", db=db, seed=0)
+    def grid(c: str) -> float:
+        return 1.0
+
+    study = grid.study
+    assert [bar_total(study, None, p) for p in (None, True, False)] == [3, 3, None]
+    assert bar_total(study, 2, None) == 2
+    assert bar_total(study_with_trials(db, 1), None, True) is None  # auto (tpe): no end
 
 
 @pytest.mark.parametrize("to_the_terminal", [True, False], ids=["terminal", "file"])

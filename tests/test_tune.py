@@ -583,6 +583,39 @@ def test_a_manual_call_error_names_the_offending_hyperparameter(db: Path) -> Non
         train(x=0.1, n=2)
 
 
+def test_a_manual_call_leaving_values_out_names_the_fix(db: Path) -> None:
+    """It said only "missing hyperparameter(s) 'opt'": now how to call it (an example
+    value of each from the middle of its range), or how to queue it with those drawn."""
+    train = make(db)
+    with pytest.raises(hp.SpaceError) as raised:
+        train(x=0.1, n=2)
+    assert str(raised.value) == (
+        "train() runs one manual trial with a value for every hyperparameter, but got none "
+        "for 'opt': pass it too, e.g. train(x=0.1, n=2, opt='sgd'); or queue the trial with "
+        "the values left out drawn at random, train.study.enqueue(x=0.1, n=2), and "
+        "train.optimize() runs it first"
+    )
+    example = r"e\.g\. train\(x=0\.0, n=3, opt='sgd'\);.* train\.study\.enqueue\(\{\}\)"
+    with pytest.raises(hp.SpaceError, match=r"none for 'x', 'n', 'opt': pass them, " + example):
+        train()
+    with pytest.raises(hp.SpaceError, match=r"^`-1\.0 <= x <= 1\.0` must hold"):  # value first
+        train(x=5.0)
+    assert not db.exists()
+
+
+def test_a_manual_call_example_is_a_short_value_of_the_space(db: Path) -> None:
+    """A log-scale middle is 0.00316, not 0.0031622776601683794; a pbt study, which
+    queues no trial, is not told to queue one."""
+
+    @hp.tune({"lr": hp.Float(1e-5, 1.0, log=True), "k": hp.Int(1, 9)}, method="pbt", db=db)
+    def train(lr: float, k: int, trial: hp.Trial) -> float:
+        return lr
+
+    with pytest.raises(hp.SpaceError) as raised:
+        train(k=1)
+    assert str(raised.value).endswith("pass it too, e.g. train(lr=0.00316, k=1)")
+
+
 def test_a_manual_call_with_positional_arguments_raises_and_stores_nothing(db: Path) -> None:
     train = make(db)
     with pytest.raises(hp.HpotrackError, match="keyword"):
@@ -822,6 +855,39 @@ def test_skip_if_exists_returns_the_trial_that_has_the_values(db: Path) -> None:
     assert train.study.enqueue({"x": 0.25, "n": 1}) == 4  # without the flag: queued again
     assert train.study.enqueue({}, skip_if_exists=True) == 5  # nothing given: nothing to match
     assert [t.state.value for t in train.study.trials][3:] == ["queued"] * 3
+
+
+def test_enqueue_takes_the_values_as_keywords_too(db: Path) -> None:
+    """``study.enqueue(x=0.25)`` queues what ``study.enqueue({"x": 0.25})`` does, as a
+    manual call ``train(x=0.25, ...)`` takes them (it was Python's bare TypeError)."""
+    study = make(db).study
+    assert study.enqueue(x=0.25, n=2) == 0
+    assert study.enqueue({"x": 0.25, "n": 2}) == 1
+    assert study.enqueue(x=0.25, n=2, skip_if_exists=True) == 0
+    given = [{k: t.params[k] for k in ("x", "n")} for t in study.trials]
+    assert given == [{"x": 0.25, "n": 2}] * 2
+    with pytest.raises(hp.SpaceError, match="unknown hyperparameter 'nn'; did you mean 'n'"):
+        study.enqueue(x=0.0, nn=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (({"x": 0.25},), {"n": 2}, r"^enqueue\(\) takes the values as a dict or as keywords, "
+         r"not both, but got \{'x': 0\.25\} and n=2: put them all in one of the two$"),
+        ((), {}, r"^enqueue\(\) needs the values of the trial to queue, e\.g\. "
+         r"study\.enqueue\(x=\.\.\.\) or study\.enqueue\(\{'x': \.\.\.\}\) \(values left "
+         r"out are drawn at random; \{\} draws them all\)$"),
+    ],
+    ids=["both", "neither"],
+)  # fmt: skip
+def test_enqueue_refuses_both_forms_at_once_or_neither(
+    db: Path, args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
+    study = make(db).study
+    with pytest.raises(hp.errors.CallError, match=message):
+        study.enqueue(*args, **kwargs)
+    assert study.trials == []
 
 
 def test_enqueue_once_says_whether_this_call_queued_the_trial(db: Path) -> None:

@@ -28,9 +28,9 @@ from hpotrack.cli.common import (
 )
 from hpotrack.lineage import finals, segment_of
 from hpotrack.records import Origin, TrialRecord, TrialState
-from hpotrack.store import Store
+from hpotrack.store import Store, StudyRow
 from hpotrack.study import Study
-from hpotrack.text import cut, plural
+from hpotrack.text import auto_choice, cut, plural
 
 # only budget studies have them: no column of - otherwise
 BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
@@ -93,8 +93,9 @@ def show(
     says at which steps the rungs reached so far checked trials) and bracket.
     Parameters named like a column (state, value, ...) show as param_<name>. Below the
     table, "method:" says what the method noted of the latest configuration it proposed
-    (auto: which method it chose and why). A note there names running trials whose
-    worker is gone (killed, say); the list
+    (auto: which method it chose and why); in the list of studies, an auto study's
+    method reads "auto (tpe)", the one it chose last (JSON and CSV keep "auto"). A note
+    below the table names running trials whose worker is gone (killed, say); the list
     of studies counts them. On a terminal, long text is cut to fit: parameter values,
     study names, and on one too narrow for the table the parameters fold into one
     column (duration, origin and trained go when that needs the room, the list of
@@ -136,7 +137,7 @@ def show(
         # method and why; bohb: what its model saw), not of a promotion's, nor of
         # trials the user queued or ran or a retry; none when that trial has none (a
         # study reopened with a method that writes no note)
-        note = opened.store.latest_note(opened.id, besides=NOT_PROPOSED)
+        note = latest_method_note(opened.store, opened.id)
         if note:
             click.echo(_method_line(note))
         running = [t.number for t in trials if t.state is TrialState.RUNNING]
@@ -149,6 +150,13 @@ def show(
             )
     else:
         emit(_trial_rows(opened, trials, compact=False), fmt, trial_columns(opened))
+
+
+def latest_method_note(store: Store, study_id: int) -> str | None:
+    """What the method noted of the latest configuration it proposed (one query along
+    the number index): not of a promotion, nor of a trial the user queued or ran, nor
+    of a retry, whose notes are not the method's say on a new configuration."""
+    return store.latest_note(study_id, besides=NOT_PROPOSED)
 
 
 def _method_line(note: str) -> str:
@@ -361,7 +369,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "study": row.name,
-                    "method": method_name(row.method),
+                    "method": _method_cell(store, row),
                     "goal": row.direction[:3],
                     "trials": f"{total}: {states or 'none'}",
                     "best": best_value,
@@ -383,6 +391,18 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _method_cell(store: Store, row: StudyRow) -> str:
+    """The study's method in the table of studies: ``auto`` with the method it chose
+    for its latest configuration, ``auto (tpe)`` (read from that trial's note: one
+    indexed query per ``auto`` study), else :func:`method_name`. JSON and CSV keep the
+    stored name."""
+    name = method_name(row.method)
+    if name != "auto":
+        return name
+    chosen = auto_choice(latest_method_note(store, row.id))
+    return name if chosen is None else f"{name} ({chosen})"
 
 
 def method_name(stored: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ from hpotrack.methods.tpe import TPE
 from hpotrack.options import set_real, set_whole
 from hpotrack.params import Choice
 from hpotrack.records import TrialRecord, TrialState
-from hpotrack.text import plural
+from hpotrack.text import AUTO_CHOSE, plural
 
 
 @register
@@ -124,7 +124,7 @@ class Auto(Method):
     def ask(self, history: History) -> Proposal:
         method, reason = self.choose(history)
         proposal = method.ask(history)
-        note = f"auto chose {method.name}: {reason}"
+        note = f"{AUTO_CHOSE}{method.name}: {reason}"
         if proposal.note:
             note = f"{note}; {proposal.note}"
         return Proposal(
@@ -156,8 +156,19 @@ class Auto(Method):
     def trials_to_complete(self, history: History) -> int | None:
         return self.choose(history)[0].trials_to_complete(history)
 
+    def trials_left(self, history: History) -> int | None:
+        return self.choose(history)[0].trials_left(history)
+
     def short_target(self, target: int, history: History) -> str | None:
-        return self.choose(history)[0].short_target(target, history)
+        """What the method auto chose says of the target, as auto's choice: not the
+        random start of ``tpe`` and ``bayes``, which is what an expert runs on a study
+        that short (said only to a user who chose them: auto picks tpe for nearly every
+        new study, and n_trials=5 is no mistake)."""
+        method, reason = self.choose(history)
+        if isinstance(method, TPE | Bayes):
+            return None
+        why = method.short_target(target, history)
+        return None if why is None else f"{AUTO_CHOSE}{method.name} ({reason}), and {why}"
 
     def deciding(self, history: History) -> Method:
         return self.choose(history)[0]

@@ -116,6 +116,13 @@ class Method(ABC):
         for methods that stop trials at rungs first; None when any trial may."""
         return None
 
+    def trials_left(self, history: History) -> int | None:
+        """How many more trials this method proposes before it is exhausted, when it
+        knows (grid: its cells that no trial has); None when it does not, or never ends.
+        A run without ``n_trials`` says the count once and gives its progress bar the
+        total."""
+        return None
+
     def unusable(
         self, trial: TrialRecord, metrics: Mapping[str, Any], history: History
     ) -> str | None:

@@ -77,6 +77,31 @@ class Bayes(Method):
         the GP also waits for two finished trials with a value."""
         return max(5, 2 * len(space)) if self.n_startup is None else self.n_startup
 
+    def short_target(self, target: int, history: History) -> str | None:
+        """The GP proposes trial ``number`` once it is past the start-up
+        (:meth:`startup`) and two trials have a value: when the last trial the target
+        starts (after the queued ones), with every trial before it given a value, is
+        still short of either, the whole run is Sobol points."""
+        startup = self.startup(history.space)
+        queued = history.count(TrialState.QUEUED)
+        valued = history.count(TrialState.COMPLETE, TrialState.PRUNED)
+        proposed = target - history.n_started - queued  # the run's own proposals
+        last = history.next_number + proposed - 1
+        if proposed <= 0 or (last >= startup and valued + queued + proposed - 1 >= 2):
+            return None
+        fewest = max(startup - history.next_number + 1, 3 - valued - queued, 1)
+        needed = history.n_started + queued + fewest  # the target of a first GP trial
+        first = (
+            f"for the study's first {startup} trials (n_startup={startup}) and " if startup else ""
+        )
+        smaller = ", or a smaller n_startup to hp.methods.Bayes" if startup > 2 else ""
+        return (
+            f"bayes proposes Sobol points {first}until two trials have a value, and the "
+            f"target is {target}: every trial would be a Sobol point, none from its GP. Pass "
+            f"n_trials={needed} or more (several times n_startup, for the GP to pay off)"
+            f"{smaller}"
+        )
+
     def ask(self, history: History) -> Proposal:
         with gp.single_threaded_blas():
             return self._ask(history)

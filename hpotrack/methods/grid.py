@@ -83,6 +83,17 @@ class Grid(Method):
         ran = "its one cell has" if size == 1 else f"all {size:,} cells have"
         raise SearchExhausted(f"grid search is complete: {ran} been run{again}")
 
+    def trials_left(self, history: History) -> int:
+        """The cells no trial has (in any state, of any origin: :meth:`ask` skips those
+        too), counted over the study's distinct configurations, once per run."""
+        space = history.space
+        trials = history.trials
+        covered = sum(
+            space.on_grid(trials[number].params, self.grid_points)
+            for number in history.configurations()
+        )
+        return space.grid_size(self.grid_points) - covered
+
 
 def _failed_cells(history: History) -> int:
     """Configurations whose every trial failed (none complete, pruned, or queued to run

@@ -175,12 +175,22 @@ class History:
         :meth:`has_configuration` is, per set of names."""
         return self._first(values, tuple(values))
 
+    def configurations(self) -> list[int]:
+        """The lowest number of each distinct configuration the trials have, of any state
+        and origin (:meth:`Space.key`), from :meth:`has_configuration`'s index."""
+        return list(self._index(None).values())
+
     def _first(self, values: Mapping[str, Value], names: tuple[str, ...] | None) -> int | None:
+        return self._index(names).get(self.space.key(values, names))
+
+    def _index(self, names: tuple[str, ...] | None) -> dict[str, int]:
+        """Key of the values of ``names`` (None: all) -> the lowest number of a trial
+        with them, extended by the trials added since the last call."""
         keys, indexed = self._first_with.get(names, ({}, 0))
         for trial in self._trials[indexed:]:
             keys.setdefault(self.space.key(trial.params, names), trial.number)
         self._first_with[names] = (keys, len(self._trials))
-        return keys.get(self.space.key(values, names))
+        return keys
 
     def rng(self, number: int, stream: int = 0) -> np.random.Generator:
         """Randomness for trial ``number``: the same in every process and after resume."""

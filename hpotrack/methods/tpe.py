@@ -98,6 +98,23 @@ class TPE(Method):
         set_real(self, "min_bandwidth", "0 < min_bandwidth <= 1", lambda x: 0 < x <= 1)
         set_real(self, "prior_weight", "prior_weight > 0", lambda x: x > 0)
 
+    def short_target(self, target: int, history: History) -> str | None:
+        """The model guides a trial once ``n_startup`` trials have a value (complete or
+        pruned, as :meth:`ask` counts them): when those so far and every trial the target
+        still starts, each given one, stay within that, the whole run samples at random."""
+        valued = history.count(TrialState.COMPLETE, TrialState.PRUNED)
+        room = target - history.n_started
+        if room <= history.count(TrialState.QUEUED) or valued + room > self.n_startup:
+            return None  # none of its own to run, or a last one the model guides
+        needed = history.n_started + self.n_startup - valued + 1
+        smaller = ", or a smaller n_startup to hp.methods.TPE" if self.n_startup > 1 else ""
+        return (
+            f"tpe samples at random until {self.n_startup} trials have a value "
+            f"(n_startup={self.n_startup}), and the target is {target}: every trial would "
+            f"be a random point, none from its model. Pass n_trials={needed} or more (several "
+            f"times n_startup, for the model to pay off){smaller}"
+        )
+
     def ask(self, history: History) -> Proposal:
         complete, pruned, pending, failed = _gather(history)
         space, number = history.space, history.next_number

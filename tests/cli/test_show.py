@@ -90,6 +90,29 @@ def test_the_study_list_has_method_direction_states_and_best(db: Path) -> None:
     assert all(len(line) <= 80 for line in lines)
 
 
+def test_the_study_list_says_which_method_auto_chose(db: Path) -> None:
+    """An ``auto`` study reads ``auto (tpe)`` in the table: the method its latest
+    configuration came from (its note), not a trial the user ran by hand; ``auto``
+    alone before it proposed any, or when its latest is another method's. JSON and CSV
+    keep the stored name."""
+    space = {"x": hp.Float(0.0, 1.0), "n": hp.Int(1, 9)}
+
+    def f(x: float, n: int) -> float:
+        return x
+
+    assert hp.tune(space, study="fresh", db=db)(f).study.trials == []  # created, nothing run
+    hp.tune(space, method="random", study="was-random", db=db)(f).optimize(n_trials=1)
+    assert hp.tune(space, study="was-random", db=db)(f).study.method_name == "auto"  # reopened
+    hp.tune(space, study="alpha", db=db, seed=0)(f)(x=0.5, n=1)  # manual: not auto's
+    rows = {line.split()[0]: line.split()[1:3] for line in show(db).splitlines()[2:]}
+    assert rows["alpha"] == ["auto", "(tpe)"]
+    assert rows["beta"][0] == "grid"
+    assert rows["fresh"][:2] == ["auto", "min"] and rows["was-random"][:2] == ["auto", "min"]
+    assert {row["method"] for row in json.loads(show(db, "--format", "json"))} == {"auto", "grid"}
+    methods = {row["method"] for row in csv.DictReader(io.StringIO(show(db, "--format", "csv")))}
+    assert methods == {"auto", "grid"}
+
+
 def test_the_study_list_as_json_has_one_count_per_state(db: Path) -> None:
     rows = json.loads(show(db, "--format", "json"))
     alpha = next(row for row in rows if row["study"] == "alpha")

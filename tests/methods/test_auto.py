@@ -214,5 +214,28 @@ def test_auto_says_before_a_run_when_its_evolution_would_breed_no_child(
     f.optimize(n_trials=2)
     with caplog.at_level("WARNING", logger="hpotrack"):
         study = f.optimize(n_trials=5)
-    assert "evolution breeds children only once 20 trials have a value" in caplog.text
+    assert (
+        "study 'a': auto chose evolution (more than 0 trials), and evolution breeds "
+        "children only once 20 trials have a value"
+    ) in caplog.text
     assert {t.note for t in study.trials[2:]} == {"auto chose evolution: more than 0 trials"}
+
+
+@pytest.mark.parametrize("expensive_s", [1.0, 0.0], ids=["tpe", "bayes"])
+def test_auto_on_a_short_study_says_nothing_of_a_random_start_it_chose(
+    db: Path, caplog: pytest.LogCaptureFixture, expensive_s: float
+) -> None:
+    """tpe and bayes warn a user who chose them that a target within their start-up runs
+    random points only; auto, which picks them for nearly every new study, would have
+    warned of a method the user never named on any quick run (n_trials=3)."""
+    caplog.set_level("WARNING", logger="hpotrack")
+
+    @hp.tune({"x": (0.0, 1.0)}, method=Auto(expensive_s=expensive_s), db=db, study="a")
+    def f(x: float) -> float:
+        return x
+
+    f.optimize(n_trials=1)
+    study = f.optimize(n_trials=3)
+    assert study.trials[-1].note is not None
+    assert study.trials[-1].note.startswith(f"auto chose {('tpe', 'bayes')[expensive_s == 0]}")
+    assert caplog.messages == []

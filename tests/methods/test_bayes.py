@@ -474,3 +474,34 @@ def test_an_end_to_end_study_on_a_database(db: Path) -> None:
     assert len({tuple(t.params.values()) for t in trials}) == 15
     assert study.best.value is not None and study.best.value < 5.0
     assert hp.load_study("gp", db=db).trials[-1].params == trials[-1].params
+
+
+@pytest.mark.parametrize(
+    ("n_startup", "short", "said"),
+    [
+        (3, 3, "for the study's first 3 trials (n_startup=3) and until two trials have a "
+         "value, and the target is 3: every trial would be a Sobol point, none from its GP. "
+         "Pass n_trials=4 or more (several times n_startup, for the GP to pay off), or a "
+         "smaller n_startup to hp.methods.Bayes"),
+        (0, 2, "until two trials have a value, and the target is 2: every trial would be a "
+         "Sobol point, none from its GP. Pass n_trials=3 or more (several times n_startup, "
+         "for the GP to pay off)"),
+    ],
+    ids=["start-up", "two-values"],
+)  # fmt: skip
+def test_a_target_within_the_sobol_start_up_is_said_once_before_the_run(
+    db: Path, caplog: pytest.LogCaptureFixture, n_startup: int, short: int, said: str
+) -> None:
+    """``bayes`` with ``n_trials`` within its start-up ran Sobol points only and said
+    nothing; said once, before the run, only when no trial at all comes from the GP."""
+    caplog.set_level("WARNING", logger="hpotrack")
+
+    @hp.tune({"x": (0.0, 1.0)}, method=Bayes(n_startup=n_startup), study="b", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    f.optimize(n_trials=short)
+    assert caplog.messages == [f"study 'b': bayes proposes Sobol points {said}"]
+    caplog.clear()
+    f.optimize(n_trials=short + 1)
+    assert caplog.messages == []

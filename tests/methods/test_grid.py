@@ -139,6 +139,33 @@ def test_cells_claimed_by_number_in_older_studies_are_skipped() -> None:
     assert len(points) == len(set(points)) == 24
 
 
+def _proposals_left(method: Grid, history: History) -> int:
+    """How many trials ``method`` proposes from ``history`` on (a copy) until exhausted."""
+    copy = History(history.space, "minimize", history.seed)
+    for trial in history.trials:
+        copy.update(trial)
+    before = len(copy.trials)
+    _run_to_exhaustion(method, copy)
+    return len(copy.trials) - before
+
+
+@pytest.mark.parametrize("grid_points", [3, 5], ids=["same", "reopened-with-5"])
+def test_trials_left_counts_the_cells_no_trial_has(grid_points: int) -> None:
+    """What a run without n_trials says it will run, and its bar's total: the cells
+    still to propose, whatever covered the others (grid trials, even under other
+    grid_points; a manual trial on a cell, twice; not one between cells)."""
+    space = Space.from_user({"x": Float(0.0, 1.0), "c": Choice(["a", "b"])})
+    history = simulate(Grid(grid_points=3), space, 3, seed=0)
+    by_hand = [{"x": 1.0, "c": "b"}, {"x": 1.0, "c": "b"}, {"x": 0.3, "c": "a"}]
+    for params in by_hand:
+        proposal = Proposal(dict(params), origin="manual")
+        history.update(record(history.next_number, proposal, TrialState.COMPLETE, 1.0))
+    method = Grid(grid_points=grid_points)
+    left = method.trials_left(history)
+    assert left == _proposals_left(method, history)
+    assert left == {3: 2, 5: 10 - 4}[grid_points]  # x=0.0 and 1.0 (and 0.5) are on both
+
+
 def test_a_cell_enqueued_or_run_by_hand_is_not_run_again(db: Path) -> None:
     @hp.tune({"x": [1, 2, 3, 4]}, method="grid", study="cells", db=db)
     def f(x: int) -> float:

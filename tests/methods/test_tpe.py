@@ -254,3 +254,33 @@ def test_a_real_study_runs_with_tpe_and_beats_its_random_start(db: Path) -> None
     assert min(values[10:]) < min(values[:10])
     again = hp.load_study("tpe-e2e", db=db)
     assert [t.params for t in again.trials] == [t.params for t in study.trials]
+
+
+def test_a_target_within_the_random_start_up_is_said_once_before_the_run(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``tpe`` with ``n_trials`` no more than ``n_startup`` ran random search only and said
+    nothing; said once, before the run, only when no trial at all comes from the model
+    (one more than the start-up says nothing; nor does a target its queued trials fill)."""
+    caplog.set_level("WARNING", logger="hpotrack")
+
+    @hp.tune({"x": (0.0, 1.0)}, method=TPE(n_startup=4), study="t", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    f.optimize(n_trials=4)
+    assert caplog.messages == [
+        "study 't': tpe samples at random until 4 trials have a value (n_startup=4), and "
+        "the target is 4: every trial would be a random point, none from its model. Pass "
+        "n_trials=5 or more (several times n_startup, for the model to pay off), or a "
+        "smaller n_startup to hp.methods.TPE"
+    ]
+    caplog.clear()
+    f.optimize(n_trials=5)
+    assert caplog.messages == []
+    history = f.study.refresh()
+    assert TPE(n_startup=9).short_target(5, history) is None  # nothing left to run
+    assert "Pass n_trials=10 or more" in (TPE(n_startup=9).short_target(9, history) or "")
+    assert TPE(n_startup=9).short_target(10, history) is None
+    f.study.enqueue(x=0.5)
+    assert TPE(n_startup=9).short_target(6, history=f.study.refresh()) is None  # queued only
