@@ -73,8 +73,7 @@ def main(n_trials: int) -> None:
     factor = 10.0
     while len(study.trials) < n_trials and factor > 1.1:
         tried = {key(t.params) for t in study.trials}
-        best = dict(study.best.params)
-        untried = [p for p in neighbours(best, factor) if key(p) not in tried]
+        untried = [p for p in neighbours(study.best.params, factor) if key(p) not in tried]
         if not untried:
             factor = math.sqrt(factor)  # every move from the best was tried: take smaller steps
             continue

@@ -13,11 +13,19 @@ import sys
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic
 
 from hpotrack.errors import MethodError
 from hpotrack.options import set_whole
-from hpotrack.space import Value
+
+if TYPE_CHECKING:  # a default (PEP 696): a bare `TrialRecord` is TrialRecord[float | None]
+    from typing_extensions import TypeVar
+
+    V = TypeVar("V", bound=float | None, covariant=True, default=float | None)
+else:
+    from typing import TypeVar
+
+    V = TypeVar("V", covariant=True)
 
 
 class TrialState(str, Enum):
@@ -78,13 +86,19 @@ class Edge:
 
 
 @dataclass(frozen=True)
-class TrialRecord:
-    """One stored trial as users and methods see it. Times are Unix seconds."""
+class TrialRecord(Generic[V]):
+    """One stored trial as users and methods see it. Times are Unix seconds.
+
+    ``V`` is the type of :attr:`value`: ``float | None`` (None until the trial has a
+    value), ``float`` for :attr:`Study.best`, which always has one. ``params`` holds
+    each parameter's value, of the type its space gives it (a float, an int, a Choice's
+    option): ``Any`` to type checkers, as a union of those types made every read need a
+    cast (``float(params["lr"])`` was refused: None is a Choice's option)."""
 
     number: int
     state: TrialState
-    params: dict[str, Value]
-    value: float | None = None
+    params: dict[str, Any]
+    value: V = None  # type: ignore[assignment]  # a V of the default, float | None
     metrics: dict[str, Any] = field(default_factory=dict)
     budget: float | None = None
     origin: str = Origin.SAMPLED.value

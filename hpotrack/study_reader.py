@@ -19,7 +19,7 @@ from contextlib import suppress
 from functools import cached_property
 from numbers import Integral
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hpotrack import lineage, lost, views
 from hpotrack.budget import Budget
@@ -29,7 +29,7 @@ from hpotrack.methods.base import Method
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import from_json as method_from_json
 from hpotrack.records import TrialRecord
-from hpotrack.space import Space, Value
+from hpotrack.space import Space
 from hpotrack.store import Store, StudyRow
 
 __all__ = ["StudyReader"]
@@ -145,7 +145,7 @@ class StudyReader:
         return [_as_given(trial) for trial in self._cache.history.trials]
 
     @property
-    def best(self) -> TrialRecord:
+    def best(self) -> TrialRecord[float]:
         """The best complete trial (for a population, PBT, the best of what its members
         ended with: :func:`hpotrack.lineage.best_result`); :class:`NoCompleteTrial` before
         there is one."""
@@ -153,7 +153,7 @@ class StudyReader:
             with self._store.reading():
                 found = views.stored_best(self._store, self._row.id, self.direction)
             if found is not None:
-                return _as_given(found)
+                return _valued(found)
         history = self.refresh()
         best = lineage.best_result(history.trials, history.best, self.direction)
         if best is None:
@@ -162,22 +162,23 @@ class StudyReader:
                 with suppress(UnknownMethodError):  # how many is a hint, not the answer
                     needed = self.method.trials_to_complete(history)
             raise views.no_complete_trial(self.name, history, self.budget, needed)
-        return _as_given(best)
+        return _valued(best)
 
-    def schedule(self, number: int) -> dict[str, list[tuple[int, Value]]]:
+    def schedule(self, number: int) -> dict[str, list[tuple[int, Any]]]:
         """Trial ``number``'s hyperparameter schedule: for each hyperparameter, (first
         step, value) along the chain of segments it continues (PBT: the member's own
         segments and the members it exploited). A trial that continues nothing has one
-        entry per hyperparameter, at step 1."""
+        entry per hyperparameter, at step 1. Each value is of its parameter's type
+        (``Any``, as :attr:`TrialRecord.params`)."""
         number = self.trial(number).number
         return lineage.schedule(self.refresh().trials, number)
 
-    def best_final(self) -> TrialRecord:
+    def best_final(self) -> TrialRecord[float]:
         """The best trial the study ended with, :attr:`best` (the name is older than
         :attr:`best` naming a population's best final member)."""
         return self.best
 
-    def best_schedule(self) -> dict[str, list[tuple[int, Value]]]:
+    def best_schedule(self) -> dict[str, list[tuple[int, Any]]]:
         """The hyperparameter schedule of :meth:`best_final` (see :meth:`schedule`): what
         population-based training learned, step by step."""
         return self.schedule(self.best_final().number)
@@ -258,3 +259,10 @@ def _as_given(record: TrialRecord) -> TrialRecord:
     ``.copy()`` expect): the history's grow without copies (:mod:`hpotrack.checkmap`)."""
     checks = record.checks
     return record if type(checks) is dict else record.replace(checks=dict(checks))
+
+
+def _valued(best: TrialRecord) -> TrialRecord[float]:
+    """:func:`_as_given` for :attr:`StudyReader.best`, typed as having a value: each
+    way to it (the store's best, the history's, :func:`lineage.best_final`) picks
+    only a trial with one, so users need no ``is not None`` check."""
+    return cast("TrialRecord[float]", _as_given(best))

@@ -111,7 +111,7 @@ class Trial:
     ) -> None:
         self.trial_id = trial_id
         self.number = number
-        self.params = dict(params)
+        self.params: dict[str, Any] = dict(params)  # a value per name, of its type
         self.budget: Any = budget  # an int for whole-number budgets: range(trial.budget)
         self._checks = checks
         self._next_check = None if checks is None else checks.next_check(0)

@@ -61,6 +61,11 @@ from hpotrack.text import PREFIX, not_a_number, plural
 
 log = logging.getLogger("hpotrack")
 
+if sys.version_info >= (3, 11):
+    from typing import Never
+else:  # the same bottom type by its older name (typing.get_type_hints resolves either)
+    from typing import NoReturn as Never
+
 if TYPE_CHECKING:  # a default (PEP 696): a bare `hp.TunedFunction` stays valid in strict mypy
     from typing_extensions import TypeVar
 
@@ -144,9 +149,11 @@ class TunedFunction(Generic[R]):
             runs[study.name] = study.worker(row)
         return runs[study.name]
 
-    def __call__(self, *args: Any, **params: Any) -> R:
+    def __call__(self, *args: Never, **params: Any) -> R:
         """Run and record one manual trial; returns what the function returns, or raises
-        what it raised (:class:`Pruned` too, when its method stopped it) once stored."""
+        what it raised (:class:`Pruned` too, when its method stopped it) once stored.
+        Hyperparameters by keyword only: ``args`` is there to say so (a TrialError), and
+        typed ``Never`` so that type checkers flag ``train(0.01, 2)`` too."""
         label = callable_name(self.fn).rpartition(".")[2]
         call = f"{label}(...)"
         refuse_while_imported(f"{call} (a manual trial)")

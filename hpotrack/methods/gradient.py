@@ -393,7 +393,7 @@ def hypergradient(space: Space, trial: TrialRecord) -> Array | None:
     for i, name in enumerate(space):
         param, value = space[name], given.get(name)
         if isinstance(param, Float) and isinstance(value, int | float) and math.isfinite(value):
-            x = float(trial.params[name])  # type: ignore[arg-type]
+            x = float(trial.params[name])
             scale = x * math.log(param.high / param.low) if param.log else param.high - param.low
             out[i] = value * scale
     return out
