@@ -12,19 +12,16 @@ import dataclasses
 import functools
 import inspect
 import logging
-import os
 import reprlib
 import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, cast
 
-from hpotrack import limits
-from hpotrack.arguments import checked_arguments, takes_no_function
+from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
 from hpotrack.definition import (
@@ -34,10 +31,8 @@ from hpotrack.definition import (
     open_study,
 )
 from hpotrack.errors import (
-    CallError,
     DefinitionError,
     HpotrackError,
-    OptionError,
     SpaceError,
     StorageError,
     TrialError,
@@ -52,12 +47,13 @@ from hpotrack.provenance import (
     run_provenance,
 )
 from hpotrack.records import TrialState
+from hpotrack.run_checks import check_max_budget, checked_run_options, say_before_run, whole_count
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.signature import check_signature
 from hpotrack.space import Param, Space, Value
 from hpotrack.store import Store, open_store
 from hpotrack.study import Outcome, Study, Worker
-from hpotrack.text import PREFIX, not_a_number, plural
+from hpotrack.text import PREFIX, plural
 
 log = logging.getLogger("hpotrack")
 
@@ -240,8 +236,8 @@ class TunedFunction(Generic[R]):
 
         refuse_while_a_worker_imports()
         refuse_while_imported("optimize()")
-        n_trials, jobs = _checked_run_options(n_trials, n_jobs, timeout, progress)
-        _check_max_budget(max_budget, study or self.definition.name, self.definition)
+        n_trials, jobs = checked_run_options(n_trials, n_jobs, timeout, progress, OPTIMIZE_OPTIONS)
+        check_max_budget(max_budget, study or self.definition.name, self.definition)
         if jobs > 1:  # refused before the study or its target is stored
             importable_reference(self.fn)
         deadline = None if timeout is None else time.time() + timeout  # from this call on
@@ -249,9 +245,7 @@ class TunedFunction(Generic[R]):
         if n_trials is not None:
             opened.raise_target(n_trials)
         target = n_trials if n_trials is not None else opened.target
-        _warn_if_none_can_complete(opened, target)
-        _warn_if_target_short(opened, target)
-        _say_how_many_trials(opened, target)
+        say_before_run(opened, target)
         if jobs > 1 and target is not None:  # no worker without a trial to run
             jobs = min(jobs, target - opened.refresh().n_started)
         if jobs <= 1:
@@ -350,7 +344,7 @@ def tune(
     search_method.check(search_space)
     check_budget_given(budget)
     search_method.check_budget(budget)
-    max_failures = _count("max_failures", max_failures, minimum=1, error=DefinitionError)
+    max_failures = whole_count("max_failures", max_failures, minimum=1, error=DefinitionError)
     if keep_checkpoints not in ("needed", "all"):
         raise DefinitionError(
             "keep_checkpoints must be 'needed' or 'all', but got "
@@ -382,51 +376,6 @@ def tune(
 
 
 OPTIMIZE_OPTIONS = [p for p in inspect.signature(TunedFunction.optimize).parameters if p != "self"]
-
-
-def _checked_run_options(
-    n_trials: int | None, n_jobs: int, timeout: float | None, progress: bool | None
-) -> tuple[int | None, int]:
-    """Check ``optimize()``'s options before the study is opened or its target stored;
-    returns ``n_trials`` as a plain int (or None) and how many processes to run
-    (``n_jobs=-1``: one per core)."""
-    if callable(n_trials):  # Optuna's study.optimize(objective)
-        raise CallError(takes_no_function("optimize", OPTIMIZE_OPTIONS))
-    if n_trials is not None:
-        n_trials = _count("n_trials", n_trials, minimum=0)
-    if not (isinstance(n_jobs, Integral) and not isinstance(n_jobs, bool) and n_jobs == -1):
-        n_jobs = _count("n_jobs", n_jobs, minimum=1, also="(or -1: one per core) ")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, Real) or not timeout > 0
-    ):
-        raise OptionError(
-            f"`timeout > 0` must hold for a number of seconds, but got "
-            f"timeout={timeout!r}{not_a_number(timeout)}"
-        )
-    if progress is not None and not isinstance(progress, bool):
-        raise OptionError(
-            f"`progress` must be True, False or None (a bar on a terminal), but got "
-            f"progress={progress!r}"
-        )
-    return n_trials, (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
-
-
-def _count(
-    name: str,
-    value: object,
-    *,
-    minimum: int,
-    also: str = "",
-    error: type[HpotrackError] = OptionError,
-) -> int:
-    """``value`` as a plain int (numpy's integers too) of at least ``minimum``; else
-    ``error`` (a run's option by default, a study setting's for ``@tune``)."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise error(
-            f"`{name} >= {minimum}` {also}must hold for a whole number, but got "
-            f"{name}={value!r}{not_a_number(value)}"
-        )
-    return int(value)
 
 
 def tuned_function(found: object, study: str) -> TunedFunction[Any] | None:
@@ -483,93 +432,3 @@ def _example(param: Param, value: Value) -> Value:
         return param.validate(float(f"{value:.3g}"))
     except SpaceError:
         return value
-
-
-def _warn_if_none_can_complete(study: Study, target: int | None) -> None:
-    """Say so when a method that stops trials at rungs cannot train any to the budget's
-    max within the target (Optuna's Hyperband with 60 trials trains a few fully; here
-    ``Budget(1, 100)`` needs 121 trials before the first). Not when the target is
-    reached already: this call runs nothing."""
-    if study.budget is None or target is None:
-        return
-    history = study.refresh()
-    if target <= history.n_started:
-        return
-    needed = study.method.trials_to_complete(history)
-    if needed is not None and target < needed and not history.count(TrialState.COMPLETE):
-        log.warning(
-            "study %r: %s trains a trial to the budget's max (%g) only after about %d "
-            "trials (n_trials counts its promotions too), and the target is %d: every "
-            "trial may stop early. Run about %d or more",
-            study.name,
-            study.method.name,
-            study.budget.max,
-            needed,
-            target,
-            needed,
-        )
-
-
-def _warn_if_target_short(study: Study, target: int | None) -> None:
-    """Say so when the method says ``target`` trials are too few for it to do what it
-    is for (:meth:`Method.short_target`), before they run. Not when the target is
-    reached already: this call runs nothing."""
-    if target is None:
-        return
-    history = study.refresh()
-    if target <= history.n_started:
-        return
-    why = study.method.short_target(target, history)
-    if why is not None:
-        log.warning("study %r: %s", study.name, why)
-
-
-def _say_how_many_trials(study: Study, target: int | None) -> None:
-    """Without a target, say once how many trials the run starts before the method is
-    exhausted, where it knows (grid: its cells no trial has); a grid of 10^5 cells ran
-    them all without a word of how many. Not when none is left: the run says why."""
-    if target is not None:
-        return
-    history = study.refresh()
-    end = limits.method_end(history, study.method)
-    if end is None or end <= history.n_started:
-        return
-    more = end - history.n_started
-    so_far = f" ({end:,} in all)" if history.n_started else ""
-    log.info(
-        "study %r: no n_trials given, so it runs until %s is done: %s more %s%s; pass "
-        "n_trials to stop sooner",
-        study.name,
-        study.method.deciding(history).name,
-        f"{more:,}",
-        "trial" if more == 1 else "trials",
-        so_far,
-    )
-
-
-def _check_max_budget(max_budget: object, study: str, definition: StudyDefinition) -> None:
-    """``max_budget`` is a positive number of steps of a whole-number study budget (the
-    definition's: opening the study checks that the stored one is the same), or of the
-    whole-number budgets the method gives trials itself (pbt's segments)."""
-    if max_budget is None:
-        return
-    if (
-        isinstance(max_budget, bool)
-        or not isinstance(max_budget, Real)
-        or not float(max_budget) > 0
-    ):
-        raise OptionError(
-            f"`max_budget > 0` must hold (steps of the study's budget, e.g. epochs), but got "
-            f"max_budget={max_budget!r}"
-        )
-    budget = definition.budget
-    if budget is None and definition.method.sets_budgets:
-        return
-    if budget is None or not budget.whole:
-        what = "no budget" if budget is None else repr(budget)
-        raise OptionError(
-            f"max_budget counts the steps trials train (e.g. epochs), but the function "
-            f"of study {study!r} declares {what}: "
-            "pass budget=hp.Budget(min, max) with whole numbers to @tune, or stop by "
-            "n_trials or timeout"
-        )
