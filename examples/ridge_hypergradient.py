@@ -160,7 +160,7 @@ def main() -> None:
         raise SystemExit(0 if error < 1e-4 else 1)
     study = ridge.optimize(n_trials=args.n_trials)
     first, best = study.trials[0], study.best
-    assert best.value is not None and first.value is not None
+    assert first.value is not None  # study.best has a value; trials[0] may have none
     lams = penalties(best.params)
     single, lam = shared_penalty(split)
     print(f"validation MSE: {first.value:.5f} at lam = 1 (trial 0) -> best {best.value:.5f} "
