@@ -6,7 +6,6 @@ many trials a run without ``n_trials`` starts."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -31,7 +30,7 @@ def checked_run_options(
     """Check ``optimize()``'s options (named ``options``, for the message when its first
     is given a function) before the study is opened or its target stored; returns
     ``n_trials`` as a plain int (or None) and how many processes to run (``n_jobs=-1``:
-    one per core)."""
+    one per CPU this process may use)."""
     if callable(n_trials):  # Optuna's study.optimize(objective)
         raise CallError(takes_no_function("optimize", options))
     if n_trials is not None:
@@ -50,7 +49,9 @@ def checked_run_options(
             f"`progress` must be True, False or None (a bar on a terminal), but got "
             f"progress={progress!r}"
         )
-    return n_trials, (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    from hpotrack.workers import usable_cpus  # not at import: workers loads multiprocessing
+
+    return n_trials, usable_cpus() if n_jobs == -1 else n_jobs
 
 
 def whole_count(

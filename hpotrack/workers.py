@@ -19,7 +19,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("hpotrack")
 INTERRUPTED = 130  # a worker's exit code after a KeyboardInterrupt (128 + SIGINT, as shells)
 STOP_GRACE_S = 10.0  # how long stopped workers have, together, to store their trials and exit
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+"""The variables that size the thread pools of OpenMP (scikit-learn's forests and
+boosting), BLAS (numpy, scipy), numexpr and numba, read as each library loads."""
+PROCESS_VARIABLE = "LOKY_MAX_CPU_COUNT"  # the CPUs joblib's n_jobs=-1 counts
 
 
 class ParentGone(KeyboardInterrupt):
@@ -216,9 +229,10 @@ def _run_round(
     processes = [
         context.Process(target=_work, args=(*job, results, level), daemon=True) for _ in range(jobs)
     ]
-    for process in processes:
-        process.start()
-        workers.add(process.pid)
+    with cpu_shares(jobs):
+        for process in processes:
+            process.start()
+            workers.add(process.pid)
     errors: list[BaseException] = []
     try:
         total = bar_total(study, n_trials or study.target, progress)
@@ -245,6 +259,40 @@ _STOPPED = (0, None, -signal.SIGTERM)
 """Exit codes of workers that stopped rather than died: done, or SIGTERM while spawn
 imported the script, before :func:`_work` took SIGTERM over (then it would have stored
 its trial as interrupted and exited with 0: SIGTERM to one worker stops only that one)."""
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity (``taskset``, a container's
+    cpuset) where the system tells it, else every CPU of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+@contextmanager
+def cpu_shares(jobs: int) -> Iterator[None]:
+    """Give the worker processes started inside a share of the CPUs each
+    (``usable_cpus() // jobs``, at least 1) through the variables they inherit: their
+    BLAS and OpenMP libraries each sized a pool of one thread per CPU, so ``jobs``
+    workers ran ``jobs`` times as many threads as CPUs, and measured, n_jobs=2 on 2 CPUs
+    took 2-4 times as long as n_jobs=1 (gradient boosting's OpenMP threads spin while
+    they wait for a CPU). The variables are set in this process only while the workers
+    start (spawn copies its environment), so that every library a worker loads, and the
+    processes it starts (joblib's ``n_jobs=-1`` counts ``LOKY_MAX_CPU_COUNT``), sees
+    them. Where the user set any of :data:`THREAD_VARIABLES` (or the joblib one), those
+    are theirs and none of that group is set."""
+    share = str(max(1, usable_cpus() // jobs))
+    chosen = {name: share for name in THREAD_VARIABLES}
+    if any(name in os.environ for name in THREAD_VARIABLES):
+        chosen = {}
+    if PROCESS_VARIABLE not in os.environ:
+        chosen[PROCESS_VARIABLE] = share
+    os.environ.update(chosen)
+    try:
+        yield
+    finally:
+        for name in chosen:
+            os.environ.pop(name, None)
 
 
 def refuse_while_a_worker_imports(call: str = "optimize()") -> None:
@@ -283,6 +331,7 @@ def _work(
     from hpotrack.tune import tuned_function
 
     _stop_once()
+    _may_start_processes()
     _write_as_the_parent(output_errors)  # before the script is imported: it may print
     try:
         _stop_when_the_parent_dies()  # may raise ParentGone at once: inside the try
@@ -318,6 +367,30 @@ def _work(
         # nothing left to stop, and ParentGone raised on the way out is a stray traceback
         signal.signal(signal.SIGINT, ignored)
         signal.signal(signal.SIGTERM, ignored)
+        _end_child_processes()
+
+
+def _may_start_processes() -> None:
+    """Let the tuned function start processes of its own, as it can with ``n_jobs=1``.
+    The parent starts its workers as daemons, so that they end with it; but a daemonic
+    process may not start processes, and a trial that did (``multiprocessing.Pool``,
+    a PyTorch ``DataLoader(num_workers=2)``) failed with "daemonic processes are not
+    allowed to have children", while joblib (``cross_val_score(..., n_jobs=-1)``) ran
+    one job at a time and warned at every call. Only this process's own view of itself
+    changes: the parent still ends it with itself."""
+    multiprocessing.current_process().daemon = False
+
+
+def _end_child_processes() -> None:
+    """End the processes the trials left running: joblib keeps its pool of processes
+    waiting 300 s for more work. A script run with ``n_jobs=1`` ends them as it exits
+    (joblib's exit hook), but a multiprocessing worker first waits for its children, and
+    runs that hook only after: each worker waited the 300 s before it exited."""
+    children = multiprocessing.active_children()
+    for child in children:
+        child.terminate()
+    for child in children:
+        child.join(timeout=STOP_GRACE_S)
 
 
 def _write_as_the_parent(errors: str | None) -> None:

@@ -853,3 +853,134 @@ def test_workers_that_do_not_stop_share_one_grace_period_then_are_terminated(
         process.process.join(10)
         assert process.exitcode == -signal.SIGTERM
     assert len(timeouts) == 2 and sum(timeouts) <= 0.5
+
+
+CPU_SHARE_SCRIPT = """\
+import os, sys
+import numpy, threadpoolctl
+import hpotrack as hp
+
+def variable(name):
+    return int(os.environ.get(name, -1))
+
+@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')
+def f(x):
+    blas = [p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas']
+    return {'value': x, 'blas': max(blas), 'omp': variable('OMP_NUM_THREADS'),
+            'openblas': variable('OPENBLAS_NUM_THREADS'), 'loky': variable('LOKY_MAX_CPU_COUNT')}
+
+if __name__ == '__main__':
+    f.optimize(n_trials=2, n_jobs=2)
+    print(variable('OPENBLAS_NUM_THREADS'), variable('LOKY_MAX_CPU_COUNT'))
+"""
+
+
+def _worker_metrics(folder: Path) -> list[dict[str, Any]]:
+    """Run :data:`CPU_SHARE_SCRIPT` (two trials, two workers): each trial's metrics."""
+    done = run_source(folder, CPU_SHARE_SCRIPT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["-1", "-1"]  # the parent's environment is as it was
+    trials = hp.load_study("s", db=folder / "h.db").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2, [t.error for t in trials]
+    return [t.metrics for t in trials]
+
+
+@pytest.fixture
+def no_thread_variables(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in (*workers.THREAD_VARIABLES, workers.PROCESS_VARIABLE):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_workers_share_the_cpus_instead_of_each_running_a_thread_per_cpu(
+    tmp_path: Path, no_thread_variables: pytest.MonkeyPatch
+) -> None:
+    """Each worker's BLAS (loaded as the script is imported, before the worker runs
+    anything of hpotrack's) and OpenMP pools had a thread per CPU: n_jobs=2 on 2 CPUs ran
+    4 busy threads and took 2-4 times as long as n_jobs=1. Now each worker gets its
+    share, and joblib's n_jobs=-1 in a trial counts that share too."""
+    share = max(1, workers.usable_cpus() // 2)
+    for metrics in _worker_metrics(tmp_path):
+        assert metrics["blas"] == share
+        assert metrics["omp"] == metrics["openblas"] == metrics["loky"] == share
+
+
+def test_thread_variables_the_user_set_are_left_to_them(
+    tmp_path: Path, no_thread_variables: pytest.MonkeyPatch
+) -> None:
+    """OMP_NUM_THREADS set by the user also sizes OpenBLAS's pool: hpotrack sets none of
+    the thread variables then (OPENBLAS_NUM_THREADS would override theirs)."""
+    no_thread_variables.setenv("OMP_NUM_THREADS", "1")
+    share = max(1, workers.usable_cpus() // 2)
+    for metrics in _worker_metrics(tmp_path):
+        assert (metrics["omp"], metrics["openblas"], metrics["loky"]) == (1, -1, share)
+
+
+def test_a_trial_in_a_worker_may_start_processes(tmp_path: Path) -> None:
+    """Workers are daemonic processes (they end with the parent), which may not start
+    processes: a trial using multiprocessing (a Pool, a PyTorch DataLoader with workers)
+    failed with n_jobs=2 and ran with n_jobs=1; joblib ran its jobs one by one, warning."""
+    done = run_script(
+        tmp_path,
+        "import multiprocessing, time\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='child', db='h.db')\n"
+        "def g(x):\n"
+        "    child = multiprocessing.get_context('fork').Process(target=time.sleep, args=(0,))\n"
+        "    child.start()\n"
+        "    child.join()\n"
+        "    return child.exitcode\n"
+        "if __name__ == '__main__':\n    g.optimize(n_trials=2, n_jobs=2)\n",
+    )
+    assert done.returncode == 0, done.stderr
+    trials = hp.load_study("child", db=tmp_path / "h.db").trials
+    assert [(t.state, t.value) for t in trials] == [(TrialState.COMPLETE, 0.0)] * 2, [
+        t.error for t in trials
+    ]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs CPU affinity and two CPUs",
+)
+def test_n_jobs_minus_one_counts_the_cpus_this_process_may_use() -> None:
+    """Under ``taskset -c 0`` (or a container's cpuset) n_jobs=-1 started a worker per
+    CPU of the machine, all on the one CPU allowed."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os\n"
+            "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+            "from hpotrack.run_checks import checked_run_options\n"
+            "print(checked_run_options(None, -1, None, None, ())[1])\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1"]
+
+
+def test_a_pool_of_processes_a_trial_leaves_open_does_not_keep_its_worker_waiting(
+    tmp_path: Path,
+) -> None:
+    """A pool kept for the next trials (joblib's, reused for 300 s; here one never shut
+    down) ends with a script run with n_jobs=1, through its exit hook. A worker process
+    waited for its children before that hook: joblib's kept it 300 s, this one for ever."""
+    done = run_script(
+        tmp_path,
+        "import concurrent.futures, multiprocessing\n"
+        "POOL = []\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='pool', db='h.db')\n"
+        "def g(x):\n"
+        "    if not POOL:\n"
+        "        context = multiprocessing.get_context('fork')\n"
+        "        POOL.append(concurrent.futures.ProcessPoolExecutor(1, mp_context=context))\n"
+        "    return POOL[0].submit(abs, -x).result()\n"
+        "if __name__ == '__main__':\n    g.optimize(n_trials=2, n_jobs=2)\n",
+    )
+    assert done.returncode == 0, done.stderr
+    trials = hp.load_study("pool", db=tmp_path / "h.db").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
