@@ -13,6 +13,7 @@ from hpotrack import limits
 from hpotrack.arguments import takes_no_function
 from hpotrack.definition import StudyDefinition
 from hpotrack.errors import CallError, HpotrackError, OptionError
+from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.study import Study
 from hpotrack.text import not_a_number
@@ -103,21 +104,21 @@ def check_max_budget(max_budget: object, study: str, definition: StudyDefinition
 def say_before_run(study: Study, target: int | None) -> None:
     """What ``optimize()`` says of the study once before a run that stops at ``target``
     (None: when the method is exhausted): a target too short for the method, or the
-    count of trials that a run without one starts."""
-    _warn_if_none_can_complete(study, target)
-    _warn_if_target_short(study, target)
-    _say_how_many_trials(study, target)
+    count of trials that a run without one starts. Nothing when a target is reached
+    already: the run says so, and runs nothing."""
+    history = study.refresh()
+    if target is None:
+        _say_how_many_trials(study, history)
+    elif target > history.n_started:
+        _warn_if_none_can_complete(study, history, target)
+        _warn_if_target_short(study, history, target)
 
 
-def _warn_if_none_can_complete(study: Study, target: int | None) -> None:
+def _warn_if_none_can_complete(study: Study, history: History, target: int) -> None:
     """Say so when a method that stops trials at rungs cannot train any to the budget's
     max within the target (Optuna's Hyperband with 60 trials trains a few fully; here
-    ``Budget(1, 100)`` needs 121 trials before the first). Not when the target is
-    reached already: this call runs nothing."""
-    if study.budget is None or target is None:
-        return
-    history = study.refresh()
-    if target <= history.n_started:
+    ``Budget(1, 100)`` needs 121 trials before the first)."""
+    if study.budget is None:
         return
     needed = study.method.trials_to_complete(history)
     if needed is not None and target < needed and not history.count(TrialState.COMPLETE):
@@ -134,27 +135,18 @@ def _warn_if_none_can_complete(study: Study, target: int | None) -> None:
         )
 
 
-def _warn_if_target_short(study: Study, target: int | None) -> None:
+def _warn_if_target_short(study: Study, history: History, target: int) -> None:
     """Say so when the method says ``target`` trials are too few for it to do what it
-    is for (:meth:`Method.short_target`), before they run. Not when the target is
-    reached already: this call runs nothing."""
-    if target is None:
-        return
-    history = study.refresh()
-    if target <= history.n_started:
-        return
+    is for (:meth:`Method.short_target`), before they run."""
     why = study.method.short_target(target, history)
     if why is not None:
         log.warning("study %r: %s", study.name, why)
 
 
-def _say_how_many_trials(study: Study, target: int | None) -> None:
+def _say_how_many_trials(study: Study, history: History) -> None:
     """Without a target, say once how many trials the run starts before the method is
     exhausted, where it knows (grid: its cells no trial has); a grid of 10^5 cells ran
     them all without a word of how many. Not when none is left: the run says why."""
-    if target is not None:
-        return
-    history = study.refresh()
     end = limits.method_end(history, study.method)
     if end is None or end <= history.n_started:
         return
