@@ -104,6 +104,10 @@ class Study(StudyReader):
             raise MethodError(
                 f"study {self.name!r} cannot queue trials: {self.method.refuses_enqueued}"
             )
+        if not isinstance(skip_if_exists, bool):  # 0.5 or "no" read as True
+            raise CallError(
+                f"`skip_if_exists` must be True or False, but got skip_if_exists={skip_if_exists!r}"
+            )
         given = self.space.validate(params, partial=True)
         with self._store.write():
             history = self.refresh()

@@ -890,6 +890,16 @@ def test_enqueue_refuses_both_forms_at_once_or_neither(
     assert study.trials == []
 
 
+@pytest.mark.parametrize("flag", [0.5, "no", 1, None])
+def test_enqueue_refuses_a_skip_if_exists_that_is_no_bool(db: Path, flag: object) -> None:
+    """Any truthy value skipped, "no" included: it is True or False, nothing is queued."""
+    study = make(db).study
+    message = rf"^`skip_if_exists` must be True or False, but got skip_if_exists={flag!r}$"
+    with pytest.raises(hp.errors.CallError, match=message):
+        study.enqueue(x=0.25, skip_if_exists=flag)  # type: ignore[arg-type]
+    assert study.trials == []
+
+
 def test_enqueue_once_says_whether_this_call_queued_the_trial(db: Path) -> None:
     """Decided under the write lock: a handle that read the study before another one
     queued the values finds that trial (``hpotrack enqueue --skip-if-exists`` said
