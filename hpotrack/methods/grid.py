@@ -85,14 +85,20 @@ class Grid(Method):
 
     def trials_left(self, history: History) -> int:
         """The cells no trial has (in any state, of any origin: :meth:`ask` skips those
-        too), counted over the study's distinct configurations, once per run."""
-        space = history.space
-        trials = history.trials
-        covered = sum(
-            space.on_grid(trials[number].params, self.grid_points)
-            for number in history.configurations()
-        )
-        return space.grid_size(self.grid_points) - covered
+        too), counted over the study's distinct configurations. Kept until a trial is
+        added (a trial's params never change): a run asks twice, for its log line and
+        for its progress bar, and a large grid's count takes a while."""
+        space, trials = history.space, history.trials
+        key = f"grid:left:{self.grid_points}"
+        counted, left = history.cache.get(key, (-1, 0))
+        if counted != len(trials):
+            covered = sum(
+                space.on_grid(trials[number].params, self.grid_points)
+                for number in history.configurations()
+            )
+            counted, left = len(trials), space.grid_size(self.grid_points) - covered
+            history.cache[key] = (counted, left)
+        return int(left)
 
 
 def _failed_cells(history: History) -> int:

@@ -166,6 +166,19 @@ def test_trials_left_counts_the_cells_no_trial_has(grid_points: int) -> None:
     assert left == {3: 2, 5: 10 - 4}[grid_points]  # x=0.0 and 1.0 (and 0.5) are on both
 
 
+def test_trials_left_is_counted_again_once_a_trial_is_added() -> None:
+    """The count is kept for the run's second question (its bar), not past a new trial."""
+    space = Space.from_user({"x": Float(0.0, 1.0), "c": Choice(["a", "b"])})
+    method = Grid(grid_points=3)
+    history = simulate(method, space, 2, seed=0)
+    assert method.trials_left(history) == method.trials_left(history) == 4
+    cells = (space.grid_cell(i, 3) for i in range(space.grid_size(3)))
+    free = next(cell for cell in cells if not history.has_configuration(cell))
+    proposal = Proposal(free, origin="manual")  # a cell not run yet, run by hand
+    history.update(record(history.next_number, proposal, TrialState.COMPLETE, 1.0))
+    assert method.trials_left(history) == 3 == _proposals_left(method, history)
+
+
 def test_a_cell_enqueued_or_run_by_hand_is_not_run_again(db: Path) -> None:
     @hp.tune({"x": [1, 2, 3, 4]}, method="grid", study="cells", db=db)
     def f(x: int) -> float:
