@@ -110,9 +110,14 @@ def insert_proposed(
     proposal: Proposal,
     worker: Worker,
     budget: float | None,
+    asked: str,
 ) -> tuple[TrialRecord, Stamp]:
-    """Store ``proposal`` as trial ``number``, running for ``worker`` and training to
-    ``budget``; its record, and the stamp of the write. Inside a write transaction."""
+    """Store ``proposal`` (:func:`~hpotrack.methods.base.checked`: it names its method)
+    as trial ``number``, running for ``worker`` and training to ``budget``; its record,
+    and the stamp of the write. ``asked``: the name of the study's method, stored as the
+    one that chose the proposing method when the two differ (``auto``). Inside a write
+    transaction."""
+    chosen_by = None if proposal.method in (None, asked) else asked
     stamp = store.insert_trial(
         study_id,
         number=number,
@@ -128,6 +133,8 @@ def insert_proposed(
         rung=proposal.rung,
         bracket=proposal.bracket,
         note=proposal.note,
+        method=proposal.method,
+        chosen_by=chosen_by,
     )
     record = TrialRecord(
         number=number,
@@ -143,6 +150,8 @@ def insert_proposed(
         rung=proposal.rung,
         bracket=proposal.bracket,
         note=proposal.note,
+        method=proposal.method,
+        chosen_by=chosen_by,
     )
     return record, stamp
 

@@ -114,11 +114,16 @@ class TrialRecord(Generic[V]):
     checks: Mapping[int, float] = field(default_factory=dict)  # see hpotrack.checkmap
     note: str | None = None
     trained: int | None = None  # budget steps trained (e.g. epochs); None: not counted
+    # the registered name of the method whose ask proposed it ("tpe"), and of the study's
+    # method that handed the ask to that one ("auto"); None for a trial no method
+    # proposed (enqueued, manual, retried) or stored before hpotrack recorded it
+    method: str | None = None
+    chosen_by: str | None = None
 
     @classmethod
     def from_fields(cls, values: dict[str, Any]) -> TrialRecord:
         """A record from a value for every field, built without the dataclass
-        ``__init__`` (which sets each of the 18 fields through ``object.__setattr__``,
+        ``__init__`` (which sets each of the 21 fields through ``object.__setattr__``,
         about 4x slower): the study builds one per trial changed, in every process."""
         if values.keys() != _TRIAL_FIELDS:
             missing, extra = _TRIAL_FIELDS - values.keys(), values.keys() - _TRIAL_FIELDS
@@ -190,6 +195,8 @@ class TrialRecord(Generic[V]):
             "checks": {str(step): value for step, value in self.checks.items()},
             "note": self.note,
             "trained": self.trained,
+            "method": self.method,
+            "chosen_by": self.chosen_by,
         }
 
 

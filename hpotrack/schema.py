@@ -202,6 +202,18 @@ def _migrate_7_to_8(db: sqlite3.Connection) -> None:
     db.execute("UPDATE trials SET checks = NULL WHERE checks IS NOT NULL")
 
 
+def _migrate_8_to_9(db: sqlite3.Connection) -> None:
+    """Which method proposed each trial, as the registered name (lineage is data): the
+    study's ``method`` is only its current one (a study may be reopened with another),
+    and ``auto``'s choice was only in the free text of ``note``. ``method`` is the name
+    of the method whose ask made the trial (``tpe``, also when ``auto`` chose it);
+    ``chosen_by`` the study's method when that delegated to another (``auto``). Both
+    are NULL for trials no method proposed (enqueued, manual, retried) and for trials
+    stored before: which method those came from is not known for certain."""
+    db.execute("ALTER TABLE trials ADD COLUMN method TEXT")
+    db.execute("ALTER TABLE trials ADD COLUMN chosen_by TEXT")
+
+
 class KeptObjectError(Exception):
     """A view or trigger saved in the file that a migration could not make again."""
 
@@ -263,6 +275,7 @@ MIGRATIONS = (
     _migrate_5_to_6,
     _migrate_6_to_7,
     _migrate_7_to_8,
+    _migrate_8_to_9,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

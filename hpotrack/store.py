@@ -40,6 +40,16 @@ class RunningTrial:
 
 
 @dataclass(frozen=True)
+class Proposed:
+    """What a study's latest proposed trial says of its method: the method's note, the
+    method that proposed it and the one that chose that one (:class:`TrialRecord`)."""
+
+    note: str | None
+    method: str | None
+    chosen_by: str | None
+
+
+@dataclass(frozen=True)
 class StudySummary:
     """What the list of studies shows of one: trials by state, the numbers of the running
     ones, and the latest start or finish (None: no trial has either)."""
@@ -204,17 +214,18 @@ class Store(TrialReads, TrialWrites, Connection):
         ).fetchall()
         return sorted({int(r) for r, _ in pairs}), sorted({int(s) for _, s in pairs})
 
-    def latest_note(self, study_id: int, *, besides: Sequence[str]) -> str | None:
-        """The note of the newest trial whose origin is none of ``besides``, if it has one
-        (read backwards along the number index: the newest trials first). Not an older
-        trial's: after a method change, the note of the method before is no longer true."""
+    def latest_proposed(self, study_id: int, *, besides: Sequence[str]) -> Proposed | None:
+        """The note and method of the newest trial whose origin is none of ``besides``
+        (read backwards along the number index: the newest trials first), None if there
+        is none. Not an older trial's: after a method change, the note of the method
+        before is no longer true."""
         marks = ", ".join("?" * len(besides))
         row = self.conn.execute(
-            f"SELECT note FROM trials WHERE study_id = ? AND origin NOT IN ({marks}) "
-            "ORDER BY number DESC LIMIT 1",
+            f"SELECT note, method, chosen_by FROM trials WHERE study_id = ? "
+            f"AND origin NOT IN ({marks}) ORDER BY number DESC LIMIT 1",
             (study_id, *besides),
         ).fetchone()
-        return row[0] if row is not None and row[0] else None
+        return None if row is None else Proposed(row[0] or None, row[1], row[2])
 
     def claims(self, study_id: int, glob: str) -> Iterator[str]:
         """The study's claims that match ``glob`` (SQLite's GLOB), from the index of the

@@ -288,7 +288,7 @@ class Study(StudyReader):
             proposal = checked(self.method, self.method.ask(history), history)
         budget = self._budget(proposal.budget)
         record, stamp = claims.insert_proposed(
-            self._store, self._row.id, number, proposal, worker, budget
+            self._store, self._row.id, number, proposal, worker, budget, self.method.name
         )
         self._tell_news(proposal)
         self._cache.apply(record, stamp.id, stamp.seq)

@@ -19,8 +19,8 @@ AUTO_CHOSE = "auto chose "
 
 def auto_choice(note: str | None) -> str | None:
     """The method an ``auto`` note says it chose (``auto chose tpe: ...`` -> ``tpe``);
-    None for any other note, or none: the list of studies reads it back from the note,
-    without importing the methods."""
+    None for any other note, or none: the list of studies reads it back from the note
+    of a trial stored before trials named their method (schema 9: ``trials.method``)."""
     if note is None or not note.startswith(AUTO_CHOSE):
         return None
     return note[len(AUTO_CHOSE) :].partition(":")[0] or None

@@ -24,7 +24,8 @@ from hpotrack.records import Edge, TrialRecord, TrialState
 
 _TRIAL_COLUMNS = (
     "id, number, state, params, value, metrics, budget, origin, started, finished, "
-    "error, claim, host, pid, seq, parents, rung, bracket, note, trained, checks"
+    "error, claim, host, pid, seq, parents, rung, bracket, note, trained, checks, method, "
+    "chosen_by"
 )
 
 
@@ -35,7 +36,7 @@ _TRIAL_COLUMNS = (
 # seq too, tells when something was committed after the trials' statement: then both are
 # read again in one statement, which SQLite reads from one snapshot. Its rows are the
 # trial columns, a check's step and value, then the kind: 0 for a trial, 1 for a check,
-# which has its trial's id first and NULL in the other trial columns (24 columns instead
+# which has its trial's id first and NULL in the other trial columns (26 columns instead
 # of 3: a check takes three times as long to read; the two statements are the common
 # case).
 _STEP = _TRIAL_COLUMNS.count(",") + 1
@@ -274,5 +275,7 @@ def _trial_record(
             "checks": CheckMap(checks) if checks else {},
             "note": row[18],
             "trained": row[19],
+            "method": row[21],
+            "chosen_by": row[22],
         }
     )

@@ -58,20 +58,24 @@ class TrialWrites:
         bracket: int | None = None,
         note: str | None = None,
         checks: Mapping[int, float] | None = None,
+        method: str | None = None,
+        chosen_by: str | None = None,
     ) -> Stamp:
         """Insert a trial (queued or running) and its lineage edges.
 
         Call inside :meth:`write`. ``claim`` is a key unique within the study (a grid
         cell, a rung slot): a second claim of the same key fails the transaction.
         ``checks``: the checks it starts with (a retry resuming its lost attempt's line).
+        ``method``: the method that proposed it, ``chosen_by`` the one that chose that one
+        (see :class:`TrialRecord`).
         """
         now = time.time()
         started = now if state is TrialState.RUNNING else None
         seq = self._next_seq(study_id)
         cursor = self.conn.execute(
             "INSERT INTO trials (study_id, number, state, params, budget, origin, claim, "
-            "started, heartbeat, host, pid, run_id, parents, rung, bracket, note, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "started, heartbeat, host, pid, run_id, parents, rung, bracket, note, seq, "
+            "method, chosen_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 study_id,
                 number,
@@ -90,6 +94,8 @@ class TrialWrites:
                 bracket,
                 note,
                 seq,
+                method,
+                chosen_by,
             ),
         )
         assert cursor.lastrowid is not None

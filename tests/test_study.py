@@ -95,6 +95,36 @@ def test_a_complete_trial_record_has_every_field(db: Path) -> None:
     assert t.error is None
 
 
+def test_each_trial_keeps_the_method_that_proposed_it_when_the_study_switches(
+    db: Path,
+) -> None:
+    """The study stores only its current method: a study run with random and reopened
+    with tpe read as all tpe. Each trial names the method whose ask made it; a trial the
+    user ran or queued has none, also when the method runs it."""
+
+    def train(lr: float, layers: int, act: str) -> float:
+        return lr * layers
+
+    first = hp.tune(SPACE, method="random", study="s", db=db, seed=0)(train)
+    first.optimize(n_trials=2)
+    first(lr=0.01, layers=2, act="relu")  # trial 2, manual
+    first.study.enqueue({"lr": 0.02})  # trial 3, run by tpe below
+    hp.tune(SPACE, method="tpe", study="s", db=db, seed=0)(train).optimize(n_trials=6)
+    study = hp.load_study("s", db=db)
+    assert [(t.origin, t.method, t.chosen_by) for t in study.trials] == [
+        ("sampled", "random", None),
+        ("sampled", "random", None),
+        ("manual", None, None),
+        ("enqueued", None, None),
+        ("sampled", "tpe", None),
+        ("sampled", "tpe", None),
+    ]
+    assert [r["method"] for r in study.records()] == ["random"] * 2 + [None] * 2 + ["tpe"] * 2
+    assert {r["chosen_by"] for r in study.records()} == {None}
+    pytest.importorskip("pandas")
+    assert list(study.to_dataframe()["method"])[4:] == ["tpe", "tpe"]
+
+
 def test_a_failed_trial_record_has_an_error_and_no_value(db: Path) -> None:
     run(db, 2, fail={1})
     t = hp.load_study("mlp", db=db).trials[1]

@@ -263,7 +263,7 @@ def test_the_budget_study_has_rungs_brackets_checks_and_pruned_trials(source: Pa
 def test_the_export_carries_the_budget_rungs_brackets_and_checks(source: Path) -> None:
     study = hp.load_study("mf", db=source)
     data = export_study(study)
-    assert data["version"] == 5
+    assert data["version"] == 6
     assert data["study"]["budget"] == {"type": "budget", "min": 1, "max": 9, "name": "epochs"}
     assert [(t["rung"], t["bracket"]) for t in data["trials"]] == RUNGS
     for exported, record in zip(data["trials"], study.trials, strict=True):
@@ -462,8 +462,8 @@ def older(data: dict[str, Any], version: int) -> dict[str, Any]:
     data["version"] = version
     if version < 3:
         del data["best_schedule"]
-    later = {3: ["trained"], 2: ["note", "trained"], 1: ["rung", "bracket", "checks", "note",
-             "trained"]}[version]  # fmt: skip
+    later = {5: [], 4: [], 3: ["trained"], 2: ["note", "trained"], 1: ["rung", "bracket",
+             "checks", "note", "trained"]}[version] + ["method", "chosen_by"]  # fmt: skip
     for trial in data["trials"]:
         for key in later:
             del trial[key]
@@ -480,19 +480,41 @@ def test_an_older_export_imports_with_what_it_has(
     before = hp.load_study(name, db=source)
     imported = import_study(open_store(tmp_path / "copy.db"), older(export_study(before), version))
     assert imported.budget is None
-    # exports before version 3 have no notes, and before 4 no steps trained (pbt's)
-    assert imported.trials == [replace(t, note=None, trained=None) for t in before.trials]
+    # exports before version 3 have no notes, before 4 no steps trained (pbt's), before
+    # 6 no methods
+    unknown = {"note": None, "trained": None, "method": None, "chosen_by": None}
+    assert imported.trials == [replace(t, **unknown) for t in before.trials]
     expected = export_study(before)
     for trial in expected["trials"]:
-        trial["note"] = trial["trained"] = None
+        trial.update(unknown)
     assert export_study(imported) == expected  # best_schedule too: derived again
+
+
+def test_each_trials_method_goes_out_and_comes_back_and_an_older_export_has_none(
+    source: Path, tmp_path: Path
+) -> None:
+    """Which method proposed each trial (version 6): in JSON and CSV, back on import; an
+    export of version 5, from before, imports with none, as the trials of an older file."""
+    before = hp.load_study("mlp", db=source)
+    methods = [(t.method, t.chosen_by) for t in before.trials]
+    assert methods == [("tpe", "auto")] * 4 + [(None, None)] * 3  # enqueued, manual, inserted
+    data = export_study(before)
+    assert [(t["method"], t["chosen_by"]) for t in data["trials"]] == methods
+    rows = list(csv.DictReader(io.StringIO(export_text("mlp", source, "csv"))))
+    assert [(r["method"], r["chosen_by"]) for r in rows] == [(m or "", c or "") for m, c in methods]
+    imported = import_study(open_store(tmp_path / "copy.db"), data)
+    assert [(t.method, t.chosen_by) for t in imported.trials] == methods
+    old = import_study(open_store(tmp_path / "old.db"), older(data, 5))
+    assert old.trials == [replace(t, method=None, chosen_by=None) for t in before.trials]
 
 
 def test_a_version_3_export_imports_with_no_steps_trained(source: Path, tmp_path: Path) -> None:
     before = hp.load_study("mf", db=source)
     assert all(t.trained for t in before.trials)
     imported = import_study(open_store(tmp_path / "copy.db"), older(export_study(before), 3))
-    assert imported.trials == [replace(t, trained=None) for t in before.trials]
+    assert imported.trials == [
+        replace(t, trained=None, method=None, chosen_by=None) for t in before.trials
+    ]
     assert imported.refresh().trained == 0  # not counted by max_budget
 
 
@@ -709,8 +731,8 @@ def test_csv_has_one_row_per_trial_with_param_and_metric_columns(source: Path) -
     assert list(rows[0]) == [
         "number", "state", "value", "param_lr", "param_layers", "param_act",
         "metric_acc", "metric_act", "metric_loss",
-        "budget", "rung", "bracket", "checks", "origin", "parents", "started", "finished",
-        "duration", "error", "trained",
+        "budget", "rung", "bracket", "checks", "origin", "method", "chosen_by", "parents",
+        "started", "finished", "duration", "error", "trained",
     ]  # fmt: skip
     assert [int(r["number"]) for r in rows] == [t.number for t in study.trials]
     first, trial = rows[0], study.trials[0]
@@ -923,7 +945,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     if change == "format":
         data["format"] = "optuna"
     elif change == "version":
-        data["version"] = 6
+        data["version"] = 7
     elif change == "param":
         trials[1]["params"]["layers"] = 9
     elif change == "state":
@@ -984,7 +1006,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     ("change", "message"),
     [
         ("format", "not an hpotrack study export"),
-        ("version", "version 6 is not supported.*upgrade"),
+        ("version", "version 7 is not supported.*upgrade"),
         ("budget", "the study's budget is invalid: `0 < min < max`"),
         ("budget-tag", "the study's budget has type 'Budget'"),
         ("rung", "trial 1: rung must be >= 0, not -1"),

@@ -452,7 +452,7 @@ def cell(value: Any) -> str:
 @given(study_specs())
 def test_csv_carries_what_it_says(spec: StudySpec) -> None:
     """One row per trial: number, state, value, params and metrics flattened, budget,
-    rung, bracket, checks (JSON), origin, parents (``n:kind@step``), ISO times,
+    rung, bracket, checks (JSON), origin, method, chosen_by, parents (``n:kind@step``), ISO times,
     duration, error, trained; cells of a type CSV cannot tell apart (1 and "1") compared
     as text."""
     with folder() as tmp:
@@ -465,7 +465,7 @@ def test_csv_carries_what_it_says(spec: StudySpec) -> None:
             got = dict(zip(header, row, strict=True))
             assert got.pop("number") == str(trial["number"])
             assert got.pop("state") == trial["state"] and got.pop("origin") == trial["origin"]
-            for key in ("value", "rung", "bracket", "error", "trained"):
+            for key in ("value", "rung", "bracket", "error", "trained", "method", "chosen_by"):
                 assert got.pop(key) == cell(trial[key]), key
             budget = trial["budget"]
             whole = spec.budget is not None and spec.budget.whole and budget is not None

@@ -34,7 +34,7 @@ from hpotrack.db_path import default_db_path, refuse_url
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import jsonable
-from hpotrack.records import Edge
+from hpotrack.records import Edge, TrialRecord
 from hpotrack.sqlite_errors import access_denied
 from hpotrack.store import Store, open_store
 from hpotrack.study import Study
@@ -397,3 +397,13 @@ def unambiguous(text: str) -> str:
 def edge_dict(edge: Edge) -> dict[str, Any]:
     """A lineage edge as JSON: parent, kind, step, detail."""
     return {"parent": edge.parent, "kind": edge.kind, "step": edge.step, "detail": edge.detail}
+
+
+def proposer(trial: TrialRecord) -> str | None:
+    """The method that proposed ``trial``, with the one that chose it in front where
+    there is one (``auto (tpe)``, as the list of studies says it); None when no method
+    proposed it (queued or run by the user, a retry) or it was stored before trials
+    named their method."""
+    if trial.method is None or trial.chosen_by is None:
+        return trial.method
+    return f"{trial.chosen_by} ({trial.method})"

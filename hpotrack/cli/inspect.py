@@ -22,6 +22,7 @@ from hpotrack.cli.common import (
     edge_dict,
     format_option,
     num,
+    proposer,
     quantity,
     study_of,
     unambiguous,
@@ -55,7 +56,8 @@ SPARK_WIDTH = 60
 def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt: str) -> None:
     """Show everything recorded about one trial.
 
-    Its params, metrics, curves of intermediate values, its rung (with the step it was
+    Its origin and the method that proposed it (auto's choice: "auto (tpe)"), params,
+    metrics, curves of intermediate values, its rung (with the step it was
     checked at there), bracket and checks (the objective where the method decided whether
     it goes on) when it has them, parents and children, where and with which code it ran
     (run from a notebook's cells: that notebook, when its kernel knows it, and the
@@ -99,6 +101,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
         [
             ("value", value),
             ("origin", record.origin),
+            *_present([("method", proposer(record))]),
             ("note", record.note),
             ("budget", _amount(record.budget, opened.budget)),
             *_present([("trained", _amount(record.trained, opened.budget))]),

@@ -18,6 +18,7 @@ from hpotrack.cli.common import (
     emit,
     format_option,
     on_terminal,
+    proposer,
     short,
     store_of,
     study_of,
@@ -28,7 +29,7 @@ from hpotrack.cli.common import (
 )
 from hpotrack.lineage import finals, segment_of
 from hpotrack.records import Origin, TrialRecord, TrialState
-from hpotrack.store import Store, StudyRow
+from hpotrack.store import Proposed, Store, StudyRow
 from hpotrack.study import Study
 from hpotrack.text import auto_choice, cut, plural
 
@@ -36,7 +37,7 @@ from hpotrack.text import auto_choice, cut, plural
 BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
 # what a table too wide with folded parameters gives up, in this order (the steps the
 # trials trained in all are on the line above the table; each trial's in `trial`)
-SPARE = ("duration", "origin", "trained")
+SPARE = ("duration", "origin", "trained", "method")
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 MIN_NAME = 12  # the narrowest cut study name in the list of studies
 # origins of trials whose note is not what the method says of a new configuration
@@ -98,8 +99,12 @@ def show(
     below the table names running trials whose worker is gone (killed, say); the list
     of studies counts them. On a terminal, long text is cut to fit: parameter values,
     study names, and on one too narrow for the table the parameters fold into one
-    column (duration, origin and trained go when that needs the room, the list of
-    studies its last activity); to a pipe or a file every column stays whole.
+    column (duration, origin, trained and method go when that needs the room, the
+    list of studies its last activity); to a pipe or a file every column stays whole.
+    A method column, which method proposed each trial (auto's choice: "auto (tpe)"),
+    is in the table only when the trials shown came from more than one (a study
+    reopened with another method, or auto changing its choice); JSON and CSV always
+    have it (the registered name: "tpe").
     """
     if study is None:
         given = [option for option, value in (("--top", top), ("--state", states),
@@ -125,6 +130,8 @@ def show(
         if opened.budget is not None:
             click.echo(_budget_line(opened, opened.budget))
         rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)
+        if len({row["method"] for row in rows} - {None}) < 2:  # one method: the study's
+            rows = [_without(row, ("method",)) for row in rows]
         if opened.budget is not None and all(r.get("budget") == opened.budget.max for r in rows):
             rows = [_without(row, ("budget",)) for row in rows]  # the header line says it
         if rows:
@@ -137,9 +144,9 @@ def show(
         # method and why; bohb: what its model saw), not of a promotion's, nor of
         # trials the user queued or ran or a retry; none when that trial has none (a
         # study reopened with a method that writes no note)
-        note = latest_method_note(opened.store, opened.id)
-        if note:
-            click.echo(_method_line(note))
+        latest = latest_proposed(opened.store, opened.id)
+        if latest is not None and latest.note:
+            click.echo(_method_line(latest.note))
         running = [t.number for t in trials if t.state is TrialState.RUNNING]
         gone = sorted(opened.workers_gone(running)) if running else []
         if gone:
@@ -152,11 +159,12 @@ def show(
         emit(_trial_rows(opened, trials, compact=False), fmt, trial_columns(opened))
 
 
-def latest_method_note(store: Store, study_id: int) -> str | None:
-    """What the method noted of the latest configuration it proposed (one query along
-    the number index): not of a promotion, nor of a trial the user queued or ran, nor
-    of a retry, whose notes are not the method's say on a new configuration."""
-    return store.latest_note(study_id, besides=NOT_PROPOSED)
+def latest_proposed(store: Store, study_id: int) -> Proposed | None:
+    """What the method noted of the latest configuration it proposed, and which method
+    that was (one query along the number index): not of a promotion, nor of a trial the
+    user queued or ran, nor of a retry, whose notes are not the method's say on a new
+    configuration."""
+    return store.latest_proposed(study_id, besides=NOT_PROPOSED)
 
 
 def _method_line(note: str) -> str:
@@ -395,13 +403,18 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
 
 def _method_cell(store: Store, row: StudyRow) -> str:
     """The study's method in the table of studies: ``auto`` with the method it chose
-    for its latest configuration, ``auto (tpe)`` (read from that trial's note: one
-    indexed query per ``auto`` study), else :func:`method_name`. JSON and CSV keep the
-    stored name."""
+    for its latest configuration, ``auto (tpe)`` (one indexed query per ``auto``
+    study), else :func:`method_name`. JSON and CSV keep the stored name."""
     name = method_name(row.method)
     if name != "auto":
         return name
-    chosen = auto_choice(latest_method_note(store, row.id))
+    latest = latest_proposed(store, row.id)
+    if latest is None:
+        return name
+    if latest.method is None:  # stored before trials named their method: its note says
+        chosen = auto_choice(latest.note)
+    else:  # None when proposed before the study was reopened with auto
+        chosen = latest.method if latest.chosen_by == name else None
     return name if chosen is None else f"{name} ({chosen})"
 
 
@@ -427,6 +440,7 @@ TRIAL_COLUMNS = (
     "bracket",
     "duration",
     "origin",
+    "method",
 )  # a trial's columns, parameters aside
 
 
@@ -472,6 +486,7 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
         row["bracket"] = trial.bracket
         row["duration"] = None if trial.duration is None else round(trial.duration, 3)
         row["origin"] = trial.origin
+        row["method"] = proposer(trial) if compact else trial.method
         rows.append(row)
     return rows
 

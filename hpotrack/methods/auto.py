@@ -16,9 +16,10 @@ The rules, first match wins:
    (complete trials took ``expensive_s`` seconds or more on average) -> ``bayes``;
 7. otherwise -> ``tpe``.
 
-Every trial records the choice and the reason as its ``note`` (``hpotrack show`` and
-``hpotrack trial`` print it) and the run logs it whenever it changes. Being a function of
-the history, the choice is the same in every process and after a resume.
+Every trial records the choice as its ``method`` (``chosen_by``: ``auto``), and the choice
+and the reason as its ``note`` (``hpotrack show`` and ``hpotrack trial`` print them), and
+the run logs it whenever it changes. Being a function of the history, the choice is the
+same in every process and after a resume.
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ class Auto(Method):
             rung=proposal.rung,
             bracket=proposal.bracket,
             note=note,
+            method=proposal.method or method.name,
         )
 
     def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:

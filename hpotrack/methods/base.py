@@ -35,7 +35,9 @@ class Proposal:
     the trial trains to (None: the study budget's max). ``claim`` is a key unique within
     the study (e.g. ``"promote:17"``); a second trial with the same claim is refused, so
     two processes can never run the same grid cell. ``rung`` and ``bracket`` place the
-    trial in successive halving.
+    trial in successive halving. ``method`` is the registered name of the method whose
+    ask made the proposal: leave it None (the study fills in the asking method's name);
+    a method that hands the ask to another (``auto``) sets the other's name.
     """
 
     params: dict[str, Value]
@@ -46,6 +48,7 @@ class Proposal:
     rung: int | None = None
     bracket: int | None = None
     note: str | None = None  # why, in a few words (``auto`` says which method and why)
+    method: str | None = None  # who proposed it (see above); stored with the trial
 
 
 class Method(ABC):
@@ -216,6 +219,7 @@ def checked(method: Method, proposal: object, history: History) -> Proposal:
             "is unique within a study, so check history.is_claimed(claim) before "
             "proposing it"
         )
+    proposer = _proposer(method, proposal.method, what)
     top = math.inf if history.budget is None else history.budget.max
     if proposal.budget is not None and not (
         isinstance(proposal.budget, numbers.Real)
@@ -227,4 +231,22 @@ def checked(method: Method, proposal: object, history: History) -> Proposal:
             f"`{rule}` must hold, but {what} with budget={proposal.budget!r}"
             + ("" if history.budget is None else " (the max of the study's budget)")
         )
-    return dataclasses.replace(proposal, params=params)
+    return dataclasses.replace(proposal, params=params, method=proposer)
+
+
+def _proposer(method: Method, named: object, what: str) -> str:
+    """The name stored as the method that proposed a trial: ``named`` (what the proposal
+    says), else ``method``'s. A stored name is a stable tag a study can be resolved by,
+    so one no method is registered under is refused."""
+    if named is None:
+        return method.name
+    from hpotrack.methods.registry import known_methods  # it imports this module
+
+    known = known_methods()
+    if named not in known:
+        raise MethodError(
+            f"{what} as made by method {named!r}, which is not a registered method's name: "
+            f"Proposal.method names the method the ask was handed to, one of {known}, "
+            "or is left None"
+        )
+    return str(named)

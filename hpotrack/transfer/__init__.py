@@ -5,7 +5,9 @@ again gives the same bytes: the definition (space, method and budget as their st
 tags, never class names), and per trial its state, params, value, metrics, times,
 host/pid, claim, lineage edges, intermediate metrics (``curve``), where the method decided
 on it (``rung``, ``bracket``, ``checks``: step -> objective), its ``note`` (e.g. the
-method ``auto`` chose), the budget steps it ``trained`` and the ``run`` (worker process)
+method ``auto`` chose, and why), the ``method`` that proposed it and the one it was
+``chosen_by`` (``tpe`` and ``auto``; both null for a trial no method proposed), the
+budget steps it ``trained`` and the ``run`` (worker process)
 it ran in; ``runs`` lists those processes' provenance (host, pid, python, platform, git
 commit, source hash, argv, start), so an imported trial still says what code ran it. Not
 exported: checkpoint files. The JSON file is laid out as ``json.dumps(indent=2)`` would,
@@ -26,7 +28,9 @@ CSV has one row per trial and no place for it.
 An import creates a new study in one write transaction, so a bad file stores nothing.
 Version 1 exports, from before budgets and rungs, import as studies without them;
 version 2 ones, from before ``best_schedule`` and notes, import with no notes; versions
-before 4 carry no ``trained`` (those trials are not counted by ``max_budget``). A
+before 4 carry no ``trained`` (those trials are not counted by ``max_budget``), and
+before 6 no ``method`` (those trials import with none, as trials an older hpotrack
+stored have none). A
 trial that was running when exported is imported as ``failed`` ("running when exported"),
 finished when it was last seen: nothing will ever tell it, and a study must not keep a
 running trial that no worker owns. Like a trial whose worker was lost, it is retried (a

@@ -295,7 +295,8 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
     metrics = sorted({k for t in trials for k in t["metrics"]})
     header = ["number", "state", "value", *(f"param_{p}" for p in params)]
     header += [*(f"metric_{m}" for m in metrics), "budget", "rung", "bracket", "checks"]
-    header += ["origin", "parents", "started", "finished", "duration", "error", "trained"]
+    header += ["origin", "method", "chosen_by", "parents", "started", "finished", "duration"]
+    header += ["error", "trained"]
     budget = data["study"]["budget"]  # a whole-number budget's cells read 9, not 9.0
     whole = budget is not None and all(isinstance(budget[k], int) for k in ("min", "max"))
     writer = csv.writer(stream, lineterminator="\n")
@@ -318,7 +319,8 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
         row = [t["number"], t["state"], t["value"], *(t["params"].get(p) for p in params)]
         trained_to = int(t["budget"]) if whole and t["budget"] is not None else t["budget"]
         row += [*(t["metrics"].get(m) for m in metrics), trained_to, t["rung"], t["bracket"]]
-        row += [t["checks"] or None, t["origin"], _parents_cell(t["parents"])]
+        row += [t["checks"] or None, t["origin"], t["method"], t["chosen_by"]]
+        row += [_parents_cell(t["parents"])]
         row += [_iso(started), _iso(finished), duration, t["error"], t["trained"]]
         write([_cell(v) for v in row])
         advance(progress)

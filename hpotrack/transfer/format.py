@@ -9,8 +9,10 @@ from hpotrack.errors import HpotrackError
 from hpotrack.records import RUNNING_ERROR as RUNNING_ERROR
 
 FORMAT = "hpotrack-study"
-VERSION = 5  # 5: runs; 4: trained; 3: best_schedule and notes; 2: budget, rungs, brackets, checks
-READABLE = (1, 2, 3, 4, 5)
+# 6: each trial's method and chosen_by; 5: runs; 4: trained; 3: best_schedule and notes;
+# 2: budget, rungs, brackets, checks
+VERSION = 6
+READABLE = (1, 2, 3, 4, 5, 6)
 FORMATS = ("json", "jsonl", "csv")
 
 # The fields of each object of an export, with their kind (int, number, str, path, object,
@@ -25,7 +27,8 @@ TRIAL = {
     "metrics": "object?", "budget": "number?", "origin": "str?", "claim": "str?",
     "started": "time?", "finished": "time?", "error": "str?", "host": "str?",
     "pid": "int?", "parents": "list?", "curve": "object?", "rung": "int?", "bracket": "int?",
-    "checks": "object?", "note": "str?", "trained": "int?", "run": "int?",
+    "checks": "object?", "note": "str?", "method": "str?", "chosen_by": "str?",
+    "trained": "int?", "run": "int?",
 }  # fmt: skip
 # argv as stored: a JSON list of sys.argv, or for a run of `hpotrack resume` a JSON object of
 # its command line and the script's sys.argv (runs stored before: words joined by spaces)

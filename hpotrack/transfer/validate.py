@@ -230,6 +230,8 @@ def _trial(
             "parents": len(trial["parents"] or []),
             **{key: _index(trial[key], f"{where}: {key}") for key in ("rung", "bracket")},
             "note": trial["note"],
+            "method": trial["method"],
+            "chosen_by": trial["chosen_by"],
             "trained": trial["trained"],
             "run_id": trial["run"],  # the run's number in the export, made an id on insert
         }

@@ -203,6 +203,7 @@ def test_trial_json_is_one_object_with_everything(db: Path) -> None:
         "study", "number", "state", "params", "value", "metrics", "budget", "origin",
         "parents", "started", "finished", "duration", "error", "host", "pid", "curve",
         "children", "provenance", "rung", "bracket", "checks", "note", "trained", "checkpoints",
+        "method", "chosen_by",
     }  # fmt: skip
     assert (data["study"], data["number"], data["state"], data["value"]) == (
         "mlp",

@@ -125,7 +125,7 @@ def test_trials_by_number_best_first_top_and_state(db: Path) -> None:
     assert [row["number"] for row in rows] == list(range(6))
     assert set(rows[0]) == {
         "number", "state", "value", "x", "n", "step", "budget", "trained", "rung", "bracket",
-        "duration", "origin",
+        "duration", "origin", "method",
     }  # fmt: skip
     assert all(row["rung"] is None and row["bracket"] is None for row in rows)
     top = json.loads(show(db, "alpha", "--top", "3", "--format", "json"))
@@ -752,6 +752,52 @@ def test_show_says_no_longer_what_auto_chose_once_the_study_runs_another_method(
     assert auto_note in show(db, "s")
     grid.optimize(n_trials=5)
     assert "method:" not in show(db, "s")
+
+
+def test_show_has_a_method_column_only_when_the_trials_came_from_more_than_one(
+    tmp_path: Path,
+) -> None:
+    """Which method proposed each trial: in the table only where there is something to
+    tell apart (here a study reopened with another method), to keep it narrow; JSON and
+    CSV always have it, as the registered name; ``trial`` says it, with auto's choice."""
+    db = tmp_path / "h.db"
+    space = {"x": hp.Float(0.0, 1.0)}
+
+    def f(x: float) -> float:
+        return x
+
+    hp.tune(space, study="s", db=db, seed=0)(f).optimize(n_trials=2)  # auto: tpe
+    assert "method" not in below_seed(db, "s")[0].split()
+    random = hp.tune(space, method="random", study="s", db=db, seed=0)(f)
+    random(x=0.5)  # manual: no method proposed it
+    random.optimize(n_trials=4)
+    header, _, *rows = below_seed(db, "s")
+    assert header.split()[-1] == "method"
+    assert [row.rsplit("  ", 1)[-1].strip() for row in rows] == [
+        "auto (tpe)", "auto (tpe)", "-", "random",
+    ]  # fmt: skip
+    shown = json.loads(show(db, "s", "--format", "json"))
+    assert [row["method"] for row in shown] == ["tpe", "tpe", None, "random"]
+    assert [row["method"] for row in csv.DictReader(io.StringIO(show(db, "s", "--format", "csv")))
+            ] == ["tpe", "tpe", "", "random"]  # fmt: skip
+    trial = CliRunner().invoke(cli, ["--db", str(db), "trial", "s", "0"]).output
+    assert "\n  origin    sampled\n  method    auto (tpe)\n  note      auto chose tpe" in trial
+    manual = CliRunner().invoke(cli, ["--db", str(db), "trial", "s", "2"]).output
+    assert "\n  origin    manual\n  note      -\n" in manual  # no method line
+
+
+def test_the_study_list_reads_autos_choice_from_the_trials_method(tmp_path: Path) -> None:
+    """``auto (tpe)`` comes from the latest proposed trial's method, not its note."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="a", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    f.optimize(n_trials=1)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE trials SET note = NULL")
+    assert show(db).splitlines()[2].split()[:3] == ["a", "auto", "(tpe)"]
 
 
 def test_what_the_method_says_is_wrapped_to_the_terminal_and_whole_to_a_pipe(

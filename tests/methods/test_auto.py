@@ -174,6 +174,23 @@ def test_auto_is_the_default_and_notes_its_choice(
     assert "auto chose grid" in caplog.text
 
 
+def test_auto_stores_each_trials_choice_as_its_method(db: Path) -> None:
+    """auto's choice was only in the free text of each trial's note: every trial now
+    names the method auto handed its ask to, and ``chosen_by`` says auto chose it, also
+    when the choice changes within the study (evolution past ``evolution_after``)."""
+
+    @hp.tune({"x": (0.0, 1.0), "y": (0.0, 1.0)}, method=Auto(evolution_after=3), db=db,
+             study="s", seed=0)  # fmt: skip
+    def f(x: float, y: float) -> float:
+        return x + y
+
+    trials = f.optimize(n_trials=6).trials
+    assert [(t.method, t.chosen_by) for t in trials] == [("tpe", "auto")] * 4 + [
+        ("evolution", "auto")
+    ] * 2
+    assert all(t.note and t.note.startswith(f"auto chose {t.method}: ") for t in trials)
+
+
 def test_a_discrete_space_too_large_for_grid_says_so_in_the_note() -> None:
     many = [f"option-{i}" for i in range(100)]  # more cells than a grid takes: no mixed space
     assert chosen({"c": many}) == ("tpe", "a discrete space of 100 cells, more than grid_max (64)")

@@ -198,9 +198,14 @@ def _asking(answer: Callable[[History], object]) -> type[Method]:
          "method 'test-asking' proposed trial 1 with claim 'once', which trial 0 holds: a "
          "claim is unique within a study, so check history.is_claimed(claim) before "
          "proposing it"),
+        (lambda h: Proposal(params=sampled(h), method="TPE"), None,
+         "method 'test-asking' proposed trial 0 as made by method 'TPE', which is not a "
+         "registered method's name: Proposal.method names the method the ask was handed "
+         "to, one of ['auto', 'bayes', "),
     ],
     ids=["None", "a dict", "out of range", "a name missing", "a parent to come",
-         "budget 0", "budget past the max", "budget True", "a claim held"],
+         "budget 0", "budget past the max", "budget True", "a claim held",
+         "a method not registered"],
 )  # fmt: skip
 def test_a_bad_proposal_is_one_method_error_and_nothing_is_stored(
     db: Path, answer: Callable[[History], object], budget: hp.Budget | None, expected: str
@@ -219,6 +224,26 @@ def test_a_bad_proposal_is_one_method_error_and_nothing_is_stored(
     assert str(raised.value).startswith(expected)
     trials = hp.load_study("s", db=db).trials
     assert [t.state.value for t in trials] == ["complete"] * ("claim" in expected)
+
+
+def test_a_method_that_hands_its_ask_to_another_stores_both_names(db: Path) -> None:
+    """As auto does: the trial names the method the proposal says made it, and the
+    study's method as the one that chose it; a proposal that names none is the study's
+    method's own."""
+    asking = _asking(
+        lambda h: Proposal(params=sampled(h), method="random" if h.next_number else None)
+    )
+
+    @hp.tune(SPACE, method=asking(), study="s", db=db, seed=0)
+    def train(x: float, k: str) -> float:
+        return x
+
+    trials = train.optimize(n_trials=3).trials
+    assert [(t.method, t.chosen_by) for t in trials] == [
+        ("test-asking", None),
+        ("random", "test-asking"),
+        ("random", "test-asking"),
+    ]
 
 
 def test_the_function_gets_proposed_values_as_the_space_has_them(db: Path) -> None:
