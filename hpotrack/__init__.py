@@ -182,13 +182,14 @@ class _DefaultLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
             super().emit(record)
 
 
-class _EndProgressLine(logging.Filter):
-    """Ends the line of a progress bar being drawn before a message is printed on its
+class _ClearProgressBar(logging.Filter):
+    """Clears the line of a progress bar being drawn before a message is printed on its
     terminal, whichever handler prints it (this package's, or one the application set
-    up, with ``logging.basicConfig`` say): the message would continue the bar's line."""
+    up, with ``logging.basicConfig`` say): the message would continue the bar's line.
+    The bar is drawn again below the message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from hpotrack.progress import end_open_lines
+        from hpotrack.progress import clear_open_bars
 
         streams: list[object] = []
         logger: logging.Logger | None = logging.getLogger("hpotrack")
@@ -200,7 +201,7 @@ class _EndProgressLine(logging.Filter):
                 and not (isinstance(handler, _DefaultLogHandler) and handler.stands_aside())
             ]
             logger = logger.parent if logger.propagate else None
-        end_open_lines(streams)
+        clear_open_bars(streams)
         return True
 
 
@@ -216,7 +217,7 @@ def _default_log_handler() -> None:
         handler.setFormatter(logging.Formatter(f"{PREFIX}%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    logger.addFilter(_EndProgressLine())
+    logger.addFilter(_ClearProgressBar())
 
 
 _default_log_handler()

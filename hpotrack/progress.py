@@ -5,22 +5,40 @@ Counts are study-wide (read from the database), so with several processes each b
 the whole study. Silent when stderr is not a terminal, or with ``progress=False``. Drawn at
 most every ``ProgressBar.REDRAW_S`` (and once more at the end): in a notebook each draw is a
 message to the kernel, which tripled the time of a thousand quick trials.
+
+While the bar is drawn, what the run writes on its terminal (a trial's print(), a
+warning, a log message) clears the bar's line first, and the bar is drawn again below it
+(tqdm's ``write``, for every write): ``sys.stdout``, ``sys.stderr`` and the logging
+handlers' streams are wrapped for the run (:class:`AboveTheBar`), and worker processes
+erase the line before each line they write (:class:`LineCleared`).
 :class:`Counter` is the same kind of line for long command-line work (export, import, plots).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sized
+from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 from hpotrack.limits import method_end
-from hpotrack.records import TrialState
+from hpotrack.records import TrialState, is_better
+from hpotrack.terminal import (
+    AboveTheBar,
+    Wrapped,
+    columns,
+    is_terminal,
+    routed_by,
+    stream_handlers,
+    unwrapped,
+)
 
 if TYPE_CHECKING:
+    from hpotrack.claims import Claimed, Outcome
+    from hpotrack.methods.history import History
     from hpotrack.study import Study
 
 
@@ -36,26 +54,49 @@ class ProgressBar:
         stream: TextIO | None = None,
         width: int = 24,
         max_budget: float | None = None,
-        unstored: Sized = (),
+        unstored: Sequence[tuple[Claimed, Outcome]] = (),
+        workers: bool = False,
     ) -> None:
         """``unstored``: the trials this process ran whose outcomes its next ask stores
-        (the runner's list, read at each draw; they count as done)."""
+        (the runner's list, read at each draw; they count as done, and their values
+        toward the best). ``workers``: worker processes run the trials, and take seconds
+        to start (spawn, import the script) before they run one: the ETA's rate counts
+        from the first trial seen started, not from the bar's start."""
         self._study = study
         self._target = target
         self._max_budget = max_budget
-        self._first_trained: int | None = None
         self._stream = stream if stream is not None else sys.stderr
         self._enabled = self._stream.isatty() if enabled is None else enabled
         self._width = width
         self._started = time.monotonic()
-        self._first_done: int | None = None
         self._unstored = unstored
+        self._lock = threading.RLock()  # a trial's threads may print while the loop draws
         self._line_open = False  # the bar is drawn and nothing has ended its line yet
+        self._hidden = False  # drawn, then cleared for what a run wrote: drawn again below
+        self._unfinished: TextIO | None = None  # a stream whose last write left its line open
+        self._text = ""  # the line drawn last
         self._drawn_at = -self.REDRAW_S
         self._behind = False  # an update was not drawn yet
         self._drawn_width = 0  # characters of the line drawn last, on the open line
+        self._swapped: dict[str, TextIO] = {}  # sys.stdout / sys.stderr before the bar's run
+        self._handlers: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []  # and streams
+        # what the ETA's rate counts from: (trials done, budget steps trained, when)
+        self._basis: tuple[int, int, float] | None = None
+        self._started_before = 0
+        if self._enabled:  # a bar that is off reads nothing
+            history = study.refresh()
+            self._started_before = history.n_started
+            if not workers:
+                self._basis = (self._done(history), self._trained(history), self._started)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the bar is drawn."""
+        return self._enabled
 
     def __enter__(self) -> ProgressBar:
+        if self._enabled:
+            self._route_output_above()
         return self
 
     def __exit__(
@@ -65,9 +106,11 @@ class ProgressBar:
         tb: TracebackType | None,
     ) -> None:
         if self._enabled:
-            if self._behind:
-                self._draw()
-            self.end_line()
+            self._restore_output()
+            with self._lock:
+                if self._behind or self._hidden:
+                    self._draw()
+                self.end_line()
             _OPEN_BARS.discard(self)
 
     def retarget(self, target: int) -> None:
@@ -75,75 +118,187 @@ class ProgressBar:
         self._target = target
 
     def update(self) -> None:
-        """Draw the bar again, unless it was drawn less than ``REDRAW_S`` ago."""
+        """Draw the bar again, unless it was drawn less than ``REDRAW_S`` ago (then the
+        line drawn last, without reading the study, if something written cleared it)."""
         if not self._enabled:
             return
-        if time.monotonic() - self._drawn_at < self.REDRAW_S:
+        with self._lock:
+            if time.monotonic() - self._drawn_at >= self.REDRAW_S:
+                self._draw()
+                return
             self._behind = True
-            return
-        self._draw()
+            if self._hidden:
+                self._show(self._text)
 
     def _draw(self) -> None:
-        self._drawn_at = time.monotonic()
-        self._behind = False
-        text = self.line()
+        with self._lock:
+            self._drawn_at = time.monotonic()
+            self._behind = False
+            self._show(self.line(columns(self._stream)))
+
+    def _show(self, text: str) -> None:
+        """Write ``text`` over the bar's line, on a line of its own."""
+        if self._unfinished is not None:  # a trial's print(..., end=""): end its line
+            self._unfinished.flush()
+            self._stream.write("\n")
+            self._unfinished = None
         # spaces cover the end of a longer line drawn before (ETA gone, a shorter best):
         # a notebook's output does not take the terminal's erase-line escape
         self._stream.write("\r" + text.ljust(self._drawn_width))
         self._stream.flush()
+        self._text = text
         self._drawn_width = len(text)
         self._line_open = True
+        self._hidden = False
         _OPEN_BARS.add(self)
 
+    def clear(self) -> None:
+        """Blank the bar's line and put the cursor at its start, so that what is written
+        next (a log message, a trial's output) takes the line; the bar is drawn again
+        below it."""
+        with self._lock:
+            if self._line_open:
+                self._stream.write("\r" + " " * self._drawn_width + "\r")
+                self._stream.flush()
+                self._line_open = False
+                self._drawn_width = 0
+                self._hidden = True
+
     def end_line(self) -> None:
-        """End the bar's line, so that what is written next (a log message) starts on a
-        line of its own; the next :meth:`update` draws the bar below it."""
-        if self._line_open:
-            self._stream.write("\n")
-            self._stream.flush()
-            self._line_open = False
-            self._drawn_width = 0
+        """End the bar's line, leaving it shown (the run's last, or stopped by Ctrl-C)."""
+        with self._lock:
+            if self._line_open:
+                self._stream.write("\n")
+                self._stream.flush()
+                self._line_open = False
+                self._drawn_width = 0
+
+    def write_above(self, stream: TextIO, text: str) -> int:
+        """Write ``text`` to ``stream`` (on the bar's terminal) above the bar: clear the
+        bar first, and draw it again once the line ``text`` wrote is finished (as
+        ``tqdm.write`` does). A trial's ``print()`` and warnings, and log messages,
+        continued the bar's line."""
+        if not text:
+            return stream.write(text)
+        with self._lock:
+            self.clear()
+            written = stream.write(text)
+            if not text.endswith(("\n", "\r")):  # a line still being written: the bar waits
+                self._unfinished = stream
+                return written
+            self._unfinished = None
+            if self._hidden:
+                stream.flush()  # stdout's text before the bar drawn on stderr
+                self._show(self._text)
+            return written
 
     def draws_on(self, stream: object) -> bool:
         """Whether what is written to ``stream`` shows where the bar is drawn: it is the
         bar's stream, or both are terminals (stdout and stderr in one window)."""
-        return stream is self._stream or (_is_terminal(stream) and _is_terminal(self._stream))
+        if isinstance(stream, Wrapped):
+            stream = stream.stream
+        return stream is self._stream or (is_terminal(stream) and is_terminal(self._stream))
 
-    def line(self) -> str:
-        """The bar's text for the study's current state."""
+    def _route_output_above(self) -> None:
+        """While the bar is drawn, what the run writes on the bar's terminal goes above
+        it (:meth:`write_above`): through ``sys.stdout`` and ``sys.stderr`` (print(),
+        warnings, tracebacks), and through the logging handlers set up by then
+        (``logging.basicConfig``'s, whose stream is the stderr of when it ran). A
+        stream an earlier bar wrapped (a handler made during its run) is its own again."""
+        for name in ("stdout", "stderr"):
+            stream = unwrapped(getattr(sys, name))
+            if self.draws_on(stream):
+                self._swapped[name] = stream
+                setattr(sys, name, AboveTheBar(stream, self))
+        for handler in stream_handlers():
+            stream = unwrapped(handler.stream)
+            if self.draws_on(stream):
+                handler.setStream(cast(TextIO, AboveTheBar(stream, self)))
+                self._handlers.append((handler, stream))
+
+    def _restore_output(self) -> None:
+        """Put back what :meth:`_route_output_above` replaced, unless the run replaced
+        it in turn (then it is the run's)."""
+        for name, stream in self._swapped.items():
+            if routed_by(getattr(sys, name), self):
+                setattr(sys, name, stream)
+        for handler, stream in self._handlers:
+            if routed_by(handler.stream, self):
+                handler.setStream(stream)
+        self._swapped.clear()
+        self._handlers.clear()
+
+    def _done(self, history: History) -> int:
+        """The trials that count toward the target (not a lost or interrupted one that a
+        retry replaced), less those still running, with this process's unstored ones."""
+        return history.n_started - history.count(TrialState.RUNNING) + len(self._unstored)
+
+    def _trained(self, history: History) -> int:
+        """Budget steps the finished trials trained, with this process's unstored ones."""
+        return history.trained + sum(outcome.trained or 0 for _, outcome in self._unstored)
+
+    def _best(self, history: History) -> tuple[float, int] | None:
+        """The best value so far and its trial's number, with this process's unstored
+        trials: the bar of the first trial said "best -"."""
+        best = history.best
+        found = None if best is None or best.value is None else (best.value, best.number)
+        for claimed, outcome in self._unstored:
+            value = outcome.value
+            if outcome.state is not TrialState.COMPLETE or value is None:
+                continue
+            if found is None or is_better(value, found[0], self._study.direction):
+                found = (value, claimed.number)
+        return found
+
+    def _eta(self, counted: float, total: float, basis: float, now: float) -> str | None:
+        """``eta H:MM:SS`` for ``counted`` of ``total``, at the rate since the basis
+        (``basis`` counted then); ``eta ?`` before anything was counted since (a rate
+        from nothing climbed while the first trials ran); None once at the total."""
+        if counted >= total:
+            return None
+        if self._basis is None or counted <= basis or now <= self._basis[2]:
+            return "eta ?"
+        rate = (counted - basis) / (now - self._basis[2])
+        return f"eta {_clock((total - counted) / rate)}"
+
+    def line(self, columns: int = 0) -> str:
+        """The bar's text for the study's current state; to fit a terminal ``columns``
+        wide (0: any width), with fewer cells, then cut, one column short of it."""
         history = self._study.refresh()
-        # the trials that count toward the target (not a lost or interrupted one that
-        # a retry replaced), less those still running
-        done = history.n_started - history.count(TrialState.RUNNING) + len(self._unstored)
-        if self._first_done is None:
-            self._first_done = done - 1
-        elapsed = time.monotonic() - self._started
+        done = self._done(history)
+        trained = self._trained(history)
+        now = time.monotonic()
+        if self._basis is None and history.n_started > self._started_before:
+            self._basis = (done, trained, now)  # the workers began
+        best = self._best(history)
+        text = self._compose(done, trained, best, now, self._width)
+        overflow = len(text) - (columns - 1)
+        if columns > 0 and overflow > 0:
+            cells = max(0, self._width - overflow)
+            text = self._compose(done, trained, best, now, cells)[: columns - 1]
+        return text
+
+    def _compose(
+        self, done: int, trained: int, best: tuple[float, int] | None, now: float, cells: int
+    ) -> str:
         parts = [f"{self._study.name}"]
         if self._max_budget:  # the budget is what will stop the search: show it filling
-            trained = history.trained
             unit = "" if self._study.budget is None else self._study.budget.unit
-            if self._first_trained is None:
-                self._first_trained = trained
-            bar = _bar(trained, self._max_budget, self._width)
-            parts.append(f"{bar} {trained}/{self._max_budget:g} {unit}".rstrip())
+            bar = _bar(trained, self._max_budget, cells)
+            parts.append(f"{bar} {trained}/{self._max_budget:g} {unit}".strip())
             parts.append(f"{done} trials")
-            rate = (trained - self._first_trained) / elapsed if elapsed > 0 else 0.0
-            if rate > 0 and trained < self._max_budget:
-                parts.append(f"eta {_clock((self._max_budget - trained) / rate)}")
+            basis = self._basis[1] if self._basis else 0
+            eta = self._eta(trained, self._max_budget, basis, now)
         elif self._target:
-            parts.append(f"{_bar(done, self._target, self._width)} {done}/{self._target}")
-            rate = (done - self._first_done) / elapsed if elapsed > 0 else 0.0
-            if rate > 0 and done < self._target:
-                parts.append(f"eta {_clock((self._target - done) / rate)}")
+            parts.append(f"{_bar(done, self._target, cells)} {done}/{self._target}".strip())
+            eta = self._eta(done, self._target, self._basis[0] if self._basis else 0, now)
         else:
             parts.append(f"{done} trials")
-        best = history.best
-        parts.append(
-            f"best {best.value:.6g} (#{best.number})"
-            if best and best.value is not None
-            else "best -"
-        )
-        parts.append(f"elapsed {_clock(elapsed)}")
+            eta = None
+        if eta is not None:
+            parts.append(eta)
+        parts.append("best -" if best is None else f"best {best[0]:.6g} (#{best[1]})")
+        parts.append(f"elapsed {_clock(now - self._started)}")
         return "  ".join(parts)
 
 
@@ -159,18 +314,21 @@ def bar_total(study: Study, target: int | None, progress: bool | None) -> int | 
     return method_end(study.refresh(), study.method)
 
 
-def end_open_lines(streams: Iterable[object]) -> None:
-    """End the line of any bar being drawn on one of ``streams`` or on the same terminal
-    (before a log message written there: it would start at the end of the bar's line);
-    a bar on another stream (a message going to a file) goes on on its line."""
+def clear_open_bars(streams: Iterable[object]) -> None:
+    """Clear the line of any bar being drawn on one of ``streams`` or on the same
+    terminal (before a log message written there: it would start at the end of the
+    bar's line); the bar is drawn again below the message. A bar on another stream (a
+    message going to a file) stays on its line."""
     streams = list(streams)
     for bar in list(_OPEN_BARS):
         if any(bar.draws_on(stream) for stream in streams):
-            bar.end_line()
+            bar.clear()
 
 
 def _bar(done: float, total: float, width: int) -> str:
-    """``[####....]``: ``done`` of ``total`` as ``width`` cells."""
+    """``[####....]``: ``done`` of ``total`` as ``width`` cells; none: ``""``."""
+    if width <= 0:
+        return ""
     filled = min(width, int(width * done // total)) if total > 0 else 0
     return f"[{'#' * filled}{'.' * (width - filled)}]"
 
@@ -206,7 +364,7 @@ class Counter:
         self._total = max(total, 0)
         self._done = 0
         self._stream = stream if stream is not None else sys.stderr
-        self._enabled = _is_terminal(self._stream) if enabled is None else enabled
+        self._enabled = is_terminal(self._stream) if enabled is None else enabled
         self._width = width
         self._started = time.monotonic()
         self._drawn = False
@@ -262,11 +420,3 @@ class Counter:
         if 0 < done < total:
             parts.append(f"eta {_clock(elapsed * (total - done) / done)}")
         return "  ".join(parts) + "\x1b[K"  # clear what a longer previous line left
-
-
-def _is_terminal(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)  # None: a handler without a stream
-    try:
-        return callable(isatty) and bool(isatty())
-    except ValueError:  # a closed stream
-        return False

@@ -36,6 +36,7 @@ from hpotrack.provenance import (
     started_by,
 )
 from hpotrack.runner import Ran, Terminated, ignored, terminated_as_interrupted
+from hpotrack.terminal import clear_lines_for_the_parents_bar
 from hpotrack.text import PREFIX, plural
 from hpotrack.worker_logs import Relay, forward_to_parent
 
@@ -214,6 +215,8 @@ def _run_round(
     ``relay`` as they come; the first error a worker reported is raised."""
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()  # the workers' errors and log records
+    total = bar_total(study, n_trials or study.target, progress)
+    bar = ProgressBar(study, total, enabled=progress, max_budget=max_budget, workers=True)
     level = log.getEffectiveLevel()  # a worker imports the script, not its logging set-up
     job = (
         reference,
@@ -225,6 +228,7 @@ def _run_round(
         started,
         started_as(),  # resume's command line, a notebook's cells: the workers' runs record it
         getattr(sys.stdout, "errors", None),
+        bar.enabled,  # what a worker writes on the terminal must clear the bar's line
     )
     processes = [
         context.Process(target=_work, args=(*job, results, level), daemon=True) for _ in range(jobs)
@@ -235,8 +239,6 @@ def _run_round(
             workers.add(process.pid)
     errors: list[BaseException] = []
     try:
-        total = bar_total(study, n_trials or study.target, progress)
-        bar = ProgressBar(study, total, enabled=progress, max_budget=max_budget)
         with bar:
             while any(p.is_alive() for p in processes):
                 _collect(results, errors, relay, wait=0.5)
@@ -319,6 +321,7 @@ def _work(
     started: int,
     parent_run: tuple[list[str] | None, dict[str, str] | None],
     output_errors: str | None,
+    bar_shown: bool,
     results: Any,
     level: int,
 ) -> None:
@@ -327,12 +330,15 @@ def _work(
     ``results``; its run records what ``parent_run`` says of the parent (its ``hpotrack
     resume`` command line, or None: ``sys.argv``, the parent's too; the IPython cells
     that ran it, or None), and its standard output handles what it cannot encode with
-    the parent's ``output_errors``."""
+    the parent's ``output_errors``; while the parent shows its progress bar
+    (``bar_shown``), what it writes on the terminal starts on a cleared line."""
     from hpotrack.tune import tuned_function
 
     _stop_once()
     _may_start_processes()
     _write_as_the_parent(output_errors)  # before the script is imported: it may print
+    if bar_shown:
+        clear_lines_for_the_parents_bar()
     try:
         _stop_when_the_parent_dies()  # may raise ParentGone at once: inside the try
         tuned = tuned_function(load_function(reference), study)

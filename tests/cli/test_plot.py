@@ -163,7 +163,7 @@ def test_without_matplotlib_the_message_names_the_extra(
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make stderr look like a terminal to the progress indicator, shown at once."""
-    monkeypatch.setattr(progress, "_is_terminal", lambda stream: True)
+    monkeypatch.setattr(progress, "is_terminal", lambda stream: True)
     monkeypatch.setattr(Counter, "DELAY_S", 0.0)
 
 
