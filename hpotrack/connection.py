@@ -29,6 +29,7 @@ from hpotrack import sqlite_errors
 from hpotrack.errors import StorageError
 from hpotrack.filelock import WriterLock
 from hpotrack.files import folder_problem
+from hpotrack.heldfiles import connected, disconnected
 from hpotrack.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -110,21 +111,28 @@ class Connection:
         creating = not must_exist and (not self.path.exists() or _empty_file(self.path))
         try:
             with _held(self._writer, self.path) if creating else contextlib.nullcontext():
-                self.conn: sqlite3.Connection = sqlite3.connect(
-                    self.path,
-                    timeout=BUSY_TIMEOUT_S,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
+                connected(self.path)  # before SQLite opens the file: see hpotrack.heldfiles
+                try:
+                    self.conn: sqlite3.Connection = sqlite3.connect(
+                        self.path,
+                        timeout=BUSY_TIMEOUT_S,
+                        isolation_level=None,
+                        check_same_thread=False,
+                    )
+                except BaseException:
+                    disconnected(self.path)
+                    raise
                 try:
                     self._open(must_exist)
                 except BaseException:  # a refused file keeps no connection or lock open
-                    _release(self.conn, self._writer, self._wal_index)
+                    _release(self.conn, self.path, self._writer, self._wal_index)
                     raise
         except sqlite3.DatabaseError as exc:
             raise StorageError(sqlite_errors.cannot_open(self.path, exc)) from None
         # closes the connection and files once: by close(), or when nobody uses the store
-        self._finalizer = weakref.finalize(self, _release, self.conn, self._writer, self._wal_index)
+        self._finalizer = weakref.finalize(
+            self, _release, self.conn, self.path, self._writer, self._wal_index
+        )
 
     def _open(self, must_exist: bool) -> None:
         """Read the schema version and refuse a file hpotrack must not use before anything
@@ -435,8 +443,9 @@ def require_sqlite() -> None:
         )
 
 
-def _release(conn: sqlite3.Connection, writer: WriterLock, wal_index: WalIndex) -> None:
+def _release(conn: sqlite3.Connection, path: Path, writer: WriterLock, wal_index: WalIndex) -> None:
     conn.close()
+    disconnected(path)
     writer.close()
     wal_index.close()
 

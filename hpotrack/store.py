@@ -83,7 +83,7 @@ class Store(TrialReads, TrialWrites, Connection):
     def __init__(self, path: str | Path, *, must_exist: bool = False) -> None:
         super().__init__(path, must_exist=must_exist)
         # the file opened, held open: its inode is not reused while this store lives
-        held = hold(self.path)
+        held = hold(self.path, database=self.path)
         self._close_file = weakref.finalize(self, held.close)
         self.file_id = held.key  # which file: the path may change
 

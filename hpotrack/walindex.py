@@ -42,7 +42,7 @@ class WalIndex:
         (:mod:`hpotrack.heldfiles`): closing one of its own would drop SQLite's locks
         on the ``-shm``."""
         try:
-            held = hold(f"{db}-shm")
+            held = hold(f"{db}-shm", database=db)
         except OSError:
             return cls()
         index = cls(held)

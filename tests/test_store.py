@@ -26,9 +26,11 @@ from typing import Any
 import pytest
 
 import hpotrack as hp
+from hpotrack import store as store_module
 from hpotrack.connection import MIN_SQLITE
 from hpotrack.db_path import default_db_path
 from hpotrack.errors import StorageError
+from hpotrack.heldfiles import HeldFile
 from hpotrack.records import TrialState
 from hpotrack.store import Store
 
@@ -154,6 +156,33 @@ def test_closing_a_second_store_keeps_the_first_ones_shared_lock(store: Store) -
     Store(store.path).close()
     assert other_process(store.path, "SELECT COUNT(*) FROM trials") == [[1]]
     assert Path(f"{store.path}-wal").exists() and Path(f"{store.path}-shm").exists()
+
+
+def test_a_store_dropped_while_another_opens_keeps_the_new_ones_shared_lock(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread's store opened and dropped while another thread's store of the file was
+    being opened (``hp.load_study`` in a thread watching a run that ``optimize()`` was
+    starting): the other connection had opened the file and taken its shared lock, but
+    not yet held the file, so the dropped store, its only holder, closed its descriptor,
+    and the lock went with it. A worker process exiting last then deleted the -wal and
+    -shm under the run, whose next read said "database disk image is malformed"."""
+    Store(db).close()
+    hold = store_module.hold
+
+    def another_store_meanwhile(path: Path, **database: Path) -> HeldFile:
+        monkeypatch.setattr(store_module, "hold", hold)
+        Store(path).close()  # between this store's connection and its hold of the file
+        return hold(path, **database)
+
+    monkeypatch.setattr(store_module, "hold", another_store_meanwhile)
+    opened = Store(db)
+    try:
+        add_trial(opened, new_study(opened), 0)
+        assert other_process(db, "SELECT COUNT(*) FROM trials") == [[1]]
+        assert Path(f"{db}-wal").exists() and Path(f"{db}-shm").exists()
+    finally:
+        opened.close()
 
 
 def test_closing_a_second_store_keeps_the_first_ones_read_lock(store: Store) -> None:
