@@ -1,10 +1,12 @@
 """When an ask may not start another trial: the target of started trials is reached,
 or ``max_budget`` (budget steps trained in total) is spent, or could be by the trials
-already running. Functions of the study's history, for :meth:`hpotrack.study.Study.ask`.
+already running (functions of the study's history), or the run's deadline has passed.
+For :meth:`hpotrack.study.Study.ask` and the run loop.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from hpotrack.claims import Claimed
@@ -39,6 +41,12 @@ def reached(
             f"of {max_budget:g} is spent"
         )
     return None
+
+
+def past(deadline: float | None) -> bool:
+    """Whether ``deadline`` (a ``time.time()``, None: none) has passed: no trial may
+    start any more."""
+    return deadline is not None and time.time() >= deadline
 
 
 def batch_spends(history: History, claimed: Sequence[Claimed], max_budget: float | None) -> bool:

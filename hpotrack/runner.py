@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from hpotrack import limits
 from hpotrack.errors import (
     BudgetSpent,
     SearchExhausted,
@@ -295,10 +296,18 @@ def optimize_here(
         total = bar_total(study, limit, progress)
         bar = ProgressBar(study, total, enabled=progress, max_budget=max_budget, unstored=done)
         with bar, ctrl_c_noted() as ctrl_c:
-            while not (timed_out := deadline is not None and time.time() >= deadline):
+            while not (timed_out := limits.past(deadline)):
                 if not claims:
                     try:  # stores `done` (then empties it) and fills `claims`, atomically
-                        study.ask(worker, limit, done, claims, batch.size, max_budget=max_budget)
+                        study.ask(
+                            worker,
+                            limit,
+                            done,
+                            claims,
+                            batch.size,
+                            max_budget=max_budget,
+                            deadline=deadline,
+                        )
                     except StopSearch as stop:
                         if isinstance(stop, TargetReached) and n_trials is None:
                             raised = _target_raised(study, limit)
@@ -311,6 +320,8 @@ def optimize_here(
                     batch.asked(study.store.last_wait, contended=study.contended)
                     if collection is not None and collection.due():
                         collection.run()
+                    if not claims:  # the deadline passed while the ask waited
+                        continue
                 claimed = claims[0]  # in `claims` until kept: an interrupt gives it back
                 outcome, _ = run_trial(study, fn, claimed, ctrl_c=ctrl_c)
                 done.append((claimed, outcome))

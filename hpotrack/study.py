@@ -155,9 +155,11 @@ class Study(StudyReader):
         count: int = 1,
         *,
         max_budget: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Claim up to ``count`` trials under one write lock, queued ones first, then
-        proposals, and append them to ``claims`` (at least one, in number order).
+        proposals, and append them to ``claims`` (at least one, in number order, unless
+        ``deadline``, a ``time.time()``, has passed: then none).
 
         ``done`` are outcomes of this worker's previous trials: they are stored in the
         same transaction (one commit per ask instead of two), and stored even when
@@ -170,6 +172,11 @@ class Study(StudyReader):
         emptied, the claimed trials appended to ``claims``), also when an interrupt
         stops the call right after the commit: the caller's :meth:`finish` then neither
         stores an outcome twice nor leaves a claimed trial running.
+
+        The deadline is looked at under the lock, before each claim: the caller's look
+        before the call does not hold once the ask waited for the lock (other workers
+        writing) or for the method's proposal (a model fit), and a trial claimed then
+        started after the timeout.
         """
         # Outside the lock: read what changed, put the outcomes about to be stored into
         # the cache, and propose from that history. Under the lock the proposal is used as
@@ -204,8 +211,10 @@ class Study(StudyReader):
                 for (trial, outcome), record in zip(fresh, ended, strict=True):
                     self._record(trial, outcome, record)
                 try:
-                    while len(claimed) < count and not limits.batch_spends(
-                        self._cache.history, claimed, max_budget
+                    while (
+                        len(claimed) < count
+                        and not limits.batch_spends(self._cache.history, claimed, max_budget)
+                        and not limits.past(deadline)
                     ):
                         first_guess = None if claimed else guess
                         claimed.append(self._claim(worker, limit, first_guess, max_budget))

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 import hpotrack as hp
-from hpotrack import runner
+from hpotrack import limits, runner
 from hpotrack.cache import TrialCache
 from hpotrack.errors import TooManyFailures
+from hpotrack.methods.base import Proposal
+from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.runner import Batch
 
@@ -114,7 +116,7 @@ def test_a_timeout_gives_back_the_claimed_trials_it_did_not_run(
     fixed_batches(monkeypatch, 4)
     calls = itertools.count()
     clock = _ShiftedClock()
-    monkeypatch.setattr(runner, "time", clock)  # the clock the loop checks the deadline on
+    monkeypatch.setattr(limits, "time", clock)  # the clock the deadline is checked on
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="t", db=db, seed=0)
     def f(x: float) -> float:
@@ -132,6 +134,35 @@ def test_a_timeout_gives_back_the_claimed_trials_it_did_not_run(
     study = f.optimize(n_trials=10)  # the queued ones run first, then new proposals
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 10
     assert [t.params for t in study.trials][2:4] == [t.params for t in f.study.trials][2:4]
+
+
+def test_no_trial_starts_once_the_timeout_passed_during_its_ask(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The loop looked at the deadline before each ask only, and an ask can take long:
+    waiting for the write lock while other workers write, or for the method's proposal
+    (a model fit). A trial it claimed after the timeout passed still started (0.8 s
+    after a 1.5 s timeout, two workers on a loaded machine). Here the second trial's
+    proposal takes two hours."""
+    clock = _ShiftedClock()
+    monkeypatch.setattr(limits, "time", clock)
+    propose = hp.methods.Random.ask
+
+    def slow_proposal(method: hp.methods.Random, history: History) -> Proposal:
+        if history.n_started == 1:
+            clock.shift = 7200.0
+        return propose(method, history)
+
+    monkeypatch.setattr(hp.methods.Random, "ask", slow_proposal)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="t", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    caplog.set_level(logging.INFO, logger="hpotrack")
+    study = f.optimize(n_trials=10, timeout=3600.0)  # the first trial is inside it
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+    assert "timeout of 3600.0s reached in study 't' after 1 trial" in caplog.messages
 
 
 def test_too_many_failures_store_the_failures_and_give_back_the_rest(
