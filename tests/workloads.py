@@ -29,6 +29,20 @@ def grid24(a: str, b: int, c: int) -> float:
 
 @hp.tune({"x": hp.Float(-1.0, 1.0)}, study="slow", seed=0)
 def slow(x: float) -> float:
+    wait_for_a_second_process("slow")
+    time.sleep(0.03)
+    return x * x
+
+
+@hp.tune({"x": hp.Float(-1.0, 1.0)}, study="stopped", seed=0)
+def stopped(x: float, trial: hp.Trial) -> float:
+    """Trial 5 writes its process's pid to ``HPOTRACK_DB.inside`` and waits there (until
+    the test stops that process); every other trial takes a moment."""
+    if trial.number == 5:
+        inside = os.environ["HPOTRACK_DB"] + ".inside"
+        Path(f"{inside}.tmp").write_text(str(os.getpid()))
+        os.replace(f"{inside}.tmp", inside)  # whole when it appears
+        time.sleep(120)
     time.sleep(0.03)
     return x * x
 
@@ -77,6 +91,7 @@ def sleepy_epochs(x: float, trial: hp.Trial) -> float:
 )
 def halving(x: float, trial: hp.Trial) -> float:
     """A curve that improves with epochs; ``x`` near 0.3 is best at every budget."""
+    wait_for_a_second_process("halving")
     loss = 1.0
     for epoch in range(1, trial.budget + 1):
         time.sleep(0.002)
@@ -143,6 +158,20 @@ def wait_for_go() -> None:
     Path(gate, f"ready-{os.getpid()}").touch()
     deadline = time.monotonic() + 120
     while not Path(gate, "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def wait_for_a_second_process(study: str) -> None:
+    """With HPOTRACK_TEST_PAIRED set: wait until two processes have started trials of
+    ``study``, so that both workers of ``n_jobs=2`` run some however late one of them
+    starts (on a loaded machine the other could run the whole study alone)."""
+    if not os.environ.get("HPOTRACK_TEST_PAIRED"):
+        return
+    db = os.environ["HPOTRACK_DB"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len({t.pid for t in hp.load_study(study, db=db).trials}) >= 2:
+            return
         time.sleep(0.01)
 
 
