@@ -110,16 +110,17 @@ def friendly_init(error: type[HpotrackError]) -> Callable[[T], T]:
         original: Callable[..., None] = vars(cls)["__init__"]
         fields: dict[str, Any] = {f.name: f for f in dataclasses.fields(cls) if f.init}
         names = list(fields)
+        positional = [n for n in names if not fields[n].kw_only]
         required = [n for n, f in fields.items() if _required(f)]
-        arguments = (n if n in required else f"{n}={fields[n].default!r}" for n in names)
+        arguments = (n if n in required else f"{n}={fields[n].default!r}" for n in positional)
         call = f"{cls.__name__}({', '.join(arguments)})"
 
         @functools.wraps(original)
         def init(self: object, *args: object, **kwargs: object) -> None:
             name = cls.__name__
-            if len(args) > len(names):
+            if len(args) > len(positional):
                 raise error(
-                    f"{name}() takes at most {len(names)} positional argument(s) but "
+                    f"{name}() takes at most {len(positional)} positional argument(s) but "
                     f"{len(args)} were given; call it as {call}"
                 )
             for key, value in kwargs.items():

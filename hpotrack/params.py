@@ -4,6 +4,9 @@ Every method works on the unit cube. Each parameter (``Float``, ``Int``, ``Choic
 ``encode(value) -> u`` in [0, 1], ``decode(u) -> value`` (always valid, u clipped first),
 ``validate(value)`` for user-supplied values, ``grid_values(grid_points)`` (and, for discrete
 parameters, ``value_at(index)`` of their ``n_values`` values) and ``to_json()``.
+Any parameter may be conditional: ``when={"kernel": "rbf"}`` makes it exist only while
+another parameter (a ``Choice`` of the same space, checked there) has one of the given
+values; the parameter holds the condition, :class:`hpotrack.space.Space` applies it.
 Discrete parameters give each value an equal bin of [0, 1], so uniform sampling of the cube
 is uniform over their values. Definitions are stored as JSON that outlives this code, so
 the ``type`` tags are fixed strings, never class names.
@@ -16,10 +19,17 @@ import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeAlias, TypeVar, cast
 
+from hpotrack.conditions import (
+    When,
+    condition_json,
+    condition_of,
+    condition_text,
+    set_condition,
+)
 from hpotrack.errors import SpaceError
 from hpotrack.options import friendly_init
 from hpotrack.param_input import (
@@ -97,8 +107,10 @@ class Float:
     high: float
     log: bool = False
     step: float | None = None
+    when: When | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
+        set_condition(self)
         low, high = to_float(self.low, "low"), to_float(self.high, "high")
         log = to_flag(self.log, "log")
         step = None if self.step is None else to_float(self.step, "step")
@@ -161,7 +173,7 @@ class Float:
 
     def __repr__(self) -> str:
         extra = ", log=True" if self.log else "" if self.step is None else f", step={self.step!r}"
-        return f"Float({self.low!r}, {self.high!r}{extra})"
+        return f"Float({self.low!r}, {self.high!r}{extra}{condition_text(condition_of(self))})"
 
     @property
     def is_discrete(self) -> bool:
@@ -265,13 +277,14 @@ class Float:
         return _tidy([self.decode(i / (g - 1)) for i in range(g)])
 
     def to_json(self) -> dict[str, Any]:
-        """``{"type": "float", "low", "high", "log", "step"}``."""
+        """``{"type": "float", "low", "high", "log", "step"}``, and ``"when"`` if set."""
         return {
             "type": "float",
             "low": self.low,
             "high": self.high,
             "log": self.log,
             "step": self.step,
+            **condition_json(condition_of(self)),
         }
 
 
@@ -284,8 +297,10 @@ class Int:
     high: int
     log: bool = False
     step: int = 1
+    when: When | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
+        set_condition(self)
         low, high = to_int(self.low, "low"), to_int(self.high, "high")
         log, step = to_flag(self.log, "log"), to_int(self.step, "step")
         for name, value in (("low", low), ("high", high), ("log", log), ("step", step)):
@@ -316,7 +331,7 @@ class Int:
 
     def __repr__(self) -> str:
         extra = ", log=True" if self.log else f", step={self.step!r}" if self.step != 1 else ""
-        return f"Int({self.low!r}, {self.high!r}{extra})"
+        return f"Int({self.low!r}, {self.high!r}{extra}{condition_text(condition_of(self))})"
 
     @property
     def is_discrete(self) -> bool:
@@ -385,13 +400,14 @@ class Int:
         return tuple(dict.fromkeys(min(max(x, self.low), self.high) for x in points))
 
     def to_json(self) -> dict[str, Any]:
-        """``{"type": "int", "low", "high", "log", "step"}``."""
+        """``{"type": "int", "low", "high", "log", "step"}``, and ``"when"`` if set."""
         return {
             "type": "int",
             "low": self.low,
             "high": self.high,
             "log": self.log,
             "step": self.step,
+            **condition_json(condition_of(self)),
         }
 
 
@@ -401,8 +417,10 @@ class Choice:
     """One of a list of JSON scalars, stored as a tuple; 1 and True are different options."""
 
     options: Sequence[Value]
+    when: When | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
+        set_condition(self)
         raw: object = self.options
         if isinstance(raw, str | bytes | Mapping) or not isinstance(raw, Iterable):
             raise SpaceError(
@@ -426,9 +444,14 @@ class Choice:
             seen.add((kind_of(option), option))
         object.__setattr__(self, "options", options)
 
-    def _key(self) -> tuple[tuple[str, Value], ...]:
-        """Options with their types: Choice([1]), Choice([1.0]) and Choice([True]) differ."""
-        return tuple((type(x).__name__, x) for x in self.options)
+    def _key(self) -> tuple[object, ...]:
+        """Options with their types (Choice([1]), Choice([1.0]) and Choice([True]) differ),
+        and the condition, its values typed alike."""
+        when = tuple(
+            (name, tuple((type(x).__name__, x) for x in values))
+            for name, values in condition_of(self) or ()
+        )
+        return (tuple((type(x).__name__, x) for x in self.options), when)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Choice) and self._key() == other._key()
@@ -437,7 +460,7 @@ class Choice:
         return hash(self._key())
 
     def __repr__(self) -> str:
-        return f"Choice({list(self.options)!r})"
+        return f"Choice({list(self.options)!r}{condition_text(condition_of(self))})"
 
     @property
     def is_discrete(self) -> bool:
@@ -487,8 +510,12 @@ class Choice:
         return tuple(self.options)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"type": "choice", "options": [...]}``."""
-        return {"type": "choice", "options": list(self.options)}
+        """``{"type": "choice", "options": [...]}``, and ``"when"`` if set."""
+        return {
+            "type": "choice",
+            "options": list(self.options),
+            **condition_json(condition_of(self)),
+        }
 
 
 Param: TypeAlias = Float | Int | Choice

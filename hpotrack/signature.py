@@ -6,7 +6,7 @@ failing every trial with Python's TypeError."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hpotrack.errors import TrialError
@@ -65,6 +65,7 @@ def check_signature(fn: Callable[..., Any], space: Space) -> None:
             f"{', '.join(map(repr, missing))}: add them to its parameters (or **kwargs)"
             f"{one_dict}"
         )
+    _check_conditional_defaults(label, parameters, space)
     extra = [
         name
         for name, p in parameters.items()
@@ -84,4 +85,24 @@ def check_signature(fn: Callable[..., Any], space: Space) -> None:
         raise TrialError(
             f"{label}() requires {', '.join(map(repr, extra))}, which the space "
             "does not define: add them to the space or give them defaults"
+        )
+
+
+def _check_conditional_defaults(
+    label: str, parameters: Mapping[str, inspect.Parameter], space: Space
+) -> None:
+    """A conditional hyperparameter is not passed to a trial that leaves it inactive: the
+    function must give it a default (or take **kwargs), or such a trial would fail with
+    Python's TypeError."""
+    bare = [
+        name
+        for name, param in space.items()
+        if param.when is not None and parameters[name].default is inspect.Parameter.empty
+    ]
+    if bare:
+        example = ", ".join(f"{name}=None" for name in bare)
+        raise TrialError(
+            f"{label}() requires {', '.join(map(repr, bare))}, which the space makes "
+            "conditional (`when=`): a trial where it is inactive does not pass it; give it "
+            f"a default, e.g. def {label.rpartition('.')[2]}(..., {example})"
         )

@@ -3,16 +3,24 @@
 ``Space.from_user`` accepts parameter definitions (:mod:`hpotrack.params`) and shorthands;
 a space encodes and decodes whole parameter dicts, enumerates grid cells and round-trips
 through stable JSON. Errors name the parameter they concern.
+
+Conditional parameters (``when=``) are the space's to apply, so that every method gets them
+through the one encoding: :meth:`Space.decode` drops the parameters a point leaves
+inactive, :meth:`Space.encode` gives an inactive parameter the fixed coordinate 0.5 (a
+constant a model learns to ignore), :meth:`Space.inactive_mask` says which coordinates of
+cube points are inactive (for models that marginalise them), and grids enumerate each
+branch's own cells. A space without conditions takes none of these paths.
 """
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import itertools
 import json
 import math
 import numbers
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import Any, TypeAlias, cast
 
 import numpy as np
@@ -21,17 +29,9 @@ import numpy.typing as npt
 from hpotrack.errors import SpaceError
 from hpotrack.param_input import Value, is_utf8
 from hpotrack.params import Choice, Float, Int, Param, param_from_json
+from hpotrack.space_rules import INACTIVE, Rule, about_parameter, rules_of
 
 __all__ = ["Choice", "Float", "Int", "Param", "Space", "Value", "is_utf8", "param_from_json"]
-
-
-@contextmanager
-def _about(name: str) -> Iterator[None]:
-    """Prefix SpaceErrors raised inside with the parameter's name."""
-    try:
-        yield
-    except SpaceError as error:
-        raise SpaceError(f"parameter {name!r}: {error}") from None
 
 
 def _from_user(definition: object) -> Param:
@@ -76,7 +76,7 @@ def _check_name(name: object) -> str:
 class Space(Mapping[str, Param]):
     """An immutable, ordered mapping name -> parameter; the first parameter is grid axis 0."""
 
-    __slots__ = ("_grid_keys", "_grids", "_params")
+    __slots__ = ("_branches", "_grid_keys", "_grids", "_params", "_parents", "_rules")
 
     def __init__(self, definition: Mapping[str, object]) -> None:
         if not isinstance(definition, Mapping):
@@ -91,9 +91,12 @@ class Space(Mapping[str, Param]):
             )
         params: dict[str, Param] = {}
         for name, item in definition.items():
-            with _about(_check_name(name)):
+            with about_parameter(_check_name(name)):
                 params[name] = _from_user(item)
         self._params = params  # never changed after this: a Space is immutable
+        self._rules = rules_of(params)
+        self._parents = frozenset(p.name for rule in self._rules for p in rule.parents)
+        self._branches: dict[int | None, tuple[list[_Branch], list[int]]] = {}
         self._grids: dict[int | None, tuple[_Axis, ...]] = {}
         self._grid_keys: dict[int | None, dict[str, frozenset[str]]] = {}
 
@@ -140,6 +143,8 @@ class Space(Mapping[str, Param]):
                 else f" (the space has {', '.join(map(repr, self._params))})"
             )
             problems.append(f"unknown hyperparameter {name!r}{hint}")
+        if not partial and self._rules:  # an inactive parameter is left out, not missing
+            missing = self.missing(params)
         if not partial and (missing := [n for n in missing if n not in suggested]):
             problems.append(f"missing hyperparameter(s) {', '.join(map(repr, missing))}")
         if problems:
@@ -151,16 +156,121 @@ class Space(Mapping[str, Param]):
         if not isinstance(params, Mapping):
             raise SpaceError(f"parameters must be a dict of name -> value, but got {params!r}")
         self.check_names(params, partial=partial)
+        if self._rules:  # the given ones (check_names made sure the active ones are)
+            values = {
+                name: param.validate(params[name], name)
+                for name, param in self._params.items()
+                if name in params
+            }
+            self._check_active(values)
+            return values
         return {  # each message names the parameter as the user wrote it: `0 <= lr <= 1`
             name: param.validate(params[name], name)
             for name, param in self._params.items()
             if not partial or name in params
         }
 
+    def missing(self, params: Mapping[str, object]) -> list[str]:
+        """The parameters ``params`` leaves out that its values keep active."""
+        off = self.inactive(params) if self._rules else frozenset()
+        return [n for n in self._params if n not in params and n not in off]
+
+    @property
+    def is_conditional(self) -> bool:
+        """Whether some parameter has a ``when`` condition."""
+        return bool(self._rules)
+
+    def inactive(self, values: Mapping[str, object]) -> frozenset[str]:
+        """The conditional parameters that ``values`` leave inactive: a parent's value is
+        not one of the condition's, or the parent is absent (or inactive itself)."""
+        off: set[str] = set()
+        for rule in self._rules:
+            if not all(
+                p.name in values
+                and p.name not in off
+                and self._option(p.name, values[p.name]) in p.options
+                for p in rule.parents
+            ):
+                off.add(rule.name)
+        return frozenset(off)
+
+    def _option(self, name: str, value: object) -> int:
+        """The option number of a parent's value (a Choice: :func:`_parent` checked)."""
+        return cast(Choice, self._params[name]).index(value, name)
+
+    def drop_inactive(self, values: Mapping[str, Value]) -> dict[str, Value]:
+        """``values`` without the parameters they leave inactive, in the space's order."""
+        off = self.inactive(values)
+        return {name: values[name] for name in self._params if name in values and name not in off}
+
+    def complete(self, given: Mapping[str, Value], u: npt.ArrayLike) -> dict[str, Value]:
+        """``given`` (valid, as :meth:`validate` with ``partial=True`` returns them) with
+        every other active parameter's value read at the cube point ``u``: an enqueued
+        trial's values left out are drawn there."""
+        drawn = self._decode_all(u)
+        merged = {name: given.get(name, drawn[name]) for name in self._params}
+        return self.drop_inactive(merged) if self._rules else merged
+
+    def inactive_mask(self, points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Which coordinates of cube points, shape ``(n, d)``, belong to parameters that
+        the point leaves inactive (all False for a space without conditions)."""
+        cube = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        mask = np.zeros(cube.shape, dtype=bool)
+        for rule in self._rules:
+            holds = np.ones(cube.shape[0], dtype=bool)
+            for p in rule.parents:
+                size = self._params[p.name].n_values
+                option = np.minimum(
+                    (np.clip(cube[:, p.index], 0.0, 1.0) * size).astype(int), size - 1
+                )
+                holds &= np.isin(option, list(p.options)) & ~mask[:, p.index]
+            mask[:, rule.index] = ~holds
+        return mask
+
+    def _check_active(self, values: Mapping[str, object]) -> None:
+        """Refuse a value given for a parameter that the other values leave inactive, or
+        given without the parent it depends on."""
+        off: set[str] = set()
+        for rule in self._rules:
+            for p in rule.parents:
+                if p.name not in values or p.name in off:
+                    if rule.name in values and p.name not in off:
+                        raise SpaceError(
+                            f"hyperparameter {rule.name!r} applies only when "
+                            f"{self._condition_text(rule)}: give {p.name!r} too"
+                        )
+                    off.add(rule.name)
+                elif self._option(p.name, values[p.name]) not in p.options:
+                    off.add(rule.name)
+            if rule.name in off and rule.name in values:
+                given = ", ".join(
+                    f"{p.name}={values[p.name]!r}" for p in rule.parents if p.name in values
+                )
+                raise SpaceError(
+                    f"hyperparameter {rule.name!r} applies only when "
+                    f"{self._condition_text(rule)}, but got {given}: leave {rule.name!r} out"
+                )
+
+    def _condition_text(self, rule: Rule) -> str:
+        """``kernel is 'rbf'``, ``kernel is one of 'rbf', 'poly'``, joined by ``and``."""
+        parts = []
+        for p in rule.parents:
+            options = [self._params[p.name].value_at(i) for i in sorted(p.options)]
+            listed = ", ".join(map(repr, options))
+            parts.append(
+                f"{p.name} is {listed}" if len(options) == 1 else f"{p.name} is one of {listed}"
+            )
+        return " and ".join(parts)
+
     def encode(self, params: Mapping[str, object]) -> npt.NDArray[np.float64]:
         """The point of the unit cube, shape (d,), of a full set of valid values."""
         self.check_names(params)
         u = np.empty(len(self._params), dtype=np.float64)
+        if self._rules:
+            self._check_active(params)
+            for i, (name, param) in enumerate(self._params.items()):
+                u[i] = param.encode(params[name], name) if name in params else INACTIVE
+            return u
         for i, (name, param) in enumerate(self._params.items()):
             u[i] = param.encode(params[name], name)  # a message names the parameter
         return u
@@ -171,11 +281,23 @@ class Space(Mapping[str, Param]):
         one by one costs tens of milliseconds, more than the rest of a model's ask)."""
         out = np.empty((len(rows), len(self._params)), dtype=np.float64)
         for j, (name, param) in enumerate(self._params.items()):
-            out[:, j] = _encode_column(param, [row[name] for row in rows])
+            if param.when is None:
+                out[:, j] = _encode_column(param, [row[name] for row in rows])
+                continue
+            present = [i for i, row in enumerate(rows) if name in row]
+            out[:, j] = INACTIVE
+            if present:
+                out[present, j] = _encode_column(param, [rows[i][name] for i in present])
         return out
 
     def decode(self, u: npt.ArrayLike) -> dict[str, Value]:
-        """The values at a point of the unit cube (clipped into it)."""
+        """The values at a point of the unit cube (clipped into it), without those of the
+        parameters the point leaves inactive."""
+        out = self._decode_all(u)
+        return self.drop_inactive(out) if self._rules else out
+
+    def _decode_all(self, u: npt.ArrayLike) -> dict[str, Value]:
+        """Every parameter's value at a point of the unit cube, active or not."""
         point = np.asarray(u, dtype=np.float64)
         if point.shape != (len(self._params),):
             raise SpaceError(
@@ -197,7 +319,7 @@ class Space(Mapping[str, Param]):
         if grid_points not in self._grids:
             axes: list[_Axis] = []
             for name, param in self._params.items():
-                with _about(name):
+                with about_parameter(name):
                     if grid_points is None and param.is_discrete:
                         axes.append((param.n_values, param.value_at))
                     else:
@@ -208,8 +330,48 @@ class Space(Mapping[str, Param]):
 
     def grid_size(self, grid_points: int | None = None) -> int:
         """The number of grid cells: the product of each parameter's grid length, counted
-        without listing whole ranges (``auto`` asks for any space)."""
+        without listing whole ranges (``auto`` asks for any space); with conditions, the
+        sum over branches of the product over the parameters each keeps active."""
+        if self._rules:
+            return self._grid_branches(grid_points)[1][-1]
         return math.prod(length for length, _ in self._axes(grid_points))
+
+    def _grid_branches(self, grid_points: int | None) -> tuple[list[_Branch], list[int]]:
+        """Each assignment of the parents of conditions (a parent left inactive gets
+        none), with the grid axes of the other parameters it keeps active, and the
+        running total of cells up to each: every configuration once, none for an
+        inactive parameter (a linear kernel is not run once per gamma)."""
+        if grid_points not in self._branches:
+            axes = self._axes(grid_points)
+            ruled = {rule.name: rule for rule in self._rules}
+            parents = [n for n in self._params if n in self._parents and n not in ruled]
+            parents += [rule.name for rule in self._rules if rule.name in self._parents]
+            branches: list[_Branch] = []
+
+            def expand(i: int, assigned: dict[str, Value]) -> None:
+                if i == len(parents):
+                    off = self.inactive(assigned)
+                    free = tuple(
+                        j
+                        for j, name in enumerate(self._params)
+                        if name not in self._parents and name not in off
+                    )
+                    branches.append((assigned, free))
+                    return
+                name = parents[i]
+                if name in ruled and name in self.inactive(assigned):
+                    expand(i + 1, assigned)
+                    return
+                length, value_at = axes[list(self._params).index(name)]
+                for k in range(length):
+                    expand(i + 1, {**assigned, name: value_at(k)})
+
+            expand(0, {})
+            totals = list(
+                itertools.accumulate(math.prod(axes[j][0] for j in free) for _, free in branches)
+            )
+            self._branches[grid_points] = (branches, totals)
+        return self._branches[grid_points]
 
     def on_grid(self, params: Mapping[str, Value], grid_points: int | None = None) -> bool:
         """Whether ``params`` (valid values of the space) is a cell of the grid: each value
@@ -225,7 +387,9 @@ class Space(Mapping[str, Param]):
                 if grid_points is not None or not param.is_discrete
             }
         listed = self._grid_keys[grid_points]
-        return all(self.key(params, (name,)) in keys for name, keys in listed.items())
+        return all(
+            name not in params or self.key(params, (name,)) in keys for name, keys in listed.items()
+        )
 
     def grid_cell(self, index: int, grid_points: int | None = None) -> dict[str, Value]:
         """Cell ``index`` of the grid, in mixed radix with the first parameter slowest."""
@@ -236,18 +400,44 @@ class Space(Mapping[str, Param]):
             or not 0 <= int(index) < size
         ):
             raise SpaceError(f"`0 <= index < {size}` must hold, but got index={index!r}")
+        if self._rules:
+            return self._branch_cell(int(index), grid_points)
         rest, values = int(index), []
         for length, value_at in reversed(self._axes(grid_points)):
             rest, digit = divmod(rest, length)
             values.append(value_at(digit))
         return dict(zip(self._params, reversed(values), strict=True))
 
+    def _branch_cell(self, index: int, grid_points: int | None) -> dict[str, Value]:
+        """Cell ``index`` of a conditional space's grid: its branch, then mixed radix over
+        the parameters the branch keeps active (the first slowest)."""
+        branches, totals = self._grid_branches(grid_points)
+        b = bisect.bisect_right(totals, index)
+        assigned, free = branches[b]
+        rest = index - (totals[b - 1] if b else 0)
+        axes, values = self._axes(grid_points), {}
+        for j in reversed(free):
+            rest, digit = divmod(rest, axes[j][0])
+            values[j] = axes[j][1](digit)
+        return {
+            name: assigned[name] if name in assigned else values[j]
+            for j, name in enumerate(self._params)
+            if name in assigned or j in values
+        }
+
     def key(self, params: Mapping[str, Value], names: Iterable[str] | None = None) -> str:
         """A stable text key for a full set of values (or for those of ``names``), the
         same for values equal to 12 significant digits (a grid point computed two ways,
         an enqueued ``0.1``): what says that two trials ran the same configuration."""
+        listed = self._params if names is None else names
+        if self._rules:  # an inactive parameter's place holds [], which no value is
+            return json.dumps(
+                [_key_value(params[n]) if n in params else [] for n in listed],
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
         return json.dumps(
-            [_key_value(params[name]) for name in (self._params if names is None else names)],
+            [_key_value(params[name]) for name in listed],
             separators=(",", ":"),
             ensure_ascii=False,
         )
@@ -263,13 +453,17 @@ class Space(Mapping[str, Param]):
             raise SpaceError(f"not a stored search space: {data!r}; expected a dict")
         params: dict[str, Param] = {}
         for name, item in data.items():
-            with _about(str(name)):
+            with about_parameter(str(name)):
                 params[name] = param_from_json(item)
         return cls(params)
 
 
 _Axis: TypeAlias = tuple[int, Callable[[int], Value]]
 """A parameter's grid: its length, and the value at an index."""
+
+_Branch: TypeAlias = tuple[dict[str, Value], tuple[int, ...]]
+"""A grid branch: the values of the parents of conditions, and the positions of the other
+parameters it keeps active."""
 
 
 def _key_value(value: Value) -> Value:

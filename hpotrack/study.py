@@ -116,12 +116,11 @@ class Study(StudyReader):
                 if existing is not None:
                     return Enqueued(existing, queued=False)
             number = history.next_number
-            drawn = self.space.decode(history.uniform(number, len(self.space)))
             self._store.insert_trial(
                 self._row.id,
                 number=number,
                 state=TrialState.QUEUED,
-                params={name: given.get(name, drawn[name]) for name in self.space},
+                params=self.space.complete(given, history.uniform(number, len(self.space))),
                 origin=Origin.ENQUEUED.value,
             )
         return Enqueued(number, queued=True)

@@ -162,9 +162,9 @@ class TunedFunction(Generic[R]):
                 f"{label}({', '.join(f'{n}=...' for n in self.definition.space)})"
             )
         space = self.definition.space
-        if set(params) < set(space):  # only some left out: say how to run it
-            space.validate(params, partial=True)  # a bad value first
-            raise SpaceError(_missing_values_message(label, space, params, self.definition.method))
+        if set(params) <= set(space) and space.missing(params):  # some left out: say how
+            given = space.validate(params, partial=True)  # a bad value first
+            raise SpaceError(_missing_values_message(label, space, given, self.definition.method))
         values = space.validate(params)  # before anything is stored
         study = self._called_study()
         worker = self._worker(study)
@@ -398,15 +398,17 @@ def tuned_function(found: object, study: str) -> TunedFunction[Any] | None:
 
 
 def _missing_values_message(
-    label: str, space: Space, params: Mapping[str, object], method: Method
+    label: str, space: Space, params: Mapping[str, Value], method: Method
 ) -> str:
     """What a manual call ``label(**params)`` that leaves hyperparameters out is told: a
     manual trial runs as called, so each needs a value (an example of each from the
     middle of its range), or the trial is queued, where the values left out are drawn
     (when ``method`` runs queued trials)."""
-    missing = [name for name in space if name not in params]
-    middle = space.decode([0.5] * len(space))
-    example = {name: params.get(name, _example(space[name], middle[name])) for name in space}
+    missing = space.missing(params)
+    middle = space.complete(params, [0.5] * len(space))  # what the given values keep active
+    example = {
+        name: params.get(name, _example(space[name], value)) for name, value in middle.items()
+    }
     call = ", ".join(f"{name}={value!r}" for name, value in example.items())
     them = "it" if len(missing) == 1 else "them"
     message = (

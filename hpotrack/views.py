@@ -135,7 +135,8 @@ def dataframe(records: Callable[[], list[dict[str, Any]]], space: Space) -> Any:
         rows.append(
             {
                 **record,
-                **{f"param_{k}": v for k, v in params.items()},
+                # every parameter's column in the space's order: None (NaN) where inactive
+                **{f"param_{name}": params.get(name) for name in space},
                 **{f"metric_{k}": v for k, v in metrics.items()},
             }
         )

@@ -13,6 +13,14 @@ from typing_extensions import assert_type
 import hpotrack as hp
 
 SPACE = {"lr": hp.Float(1e-4, 1e-1, log=True), "layers": hp.Int(1, 4), "bs": [32, 64]}
+CONDITIONAL = hp.Space(  # `when` as users write it: one value, or a list of them
+    {
+        "kernel": hp.Choice(["linear", "rbf", "poly"]),
+        "gamma": hp.Float(1e-4, 1.0, log=True, when={"kernel": "rbf"}),
+        "degree": hp.Int(2, 5, when={"kernel": ["poly"]}),
+        "shrink": hp.Choice([True, False], when={"kernel": ["rbf", "poly"]}),
+    }
+)
 
 
 @hp.tune(SPACE, method="random", study="typed", objective="val_loss", seed=0)

@@ -51,7 +51,8 @@ def enqueue(
     if not enqueued.queued:
         click.echo(f"study {opened.name!r} already has trial {enqueued.number} with these values")
         return
-    drawn = [name for name in opened.space if name not in values]
+    queued = opened.trial(enqueued.number).params  # without what it leaves inactive
+    drawn = [name for name in queued if name not in values]
     note = f" ({', '.join(drawn)} drawn at random)" if drawn else ""
     click.echo(f"enqueued trial {enqueued.number} in study {opened.name!r}{note}")
 

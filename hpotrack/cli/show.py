@@ -477,8 +477,12 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
             "state": trial.state.value,
             "value": trial.value,
         }
-        for name, value in trial.params.items():
-            row[columns.get(name, name)] = short(value, whole=whole) if compact else value
+        for name, column in columns.items():  # an inactive parameter: a blank cell
+            if name not in trial.params:
+                row[column] = "" if compact else None
+                continue
+            value = trial.params[name]
+            row[column] = short(value, whole=whole) if compact else value
         row["step"] = value_step(trial)
         row["budget"] = trial.budget
         row["trained"] = trial.trained

@@ -35,6 +35,7 @@ from hpotrack.params import Choice, Float, Int
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialState
 from hpotrack.space import Space, Value
+from hpotrack.space_rules import INACTIVE
 
 Array = npt.NDArray[np.float64]
 Score = Callable[[Array, bool], tuple[Array, Array]]
@@ -250,8 +251,12 @@ class Features:
         return self.of_unit(self.space.encode_many(params))
 
     def of_unit(self, unit: Array) -> Array:
-        """Feature rows of unit-cube points (vectorised ``encode(decode(u))``)."""
+        """Feature rows of unit-cube points (vectorised ``encode(decode(u))``); a
+        coordinate the point leaves inactive is the constant :data:`INACTIVE`, as
+        :meth:`Space.encode` gives it, so the GP sees one value there (imputation)."""
         unit = np.clip(unit, 0.0, 1.0)
+        if self.space.is_conditional:
+            unit = np.where(self.space.inactive_mask(unit), INACTIVE, unit)
         out: Array = unit.copy()
         for j, param in enumerate(self.space.values()):
             if isinstance(param, Choice):

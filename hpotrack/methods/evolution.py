@@ -239,8 +239,10 @@ class Evolution(Method):
         """Mutate each gene with the mutation rate (at least one if ``force``); ``widen`` > 1
         spreads the perturbation (used when retrying after a duplicate)."""
         hit = rng.random(len(x)) < genes.rate
-        if force and not hit.any():
-            hit[rng.integers(len(x))] = True
+        live = genes.active(x)  # a gene the point leaves inactive changes nothing
+        if force and not (hit & live).any():
+            alive = np.flatnonzero(live)
+            hit[alive[rng.integers(len(alive))]] = True
         if self.mutation == "polynomial":
             moved = polynomial_mutation(x, self.eta_mutation / widen, rng)
         else:
@@ -283,6 +285,13 @@ class _Genes:
 
     def encode(self, trial: TrialRecord) -> Vector:
         return self.space.encode(trial.params)
+
+    def active(self, x: Vector) -> npt.NDArray[np.bool_]:
+        """Which genes of ``x`` belong to parameters it keeps active (all, unconditional)."""
+        if not self.space.is_conditional:
+            return np.ones(len(x), dtype=bool)
+        active: npt.NDArray[np.bool_] = ~self.space.inactive_mask(x)[0]
+        return active
 
     def resample(self, x: Vector, rng: np.random.Generator) -> Vector:
         """Each categorical gene moved to another option, uniformly (the middle of its bin)."""

@@ -384,16 +384,18 @@ def explore(
     resample: float,
 ) -> dict[str, Value]:
     """PBT's explore step: each value resampled with probability ``resample``, else
-    perturbed by a random one of ``factors``; always a valid point of ``space``."""
+    perturbed by a random one of ``factors``; always a valid point of ``space``. In a
+    conditional space a parameter the source left inactive is drawn, and those the
+    explored values leave inactive are dropped."""
     explored: dict[str, Value] = {}
     for name in space:
         param = space[name]
-        if rng.random() < resample:
+        if name not in params or rng.random() < resample:
             explored[name] = param.decode(float(rng.random()))
             continue
         factor = factors[int(rng.integers(len(factors)))]
         explored[name] = perturbed(param, params[name], factor)
-    return explored
+    return space.drop_inactive(explored) if space.is_conditional else explored
 
 
 def perturbed(param: Float | Int | Choice, value: Value, factor: float) -> Value:

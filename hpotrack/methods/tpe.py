@@ -215,5 +215,6 @@ def _gather(
 
 
 def _key(space: Space, params: Mapping[str, Value]) -> tuple[tuple[str, Value], ...]:
-    """A hashable identity of a parameter set (1, 1.0 and True stay apart)."""
-    return tuple((type(params[name]).__name__, params[name]) for name in space)
+    """A hashable identity of a parameter set (1, 1.0 and True stay apart; an inactive
+    parameter is absent from it)."""
+    return tuple((type(params[name]).__name__, params[name]) for name in space if name in params)

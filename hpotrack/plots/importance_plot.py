@@ -8,6 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from hpotrack.importance import ESTIMATOR, MIN_LEAF, fanova
 from hpotrack.plots.common import (
     PARAM_CHARS,
@@ -29,6 +32,8 @@ from hpotrack.text import cut_middle
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+Array = npt.NDArray[np.float64]
+
 MIN_IMPORTANCE_TRIALS = 2 * MIN_LEAF
 """The fewest values importance is computed on: below, no tree of the forest can split
 (5 drew every share as 0, "interactions and the rest: 100%")."""
@@ -38,11 +43,15 @@ def importance_values(study: Study) -> dict[str, tuple[float, float]]:
     """Each parameter's share of the objective's variance explained by its main effect:
     (mean, standard deviation over the forest's trees), in the space's order. fANOVA on a
     random forest over the complete trials, or where too few completed (successive
-    halving stops most early) over the values at one budget step (:func:`_observed`)."""
-    return _shares(study, _observed(study))
+    halving stops most early) over the values at one budget step (:func:`_observed`).
+    A conditional parameter's share is of the variance among the trials where it is
+    active (:func:`_where_active`)."""
+    return _shares(study, _observed(study))[0]
 
 
-def _shares(study: Study, observed: _Observations) -> dict[str, tuple[float, float]]:
+def _shares(study: Study, observed: _Observations) -> tuple[dict[str, tuple[float, float]], float]:
+    """The shares, and what the main effects of one forest over every trial leave
+    (interactions and the rest)."""
     if len(set(observed.values)) == 1:
         raise PlotError(
             f"importance needs the objective to vary, but all {observed.where} of study "
@@ -51,7 +60,30 @@ def _shares(study: Study, observed: _Observations) -> dict[str, tuple[float, flo
         )
     cube = study.space.encode_many(observed.params)
     mean, std = fanova(cube, observed.values, seed=study.seed)
-    return {name: (float(m), float(s)) for name, m, s in zip(study.space, mean, std, strict=True)}
+    shares = {name: (float(m), float(s)) for name, m, s in zip(study.space, mean, std, strict=True)}
+    rest = max(0.0, 1.0 - float(mean.sum()))
+    if study.space.is_conditional:
+        shares.update(_where_active(study, cube, np.asarray(observed.values)))
+    return shares, rest
+
+
+def _where_active(study: Study, cube: Array, values: Array) -> dict[str, tuple[float, float]]:
+    """Each conditional parameter's share among the trials where it is active: elsewhere
+    it sits at the constant the encoding gives it, which tells nothing (and a forest over
+    every trial credits the parent with what the parameter does). (0, 0) when fewer than
+    ``MIN_IMPORTANCE_TRIALS`` of those trials, or the objective does not vary there."""
+    space, out = study.space, {}
+    inactive = space.inactive_mask(cube)
+    for j, name in enumerate(space):
+        if space[name].when is None:
+            continue
+        rows = ~inactive[:, j]
+        if rows.sum() < MIN_IMPORTANCE_TRIALS or np.ptp(values[rows]) == 0:
+            out[name] = (0.0, 0.0)
+            continue
+        mean, std = fanova(cube[rows], values[rows], seed=study.seed)
+        out[name] = (float(mean[j]), float(std[j]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -115,13 +147,12 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     (interactions) below."""
     read_trials(study, progress)
     observed = _observed(study)
-    shares = _shares(study, observed)
+    shares, rest = _shares(study, observed)
     order = sorted(shares, key=lambda name: shares[name][0])
-    labels = [cut_middle(name, PARAM_CHARS) for name in order]
+    labels = [_label(study, name) for name in order]
     fig, ax = new_axes(height=max(3.0, 0.45 * len(order) + 1.8))
     means = [shares[name][0] for name in order]
     ax.barh(labels, means, xerr=_spread(shares[name] for name in order), color="C0", capsize=3)
-    rest = max(0.0, 1.0 - sum(means))
     ax.set_xlim(0, 1)
     ax.set_xlabel(
         f"share of the variance of {cut_middle(study.objective)} (main effect)\n"
@@ -129,6 +160,12 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     )
     title(ax, f"{cut_middle(study.name)}: parameter importance", f"{ESTIMATOR}, {observed.where}")
     return fig
+
+
+def _label(study: Study, name: str) -> str:
+    """A bar's label: the name, and "(where active)" for a conditional parameter."""
+    short = cut_middle(name, PARAM_CHARS)
+    return f"{short} (where active)" if study.space[name].when is not None else short
 
 
 def _spread(shares: Iterable[tuple[float, float]]) -> list[list[float]]:

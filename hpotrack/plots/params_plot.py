@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from hpotrack.lineage import best_result
 from hpotrack.params import Choice
@@ -22,7 +23,7 @@ from hpotrack.plots.common import (
     title,
     value_of,
 )
-from hpotrack.records import TrialState
+from hpotrack.records import TrialRecord, TrialState
 from hpotrack.study import Study
 from hpotrack.text import cut, cut_middle, plural
 
@@ -42,6 +43,7 @@ TEXT: dict[str, Any] = {  # a label on lines: small, on a light box
 MAX_WIDTH = 20.0  # inches: 30 parameters drew a 48-inch strip no viewer shows readably
 MAX_OPTION_LABELS = 16  # a Choice's options labelled on its axis; of more, every k-th
 LABEL_CHARS = 12  # a value's label beside its axis
+INACTIVE_ROW = -0.1  # where a line crosses the axis of a parameter its trial left inactive
 
 
 def params(study: Study, *, progress: Progress | None = None) -> Figure:
@@ -61,12 +63,12 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     position = np.log10(values) if log else -np.log10(-values) if negative else values
     ends = (float(position.min()), float(position.max()))
     scaled = (position - ends[0]) / (ends[1] - ends[0]) if high > low else np.full(len(values), 0.5)
-    cube = study.space.encode_many([t.params for t in done])
+    cube = _cube(study, done)
     x = np.arange(len(names) + 1, dtype=np.float64)
     fig, ax = new_axes(width=min(MAX_WIDTH, max(7.0, 1.5 * len(x) + 1.5)))
     pruned = [t for t in trials if t.state is TrialState.PRUNED]
     if pruned:
-        grey = study.space.encode_many([t.params for t in pruned])
+        grey = _cube(study, pruned)
         segments = [np.column_stack([x[:-1], row]) for row in grey]
         label = f"pruned ({len(pruned)}, no objective axis)"
         grey_lines = LineCollection(segments, colors="0.8", linewidths=0.6, zorder=1, label=label)
@@ -104,6 +106,16 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     return fig
 
 
+def _cube(study: Study, trials: list[TrialRecord]) -> npt.NDArray[np.float64]:
+    """The trials' points of the unit cube, a conditional parameter's "inactive" mark
+    below its axis's range where the trial left it inactive (the encoding's 0.5 is a
+    value it never had, and a gap would cut the line off from its objective)."""
+    cube = study.space.encode_many([t.params for t in trials])
+    if study.space.is_conditional:
+        cube[study.space.inactive_mask(cube)] = INACTIVE_ROW
+    return cube
+
+
 def _param_axes(
     ax: Axes, study: Study, names: list[str], x: np.ndarray, value_range: tuple[float, float]
 ) -> None:
@@ -121,6 +133,8 @@ def _param_axes(
             ticks = [((i + 0.5) / n, label) for i, label in zip(shown, labels, strict=True)]
         else:
             ticks = [(u, _label(param.decode(u))) for u in (0.0, 0.5, 1.0)]
+        if param.when is not None:
+            ticks.append((INACTIVE_ROW, "inactive"))
         for u, label in ticks:
             ax.text(position + 0.03, u, label, **TEXT)
     low, high = value_range
@@ -132,7 +146,7 @@ def _param_axes(
     rotation = 45 if crowded else 20 if len(x) > 6 else 0
     ax.set_xticks(x, labels, rotation=rotation, ha="right" if rotation else "center")
     ax.set_xlim(-0.1, x[-1] + 0.45)
-    ax.set_ylim(-0.04, 1.04)
+    ax.set_ylim(INACTIVE_ROW - 0.04 if study.space.is_conditional else -0.04, 1.04)
     ax.set_yticks([])
     ax.set_ylabel("position in the parameter's range")
 

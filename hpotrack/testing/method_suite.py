@@ -72,6 +72,20 @@ ODD_SPACES: dict[str, Space] = {
 """Spaces users write that :data:`MIXED_SPACE` does not cover: a method proposes valid
 points of each, or refuses it up front (``check``) with an :class:`HpotrackError`."""
 
+CONDITIONAL_SPACE = Space.from_user(
+    {
+        "kernel": Choice(["linear", "rbf", "poly"]),
+        "C": Float(1e-3, 1e3, log=True),
+        "gamma": Float(1e-4, 1.0, log=True, when={"kernel": "rbf"}),
+        "degree": Int(2, 5, when={"kernel": "poly"}),
+        "coef0": Float(0.0, 1.0, step=0.25, when={"kernel": ["rbf", "poly"]}),
+        "shrink": Choice([True, False], when={"kernel": "poly"}),
+        "tol": Float(1e-5, 1e-2, log=True, when={"shrink": True}),  # a chain: poly, shrink
+    }
+)
+"""A space with conditional parameters (``when=``), a chain of them among: a proposal
+carries every parameter its values keep active and none they leave inactive."""
+
 
 def same_values(a: Mapping[str, Value], b: Mapping[str, Value]) -> bool:
     """The same names with equal values of the same types: ``1 == True`` in Python, but
@@ -147,6 +161,26 @@ class MethodSuite:
         assert history.trials
         for trial in history.trials:
             assert same_values(space.validate(trial.params), trial.params), trial.params
+
+    def test_proposals_carry_exactly_the_active_parameters(self) -> None:
+        """On a conditional space: no inactive parameter, every active one, values in
+        range (``validate`` refuses the rest); some proposals with a conditional
+        parameter active, some with one inactive."""
+        space, method = CONDITIONAL_SPACE, self.make_method()
+        try:
+            method.check(space)
+        except HpotrackError as error:  # gradient: a Choice is nothing to descend
+            assert any(repr(n) in str(error) for n in space), str(error)
+            return
+        if not self.proposes:
+            pytest.skip("this method proposes nothing")
+        history = simulate(method, space, 24, seed=4, objective=_centre(space), budget=self.budget)
+        for trial in history.trials:
+            params = trial.params
+            assert same_values(space.validate(params), params), params
+            assert set(params) == set(space) - space.inactive(params), params
+        assert any(space.inactive(t.params) for t in history.trials)
+        assert any({"gamma", "degree"} & set(t.params) for t in history.trials)
 
     def test_same_seed_gives_same_proposals(self) -> None:
         assert self._run(seed=7) == self._run(seed=7)

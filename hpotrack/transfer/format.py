@@ -9,10 +9,11 @@ from hpotrack.errors import HpotrackError
 from hpotrack.records import RUNNING_ERROR as RUNNING_ERROR
 
 FORMAT = "hpotrack-study"
-# 6: each trial's method and chosen_by; 5: runs; 4: trained; 3: best_schedule and notes;
+# 7: a parameter's "when" in the space, and trials without the parameters it leaves
+# inactive; 6: each trial's method and chosen_by; 5: runs; 4: trained; 3: best_schedule and notes;
 # 2: budget, rungs, brackets, checks
-VERSION = 6
-READABLE = (1, 2, 3, 4, 5, 6)
+VERSION = 7
+READABLE = (1, 2, 3, 4, 5, 6, 7)
 FORMATS = ("json", "jsonl", "csv")
 
 # The fields of each object of an export, with their kind (int, number, str, path, object,

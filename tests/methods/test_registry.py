@@ -112,7 +112,7 @@ def test_a_seed_given_to_a_method_says_it_is_the_studys(name: str) -> None:
     assert str(info.value).endswith("; the seed is the study's: @hp.tune(..., seed=0)")
     with pytest.raises(MethodError, match=r"seed=7\)$"):
         hp.pruners.Median(seed=7)  # type: ignore[call-arg]
-    with pytest.raises(hp.SpaceError, match=r"Valid: low, high, log, step$"):
+    with pytest.raises(hp.SpaceError, match=r"Valid: low, high, log, step, when$"):
         hp.Float(0.0, 1.0, seed=0)  # type: ignore[call-arg]  # a space's: no such hint
 
 
