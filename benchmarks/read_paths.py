@@ -6,8 +6,9 @@ library: hpotrack's SQLite file and Optuna's ``JournalStorage(JournalFileBackend
 (its RDB storage on sqlite takes ~25 ms per trial to build). Then each read is timed from
 a fresh handle (nothing cached in the process): the best trial, every trial (as records,
 as a DataFrame), and the CLI commands that show the trials (to a pipe, to a terminal, the
-failed ones, the ten best), one trial, its lineage, or export the study (run in-process
-with click's runner, so the interpreter's start-up is not counted).
+failed ones, the ten best), one trial, its lineage, the study's lineage, export the study
+or draw its history plot (when matplotlib is installed), run in-process with click's
+runner, so the interpreter's start-up is not counted.
 
 ``--baseline DIR`` times the same reads of the same file with the hpotrack of another
 checkout (an older commit: ``git worktree add /tmp/hp-base <commit>``), in a process that
@@ -22,6 +23,7 @@ imports it, and shows them beside this checkout's.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -122,7 +124,7 @@ Reads = list[tuple[str, Callable[[], object], str | None]]
 def hpotrack_reads(db: Path, n: int) -> Reads:
     """(label, read, the name of Optuna's counterpart or None) of each read path timed."""
     mid = str(n // 2)
-    export = db.with_name("export.json")
+    export, figure = db.with_name("export.json"), db.with_name("history.png")
 
     def study() -> Any:
         return hp.load_study(STUDY, db=db)
@@ -144,9 +146,12 @@ def hpotrack_reads(db: Path, n: int) -> Reads:
         ("hpotrack show STUDY --top 10", command(db, "show", STUDY, "--top", "10"), None),
         (f"hpotrack trial STUDY {mid}", command(db, "trial", STUDY, mid), None),
         (f"hpotrack lineage STUDY {mid}", command(db, "lineage", STUDY, mid), None),
+        ("hpotrack lineage STUDY", command(db, "lineage", STUDY), None),
         ("hpotrack export STUDY -o FILE", command(db, "export", STUDY, "-o", str(export)), None),
         ("hpotrack show (list of studies)", command(db, "show"), None),
-    ]
+    ] + ([] if importlib.util.find_spec("matplotlib") is None else [
+        ("hpotrack plot STUDY (history)", command(db, "plot", STUDY, "-o", str(figure)), None),
+    ])  # fmt: skip
 
 
 def time_reads(db: Path, n: int, repeats: int, done: Callable[[str], None]) -> dict[str, float]:

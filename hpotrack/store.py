@@ -281,6 +281,20 @@ class Store(TrialReads, TrialWrites, Connection):
             for child, kind, step, detail in sorted(rows, key=itemgetter(0, 1))
         ]
 
+    def edges(self, study_id: int) -> list[tuple[int, Edge]]:
+        """(child number, edge) for every lineage edge of the study, by child, each
+        child's in the order its record lists them: the study's lineage without its
+        trials (its rows found by the study's index, then sorted)."""
+        rows = self.conn.execute(
+            "SELECT child, parent, kind, step, detail FROM lineage WHERE study_id = ? "
+            "ORDER BY rowid",
+            (study_id,),
+        )
+        edges = [
+            (child, Edge(parent, kind, step, detail)) for child, parent, kind, step, detail in rows
+        ]
+        return sorted(edges, key=itemgetter(0))
+
     def provenance(self, study_id: int, number: int) -> dict[str, Any]:
         """The ``runs`` row (host, pid, python, git commit, source hash...) of a trial."""
         cursor = self.conn.execute(

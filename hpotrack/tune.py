@@ -95,7 +95,7 @@ class TunedFunction(Generic[R]):
         self._workers: weakref.WeakKeyDictionary[Store, dict[str, Worker]] = (
             weakref.WeakKeyDictionary()
         )
-        self._called = threading.local()  # .study: the one this thread's direct calls use
+        self._called = threading.local()  # .study: this thread's, for direct calls and .study
         check_signature(fn, definition.space)
 
     def __repr__(self) -> str:
@@ -108,8 +108,11 @@ class TunedFunction(Generic[R]):
 
     @property
     def study(self) -> Study:
-        """The study in the database (created on first use)."""
-        return self._open()
+        """The study in the database (created on first use): the handle direct calls use,
+        kept (:meth:`_called_study`), so that ``train.study.enqueue(...)`` in a loop reads
+        only the trials changed since the last call (opened afresh, each call read every
+        trial: queueing 2,000 trials took 62 ms a call at the end)."""
+        return self._called_study()
 
     def _open(self, db: str | Path | None = None, study: str | None = None) -> Study:
         store = open_store(default_db_path(db if db is not None else self.db))

@@ -728,6 +728,31 @@ def test_a_manual_call_reads_only_the_trials_changed_since_the_last_call(
     assert len(train.study.trials) == 42
 
 
+def test_queueing_through_train_study_in_a_loop_reads_only_what_changed(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`train.study` opened the study afresh at each use and read every trial, so a loop
+    of `train.study.enqueue(...)` slowed down as the queue grew (62 ms a call at 2,000)."""
+    from hpotrack.store import Store
+
+    train = make(db, method="manual")
+    for x in range(30):
+        train.study.enqueue(x=x / 30, n=1, opt="adam")
+    read: list[int] = []
+    trials_since = Store.trials_since
+
+    def counted(self: Store, *args: Any) -> Any:
+        rows = trials_since(self, *args)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(Store, "trials_since", counted)
+    for x in range(10):
+        train.study.enqueue(x=x / 10, n=2, opt="sgd")
+    assert sum(read) <= 10  # the trial each call queued, not the 30 before it
+    assert len(train.study.trials) == 40
+
+
 def test_the_manual_calls_of_a_process_are_one_run_of_the_study(db: Path) -> None:
     """Each call registered another run (a `runs` row), as if another process ran it."""
     train = make(db)

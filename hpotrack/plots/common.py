@@ -7,6 +7,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from hpotrack.errors import HpotrackError, MissingDependency
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.study import Study
@@ -15,6 +17,7 @@ from hpotrack.text import cut_middle
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
 
 INSTALL = 'pip install "hpotrack[plots]"'
 STATE_COLOURS = {
@@ -32,6 +35,10 @@ BEYOND_DRAWABLE = "beyond ±1e300"
 MIN_ALPHA = 0.02  # of a line among very many: lower, antialiased lines vanish
 PARAM_CHARS = 16  # a parameter's name on a tick: about the 1.5 inch between parallel axes
 TITLE_CHARS_PER_INCH = 12  # characters of a medium-size title that fit in an inch of figure
+BEST_PLACE_POINTS = 2000
+"""Most points drawn on an axes whose legend goes where it hides the fewest of them:
+matplotlib weighs every place against every point, at each layout pass and draw (2 of
+the 6 s of CPU of plotting the history of 100,000 trials). Beyond, it goes below the axes."""
 
 
 class PlotError(HpotrackError):
@@ -108,6 +115,22 @@ def new_axes(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
     fig = InlineFigure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
+
+
+def legend(ax: Axes) -> Legend:
+    """The legend of ``ax``'s labelled artists: inside, where it hides the fewest points,
+    or below the axes when they hold more than :data:`BEST_PLACE_POINTS` (thousands of
+    points leave no free place to find, and finding one took seconds)."""
+    if drawn_points(ax) <= BEST_PLACE_POINTS:
+        return ax.legend(loc="best", fontsize="small")
+    keys = len(ax.get_legend_handles_labels()[1])
+    return ax.figure.legend(loc="outside lower center", ncols=min(keys, 4) or 1, fontsize="small")
+
+
+def drawn_points(ax: Axes) -> int:
+    """How many points the scatters (and line vertices) on ``ax`` draw."""
+    arrays = [c.get_offsets() for c in ax.collections] + [line.get_xydata() for line in ax.lines]
+    return sum(int(np.shape(points)[0]) for points in arrays)
 
 
 def title(ax: Axes, main: str, detail: str | None = None) -> None:

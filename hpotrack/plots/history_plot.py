@@ -13,6 +13,7 @@ from hpotrack.plots.common import (
     PlotError,
     Progress,
     has_value,
+    legend,
     log_if_wide,
     new_axes,
     read_trials,
@@ -91,7 +92,7 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
         f"{cut_middle(study.name)}: {objective} per trial ({study.direction})",
         "; ".join(note for note in (missing, _unfinished(trials)) if note) or None,
     )
-    ax.legend(loc="best", fontsize="small")
+    legend(ax)
     return fig
 
 

@@ -19,6 +19,7 @@ from hpotrack.plots.common import (
     has_value,
     is_wide,
     is_wide_below_zero,
+    legend,
     log_if_wide,
     new_axes,
     read_trials,
@@ -229,8 +230,7 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
         f"{cut_middle(study.name)}: lineage",
         f"parent -> child edges by trial number{how}, coloured by kind",
     )
-    legend = ax.legend(loc="best", fontsize="small")
-    for handle in legend.legend_handles:  # opaque: many edges' alpha made their keys vanish
+    for handle in legend(ax).legend_handles:  # opaque: many edges' alpha made their keys vanish
         if handle is not None:
             handle.set_alpha(1.0)
     return fig
