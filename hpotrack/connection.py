@@ -358,6 +358,12 @@ class Connection:
                 try:
                     self.conn.execute("COMMIT")
                 except BaseException as exc:  # an interrupt right after it: committed
+                    if isinstance(exc, sqlite3.Error) and self.conn.in_transaction:
+                        # not committed, and still open on the connection the threads
+                        # share: every later write of the process would fail ("cannot
+                        # start a transaction within a transaction") while it kept
+                        # SQLite's write lock from every other process
+                        self.conn.execute("ROLLBACK")
                     if isinstance(exc, sqlite3.Error) or self.conn.in_transaction:
                         raise
                     self._commits += 1  # callers tell by the count that it committed
@@ -392,15 +398,23 @@ class Connection:
         header = self._wal_index.header()
         if header is not None:
             return header
-        (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
-        return data_version, self._commits
+        with self._writer.thread_lock:  # the connection is the threads': see checkpoint_wal
+            (data_version,) = self.conn.execute("PRAGMA data_version").fetchone()
+            return data_version, self._commits
 
     def checkpoint_wal(self) -> None:
         """Copy what the WAL holds into the main file, as far as readers allow, so a copy
         of the ``.db`` file alone is complete (when a run ends, and by :meth:`write` when
-        the WAL has grown past ``WAL_CHECKPOINT_BYTES``)."""
-        with contextlib.suppress(sqlite3.Error):  # else the next automatic checkpoint does
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        the WAL has grown past ``WAL_CHECKPOINT_BYTES``).
+
+        Under the threads' part of the writer lock, as every statement on the connection
+        the process's threads share: a run ending in one thread checkpointed while
+        another thread's ask was inside its write transaction, whose COMMIT then failed
+        ("SQL statements in progress") and left it open, so the next ask of any thread
+        failed too ("cannot start a transaction within a transaction") and the trials it
+        stored were left running."""
+        with self._writer.thread_lock, contextlib.suppress(sqlite3.Error):
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # else the automatic one does
 
     def wal_bytes(self) -> int:
         """How much the WAL holds now (0 if unknown), from the WAL index."""

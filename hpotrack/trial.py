@@ -8,6 +8,7 @@ each see their own).
 from __future__ import annotations
 
 import math
+import multiprocessing
 import threading
 import time
 from collections import deque
@@ -137,6 +138,17 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"
+
+    def __reduce__(self) -> Any:
+        """A trial cannot go to another process: its reports there would never reach
+        the database. Said at once, where joblib's default backend (``Parallel(n_jobs=2)
+        (delayed(fold)(trial, k) ...)``) said only that it could not pickle the task."""
+        raise TrialError(
+            f"trial {self.number} cannot be sent to another process (joblib's default "
+            "backend, multiprocessing): report from the process that runs it; return "
+            "the values from those processes and report them in the function, or run "
+            'the work in threads (joblib\'s backend="threading")'
+        )
 
     if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute
 
@@ -504,6 +516,13 @@ def current_trial() -> Trial:
             "of the tuned function's own call, which threads it starts do not inherit; "
             "declare a `trial` parameter and call trial.report() from the thread, or start "
             "the thread's work in contextvars.copy_context().run(...)"
+        )
+    if multiprocessing.parent_process() is not None:  # joblib's or multiprocessing's
+        raise TrialError(
+            "no trial is running in this process: hp.report() works in the process "
+            "that runs the trial, not in one its function started (joblib's default "
+            "backend, multiprocessing); return the values from there and report them "
+            'in the function, or run the work in threads (joblib\'s backend="threading")'
         )
     raise TrialError(
         "no trial is running here: call hp.report() inside a function decorated "

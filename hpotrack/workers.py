@@ -271,6 +271,9 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
+_cpu_shares_lock = threading.Lock()  # held while cpu_shares has set the variables
+
+
 @contextmanager
 def cpu_shares(jobs: int) -> Iterator[None]:
     """Give the worker processes started inside a share of the CPUs each
@@ -282,19 +285,25 @@ def cpu_shares(jobs: int) -> Iterator[None]:
     start (spawn copies its environment), so that every library a worker loads, and the
     processes it starts (joblib's ``n_jobs=-1`` counts ``LOKY_MAX_CPU_COUNT``), sees
     them. Where the user set any of :data:`THREAD_VARIABLES` (or the joblib one), those
-    are theirs and none of that group is set."""
-    share = str(max(1, usable_cpus() // jobs))
-    chosen = {name: share for name in THREAD_VARIABLES}
-    if any(name in os.environ for name in THREAD_VARIABLES):
-        chosen = {}
-    if PROCESS_VARIABLE not in os.environ:
-        chosen[PROCESS_VARIABLE] = share
-    os.environ.update(chosen)
-    try:
-        yield
-    finally:
-        for name in chosen:
-            os.environ.pop(name, None)
+    are theirs and none of that group is set.
+
+    One ``optimize()`` at a time sets them (runs in several threads of a process: a
+    web application's, say): a second run starting its workers meanwhile took the
+    first one's variables for the user's and set none, and the first one then removed
+    them before the second one's workers had started, which got none."""
+    with _cpu_shares_lock:
+        share = str(max(1, usable_cpus() // jobs))
+        chosen = {name: share for name in THREAD_VARIABLES}
+        if any(name in os.environ for name in THREAD_VARIABLES):
+            chosen = {}
+        if PROCESS_VARIABLE not in os.environ:
+            chosen[PROCESS_VARIABLE] = share
+        os.environ.update(chosen)
+        try:
+            yield
+        finally:
+            for name in chosen:
+                os.environ.pop(name, None)
 
 
 def refuse_while_a_worker_imports(call: str = "optimize()") -> None:

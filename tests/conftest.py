@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hpotrack import workers
 from hpotrack.cache import TrialCache
 from hpotrack.store import Store, close_stores
 
@@ -53,6 +54,15 @@ def store(db: Path) -> Iterator[Store]:
     opened = Store(db)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def no_thread_variables(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """None of the variables that size worker processes' thread pools is set (see
+    :func:`hpotrack.workers.cpu_shares`)."""
+    for name in (*workers.THREAD_VARIABLES, workers.PROCESS_VARIABLE):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

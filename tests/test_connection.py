@@ -1296,6 +1296,24 @@ def test_an_interrupt_right_after_begin_rolls_the_transaction_back(
     assert query(db, "SELECT target FROM studies") == [(4,)]
 
 
+def test_a_commit_that_fails_leaves_no_transaction_open(db: Path, store: Store) -> None:
+    """A COMMIT refused while a statement of the connection was still in progress (a
+    checkpoint another thread had started) left the transaction open on the connection
+    the threads of the process share: that write failed, and so did every later one
+    ("cannot start a transaction within a transaction"), while the connection kept
+    SQLite's write lock from every other process. It is rolled back: that write alone
+    fails."""
+    study_id = new_study(store)
+    in_progress = store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # its row not read
+    with pytest.raises(StorageError, match="SQL statements in progress"), store.write():
+        store.update_study(study_id, target=3)
+    del in_progress
+    assert not store.conn.in_transaction
+    with store.write():
+        store.update_study(study_id, target=4)
+    assert query(db, "SELECT target FROM studies") == [(4,)]
+
+
 class _InterruptedAfterCommit:
     """A connection whose COMMIT is followed by Ctrl-C, as one landing during it is."""
 

@@ -913,13 +913,6 @@ def _worker_metrics(folder: Path) -> list[dict[str, Any]]:
     return [t.metrics for t in trials]
 
 
-@pytest.fixture
-def no_thread_variables(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in (*workers.THREAD_VARIABLES, workers.PROCESS_VARIABLE):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def test_workers_share_the_cpus_instead_of_each_running_a_thread_per_cpu(
     tmp_path: Path, no_thread_variables: pytest.MonkeyPatch
 ) -> None:

@@ -345,6 +345,39 @@ def test_report_from_a_thread_the_function_started_says_how_to_reach_the_trial(
     assert trials[1].state is TrialState.COMPLETE and len(train.study.curve(1)["value"]) == 2
 
 
+def report_in_this_process(value: float) -> None:
+    """A process's work that reports (started by a tuned function, in tests below)."""
+    hp.report(value, step=1)
+
+
+def test_report_from_a_process_the_function_started_says_to_report_in_the_function(
+    db: Path,
+) -> None:
+    """A process the function starts (joblib's default backend, multiprocessing) runs
+    no trial: ``hp.report()`` there said to call it inside a tuned function, where it
+    was, and a ``trial`` handed to one could not be pickled, which joblib said as "Could
+    not pickle the task". Both say where reports work and what to do instead."""
+    import multiprocessing
+    import pickle
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="processes", db=db, seed=0, max_failures=5)
+    def train(x: float, trial: hp.Trial) -> float:
+        if trial.number == 0:
+            pickle.dumps(trial)  # as joblib and multiprocessing send it
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            pool.apply(report_in_this_process, (x,))
+        return x
+
+    trials = train.optimize(n_trials=2).trials
+    assert [t.state for t in trials] == [TrialState.FAILED] * 2
+    assert "trial 0 cannot be sent to another process (joblib's default backend, " in (
+        trials[0].error or ""
+    )
+    assert "no trial is running in this process: hp.report() works in the process that " in (
+        trials[1].error or ""
+    )
+
+
 # -- failures -------------------------------------------------------------------------------
 
 

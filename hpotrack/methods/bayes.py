@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -28,7 +27,7 @@ import numpy.typing as npt
 from hpotrack.methods import gp
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
-from hpotrack.methods.random_search import sobol_point
+from hpotrack.methods.random_search import first_sobol_points, sobol_point
 from hpotrack.methods.registry import register
 from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.params import Choice, Float, Int
@@ -176,9 +175,7 @@ class Bayes(Method):
 
         d = best.shape[1]
         n_local = self.candidates // 2
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Sobol balance warnings for non powers of 2
-            sobol = qmc.Sobol(d, scramble=True, seed=rng).random(self.candidates - n_local)
+        sobol = first_sobol_points(qmc.Sobol(d, scramble=True, seed=rng), self.candidates - n_local)
         centres = best[np.arange(n_local) % len(best)]
         scales = 10.0 ** rng.uniform(-3.0, -0.5, size=(n_local, 1))
         local = centres + scales * rng.standard_normal((n_local, d))

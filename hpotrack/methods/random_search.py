@@ -7,8 +7,8 @@ Trial ``n`` takes point ``n`` of the sequence, so any process can compute it alo
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from hpotrack.methods.registry import register
 from hpotrack.options import check_bool
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin
+
+if TYPE_CHECKING:
+    from scipy.stats import qmc
 
 
 @register
@@ -49,7 +52,16 @@ def sobol_point(dimensions: int, seed: int, index: int) -> np.ndarray:
     sampler = qmc.Sobol(dimensions, scramble=True, seed=seed)
     if index:
         sampler.fast_forward(index)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # balance warnings concern whole batches, not one point
-        point: np.ndarray = sampler.random(1)[0]
+    point: np.ndarray = sampler.random(1)[0]  # one point: no balance warning (1 = 2**0)
     return point
+
+
+def first_sobol_points(sampler: qmc.Sobol, count: int) -> np.ndarray:
+    """The first ``count`` points of ``sampler``, a new one, as ``sampler.random(count)``
+    draws them, without its warning that a count not a power of 2 loses the sequence's
+    balance (candidates to score need none). Drawn as the power of 2 above, rather
+    than under ``warnings.catch_warnings``, which swaps the process's filters: a run in
+    another thread ending its own block meanwhile left every warning of the process
+    ignored for good (and the warnings of every thread were ignored while it lasted)."""
+    points: np.ndarray = sampler.random_base2((count - 1).bit_length())[:count]
+    return points
