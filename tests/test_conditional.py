@@ -29,7 +29,7 @@ from hpotrack.space import Choice, Param, Space, param_from_json
 from hpotrack.space_rules import INACTIVE
 from hpotrack.testing.method_suite import CONDITIONAL_SPACE
 from hpotrack.transfer import export_study, write_export
-from tests.test_space import choices, few, floats, grid_params, ints, kind
+from tests.test_space import choices, encoding_tolerance, few, floats, grid_params, ints, kind
 
 SVC = {
     "kernel": hp.Choice(["linear", "rbf", "poly"]),
@@ -232,7 +232,9 @@ def test_conditional_encode_decode_round_trips(space: Space, data: st.DataObject
         name for name in space if name not in params
     ]
     assert all(point[mask] == INACTIVE)
-    assert np.array_equal(space.encode_many([params]), point[None, :])
+    # numpy's vectorised log (encode_many) may differ from math.log (encode) by an ulp
+    tolerance = np.array([encoding_tolerance(p) for p in space.values()])
+    assert (np.abs(space.encode_many([params])[0] - point) <= tolerance).all()
     assert Space.from_json(json.loads(json.dumps(space.to_json()))) == space
 
 
