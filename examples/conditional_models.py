@@ -43,24 +43,6 @@ space = {
 }
 
 
-def build(
-    model: str,
-    C: float = 1.0,
-    kernel: str = "rbf",
-    gamma: float | str = "scale",
-    n_estimators: int = 100,
-    max_depth: int | None = None,
-) -> ClassifierMixin:
-    """The classifier a trial's values describe (defaults stand for inactive ones)."""
-    if model == "svm":
-        return make_pipeline(StandardScaler(), SVC(C=C, kernel=kernel, gamma=gamma))
-    if model == "forest":
-        return RandomForestClassifier(
-            n_estimators=n_estimators, max_depth=max_depth, random_state=0
-        )
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
-
-
 @hp.tune(
     space,
     method="tpe",
@@ -77,8 +59,17 @@ def train(
     n_estimators: int = 100,
     max_depth: int | None = None,
 ) -> dict[str, float]:
-    """3-fold cross-validated accuracy of the chosen model."""
-    classifier = build(model, C, kernel, gamma, n_estimators, max_depth)
+    """3-fold cross-validated accuracy of the chosen model (defaults stand for the
+    parameters the trial leaves inactive)."""
+    classifier: ClassifierMixin
+    if model == "svm":
+        classifier = make_pipeline(StandardScaler(), SVC(C=C, kernel=kernel, gamma=gamma))
+    elif model == "forest":
+        classifier = RandomForestClassifier(
+            n_estimators=n_estimators, max_depth=max_depth, random_state=0
+        )
+    else:
+        classifier = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
     return {"accuracy": float(cross_val_score(classifier, X, y, cv=3).mean())}
 
 

@@ -742,11 +742,21 @@ def test_a_manual_call_reads_only_the_trials_changed_since_the_last_call(
 ) -> None:
     """Each direct call opened the study afresh and read every trial, so a loop of
     calls slowed down as the study grew (50 ms a call at 3,000 trials)."""
-    from hpotrack.store import Store
 
     train = make(db, method="random")
     train.optimize(n_trials=40)
     train(x=0.5, n=1, opt="adam")
+    read = rows_read(monkeypatch)
+    train(x=0.25, n=2, opt="sgd")
+    assert sum(read) < 10  # the trial of the call and its outcome, not the 41 before
+    assert len(train.study.trials) == 42
+
+
+def rows_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, how many trial rows each read of what changed returns (a list that
+    grows with each read)."""
+    from hpotrack.store import Store
+
     read: list[int] = []
     trials_since = Store.trials_since
 
@@ -756,9 +766,7 @@ def test_a_manual_call_reads_only_the_trials_changed_since_the_last_call(
         return rows
 
     monkeypatch.setattr(Store, "trials_since", counted)
-    train(x=0.25, n=2, opt="sgd")
-    assert sum(read) < 10  # the trial of the call and its outcome, not the 41 before
-    assert len(train.study.trials) == 42
+    return read
 
 
 def test_queueing_through_train_study_in_a_loop_reads_only_what_changed(
@@ -766,20 +774,11 @@ def test_queueing_through_train_study_in_a_loop_reads_only_what_changed(
 ) -> None:
     """`train.study` opened the study afresh at each use and read every trial, so a loop
     of `train.study.enqueue(...)` slowed down as the queue grew (62 ms a call at 2,000)."""
-    from hpotrack.store import Store
 
     train = make(db, method="manual")
     for x in range(30):
         train.study.enqueue(x=x / 30, n=1, opt="adam")
-    read: list[int] = []
-    trials_since = Store.trials_since
-
-    def counted(self: Store, *args: Any) -> Any:
-        rows = trials_since(self, *args)
-        read.append(len(rows))
-        return rows
-
-    monkeypatch.setattr(Store, "trials_since", counted)
+    read = rows_read(monkeypatch)
     for x in range(10):
         train.study.enqueue(x=x / 10, n=2, opt="sgd")
     assert sum(read) <= 10  # the trial each call queued, not the 30 before it
