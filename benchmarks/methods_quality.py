@@ -90,14 +90,14 @@ def hartmann6(p: Params) -> float:
 
 
 def rosenbrock(p: Params) -> float:
-    """Rosenbrock over x0..x3."""
-    x = [p[f"x{i}"] for i in range(4)]
+    """Rosenbrock over x0, x1, ... (every key: 4 in its task)."""
+    x = [p[f"x{i}"] for i in range(len(p))]
     return float(sum(100 * (b - a * a) ** 2 + (1 - a) ** 2 for a, b in itertools.pairwise(x)))
 
 
 def ackley(p: Params) -> float:
-    """Ackley over x0..x4."""
-    x = [p[f"x{i}"] for i in range(5)]
+    """Ackley over x0, x1, ... (every key: 5 in its task)."""
+    x = [p[f"x{i}"] for i in range(len(p))]
     squares = math.sqrt(sum(v * v for v in x) / len(x))
     cosines = sum(math.cos(2 * math.pi * v) for v in x) / len(x)
     return -20 * math.exp(-0.2 * squares) - math.exp(cosines) + 20 + math.e
@@ -228,19 +228,32 @@ def one_run(method: str, task: str, seed: int, trials: int) -> tuple[float, floa
     return best, sum(asking) / len(asking), stamps[-1] - stamps[0]
 
 
-def run_job(job: tuple[str, str, Sequence[int], int]) -> tuple[str, str, list[Any], str]:
-    """Every seed of one (method, task) in this fresh process, collecting garbage between
-    runs: (method, task, [(best, s per ask, wall s)], error or "")."""
+Run = tuple[float, float, float]
+"""One search's (best value, mean seconds per suggestion, wall seconds)."""
+Job = tuple[str, str, Sequence[int], int]
+"""(method, task, seeds, trials): every seed of one method on one task."""
+Done = tuple[str, str, list[Run], str]
+"""(method, task, the runs of the seeds that ran, the error that stopped the rest or "")."""
+
+
+def run_seeds(one: Callable[[str, str, int, int], Run], job: Job) -> Done:
+    """Every seed of one (method, task) in this fresh process, ``one`` search per seed,
+    collecting garbage between runs."""
     method, task, seeds, trials = job
     warnings.simplefilter("ignore")
-    runs: list[Any] = []
+    runs: list[Run] = []
     try:
         for seed in seeds:
             gc.collect()
-            runs.append(one_run(method, task, seed, trials))
+            runs.append(one(method, task, seed, trials))
     except Exception as exc:
         return method, task, runs, f"{type(exc).__name__}: {str(exc)[:80]}"
     return method, task, runs, ""
+
+
+def run_job(job: Job) -> Done:
+    """Every seed of one (method, task) of this benchmark's tasks: :func:`run_seeds`."""
+    return run_seeds(one_run, job)
 
 
 def asker(method: str, n: int) -> Callable[[], float]:
@@ -301,6 +314,88 @@ def pool(workers: int) -> Any:
     return multiprocessing.get_context("spawn").Pool(workers, maxtasksperchild=1)
 
 
+def run_searches(
+    jobs: Sequence[Job], workers: int, run: Callable[[Job], Done]
+) -> tuple[dict[tuple[str, str], list[Run]], dict[tuple[str, str], str]]:
+    """Run the jobs in ``workers`` fresh processes, printing each as it ends: the runs and
+    the errors by (method, task)."""
+    results: dict[tuple[str, str], list[Run]] = {}
+    errors: dict[tuple[str, str], str] = {}
+    start = time.perf_counter()
+    with pool(workers) as processes:
+        for done, (method, task, runs, error) in enumerate(processes.imap_unordered(run, jobs)):
+            results[method, task] = runs
+            if error:
+                errors[method, task] = error
+            wall, so_far = sum(r[2] for r in runs), time.perf_counter() - start
+            print(f"  [{done + 1}/{len(jobs)}] {method} on {task}: {len(runs)} seeds, {wall:.0f} s "
+                  f"{error} ({so_far:.0f} s so far, {load_average()})", flush=True)  # fmt: skip
+    return results, errors
+
+
+def task_table(
+    report: Report,
+    title: str,
+    runs_of: Mapping[str, list[Run]],
+    why_none: Mapping[str, str],
+    baseline: str,
+    optimum: float | None,
+) -> None:
+    """One task's table: per method (``runs_of``'s keys, in order) the median best, its
+    IQR, the regret (``optimum`` known), the seeds won against ``baseline``, ms per ask and
+    s per run; a method without runs gets ``why_none[method]``."""
+    rows: list[list[Any]] = []
+    for method, runs in runs_of.items():
+        if not runs:
+            rows.append([method, why_none.get(method, "no result"), *[""] * 5])
+            continue
+        values = [r[0] for r in runs]
+        q1, q2, q3 = (
+            statistics.quantiles(values, n=4, method="inclusive") if values[1:] else values * 3
+        )
+        regret = "-" if optimum is None else f"{q2 - optimum:.3g}"
+        wins, theirs = "-", runs_of.get(baseline)
+        if method != baseline and theirs:
+            pairs = zip(values, [r[0] for r in theirs], strict=False)
+            wins = f"{sum(a < b for a, b in pairs)}/{len(runs)}"
+        ask_ms = median(r[1] for r in runs) * 1e3
+        cells = [f"{q2:.6g}", f"{q1:.4g} – {q3:.4g}", regret, wins, f"{ask_ms:.3g}"]
+        rows.append([method, *cells, f"{median(r[2] for r in runs):.1f}"])
+    report.table(
+        title,
+        rows,
+        f"method|median best|IQR (25%–75%)|median regret|wins vs {baseline}|ms per ask|s per run",
+    )
+
+
+def overview_table(
+    report: Report,
+    methods: Sequence[str],
+    tasks: Sequence[str],
+    best: Mapping[tuple[str, str], list[float]],
+    baseline: str,
+) -> None:
+    """The median best per method and task with its rank among the methods."""
+    medians = {key: median(values) for key, values in best.items() if values}
+    overview: list[list[Any]] = []
+    for method in methods:
+        cells = []
+        for task in tasks:
+            ranked = sorted(medians[m, task] for m in methods if (m, task) in medians)
+            value = medians.get((method, task))
+            cells.append("-" if value is None else f"{value:.5g} ({ranked.index(value) + 1})")
+        overview.append([method, *cells])
+    report.table(
+        "Overview: median best value per task (rank among the methods)",
+        overview,
+        "method|" + "|".join(tasks),
+        f"Median regret: median best - optimum. Wins: seeds whose best beats {baseline}'s "
+        "with the same seed number. ms per ask: mean per trial in a run (hpotrack: ask + "
+        "history update; Optuna: tell + ask), median over seeds; s per run includes the "
+        "objective. Ranks: 1 is the lowest median (ties share a rank).",
+    )
+
+
 def quality(args: argparse.Namespace, report: Report) -> dict[tuple[str, str], list[float]]:
     """Run every (method, task) job, print one table per task and an overview; returns the
     best values by (method, task)."""
@@ -309,66 +404,22 @@ def quality(args: argparse.Namespace, report: Report) -> dict[tuple[str, str], l
         ((m, t, args.seeds, args.trials or TASKS[t][1]) for t in args.tasks for m in args.methods),
         key=lambda j: (j[1] not in slow, j[0] not in ("optuna-gp", "bayes")),
     )
-    results: dict[tuple[str, str], list[Any]] = {}
-    errors: dict[tuple[str, str], str] = {}
-    start = time.perf_counter()
-    with pool(args.workers) as workers:
-        for done, (method, task, runs, error) in enumerate(workers.imap_unordered(run_job, jobs)):
-            results[method, task] = runs
-            if error:
-                errors[method, task] = error
-            wall, so_far = sum(r[2] for r in runs), time.perf_counter() - start
-            print(f"  [{done + 1}/{len(jobs)}] {method} on {task}: {len(runs)} seeds, {wall:.0f} s "
-                  f"{error} ({so_far:.0f} s so far, {load_average()})", flush=True)  # fmt: skip
+    results, errors = run_searches(jobs, args.workers, run_job)
     best = {key: [r[0] for r in runs] for key, runs in results.items()}
     baseline = next((m for m in ("random", "optuna-random") if m in args.methods), "random")
     for task in args.tasks:
         label, trials, optimum = TASKS[task]
-        rows: list[list[Any]] = []
-        for method in args.methods + list(args.skipped):
-            runs = results.get((method, task), [])
-            if not runs:
-                reason = args.skipped.get(method) or errors.get((method, task), "no result")
-                rows.append([method, reason, *[""] * 5])
-                continue
-            values = best[method, task]
-            q1, q2, q3 = (
-                statistics.quantiles(values, n=4, method="inclusive") if values[1:] else values * 3
-            )
-            regret = "-" if optimum is None else f"{q2 - optimum:.3g}"
-            wins = "-"
-            if baseline and method != baseline and (baseline, task) in best:
-                pairs = zip(best[method, task], best[baseline, task], strict=False)
-                wins = f"{sum(a < b for a, b in pairs)}/{len(runs)}"
-            ask_ms = median(r[1] for r in runs) * 1e3
-            cells = [f"{q2:.6g}", f"{q1:.4g} – {q3:.4g}", regret, wins, f"{ask_ms:.3g}"]
-            rows.append([method, *cells, f"{median(r[2] for r in runs):.1f}"])
         optimum_text = "unknown" if optimum is None else f"{optimum:.6g}"
-        report.table(
+        task_table(
+            report,
             f"{task}: {label}, {args.trials or trials} trials, {len(args.seeds)} seeds, "
             f"optimum {optimum_text}",
-            rows,
-            f"method|median best|IQR (25%–75%)|median regret|wins vs {baseline}|ms per ask|"
-            "s per run",
+            {m: results.get((m, task), []) for m in args.methods + list(args.skipped)},
+            {**{m: e for (m, t), e in errors.items() if t == task}, **args.skipped},
+            baseline,
+            optimum,
         )
-    medians = {key: median(values) for key, values in best.items() if values}
-    overview: list[list[Any]] = []
-    for method in args.methods:
-        cells = []
-        for task in args.tasks:
-            ranked = sorted(medians[m, task] for m in args.methods if (m, task) in medians)
-            value = medians.get((method, task))
-            cells.append("-" if value is None else f"{value:.5g} ({ranked.index(value) + 1})")
-        overview.append([method, *cells])
-    report.table(
-        "Overview: median best value per task (rank among the methods)",
-        overview,
-        "method|" + "|".join(args.tasks),
-        f"Median regret: median best - optimum. Wins: seeds whose best beats {baseline}'s "
-        "with the same seed number. ms per ask: mean per trial in a run (hpotrack: ask + "
-        "history update; Optuna: tell + ask), median over seeds; s per run includes the "
-        "objective. Ranks: 1 is the lowest median (ties share a rank).",
-    )
+    overview_table(report, args.methods, args.tasks, best, baseline)
     return best
 
 

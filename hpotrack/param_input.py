@@ -70,7 +70,16 @@ def to_option(x: object) -> Value:
     raise SpaceError(
         f"unsupported value type {type(x).__name__} in Choice options; "
         "options must be bool, int, float, str or None"
+        + (NESTED_HINT if isinstance(x, dict) else "")
     )
+
+
+NESTED_HINT = (
+    "; a choice among sub-spaces (Hyperopt's nested hp.choice) is written flat: a Choice "
+    "of the branches' names, and each branch's parameters with when={'model': 'svm'} "
+    "(docs/spaces.md, Conditional parameters)"
+)
+"""Added where a dict stands for a sub-space: hpotrack's spaces are flat, with ``when=``."""
 
 
 def kind_of(x: object) -> str | None:

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hpotrack.errors import SpaceError
-from hpotrack.param_input import Value, is_utf8
+from hpotrack.param_input import NESTED_HINT, Value, is_utf8
 from hpotrack.params import Choice, Float, Int, Param, param_from_json
 from hpotrack.space_rules import INACTIVE, Rule, about_parameter, rules_of
 
@@ -54,6 +54,7 @@ def _from_user(definition: object) -> Param:
         f"unsupported definition {definition!r} ({type(definition).__name__}); "
         "use hp.Float(low, high), hp.Int(low, high), hp.Choice([...]), "
         "a list of options or a (low, high) tuple"
+        + (NESTED_HINT if isinstance(definition, dict) else "")
     )
 
 
@@ -226,6 +227,18 @@ class Space(Mapping[str, Param]):
                 holds &= np.isin(option, list(p.options)) & ~mask[:, p.index]
             mask[:, rule.index] = ~holds
         return mask
+
+    def fill_inactive(
+        self, points: npt.ArrayLike, values: npt.ArrayLike
+    ) -> npt.NDArray[np.float64]:
+        """``points`` (``(d,)`` or ``(n, d)``) with each coordinate they leave inactive
+        taken from ``values`` (broadcast to them). An inactive coordinate holds the
+        placeholder :data:`INACTIVE`, not a value of the point: a method that moves
+        points (``evolution``'s crossover and mutation) fills it first, so that a move
+        which activates the parameter does not start it at the middle of its range."""
+        array = np.asarray(points, dtype=np.float64)
+        filled = np.where(self.inactive_mask(array), values, np.atleast_2d(array))
+        return np.asarray(filled.reshape(array.shape), dtype=np.float64)
 
     def _check_active(self, values: Mapping[str, object]) -> None:
         """Refuse a value given for a parameter that the other values leave inactive, or

@@ -197,3 +197,18 @@ def test_rung_predictors_refuses_too_few_configurations_before_recording_any(
         "`--configs >= 300` must hold (the predictors learn from up to 150 and are scored "
         "on the rest), but got --configs=20"
     )
+
+
+def test_conditional_quality_quick_runs_every_method_beside_optuna(tmp_path: Path) -> None:
+    """Optuna's rows suggest inside the branch (define-by-run); every row has a result."""
+    pytest.importorskip("optuna")
+    args = ("--quick", "--tasks", "branches", "--seeds", "1", "--workers", "1")
+    result = run_benchmark("conditional_quality", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("branches: model choice", 1)[1].split("Overview", 1)[0]
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
+    assert rows[1:] == [
+        *("random", "tpe", "bayes", "evolution", "auto"),
+        *("optuna-random", "optuna-tpe", "optuna-tpe-group"),
+    ]
+    assert "no result" not in table and "Error" not in table

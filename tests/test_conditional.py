@@ -21,12 +21,16 @@ from hypothesis import strategies as st
 import hpotrack as hp
 from hpotrack.cli import cli
 from hpotrack.errors import SpaceError, TrialError
+from hpotrack.methods.base import Proposal
 from hpotrack.methods.bayes import Features
 from hpotrack.methods.evolution import _Genes
+from hpotrack.methods.history import History
 from hpotrack.methods.parzen import Dimensions, ParzenEstimator
 from hpotrack.plots.params_plot import INACTIVE_ROW
+from hpotrack.records import TrialState
 from hpotrack.space import Choice, Param, Space, param_from_json
 from hpotrack.space_rules import INACTIVE
+from hpotrack.testing.driver import record
 from hpotrack.testing.method_suite import CONDITIONAL_SPACE
 from hpotrack.transfer import export_study, write_export
 from tests.test_space import choices, encoding_tolerance, few, floats, grid_params, ints, kind
@@ -291,6 +295,58 @@ def test_evolution_mutates_a_gene_the_parent_keeps_active() -> None:
     for seed in range(40):
         child = method._mutate(parent, genes, np.random.default_rng(seed), force=True)
         assert space.decode(child) != space.decode(parent), seed
+
+
+TWO_BRANCHES = Space(
+    {
+        "k": ["a", "b"],
+        "x": hp.Float(0.0, 1.0, when={"k": "a"}),
+        "y": hp.Float(0.0, 1.0, when={"k": "b"}),
+        "z": hp.Float(0.0, 1.0),
+    }
+)
+
+
+def evolution_children(method: hp.methods.Evolution, members: list[dict[str, Any]]) -> list[Any]:
+    """What ``method`` proposes next, from 80 seeds, after ``members`` completed in order
+    (the first one best)."""
+    children = []
+    for seed in range(80):
+        history = History(TWO_BRANCHES, "minimize", seed)
+        for number, params in enumerate(members):
+            history.update(record(number, Proposal(params), TrialState.COMPLETE, float(number)))
+        children.append(method.ask(history).params)
+    return children
+
+
+def test_evolution_crosses_only_the_genes_both_parents_have() -> None:
+    """A gene one parent leaves inactive is a placeholder (the middle of the range), not a
+    value: crossing it with the other parent's would pull that parent's value to the
+    middle. Here every member keeps its branch's value in 0.95..0.99, so a child keeps it
+    unless mutated (mutation_rate=0.05, small polynomial steps) or made unlike a member
+    by widening mutations."""
+    members = [
+        {"k": "a", "x": 0.95 + i / 500, "z": i / 20}
+        if i % 2
+        else {"k": "b", "y": 0.95 + i / 500, "z": i / 20}
+        for i in range(20)
+    ]
+    method = hp.methods.Evolution(population=20, crossover_rate=1.0, mutation_rate=0.05)
+    children = evolution_children(method, members)
+    values = [child["x" if child["k"] == "a" else "y"] for child in children]
+    pulled = [round(v, 3) for v in values if v < 0.9]
+    assert len(pulled) <= 12, pulled  # 7 of 80; without filling the placeholders 25
+
+
+def test_evolution_draws_a_gene_its_mutation_activates() -> None:
+    """A mutation that moves a child to branch ``b`` activates ``y``, which every parent
+    left inactive: it is drawn, not left at the placeholder (the middle of the range)."""
+    members = [{"k": "a", "x": 0.5 + i / 50, "z": i / 20} for i in range(20)]
+    method = hp.methods.Evolution(population=20, crossover_rate=0.0, mutation_rate=0.5)
+    switched = [child["y"] for child in evolution_children(method, members) if child["k"] == "b"]
+    assert len(switched) >= 10
+    near_middle = sum(abs(y - 0.5) < 0.05 for y in switched)
+    assert near_middle <= len(switched) // 4, switched  # without drawing: 33 of 40
 
 
 # --- studies ----------------------------------------------------------------------------------

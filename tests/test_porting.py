@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
-from hpotrack.errors import CallError, MethodError
+from hpotrack.errors import CallError, MethodError, SpaceError
 from hpotrack.methods import resolve
 
 SPACE = {"x": hp.Float(0.0, 1.0)}
@@ -174,6 +174,24 @@ def test_reports_of_a_dict_or_by_keyword_say_one_metric_per_call(tmp_path: Path)
         "report() takes no loss=; it takes value, step, name, prune (True)",
         "report() takes no loss=; it takes value, step, name, prune (True)",
     ]
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        lambda: hp.Choice([{"type": "svm", "C": hp.Float(0.1, 10.0)}, {"type": "forest"}]),
+        lambda: hp.Space({"model": ["svm", "forest"], "svm": {"C": hp.Float(0.1, 10.0)}}),
+    ],
+)
+def test_a_hyperopt_nested_choice_is_told_to_use_when(nested: Callable[[], object]) -> None:
+    """Hyperopt nests sub-space dicts in hp.choice; hpotrack's spaces are flat, with when=."""
+    with pytest.raises(SpaceError) as raised:
+        nested()
+    assert str(raised.value).endswith(
+        "; a choice among sub-spaces (Hyperopt's nested hp.choice) is written flat: a Choice "
+        "of the branches' names, and each branch's parameters with when={'model': 'svm'} "
+        "(docs/spaces.md, Conditional parameters)"
+    )
 
 
 def _quoted_messages() -> list[str]:

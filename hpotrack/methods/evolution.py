@@ -31,6 +31,10 @@ copies one parent's option and mutation resamples another option.
 - ``strategy="de"``: differential evolution rand/1/bin (Storn & Price 1997, J. Global
   Optim. 11), asynchronous: a random member is the target, three others give the donor
   ``a + F (b - c)``, binomial crossover with ``crossover_rate`` as CR.
+- Conditional spaces: a gene that a parent leaves inactive is a placeholder, not a value.
+  Before crossing it takes the other parent's gene (parents of two branches mix only the
+  genes both have), else a uniform draw (a gene a move activates starts anywhere, not at
+  the middle of its range); a forced mutation changes an active gene.
 
 **Lineage.** A crossover child records ``Edge(parent, "crossover")`` for both parents (origin
 "crossover"); a mutated copy ``Edge(parent, "mutation")`` (origin "mutated"); a DE child
@@ -157,7 +161,8 @@ class Evolution(Method):
         elif rng.random() < self.crossover_rate:
             first = self._select(population, rng, ())
             second = self._select(population, rng, (first,))
-            child = self._cross(genes.encode(first), genes.encode(second), genes, rng)
+            x, y = genes.parents(first, second, rng=rng)
+            child = self._cross(x, y, genes, rng)
             child = self._mutate(child, genes, rng, force=False)
             origin = Origin.CROSSOVER.value
             parents = tuple(
@@ -165,7 +170,7 @@ class Evolution(Method):
             )
         else:
             parent = self._select(population, rng, ())
-            child = self._mutate(genes.encode(parent), genes, rng, force=True)
+            child = self._mutate(genes.parents(parent, rng=rng)[0], genes, rng, force=True)
             origin = Origin.MUTATED.value
             parents = (Edge(parent.number, "mutation", detail=self.mutation),)
         params = space.decode(child)
@@ -258,7 +263,7 @@ class Evolution(Method):
         is ``a``'s option, or ``b``'s with probability F when ``b`` and ``c`` differ."""
         picks = rng.choice(len(population), size=4, replace=False).tolist()
         target, a, b, c = (population[i] for i in picks)
-        xt, xa, xb, xc = (genes.encode(t) for t in (target, a, b, c))
+        xt, xa, xb, xc = genes.parents(target, a, b, c, rng=rng)
         donor = _reflect(xa + self.differential_weight * (xb - xc))
         towards_b = (xb != xc) & (rng.random(len(xa)) < self.differential_weight)
         donor = np.where(genes.categorical, np.where(towards_b, xb, xa), donor)
@@ -285,6 +290,21 @@ class _Genes:
 
     def encode(self, trial: TrialRecord) -> Vector:
         return self.space.encode(trial.params)
+
+    def parents(self, *trials: TrialRecord, rng: np.random.Generator) -> list[Vector]:
+        """The genes of parents about to be crossed or mutated. In a conditional space a
+        gene that a parent leaves inactive is only the placeholder of
+        :meth:`Space.encode`: it takes the first other parent's gene where that one is
+        active, else one uniform draw shared by all. Crossing parents of different
+        branches thus mixes only genes both have (not a value with the middle of the
+        range), and a mutation or crossover that activates a gene starts it at a draw."""
+        genes = [self.encode(t) for t in trials]
+        if not self.space.is_conditional:
+            return genes
+        filled = rng.random(len(self.space))
+        for x in reversed(genes):
+            filled = self.space.fill_inactive(x, filled)
+        return [self.space.fill_inactive(x, filled) for x in genes]
 
     def active(self, x: Vector) -> npt.NDArray[np.bool_]:
         """Which genes of ``x`` belong to parameters it keeps active (all, unconditional)."""
