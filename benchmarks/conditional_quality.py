@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ from methods_quality import (
     run_searches,
     run_seeds,
     task_table,
+    timed_calls,
 )
 
 import hpotrack as hp
@@ -151,15 +151,8 @@ def suggest(trial: Any, space: Space) -> dict[str, Any]:
 def one_run(method: str, task: str, seed: int, trials: int) -> Run:
     """One search: (best value, mean seconds per suggestion, wall seconds), timed as in
     ``methods_quality.one_run``."""
-    objective, space, stamps = OBJECTIVES[task], task_space(task), [time.perf_counter()]
-    asking: list[float] = []
-
-    def timed(params: Params) -> float:
-        asking.append(time.perf_counter() - stamps[-1])
-        value = objective(params)
-        stamps.append(time.perf_counter())
-        return value
-
+    space = task_space(task)
+    timed, asking, stamps = timed_calls(OBJECTIVES[task])
     if method in OPTUNA:
         import optuna
 

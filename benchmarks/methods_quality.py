@@ -201,12 +201,13 @@ def optuna_study(method: str, seed: int) -> Any:
     return optuna.create_study(sampler=getattr(optuna.samplers, OPTUNA[method])(**options))
 
 
-def one_run(method: str, task: str, seed: int, trials: int) -> tuple[float, float, float]:
-    """One search: (best value, mean seconds per suggestion, wall seconds). A suggestion's
-    time runs from the end of one objective call to the start of the next (hpotrack: ask
-    and history update; Optuna: tell and ask)."""
-    objective, space, stamps = OBJECTIVES[task], task_space(task), [time.perf_counter()]
-    asking: list[float] = []
+def timed_calls(
+    objective: Callable[[Params], float],
+) -> tuple[Callable[[Params], float], list[float], list[float]]:
+    """``objective`` wrapped to time the search around it: the seconds from the end of
+    one call to the start of the next (the method's suggestion) are appended to the
+    second list, each call's end to the third (which starts with now)."""
+    stamps, asking = [time.perf_counter()], list[float]()
 
     def timed(params: Params) -> float:
         asking.append(time.perf_counter() - stamps[-1])
@@ -214,6 +215,15 @@ def one_run(method: str, task: str, seed: int, trials: int) -> tuple[float, floa
         stamps.append(time.perf_counter())
         return value
 
+    return timed, asking, stamps
+
+
+def one_run(method: str, task: str, seed: int, trials: int) -> tuple[float, float, float]:
+    """One search: (best value, mean seconds per suggestion, wall seconds). A suggestion's
+    time runs from the end of one objective call to the start of the next (hpotrack: ask
+    and history update; Optuna: tell and ask)."""
+    space = task_space(task)
+    timed, asking, stamps = timed_calls(OBJECTIVES[task])
     if method in OPTUNA:
         study, dists = optuna_study(method, seed), distributions(space)
         for _ in range(trials):

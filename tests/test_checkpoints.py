@@ -31,7 +31,8 @@ from hpotrack.cli import cli
 from hpotrack.errors import StorageError, TrialError
 from hpotrack.provenance import hostname
 from hpotrack.records import Edge, TrialRecord, TrialState
-from hpotrack.store import Store, close_stores, open_store
+from hpotrack.store import close_stores, open_store
+from tests.counting import sqlite_steps
 from tests.test_processes import ROOT, finish, open_gate, start
 from tests.test_recovery import dead_pid, insert_running_trial
 
@@ -97,23 +98,6 @@ def saving_study(db: Path, name: str, trials: int, *, save: bool) -> hp.Study:
     return f.optimize(n_trials=trials, progress=False)
 
 
-def instructions(store: Store, ask: Callable[[], object]) -> int:
-    """SQLite virtual machine instructions ``ask()`` runs on ``store``: its work in rows
-    read, without timing it."""
-    count = [0]
-
-    def step() -> int:
-        count[0] += 1
-        return 0
-
-    store.conn.set_progress_handler(step, 1)
-    try:
-        ask()
-    finally:
-        store.conn.set_progress_handler(None, 0)
-    return count[0]
-
-
 def test_whether_a_study_saved_checkpoints_costs_the_same_however_many_trials_it_has(
     db: Path,
 ) -> None:
@@ -121,7 +105,7 @@ def test_whether_a_study_saved_checkpoints_costs_the_same_however_many_trials_it
     checkpoints), it looked up every trial of the study: 6 ms at 100,000 trials."""
     few, many = saving_study(db, "few", 10, save=False), saving_study(db, "many", 2000, save=False)
     store = open_store(db)
-    costs = [instructions(store, functools.partial(checkpoints.any_saved, store, s.id))
+    costs = [sqlite_steps(store, functools.partial(checkpoints.any_saved, store, s.id))
              for s in (few, many)]  # fmt: skip
     assert not checkpoints.any_saved(store, few.id) and not checkpoints.any_saved(store, many.id)
     assert costs[1] == costs[0]

@@ -33,6 +33,7 @@ from hpotrack.errors import StorageError
 from hpotrack.heldfiles import HeldFile
 from hpotrack.records import TrialState
 from hpotrack.store import Store
+from tests.counting import sqlite_steps
 
 
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -363,22 +364,6 @@ def test_paths_that_only_look_like_urls_are_paths() -> None:
 # -- lineage -------------------------------------------------------------------------------
 
 
-def _steps_of(store: Store, read: Callable[[], object]) -> int:
-    """SQLite virtual-machine steps ``read`` takes: the work a query does, not its time."""
-    steps = [0]
-
-    def step() -> int:
-        steps[0] += 1
-        return 0
-
-    store.conn.set_progress_handler(step, 1)
-    try:
-        read()
-    finally:
-        store.conn.set_progress_handler(None, 1)
-    return steps[0]
-
-
 def test_a_trials_children_are_read_from_the_parent_index_whatever_the_studys_size(
     store: Store,
 ) -> None:
@@ -397,7 +382,7 @@ def test_a_trials_children_are_read_from_the_parent_index_whatever_the_studys_si
             (large,),
         )
     assert [(c, e.kind) for c, e in store.children(large, 1)] == [(0, "retried"), (2, "mutation")]
-    assert _steps_of(store, lambda: store.children(large, 2)) == _steps_of(
+    assert sqlite_steps(store, lambda: store.children(large, 2)) == sqlite_steps(
         store, lambda: store.children(small, 1)
     )
 
