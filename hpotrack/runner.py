@@ -34,6 +34,7 @@ from hpotrack.progress import ProgressBar, bar_total
 from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
+from hpotrack.signal_handlers import set_handler
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
 from hpotrack.trial import Pruned, Trial, running
@@ -175,7 +176,7 @@ def ctrl_c_noted() -> Iterator[CtrlC]:
         noted.count += 1
         return previous(signum, frame)
 
-    signal.signal(signal.SIGINT, note)
+    set_handler(signal.SIGINT, note)
     try:
         yield noted
     finally:
@@ -191,7 +192,7 @@ def interrupts_held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, ignored)
+    previous = set_handler(signal.SIGINT, ignored)
     try:
         yield
     finally:
@@ -223,7 +224,7 @@ def terminated_as_interrupted() -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         raise Terminated(128 + signum)
 
-    signal.signal(signal.SIGTERM, stop)
+    set_handler(signal.SIGTERM, stop)
     try:
         yield
     finally:

@@ -36,6 +36,7 @@ from hpotrack.provenance import (
     started_by,
 )
 from hpotrack.runner import Ran, Terminated, ignored, terminated_as_interrupted
+from hpotrack.signal_handlers import set_handler
 from hpotrack.terminal import clear_lines_for_the_parents_bar
 from hpotrack.text import PREFIX, plural
 from hpotrack.worker_logs import Relay, forward_to_parent
@@ -380,8 +381,8 @@ def _work(
         raise SystemExit(1) from None
     finally:  # its run is over: a parent dying now (SIGTERM to the whole job, say) has
         # nothing left to stop, and ParentGone raised on the way out is a stray traceback
-        signal.signal(signal.SIGINT, ignored)
-        signal.signal(signal.SIGTERM, ignored)
+        set_handler(signal.SIGINT, ignored)
+        set_handler(signal.SIGTERM, ignored)
         _end_child_processes()
 
 
@@ -400,7 +401,8 @@ def _end_child_processes() -> None:
     """End the processes the trials left running: joblib keeps its pool of processes
     waiting 300 s for more work. A script run with ``n_jobs=1`` ends them as it exits
     (joblib's exit hook), but a multiprocessing worker first waits for its children, and
-    runs that hook only after: each worker waited the 300 s before it exited."""
+    runs that hook only after: each worker waited the 300 s before it exited. A forked
+    child ends on SIGTERM as it would without hpotrack (:mod:`hpotrack.signal_handlers`)."""
     children = multiprocessing.active_children()
     for child in children:
         child.terminate()
@@ -429,16 +431,16 @@ def _stop_once() -> None:
 
     def first(signum: int, frame: object) -> None:
         # the rest to a handler that does nothing (not SIG_IGN: see runner.ignored)
-        signal.signal(signal.SIGINT, ignored)
-        signal.signal(signal.SIGTERM, ignored)
+        set_handler(signal.SIGINT, ignored)
+        set_handler(signal.SIGTERM, ignored)
         if signum == signal.SIGTERM:
             raise Terminated(128 + signum)
         if _parent_gone.is_set():
             raise ParentGone("the parent process is gone")
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, first)
-    signal.signal(signal.SIGTERM, first)
+    set_handler(signal.SIGINT, first)
+    set_handler(signal.SIGTERM, first)
 
 
 def _stop_when_the_parent_dies() -> None:

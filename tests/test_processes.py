@@ -1005,3 +1005,83 @@ def test_a_pool_of_processes_a_trial_leaves_open_does_not_keep_its_worker_waitin
     assert done.returncode == 0, done.stderr
     trials = hp.load_study("pool", db=tmp_path / "h.db").trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+
+
+def test_a_pool_process_busy_when_its_worker_ends_is_ended_with_it(tmp_path: Path) -> None:
+    """A pool process forked by a trial inherited the worker's SIGTERM handler: the
+    worker ending it (``terminate()``) raised Terminated in its task, which the pool
+    process caught as the task's failure (``except BaseException``), and it then ignored
+    every SIGTERM: the worker waited for it for ever, and ignored SIGTERM too. The same
+    caught SIGTERM, in the moment after a pool process sent its result, is what rarely
+    hung the test above on a loaded machine. Here each trial leaves its task running."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import concurrent.futures, multiprocessing, os, pathlib, time\nimport hpotrack as hp\n"
+        "POOLS = []\n"
+        "def task(name):\n"
+        "    pathlib.Path(f'{name}.part').write_text(str(os.getpid()))\n"
+        "    os.replace(f'{name}.part', name)  # whole, for the trial and the test\n"
+        "    time.sleep(600)\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='pool', db='h.db')\n"
+        "def g(x, trial):\n"
+        "    context = multiprocessing.get_context('fork')\n"
+        "    POOLS.append(concurrent.futures.ProcessPoolExecutor(1, mp_context=context))\n"
+        "    started = pathlib.Path(f'task-{trial.number}')\n"
+        "    POOLS[-1].submit(task, started.name)\n"
+        "    while not started.exists():\n"
+        "        time.sleep(0.01)\n"
+        "    return x\n"
+        "if __name__ == '__main__':\n    g.optimize(n_trials=2, n_jobs=2)\n"
+    )
+    run = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its whole group is killed if it hangs
+    )
+    try:
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 0, stderr
+    trials = hp.load_study("pool", db=tmp_path / "h.db").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    tasks = [int(path.read_text()) for path in tmp_path.glob("task-*")]
+    assert len(tasks) == 2 and not any(pid_alive(pid) for pid in tasks)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_processes_a_trial_forks_get_the_signal_handlers_they_would_without_hpotrack(
+    tmp_path: Path, jobs: int
+) -> None:
+    """While a trial runs, SIGTERM and SIGINT have hpotrack's handlers (a worker's, or
+    the run's that store the trial as interrupted); a process the trial forked inherited
+    them, so SIGTERM raised an exception there, which the process could catch, and not
+    end it. A forked child gets the process's own: Python's default, or the handler the
+    function set itself (kept, here for SIGINT)."""
+    done = run_source(
+        tmp_path,
+        "import multiprocessing, signal, sys\nimport hpotrack as hp\n"
+        "def mine(signum, frame):\n    pass\n"
+        "def check(expected_sigint):\n"
+        "    handlers = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))\n"
+        "    sys.exit(0 if handlers == (signal.SIG_DFL, expected_sigint) else 1)\n"
+        "def forked(expected_sigint):\n"
+        "    child = multiprocessing.get_context('fork').Process(\n"
+        "        target=check, args=(expected_sigint,))\n"
+        "    child.start()\n    child.join()\n    return child.exitcode\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='fork', db='h.db',\n"
+        "         objective='default')\n"
+        "def g(x):\n"
+        "    default = forked(signal.default_int_handler)\n"
+        "    previous = signal.signal(signal.SIGINT, mine)\n"
+        "    own = forked(mine)\n"
+        "    signal.signal(signal.SIGINT, previous)\n"
+        "    return {'default': default, 'own': own}\n"
+        f"if __name__ == '__main__':\n    g.optimize(n_trials=2, n_jobs={jobs})\n",
+    )
+    assert done.returncode == 0, done.stderr
+    trials = hp.load_study("fork", db=tmp_path / "h.db").trials
+    assert [t.metrics for t in trials] == [{"default": 0, "own": 0}] * 2, [t.error for t in trials]
