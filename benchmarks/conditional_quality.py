@@ -28,11 +28,10 @@ from methods_quality import (
     Params,
     Run,
     branin,
-    overview_table,
+    quality_tables,
     rosenbrock,
     run_searches,
     run_seeds,
-    task_table,
     timed_calls,
 )
 
@@ -212,21 +211,7 @@ def main() -> None:
         for m in args.methods
     ]
     results, errors = run_searches(jobs, args.workers, functools.partial(run_seeds, one_run))
-    best = {key: [r[0] for r in runs] for key, runs in results.items()}
-    baseline = next((m for m in ("random", "optuna-random") if m in args.methods), "random")
-    for task in args.tasks:
-        label, trials, optimum = TASKS[task]
-        optimum_text = "unknown" if optimum is None else f"{optimum:.6g}"
-        task_table(
-            report,
-            f"{task}: {label}, {args.trials or trials} trials, {len(args.seeds)} seeds, "
-            f"optimum {optimum_text}",
-            {m: results.get((m, task), []) for m in args.methods},
-            {m: e for (m, t), e in errors.items() if t == task},
-            baseline,
-            optimum,
-        )
-    overview_table(report, args.methods, args.tasks, best, baseline)
+    quality_tables(report, args, TASKS, results, errors, {})
     report.finish(args.out)
 
 

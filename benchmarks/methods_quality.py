@@ -415,17 +415,31 @@ def quality(args: argparse.Namespace, report: Report) -> dict[tuple[str, str], l
         key=lambda j: (j[1] not in slow, j[0] not in ("optuna-gp", "bayes")),
     )
     results, errors = run_searches(jobs, args.workers, run_job)
+    return quality_tables(report, args, TASKS, results, errors, args.skipped)
+
+
+def quality_tables(
+    report: Report,
+    args: argparse.Namespace,
+    tasks: Mapping[str, tuple[str, int, float | None]],
+    results: Mapping[tuple[str, str], list[Run]],
+    errors: Mapping[tuple[str, str], str],
+    skipped: Mapping[str, str],
+) -> dict[tuple[str, str], list[float]]:
+    """One table per task of ``args.tasks`` (label, trials and optimum from ``tasks``) and
+    the overview, against random search (hpotrack's, else Optuna's); the best values by
+    (method, task). ``skipped``: methods that did not run, with why."""
     best = {key: [r[0] for r in runs] for key, runs in results.items()}
     baseline = next((m for m in ("random", "optuna-random") if m in args.methods), "random")
     for task in args.tasks:
-        label, trials, optimum = TASKS[task]
+        label, trials, optimum = tasks[task]
         optimum_text = "unknown" if optimum is None else f"{optimum:.6g}"
         task_table(
             report,
             f"{task}: {label}, {args.trials or trials} trials, {len(args.seeds)} seeds, "
             f"optimum {optimum_text}",
-            {m: results.get((m, task), []) for m in args.methods + list(args.skipped)},
-            {**{m: e for (m, t), e in errors.items() if t == task}, **args.skipped},
+            {m: results.get((m, task), []) for m in args.methods + list(skipped)},
+            {**{m: e for (m, t), e in errors.items() if t == task}, **skipped},
             baseline,
             optimum,
         )
