@@ -8,7 +8,8 @@ Any parameter may be conditional: ``when={"kernel": "rbf"}`` makes it exist only
 another parameter (a ``Choice`` of the same space, checked there) has one of the given
 values; the parameter holds the condition, :class:`hpotrack.space.Space` applies it.
 Discrete parameters give each value an equal bin of [0, 1], so uniform sampling of the cube
-is uniform over their values. Definitions are stored as JSON that outlives this code, so
+is uniform over their values (:mod:`hpotrack.unit_cube`). ``Choice`` is in
+:mod:`hpotrack.choice`. Definitions are stored as JSON that outlives this code, so
 the ``type`` tags are fixed strings, never class names.
 """
 
@@ -17,12 +18,11 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, TypeAlias, TypeVar, cast
 
+from hpotrack.choice import Choice
 from hpotrack.conditions import (
     When,
     condition_json,
@@ -32,57 +32,15 @@ from hpotrack.conditions import (
 )
 from hpotrack.errors import SpaceError
 from hpotrack.options import friendly_init
-from hpotrack.param_input import (
-    Value,
-    grid_points_of,
-    kind_of,
-    to_flag,
-    to_float,
-    to_int,
-    to_option,
-)
+from hpotrack.param_input import Value, grid_points_of, to_flag, to_float, to_int
+from hpotrack.unit_cube import bin_of, clip_unit, decimals, spread, tidy
 
 _MAX_VALUES = 2**40
 """Most values a discrete parameter may have, so that every bin stays wider than float noise."""
 
 _T = TypeVar("_T", bound=type)
 
-
-# --- encoding and grids ------------------------------------------------------------------------
-
-
-def _decimals(x: float) -> int:
-    """Decimal places of a float as written (0.05 -> 2, 1e-20 -> 20, 300.0 -> 0)."""
-    exponent = Decimal(repr(x)).as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _spread(count: int, g: int) -> list[int]:
-    """``g`` distinct indices of ``range(count)`` spread evenly, both ends included."""
-    return [(2 * i * (count - 1) + g - 1) // (2 * (g - 1)) for i in range(g)]
-
-
-def _tidy(points: list[float]) -> tuple[float, ...]:
-    """Inner grid points rounded 6 digits below their spacing: 0.3, not 0.30000000000000004."""
-    out = list(points)
-    for i in range(1, len(points) - 1):
-        gap = min(points[i] - points[i - 1], points[i + 1] - points[i])
-        if gap > 0:
-            out[i] = round(points[i], 6 - math.floor(math.log10(gap)))
-    return tuple(dict.fromkeys(out))
-
-
-def _unit(u: float) -> float:
-    """``u`` clipped into [0, 1]; NaN is refused since it has no place in the cube."""
-    u = float(u)
-    if math.isnan(u):
-        raise SpaceError("cannot decode NaN: the point must lie in [0, 1]")
-    return min(max(u, 0.0), 1.0)
-
-
-def _bin(u: float, n: int) -> int:
-    """Which of ``n`` equal bins of [0, 1] holds ``u``."""
-    return min(int(_unit(u) * n), n - 1)
+__all__ = ["Choice", "Float", "Int", "Param", "Value", "outside", "param_from_json"]
 
 
 def outside(low: float, high: float, name: str, x: float) -> SpaceError:
@@ -199,7 +157,7 @@ class Float:
     @functools.cached_property
     def _digits(self) -> int:
         """Decimals grid values are rounded to: those of low and step, plus 3 to spare."""
-        return max(_decimals(self.low), _decimals(cast(float, self.step))) + 3
+        return max(decimals(self.low), decimals(cast(float, self.step))) + 3
 
     def _at(self, i: int) -> float:
         """Grid value ``i``: 0.15, not 0.15000000000000002; the last one is exactly high."""
@@ -245,8 +203,8 @@ class Float:
     def decode(self, u: float) -> float:
         """The value at ``u``: its bin's grid value if stepped, else exact and clipped."""
         if self.step is not None:
-            return self._at(_bin(u, self._count))
-        u = _unit(u)
+            return self._at(bin_of(u, self._count))
+        u = clip_unit(u)
         if u in (0.0, 1.0):
             return self.high if u else self.low
         if self.log:
@@ -266,7 +224,7 @@ class Float:
         """Grid values (thinned evenly to ``grid_points``), or ``grid_points`` spaced points."""
         if self.step is not None:
             g = self._count if grid_points is None else grid_points_of(grid_points)
-            return tuple(self._at(i) for i in _spread(self._count, min(g, self._count)))
+            return tuple(self._at(i) for i in spread(self._count, min(g, self._count)))
         if grid_points is None:
             stepped = f" or give it a step (hp.Float({self.low!r}, {self.high!r}, step=...))"
             raise SpaceError(
@@ -274,7 +232,7 @@ class Float:
                 f"for N points of it{'' if self.log else stepped}"
             )
         g = grid_points_of(grid_points)
-        return _tidy([self.decode(i / (g - 1)) for i in range(g)])
+        return tidy([self.decode(i / (g - 1)) for i in range(g)])
 
     def to_json(self) -> dict[str, Any]:
         """``{"type": "float", "low", "high", "log", "step"}``, and ``"when"`` if set."""
@@ -379,9 +337,9 @@ class Int:
     def decode(self, u: float) -> int:
         """The value whose bin holds ``u``."""
         if not self.log:
-            return self.low + _bin(u, self._count) * self.step
+            return self.low + bin_of(u, self._count) * self.step
         a, b = self._log_edges
-        x = math.floor(math.exp(a + _unit(u) * (b - a)) + 0.5)
+        x = math.floor(math.exp(a + clip_unit(u) * (b - a)) + 0.5)
         return min(max(x, self.low), self.high)
 
     def value_at(self, index: int) -> int:
@@ -394,7 +352,7 @@ class Int:
         """All values, or ``grid_points`` distinct ones spread evenly (geometrically if log)."""
         g = self._count if grid_points is None else min(grid_points_of(grid_points), self._count)
         if g == self._count or not self.log:
-            return tuple(self.low + i * self.step for i in _spread(self._count, g))
+            return tuple(self.low + i * self.step for i in spread(self._count, g))
         ratio = self.high / self.low
         points = (round(self.low * ratio ** (i / (g - 1))) for i in range(g))
         return tuple(dict.fromkeys(min(max(x, self.low), self.high) for x in points))
@@ -407,113 +365,6 @@ class Int:
             "high": self.high,
             "log": self.log,
             "step": self.step,
-            **condition_json(condition_of(self)),
-        }
-
-
-@_friendly_init
-@dataclass(frozen=True)
-class Choice:
-    """One of a list of JSON scalars, stored as a tuple; 1 and True are different options."""
-
-    options: Sequence[Value]
-    when: When | None = field(default=None, kw_only=True)
-
-    def __post_init__(self) -> None:
-        set_condition(self)
-        raw: object = self.options
-        if isinstance(raw, str | bytes | Mapping) or not isinstance(raw, Iterable):
-            raise SpaceError(
-                f"Choice options must be a list, but got {raw!r}; e.g. hp.Choice(['adam', 'sgd'])"
-            )
-        if isinstance(raw, AbstractSet):  # its order changes between processes
-            raise SpaceError(
-                f"Choice options must be a list, but got a set {raw!r}: a set's order "
-                "changes from one process to the next, so the study could not be reopened; "
-                f"use sorted(...) or a list"
-            )
-        options = tuple(to_option(x) for x in raw)
-        if not options:
-            raise SpaceError("Choice needs at least one option, but got none")
-        seen: set[tuple[str | None, Value]] = set()
-        for option in options:
-            if (kind_of(option), option) in seen:
-                raise SpaceError(
-                    f"duplicate option {option!r} in Choice options; list each option once"
-                )
-            seen.add((kind_of(option), option))
-        object.__setattr__(self, "options", options)
-
-    def _key(self) -> tuple[object, ...]:
-        """Options with their types (Choice([1]), Choice([1.0]) and Choice([True]) differ),
-        and the condition, its values typed alike."""
-        when = tuple(
-            (name, tuple((type(x).__name__, x) for x in values))
-            for name, values in condition_of(self) or ()
-        )
-        return (tuple((type(x).__name__, x) for x in self.options), when)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Choice) and self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return f"Choice({list(self.options)!r}{condition_text(condition_of(self))})"
-
-    @property
-    def is_discrete(self) -> bool:
-        """Always True."""
-        return True
-
-    @property
-    def n_values(self) -> int:
-        """How many options there are."""
-        return len(self.options)
-
-    def index(self, value: object, name: str = "value") -> int:
-        """Position of the option equal to ``value`` and of the same kind; ``name`` is the
-        parameter's in a message."""
-        kind = kind_of(value)
-        for i, option in enumerate(self.options):
-            if kind is not None and kind_of(option) == kind and option == value:
-                return i
-        hint = ""
-        if kind is not None and value in self.options:
-            kind_name = type(value).__name__
-            article = "an" if kind_name[0] in "aeiou" else "a"
-            hint = f"; {value!r} is {article} {kind_name} and matches only that kind of option"
-        raise SpaceError(f"{name}={value!r} is not one of the options {list(self.options)!r}{hint}")
-
-    def validate(self, value: object, name: str = "value") -> Value:
-        """The option equal to ``value`` (numpy's 3 gives the option 3); ``name`` is the
-        parameter's in a message."""
-        return self.options[self.index(value, name)]
-
-    def encode(self, value: object, name: str = "value") -> float:
-        """The middle of the option's bin."""
-        return (self.index(value, name) + 0.5) / len(self.options)
-
-    def decode(self, u: float) -> Value:
-        """The option whose bin holds ``u``."""
-        return self.options[_bin(u, len(self.options))]
-
-    def value_at(self, index: int) -> Value:
-        """Option ``index``."""
-        if not 0 <= index < len(self.options):
-            raise SpaceError(f"{self!r} has no option number {index!r}")
-        return self.options[index]
-
-    def grid_values(self, grid_points: int | None = None) -> tuple[Value, ...]:
-        """All options; ``grid_points`` does not thin them."""
-        return tuple(self.options)
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"type": "choice", "options": [...]}``, and ``"when"`` if set."""
-        return {
-            "type": "choice",
-            "options": list(self.options),
             **condition_json(condition_of(self)),
         }
 
