@@ -23,9 +23,10 @@ from hpotrack.errors import (
     TrialError,
 )
 from hpotrack.records import Edge, TrialRecord, TrialState
+from hpotrack.running_trial import report
 from hpotrack.space import Choice, Float, Int, Space
 from hpotrack.study import Study
-from hpotrack.trial import Pruned, Trial, report
+from hpotrack.trial import Pruned, Trial
 from hpotrack.tune import TunedFunction, tune
 
 if TYPE_CHECKING:

@@ -34,10 +34,11 @@ from hpotrack.progress import ProgressBar, bar_total
 from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
+from hpotrack.running_trial import running
 from hpotrack.signal_handlers import set_handler
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
-from hpotrack.trial import Pruned, Trial, running
+from hpotrack.trial import Pruned, Trial
 from hpotrack.trial_warnings import warn_never_stopped, warn_retrained, warn_unchecked, warn_unsaved
 
 log = logging.getLogger("hpotrack")

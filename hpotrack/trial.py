@@ -1,20 +1,16 @@
 """The handle a user's training function sees while it runs: ``trial.report(...)`` and friends.
 
 A function that declares a parameter named ``trial`` receives it; any other code can reach
-the running trial through :func:`report` (a context variable, so threads and nested calls
-each see their own).
+the running trial through ``hp.report(...)`` (:mod:`hpotrack.running_trial`).
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
@@ -481,58 +477,3 @@ class Trial:
         while self._pending:
             rows.append(self._pending.popleft())
         return rows
-
-
-_current: ContextVar[Trial | None] = ContextVar("hpotrack_trial", default=None)
-_in_process = 0  # trials running in this process (blocks of `running`), for the message
-_in_process_lock = threading.Lock()
-
-
-@contextmanager
-def running(trial: Trial) -> Iterator[Trial]:
-    """Make ``trial`` the one :func:`report` writes to while the block runs."""
-    global _in_process
-    token = _current.set(trial)
-    with _in_process_lock:
-        _in_process += 1
-    try:
-        yield trial
-    finally:
-        with _in_process_lock:
-            _in_process -= 1
-        _current.reset(token)
-
-
-def current_trial() -> Trial:
-    """The trial running in this context; an error saying why there is none. A thread
-    the tuned function starts does not inherit its context: which trial a report from it
-    belongs to is not known (it may outlive its trial), so it gets the handle instead."""
-    trial = _current.get()
-    if trial is not None:
-        return trial
-    if _in_process:
-        raise TrialError(
-            "no trial is running in this thread's context: hp.report() finds the trial "
-            "of the tuned function's own call, which threads it starts do not inherit; "
-            "declare a `trial` parameter and call trial.report() from the thread, or start "
-            "the thread's work in contextvars.copy_context().run(...)"
-        )
-    if multiprocessing.parent_process() is not None:  # joblib's or multiprocessing's
-        raise TrialError(
-            "no trial is running in this process: hp.report() works in the process "
-            "that runs the trial, not in one its function started (joblib's default "
-            "backend, multiprocessing); return the values from there and report them "
-            'in the function, or run the work in threads (joblib\'s backend="threading")'
-        )
-    raise TrialError(
-        "no trial is running here: call hp.report() inside a function decorated "
-        "with @hp.tune while it is being tuned"
-    )
-
-
-@checked_arguments
-def report(
-    value: Number, step: Step | None = None, *, name: str | None = None, prune: bool = True
-) -> None:
-    """Report an intermediate metric of the running trial (see :meth:`Trial.report`)."""
-    current_trial().report(value, step, name=name, prune=prune)

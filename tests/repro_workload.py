@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import hpotrack as hp
-from hpotrack.trial import current_trial
+from hpotrack.running_trial import current_trial
 
 MIXED = {
     "lr": hp.Float(1e-4, 1e-1, log=True),
