@@ -16,6 +16,7 @@ from typing import Any, cast
 import numpy as np
 
 from hpotrack.budget import Budget
+from hpotrack.methods.sorted_views import Concatenated, ReadOnlyList, sorted_change
 from hpotrack.records import Origin, TrialRecord, TrialState, is_better, objective_sign
 from hpotrack.space import Space, Value
 
@@ -99,7 +100,7 @@ class History:
 
     @property
     def trials(self) -> Sequence[TrialRecord]:
-        return _ReadOnlyList(self._trials)
+        return ReadOnlyList(self._trials)
 
     @property
     def next_number(self) -> int:
@@ -234,7 +235,7 @@ class History:
         """(loss, number) of the :meth:`valued` trials, best first, ties by number, but
         every pruned trial after every other one, whatever its loss (see
         :meth:`rank_key`)."""
-        return _Concatenated(self._ranked, self._ranked_pruned)
+        return Concatenated(self._ranked, self._ranked_pruned)
 
     def rank_key(self, record: TrialRecord) -> tuple[bool, float]:
         """What orders finished ``record`` (with a finite value) among others, best first:
@@ -398,12 +399,12 @@ class History:
         """Insert ``item`` into the sorted index ``items``, or remove one equal to it; in
         a :meth:`batch`, an insertion waits for its end."""
         if self._pending is None:
-            _sorted_change(items, item, add)
+            sorted_change(items, item, add)
             return
         _, added = self._pending.setdefault(id(items), (items, []))
         if add:
             added.append(item)
-        elif not _sorted_change(items, item, add) and item in added:
+        elif not sorted_change(items, item, add) and item in added:
             added.remove(item)  # entered in this batch (a trial replaced twice: rare)
 
     def best_check(self, record: TrialRecord) -> float | None:
@@ -477,58 +478,3 @@ class History:
         if best is not None and record.value == best.value:
             return record.number < best.number
         return is_better(record.value, None if best is None else best.value, self.direction)
-
-
-def _sorted_change(items: list[Any], item: Any, add: bool) -> bool:
-    """Insert ``item`` into the sorted list, or remove one equal to it; whether the list
-    changed (a removal finds none to remove)."""
-    if add:
-        bisect.insort(items, item)
-        return True
-    index = bisect.bisect_left(items, item)
-    if index < len(items) and items[index] == item:
-        del items[index]
-        return True
-    return False
-
-
-class _Concatenated(Sequence[tuple[float, int]]):
-    """Two sorted indexes read as one list, the first's entries first, without copying
-    them: slicing copies only the entries it takes."""
-
-    __slots__ = ("_first", "_second")
-
-    def __init__(self, first: list[tuple[float, int]], second: list[tuple[float, int]]) -> None:
-        self._first = first
-        self._second = second
-
-    def __len__(self) -> int:
-        return len(self._first) + len(self._second)
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            if step == 1:
-                split = len(self._first)
-                head = self._first[start : min(stop, split)]
-                return head + self._second[max(start - split, 0) : max(stop - split, 0)]
-            return [self[i] for i in range(start, stop, step)]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("ranked index out of range")
-        split = len(self._first)
-        return self._first[index] if index < split else self._second[index - split]
-
-
-class _ReadOnlyList(Sequence[TrialRecord]):
-    __slots__ = ("_items",)
-
-    def __init__(self, items: list[TrialRecord]) -> None:
-        self._items = items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._items[index]
