@@ -112,6 +112,7 @@ READ_ONLY_METHODS = [
     "hpotrack.methods.base",
     "hpotrack.methods.history",
     "hpotrack.methods.registry",
+    "hpotrack.methods.sorted_views",
 ]
 """The modules of :mod:`hpotrack.methods` that reading a study needs: no method's own."""
 
