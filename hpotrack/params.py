@@ -9,7 +9,7 @@ another parameter (a ``Choice`` of the same space, checked there) has one of the
 values; the parameter holds the condition, :class:`hpotrack.space.Space` applies it.
 Discrete parameters give each value an equal bin of [0, 1], so uniform sampling of the cube
 is uniform over their values (:mod:`hpotrack.unit_cube`). ``Choice`` is in
-:mod:`hpotrack.choice`. Definitions are stored as JSON that outlives this code, so
+:mod:`hpotrack.choice_param`. Definitions are stored as JSON that outlives this code, so
 the ``type`` tags are fixed strings, never class names.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar, cast
 
-from hpotrack.choice import Choice
+from hpotrack.choice_param import Choice
 from hpotrack.conditions import (
     When,
     condition_json,

@@ -4,6 +4,7 @@ docs/porting.md's snippets run."""
 
 from __future__ import annotations
 
+import pkgutil
 import re
 import subprocess
 import sys
@@ -50,6 +51,9 @@ def test_hyperopts_and_rays_names_on_the_module_say_hpotracks(name: str, hint: s
 
 def test_the_hint_table_hides_no_public_name() -> None:
     assert not set(hp.PORTING) & (set(hp.__all__) | set(vars(hp)) - {"PORTING"})
+    # an imported submodule is an attribute of the package: a module named choice.py made
+    # hp.choice the module instead of the hint for Hyperopt's hp.choice
+    assert not set(hp.PORTING) & {module.name for module in pkgutil.iter_modules(hp.__path__)}
     assert not hasattr(hp, "loguniform")  # still missing for hasattr and editors
 
 
