@@ -43,6 +43,7 @@ def run_benchmark(
     [
         ("halving_overhead", ["--quick", "--methods", "sha"]),  # named the benchmarks' clone
         ("sgd_regions", ["--configs", "1"]),  # had no header
+        ("evolution_population", ["--seeds", "1", "--budgets", "12"]),
     ],
 )
 def test_the_header_names_the_hpotrack_checkout_the_script_imported(

@@ -91,7 +91,7 @@ class Evolution(Method):
     mutation, implicit elitism), or ``strategy="de"`` for differential evolution."""
 
     name = "evolution"
-    population: int = 20
+    population: int = 10
     strategy: str = "ga"
     crossover: str = "sbx"
     mutation: str = "polynomial"
