@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hpotrack.budget import Budget
 from hpotrack.methods.base import Proposal
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.space import Value
@@ -103,6 +104,49 @@ def start_queued(
     return running, stamp
 
 
+def trained_to(proposed: float | None, budget: Budget | None) -> float | None:
+    """The budget a trial trains to: the method's (``proposed``), else the study
+    ``budget``'s largest (an enqueued, manual or single-fidelity trial trains fully)."""
+    if proposed is None and budget is not None:
+        return float(budget.max)
+    return proposed
+
+
+def proposed_record(
+    number: int,
+    proposal: Proposal,
+    asked: str | None,
+    budget: float | None,
+    *,
+    state: TrialState = TrialState.RUNNING,
+    worker: Worker | None = None,
+) -> TrialRecord:
+    """Trial ``number`` as ``proposal`` is stored, training to ``budget``, not yet
+    started (no time): the proposal's values, lineage, rung, note and the method that
+    made it, and ``asked`` (the study's method) as the one that chose that method when
+    the two differ (``auto``). The study stores a :func:`~hpotrack.methods.base.checked`
+    proposal, which names its method; the in-memory driver
+    (:mod:`hpotrack.testing.driver`) builds its records here too, so that methods see
+    in tests what they see in real runs."""
+    chosen_by = None if proposal.method in (None, asked) else asked
+    return TrialRecord(
+        number=number,
+        state=state,
+        params=proposal.params,
+        budget=budget,
+        origin=proposal.origin,
+        parents=proposal.parents,
+        claim=proposal.claim,
+        host=None if worker is None else worker.host,
+        pid=None if worker is None else worker.pid,
+        rung=proposal.rung,
+        bracket=proposal.bracket,
+        note=proposal.note,
+        method=proposal.method,
+        chosen_by=chosen_by,
+    )
+
+
 def insert_proposed(
     store: Store,
     study_id: int,
@@ -117,43 +161,26 @@ def insert_proposed(
     and the stamp of the write. ``asked``: the name of the study's method, stored as the
     one that chose the proposing method when the two differ (``auto``). Inside a write
     transaction."""
-    chosen_by = None if proposal.method in (None, asked) else asked
+    record = proposed_record(number, proposal, asked, budget, worker=worker)
     stamp = store.insert_trial(
         study_id,
         number=number,
-        state=TrialState.RUNNING,
-        params=proposal.params,
-        origin=proposal.origin,
-        budget=budget,
-        claim=proposal.claim,
-        parents=proposal.parents,
+        state=record.state,
+        params=record.params,
+        origin=record.origin,
+        budget=record.budget,
+        claim=record.claim,
+        parents=record.parents,
         run_id=worker.run_id,
         host=worker.host,
         pid=worker.pid,
-        rung=proposal.rung,
-        bracket=proposal.bracket,
-        note=proposal.note,
-        method=proposal.method,
-        chosen_by=chosen_by,
+        rung=record.rung,
+        bracket=record.bracket,
+        note=record.note,
+        method=record.method,
+        chosen_by=record.chosen_by,
     )
-    record = TrialRecord(
-        number=number,
-        state=TrialState.RUNNING,
-        params=proposal.params,
-        budget=budget,
-        origin=proposal.origin,
-        parents=proposal.parents,
-        started=stamp.time,
-        claim=proposal.claim,
-        host=worker.host,
-        pid=worker.pid,
-        rung=proposal.rung,
-        bracket=proposal.bracket,
-        note=proposal.note,
-        method=proposal.method,
-        chosen_by=chosen_by,
-    )
-    return record, stamp
+    return record.replace(started=stamp.time), stamp
 
 
 def insert_manual(

@@ -240,20 +240,36 @@ class Space(Mapping[str, Param]):
         filled = np.where(self.inactive_mask(array), values, np.atleast_2d(array))
         return np.asarray(filled.reshape(array.shape), dtype=np.float64)
 
+    def why_inactive(self, values: Mapping[str, object]) -> dict[str, str]:
+        """Each parameter ``values`` (valid, as stored) leave inactive, in the space's
+        order, with why: the parents' values that fail its condition (``kernel='linear'``),
+        or a parent that is inactive itself (``shrink inactive``), as ``hpotrack trial``
+        shows it."""
+        off = self.inactive(values) if self._rules else frozenset()
+        reasons = {}
+        for rule in self._rules:
+            if rule.name not in off:
+                continue
+            failing = []
+            for p in rule.parents:
+                if p.name not in values or p.name in off:
+                    failing.append(f"{p.name} inactive")
+                elif self._option(p.name, values[p.name]) not in p.options:
+                    failing.append(f"{p.name}={values[p.name]!r}")
+            reasons[rule.name] = ", ".join(failing)
+        return {name: reasons[name] for name in self._params if name in reasons}
+
     def _check_active(self, values: Mapping[str, object]) -> None:
         """Refuse a value given for a parameter that the other values leave inactive, or
         given without the parent it depends on."""
         off: set[str] = set()
         for rule in self._rules:
             for p in rule.parents:
-                if p.name not in values or p.name in off:
-                    if rule.name in values and p.name not in off:
-                        raise SpaceError(
-                            f"hyperparameter {rule.name!r} applies only when "
-                            f"{self._condition_text(rule)}: give {p.name!r} too"
-                        )
+                if p.name not in values:
+                    if rule.name in values:
+                        raise SpaceError(self._without_parent(rule, values))
                     off.add(rule.name)
-                elif self._option(p.name, values[p.name]) not in p.options:
+                elif p.name in off or self._option(p.name, values[p.name]) not in p.options:
                     off.add(rule.name)
             if rule.name in off and rule.name in values:
                 given = ", ".join(
@@ -263,6 +279,28 @@ class Space(Mapping[str, Param]):
                     f"hyperparameter {rule.name!r} applies only when "
                     f"{self._condition_text(rule)}, but got {given}: leave {rule.name!r} out"
                 )
+
+    def _without_parent(self, rule: Rule, values: Mapping[str, object]) -> str:
+        """Why ``rule``'s parameter, given without a parent it depends on, is refused:
+        its condition, and those of the parents left out up the chain (``tol`` given alone
+        needs ``shrink``, which needs ``kernel``), naming every parameter to give too."""
+        rules = {r.name: r for r in self._rules}
+        conditions, absent, pending = [], set(), [rule]
+        while pending:
+            current = pending.pop(0)
+            conditions.append((current.name, self._condition_text(current)))
+            for p in current.parents:
+                if p.name not in values and p.name not in absent:
+                    absent.add(p.name)
+                    parent = rules.get(p.name)  # its condition, if it needs a value left out
+                    if parent is not None and any(q.name not in values for q in parent.parents):
+                        pending.append(parent)
+        (_, first), *more = conditions
+        text = f"hyperparameter {rule.name!r} applies only when {first}"
+        text += "".join(f", and {name!r} only when {condition}" for name, condition in more)
+        names = [repr(name) for name in self._params if name in absent]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return f"{text}: give {listed} too"
 
     def _condition_text(self, rule: Rule) -> str:
         """``kernel is 'rbf'``, ``kernel is one of 'rbf', 'poly'``, joined by ``and``."""

@@ -315,11 +315,8 @@ class Study(StudyReader):
             self._notes_told.add(headline)
 
     def _budget(self, budget: float | None) -> float | None:
-        """The budget a trial trains to: the method's, else the study's largest (an
-        enqueued, manual or single-fidelity trial trains fully)."""
-        if budget is None and self.budget is not None:
-            return float(self.budget.max)
-        return budget
+        """The budget a trial trains to (:func:`claims.trained_to`)."""
+        return claims.trained_to(budget, self.budget)
 
     def recover_lost_now(self) -> int:
         """:meth:`recover_lost` at once (the parent of worker processes, one of which it

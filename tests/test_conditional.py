@@ -3,10 +3,13 @@ shares (decode drops, encode fills, grids per branch), models, stored studies, t
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -456,7 +459,7 @@ def test_cli_shows_blank_cells_and_refuses_inactive_values(tmp_path: Path) -> No
     shown = json.loads(
         runner.invoke(cli, ["--db", str(db), "show", "svc", "--format", "json"]).output
     )
-    assert shown[0]["gamma"] is None and shown[1]["gamma"] == 0.5
+    assert "gamma" not in shown[0] and shown[1]["gamma"] == 0.5  # inactive: no key
     refused = runner.invoke(cli, ["--db", str(db), "enqueue", "svc", "kernel=poly", "gamma=0.1"])
     assert refused.exit_code == 2 and "Traceback" not in refused.output
     assert "hyperparameter 'gamma' applies only when kernel is 'rbf'" in refused.output
@@ -470,7 +473,73 @@ def test_cli_shows_blank_cells_and_refuses_inactive_values(tmp_path: Path) -> No
         env=env,
         check=True,
     ).stdout
-    assert "kernel  linear" in shown_by_process and "gamma" not in shown_by_process
+    assert "kernel  linear" in shown_by_process
+    assert "gamma   inactive (kernel='linear')" in shown_by_process
+
+
+CHAIN = {  # c when b is True, b when a is "y": a chain, under a Choice with the option None
+    "a": hp.Choice(["x", "y", None]),
+    "b": hp.Choice([True, False], when={"a": "y"}),
+    "c": hp.Float(0.0, 1.0, step=0.25, when={"b": True}),
+}
+CHAIN_TRIALS = [{"a": None}, {"a": "y", "b": True, "c": 0.5}, {"a": "y", "b": False}]
+
+
+def chain_study(db: Path) -> None:
+    """Study "chain" of :data:`CHAIN_TRIALS`, in that order, run to completion."""
+
+    @hp.tune(CHAIN, method="manual", study="chain", db=db)
+    def train(a: str | None, b: bool | None = None, c: float | None = None) -> float:
+        return 0.0 if a is None else 1.0 + (c or 0.0)  # trial 0 is the best
+
+    for params in CHAIN_TRIALS:
+        train.study.enqueue(params)
+    train.optimize(n_trials=len(CHAIN_TRIALS))
+
+
+def test_show_and_export_never_show_inactive_like_the_option_none(tmp_path: Path) -> None:
+    """Trial 0 has a=None (an option) and b, c inactive: JSON leaves their keys out and
+    has null for a; a table and CSV (show's and export's) have blank cells and None."""
+    db = tmp_path / "c.db"
+    chain_study(db)
+    run = CliRunner().invoke
+    shown = json.loads(run(cli, ["--db", str(db), "show", "chain", "--format", "json"]).output)
+    assert [{k: row[k] for k in CHAIN if k in row} for row in shown] == CHAIN_TRIALS
+    csvs = [
+        run(cli, ["--db", str(db), "show", "chain", "--format", "csv"]).output,
+        run(cli, ["--db", str(db), "export", "chain", "--format", "csv"]).output,
+    ]
+    for text, prefix in zip(csvs, ("", "param_"), strict=True):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        cells = [[row[prefix + name] for name in CHAIN] for row in rows]
+        assert cells == [["None", "", ""], ["y", "True", "0.5"], ["y", "False", ""]], text
+    table = run(cli, ["--db", str(db), "show", "chain"]).output.splitlines()
+    header, rule, first = table[1], table[2], table[3]
+    spans = {header[m.start() : m.end()].strip(): m.span() for m in re.finditer("-+", rule)}
+    assert [first[slice(*spans[name])].strip() for name in CHAIN] == ["None", "", ""], table
+    trial = run(cli, ["--db", str(db), "trial", "chain", "0"]).output
+    assert "  a  None\n  b  inactive (a=None)\n  c  inactive (b inactive)\n" in trial, trial
+    best = run(cli, ["--db", str(db), "best", "chain"]).output
+    assert best.endswith("  a  None\n  b  inactive (a=None)\n  c  inactive (b inactive)\n")
+    data = json.loads(run(cli, ["--db", str(db), "trial", "chain", "2", "--format", "json"]).output)
+    assert data["params"] == {"a": "y", "b": False}
+    text = run(cli, ["--db", str(db), "trial", "chain", "2"]).output
+    assert "  b  False\n  c  inactive (b=False)\n" in text, text
+
+
+def test_a_parameter_given_without_its_chain_names_every_parent_to_give(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    chain_study(db)
+    refused = CliRunner().invoke(cli, ["--db", str(db), "enqueue", "chain", "c=0.5"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert refused.output == (
+        "Error: hyperparameter 'c' applies only when b is True, and 'b' only when a is 'y': "
+        "give 'a' and 'b' too\n"
+    )
+    study = hp.load_study("chain", db=db)
+    with pytest.raises(SpaceError, match=r"applies only when b is True: give 'b' too$"):
+        study.enqueue({"a": "y", "c": 0.5})  # a given: only b is missing
+    assert study.trial(study.enqueue({"a": "y", "b": True})).params["c"] in (0, 0.25, 0.5, 0.75, 1)
 
 
 def test_plots_read_a_conditional_parameter_where_it_is_active(tmp_path: Path) -> None:
@@ -493,3 +562,21 @@ def test_plots_read_a_conditional_parameter_where_it_is_active(tmp_path: Path) -
     # each line crosses an inactive parameter's axis at its "inactive" mark, not at 0.5
     marks = sorted(int(np.sum(line[:, 1] == INACTIVE_ROW)) for line in lines)
     assert marks == sorted(len(SVC) - len(t.params) for t in study.trials)
+
+
+def test_importance_says_when_too_few_trials_had_a_parameter(tmp_path: Path) -> None:
+    """c is active in one trial of eight, b in two: no share can be told there, and an
+    empty bar labelled "(where active)" read as "no effect"."""
+    pytest.importorskip("matplotlib")
+    from hpotrack.plots import importance
+
+    @hp.tune(CHAIN, method="manual", study="few", db=tmp_path / "f.db")
+    def train(a: str | None, b: bool | None = None, c: float | None = None) -> float:
+        return {"x": 1.0, "y": 2.0, None: 3.0}[a] + (c or 0.0)
+
+    plain = [{"a": a} for a in ("x", None, "x", None, "x", None)]
+    for params in [*plain, {"a": "y", "b": True, "c": 0.5}, {"a": "y", "b": False}]:
+        train.study.enqueue(params)
+    study = train.optimize(n_trials=8)
+    labels = {t.get_text() for t in importance(study).axes[0].get_yticklabels()}
+    assert labels == {"a", "b (active in 2 trials: too few)", "c (active in 1 trial: too few)"}

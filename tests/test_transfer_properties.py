@@ -490,7 +490,10 @@ def test_csv_carries_what_it_says(spec: StudySpec) -> None:
             for name, text in got.items():
                 kind, _, key = name.partition("_")
                 source = trial["params"] if kind == "param" else trial["metrics"]
-                assert kind in ("param", "metric") and text == cell(source.get(key)), name
+                # a parameter's option None reads None, one left inactive (absent) is blank
+                option_none = kind == "param" and key in source and source[key] is None
+                expected = "None" if option_none else cell(source.get(key))
+                assert kind in ("param", "metric") and text == expected, name
 
 
 # --- properties: imports that fail, and what they leave ---------------------------------------

@@ -32,7 +32,7 @@ from hpotrack.cli.common import (
 from hpotrack.cli.lineage_tree import edge_text
 from hpotrack.provenance import shown_argv, shown_cells, shown_script_argv
 from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
-from hpotrack.space import Value
+from hpotrack.space import Space, Value
 from hpotrack.text import human_bytes, plural
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -56,13 +56,15 @@ SPARK_WIDTH = 60
 def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt: str) -> None:
     """Show everything recorded about one trial.
 
-    Its origin and the method that proposed it (auto's choice: "auto (tpe)"), params,
-    metrics, curves of intermediate values, its rung (with the step it was
-    checked at there), bracket and checks (the objective where the method decided whether
-    it goes on) when it has them, parents and children, where and with which code it ran
-    (run from a notebook's cells: that notebook, when its kernel knows it, and the
-    kernel's command line as the shell's), and the traceback of a failed trial; a
-    running trial whose worker is gone (killed, say) says so.
+    Its origin and the method that proposed it (auto's choice: "auto (tpe)"), params
+    (a conditional one the trial left inactive with why, "gamma  inactive
+    (kernel='linear')"; JSON leaves it out of "params"), metrics, curves of intermediate
+    values, its rung (with the step it was checked at there), bracket and checks (the
+    objective where the method decided whether it goes on) when it has them, parents and
+    children, where and with which code it ran (run from a notebook's cells: that
+    notebook, when its kernel knows it, and the kernel's command line as the shell's),
+    and the traceback of a failed trial; a running trial whose worker is gone (killed,
+    say) says so.
     With --schedule, its hyperparameter schedule too (JSON: "schedule", each
     hyperparameter's list of {"from_step", "value"}).
     """
@@ -111,7 +113,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
             ("duration", None if record.duration is None else f"{record.duration:.3f} s"),
         ]
     )
-    lines += _section("Parameters", _pairs((k, _exact(v)) for k, v in record.params.items()))
+    lines += _section("Parameters", _pairs(_param_pairs(opened.space, record.params)))
     if schedule is not None:
         lines += _section("Schedule (from step: value)", _pairs(_steps(schedule)))
     metrics = ((k, unambiguous(v) if isinstance(v, str) else v) for k, v in record.metrics.items())
@@ -316,7 +318,9 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
     For a population (pbt), the best of what its members ended with: a mid-run segment's
     value is no result (its model trained on). --format json prints {"study", "number",
     "value", "params", "metrics"} for scripts ("metrics": every metric the trial returned,
-    the objective included; the table lists the others).
+    the objective included; the table lists the others). A conditional parameter the
+    trial left inactive is absent from "params"; the table says why ("gamma  inactive
+    (kernel='linear')").
     """
     opened = study_of(ctx, study)
     record = opened.best
@@ -327,11 +331,22 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
     data["value"] = _exact(record.value)
     data["objective"] = f"{opened.objective} ({opened.direction})"
     lines = [*_pairs(data.items(), indent=""), "params"]
-    lines += _pairs((k, _exact(v)) for k, v in record.params.items())
+    lines += _pairs(_param_pairs(opened.space, record.params))
     others = [(k, _exact(v)) for k, v in record.metrics.items() if k != opened.objective]
     if others:
         lines += ["metrics", *_pairs(others)]
     click.echo("\n".join(lines))
+
+
+def _param_pairs(space: Space, params: Mapping[str, Value]) -> list[tuple[str, object]]:
+    """A trial's parameters in the space's order, each inactive one with why: ``gamma
+    inactive (kernel='linear')``, not left out unexplained (JSON leaves it out)."""
+    reasons = space.why_inactive(params)
+    return [
+        (name, f"inactive ({reasons[name]})" if name in reasons else _exact(params[name]))
+        for name in space
+        if name in params or name in reasons
+    ]
 
 
 def _section(title: str, lines: list[str]) -> list[str]:

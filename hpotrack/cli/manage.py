@@ -39,10 +39,12 @@ def enqueue(
     """Queue a trial with the given hyperparameters.
 
     Give hyperparameters as NAME=VALUE, e.g. lr=1e-3 layers=2 opt=adam; those left
-    out are drawn at random from the space. The queued trial runs before anything the
-    method proposes, the next time the study is optimized or resumed below its target
-    (at its target, raise it: hpotrack resume STUDY --n-trials N; a queued trial counts
-    once it starts).
+    out are drawn at random from the space. A conditional one (when=) that the values
+    leave inactive is left out (kernel=linear, no gamma), and one given needs its parent
+    (gamma=0.1 kernel=rbf); the active ones left out are drawn. The queued trial runs
+    before anything the method proposes, the next time the study is optimized or
+    resumed below its target (at its target, raise it: hpotrack resume STUDY --n-trials
+    N; a queued trial counts once it starts).
     """
     opened = study_of(ctx, study)
     values = parse_assignments(opened.space, assignments)

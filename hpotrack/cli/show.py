@@ -92,7 +92,10 @@ def show(
     no checkpoint trained from scratch and counts them all); trials that reached a rung
     of a multi-fidelity method show their rung (the last one checked; the line above
     says at which steps the rungs reached so far checked trials) and bracket.
-    Parameters named like a column (state, value, ...) show as param_<name>. Below the
+    Parameters named like a column (state, value, ...) show as param_<name>. A
+    conditional parameter a trial left inactive (when=) is a blank cell, and JSON leaves
+    its key out of that trial's object; the Choice option None reads None (JSON: null),
+    so the two never look alike. Below the
     table, "method:" says what the method noted of the latest configuration it proposed
     (auto: which method it chose and why); in the list of studies, an auto study's
     method reads "auto (tpe)", the one it chose last (JSON and CSV keep "auto"). A note
@@ -129,7 +132,7 @@ def show(
         click.echo(f"seed: {opened.seed}")  # what repeats the search (docs/resuming.md)
         if opened.budget is not None:
             click.echo(_budget_line(opened, opened.budget))
-        rows = _drop_empty(_trial_rows(opened, trials, compact=True), BUDGET_COLUMNS)
+        rows = _drop_empty(_trial_rows(opened, trials, fmt), BUDGET_COLUMNS)
         if len({row["method"] for row in rows} - {None}) < 2:  # one method: the study's
             rows = [_without(row, ("method",)) for row in rows]
         if opened.budget is not None and all(r.get("budget") == opened.budget.max for r in rows):
@@ -156,7 +159,7 @@ def show(
                 "them lost and retries them"
             )
     else:
-        emit(_trial_rows(opened, trials, compact=False), fmt, trial_columns(opened))
+        emit(_trial_rows(opened, trials, fmt), fmt, trial_columns(opened))
 
 
 def latest_proposed(store: Store, study_id: int) -> Proposed | None:
@@ -301,8 +304,9 @@ def _cut_names(rows: list[dict[str, Any]], width: int) -> list[dict[str, Any]]:
 
 
 def _param_text(row: dict[str, Any], names: list[str]) -> str:
-    """A row's parameters as ``name=value`` pairs, for the folded ``params`` column."""
-    return " ".join(f"{name}={row[name]}" for name in names)
+    """A row's parameters as ``name=value`` pairs, for the folded ``params`` column; those
+    the trial left inactive (blank cells) are left out."""
+    return " ".join(f"{name}={row[name]}" for name in names if row[name] != "")
 
 
 def _drop_empty(rows: list[dict[str, Any]], keys: Iterable[str]) -> list[dict[str, Any]]:
@@ -465,11 +469,13 @@ def trial_columns(study: Study) -> list[str]:
     return [number, state, value, *param_columns(study).values(), *rest]
 
 
-def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> list[dict[str, Any]]:
-    """One row per trial; ``compact`` (a table) rounds floats and, on a terminal, cuts
-    long text values."""
+def _trial_rows(study: Study, trials: list[TrialRecord], fmt: str) -> list[dict[str, Any]]:
+    """One row per trial, for ``fmt``; a table rounds floats and, on a terminal, cuts long
+    text values. A parameter the trial left inactive is a blank cell (a table, CSV) or no
+    key at all (JSON, as in exports), never what the Choice option None is: ``None`` in
+    a cell, ``null`` in JSON."""
     columns = param_columns(study)
-    whole = not on_terminal()
+    compact, whole = fmt == "table", not on_terminal()
     rows = []
     for trial in trials:
         row: dict[str, Any] = {
@@ -477,12 +483,16 @@ def _trial_rows(study: Study, trials: list[TrialRecord], *, compact: bool) -> li
             "state": trial.state.value,
             "value": trial.value,
         }
-        for name, column in columns.items():  # an inactive parameter: a blank cell
-            if name not in trial.params:
-                row[column] = "" if compact else None
+        for name, column in columns.items():
+            if name not in trial.params:  # inactive
+                if fmt != "json":
+                    row[column] = ""
                 continue
             value = trial.params[name]
-            row[column] = short(value, whole=whole) if compact else value
+            if value is None and fmt != "json":  # the option, as `trial` shows it
+                row[column] = "None"
+            else:
+                row[column] = short(value, whole=whole) if compact else value
         row["step"] = value_step(trial)
         row["budget"] = trial.budget
         row["trained"] = trial.trained

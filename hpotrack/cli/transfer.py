@@ -43,7 +43,8 @@ def export(ctx: click.Context, study: str, fmt: str, output: Path | None) -> Non
     json and jsonl carry everything (definition, trials, curves, lineage) and can be loaded
     back with `hpotrack import`: json indented, each curve point [step, value, time] on a
     line of its own; jsonl compact, a trial per line. csv is one row per trial, params and
-    metrics flattened.
+    metrics flattened (a parameter the trial left inactive is a blank cell, the Choice
+    option None reads None).
     Without --format, a file named .csv, .jsonl or .json gets that format (another
     ending needs --format), and stdout gets json. Checkpoint
     files are not exported: an imported study's promotions and retries train from

@@ -27,7 +27,7 @@ from hpotrack.plots.common import (
 from hpotrack.records import TrialState, worst_value
 from hpotrack.space import Value
 from hpotrack.study import Study
-from hpotrack.text import cut_middle
+from hpotrack.text import cut_middle, plural
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -149,7 +149,7 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     observed = _observed(study)
     shares, rest = _shares(study, observed)
     order = sorted(shares, key=lambda name: shares[name][0])
-    labels = [_label(study, name) for name in order]
+    labels = [_label(study, name, observed.params) for name in order]
     fig, ax = new_axes(height=max(3.0, 0.45 * len(order) + 1.8))
     means = [shares[name][0] for name in order]
     ax.barh(labels, means, xerr=_spread(shares[name] for name in order), color="C0", capsize=3)
@@ -162,10 +162,17 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     return fig
 
 
-def _label(study: Study, name: str) -> str:
-    """A bar's label: the name, and "(where active)" for a conditional parameter."""
+def _label(study: Study, name: str, observed: list[Mapping[str, Value]]) -> str:
+    """A bar's label: the name, and "(where active)" for a conditional parameter, or
+    "(active in 1 trial: too few)" when too few of the ``observed`` configurations have
+    it to tell (its bar is empty then, which read as "no effect")."""
     short = cut_middle(name, PARAM_CHARS)
-    return f"{short} (where active)" if study.space[name].when is not None else short
+    if study.space[name].when is None:
+        return short
+    active = sum(name in params for params in observed)
+    if active < MIN_IMPORTANCE_TRIALS:
+        return f"{short} (active in {plural(active, 'trial')}: too few)"
+    return f"{short} (where active)"
 
 
 def _spread(shares: Iterable[tuple[float, float]]) -> list[list[float]]:

@@ -12,8 +12,9 @@ import dataclasses
 from collections.abc import Callable, Mapping
 
 from hpotrack.budget import Budget
+from hpotrack.claims import proposed_record, trained_to
 from hpotrack.errors import SearchExhausted
-from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.base import Method, Proposal, checked
 from hpotrack.methods.history import History
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space, Value
@@ -21,20 +22,29 @@ from hpotrack.space import Space, Value
 Objective = Callable[[Mapping[str, Value]], float]
 
 
-def record(number: int, proposal: Proposal, state: TrialState, value: float | None) -> TrialRecord:
-    """Trial ``number`` as the study loop would store ``proposal`` (no worker, no times)."""
-    return TrialRecord(
-        number=number,
-        state=state,
-        params=proposal.params,
-        value=value,
-        budget=proposal.budget,
-        origin=proposal.origin,
-        parents=proposal.parents,
-        claim=proposal.claim,
-        rung=proposal.rung,
-        bracket=proposal.bracket,
-    )
+def record(
+    number: int,
+    proposal: Proposal,
+    state: TrialState,
+    value: float | None,
+    asked: str | None = None,
+) -> TrialRecord:
+    """Trial ``number`` as the study loop would store ``proposal`` (no worker, no times),
+    training to the proposal's budget: a test's own proposal, as it wrote it. ``asked``:
+    the study's method, the one that chose ``proposal.method`` if that is another.
+    :func:`running` checks a method's proposal first, as the loop does."""
+    built = proposed_record(number, proposal, asked, proposal.budget, state=state)
+    return built.replace(value=value)
+
+
+def running(method: Method, history: History, proposal: Proposal) -> TrialRecord:
+    """``method``'s ``proposal`` as the study loop stores it, running as trial
+    ``history.next_number``: checked (canonical values, the name of the method that made
+    it; a :class:`~hpotrack.errors.MethodError` for a bad one), with its note, and
+    training to the study budget's max when the proposal names no budget."""
+    proposal = checked(method, proposal, history)
+    budget = trained_to(proposal.budget, history.budget)
+    return proposed_record(history.next_number, proposal, method.name, budget)
 
 
 def simulate(
@@ -57,13 +67,12 @@ def simulate(
     history = History(space, direction, seed, budget)
     for number in range(n_trials):
         try:
-            proposal = method.ask(history)
+            trial = running(method, history, method.ask(history))
         except SearchExhausted:
             if until_exhausted:
                 break
             raise
-        value = objective(proposal.params) if objective is not None else float(number)
-        trial = record(number, proposal, TrialState.RUNNING, None)
+        value = objective(trial.params) if objective is not None else float(number)
         history.update(trial)
         history.update(train(method, history, trial, value) if budget else _done(trial, value))
     return history
@@ -102,7 +111,7 @@ def run_proposal(
     method would do if its checks ranked trials by their final value."""
     seen = value_at if seen_at is None else seen_at
     assert history.budget is not None
-    trial = record(history.next_number, proposal, TrialState.RUNNING, None)
+    trial = running(method, history, proposal)
     history.update(trial)
     start = (proposal.parents[0].step or 0) if proposal.parents else 0
     check, state, step = method.next_check(trial, start + 1, history), TrialState.COMPLETE, start

@@ -27,7 +27,7 @@ from hpotrack.methods.random_search import Random
 from hpotrack.methods.registry import from_json as method_from_json
 from hpotrack.records import Origin, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
-from hpotrack.testing.driver import Objective, record, simulate
+from hpotrack.testing.driver import Objective, running, simulate
 
 MIXED_SPACE = Space.from_user(
     {
@@ -205,12 +205,12 @@ class MethodSuite:
         that model the history only switch on after their first trials)."""
         method = self.make_method()
         history = self._simulate(method, completed, seed=5) if self.proposes else self._history(5)
-        for number in range(completed, completed + 6):
+        for _ in range(6):
             proposal = self._ask(method, history)
             pending = [t for t in history.trials if t.state is TrialState.RUNNING]
             assert not any(same_values(proposal.params, t.params) for t in pending)
             assert proposal.claim is None or not history.is_claimed(proposal.claim)
-            history.update(record(number, proposal, TrialState.RUNNING, None))
+            history.update(running(method, history, proposal))
 
     def test_failed_and_running_trials_in_the_history_are_handled(self) -> None:
         method = self.make_method()
@@ -220,7 +220,7 @@ class MethodSuite:
             proposal = self._ask(method, history)
             state = states[number % len(states)]
             value = None if state in (TrialState.FAILED, TrialState.RUNNING) else float(number)
-            history.update(record(number, proposal, state, value))
+            history.update(running(method, history, proposal).replace(state=state, value=value))
         assert len(history.trials) == 12
 
     def test_lineage_names_earlier_trials_and_known_origins(self) -> None:
@@ -234,7 +234,8 @@ class MethodSuite:
             assert proposal.budget is None or (
                 proposal.budget > 0 and math.isfinite(proposal.budget)
             )
-            history.update(record(number, proposal, TrialState.COMPLETE, float(number)))
+            trial = running(method, history, proposal)
+            history.update(trial.replace(state=TrialState.COMPLETE, value=float(number)))
 
     def test_options_round_trip_through_stored_json(self) -> None:
         method = self.make_method()
@@ -271,12 +272,12 @@ class MethodSuite:
             pytest.skip("not a model-based method")
         space = Space.from_user({"x": Float(-5.0, 10.0), "y": Float(0.0, 15.0)})
         method, history = self.make_method(), History(space, "minimize", 0)
-        for number in range(40):
+        for _ in range(40):
             proposal = method.ask(history)
             works = float(proposal.params["x"]) < 2.5  # type: ignore[arg-type]
             state = TrialState.COMPLETE if works else TrialState.FAILED
             value = branin(proposal.params) if works else None
-            history.update(record(number, proposal, state, value))
+            history.update(running(method, history, proposal).replace(state=state, value=value))
         failed = space.encode_many([t.params for t in history.trials if t.value is None])
         gaps = np.linalg.norm(failed[:, None, :] - failed[None, :, :], axis=-1)
         np.fill_diagonal(gaps, np.inf)

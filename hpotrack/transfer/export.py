@@ -316,7 +316,7 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
     for t in trials:
         started, finished = t["started"], t["finished"]
         duration = None if started is None or finished is None else finished - started
-        row = [t["number"], t["state"], t["value"], *(t["params"].get(p) for p in params)]
+        row = [t["number"], t["state"], t["value"], *(_param_cell(t["params"], p) for p in params)]
         trained_to = int(t["budget"]) if whole and t["budget"] is not None else t["budget"]
         row += [*(t["metrics"].get(m) for m in metrics), trained_to, t["rung"], t["bracket"]]
         row += [t["checks"] or None, t["origin"], t["method"], t["chosen_by"]]
@@ -324,6 +324,15 @@ def _write_csv(data: Mapping[str, Any], stream: TextIO, progress: Progress | Non
         row += [_iso(started), _iso(finished), duration, t["error"], t["trained"]]
         write([_cell(v) for v in row])
         advance(progress)
+
+
+def _param_cell(params: Mapping[str, Any], name: str) -> Any:
+    """A trial's value of parameter ``name`` in a CSV cell: blank where the trial left it
+    inactive (absent from its params), ``None`` for the Choice option None (a blank too
+    before: the two read alike), else the value."""
+    if name not in params:
+        return None
+    return "None" if params[name] is None else params[name]
 
 
 def _parents_cell(parents: list[dict[str, Any]]) -> str | None:

@@ -630,7 +630,8 @@ def test_the_lineage_tree_reads_only_the_trials_on_its_edges(
 def test_options_that_print_alike_are_told_apart_in_tables_and_trials(tmp_path: Path) -> None:
     """1, True, "1" and "True" are four options of one Choice: `show` printed the first
     two and the last two alike, and `trial` "1" as 1. Text that reads as another value is
-    quoted, as `enqueue` takes it."""
+    quoted, as `enqueue` takes it; the option None reads None, as in `trial` (a blank
+    cell is a parameter the trial left inactive)."""
     db = tmp_path / "h.db"
     options = [None, True, 1, "1", "True", "adam"]
 
@@ -641,7 +642,7 @@ def test_options_that_print_alike_are_told_apart_in_tables_and_trials(tmp_path: 
     for option in options:
         train(c=option)
     rows = invoke(db, "show", "m").output.splitlines()[3:]  # below the seed and the header
-    assert [row.split()[3] for row in rows] == ["-", "True", "1", '"1"', '"True"', "adam"]
+    assert [row.split()[3] for row in rows] == ["None", "True", "1", '"1"', '"True"', "adam"]
     assert '  c  "1"' in invoke(db, "trial", "m", "3").output
     assert invoke(db, "enqueue", "m", 'c="True"').exit_code == 0
     assert hp.load_study("m", db=db).trials[-1].params["c"] == "True"
