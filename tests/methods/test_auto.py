@@ -233,7 +233,7 @@ def test_auto_says_before_a_run_when_its_evolution_would_breed_no_child(
         study = f.optimize(n_trials=5)
     assert (
         "study 'a': auto chose evolution (more than 0 trials), and evolution breeds "
-        "children only once 20 trials have a value"
+        "children only once 10 trials have a value"
     ) in caplog.text
     assert {t.note for t in study.trials[2:]} == {"auto chose evolution: more than 0 trials"}
 
