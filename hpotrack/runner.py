@@ -216,7 +216,13 @@ def terminated_as_interrupted() -> Iterator[None]:
     """While trials run, SIGTERM stops them as Ctrl-C does: the running trial is stored as
     interrupted and queued again (it does not use up ``retries``, as being lost would),
     then the process exits (:class:`Terminated`). Only in the main thread, and only
-    where SIGTERM still has Python's default action (an application's own handler wins)."""
+    where SIGTERM still has Python's default action (an application's own handler, or
+    ``SIG_IGN``, set before the run wins and is left alone).
+
+    At the end the disposition it replaced is set back, unless the function set one of
+    its own during the run (a training library's handler that saves a checkpoint on
+    pre-emption, say): that one stays, as it would without hpotrack; before, it was
+    reset to the default, and the program's next SIGTERM killed it unsaved."""
     main = threading.current_thread() is threading.main_thread()
     if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
@@ -225,11 +231,12 @@ def terminated_as_interrupted() -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         raise Terminated(128 + signum)
 
-    set_handler(signal.SIGTERM, stop)
+    previous = set_handler(signal.SIGTERM, stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if signal.getsignal(signal.SIGTERM) is stop:  # else the function set its own: keep it
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _with_reports(outcome: Outcome, trial: Trial) -> Outcome:

@@ -25,6 +25,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpotrack.child_processes import end_child_processes
 from hpotrack.errors import HpotrackError, OptionError
 from hpotrack.loader import load_function, main_block_fix, one_line
 from hpotrack.progress import ProgressBar, bar_total
@@ -383,7 +384,7 @@ def _work(
         # nothing left to stop, and ParentGone raised on the way out is a stray traceback
         set_handler(signal.SIGINT, ignored)
         set_handler(signal.SIGTERM, ignored)
-        _end_child_processes()
+        end_child_processes()
 
 
 def _may_start_processes() -> None:
@@ -395,19 +396,6 @@ def _may_start_processes() -> None:
     one job at a time and warned at every call. Only this process's own view of itself
     changes: the parent still ends it with itself."""
     multiprocessing.current_process().daemon = False
-
-
-def _end_child_processes() -> None:
-    """End the processes the trials left running: joblib keeps its pool of processes
-    waiting 300 s for more work. A script run with ``n_jobs=1`` ends them as it exits
-    (joblib's exit hook), but a multiprocessing worker first waits for its children, and
-    runs that hook only after: each worker waited the 300 s before it exited. A forked
-    child ends on SIGTERM as it would without hpotrack (:mod:`hpotrack.signal_handlers`)."""
-    children = multiprocessing.active_children()
-    for child in children:
-        child.terminate()
-    for child in children:
-        child.join(timeout=STOP_GRACE_S)
 
 
 def _write_as_the_parent(errors: str | None) -> None:

@@ -1007,6 +1007,25 @@ def test_a_pool_of_processes_a_trial_leaves_open_does_not_keep_its_worker_waitin
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
 
 
+def run_as_a_group(script: Path) -> tuple[int, str]:
+    """Run ``script`` in its folder, in a process group of its own that is killed at the
+    end, with every process it left (a hung run, a child that outlived its worker): its
+    exit code and standard error."""
+    run = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=script.parent,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    return run.returncode, stderr
+
+
 def test_a_pool_process_busy_when_its_worker_ends_is_ended_with_it(tmp_path: Path) -> None:
     """A pool process forked by a trial inherited the worker's SIGTERM handler: the
     worker ending it (``terminate()``) raised Terminated in its task, which the pool
@@ -1033,19 +1052,8 @@ def test_a_pool_process_busy_when_its_worker_ends_is_ended_with_it(tmp_path: Pat
         "    return x\n"
         "if __name__ == '__main__':\n    g.optimize(n_trials=2, n_jobs=2)\n"
     )
-    run = subprocess.Popen(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its whole group is killed if it hangs
-    )
-    try:
-        _, stderr = run.communicate(timeout=120)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.pid, signal.SIGKILL)
-    assert run.returncode == 0, stderr
+    returncode, stderr = run_as_a_group(script)
+    assert returncode == 0, stderr
     trials = hp.load_study("pool", db=tmp_path / "h.db").trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
     tasks = [int(path.read_text()) for path in tmp_path.glob("task-*")]
@@ -1085,3 +1093,41 @@ def test_processes_a_trial_forks_get_the_signal_handlers_they_would_without_hpot
     assert done.returncode == 0, done.stderr
     trials = hp.load_study("fork", db=tmp_path / "h.db").trials
     assert [t.metrics for t in trials] == [{"default": 0, "own": 0}] * 2, [t.error for t in trials]
+
+
+def test_a_process_a_trial_started_that_ignores_sigterm_is_killed_when_its_worker_ends(
+    tmp_path: Path,
+) -> None:
+    """A worker ends the processes its trials left running with SIGTERM as it exits, and
+    waited for them: one that ignores SIGTERM kept the worker, and optimize(), waiting
+    for ever. After the grace (shortened by the script, which each worker imports) it
+    is killed, and the worker says so, naming it."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import multiprocessing, os, pathlib, signal, time\nimport hpotrack as hp\n"
+        "from hpotrack import child_processes\n"
+        "child_processes.GRACE_S = 0.2\n"
+        "def deaf(name):\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "    pathlib.Path(f'{name}.part').write_text(str(os.getpid()))\n"
+        "    os.replace(f'{name}.part', name)  # whole, for the trial and the test\n"
+        "    time.sleep(600)\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='deaf', db='h.db')\n"
+        "def g(x, trial):\n"
+        "    started = pathlib.Path(f'child-{trial.number}')\n"
+        "    context = multiprocessing.get_context('fork')\n"
+        "    context.Process(target=deaf, args=(started.name,)).start()\n"
+        "    while not started.exists():  # it ignores SIGTERM from now on\n"
+        "        time.sleep(0.01)\n"
+        "    return x\n"
+        "if __name__ == '__main__':\n    g.optimize(n_trials=2, n_jobs=2)\n"
+    )
+    returncode, stderr = run_as_a_group(script)
+    assert returncode == 0, stderr
+    trials = hp.load_study("deaf", db=tmp_path / "h.db").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2, [t.error for t in trials]
+    children = [int(path.read_text()) for path in tmp_path.glob("child-*")]
+    assert len(children) == 2 and not any(pid_alive(pid) for pid in children)
+    for pid in children:
+        said = f"process {pid}, started by a trial, did not end within 0.2 s of SIGTERM"
+        assert stderr.count(said) == 1, stderr

@@ -7,6 +7,7 @@ import itertools
 import logging
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +224,68 @@ def test_a_ctrl_c_the_function_catches_still_stops_the_run_and_queues_the_trial(
     assert first.error == "interrupted (the function caught Ctrl-C and returned)"
     assert retry.state == TrialState.QUEUED and retry.origin == "retried"
     assert signal.getsignal(signal.SIGINT) is handler
+
+
+@pytest.fixture
+def sigterm_default() -> Iterator[None]:
+    """SIGTERM with Python's default action for the test (whatever started pytest), and
+    as it was again after it."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _own_sigterm_handler(signum: int, frame: Any) -> None:
+    """A program's own SIGTERM handler (one that saves a checkpoint on pre-emption, say)."""
+
+
+@pytest.mark.parametrize(
+    "handler", [_own_sigterm_handler, signal.SIG_IGN], ids=["handler", "ignored"]
+)
+def test_a_sigterm_disposition_the_program_set_before_the_run_is_left_to_it(
+    db: Path, sigterm_default: None, handler: Any
+) -> None:
+    """Where the program set its own SIGTERM disposition before optimize(), SIGTERM is
+    not turned into an interruption during the run, and the program has it after."""
+    signal.signal(signal.SIGTERM, handler)
+    during = []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="before", db=db, seed=0)
+    def f(x: float) -> float:
+        during.append(signal.getsignal(signal.SIGTERM))
+        return x
+
+    f.optimize(n_trials=2)
+    assert during == [handler] * 2
+    assert signal.getsignal(signal.SIGTERM) is handler
+
+
+def test_a_sigterm_handler_the_function_sets_during_the_run_is_kept(
+    db: Path, sigterm_default: None
+) -> None:
+    """The run's SIGTERM handler (a trial stored as interrupted) was replaced by the
+    default at the end even when the function had set its own meanwhile: the program's
+    next SIGTERM killed it without its handler running. Now that handler stays; without
+    one, the default the run replaced is back."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="during", db=db, seed=0)
+    def f(x: float) -> float:
+        signal.signal(signal.SIGTERM, _own_sigterm_handler)
+        return x
+
+    f.optimize(n_trials=2)
+    assert signal.getsignal(signal.SIGTERM) is _own_sigterm_handler
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    took_over = []
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="run's", db=db, seed=0)
+    def g(x: float) -> float:
+        took_over.append(signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL)
+        return x
+
+    g.optimize(n_trials=1)
+    assert took_over == [True] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_ctrl_c_before_a_claimed_trial_starts_gives_it_back(
