@@ -284,3 +284,29 @@ def test_a_target_within_the_random_start_up_is_said_once_before_the_run(
     assert TPE(n_startup=9).short_target(10, history) is None
     f.study.enqueue(x=0.5)
     assert TPE(n_startup=9).short_target(6, history=f.study.refresh()) is None  # queued only
+
+
+def test_a_branch_that_looks_worse_is_modelled_around_its_own_best_trials() -> None:
+    """Every trial of branch ``b`` is worse than every one of ``a``, but ``b``'s get
+    better towards y = 0.8: the good set takes the best of each branch, so the candidates
+    drawn in ``b`` gather there. With one split over all trials, ``b`` had none in the
+    good set, its ``y`` was drawn from the uniform prior, and a branch that looks worse
+    at random was never searched well enough to show its optimum."""
+    space = Space.from_user(
+        {
+            "model": Choice(["a", "b"]),
+            "x": Float(0.0, 1.0, when={"model": "a"}),
+            "y": Float(0.0, 1.0, when={"model": "b"}),
+        }
+    )
+    history = History(space, "minimize", 0)
+    for number in range(40):
+        u = (number * 0.618) % 1.0  # spread over [0, 1)
+        params: dict[str, Value] = {"model": "a", "x": u} if number % 2 else {"model": "b", "y": u}
+        value = u / 10 if number % 2 else 1.0 + abs(u - 0.8)
+        history.update(TrialRecord(number, TrialState.COMPLETE, params, value=value))
+    trials = list(history.trials)
+    candidates = TPE(n_ei_candidates=400).candidates(history, trials, len(trials), [])
+    drawn = [space.decode(point) for point in candidates]
+    in_b = np.array([float(p["y"]) for p in drawn if p["model"] == "b"])  # type: ignore[arg-type]
+    assert in_b.size > 40 and float(np.median(np.abs(in_b - 0.8))) < 0.2, in_b  # uniform: 0.3
