@@ -5,12 +5,13 @@ breeds from the best ``population`` after that, so the population decides how mu
 short study is random search and how fast selection narrows the search. This script runs
 ``hp.methods.Evolution(population=p)`` for each ``p`` of ``--populations`` on the
 synthetic functions of ``methods_quality.py`` (Branin, Hartmann6, Rosenbrock, Ackley and
-the mixed space) with the same seeds, in memory (``hpotrack.testing.simulate``: the
-method's proposals without a database, so thousands of runs take minutes), and prints per
+the mixed space) and the conditional ``branches`` of ``conditional_quality.py``, with the
+same seeds, in memory (``hpotrack.testing.simulate``: the method's proposals without a
+database, so thousands of runs take minutes), and prints per
 function and budget the median regret of each size and on how many seeds it beat the
 first size listed: the paired count is far less noisy than two medians.
 
-    python benchmarks/evolution_population.py                       # ~6 min on one core
+    python benchmarks/evolution_population.py                       # ~10 min on one core
     python benchmarks/evolution_population.py --populations 20,10,6 --budgets 60 --seeds 20
 """
 
@@ -19,23 +20,30 @@ from __future__ import annotations
 import argparse
 import statistics
 
+import conditional_quality
+import methods_quality
 from _common import Report, environment, output_file, versions_of
-from methods_quality import OBJECTIVES, TASKS, task_space
+from methods_quality import OBJECTIVES, TASKS
 
 import hpotrack as hp
 from hpotrack.space import Space
 from hpotrack.testing.driver import simulate
 
-FUNCTIONS = ("branin", "hartmann6", "rosenbrock", "ackley", "mixed")
+FUNCTIONS = ("branin", "hartmann6", "rosenbrock", "ackley", "mixed", "branches")
+"""``methods_quality.py``'s synthetic functions, and ``conditional_quality.py``'s
+``branches`` (a choice among three functions, each with its own parameters; optimum 0)."""
 
 
 def regret(task: str, population: int, trials: int, seed: int) -> float:
     """Best value of one run minus the function's optimum."""
+    if task == "branches":
+        space, objective, optimum = (conditional_quality.task_space(task),
+                                     conditional_quality.branches, 0.0)  # fmt: skip
+    else:
+        space = Space.from_user(methods_quality.task_space(task))
+        objective, optimum = OBJECTIVES[task], float(TASKS[task][2] or 0.0)  # all known
     method = hp.methods.Evolution(population=population)
-    history = simulate(method, Space.from_user(task_space(task)), trials, seed=seed,
-                       objective=OBJECTIVES[task])  # fmt: skip
-    optimum = TASKS[task][2]
-    assert optimum is not None  # the synthetic functions' optima are known
+    history = simulate(method, space, trials, seed=seed, objective=objective)
     return min(t.value for t in history.trials if t.value is not None) - optimum
 
 
