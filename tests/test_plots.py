@@ -205,7 +205,7 @@ def test_history_counts_the_diverged_pruned_trials_it_cannot_draw(tmp_path: Path
     assert diverged and f"pruned ({drawn}; {diverged} diverged, not drawn)" in labels
 
 
-@pytest.mark.parametrize("kind", ["history", "curves", "params"])
+@pytest.mark.parametrize("kind", ["history", "curves", "params", "slice"])
 def test_values_beyond_the_float_range_of_an_axis_are_counted_not_drawn(
     tmp_path: Path, kind: str
 ) -> None:
@@ -232,6 +232,9 @@ def test_values_beyond_the_float_range_of_an_axis_are_counted_not_drawn(
     if kind == "history":
         labels = plots.history(mixed).axes[0].get_legend_handles_labels()[1]
         assert f"complete ({10 - beyond}; {beyond} diverged, not drawn)" in labels
+    if kind == "slice":
+        subtitle = plots.slices(mixed).get_suptitle()
+        assert subtitle.endswith(f"not drawn: {beyond} diverged (NaN, infinite or beyond ±1e300)")
     with pytest.raises(PlotError, match=r"diverged .*beyond ±1e300"):
         plots.save(study_of(-1.0), kind, tmp_path / "none.png")
 
@@ -569,7 +572,7 @@ def test_without_matplotlib_the_error_names_the_extra(
         with pytest.raises(ImportError, match=r'pip install "hpotrack\[plots\]"'):
             plots.save(study(db, "p"), kind, tmp_path / "x.png")
         with pytest.raises(MissingDependency, match="matplotlib, which is not installed"):
-            getattr(plots, kind)(study(db, "p"))
+            plots.kinds.DRAW[kind](study(db, "p"))
     assert plots.importance_values(study(db, "random"))  # numbers need no matplotlib
 
 
@@ -745,7 +748,7 @@ def long_names(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["history", "curves", "params", "importance"])
+@pytest.mark.parametrize("kind", ["history", "curves", "params", "slice", "importance"])
 def test_long_names_stay_inside_the_figure_and_apart(long_names: Path, kind: str) -> None:
     """A 120-character study name ran off both sides of the title, and the parameters'
     names on the parallel axes were written over one another."""
@@ -944,7 +947,7 @@ def negative_decades(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # matplotlib 3.7 (the oldest allowed) warned when a symlog axis was set before anything was
 # drawn on it: "All values for SymLogScale are below linthresh"
 @pytest.mark.filterwarnings("error::UserWarning")
-@pytest.mark.parametrize("kind", ["history", "curves", "lineage"])
+@pytest.mark.parametrize("kind", ["history", "curves", "lineage", "slice"])
 def test_negative_values_spanning_decades_are_on_a_log_scale_of_their_size(
     negative_decades: Path, kind: str
 ) -> None:
@@ -1047,3 +1050,140 @@ def test_the_curves_of_a_dense_study_are_thinned_and_written(tmp_path: Path) -> 
     (stopped,) = [c for c in ax.collections if c.get_label() == "pruned here"]
     assert stopped.get_offsets().tolist() == [[10_000, opened.trials[1].params["x"] + 1e-4]]
     assert plots.save(opened, "curves", tmp_path / "c.png").read_bytes().startswith(PNG)
+
+
+# --- slice -------------------------------------------------------------------------------------
+
+
+def panels(fig: Figure) -> list[Axes]:
+    """The slice figure's panels: its axes with a title (not the colour bar's)."""
+    return [ax for ax in fig.axes if ax.get_title()]
+
+
+def points(ax: Axes, label: str) -> np.ndarray:
+    """The (x, y) of the scatter labelled ``label`` on ``ax``."""
+    (scatter,) = [c for c in ax.collections if c.get_label() == label]
+    return np.asarray(scatter.get_offsets())
+
+
+def test_slice_has_a_panel_per_parameter_on_its_own_scale(db: Path) -> None:
+    """x in the parameter's values (log for log=True, the options for a Choice), y the
+    objective; complete trials only, coloured by trial number, failed ones counted."""
+    opened = study(db, "random")
+    fig = plots.slices(opened)
+    x_panel, lr_panel, opt_panel = panels(fig)
+    assert [ax.get_title() for ax in (x_panel, lr_panel, opt_panel)] == ["x", "lr", "opt"]
+    assert (x_panel.get_xscale(), lr_panel.get_xscale()) == ("linear", "log")
+    assert [t.get_text() for t in opt_panel.get_xticklabels()] == ["adam", "sgd", "rms"]
+    done = [t for t in opened.trials if t.state is TrialState.COMPLETE]
+    failed = sum(t.state is TrialState.FAILED for t in opened.trials)
+    queued = sum(t.state is TrialState.QUEUED for t in opened.trials)  # another test's
+    assert failed and len(done) == len(opened.trials) - failed - queued
+    xy = points(x_panel, "complete")
+    assert xy.tolist() == [[t.params["x"], t.value] for t in done]  # distinct: no jitter
+    assert points(lr_panel, "complete")[:, 0].tolist() == [t.params["lr"] for t in done]
+    options = np.array([["adam", "sgd", "rms"].index(t.params["opt"]) for t in done])
+    spread = points(opt_panel, "complete")[:, 0] - options
+    assert np.all(np.abs(spread) <= plots.slice_plot.JITTER) and np.any(spread != 0)
+    (scatter,) = [c for c in x_panel.collections if c.get_label() == "complete"]
+    assert scatter.get_array().tolist() == [t.number for t in done]  # coloured by trial
+    assert fig.axes[-1].get_ylabel() == "trial"  # the colour bar
+    left_out = f"{failed} failed" + (f", {queued} queued" if queued else "")
+    assert fig.get_suptitle().endswith(f"\nnot drawn: {left_out}")
+    best = points(x_panel, "best")
+    assert best.tolist() == [[opened.best.params["x"], opened.best.value]]
+
+
+def test_slice_draws_pruned_trials_apart_and_says_so(db: Path) -> None:
+    opened = study(db, "sha")
+    fig = plots.slices(opened)
+    pruned = [t for t in opened.trials if t.state is TrialState.PRUNED]
+    assert pruned
+    crosses = points(panels(fig)[0], "pruned")
+    assert crosses[:, 1].tolist() == [t.value for t in pruned]
+    # promoted trials repeat a configuration: spread, each still at its value
+    assert np.allclose(crosses[:, 0], [t.params["x"] for t in pruned], rtol=0, atol=1e-3)
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    done = sum(t.state is TrialState.COMPLETE for t in opened.trials)
+    assert labels == [
+        f"complete ({done})",
+        f"pruned ({len(pruned)}, at the value where they stopped)",
+        f"best (#{opened.best.number})",
+    ]
+
+
+def test_slice_of_a_conditional_parameter_shows_where_it_is_active(tmp_path: Path) -> None:
+    """gamma exists only with the rbf kernel: its panel draws only those trials, and its
+    title says so; an Int with log=True is on a log axis, stacked values spread."""
+    space = {
+        "kernel": hp.Choice(["linear", "rbf"]),
+        "gamma": hp.Float(1e-3, 10.0, log=True, when={"kernel": "rbf"}),
+        "units": hp.Int(8, 1024, log=True),
+        "layers": hp.Int(1, 3),
+    }
+
+    @hp.tune(space, study="svc", db=tmp_path / "s.db", method="random", seed=0)
+    def f(kernel: str, units: int, layers: int, gamma: float = 0.0) -> float:
+        return units + layers + gamma
+
+    opened = f.optimize(n_trials=20, progress=False)
+    kernel, gamma, units, layers = panels(plots.slices(opened))
+    assert (kernel.get_title(), gamma.get_title()) == ("kernel", "gamma (where active)")
+    active = [t for t in opened.trials if t.params["kernel"] == "rbf"]
+    assert 0 < len(active) < 20
+    assert points(gamma, "complete")[:, 0].tolist() == [t.params["gamma"] for t in active]
+    assert len(points(kernel, "complete")) == 20
+    assert (units.get_xscale(), layers.get_xscale()) == ("log", "linear")
+    drawn = points(layers, "complete")[:, 0]
+    stacked = np.array([t.params["layers"] for t in opened.trials], dtype=float)
+    assert np.all(np.abs(drawn - stacked) <= plots.slice_plot.JITTER) and np.any(drawn != stacked)
+
+
+def test_slice_of_many_parameters_is_a_grid_that_grows_with_its_rows(tmp_path: Path) -> None:
+    """Four panels a row, the figure taller for each row; long names cut, inside the
+    figure; one scatter per panel and state, however many trials."""
+    long = "a_parameter_name_that_would_not_fit_above_a_panel"
+
+    def drawn(count: int) -> Figure:
+        space = {f"{long}_{i}": hp.Float(0.0, 1.0) for i in range(count)}
+
+        @hp.tune(space, study=LONG, db=tmp_path / f"{count}.db", method="random", seed=0)
+        def f(**p: float) -> float:
+            return sum(p.values())
+
+        return plots.slices(f.optimize(n_trials=6, progress=False))
+
+    four, six = drawn(4), drawn(6)
+    grid = panels(six)
+    assert len(grid) == 6
+    rows = sorted({round(ax.get_position().y0, 3) for ax in grid}, reverse=True)
+    assert len(rows) == 2 and len({round(ax.get_position().y0, 3) for ax in panels(four)}) == 1
+    assert [ax.get_subplotspec().rowspan.start for ax in grid] == [0, 0, 0, 0, 1, 1]
+    assert six.get_figheight() > four.get_figheight() and six.get_figwidth() <= 20
+    assert all("…" in ax.get_title() and len(ax.get_title()) <= 16 for ax in grid)
+    assert all(len(ax.collections) == 2 for ax in grid)  # the trials, the best
+    assert "…" in six.get_suptitle()
+    inside_and_apart(six, [text for text in six.texts if text.get_text()])
+
+
+def test_slice_of_an_objective_spanning_decades_is_on_a_log_scale(tmp_path: Path) -> None:
+    @hp.tune({"x": hp.Float(-5.0, 5.0)}, study="wide", db=tmp_path / "w.db", seed=0)
+    def f(x: float) -> float:
+        return float(10**x)
+
+    (ax,) = panels(plots.slices(f.optimize(n_trials=12, progress=False)))
+    assert ax.get_yscale() == "log"
+
+
+def test_slice_errors_say_what_is_missing(tmp_path: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="bad", db=tmp_path / "b.db", max_failures=9)
+    def f(x: float) -> float:
+        raise RuntimeError("no GPU")
+
+    with pytest.raises(PlotError, match="study 'bad' has no trials yet: nothing to plot"):
+        plots.figure(f.study, "slice")
+    opened = f.optimize(n_trials=3, progress=False)
+    with pytest.raises(PlotError, match="study 'bad' has no complete trial yet: nothing to"):
+        plots.figure(opened, "slice")
+    with pytest.raises(PlotError, match="use one of history, curves, params, slice, importance"):
+        plots.figure(opened, "slices")

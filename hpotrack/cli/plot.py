@@ -41,6 +41,7 @@ def plot(ctx: click.Context, study: str, kind: str, output: Path) -> None:
     history     the objective per trial, the best so far, pruned and failed marked
     curves      intermediate values per trial by state, rung budgets marked
     params      parallel coordinates of the parameters, coloured by the objective
+    slice       the objective against each parameter's values, coloured by trial
     importance  each parameter's share of the objective's variance (fANOVA)
     lineage     PBT: members' segments over steps and exploit jumps;
                 else the parent -> child graph by trial number

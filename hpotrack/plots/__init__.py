@@ -13,6 +13,9 @@ draw as many as it likes (matplotlib's "embedding" guide: figures without pyplot
 - :func:`params`: parallel coordinates of the parameters in the unit-cube encoding the
   methods use (``Space.encode``; a ``Choice`` as its categories) and the objective, each
   line coloured by its value (Inselberg 1985).
+- :func:`slices` (kind ``slice``; not ``slice``, which would hide Python's own in a
+  ``from hpotrack.plots import *``): the objective against each parameter's own values,
+  a panel per parameter, points coloured by trial number (Optuna's ``plot_slice``).
 - :func:`importance`: each parameter's share of the objective's variance, by fANOVA on a
   random forest (Hutter et al. 2014; :mod:`hpotrack.importance`).
 - :func:`lineage`: for population-based training, members' segments over steps and the
@@ -23,7 +26,8 @@ Every function takes ``progress``, called with a number of trials as they are re
 counts add up to ``len(study.trials)``), for a progress bar on long plots.
 
 The package: :mod:`~hpotrack.plots.kinds` (the entry points), one module per kind
-(``history_plot``, ``curves_plot``, ``params_plot``, ``importance_plot``, ``lineage_plot``)
+(``history_plot``, ``curves_plot``, ``params_plot``, ``slice_plot``, ``importance_plot``,
+``lineage_plot``)
 and :mod:`~hpotrack.plots.common` (what they share).
 """
 
@@ -44,6 +48,7 @@ from hpotrack.plots.importance_plot import _observed as _observed  # for the tes
 from hpotrack.plots.kinds import FORMATS, KINDS, figure, save
 from hpotrack.plots.lineage_plot import KIND_COLOURS, lineage
 from hpotrack.plots.params_plot import TEXT, params
+from hpotrack.plots.slice_plot import slices
 
 __all__ = [
     "FORMATS",
@@ -65,4 +70,5 @@ __all__ = [
     "params",
     "require_matplotlib",
     "save",
+    "slices",
 ]

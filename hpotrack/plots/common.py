@@ -8,15 +8,17 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from hpotrack.errors import HpotrackError, MissingDependency
+from hpotrack.lineage import best_result
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.study import Study
 from hpotrack.text import cut_middle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
     from matplotlib.legend import Legend
 
 INSTALL = 'pip install "hpotrack[plots]"'
@@ -103,17 +105,37 @@ def value_of(trial: TrialRecord) -> float:
     return float(trial.value)
 
 
+def best_index(
+    trials: Sequence[TrialRecord],
+    done: Sequence[TrialRecord],
+    values: npt.NDArray[np.float64],
+    direction: str,
+) -> int:
+    """The position in ``done`` (complete trials, with their ``values``) of the study's
+    best result: the best value, but in a population (PBT) the best member's latest
+    segment, as ``hpotrack best`` says, not a segment its member trained on from."""
+    best = int(np.argmin(values) if direction == "minimize" else np.argmax(values))
+    kept = best_result(trials, done[best], direction)
+    return next((i for i, t in enumerate(done) if t is kept), best)
+
+
 # --- figures -----------------------------------------------------------------------------------
 
 
-def new_axes(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
-    """A figure on an Agg canvas (no pyplot) with one Axes, shown inline in a notebook."""
+def new_figure(width: float, height: float) -> Figure:
+    """An empty figure on an Agg canvas (no pyplot), shown inline in a notebook."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from hpotrack.plots.inline import InlineFigure
 
     fig = InlineFigure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
+    return fig
+
+
+def new_axes(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
+    """A figure on an Agg canvas (no pyplot) with one Axes, shown inline in a notebook."""
+    fig = new_figure(width, height)
     return fig, fig.add_subplot()
 
 
@@ -136,9 +158,18 @@ def drawn_points(ax: Axes) -> int:
 def title(ax: Axes, main: str, detail: str | None = None) -> None:
     """A title, and a smaller line of detail under it; each line cut to what fits the
     figure's width (:func:`hpotrack.text.cut_middle`)."""
-    fits = int(TITLE_CHARS_PER_INCH * ax.figure.bbox.width / ax.figure.dpi)
-    lines = [cut_middle(line, fits) for line in (main, detail) if line is not None]
-    ax.set_title("\n".join(lines), fontsize="medium")
+    ax.set_title(_fitted(ax.figure, main, detail), fontsize="medium")
+
+
+def figure_title(fig: Figure, main: str, detail: str | None = None) -> None:
+    """:func:`title` over the whole figure, for a grid of panels that each have their own."""
+    fig.suptitle(_fitted(fig, main, detail), fontsize="medium")
+
+
+def _fitted(fig: Figure | SubFigure, main: str, detail: str | None) -> str:
+    """The title's lines, each cut to what fits the figure's width."""
+    fits = int(TITLE_CHARS_PER_INCH * fig.bbox.width / fig.dpi)
+    return "\n".join(cut_middle(line, fits) for line in (main, detail) if line is not None)
 
 
 def whole_x(ax: Axes) -> None:

@@ -14,17 +14,19 @@ from hpotrack.plots.history_plot import history
 from hpotrack.plots.importance_plot import importance
 from hpotrack.plots.lineage_plot import lineage
 from hpotrack.plots.params_plot import params
+from hpotrack.plots.slice_plot import slices
 from hpotrack.study import Study
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-KINDS = ("history", "curves", "params", "importance", "lineage")
+KINDS = ("history", "curves", "params", "slice", "importance", "lineage")
 FORMATS = ("png", "pdf", "svg")
-_DRAW: dict[str, Callable[..., Figure]] = {
+DRAW: dict[str, Callable[..., Figure]] = {  # kind -> the function that draws it
     "history": history,
     "curves": curves,
     "params": params,
+    "slice": slices,
     "importance": importance,
     "lineage": lineage,
 }
@@ -32,7 +34,7 @@ _DRAW: dict[str, Callable[..., Figure]] = {
 
 def figure(study: Study, kind: str, *, progress: Progress | None = None) -> Figure:
     """The figure of ``kind`` (one of :data:`KINDS`) for ``study``."""
-    draw = _DRAW.get(kind)
+    draw = DRAW.get(kind)
     if draw is None:
         raise PlotError(f"unknown plot kind {kind!r}; use one of {', '.join(KINDS)}")
     require_matplotlib()

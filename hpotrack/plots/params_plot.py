@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from hpotrack.lineage import best_result
 from hpotrack.params import Choice
 from hpotrack.plots.common import (
     PARAM_CHARS,
     Progress,
+    best_index,
     is_wide,
     is_wide_below_zero,
     new_axes,
@@ -86,11 +86,7 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     )
     lines.set_alpha(0.8 if len(done) <= 100 else 0.4)
     ax.add_collection(lines)
-    best = int(np.argmin(values) if study.direction == "minimize" else np.argmax(values))
-    # a population's best is a member's latest segment, as hpotrack best says, not the
-    # best value of a segment its member trained on from
-    kept = best_result(trials, done[best], study.direction)
-    best = next((i for i, t in enumerate(done) if t is kept), best)
+    best = best_index(trials, done, values, study.direction)
     ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=f"best (#{done[best].number})")
     if high > low:  # a constant objective has no range: a colour bar would invent one
         # its own mappable: the lines' faintness (over 100 trials) paled the whole scale
@@ -129,7 +125,7 @@ def _param_axes(
             n = len(param.options)
             every = math.ceil(n / MAX_OPTION_LABELS)  # 60 options' labels were one black bar
             shown = range(0, n, every)
-            labels = _option_labels([param.options[i] for i in shown])
+            labels = option_labels([param.options[i] for i in shown])
             ticks = [((i + 0.5) / n, label) for i, label in zip(shown, labels, strict=True)]
         else:
             ticks = [(u, _label(param.decode(u))) for u in (0.0, 0.5, 1.0)]
@@ -158,7 +154,7 @@ def _label(value: object, shorten: Callable[[str, int], str] = cut) -> str:
     return shorten(str(value), LABEL_CHARS)
 
 
-def _option_labels(options: Sequence[object]) -> list[str]:
+def option_labels(options: Sequence[object]) -> list[str]:
     """The labels of a Choice's options, told apart: cut at the end ("resnet18_pr…"), or
     where that makes two alike in the middle ("a_rat…ber_00"), or where that does too from
     where the options start to differ (30 options "a_rather_long_option_name_00" to

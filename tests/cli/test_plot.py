@@ -67,11 +67,20 @@ def test_plot_another_kind(db: Path, tmp_path: Path) -> None:
     assert target.read_bytes().startswith(PNG)
 
 
+def test_plot_slice(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "s.png"
+    result = invoke(db, "plot", "random", "--kind", "slice", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote the slice plot of study 'random' (24 trials) to {target}\n"
+    assert target.read_bytes().startswith(PNG) and target.stat().st_size > 10_000
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
         (["nope"], "no study named 'nope'"),
         (["empty"], "study 'empty' has no trials yet"),
+        (["empty", "--kind", "slice"], "study 'empty' has no trials yet"),
         (["random", "--kind", "lineage"], "no lineage to plot: no trial has a parent"),
     ],
 )
