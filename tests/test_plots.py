@@ -1134,6 +1134,9 @@ def test_slice_of_a_conditional_parameter_shows_where_it_is_active(tmp_path: Pat
     assert points(gamma, "complete")[:, 0].tolist() == [t.params["gamma"] for t in active]
     assert len(points(kernel, "complete")) == 20
     assert (units.get_xscale(), layers.get_xscale()) == ("log", "linear")
+    units.figure.canvas.draw()  # an Int's log axis reads 100, not 10^2 (nor 2×10^1)
+    labels = [t.get_text() for t in units.get_xticklabels() if t.get_text()]
+    assert "100" in labels and not any("10^" in x or "times" in x for x in labels), labels
     drawn = points(layers, "complete")[:, 0]
     stacked = np.array([t.params["layers"] for t in opened.trials], dtype=float)
     assert np.all(np.abs(drawn - stacked) <= plots.slice_plot.JITTER) and np.any(drawn != stacked)

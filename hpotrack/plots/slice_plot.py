@@ -223,6 +223,11 @@ def _x_axis(ax: Axes, param: Choice | Float | Int) -> None:
         ax.set_xlim(-0.5, size - 0.5)
     elif param.log:
         ax.set_xscale("log")
+        if isinstance(param, Int):  # 20, not 2×10¹ (matplotlib's labels of a log axis)
+            from matplotlib.ticker import LogFormatter
+
+            ax.xaxis.set_major_formatter(LogFormatter())
+            ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
     elif isinstance(param, Int):
         whole_x(ax)
     ax.tick_params(axis="x", labelsize="small")
