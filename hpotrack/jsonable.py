@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 
@@ -32,6 +32,13 @@ def jsonable(obj: Any) -> Any:
     anything else -> its ``repr``. Never raises: cycles, objects whose ``repr`` fails
     and absurd nesting become short placeholder strings."""
     return _plain(obj, set(), 0)
+
+
+def jsonable_items(items: list[Any]) -> Iterator[Any]:
+    """The items of ``jsonable(items)``, made one at a time (each nested one level down
+    and in ``items``, as there), for a writer that writes them as they come."""
+    for item in items:
+        yield _plain(item, {id(items)}, 1)
 
 
 def _plain(obj: Any, path: set[int], depth: int) -> Any:

@@ -170,6 +170,18 @@ class TrialReads:
             )
         ]
 
+    def curves(self, study_id: int) -> sqlite3.Cursor:
+        """Intermediate metrics (number, name, step, value, time) of every trial of the
+        study, by number, name and step: one query, stepped along the (study_id, number)
+        index and the metrics' key (no sort) as the reader walks the trials in order (an
+        export), who closes it."""
+        return self.conn.execute(
+            "SELECT t.number, m.name, m.step, m.value, m.time FROM trials t "
+            "JOIN metrics m ON m.trial_id = t.id WHERE t.study_id = ? "
+            "ORDER BY t.number, m.name, m.step",
+            (study_id,),
+        )
+
     def metric_points(
         self, study_id: int, number: int, name: str
     ) -> Iterator[tuple[int, float | None]]:

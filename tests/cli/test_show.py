@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 from tabulate import tabulate
@@ -22,7 +23,7 @@ from tabulate import tabulate
 import hpotrack as hp
 from hpotrack.cli import cli, common
 from hpotrack.cli.common import table
-from hpotrack.cli.show import _spans, _width
+from hpotrack.cli.fitting import spans, table_width
 from hpotrack.provenance import hostname
 from hpotrack.records import TrialState
 from hpotrack.store import close_stores
@@ -180,6 +181,27 @@ def test_maximize_studies_put_the_largest_value_first(db: Path) -> None:
 def test_csv_has_a_header_and_one_row_per_trial(db: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(show(db, "alpha", "--format", "csv"))))
     assert len(rows) == 6 and rows[2]["state"] == "failed" and rows[1]["value"] == "1.0"
+
+
+def test_json_rows_are_written_a_batch_at_a_time_as_one_dump_lays_them_out(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``show STUDY --format json`` writes its rows a batch at a time (encoded whole, the
+    rows of 100,000 trials were 5 million pieces of text at once, 250 MB), and the text
+    is, byte for byte, ``json.dumps(rows, indent=2)``."""
+    monkeypatch.setattr(common, "JSON_BATCH", 2)
+    pieces: list[str] = []
+    echo = click.echo
+
+    def counted(message: str | None = None, **options: Any) -> None:
+        pieces.append(message or "")
+        echo(message, **options)
+
+    monkeypatch.setattr(click, "echo", counted)
+    text = show(db, "alpha", "--format", "json")
+    assert text == json.dumps(json.loads(text), indent=2) + "\n"
+    assert len(json.loads(text)) == 6
+    assert len(pieces) == 5  # "[", three batches of two rows, "\n]"
 
 
 def test_csv_without_rows_still_names_the_columns(db: Path) -> None:
@@ -496,13 +518,13 @@ def test_the_width_of_a_table_adds_up_from_its_columns_rendered_alone(
     its header rule, not by rendering it again without some (up to five times, 15 s for
     20,000 trials): the sum must be the width tabulate lays out, for the table and any
     of its columns. A change in tabulate (or in ``table``) shows here."""
-    span = _spans(rows)
+    span = spans(rows)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     for count in range(1, len(columns) + 1):
         kept = columns[:count]
         subset = [{key: row.get(key) for key in kept} for row in rows]
         assert span(kept) == max(map(len, table(subset).splitlines())), kept
-    assert _width(rows) == max(map(len, table(rows).splitlines()))
+    assert table_width(rows) == max(map(len, table(rows).splitlines()))
 
 
 def rendered_tables(monkeypatch: pytest.MonkeyPatch) -> list[list[dict[str, Any]]]:
