@@ -327,6 +327,7 @@ def optimize_here(
                         stopped = _stop_message(study, stop, ran, started_before)
                         break
                     batch.asked(study.store.last_wait, contended=study.contended)
+                    study.remove_files_of_lost_trials()
                     if collection is not None and collection.due():
                         collection.run()
                     if not claims:  # the deadline passed while the ask waited
@@ -354,6 +355,7 @@ def optimize_here(
                         f"{study.name!r}; "
                         f"stopping so you can look. The first one failed with:\n{failures[0]}"
                     )
+        study.remove_files_of_lost_trials()  # the ask that stopped may have found them
         if stopped:  # below the bar's last line, which reaches the target: not between
             log.info("%s", stopped)  # a bar a few trials short and the same bar again
     except StudyDeleted:

@@ -69,6 +69,7 @@ class Study(StudyReader):
         self.contended = False  # whether the last ask found trials changed by others
         self.read_while_waiting = 0  # changes of others read while waiting for the lock
         self.checkpoints_saved = 0  # by trials of this process, through this Study
+        self._lost_unswept = 0  # trials marked lost since stray checkpoint files were removed
         self._notes_told: set[str] = set()  # headlines of the method's notes logged so far
 
     # -- writing ----------------------------------------------------------------------
@@ -336,6 +337,7 @@ class Study(StudyReader):
         found = lost.fail(self._store, self._row, self._cache.history, self.method)
         if found:
             self._cache.stale()  # written here, not applied: the next read must look
+            self._lost_unswept += found
         return found
 
     def start_manual(self, worker: Worker, params: Mapping[str, object]) -> Claimed:
@@ -452,6 +454,15 @@ class Study(StudyReader):
                 self._store, folder, "look for unfinished checkpoint files", exc
             ) from None
         return len(stray)
+
+    def remove_files_of_lost_trials(self) -> None:
+        """Once this process has marked trials lost since it last looked (an ask, or the
+        parent of workers seeing one die), delete what their writers left mid-save
+        (:meth:`remove_stray_checkpoint_files`): the run that finds a trial lost is often
+        the last one, and a temporary file as large as the model stayed after it."""
+        if self._lost_unswept:
+            self.remove_stray_checkpoint_files()  # marks any found lost meanwhile first
+            self._lost_unswept = 0
 
     def collect_checkpoints(self) -> int:
         """Delete the checkpoints nothing can load any more (see

@@ -110,6 +110,7 @@ def run_workers(
             code = exited[0] if exited else next(iter(died.values()))
             how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
             lost = study.recover_lost_now()  # its pid is gone: no need to wait for a heartbeat
+            study.remove_files_of_lost_trials()  # what it left mid-save, if the others finish
             history = study.refresh()
             ran_before_dying = any(t.pid in died for t in history.trials)
             none_ran = len(died) == jobs and not ran_before_dying

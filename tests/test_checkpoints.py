@@ -691,6 +691,73 @@ def test_the_temporary_file_of_a_trial_killed_mid_save_goes_in_the_run_that_find
     assert not temp.exists()
 
 
+def files_no_row_names(db: Path, study: str) -> list[str]:
+    """The files in ``study``'s checkpoint folder that no checkpoint row names."""
+    store = open_store(db)
+    row = store.find_study(study)
+    assert row is not None
+    named = {
+        Path(c.path).name
+        for number in range(len(hp.load_study(study, db=db).trials))
+        for c in checkpoints.of_trial(store, row.id, number)
+    }
+    return sorted(p.name for p in store.checkpoint_dir(study).iterdir() if p.name not in named)
+
+
+@pytest.mark.parametrize(
+    ("workload", "n_trials", "stored", "complete"),
+    [
+        ("killed_mid_save", 30, 31, 30),  # another worker finds it lost, runs its retry
+        ("killed_mid_save_last", 4, 4, 3),  # no retry: the parent finds it lost, at the end
+    ],
+)
+def test_a_worker_killed_mid_save_leaves_no_file_once_the_others_finish_the_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workload: str,
+    n_trials: int,
+    stored: int,
+    complete: int,
+) -> None:
+    """kill -9 of a worker of n_jobs=2 in the middle of a save: the run that marks its
+    trial lost and finishes without it deletes the half-written temporary file (it stayed,
+    as large as the model, until the study ran again)."""
+    db = tmp_path / "h.db"
+    monkeypatch.setenv("HPOTRACK_DB", str(db))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    tuned = getattr(workloads, workload)
+    trials = tuned.optimize(n_trials=n_trials, n_jobs=2, progress=False).trials
+    assert Path(f"{db}.killed").exists()
+    assert len(trials) == stored
+    assert sum(t.state is TrialState.COMPLETE for t in trials) == complete
+    assert trials[3].state is TrialState.FAILED and "worker lost" in (trials[3].error or "")
+    assert files_no_row_names(db, tuned.study.name) == []
+
+
+def test_the_temporary_file_of_a_trial_found_lost_mid_run_goes_in_that_run(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process killed mid-save while this one runs: this run finds its trial lost
+    at an ask, not at its start, and deletes the temporary file its save left before it
+    ends (it stayed until the study ran again)."""
+    monkeypatch.setattr("hpotrack.study.RECOVERY_EVERY_S", 0.0)  # every ask looks
+    temp = open_store(db).checkpoint_dir("c") / ".trial-1-step-1.pkl.4242.deadbeef.tmp"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="c", db=db, seed=0)
+    def f(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint(b"model", step=1)
+        if trial.number == 0:  # meanwhile, another process claims trial 1 and is killed
+            insert_running_trial(db, "c", 1, host=hostname(), pid=dead_pid(), heartbeat=0.0)
+            temp.write_bytes(b"half a model")
+        return x
+
+    trials = f.optimize(n_trials=3).trials
+    assert trials[1].state is TrialState.FAILED and "worker lost" in (trials[1].error or "")
+    assert not temp.exists()
+
+
 def checkpointing(
     db: Path, method: str, budget: hp.Budget, report_every: int = 1
 ) -> tuple[hp.TunedFunction, dict[int, object]]:

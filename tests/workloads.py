@@ -193,6 +193,43 @@ def killed_once(x: float, trial: hp.Trial) -> float:
     return x * x
 
 
+class KillsItsProcess:
+    """A checkpoint whose pickling kills its own process (kill -9): its worker dies in the
+    middle of the save, leaving the temporary file half written."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        os.kill(os.getpid(), 9)
+        return (int, (0,))  # never reached
+
+
+@hp.tune({"x": hp.Float(-1.0, 1.0)}, method="random", study="killed-mid-save", seed=0)
+def killed_mid_save(x: float, trial: hp.Trial) -> float:
+    """Trial 3 kills its own worker process while it saves a checkpoint, the first time
+    only; every trial saves a small one."""
+    save_or_die_in_trial_3(trial)
+    return x * x
+
+
+@hp.tune({"x": hp.Float(-1.0, 1.0)}, method="random", study="killed-mid-save-last", seed=0,
+         retries=0)  # fmt: skip
+def killed_mid_save_last(x: float, trial: hp.Trial) -> float:
+    """:func:`killed_mid_save` without retries: run for 4 trials, the one killed is the
+    last, so the other worker has stopped and only the parent finds it lost."""
+    save_or_die_in_trial_3(trial)
+    return x * x
+
+
+def save_or_die_in_trial_3(trial: hp.Trial) -> None:
+    """Save a small checkpoint; trial 3 first kills its own process in the middle of
+    saving one (the first time only: a marker file beside the database remembers)."""
+    marker = Path(os.environ["HPOTRACK_DB"] + ".killed")
+    if trial.number == 3 and not marker.exists():
+        marker.touch()
+        trial.save_checkpoint(KillsItsProcess(), step=1)
+    time.sleep(0.05)
+    trial.save_checkpoint(b"model", step=1)
+
+
 def overfitting_population(db: Path, study: str) -> hp.Study:
     """A PBT study whose model overfits after step 2: the segments ending at step 2 hold
     the lowest values, but every member trained on from them, so the study's best is one
