@@ -33,6 +33,17 @@ def _private_runtime_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _no_terminal_width() -> Iterator[None]:
+    """Tables as written to a pipe, whatever the shell exports: with ``COLUMNS`` set the CLI
+    fits its tables to that width, and a test that reads a table's columns would then depend
+    on the terminal pytest runs in (pytest-xdist's workers see one). Tests of the fitting
+    set it themselves."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("COLUMNS", raising=False)
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _ctrl_c_as_in_a_terminal() -> Iterator[None]:
     """Python's own Ctrl-C handler, whoever started pytest: a shell starts a background
     job (``pytest &``, ``nohup``) with SIGINT ignored, which every process a test starts

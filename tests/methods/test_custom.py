@@ -135,7 +135,9 @@ def test_a_class_defined_again_replaces_itself_but_another_class_may_not() -> No
         register(Other)
 
 
-@pytest.mark.parametrize("value", [print, float("nan"), {1: 2}, object()], ids=repr)
+@pytest.mark.parametrize(
+    "value", [print, float("nan"), {1: 2}, object()], ids=["function", "nan", "int-keys", "object"]
+)
 def test_an_option_json_cannot_hold_is_refused_when_decorating(value: object) -> None:
     """It was stored as its repr (or null), and workers and resume rebuilt the method
     with that string in its place: another method than the one the script ran."""
