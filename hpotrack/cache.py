@@ -43,11 +43,7 @@ class TrialCache:
         known = len(history.trials)
         with store.reading():  # committed rows only: none another thread may roll back
             if not store.study_exists(self._row.id):
-                raise StudyDeleted(
-                    f"study {self._row.name!r} was deleted from {self._store.path} while "
-                    "this process was using it (hpotrack delete?): nothing more is stored "
-                    "for it"
-                )
+                raise StudyDeleted.while_used(self._row.name, self._store.path)
             changes = store.trials_since(self._row.id, self._seq, known)
         self._version = version if snapshot is None else None  # None: the next read looks
         with history.batch():  # the first read applies every trial

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from hpotrack.errors import StorageError, TrialError
+from hpotrack.errors import StorageError, StudyDeleted, TrialError
 from hpotrack.files import write_then_name
 from hpotrack.loader import SCRIPT_MODULE
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
@@ -140,10 +140,11 @@ def save(
         writer, final = write_then_name(
             folder / f"trial-{number}-step-{step}.{suffix}", fill, final_name, text=False
         )
-    except _WriteFailed as failed:  # the folder, not the trial: no run can save here
-        raise unusable_folder(store, folder, "save a checkpoint", failed.error) from failed.error
-    except OSError as exc:
-        raise unusable_folder(store, folder, "save a checkpoint", exc) from exc
+    except (_WriteFailed, OSError) as exc:  # the folder, not the trial: no run can save here
+        error = exc.error if isinstance(exc, _WriteFailed) else exc
+        if not store.trial_exists(trial_id):  # its folder moved away by hpotrack delete
+            raise StudyDeleted.while_used(study, store.path) from None
+        raise unusable_folder(store, folder, "save a checkpoint", error) from error
     checkpoint = Checkpoint(
         trial_id=trial_id,
         step=step,
@@ -151,17 +152,23 @@ def save(
         size=writer.size,
         sha256=writer.sha256.hexdigest(),
     )
-    with store.write():
-        if reports:
-            store.add_metrics(trial_id, reports)
-        replaced = store.conn.execute(
-            "SELECT path FROM checkpoints WHERE trial_id = ? AND step = ?", (trial_id, step)
-        ).fetchone()
-        store.conn.execute(
-            "INSERT OR REPLACE INTO checkpoints (trial_id, step, path, bytes, hash, time) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (trial_id, step, checkpoint.path, checkpoint.size, checkpoint.sha256, time.time()),
-        )
+    try:
+        with store.write():
+            if not store.trial_exists(trial_id):  # deleted since the caller looked
+                raise StudyDeleted.while_used(study, store.path)
+            if reports:
+                store.add_metrics(trial_id, reports)
+            replaced = store.conn.execute(
+                "SELECT path FROM checkpoints WHERE trial_id = ? AND step = ?", (trial_id, step)
+            ).fetchone()
+            store.conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (trial_id, step, path, bytes, hash, time) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (trial_id, step, checkpoint.path, checkpoint.size, checkpoint.sha256, time.time()),
+            )
+    except StudyDeleted:  # a row nobody finds, a file nobody removes (the folder: its name's)
+        final.unlink(missing_ok=True)
+        raise
     if replaced is not None and replaced[0] != checkpoint.path:
         (store.checkpoint_root / replaced[0]).unlink(missing_ok=True)
     return checkpoint

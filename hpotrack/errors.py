@@ -7,6 +7,7 @@ else reaching the user is a bug in hpotrack, not a user mistake.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from hpotrack.notebook import rendered_traceback
 
@@ -86,6 +87,14 @@ class StudyNotFoundError(HpotrackError, LookupError):
 class StudyDeleted(StudyNotFoundError):
     """The study was deleted (``hpotrack delete``) while this process worked on it:
     nothing more can be stored for it, so the run stops (it is not a trial's failure)."""
+
+    @classmethod
+    def while_used(cls, name: str, db: Path) -> StudyDeleted:
+        """The error for study ``name`` of database ``db``, found deleted by this process."""
+        return cls(
+            f"study {name!r} was deleted from {db} while this process was using it "
+            "(hpotrack delete?): nothing more is stored for it"
+        )
 
 
 class StorageError(HpotrackError):

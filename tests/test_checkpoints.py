@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 import tracemalloc
 from collections.abc import Callable
 from contextlib import closing
@@ -28,10 +29,11 @@ from click.testing import CliRunner
 import hpotrack as hp
 from hpotrack import checkpoints
 from hpotrack.cli import cli
-from hpotrack.errors import StorageError, TrialError
+from hpotrack.errors import StorageError, StudyDeleted, TrialError
 from hpotrack.provenance import hostname
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.store import close_stores, open_store
+from tests.cli.test_manage import delete_elsewhere
 from tests.counting import sqlite_steps
 from tests.test_processes import ROOT, finish, open_gate, start
 from tests.test_recovery import dead_pid, insert_running_trial
@@ -1158,3 +1160,62 @@ def test_a_trial_budget_beyond_sqlite_integers_finds_checkpoints(db: Path) -> No
     for limit, found in ((10**300, 3), (-(10**300), None), (2, None)):
         checkpoint = checkpoints.find(study.store, study.id, 0, limit)
         assert (None if checkpoint is None else checkpoint.step) == found
+
+
+def assert_nothing_of_study_c_stays(db: Path) -> None:
+    """No row of the deleted study "c" (its trial's reports and checkpoints written
+    after the delete are not stored for nobody), and no checkpoint file anywhere."""
+    with closing(sqlite3.connect(db)) as conn:
+        for table in ("metrics", "checkpoints"):
+            orphans = f"SELECT COUNT(*) FROM {table} WHERE trial_id NOT IN (SELECT id FROM trials)"
+            assert conn.execute(orphans).fetchone()[0] == 0, table
+    root = open_store(db).checkpoint_root
+    assert [p for p in root.rglob("*") if not p.is_dir()] == []
+
+
+def test_a_checkpoint_saved_as_its_study_is_deleted_is_not_stored(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial that looked at the database just before another process deleted its
+    study wrote its checkpoint anyway: the folder made anew held the file, owned by no
+    study (by the study created next under that name, which shares the folder), and a
+    row named a trial that no longer exists. It stops with StudyDeleted, leaving
+    neither."""
+    save = checkpoints.save
+
+    def deleted_first(*args: object, **kwargs: object) -> checkpoints.Checkpoint:
+        done = delete_elsewhere(db, "c")
+        assert done.returncode == 0, done.stderr
+        return save(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checkpoints, "save", deleted_first)
+    with pytest.raises(StudyDeleted, match="study 'c' was deleted from"):
+        one_trial_study(db, lambda trial: (trial.report(1.0, 1), trial.save_checkpoint(b"w", 1)))
+    assert_nothing_of_study_c_stays(db)
+
+
+class _DeletesItsStudy:
+    """An object whose pickling deletes study "c" in another process: as if that
+    happened while a large checkpoint was being written."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        done = delete_elsewhere(self.db, "c")
+        assert done.returncode == 0, done.stderr
+        return (dict, ())
+
+
+def test_a_checkpoint_being_written_as_its_study_is_deleted_stops_the_run_as_deleted(
+    db: Path,
+) -> None:
+    """The folder moved away under the file being written: the run stopped with
+    "cannot save a checkpoint in <folder>: No such file or directory; ... make that a
+    writable folder" (and StudyDeleted raised while handling that, by the end of the
+    run), for a study that was deleted."""
+    with pytest.raises(StudyDeleted, match="study 'c' was deleted from") as raised:
+        one_trial_study(db, lambda trial: trial.save_checkpoint(_DeletesItsStudy(db), 1))
+    said = "".join(traceback.format_exception(raised.value))
+    assert said.count("Traceback") == 1 and "cannot save a checkpoint" not in said, said
+    assert_nothing_of_study_c_stays(db)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
+import os
+import secrets
 import shutil
 import stat
-import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -21,6 +24,11 @@ from hpotrack.records import TrialState
 from hpotrack.space import Choice, Int, Param, Space, Value
 from hpotrack.study import Study
 from hpotrack.text import plural
+
+SET_ASIDE = ".deleted-"
+"""How the name of a deleted study's checkpoint folder starts while ``hpotrack delete``
+removes it: no study's folder starts with a dot (:meth:`hpotrack.store.Store.checkpoint_dir`),
+and nothing lists the checkpoint root as studies."""
 
 
 @cli.command()
@@ -186,40 +194,100 @@ def delete(ctx: click.Context, study: str, yes: bool) -> None:
         if not sure:
             click.echo("aborted", err=True)
             ctx.exit(1)
-    with store.write():
-        row = store.find_study(opened.name)
-        if row is None:
-            raise StudyNotFoundError(f"study {opened.name!r} was deleted meanwhile")
-        count = len(opened.refresh().trials)
-        store.delete_study(row.id)
-    folder = store.checkpoint_dir(opened.name)
-    context = f"deleted study {opened.name!r} from {store.path}, but"
-    _remove_folder(folder, store.checkpoint_root, context)
-    click.echo(f"deleted study {opened.name!r} ({plural(count, 'trial')})")
+    deleted = _delete_rows(opened)
+    for path in deleted.leftovers:  # best effort: what stays is no study's folder
+        shutil.rmtree(path, ignore_errors=True)
+    context = f"deleted study {opened.name!r} from {store.path}, but could not remove its"
+    if deleted.unmoved is not None:
+        raise CliError(f"{context} checkpoints at {deleted.folder}: {deleted.unmoved}")
+    if deleted.aside is not None:
+        _remove_folder(deleted.aside, f"{context} checkpoints (moved to {deleted.aside})")
+    click.echo(f"deleted study {opened.name!r} ({plural(deleted.trials, 'trial')})")
 
 
-def _remove_folder(folder: Path, root: Path, context: str, attempts: int = 5) -> None:
-    """Remove ``folder`` if it is a folder in ``root`` (not one a symlink leads to),
-    trying again while a worker of the deleted study still writes its last file there
-    (it stops at its next look at the database). A folder this user may not look into
-    (another user's) fails as rmtree would, with the ``context`` said first."""
-    for attempt in range(attempts):
-        try:
-            if not _is_folder(folder) or folder.resolve().parent != root.resolve():
-                return
-            shutil.rmtree(folder)
-            return
-        except OSError as exc:
-            if attempt == attempts - 1:
-                message = f"{context} could not remove its checkpoints at {folder}: {exc}"
-                raise CliError(message) from None
-            time.sleep(0.2)
+@dataclass(frozen=True)
+class _Deleted:
+    """A study whose rows are deleted, and where its checkpoint files are to be removed
+    from: ``aside`` (None: it had no folder), unless moving ``folder`` there failed
+    (``unmoved``); ``leftovers``: folders earlier deletes set aside and left."""
+
+    trials: int
+    folder: Path
+    aside: Path | None
+    unmoved: OSError | None
+    leftovers: list[Path]
 
 
-def _is_folder(path: Path) -> bool:
-    """Whether ``path`` is a folder; PermissionError where this user may not look (which
-    ``Path.is_dir`` raises on Python 3.11 and calls False on 3.12: the folder would stay)."""
+def _delete_rows(study: Study) -> _Deleted:
+    """Delete the study's rows, and in the same transaction move its checkpoint folder
+    aside (:func:`_set_aside`): if the transaction does not commit, the folder goes back."""
+    store = study.store
+    folder = store.checkpoint_dir(study.name)
+    commits = store.commits
+    aside: Path | None = None
+    unmoved: OSError | None = None
     try:
-        return stat.S_ISDIR(path.stat().st_mode)
+        with store.write():
+            row = store.find_study(study.name)
+            if row is None:
+                raise StudyNotFoundError(f"study {study.name!r} was deleted meanwhile")
+            trials = len(study.refresh().trials)
+            leftovers = _left_aside(store.checkpoint_root)
+            store.delete_study(row.id)
+            try:
+                aside = _set_aside(folder, store.checkpoint_root)
+            except OSError as exc:  # another user's: rmtree could not remove it either
+                unmoved = exc
+    except BaseException:
+        if aside is not None and store.commits == commits:  # the study stays: its files too
+            with contextlib.suppress(OSError):
+                os.rename(aside, folder)
+        raise
+    return _Deleted(trials, folder, aside, unmoved, leftovers)
+
+
+def _set_aside(folder: Path, root: Path) -> Path | None:
+    """Move the study's checkpoint ``folder`` to a name in ``root`` that no study's
+    folder has (:data:`SET_ASIDE`); returns where, or None when there is no folder (a
+    link to one is not the study's to remove). Called in the transaction that deletes
+    the study's rows, whose write lock keeps any process from creating a study of the
+    same name meanwhile: the folder that name leads to after the commit (made anew by
+    that study, or by a worker of the deleted one still saving) is never removed."""
+    if not stat.S_ISDIR(_mode(folder)):
+        return None
+    aside = root / f"{SET_ASIDE}{secrets.token_hex(8)}"
+    os.rename(folder, aside)
+    return aside
+
+
+def _left_aside(root: Path) -> list[Path]:
+    """The folders earlier deletes set aside and did not remove (killed after their
+    commit); listed inside the write transaction, where every folder set aside is one
+    whose study's rows are deleted. None when ``root`` cannot be listed."""
+    try:
+        return [path for path in root.iterdir() if path.name.startswith(SET_ASIDE)]
+    except OSError:
+        return []
+
+
+def _remove_folder(folder: Path, context: str) -> None:
+    """Remove ``folder``, a study's checkpoint folder set aside (no process writes into
+    it: a worker's file still being written there can no longer be named); another
+    delete may be removing it too (:func:`_left_aside`). A folder this user may not
+    empty (another user's files) fails as rmtree would, with the ``context`` said first."""
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        if os.path.lexists(folder):
+            shutil.rmtree(folder)
+    except OSError as exc:
+        raise CliError(f"{context}: {exc}") from None
+
+
+def _mode(path: Path) -> int:
+    """The ``st_mode`` of ``path`` itself (not of what a link leads to), 0 if there is
+    none; PermissionError where this user may not look (``Path.is_dir`` raises it on
+    Python 3.11 but calls it False on 3.12: the folder would stay without a word)."""
+    try:
+        return path.lstat().st_mode
     except (FileNotFoundError, NotADirectoryError):
-        return False
+        return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -16,9 +18,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 import hpotrack as hp
+from hpotrack import checkpoints
 from hpotrack.cli import cli
 from hpotrack.records import Edge, TrialState
-from hpotrack.store import open_store
+from hpotrack.store import close_stores, open_store
+from tests.test_processes import ROOT
 
 SPACE = {
     "lr": hp.Float(1e-4, 1e-1, log=True),
@@ -381,3 +385,144 @@ def test_delete_while_a_worker_runs_stops_it_with_one_clear_error(
         for table in ("metrics", "checkpoints"):
             orphans = f"SELECT COUNT(*) FROM {table} WHERE trial_id NOT IN (SELECT id FROM trials)"
             assert conn.execute(orphans).fetchone()[0] == 0, table
+
+
+HPOTRACK = [sys.executable, "-c", "from hpotrack.cli import main; main()"]  # the entry point
+
+SAVING_STUDY = """
+import sys
+import hpotrack as hp
+
+@hp.tune({"x": hp.Float(0.0, 1.0)}, study=sys.argv[2], db=sys.argv[1], seed=0, objective="loss")
+def train(x, trial):
+    trial.report(x, step=1)
+    trial.save_checkpoint({"weights": sys.argv[3]}, step=1)
+    return x
+
+train.optimize(n_trials=int(sys.argv[4]))
+"""
+
+
+def run_saving_study(db: Path, study: str, weights: str, trials: int = 1) -> None:
+    """A real process that creates (or extends) ``study``, each trial saving ``weights``."""
+    done = subprocess.run(
+        [sys.executable, "-c", SAVING_STUDY, str(db), study, weights, str(trials)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def delete_elsewhere(db: Path, study: str) -> subprocess.CompletedProcess[str]:
+    """``hpotrack delete STUDY --yes`` in a real process of its own."""
+    return subprocess.run(
+        [*HPOTRACK, "--db", str(db), "delete", study, "--yes"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+
+
+def loaded_weights(db: Path, study: str) -> list[Any]:
+    """What each checkpoint of ``study`` holds, loaded as a trial would."""
+    close_stores()
+    opened = hp.load_study(study, db=db)
+    found = [checkpoints.find(opened.store, opened.id, t.number, None) for t in opened.trials]
+    return [checkpoints.load(opened.store, c) for c in found if c is not None]
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_delete_leaves_the_files_of_a_study_of_that_name_created_right_after(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint folder is named after the study: delete removed it after its
+    commit, and a study of the same name created in between (the decorator's first run
+    in another process) lost the checkpoint it had just saved ("checkpoint ... is
+    missing"). Here that process runs right after the commit, before any file goes."""
+    run_saving_study(db, "mlp", "old", trials=2)
+    root = open_store(db).checkpoint_root
+    remove = shutil.rmtree
+    created: list[bool] = []
+
+    def study_created_first(path: Path, *args: Any, **kwargs: Any) -> None:
+        if not created:
+            created.append(True)
+            run_saving_study(db, "mlp", "new")
+        remove(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", study_created_first)
+    result = invoke(db, "delete", "mlp", "--yes")
+    monkeypatch.undo()
+    assert result.exit_code == 0 and created, result.output
+    assert loaded_weights(db, "mlp") == [{"weights": "new"}]
+    folder = open_store(db).checkpoint_dir("mlp").name
+    assert [Path(f).parent.name for f in files_under(root)] == [folder]  # the old ones went
+
+
+KILLED_AFTER_COMMIT = """
+import os, shutil, signal
+from hpotrack.cli import main
+shutil.rmtree = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+main()
+"""
+
+
+def test_a_delete_killed_before_removing_the_files_leaves_them_for_the_next_delete(
+    db: Path,
+) -> None:
+    """kill -9 between the commit and the removal: the deleted study's files stay under
+    a name no study has (a study of that name created anew does not see them), and the
+    next delete, of any study, removes them."""
+    run_saving_study(db, "mlp", "old", trials=2)
+    run_saving_study(db, "other", "other")
+    root = open_store(db).checkpoint_root
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_COMMIT, "--db", str(db), "delete", "mlp", "--yes"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (left,) = [p for p in root.iterdir() if p.name.startswith(".deleted-")]
+    assert len(files_under(left)) == 2
+    user_error(invoke(db, "trial", "mlp", "0"), "no study named 'mlp'")
+    run_saving_study(db, "mlp", "new")  # the name is free: its folder is its own
+    assert loaded_weights(db, "mlp") == [{"weights": "new"}]
+    done = delete_elsewhere(db, "other")
+    assert done.returncode == 0, done.stderr
+    assert not left.exists()
+    assert loaded_weights(db, "mlp") == [{"weights": "new"}]
+    assert [p.name for p in root.iterdir()] == [open_store(db).checkpoint_dir("mlp").name]
+
+
+class _CommitFails:
+    """A connection whose COMMIT fails, as on a disk that turned read-only or failed."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_a_delete_whose_commit_fails_keeps_the_studys_checkpoints(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is moved aside before the commit: when the commit fails, the study
+    is still there, and so are its files where it finds them."""
+    run_saving_study(db, "mlp", "old")
+    store = open_store(db)
+    monkeypatch.setattr(store, "conn", _CommitFails(store.conn))
+    user_error(invoke(db, "delete", "mlp", "--yes"), "disk I/O error")
+    monkeypatch.undo()
+    assert loaded_weights(db, "mlp") == [{"weights": "old"}]
+    assert [p.name for p in store.checkpoint_root.iterdir()] == [store.checkpoint_dir("mlp").name]
