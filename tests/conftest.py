@@ -7,10 +7,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from hpotrack import workers
 from hpotrack.cache import TrialCache
 from hpotrack.store import Store, close_stores
+
+# Tests do not time things: Hypothesis's 200 ms deadline per example and its check of slow
+# data generation failed under load (pytest-xdist's workers on 2 cores with other jobs).
+settings.register_profile("hpotrack", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hpotrack")
 
 
 @pytest.fixture(autouse=True)
