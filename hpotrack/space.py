@@ -1,35 +1,37 @@
 """Search spaces: an ordered mapping of named parameters, encoded as one unit cube.
 
 ``Space.from_user`` accepts parameter definitions (:mod:`hpotrack.params`) and shorthands;
-a space encodes and decodes whole parameter dicts, enumerates grid cells and round-trips
-through stable JSON. Errors name the parameter they concern.
+a space encodes and decodes whole parameter dicts, enumerates grid cells (counted and read
+in :mod:`hpotrack.space_grid`) and round-trips through stable JSON. Errors name the
+parameter they concern.
 
 Conditional parameters (``when=``) are the space's to apply, so that every method gets them
 through the one encoding: :meth:`Space.decode` drops the parameters a point leaves
 inactive, :meth:`Space.encode` gives an inactive parameter the fixed coordinate 0.5 (a
 constant a model learns to ignore), :meth:`Space.inactive_mask` says which coordinates of
 cube points are inactive (for models that marginalise them), and grids enumerate each
-branch's own cells. A space without conditions takes none of these paths.
+branch's own cells. Which parameters values leave inactive, and why in words, is
+:mod:`hpotrack.space_inactive`'s. A space without conditions takes none of these paths.
 """
 
 from __future__ import annotations
 
-import bisect
 import difflib
-import itertools
 import json
 import math
 import numbers
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeAlias, cast
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from hpotrack import space_inactive
 from hpotrack.errors import SpaceError
 from hpotrack.param_input import NESTED_HINT, Value, is_utf8
 from hpotrack.params import Choice, Float, Int, Param, param_from_json
-from hpotrack.space_rules import INACTIVE, Rule, about_parameter, rules_of
+from hpotrack.space_grid import Grids
+from hpotrack.space_rules import INACTIVE, about_parameter, rules_of
 
 __all__ = ["Choice", "Float", "Int", "Param", "Space", "Value", "is_utf8", "param_from_json"]
 
@@ -77,7 +79,7 @@ def _check_name(name: object) -> str:
 class Space(Mapping[str, Param]):
     """An immutable, ordered mapping name -> parameter; the first parameter is grid axis 0."""
 
-    __slots__ = ("_branches", "_grid_keys", "_grids", "_params", "_parents", "_rules")
+    __slots__ = ("_grids", "_params", "_rules")
 
     def __init__(self, definition: Mapping[str, object]) -> None:
         if not isinstance(definition, Mapping):
@@ -96,10 +98,7 @@ class Space(Mapping[str, Param]):
                 params[name] = _from_user(item)
         self._params = params  # never changed after this: a Space is immutable
         self._rules = rules_of(params)
-        self._parents = frozenset(p.name for rule in self._rules for p in rule.parents)
-        self._branches: dict[int | None, tuple[list[_Branch], list[int]]] = {}
-        self._grids: dict[int | None, tuple[_Axis, ...]] = {}
-        self._grid_keys: dict[int | None, dict[str, frozenset[str]]] = {}
+        self._grids = Grids(self, self._rules)
 
     def __reduce__(self) -> tuple[type[Space], tuple[dict[str, Param]]]:
         """Pickle as the definition (for worker processes), without the grid cache."""
@@ -163,7 +162,7 @@ class Space(Mapping[str, Param]):
                 for name, param in self._params.items()
                 if name in params
             }
-            self._check_active(values)
+            space_inactive.check_active(self._params, self._rules, values)
             return values
         return {  # each message names the parameter as the user wrote it: `0 <= lr <= 1`
             name: param.validate(params[name], name)
@@ -184,20 +183,7 @@ class Space(Mapping[str, Param]):
     def inactive(self, values: Mapping[str, object]) -> frozenset[str]:
         """The conditional parameters that ``values`` leave inactive: a parent's value is
         not one of the condition's, or the parent is absent (or inactive itself)."""
-        off: set[str] = set()
-        for rule in self._rules:
-            if not all(
-                p.name in values
-                and p.name not in off
-                and self._option(p.name, values[p.name]) in p.options
-                for p in rule.parents
-            ):
-                off.add(rule.name)
-        return frozenset(off)
-
-    def _option(self, name: str, value: object) -> int:
-        """The option number of a parent's value (a Choice: :func:`_parent` checked)."""
-        return cast(Choice, self._params[name]).index(value, name)
+        return space_inactive.inactive(self._params, self._rules, values)
 
     def drop_inactive(self, values: Mapping[str, Value]) -> dict[str, Value]:
         """``values`` without the parameters they leave inactive, in the space's order."""
@@ -245,80 +231,14 @@ class Space(Mapping[str, Param]):
         order, with why: the parents' values that fail its condition (``kernel='linear'``),
         or a parent that is inactive itself (``shrink inactive``), as ``hpotrack trial``
         shows it."""
-        off = self.inactive(values) if self._rules else frozenset()
-        reasons = {}
-        for rule in self._rules:
-            if rule.name not in off:
-                continue
-            failing = []
-            for p in rule.parents:
-                if p.name not in values or p.name in off:
-                    failing.append(f"{p.name} inactive")
-                elif self._option(p.name, values[p.name]) not in p.options:
-                    failing.append(f"{p.name}={values[p.name]!r}")
-            reasons[rule.name] = ", ".join(failing)
-        return {name: reasons[name] for name in self._params if name in reasons}
-
-    def _check_active(self, values: Mapping[str, object]) -> None:
-        """Refuse a value given for a parameter that the other values leave inactive, or
-        given without the parent it depends on."""
-        off: set[str] = set()
-        for rule in self._rules:
-            for p in rule.parents:
-                if p.name not in values:
-                    if rule.name in values:
-                        raise SpaceError(self._without_parent(rule, values))
-                    off.add(rule.name)
-                elif p.name in off or self._option(p.name, values[p.name]) not in p.options:
-                    off.add(rule.name)
-            if rule.name in off and rule.name in values:
-                given = ", ".join(
-                    f"{p.name}={values[p.name]!r}" for p in rule.parents if p.name in values
-                )
-                raise SpaceError(
-                    f"hyperparameter {rule.name!r} applies only when "
-                    f"{self._condition_text(rule)}, but got {given}: leave {rule.name!r} out"
-                )
-
-    def _without_parent(self, rule: Rule, values: Mapping[str, object]) -> str:
-        """Why ``rule``'s parameter, given without a parent it depends on, is refused:
-        its condition, and those of the parents left out up the chain (``tol`` given alone
-        needs ``shrink``, which needs ``kernel``), naming every parameter to give too."""
-        rules = {r.name: r for r in self._rules}
-        conditions, absent, pending = [], set(), [rule]
-        while pending:
-            current = pending.pop(0)
-            conditions.append((current.name, self._condition_text(current)))
-            for p in current.parents:
-                if p.name not in values and p.name not in absent:
-                    absent.add(p.name)
-                    parent = rules.get(p.name)  # its condition, if it needs a value left out
-                    if parent is not None and any(q.name not in values for q in parent.parents):
-                        pending.append(parent)
-        (_, first), *more = conditions
-        text = f"hyperparameter {rule.name!r} applies only when {first}"
-        text += "".join(f", and {name!r} only when {condition}" for name, condition in more)
-        names = [repr(name) for name in self._params if name in absent]
-        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-        return f"{text}: give {listed} too"
-
-    def _condition_text(self, rule: Rule) -> str:
-        """``kernel is 'rbf'``, ``kernel is one of 'rbf', 'poly'``, joined by ``and``."""
-        parts = []
-        for p in rule.parents:
-            options = [self._params[p.name].value_at(i) for i in sorted(p.options)]
-            listed = ", ".join(map(repr, options))
-            parts.append(
-                f"{p.name} is {listed}" if len(options) == 1 else f"{p.name} is one of {listed}"
-            )
-        return " and ".join(parts)
+        return space_inactive.why_inactive(self._params, self._rules, values)
 
     def encode(self, params: Mapping[str, object]) -> npt.NDArray[np.float64]:
         """The point of the unit cube, shape (d,), of a full set of valid values."""
         self.check_names(params)
         u = np.empty(len(self._params), dtype=np.float64)
         if self._rules:
-            self._check_active(params)
+            space_inactive.check_active(self._params, self._rules, params)
             for i, (name, param) in enumerate(self._params.items()):
                 u[i] = param.encode(params[name], name) if name in params else INACTIVE
             return u
@@ -363,118 +283,22 @@ class Space(Mapping[str, Param]):
             raise SpaceError(f"parameter {name!r}: {error}") from None
         return out
 
-    def _axes(self, grid_points: int | None) -> tuple[_Axis, ...]:
-        """Each parameter's grid as (length, value at an index), computed once per
-        ``grid_points``. A whole discrete range is read value by value, never listed: an
-        ``Int`` may have 2**40 values, and listing 10**7 took seconds and a gigabyte."""
-        if grid_points not in self._grids:
-            axes: list[_Axis] = []
-            for name, param in self._params.items():
-                with about_parameter(name):
-                    if grid_points is None and param.is_discrete:
-                        axes.append((param.n_values, param.value_at))
-                    else:
-                        values = param.grid_values(grid_points)
-                        axes.append((len(values), values.__getitem__))
-            self._grids[grid_points] = tuple(axes)
-        return self._grids[grid_points]
-
     def grid_size(self, grid_points: int | None = None) -> int:
         """The number of grid cells: the product of each parameter's grid length, counted
         without listing whole ranges (``auto`` asks for any space); with conditions, the
         sum over branches of the product over the parameters each keeps active."""
-        if self._rules:
-            return self._grid_branches(grid_points)[1][-1]
-        return math.prod(length for length, _ in self._axes(grid_points))
-
-    def _grid_branches(self, grid_points: int | None) -> tuple[list[_Branch], list[int]]:
-        """Each assignment of the parents of conditions (a parent left inactive gets
-        none), with the grid axes of the other parameters it keeps active, and the
-        running total of cells up to each: every configuration once, none for an
-        inactive parameter (a linear kernel is not run once per gamma)."""
-        if grid_points not in self._branches:
-            axes = self._axes(grid_points)
-            ruled = {rule.name: rule for rule in self._rules}
-            parents = [n for n in self._params if n in self._parents and n not in ruled]
-            parents += [rule.name for rule in self._rules if rule.name in self._parents]
-            branches: list[_Branch] = []
-
-            def expand(i: int, assigned: dict[str, Value]) -> None:
-                if i == len(parents):
-                    off = self.inactive(assigned)
-                    free = tuple(
-                        j
-                        for j, name in enumerate(self._params)
-                        if name not in self._parents and name not in off
-                    )
-                    branches.append((assigned, free))
-                    return
-                name = parents[i]
-                if name in ruled and name in self.inactive(assigned):
-                    expand(i + 1, assigned)
-                    return
-                length, value_at = axes[list(self._params).index(name)]
-                for k in range(length):
-                    expand(i + 1, {**assigned, name: value_at(k)})
-
-            expand(0, {})
-            totals = list(
-                itertools.accumulate(math.prod(axes[j][0] for j in free) for _, free in branches)
-            )
-            self._branches[grid_points] = (branches, totals)
-        return self._branches[grid_points]
+        return self._grids.size(grid_points)
 
     def on_grid(self, params: Mapping[str, Value], grid_points: int | None = None) -> bool:
         """Whether ``params`` (valid values of the space) is a cell of the grid: each value
         is one of its parameter's grid values, equal to 12 significant digits as in
         :meth:`key`. A whole discrete range holds every valid value; the other grids are
         lists (``grid_points`` long, or a Choice's options), compared as keys."""
-        if grid_points not in self._grid_keys:
-            self._grid_keys[grid_points] = {
-                name: frozenset(
-                    self.key({name: v}, (name,)) for v in param.grid_values(grid_points)
-                )
-                for name, param in self._params.items()
-                if grid_points is not None or not param.is_discrete
-            }
-        listed = self._grid_keys[grid_points]
-        return all(
-            name not in params or self.key(params, (name,)) in keys for name, keys in listed.items()
-        )
+        return self._grids.holds(params, grid_points)
 
     def grid_cell(self, index: int, grid_points: int | None = None) -> dict[str, Value]:
         """Cell ``index`` of the grid, in mixed radix with the first parameter slowest."""
-        size = self.grid_size(grid_points)
-        if (
-            isinstance(index, bool)
-            or not isinstance(index, numbers.Integral)
-            or not 0 <= int(index) < size
-        ):
-            raise SpaceError(f"`0 <= index < {size}` must hold, but got index={index!r}")
-        if self._rules:
-            return self._branch_cell(int(index), grid_points)
-        rest, values = int(index), []
-        for length, value_at in reversed(self._axes(grid_points)):
-            rest, digit = divmod(rest, length)
-            values.append(value_at(digit))
-        return dict(zip(self._params, reversed(values), strict=True))
-
-    def _branch_cell(self, index: int, grid_points: int | None) -> dict[str, Value]:
-        """Cell ``index`` of a conditional space's grid: its branch, then mixed radix over
-        the parameters the branch keeps active (the first slowest)."""
-        branches, totals = self._grid_branches(grid_points)
-        b = bisect.bisect_right(totals, index)
-        assigned, free = branches[b]
-        rest = index - (totals[b - 1] if b else 0)
-        axes, values = self._axes(grid_points), {}
-        for j in reversed(free):
-            rest, digit = divmod(rest, axes[j][0])
-            values[j] = axes[j][1](digit)
-        return {
-            name: assigned[name] if name in assigned else values[j]
-            for j, name in enumerate(self._params)
-            if name in assigned or j in values
-        }
+        return self._grids.cell(index, grid_points)
 
     def key(self, params: Mapping[str, Value], names: Iterable[str] | None = None) -> str:
         """A stable text key for a full set of values (or for those of ``names``), the
@@ -507,14 +331,6 @@ class Space(Mapping[str, Param]):
             with about_parameter(str(name)):
                 params[name] = param_from_json(item)
         return cls(params)
-
-
-_Axis: TypeAlias = tuple[int, Callable[[int], Value]]
-"""A parameter's grid: its length, and the value at an index."""
-
-_Branch: TypeAlias = tuple[dict[str, Value], tuple[int, ...]]
-"""A grid branch: the values of the parents of conditions, and the positions of the other
-parameters it keeps active."""
 
 
 def _key_value(value: Value) -> Value:

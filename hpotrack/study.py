@@ -7,8 +7,10 @@ inserts the running trial under one write lock (DESIGN principle 2); :meth:`Stud
 records an outcome. It decides when to read and write, under which lock; the parts it
 puts together are beside it: the cached trials (:mod:`hpotrack.cache`), the rows a claim
 writes (:mod:`hpotrack.claims`), the limits of a run (:mod:`hpotrack.limits`), lost
-workers (:mod:`hpotrack.lost`) and a running trial's handles (:mod:`hpotrack.handles`).
-Declaring and opening a study is in :mod:`hpotrack.definition`.
+workers (:mod:`hpotrack.lost`), a running trial's handles (:mod:`hpotrack.handles`),
+trials queued by hand (:mod:`hpotrack.queueing`) and checkpoint files nothing needs
+(:mod:`hpotrack.checkpoint_sweeps`). Declaring and opening a study is in
+:mod:`hpotrack.definition`.
 """
 
 from __future__ import annotations
@@ -20,16 +22,16 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from hpotrack import checkpoints, claims, limits, lost, retries
+from hpotrack import checkpoint_sweeps, claims, limits, lost, queueing, retries
 from hpotrack.checkmap import with_checks
 from hpotrack.claims import Claimed, Outcome, Worker, finished
-from hpotrack.errors import CallError, MethodError, StopSearch
+from hpotrack.errors import StopSearch
 from hpotrack.handles import TrialCheckpoints, TrialChecks
 from hpotrack.methods.base import Proposal, checked
 from hpotrack.provenance import hostname
+from hpotrack.queueing import Enqueued
 from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
 from hpotrack.store import Store, StudyRow
 from hpotrack.study_reader import StudyReader
@@ -41,15 +43,6 @@ __all__ = ["Claimed", "Enqueued", "Outcome", "Study", "TrialCheckpoints", "Trial
 RECOVERY_EVERY_S = 1.0  # how often an asking process looks for trials of dead workers
 STALE_GUESS_PAUSE = 8  # asks without a speculative proposal after one went stale
 log = logging.getLogger("hpotrack")
-
-
-@dataclass(frozen=True)
-class Enqueued:
-    """What :meth:`Study.enqueue_once` did: queued trial ``number``, or found it (an
-    existing trial with the values, ``skip_if_exists``)."""
-
-    number: int
-    queued: bool
 
 
 class Study(StudyReader):
@@ -92,7 +85,7 @@ class Study(StudyReader):
         when a trial in any state already has the given values, queue nothing and return
         that trial's number (warm starts that a rerun of the same script repeats).
         """
-        given = _enqueued_values(params, values, next(iter(self.space)))
+        given = queueing.given_values(params, values, next(iter(self.space)))
         return self.enqueue_once(given, skip_if_exists=skip_if_exists).number
 
     def enqueue_once(
@@ -101,43 +94,13 @@ class Study(StudyReader):
         """:meth:`enqueue`, telling also whether this call queued the trial or found it
         (decided under the write lock: of several processes queueing the same values at
         once, one queues it and the others find it)."""
-        if self.method.refuses_enqueued is not None:
-            raise MethodError(
-                f"study {self.name!r} cannot queue trials: {self.method.refuses_enqueued}"
-            )
-        if not isinstance(skip_if_exists, bool):  # 0.5 or "no" read as True
-            raise CallError(
-                f"`skip_if_exists` must be True or False, but got skip_if_exists={skip_if_exists!r}"
-            )
+        queueing.check_call(self.method, self.name, skip_if_exists)
         given = self.space.validate(params, partial=True)
         with self._store.write():
             history = self.refresh()
-            if skip_if_exists and given:
-                existing = history.first_with(given)
-                if existing is not None:
-                    return Enqueued(existing, queued=False)
-            number = history.next_number
-            self._store.insert_trial(
-                self._row.id,
-                number=number,
-                state=TrialState.QUEUED,
-                params=self.space.complete(given, history.uniform(number, len(self.space))),
-                origin=Origin.ENQUEUED.value,
+            return queueing.queue(
+                self._store, self._row.id, history, self.space, given, skip_if_exists=skip_if_exists
             )
-        return Enqueued(number, queued=True)
-
-    def is_current(self) -> bool:
-        """Whether the study stored under this name is still the one this object opened
-        (not deleted, nor deleted and created anew, and with the same method), so that
-        it may be used again without reopening it."""
-        with self._store.reading():
-            row = self._store.find_study(self.name)
-        opened = self._row
-        return row is not None and (row.id, row.created, row.method) == (
-            opened.id,
-            opened.created,
-            opened.method,
-        )
 
     def raise_target(self, n_trials: int) -> None:
         """Make the stored target at least ``n_trials`` (never lowers it)."""
@@ -432,28 +395,10 @@ class Study(StudyReader):
 
     def remove_stray_checkpoint_files(self) -> int:
         """Delete the files in this study's checkpoint folder that nothing names and no
-        running trial may still be writing (left by a process killed mid-write; see
-        :func:`hpotrack.checkpoints.stray_files`); returns how many went. Trials whose
-        worker is gone are marked lost first, so the files of one killed mid-save go now,
-        not a run later. A folder this process may not look into (another user's) stops
-        the run here, before its trials."""
-        folder = self._store.checkpoint_dir(self.name)
-        try:
-            if not folder.is_dir():
-                return 0
-            with self._writing():
-                self.refresh()
-                if self.recover_lost():
-                    self.refresh()
-                trials = self._cache.history.trials
-                stray = checkpoints.stray_files(self._store, self.name, self.id, trials)
-                for path in stray:
-                    path.unlink(missing_ok=True)
-        except OSError as exc:
-            raise checkpoints.unusable_folder(
-                self._store, folder, "look for unfinished checkpoint files", exc
-            ) from None
-        return len(stray)
+        running trial may still be writing, left by processes killed mid-write (trials
+        whose worker is gone are marked lost first); returns how many went
+        (:func:`hpotrack.checkpoint_sweeps.remove_stray`)."""
+        return checkpoint_sweeps.remove_stray(self, self._writing)
 
     def remove_files_of_lost_trials(self) -> None:
         """Once this process has marked trials lost since it last looked (an ask, or the
@@ -465,15 +410,9 @@ class Study(StudyReader):
             self._lost_unswept = 0
 
     def collect_checkpoints(self) -> int:
-        """Delete the checkpoints nothing can load any more (see
-        :func:`hpotrack.checkpoints.unneeded`); returns how many went."""
-        with self._writing():
-            history = self.refresh()
-            resumable = self.method.resumable(history)
-            garbage = checkpoints.unneeded(self._store, self.id, history.trials, resumable)
-            checkpoints.forget(self._store, garbage)
-        checkpoints.delete_files(self._store, garbage)
-        return len(garbage)
+        """Delete the checkpoints nothing can load any more; returns how many went
+        (:func:`hpotrack.checkpoint_sweeps.collect`)."""
+        return checkpoint_sweeps.collect(self, self._writing)
 
     def check(
         self, claimed: Claimed, step: int, value: float, reports: Sequence[MetricRow]
@@ -530,24 +469,3 @@ class Study(StudyReader):
         with self._store.write():
             run_id = self._store.insert_run(self._row.id, provenance)
         return Worker(run_id=run_id, host=hostname(), pid=os.getpid())
-
-
-def _enqueued_values(
-    params: Mapping[str, object] | None, values: dict[str, object], example: str
-) -> Mapping[str, object]:
-    """What :meth:`Study.enqueue` was given to queue: the dict, or the keywords (one form
-    per call: with both, which value wins would be a guess). ``example``: a parameter's
-    name, for the message of a call that gave neither."""
-    if params is not None and values:
-        keywords = ", ".join(f"{name}={value!r}" for name, value in values.items())
-        raise CallError(
-            f"enqueue() takes the values as a dict or as keywords, not both, but got "
-            f"{params!r} and {keywords}: put them all in one of the two"
-        )
-    if params is None and not values:
-        raise CallError(
-            f"enqueue() needs the values of the trial to queue, e.g. study.enqueue({example}=...) "
-            f"or study.enqueue({{{example!r}: ...}}) (values left out are drawn at random; "
-            "{} draws them all)"
-        )
-    return values if params is None else params

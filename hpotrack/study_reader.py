@@ -125,6 +125,19 @@ class StudyReader:
         """Module, qualified name and file of the tuned function (for resume)."""
         return dict(self._row.function)
 
+    def is_current(self) -> bool:
+        """Whether the study stored under this name is still the one this object opened
+        (not deleted, nor deleted and created anew, and with the same method), so that
+        it may be used again without reopening it."""
+        with self._store.reading():
+            row = self._store.find_study(self.name)
+        opened = self._row
+        return row is not None and (row.id, row.created, row.method) == (
+            opened.id,
+            opened.created,
+            opened.method,
+        )
+
     # -- reading ----------------------------------------------------------------------
 
     def refresh(self) -> History:
