@@ -67,6 +67,7 @@ __all__ = [
 _RUN = "decorate the function, @hp.tune(space, method='tpe'), and run train.optimize(n_trials=...)"
 _BOUNDED = "hpotrack's spaces are bounded: hp.Float(low, high{}) over the range that matters"
 _SCHEDULER = "method={!r} of @hp.tune, with budget=hp.Budget(min, max) (grace_period, max_t)"
+_PACKAGES = "hp.methods has the methods and hp.pruners the pruners"
 _STATUS = "return the objective (a number, or a dict with objective= naming the key); raise to fail"
 
 PORTING = {
@@ -135,11 +136,28 @@ PORTING = {
     "TuneBOHB": _SCHEDULER.format("bohb") + ": the scheduler and the search in one",
     "MedianStoppingRule": "a pruner: method=hp.methods.TPE(pruner='median')",
     "PopulationBasedTraining": "method='pbt' of @hp.tune (hp.methods.PBT(...) for options)",
-    "schedulers": "hp.methods has the methods and hp.pruners the pruners",
-    "search": "hp.methods has the methods and hp.pruners the pruners",
+    "schedulers": _PACKAGES,
+    "search": _PACKAGES,
+    # Optuna's module-level names
+    "TrialPruned": (
+        "hpotrack spells it hp.Pruned: trial.report() raises it at a check, and "
+        "raise hp.Pruned() in the function stops the trial as pruned"
+    ),
+    "create_study": (
+        "@hp.tune(space, study=..., db=..., direction=..., method=...) declares the study "
+        "and train.optimize(n_trials=...) runs it; hp.load_study(name) reads one back"
+    ),
+    "samplers": _PACKAGES,
+    "visualization": (
+        "hp.plots draws a study (hp.plots.history(study), hp.plots.slices(study), ...), "
+        "or on the command line hpotrack plot STUDY -o FILE.png"
+    ),
+    "delete_study": "on the command line, hpotrack delete STUDY",
+    "get_all_study_names": "on the command line, hpotrack show lists the studies",
 }
-"""What hpotrack does for a name Hyperopt's ``hp`` or Ray's ``tune`` has: a script ported
-by renaming the import (``import hpotrack as hp``) is told, not just refused."""
+"""What hpotrack does for a name Hyperopt's ``hp``, Ray's ``tune`` or ``optuna`` has: a
+script ported by renaming the import (``import hpotrack as hp``) is told, not just
+refused."""
 
 
 if not TYPE_CHECKING:  # type checkers must still catch a misspelt hp.Flaot

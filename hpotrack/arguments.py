@@ -15,6 +15,16 @@ from hpotrack.errors import CallError
 F = TypeVar("F", bound=Callable[..., Any])
 
 INSTEAD = {
+    # optimize()'s own options given to @hp.tune (Ray Tune's Tuner and Hyperopt's fmin
+    # take them with the search's definition)
+    "n_trials": "the run takes it: train.optimize(n_trials=...), the study's total",
+    "timeout": "the run takes it: train.optimize(timeout=...), in seconds",
+    "n_jobs": "the run takes it: train.optimize(n_jobs=...), processes on this machine",
+    "progress": "the run takes it: train.optimize(progress=True) shows a bar",
+    "max_budget": (
+        "the run takes it: train.optimize(max_budget=...), the steps (epochs, say) the "
+        "study's trials train in total"
+    ),
     "storage": "db= takes the database file: a path such as 'hpotrack.db', not a URL",
     "study_name": "study= names the study (load_study takes it first: load_study(name, db=...))",
     "sampler": "method= chooses the search: a name ('tpe') or hp.methods.TPE(...)",

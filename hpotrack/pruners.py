@@ -213,20 +213,33 @@ def _hint(value: object) -> str:
     objects (``optuna.pruners.MedianPruner(...)``, ``HyperbandPruner()``), if anything."""
     if isinstance(value, dict):
         return ""
-    name = value if isinstance(value, str) else type(value).__name__
+    if isinstance(value, str) and _bare_name(value) in PRUNERS:
+        return f"; did you mean {_bare_name(value)!r}?"
+    return _class_hint(value if isinstance(value, str) else type(value).__name__)
+
+
+def _class_hint(name: str) -> str:
+    """What hpotrack calls Optuna's pruner class ``name`` (``MedianPruner``), if anything."""
     bare = _bare_name(name)
     if bare in BUDGET_PRUNERS:
         return (
             "; Hyperband-style pruning is a method in hpotrack: method='hyperband' (or "
             "'sha', 'bohb') with budget=hp.Budget(min, max) on @hp.tune"
         )
-    if bare in PRUNERS and isinstance(value, str):
-        return f"; did you mean {bare!r}?"
     if bare in PRUNERS:
         return f"; {name} is hp.pruners.{PRUNERS[bare].__name__}(...), with the same options"
     if bare == "nop":
         return "; pruner=None (the default) stops no trial"
     return ""
+
+
+if not TYPE_CHECKING:  # type checkers must still catch a misspelt hp.pruners.Medain
+
+    def __getattr__(name: str) -> Any:
+        """Only for names the module lacks: Optuna's pruner classes
+        (``hp.pruners.MedianPruner``) name hpotrack's."""
+        hint = _class_hint(name) if name.endswith("Pruner") else ""
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}{hint}")
 
 
 def _bare_name(name: str) -> str:

@@ -85,6 +85,15 @@ class Edge:
             )
 
 
+FROZEN_TRIAL_NAMES = {  # what Optuna's FrozenTrial calls what a TrialRecord has
+    "intermediate_values": "study.curve(number) gives them, {metric: [(step, value), ...]}",
+    "user_attrs": "every metric the function returned is in .metrics",
+    "datetime_start": ".started, in Unix seconds (study.to_dataframe() gives datetimes)",
+    "datetime_complete": ".finished, in Unix seconds (study.to_dataframe() gives datetimes)",
+    "values": ".value: hpotrack optimizes one objective (the other metrics are in .metrics)",
+}
+
+
 @dataclass(frozen=True)
 class TrialRecord(Generic[V]):
     """One stored trial as users and methods see it. Times are Unix seconds.
@@ -160,6 +169,14 @@ class TrialRecord(Generic[V]):
         if self.started is None or self.finished is None:
             return None
         return self.finished - self.started
+
+    if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for names a record lacks: Optuna's ``FrozenTrial`` names
+            (``intermediate_values``) name hpotrack's."""
+            hint = f"; {FROZEN_TRIAL_NAMES[name]}" if name in FROZEN_TRIAL_NAMES else ""
+            raise AttributeError(f"'TrialRecord' object has no attribute {name!r}{hint}")
 
     @property
     def stopped_from_outside(self) -> bool:

@@ -90,11 +90,12 @@ def _clause(
     if parent not in params:
         others = [n for n in params if n != name]
         close = difflib.get_close_matches(parent, others, n=1)
-        hint = (
-            f"; did you mean {close[0]!r}?"
-            if close
-            else f" (the space has {', '.join(map(repr, others))})"
-        )
+        if close:
+            hint = f"; did you mean {close[0]!r}?"
+        elif others:
+            hint = f" (the space has {', '.join(map(repr, others))})"
+        else:  # the only parameter: "(the space has )" named nothing
+            hint = f": add {parent!r} to the space, as a hp.Choice([...]) of its options"
         raise SpaceError(f"`when` names {parent!r}, which is not a parameter of the space{hint}")
     owner = params[parent]
     if not isinstance(owner, Choice):

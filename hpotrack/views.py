@@ -156,6 +156,8 @@ OPTUNA_NAMES = {  # what another library's study or results call what, and hpotr
     "best_trial": "study.best",
     "best_params": "study.best.params",
     "best_value": "study.best.value",
+    "study_name": "study.name",
+    "get_trials": "study.trials",
     "trials_dataframe": "study.to_dataframe()",
     "enqueue_trial": "study.enqueue(params)",
     "optimize": "train.optimize(n_trials=...) on the function decorated with @hp.tune",

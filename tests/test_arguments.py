@@ -34,6 +34,17 @@ def test_optunas_study_arguments_on_tune_say_what_hpotrack_takes(
         hp.tune(SPACE, **{keyword: "x"})
 
 
+@pytest.mark.parametrize("keyword", ["n_trials", "timeout", "n_jobs", "progress", "max_budget"])
+def test_optimizes_options_on_tune_point_at_optimize(keyword: str) -> None:
+    """``@hp.tune(space, n_trials=50)`` (Ray Tune's Tuner and Hyperopt's fmin take the
+    count with the search) listed tune()'s parameters, not where the option goes."""
+    with pytest.raises(CallError) as raised:
+        hp.tune(SPACE, **{keyword: 1})
+    assert str(raised.value).startswith(
+        f"tune() takes no {keyword}=: the run takes it: train.optimize({keyword}="
+    )
+
+
 def test_optunas_optimize_arguments_say_what_hpotrack_takes(tmp_path: Path) -> None:
     train = hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0)(objective)
     with pytest.raises(CallError, match=r"^optimize\(\) takes no callbacks=: hpotrack has no"):

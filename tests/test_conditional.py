@@ -75,6 +75,11 @@ def test_when_is_stored_checked_and_shown() -> None:
             {"kernel": ["rbf"], "gamma": hp.Float(0, 1, when={"zzz": "rbf"})},
             "`when` names 'zzz', which is not a parameter of the space (the space has 'kernel')",
         ),
+        (  # the only parameter: the hint named no other ("the space has )")
+            {"gamma": hp.Float(0, 1, when={"kernel": "rbf"})},
+            "parameter 'gamma': `when` names 'kernel', which is not a parameter of the space: "
+            "add 'kernel' to the space, as a hp.Choice([...]) of its options",
+        ),
         (
             {"kernel": ["linear", "rbf"], "gamma": hp.Float(0, 1, when={"kernel": "rfb"})},
             "parameter 'gamma': `when` gives a value 'kernel' never takes: kernel='rfb' is "

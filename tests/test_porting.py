@@ -49,6 +49,24 @@ def test_hyperopts_and_rays_names_on_the_module_say_hpotracks(name: str, hint: s
     assert hint in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("TrialPruned", "hpotrack spells it hp.Pruned: trial.report() raises it at a check"),
+        ("create_study", "@hp.tune(space, study=..., db=..., direction=..., method=...)"),
+        ("samplers", "hp.methods has the methods and hp.pruners the pruners"),
+        ("visualization", "hp.plots draws a study"),
+        ("delete_study", "on the command line, hpotrack delete STUDY"),
+    ],
+)
+def test_optunas_names_on_the_module_say_hpotracks(name: str, hint: str) -> None:
+    """``raise hp.TrialPruned()`` (Optuna's ``optuna.TrialPruned``) was a bare
+    AttributeError, raised in the middle of a trial."""
+    with pytest.raises(AttributeError) as raised:
+        getattr(hp, name)
+    assert str(raised.value).startswith(f"module 'hpotrack' has no attribute {name!r}; {hint}")
+
+
 def test_the_hint_table_hides_no_public_name() -> None:
     assert not set(hp.PORTING) & (set(hp.__all__) | set(vars(hp)) - {"PORTING"})
     # an imported submodule is an attribute of the package: a module named choice.py made

@@ -492,6 +492,30 @@ def test_optunas_pruner_objects_and_names_say_what_hpotrack_calls_them(
     assert hint in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("MedianPruner", "; MedianPruner is hp.pruners.Median(...), with the same options"),
+        ("PercentilePruner", "; PercentilePruner is hp.pruners.Percentile(...), with the same"),
+        ("ThresholdPruner", "; ThresholdPruner is hp.pruners.Threshold(...), with the same"),
+        ("HyperbandPruner", "; Hyperband-style pruning is a method in hpotrack"),
+        ("NopPruner", "; pruner=None (the default) stops no trial"),
+    ],
+)
+def test_optunas_pruner_classes_on_hp_pruners_name_hpotracks(name: str, hint: str) -> None:
+    """``hp.pruners.MedianPruner(n_startup_trials=5)``, Optuna's spelling with the import
+    renamed, was a bare AttributeError."""
+    with pytest.raises(AttributeError) as raised:
+        getattr(hp.pruners, name)
+    assert str(raised.value).startswith(
+        f"module 'hpotrack.pruners' has no attribute {name!r}{hint}"
+    )
+    with pytest.raises(AttributeError) as other:
+        hp.pruners.Medain  # type: ignore[attr-defined]  # noqa: B018 - the access is the test
+    assert str(other.value) == "module 'hpotrack.pruners' has no attribute 'Medain'"
+    assert not hasattr(hp.pruners, name)
+
+
 # -- pruner_from -----------------------------------------------------------------------------------
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -117,3 +119,27 @@ def test_a_bad_edge_is_a_method_error(args: tuple[Any, ...], message: str) -> No
     with pytest.raises(MethodError, match=re.escape(message)):
         Edge(*args)
     assert type(Edge(np.int64(3), "mutation").parent) is int  # numpy's count, stored plain
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("intermediate_values", "study.curve(number) gives them, {metric: [(step, value), ...]}"),
+        ("user_attrs", "every metric the function returned is in .metrics"),
+        ("datetime_start", ".started, in Unix seconds (study.to_dataframe() gives datetimes)"),
+        ("values", ".value: hpotrack optimizes one objective"),
+    ],
+)
+def test_optunas_frozen_trial_names_say_hpotracks(name: str, hint: str) -> None:
+    """``study.best.intermediate_values`` (Optuna's ``best_trial.intermediate_values``)
+    was a bare AttributeError; a record still pickles and copies as before (the hint is
+    only for names it lacks), and another name stays a plain AttributeError."""
+    record = full()
+    with pytest.raises(AttributeError) as raised:
+        getattr(record, name)
+    assert str(raised.value).startswith(f"'TrialRecord' object has no attribute {name!r}; {hint}")
+    with pytest.raises(AttributeError) as other:
+        record.colour  # type: ignore[attr-defined]  # noqa: B018 - the access is the test
+    assert str(other.value) == "'TrialRecord' object has no attribute 'colour'"
+    assert pickle.loads(pickle.dumps(record)) == record
+    assert copy.deepcopy(record) == record

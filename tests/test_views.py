@@ -38,6 +38,8 @@ def test_optunas_best_trials_says_hpotrack_has_one_objective(db: Path) -> None:
 
 def test_optunas_other_names_keep_their_spelling_hint() -> None:
     assert str(missing_attribute("best_trial")).endswith("; hpotrack spells it study.best")
+    assert str(missing_attribute("study_name")).endswith("; hpotrack spells it study.name")
+    assert str(missing_attribute("get_trials")).endswith("; hpotrack spells it study.trials")
     assert str(missing_attribute("colour")) == "'Study' object has no attribute 'colour'"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from hpotrack.methods import registry
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import BUILTIN, known_methods, register, resolve
@@ -58,9 +59,12 @@ _CLASSES = {cls: module for module, cls in BUILTIN.values()}  # "TPE" -> "tpe"
 if not TYPE_CHECKING:  # type checkers must still catch a misspelt hp.methods.TEP
 
     def __getattr__(name: str) -> Any:
-        """A method class (``hp.methods.TPE``), its module imported on first use."""
+        """A method class (``hp.methods.TPE``), its module imported on first use; another
+        library's class (Optuna's ``TPESampler``) is an error naming hpotrack's."""
         if name not in _CLASSES:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            spelling = registry.class_spelling(name)
+            hint = f"; hpotrack spells it {spelling}, as method= of @hp.tune" if spelling else ""
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}{hint}")
         cls = getattr(importlib.import_module(f"{__name__}.{_CLASSES[name]}"), name)
         globals()[name] = cls  # found directly from now on
         return cls

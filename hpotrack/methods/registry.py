@@ -159,6 +159,7 @@ ALIASES = {  # names users of other libraries try, and what hpotrack calls them
     "successivehalving": "sha", "smac": "bayes",
     "tpesampler": "tpe", "randomsampler": "random", "gridsampler": "grid",
     "gpsampler": "bayes", "cmaessampler": "evolution", "nsgaiisampler": "evolution",
+    "bruteforce": "grid", "bruteforcesampler": "grid",
     "tpesuggest": "tpe", "atpesuggest": "tpe", "randsuggest": "random", "rand": "random",
     "annealsuggest": "evolution", "anneal": "evolution", "hyperopt": "tpe",
     "hyperoptsearch": "tpe", "optunasearch": "tpe", "bayesoptsearch": "bayes",
@@ -193,6 +194,18 @@ def _suggestion(method: object) -> str:
         return f"; did you mean {ALIASES[bare]!r}?"
     close = difflib.get_close_matches(lowered, known_methods(), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def class_spelling(name: str) -> str | None:
+    """hpotrack's spelling of another library's sampler or search class ``name`` asked of
+    ``hp.methods`` (Optuna's ``TPESampler``: ``hp.methods.TPE(...)``), None for a name
+    that is none of theirs."""
+    bare = "".join(c for c in name.lower() if c.isalnum())
+    if bare in OPTIONS:
+        return OPTIONS[bare]
+    if bare in ALIASES:
+        return f"hp.methods.{BUILTIN[ALIASES[bare]][1]}(...)"
+    return None
 
 
 def from_json(data: dict[str, Any]) -> Method:

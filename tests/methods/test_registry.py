@@ -39,6 +39,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
         ("cmaes", "; did you mean 'evolution'?"),  # was "did you mean 'bayes'?"
         ("TPESampler", "; did you mean 'tpe'?"),  # Optuna's class names
         ("CmaEsSampler", "; did you mean 'evolution'?"),
+        ("BruteForceSampler", "; did you mean 'grid'?"),
         ("successive_halving", "; did you mean 'sha'?"),
         (TPE, ": pass an instance, method=hp.methods.TPE(), or its name"),
         ("nothing-like-it", ""),
@@ -49,6 +50,32 @@ def test_an_unknown_method_suggests_what_was_likely_meant(given: object, hint: s
     with pytest.raises(MethodError) as raised:
         resolve(given)  # type: ignore[arg-type]
     assert str(raised.value).startswith(f"unknown method {given!r}{hint} (known methods: auto,")
+
+
+@pytest.mark.parametrize(
+    ("name", "spelling"),
+    [
+        ("TPESampler", "hp.methods.TPE(...)"),
+        ("RandomSampler", "hp.methods.Random(...)"),
+        ("GPSampler", "hp.methods.Bayes(...)"),
+        ("CmaEsSampler", "hp.methods.Evolution(...)"),
+        ("BruteForceSampler", "hp.methods.Grid(...)"),
+        ("QMCSampler", "hp.methods.Random(qmc=True)"),
+    ],
+)
+def test_optunas_sampler_classes_on_hp_methods_name_hpotracks(name: str, spelling: str) -> None:
+    """``hp.methods.TPESampler(seed=0)``, Optuna's ``optuna.samplers.TPESampler`` with the
+    import renamed, was a bare AttributeError."""
+    with pytest.raises(AttributeError) as raised:
+        getattr(hp.methods, name)
+    assert str(raised.value) == (
+        f"module 'hpotrack.methods' has no attribute {name!r}; hpotrack spells it "
+        f"{spelling}, as method= of @hp.tune"
+    )
+    with pytest.raises(AttributeError) as other:
+        hp.methods.Tpe  # type: ignore[attr-defined]  # noqa: B018 - the access is the test
+    assert str(other.value) == "module 'hpotrack.methods' has no attribute 'Tpe'"
+    assert not hasattr(hp.methods, name)
 
 
 def test_stored_options_unknown_to_this_version_are_an_error() -> None:
