@@ -43,7 +43,7 @@ def fail(store: Store, study: StudyRow, history: History, method: Method) -> int
     """
     lost = find(store, study.id, history.unfinished(TrialState.RUNNING))
     found = time.time()
-    retried = 0
+    batch = retries.Batch(method, history, store, study)
     for running, reason in lost:
         record = history.trials[running.number]
         stopped = retries.stopped_by_its_check(
@@ -72,17 +72,7 @@ def fail(store: Store, study: StudyRow, history: History, method: Method) -> int
                 max(record.checks),
             )
             continue
-        number = history.next_number + retried
-        retried += retries.queue(
-            record,
-            running.id,
-            number,
-            reason,
-            method=method,
-            history=history,
-            store=store,
-            study=study,
-        )
+        batch.add(record, running.id, reason)
         log.warning("trial %d of study %r: %s", running.number, study.name, reason)
     return len(lost)
 

@@ -14,8 +14,8 @@ per configuration), and its ``retried`` edge names the step. Not past a check th
 had not made yet (the first report after resuming would stand in for it, ranked with a
 later step's value); not at its last check when that check may have stopped it (see
 :meth:`_Lost.may_have_stopped`). A retry lost again before it saved resumes where it did.
-Everything here reads the stored history and checkpoint rows, but :func:`queue`, which
-inserts the retry in the transaction that stores the failure.
+Everything here reads the stored history and checkpoint rows, but :meth:`Batch.add`,
+which inserts the retry in the transaction that stores the failure.
 """
 
 from __future__ import annotations
@@ -69,38 +69,46 @@ def retry_of(
     )
 
 
-def queue(
-    record: TrialRecord,
-    trial_id: int,
-    number: int,
-    reason: str,
-    *,
-    method: Method,
-    history: History,
-    store: Store,
-    study: StudyRow,
-) -> bool:
-    """Queue trial ``number``, the retry of ``record`` (stored as ``trial_id``, failed
-    for ``reason``), if it gets one (:func:`retry_of`); whether it did. Inside a write
-    transaction; the caller makes the next read look for it."""
-    retry = retry_of(
-        record, trial_id, reason, method=method, history=history, store=store, study=study
-    )
-    if retry is None:
-        return False
-    store.insert_trial(
-        study.id,
-        number=number,
-        state=TrialState.QUEUED,
-        params=record.params,
-        budget=record.budget,
-        bracket=record.bracket,
-        rung=retry.rung,
-        checks=retry.checks,
-        origin=Origin.RETRIED.value,
-        parents=retry.parents,
-    )
-    return True
+@dataclass
+class Batch:
+    """The retries one write transaction queues (:meth:`add`), numbered after
+    ``history``'s trials in the order they are queued: nothing here applies them to
+    ``history``, so the batch counts them (:attr:`queued`); the caller makes the next
+    read look for them."""
+
+    method: Method
+    history: History
+    store: Store
+    study: StudyRow
+    queued: int = 0
+
+    def add(self, record: TrialRecord, trial_id: int, reason: str) -> None:
+        """Queue the retry of ``record`` (stored as ``trial_id``, failed for ``reason``)
+        as the next trial number, if it gets one (:func:`retry_of`)."""
+        retry = retry_of(
+            record,
+            trial_id,
+            reason,
+            method=self.method,
+            history=self.history,
+            store=self.store,
+            study=self.study,
+        )
+        if retry is None:
+            return
+        self.store.insert_trial(
+            self.study.id,
+            number=self.history.next_number + self.queued,
+            state=TrialState.QUEUED,
+            params=record.params,
+            budget=record.budget,
+            bracket=record.bracket,
+            rung=retry.rung,
+            checks=retry.checks,
+            origin=Origin.RETRIED.value,
+            parents=retry.parents,
+        )
+        self.queued += 1
 
 
 def stopped_by_its_check(

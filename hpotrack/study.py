@@ -344,22 +344,13 @@ class Study(StudyReader):
                 record, stamp = claims.release(self._store, self._row.id, claimed, running)
                 self._cache.apply(record, claimed.trial_id, stamp.seq)
             # last, so that no change applied to the cache after them has a higher seq
-            retried = 0
-            for claimed, outcome in stored:
-                if outcome.retry:
-                    record = history.trials[claimed.number]
-                    number = history.next_number + retried
-                    retried += retries.queue(
-                        record,
-                        claimed.trial_id,
-                        number,
-                        outcome.error or "",
-                        method=self.method,
-                        history=history,
-                        store=self._store,
-                        study=self._row,
-                    )
-            if retried:
+            retrying = [(claimed, outcome) for claimed, outcome in stored if outcome.retry]
+            if not retrying:
+                return
+            batch = retries.Batch(self.method, history, self._store, self._row)
+            for claimed, outcome in retrying:
+                batch.add(history.trials[claimed.number], claimed.trial_id, outcome.error or "")
+            if batch.queued:
                 self._cache.stale()  # written here, not applied: the next read must look
 
     def checks_for(self, claimed: Claimed) -> TrialChecks | None:

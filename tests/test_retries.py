@@ -1,6 +1,6 @@
 """``hpotrack.retries``: which failed trials run again (the decision, on records; the
 resuming from checkpoints is tested with real kill -9 in test_recovery and
-test_multifidelity)."""
+test_multifidelity), and how one transaction numbers their retries."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import hpotrack as hp
 from hpotrack.records import Edge, TrialRecord, TrialState
-from hpotrack.retries import Retry, is_interruption, retry_of
+from hpotrack.retries import Batch, Retry, is_interruption, retry_of
 
 LOST = "worker lost: process 1 on vm is gone"
 CTRL_C = "interrupted (KeyboardInterrupt)"
@@ -79,3 +79,38 @@ def test_losses_count_along_the_chain_of_retries_but_interruptions_do_not(db: Pa
 def test_interruptions_are_told_by_their_reason() -> None:
     assert is_interruption(CTRL_C) and is_interruption("interrupted (SIGTERM)")
     assert not is_interruption(LOST) and not is_interruption(None)
+
+
+def test_a_batch_numbers_its_retries_after_the_trials_in_the_order_queued(db: Path) -> None:
+    """Trials 3 (lost), 4 (a manual call, lost) and 5 (interrupted) fail in one
+    transaction: 3 and 5 get retries 6 and 7, each with its ``retried`` edge and reason;
+    4 gets none and takes no number."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="b", db=db, seed=0)
+    def f(x: float) -> float:
+        return x
+
+    f.optimize(n_trials=3)
+    store = f.study.store
+    row = store.find_study("b")
+    assert row is not None
+    failed = [(3, "sampled", LOST), (4, "manual", LOST), (5, "sampled", CTRL_C)]
+    with store.write():
+        ids = [
+            store.insert_trial(row.id, number=number, state=TrialState.FAILED,
+                               params={"x": number / 10}, origin=origin).id
+            for number, origin, _ in failed
+        ]  # fmt: skip
+    history = f.study.refresh()
+    with store.write():
+        batch = Batch(f.study.method, history, store, row)
+        for (number, _, reason), trial_id in zip(failed, ids, strict=True):
+            batch.add(history.trials[number], trial_id, reason)
+    assert batch.queued == 2
+    trials = f.study.refresh().trials
+    assert [(t.number, t.state, t.origin, t.params) for t in trials[6:]] == [
+        (6, TrialState.QUEUED, "retried", {"x": 0.3}),
+        (7, TrialState.QUEUED, "retried", {"x": 0.5}),
+    ]
+    assert trials[6].parents == (Edge(3, "retried", step=None, detail=LOST),)
+    assert trials[7].parents == (Edge(5, "retried", step=None, detail=CTRL_C),)

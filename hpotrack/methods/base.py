@@ -111,7 +111,7 @@ class Method(ABC):
     def resumable(self, history: History) -> Collection[int] | None:
         """Trials whose latest checkpoint a future proposal of this method may start
         from; None: any trial whose line has not gone on (see
-        :func:`hpotrack.checkpoints.unneeded`). Lets old checkpoints be deleted."""
+        :func:`hpotrack.checkpoint_sweeps.unneeded`). Lets old checkpoints be deleted."""
         return None
 
     def trials_to_complete(self, history: History) -> int | None:

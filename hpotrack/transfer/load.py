@@ -100,7 +100,7 @@ def _warn_checkpoints_left_behind(study: Study) -> None:
 def _retry(store: Store, row: StudyRow, running: Mapping[int, int]) -> None:
     """Queue a retry of each trial that was running when exported (stored as failed;
     ``running``: number -> id) as for a trial whose worker was lost
-    (:func:`hpotrack.retries.queue`: while the study's ``retries`` allow, never for a
+    (:meth:`hpotrack.retries.Batch.add`: while the study's ``retries`` allow, never for a
     manual call, nor where the method runs such trials again itself): its worker is not
     in this database, and its run must not be lost with it (a grid cell never run, a
     promotion never trained). Inside the import's write transaction."""
@@ -119,18 +119,9 @@ def _retry(store: Store, row: StudyRow, running: Mapping[int, int]) -> None:
         )
         return
     history = study.refresh()
-    queued = 0
+    batch = retries.Batch(method, history, store, row)
     for number, trial_id in running.items():
-        queued += retries.queue(
-            history.trials[number],
-            trial_id,
-            history.next_number + queued,
-            RUNNING_ERROR,
-            method=method,
-            history=history,
-            store=store,
-            study=row,
-        )
+        batch.add(history.trials[number], trial_id, RUNNING_ERROR)
 
 
 def _insert_all(store: Store, table: str, rows: list[dict[str, Any]]) -> None:
