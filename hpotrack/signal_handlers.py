@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import signal
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 Handler = Callable[[int, Any], Any]
@@ -37,6 +38,27 @@ def is_hpotrack_handler(handler: Any) -> bool:
     """Whether ``handler`` was set by :func:`set_handler` (``SIG_DFL``, ``SIG_IGN`` and
     None, a handler not set from Python, never are)."""
     return callable(handler) and handler in _hpotrack_handlers
+
+
+@contextmanager
+def sigint_held_for_children() -> Iterator[None]:
+    """Hold SIGINT in this thread while it starts processes: they inherit the held mask
+    through fork and exec. A worker that spawn starts imports the script again (scikit-
+    learn, the user's data) before any of hpotrack's code runs in it, and Ctrl-C in that
+    time printed an import traceback per worker; held, it waits until the worker takes
+    SIGINT over (:func:`release_sigint`). Only this thread's mask: a Ctrl-C to this
+    process is still raised here, by Python's handler, which any thread may run."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def release_sigint() -> None:
+    """Let SIGINT reach this thread again (see :func:`sigint_held_for_children`); one
+    that came while it was held is delivered now."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _give_forked_child_the_process_dispositions() -> None:

@@ -37,7 +37,7 @@ from hpotrack.provenance import (
     started_by,
 )
 from hpotrack.runner import Ran, Terminated, ignored, terminated_as_interrupted
-from hpotrack.signal_handlers import set_handler
+from hpotrack.signal_handlers import release_sigint, set_handler, sigint_held_for_children
 from hpotrack.terminal import clear_lines_for_the_parents_bar
 from hpotrack.text import PREFIX, plural
 from hpotrack.worker_logs import Relay, forward_to_parent
@@ -233,15 +233,17 @@ def _run_round(
         getattr(sys.stdout, "errors", None),
         bar.enabled,  # what a worker writes on the terminal must clear the bar's line
     )
+    taking_signals = context.RawArray("b", jobs)  # 1 once that worker's _work runs
     processes = [
-        context.Process(target=_work, args=(*job, results, level), daemon=True) for _ in range(jobs)
+        context.Process(target=_work, args=(*job, results, level, taking_signals, i), daemon=True)
+        for i in range(jobs)
     ]
-    with cpu_shares(jobs):
-        for process in processes:
-            process.start()
-            workers.add(process.pid)
     errors: list[BaseException] = []
     try:
+        with cpu_shares(jobs), sigint_held_for_children():
+            for process in processes:
+                process.start()
+                workers.add(process.pid)
         with bar:
             while any(p.is_alive() for p in processes):
                 _collect(results, errors, relay, wait=0.5)
@@ -252,9 +254,10 @@ def _run_round(
         _collect(results, errors, relay, wait=0.0)
         _stop_if_interrupted(processes)
     except (KeyboardInterrupt, Terminated) as exc:
-        _interrupt(processes, signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        signum = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+        _interrupt(processes, signum, taking_signals)
         _collect(results, [], relay, wait=0.0)  # what they said as they stopped
-        raise
+        raise exc.with_traceback(None) from None  # from here up, not multiprocessing's frames
     if errors:
         raise errors[0]
     return {p.pid: code for p in processes if (code := p.exitcode) not in _STOPPED}
@@ -336,6 +339,8 @@ def _work(
     bar_shown: bool,
     results: Any,
     level: int,
+    taking_signals: Any,
+    index: int,
 ) -> None:
     """Body of one worker process. Its errors and its log records from ``level`` up
     (the parent's level of the ``hpotrack`` logger) go to the parent through
@@ -343,7 +348,9 @@ def _work(
     resume`` command line, or None: ``sys.argv``, the parent's too; the IPython cells
     that ran it, or None), and its standard output handles what it cannot encode with
     the parent's ``output_errors``; while the parent shows its progress bar
-    (``bar_shown``), what it writes on the terminal starts on a cleared line."""
+    (``bar_shown``), what it writes on the terminal starts on a cleared line. It sets
+    ``taking_signals[index]`` once its handlers are set, and takes the SIGINT the parent
+    held while starting it (``sigint_held_for_children``)."""
     from hpotrack.tune import tuned_function
 
     _stop_once()
@@ -352,6 +359,8 @@ def _work(
     if bar_shown:
         clear_lines_for_the_parents_bar()
     try:
+        taking_signals[index] = 1
+        release_sigint()  # a Ctrl-C that came as spawn imported the script: raised here
         _stop_when_the_parent_dies()  # may raise ParentGone at once: inside the try
         tuned = tuned_function(load_function(reference), study)
         forward_to_parent(results, level)  # after the script's own logging set-up, if any
@@ -453,7 +462,8 @@ def _stop_if_interrupted(processes: Sequence[BaseProcess]) -> None:
     raise it here, and the caller passes it on to the other workers. Before, the others
     went on and ``optimize()`` returned as if nothing had happened; when every worker was
     interrupted, it returned quietly short of its target."""
-    # -SIGINT: it came while spawn imported the script, before _work took SIGINT over
+    # -SIGINT: the function gave SIGINT back its default action (one that came while spawn
+    # imported the script waited for _work: sigint_held_for_children)
     stopped = [p.pid for p in processes if p.exitcode in (INTERRUPTED, -signal.SIGINT)]
     if stopped:
         log.warning(
@@ -477,7 +487,7 @@ def _collect(results: Any, errors: list[BaseException], relay: Relay, *, wait: f
         return
 
 
-def _interrupt(processes: Sequence[BaseProcess], signum: int) -> None:
+def _interrupt(processes: Sequence[BaseProcess], signum: int, taking_signals: Any) -> None:
     """Pass the parent's Ctrl-C (SIGINT) or SIGTERM on, so each worker marks its running
     trial as interrupted by it. The same signal, not SIGINT for both: after a SIGTERM to
     the whole job, a SIGINT arriving while the worker's SIGTERM was pending could be
@@ -485,14 +495,17 @@ def _interrupt(processes: Sequence[BaseProcess], signum: int) -> None:
     thread; a trial sleeping or waiting then went on until the parent's 10 s ran out,
     and its reason read KeyboardInterrupt. A second SIGTERM merges with the first.
 
-    The workers get ``STOP_GRACE_S`` together to store their trials and exit; then those
-    still running are terminated (before, each got its own 10 s, one after another)."""
-    for process in processes:
+    A worker still importing the script (``taking_signals`` 0: its SIGINT is held, and
+    it runs no trial) is terminated at once. The workers get ``STOP_GRACE_S`` together to
+    store their trials and exit; then those still running are terminated (before, each
+    got its own 10 s, one after another)."""
+    started = [(i, p) for i, p in enumerate(processes) if p.pid is not None]
+    for i, process in started:
         if process.is_alive() and process.pid is not None:
-            os.kill(process.pid, signum)
+            os.kill(process.pid, signum if taking_signals[i] else signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
-    for process in processes:
+    for _, process in started:
         process.join(timeout=max(0.0, deadline - time.monotonic()))
-    for process in processes:
+    for _, process in started:
         if process.is_alive():
             process.terminate()

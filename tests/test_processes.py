@@ -339,6 +339,48 @@ def test_sigint_to_a_worker_as_it_starts_stops_the_run_as_later(tmp_path: Path) 
     assert "was interrupted (KeyboardInterrupt); stopping the others" in done.stderr
 
 
+CTRL_C_AS_WORKERS_IMPORT = """\
+import os, signal, time
+import hpotrack as hp
+if __name__ == '__mp_main__':  # a worker imports it: Ctrl-C comes as it loads its data
+    try:
+        os.close(os.open('pressed', os.O_CREAT | os.O_EXCL))
+        os.killpg(0, signal.SIGINT)  # the terminal's Ctrl-C: the whole process group
+    except FileExistsError:
+        pass
+    time.sleep(60)
+@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db')
+def f(x):
+    return x
+if __name__ == '__main__':
+    try:
+        f.optimize(n_trials=20, n_jobs=2)
+    except KeyboardInterrupt:
+        print('KeyboardInterrupt')
+"""
+
+
+def test_ctrl_c_as_the_workers_import_the_script_prints_no_traceback_of_theirs(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C while the workers still import the script (scikit-learn, the user's data;
+    spawn runs it before any of hpotrack's code): each worker printed the traceback of
+    its import. The workers now start with SIGINT held and run no trial yet, so the
+    parent ends them; the call raises KeyboardInterrupt alone."""
+    (tmp_path / "job.py").write_text(CTRL_C_AS_WORKERS_IMPORT)
+    done = subprocess.run(
+        [sys.executable, "job.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,  # its own process group, as a terminal gives a command
+    )
+    assert done.stdout.split() == ["KeyboardInterrupt"], done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert len(hp.load_study("s", db=tmp_path / "h.db").trials) == 0
+
+
 def test_workers_killed_each_time_they_start_end_the_call_with_one_error(tmp_path: Path) -> None:
     """Every worker killed as it starts (the OOM killer, as each loads too much data):
     nothing is run, so the call fails saying so instead of starting workers forever."""
@@ -876,7 +918,7 @@ def test_workers_that_do_not_stop_share_one_grace_period_then_are_terminated(
         process.start()
         assert ready.wait(60)
         processes.append(_Joins(process, timeouts))
-    workers._interrupt(processes, signal.SIGINT)  # type: ignore[arg-type]
+    workers._interrupt(processes, signal.SIGINT, [1, 1])  # type: ignore[arg-type]
     for process in processes:
         process.process.join(10)
         assert process.exitcode == -signal.SIGTERM
