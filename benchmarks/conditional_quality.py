@@ -177,6 +177,7 @@ def parse_args() -> argparse.Namespace:
     add("--quick", action="store_true", help=f"2 seeds, {QUICK_TRIALS} trials: a smoke test")
     add("--workers", type=int, choices=(1, 2), default=2, help="processes (default 2)")
     add("--out", type=output_file, help="also write the tables as markdown to this file")
+    add("--seeds-out", type=output_file, help="also write each run's best value as JSON")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.trials = min(args.seeds, 2), args.trials or QUICK_TRIALS

@@ -18,6 +18,7 @@ import functools
 import gc
 import importlib.util
 import itertools
+import json
 import math
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +35,7 @@ from _common import (
     Report,
     comma_names,
     environment,
+    git_revision,
     load_average,
     median,
     one_blas_thread,
@@ -444,7 +447,23 @@ def quality_tables(
             optimum,
         )
     overview_table(report, args.methods, args.tasks, best, baseline)
+    if args.seeds_out:
+        write_seeds(args.seeds_out, args, best)
     return best
+
+
+def write_seeds(
+    path: Path, args: argparse.Namespace, best: Mapping[tuple[str, str], list[float]]
+) -> None:
+    """Each run's best value as JSON, ``{task: {method: [seed 0's, seed 1's, ...]}}``, with
+    the trials and the hpotrack checkout: two checkouts' files pair seed by seed (the
+    medians of the tables do not say how many seeds each side won)."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for (method, task), values in best.items():
+        runs.setdefault(task, {})[method] = values
+    checkout = Path(hp.__file__).resolve().parent
+    header = {"hpotrack": f"{checkout} at {git_revision(checkout)}", "trials": args.trials}
+    path.write_text(json.dumps({**header, "best": runs}, indent=1) + "\n")
 
 
 def timing(args: argparse.Namespace, report: Report) -> dict[str, dict[int, Any]]:
@@ -536,6 +555,7 @@ def parse_args() -> argparse.Namespace:
     add("--timing", action="store_true", help="also time suggestions at 100-1,000 trials")
     add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
     add("--out", type=output_file, help="also write the tables to this markdown file")
+    add("--seeds-out", type=output_file, help="also write each run's best value as JSON")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.trials = min(args.seeds, 2), args.trials or 20

@@ -4,6 +4,7 @@ written is one line before the run, not after it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -133,11 +134,19 @@ def test_pbt_fewer_segments_than_planned_are_no_note(tmp_path: Path) -> None:
 def test_methods_quality_runs_hpotrack_rows_on_synthetic_tasks_without_optuna(
     tmp_path: Path,
 ) -> None:
-    args = ("--methods", "random", "--tasks", "branin", "--seeds", "1", "--trials", "3")
+    args = ("--methods", "random", "--tasks", "branin", "--seeds", "2", "--trials", "3")
     hidden = ("optuna", "sklearn", "pytest")  # pytest: the bench extra does not install it
-    result = run_benchmark("methods_quality", *args, "--workers", "1", cwd=tmp_path, hidden=hidden)
+    seeds_out = tmp_path / "seeds.json"
+    result = run_benchmark(
+        "methods_quality", *args, "--workers", "1", "--seeds-out", str(seeds_out),
+        cwd=tmp_path, hidden=hidden,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "| random " in result.stdout
+    written = json.loads(seeds_out.read_text())
+    assert written["trials"] == 3 and written["hpotrack"].startswith(str(ROOT / "hpotrack"))
+    branin = written["best"]["branin"]["random"]  # one best per seed, seed 0 first
+    assert len(branin) == 2 and branin[0] != branin[1] and all(v >= 0.397887 for v in branin)
     refused = run_benchmark(
         "methods_quality", "--methods", "random,optuna-tpe", "--tasks", "branin,hgb",
         cwd=tmp_path, hidden=hidden,
@@ -204,8 +213,12 @@ def test_conditional_quality_quick_runs_every_method_beside_optuna(tmp_path: Pat
     """Optuna's rows suggest inside the branch (define-by-run); every row has a result."""
     pytest.importorskip("optuna")
     args = ("--quick", "--tasks", "branches", "--seeds", "1", "--workers", "1")
-    result = run_benchmark("conditional_quality", *args, cwd=tmp_path)
+    seeds_out = tmp_path / "seeds.json"
+    result = run_benchmark(
+        "conditional_quality", *args, "--seeds-out", str(seeds_out), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
+    assert len(json.loads(seeds_out.read_text())["best"]["branches"]["optuna-tpe"]) == 1
     table = result.stdout.split("branches: model choice", 1)[1].split("Overview", 1)[0]
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")]
     assert rows[1:] == [

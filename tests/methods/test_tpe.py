@@ -53,6 +53,8 @@ class TestTPEUnivariateWithoutLiar(MethodSuite):
         ({"min_bandwidth": 0.0}, "`0 < min_bandwidth <= 1` must hold"),
         ({"prior_weight": -1.0}, "`prior_weight > 0` must hold, but got prior_weight=-1.0"),
         ({"prior_weight": math.nan}, "prior_weight=nan"),
+        ({"sharpen_after": 0}, "`sharpen_after >= 1` must hold for a whole number"),
+        ({"sharpen_after": 60.5}, "sharpen_after=60.5"),
     ],
 )
 def test_invalid_options_are_refused(options: dict[str, object], message: str) -> None:
@@ -67,6 +69,48 @@ def test_options_are_stored_as_plain_json_and_restored() -> None:
     assert stored["options"]["gamma"] == 1.0 and isinstance(stored["options"]["gamma"], float)
     assert from_json(stored) == method
     assert hp.methods.resolve("tpe") == TPE()
+
+
+def test_a_study_stored_before_the_bandwidth_schedule_resumes_without_it() -> None:
+    stored = TPE().to_json()
+    assert stored["options"]["sharpen_after"] == 60
+    del stored["options"]["sharpen_after"]
+    assert from_json(stored) == TPE(sharpen_after=None)
+
+
+def test_the_bandwidth_factor_stays_up_to_sharpen_after_then_shrinks_as_a_square_root() -> None:
+    method = TPE(bandwidth_factor=0.5, sharpen_after=60)
+    assert [method.bandwidth_factor_at(n) for n in (0, 10, 60)] == [0.5, 0.5, 0.5]
+    assert method.bandwidth_factor_at(240) == pytest.approx(0.25)  # 0.5 * sqrt(60 / 240)
+    assert method.bandwidth_factor_at(135) == pytest.approx(0.5 * 2 / 3)  # sqrt(60 / 135)
+    assert TPE(sharpen_after=None).bandwidth_factor_at(240) == 0.5
+
+
+def test_the_good_density_narrows_on_the_schedule() -> None:
+    """One observation at 0.5 on [0, 1], with the prior's weight 1: half of the mixture
+    each, so the pooled variance is (1 / 12) / 2 and Scott's rule for n = 1, k = 1 gives
+    (4 / 3) ** (1 / 5) * sqrt(1 / 24), times the bandwidth factor."""
+    space = Space.from_user({"x": Float(0.0, 1.0)})
+    scott = (4 / 3) ** (1 / 5) * math.sqrt(1 / 24)  # 0.21621
+    method = TPE(bandwidth_factor=0.5, sharpen_after=60)
+    point = np.array([[0.5]])
+    for n_observed, width in [(60, 0.5 * scott), (240, 0.25 * scott), (6000, 0.05 * scott)]:
+        good, bad = method.estimators(space, point, point, n_observed)
+        assert good.bandwidths[0] == pytest.approx(width, rel=1e-12)
+        assert bad.bandwidths[0] == pytest.approx(width, rel=1e-12)
+
+
+def test_proposals_sharpen_only_past_sharpen_after_observations() -> None:
+    """The schedule counts the trials with a value: the first 61 proposals (asked with at
+    most 60 of them) are those of the constant factor, later ones differ."""
+
+    def proposals(method: TPE) -> list[dict[str, Value]]:
+        history = simulate(method, MIXED_SPACE, 75, seed=1, objective=encoded_distance)
+        return [t.params for t in history.trials]
+
+    scheduled, constant = proposals(TPE()), proposals(TPE(sharpen_after=None))
+    assert scheduled[:61] == constant[:61]
+    assert all(a != b for a, b in zip(scheduled[61:], constant[61:], strict=True))
 
 
 def test_startup_trials_are_random_search_draws() -> None:
