@@ -61,18 +61,11 @@ class CliError(click.ClickException):
 def one_line(exc: click.UsageError, path: str, args: Sequence[str] = ()) -> CliError:
     """A click usage error as one line that names the help to read, instead of click's
     usage block; ``path`` is the command's (``hpotrack show``) when the error has no
-    context, ``args`` what it was given. ``--db`` after a command is the group's option put
-    in the wrong place: the line says where it goes. An argument that starts with a dash
-    (trial -1, a study named -x) reads as an unknown option to click: the line says so."""
+    context, ``args`` what it was given. An argument that starts with a dash (trial -1, a
+    study named -x) reads as an unknown option to click: the line says so."""
     ctx = exc.ctx
     if ctx is not None:
         path = ctx.command_path
-    root, _, command = path.partition(" ")
-    if isinstance(exc, click.NoSuchOption) and exc.option_name == "--db" and command:
-        return CliError(
-            f"--db is an option of {root} itself: put --db PATH before the command "
-            f"({root} --db PATH {command} ...)"
-        )
     if isinstance(exc, click.NoSuchOption) and ctx is not None and not exc.possibilities:
         dashed = _dashed_argument(ctx.command, path, exc.option_name, args)
         if dashed is not None:
@@ -137,12 +130,73 @@ class Command(click.Command):
         except click.UsageError as exc:  # raised by the command itself (ctx.fail, ...)
             raise one_line(exc, ctx.command_path) from None
 
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """A command's options, then the group's ``--db``, which it takes too."""
+        super().format_options(ctx, formatter)
+        group = ctx.parent
+        if group is None:
+            return
+        db = next((p for p in group.command.params if p.name == "db"), None)
+        if isinstance(db, click.Option):
+            with formatter.section(f"Options of {group.command_path}"):
+                formatter.write_dl([(f"--db {db.metavar}", db.help or "")])
+
 
 class Group(Command, click.Group):
     """The ``hpotrack`` group: its own usage errors (an unknown command, say) and those
-    of its commands are one line."""
+    of its commands are one line, and its ``--db`` may come after the command too."""
 
     command_class = Command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._db_first(ctx, args))
+
+    def _db_first(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``args`` with a ``--db PATH`` given after the command moved before it, where
+        the group reads it: ``hpotrack show mlp --db runs.db`` is how Optuna's
+        ``--storage`` and sqlite-utils' path are typed, and it was an error. Only
+        options of the command: not after ``--``, nor the value of one of its options
+        (``export mlp -o --db`` writes a file named ``--db``)."""
+        at = _command_index(args)
+        command = None if at is None else self.get_command(ctx, args[at])
+        if at is None or command is None:
+            return args
+        taking_values = {
+            name
+            for param in command.params
+            if isinstance(param, click.Option) and not param.is_flag and not param.count
+            for name in param.opts
+        }
+        moved: list[str] = []
+        rest: list[str] = []
+        tail = iter(args[at + 1 :])
+        for token in tail:
+            if token == "--":
+                rest += [token, *tail]
+            elif token in taking_values:
+                rest += [token, *islice(tail, 1)]
+            elif token == "--db":
+                path = next(tail, None)
+                if path is None:  # read before the command, it would take the command's name
+                    raise click.UsageError("Option '--db' requires an argument.", ctx)
+                moved += [token, path]
+            elif token.startswith("--db="):
+                moved.append(token)
+            else:
+                rest.append(token)
+        return [*args[:at], *moved, args[at], *rest]
+
+
+def _command_index(args: Sequence[str]) -> int | None:
+    """Where the command's name is in the group's ``args`` (after the group's own
+    options: ``--db PATH``, flags), None when there is none."""
+    tokens = iter(enumerate(args))
+    for index, token in tokens:
+        if token == "--db":
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return index
+    return None
 
 
 class WholeNumber(click.IntRange):

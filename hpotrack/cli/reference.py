@@ -34,7 +34,7 @@ def render(group: click.Group = cli, prog: str = "hpotrack") -> str:
         "",
         f"Usage: `{_usage(group, root)}`",
         "",
-        "Options of the group, given before the command (every command also takes",
+        "Options of the group, given before or after the command (every command also takes",
         "`-h`/`--help` after its name):",
         "",
         *_option_lines(group, root),

@@ -281,8 +281,7 @@ def test_user_errors_are_one_line_and_leave_the_study_alone(mlp: Path) -> None:
         (["trial", "mlp"], "Missing argument 'NUMBER' (see 'cli trial --help')"),
         (["nope"], "No such command 'nope' (see 'cli --help')"),
         (["--nope", "show"], unknown_option("--nope") + " (see 'cli --help')"),
-        (["show", "--db", "other.db"], "put --db PATH before the command (cli --db PATH show"),
-        (["show", "mlp", "--db=other.db"], "put --db PATH before the command"),
+        (["show", "mlp", "--db"], "Option '--db' requires an argument"),
         (["best", "%"], "no study named '%'"),
     ]:
         result = invoke(mlp, *argv)
@@ -290,6 +289,36 @@ def test_user_errors_are_one_line_and_leave_the_study_alone(mlp: Path) -> None:
         assert result.stderr.count("\n") == 1 and result.stdout == "", result.output
         assert "Usage:" not in result.stderr and "Try '" not in result.stderr
     assert records(mlp) == before
+
+
+def test_db_may_come_after_the_command(mlp: Path, tmp_path: Path) -> None:
+    """``hpotrack show mlp --db runs.db``, as Optuna's ``--storage`` is typed, reads that
+    file (it was an error: "put --db PATH before the command"); a ``--db`` that is the
+    value of a command's option, or after ``--``, is left to the command."""
+
+    def run(*argv: str) -> Result:
+        result = CliRunner().invoke(cli, list(argv))
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        return result
+
+    def numbers(result: Result) -> list[int]:
+        assert result.exit_code == 0, result.output
+        return [trial["number"] for trial in json.loads(result.stdout)]
+
+    assert numbers(run("show", "mlp", "--db", str(mlp), "--format", "json")) == [0, 1, 2, 3, 4]
+    assert numbers(run("show", f"--db={mlp}", "mlp", "--format", "json")) == [0, 1, 2, 3, 4]
+    missing = tmp_path / "missing.db"  # given twice, the last one counts, as click's options do
+    assert numbers(run("--db", str(missing), "show", "mlp", "--db", str(mlp), "--format", "json"))
+    assert run("show", "mlp", "--db", str(missing)).output.startswith(
+        f"Error: no database at {missing}"
+    )
+    exported = run("export", "mlp", "--format", "json", "-o", "--db", "--db", str(mlp))
+    assert exported.exit_code == 0, exported.output
+    assert len(json.loads((tmp_path / "--db").read_text())["trials"]) == 5  # cwd: tmp_path
+    named = run("--db", str(mlp), "show", "--", "--db")
+    assert is_user_error(named) and "no study named '--db'" in named.output
+    assert "--db FILE" in run("show", "--help").output
+    assert not missing.exists() and records(mlp)[0]["number"] == 0
 
 
 @pytest.mark.parametrize(
