@@ -16,6 +16,7 @@ the values that complete trials reported at ``s``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import sys
 from abc import ABC, abstractmethod
@@ -215,6 +216,8 @@ def _hint(value: object) -> str:
         return ""
     if isinstance(value, str) and _bare_name(value) in PRUNERS:
         return f"; did you mean {_bare_name(value)!r}?"
+    if isinstance(value, str) and (close := difflib.get_close_matches(value, PRUNERS, n=1)):
+        return f"; did you mean {close[0]!r}?"  # a typo: 'medain'
     return _class_hint(value if isinstance(value, str) else type(value).__name__)
 
 

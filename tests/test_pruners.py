@@ -480,6 +480,8 @@ def test_a_hyperband_style_pruner_says_it_is_a_method(name: str) -> None:
         ("MedianPruner", "; did you mean 'median'?"),
         ("Percentile", "; did you mean 'percentile'?"),
         ("nop", "; pruner=None (the default) stops no trial"),
+        ("medain", "; did you mean 'median'?"),  # a typo gets the near name
+        ("percentil", "; did you mean 'percentile'?"),
     ],
 )  # fmt: skip
 def test_optunas_pruner_objects_and_names_say_what_hpotrack_calls_them(
