@@ -39,7 +39,13 @@ from hpotrack.signal_handlers import set_handler
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
 from hpotrack.trial import Pruned, Trial
-from hpotrack.trial_warnings import warn_never_stopped, warn_retrained, warn_unchecked, warn_unsaved
+from hpotrack.trial_warnings import (
+    warn_never_stopped,
+    warn_retrained,
+    warn_texted,
+    warn_unchecked,
+    warn_unsaved,
+)
 
 log = logging.getLogger("hpotrack")
 
@@ -114,6 +120,7 @@ def run_trial(
         raise
     finally:
         background.discard(trial)
+    warn_texted(study, trial, result)
     if outcome.state is TrialState.COMPLETE and trial.missed_its_checks():
         warn_unchecked(study, trial)
     if outcome.state is TrialState.COMPLETE and not (manual or trial.saved_a_checkpoint):

@@ -1,13 +1,17 @@
 """What a trial's run tells the user once per study and process, after the trial ran: a
 loop that saved no checkpoint for a method that goes on from them, retrained the steps
-of the trial it continues, reported as it trained to a method that stops none, or never
-reported the objective where its method checks. Each is a mistake nothing else shows:
-the search quietly becomes another one, or pays twice for its steps."""
+of the trial it continues, reported as it trained to a method that stops none, never
+reported the objective where its method checks, or returned a metric that is no data.
+Each is a mistake nothing else shows: the search quietly becomes another one, pays
+twice for its steps, or stores text where numbers were meant."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hpotrack.budget import Budget
 from hpotrack.claims import Claimed
+from hpotrack.jsonable import jsonable
 from hpotrack.records import Origin
 from hpotrack.study import Study
 from hpotrack.trial import TO_STOP_TRIALS, Trial
@@ -141,3 +145,26 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
         study.objective,
         hint,
     )
+
+
+def warn_texted(study: Study, trial: Trial, result: object) -> None:
+    """Say once per study and process that the function returned metrics that are no
+    JSON values (a fitted model, an object of its own), which are stored as their text
+    (``repr``): read back, each is a string, and nothing said so."""
+    if not isinstance(result, Mapping):
+        return
+    texted = [
+        f"{name!r} ({type(value).__name__})"
+        for name, value in result.items()
+        if not isinstance(value, str) and isinstance(jsonable(value), str)
+    ]
+    if texted:
+        warn_once(
+            f"{study.db_path}:{study.name}:texted",
+            "study %r: trial %d returned %s, stored as text (repr), not as data: return "
+            "numbers, text, or lists and dicts of them, and save a model with "
+            "trial.save_checkpoint(model)",
+            study.name,
+            trial.number,
+            ", ".join(texted),
+        )

@@ -1416,6 +1416,31 @@ def test_a_numpy_array_metric_is_stored_as_a_list(db: Path) -> None:
     assert trials[0].metrics["per_class"] == [0.25, 0.75]
 
 
+def test_a_metric_that_is_no_data_is_stored_as_text_and_said_once(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A returned model (or any object JSON cannot hold) is stored as its repr: read
+    back it is a string, so the run says so, once per study, naming each such metric."""
+
+    class Model:
+        def __repr__(self) -> str:
+            return "Model()"
+
+    @hp.tune(SPACE, study="s", db=db, seed=0)
+    def train(x: float, n: int, opt: str) -> Any:
+        return {"value": x, "model": Model(), "raw": b"ab", "name": "text", "sizes": (1, 2)}
+
+    with caplog.at_level(logging.WARNING, logger="hpotrack"):
+        trials = train.optimize(n_trials=3).trials
+    assert [t.metrics["model"] for t in trials] == ["Model()"] * 3
+    said = [r.getMessage() for r in caplog.records if "stored as text" in r.getMessage()]
+    assert said == [
+        "study 's': trial 0 returned 'model' (Model), 'raw' (bytes), stored as text "
+        "(repr), not as data: return numbers, text, or lists and dicts of them, and save "
+        "a model with trial.save_checkpoint(model)"
+    ]
+
+
 def test_nan_objective_is_never_the_best(db: Path) -> None:
     values = iter([float("nan"), 3.0, float("nan"), 2.0])
 
