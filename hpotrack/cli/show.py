@@ -77,32 +77,37 @@ def show(
 ) -> None:
     """List the studies, or the trials of STUDY.
 
-    Above a study's trials, its seed: seed= of @hp.tune, or the one drawn when the study
-    was created; the same script run with it on a new database repeats the search.
-    A study with a budget names it above its trials, with the steps they trained in all
-    (what --max-budget of resume counts), and each trial the step its value was measured
-    at (step: its budget if complete, the check that stopped it if pruned; values compare
-    only at equal steps) and the steps it trained itself (a trial that continued a
-    checkpoint, a promotion say, counts those after the checkpoint's step; one that found
-    no checkpoint trained from scratch and counts them all); trials that reached a rung
-    of a multi-fidelity method show their rung (the last one checked; the line above
-    says at which steps the rungs reached so far checked trials) and bracket.
-    Parameters named like a column (state, value, ...) show as param_<name>. A
-    conditional parameter a trial left inactive (when=) is a blank cell, and JSON leaves
-    its key out of that trial's object; the Choice option None reads None (JSON: null),
-    so the two never look alike. Below the
-    table, "method:" says what the method noted of the latest configuration it proposed
-    (auto: which method it chose and why); in the list of studies, an auto study's
-    method reads "auto (tpe)", the one it chose last (JSON and CSV keep "auto"). A note
-    below the table names running trials whose worker is gone (killed, say); the list
-    of studies counts them. On a terminal, long text is cut to fit: parameter values,
-    study names, and on one too narrow for the table the parameters fold into one
-    column (duration, origin, trained and method go when that needs the room, the
-    list of studies its last activity); to a pipe or a file every column stays whole.
-    A method column, which method proposed each trial (auto's choice: "auto (tpe)"),
-    is in the table only when the trials shown came from more than one (a study
-    reopened with another method, or auto changing its choice); JSON and CSV always
-    have it (the registered name: "tpe").
+    \b
+      hpotrack show                    the studies in the database
+      hpotrack show mlp                every trial of study mlp
+      hpotrack show mlp --top 10       its 10 best trials
+      hpotrack show mlp --format csv   as CSV (or json), every column whole
+
+    Above the trials: the study's seed (seed= of @hp.tune, or the one drawn when it was
+    created: the same script run with it on a new database repeats the search) and,
+    with a budget, the steps its trials trained in all (what resume --max-budget
+    counts). Below: what the method noted of the latest configuration it proposed
+    (auto: which method it chose and why), and running trials whose worker is gone
+    (killed, say).
+
+    With a budget, a trial's step is where its value was measured (its budget if
+    complete, the check that stopped it if pruned: values compare only at equal steps)
+    and trained the steps it trained itself (after the checkpoint it continued, if it
+    found one); multi-fidelity methods add its rung (the last one checked; the line
+    above the table says at which steps the rungs reached so far checked trials) and
+    bracket.
+
+    Parameters named like a column (state, value, ...) show as param_<name>. One a
+    trial left inactive (when=) is a blank cell, and JSON leaves its key out; the
+    Choice option None reads None (JSON: null). A method column (auto's choice reads
+    "auto (tpe)") is in the table when the trials shown came from more than one
+    method; JSON and CSV always have it ("tpe"). In the list of studies, an auto
+    study's method reads "auto (tpe)", the one it chose last (JSON and CSV: "auto"),
+    and running trials whose worker is gone are counted.
+
+    On a terminal, long text is cut to fit, and on one too narrow the parameters fold
+    into one column (duration, origin, trained and method go when that needs the
+    room); to a pipe or a file every column stays whole.
     """
     if study is None:
         given = [option for option, value in (("--top", top), ("--state", states),
