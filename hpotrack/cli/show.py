@@ -92,10 +92,11 @@ def show(
 
     With a budget, a trial's step is where its value was measured (its budget if
     complete, the check that stopped it if pruned: values compare only at equal steps)
-    and trained the steps it trained itself (after the checkpoint it continued, if it
-    found one); multi-fidelity methods add its rung (the last one checked; the line
-    above the table says at which steps the rungs reached so far checked trials) and
-    bracket.
+    and trained the steps it trained itself (a trial that continued a checkpoint, a
+    promotion say, counts those after the checkpoint's step; one that found no
+    checkpoint trained from scratch and counts them all); multi-fidelity methods add
+    its rung (the last one checked; the line above the table says at which steps the
+    rungs reached so far checked trials) and bracket.
 
     Parameters named like a column (state, value, ...) show as param_<name>. One a
     trial left inactive (when=) is a blank cell, and JSON leaves its key out; the
