@@ -8,6 +8,8 @@ between runs (times, pids, hosts).
 ``REPRO_CRASH="grid:5:KILL tpe:3:INT"`` makes the process send itself that signal in
 trial 5 of study ``grid`` (``kill -9``), then in trial 3 of ``tpe`` (Ctrl-C), each once:
 run the stage again after each crash to resume.
+
+``REPRO_STUDIES="pbt"`` runs only the studies it names (all of them when empty or unset).
 """
 
 from __future__ import annotations
@@ -111,7 +113,9 @@ def run(db: str, stage: str) -> dict[str, list[dict[str, Any]]]:
     """Every study of :data:`STUDIES` in ``db`` taken to its ``stage`` target, and what
     its trials are."""
     found = {}
-    for name, (method, space, function, budget, half, full) in STUDIES.items():
+    chosen = os.environ.get("REPRO_STUDIES", "").split() or list(STUDIES)
+    for name in chosen:
+        method, space, function, budget, half, full = STUDIES[name]
         tuned = hp.tune(space, method=method, study=name, seed=11, db=db, budget=budget)
         study = tuned(function).optimize(n_trials=half if stage == "half" else full)
         found[name] = [repeated(trial) for trial in study.trials]

@@ -29,11 +29,13 @@ Trials = dict[str, list[dict[str, Any]]]
 
 
 def run_stage(
-    db: Path, stage: str, hash_seed: int, crash: str = ""
+    db: Path, stage: str, hash_seed: int, crash: str = "", studies: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """``repro_workload.py DB STAGE`` in a new process with that ``PYTHONHASHSEED``."""
+    """``repro_workload.py DB STAGE`` in a new process with that ``PYTHONHASHSEED``, for
+    the ``studies`` named (all when empty)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": str(hash_seed)}
     env["REPRO_CRASH"] = crash
+    env["REPRO_STUDIES"] = studies
     return subprocess.run(
         [sys.executable, str(WORKLOAD), str(db), stage],
         env=env,
@@ -43,9 +45,10 @@ def run_stage(
     )
 
 
-def trials_after(db: Path, stage: str, hash_seed: int) -> Trials:
-    """The trials of every study once a process took ``db`` to ``stage``."""
-    done = run_stage(db, stage, hash_seed)
+def trials_after(db: Path, stage: str, hash_seed: int, studies: str = "") -> Trials:
+    """The trials of the ``studies`` named (all when empty) once a process took ``db``
+    to ``stage``."""
+    done = run_stage(db, stage, hash_seed, studies=studies)
     assert done.returncode == 0, done.stderr
     found: Trials = json.loads(done.stdout)
     return found
@@ -147,11 +150,12 @@ def test_a_population_stopped_in_its_first_generation_trains_what_one_run_does(
     """PBT keys a segment's draws on its member and segment, not on the trial number
     that a crash's retry shifts: stopped in member 2's first segment (``kill -9`` or
     Ctrl-C) and resumed, every segment, member 3's first one included, samples and
-    exploits with what an uninterrupted run's drew."""
+    exploits with what an uninterrupted run's drew (the population alone: the other
+    studies of that run have no part in it)."""
     db = tmp_path / "h.db"
-    stopped = run_stage(db, "full", hash_seed=0, crash=f"pbt:2:{signal}")
+    stopped = run_stage(db, "full", hash_seed=0, crash=f"pbt:2:{signal}", studies="pbt")
     assert stopped.returncode != 0, stopped.stderr
-    resumed = trials_after(db, "full", hash_seed=5)["pbt"]
+    resumed = trials_after(db, "full", hash_seed=5, studies="pbt")["pbt"]
     assert resumed[2]["state"] == "failed"
     assert segments(resumed) == segments(uninterrupted["pbt"])
 

@@ -10,6 +10,7 @@ import io
 import json
 import math
 import re
+import shutil
 import sqlite3
 import sys
 import threading
@@ -194,10 +195,23 @@ def make_studies(db: Path) -> None:
     make_pbt_study(db)
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    db = tmp_path / "source.db"
+@pytest.fixture(scope="module")
+def made_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`make_studies` once for the module: most of its tests start from them."""
+    db = tmp_path_factory.mktemp("made") / "source.db"
     make_studies(db)
+    close_stores()
+    return db
+
+
+@pytest.fixture
+def source(made_studies: Path, tmp_path: Path) -> Path:
+    """This test's own copy of :func:`made_studies` (some import into it), with its
+    checkpoint folder (checkpoint paths are stored relative to it)."""
+    db = tmp_path / "source.db"
+    with closing(sqlite3.connect(made_studies)) as made, closing(sqlite3.connect(db)) as copy:
+        made.backup(copy)
+    shutil.copytree(f"{made_studies}.ckpt", f"{db}.ckpt")
     return db
 
 
