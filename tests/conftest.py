@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import compileall
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+import hpotrack
 from hpotrack import workers
 from hpotrack.cache import TrialCache
 from hpotrack.store import Store, close_stores
@@ -17,6 +20,22 @@ from hpotrack.store import Store, close_stores
 # data generation failed under load (pytest-xdist's workers on 2 cores with other jobs).
 settings.register_profile("hpotrack", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("hpotrack")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_once() -> None:
+    """hpotrack, the tests, examples and benchmarks compiled to ``__pycache__`` once, when
+    ``PYTHONDONTWRITEBYTECODE`` is set (as on this project's CI machine): the suite starts
+    hundreds of Python processes (workers, the CLI, scripts), and none of them writes
+    its bytecode then, so each compiled hpotrack from source again, 0.3 s a process."""
+    if not sys.flags.dont_write_bytecode:  # the first process to import a module writes it
+        return
+    root = Path(__file__).resolve().parents[1]
+    for folder in (
+        Path(hpotrack.__file__).parent,
+        *(root / n for n in ("tests", "examples", "benchmarks")),
+    ):
+        compileall.compile_dir(folder, quiet=1)
 
 
 @pytest.fixture(autouse=True)
