@@ -45,8 +45,8 @@ STORES = [HP, HP_MEDIAN, MEMORY, MEMORY_MEDIAN, RDB, RDB_MEDIAN]
 # trial's every check so far.)
 CAPS = {HP: None, HP_MEDIAN: 200_000, MEMORY: 1_000_000, MEMORY_MEDIAN: 200_000, RDB: 10_000}
 CAPS[RDB_MEDIAN] = 1_000
-QUICK_CAPS = {HP: None, HP_MEDIAN: 1_000, MEMORY: None, MEMORY_MEDIAN: None, RDB: 300}
-QUICK_CAPS[RDB_MEDIAN] = 300
+QUICK_CAPS = {HP: None, HP_MEDIAN: 200, MEMORY: None, MEMORY_MEDIAN: None, RDB: 50}
+QUICK_CAPS[RDB_MEDIAN] = 50
 MARKS = 10  # time stamps per trial: the first and the last tenth of its reports
 
 
@@ -154,7 +154,7 @@ def parse_args() -> argparse.Namespace:
     add("--skip-optuna", action="store_true", help="only hpotrack's rows")
     add("--out", type=output_file, help="also write the tables to this markdown file")
     args = parser.parse_args()
-    quick = ([1, 2], [300, 1_000])
+    quick = ([1, 2], [50, 200])
     args.trials, args.reports = quick if args.quick else ([1, 10, 50], [1_000, 10_000, 100_000])
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.caps = QUICK_CAPS if args.quick else CAPS

@@ -26,8 +26,6 @@ from collections.abc import Sequence
 import numpy as np
 from _common import Report, comma_names, environment, one_blas_thread, output_file, versions_of
 from multifidelity_replay import LATE, Recording, recorded
-from scipy.stats import spearmanr
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 RUNGS = (1, 3, 9)  # Budget(1, 27) with eta = 3, below the top
 SIZES = (10, 20, 60, 150)  # fully trained configurations to learn from
@@ -38,6 +36,10 @@ MIN_CONFIGS = 2 * max(SIZES)  # the largest sample learned from, and as many sco
 
 def rank_quality(predicted: np.ndarray, level: np.ndarray) -> float:
     """Spearman's rho of predictions and levels; 0 for a constant prediction (no ranking)."""
+    # imported here, as sklearn in learned(): they take seconds to import, which a refused
+    # command line need not wait for
+    from scipy.stats import spearmanr
+
     if np.ptp(predicted) == 0:
         return 0.0
     return float(spearmanr(predicted, level).statistic)
@@ -53,6 +55,8 @@ def learned(
     inputs: np.ndarray, level: np.ndarray, train: np.ndarray, test: np.ndarray
 ) -> np.ndarray:
     """The late levels of ``test`` predicted by gradient boosting fitted on ``train``."""
+    from sklearn.ensemble import HistGradientBoostingRegressor  # see rank_quality()
+
     leaf = max(2, min(20, len(train) // 5))  # small samples still get a few splits
     model = HistGradientBoostingRegressor(
         max_iter=200, learning_rate=0.05, min_samples_leaf=leaf, random_state=0

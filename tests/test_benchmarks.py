@@ -164,7 +164,7 @@ def test_dense_reports_quick_runs_hpotrack_beside_optuna(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     for row in ("| hpotrack ", "| hpotrack, median pruner ", "| optuna in-memory "):
         assert row in result.stdout
-    assert "not run (over 300 reports)" in result.stdout  # Optuna RDB's cap in --quick
+    assert "not run (over 50 reports)" in result.stdout  # Optuna RDB's cap in --quick
 
 
 def test_dense_reads_quick_reads_a_dense_study_back_beside_optuna(tmp_path: Path) -> None:
@@ -200,8 +200,9 @@ def test_dense_reads_quick_reads_a_dense_study_back_beside_optuna(tmp_path: Path
 def test_rung_predictors_refuses_too_few_configurations_before_recording_any(
     tmp_path: Path,
 ) -> None:
-    pytest.importorskip("sklearn")
-    result = run_benchmark("rung_predictors", "--configs", "20", cwd=tmp_path)
+    """Before importing scikit-learn and scipy too, which take seconds."""
+    hidden = ("sklearn", "scipy")
+    result = run_benchmark("rung_predictors", "--configs", "20", cwd=tmp_path, hidden=hidden)
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(
         "`--configs >= 300` must hold (the predictors learn from up to 150 and are scored "
@@ -212,7 +213,7 @@ def test_rung_predictors_refuses_too_few_configurations_before_recording_any(
 def test_conditional_quality_quick_runs_every_method_beside_optuna(tmp_path: Path) -> None:
     """Optuna's rows suggest inside the branch (define-by-run); every row has a result."""
     pytest.importorskip("optuna")
-    args = ("--quick", "--tasks", "branches", "--seeds", "1", "--workers", "1")
+    args = ("--quick", "--tasks", "branches", "--seeds", "1", "--workers", "2")
     seeds_out = tmp_path / "seeds.json"
     result = run_benchmark(
         "conditional_quality", *args, "--seeds-out", str(seeds_out), cwd=tmp_path

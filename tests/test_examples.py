@@ -17,8 +17,9 @@ import pytest
 import hpotrack as hp
 
 ROOT = Path(__file__).resolve().parents[1]
-# examples with a test of their own below, which checks all that the shared test does
-OWN_TEST = {"quickstart", "pbt_digits", "ridge_hypergradient"}
+# examples with a test of their own below, named test_<example>_..., which checks all that
+# the shared test does: the arguments that test runs it with
+OWN_TEST = {"quickstart": ["3"], "pbt_digits": ["3"], "ridge_hypergradient": ["8"]}
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem not in OWN_TEST)
 ARGS = {  # the first argument of each: N_TRIALS, unless said otherwise
     # ASHA stops the first arrivals at each rung: enough trials that one trains fully
@@ -27,6 +28,8 @@ ARGS = {  # the first argument of each: N_TRIALS, unless said otherwise
     "sha_sgd": ["20"],
 }
 SMALL = ["4"]
+# example -> (its working directory, its run), from :func:`example_runs`
+Runs = dict[str, tuple[Path, Future[subprocess.CompletedProcess[str]]]]
 
 
 def run_example(
@@ -71,21 +74,19 @@ def test_manual_svm_run_again_says_it_has_nothing_to_run(
     assert len(hp.load_study("manual_svm", db=tmp_path / "hpotrack.db").trials) == 3
 
 
-def test_quickstart_tunes_a_real_model_into_hpotrack_db(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
-    result = run_example("quickstart", tmp_path, ["3"])
+def test_quickstart_tunes_a_real_model_into_hpotrack_db(example_runs: Runs) -> None:
+    cwd, result = finished(example_runs, "quickstart")  # 3 trials
     assert result.returncode == 0, result.stderr
     assert "best accuracy" in result.stdout
-    study = hp.load_study("quickstart", db=tmp_path / "hpotrack.db")
+    study = hp.load_study("quickstart", db=cwd / "hpotrack.db")
     assert len(study.trials) == 3 and 0.1 < study.best.value <= 1.0
     assert len(study.curve(0)["accuracy"]) == 3  # one report per fold
 
 
-def test_pbt_digits_trains_a_population_and_prints_its_schedule(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
-    result = run_example("pbt_digits", tmp_path, ["3"])  # 3 segments each
+def test_pbt_digits_trains_a_population_and_prints_its_schedule(example_runs: Runs) -> None:
+    cwd, result = finished(example_runs, "pbt_digits")  # 3 segments each
     assert result.returncode == 0, result.stderr
-    study = hp.load_study("pbt-digits", db=tmp_path / "hpotrack.db")
+    study = hp.load_study("pbt-digits", db=cwd / "hpotrack.db")
     trials = study.trials
     assert len(trials) <= 8 * 3  # population x generations, fewer when members jump ahead
     assert all(t.state == hp.TrialState.COMPLETE for t in trials)
@@ -110,16 +111,15 @@ def test_pbt_digits_trains_a_population_and_prints_its_schedule(tmp_path: Path) 
 
 
 def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
-    tmp_path: Path,
+    example_runs: Runs,
 ) -> None:
-    pytest.importorskip("sklearn")
     import itertools
 
     import numpy as np
 
-    result = run_example("ridge_hypergradient", tmp_path, ["8"])
+    cwd, result = finished(example_runs, "ridge_hypergradient")  # 8 steps
     assert result.returncode == 0, result.stderr
-    study = hp.load_study("ridge-hypergradient", db=tmp_path / "hpotrack.db")
+    study = hp.load_study("ridge-hypergradient", db=cwd / "hpotrack.db")
     trials = study.trials
     assert len(trials) == 8 and all(t.state == hp.TrialState.COMPLETE for t in trials)
     centre = list(trials[0].params.values())  # lam = 1: the centre of [1e-4, 1e4] in log
@@ -154,29 +154,38 @@ def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
 @pytest.fixture(scope="module")
 def example_runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, tuple[Path, Future[subprocess.CompletedProcess[str]]]]]:
+) -> Iterator[Runs]:
     """Every selected example started at once, one per core (most of each run is
-    importing scikit-learn): name -> (its working directory, its run)."""
+    importing scikit-learn): those of the selected tests of their own (``OWN_TEST``)
+    first, in the order of their tests, then those of the shared test."""
     pytest.importorskip("sklearn")
-    wanted = [
+    selected = [item for item in request.session.items if item.parent is request.node]
+    own = [name for item in selected for name in OWN_TEST if item.name.startswith(f"test_{name}_")]
+    shared = [
         item.callspec.params["name"]
-        for item in request.session.items
+        for item in selected
         if getattr(item, "originalname", None) == "test_every_example_runs_with_a_small_budget"
     ]
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
-    runs = {}
-    for name in wanted:
+    runs: Runs = {}
+    for name in own + shared:
         if (ROOT / "examples" / f"{name}.py").exists():
             cwd = tmp_path_factory.mktemp(name)
-            runs[name] = (cwd, pool.submit(run_example, name, cwd))
+            runs[name] = (cwd, pool.submit(run_example, name, cwd, OWN_TEST.get(name)))
     yield runs
     pool.shutdown(cancel_futures=True)
 
 
+def finished(runs: Runs, name: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The working directory and the finished run of examples/<name>.py, which
+    :func:`example_runs` started for a test of its own."""
+    assert name in runs, f"examples/{name}.py was not started: is its test named test_{name}_...?"
+    cwd, run = runs[name]
+    return cwd, run.result()
+
+
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_every_example_runs_with_a_small_budget(
-    name: str, example_runs: dict[str, tuple[Path, Future[subprocess.CompletedProcess[str]]]]
-) -> None:
+def test_every_example_runs_with_a_small_budget(name: str, example_runs: Runs) -> None:
     """Each example tunes a real model into ./hpotrack.db, in a study named after its file
     (or with hyphens, as pbt-digits), and prints the best value it found."""
     if name not in example_runs:  # written concurrently, or removed since collection
