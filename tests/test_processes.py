@@ -75,7 +75,11 @@ def test_four_processes_share_the_target_exactly(tmp_path: Path) -> None:
     assert len(pids) >= 2  # the work really was shared
 
 
-def test_grid_cells_are_claimed_once_across_three_processes(tmp_path: Path) -> None:
+def test_grid_cells_are_claimed_once_across_three_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three processes share the 24 cells; a run after them (here, in this process) finds
+    the grid complete and runs nothing."""
     db = tmp_path / "h.db"
     processes = [start(db, "grid24", "none") for _ in range(3)]
     for process in processes:
@@ -84,7 +88,13 @@ def test_grid_cells_are_claimed_once_across_three_processes(tmp_path: Path) -> N
     cells = [tuple(t.params.values()) for t in trials]
     assert len(cells) == 24 and len(set(cells)) == 24
     assert {t.origin for t in trials} == {"grid"}
-    again = finish(start(db, "grid24", "none"))
+    monkeypatch.setenv("HPOTRACK_DB", str(db))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    with caplog.at_level(logging.INFO, logger="hpotrack"):
+        workloads.grid24.optimize(progress=False)
+    again = "\n".join(r.getMessage() for r in caplog.records)
     assert "grid search is complete" in again and "nothing to run" in again
     assert len(hp.load_study("grid24", db=db).trials) == 24
 
@@ -120,7 +130,7 @@ import contextlib, sqlite3, sys, time
 import hpotrack as hp
 db, seen = sys.argv[1], 0
 deadline = time.monotonic() + 120
-while seen < 300 and time.monotonic() < deadline:
+while seen < 150 and time.monotonic() < deadline:
     try:
         seen = len(hp.load_study("shared", db=db).trials)
     except hp.HpotrackError:  # the writers have not created the file or study yet
@@ -133,7 +143,7 @@ print(seen)
 
 def test_a_reader_reads_while_two_writers_write(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
-    writers = [start(db, "quadratic", "300") for _ in range(2)]
+    writers = [start(db, "quadratic", "150") for _ in range(2)]
     reader = subprocess.run(
         [sys.executable, "-c", READER, str(db)],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -144,7 +154,7 @@ def test_a_reader_reads_while_two_writers_write(tmp_path: Path) -> None:
     for writer in writers:
         finish(writer)
     assert reader.returncode == 0, reader.stderr
-    assert int(reader.stdout) == 300
+    assert int(reader.stdout) == 150
 
 
 def test_n_jobs_starts_workers_that_share_the_study(
@@ -155,9 +165,9 @@ def test_n_jobs_starts_workers_that_share_the_study(
     monkeypatch.syspath_prepend(str(ROOT))
     from tests import workloads
 
-    study = workloads.slow.optimize(n_trials=60, n_jobs=2, progress=False)
+    study = workloads.slow.optimize(n_trials=20, n_jobs=2, progress=False)
     trials = study.trials
-    assert [t.number for t in trials] == list(range(60))
+    assert [t.number for t in trials] == list(range(20))
     assert len({t.pid for t in trials}) == 2
     assert os.getpid() not in {t.pid for t in trials}
 
@@ -481,6 +491,23 @@ def test_workers_tell_what_the_study_does_once_not_once_each(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("the target of 20 is reached") == 1, done.stderr
+
+
+def test_optimize_returns_once_its_workers_end_not_when_the_bar_is_due(tmp_path: Path) -> None:
+    """The parent waited for what the workers send, a redraw of the progress bar at a
+    time, and saw that they had ended only when such a wait ran out: every
+    optimize(n_jobs=2) took up to half a second longer than its workers. With an hour
+    between redraws, the call still returns as its workers end (``run_source``'s
+    timeout fails the test otherwise)."""
+    done = run_script(
+        tmp_path,
+        "if __name__ == '__main__':\n"
+        "    from hpotrack import workers\n"
+        "    workers.REDRAW_EVERY_S = 3600.0\n"
+        "    print(len(f.optimize(n_trials=4, n_jobs=2).trials))\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["4"]
 
 
 def test_workers_keep_quiet_when_the_hpotrack_logger_is_set_to_warnings(tmp_path: Path) -> None:
@@ -865,19 +892,19 @@ def test_a_function_tuned_under_the_main_guard_with_n_jobs_says_the_fix(
 def test_max_budget_is_shared_by_worker_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two workers stop once the study's trials trained 150 epochs between them: the
-    total is read from the database, so neither runs its own 150."""
+    """Two workers stop once the study's trials trained 60 epochs between them: the
+    total is read from the database, so neither runs its own 60."""
     monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
     monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")  # both workers run trials
     monkeypatch.syspath_prepend(str(ROOT))
     from tests import workloads
 
-    study = workloads.halving.optimize(max_budget=150, n_jobs=2, progress=False)
+    study = workloads.halving.optimize(max_budget=60, n_jobs=2, progress=False)
     trials = study.trials
     assert len({t.pid for t in trials}) == 2
     assert all(t.trained is not None for t in trials)
     total = sum(t.trained or 0 for t in trials)
-    assert 150 <= total < 150 + 2 * 9  # at most each worker's last trial beyond it
+    assert 60 <= total < 60 + 2 * 9  # at most each worker's last trial beyond it
     curves = sum(len(study.curve(t.number).get("value", [])) for t in trials)
     assert curves == total  # every epoch counted is one reported
 
@@ -911,13 +938,14 @@ def test_workers_that_do_not_stop_share_one_grace_period_then_are_terminated(
     monkeypatch.setattr(workers, "STOP_GRACE_S", 0.5)
     context = multiprocessing.get_context("spawn")
     timeouts: list[float] = []
-    processes = []
-    for _ in range(2):
-        ready = context.Event()
-        process = context.Process(target=_deaf_to_sigint, args=(ready,), daemon=True)
+    readies = [context.Event() for _ in range(2)]
+    processes = [
+        _Joins(context.Process(target=_deaf_to_sigint, args=(ready,), daemon=True), timeouts)
+        for ready in readies
+    ]
+    for process in processes:  # both import this module at once
         process.start()
-        assert ready.wait(60)
-        processes.append(_Joins(process, timeouts))
+    assert all(ready.wait(60) for ready in readies)
     workers._interrupt(processes, signal.SIGINT, [1, 1])  # type: ignore[arg-type]
     for process in processes:
         process.process.join(10)
