@@ -206,12 +206,16 @@ def made_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def source(made_studies: Path, tmp_path: Path) -> Path:
-    """This test's own copy of :func:`made_studies` (some import into it), with its
-    checkpoint folder (checkpoint paths are stored relative to it)."""
-    db = tmp_path / "source.db"
-    with closing(sqlite3.connect(made_studies)) as made, closing(sqlite3.connect(db)) as copy:
-        made.backup(copy)
-    shutil.copytree(f"{made_studies}.ckpt", f"{db}.ckpt")
+    """This test's own copy of :func:`made_studies` (some import into it)."""
+    return copied_studies(made_studies, tmp_path / "source.db")
+
+
+def copied_studies(made: Path, db: Path) -> Path:
+    """A copy at ``db`` of the database :func:`make_studies` made at ``made``, with its
+    checkpoint folder (checkpoint paths are stored relative to the database)."""
+    with closing(sqlite3.connect(made)) as original, closing(sqlite3.connect(db)) as copy:
+        original.backup(copy)
+    shutil.copytree(f"{made}.ckpt", f"{db}.ckpt")
     return db
 
 

@@ -16,9 +16,11 @@ from click.testing import CliRunner, Result
 
 import hpotrack as hp
 from hpotrack.cli import cli
+from hpotrack.store import close_stores
 from hpotrack.transfer import validate
 from tests.test_transfer import (
     GRID,
+    copied_studies,
     counts,
     export_now,
     export_text,
@@ -27,11 +29,18 @@ from tests.test_transfer import (
 )
 
 
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    db = tmp_path / "source.db"
+@pytest.fixture(scope="module")
+def made_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`make_studies` once for the module; each test gets a copy (:func:`source`)."""
+    db = tmp_path_factory.mktemp("made") / "source.db"
     make_studies(db)
+    close_stores()
     return db
+
+
+@pytest.fixture
+def source(made_studies: Path, tmp_path: Path) -> Path:
+    return copied_studies(made_studies, tmp_path / "source.db")
 
 
 def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:
