@@ -120,7 +120,7 @@ def run_trial(
         raise
     finally:
         background.discard(trial)
-    warn_texted(study, trial, result)
+    warn_texted(study, trial, result, outcome.metrics)
     if outcome.state is TrialState.COMPLETE and trial.missed_its_checks():
         warn_unchecked(study, trial)
     if outcome.state is TrialState.COMPLETE and not (manual or trial.saved_a_checkpoint):

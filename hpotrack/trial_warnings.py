@@ -8,10 +8,11 @@ twice for its steps, or stores text where numbers were meant."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from hpotrack.budget import Budget
 from hpotrack.claims import Claimed
-from hpotrack.jsonable import jsonable
+from hpotrack.jsonable import jsonable_key
 from hpotrack.records import Origin
 from hpotrack.study import Study
 from hpotrack.trial import TO_STOP_TRIALS, Trial
@@ -147,16 +148,17 @@ def warn_unchecked(study: Study, trial: Trial) -> None:
     )
 
 
-def warn_texted(study: Study, trial: Trial, result: object) -> None:
+def warn_texted(study: Study, trial: Trial, result: object, stored: Mapping[str, Any]) -> None:
     """Say once per study and process that the function returned metrics that are no
     JSON values (a fitted model, an object of its own), which are stored as their text
-    (``repr``): read back, each is a string, and nothing said so."""
+    (``repr``): read back, each is a string, and nothing said so. ``stored``: the
+    metrics as the outcome stores them (converted once, by ``parse_result``)."""
     if not isinstance(result, Mapping):
         return
     texted = [
         f"{name!r} ({type(value).__name__})"
         for name, value in result.items()
-        if not isinstance(value, str) and isinstance(jsonable(value), str)
+        if not isinstance(value, str) and isinstance(stored.get(jsonable_key(name)), str)
     ]
     if texted:
         warn_once(
