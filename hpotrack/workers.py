@@ -479,8 +479,8 @@ def _wait_for_news(results: Any, running: Sequence[BaseProcess], timeout: float)
     one that ended since it was found running: its sentinel stays ready), or ``timeout``
     seconds pass. Waiting for what they send alone, the parent saw that the workers had
     ended only once that wait ran out: every ``optimize(n_jobs=N)`` returned up to half
-    a second after its workers had ended (0.4 s on average, measured), and a worker's
-    KeyboardInterrupt stopped the others up to that much later."""
+    a second after its workers had ended, and a worker's KeyboardInterrupt stopped the
+    others up to that much later."""
     # the queue's reading end (multiprocessing documents no public one to wait on)
     multiprocessing.connection.wait([results._reader, *(p.sentinel for p in running)], timeout)
 
