@@ -198,7 +198,13 @@ def make_studies(db: Path) -> None:
 @pytest.fixture(scope="module")
 def made_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """:func:`make_studies` once for the module: most of its tests start from them."""
-    db = tmp_path_factory.mktemp("made") / "source.db"
+    return studies_made_once(tmp_path_factory)
+
+
+def studies_made_once(factory: pytest.TempPathFactory) -> Path:
+    """:func:`make_studies` in a new folder, for a module's fixture to copy per test
+    (:func:`copied_studies`); its connections closed."""
+    db = factory.mktemp("made") / "source.db"
     make_studies(db)
     close_stores()
     return db

@@ -16,7 +16,6 @@ from click.testing import CliRunner, Result
 
 import hpotrack as hp
 from hpotrack.cli import cli
-from hpotrack.store import close_stores
 from hpotrack.transfer import validate
 from tests.test_transfer import (
     GRID,
@@ -26,16 +25,14 @@ from tests.test_transfer import (
     export_text,
     export_while_running,
     make_studies,
+    studies_made_once,
 )
 
 
 @pytest.fixture(scope="module")
 def made_studies(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """:func:`make_studies` once for the module; each test gets a copy (:func:`source`)."""
-    db = tmp_path_factory.mktemp("made") / "source.db"
-    make_studies(db)
-    close_stores()
-    return db
+    return studies_made_once(tmp_path_factory)
 
 
 @pytest.fixture
