@@ -217,8 +217,8 @@ class TunedFunction(Generic[R]):
             )
         except KeyboardInterrupt:  # Ctrl-C: the traceback ends in the user's code, so
             log.info(  # say what became of the study (`hpotrack resume` says its own)
-                "study %r interrupted: the trials that were running are queued to run "
-                "first; optimize() again continues the study",
+                "study %r interrupted: optimize() again continues the study, first "
+                "running again any trial the interruption stopped",
                 self.definition.name,
             )
             raise

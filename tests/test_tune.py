@@ -496,8 +496,8 @@ def test_keyboard_interrupt_fails_the_trial_and_propagates(
     with pytest.raises(KeyboardInterrupt):
         train.optimize(n_trials=6)
     assert info_log.messages[-1] == (
-        "study 's' interrupted: the trials that were running are queued to run first; "
-        "optimize() again continues the study"
+        "study 's' interrupted: optimize() again continues the study, first running "
+        "again any trial the interruption stopped"
     )
     trials = hp.load_study("s", db=db).trials
     assert [t.state.value for t in trials] == ["complete", "complete", "failed", "queued"]

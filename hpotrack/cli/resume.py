@@ -204,7 +204,7 @@ def _run(
             )
     except KeyboardInterrupt:
         click.echo(
-            f"Interrupted: the trials that were running are queued to run first; continue "
+            f"Interrupted; any trial the interruption stopped runs again first. Continue "
             f"with: hpotrack resume {shlex.quote(opened.name)}",
             err=True,
         )

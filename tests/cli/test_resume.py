@@ -522,8 +522,8 @@ def test_ctrl_c_during_resume_says_how_to_continue(tmp_path: Path) -> None:
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130, err
     assert "Traceback" not in err and "Aborted!" not in err
-    assert "Interrupted: the trials that were running are queued to run first" in err
-    assert err.rstrip().endswith("continue with: hpotrack resume script")
+    assert "Interrupted; any trial the interruption stopped runs again first." in err
+    assert err.rstrip().endswith("Continue with: hpotrack resume script")
     queued = [t for t in hp.load_study("script", db=db).trials if t.origin == "retried"]
     assert len(queued) == 1
 
