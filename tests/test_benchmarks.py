@@ -134,7 +134,7 @@ def test_pbt_fewer_segments_than_planned_are_no_note(tmp_path: Path) -> None:
 def test_methods_quality_runs_hpotrack_rows_on_synthetic_tasks_without_optuna(
     tmp_path: Path,
 ) -> None:
-    args = ("--methods", "random", "--tasks", "branin", "--seeds", "2", "--trials", "3")
+    args = ("--methods", "random", "--tasks", "branin,ackley150", "--seeds", "2", "--trials", "3")
     hidden = ("optuna", "sklearn", "pytest")  # pytest: the bench extra does not install it
     seeds_out = tmp_path / "seeds.json"
     result = run_benchmark(
@@ -147,6 +147,8 @@ def test_methods_quality_runs_hpotrack_rows_on_synthetic_tasks_without_optuna(
     assert written["trials"] == 3 and written["hpotrack"].startswith(str(ROOT / "hpotrack"))
     branin = written["best"]["branin"]["random"]  # one best per seed, seed 0 first
     assert len(branin) == 2 and branin[0] != branin[1] and all(v >= 0.397887 for v in branin)
+    assert "ackley150: Ackley, 150-D on [-32.768, 32.768], 3 trials" in result.stdout
+    assert all(15 < v < 22.5 for v in written["best"]["ackley150"]["random"])  # far from 0
     refused = run_benchmark(
         "methods_quality", "--methods", "random,optuna-tpe", "--tasks", "branin,hgb",
         cwd=tmp_path, hidden=hidden,
