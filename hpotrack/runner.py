@@ -82,6 +82,7 @@ def run_trial(
         study=study.name,
         checks=study.checks_for(claimed),
         checkpoints=study.checkpoints_for(claimed),
+        db=study.db_path,
     )
     kwargs: dict[str, Any] = dict(claimed.params)
     if wants_trial(fn):

@@ -176,6 +176,16 @@ class Store(TrialReads, TrialWrites, Connection):
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def run_stored(self, run_id: int, study_id: int, pid: int, started: float) -> bool:
+        """Whether ``runs`` row ``run_id`` is the one process ``pid`` stored for study
+        ``study_id`` at ``started`` (a row of a file made anew at the path, or of a study
+        made anew, may have its id): one lookup by primary key."""
+        found = self.conn.execute(
+            "SELECT 1 FROM runs WHERE id = ? AND study_id = ? AND pid = ? AND started = ?",
+            (run_id, study_id, pid, started),
+        ).fetchone()
+        return found is not None
+
     # -- trials: the hot path -----------------------------------------------------------
 
     def summary(self, study_id: int) -> StudySummary:

@@ -460,3 +460,12 @@ class Study(StudyReader):
         with self._store.write():
             run_id = self._store.insert_run(self._row.id, provenance)
         return Worker(run_id=run_id, host=hostname(), pid=os.getpid())
+
+    def has_run(self, worker: Worker, started: float) -> bool:
+        """Whether ``worker``, which :meth:`worker` registered with ``started`` in its
+        row, is still this process's run of the study in the file the study has open:
+        not after the file was deleted or replaced, the study deleted, or a fork."""
+        if worker.run_id is None or worker.pid != os.getpid():
+            return False
+        with self._store.reading():
+            return self._store.run_stored(worker.run_id, self._row.id, worker.pid, started)

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
@@ -105,6 +106,7 @@ class Trial:
         study: str,
         checks: Checks | None = None,
         checkpoints: Checkpoints | None = None,
+        db: Path | None = None,
     ) -> None:
         self.trial_id = trial_id
         self.number = number
@@ -122,6 +124,9 @@ class Trial:
         self._looked_up = False
         self._loaded = False  # whether the function called load_checkpoint()
         self.study = study
+        # the study a warning said once per study and process is about: by file and
+        # name, as two databases may each have a study of that name
+        self._said_once_as = f"{db}:{study}"
         self._objective = objective
         self._last_step: dict[str, int] = {}
         self._first_objective_step: int | None = None
@@ -223,7 +228,7 @@ class Trial:
         if self._saved_before_reporting and step < self._default_step():
             self._saved_before_reporting = False
             warn_once(
-                self.study,
+                f"{self._said_once_as}:saved before reporting",
                 f"trial {self.number} of study {self.study!r} saved a checkpoint without "
                 f"step= before its first report, so at step {self._default_step()} (its "
                 f"budget), then reported step {step}: that checkpoint claims training it "
@@ -287,7 +292,7 @@ class Trial:
         ``pruner=`` or as successive halving)."""
         if self._checks is None:
             warn_once(
-                f"{self.study}:should_prune",
+                f"{self._said_once_as}:should_prune",
                 f"trial.should_prune() is always False in study {self.study!r}: its method "
                 f"stops no trial early. {TO_STOP_TRIALS}",
             )

@@ -16,7 +16,6 @@ import reprlib
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, cast
@@ -51,7 +50,7 @@ from hpotrack.run_checks import check_max_budget, checked_run_options, say_befor
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.signature import check_signature
 from hpotrack.space import Param, Space, Value
-from hpotrack.store import Store, open_store
+from hpotrack.store import open_store
 from hpotrack.study import Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
 
@@ -92,9 +91,10 @@ class TunedFunction(Generic[R]):
         self.db = db
         self.max_failures = max_failures
         self.keep_checkpoints = keep_checkpoints
-        self._workers: weakref.WeakKeyDictionary[Store, dict[str, Worker]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # this process's run of each study, by database file and study name, with the
+        # `started` its runs row was stored with (see _worker)
+        self._runs: dict[tuple[Path, str], tuple[Worker, float]] = {}
+        self._runs_lock = threading.Lock()  # threads calling at once each stored a run
         self._called = threading.local()  # .study: this thread's, for direct calls and .study
         check_signature(fn, definition.space)
 
@@ -132,21 +132,27 @@ class TunedFunction(Generic[R]):
         store = open_store(self.db_path)
         if study is not None and study.store is store and study.is_current():
             return study
-        if study is not None and study.store is store:  # its run may have gone with it
-            self._workers.get(store, {}).pop(study.name, None)
         study = self._called.study = self._open()
         return study
 
     def _worker(self, study: Study) -> Worker:
-        """This process's run of ``study``: one ``runs`` row per connection to its file
-        (a new one when the file was replaced, which :func:`open_store` notices), with
-        its ``keep_checkpoints``: no run collects the checkpoints of this run's trials
-        when it is ``"all"``."""
-        runs = self._workers.setdefault(study.store, {})
-        if study.name not in runs:
+        """This process's run of ``study``: one ``runs`` row per process, file and study,
+        with its ``keep_checkpoints`` (no run collects the checkpoints of this run's
+        trials when it is ``"all"``). Stored again only when that row is not in the file
+        the study has open: the file was deleted or replaced since, or the study deleted.
+        Looked up in the file, not kept per connection object: the process's connection
+        lives only while something uses it, so after a garbage collection the next call
+        stored a second run; and a study deleted meanwhile left trials naming a run that
+        no longer existed."""
+        key = (study.db_path, study.name)
+        with self._runs_lock:
+            known = self._runs.get(key)
+            if known is not None and study.has_run(*known):
+                return known[0]
             row = {**run_provenance(self.fn), "keep_checkpoints": self.keep_checkpoints}
-            runs[study.name] = study.worker(row)
-        return runs[study.name]
+            worker = study.worker(row)
+            self._runs[key] = (worker, row["started"])
+            return worker
 
     def __call__(self, *args: Never, **params: Any) -> R:
         """Run and record one manual trial; returns what the function returns, or raises

@@ -507,6 +507,27 @@ def test_a_checkpoint_without_a_step_is_at_the_objectives_last_step(
     assert "pass the step it trained through" in warned[0]
 
 
+def test_a_checkpoint_saved_before_the_first_report_is_said_once_per_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Said once per study and process, the study known by its name alone: a study of
+    the same name in another database was never told."""
+    for folder in ("a", "b"):
+
+        @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="d", seed=0,
+                 db=tmp_path / folder / "h.db", budget=hp.Budget(1, 3))  # fmt: skip
+        def train(x: float, trial: hp.Trial) -> float:
+            trial.save_checkpoint({"x": x})  # no step known: at the budget, 3
+            trial.report(x, step=1)
+            return x
+
+        (tmp_path / folder).mkdir()
+        with caplog.at_level("WARNING", logger="hpotrack"):
+            train.optimize(n_trials=1)
+    warned = [r.getMessage() for r in caplog.records if "without step=" in r.getMessage()]
+    assert len(warned) == 2, warned
+
+
 def test_switching_method_says_that_checkpoints_the_old_one_had_no_use_for_are_gone(
     db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -550,6 +550,28 @@ def test_should_prune_under_a_method_that_never_prunes_says_so_once(
         assert told == []
 
 
+def test_should_prune_under_a_method_that_never_prunes_says_so_once_per_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Said once per study and process, the study known by its name alone: a study of
+    the same name in another database (a second project in the notebook, or another
+    test earlier in a pytest-xdist worker process) was never told."""
+    told = []
+    for folder in ("a", "b"):
+
+        @hp.tune(SPACE, method="tpe", study="s", budget=EPOCHS, db=tmp_path / folder / "h.db")
+        def train(x: float, trial: hp.Trial) -> float:
+            trial.report(loss_at(x, 1), step=1, prune=False)
+            trial.should_prune()
+            return loss_at(x, 1)
+
+        (tmp_path / folder).mkdir()
+        train.optimize(n_trials=2, progress=False)
+        told += [r for r in caplog.records if "should_prune() is always False" in r.message]
+        caplog.clear()
+    assert len(told) == 2, told
+
+
 @pytest.mark.parametrize("method", ["tpe", "tpe+median", "tpe, prune=False"])
 def test_reports_over_a_budget_under_a_method_that_never_prunes_say_so_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str

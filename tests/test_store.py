@@ -7,9 +7,11 @@ reading trials back (incrementally, with their checks): ``tests/test_trial_reads
 from __future__ import annotations
 
 import ast
+import gc
 import hashlib
 import inspect
 import json
+import multiprocessing
 import os
 import platform
 import re
@@ -253,6 +255,73 @@ def test_a_runs_row_records_provenance_and_trials_reference_it(db: Path) -> None
         (1, run_id),
         (2, run_id),
         (3, run_id),
+    ]
+
+
+def test_one_run_per_process_whatever_was_garbage_collected_between_calls(db: Path) -> None:
+    """optimize() returns a study the caller may drop, and with it the process's last use
+    of its connection to the file: once the garbage collector had freed that connection,
+    the next call (optimize() again, a manual trial) stored another run of the same
+    process, the run being kept per connection object. Under pytest-xdist when a
+    collection comes depends on the tests the worker process ran before."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=2)
+    gc.collect()
+    train.optimize(n_trials=3)
+    gc.collect()
+    train(x=0.5)
+    ((run_id,),) = query(db, "SELECT id FROM runs")
+    assert query(db, "SELECT DISTINCT run_id FROM trials") == [(run_id,)]
+
+
+def test_a_study_deleted_by_another_process_and_run_again_records_its_new_run(
+    db: Path,
+) -> None:
+    """``hpotrack delete`` while this process keeps the study (a notebook's ``study =
+    train.optimize(...)``), then optimize() again: its trials named the deleted study's
+    run, whose row had gone with it (no provenance, no argv for ``hpotrack resume``)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    kept = train.optimize(n_trials=2)
+    delete = [sys.executable, "-m", "hpotrack", "--db", str(db), "delete", "s", "--yes"]
+    subprocess.run(delete, check=True, capture_output=True)
+    again = train.optimize(n_trials=2)
+    assert kept.store is again.store  # one connection throughout, which kept its run
+    ((run_id, study_id, pid),) = query(db, "SELECT id, study_id, pid FROM runs")
+    assert (study_id, pid) == (again.id, os.getpid())
+    assert query(db, "SELECT DISTINCT run_id FROM trials") == [(run_id,)]
+
+
+def test_a_forked_child_stores_its_own_run(db: Path) -> None:
+    """A child forked after the parent ran the study (a ``fork`` pool calling the tuned
+    function) has the parent's run in memory, but its trials name a run of its own:
+    the trial's pid tells other processes whether its worker is alive."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=1)
+    child = multiprocessing.get_context("fork").Process(target=train, kwargs={"x": 0.5})
+    child.start()
+    child.join(timeout=120)  # a fork of a threaded process may hang: fail, not the suite
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert query(
+        db,
+        "SELECT t.number, r.pid, t.pid FROM trials t JOIN runs r ON r.id = t.run_id "
+        "ORDER BY t.number",
+    ) == [
+        (0, os.getpid(), os.getpid()),
+        (1, child.pid, child.pid),
     ]
 
 

@@ -9,9 +9,11 @@ another thread writes: ``tests/test_study.py`` and ``tests/test_store.py``.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 import hpotrack as hp
 from hpotrack import workers
 from hpotrack.store import open_store
+from hpotrack.study import Study, Worker
 from tests.faultworker import integrity
 
 
@@ -170,3 +173,45 @@ def test_a_run_in_a_thread_leaves_the_warnings_of_the_others_alone(
     assert [str(w.message) for w in shown] == ["the application's own warning"]
     assert warnings.filters == before
     assert len(hp.load_study("s", db=db).trials) == 4
+
+
+def test_threads_calling_a_tuned_function_at_once_share_one_run(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Manual trials from a thread pool: each thread that came while another was storing
+    the process's run stored one of its own (a runs row per thread, not per process).
+    The first thread to store the run waits there (at most 1 s) for the second to come
+    in too, as it did."""
+    second_inside = threading.Event()
+    inside: list[Mapping[str, Any]] = []
+    register = Study.worker
+
+    def register_waiting_for_a_second(study: Study, row: Mapping[str, Any]) -> Worker:
+        inside.append(row)
+        if len(inside) == 1:
+            second_inside.wait(timeout=1.0)
+        else:
+            second_inside.set()
+        return register(study, row)
+
+    monkeypatch.setattr(Study, "worker", register_waiting_for_a_second)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    start = threading.Barrier(2)
+
+    def call(x: float) -> None:
+        start.wait()
+        train(x=x)
+
+    threads = [threading.Thread(target=call, args=(x,)) for x in (0.25, 0.75)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with closing(sqlite3.connect(db)) as conn:
+        runs = conn.execute("SELECT id FROM runs").fetchall()
+        trials = conn.execute("SELECT run_id FROM trials").fetchall()
+    assert len(runs) == 1 and trials == runs * 2
