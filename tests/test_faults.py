@@ -719,13 +719,23 @@ def test_a_writer_waits_for_another_programs_long_transaction(
 ) -> None:
     db = copy_of(template, tmp_path / "data")
     monkeypatch.setenv("HPOTRACK_DB", str(db))
-    with other_program(LOCKER, str(db), "2") as locker:
-        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
-        began = time.monotonic()
+    with other_program(LOCKER, str(db), "60") as locker:  # holds the lock until told
+        assert locker.stdout is not None and locker.stdin is not None
+        assert locker.stdout.readline() == "locked\n"
         assert len(hp.load_study(STUDY, db=db).trials) == BEFORE  # reading does not wait
-        assert time.monotonic() - began < 1.0
+        assert locker.poll() is None  # for the lock, which is still held
+        told = locker.stdin
+
+        def tell_it_to_release() -> None:
+            told.write("go\n")
+            told.flush()
+
+        release = threading.Timer(1.5, tell_it_to_release)
+        began = time.monotonic()
+        release.start()
         faultworker.crashy.optimize(n_trials=BEFORE + 5, progress=False)
         waited = time.monotonic() - began
+        release.join()
         out, err = locker.communicate(timeout=60)
     assert locker.returncode == 0 and out == "released\n", err
     assert waited > 1.0, f"optimize did not wait for the lock ({waited:.2f} s)"
