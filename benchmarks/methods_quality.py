@@ -1,6 +1,7 @@
 """Search quality and suggestion time: hpotrack's methods against Optuna's samplers.
 
-Seven tasks (five synthetic functions, two scikit-learn models), each method run for a
+Seven tasks (five synthetic functions, two scikit-learn models; ``--tasks`` also names
+six large ones, 50 to 300 parameters and 1,000 trials), each method run for a
 fixed number of trials from several seeds; the tables give the median best value, its
 interquartile range, the regret where the optimum is known and the seeds won against random
 search. ``--timing`` adds the time one suggestion takes with N completed trials already
@@ -71,6 +72,8 @@ LARGE_TASKS: dict[str, tuple[str, int, float | None]] = {
     "rosenbrock50": ("Rosenbrock, 50-D on [-5, 10]", 1000, 0.0),
     "ackley100": ("Ackley, 100-D on [-32.768, 32.768]", 1000, 0.0),
     "ackley150": ("Ackley, 150-D on [-32.768, 32.768]", 1000, 0.0),
+    "rosenbrock150": ("Rosenbrock, 150-D on [-5, 10]", 1000, 0.0),
+    "ackley300": ("Ackley, 300-D on [-32.768, 32.768]", 1000, 0.0),
 }
 ALL_TASKS = {**TASKS, **LARGE_TASKS}
 QUICK_TASKS = ["branin", "mixed"]
@@ -161,7 +164,8 @@ def task_space(task: str) -> dict[str, Any]:
     """The task's search space as an hpotrack definition."""
     box = {"rosenbrock": (4, -5.0, 10.0), "ackley": (5, -32.768, 32.768), "hartmann6": (6, 0, 1),
            "ackley50": (50, -32.768, 32.768), "rosenbrock50": (50, -5.0, 10.0),
-           "ackley100": (100, -32.768, 32.768), "ackley150": (150, -32.768, 32.768)}  # fmt: skip
+           "ackley100": (100, -32.768, 32.768), "ackley150": (150, -32.768, 32.768),
+           "rosenbrock150": (150, -5.0, 10.0), "ackley300": (300, -32.768, 32.768)}  # fmt: skip
     if task in box:
         n, low, high = box[task]
         return {f"x{i}": hp.Float(float(low), float(high)) for i in range(n)}
@@ -183,7 +187,8 @@ def task_space(task: str) -> dict[str, Any]:
 OBJECTIVES: dict[str, Callable[[Params], float]] = {
     "branin": branin, "hartmann6": hartmann6, "rosenbrock": rosenbrock, "ackley": ackley,
     "mixed": mixed, "kernel_ridge": kernel_ridge, "hgb": hgb, "ackley50": ackley,
-    "rosenbrock50": rosenbrock, "ackley100": ackley, "ackley150": ackley}  # fmt: skip
+    "rosenbrock50": rosenbrock, "ackley100": ackley, "ackley150": ackley,
+    "rosenbrock150": rosenbrock, "ackley300": ackley}  # fmt: skip
 
 
 def distributions(space: Mapping[str, Any]) -> dict[str, Any]:
