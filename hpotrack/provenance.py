@@ -106,9 +106,28 @@ def source_hash(fn: Callable[..., Any]) -> str | None:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-@functools.cache
+GIT_STATE_TTL_S = 5.0  # a run that starts later than this reads the repository again
+_git_states: dict[str, tuple[float, str | None]] = {}  # directory -> (when read, state)
+
+
 def git_commit(directory: str) -> str | None:
-    """The commit checked out in ``directory``'s repository (suffix ``+dirty`` if modified)."""
+    """The commit checked out in ``directory``'s repository (suffix ``+dirty`` if
+    modified) when a run starts, read again once the last read is :data:`GIT_STATE_TTL_S`
+    old: a notebook's process outlives its user's commits, and each run must name the
+    code it ran (kept for the process, every later run named the first one's commit),
+    while the runs of many studies started at once run git once."""
+    now = time.monotonic()
+    known = _git_states.get(directory)
+    if known is not None and now - known[0] < GIT_STATE_TTL_S:
+        return known[1]
+    state = _read_git_state(directory)
+    _git_states[directory] = (now, state)
+    return state
+
+
+def _read_git_state(directory: str) -> str | None:
+    """``git rev-parse HEAD``, with ``+dirty`` when ``git status`` lists a tracked change;
+    None outside a repository or without git."""
     try:
         commit = subprocess.run(
             ["git", "-C", directory, "rev-parse", "HEAD"],

@@ -183,3 +183,41 @@ def test_a_shown_command_line_pasted_into_bash_gives_back_its_arguments() -> Non
     script = f'set -- {line}; printf "%s\\0" "$@"'
     read = subprocess.run(["bash", "-c", script], capture_output=True, check=True).stdout
     assert read.split(b"\0")[:-1] == [w.encode("utf-8", "backslashreplace") for w in words]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_run_names_the_commit_checked_out_when_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's process outlives its user's commits: the repository is read again
+    for a run that starts later (kept for the process, every run named the first one's
+    commit), with ``+dirty`` while a tracked file has changes."""
+    from hpotrack import provenance
+
+    for name in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{name}_NAME", "test")
+        monkeypatch.setenv(f"GIT_{name}_EMAIL", "test@example.com")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # no user config applies
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    git("init", "-q")
+    (repo / "train.py").write_text("lr = 0.1\n")
+    git("add", "train.py")
+    git("commit", "-q", "-m", "first")
+    first = git("rev-parse", "HEAD")
+    monkeypatch.setattr(provenance, "GIT_STATE_TTL_S", 1e9)  # read once, then kept
+    assert provenance.git_commit(str(repo)) == first
+    (repo / "train.py").write_text("lr = 0.2\n")
+    assert provenance.git_commit(str(repo)) == first  # runs started at once: git runs once
+    monkeypatch.setattr(provenance, "GIT_STATE_TTL_S", 0.0)  # a run started later
+    assert provenance.git_commit(str(repo)) == f"{first}+dirty"
+    git("commit", "-q", "-am", "second")
+    second = git("rev-parse", "HEAD")
+    assert second != first and provenance.git_commit(str(repo)) == second
+    assert provenance.git_commit(str(tmp_path)) is None  # not a repository
