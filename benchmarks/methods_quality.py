@@ -454,7 +454,9 @@ def quality_tables(
     the overview, against random search (hpotrack's, else Optuna's); the best values by
     (method, task). ``skipped``: methods that did not run, with why."""
     best = {key: [r[0] for r in runs] for key, runs in results.items()}
-    baseline = next((m for m in ("random", "optuna-random") if m in args.methods), "random")
+    baseline = args.baseline or next(
+        (m for m in ("random", "optuna-random") if m in args.methods), "random"
+    )
     for task in args.tasks:
         label, trials, optimum = tasks[task]
         optimum_text = "unknown" if optimum is None else f"{optimum:.6g}"
@@ -578,6 +580,8 @@ def parse_args() -> argparse.Namespace:
     add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
     add("--out", type=output_file, help="also write the tables to this markdown file")
     add("--seeds-out", type=output_file, help="also write each run's best value as JSON")
+    add("--baseline", help="the method whose seeds the others' are counted against "
+        "(default: random, else optuna-random)")  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.trials = min(args.seeds, 2), args.trials or 20
@@ -587,6 +591,8 @@ def parse_args() -> argparse.Namespace:
     args.seeds = list(range(args.seeds))
     args.tasks = comma_names(parser, "--tasks", args.tasks, list(ALL_TASKS))
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.baseline is not None and args.baseline not in args.methods:
+        parser.error(f"--baseline {args.baseline!r} must be one of --methods")
     args.skipped = {}
     for method in list(args.methods):
         module = NEEDS.get(method)

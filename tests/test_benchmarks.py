@@ -134,7 +134,8 @@ def test_pbt_fewer_segments_than_planned_are_no_note(tmp_path: Path) -> None:
 def test_methods_quality_runs_hpotrack_rows_on_synthetic_tasks_without_optuna(
     tmp_path: Path,
 ) -> None:
-    args = ("--methods", "random", "--tasks", "branin,ackley150", "--seeds", "2", "--trials", "3")
+    args = ("--methods", "random,evolution", "--baseline", "evolution", "--tasks",
+            "branin,ackley150", "--seeds", "2", "--trials", "3")  # fmt: skip
     hidden = ("optuna", "sklearn", "pytest")  # pytest: the bench extra does not install it
     seeds_out = tmp_path / "seeds.json"
     result = run_benchmark(
@@ -142,7 +143,7 @@ def test_methods_quality_runs_hpotrack_rows_on_synthetic_tasks_without_optuna(
         cwd=tmp_path, hidden=hidden,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "| random " in result.stdout
+    assert "| random " in result.stdout and "| wins vs evolution " in result.stdout
     written = json.loads(seeds_out.read_text())
     assert written["trials"] == 3 and written["hpotrack"].startswith(str(ROOT / "hpotrack"))
     branin = written["best"]["branin"]["random"]  # one best per seed, seed 0 first
