@@ -439,7 +439,9 @@ def quality(args: argparse.Namespace, report: Report) -> dict[tuple[str, str], l
         key=lambda j: (j[1] not in slow, j[0] not in ("optuna-gp", "bayes")),
     )
     results, errors = run_searches(jobs, args.workers, run_job)
-    return quality_tables(report, args, ALL_TASKS, results, errors, args.skipped)
+    return quality_tables(
+        report, args, ALL_TASKS, results, errors, args.skipped, baseline=args.baseline
+    )
 
 
 def quality_tables(
@@ -449,12 +451,14 @@ def quality_tables(
     results: Mapping[tuple[str, str], list[Run]],
     errors: Mapping[tuple[str, str], str],
     skipped: Mapping[str, str],
+    baseline: str | None = None,
 ) -> dict[tuple[str, str], list[float]]:
     """One table per task of ``args.tasks`` (label, trials and optimum from ``tasks``) and
-    the overview, against random search (hpotrack's, else Optuna's); the best values by
-    (method, task). ``skipped``: methods that did not run, with why."""
+    the overview, against ``baseline`` (default: random search, hpotrack's, else
+    Optuna's); the best values by (method, task). ``skipped``: methods that did not run,
+    with why."""
     best = {key: [r[0] for r in runs] for key, runs in results.items()}
-    baseline = args.baseline or next(
+    baseline = baseline or next(
         (m for m in ("random", "optuna-random") if m in args.methods), "random"
     )
     for task in args.tasks:
