@@ -248,17 +248,17 @@ def _run_round(
         with bar:
             while running := [p for p in processes if p.is_alive()]:
                 _wait_for_news(results, running, REDRAW_EVERY_S)
-                _collect(results, errors, relay, wait=0.0)
+                _collect(results, errors, relay)
                 bar.update()
                 _stop_if_interrupted(processes)
         for process in processes:
             process.join()
-        _collect(results, errors, relay, wait=0.0)
+        _collect(results, errors, relay)
         _stop_if_interrupted(processes)
     except (KeyboardInterrupt, Terminated) as exc:
         signum = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
         _interrupt(processes, signum, taking_signals)
-        _collect(results, [], relay, wait=0.0)  # what they said as they stopped
+        _collect(results, [], relay)  # what they said as they stopped
         raise exc.with_traceback(None) from None  # from here up, not multiprocessing's frames
     if errors:
         raise errors[0]
@@ -485,13 +485,12 @@ def _wait_for_news(results: Any, running: Sequence[BaseProcess], timeout: float)
     multiprocessing.connection.wait([results._reader, *(p.sentinel for p in running)], timeout)
 
 
-def _collect(results: Any, errors: list[BaseException], relay: Relay, *, wait: float) -> None:
-    """Take what the workers sent, waiting up to ``wait`` seconds for the first: log
-    records are said through ``relay``, errors added to ``errors``."""
+def _collect(results: Any, errors: list[BaseException], relay: Relay) -> None:
+    """Take what the workers have sent, without waiting (:func:`_wait_for_news` waits):
+    log records are said through ``relay``, errors added to ``errors``."""
     try:
         while True:
-            sent = results.get(timeout=wait) if wait else results.get_nowait()
-            wait = 0.0
+            sent = results.get_nowait()
             if isinstance(sent, logging.LogRecord):
                 relay.say(sent)
             else:
