@@ -104,9 +104,9 @@ class Trial:
         budget: float | None,
         objective: str,
         study: str,
-        db: Path,
         checks: Checks | None = None,
         checkpoints: Checkpoints | None = None,
+        db: Path | None = None,
     ) -> None:
         self.trial_id = trial_id
         self.number = number
