@@ -29,7 +29,6 @@ from hpotrack.errors import (
     TooManyFailures,
 )
 from hpotrack.loader import IMPORTED_AGAIN
-from hpotrack.outcomes import checked_hypergradient, parse_result, stopped_outcome
 from hpotrack.progress import ProgressBar, bar_total
 from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import TrialState
@@ -38,14 +37,8 @@ from hpotrack.running_trial import running
 from hpotrack.signal_handlers import set_handler
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
-from hpotrack.trial import Pruned, Trial
-from hpotrack.trial_warnings import (
-    warn_never_stopped,
-    warn_retrained,
-    warn_texted,
-    warn_unchecked,
-    warn_unsaved,
-)
+from hpotrack.trial import Pruned
+from hpotrack.trial_run import new_trial, returned_outcome, warn_after, with_reports
 
 log = logging.getLogger("hpotrack")
 
@@ -67,23 +60,7 @@ def run_trial(
     any exit that is not an ``Exception``: then the trial is stored as failed here and the
     exit re-raised, so the database stays consistent whatever stops the process.
     """
-    budget: float | None = claimed.budget
-    fractional = study.budget is not None and not study.budget.whole
-    if budget is not None and not fractional and float(budget).is_integer():
-        # epochs, or the steps of a pbt segment: `range(trial.budget)` must work, and
-        # `trial.report(value, step=trial.budget)` too
-        budget = int(budget)
-    trial = Trial(
-        trial_id=claimed.trial_id,
-        number=claimed.number,
-        params=claimed.params,
-        budget=budget,
-        objective=study.objective,
-        study=study.name,
-        checks=study.checks_for(claimed),
-        checkpoints=study.checkpoints_for(claimed),
-        db=study.db_path,
-    )
+    trial = new_trial(study, claimed)
     kwargs: dict[str, Any] = dict(claimed.params)
     if wants_trial(fn):
         kwargs["trial"] = trial
@@ -97,13 +74,7 @@ def run_trial(
             result = fn(**kwargs)
         if noted.count > before:  # caught on the way (scikit-learn's MLP): cut short
             raise KeyboardInterrupt(SWALLOWED)
-        outcome = parse_result(result, study.objective)
-        if outcome.state is TrialState.COMPLETE:
-            outcome = checked_hypergradient(result, trial, outcome, study.space)
-        if outcome.state is TrialState.COMPLETE and not manual:
-            outcome = study.usable(claimed, outcome)
-        if trial.stopped_short():
-            outcome = stopped_outcome(trial, outcome)
+        outcome = returned_outcome(study, trial, claimed, result, manual=manual)
     except Pruned as exc:  # kept for a direct call, which raises it again
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {}, raised=exc)
     except (StudyDeleted, StorageError):  # found by a report or a checkpoint save: the
@@ -117,20 +88,12 @@ def run_trial(
         if trial.stopped_short():  # in its clean-up after the method stopped it: pruned
             stopped = Outcome(TrialState.PRUNED, trial.last_value, {})
         with interrupts_held():
-            study.tell(claimed, _with_reports(stopped, trial))
+            study.tell(claimed, with_reports(stopped, trial))
         raise
     finally:
         background.discard(trial)
-    warn_texted(study, trial, result, outcome.metrics)
-    if outcome.state is TrialState.COMPLETE and trial.missed_its_checks():
-        warn_unchecked(study, trial)
-    if outcome.state is TrialState.COMPLETE and not (manual or trial.saved_a_checkpoint):
-        warn_unsaved(study, trial)
-    if outcome.state in (TrialState.COMPLETE, TrialState.PRUNED) and not manual:
-        warn_retrained(study, claimed, trial)
-    if study.budget is not None and not manual and trial.reported_in_vain():
-        warn_never_stopped(study, trial, study.budget)
-    return _with_reports(outcome, trial), result
+    warn_after(study, trial, claimed, result, outcome, manual=manual)
+    return with_reports(outcome, trial), result
 
 
 def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
@@ -245,15 +208,6 @@ def terminated_as_interrupted() -> Iterator[None]:
     finally:
         if signal.getsignal(signal.SIGTERM) is stop:  # else the function set its own: keep it
             signal.signal(signal.SIGTERM, previous)
-
-
-def _with_reports(outcome: Outcome, trial: Trial) -> Outcome:
-    """The outcome carrying the trial's reports that the background flusher did not write,
-    and the budget steps it trained."""
-    trained = trial.steps_trained(complete=outcome.state is TrialState.COMPLETE)
-    with trial.flush_lock:
-        reports = tuple(trial.drain(final=True))
-    return dataclasses.replace(outcome, reports=reports, trained=trained)
 
 
 @functools.lru_cache(maxsize=256)
