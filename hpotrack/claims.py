@@ -2,7 +2,7 @@
 (:class:`Claimed`), how the trial ended (:class:`Outcome`), and the trial row each step
 of a claim writes, with the record the trial has after it.
 
-:meth:`hpotrack.study.Study.ask` hands out claims and takes outcomes; the run loop
+:meth:`hpotrack.study.Study.claim` hands out claims and takes outcomes; the run loop
 (:mod:`hpotrack.runner`) runs each one between the two. The study calls the writes here
 inside its write transactions and applies the records they return to its cache
 (:mod:`hpotrack.cache`): it decides when and under which lock, this module what is stored.

@@ -1,7 +1,7 @@
 """When an ask may not start another trial: the target of started trials is reached,
 or ``max_budget`` (budget steps trained in total) is spent, or could be by the trials
 already running (functions of the study's history), or the run's deadline has passed.
-For :meth:`hpotrack.study.Study.ask` and the run loop.
+For :meth:`hpotrack.study.Study.claim` and the run loop.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The run loop: ask -> run the user's function -> tell, until a target, a timeout or the end.
 
 The loop never looks at which method is searching: everything method-specific arrives as a
-proposal from :meth:`Study.ask`. Several processes run this same loop against one study.
+proposal from :meth:`Study.claim`. Several processes run this same loop against one study.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def run_trial(
     function returned. ``ctrl_c``: the run's :func:`ctrl_c_noted` (None: watched for
     this trial alone).
 
-    Storing is the caller's (with its next ask, or :meth:`Study.tell`), except on Ctrl-C or
+    Storing is the caller's (with its next ask, or :meth:`Study.store_outcome`), except on Ctrl-C or
     any exit that is not an ``Exception``: then the trial is stored as failed here and the
     exit re-raised, so the database stays consistent whatever stops the process.
     """
@@ -88,7 +88,7 @@ def run_trial(
         if trial.stopped_short():  # in its clean-up after the method stopped it: pruned
             stopped = Outcome(TrialState.PRUNED, trial.last_value, {})
         with interrupts_held():
-            study.tell(claimed, with_reports(stopped, trial))
+            study.store_outcome(claimed, with_reports(stopped, trial))
         raise
     finally:
         background.discard(trial)
@@ -270,7 +270,7 @@ def optimize_here(
             while not (timed_out := limits.past(deadline)):
                 if not claims:
                     try:  # stores `done` (then empties it) and fills `claims`, atomically
-                        study.ask(
+                        study.claim(
                             worker,
                             limit,
                             done,

@@ -2,8 +2,8 @@
 
 ``Study`` is both what users get from :func:`hpotrack.load_study` (its reads, trials,
 best, curves, are :class:`hpotrack.study_reader.StudyReader`'s; enqueue is here) and what
-the run loop drives: :meth:`Study.ask` reads what changed, lets the method propose and
-inserts the running trial under one write lock (DESIGN principle 2); :meth:`Study.tell`
+the run loop drives: :meth:`Study.claim` reads what changed, lets the method propose and
+inserts the running trial under one write lock (DESIGN principle 2); :meth:`Study.store_outcome`
 records an outcome. It decides when to read and write, under which lock; the parts it
 puts together are beside it: the cached trials (:mod:`hpotrack.cache`), the rows a claim
 writes (:mod:`hpotrack.claims`), the limits of a run (:mod:`hpotrack.limits`), lost
@@ -109,7 +109,7 @@ class Study(StudyReader):
             if target is None or n_trials > target:
                 self._store.update_study(self._row.id, target=n_trials)
 
-    def ask(
+    def claim(
         self,
         worker: Worker,
         limit: int | None,
@@ -141,6 +141,20 @@ class Study(StudyReader):
         writing) or for the method's proposal (a model fit), and a trial claimed then
         started after the timeout.
         """
+        with self._using:  # (see StudyReader) the whole claim: it reads outside the lock
+            self._claim_into(worker, limit, done, claims, count, max_budget, deadline)
+
+    def _claim_into(
+        self,
+        worker: Worker,
+        limit: int | None,
+        done: list[tuple[Claimed, Outcome]],
+        claims: list[Claimed],
+        count: int,
+        max_budget: float | None,
+        deadline: float | None,
+    ) -> None:
+        """:meth:`claim`, with the study in this thread's use."""
         # Outside the lock: read what changed, put the outcomes about to be stored into
         # the cache, and propose from that history. Under the lock the proposal is used as
         # it is when nothing else changed meanwhile (a method is a pure function of the
@@ -201,13 +215,14 @@ class Study(StudyReader):
         (after reading others' changes inside it), so that after the commit the cache is
         exactly the database and the next read can be skipped unless someone else wrote.
         If the block fails, the transaction is rolled back and so is the cache."""
-        try:
-            with self._store.write(while_waiting=self._read_while_waiting):
-                yield
-        except BaseException:
-            self._cache.forget()
-            raise
-        self._cache.committed()
+        with self._using:
+            try:
+                with self._store.write(while_waiting=self._read_while_waiting):
+                    yield
+            except BaseException:
+                self._cache.forget()
+                raise
+            self._cache.committed()
 
     def _read_while_waiting(self) -> None:
         """While another process holds the write lock, read what it committed so far, so
@@ -233,7 +248,7 @@ class Study(StudyReader):
         guess: tuple[int, Proposal] | None = None,
         max_budget: float | None = None,
     ) -> Claimed:
-        """Claim one trial for :meth:`ask`, inside its write transaction, after a refresh:
+        """Claim one trial for :meth:`claim`, inside its write transaction, after a refresh:
         the first queued trial, else the method's proposal (``guess``, made before the
         lock, when nothing changed since)."""
         history = self._cache.history
@@ -293,7 +308,7 @@ class Study(StudyReader):
         """Fail running trials whose worker is gone ("worker lost") and queue a retry of
         each while the study's ``retries`` allow; returns how many were lost.
 
-        Call inside a write transaction with a fresh history (``ask`` does, at most every
+        Call inside a write transaction with a fresh history (``claim`` does, at most every
         ``RECOVERY_EVERY_S``).
         """
         self._next_recovery = time.monotonic() + RECOVERY_EVERY_S
@@ -311,7 +326,7 @@ class Study(StudyReader):
             number = self.refresh().next_number
             return claims.insert_manual(self._store, self._row.id, number, values, worker, budget)
 
-    def tell(self, claimed: Claimed, outcome: Outcome) -> None:
+    def store_outcome(self, claimed: Claimed, outcome: Outcome) -> None:
         """Store a trial's outcome and its unwritten reports, atomically."""
         self.finish([(claimed, outcome)])
 

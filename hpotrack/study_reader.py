@@ -14,6 +14,7 @@ read inside one's write transaction would show rows its rollback then takes back
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from functools import cached_property
@@ -46,6 +47,9 @@ class StudyReader:
         self._cache = TrialCache(
             store, row, History(self.space, row.direction, row.seed, self.budget)
         )
+        # one thread at a time reads into the cache or writes through it: the threads of
+        # a trial report and check, and asked trials are told, while others ask
+        self._using = threading.RLock()
 
     def __reduce__(self) -> tuple[Callable[..., StudyReader], tuple[str, str]]:
         """Pickle as where the study is, its name and file, so that another process
@@ -138,12 +142,30 @@ class StudyReader:
             opened.method,
         )
 
+    def is_stored(self) -> bool:
+        """Whether the study this object opened is still in its file, whatever its
+        method now: the file not deleted or replaced, the study not deleted (nor
+        deleted and created anew under its name)."""
+        if self._store.replaced():
+            return False
+        with self._store.reading():
+            row = self._store.find_study(self.name)
+        return row is not None and (row.id, row.created) == (self._row.id, self._row.created)
+
+    def opens_the_same_study(self, other: StudyReader) -> bool:
+        """Whether ``other`` opened this study, in this process's connection to its file."""
+        return self._store is other._store and (self._row.id, self._row.created) == (
+            other._row.id,
+            other._row.created,
+        )
+
     # -- reading ----------------------------------------------------------------------
 
     def refresh(self) -> History:
         """Read the trials changed since the last call; returns the live history."""
-        self._cache.read_changes()
-        return self._cache.history
+        with self._using:
+            self._cache.read_changes()
+            return self._cache.history
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -154,8 +176,9 @@ class StudyReader:
         """Every trial, ordered by number, as ``snapshot`` sees them: a connection to the
         study's file in a read transaction begun after this study's last read (an
         export's), through which the changes since that read are read."""
-        self._cache.read_changes(snapshot)
-        return [_as_given(trial) for trial in self._cache.history.trials]
+        with self._using:
+            self._cache.read_changes(snapshot)
+            return [_as_given(trial) for trial in self._cache.history.trials]
 
     @property
     def best(self) -> TrialRecord[float]:

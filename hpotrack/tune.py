@@ -20,7 +20,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, cast
 
+from hpotrack import ask_tell
 from hpotrack.arguments import checked_arguments
+from hpotrack.ask_tell import AskedTrials, checked_error
 from hpotrack.budget import Budget
 from hpotrack.db_path import default_db_path
 from hpotrack.definition import (
@@ -45,7 +47,7 @@ from hpotrack.provenance import (
     function_reference,
     run_provenance,
 )
-from hpotrack.records import TrialState
+from hpotrack.records import TrialRecord, TrialState
 from hpotrack.run_checks import check_max_budget, checked_run_options, say_before_run, whole_count
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.signature import check_signature
@@ -53,6 +55,7 @@ from hpotrack.space import Param, Space, Value
 from hpotrack.store import open_store
 from hpotrack.study import Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
+from hpotrack.trial import Trial
 
 log = logging.getLogger("hpotrack")
 
@@ -96,6 +99,7 @@ class TunedFunction(Generic[R]):
         self._runs: dict[tuple[Path, str], tuple[Worker, float]] = {}
         self._runs_lock = threading.Lock()  # threads calling at once each stored a run
         self._called = threading.local()  # .study: this thread's, for direct calls and .study
+        self._asked = AskedTrials()  # handed out by ask(), not told yet
         check_signature(fn, definition.space)
 
     def __repr__(self) -> str:
@@ -182,9 +186,9 @@ class TunedFunction(Generic[R]):
             outcome, returned = run_trial(study, self.fn, claimed, manual=True)
         except StorageError as exc:  # a checkpoint could not be saved: the trial failed
             with contextlib.suppress(HpotrackError):  # unless nothing can be stored
-                study.tell(claimed, Outcome(TrialState.FAILED, None, {}, str(exc)))
+                study.store_outcome(claimed, Outcome(TrialState.FAILED, None, {}, str(exc)))
             raise
-        study.tell(claimed, outcome)
+        study.store_outcome(claimed, outcome)
         if outcome.raised is not None:  # what the function raised (its error, or Pruned),
             # as a plain call raises it
             where = f"trial {claimed.number} of study {study.name!r}"
@@ -195,6 +199,34 @@ class TunedFunction(Generic[R]):
         if outcome.state is TrialState.FAILED:  # what it returned is no objective
             raise TrialError(f"manual trial {claimed.number} failed: {outcome.error}")
         return cast(R, returned)
+
+    def ask(self) -> Trial:
+        """Claim the study's next trial for a loop of your own: its handle, with
+        ``.params``, ``.budget``, ``.report()`` and checkpoints, as the function gets it.
+        Train it however you like (a job on a cluster, several trials in flight), then
+        :meth:`tell` its outcome from this process. Queued trials come first; methods that
+        model the history see it as pending. Raises ``SearchExhausted`` when the method
+        has nothing to propose (a grid done, gradient descent waiting for this trial)."""
+        label = callable_name(self.fn).rpartition(".")[2]
+        refuse_while_imported(f"{label}.ask()")
+        from hpotrack.workers import refuse_while_a_worker_imports
+
+        refuse_while_a_worker_imports(f"{label}.ask()")
+        study = self._called_study()
+        return self._asked.ask(study, self._worker(study))
+
+    def tell(
+        self, trial: Trial, result: object = None, *, error: Exception | str | None = None
+    ) -> TrialRecord:
+        """Store how an asked trial ended, as if the function had returned ``result``
+        (its objective, or a dict of metrics naming it) or raised ``error`` (an
+        exception, or a message): complete, failed, or pruned when its method stopped it
+        (``error=`` the :class:`Pruned` its report raised, or no result after
+        ``should_prune()``). Returns the stored record."""
+        label = callable_name(self.fn).rpartition(".")[2]
+        error = checked_error(error)
+        asked = self._asked.take(trial, label)
+        return ask_tell.tell(asked, self._called_study, result, error)
 
     @checked_arguments
     def optimize(

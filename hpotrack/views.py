@@ -161,6 +161,8 @@ OPTUNA_NAMES = {  # what another library's study or results call what, and hpotr
     "trials_dataframe": "study.to_dataframe()",
     "enqueue_trial": "study.enqueue(params)",
     "optimize": "train.optimize(n_trials=...) on the function decorated with @hp.tune",
+    "ask": "train.ask() on the function decorated with @hp.tune, then train.tell(trial, value)",
+    "tell": "train.tell(trial, value) for the trial train.ask() returned",
     # Ray Tune's ResultGrid and Hyperopt's Trials
     "get_best_result": "study.best (.params, .value, .metrics)",
     "best_config": "study.best.params",

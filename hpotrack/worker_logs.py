@@ -50,7 +50,7 @@ class Relay:
     filters, level and handlers), and each informational one once per run, whichever
     worker said it: every worker tells the method's choice and that the target is
     reached, and a note whose only change is a count is not news (as in
-    :meth:`Study.ask`). Warnings are each about something of their own (a failed trial):
+    :meth:`Study.claim`). Warnings are each about something of their own (a failed trial):
     all are said, but those a process says once (:data:`SAID_ONCE`)."""
 
     def __init__(self) -> None:

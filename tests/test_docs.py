@@ -14,6 +14,7 @@ import ast
 import contextlib
 import io
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,8 @@ def blocks(page: str) -> list[str]:
     for elided, filled in FILLS.get(page, []):
         assert elided in text, f"{page} no longer has {elided!r}: update FILLS"
         text = text.replace(elided, filled)
-    return re.findall(r"```python\n(.*?)```", text, re.S)
+    # a block in a list item is indented as the item is
+    return [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", text, re.S)]
 
 
 def run(source: str, where: str, namespace: dict[str, object]) -> list[tuple[str, str, str]]:

@@ -38,7 +38,7 @@ def ask(
 ) -> list[Claimed]:
     """``study.ask`` with the lists it fills made here: the trials it claimed."""
     claims: list[Claimed] = []
-    study.ask(worker, limit, list(done), claims, count, **options)
+    study.claim(worker, limit, list(done), claims, count, **options)
     return claims
 
 

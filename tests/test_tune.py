@@ -519,7 +519,7 @@ def test_a_second_ctrl_c_while_the_first_is_stored_is_ignored(
     """Ctrl-C pressed twice: the second arrives while the interrupted trial is stored
     (here: at the start of that write). It must not break the write, which would leave
     the trial running in the file (found lost later, using up ``retries``)."""
-    tell = hp.Study.tell
+    tell = hp.Study.store_outcome
 
     def tell_and_press_again(study: hp.Study, *args: Any, **kwargs: Any) -> Any:
         os.kill(os.getpid(), signal.SIGINT)
@@ -527,7 +527,7 @@ def test_a_second_ctrl_c_while_the_first_is_stored_is_ignored(
 
     @hp.tune(SPACE, study="s", db=db, seed=0)
     def train(x: float, n: int, opt: str) -> float:
-        monkeypatch.setattr(hp.Study, "tell", tell_and_press_again)
+        monkeypatch.setattr(hp.Study, "store_outcome", tell_and_press_again)
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -284,7 +284,7 @@ def _probes(history: History, k: int) -> tuple[TrialRecord, TrialRecord] | None:
 def _changed(history: History, folded: list[TrialRecord]) -> bool:
     """Whether a trial folded into a replay is no longer as it was. The outcome of a trial
     that ends in this process is put in the history ahead of the store (see
-    :meth:`hpotrack.study.Study.ask`), and the store's record replaces it before the
+    :meth:`hpotrack.study.Study.claim`), and the store's record replaces it before the
     next ask if another process marked the trial lost meanwhile: so the trials folded in
     at the latest ask that folded any are checked."""
     return any(history.trials[trial.number] != trial for trial in folded)

@@ -1,0 +1,126 @@
+"""Ask and tell: trials run by a loop of the user's own (``trial = train.ask()``, then
+``train.tell(trial, result)``), for training the function cannot do in one call: jobs
+sent to a cluster or a pool, several trials in flight from one process, a notebook that
+looks at each trial before the next.
+
+An asked trial is claimed as the run loop claims one (atomically, queued trials first,
+the method's proposal otherwise, seen as pending by the methods that model the
+history) and is kept alive by the process's heartbeat until it is told. A trial never
+told ends as a lost one does once its process has ended: failed "worker lost", and
+retried when the study allows retries.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hpotrack.errors import SearchExhausted, StudyDeleted, TrialError
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.recovery import heartbeat_for
+from hpotrack.study import Claimed, Outcome, Study, Worker
+from hpotrack.trial import Pruned, Trial
+from hpotrack.trial_run import new_trial, returned_outcome, warn_after, with_reports
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A trial handed out by :meth:`AskedTrials.ask` and not told yet."""
+
+    trial: Trial
+    claimed: Claimed
+    study: Study  # as it was opened by the thread that asked
+
+
+class AskedTrials:
+    """The trials one tuned function handed out and has not been told the outcome of
+    (any thread may tell a trial another one asked)."""
+
+    def __init__(self) -> None:
+        self._asked: dict[int, Asked] = {}  # by id() of the handle
+        self._told: weakref.WeakSet[Trial] = weakref.WeakSet()  # for the error's words
+        self._lock = threading.Lock()
+
+    def ask(self, study: Study, worker: Worker) -> Trial:
+        """Claim the study's next trial for ``worker``: its handle."""
+        claims: list[Claimed] = []
+        try:
+            study.claim(worker, None, [], claims)
+        except SearchExhausted as stop:
+            raise SearchExhausted(f"study {study.name!r}: {stop}; nothing to ask") from None
+        claimed = claims[0]
+        trial = new_trial(study, claimed)
+        heartbeat_for(study.store).add(trial)
+        with self._lock:
+            self._asked[id(trial)] = Asked(trial, claimed, study)
+        return trial
+
+    def take(self, trial: object, label: str) -> Asked:
+        """The asked trial ``trial`` is, no longer counted as waiting for its outcome;
+        an error when it is not one (``label``: the tuned function's name)."""
+        with self._lock:
+            asked = self._asked.get(id(trial))
+            if asked is None or asked.trial is not trial:
+                told = isinstance(trial, Trial) and trial in self._told
+                raise TrialError(_not_asked(trial, label, told=told))
+            del self._asked[id(trial)]
+            self._told.add(asked.trial)
+        return asked
+
+
+def tell(
+    asked: Asked, teller: Callable[[], Study], result: object, error: Exception | str | None
+) -> TrialRecord:
+    """Store how ``asked`` ended, as if its function had returned ``result`` or raised
+    ``error`` (a message: raised an error saying that), and return the stored record.
+    ``teller``: the telling thread's handle of the study (a Study's cached trials are
+    not shared between threads), opened only while the asking study is still stored.
+    The trial has ended here whatever happens: it reports nothing more."""
+    trial, claimed = asked.trial, asked.claimed
+    try:
+        study = teller() if asked.study.is_stored() else None
+        if study is None or not study.opens_the_same_study(asked.study):
+            raise StudyDeleted.while_used(asked.study.name, asked.study.db_path)
+        if isinstance(error, Pruned):
+            outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
+        elif isinstance(error, Exception):
+            text = "".join(traceback.format_exception(error))
+            outcome = Outcome(TrialState.FAILED, None, {}, text)
+        elif error is not None:
+            outcome = Outcome(TrialState.FAILED, None, {}, error)
+        else:
+            outcome = returned_outcome(study, trial, claimed, result, manual=False)
+            warn_after(study, trial, claimed, result, outcome, manual=False)
+        study.store_outcome(claimed, with_reports(outcome, trial))
+    finally:
+        trial.finished = True
+        heartbeat_for(asked.study.store).discard(trial)
+    return study.record_of(claimed)
+
+
+def checked_error(error: object) -> Exception | str | None:
+    """``error=`` of ``tell()`` as given, or a :class:`TrialError` saying what it takes."""
+    if error is None or isinstance(error, (Exception, str)):
+        return error
+    raise TrialError(
+        f"tell(trial, error=...) takes the exception the trial's training raised, or a "
+        f"message, but got {error!r} ({type(error).__name__})"
+    )
+
+
+def _not_asked(trial: object, label: str, *, told: bool) -> str:
+    if not isinstance(trial, Trial):
+        return (
+            f"{label}.tell() takes the trial {label}.ask() returned, but got {trial!r} "
+            f"({type(trial).__name__})"
+        )
+    if told:
+        return f"trial {trial.number} of study {trial.study!r} was told already"
+    return (
+        f"trial {trial.number} of study {trial.study!r} was not handed out by "
+        f"{label}.ask(): {label}.tell() takes the trials it asked (the trials of "
+        "optimize() and of direct calls are stored when their function returns)"
+    )

@@ -1,0 +1,350 @@
+"""``train.ask()`` and ``train.tell(trial, result)``: trials run by a loop of the user's
+own (:mod:`hpotrack.ask_tell`), stored as the run loop stores them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import SearchExhausted, StudyDeleted
+from hpotrack.methods.base import Proposal
+from hpotrack.methods.history import History
+from hpotrack.methods.random_search import Random
+from hpotrack.methods.registry import register
+from hpotrack.records import TrialRecord
+from hpotrack.recovery import heartbeat_for
+
+SPACE = {"x": hp.Float(0.0, 1.0)}
+
+
+def tuned(
+    db: Path, method: str | hp.methods.Method = "random", **options: object
+) -> hp.TunedFunction:
+    @hp.tune(SPACE, method=method, study="s", db=db, seed=0, **options)  # type: ignore[arg-type]
+    def train(x: float) -> float:
+        return (x - 0.3) ** 2
+
+    return train
+
+
+def test_a_loop_of_asks_and_tells_stores_each_trial_as_optimize_would(db: Path) -> None:
+    train = tuned(db, method="tpe")
+    told = []
+    for _ in range(12):
+        trial = train.ask()
+        told.append(train.tell(trial, train.fn(**trial.params)))
+    ran = hp.load_study("s", db=db).trials
+    optimized = tuned(db.with_name("o.db"), method="tpe").optimize(n_trials=12).trials
+    assert [t.params for t in ran] == [t.params for t in optimized]  # the same proposals
+    assert [t.value for t in ran] == [t.value for t in optimized]
+    assert told == ran  # tell returns what it stored
+    assert {t.state for t in ran} == {hp.TrialState.COMPLETE}
+    assert {t.origin for t in ran} == {"sampled"}
+    with closing(sqlite3.connect(db)) as conn:
+        runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert runs == 1  # one run of this process, as for direct calls and optimize()
+
+
+def test_trials_in_flight_are_pending_for_the_method(db: Path) -> None:
+    """Asked before any is told, a grid's trials are distinct cells; once every cell is
+    out, the next ask says the search is exhausted, naming the study."""
+
+    @hp.tune({"x": [1, 2, 3]}, method="grid", study="g", db=db)
+    def train(x: int) -> float:
+        return float(x)
+
+    trials = [train.ask() for _ in range(3)]
+    assert sorted(t.params["x"] for t in trials) == [1, 2, 3]
+    assert [t.number for t in trials] == [0, 1, 2]
+    assert {t.state for t in hp.load_study("g", db=db).trials} == {hp.TrialState.RUNNING}
+    with pytest.raises(SearchExhausted, match="study 'g': grid search is complete"):
+        train.ask()
+    for trial in reversed(trials):  # in any order
+        train.tell(trial, float(trial.params["x"]))
+    assert hp.load_study("g", db=db).best.params == {"x": 1}
+
+
+def test_queued_trials_are_asked_first(db: Path) -> None:
+    train = tuned(db)
+    train.study.enqueue({"x": 0.25})
+    trial = train.ask()
+    assert trial.params == {"x": 0.25}
+    assert train.tell(trial, 0.5).origin == "enqueued"
+
+
+def test_tell_stores_a_failure_from_an_exception_or_a_message(db: Path) -> None:
+    train = tuned(db)
+    trial = train.ask()
+    try:
+        raise ValueError("the job ran out of memory")
+    except ValueError as exc:
+        record = train.tell(trial, error=exc)
+    assert record.state is hp.TrialState.FAILED
+    assert record.error is not None
+    assert "Traceback" in record.error and "ValueError: the job ran out of memory" in record.error
+    record = train.tell(train.ask(), error="node 7 went down")
+    assert (record.state, record.error) == (hp.TrialState.FAILED, "node 7 went down")
+
+
+def test_tell_judges_a_result_as_a_returned_value(db: Path) -> None:
+    """A dict without the objective, or None, fails the trial with the run loop's words."""
+    train = tuned(db)
+    record = train.tell(train.ask(), {"loss": 0.1, "acc": 0.9})
+    assert record.state is hp.TrialState.FAILED
+    assert "without the objective 'value'" in (record.error or "")
+    record = train.tell(train.ask(), {"value": 0.1, "acc": 0.9})
+    assert (record.state, record.value, record.metrics) == (
+        hp.TrialState.COMPLETE,
+        0.1,
+        {"value": 0.1, "acc": 0.9},
+    )
+    assert train.tell(train.ask()).state is hp.TrialState.FAILED  # told nothing
+
+
+def test_reports_are_stored_with_the_outcome(db: Path) -> None:
+    train = tuned(db, budget=hp.Budget(1, 4))
+    trial = train.ask()
+    assert trial.budget == 4
+    for epoch in trial.steps:
+        trial.report(1.0 / epoch, step=epoch)
+    train.tell(trial, 0.25)
+    study = hp.load_study("s", db=db)
+    assert study.curve(trial.number)["value"] == [(1, 1.0), (2, 0.5), (3, 1 / 3), (4, 0.25)]
+    with pytest.raises(hp.TrialError, match="has finished"):
+        trial.report(0.1, step=4)
+
+
+def test_a_trial_its_method_stops_is_told_pruned(db: Path) -> None:
+    """Successive halving over three asked trials: at the rung the first two stop (none
+    goes on before three arrived), the third is not the best of the three and stops too;
+    told, each is pruned with its report; the next ask promotes the best, which continues
+    from its checkpoint."""
+    train = tuned(db, method=hp.methods.SHA(eta=3), budget=hp.Budget(1, 3))
+    values = {0: 0.3, 1: 0.1, 2: 0.2}
+    for number, value in values.items():
+        trial = train.ask()
+        assert (trial.number, trial.budget) == (number, 3)
+        trial.save_checkpoint({"trained": 1}, step=1)
+        if number == 2:  # checks on its own terms, then returns
+            trial.report(value, step=1, prune=False)
+            assert trial.should_prune()
+            record = train.tell(trial)
+        else:
+            with pytest.raises(hp.Pruned) as raised:
+                trial.report(value, step=1)
+            record = train.tell(trial, error=raised.value)
+        assert (record.state, record.value) == (hp.TrialState.PRUNED, value)
+    promoted = train.ask()
+    assert promoted.load_checkpoint() == {"trained": 1}
+    assert list(promoted.steps) == [2, 3]
+    record = train.tell(promoted, 0.05)
+    assert record.origin == "promoted" and [e.parent for e in record.parents] == [1]
+    assert hp.load_study("s", db=db).curve(1)["value"] == [(1, 0.1)]
+
+
+def test_a_trial_is_told_once_and_only_by_the_function_that_asked_it(db: Path) -> None:
+    train, other = tuned(db), tuned(db.with_name("other.db"))
+    trial = train.ask()
+    with pytest.raises(hp.TrialError, match=r"was not handed out by train\.ask\(\)"):
+        other.tell(trial, 0.1)
+    train.tell(trial, 0.1)
+    with pytest.raises(hp.TrialError, match=f"trial {trial.number} of study 's' was told already"):
+        train.tell(trial, 0.2)
+    with pytest.raises(hp.TrialError, match=r"takes the trial train\.ask\(\) returned, but got 3"):
+        train.tell(3, 0.2)  # type: ignore[arg-type]
+    with pytest.raises(hp.TrialError, match=r"error=\.\.\.\) takes the exception .* got 404"):
+        train.tell(train.ask(), error=404)  # type: ignore[arg-type]
+    assert hp.load_study("s", db=db).trials[0].value == 0.1  # told once
+
+
+def test_an_asked_trial_beats_until_told(db: Path) -> None:
+    """The heartbeat keeps an asked trial alive (other processes would otherwise find it
+    stale and mark it lost) and lets go of it once told."""
+    train = tuned(db)
+    trial = train.ask()
+    beat = heartbeat_for(train.study.store)
+    assert trial.trial_id in beat._trials
+    train.tell(trial, 0.1)
+    assert trial.trial_id not in beat._trials
+
+
+def test_another_thread_may_tell(db: Path) -> None:
+    train = tuned(db, method="tpe")
+    trials = [train.ask() for _ in range(4)]
+    told: list[hp.TrialRecord] = []
+    threads = [
+        threading.Thread(target=lambda t=t: told.append(train.tell(t, t.params["x"])))
+        for t in trials
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(r.number for r in told) == [0, 1, 2, 3]
+    assert train.ask().number == 4  # the asking thread's study sees the tells
+
+
+def test_telling_a_trial_of_a_deleted_study_stores_nothing(db: Path) -> None:
+    train = tuned(db)
+    trial = train.ask()
+    result = subprocess.run(
+        [sys.executable, "-m", "hpotrack", "--db", str(db), "delete", "s", "--yes"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(StudyDeleted, match="study 's' was deleted"):
+        train.tell(trial, 0.1)
+    with pytest.raises(hp.StudyNotFoundError):
+        hp.load_study("s", db=db)  # not created again by the tell
+    with pytest.raises(hp.TrialError, match="has finished"):
+        trial.report(0.1)
+
+
+ASKER = """
+import sys, time
+import hpotrack as hp
+
+@hp.tune({{"x": hp.Float(0.0, 1.0)}}, method="random", study="s", db={db!r}, seed=0)
+def train(x):
+    return x
+
+trial = train.ask()
+print(trial.number, trial.params["x"], flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_trial_never_told_is_lost_with_its_process_and_asked_again(db: Path) -> None:
+    """``kill -9`` of a process holding an asked trial: the next ask elsewhere finds the
+    trial lost and hands out its retry first, with the same hyperparameters."""
+    asker = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(ASKER.format(db=str(db)))],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert asker.stdout is not None
+        number, x = asker.stdout.readline().split()
+    finally:
+        os.kill(asker.pid, signal.SIGKILL)
+        asker.wait(timeout=60)
+    train = tuned(db)
+    retry = train.ask()
+    assert retry.number == 1 and retry.params == {"x": float(x)}
+    record = train.tell(retry, 0.5)
+    assert record.origin == "retried" and [e.parent for e in record.parents] == [int(number)]
+    lost = hp.load_study("s", db=db).trials[0]
+    assert lost.state is hp.TrialState.FAILED and "worker lost" in (lost.error or "")
+
+
+def test_optunas_study_ask_names_the_tuned_functions(db: Path) -> None:
+    study = tuned(db).study
+    with pytest.raises(AttributeError, match=r"'ask'; hpotrack spells it train\.ask\(\)"):
+        study.ask()  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match=r"'tell'; hpotrack spells it train\.tell\(trial"):
+        study.tell  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_asked_trials_trained_in_a_thread_pool_report_and_are_pruned(db: Path) -> None:
+    """The README's pattern with pruning: the pool's threads report (each report at a
+    rung is a check, written through the asking thread's study) while the main thread
+    keeps asking and telling. Every trial ends once, its curve whole."""
+    train = tuned(db, method=hp.methods.SHA(eta=3), budget=hp.Budget(1, 9))
+
+    def fit(trial: hp.Trial) -> float:
+        x = trial.params["x"]
+        for epoch in trial.steps:
+            trial.report((x - 0.3) ** 2 + 1.0 / epoch, step=epoch)
+        return (x - 0.3) ** 2 + 1.0 / 9
+
+    with ThreadPoolExecutor(4) as pool:
+        jobs = {}
+        for _ in range(40):
+            if len(jobs) == 4:
+                done, _ = wait(jobs, return_when=FIRST_COMPLETED)
+                for job in done:
+                    trial = jobs.pop(job)
+                    error = job.exception()
+                    if error is None:
+                        train.tell(trial, job.result())
+                    else:
+                        assert isinstance(error, hp.Pruned)
+                        train.tell(trial, error=error)
+            trial = train.ask()
+            jobs[pool.submit(fit, trial)] = trial
+        for job, trial in jobs.items():
+            error = job.exception()
+            train.tell(trial, error=error) if error else train.tell(trial, job.result())
+    trials = hp.load_study("s", db=db).trials
+    assert len(trials) == 40
+    states = {t.state for t in trials}
+    assert states == {hp.TrialState.COMPLETE, hp.TrialState.PRUNED}
+    for record in trials:
+        curve = hp.load_study("s", db=db).curve(record.number)["value"]
+        steps = [step for step, _ in curve]
+        assert steps == list(range(steps[0], steps[0] + len(steps)))  # none lost
+        assert curve[-1][1] == record.value
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_check_from_another_thread_waits_while_the_asking_thread_claims(db: Path) -> None:
+    """An asked trial's reports go through the study of the thread that asked it. When a
+    pool thread's report reaches a check while that thread is in its next ask (here: the
+    method proposing, outside the write lock), the check waits for the ask to end, so
+    the two never change the study's cached trials at once."""
+    proposing, reported = threading.Event(), threading.Event()
+    seen_during_the_ask: list[bool] = []
+
+    @register
+    @dataclass(frozen=True)
+    class Checking(Random):
+        name = "test-checking-at-step-1"
+
+        def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
+            return 1 if step <= 1 else None
+
+        def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
+            return False
+
+        def ask(self, history: History) -> Proposal:
+            if history.trials:  # the second ask: let the pool thread report meanwhile
+                proposing.set()
+                reported.wait(timeout=1.0)
+                seen_during_the_ask.append(reported.is_set())
+            return super().ask(history)
+
+    @hp.tune(SPACE, method=Checking(), study="c", db=db, seed=0, budget=hp.Budget(1, 3))
+    def train(x: float) -> float:
+        return x
+
+    first = train.ask()
+
+    def report_at_the_check() -> None:
+        proposing.wait(timeout=60)
+        first.report(0.5, step=1)
+        reported.set()
+
+    pool_thread = threading.Thread(target=report_at_the_check)
+    pool_thread.start()
+    second = train.ask()
+    pool_thread.join(timeout=60)
+    assert seen_during_the_ask == [False]  # the check waited for the ask
+    assert reported.is_set()
+    train.tell(first, 0.5)
+    train.tell(second, 0.25)
+    assert hp.load_study("c", db=db).trials[0].checks == {1: 0.5}
