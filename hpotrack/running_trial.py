@@ -62,7 +62,8 @@ def current_trial() -> Trial:
         )
     raise TrialError(
         "no trial is running here: call hp.report() inside a function decorated "
-        "with @hp.tune while it is being tuned"
+        "with @hp.tune while it is being tuned (a trial that train.ask() returned "
+        "reports with trial.report())"
     )
 
 

@@ -25,6 +25,9 @@ from hpotrack.methods.random_search import Random
 from hpotrack.methods.registry import register
 from hpotrack.records import TrialRecord
 from hpotrack.recovery import heartbeat_for
+from hpotrack.runner import wants_trial
+from hpotrack.running_trial import running
+from tests.repro_workload import STUDIES, repeated
 
 SPACE = {"x": hp.Float(0.0, 1.0)}
 
@@ -348,3 +351,45 @@ def test_a_check_from_another_thread_waits_while_the_asking_thread_claims(db: Pa
     train.tell(first, 0.5)
     train.tell(second, 0.25)
     assert hp.load_study("c", db=db).trials[0].checks == {1: 0.5}
+
+
+def run_by_asking(tuned_function: hp.TunedFunction, n_trials: int) -> None:
+    """The loop a user writes: ask, run the function, tell what it returned or raised,
+    until ``n_trials`` or the method is done (as ``optimize()`` stops)."""
+    for _ in range(n_trials):
+        try:
+            trial = tuned_function.ask()
+        except SearchExhausted:
+            return
+        arguments = dict(trial.params)
+        if wants_trial(tuned_function.fn):
+            arguments["trial"] = trial
+        try:
+            with running(trial):  # the workload's functions look up their trial
+                result = tuned_function.fn(**arguments)
+        except hp.Pruned as pruned:
+            tuned_function.tell(trial, error=pruned)
+        else:
+            tuned_function.tell(trial, result)
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_every_method_asked_and_told_runs_the_search_optimize_runs(
+    name: str, tmp_path: Path
+) -> None:
+    """One interface for every method: a loop of asks and tells makes the trials a
+    seeded ``optimize()`` makes, parameters, budgets, lineage, checks and all (the
+    studies of tests/test_reproducibility.py)."""
+    method, space, function, budget, _, n_trials = STUDIES[name]
+    runs = {}
+    for way in ("asked", "optimized"):
+        tuned_function = hp.tune(
+            space, method=method, study=name, seed=11, db=tmp_path / f"{way}.db", budget=budget
+        )(function)
+        if way == "asked":
+            run_by_asking(tuned_function, n_trials)
+        else:
+            tuned_function.optimize(n_trials=n_trials)
+        runs[way] = [repeated(t) for t in hp.load_study(name, db=tmp_path / f"{way}.db").trials]
+    assert runs["asked"] == runs["optimized"]
+    assert len(runs["asked"]) == (10 if name == "pbt" else n_trials)  # pbt ends after 10
