@@ -50,6 +50,7 @@ REPORTS = 5
 MAX_ERRORS = 20  # exceptions after which a multi-process worker gives up
 RDB_MP_TRIALS = 200  # Optuna RDB's shared study unless --full (~0.1 s per trial here)
 HP = "hpotrack (sqlite WAL)"
+HP_ASKED = "hpotrack, ask/tell loop"
 MEMORY, RDB, JOURNAL = "optuna in-memory", "optuna RDB sqlite", "optuna journal file"
 FLOOR = "raw sqlite3 floor (7 commits)"
 STAMPS: list[float] = []  # perf_counter() at the start of each objective call
@@ -113,6 +114,17 @@ def run_hpotrack(tmp: Path, n: int, seed: int) -> tuple[list[Path], tuple[int, i
     return [tmp / "hp.db", tmp / "hp.db-wal"], stored(tmp / "hp.db", "state = 'complete'")
 
 
+def run_hpotrack_asked(tmp: Path, n: int, seed: int) -> tuple[list[Path], tuple[int, int]]:
+    """n sequential hpotrack trials by ``train.ask()`` and ``train.tell()``, the loop a user
+    writes around training of their own (Optuna's ``optimize`` is its own ask/tell loop)."""
+    train = tuned(tmp / "hp.db", seed)
+    for _ in range(n):
+        trial = train.ask()
+        train.tell(trial, hp_objective(**trial.params, trial=trial))
+    STAMPS.append(time.perf_counter())
+    return [tmp / "hp.db", tmp / "hp.db-wal"], stored(tmp / "hp.db", "state = 'complete'")
+
+
 def run_optuna(store: str, tmp: Path, n: int, seed: int) -> tuple[list[Path], tuple[int, int]]:
     """n sequential Optuna trials on ``store``."""
     files = {MEMORY: [], RDB: [tmp / "optuna.db"], JOURNAL: [tmp / "journal.log"]}[store]
@@ -161,7 +173,7 @@ def timed(runner: Runner, n: int, seed: int, window: int) -> tuple[Stats, int, b
 
 def sequential(args: argparse.Namespace, report: Report) -> dict[tuple[str, int], Stats]:
     """Run and print the sequential table; returns median stats by (store, size)."""
-    runners: dict[str, Runner] = {HP: run_hpotrack}
+    runners: dict[str, Runner] = {HP: run_hpotrack, HP_ASKED: run_hpotrack_asked}
     if not args.skip_optuna:
         runners |= {s: functools.partial(run_optuna, s) for s in (MEMORY, RDB, JOURNAL)}
     runners[FLOOR] = run_floor

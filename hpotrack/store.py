@@ -113,6 +113,14 @@ class Store(TrialReads, TrialWrites, Connection):
         ).fetchone()
         return None if row is None else _study_row(row)
 
+    def study_identity(self, name: str) -> tuple[int, float, dict[str, Any]] | None:
+        """(id, created, method) of study ``name``: whether a handle opened earlier is
+        still the stored study, read without parsing the rest of its row (its space)."""
+        row = self.conn.execute(
+            "SELECT id, created, method FROM studies WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1], json.loads(row[2]))
+
     def trial_exists(self, trial_id: int) -> bool:
         found = self.conn.execute("SELECT 1 FROM trials WHERE id = ?", (trial_id,)).fetchone()
         return found is not None

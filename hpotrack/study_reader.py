@@ -134,13 +134,9 @@ class StudyReader:
         (not deleted, nor deleted and created anew, and with the same method), so that
         it may be used again without reopening it."""
         with self._store.reading():
-            row = self._store.find_study(self.name)
+            found = self._store.study_identity(self.name)
         opened = self._row
-        return row is not None and (row.id, row.created, row.method) == (
-            opened.id,
-            opened.created,
-            opened.method,
-        )
+        return found == (opened.id, opened.created, opened.method)
 
     def is_stored(self) -> bool:
         """Whether the study this object opened is still in its file, whatever its
@@ -149,8 +145,8 @@ class StudyReader:
         if self._store.replaced():
             return False
         with self._store.reading():
-            row = self._store.find_study(self.name)
-        return row is not None and (row.id, row.created) == (self._row.id, self._row.created)
+            found = self._store.study_identity(self.name)
+        return found is not None and found[:2] == (self._row.id, self._row.created)
 
     def opens_the_same_study(self, other: StudyReader) -> bool:
         """Whether ``other`` opened this study, in this process's connection to its file."""
