@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from hpotrack.errors import SearchExhausted, StudyDeleted, TrialError
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.recovery import heartbeat_for
+from hpotrack.runner import interrupted_reason
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.trial import Pruned, Trial
 from hpotrack.trial_run import new_trial, returned_outcome, warn_after, with_reports
@@ -72,10 +73,12 @@ class AskedTrials:
 
 
 def tell(
-    asked: Asked, teller: Callable[[], Study], result: object, error: Exception | str | None
+    asked: Asked, teller: Callable[[], Study], result: object, error: BaseException | str | None
 ) -> TrialRecord:
     """Store how ``asked`` ended, as if its function had returned ``result`` or raised
-    ``error`` (a message: raised an error saying that), and return the stored record.
+    ``error`` (a message: raised an error saying that; an exit that is no ``Exception``,
+    Ctrl-C, is no fault of the trial: queued to run again, as in ``optimize()``), and
+    return the stored record.
     ``teller``: the telling thread's handle of the study (a Study's cached trials are
     not shared between threads), opened only while the asking study is still stored.
     The trial has ended here whatever happens: it reports nothing more."""
@@ -89,6 +92,8 @@ def tell(
         elif isinstance(error, Exception):
             text = "".join(traceback.format_exception(error))
             outcome = Outcome(TrialState.FAILED, None, {}, text)
+        elif isinstance(error, BaseException):  # Ctrl-C, say: not the trial's fault
+            outcome = Outcome(TrialState.FAILED, None, {}, interrupted_reason(error), retry=True)
         elif error is not None:
             outcome = Outcome(TrialState.FAILED, None, {}, error)
         else:
@@ -101,9 +106,9 @@ def tell(
     return study.record_of(claimed)
 
 
-def checked_error(error: object) -> Exception | str | None:
+def checked_error(error: object) -> BaseException | str | None:
     """``error=`` of ``tell()`` as given, or a :class:`TrialError` saying what it takes."""
-    if error is None or isinstance(error, (Exception, str)):
+    if error is None or isinstance(error, (BaseException, str)):
         return error
     raise TrialError(
         f"tell(trial, error=...) takes the exception the trial's training raised, or a "

@@ -83,7 +83,7 @@ def run_trial(
         error = traceback.format_exc() + _imported_again(fn, exc)
         outcome = Outcome(TrialState.FAILED, None, {}, error, raised=exc)
     except BaseException as exc:
-        reason = _interrupted_reason(exc)
+        reason = interrupted_reason(exc)
         stopped = Outcome(TrialState.FAILED, None, {}, reason, retry=True)  # not its fault
         if trial.stopped_short():  # in its clean-up after the method stopped it: pruned
             stopped = Outcome(TrialState.PRUNED, trial.last_value, {})
@@ -113,7 +113,7 @@ INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: retries.is_inte
 SWALLOWED = "the function caught Ctrl-C and returned"
 
 
-def _interrupted_reason(exc: BaseException) -> str:
+def interrupted_reason(exc: BaseException) -> str:
     """The stored reason of a trial that an exit other than an ``Exception`` stopped
     (Ctrl-C, SIGTERM, ``sys.exit``); each starts with "interrupted"."""
     if isinstance(exc, KeyboardInterrupt):  # ParentGone and SWALLOWED carry a message

@@ -216,13 +216,14 @@ class TunedFunction(Generic[R]):
         return self._asked.ask(study, self._worker(study))
 
     def tell(
-        self, trial: Trial, result: object = None, *, error: Exception | str | None = None
+        self, trial: Trial, result: object = None, *, error: BaseException | str | None = None
     ) -> TrialRecord:
         """Store how an asked trial ended, as if the function had returned ``result``
         (its objective, or a dict of metrics naming it) or raised ``error`` (an
         exception, or a message): complete, failed, or pruned when its method stopped it
         (``error=`` the :class:`Pruned` its report raised, or no result after
-        ``should_prune()``). Returns the stored record."""
+        ``should_prune()``); a ``KeyboardInterrupt`` runs it again first, as in
+        :meth:`optimize`. Returns the stored record."""
         label = callable_name(self.fn).rpartition(".")[2]
         error = checked_error(error)
         asked = self._asked.take(trial, label)

@@ -393,3 +393,15 @@ def test_every_method_asked_and_told_runs_the_search_optimize_runs(
         runs[way] = [repeated(t) for t in hp.load_study(name, db=tmp_path / f"{way}.db").trials]
     assert runs["asked"] == runs["optimized"]
     assert len(runs["asked"]) == (10 if name == "pbt" else n_trials)  # pbt ends after 10
+
+
+def test_an_interruption_told_queues_the_trial_to_run_again(db: Path) -> None:
+    """Ctrl-C in the user's loop is no fault of the trial: as in optimize(), it is stored
+    interrupted and queued, and the next ask hands out its retry."""
+    train = tuned(db, retries=0)  # an interruption does not count against retries
+    trial = train.ask()
+    record = train.tell(trial, error=KeyboardInterrupt())
+    assert (record.state, record.error) == (hp.TrialState.FAILED, "interrupted (KeyboardInterrupt)")
+    retry = train.ask()
+    assert retry.params == trial.params
+    assert train.tell(retry, 0.5).origin == "retried"
