@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from hpotrack.errors import SearchExhausted, StudyDeleted, TrialError
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.recovery import heartbeat_for
-from hpotrack.runner import interrupted_reason
+from hpotrack.runner import CheckpointCollector, interrupted_reason
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.trial import Pruned, Trial
 from hpotrack.trial_run import new_trial, returned_outcome, warn_after, with_reports
@@ -38,12 +38,16 @@ class Asked:
 
 class AskedTrials:
     """The trials one tuned function handed out and has not been told the outcome of
-    (any thread may tell a trial another one asked)."""
+    (any thread may tell a trial another one asked). ``collect_checkpoints``: after a
+    tell, delete the checkpoints no trial can start from any more, as ``optimize()``
+    does between its trials (see :class:`hpotrack.runner.CheckpointCollector`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, collect_checkpoints: bool) -> None:
         self._asked: dict[int, Asked] = {}  # by id() of the handle
         self._told: weakref.WeakSet[Trial] = weakref.WeakSet()  # for the error's words
         self._lock = threading.Lock()
+        self._collect = collect_checkpoints
+        self._collectors = threading.local()  # .kept: this thread's, for its study
 
     def ask(self, study: Study, worker: Worker) -> Trial:
         """Claim the study's next trial for ``worker``: its handle."""
@@ -52,6 +56,7 @@ class AskedTrials:
             study.claim(worker, None, [], claims)
         except SearchExhausted as stop:
             raise SearchExhausted(f"study {study.name!r}: {stop}; nothing to ask") from None
+        study.remove_files_of_lost_trials()  # the claim may have found some
         claimed = claims[0]
         trial = new_trial(study, claimed)
         heartbeat_for(study.store).add(trial)
@@ -59,9 +64,40 @@ class AskedTrials:
             self._asked[id(trial)] = Asked(trial, claimed, study)
         return trial
 
-    def take(self, trial: object, label: str) -> Asked:
+    def tell(
+        self,
+        trial: object,
+        label: str,
+        teller: Callable[[], Study],
+        result: object,
+        error: BaseException | str | None,
+    ) -> TrialRecord:
+        """Store how the asked ``trial`` ended, as if its function had returned
+        ``result`` or raised ``error`` (a message: raised an error saying that; an exit
+        that is no ``Exception``, Ctrl-C, is no fault of the trial: queued to run again,
+        as in ``optimize()``), and return the stored record. ``label``: the tuned
+        function's name, for errors; ``teller``: the telling thread's handle of the
+        study (a Study's cached trials are not shared between threads), opened only
+        while the asking study is still stored. Told, the trial has ended, whatever
+        happens here: it reports nothing more."""
+        asked = self._take(trial, label)
+        trial, claimed = asked.trial, asked.claimed
+        try:
+            study = teller() if asked.study.is_stored() else None
+            if study is None or not study.opens_the_same_study(asked.study):
+                raise StudyDeleted.while_used(asked.study.name, asked.study.db_path)
+            outcome = _told_outcome(study, asked, result, error)
+            study.store_outcome(claimed, with_reports(outcome, trial))
+        finally:
+            trial.finished = True
+            heartbeat_for(asked.study.store).discard(trial)
+        if self._collect:
+            self._collect_checkpoints(study)
+        return study.record_of(claimed)
+
+    def _take(self, trial: object, label: str) -> Asked:
         """The asked trial ``trial`` is, no longer counted as waiting for its outcome;
-        an error when it is not one (``label``: the tuned function's name)."""
+        an error when it is not one."""
         with self._lock:
             asked = self._asked.get(id(trial))
             if asked is None or asked.trial is not trial:
@@ -71,39 +107,32 @@ class AskedTrials:
             self._told.add(asked.trial)
         return asked
 
+    def _collect_checkpoints(self, study: Study) -> None:
+        """Collect when this thread's trials of ``study`` saved checkpoints since the
+        last collection, paced as the run loop paces it."""
+        kept: CheckpointCollector | None = getattr(self._collectors, "kept", None)
+        if kept is None or kept.study is not study:
+            kept = self._collectors.kept = CheckpointCollector(study)
+        if kept.due():
+            kept.run()
 
-def tell(
-    asked: Asked, teller: Callable[[], Study], result: object, error: BaseException | str | None
-) -> TrialRecord:
-    """Store how ``asked`` ended, as if its function had returned ``result`` or raised
-    ``error`` (a message: raised an error saying that; an exit that is no ``Exception``,
-    Ctrl-C, is no fault of the trial: queued to run again, as in ``optimize()``), and
-    return the stored record.
-    ``teller``: the telling thread's handle of the study (a Study's cached trials are
-    not shared between threads), opened only while the asking study is still stored.
-    The trial has ended here whatever happens: it reports nothing more."""
+
+def _told_outcome(
+    study: Study, asked: Asked, result: object, error: BaseException | str | None
+) -> Outcome:
+    """The outcome :meth:`AskedTrials.tell` stores (its reports added later)."""
     trial, claimed = asked.trial, asked.claimed
-    try:
-        study = teller() if asked.study.is_stored() else None
-        if study is None or not study.opens_the_same_study(asked.study):
-            raise StudyDeleted.while_used(asked.study.name, asked.study.db_path)
-        if isinstance(error, Pruned):
-            outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
-        elif isinstance(error, Exception):
-            text = "".join(traceback.format_exception(error))
-            outcome = Outcome(TrialState.FAILED, None, {}, text)
-        elif isinstance(error, BaseException):  # Ctrl-C, say: not the trial's fault
-            outcome = Outcome(TrialState.FAILED, None, {}, interrupted_reason(error), retry=True)
-        elif error is not None:
-            outcome = Outcome(TrialState.FAILED, None, {}, error)
-        else:
-            outcome = returned_outcome(study, trial, claimed, result, manual=False)
-            warn_after(study, trial, claimed, result, outcome, manual=False)
-        study.store_outcome(claimed, with_reports(outcome, trial))
-    finally:
-        trial.finished = True
-        heartbeat_for(asked.study.store).discard(trial)
-    return study.record_of(claimed)
+    if isinstance(error, Pruned):
+        return Outcome(TrialState.PRUNED, trial.last_value, {})
+    if isinstance(error, Exception):
+        return Outcome(TrialState.FAILED, None, {}, "".join(traceback.format_exception(error)))
+    if isinstance(error, BaseException):  # Ctrl-C, say: not the trial's fault
+        return Outcome(TrialState.FAILED, None, {}, interrupted_reason(error), retry=True)
+    if error is not None:
+        return Outcome(TrialState.FAILED, None, {}, error)
+    outcome = returned_outcome(study, trial, claimed, result, manual=False)
+    warn_after(study, trial, claimed, result, outcome, manual=False)
+    return outcome
 
 
 def checked_error(error: object) -> BaseException | str | None:

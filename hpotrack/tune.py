@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, cast
 
-from hpotrack import ask_tell
 from hpotrack.arguments import checked_arguments
 from hpotrack.ask_tell import AskedTrials, checked_error
 from hpotrack.budget import Budget
@@ -99,7 +98,7 @@ class TunedFunction(Generic[R]):
         self._runs: dict[tuple[Path, str], tuple[Worker, float]] = {}
         self._runs_lock = threading.Lock()  # threads calling at once each stored a run
         self._called = threading.local()  # .study: this thread's, for direct calls and .study
-        self._asked = AskedTrials()  # handed out by ask(), not told yet
+        self._asked = AskedTrials(collect_checkpoints=keep_checkpoints == "needed")
         check_signature(fn, definition.space)
 
     def __repr__(self) -> str:
@@ -225,9 +224,7 @@ class TunedFunction(Generic[R]):
         ``should_prune()``); a ``KeyboardInterrupt`` runs it again first, as in
         :meth:`optimize`. Returns the stored record."""
         label = callable_name(self.fn).rpartition(".")[2]
-        error = checked_error(error)
-        asked = self._asked.take(trial, label)
-        return ask_tell.tell(asked, self._called_study, result, error)
+        return self._asked.tell(trial, label, self._called_study, result, checked_error(error))
 
     @checked_arguments
     def optimize(

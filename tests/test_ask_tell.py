@@ -25,7 +25,7 @@ from hpotrack.methods.random_search import Random
 from hpotrack.methods.registry import register
 from hpotrack.records import TrialRecord
 from hpotrack.recovery import heartbeat_for
-from hpotrack.runner import wants_trial
+from hpotrack.runner import CheckpointCollector, wants_trial
 from hpotrack.running_trial import running
 from tests.repro_workload import STUDIES, repeated
 
@@ -373,13 +373,22 @@ def run_by_asking(tuned_function: hp.TunedFunction, n_trials: int) -> None:
             tuned_function.tell(trial, result)
 
 
+def checkpoints_kept(db: Path) -> list[tuple[int, int]]:
+    """(trial number, step) of every checkpoint stored in ``db``."""
+    with closing(sqlite3.connect(db)) as conn:
+        query = "SELECT t.number, c.step FROM checkpoints c JOIN trials t ON t.id = c.trial_id"
+        return sorted(conn.execute(query).fetchall())
+
+
 @pytest.mark.parametrize("name", sorted(STUDIES))
 def test_every_method_asked_and_told_runs_the_search_optimize_runs(
-    name: str, tmp_path: Path
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One interface for every method: a loop of asks and tells makes the trials a
     seeded ``optimize()`` makes, parameters, budgets, lineage, checks and all (the
-    studies of tests/test_reproducibility.py)."""
+    studies of tests/test_reproducibility.py), and keeps the same checkpoints (those a
+    trial may still start from) when both collect after every trial."""
+    monkeypatch.setattr(CheckpointCollector, "SHARE", 1e9)  # no pacing: always due
     method, space, function, budget, _, n_trials = STUDIES[name]
     runs = {}
     for way in ("asked", "optimized"):
@@ -392,6 +401,7 @@ def test_every_method_asked_and_told_runs_the_search_optimize_runs(
             tuned_function.optimize(n_trials=n_trials)
         runs[way] = [repeated(t) for t in hp.load_study(name, db=tmp_path / f"{way}.db").trials]
     assert runs["asked"] == runs["optimized"]
+    assert checkpoints_kept(tmp_path / "asked.db") == checkpoints_kept(tmp_path / "optimized.db")
     assert len(runs["asked"]) == (10 if name == "pbt" else n_trials)  # pbt ends after 10
 
 
