@@ -28,6 +28,7 @@ from hpotrack.recovery import heartbeat_for
 from hpotrack.runner import CheckpointCollector, wants_trial
 from hpotrack.running_trial import running
 from tests.repro_workload import STUDIES, repeated
+from tests.test_processes import ROOT, open_gate
 
 SPACE = {"x": hp.Float(0.0, 1.0)}
 
@@ -415,3 +416,53 @@ def test_an_interruption_told_queues_the_trial_to_run_again(db: Path) -> None:
     retry = train.ask()
     assert retry.params == trial.params
     assert train.tell(retry, 0.5).origin == "retried"
+
+
+ASKING_LOOP = """
+import sys
+from hpotrack.errors import SearchExhausted
+from workloads import grid24, quadratic, wait_for_go
+
+tuned = {"grid24": grid24, "quadratic": quadratic}[sys.argv[1]]
+wait_for_go()
+for _ in range(int(sys.argv[2])):
+    try:
+        trial = tuned.ask()
+    except SearchExhausted:
+        break
+    arguments = dict(trial.params)
+    if tuned is quadratic:
+        arguments["trial"] = trial
+    tuned.tell(trial, tuned.fn(**arguments))
+"""
+
+
+@pytest.mark.parametrize(("workload", "study", "each", "total"), [
+    ("grid24", "grid24", 24, 24),  # until the grid is done: every cell once
+    ("quadratic", "shared", 10, 30),  # what auto picks (pending-aware): 10 trials each
+])  # fmt: skip
+def test_processes_asking_and_telling_share_a_study(
+    tmp_path: Path, workload: str, study: str, each: int, total: int
+) -> None:
+    """Three real processes, each a loop of asks and tells on one study, started at
+    once: every trial claimed once, numbered without gaps, complete with its reports."""
+    db = tmp_path / "h.db"
+    env = {**os.environ, "HPOTRACK_DB": str(db), "HPOTRACK_TEST_GATE": str(tmp_path)}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
+    command = [sys.executable, "-c", ASKING_LOOP, workload, str(each)]
+    processes = [
+        subprocess.Popen(command, env=env, text=True, stderr=subprocess.PIPE) for _ in range(3)
+    ]
+    open_gate(tmp_path, processes)
+    for process in processes:
+        _, stderr = process.communicate(timeout=240)
+        assert process.returncode == 0, stderr
+    trials = hp.load_study(study, db=db).trials
+    assert [t.number for t in trials] == list(range(total))
+    assert {t.state for t in trials} == {hp.TrialState.COMPLETE}
+    assert len({tuple(t.params.values()) for t in trials}) == total
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        reports = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+        assert reports == (3 * total if workload == "quadratic" else 0)
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 3
