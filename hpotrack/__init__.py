@@ -145,7 +145,8 @@ PORTING = {
     ),
     "create_study": (
         "@hp.tune(space, study=..., db=..., direction=..., method=...) declares the study "
-        "and train.optimize(n_trials=...) runs it; hp.load_study(name) reads one back"
+        "and train.optimize(n_trials=...) runs it (or train.ask() and train.tell(trial, "
+        "value), a loop of your own); hp.load_study(name) reads one back"
     ),
     "samplers": _PACKAGES,
     "visualization": (
