@@ -129,7 +129,7 @@ def _told_outcome(
     if isinstance(error, BaseException):  # Ctrl-C, say: not the trial's fault
         return Outcome(TrialState.FAILED, None, {}, interrupted_reason(error), retry=True)
     if error is not None:
-        return Outcome(TrialState.FAILED, None, {}, error)
+        return Outcome(TrialState.FAILED, None, {}, error or "told failed, without a message")
     outcome = returned_outcome(study, trial, claimed, result, manual=False)
     warn_after(study, trial, claimed, result, outcome, manual=False)
     return outcome

@@ -148,7 +148,8 @@ class Trial:
             f"trial {self.number} cannot be sent to another process (joblib's default "
             "backend, multiprocessing): report from the process that runs it; return "
             "the values from those processes and report them in the function, or run "
-            'the work in threads (joblib\'s backend="threading")'
+            'the work in threads (joblib\'s backend="threading"); for a trial of '
+            "train.ask(), send trial.params and tell the result from the asking process"
         )
 
     if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute

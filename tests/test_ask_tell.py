@@ -4,6 +4,7 @@ own (:mod:`hpotrack.ask_tell`), stored as the run loop stores them."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -466,3 +467,12 @@ def test_processes_asking_and_telling_share_a_study(
         reports = conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
         assert reports == (3 * total if workload == "quadratic" else 0)
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 3
+
+
+def test_an_asked_trial_sent_to_a_process_pool_says_to_send_its_params(db: Path) -> None:
+    train = tuned(db)
+    trial = train.ask()
+    with pytest.raises(hp.TrialError, match=r"send trial\.params and tell the result"):
+        pickle.dumps(trial)
+    record = train.tell(trial, error="")
+    assert record.error == "told failed, without a message"
