@@ -97,6 +97,12 @@ def use() -> None:
     train(**study.best.params)  # a best trial's parameters, run again by hand
     print(value)
 
+    asked = objective.ask()  # a loop of your own
+    assert_type(asked, hp.Trial)
+    assert_type(objective.tell(asked, objective.fn(**asked.params)), hp.TrialRecord)
+    assert_type(objective.tell(objective.ask(), error=ValueError("diverged")), hp.TrialRecord)
+    assert_type(objective.tell(objective.ask(), error="node lost"), hp.TrialRecord)
+
     try:
         objective(x=0.0)
     except hp.Pruned as exc:
@@ -115,5 +121,7 @@ def mistakes(study: hp.Study) -> None:
     print(study.best_params)  # type: ignore[attr-defined]
     train(0.01, 2, 64)  # type: ignore[arg-type]  # a manual trial takes keywords only
     train.optimize(n_trial=10)  # type: ignore[call-arg]
+    train.tell(train.ask(), 0.5, error=404)  # type: ignore[arg-type]
+    study.ask()  # type: ignore[attr-defined]  # an Optuna habit: train.ask() asks
     hp.tune(SPACE, methd="tpe")  # type: ignore[call-arg]
     hp.methods.TPE(gama=0.2)  # type: ignore[call-arg]
