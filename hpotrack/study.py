@@ -96,7 +96,7 @@ class Study(StudyReader):
         once, one queues it and the others find it)."""
         queueing.check_call(self.method, self.name, skip_if_exists)
         given = self.space.validate(params, partial=True)
-        with self._store.write():
+        with self._using, self._store.write():  # in that order, as everywhere (_writing)
             history = self.refresh()
             return queueing.queue(
                 self._store, self._row.id, history, self.space, given, skip_if_exists=skip_if_exists
@@ -322,7 +322,7 @@ class Study(StudyReader):
         """Insert a running trial with user-given hyperparameters (a direct call)."""
         values = self.space.validate(params)
         budget = self._budget(None)
-        with self._store.write():
+        with self._using, self._store.write():  # in that order, as everywhere (_writing)
             number = self.refresh().next_number
             return claims.insert_manual(self._store, self._row.id, number, values, worker, budget)
 

@@ -48,7 +48,9 @@ class StudyReader:
             store, row, History(self.space, row.direction, row.seed, self.budget)
         )
         # one thread at a time reads into the cache or writes through it: the threads of
-        # a trial report and check, and asked trials are told, while others ask
+        # a trial report and check, and asked trials are told, while others ask. Taken
+        # before the store's own thread lock (reading or writing), never after it: a
+        # thread holding one while waiting for the other would wait for ever
         self._using = threading.RLock()
 
     def __reduce__(self) -> tuple[Callable[..., StudyReader], tuple[str, str]]:

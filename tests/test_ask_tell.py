@@ -11,6 +11,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass
@@ -476,3 +478,41 @@ def test_an_asked_trial_sent_to_a_process_pool_says_to_send_its_params(db: Path)
         pickle.dumps(trial)
     record = train.tell(trial, error="")
     assert record.error == "told failed, without a message"
+
+
+def test_threads_sharing_one_study_object_never_wait_for_each_other_for_ever(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Study's threads take its own lock before the connection's (every path): one
+    queueing trials (the connection's write, then the study's cache) and one reading them
+    (the study's cache, then the connection) would otherwise each hold what the other
+    waits for. The queueing thread pauses before it reads, so the reader comes between."""
+    study = tuned(db).study
+    errors: list[BaseException] = []
+    refresh = hp.Study.refresh
+
+    def refresh_after_a_pause(self: hp.Study) -> object:
+        if threading.current_thread() is threads[0]:
+            time.sleep(0.002)  # widens the window in which the reader takes its turn
+        return refresh(self)
+
+    monkeypatch.setattr(hp.Study, "refresh", refresh_after_a_pause)
+
+    def repeat(action: Callable[[], object]) -> None:
+        try:
+            for _ in range(100):
+                action()
+        except BaseException as exc:  # the test says what it was
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=repeat, args=(lambda: study.enqueue({"x": 0.5}),), daemon=True),
+        threading.Thread(target=repeat, args=(lambda: study.trials,), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    threads[1].join(timeout=60)  # the reader ends first, or both wait for ever
+    threads[0].join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "the threads deadlocked"
+    assert not errors
+    assert len(study.trials) == 100
