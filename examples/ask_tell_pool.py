@@ -66,11 +66,16 @@ def main(n_trials: int) -> None:
             for job in done:
                 trial = in_flight.pop(job)
                 error = job.exception()
-                if error is None:
-                    record = train.tell(trial, job.result())
+                # what the pool returned or raised (a failure keeps the pool's traceback)
+                record = (
+                    train.tell(trial, job.result())
+                    if error is None
+                    else train.tell(trial, error=error)
+                )
+                if record.value is None:  # failed: the worker raised, or a NaN score
+                    print(f"trial {record.number}: {record.state.value}")
+                else:
                     print(f"trial {record.number}: accuracy {record.value:.4f}")
-                else:  # stored failed, with the pool's traceback
-                    train.tell(trial, error=error)
     best = train.study.best
     print(f"best accuracy {best.value:.4f} with {best.params} (trial {best.number})")
     print("look further: hpotrack show ask_tell_pool --top 5")

@@ -25,7 +25,9 @@ log = logging.getLogger("hpotrack")
 class TrialChecks:
     """A running trial's line to its method: where its next check is, and the decision
     there (see :meth:`Study.check`). Held by :class:`hpotrack.trial.Trial`; it reads the
-    study's ``cache`` as it is (no database read: the check itself refreshes)."""
+    study's ``cache`` as it is (no database read: the check itself refreshes), with the
+    study in use (:meth:`~hpotrack.study_reader.StudyReader.in_use`): the trial may
+    report from another thread than the one asking and telling through the study."""
 
     def __init__(self, study: Study, cache: TrialCache, claimed: Claimed) -> None:
         self._study = study
@@ -33,14 +35,16 @@ class TrialChecks:
         self._claimed = claimed
 
     def next_check(self, step: int) -> int | None:
-        history = self._cache.history
-        record = history.trials[self._claimed.number]
-        return self._study.method.next_check(record, step, history)
+        with self._study.in_use():
+            history = self._cache.history
+            record = history.trials[self._claimed.number]
+            return self._study.method.next_check(record, step, history)
 
     def check_step(self, due: int, step: int) -> int:
-        history = self._cache.history
-        record = history.trials[self._claimed.number]
-        return self._study.method.check_step(record, due, step, history)
+        with self._study.in_use():
+            history = self._cache.history
+            record = history.trials[self._claimed.number]
+            return self._study.method.check_step(record, due, step, history)
 
     def decide(self, step: int, value: float, reports: Sequence[MetricRow]) -> bool:
         return self._study.check(self._claimed, step, value, reports)

@@ -373,16 +373,18 @@ class Study(StudyReader):
         when the method stops no trial early (it would not check one starting afresh,
         without a rung or bracket), as ``should_prune()`` then says. A trial past its
         last rung (bracket 0, or promoted to the top) gets it and finds no check."""
-        fresh = self.record_of(claimed).replace(rung=None, bracket=None)
-        if self.method.next_check(fresh, 0, self._cache.history) is None:
-            return None
+        with self._using:  # (see StudyReader) other threads' checks change the history
+            fresh = self.record_of(claimed).replace(rung=None, bracket=None)
+            if self.method.next_check(fresh, 0, self._cache.history) is None:
+                return None
         return TrialChecks(self, self._cache, claimed)
 
     def usable(self, claimed: Claimed, outcome: Outcome) -> Outcome:
         """The complete ``outcome`` of a trial its method proposed, failed with the
         reason when it gives the method nothing to go on (:meth:`Method.unusable`)."""
-        record = self.record_of(claimed)
-        why = self.method.unusable(record, outcome.metrics, self._cache.history)
+        with self._using:  # (see StudyReader) other threads' checks change the history
+            record = self.record_of(claimed)
+            why = self.method.unusable(record, outcome.metrics, self._cache.history)
         if why is None:
             return outcome
         return dataclasses.replace(outcome, state=TrialState.FAILED, value=None, error=why)
@@ -390,10 +392,11 @@ class Study(StudyReader):
     def record_of(self, claimed: Claimed) -> TrialRecord:
         """A trial this process claimed, as it last read it (its params, lineage, rung):
         from the cache, read first for a manual trial, which is not cached yet."""
-        trials = self._cache.history.trials
-        if claimed.number >= len(trials):
-            trials = self.refresh().trials
-        return trials[claimed.number]
+        with self._using:
+            trials = self._cache.history.trials
+            if claimed.number >= len(trials):
+                trials = self.refresh().trials
+            return trials[claimed.number]
 
     def checkpoints_for(self, claimed: Claimed) -> TrialCheckpoints:
         """Where a running trial saves its checkpoints and finds the one it starts from."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 from functools import cached_property
 from numbers import Integral
 from pathlib import Path
@@ -156,6 +156,12 @@ class StudyReader:
             other._row.id,
             other._row.created,
         )
+
+    def in_use(self) -> AbstractContextManager[Any]:
+        """The study's thread lock (see ``__init__``), for code elsewhere that reads its
+        cached trials from another thread (a trial's checks), or takes the store's lock
+        and then reads through the study (an export of a replaced file): taken first."""
+        return self._using
 
     # -- reading ----------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ the running trial through ``hp.report(...)`` (:mod:`hpotrack.running_trial`).
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -33,6 +34,29 @@ OPTUNA_HABITS = {
     "set_system_attr": "return it in the function's dict of metrics: every key is stored",
 }
 """Optuna's Trial methods that hpotrack does otherwise, and how."""
+
+
+_forks = 0
+"""How many forks this process is down from the one that imported hpotrack: a trial
+made before the last one is a copy of its parent's (see :meth:`Trial._refuse_in_a_fork`).
+Compared per report, where ``os.getpid()``, a system call, cost a fifth of one."""
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):  # no fork on Windows
+    os.register_at_fork(after_in_child=_forked)
+
+
+_IN_ITS_PROCESS = (
+    "report from the process that runs it; return the values from those processes and "
+    'report them in the function, or run the work in threads (joblib\'s backend="threading"); '
+    "for a trial of train.ask(), send trial.params and tell the result from the asking process"
+)
+"""What to do instead of using a trial in another process."""
 
 
 TO_STOP_TRIALS = (
@@ -136,6 +160,7 @@ class Trial:
         self.flush_lock = threading.Lock()  # held while a batch is drained and written
         self.last_value: float | None = None
         self.finished = False
+        self._pid, self._forks = os.getpid(), _forks  # its process (see _refuse_in_a_fork)
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"
@@ -146,11 +171,21 @@ class Trial:
         (delayed(fold)(trial, k) ...)``) said only that it could not pickle the task."""
         raise TrialError(
             f"trial {self.number} cannot be sent to another process (joblib's default "
-            "backend, multiprocessing): report from the process that runs it; return "
-            "the values from those processes and report them in the function, or run "
-            'the work in threads (joblib\'s backend="threading"); for a trial of '
-            "train.ask(), send trial.params and tell the result from the asking process"
+            f"backend, multiprocessing): {_IN_ITS_PROCESS}"
         )
+
+    def _refuse_in_a_fork(self, what: str) -> None:
+        """Refuse ``what`` in a forked child (``multiprocessing``'s fork, ``os.fork``),
+        which has a copy of the trial: its reports would stay in the copy, and its checks
+        and checkpoints would go through the connection of the process that runs the
+        trial, which SQLite forbids in another process (and that process would store
+        the trial not knowing its method had stopped it)."""
+        if self._forks != _forks:
+            raise TrialError(
+                f"trial {self.number} of study {self.study!r} runs in process {self._pid}: "
+                f"{what} from process {os.getpid()}, a fork of it, would reach neither the "
+                f"trial nor its database; {_IN_ITS_PROCESS}"
+            )
 
     if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute
 
@@ -188,6 +223,7 @@ class Trial:
             raise TrialError(
                 f"trial {self.number} has finished: report() must be called while it runs"
             )
+        self._refuse_in_a_fork("report()")
         metric = self._objective if name is None else name
         if not isinstance(metric, str) or not metric or not is_utf8(metric):
             raise TrialError(
@@ -372,6 +408,7 @@ class Trial:
         from :meth:`load_checkpoint`."""
         if self._checkpoints is None:
             raise TrialError("save_checkpoint() works inside a trial that hpotrack runs")
+        self._refuse_in_a_fork("save_checkpoint()")
         if self.finished:  # it would be stored as what the trial ended with
             raise TrialError(
                 f"trial {self.number} has finished: save_checkpoint() must be called while it runs"
@@ -459,6 +496,7 @@ class Trial:
 
     def _lookup(self) -> tuple[int, Any] | None:
         if not self._looked_up and self._checkpoints is not None:
+            self._refuse_in_a_fork("looking up its checkpoint (load_checkpoint(), steps)")
             self._source = self._checkpoints.source()
         self._looked_up = True
         return self._source

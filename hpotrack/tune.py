@@ -222,7 +222,9 @@ class TunedFunction(Generic[R]):
         exception, or a message): complete, failed, or pruned when its method stopped it
         (``error=`` the :class:`Pruned` its report raised, or no result after
         ``should_prune()``); a ``KeyboardInterrupt`` runs it again first, as in
-        :meth:`optimize`. Returns the stored record."""
+        :meth:`optimize`. A result or ``error=``, not both. Returns the stored record;
+        a tell that stored nothing (an error of the file, a lock held too long; Ctrl-C)
+        leaves the trial asked, to be told again."""
         label = callable_name(self.fn).rpartition(".")[2]
         return self._asked.tell(trial, label, self._called_study, result, checked_error(error))
 

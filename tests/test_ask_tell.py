@@ -3,6 +3,8 @@ own (:mod:`hpotrack.ask_tell`), stored as the run loop stores them."""
 
 from __future__ import annotations
 
+import fcntl
+import gc
 import os
 import pickle
 import signal
@@ -12,16 +14,20 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import hpotrack as hp
-from hpotrack.errors import SearchExhausted, StudyDeleted
+from hpotrack import ask_tell, connection
+from hpotrack.cache import TrialCache
+from hpotrack.errors import SearchExhausted, StorageError, StudyDeleted
 from hpotrack.methods.base import Proposal
 from hpotrack.methods.history import History
 from hpotrack.methods.random_search import Random
@@ -81,6 +87,22 @@ def test_trials_in_flight_are_pending_for_the_method(db: Path) -> None:
     for trial in reversed(trials):  # in any order
         train.tell(trial, float(trial.params["x"]))
     assert hp.load_study("g", db=db).best.params == {"x": 1}
+
+
+def test_an_ask_gradient_descent_cannot_answer_yet_names_the_trial_to_tell(db: Path) -> None:
+    """Gradient descent proposes the next iterate from the asked trial's gradient: a
+    second ask before the tell says that trial is not told yet."""
+    train = tuned(db, method="gradient")
+    trial = train.ask()
+    with pytest.raises(
+        SearchExhausted, match=r"; nothing to ask now \(1 trial asked here is not told yet\)$"
+    ):
+        train.ask()
+    train.tell(trial, {"value": 0.5, "hypergrad": {"x": 1.0}})
+    assert (
+        train.tell(train.ask(), {"value": 0.25, "hypergrad": {"x": 0.5}}).state
+        is hp.TrialState.COMPLETE
+    )
 
 
 def test_queued_trials_are_asked_first(db: Path) -> None:
@@ -313,9 +335,11 @@ def test_a_check_from_another_thread_waits_while_the_asking_thread_claims(db: Pa
     """An asked trial's reports go through the study of the thread that asked it. When a
     pool thread's report reaches a check while that thread is in its next ask (here: the
     method proposing, outside the write lock), the check waits for the ask to end, so
-    the two never change the study's cached trials at once."""
+    the two never change the study's cached trials at once, nor does the check read
+    them (where the check is) while the ask changes them."""
     proposing, reported = threading.Event(), threading.Event()
     seen_during_the_ask: list[bool] = []
+    stepped_during_the_ask: list[bool] = []
 
     @register
     @dataclass(frozen=True)
@@ -327,6 +351,10 @@ def test_a_check_from_another_thread_waits_while_the_asking_thread_claims(db: Pa
 
         def on_report(self, trial: TrialRecord, step: int, history: History) -> bool:
             return False
+
+        def check_step(self, trial: TrialRecord, due: int, step: int, history: History) -> int:
+            stepped_during_the_ask.append(proposing.is_set() and not seen_during_the_ask)
+            return super().check_step(trial, due, step, history)
 
         def ask(self, history: History) -> Proposal:
             if history.trials:  # the second ask: let the pool thread report meanwhile
@@ -351,6 +379,7 @@ def test_a_check_from_another_thread_waits_while_the_asking_thread_claims(db: Pa
     second = train.ask()
     pool_thread.join(timeout=60)
     assert seen_during_the_ask == [False]  # the check waited for the ask
+    assert stepped_during_the_ask == [False]
     assert reported.is_set()
     train.tell(first, 0.5)
     train.tell(second, 0.25)
@@ -516,3 +545,296 @@ def test_threads_sharing_one_study_object_never_wait_for_each_other_for_ever(
     assert not any(thread.is_alive() for thread in threads), "the threads deadlocked"
     assert not errors
     assert len(study.trials) == 100
+
+
+def test_an_ask_interrupted_after_its_claim_gives_the_trial_back(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing in ask() after the claim committed: nobody holds the trial, and
+    its process, alive, would keep it running for ever. It is queued again, and the
+    next ask hands it out."""
+    train = tuned(db)
+    make_handle = ask_tell.new_trial
+
+    def interrupted(study: hp.Study, claimed: object) -> hp.Trial:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ask_tell, "new_trial", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.ask()
+    [given_back] = hp.load_study("s", db=db).trials
+    assert given_back.state is hp.TrialState.QUEUED
+    monkeypatch.setattr(ask_tell, "new_trial", make_handle)
+    trial = train.ask()
+    assert (trial.number, trial.params) == (0, given_back.params)
+    assert train.tell(trial, 0.5).state is hp.TrialState.COMPLETE
+
+
+def test_a_forked_child_is_told_to_tell_from_the_asking_process(db: Path) -> None:
+    """A forked child has a copy of the asked trial: its tell is refused with the fix
+    (not said to be a deleted study), and the asking process tells it."""
+    train = tuned(db)
+    trial = train.ask()
+    said = db.with_name("said.txt")
+    pid = os.fork()
+    if pid == 0:  # the child: says what its tell raised, and ends at once
+        try:
+            train.tell(trial, 0.5)
+            said.write_text("told")
+        except BaseException as exc:
+            said.write_text(f"{type(exc).__name__}: {exc}")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert said.read_text() == (
+        f"TrialError: trial 0 of study 's' was asked by process {os.getpid()}, not this one "
+        f"({pid}, a fork of it): tell it from the asking process, train.tell(trial, result), "
+        "sending the result there (a pool's future, a queue)"
+    )
+    assert hp.load_study("s", db=db).trials[0].state is hp.TrialState.RUNNING
+    assert train.tell(trial, 0.25).value == 0.25
+
+
+def test_a_forked_child_reporting_is_told_to_report_from_the_trials_process(db: Path) -> None:
+    """A forked child has a copy of the asked trial: a report there, at a check, went
+    through the asking process's connection (which SQLite forbids in another process),
+    and the method pruned a trial that the asking process then stored complete. It is
+    refused, and nothing reaches the database."""
+    train = tuned(db, method=hp.methods.SHA(eta=3), budget=hp.Budget(1, 9))
+    trial = train.ask()
+    said = db.with_name("said.txt")
+    pid = os.fork()
+    if pid == 0:  # the child: says what its report raised, and ends at once
+        try:
+            trial.report(0.5, step=1)  # a check of the first rung
+            said.write_text("reported")
+        except BaseException as exc:
+            said.write_text(f"{type(exc).__name__}: {exc}")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert said.read_text().startswith(
+        f"TrialError: trial 0 of study 's' runs in process {os.getpid()}: report() from "
+        f"process {pid}, a fork of it, would reach neither the trial nor its database; "
+        "report from the process that runs it"
+    )
+    assert said.read_text().endswith(
+        "send trial.params and tell the result from the asking process"
+    )
+    assert hp.load_study("s", db=db).trials[0].checks == {}
+    trial.report(0.5, step=9)
+    assert train.tell(trial, 0.5).state is hp.TrialState.COMPLETE
+
+
+def test_a_tell_that_stored_nothing_may_be_told_again(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the database's lock for too long fails the tell, which
+    stored nothing: the trial is still asked, with its reports, and told again later."""
+    train = tuned(db, budget=hp.Budget(1, 2))
+    trial = train.ask()
+    trial.report(0.5, step=1)
+    trial.report(0.25, step=2)
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.05)  # hpotrack waits 10x that
+    held = os.open(db.with_name("h.db.lock"), os.O_RDWR)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as another process inside its transaction
+        with pytest.raises(StorageError, match="stayed locked by another hpotrack process"):
+            train.tell(trial, 0.25)
+    finally:
+        os.close(held)
+    assert hp.load_study("s", db=db).trials[0].state is hp.TrialState.RUNNING
+    record = train.tell(trial, 0.25)
+    assert (record.state, record.value) == (hp.TrialState.COMPLETE, 0.25)
+    assert hp.load_study("s", db=db).curve(0)["value"] == [(1, 0.5), (2, 0.25)]
+
+
+def test_a_tell_interrupted_before_it_stored_may_be_told_again(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing in tell() while it judges the result: nothing is stored, the trial
+    (alive in its process, so never found lost) is still asked, its reports kept."""
+    train = tuned(db)
+    trial = train.ask()
+    trial.report(0.5, step=1)
+    judge = ask_tell.returned_outcome
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ask_tell, "returned_outcome", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.tell(trial, 0.25)
+    monkeypatch.setattr(ask_tell, "returned_outcome", judge)
+    trial.report(0.25, step=2)  # still running
+    assert train.tell(trial, 0.25).state is hp.TrialState.COMPLETE
+    assert hp.load_study("s", db=db).curve(0)["value"] == [(1, 0.5), (2, 0.25)]
+
+
+def test_a_tell_interrupted_just_after_its_commit_has_told_the_trial(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing right after the outcome's commit: the trial is stored, so it is not
+    asked again (a second tell would be dropped as late, with a misleading warning), and
+    a tell never ignores the user's Ctrl-C to protect its write."""
+    train = tuned(db)
+    trial = train.ask()
+    store_outcome = hp.Study.store_outcome
+
+    def stored_then_interrupted(self: hp.Study, *args: Any) -> None:
+        store_outcome(self, *args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hp.Study, "store_outcome", stored_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.tell(trial, 0.25)
+    monkeypatch.setattr(hp.Study, "store_outcome", store_outcome)
+    with pytest.raises(hp.TrialError, match="was told already"):
+        train.tell(trial, 0.5)
+    (record,) = hp.load_study("s", db=db).trials
+    assert (record.state, record.value) == (hp.TrialState.COMPLETE, 0.25)
+
+
+def test_tell_takes_a_result_or_an_error_not_both(db: Path) -> None:
+    train = tuned(db)
+    trial = train.ask()
+    with pytest.raises(hp.TrialError) as refused:
+        train.tell(trial, 0.5, error="node 7 went down")
+    assert str(refused.value) == (
+        "train.tell() takes a result or error=, not both, but got result=0.5 and "
+        "error='node 7 went down' for trial 0: train.tell(trial, result) for a trial that "
+        "trained, train.tell(trial, error=...) for one that did not"
+    )
+    assert train.tell(trial, 0.5).value == 0.5  # still asked
+
+
+def test_an_interruption_told_after_the_method_stopped_the_trial_stores_it_pruned(
+    db: Path,
+) -> None:
+    """As in optimize(): Ctrl-C in the clean-up of a trial its method stopped (here it
+    checked should_prune()) stores it pruned, not interrupted and queued again."""
+    train = tuned(db, method=hp.methods.SHA(eta=3), budget=hp.Budget(1, 3))
+    trial = train.ask()
+    trial.report(0.3, step=1, prune=False)
+    assert trial.should_prune()
+    record = train.tell(trial, error=KeyboardInterrupt())
+    assert (record.state, record.value) == (hp.TrialState.PRUNED, 0.3)
+    assert train.ask().number == 1  # nothing queued: a new trial
+
+
+def test_a_failure_told_warns_as_optimize_does(db: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A trial told failed gets the warnings its run suggests, as one whose function
+    raised does in optimize(): here, reports for a method that stops no trial."""
+    train = tuned(db, method="tpe", budget=hp.Budget(1, 9))
+    trial = train.ask()
+    trial.report(0.5, step=1)
+    with caplog.at_level("WARNING", logger="hpotrack"):
+        train.tell(trial, error="node 7 went down")
+    assert "method 'tpe' stops no trial early" in caplog.text
+
+
+def test_a_tell_waits_while_another_thread_reads_into_the_asking_study(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool thread looking up its trial's checkpoint reads others' changes into the
+    asking thread's study (its cached trials) while the main thread tells another
+    trial, which reads them (is its result of use to the method?): the tell waits for
+    the read to end. The pool thread pauses while it applies a change."""
+    applying, looked = threading.Event(), threading.Event()
+    during_the_read: list[bool] = []
+
+    @register
+    @dataclass(frozen=True)
+    class Judging(Random):
+        name = "test-judging-results"
+
+        def unusable(
+            self, trial: TrialRecord, metrics: Mapping[str, Any], history: History
+        ) -> str | None:
+            during_the_read.append(applying.is_set())
+            looked.set()
+            return None
+
+    @hp.tune(SPACE, method=Judging(), study="j", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    apply = TrialCache.apply
+
+    def apply_slowly(self: TrialCache, *args: Any, **kwargs: Any) -> None:
+        if threading.current_thread() is pool_thread:
+            applying.set()
+            looked.wait(timeout=1.0)
+            applying.clear()
+        apply(self, *args, **kwargs)
+
+    first, second = train.ask(), train.ask()
+    hp.load_study("j", db=db).enqueue(x=0.5)  # a change for the pool thread to read
+    monkeypatch.setattr(TrialCache, "apply", apply_slowly)
+    pool_thread = threading.Thread(target=first.load_checkpoint)
+    pool_thread.start()
+    assert applying.wait(timeout=60)
+    train.tell(second, 0.25)
+    pool_thread.join(timeout=60)
+    assert during_the_read == [False]
+    train.tell(first, 0.5)
+
+
+@pytest.mark.parametrize("teller", ["asking thread", "other threads"])
+def test_checkpoints_are_collected_whichever_thread_tells(
+    teller: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Successive halving asked in one thread, each trial saving a checkpoint per step:
+    told from that thread or from others (a pool's callbacks), a tell collects the
+    checkpoints no trial can start from, as optimize() keeps them."""
+    monkeypatch.setattr(CheckpointCollector, "SHARE", 1e9)  # no pacing: always due
+    runs = {}
+    for way in ("asked", "optimized"):
+        db = tmp_path / f"{way}.db"
+
+        @hp.tune(SPACE, method=hp.methods.SHA(eta=3), study="s", db=db, seed=0,
+                 budget=hp.Budget(1, 9))  # fmt: skip
+        def train(x: float, trial: hp.Trial) -> float:
+            for step in trial.steps:
+                trial.save_checkpoint({"step": step}, step=step)
+                trial.report(x + 1.0 / step, step=step)
+            return x
+
+        if way == "optimized":
+            train.optimize(n_trials=12)
+        else:
+            for _ in range(12):
+                trial = train.ask()
+                try:
+                    told: dict[str, object] = {"result": train.fn(trial.params["x"], trial)}
+                except hp.Pruned as pruned:
+                    told = {"error": pruned}
+                if teller == "asking thread":
+                    train.tell(trial, **told)  # type: ignore[arg-type]
+                else:
+                    thread = threading.Thread(target=train.tell, args=(trial,), kwargs=told)
+                    thread.start()
+                    thread.join(timeout=60)
+        runs[way] = checkpoints_kept(db)
+    assert runs["asked"] == runs["optimized"]
+    assert len(runs["asked"]) < 12  # some were collected
+
+
+def test_threads_that_asked_and_told_leave_no_study_behind(db: Path) -> None:
+    """Each thread has a Study of its own (with every trial cached): one asking and
+    telling in a thread that then ends leaves nothing holding it, the checkpoint
+    collection the tell keeps for it included."""
+    train = tuned(db)
+    studies: list[weakref.ref[hp.Study]] = []
+
+    def ask_and_tell() -> None:
+        train.tell(train.ask(), 0.5)
+        studies.append(weakref.ref(train.study))
+
+    for _ in range(3):
+        thread = threading.Thread(target=ask_and_tell)
+        thread.start()
+        thread.join(timeout=60)
+    gc.collect()
+    assert len(studies) == 3
+    assert [study() for study in studies] == [None, None, None]

@@ -1000,6 +1000,64 @@ def test_an_export_of_a_deleted_database_file_holds_nothing_another_thread_rolls
     assert exported == "(3, 1)"
 
 
+def test_an_export_of_a_deleted_database_file_and_a_reader_of_the_study_never_deadlock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With its file deleted, an export holds the shared connection's lock and reads
+    through the study, which takes the study's own lock: it must take that one first,
+    as every other path does, or a thread reading the same Study object (the study's
+    lock held, waiting for the connection's) and the export each wait for the other for
+    ever. The export pauses once it holds the connection, for the reader to come."""
+    db = tmp_path / "h.db"
+    tuned_mlp(db).optimize(n_trials=3)
+    study = hp.load_study("mlp", db=db)
+    for path in tmp_path.glob("h.db*"):
+        path.unlink()
+    exporting, reading = threading.Event(), threading.Event()
+    runs = export_module._runs
+
+    def runs_once_the_reader_came(store: Store, study_id: int) -> Any:
+        exporting.set()
+        reading.wait(timeout=1.0)
+        return runs(store, study_id)
+
+    class NotedLock:
+        """The study's lock, saying when the reader holds it."""
+
+        def __init__(self, lock: Any) -> None:
+            self._lock = lock
+
+        def __enter__(self) -> bool:
+            entered = bool(self._lock.__enter__())
+            if threading.current_thread() is threads[1]:
+                reading.set()
+            return entered
+
+        def __exit__(self, *exc: object) -> None:
+            self._lock.__exit__(*exc)
+
+    monkeypatch.setattr(export_module, "_runs", runs_once_the_reader_came)
+    monkeypatch.setattr(study, "_using", NotedLock(study._using))
+    exported: list[int] = []
+    reads: list[int] = []
+
+    def read_when_exporting() -> None:
+        exporting.wait(timeout=60)
+        reads.append(len(study.trials))
+
+    threads = [
+        threading.Thread(target=lambda: exported.append(len(export_study(study)["trials"]))),
+        threading.Thread(target=read_when_exporting),
+    ]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "the threads deadlocked"
+    assert exported == reads == [3]
+
+
 def test_export_to_a_file_is_atomic_and_leaves_no_temp_file(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "mlp.json"
     with pytest.raises(TransferError, match="does not exist"):

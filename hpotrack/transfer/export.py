@@ -249,8 +249,8 @@ def _snapshot(study: Study) -> Iterator[Store]:
     if own is not None and own.file_id != study.store.file_id:  # replaced meanwhile
         own.close()
         own = None
-    if own is None:
-        with study.store.reading(), _transaction(study.store):
+    if own is None:  # the study's lock first, as everywhere: the export reads through it
+        with study.in_use(), study.store.reading(), _transaction(study.store):
             yield study.store
         return
     try:
