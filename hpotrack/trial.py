@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import numpy as np
 
+from hpotrack import forks
 from hpotrack.arguments import checked_arguments
 from hpotrack.errors import TrialError
 from hpotrack.space import Value, is_utf8
@@ -34,29 +35,6 @@ OPTUNA_HABITS = {
     "set_system_attr": "return it in the function's dict of metrics: every key is stored",
 }
 """Optuna's Trial methods that hpotrack does otherwise, and how."""
-
-
-_forks = 0
-"""How many forks this process is down from the one that imported hpotrack: a trial
-made before the last one is a copy of its parent's (see :meth:`Trial._refuse_in_a_fork`).
-Compared per report, where ``os.getpid()``, a system call, cost a fifth of one."""
-
-
-def _forked() -> None:
-    global _forks
-    _forks += 1
-
-
-if hasattr(os, "register_at_fork"):  # no fork on Windows
-    os.register_at_fork(after_in_child=_forked)
-
-
-_IN_ITS_PROCESS = (
-    "report from the process that runs it; return the values from those processes and "
-    'report them in the function, or run the work in threads (joblib\'s backend="threading"); '
-    "for a trial of train.ask(), send trial.params and tell the result from the asking process"
-)
-"""What to do instead of using a trial in another process."""
 
 
 TO_STOP_TRIALS = (
@@ -160,7 +138,7 @@ class Trial:
         self.flush_lock = threading.Lock()  # held while a batch is drained and written
         self.last_value: float | None = None
         self.finished = False
-        self._pid, self._forks = os.getpid(), _forks  # its process (see _refuse_in_a_fork)
+        self._pid, self._forks = os.getpid(), forks.count  # its process (_refuse_in_a_fork)
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"
@@ -171,7 +149,7 @@ class Trial:
         (delayed(fold)(trial, k) ...)``) said only that it could not pickle the task."""
         raise TrialError(
             f"trial {self.number} cannot be sent to another process (joblib's default "
-            f"backend, multiprocessing): {_IN_ITS_PROCESS}"
+            f"backend, multiprocessing): {forks.IN_ITS_PROCESS}"
         )
 
     def _refuse_in_a_fork(self, what: str) -> None:
@@ -180,11 +158,11 @@ class Trial:
         and checkpoints would go through the connection of the process that runs the
         trial, which SQLite forbids in another process (and that process would store
         the trial not knowing its method had stopped it)."""
-        if self._forks != _forks:
+        if self._forks != forks.count:
             raise TrialError(
                 f"trial {self.number} of study {self.study!r} runs in process {self._pid}: "
                 f"{what} from process {os.getpid()}, a fork of it, would reach neither the "
-                f"trial nor its database; {_IN_ITS_PROCESS}"
+                f"trial nor its database; {forks.IN_ITS_PROCESS}"
             )
 
     if not TYPE_CHECKING:  # mypy must still catch a misspelt attribute
