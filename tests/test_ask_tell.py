@@ -570,23 +570,29 @@ def test_an_ask_interrupted_after_its_claim_gives_the_trial_back(
     assert train.tell(trial, 0.5).state is hp.TrialState.COMPLETE
 
 
-def test_a_forked_child_is_told_to_tell_from_the_asking_process(db: Path) -> None:
-    """A forked child has a copy of the asked trial: its tell is refused with the fix
-    (not said to be a deleted study), and the asking process tells it."""
-    train = tuned(db)
-    trial = train.ask()
-    said = db.with_name("said.txt")
+def in_a_fork(action: Callable[[], object], said: Path) -> tuple[int, str]:
+    """Run ``action`` in a forked child, which writes to ``said`` what it raised ("done"
+    when nothing) and ends at once: the child's pid and what it said."""
     pid = os.fork()
-    if pid == 0:  # the child: says what its tell raised, and ends at once
+    if pid == 0:
         try:
-            train.tell(trial, 0.5)
-            said.write_text("told")
+            action()
+            said.write_text("done")
         except BaseException as exc:
             said.write_text(f"{type(exc).__name__}: {exc}")
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
-    assert said.read_text() == (
+    return pid, said.read_text()
+
+
+def test_a_forked_child_is_told_to_tell_from_the_asking_process(db: Path) -> None:
+    """A forked child has a copy of the asked trial: its tell is refused with the fix
+    (not said to be a deleted study), and the asking process tells it."""
+    train = tuned(db)
+    trial = train.ask()
+    pid, said = in_a_fork(lambda: train.tell(trial, 0.5), db.with_name("said.txt"))
+    assert said == (
         f"TrialError: trial 0 of study 's' was asked by process {os.getpid()}, not this one "
         f"({pid}, a fork of it): tell it from the asking process, train.tell(trial, result), "
         "sending the result there (a pool's future, a queue)"
@@ -602,25 +608,14 @@ def test_a_forked_child_reporting_is_told_to_report_from_the_trials_process(db: 
     refused, and nothing reaches the database."""
     train = tuned(db, method=hp.methods.SHA(eta=3), budget=hp.Budget(1, 9))
     trial = train.ask()
-    said = db.with_name("said.txt")
-    pid = os.fork()
-    if pid == 0:  # the child: says what its report raised, and ends at once
-        try:
-            trial.report(0.5, step=1)  # a check of the first rung
-            said.write_text("reported")
-        except BaseException as exc:
-            said.write_text(f"{type(exc).__name__}: {exc}")
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-    assert said.read_text().startswith(
+    # a check of the first rung
+    pid, said = in_a_fork(lambda: trial.report(0.5, step=1), db.with_name("said.txt"))
+    assert said.startswith(
         f"TrialError: trial 0 of study 's' runs in process {os.getpid()}: report() from "
         f"process {pid}, a fork of it, would reach neither the trial nor its database; "
         "report from the process that runs it"
     )
-    assert said.read_text().endswith(
-        "send trial.params and tell the result from the asking process"
-    )
+    assert said.endswith("send trial.params and tell the result from the asking process")
     assert hp.load_study("s", db=db).trials[0].checks == {}
     trial.report(0.5, step=9)
     assert train.tell(trial, 0.5).state is hp.TrialState.COMPLETE
