@@ -21,12 +21,21 @@ under the other connection's locks. Hence a file is closed once no holder and no
 connection of the process to its database is left (:func:`connected`,
 :func:`disconnected`), and under the lock that :func:`hold` takes: a descriptor closed
 a moment after another thread held the file anew dropped the locks taken since.
+
+Files are closed by finalizers too (a store or connection nobody uses any more), which a
+garbage collection runs in whichever thread allocates at that moment: inside a block of
+this module, that thread holds the lock already, and taking it again waited for ever
+(a test worker hung in :func:`hold`). Such a close waits for the end of the block
+(:func:`_guarded`): closing later is always safe, closing early never is.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +55,35 @@ class _Entry:
 _held: dict[tuple[int, int], _Entry] = {}  # by (device, inode)
 _connections: dict[str, int] = {}  # database path -> the process's open connections to it
 _guard = threading.Lock()
+_owner: int | None = None  # the thread inside a block of _guarded
+_deferred: list[Callable[[], None]] = []  # closes finalizers asked for inside that block
+
+
+@contextmanager
+def _guarded() -> Iterator[None]:
+    """:data:`_guard` held, and the closes that finalizers asked for meanwhile in this
+    thread (:func:`_when_guarded`) done at the end of the block."""
+    global _owner
+    with _guard:
+        _owner = threading.get_ident()
+        try:
+            yield
+        finally:
+            try:
+                while _deferred:  # a close may allocate, collect, and defer another
+                    _deferred.pop(0)()
+            finally:
+                _owner = None
+
+
+def _when_guarded(action: Callable[[], None]) -> None:
+    """Run ``action`` with :data:`_guard` held; at the end of the block when this thread
+    is inside one already (a finalizer run by a garbage collection there)."""
+    if _owner == threading.get_ident():
+        _deferred.append(action)
+        return
+    with _guarded():
+        action()
 
 
 class HeldFile:
@@ -59,21 +97,23 @@ class HeldFile:
     def close(self) -> None:
         """Done with it: the descriptor is closed once no holder in the process and no
         connection to its database is left (twice is fine)."""
-        with _guard:
-            if not self._open:
-                return
-            self._open = False
-            entry = _held[self.key]
-            entry.holders -= 1
-            if not entry.holders and entry.database not in _connections:
-                _close(self.key)
+        _when_guarded(self._release)
+
+    def _release(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        entry = _held[self.key]
+        entry.holders -= 1
+        if not entry.holders and entry.database not in _connections:
+            _close(self.key)
 
 
 def hold(path: str | Path, database: str | Path | None = None) -> HeldFile:
     """A read-only descriptor of the file at ``path``, the one this process has open
     already if it has; OSError as :func:`os.open` raises it. ``database``: the database
     the file belongs to (default: ``path`` itself), whose connections keep it open."""
-    with _guard:
+    with _guarded():
         try:
             found = os.stat(path)
             key = (found.st_dev, found.st_ino)
@@ -93,22 +133,24 @@ def hold(path: str | Path, database: str | Path | None = None) -> HeldFile:
 def connected(database: str | Path) -> None:
     """A connection of this process to ``database`` is about to open it: none of the
     database's held files is closed until it is closed (:func:`disconnected`)."""
-    with _guard:
+    with _guarded():
         _connections[str(database)] = _connections.get(str(database), 0) + 1
 
 
 def disconnected(database: str | Path) -> None:
     """A connection :func:`connected` to ``database`` is closed; with the last one, the
     database's files nobody holds are closed."""
-    name = str(database)
-    with _guard:
-        _connections[name] -= 1
-        if _connections[name]:
-            return
-        del _connections[name]
-        for key in [key for key, entry in _held.items() if entry.database == name]:
-            if not _held[key].holders:
-                _close(key)
+    _when_guarded(functools.partial(_disconnect, str(database)))
+
+
+def _disconnect(name: str) -> None:
+    _connections[name] -= 1
+    if _connections[name]:
+        return
+    del _connections[name]
+    for key in [key for key, entry in _held.items() if entry.database == name]:
+        if not _held[key].holders:
+            _close(key)
 
 
 def _close(key: tuple[int, int]) -> None:

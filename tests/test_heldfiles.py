@@ -4,6 +4,8 @@ holder (closing a descriptor drops the process's POSIX locks on the file)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,54 @@ def test_a_file_stays_open_while_a_connection_to_its_database_is(tmp_path: Path)
     disconnected(path)
     with pytest.raises(OSError):
         os.fstat(held.fd)
+
+
+COLLECTED_INSIDE = """
+import gc, os, sys, weakref
+from hpotrack import heldfiles
+
+first_path, second_path, database = sys.argv[1:4]
+first = heldfiles.hold(first_path)
+heldfiles.connected(database)
+
+
+class Garbage:
+    pass
+
+
+garbage = Garbage()
+garbage.cycle = garbage  # unreachable once deleted: only a collection finalizes it
+weakref.finalize(garbage, first.close)
+weakref.finalize(garbage, heldfiles.disconnected, database)
+del garbage
+stat = os.stat
+
+
+def stat_then_collect(*args, **kwargs):
+    gc.collect()  # what an allocation may set off, here inside hold()
+    return stat(*args, **kwargs)
+
+
+os.stat = stat_then_collect
+second = heldfiles.hold(second_path)
+os.stat = stat
+print(first.key in heldfiles._held, database in heldfiles._connections, second.fd >= 0)
+"""
+
+
+def test_a_close_a_collection_runs_inside_hold_waits_for_it(tmp_path: Path) -> None:
+    """A garbage collection inside :func:`hold` (the lock held) finalized a store, whose
+    close took the same lock again: the thread waited for ever (an xdist worker hung).
+    The close is done when hold() lets go. In a process of its own: a hang fails it."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_bytes(b"x")
+    second.write_bytes(b"y")
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTED_INSIDE, str(first), str(second), str(tmp_path / "db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "True"]  # both closed, once it let go
