@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from hpotrack.errors import HpotrackError, SearchExhausted, StudyDeleted, TrialError
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.recovery import heartbeat_for
-from hpotrack.runner import CheckpointCollector, interrupted_reason, interrupts_held
+from hpotrack.runner import CheckpointCollector, interrupted_outcome, interrupts_held
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import plural
 from hpotrack.trial import MetricRow, Pruned, Trial
@@ -119,7 +119,8 @@ class AskedTrials:
             raise
         except BaseException:  # Ctrl-C, say: told again unless it came after the commit
             if study is None or not _ended_in_the_file(study, claimed):
-                asked_again = self._give_back(asked, reports)
+                self._give_back(asked, reports)
+                asked_again = True
             raise
         finally:
             if not asked_again:
@@ -156,15 +157,14 @@ class AskedTrials:
             self._told.add(asked.trial)
         return asked
 
-    def _give_back(self, asked: Asked, reports: Sequence[MetricRow]) -> bool:
+    def _give_back(self, asked: Asked, reports: Sequence[MetricRow]) -> None:
         """Make ``asked`` a trial waiting for its outcome again, its ``reports`` (drained
-        for the tell that failed) unwritten again; returns True."""
+        for the tell that failed) unwritten again."""
         asked.trial.restore(list(reports))
         asked.trial.finished = False
         with self._lock:
             self._asked[id(asked.trial)] = asked
             self._told.discard(asked.trial)
-        return True
 
     def _collect_checkpoints(self, study: Study) -> None:
         """Collect when the trials asked through ``study`` (which counts their saves)
@@ -195,11 +195,8 @@ def _told_outcome(
     warnings its run suggests: as :func:`hpotrack.runner.run_trial` ends a trial whose
     function returned ``result`` or raised ``error``."""
     trial, claimed = asked.trial, asked.claimed
-    if isinstance(error, BaseException) and not isinstance(error, Exception):
-        if trial.stopped_short():  # in its clean-up after the method stopped it: pruned
-            return Outcome(TrialState.PRUNED, trial.last_value, {})
-        # Ctrl-C, say: not the trial's fault
-        return Outcome(TrialState.FAILED, None, {}, interrupted_reason(error), retry=True)
+    if isinstance(error, BaseException) and not isinstance(error, Exception):  # Ctrl-C
+        return interrupted_outcome(trial, error)
     if isinstance(error, Pruned):
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
     elif isinstance(error, Exception):

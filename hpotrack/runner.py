@@ -37,7 +37,7 @@ from hpotrack.running_trial import running
 from hpotrack.signal_handlers import set_handler
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
-from hpotrack.trial import Pruned
+from hpotrack.trial import Pruned, Trial
 from hpotrack.trial_run import new_trial, returned_outcome, warn_after, with_reports
 
 log = logging.getLogger("hpotrack")
@@ -83,12 +83,8 @@ def run_trial(
         error = traceback.format_exc() + _imported_again(fn, exc)
         outcome = Outcome(TrialState.FAILED, None, {}, error, raised=exc)
     except BaseException as exc:
-        reason = interrupted_reason(exc)
-        stopped = Outcome(TrialState.FAILED, None, {}, reason, retry=True)  # not its fault
-        if trial.stopped_short():  # in its clean-up after the method stopped it: pruned
-            stopped = Outcome(TrialState.PRUNED, trial.last_value, {})
         with interrupts_held():
-            study.store_outcome(claimed, with_reports(stopped, trial))
+            study.store_outcome(claimed, with_reports(interrupted_outcome(trial, exc), trial))
         raise
     finally:
         background.discard(trial)
@@ -111,6 +107,15 @@ def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:
 
 INTERRUPTED = "interrupted (KeyboardInterrupt)"  # such reasons: retries.is_interruption
 SWALLOWED = "the function caught Ctrl-C and returned"
+
+
+def interrupted_outcome(trial: Trial, exc: BaseException) -> Outcome:
+    """How a trial that ``exc``, an exit other than an ``Exception`` (Ctrl-C), stopped is
+    stored: failed and queued to run again (no fault of its own), or pruned when it was
+    in its clean-up after its method stopped it."""
+    if trial.stopped_short():
+        return Outcome(TrialState.PRUNED, trial.last_value, {})
+    return Outcome(TrialState.FAILED, None, {}, interrupted_reason(exc), retry=True)
 
 
 def interrupted_reason(exc: BaseException) -> str:
