@@ -724,22 +724,22 @@ def test_a_writer_waits_for_another_programs_long_transaction(
         assert locker.stdout.readline() == "locked\n"
         assert len(hp.load_study(STUDY, db=db).trials) == BEFORE  # reading does not wait
         assert locker.poll() is None  # for the lock, which is still held
-        told = locker.stdin
+        told, released = locker.stdin, []
 
         def tell_it_to_release() -> None:
+            released.append(time.time())
             told.write("go\n")
             told.flush()
 
         release = threading.Timer(1.5, tell_it_to_release)
-        began = time.monotonic()
         release.start()
         faultworker.crashy.optimize(n_trials=BEFORE + 5, progress=False)
-        waited = time.monotonic() - began
         release.join()
         out, err = locker.communicate(timeout=60)
     assert locker.returncode == 0 and out == "released\n", err
-    assert waited > 1.0, f"optimize did not wait for the lock ({waited:.2f} s)"
     now = assert_intact(db, stored)
+    new = [t for t in hp.load_study(STUDY, db=db).trials if t.number not in stored]
+    assert new and all(t.started >= released[0] for t in new), "a trial started under the lock"
     assert counted(now) == BEFORE + 5 and {t.state for t in now.values()} == {"complete"}
     assert _other_program_was_here(db)
 
@@ -801,16 +801,16 @@ def test_a_stuck_hpotrack_writer_does_not_hang_the_others_forever(
 def test_a_long_read_transaction_does_not_block_writers(
     template: Path, stored: dict[int, Stored], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from hpotrack import connection
+
     db = copy_of(template, tmp_path / "data")
     monkeypatch.setenv("HPOTRACK_DB", str(db))
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.05)  # a wait for the reader: an error
     with other_program(READER, str(db)) as reader:
         assert reader.stdout is not None and reader.stdout.readline() == f"{BEFORE}\n"
-        began = time.monotonic()
         faultworker.crashy.optimize(n_trials=BEFORE + 20, progress=False)
-        took = time.monotonic() - began
         assert reader.poll() is None  # still inside its read transaction
         out, err = reader.communicate("done\n", timeout=60)
-    assert took < 10, f"the writer waited {took:.1f} s for a reader"
     assert reader.returncode == 0 and out == f"{BEFORE}\n", err  # it kept its snapshot
     now = assert_intact(db, stored)
     assert counted(now) == BEFORE + 20
