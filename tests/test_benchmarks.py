@@ -171,7 +171,7 @@ def test_dense_reports_quick_runs_hpotrack_beside_optuna(tmp_path: Path) -> None
 
 
 def test_dense_reads_quick_reads_a_dense_study_back_beside_optuna(tmp_path: Path) -> None:
-    pytest.importorskip("optuna")
+    pytest.importorskip("optuna", minversion="4")  # its journal storage, as the bench extra's
     pytest.importorskip("matplotlib")
     sizes = ("--trials", "2", "--reports", "200")  # quick's 3 x 2,000 build for 2 s more
     out = ("--out", str(tmp_path / "r.md"))

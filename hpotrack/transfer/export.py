@@ -185,7 +185,7 @@ def refuse_a_database(target: Path, study: Study, fmt: str) -> None:
     own = {database, *(database.with_name(database.name + end) for end in COMPANION_ENDS)}
     if target.resolve() in own:
         what = "the database the study is in"
-    elif target.is_file() and _head(target) == b"SQLite format 3\x00":
+    elif is_sqlite_file(target):
         what = "an SQLite database"
     else:
         return
@@ -195,13 +195,17 @@ def refuse_a_database(target: Path, study: Study, fmt: str) -> None:
     )
 
 
-def _head(path: Path) -> bytes:
-    """The first 16 bytes of a file (an SQLite file's header), not the whole file."""
+def is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file that starts as an SQLite database does (its
+    first 16 bytes read, not the whole file; a FIFO is never opened: that would wait for
+    a writer)."""
+    if not path.is_file():
+        return False
     try:
         with path.open("rb") as file:
-            return file.read(16)
+            return file.read(16) == b"SQLite format 3\x00"
     except OSError:
-        return b""
+        return False
 
 
 def _curves(

@@ -27,6 +27,7 @@ from tests.test_transfer import (
     make_studies,
     studies_made_once,
 )
+from tests.test_transfer_optuna_db import optuna_study
 
 
 @pytest.fixture(scope="module")
@@ -480,3 +481,49 @@ def test_export_to_a_name_of_no_format_asks_for_one(source: Path, tmp_path: Path
     plain = tmp_path / "mlp"
     assert invoke("--db", source, "export", "mlp", "-o", plain).exit_code == 0
     assert plain.read_text() == export_text("mlp", source, "json")
+
+
+def test_import_reads_a_study_of_an_optuna_database(tmp_path: Path) -> None:
+    """The installed entry point, as a user migrating from Optuna runs it."""
+    optuna_study(tmp_path / "optuna.db", lambda t: t.suggest_float("x", 0, 1), 3, name="svm")
+    exe = shutil.which("hpotrack")
+    if exe is None:
+        pytest.skip("the hpotrack entry point is not installed (pip install -e .)")
+    db = tmp_path / "hpotrack.db"
+    done = subprocess.run(
+        [exe, "--db", str(db), "import", str(tmp_path / "optuna.db"), "--study", "svm-hp"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"imported 3 trials of Optuna study 'svm' into study 'svm-hp' ({db})\n"
+    assert [t.state for t in hp.load_study("svm-hp", db=db).trials] == ["complete"] * 3
+
+
+def test_import_from_chooses_the_optuna_study(tmp_path: Path) -> None:
+    for name, count in (("a", 2), ("b", 4)):
+        optuna_study(tmp_path / "optuna.db", lambda t: t.suggest_int("k", 0, 9), count, name=name)
+    db = tmp_path / "hpotrack.db"
+    result = invoke("--db", db, "import", tmp_path / "optuna.db", "--from", "b")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"imported 4 trials of Optuna study 'b' into study 'b' ({db})\n"
+
+
+def test_import_errors_about_optuna_databases_are_one_line_and_store_nothing(
+    source: Path, tmp_path: Path
+) -> None:
+    for name in ("a", "b"):
+        optuna_study(tmp_path / "optuna.db", lambda t: t.suggest_int("k", 0, 9), 1, name=name)
+    export = write(tmp_path / "mlp.json", export_text("mlp", source))
+    cases = [
+        (("optuna.db",), "is an Optuna database with 2 studies: 'a', 'b'; choose one with --from"),
+        (("optuna.db", "--from", "c"), "has no Optuna study 'c'; it has 'a', 'b'"),
+        (("mlp.json", "--from", "a"), "--from chooses a study of an Optuna database, and"),
+        (("source.db",), "source.db is an SQLite database but not Optuna's"),
+    ]
+    for (file, *options), message in cases:
+        result = invoke("--db", tmp_path / "new.db", "import", tmp_path / file, *options)
+        assert_user_error(result, message)
+        assert not (tmp_path / "new.db").exists()
+    assert export.exists()

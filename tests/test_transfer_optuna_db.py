@@ -1,0 +1,404 @@
+"""Importing a study of an Optuna database: studies that real Optuna code ran into an SQLite
+file, read back trial by trial, continued by hpotrack, and the files it must refuse."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import sqlite3
+import warnings
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+import hpotrack as hp
+from hpotrack.space import Space
+from hpotrack.store import Store
+from hpotrack.transfer import TransferError, import_study
+from hpotrack.transfer.optuna_db import is_optuna_database, read_optuna_study
+
+optuna.logging.set_verbosity(logging.ERROR)
+
+Objective = Callable[[optuna.Trial], float]
+
+
+def optuna_study(
+    path: Path,
+    objective: Objective | None = None,
+    n_trials: int = 12,
+    *,
+    name: str = "study",
+    **options: Any,
+) -> optuna.Study:
+    """A study Optuna ran into the SQLite database at ``path`` (seeded TPE)."""
+    options.setdefault("sampler", optuna.samplers.TPESampler(seed=0))
+    study = optuna.create_study(storage=f"sqlite:///{path}", study_name=name, **options)
+    if objective is not None:
+        study.optimize(objective, n_trials=n_trials, catch=(ValueError,))
+    return study
+
+
+def imported(source: Path, tmp_path: Path, study: str | None = None) -> hp.Study:
+    store = Store(tmp_path / "hpotrack.db")
+    name = import_study(store, read_optuna_study(source, study)).name
+    store.close()
+    return hp.load_study(name, db=tmp_path / "hpotrack.db")
+
+
+def assert_same_trials(ran: optuna.Study, study: hp.Study) -> None:
+    """Every trial as Optuna stored it: number, params, value, times, curve."""
+    states = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
+    assert len(study.trials) == len(ran.trials)
+    for theirs, ours in zip(ran.trials, study.trials, strict=True):
+        assert ours.number == theirs.number
+        assert ours.state == states[theirs.state.name]
+        assert same_params(ours.params, theirs.params)
+        if theirs.state.name != "FAIL":
+            assert ours.value == theirs.value
+        assert ours.started == theirs.datetime_start.timestamp()
+        assert ours.finished == theirs.datetime_complete.timestamp()
+        curve = study.curve(ours.number).get(study.objective, [])
+        assert curve == sorted(theirs.intermediate_values.items())
+
+
+def same_params(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """The same values; a float on a step's grid as hpotrack tidies it (0.3 where Optuna
+    stored 0.30000000000000004)."""
+    return ours.keys() == theirs.keys() and all(
+        math.isclose(ours[k], theirs[k], rel_tol=1e-12)
+        if type(ours[k]) is float
+        else (type(ours[k]), ours[k]) == (type(theirs[k]), theirs[k])
+        for k in ours
+    )
+
+
+def mixed(trial: optuna.Trial) -> float:
+    lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+    layers = trial.suggest_int("layers", 1, 4)
+    dropout = trial.suggest_float("dropout", 0.0, 0.5, step=0.05)
+    width = trial.suggest_int("width", 16, 256, log=True)
+    act = trial.suggest_categorical("act", ["relu", None, True, 3])
+    loss = abs(math.log10(lr) + 3) + layers * dropout + 1 / width + (act is None)
+    for epoch in range(3):
+        trial.report(loss + 1 / (epoch + 1), epoch)
+    trial.set_user_attr("accuracy", 1 - loss / 10)
+    trial.set_user_attr("optimizer", "adam")  # not a number: not a metric
+    return loss
+
+
+MIXED = {
+    "lr": hp.Float(1e-5, 1e-1, log=True),
+    "layers": hp.Int(1, 4),
+    "dropout": hp.Float(0.0, 0.5, step=0.05),
+    "width": hp.Int(16, 256, log=True),
+    "act": hp.Choice(["relu", None, True, 3]),
+}
+
+
+def test_every_trial_is_imported_as_optuna_ran_it(tmp_path: Path) -> None:
+    ran = optuna_study(tmp_path / "optuna.db", mixed)
+    study = imported(tmp_path / "optuna.db", tmp_path)
+    assert study.name == "study" and study.direction == "minimize"
+    assert study.space == Space.from_user(MIXED)
+    assert_same_trials(ran, study)
+    for theirs, ours in zip(ran.trials, study.trials, strict=True):
+        accuracy = theirs.user_attrs["accuracy"]
+        assert ours.metrics == {"value": theirs.value, "accuracy": accuracy}
+        assert ours.origin == "sampled" and ours.method is None
+    assert study.best.number == ran.best_trial.number
+
+
+def test_hpotrack_continues_the_imported_study_with_the_same_space(tmp_path: Path) -> None:
+    ran = optuna_study(tmp_path / "optuna.db", mixed, n_trials=11, direction="maximize")
+    imported(tmp_path / "optuna.db", tmp_path)
+
+    @hp.tune(MIXED, study="study", db=tmp_path / "hpotrack.db", direction="maximize", seed=None)
+    def train(lr: float, layers: int, dropout: float, width: int, act: object) -> float:
+        return -abs(math.log10(lr) + 3)
+
+    study = train.optimize(n_trials=14, progress=False)
+    assert [t.state for t in study.trials] == ["complete"] * 14
+    assert all(
+        same_params(a.params, b.params) for a, b in zip(study.trials[:11], ran.trials, strict=True)
+    )
+    assert all(t.method == "tpe" for t in study.trials[11:])  # TPE: 10 trials to start
+
+
+def branches(trial: optuna.Trial) -> float:
+    """An ``if`` of Optuna's define-by-run code: C only for svm, depth only for a forest."""
+    model = trial.suggest_categorical("model", ["svm", "forest", "knn"])
+    if model == "svm":
+        return trial.suggest_float("C", 1e-3, 1e3, log=True)
+    if model == "forest":
+        return trial.suggest_int("depth", 2, 16) / 10
+    return 1.0
+
+
+def test_a_parameter_of_one_branch_is_conditional_on_the_choice(tmp_path: Path) -> None:
+    ran = optuna_study(
+        tmp_path / "optuna.db", branches, 20, sampler=optuna.samplers.RandomSampler(seed=3)
+    )
+    study = imported(tmp_path / "optuna.db", tmp_path)
+    assert dict(study.space) == dict(  # in the order first seen: here depth, then C
+        Space.from_user(
+            {
+                "model": ["svm", "forest", "knn"],
+                "C": hp.Float(1e-3, 1e3, log=True, when={"model": "svm"}),
+                "depth": hp.Int(2, 16, when={"model": "forest"}),
+            }
+        )
+    )
+    assert_same_trials(ran, study)
+
+
+def test_a_range_that_changed_between_trials_is_merged(tmp_path: Path) -> None:
+    def growing(trial: optuna.Trial) -> float:
+        top = 1.0 + trial.number  # define-by-run: a range read from elsewhere
+        return trial.suggest_float("x", -top, top) + trial.suggest_int("k", trial.number, 9)
+
+    ran = optuna_study(tmp_path / "optuna.db", growing, 5)
+    study = imported(tmp_path / "optuna.db", tmp_path)
+    assert study.space == Space.from_user({"x": hp.Float(-5.0, 5.0), "k": hp.Int(0, 9)})
+    assert_same_trials(ran, study)
+
+
+def test_pruned_and_failed_trials_keep_their_state_curve_and_lineage(tmp_path: Path) -> None:
+    def unlucky(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        if trial.number in (2, 5):
+            raise ValueError("diverged")
+        for step in range(1, 6):
+            trial.report(x + 1 / step, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return x
+
+    ran = optuna_study(
+        tmp_path / "optuna.db",
+        unlucky,
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+    )
+    failed = ran.trials[2]
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # Optuna 4.9
+    with warnings.catch_warnings(action="ignore"):  # experimental
+        (retry or optuna.storages.RetryFailedTrialCallback)()(ran, failed)  # queued with an edge
+    study = imported(tmp_path / "optuna.db", tmp_path)
+    states = [t.state for t in study.trials[:12]]
+    assert states.count("pruned") >= 2 and states.count("failed") == 2
+    for ours in study.trials[:12]:
+        if ours.state == "pruned":  # its value: the last it reported
+            assert ours.value == study.curve(ours.number)["value"][-1][1]
+        if ours.state == "failed":
+            assert ours.error == "failed in Optuna (Optuna keeps no error message)"
+            assert same_params(ours.params, ran.trials[ours.number].params)
+    queued = study.trials[12]
+    assert (queued.state, queued.origin, queued.params) == ("queued", "retried", failed.params)
+    assert queued.parents == (hp.Edge(2, "retried"),)
+
+
+def test_a_trial_enqueued_in_optuna_is_queued_with_its_values_and_the_rest_drawn(
+    tmp_path: Path,
+) -> None:
+    ran = optuna_study(tmp_path / "optuna.db", mixed, 3)
+    ran.enqueue_trial({"lr": 0.001, "act": None})
+    ran.enqueue_trial({"lr": 0.01, "layers": 2, "dropout": 0.1, "width": 32, "act": "relu"})
+    study = imported(tmp_path / "optuna.db", tmp_path)
+    first, second = study.trials[3:]
+    assert (first.state, first.origin) == (second.state, second.origin) == ("queued", "enqueued")
+    assert {"lr": 0.001, "act": None}.items() <= first.params.items()
+    assert study.space.validate(first.params) == first.params  # the others drawn in the space
+    assert second.params == {"lr": 0.01, "layers": 2, "dropout": 0.1, "width": 32, "act": "relu"}
+
+
+def test_a_trial_running_in_optuna_is_retried_and_one_half_suggested_is_failed(
+    tmp_path: Path,
+) -> None:
+    ran = optuna_study(tmp_path / "optuna.db", mixed, 3)
+    whole = ran.ask(MIXED_DISTRIBUTIONS)
+    half = ran.ask()
+    half.suggest_float("lr", 1e-5, 1e-1, log=True)
+    study = imported(tmp_path / "optuna.db", tmp_path)
+    assert study.trial(whole.number).error == "running when exported"
+    assert study.trial(half.number).error == (
+        "running in Optuna when imported, before it had all its params"
+    )
+    retry = study.trials[-1]
+    assert (retry.number, retry.state, retry.origin) == (5, "queued", "retried")
+    assert retry.params == whole.params
+
+
+MIXED_DISTRIBUTIONS = {
+    "lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True),
+    "layers": optuna.distributions.IntDistribution(1, 4),
+    "dropout": optuna.distributions.FloatDistribution(0.0, 0.5, step=0.05),
+    "width": optuna.distributions.IntDistribution(16, 256, log=True),
+    "act": optuna.distributions.CategoricalDistribution(["relu", None, True, 3]),
+}
+
+
+def test_an_infinite_value_is_a_failed_trial(tmp_path: Path) -> None:
+    ran = optuna_study(tmp_path / "optuna.db", lambda t: math.inf * t.suggest_float("x", 1, 2), 2)
+    study = imported(tmp_path / "optuna.db", tmp_path)
+    assert [t.state.name for t in ran.trials] == ["COMPLETE", "COMPLETE"]
+    assert {t.state for t in study.trials} == {"failed"}
+    assert (
+        study.trials[0].error == "its value in Optuna was inf, and a trial's value must be finite"
+    )
+
+
+def test_the_metric_name_optuna_was_given_is_the_objective(tmp_path: Path) -> None:
+    ran = optuna_study(tmp_path / "optuna.db")
+    with warnings.catch_warnings(action="ignore"):  # experimental
+        ran.set_metric_names(["val_loss"])
+    ran.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    study = imported(tmp_path / "optuna.db", tmp_path)
+    assert study.objective == "val_loss"
+    assert study.trials[1].metrics == {"val_loss": ran.trials[1].value}
+
+
+def test_the_optuna_file_is_only_read(tmp_path: Path) -> None:
+    optuna_study(tmp_path / "optuna.db", mixed, 4)
+    before = hashlib.sha256((tmp_path / "optuna.db").read_bytes()).hexdigest()
+    imported(tmp_path / "optuna.db", tmp_path)
+    assert hashlib.sha256((tmp_path / "optuna.db").read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("optuna")) == [
+        "optuna.db"
+    ]
+
+
+def test_it_tells_an_optuna_database_from_other_files(tmp_path: Path) -> None:
+    optuna_study(tmp_path / "optuna.db")
+    Store(tmp_path / "hpotrack.db").close()
+    (tmp_path / "text.db").write_text("hello")
+    assert is_optuna_database(tmp_path / "optuna.db")
+    assert not is_optuna_database(tmp_path / "hpotrack.db")
+    assert not is_optuna_database(tmp_path / "text.db")
+    assert not is_optuna_database(tmp_path / "missing.db")
+
+
+def two_studies(path: Path) -> None:
+    optuna_study(path, lambda t: t.suggest_float("x", 0, 1), 2, name="a")
+    optuna_study(path, name="b")
+
+
+def no_study(path: Path) -> None:
+    optuna_study(path)
+    optuna.delete_study(study_name="study", storage=f"sqlite:///{path}")
+
+
+def two_objectives(path: Path) -> None:
+    optuna_study(path, lambda t: (t.suggest_float("x", 0, 1), 1.0), 2, directions=["minimize"] * 2)
+
+
+def two_kinds(path: Path) -> None:
+    """Optuna refuses another kind of distribution for a parameter it has seen, but a
+    file written by hand, or by an old Optuna, may hold one."""
+    optuna_study(path, lambda t: t.suggest_int("x", 0, 9), 2)
+    float_x = '{"name": "FloatDistribution", "attributes": {"low": 0, "high": 9, "log": false}}'
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE trial_params SET distribution_json = ? WHERE trial_id = 2", (float_x,))
+
+
+def no_condition(path: Path) -> None:
+    optuna_study(path, lambda t: t.suggest_float("y" if t.number % 2 else "x", 0, 1), 4)
+
+
+def no_trial(path: Path) -> None:
+    optuna_study(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            two_studies,
+            "is an Optuna database with 2 studies: 'a', 'b'; choose one with --from NAME",
+        ),
+        (no_study, "is an Optuna database with no study; there is nothing to import"),
+        (
+            two_objectives,
+            "Optuna study 'study' has 2 objectives: hpotrack optimizes one, so a "
+            "multi-objective study cannot be imported",
+        ),
+        (
+            two_kinds,
+            "parameter 'x' is int in one trial and float in another; an hpotrack space "
+            "gives each parameter one kind",
+        ),
+        (
+            no_condition,
+            "parameter 'x' is set in only some trials, and no categorical parameter's value "
+            "says in which",
+        ),
+        (no_trial, "the Optuna study has no trial with parameters"),
+    ],
+    ids=lambda x: x.__name__ if callable(x) else "",
+)
+def test_a_study_that_cannot_be_imported_is_one_clear_error(
+    tmp_path: Path, make: Callable[[Path], None], message: str
+) -> None:
+    make(tmp_path / "optuna.db")
+    with pytest.raises(TransferError) as raised:
+        read_optuna_study(tmp_path / "optuna.db")
+    assert message in str(raised.value)
+
+
+def test_a_study_the_file_does_not_have_is_named_with_those_it_has(tmp_path: Path) -> None:
+    optuna_study(tmp_path / "optuna.db", name="mlp")
+    with pytest.raises(TransferError, match="has no Optuna study 'svm'; it has 'mlp'"):
+        read_optuna_study(tmp_path / "optuna.db", "svm")
+
+
+def test_an_optuna_database_too_old_is_refused_with_the_upgrade_command(tmp_path: Path) -> None:
+    optuna_study(tmp_path / "optuna.db")
+    with closing(sqlite3.connect(tmp_path / "optuna.db")) as conn:
+        conn.execute("DROP TABLE trial_values")  # as before Optuna 2.4
+    with pytest.raises(TransferError, match="optuna storage upgrade --storage sqlite:///"):
+        read_optuna_study(tmp_path / "optuna.db")
+
+
+def test_a_study_of_optuna_2_with_its_old_distributions_is_imported(tmp_path: Path) -> None:
+    """tests/data/optuna2.db, written by Optuna 2.10.1 (tests/data/make_optuna2.py)."""
+    source = Path(__file__).parent / "data" / "optuna2.db"
+    study = imported(source, tmp_path)
+    assert dict(study.space) == dict(
+        Space.from_user(
+            {
+                "kind": ["linear", "tree"],
+                "l1": hp.Float(0.0, 1.0, when={"kind": "linear"}),
+                "lr": hp.Float(1e-4, 1.0, log=True, when={"kind": "linear"}),
+                "depth": hp.Int(1, 9, when={"kind": "tree"}),
+                "q": hp.Float(0.0, 1.0, step=0.25, when={"kind": "tree"}),
+            }
+        )
+    )
+    with closing(sqlite3.connect(source)) as conn:
+        values = dict(
+            conn.execute("SELECT number, value FROM trials JOIN trial_values USING (trial_id)")
+        )
+        curves = conn.execute(
+            "SELECT number, step, intermediate_value FROM trials "
+            "JOIN trial_intermediate_values USING (trial_id) ORDER BY number, step"
+        ).fetchall()
+    assert [t.state for t in study.trials] == [
+        *("complete", "complete", "complete", "pruned", "failed", "complete", "complete"),
+        *("pruned", "pruned", "complete", "queued"),
+    ]
+    assert {t.number: t.value for t in study.trials if t.value is not None} == values
+    assert [
+        (t.number, step, value)
+        for t in study.trials
+        for step, value in study.curve(t.number).get("value", [])
+    ] == curves
+    queued = study.trials[10]
+    assert (
+        queued.origin == "enqueued"
+        and {"kind": "linear", "l1": 0.5}.items() <= queued.params.items()
+    )
+    assert study.trials[4].error == "failed in Optuna (Optuna keeps no error message)"
