@@ -20,7 +20,7 @@ import hpotrack as hp
 from hpotrack.space import Space
 from hpotrack.store import Store
 from hpotrack.transfer import TransferError, import_study
-from hpotrack.transfer.optuna_db import is_optuna_database, read_optuna_study
+from hpotrack.transfer.optuna_db import is_optuna_database, read_optuna_database
 
 optuna.logging.set_verbosity(logging.ERROR)
 
@@ -45,7 +45,7 @@ def optuna_study(
 
 def imported(source: Path, tmp_path: Path, study: str | None = None) -> hp.Study:
     store = Store(tmp_path / "hpotrack.db")
-    name = import_study(store, read_optuna_study(source, study)).name
+    name = import_study(store, read_optuna_database(source, study)).name
     store.close()
     return hp.load_study(name, db=tmp_path / "hpotrack.db")
 
@@ -345,14 +345,14 @@ def test_a_study_that_cannot_be_imported_is_one_clear_error(
 ) -> None:
     make(tmp_path / "optuna.db")
     with pytest.raises(TransferError) as raised:
-        read_optuna_study(tmp_path / "optuna.db")
+        read_optuna_database(tmp_path / "optuna.db")
     assert message in str(raised.value)
 
 
 def test_a_study_the_file_does_not_have_is_named_with_those_it_has(tmp_path: Path) -> None:
     optuna_study(tmp_path / "optuna.db", name="mlp")
     with pytest.raises(TransferError, match="has no Optuna study 'svm'; it has 'mlp'"):
-        read_optuna_study(tmp_path / "optuna.db", "svm")
+        read_optuna_database(tmp_path / "optuna.db", "svm")
 
 
 def test_an_optuna_database_too_old_is_refused_with_the_upgrade_command(tmp_path: Path) -> None:
@@ -360,7 +360,7 @@ def test_an_optuna_database_too_old_is_refused_with_the_upgrade_command(tmp_path
     with closing(sqlite3.connect(tmp_path / "optuna.db")) as conn:
         conn.execute("DROP TABLE trial_values")  # as before Optuna 2.4
     with pytest.raises(TransferError, match="optuna storage upgrade --storage sqlite:///"):
-        read_optuna_study(tmp_path / "optuna.db")
+        read_optuna_database(tmp_path / "optuna.db")
 
 
 def test_a_study_of_optuna_2_with_its_old_distributions_is_imported(tmp_path: Path) -> None:

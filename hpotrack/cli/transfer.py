@@ -156,7 +156,7 @@ def import_(ctx: click.Context, file: Path, name: str | None, source: str | None
 def _optuna_study(file: Path, source: str | None) -> dict[str, Any]:
     """The study ``source`` of the Optuna database ``file``, as an export; another SQLite
     file (an hpotrack database, say) is refused."""
-    from hpotrack.transfer.optuna_db import is_optuna_database, read_optuna_study  # methods
+    from hpotrack.transfer.optuna_db import is_optuna_database, read_optuna_database  # methods
 
     if not is_optuna_database(file):
         raise TransferError(
@@ -164,4 +164,4 @@ def _optuna_study(file: Path, source: str | None) -> dict[str, Any]:
             "and jsonl exports (hpotrack export STUDY) and Optuna databases; an hpotrack "
             f"database's studies are read where they are (hpotrack --db {file} show)"
         )
-    return read_optuna_study(file, source)
+    return read_optuna_database(file, source)

@@ -1,0 +1,331 @@
+"""An Optuna study, as the readers of Optuna's storages give it (its database:
+:mod:`hpotrack.transfer.optuna_db`; its journal file: :mod:`hpotrack.transfer.optuna_journal`),
+turned into an hpotrack export, so that ``hpotrack import`` loads it through the same
+checks and single transaction as an export (:mod:`hpotrack.transfer`). Optuna need not be
+installed.
+
+What the Optuna study gives:
+
+- **The space**, from the distribution stored with each trial's parameters. Optuna's
+  define-by-run code may ask for another range of the same parameter in another trial;
+  the ranges are merged, while another kind of distribution (float, then int; log, then
+  not) is refused. A parameter set in only some trials (suggested in an ``if`` branch) is
+  conditional: its ``when`` names the categorical parameter whose values tell the trials
+  with it from those without (the first in the space's order that does).
+- **Each trial**: its number, state (``WAITING`` is queued, ``FAIL`` failed), params,
+  value, intermediate values as the objective's curve, start and end, and its numeric
+  user attributes as metrics. A trial enqueued with ``study.enqueue_trial`` has origin
+  ``enqueued``; one that ``RetryFailedTrialCallback`` queued again has a ``retried`` edge
+  to the trial it repeats. Optuna keeps no error message for a failed trial.
+- **The study**: its name, direction and objective name (``study.set_metric_names``, else
+  ``"value"``). Optuna does not store the sampler, so the study's method is ``tpe``
+  (Optuna's default; the ``method=`` of the decorator that continues the study is the one
+  used), and its seed is drawn as for a new study.
+
+Not imported: multi-objective studies (hpotrack optimizes one objective), system
+attributes, heartbeats, non-numeric user attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hpotrack.errors import HpotrackError
+from hpotrack.methods import TPE
+from hpotrack.methods.history import History
+from hpotrack.params import Choice, Float, Int, Param
+from hpotrack.space import Space, Value
+from hpotrack.transfer.format import FORMAT, VERSION, TransferError
+
+_STATES = {
+    "COMPLETE": "complete",
+    "PRUNED": "pruned",
+    "FAIL": "failed",
+    "RUNNING": "running",
+    "WAITING": "queued",
+}
+FAILED = "failed in Optuna (Optuna keeps no error message)"
+# Optuna's distributions by the name its JSON gives them, as (kind, log); the old names
+# (Optuna 2) carry their log in the name and a step as q or step
+_KINDS = {
+    "FloatDistribution": ("float", None),
+    "UniformDistribution": ("float", False),
+    "LogUniformDistribution": ("float", True),
+    "DiscreteUniformDistribution": ("float", False),
+    "IntDistribution": ("int", None),
+    "IntUniformDistribution": ("int", False),
+    "IntLogUniformDistribution": ("int", True),
+    "CategoricalDistribution": ("categorical", False),
+}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One of Optuna's distributions: ``kind`` float, int or categorical; its range or
+    its choices."""
+
+    kind: str
+    log: bool = False
+    step: float | None = None
+    low: float = 0.0
+    high: float = 0.0
+    choices: tuple[Value, ...] = ()
+
+    def value(self, internal: float) -> Value:
+        """A parameter's value from Optuna's stored float (a categorical's is the index
+        of its choice)."""
+        if self.kind == "categorical":
+            return self.choices[int(internal)]
+        return round(internal) if self.kind == "int" else float(internal)
+
+    def shape(self) -> str:
+        """What two distributions of one parameter must share to be merged."""
+        if self.kind == "categorical":
+            return "categorical"
+        step = "" if self.step is None or self.step == 1 else f", step={self.step!r}"
+        return f"{self.kind}{', log' if self.log else ''}{step}"
+
+
+@dataclass
+class OptunaTrial:
+    """One trial of an Optuna study: ``state`` is Optuna's name for it (``COMPLETE``...),
+    ``value`` may be infinite, a curve point's value is None where it was not finite."""
+
+    number: int
+    state: str
+    started: float | None  # Unix seconds
+    finished: float | None
+    params: dict[str, tuple[float, Distribution]] = field(default_factory=dict)  # internal
+    value: float | None = None
+    curve: list[list[Any]] = field(default_factory=list)  # [step, value, None]
+    attributes: dict[str, Any] = field(default_factory=dict)  # the user's
+    system: dict[str, Any] = field(default_factory=dict)  # Optuna's
+
+
+@dataclass
+class OptunaStudy:
+    """What an Optuna storage holds of one study."""
+
+    name: str
+    directions: list[str]  # "MINIMIZE" or "MAXIMIZE", one per objective
+    metric_names: list[str] | None
+    trials: list[OptunaTrial]
+
+
+def choose_study(names: Sequence[str], wanted: str | None, path: Path, what: str) -> str:
+    """The study to import of those the Optuna ``what`` (database, journal) at ``path``
+    holds: ``wanted``, else the only one."""
+    listed = ", ".join(map(repr, names)) if names else "none"
+    if wanted is not None:
+        if wanted not in names:
+            raise TransferError(f"{path} has no Optuna study {wanted!r}; it has {listed}")
+        return wanted
+    if len(names) != 1:
+        which = f"{len(names)} studies: {listed}" if names else "no study"
+        raise TransferError(
+            f"{path} is an Optuna {what} with {which}; "
+            + ("choose one with --from NAME" if names else "there is nothing to import")
+        )
+    return names[0]
+
+
+def distribution(param: str, text: str) -> Distribution:
+    """A parameter's distribution from Optuna's JSON (its full form, or the abbreviated
+    one Optuna also reads)."""
+    raw = json.loads(text)
+    if "name" in raw:
+        kind, log = _KINDS.get(raw["name"], (None, None))
+        attributes = raw.get("attributes", {})
+    else:
+        kind, log, attributes = raw.get("type"), None, raw
+    if kind == "categorical":
+        return Distribution("categorical", choices=tuple(attributes["choices"]))
+    if kind not in ("float", "int"):
+        raise TransferError(
+            f"cannot import: parameter {param!r} has an unknown distribution {text}"
+        )
+    step = attributes.get("step", attributes.get("q"))
+    return Distribution(
+        kind,
+        log=bool(attributes.get("log", False)) if log is None else log,
+        step=None if step is None else float(step),
+        low=attributes["low"],
+        high=attributes["high"],
+    )
+
+
+def to_export(study: OptunaStudy) -> dict[str, Any]:
+    """The study as an hpotrack export, for :func:`~hpotrack.transfer.validate_export`."""
+    if len(study.directions) != 1:
+        raise TransferError(
+            f"Optuna study {study.name!r} has {len(study.directions)} objectives: hpotrack "
+            "optimizes one, so a multi-objective study cannot be imported"
+        )
+    names = study.metric_names
+    objective = names[0] if names and isinstance(names[0], str) else "value"
+    direction = study.directions[0].lower()
+    space = _space(study.trials)
+    seed = random.randrange(2**31)  # as for a new study: Optuna does not store its sampler's
+    history = History(space, direction, seed)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "study": {
+            "name": study.name,
+            "space": space.to_json(),
+            "method": TPE().to_json(),
+            "direction": direction,
+            "objective": objective,
+            "seed": seed,
+        },
+        "trials": [_trial(t, objective, space, history) for t in study.trials],
+    }
+
+
+def _space(trials: Sequence[OptunaTrial]) -> Space:
+    """The space every trial's parameters fit: each parameter's ranges merged, and a
+    ``when`` for those set in only some trials."""
+    merged: dict[str, Distribution] = {}
+    for trial in trials:
+        for param, (_, distribution) in trial.params.items():
+            merged[param] = _merge(param, merged.get(param), distribution)
+    if not merged:
+        raise TransferError("cannot import: the Optuna study has no trial with parameters")
+    ran = [t for t in trials if t.state in ("COMPLETE", "PRUNED")]
+    values = [{p: d.value(internal) for p, (internal, d) in t.params.items()} for t in ran]
+    params: dict[str, Param] = {}
+    for param, distribution in merged.items():
+        when = _condition(param, values, merged)
+        try:
+            params[param] = _param(distribution, when)
+        except HpotrackError as exc:
+            raise TransferError(f"cannot import: parameter {param!r}: {exc}") from None
+    return Space(params)
+
+
+def _merge(param: str, seen: Distribution | None, new: Distribution) -> Distribution:
+    if seen is None:
+        return new
+    if seen.shape() != new.shape():
+        raise TransferError(
+            f"cannot import: parameter {param!r} is {seen.shape()} in one trial and "
+            f"{new.shape()} in another; an hpotrack space gives each parameter one kind"
+        )
+    if seen.kind == "categorical":
+        return Distribution(
+            "categorical",
+            choices=(
+                *seen.choices,
+                *(c for c in new.choices if not any(_same(c, s) for s in seen.choices)),
+            ),
+        )
+    return Distribution(
+        seen.kind, seen.log, seen.step, min(seen.low, new.low), max(seen.high, new.high)
+    )
+
+
+def _same(a: Value, b: Value) -> bool:
+    """Whether two choices are one option (1 and True are not, as for ``hp.Choice``)."""
+    return type(a) is type(b) and a == b
+
+
+def _condition(
+    param: str, values: Sequence[Mapping[str, Value]], merged: Mapping[str, Distribution]
+) -> dict[str, list[Value]] | None:
+    """``when`` for a parameter that the trials that ran set only sometimes: the first
+    categorical parameter present in more trials, whose values in the trials with
+    ``param`` never occur in those without it."""
+    having = [v for v in values if param in v]
+    if len(having) == len(values):
+        return None
+    for parent, distribution in merged.items():
+        if parent == param or distribution.kind != "categorical":
+            continue
+        if not all(parent in v for v in having):
+            continue
+        inside = [v[parent] for v in having]
+        outside = [v[parent] for v in values if param not in v and parent in v]
+        if outside and not any(_same(a, b) for a in inside for b in outside):
+            return {parent: [c for c in distribution.choices if any(_same(c, x) for x in inside)]}
+    raise TransferError(
+        f"cannot import: parameter {param!r} is set in only some trials, and no categorical "
+        "parameter's value says in which; an hpotrack space needs that as when=... "
+        "(docs/spaces.md)"
+    )
+
+
+def _param(distribution: Distribution, when: dict[str, list[Value]] | None) -> Param:
+    if distribution.kind == "categorical":
+        return Choice(list(distribution.choices), when=when)
+    low, high, log = distribution.low, distribution.high, distribution.log
+    if distribution.kind == "int":
+        step = 1 if distribution.step is None else int(distribution.step)
+        return Int(int(low), int(high), log=log, step=step, when=when)
+    return Float(float(low), float(high), log=log, step=distribution.step, when=when)
+
+
+def _trial(trial: OptunaTrial, objective: str, space: Space, history: History) -> dict[str, Any]:
+    """One trial of the export."""
+    params = {p: d.value(internal) for p, (internal, d) in trial.params.items()}
+    system = trial.system
+    state, error = _STATES.get(trial.state, "failed"), None
+    value = trial.value
+    if value is not None and not math.isfinite(value):
+        state, value, error = (
+            "failed",
+            None,
+            (f"its value in Optuna was {value!r}, and a trial's value must be finite"),
+        )
+    elif state == "pruned" and value is None and trial.curve:
+        value = trial.curve[-1][1]  # where the pruner stopped it
+    elif state == "complete" and value is None:
+        state, error = "failed", "complete in Optuna without a value"
+    elif state == "failed":
+        error = FAILED
+    if state == "queued":  # the values enqueue_trial was given; the others drawn, as enqueue's
+        params = _queued(trial.number, system.get("fixed_params") or params, space, history)
+    if state == "running":
+        try:
+            space.validate(params)
+        except HpotrackError:  # stopped before all its parameters were set
+            state, error = "failed", "running in Optuna when imported, before it had all its params"
+    retried = system.get("failed_trial")
+    parents = [{"parent": retried, "kind": "retried"}] if isinstance(retried, int) else []
+    metrics = {
+        key: number
+        for key, number in trial.attributes.items()
+        if isinstance(number, int | float)
+        and not isinstance(number, bool)
+        and math.isfinite(number)
+    }
+    return {
+        "number": trial.number,
+        "state": state,
+        "params": params,
+        "value": value,
+        "metrics": {**metrics, objective: value} if value is not None else metrics,
+        "origin": "retried" if parents else "enqueued" if "fixed_params" in system else "sampled",
+        "started": trial.started,
+        "finished": trial.finished,
+        "error": error,
+        "parents": parents,
+        "curve": {objective: trial.curve} if trial.curve else None,
+    }
+
+
+def _queued(
+    number: int, given: Mapping[str, Any], space: Space, history: History
+) -> dict[str, Value]:
+    """A waiting trial's params: the values it was enqueued with, the others drawn as
+    ``study.enqueue`` draws them."""
+    try:
+        valid = space.validate({p: v for p, v in given.items() if p in space}, partial=True)
+    except HpotrackError as exc:
+        raise TransferError(f"cannot import: trial {number}, enqueued in Optuna: {exc}") from None
+    return space.complete(valid, history.uniform(number, len(space)))
