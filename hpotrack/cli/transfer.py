@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,33 +108,34 @@ def _is_standard_output(path: Path) -> bool:
     "source",
     metavar="NAME",
     default=None,
-    help="The study to import from an Optuna database (needed when it holds several).",
+    help="The study to import from an Optuna database or journal (needed when it holds several).",
 )
 @click.pass_context
 @user_errors
 def import_(ctx: click.Context, file: Path, name: str | None, source: str | None) -> None:
     """Load a json or jsonl export FILE ('-': standard input), or a study of an Optuna
-    database FILE, into a new study.
+    database or journal FILE, into a new study.
 
     The study keeps the exported name unless --study gives another; the database file is
     created if needed. Trials that were running when exported are imported as failed,
     and retried as lost ones are. Checkpoint files do not travel with an export.
 
-    An Optuna database (storage="sqlite:///optuna.db") is read as it is, without Optuna:
-    the space comes from the distributions of its trials (a parameter set in only some
-    trials is conditional on the choice that tells them apart), each trial keeps its
-    number, state, params, value, intermediate values and numeric user attributes, and
-    trials waiting in Optuna's queue are queued. Optuna does not store its sampler: the
-    study's method is tpe until the decorator that continues it says otherwise, and its
-    seed is drawn (hpotrack show prints it). Multi-objective studies are refused.
+    An Optuna database (storage="sqlite:///optuna.db") or journal file
+    (JournalFileBackend("journal.log")) is read as it is, without Optuna: the space comes
+    from the distributions of its trials (a parameter set in only some trials is
+    conditional on the choice that tells them apart), each trial keeps its number,
+    state, params, value, intermediate values and numeric user attributes, and trials
+    waiting in Optuna's queue are queued. Optuna does not store its sampler: the study's
+    method is tpe until the decorator that continues it says otherwise, and its seed is
+    drawn (hpotrack show prints it). Multi-objective studies are refused.
     """
-    optuna = str(file) != "-" and is_sqlite_file(file)
-    if source is not None and not optuna:
+    optuna = None if str(file) == "-" else _optuna_reader(file)
+    if source is not None and optuna is None:
         raise TransferError(
-            f"--from chooses a study of an Optuna database, and {file} is not one; "
-            "--study NAME names the new study"
+            f"--from chooses a study of an Optuna database or journal, and {file} is "
+            "neither; --study NAME names the new study"
         )
-    data = _optuna_study(file, source) if optuna else read_export(file)
+    data = read_export(file) if optuna is None else optuna(file, source)
     trials = data.get("trials")
     total = 2 * len(trials) if isinstance(trials, list) else 0  # check, write
     with Counter("import", total) as progress:
@@ -147,21 +149,28 @@ def import_(ctx: click.Context, file: Path, name: str | None, source: str | None
     count = len(trials) if isinstance(trials, list) else 0
     retried = len(imported.trials) - count  # of trials running when exported
     again = f"; {plural(retried, 'trial')} running when exported queued again" if retried else ""
-    of = f" of Optuna study {data['study']['name']!r}" if optuna else ""
+    of = "" if optuna is None else f" of Optuna study {data['study']['name']!r}"
     click.echo(
         f"imported {plural(count, 'trial')}{of} into study {imported.name!r} ({store.path}){again}"
     )
 
 
-def _optuna_study(file: Path, source: str | None) -> dict[str, Any]:
-    """The study ``source`` of the Optuna database ``file``, as an export; another SQLite
-    file (an hpotrack database, say) is refused."""
-    from hpotrack.transfer.optuna_db import is_optuna_database, read_optuna_database  # methods
+OptunaReader = Callable[[Path, "str | None"], dict[str, Any]]
 
-    if not is_optuna_database(file):
-        raise TransferError(
-            f"{file} is an SQLite database but not Optuna's: `hpotrack import` reads json "
-            "and jsonl exports (hpotrack export STUDY) and Optuna databases; an hpotrack "
-            f"database's studies are read where they are (hpotrack --db {file} show)"
-        )
-    return read_optuna_database(file, source)
+
+def _optuna_reader(file: Path) -> OptunaReader | None:
+    """What reads ``file`` as an Optuna storage (its database or journal file), None for
+    any other file; another SQLite file (an hpotrack database, say) is refused."""
+    from hpotrack.transfer import optuna_db, optuna_journal  # they import the methods
+
+    if is_sqlite_file(file):
+        if not optuna_db.is_optuna_database(file):
+            raise TransferError(
+                f"{file} is an SQLite database but not Optuna's: `hpotrack import` reads "
+                "json and jsonl exports (hpotrack export STUDY) and Optuna databases; an "
+                f"hpotrack database's studies are read where they are (hpotrack --db {file} show)"
+            )
+        return optuna_db.read_optuna_database
+    if file.is_file() and optuna_journal.is_optuna_journal(file):
+        return optuna_journal.read_optuna_journal
+    return None

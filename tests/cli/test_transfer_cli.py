@@ -27,7 +27,7 @@ from tests.test_transfer import (
     make_studies,
     studies_made_once,
 )
-from tests.test_transfer_optuna_db import optuna_study
+from tests.test_transfer_optuna import optuna_study
 
 
 @pytest.fixture(scope="module")
@@ -501,11 +501,12 @@ def test_import_reads_a_study_of_an_optuna_database(tmp_path: Path) -> None:
     assert [t.state for t in hp.load_study("svm-hp", db=db).trials] == ["complete"] * 3
 
 
-def test_import_from_chooses_the_optuna_study(tmp_path: Path) -> None:
+@pytest.mark.parametrize("file", ["optuna.db", "journal.log"])
+def test_import_from_chooses_the_optuna_study(tmp_path: Path, file: str) -> None:
     for name, count in (("a", 2), ("b", 4)):
-        optuna_study(tmp_path / "optuna.db", lambda t: t.suggest_int("k", 0, 9), count, name=name)
+        optuna_study(tmp_path / file, lambda t: t.suggest_int("k", 0, 9), count, name=name)
     db = tmp_path / "hpotrack.db"
-    result = invoke("--db", db, "import", tmp_path / "optuna.db", "--from", "b")
+    result = invoke("--db", db, "import", tmp_path / file, "--from", "b")
     assert result.exit_code == 0, result.output
     assert result.stdout == f"imported 4 trials of Optuna study 'b' into study 'b' ({db})\n"
 
@@ -519,7 +520,7 @@ def test_import_errors_about_optuna_databases_are_one_line_and_store_nothing(
     cases = [
         (("optuna.db",), "is an Optuna database with 2 studies: 'a', 'b'; choose one with --from"),
         (("optuna.db", "--from", "c"), "has no Optuna study 'c'; it has 'a', 'b'"),
-        (("mlp.json", "--from", "a"), "--from chooses a study of an Optuna database, and"),
+        (("mlp.json", "--from", "a"), "--from chooses a study of an Optuna database or journal"),
         (("source.db",), "source.db is an SQLite database but not Optuna's"),
     ]
     for (file, *options), message in cases:

@@ -1,5 +1,6 @@
-"""Importing a study of an Optuna database: studies that real Optuna code ran into an SQLite
-file, read back trial by trial, continued by hpotrack, and the files it must refuse."""
+"""Importing a study of Optuna's storages, its database and its journal file: studies that
+real Optuna code ran into each, read back trial by trial, continued by hpotrack, and the
+files it must refuse."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import hashlib
 import logging
 import math
 import sqlite3
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable
 from contextlib import closing
@@ -21,6 +24,7 @@ from hpotrack.space import Space
 from hpotrack.store import Store
 from hpotrack.transfer import TransferError, import_study
 from hpotrack.transfer.optuna_db import is_optuna_database, read_optuna_database
+from hpotrack.transfer.optuna_journal import is_optuna_journal, read_optuna_journal
 
 optuna.logging.set_verbosity(logging.ERROR)
 
@@ -35,17 +39,40 @@ def optuna_study(
     name: str = "study",
     **options: Any,
 ) -> optuna.Study:
-    """A study Optuna ran into the SQLite database at ``path`` (seeded TPE)."""
+    """A study Optuna ran (seeded TPE) into the storage at ``path``: a journal file if it
+    is named .log, else a database."""
     options.setdefault("sampler", optuna.samplers.TPESampler(seed=0))
-    study = optuna.create_study(storage=f"sqlite:///{path}", study_name=name, **options)
+    study = optuna.create_study(storage=storage(path), study_name=name, **options)
     if objective is not None:
         study.optimize(objective, n_trials=n_trials, catch=(ValueError,))
     return study
 
 
+def storage(path: Path) -> str | optuna.storages.BaseStorage:
+    if path.suffix != ".log":
+        return f"sqlite:///{path}"
+    try:
+        from optuna.storages.journal import JournalFileBackend  # Optuna 4
+
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except ImportError:
+        return optuna.storages.JournalStorage(optuna.storages.JournalFileStorage(str(path)))
+
+
+@pytest.fixture(params=["database", "journal"])
+def source(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Where Optuna writes: each test runs with either of its storages."""
+    return tmp_path / ("optuna.db" if request.param == "database" else "journal.log")
+
+
+def read(source: Path, study: str | None = None) -> dict[str, Any]:
+    """The study as an export, by the reader of its storage."""
+    return (read_optuna_journal if source.suffix == ".log" else read_optuna_database)(source, study)
+
+
 def imported(source: Path, tmp_path: Path, study: str | None = None) -> hp.Study:
     store = Store(tmp_path / "hpotrack.db")
-    name = import_study(store, read_optuna_database(source, study)).name
+    name = import_study(store, read(source, study)).name
     store.close()
     return hp.load_study(name, db=tmp_path / "hpotrack.db")
 
@@ -100,9 +127,9 @@ MIXED = {
 }
 
 
-def test_every_trial_is_imported_as_optuna_ran_it(tmp_path: Path) -> None:
-    ran = optuna_study(tmp_path / "optuna.db", mixed)
-    study = imported(tmp_path / "optuna.db", tmp_path)
+def test_every_trial_is_imported_as_optuna_ran_it(source: Path, tmp_path: Path) -> None:
+    ran = optuna_study(source, mixed)
+    study = imported(source, tmp_path)
     assert study.name == "study" and study.direction == "minimize"
     assert study.space == Space.from_user(MIXED)
     assert_same_trials(ran, study)
@@ -113,9 +140,11 @@ def test_every_trial_is_imported_as_optuna_ran_it(tmp_path: Path) -> None:
     assert study.best.number == ran.best_trial.number
 
 
-def test_hpotrack_continues_the_imported_study_with_the_same_space(tmp_path: Path) -> None:
-    ran = optuna_study(tmp_path / "optuna.db", mixed, n_trials=11, direction="maximize")
-    imported(tmp_path / "optuna.db", tmp_path)
+def test_hpotrack_continues_the_imported_study_with_the_same_space(
+    source: Path, tmp_path: Path
+) -> None:
+    ran = optuna_study(source, mixed, n_trials=11, direction="maximize")
+    imported(source, tmp_path)
 
     @hp.tune(MIXED, study="study", db=tmp_path / "hpotrack.db", direction="maximize", seed=None)
     def train(lr: float, layers: int, dropout: float, width: int, act: object) -> float:
@@ -139,11 +168,11 @@ def branches(trial: optuna.Trial) -> float:
     return 1.0
 
 
-def test_a_parameter_of_one_branch_is_conditional_on_the_choice(tmp_path: Path) -> None:
-    ran = optuna_study(
-        tmp_path / "optuna.db", branches, 20, sampler=optuna.samplers.RandomSampler(seed=3)
-    )
-    study = imported(tmp_path / "optuna.db", tmp_path)
+def test_a_parameter_of_one_branch_is_conditional_on_the_choice(
+    source: Path, tmp_path: Path
+) -> None:
+    ran = optuna_study(source, branches, 20, sampler=optuna.samplers.RandomSampler(seed=3))
+    study = imported(source, tmp_path)
     assert dict(study.space) == dict(  # in the order first seen: here depth, then C
         Space.from_user(
             {
@@ -156,18 +185,20 @@ def test_a_parameter_of_one_branch_is_conditional_on_the_choice(tmp_path: Path) 
     assert_same_trials(ran, study)
 
 
-def test_a_range_that_changed_between_trials_is_merged(tmp_path: Path) -> None:
+def test_a_range_that_changed_between_trials_is_merged(source: Path, tmp_path: Path) -> None:
     def growing(trial: optuna.Trial) -> float:
         top = 1.0 + trial.number  # define-by-run: a range read from elsewhere
         return trial.suggest_float("x", -top, top) + trial.suggest_int("k", trial.number, 9)
 
-    ran = optuna_study(tmp_path / "optuna.db", growing, 5)
-    study = imported(tmp_path / "optuna.db", tmp_path)
+    ran = optuna_study(source, growing, 5)
+    study = imported(source, tmp_path)
     assert study.space == Space.from_user({"x": hp.Float(-5.0, 5.0), "k": hp.Int(0, 9)})
     assert_same_trials(ran, study)
 
 
-def test_pruned_and_failed_trials_keep_their_state_curve_and_lineage(tmp_path: Path) -> None:
+def test_pruned_and_failed_trials_keep_their_state_curve_and_lineage(
+    source: Path, tmp_path: Path
+) -> None:
     def unlucky(trial: optuna.Trial) -> float:
         x = trial.suggest_float("x", 0.0, 1.0)
         if trial.number in (2, 5):
@@ -179,7 +210,7 @@ def test_pruned_and_failed_trials_keep_their_state_curve_and_lineage(tmp_path: P
         return x
 
     ran = optuna_study(
-        tmp_path / "optuna.db",
+        source,
         unlucky,
         sampler=optuna.samplers.RandomSampler(seed=0),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
@@ -188,7 +219,7 @@ def test_pruned_and_failed_trials_keep_their_state_curve_and_lineage(tmp_path: P
     retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # Optuna 4.9
     with warnings.catch_warnings(action="ignore"):  # experimental
         (retry or optuna.storages.RetryFailedTrialCallback)()(ran, failed)  # queued with an edge
-    study = imported(tmp_path / "optuna.db", tmp_path)
+    study = imported(source, tmp_path)
     states = [t.state for t in study.trials[:12]]
     assert states.count("pruned") >= 2 and states.count("failed") == 2
     for ours in study.trials[:12]:
@@ -203,12 +234,12 @@ def test_pruned_and_failed_trials_keep_their_state_curve_and_lineage(tmp_path: P
 
 
 def test_a_trial_enqueued_in_optuna_is_queued_with_its_values_and_the_rest_drawn(
-    tmp_path: Path,
+    source: Path, tmp_path: Path
 ) -> None:
-    ran = optuna_study(tmp_path / "optuna.db", mixed, 3)
+    ran = optuna_study(source, mixed, 3)
     ran.enqueue_trial({"lr": 0.001, "act": None})
     ran.enqueue_trial({"lr": 0.01, "layers": 2, "dropout": 0.1, "width": 32, "act": "relu"})
-    study = imported(tmp_path / "optuna.db", tmp_path)
+    study = imported(source, tmp_path)
     first, second = study.trials[3:]
     assert (first.state, first.origin) == (second.state, second.origin) == ("queued", "enqueued")
     assert {"lr": 0.001, "act": None}.items() <= first.params.items()
@@ -217,13 +248,13 @@ def test_a_trial_enqueued_in_optuna_is_queued_with_its_values_and_the_rest_drawn
 
 
 def test_a_trial_running_in_optuna_is_retried_and_one_half_suggested_is_failed(
-    tmp_path: Path,
+    source: Path, tmp_path: Path
 ) -> None:
-    ran = optuna_study(tmp_path / "optuna.db", mixed, 3)
+    ran = optuna_study(source, mixed, 3)
     whole = ran.ask(MIXED_DISTRIBUTIONS)
     half = ran.ask()
     half.suggest_float("lr", 1e-5, 1e-1, log=True)
-    study = imported(tmp_path / "optuna.db", tmp_path)
+    study = imported(source, tmp_path)
     assert study.trial(whole.number).error == "running when exported"
     assert study.trial(half.number).error == (
         "running in Optuna when imported, before it had all its params"
@@ -242,9 +273,9 @@ MIXED_DISTRIBUTIONS = {
 }
 
 
-def test_an_infinite_value_is_a_failed_trial(tmp_path: Path) -> None:
-    ran = optuna_study(tmp_path / "optuna.db", lambda t: math.inf * t.suggest_float("x", 1, 2), 2)
-    study = imported(tmp_path / "optuna.db", tmp_path)
+def test_an_infinite_value_is_a_failed_trial(source: Path, tmp_path: Path) -> None:
+    ran = optuna_study(source, lambda t: math.inf * t.suggest_float("x", 1, 2), 2)
+    study = imported(source, tmp_path)
     assert [t.state.name for t in ran.trials] == ["COMPLETE", "COMPLETE"]
     assert {t.state for t in study.trials} == {"failed"}
     assert (
@@ -252,34 +283,39 @@ def test_an_infinite_value_is_a_failed_trial(tmp_path: Path) -> None:
     )
 
 
-def test_the_metric_name_optuna_was_given_is_the_objective(tmp_path: Path) -> None:
-    ran = optuna_study(tmp_path / "optuna.db")
+def test_the_metric_name_optuna_was_given_is_the_objective(source: Path, tmp_path: Path) -> None:
+    ran = optuna_study(source)
     with warnings.catch_warnings(action="ignore"):  # experimental
         ran.set_metric_names(["val_loss"])
     ran.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
-    study = imported(tmp_path / "optuna.db", tmp_path)
+    study = imported(source, tmp_path)
     assert study.objective == "val_loss"
     assert study.trials[1].metrics == {"val_loss": ran.trials[1].value}
 
 
-def test_the_optuna_file_is_only_read(tmp_path: Path) -> None:
-    optuna_study(tmp_path / "optuna.db", mixed, 4)
-    before = hashlib.sha256((tmp_path / "optuna.db").read_bytes()).hexdigest()
-    imported(tmp_path / "optuna.db", tmp_path)
-    assert hashlib.sha256((tmp_path / "optuna.db").read_bytes()).hexdigest() == before
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("optuna")) == [
-        "optuna.db"
-    ]
+def test_the_optuna_file_is_only_read(source: Path, tmp_path: Path) -> None:
+    optuna_study(source, mixed, 4)
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    files = sorted(tmp_path.iterdir())
+    imported(source, tmp_path)
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == before
+    made = set(tmp_path.iterdir()) - set(files)
+    assert made and all(p.name.startswith("hpotrack.db") for p in made)
 
 
-def test_it_tells_an_optuna_database_from_other_files(tmp_path: Path) -> None:
+def test_it_tells_optuna_files_from_other_files(tmp_path: Path) -> None:
     optuna_study(tmp_path / "optuna.db")
+    optuna_study(tmp_path / "journal.log")
     Store(tmp_path / "hpotrack.db").close()
     (tmp_path / "text.db").write_text("hello")
+    (tmp_path / "export.jsonl").write_text('{"format": "hpotrack-study", "version": 7}\n')
     assert is_optuna_database(tmp_path / "optuna.db")
-    assert not is_optuna_database(tmp_path / "hpotrack.db")
-    assert not is_optuna_database(tmp_path / "text.db")
-    assert not is_optuna_database(tmp_path / "missing.db")
+    assert is_optuna_journal(tmp_path / "journal.log")
+    others = ["hpotrack.db", "text.db", "export.jsonl", "missing.db", "journal.log", "optuna.db"]
+    for name in others:
+        tells = is_optuna_journal if name.endswith(".db") else is_optuna_database
+        assert not tells(tmp_path / name), name
+    assert not is_optuna_journal(tmp_path / "export.jsonl")
 
 
 def two_studies(path: Path) -> None:
@@ -289,20 +325,11 @@ def two_studies(path: Path) -> None:
 
 def no_study(path: Path) -> None:
     optuna_study(path)
-    optuna.delete_study(study_name="study", storage=f"sqlite:///{path}")
+    optuna.delete_study(study_name="study", storage=storage(path))
 
 
 def two_objectives(path: Path) -> None:
     optuna_study(path, lambda t: (t.suggest_float("x", 0, 1), 1.0), 2, directions=["minimize"] * 2)
-
-
-def two_kinds(path: Path) -> None:
-    """Optuna refuses another kind of distribution for a parameter it has seen, but a
-    file written by hand, or by an old Optuna, may hold one."""
-    optuna_study(path, lambda t: t.suggest_int("x", 0, 9), 2)
-    float_x = '{"name": "FloatDistribution", "attributes": {"low": 0, "high": 9, "log": false}}'
-    with closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute("UPDATE trial_params SET distribution_json = ? WHERE trial_id = 2", (float_x,))
 
 
 def no_condition(path: Path) -> None:
@@ -318,18 +345,13 @@ def no_trial(path: Path) -> None:
     [
         (
             two_studies,
-            "is an Optuna database with 2 studies: 'a', 'b'; choose one with --from NAME",
+            "with 2 studies: 'a', 'b'; choose one with --from NAME",
         ),
-        (no_study, "is an Optuna database with no study; there is nothing to import"),
+        (no_study, "with no study; there is nothing to import"),
         (
             two_objectives,
             "Optuna study 'study' has 2 objectives: hpotrack optimizes one, so a "
             "multi-objective study cannot be imported",
-        ),
-        (
-            two_kinds,
-            "parameter 'x' is int in one trial and float in another; an hpotrack space "
-            "gives each parameter one kind",
         ),
         (
             no_condition,
@@ -341,18 +363,31 @@ def no_trial(path: Path) -> None:
     ids=lambda x: x.__name__ if callable(x) else "",
 )
 def test_a_study_that_cannot_be_imported_is_one_clear_error(
-    tmp_path: Path, make: Callable[[Path], None], message: str
+    source: Path, make: Callable[[Path], None], message: str
 ) -> None:
-    make(tmp_path / "optuna.db")
+    make(source)
     with pytest.raises(TransferError) as raised:
-        read_optuna_database(tmp_path / "optuna.db")
+        read(source)
     assert message in str(raised.value)
 
 
-def test_a_study_the_file_does_not_have_is_named_with_those_it_has(tmp_path: Path) -> None:
-    optuna_study(tmp_path / "optuna.db", name="mlp")
+def test_a_study_the_file_does_not_have_is_named_with_those_it_has(
+    source: Path, tmp_path: Path
+) -> None:
+    optuna_study(source, name="mlp")
     with pytest.raises(TransferError, match="has no Optuna study 'svm'; it has 'mlp'"):
-        read_optuna_database(tmp_path / "optuna.db", "svm")
+        read(source, "svm")
+
+
+def test_a_parameter_of_two_kinds_is_refused(tmp_path: Path) -> None:
+    """Optuna refuses another kind of distribution for a parameter it has seen, but a
+    file written by hand, or by an old Optuna, may hold one."""
+    optuna_study(tmp_path / "optuna.db", lambda t: t.suggest_int("x", 0, 9), 2)
+    float_x = '{"name": "FloatDistribution", "attributes": {"low": 0, "high": 9, "log": false}}'
+    with closing(sqlite3.connect(tmp_path / "optuna.db")) as conn, conn:
+        conn.execute("UPDATE trial_params SET distribution_json = ? WHERE trial_id = 2", (float_x,))
+    with pytest.raises(TransferError, match="parameter 'x' is int in one trial and float in"):
+        read(tmp_path / "optuna.db")
 
 
 def test_an_optuna_database_too_old_is_refused_with_the_upgrade_command(tmp_path: Path) -> None:
@@ -402,3 +437,62 @@ def test_a_study_of_optuna_2_with_its_old_distributions_is_imported(tmp_path: Pa
         and {"kind": "linear", "l1": 0.5}.items() <= queued.params.items()
     )
     assert study.trials[4].error == "failed in Optuna (Optuna keeps no error message)"
+
+
+def test_a_journal_line_cut_short_at_the_end_is_ignored_as_optuna_ignores_it(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.log"
+    optuna_study(journal, mixed, 3)
+    whole = journal.read_bytes()
+    journal.write_bytes(whole[:-20])  # the last operation (trial 2's end) cut
+    study = imported(journal, tmp_path)
+    assert [t.state for t in study.trials[:3]] == ["complete", "complete", "failed"]
+    assert study.trials[2].error == "running when exported"  # and queued again
+    assert [(e.parent, e.kind) for e in study.trials[3].parents] == [(2, "retried")]
+
+
+def test_a_bad_journal_line_in_the_middle_names_its_line(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.log"
+    optuna_study(journal, mixed, 2)
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join([*lines[:3], "{not json\n", *lines[3:]]))
+    with pytest.raises(TransferError, match=r"journal.log, line 4: not valid JSON"):
+        read(journal)
+
+
+def test_a_study_deleted_and_created_again_in_a_journal_is_the_new_one(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.log"
+    optuna_study(journal, mixed, 3)
+    optuna.delete_study(study_name="study", storage=storage(journal))
+    ran = optuna_study(journal, branches, 4)
+    assert_same_trials(ran, imported(journal, tmp_path))
+
+
+WORKER = """
+import sys, optuna
+from tests.test_transfer_optuna import mixed, storage
+from pathlib import Path
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+study = optuna.load_study(study_name="study", storage=storage(Path(sys.argv[1])))
+study.optimize(mixed, n_trials=int(sys.argv[2]))
+"""
+
+
+def test_a_journal_two_optuna_processes_wrote_at_once_reads_as_optuna_reads_it(
+    tmp_path: Path,
+) -> None:
+    """Their operations interleave, and both take trials from the queue."""
+    journal = tmp_path / "journal.log"
+    study = optuna_study(journal)
+    for lr in (1e-4, 1e-3, 1e-2, 1e-1):
+        study.enqueue_trial({"lr": lr})
+    root = Path(__file__).parent.parent
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(journal), "8"], cwd=root)
+        for _ in range(2)
+    ]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
+    ran = optuna.load_study(study_name="study", storage=storage(journal))
+    assert len(ran.trials) >= 8
+    assert_same_trials(ran, imported(journal, tmp_path))
