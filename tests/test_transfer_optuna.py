@@ -188,11 +188,22 @@ def test_a_parameter_of_one_branch_is_conditional_on_the_choice(
 def test_a_range_that_changed_between_trials_is_merged(source: Path, tmp_path: Path) -> None:
     def growing(trial: optuna.Trial) -> float:
         top = 1.0 + trial.number  # define-by-run: a range read from elsewhere
-        return trial.suggest_float("x", -top, top) + trial.suggest_int("k", trial.number, 9)
+        x = trial.suggest_float("x", -top, top) + trial.suggest_int("k", trial.number, 9)
+        step = trial.suggest_float("step", 0.0, top, step=0.5)  # from the same low
+        return (
+            x + step + trial.suggest_int("odd", 1 + trial.number % 2, 9 - trial.number % 2, step=2)
+        )
 
     ran = optuna_study(source, growing, 5)
     study = imported(source, tmp_path)
-    assert study.space == Space.from_user({"x": hp.Float(-5.0, 5.0), "k": hp.Int(0, 9)})
+    assert study.space == Space.from_user(
+        {
+            "x": hp.Float(-5.0, 5.0),
+            "k": hp.Int(0, 9),
+            "step": hp.Float(0.0, 5.0, step=0.5),
+            "odd": hp.Int(1, 9),  # 1, 3, ... or 2, 4, ...: every int
+        }
+    )
     assert_same_trials(ran, study)
 
 

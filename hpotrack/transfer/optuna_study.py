@@ -8,10 +8,11 @@ What the Optuna study gives:
 
 - **The space**, from the distribution stored with each trial's parameters. Optuna's
   define-by-run code may ask for another range of the same parameter in another trial;
-  the ranges are merged, while another kind of distribution (float, then int; log, then
-  not) is refused. A parameter set in only some trials (suggested in an ``if`` branch) is
-  conditional: its ``when`` names the categorical parameter whose values tell the trials
-  with it from those without (the first in the space's order that does).
+  the ranges are merged (a step kept only where it stayed the same), while another kind
+  of distribution (float, then int; log, then not) is refused. A parameter set in only
+  some trials (suggested in an ``if`` branch) is conditional: its ``when`` names the
+  categorical parameter whose values tell the trials with it from those without (the
+  first in the space's order that does).
 - **Each trial**: its number, state (``WAITING`` is queued, ``FAIL`` failed), params,
   value, intermediate values as the objective's curve, start and end, and its numeric
   user attributes as metrics. A trial enqueued with ``study.enqueue_trial`` has origin
@@ -85,11 +86,9 @@ class Distribution:
         return round(internal) if self.kind == "int" else float(internal)
 
     def shape(self) -> str:
-        """What two distributions of one parameter must share to be merged."""
-        if self.kind == "categorical":
-            return "categorical"
-        step = "" if self.step is None or self.step == 1 else f", step={self.step!r}"
-        return f"{self.kind}{', log' if self.log else ''}{step}"
+        """What two distributions of one parameter must share to be merged (as Optuna
+        requires of them too)."""
+        return f"{self.kind}{', log' if self.log else ''}"
 
 
 @dataclass
@@ -210,6 +209,9 @@ def _space(trials: Sequence[OptunaTrial]) -> Space:
 
 
 def _merge(param: str, seen: Distribution | None, new: Distribution) -> Distribution:
+    """Two distributions of one parameter made one that holds the values of both: the
+    union of the ranges; a step only while every trial had the same step from the same
+    low (else a float's is continuous and an int's 1), as Optuna allows a step to change."""
     if seen is None:
         return new
     if seen.shape() != new.shape():
@@ -225,9 +227,11 @@ def _merge(param: str, seen: Distribution | None, new: Distribution) -> Distribu
                 *(c for c in new.choices if not any(_same(c, s) for s in seen.choices)),
             ),
         )
-    return Distribution(
-        seen.kind, seen.log, seen.step, min(seen.low, new.low), max(seen.high, new.high)
-    )
+    if (seen.step, seen.low) == (new.step, new.low):
+        step = seen.step
+    else:
+        step = 1.0 if seen.kind == "int" else None
+    return Distribution(seen.kind, seen.log, step, min(seen.low, new.low), max(seen.high, new.high))
 
 
 def _same(a: Value, b: Value) -> bool:
