@@ -44,19 +44,17 @@ def refuse_url(db: str, name: str, spell: Callable[[str], str]) -> None:
     """Raise :class:`StorageError` if ``db`` is a URL (an SQLAlchemy one, as Optuna's
     ``storage=`` takes) rather than a file path: a path would make it a folder ``sqlite:``.
     ``name`` is the setting as the user wrote it (``db=``, ``--db``); ``spell(path)``
-    the setting with a value, for the fix. ``sqlite:///x.db`` suggests ``x.db`` and
-    ``sqlite:////abs/x.db`` ``/abs/x.db``: the path after the third slash, as SQLAlchemy
-    reads it."""
+    the setting with a value, for the fix: the path a ``sqlite://`` URL names
+    (:func:`sqlite_url_path`)."""
     match = _URL.fullmatch(db)
     if match is None:
         return
-    scheme, rest = match.groups()
-    if scheme.lower().partition("+")[0] != "sqlite":  # no credentials in the message
+    scheme, path = match.group(1), sqlite_url_path(db)
+    if path is None:  # no credentials in the message
         raise StorageError(
             f"{name} got a {scheme}:// URL, but {name} is a file path, not a URL: hpotrack "
             f"keeps a study in one SQLite file, e.g. {spell(DEFAULT_DB)}"
         )
-    path = (rest[1:] if rest.startswith("/") else rest).partition("?")[0]  # sqlite://x.db too
     if path in ("", ":memory:"):
         raise StorageError(
             f"{spell(db)} is the URL of an in-memory database, but {name} is a file path, "
@@ -66,3 +64,14 @@ def refuse_url(db: str, name: str, spell: Callable[[str], str]) -> None:
     raise StorageError(
         f"{spell(db)} is a URL, but {name} is a file path, not a URL: use {spell(path)}"
     )
+
+
+def sqlite_url_path(text: str) -> str | None:
+    """The path an SQLite URL names (``sqlite:///x.db``: ``x.db``; ``sqlite:////abs/x.db``:
+    ``/abs/x.db``, the path after the third slash, as SQLAlchemy reads it; "" or
+    ``:memory:`` for an in-memory database); None for text that is no SQLite URL."""
+    match = _URL.fullmatch(text)
+    if match is None or match.group(1).lower().partition("+")[0] != "sqlite":
+        return None
+    rest = match.group(2)
+    return (rest[1:] if rest.startswith("/") else rest).partition("?")[0]  # sqlite://x.db too

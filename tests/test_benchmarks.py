@@ -230,3 +230,20 @@ def test_conditional_quality_quick_runs_every_method_beside_optuna(tmp_path: Pat
         *("optuna-random", "optuna-tpe", "optuna-tpe-group"),
     ]
     assert "no result" not in table and "Error" not in table
+
+
+def test_optuna_import_quick_imports_both_storages_beside_optuna(tmp_path: Path) -> None:
+    pytest.importorskip("optuna", minversion="4")  # its JournalFileBackend
+    result = run_benchmark("optuna_import", "--quick", "--repeats", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|")[1:3] for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert [(kind.strip(), what.strip()) for kind, what in rows[1:]] == [
+        (kind, what)
+        for kind in ("database", "journal")
+        for what in (
+            "hpotrack import",
+            "optuna load_study + trials",
+            "hpotrack read only",
+            "ratio hpotrack import / optuna",
+        )
+    ]

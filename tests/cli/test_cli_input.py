@@ -322,6 +322,27 @@ def test_db_may_come_after_the_command(mlp: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["import", "sqlite:///optuna.db"], "sqlite:///optuna.db is a URL, not a file name; "
+         "the file it names is optuna.db"),
+        (["import", "sqlite:////abs/optuna.db"], "the file it names is /abs/optuna.db"),
+        (["export", "mlp", "-o", "sqlite:///out.json"], "the file it names is out.json"),
+        (["import", "postgresql://user:secret@host/db"], "postgresql://... is a URL, not a "
+         "file name (see"),
+        (["plot", "mlp", "-o", "sqlite://"], "sqlite:// is a URL, not a file name (see"),
+    ],
+)  # fmt: skip
+def test_a_url_for_a_file_names_the_file_it_names(mlp: Path, argv: list[str], message: str) -> None:
+    """Optuna's storage URL, pasted where a file goes: `import sqlite:///optuna.db` said
+    "no file at sqlite:/optuna.db". A password in another URL is never shown."""
+    before = records(mlp)
+    result = invoke(mlp, *argv)
+    assert is_user_error(result) and message in result.stderr, result.output
+    assert "secret" not in result.output and records(mlp) == before
+
+
+@pytest.mark.parametrize(
     "argv",
     [["export", "mlp", "-o", ""], ["plot", "mlp", "-o", ""], ["import", ""], ["import", " "]],
 )
