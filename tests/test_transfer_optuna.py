@@ -207,6 +207,94 @@ def test_a_range_that_changed_between_trials_is_merged(source: Path, tmp_path: P
     assert_same_trials(ran, study)
 
 
+def test_a_range_of_one_value_is_a_choice_of_it_and_the_study_goes_on(
+    source: Path, tmp_path: Path
+) -> None:
+    def fixed(trial: optuna.Trial) -> float:
+        layers = trial.suggest_int("layers", 3, 3)  # a range read from a config, say
+        return layers * trial.suggest_float("lr", 0.1, 0.1, log=True) + trial.suggest_float(
+            "x", 0.5, 0.5
+        )
+
+    ran = optuna_study(source, fixed, 3)
+    study = imported(source, tmp_path)
+    space = {"layers": hp.Choice([3]), "lr": hp.Choice([0.1]), "x": hp.Choice([0.5])}
+    assert study.space == Space.from_user(space)
+    assert_same_trials(ran, study)
+
+    @hp.tune(space, study="study", db=tmp_path / "hpotrack.db", method="random")
+    def train(layers: int, lr: float, x: float) -> float:
+        return layers * lr + x
+
+    assert [t.params for t in train.optimize(n_trials=4, progress=False).trials[3:]] == [
+        {"layers": 3, "lr": 0.1, "x": 0.5}
+    ]
+
+
+def test_a_step_stays_when_the_range_moves_along_its_grid(source: Path, tmp_path: Path) -> None:
+    """A range narrowed (or widened) at its low end by whole steps keeps its grid, so the
+    study goes on with the step it was declared with."""
+
+    def narrowed(trial: optuna.Trial) -> float:
+        late = trial.number >= 3
+        units = trial.suggest_int("units", 64 if late else 32, 256, step=32)
+        return units * trial.suggest_float("dropout", 0.1 if late else 0.0, 0.5, step=0.05)
+
+    ran = optuna_study(source, narrowed, 6)
+    study = imported(source, tmp_path)
+    space = {"units": hp.Int(32, 256, step=32), "dropout": hp.Float(0.0, 0.5, step=0.05)}
+    assert study.space == Space.from_user(space)
+    assert_same_trials(ran, study)
+
+    @hp.tune(space, study="study", db=tmp_path / "hpotrack.db")
+    def train(units: int, dropout: float) -> float:
+        return units * dropout
+
+    assert len(train.optimize(n_trials=7, progress=False).trials) == 7
+
+
+def test_a_value_enqueued_outside_its_range_widens_the_range(source: Path, tmp_path: Path) -> None:
+    """Optuna runs an enqueued value outside the range it is suggested in (with a
+    warning) and stores it as it is."""
+    study = optuna_study(source)
+    study.enqueue_trial({"x": 5.0, "n": 50})
+    with warnings.catch_warnings(action="ignore"):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("n", 1, 9), 3)
+    ours = imported(source, tmp_path)
+    assert ours.space == Space.from_user({"x": hp.Float(0.0, 5.0), "n": hp.Int(1, 50)})
+    assert_same_trials(study, ours)
+
+
+def test_a_branch_whose_every_trial_failed_is_conditional_on_its_choice(
+    source: Path, tmp_path: Path
+) -> None:
+    def broken_mlp(trial: optuna.Trial) -> float:
+        if trial.suggest_categorical("model", ["svm", "mlp"]) == "mlp":
+            trial.suggest_int("layers", 1, 3)
+            raise ValueError("the mlp branch is broken")
+        return trial.suggest_float("C", 0.1, 1.0)
+
+    ran = optuna_study(source, broken_mlp, 10, sampler=optuna.samplers.RandomSampler(seed=0))
+    assert {t.state.name for t in ran.trials} == {"COMPLETE", "FAIL"}
+    study = imported(source, tmp_path)
+    assert study.space["layers"] == hp.Int(1, 3, when={"model": "mlp"})
+    assert_same_trials(ran, study)
+
+
+def test_a_pruned_trial_whose_last_report_was_infinite_stays_pruned(
+    source: Path, tmp_path: Path
+) -> None:
+    ran = optuna_study(source)
+    for last in (math.inf, math.nan):
+        trial = ran.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+        trial.report(1.0, 0)
+        trial.report(last, 1)  # diverged
+        ran.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    study = imported(source, tmp_path)
+    assert [(t.state, t.value, t.error) for t in study.trials] == [("pruned", None, None)] * 2
+    assert study.curve(0) == study.curve(1) == {"value": [(0, 1.0), (1, None)]}
+
+
 def test_pruned_and_failed_trials_keep_their_state_curve_and_lineage(
     source: Path, tmp_path: Path
 ) -> None:
@@ -351,6 +439,10 @@ def no_trial(path: Path) -> None:
     optuna_study(path)
 
 
+def reserved_name(path: Path) -> None:
+    optuna_study(path, lambda t: t.suggest_float("trial", 0, 1), 2)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -370,6 +462,13 @@ def no_trial(path: Path) -> None:
             "says in which",
         ),
         (no_trial, "the Optuna study has no trial with parameters"),
+        (
+            reserved_name,
+            "cannot import: parameter name 'trial' is reserved: the objective receives the "
+            "trial handle as its `trial` argument; rename the hyperparameter. hpotrack cannot "
+            "take that name from the Optuna study: rename the parameter in a copy of the "
+            "Optuna file, then import the copy",
+        ),
     ],
     ids=lambda x: x.__name__ if callable(x) else "",
 )
@@ -506,4 +605,41 @@ def test_a_journal_two_optuna_processes_wrote_at_once_reads_as_optuna_reads_it(
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
     ran = optuna.load_study(study_name="study", storage=storage(journal))
     assert len(ran.trials) >= 8
+    assert_same_trials(ran, imported(journal, tmp_path))
+
+
+def test_a_parameter_optuna_refused_in_a_journal_is_left_out_as_optuna_leaves_it(
+    tmp_path: Path,
+) -> None:
+    """A journal's worker writes a parameter before Optuna checks its distribution
+    against the study's: one of another kind, or other choices, fails the trial and
+    Optuna's replay leaves the parameter out."""
+    journal = tmp_path / "journal.log"
+
+    def changed(trial: optuna.Trial) -> float:
+        if trial.number == 2:
+            trial.suggest_int("x", 0, 1)  # was suggest_float: Optuna raises ValueError
+        if trial.number == 3:
+            trial.suggest_categorical("c", ["a", "b", "z"])  # other choices: ValueError
+        return trial.suggest_float("x", 0, 1) + len(trial.suggest_categorical("c", ["a", "b"]))
+
+    ran = optuna_study(journal, changed, 5)
+    assert [t.state.name for t in ran.trials].count("FAIL") == 2
+    study = imported(journal, tmp_path)
+    assert study.space == Space.from_user({"x": hp.Float(0.0, 1.0), "c": ["a", "b"]})
+    assert_same_trials(ran, study)
+
+
+def test_a_trial_created_in_a_study_deleted_meanwhile_takes_no_number(tmp_path: Path) -> None:
+    """A worker that still has a study another one deleted writes its new trial before
+    it learns so; Optuna's replay gives that trial no id, and the next ones theirs."""
+    journal = tmp_path / "journal.log"
+    stale = storage(journal)
+    assert isinstance(stale, optuna.storages.JournalStorage)
+    optuna_study(journal, lambda t: t.suggest_float("x", 0, 1), 2)
+    old_id = stale.get_study_id_from_name("study")
+    optuna.delete_study(study_name="study", storage=storage(journal))
+    with pytest.raises(KeyError):
+        stale.create_new_trial(old_id)  # written, then refused on reading back
+    ran = optuna_study(journal, lambda t: t.suggest_float("y", 0, 1), 3)
     assert_same_trials(ran, imported(journal, tmp_path))

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hpotrack.sqlite_errors import damaged
+from hpotrack.transfer.export import is_sqlite_file
 from hpotrack.transfer.format import TransferError
 from hpotrack.transfer.optuna_study import (
     Distribution,
@@ -28,11 +30,16 @@ _INFINITE = {"INF_POS": math.inf, "INF_NEG": -math.inf}  # Optuna 3's value type
 
 
 def is_optuna_database(path: Path) -> bool:
-    """Whether ``path`` is an SQLite file with Optuna's tables (any schema version)."""
+    """Whether ``path`` is an SQLite file with Optuna's tables (any schema version); one
+    that starts as an SQLite file but is too damaged to tell is refused, with how to
+    recover what is left."""
     try:
         with closing(_connect(path)) as conn:
             return {"studies", "trials", "version_info"} <= _tables(conn)
-    except sqlite3.Error:
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if is_sqlite_file(path) and ("malformed" in text or "not a database" in text):
+            raise TransferError(damaged(path, text)) from None
         return False
 
 

@@ -5,9 +5,10 @@
 
 The replay follows Optuna's (``JournalStorageReplayResult``): studies and trials are
 numbered in the order they were created, an operation on a study deleted since or on a
-trial already finished is skipped, and of two workers that took the same waiting trial
-only the first ran it. A last line cut short (a writer killed mid-line) is ignored, as
-Optuna ignores it.
+trial already finished is skipped (a trial created in a deleted study takes no number),
+a parameter whose distribution Optuna refuses after the study's earlier one is left out,
+and of two workers that took the same waiting trial only the first ran it. A last line
+cut short (a writer killed mid-line) is ignored, as Optuna ignores it.
 """
 
 from __future__ import annotations
@@ -129,8 +130,10 @@ class _Replay:
     def _create_trial(self, operation: dict[str, Any]) -> None:
         study_id = operation["study_id"]
         study = self._by_id.get(study_id)
+        if study is None:  # deleted by another worker first: the trial takes no id
+            return
         trial = OptunaTrial(
-            -1 if study is None else len(study.trials),
+            len(study.trials),
             _STATES[operation.get("state", 0)],
             _time(operation.get("datetime_start")),
             _time(operation.get("datetime_complete")),
@@ -144,9 +147,8 @@ class _Replay:
         trial.system = dict(operation.get("system_attrs", {}))
         steps = operation.get("intermediate_values", {}).items()
         self._curves.append({int(step): _finite(value) for step, value in steps})
-        self._trials.append((study_id, trial))  # a deleted study's too: it takes an id
-        if study is not None:
-            study.trials.append(trial)
+        self._trials.append((study_id, trial))
+        study.trials.append(trial)
 
     def _update_trial(self, code: int, operation: dict[str, Any]) -> None:
         trial_id = operation["trial_id"]
@@ -156,9 +158,7 @@ class _Replay:
         if study_id not in self._by_id or trial.state in _FINISHED:
             return
         if code == _SET_PARAM:
-            param = operation["param_name"]
-            text = operation["distribution"]
-            trial.params[param] = (operation["param_value_internal"], distribution(param, text))
+            self._set_param(self._by_id[study_id], trial, operation)
         elif code == _SET_STATE:
             state = _STATES[operation["state"]]
             if state == "RUNNING" == trial.state:  # a waiting trial another worker took first
@@ -177,6 +177,17 @@ class _Replay:
             trial.attributes.update(operation["user_attr"])
         else:
             trial.system.update(operation["system_attr"])
+
+    def _set_param(self, study: OptunaStudy, trial: OptunaTrial, operation: dict[str, Any]) -> None:
+        """A parameter's value, unless its distribution is not one Optuna lets follow the
+        one the study's first trial with that parameter has: the worker that wrote it then
+        failed its trial (a script changed from ``suggest_float("x", ...)`` to
+        ``suggest_int("x", ...)``), and Optuna's replay leaves it out."""
+        param = operation["param_name"]
+        new = distribution(param, operation["distribution"])
+        first = next((t.params[param][1] for t in study.trials if param in t.params), None)
+        if first is None or first.compatible(new):
+            trial.params[param] = (operation["param_value_internal"], new)
 
 
 def _finite(value: Any) -> float | None:

@@ -8,8 +8,9 @@ What the Optuna study gives:
 
 - **The space**, from the distribution stored with each trial's parameters. Optuna's
   define-by-run code may ask for another range of the same parameter in another trial;
-  the ranges are merged (a step kept only where it stayed the same), while another kind
-  of distribution (float, then int; log, then not) is refused. A parameter set in only
+  the ranges are merged (a step kept while the ranges share its grid), while another kind
+  of distribution (float, then int; log, then not) is refused; a range of one value
+  (``suggest_int("x", 3, 3)``) is ``Choice([3])``. A parameter set in only
   some trials (suggested in an ``if`` branch) is conditional: its ``when`` names the
   categorical parameter whose values tell the trials with it from those without (the
   first in the space's order that does).
@@ -33,7 +34,7 @@ import json
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,32 @@ class Distribution:
         """What two distributions of one parameter must share to be merged (as Optuna
         requires of them too)."""
         return f"{self.kind}{', log' if self.log else ''}"
+
+    def holding(self, internal: float) -> Distribution:
+        """The range of just the value Optuna stored (a categorical: itself), for a
+        value outside its distribution: ``enqueue_trial({"x": 5.0})`` runs and stores
+        x = 5.0 whatever the range of ``suggest_float("x", 0, 1)``. Within a step's
+        float noise of the range, the value is in it (hpotrack's grid takes it)."""
+        slack = 0.0 if self.step is None else self.step * 1e-9
+        if self.kind == "categorical" or self.low - slack <= internal <= self.high + slack:
+            return self
+        return replace(self, low=internal, high=internal)
+
+    def compatible(self, later: Distribution) -> bool:
+        """Whether Optuna lets ``later`` follow this distribution of a parameter in one
+        study (its ``check_distribution_compatibility``): the same kind and log and, for a
+        categorical, the same choices as Python compares them (1 == True == 1.0)."""
+        if self.shape() != later.shape():
+            return False
+        return self.kind != "categorical" or (
+            len(self.choices) == len(later.choices)
+            and all(_equal_or_nan(a, b) for a, b in zip(self.choices, later.choices, strict=True))
+        )
+
+
+def _equal_or_nan(a: Value, b: Value) -> bool:
+    """Two choices equal as Optuna compares them: ``==``, or both NaN."""
+    return a == b or (a != a and b != b)
 
 
 @dataclass
@@ -188,30 +215,38 @@ def to_export(study: OptunaStudy) -> dict[str, Any]:
 
 
 def _space(trials: Sequence[OptunaTrial]) -> Space:
-    """The space every trial's parameters fit: each parameter's ranges merged, and a
-    ``when`` for those set in only some trials."""
+    """The space every trial's parameters fit: each parameter's ranges merged (with the
+    values themselves), and a ``when`` for those set in only some trials."""
     merged: dict[str, Distribution] = {}
     for trial in trials:
-        for param, (_, distribution) in trial.params.items():
-            merged[param] = _merge(param, merged.get(param), distribution)
+        for param, (internal, distribution) in trial.params.items():
+            held = _merge(param, distribution, distribution.holding(internal))
+            merged[param] = _merge(param, merged.get(param), held)
     if not merged:
         raise TransferError("cannot import: the Optuna study has no trial with parameters")
-    ran = [t for t in trials if t.state in ("COMPLETE", "PRUNED")]
-    values = [{p: d.value(internal) for p, (internal, d) in t.params.items()} for t in ran]
+    values = [{p: d.value(internal) for p, (internal, d) in t.params.items()} for t in trials]
+    ran = [v for v, t in zip(values, trials, strict=True) if t.state in ("COMPLETE", "PRUNED")]
     params: dict[str, Param] = {}
     for param, distribution in merged.items():
-        when = _condition(param, values, merged)
+        when = _condition(param, values, ran, merged)
         try:
             params[param] = _param(distribution, when)
         except HpotrackError as exc:
             raise TransferError(f"cannot import: parameter {param!r}: {exc}") from None
-    return Space(params)
+    try:
+        return Space(params)
+    except HpotrackError as exc:  # a name hpotrack cannot take ('trial', one with a space)
+        raise TransferError(
+            f"cannot import: {exc}. hpotrack cannot take that name from the Optuna study: "
+            "rename the parameter in a copy of the Optuna file, then import the copy"
+        ) from None
 
 
 def _merge(param: str, seen: Distribution | None, new: Distribution) -> Distribution:
     """Two distributions of one parameter made one that holds the values of both: the
-    union of the ranges; a step only while every trial had the same step from the same
-    low (else a float's is continuous and an int's 1), as Optuna allows a step to change."""
+    union of the ranges; a step only while every trial had the same step on one grid
+    (lows a whole number of steps apart; else a float's is continuous and an int's 1),
+    as Optuna allows a step to change."""
     if seen is None:
         return new
     if seen.shape() != new.shape():
@@ -227,11 +262,20 @@ def _merge(param: str, seen: Distribution | None, new: Distribution) -> Distribu
                 *(c for c in new.choices if not any(_same(c, s) for s in seen.choices)),
             ),
         )
-    if (seen.step, seen.low) == (new.step, new.low):
+    if seen.step == new.step and _on_grid(new.low - seen.low, seen.step):
         step = seen.step
     else:
         step = 1.0 if seen.kind == "int" else None
     return Distribution(seen.kind, seen.log, step, min(seen.low, new.low), max(seen.high, new.high))
+
+
+def _on_grid(offset: float, step: float | None) -> bool:
+    """Whether two ranges whose lows are ``offset`` apart share the grid of ``step``
+    (``suggest_int("units", 32, 256, step=32)`` narrowed to 64..256 keeps its step)."""
+    if step is None:
+        return True
+    steps = offset / step
+    return abs(steps - round(steps)) <= 1e-9 * max(1.0, abs(steps))
 
 
 def _same(a: Value, b: Value) -> bool:
@@ -240,13 +284,18 @@ def _same(a: Value, b: Value) -> bool:
 
 
 def _condition(
-    param: str, values: Sequence[Mapping[str, Value]], merged: Mapping[str, Distribution]
+    param: str,
+    values: Sequence[Mapping[str, Value]],
+    ran: Sequence[Mapping[str, Value]],
+    merged: Mapping[str, Distribution],
 ) -> dict[str, list[Value]] | None:
-    """``when`` for a parameter that the trials that ran set only sometimes: the first
-    categorical parameter present in more trials, whose values in the trials with
-    ``param`` never occur in those without it."""
+    """``when`` for a parameter that the trials that ran (``ran``, of all trials'
+    ``values``) set only sometimes: the first categorical parameter present in more
+    trials, whose values in the trials with ``param`` (any trial: a branch whose every
+    trial failed has it in failed ones only) never occur in those that ran without it
+    (a failed trial may have stopped before it)."""
     having = [v for v in values if param in v]
-    if len(having) == len(values):
+    if all(param in v for v in ran):
         return None
     for parent, distribution in merged.items():
         if parent == param or distribution.kind != "categorical":
@@ -254,7 +303,7 @@ def _condition(
         if not all(parent in v for v in having):
             continue
         inside = [v[parent] for v in having]
-        outside = [v[parent] for v in values if param not in v and parent in v]
+        outside = [v[parent] for v in ran if param not in v and parent in v]
         if outside and not any(_same(a, b) for a in inside for b in outside):
             return {parent: [c for c in distribution.choices if any(_same(c, x) for x in inside)]}
     raise TransferError(
@@ -265,9 +314,13 @@ def _condition(
 
 
 def _param(distribution: Distribution, when: dict[str, list[Value]] | None) -> Param:
+    """The hpotrack parameter of a merged distribution; one of a single value (Optuna's
+    ``suggest_int("x", 3, 3)``) is a Choice of it, as hpotrack spells a fixed value."""
     if distribution.kind == "categorical":
         return Choice(list(distribution.choices), when=when)
     low, high, log = distribution.low, distribution.high, distribution.log
+    if low == high:
+        return Choice([distribution.value(low)], when=when)
     if distribution.kind == "int":
         step = 1 if distribution.step is None else int(distribution.step)
         return Int(int(low), int(high), log=log, step=step, when=when)
@@ -280,7 +333,9 @@ def _trial(trial: OptunaTrial, objective: str, space: Space, history: History) -
     system = trial.system
     state, error = _STATES.get(trial.state, "failed"), None
     value = trial.value
-    if value is not None and not math.isfinite(value):
+    if state == "pruned" and value is not None and not math.isfinite(value):
+        value = None  # its last report diverged: pruned all the same, as a NaN one is
+    elif value is not None and not math.isfinite(value):
         state, value, error = (
             "failed",
             None,

@@ -517,8 +517,10 @@ def test_import_errors_about_optuna_databases_are_one_line_and_store_nothing(
     for name in ("a", "b"):
         optuna_study(tmp_path / "optuna.db", lambda t: t.suggest_int("k", 0, 9), 1, name=name)
     export = write(tmp_path / "mlp.json", export_text("mlp", source))
+    (tmp_path / "cut.db").write_bytes((tmp_path / "optuna.db").read_bytes()[:3000])  # a copy cut
     cases = [
         (("optuna.db",), "is an Optuna database with 2 studies: 'a', 'b'; choose one with --from"),
+        (("cut.db",), "cut.db is damaged (database disk image is malformed): restore it from"),
         (("optuna.db", "--from", "c"), "has no Optuna study 'c'; it has 'a', 'b'"),
         (("mlp.json", "--from", "a"), "--from chooses a study of an Optuna database or journal"),
         (("source.db",), "source.db is an SQLite database but not Optuna's"),
