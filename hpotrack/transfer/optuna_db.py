@@ -17,7 +17,6 @@ from hpotrack.sqlite_errors import damaged
 from hpotrack.transfer.export import is_sqlite_file
 from hpotrack.transfer.format import TransferError
 from hpotrack.transfer.optuna_study import (
-    Distribution,
     OptunaStudy,
     OptunaTrial,
     choose_study,
@@ -97,14 +96,11 @@ def _trials(conn: sqlite3.Connection, study_id: int) -> list[OptunaTrial]:
         )
     }
     ids = f"SELECT trial_id FROM trials WHERE study_id = {int(study_id)}"
-    distributions: dict[tuple[str, str], Distribution] = {}  # the same JSON in every trial
     for trial_id, param, internal, text in conn.execute(
         f"SELECT trial_id, param_name, param_value, distribution_json FROM trial_params "
         f"WHERE trial_id IN ({ids}) ORDER BY param_id"
     ):
-        if (param, text) not in distributions:
-            distributions[param, text] = distribution(param, text)
-        trials[trial_id].params[param] = (internal, distributions[param, text])
+        trials[trial_id].params[param] = (internal, distribution(param, text))
     kind = _column_or(conn, "trial_values", "value_type", "'FINITE'")
     for trial_id, value, value_type in conn.execute(
         f"SELECT trial_id, value, {kind} FROM trial_values WHERE trial_id IN ({ids}) "

@@ -22,6 +22,7 @@ from typing import Any
 
 from hpotrack.transfer.format import TransferError
 from hpotrack.transfer.optuna_study import (
+    Distribution,
     OptunaStudy,
     OptunaTrial,
     choose_study,
@@ -93,6 +94,9 @@ class _Replay:
         self._next_study_id = 0
         self._trials: list[tuple[int, OptunaTrial]] = []  # (study id, trial) by trial id
         self._curves: list[dict[int, float | None]] = []  # step -> value, by trial id
+        # (study, param) -> the distribution of the first trial that set it, which Optuna
+        # checks a later one against (any accepted since is compatible with it alike)
+        self._first: dict[tuple[int, str], Distribution] = {}
 
     def apply(self, operation: dict[str, Any]) -> None:
         code = operation["op_code"]
@@ -141,6 +145,7 @@ class _Replay:
         texts = operation.get("distributions", {})
         for param, internal in operation.get("params", {}).items():
             trial.params[param] = (internal, distribution(param, texts[param]))
+            self._first.setdefault((study_id, param), trial.params[param][1])
         values = operation.get("values")
         trial.value = values[0] if values else operation.get("value")
         trial.attributes = dict(operation.get("user_attrs", {}))
@@ -158,7 +163,7 @@ class _Replay:
         if study_id not in self._by_id or trial.state in _FINISHED:
             return
         if code == _SET_PARAM:
-            self._set_param(self._by_id[study_id], trial, operation)
+            self._set_param(study_id, trial, operation)
         elif code == _SET_STATE:
             state = _STATES[operation["state"]]
             if state == "RUNNING" == trial.state:  # a waiting trial another worker took first
@@ -178,15 +183,15 @@ class _Replay:
         else:
             trial.system.update(operation["system_attr"])
 
-    def _set_param(self, study: OptunaStudy, trial: OptunaTrial, operation: dict[str, Any]) -> None:
+    def _set_param(self, study_id: int, trial: OptunaTrial, operation: dict[str, Any]) -> None:
         """A parameter's value, unless its distribution is not one Optuna lets follow the
         one the study's first trial with that parameter has: the worker that wrote it then
         failed its trial (a script changed from ``suggest_float("x", ...)`` to
         ``suggest_int("x", ...)``), and Optuna's replay leaves it out."""
         param = operation["param_name"]
         new = distribution(param, operation["distribution"])
-        first = next((t.params[param][1] for t in study.trials if param in t.params), None)
-        if first is None or first.compatible(new):
+        first = self._first.setdefault((study_id, param), new)  # compatible ones: alike
+        if first.compatible(new):
             trial.params[param] = (operation["param_value_internal"], new)
 
 

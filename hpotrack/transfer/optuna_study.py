@@ -30,6 +30,7 @@ attributes, heartbeats, non-numeric user attributes.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -161,9 +162,10 @@ def choose_study(names: Sequence[str], wanted: str | None, path: Path, what: str
     return names[0]
 
 
+@functools.lru_cache(maxsize=4096)
 def distribution(param: str, text: str) -> Distribution:
     """A parameter's distribution from Optuna's JSON (its full form, or the abbreviated
-    one Optuna also reads)."""
+    one Optuna also reads); each text parsed once, as every trial stores the same."""
     raw = json.loads(text)
     if "name" in raw:
         kind, log = _KINDS.get(raw["name"], (None, None))
@@ -247,7 +249,7 @@ def _merge(param: str, seen: Distribution | None, new: Distribution) -> Distribu
     union of the ranges; a step only while every trial had the same step on one grid
     (lows a whole number of steps apart; else a float's is continuous and an int's 1),
     as Optuna allows a step to change."""
-    if seen is None:
+    if seen is None or seen == new:  # the common case: one distribution in every trial
         return new
     if seen.shape() != new.shape():
         raise TransferError(
