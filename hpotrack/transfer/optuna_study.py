@@ -310,8 +310,9 @@ def _condition(
             return {parent: [c for c in distribution.choices if any(_same(c, x) for x in inside)]}
     raise TransferError(
         f"cannot import: parameter {param!r} is set in only some trials, and no categorical "
-        "parameter's value says in which; an hpotrack space needs that as when=... "
-        "(docs/spaces.md)"
+        "parameter's value says in which; an hpotrack parameter is either in every trial "
+        "or in those where a Choice has given values (when=, docs/spaces.md), so this "
+        "study has no hpotrack space"
     )
 
 
