@@ -14,6 +14,7 @@ import click
 from hpotrack.cli.common import FileName, cli, format_option, study_of, user_errors
 from hpotrack.progress import Counter
 from hpotrack.store import open_store
+from hpotrack.study import Study
 from hpotrack.text import plural
 from hpotrack.transfer import (
     FORMATS,
@@ -127,7 +128,9 @@ def import_(ctx: click.Context, file: Path, name: str | None, source: str | None
     state, params, value, intermediate values and numeric user attributes, and trials
     waiting in Optuna's queue are queued. Optuna does not store its sampler: the study's
     method is tpe until the decorator that continues it says otherwise, and its seed is
-    drawn (hpotrack show prints it). Multi-objective studies are refused.
+    drawn (hpotrack show prints it). Multi-objective studies are refused. The import
+    prints the space and the @hp.tune line that continue the study, to paste into the
+    ported script.
     """
     optuna = None if str(file) == "-" else _optuna_reader(file)
     if source is not None and optuna is None:
@@ -152,6 +155,24 @@ def import_(ctx: click.Context, file: Path, name: str | None, source: str | None
     of = "" if optuna is None else f" of Optuna study {data['study']['name']!r}"
     click.echo(
         f"imported {plural(count, 'trial')}{of} into study {imported.name!r} ({store.path}){again}"
+    )
+    if optuna is not None:
+        click.echo(_continuation(imported, store.path))
+
+
+def _continuation(study: Study, db: Path) -> str:
+    """The space and decorator that continue an imported Optuna study, as Python to paste
+    into the ported script: the space a reopening must declare, inferred from Optuna's
+    distributions, is the one thing a user cannot read off their Optuna code."""
+    params = "".join(f"    {name!r}: hp.{param!r},\n" for name, param in study.space.items())
+    options = [f"study={study.name!r}", f"db={str(db)!r}"]
+    if study.direction != "minimize":
+        options.append(f"direction={study.direction!r}")
+    if study.objective != "value":
+        options.append(f"objective={study.objective!r}")
+    return (
+        "\nto go on with it in hpotrack, declare this space (method= may be any):\n\n"
+        f"space = {{\n{params}}}\n\n@hp.tune(space, {', '.join(options)})"
     )
 
 

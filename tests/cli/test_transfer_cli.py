@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -497,7 +498,9 @@ def test_import_reads_a_study_of_an_optuna_database(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"imported 3 trials of Optuna study 'svm' into study 'svm-hp' ({db})\n"
+    assert done.stdout.startswith(
+        f"imported 3 trials of Optuna study 'svm' into study 'svm-hp' ({db})\n\n"
+    )
     assert [t.state for t in hp.load_study("svm-hp", db=db).trials] == ["complete"] * 3
 
 
@@ -508,7 +511,33 @@ def test_import_from_chooses_the_optuna_study(tmp_path: Path, file: str) -> None
     db = tmp_path / "hpotrack.db"
     result = invoke("--db", db, "import", tmp_path / file, "--from", "b")
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"imported 4 trials of Optuna study 'b' into study 'b' ({db})\n"
+    assert result.stdout.startswith(
+        f"imported 4 trials of Optuna study 'b' into study 'b' ({db})\n"
+    )
+
+
+def test_import_of_an_optuna_study_prints_the_code_that_continues_it(tmp_path: Path) -> None:
+    """The space Optuna's distributions gave, and the decorator's options that differ from
+    the defaults: pasted into a script, they reopen the study and go on with it."""
+
+    def branches(trial: Any) -> float:
+        kind = trial.suggest_categorical("kind", ["svm", "tree", None])
+        if kind == "svm":
+            return trial.suggest_float("C", 1e-3, 1e3, log=True)
+        return trial.suggest_int("depth", 1, 8, step=1) + trial.suggest_float("f", 0, 1, step=0.25)
+
+    ran = optuna_study(tmp_path / "optuna.db", branches, 12, direction="maximize")
+    with warnings.catch_warnings(action="ignore"):  # experimental
+        ran.set_metric_names(["accuracy"])
+    result = invoke("--db", tmp_path / "hpotrack.db", "import", tmp_path / "optuna.db")
+    assert result.exit_code == 0, result.output
+    code = result.stdout.split("(method= may be any):\n\n", 1)[1]
+    assert code.endswith("objective='accuracy')\n") and "direction='maximize'" in code
+    namespace: dict[str, Any] = {"hp": hp}
+    exec(code + "\ndef train(kind, C=None, depth=None, f=None):\n    return 0.5\n", namespace)
+    study = namespace["train"].optimize(n_trials=14, progress=False)  # no StudyMismatchError
+    assert [t.state for t in study.trials[12:]] == ["complete", "complete"]
+    assert study.space == hp.load_study("study", db=tmp_path / "hpotrack.db").space
 
 
 def test_import_errors_about_optuna_databases_are_one_line_and_store_nothing(
