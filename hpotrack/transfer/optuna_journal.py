@@ -1,6 +1,6 @@
-"""Reading a study of an Optuna journal file: the log that
-``JournalStorage(JournalFileBackend("journal.log"))`` (Optuna 3.1 and later; 4.0 renamed
-``JournalFileStorage``) appends an operation to per line, replayed as Optuna replays it
+"""Reading a study of an Optuna journal file: the log to which
+``JournalStorage(JournalFileBackend("journal.log"))`` appends one operation per line
+(``JournalFileStorage`` from Optuna 3.1, renamed in 4.0), replayed as Optuna replays it
 (what the study becomes: :mod:`hpotrack.transfer.optuna_study`).
 
 The replay follows Optuna's (``JournalStorageReplayResult``): studies and trials are
