@@ -75,3 +75,9 @@ def sqlite_url_path(text: str) -> str | None:
         return None
     rest = match.group(2)
     return (rest[1:] if rest.startswith("/") else rest).partition("?")[0]  # sqlite://x.db too
+
+
+def is_url(text: str) -> bool:
+    """Whether ``text`` is a URL (``scheme://...``, a scheme of 2 letters or more: not
+    ``C://``) rather than a file path."""
+    return _URL.fullmatch(text) is not None

@@ -15,7 +15,6 @@ import io
 import json
 import math
 import os
-import re
 import shlex
 import shutil
 import sqlite3
@@ -32,7 +31,7 @@ from tabulate import tabulate
 from hpotrack.budget import Budget
 from hpotrack.connection import wait_for_a_creator
 from hpotrack.csv_nul import nul_explained
-from hpotrack.db_path import default_db_path, refuse_url, sqlite_url_path
+from hpotrack.db_path import default_db_path, is_url, refuse_url, sqlite_url_path
 from hpotrack.definition import load_study
 from hpotrack.errors import HpotrackError
 from hpotrack.jsonable import jsonable, jsonable_items
@@ -232,9 +231,6 @@ class PositiveNumber(click.FloatRange):
         return number
 
 
-_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # 2+ letters: not C://
-
-
 class FileName(click.Path):
     """A file's name as a :class:`~pathlib.Path` (click's ``Path``), refusing an empty
     one: ``Path("")`` is the current folder, which ``export -o ''`` took for the file to
@@ -246,7 +242,7 @@ class FileName(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail(f"the file name is empty ({value!r}): name a file", param, ctx)
-        if isinstance(value, str) and _URL_START.match(value):  # Optuna's storage=, pasted
+        if isinstance(value, str) and is_url(value):  # Optuna's storage=, pasted
             path = sqlite_url_path(value)  # (before Path reads sqlite:///x.db as sqlite:/x.db)
             named = f"; the file it names is {path}" if path not in (None, "", ":memory:") else ""
             shown = value if path is not None else value.partition(":")[0] + "://..."

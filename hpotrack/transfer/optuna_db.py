@@ -9,7 +9,6 @@ import json
 import math
 import sqlite3
 from contextlib import closing
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from hpotrack.transfer.optuna_study import (
     OptunaTrial,
     choose_study,
     distribution,
+    timestamp,
     to_export,
 )
 
@@ -88,7 +88,7 @@ def _study(conn: sqlite3.Connection, path: Path, wanted: str | None) -> OptunaSt
 def _trials(conn: sqlite3.Connection, study_id: int) -> list[OptunaTrial]:
     """The study's trials in number order, each table read in one pass."""
     trials = {
-        row[0]: OptunaTrial(row[1], row[2], _time(row[3]), _time(row[4]))
+        row[0]: OptunaTrial(row[1], row[2], timestamp(row[3]), timestamp(row[4]))
         for row in conn.execute(
             "SELECT trial_id, number, state, datetime_start, datetime_complete FROM trials "
             "WHERE study_id = ? ORDER BY number",
@@ -132,8 +132,3 @@ def _column_or(conn: sqlite3.Connection, table: str, column: str, otherwise: str
     """``column`` if ``table`` has it (a newer Optuna's schema), else ``otherwise``."""
     columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
     return column if column in columns else otherwise
-
-
-def _time(text: str | None) -> float | None:
-    """Optuna's time stamps: local time, without a zone."""
-    return None if text is None else datetime.fromisoformat(text).timestamp()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from hpotrack.transfer.optuna_study import (
     OptunaTrial,
     choose_study,
     distribution,
+    timestamp,
     to_export,
 )
 
@@ -139,8 +139,8 @@ class _Replay:
         trial = OptunaTrial(
             len(study.trials),
             _STATES[operation.get("state", 0)],
-            _time(operation.get("datetime_start")),
-            _time(operation.get("datetime_complete")),
+            timestamp(operation.get("datetime_start")),
+            timestamp(operation.get("datetime_complete")),
         )
         texts = operation.get("distributions", {})
         for param, internal in operation.get("params", {}).items():
@@ -169,9 +169,9 @@ class _Replay:
             if state == "RUNNING" == trial.state:  # a waiting trial another worker took first
                 return
             if state == "RUNNING":
-                trial.started = _time(operation.get("datetime_start"))
+                trial.started = timestamp(operation.get("datetime_start"))
             if state in _FINISHED:
-                trial.finished = _time(operation.get("datetime_complete"))
+                trial.finished = timestamp(operation.get("datetime_complete"))
             trial.state = state
             if operation.get("values"):
                 trial.value = operation["values"][0]
@@ -199,8 +199,3 @@ def _finite(value: Any) -> float | None:
     """An intermediate value, None where it was not a finite number."""
     number = isinstance(value, int | float) and not isinstance(value, bool)
     return float(value) if number and math.isfinite(value) else None
-
-
-def _time(text: str | None) -> float | None:
-    """The journal's time stamps: ISO 8601 with the zone (UTC)."""
-    return None if text is None else datetime.fromisoformat(text).timestamp()

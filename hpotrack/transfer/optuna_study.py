@@ -36,6 +36,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,12 @@ def choose_study(names: Sequence[str], wanted: str | None, path: Path, what: str
             + ("choose one with --from NAME" if names else "there is nothing to import")
         )
     return names[0]
+
+
+def timestamp(text: str | None) -> float | None:
+    """An Optuna time stamp in Unix seconds: its database's have no zone (the local time
+    of the machine that wrote them), its journal's are in UTC with the zone."""
+    return None if text is None else datetime.fromisoformat(text).timestamp()
 
 
 @functools.lru_cache(maxsize=4096)
