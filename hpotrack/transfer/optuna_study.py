@@ -341,22 +341,7 @@ def _trial(trial: OptunaTrial, objective: str, space: Space, history: History) -
     """One trial of the export."""
     params = {p: d.value(internal) for p, (internal, d) in trial.params.items()}
     system = trial.system
-    state, error = _STATES.get(trial.state, "failed"), None
-    value = trial.value
-    if state == "pruned" and value is not None and not math.isfinite(value):
-        value = None  # its last report diverged: pruned all the same, as a NaN one is
-    elif value is not None and not math.isfinite(value):
-        state, value, error = (
-            "failed",
-            None,
-            (f"its value in Optuna was {value!r}, and a trial's value must be finite"),
-        )
-    elif state == "pruned" and value is None and trial.curve:
-        value = trial.curve[-1][1]  # where the pruner stopped it
-    elif state == "complete" and value is None:
-        state, error = "failed", "complete in Optuna without a value"
-    elif state == "failed":
-        error = FAILED
+    state, value, error = _outcome(trial)
     if state == "queued":  # the values enqueue_trial was given; the others drawn, as enqueue's
         params = _queued(trial.number, system.get("fixed_params") or params, space, history)
     if state == "running":
@@ -386,6 +371,22 @@ def _trial(trial: OptunaTrial, objective: str, space: Space, history: History) -
         "parents": parents,
         "curve": {objective: trial.curve} if trial.curve else None,
     }
+
+
+def _outcome(trial: OptunaTrial) -> tuple[str, float | None, str | None]:
+    """hpotrack's state, value and error for the state and value Optuna stored."""
+    state, value = _STATES.get(trial.state, "failed"), trial.value
+    if state == "pruned":
+        if value is None and trial.curve:
+            value = trial.curve[-1][1]  # where the pruner stopped it
+        finite = value is not None and math.isfinite(value)
+        return state, value if finite else None, None  # a diverged last report: no value
+    if value is not None and not math.isfinite(value):
+        error = f"its value in Optuna was {value!r}, and a trial's value must be finite"
+        return "failed", None, error
+    if state == "complete" and value is None:
+        return "failed", None, "complete in Optuna without a value"
+    return state, value, FAILED if state == "failed" else None
 
 
 def _queued(
