@@ -25,6 +25,10 @@ INSTEAD = {
         "the run takes it: train.optimize(max_budget=...), the steps (epochs, say) the "
         "study's trials train in total"
     ),
+    "patience": (
+        "the run takes it: train.optimize(patience=...), the complete trials that may "
+        "finish without improving on the study's best"
+    ),
     "storage": "db= takes the database file: a path such as 'hpotrack.db', not a URL",
     "study_name": "study= names the study (load_study takes it first: load_study(name, db=...))",
     "sampler": "method= chooses the search: a name ('tpe') or hp.methods.TPE(...)",
@@ -39,7 +43,7 @@ INSTEAD = {
     "load_if_exists": "a study that exists is always reopened (its declaration checked)",
     "callbacks": (
         "hpotrack has no callbacks: log from inside the function, and stop with "
-        "n_trials=, timeout= or max_budget="
+        "n_trials=, timeout=, max_budget= or patience= (trials without improvement)"
     ),
     "catch": (
         "a trial that raises is stored as failed and the search goes on, until "
@@ -53,6 +57,10 @@ INSTEAD = {
     "scheduler": (
         "early stopping is a method, method='sha' (ASHA), 'hyperband' or 'bohb', with "
         "budget=hp.Budget(min, max); or method=hp.methods.TPE(pruner='median')"
+    ),
+    "early_stop_fn": (
+        "train.optimize(patience=N) stops once N complete trials finished after the best "
+        "without improving on it (Hyperopt's no_progress_loss(N))"
     ),
     "max_evals": "train.optimize(n_trials=...) sets the number of trials, the study's total",
     "num_samples": "train.optimize(n_trials=...) sets the number of trials, the study's total",
@@ -69,7 +77,7 @@ INSTEAD = {
     "max_concurrent_trials": "n_jobs= of optimize() runs that many processes on this machine",
     "resources_per_trial": "n_jobs= of optimize() runs that many processes on this machine",
     "stop": (
-        "optimize() stops at n_trials=, timeout= or max_budget=, and a trial at its "
+        "optimize() stops at n_trials=, timeout=, max_budget= or patience=, and a trial at its "
         "budget's max, budget=hp.Budget(min, max) of @hp.tune"
     ),
     "max_t": "budget=hp.Budget(min, max) of @hp.tune: max is how far a trial may train",

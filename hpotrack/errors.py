@@ -50,6 +50,11 @@ class BudgetSpent(StopSearch):
     """The study's trials have trained as many budget steps as ``max_budget`` allows."""
 
 
+class PatienceSpent(StopSearch):
+    """As many complete trials as ``patience`` allows finished after the study's best
+    one without improving on it."""
+
+
 class CallError(HpotrackError, TypeError):
     """A call of hpotrack with an argument it does not take (another library's habit:
     ``storage=``, ``callbacks=``), said with what hpotrack takes instead."""
@@ -61,8 +66,8 @@ class DefinitionError(HpotrackError, ValueError):
 
 class OptionError(HpotrackError, ValueError):
     """An option of a run is invalid, or cannot work with the function it runs:
-    ``optimize()``'s ``n_trials``, ``timeout``, ``n_jobs``, ``progress`` and
-    ``max_budget`` (and ``hpotrack resume``'s flags, which are those)."""
+    ``optimize()``'s ``n_trials``, ``timeout``, ``n_jobs``, ``progress``,
+    ``max_budget`` and ``patience`` (and ``hpotrack resume``'s flags, which are those)."""
 
 
 class StudyMismatchError(HpotrackError):

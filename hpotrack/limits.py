@@ -1,27 +1,45 @@
 """When an ask may not start another trial: the target of started trials is reached,
-or ``max_budget`` (budget steps trained in total) is spent, or could be by the trials
-already running (functions of the study's history), or the run's deadline has passed.
-For :meth:`hpotrack.study.Study.claim` and the run loop.
+or the run's :class:`Stops` say so (``max_budget``, budget steps trained in total, is
+spent, or could be by the trials already running; ``patience`` complete trials went by
+without improving on the best), all functions of the study's history, or the run's
+deadline has passed. For :meth:`hpotrack.study.Study.claim` and the run loop.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from hpotrack.claims import Claimed
-from hpotrack.errors import BudgetSpent, StopSearch, TargetReached
+from hpotrack.errors import BudgetSpent, PatienceSpent, StopSearch, TargetReached
 from hpotrack.methods.base import Method
 from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.text import plural
 
 
-def reached(
-    history: History, limit: int | None, max_budget: float | None, name: str
-) -> StopSearch | None:
-    """Why study ``name`` may start no more trials (``limit`` of them started, or
-    ``max_budget`` spent), as the error to raise; None while it may."""
+@dataclass(frozen=True)
+class Stops:
+    """What ends a run besides its target of trials and its timeout, read from the
+    study's history, so that every process sharing the study stops at the same point
+    and a resumed run goes on counting: ``max_budget``, the budget steps (e.g. epochs)
+    its finished trials may train in total; ``patience``, how many complete trials may
+    finish after the best one without improving on it (the early stopping of Keras's
+    ``EarlyStopping(patience=)`` and Hyperopt's ``no_progress_loss``, over trials).
+    Checked by :func:`hpotrack.run_checks.checked_stops`, which needs the study's
+    definition for ``max_budget``."""
+
+    max_budget: float | None = None
+    patience: int | None = None
+
+
+NO_STOPS = Stops()
+
+
+def reached(history: History, limit: int | None, stops: Stops, name: str) -> StopSearch | None:
+    """Why study ``name`` may start no more trials (``limit`` of them started, or one of
+    ``stops`` reached), as the error to raise; None while it may."""
     started = history.n_started
     if limit is not None and started >= limit:
         queued = len(history.unfinished(TrialState.QUEUED))
@@ -33,12 +51,20 @@ def reached(
             f"study {name!r} has {plural(started, 'trial')}{waiting}: the target of {limit} "
             "is reached"
         )
+    max_budget, patience = stops.max_budget, stops.patience
     if max_budget is not None and history.trained >= max_budget:
         spent = history.budget
         unit = "budget steps" if spent is None or spent.name == "budget" else spent.name
         return BudgetSpent(
             f"study {name!r} has trained {history.trained} {unit}: the max_budget "
             f"of {max_budget:g} is spent"
+        )
+    best = history.best
+    if patience is not None and best is not None and history.complete_since_best() >= patience:
+        waited = plural(history.complete_since_best(), "complete trial")
+        return PatienceSpent(
+            f"study {name!r} has not improved on trial {best.number} ({best.value:g}) in "
+            f"the {waited} since: the patience of {patience} is spent"
         )
     return None
 
@@ -49,16 +75,23 @@ def past(deadline: float | None) -> bool:
     return deadline is not None and time.time() >= deadline
 
 
-def batch_spends(history: History, claimed: Sequence[Claimed], max_budget: float | None) -> bool:
+def batch_spends(history: History, claimed: Sequence[Claimed], stops: Stops) -> bool:
     """Whether the running trials (an ask's ``claimed`` and every process's others) could
-    spend what is left of ``max_budget``, each training at most its budget: then the
-    ask claims no more than the one it has, so a batch never takes a process further
-    past ``max_budget`` than one trial would."""
-    if max_budget is None or not claimed:
+    reach one of ``stops``: spend what is left of ``max_budget``, each training at most
+    its budget, or use up ``patience``, each completing without improving on the best.
+    Then the ask claims no more than the one it has, so a batch never takes a process
+    further past a stop than one trial would."""
+    if not claimed:
         return False
     running = history.unfinished(TrialState.RUNNING)
+    patience = stops.patience
+    waited = history.complete_since_best() if history.best is not None else None
+    if patience is not None and waited is not None and waited + len(running) >= patience:
+        return True
+    if stops.max_budget is None:
+        return False
     committed = sum(history.trials[number].budget or 0.0 for number in running)
-    return history.trained + committed >= max_budget
+    return history.trained + committed >= stops.max_budget
 
 
 def method_end(history: History, method: Method) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from numbers import Integral, Real
+from typing import cast
 
 from hpotrack import limits
 from hpotrack.arguments import takes_no_function
@@ -71,6 +72,21 @@ def whole_count(
             f"{name}={value!r}{not_a_number(value)}"
         )
     return int(value)
+
+
+def checked_stops(
+    max_budget: object, patience: object, study: str, definition: StudyDefinition
+) -> limits.Stops:
+    """``optimize()``'s ``max_budget`` and ``patience``, checked (see
+    :func:`check_max_budget`; ``patience`` a whole number of at least 1), as the run's
+    :class:`~hpotrack.limits.Stops`."""
+    check_max_budget(max_budget, study, definition)
+    if patience is not None:
+        patience = whole_count("patience", patience, minimum=1, also="(complete trials) ")
+    return limits.Stops(
+        max_budget=None if max_budget is None else float(cast(Real, max_budget)),
+        patience=patience,
+    )
 
 
 def check_max_budget(max_budget: object, study: str, definition: StudyDefinition) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from hpotrack import limits
 from hpotrack.errors import (
     BudgetSpent,
+    PatienceSpent,
     SearchExhausted,
     StopSearch,
     StorageError,
@@ -243,7 +244,7 @@ def optimize_here(
     max_failures: int,
     progress: bool | None,
     collect_checkpoints: bool = True,
-    max_budget: float | None = None,
+    stops: limits.Stops = limits.NO_STOPS,
     started_before: int | None = None,
 ) -> Ran:
     """Run trials in this process until a stop condition. ``deadline``: a ``time.time()``
@@ -252,8 +253,9 @@ def optimize_here(
     ``collect_checkpoints``: delete checkpoints no trial can start from any more, after
     each ask that stored a trial which saved one (at most a tenth of the time:
     :class:`CheckpointCollector`) and at the end. Files a killed process left behind
-    are deleted first in any case. ``max_budget``: stop starting trials
-    once the study's finished trials trained that many budget steps in total.
+    are deleted first in any case. ``stops``: stop starting trials once the
+    study reaches one (``max_budget`` budget steps trained in total, ``patience``
+    complete trials without improving on the best).
     ``started_before``: in a worker process of ``n_jobs``, the study's started trials when
     the parent began the run, so that the trials of the other workers count as the run's
     (None: the run is this process's alone); a run that started none says so."""
@@ -270,7 +272,9 @@ def optimize_here(
     study.remove_stray_checkpoint_files()
     try:
         total = bar_total(study, limit, progress)
-        bar = ProgressBar(study, total, enabled=progress, max_budget=max_budget, unstored=done)
+        bar = ProgressBar(
+            study, total, enabled=progress, max_budget=stops.max_budget, unstored=done
+        )
         with bar, ctrl_c_noted() as ctrl_c:
             while not (timed_out := limits.past(deadline)):
                 if not claims:
@@ -281,7 +285,7 @@ def optimize_here(
                             done,
                             claims,
                             batch.size,
-                            max_budget=max_budget,
+                            stops=stops,
                             deadline=deadline,
                         )
                     except StopSearch as stop:
@@ -424,6 +428,8 @@ def _nothing_to_run(stop: StopSearch) -> str:
         return "; nothing to run (pass a larger n_trials to extend the study)"
     if isinstance(stop, BudgetSpent):
         return "; nothing to run (pass a larger max_budget to train more)"
+    if isinstance(stop, PatienceSpent):
+        return "; nothing to run (pass a larger patience to search on)"
     return "; nothing to run"
 
 

@@ -117,7 +117,7 @@ class Study(StudyReader):
         claims: list[Claimed],
         count: int = 1,
         *,
-        max_budget: float | None = None,
+        stops: limits.Stops = limits.NO_STOPS,
         deadline: float | None = None,
     ) -> None:
         """Claim up to ``count`` trials under one write lock, queued ones first, then
@@ -127,9 +127,9 @@ class Study(StudyReader):
         ``done`` are outcomes of this worker's previous trials: they are stored in the
         same transaction (one commit per ask instead of two), and stored even when
         nothing is left to claim. Raises :class:`TargetReached` when ``limit`` trials
-        have started, :class:`BudgetSpent` when the finished trials trained
-        ``max_budget`` steps in total, and ``SearchExhausted`` when the method has
-        nothing left, and only when not even one trial could be claimed.
+        have started, :class:`BudgetSpent` or :class:`PatienceSpent` when one of
+        ``stops`` is reached, and ``SearchExhausted`` when the method has nothing
+        left, and only when not even one trial could be claimed.
 
         The caller's two lists change exactly when the transaction commits (``done``
         emptied, the claimed trials appended to ``claims``), also when an interrupt
@@ -142,7 +142,7 @@ class Study(StudyReader):
         started after the timeout.
         """
         with self._using:  # (see StudyReader) the whole claim: it reads outside the lock
-            self._claim_into(worker, limit, done, claims, count, max_budget, deadline)
+            self._claim_into(worker, limit, done, claims, count, stops, deadline)
 
     def _claim_into(
         self,
@@ -151,7 +151,7 @@ class Study(StudyReader):
         done: list[tuple[Claimed, Outcome]],
         claims: list[Claimed],
         count: int,
-        max_budget: float | None,
+        stops: limits.Stops,
         deadline: float | None,
     ) -> None:
         """:meth:`claim`, with the study in this thread's use."""
@@ -178,7 +178,7 @@ class Study(StudyReader):
         try:
             for record in ended:  # ahead of the store: until it commits, the cache is not
                 history.update(record)  # the file, so an interrupt before must forget it
-            guess = self._guess(limit, max_budget) if self._skip_guesses == 0 else None
+            guess = self._guess(limit, stops) if self._skip_guesses == 0 else None
             self._skip_guesses = max(0, self._skip_guesses - 1)
             with self._writing():
                 changed_meanwhile = self.read_while_waiting + self._cache.read_changes()
@@ -190,11 +190,11 @@ class Study(StudyReader):
                 try:
                     while (
                         len(claimed) < count
-                        and not limits.batch_spends(self._cache.history, claimed, max_budget)
+                        and not limits.batch_spends(self._cache.history, claimed, stops)
                         and not limits.past(deadline)
                     ):
                         first_guess = None if claimed else guess
-                        claimed.append(self._claim(worker, limit, first_guess, max_budget))
+                        claimed.append(self._claim(worker, limit, first_guess, stops))
                 except StopSearch as stop:
                     stopped = stop  # leave the block normally: what is above is committed
         except BaseException:
@@ -229,12 +229,10 @@ class Study(StudyReader):
         that the read inside the lock (which everyone waits for) finds less to do."""
         self.read_while_waiting += self._cache.read_changes()
 
-    def _guess(self, limit: int | None, max_budget: float | None) -> tuple[int, Proposal] | None:
+    def _guess(self, limit: int | None, stops: limits.Stops) -> tuple[int, Proposal] | None:
         """(number, proposal) the method would make now, if a new trial is due."""
         history = self._cache.history
-        if history.count(TrialState.QUEUED) or limits.reached(
-            history, limit, max_budget, self.name
-        ):
+        if history.count(TrialState.QUEUED) or limits.reached(history, limit, stops, self.name):
             return None
         try:
             return history.next_number, self.method.ask(history)
@@ -246,7 +244,7 @@ class Study(StudyReader):
         worker: Worker,
         limit: int | None,
         guess: tuple[int, Proposal] | None = None,
-        max_budget: float | None = None,
+        stops: limits.Stops = limits.NO_STOPS,
     ) -> Claimed:
         """Claim one trial for :meth:`claim`, inside its write transaction, after a refresh:
         the first queued trial, else the method's proposal (``guess``, made before the
@@ -255,7 +253,7 @@ class Study(StudyReader):
         if time.monotonic() >= self._next_recovery and self.recover_lost():
             history = self.refresh()
             guess = None
-        stop = limits.reached(history, limit, max_budget, self.name)
+        stop = limits.reached(history, limit, stops, self.name)
         if stop is not None:
             raise stop
         if history.count(TrialState.QUEUED):

@@ -37,6 +37,7 @@ from hpotrack.errors import (
     StorageError,
     TrialError,
 )
+from hpotrack.limits import NO_STOPS, Stops
 from hpotrack.loader import refuse_while_imported
 from hpotrack.methods.base import Method
 from hpotrack.methods.registry import resolve
@@ -47,7 +48,7 @@ from hpotrack.provenance import (
     run_provenance,
 )
 from hpotrack.records import TrialRecord, TrialState
-from hpotrack.run_checks import check_max_budget, checked_run_options, say_before_run, whole_count
+from hpotrack.run_checks import checked_run_options, checked_stops, say_before_run, whole_count
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
 from hpotrack.signature import check_signature
 from hpotrack.space import Param, Space, Value
@@ -236,6 +237,7 @@ class TunedFunction(Generic[R]):
         n_jobs: int = 1,
         progress: bool | None = None,
         max_budget: float | None = None,
+        patience: int | None = None,
     ) -> Study:
         """Search until the study has ``n_trials`` trials (shared by every process), the
         method is exhausted or ``timeout`` seconds pass; returns the study.
@@ -244,6 +246,9 @@ class TunedFunction(Generic[R]):
         the study through the database. ``max_budget``: also stop starting trials once the
         study's finished trials trained that many steps of its ``budget=`` in total (e.g.
         epochs, counted from their reports; trials already running finish).
+        ``patience``: also stop starting trials once that many complete trials numbered
+        after the study's best one have finished without improving on it (pruned and
+        failed trials do not count; counted over the whole study, by every process).
         """
         try:
             return self.run_study(
@@ -252,6 +257,7 @@ class TunedFunction(Generic[R]):
                 n_jobs=n_jobs,
                 progress=progress,
                 max_budget=max_budget,
+                patience=patience,
             )
         except KeyboardInterrupt:  # Ctrl-C: the traceback ends in the user's code, so
             log.info(  # say what became of the study (`hpotrack resume` says its own)
@@ -271,6 +277,7 @@ class TunedFunction(Generic[R]):
         n_jobs: int = 1,
         progress: bool | None = None,
         max_budget: float | None = None,
+        patience: int | None = None,
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
         from hpotrack.workers import importable_reference, refuse_while_a_worker_imports
@@ -278,7 +285,7 @@ class TunedFunction(Generic[R]):
         refuse_while_a_worker_imports()
         refuse_while_imported("optimize()")
         n_trials, jobs = checked_run_options(n_trials, n_jobs, timeout, progress, OPTIMIZE_OPTIONS)
-        check_max_budget(max_budget, study or self.definition.name, self.definition)
+        stops = checked_stops(max_budget, patience, study or self.definition.name, self.definition)
         if jobs > 1:  # refused before the study or its target is stored
             importable_reference(self.fn)
         deadline = None if timeout is None else time.time() + timeout  # from this call on
@@ -291,12 +298,12 @@ class TunedFunction(Generic[R]):
             jobs = min(jobs, target - opened.refresh().n_started)
         if jobs <= 1:
             ran = self.optimize_in_process(opened.db_path, n_trials, deadline, progress,
-                                           study=opened.name, max_budget=max_budget)  # fmt: skip
+                                           study=opened.name, stops=stops)  # fmt: skip
         else:
             from hpotrack.workers import run_workers
 
             ran = run_workers(self, opened, jobs, n_trials=n_trials, deadline=deadline,
-                              progress=progress, max_budget=max_budget)  # fmt: skip
+                              progress=progress, stops=stops)  # fmt: skip
         if ran.timed_out:
             log.info("timeout of %ss reached in study %r after %s", timeout, opened.name,
                      plural(ran.trials, "trial"))  # fmt: skip
@@ -310,7 +317,7 @@ class TunedFunction(Generic[R]):
         progress: bool | None,
         *,
         study: str | None = None,
-        max_budget: float | None = None,
+        stops: Stops = NO_STOPS,
         started_before: int | None = None,
     ) -> Ran:
         """The loop of one process (worker processes call this, naming the parent's
@@ -327,7 +334,7 @@ class TunedFunction(Generic[R]):
                 max_failures=self.max_failures,
                 progress=progress,
                 collect_checkpoints=self.keep_checkpoints == "needed",
-                max_budget=max_budget,
+                stops=stops,
                 started_before=started_before,
             )
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpotrack.child_processes import end_child_processes
 from hpotrack.errors import HpotrackError, OptionError
+from hpotrack.limits import NO_STOPS, Stops
 from hpotrack.loader import load_function, main_block_fix, one_line
 from hpotrack.progress import ProgressBar, bar_total
 from hpotrack.provenance import (
@@ -81,7 +82,7 @@ def run_workers(
     n_trials: int | None,
     deadline: float | None,
     progress: bool | None,
-    max_budget: float | None = None,
+    stops: Stops = NO_STOPS,
 ) -> Ran:
     """Run ``jobs`` workers until the study's target, the end of the search or
     ``deadline`` (a ``time.time()``, at which every worker stops starting trials); a
@@ -100,7 +101,7 @@ def run_workers(
                 n_trials,
                 deadline,
                 progress,
-                max_budget,
+                stops,
                 workers,
                 started,
                 relay,
@@ -209,7 +210,7 @@ def _run_round(
     n_trials: int | None,
     deadline: float | None,
     progress: bool | None,
-    max_budget: float | None,
+    stops: Stops,
     workers: set[int | None],
     started: int,
     relay: Relay,
@@ -220,7 +221,7 @@ def _run_round(
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()  # the workers' errors and log records
     total = bar_total(study, n_trials or study.target, progress)
-    bar = ProgressBar(study, total, enabled=progress, max_budget=max_budget, workers=True)
+    bar = ProgressBar(study, total, enabled=progress, max_budget=stops.max_budget, workers=True)
     level = log.getEffectiveLevel()  # a worker imports the script, not its logging set-up
     job = (
         reference,
@@ -228,7 +229,7 @@ def _run_round(
         study.name,
         n_trials,
         deadline,
-        max_budget,
+        stops,
         started,
         started_as(),  # resume's command line, a notebook's cells: the workers' runs record it
         getattr(sys.stdout, "errors", None),
@@ -334,7 +335,7 @@ def _work(
     study: str,
     n_trials: int | None,
     deadline: float | None,
-    max_budget: float | None,
+    stops: Stops,
     started: int,
     parent_run: tuple[list[str] | None, dict[str, str] | None],
     output_errors: str | None,
@@ -376,7 +377,7 @@ def _work(
                 deadline,
                 False,
                 study=study,
-                max_budget=max_budget,
+                stops=stops,
                 started_before=started,
             )
     except Terminated:  # its trial is stored as interrupted; the other workers go on

@@ -265,12 +265,13 @@ def test_a_trial_never_told_is_lost_with_its_process_and_asked_again(db: Path) -
         stdout=subprocess.PIPE,
         text=True,
     )
-    try:
-        assert asker.stdout is not None
-        number, x = asker.stdout.readline().split()
-    finally:
-        os.kill(asker.pid, signal.SIGKILL)
-        asker.wait(timeout=60)
+    with asker:  # closes its stdout
+        try:
+            assert asker.stdout is not None
+            number, x = asker.stdout.readline().split()
+        finally:
+            os.kill(asker.pid, signal.SIGKILL)
+            asker.wait(timeout=60)
     train = tuned(db)
     retry = train.ask()
     assert retry.number == 1 and retry.params == {"x": float(x)}

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
 from hpotrack import limits
+from hpotrack.claims import Claimed
+from hpotrack.errors import OptionError, PatienceSpent
 from hpotrack.methods.history import History
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Float, Space
+from hpotrack.study import Worker
 
 
 def test_the_target_message_counts_the_lost_trials_a_retry_replaced() -> None:
@@ -19,10 +30,128 @@ def test_the_target_message_counts_the_lost_trials_a_retry_replaced() -> None:
     )  # fmt: skip
     for record in (lost, retry, TrialRecord(2, TrialState.COMPLETE, {"x": 0.1}, value=0.1)):
         history.update(record)
-    stop = limits.reached(history, 2, None, "s")
+    stop = limits.reached(history, 2, limits.NO_STOPS, "s")
     assert stop is not None
     assert str(stop) == (
         "study 's' has 2 trials (besides 1 lost or interrupted trial a retry replaced): the target "
         "of 2 is reached"
     )
-    assert limits.reached(history, 3, None, "s") is None
+    assert limits.reached(history, 3, limits.NO_STOPS, "s") is None
+
+
+# -- patience ----------------------------------------------------------------------------
+
+
+def finished(*values: float | None) -> History:
+    """A history of complete trials with ``values`` (None: a failed trial), in order."""
+    history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0)
+    for number, value in enumerate(values):
+        state = TrialState.FAILED if value is None else TrialState.COMPLETE
+        history.update(TrialRecord(number, state, {"x": 0.5}, value=value))
+    return history
+
+
+def test_patience_is_spent_by_complete_trials_after_the_best_and_says_so() -> None:
+    history = finished(2.0, 0.5, 0.7, None, 0.5, 0.9)
+    assert limits.reached(history, None, limits.Stops(patience=4), "s") is None
+    stop = limits.reached(history, None, limits.Stops(patience=3), "s")
+    assert isinstance(stop, PatienceSpent)
+    assert str(stop) == (
+        "study 's' has not improved on trial 1 (0.5) in the 3 complete trials since: the "
+        "patience of 3 is spent"
+    )
+    assert limits.reached(history, 6, limits.Stops(patience=3), "s") is not stop  # target first
+
+
+def test_patience_waits_for_a_first_complete_trial() -> None:
+    assert limits.reached(finished(None, None), None, limits.Stops(patience=1), "s") is None
+
+
+def test_a_batch_stops_claiming_once_its_running_trials_could_spend_the_patience() -> None:
+    history = finished(0.5, 0.9)  # one complete trial since the best
+    for number in (2, 3):
+        history.update(TrialRecord(number, TrialState.RUNNING, {"x": 0.5}))
+    claimed = [Claimed(3, 3, {"x": 0.5}, None)]
+    assert limits.batch_spends(history, claimed, limits.Stops(patience=3))  # 1 + 2 running
+    assert not limits.batch_spends(history, claimed, limits.Stops(patience=4))
+    assert not limits.batch_spends(history, claimed, limits.NO_STOPS)
+
+
+SEQUENCE = [5.0, 4.0, 6.0, 3.0, 7.0, 3.0, 8.0, 2.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0]
+
+
+def by_number(db: Path, fail: frozenset[int] = frozenset()) -> hp.TunedFunction:
+    """A study whose trial n returns ``SEQUENCE[n]``; those numbered in ``fail`` raise,
+    and those whose value is 8 are pruned."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        if trial.number in fail:
+            raise ValueError("no")
+        value = SEQUENCE[trial.number]
+        if value == 8.0:
+            trial.report(value, step=1)
+            raise hp.Pruned()
+        return value
+
+    return train
+
+
+def test_optimize_stops_once_patience_complete_trials_went_by_without_improving(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Trial 3 (3.0) is the best until trial 7; 4 and 5 (a tie) do not improve on it,
+    6 is pruned and does not count: with patience 2 the run stops after trial 5, and
+    again, with patience 4, it goes on past trial 7 (2.0) to four trials after it."""
+    caplog.set_level(logging.INFO, logger="hpotrack")
+    train = by_number(db)
+    study = train.optimize(n_trials=20, patience=2)
+    assert [t.value for t in study.trials] == SEQUENCE[:6]
+    assert "has not improved on trial 3 (3) in the 2 complete trials since" in caplog.text
+    caplog.clear()
+    study = train.optimize(n_trials=20, patience=2)  # counted over the study: spent already
+    assert len(study.trials) == 6
+    assert "nothing to run (pass a larger patience to search on)" in caplog.text
+    study = train.optimize(n_trials=20, patience=4)
+    assert [t.state for t in study.trials].count(TrialState.PRUNED) == 1
+    assert len(study.trials) == 12 and study.best is not None and study.best.number == 7
+
+
+def test_failed_trials_do_not_spend_patience(db: Path) -> None:
+    """Failed trials 2 and 4 (and pruned 6) count for nothing: patience 2 is spent by
+    trials 8 and 9, after the best, 7."""
+    study = by_number(db, fail=frozenset({2, 4})).optimize(n_trials=20, patience=2)
+    states = "".join(t.state.value[0] for t in study.trials)
+    assert states == "ccfcfcpccc"
+
+
+@pytest.mark.parametrize(
+    ("patience", "message"),
+    [
+        (
+            0,
+            r"`patience >= 1` \(complete trials\) must hold for a whole number, but got patience=0",
+        ),
+        (2.5, r"but got patience=2.5"),
+        (True, r"but got patience=True"),
+        ("3", r"but got patience='3'"),
+    ],
+)
+def test_a_bad_patience_is_one_clear_error_and_stores_nothing(
+    db: Path, patience: object, message: str
+) -> None:
+    with pytest.raises(OptionError, match=message):
+        by_number(db).optimize(n_trials=3, patience=patience)  # type: ignore[arg-type]
+    assert not db.exists()  # refused before the study was opened
+
+
+def test_a_batch_of_claims_stops_at_what_the_patience_leaves(db: Path) -> None:
+    """Very short trials under contention are claimed several per ask; with 2 complete
+    trials since the best and a patience of 5, a batch claims 3."""
+    train = by_number(db)
+    study = train.optimize(n_trials=6)  # best: trial 3; 4 and 5 since
+    worker = Worker(run_id=None, host="here", pid=os.getpid())
+    claims: list[Claimed] = []
+    study.claim(worker, None, [], claims, 8, stops=limits.Stops(patience=5))
+    assert [c.number for c in claims] == [6, 7, 8]
+    assert dataclasses.asdict(limits.Stops(patience=5)) == {"max_budget": None, "patience": 5}

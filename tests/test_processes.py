@@ -909,6 +909,26 @@ def test_max_budget_is_shared_by_worker_processes(
     assert curves == total  # every epoch counted is one reported
 
 
+def test_patience_is_counted_over_the_trials_of_every_worker_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers stop once 5 complete trials, whichever process ran them, finished
+    after the study's best without improving on it: the count is read from the
+    database, so at most the other worker's last trial goes past it."""
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")  # both workers run trials
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    study = workloads.slow.optimize(n_trials=300, n_jobs=2, patience=5, progress=False)
+    trials = study.trials
+    best = study.best
+    assert best is not None and len(trials) < 300
+    assert len({t.pid for t in trials}) == 2
+    assert {t.state for t in trials} == {TrialState.COMPLETE}
+    assert 5 <= len(trials) - 1 - best.number <= 5 + 1
+
+
 def _deaf_to_sigint(ready: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     ready.set()

@@ -36,6 +36,7 @@ from hpotrack.errors import (
     TooManyFailures,
     TrialError,
 )
+from hpotrack.limits import Stops
 from hpotrack.methods.base import Proposal
 from hpotrack.methods.history import History
 from hpotrack.methods.random_search import Random
@@ -1241,10 +1242,10 @@ def test_a_batch_of_trials_claims_no_more_than_max_budget_can_still_pay_for(db: 
 
     study = train.optimize(n_trials=1)  # 9 trained
     worker = Worker(run_id=None, host="here", pid=os.getpid())
-    claimed = ask(study, worker, None, count=8, max_budget=30)
+    claimed = ask(study, worker, None, count=8, stops=Stops(max_budget=30))
     assert [c.budget for c in claimed] == [9.0, 9.0, 9.0]  # 9 + 27 >= 30
     # another process's batch counts the three still running: 9 + 27 + 9 * 7 >= 99
-    assert len(ask(study, worker, None, count=8, max_budget=99)) == 7
+    assert len(ask(study, worker, None, count=8, stops=Stops(max_budget=99))) == 7
 
 
 def test_max_budget_logs_why_the_search_stopped(

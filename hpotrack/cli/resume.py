@@ -53,6 +53,8 @@ OPTION_NAMES = {
     "pass a larger max_budget": "pass a larger --max-budget",
     "the max_budget of": "the --max-budget of",
     "max_budget counts": "--max-budget counts",
+    "pass a larger patience": "pass a larger --patience",
+    "the patience of": "the --patience of",
     "stop by n_trials or timeout": "stop by --n-trials or --timeout",
 }
 WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
@@ -81,6 +83,13 @@ WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
     default=None,
     help="Stop starting trials once the study's trials trained this many budget steps "
     "(e.g. epochs) in total.",
+)
+@click.option(
+    "--patience",
+    type=WholeNumber(1),
+    default=None,
+    help="Stop starting trials once this many complete trials finished after the "
+    "study's best one without improving on it.",
 )
 @click.option(
     "--function",
@@ -112,6 +121,7 @@ def resume(
     jobs: int,
     timeout: float | None,
     max_budget: float | None,
+    patience: int | None,
     function: str | None,
     script_args: list[str] | None,
     progress: bool | None,
@@ -138,6 +148,7 @@ def resume(
             jobs=jobs,
             timeout=timeout,
             max_budget=max_budget,
+            patience=patience,
             progress=progress,
             moved=function is not None,
         )
@@ -177,18 +188,21 @@ def _run(
     jobs: int,
     timeout: float | None,
     max_budget: float | None,
+    patience: int | None,
     progress: bool | None,
     moved: bool,
 ) -> Study:
     """Run the study as optimize() would, its errors said in resume's words; ``moved``:
     the function is the one --function names."""
     study = opened.name
-    if n_trials is None and opened.target is None and timeout is None and max_budget is None:
+    stops = (timeout, max_budget, patience)
+    if n_trials is None and opened.target is None and all(stop is None for stop in stops):
         # a study run with optimize(max_budget=...) stores no target: name that option too
-        steps = "" if opened.budget is None else f", or --max-budget in {opened.budget.name}"
+        steps = "" if opened.budget is None else f", --max-budget in {opened.budget.name}"
         click.echo(
             f"study {study!r} has no stored target: running until the method is "
-            f"exhausted or Ctrl-C (pass --n-trials to set one{steps})",
+            f"exhausted or Ctrl-C (pass --n-trials to set one{steps}, or --patience "
+            "in trials without improvement)",
             err=True,
         )
     try:
@@ -201,6 +215,7 @@ def _run(
                 n_jobs=jobs,
                 progress=progress,
                 max_budget=max_budget,
+                patience=patience,
             )
     except KeyboardInterrupt:
         click.echo(

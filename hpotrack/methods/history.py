@@ -81,6 +81,7 @@ class History:
         self._ranked: list[tuple[float, int]] = []
         self._ranked_pruned: list[tuple[float, int]] = []
         self._valueless: list[int] = []
+        self._complete: list[int] = []  # numbers of the complete trials, ascending
         self._counts = {state: 0 for state in TrialState}
         self._unfinished: dict[TrialState, set[int]] = {
             TrialState.QUEUED: set(),
@@ -275,6 +276,14 @@ class History:
         a NaN or infinite report), ascending; not those a retry replaced."""
         return self._valueless
 
+    def complete_since_best(self) -> int:
+        """How many complete trials are numbered after :attr:`best` (0 while there is
+        none): how long the study has gone without improving, in trials that ran to
+        their end, for ``optimize(patience=...)``; a binary search, no pass."""
+        if self.best is None:
+            return 0
+        return len(self._complete) - bisect.bisect_right(self._complete, self.best.number)
+
     def complete_at(self, step: int) -> Sequence[float]:
         """Losses at ``step`` of the complete trials that have a check there, best first."""
         return self._complete_at.get(step, [])
@@ -430,6 +439,8 @@ class History:
         if record.number < len(self._trials):
             old = self._trials[record.number]
             self._index_value(old, add=False)
+            if old.state is TrialState.COMPLETE:
+                self._change(self._complete, old.number, add=False)
             self._counts[old.state] -= 1
             if old.state in self._unfinished:
                 self._unfinished[old.state].discard(old.number)
@@ -452,6 +463,8 @@ class History:
         else:  # numbers are allocated densely under the write lock
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
         self._index_value(record, add=True)
+        if record.state is TrialState.COMPLETE:
+            self._change(self._complete, record.number, add=True)
         self._counts[record.state] += 1
         self.trained += record.trained or 0
         if record.state in self._unfinished:

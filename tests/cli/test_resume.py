@@ -264,7 +264,8 @@ def test_resume_without_a_target_names_max_budget_for_a_study_with_a_budget(
     done = cli_process(tmp_path / "hpotrack.db", "resume", "script")  # the grid's last cell
     assert done.returncode == 0, done.stderr
     hint = "no stored target: running until the method is exhausted or Ctrl-C"
-    assert f"{hint} (pass --n-trials to set one, or --max-budget in epochs)" in done.stderr
+    stops = "--max-budget in epochs, or --patience in trials without improvement"
+    assert f"{hint} (pass --n-trials to set one, {stops})" in done.stderr
 
 
 def test_resume_max_budget_runs_until_the_trials_trained_that_many_epochs(
@@ -276,6 +277,24 @@ def test_resume_max_budget_runs_until_the_trials_trained_that_many_epochs(
     assert code == 0, output
     assert "5 trials (5 complete); 45 epochs trained" in output
     assert [t.trained for t in hp.load_study("script", db=db).trials] == [9] * 5
+
+
+def test_resume_patience_stops_once_that_many_trials_went_by_without_improving(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    by_number = SCRIPT.replace("def train(x):\n    return x", "def train(x, trial):\n"
+                               "    return [3, 1, 2, 2, 2, 2, 2, 2][trial.number]")  # fmt: skip
+    _, db = make_study(tmp_path, text=by_number)  # best: trial 1; trial 2 since
+    code, output = invoke(db, "script", "--n-trials", "8", "--patience", "3")
+    assert code == 0, output
+    assert "5 trials (5 complete); best 1 (trial 1)" in output
+    assert "the 3 complete trials since: the --patience of 3 is spent" in caplog.text
+    code, output = invoke(db, "script", "--n-trials", "8", "--patience", "3")
+    assert code == 0, output
+    assert "nothing to run (pass a larger --patience to search on)" in caplog.text
+    code, output = invoke(db, "script", "--patience", "0")
+    assert code == 2 and "Invalid value for '--patience'" in output
+    assert len(hp.load_study("script", db=db).trials) == 5
 
 
 def test_resume_max_budget_without_a_budget_is_a_clear_error(tmp_path: Path) -> None:

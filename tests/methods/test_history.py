@@ -105,6 +105,29 @@ def test_the_best_of_equal_values_is_the_earliest_trial_in_any_order_of_finishin
     assert history.best is not None and history.best.number == 1  # pruned: never the best
 
 
+def test_complete_since_best_counts_the_complete_trials_numbered_after_the_best() -> None:
+    """What ``optimize(patience=...)`` compares: trials that ran to their end after the
+    best one; a tie does not improve on it, and pruned, failed or running trials are
+    not counted."""
+    history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0)
+    assert history.complete_since_best() == 0  # no best yet
+    ended = [
+        (TrialState.COMPLETE, 3.0),
+        (TrialState.COMPLETE, 1.0),
+        (TrialState.PRUNED, 0.5),
+        (TrialState.FAILED, None),
+        (TrialState.COMPLETE, 1.0),
+        (TrialState.RUNNING, None),
+        (TrialState.COMPLETE, 2.0),
+    ]
+    for number, (state, value) in enumerate(ended):
+        history.update(dataclasses.replace(record(number, state), value=value))
+    assert history.best is not None and history.best.number == 1
+    assert history.complete_since_best() == 2  # trials 4 (a tie) and 6
+    history.update(dataclasses.replace(record(5, TrialState.COMPLETE), value=0.25))
+    assert history.complete_since_best() == 1  # trial 6, started after the new best 5
+
+
 def test_pruned_trials_rank_after_every_complete_one_at_a_loss_no_better_than_theirs() -> None:
     """A pruned trial's value is a report partway through training, which may beat every
     final one (a loss that worsens with training): ranked by it, it was the best."""
@@ -197,6 +220,7 @@ def indexes(history: History) -> list[object]:
         [list(history.reached(step, None if b < 0 else b)) for b, step in keys],
         [list(history.stopped(step, None if b < 0 else b)) for b, step in keys],
         [list(history.complete_at(step)) for _, step in keys],
+        history.complete_since_best(),
     ]
 
 
@@ -219,6 +243,10 @@ def test_a_batch_of_updates_gives_the_indexes_that_one_at_a_time_does(count: int
                 batched.update(change)
         assert indexes(batched) == indexes(one_by_one)
         assert batched.best == one_by_one.best
+        best = batched.best
+        after = [t for t in batched.trials if best is not None and t.number > best.number]
+        complete = [t for t in after if t.state is TrialState.COMPLETE]
+        assert batched.complete_since_best() == len(complete)
 
 
 def test_a_studys_first_read_sorts_its_ranking_once(
