@@ -1,6 +1,6 @@
 """TPE on a mixed space: histogram gradient boosting on scikit-learn's breast cancer data.
 
-    python examples/tpe_gradient_boosting.py [N_TRIALS]
+    python examples/tpe_gradient_boosting.py [N_TRIALS [PATIENCE]]
     hpotrack show tpe_gradient_boosting --top 5
 
 ``method="tpe"`` (a multivariate tree-structured Parzen estimator) splits the trials so far
@@ -10,7 +10,10 @@ the bad ones. It models categorical, integer, log-scaled and continuous paramete
 stays small, so it is the usual choice for mixed spaces like this one. The first 10
 trials are random.
 
-N_TRIALS (default 30) is the study's total in ./hpotrack.db (or $HPOTRACK_DB).
+N_TRIALS (default 60) is the study's total in ./hpotrack.db (or $HPOTRACK_DB); the search
+stops sooner once PATIENCE (default 20) complete trials in a row after the best did not
+improve on it (``optimize(patience=...)``, counted over the whole study: running the
+script again goes on only if a larger N_TRIALS or PATIENCE allows).
 """
 
 from __future__ import annotations
@@ -73,15 +76,15 @@ def train(
     }
 
 
-def main(n_trials: int) -> None:
-    study = train.optimize(n_trials=n_trials)
+def main(n_trials: int = 60, patience: int = 20) -> None:
+    study = train.optimize(n_trials=n_trials, patience=patience)
     best = study.best
     print(
         f"best log loss {best.value:.4f} (accuracy {best.metrics['accuracy']:.4f}) "
-        f"with {best.params} (trial {best.number})"
+        f"with {best.params} (trial {best.number} of {len(study.trials)})"
     )
     print("look further: hpotrack show tpe_gradient_boosting --top 5")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
+    main(*(int(arg) for arg in sys.argv[1:3]))

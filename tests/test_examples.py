@@ -19,7 +19,12 @@ import hpotrack as hp
 ROOT = Path(__file__).resolve().parents[1]
 # examples with a test of their own below, named test_<example>_..., which checks all that
 # the shared test does: the arguments that test runs it with
-OWN_TEST = {"quickstart": ["3"], "pbt_digits": ["3"], "ridge_hypergradient": ["8"]}
+OWN_TEST = {
+    "quickstart": ["3"],
+    "pbt_digits": ["3"],
+    "ridge_hypergradient": ["8"],
+    "tpe_gradient_boosting": ["20", "4"],  # N_TRIALS, PATIENCE
+}
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem not in OWN_TEST)
 ARGS = {  # the first argument of each: N_TRIALS, unless said otherwise
     # ASHA stops the first arrivals at each rung: enough trials that one trains fully
@@ -108,6 +113,17 @@ def test_pbt_digits_trains_a_population_and_prints_its_schedule(example_runs: Ru
     for name, points in schedule.items():  # the last value of each is printed
         assert f"{name}={points[-1][1]:.3g}" in result.stdout
     assert "hpotrack lineage pbt-digits" in result.stdout
+
+
+def test_tpe_gradient_boosting_stops_once_its_patience_is_spent(example_runs: Runs) -> None:
+    cwd, result = finished(example_runs, "tpe_gradient_boosting")  # 20 trials, patience 4
+    assert result.returncode == 0, result.stderr
+    study = hp.load_study("tpe_gradient_boosting", db=cwd / "hpotrack.db")
+    trials, best = study.trials, study.best
+    assert all(t.state == hp.TrialState.COMPLETE for t in trials)
+    assert len(trials) == best.number + 1 + 4 < 20  # four after the best, none better
+    assert f"(trial {best.number} of {len(trials)})" in result.stdout
+    assert "in the 4 complete trials since: the patience of 4 is spent" in result.stderr
 
 
 def test_ridge_hypergradient_descends_a_chain_of_steps_with_the_exact_gradient(
