@@ -1,5 +1,6 @@
 """A one-line progress bar on stderr: trials done / target (or budget steps trained /
-``max_budget``), best so far, elapsed and ETA.
+``max_budget``), best so far (with ``patience``, the complete trials since it / the
+patience), elapsed and ETA.
 
 Counts are study-wide (read from the database), so with several processes each bar shows
 the whole study. Silent when stderr is not a terminal, or with ``progress=False``. Drawn at
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO, cast
 
-from hpotrack.limits import method_end
+from hpotrack.limits import NO_STOPS, Stops, method_end
 from hpotrack.records import TrialState, is_better
 from hpotrack.terminal import (
     AboveTheBar,
@@ -53,18 +54,21 @@ class ProgressBar:
         enabled: bool | None = None,
         stream: TextIO | None = None,
         width: int = 24,
-        max_budget: float | None = None,
+        stops: Stops = NO_STOPS,
         unstored: Sequence[tuple[Claimed, Outcome]] = (),
         workers: bool = False,
     ) -> None:
-        """``unstored``: the trials this process ran whose outcomes its next ask stores
+        """``stops``: the run's, which the bar shows filling (``max_budget``: the steps
+        trained instead of the trials; ``patience``: the complete trials since the best).
+        ``unstored``: the trials this process ran whose outcomes its next ask stores
         (the runner's list, read at each draw; they count as done, and their values
         toward the best). ``workers``: worker processes run the trials, and take seconds
         to start (spawn, import the script) before they run one: the ETA's rate counts
         from the first trial seen started, not from the bar's start."""
         self._study = study
         self._target = target
-        self._max_budget = max_budget
+        self._max_budget = stops.max_budget
+        self._patience = stops.patience
         self._stream = stream if stream is not None else sys.stderr
         self._enabled = self._stream.isatty() if enabled is None else enabled
         self._width = width
@@ -271,15 +275,22 @@ class ProgressBar:
         if self._basis is None and history.n_started > self._started_before:
             self._basis = (done, trained, now)  # the workers began
         best = self._best(history)
-        text = self._compose(done, trained, best, now, self._width)
+        waited = history.complete_since_best()
+        text = self._compose(done, trained, best, waited, now, self._width)
         overflow = len(text) - (columns - 1)
         if columns > 0 and overflow > 0:
             cells = max(0, self._width - overflow)
-            text = self._compose(done, trained, best, now, cells)[: columns - 1]
+            text = self._compose(done, trained, best, waited, now, cells)[: columns - 1]
         return text
 
     def _compose(
-        self, done: int, trained: int, best: tuple[float, int] | None, now: float, cells: int
+        self,
+        done: int,
+        trained: int,
+        best: tuple[float, int] | None,
+        waited: int,
+        now: float,
+        cells: int,
     ) -> str:
         parts = [f"{self._study.name}"]
         if self._max_budget:  # the budget is what will stop the search: show it filling
@@ -298,6 +309,8 @@ class ProgressBar:
         if eta is not None:
             parts.append(eta)
         parts.append("best -" if best is None else f"best {best[0]:.6g} (#{best[1]})")
+        if self._patience is not None:  # what stops the search once it is full
+            parts.append(f"patience {waited}/{self._patience}")
         parts.append(f"elapsed {_clock(now - self._started)}")
         return "  ".join(parts)
 

@@ -272,9 +272,7 @@ def optimize_here(
     study.remove_stray_checkpoint_files()
     try:
         total = bar_total(study, limit, progress)
-        bar = ProgressBar(
-            study, total, enabled=progress, max_budget=stops.max_budget, unstored=done
-        )
+        bar = ProgressBar(study, total, enabled=progress, stops=stops, unstored=done)
         with bar, ctrl_c_noted() as ctrl_c:
             while not (timed_out := limits.past(deadline)):
                 if not claims:

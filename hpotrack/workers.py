@@ -221,7 +221,7 @@ def _run_round(
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()  # the workers' errors and log records
     total = bar_total(study, n_trials or study.target, progress)
-    bar = ProgressBar(study, total, enabled=progress, max_budget=stops.max_budget, workers=True)
+    bar = ProgressBar(study, total, enabled=progress, stops=stops, workers=True)
     level = log.getEffectiveLevel()  # a worker imports the script, not its logging set-up
     job = (
         reference,

@@ -17,6 +17,7 @@ import pytest
 
 import hpotrack as hp
 from hpotrack.claims import Claimed, Outcome
+from hpotrack.limits import Stops
 from hpotrack.progress import ProgressBar, bar_total
 from hpotrack.records import TrialState
 
@@ -122,8 +123,19 @@ def test_with_max_budget_the_bar_fills_with_the_steps_trained(db: Path) -> None:
         return x
 
     study = train.optimize(n_trials=3, progress=False)  # 27 epochs
-    line = ProgressBar(study, 10, enabled=True, max_budget=54).line()
+    line = ProgressBar(study, 10, enabled=True, stops=Stops(max_budget=54)).line()
     assert f"[{'#' * 12}{'.' * 12}] 27/54 epochs  3 trials" in line
+
+
+def test_with_patience_the_bar_counts_the_complete_trials_since_the_best(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="p", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        return [0.5, 0.25, 0.75, 0.5][trial.number]
+
+    study = train.optimize(n_trials=4, progress=False)
+    line = ProgressBar(study, 10, enabled=True, stops=Stops(patience=5)).line()
+    assert "best 0.25 (#1)  patience 2/5  elapsed" in line
+    assert "patience" not in ProgressBar(study, 10, enabled=True).line()
 
 
 def test_the_bar_is_silent_off_a_terminal_or_when_disabled(db: Path) -> None:
