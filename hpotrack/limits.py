@@ -78,15 +78,15 @@ def past(deadline: float | None) -> bool:
 def batch_spends(history: History, claimed: Sequence[Claimed], stops: Stops) -> bool:
     """Whether the running trials (an ask's ``claimed`` and every process's others) could
     reach one of ``stops``: spend what is left of ``max_budget``, each training at most
-    its budget, or use up ``patience``, each completing without improving on the best.
-    Then the ask claims no more than the one it has, so a batch never takes a process
-    further past a stop than one trial would."""
+    its budget, or use up ``patience``, each completing without improving on the best
+    (before any trial completed too: those numbered after the one that becomes the best
+    count). Then the ask claims no more than the one it has, so a batch never takes a
+    process further past a stop than one trial would."""
     if not claimed:
         return False
     running = history.unfinished(TrialState.RUNNING)
     patience = stops.patience
-    waited = history.complete_since_best() if history.best is not None else None
-    if patience is not None and waited is not None and waited + len(running) >= patience:
+    if patience is not None and history.complete_since_best() + len(running) >= patience:
         return True
     if stops.max_budget is None:
         return False

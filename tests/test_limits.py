@@ -77,6 +77,17 @@ def test_a_batch_stops_claiming_once_its_running_trials_could_spend_the_patience
     assert not limits.batch_spends(history, claimed, limits.NO_STOPS)
 
 
+def test_a_batch_with_no_best_yet_stops_where_its_trials_could_spend_the_patience() -> None:
+    """With no best yet, the running trials numbered after the one that becomes the
+    best count: a batch that claimed 8 there ran 7 past it in one process."""
+    history = finished(None)  # a failed trial: no best
+    for number in (1, 2):
+        history.update(TrialRecord(number, TrialState.RUNNING, {"x": 0.5}))
+    claimed = [Claimed(2, 2, {"x": 0.5}, None)]
+    assert limits.batch_spends(history, claimed, limits.Stops(patience=2))
+    assert not limits.batch_spends(history, claimed, limits.Stops(patience=3))
+
+
 SEQUENCE = [5.0, 4.0, 6.0, 3.0, 7.0, 3.0, 8.0, 2.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0]
 
 
@@ -155,3 +166,15 @@ def test_a_batch_of_claims_stops_at_what_the_patience_leaves(db: Path) -> None:
     study.claim(worker, None, [], claims, 8, stops=limits.Stops(patience=5))
     assert [c.number for c in claims] == [6, 7, 8]
     assert dataclasses.asdict(limits.Stops(patience=5)) == {"max_budget": None, "patience": 5}
+
+
+def test_a_batch_of_claims_before_the_first_complete_trial_stops_at_the_patience(
+    db: Path,
+) -> None:
+    """Trials 0 and 1 failed, so there is no best: with a patience of 2, a batch claims
+    2 (one of them the best, the other after it), not 8."""
+    study = by_number(db, fail=frozenset({0, 1})).optimize(n_trials=2)
+    worker = Worker(run_id=None, host="here", pid=os.getpid())
+    claims: list[Claimed] = []
+    study.claim(worker, None, [], claims, 8, stops=limits.Stops(patience=2))
+    assert [c.number for c in claims] == [2, 3]
