@@ -25,6 +25,7 @@ INSTEAD = {
         "the run takes it: train.optimize(max_budget=...), the steps (epochs, say) the "
         "study's trials train in total"
     ),
+    "trial_timeout": "the run takes it: train.optimize(trial_timeout=...), in seconds per trial",
     "patience": (
         "the run takes it: train.optimize(patience=...), the complete trials that may "
         "finish without improving on the study's best"
@@ -77,7 +78,8 @@ INSTEAD = {
     "max_concurrent_trials": "n_jobs= of optimize() runs that many processes on this machine",
     "resources_per_trial": "n_jobs= of optimize() runs that many processes on this machine",
     "stop": (
-        "optimize() stops at n_trials=, timeout=, max_budget= or patience=, and a trial at its "
+        "optimize() stops at n_trials=, timeout=, max_budget= or patience=, a trial at "
+        "trial_timeout= seconds or at its "
         "budget's max, budget=hp.Budget(min, max) of @hp.tune"
     ),
     "max_t": "budget=hp.Budget(min, max) of @hp.tune: max is how far a trial may train",

@@ -27,11 +27,13 @@ class Stops:
     its finished trials may train in total; ``patience``, how many complete trials may
     finish after the best one without improving on it (the early stopping of Keras's
     ``EarlyStopping(patience=)`` and Hyperopt's ``no_progress_loss``, over trials).
-    Checked by :func:`hpotrack.run_checks.checked_stops`, which needs the study's
-    definition for ``max_budget``."""
+    And what ends one of its trials: ``trial_timeout``, the seconds a trial may run
+    (:mod:`hpotrack.time_limit`). Checked by :func:`hpotrack.run_checks.checked_stops`,
+    which needs the study's definition for ``max_budget``."""
 
     max_budget: float | None = None
     patience: int | None = None
+    trial_timeout: float | None = None
 
 
 NO_STOPS = Stops()

@@ -6,6 +6,7 @@ many trials a run without ``n_trials`` starts."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import cast
@@ -75,17 +76,32 @@ def whole_count(
 
 
 def checked_stops(
-    max_budget: object, patience: object, study: str, definition: StudyDefinition
+    max_budget: object,
+    patience: object,
+    trial_timeout: object,
+    study: str,
+    definition: StudyDefinition,
 ) -> limits.Stops:
-    """``optimize()``'s ``max_budget`` and ``patience``, checked (see
-    :func:`check_max_budget`; ``patience`` a whole number of at least 1), as the run's
+    """``optimize()``'s ``max_budget``, ``patience`` and ``trial_timeout``, checked (see
+    :func:`check_max_budget`; ``patience`` a whole number of at least 1,
+    ``trial_timeout`` a finite number of seconds above 0), as the run's
     :class:`~hpotrack.limits.Stops`."""
     check_max_budget(max_budget, study, definition)
     if patience is not None:
         patience = whole_count("patience", patience, minimum=1, also="(complete trials) ")
+    if trial_timeout is not None and (
+        isinstance(trial_timeout, bool)
+        or not isinstance(trial_timeout, Real)
+        or not 0 < float(trial_timeout) < math.inf
+    ):
+        raise OptionError(
+            f"`0 < trial_timeout < inf` must hold for a number of seconds, but got "
+            f"trial_timeout={trial_timeout!r}{not_a_number(trial_timeout)}"
+        )
     return limits.Stops(
         max_budget=None if max_budget is None else float(cast(Real, max_budget)),
         patience=patience,
+        trial_timeout=None if trial_timeout is None else float(trial_timeout),
     )
 
 

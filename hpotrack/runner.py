@@ -38,6 +38,7 @@ from hpotrack.running_trial import running
 from hpotrack.signal_handlers import set_handler
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
+from hpotrack.time_limit import TimeLimit, TrialTimedOut
 from hpotrack.trial import Pruned, Trial
 from hpotrack.trial_run import new_trial, returned_outcome, warn_after, with_reports
 
@@ -51,11 +52,13 @@ def run_trial(
     *,
     manual: bool = False,
     ctrl_c: CtrlC | None = None,
+    timeout: float | None = None,
 ) -> tuple[Outcome, Any]:
     """Run ``fn`` on a claimed trial (``manual``: a direct call, which its method did
     not propose): its outcome (with the reports not yet written) to store, and what the
     function returned. ``ctrl_c``: the run's :func:`ctrl_c_noted` (None: watched for
-    this trial alone).
+    this trial alone). ``timeout``: the run's ``trial_timeout``, after which the
+    function is stopped and the trial fails (:mod:`hpotrack.time_limit`).
 
     Storing is the caller's (with its next ask, or :meth:`Study.store_outcome`), except on Ctrl-C or
     any exit that is not an ``Exception``: then the trial is stored as failed here and the
@@ -70,14 +73,18 @@ def run_trial(
     result: Any = None
     try:
         watched = ctrl_c_noted() if ctrl_c is None else nullcontext(ctrl_c)
-        with running(trial), watched as noted:
+        with running(trial), watched as noted, TimeLimit(timeout) as limit:
             before = noted.count
             result = fn(**kwargs)
         if noted.count > before:  # caught on the way (scikit-learn's MLP): cut short
             raise KeyboardInterrupt(SWALLOWED)
+        if limit.fired:  # caught on the way (an `except BaseException`): stopped all the same
+            raise TrialTimedOut(limit.message)
         outcome = returned_outcome(study, trial, claimed, result, manual=manual)
     except Pruned as exc:  # kept for a direct call, which raises it again
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {}, raised=exc)
+    except TrialTimedOut as exc:  # its reports and checkpoints stay; not run again
+        outcome = Outcome(TrialState.FAILED, None, {}, str(exc))
     except (StudyDeleted, StorageError):  # found by a report or a checkpoint save: the
         raise  # study cannot store this or any trial, so the run stops; not a failure
     except Exception as exc:
@@ -302,7 +309,9 @@ def optimize_here(
                     if not claims:  # the deadline passed while the ask waited
                         continue
                 claimed = claims[0]  # in `claims` until kept: an interrupt gives it back
-                outcome, _ = run_trial(study, fn, claimed, ctrl_c=ctrl_c)
+                outcome, _ = run_trial(
+                    study, fn, claimed, ctrl_c=ctrl_c, timeout=stops.trial_timeout
+                )
                 done.append((claimed, outcome))
                 claims.pop(0)
                 batch.ran()

@@ -55,6 +55,7 @@ from hpotrack.space import Param, Space, Value
 from hpotrack.store import open_store
 from hpotrack.study import Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
+from hpotrack.time_limit import check_trial_timeout_can_run, in_main_thread
 from hpotrack.trial import Trial
 
 log = logging.getLogger("hpotrack")
@@ -238,6 +239,7 @@ class TunedFunction(Generic[R]):
         progress: bool | None = None,
         max_budget: float | None = None,
         patience: int | None = None,
+        trial_timeout: float | None = None,
     ) -> Study:
         """Search until the study has ``n_trials`` trials (shared by every process), the
         method is exhausted or ``timeout`` seconds pass; returns the study.
@@ -249,6 +251,8 @@ class TunedFunction(Generic[R]):
         ``patience``: also stop starting trials once that many complete trials numbered
         after the study's best one have finished without improving on it (pruned and
         failed trials do not count; counted over the whole study, by every process).
+        ``trial_timeout``: stop a trial that runs longer than that many seconds; it is
+        stored as failed, with its reports (see :mod:`hpotrack.time_limit`).
         """
         try:
             return self.run_study(
@@ -258,6 +262,7 @@ class TunedFunction(Generic[R]):
                 progress=progress,
                 max_budget=max_budget,
                 patience=patience,
+                trial_timeout=trial_timeout,
             )
         except KeyboardInterrupt:  # Ctrl-C: the traceback ends in the user's code, so
             log.info(  # say what became of the study (`hpotrack resume` says its own)
@@ -278,6 +283,7 @@ class TunedFunction(Generic[R]):
         progress: bool | None = None,
         max_budget: float | None = None,
         patience: int | None = None,
+        trial_timeout: float | None = None,
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
         from hpotrack.workers import importable_reference, refuse_while_a_worker_imports
@@ -285,9 +291,12 @@ class TunedFunction(Generic[R]):
         refuse_while_a_worker_imports()
         refuse_while_imported("optimize()")
         n_trials, jobs = checked_run_options(n_trials, n_jobs, timeout, progress, OPTIMIZE_OPTIONS)
-        stops = checked_stops(max_budget, patience, study or self.definition.name, self.definition)
+        name = study or self.definition.name
+        stops = checked_stops(max_budget, patience, trial_timeout, name, self.definition)
         if jobs > 1:  # refused before the study or its target is stored
             importable_reference(self.fn)
+        if trial_timeout is not None:  # with jobs > 1 the workers' main threads run trials
+            check_trial_timeout_can_run(in_workers=jobs > 1)
         deadline = None if timeout is None else time.time() + timeout  # from this call on
         opened = self._open(db, study)
         if n_trials is not None:
@@ -296,6 +305,8 @@ class TunedFunction(Generic[R]):
         say_before_run(opened, target)
         if jobs > 1 and target is not None:  # no worker without a trial to run
             jobs = min(jobs, target - opened.refresh().n_started)
+            if jobs == 1 and trial_timeout is not None and not in_main_thread():
+                jobs = 2  # the last trial still runs in a worker, whose main thread has SIGALRM
         if jobs <= 1:
             ran = self.optimize_in_process(opened.db_path, n_trials, deadline, progress,
                                            study=opened.name, stops=stops)  # fmt: skip

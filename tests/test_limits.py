@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -165,7 +164,6 @@ def test_a_batch_of_claims_stops_at_what_the_patience_leaves(db: Path) -> None:
     claims: list[Claimed] = []
     study.claim(worker, None, [], claims, 8, stops=limits.Stops(patience=5))
     assert [c.number for c in claims] == [6, 7, 8]
-    assert dataclasses.asdict(limits.Stops(patience=5)) == {"max_budget": None, "patience": 5}
 
 
 def test_a_batch_of_claims_before_the_first_complete_trial_stops_at_the_patience(

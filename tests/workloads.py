@@ -82,6 +82,16 @@ def sleepy_epochs(x: float, trial: hp.Trial) -> float:
     return x * x + 1 / 9
 
 
+@hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="timed", seed=0)
+def timed(x: float, trial: hp.Trial) -> float:
+    """Trials with ``x`` above 0.5 sleep far past a ``trial_timeout`` of a second, after
+    one report; the others return at once."""
+    wait_for_a_second_process("timed")
+    trial.report(x, step=1)
+    time.sleep(60 if x > 0.5 else 0.01)
+    return x
+
+
 @hp.tune(
     {"x": hp.Float(0.0, 1.0)},
     method="sha",

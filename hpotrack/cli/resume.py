@@ -55,6 +55,7 @@ OPTION_NAMES = {
     "max_budget counts": "--max-budget counts",
     "pass a larger patience": "pass a larger --patience",
     "the patience of": "the --patience of",
+    "trial_timeout stops a trial": "--trial-timeout stops a trial",
     "stop by n_trials or timeout": "stop by --n-trials or --timeout",
 }
 WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
@@ -92,6 +93,13 @@ WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
     "study's best one without improving on it.",
 )
 @click.option(
+    "--trial-timeout",
+    type=PositiveNumber(),
+    default=None,
+    metavar="SECONDS",
+    help="Stop a trial that runs longer than this and store it as failed.",
+)
+@click.option(
     "--function",
     "function",
     default=None,
@@ -122,6 +130,7 @@ def resume(
     timeout: float | None,
     max_budget: float | None,
     patience: int | None,
+    trial_timeout: float | None,
     function: str | None,
     script_args: list[str] | None,
     progress: bool | None,
@@ -149,6 +158,7 @@ def resume(
             timeout=timeout,
             max_budget=max_budget,
             patience=patience,
+            trial_timeout=trial_timeout,
             progress=progress,
             moved=function is not None,
         )
@@ -189,6 +199,7 @@ def _run(
     timeout: float | None,
     max_budget: float | None,
     patience: int | None,
+    trial_timeout: float | None,
     progress: bool | None,
     moved: bool,
 ) -> Study:
@@ -216,6 +227,7 @@ def _run(
                 progress=progress,
                 max_budget=max_budget,
                 patience=patience,
+                trial_timeout=trial_timeout,
             )
     except KeyboardInterrupt:
         click.echo(

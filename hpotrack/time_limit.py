@@ -1,0 +1,93 @@
+"""``optimize(trial_timeout=...)``: a trial that runs longer than that many seconds is
+stopped and stored as failed, so that one slow configuration (a kernel SVM that does
+not converge, a network far too wide) cannot hold up the search; the methods that model
+the history take a failed trial as the worst value there is (``tpe``, ``bayes``), and
+propose away from it.
+
+The trial's function is stopped with ``SIGALRM`` (``setitimer``), whose handler raises
+:class:`TrialTimedOut` in the main thread, where a run's trials are called (each worker
+process of ``n_jobs`` calls them in its own main thread). Python runs a signal handler
+between two bytecodes of the interpreter, so a long call into compiled code (one
+``fit`` of libsvm, say) is stopped when it returns, not in the middle; ``time.sleep``
+and most I/O are cut short. Work the function handed to other threads or processes
+(``n_jobs`` of scikit-learn, a data loader's workers) is not stopped, and a function
+that sets ``SIGALRM`` itself takes the limit's place. Optuna, Hyperopt and Ray Tune's
+function trainables have no such limit (Ray stops a trial at its next report).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from hpotrack.errors import OptionError
+
+
+class TrialTimedOut(BaseException):
+    """Raised inside a trial's function once it has run ``trial_timeout`` seconds. A
+    ``BaseException``, as ``KeyboardInterrupt`` is: a function's ``except Exception``
+    (scikit-learn's ``cross_validate`` scoring a failed fit as NaN, a retry loop) must
+    not swallow it and go on."""
+
+
+class TimeLimit:
+    """A trial's time limit, as a context manager around its function: after ``seconds``
+    (None: never) the block gets :class:`TrialTimedOut`; ``fired`` once it did (the
+    function may have caught it and returned). The ``SIGALRM`` handler and timer it
+    replaced are set back on exit."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._armed = False
+        self._previous: Any = None
+
+    @property
+    def message(self) -> str:
+        """The failed trial's error."""
+        return f"timed out: the trial ran longer than trial_timeout={self.seconds:g} s"
+
+    def __enter__(self) -> TimeLimit:
+        if self.seconds is not None:
+            check_trial_timeout_can_run()
+            self._previous = signal.signal(signal.SIGALRM, self._expire)
+            self._armed = True
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.seconds is not None:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous)
+
+    def _expire(self, signum: int, frame: object) -> None:
+        """The ``SIGALRM`` handler: stops the function, unless it has already returned
+        (a signal on its way as the limit was lifted)."""
+        if self._armed:
+            self._armed = False
+            self.fired = True
+            raise TrialTimedOut(self.message)
+
+
+def in_main_thread() -> bool:
+    """Whether this is the main thread, the only one Python runs signal handlers in."""
+    return threading.current_thread() is threading.main_thread()
+
+
+def check_trial_timeout_can_run(*, in_workers: bool = False) -> None:
+    """Refuse ``trial_timeout`` where ``SIGALRM`` cannot stop a trial: on a platform
+    without ``setitimer``, or, unless worker processes run the trials (``in_workers``),
+    outside the main thread (Python delivers signals there only)."""
+    if not hasattr(signal, "setitimer"):
+        raise OptionError(
+            "trial_timeout stops a trial with SIGALRM, which this platform does not have: "
+            "stop the search with timeout= instead"
+        )
+    if not in_workers and not in_main_thread():
+        raise OptionError(
+            "trial_timeout stops a trial with SIGALRM, which only the main thread receives: "
+            "call optimize() from the main thread, or with n_jobs=2 or more (each worker "
+            "process runs its trials in its own main thread)"
+        )

@@ -1,0 +1,182 @@
+"""``optimize(trial_timeout=...)``: a trial running past it is stopped and stored as
+failed with its reports, in this process and in worker processes."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.errors import OptionError
+from hpotrack.records import TrialState
+from hpotrack.time_limit import TimeLimit, TrialTimedOut
+from tests.cli.test_resume import invoke, make_study
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMED_OUT = "timed out: the trial ran longer than trial_timeout=0.5 s"
+
+
+def sleepy(db: Path, *, catch: type[BaseException] | None = None) -> hp.TunedFunction:
+    """Trial n sleeps 60 s after a report when n is odd (``catch``: inside a ``try``
+    that catches that and returns), and returns at once when it is even."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        if trial.number % 2 == 0:
+            return x
+        if catch is None:
+            time.sleep(60)
+        try:
+            time.sleep(60)
+        except catch:
+            return -1.0
+        return x
+
+    return train
+
+
+def test_a_trial_past_its_timeout_is_stopped_and_stored_as_failed_with_its_reports(
+    db: Path,
+) -> None:
+    study = sleepy(db).optimize(n_trials=4, trial_timeout=0.5)
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAILED] * 2
+    for t in trials[1::2]:
+        assert t.error == TIMED_OUT and t.value is None
+        assert study.curve(t.number)["value"] == [(1, t.params["x"])]  # the report it made
+    assert all(t.origin == "sampled" for t in trials)  # none queued to run again
+
+
+@pytest.mark.parametrize("catch", [Exception, BaseException])
+def test_a_function_that_catches_errors_does_not_outlive_its_timeout(
+    db: Path, catch: type[BaseException]
+) -> None:
+    """``except Exception`` (cross_validate scoring a failed fit as NaN) does not catch
+    the stop; ``except BaseException`` does, and the trial fails all the same."""
+    study = sleepy(db, catch=catch).optimize(n_trials=2, trial_timeout=0.5)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAILED]
+    assert study.trials[1].error == TIMED_OUT
+
+
+def test_the_alarm_handler_and_timer_are_set_back_after_the_run(db: Path) -> None:
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("never armed")
+
+    previous = signal.signal(signal.SIGALRM, mine)
+    try:
+        sleepy(db).optimize(n_trials=3, trial_timeout=0.5)
+        assert signal.getsignal(signal.SIGALRM) is mine
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_limit_that_expires_after_its_block_raises_nothing() -> None:
+    """A signal on its way as the limit is lifted finds it disarmed."""
+    with TimeLimit(5.0) as limit:
+        pass
+    limit._expire(signal.SIGALRM, None)  # as if it arrived late
+    assert not limit.fired
+    with pytest.raises(TrialTimedOut), TimeLimit(0.05):
+        time.sleep(5)
+    with TimeLimit(None) as unlimited:  # no limit: no handler set
+        assert signal.getsignal(signal.SIGALRM) is not unlimited._expire
+
+
+@pytest.mark.parametrize(
+    ("trial_timeout", "message"),
+    [
+        (0, r"`0 < trial_timeout < inf` must hold for a number of seconds, but got "
+            r"trial_timeout=0$"),
+        (-1.5, r"but got trial_timeout=-1.5$"),
+        (float("inf"), r"but got trial_timeout=inf$"),
+        (True, r"but got trial_timeout=True \(a bool, not a number\)$"),
+        ("10", r"but got trial_timeout='10'"),
+    ],
+)  # fmt: skip
+def test_a_bad_trial_timeout_is_one_clear_error_and_stores_nothing(
+    db: Path, trial_timeout: object, message: str
+) -> None:
+    with pytest.raises(OptionError, match=message):
+        sleepy(db).optimize(n_trials=2, trial_timeout=trial_timeout)  # type: ignore[arg-type]
+    assert not db.exists()
+
+
+def test_a_trial_timeout_outside_the_main_thread_is_refused_before_anything_is_stored(
+    db: Path,
+) -> None:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sleepy(db).optimize(n_trials=2, trial_timeout=0.5)
+        except OptionError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1 and "only the main thread receives" in str(errors[0])
+    assert "or with n_jobs=2 or more" in str(errors[0])
+    assert not db.exists()
+
+
+def test_worker_processes_stop_their_own_trials_at_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")  # both workers run trials
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    study = workloads.timed.optimize(n_trials=8, n_jobs=2, trial_timeout=1, progress=False)
+    trials = study.trials
+    assert len({t.pid for t in trials}) == 2
+    slow = [t for t in trials if t.params["x"] > 0.5]
+    assert slow and all(t.state is TrialState.FAILED for t in slow)
+    assert {t.error for t in slow} == {"timed out: the trial ran longer than trial_timeout=1 s"}
+    assert all(study.curve(t.number)["value"] == [(1, t.params["x"])] for t in slow)
+    assert all(t.state is TrialState.COMPLETE for t in trials if t not in slow)
+
+
+def test_off_the_main_thread_a_last_trial_still_runs_in_a_worker_with_its_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``n_jobs=2`` from a thread with one trial left: run in this thread, the trial
+    could not be stopped (a worker is started for it instead of failing it)."""
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
+    monkeypatch.syspath_prepend(str(ROOT))
+    from tests import workloads
+
+    workloads.timed.study.enqueue({"x": 0.9})  # sleeps 60 s
+    done: list[hp.Study] = []
+    thread = threading.Thread(
+        target=lambda: done.append(
+            workloads.timed.optimize(n_trials=1, n_jobs=2, trial_timeout=1, progress=False)
+        )
+    )
+    thread.start()
+    thread.join()
+    (trial,) = done[0].trials
+    assert trial.error == "timed out: the trial ran longer than trial_timeout=1 s"
+
+
+def test_resume_trial_timeout_stops_the_resumed_trials(tmp_path: Path) -> None:
+    from tests.cli.test_resume import SCRIPT
+
+    sleeping = SCRIPT.replace("def train(x):\n    return x", "def train(x, trial):\n"
+                              "    import time; time.sleep(60 * (trial.number >= 2))\n"
+                              "    return x")  # fmt: skip
+    _, db = make_study(tmp_path, n_trials=2, text=sleeping)
+    code, output = invoke(db, "script", "--n-trials", "3", "--trial-timeout", "0.5")
+    assert code == 0, output
+    assert "3 trials (2 complete, 1 failed)" in output
+    trial = hp.load_study("script", db=db).trials[2]
+    assert trial.error == TIMED_OUT
+    code, output = invoke(db, "script", "--trial-timeout", "0")
+    assert code == 2 and "Invalid value for '--trial-timeout'" in output
