@@ -6,12 +6,11 @@ many trials a run without ``n_trials`` starts."""
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import cast
 
-from hpotrack import limits
+from hpotrack import limits, time_limit
 from hpotrack.arguments import takes_no_function
 from hpotrack.definition import StudyDefinition
 from hpotrack.errors import CallError, HpotrackError, OptionError
@@ -84,19 +83,22 @@ def checked_stops(
 ) -> limits.Stops:
     """``optimize()``'s ``max_budget``, ``patience`` and ``trial_timeout``, checked (see
     :func:`check_max_budget`; ``patience`` a whole number of at least 1,
-    ``trial_timeout`` a finite number of seconds above 0), as the run's
+    ``trial_timeout`` a number of seconds above 0, at most
+    :data:`~hpotrack.time_limit.MAX_SECONDS`), as the run's
     :class:`~hpotrack.limits.Stops`."""
     check_max_budget(max_budget, study, definition)
     if patience is not None:
         patience = whole_count("patience", patience, minimum=1, also="(complete trials) ")
-    if trial_timeout is not None and (
+    if trial_timeout is not None and (  # above the maximum, setitimer would overflow
         isinstance(trial_timeout, bool)
         or not isinstance(trial_timeout, Real)
-        or not 0 < float(trial_timeout) < math.inf
+        or not 0 < float(trial_timeout) <= time_limit.MAX_SECONDS
     ):
         raise OptionError(
-            f"`0 < trial_timeout < inf` must hold for a number of seconds, but got "
-            f"trial_timeout={trial_timeout!r}{not_a_number(trial_timeout)}"
+            f"`0 < trial_timeout <= {time_limit.MAX_SECONDS}` must hold for a number of "
+            f"seconds (at most 68 years, the longest SIGALRM's timer waits), but got "
+            f"trial_timeout={trial_timeout!r}{not_a_number(trial_timeout)}: leave "
+            "trial_timeout None for no limit"
         )
     return limits.Stops(
         max_budget=None if max_budget is None else float(cast(Real, max_budget)),

@@ -71,9 +71,10 @@ def run_trial(
     background = heartbeat_for(study.store)
     background.add(trial)
     result: Any = None
+    limit = TimeLimit(timeout)
     try:
         watched = ctrl_c_noted() if ctrl_c is None else nullcontext(ctrl_c)
-        with running(trial), watched as noted, TimeLimit(timeout) as limit:
+        with running(trial), watched as noted, limit:
             before = noted.count
             result = fn(**kwargs)
         if noted.count > before:  # caught on the way (scikit-learn's MLP): cut short
@@ -84,20 +85,31 @@ def run_trial(
     except Pruned as exc:  # kept for a direct call, which raises it again
         outcome = Outcome(TrialState.PRUNED, trial.last_value, {}, raised=exc)
     except TrialTimedOut as exc:  # its reports and checkpoints stay; not run again
+        if not limit.fired:  # the limit of a trial running this search: stops it too
+            _store_interrupted(study, claimed, trial, exc)
+            raise
         outcome = Outcome(TrialState.FAILED, None, {}, str(exc))
+        if trial.stopped_short():  # in its clean-up after its method stopped it, as on Ctrl-C
+            outcome = Outcome(TrialState.PRUNED, trial.last_value, {})
     except (StudyDeleted, StorageError):  # found by a report or a checkpoint save: the
         raise  # study cannot store this or any trial, so the run stops; not a failure
     except Exception as exc:
         error = traceback.format_exc() + _imported_again(fn, exc)
         outcome = Outcome(TrialState.FAILED, None, {}, error, raised=exc)
     except BaseException as exc:
-        with interrupts_held():
-            study.store_outcome(claimed, with_reports(interrupted_outcome(trial, exc), trial))
+        _store_interrupted(study, claimed, trial, exc)
         raise
     finally:
         background.discard(trial)
     warn_after(study, trial, claimed, result, outcome, manual=manual)
     return with_reports(outcome, trial), result
+
+
+def _store_interrupted(study: Study, claimed: Claimed, trial: Trial, exc: BaseException) -> None:
+    """Store a trial that ``exc``, an exit other than an ``Exception``, stopped (see
+    :func:`interrupted_outcome`), before the exit goes on."""
+    with interrupts_held():
+        study.store_outcome(claimed, with_reports(interrupted_outcome(trial, exc), trial))
 
 
 def _imported_again(fn: Callable[..., Any], exc: Exception) -> str:

@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from typing import Any
 
 from hpotrack.errors import OptionError
+
+MAX_SECONDS = 2**31 - 1
+"""The longest ``trial_timeout`` (68 years): ``setitimer`` overflows past what the
+platform's ``time_t`` holds, 2**31 - 1 seconds where it has 32 bits."""
 
 
 class TrialTimedOut(BaseException):
@@ -35,13 +40,17 @@ class TimeLimit:
     """A trial's time limit, as a context manager around its function: after ``seconds``
     (None: never) the block gets :class:`TrialTimedOut`; ``fired`` once it did (the
     function may have caught it and returned). The ``SIGALRM`` handler and timer it
-    replaced are set back on exit."""
+    replaced are set back on exit, or as it fires (its raise may land in ``__exit__``
+    itself): the timer (the program's own alarm, the limit of a trial that runs this
+    search) with the time it had left, going off at once if that ran out meanwhile."""
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
         self.fired = False
         self._armed = False
+        self._set_back_done = False
         self._previous: Any = None
+        self._replaced: tuple[float, float] | None = None  # (time.monotonic() due, interval)
 
     @property
     def message(self) -> str:
@@ -53,14 +62,14 @@ class TimeLimit:
             check_trial_timeout_can_run()
             self._previous = signal.signal(signal.SIGALRM, self._expire)
             self._armed = True
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            delay, interval = signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self._replaced = (time.monotonic() + delay, interval) if delay > 0 else None
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self.seconds is not None:
             self._armed = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._previous)
+            self._set_back()
 
     def _expire(self, signum: int, frame: object) -> None:
         """The ``SIGALRM`` handler: stops the function, unless it has already returned
@@ -68,7 +77,20 @@ class TimeLimit:
         if self._armed:
             self._armed = False
             self.fired = True
+            self._set_back()
             raise TrialTimedOut(self.message)
+
+    def _set_back(self) -> None:
+        """Set back the handler and timer this limit replaced (once): this timer
+        stopped first, so that it never reaches the handler set back."""
+        if self._set_back_done:
+            return
+        self._set_back_done = True
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous)
+        if self._replaced is not None:
+            due, interval = self._replaced
+            signal.setitimer(signal.ITIMER_REAL, max(due - time.monotonic(), 1e-6), interval)
 
 
 def in_main_thread() -> bool:

@@ -63,6 +63,28 @@ def test_a_function_that_catches_errors_does_not_outlive_its_timeout(
     assert study.trials[1].error == TIMED_OUT
 
 
+def test_a_trial_timed_out_after_its_method_stopped_it_is_pruned(db: Path) -> None:
+    """As on Ctrl-C: its clean-up (saving a model, say) ran past the limit, but the
+    method had stopped it; not a failure toward max_failures."""
+
+    @hp.tune(
+        {"x": hp.Float(0.0, 1.0)},
+        method=hp.methods.Random(pruner=hp.pruners.Median(n_startup_trials=1)),
+        budget=hp.Budget(1, 9),
+        db=db,
+        seed=0,
+    )
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.report(10.0 if trial.number else 0.0, 1, prune=False)
+        if trial.should_prune():
+            time.sleep(60)
+        return 0.0
+
+    study = train.optimize(n_trials=2, trial_timeout=0.5)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.PRUNED]
+    assert study.trials[1].value == 10.0 and study.trials[1].error is None
+
+
 def test_the_alarm_handler_and_timer_are_set_back_after_the_run(db: Path) -> None:
     def mine(signum: int, frame: object) -> None:
         raise AssertionError("never armed")
@@ -88,14 +110,75 @@ def test_a_limit_that_expires_after_its_block_raises_nothing() -> None:
         assert signal.getsignal(signal.SIGALRM) is not unlimited._expire
 
 
+def test_a_timer_the_program_set_is_set_back_with_the_time_it_had_left(db: Path) -> None:
+    """The program's own alarm (a watchdog over the whole search) outlives the run's
+    trial limits; one that came due during a trial goes off as the trial ends."""
+    fired: list[float] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(time.time()))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        sleepy(db).optimize(n_trials=1, trial_timeout=5)
+        assert 25.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30.0 and not fired
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with TimeLimit(5.0):
+            time.sleep(0.2)  # interrupted by nothing: the limit's own timer was due later
+            assert not fired
+        time.sleep(0.01)
+        assert len(fired) == 1
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_limit_that_fires_sets_back_the_handler_and_timer_itself() -> None:
+    """Its raise may land in ``__exit__`` before that disarmed it (the function had just
+    returned), and ``__exit__`` then does not set anything back: the handler must."""
+    previous = signal.getsignal(signal.SIGALRM)
+    signal.setitimer(signal.ITIMER_REAL, 30.0)  # a timer of the program's
+    try:
+        limit = TimeLimit(5.0).__enter__()
+        with pytest.raises(TrialTimedOut):
+            limit._expire(signal.SIGALRM, None)  # as if at the start of __exit__
+        assert signal.getsignal(signal.SIGALRM) is previous
+        assert 25.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30.0
+        limit.__exit__(None, None, None)  # if it runs after all: nothing changes
+        assert 25.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def test_a_search_inside_a_trial_does_not_lift_that_trial_s_limit(db: Path) -> None:
+    """A trial that runs a search of its own (nested tuning) stops at its own limit,
+    and the inner trial it cut short is queued to run again, as on Ctrl-C."""
+
+    @hp.tune({"y": hp.Float(0.0, 1.0)}, study="inner", db=db, seed=0)
+    def inner(y: float) -> float:
+        time.sleep(0.2)
+        return y
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="outer", db=db, seed=0)
+    def outer(x: float) -> float:
+        inner.optimize(n_trials=100, trial_timeout=30)
+        return x
+
+    study = outer.optimize(n_trials=1, trial_timeout=1)
+    assert study.trials[0].error == "timed out: the trial ran longer than trial_timeout=1 s"
+    searched = hp.load_study("inner", db=db).trials
+    assert 2 <= len(searched) < 100  # at least the one cut short and its retry
+    assert searched[-1].state is TrialState.QUEUED and searched[-1].origin == "retried"
+    assert searched[-2].error is not None and searched[-2].error.startswith("interrupted (")
+
+
 @pytest.mark.parametrize(
     ("trial_timeout", "message"),
     [
-        (0, r"`0 < trial_timeout < inf` must hold for a number of seconds, but got "
-            r"trial_timeout=0$"),
-        (-1.5, r"but got trial_timeout=-1.5$"),
-        (float("inf"), r"but got trial_timeout=inf$"),
-        (True, r"but got trial_timeout=True \(a bool, not a number\)$"),
+        (0, r"^`0 < trial_timeout <= 2147483647` must hold for a number of seconds \(at "
+            r"most 68 years, the longest SIGALRM's timer waits\), but got trial_timeout=0: "
+            r"leave trial_timeout None for no limit$"),
+        (-1.5, r"but got trial_timeout=-1.5: leave"),
+        (float("inf"), r"but got trial_timeout=inf: leave"),
+        (2.0**31, r"but got trial_timeout=2147483648.0: leave"),
+        (True, r"but got trial_timeout=True \(a bool, not a number\): leave"),
         ("10", r"but got trial_timeout='10'"),
     ],
 )  # fmt: skip
@@ -180,3 +263,7 @@ def test_resume_trial_timeout_stops_the_resumed_trials(tmp_path: Path) -> None:
     assert trial.error == TIMED_OUT
     code, output = invoke(db, "script", "--trial-timeout", "0")
     assert code == 2 and "Invalid value for '--trial-timeout'" in output
+    code, output = invoke(db, "script", "--trial-timeout", "1e10")
+    assert code != 0 and "Traceback" not in output, output
+    assert "but got --trial-timeout 10000000000.0: leave --trial-timeout out for no" in output
+    assert len(hp.load_study("script", db=db).trials) == 3

@@ -56,6 +56,8 @@ OPTION_NAMES = {
     "pass a larger patience": "pass a larger --patience",
     "the patience of": "the --patience of",
     "trial_timeout stops a trial": "--trial-timeout stops a trial",
+    "but got trial_timeout=": "but got --trial-timeout ",
+    "leave trial_timeout None": "leave --trial-timeout out",
     "stop by n_trials or timeout": "stop by --n-trials or --timeout",
 }
 WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
