@@ -25,6 +25,10 @@ INSTEAD = {
         "the run takes it: train.optimize(max_budget=...), the steps (epochs, say) the "
         "study's trials train in total"
     ),
+    "good_enough": (
+        "the run takes it: train.optimize(good_enough=...), the objective at which the "
+        "search is done"
+    ),
     "trial_timeout": "the run takes it: train.optimize(trial_timeout=...), in seconds per trial",
     "patience": (
         "the run takes it: train.optimize(patience=...), the complete trials that may "
@@ -62,6 +66,10 @@ INSTEAD = {
     "early_stop_fn": (
         "train.optimize(patience=N) stops once N complete trials finished after the best "
         "without improving on it (Hyperopt's no_progress_loss(N))"
+    ),
+    "loss_threshold": (
+        "train.optimize(good_enough=...) stops once a complete trial's objective is at "
+        "least that good"
     ),
     "max_evals": "train.optimize(n_trials=...) sets the number of trials, the study's total",
     "num_samples": "train.optimize(n_trials=...) sets the number of trials, the study's total",

@@ -50,6 +50,10 @@ class BudgetSpent(StopSearch):
     """The study's trials have trained as many budget steps as ``max_budget`` allows."""
 
 
+class GoodEnough(StopSearch):
+    """A complete trial of the study is at least as good as ``good_enough``."""
+
+
 class PatienceSpent(StopSearch):
     """As many complete trials as ``patience`` allows finished after the study's best
     one without improving on it."""
@@ -66,8 +70,9 @@ class DefinitionError(HpotrackError, ValueError):
 
 class OptionError(HpotrackError, ValueError):
     """An option of a run is invalid, or cannot work with the function it runs:
-    ``optimize()``'s ``n_trials``, ``timeout``, ``n_jobs``, ``progress``,
-    ``max_budget`` and ``patience`` (and ``hpotrack resume``'s flags, which are those)."""
+    ``optimize()``'s ``n_trials``, ``timeout``, ``n_jobs``, ``progress``, ``max_budget``,
+    ``patience``, ``good_enough`` and ``trial_timeout`` (and ``hpotrack resume``'s
+    flags, which are those)."""
 
 
 class StudyMismatchError(HpotrackError):

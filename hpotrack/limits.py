@@ -1,8 +1,9 @@
 """When an ask may not start another trial: the target of started trials is reached,
 or the run's :class:`Stops` say so (``max_budget``, budget steps trained in total, is
 spent, or could be by the trials already running; ``patience`` complete trials went by
-without improving on the best), all functions of the study's history, or the run's
-deadline has passed. For :meth:`hpotrack.study.Study.claim` and the run loop.
+without improving on the best; a trial is ``good_enough``), all functions of the
+study's history, or the run's deadline has passed. For
+:meth:`hpotrack.study.Study.claim` and the run loop.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hpotrack.claims import Claimed
-from hpotrack.errors import BudgetSpent, PatienceSpent, StopSearch, TargetReached
+from hpotrack.errors import BudgetSpent, GoodEnough, PatienceSpent, StopSearch, TargetReached
 from hpotrack.methods.base import Method
 from hpotrack.methods.history import History
-from hpotrack.records import TrialState
+from hpotrack.records import TrialState, is_better
 from hpotrack.text import plural
 
 
@@ -26,13 +27,16 @@ class Stops:
     and a resumed run goes on counting: ``max_budget``, the budget steps (e.g. epochs)
     its finished trials may train in total; ``patience``, how many complete trials may
     finish after the best one without improving on it (the early stopping of Keras's
-    ``EarlyStopping(patience=)`` and Hyperopt's ``no_progress_loss``, over trials).
-    And what ends one of its trials: ``trial_timeout``, the seconds a trial may run
-    (:mod:`hpotrack.time_limit`). Checked by :func:`hpotrack.run_checks.checked_stops`,
-    which needs the study's definition for ``max_budget``."""
+    ``EarlyStopping(patience=)`` and Hyperopt's ``no_progress_loss``, over trials);
+    ``good_enough``, a value of the objective that a complete trial needs to reach for
+    the search to stop (Hyperopt's ``loss_threshold``). And what ends one of its
+    trials: ``trial_timeout``, the seconds a trial may run (:mod:`hpotrack.time_limit`).
+    Checked by :func:`hpotrack.run_checks.checked_stops`, which needs the study's
+    definition for ``max_budget``."""
 
     max_budget: float | None = None
     patience: int | None = None
+    good_enough: float | None = None
     trial_timeout: float | None = None
 
 
@@ -62,6 +66,17 @@ def reached(history: History, limit: int | None, stops: Stops, name: str) -> Sto
             f"of {max_budget:g} is spent"
         )
     best = history.best
+    good_enough = stops.good_enough
+    if (
+        good_enough is not None
+        and best is not None
+        and best.value is not None
+        and not is_better(good_enough, best.value, history.direction)
+    ):
+        return GoodEnough(
+            f"study {name!r} has trial {best.number} at {best.value:g}, as good as "
+            f"good_enough={good_enough:g}: the search is done"
+        )
     if patience is not None and best is not None and history.complete_since_best() >= patience:
         waited = plural(history.complete_since_best(), "complete trial")
         return PatienceSpent(

@@ -6,6 +6,7 @@ many trials a run without ``n_trials`` starts."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import cast
@@ -77,18 +78,29 @@ def whole_count(
 def checked_stops(
     max_budget: object,
     patience: object,
+    good_enough: object,
     trial_timeout: object,
     study: str,
     definition: StudyDefinition,
 ) -> limits.Stops:
-    """``optimize()``'s ``max_budget``, ``patience`` and ``trial_timeout``, checked (see
-    :func:`check_max_budget`; ``patience`` a whole number of at least 1,
+    """``optimize()``'s ``max_budget``, ``patience``, ``good_enough`` and
+    ``trial_timeout``, checked (see :func:`check_max_budget`; ``patience`` a whole
+    number of at least 1, ``good_enough`` a finite number,
     ``trial_timeout`` a number of seconds above 0, at most
     :data:`~hpotrack.time_limit.MAX_SECONDS`), as the run's
     :class:`~hpotrack.limits.Stops`."""
     check_max_budget(max_budget, study, definition)
     if patience is not None:
         patience = whole_count("patience", patience, minimum=1, also="(complete trials) ")
+    if good_enough is not None and (
+        isinstance(good_enough, bool)
+        or not isinstance(good_enough, Real)
+        or not math.isfinite(good_enough)
+    ):
+        raise OptionError(
+            f"`good_enough` must be a finite number (a value of the objective), but got "
+            f"good_enough={good_enough!r}{not_a_number(good_enough)}"
+        )
     if trial_timeout is not None and (  # above the maximum, setitimer would overflow
         isinstance(trial_timeout, bool)
         or not isinstance(trial_timeout, Real)
@@ -103,6 +115,7 @@ def checked_stops(
     return limits.Stops(
         max_budget=None if max_budget is None else float(cast(Real, max_budget)),
         patience=patience,
+        good_enough=None if good_enough is None else float(good_enough),
         trial_timeout=None if trial_timeout is None else float(trial_timeout),
     )
 

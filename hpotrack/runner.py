@@ -21,6 +21,7 @@ from typing import Any
 from hpotrack import limits
 from hpotrack.errors import (
     BudgetSpent,
+    GoodEnough,
     PatienceSpent,
     SearchExhausted,
     StopSearch,
@@ -449,6 +450,8 @@ def _nothing_to_run(stop: StopSearch) -> str:
         return "; nothing to run (pass a larger max_budget to train more)"
     if isinstance(stop, PatienceSpent):
         return "; nothing to run (pass a larger patience to search on)"
+    if isinstance(stop, GoodEnough):
+        return "; nothing to run (pass a better good_enough to search on)"
     return "; nothing to run"
 
 

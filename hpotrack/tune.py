@@ -239,6 +239,7 @@ class TunedFunction(Generic[R]):
         progress: bool | None = None,
         max_budget: float | None = None,
         patience: int | None = None,
+        good_enough: float | None = None,
         trial_timeout: float | None = None,
     ) -> Study:
         """Search until the study has ``n_trials`` trials (shared by every process), the
@@ -251,6 +252,8 @@ class TunedFunction(Generic[R]):
         ``patience``: also stop starting trials once that many complete trials numbered
         after the study's best one have finished without improving on it (pruned and
         failed trials do not count; counted over the whole study, by every process).
+        ``good_enough``: also stop starting trials once a complete trial's objective is at
+        least that good (at most it when minimizing, at least it when maximizing).
         ``trial_timeout``: stop a trial that runs longer than that many seconds; it is
         stored as failed, with its reports (see :mod:`hpotrack.time_limit`).
         """
@@ -262,6 +265,7 @@ class TunedFunction(Generic[R]):
                 progress=progress,
                 max_budget=max_budget,
                 patience=patience,
+                good_enough=good_enough,
                 trial_timeout=trial_timeout,
             )
         except KeyboardInterrupt:  # Ctrl-C: the traceback ends in the user's code, so
@@ -283,6 +287,7 @@ class TunedFunction(Generic[R]):
         progress: bool | None = None,
         max_budget: float | None = None,
         patience: int | None = None,
+        good_enough: float | None = None,
         trial_timeout: float | None = None,
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
@@ -292,7 +297,9 @@ class TunedFunction(Generic[R]):
         refuse_while_imported("optimize()")
         n_trials, jobs = checked_run_options(n_trials, n_jobs, timeout, progress, OPTIMIZE_OPTIONS)
         name = study or self.definition.name
-        stops = checked_stops(max_budget, patience, trial_timeout, name, self.definition)
+        stops = checked_stops(
+            max_budget, patience, good_enough, trial_timeout, name, self.definition
+        )
         if jobs > 1:  # refused before the study or its target is stored
             importable_reference(self.fn)
         if trial_timeout is not None:  # with jobs > 1 the workers' main threads run trials

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -176,3 +177,53 @@ def test_a_batch_of_claims_before_the_first_complete_trial_stops_at_the_patience
     claims: list[Claimed] = []
     study.claim(worker, None, [], claims, 8, stops=limits.Stops(patience=2))
     assert [c.number for c in claims] == [2, 3]
+
+
+# -- good_enough -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("direction", "good_enough", "stops"),
+    [
+        ("minimize", 0.5, True),  # the best is 0.5: as good, equal
+        ("minimize", 0.4, False),
+        ("maximize", 0.9, True),  # the best is 0.9 (and failed trials are no trials)
+        ("maximize", 0.95, False),
+    ],
+)
+def test_good_enough_compares_the_best_complete_trial_in_the_studys_direction(
+    direction: str, good_enough: float, stops: bool
+) -> None:
+    history = History(Space({"x": Float(0.0, 1.0)}), direction, 0)
+    for number, value in enumerate([0.7, 0.5, 0.9, None]):
+        state = TrialState.FAILED if value is None else TrialState.COMPLETE
+        history.update(TrialRecord(number, state, {"x": 0.5}, value=value))
+    stop = limits.reached(history, None, limits.Stops(good_enough=good_enough), "s")
+    assert (stop is not None) is stops
+    if stop is not None:
+        best = 1 if direction == "minimize" else 2
+        assert str(stop).startswith(f"study 's' has trial {best} at ")
+        assert str(stop).endswith(f", as good as good_enough={good_enough:g}: the search is done")
+
+
+def test_optimize_stops_once_a_complete_trial_is_good_enough(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Trial 6 is pruned at 8.0 and trial 7 (2.0) is the first complete one at or
+    below 2.5; a lower bar lets the study go on."""
+    caplog.set_level(logging.INFO, logger="hpotrack")
+    train = by_number(db)
+    assert len(train.optimize(n_trials=14, good_enough=2.5).trials) == 8
+    assert "has trial 7 at 2, as good as good_enough=2.5: the search is done" in caplog.text
+    assert len(train.optimize(n_trials=14, good_enough=2.0).trials) == 8  # still
+    assert "nothing to run (pass a better good_enough to search on)" in caplog.text
+    assert len(train.optimize(n_trials=10, good_enough=1.0).trials) == 10  # the target
+
+
+@pytest.mark.parametrize("good_enough", [math.nan, math.inf, True, "0.5"])
+def test_a_bad_good_enough_is_one_clear_error_and_stores_nothing(
+    db: Path, good_enough: object
+) -> None:
+    with pytest.raises(OptionError, match=r"^`good_enough` must be a finite number \(a value of"):
+        by_number(db).optimize(n_trials=3, good_enough=good_enough)  # type: ignore[arg-type]
+    assert not db.exists()

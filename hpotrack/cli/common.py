@@ -231,6 +231,22 @@ class PositiveNumber(click.FloatRange):
         return number
 
 
+class FiniteNumber(click.ParamType):  # type: ignore[type-arg]
+    """Any finite number (a value of an objective), whose error reads as words ("'x'
+    is not a finite number")."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 class FileName(click.Path):
     """A file's name as a :class:`~pathlib.Path` (click's ``Path``), refusing an empty
     one: ``Path("")`` is the current folder, which ``export -o ''`` took for the file to

@@ -21,6 +21,7 @@ import click
 from hpotrack.cli.common import (
     DB_OPTION,
     CliError,
+    FiniteNumber,
     PositiveNumber,
     WholeNumber,
     cli,
@@ -55,6 +56,8 @@ OPTION_NAMES = {
     "max_budget counts": "--max-budget counts",
     "pass a larger patience": "pass a larger --patience",
     "the patience of": "the --patience of",
+    "as good as good_enough=": "as good as --good-enough ",
+    "pass a better good_enough": "pass a better --good-enough",
     "trial_timeout stops a trial": "--trial-timeout stops a trial",
     "but got trial_timeout=": "but got --trial-timeout ",
     "leave trial_timeout None": "leave --trial-timeout out",
@@ -95,6 +98,13 @@ WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
     "study's best one without improving on it.",
 )
 @click.option(
+    "--good-enough",
+    type=FiniteNumber(),
+    default=None,
+    metavar="VALUE",
+    help="Stop starting trials once a complete trial's objective is at least this good.",
+)
+@click.option(
     "--trial-timeout",
     type=PositiveNumber(),
     default=None,
@@ -132,6 +142,7 @@ def resume(
     timeout: float | None,
     max_budget: float | None,
     patience: int | None,
+    good_enough: float | None,
     trial_timeout: float | None,
     function: str | None,
     script_args: list[str] | None,
@@ -160,6 +171,7 @@ def resume(
             timeout=timeout,
             max_budget=max_budget,
             patience=patience,
+            good_enough=good_enough,
             trial_timeout=trial_timeout,
             progress=progress,
             moved=function is not None,
@@ -201,6 +213,7 @@ def _run(
     timeout: float | None,
     max_budget: float | None,
     patience: int | None,
+    good_enough: float | None,
     trial_timeout: float | None,
     progress: bool | None,
     moved: bool,
@@ -208,7 +221,7 @@ def _run(
     """Run the study as optimize() would, its errors said in resume's words; ``moved``:
     the function is the one --function names."""
     study = opened.name
-    stops = (timeout, max_budget, patience)
+    stops = (timeout, max_budget, patience, good_enough)
     if n_trials is None and opened.target is None and all(stop is None for stop in stops):
         # a study run with optimize(max_budget=...) stores no target: name that option too
         steps = "" if opened.budget is None else f", --max-budget in {opened.budget.name}"
@@ -229,6 +242,7 @@ def _run(
                 progress=progress,
                 max_budget=max_budget,
                 patience=patience,
+                good_enough=good_enough,
                 trial_timeout=trial_timeout,
             )
     except KeyboardInterrupt:

@@ -297,6 +297,22 @@ def test_resume_patience_stops_once_that_many_trials_went_by_without_improving(
     assert len(hp.load_study("script", db=db).trials) == 5
 
 
+def test_resume_good_enough_stops_once_a_trial_is_that_good(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    by_number = SCRIPT.replace("def train(x):\n    return x", "def train(x, trial):\n"
+                               "    return [3, 2, 2, 1.5, 1, 0][trial.number]")  # fmt: skip
+    _, db = make_study(tmp_path, n_trials=2, text=by_number)
+    code, output = invoke(db, "script", "--n-trials", "6", "--good-enough", "1.5")
+    assert code == 0, output
+    assert "4 trials (4 complete); best 1.5 (trial 3)" in output
+    assert "has trial 3 at 1.5, as good as --good-enough 1.5: the search is done" in caplog.text
+    for bad in ("nan", "inf", "x"):
+        code, output = invoke(db, "script", "--good-enough", bad)
+        assert code == 2 and f"Invalid value for '--good-enough': '{bad}' is not a finite" in output
+    assert len(hp.load_study("script", db=db).trials) == 4
+
+
 def test_resume_max_budget_without_a_budget_is_a_clear_error(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     code, output = invoke(db, "script", "--max-budget", "40")
