@@ -267,3 +267,27 @@ def test_resume_trial_timeout_stops_the_resumed_trials(tmp_path: Path) -> None:
     assert code != 0 and "Traceback" not in output, output
     assert "but got --trial-timeout 10000000000.0: leave --trial-timeout out for no" in output
     assert len(hp.load_study("script", db=db).trials) == 3
+
+
+def test_a_real_model_that_trains_too_long_is_stopped_through_cross_validation(
+    db: Path,
+) -> None:
+    """scikit-learn's MLP catches KeyboardInterrupt to keep its half-trained model, and
+    ``cross_val_score(error_score=nan)`` scores any failed fit as NaN: neither catches
+    the stop, so the trial fails at its limit instead of training for minutes."""
+    pytest.importorskip("sklearn")
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neural_network import MLPClassifier
+
+    x, y = load_digits(return_X_y=True)
+
+    @hp.tune({"width": hp.Int(8, 16)}, study="mlp", db=db, seed=0)
+    def train(width: int) -> float:
+        model = MLPClassifier((width,), max_iter=100_000, tol=0.0, n_iter_no_change=10**9)
+        return float(np.mean(cross_val_score(model, x, y, cv=3, error_score=np.nan)))
+
+    (trial,) = train.optimize(n_trials=1, trial_timeout=1).trials
+    assert trial.state is TrialState.FAILED
+    assert trial.error == "timed out: the trial ran longer than trial_timeout=1 s"
