@@ -275,7 +275,8 @@ def optimize_here(
     :class:`CheckpointCollector`) and at the end. Files a killed process left behind
     are deleted first in any case. ``stops``: stop starting trials once the
     study reaches one (``max_budget`` budget steps trained in total, ``patience``
-    complete trials without improving on the best).
+    complete trials without improving on the best, a ``good_enough`` trial), and stop
+    each trial at its ``trial_timeout``.
     ``started_before``: in a worker process of ``n_jobs``, the study's started trials when
     the parent began the run, so that the trials of the other workers count as the run's
     (None: the run is this process's alone); a run that started none says so."""
