@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -82,6 +83,19 @@ def _ctrl_c_as_in_a_terminal() -> Iterator[None]:
 def db(tmp_path: Path) -> Path:
     """A fresh database path (the file does not exist yet)."""
     return tmp_path / "h.db"
+
+
+@pytest.fixture
+def paired_workloads(db: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``tests/workloads.py``, its studies in :func:`db` (``$HPOTRACK_DB``, which worker
+    processes inherit), each of the two workers of ``n_jobs=2`` waiting for the other to
+    start a trial (``HPOTRACK_TEST_PAIRED``), so that both run some."""
+    monkeypatch.setenv("HPOTRACK_DB", str(db))
+    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))  # for the workers
+    from tests import workloads
+
+    return workloads
 
 
 @pytest.fixture

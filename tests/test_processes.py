@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -157,14 +158,8 @@ def test_a_reader_reads_while_two_writers_write(tmp_path: Path) -> None:
     assert int(reader.stdout) == 150
 
 
-def test_n_jobs_starts_workers_that_share_the_study(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
-    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")  # both workers run trials
-    monkeypatch.syspath_prepend(str(ROOT))
-    from tests import workloads
-
+def test_n_jobs_starts_workers_that_share_the_study(paired_workloads: ModuleType) -> None:
+    workloads = paired_workloads
     study = workloads.slow.optimize(n_trials=20, n_jobs=2, progress=False)
     trials = study.trials
     assert [t.number for t in trials] == list(range(20))
@@ -889,16 +884,10 @@ def test_a_function_tuned_under_the_main_guard_with_n_jobs_says_the_fix(
     assert hp.load_study("s", db=tmp_path / "h.db").trials == []
 
 
-def test_max_budget_is_shared_by_worker_processes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_max_budget_is_shared_by_worker_processes(paired_workloads: ModuleType) -> None:
     """Two workers stop once the study's trials trained 60 epochs between them: the
     total is read from the database, so neither runs its own 60."""
-    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
-    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")  # both workers run trials
-    monkeypatch.syspath_prepend(str(ROOT))
-    from tests import workloads
-
+    workloads = paired_workloads
     study = workloads.halving.optimize(max_budget=60, n_jobs=2, progress=False)
     trials = study.trials
     assert len({t.pid for t in trials}) == 2
@@ -910,16 +899,12 @@ def test_max_budget_is_shared_by_worker_processes(
 
 
 def test_patience_is_counted_over_the_trials_of_every_worker_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    paired_workloads: ModuleType,
 ) -> None:
     """Two workers stop once 5 complete trials, whichever process ran them, finished
     after the study's best without improving on it: the count is read from the
     database, so at most the other worker's last trial goes past it."""
-    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
-    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")  # both workers run trials
-    monkeypatch.syspath_prepend(str(ROOT))
-    from tests import workloads
-
+    workloads = paired_workloads
     study = workloads.slow.optimize(n_trials=300, n_jobs=2, patience=5, progress=False)
     trials = study.trials
     best = study.best

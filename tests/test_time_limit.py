@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -210,13 +211,9 @@ def test_a_trial_timeout_outside_the_main_thread_is_refused_before_anything_is_s
 
 
 def test_worker_processes_stop_their_own_trials_at_the_timeout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    paired_workloads: ModuleType,
 ) -> None:
-    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "h.db"))
-    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")  # both workers run trials
-    monkeypatch.syspath_prepend(str(ROOT))
-    from tests import workloads
-
+    workloads = paired_workloads
     study = workloads.timed.optimize(n_trials=8, n_jobs=2, trial_timeout=1, progress=False)
     trials = study.trials
     assert len({t.pid for t in trials}) == 2
