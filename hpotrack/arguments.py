@@ -48,7 +48,18 @@ INSTEAD = {
     "load_if_exists": "a study that exists is always reopened (its declaration checked)",
     "callbacks": (
         "hpotrack has no callbacks: log from inside the function, and stop with "
-        "n_trials=, timeout=, max_budget= or patience= (trials without improvement)"
+        "n_trials=, timeout=, max_budget=, patience= (trials without improvement) or "
+        "good_enough= (a value that is enough)"
+    ),
+    "early_stopping": (
+        "train.optimize(patience=N) stops the search once N complete trials finished "
+        "after the best without improving on it; to stop poor trials early, use "
+        "method='sha', 'hyperband' or 'bohb' with budget=hp.Budget(min, max), or "
+        "method=hp.methods.TPE(pruner='median')"
+    ),
+    "time_limit": (
+        "train.optimize(timeout=...) stops the search after that many seconds, "
+        "train.optimize(trial_timeout=...) each trial that runs longer than that"
     ),
     "catch": (
         "a trial that raises is stored as failed and the search goes on, until "
@@ -86,9 +97,9 @@ INSTEAD = {
     "max_concurrent_trials": "n_jobs= of optimize() runs that many processes on this machine",
     "resources_per_trial": "n_jobs= of optimize() runs that many processes on this machine",
     "stop": (
-        "optimize() stops at n_trials=, timeout=, max_budget= or patience=, a trial at "
-        "trial_timeout= seconds or at its "
-        "budget's max, budget=hp.Budget(min, max) of @hp.tune"
+        "optimize() stops at n_trials=, timeout=, max_budget=, patience= or good_enough=, "
+        "a trial at trial_timeout= seconds or at its budget's max, "
+        "budget=hp.Budget(min, max) of @hp.tune"
     ),
     "max_t": "budget=hp.Budget(min, max) of @hp.tune: max is how far a trial may train",
     "grace_period": "budget=hp.Budget(min, max) of @hp.tune: no trial stops before min",

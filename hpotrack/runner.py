@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from hpotrack import limits
+from hpotrack import limits, time_limit
 from hpotrack.errors import (
     BudgetSpent,
     GoodEnough,
@@ -289,6 +289,10 @@ def optimize_here(
     done: list[tuple[Claimed, Outcome]] = []  # stored by the next ask, or at the end
     claims: list[Claimed] = []  # claimed and not run yet: given back if the loop stops
     deleted = False  # the study is gone: nothing is left to store or collect
+    # a trial stopped at its trial_timeout, whose outcome is not stored yet: what it may
+    # have left mid-save goes once it is (the start of the next run would find it too late
+    # for a long run that stops many such trials)
+    cut_short = False
     stopped = ""  # why the search stopped: said once the bar has drawn its last line
     study.remove_stray_checkpoint_files()
     try:
@@ -318,6 +322,9 @@ def optimize_here(
                         break
                     batch.asked(study.store.last_wait, contended=study.contended)
                     study.remove_files_of_lost_trials()
+                    if cut_short:
+                        study.remove_stray_checkpoint_files()
+                        cut_short = False
                     if collection is not None and collection.due():
                         collection.run()
                     if not claims:  # the deadline passed while the ask waited
@@ -328,6 +335,7 @@ def optimize_here(
                 )
                 done.append((claimed, outcome))
                 claims.pop(0)
+                cut_short = cut_short or time_limit.timed_out(outcome.error or "")
                 batch.ran()
                 ran += 1
                 bar.update()
@@ -346,6 +354,7 @@ def optimize_here(
                         f"{plural(len(failures), 'trial')} in a row failed in study "
                         f"{study.name!r}; "
                         f"stopping so you can look. The first one failed with:\n{failures[0]}"
+                        + _all_timed_out(failures, max_failures)
                     )
         study.remove_files_of_lost_trials()  # the ask that stopped may have found them
         if stopped:  # below the bar's last line, which reaches the target: not between
@@ -357,10 +366,25 @@ def optimize_here(
         if not deleted:
             with interrupts_held():
                 study.finish(done, claims)
+            if cut_short:
+                study.remove_stray_checkpoint_files()
             if collection is not None and collection.saved_since():
                 collection.run()
         study.store.checkpoint_wal()
     return Ran(ran, timed_out)
+
+
+def _all_timed_out(failures: list[str], max_failures: int) -> str:
+    """What to add to the error of ``failures`` in a row when every one timed out: a
+    search may meet several slow configurations in a row (a kernel SVM's large ``C``),
+    and the error named neither option that lets it go on past them."""
+    if not all(time_limit.timed_out(error) for error in failures):
+        return ""
+    which = "Each of them" if len(failures) > 1 else "It"
+    return (
+        f"\n{which} timed out: a longer trial_timeout, or a larger max_failures of "
+        f"@hp.tune ({max_failures} now), lets the search go on past slow configurations"
+    )
 
 
 class CheckpointCollector:

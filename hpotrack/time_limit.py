@@ -29,6 +29,16 @@ MAX_SECONDS = 2**31 - 1
 platform's ``time_t`` holds, 2**31 - 1 seconds where it has 32 bits."""
 
 
+TIMED_OUT = "timed out: the trial ran longer than trial_timeout="
+"""How the error of a trial the limit stopped begins (:attr:`TimeLimit.message`)."""
+
+
+def timed_out(error: str) -> bool:
+    """Whether ``error``, a failed trial's, is that of a trial its limit stopped (not a
+    failure of its function): slowness, which a longer limit lets through."""
+    return error.startswith(TIMED_OUT)
+
+
 class TrialTimedOut(BaseException):
     """Raised inside a trial's function once it has run ``trial_timeout`` seconds. A
     ``BaseException``, as ``KeyboardInterrupt`` is: a function's ``except Exception``
@@ -55,7 +65,7 @@ class TimeLimit:
     @property
     def message(self) -> str:
         """The failed trial's error."""
-        return f"timed out: the trial ran longer than trial_timeout={self.seconds:g} s"
+        return f"{TIMED_OUT}{self.seconds:g} s"
 
     def __enter__(self) -> TimeLimit:
         if self.seconds is not None:

@@ -59,6 +59,31 @@ def test_optunas_optimize_arguments_say_what_hpotrack_takes(tmp_path: Path) -> N
     assert len(train.optimize(n_trials=1).trials) == 1  # a right call still works
 
 
+@pytest.mark.parametrize(
+    ("keyword", "instead"),
+    [
+        ("early_stopping", "optimize(patience=N) stops the search once N complete trials"),
+        ("time_limit", "optimize(timeout=...) stops the search after that many seconds, "),
+        ("callbacks", "patience= (trials without improvement) or good_enough= (a value"),
+        ("stop", "n_trials=, timeout=, max_budget=, patience= or good_enough="),
+    ],
+)
+def test_a_stop_named_otherwise_says_which_of_optimizes_stops_does_it(
+    tmp_path: Path, keyword: str, instead: str
+) -> None:
+    """``optimize(early_stopping=5)`` or ``time_limit=3`` listed every option, but which
+    is meant is not clear from the names: early stopping is also the pruning of trials,
+    and a time limit that of the search or of each trial; the hints for Optuna's
+    callbacks and Ray's stop named every stop but good_enough, which such a callback
+    often makes."""
+    train = hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0)(objective)
+    with pytest.raises(CallError) as raised:
+        train.optimize(n_trials=1, **{keyword: 5})
+    assert str(raised.value).startswith(f"optimize() takes no {keyword}=: ")
+    assert instead in str(raised.value)
+    assert train.study.trials == []
+
+
 def test_optunas_load_study_arguments_name_load_studys_own(tmp_path: Path) -> None:
     """optuna.load_study(study_name=..., storage=...): the hint was "study= names the
     study", but load_study takes no study= (it takes the name first)."""

@@ -53,6 +53,39 @@ def test_a_trial_past_its_timeout_is_stopped_and_stored_as_failed_with_its_repor
     assert all(t.origin == "sampled" for t in trials)  # none queued to run again
 
 
+def test_trials_that_all_timed_out_stop_the_run_naming_what_lets_it_go_on(db: Path) -> None:
+    """``max_failures`` timed-out trials in a row stop the run, as any failures do: the
+    error said only "stopping so you can look", naming neither a longer
+    ``trial_timeout`` nor the ``max_failures`` that a search meeting several slow
+    configurations in a row needs; other failures are not said to have timed out."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, max_failures=2)
+    def train(x: float, trial: hp.Trial) -> float:
+        time.sleep(60)
+        return x
+
+    with pytest.raises(hp.TooManyFailures) as raised:
+        train.optimize(n_trials=5, trial_timeout=0.2)
+    assert str(raised.value).endswith(
+        "timed out: the trial ran longer than trial_timeout=0.2 s\n"
+        "Each of them timed out: a longer trial_timeout, or a larger max_failures of "
+        "@hp.tune (2 now), lets the search go on past slow configurations"
+    )
+    assert [t.state for t in train.study.trials] == [TrialState.FAILED] * 2
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0, max_failures=2)
+    def broken(x: float, trial: hp.Trial) -> float:
+        if trial.number == 2:  # the first of this run's failures: a bug, not slowness
+            raise ValueError("no data")
+        time.sleep(60)
+        return x
+
+    with pytest.raises(hp.TooManyFailures) as raised:
+        broken.optimize(n_trials=5, trial_timeout=0.2)
+    assert "ValueError: no data" in str(raised.value)
+    assert "Each of them timed out" not in str(raised.value)
+
+
 @pytest.mark.parametrize("catch", [Exception, BaseException])
 def test_a_function_that_catches_errors_does_not_outlive_its_timeout(
     db: Path, catch: type[BaseException]
@@ -264,6 +297,9 @@ def test_resume_trial_timeout_stops_the_resumed_trials(tmp_path: Path) -> None:
     assert code != 0 and "Traceback" not in output, output
     assert "but got --trial-timeout 10000000000.0: leave --trial-timeout out for no" in output
     assert len(hp.load_study("script", db=db).trials) == 3
+    code, output = invoke(db, "script", "--n-trials", "9", "--trial-timeout", "0.1")
+    assert code != 0 and "Traceback" not in output, output
+    assert "Each of them timed out: a longer --trial-timeout, or a larger max_failures" in output
 
 
 def test_a_real_model_that_trains_too_long_is_stopped_through_cross_validation(
@@ -288,3 +324,21 @@ def test_a_real_model_that_trains_too_long_is_stopped_through_cross_validation(
     (trial,) = train.optimize(n_trials=1, trial_timeout=1).trials
     assert trial.state is TrialState.FAILED
     assert trial.error == "timed out: the trial ran longer than trial_timeout=1 s"
+
+
+def test_what_a_trial_stopped_mid_save_left_goes_in_the_same_run(db: Path) -> None:
+    """A limit that lands in a checkpoint's save leaves its temporary file (as Ctrl-C
+    would); the run deletes it once the trial's end is stored, not a run later."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.save_checkpoint({"x": x}, step=1)
+        folder = next((db.parent / f"{db.name}.ckpt").iterdir())
+        (folder / f"trial-{trial.number}-step-2.pkl.1.abc.tmp").write_bytes(b"half")
+        time.sleep(60)
+        return x
+
+    study = train.optimize(n_trials=2, trial_timeout=0.3)
+    assert [t.error for t in study.trials] == [TIMED_OUT.replace("0.5", "0.3")] * 2
+    folder = next((db.parent / f"{db.name}.ckpt").iterdir())
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]

@@ -61,6 +61,7 @@ OPTION_NAMES = {
     "trial_timeout stops a trial": "--trial-timeout stops a trial",
     "but got trial_timeout=": "but got --trial-timeout ",
     "leave trial_timeout None": "leave --trial-timeout out",
+    "a longer trial_timeout": "a longer --trial-timeout",
     "stop by n_trials or timeout": "stop by --n-trials or --timeout",
 }
 WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
