@@ -39,6 +39,11 @@ class Stops:
     good_enough: float | None = None
     trial_timeout: float | None = None
 
+    @property
+    def may_end_the_search(self) -> bool:
+        """Whether one of these may end the search (all but ``trial_timeout``)."""
+        return any(stop is not None for stop in (self.max_budget, self.patience, self.good_enough))
+
 
 NO_STOPS = Stops()
 

@@ -148,14 +148,15 @@ def check_max_budget(max_budget: object, study: str, definition: StudyDefinition
         )
 
 
-def say_before_run(study: Study, target: int | None) -> None:
+def say_before_run(study: Study, target: int | None, other_stops: bool = False) -> None:
     """What ``optimize()`` says of the study once before a run that stops at ``target``
-    (None: when the method is exhausted): a target too short for the method, or the
-    count of trials that a run without one starts. Nothing when a target is reached
-    already: the run says so, and runs nothing."""
+    (None: when the method is exhausted, or at one of ``other_stops``: a timeout,
+    ``max_budget``, ``patience``, ``good_enough``): a target too short for the method,
+    or the count of trials that a run without one starts. Nothing when a target is
+    reached already: the run says so, and runs nothing."""
     history = study.refresh()
     if target is None:
-        _say_how_many_trials(study, history)
+        _say_how_many_trials(study, history, other_stops)
     elif target > history.n_started:
         _warn_if_none_can_complete(study, history, target)
         _warn_if_target_short(study, history, target)
@@ -190,20 +191,23 @@ def _warn_if_target_short(study: Study, history: History, target: int) -> None:
         log.warning("study %r: %s", study.name, why)
 
 
-def _say_how_many_trials(study: Study, history: History) -> None:
+def _say_how_many_trials(study: Study, history: History, other_stops: bool) -> None:
     """Without a target, say once how many trials the run starts before the method is
     exhausted, where it knows (grid: its cells no trial has); a grid of 10^5 cells ran
-    them all without a word of how many. Not when none is left: the run says why."""
+    them all without a word of how many. Not when none is left: the run says why. With
+    ``other_stops`` that count is at most: one of them may come first."""
     end = limits.method_end(history, study.method)
     if end is None or end <= history.n_started:
         return
     more = end - history.n_started
     so_far = f" ({end:,} in all)" if history.n_started else ""
     log.info(
-        "study %r: no n_trials given, so it runs until %s is done: %s more %s%s; pass "
-        "n_trials to stop sooner",
+        "study %r: no n_trials given, so it runs until %s is done%s: %s%s more %s%s; "
+        "pass n_trials to stop sooner",
         study.name,
         study.method.deciding(history).name,
+        " or another of its stops comes first" if other_stops else "",
+        "at most " if other_stops else "",
         f"{more:,}",
         "trial" if more == 1 else "trials",
         so_far,

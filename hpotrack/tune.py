@@ -309,7 +309,7 @@ class TunedFunction(Generic[R]):
         if n_trials is not None:
             opened.raise_target(n_trials)
         target = n_trials if n_trials is not None else opened.target
-        say_before_run(opened, target)
+        say_before_run(opened, target, timeout is not None or stops.may_end_the_search)
         if jobs > 1 and target is not None:  # no worker without a trial to run
             jobs = min(jobs, target - opened.refresh().n_started)
             if jobs == 1 and trial_timeout is not None and not in_main_thread():

@@ -227,3 +227,24 @@ def test_a_bad_good_enough_is_one_clear_error_and_stores_nothing(
     with pytest.raises(OptionError, match=r"^`good_enough` must be a finite number \(a value of"):
         by_number(db).optimize(n_trials=3, good_enough=good_enough)  # type: ignore[arg-type]
     assert not db.exists()
+
+
+def test_a_grid_without_n_trials_says_another_stop_may_come_first(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It said "runs until grid is done: 93 more trials", then stopped after 21 at its
+    patience."""
+    caplog.set_level(logging.INFO, logger="hpotrack")
+
+    @hp.tune({"x": hp.Int(0, 92)}, method="grid", study="g", db=db, seed=0)
+    def train(x: int) -> float:
+        return float((x - 10) ** 2)
+
+    study = train.optimize(patience=10)
+    assert len(study.trials) == 21
+    assert (
+        "no n_trials given, so it runs until grid is done or another of its stops comes "
+        "first: at most 93 more trials; pass n_trials to stop sooner"
+    ) in caplog.text
+    assert limits.Stops(good_enough=1.0).may_end_the_search
+    assert not limits.Stops(trial_timeout=1.0).may_end_the_search
