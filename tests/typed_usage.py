@@ -71,6 +71,8 @@ def use() -> None:
 
     study = train.optimize(n_trials=3, timeout=60.0, n_jobs=2, progress=False)
     assert_type(study, hp.Study)
+    stopped = train.optimize(n_trials=9, patience=3, good_enough=0.1, trial_timeout=30)
+    assert_type(stopped, hp.Study)
     assert_type(train.study, hp.Study)
     assert_type(hp.load_study("typed", db="h.db"), hp.Study)
 
