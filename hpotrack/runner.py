@@ -11,7 +11,6 @@ import functools
 import inspect
 import logging
 import signal
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -36,7 +35,7 @@ from hpotrack.provenance import SCRIPT_MODULES
 from hpotrack.records import TrialState
 from hpotrack.recovery import heartbeat_for
 from hpotrack.running_trial import running
-from hpotrack.signal_handlers import set_handler
+from hpotrack.signal_handlers import in_main_thread, set_handler
 from hpotrack.study import Claimed, Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
 from hpotrack.time_limit import TimeLimit, TrialTimedOut
@@ -166,7 +165,7 @@ def ctrl_c_noted() -> Iterator[CtrlC]:
     a Python handler (the default raises KeyboardInterrupt)."""
     noted = CtrlC()
     previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+    if not in_main_thread() or not callable(previous):
         yield noted
         return
 
@@ -187,7 +186,7 @@ def interrupts_held() -> Iterator[None]:
     """Ignore Ctrl-C while an interrupted run stores what it did: a second Ctrl-C (a
     user pressing it twice) would break that write and leave trials running, to be
     found lost later. Lasts milliseconds; only in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
+    if not in_main_thread():
         yield
         return
     previous = set_handler(signal.SIGINT, ignored)
@@ -220,7 +219,7 @@ def terminated_as_interrupted() -> Iterator[None]:
     its own during the run (a training library's handler that saves a checkpoint on
     pre-emption, say): that one stays, as it would without hpotrack; before, it was
     reset to the default, and the program's next SIGTERM killed it unsaved."""
-    main = threading.current_thread() is threading.main_thread()
+    main = in_main_thread()
     if not main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         yield
         return

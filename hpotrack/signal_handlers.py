@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,12 @@ Handler = Callable[[int, Any], Any]
 
 _hpotrack_handlers: weakref.WeakSet[Handler] = weakref.WeakSet()
 _before_hpotrack: dict[int, Any] = {}  # by signal: the disposition hpotrack's first replaced
+
+
+def in_main_thread() -> bool:
+    """Whether this is the main thread, the only one Python runs signal handlers in (and
+    the only one that may set them)."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def set_handler(signum: int, handler: Handler) -> Any:

@@ -18,11 +18,11 @@ function trainables have no such limit (Ray stops a trial at its next report).
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from typing import Any
 
 from hpotrack.errors import OptionError
+from hpotrack.signal_handlers import in_main_thread, set_handler
 
 MAX_SECONDS = 2**31 - 1
 """The longest ``trial_timeout`` (68 years): ``setitimer`` overflows past what the
@@ -70,7 +70,7 @@ class TimeLimit:
     def __enter__(self) -> TimeLimit:
         if self.seconds is not None:
             check_trial_timeout_can_run()
-            self._previous = signal.signal(signal.SIGALRM, self._expire)
+            self._previous = set_handler(signal.SIGALRM, self._expire)
             self._armed = True
             delay, interval = signal.setitimer(signal.ITIMER_REAL, self.seconds)
             self._replaced = (time.monotonic() + delay, interval) if delay > 0 else None
@@ -101,11 +101,6 @@ class TimeLimit:
         if self._replaced is not None:
             due, interval = self._replaced
             signal.setitimer(signal.ITIMER_REAL, max(due - time.monotonic(), 1e-6), interval)
-
-
-def in_main_thread() -> bool:
-    """Whether this is the main thread, the only one Python runs signal handlers in."""
-    return threading.current_thread() is threading.main_thread()
 
 
 def check_trial_timeout_can_run(*, in_workers: bool = False) -> None:

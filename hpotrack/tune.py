@@ -50,12 +50,13 @@ from hpotrack.provenance import (
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.run_checks import checked_run_options, checked_stops, say_before_run, whole_count
 from hpotrack.runner import Ran, optimize_here, run_trial, terminated_as_interrupted
+from hpotrack.signal_handlers import in_main_thread
 from hpotrack.signature import check_signature
 from hpotrack.space import Param, Space, Value
 from hpotrack.store import open_store
 from hpotrack.study import Outcome, Study, Worker
 from hpotrack.text import PREFIX, plural
-from hpotrack.time_limit import check_trial_timeout_can_run, in_main_thread
+from hpotrack.time_limit import check_trial_timeout_can_run
 from hpotrack.trial import Trial
 
 log = logging.getLogger("hpotrack")

@@ -342,3 +342,22 @@ def test_what_a_trial_stopped_mid_save_left_goes_in_the_same_run(db: Path) -> No
     assert [t.error for t in study.trials] == [TIMED_OUT.replace("0.5", "0.3")] * 2
     folder = next((db.parent / f"{db.name}.ckpt").iterdir())
     assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_process_forked_in_a_trial_gets_the_alarm_disposition_from_before(db: Path) -> None:
+    """The limit's handler is hpotrack's, so a child forked by the function (a fork
+    pool's worker) gets back what the process had, as for SIGINT and SIGTERM."""
+    import os
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        assert isinstance(signal.getsignal(signal.SIGALRM), type(TimeLimit(1.0)._expire))
+        child = os.fork()
+        if child == 0:  # the child: exit 0 when it got the default disposition back
+            os._exit(0 if signal.getsignal(signal.SIGALRM) is signal.SIG_DFL else 1)
+        _, status = os.waitpid(child, 0)
+        return float(os.waitstatus_to_exitcode(status))
+
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    (trial,) = train.optimize(n_trials=1, trial_timeout=30).trials
+    assert trial.state is TrialState.COMPLETE and trial.value == 0.0
