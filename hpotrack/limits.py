@@ -104,10 +104,10 @@ def batch_spends(history: History, claimed: Sequence[Claimed], stops: Stops) -> 
     (before any trial completed too: those numbered after the one that becomes the best
     count). Then the ask claims no more than the one it has, so a batch never takes a
     process further past a stop than one trial would."""
-    if not claimed:
+    patience = stops.patience
+    if not claimed or (patience is None and stops.max_budget is None):
         return False
     running = history.unfinished(TrialState.RUNNING)
-    patience = stops.patience
     if patience is not None and history.complete_since_best() + len(running) >= patience:
         return True
     if stops.max_budget is None:
