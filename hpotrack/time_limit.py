@@ -97,7 +97,8 @@ class TimeLimit:
             return
         self._set_back_done = True
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self._previous)
+        # None: a handler set outside Python, which Python cannot set again
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if self._previous is None else self._previous)
         if self._replaced is not None:
             due, interval = self._replaced
             signal.setitimer(signal.ITIMER_REAL, max(due - time.monotonic(), 1e-6), interval)

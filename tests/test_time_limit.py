@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -361,3 +362,22 @@ def test_a_process_forked_in_a_trial_gets_the_alarm_disposition_from_before(db: 
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     (trial,) = train.optimize(n_trials=1, trial_timeout=30).trials
     assert trial.state is TrialState.COMPLETE and trial.value == 0.0
+
+
+def test_a_handler_python_cannot_set_again_leaves_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``signal.signal`` returns None for a handler set outside Python (by a C
+    library); setting None back raised TypeError as the trial ended."""
+    from hpotrack import time_limit
+
+    real = time_limit.set_handler
+
+    def set_over_a_c_handler(signum: int, handler: Any) -> None:
+        real(signum, handler)
+        return None
+
+    monkeypatch.setattr(time_limit, "set_handler", set_over_a_c_handler)
+    with TimeLimit(5.0):
+        pass
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
