@@ -86,16 +86,23 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def paired_workloads(db: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+def workloads_in_db(db: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """``tests/workloads.py``, its studies in :func:`db` (``$HPOTRACK_DB``, which worker
-    processes inherit), each of the two workers of ``n_jobs=2`` waiting for the other to
-    start a trial (``HPOTRACK_TEST_PAIRED``), so that both run some."""
+    processes inherit, as they import it from this checkout)."""
     monkeypatch.setenv("HPOTRACK_DB", str(db))
-    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))  # for the workers
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
     from tests import workloads
 
     return workloads
+
+
+@pytest.fixture
+def paired_workloads(workloads_in_db: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """:func:`workloads_in_db`, each of the two workers of ``n_jobs=2`` waiting in its
+    first trial for the other to start one (``HPOTRACK_TEST_PAIRED``), so that both run
+    some: the wait is part of the trial, so not for trials with a ``trial_timeout``."""
+    monkeypatch.setenv("HPOTRACK_TEST_PAIRED", "1")
+    return workloads_in_db
 
 
 @pytest.fixture
