@@ -82,11 +82,11 @@ def reached(history: History, limit: int | None, stops: Stops, name: str) -> Sto
             f"study {name!r} has trial {best.number} at {best.value:g}, as good as "
             f"good_enough={good_enough:g}: the search is done"
         )
-    if patience is not None and best is not None and history.complete_since_best() >= patience:
-        waited = plural(history.complete_since_best(), "complete trial")
+    waited = history.complete_since_best()
+    if patience is not None and best is not None and waited >= patience:
         return PatienceSpent(
             f"study {name!r} has not improved on trial {best.number} ({best.value:g}) in "
-            f"the {waited} since: the patience of {patience} is spent"
+            f"the {plural(waited, 'complete trial')} since: the patience of {patience} is spent"
         )
     return None
 

@@ -127,9 +127,10 @@ class Study(StudyReader):
         ``done`` are outcomes of this worker's previous trials: they are stored in the
         same transaction (one commit per ask instead of two), and stored even when
         nothing is left to claim. Raises :class:`TargetReached` when ``limit`` trials
-        have started, :class:`BudgetSpent` or :class:`PatienceSpent` when one of
-        ``stops`` is reached, and ``SearchExhausted`` when the method has nothing
-        left, and only when not even one trial could be claimed.
+        have started, the :class:`StopSearch` of one of ``stops`` when it is reached
+        (:func:`hpotrack.limits.reached`: ``BudgetSpent``, ``PatienceSpent``,
+        ``GoodEnough``), and ``SearchExhausted`` when the method has nothing left, and
+        only when not even one trial could be claimed.
 
         The caller's two lists change exactly when the transaction commits (``done``
         emptied, the claimed trials appended to ``claims``), also when an interrupt

@@ -141,8 +141,10 @@ def test_a_limit_that_expires_after_its_block_raises_nothing() -> None:
     assert not limit.fired
     with pytest.raises(TrialTimedOut), TimeLimit(0.05):
         time.sleep(5)
-    with TimeLimit(None) as unlimited:  # no limit: no handler set
-        assert signal.getsignal(signal.SIGALRM) is not unlimited._expire
+    before = signal.getsignal(signal.SIGALRM)
+    with TimeLimit(None):  # no limit: no handler set, no timer started
+        assert signal.getsignal(signal.SIGALRM) is before
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 def test_a_timer_the_program_set_is_set_back_with_the_time_it_had_left(db: Path) -> None:
