@@ -26,7 +26,7 @@ from hpotrack.transfer import (
     validate_export,
     write_export,
 )
-from hpotrack.transfer.export import is_sqlite_file
+from hpotrack.transfer.export import is_regular_file, is_sqlite_file
 
 
 @cli.command()
@@ -192,6 +192,6 @@ def _optuna_reader(file: Path) -> OptunaReader | None:
                 f"hpotrack database's studies are read where they are (hpotrack --db {file} show)"
             )
         return optuna_db.read_optuna_database
-    if file.is_file() and optuna_journal.is_optuna_journal(file):
+    if is_regular_file(file) and optuna_journal.is_optuna_journal(file):
         return optuna_journal.read_optuna_journal
     return None

@@ -195,11 +195,20 @@ def refuse_a_database(target: Path, study: Study, fmt: str) -> None:
     )
 
 
+def is_regular_file(path: Path) -> bool:
+    """``path.is_file()``, False also where the path cannot be looked at (a name too
+    long for the system raises, ENAMETOOLONG): the reader of the file says why."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def is_sqlite_file(path: Path) -> bool:
     """Whether ``path`` is a regular file that starts as an SQLite database does (its
     first 16 bytes read, not the whole file; a FIFO is never opened: that would wait for
     a writer)."""
-    if not path.is_file():
+    if not is_regular_file(path):
         return False
     try:
         with path.open("rb") as file:

@@ -559,3 +559,14 @@ def test_import_errors_about_optuna_databases_are_one_line_and_store_nothing(
         assert_user_error(result, message)
         assert not (tmp_path / "new.db").exists()
     assert export.exists()
+
+
+def test_import_of_a_name_too_long_for_the_system_is_one_line(tmp_path: Path) -> None:
+    """Found by the random-arguments test: ``Path.is_file()`` raises ENAMETOOLONG (it
+    is quiet about a missing file only), so the look for an Optuna file failed with a
+    traceback before the reader could say why it cannot read the file."""
+    name = "n=" + "9" * 5000
+    result = invoke("--db", tmp_path / "h.db", "import", name)
+    assert_user_error(result, "cannot read n=999")
+    assert "File name too long" in result.stderr
+    assert not (tmp_path / "h.db").exists()
