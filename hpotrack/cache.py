@@ -30,6 +30,7 @@ class TrialCache:
         self.ids: list[int] = []  # by trial number
         self._seq = 0  # the latest change applied
         self._version: object = None  # Store.version() the cache is at (None: none)
+        self.stop_requests = 0  # the study's, as of the last read (Store.request_stop)
 
     def read_changes(self, snapshot: Store | None = None) -> int:
         """Apply the trials changed since the last read; returns how many there were.
@@ -42,8 +43,10 @@ class TrialCache:
         history = self.history
         known = len(history.trials)
         with store.reading():  # committed rows only: none another thread may roll back
-            if not store.study_exists(self._row.id):
+            stop_requests = store.stop_requests(self._row.id)  # read with the trials: free
+            if stop_requests is None:
                 raise StudyDeleted.while_used(self._row.name, self._store.path)
+            self.stop_requests = stop_requests
             changes = store.trials_since(self._row.id, self._seq, known)
         self._version = version if snapshot is None else None  # None: the next read looks
         with history.batch():  # the first read applies every trial

@@ -59,6 +59,11 @@ class PatienceSpent(StopSearch):
     one without improving on it."""
 
 
+class StopRequested(StopSearch):
+    """The study was asked to stop (``hpotrack stop``, ``Study.stop()``) after the run
+    began."""
+
+
 class CallError(HpotrackError, TypeError):
     """A call of hpotrack with an argument it does not take (another library's habit:
     ``storage=``, ``callbacks=``), said with what hpotrack takes instead."""

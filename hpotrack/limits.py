@@ -2,7 +2,8 @@
 or the run's :class:`Stops` say so (``max_budget``, budget steps trained in total, is
 spent, or could be by the trials already running; ``patience`` complete trials went by
 without improving on the best; a trial is ``good_enough``), all functions of the
-study's history, or the run's deadline has passed. For
+study's history; or the study was asked to stop after the run began; or the run's
+deadline has passed. For
 :meth:`hpotrack.study.Study.claim` and the run loop.
 """
 
@@ -13,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hpotrack.claims import Claimed
-from hpotrack.errors import BudgetSpent, GoodEnough, PatienceSpent, StopSearch, TargetReached
+from hpotrack.errors import (
+    BudgetSpent,
+    GoodEnough,
+    PatienceSpent,
+    StopRequested,
+    StopSearch,
+    TargetReached,
+)
 from hpotrack.methods.base import Method
 from hpotrack.methods.history import History
 from hpotrack.records import TrialState, is_better
@@ -32,12 +40,15 @@ class Stops:
     the search to stop (Hyperopt's ``loss_threshold``). And what ends one of its
     trials: ``trial_timeout``, the seconds a trial may run (:mod:`hpotrack.time_limit`).
     Checked by :func:`hpotrack.run_checks.checked_stops`, which needs the study's
-    definition for ``max_budget``."""
+    definition for ``max_budget``. And ``stop_requests``, how many times the study had
+    been asked to stop when the run began (``hpotrack stop``): one more ends the run
+    (None: requests do not end it, as in a loop of the user's own asks)."""
 
     max_budget: float | None = None
     patience: int | None = None
     good_enough: float | None = None
     trial_timeout: float | None = None
+    stop_requests: int | None = None
 
     @property
     def may_end_the_search(self) -> bool:
@@ -48,9 +59,17 @@ class Stops:
 NO_STOPS = Stops()
 
 
-def reached(history: History, limit: int | None, stops: Stops, name: str) -> StopSearch | None:
-    """Why study ``name`` may start no more trials (``limit`` of them started, or one of
-    ``stops`` reached), as the error to raise; None while it may."""
+def reached(
+    history: History, limit: int | None, stops: Stops, name: str, stop_requests: int = 0
+) -> StopSearch | None:
+    """Why study ``name`` may start no more trials (``limit`` of them started, one of
+    ``stops`` reached, or its ``stop_requests`` grew since the run began), as the error
+    to raise; None while it may."""
+    if stops.stop_requests is not None and stop_requests > stops.stop_requests:
+        return StopRequested(
+            f"study {name!r} was asked to stop after this run began (hpotrack stop, "
+            "Study.stop()): it starts no more trials; a new run goes on"
+        )
     started = history.n_started
     if limit is not None and started >= limit:
         queued = len(history.unfinished(TrialState.QUEUED))

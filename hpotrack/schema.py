@@ -214,6 +214,13 @@ def _migrate_8_to_9(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE trials ADD COLUMN chosen_by TEXT")
 
 
+def _migrate_9_to_10(db: sqlite3.Connection) -> None:
+    """How many times the study was asked to stop (``hpotrack stop``, ``Study.stop()``):
+    a run notes the count when it begins and starts no trial once it has grown, in every
+    process, and a run begun after a stop is not affected by it."""
+    db.execute("ALTER TABLE studies ADD COLUMN stop_requests INTEGER NOT NULL DEFAULT 0")
+
+
 class KeptObjectError(Exception):
     """A view or trigger saved in the file that a migration could not make again."""
 
@@ -276,6 +283,7 @@ MIGRATIONS = (
     _migrate_6_to_7,
     _migrate_7_to_8,
     _migrate_8_to_9,
+    _migrate_9_to_10,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -126,8 +126,24 @@ class Store(TrialReads, TrialWrites, Connection):
         return found is not None
 
     def study_exists(self, study_id: int) -> bool:
-        found = self.conn.execute("SELECT 1 FROM studies WHERE id = ?", (study_id,)).fetchone()
-        return found is not None
+        return self.stop_requests(study_id) is not None
+
+    def stop_requests(self, study_id: int) -> int | None:
+        """How many times study ``study_id`` was asked to stop (None: no such study),
+        one lookup by primary key (:meth:`request_stop`)."""
+        found = self.conn.execute(
+            "SELECT stop_requests FROM studies WHERE id = ?", (study_id,)
+        ).fetchone()
+        return None if found is None else int(found[0])
+
+    def request_stop(self, study_id: int) -> bool:
+        """Count one more request to stop study ``study_id``: every run of it begun
+        before starts no more trials (:class:`hpotrack.limits.Stops`). False when there
+        is no such study."""
+        cursor = self.conn.execute(
+            "UPDATE studies SET stop_requests = stop_requests + 1 WHERE id = ?", (study_id,)
+        )
+        return cursor.rowcount == 1
 
     def list_studies(self) -> list[StudyRow]:
         rows = self.conn.execute(

@@ -27,7 +27,7 @@ from typing import Any
 from hpotrack import checkpoint_sweeps, claims, limits, lost, queueing, retries
 from hpotrack.checkmap import with_checks
 from hpotrack.claims import Claimed, Outcome, Worker, finished
-from hpotrack.errors import StopSearch
+from hpotrack.errors import StopSearch, StudyDeleted
 from hpotrack.handles import TrialCheckpoints, TrialChecks
 from hpotrack.methods.base import Proposal, checked
 from hpotrack.provenance import hostname
@@ -101,6 +101,23 @@ class Study(StudyReader):
             return queueing.queue(
                 self._store, self._row.id, history, self.space, given, skip_if_exists=skip_if_exists
             )
+
+    def stop(self) -> None:
+        """Ask every run of this study begun before now, in any process on its file, to
+        start no more trials: each finishes the trials it is running, stores them and
+        returns (Optuna's ``study.stop()``, across processes; ``hpotrack stop STUDY``).
+        A run begun after it is not affected, nor is a loop of your own calling the
+        tuned function's ``ask()``."""
+        with self._store.write():
+            if not self._store.request_stop(self._row.id):
+                raise StudyDeleted.while_used(self.name, self._store.path)
+
+    @property
+    def stop_requests(self) -> int:
+        """How many times the study was asked to stop (:meth:`stop`), as read now."""
+        with self._using:
+            self.refresh()
+            return self._cache.stop_requests
 
     def raise_target(self, n_trials: int) -> None:
         """Make the stored target at least ``n_trials`` (never lowers it)."""
@@ -233,12 +250,17 @@ class Study(StudyReader):
     def _guess(self, limit: int | None, stops: limits.Stops) -> tuple[int, Proposal] | None:
         """(number, proposal) the method would make now, if a new trial is due."""
         history = self._cache.history
-        if history.count(TrialState.QUEUED) or limits.reached(history, limit, stops, self.name):
+        if history.count(TrialState.QUEUED) or self._stop(limit, stops) is not None:
             return None
         try:
             return history.next_number, self.method.ask(history)
         except StopSearch:
             return None
+
+    def _stop(self, limit: int | None, stops: limits.Stops) -> StopSearch | None:
+        """Why no trial may start now, of the trials read so far (:func:`limits.reached`)."""
+        cache = self._cache
+        return limits.reached(cache.history, limit, stops, self.name, cache.stop_requests)
 
     def _claim(
         self,
@@ -254,7 +276,7 @@ class Study(StudyReader):
         if time.monotonic() >= self._next_recovery and self.recover_lost():
             history = self.refresh()
             guess = None
-        stop = limits.reached(history, limit, stops, self.name)
+        stop = self._stop(limit, stops)
         if stop is not None:
             raise stop
         if history.count(TrialState.QUEUED):

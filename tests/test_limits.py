@@ -8,11 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
 from hpotrack import limits
 from hpotrack.claims import Claimed
-from hpotrack.errors import OptionError, PatienceSpent
+from hpotrack.cli import cli
+from hpotrack.errors import OptionError, PatienceSpent, StopRequested, StudyDeleted
 from hpotrack.methods.history import History
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Float, Space
@@ -248,3 +250,54 @@ def test_a_grid_without_n_trials_says_another_stop_may_come_first(
     ) in caplog.text
     assert limits.Stops(good_enough=1.0).may_end_the_search
     assert not limits.Stops(trial_timeout=1.0).may_end_the_search
+
+
+# -- stop requests -----------------------------------------------------------------------
+
+
+def test_a_stop_request_ends_a_run_begun_before_it_and_only_when_watched() -> None:
+    history = finished(1.0)
+    watching = limits.Stops(stop_requests=2)
+    assert limits.reached(history, None, watching, "s", stop_requests=2) is None
+    stop = limits.reached(history, None, watching, "s", stop_requests=3)
+    assert isinstance(stop, StopRequested)
+    assert str(stop) == (
+        "study 's' was asked to stop after this run began (hpotrack stop, Study.stop()): it "
+        "starts no more trials; a new run goes on"
+    )
+    assert limits.reached(history, None, limits.NO_STOPS, "s", stop_requests=3) is None
+
+
+def test_a_trial_that_stops_its_study_is_the_runs_last_and_is_stored(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Study.stop()`` from inside trial 2 (another handle on the file, as a callback
+    of another library would hold): trial 2 is stored complete and no trial starts after
+    it; the next run goes on, and so does a loop of the user's own asks."""
+    caplog.set_level(logging.INFO, logger="hpotrack")
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        if trial.number == 2:
+            hp.load_study("s", db=db).stop()
+        return x
+
+    study = train.optimize(n_trials=10)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
+    assert study.stop_requests == 1
+    assert "study 's' was asked to stop after this run began" in caplog.text
+    trial = train.ask()  # not a run: nothing it began is stopped
+    train.tell(trial, 0.5)
+    assert len(train.optimize(n_trials=6).trials) == 6
+
+
+def test_stopping_a_study_deleted_meanwhile_says_so(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    study = train.optimize(n_trials=1)
+    deleted = CliRunner().invoke(cli, ["--db", str(db), "delete", "s", "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+    with pytest.raises(StudyDeleted, match=r"study 's' was deleted from .* while this process"):
+        study.stop()

@@ -6,7 +6,7 @@ import errno
 import io
 import sys
 
-from hpotrack.cli import inspect, lineage_tree, manage, plot, resume, show, transfer
+from hpotrack.cli import inspect, lineage_tree, manage, plot, resume, show, stop, transfer
 from hpotrack.cli.common import cli
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "plot",
     "resume",
     "show",
+    "stop",
     "transfer",
 ]
 

@@ -1,0 +1,157 @@
+"""``hpotrack stop``: every process running a study starts no more trials."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import hpotrack as hp
+from hpotrack.cli import cli
+from hpotrack.records import TrialState
+from tests.faultworker import CLI, ROOT
+
+SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    import hpotrack as hp
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db="h.db", seed=0)
+    def train(x, trial):
+        if os.environ.get("HANG_IN_TRIAL") and trial.number == 0:
+            Path("inside").write_text(str(os.getpid()))
+            time.sleep(600)
+        time.sleep(0.2)
+        return x
+
+    if __name__ == "__main__":
+        train.optimize(n_trials=100_000, n_jobs=int(sys.argv[1]), progress=False)
+        print("returned")
+    """
+)
+
+
+def invoke(db: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--db", str(db), *args])
+
+
+def start(folder: Path, n_jobs: int, **env: str) -> subprocess.Popen[str]:
+    (folder / "job.py").write_text(SCRIPT)
+    return subprocess.Popen(
+        [sys.executable, "job.py", str(n_jobs)],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def until(condition: object, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def trials(db: Path) -> list[hp.TrialRecord]:
+    return hp.load_study("s", db=db).trials if db.exists() else []
+
+
+def test_stop_ends_every_run_of_the_study_in_every_process(tmp_path: Path) -> None:
+    """Two runs started by hand, one of them with two worker processes: after ``stop
+    --wait`` returns no trial runs and none starts, each run returns normally, saying
+    why, and every trial it ran is stored complete."""
+    db = tmp_path / "h.db"
+    runs = [start(tmp_path, 2), start(tmp_path, 1)]
+    try:
+        until(lambda: len({t.pid for t in trials(db)}) >= 3, "three processes running trials")
+        stopped = subprocess.run(
+            [sys.executable, "-c", CLI, "--db", str(db), "stop", "s", "--wait"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.startswith("asked the runs of study 's' to stop")
+        assert stopped.stdout.endswith("study 's' has no trial running\n")
+        after_wait = trials(db)
+        assert not [t for t in after_wait if t.state is TrialState.RUNNING]
+        for run in runs:
+            out, err = run.communicate(timeout=120)
+            assert run.returncode == 0, err
+            assert out == "returned\n"
+            assert "was asked to stop after this run began" in err
+    finally:
+        for run in runs:
+            run.kill()
+            run.wait()
+    stored = trials(db)
+    assert stored == after_wait  # nothing started after --wait returned
+    assert {t.state for t in stored} == {TrialState.COMPLETE}
+    assert [t.number for t in stored] == list(range(len(stored)))
+
+
+def test_a_run_begun_after_a_stop_runs_and_says_nothing_of_it(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=2, progress=False)
+    result = invoke(db, "stop", "s")
+    assert result.exit_code == 0, result.output
+    assert result.output == "asked the runs of study 's' to stop; none of its trials is running\n"
+    assert len(train.optimize(n_trials=5, progress=False).trials) == 5
+
+
+def test_stop_names_the_running_trials_and_wait_skips_those_of_a_dead_worker(
+    tmp_path: Path,
+) -> None:
+    """A worker killed with kill -9 leaves its trial running in the file until a run
+    finds it lost; ``--wait`` does not wait for it (nobody would finish it)."""
+    db = tmp_path / "h.db"
+    hung = start(tmp_path, 1, HANG_IN_TRIAL="1")
+    try:
+        until(lambda: (tmp_path / "inside").exists(), "trial 0 to start")
+        result = invoke(db, "stop", "s")
+        assert result.exit_code == 0, result.output
+        assert result.output == (
+            "asked the runs of study 's' to stop: they start no more trials, and finish "
+            "the 1 running trial (0) first (--wait waits for them)\n"
+        )
+        os.kill(hung.pid, signal.SIGKILL)
+        hung.wait(timeout=60)
+    finally:
+        hung.kill()
+        hung.wait()
+    result = invoke(db, "stop", "s", "--wait")
+    assert result.exit_code == 0, result.output
+    assert result.output == "asked the runs of study 's' to stop; none of its trials is running\n"
+    assert [t.state for t in trials(db)] == [TrialState.RUNNING]  # stop --wait changed nothing
+
+
+@pytest.mark.parametrize("args", [["stop", "nope"], ["stop"], ["stop", "s", "--now"]])
+def test_stop_refuses_bad_input_in_one_line(tmp_path: Path, args: list[str]) -> None:
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=1, progress=False)
+    result = invoke(db, *args)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert result.output.count("Error: ") == 1
+    assert hp.load_study("s", db=db).stop_requests == 0
