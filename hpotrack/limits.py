@@ -10,8 +10,9 @@ deadline has passed. For
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hpotrack.claims import Claimed
 from hpotrack.errors import (
@@ -57,6 +58,31 @@ class Stops:
 
 
 NO_STOPS = Stops()
+STORED = ("max_budget", "patience", "good_enough", "trial_timeout")
+"""The stops a study keeps of its last run, for ``hpotrack resume`` (by these names)."""
+
+
+def stored(stops: Stops) -> dict[str, float]:
+    """The stops of ``stops`` to keep with the study (those given), by name."""
+    given = {name: getattr(stops, name) for name in STORED}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def from_stored(data: Mapping[str, object]) -> Stops:
+    """The :class:`Stops` kept with a study (:func:`stored`). A name this version does
+    not know (a newer one wrote it) or a value that is not a number is left out: the
+    stops are checked again as a run's are before they are used."""
+
+    def number(name: str) -> Any:
+        value = data.get(name)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    return Stops(
+        max_budget=number("max_budget"),
+        patience=number("patience"),
+        good_enough=number("good_enough"),
+        trial_timeout=number("trial_timeout"),
+    )
 
 
 def reached(

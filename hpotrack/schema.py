@@ -215,10 +215,16 @@ def _migrate_8_to_9(db: sqlite3.Connection) -> None:
 
 
 def _migrate_9_to_10(db: sqlite3.Connection) -> None:
-    """How many times the study was asked to stop (``hpotrack stop``, ``Study.stop()``):
-    a run notes the count when it begins and starts no trial once it has grown, in every
-    process, and a run begun after a stop is not affected by it."""
+    """How a study's runs stop. ``stop_requests``: how many times the study was asked
+    to stop (``hpotrack stop``, ``Study.stop()``); a run notes the count when it begins
+    and starts no trial once it has grown, in every process, and a run begun after a
+    stop is not affected by it. ``last_stops``: the stops of the study's last run
+    (``max_budget``, ``patience``, ``good_enough``, ``trial_timeout``: JSON keyed by
+    those names), which ``hpotrack resume`` continues with: after a crash, a resume not
+    given them again ran past the patience and without a time limit per trial; NULL for
+    studies last run before (not known)."""
     db.execute("ALTER TABLE studies ADD COLUMN stop_requests INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE studies ADD COLUMN last_stops TEXT")
 
 
 class KeptObjectError(Exception):

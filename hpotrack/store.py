@@ -14,7 +14,7 @@ import os
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ class StudyRow:
     created: float
     retries: int = 1
     budget: dict[str, Any] | None = None
+    last_stops: dict[str, Any] = field(default_factory=dict)  # of its last run
 
 
 class Store(TrialReads, TrialWrites, Connection):
@@ -108,7 +109,7 @@ class Store(TrialReads, TrialWrites, Connection):
     def find_study(self, name: str) -> StudyRow | None:
         row = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created, retries, budget FROM studies WHERE name = ?",
+            "created, retries, budget, last_stops FROM studies WHERE name = ?",
             (name,),
         ).fetchone()
         return None if row is None else _study_row(row)
@@ -148,7 +149,7 @@ class Store(TrialReads, TrialWrites, Connection):
     def list_studies(self) -> list[StudyRow]:
         rows = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created, retries, budget FROM studies ORDER BY name"
+            "created, retries, budget, last_stops FROM studies ORDER BY name"
         ).fetchall()
         return [_study_row(r) for r in rows]
 
@@ -389,6 +390,7 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
         created=row[9],
         retries=1 if row[10] is None else row[10],
         budget=json.loads(row[11]) if row[11] else None,
+        last_stops=json.loads(row[12]) if row[12] else {},
     )
 
 

@@ -119,6 +119,15 @@ class Study(StudyReader):
             self.refresh()
             return self._cache.stop_requests
 
+    def remember_stops(self, stops: limits.Stops) -> None:
+        """Keep ``stops`` as the study's last run's (:attr:`last_stops`), for ``hpotrack
+        resume``; written only when they differ from those kept."""
+        kept = limits.stored(stops)
+        with self._store.write():
+            row = self._store.find_study(self.name)
+            if row is not None and row.id == self.id and row.last_stops != kept:
+                self._store.update_study(self.id, last_stops=kept)
+
     def raise_target(self, n_trials: int) -> None:
         """Make the stored target at least ``n_trials`` (never lowers it)."""
         with self._store.write():

@@ -26,6 +26,7 @@ from hpotrack import lineage, lost, views
 from hpotrack.budget import Budget
 from hpotrack.cache import TrialCache
 from hpotrack.errors import TrialError, UnknownMethodError
+from hpotrack.limits import NO_STOPS, Stops, from_stored
 from hpotrack.methods.base import Method
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import from_json as method_from_json
@@ -120,6 +121,15 @@ class StudyReader:
         with self._store.reading():
             row = self._store.find_study(self.name)
         return None if row is None else row.target
+
+    @property
+    def last_stops(self) -> Stops:
+        """The stops of the study's last run (``max_budget``, ``patience``,
+        ``good_enough``, ``trial_timeout``; none given, or none known: no stops), which
+        ``hpotrack resume`` continues with unless told otherwise."""
+        with self._store.reading():
+            row = self._store.find_study(self.name)
+        return NO_STOPS if row is None else from_stored(row.last_stops)
 
     @property
     def db_path(self) -> Path:

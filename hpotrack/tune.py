@@ -308,6 +308,7 @@ class TunedFunction(Generic[R]):
         deadline = None if timeout is None else time.time() + timeout  # from this call on
         opened = self._open(db, study)
         stops = dataclasses.replace(stops, stop_requests=opened.stop_requests)  # from now on
+        opened.remember_stops(stops)  # hpotrack resume goes on with them
         if n_trials is not None:
             opened.raise_target(n_trials)
         target = n_trials if n_trials is not None else opened.target

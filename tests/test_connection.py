@@ -968,7 +968,7 @@ def test_a_schema_v5_file_keeps_its_ids_and_never_gives_them_again(tmp_path: Pat
         **before,
         "runs": [(*run, None) for run in before["runs"]],  # v7's column
         "trials": [(*trial, None, None) for trial in before["trials"]],  # v9's two
-        "studies": [(*study, 0) for study in before["studies"]],  # v10's count of stops
+        "studies": [(*study, 0, None) for study in before["studies"]],  # v10's two
     }
     kept = hp.load_study("v5-newest", db=db)
     assert [t.value for t in kept.trials] == [t[5] for t in before["trials"][4:]]
@@ -1379,13 +1379,14 @@ def test_an_interrupt_right_after_the_thread_lock_is_taken_leaves_it_free(
 SCHEMA_V9 = Path(__file__).with_name("data") / "schema_v9.db"  # see data/make_schema_v9.py
 
 
-def test_a_schema_v9_file_counts_the_requests_to_stop_its_studies_from_zero(
+def test_a_schema_v9_file_gains_stop_requests_from_zero_and_no_last_stops(
     tmp_path: Path,
 ) -> None:
     """A real file written at schema 9 (commit 96cf8b6), before studies counted the
-    requests to stop them: its studies start at none, ``hpotrack stop`` counts one on
-    the study it names (and ``--wait`` does not wait for the trial a gone worker left
-    running), and a run of the other study begun after is not stopped."""
+    requests to stop them and kept their last run's stops: its studies start at no
+    request and no stops known, ``hpotrack stop`` counts one on the study it names (and
+    ``--wait`` does not wait for the trial a gone worker left running), and a run of the
+    other study begun after is not stopped, and keeps its stops."""
     db = tmp_path / "old.db"
     shutil.copy(SCHEMA_V9, db)
     before = query(db, "SELECT * FROM trials ORDER BY id")
@@ -1393,9 +1394,9 @@ def test_a_schema_v9_file_counts_the_requests_to_stop_its_studies_from_zero(
     assert stopped.exit_code == 0, stopped.output
     assert "none of its trials is running" in stopped.output
     assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("10",)]
-    assert query(db, "SELECT name, stop_requests FROM studies ORDER BY name") == [
-        ("v9-running", 1),
-        ("v9-short", 0),
+    assert query(db, "SELECT name, stop_requests, last_stops FROM studies ORDER BY name") == [
+        ("v9-running", 1, None),
+        ("v9-short", 0, None),
     ]
     assert query(db, "SELECT * FROM trials ORDER BY id") == before
     close_stores()
@@ -1404,5 +1405,8 @@ def test_a_schema_v9_file_counts_the_requests_to_stop_its_studies_from_zero(
     def short(x: float) -> float:
         return x
 
-    study = short.optimize(n_trials=6, progress=False)
+    study = short.optimize(n_trials=6, progress=False, patience=10)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 6
+    assert query(db, "SELECT last_stops FROM studies WHERE name = 'v9-short'") == [
+        ('{"patience":10}',)
+    ]

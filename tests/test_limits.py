@@ -301,3 +301,33 @@ def test_stopping_a_study_deleted_meanwhile_says_so(db: Path) -> None:
     assert deleted.exit_code == 0, deleted.output
     with pytest.raises(StudyDeleted, match=r"study 's' was deleted from .* while this process"):
         study.stop()
+
+
+# -- the stops a study keeps of its last run ---------------------------------------------
+
+
+def test_the_stops_kept_are_those_given_and_read_back_leave_out_what_is_not_known() -> None:
+    stops = limits.Stops(patience=20, trial_timeout=600.0, stop_requests=3)
+    assert limits.stored(stops) == {"patience": 20, "trial_timeout": 600.0}
+    assert limits.from_stored(limits.stored(stops)) == limits.Stops(
+        patience=20, trial_timeout=600.0
+    )
+    newer = {"patience": 5, "min_delta": 0.1, "good_enough": True, "max_budget": "9"}
+    assert limits.from_stored(newer) == limits.Stops(patience=5)
+
+
+def test_each_run_keeps_its_stops_with_the_study(db: Path) -> None:
+    """``optimize()`` keeps the stops it was given, a run given none keeps none, and a
+    study another process reopened with new stops reads them (the row, not a cache)."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    study = train.optimize(n_trials=2, patience=7, good_enough=-1.0)
+    assert study.last_stops == limits.Stops(patience=7, good_enough=-1.0)
+    other = hp.load_study("s", db=db)
+    train.optimize(n_trials=3, max_budget=None, trial_timeout=30)
+    assert other.last_stops == limits.Stops(trial_timeout=30)
+    train.optimize(n_trials=4)
+    assert other.last_stops == limits.NO_STOPS

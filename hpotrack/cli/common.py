@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -443,6 +443,15 @@ def budget_text(budget: Budget | None) -> str | None:
         return None
     low, high = (b if isinstance(b, int) else f"{b:g}" for b in (budget.min, budget.max))
     return f"{budget.unit} {low}..{high}"
+
+
+def stop_flags(stops: Mapping[str, float]) -> str:
+    """Stops by name (:func:`hpotrack.limits.stored`) as ``hpotrack resume``'s flags
+    (``--patience 20 --trial-timeout 600``), each value as it is kept."""
+    return " ".join(
+        f"--{name.replace('_', '-')} {repr(value).removesuffix('.0')}"
+        for name, value in stops.items()
+    )
 
 
 def num(value: float | None) -> str:

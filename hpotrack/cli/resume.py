@@ -26,10 +26,12 @@ from hpotrack.cli.common import (
     WholeNumber,
     cli,
     quantity,
+    stop_flags,
     study_of,
     user_errors,
 )
 from hpotrack.errors import HpotrackError, MethodChangeRefused, StudyMismatchError
+from hpotrack.limits import Stops, from_stored, stored
 from hpotrack.lineage import best_result
 from hpotrack.loader import (
     CalledWhileImported,
@@ -113,6 +115,13 @@ WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
     help="Stop a trial that runs longer than this and store it as failed.",
 )
 @click.option(
+    "--no-stops",
+    "no_stops",
+    is_flag=True,
+    help="Leave out the stops of the study's last run (used unless given here: "
+    "--max-budget, --patience, --good-enough, --trial-timeout).",
+)
+@click.option(
     "--function",
     "function",
     default=None,
@@ -145,16 +154,22 @@ def resume(
     patience: int | None,
     good_enough: float | None,
     trial_timeout: float | None,
+    no_stops: bool,
     function: str | None,
     script_args: list[str] | None,
     progress: bool | None,
 ) -> None:
     """Continue STUDY toward its stored target (or --n-trials).
 
-    The script is imported, and run, with the arguments the study's first run gave it
-    (python train.py --data big: --data big), or with those of --args.
+    The stops of the study's last run (--max-budget, --patience, --good-enough,
+    --trial-timeout, as optimize() or resume was given them) apply again, unless given
+    here or left out with --no-stops. The script is imported, and run, with the
+    arguments the study's first run gave it (python train.py --data big: --data big),
+    or with those of --args.
     """
     opened = study_of(ctx, study)
+    given = Stops(max_budget, patience, good_enough, trial_timeout)
+    stops = given if no_stops else _with_last_stops(opened, given)
     reference = _reference(function) if function else opened.function
     recorded = stored_argv(opened.store.first_run_argv(opened.id))
     args = script_arguments(reference, recorded) if script_args is None else script_args
@@ -170,14 +185,25 @@ def resume(
             n_trials=n_trials,
             jobs=jobs,
             timeout=timeout,
-            max_budget=max_budget,
-            patience=patience,
-            good_enough=good_enough,
-            trial_timeout=trial_timeout,
+            stops=stops,
             progress=progress,
             moved=function is not None,
         )
     click.echo(_summary(result))
+
+
+def _with_last_stops(study: Study, given: Stops) -> Stops:
+    """``given``, each stop left out taken from the study's last run, saying which."""
+    last = study.last_stops
+    taken = {name: value for name, value in stored(last).items() if getattr(given, name) is None}
+    if not taken:
+        return given
+    click.echo(
+        f"resuming with the stops of the study's last run: {stop_flags(taken)} (flags "
+        "give others; --no-stops leaves them out)",
+        err=True,
+    )
+    return from_stored({**taken, **stored(given)})
 
 
 def _shell_words(text: str | None, param: click.Parameter) -> list[str] | None:
@@ -212,18 +238,15 @@ def _run(
     n_trials: int | None,
     jobs: int,
     timeout: float | None,
-    max_budget: float | None,
-    patience: int | None,
-    good_enough: float | None,
-    trial_timeout: float | None,
+    stops: Stops,
     progress: bool | None,
     moved: bool,
 ) -> Study:
     """Run the study as optimize() would, its errors said in resume's words; ``moved``:
     the function is the one --function names."""
     study = opened.name
-    stops = (timeout, max_budget, patience, good_enough)
-    if n_trials is None and opened.target is None and all(stop is None for stop in stops):
+    ends = timeout is not None or stops.may_end_the_search
+    if n_trials is None and opened.target is None and not ends:
         # a study run with optimize(max_budget=...) stores no target: name that option too
         steps = "" if opened.budget is None else f", --max-budget in {opened.budget.name}"
         click.echo(
@@ -241,10 +264,10 @@ def _run(
                 timeout=timeout,
                 n_jobs=jobs,
                 progress=progress,
-                max_budget=max_budget,
-                patience=patience,
-                good_enough=good_enough,
-                trial_timeout=trial_timeout,
+                max_budget=stops.max_budget,
+                patience=stops.patience,
+                good_enough=stops.good_enough,
+                trial_timeout=stops.trial_timeout,
             )
     except KeyboardInterrupt:
         click.echo(

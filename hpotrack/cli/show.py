@@ -20,6 +20,7 @@ from hpotrack.cli.common import (
     on_terminal,
     proposer,
     short,
+    stop_flags,
     store_of,
     study_of,
     terminal_width,
@@ -27,6 +28,7 @@ from hpotrack.cli.common import (
     when,
 )
 from hpotrack.cli.fitting import empty_columns, fit_studies, fitted_table, without
+from hpotrack.limits import stored
 from hpotrack.lineage import finals, segment_of
 from hpotrack.records import Origin, TrialRecord, TrialState
 from hpotrack.store import Proposed, Store, StudyRow
@@ -133,6 +135,9 @@ def show(
         click.echo(f"seed: {opened.seed}")  # what repeats the search (docs/resuming.md)
         if opened.budget is not None:
             click.echo(_budget_line(opened, opened.budget))
+        last_stops = stored(opened.last_stops)
+        if last_stops:  # what resume will run with
+            click.echo(f"stops of the last run: {stop_flags(last_stops)}")
         rows = _trial_rows(opened, trials, fmt)
         dropped = _dropped_columns(opened, rows)
         if dropped:  # one pass: a copy of each row (of 100,000) per column took 0.2 s

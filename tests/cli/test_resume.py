@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 
 import hpotrack as hp
 from hpotrack.cli import cli
+from hpotrack.limits import NO_STOPS, Stops
 from hpotrack.loader import using_argv
 
 SCRIPT = textwrap.dedent(
@@ -258,11 +259,16 @@ def test_resume_without_a_target_names_max_budget_for_a_study_with_a_budget(
     tmp_path: Path,
 ) -> None:
     """A study run with ``optimize(max_budget=...)`` (examples/bohb_mlp.py) stores no
-    target: resume runs until Ctrl-C, and its hint named only --n-trials."""
+    target: resume goes on with the last run's max_budget, and without it (--no-stops)
+    runs until Ctrl-C, and its hint named only --n-trials."""
     (tmp_path / "job.py").write_text(BUDGETED)
     subprocess.run([sys.executable, "job.py"], cwd=tmp_path, check=True, capture_output=True)
-    done = cli_process(tmp_path / "hpotrack.db", "resume", "script")  # the grid's last cell
-    assert done.returncode == 0, done.stderr
+    spent = cli_process(tmp_path / "hpotrack.db", "resume", "script")
+    assert spent.returncode == 0, spent.stderr
+    assert "resuming with the stops of the study's last run: --max-budget 9 (" in spent.stderr
+    assert "nothing to run (pass a larger --max-budget to train more)" in spent.stderr
+    done = cli_process(tmp_path / "hpotrack.db", "resume", "script", "--no-stops")
+    assert done.returncode == 0, done.stderr  # the grid's last cell
     hint = "no stored target: running until the method is exhausted or Ctrl-C"
     stops = "--max-budget in epochs, or --patience in trials without improvement"
     assert f"{hint} (pass --n-trials to set one, {stops})" in done.stderr
@@ -295,6 +301,41 @@ def test_resume_patience_stops_once_that_many_trials_went_by_without_improving(
     code, output = invoke(db, "script", "--patience", "0")
     assert code == 2 and "Invalid value for '--patience'" in output
     assert len(hp.load_study("script", db=db).trials) == 5
+
+
+def test_resume_goes_on_with_the_stops_of_the_last_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resume not given the stops again (after a crash, say) ran past the patience of
+    the run it continues; now it takes each stop it is not given from the last run,
+    saying so, and --no-stops leaves them out. ``show`` says what resume will use."""
+    by_number = SCRIPT.replace("def train(x):\n    return x", "def train(x, trial):\n"
+                               "    return [3, 1, 2, 2, 2, 2, 2, 2][trial.number]")  # fmt: skip
+    _, db = make_study(tmp_path, text=by_number)  # best: trial 1; trial 2 since
+    code, output = invoke(
+        db, "script", "--n-trials", "8", "--patience", "3", "--trial-timeout", "1.5"
+    )
+    assert code == 0 and "5 trials (5 complete)" in output, output
+    assert (
+        "stops of the last run: --patience 3 --trial-timeout 1.5\n"
+        in in_process(db, "show", "script").output
+    )
+    code, output = invoke(db, "script", "--n-trials", "8")
+    assert code == 0, output
+    assert (
+        "resuming with the stops of the study's last run: --patience 3 --trial-timeout 1.5 "
+        "(flags give others; --no-stops leaves them out)\n"
+    ) in output
+    assert "nothing to run (pass a larger --patience to search on)" in caplog.text
+    code, output = invoke(db, "script", "--n-trials", "8", "--patience", "4")
+    assert code == 0 and "6 trials (6 complete)" in output, output
+    assert "the study's last run: --trial-timeout 1.5 (flags" in output
+    assert hp.load_study("script", db=db).last_stops == Stops(patience=4, trial_timeout=1.5)
+    code, output = invoke(db, "script", "--n-trials", "8", "--no-stops")
+    assert code == 0 and "8 trials (8 complete)" in output, output
+    assert "resuming with the stops" not in output
+    assert hp.load_study("script", db=db).last_stops == NO_STOPS
+    assert "stops of the last run" not in in_process(db, "show", "script").output
 
 
 def test_resume_good_enough_stops_once_a_trial_is_that_good(
