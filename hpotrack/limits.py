@@ -9,6 +9,7 @@ deadline has passed. For
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -94,7 +95,8 @@ def reached(
     if stops.stop_requests is not None and stop_requests > stops.stop_requests:
         return StopRequested(
             f"study {name!r} was asked to stop after this run began (hpotrack stop, "
-            "Study.stop()): it starts no more trials; a new run goes on"
+            "Study.stop()): it starts no more trials; a run begun from now on goes on "
+            f"(hpotrack resume {shlex.quote(name)})"
         )
     started = history.n_started
     if limit is not None and started >= limit:

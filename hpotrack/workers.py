@@ -126,13 +126,22 @@ def run_workers(
             if jobs <= 0 or (deadline is not None and time.time() >= deadline):
                 log.warning("a worker process died (%s); the others finished the run", how)
                 break
+            requeued = (
+                f": {plural(lost, 'trial')} lost, queued again as retries= allow" if lost else ""
+            )
+            if stops.stop_requests is not None and study.stop_requests > stops.stop_requests:
+                # new workers would only find the request (hpotrack stop) and end
+                log.warning(
+                    "a worker process died (%s)%s; the study was asked to stop, so no new "
+                    "worker starts",
+                    how,
+                    requeued,
+                )
+                break
             if none_ran:  # every worker killed as it started: new ones might be too, forever
                 raise HpotrackError(
                     f"the worker processes died ({how}) before any of them started a trial"
                 )
-            requeued = (
-                f": {plural(lost, 'trial')} lost, queued again as retries= allow" if lost else ""
-            )
             log.warning(
                 "a worker process died (%s)%s; starting %s",
                 how,

@@ -263,7 +263,7 @@ def test_a_stop_request_ends_a_run_begun_before_it_and_only_when_watched() -> No
     assert isinstance(stop, StopRequested)
     assert str(stop) == (
         "study 's' was asked to stop after this run began (hpotrack stop, Study.stop()): it "
-        "starts no more trials; a new run goes on"
+        "starts no more trials; a run begun from now on goes on (hpotrack resume s)"
     )
     assert limits.reached(history, None, limits.NO_STOPS, "s", stop_requests=3) is None
 

@@ -1206,3 +1206,31 @@ def test_a_process_a_trial_started_that_ignores_sigterm_is_killed_when_its_worke
     for pid in children:
         said = f"process {pid}, started by a trial, did not end within 0.2 s of SIGTERM"
         assert stderr.count(said) == 1, stderr
+
+
+def test_a_worker_that_dies_after_a_stop_request_is_not_replaced(tmp_path: Path) -> None:
+    """Trial 0 asks the study to stop (hpotrack stop from another terminal, as well) and
+    its worker is then killed with kill -9: the run ends when the other worker has
+    finished its trial, saying so; it started two new workers only to have them find the
+    request and end."""
+    done = run_source(
+        tmp_path,
+        "import os, signal, time\n"
+        "import hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, method='random', study='s', db='h.db', seed=0)\n"
+        "def f(x, trial):\n"
+        "    if trial.number == 0:\n"
+        "        hp.load_study('s', db='h.db').stop()\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    time.sleep(0.2)\n"
+        "    return x\n"
+        "if __name__ == '__main__':\n"
+        "    print(len(f.optimize(n_trials=100, n_jobs=2).trials))\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "starting" not in done.stderr, done.stderr
+    (died,) = [line for line in done.stderr.splitlines() if "worker process died" in line]
+    assert died.startswith("[hpotrack] a worker process died (killed by signal 9)")
+    assert died.endswith("; the study was asked to stop, so no new worker starts"), died
+    pids = {t.pid for t in hp.load_study("s", db=tmp_path / "h.db").trials}
+    assert len(pids - {None}) <= 2  # the two workers of the run, no replacement

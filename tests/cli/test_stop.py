@@ -137,8 +137,45 @@ def test_stop_names_the_running_trials_and_wait_skips_those_of_a_dead_worker(
         hung.wait()
     result = invoke(db, "stop", "s", "--wait")
     assert result.exit_code == 0, result.output
-    assert result.output == "asked the runs of study 's' to stop; none of its trials is running\n"
+    assert result.output == (  # what show counts as running, with the worker gone, too
+        "asked the runs of study 's' to stop; none of its trials is running (trial 0 reads "
+        "running, but its worker is gone: the study's next run marks it lost and retries it)\n"
+    )
     assert [t.state for t in trials(db)] == [TrialState.RUNNING]  # stop --wait changed nothing
+
+
+def test_ctrl_c_during_wait_says_the_request_stands(tmp_path: Path) -> None:
+    """Ctrl-C while ``stop --wait`` waits ends the wait, not the request: one line that
+    says so and names the running trials, exit code 130, not click's "Aborted!"."""
+    db = tmp_path / "h.db"
+    hung = start(tmp_path, 1, HANG_IN_TRIAL="1")
+    try:
+        until(lambda: (tmp_path / "inside").exists(), "trial 0 to start")
+        waiting = subprocess.Popen(
+            [sys.executable, "-c", CLI, "--db", str(db), "stop", "s", "--wait"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        assert waiting.stdout is not None
+        first = waiting.stdout.readline()
+        assert first == (
+            "asked the runs of study 's' to stop; waiting for the 1 running trial (0) to finish\n"
+        )
+        waiting.send_signal(signal.SIGINT)
+        out, err = waiting.communicate(timeout=60)
+        assert waiting.returncode == 130
+        assert out == ""
+        assert err == (
+            "stopped waiting; the request stands: the runs of study 's' start no more trials "
+            "and finish the 1 running trial (0) (hpotrack show s shows them)\n"
+        )
+        assert hp.load_study("s", db=db).stop_requests == 1
+    finally:
+        hung.kill()
+        hung.wait()
 
 
 @pytest.mark.parametrize("args", [["stop", "nope"], ["stop"], ["stop", "s", "--now"]])
