@@ -390,8 +390,17 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
         created=row[9],
         retries=1 if row[10] is None else row[10],
         budget=json.loads(row[11]) if row[11] else None,
-        last_stops=json.loads(row[12]) if row[12] else {},
+        last_stops=_json_object(row[12]),
     )
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    """A JSON object column (None, or anything else a hand edit left there: {})."""
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 # Stores in use, by process and file; one nobody uses any more is dropped (and closed by

@@ -14,10 +14,13 @@ import ast
 import contextlib
 import io
 import re
+import sqlite3
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from hpotrack.schema import MIGRATIONS, SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSIONS = {
@@ -86,3 +89,32 @@ def test_the_pages_blocks_run_and_show_what_they_print(
                 if said != shown:
                     wrong.append(f"{page}: {statement}\n  shown: {shown}\n  now:   {said}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_storage_page_describes_the_current_schema() -> None:
+    """docs/storage.md names the schema version a new file gets, every column of every
+    table the migrations make, and a row per version: schema 10's two columns of
+    ``studies`` (``stop_requests``, ``last_stops``) were missing and it said version 9."""
+    text = (ROOT / "docs/storage.md").read_text(encoding="utf-8")
+    fresh = sqlite3.connect(":memory:")
+    try:
+        for step in MIGRATIONS:
+            step(fresh)
+        tables = [
+            row[0]
+            for row in fresh.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        columns = {
+            t: {row[1] for row in fresh.execute(f'PRAGMA table_info("{t}")')} for t in tables
+        }
+    finally:
+        fresh.close()
+    sections = dict(re.findall(r"^### (\w+)\n(.*?)(?=^##)", text, re.S | re.M))
+    documented = {t: set(re.findall(r"^\| `(\w+)` \|", sections.get(t, ""), re.M)) for t in tables}
+    assert documented == columns
+    assert re.findall(r"the schema \(version (\d+)\)", text) == [str(SCHEMA_VERSION)]
+    assert re.findall(r"`schema_version`, currently `(\d+)`", text) == [str(SCHEMA_VERSION)]
+    versions = re.findall(r"^\| (\d+) \|", text, re.M)
+    assert versions == [str(v) for v in range(1, SCHEMA_VERSION + 1)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -331,3 +333,20 @@ def test_each_run_keeps_its_stops_with_the_study(db: Path) -> None:
     assert other.last_stops == limits.Stops(trial_timeout=30)
     train.optimize(n_trials=4)
     assert other.last_stops == limits.NO_STOPS
+
+
+@pytest.mark.parametrize("text", ["[20]", "not json", '"patience"'])
+def test_kept_stops_that_are_not_an_object_read_as_none(db: Path, text: str) -> None:
+    """A hand edit of ``studies.last_stops`` made show and resume fail with a traceback."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    study = train.optimize(n_trials=1, patience=3)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE studies SET last_stops = ?", (text,))
+        conn.commit()
+    assert study.last_stops == limits.NO_STOPS
+    shown = CliRunner().invoke(cli, ["--db", str(db), "show", "s"])
+    assert shown.exit_code == 0 and "stops of the last run" not in shown.output

@@ -12,7 +12,7 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +44,10 @@ from hpotrack.loader import (
 )
 from hpotrack.provenance import script_arguments, script_argv, started_by, stored_argv
 from hpotrack.records import TrialState
+from hpotrack.run_checks import checked_stops
 from hpotrack.study import Study
 from hpotrack.text import Rewording, plural
+from hpotrack.time_limit import check_trial_timeout_can_run
 
 if TYPE_CHECKING:
     from hpotrack.tune import TunedFunction
@@ -65,6 +67,9 @@ OPTION_NAMES = {
     "leave trial_timeout None": "leave --trial-timeout out",
     "a longer trial_timeout": "a longer --trial-timeout",
     "stop by n_trials or timeout": "stop by --n-trials or --timeout",
+    "call optimize() from the main thread, or with n_jobs=2 or more": (
+        "run hpotrack resume from the main thread, or with --jobs 2 or more"
+    ),
 }
 WORDING = Rewording({**DB_OPTION, **OPTION_NAMES})
 
@@ -176,6 +181,7 @@ def resume(
     # imported, run, in workers with the script's arguments; its runs record this command
     with started_by(sys.argv), using_argv(script_argv(reference, recorded, args)):
         tuned = _tuned_function(opened, reference)
+        _check_last_stops(opened.name, tuned, _taken(stops, given), jobs)
         if script_args is None and args:
             click.echo(_arguments_line(args, recorded.exact), err=True)
         result = _run(
@@ -204,6 +210,39 @@ def _with_last_stops(study: Study, given: Stops) -> Stops:
         err=True,
     )
     return from_stored({**taken, **stored(given)})
+
+
+def _taken(stops: Stops, given: Stops) -> dict[str, float]:
+    """The stops of ``stops`` taken from the study's last run (those not ``given``)."""
+    return {name: value for name, value in stored(stops).items() if getattr(given, name) is None}
+
+
+def _check_last_stops(
+    study: str, tuned: TunedFunction, taken: Mapping[str, float], jobs: int
+) -> None:
+    """Refuse the stops ``taken`` from the last run as the run would (a ``max_budget``
+    the function declares no budget for now, a ``trial_timeout`` off the main thread),
+    saying they are the last run's and that --no-stops leaves them out: refused by the
+    run, they read as flags the user had passed, with no way around them."""
+    if not taken:
+        return
+    last = from_stored(taken)
+    try:
+        checked_stops(
+            last.max_budget,
+            last.patience,
+            last.good_enough,
+            last.trial_timeout,
+            study,
+            tuned.definition,
+        )
+        if last.trial_timeout is not None:
+            check_trial_timeout_can_run(in_workers=jobs > 1)
+    except HpotrackError as exc:
+        raise CliError(
+            f"the stops of the last run of study {study!r} cannot be used now "
+            f"({stop_flags(taken)}): {WORDING.reword(str(exc))}; --no-stops leaves them out"
+        ) from None
 
 
 def _shell_words(text: str | None, param: click.Parameter) -> list[str] | None:

@@ -28,7 +28,7 @@ WAIT_POLL_S = 0.2  # how often --wait looks at the running trials
     "--wait",
     is_flag=True,
     help="Return once no trial of the study is running (those of a worker that is gone "
-    "do not count).",
+    "do not count; those of a run begun after the stop do).",
 )
 @click.pass_context
 @user_errors

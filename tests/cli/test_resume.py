@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
@@ -336,6 +337,58 @@ def test_resume_goes_on_with_the_stops_of_the_last_run(
     assert "resuming with the stops" not in output
     assert hp.load_study("script", db=db).last_stops == NO_STOPS
     assert "stops of the last run" not in in_process(db, "show", "script").output
+
+
+@pytest.mark.parametrize(
+    ("kept", "in_thread", "problem"),
+    [
+        (
+            Stops(max_budget=9.0),
+            False,
+            "--max-budget counts the steps trials train (e.g. epochs), but the function of "
+            "study 'script' declares no budget",
+        ),
+        (
+            Stops(trial_timeout=5.0),
+            True,
+            "--trial-timeout stops a trial with SIGALRM, which only the main thread receives: "
+            "run hpotrack resume from the main thread, or with --jobs 2 or more",
+        ),
+    ],
+)
+def test_resume_says_a_stop_of_the_last_run_it_cannot_use_is_that_runs(
+    tmp_path: Path, kept: Stops, in_thread: bool, problem: str
+) -> None:
+    """A stop kept from the last run that this resume cannot use (the function declares
+    no budget now; a trial_timeout off the main thread) was refused as if the user had
+    passed the flag (--max-budget, --trial-timeout), with optimize()'s fixes (n_jobs=2)
+    and without the one flag that leaves it out."""
+    _, db = make_study(tmp_path)
+    hp.load_study("script", db=db).remember_stops(kept)
+    results: list[Result] = []
+
+    def resume() -> None:
+        results.append(in_process(db, "resume", "script", "--n-trials", "4"))
+
+    if in_thread:
+        thread = threading.Thread(target=resume)
+        thread.start()
+        thread.join()
+    else:
+        resume()
+    (result,) = results
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    error = result.output.splitlines()[-1]
+    flags = "--max-budget 9" if kept.max_budget else "--trial-timeout 5"
+    assert error.startswith(
+        f"Error: the stops of the last run of study 'script' cannot be used now ({flags}): "
+        f"{problem}"
+    ), error
+    assert error.endswith("; --no-stops leaves them out"), error
+    assert len(hp.load_study("script", db=db).trials) == 3  # nothing ran
+    code, output = invoke(db, "script", "--n-trials", "4", "--no-stops")
+    assert code == 0 and "4 trials (4 complete)" in output, output
 
 
 def test_resume_good_enough_stops_once_a_trial_is_that_good(
