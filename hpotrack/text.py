@@ -26,9 +26,10 @@ def auto_choice(note: str | None) -> str | None:
     return note[len(AUTO_CHOSE) :].partition(":")[0] or None
 
 
-def plural(n: int, word: str) -> str:
-    """``n`` and ``word``, with an s unless there is exactly one: "1 trial", "3 trials"."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word``, with an s unless there is exactly one: "1 trial", "3 trials";
+    ``many`` for a word whose plural is not that ("2 processes")."""
+    return f"{n} {word}" if n == 1 else f"{n} {many or word + 's'}"
 
 
 def masked_numbers(text: str) -> str:

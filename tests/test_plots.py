@@ -5,7 +5,9 @@ errors, and the message without matplotlib."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
+import time
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -27,9 +29,12 @@ from hpotrack.importance import ESTIMATOR, Leaves, fanova, main_effects
 from hpotrack.plots import KIND_COLOURS, PlotError, curves_plot, lineage_plot, params_plot
 from hpotrack.plots import common as plot_common
 from hpotrack.plots.common import drawn_points
+from hpotrack.provenance import hostname
 from hpotrack.records import Edge, TrialRecord, TrialState
-from hpotrack.store import close_stores
+from hpotrack.store import close_stores, open_store
 from tests.test_checkpoints import pbt
+from tests.test_processes import run_source
+from tests.test_recovery import _study_with_a_running_trial, dead_pid, insert_running_trial
 
 PNG = b"\x89PNG\r\n\x1a\n"
 STUDIES = ("random", "sha", "p")
@@ -757,7 +762,7 @@ def long_names(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["history", "curves", "params", "slice", "importance"])
+@pytest.mark.parametrize("kind", ["history", "curves", "params", "slice", "importance", "timeline"])
 def test_long_names_stay_inside_the_figure_and_apart(long_names: Path, kind: str) -> None:
     """A 120-character study name ran off both sides of the title, and the parameters'
     names on the parallel axes were written over one another."""
@@ -1199,3 +1204,160 @@ def test_slice_errors_say_what_is_missing(tmp_path: Path) -> None:
         plots.figure(opened, "slice")
     with pytest.raises(PlotError, match="use one of history, curves, params, slice, importance"):
         plots.figure(opened, "slices")
+
+
+# --- timeline ----------------------------------------------------------------------------------
+
+
+def bars(ax: Axes) -> list[tuple[str, tuple[float, ...], float, float]]:
+    """Each bar drawn: (its lane's label, its colour, its start, its end), by start."""
+    from matplotlib.collections import PolyCollection
+
+    labels = {
+        round(tick): label.get_text()
+        for tick, label in zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)
+    }
+    drawn = []
+    for collection in ax.collections:
+        assert isinstance(collection, PolyCollection)
+        colour = tuple(collection.get_facecolor()[0])
+        for path in collection.get_paths():
+            xs, ys = path.vertices[:, 0], path.vertices[:, 1]
+            drawn.append(
+                (labels[round(float(ys.mean()))], colour, float(xs.min()), float(xs.max()))
+            )
+    return sorted(drawn, key=lambda bar: bar[2])
+
+
+def test_timeline_has_a_lane_per_worker_process(tmp_path: Path) -> None:
+    """optimize(n_jobs=2) from a script: two worker processes, each trial a bar in its
+    process's lane from its start to its end, coloured by state (trial 3 fails)."""
+    done = run_source(
+        tmp_path,
+        "import time\nimport hpotrack as hp\n"
+        "@hp.tune({'x': (0.0, 1.0)}, study='s', db='h.db', max_failures=5)\n"
+        "def f(x, trial):\n"
+        "    waited = time.monotonic() + 60  # both workers hold a trial: both have a lane\n"
+        "    while time.monotonic() < waited and len(hp.load_study('s', db='h.db').trials) < 2:\n"
+        "        time.sleep(0.02)\n"
+        "    if trial.number == 3:\n        raise RuntimeError('boom')\n"
+        "    return x\n"
+        "if __name__ == '__main__':\n    f.optimize(n_trials=6, n_jobs=2)\n",
+    )
+    assert done.returncode == 0, done.stderr
+    opened = hp.load_study("s", db=tmp_path / "h.db")
+    trials = opened.trials
+    pids = {t.pid for t in trials}
+    assert len(pids) == 2
+    ax = plots.timeline(opened).axes[0]
+    origin = min(t.started or 0.0 for t in trials)
+    expected = [
+        (
+            f"pid {t.pid}",
+            to_rgba(plot_common.STATE_COLOURS[t.state]),
+            (t.started or 0.0) - origin,
+            (t.finished or 0.0) - origin,
+        )
+        for t in sorted(trials, key=lambda t: t.started or 0.0)
+    ]
+    drawn = bars(ax)
+    assert [bar[:2] for bar in drawn] == [bar[:2] for bar in expected]
+    assert [bar[2:] for bar in drawn] == [pytest.approx(bar[2:]) for bar in expected]
+    first = min(trials, key=lambda t: t.started or 0.0)
+    assert ax.get_yticklabels()[0].get_text() == f"pid {first.pid}"  # on top
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]
+    assert ax.get_title() == f"s: 6 trials run by 2 worker processes\non host {trials[0].host}"
+    assert ax.get_legend_handles_labels()[1] == ["complete (5)", "failed (1)"]
+    assert [t.get_text() for t in ax.figure.legends[0].get_texts()] == [
+        "complete (5)",
+        "failed (1)",
+    ]
+
+
+def test_timeline_draws_a_running_trial_to_now_and_counts_the_queued(tmp_path: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="live", db=tmp_path / "l.db", seed=0)
+    def f(x: float) -> float:
+        return x
+
+    f.optimize(n_trials=2, progress=False)
+    running = f.ask()  # asked, not told: running in this process
+    f.study.enqueue({"x": 0.5})
+    before = time.time()
+    ax = plots.timeline(f.study).axes[0]
+    after = time.time()
+    origin = min(t.started for t in f.study.trials if t.started is not None)
+    *_, (lane, colour, start, end) = bars(ax)
+    assert lane == f"pid {os.getpid()}" and colour == to_rgba(
+        plots.STATE_COLOURS[TrialState.RUNNING]
+    )
+    assert before - origin <= end <= after - origin
+    assert start == pytest.approx(f.study.trials[running.number].started - origin)
+    hatched = [c for c in ax.collections if c.get_hatch()]
+    assert len(hatched) == 1 and len(hatched[0].get_paths()) == 1
+    (now,) = ax.get_lines()
+    assert before - origin <= now.get_xdata()[0] <= after - origin
+    assert ax.get_legend_handles_labels()[1] == ["complete (2)", "running (1, to now)", "now"]
+    assert ax.get_title().endswith(
+        ": 3 trials run by 1 worker process\non host " + hostname() + "; not drawn: 1 queued"
+    )
+    f.tell(running, 0.5)
+
+
+def test_timeline_of_several_hosts_a_lost_worker_and_odd_records(tmp_path: Path) -> None:
+    """Lanes "host:pid" once processes ran on two hosts; a trial whose worker died is
+    failed "worker lost" in that worker's lane; a trial with no process (imported) is
+    counted, one that ended with no end time is drawn at its start, not made up."""
+    db = tmp_path / "h.db"
+    lost_pid = dead_pid()
+    train = _study_with_a_running_trial(
+        db, retries=1, host=hostname(), pid=lost_pid, heartbeat=time.time()
+    )
+    insert_running_trial(db, "s", 3, host="gpu-node-7", pid=42, heartbeat=time.time())
+    train.optimize(n_trials=5, progress=False)  # marks 2 lost, retries it as 4
+    with open_store(db).write():
+        conn = open_store(db).conn
+        conn.execute("UPDATE trials SET host = NULL, pid = NULL WHERE number = 0")
+        conn.execute("UPDATE trials SET finished = NULL WHERE number = 1")
+    close_stores()
+    opened = hp.load_study("s", db=db)
+    assert opened.trials[2].state is TrialState.FAILED
+    ax = plots.timeline(opened).axes[0]
+    drawn = bars(ax)
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    assert set(labels) == {
+        f"{hostname()}:{os.getpid()}",
+        f"{hostname()}:{lost_pid}",
+        "gpu-node-7:42",
+    }
+    failed = to_rgba(plots.STATE_COLOURS[TrialState.FAILED])
+    assert [bar[:2] for bar in drawn if bar[1] == failed] == [(f"{hostname()}:{lost_pid}", failed)]
+    complete = to_rgba(plots.STATE_COLOURS[TrialState.COMPLETE])
+    assert sum(bar[1] == complete and bar[2] == bar[3] for bar in drawn) == 1  # trial 1
+    assert "failed (1, 1 worker lost)" in ax.get_legend_handles_labels()[1]
+    assert ax.get_title().endswith(
+        "\nnot drawn: 1 without a worker process (imported); "
+        "1 without an end time, drawn at its start"
+    )
+    assert len(drawn) == len(opened.trials) - 1
+
+
+def test_timeline_errors_say_what_is_missing(tmp_path: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="none", db=tmp_path / "n.db")
+    def f(x: float) -> float:
+        return x
+
+    with pytest.raises(PlotError, match="study 'none' has no trials yet: nothing to plot"):
+        plots.timeline(f.study)
+    f.study.enqueue({"x": 0.5})
+    with pytest.raises(PlotError, match="study 'none' has no started trial yet: nothing to plot"):
+        plots.timeline(f.study)
+    f.optimize(n_trials=2, progress=False)
+    with open_store(tmp_path / "n.db").write():
+        open_store(tmp_path / "n.db").conn.execute("UPDATE trials SET host = NULL, pid = NULL")
+    close_stores()
+    with pytest.raises(
+        PlotError,
+        match=r"no trial with a worker process to plot: its 2 started trials record no "
+        r"host and pid \(imported\)",
+    ):
+        plots.timeline(hp.load_study("none", db=tmp_path / "n.db"))

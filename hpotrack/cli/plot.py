@@ -45,6 +45,8 @@ def plot(ctx: click.Context, study: str, kind: str, output: Path) -> None:
     importance  each parameter's share of the objective's variance (fANOVA)
     lineage     PBT: members' segments over steps and exploit jumps;
                 else the parent -> child graph by trial number
+    timeline    each trial as a bar from start to end, a row per worker
+                process (host:pid), coloured by state
     """
     plots.require_matplotlib()
     opened = study_of(ctx, study)

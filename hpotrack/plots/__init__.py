@@ -21,14 +21,16 @@ draw as many as it likes (matplotlib's "embedding" guide: figures without pyplot
 - :func:`lineage`: for population-based training, members' segments over steps and the
   exploit jumps between them (Jaderberg et al. 2017, fig. 5); for other studies, the
   parent -> child graph by trial number, edges coloured by kind.
+- :func:`timeline`: each trial as a bar from its start to its end, one row per worker
+  process (``host:pid``), coloured by state: what several processes on one study did
+  (Optuna's ``plot_timeline``, by worker instead of by trial).
 
 Every function takes ``progress``, called with a number of trials as they are read (the
 counts add up to ``len(study.trials)``), for a progress bar on long plots.
 
 The package: :mod:`~hpotrack.plots.kinds` (the entry points), one module per kind
 (``history_plot``, ``curves_plot``, ``params_plot``, ``slice_plot``, ``importance_plot``,
-``lineage_plot``)
-and :mod:`~hpotrack.plots.common` (what they share).
+``lineage_plot``, ``timeline_plot``) and :mod:`~hpotrack.plots.common` (what they share).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from hpotrack.plots.kinds import FORMATS, KINDS, figure, save
 from hpotrack.plots.lineage_plot import KIND_COLOURS, lineage
 from hpotrack.plots.params_plot import TEXT, params
 from hpotrack.plots.slice_plot import slices
+from hpotrack.plots.timeline_plot import timeline
 
 __all__ = [
     "FORMATS",
@@ -71,4 +74,5 @@ __all__ = [
     "require_matplotlib",
     "save",
     "slices",
+    "timeline",
 ]

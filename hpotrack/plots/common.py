@@ -139,11 +139,12 @@ def new_axes(width: float = 8.0, height: float = 4.8) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def legend(ax: Axes) -> Legend:
+def legend(ax: Axes, *, below: bool = False) -> Legend:
     """The legend of ``ax``'s labelled artists: inside, where it hides the fewest points,
     or below the axes when they hold more than :data:`BEST_PLACE_POINTS` (thousands of
-    points leave no free place to find, and finding one took seconds)."""
-    if drawn_points(ax) <= BEST_PLACE_POINTS:
+    points leave no free place to find, and finding one took seconds) or when ``below``
+    (a figure whose shapes fill the axes, such as the timeline's bars)."""
+    if not below and drawn_points(ax) <= BEST_PLACE_POINTS:
         return ax.legend(loc="best", fontsize="small")
     keys = len(ax.get_legend_handles_labels()[1])
     return ax.figure.legend(loc="outside lower center", ncols=min(keys, 4) or 1, fontsize="small")

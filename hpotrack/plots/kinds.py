@@ -15,12 +15,13 @@ from hpotrack.plots.importance_plot import importance
 from hpotrack.plots.lineage_plot import lineage
 from hpotrack.plots.params_plot import params
 from hpotrack.plots.slice_plot import slices
+from hpotrack.plots.timeline_plot import timeline
 from hpotrack.study import Study
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-KINDS = ("history", "curves", "params", "slice", "importance", "lineage")
+KINDS = ("history", "curves", "params", "slice", "importance", "lineage", "timeline")
 FORMATS = ("png", "pdf", "svg")
 DRAW: dict[str, Callable[..., Figure]] = {  # kind -> the function that draws it
     "history": history,
@@ -29,6 +30,7 @@ DRAW: dict[str, Callable[..., Figure]] = {  # kind -> the function that draws it
     "slice": slices,
     "importance": importance,
     "lineage": lineage,
+    "timeline": timeline,
 }
 
 

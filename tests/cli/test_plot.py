@@ -75,12 +75,22 @@ def test_plot_slice(db: Path, tmp_path: Path) -> None:
     assert target.read_bytes().startswith(PNG) and target.stat().st_size > 10_000
 
 
+def test_plot_timeline(db: Path, tmp_path: Path) -> None:
+    target = tmp_path / "t.png"
+    result = invoke(db, "plot", "random", "--kind", "timeline", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote the timeline plot of study 'random' (24 trials) to {target}\n"
+    assert target.read_bytes().startswith(PNG) and target.stat().st_size > 10_000
+    assert "timeline    each trial as a bar" in invoke(db, "plot", "--help").stdout
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
         (["nope"], "no study named 'nope'"),
         (["empty"], "study 'empty' has no trials yet"),
         (["empty", "--kind", "slice"], "study 'empty' has no trials yet"),
+        (["empty", "--kind", "timeline"], "study 'empty' has no trials yet"),
         (["random", "--kind", "lineage"], "no lineage to plot: no trial has a parent"),
     ],
 )
