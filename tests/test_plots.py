@@ -1361,3 +1361,31 @@ def test_timeline_errors_say_what_is_missing(tmp_path: Path) -> None:
         r"host and pid \(imported\)",
     ):
         plots.timeline(hp.load_study("none", db=tmp_path / "n.db"))
+
+
+@pytest.mark.parametrize(
+    ("span", "unit"), [(90.0, "seconds"), (600.0, "minutes"), (3 * 3600.0, "hours")]
+)
+def test_timeline_reads_its_time_in_a_unit_the_span_fits(
+    tmp_path: Path, span: float, unit: str
+) -> None:
+    """A day of trials in seconds read as 86400 with an offset label: the axis is in
+    minutes past 2 minutes, in hours past 2 hours, and the bars with it."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float) -> float:
+        return x
+
+    train.optimize(n_trials=2, progress=False)
+    with open_store(db).write():
+        conn = open_store(db).conn
+        conn.execute("UPDATE trials SET started = 1000.0, finished = 1000.0 + ? / 2", (span,))
+        conn.execute("UPDATE trials SET started = 1000.0 + ? / 2, finished = 1000.0 + ? "
+                     "WHERE number = 1", (span, span))  # fmt: skip
+    close_stores()
+    ax = plots.timeline(hp.load_study("s", db=db)).axes[0]
+    assert ax.get_xlabel().startswith(f"{unit} since the first trial started (")
+    scale = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0}[unit]
+    ends = sorted((start, end) for _, _, start, end in bars(ax))
+    assert ends == pytest.approx([(0.0, span / 2 / scale), (span / 2 / scale, span / scale)])

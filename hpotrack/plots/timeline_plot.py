@@ -47,13 +47,15 @@ MIN_HEIGHT_INCHES = 3.2
 MAX_HEIGHT_INCHES = 12.0
 MAX_LANE_LABELS = 40  # more lanes: every k-th labelled, so the labels stay apart
 HOST_CHARS = 24  # of a host's name on a lane's label
+MINUTE, HOUR = 60.0, 3600.0
 LOST = "worker lost"  # how hpotrack.recovery's reason for a trial whose worker died begins
 
 
 def timeline(study: Study, *, progress: Progress | None = None) -> Figure:
     """A bar per started trial from its start to its end (a running trial to now, hatched,
     with a "now" line), one lane per worker process (``host:pid``, by first start, the
-    first on top); x: seconds since the first drawn trial started. Queued trials, and
+    first on top); x: time since the first drawn trial started, in seconds, minutes or
+    hours by the span (:func:`_unit`). Queued trials, and
     trials no process is recorded for (an import from Optuna), are counted in the subtitle."""
     trials = read_trials(study, progress)
     now = time.time()
@@ -61,14 +63,15 @@ def timeline(study: Study, *, progress: Progress | None = None) -> Figure:
     lanes = _lanes(drawn)
     origin = min(_start(t) for t in drawn)
     fig, ax = new_axes(8.0, _height(len(lanes)))
-    spans = _spans(drawn, lanes, origin, now)
+    unit, seconds = _unit(max(_end(t, now) for t in drawn) - origin)
+    spans = _spans(drawn, lanes, origin, now, seconds)
     _bars(ax, spans, drawn)
     if any(t.state is TrialState.RUNNING for t in drawn):
-        ax.axvline(now - origin, color="k", lw=0.8, ls=":", label="now")
+        ax.axvline((now - origin) / seconds, color="k", lw=0.8, ls=":", label="now")
     _label_lanes(ax, list(lanes))
     ax.set_xlim(left=0.0)
     started = datetime.fromtimestamp(origin).strftime("%Y-%m-%d %H:%M:%S")
-    ax.set(xlabel=f"seconds since the first trial started ({started})", ylabel="worker process")
+    ax.set(xlabel=f"{unit} since the first trial started ({started})", ylabel="worker process")
     processes = plural(len(lanes), "worker process", "worker processes")
     title(
         ax,
@@ -114,6 +117,16 @@ def _lanes(drawn: Sequence[TrialRecord]) -> dict[Lane, int]:
     return {lane: row for row, lane in enumerate(order)}
 
 
+def _unit(span: float) -> tuple[str, float]:
+    """The unit of the time axis for a study that ran ``span`` seconds, and its seconds:
+    a day of trials in seconds read as 86400 with an offset label."""
+    if span > 2 * HOUR:
+        return "hours", HOUR
+    if span > 2 * MINUTE:
+        return "minutes", MINUTE
+    return "seconds", 1.0
+
+
 def _end(trial: TrialRecord, now: float) -> float:
     """Where the trial's bar ends: now while running; its start when it has ended without
     a finished time (data from elsewhere), or finished before it started (another host's
@@ -126,16 +139,21 @@ def _end(trial: TrialRecord, now: float) -> float:
 
 
 def _spans(
-    drawn: Sequence[TrialRecord], lanes: dict[Lane, int], origin: float, now: float
+    drawn: Sequence[TrialRecord],
+    lanes: dict[Lane, int],
+    origin: float,
+    now: float,
+    seconds: float,
 ) -> Spans:
-    """The bars (x, width) of each state in each row, x in seconds since ``origin``."""
+    """The bars (x, width) of each state in each row, x since ``origin``, in units of
+    ``seconds``."""
     spans: Spans = {}
     for trial in drawn:
         lane = _lane(trial)
         assert lane is not None
         start = _start(trial)
         spans.setdefault((trial.state, lanes[lane]), []).append(
-            (start - origin, _end(trial, now) - start)
+            ((start - origin) / seconds, (_end(trial, now) - start) / seconds)
         )
     return spans
 
