@@ -20,9 +20,10 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 from hpotrack.provenance import hostname
-from hpotrack.store import RunningTrial, Store
+from hpotrack.store import Store
 from hpotrack.trial import Trial
 
 FLUSH_S = 1.0
@@ -31,8 +32,27 @@ GRACE_S = 60.0
 PID_REUSE_SLACK_S = 5.0  # a process started this much after the trial has reused its pid
 
 
-def lost_reason(trial: RunningTrial, now: float) -> str | None:
-    """Why the worker of a running trial is considered gone, or None if it may be alive."""
+class Worked(Protocol):
+    """What tells whether a worker process is alive: where it runs, when it took its
+    work (a running trial's start, :class:`~hpotrack.store.RunningTrial`; a run's
+    registration, :class:`~hpotrack.store.RunSummary`) and its last heartbeat."""
+
+    @property
+    def host(self) -> str | None: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def started(self) -> float | None: ...
+
+    @property
+    def heartbeat(self) -> float | None: ...
+
+
+def lost_reason(trial: Worked, now: float) -> str | None:
+    """Why the worker of a running trial is considered gone, or None if it may be alive
+    (``hpotrack runs`` asks it of a run, with its running trials' latest heartbeat)."""
     if trial.host == hostname() and trial.pid is not None:
         if trial.pid == os.getpid():
             return None  # this very process: it is running the trial right now
@@ -54,7 +74,7 @@ def lost_reason(trial: RunningTrial, now: float) -> str | None:
     return None
 
 
-def _beat_since(trial: RunningTrial, began: float, now: float) -> bool:
+def _beat_since(trial: Worked, began: float, now: float) -> bool:
     """Whether the trial's heartbeat is fresh and was written after process ``began``
     started: then that process is the claimant, whose start only looks later than the
     claim because the wall clock was set forward since (NTP stepping it, a VM or WSL

@@ -60,6 +60,33 @@ class StudySummary:
 
 
 @dataclass(frozen=True)
+class RunSummary:
+    """A run of a study (its ``runs`` row: one process) with the trials it started, by
+    state, and the latest heartbeat of those still running (None: none is), which tells
+    whether a process on another host is still at it."""
+
+    id: int
+    host: str | None
+    pid: int | None
+    git_commit: str | None
+    source_hash: str | None
+    argv: str | None
+    started: float | None
+    counts: dict[TrialState, int]
+    heartbeat: float | None
+
+
+@dataclass(frozen=True)
+class StudyRuns:
+    """A study's runs in the order they were stored (oldest first), and its trials that
+    name none of them, by state: queued ones (no run has started them yet) and those
+    imported without their runs (an Optuna study, an export older than runs)."""
+
+    runs: list[RunSummary]
+    without_run: dict[TrialState, int]
+
+
+@dataclass(frozen=True)
 class StudyRow:
     """A study as stored: its definition (JSON columns decoded) and its target."""
 
@@ -342,6 +369,48 @@ class Store(TrialReads, TrialWrites, Connection):
         if row is None:
             return {}
         return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+    def runs(self, study_id: int) -> StudyRuns:
+        """The study's runs with their trials counted by state (``hpotrack runs``): one
+        pass over the study's trials grouped by run and state, whose rows (params and
+        all) are never decoded, then its ``runs`` rows. Read in that order, a run that
+        registers in between is listed with no trials, and no trial counts as without a
+        run because its run was stored after the runs were read. Call inside
+        :meth:`reading`."""
+        counts: dict[int | None, dict[TrialState, int]] = {}
+        beats: dict[int, float] = {}
+        for run_id, state, n, beat in self.conn.execute(
+            "SELECT run_id, state, COUNT(*), MAX(heartbeat) FROM trials WHERE study_id = ? "
+            "GROUP BY run_id, state",
+            (study_id,),
+        ):
+            counts.setdefault(run_id, {})[TrialState(state)] = n
+            if state == TrialState.RUNNING.value and beat is not None:
+                beats[run_id] = beat
+        rows = self.conn.execute(
+            "SELECT id, host, pid, git_commit, source_hash, argv, started FROM runs "
+            "WHERE study_id = ? ORDER BY id",
+            (study_id,),
+        )
+        runs = [
+            RunSummary(
+                run_id,
+                host,
+                pid,
+                commit,
+                source,
+                argv,
+                started,
+                counts=counts.pop(run_id, {}),
+                heartbeat=beats.get(run_id),
+            )
+            for run_id, host, pid, commit, source, argv, started in rows
+        ]
+        without: dict[TrialState, int] = {}
+        for by_state in counts.values():  # NULL, or a run_id no row of this study has
+            for state, n in by_state.items():
+                without[state] = without.get(state, 0) + n
+        return StudyRuns(runs, without)
 
     def first_run_argv(self, study_id: int) -> str | None:
         """The ``argv`` column of the study's first run (None when it has no run, or

@@ -6,7 +6,17 @@ import errno
 import io
 import sys
 
-from hpotrack.cli import inspect, lineage_tree, manage, plot, resume, show, stop, transfer
+from hpotrack.cli import (
+    inspect,
+    lineage_tree,
+    manage,
+    plot,
+    resume,
+    runs,
+    show,
+    stop,
+    transfer,
+)
 from hpotrack.cli.common import cli
 
 __all__ = [
@@ -17,6 +27,7 @@ __all__ = [
     "manage",
     "plot",
     "resume",
+    "runs",
     "show",
     "stop",
     "transfer",
