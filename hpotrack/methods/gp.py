@@ -79,6 +79,19 @@ def lengthscale_prior(dimensions: int) -> tuple[float, float]:
     return math.log(0.2) + 0.5 * math.log(max(dimensions, 1)), 0.75
 
 
+CATEGORICAL_LENGTHSCALE_FACTOR = math.sqrt(6.0)
+"""The prior on a categorical column's log ℓ is centred this factor above the numeric one's
+(:func:`lengthscale_prior`): a change of option (Hamming δ = 1) then counts, a priori, as much
+as a typical move of one numeric coordinate (E[(u - u')²] = 1/6 for uniform u, u'), not as six
+times it. Centred with the numeric columns, options looked all but independent (cross-option
+correlation about 0.06 at the prior's centre for d = 4), so an option tried only at its
+start-up points was modelled from those few points alone. Options share one Hamming
+lengthscale per parameter, as in the transformed one-hot kernel of Garrido-Merchán &
+Hernández-Lobato, "Dealing with categorical and integer-valued variables in Bayesian
+optimization with Gaussian processes", Neurocomputing 2020, and in Optuna's GPSampler (whose
+prior mode, ℓ = 1 for every column, also puts options closer than ours did)."""
+
+
 def matern52(r2: Array) -> tuple[Array, Array]:
     """The unit-variance Matérn-5/2 correlation at squared distances ``r2`` and its derivative
     with respect to ``r2`` (finite at 0): (1 + √5r + 5r²/3)e^(-√5r), -(5/6)(1 + √5r)e^(-√5r)."""
@@ -279,7 +292,8 @@ def fit(
 
     d = x.shape[1]
     mean_l, sd_l = lengthscale_prior(d)
-    prior_mean = np.array([mean_l] * d + [SIGNAL_PRIOR[0], NOISE_PRIOR[0]])
+    mean_c = mean_l + math.log(CATEGORICAL_LENGTHSCALE_FACTOR)
+    prior_mean = np.array([*np.where(categorical, mean_c, mean_l), SIGNAL_PRIOR[0], NOISE_PRIOR[0]])
     prior_sd = np.array([sd_l] * d + [SIGNAL_PRIOR[1], NOISE_PRIOR[1]])
     bounds = [LOG_LENGTHSCALE_BOUNDS] * d + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS]
     low, high = np.array(bounds).T
@@ -310,15 +324,21 @@ def fit(
     return GaussianProcess(x, y, categorical, Hyperparameters.from_vector(best_theta))
 
 
-def warp(losses: Array) -> Array:
+UPPER_QUARTILE = 0.75  # where :func:`warp` puts the prior mean unless told otherwise
+
+
+def warp(losses: Array, centre: float = UPPER_QUARTILE) -> Array:
     """Losses as the GP sees them: standardised, then Yeo-Johnson transformed with the
     maximum-likelihood λ capped at 1 (so only a long tail of poor losses is compressed, never
     the good end; Yeo & Johnson, Biometrika 2000; output power transforms as in HEBO, Cowen-
-    Rivers et al., JAIR 2022), then centred at the upper quartile and scaled to unit variance.
+    Rivers et al., JAIR 2022), then centred at the ``centre`` quantile (default the upper
+    quartile) and scaled to unit variance.
 
     A few huge losses (Rosenbrock's) otherwise flatten everything else; and with the prior
     mean at the upper quartile, unexplored regions are expected to be mediocre, not average,
-    so fewer trials go to the corners of the cube, where the variance is largest.
+    so fewer trials go to the corners of the cube, where the variance is largest. ``bayes``
+    centres at the median when the space has a categorical parameter
+    (``hpotrack.methods.bayes.CATEGORICAL_CENTRE``).
     """
     largest = float(np.abs(losses).max(initial=0.0))
     if largest > 0.0:
@@ -335,7 +355,7 @@ def warp(losses: Array) -> Array:
     spread = float(best.std())
     if not (np.isfinite(best).all() and spread > 0):
         best, spread = z, 1.0
-    out: Array = (best - float(np.quantile(best, 0.75))) / spread
+    out: Array = (best - float(np.quantile(best, centre))) / spread
     return out
 
 

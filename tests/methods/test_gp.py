@@ -134,6 +134,16 @@ def test_works_without_threadpoolctl(monkeypatch: pytest.MonkeyPatch) -> None:
         assert np.isfinite(fixed(x, y).predict(x)[0]).all()
 
 
+def test_warp_puts_the_prior_mean_at_the_quantile_asked_for() -> None:
+    """The upper quartile by default (unexplored regions expected mediocre); bayes asks
+    for the median on spaces with a Choice, so an option seen only at its start-up
+    points is not written off (benchmarks/README.md, "bayes on mixed spaces")."""
+    losses = np.random.default_rng(1).normal(0.0, 1.0, 41)
+    assert np.quantile(gp.warp(losses), 0.75) == pytest.approx(0.0, abs=1e-12)
+    assert np.median(gp.warp(losses, 0.5)) == pytest.approx(0.0, abs=1e-12)
+    assert np.array_equal(np.argsort(gp.warp(losses, 0.5)), np.argsort(losses))
+
+
 def test_warp_keeps_the_order_and_tames_a_heavy_tail_of_poor_losses() -> None:
     losses = np.exp(np.random.default_rng(0).normal(0.0, 3.0, 60))  # Rosenbrock-like spread
     warped = gp.warp(losses)
