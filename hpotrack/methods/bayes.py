@@ -45,13 +45,16 @@ POLISHED = 5
 """How many of the best candidates are optimised locally."""
 CATEGORICAL_CENTRE = 0.5
 """The quantile of the warped losses the GP's prior mean sits at when the space has a
-:class:`Choice` (else the upper quartile, :func:`gp.warp`). Each option's unexplored regions
-are predicted near the prior mean; at the upper quartile, an option that had only its share
-of the start-up points never looked promising next to a well-sampled one (benchmark task
-``mixed``: 9 seeds of 20 settled in a worse option, the best option's optimum scoring a log EI
-about 2 below re-sampling the incumbent). At the median, unexplored options get more trials.
-Not used without a Choice: on Hartmann6 the median left more seeds in its local optimum
-(benchmarks/README.md, "bayes on mixed spaces")."""
+:class:`Choice` and no conditional parameter (else the upper quartile, :func:`gp.warp`).
+Each option's unexplored regions are predicted near the prior mean; at the upper quartile,
+an option that had only its share of the start-up points never looked promising next to a
+well-sampled one (benchmark task ``mixed``: 9 seeds of 20 settled in a worse option, the
+best option's optimum scoring a log EI about 2 below re-sampling the incumbent). At the
+median, unexplored options get more trials. Not used without a Choice: on Hartmann6 the
+median left more seeds in its local optimum. Nor on a conditional space, whose options bring
+their own parameters instead of moving the optimum of shared ones: on conditional_quality's
+``branches`` (20 seeds) it and the longer option lengthscale left 6 seeds near the optimum
+instead of 8, 13 seeds worse (benchmarks/README.md, "bayes on mixed spaces")."""
 _ACQUISITIONS = ("logei", "ucb")
 _RNG_HYPER, _RNG_CANDIDATES, _RNG_FALLBACK = 1, 2, 3
 
@@ -124,10 +127,18 @@ class Bayes(Method):
 
         features = Features(space)
         x = features.of([history.trials[n].params for n, _ in data])
-        centre = CATEGORICAL_CENTRE if features.categorical.any() else gp.UPPER_QUARTILE
+        # options of a Choice sharing the numeric parameters (see CATEGORICAL_CENTRE)
+        shared = bool(features.categorical.any()) and not space.is_conditional
+        centre = CATEGORICAL_CENTRE if shared else gp.UPPER_QUARTILE
         y = gp.warp(np.array([loss for _, loss in data]), centre)
         fitted = _subset(y, FIT_POINTS)
-        model = gp.fit(x[fitted], y[fitted], features.categorical, history.rng(number, _RNG_HYPER))
+        model = gp.fit(
+            x[fitted],
+            y[fitted],
+            features.categorical,
+            history.rng(number, _RNG_HYPER),
+            option_scale=gp.CATEGORICAL_LENGTHSCALE_FACTOR if shared else 1.0,
+        )
         if len(fitted) < len(y):
             model = gp.GaussianProcess(x, y, features.categorical, model.hyper)
         if pending or failed:  # pending: kriging believers; failed: as bad as the worst

@@ -80,16 +80,18 @@ def lengthscale_prior(dimensions: int) -> tuple[float, float]:
 
 
 CATEGORICAL_LENGTHSCALE_FACTOR = math.sqrt(6.0)
-"""The prior on a categorical column's log ℓ is centred this factor above the numeric one's
-(:func:`lengthscale_prior`): a change of option (Hamming δ = 1) then counts, a priori, as much
-as a typical move of one numeric coordinate (E[(u - u')²] = 1/6 for uniform u, u'), not as six
-times it. Centred with the numeric columns, options looked all but independent (cross-option
-correlation about 0.06 at the prior's centre for d = 4), so an option tried only at its
-start-up points was modelled from those few points alone. Options share one Hamming
-lengthscale per parameter, as in the transformed one-hot kernel of Garrido-Merchán &
-Hernández-Lobato, "Dealing with categorical and integer-valued variables in Bayesian
-optimization with Gaussian processes", Neurocomputing 2020, and in Optuna's GPSampler (whose
-prior mode, ℓ = 1 for every column, also puts options closer than ours did)."""
+"""The factor :func:`fit` centres the prior on a categorical column's log ℓ above the numeric
+ones' (:func:`lengthscale_prior`) when ``bayes`` asks (options sharing the numeric
+parameters: a space with a Choice and no ``when=``): a change of option (Hamming δ = 1) then
+counts, a priori, as much as a typical move of one numeric coordinate (E[(u - u')²] = 1/6
+for uniform u, u'), not as six times it. Centred with the numeric columns, options looked
+all but independent (cross-option correlation about 0.06 at the prior's centre for d = 4),
+so an option tried only at its start-up points was modelled from those few points alone.
+Options share one Hamming lengthscale per parameter, as in the transformed one-hot kernel of
+Garrido-Merchán & Hernández-Lobato, "Dealing with categorical and integer-valued variables
+in Bayesian optimization with Gaussian processes", Neurocomputing 2020, and in Optuna's
+GPSampler (whose prior mode, ℓ = 1 for every column, also puts options closer than ours
+did)."""
 
 
 def matern52(r2: Array) -> tuple[Array, Array]:
@@ -280,8 +282,12 @@ def fit(
     *,
     restarts: int | None = None,
     max_iterations: int = 50,
+    option_scale: float = 1.0,
 ) -> GaussianProcess:
     """A GP on (x, y) whose hyperparameters maximise the penalised evidence.
+    ``option_scale``: the prior on a categorical column's log lengthscale is centred this
+    factor above the numeric columns' (:data:`CATEGORICAL_LENGTHSCALE_FACTOR`, where the
+    options share the numeric parameters).
 
     Eight starts (a fixed one, the prior's mode and draws from the prior) are screened by
     their evidence; L-BFGS-B runs from the best ``restarts`` of them (default 2 up to 40
@@ -292,7 +298,7 @@ def fit(
 
     d = x.shape[1]
     mean_l, sd_l = lengthscale_prior(d)
-    mean_c = mean_l + math.log(CATEGORICAL_LENGTHSCALE_FACTOR)
+    mean_c = mean_l + math.log(option_scale)
     prior_mean = np.array([*np.where(categorical, mean_c, mean_l), SIGNAL_PRIOR[0], NOISE_PRIOR[0]])
     prior_sd = np.array([sd_l] * d + [SIGNAL_PRIOR[1], NOISE_PRIOR[1]])
     bounds = [LOG_LENGTHSCALE_BOUNDS] * d + [LOG_SIGNAL_BOUNDS, LOG_NOISE_BOUNDS]
