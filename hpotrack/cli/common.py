@@ -381,9 +381,21 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((80, 24)).columns
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    """Rows as a plain-text table (tabulate; None shows as ``-``)."""
-    return str(tabulate(rows, headers="keys", floatfmt=".6g", missingval="-"))
+def table(rows: list[dict[str, Any]], text: Sequence[str] = ()) -> str:
+    """Rows as a plain-text table (tabulate; None shows as ``-``). ``text``: columns shown
+    as they are, never read as numbers (tabulate printed a source hash ``0e053947`` as
+    ``0``, a commit of digits alone without its leading zeros)."""
+    keys = list(rows[0]) if rows else []
+    verbatim = [keys.index(column) for column in text if column in keys]
+    return str(
+        tabulate(
+            rows,
+            headers="keys",
+            floatfmt=".6g",
+            missingval="-",
+            disable_numparse=verbatim or False,
+        )
+    )
 
 
 def emit(rows: list[dict[str, Any]], fmt: str, columns: Sequence[str] = ()) -> None:

@@ -57,6 +57,7 @@ RUN_COLUMNS = (
     "ran_in",
 )  # JSON and CSV (a CSV of no runs still has them)
 SHORT_COMMIT = 7  # as git abbreviates a commit
+HASHES = ("commit", "source")  # text that may read as a number (0e053947): shown as it is
 SHORT_SOURCE = 8
 MIN_COMMAND = 20  # the narrowest cut command worth showing on a terminal
 
@@ -182,10 +183,10 @@ def fitted(rows: list[dict[str, Any]]) -> str:
     """The table of ``rows`` (not empty); on a terminal, the command lines cut to what
     the other columns leave (``MIN_COMMAND`` at least)."""
     if not on_terminal() or table_width(rows) <= terminal_width():
-        return table(rows)
+        return table(rows, HASHES)
     others = table_width([without(row, ("command",)) for row in rows])
     room = max(MIN_COMMAND, terminal_width() - others - 2)
-    return table([{**row, "command": _cut(row["command"], room)} for row in rows])
+    return table([{**row, "command": _cut(row["command"], room)} for row in rows], HASHES)
 
 
 def _cut(text: str | None, room: int) -> str | None:

@@ -204,6 +204,17 @@ def test_a_resumed_run_shows_resumes_command_and_its_scripts_arguments(
     assert "  1a2b3c4+dirty  " in line and line.endswith("  hpotrack resume s --jobs 2")
 
 
+def test_hashes_that_read_as_numbers_are_shown_as_they_are(
+    ran: tuple[Path, int], tmp_path: Path
+) -> None:
+    """tabulate read a source hash ``0e053947...`` as the number 0 (examples/quickstart.py's
+    own hash did), and would drop a digits-only commit's leading zeros."""
+    db = copy_of(ran[0], tmp_path)
+    edit(db, "UPDATE runs SET source_hash = ?, git_commit = ?", "0e0539" + "47" * 29, "0012345" * 5)
+    lines = invoke(db, "runs", "s").stdout.splitlines()[2:]
+    assert lines and all("  0012345  " in line and "  0e053947  " in line for line in lines)
+
+
 def test_a_long_command_is_cut_on_a_terminal_only(ran: tuple[Path, int], tmp_path: Path) -> None:
     db = copy_of(ran[0], tmp_path)
     words = ["train.py", *(f"--option-{i}" for i in range(30))]
