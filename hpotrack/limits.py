@@ -52,6 +52,11 @@ class Stops:
     trial_timeout: float | None = None
     stop_requests: int | None = None
 
+    def asked_to_stop(self, stop_requests: int) -> bool:
+        """Whether the study's count of stop requests, now ``stop_requests``, grew since
+        the run began (never when the run does not watch them)."""
+        return self.stop_requests is not None and stop_requests > self.stop_requests
+
     @property
     def may_end_the_search(self) -> bool:
         """Whether one of these may end the search (all but ``trial_timeout``)."""
@@ -92,7 +97,7 @@ def reached(
     """Why study ``name`` may start no more trials (``limit`` of them started, one of
     ``stops`` reached, or its ``stop_requests`` grew since the run began), as the error
     to raise; None while it may."""
-    if stops.stop_requests is not None and stop_requests > stops.stop_requests:
+    if stops.asked_to_stop(stop_requests):
         return StopRequested(
             f"study {name!r} was asked to stop after this run began (hpotrack stop, "
             "Study.stop()): it starts no more trials; a run begun from now on goes on "

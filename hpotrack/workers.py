@@ -129,7 +129,7 @@ def run_workers(
             requeued = (
                 f": {plural(lost, 'trial')} lost, queued again as retries= allow" if lost else ""
             )
-            if stops.stop_requests is not None and study.stop_requests > stops.stop_requests:
+            if stops.asked_to_stop(study.stop_requests):
                 # new workers would only find the request (hpotrack stop) and end
                 log.warning(
                     "a worker process died (%s)%s; the study was asked to stop, so no new "

@@ -200,16 +200,15 @@ def resume(
 
 def _with_last_stops(study: Study, given: Stops) -> Stops:
     """``given``, each stop left out taken from the study's last run, saying which."""
-    last = study.last_stops
-    taken = {name: value for name, value in stored(last).items() if getattr(given, name) is None}
-    if not taken:
-        return given
-    click.echo(
-        f"resuming with the stops of the study's last run: {stop_flags(taken)} (flags "
-        "give others; --no-stops leaves them out)",
-        err=True,
-    )
-    return from_stored({**taken, **stored(given)})
+    stops = from_stored({**stored(study.last_stops), **stored(given)})
+    taken = _taken(stops, given)
+    if taken:
+        click.echo(
+            f"resuming with the stops of the study's last run: {stop_flags(taken)} (flags "
+            "give others; --no-stops leaves them out)",
+            err=True,
+        )
+    return stops
 
 
 def _taken(stops: Stops, given: Stops) -> dict[str, float]:
