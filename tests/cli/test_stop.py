@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -106,7 +107,10 @@ def test_stop_ends_every_run_of_the_study_in_every_process(tmp_path: Path) -> No
     assert [t.number for t in stored] == list(range(len(stored)))
 
 
-def test_a_run_begun_after_a_stop_runs_and_says_nothing_of_it(tmp_path: Path) -> None:
+def test_a_run_begun_after_a_stop_runs_and_says_nothing_of_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hpotrack")
     db = tmp_path / "h.db"
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
@@ -118,6 +122,8 @@ def test_a_run_begun_after_a_stop_runs_and_says_nothing_of_it(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert result.output == "asked the runs of study 's' to stop; none of its trials is running\n"
     assert len(train.optimize(n_trials=5, progress=False).trials) == 5
+    assert "asked to stop" not in caplog.text
+    assert "the target of 5 is reached" in caplog.text
 
 
 def test_stop_names_the_running_trials_and_wait_skips_those_of_a_dead_worker(
