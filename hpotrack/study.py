@@ -114,10 +114,13 @@ class Study(StudyReader):
 
     @property
     def stop_requests(self) -> int:
-        """How many times the study was asked to stop (:meth:`stop`), as read now."""
-        with self._using:
-            self.refresh()
-            return self._cache.stop_requests
+        """How many times the study was asked to stop (:meth:`stop`), as read now: one
+        lookup, not a read of the trials (a run notes it as it begins)."""
+        with self._store.reading():
+            count = self._store.stop_requests(self._row.id)
+        if count is None:
+            raise StudyDeleted.while_used(self.name, self._store.path)
+        return count
 
     def remember_stops(self, stops: limits.Stops) -> None:
         """Keep ``stops`` as the study's last run's (:attr:`last_stops`), for ``hpotrack
