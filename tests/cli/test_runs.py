@@ -155,8 +155,10 @@ def test_a_live_process_is_running_and_killed_it_is_gone_with_its_trial(
     hung = start(tmp_path, "100", "1", HANG_IN_TRIAL="1")
     db = tmp_path / "h.db"
     try:
+        deadline = time.monotonic() + 120
         while not (tmp_path / "inside").exists():
             assert hung.poll() is None, hung.communicate()
+            assert time.monotonic() < deadline, "trial 0 never started"
             time.sleep(0.05)
         (row,) = listed(db)
         assert (row["pid"], row["status"], row["running"]) == (hung.pid, "running", 1)
