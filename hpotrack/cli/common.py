@@ -313,7 +313,7 @@ def format_option(choices: Sequence[str] = FORMATS, default: str = "table") -> C
 @click.version_option(package_name="hpotrack")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None) -> None:
-    """Inspect, export and resume hpotrack studies."""
+    """Inspect, export, resume and stop hpotrack studies."""
     if db is not None:  # checked here, where click knows where it came from
         env = ctx.get_parameter_source("db") is click.core.ParameterSource.ENVIRONMENT
         name = "HPOTRACK_DB" if env else "--db"
