@@ -245,8 +245,9 @@ _SHORT = _Short()  # keyword arguments only from Python 3.12
 _SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxtuple = 3, 12, 8, 8
 _SHORT.maxstring = _SHORT.maxother = 160
 RUNNING_ERROR = "running when exported"  # an imported trial's reason (hpotrack.transfer)
+WORKER_LOST = "worker lost"  # how the reason of a trial whose worker died starts (recovery)
 # how the reasons of failures from outside start: not the configuration's fault
-STOPPED_FROM_OUTSIDE = ("worker lost", "interrupted", RUNNING_ERROR)
+STOPPED_FROM_OUTSIDE = (WORKER_LOST, "interrupted", RUNNING_ERROR)
 
 
 def objective_sign(direction: str) -> float:

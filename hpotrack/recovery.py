@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hpotrack.provenance import hostname
+from hpotrack.records import WORKER_LOST
 from hpotrack.store import Store
 from hpotrack.trial import Trial
 
@@ -57,18 +58,18 @@ def lost_reason(trial: Worked, now: float) -> str | None:
         if trial.pid == os.getpid():
             return None  # this very process: it is running the trial right now
         if not pid_alive(trial.pid):
-            return f"worker lost: process {trial.pid} on {trial.host} is gone"
+            return f"{WORKER_LOST}: process {trial.pid} on {trial.host} is gone"
         began = process_start(trial.pid)
         if began is not None and trial.started is not None:
             if began > trial.started + PID_REUSE_SLACK_S and not _beat_since(trial, began, now):
                 return (
-                    f"worker lost: process {trial.pid} on {trial.host} is gone (its pid "
+                    f"{WORKER_LOST}: process {trial.pid} on {trial.host} is gone (its pid "
                     "now belongs to a process started later)"
                 )
             return None  # the very process that claimed it, alive: paused or busy
     if trial.heartbeat is not None and now - trial.heartbeat > GRACE_S:
         return (
-            f"worker lost: no heartbeat from process {trial.pid} on {trial.host} "
+            f"{WORKER_LOST}: no heartbeat from process {trial.pid} on {trial.host} "
             f"for {now - trial.heartbeat:.0f} s"
         )
     return None

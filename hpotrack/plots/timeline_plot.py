@@ -29,7 +29,7 @@ from hpotrack.plots.common import (
     read_trials,
     title,
 )
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import WORKER_LOST, TrialRecord, TrialState
 from hpotrack.study import Study
 from hpotrack.text import cut_middle, plural
 
@@ -48,7 +48,6 @@ MAX_HEIGHT_INCHES = 12.0
 MAX_LANE_LABELS = 40  # more lanes: every k-th labelled, so the labels stay apart
 HOST_CHARS = 24  # of a host's name on a lane's label
 MINUTE, HOUR = 60.0, 3600.0
-LOST = "worker lost"  # how hpotrack.recovery's reason for a trial whose worker died begins
 
 
 def timeline(study: Study, *, progress: Progress | None = None) -> Figure:
@@ -189,8 +188,8 @@ def _state_label(state: TrialState, drawn: Sequence[TrialRecord]) -> str:
     of_state = [t for t in drawn if t.state is state]
     detail = ""
     if state is TrialState.FAILED:
-        lost = sum((t.error or "").startswith(LOST) for t in of_state)
-        detail = f", {lost} {LOST}" if lost else ""
+        lost = sum((t.error or "").startswith(WORKER_LOST) for t in of_state)
+        detail = f", {lost} {WORKER_LOST}" if lost else ""
     elif state is TrialState.RUNNING:
         detail = ", to now"
     return f"{state.value} ({len(of_state)}{detail})"
