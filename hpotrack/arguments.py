@@ -42,8 +42,8 @@ INSTEAD = {
         "successive halving is a method, method='hyperband' with budget=hp.Budget(min, max)"
     ),
     "directions": (
-        "hpotrack optimizes one objective: objective= names it and direction= says which "
-        "way (the other metrics the function returns are stored with every trial)"
+        "direction= takes one direction per objective: objective=('error', 'latency'), "
+        "direction=('minimize', 'minimize')"
     ),
     "load_if_exists": "a study that exists is always reopened (its declaration checked)",
     "callbacks": (

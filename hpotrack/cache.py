@@ -94,5 +94,5 @@ class TrialCache:
         """Drop the cache (a write transaction failed): the next read starts from the
         first trial."""
         old = self.history
-        self.history = History(old.space, old.direction, old.seed, old.budget)
+        self.history = History(old.space, old.direction, old.seed, old.budget, old.objectives)
         self.ids, self._seq, self._version = [], 0, None

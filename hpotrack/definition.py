@@ -29,11 +29,12 @@ from hpotrack.errors import (
 from hpotrack.jsonable import dumps
 from hpotrack.methods.base import Method
 from hpotrack.methods.registry import resolve
+from hpotrack.objectives import DEFAULT as DEFAULT_OBJECTIVE
+from hpotrack.objectives import Objectives
 from hpotrack.space import Space, is_utf8, param_from_json
 from hpotrack.store import Store, StudyRow, open_store
 from hpotrack.study import Study
 
-DIRECTIONS = ("minimize", "maximize")
 SHOWN_NAMES = 10  # the studies an unknown name's message lists, when none is close
 log = logging.getLogger("hpotrack")
 
@@ -45,8 +46,7 @@ class StudyDefinition:
     name: str
     space: Space
     method: Method
-    direction: str = "minimize"
-    objective: str = "value"
+    objectives: Objectives = DEFAULT_OBJECTIVE
     seed: int | None = None
     retries: int = 1
     budget: Budget | None = None
@@ -55,7 +55,9 @@ class StudyDefinition:
         problem = name_problem(self.name)
         if problem is not None:
             raise DefinitionError(problem)
-        check_settings(self.direction, self.objective, self.seed)
+        if not isinstance(self.objectives, Objectives):
+            raise DefinitionError(f"objectives must be Objectives, but got {self.objectives!r}")
+        check_seed(self.seed)
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise DefinitionError(f"`retries >= 0` must hold, but got retries={self.retries!r}")
         check_budget_given(self.budget)
@@ -81,16 +83,8 @@ def check_budget_given(budget: object) -> None:
         raise DefinitionError(f"budget must be an hp.Budget(min, max), but got budget={budget!r}")
 
 
-def check_settings(direction: object, objective: object, seed: object) -> None:
-    """Validate the study settings of ``@tune`` (called when decorating)."""
-    if direction not in DIRECTIONS:
-        raise DefinitionError(
-            f"direction must be 'minimize' or 'maximize', but got direction={direction!r}"
-        )
-    if not isinstance(objective, str) or not objective:
-        raise DefinitionError(
-            f"objective must name a metric (a non-empty str), but got objective={objective!r}"
-        )
+def check_seed(seed: object) -> None:
+    """Validate ``@tune``'s ``seed=`` (called when decorating)."""
     if seed is not None and (
         isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= int(seed) < 2**63
     ):
@@ -103,6 +97,7 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
     """Create the study, or reopen it after checking it was defined the same way."""
     definition.method.check(definition.space)
     definition.method.check_budget(definition.budget)
+    definition.method.check_objectives(definition.objectives)
     with store.write():
         row = store.find_study(definition.name)
         if row is None:
@@ -111,12 +106,15 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 name=definition.name,
                 space=definition.space.to_json(),
                 method=definition.method.to_json(),
-                direction=definition.direction,
-                objective=definition.objective,
+                direction=definition.objectives.directions[0],
+                objective=definition.objectives.metrics[0],
                 seed=seed,
                 function=function,
                 retries=definition.retries,
                 budget=None if definition.budget is None else definition.budget.to_json(),
+                objectives=(
+                    definition.objectives.to_json() if definition.objectives.is_multi else None
+                ),
             )
         else:
             differences = _differences(row, definition)
@@ -203,10 +201,17 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
                 f"parameter {name!r} was {param_from_json(stored_space[name])!r}, "
                 f"now {param_from_json(new_space[name])!r}"
             )
-    if row.direction != definition.direction:
-        found.append(f"direction was {row.direction!r}, now {definition.direction!r}")
-    if row.objective != definition.objective:
-        found.append(f"objective was {row.objective!r}, now {definition.objective!r}")
+    stored = Objectives.from_columns(row.objective, row.direction, row.objectives)
+    if stored.metrics != definition.objectives.metrics:
+        found.append(
+            f"objective was {_objective_text(stored.metrics)}, "
+            f"now {_objective_text(definition.objectives.metrics)}"
+        )
+    elif stored.directions != definition.objectives.directions:
+        found.append(
+            f"direction was {_objective_text(stored.directions)}, "
+            f"now {_objective_text(definition.objectives.directions)}"
+        )
     budget = None if definition.budget is None else definition.budget.to_json()
     if dumps(row.budget) != dumps(budget):  # JSON tells 1 from 1.0, as for the space
         found.append(f"budget was {_budget_text(row.budget)}, now {_budget_text(budget)}")
@@ -237,6 +242,11 @@ def _recorded_function(stored: Mapping[str, Any], now: Mapping[str, Any]) -> Map
     manual trial from a notebook must not leave ``hpotrack resume`` unable to import the
     script the study runs from."""
     return stored if stored.get("path") and not now.get("path") else now
+
+
+def _objective_text(names: tuple[str, ...]) -> str:
+    """``'error'`` for one, ``('error', 'latency')`` for several: as ``@tune`` takes them."""
+    return repr(names[0]) if len(names) == 1 else repr(names)
 
 
 def _budget_text(data: dict[str, Any] | None) -> str:

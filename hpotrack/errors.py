@@ -128,6 +128,11 @@ class NoCompleteTrial(HpotrackError, LookupError):
     """``study.best`` was asked for before any trial completed."""
 
 
+class SeveralObjectives(HpotrackError, LookupError):
+    """``study.best`` (or a stop by one best value) was asked of a study of several
+    objectives, which has a Pareto front (``study.best_trials``) and no one best trial."""
+
+
 class MissingDependency(HpotrackError, ImportError):
     """An optional library a feature needs is not installed (pandas, matplotlib); the
     message says what to install. An ``ImportError`` too, as user code expects."""

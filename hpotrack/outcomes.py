@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from collections import Counter
 from collections.abc import Mapping
 from numbers import Real
@@ -16,18 +17,21 @@ import numpy as np
 from hpotrack.claims import Outcome
 from hpotrack.errors import TrialError
 from hpotrack.jsonable import jsonable, jsonable_key
+from hpotrack.objectives import Objectives
 from hpotrack.params import Float
 from hpotrack.records import TrialState
 from hpotrack.space import Space
 from hpotrack.trial import Trial
 
 
-def parse_result(result: object, objective: str) -> Outcome:
+def parse_result(result: object, objectives: Objectives) -> Outcome:
     """Turn what the function returned into an outcome; bad values fail the trial.
 
     Metrics are stored as plain JSON (numpy values as numbers and lists, other objects
-    as their ``repr``), so nothing the function returns can stop the study.
+    as their ``repr``), so nothing the function returns can stop the study. The stored
+    value is the (first) objective's; with several, every one must be a finite number.
     """
+    objective = objectives.metrics[0]
     if isinstance(result, Mapping):
         metrics = jsonable(dict(result))
         if len(metrics) < len(result):
@@ -38,45 +42,66 @@ def parse_result(result: object, objective: str) -> Outcome:
                 f"the function returned a dict with the key {clash!r} twice once keys "
                 "are text (e.g. 1 and '1'); rename one",
             )
-        if objective not in metrics:
-            names = ", ".join(map(repr, metrics)) or "none"
-            return _failed(
-                metrics,
-                f"the function returned a dict without the objective {objective!r} "
-                f"(keys: {names}); {_objective_fix(metrics, objective)}",
-            )
-        value = next(v for k, v in result.items() if jsonable_key(k) == objective)
+        for name in objectives.metrics:
+            if name not in metrics:
+                names = ", ".join(map(repr, metrics)) or "none"
+                return _failed(
+                    metrics,
+                    f"the function returned a dict without the objective {name!r} "
+                    f"(keys: {names}); {_objective_fix(metrics, name, objectives)}",
+                )
+        found = {jsonable_key(k): v for k, v in result.items()}
+    elif objectives.is_multi:
+        return _failed(
+            {objective: jsonable(result)},
+            f"the function returned {reprlib.repr(result)}, but the study has "
+            f"{objectives.count} objectives: return a dict with a number for each of "
+            f"{', '.join(map(repr, objectives.metrics))}",
+        )
     else:
-        value = result
+        found = {objective: result}
         metrics = {objective: jsonable(result)}
+    try:
+        numbers = [_number(found[name], name) for name in objectives.metrics]
+    except _NotANumber as exc:
+        return _failed(metrics, str(exc))
+    return Outcome(TrialState.COMPLETE, numbers[0], metrics)
+
+
+class _NotANumber(Exception):
+    """An objective's value is no finite number; the message says what came back."""
+
+
+def _number(value: object, objective: str) -> float:
+    """``value`` of ``objective`` as a finite float (:class:`_NotANumber` if it is not)."""
     if isinstance(value, np.ndarray) and value.ndim == 0:  # np.mean(...) of an array, say
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
-        return _failed(
-            metrics,
+        raise _NotANumber(
             f"the objective {objective!r} must be a number, but the "
-            f"function returned {value!r} ({type(value).__name__})",
+            f"function returned {value!r} ({type(value).__name__})"
         )
     try:
         number = float(value)
     except OverflowError:
-        return _failed(metrics, f"the objective {objective!r} is too large for a float")
+        raise _NotANumber(f"the objective {objective!r} is too large for a float") from None
     if not math.isfinite(number):
-        return _failed(
-            metrics,
+        raise _NotANumber(
             f"the objective {objective!r} is {value!r}: return a finite "
-            "number (a large penalty for a diverged run)",
+            "number (a large penalty for a diverged run)"
         )
-    return Outcome(TrialState.COMPLETE, number, metrics)
+    return number
 
 
 def _failed(metrics: dict[str, Any], error: str) -> Outcome:
     return Outcome(TrialState.FAILED, None, metrics, error)
 
 
-def _objective_fix(metrics: Mapping[str, Any], objective: str) -> str:
+def _objective_fix(metrics: Mapping[str, Any], objective: str, objectives: Objectives) -> str:
     """What to do about a returned dict without the objective: name the key that looks
     like it ("loss", as Hyperopt and Ray return it, or the only number)."""
+    if objectives.is_multi:
+        return "return it, or change objective= of @hp.tune(...)"
     numbers = [k for k, v in metrics.items() if isinstance(v, Real) and not isinstance(v, bool)]
     likely = "loss" if "loss" in numbers else numbers[0] if len(numbers) == 1 else None
     if likely is None:

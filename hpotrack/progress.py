@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO, cast
 
+from hpotrack import pareto
 from hpotrack.limits import NO_STOPS, Stops, method_end
 from hpotrack.records import TrialState, is_better
 from hpotrack.terminal import (
@@ -86,6 +87,7 @@ class ProgressBar:
         self._handlers: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []  # and streams
         # what the ETA's rate counts from: (trials done, budget steps trained, when)
         self._basis: tuple[int, int, float] | None = None
+        self._front_size: tuple[int, int] | None = None  # (complete trials, front) drawn
         self._started_before = 0
         if self._enabled:  # a bar that is off reads nothing
             history = study.refresh()
@@ -241,9 +243,9 @@ class ProgressBar:
         """Budget steps the finished trials trained, with this process's unstored ones."""
         return history.trained + sum(outcome.trained or 0 for _, outcome in self._unstored)
 
-    def _best(self, history: History) -> tuple[float, int] | None:
+    def _best_found(self, history: History) -> tuple[float, int] | None:
         """The best value so far and its trial's number, with this process's unstored
-        trials: the bar of the first trial said "best -"."""
+        trials."""
         best = history.best
         found = None if best is None or best.value is None else (best.value, best.number)
         for claimed, outcome in self._unstored:
@@ -274,7 +276,7 @@ class ProgressBar:
         now = time.monotonic()
         if self._basis is None and history.n_started > self._started_before:
             self._basis = (done, trained, now)  # the workers began
-        best = self._best(history)
+        best = self._front(history) if history.objectives.is_multi else self._best(history)
         waited = history.complete_since_best()
         text = self._compose(done, trained, best, waited, now, self._width)
         overflow = len(text) - (columns - 1)
@@ -283,11 +285,29 @@ class ProgressBar:
             text = self._compose(done, trained, best, waited, now, cells)[: columns - 1]
         return text
 
+    def _front(self, history: History) -> str:
+        """``front 7``: how many complete trials no other beats on every objective, for a
+        study of several; worked out again only when more trials completed (this
+        process's unstored ones are left out: the front is of stored trials)."""
+        complete = history.complete()
+        if self._front_size is None or self._front_size[0] != len(complete):
+            losses = [history.losses(history.trials[n]) for n in complete]
+            points = [loss for loss in losses if loss is not None]
+            size = int(pareto.on_front(points).sum()) if points else 0
+            self._front_size = (len(complete), size)
+        return f"front {self._front_size[1]}" if self._front_size[1] else "front -"
+
+    def _best(self, history: History) -> str:
+        """``best 0.25 (#3)``: the best value so far and its trial's number, with this
+        process's unstored trials (the bar of the first trial said "best -")."""
+        found = self._best_found(history)
+        return "best -" if found is None else f"best {found[0]:.6g} (#{found[1]})"
+
     def _compose(
         self,
         done: int,
         trained: int,
-        best: tuple[float, int] | None,
+        best: str,
         waited: int,
         now: float,
         cells: int,
@@ -308,7 +328,7 @@ class ProgressBar:
             eta = None
         if eta is not None:
             parts.append(eta)
-        parts.append("best -" if best is None else f"best {best[0]:.6g} (#{best[1]})")
+        parts.append(best)
         if self._patience is not None:  # what stops the search once it is full
             parts.append(f"patience {waited}/{self._patience}")
         parts.append(f"elapsed {_clock(now - self._started)}")

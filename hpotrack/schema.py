@@ -227,6 +227,14 @@ def _migrate_9_to_10(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE studies ADD COLUMN last_stops TEXT")
 
 
+def _migrate_10_to_11(db: sqlite3.Connection) -> None:
+    """Studies of several objectives (multi-objective): ``objectives`` holds each metric
+    and its direction as JSON (``[{"metric": "error", "direction": "minimize"}, ...]``);
+    ``objective`` and ``direction`` keep the first, whose value each trial stores as
+    its ``value``. NULL for a study of one objective, as every study before was."""
+    db.execute("ALTER TABLE studies ADD COLUMN objectives TEXT")
+
+
 class KeptObjectError(Exception):
     """A view or trigger saved in the file that a migration could not make again."""
 
@@ -290,6 +298,7 @@ MIGRATIONS = (
     _migrate_7_to_8,
     _migrate_8_to_9,
     _migrate_9_to_10,
+    _migrate_10_to_11,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

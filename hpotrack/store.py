@@ -103,6 +103,7 @@ class StudyRow:
     retries: int = 1
     budget: dict[str, Any] | None = None
     last_stops: dict[str, Any] = field(default_factory=dict)  # of its last run
+    objectives: list[Any] | None = None  # as stored, for several (hpotrack.objectives)
 
 
 class Store(TrialReads, TrialWrites, Connection):
@@ -136,7 +137,7 @@ class Store(TrialReads, TrialWrites, Connection):
     def find_study(self, name: str) -> StudyRow | None:
         row = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created, retries, budget, last_stops FROM studies WHERE name = ?",
+            "created, retries, budget, last_stops, objectives FROM studies WHERE name = ?",
             (name,),
         ).fetchone()
         return None if row is None else _study_row(row)
@@ -176,7 +177,7 @@ class Store(TrialReads, TrialWrites, Connection):
     def list_studies(self) -> list[StudyRow]:
         rows = self.conn.execute(
             "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created, retries, budget, last_stops FROM studies ORDER BY name"
+            "created, retries, budget, last_stops, objectives FROM studies ORDER BY name"
         ).fetchall()
         return [_study_row(r) for r in rows]
 
@@ -192,10 +193,12 @@ class Store(TrialReads, TrialWrites, Connection):
         function: Mapping[str, Any],
         retries: int = 1,
         budget: Mapping[str, Any] | None = None,
+        objectives: Sequence[Mapping[str, str]] | None = None,
     ) -> int:
         cursor = self.conn.execute(
             "INSERT INTO studies (name, space, method, direction, objective, seed, target, "
-            "function, created, retries, budget) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+            "function, created, retries, budget, objectives) "
+            "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
             (
                 name,
                 dumps(space),
@@ -207,6 +210,7 @@ class Store(TrialReads, TrialWrites, Connection):
                 time.time(),
                 retries,
                 None if budget is None else dumps(budget),
+                None if objectives is None else dumps(objectives),
             ),
         )
         assert cursor.lastrowid is not None
@@ -460,6 +464,7 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
         retries=1 if row[10] is None else row[10],
         budget=json.loads(row[11]) if row[11] else None,
         last_stops=_json_object(row[12]),
+        objectives=_json_list(row[13]),
     )
 
 
@@ -470,6 +475,15 @@ def _json_object(text: str | None) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _json_list(text: str | None) -> list[Any] | None:
+    """A JSON list column (None when NULL or not a list: a hand edit)."""
+    try:
+        value = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, list) else None
 
 
 # Stores in use, by process and file; one nobody uses any more is dropped (and closed by

@@ -22,14 +22,15 @@ from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from hpotrack import lineage, lost, views
+from hpotrack import lineage, lost, pareto, views
 from hpotrack.budget import Budget
 from hpotrack.cache import TrialCache
-from hpotrack.errors import TrialError, UnknownMethodError
+from hpotrack.errors import NoCompleteTrial, SeveralObjectives, TrialError, UnknownMethodError
 from hpotrack.limits import NO_STOPS, Stops, from_stored
 from hpotrack.methods.base import Method
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import from_json as method_from_json
+from hpotrack.objectives import Objectives
 from hpotrack.records import TrialRecord
 from hpotrack.space import Space
 from hpotrack.store import Store, StudyRow
@@ -45,8 +46,11 @@ class StudyReader:
         self._row = row
         self.space = Space.from_json(row.space)
         self.budget = None if row.budget is None else Budget.from_json(row.budget)
+        self.optimizing = Objectives.from_columns(row.objective, row.direction, row.objectives)
         self._cache = TrialCache(
-            store, row, History(self.space, row.direction, row.seed, self.budget)
+            store,
+            row,
+            History(self.space, row.direction, row.seed, self.budget, self.optimizing),
         )
         # one thread at a time reads into the cache or writes through it: the threads of
         # a trial report and check, and asked trials are told, while others ask. Taken
@@ -102,13 +106,60 @@ class StudyReader:
 
     @property
     def direction(self) -> str:
-        """``"minimize"`` or ``"maximize"``: which way the objective is better."""
+        """``"minimize"`` or ``"maximize"``: which way the objective is better (the first
+        objective's, with several)."""
         return self._row.direction
 
     @property
     def objective(self) -> str:
-        """The name of the metric the study optimizes (``objective=`` of ``@hp.tune``)."""
+        """The name of the metric the study optimizes (``objective=`` of ``@hp.tune``; the
+        first, whose value each trial stores as its ``value``, with several)."""
         return self._row.objective
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        """The names of every metric the study optimizes, one for most studies."""
+        return self.optimizing.metrics
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """Per objective (:attr:`objectives`), ``"minimize"`` or ``"maximize"``."""
+        return self.optimizing.directions
+
+    def values(self, trial: TrialRecord) -> tuple[float, ...]:
+        """``trial``'s value of each objective, in the order of :attr:`objectives`
+        (Optuna's ``trial.values``); a :class:`TrialError` if it has not all of them
+        (it failed, or is still running)."""
+        if self.optimizing.is_multi:
+            found = self.optimizing.values(trial.metrics)
+        else:
+            found = None if trial.value is None else (trial.value,)
+        if found is None:
+            raise TrialError(
+                f"trial {trial.number} of study {self.name!r} has no value of every "
+                f"objective ({', '.join(self.objectives)}): it is {trial.state}"
+            )
+        return found
+
+    @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The complete trials no other complete trial beats on every objective (their
+        Pareto front), by number; with one objective, :attr:`best` alone. Empty before a
+        trial completes."""
+        if not self.optimizing.is_multi:
+            try:
+                return [self.best]
+            except NoCompleteTrial:
+                return []
+        history = self.refresh()
+        losses = [(n, history.losses(history.trials[n])) for n in history.complete()]
+        kept = [(n, loss) for n, loss in losses if loss is not None]
+        if not kept:
+            return []
+        mask = pareto.on_front([loss for _, loss in kept])
+        return [
+            _as_given(history.trials[n]) for (n, _), front in zip(kept, mask, strict=True) if front
+        ]
 
     @property
     def seed(self) -> int:
@@ -198,7 +249,14 @@ class StudyReader:
     def best(self) -> TrialRecord[float]:
         """The best complete trial (for a population, PBT, the best of what its members
         ended with: :func:`hpotrack.lineage.best_result`); :class:`NoCompleteTrial` before
-        there is one."""
+        there is one; :class:`SeveralObjectives` for a study of several objectives, whose
+        answer is :attr:`best_trials`."""
+        if self.optimizing.is_multi:
+            raise SeveralObjectives(
+                f"study {self.name!r} optimizes {self.optimizing.count} objectives "
+                f"({self.optimizing.describe()}), so no one trial is best: "
+                "study.best_trials gives their Pareto front"
+            )
         if not self._cache.history.trials:  # nothing read yet: one query may answer
             with self._store.reading():
                 found = views.stored_best(self._store, self._row.id, self.direction)

@@ -47,7 +47,7 @@ def returned_outcome(
     """What a trial whose function returned ``result`` is stored as (``manual``: a
     direct call, which its method did not propose): complete with its objective,
     failed for a bad one, pruned when its method stopped it short of its budget."""
-    outcome = parse_result(result, study.objective)
+    outcome = parse_result(result, study.optimizing)
     if outcome.state is TrialState.COMPLETE:
         outcome = checked_hypergradient(result, trial, outcome, study.space)
     if outcome.state is TrialState.COMPLETE and not manual:

@@ -16,7 +16,7 @@ import reprlib
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, cast
 
@@ -27,7 +27,7 @@ from hpotrack.db_path import default_db_path
 from hpotrack.definition import (
     StudyDefinition,
     check_budget_given,
-    check_settings,
+    check_seed,
     open_study,
 )
 from hpotrack.errors import (
@@ -41,6 +41,7 @@ from hpotrack.limits import NO_STOPS, Stops
 from hpotrack.loader import refuse_while_imported
 from hpotrack.methods.base import Method
 from hpotrack.methods.registry import resolve
+from hpotrack.objectives import Objectives
 from hpotrack.provenance import (
     callable_name,
     default_study_name,
@@ -366,8 +367,8 @@ def tune(
     method: str | Method = "auto",
     *,
     study: str | None = None,
-    objective: str = "value",
-    direction: str = "minimize",
+    objective: str | Sequence[str] = "value",
+    direction: str | Sequence[str] = "minimize",
     db: str | Path | None = None,
     seed: int | None = None,
     max_failures: int = 5,
@@ -388,7 +389,10 @@ def tune(
     ``"bohb"``, ...) or an instance such as ``hp.methods.TPE(gamma=0.2)``; ``"auto"``
     picks one. ``study``: the study's name (default: the function's ``module.qualname``).
     ``objective``: the metric to optimize, the key of the returned dict (a plain number
-    is stored under it); ``direction``: ``"minimize"`` or ``"maximize"``. ``db``: the
+    is stored under it); ``direction``: ``"minimize"`` or ``"maximize"``. Several
+    objectives at once: a tuple of metric names and one direction each
+    (``objective=("error", "latency_ms"), direction=("minimize", "minimize")``); the
+    study then finds their Pareto front (``study.best_trials``). ``db``: the
     SQLite file (default ``$HPOTRACK_DB``, else ``./hpotrack.db``). ``seed``: the study
     seed (default: drawn when the study is created). ``max_failures``: ``optimize``
     stops with :class:`TooManyFailures` after that many failed trials in a row.
@@ -406,13 +410,15 @@ def tune(
             "@hp.tune needs the search space first: write @hp.tune(space, method=...) above "
             "the function, with space a dict such as {'lr': hp.Float(1e-5, 1e-1, log=True)}"
         )
-    check_settings(direction, objective, seed)
+    objectives = Objectives.from_user(objective, direction)
+    check_seed(seed)
     seed = None if seed is None else int(seed)  # numpy's integers are plain ints from here
     search_space = Space.from_user(space)
     search_method = resolve(method)
     search_method.check(search_space)
     check_budget_given(budget)
     search_method.check_budget(budget)
+    search_method.check_objectives(objectives)
     max_failures = whole_count("max_failures", max_failures, minimum=1, error=DefinitionError)
     if keep_checkpoints not in ("needed", "all"):
         raise DefinitionError(
@@ -431,8 +437,7 @@ def tune(
             name=name,
             space=search_space,
             method=search_method,
-            direction=direction,
-            objective=objective,
+            objectives=objectives,
             seed=seed,
             retries=retries,
             budget=budget,

@@ -171,14 +171,15 @@ OPTUNA_NAMES = {  # what another library's study or results call what, and hpotr
     "results": "study.records(), or study.trials",
     "losses": "[t.value for t in study.trials]",
     "argmin": "study.best.params",
+    "metric_names": "study.objectives",
 }
 
 OPTUNA_HABITS = {  # what an Optuna study does that hpotrack does otherwise, and how
-    "best_trials": (
-        "it is Optuna's multi-objective Pareto front, and hpotrack optimizes one objective: "
-        "study.best is the best trial, and the other metrics the function returns are "
-        "stored with every trial (e.g. study.best.metrics)"
+    "user_attrs": (
+        "hpotrack keeps no attributes beside the trials: every metric the function returns "
+        "is stored with its trial (study.trials[n].metrics)"
     ),
+    "set_metric_names": "objective= of @hp.tune names the objectives (study.objectives)",
 }
 
 

@@ -23,7 +23,7 @@ def objective(x: float) -> float:
     [
         ("storage", "db= takes the database file: a path such as 'hpotrack.db', not a URL"),
         ("sampler", "method= chooses the search"),
-        ("directions", "hpotrack optimizes one objective"),
+        ("directions", "direction= takes one direction per objective"),
         ("study_name", "study= names the study"),
     ],
 )

@@ -433,7 +433,7 @@ def test_grid_study_runs_each_configuration_once(tmp_path: Path) -> None:
 def test_export_and_import_carry_the_conditions(tmp_path: Path) -> None:
     tuned_svc(tmp_path / "c.db").optimize(n_trials=6)
     data = export_study(hp.load_study("svc", db=tmp_path / "c.db"))
-    assert data["version"] == 7
+    assert data["version"] == 8
     assert data["study"]["space"]["gamma"]["when"] == {"kernel": ["rbf"]}
     path = tmp_path / "svc.json"
     with path.open("w") as out:

@@ -16,9 +16,9 @@ from hpotrack.store import Store, open_store
 from hpotrack.views import StoredTrials, missing_attribute, stored_best
 
 
-def test_optunas_best_trials_says_hpotrack_has_one_objective(db: Path) -> None:
-    """Optuna's best_trials is the multi-objective Pareto front: "hpotrack spells it
-    study.best" suggested a list of trials was one trial by another name."""
+def test_optunas_user_attrs_says_where_hpotrack_keeps_what_they_held(db: Path) -> None:
+    """Optuna's user_attrs hold what a trial noted besides its value: here every metric
+    the function returns is stored with its trial, and the message says where."""
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="s", db=db, seed=0)
     def train(x: float) -> dict[str, float]:
@@ -26,20 +26,21 @@ def test_optunas_best_trials_says_hpotrack_has_one_objective(db: Path) -> None:
 
     study = train.optimize(n_trials=2)
     with pytest.raises(AttributeError) as raised:
-        study.best_trials  # type: ignore[attr-defined]  # noqa: B018 - the access is the test
+        study.user_attrs  # type: ignore[attr-defined]  # noqa: B018 - the access is the test
     assert str(raised.value) == (
-        "'Study' object has no attribute 'best_trials'; it is Optuna's multi-objective "
-        "Pareto front, and hpotrack optimizes one objective: study.best is the best trial, "
-        "and the other metrics the function returns are stored with every trial "
-        "(e.g. study.best.metrics)"
+        "'Study' object has no attribute 'user_attrs'; hpotrack keeps no attributes beside "
+        "the trials: every metric the function returns is stored with its trial "
+        "(study.trials[n].metrics)"
     )
-    assert "accuracy" in study.best.metrics  # what the message points at is there
+    assert "accuracy" in study.trials[1].metrics  # what the message points at is there
+    assert study.best_trials == [study.best]  # Optuna's best_trials: the front of one
 
 
 def test_optunas_other_names_keep_their_spelling_hint() -> None:
     assert str(missing_attribute("best_trial")).endswith("; hpotrack spells it study.best")
     assert str(missing_attribute("study_name")).endswith("; hpotrack spells it study.name")
     assert str(missing_attribute("get_trials")).endswith("; hpotrack spells it study.trials")
+    assert str(missing_attribute("metric_names")).endswith("spells it study.objectives")
     assert str(missing_attribute("colour")) == "'Study' object has no attribute 'colour'"
 
 

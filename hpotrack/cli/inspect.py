@@ -25,14 +25,17 @@ from hpotrack.cli.common import (
     proposer,
     quantity,
     study_of,
+    table,
     unambiguous,
     user_errors,
     when,
 )
 from hpotrack.cli.lineage_tree import edge_text
+from hpotrack.cli.show import objective_columns, param_columns
 from hpotrack.provenance import shown_argv, shown_cells, shown_script_argv
 from hpotrack.records import Origin, TrialRecord, TrialState, worst_value
 from hpotrack.space import Space, Value
+from hpotrack.study import Study
 from hpotrack.text import human_bytes, plural
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -99,6 +102,9 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
         state += f" ({gone[number]}; the study's next run marks it lost)"
     lines = [f"Trial {record.number} of study {opened.name!r}: {state}"]
     value = None if record.value is None else f"{record.value!r} ({opened.objective})"
+    if opened.optimizing.is_multi and record.state is TrialState.COMPLETE:
+        values = opened.optimizing.values(record.metrics) or ()
+        value = ", ".join(f"{m}={v!r}" for m, v in zip(opened.objectives, values, strict=False))
     lines += _pairs(
         [
             ("value", value),
@@ -321,8 +327,16 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
     the objective included; the table lists the others). A conditional parameter the
     trial left inactive is absent from "params"; the table says why ("gamma  inactive
     (kernel='linear')").
+
+    A study of several objectives has no one best trial: its Pareto front (the complete
+    trials no other beats on every objective) is shown instead, a row per trial by
+    number; --format json prints {"study", "objectives": {name: direction}, "front":
+    [{"number", "values": {name: value}, "params", "metrics"}, ...]}.
     """
     opened = study_of(ctx, study)
+    if opened.optimizing.is_multi:
+        _front(opened, fmt)
+        return
     record = opened.best
     data = {"study": opened.name, "number": record.number, "value": record.value}
     if fmt == "json":
@@ -336,6 +350,45 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
     if others:
         lines += ["metrics", *_pairs(others)]
     click.echo("\n".join(lines))
+
+
+def _front(study: Study, fmt: str) -> None:
+    """``best`` of a study of several objectives: its Pareto front."""
+    front = study.best_trials
+    if fmt == "json":
+        echo_json(
+            {
+                "study": study.name,
+                "objectives": dict(zip(study.objectives, study.directions, strict=True)),
+                "front": [
+                    {
+                        "number": t.number,
+                        "values": dict(zip(study.objectives, study.values(t), strict=True)),
+                        "params": dict(t.params),
+                        "metrics": dict(t.metrics),
+                    }
+                    for t in front
+                ],
+            }
+        )
+        return
+    if not front:
+        raise views.no_complete_trial(study.name, study.refresh(), study.budget, None)
+    click.echo(
+        f"study {study.name!r} optimizes {study.optimizing.describe()}: "
+        f"{plural(len(front), 'trial')} on its Pareto front (none of them beaten on every "
+        "objective by another trial)"
+    )
+    columns = param_columns(study)  # a parameter named like an objective: param_<name>
+    rows = [
+        {
+            "number": t.number,
+            **dict(zip(objective_columns(study).values(), study.values(t), strict=True)),
+            **{columns[name]: value for name, value in _param_pairs(study.space, t.params)},
+        }
+        for t in front
+    ]
+    click.echo(table(rows))
 
 
 def _param_pairs(space: Space, params: Mapping[str, Value]) -> list[tuple[str, object]]:

@@ -395,6 +395,8 @@ def _summary(study: Study) -> str:
     best_text = (
         "no complete trial" if best is None else f"best {best.value:.6g} (trial {best.number})"
     )
+    if study.optimizing.is_multi and best is not None:
+        best_text = f"{plural(len(study.best_trials), 'trial')} on the Pareto front"
     trained = ""
     if study.budget is not None:
         trained = f"; {quantity(history.trained, study.budget.unit)} trained"

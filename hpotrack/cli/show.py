@@ -130,9 +130,11 @@ def show(
         listed = opened.store.trials_in_states(opened.id, states)
     elif listed is None:  # every trial is needed
         listed = opened.trials
-    trials = _chosen(listed, opened.direction, top, sort)
+    trials = _chosen(listed, opened, top, sort)
     if fmt == "table":
         click.echo(f"seed: {opened.seed}")  # what repeats the search (docs/resuming.md)
+        if opened.optimizing.is_multi:  # front: the trials no other beats on every one
+            click.echo(f"objectives: {opened.optimizing.describe()}; * marks the Pareto front")
         if opened.budget is not None:
             click.echo(_budget_line(opened, opened.budget))
         last_stops = stored(opened.last_stops)
@@ -232,21 +234,24 @@ def _top_complete(
     before any pruned one, so they are its choice); otherwise None: every trial is read."""
     if top is None or (states and TrialState.COMPLETE.value not in states):
         return None
+    if study.optimizing.is_multi:  # the front first: every complete trial is read
+        return None
     found = study.store.best_complete(study.id, study.direction, top)
     population = any(segment_of(t) is not None for t in found)  # its finals rank first
     return found if len(found) == top and not population else None
 
 
 def _chosen(
-    listed: list[TrialRecord], direction: str, top: int | None, sort: str | None
+    listed: list[TrialRecord], study: Study, top: int | None, sort: str | None
 ) -> list[TrialRecord]:
     """The trials to show, in order: with ``top``, the N best of those with a value (a
     failed trial is never among the best), then ordered by ``sort`` (default: best first
-    with ``top``, else by number)."""
+    with ``top``, else by number). With several objectives, best first is the Pareto
+    front first, each part by the first objective."""
     if top:  # best first already
-        listed = _best_first([t for t in listed if _ranked(t)], direction)[:top]
+        listed = _best_first([t for t in listed if _ranked(t)], study)[:top]
     elif sort == "best":
-        listed = _best_first(listed, direction)
+        listed = _best_first(listed, study)
     if (sort or ("best" if top else "number")) == "number":
         return sorted(listed, key=lambda t: t.number)
     return listed
@@ -277,8 +282,12 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         counts = {state.value: n for state, n in summary.counts.items()}
         running = summary.running
         gone = len(study.workers_gone(running)) if running else 0
-        best = study.best if summary.counts[TrialState.COMPLETE] else None
-        best_value = None if best is None else best.value
+        multi = study.optimizing.is_multi
+        best = study.best if summary.counts[TrialState.COMPLETE] and not multi else None
+        best_value: float | str | None = None if best is None else best.value
+        direction = ", ".join(study.directions)
+        if multi and summary.counts[TrialState.COMPLETE] and compact:
+            best_value = f"front of {len(study.best_trials)}"
         if compact:  # 80 columns: states folded into one cell, minutes are enough
             labels = {"running": f"running ({gone} with the worker gone)"} if gone else {}
             states = ", ".join(f"{n} {labels.get(s, s)}" for s, n in counts.items() if n)
@@ -286,7 +295,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
                 {
                     "study": row.name,
                     "method": _method_cell(store, row),
-                    "goal": row.direction[:3],
+                    "goal": ",".join(d[:3] for d in study.directions),
                     "trials": f"{total}: {states or 'none'}",
                     "best": best_value,
                     "last active": (when(last) or "")[:16],
@@ -297,7 +306,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
             {
                 "study": row.name,
                 "method": method_name(row.method),
-                "direction": row.direction,
+                "direction": direction,
                 "budget": budget_text(study.budget),
                 "trials": total,
                 **counts,
@@ -357,20 +366,39 @@ def param_columns(study: Study) -> dict[str, str]:
     the trial columns (a parameter called ``value`` must not hide the objective), with
     more ``param_`` in front while that is taken too (``value`` beside ``param_value``)."""
     columns: dict[str, str] = {}
-    taken = set(TRIAL_COLUMNS) | set(study.space)
+    reserved = {*TRIAL_COLUMNS, *objective_columns(study).values()}
+    if study.optimizing.is_multi:
+        reserved.add(FRONT)
+    taken = reserved | set(study.space)
     for name in study.space:
         column = name
-        while column in TRIAL_COLUMNS or (column != name and column in taken):
+        while column in reserved or (column != name and column in taken):
             column = f"param_{column}"
         taken.add(column)
         columns[name] = column
     return columns
 
 
+def objective_columns(study: Study) -> dict[str, str]:
+    """Each objective's column: ``value`` for a study of one; with several, each its
+    metric's name (``objective_<name>`` where that is a trial column), and ``front``
+    after them, which marks the trials on the Pareto front."""
+    if not study.optimizing.is_multi:
+        return {study.objective: "value"}
+    others = {*TRIAL_COLUMNS, FRONT} - {"value"}
+    return {m: f"objective_{m}" if m in others else m for m in study.objectives}
+
+
+FRONT = "front"  # the column of a study of several objectives that marks its Pareto front
+
+
 def trial_columns(study: Study) -> list[str]:
     """The columns of a study's trial rows, in order (a CSV of no trials still has them)."""
-    number, state, value, *rest = TRIAL_COLUMNS
-    return [number, state, value, *param_columns(study).values(), *rest]
+    number, state, _, *rest = TRIAL_COLUMNS
+    values = list(objective_columns(study).values())
+    if study.optimizing.is_multi:
+        values.append(FRONT)
+    return [number, state, *values, *param_columns(study).values(), *rest]
 
 
 def _trial_rows(study: Study, trials: list[TrialRecord], fmt: str) -> list[dict[str, Any]]:
@@ -379,14 +407,21 @@ def _trial_rows(study: Study, trials: list[TrialRecord], fmt: str) -> list[dict[
     key at all (JSON, as in exports), never what the Choice option None is: ``None`` in
     a cell, ``null`` in JSON."""
     columns = param_columns(study)
+    objectives = objective_columns(study)
+    front = _front(trials, study) if study.optimizing.is_multi else None
     compact, whole = fmt == "table", not on_terminal()
     rows = []
     for trial in trials:
-        row: dict[str, Any] = {
-            "number": trial.number,
-            "state": trial.state.value,
-            "value": trial.value,
-        }
+        row: dict[str, Any] = {"number": trial.number, "state": trial.state.value}
+        if front is None:
+            row["value"] = trial.value
+        else:
+            for name, column in objectives.items():
+                value = trial.metrics.get(name) if trial.state is TrialState.COMPLETE else None
+                row[column] = value
+            row[FRONT] = (
+                ("*" if trial.number in front else "") if compact else trial.number in front
+            )
         for name, column in columns.items():
             if name not in trial.params:  # inactive
                 if fmt != "json":
@@ -420,19 +455,30 @@ def value_step(trial: TrialRecord) -> int | None:
     return None
 
 
+def _front(trials: list[TrialRecord], study: Study) -> set[int]:
+    """The numbers of ``trials`` on the study's Pareto front (several objectives)."""
+    front = {t.number for t in study.best_trials}
+    return {t.number for t in trials if t.number in front}
+
+
 def _ranked(trial: TrialRecord) -> bool:
     """Whether ``trial`` can be among the best: complete or pruned, with a value (failed,
     queued and running trials have none)."""
     return trial.value is not None and trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def _best_first(trials: list[TrialRecord], direction: str) -> list[TrialRecord]:
+def _best_first(trials: list[TrialRecord], study: Study) -> list[TrialRecord]:
     """Complete trials by value, in a population (PBT) the members' latest segments
-    first (what ``best`` ranks: a member trained on from its earlier ones); then pruned
-    ones, those stopped at a later step first (their values are comparable only at equal
-    steps), by value; then the rest by number."""
-    sign = 1.0 if direction == "minimize" else -1.0
-    final = {t.number for t in finals(trials)}
+    first (what ``best`` ranks: a member trained on from its earlier ones), with several
+    objectives the Pareto front first; then pruned ones, those stopped at a later step
+    first (their values are comparable only at equal steps), by value; then the rest by
+    number."""
+    sign = 1.0 if study.direction == "minimize" else -1.0
+    if study.optimizing.is_multi:
+        front = _front(trials, study)
+        final = {t.number for t in trials if t.number in front}
+    else:
+        final = {t.number for t in finals(trials)}
 
     def key(trial: TrialRecord) -> tuple[int, int, float, int]:
         if trial.value is None or not _ranked(trial):  # the check narrows for mypy

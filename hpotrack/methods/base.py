@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from hpotrack.budget import Budget
 from hpotrack.errors import MethodError, SpaceError
 from hpotrack.methods.history import History
+from hpotrack.objectives import Objectives
 from hpotrack.records import Edge, Origin, TrialRecord
 from hpotrack.space import Space, Value
 
@@ -73,6 +74,9 @@ class Method(ABC):
     # Whether the method gives every trial a whole-number budget of steps itself (pbt's
     # segments), without a budget= on @tune: optimize(max_budget=...) counts them.
     sets_budgets: ClassVar[bool] = False
+    # Whether the method searches for a Pareto front when the study has several
+    # objectives (reading History.losses), not only for one objective's best value.
+    multi_objective: ClassVar[bool] = False
     # Options added after studies were stored, with the value that does what the method
     # did before them: a stored study missing one resumes as it ran (see from_json).
     stored_defaults: ClassVar[dict[str, Any]] = {}
@@ -86,6 +90,27 @@ class Method(ABC):
         pruner = getattr(self, "pruner", None)
         if pruner is not None:
             pruner.check_budget(budget)
+
+    def check_objectives(self, objectives: Objectives) -> None:
+        """Raise :class:`MethodError` if this method cannot optimize ``objectives``: several
+        need a method that keeps a Pareto front (:attr:`multi_objective`) and no
+        ``pruner=``, whose rule ranks one objective's reports."""
+        if not objectives.is_multi:
+            return
+        given = f"{objectives.count} objectives ({objectives.describe()})"
+        if not self.multi_objective:
+            from hpotrack.methods.registry import multi_objective_methods  # it imports us
+
+            raise MethodError(
+                f"method {self.name!r} optimizes one objective, but the study has {given}; "
+                f"use one that finds their Pareto front: {', '.join(multi_objective_methods())}"
+                ", or optimize one objective"
+            )
+        if getattr(self, "pruner", None) is not None:
+            raise MethodError(
+                f"a pruner ranks one objective's reports, but the study has {given}: "
+                f"leave out pruner= of method {self.name!r}"
+            )
 
     def next_check(self, trial: TrialRecord, step: int, history: History) -> int | None:
         """The first step at or after ``step`` at which this method wants to decide

@@ -34,6 +34,7 @@ class Grid(Method):
     """Exhaustive grid. ``grid_points`` discretises continuous floats (and thins wide ints)."""
 
     name = "grid"
+    multi_objective = True  # it reads no values
     grid_points: int | None = None
     shuffle: bool = True
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from hpotrack.budget import Budget
 from hpotrack.methods.sorted_views import Concatenated, ReadOnlyList, sorted_change
+from hpotrack.objectives import Objectives
 from hpotrack.records import Origin, TrialRecord, TrialState, is_better, objective_sign
 from hpotrack.space import Space, Value
 
@@ -53,10 +54,18 @@ class History:
     """
 
     def __init__(
-        self, space: Space, direction: str, seed: int, budget: Budget | None = None
+        self,
+        space: Space,
+        direction: str,
+        seed: int,
+        budget: Budget | None = None,
+        objectives: Objectives | None = None,
     ) -> None:
         self.space = space
         self.direction = direction
+        # what the study optimizes; with several objectives ``direction`` and each
+        # trial's value are the first one's, and a multi-objective method reads losses()
+        self.objectives = objectives or Objectives(("value",), (direction,))
         self.seed = seed
         self.budget = budget
         self._sign = objective_sign(direction)
@@ -276,6 +285,10 @@ class History:
         a NaN or infinite report), ascending; not those a retry replaced."""
         return self._valueless
 
+    def complete(self) -> Sequence[int]:
+        """Numbers of the complete trials, ascending (kept sorted: no pass)."""
+        return self._complete
+
     def complete_since_best(self) -> int:
         """How many complete trials are numbered after :attr:`best` (0 while there is
         none): how long the study has gone without improving, in trials that ran to
@@ -291,6 +304,17 @@ class History:
     def loss(self, value: float) -> float:
         """``value`` turned so that lower is better, whatever the direction."""
         return self._sign * value
+
+    def losses(self, record: TrialRecord) -> tuple[float, ...] | None:
+        """``record``'s value of every objective, each turned so that lower is better
+        (one for a study of one objective), or None unless it completed with all of them
+        finite: what a multi-objective method ranks (:mod:`hpotrack.pareto`)."""
+        if record.state is not TrialState.COMPLETE:
+            return None
+        if not self.objectives.is_multi:
+            value = record.value
+            return None if value is None or not math.isfinite(value) else (self._sign * value,)
+        return self.objectives.losses(record.metrics)
 
     def _supersede(self, number: int) -> None:
         """Take a lost or interrupted trial out of the rankings at its checks: its retry

@@ -16,6 +16,7 @@ class Manual(Method):
     """Proposes nothing itself: the study loop runs enqueued trials first, for every method."""
 
     name = "manual"
+    multi_objective = True  # it reads no values
 
     def ask(self, history: History) -> Proposal:
         raise SearchExhausted(

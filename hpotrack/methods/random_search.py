@@ -29,6 +29,7 @@ class Random(Method):
     """Uniform random search; ``qmc=True`` for a scrambled Sobol sequence."""
 
     name = "random"
+    multi_objective = True  # it reads no values
     qmc: bool = False
     pruner: Pruner | str | None = None  # "median", "percentile" or a hp.pruners rule
 

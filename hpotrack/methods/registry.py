@@ -106,6 +106,12 @@ def known_methods() -> list[str]:
     return sorted(_REGISTRY.keys() | BUILTIN.keys())
 
 
+def multi_objective_methods() -> list[str]:
+    """The names of the methods that search for a Pareto front (several objectives),
+    sorted: those whose class says it can (:attr:`Method.multi_objective`)."""
+    return [name for name in known_methods() if getattr(_registered(name), "multi_objective", 0)]
+
+
 def resolve(method: str | Method) -> Method:
     """A method instance from a name (with default options) or an instance. An instance
     must be of the class registered under its name: a study stores its method by name and

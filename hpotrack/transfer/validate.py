@@ -15,10 +15,11 @@ from types import NoneType
 from typing import Any, NoReturn
 
 from hpotrack.budget import Budget
-from hpotrack.definition import DIRECTIONS, name_problem
+from hpotrack.definition import name_problem
 from hpotrack.errors import HpotrackError, UnknownMethodError
 from hpotrack.jsonable import dumps
 from hpotrack.methods.registry import from_json as method_from_json
+from hpotrack.objectives import Objectives
 from hpotrack.records import TrialState
 from hpotrack.space import Space, is_utf8
 from hpotrack.transfer.format import (
@@ -131,17 +132,17 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
     except HpotrackError as exc:
         raise TransferError(f"the study's space is invalid: {exc}") from None
     budget = None if study["budget"] is None else _budget(study["budget"])
+    objectives = _objectives(study)
     try:
         method = method_from_json(dict(study["method"]))
         method.check(space)
         method.check_budget(budget)
+        method.check_objectives(objectives)
         stored = method.to_json()
     except UnknownMethodError:
         stored = _unregistered(study["method"])
     except (HpotrackError, TypeError, ValueError) as exc:
         raise TransferError(f"the study's method is invalid: {exc}") from None
-    _check(study["direction"] in DIRECTIONS, "the study's direction must be minimize or maximize")
-    _check(bool(study["objective"]), "the study's objective is empty")
     function = study["function"] or {}
     _fields(function, FUNCTION, "the study's function")  # `hpotrack resume` imports it
     definition = {
@@ -154,9 +155,27 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
         "function": dict(function),
         "retries": 1 if study.get("retries") is None else study["retries"],
         "budget": None if budget is None else budget.to_json(),
+        "objectives": objectives.to_json() if objectives.is_multi else None,
     }
     _check(definition["retries"] >= 0, "the study's retries is negative")
     return definition, space
+
+
+def _objectives(study: Mapping[str, Any]) -> Objectives:
+    """What the study optimizes: its ``objectives`` (several, export version 8), else
+    its ``objective`` and ``direction``; the first of several must be those two."""
+    try:
+        objectives = Objectives.from_columns(
+            study["objective"], study["direction"], study.get("objectives")
+        )
+    except HpotrackError as exc:
+        raise TransferError(f"the study's objectives are invalid: {exc}") from None
+    _check(
+        (objectives.metrics[0], objectives.directions[0])
+        == (study["objective"], study["direction"]),
+        "the study's objective and direction must be the first of its objectives",
+    )
+    return objectives
 
 
 def _unregistered(method: Mapping[str, Any]) -> dict[str, Any]:

@@ -684,3 +684,36 @@ def test_a_nan_report_in_a_short_curve_reads_nan(tmp_path: Path) -> None:
     train(x=0.3)
     curve = section(ok(db, "trial", "m", "0"), "Curves")
     assert curve == [["step", "value"], ["1", "1"], ["2", "nan"], ["3", "inf"], ["4", "0.5"]]
+
+
+def test_best_of_a_study_of_two_objectives_is_its_pareto_front(db: Path) -> None:
+    """No one trial is best: `best` lists the front (a table, or JSON with each trial's
+    values by objective), and `trial` each objective's value."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="mo", db=db, seed=0,
+             objective=("error", "x"), direction=("minimize", "maximize"))  # fmt: skip
+    def train(x: float) -> dict[str, float]:
+        return {"error": (x - 0.5) ** 2, "x": x}
+
+    study = train.optimize(n_trials=10, progress=False)
+    front = [t.number for t in study.best_trials]
+    result = CliRunner().invoke(cli, ["--db", str(db), "best", "mo"])
+    assert result.exit_code == 0, result.output
+    first, header, _, *rows = result.output.splitlines()
+    assert first == (
+        f"study 'mo' optimizes error (minimize), x (maximize): {len(front)} trials on its "
+        "Pareto front (none of them beaten on every objective by another trial)"
+    )
+    assert header.split() == ["number", "error", "x", "param_x"]
+    assert [int(row.split()[0]) for row in rows] == front
+    data = json.loads(
+        CliRunner().invoke(cli, ["--db", str(db), "best", "mo", "--format", "json"]).output
+    )
+    assert data["objectives"] == {"error": "minimize", "x": "maximize"}
+    assert [t["number"] for t in data["front"]] == front
+    assert data["front"][0]["values"] == dict(
+        zip(("error", "x"), study.values(study.best_trials[0]), strict=True)
+    )
+    trial = CliRunner().invoke(cli, ["--db", str(db), "trial", "mo", str(front[0])]).output
+    error, x = study.values(study.best_trials[0])
+    assert f"value     error={error!r}, x={x!r}" in trial

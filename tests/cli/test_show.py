@@ -1151,3 +1151,34 @@ def test_a_study_of_queued_trials_only_was_last_active_when_created(tmp_path: Pa
     (row,) = json.loads(show(db, "--format", "json"))
     assert row["queued"] == 1 and not row["last_activity"].startswith("1970")
     assert "1970" not in show(db)
+
+
+def test_a_study_of_two_objectives_shows_each_and_marks_its_front(db: Path) -> None:
+    """A column per objective instead of value, the front marked (JSON: true/false),
+    --top the front first, and the list of studies its directions and front size."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="mo", db=db, seed=0,
+             objective=("error", "x"), direction=("minimize", "maximize"))  # fmt: skip
+    def train(x: float) -> dict[str, float]:
+        return {"error": (x - 0.5) ** 2, "x": x}  # near 0.5, or large: a trade-off
+
+    study = train.optimize(n_trials=12, progress=False)
+    values = [study.values(t) for t in study.trials]
+    front = [  # no other trial at most as far from 0.5 with a larger x, or nearer as large
+        i for i, (e, x) in enumerate(values)
+        if not any(f <= e and y >= x and (f, y) != (e, x) for f, y in values)
+    ]  # fmt: skip
+    assert [t.number for t in study.best_trials] == front
+    table = show(db, "mo")
+    assert "objectives: error (minimize), x (maximize); * marks the Pareto front" in table
+    header = next(line for line in table.splitlines() if line.lstrip().startswith("number"))
+    assert header.split()[:5] == ["number", "state", "error", "x", "front"]  # x: param_x
+    rows = json.loads(show(db, "mo", "--format", "json"))
+    assert [r["number"] for r in rows if r["front"]] == front
+    assert all(r["x"] == r["param_x"] for r in rows)
+    top = json.loads(show(db, "mo", "--top", "3", "--format", "json"))
+    assert all(r["front"] for r in top[: min(3, len(front))])
+    listing = show(db)
+    assert "min,max" in listing and f"front of {len(front)}" in listing
+    (row,) = [r for r in json.loads(show(db, "--format", "json")) if r["study"] == "mo"]
+    assert (row["direction"], row["best"]) == ("minimize, maximize", None)

@@ -1,0 +1,83 @@
+"""Pareto dominance, checked against the definitions computed the slow way."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hpotrack import pareto
+
+points = st.integers(1, 3).flatmap(
+    lambda k: st.lists(
+        st.lists(st.integers(0, 4).map(float), min_size=k, max_size=k), min_size=0, max_size=25
+    )
+)
+
+
+def dominated_by_any(losses: np.ndarray, i: int) -> bool:
+    return any(pareto.dominates(losses[j], losses[i]) for j in range(len(losses)) if j != i)
+
+
+@given(points)
+def test_the_front_is_the_points_no_other_dominates(raw: list[list[float]]) -> None:
+    losses = np.array(raw, dtype=float).reshape(len(raw), -1 if raw else 1)
+    mask = pareto.on_front(losses)
+    assert list(mask) == [not dominated_by_any(losses, i) for i in range(len(losses))]
+
+
+@given(points)
+def test_ranks_peel_fronts_and_a_dominated_point_ranks_after_its_dominator(
+    raw: list[list[float]],
+) -> None:
+    losses = np.array(raw, dtype=float).reshape(len(raw), -1 if raw else 1)
+    ranks = pareto.ranks(losses)
+    for i, j in itertools.permutations(range(len(losses)), 2):
+        if pareto.dominates(losses[i], losses[j]):
+            assert ranks[i] < ranks[j]
+    for level in set(ranks.tolist()):  # each rank is the front of what ranks at or after it
+        rest = losses[ranks >= level]
+        assert list(pareto.on_front(rest)) == list(ranks[ranks >= level] == level)
+
+
+def test_crowding_distance_keeps_the_extremes_and_sums_the_scaled_gaps() -> None:
+    losses = np.array([[0.0, 4.0], [1.0, 2.0], [3.0, 1.0], [4.0, 0.0]])
+    distance = pareto.crowding_distance(losses)
+    assert np.isinf(distance[[0, 3]]).all()
+    assert distance[1] == pytest.approx((3 - 0) / 4 + (4 - 1) / 4)
+    assert distance[2] == pytest.approx((4 - 1) / 4 + (2 - 0) / 4)
+    assert np.isinf(pareto.crowding_distance(losses[:2])).all()
+
+
+def test_hypervolume_of_known_fronts() -> None:
+    assert pareto.hypervolume([[1.0, 5.0], [2.0, 3.0], [4.0, 1.0], [3.0, 4.0]], [6, 6]) == 17.0
+    assert pareto.hypervolume([[0.0, 0.0, 0.0]], [1, 2, 3]) == 6.0
+    assert pareto.hypervolume([[2.0, 2.0]], [1, 1]) == 0.0  # outside the reference
+    cube = [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]]  # 3 slabs of 0.5 overlapping
+    assert pareto.hypervolume(cube, [1, 1, 1]) == pytest.approx(3 * 0.25 - 3 * 0.125 + 0.125)
+
+
+@given(st.lists(st.lists(st.floats(0, 1), min_size=3, max_size=3), min_size=1, max_size=12))
+def test_hypervolume_in_three_dimensions_is_inclusion_exclusion(raw: list[list[float]]) -> None:
+    """The exact volume of a union of boxes [p, 1]^3, by inclusion-exclusion over subsets
+    (small sets only): the slicing must agree."""
+    boxes = np.array(raw)
+    total = 0.0
+    for size in range(1, len(boxes) + 1):
+        if size > 6:
+            break
+        for subset in itertools.combinations(range(len(boxes)), size):
+            corner = boxes[list(subset)].max(axis=0)
+            total += (-1) ** (size + 1) * float(np.prod(1.0 - corner))
+    if len(boxes) <= 6:
+        assert pareto.hypervolume(boxes, [1, 1, 1]) == pytest.approx(total, abs=1e-9)
+
+
+def test_shapes_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"losses must be an \(n, k\) array"):
+        pareto.on_front([1.0, 2.0])
+    with pytest.raises(ValueError, match="reference must have 2 losses"):
+        pareto.hypervolume([[1.0, 2.0]], [3.0])
