@@ -9,13 +9,15 @@ Unlike :mod:`hpotrack.testing.method_suite`, this module does not need pytest.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+from hpotrack import pareto
 from hpotrack.budget import Budget
 from hpotrack.claims import proposed_record, trained_to
 from hpotrack.errors import SearchExhausted
 from hpotrack.methods.base import Method, Proposal, checked
 from hpotrack.methods.history import History
+from hpotrack.objectives import Objectives
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space, Value
 
@@ -76,6 +78,35 @@ def simulate(
         history.update(trial)
         history.update(train(method, history, trial, value) if budget else _done(trial, value))
     return history
+
+
+def simulate_front(
+    method: Method,
+    space: Space,
+    n_trials: int,
+    *,
+    objectives: Objectives,
+    function: Callable[[Mapping[str, Value]], Mapping[str, float]],
+    seed: int = 0,
+) -> History:
+    """Run ``n_trials`` sequential asks of a study of several ``objectives``, completing
+    each with the metrics ``function`` returns (the first objective's as its value)."""
+    history = History(space, objectives.directions[0], seed, None, objectives)
+    for _ in range(n_trials):
+        trial = running(method, history, method.ask(history))
+        metrics = dict(function(trial.params))
+        history.update(trial)
+        done = _done(trial, metrics[objectives.metrics[0]])
+        history.update(dataclasses.replace(done, metrics=metrics))
+    return history
+
+
+def front_hypervolume(history: History, reference: Sequence[float]) -> float:
+    """The hypervolume of ``history``'s complete trials' losses (each objective turned
+    so that lower is better) up to ``reference``, in those losses."""
+    losses = [history.losses(history.trials[n]) for n in history.complete()]
+    points = [loss for loss in losses if loss is not None]
+    return pareto.hypervolume(points, reference) if points else 0.0
 
 
 def train(method: Method, history: History, trial: TrialRecord, value: float) -> TrialRecord:

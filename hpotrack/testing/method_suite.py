@@ -20,14 +20,21 @@ import numpy as np
 import pytest
 
 from hpotrack.budget import Budget
-from hpotrack.errors import HpotrackError, SearchExhausted
+from hpotrack.errors import HpotrackError, MethodError, SearchExhausted
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
 from hpotrack.methods.random_search import Random
 from hpotrack.methods.registry import from_json as method_from_json
+from hpotrack.objectives import Objectives
 from hpotrack.records import Origin, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
-from hpotrack.testing.driver import Objective, running, simulate
+from hpotrack.testing.driver import (
+    Objective,
+    front_hypervolume,
+    running,
+    simulate,
+    simulate_front,
+)
 
 MIXED_SPACE = Space.from_user(
     {
@@ -107,6 +114,8 @@ class MethodSuite:
     n_trials: ClassVar[int] = 16
     model_based: ClassVar[bool] = False  # True: must beat random search on a 2-D function
     budget: ClassVar[Budget | None] = None  # for methods that need ``budget=``
+    # True: on two objectives, must beat random search's hypervolume (multi_objective only)
+    finds_fronts: ClassVar[bool] = False
 
     def _history(self, seed: int) -> History:
         return History(self.space, "minimize", seed, self.budget)
@@ -264,6 +273,55 @@ class MethodSuite:
         mine = [_best(self.make_method(), space, seed) for seed in seeds]
         random_search = [_best(Random(), space, seed) for seed in seeds]
         assert float(np.median(mine)) < float(np.median(random_search)), (mine, random_search)
+
+    def test_several_objectives_are_searched_or_refused(self) -> None:
+        """A method that says it keeps a Pareto front (``multi_objective``) proposes valid
+        points on a study of two objectives, one minimized and one maximized; any other
+        refuses such a study up front, saying which methods can."""
+        objectives = Objectives(("error", "score"), ("minimize", "maximize"))
+        method = self.make_method()
+        if not method.multi_objective:
+            with pytest.raises(MethodError, match="optimizes one objective, but the study has 2"):
+                method.check_objectives(objectives)
+            return
+        method.check_objectives(objectives)
+        if not self.proposes or self.budget is not None:
+            pytest.skip("proposes nothing itself, or needs a budget")
+
+        def metrics(params: Mapping[str, Value]) -> dict[str, float]:
+            point = self.space.encode(params)
+            return {"error": float((point**2).sum()), "score": float(point.sum())}
+
+        history = simulate_front(
+            method, self.space, self.n_trials, objectives=objectives, function=metrics
+        )
+        assert history.count(TrialState.COMPLETE) == self.n_trials
+        for trial in history.trials:
+            assert same_values(trial.params, self.space.validate(trial.params))
+
+    def test_beats_random_search_on_the_hypervolume_of_two_objectives(self) -> None:
+        """On ZDT1 (Zitzler, Deb & Thiele 2000) in 4 variables, 60 trials: the median
+        over fixed seeds of the hypervolume the found front dominates is above random
+        search's (methods that model the front only)."""
+        if not self.finds_fronts:
+            pytest.skip("not a method that models the Pareto front")
+        space = Space.from_user({f"x{i}": Float(0.0, 1.0) for i in range(4)})
+        objectives = Objectives(("f1", "f2"), ("minimize", "minimize"))
+
+        def zdt1(params: Mapping[str, Value]) -> dict[str, float]:
+            x = [float(params[f"x{i}"]) for i in range(4)]
+            g = 1.0 + 9.0 * sum(x[1:]) / 3
+            return {"f1": x[0], "f2": g * (1.0 - math.sqrt(x[0] / g))}
+
+        def volume(method: Method, seed: int) -> float:
+            history = simulate_front(method, space, 60, objectives=objectives, function=zdt1,
+                                     seed=seed)  # fmt: skip
+            return front_hypervolume(history, (1.1, 11.0))
+
+        seeds = range(5)
+        mine = [volume(self.make_method(), seed) for seed in seeds]
+        random_search = [volume(Random(), seed) for seed in seeds]
+        assert float(np.median(mine)) > float(np.median(random_search)), (mine, random_search)
 
     def test_does_not_return_to_where_the_function_fails(self) -> None:
         """A failed trial is evidence too: where the function fails (NaN on half of
