@@ -309,7 +309,7 @@ class MethodSuite:
         objectives = Objectives(("f1", "f2"), ("minimize", "minimize"))
 
         def zdt1(params: Mapping[str, Value]) -> dict[str, float]:
-            x = [float(params[f"x{i}"]) for i in range(4)]
+            x = space.encode(params)  # each in [0, 1]: the values themselves
             g = 1.0 + 9.0 * sum(x[1:]) / 3
             return {"f1": x[0], "f2": g * (1.0 - math.sqrt(x[0] / g))}
 
