@@ -12,6 +12,14 @@ the best of which are polished by L-BFGS-B (continuous coordinates) and by neigh
 Work per ask is bounded: the model keeps at most ``max_points`` observations (the best half
 and an even spread of the rest, always including the latest) and fits its hyperparameters on
 at most :data:`FIT_POINTS` of them.
+
+With several objectives it is ParEGO (Knowles 2006, "ParEGO: a hybrid algorithm with
+on-line landscape approximation for expensive multiobjective optimization problems", IEEE
+TEVC 10(1), section III): each ask draws its own weights λ on the simplex, scales every
+objective's losses to [0, 1] over the observations, and models their augmented Chebyshev
+scalarization max_j λ_j f_j + ρ Σ_j λ_j f_j (eq. 2, ρ = 0.05) with the same GP and
+acquisition. Successive asks weigh the objectives differently, so the proposals spread
+along the Pareto front.
 """
 
 from __future__ import annotations
@@ -56,7 +64,10 @@ their own parameters instead of moving the optimum of shared ones: on conditiona
 ``branches`` (20 seeds) it and the longer option lengthscale left 6 seeds near the optimum
 instead of 8, 13 seeds worse (benchmarks/README.md, "bayes on mixed spaces")."""
 _ACQUISITIONS = ("logei", "ucb")
-_RNG_HYPER, _RNG_CANDIDATES, _RNG_FALLBACK = 1, 2, 3
+_RNG_HYPER, _RNG_CANDIDATES, _RNG_FALLBACK, _RNG_WEIGHTS = 1, 2, 3, 4
+PAREGO_RHO = 0.05
+"""ParEGO's weight of the sum next to the max of the weighted losses (Knowles 2006, eq. 2):
+small, so that the scalarization prefers Pareto-optimal points among those of equal max."""
 
 
 @register
@@ -68,6 +79,7 @@ class Bayes(Method):
     the observations the model keeps."""
 
     name = "bayes"
+    multi_objective = True  # ParEGO (module docstring)
     n_startup: int | None = None
     acquisition: str = "logei"
     candidates: int = 2000
@@ -121,6 +133,8 @@ class Bayes(Method):
     def _ask(self, history: History) -> Proposal:
         space, number = history.space, history.next_number
         data, pending, failed = _observations(history, self.max_points)
+        if history.objectives.is_multi:
+            data = _scalarized(history, self.max_points, history.rng(number, _RNG_WEIGHTS))
         if number < self.startup(space) or len(data) < 2:
             point = sobol_point(len(space), history.seed, number)
             return _first_unseen(space, [point], history, "bayes: Sobol start-up")
@@ -367,6 +381,27 @@ def _observations(
     data = [(n, history.observed_loss(history.trials[n])) for n in chosen]
     pending = sorted(history.unfinished(TrialState.RUNNING) + history.unfinished(TrialState.QUEUED))
     return data, pending[-(cap // 4) :], list(history.valueless()[-(cap // 4) :])
+
+
+def _scalarized(history: History, cap: int, rng: np.random.Generator) -> list[tuple[int, float]]:
+    """(trial number, loss) of at most ``cap`` complete trials of a study of several
+    objectives, the loss being ParEGO's augmented Chebyshev scalarization of their losses
+    (module docstring) under weights drawn for this ask, each objective scaled to [0, 1]
+    over the trials used. Read from the latest ``4 * cap`` complete trials, of which
+    :func:`_subset` keeps the best half and a spread of the rest: bounded work per ask."""
+    numbers = list(history.complete()[-4 * cap :])
+    found = [(n, history.losses(history.trials[n])) for n in numbers]
+    kept = [(n, loss) for n, loss in found if loss is not None]
+    if not kept:
+        return []
+    losses = np.array([loss for _, loss in kept])
+    low, high = losses.min(axis=0), losses.max(axis=0)
+    scaled = (losses - low) / np.where(high > low, high - low, 1.0)
+    weights = rng.dirichlet(np.ones(losses.shape[1]))
+    weighted = scaled * weights
+    values = weighted.max(axis=1) + PAREGO_RHO * weighted.sum(axis=1)
+    chosen = _subset(values, cap)
+    return [(kept[i][0], float(values[i])) for i in chosen]
 
 
 def _skipping(targets: list[int], skipped: list[int]) -> list[int]:

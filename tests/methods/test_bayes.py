@@ -16,18 +16,21 @@ from hpotrack.errors import MethodError
 from hpotrack.methods import Bayes, Method, gp
 from hpotrack.methods import bayes as bayes_module
 from hpotrack.methods.base import Proposal
+from hpotrack.methods.bayes import PAREGO_RHO, _scalarized
 from hpotrack.methods.history import History
 from hpotrack.methods.random_search import sobol_point
 from hpotrack.methods.registry import resolve
+from hpotrack.objectives import Objectives
 from hpotrack.records import Edge, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
-from hpotrack.testing.driver import record, run_proposal
+from hpotrack.testing.driver import record, run_proposal, simulate_front
 from hpotrack.testing.method_suite import MIXED_SPACE, branin
 
 
 class TestBayes(MethodSuite):
     model_based = True
+    finds_fronts = True
 
     def make_method(self) -> Method:
         return Bayes(candidates=256)
@@ -505,3 +508,27 @@ def test_a_target_within_the_sobol_start_up_is_said_once_before_the_run(
     caplog.clear()
     f.optimize(n_trials=short + 1)
     assert caplog.messages == []
+
+
+def test_several_objectives_are_scalarized_by_weights_drawn_per_ask() -> None:
+    """ParEGO (Knowles 2006): each ask models another augmented Chebyshev scalarization
+    of the losses scaled to [0, 1], one that ranks a dominated point after the point
+    that dominates it; a maximized objective is turned first."""
+    space = Space.from_user({"x": Float(0.0, 1.0)})
+    objectives = Objectives(("a", "b"), ("minimize", "maximize"))
+
+    def metrics(params: Mapping[str, Value]) -> dict[str, float]:
+        x = float(params["x"])  # type: ignore[arg-type]
+        return {"a": x, "b": -x}  # lower x is better on both: it dominates
+
+    history = simulate_front(Bayes(n_startup=6), space, 6, objectives=objectives,
+                             function=metrics)  # fmt: skip
+    first = _scalarized(history, 200, np.random.default_rng(0))
+    second = _scalarized(history, 200, np.random.default_rng(1))
+    assert [n for n, _ in first] == [n for n, _ in second] == list(range(6))
+    assert [v for _, v in first] != [v for _, v in second]  # other weights
+    for scalarized in (first, second):
+        by_x = sorted(scalarized, key=lambda pair: float(history.trials[pair[0]].params["x"]))  # type: ignore[arg-type]
+        values = [v for _, v in by_x]
+        assert values == sorted(values) and len(set(values)) == 6
+        assert values[0] == 0.0 and values[-1] <= 1.0 + PAREGO_RHO
