@@ -76,6 +76,26 @@ def test_four_processes_share_the_target_exactly(tmp_path: Path) -> None:
     assert len(pids) >= 2  # the work really was shared
 
 
+def test_three_processes_share_a_study_of_two_objectives(tmp_path: Path) -> None:
+    """bayes (ParEGO) on two objectives in three processes: the target exactly, every
+    trial complete with both values, and the front the same whichever process reads."""
+    db = tmp_path / "h.db"
+    processes = [start(db, "front", "24", gate=tmp_path) for _ in range(3)]
+    open_gate(tmp_path, processes)
+    for process in processes:
+        finish(process)
+    study = hp.load_study("front", db=db)
+    assert [t.number for t in study.trials] == list(range(24))
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    values = [(f1, -f2) for f1, f2 in (study.values(t) for t in study.trials)]
+    front = [
+        i for i, v in enumerate(values)
+        if not any(w[0] <= v[0] and w[1] <= v[1] and w != v for w in values)
+    ]  # fmt: skip
+    assert [t.number for t in study.best_trials] == front
+    assert len({t.pid for t in study.trials}) >= 2
+
+
 def test_grid_cells_are_claimed_once_across_three_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -147,8 +147,17 @@ def population(lr: float, trial: hp.Trial) -> float:
     return 1.0 - state["w"]
 
 
+@hp.tune({"x": hp.Float(0.0, 1.0), "y": hp.Float(0.0, 1.0)}, method="bayes", study="front",
+         seed=0, objective=("f1", "f2"), direction=("minimize", "maximize"))  # fmt: skip
+def front(x: float, y: float) -> dict[str, float]:
+    """Two objectives in conflict (ZDT1, the second turned to be maximized)."""
+    g = 1.0 + 9.0 * y
+    return {"f1": x, "f2": -g * (1.0 - (x / g) ** 0.5)}
+
+
 FUNCTIONS = {
     "quadratic": quadratic,
+    "front": front,
     "grid24": grid24,
     "slow": slow,
     "sleepy": sleepy,
