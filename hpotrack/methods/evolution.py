@@ -16,6 +16,23 @@ of an ask, O(window), however large the study grows, and lets old individuals ag
 in regularized evolution (Real et al. 2019, AAAI).
 Until ``population`` trials have a value, children are uniform random points ("sampled").
 
+**Several objectives** (a study with ``objective=(a, b, ...)``): the population is chosen
+as NSGA-II chooses its next one (Deb, Pratap, Agarwal & Meyarivan 2002, "A fast and
+elitist multiobjective genetic algorithm: NSGA-II", IEEE TEVC 6(2), section III), from
+the same candidates: the trials among the last ``window`` (and the best on the first
+objective) that completed with every objective, each objective turned so that lower is
+better (:meth:`History.losses`). They are sorted into non-domination ranks (III-A), each
+rank's members get their crowding distance within it (III-B), and the population is the
+best ``population`` by the crowded-comparison operator (III-C): the lower rank first,
+then, within a rank, the larger distance (the less crowded); only the fronts that fill
+the population are sorted, as in NSGA-II's main loop. Tournaments compare members the
+same way (``strategy="de"`` keeps its random target), and crossover and mutation are
+those above, so the search pushes towards the Pareto front and spreads along it. As in
+steady-state NSGA-II (Durillo et al. 2009, EMO), one child is bred per ask and competes
+with the window for a place. Ranking the candidates costs O(window² × objectives) at
+worst, bounded however large the study grows (about 2 ms an ask with the defaults, a
+window of 100 trials).
+
 **Operators**, on the unit-cube encoding of :mod:`hpotrack.space`; ints and stepped floats
 are ordered genes that ``decode`` rounds; categorical genes are unordered, so crossover
 copies one parent's option and mutation resamples another option.
@@ -56,6 +73,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hpotrack import pareto
 from hpotrack.errors import MethodError
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
@@ -88,9 +106,11 @@ _CHOICES = {
 @dataclass(frozen=True)
 class Evolution(Method):
     """Steady-state GA (tournament selection, SBX/uniform crossover, polynomial/Gaussian
-    mutation, implicit elitism), or ``strategy="de"`` for differential evolution."""
+    mutation, implicit elitism), or ``strategy="de"`` for differential evolution; on
+    several objectives, NSGA-II's selection by rank and crowding distance."""
 
     name = "evolution"
+    multi_objective = True  # NSGA-II's ranks and crowding distances (see the module)
     population: int = 10
     strategy: str = "ga"
     crossover: str = "sbx"
@@ -200,12 +220,26 @@ class Evolution(Method):
         best = history.best
         if best is not None and best.number < first:
             recent.append(best)  # the elite, and a child equal to it is a duplicate too
+        if history.objectives.is_multi:
+            return recent, self._crowded_population(history, recent)
         scored = [
             (history.rank_key(t), t.number, t)
             for t in recent
             if t.value is not None and t.state in _SCORED and not math.isnan(t.value)
         ]
         return recent, [t for _, _, t in heapq.nsmallest(self.population, scored)]
+
+    def _crowded_population(
+        self, history: History, candidates: Sequence[TrialRecord]
+    ) -> list[TrialRecord]:
+        """Several objectives: the best ``population`` of ``candidates`` that completed
+        with every objective, best first by NSGA-II's crowded comparison
+        (:func:`crowded_order`), so that a tournament's lowest index is its winner."""
+        scored = [(t, losses) for t in candidates if (losses := history.losses(t)) is not None]
+        if not scored:
+            return []
+        order = crowded_order([losses for _, losses in scored], keep=self.population)
+        return [scored[i][0] for i in order]
 
     def _select(
         self,
@@ -320,6 +354,27 @@ class _Genes:
         shift = np.floor(rng.random(len(x)) * (n - 1)) + 1  # 1..n-1 (0 when only one option)
         other = np.where(n > 1, (current + shift) % n, current)
         return np.asarray((other + 0.5) / n, dtype=np.float64)
+
+
+def crowded_order(losses: npt.ArrayLike, keep: int | None = None) -> list[int]:
+    """Indices of the best ``keep`` points of ``losses`` (None: all), an ``(n, k)`` array
+    of losses (lower is better), best first by NSGA-II's crowded-comparison operator (Deb
+    et al. 2002, III-C): a lower non-domination rank (III-A) first; within a rank, a
+    larger crowding distance among the points of that rank (III-B); ties in the order
+    given. As NSGA-II fills its next population, fronts are peeled off only until they
+    hold ``keep`` points: the worse ones are never sorted (on ZDT1, a population of 10
+    from a window of 100 trials took 1.1 of their 14 fronts per ask on average)."""
+    points = np.asarray(losses, dtype=float)
+    keep = len(points) if keep is None else min(keep, len(points))
+    left = np.arange(len(points))
+    order: list[int] = []
+    while len(order) < keep:  # each front holds at least one point of those left
+        on_front = pareto.on_front(points[left])
+        front = left[on_front]
+        distance = pareto.crowding_distance(points[front])
+        order.extend(front[np.lexsort((front, -distance))].tolist())
+        left = left[~on_front]
+    return order[:keep]
 
 
 def sbx_child(x: Vector, y: Vector, eta: float, rng: np.random.Generator) -> Vector:
