@@ -85,11 +85,15 @@ def sha_study(db: Path) -> hp.Study:
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One database with the three studies (made once: the module's tests only read it)."""
+    """One database with the three studies and one of two objectives, "front" (made once:
+    the module's tests only read it)."""
+    from tests.test_pareto_plot import two_objectives  # which imports this module
+
     path = tmp_path_factory.mktemp("plots") / "h.db"
     random_study(path)
     sha_study(path)
     pbt(path).optimize(progress=False)  # study "p": 4 members x 3 segments
+    two_objectives(path, "front", ("minimize", "maximize"))
     close_stores()
     return path
 
@@ -106,8 +110,9 @@ def png(path: Path) -> bytes:
 
 def population_or_random(kind: str) -> str:
     """The PBT study, but for importance, which its 4 members' few segments at one step do
-    not support (values at different steps are not compared): the random one."""
-    return "random" if kind == "importance" else "p"
+    not support (values at different steps are not compared): the random one; for
+    pareto, which needs several objectives, the study of two."""
+    return {"importance": "random", "pareto": "front"}.get(kind, "p")
 
 
 @pytest.mark.parametrize("kind", plots.KINDS)

@@ -43,10 +43,15 @@ def plot(ctx: click.Context, study: str, kind: str, output: Path) -> None:
     params      parallel coordinates of the parameters, coloured by the objective
     slice       the objective against each parameter's values, coloured by trial
     importance  each parameter's share of the objective's variance (fANOVA)
+    pareto      several objectives: every trial's values, the Pareto front
+                highlighted (two: joined by the region it dominates)
     lineage     PBT: members' segments over steps and exploit jumps;
                 else the parent -> child graph by trial number
     timeline    each trial as a bar from start to end, a row per worker
                 process (host:pid), coloured by state
+
+    On a study of several objectives, history, params, slice and importance
+    draw the first objective, and say so in their labels.
     """
     plots.require_matplotlib()
     opened = study_of(ctx, study)

@@ -18,6 +18,11 @@ draw as many as it likes (matplotlib's "embedding" guide: figures without pyplot
   a panel per parameter, points coloured by trial number (Optuna's ``plot_slice``).
 - :func:`importance`: each parameter's share of the objective's variance, by fANOVA on a
   random forest (Hutter et al. 2014; :mod:`hpotrack.importance`).
+- :func:`pareto`: for a study of several objectives, every complete trial's values
+  coloured by trial number, the Pareto front highlighted and, for two objectives, joined
+  by the staircase of the region it dominates; for more, a panel per pair. The kinds
+  that draw one value per trial (history, params, slice, importance) draw the first
+  objective's, and say so.
 - :func:`lineage`: for population-based training, members' segments over steps and the
   exploit jumps between them (Jaderberg et al. 2017, fig. 5); for other studies, the
   parent -> child graph by trial number, edges coloured by kind.
@@ -30,7 +35,8 @@ counts add up to ``len(study.trials)``), for a progress bar on long plots.
 
 The package: :mod:`~hpotrack.plots.kinds` (the entry points), one module per kind
 (``history_plot``, ``curves_plot``, ``params_plot``, ``slice_plot``, ``importance_plot``,
-``lineage_plot``, ``timeline_plot``) and :mod:`~hpotrack.plots.common` (what they share).
+``pareto_plot``, ``lineage_plot``, ``timeline_plot``) and :mod:`~hpotrack.plots.common`
+(what they share).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from hpotrack.plots.importance_plot import _observed as _observed  # for the tes
 from hpotrack.plots.kinds import FORMATS, KINDS, figure, save
 from hpotrack.plots.lineage_plot import KIND_COLOURS, lineage
 from hpotrack.plots.params_plot import TEXT, params
+from hpotrack.plots.pareto_plot import pareto
 from hpotrack.plots.slice_plot import slices
 from hpotrack.plots.timeline_plot import timeline
 
@@ -71,6 +78,7 @@ __all__ = [
     "importance_values",
     "lineage",
     "params",
+    "pareto",
     "require_matplotlib",
     "save",
     "slices",

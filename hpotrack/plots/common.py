@@ -105,6 +105,21 @@ def value_of(trial: TrialRecord) -> float:
     return float(trial.value)
 
 
+def first_of(study: Study) -> str:
+    """The note after the objective's name in a study of several objectives, " (first
+    of 2 objectives)", else "": the kinds that draw one value per trial draw its
+    ``value``, the first objective's (:attr:`Study.objective`); ``pareto`` draws all."""
+    count = len(study.objectives)
+    return f" (first of {count} objectives)" if count > 1 else ""
+
+
+def best_label(study: Study, best: TrialRecord) -> str:
+    """The key of the best trial marked: "best (#7)", or with several objectives, where
+    no one trial is best, "best f1 (#7)": the best of the first objective drawn."""
+    name = f" {cut_middle(study.objective, PARAM_CHARS)}" if len(study.objectives) > 1 else ""
+    return f"best{name} (#{best.number})"
+
+
 def best_index(
     trials: Sequence[TrialRecord],
     done: Sequence[TrialRecord],

@@ -12,6 +12,7 @@ from hpotrack.plots.common import (
     STATE_COLOURS,
     PlotError,
     Progress,
+    first_of,
     has_value,
     legend,
     log_if_wide,
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 def history(study: Study, *, progress: Progress | None = None) -> Figure:
     """The objective of each trial by number, the best so far as a step line; pruned trials
-    (at the budget they stopped at) and failed ones (at the bottom) marked."""
+    (at the budget they stopped at) and failed ones (at the bottom) marked. With several
+    objectives, the first (each trial's ``value``), as its label says."""
     trials = read_trials(study, progress)
     failed = [t.number for t in trials if t.state is TrialState.FAILED]
     ended = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
@@ -83,7 +85,7 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
     numbers = [t.number for t in trials]  # failed markers do not widen the axis themselves
     margin = max(0.5, 0.02 * (max(numbers) - min(numbers)))
     ax.set_xlim(min(numbers) - margin, max(numbers) + margin)
-    objective = cut_middle(study.objective)
+    objective = cut_middle(study.objective) + first_of(study)
     ax.set(xlabel="trial", ylabel=objective)
     whole_x(ax)
     missing = None if valued else "no trial has a value to draw"

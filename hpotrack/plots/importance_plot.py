@@ -18,6 +18,7 @@ from hpotrack.plots.common import (
     Progress,
     complete,
     diverged_note,
+    first_of,
     has_value,
     new_axes,
     read_trials,
@@ -155,7 +156,8 @@ def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     ax.barh(labels, means, xerr=_spread(shares[name] for name in order), color="C0", capsize=3)
     ax.set_xlim(0, 1)
     ax.set_xlabel(
-        f"share of the variance of {cut_middle(study.objective)} (main effect)\n"
+        f"share of the variance of {cut_middle(study.objective)}{first_of(study)} "
+        "(main effect)\n"
         f"interactions and the rest: {rest:.0%}"  # two lines: one ran off the figure
     )
     title(ax, f"{cut_middle(study.name)}: parameter importance", f"{ESTIMATOR}, {observed.where}")

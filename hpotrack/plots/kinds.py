@@ -14,6 +14,7 @@ from hpotrack.plots.history_plot import history
 from hpotrack.plots.importance_plot import importance
 from hpotrack.plots.lineage_plot import lineage
 from hpotrack.plots.params_plot import params
+from hpotrack.plots.pareto_plot import pareto
 from hpotrack.plots.slice_plot import slices
 from hpotrack.plots.timeline_plot import timeline
 from hpotrack.study import Study
@@ -21,7 +22,7 @@ from hpotrack.study import Study
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-KINDS = ("history", "curves", "params", "slice", "importance", "lineage", "timeline")
+KINDS = ("history", "curves", "params", "slice", "importance", "pareto", "lineage", "timeline")
 FORMATS = ("png", "pdf", "svg")
 DRAW: dict[str, Callable[..., Figure]] = {  # kind -> the function that draws it
     "history": history,
@@ -29,6 +30,7 @@ DRAW: dict[str, Callable[..., Figure]] = {  # kind -> the function that draws it
     "params": params,
     "slice": slices,
     "importance": importance,
+    "pareto": pareto,
     "lineage": lineage,
     "timeline": timeline,
 }

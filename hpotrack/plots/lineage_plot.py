@@ -16,6 +16,7 @@ from hpotrack.plots.common import (
     PlotError,
     Progress,
     faint,
+    first_of,
     has_value,
     is_wide,
     is_wide_below_zero,
@@ -222,7 +223,7 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
     if len(valued) < len(trials):
         ax.axhline(floor, color="0.6", lw=0.8, ls="--")
         ax.text(0, floor, " no value", va="bottom", fontsize=7, color="0.4")
-    ax.set(xlabel="trial", ylabel=cut_middle(study.objective))
+    ax.set(xlabel="trial", ylabel=cut_middle(study.objective) + first_of(study))
     whole_x(ax)
     how = "" if arrows else ", left to right"  # a parent always precedes its child
     title(

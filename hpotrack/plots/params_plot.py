@@ -15,6 +15,8 @@ from hpotrack.plots.common import (
     PARAM_CHARS,
     Progress,
     best_index,
+    best_label,
+    first_of,
     is_wide,
     is_wide_below_zero,
     new_axes,
@@ -49,7 +51,8 @@ INACTIVE_ROW = -0.1  # where a line crosses the axis of a parameter its trial le
 def params(study: Study, *, progress: Progress | None = None) -> Figure:
     """Parallel coordinates: one vertical axis per parameter (its unit-cube encoding, with
     its values labelled) and one for the objective; a line per complete trial coloured by
-    its value, the best in red, pruned trials in grey underneath."""
+    its value, the best in red, pruned trials in grey underneath. With several objectives,
+    the first (each trial's ``value``), as the colour bar and the best's key say."""
     trials = read_trials(study, progress)
     from matplotlib.cm import ScalarMappable
     from matplotlib.collections import LineCollection
@@ -87,11 +90,12 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     lines.set_alpha(0.8 if len(done) <= 100 else 0.4)
     ax.add_collection(lines)
     best = best_index(trials, done, values, study.direction)
-    ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=f"best (#{done[best].number})")
+    ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=best_label(study, done[best]))
     if high > low:  # a constant objective has no range: a colour bar would invent one
         # its own mappable: the lines' faintness (over 100 trials) paled the whole scale
         scale = ScalarMappable(norm, lines.get_cmap())
-        fig.colorbar(scale, ax=ax, label=cut_middle(study.objective), pad=0.01)
+        label = cut_middle(study.objective) + first_of(study)
+        fig.colorbar(scale, ax=ax, label=label, pad=0.01)
     _param_axes(ax, study, names, x, (low, high))
     title(
         ax,

@@ -18,7 +18,9 @@ from hpotrack.plots.common import (
     PARAM_CHARS,
     Progress,
     best_index,
+    best_label,
     figure_title,
+    first_of,
     has_value,
     log_if_wide,
     new_figure,
@@ -73,7 +75,8 @@ def slices(study: Study, *, progress: Progress | None = None) -> Figure:
     against the parameter's values: its log axis for ``log=True``, its options for a
     Choice, only the trials where it is active for a conditional one. Complete trials
     as dots and pruned ones (where they stopped) as crosses, coloured by trial number;
-    the best circled in red. Failed trials have no value: the subtitle counts them."""
+    the best circled in red. Failed trials have no value: the subtitle counts them. With
+    several objectives, the first (each trial's ``value``), as the title says."""
     trials = read_trials(study, progress)
     drawn = _drawn(study, trials)
     names = list(study.space)
@@ -88,10 +91,11 @@ def slices(study: Study, *, progress: Progress | None = None) -> Figure:
         _trial_colour_bar(fig, panels, norm)
     figure_title(
         fig,
-        f"{cut_middle(study.name)}: {cut_middle(study.objective)} by parameter ({study.direction})",
+        f"{cut_middle(study.name)}: {cut_middle(study.objective)}{first_of(study)} by parameter "
+        f"({study.direction})",
         _counts(trials, drawn),
     )
-    fig.legend(handles=_keys(drawn), loc="outside lower center", ncols=3, fontsize="small")
+    fig.legend(handles=_keys(study, drawn), loc="outside lower center", ncols=3, fontsize="small")
     return fig
 
 
@@ -249,13 +253,12 @@ def _trial_colour_bar(fig: Figure, panels: list[Axes], norm: Normalize) -> None:
     bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _keys(drawn: _Drawn) -> list[Line2D]:
+def _keys(study: Study, drawn: _Drawn) -> list[Line2D]:
     """The legend's keys, in grey (their colour is the trial's): complete, pruned if any,
     the best."""
     from matplotlib.lines import Line2D
 
     pruned = len(drawn.trials) - drawn.complete
-    best = drawn.trials[drawn.best].number
     keys = [Line2D([], [], ls="", marker="o", color="0.45", label=f"complete ({drawn.complete})")]
     if pruned:
         label = f"pruned ({pruned}, at the value where they stopped)"
@@ -270,7 +273,7 @@ def _keys(drawn: _Drawn) -> list[Line2D]:
             mfc="none",
             mec=BEST_COLOUR,
             mew=1.6,
-            label=f"best (#{best})",
+            label=best_label(study, drawn.trials[drawn.best]),
         )
     )
     return keys

@@ -21,15 +21,18 @@ from hpotrack.cli.plot import _missing_glyphs
 from hpotrack.progress import Counter
 from hpotrack.store import close_stores
 from tests.test_checkpoints import pbt
+from tests.test_pareto_plot import TRIALS, two_objectives
 from tests.test_plots import PNG, random_study
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random study with reports ("random"), a PBT study ("p") and one without trials."""
+    """A random study with reports ("random"), a PBT study ("p"), one of two objectives
+    ("front", the second maximized) and one without trials."""
     path = tmp_path_factory.mktemp("cli-plot") / "h.db"
     random_study(path)
     pbt(path).optimize(progress=False)
+    two_objectives(path, "front", ("minimize", "maximize"))
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="empty", db=path)
     def empty(x: float) -> float:
@@ -84,6 +87,33 @@ def test_plot_timeline(db: Path, tmp_path: Path) -> None:
     assert "timeline    each trial as a bar" in invoke(db, "plot", "--help").stdout
 
 
+@pytest.mark.parametrize("suffix", ["png", "svg"])
+def test_plot_pareto(db: Path, tmp_path: Path, suffix: str) -> None:
+    target = tmp_path / f"front.{suffix}"
+    result = invoke(db, "plot", "front", "--kind", "pareto", "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"wrote the pareto plot of study 'front' ({TRIALS} trials) to {target}\n"
+    )
+    if suffix == "png":
+        assert target.read_bytes().startswith(PNG) and target.stat().st_size > 10_000
+    else:
+        drawn = target.read_text()
+        count = len(hp.load_study("front", db=db).best_trials)
+        assert f"{count} trials on the front" in drawn and "f2 (maximize)" in drawn
+    assert "pareto      several objectives" in invoke(db, "plot", "--help").stdout
+
+
+@pytest.mark.parametrize("kind", ["history", "slice", "params", "importance", "timeline"])
+def test_the_other_kinds_plot_a_study_of_two_objectives(
+    db: Path, tmp_path: Path, kind: str
+) -> None:
+    target = tmp_path / f"{kind}.png"
+    result = invoke(db, "plot", "front", "--kind", kind, "-o", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(PNG)
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -92,6 +122,8 @@ def test_plot_timeline(db: Path, tmp_path: Path) -> None:
         (["empty", "--kind", "slice"], "study 'empty' has no trials yet"),
         (["empty", "--kind", "timeline"], "study 'empty' has no trials yet"),
         (["random", "--kind", "lineage"], "no lineage to plot: no trial has a parent"),
+        (["empty", "--kind", "pareto"], "needs a study of several objectives, but study "),
+        (["random", "--kind", "pareto"], "plot it with kind history, slice, params or "),
     ],
 )
 def test_plot_mistakes_are_one_line(
