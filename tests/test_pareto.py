@@ -43,6 +43,66 @@ def test_ranks_peel_fronts_and_a_dominated_point_ranks_after_its_dominator(
         assert list(pareto.on_front(rest)) == list(ranks[ranks >= level] == level)
 
 
+@given(points, st.integers(0, 30))
+def test_ranks_up_to_enough_are_the_full_ranks_and_the_rest_share_the_next(
+    raw: list[list[float]], enough: int
+) -> None:
+    """Fronts are peeled until ``enough`` points are ranked, at the first rank ``stop``
+    with that many before it; every point behind gets ``stop``."""
+    losses = np.array(raw, dtype=float).reshape(len(raw), -1 if raw else 1)
+    full = pareto.ranks(losses)
+    levels = range(len(losses) + 1)
+    stop = next((level for level in levels if np.count_nonzero(full < level) >= enough), None)
+    expected = full if stop is None else np.minimum(full, stop)
+    assert list(pareto.ranks(losses, enough=enough)) == list(expected)
+
+
+def naive_greedy(losses: np.ndarray, reference: list[float], count: int) -> list[int]:
+    """The greedy subset computed the slow way: every gain, every round."""
+    chosen: list[int] = []
+    while len(chosen) < min(count, len(losses)):
+        base = pareto.hypervolume(losses[chosen], reference) if chosen else 0.0
+        gains = [
+            -np.inf if i in chosen else pareto.hypervolume(losses[[*chosen, i]], reference) - base
+            for i in range(len(losses))
+        ]
+        chosen.append(int(np.argmax(gains)))
+    return chosen
+
+
+@given(
+    st.integers(2, 3).flatmap(
+        lambda k: st.lists(
+            st.lists(st.floats(0, 1.2), min_size=k, max_size=k), min_size=1, max_size=12
+        )
+    ),
+    st.integers(0, 14),
+)
+def test_greedy_hypervolume_subset_adds_the_largest_gain_each_time(
+    raw: list[list[float]], count: int
+) -> None:
+    """The lazy greedy (three losses) and the all-at-once one (two) choose a subset of the
+    volume the slow greedy's has (which points, among equal gains, may differ)."""
+    losses = np.array(raw)
+    reference = [1.0] * losses.shape[1]
+    chosen = pareto.greedy_hypervolume_subset(losses, reference, count)
+    slow = naive_greedy(losses, reference, count)
+    assert len(chosen) == len(set(chosen.tolist())) == len(slow)
+    volume = pareto.hypervolume(losses[chosen], reference) if len(chosen) else 0.0
+    assert volume == pytest.approx(
+        pareto.hypervolume(losses[slow], reference) if slow else 0.0, abs=1e-12
+    )
+
+
+def test_greedy_hypervolume_subset_of_a_known_front() -> None:
+    """Up to (6, 6) the points' boxes are 5x1, 4x4 and 1x5: (2, 2) first (16), then
+    (1, 5) and (5, 1) add a 1x1 square each, and the lower index goes first."""
+    losses = [[1.0, 5.0], [2.0, 2.0], [5.0, 1.0]]
+    assert pareto.greedy_hypervolume_subset(losses, [6, 6], 2).tolist() == [1, 0]
+    three = [[1.0, 5.0, 0.0], [2.0, 2.0, 0.0], [5.0, 1.0, 0.0]]
+    assert pareto.greedy_hypervolume_subset(three, [6, 6, 1], 3).tolist() == [1, 0, 2]
+
+
 def test_crowding_distance_keeps_the_extremes_and_sums_the_scaled_gaps() -> None:
     losses = np.array([[0.0, 4.0], [1.0, 2.0], [3.0, 1.0], [4.0, 0.0]])
     distance = pareto.crowding_distance(losses)
@@ -81,3 +141,5 @@ def test_shapes_are_checked() -> None:
         pareto.on_front([1.0, 2.0])
     with pytest.raises(ValueError, match="reference must have 2 losses"):
         pareto.hypervolume([[1.0, 2.0]], [3.0])
+    with pytest.raises(ValueError, match="reference must have 2 losses"):
+        pareto.greedy_hypervolume_subset([[1.0, 2.0]], [3.0], 1)

@@ -27,7 +27,12 @@ Each suggestion is computed from the stored history alone (DESIGN principle 1):
    branches. Without conditions there is one branch: the split above. With
    ``constant_liar``, running (and queued) trials join the bad set as if they had
    failed, so that parallel workers spread out instead of all sampling where the good
-   set is densest.
+   set is densest. With several objectives (``history.objectives.is_multi``) the
+   observations are ranked as MOTPE ranks them (Ozaki et al. 2020, "Multiobjective
+   tree-structured Parzen estimator for computationally expensive optimization
+   problems", GECCO; JAIR 73, 2022): by Pareto fronts, the last one to enter the good
+   set split by hypervolume contribution (:meth:`TPE.front_ranking`); the count, the
+   branches and all that follows are as with one objective.
 3. *Model*: a Parzen estimator ``l(x)`` of the good set and ``g(x)`` of the bad set
    (:mod:`hpotrack.methods.parzen`): product kernels per observation (``multivariate``),
    Scott's-rule bandwidths times a factor that shrinks once ``sharpen_after``
@@ -54,6 +59,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from hpotrack import pareto
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import WINDOW, History
 from hpotrack.methods.parzen import (
@@ -100,6 +106,7 @@ class TPE(Method):
     """
 
     name = "tpe"
+    multi_objective: ClassVar[bool] = True  # MOTPE's split: see front_ranking
     n_startup: int = 10
     n_ei_candidates: int = 24
     gamma: float = 0.1
@@ -217,10 +224,14 @@ class TPE(Method):
         (left out, a failing region looks unexplored and is proposed again and again)."""
         space = history.space
         x = space.encode_many([t.params for t in observed])
-        values = [math.inf if t.value is None else t.value for t in observed]
-        loss = objective_sign(history.direction) * np.array(values)
-        rank = np.lexsort((loss, np.arange(len(observed)) >= n_complete))  # stable: ties by age
-        in_good = self.good_set(rank, _branches(space, x))
+        branch = _branches(space, x)
+        if history.objectives.is_multi:
+            rank = self.front_ranking([history.losses(t) for t in observed], branch)
+        else:
+            values = [math.inf if t.value is None else t.value for t in observed]
+            loss = objective_sign(history.direction) * np.array(values)
+            rank = np.lexsort((loss, np.arange(len(observed)) >= n_complete))  # ties by age
+        in_good = self.good_set(rank, branch)
         below, above = x[rank[in_good[rank]]], x[rank[~in_good[rank]]]
         liars = [*(pending if self.constant_liar else ()), *failed]
         if liars:
@@ -229,15 +240,74 @@ class TPE(Method):
         rng = history.rng(history.next_number, 1)
         return ranked_candidates(good, bad, rng, self.n_ei_candidates)
 
+    def good_count(self, n: int) -> int:
+        """How many of a branch's ``n`` observations form its good set: the best
+        ``min(ceil(gamma * n), 25)``, at least 1."""
+        return max(1, min(math.ceil(self.gamma * n), MAX_BELOW))
+
     def good_set(self, rank: npt.NDArray[np.intp], branch: npt.NDArray[np.intp]) -> Mask:
         """Which observations form the good set: in each ``branch``, the best
-        ``min(ceil(gamma * n), 25)`` (at least 1) of its ``n``, ``rank`` listing them all
-        best first. One branch (a space without conditions): the best of all."""
+        :meth:`good_count` of its ``n``, ``rank`` listing them all best first. One branch
+        (a space without conditions): the best of all."""
         good = np.zeros(rank.size, dtype=bool)
         for label in np.unique(branch):
             members = rank[branch[rank] == label]
-            good[members[: max(1, min(math.ceil(self.gamma * members.size), MAX_BELOW))]] = True
+            good[members[: self.good_count(members.size)]] = True
         return good
+
+    def front_ranking(
+        self, losses: Sequence[tuple[float, ...] | None], branch: npt.NDArray[np.intp]
+    ) -> npt.NDArray[np.intp]:
+        """Observations best first, for a study of several objectives, as MOTPE splits
+        them (Ozaki et al. 2020, sec. 3; the JAIR 2022 version, sec. 3): in each branch,
+        by non-domination rank (:func:`hpotrack.pareto.ranks`), whole fronts going into the
+        good set while they fit in :meth:`good_count`; the front that does not fit whole
+        gives the rest of it by hypervolume contribution, greedily
+        (:func:`hpotrack.pareto.greedy_hypervolume_subset`), which is how the paper
+        selects in that last front (its hypervolume subset selection). Hypervolume rather
+        than NSGA-II's crowding distance: crowding keeps each objective's extremes first
+        whatever they add and scores a point by its neighbours' gap alone, so two
+        near-equal points in the middle of the front score on their distance to the
+        others; hypervolume counts what each point adds to those already chosen, so the
+        second of two near-equal points adds nearly nothing and a point elsewhere on the
+        front goes in instead. ``losses``: each observation's (``History.losses``), None
+        for one without every objective (a pruned trial): those rank after the others, as
+        pruned trials do with one objective. Ties (within a front not split, and after)
+        go by age."""
+        order: list[int] = []
+        for label in np.unique(branch):
+            members = np.flatnonzero(branch == label).tolist()
+            scored = np.array([i for i in members if losses[i] is not None], dtype=np.intp)
+            if scored.size:
+                points = np.array([losses[i] for i in scored], dtype=float)
+                within = _fronts_first(points, self.good_count(len(members)))
+                order.extend(scored[within].tolist())
+            order.extend(i for i in members if losses[i] is None)
+        return np.array(order, dtype=np.intp)
+
+
+def _fronts_first(points: Array, wanted: int) -> npt.NDArray[np.intp]:
+    """Indices of ``points`` (losses) best first: by non-domination rank, fronts peeled
+    only until ``wanted`` points are ranked (bounding the cost); the front in which the
+    ``wanted``-th falls, when only part of it is wanted, puts first the part that adds the
+    most hypervolume, chosen greedily. Its reference point is the front's worst loss of
+    each objective plus a tenth of the front's range (1 where the range is 0), so that
+    every point of the front adds a positive volume and the choice does not depend on the
+    objectives' units."""
+    level = pareto.ranks(points, enough=wanted)
+    order = np.argsort(level, kind="stable")
+    if wanted >= len(points):
+        return order
+    last = level[order[wanted - 1]]
+    before = int(np.count_nonzero(level < last))
+    front = order[before : before + int(np.count_nonzero(level == last))]
+    if before + front.size == wanted:  # the front fits whole
+        return order
+    worst, best = points[front].max(axis=0), points[front].min(axis=0)
+    reference = worst + np.where(worst > best, (worst - best) / 10, 1.0)
+    chosen = front[pareto.greedy_hypervolume_subset(points[front], reference, wanted - before)]
+    rest = np.setdiff1d(front, chosen)  # ascending: by age
+    return np.concatenate([order[:before], chosen, rest, order[before + front.size :]])
 
 
 def _branches(space: Space, points: Array) -> npt.NDArray[np.intp]:

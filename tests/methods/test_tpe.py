@@ -17,14 +17,17 @@ from hpotrack.methods import TPE, Method, Random
 from hpotrack.methods import tpe as tpe_module
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import from_json
+from hpotrack.objectives import Objectives
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
-from hpotrack.testing.method_suite import MIXED_SPACE, encoded_distance
+from hpotrack.testing.driver import simulate_front
+from hpotrack.testing.method_suite import CONDITIONAL_SPACE, MIXED_SPACE, encoded_distance
 
 
 class TestTPE(MethodSuite):
     model_based = True
+    finds_fronts = True
 
     def make_method(self) -> Method:
         return TPE()
@@ -32,6 +35,7 @@ class TestTPE(MethodSuite):
 
 class TestTPEUnivariateWithoutLiar(MethodSuite):
     model_based = True
+    finds_fronts = True
 
     def make_method(self) -> Method:
         return TPE(multivariate=False, constant_liar=False)
@@ -361,3 +365,139 @@ def test_a_branch_that_looks_worse_is_modelled_around_its_own_best_trials() -> N
     drawn = [space.decode(point) for point in candidates]
     in_b = np.array([float(p["y"]) for p in drawn if p["model"] == "b"])  # type: ignore[arg-type]
     assert in_b.size > 40 and float(np.median(np.abs(in_b - 0.8))) < 0.2, in_b  # uniform: 0.3
+
+
+# Proposals of the code before tpe searched several objectives (commit 8fa6019), for
+# fixed seeds: a study of one objective must get them bit for bit.
+BEFORE_FRONTS: list[tuple[str, int, dict[str, Value]]] = [
+    ("mixed", 30, {"lr": 0.0004018727805627098, "momentum": 0.5472308622911939,
+                   "dropout": 0.25, "layers": 3, "units": 28, "optimizer": "adam"}),
+    ("mixed", 74, {"lr": 0.0010179262553887817, "momentum": 0.5265137591507565,
+                   "dropout": 0.2, "layers": 2, "units": 63, "optimizer": "adam"}),
+    ("conditional", 29, {"kernel": "poly", "C": 0.36503630828471634, "degree": 3,
+                         "coef0": 0.5, "shrink": True, "tol": 0.0005371746365003034}),
+    ("maximize", 39, {"x": 0.772790332029225, "y": 0.292864896377787}),
+]  # fmt: skip
+
+
+def _one_objective_run(name: str) -> History:
+    if name == "mixed":
+        return simulate(TPE(), MIXED_SPACE, 75, seed=1, objective=encoded_distance)
+    if name == "conditional":
+
+        def centre(params: Mapping[str, Value]) -> float:
+            return float(((CONDITIONAL_SPACE.encode(params) - 0.5) ** 2).sum())
+
+        return simulate(TPE(), CONDITIONAL_SPACE, 30, seed=4, objective=centre)
+    space = Space.from_user({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
+
+    def peak(params: Mapping[str, Value]) -> float:
+        return -((float(params["x"]) - 0.8) ** 2) - (float(params["y"]) - 0.3) ** 2  # type: ignore[arg-type]
+
+    return simulate(TPE(), space, 40, seed=0, objective=peak, direction="maximize")
+
+
+@pytest.mark.parametrize(("name", "number", "expected"), BEFORE_FRONTS)
+def test_one_objective_proposes_what_it_did_before_fronts_were_searched(
+    name: str, number: int, expected: dict[str, Value]
+) -> None:
+    proposed = _one_objective_run(name).trials[number].params
+    assert list(proposed.items()) == list(expected.items())
+    assert [type(v) for v in proposed.values()] == [type(v) for v in expected.values()]
+
+
+TWO = Objectives(("a", "b"), ("minimize", "minimize"))
+
+
+def _front_history(losses: Sequence[tuple[float, float]], objectives: Objectives = TWO) -> History:
+    """Complete trials whose metrics hold ``losses`` as the objectives' values (a
+    maximized objective's value is the loss negated), at x = number / 100."""
+    space = Space.from_user({"x": Float(0.0, 1.0)})
+    history = History(space, objectives.directions[0], 0, None, objectives)
+    for number, loss in enumerate(losses):
+        values = [sign * v for sign, v in zip(objectives.signs, loss, strict=True)]
+        metrics = dict(zip(objectives.metrics, values, strict=True))
+        record = TrialRecord(number, TrialState.COMPLETE, {"x": number / 100}, value=values[0])
+        history.update(record.replace(metrics=metrics))
+    return history
+
+
+def _good(method: TPE, history: History) -> list[int]:
+    """The numbers of the trials in ``method``'s good set (one branch)."""
+    trials = list(history.trials)
+    branch = np.zeros(len(trials), dtype=np.intp)
+    rank = method.front_ranking([history.losses(t) for t in trials], branch)
+    return sorted(trials[i].number for i in np.flatnonzero(method.good_set(rank, branch)))
+
+
+# three fronts: 0, 1, 2 (rank 0); 3, 4, 5 (rank 1); 6, 7 (rank 2); the order of the
+# numbers mixes them, so the split cannot be by number or by the first objective alone
+FRONTS = [(0.0, 4.0), (3.0, 3.0), (4.0, 0.0), (1.0, 4.5), (2.0, 3.5), (4.5, 1.0),
+          (2.5, 4.0), (5.0, 2.0), (1.0, 3.0), (3.0, 1.0)]  # fmt: skip
+RANK_0 = [0, 2, 8, 9]  # (0, 4), (4, 0), (1, 3), (3, 1); (3, 3) is dominated by (3, 1)
+
+
+def test_the_good_set_is_the_first_fronts_whole_when_they_fit() -> None:
+    history = _front_history(FRONTS)
+    assert _good(TPE(gamma=0.4), history) == RANK_0  # 4 of 10
+    rank_1 = [1, 3, 4, 5]  # (3, 3), (1, 4.5), (2, 3.5), (4.5, 1)
+    assert _good(TPE(gamma=0.8), history) == sorted(RANK_0 + rank_1)  # 8 of 10
+    assert _good(TPE(gamma=0.1), history) != []  # one at least
+
+
+def test_the_front_that_does_not_fit_gives_the_points_adding_most_hypervolume() -> None:
+    """Two of (0, 10), (0.1, 9.9) and (10, 0): (0.1, 9.9) adds the most alone, then
+    (0, 10) would add almost nothing beside it, so (10, 0) goes in. Crowding distance
+    would keep both extremes, and the oldest two by age would be the near-equal pair."""
+    history = _front_history([(0.0, 10.0), (0.1, 9.9), (10.0, 0.0), (11.0, 11.0)])
+    assert _good(TPE(gamma=0.5), history) == [1, 2]
+
+
+def test_a_maximized_objective_counts_the_other_way() -> None:
+    """The same losses, with ``b`` stored as a value to maximize (negated): the same good
+    set; read as a value to minimize, the fronts would be others."""
+    maximized = Objectives(("a", "b"), ("minimize", "maximize"))
+    history = _front_history(FRONTS, maximized)
+    assert history.trials[0].metrics == {"a": 0.0, "b": -4.0}
+    assert _good(TPE(gamma=0.4), history) == RANK_0
+    misread = _front_history([(a, -b) for a, b in FRONTS])  # the stored values, minimized
+    assert _good(TPE(gamma=0.4), misread) != RANK_0
+
+
+def test_trials_without_every_objective_rank_after_those_with_them() -> None:
+    history = _front_history([(5.0, 5.0), (6.0, 6.0)])
+    history.update(TrialRecord(2, TrialState.PRUNED, {"x": 0.5}, value=-100.0))  # no b
+    assert history.losses(history.trials[2]) is None
+    assert _good(TPE(gamma=1.0), history) == [0, 1, 2]
+    assert _good(TPE(gamma=0.6), history) == [0, 1]  # 2 of 3: both complete ones
+
+
+def test_several_objectives_are_modelled_from_the_front() -> None:
+    """On ZDT1's two objectives (the front is every x1 with x2 = 0), once the model is in
+    use, its proposals have x2 nearer 0 than the random start's."""
+    space = Space.from_user({"x1": Float(0.0, 1.0), "x2": Float(0.0, 1.0)})
+
+    def zdt1(params: Mapping[str, Value]) -> dict[str, float]:
+        x1, x2 = float(params["x1"]), float(params["x2"])  # type: ignore[arg-type]
+        g = 1.0 + 9.0 * x2
+        return {"a": x1, "b": g * (1.0 - math.sqrt(x1 / g))}
+
+    history = simulate_front(TPE(), space, 50, objectives=TWO, function=zdt1, seed=3)
+    x2 = [float(t.params["x2"]) for t in history.trials]  # type: ignore[arg-type]
+    assert np.median(x2[30:]) < 0.1 < np.median(x2[:10]), x2
+    x1 = [float(t.params["x1"]) for t in history.trials[30:]]  # type: ignore[arg-type]
+    assert max(x1) - min(x1) > 0.5, x1  # along the front, not at one point of it
+
+
+def test_a_real_study_of_two_objectives_runs_with_tpe(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0), "y": hp.Float(0.0, 1.0)}, method="tpe", study="mo",
+             db=db, seed=0, objective=("f1", "f2"), direction=("minimize", "maximize"))  # fmt: skip
+    def train(x: float, y: float) -> dict[str, float]:
+        return {"f1": x + y, "f2": 1.0 - x + y}
+
+    study = train.optimize(n_trials=14, progress=False)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 14
+    assert study.best_trials and all(t.method == "tpe" for t in study.trials)
+    with pytest.raises(MethodError, match="leave out pruner= of method 'tpe'"):
+        hp.tune({"x": (0.0, 1.0)}, method=TPE(pruner="median"), study="p", db=db,
+                objective=("f1", "f2"), direction=("minimize", "minimize"))  # fmt: skip
