@@ -18,8 +18,10 @@ from typing import Any
 
 import optuna
 import pytest
+from click.testing import CliRunner
 
 import hpotrack as hp
+from hpotrack.cli import cli
 from hpotrack.space import Space
 from hpotrack.store import Store
 from hpotrack.transfer import TransferError, import_study
@@ -78,15 +80,16 @@ def imported(source: Path, tmp_path: Path, study: str | None = None) -> hp.Study
 
 
 def assert_same_trials(ran: optuna.Study, study: hp.Study) -> None:
-    """Every trial as Optuna stored it: number, params, value, times, curve."""
+    """Every trial as Optuna stored it: number, params, value (of several objectives, the
+    first one's), times, curve."""
     states = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
     assert len(study.trials) == len(ran.trials)
     for theirs, ours in zip(ran.trials, study.trials, strict=True):
         assert ours.number == theirs.number
         assert ours.state == states[theirs.state.name]
         assert same_params(ours.params, theirs.params)
-        if theirs.state.name != "FAIL":
-            assert ours.value == theirs.value
+        if theirs.state.name != "FAIL":  # the value: the first objective's
+            assert ours.value == (theirs.values or [None])[0]
         assert ours.started == theirs.datetime_start.timestamp()
         assert ours.finished == theirs.datetime_complete.timestamp()
         curve = study.curve(ours.number).get(study.objective, [])
@@ -392,6 +395,176 @@ def test_the_metric_name_optuna_was_given_is_the_objective(source: Path, tmp_pat
     assert study.trials[1].metrics == {"val_loss": ran.trials[1].value}
 
 
+def three_metrics(trial: optuna.Trial) -> tuple[float, float, float]:
+    """Three objectives that pull apart: error down, accuracy up, latency down."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    depth = trial.suggest_int("depth", 1, 8)
+    kind = trial.suggest_categorical("kind", ["a", "b"])
+    trial.set_user_attr("epochs", depth * 10)
+    trial.set_user_attr("note", "not a number: not a metric")
+    error = (x - 0.3) ** 2 + depth / 100 + (kind == "b") / 10
+    return error, 1 - abs(x - 0.7), depth * (1.5 if kind == "a" else 1.0) + x
+
+
+SEVERAL = [  # directions, metric names set in Optuna (None: not set), hpotrack's names
+    (["minimize", "maximize"], None, ("values_0", "values_1")),
+    (["maximize", "minimize"], ["accuracy", "latency"], ("accuracy", "latency")),
+    (["minimize", "maximize", "minimize"], None, ("values_0", "values_1", "values_2")),
+    (
+        ["minimize", "maximize", "minimize"],
+        ["error", "accuracy", "latency"],
+        ("error", "accuracy", "latency"),
+    ),
+]
+
+
+def optuna_study_of_several(
+    source: Path, directions: list[str], names: list[str] | None, n_trials: int = 16
+) -> optuna.Study:
+    """A study of ``len(directions)`` objectives (:func:`three_metrics`, the first
+    ones), its metric names set when ``names`` is given."""
+    count = len(directions)
+    ran = optuna_study(source, directions=directions)
+    if names is not None:
+        with warnings.catch_warnings(action="ignore"):  # experimental
+            ran.set_metric_names(names)
+    ran.optimize(lambda t: three_metrics(t)[:count], n_trials=n_trials)
+    return ran
+
+
+@pytest.mark.parametrize(("directions", "names", "objectives"), SEVERAL)
+def test_a_study_of_several_objectives_keeps_each_objective_and_its_pareto_front(
+    source: Path,
+    tmp_path: Path,
+    directions: list[str],
+    names: list[str] | None,
+    objectives: tuple[str, ...],
+) -> None:
+    ran = optuna_study_of_several(source, directions, names)
+    assert len(ran.best_trials) >= 2  # a front, not one best trial
+    study = imported(source, tmp_path)
+    assert (study.objectives, study.directions) == (objectives, tuple(directions))
+    assert (study.objective, study.direction) == (objectives[0], directions[0])
+    assert_same_trials(ran, study)  # each trial's value: the first objective's
+    for theirs, ours in zip(ran.trials, study.trials, strict=True):
+        assert study.values(ours) == tuple(theirs.values)
+        assert ours.metrics == {
+            **dict(zip(objectives, theirs.values, strict=True)),
+            "epochs": theirs.user_attrs["epochs"],
+        }
+    assert [t.number for t in study.best_trials] == sorted(t.number for t in ran.best_trials)
+    exported = read(source)["study"]
+    assert exported["objectives"] == [
+        {"metric": m, "direction": d} for m, d in zip(objectives, directions, strict=True)
+    ]
+
+
+def test_the_cli_imports_a_study_of_several_objectives_and_prints_how_to_go_on(
+    source: Path, tmp_path: Path
+) -> None:
+    ran = optuna_study_of_several(source, ["maximize", "minimize"], ["accuracy", "latency"], 6)
+    db = tmp_path / "hpotrack.db"
+    result = CliRunner().invoke(cli, ["--db", str(db), "import", str(source)])
+    assert result.exit_code == 0, result.output
+    code = result.stdout.split("(method= may be any):\n\n", 1)[1]
+    assert code.endswith("objective=('accuracy', 'latency'), direction=('maximize', 'minimize'))\n")
+    study = hp.load_study("study", db=db)
+    assert [study.values(t) for t in study.trials] == [tuple(t.values) for t in ran.trials]
+    continued = code.rstrip().removesuffix(")") + ", method='random')"
+    namespace: dict[str, Any] = {"hp": hp}
+    exec(  # the printed decorator reopens the study (no StudyMismatchError) and goes on
+        continued
+        + "\ndef train(x, depth, kind):\n    return {'accuracy': x, 'latency': depth + x}\n",
+        namespace,
+    )
+    going_on = namespace["train"].optimize(n_trials=8, progress=False)
+    assert [t.state for t in going_on.trials[6:]] == ["complete", "complete"]
+    assert going_on.objectives == ("accuracy", "latency")
+
+
+def test_an_infinite_value_of_one_objective_fails_its_trial_naming_it(
+    source: Path, tmp_path: Path
+) -> None:
+    def diverging(trial: optuna.Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0, 1)
+        return x, (math.inf, x, -math.inf)[trial.number % 3]
+
+    ran = optuna_study(source, diverging, 3, directions=["minimize", "maximize"])
+    assert [t.state.name for t in ran.trials] == ["COMPLETE"] * 3  # Optuna keeps infinities
+    study = imported(source, tmp_path)
+    assert [(t.state, t.value, t.error) for t in study.trials] == [
+        (
+            "failed",
+            None,
+            "its value of objective 'values_1' in Optuna was inf, and a trial's value must "
+            "be finite",
+        ),
+        ("complete", ran.trials[1].values[0], None),
+        (
+            "failed",
+            None,
+            "its value of objective 'values_1' in Optuna was -inf, and a trial's value must "
+            "be finite",
+        ),
+    ]
+    assert [t.number for t in study.best_trials] == [1]
+
+
+def test_a_complete_trial_missing_the_value_of_one_objective_fails_naming_it(
+    tmp_path: Path,
+) -> None:
+    """Optuna writes every objective's value of a complete trial; a database edited by
+    hand, or cut short, may lack one."""
+    source = tmp_path / "optuna.db"
+    optuna_study_of_several(source, ["minimize", "maximize", "minimize"], None, 3)
+    with closing(sqlite3.connect(source)) as conn, conn:
+        conn.execute("DELETE FROM trial_values WHERE trial_id = 2 AND objective = 2")
+    study = imported(source, tmp_path)
+    assert [t.state for t in study.trials] == ["complete", "failed", "complete"]
+    assert study.trials[1].error == "complete in Optuna without a value of objective 'values_2'"
+
+
+def test_a_pruned_trial_of_several_objectives_is_pruned_without_a_value(
+    source: Path, tmp_path: Path
+) -> None:
+    """Optuna prunes no trial of several objectives itself (``report`` and
+    ``should_prune`` refuse them), but ``raise TrialPruned()`` or ``study.tell`` store
+    one; it has no values, as a pruned trial of one objective with no report."""
+
+    def stopped(trial: optuna.Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 1:
+            raise optuna.TrialPruned()
+        return x, 1 - x
+
+    ran = optuna_study(source, stopped, 3, directions=["minimize", "minimize"])
+    told = ran.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    ran.tell(told, state=optuna.trial.TrialState.PRUNED)
+    study = imported(source, tmp_path)
+    assert [(t.state, t.value, t.metrics) for t in study.trials[1::2]] == [
+        ("pruned", None, {}),
+        ("pruned", None, {}),
+    ]
+    assert [t.state for t in study.trials[::2]] == ["complete", "complete"]
+
+
+def test_a_study_of_one_objective_imports_as_before_without_objectives(
+    source: Path, tmp_path: Path
+) -> None:
+    """One objective: the export has no "objectives" (as hpotrack's own studies of one),
+    its name "value" and each trial's value alone in its metrics."""
+    ran = optuna_study(source, lambda t: t.suggest_float("x", 0, 1), 3)
+    exported = read(source)
+    assert "objectives" not in exported["study"]
+    assert (exported["study"]["objective"], exported["study"]["direction"]) == (
+        "value",
+        "minimize",
+    )
+    assert [t["metrics"] for t in exported["trials"]] == [{"value": t.value} for t in ran.trials]
+    study = imported(source, tmp_path)
+    assert study.objectives == ("value",) and study.best_trials == [study.best]
+
+
 def test_the_optuna_file_is_only_read(source: Path, tmp_path: Path) -> None:
     optuna_study(source, mixed, 4)
     before = hashlib.sha256(source.read_bytes()).hexdigest()
@@ -427,8 +600,11 @@ def no_study(path: Path) -> None:
     optuna.delete_study(study_name="study", storage=storage(path))
 
 
-def two_objectives(path: Path) -> None:
-    optuna_study(path, lambda t: (t.suggest_float("x", 0, 1), 1.0), 2, directions=["minimize"] * 2)
+def repeated_metric_names(path: Path) -> None:
+    study = optuna_study(path, directions=["minimize"] * 2)
+    with warnings.catch_warnings(action="ignore"):  # experimental
+        study.set_metric_names(["loss", "loss"])  # Optuna checks only their count
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=2)
 
 
 def no_condition(path: Path) -> None:
@@ -452,9 +628,9 @@ def reserved_name(path: Path) -> None:
         ),
         (no_study, "with no study; there is nothing to import"),
         (
-            two_objectives,
-            "Optuna study 'study' has 2 objectives: hpotrack optimizes one, so a "
-            "multi-objective study cannot be imported",
+            repeated_metric_names,
+            "the Optuna study's metric names ['loss', 'loss'] cannot name its 2 objectives "
+            "(each objective must be a different metric, but 'loss' is given twice",
         ),
         (
             no_condition,

@@ -128,9 +128,10 @@ def import_(ctx: click.Context, file: Path, name: str | None, source: str | None
     state, params, value, intermediate values and numeric user attributes, and trials
     waiting in Optuna's queue are queued. Optuna does not store its sampler: the study's
     method is tpe until the decorator that continues it says otherwise, and its seed is
-    drawn (hpotrack show prints it). Multi-objective studies are refused. The import
-    prints the space and the @hp.tune line that continue the study, to paste into the
-    ported script.
+    drawn (hpotrack show prints it). A study of several objectives keeps them all, named
+    by study.set_metric_names or else values_0, values_1, ... The import prints the
+    space and the @hp.tune line that continue the study, to paste into the ported
+    script.
     """
     optuna = None if str(file) == "-" else _optuna_reader(file)
     if source is not None and optuna is None:
@@ -166,10 +167,13 @@ def _continuation(study: Study, db: Path) -> str:
     distributions, is the one thing a user cannot read off their Optuna code."""
     params = "".join(f"    {name!r}: hp.{param!r},\n" for name, param in study.space.items())
     options = [f"study={study.name!r}", f"db={str(db)!r}"]
-    if study.direction != "minimize":
-        options.append(f"direction={study.direction!r}")
-    if study.objective != "value":
-        options.append(f"objective={study.objective!r}")
+    if len(study.objectives) > 1:  # several: each named, each with its direction
+        options += [f"objective={study.objectives!r}", f"direction={study.directions!r}"]
+    else:
+        if study.direction != "minimize":
+            options.append(f"direction={study.direction!r}")
+        if study.objective != "value":
+            options.append(f"objective={study.objective!r}")
     return (
         "\nto go on with it in hpotrack, declare this space (method= may be any):\n\n"
         f"space = {{\n{params}}}\n\n@hp.tune(space, {', '.join(options)})"

@@ -102,11 +102,10 @@ def _trials(conn: sqlite3.Connection, study_id: int) -> list[OptunaTrial]:
     ):
         trials[trial_id].params[param] = (internal, distribution(param, text))
     kind = _column_or(conn, "trial_values", "value_type", "'FINITE'")
-    for trial_id, value, value_type in conn.execute(
-        f"SELECT trial_id, value, {kind} FROM trial_values WHERE trial_id IN ({ids}) "
-        "AND objective = 0"
+    for trial_id, objective, value, value_type in conn.execute(  # a row per objective
+        f"SELECT trial_id, objective, value, {kind} FROM trial_values WHERE trial_id IN ({ids})"
     ):
-        trials[trial_id].value = _INFINITE.get(value_type, value)
+        trials[trial_id].values[objective] = _INFINITE.get(value_type, value)
     if "trial_intermediate_values" in _tables(conn):
         kind = _column_or(conn, "trial_intermediate_values", "intermediate_value_type", "'FINITE'")
         for trial_id, step, value, value_type in conn.execute(

@@ -147,7 +147,10 @@ class _Replay:
             trial.params[param] = (internal, distribution(param, texts[param]))
             self._first.setdefault((study_id, param), trial.params[param][1])
         values = operation.get("values")
-        trial.value = values[0] if values else operation.get("value")
+        if values:
+            trial.values = dict(enumerate(values))
+        elif operation.get("value") is not None:
+            trial.values = {0: operation["value"]}
         trial.attributes = dict(operation.get("user_attrs", {}))
         trial.system = dict(operation.get("system_attrs", {}))
         steps = operation.get("intermediate_values", {}).items()
@@ -173,8 +176,8 @@ class _Replay:
             if state in _FINISHED:
                 trial.finished = timestamp(operation.get("datetime_complete"))
             trial.state = state
-            if operation.get("values"):
-                trial.value = operation["values"][0]
+            if operation.get("values"):  # each objective's, in order
+                trial.values = dict(enumerate(operation["values"]))
         elif code == _SET_INTERMEDIATE:
             value = _finite(operation["intermediate_value"])
             self._curves[trial_id][int(operation["step"])] = value

@@ -21,11 +21,23 @@ What the Optuna study gives:
   to the trial it repeats. Optuna keeps no error message for a failed trial.
 - **The study**: its name, direction and objective name (``study.set_metric_names``, else
   ``"value"``). Optuna does not store the sampler, so the study's method is ``tpe``
-  (Optuna's default; the ``method=`` of the decorator that continues the study is the one
-  used), and its seed is drawn as for a new study.
+  (Optuna's default, for several objectives too: from Optuna 4.0 ``Study`` falls back to
+  ``TPESampler()`` whatever its directions, as the installed Optuna 5.0's
+  ``optuna/study/study.py`` does, where Optuna 3's ``create_study`` chose NSGA-II for
+  several; the ``method=`` of the decorator that continues the study is the one used),
+  and its seed is drawn as for a new study.
+- **Several objectives** (``directions=[...]``): each with its direction, in Optuna's
+  order, named by ``study.set_metric_names`` or else ``values_0``, ``values_1``, ...
+  (the columns of Optuna's ``trials_dataframe``), as the export's ``objectives``. The
+  database has a ``trial_values`` row per objective (``objective`` its index), the
+  journal a ``values`` list. A complete trial's value is the first objective's and its
+  metrics hold every objective's; one whose value of some objective is missing or
+  infinite is failed, the error naming that objective. Optuna prunes no trial of several
+  objectives (``Trial.report`` refuses them), but one told ``PRUNED`` imports as a pruned
+  trial of one objective does (the first objective's value, else its curve's last: in
+  practice none).
 
-Not imported: multi-objective studies (hpotrack optimizes one objective), system
-attributes, heartbeats, non-numeric user attributes.
+Not imported: system attributes, heartbeats, non-numeric user attributes.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ from typing import Any
 from hpotrack.errors import HpotrackError
 from hpotrack.methods import TPE
 from hpotrack.methods.history import History
+from hpotrack.objectives import Objectives
 from hpotrack.params import Choice, Float, Int, Param
 from hpotrack.space import Space, Value
 from hpotrack.transfer.format import FORMAT, VERSION, TransferError
@@ -123,14 +136,15 @@ def _equal_or_nan(a: Value, b: Value) -> bool:
 @dataclass
 class OptunaTrial:
     """One trial of an Optuna study: ``state`` is Optuna's name for it (``COMPLETE``...),
-    ``value`` may be infinite, a curve point's value is None where it was not finite."""
+    ``values`` its value of each objective by the objective's index (0 the first; one
+    may be infinite, or missing), a curve point's value is None where it was not finite."""
 
     number: int
     state: str
     started: float | None  # Unix seconds
     finished: float | None
     params: dict[str, tuple[float, Distribution]] = field(default_factory=dict)  # internal
-    value: float | None = None
+    values: dict[int, float | None] = field(default_factory=dict)  # by objective index
     curve: list[list[Any]] = field(default_factory=list)  # [step, value, None]
     attributes: dict[str, Any] = field(default_factory=dict)  # the user's
     system: dict[str, Any] = field(default_factory=dict)  # Optuna's
@@ -197,14 +211,9 @@ def distribution(param: str, text: str) -> Distribution:
 
 def to_export(study: OptunaStudy) -> dict[str, Any]:
     """The study as an hpotrack export, for :func:`~hpotrack.transfer.validate_export`."""
-    if len(study.directions) != 1:
-        raise TransferError(
-            f"Optuna study {study.name!r} has {len(study.directions)} objectives: hpotrack "
-            "optimizes one, so a multi-objective study cannot be imported"
-        )
-    names = study.metric_names
-    objective = names[0] if names and isinstance(names[0], str) else "value"
-    direction = study.directions[0].lower()
+    names, directions = _objectives(study)
+    objective, direction = names[0], directions[0]
+    several = {"objectives": Objectives(names, directions).to_json()} if len(names) > 1 else {}
     space = _space(study.trials)
     seed = random.randrange(2**31)  # as for a new study: Optuna does not store its sampler's
     history = History(space, direction, seed)
@@ -218,9 +227,33 @@ def to_export(study: OptunaStudy) -> dict[str, Any]:
             "direction": direction,
             "objective": objective,
             "seed": seed,
+            **several,
         },
-        "trials": [_trial(t, objective, space, history) for t in study.trials],
+        "trials": [_trial(t, names, space, history) for t in study.trials],
     }
+
+
+def _objectives(study: OptunaStudy) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Each objective's name and direction. One objective is named by
+    ``study.set_metric_names`` when set, else ``"value"``; several by their metric names,
+    else ``values_0``, ``values_1``, ... (the columns of Optuna's ``trials_dataframe``).
+    Metric names that cannot name hpotrack objectives (two alike, one empty) are refused,
+    as a name made up in their place would hide the one the user gave."""
+    directions = tuple(direction.lower() for direction in study.directions)
+    names = study.metric_names
+    if len(directions) == 1:
+        return (names[0] if names and isinstance(names[0], str) else "value",), directions
+    if names is None:
+        return tuple(f"values_{index}" for index in range(len(directions))), directions
+    try:
+        Objectives(tuple(names), directions)
+    except HpotrackError as exc:
+        raise TransferError(
+            f"cannot import: the Optuna study's metric names {names!r} cannot name its "
+            f"{len(directions)} objectives ({exc}); give it others with "
+            "study.set_metric_names([...]) in a copy of the Optuna file, then import the copy"
+        ) from None
+    return tuple(names), directions
 
 
 def _space(trials: Sequence[OptunaTrial]) -> Space:
@@ -337,11 +370,16 @@ def _param(distribution: Distribution, when: dict[str, list[Value]] | None) -> P
     return Float(float(low), float(high), log=log, step=distribution.step, when=when)
 
 
-def _trial(trial: OptunaTrial, objective: str, space: Space, history: History) -> dict[str, Any]:
-    """One trial of the export."""
+def _trial(
+    trial: OptunaTrial, objectives: Sequence[str], space: Space, history: History
+) -> dict[str, Any]:
+    """One trial of the export; its value is the first objective's, and its metrics hold
+    every objective's value that it has."""
     params = {p: d.value(internal) for p, (internal, d) in trial.params.items()}
     system = trial.system
-    state, value, error = _outcome(trial)
+    state, scored, error = _outcome(trial, objectives)
+    objective = objectives[0]
+    value = scored.get(objective)
     if state == "queued":  # the values enqueue_trial was given; the others drawn, as enqueue's
         params = _queued(trial.number, system.get("fixed_params") or params, space, history)
     if state == "running":
@@ -363,7 +401,7 @@ def _trial(trial: OptunaTrial, objective: str, space: Space, history: History) -
         "state": state,
         "params": params,
         "value": value,
-        "metrics": {**metrics, objective: value} if value is not None else metrics,
+        "metrics": {**metrics, **scored},
         "origin": "retried" if parents else "enqueued" if "fixed_params" in system else "sampled",
         "started": trial.started,
         "finished": trial.finished,
@@ -373,20 +411,33 @@ def _trial(trial: OptunaTrial, objective: str, space: Space, history: History) -
     }
 
 
-def _outcome(trial: OptunaTrial) -> tuple[str, float | None, str | None]:
-    """hpotrack's state, value and error for the state and value Optuna stored."""
-    state, value = _STATES.get(trial.state, "failed"), trial.value
+def _outcome(
+    trial: OptunaTrial, objectives: Sequence[str]
+) -> tuple[str, dict[str, float], str | None]:
+    """hpotrack's state, the objectives' values (by name) and error for the state and
+    values Optuna stored. A complete trial must have a finite value of every objective,
+    or it is failed with the first one it lacks; a pruned one has the first objective's
+    value, or else its curve's last (Optuna stores none for a trial of several)."""
+    state = _STATES.get(trial.state, "failed")
     if state == "pruned":
+        value = trial.values.get(0)
         if value is None and trial.curve:
             value = trial.curve[-1][1]  # where the pruner stopped it
-        finite = value is not None and math.isfinite(value)
-        return state, value if finite else None, None  # a diverged last report: no value
-    if value is not None and not math.isfinite(value):
-        error = f"its value in Optuna was {value!r}, and a trial's value must be finite"
-        return "failed", None, error
-    if state == "complete" and value is None:
-        return "failed", None, "complete in Optuna without a value"
-    return state, value, FAILED if state == "failed" else None
+        if value is None or not math.isfinite(value):  # diverged, or never reported
+            return state, {}, None
+        return state, {objectives[0]: value}, None
+    scored: dict[str, float] = {}
+    for index, name in enumerate(objectives):
+        value = trial.values.get(index)
+        which = f" of objective {name!r}" if len(objectives) > 1 else ""
+        if value is not None and not math.isfinite(value):
+            error = f"its value{which} in Optuna was {value!r}, and a trial's value must be finite"
+            return "failed", {}, error
+        if state == "complete" and value is None:
+            return "failed", {}, f"complete in Optuna without a value{which}"
+        if value is not None:
+            scored[name] = value
+    return state, scored, FAILED if state == "failed" else None
 
 
 def _queued(
