@@ -29,6 +29,7 @@ SESSIONS = {
     "spaces": ["docs/spaces.md"],
     "methods-lineage": ["docs/methods.md", "docs/lineage.md"],  # lineage reads pbt-demo
     "resuming": ["docs/resuming.md"],
+    "objectives": ["docs/objectives.md"],
 }
 FILLS = {  # what a page elides -> what runs instead
     "README.md": [

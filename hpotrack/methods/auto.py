@@ -20,6 +20,10 @@ The rules, first match wins:
    (complete trials took ``expensive_s`` seconds or more on average) -> ``bayes``;
 7. otherwise -> ``tpe``.
 
+With several objectives rules 1 and 3 are skipped (no gradient or halving method keeps a
+Pareto front: a budget is trained to its max) and the others choose among methods that do
+(``grid``, ``evolution`` as NSGA-II, ``bayes`` as ParEGO, ``tpe`` as MOTPE).
+
 Every trial records the choice as its ``method`` (``chosen_by``: ``auto``), and the choice
 and the reason as its ``note`` (``hpotrack show`` and ``hpotrack trial`` print them), and
 the run logs it whenever it changes. Being a function of the history, the choice is the
@@ -55,6 +59,7 @@ class Auto(Method):
     """Chooses among the other methods by the rules in the module docstring."""
 
     name = "auto"
+    multi_objective = True  # chooses among those that are, for several objectives
     grid_max: int = 64
     bayes_dimensions: int = 20
     expensive_s: float = 1.0
@@ -75,8 +80,9 @@ class Auto(Method):
     def choose(self, history: History) -> tuple[Method, str]:
         """The method to use now, and why (a few words)."""
         space, budget = history.space, history.budget
+        multi = history.objectives.is_multi  # no gradient nor halving method keeps a front
         first = _first_finished(history)
-        if first is not None and "hypergrad" in first.metrics:
+        if not multi and first is not None and "hypergrad" in first.metrics:
             params = [space[name] for name in space]
             if not all(is_continuous(p) or is_fixed(p) for p in params):
                 return TPE(), "hypergradients returned, but some parameters are not continuous"
@@ -86,13 +92,25 @@ class Auto(Method):
         cells = space.grid_size() if discrete else 0
         if cells == 1:  # a budget changes nothing: each rung would rerun the same point
             return Grid(), "a single configuration (every parameter fixed): it runs once"
-        if budget is not None:
+        if budget is not None and not multi:
             span = f"{budget.name} {budget.min:g}..{budget.max:g}"
             if not budget.whole:
                 return TPE(pruner="median"), "a fractional budget: TPE with median pruning"
             if ladder_for(budget, BOHB.eta).top == 0:
                 return TPE(pruner="median"), f"{span}: too short to halve, TPE with median pruning"
             return BOHB(brackets=_bracket_rule(history)), f"budget= given, {span}"
+        method, reason = self._by_space(history, discrete, cells)
+        if multi:
+            count = history.objectives.count
+            reason = f"{count} objectives (their Pareto front), {reason}"
+            if budget is not None:
+                reason += ", every trial trained to the budget's max (no halving keeps a front)"
+        return method, reason
+
+    def _by_space(self, history: History, discrete: bool, cells: int) -> tuple[Method, str]:
+        """Rules 4-7 of the module docstring: the method for the space, the trials so far
+        and their cost."""
+        space = history.space
         if discrete and cells <= self.grid_max:
             return Grid(), f"a small discrete space of {plural(cells, 'cell')}"
         if len(history.trials) > self.evolution_after:

@@ -10,6 +10,7 @@ import hpotrack as hp
 from hpotrack.errors import MethodError, StudyMismatchError
 from hpotrack.methods.auto import Auto
 from hpotrack.methods.history import History
+from hpotrack.objectives import Objectives
 from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
 from hpotrack.testing.method_suite import MethodSuite
@@ -17,13 +18,16 @@ from tests.test_multifidelity import tuned
 
 
 class TestAuto(MethodSuite):
+    finds_fronts = True  # by tpe (MOTPE) on a cheap numeric space
+
     def make_method(self) -> hp.methods.Method:
         return Auto()
 
 
 def chosen(space: dict[str, object], budget: hp.Budget | None = None,
-           trials: list[TrialRecord] = ()) -> tuple[str, str]:  # type: ignore[assignment]  # fmt: skip
-    history = History(Space.from_user(space), "minimize", 0, budget)
+           trials: list[TrialRecord] = (),  # type: ignore[assignment]
+           objectives: Objectives | None = None) -> tuple[str, str]:  # fmt: skip
+    history = History(Space.from_user(space), "minimize", 0, budget, objectives)
     for trial in trials:
         history.update(trial)
     method, reason = Auto().choose(history)
@@ -261,3 +265,38 @@ def test_auto_on_a_short_study_says_nothing_of_a_random_start_it_chose(
     assert study.trials[-1].note is not None
     assert study.trials[-1].note.startswith(f"auto chose {('tpe', 'bayes')[expensive_s == 0]}")
     assert caplog.messages == []
+
+
+TWO = Objectives(("error", "size"), ("minimize", "minimize"))
+
+
+def test_several_objectives_choose_only_methods_that_keep_a_front() -> None:
+    """No gradient nor halving method keeps a Pareto front: hypergradients and a budget
+    are passed over, the space's rules choose among grid, evolution, bayes and tpe, and
+    the note says why."""
+    name, reason = chosen(
+        {"x": (0.0, 1.0)}, trials=[timed(0, 0.1, hypergrad={"x": 1.0})], objectives=TWO
+    )
+    assert name == "tpe" and reason.startswith("2 objectives (their Pareto front), ")
+    name, reason = chosen({"x": (0.0, 1.0)}, hp.Budget(1, 27, name="epochs"), objectives=TWO)
+    assert name == "tpe"
+    assert reason.endswith("every trial trained to the budget's max (no halving keeps a front)")
+    assert chosen({"a": ["p", "q"], "b": hp.Int(1, 4)}, objectives=TWO)[0] == "grid"
+    space = {"x": (0.0, 1.0), "n": hp.Int(1, 8)}
+    assert chosen(space, trials=[timed(0, 2.0), timed(1, 3.0)], objectives=TWO)[0] == "bayes"
+    assert chosen({f"x{i}": (0.0, 1.0) for i in range(301)}, objectives=TWO)[0] == "evolution"
+    for space in ({"x": (0.0, 1.0)}, {f"x{i}": (0.0, 1.0) for i in range(301)}):
+        history = History(Space.from_user(space), "minimize", 0, hp.Budget(1, 9), TWO)
+        assert Auto().choose(history)[0].multi_objective
+
+
+def test_auto_runs_a_study_of_two_objectives_end_to_end(db: Path) -> None:
+    @hp.tune({"x": hp.Float(0.0, 1.0), "y": hp.Float(0.0, 1.0)}, study="two", db=db, seed=0,
+             objective=("f1", "f2"), direction=("minimize", "maximize"))  # fmt: skip
+    def train(x: float, y: float) -> dict[str, float]:
+        return {"f1": x + y, "f2": x - y}
+
+    study = train.optimize(n_trials=15, progress=False)
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert {t.method for t in study.trials} == {"tpe"} and study.best_trials
+    assert "2 objectives (their Pareto front)" in (study.trials[-1].note or "")
