@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # the shared test does: the arguments that test runs it with
 OWN_TEST = {
     "quickstart": ["3"],
+    "evolution_forest_size": ["10"],
     "pbt_digits": ["3"],
     "ridge_hypergradient": ["8"],
     "tpe_gradient_boosting": ["20", "4"],  # N_TRIALS, PATIENCE
@@ -86,6 +87,26 @@ def test_quickstart_tunes_a_real_model_into_hpotrack_db(example_runs: Runs) -> N
     study = hp.load_study("quickstart", db=cwd / "hpotrack.db")
     assert len(study.trials) == 3 and 0.1 < study.best.value <= 1.0
     assert len(study.curve(0)["accuracy"]) == 3  # one report per fold
+
+
+def test_evolution_forest_size_prints_the_pareto_front_of_error_and_size(
+    example_runs: Runs,
+) -> None:
+    """Two objectives: no best trial, the front printed smallest first, each line the
+    trial's two values as stored, and a real trade-off (the smallest is the least
+    accurate)."""
+    cwd, result = finished(example_runs, "evolution_forest_size")  # 10 trials
+    assert result.returncode == 0, result.stderr
+    study = hp.load_study("evolution_forest_size", db=cwd / "hpotrack.db")
+    assert study.objectives == ("error", "nodes") and len(study.trials) == 10
+    front = sorted(study.best_trials, key=lambda t: study.values(t)[1])
+    lines = re.findall(r"trial +(\d+): error ([0-9.]+) with +(\d+) nodes", result.stdout)
+    assert [int(number) for number, _, _ in lines] == [t.number for t in front]
+    for (_, error, nodes), trial in zip(lines, front, strict=True):
+        assert (float(error), float(nodes)) == pytest.approx(study.values(trial), abs=5e-5)
+    errors = [study.values(t)[0] for t in front]
+    assert errors == sorted(errors, reverse=True)  # smaller forests err more, or they'd dominate
+    assert f"Pareto front: {len(front)} of 10 forests" in result.stdout
 
 
 def test_pbt_digits_trains_a_population_and_prints_its_schedule(example_runs: Runs) -> None:
