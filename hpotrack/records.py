@@ -90,7 +90,7 @@ FROZEN_TRIAL_NAMES = {  # what Optuna's FrozenTrial calls what a TrialRecord has
     "user_attrs": "every metric the function returned is in .metrics",
     "datetime_start": ".started, in Unix seconds (study.to_dataframe() gives datetimes)",
     "datetime_complete": ".finished, in Unix seconds (study.to_dataframe() gives datetimes)",
-    "values": ".value: hpotrack optimizes one objective (the other metrics are in .metrics)",
+    "values": "study.values(trial), each objective's value (.value: the first; .metrics: all)",
 }
 
 

@@ -127,7 +127,7 @@ def test_a_bad_edge_is_a_method_error(args: tuple[Any, ...], message: str) -> No
         ("intermediate_values", "study.curve(number) gives them, {metric: [(step, value), ...]}"),
         ("user_attrs", "every metric the function returned is in .metrics"),
         ("datetime_start", ".started, in Unix seconds (study.to_dataframe() gives datetimes)"),
-        ("values", ".value: hpotrack optimizes one objective"),
+        ("values", "study.values(trial), each objective's value"),
     ],
 )
 def test_optunas_frozen_trial_names_say_hpotracks(name: str, hint: str) -> None:
