@@ -138,6 +138,23 @@ def test_with_patience_the_bar_counts_the_complete_trials_since_the_best(db: Pat
     assert "patience" not in ProgressBar(study, 10, enabled=True).line()
 
 
+def test_with_several_objectives_the_bar_counts_the_front(db: Path) -> None:
+    """No best value: the size of the Pareto front, worked out again as trials complete."""
+    points = [(1.0, 3.0), (2.0, 2.0), (3.0, 3.0), (0.5, 4.0)]
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="two", db=db, seed=0, objective=("a", "b"),
+             direction=("minimize", "minimize"))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> dict[str, float]:
+        a, b = points[trial.number]
+        return {"a": a, "b": b}
+
+    study = train.optimize(n_trials=3, progress=False)
+    bar = ProgressBar(study, 10, enabled=True)
+    assert "3/10  eta" in bar.line() and "  front 2  elapsed" in bar.line()
+    train.optimize(n_trials=4, progress=False)
+    assert "  front 3  elapsed" in bar.line() and "best" not in bar.line()
+
+
 def test_the_bar_is_silent_off_a_terminal_or_when_disabled(db: Path) -> None:
     study = study_with_trials(db, 2)
     for stream, enabled in ((io.StringIO(), None), (Terminal(), False)):
