@@ -165,6 +165,17 @@ def legend(ax: Axes, *, below: bool = False) -> Legend:
     return ax.figure.legend(loc="outside lower center", ncols=min(keys, 4) or 1, fontsize="small")
 
 
+MARK_COLOUR = "C3"
+"""The colour that marks the answer in every figure: the best trial, the Pareto front."""
+
+
+def ring(ax: Axes, x: npt.ArrayLike, y: npt.ArrayLike, label: str, size: float = 70) -> None:
+    """Circle the points (x, y) in :data:`MARK_COLOUR` above the others, as ``label``:
+    the trials that are the study's answer, drawn over their own dots."""
+    ax.scatter(x, y, s=size, facecolors="none", edgecolors=MARK_COLOUR, linewidths=1.5,
+               zorder=4, label=label)  # fmt: skip
+
+
 def drawn_points(ax: Axes) -> int:
     """How many points the scatters (and line vertices) on ``ax`` draw."""
     arrays = [c.get_offsets() for c in ax.collections] + [line.get_xydata() for line in ax.lines]

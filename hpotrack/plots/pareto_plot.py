@@ -23,6 +23,7 @@ from hpotrack import pareto as dominance
 from hpotrack.plots.common import (
     BEYOND_DRAWABLE,
     DRAWABLE,
+    MARK_COLOUR,
     PARAM_CHARS,
     PlotError,
     Progress,
@@ -34,6 +35,7 @@ from hpotrack.plots.common import (
     read_trials,
     require_complete,
     require_matplotlib,
+    ring,
     title,
 )
 from hpotrack.records import TrialRecord, TrialState
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 Array = npt.NDArray[np.float64]
 
 TRIAL_COLOURS = "viridis"  # early trials dark, late ones bright, as the slice figure
-FRONT_COLOUR = "C3"  # as the best of the other figures
+FRONT_COLOUR = MARK_COLOUR  # as the best of the other figures
 MANY_POINTS = 1000  # beyond, points are drawn smaller and fainter, where they overlap
 COLUMNS = 3  # panels in a row of the pairs' grid
 PANEL_WIDTH = 3.6  # inches
@@ -246,16 +248,7 @@ def _scatter(ax: Axes, front: _Front, pair: tuple[int, int], norm: Normalize) ->
         zorder=2,
     )
     on = front.on_front
-    ax.scatter(
-        x[on],
-        y[on],
-        s=70,
-        facecolors="none",
-        edgecolors=FRONT_COLOUR,
-        linewidths=1.4,
-        zorder=4,
-        label=f"Pareto front ({int(on.sum())})",
-    )
+    ring(ax, x[on], y[on], f"Pareto front ({int(on.sum())})")
 
 
 def _axes(ax: Axes, study: Study, values: Array, pair: tuple[int, int]) -> None:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from hpotrack.params import Choice, Float, Int
 from hpotrack.plots.common import (
     BEYOND_DRAWABLE,
+    MARK_COLOUR,
     PARAM_CHARS,
     Progress,
     best_index,
@@ -26,6 +27,7 @@ from hpotrack.plots.common import (
     new_figure,
     read_trials,
     require_complete,
+    ring,
     value_of,
     whole_x,
 )
@@ -53,7 +55,7 @@ MAX_OPTION_TICKS = 8  # a Choice's options labelled under a panel; of more, ever
 OPTION_ROW_CHARS = 24  # characters of option labels that fit flat under a panel
 MANY_POINTS = 1000  # beyond, the points of a panel are drawn smaller and fainter
 TRIAL_COLOURS = "viridis"  # early trials dark, late ones bright
-BEST_COLOUR = "C3"  # as the best line of the params figure
+BEST_COLOUR = MARK_COLOUR  # as the best line of the params figure
 
 
 @dataclass(frozen=True)
@@ -151,16 +153,7 @@ def _panel(ax: Axes, study: Study, name: str, column: int, drawn: _Drawn, norm: 
         _points(ax, x[~complete], y[~complete], drawn.numbers[rows[~complete]], "x", norm)
     best = np.flatnonzero(rows == drawn.best)
     if len(best):
-        ax.scatter(
-            x[best],
-            y[best],
-            s=90,
-            facecolors="none",
-            edgecolors=BEST_COLOUR,
-            linewidths=1.6,
-            zorder=4,
-            label="best",
-        )
+        ring(ax, x[best], y[best], "best", size=90)
     _x_axis(ax, param)
 
 
