@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from _common import (
@@ -82,6 +82,7 @@ ASKS = 7  # timed suggestions per size (median), after one untimed warm-up
 ASK_BUDGET = 60.0  # seconds of timed suggestions per (method, size): fewer asks past it
 SKIP_AFTER = 30.0  # a suggestion slower than this: larger sizes are skipped
 Params = Mapping[str, Any]
+Result = TypeVar("Result")  # what a timed objective returns: a value, or metrics
 HARTMANN_ALPHA = (1.0, 1.2, 3.0, 3.2)
 HARTMANN_A = ((10, 3, 17, 3.5, 1.7, 8), (0.05, 10, 17, 0.1, 8, 14),
               (3, 3.5, 1.7, 10, 17, 8), (17, 8, 0.05, 10, 0.1, 14))  # fmt: skip
@@ -222,14 +223,14 @@ def optuna_study(method: str, seed: int) -> Any:
 
 
 def timed_calls(
-    objective: Callable[[Params], float],
-) -> tuple[Callable[[Params], float], list[float], list[float]]:
+    objective: Callable[[Params], Result],
+) -> tuple[Callable[[Params], Result], list[float], list[float]]:
     """``objective`` wrapped to time the search around it: the seconds from the end of
     one call to the start of the next (the method's suggestion) are appended to the
     second list, each call's end to the third (which starts with now)."""
     stamps, asking = [time.perf_counter()], list[float]()
 
-    def timed(params: Params) -> float:
+    def timed(params: Params) -> Result:
         asking.append(time.perf_counter() - stamps[-1])
         value = objective(params)
         stamps.append(time.perf_counter())

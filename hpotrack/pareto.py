@@ -212,4 +212,4 @@ def _volume(front: np.ndarray, ref: np.ndarray) -> float:
             continue
         slab = order[: i + 1, :-1]
         total += (upper - order[i, -1]) * _volume(slab[on_front(slab)], ref[:-1])
-    return total
+    return float(total)

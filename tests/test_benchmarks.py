@@ -247,3 +247,38 @@ def test_optuna_import_quick_imports_both_storages_beside_optuna(tmp_path: Path)
             "ratio hpotrack import / optuna",
         )
     ]
+
+
+def test_multi_objective_quick_scores_every_multi_objective_method_beside_optuna(
+    tmp_path: Path,
+) -> None:
+    """Every hpotrack method whose class says multi_objective gets a row (those that
+    search nothing by themselves aside), scored by the hypervolume of its front within
+    each T up to the task's stated reference point: growing with T, never above the true
+    front's."""
+    pytest.importorskip("optuna")
+    from hpotrack.methods.registry import multi_objective_methods
+
+    args = ("--quick", "--tasks", "dtlz2", "--seeds", "1", "--workers", "2")
+    result = run_benchmark("multi_objective", *args, "--out", str(tmp_path / "mo.md"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    own = [m for m in multi_objective_methods() if m not in ("manual", "grid")]
+    optuna = ["optuna-random", "optuna-nsga2", "optuna-tpe"]  # and optuna-gp unless --quick
+    table = result.stdout.split("\ndtlz2: ", 1)[1].split("\n\n", 1)[0]
+    assert "reference point (2.2, 2.2, 2.2)" in table and "front's hypervolume 10.124" in table
+    cells = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ]
+    assert cells[0][1:4] == [f"hypervolume at T = {t} (IQR)" for t in (5, 10, 20)]
+    assert [row[0] for row in cells[1:]] == [*own, *optuna]
+    for row in cells[1:]:
+        volumes = [float(cell.split(" (")[0]) for cell in row[1:4]]
+        assert 0 < volumes[0] <= volumes[1] <= volumes[2] < 10.124, row  # fronts only grow
+    assert "Overview: median hypervolume" in (tmp_path / "mo.md").read_text()
+    refused = run_benchmark("multi_objective", "--methods", "random,nsga3", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1].endswith(
+        f"--methods: unknown 'nsga3'; known: {', '.join([*own, *optuna, 'optuna-gp'])}"
+    )
