@@ -381,8 +381,8 @@ def param_columns(study: Study) -> dict[str, str]:
 
 def objective_columns(study: Study) -> dict[str, str]:
     """Each objective's column: ``value`` for a study of one; with several, each its
-    metric's name (``objective_<name>`` where that is a trial column), and ``front``
-    after them, which marks the trials on the Pareto front."""
+    metric's name (``objective_<name>`` where that is a trial column or :data:`FRONT`,
+    the column after them that marks the trials on the Pareto front)."""
     if not study.optimizing.is_multi:
         return {study.objective: "value"}
     others = {*TRIAL_COLUMNS, FRONT} - {"value"}
@@ -473,12 +473,9 @@ def _best_first(trials: list[TrialRecord], study: Study) -> list[TrialRecord]:
     objectives the Pareto front first; then pruned ones, those stopped at a later step
     first (their values are comparable only at equal steps), by value; then the rest by
     number."""
-    sign = 1.0 if study.direction == "minimize" else -1.0
-    if study.optimizing.is_multi:
-        front = _front(trials, study)
-        final = {t.number for t in trials if t.number in front}
-    else:
-        final = {t.number for t in finals(trials)}
+    sign = 1.0 if study.direction == "minimize" else -1.0  # the first objective's
+    multi = study.optimizing.is_multi
+    final = _front(trials, study) if multi else {t.number for t in finals(trials)}
 
     def key(trial: TrialRecord) -> tuple[int, int, float, int]:
         if trial.value is None or not _ranked(trial):  # the check narrows for mypy
