@@ -135,6 +135,13 @@ def reached(
             f"good_enough={good_enough:g}: the search is done"
         )
     waited = history.complete_since_best()
+    front = history.front()
+    if patience is not None and front and waited >= patience:
+        return PatienceSpent(
+            f"the Pareto front of study {name!r} has not changed since trial {max(front)} "
+            f"in the {plural(waited, 'complete trial')} since: the patience of {patience} "
+            "is spent"
+        )
     if patience is not None and best is not None and waited >= patience:
         return PatienceSpent(
             f"study {name!r} has not improved on trial {best.number} ({best.value:g}) in "

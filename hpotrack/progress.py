@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO, cast
 
-from hpotrack import pareto
 from hpotrack.limits import NO_STOPS, Stops, method_end
 from hpotrack.records import TrialState, is_better
 from hpotrack.terminal import (
@@ -87,7 +86,6 @@ class ProgressBar:
         self._handlers: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []  # and streams
         # what the ETA's rate counts from: (trials done, budget steps trained, when)
         self._basis: tuple[int, int, float] | None = None
-        self._front_size: tuple[int, int] | None = None  # (complete trials, front) drawn
         self._started_before = 0
         if self._enabled:  # a bar that is off reads nothing
             history = study.refresh()
@@ -287,15 +285,10 @@ class ProgressBar:
 
     def _front(self, history: History) -> str:
         """``front 7``: how many complete trials no other beats on every objective, for a
-        study of several; worked out again only when more trials completed (this
-        process's unstored ones are left out: the front is of stored trials)."""
-        complete = history.complete()
-        if self._front_size is None or self._front_size[0] != len(complete):
-            losses = [history.losses(history.trials[n]) for n in complete]
-            points = [loss for loss in losses if loss is not None]
-            size = int(pareto.on_front(points).sum()) if points else 0
-            self._front_size = (len(complete), size)
-        return f"front {self._front_size[1]}" if self._front_size[1] else "front -"
+        study of several (this process's unstored trials left out: the front is of the
+        stored ones, kept as they complete)."""
+        size = len(history.front())
+        return f"front {size}" if size else "front -"
 
     def _best(self, history: History) -> str:
         """``best 0.25 (#3)``: the best value so far and its trial's number, with this

@@ -91,13 +91,13 @@ def checked_stops(
     :class:`~hpotrack.limits.Stops`."""
     check_max_budget(max_budget, study, definition)
     objectives = definition.objectives
-    for option, given in (("patience", patience), ("good_enough", good_enough)):
-        if given is not None and objectives.is_multi:
-            raise OptionError(
-                f"{option} stops by the best value, but study {study!r} optimizes "
-                f"{objectives.count} objectives ({objectives.describe()}), which have a "
-                "Pareto front and no one best value: stop by n_trials, timeout or max_budget"
-            )
+    if good_enough is not None and objectives.is_multi:
+        raise OptionError(
+            f"good_enough stops at one best value, but study {study!r} optimizes "
+            f"{objectives.count} objectives ({objectives.describe()}), which have a Pareto "
+            "front and no one best value: stop by n_trials, timeout, max_budget or patience "
+            "(complete trials without a change of the front)"
+        )
     if patience is not None:
         patience = whole_count("patience", patience, minimum=1, also="(complete trials) ")
     if good_enough is not None and (

@@ -22,7 +22,7 @@ from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from hpotrack import lineage, lost, pareto, views
+from hpotrack import lineage, lost, views
 from hpotrack.budget import Budget
 from hpotrack.cache import TrialCache
 from hpotrack.errors import NoCompleteTrial, SeveralObjectives, TrialError, UnknownMethodError
@@ -152,14 +152,7 @@ class StudyReader:
             except NoCompleteTrial:
                 return []
         history = self.refresh()
-        losses = [(n, history.losses(history.trials[n])) for n in history.complete()]
-        kept = [(n, loss) for n, loss in losses if loss is not None]
-        if not kept:
-            return []
-        mask = pareto.on_front([loss for _, loss in kept])
-        return [
-            _as_given(history.trials[n]) for (n, _), front in zip(kept, mask, strict=True) if front
-        ]
+        return [_as_given(history.trials[n]) for n in history.front()]
 
     @property
     def seed(self) -> int:

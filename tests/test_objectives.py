@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import hpotrack as hp
-from hpotrack import pareto
+from hpotrack import limits, pareto
 from hpotrack.errors import (
     DefinitionError,
     MethodError,
@@ -19,8 +20,11 @@ from hpotrack.errors import (
     StudyMismatchError,
     TrialError,
 )
+from hpotrack.limits import Stops
+from hpotrack.methods.history import History
 from hpotrack.objectives import DEFAULT, Objectives
-from hpotrack.records import TrialState
+from hpotrack.records import TrialRecord, TrialState
+from hpotrack.space import Space
 from hpotrack.store import open_store
 from hpotrack.transfer import TransferError, export_study, import_study
 
@@ -196,13 +200,57 @@ def test_methods_that_rank_one_objective_are_refused_with_those_that_can(db: Pat
     assert not db.exists()  # refused when decorating: nothing stored
 
 
-@pytest.mark.parametrize("option", ["patience", "good_enough"])
-def test_stops_by_one_best_value_are_refused_before_anything_runs(db: Path, option: str) -> None:
-    with pytest.raises(OptionError, match=rf"{option} stops by the best value, but study 'mo' "
-                       r"optimizes 2 objectives .* no one best value: stop by n_trials, "
-                       "timeout or max_budget"):  # fmt: skip
-        two_objectives(db).optimize(n_trials=5, progress=False, **{option: 3})
+def test_good_enough_is_refused_before_anything_runs(db: Path) -> None:
+    with pytest.raises(OptionError, match=r"good_enough stops at one best value, but study "
+                       r"'mo' optimizes 2 objectives .* no one best value: stop by n_trials, "
+                       r"timeout, max_budget or patience"):  # fmt: skip
+        two_objectives(db).optimize(n_trials=5, progress=False, good_enough=0.1)
     assert not db.exists() or hp.load_study("mo", db=db).trials == []
+
+
+def test_patience_counts_the_complete_trials_since_the_front_last_changed(db: Path) -> None:
+    """The front gains trial 2 (trial 1 drops out of it: 2 beats it on both), then
+    nothing for three trials: patience 3 stops there, naming the newest member."""
+    points = [(1.0, 4.0), (3.0, 3.0), (2.0, 2.0), (5.0, 5.0), (1.5, 4.5), (2.0, 2.5), (0.0, 0.0)]
+
+    @hp.tune(SPACE, "random", study="p", db=db, seed=0, objective=("f1", "f2"),
+             direction=("minimize", "minimize"))  # fmt: skip
+    def train(x: float, y: float, trial: hp.Trial) -> dict[str, float]:
+        f1, f2 = points[trial.number]
+        return {"f1": f1, "f2": f2}
+
+    study = train.optimize(n_trials=7, progress=False, patience=3)
+    assert len(study.trials) == 6  # trial 6 would have changed the front
+    assert [t.number for t in study.best_trials] == [0, 2]
+    reached = limits.reached(study.refresh(), None, Stops(patience=3), study.name)
+    assert str(reached) == (
+        "the Pareto front of study 'p' has not changed since trial 2 in the 3 complete "
+        "trials since: the patience of 3 is spent"
+    )
+
+
+def test_the_front_kept_as_trials_complete_is_the_front_of_them_all(db: Path) -> None:
+    """In whatever order trials complete (two processes' trials arrive out of order),
+    the front the history keeps is the one of every complete trial."""
+    rng = np.random.default_rng(0)
+    points = [tuple(p) for p in rng.integers(0, 6, size=(60, 2)).astype(float)]
+    history = History(Space.from_user(SPACE), "minimize", 0, None,
+                      Objectives(("a", "b"), ("minimize", "minimize")))  # fmt: skip
+    for number in range(60):
+        history.update(TrialRecord(number, TrialState.RUNNING, {"x": 0.5, "y": 0.5}))
+    for number in rng.permutation(60).tolist():
+        a, b = points[number]
+        history.update(TrialRecord(number, TrialState.COMPLETE, {"x": 0.5, "y": 0.5},
+                                   value=a, metrics={"a": a, "b": b}))  # fmt: skip
+        done = sorted(history.complete())
+        assert history.front() == [n for n in done if n in brute_front_of(points, done)]
+
+
+def brute_front_of(points: list[tuple[float, ...]], numbers: list[int]) -> set[int]:
+    return {
+        n for n in numbers
+        if not any(pareto.dominates(points[m], points[n]) for m in numbers if m != n)
+    }  # fmt: skip
 
 
 def test_reopening_with_other_objectives_is_a_different_study(db: Path) -> None:

@@ -97,6 +97,9 @@ class History:
             TrialState.RUNNING: set(),
         }
         self.best: TrialRecord | None = None
+        # several objectives: the Pareto front of the complete trials, number -> losses,
+        # kept as trials complete (a complete trial never changes: no pass over the study)
+        self._front: dict[int, tuple[float, ...]] = {}
         # budget steps the finished trials trained in total (TrialRecord.trained): what
         # optimize(max_budget=...) compares with
         self.trained = 0
@@ -291,11 +294,41 @@ class History:
 
     def complete_since_best(self) -> int:
         """How many complete trials are numbered after :attr:`best` (0 while there is
-        none): how long the study has gone without improving, in trials that ran to
-        their end, for ``optimize(patience=...)``; a binary search, no pass."""
-        if self.best is None:
+        none), with several objectives after the newest trial on the Pareto front: how
+        long the study has gone without improving, in trials that ran to their end, for
+        ``optimize(patience=...)``; a binary search, no pass."""
+        if self._front:
+            newest = max(self._front)
+        elif self.best is None:
             return 0
-        return len(self._complete) - bisect.bisect_right(self._complete, self.best.number)
+        else:
+            newest = self.best.number
+        return len(self._complete) - bisect.bisect_right(self._complete, newest)
+
+    def front(self) -> list[int]:
+        """Several objectives: the numbers of the complete trials no other complete trial
+        beats on every objective (their Pareto front), ascending; empty otherwise."""
+        return sorted(self._front)
+
+    def _join_front(self, record: TrialRecord) -> None:
+        """Complete ``record`` (several objectives) joins the front unless a member
+        dominates it, and pushes out the members it dominates: the front of all the
+        complete trials, as each is read (domination is transitive, so a point pushed out
+        never needs to come back)."""
+        loss = self.losses(record)
+        if loss is None or record.number in self._front:
+            return
+        if self._front:
+            members = np.array(list(self._front.values()))
+            point = np.array(loss)
+            beaten = np.all(members <= point, axis=1) & np.any(members < point, axis=1)
+            if beaten.any():
+                return
+            beats = np.all(point <= members, axis=1) & np.any(point < members, axis=1)
+            for number, out in zip(list(self._front), beats, strict=True):
+                if out:
+                    del self._front[number]
+        self._front[record.number] = loss
 
     def complete_at(self, step: int) -> Sequence[float]:
         """Losses at ``step`` of the complete trials that have a check there, best first."""
@@ -498,6 +531,8 @@ class History:
             self._index_stopped(record, add=True)
         if record.state is TrialState.COMPLETE and self._beats_best(record):
             self.best = record
+        if record.state is TrialState.COMPLETE and self.objectives.is_multi:
+            self._join_front(record)
         if record.claim is not None and record.claim not in self._claims:
             self._claims[record.claim] = record.number
             prefix, _, rest = record.claim.partition(":")
