@@ -143,3 +143,18 @@ def test_shapes_are_checked() -> None:
         pareto.hypervolume([[1.0, 2.0]], [3.0])
     with pytest.raises(ValueError, match="reference must have 2 losses"):
         pareto.greedy_hypervolume_subset([[1.0, 2.0]], [3.0], 1)
+
+
+@given(st.lists(st.lists(st.integers(0, 4).map(float), min_size=3, max_size=4), min_size=1,
+                max_size=30).filter(lambda rows: len({len(r) for r in rows}) == 1))  # fmt: skip
+def test_the_array_and_the_loop_ways_agree(raw: list[list[float]]) -> None:
+    """Small sets of three or more losses take one array operation (every pair for the
+    front, every slab for the volume); large ones a loop: the same answers."""
+    losses = np.array(raw)
+    reference = np.full(losses.shape[1], 5.0)
+    front, volume = pareto.on_front(losses), pareto.hypervolume(losses, reference)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pareto, "PAIRS_AT_ONCE", 0)
+        patch.setattr(pareto, "SLABS_AT_ONCE", 0)
+        assert list(pareto.on_front(losses)) == list(front)
+        assert pareto.hypervolume(losses, reference) == pytest.approx(volume, abs=1e-9)
