@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hpotrack.errors import DefinitionError
+from hpotrack.records import objective_sign
 
 DIRECTIONS = ("minimize", "maximize")
 TAG_METRIC, TAG_DIRECTION = "metric", "direction"  # stored JSON keys: a stable format
@@ -101,7 +102,7 @@ class Objectives:
     @property
     def signs(self) -> tuple[float, ...]:
         """Per objective, the factor that makes lower better (1 or -1)."""
-        return tuple(1.0 if d == "minimize" else -1.0 for d in self.directions)
+        return tuple(objective_sign(d) for d in self.directions)
 
     def values(self, metrics: Mapping[str, Any]) -> tuple[float, ...] | None:
         """Each objective's value in ``metrics`` (a trial's), or None unless all are

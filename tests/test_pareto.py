@@ -158,3 +158,30 @@ def test_the_array_and_the_loop_ways_agree(raw: list[list[float]]) -> None:
         patch.setattr(pareto, "SLABS_AT_ONCE", 0)
         assert list(pareto.on_front(losses)) == list(front)
         assert pareto.hypervolume(losses, reference) == pytest.approx(volume, abs=1e-9)
+
+
+def test_crowded_order_is_rank_first_then_crowding_distance() -> None:
+    """Deb et al. 2002, III-C, on points whose ranks and distances are worked out by
+    hand: the front (0, 10), (1, 5), (2, 4.9), (10, 0) has the extremes at infinity,
+    (2, 4.9) at 0.9 + 0.5 and (1, 5) at 0.2 + 0.51; (0.5, 10.5) and (11, 1) are rank 1,
+    whose distances (infinite, as extremes of their rank) do not lift them."""
+    losses = [(0.5, 10.5), (1, 5), (0, 10), (11, 1), (2, 4.9), (10, 0)]
+    assert pareto.crowded_order(losses) == [2, 5, 4, 1, 0, 3]
+    assert pareto.crowded_order(losses, keep=3) == [2, 5, 4]
+    assert pareto.crowded_order(losses, keep=10) == [2, 5, 4, 1, 0, 3]
+    assert pareto.crowded_order(np.empty((0, 2)), keep=3) == []
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_crowded_order_agrees_with_the_ranks_and_distances_of_pareto(seed: int) -> None:
+    """Peeling only the fronts it needs orders points as sorting them all would."""
+    rng = np.random.default_rng(seed)
+    losses = rng.integers(0, 6, size=(40, 2 + seed % 2)).astype(float)  # ties, repeats
+    rank = pareto.ranks(losses)
+    distance = np.zeros(len(losses))
+    for level in set(rank.tolist()):
+        members = np.flatnonzero(rank == level)
+        distance[members] = pareto.crowding_distance(losses[members])
+    expected = sorted(range(len(losses)), key=lambda i: (rank[i], -distance[i], i))
+    assert pareto.crowded_order(losses) == expected
+    assert pareto.crowded_order(losses, keep=7) == expected[:7]

@@ -234,11 +234,12 @@ class Evolution(Method):
     ) -> list[TrialRecord]:
         """Several objectives: the best ``population`` of ``candidates`` that completed
         with every objective, best first by NSGA-II's crowded comparison
-        (:func:`crowded_order`), so that a tournament's lowest index is its winner."""
+        (:func:`hpotrack.pareto.crowded_order`), so that a tournament's lowest index is
+        its winner."""
         scored = [(t, losses) for t in candidates if (losses := history.losses(t)) is not None]
         if not scored:
             return []
-        order = crowded_order([losses for _, losses in scored], keep=self.population)
+        order = pareto.crowded_order([losses for _, losses in scored], keep=self.population)
         return [scored[i][0] for i in order]
 
     def _select(
@@ -354,27 +355,6 @@ class _Genes:
         shift = np.floor(rng.random(len(x)) * (n - 1)) + 1  # 1..n-1 (0 when only one option)
         other = np.where(n > 1, (current + shift) % n, current)
         return np.asarray((other + 0.5) / n, dtype=np.float64)
-
-
-def crowded_order(losses: npt.ArrayLike, keep: int | None = None) -> list[int]:
-    """Indices of the best ``keep`` points of ``losses`` (None: all), an ``(n, k)`` array
-    of losses (lower is better), best first by NSGA-II's crowded-comparison operator (Deb
-    et al. 2002, III-C): a lower non-domination rank (III-A) first; within a rank, a
-    larger crowding distance among the points of that rank (III-B); ties in the order
-    given. As NSGA-II fills its next population, fronts are peeled off only until they
-    hold ``keep`` points: the worse ones are never sorted (on ZDT1, a population of 10
-    from a window of 100 trials took 1.1 of their 14 fronts per ask on average)."""
-    points = np.asarray(losses, dtype=float)
-    keep = len(points) if keep is None else min(keep, len(points))
-    left = np.arange(len(points))
-    order: list[int] = []
-    while len(order) < keep:  # each front holds at least one point of those left
-        on_front = pareto.on_front(points[left])
-        front = left[on_front]
-        distance = pareto.crowding_distance(points[front])
-        order.extend(front[np.lexsort((front, -distance))].tolist())
-        left = left[~on_front]
-    return order[:keep]
 
 
 def sbx_child(x: Vector, y: Vector, eta: float, rng: np.random.Generator) -> Vector:

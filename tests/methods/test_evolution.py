@@ -13,11 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 import hpotrack as hp
-from hpotrack import pareto
 from hpotrack.cli import cli
 from hpotrack.errors import MethodError
 from hpotrack.methods import Evolution, Method
-from hpotrack.methods.evolution import crowded_order, polynomial_mutation, sbx_child
+from hpotrack.methods.evolution import polynomial_mutation, sbx_child
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import from_json, resolve
 from hpotrack.objectives import Objectives
@@ -368,33 +367,6 @@ def test_one_objective_proposes_what_it_did_before_several_objectives(
 
     history = simulate(method, space, 60, seed=3, objective=objective, direction=direction)
     assert proposals_digest(history) == digest
-
-
-def test_crowded_order_is_rank_first_then_crowding_distance() -> None:
-    """Deb et al. 2002, III-C, on points whose ranks and distances are worked out by
-    hand: the front (0, 10), (1, 5), (2, 4.9), (10, 0) has the extremes at infinity,
-    (2, 4.9) at 0.9 + 0.5 and (1, 5) at 0.2 + 0.51; (0.5, 10.5) and (11, 1) are rank 1,
-    whose distances (infinite, as extremes of their rank) do not lift them."""
-    losses = [(0.5, 10.5), (1, 5), (0, 10), (11, 1), (2, 4.9), (10, 0)]
-    assert crowded_order(losses) == [2, 5, 4, 1, 0, 3]
-    assert crowded_order(losses, keep=3) == [2, 5, 4]
-    assert crowded_order(losses, keep=10) == [2, 5, 4, 1, 0, 3]
-    assert crowded_order(np.empty((0, 2)), keep=3) == []
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_crowded_order_agrees_with_the_ranks_and_distances_of_pareto(seed: int) -> None:
-    """Peeling only the fronts it needs orders points as sorting them all would."""
-    rng = np.random.default_rng(seed)
-    losses = rng.integers(0, 6, size=(40, 2 + seed % 2)).astype(float)  # ties, repeats
-    rank = pareto.ranks(losses)
-    distance = np.zeros(len(losses))
-    for level in set(rank.tolist()):
-        members = np.flatnonzero(rank == level)
-        distance[members] = pareto.crowding_distance(losses[members])
-    expected = sorted(range(len(losses)), key=lambda i: (rank[i], -distance[i], i))
-    assert crowded_order(losses) == expected
-    assert crowded_order(losses, keep=7) == expected[:7]
 
 
 FRONT_SPACE = Space.from_user({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0)})
