@@ -135,10 +135,10 @@ def reached(
             f"good_enough={good_enough:g}: the search is done"
         )
     waited = history.complete_since_best()
-    front = history.front()
-    if patience is not None and front and waited >= patience:
+    changed = history.front_changed_at()
+    if patience is not None and changed is not None and waited >= patience:
         return PatienceSpent(
-            f"the Pareto front of study {name!r} has not changed since trial {max(front)} "
+            f"the Pareto front of study {name!r} has not changed since trial {changed} "
             f"in the {plural(waited, 'complete trial')} since: the patience of {patience} "
             "is spent"
         )

@@ -254,7 +254,8 @@ class TunedFunction(Generic[R]):
         ``patience``: also stop starting trials once that many complete trials numbered
         after the study's best one have finished without improving on it (pruned and
         failed trials do not count; counted over the whole study, by every process); with
-        several objectives, after the newest trial on the Pareto front.
+        several objectives, after the trial that last changed the Pareto front (one
+        repeating the values of a trial on it changes nothing).
         ``good_enough``: also stop starting trials once a complete trial's objective is at
         least that good (at most it when minimizing, at least it when maximizing).
         ``trial_timeout``: stop a trial that runs longer than that many seconds; it is

@@ -18,6 +18,7 @@ from hpotrack.claims import Claimed
 from hpotrack.cli import cli
 from hpotrack.errors import OptionError, PatienceSpent, StopRequested, StudyDeleted
 from hpotrack.methods.history import History
+from hpotrack.objectives import Objectives
 from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.space import Float, Space
 from hpotrack.study import Worker
@@ -65,6 +66,22 @@ def test_patience_is_spent_by_complete_trials_after_the_best_and_says_so() -> No
         "patience of 3 is spent"
     )
     assert limits.reached(history, 6, limits.Stops(patience=3), "s") is not stop  # target first
+
+
+def test_patience_of_several_objectives_names_the_trial_that_last_changed_the_front() -> None:
+    """Trials that repeat a point of the front (a constant objective, a configuration
+    drawn again) spend the patience, and the message names the first with that point."""
+    history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0, None,
+                      Objectives(("a", "b"), ("minimize", "maximize")))  # fmt: skip
+    for number in range(4):
+        history.update(TrialRecord(number, TrialState.COMPLETE, {"x": 0.5}, value=0.0,
+                                   metrics={"a": 0.0, "b": 1}))  # fmt: skip
+    stop = limits.reached(history, None, limits.Stops(patience=3), "s")
+    assert isinstance(stop, PatienceSpent)
+    assert str(stop) == (
+        "the Pareto front of study 's' has not changed since trial 0 in the 3 complete "
+        "trials since: the patience of 3 is spent"
+    )
 
 
 def test_patience_waits_for_a_first_complete_trial() -> None:

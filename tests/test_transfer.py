@@ -1203,6 +1203,38 @@ def test_a_bad_export_is_one_clear_error_and_stores_nothing(
     assert counts(target) == before
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "trial 0: it is complete but has no finite value of the objective 'size'"),
+        ("NaN", "trial 0: it is complete but has no finite value of the objective 'size'"),
+    ],
+)
+def test_a_complete_trial_without_every_objective_is_refused(
+    tmp_path: Path, value: str | None, message: str
+) -> None:
+    """Several objectives: a hand-edited complete trial without a finite value of one
+    imported as complete, on no front and without ``study.values`` ("it is complete")."""
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="manual", study="mo", db=tmp_path / "h.db",
+             objective=("error", "size"), direction=("minimize", "minimize"))  # fmt: skip
+    def train(x: float) -> dict[str, float]:
+        return {"error": x, "size": 1 - x}
+
+    train(x=0.25)
+    data = export_study(hp.load_study("mo", db=tmp_path / "h.db"))
+    if value is None:
+        del data["trials"][0]["metrics"]["size"]
+    else:
+        data["trials"][0]["metrics"]["size"] = value
+    target = tmp_path / "copy.db"
+    open_store(target)
+    before = counts(target)
+    with pytest.raises(TransferError, match=re.escape(message)):
+        import_study(open_store(target), data)
+    assert counts(target) == before
+
+
 def test_a_trial_budget_above_the_studys_max_is_refused(source: Path, tmp_path: Path) -> None:
     """A hand-edited budget past the study's max imported, and a trial queued with it
     trained past the max the study promises."""

@@ -355,6 +355,8 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
 def _front(study: Study, fmt: str) -> None:
     """``best`` of a study of several objectives: its Pareto front."""
     front = study.best_trials
+    if not front:  # as with one objective, in every format
+        raise views.no_complete_trial(study.name, study.refresh(), study.budget, None)
     if fmt == "json":
         echo_json(
             {
@@ -372,8 +374,6 @@ def _front(study: Study, fmt: str) -> None:
             }
         )
         return
-    if not front:
-        raise views.no_complete_trial(study.name, study.refresh(), study.budget, None)
     click.echo(
         f"study {study.name!r} optimizes {study.optimizing.describe()}: "
         f"{plural(len(front), 'trial')} on its Pareto front (none of them beaten on every "

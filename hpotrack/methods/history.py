@@ -294,16 +294,30 @@ class History:
 
     def complete_since_best(self) -> int:
         """How many complete trials are numbered after :attr:`best` (0 while there is
-        none), with several objectives after the newest trial on the Pareto front: how
-        long the study has gone without improving, in trials that ran to their end, for
-        ``optimize(patience=...)``; a binary search, no pass."""
-        if self._front:
-            newest = max(self._front)
+        none), with several objectives after the trial that last changed the Pareto front
+        (:meth:`front_changed_at`): how long the study has gone without improving, in
+        trials that ran to their end, for ``optimize(patience=...)``; a binary search,
+        no pass over the study."""
+        changed = self.front_changed_at()
+        if changed is not None:
+            newest = changed
         elif self.best is None:
             return 0
         else:
             newest = self.best.number
         return len(self._complete) - bisect.bisect_right(self._complete, newest)
+
+    def front_changed_at(self) -> int | None:
+        """Several objectives: the trial that last changed the Pareto front, the newest
+        of its points each counted at its earliest trial (a trial repeating a member's
+        values joins the front but changes nothing, as a tie does not improve on one
+        best value); None before a trial completes. A pass over the front only."""
+        if not self._front:
+            return None
+        first_at: dict[tuple[float, ...], int] = {}
+        for number, loss in self._front.items():
+            first_at[loss] = min(number, first_at.get(loss, number))
+        return max(first_at.values())
 
     def front(self) -> list[int]:
         """Several objectives: the numbers of the complete trials no other complete trial

@@ -178,6 +178,23 @@ def _objectives(study: Mapping[str, Any]) -> Objectives:
     return objectives
 
 
+def _check_objectives(metrics: Mapping[str, Any], stored: object, where: str) -> None:
+    """A complete trial of a study of several objectives (``stored``: the definition's
+    objectives, None for one) has a finite number for each in its ``metrics``: without
+    one it would read as complete but be on no front and have no ``study.values``."""
+    if stored is None:
+        return
+    for name in Objectives.from_json(stored).metrics:
+        value = metrics.get(name)
+        finite = (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+        _check(
+            finite,
+            f"{where}: it is complete but has no finite value of the objective {name!r}",
+        )
+
+
 def _unregistered(method: Mapping[str, Any]) -> dict[str, Any]:
     """A method no code imported here registers (``@hp.methods.register`` in the study's
     script), kept as exported: the study reads, lists and exports here, and runs where
@@ -230,6 +247,8 @@ def _trial(
     _check(trained is None or trained >= 0, f"{where}: trained {trained!r} is negative")
     complete = state is TrialState.COMPLETE
     _check(not complete or value is not None, f"{where}: it is complete but has no value")
+    if complete:
+        _check_objectives(trial["metrics"] or {}, plan.definition["objectives"], where)
     claim = trial["claim"]
     _check(claim is None or claim not in claims, f"{where}: claim {claim!r} is used twice")
     claims.add(claim)

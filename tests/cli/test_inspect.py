@@ -412,6 +412,23 @@ def test_best_without_a_complete_trial(tmp_path: Path) -> None:
     user_error(invoke(db, "best", "empty"), "study 'empty' has no complete trial yet")
 
 
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_best_of_two_objectives_without_a_complete_trial_is_an_error_in_every_format(
+    tmp_path: Path, fmt: str
+) -> None:
+    """As with one objective: no front yet is one clear error, in JSON too (a script
+    reading the front learns why there is none instead of an empty list)."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="mo", db=db, seed=0,
+             objective=("error", "x"), direction=("minimize", "maximize"))  # fmt: skip
+    def train(x: float) -> dict[str, float]:
+        return {"error": x}  # no "x": every trial fails
+
+    train.optimize(n_trials=2, progress=False)
+    user_error(invoke(db, "best", "mo", "--format", fmt), "study 'mo' has no complete trial yet")
+
+
 # -- lineage -------------------------------------------------------------------------------
 
 

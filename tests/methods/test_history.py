@@ -12,6 +12,7 @@ import pytest
 import hpotrack as hp
 from hpotrack.methods.history import INSERT_AT_MOST, History
 from hpotrack.methods.random_search import Random
+from hpotrack.objectives import Objectives
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
 from hpotrack.store import close_stores
@@ -126,6 +127,24 @@ def test_complete_since_best_counts_the_complete_trials_numbered_after_the_best(
     assert history.complete_since_best() == 2  # trials 4 (a tie) and 6
     history.update(dataclasses.replace(record(5, TrialState.COMPLETE), value=0.25))
     assert history.complete_since_best() == 1  # trial 6, started after the new best 5
+
+
+def test_a_point_already_on_the_front_does_not_change_it_for_patience() -> None:
+    """Several objectives: a trial with the values of a member joins the front (nothing
+    beats it) but changes nothing, as a tie does not improve on one best value; the front
+    last changed with the earliest trial of each point, in any order of finishing."""
+    history = History(Space({"x": Float(0.0, 1.0)}), "minimize", 0, None,
+                      Objectives(("a", "b"), ("minimize", "minimize")))  # fmt: skip
+    points = [(1.0, 2.0), (2.0, 1.0), (1.0, 2.0), (3.0, 3.0), (2.0, 1.0), (1.0, 2.0)]
+    for number in range(len(points)):
+        history.update(record(number, TrialState.RUNNING))
+    for number in (2, 0, 1, 3, 5, 4):
+        a, b = points[number]
+        history.update(dataclasses.replace(record(number, TrialState.COMPLETE), value=a,
+                                           metrics={"a": a, "b": b}))  # fmt: skip
+    assert history.front() == [0, 1, 2, 4, 5]  # the same points twice, nothing beats them
+    assert history.front_changed_at() == 1
+    assert history.complete_since_best() == 4  # trials 2 to 5: none moved the front
 
 
 def test_pruned_trials_rank_after_every_complete_one_at_a_loss_no_better_than_theirs() -> None:
