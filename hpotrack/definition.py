@@ -95,9 +95,9 @@ def check_seed(seed: object) -> None:
 
 def open_study(store: Store, definition: StudyDefinition, function: Mapping[str, Any]) -> Study:
     """Create the study, or reopen it after checking it was defined the same way."""
+    definition.method.check_objectives(definition.objectives)
     definition.method.check(definition.space)
     definition.method.check_budget(definition.budget)
-    definition.method.check_objectives(definition.objectives)
     with store.write():
         row = store.find_study(definition.name)
         if row is None:

@@ -417,10 +417,10 @@ def tune(
     seed = None if seed is None else int(seed)  # numpy's integers are plain ints from here
     search_space = Space.from_user(space)
     search_method = resolve(method)
+    search_method.check_objectives(objectives)  # first: no other fix helps a method that ranks one
     search_method.check(search_space)
     check_budget_given(budget)
     search_method.check_budget(budget)
-    search_method.check_objectives(objectives)
     max_failures = whole_count("max_failures", max_failures, minimum=1, error=DefinitionError)
     if keep_checkpoints not in ("needed", "all"):
         raise DefinitionError(

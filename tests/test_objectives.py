@@ -289,3 +289,11 @@ def test_an_export_carries_the_objectives_and_imports_as_the_same_study(
     with pytest.raises(TransferError, match="the study's objective and direction must be the "
                        "first of its objectives"):  # fmt: skip
         import_study(open_store(tmp_path / "other.db"), data, name="other")
+
+
+def test_a_method_that_ranks_one_value_is_refused_for_that_before_its_space() -> None:
+    """gradient refuses a Choice too; for a study of two objectives the first thing to
+    say is that gradient ranks one value, since no change of the space would help."""
+    with pytest.raises(MethodError, match="method 'gradient' optimizes one objective"):
+        hp.tune({"c": ["a", "b"], "x": hp.Float(0.0, 1.0)}, "gradient",
+                objective=("f1", "f2"), direction=("minimize", "minimize"))  # fmt: skip

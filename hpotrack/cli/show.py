@@ -266,6 +266,7 @@ STUDY_COLUMNS = (
     *(state.value for state in TrialState),
     "running_worker_gone",
     "best",
+    "front",
     "last_activity",
 )  # the list of studies in JSON and CSV (a CSV of no studies still has them)
 
@@ -286,8 +287,9 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
         best = study.best if summary.counts[TrialState.COMPLETE] and not multi else None
         best_value: float | str | None = None if best is None else best.value
         direction = ", ".join(study.directions)
-        if multi and summary.counts[TrialState.COMPLETE] and compact:
-            best_value = f"front of {len(study.best_trials)}"
+        front = len(study.best_trials) if multi else None  # its size: None for one objective
+        if front and compact:
+            best_value = f"front of {front}"
         if compact:  # 80 columns: states folded into one cell, minutes are enough
             labels = {"running": f"running ({gone} with the worker gone)"} if gone else {}
             states = ", ".join(f"{n} {labels.get(s, s)}" for s, n in counts.items() if n)
@@ -312,6 +314,7 @@ def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
                 **counts,
                 "running_worker_gone": gone,
                 "best": best_value,
+                "front": front,
                 "last_activity": when(last),
             }
         )

@@ -1181,4 +1181,4 @@ def test_a_study_of_two_objectives_shows_each_and_marks_its_front(db: Path) -> N
     listing = show(db)
     assert "min,max" in listing and f"front of {len(front)}" in listing
     (row,) = [r for r in json.loads(show(db, "--format", "json")) if r["study"] == "mo"]
-    assert (row["direction"], row["best"]) == ("minimize, maximize", None)
+    assert (row["direction"], row["best"], row["front"]) == ("minimize, maximize", None, len(front))
