@@ -107,15 +107,19 @@ class Objectives:
     def values(self, metrics: Mapping[str, Any]) -> tuple[float, ...] | None:
         """Each objective's value in ``metrics`` (a trial's), or None unless all are
         finite numbers (a failed trial, or one stored by hand without them)."""
-        found = []
+        if self.missing(metrics) is not None:
+            return None
+        return tuple(float(metrics[name]) for name in self.metrics)
+
+    def missing(self, metrics: Mapping[str, Any]) -> str | None:
+        """The first objective without a finite number in ``metrics``, None if none is."""
         for name in self.metrics:
             value = metrics.get(name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return None
+                return name
             if not math.isfinite(value):
-                return None
-            found.append(float(value))
-        return tuple(found)
+                return name
+        return None
 
     def losses(self, metrics: Mapping[str, Any]) -> tuple[float, ...] | None:
         """:meth:`values`, each turned so that lower is better."""

@@ -74,6 +74,7 @@ class CheckedExport:
 
     definition: dict[str, Any]
     target: int | None
+    objectives: Objectives  # the definition's, parsed once: every complete trial has each
     trials: list[dict[str, Any]] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)  # "run": its number in the export
     edges: list[dict[str, Any]] = field(default_factory=list)
@@ -109,7 +110,10 @@ def _plan(
     study = _fields(top["study"], STUDY, "the study")
     definition, space = _definition(study, name)
     _check((study["target"] or 0) >= 0, "the study's target is negative")
-    plan = CheckedExport(definition, study["target"])
+    objectives = Objectives.from_columns(
+        definition["objective"], definition["direction"], definition["objectives"]
+    )
+    plan = CheckedExport(definition, study["target"], objectives)
     for position, raw in enumerate(top["runs"] or []):
         run = _fields(raw, RUN, f"run {position}")
         _check(run["run"] == position, f"run at position {position} has number {run['run']!r}")
@@ -178,23 +182,6 @@ def _objectives(study: Mapping[str, Any]) -> Objectives:
     return objectives
 
 
-def _check_objectives(metrics: Mapping[str, Any], stored: object, where: str) -> None:
-    """A complete trial of a study of several objectives (``stored``: the definition's
-    objectives, None for one) has a finite number for each in its ``metrics``: without
-    one it would read as complete but be on no front and have no ``study.values``."""
-    if stored is None:
-        return
-    for name in Objectives.from_json(stored).metrics:
-        value = metrics.get(name)
-        finite = (
-            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        )
-        _check(
-            finite,
-            f"{where}: it is complete but has no finite value of the objective {name!r}",
-        )
-
-
 def _unregistered(method: Mapping[str, Any]) -> dict[str, Any]:
     """A method no code imported here registers (``@hp.methods.register`` in the study's
     script), kept as exported: the study reads, lists and exports here, and runs where
@@ -247,8 +234,9 @@ def _trial(
     _check(trained is None or trained >= 0, f"{where}: trained {trained!r} is negative")
     complete = state is TrialState.COMPLETE
     _check(not complete or value is not None, f"{where}: it is complete but has no value")
-    if complete:
-        _check_objectives(trial["metrics"] or {}, plan.definition["objectives"], where)
+    missing = plan.objectives.missing(trial["metrics"] or {}) if complete else None
+    if plan.objectives.is_multi and missing is not None:  # it would be on no front
+        _fail(f"{where}: it is complete but has no finite value of the objective {missing!r}")
     claim = trial["claim"]
     _check(claim is None or claim not in claims, f"{where}: claim {claim!r} is used twice")
     claims.add(claim)
