@@ -100,7 +100,8 @@ def _front(study: Study, trials: Sequence[TrialRecord]) -> _Front:
     PlotError as the other kinds give when there is none."""
     require_complete(study, trials)  # none complete, or all diverged: the kinds' one error
     complete = [t for t in trials if t.state is TrialState.COMPLETE]
-    valued = [(t, values) for t in complete if (values := _values(study, t)) is not None]
+    values_of = study.optimizing.values  # None for a trial without every objective
+    valued = [(t, values) for t in complete if (values := values_of(t.metrics)) is not None]
     if not valued:
         raise PlotError(
             f"study {study.name!r} has no complete trial with a value of every objective "
@@ -117,12 +118,6 @@ def _front(study: Study, trials: Sequence[TrialRecord]) -> _Front:
     drawn = points[drawable]
     on_front = dominance.on_front(drawn * np.array(study.optimizing.signs))
     return _Front(kept, drawn, on_front, len(complete) - len(kept))
-
-
-def _values(study: Study, trial: TrialRecord) -> tuple[float, ...] | None:
-    """The complete ``trial``'s value of each objective, or None when it lacks one (a
-    trial stored by hand or imported may)."""
-    return study.optimizing.values(trial.metrics)
 
 
 # --- two objectives ----------------------------------------------------------------------------
