@@ -81,6 +81,50 @@ def _on_front_of_two(points: np.ndarray) -> np.ndarray:
     return mask
 
 
+class Front:
+    """The Pareto front of points added one at a time, by number: a point joins unless a
+    member dominates it and pushes out the members it dominates, so the members are the
+    front of every point added (domination is transitive: a point pushed out never needs
+    to come back). What a study's history keeps as trials complete, never recomputed."""
+
+    def __init__(self) -> None:
+        self._members: dict[int, tuple[float, ...]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._members)
+
+    def numbers(self) -> list[int]:
+        """The members' numbers, ascending."""
+        return sorted(self._members)
+
+    def add(self, number: int, loss: tuple[float, ...]) -> None:
+        """Offer point ``number`` with losses ``loss`` (a number already added is kept)."""
+        if number in self._members:
+            return
+        if self._members:
+            members = np.array(list(self._members.values()))
+            point = np.array(loss)
+            if (np.all(members <= point, axis=1) & np.any(members < point, axis=1)).any():
+                return
+            beats = np.all(point <= members, axis=1) & np.any(point < members, axis=1)
+            for member, out in zip(list(self._members), beats, strict=True):
+                if out:
+                    del self._members[member]
+        self._members[number] = loss
+
+    def changed_at(self) -> int | None:
+        """The number that last changed the front: the newest of its points, each counted
+        at its earliest number (a point repeating a member's losses joins but changes
+        nothing, as a tie does not improve on one best value); None while empty. A pass
+        over the members only."""
+        if not self._members:
+            return None
+        first_at: dict[tuple[float, ...], int] = {}
+        for number, loss in self._members.items():
+            first_at[loss] = min(number, first_at.get(loss, number))
+        return max(first_at.values())
+
+
 def ranks(losses: Losses, enough: int | None = None) -> np.ndarray:
     """Each point's non-domination rank (Deb et al. 2002, III-A): 0 for the front, 1 for
     the front of what is left without it, and so on.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import numpy as np
 import pytest
@@ -27,6 +28,28 @@ def test_the_front_is_the_points_no_other_dominates(raw: list[list[float]]) -> N
     losses = np.array(raw, dtype=float).reshape(len(raw), -1 if raw else 1)
     mask = pareto.on_front(losses)
     assert list(mask) == [not dominated_by_any(losses, i) for i in range(len(losses))]
+
+
+@given(points, st.randoms(use_true_random=False))
+def test_a_front_kept_point_by_point_is_the_front_of_all_the_points(
+    raw: list[list[float]], draw: random.Random
+) -> None:
+    """Points offered in any order (trials complete in any order): the members are the
+    points no other dominates, and the last change is the newest member counted at the
+    earliest number of its losses."""
+    losses = np.array(raw, dtype=float).reshape(len(raw), -1 if raw else 1)
+    order = list(range(len(raw)))
+    draw.shuffle(order)
+    front = pareto.Front()
+    for number in order:
+        front.add(number, tuple(losses[number]))
+    members = np.flatnonzero(pareto.on_front(losses)).tolist() if raw else []
+    assert front.numbers() == members and bool(front) == bool(members)
+    earliest = {
+        tuple(losses[n]): min(m for m in members if tuple(losses[m]) == tuple(losses[n]))
+        for n in members
+    }
+    assert front.changed_at() == (max(earliest.values()) if members else None)
 
 
 @given(points)

@@ -9,14 +9,16 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
 import numpy as np
 
+from hpotrack import pareto
 from hpotrack.budget import Budget
-from hpotrack.methods.sorted_views import Concatenated, ReadOnlyList, sorted_change
+from hpotrack.methods.configurations import FirstWith
+from hpotrack.methods.sorted_views import Concatenated, ReadOnlyList, SortedChanges
 from hpotrack.objectives import Objectives
 from hpotrack.records import Origin, TrialRecord, TrialState, is_better, objective_sign
 from hpotrack.space import Space, Value
@@ -30,11 +32,6 @@ _LINE_EDGES = frozenset({Origin.PROMOTED.value, Origin.RETRIED.value})
 
 PROMOTE = "promote"
 """The claim of a promotion is ``promote:<number of the stopped trial>``: once per study."""
-
-INSERT_AT_MOST = 64
-"""In a :meth:`History.batch`, a sorted index that got more new entries than this sorts
-them in at once instead of inserting each (an insertion moves the entries after it; a
-sort compares each: about 80 insertions cost what one sort of the index does)."""
 
 
 class History:
@@ -76,10 +73,7 @@ class History:
         self._trials: list[TrialRecord] = []
         self._claims: dict[str, int] = {}  # claim: the trial that holds it
         self._claim_counts: dict[str, int] = {}
-        # per set of names (None: all), Space.key -> the first trial with those values, and
-        # how many trials are indexed: built when first asked, then extended (values of a
-        # trial never change)
-        self._first_with: dict[tuple[str, ...] | None, tuple[dict[str, int], int]] = {}
+        self._first_with = FirstWith(space, self._trials)  # has_configuration, first_with
         self._superseded: set[int] = set()  # lost or interrupted trials that a retry replaced
         self._line_root: list[int] = []  # per trial: the first trial of its configuration's line
         self._lines: dict[int, list[int]] = {}  # first trial: the trials of its line, in order
@@ -97,15 +91,14 @@ class History:
             TrialState.RUNNING: set(),
         }
         self.best: TrialRecord | None = None
-        # several objectives: the Pareto front of the complete trials, number -> losses,
-        # kept as trials complete (a complete trial never changes: no pass over the study)
-        self._front: dict[int, tuple[float, ...]] = {}
+        # several objectives: the Pareto front of the complete trials, kept as trials
+        # complete (a complete trial never changes: no pass over the study)
+        self._front = pareto.Front()
         # budget steps the finished trials trained in total (TrialRecord.trained): what
         # optimize(max_budget=...) compares with
         self.trained = 0
         self._replaced = 0
-        # in a batch(): per sorted index (by id), the index and its entries to come
-        self._pending: dict[int, tuple[list[Any], list[Any]]] | None = None
+        self._indexes = SortedChanges()  # changes to the sorted indexes, batched or not
         # Derived data a method may keep between asks to bound its reading (e.g. where the
         # oldest undecided bracket run starts): only what it could recompute from the
         # trials, since a new process starts with it empty.
@@ -170,7 +163,7 @@ class History:
         these values (equal to 12 significant digits, :meth:`Space.key`). The index is
         built at the first call and then extended, so methods that never ask pay
         nothing and later calls pay only for the new trials."""
-        return self._first(params, None) is not None
+        return self._first_with.first(params, None) is not None
 
     def is_pending(self, params: Mapping[str, Value]) -> bool:
         """Whether a queued or running trial has these values (:meth:`Space.key`): what
@@ -187,24 +180,12 @@ class History:
         """The lowest number of a trial of any state whose values of the names in
         ``values`` equal them (:meth:`Space.key`), if any; indexed as
         :meth:`has_configuration` is, per set of names."""
-        return self._first(values, tuple(values))
+        return self._first_with.first(values, tuple(values))
 
     def configurations(self) -> list[int]:
         """The lowest number of each distinct configuration the trials have, of any state
         and origin (:meth:`Space.key`), from :meth:`has_configuration`'s index."""
-        return list(self._index(None).values())
-
-    def _first(self, values: Mapping[str, Value], names: tuple[str, ...] | None) -> int | None:
-        return self._index(names).get(self.space.key(values, names))
-
-    def _index(self, names: tuple[str, ...] | None) -> dict[str, int]:
-        """Key of the values of ``names`` (None: all) -> the lowest number of a trial
-        with them, extended by the trials added since the last call."""
-        keys, indexed = self._first_with.get(names, ({}, 0))
-        for trial in self._trials[indexed:]:
-            keys.setdefault(self.space.key(trial.params, names), trial.number)
-        self._first_with[names] = (keys, len(self._trials))
-        return keys
+        return list(self._first_with.index(None).values())
 
     def rng(self, number: int, stream: int = 0) -> np.random.Generator:
         """Randomness for trial ``number``: the same in every process and after resume."""
@@ -309,40 +290,14 @@ class History:
 
     def front_changed_at(self) -> int | None:
         """Several objectives: the trial that last changed the Pareto front, the newest
-        of its points each counted at its earliest trial (a trial repeating a member's
-        values joins the front but changes nothing, as a tie does not improve on one
-        best value); None before a trial completes. A pass over the front only."""
-        if not self._front:
-            return None
-        first_at: dict[tuple[float, ...], int] = {}
-        for number, loss in self._front.items():
-            first_at[loss] = min(number, first_at.get(loss, number))
-        return max(first_at.values())
+        of its points each counted at its earliest trial (:meth:`pareto.Front.changed_at`);
+        None before a trial completes."""
+        return self._front.changed_at()
 
     def front(self) -> list[int]:
         """Several objectives: the numbers of the complete trials no other complete trial
         beats on every objective (their Pareto front), ascending; empty otherwise."""
-        return sorted(self._front)
-
-    def _join_front(self, record: TrialRecord) -> None:
-        """Complete ``record`` (several objectives) joins the front unless a member
-        dominates it, and pushes out the members it dominates: the front of all the
-        complete trials, as each is read (domination is transitive, so a point pushed out
-        never needs to come back)."""
-        loss = self.losses(record)
-        if loss is None or record.number in self._front:
-            return
-        if self._front:
-            members = np.array(list(self._front.values()))
-            point = np.array(loss)
-            beaten = np.all(members <= point, axis=1) & np.any(members < point, axis=1)
-            if beaten.any():
-                return
-            beats = np.all(point <= members, axis=1) & np.any(point < members, axis=1)
-            for number, out in zip(list(self._front), beats, strict=True):
-                if out:
-                    del self._front[number]
-        self._front[record.number] = loss
+        return self._front.numbers()
 
     def complete_at(self, step: int) -> Sequence[float]:
         """Losses at ``step`` of the complete trials that have a check there, best first."""
@@ -417,9 +372,9 @@ class History:
             elif number in self._best_checks:
                 self._best_checks[number] = min(self._best_checks[number], entry[0])
             ranked = self._reached.setdefault((record.bracket, step), [])
-            self._change(ranked, entry, add)
+            self._indexes.change(ranked, entry, add)
             if record.state is TrialState.COMPLETE:
-                self._change(self._complete_at.setdefault(step, []), entry[0], add)
+                self._indexes.change(self._complete_at.setdefault(step, []), entry[0], add)
 
     def _index_stopped(self, record: TrialRecord, add: bool) -> None:
         """Keep ``record`` in (or take it out of) :meth:`stopped`, if it was pruned at a
@@ -434,7 +389,7 @@ class History:
         value = record.checks[step]
         if value is None or (add and self.is_claimed(f"{PROMOTE}:{record.number}")):
             return
-        self._change(
+        self._indexes.change(
             self._stopped.setdefault((record.bracket, step), []),
             (self._sign * value, record.number),
             add,
@@ -447,45 +402,17 @@ class History:
             return
         if record.value is not None and math.isfinite(record.value):
             ranked = self._ranked_pruned if record.state is TrialState.PRUNED else self._ranked
-            self._change(self._valued, record.number, add)
-            self._change(ranked, (self._sign * record.value, record.number), add)
+            self._indexes.change(self._valued, record.number, add)
+            self._indexes.change(ranked, (self._sign * record.value, record.number), add)
         else:
-            self._change(self._valueless, record.number, add)
+            self._indexes.change(self._valueless, record.number, add)
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> AbstractContextManager[None]:
         """Apply the :meth:`update` calls inside at once to the sorted indexes (values
-        ranked, checks, stopped trials): their new entries are sorted in at the end,
-        not inserted one by one. A study's first read applies every trial, and each
-        insertion at a random place moves the entries after it: reading 100,000 trials
-        took a second more for it (O(n²)). Nothing reads the indexes inside."""
-        if self._pending is not None:  # already in one
-            yield
-            return
-        self._pending = {}
-        try:
-            yield
-        finally:
-            pending, self._pending = self._pending, None
-            for items, added in pending.values():
-                if len(added) > INSERT_AT_MOST:
-                    items.extend(added)
-                    items.sort()  # stable: equal entries in the order insort puts them
-                else:
-                    for item in added:
-                        bisect.insort(items, item)
-
-    def _change(self, items: list[Any], item: Any, add: bool) -> None:
-        """Insert ``item`` into the sorted index ``items``, or remove one equal to it; in
-        a :meth:`batch`, an insertion waits for its end."""
-        if self._pending is None:
-            sorted_change(items, item, add)
-            return
-        _, added = self._pending.setdefault(id(items), (items, []))
-        if add:
-            added.append(item)
-        elif not sorted_change(items, item, add) and item in added:
-            added.remove(item)  # entered in this batch (a trial replaced twice: rare)
+        ranked, checks, stopped trials): their new entries are sorted in at the end, not
+        inserted one by one (:class:`SortedChanges`). A study's first read applies every
+        trial: inserting them one by one took a second more of 100,000 trials' five."""
+        return self._indexes.batch()
 
     def best_check(self, record: TrialRecord) -> float | None:
         """The lowest loss among ``record``'s checks (None: none has a value), kept as
@@ -511,7 +438,7 @@ class History:
             old = self._trials[record.number]
             self._index_value(old, add=False)
             if old.state is TrialState.COMPLETE:
-                self._change(self._complete, old.number, add=False)
+                self._indexes.change(self._complete, old.number, add=False)
             self._counts[old.state] -= 1
             if old.state in self._unfinished:
                 self._unfinished[old.state].discard(old.number)
@@ -535,7 +462,7 @@ class History:
             raise RuntimeError(f"trial {record.number} arrived before {len(self._trials)}")
         self._index_value(record, add=True)
         if record.state is TrialState.COMPLETE:
-            self._change(self._complete, record.number, add=True)
+            self._indexes.change(self._complete, record.number, add=True)
         self._counts[record.state] += 1
         self.trained += record.trained or 0
         if record.state in self._unfinished:
@@ -546,7 +473,9 @@ class History:
         if record.state is TrialState.COMPLETE and self._beats_best(record):
             self.best = record
         if record.state is TrialState.COMPLETE and self.objectives.is_multi:
-            self._join_front(record)
+            loss = self.losses(record)
+            if loss is not None:
+                self._front.add(record.number, loss)
         if record.claim is not None and record.claim not in self._claims:
             self._claims[record.claim] = record.number
             prefix, _, rest = record.claim.partition(":")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
-from hpotrack.methods.history import INSERT_AT_MOST, History
+from hpotrack.methods.history import History
 from hpotrack.methods.random_search import Random
+from hpotrack.methods.sorted_views import INSERT_AT_MOST, SortedChanges
 from hpotrack.objectives import Objectives
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
 from hpotrack.space import Float, Space
@@ -301,13 +302,13 @@ def test_a_check_moves_only_the_steps_whose_value_changed(
     running = TrialRecord(0, TrialState.RUNNING, {"x": 0.5}, checks=checks)
     history.update(running)
     changes: list[object] = []
-    original = History._change
+    original = SortedChanges.change
 
-    def counted(self: History, items: list[object], item: object, add: bool) -> None:
+    def counted(self: SortedChanges, items: list[object], item: object, add: bool) -> None:
         changes.append((item, add))
         original(self, items, item, add)
 
-    monkeypatch.setattr(History, "_change", counted)
+    monkeypatch.setattr(SortedChanges, "change", counted)
     history.update(dataclasses.replace(running, checks={**checks, 201: 0.001}))
     assert changes == [((0.001, 0), True)]
 
