@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from hpotrack import errors, methods, pruners
 from hpotrack.budget import Budget
+from hpotrack.constraints import Constraint
 from hpotrack.definition import load_study
 from hpotrack.errors import (
     HpotrackError,
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Budget",
     "Choice",
+    "Constraint",
     "Edge",
     "Float",
     "HpotrackError",

@@ -45,6 +45,11 @@ INSTEAD = {
         "direction= takes one direction per objective: objective=('error', 'latency'), "
         "direction=('minimize', 'minimize')"
     ),
+    "constraints_func": (
+        "constraints= of @hp.tune names the metrics a trial must keep within bounds: "
+        "constraints=[hp.Constraint('latency_ms', at_most=10)], the function returning "
+        "{'loss': ..., 'latency_ms': ...}"
+    ),
     "load_if_exists": "a study that exists is always reopened (its declaration checked)",
     "callbacks": (
         "hpotrack has no callbacks: log from inside the function, and stop with "

@@ -112,9 +112,8 @@ def open_study(store: Store, definition: StudyDefinition, function: Mapping[str,
                 function=function,
                 retries=definition.retries,
                 budget=None if definition.budget is None else definition.budget.to_json(),
-                objectives=(
-                    definition.objectives.to_json() if definition.objectives.is_multi else None
-                ),
+                objectives=definition.objectives.stored_objectives(),
+                constraints=definition.objectives.stored_constraints(),
             )
         else:
             differences = _differences(row, definition)
@@ -201,7 +200,7 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
                 f"parameter {name!r} was {param_from_json(stored_space[name])!r}, "
                 f"now {param_from_json(new_space[name])!r}"
             )
-    stored = Objectives.from_columns(row.objective, row.direction, row.objectives)
+    stored = Objectives.from_columns(row.objective, row.direction, row.objectives, row.constraints)
     if stored.metrics != definition.objectives.metrics:
         found.append(
             f"objective was {_objective_text(stored.metrics)}, "
@@ -211,6 +210,11 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
         found.append(
             f"direction was {_objective_text(stored.directions)}, "
             f"now {_objective_text(definition.objectives.directions)}"
+        )
+    if stored.constraints != definition.objectives.constraints:
+        found.append(
+            f"constraints were {stored.describe_constraints() or 'none'}, "
+            f"now {definition.objectives.describe_constraints() or 'none'}"
         )
     budget = None if definition.budget is None else definition.budget.to_json()
     if dumps(row.budget) != dumps(budget):  # JSON tells 1 from 1.0, as for the space

@@ -51,43 +51,55 @@ def parse_result(result: object, objectives: Objectives) -> Outcome:
                     f"(keys: {names}); {_objective_fix(metrics, name, objectives)}",
                 )
         found = {jsonable_key(k): v for k, v in result.items()}
-    elif objectives.is_multi:
+    elif objectives.is_multi or objectives.constrained:
+        needed = (*objectives.metrics, *(c.metric for c in objectives.constraints))
+        has = f"{objectives.count} objectives" if objectives.is_multi else "constraints"
         return _failed(
             {objective: jsonable(result)},
-            f"the function returned {reprlib.repr(result)}, but the study has "
-            f"{objectives.count} objectives: return a dict with a number for each of "
-            f"{', '.join(map(repr, objectives.metrics))}",
+            f"the function returned {reprlib.repr(result)}, but the study has {has}: "
+            f"return a dict with a number for each of {', '.join(map(repr, needed))}",
         )
     else:
         found = {objective: result}
         metrics = {objective: jsonable(result)}
     try:
         numbers = [_number(found[name], name) for name in objectives.metrics]
+        for constraint in objectives.constraints:
+            _number(found.get(constraint.metric, _ABSENT), constraint.metric, "constraint metric")
     except _NotANumber as exc:
         return _failed(metrics, str(exc))
     return Outcome(TrialState.COMPLETE, numbers[0], metrics)
+
+
+_ABSENT = object()  # a constraint metric the returned dict lacks
 
 
 class _NotANumber(Exception):
     """An objective's value is no finite number; the message says what came back."""
 
 
-def _number(value: object, objective: str) -> float:
-    """``value`` of ``objective`` as a finite float (:class:`_NotANumber` if it is not)."""
+def _number(value: object, objective: str, kind: str = "objective") -> float:
+    """``value`` of ``objective`` (a ``kind`` of metric) as a finite float
+    (:class:`_NotANumber` if it is not)."""
+    if value is _ABSENT:
+        raise _NotANumber(
+            f"the function returned a dict without the {kind} {objective!r}: the study's "
+            "constraints are judged on it, so return it"
+        )
     if isinstance(value, np.ndarray) and value.ndim == 0:  # np.mean(...) of an array, say
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, Real):
         raise _NotANumber(
-            f"the objective {objective!r} must be a number, but the "
+            f"the {kind} {objective!r} must be a number, but the "
             f"function returned {value!r} ({type(value).__name__})"
         )
     try:
         number = float(value)
     except OverflowError:
-        raise _NotANumber(f"the objective {objective!r} is too large for a float") from None
+        raise _NotANumber(f"the {kind} {objective!r} is too large for a float") from None
     if not math.isfinite(number):
         raise _NotANumber(
-            f"the objective {objective!r} is {value!r}: return a finite "
+            f"the {kind} {objective!r} is {value!r}: return a finite "
             "number (a large penalty for a diverged run)"
         )
     return number

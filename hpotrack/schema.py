@@ -235,6 +235,13 @@ def _migrate_10_to_11(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE studies ADD COLUMN objectives TEXT")
 
 
+def _migrate_11_to_12(db: sqlite3.Connection) -> None:
+    """Constraints on a study's metrics: ``constraints`` holds each as JSON
+    (``[{"metric": "latency_ms", "at_most": 10.0}, ...]``, one bound or both); NULL for
+    a study without, as every study before was."""
+    db.execute("ALTER TABLE studies ADD COLUMN constraints TEXT")
+
+
 class KeptObjectError(Exception):
     """A view or trigger saved in the file that a migration could not make again."""
 
@@ -299,6 +306,7 @@ MIGRATIONS = (
     _migrate_8_to_9,
     _migrate_9_to_10,
     _migrate_10_to_11,
+    _migrate_11_to_12,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -104,6 +104,13 @@ class StudyRow:
     budget: dict[str, Any] | None = None
     last_stops: dict[str, Any] = field(default_factory=dict)  # of its last run
     objectives: list[Any] | None = None  # as stored, for several (hpotrack.objectives)
+    constraints: list[Any] | None = None  # as stored, if any (hpotrack.constraints)
+
+
+_STUDY_COLUMNS = (
+    "id, name, space, method, direction, objective, seed, target, function, created, "
+    "retries, budget, last_stops, objectives, constraints"
+)  # a StudyRow's, in the order _study_row reads them
 
 
 class Store(TrialReads, TrialWrites, Connection):
@@ -136,8 +143,7 @@ class Store(TrialReads, TrialWrites, Connection):
 
     def find_study(self, name: str) -> StudyRow | None:
         row = self.conn.execute(
-            "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created, retries, budget, last_stops, objectives FROM studies WHERE name = ?",
+            f"SELECT {_STUDY_COLUMNS} FROM studies WHERE name = ?",
             (name,),
         ).fetchone()
         return None if row is None else _study_row(row)
@@ -175,10 +181,7 @@ class Store(TrialReads, TrialWrites, Connection):
         return cursor.rowcount == 1
 
     def list_studies(self) -> list[StudyRow]:
-        rows = self.conn.execute(
-            "SELECT id, name, space, method, direction, objective, seed, target, function, "
-            "created, retries, budget, last_stops, objectives FROM studies ORDER BY name"
-        ).fetchall()
+        rows = self.conn.execute(f"SELECT {_STUDY_COLUMNS} FROM studies ORDER BY name").fetchall()
         return [_study_row(r) for r in rows]
 
     def insert_study(
@@ -194,11 +197,12 @@ class Store(TrialReads, TrialWrites, Connection):
         retries: int = 1,
         budget: Mapping[str, Any] | None = None,
         objectives: Sequence[Mapping[str, str]] | None = None,
+        constraints: Sequence[Mapping[str, Any]] | None = None,
     ) -> int:
         cursor = self.conn.execute(
             "INSERT INTO studies (name, space, method, direction, objective, seed, target, "
-            "function, created, retries, budget, objectives) "
-            "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+            "function, created, retries, budget, objectives, constraints) "
+            "VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
             (
                 name,
                 dumps(space),
@@ -211,6 +215,7 @@ class Store(TrialReads, TrialWrites, Connection):
                 retries,
                 None if budget is None else dumps(budget),
                 None if objectives is None else dumps(objectives),
+                None if constraints is None else dumps(constraints),
             ),
         )
         assert cursor.lastrowid is not None
@@ -465,6 +470,7 @@ def _study_row(row: Sequence[Any]) -> StudyRow:
         budget=json.loads(row[11]) if row[11] else None,
         last_stops=_json_object(row[12]),
         objectives=_json_list(row[13]),
+        constraints=_json_list(row[14]),
     )
 
 

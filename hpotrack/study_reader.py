@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 from hpotrack import lineage, lost, views
 from hpotrack.budget import Budget
 from hpotrack.cache import TrialCache
+from hpotrack.constraints import Constraint
 from hpotrack.errors import NoCompleteTrial, SeveralObjectives, TrialError, UnknownMethodError
 from hpotrack.limits import NO_STOPS, Stops, from_stored
 from hpotrack.methods.base import Method
@@ -46,7 +47,9 @@ class StudyReader:
         self._row = row
         self.space = Space.from_json(row.space)
         self.budget = None if row.budget is None else Budget.from_json(row.budget)
-        self.optimizing = Objectives.from_columns(row.objective, row.direction, row.objectives)
+        self.optimizing = Objectives.from_columns(
+            row.objective, row.direction, row.objectives, row.constraints
+        )
         self._cache = TrialCache(
             store,
             row,
@@ -142,10 +145,26 @@ class StudyReader:
         return found
 
     @property
+    def constraints(self) -> tuple[Constraint, ...]:
+        """What a trial's metrics must meet to count (``constraints=`` of ``@hp.tune``)."""
+        return self.optimizing.constraints
+
+    def violation(self, trial: TrialRecord) -> float:
+        """How far complete ``trial`` misses the study's constraints, summed over them
+        (0.0: it meets them all, or the study has none; 0.0 too for a trial that did not
+        complete, whose constraint metrics are not known)."""
+        return self.refresh().violation(trial)
+
+    def is_feasible(self, trial: TrialRecord) -> bool:
+        """Whether ``trial`` completed and meets every constraint: only such a trial can
+        be :attr:`best` or in :attr:`best_trials`."""
+        return self.refresh().is_feasible(trial)
+
+    @property
     def best_trials(self) -> list[TrialRecord]:
         """The complete trials no other complete trial beats on every objective (their
-        Pareto front), by number; with one objective, :attr:`best` alone. Empty before a
-        trial completes."""
+        Pareto front), by number; with one objective, :attr:`best` alone. Only trials that
+        meet the study's constraints count. Empty before a trial completes."""
         if not self.optimizing.is_multi:
             try:
                 return [self.best]
@@ -250,7 +269,9 @@ class StudyReader:
                 f"({self.optimizing.describe()}), so no one trial is best: "
                 "study.best_trials gives their Pareto front"
             )
-        if not self._cache.history.trials:  # nothing read yet: one query may answer
+        if not self._cache.history.trials and not self.optimizing.constrained:
+            # nothing read yet: one query may answer (a constrained study's best is the
+            # best feasible trial, which the query does not know)
             with self._store.reading():
                 found = views.stored_best(self._store, self._row.id, self.direction)
             if found is not None:

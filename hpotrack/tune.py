@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, cast
 from hpotrack.arguments import checked_arguments
 from hpotrack.ask_tell import AskedTrials, checked_error
 from hpotrack.budget import Budget
+from hpotrack.constraints import Constraint
 from hpotrack.db_path import default_db_path
 from hpotrack.definition import (
     StudyDefinition,
@@ -371,6 +372,7 @@ def tune(
     study: str | None = None,
     objective: str | Sequence[str] = "value",
     direction: str | Sequence[str] = "minimize",
+    constraints: Constraint | Sequence[Constraint] = (),
     db: str | Path | None = None,
     seed: int | None = None,
     max_failures: int = 5,
@@ -394,7 +396,9 @@ def tune(
     is stored under it); ``direction``: ``"minimize"`` or ``"maximize"``. Several
     objectives at once: a tuple of metric names and one direction each
     (``objective=("error", "latency_ms"), direction=("minimize", "minimize")``); the
-    study then finds their Pareto front (``study.best_trials``). ``db``: the
+    study then finds their Pareto front (``study.best_trials``). ``constraints``:
+    ``hp.Constraint(metric, at_most=..., at_least=...)`` values a trial's returned metrics
+    must meet for it to be the study's best or on its front (docs/constraints.md). ``db``: the
     SQLite file (default ``$HPOTRACK_DB``, else ``./hpotrack.db``). ``seed``: the study
     seed (default: drawn when the study is created). ``max_failures``: ``optimize``
     stops with :class:`TooManyFailures` after that many failed trials in a row.
@@ -412,7 +416,7 @@ def tune(
             "@hp.tune needs the search space first: write @hp.tune(space, method=...) above "
             "the function, with space a dict such as {'lr': hp.Float(1e-5, 1e-1, log=True)}"
         )
-    objectives = Objectives.from_user(objective, direction)
+    objectives = Objectives.from_user(objective, direction, constraints)
     check_seed(seed)
     seed = None if seed is None else int(seed)  # numpy's integers are plain ints from here
     search_space = Space.from_user(space)

@@ -29,6 +29,14 @@ def no_complete_trial(
     budget is the reason (``needed``: about how many trials its method runs before one
     may train to the budget's max, :meth:`Method.trials_to_complete`)."""
     message = f"study {name!r} has no complete trial yet"
+    complete = history.count(TrialState.COMPLETE)
+    if complete and history.objectives.constrained:
+        return NoCompleteTrial(
+            f"study {name!r} has no trial that meets its constraints yet "
+            f"({history.objectives.describe_constraints()}): none of its "
+            f"{complete} complete trials does; run more trials, or loosen the constraints "
+            "in a new study (hpotrack show lists each trial's violation)"
+        )
     pruned = history.count(TrialState.PRUNED)
     if pruned and budget is not None:
         more = (

@@ -36,8 +36,10 @@ from tests.test_store import new_study, query
 
 
 def test_a_new_file_gets_the_current_schema_version_and_wal(db: Path, store: Store) -> None:
-    assert SCHEMA_VERSION == 11
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert SCHEMA_VERSION == 12
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert query(db, "PRAGMA journal_mode") == [("wal",)]
     tables = {name for (name,) in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "studies", "trials", "metrics", "runs"} <= tables
@@ -499,7 +501,7 @@ def test_an_old_read_only_file_says_opening_migrates_it_and_leaves_nothing(
     code = "import sys; from hpotrack.store import Store; Store(sys.argv[1], must_exist=True)"
     run = [*_unprivileged(), sys.executable, "-c", code, str(db)]
     error = subprocess.run(run, capture_output=True, text=True).stderr.strip().splitlines()[-1]
-    assert "has schema version 3, and opening it migrates it to version 11" in error
+    assert "has schema version 3, and opening it migrates it to version 12" in error
     assert "read-only: copy it to a writable folder or make it writable" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]
     assert db.read_bytes() == before
@@ -796,7 +798,9 @@ def test_a_schema_v1_file_is_migrated_and_keeps_every_trial(tmp_path: Path) -> N
     edges = query(db, "SELECT child, parent, kind FROM lineage ORDER BY child, parent")
     points = query(db, "SELECT COUNT(*) FROM metrics")
     study = hp.load_study("v1-study", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     trials = study.trials
     assert [(t.number, t.state.value, t.value) for t in trials] == [
         (number, state, value) for number, state, _, value, _ in before
@@ -852,7 +856,9 @@ def test_a_schema_v2_file_keeps_rungs_checks_and_checkpoints(tmp_path: Path) -> 
     db = copied_with_checkpoints(SCHEMA_V2, tmp_path)
     before = query(db, "SELECT number, state, rung, bracket, checks FROM trials ORDER BY id")
     halving = hp.load_study("v2-hyperband", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert halving.budget == hp.Budget(1, 9, name="epochs")
     after = [(t.number, t.state.value, t.rung, t.bracket) for t in halving.trials]
     assert after == [row[:4] for row in before[: len(after)]]
@@ -907,7 +913,9 @@ def test_a_schema_v3_file_loses_the_state_index_and_keeps_its_queue(tmp_path: Pa
         return x
 
     trials = train.optimize(n_trials=10).trials
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert query(db, indexes) == []
     assert [(t.number, t.state.value) for t in trials[:6]] == [(n, s) for n, s, _ in before[:6]]
     lost, queued, retry = trials[6], trials[7], trials[8]
@@ -940,7 +948,9 @@ def test_a_schema_v4_file_gains_steps_trained_for_new_trials_only(tmp_path: Path
         return (x - 0.3) ** 2 + 1 / trial.budget  # type: ignore[operator]
 
     study = halving.optimize(n_trials=100, max_budget=30)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     old, new = study.trials[: len(before)], study.trials[len(before) :]
     assert [(t.number, t.state.value, t.value, t.rung) for t in old] == [row[:4] for row in before]
     assert all(t.trained is None for t in old)
@@ -962,13 +972,15 @@ def test_a_schema_v5_file_keeps_its_ids_and_never_gives_them_again(tmp_path: Pat
     tables = ("studies", "trials", "metrics", "runs")
     before = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
     store = open_store(db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     after = {t: query(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
     assert after == {
         **before,
         "runs": [(*run, None) for run in before["runs"]],  # v7's column
         "trials": [(*trial, None, None) for trial in before["trials"]],  # v9's two
-        "studies": [(*study, 0, None, None) for study in before["studies"]],  # v10, v11
+        "studies": [(*study, 0, None, None, None) for study in before["studies"]],  # v10-v12
     }
     kept = hp.load_study("v5-newest", db=db)
     assert [t.value for t in kept.trials] == [t[5] for t in before["trials"][4:]]
@@ -1015,7 +1027,9 @@ def test_a_schema_v6_file_keeps_the_checkpoints_its_runs_may_have_promised(
         return x
 
     study = every_step.optimize(n_trials=5)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert query(db, "SELECT keep_checkpoints FROM runs ORDER BY id") == [(None,), ("needed",)]
     rows = query(db, saved)
     assert rows[:9] == before and [row[:2] for row in rows[9:]] == [(3, 3), (4, 3)]
@@ -1046,7 +1060,9 @@ def test_a_schema_v7_file_moves_each_trials_checks_into_rows_that_decide_as_befo
     }
     assert sum(len(checks) for _, _, checks in before.values()) == 109
     halving, median = hp.load_study("v7-hyperband", db=db), hp.load_study("v7-median", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     after = {
         (study.name, t.number): (t.rung, t.bracket, t.checks)
         for study in (halving, median)
@@ -1092,7 +1108,9 @@ def test_a_schema_v8_file_gains_each_trials_method_for_new_trials_only(tmp_path:
     assert listed.exit_code == 0, listed.output
     rows = {line.split()[0]: line.split()[1:3] for line in listed.output.splitlines()[2:]}
     assert rows["v8-auto"] == ["auto", "(tpe)"] and rows["v8-switch"][0] == "tpe"
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert query(db, "SELECT * FROM trials ORDER BY id") == [(*t, None, None) for t in before]
     close_stores()
     space = {"x": hp.Float(0.0, 1.0), "y": hp.Float(0.0, 1.0)}
@@ -1167,7 +1185,9 @@ def test_a_users_views_and_triggers_outlive_the_table_rebuild_of_schema_6(tmp_pa
     db = _v5_with_view_and_trigger(tmp_path / "old.db")
     good = query(db, "SELECT * FROM good ORDER BY number")
     study = hp.load_study("v5-newest", db=db)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert query(db, "SELECT * FROM good ORDER BY number") == good
     study.enqueue({"y": 3})
     assert query(db, "SELECT number FROM audit") == [(3,)]  # the trigger still fires
@@ -1235,7 +1255,7 @@ def test_a_users_view_named_checks_stops_migration_8_with_its_name_and_the_fix(
     with pytest.raises(StorageError) as raised:
         open_store(db)
     assert str(raised.value) == (
-        f"cannot migrate {db} to schema version 11: a table or index it adds would take the "
+        f"cannot migrate {db} to schema version 12: a table or index it adds would take the "
         f"name of the view 'checks' saved in the file; drop it (sqlite3 {db} "
         "'DROP VIEW \"checks\"') and make it anew under another name, then open the file "
         "again (nothing was changed)"
@@ -1393,7 +1413,9 @@ def test_a_schema_v9_file_gains_stop_requests_from_zero_and_no_last_stops(
     stopped = CliRunner().invoke(cli, ["--db", str(db), "stop", "v9-running", "--wait"])
     assert stopped.exit_code == 0, stopped.output
     assert "none of its trials is running" in stopped.output
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert query(db, "SELECT name, stop_requests, last_stops FROM studies ORDER BY name") == [
         ("v9-running", 1, None),
         ("v9-short", 0, None),
@@ -1429,7 +1451,9 @@ def test_a_schema_v10_file_reads_as_one_objective_and_refuses_two_by_name(
     assert (study.objectives, study.directions) == (("error",), ("minimize",))
     assert study.best_trials == [study.best]
     assert study.values(study.best) == (study.best.value,)
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
     assert query(db, "SELECT objectives FROM studies") == [(None,)]
     assert query(db, "SELECT * FROM trials ORDER BY id") == before
     close_stores()

@@ -292,7 +292,7 @@ def test_the_budget_study_has_rungs_brackets_checks_and_pruned_trials(source: Pa
 def test_the_export_carries_the_budget_rungs_brackets_and_checks(source: Path) -> None:
     study = hp.load_study("mf", db=source)
     data = export_study(study)
-    assert data["version"] == 8
+    assert data["version"] == 9
     assert data["study"]["budget"] == {"type": "budget", "min": 1, "max": 9, "name": "epochs"}
     assert [(t["rung"], t["bracket"]) for t in data["trials"]] == RUNGS
     for exported, record in zip(data["trials"], study.trials, strict=True):
@@ -1091,7 +1091,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     if change == "format":
         data["format"] = "optuna"
     elif change == "version":
-        data["version"] = 9
+        data["version"] = 10
     elif change == "param":
         trials[1]["params"]["layers"] = 9
     elif change == "state":
@@ -1152,7 +1152,7 @@ def broken(data: dict[str, Any], change: str) -> dict[str, Any]:
     ("change", "message"),
     [
         ("format", "not an hpotrack study export"),
-        ("version", "version 9 is not supported.*upgrade"),
+        ("version", "version 10 is not supported.*upgrade"),
         ("budget", "the study's budget is invalid: `0 < min < max`"),
         ("budget-tag", "the study's budget has type 'Budget'"),
         ("rung", "trial 1: rung must be >= 0, not -1"),

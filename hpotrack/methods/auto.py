@@ -22,7 +22,8 @@ The rules, first match wins:
 
 With several objectives rules 1 and 3 are skipped (no gradient or halving method keeps a
 Pareto front: a budget is trained to its max) and the others choose among methods that do
-(``grid``, ``evolution`` as NSGA-II, ``bayes`` as ParEGO, ``tpe`` as MOTPE).
+(``grid``, ``evolution`` as NSGA-II, ``bayes`` as ParEGO, ``tpe`` as MOTPE). So with
+constraints (:mod:`hpotrack.constraints`): no gradient or halving method honours them.
 
 Every trial records the choice as its ``method`` (``chosen_by``: ``auto``), and the choice
 and the reason as its ``note`` (``hpotrack show`` and ``hpotrack trial`` print them), and
@@ -60,6 +61,7 @@ class Auto(Method):
 
     name = "auto"
     multi_objective = True  # chooses among those that are, for several objectives
+    constrained = True  # chooses among those that do
     grid_max: int = 64
     bayes_dimensions: int = 20
     expensive_s: float = 1.0
@@ -81,8 +83,9 @@ class Auto(Method):
         """The method to use now, and why (a few words)."""
         space, budget = history.space, history.budget
         multi = history.objectives.is_multi  # no gradient nor halving method keeps a front
+        constrained = history.objectives.constrained  # nor honours constraints
         first = _first_finished(history)
-        if not multi and first is not None and "hypergrad" in first.metrics:
+        if not (multi or constrained) and first is not None and "hypergrad" in first.metrics:
             params = [space[name] for name in space]
             if not all(is_continuous(p) or is_fixed(p) for p in params):
                 return TPE(), "hypergradients returned, but some parameters are not continuous"
@@ -92,7 +95,7 @@ class Auto(Method):
         cells = space.grid_size() if discrete else 0
         if cells == 1:  # a budget changes nothing: each rung would rerun the same point
             return Grid(), "a single configuration (every parameter fixed): it runs once"
-        if budget is not None and not multi:
+        if budget is not None and not (multi or constrained):
             span = f"{budget.name} {budget.min:g}..{budget.max:g}"
             if not budget.whole:
                 return TPE(pruner="median"), "a fractional budget: TPE with median pruning"
@@ -103,8 +106,11 @@ class Auto(Method):
         if multi:
             count = history.objectives.count
             reason = f"{count} objectives (their Pareto front), {reason}"
-            if budget is not None:
-                reason += ", every trial trained to the budget's max (no halving keeps a front)"
+        if constrained:
+            reason = f"constraints ({history.objectives.describe_constraints()}), {reason}"
+        if budget is not None and (multi or constrained):
+            why = "no halving keeps a front" if multi else "constraints are judged at the end"
+            reason += f", every trial trained to the budget's max ({why})"
         return method, reason
 
     def _by_space(self, history: History, discrete: bool, cells: int) -> tuple[Method, str]:

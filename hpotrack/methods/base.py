@@ -77,6 +77,9 @@ class Method(ABC):
     # Whether the method searches for a Pareto front when the study has several
     # objectives (reading History.losses), not only for one objective's best value.
     multi_objective: ClassVar[bool] = False
+    # Whether the method honours the study's constraints (hpotrack.constraints): it ranks
+    # or models trials as History.rank_key does (feasible first), or reads no values.
+    constrained: ClassVar[bool] = False
     # Options added after studies were stored, with the value that does what the method
     # did before them: a stored study missing one resumes as it ran (see from_json).
     stored_defaults: ClassVar[dict[str, Any]] = {}
@@ -94,17 +97,24 @@ class Method(ABC):
     def check_objectives(self, objectives: Objectives) -> None:
         """Raise :class:`MethodError` if this method cannot optimize ``objectives``: several
         need a method that keeps a Pareto front (:attr:`multi_objective`) and no
-        ``pruner=``, whose rule ranks one objective's reports."""
+        ``pruner=``, whose rule ranks one objective's reports; constraints need a method
+        that honours them (:attr:`constrained`)."""
+        from hpotrack.methods import registry  # it imports us
+
+        if objectives.constrained and not self.constrained:
+            raise MethodError(
+                f"method {self.name!r} does not honour constraints, but the study has "
+                f"constraints ({objectives.describe_constraints()}); use one that does: "
+                f"{', '.join(registry.constrained_methods())}"
+            )
         if not objectives.is_multi:
             return
         given = f"{objectives.count} objectives ({objectives.describe()})"
         if not self.multi_objective:
-            from hpotrack.methods.registry import multi_objective_methods  # it imports us
-
             raise MethodError(
                 f"method {self.name!r} optimizes one objective, but the study has {given}; "
-                f"use one that finds their Pareto front: {', '.join(multi_objective_methods())}"
-                ", or optimize one objective"
+                "use one that finds their Pareto front: "
+                f"{', '.join(registry.multi_objective_methods())}, or optimize one objective"
             )
         if getattr(self, "pruner", None) is not None:
             raise MethodError(

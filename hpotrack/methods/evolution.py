@@ -111,6 +111,7 @@ class Evolution(Method):
 
     name = "evolution"
     multi_objective = True  # NSGA-II's ranks and crowding distances (see the module)
+    constrained = True  # History.rank_key: feasible first
     population: int = 10
     strategy: str = "ga"
     crossover: str = "sbx"
@@ -235,12 +236,20 @@ class Evolution(Method):
         """Several objectives: the best ``population`` of ``candidates`` that completed
         with every objective, best first by NSGA-II's crowded comparison
         (:func:`hpotrack.pareto.crowded_order`), so that a tournament's lowest index is
-        its winner."""
+        its winner; those that miss a constraint after those that meet them, least
+        violation first (Deb et al. 2002, section VI: constrained domination)."""
         scored = [(t, losses) for t in candidates if (losses := history.losses(t)) is not None]
-        if not scored:
-            return []
-        order = pareto.crowded_order([losses for _, losses in scored], keep=self.population)
-        return [scored[i][0] for i in order]
+        feasible = [(t, losses) for t, losses in scored if history.violation(t) == 0.0]
+        chosen = []
+        if feasible:
+            order = pareto.crowded_order([losses for _, losses in feasible], keep=self.population)
+            chosen = [feasible[i][0] for i in order]
+        if len(chosen) < self.population:
+            infeasible = sorted(
+                (t for t, _ in scored if history.violation(t) > 0.0), key=history.violation
+            )
+            chosen += infeasible[: self.population - len(chosen)]
+        return chosen
 
     def _select(
         self,

@@ -35,6 +35,7 @@ class Grid(Method):
 
     name = "grid"
     multi_objective = True  # it reads no values
+    constrained = True  # it reads no values
     grid_points: int | None = None
     shuffle: bool = True
 

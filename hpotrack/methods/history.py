@@ -18,7 +18,7 @@ import numpy as np
 from hpotrack import pareto
 from hpotrack.budget import Budget
 from hpotrack.methods.configurations import FirstWith
-from hpotrack.methods.sorted_views import Concatenated, ReadOnlyList, SortedChanges
+from hpotrack.methods.sorted_views import Concatenated, LastTwo, ReadOnlyList, SortedChanges
 from hpotrack.objectives import Objectives
 from hpotrack.records import Origin, TrialRecord, TrialState, is_better, objective_sign
 from hpotrack.space import Space, Value
@@ -83,6 +83,8 @@ class History:
         self._valued: list[int] = []
         self._ranked: list[tuple[float, int]] = []
         self._ranked_pruned: list[tuple[float, int]] = []
+        # complete trials that miss a constraint: (violation, loss, number), least first
+        self._ranked_infeasible: list[tuple[float, float, int]] = []
         self._valueless: list[int] = []
         self._complete: list[int] = []  # numbers of the complete trials, ascending
         self._counts = {state: 0 for state in TrialState}
@@ -227,18 +229,36 @@ class History:
 
     def ranked(self) -> Sequence[tuple[float, int]]:
         """(loss, number) of the :meth:`valued` trials, best first, ties by number, but
-        every pruned trial after every other one, whatever its loss (see
-        :meth:`rank_key`)."""
-        return Concatenated(self._ranked, self._ranked_pruned)
+        complete trials that miss a constraint after those that meet them (least
+        :meth:`violation` first), and every pruned trial after every other one, whatever
+        its loss (see :meth:`rank_key`)."""
+        infeasible = LastTwo(self._ranked_infeasible)
+        return Concatenated(self._ranked, infeasible, self._ranked_pruned)
 
-    def rank_key(self, record: TrialRecord) -> tuple[bool, float]:
+    def rank_key(self, record: TrialRecord) -> tuple[bool, float, float]:
         """What orders finished ``record`` (with a finite value) among others, best first:
-        its loss, but a pruned trial after every trial that ran to its end, as
-        :meth:`ranked` orders them. A pruned trial's value is a report partway through
-        training: when the metric worsens with training (overfitting), an early report
-        can beat every final one; the pruner stopped it for looking worse than trials that
-        went on, and that ranking is what its stop tells."""
-        return record.state is TrialState.PRUNED, self._sign * cast(float, record.value)
+        its loss, but a trial that misses a constraint after every one that meets them,
+        by how far it misses (:meth:`violation`; Deb's rules, :mod:`hpotrack.constraints`),
+        and a pruned trial after every trial that ran to its end, as :meth:`ranked`
+        orders them. A pruned trial's value is a report partway through training: when
+        the metric worsens with training (overfitting), an early report can beat every
+        final one; the pruner stopped it for looking worse than trials that went on, and
+        that ranking is what its stop tells."""
+        pruned = record.state is TrialState.PRUNED
+        return pruned, self.violation(record), self._sign * cast(float, record.value)
+
+    def violation(self, record: TrialRecord) -> float:
+        """How far complete ``record`` misses the study's constraints (0.0: it meets them,
+        or the study has none; :meth:`Objectives.violation`); 0.0 for a trial that did
+        not complete: its constraint metrics are not known."""
+        if not self.objectives.constraints or record.state is not TrialState.COMPLETE:
+            return 0.0
+        return self.objectives.violation(record.metrics)
+
+    def is_feasible(self, record: TrialRecord) -> bool:
+        """Whether ``record`` completed and meets every constraint: only such a trial can
+        be the study's best or on its front."""
+        return record.state is TrialState.COMPLETE and self.violation(record) == 0.0
 
     def observed_loss(self, record: TrialRecord) -> float:
         """The loss a model of the objective takes for finished ``record`` (with a finite
@@ -251,7 +271,7 @@ class History:
         the rank is what its pruner judged. When the metric improves with training, its
         own report is the worse one and stands. Two binary searches in sorted indexes: no
         pass over the study."""
-        pruned, loss = self.rank_key(record)
+        pruned, _, loss = self.rank_key(record)
         if not pruned or not self._ranked:
             return loss
         worst = len(self._ranked) - 1
@@ -401,9 +421,14 @@ class History:
         if record.state in self._unfinished or record.number in self._superseded:
             return
         if record.value is not None and math.isfinite(record.value):
-            ranked = self._ranked_pruned if record.state is TrialState.PRUNED else self._ranked
             self._indexes.change(self._valued, record.number, add)
-            self._indexes.change(ranked, (self._sign * record.value, record.number), add)
+            entry = (self._sign * record.value, record.number)
+            violation = self.violation(record)
+            if violation > 0.0:
+                self._indexes.change(self._ranked_infeasible, (violation, *entry), add)
+                return
+            ranked = self._ranked_pruned if record.state is TrialState.PRUNED else self._ranked
+            self._indexes.change(ranked, entry, add)
         else:
             self._indexes.change(self._valueless, record.number, add)
 
@@ -470,9 +495,9 @@ class History:
         self._move_checks(old, record, checked)
         if record.checks:
             self._index_stopped(record, add=True)
-        if record.state is TrialState.COMPLETE and self._beats_best(record):
+        if self.is_feasible(record) and self._beats_best(record):
             self.best = record
-        if record.state is TrialState.COMPLETE and self.objectives.is_multi:
+        if self.is_feasible(record) and self.objectives.is_multi:
             loss = self.losses(record)
             if loss is not None:
                 self._front.add(record.number, loss)

@@ -17,6 +17,7 @@ class Manual(Method):
 
     name = "manual"
     multi_objective = True  # it reads no values
+    constrained = True  # it reads no values
 
     def ask(self, history: History) -> Proposal:
         raise SearchExhausted(

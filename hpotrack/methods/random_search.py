@@ -30,6 +30,7 @@ class Random(Method):
 
     name = "random"
     multi_objective = True  # it reads no values
+    constrained = True  # it reads no values
     qmc: bool = False
     pruner: Pruner | str | None = None  # "median", "percentile" or a hp.pruners rule
 

@@ -112,6 +112,12 @@ def multi_objective_methods() -> list[str]:
     return [name for name in known_methods() if getattr(_registered(name), "multi_objective", 0)]
 
 
+def constrained_methods() -> list[str]:
+    """The names of the methods that honour a study's constraints, sorted: those whose
+    class says it does (:attr:`Method.constrained`)."""
+    return [name for name in known_methods() if getattr(_registered(name), "constrained", 0)]
+
+
 def resolve(method: str | Method) -> Method:
     """A method instance from a name (with default options) or an instance. An instance
     must be of the class registered under its name: a study stores its method by name and

@@ -11,7 +11,14 @@ from typing import Any
 
 from hpotrack.records import TrialRecord
 
-__all__ = ["INSERT_AT_MOST", "Concatenated", "ReadOnlyList", "SortedChanges", "sorted_change"]
+__all__ = [
+    "INSERT_AT_MOST",
+    "Concatenated",
+    "LastTwo",
+    "ReadOnlyList",
+    "SortedChanges",
+    "sorted_change",
+]
 
 INSERT_AT_MOST = 64
 """In a :meth:`SortedChanges.batch`, a sorted index that got more new entries than this
@@ -75,32 +82,56 @@ class SortedChanges:
 
 
 class Concatenated(Sequence[tuple[float, int]]):
-    """Two sorted indexes read as one list, the first's entries first, without copying
-    them: slicing copies only the entries it takes."""
+    """Sorted indexes read as one list, each one's entries after the previous one's,
+    without copying them: slicing copies only the entries it takes."""
 
-    __slots__ = ("_first", "_second")
+    __slots__ = ("_parts",)
 
-    def __init__(self, first: list[tuple[float, int]], second: list[tuple[float, int]]) -> None:
-        self._first = first
-        self._second = second
+    def __init__(self, *parts: Sequence[tuple[float, int]]) -> None:
+        self._parts = parts
 
     def __len__(self) -> int:
-        return len(self._first) + len(self._second)
+        return sum(len(part) for part in self._parts)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             start, stop, step = index.indices(len(self))
-            if step == 1:
-                split = len(self._first)
-                head = self._first[start : min(stop, split)]
-                return head + self._second[max(start - split, 0) : max(stop - split, 0)]
-            return [self[i] for i in range(start, stop, step)]
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            taken: list[tuple[float, int]] = []
+            for part in self._parts:
+                if stop > 0 and start < len(part):
+                    taken.extend(part[max(start, 0) : stop])
+                start, stop = start - len(part), stop - len(part)
+            return taken
         if index < 0:
             index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("ranked index out of range")
-        split = len(self._first)
-        return self._first[index] if index < split else self._second[index - split]
+        if index >= 0:
+            for part in self._parts:
+                if index < len(part):
+                    return part[index]
+                index -= len(part)
+        raise IndexError("ranked index out of range")
+
+
+class LastTwo(Sequence[tuple[float, int]]):
+    """A sorted index of ``(key, loss, number)`` entries read as ``(loss, number)``: the
+    order of one key, the entries of the others (infeasible trials, ranked by how far
+    they miss their constraints)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[tuple[float, float, int]]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [(loss, number) for _, loss, number in self._items[index]]
+        _, loss, number = self._items[index]
+        return loss, number
 
 
 class ReadOnlyList(Sequence[TrialRecord]):

@@ -107,6 +107,7 @@ class TPE(Method):
 
     name = "tpe"
     multi_objective: ClassVar[bool] = True  # MOTPE's split: see front_ranking
+    constrained: ClassVar[bool] = True  # feasible first: see candidates
     n_startup: int = 10
     n_ei_candidates: int = 24
     gamma: float = 0.1
@@ -225,12 +226,14 @@ class TPE(Method):
         space = history.space
         x = space.encode_many([t.params for t in observed])
         branch = _branches(space, x)
+        violation = np.array([history.violation(t) for t in observed])  # 0.0: feasible
         if history.objectives.is_multi:
-            rank = self.front_ranking([history.losses(t) for t in observed], branch)
+            rank = self.front_ranking([history.losses(t) for t in observed], branch, violation)
         else:
             values = [math.inf if t.value is None else t.value for t in observed]
             loss = objective_sign(history.direction) * np.array(values)
-            rank = np.lexsort((loss, np.arange(len(observed)) >= n_complete))  # ties by age
+            pruned = np.arange(len(observed)) >= n_complete
+            rank = np.lexsort((loss, violation, pruned))  # ties by age
         in_good = self.good_set(rank, branch)
         below, above = x[rank[in_good[rank]]], x[rank[~in_good[rank]]]
         liars = [*(pending if self.constant_liar else ()), *failed]
@@ -256,7 +259,10 @@ class TPE(Method):
         return good
 
     def front_ranking(
-        self, losses: Sequence[tuple[float, ...] | None], branch: npt.NDArray[np.intp]
+        self,
+        losses: Sequence[tuple[float, ...] | None],
+        branch: npt.NDArray[np.intp],
+        violation: Array | None = None,
     ) -> npt.NDArray[np.intp]:
         """Observations best first, for a study of several objectives, as MOTPE splits
         them (Ozaki et al. 2020, sec. 3; the JAIR 2022 version, sec. 3): in each branch,
@@ -272,16 +278,21 @@ class TPE(Method):
         second of two near-equal points adds nearly nothing and a point elsewhere on the
         front goes in instead. ``losses``: each observation's (``History.losses``), None
         for one without every objective (a pruned trial): those rank after the others, as
-        pruned trials do with one objective. Ties (within a front not split, and after)
-        go by age."""
+        pruned trials do with one objective. ``violation``: how far each misses the
+        study's constraints (:meth:`History.violation`): those that miss rank after those
+        that meet them, least violation first (:mod:`hpotrack.constraints`), and before
+        those without losses. Ties (within a front not split, and after) go by age."""
+        misses = np.zeros(len(losses)) if violation is None else violation
         order: list[int] = []
         for label in np.unique(branch):
             members = np.flatnonzero(branch == label).tolist()
-            scored = np.array([i for i in members if losses[i] is not None], dtype=np.intp)
+            valued = [i for i in members if losses[i] is not None]
+            scored = np.array([i for i in valued if misses[i] == 0.0], dtype=np.intp)
             if scored.size:
                 points = np.array([losses[i] for i in scored], dtype=float)
                 within = _fronts_first(points, self.good_count(len(members)))
                 order.extend(scored[within].tolist())
+            order.extend(sorted((i for i in valued if misses[i] > 0.0), key=lambda i: misses[i]))
             order.extend(i for i in members if losses[i] is None)
         return np.array(order, dtype=np.intp)
 

@@ -9,12 +9,13 @@ from hpotrack.errors import HpotrackError
 from hpotrack.records import RUNNING_ERROR as RUNNING_ERROR
 
 FORMAT = "hpotrack-study"
+# 9: the study's "constraints" ([{"metric": ..., "at_most": ..., "at_least": ...}, ...]);
 # 8: the study's "objectives" (several: [{"metric": ..., "direction": ...}, ...]);
 # 7: a parameter's "when" in the space, and trials without the parameters it leaves
 # inactive; 6: each trial's method and chosen_by; 5: runs; 4: trained; 3: best_schedule and notes;
 # 2: budget, rungs, brackets, checks
-VERSION = 8
-READABLE = (1, 2, 3, 4, 5, 6, 7, 8)
+VERSION = 9
+READABLE = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 FORMATS = ("json", "jsonl", "csv")
 
 # The fields of each object of an export, with their kind (int, number, str, path, object,
@@ -23,6 +24,7 @@ STUDY = {
     "name": "str", "space": "object", "method": "object", "direction": "str",
     "objective": "str", "seed": "int", "target": "int?", "function": "object?",
     "retries": "int?", "budget": "object?", "objectives": "list?",
+    "constraints": "list?",
 }  # fmt: skip
 TRIAL = {
     "number": "int", "state": "str", "params": "object", "value": "number?",

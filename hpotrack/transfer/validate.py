@@ -111,7 +111,10 @@ def _plan(
     definition, space = _definition(study, name)
     _check((study["target"] or 0) >= 0, "the study's target is negative")
     objectives = Objectives.from_columns(
-        definition["objective"], definition["direction"], definition["objectives"]
+        definition["objective"],
+        definition["direction"],
+        definition["objectives"],
+        definition["constraints"],
     )
     plan = CheckedExport(definition, study["target"], objectives)
     for position, raw in enumerate(top["runs"] or []):
@@ -159,7 +162,8 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
         "function": dict(function),
         "retries": 1 if study.get("retries") is None else study["retries"],
         "budget": None if budget is None else budget.to_json(),
-        "objectives": objectives.to_json() if objectives.is_multi else None,
+        "objectives": objectives.stored_objectives(),
+        "constraints": objectives.stored_constraints(),
     }
     _check(definition["retries"] >= 0, "the study's retries is negative")
     return definition, space
@@ -167,10 +171,14 @@ def _definition(study: dict[str, Any], name: str | None) -> tuple[dict[str, Any]
 
 def _objectives(study: Mapping[str, Any]) -> Objectives:
     """What the study optimizes: its ``objectives`` (several, export version 8), else
-    its ``objective`` and ``direction``; the first of several must be those two."""
+    its ``objective`` and ``direction``; the first of several must be those two; and its
+    ``constraints`` (export version 9)."""
     try:
         objectives = Objectives.from_columns(
-            study["objective"], study["direction"], study.get("objectives")
+            study["objective"],
+            study["direction"],
+            study.get("objectives"),
+            study.get("constraints"),
         )
     except HpotrackError as exc:
         raise TransferError(f"the study's objectives are invalid: {exc}") from None
@@ -235,8 +243,10 @@ def _trial(
     complete = state is TrialState.COMPLETE
     _check(not complete or value is not None, f"{where}: it is complete but has no value")
     missing = plan.objectives.missing(trial["metrics"] or {}) if complete else None
-    if plan.objectives.is_multi and missing is not None:  # it would be on no front
-        _fail(f"{where}: it is complete but has no finite value of the objective {missing!r}")
+    several = plan.objectives.is_multi or plan.objectives.constrained
+    if several and missing is not None:  # on no front, or of no known feasibility
+        kind = "objective" if missing in plan.objectives.metrics else "constraint metric"
+        _fail(f"{where}: it is complete but has no finite value of the {kind} {missing!r}")
     claim = trial["claim"]
     _check(claim is None or claim not in claims, f"{where}: claim {claim!r} is used twice")
     claims.add(claim)
