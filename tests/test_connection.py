@@ -1474,3 +1474,42 @@ def test_a_schema_v10_file_reads_as_one_objective_and_refuses_two_by_name(
     assert query(db, "SELECT objective, direction, objectives FROM studies") == [
         ("error", "minimize", None)
     ]
+
+
+SCHEMA_V11 = Path(__file__).with_name("data") / "schema_v11.db"  # see data/make_schema_v11.py
+
+
+def test_a_schema_v11_file_reads_without_constraints_and_refuses_new_ones_by_name(
+    tmp_path: Path,
+) -> None:
+    """A real file written at schema 11 (commit 69d02d2), before studies could have
+    constraints: its study of two objectives reads with none (``constraints`` NULL), goes
+    on as it was declared, and declaring a constraint is a different study, said with
+    both declarations."""
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA_V11, db)
+    before = query(db, "SELECT * FROM trials ORDER BY id")
+    study = hp.load_study("v11", db=db)
+    assert study.objectives == ("error", "size") and study.constraints == ()
+    below = [t for t in study.trials if t.params["x"] <= 0.3]  # size falls, error rises
+    assert study.best_trials == sorted(below, key=lambda t: t.number) and len(below) == 3
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
+    assert query(db, "SELECT constraints FROM studies") == [(None,)]
+    assert query(db, "SELECT * FROM trials ORDER BY id") == before
+    close_stores()
+
+    def three_metrics(x: float) -> dict[str, float]:
+        return {"error": (x - 0.3) ** 2, "size": x, "latency": 1.0 - x}
+
+    def declared(**constraints: Any) -> hp.TunedFunction[Any]:
+        return hp.tune({"x": hp.Float(0.0, 1.0)}, "random", study="v11", db=db, seed=11,
+                       objective=("error", "size"), direction=("minimize", "minimize"),
+                       **constraints)(three_metrics)  # fmt: skip
+
+    fast = declared(constraints=hp.Constraint("latency", at_most=0.5))
+    with pytest.raises(StudyMismatchError, match=r"constraints were none, now latency <= 0\.5"):
+        fast.optimize(n_trials=6, progress=False)
+    study = declared().optimize(n_trials=6, progress=False)
+    assert [t.state for t in study.trials] == [hp.TrialState.COMPLETE] * 6

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from hpotrack.budget import Budget
+from hpotrack.constraints import Constraint
 from hpotrack.errors import HpotrackError, MethodError, SearchExhausted
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
@@ -116,6 +117,8 @@ class MethodSuite:
     budget: ClassVar[Budget | None] = None  # for methods that need ``budget=``
     # True: on two objectives, must beat random search's hypervolume (multi_objective only)
     finds_fronts: ClassVar[bool] = False
+    # True: under a constraint, must beat random search's best feasible value (constrained)
+    finds_feasible: ClassVar[bool] = False
 
     def _history(self, seed: int) -> History:
         return History(self.space, "minimize", seed, self.budget)
@@ -322,6 +325,59 @@ class MethodSuite:
         mine = [volume(self.make_method(), seed) for seed in seeds]
         random_search = [volume(Random(), seed) for seed in seeds]
         assert float(np.median(mine)) > float(np.median(random_search)), (mine, random_search)
+
+    def test_constraints_are_honoured_or_refused(self) -> None:
+        """A method that says it honours constraints (``constrained``) proposes valid
+        points on a constrained study and its best is a feasible trial; any other refuses
+        such a study up front, saying which methods can."""
+        objectives = Objectives(("loss",), ("minimize",), (Constraint("c", at_most=0.0),))
+        method = self.make_method()
+        if not method.constrained:
+            with pytest.raises(MethodError, match="does not honour constraints"):
+                method.check_objectives(objectives)
+            return
+        method.check_objectives(objectives)
+        if not self.proposes or self.budget is not None:
+            pytest.skip("proposes nothing itself, or needs a budget")
+
+        def metrics(params: Mapping[str, Value]) -> dict[str, float]:
+            point = self.space.encode(params)
+            return {"loss": float(((point - 0.5) ** 2).sum()), "c": float(point[0] - 0.3)}
+
+        history = simulate_front(
+            method, self.space, self.n_trials, objectives=objectives, function=metrics
+        )
+        assert history.count(TrialState.COMPLETE) == self.n_trials
+        for trial in history.trials:
+            assert same_values(trial.params, self.space.validate(trial.params))
+        best = history.best
+        assert best is None or best.metrics["c"] <= 0.0
+        feasible = [t for t in history.trials if t.metrics["c"] <= 0.0]
+        assert best is None or best.value == min(t.value for t in feasible)
+
+    def test_beats_random_search_on_the_best_feasible_value(self) -> None:
+        """On the toy problem of Gardner et al. 2014 (section 5.1: a third of the square
+        is infeasible), 40 trials: the median over fixed seeds of the best feasible value
+        is below random search's (methods that search under constraints only)."""
+        if not self.finds_feasible:
+            pytest.skip("not a method that searches under constraints")
+        space = Space.from_user({"x": Float(0.0, 6.0), "y": Float(0.0, 6.0)})
+        objectives = Objectives(("f",), ("minimize",), (Constraint("c", at_most=0.5),))
+
+        def gardner(params: Mapping[str, Value]) -> dict[str, float]:
+            x, y = float(params["x"]), float(params["y"])  # type: ignore[arg-type]
+            f = math.cos(2 * x) * math.cos(y) + math.sin(x)
+            return {"f": f, "c": math.cos(x) * math.cos(y) - math.sin(x) * math.sin(y)}
+
+        def best(method: Method, seed: int) -> float:
+            history = simulate_front(method, space, 40, objectives=objectives,
+                                     function=gardner, seed=seed)  # fmt: skip
+            return math.inf if history.best is None else float(history.best.value)
+
+        seeds = range(5)
+        mine = [best(self.make_method(), seed) for seed in seeds]
+        random_search = [best(Random(), seed) for seed in seeds]
+        assert float(np.median(mine)) < float(np.median(random_search)), (mine, random_search)
 
     def test_does_not_return_to_where_the_function_fails(self) -> None:
         """A failed trial is evidence too: where the function fails (NaN on half of

@@ -19,6 +19,7 @@ from tests.test_multifidelity import tuned
 
 class TestAuto(MethodSuite):
     finds_fronts = True  # by tpe (MOTPE) on a cheap numeric space
+    finds_feasible = True  # Gardner et al. 2014's toy, 40 trials
 
     def make_method(self) -> hp.methods.Method:
         return Auto()

@@ -30,6 +30,7 @@ from hpotrack.testing.method_suite import CONDITIONAL_SPACE, MIXED_SPACE, encode
 class TestEvolution(MethodSuite):
     model_based = True  # beats random search on Branin at 30 trials
     finds_fronts = True  # ZDT1, 60 trials: beat random search's hypervolume on 9 of 10 seeds
+    finds_feasible = True  # Gardner et al. 2014's toy, 40 trials
 
     def make_method(self) -> Method:
         return Evolution(population=8)

@@ -28,6 +28,7 @@ from hpotrack.testing.method_suite import CONDITIONAL_SPACE, MIXED_SPACE, encode
 class TestTPE(MethodSuite):
     model_based = True
     finds_fronts = True
+    finds_feasible = True  # Gardner et al. 2014's toy, 40 trials
 
     def make_method(self) -> Method:
         return TPE()
