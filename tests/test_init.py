@@ -110,6 +110,7 @@ methods, the plots or ``to_dataframe`` only."""
 
 READ_ONLY_METHODS = [
     "hpotrack.methods.base",
+    "hpotrack.methods.check_index",
     "hpotrack.methods.configurations",
     "hpotrack.methods.history",
     "hpotrack.methods.registry",

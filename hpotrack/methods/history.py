@@ -17,6 +17,7 @@ import numpy as np
 
 from hpotrack import pareto
 from hpotrack.budget import Budget
+from hpotrack.methods.check_index import CheckIndex
 from hpotrack.methods.configurations import FirstWith
 from hpotrack.methods.sorted_views import Concatenated, LastTwo, ReadOnlyList, SortedChanges
 from hpotrack.objectives import Objectives
@@ -66,10 +67,6 @@ class History:
         self.seed = seed
         self.budget = budget
         self._sign = objective_sign(direction)
-        self._reached: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
-        self._complete_at: dict[int, list[float]] = {}
-        self._stopped: dict[tuple[int | None, int], list[tuple[float, int]]] = {}
-        self._best_checks: dict[int, float] = {}  # number: lowest loss of its checks, once asked
         self._trials: list[TrialRecord] = []
         self._claims: dict[str, int] = {}  # claim: the trial that holds it
         self._claim_counts: dict[str, int] = {}
@@ -101,6 +98,7 @@ class History:
         self.trained = 0
         self._replaced = 0
         self._indexes = SortedChanges()  # changes to the sorted indexes, batched or not
+        self._checks = CheckIndex(self._sign, self._indexes, self._superseded)
         # Derived data a method may keep between asks to bound its reading (e.g. where the
         # oldest undecided bracket run starts): only what it could recompute from the
         # trials, since a new process starts with it empty.
@@ -213,13 +211,13 @@ class History:
     def reached(self, step: int, bracket: int | None = None) -> Sequence[tuple[float, int]]:
         """(loss, number) of every trial of ``bracket`` with a check at ``step``, best
         first; loss is the objective turned so that lower is better."""
-        return self._reached.get((bracket, step), [])
+        return self._checks.reached(step, bracket)
 
     def stopped(self, step: int, bracket: int | None = None) -> Sequence[tuple[float, int]]:
         """(loss, number) of the trials of ``bracket`` pruned at their check at ``step``,
         a rung's, whose configuration nobody promoted since (no trial claims ``promote:<number>``),
         best first: the candidates for a promotion from that rung."""
-        return self._stopped.get((bracket, step), [])
+        return self._checks.stopped(step, bracket)
 
     def valued(self) -> Sequence[int]:
         """Numbers of the finished trials (complete, pruned, failed) with a finite value,
@@ -278,7 +276,7 @@ class History:
         at = worst
         if record.checks:
             step = max(record.checks)
-            value, reached = record.checks[step], self._complete_at.get(step)
+            value, reached = record.checks[step], self._checks.complete_at(step)
             if value is not None and reached:
                 share = bisect.bisect_left(reached, self._sign * value) / len(reached)
                 at = round(share * worst)
@@ -321,7 +319,7 @@ class History:
 
     def complete_at(self, step: int) -> Sequence[float]:
         """Losses at ``step`` of the complete trials that have a check there, best first."""
-        return self._complete_at.get(step, [])
+        return self._checks.complete_at(step)
 
     def loss(self, value: float) -> float:
         """``value`` turned so that lower is better, whatever the direction."""
@@ -345,75 +343,9 @@ class History:
         :meth:`valueless` too: its retry's outcome stands for it (a model that took it
         as a failure put the worst loss where the retry found the best one)."""
         if number < len(self._trials) and number not in self._superseded:
-            self._index_checks(self._trials[number], add=False)
+            self._checks.index(self._trials[number], add=False)
             self._index_value(self._trials[number], add=False)
         self._superseded.add(number)
-
-    def _move_checks(
-        self, old: TrialRecord | None, new: TrialRecord, checked: Collection[int] | None
-    ) -> None:
-        """Index ``new``'s checks in place of ``old``'s (None: a new trial). A check adds
-        one step to a running trial, so when its state and bracket stay, only the steps
-        whose value changed move (``checked``, when the caller knows them; else found by
-        comparing): re-indexing all of them made a trial's n-th check cost n (a pruner
-        checking each of 3,000 reports spent 14 of 20 s here)."""
-        if old is None or old.state is not new.state or old.bracket != new.bracket:
-            if old is not None and old.checks:
-                self._index_checks(old, add=False)
-            if new.checks:
-                self._index_checks(new, add=True)
-            return
-        if checked is not None:
-            steps: Collection[int] = checked
-        elif old.checks is new.checks:
-            return
-        else:
-            steps = {step for step, _ in old.checks.items() ^ new.checks.items()}
-        if steps:
-            self._index_checks(old, add=False, steps=steps)
-            self._index_checks(new, add=True, steps=steps)
-
-    def _index_checks(
-        self, record: TrialRecord, add: bool, steps: Collection[int] | None = None
-    ) -> None:
-        """Put ``record``'s checks (those at ``steps``, if given) in, or take them out of,
-        :meth:`reached` and :meth:`complete_at`."""
-        if record.number in self._superseded:
-            return
-        checks = record.checks
-        chosen = checks.items() if steps is None else ((s, checks[s]) for s in steps if s in checks)
-        number = record.number
-        for step, value in chosen:
-            if value is None:  # not storable as JSON: never written since, kept readable
-                continue
-            entry = (self._sign * value, number)
-            if not add:
-                self._best_checks.pop(number, None)  # found again when next asked
-            elif number in self._best_checks:
-                self._best_checks[number] = min(self._best_checks[number], entry[0])
-            ranked = self._reached.setdefault((record.bracket, step), [])
-            self._indexes.change(ranked, entry, add)
-            if record.state is TrialState.COMPLETE:
-                self._indexes.change(self._complete_at.setdefault(step, []), entry[0], add)
-
-    def _index_stopped(self, record: TrialRecord, add: bool) -> None:
-        """Keep ``record`` in (or take it out of) :meth:`stopped`, if it was pruned at a
-        check, its last one, of a rung: one a pruner stopped (the study ran ``random``
-        with ``pruner=`` before ``sha``) has neither rung nor bracket, and no rung may
-        promote it."""
-        if record.state is not TrialState.PRUNED or not record.checks:
-            return
-        if record.rung is None and record.bracket is None:
-            return
-        step = max(record.checks)
-        value = record.checks[step]
-        if value is None or (add and self.is_claimed(f"{PROMOTE}:{record.number}")):
-            return
-        self._indexes.change(
-            self._stopped.setdefault((record.bracket, step), []),
-            (self._sign * value, record.number),
-            add,
-        )
 
     def _index_value(self, record: TrialRecord, add: bool) -> None:
         """Keep a finished ``record`` in (or take it out of) :meth:`valued` and
@@ -441,23 +373,16 @@ class History:
 
     def best_check(self, record: TrialRecord) -> float | None:
         """The lowest loss among ``record``'s checks (None: none has a value), kept as
-        checks arrive, so a rule that compares it at every check (the median stopping
-        rule) does not pass over all of them each time."""
+        checks arrive (:meth:`CheckIndex.best_check`)."""
         number = record.number
         indexed = number < len(self._trials) and self._trials[number] is record
-        if indexed and number in self._best_checks:
-            return self._best_checks[number]
-        losses = [self._sign * v for v in record.checks.values() if v is not None]
-        best = min(losses) if losses else None
-        if indexed and best is not None and number not in self._superseded:
-            self._best_checks[number] = best
-        return best
+        return self._checks.best_check(record, indexed)
 
     def update(self, record: TrialRecord, checked: Collection[int] | None = None) -> None:
         """Insert or replace a trial (called by the study loop only). ``checked``: the
         steps whose checks are new or changed since the trial's previous record, when the
         caller knows them (a check, or a read of the checks written since): only those
-        are re-indexed (see :meth:`_move_checks`)."""
+        are re-indexed (see :meth:`CheckIndex.move`)."""
         old: TrialRecord | None = None
         if record.number < len(self._trials):
             old = self._trials[record.number]
@@ -468,7 +393,7 @@ class History:
             if old.state in self._unfinished:
                 self._unfinished[old.state].discard(old.number)
             if old.checks:
-                self._index_stopped(old, add=False)
+                self._checks.index_stopped(old, add=False, promoted=False)
             self.trained -= old.trained or 0
             self._trials[record.number] = record
         elif record.number == len(self._trials):
@@ -492,9 +417,10 @@ class History:
         self.trained += record.trained or 0
         if record.state in self._unfinished:
             self._unfinished[record.state].add(record.number)
-        self._move_checks(old, record, checked)
+        self._checks.move(old, record, checked)
         if record.checks:
-            self._index_stopped(record, add=True)
+            promoted = self.is_claimed(f"{PROMOTE}:{record.number}")
+            self._checks.index_stopped(record, add=True, promoted=promoted)
         if self.is_feasible(record) and self._beats_best(record):
             self.best = record
         if self.is_feasible(record) and self.objectives.is_multi:
@@ -506,7 +432,7 @@ class History:
             prefix, _, rest = record.claim.partition(":")
             self._claim_counts[prefix] = self._claim_counts.get(prefix, 0) + 1
             if prefix == PROMOTE and rest.isdigit() and int(rest) < len(self._trials):
-                self._index_stopped(self._trials[int(rest)], add=False)
+                self._checks.index_stopped(self._trials[int(rest)], add=False, promoted=True)
 
     def _beats_best(self, record: TrialRecord) -> bool:
         """Whether complete ``record`` is the new best: a better value, or the same as

@@ -353,7 +353,7 @@ class MethodSuite:
         best = history.best
         assert best is None or best.metrics["c"] <= 0.0
         feasible = [t for t in history.trials if t.metrics["c"] <= 0.0]
-        assert best is None or best.value == min(t.value for t in feasible)
+        assert best is None or best.value == min(float(t.value or 0.0) for t in feasible)
 
     def test_beats_random_search_on_the_best_feasible_value(self) -> None:
         """On the toy problem of Gardner et al. 2014 (section 5.1: a third of the square
@@ -372,7 +372,8 @@ class MethodSuite:
         def best(method: Method, seed: int) -> float:
             history = simulate_front(method, space, 40, objectives=objectives,
                                      function=gardner, seed=seed)  # fmt: skip
-            return math.inf if history.best is None else float(history.best.value)
+            best = history.best
+            return math.inf if best is None or best.value is None else best.value
 
         seeds = range(5)
         mine = [best(self.make_method(), seed) for seed in seeds]
