@@ -96,6 +96,23 @@ def test_three_processes_share_a_study_of_two_objectives(tmp_path: Path) -> None
     assert len({t.pid for t in study.trials}) >= 2
 
 
+def test_three_processes_share_a_constrained_study(tmp_path: Path) -> None:
+    """tpe under a constraint in three processes: the target exactly, and the best the
+    best feasible trial whichever process reads."""
+    db = tmp_path / "h.db"
+    processes = [start(db, "feasible", "30", gate=tmp_path) for _ in range(3)]
+    open_gate(tmp_path, processes)
+    for process in processes:
+        finish(process)
+    study = hp.load_study("feasible", db=db)
+    assert [t.number for t in study.trials] == list(range(30))
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    feasible = [t for t in study.trials if t.metrics["c"] <= 0.0]
+    assert study.best == min(feasible, key=lambda t: (t.value, t.number))
+    assert study.constraints == (hp.Constraint("c", at_most=0.0),)
+    assert len({t.pid for t in study.trials}) >= 2
+
+
 def test_grid_cells_are_claimed_once_across_three_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

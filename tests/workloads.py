@@ -155,9 +155,17 @@ def front(x: float, y: float) -> dict[str, float]:
     return {"f1": x, "f2": -g * (1.0 - (x / g) ** 0.5)}
 
 
+@hp.tune({"x": hp.Float(-2.0, 2.0), "y": hp.Float(-2.0, 2.0)}, method="tpe", study="feasible",
+         seed=0, objective="loss", constraints=hp.Constraint("c", at_most=0.0))  # fmt: skip
+def feasible(x: float, y: float) -> dict[str, float]:
+    """The closest point to (1, 1) on the side x + y <= 1 of a line."""
+    return {"loss": (x - 1) ** 2 + (y - 1) ** 2, "c": x + y - 1}
+
+
 FUNCTIONS = {
     "quadratic": quadratic,
     "front": front,
+    "feasible": feasible,
     "grid24": grid24,
     "slow": slow,
     "sleepy": sleepy,

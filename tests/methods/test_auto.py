@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import hpotrack as hp
+from hpotrack.constraints import Constraint
 from hpotrack.errors import MethodError, StudyMismatchError
 from hpotrack.methods.auto import Auto
 from hpotrack.methods.history import History
@@ -289,6 +290,29 @@ def test_several_objectives_choose_only_methods_that_keep_a_front() -> None:
     for space in ({"x": (0.0, 1.0)}, {f"x{i}": (0.0, 1.0) for i in range(301)}):
         history = History(Space.from_user(space), "minimize", 0, hp.Budget(1, 9), TWO)
         assert Auto().choose(history)[0].multi_objective
+
+
+CAPPED = Objectives(("error",), ("minimize",), (Constraint("size", at_most=8.0),))
+
+
+def test_constraints_choose_only_methods_that_honour_them() -> None:
+    """No gradient nor halving method honours constraints: hypergradients and a budget
+    are passed over, the space's rules choose among grid, evolution, bayes and tpe, and
+    the note says why."""
+    name, reason = chosen(
+        {"x": (0.0, 1.0)}, trials=[timed(0, 0.1, hypergrad={"x": 1.0})], objectives=CAPPED
+    )
+    assert name == "tpe" and reason.startswith("constraints (size <= 8), ")
+    name, reason = chosen({"x": (0.0, 1.0)}, hp.Budget(1, 27, name="epochs"), objectives=CAPPED)
+    assert name == "tpe"
+    assert reason.endswith(
+        "every trial trained to the budget's max (constraints are judged at the end)"
+    )
+    space = {"x": (0.0, 1.0), "n": hp.Int(1, 8)}
+    assert chosen(space, trials=[timed(0, 2.0), timed(1, 3.0)], objectives=CAPPED)[0] == "bayes"
+    for space in ({"x": (0.0, 1.0)}, {f"x{i}": (0.0, 1.0) for i in range(301)}):
+        history = History(Space.from_user(space), "minimize", 0, hp.Budget(1, 9), CAPPED)
+        assert Auto().choose(history)[0].constrained
 
 
 def test_auto_runs_a_study_of_two_objectives_end_to_end(db: Path) -> None:
