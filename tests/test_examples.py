@@ -25,6 +25,7 @@ OWN_TEST = {
     "pbt_digits": ["3"],
     "ridge_hypergradient": ["8"],
     "tpe_gradient_boosting": ["20", "4"],  # N_TRIALS, PATIENCE
+    "tpe_forest_size_cap": ["10"],
 }
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem not in OWN_TEST)
 ARGS = {  # the first argument of each: N_TRIALS, unless said otherwise
@@ -107,6 +108,25 @@ def test_evolution_forest_size_prints_the_pareto_front_of_error_and_size(
     errors = [study.values(t)[0] for t in front]
     assert errors == sorted(errors, reverse=True)  # smaller forests err more, or they'd dominate
     assert f"Pareto front: {len(front)} of 10 forests" in result.stdout
+
+
+def test_tpe_forest_size_cap_prints_the_best_forest_within_the_cap(example_runs: Runs) -> None:
+    """A constraint: the best printed is the best trial within the cap as stored, the
+    count of feasible trials is the stored one, and an oversized best is said apart."""
+    cwd, result = finished(example_runs, "tpe_forest_size_cap")  # 10 trials
+    assert result.returncode == 0, result.stderr
+    study = hp.load_study("tpe_forest_size_cap", db=cwd / "hpotrack.db")
+    assert study.constraints == (hp.Constraint("nodes", at_most=2000),) and len(study.trials) == 10
+    feasible = [t for t in study.trials if t.metrics["nodes"] <= 2000]
+    assert f"{len(feasible)} of 10 forests fit the cap of 2000 nodes" in result.stdout
+    best = min(feasible, key=lambda t: (t.value, t.number))
+    assert study.best == best
+    assert f"best within the cap: trial {best.number}, error {best.value:.4f}" in result.stdout
+    oversized = min(study.trials, key=lambda t: (t.value, t.number))
+    if oversized.metrics["nodes"] > 2000:
+        over = oversized.metrics["nodes"] - 2000
+        assert f"best of all: trial {oversized.number}" in result.stdout
+        assert f"over the cap by {over:.0f}" in result.stdout
 
 
 def test_pbt_digits_trains_a_population_and_prints_its_schedule(example_runs: Runs) -> None:
