@@ -243,13 +243,16 @@ class ProgressBar:
 
     def _best_found(self, history: History) -> tuple[float, int] | None:
         """The best value so far and its trial's number, with this process's unstored
-        trials."""
+        trials (of those that meet the study's constraints)."""
         best = history.best
         found = None if best is None or best.value is None else (best.value, best.number)
+        objectives = history.objectives
         for claimed, outcome in self._unstored:
             value = outcome.value
             if outcome.state is not TrialState.COMPLETE or value is None:
                 continue
+            if objectives.constrained and objectives.violation(outcome.metrics) > 0.0:
+                continue  # not an answer: it misses a constraint
             if found is None or is_better(value, found[0], self._study.direction):
                 found = (value, claimed.number)
         return found

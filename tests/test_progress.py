@@ -155,6 +155,30 @@ def test_with_several_objectives_the_bar_counts_the_front(db: Path) -> None:
     assert "  front 3  elapsed" in bar.line() and "best" not in bar.line()
 
 
+def test_under_constraints_the_bar_shows_the_best_feasible_trial(db: Path) -> None:
+    """The best shown is of the trials that meet the constraints, this process's unstored
+    ones too; before any does, none ("best -")."""
+    points = [(0.1, 5.0), (0.5, 0.0), (0.3, 1.0)]  # (loss, c): c <= 0 holds for #1 only
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="capped", db=db, seed=0, objective="loss",
+             constraints=hp.Constraint("c", at_most=0.0))  # fmt: skip
+    def train(x: float, trial: hp.Trial) -> dict[str, float]:
+        loss, c = points[trial.number]
+        return {"loss": loss, "c": c}
+
+    study = train.optimize(n_trials=1, progress=False)
+    assert "  best -  elapsed" in ProgressBar(study, 10, enabled=True).line()
+    study = train.optimize(n_trials=3, progress=False)
+    assert "  best 0.5 (#1)  elapsed" in ProgressBar(study, 10, enabled=True).line()
+    done = TrialState.COMPLETE
+    unstored = [
+        (Claimed(0, 3, {"x": 0.5}, None), Outcome(done, 0.05, {"loss": 0.05, "c": 2.0})),
+        (Claimed(0, 4, {"x": 0.5}, None), Outcome(done, 0.4, {"loss": 0.4, "c": -1.0})),
+    ]
+    line = ProgressBar(study, 10, enabled=True, unstored=unstored).line()
+    assert "  best 0.4 (#4)  elapsed" in line
+
+
 def test_the_bar_is_silent_off_a_terminal_or_when_disabled(db: Path) -> None:
     study = study_with_trials(db, 2)
     for stream, enabled in ((io.StringIO(), None), (Terminal(), False)):
