@@ -36,6 +36,7 @@ from hpotrack.space_rules import INACTIVE
 from hpotrack.testing.driver import record
 from hpotrack.testing.method_suite import CONDITIONAL_SPACE
 from hpotrack.transfer import export_study, write_export
+from hpotrack.transfer.format import VERSION
 from tests.test_space import choices, encoding_tolerance, few, floats, grid_params, ints, kind
 
 SVC = {
@@ -433,7 +434,7 @@ def test_grid_study_runs_each_configuration_once(tmp_path: Path) -> None:
 def test_export_and_import_carry_the_conditions(tmp_path: Path) -> None:
     tuned_svc(tmp_path / "c.db").optimize(n_trials=6)
     data = export_study(hp.load_study("svc", db=tmp_path / "c.db"))
-    assert data["version"] == 8
+    assert data["version"] == VERSION
     assert data["study"]["space"]["gamma"]["when"] == {"kernel": ["rbf"]}
     path = tmp_path / "svc.json"
     with path.open("w") as out:
