@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from hpotrack.cli.common import FileName, cli, format_option, study_of, user_errors
+from hpotrack.constraints import Constraint
 from hpotrack.progress import Counter
 from hpotrack.store import open_store
 from hpotrack.study import Study
@@ -174,10 +175,22 @@ def _continuation(study: Study, db: Path) -> str:
             options.append(f"direction={study.direction!r}")
         if study.objective != "value":
             options.append(f"objective={study.objective!r}")
+    if study.constraints:  # reopening checks them as it checks the objectives
+        options.append(f"constraints=[{', '.join(map(_constraint_code, study.constraints))}]")
     return (
         "\nto go on with it in hpotrack, declare this space (method= may be any):\n\n"
         f"space = {{\n{params}}}\n\n@hp.tune(space, {', '.join(options)})"
     )
+
+
+def _constraint_code(constraint: Constraint) -> str:
+    """``hp.Constraint('constraint_0', at_most=0.0)``: the constraint as Python."""
+    bounds = [
+        f"{name}={bound!r}"
+        for name, bound in (("at_least", constraint.at_least), ("at_most", constraint.at_most))
+        if bound is not None
+    ]
+    return f"hp.Constraint({constraint.metric!r}, {', '.join(bounds)})"
 
 
 OptunaReader = Callable[[Path, "str | None"], dict[str, Any]]

@@ -36,8 +36,20 @@ What the Optuna study gives:
   objectives (``Trial.report`` refuses them), but one told ``PRUNED`` imports as a pruned
   trial of one objective does (the first objective's value, else its curve's last: in
   practice none).
+- **Constraints**: a study any of whose trials stored constraint values (a sampler's
+  ``constraints_func=``, or ``trial.set_constraint`` from Optuna 5.0: read as
+  :mod:`hpotrack.transfer.optuna_constraints` tells) is imported with the constraints
+  ``constraint_0``, ``constraint_1``, ... (``constraint_KEY`` for ``set_constraint(KEY,
+  ...)``), each ``hp.Constraint(name, at_most=0.0)`` as Optuna counts a value ``<= 0`` met,
+  and each trial's values among its metrics (a user attribute of the same name gives way).
+  ``study.best`` is then the best feasible trial and ``study.best_trials`` the front of
+  the feasible ones, as Optuna's ``study.best_trial`` and ``best_trials`` are from
+  Optuna 4.0 (its pull request #5426; before, ``best_trial`` ignored constraints). A
+  complete trial without a finite value of some constraint (one added by hand with
+  ``study.add_trial``, or whose ``constraints_func`` raised) is failed, the error naming
+  that constraint: Optuna counts a missing value as met, hpotrack needs each to tell.
 
-Not imported: system attributes, heartbeats, non-numeric user attributes.
+Not imported: other system attributes, heartbeats, non-numeric user attributes.
 """
 
 from __future__ import annotations
@@ -52,12 +64,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hpotrack.constraints import Constraint
 from hpotrack.errors import HpotrackError
 from hpotrack.methods import TPE
 from hpotrack.methods.history import History
 from hpotrack.objectives import Objectives
 from hpotrack.params import Choice, Float, Int, Param
 from hpotrack.space import Space, Value
+from hpotrack.transfer import optuna_constraints
 from hpotrack.transfer.format import FORMAT, VERSION, TransferError
 
 _STATES = {
@@ -213,7 +227,11 @@ def to_export(study: OptunaStudy) -> dict[str, Any]:
     """The study as an hpotrack export, for :func:`~hpotrack.transfer.validate_export`."""
     names, directions = _objectives(study)
     objective, direction = names[0], directions[0]
-    several = {"objectives": Objectives(names, directions).to_json()} if len(names) > 1 else {}
+    optimizing = Objectives(names, directions, _constraints(study, names))
+    columns = {  # null (left out) for one objective, for no constraint
+        "objectives": optimizing.stored_objectives(),
+        "constraints": optimizing.stored_constraints(),
+    }
     space = _space(study.trials)
     seed = random.randrange(2**31)  # as for a new study: Optuna does not store its sampler's
     history = History(space, direction, seed)
@@ -227,9 +245,9 @@ def to_export(study: OptunaStudy) -> dict[str, Any]:
             "direction": direction,
             "objective": objective,
             "seed": seed,
-            **several,
+            **{key: stored for key, stored in columns.items() if stored is not None},
         },
-        "trials": [_trial(t, names, space, history) for t in study.trials],
+        "trials": [_trial(t, optimizing, space, history) for t in study.trials],
     }
 
 
@@ -254,6 +272,21 @@ def _objectives(study: OptunaStudy) -> tuple[tuple[str, ...], tuple[str, ...]]:
             "study.set_metric_names([...]) in a copy of the Optuna file, then import the copy"
         ) from None
     return tuple(names), directions
+
+
+def _constraints(study: OptunaStudy, objectives: Sequence[str]) -> tuple[Constraint, ...]:
+    """The study's constraints (:mod:`hpotrack.transfer.optuna_constraints`), each on a
+    metric that is none of its objectives (whose value it would replace)."""
+    found = optuna_constraints.study_constraints(trial.system for trial in study.trials)
+    for constraint in found:
+        if constraint.metric in objectives:
+            raise TransferError(
+                f"cannot import: the Optuna study's constraint {constraint.metric!r} has the "
+                f"name of one of its objectives {tuple(objectives)!r}; give the objectives "
+                "others with study.set_metric_names([...]) in a copy of the Optuna file, "
+                "then import the copy"
+            )
+    return found
 
 
 def _space(trials: Sequence[OptunaTrial]) -> Space:
@@ -371,14 +404,18 @@ def _param(distribution: Distribution, when: dict[str, list[Value]] | None) -> P
 
 
 def _trial(
-    trial: OptunaTrial, objectives: Sequence[str], space: Space, history: History
+    trial: OptunaTrial, optimizing: Objectives, space: Space, history: History
 ) -> dict[str, Any]:
     """One trial of the export; its value is the first objective's, and its metrics hold
-    every objective's value that it has."""
+    every objective's value and every constraint's that it has. A complete trial without
+    a finite value of every constraint is failed, as one without an objective's is."""
     params = {p: d.value(internal) for p, (internal, d) in trial.params.items()}
     system = trial.system
-    state, scored, error = _outcome(trial, objectives)
-    objective = objectives[0]
+    state, scored, error = _outcome(trial, optimizing.metrics)
+    limits, lacking = optuna_constraints.trial_metrics(optimizing.constraints, system)
+    if state == "complete" and lacking is not None:
+        state, scored, error = "failed", {}, lacking
+    objective = optimizing.metrics[0]
     value = scored.get(objective)
     if state == "queued":  # the values enqueue_trial was given; the others drawn, as enqueue's
         params = _queued(trial.number, system.get("fixed_params") or params, space, history)
@@ -401,7 +438,7 @@ def _trial(
         "state": state,
         "params": params,
         "value": value,
-        "metrics": {**metrics, **scored},
+        "metrics": {**metrics, **limits, **scored},
         "origin": "retried" if parents else "enqueued" if "fixed_params" in system else "sampled",
         "started": trial.started,
         "finished": trial.finished,
