@@ -20,32 +20,43 @@ objective's losses to [0, 1] over the observations, and models their augmented C
 scalarization max_j λ_j f_j + ρ Σ_j λ_j f_j (eq. 2, ρ = 0.05) with the same GP and
 acquisition. Successive asks weigh the objectives differently, so the proposals spread
 along the Pareto front.
+
+With constraints (:mod:`hpotrack.constraints`) it is the constrained EI of Gardner et al.
+2014 ("Bayesian Optimization with Inequality Constraints", ICML, sections 3-3.1;
+:mod:`hpotrack.methods.feasibility`): each constraint's metric gets its own GP on the
+complete trials the model keeps, and the acquisition is log EI + Σ log P(constraint met),
+EI's incumbent being the best *feasible* loss (the scalarized one with several
+objectives); while no trial is feasible, it is the log probability of feasibility alone.
+The objective's GP still fits every finished trial, feasible or not: its loss is observed
+either way. ``acquisition="ucb"`` is refused with constraints (not on a log scale to add
+log probabilities to).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from hpotrack.errors import MethodError
+from hpotrack.methods import feasibility as feasibility_model
 from hpotrack.methods import gp
 from hpotrack.methods.base import Method, Proposal
+from hpotrack.methods.feasibility import Feasibility
+from hpotrack.methods.features import Features, Score
 from hpotrack.methods.history import History
 from hpotrack.methods.random_search import first_sobol_points, sobol_point
 from hpotrack.methods.registry import register
+from hpotrack.objectives import Objectives
 from hpotrack.options import check_choice, set_real, set_whole
-from hpotrack.params import Choice, Float, Int
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Origin, TrialState
 from hpotrack.space import Space, Value
-from hpotrack.space_rules import INACTIVE
 
 Array = npt.NDArray[np.float64]
-Score = Callable[[Array, bool], tuple[Array, Array]]
 
 FIT_POINTS = 80
 """Most observations the kernel hyperparameters are fitted on (the fit costs O(n³) per step)."""
@@ -64,7 +75,7 @@ their own parameters instead of moving the optimum of shared ones: on conditiona
 ``branches`` (20 seeds) it and the longer option lengthscale left 6 seeds near the optimum
 instead of 8, 13 seeds worse (benchmarks/README.md, "bayes on mixed spaces")."""
 _ACQUISITIONS = ("logei", "ucb")
-_RNG_HYPER, _RNG_CANDIDATES, _RNG_FALLBACK, _RNG_WEIGHTS = 1, 2, 3, 4
+_RNG_HYPER, _RNG_CANDIDATES, _RNG_FALLBACK, _RNG_WEIGHTS, _RNG_FEASIBILITY = 1, 2, 3, 4, 5
 PAREGO_RHO = 0.05
 """ParEGO's weight of the sum next to the max of the weighted losses (Knowles 2006, eq. 2):
 small, so that the scalarization prefers Pareto-optimal points among those of equal max."""
@@ -80,6 +91,7 @@ class Bayes(Method):
 
     name = "bayes"
     multi_objective = True  # ParEGO (module docstring)
+    constrained = True  # Gardner et al. 2014's constrained EI (module docstring)
     n_startup: int | None = None
     acquisition: str = "logei"
     candidates: int = 2000
@@ -95,6 +107,19 @@ class Bayes(Method):
         set_real(self, "ucb_beta", "ucb_beta > 0", lambda x: x > 0)
         set_whole(self, "max_points", 10)
         check_choice(self.acquisition, "acquisition", _ACQUISITIONS)
+
+    def check_objectives(self, objectives: Objectives) -> None:
+        """As :meth:`Method.check_objectives`, and constraints need ``acquisition="logei"``:
+        the probability of feasibility multiplies EI (adds to log EI), and UCB is no
+        quantity to multiply by a probability."""
+        super().check_objectives(objectives)
+        if objectives.constrained and self.acquisition != "logei":
+            raise MethodError(
+                f"bayes honours constraints with acquisition='logei' only, but got "
+                f"acquisition={self.acquisition!r} and constraints "
+                f"({objectives.describe_constraints()}); leave out acquisition= or pass "
+                "acquisition='logei'"
+            )
 
     def startup(self, space: Space) -> int:
         """Trials numbered below this are Sobol points (enqueued or manual ones count too);
@@ -155,17 +180,30 @@ class Bayes(Method):
         )
         if len(fitted) < len(y):
             model = gp.GaussianProcess(x, y, features.categorical, model.hyper)
+        feasibility = None
+        if history.objectives.constrained:
+            feasibility = feasibility_model.fit(
+                history,
+                [n for n, _ in data],
+                x,
+                features.categorical,
+                history.rng(number, _RNG_FEASIBILITY),
+                fit_points=FIT_POINTS,
+                option_scale=gp.CATEGORICAL_LENGTHSCALE_FACTOR if shared else 1.0,
+            )
         if pending or failed:  # pending: kriging believers; failed: as bad as the worst
             x_lies = features.of([history.trials[n].params for n in (*pending, *failed)])
             believed = model.predict(x_lies[: len(pending)])[0] if pending else np.empty(0)
             lies = np.concatenate([believed, np.full(len(failed), float(np.max(y)))])
             model = model.condition(x_lies, lies)
 
+        incumbent, order = _incumbent(history, data, y, feasibility)
+
         def score(points: Array, gradient: bool = True) -> tuple[Array, Array]:
-            return self._acquisition(model, float(y.min()), points, gradient)
+            return self._acquisition(model, incumbent, points, gradient, feasibility)
 
         rng = history.rng(number, _RNG_CANDIDATES)
-        best = features.to_unit(x[np.argsort(y)[:5]])
+        best = features.to_unit(x[order[:5]])
         pool = features.of_unit(self._candidates(rng, best, features.categorical))
         values = score(pool, False)[0]
         starts = _distinct_best(pool, values, POLISHED)
@@ -180,10 +218,31 @@ class Bayes(Method):
         return _first_unseen(space, chosen, history, f"bayes: GP + {self.acquisition}")
 
     def _acquisition(
-        self, model: gp.GaussianProcess, best: float, points: Array, gradient: bool
+        self,
+        model: gp.GaussianProcess,
+        best: float | None,
+        points: Array,
+        gradient: bool,
+        feasibility: Feasibility | None = None,
     ) -> tuple[Array, Array]:
         """The acquisition (to maximise) at feature rows ``points``, and its gradient if asked
-        (else an empty array)."""
+        (else an empty array): the objective's, plus the log probability of meeting the
+        constraints if ``feasibility`` models them; that alone while no trial is feasible
+        (``best`` None: no incumbent; module docstring)."""
+        terms = []
+        if best is not None:
+            terms.append(self._objective_acquisition(model, best, points, gradient))
+        if feasibility is not None:
+            terms.append(feasibility.log_probability(points, gradient))
+        if len(terms) == 1:
+            return terms[0]
+        (value, slope), (log_p, d_log_p) = terms
+        return value + log_p, (slope + d_log_p) if gradient else slope
+
+    def _objective_acquisition(
+        self, model: gp.GaussianProcess, best: float, points: Array, gradient: bool
+    ) -> tuple[Array, Array]:
+        """log EI or UCB at feature rows ``points``, and its gradient if asked."""
         if gradient:
             mean, variance, d_mean, d_variance = model.predict_with_gradient(points)
         else:
@@ -217,6 +276,28 @@ class Bayes(Method):
         redraw = (rng.random((n_local, d)) < 0.2) & categorical  # sometimes another option
         local = np.where(redraw, rng.random((n_local, d)), local)
         return np.vstack([sobol, 1.0 - np.abs(1.0 - np.abs(local) % 2.0)])  # reflected into [0, 1]
+
+
+def _incumbent(
+    history: History,
+    data: list[tuple[int, float]],
+    y: Array,
+    feasibility: Feasibility | None,
+) -> tuple[float | None, npt.NDArray[np.intp]]:
+    """EI's incumbent among the model's (warped) losses ``y`` of the trials ``data``, and
+    the order, best first, of the points local candidates are drawn around. Without a
+    constraint model: the best loss, and the losses' order. With one: the best feasible
+    loss (None while no trial is feasible), and feasible trials first, then complete
+    ones by violation, then pruned ones (as :meth:`History.rank_key` orders them)."""
+    if feasibility is None:
+        return float(y.min()), np.argsort(y)
+    misses = [
+        history.violation(t) if t.state is TrialState.COMPLETE else math.inf
+        for t in (history.trials[n] for n, _ in data)
+    ]
+    order = np.lexsort((y, np.array(misses)))
+    best = float(y[feasibility.feasible].min()) if feasibility.any_feasible else None
+    return best, order
 
 
 def log_expected_improvement(mean: Array, sd: Array, best: float) -> tuple[Array, Array, Array]:
@@ -263,87 +344,6 @@ def _log1mexp(t: Array) -> Array:
     out[near] = np.log(-np.expm1(t[near]))
     out[~near] = np.log1p(-np.exp(t[~near]))
     return out
-
-
-class Features:
-    """Unit-cube points <-> GP feature rows: numeric parameters keep their coordinate
-    (integers and steps snapped to their bin's centre), categorical ones become an index."""
-
-    def __init__(self, space: Space) -> None:
-        self.space = space
-        params = list(space.values())
-        self.categorical = np.array([isinstance(p, Choice) for p in params])
-        self.continuous = np.array([not p.is_discrete for p in params])
-        self.discrete = ~self.categorical & ~self.continuous
-        self.sizes = np.array([p.n_values for p in params], dtype=float)
-
-    def of(self, params: list[Mapping[str, Value]]) -> Array:
-        """Feature rows of stored (valid) parameter sets: ``space.encode`` column by column,
-        vectorised for numeric parameters (per-row encoding dominated the ask's cost)."""
-        return self.of_unit(self.space.encode_many(params))
-
-    def of_unit(self, unit: Array) -> Array:
-        """Feature rows of unit-cube points (vectorised ``encode(decode(u))``); a
-        coordinate the point leaves inactive is the constant :data:`INACTIVE`, as
-        :meth:`Space.encode` gives it, so the GP sees one value there (imputation)."""
-        unit = np.clip(unit, 0.0, 1.0)
-        if self.space.is_conditional:
-            unit = np.where(self.space.inactive_mask(unit), INACTIVE, unit)
-        out: Array = unit.copy()
-        for j, param in enumerate(self.space.values()):
-            if isinstance(param, Choice):
-                out[:, j] = np.minimum(np.floor(unit[:, j] * self.sizes[j]), self.sizes[j] - 1)
-            elif param.is_discrete:
-                out[:, j] = _snap(param, unit[:, j])
-        return out
-
-    def to_unit(self, features: Array) -> Array:
-        """Unit-cube points of feature rows (an option index goes to its bin's centre)."""
-        out: Array = features.copy()
-        cat = self.categorical
-        out[:, cat] = (features[:, cat] + 0.5) / self.sizes[cat]
-        return out
-
-    def improve_discrete(self, points: Array, score: Score) -> tuple[Array, bool]:
-        """Move each point to its best neighbour if that scores higher: one bin (or 0.02,
-        0.1) either way in each integer/step coordinate, any other option of a Choice."""
-        rows, owners = [], []
-        for i, point in enumerate(points):
-            moves = [
-                (j, point[j] + step)
-                for j in np.flatnonzero(self.discrete)
-                for size in (1.0 / self.sizes[j], 0.02, 0.1)
-                for step in (-size, size)
-            ] + [
-                (j, float(option))
-                for j in np.flatnonzero(self.categorical)
-                for option in range(int(self.sizes[j]))
-                if option != point[j]
-            ]
-            for j, value in moves:
-                rows.append(point.copy())
-                rows[-1][j] = value
-                owners.append(i)
-        if not rows:
-            return points, False
-        candidates = self.of_unit(self.to_unit(np.array(rows)))
-        values, current = score(candidates, False)[0], score(points, False)[0]
-        out, moved_any = points.copy(), False
-        for row, owner, value in zip(candidates, owners, values, strict=True):
-            if value > current[owner] + 1e-12:
-                out[owner], current[owner], moved_any = row, value, True
-        return out, moved_any
-
-
-def _snap(param: Int | Float, u: Array) -> Array:
-    """``encode(decode(u))`` for an Int or stepped Float, for many points at once."""
-    if isinstance(param, Int) and param.log:
-        a, b = math.log(param.low - 0.5), math.log(param.high + 0.5)
-        x = np.clip(np.floor(np.exp(a + u * (b - a)) + 0.5), param.low, param.high)
-        middle = (np.log(x - 0.5) + np.log(x + 0.5)) / 2
-        return np.asarray(np.clip((middle - a) / (b - a), 0.0, 1.0))
-    count = param.n_values
-    return np.asarray((np.minimum(np.floor(u * count), count - 1) + 0.5) / count)
 
 
 def _observations(
@@ -401,6 +401,11 @@ def _scalarized(history: History, cap: int, rng: np.random.Generator) -> list[tu
     weighted = scaled * weights
     values = weighted.max(axis=1) + PAREGO_RHO * weighted.sum(axis=1)
     chosen = _subset(values, cap)
+    if history.objectives.constrained:  # the best half feasible first (History.rank_key)
+        misses = np.array([history.violation(history.trials[n]) for n, _ in kept])
+        ranks = np.empty(len(kept))
+        ranks[np.lexsort((values, misses))] = np.arange(len(kept))
+        chosen = _subset(ranks, cap)
     return [(kept[i][0], float(values[i])) for i in chosen]
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 
 import hpotrack as hp
+from hpotrack.constraints import Constraint
 from hpotrack.errors import MethodError
-from hpotrack.methods import Bayes, Method, gp
+from hpotrack.methods import Bayes, Method, feasibility, gp
 from hpotrack.methods import bayes as bayes_module
 from hpotrack.methods.base import Proposal
 from hpotrack.methods.bayes import PAREGO_RHO, _scalarized
@@ -25,12 +27,13 @@ from hpotrack.records import Edge, TrialRecord, TrialState, objective_sign
 from hpotrack.space import Choice, Float, Int, Space, Value
 from hpotrack.testing import MethodSuite, simulate
 from hpotrack.testing.driver import record, run_proposal, simulate_front
-from hpotrack.testing.method_suite import MIXED_SPACE, branin
+from hpotrack.testing.method_suite import CONDITIONAL_SPACE, MIXED_SPACE, branin
 
 
 class TestBayes(MethodSuite):
     model_based = True
     finds_fronts = True
+    finds_feasible = True  # Gardner et al. 2014's toy, 40 trials
 
     def make_method(self) -> Method:
         return Bayes(candidates=256)
@@ -532,3 +535,305 @@ def test_several_objectives_are_scalarized_by_weights_drawn_per_ask() -> None:
         values = [v for _, v in by_x]
         assert values == sorted(values) and len(set(values)) == 6
         assert values[0] == 0.0 and values[-1] <= 1.0 + PAREGO_RHO
+
+
+def proposals_digest(history: History) -> str:
+    """A digest of every trial's values (to 12 significant digits, :meth:`Space.key`)."""
+    lines = (history.space.key(t.params) for t in history.trials)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def centred_at_0_3(space: Space) -> Callable[[Mapping[str, Value]], float]:
+    def objective(params: Mapping[str, Value]) -> float:
+        return float(((space.encode(params) - 0.3) ** 2).sum())
+
+    return objective
+
+
+def two_objectives(params: Mapping[str, Value]) -> dict[str, float]:
+    x, y = float(params["x"]), float(params["y"])  # type: ignore[arg-type]
+    return {"a": (x - 0.2) ** 2 + y, "b": -((x - 0.8) ** 2) - (1 - y)}
+
+
+@pytest.mark.parametrize(
+    ("run", "digest"),
+    [
+        (lambda: simulate(FAST, BRANIN, 14, seed=1, objective=branin), "0900d8083f0cd350"),
+        (
+            lambda: simulate(
+                FAST,
+                MIXED_SPACE,
+                16,
+                seed=2,
+                objective=centred_at_0_3(MIXED_SPACE),
+                direction="maximize",
+            ),
+            "f5f41b8040515530",
+        ),
+        (
+            lambda: simulate(
+                Bayes(candidates=256, n_startup=4),
+                CONDITIONAL_SPACE,
+                12,
+                seed=3,
+                objective=centred_at_0_3(CONDITIONAL_SPACE),
+            ),
+            "e4e428f47a2ae887",
+        ),
+        (
+            lambda: simulate_front(
+                Bayes(candidates=256, n_startup=4),
+                SQUARE,
+                12,
+                objectives=Objectives(("a", "b"), ("minimize", "maximize")),
+                function=two_objectives,
+                seed=4,
+            ),
+            "99bea472c013eda2",
+        ),
+    ],
+    ids=["branin", "mixed-maximize", "conditional", "two-objectives"],
+)
+def test_a_study_without_constraints_proposes_what_it_did_before_them(
+    run: Callable[[], History], digest: str
+) -> None:
+    """The digests were recorded before bayes honoured constraints: without any, the
+    same seed still gives the same proposals (so benchmarks' numbers stand)."""
+    assert proposals_digest(run()) == digest
+
+
+def constrained_history(
+    space: Space,
+    objectives: Objectives,
+    points: list[Mapping[str, Value]],
+    function: Callable[[Mapping[str, Value]], dict[str, float]],
+    loss: str = "loss",
+) -> History:
+    """A history of complete trials at ``points`` whose metrics ``function`` gives, the
+    ``loss`` metric as their value."""
+    history = History(space, objectives.directions[0], 0, None, objectives)
+    for number, params in enumerate(points):
+        metrics = function(params)
+        done = record(number, Proposal(dict(params)), TrialState.COMPLETE, metrics[loss])
+        history.update(done.replace(metrics=metrics))
+    return history
+
+
+def bounded_metrics(params: Mapping[str, Value]) -> dict[str, float]:
+    x, y = float(params["x"]), float(params["y"])  # type: ignore[arg-type]
+    return {"loss": (x - 0.2) ** 2 + (y - 0.2) ** 2, "sum": x + y, "gap": x - y, "y": y}
+
+
+BOUNDED = Objectives(
+    ("loss",),
+    ("minimize",),
+    (
+        Constraint("sum", at_least=1.0),  # the loss's optimum (0.2, 0.2) misses it
+        Constraint("gap", at_most=0.3),
+        Constraint("y", at_least=0.2, at_most=0.9),
+    ),
+)
+
+
+def test_the_feasibility_term_is_the_sum_of_log_probabilities_and_its_gradient_is_exact() -> None:
+    """Σ_c log P(c met) for an upper, a lower and a two-sided bound (the product of its
+    two probabilities) from each constraint's GP, and its gradient against central
+    differences, alone and added to log EI, including far in the tails."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+    points = [SQUARE.decode(u) for u in rng.random((14, 2))]
+    history = constrained_history(SQUARE, BOUNDED, points, bounded_metrics)
+    features = bayes_module.Features(SQUARE)
+    x = features.of([t.params for t in history.trials])
+    model = feasibility.fit(history, list(range(14)), x, features.categorical, rng, fit_points=80)
+    assert model is not None and len(model.models) == 3
+    assert list(model.feasible) == [history.is_feasible(t) for t in history.trials]
+    at = np.array([[0.1, 0.9], [0.5, 0.5], [0.93, 0.2], [0.0, 0.0], [0.7, 0.45]])
+    expected = np.zeros(len(at))
+    for item in model.models:
+        mean, variance = item.model.predict(at)
+        sd = np.sqrt(variance)
+        if item.at_most is not None:
+            expected += norm.logcdf((item.at_most - mean) / sd)
+        if item.at_least is not None:
+            expected += norm.logcdf((mean - item.at_least) / sd)
+    value, gradient = model.log_probability(at, True)
+    np.testing.assert_allclose(value, expected, rtol=1e-9, atol=1e-12)
+    assert value.min() < -20.0  # (0, 0) is far from x + y >= 1: deep in a tail
+
+    y = gp.warp(np.array([t.value for t in history.trials]))
+    objective = gp.fit(x, y, features.categorical, np.random.default_rng(1))
+    method, best = Bayes(), float(y[model.feasible].min())
+    combined = method._acquisition(objective, best, at, True, model)
+    plain = method._acquisition(objective, best, at, True)
+    np.testing.assert_allclose(combined[0], plain[0] + value, rtol=1e-12)
+    np.testing.assert_allclose(method._acquisition(objective, None, at, False, model)[0], value)
+    step = 1e-6
+    for j in range(2):
+        shift = np.eye(2)[j] * step
+        up, down = (
+            model.log_probability(at + shift, False)[0],
+            model.log_probability(at - shift, False)[0],
+        )
+        np.testing.assert_allclose(gradient[:, j], (up - down) / (2 * step), rtol=1e-4, atol=1e-6)
+        up = method._acquisition(objective, best, at + shift, False, model)[0]
+        down = method._acquisition(objective, best, at - shift, False, model)[0]
+        np.testing.assert_allclose(
+            combined[1][:, j], (up - down) / (2 * step), rtol=1e-4, atol=1e-6
+        )
+
+
+def test_log_probability_of_a_bound_is_finite_with_a_finite_slope_far_in_the_tail() -> None:
+    """Φ(z) underflows below z = -38; its log and d log Φ/dz = φ/Φ (about -z) do not."""
+    mean, sd = np.array([0.0, 50.0, 1e4]), np.array([1.0, 1.0, 1.0])
+    value, by_mean, by_sd = feasibility.log_probability_within(mean, sd, 0.0, None)
+    assert np.isfinite(value).all() and value[0] == pytest.approx(math.log(0.5))
+    assert by_mean[1] == pytest.approx(-50.0, rel=1e-3) and by_mean[2] == pytest.approx(
+        -1e4, rel=1e-6
+    )
+    assert by_sd[1] == pytest.approx(50.0 * 50.0, rel=1e-3)  # -ratio * z with z = -50
+
+
+def test_with_no_feasible_trial_yet_proposals_move_toward_the_feasible_region() -> None:
+    """Only x + y >= 1.6 (8% of the square) is feasible, and every trial so far has
+    x + y < 1.1: with no incumbent, the acquisition is the probability of feasibility
+    alone (Gardner et al. 2014, sec. 3.1), so each proposal goes where the sum is larger
+    than anywhere tried, and a few asks reach the feasible corner."""
+    objectives = Objectives(("loss",), ("minimize",), (Constraint("sum", at_least=1.6),))
+    rng = np.random.default_rng(3)
+    points = [{"x": float(a), "y": float(b)} for a, b in rng.random((30, 2)) * 0.55]
+    history = constrained_history(SQUARE, objectives, points, bounded_metrics)
+    method = Bayes(candidates=256, n_startup=0)
+    sums = []
+    for number in range(len(points), len(points) + 6):
+        proposal = method.ask(history)
+        metrics = bounded_metrics(proposal.params)
+        sums.append(metrics["sum"])
+        done = record(number, proposal, TrialState.COMPLETE, metrics["loss"])
+        history.update(done.replace(metrics=metrics))
+    assert sums[0] > 1.1, sums
+    assert history.best is not None and max(sums) >= 1.6, sums
+
+
+def test_the_best_feasible_point_is_found_where_the_constraint_binds() -> None:
+    """The loss's optimum (0.2, 0.2) misses x + y >= 1: the constrained optimum is
+    (0.5, 0.5), loss 0.18, on the boundary. The model of the constraint keeps later
+    proposals near it and on its feasible side; unaware of the constraint, EI would
+    keep proposing points near (0.2, 0.2)."""
+    objectives = Objectives(("loss",), ("minimize",), (Constraint("sum", at_least=1.0),))
+    history = simulate_front(
+        Bayes(candidates=256), SQUARE, 25, objectives=objectives, function=bounded_metrics, seed=5
+    )
+    assert history.best is not None and history.best.value == pytest.approx(0.18, abs=0.01)
+    late = [bounded_metrics(t.params)["sum"] for t in history.trials[10:]]
+    assert sum(s >= 1.0 - 0.05 for s in late) >= 12, late
+
+
+def gardner_toy(params: Mapping[str, Value]) -> dict[str, float]:
+    """Gardner et al. 2014, sec. 5.1: minimise cos(2x) cos(y) + sin(x) subject to
+    cos(x) cos(y) - sin(x) sin(y) <= 0.5, on [0, 6]²."""
+    x, y = float(params["x"]), float(params["y"])  # type: ignore[arg-type]
+    loss = math.cos(2 * x) * math.cos(y) + math.sin(x)
+    return {"loss": loss, "c": math.cos(x) * math.cos(y) - math.sin(x) * math.sin(y)}
+
+
+GARDNER_SPACE = Space.from_user({"x": Float(0.0, 6.0), "y": Float(0.0, 6.0)})
+GARDNER = Objectives(("loss",), ("minimize",), (Constraint("c", at_most=0.5),))
+
+
+def test_on_gardners_toy_problem_bayes_finds_a_better_feasible_value_than_random() -> None:
+    def best(method: Method, seed: int) -> float:
+        history = simulate_front(
+            method, GARDNER_SPACE, 25, objectives=GARDNER, function=gardner_toy, seed=seed
+        )
+        assert history.best is not None and history.best.metrics["c"] <= 0.5
+        return float(history.best.value)  # type: ignore[arg-type]
+
+    seeds = range(3)
+    bayes = [best(Bayes(candidates=256), seed) for seed in seeds]
+    random_search = [best(hp.methods.Random(), seed) for seed in seeds]
+    assert float(np.median(bayes)) < float(np.median(random_search)), (bayes, random_search)
+    assert max(bayes) < -1.9, bayes  # the constrained minimum is -2 at (3π/2, 0)
+
+
+def test_several_objectives_with_constraints_model_the_best_feasible_scalarization() -> None:
+    """ParEGO with constraints (here x >= 0.6): the trials the model keeps (10 of 30)
+    are the best feasible ones first, then a spread; EI's incumbent is the best
+    feasible scalarized loss, not the best one (an infeasible trial's here); and the
+    search stays on the feasible side."""
+    objectives = Objectives(("a", "b"), ("minimize", "maximize"), (Constraint("c", at_least=0.6),))
+
+    def metrics(params: Mapping[str, Value]) -> dict[str, float]:
+        return {**two_objectives(params), "c": float(params["x"])}  # type: ignore[arg-type]
+
+    points = [SQUARE.decode(u) for u in np.random.default_rng(2).random((30, 2))]
+    history = constrained_history(SQUARE, objectives, points, metrics, loss="a")
+    every = _scalarized(history, 1000, np.random.default_rng(0))  # all 30, same weights
+    by_value = sorted((value, n) for n, value in every)
+    best_feasible = [n for _, n in by_value if history.is_feasible(history.trials[n])][:5]
+    assert not history.is_feasible(history.trials[by_value[0][1]])
+    kept = _scalarized(history, 10, np.random.default_rng(0))
+    assert len(kept) == 10 and set(best_feasible) <= {n for n, _ in kept}
+    flags = np.array([history.is_feasible(history.trials[n]) for n, _ in kept])
+    y = np.array([value for _, value in kept])
+    incumbent, order = bayes_module._incumbent(history, kept, y, feasibility.Feasibility((), flags))
+    assert incumbent == dict(every)[best_feasible[0]] > by_value[0][0]
+    assert flags[order[: int(flags.sum())]].all()  # local candidates: feasible ones first
+    late = simulate_front(
+        Bayes(candidates=256, n_startup=4), SQUARE, 16, objectives=objectives, function=metrics
+    )
+    assert sum(float(t.params["x"]) >= 0.55 for t in late.trials[4:]) >= 10  # type: ignore[arg-type]
+    assert late.front() and all(late.is_feasible(late.trials[n]) for n in late.front())
+
+
+def test_constraints_need_the_logei_acquisition() -> None:
+    Bayes().check_objectives(GARDNER)
+    Bayes(acquisition="ucb").check_objectives(Objectives(("loss",), ("minimize",)))
+    with pytest.raises(MethodError, match="acquisition='logei' only, but got acquisition='ucb'"):
+        Bayes(acquisition="ucb").check_objectives(GARDNER)
+
+
+def test_work_per_ask_with_constraints_is_bounded_as_the_study_grows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each constraint's model is fitted on at most FIT_POINTS of the complete trials the
+    objective's model keeps (at most ``max_points``), whatever the size of the study."""
+    sizes: dict[str, list[int]] = {"fit": [], "model": []}
+    original_fit, original_init = gp.fit, gp.GaussianProcess.__init__
+
+    def fit(x: np.ndarray, *args: Any, **kwargs: Any) -> gp.GaussianProcess:
+        sizes["fit"].append(len(x))
+        return original_fit(x, *args, **kwargs)
+
+    def init(self: gp.GaussianProcess, x: np.ndarray, *args: Any) -> None:
+        sizes["model"].append(len(x))
+        original_init(self, x, *args)
+
+    monkeypatch.setattr(gp, "fit", fit)
+    monkeypatch.setattr(gp.GaussianProcess, "__init__", init)
+    points = [SQUARE.decode(u) for u in np.random.default_rng(0).random((600, 2))]
+    history = constrained_history(SQUARE, BOUNDED, points, bounded_metrics)
+    proposal = Bayes(max_points=120, candidates=64).ask(history)
+    assert sizes["fit"] == [bayes_module.FIT_POINTS] * 4  # the objective and 3 constraints
+    assert max(sizes["model"]) == 120
+    assert SQUARE.validate(proposal.params) == proposal.params
+
+
+def test_an_end_to_end_constrained_study_on_a_database(db: Path) -> None:
+    @hp.tune(
+        {"x": hp.Float(0.0, 6.0), "y": hp.Float(0.0, 6.0)},
+        method=Bayes(candidates=256),
+        study="gardner",
+        objective="loss",
+        constraints=[hp.Constraint("c", at_most=0.5)],
+        db=db,
+        seed=0,
+    )
+    def train(x: float, y: float) -> dict[str, float]:
+        return gardner_toy({"x": x, "y": y})
+
+    study = train.optimize(n_trials=15)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 15
+    assert study.best is not None and study.best.metrics["c"] <= 0.5
+    assert all(t.note == "bayes: GP + logei" for t in study.trials[5:])
