@@ -5,6 +5,7 @@ written is one line before the run, not after it."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -282,4 +283,43 @@ def test_multi_objective_quick_scores_every_multi_objective_method_beside_optuna
     assert refused.returncode == 2
     assert refused.stderr.splitlines()[-1].endswith(
         f"--methods: unknown 'nsga3'; known: {', '.join([*own, *optuna, 'optuna-gp'])}"
+    )
+
+
+def test_constrained_quick_scores_the_best_feasible_value_beside_optuna(tmp_path: Path) -> None:
+    """Every row's best feasible value within T never rises with T nor beats the task's
+    known least feasible value; the share of feasible trials is a percentage; bayes runs
+    when its class honours constraints and is otherwise skipped by check_objectives."""
+    pytest.importorskip("optuna")
+    from hpotrack.methods import resolve
+
+    args = ("--quick", "--tasks", "gardner", "--seeds", "1", "--workers", "2")
+    result = run_benchmark("constrained", *args, "--out", str(tmp_path / "c.md"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("\ngardner: ", 1)[1].split("\n\n", 1)[0]
+    assert "subject to c <= 0.5" in table and "least feasible value -2 at (4.712, 0)" in table
+    cells = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ]
+    assert cells[0][1:4] == [f"best feasible at T = {t} (IQR)" for t in (4, 10, 20)]
+    rows = {row[0]: row for row in cells[1:]}
+    ran = ["tpe", "evolution", "random", "optuna-tpe", "optuna-nsga2"]
+    if resolve("bayes").constrained:  # a row in --methods' order
+        ran.insert(3, "bayes")
+        assert list(rows) == ran
+    else:  # skipped rows come last
+        assert list(rows) == [*ran, "bayes"]
+        assert rows["bayes"][1] == "skipped: not constrained in this checkout"
+    for method in ran:
+        bests = [math.inf if c == "none" else float(c) for c in rows[method][1:4]]
+        assert -2 <= bests[2] <= bests[1] <= bests[0], rows[method]  # the best only improves
+        assert 0 <= int(rows[method][6].rstrip("%")) <= 100
+    assert "Overview: median best feasible value" in (tmp_path / "c.md").read_text()
+    refused = run_benchmark("constrained", "--methods", "random,cmaes", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[-1].endswith(
+        "--methods: unknown 'cmaes'; known: tpe, evolution, random, bayes, optuna-tpe, "
+        "optuna-nsga2, optuna-gp"
     )
