@@ -30,6 +30,7 @@ SESSIONS = {
     "methods-lineage": ["docs/methods.md", "docs/lineage.md"],  # lineage reads pbt-demo
     "resuming": ["docs/resuming.md"],
     "objectives": ["docs/objectives.md"],
+    "constraints": ["docs/constraints.md"],
 }
 FILLS = {  # what a page elides -> what runs instead
     "README.md": [

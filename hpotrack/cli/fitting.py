@@ -15,6 +15,7 @@ from hpotrack.text import cut
 SPARE = ("duration", "origin", "trained", "method")
 MIN_PARAMS = 16  # the narrowest folded ``params`` column worth showing
 MIN_NAME = 12  # the narrowest cut study name in the list of studies
+MIN_CONSTRAINTS = 16  # the narrowest cut constraints cell there ("latency_ms <= 1…")
 
 
 def fitted_table(rows: list[dict[str, Any]], names: list[str]) -> str:
@@ -65,8 +66,10 @@ def fit_studies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The list of studies within the terminal: when too wide, the last activity gives
     up its time of day, then long names are cut (to ``MIN_NAME`` at least); when even
     that is too wide (a study with pruned, failed and running trials has a long trials
-    cell), the last activity goes (JSON and CSV keep it) and names are cut only as far
-    as the room left needs. To a pipe or a file, nothing is cut."""
+    cell), the last activity goes (JSON and CSV keep it), long constraints (the
+    ``constraints`` cells of a list with a constrained study) are cut as far as the room
+    left needs (to ``MIN_CONSTRAINTS`` at least), and then names. To a pipe or a file,
+    nothing is cut."""
     if not rows or not on_terminal():
         return rows
     width = terminal_width()
@@ -74,16 +77,24 @@ def fit_studies(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows = [{**row, "last active": row["last active"][:10]} for row in rows]
     if table_width(rows) <= width:
         return rows
-    named = _cut_names(rows, width)
+    named = _cut_column(rows, "study", MIN_NAME, width)
     if table_width(named) <= width:
         return named
-    return _cut_names([without(row, ("last active",)) for row in rows], width)
+    rows = [without(row, ("last active",)) for row in rows]
+    if "constraints" in rows[0] and table_width(rows) > width:
+        rows = _cut_column(rows, "constraints", MIN_CONSTRAINTS, width)
+    return _cut_column(rows, "study", MIN_NAME, width)
 
 
-def _cut_names(rows: list[dict[str, Any]], width: int) -> list[dict[str, Any]]:
-    """``rows`` with study names cut to what ``width`` leaves them (``MIN_NAME`` at least)."""
-    room = max(MIN_NAME, width - table_width([without(row, ("study",)) for row in rows]) - 2)
-    return [{**row, "study": cut(row["study"], room)} for row in rows]
+def _cut_column(
+    rows: list[dict[str, Any]], column: str, minimum: int, width: int
+) -> list[dict[str, Any]]:
+    """``rows`` with the text of ``column`` cut to what ``width`` leaves it (``minimum``
+    at least); its empty cells (None) stay."""
+    room = max(minimum, width - table_width([without(row, (column,)) for row in rows]) - 2)
+    return [
+        {**row, column: None if row[column] is None else cut(row[column], room)} for row in rows
+    ]
 
 
 def _param_text(row: dict[str, Any], names: list[str]) -> str:

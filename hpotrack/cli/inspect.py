@@ -15,6 +15,7 @@ from tabulate import tabulate
 from hpotrack import checkpoints, views
 from hpotrack import lineage as lineage_of
 from hpotrack.budget import Budget
+from hpotrack.cli import feasibility
 from hpotrack.cli.common import (
     WIDTH,
     cli,
@@ -67,7 +68,9 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     children, where and with which code it ran (run from a notebook's cells: that
     notebook, when its kernel knows it, and the kernel's command line as the shell's),
     and the traceback of a failed trial; a running trial whose worker is gone (killed,
-    say) says so.
+    say) says so. With constraints, each one with the trial's value and whether it
+    holds (JSON: "feasible", "violation" and "constraints", a list of {"metric",
+    "at_most", "at_least", "value", "met"}).
     With --schedule, its hyperparameter schedule too (JSON: "schedule", each
     hyperparameter's list of {"from_step", "value"}).
     """
@@ -84,7 +87,8 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     if fmt == "json":
         curve = {n: [{"step": s, "value": v} for s, v in p] for n, p in curves.items()}
         kids = [{"child": child, **edge_dict(edge)} for child, edge in children]
-        data = {"study": opened.name, **record.to_dict(), "curve": curve, "children": kids}
+        data = {"study": opened.name, **record.to_dict(), **feasibility.as_json(opened, record)}
+        data |= {"curve": curve, "children": kids}
         data["checkpoints"] = [
             {"step": c.step, "bytes": c.size, "path": str(root / c.path), "exists": present}
             for c, present in zip(saved, on_disk, strict=True)
@@ -124,6 +128,9 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
         lines += _section("Schedule (from step: value)", _pairs(_steps(schedule)))
     metrics = ((k, unambiguous(v) if isinstance(v, str) else v) for k, v in record.metrics.items())
     lines += _section("Metrics", _pairs(metrics))
+    if opened.optimizing.constrained:
+        title = feasibility.title(opened, record)
+        lines += _section(title, _pairs(feasibility.pairs(opened, record)))
     lines += _section("Curves", [line for n, p in curves.items() for line in _curve_lines(n, p)])
     checks = sorted(record.checks.items())  # the objective where the method decided
     if checks:
@@ -332,6 +339,11 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
     trials no other beats on every objective) is shown instead, a row per trial by
     number; --format json prints {"study", "objectives": {name: direction}, "front":
     [{"number", "values": {name: value}, "params", "metrics"}, ...]}.
+
+    With constraints (constraints= of @hp.tune), only a trial that meets them all can be
+    best or on the front; the table lists each constraint with the trial's value, and
+    --format json adds "feasible", "violation" (0.0) and "constraints" as trial prints
+    them. With none feasible yet, best says so and exits 2.
     """
     opened = study_of(ctx, study)
     if opened.optimizing.is_multi:
@@ -340,7 +352,8 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
     record = opened.best
     data = {"study": opened.name, "number": record.number, "value": record.value}
     if fmt == "json":
-        echo_json({**data, "params": dict(record.params), "metrics": dict(record.metrics)})
+        data |= {"params": dict(record.params), "metrics": dict(record.metrics)}
+        echo_json({**data, **feasibility.as_json(opened, record)})
         return
     data["value"] = _exact(record.value)
     data["objective"] = f"{opened.objective} ({opened.direction})"
@@ -349,6 +362,8 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
     others = [(k, _exact(v)) for k, v in record.metrics.items() if k != opened.objective]
     if others:
         lines += ["metrics", *_pairs(others)]
+    if opened.optimizing.constrained:  # all met: only a feasible trial is best
+        lines += ["constraints", *_pairs(feasibility.pairs(opened, record))]
     click.echo("\n".join(lines))
 
 
@@ -377,7 +392,7 @@ def _front(study: Study, fmt: str) -> None:
     click.echo(
         f"study {study.name!r} optimizes {study.optimizing.describe()}: "
         f"{plural(len(front), 'trial')} on its Pareto front (none of them beaten on every "
-        "objective by another trial)"
+        "objective by another trial)" + _among_feasible(study)
     )
     columns = param_columns(study)  # a parameter named like an objective: param_<name>
     rows = [
@@ -389,6 +404,14 @@ def _front(study: Study, fmt: str) -> None:
         for t in front
     ]
     click.echo(table(rows))
+
+
+def _among_feasible(study: Study) -> str:
+    """What the line above a front adds for a study with constraints: only trials that
+    meet them are on it."""
+    if not study.optimizing.constrained:
+        return ""
+    return f", among the trials that meet {study.optimizing.describe_constraints()}"
 
 
 def _param_pairs(space: Space, params: Mapping[str, Value]) -> list[tuple[str, object]]:

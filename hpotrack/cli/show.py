@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from hpotrack.budget import Budget
+from hpotrack.cli import feasibility
 from hpotrack.cli.common import (
     CliError,
     WholeNumber,
@@ -25,21 +26,17 @@ from hpotrack.cli.common import (
     study_of,
     terminal_width,
     user_errors,
-    when,
 )
 from hpotrack.cli.fitting import empty_columns, fit_studies, fitted_table, without
+from hpotrack.cli.study_list import STUDY_COLUMNS, latest_proposed, study_rows
 from hpotrack.limits import stored
 from hpotrack.lineage import finals, segment_of
-from hpotrack.records import Origin, TrialRecord, TrialState
-from hpotrack.store import Proposed, Store, StudyRow
+from hpotrack.records import TrialRecord, TrialState
 from hpotrack.study import Study
-from hpotrack.text import auto_choice, plural
+from hpotrack.text import plural
 
 # only budget studies have them: no column of - otherwise
 BUDGET_COLUMNS = ("step", "budget", "trained", "rung", "bracket")
-# origins of trials whose note is not what the method says of a new configuration
-NOT_PROPOSED = tuple(o.value for o in (Origin.PROMOTED, Origin.ENQUEUED, Origin.MANUAL,
-                                       Origin.RETRIED))  # fmt: skip
 
 
 @cli.command()
@@ -64,7 +61,8 @@ NOT_PROPOSED = tuple(o.value for o in (Origin.PROMOTED, Origin.ENQUEUED, Origin.
     default=None,
     help="Order of the trials shown (default: best first with --top, else by number). "
     "Best first: complete trials by value (of a population, the members' latest segments "
-    "first, as best ranks them), then pruned ones, those stopped at a later step first.",
+    "first, as best ranks them; with constraints, those that meet them first, then the "
+    "others by violation), then pruned ones, those stopped at a later step first.",
 )
 @format_option()
 @click.pass_context
@@ -100,6 +98,14 @@ def show(
     its rung (the last one checked; the line above the table says at which steps the
     rungs reached so far checked trials) and bracket.
 
+    With constraints (constraints= of @hp.tune, named on the line above the table), a
+    trial's feasible cell says whether it meets them all (yes or no; blank for a trial
+    that did not complete; JSON and CSV: true, false or null) and its violation how far
+    it misses them, summed over them (0 when feasible). The list of studies then has a
+    constraints column ("latency_ms <= 10"; null for a study without), and a study's
+    best is its best feasible trial's value ("none feasible" when no complete trial
+    meets them).
+
     Parameters named like a column (state, value, ...) show as param_<name>. One a
     trial left inactive (when=) is a blank cell, and JSON leaves its key out; the
     Choice option None reads None (JSON: null). A method column (auto's choice reads
@@ -121,7 +127,7 @@ def show(
                 "study: give its name (hpotrack show STUDY ...); without one, show lists "
                 "the studies"
             )
-        rows = _study_rows(store_of(ctx), compact=fmt == "table")
+        rows = study_rows(store_of(ctx), compact=fmt == "table")
         emit(fit_studies(rows) if fmt == "table" else rows, fmt, STUDY_COLUMNS)
         return
     opened = study_of(ctx, study)
@@ -135,6 +141,9 @@ def show(
         click.echo(f"seed: {opened.seed}")  # what repeats the search (docs/resuming.md)
         if opened.optimizing.is_multi:  # front: the trials no other beats on every one
             click.echo(f"objectives: {opened.optimizing.describe()}; * marks the Pareto front")
+        if opened.optimizing.constrained:  # what feasible means here
+            constraints = opened.optimizing.describe_constraints()
+            click.echo(f"constraints: {constraints}; violation: how far a trial misses them")
         if opened.budget is not None:
             click.echo(_budget_line(opened, opened.budget))
         last_stops = stored(opened.last_stops)
@@ -182,14 +191,6 @@ def _dropped_columns(study: Study, rows: list[dict[str, Any]]) -> set[str]:
     return dropped
 
 
-def latest_proposed(store: Store, study_id: int) -> Proposed | None:
-    """What the method noted of the latest configuration it proposed, and which method
-    that was (one query along the number index): not of a promotion, nor of a trial the
-    user queued or ran, nor of a retry, whose notes are not the method's say on a new
-    configuration."""
-    return store.latest_proposed(study_id, besides=NOT_PROPOSED)
-
-
 def _method_line(note: str) -> str:
     """``method: <note>``, wrapped at spaces to the width of a terminal (auto's choice
     with bohb's note runs past 100 columns); whole to a pipe or a file."""
@@ -234,8 +235,8 @@ def _top_complete(
     before any pruned one, so they are its choice); otherwise None: every trial is read."""
     if top is None or (states and TrialState.COMPLETE.value not in states):
         return None
-    if study.optimizing.is_multi:  # the front first: every complete trial is read
-        return None
+    if study.optimizing.is_multi or study.optimizing.constrained:
+        return None  # the front, or the feasible trials, first: every complete trial is read
     found = study.store.best_complete(study.id, study.direction, top)
     population = any(segment_of(t) is not None for t in found)  # its finals rank first
     return found if len(found) == top and not population else None
@@ -247,7 +248,8 @@ def _chosen(
     """The trials to show, in order: with ``top``, the N best of those with a value (a
     failed trial is never among the best), then ordered by ``sort`` (default: best first
     with ``top``, else by number). With several objectives, best first is the Pareto
-    front first, each part by the first objective."""
+    front first, each part by the first objective; with constraints, the feasible
+    trials first."""
     if top:  # best first already
         listed = _best_first([t for t in listed if _ranked(t)], study)[:top]
     elif sort == "best":
@@ -255,98 +257,6 @@ def _chosen(
     if (sort or ("best" if top else "number")) == "number":
         return sorted(listed, key=lambda t: t.number)
     return listed
-
-
-STUDY_COLUMNS = (
-    "study",
-    "method",
-    "direction",
-    "budget",
-    "trials",
-    *(state.value for state in TrialState),
-    "running_worker_gone",
-    "best",
-    "front",
-    "last_activity",
-)  # the list of studies in JSON and CSV (a CSV of no studies still has them)
-
-
-def _study_rows(store: Store, *, compact: bool) -> list[dict[str, Any]]:
-    """One row per study; ``compact`` folds the per-state counts into one column."""
-    rows = []
-    for row in store.list_studies():
-        study = Study(store, row)
-        summary = store.summary(row.id)  # one pass in SQLite, not every trial read
-        total = sum(summary.counts.values())
-        # no trial started yet (none, or only queued ones): active since its creation
-        last = row.created if summary.last_active is None else summary.last_active
-        counts = {state.value: n for state, n in summary.counts.items()}
-        running = summary.running
-        gone = len(study.workers_gone(running)) if running else 0
-        multi = study.optimizing.is_multi
-        best = study.best if summary.counts[TrialState.COMPLETE] and not multi else None
-        best_value: float | str | None = None if best is None else best.value
-        direction = ", ".join(study.directions)
-        front = len(study.best_trials) if multi else None  # its size: None for one objective
-        if front and compact:
-            best_value = f"front of {front}"
-        if compact:  # 80 columns: states folded into one cell, minutes are enough
-            labels = {"running": f"running ({gone} with the worker gone)"} if gone else {}
-            states = ", ".join(f"{n} {labels.get(s, s)}" for s, n in counts.items() if n)
-            rows.append(
-                {
-                    "study": row.name,
-                    "method": _method_cell(store, row),
-                    "goal": ",".join(d[:3] for d in study.directions),
-                    "trials": f"{total}: {states or 'none'}",
-                    "best": best_value,
-                    "last active": (when(last) or "")[:16],
-                }
-            )
-            continue
-        rows.append(
-            {
-                "study": row.name,
-                "method": method_name(row.method),
-                "direction": direction,
-                "budget": budget_text(study.budget),
-                "trials": total,
-                **counts,
-                "running_worker_gone": gone,
-                "best": best_value,
-                "front": front,
-                "last_activity": when(last),
-            }
-        )
-    return rows
-
-
-def _method_cell(store: Store, row: StudyRow) -> str:
-    """The study's method in the table of studies: ``auto`` with the method it chose
-    for its latest configuration, ``auto (tpe)`` (one indexed query per ``auto``
-    study), else :func:`method_name`. JSON and CSV keep the stored name."""
-    name = method_name(row.method)
-    if name != "auto":
-        return name
-    latest = latest_proposed(store, row.id)
-    if latest is None:
-        return name
-    if latest.method is None:  # stored before trials named their method: its note says
-        chosen = auto_choice(latest.note)
-    else:  # None when proposed before the study was reopened with auto
-        chosen = latest.method if latest.chosen_by == name else None
-    return name if chosen is None else f"{name} ({chosen})"
-
-
-def method_name(stored: dict[str, Any]) -> str:
-    """A study's method in one word, with its pruner where it has one: ``random+median``
-    (random, tpe, bayes and evolution take a ``pruner=``). Read from the method as stored
-    (``{"name", "options"}``, a pruner ``{"type", ...}``), not rebuilt: listing the
-    studies imports none of the methods, nor needs the code of one the user registers."""
-    options = stored.get("options")
-    pruner = options.get("pruner") if isinstance(options, dict) else None
-    tag = pruner.get("type") if isinstance(pruner, dict) else None
-    return str(stored.get("name")) if tag is None else f"{stored.get('name')}+{tag}"
 
 
 TRIAL_COLUMNS = (
@@ -369,7 +279,7 @@ def param_columns(study: Study) -> dict[str, str]:
     the trial columns (a parameter called ``value`` must not hide the objective), with
     more ``param_`` in front while that is taken too (``value`` beside ``param_value``)."""
     columns: dict[str, str] = {}
-    reserved = {*TRIAL_COLUMNS, *objective_columns(study).values()}
+    reserved = {*TRIAL_COLUMNS, *objective_columns(study).values(), *feasibility.columns(study)}
     if study.optimizing.is_multi:
         reserved.add(FRONT)
     taken = reserved | set(study.space)
@@ -384,11 +294,11 @@ def param_columns(study: Study) -> dict[str, str]:
 
 def objective_columns(study: Study) -> dict[str, str]:
     """Each objective's column: ``value`` for a study of one; with several, each its
-    metric's name (``objective_<name>`` where that is a trial column or :data:`FRONT`,
-    the column after them that marks the trials on the Pareto front)."""
+    metric's name (``objective_<name>`` where that is a trial column, :data:`FRONT`, the
+    column after them that marks the trials on the Pareto front, or a constraint's)."""
     if not study.optimizing.is_multi:
         return {study.objective: "value"}
-    others = {*TRIAL_COLUMNS, FRONT} - {"value"}
+    others = {*TRIAL_COLUMNS, FRONT, *feasibility.columns(study)} - {"value"}
     return {m: f"objective_{m}" if m in others else m for m in study.objectives}
 
 
@@ -401,6 +311,7 @@ def trial_columns(study: Study) -> list[str]:
     values = list(objective_columns(study).values())
     if study.optimizing.is_multi:
         values.append(FRONT)
+    values += feasibility.columns(study)
     return [number, state, *values, *param_columns(study).values(), *rest]
 
 
@@ -425,6 +336,7 @@ def _trial_rows(study: Study, trials: list[TrialRecord], fmt: str) -> list[dict[
             row[FRONT] = (
                 ("*" if trial.number in front else "") if compact else trial.number in front
             )
+        row.update(feasibility.cells(study, trial, compact=compact))
         for name, column in columns.items():
             if name not in trial.params:  # inactive
                 if fmt != "json":
@@ -473,18 +385,21 @@ def _ranked(trial: TrialRecord) -> bool:
 def _best_first(trials: list[TrialRecord], study: Study) -> list[TrialRecord]:
     """Complete trials by value, in a population (PBT) the members' latest segments
     first (what ``best`` ranks: a member trained on from its earlier ones), with several
-    objectives the Pareto front first; then pruned ones, those stopped at a later step
-    first (their values are comparable only at equal steps), by value; then the rest by
-    number."""
+    objectives the Pareto front first, with constraints those that meet them first, then
+    the others by how far they miss (:meth:`History.rank_key`'s order); then pruned
+    ones, those stopped at a later step first (their values are comparable only at equal
+    steps), by value; then the rest by number."""
     sign = 1.0 if study.direction == "minimize" else -1.0  # the first objective's
     multi = study.optimizing.is_multi
     final = _front(trials, study) if multi else {t.number for t in finals(trials)}
 
-    def key(trial: TrialRecord) -> tuple[int, int, float, int]:
+    def key(trial: TrialRecord) -> tuple[int, int, float, float, int]:
         if trial.value is None or not _ranked(trial):  # the check narrows for mypy
-            return (2, 0, math.inf, trial.number)
+            return (2, 0, 0.0, math.inf, trial.number)
+        value = sign * trial.value
         if trial.state is TrialState.COMPLETE:
-            return (0, int(trial.number not in final), sign * trial.value, trial.number)
-        return (1, -max(trial.checks, default=0), sign * trial.value, trial.number)
+            missed = feasibility.rank(study, trial)
+            return (0, int(trial.number not in final), missed, value, trial.number)
+        return (1, -max(trial.checks, default=0), 0.0, value, trial.number)
 
     return sorted(trials, key=key)
