@@ -30,6 +30,16 @@ draw as many as it likes (matplotlib's "embedding" guide: figures without pyplot
   process (``host:pid``), coloured by state: what several processes on one study did
   (Optuna's ``plot_timeline``, by worker instead of by trial).
 
+In a study with constraints (``@hp.tune(..., constraints=[hp.Constraint(...)])``) the
+answer drawn is the constrained one: the history's best so far, the best trial marked
+by params and slice, and the Pareto front are those of the trials that meet every
+constraint (:attr:`Study.best`, :attr:`Study.best_trials`). Complete trials that miss
+one are drawn hollow (dashed and grey in params) under one legend key, "misses a
+constraint (k)", in every kind that draws trials as points or lines; each title has a
+line with the constraints, or, before any trial meets them, "no trial meets the
+constraints yet", and then no best is drawn. A study without constraints is drawn as
+ever.
+
 Every function takes ``progress``, called with a number of trials as they are read (the
 counts add up to ``len(study.trials)``), for a progress bar on long plots.
 

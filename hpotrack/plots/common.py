@@ -1,10 +1,11 @@
 """What every plot kind shares: the error, the matplotlib check, reading a study's trials
-and their values, and a figure made without pyplot."""
+and their values, which of them miss the study's constraints, and a figure made without
+pyplot."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +19,8 @@ from hpotrack.text import cut_middle
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.collections import PathCollection
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure, SubFigure
     from matplotlib.legend import Legend
 
@@ -30,6 +33,7 @@ STATE_COLOURS = {
     TrialState.QUEUED: "0.75",
 }
 Progress = Callable[[int], None]
+RGBA = tuple[float, float, float, float]
 DRAWABLE = 1e300
 """Largest magnitude drawn: an axis spanning beyond the float range breaks matplotlib, and
 values this large are diverged runs (treated like NaN and infinity: counted, not drawn)."""
@@ -125,13 +129,74 @@ def best_index(
     done: Sequence[TrialRecord],
     values: npt.NDArray[np.float64],
     direction: str,
-) -> int:
+    infeasible: Collection[int] = frozenset(),
+) -> int | None:
     """The position in ``done`` (complete trials, with their ``values``) of the study's
-    best result: the best value, but in a population (PBT) the best member's latest
-    segment, as ``hpotrack best`` says, not a segment its member trained on from."""
-    best = int(np.argmin(values) if direction == "minimize" else np.argmax(values))
+    best result, as :attr:`Study.best` says: the best value among the trials whose numbers
+    are not ``infeasible`` (:func:`infeasible_numbers`), but in a population (PBT) the
+    best member's latest segment, as ``hpotrack best`` says, not a segment its member
+    trained on from. None when every one of ``done`` misses a constraint."""
+    allowed = np.array([t.number not in infeasible for t in done], dtype=bool)
+    if not allowed.any():
+        return None
+    signed = values if direction == "minimize" else -values
+    best = int(np.argmin(np.where(allowed, signed, np.inf)))  # the first on a tie
     kept = best_result(trials, done[best], direction)
     return next((i for i, t in enumerate(done) if t is kept), best)
+
+
+# --- constraints -------------------------------------------------------------------------------
+
+MISSES = "misses a constraint"
+"""The legend's key of the complete trials that miss a constraint, drawn hollow."""
+
+
+def infeasible_numbers(study: Study, trials: Iterable[TrialRecord]) -> frozenset[int]:
+    """The numbers of the complete ``trials`` that miss one of the study's constraints
+    (``not study.is_feasible(trial)``, read from each trial's metrics here rather than
+    by a query per trial); empty for a study without constraints."""
+    optimizing = study.optimizing
+    if not optimizing.constrained:
+        return frozenset()
+    return frozenset(
+        t.number
+        for t in trials
+        if t.state is TrialState.COMPLETE and optimizing.violation(t.metrics) > 0.0
+    )
+
+
+def misses_label(count: int, note: str = "") -> str:
+    """The key of ``count`` trials drawn hollow: "misses a constraint (3)", with a
+    ``note`` after the count ("; 1 diverged, not drawn")."""
+    return f"{MISSES} ({count}{note})"
+
+
+def constraint_note(
+    study: Study, trials: Iterable[TrialRecord], infeasible: Collection[int]
+) -> str | None:
+    """The title's note of a study with constraints: "subject to latency <= 10", or when
+    none of the complete ``trials`` meets them (all are ``infeasible``), "no trial meets
+    the constraints yet (latency <= 10)": why no best is marked. None without them."""
+    if not study.optimizing.constrained:
+        return None
+    rules = study.optimizing.describe_constraints()
+    if any(t.state is TrialState.COMPLETE and t.number not in infeasible for t in trials):
+        return f"subject to {rules}"
+    return f"no trial meets the constraints yet ({rules})"
+
+
+def hollow(
+    ax: Axes,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    colours: str | Sequence[RGBA],
+    label: str,
+    size: float = 18,
+) -> PathCollection:
+    """The trials that miss a constraint: rings of their ``colours`` (one, or one per
+    point), hollow where the others are filled, so they read as tried but no answer."""
+    return ax.scatter(x, y, s=size, facecolors="none", edgecolors=colours, linewidths=1.0,
+                      label=label, zorder=2)  # fmt: skip
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -182,21 +247,22 @@ def drawn_points(ax: Axes) -> int:
     return sum(int(np.shape(points)[0]) for points in arrays)
 
 
-def title(ax: Axes, main: str, detail: str | None = None) -> None:
-    """A title, and a smaller line of detail under it; each line cut to what fits the
-    figure's width (:func:`hpotrack.text.cut_middle`)."""
-    ax.set_title(_fitted(ax.figure, main, detail), fontsize="medium")
+def title(ax: Axes, main: str, *details: str | None) -> None:
+    """A title, and a line under it for each of the ``details`` that is not None (the
+    note on a study's constraints has its own, so a long detail does not cut it); each
+    line cut to what fits the figure's width (:func:`hpotrack.text.cut_middle`)."""
+    ax.set_title(_fitted(ax.figure, main, details), fontsize="medium")
 
 
-def figure_title(fig: Figure, main: str, detail: str | None = None) -> None:
+def figure_title(fig: Figure, main: str, *details: str | None) -> None:
     """:func:`title` over the whole figure, for a grid of panels that each have their own."""
-    fig.suptitle(_fitted(fig, main, detail), fontsize="medium")
+    fig.suptitle(_fitted(fig, main, details), fontsize="medium")
 
 
-def _fitted(fig: Figure | SubFigure, main: str, detail: str | None) -> str:
+def _fitted(fig: Figure | SubFigure, main: str, details: Sequence[str | None]) -> str:
     """The title's lines, each cut to what fits the figure's width."""
     fits = int(TITLE_CHARS_PER_INCH * fig.bbox.width / fig.dpi)
-    return "\n".join(cut_middle(line, fits) for line in (main, detail) if line is not None)
+    return "\n".join(cut_middle(line, fits) for line in (main, *details) if line is not None)
 
 
 def whole_x(ax: Axes) -> None:
@@ -235,3 +301,12 @@ def log_if_wide(ax: Axes, values: Sequence[float]) -> None:
     elif is_wide_below_zero(values):
         ax.set_yscale("symlog", linthresh=-max(values))
         ax.autoscale_view(scalex=False)  # the linear limits stay otherwise: 5% above 0
+
+
+def mapped_colours(cmap: str, norm: Normalize, values: npt.ArrayLike) -> list[RGBA]:
+    """The colours of ``values`` on colour map ``cmap`` scaled by ``norm``, for points
+    drawn :func:`hollow`, whose rings a scatter's own colour mapping cannot colour."""
+    from matplotlib import colormaps
+
+    rgba = np.asarray(colormaps[cmap](norm(values)), dtype=np.float64)
+    return [(r, g, b, a) for r, g, b, a in rgba.tolist()]

@@ -1,9 +1,10 @@
 """The history figure: every trial's objective by number with the best so far (Optuna's
-``plot_optimization_history``), pruned and failed trials marked."""
+``plot_optimization_history``), pruned and failed trials marked, and trials that miss a
+constraint drawn hollow (the best so far is the best of those that meet them)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from hpotrack.lineage import segment_of
@@ -12,10 +13,14 @@ from hpotrack.plots.common import (
     STATE_COLOURS,
     PlotError,
     Progress,
+    constraint_note,
     first_of,
     has_value,
+    hollow,
+    infeasible_numbers,
     legend,
     log_if_wide,
+    misses_label,
     new_axes,
     read_trials,
     title,
@@ -32,8 +37,10 @@ if TYPE_CHECKING:
 
 def history(study: Study, *, progress: Progress | None = None) -> Figure:
     """The objective of each trial by number, the best so far as a step line; pruned trials
-    (at the budget they stopped at) and failed ones (at the bottom) marked. With several
-    objectives, the first (each trial's ``value``), as its label says."""
+    (at the budget they stopped at) and failed ones (at the bottom) marked. Complete
+    trials that miss a constraint are hollow, and the best so far is that of the trials
+    that meet them (:attr:`Study.best`). With several objectives, the first (each
+    trial's ``value``), as its label says."""
     trials = read_trials(study, progress)
     failed = [t.number for t in trials if t.state is TrialState.FAILED]
     ended = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
@@ -45,11 +52,14 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
             f"all diverged (NaN, infinite or {BEYOND_DRAWABLE})"
         )
     fig, ax = new_axes()
+    infeasible = infeasible_numbers(study, trials)
     for state, marker in ((TrialState.PRUNED, "x"), (TrialState.COMPLETE, "o")):
         done = [t for t in trials if t.state is state and has_value(t)]
-        # pruned trials whose last report was NaN or infinite: no point to draw, counted
+        # trials whose last report was NaN or infinite: no point to draw, counted
         diverged = sum(t.state is state and not has_value(t) for t in trials)
         note = f"; {diverged} diverged, not drawn" if diverged else ""
+        misses = [t for t in done if t.number in infeasible]
+        done = [t for t in done if t.number not in infeasible]
         if done:
             ax.scatter(
                 [t.number for t in done],
@@ -60,6 +70,10 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
                 label=f"{state.value} ({len(done)}{note})",
                 zorder=3,
             )
+        if misses:  # the diverged counted here when no trial that meets them is drawn
+            label = misses_label(len(misses), "" if done else note)
+            x, y = [t.number for t in misses], [value_of(t) for t in misses]
+            hollow(ax, x, y, STATE_COLOURS[state], label)
     if failed:
         ax.scatter(
             failed,
@@ -72,7 +86,7 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
             clip_on=False,
             zorder=3,
         )
-    steps, best = _best_so_far(trials, study.direction)
+    steps, best = _best_so_far(trials, study.direction, infeasible)
     if len(steps) > 1:  # one point draws no line, but its key in the legend said it did
         # over the points: thousands of them hid it where it runs, among the best values
         population = any(segment_of(t) is not None for t in trials)  # its best can get worse
@@ -93,6 +107,7 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
         ax,
         f"{cut_middle(study.name)}: {objective} per trial ({study.direction})",
         "; ".join(note for note in (missing, _unfinished(trials)) if note) or None,
+        constraint_note(study, trials, infeasible),
     )
     legend(ax)
     return fig
@@ -109,17 +124,22 @@ def _unfinished(trials: Sequence[TrialRecord]) -> str | None:
     return f"{', '.join(counts)}: not drawn yet" if counts else None
 
 
-def _best_so_far(trials: Sequence[TrialRecord], direction: str) -> tuple[list[int], list[float]]:
-    """The study's best after each complete trial, to the last trial's number: what
-    ``Study.best`` said then (:func:`hpotrack.lineage.best_result`), so in a population
-    (PBT) the best of each member's latest segment, not a mid-run segment its member
-    trained on from (the line drew one, and ended apart from ``hpotrack best``)."""
+def _best_so_far(
+    trials: Sequence[TrialRecord], direction: str, infeasible: Collection[int] = frozenset()
+) -> tuple[list[int], list[float]]:
+    """The study's best after each complete trial that meets the constraints (its number
+    not ``infeasible``), to the last trial's number: what ``Study.best`` said then
+    (:func:`hpotrack.lineage.best_result`), so in a population (PBT) the best of each
+    member's latest segment, not a mid-run segment its member trained on from (the line
+    drew one, and ended apart from ``hpotrack best``). Empty before one meets them."""
     numbers: list[int] = []
     values: list[float] = []
     alone: float | None = None  # the best complete trial outside a population
     members: dict[tuple[str, int], float] = {}  # each member's latest complete segment
     for trial in trials:
         if trial.state is TrialState.COMPLETE and has_value(trial):
+            if trial.number in infeasible:
+                continue
             value = value_of(trial)
             segment = segment_of(trial)
             if segment is not None:

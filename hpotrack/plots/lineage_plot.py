@@ -1,6 +1,7 @@
 """The lineage figure: for population-based training, members' segments over steps and the
 exploit jumps between them (Jaderberg et al. 2017, fig. 5); for other studies, the parent
--> child graph by trial number, edges coloured by kind."""
+-> child graph by trial number, edges coloured by kind, complete trials that miss a
+constraint drawn hollow."""
 
 from __future__ import annotations
 
@@ -15,13 +16,17 @@ from hpotrack.plots.common import (
     STATE_COLOURS,
     PlotError,
     Progress,
+    constraint_note,
     faint,
     first_of,
     has_value,
+    hollow,
+    infeasible_numbers,
     is_wide,
     is_wide_below_zero,
     legend,
     log_if_wide,
+    misses_label,
     new_axes,
     read_trials,
     title,
@@ -196,16 +201,13 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
         floor = low - 0.08 * ((high - low) or 1.0)
     y = {t.number: value_of(t) if has_value(t) else floor for t in trials}
     linked = {n for t in trials for e in t.parents for n in (e.parent, t.number)}
+    infeasible = infeasible_numbers(study, trials)
     for state in TrialState:
-        group = [t.number for t in trials if t.state is state]
-        label = f"{state.value} ({len(group)})"
-        for on_edge, size, alpha in ((True, 14, 1.0), (False, 5, UNLINKED_ALPHA)):
-            drawn = [n for n in group if (n in linked) is on_edge]
-            if drawn:
-                colour = STATE_COLOURS[state]
-                ys = [y[n] for n in drawn]
-                ax.scatter(drawn, ys, s=size, color=colour, alpha=alpha, label=label)
-                label = "_"  # one legend entry per state
+        group = [t.number for t in trials if t.state is state and t.number not in infeasible]
+        _nodes(ax, group, y, linked, STATE_COLOURS[state], f"{state.value} ({len(group)})")
+        if state is TrialState.COMPLETE and infeasible:
+            misses = sorted(infeasible)
+            _nodes(ax, misses, y, linked, STATE_COLOURS[state], misses_label(len(misses)), True)
     edges: dict[str, list[tuple[int, int]]] = {}
     for trial in trials:
         for edge in trial.parents:
@@ -230,11 +232,35 @@ def _graph(study: Study, trials: Sequence[TrialRecord]) -> Figure:
         ax,
         f"{cut_middle(study.name)}: lineage",
         f"parent -> child edges by trial number{how}, coloured by kind",
+        constraint_note(study, trials, infeasible),
     )
     for handle in legend(ax).legend_handles:  # opaque: many edges' alpha made their keys vanish
         if handle is not None:
             handle.set_alpha(1.0)
     return fig
+
+
+def _nodes(
+    ax: Axes,
+    numbers: Sequence[int],
+    y: dict[int, float],
+    linked: set[int],
+    colour: str,
+    label: str,
+    misses: bool = False,
+) -> None:
+    """Trials ``numbers`` at (number, ``y``) in ``colour``, one legend entry ``label``:
+    those on an edge (in ``linked``) full size, the others small and faint; hollow when
+    they are trials that miss a constraint."""
+    for on_edge, size, alpha in ((True, 14, 1.0), (False, 5, UNLINKED_ALPHA)):
+        drawn = [n for n in numbers if (n in linked) is on_edge]
+        if drawn:
+            ys = [y[n] for n in drawn]
+            if misses:
+                hollow(ax, drawn, ys, colour, label, size=size).set_alpha(alpha)
+            else:
+                ax.scatter(drawn, ys, s=size, color=colour, alpha=alpha, label=label)
+            label = "_"  # one legend entry per group
 
 
 def _edges(

@@ -1,5 +1,6 @@
 """The params figure: parallel coordinates of the parameters in the unit-cube encoding the
-methods use and the objective, each line coloured by its value (Inselberg 1985)."""
+methods use and the objective, each line coloured by its value (Inselberg 1985); trials
+that miss one of the study's constraints grey and dashed, never the best."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from hpotrack.plots.common import (
     Progress,
     best_index,
     best_label,
+    constraint_note,
     first_of,
+    infeasible_numbers,
     is_wide,
     is_wide_below_zero,
+    misses_label,
     new_axes,
     read_trials,
     require_complete,
@@ -51,8 +55,10 @@ INACTIVE_ROW = -0.1  # where a line crosses the axis of a parameter its trial le
 def params(study: Study, *, progress: Progress | None = None) -> Figure:
     """Parallel coordinates: one vertical axis per parameter (its unit-cube encoding, with
     its values labelled) and one for the objective; a line per complete trial coloured by
-    its value, the best in red, pruned trials in grey underneath. With several objectives,
-    the first (each trial's ``value``), as the colour bar and the best's key say."""
+    its value, the best in red, pruned trials in grey underneath; complete trials that
+    miss a constraint dashed in grey, and the best the best of those that meet them. With
+    several objectives, the first (each trial's ``value``), as the colour bar and the
+    best's key say."""
     trials = read_trials(study, progress)
     from matplotlib.cm import ScalarMappable
     from matplotlib.collections import LineCollection
@@ -77,9 +83,17 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
         grey_lines = LineCollection(segments, colors="0.8", linewidths=0.6, zorder=1, label=label)
         ax.add_collection(grey_lines)
     segments = [np.column_stack([x, [*row, v]]) for row, v in zip(cube, scaled, strict=True)]
+    infeasible = infeasible_numbers(study, done)
+    misses = np.array([t.number in infeasible for t in done], dtype=bool)
+    if misses.any():  # on the objective's axis, but in no colour of it: they are no answer
+        label = misses_label(int(misses.sum()))
+        dashed = [segments[i] for i in np.flatnonzero(misses)]
+        ax.add_collection(LineCollection(dashed, colors="0.6", linewidths=0.8, linestyles="--",
+                                         zorder=1, label=label))  # fmt: skip
     norm = _colour_scale(low, high, log=log, negative=negative)
     # the best drawn last, on top: in trial order, 5,000 lines buried the good region
     worst_first = np.argsort(-values if study.direction == "minimize" else values, kind="stable")
+    worst_first = worst_first[~misses[worst_first]]
     lines = LineCollection(
         [segments[i] for i in worst_first],
         array=values[worst_first],
@@ -89,18 +103,21 @@ def params(study: Study, *, progress: Progress | None = None) -> Figure:
     )
     lines.set_alpha(0.8 if len(done) <= 100 else 0.4)
     ax.add_collection(lines)
-    best = best_index(trials, done, values, study.direction)
-    ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=best_label(study, done[best]))
+    best = best_index(trials, done, values, study.direction, infeasible)
+    if best is not None:
+        ax.plot(x, segments[best][:, 1], color="C3", lw=2.2, label=best_label(study, done[best]))
     if high > low:  # a constant objective has no range: a colour bar would invent one
         # its own mappable: the lines' faintness (over 100 trials) paled the whole scale
         scale = ScalarMappable(norm, lines.get_cmap())
         label = cut_middle(study.objective) + first_of(study)
         fig.colorbar(scale, ax=ax, label=label, pad=0.01)
     _param_axes(ax, study, names, x, (low, high))
+    rules = constraint_note(study, trials, infeasible)
     title(
         ax,
         f"{cut_middle(study.name)}: parameters of {plural(len(done), 'complete trial')}",
         _cube_note(study, log or negative),
+        rules,
     )
     fig.legend(loc="outside lower center", ncols=2, fontsize="small")
     return fig

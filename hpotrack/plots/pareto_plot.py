@@ -6,7 +6,9 @@ the front's hypervolume, Zitzler & Thiele 1998), drawn each objective's way: tow
 top of a maximized axis, the bottom of a minimized one. With more, one panel per pair of
 objectives (a scatter matrix's upper triangle): a pair's panel shows the projection of
 the whole front, which is no staircase (a trial on the front may be beaten on those two
-objectives by one that is worse on a third), so no line joins it there."""
+objectives by one that is worse on a third), so no line joins it there. In a study with
+constraints the front is that of the trials that meet them (:attr:`Study.best_trials`);
+the others are drawn as hollow rings."""
 
 from __future__ import annotations
 
@@ -27,9 +29,14 @@ from hpotrack.plots.common import (
     PARAM_CHARS,
     PlotError,
     Progress,
+    constraint_note,
     figure_title,
+    hollow,
+    infeasible_numbers,
     is_wide,
     legend,
+    mapped_colours,
+    misses_label,
     new_axes,
     new_figure,
     read_trials,
@@ -63,14 +70,17 @@ INSTEAD = "history, slice, params or importance"  # the kinds for a study of one
 
 @dataclass(frozen=True)
 class _Front:
-    """The complete trials drawn, their values (a row per trial, a column per objective)
-    and which of them are on the Pareto front; how many complete trials could not be
-    drawn (a value beyond :data:`DRAWABLE`)."""
+    """The complete trials drawn, their values (a row per trial, a column per objective),
+    which of them miss a constraint and which are on the Pareto front of those that do
+    not; how many complete trials could not be drawn (a value beyond :data:`DRAWABLE`);
+    the title's note on the constraints, if the study has any."""
 
     trials: list[TrialRecord]
     values: Array
+    infeasible: npt.NDArray[np.bool_]
     on_front: npt.NDArray[np.bool_]
     diverged: int
+    rules: str | None
 
 
 def pareto(study: Study, *, progress: Progress | None = None) -> Figure:
@@ -94,10 +104,10 @@ def pareto(study: Study, *, progress: Progress | None = None) -> Figure:
 
 
 def _front(study: Study, trials: Sequence[TrialRecord]) -> _Front:
-    """The complete trials with every objective drawable, and the front among them: what
-    :attr:`Study.best_trials` says of these trials (unless a value beyond
-    :data:`DRAWABLE` is left out: the front drawn is that of the points drawn). A
-    PlotError as the other kinds give when there is none."""
+    """The complete trials with every objective drawable, and the front among those that
+    meet the constraints: what :attr:`Study.best_trials` says of these trials (unless a
+    value beyond :data:`DRAWABLE` is left out: the front drawn is that of the points
+    drawn). A PlotError as the other kinds give when there is none."""
     require_complete(study, trials)  # none complete, or all diverged: the kinds' one error
     complete = [t for t in trials if t.state is TrialState.COMPLETE]
     values_of = study.optimizing.values  # None for a trial without every objective
@@ -116,8 +126,14 @@ def _front(study: Study, trials: Sequence[TrialRecord]) -> _Front:
         )
     kept = [t for (t, _), keep in zip(valued, drawable, strict=True) if keep]
     drawn = points[drawable]
-    on_front = dominance.on_front(drawn * np.array(study.optimizing.signs))
-    return _Front(kept, drawn, on_front, len(complete) - len(kept))
+    missing = infeasible_numbers(study, complete)
+    infeasible = np.array([t.number in missing for t in kept], dtype=bool)
+    on_front = np.zeros(len(kept), dtype=bool)
+    if not infeasible.all():
+        feasible = drawn[~infeasible] * np.array(study.optimizing.signs)
+        on_front[~infeasible] = dominance.on_front(feasible)
+    rules = constraint_note(study, complete, missing)
+    return _Front(kept, drawn, infeasible, on_front, len(complete) - len(kept), rules)
 
 
 # --- two objectives ----------------------------------------------------------------------------
@@ -128,11 +144,13 @@ def _two(study: Study, trials: Sequence[TrialRecord], front: _Front) -> Figure:
     fig, ax = new_axes(width=7.5, height=5.6)
     norm = _trial_scale(front)
     _scatter(ax, front, (0, 1), norm)
-    order = front_order(study, front.values[front.on_front])
-    corner = _worst(study, front.values)
-    staircase = dominated_staircase(front.values[front.on_front][order], corner)
-    ax.fill(*staircase.T, color=FRONT_COLOUR, alpha=0.08, lw=0, zorder=0, label="dominated region")
-    ax.plot(*staircase[:-1].T, color=FRONT_COLOUR, lw=1.2, zorder=3)
+    if front.on_front.any():  # none when no trial meets the constraints yet
+        order = front_order(study, front.values[front.on_front])
+        corner = _worst(study, front.values)
+        staircase = dominated_staircase(front.values[front.on_front][order], corner)
+        ax.fill(*staircase.T, color=FRONT_COLOUR, alpha=0.08, lw=0, zorder=0,
+                label="dominated region")  # fmt: skip
+        ax.plot(*staircase[:-1].T, color=FRONT_COLOUR, lw=1.2, zorder=3)
     _axes(ax, study, front.values, (0, 1))
     _colour_bar(fig, [ax], norm)
     count = int(front.on_front.sum())
@@ -141,6 +159,7 @@ def _two(study: Study, trials: Sequence[TrialRecord], front: _Front) -> Figure:
         ax,
         f"{cut_middle(study.name)}: Pareto front of {names}",
         f"{plural(count, 'trial')} on the front{_counts(trials, front)}",
+        front.rules,
     )
     legend(ax)
     return fig
@@ -209,6 +228,7 @@ def _pairs(study: Study, trials: Sequence[TrialRecord], front: _Front) -> Figure
         fig,
         f"{cut_middle(study.name)}: Pareto front, objectives in pairs",
         "; ".join(notes),
+        front.rules,
     )
     fig.legend(
         *panels[0].get_legend_handles_labels(),
@@ -223,18 +243,26 @@ def _pairs(study: Study, trials: Sequence[TrialRecord], front: _Front) -> Figure
 
 
 def _scatter(ax: Axes, front: _Front, pair: tuple[int, int], norm: Normalize) -> None:
-    """Every drawn trial as a dot coloured by its number, and the front's circled; the
-    dots' key in grey, as their colour is the trial's (a key in the colour map's first
-    colour read as "complete trials are purple")."""
+    """Every drawn trial as a dot coloured by its number (a hollow ring if it misses a
+    constraint), and the front's circled; the keys in grey, as their colour is the
+    trial's (a key in the colour map's first colour read as "complete trials are
+    purple")."""
     many = len(front.trials) > MANY_POINTS
-    key = f"complete ({len(front.trials)})"
-    ax.plot([], [], ls="", marker="o", ms=4, color="0.45", label=key)
+    meets, misses = ~front.infeasible, front.infeasible
+    if meets.any() or not misses.any():
+        key = f"complete ({int(meets.sum())})"
+        ax.plot([], [], ls="", marker="o", ms=4, color="0.45", label=key)
     numbers = np.array([t.number for t in front.trials], dtype=np.float64)
     x, y = front.values[:, pair[0]], front.values[:, pair[1]]
+    if misses.any():
+        label = misses_label(int(misses.sum()))
+        ax.plot([], [], ls="", marker="o", ms=4, mfc="none", mec="0.45", label=label)
+        colours = mapped_colours(TRIAL_COLOURS, norm, numbers[misses])
+        hollow(ax, x[misses], y[misses], colours, "_", size=6 if many else 18)
     ax.scatter(
-        x,
-        y,
-        c=numbers,
+        x[meets],
+        y[meets],
+        c=numbers[meets],
         cmap=TRIAL_COLOURS,
         norm=norm,
         s=6 if many else 18,
@@ -243,7 +271,8 @@ def _scatter(ax: Axes, front: _Front, pair: tuple[int, int], norm: Normalize) ->
         zorder=2,
     )
     on = front.on_front
-    ring(ax, x[on], y[on], f"Pareto front ({int(on.sum())})")
+    if on.any() or not misses.any():  # none meets the constraints: no front to key
+        ring(ax, x[on], y[on], f"Pareto front ({int(on.sum())})")
 
 
 def _axes(ax: Axes, study: Study, values: Array, pair: tuple[int, int]) -> None:

@@ -1,11 +1,12 @@
 """The slice figure: the objective against each parameter's own values, one panel per
 parameter, the points coloured by trial number (Optuna's ``plot_slice``): where along
-each parameter the good values lie, and whether the search found them early or late."""
+each parameter the good values lie, and whether the search found them early or late.
+Trials that miss one of the study's constraints are hollow rings, never the best."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,14 +17,20 @@ from hpotrack.params import Choice, Float, Int
 from hpotrack.plots.common import (
     BEYOND_DRAWABLE,
     MARK_COLOUR,
+    MISSES,
     PARAM_CHARS,
     Progress,
     best_index,
     best_label,
+    constraint_note,
     figure_title,
     first_of,
     has_value,
+    hollow,
+    infeasible_numbers,
     log_if_wide,
+    mapped_colours,
+    misses_label,
     new_figure,
     read_trials,
     require_complete,
@@ -61,7 +68,8 @@ BEST_COLOUR = MARK_COLOUR  # as the best line of the params figure
 @dataclass(frozen=True)
 class _Drawn:
     """The trials drawn, complete ones first, then pruned ones with a value: their
-    numbers, objective values, cube points and which parameters each leaves inactive."""
+    numbers, objective values, cube points, which parameters each leaves inactive and
+    which miss a constraint."""
 
     trials: list[TrialRecord]
     complete: int  # how many of ``trials`` are complete (the first ones)
@@ -69,18 +77,22 @@ class _Drawn:
     values: Array
     inactive: npt.NDArray[np.bool_]
     cube: Array
-    best: int  # the row of the study's best result
+    best: int | None  # the row of the study's best result; None: none meets the constraints
+    infeasible: npt.NDArray[np.bool_]  # the complete rows that miss a constraint
 
 
 def slices(study: Study, *, progress: Progress | None = None) -> Figure:
     """One panel per parameter (a grid of up to :data:`COLUMNS` a row), the objective
     against the parameter's values: its log axis for ``log=True``, its options for a
     Choice, only the trials where it is active for a conditional one. Complete trials
-    as dots and pruned ones (where they stopped) as crosses, coloured by trial number;
-    the best circled in red. Failed trials have no value: the subtitle counts them. With
-    several objectives, the first (each trial's ``value``), as the title says."""
+    as dots and pruned ones (where they stopped) as crosses, coloured by trial number,
+    complete ones that miss a constraint as rings; the best that meets them circled in
+    red. Failed trials have no value: the subtitle counts them. With several
+    objectives, the first (each trial's ``value``), as the title says."""
     trials = read_trials(study, progress)
-    drawn = _drawn(study, trials)
+    infeasible = infeasible_numbers(study, trials)
+    drawn = _drawn(study, trials, infeasible)
+    rules = constraint_note(study, trials, infeasible)
     names = list(study.space)
     fig, panels = _grid(len(names))
     norm = _trial_scale(drawn.numbers)
@@ -96,13 +108,15 @@ def slices(study: Study, *, progress: Progress | None = None) -> Figure:
         f"{cut_middle(study.name)}: {cut_middle(study.objective)}{first_of(study)} by parameter "
         f"({study.direction})",
         _counts(trials, drawn),
+        rules,
     )
     fig.legend(handles=_keys(study, drawn), loc="outside lower center", ncols=3, fontsize="small")
     return fig
 
 
-def _drawn(study: Study, trials: Sequence[TrialRecord]) -> _Drawn:
-    """What the panels draw (a PlotError when no complete trial has a value)."""
+def _drawn(study: Study, trials: Sequence[TrialRecord], infeasible: Collection[int]) -> _Drawn:
+    """What the panels draw (a PlotError when no complete trial has a value), the trials
+    numbered in ``infeasible`` as missing a constraint."""
     done = require_complete(study, trials)
     pruned = [t for t in trials if t.state is TrialState.PRUNED and has_value(t)]
     both = [*done, *pruned]
@@ -115,7 +129,8 @@ def _drawn(study: Study, trials: Sequence[TrialRecord]) -> _Drawn:
         values=values,
         inactive=study.space.inactive_mask(cube),
         cube=cube,
-        best=best_index(trials, done, values[: len(done)], study.direction),
+        best=best_index(trials, done, values[: len(done)], study.direction, infeasible),
+        infeasible=np.array([t.number in infeasible for t in both], dtype=bool),
     )
 
 
@@ -148,9 +163,14 @@ def _panel(ax: Axes, study: Study, name: str, column: int, drawn: _Drawn, norm: 
     x = _jittered(x, np.random.default_rng(column), log=_is_log(param))  # same study, same image
     y = drawn.values[rows]
     complete = rows < drawn.complete
-    _points(ax, x[complete], y[complete], drawn.numbers[rows[complete]], "o", norm)
+    missing = drawn.infeasible[rows]
+    meets = complete & ~missing
+    _points(ax, x[meets], y[meets], drawn.numbers[rows[meets]], "o", norm)
     if not complete.all():
         _points(ax, x[~complete], y[~complete], drawn.numbers[rows[~complete]], "x", norm)
+    if missing.any():
+        colours = mapped_colours(TRIAL_COLOURS, norm, drawn.numbers[rows[missing]])
+        hollow(ax, x[missing], y[missing], colours, MISSES, size=16)
     best = np.flatnonzero(rows == drawn.best)
     if len(best):
         ring(ax, x[best], y[best], "best", size=90)
@@ -247,15 +267,24 @@ def _trial_colour_bar(fig: Figure, panels: list[Axes], norm: Normalize) -> None:
 
 
 def _keys(study: Study, drawn: _Drawn) -> list[Line2D]:
-    """The legend's keys, in grey (their colour is the trial's): complete, pruned if any,
-    the best."""
+    """The legend's keys, in grey (their colour is the trial's): complete (that meet the
+    constraints), pruned if any, those that miss a constraint if any, the best if any."""
     from matplotlib.lines import Line2D
 
     pruned = len(drawn.trials) - drawn.complete
-    keys = [Line2D([], [], ls="", marker="o", color="0.45", label=f"complete ({drawn.complete})")]
+    missing = int(drawn.infeasible.sum())
+    meets = drawn.complete - missing
+    keys = []
+    if meets or not missing:
+        keys.append(Line2D([], [], ls="", marker="o", color="0.45", label=f"complete ({meets})"))
     if pruned:
         label = f"pruned ({pruned}, at the value where they stopped)"
         keys.append(Line2D([], [], ls="", marker="x", color="0.45", label=label))
+    if missing:
+        key = Line2D([], [], ls="", marker="o", mfc="none", mec="0.45", label=misses_label(missing))
+        keys.append(key)
+    if drawn.best is None:
+        return keys
     keys.append(
         Line2D(
             [],
