@@ -13,7 +13,7 @@ function of the history, the seed and the trial number (DESIGN principle 1).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -287,20 +287,32 @@ class MethodSuite:
             with pytest.raises(MethodError, match="optimizes one objective, but the study has 2"):
                 method.check_objectives(objectives)
             return
-        method.check_objectives(objectives)
-        if not self.proposes or self.budget is not None:
-            pytest.skip("proposes nothing itself, or needs a budget")
 
         def metrics(params: Mapping[str, Value]) -> dict[str, float]:
             point = self.space.encode(params)
             return {"error": float((point**2).sum()), "score": float(point.sum())}
 
+        self._searched_validly(method, objectives, metrics)
+
+    def _searched_validly(
+        self,
+        method: Method,
+        objectives: Objectives,
+        metrics: Callable[[Mapping[str, Value]], dict[str, float]],
+    ) -> History:
+        """``method`` accepts a study of ``objectives`` and, run ``n_trials`` on it (the
+        trials returning ``metrics``), proposes only valid points of the space; skipped
+        for a method that proposes nothing itself or needs a budget."""
+        method.check_objectives(objectives)
+        if not self.proposes or self.budget is not None:
+            pytest.skip("proposes nothing itself, or needs a budget")
         history = simulate_front(
             method, self.space, self.n_trials, objectives=objectives, function=metrics
         )
         assert history.count(TrialState.COMPLETE) == self.n_trials
         for trial in history.trials:
             assert same_values(trial.params, self.space.validate(trial.params))
+        return history
 
     def test_beats_random_search_on_the_hypervolume_of_two_objectives(self) -> None:
         """On ZDT1 (Zitzler, Deb & Thiele 2000) in 4 variables, 60 trials: the median
@@ -336,20 +348,12 @@ class MethodSuite:
             with pytest.raises(MethodError, match="does not honour constraints"):
                 method.check_objectives(objectives)
             return
-        method.check_objectives(objectives)
-        if not self.proposes or self.budget is not None:
-            pytest.skip("proposes nothing itself, or needs a budget")
 
         def metrics(params: Mapping[str, Value]) -> dict[str, float]:
             point = self.space.encode(params)
             return {"loss": float(((point - 0.5) ** 2).sum()), "c": float(point[0] - 0.3)}
 
-        history = simulate_front(
-            method, self.space, self.n_trials, objectives=objectives, function=metrics
-        )
-        assert history.count(TrialState.COMPLETE) == self.n_trials
-        for trial in history.trials:
-            assert same_values(trial.params, self.space.validate(trial.params))
+        history = self._searched_validly(method, objectives, metrics)
         best = history.best
         assert best is None or best.metrics["c"] <= 0.0
         feasible = [t for t in history.trials if t.metrics["c"] <= 0.0]

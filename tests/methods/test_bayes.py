@@ -174,7 +174,10 @@ def test_ucb_acquisition_also_improves_on_branin() -> None:
     assert min(t.value for t in history.trials if t.value is not None) < 1.0
 
 
-def test_work_per_ask_is_bounded_as_the_study_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def model_sizes(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """The number of points of each hyperparameter fit ("fit") and of each GP built
+    ("model") while the test runs."""
     sizes: dict[str, list[int]] = {"fit": [], "model": []}
     original_fit, original_init = gp.fit, gp.GaussianProcess.__init__
 
@@ -188,6 +191,11 @@ def test_work_per_ask_is_bounded_as_the_study_grows(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(gp, "fit", fit)
     monkeypatch.setattr(gp.GaussianProcess, "__init__", init)
+    return sizes
+
+
+def test_work_per_ask_is_bounded_as_the_study_grows(model_sizes: dict[str, list[int]]) -> None:
+    sizes = model_sizes
     history = random_history(BRANIN, 600)
     proposal = Bayes(max_points=120, candidates=64).ask(history)
     assert sizes["fit"] == [bayes_module.FIT_POINTS]
@@ -795,23 +803,11 @@ def test_constraints_need_the_logei_acquisition() -> None:
 
 
 def test_work_per_ask_with_constraints_is_bounded_as_the_study_grows(
-    monkeypatch: pytest.MonkeyPatch,
+    model_sizes: dict[str, list[int]],
 ) -> None:
     """Each constraint's model is fitted on at most FIT_POINTS of the complete trials the
     objective's model keeps (at most ``max_points``), whatever the size of the study."""
-    sizes: dict[str, list[int]] = {"fit": [], "model": []}
-    original_fit, original_init = gp.fit, gp.GaussianProcess.__init__
-
-    def fit(x: np.ndarray, *args: Any, **kwargs: Any) -> gp.GaussianProcess:
-        sizes["fit"].append(len(x))
-        return original_fit(x, *args, **kwargs)
-
-    def init(self: gp.GaussianProcess, x: np.ndarray, *args: Any) -> None:
-        sizes["model"].append(len(x))
-        original_init(self, x, *args)
-
-    monkeypatch.setattr(gp, "fit", fit)
-    monkeypatch.setattr(gp.GaussianProcess, "__init__", init)
+    sizes = model_sizes
     points = [SQUARE.decode(u) for u in np.random.default_rng(0).random((600, 2))]
     history = constrained_history(SQUARE, BOUNDED, points, bounded_metrics)
     proposal = Bayes(max_points=120, candidates=64).ask(history)
