@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts: statistics, sizes, processes started together,
-the run header and tables.
+the run header and tables, and the command line and tables of the search benchmarks that
+score methods at several trial counts T (multi_objective.py, constrained.py).
 
 Every benchmark prints its tables as it goes and can also write them to a markdown file
 (``--out``), headed by what was measured and where: the date, the machine, the Python, the
@@ -13,6 +14,7 @@ import argparse
 import datetime
 import importlib.util
 import itertools
+import math
 import multiprocessing
 import os
 import platform
@@ -23,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -31,6 +33,7 @@ from typing import Any, NamedTuple
 from tabulate import tabulate
 
 import hpotrack
+from hpotrack.methods import known_methods
 
 
 class Stats(NamedTuple):
@@ -257,3 +260,195 @@ class Report:
         self.lines([*notes, f"finished with {load_average()} (1, 5, 15 min)"])
         if out:
             self.write(out)
+
+
+def default_workers(requested: int | None) -> int:
+    """How many worker processes to run: ``requested`` (``--workers``) within 1-2, else 2,
+    or 1 when the 1-minute load is over 1.5 (another run would share the cores)."""
+    load = os.getloadavg()[0]
+    return max(1, min(2, requested or (1 if load > 1.5 else 2)))
+
+
+def search_environment(
+    args: argparse.Namespace,
+    optuna_rows: Sequence[str],
+    model_tasks: Sequence[str],
+    optional: Iterable[str] = (),
+) -> list[str]:
+    """The header lines of a search benchmark: :func:`environment` with the versions of
+    hpotrack, of Optuna when ``optuna_rows`` run its samplers and of scikit-learn when
+    ``model_tasks`` fit its models (if one is missing, the exit message offers to leave
+    out those rows or tasks), and of the ``optional`` libraries installed; then the
+    workers and seeds (``args.workers``, ``args.seeds``)."""
+    needed = ["hpotrack", *(["optuna"] if optuna_rows else [])]
+    needed += ["scikit-learn"] if model_tasks else []
+    leave_out = [f"{', '.join(optuna_rows)} (--methods)"] if optuna_rows else []
+    leave_out += [f"{', '.join(model_tasks)} (--tasks)"] if model_tasks else []
+    versions = versions_of(needed, f", or leave out {' and '.join(leave_out)}" * bool(leave_out))
+    versions |= {
+        name: metadata.version(name) for name in optional if importlib.util.find_spec(name)
+    }
+    lines = environment(versions)
+    lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
+    return lines
+
+
+def parse_search_args(
+    description: str,
+    largest_trials: Mapping[str, int],
+    quick_trials: Mapping[str, int],
+    own: Sequence[str],
+    optuna: Mapping[str, str],
+    needs: Mapping[str, str],
+    why_not_own: Callable[[str], str | None],
+    help_texts: tuple[str, str],
+    quick_leaves_out: Sequence[str],
+) -> argparse.Namespace:
+    """The command line of a search benchmark scored at several T: ``--seeds`` (a list of
+    seed numbers after parsing), ``--tasks`` (``largest_trials``'s keys; ``args.trials``
+    maps each to its largest T, ``quick_trials``'s with ``--quick``), ``--methods``
+    (``own`` hpotrack methods and ``optuna``'s samplers; ``--quick`` leaves
+    ``quick_leaves_out`` out unless named), ``--quick``, ``--workers`` and ``--out``.
+    A method that cannot run here moves from ``args.methods`` to ``args.skipped`` with
+    why: an Optuna sampler whose ``needs`` module is missing, an hpotrack method for which
+    ``why_not_own`` gives a reason; an unknown name exits with a message. ``help_texts``:
+    the help of --methods and of --quick. ``args.baseline``: random search, hpotrack's,
+    else Optuna's."""
+    defaults = [*own, *optuna]
+    parser = argparse.ArgumentParser(description=description)
+    add = parser.add_argument
+    add("--seeds", type=int, default=10, help="seeds per method and task (default 10)")
+    tasks = ", ".join(largest_trials)
+    add("--tasks", default=",".join(largest_trials), help=f"comma list of {tasks}")
+    add("--methods", default=",".join(defaults), help=help_texts[0])
+    add("--quick", action="store_true", help=help_texts[1])
+    add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
+    args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"`--seeds >= 1` must hold, but got --seeds={args.seeds}")
+    if args.quick:
+        args.seeds = min(args.seeds, 2)
+        if args.methods == parser.get_default("methods"):
+            args.methods = ",".join(m for m in defaults if m not in quick_leaves_out)
+    args.seeds = list(range(args.seeds))
+    args.tasks = comma_names(parser, "--tasks", args.tasks, list(largest_trials))
+    args.trials = {t: (quick_trials if args.quick else largest_trials)[t] for t in args.tasks}
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.skipped = {}
+    for method in list(args.methods):
+        if method in optuna:
+            module = needs.get(method)
+            if module and importlib.util.find_spec(module) is None:
+                args.skipped[method] = f"skipped: {module} not installed (pip install {module})"
+        elif method not in known_methods():
+            parser.error(f"--methods: unknown {method!r}; known: {', '.join(defaults)}")
+        elif why := why_not_own(method):
+            args.skipped[method] = why
+        if method in args.skipped:
+            args.methods.remove(method)
+    args.baseline = next((m for m in ("random", "optuna-random") if m in args.methods), "random")
+    args.workers = default_workers(args.workers)
+    return args
+
+
+def scaled_counts(counts: Sequence[int], trials: int) -> list[int]:
+    """The trial counts T a run of ``trials`` trials is scored at: ``counts`` scaled so
+    that the largest is ``trials`` (each at least 1, repeats once)."""
+    return sorted({max(1, round(t * trials / counts[-1])) for t in counts})
+
+
+Runs = Sequence[Sequence[Any]]
+"""The runs of one (method, task), one per seed: each starts (scores at every T, seconds
+per suggestion, wall seconds)."""
+Column = tuple[str, Callable[[str, Runs], str]]
+"""A table column: its header, and its cell from a method's name and runs."""
+
+
+def score_columns(
+    score: str, counts: Sequence[int], cell: Callable[[list[float]], str]
+) -> list[Column]:
+    """One column per T of ``counts``, "``score`` at T = t (IQR)": ``cell`` of the
+    seeds' scores at that T."""
+    return [
+        (f"{score} at T = {t} (IQR)", lambda _, runs, i=i: cell([r[0][i] for r in runs]))
+        for i, t in enumerate(counts)
+    ]
+
+
+def wins_column(
+    baseline: str, baseline_runs: Runs, largest: int, beats: Callable[[float, float], bool]
+) -> Column:
+    """ "wins vs ``baseline``": the seeds whose score at the largest T ``beats`` the
+    baseline's with the same seed number ("-" on the baseline's row, or without it)."""
+
+    def wins(method: str, runs: Runs) -> str:
+        if method == baseline or not baseline_runs:
+            return "-"
+        pairs = zip((r[0][-1] for r in runs), (r[0][-1] for r in baseline_runs), strict=False)
+        return f"{sum(beats(a, b) for a, b in pairs)}/{len(runs)}"
+
+    return f"wins vs {baseline} at T = {largest}", wins
+
+
+TIMING_COLUMNS: list[Column] = [
+    ("ms per ask", lambda _, runs: f"{median(r[1] for r in runs) * 1e3:.3g}"),
+    ("s per run", lambda _, runs: f"{median(r[2] for r in runs):.1f}"),
+]
+"""The median over seeds of the mean time per suggestion and of the run's wall time."""
+
+
+def method_table(
+    report: Report,
+    title: str,
+    rows_of: Sequence[str],
+    runs_of: Callable[[str], Runs],
+    why_none: Mapping[str, str],
+    columns: Sequence[Column],
+) -> None:
+    """A table with a row per method of ``rows_of``, a cell per column from its runs; a
+    method without runs gets ``why_none[method]`` (else "no result") in the first."""
+    rows: list[list[str]] = []
+    for method in rows_of:
+        runs = runs_of(method)
+        if not runs:
+            rows.append([method, why_none.get(method, "no result"), *[""] * (len(columns) - 1)])
+        else:
+            rows.append([method, *(cell(method, runs) for _, cell in columns)])
+    report.table(title, rows, "|".join(["method", *(header for header, _ in columns)]))
+
+
+def ranked_overview(
+    report: Report,
+    args: argparse.Namespace,
+    medians: Mapping[tuple[str, str], float],
+    minimize: bool,
+    shown: Callable[[float], str],
+    title: str,
+    notes: str,
+) -> None:
+    """Per method of ``args.methods`` and task of ``args.tasks``: the median score at the
+    task's largest T (``medians``), ``shown``, with its rank among the methods (1: the
+    least if ``minimize``, else the largest; ties share a rank), and the method's mean
+    rank over the tasks it ran; ``notes`` follow the largest T of each task."""
+    worst = math.inf if minimize else -math.inf
+    rows = []
+    for method in args.methods:
+        cells, ranks = [], []
+        for task in args.tasks:
+            value = medians.get((method, task))
+            if value is None:
+                cells.append("-")
+                continue
+            others = (medians.get((m, task), worst) for m in args.methods)
+            rank = 1 + sum((v < value) if minimize else (v > value) for v in others)
+            ranks.append(rank)
+            cells.append(f"{shown(value)} ({rank})")
+        rows.append([method, *cells, f"{statistics.mean(ranks):.2g}" if ranks else "-"])
+    largest = ", ".join(f"{t} {args.trials[t]}" for t in args.tasks)
+    report.table(
+        title,
+        rows,
+        "method|" + "|".join(args.tasks) + "|mean rank",
+        f"Largest T: {largest}. {notes}",
+    )

@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from _common import Report, comma_names, environment, one_blas_thread, output_file, versions_of
+from _common import Report, comma_names, one_blas_thread, output_file, search_environment
 from methods_quality import TASKS as TASKS_OF_METHODS_QUALITY
 from methods_quality import (
     Params,
@@ -198,14 +198,8 @@ def main() -> None:
     args = parse_args()
     report = Report("hpotrack search quality on conditional spaces")
     optuna_rows = [m for m in args.methods if m in OPTUNA]
-    needed = ["hpotrack", *(["optuna"] if optuna_rows else [])]
-    needed += ["scikit-learn"] if "models" in args.tasks else []
-    leave_out = [f"{', '.join(optuna_rows)} (--methods)"] if optuna_rows else []
-    leave_out += ["models (--tasks)"] if "models" in args.tasks else []
-    hint = f", or leave out {' and '.join(leave_out)}" if leave_out else ""
-    lines = environment(versions_of(needed, hint))
-    lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
-    report.lines(lines)
+    model_tasks = [t for t in args.tasks if t == "models"]  # scikit-learn's
+    report.lines(search_environment(args, optuna_rows, model_tasks))
     jobs = [
         (m, t, args.seeds, args.trials or TASKS[t][1])
         for t in sorted(args.tasks, key=lambda t: t != "models")  # the longest first

@@ -26,33 +26,34 @@ among the feasible trials of its first T.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import math
-import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from _common import (
+    TIMING_COLUMNS,
     Report,
-    comma_names,
-    environment,
+    Runs,
     median,
+    method_table,
     one_blas_thread,
-    output_file,
-    versions_of,
+    parse_search_args,
+    ranked_overview,
+    scaled_counts,
+    score_columns,
+    search_environment,
+    wins_column,
 )
-from methods_quality import distributions, run_searches, run_seeds, timed_calls
+from methods_quality import distributions, run_seeds, search_tasks, timed_calls
 from multi_objective import digits_split
 
 import hpotrack as hp
 from hpotrack.errors import MethodError
-from hpotrack.methods import known_methods, resolve
+from hpotrack.methods import resolve
 from hpotrack.objectives import Objectives
 
 Params = Mapping[str, Any]
@@ -226,8 +227,7 @@ def best_feasible(outcomes: Sequence[tuple[float, bool]]) -> float:
 def scored_at(task: str, trials: int) -> list[int]:
     """The T a run of ``trials`` trials is scored at: the task's T scaled so that the
     largest is ``trials`` (--quick on gardner: 4, 10, 20)."""
-    largest = TASKS[task].trials[-1]
-    return sorted({max(1, round(t * trials / largest)) for t in TASKS[task].trials})
+    return scaled_counts(TASKS[task].trials, trials)
 
 
 def run_job(job: tuple[str, str, Sequence[int], int]) -> tuple[str, str, list[Run], str]:
@@ -266,144 +266,85 @@ def task_table(
     """One task's table: per method the median best feasible value and its IQR at each
     T, the regret at the largest T (optimum known), the seeds whose best at the largest T
     beats random search's, the median share of feasible trials, ms per ask, s per run."""
-    spec, trials = TASKS[task], args.trials[task]
-    counts = scored_at(task, trials)
-    baseline = results.get((args.baseline, task), [])
-    rows: list[list[str]] = []
-    for method in [*args.methods, *args.skipped]:
-        runs = results.get((method, task), [])
-        if not runs:
-            rows.append([method, why_none.get(method, "no result"), *[""] * (len(counts) + 4)])
-            continue
-        cells = []
-        for i in range(len(counts)):
-            q1, q2, q3 = quartiles([r[0][i] for r in runs])
-            cells.append(f"{shown(q2)} ({shown(q1)} – {shown(q3)})" if runs[1:] else shown(q2))
+    spec = TASKS[task]
+    counts = scored_at(task, args.trials[task])
+
+    def best_cell(values: list[float]) -> str:
+        q1, q2, q3 = quartiles(values)
+        return f"{shown(q2)} ({shown(q1)} – {shown(q3)})" if values[1:] else shown(q2)
+
+    def regret(_: str, runs: Runs) -> str:
         last = quartiles([r[0][-1] for r in runs])[1]
-        regret = "-" if spec.optimum is None or math.isinf(last) else f"{last - spec.optimum:.3g}"
-        wins = "-"
-        if method != args.baseline and baseline:
-            pairs = zip((r[0][-1] for r in runs), (r[0][-1] for r in baseline), strict=False)
-            wins = f"{sum(a < b for a, b in pairs)}/{len(runs)}"
-        share = f"{median(r[3] for r in runs):.0%}"
-        ask_ms, wall = median(r[1] for r in runs) * 1e3, median(r[2] for r in runs)
-        rows.append([method, *cells, regret, wins, share, f"{ask_ms:.3g}", f"{wall:.1f}"])
+        return "-" if spec.optimum is None or math.isinf(last) else f"{last - spec.optimum:.3g}"
+
+    baseline = results.get((args.baseline, task), [])
+    columns = [
+        *score_columns("best feasible", counts, best_cell),
+        (f"regret at T = {counts[-1]}", regret),
+        wins_column(args.baseline, baseline, counts[-1], lambda a, b: a < b),
+        ("feasible trials", lambda _, runs: f"{median(r[3] for r in runs):.0%}"),
+        *TIMING_COLUMNS,
+    ]
     optimum = "unknown" if spec.optimum is None else f"{spec.optimum:.6g} at {spec.where}"
-    report.table(
+    method_table(
+        report,
         f"{task}: {spec.label}; subject to {spec.constraint.describe()}; {len(args.seeds)} "
         f"seeds; least feasible value {optimum}",
-        rows,
-        "method|"
-        + "|".join(f"best feasible at T = {t} (IQR)" for t in counts)
-        + f"|regret at T = {counts[-1]}|wins vs {args.baseline} at T = {counts[-1]}"
-        + "|feasible trials|ms per ask|s per run",
+        [*args.methods, *args.skipped],
+        lambda method: results.get((method, task), []),
+        why_none,
+        columns,
     )
 
 
-def overview_table(
-    report: Report, args: argparse.Namespace, results: Mapping[tuple[str, str], list[Run]]
-) -> None:
-    """The median best feasible value at each task's largest T per method, with its rank
-    (1: the least), and each method's mean rank over the tasks it ran."""
-    medians = {key: quartiles([r[0][-1] for r in runs])[1] for key, runs in results.items() if runs}
-    rows = []
-    for method in args.methods:
-        cells, ranks = [], []
-        for task in args.tasks:
-            value = medians.get((method, task))
-            if value is None:
-                cells.append("-")
-                continue
-            rank = 1 + sum(medians.get((m, task), math.inf) < value for m in args.methods)
-            ranks.append(rank)
-            cells.append(f"{shown(value)} ({rank})")
-        rows.append([method, *cells, f"{statistics.mean(ranks):.2g}" if ranks else "-"])
-    largest = ", ".join(f"{t} {args.trials[t]}" for t in args.tasks)
-    report.table(
-        "Overview: median best feasible value at the largest T per task (rank among the methods)",
-        rows,
-        "method|" + "|".join(args.tasks) + "|mean rank",
-        f"Largest T: {largest}. Rank 1 is the least median (ties share a rank). Wins: seeds "
-        f"whose best feasible value at the largest T beats {args.baseline}'s with the same "
-        "seed number. Feasible trials: the share of a run's trials that meet the constraint, "
-        "median over seeds. ms per ask: mean per trial in a run (hpotrack: the study loop "
-        "with its database file; Optuna: tell + ask in memory), median over seeds; s per "
-        "run includes the objective.",
-    )
-
-
-def parse_args() -> argparse.Namespace:
-    """Command line, with --quick's sizes and the methods this checkout and machine have:
-    an hpotrack method whose :meth:`check_objectives` refuses a constrained study gets a
-    "skipped" row, as does an Optuna sampler whose library is missing."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add = parser.add_argument
-    add("--seeds", type=int, default=10, help="seeds per method and task (default 10)")
-    add("--tasks", default=",".join(TASKS), help=f"comma list of {', '.join(TASKS)}")
-    add("--methods", default=",".join([*OWN, *OPTUNA]),
-        help="comma list: hpotrack's methods and Optuna's samplers")  # fmt: skip
-    add("--quick", action="store_true", help="2 seeds, T up to 20 (tree 10), no optuna-gp "
-        "unless named: a smoke test")  # fmt: skip
-    add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=output_file, help="also write the tables to this markdown file")
-    args = parser.parse_args()
-    if args.seeds < 1:
-        parser.error(f"`--seeds >= 1` must hold, but got --seeds={args.seeds}")
-    if args.quick:
-        args.seeds = min(args.seeds, 2)
-        if args.methods == parser.get_default("methods"):
-            args.methods = ",".join(m for m in [*OWN, *OPTUNA] if m not in QUICK_LEAVES_OUT)
-    args.seeds = list(range(args.seeds))
-    args.tasks = comma_names(parser, "--tasks", args.tasks, list(TASKS))
-    args.trials = {t: QUICK_TRIALS[t] if args.quick else TASKS[t].trials[-1] for t in args.tasks}
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    args.skipped = {}
+def not_constrained(method: str) -> str | None:
+    """Why hpotrack's ``method`` gets a "skipped" row: its :meth:`check_objectives`
+    refuses a constrained study (None: it runs)."""
     constrained = Objectives((OBJECTIVE,), ("minimize",), (TASKS["gardner"].constraint,))
-    for method in list(args.methods):
-        module = NEEDS.get(method)
-        if method in OPTUNA:
-            if module and importlib.util.find_spec(module) is None:
-                args.skipped[method] = f"skipped: {module} not installed (pip install {module})"
-        elif method not in known_methods():
-            parser.error(f"--methods: unknown {method!r}; known: {', '.join([*OWN, *OPTUNA])}")
-        else:
-            try:
-                resolve(method).check_objectives(constrained)
-            except MethodError:
-                args.skipped[method] = NOT_CONSTRAINED
-        if method in args.skipped:
-            args.methods.remove(method)
-    args.baseline = "random"
-    load = os.getloadavg()[0]
-    args.workers = max(1, min(2, args.workers or (1 if load > 1.5 else 2)))
-    return args
+    try:
+        resolve(method).check_objectives(constrained)
+    except MethodError:
+        return NOT_CONSTRAINED
+    return None
 
 
 def main() -> None:
     """Run every (method, task), print a table per task, then the overview."""
     one_blas_thread()
-    args = parse_args()
+    args = parse_search_args(
+        __doc__.split("\n")[0],
+        {task: spec.trials[-1] for task, spec in TASKS.items()},
+        QUICK_TRIALS,
+        OWN,
+        OPTUNA,
+        NEEDS,
+        not_constrained,
+        ("comma list: hpotrack's methods and Optuna's samplers",
+         "2 seeds, T up to 20 (tree 10), no optuna-gp unless named: a smoke test"),
+        QUICK_LEAVES_OUT,
+    )  # fmt: skip
     report = Report("hpotrack constrained search quality: best feasible value")
     optuna_rows = [m for m in args.methods if m in OPTUNA]
-    needed = ["hpotrack", *(["optuna"] if optuna_rows else [])]
-    needed += ["scikit-learn"] if "tree" in args.tasks else []
-    leave_out = [f"{', '.join(optuna_rows)} (--methods)"] if optuna_rows else []
-    leave_out += ["tree (--tasks)"] if "tree" in args.tasks else []
-    versions = versions_of(needed, f", or leave out {' and '.join(leave_out)}" * bool(leave_out))
-    versions |= {m: metadata.version(m) for m in ("torch",) if importlib.util.find_spec(m)}
-    lines = environment(versions)
-    lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
-    report.lines(lines)
-    jobs = sorted(
-        ((m, t, args.seeds, args.trials[t]) for t in args.tasks for m in args.methods),
-        key=lambda job: SLOWEST.index(job[0]) if job[0] in SLOWEST else len(SLOWEST),
-    )
+    model_tasks = [t for t in args.tasks if t == "tree"]  # scikit-learn's
+    report.lines(search_environment(args, optuna_rows, model_tasks, optional=("torch",)))
     start = time.perf_counter()
-    results, errors = run_searches(jobs, args.workers, run_job)
+    results, why_none = search_tasks(args, run_job, SLOWEST)
     for task in args.tasks:
-        why = {**{m: e for (m, t), e in errors.items() if t == task}, **args.skipped}
-        task_table(report, args, task, results, why)
-    overview_table(report, args, results)
+        task_table(report, args, task, results, why_none[task])
+    ranked_overview(
+        report,
+        args,
+        {key: quartiles([r[0][-1] for r in runs])[1] for key, runs in results.items() if runs},
+        True,
+        shown,
+        "Overview: median best feasible value at the largest T per task (rank among the methods)",
+        "Rank 1 is the least median (ties share a rank). Wins: seeds whose best feasible "
+        f"value at the largest T beats {args.baseline}'s with the same seed number. Feasible "
+        "trials: the share of a run's trials that meet the constraint, median over seeds. "
+        "ms per ask: mean per trial in a run (hpotrack: the study loop with its database "
+        "file; Optuna: tell + ask in memory), median over seeds; s per run includes the "
+        "objective.",
+    )
     report.finish(args.out, [f"searches took {time.perf_counter() - start:.0f} s of wall time"])
 
 

@@ -24,7 +24,6 @@ import importlib.util
 import logging
 import math
 import multiprocessing
-import os
 import tempfile
 import time
 import warnings
@@ -37,6 +36,7 @@ import numpy as np
 from _common import (
     Report,
     comma_names,
+    default_workers,
     describe,
     environment,
     iqr,
@@ -343,8 +343,7 @@ def parse_args() -> argparse.Namespace:
         if method in args.methods and importlib.util.find_spec(module) is None:
             args.methods.remove(method)
             args.notes.append(f"{method} skipped: {module} is not installed")
-    load = os.getloadavg()[0]
-    args.workers = max(1, min(2, args.workers or (1 if load > 1.5 else 2)))
+    args.workers = default_workers(args.workers)
     args.errors = {}
     return args
 

@@ -22,12 +22,10 @@ import itertools
 import json
 import math
 import multiprocessing
-import os
 import statistics
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,13 +33,13 @@ import numpy as np
 from _common import (
     Report,
     comma_names,
-    environment,
+    default_workers,
     git_revision,
     load_average,
     median,
     one_blas_thread,
     output_file,
-    versions_of,
+    search_environment,
 )
 
 import hpotrack as hp
@@ -364,6 +362,37 @@ def run_searches(
     return results, errors
 
 
+def search_tasks(
+    args: argparse.Namespace,
+    run: Callable[[Job], Done],
+    slowest: Sequence[str],
+    slowest_tasks: Sequence[str] = (),
+) -> tuple[dict[tuple[str, str], list[Any]], dict[str, dict[str, str]]]:
+    """Every (method, task) of ``args.methods`` and ``args.tasks`` with ``args.seeds`` and
+    the task's ``args.trials``, in ``args.workers`` processes: the jobs of the ``slowest``
+    methods first, in that order, then by ``slowest_tasks`` (the workers end together).
+    Returns the runs by (method, task) and per task why a method has none (its error, or
+    why ``args.skipped`` it)."""
+
+    def slow_first(job: Job) -> tuple[int, int]:
+        method, task = job[0], job[1]
+        return (
+            slowest.index(method) if method in slowest else len(slowest),
+            slowest_tasks.index(task) if task in slowest_tasks else len(slowest_tasks),
+        )
+
+    jobs = sorted(
+        ((m, t, args.seeds, args.trials[t]) for t in args.tasks for m in args.methods),
+        key=slow_first,
+    )
+    results, errors = run_searches(jobs, args.workers, run)
+    why_none = {
+        task: {**{m: e for (m, t), e in errors.items() if t == task}, **args.skipped}
+        for task in args.tasks
+    }
+    return results, why_none
+
+
 def task_table(
     report: Report,
     title: str,
@@ -611,8 +640,7 @@ def parse_args() -> argparse.Namespace:
         else:
             continue
         args.methods.remove(method)
-    load = os.getloadavg()[0]
-    args.workers = max(1, min(2, args.workers or (1 if load > 1.5 else 2)))
+    args.workers = default_workers(args.workers)
     return args
 
 
@@ -623,17 +651,8 @@ def main() -> None:
     report = Report("hpotrack search quality and suggestion time")
     optuna_rows = [m for m in args.methods if m in OPTUNA]  # hpotrack's rows need neither
     model_tasks = [t for t in args.tasks if t in ("kernel_ridge", "hgb")]  # scikit-learn's
-    needed = ["hpotrack", *(["optuna"] if optuna_rows else [])]
-    needed += ["scikit-learn"] if model_tasks else []
-    leave_out = [f"{', '.join(optuna_rows)} (--methods)"] if optuna_rows else []
-    leave_out += [f"{', '.join(model_tasks)} (--tasks)"] if model_tasks else []
-    hint = f", or leave out {' and '.join(leave_out)}" if leave_out else ""
-    versions = versions_of(needed, hint)
     optional = ("torch", "cmaes", "greenlet")  # greenlet: Optuna GP's batched L-BFGS-B
-    versions |= {m: metadata.version(m) for m in optional if importlib.util.find_spec(m)}
-    lines = environment(versions)
-    lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
-    report.lines(lines)
+    report.lines(search_environment(args, optuna_rows, model_tasks, optional))
     best = quality(args, report)
     times = timing(args, report) if args.timing else None
     report.table("Targets", targets(args, best, times), "target|measured|result")

@@ -18,34 +18,34 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.util
 import logging
 import math
-import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 from _common import (
+    TIMING_COLUMNS,
     Report,
-    comma_names,
-    environment,
     iqr,
     median,
+    method_table,
     one_blas_thread,
-    output_file,
-    versions_of,
+    parse_search_args,
+    ranked_overview,
+    scaled_counts,
+    score_columns,
+    search_environment,
+    wins_column,
 )
-from methods_quality import distributions, run_searches, run_seeds, timed_calls
+from methods_quality import distributions, run_seeds, search_tasks, timed_calls
 
 import hpotrack as hp
 from hpotrack import pareto
-from hpotrack.methods import known_methods, resolve
+from hpotrack.methods import resolve
 from hpotrack.methods.registry import multi_objective_methods
 from hpotrack.objectives import Objectives
 from hpotrack.space import Space
@@ -272,8 +272,7 @@ def front_volume(task: str, losses: Sequence[Losses]) -> float:
 def scored_at(task: str, trials: int) -> list[int]:
     """The T a run of ``trials`` trials is scored at: the task's (50, 100, 200) scaled so
     that the largest is ``trials`` (--quick: 5, 10, 20)."""
-    largest = TASKS[task].trials[-1]
-    return sorted({max(1, round(t * trials / largest)) for t in TASKS[task].trials})
+    return scaled_counts(TASKS[task].trials, trials)
 
 
 def run_job(job: tuple[str, str, Sequence[int], int]) -> tuple[str, str, list[Run], str]:
@@ -290,65 +289,28 @@ def task_table(
 ) -> None:
     """One task's table: per method the median hypervolume and its IQR at each T, the
     seeds whose volume at the largest T beats random search's, ms per ask, s per run."""
-    spec, trials = TASKS[task], args.trials[task]
-    counts = scored_at(task, trials)
+    spec = TASKS[task]
+    counts = scored_at(task, args.trials[task])
+
+    def volume_cell(values: list[float]) -> str:
+        return f"{median(values):.5g} ({iqr(values, lambda v: f'{v:.4g}')})"
+
     baseline = results.get((args.baseline, task), [])
-    rows: list[list[str]] = []
-    for method in [*args.methods, *args.skipped]:
-        runs = results.get((method, task), [])
-        if not runs:
-            rows.append([method, why_none.get(method, "no result"), *[""] * (len(counts) + 2)])
-            continue
-        cells = []
-        for i in range(len(counts)):
-            values = [r[0][i] for r in runs]
-            cells.append(f"{median(values):.5g} ({iqr(values, lambda v: f'{v:.4g}')})")
-        wins = "-"
-        if method != args.baseline and baseline:
-            pairs = zip((r[0][-1] for r in runs), (r[0][-1] for r in baseline), strict=False)
-            wins = f"{sum(a > b for a, b in pairs)}/{len(runs)}"
-        ask_ms = median(r[1] for r in runs) * 1e3
-        rows.append([method, *cells, wins, f"{ask_ms:.3g}", f"{median(r[2] for r in runs):.1f}"])
+    columns = [
+        *score_columns("hypervolume", counts, volume_cell),
+        wins_column(args.baseline, baseline, counts[-1], lambda a, b: a > b),
+        *TIMING_COLUMNS,
+    ]
     reference = ", ".join(f"{v:g}" for v in spec.reference)
     ideal = "unknown" if spec.ideal is None else f"{spec.ideal:.5g}"
-    report.table(
+    method_table(
+        report,
         f"{task}: {spec.label}; {', '.join(spec.metrics)} minimized; reference point "
         f"({reference}); {len(args.seeds)} seeds; true front's hypervolume {ideal}",
-        rows,
-        "method|"
-        + "|".join(f"hypervolume at T = {t} (IQR)" for t in counts)
-        + f"|wins vs {args.baseline} at T = {counts[-1]}|ms per ask|s per run",
-    )
-
-
-def overview_table(
-    report: Report, args: argparse.Namespace, results: Mapping[tuple[str, str], list[Run]]
-) -> None:
-    """The median hypervolume at each task's largest T per method, with its rank (1: the
-    largest volume), and each method's mean rank over the tasks it ran."""
-    medians = {key: median(r[0][-1] for r in runs) for key, runs in results.items() if runs}
-    rows = []
-    for method in args.methods:
-        cells, ranks = [], []
-        for task in args.tasks:
-            value = medians.get((method, task))
-            if value is None:
-                cells.append("-")
-                continue
-            rank = 1 + sum(medians.get((m, task), -math.inf) > value for m in args.methods)
-            ranks.append(rank)
-            cells.append(f"{value:.5g} ({rank})")
-        rows.append([method, *cells, f"{statistics.mean(ranks):.2g}" if ranks else "-"])
-    largest = ", ".join(f"{t} {args.trials[t]}" for t in args.tasks)
-    report.table(
-        "Overview: median hypervolume at the largest T per task (rank among the methods)",
-        rows,
-        "method|" + "|".join(args.tasks) + "|mean rank",
-        f"Largest T: {largest}. Rank 1 is the largest median volume (ties share a rank). "
-        f"Wins: seeds whose volume at the largest T beats {args.baseline}'s with the same "
-        "seed number. ms per ask: mean per trial in a run (hpotrack: ask + history update, "
-        "on the forest task the study loop with its database; Optuna: tell + ask), median "
-        "over seeds; s per run includes the objective.",
+        [*args.methods, *args.skipped],
+        lambda method: results.get((method, task), []),
+        why_none,
+        columns,
     )
 
 
@@ -370,74 +332,43 @@ def ask_table(
     )
 
 
-def parse_args() -> argparse.Namespace:
-    """Command line, with --quick's sizes and the methods this checkout and machine have."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    own = [m for m in multi_objective_methods() if m not in NOT_SEARCHES]
-    add = parser.add_argument
-    add("--seeds", type=int, default=10, help="seeds per method and task (default 10)")
-    add("--tasks", default=",".join(TASKS), help=f"comma list of {', '.join(TASKS)}")
-    add("--methods", default=",".join([*own, *OPTUNA]),
-        help="comma list: hpotrack's multi-objective methods and Optuna's samplers")  # fmt: skip
-    add("--quick", action="store_true", help="2 seeds, T up to 20 (forest 10), no optuna-gp "
-        "unless named: a smoke test")  # fmt: skip
-    add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=output_file, help="also write the tables to this markdown file")
-    args = parser.parse_args()
-    if args.seeds < 1:
-        parser.error(f"`--seeds >= 1` must hold, but got --seeds={args.seeds}")
-    if args.quick:
-        args.seeds = min(args.seeds, 2)
-        if args.methods == parser.get_default("methods"):
-            args.methods = ",".join(m for m in own + list(OPTUNA) if m not in QUICK_LEAVES_OUT)
-    args.seeds = list(range(args.seeds))
-    args.tasks = comma_names(parser, "--tasks", args.tasks, list(TASKS))
-    args.trials = {t: QUICK_TRIALS[t] if args.quick else TASKS[t].trials[-1] for t in args.tasks}
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    args.skipped = {}
-    for method in list(args.methods):
-        module = NEEDS.get(method)
-        if method in OPTUNA:
-            if module and importlib.util.find_spec(module) is None:
-                args.skipped[method] = f"skipped: {module} not installed (pip install {module})"
-        elif method not in own:
-            if method not in known_methods():
-                parser.error(f"--methods: unknown {method!r}; known: {', '.join([*own, *OPTUNA])}")
-            args.skipped[method] = "skipped: not a multi-objective method in this checkout"
-        if method in args.skipped:
-            args.methods.remove(method)
-    args.baseline = next((m for m in ("random", "optuna-random") if m in args.methods), "random")
-    load = os.getloadavg()[0]
-    args.workers = max(1, min(2, args.workers or (1 if load > 1.5 else 2)))
-    return args
-
-
 def main() -> None:
     """Run every (method, task), print a table per task, the overview and the ask times."""
     one_blas_thread()
-    args = parse_args()
+    own = [m for m in multi_objective_methods() if m not in NOT_SEARCHES]
+    args = parse_search_args(
+        __doc__.split("\n")[0],
+        {task: spec.trials[-1] for task, spec in TASKS.items()},
+        QUICK_TRIALS,
+        own,
+        OPTUNA,
+        NEEDS,
+        lambda m: None if m in own else "skipped: not a multi-objective method in this checkout",
+        ("comma list: hpotrack's multi-objective methods and Optuna's samplers",
+         "2 seeds, T up to 20 (forest 10), no optuna-gp unless named: a smoke test"),
+        QUICK_LEAVES_OUT,
+    )  # fmt: skip
     report = Report("hpotrack multi-objective search quality: hypervolume of the front")
     optuna_rows = [m for m in args.methods if m in OPTUNA]
-    needed = ["hpotrack", *(["optuna"] if optuna_rows else [])]
-    needed += ["scikit-learn"] if "forest" in args.tasks else []
-    leave_out = [f"{', '.join(optuna_rows)} (--methods)"] if optuna_rows else []
-    leave_out += ["forest (--tasks)"] if "forest" in args.tasks else []
-    versions = versions_of(needed, f", or leave out {' and '.join(leave_out)}" * bool(leave_out))
-    versions |= {m: metadata.version(m) for m in ("torch",) if importlib.util.find_spec(m)}
-    lines = environment(versions)
-    lines.append(f"{args.workers} worker process(es); {len(args.seeds)} seeds; one thread each")
-    report.lines(lines)
-    jobs = sorted(
-        ((m, t, args.seeds, args.trials[t]) for t in args.tasks for m in args.methods),
-        key=lambda job: (SLOWEST.index(job[0]) if job[0] in SLOWEST else len(SLOWEST),
-                         SLOWEST_TASKS.index(job[1])),
-    )  # fmt: skip
+    model_tasks = [t for t in args.tasks if t == "forest"]  # scikit-learn's
+    report.lines(search_environment(args, optuna_rows, model_tasks, optional=("torch",)))
     start = time.perf_counter()
-    results, errors = run_searches(jobs, args.workers, run_job)
+    results, why_none = search_tasks(args, run_job, SLOWEST, SLOWEST_TASKS)
     for task in args.tasks:
-        why = {**{m: e for (m, t), e in errors.items() if t == task}, **args.skipped}
-        task_table(report, args, task, results, why)
-    overview_table(report, args, results)
+        task_table(report, args, task, results, why_none[task])
+    ranked_overview(
+        report,
+        args,
+        {key: median(r[0][-1] for r in runs) for key, runs in results.items() if runs},
+        False,
+        lambda value: f"{value:.5g}",
+        "Overview: median hypervolume at the largest T per task (rank among the methods)",
+        "Rank 1 is the largest median volume (ties share a rank). Wins: seeds whose volume "
+        f"at the largest T beats {args.baseline}'s with the same seed number. ms per ask: "
+        "mean per trial in a run (hpotrack: ask + history update, on the forest task the "
+        "study loop with its database; Optuna: tell + ask), median over seeds; s per run "
+        "includes the objective.",
+    )
     ask_table(report, args, results)
     report.finish(args.out, [f"searches took {time.perf_counter() - start:.0f} s of wall time"])
 

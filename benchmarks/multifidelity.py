@@ -23,7 +23,6 @@ import gc
 import logging
 import math
 import multiprocessing
-import os
 import statistics
 import tempfile
 import time
@@ -37,6 +36,7 @@ import numpy as np
 from _common import (
     Report,
     comma_names,
+    default_workers,
     describe,
     environment,
     load_average,
@@ -586,8 +586,7 @@ def parse_args() -> argparse.Namespace:
         if m in MULTI_FIDELITY and m not in known_methods()
     }
     args.methods = [m for m in args.methods if m not in args.skipped]
-    load = os.getloadavg()[0]
-    args.workers = max(1, min(2, args.workers or (1 if load > 1.5 else 2)))
+    args.workers = default_workers(args.workers)
     args.errors, args.notes, args.target_rows = {}, [], []
     return args
 

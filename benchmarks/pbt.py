@@ -25,7 +25,6 @@ import importlib.util
 import logging
 import math
 import multiprocessing
-import os
 import tempfile
 import time
 import warnings
@@ -38,6 +37,7 @@ import numpy as np
 from _common import (
     Report,
     comma_names,
+    default_workers,
     describe,
     environment,
     iqr,
@@ -419,8 +419,7 @@ def parse_args() -> argparse.Namespace:
     if "optuna-random" in args.methods and importlib.util.find_spec("optuna") is None:
         args.methods.remove("optuna-random")
         print("optuna-random skipped: optuna is not installed")
-    load = os.getloadavg()[0]
-    args.workers = max(1, min(2, args.workers or (1 if load > 1.5 else 2)))
+    args.workers = default_workers(args.workers)
     args.errors, args.notes = {}, []
     return args
 
