@@ -39,7 +39,9 @@ def cells(study: Study, trial: TrialRecord, *, compact: bool) -> dict[str, Any]:
     if missed is None:
         return {FEASIBLE: "", VIOLATION: ""} if compact else {FEASIBLE: None, VIOLATION: None}
     feasible = missed == 0.0
-    return {FEASIBLE: ("yes" if feasible else "no") if compact else feasible, VIOLATION: missed}
+    if compact:  # formatted here: tabulate reads a column of numbers and blanks as text
+        return {FEASIBLE: "yes" if feasible else "no", VIOLATION: num(missed)}
+    return {FEASIBLE: feasible, VIOLATION: missed}
 
 
 def rank(study: Study, trial: TrialRecord) -> float:
