@@ -17,6 +17,7 @@ one, and of two infeasible ones the smaller violation wins).
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
@@ -44,12 +45,13 @@ class Constraint:
             bound = getattr(self, name)
             if bound is None:
                 continue
-            if isinstance(bound, bool) or not isinstance(bound, Real) or not math.isfinite(bound):
+            number = finite(bound)
+            if number is None:
                 raise DefinitionError(
                     f"{name} of a constraint must be a finite number, but got "
-                    f"{name}={bound!r} for metric {self.metric!r}"
+                    f"{name}={reprlib.repr(bound)} for metric {self.metric!r}"
                 )
-            object.__setattr__(self, name, float(bound))
+            object.__setattr__(self, name, number + 0.0)  # -0.0 is 0.0, shown as 0
         if self.at_most is None and self.at_least is None:
             raise DefinitionError(
                 f"a constraint needs a bound, but got none for metric {self.metric!r}: give "
@@ -86,7 +88,8 @@ class Constraint:
     @classmethod
     def from_json(cls, data: object) -> Constraint:
         """The constraint :meth:`to_json` stored (checked as a new one is)."""
-        if not isinstance(data, dict) or TAG_METRIC not in data:
+        keys = (TAG_METRIC, TAG_AT_MOST, TAG_AT_LEAST)
+        if not isinstance(data, dict) or TAG_METRIC not in data or not set(data) <= set(keys):
             raise DefinitionError(
                 f'a stored constraint must be {{"{TAG_METRIC}": name, "{TAG_AT_MOST}": '
                 f'number, "{TAG_AT_LEAST}": number}} (one bound or both), but got {data!r}'
@@ -141,8 +144,12 @@ def violation(constraints: Sequence[Constraint], metrics: Mapping[str, Any]) -> 
 
 
 def finite(value: object) -> float | None:
-    """``value`` as a float if it is a finite number (not a bool), else None."""
+    """``value`` as a float if it is a finite number (not a bool), else None (an int
+    too large for a float, 10**400, too)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
     return number if math.isfinite(number) else None

@@ -211,7 +211,7 @@ def _differences(row: StudyRow, definition: StudyDefinition) -> list[str]:
             f"direction was {_objective_text(stored.directions)}, "
             f"now {_objective_text(definition.objectives.directions)}"
         )
-    if stored.constraints != definition.objectives.constraints:
+    if set(stored.constraints) != set(definition.objectives.constraints):  # in any order
         found.append(
             f"constraints were {stored.describe_constraints() or 'none'}, "
             f"now {definition.objectives.describe_constraints() or 'none'}"

@@ -46,6 +46,8 @@ def tuned(db: Path, method: Any = "tpe", **options: Any) -> hp.TunedFunction[Any
         (lambda: Constraint("c", at_most=math.nan), r"at_most of a constraint must be a "
          r"finite number, but got at_most=nan"),
         (lambda: Constraint("c", at_least=True), r"at_least of a constraint must be a finite"),
+        (lambda: Constraint("c", at_most=10**400), r"at_most of a constraint must be a "
+         r"finite number, but got at_most=1000"),
         (lambda: Constraint("c", at_most=1, at_least=2), r"`at_least <= at_most` must hold, "
          r"but got at_least=2, at_most=1 for metric 'c'"),
         (lambda: Objectives.from_user("loss", "minimize", {"c": 1}), r"constraints must be "
@@ -68,6 +70,7 @@ def test_one_constraint_or_several_are_taken_and_described() -> None:
     both = Constraint("size", at_least=1, at_most=8)
     several = Objectives.from_user("loss", "minimize", [Constraint("ms", at_most=10), both])
     assert several.describe_constraints() == "ms <= 10, 1 <= size <= 8"
+    assert Constraint("ms", at_most=-0.0).describe() == "ms <= 0"
     assert not Objectives.from_user("loss", "minimize").constrained
 
 
@@ -93,6 +96,7 @@ def test_violations_add_up_and_a_missing_metric_misses_by_infinity() -> None:
     assert violation(rules, {"a": 0.0, "b": 2.0}) == 0.0
     assert violation(rules, {"a": 0.0}) == math.inf
     assert violation(rules, {"a": 0.0, "b": math.nan}) == math.inf
+    assert violation(rules, {"a": 0.0, "b": 10**400}) == math.inf  # no float holds it
 
 
 def test_a_study_finds_the_best_feasible_trial_and_stores_its_constraints(
@@ -182,6 +186,16 @@ def test_other_constraints_are_another_study(tmp_path: Path) -> None:
     assert len(hp.load_study("c", db=db).trials) == 3
 
 
+def test_the_same_constraints_in_another_order_are_the_same_study(tmp_path: Path) -> None:
+    """Feasibility and violation do not depend on the order the constraints are listed
+    in (a list built from a set differs from one process to the next)."""
+    db = tmp_path / "h.db"
+    both = [ON_A_LINE, hp.Constraint("loss", at_most=8.0)]
+    tuned(db, "random", constraints=both).optimize(n_trials=3, progress=False)
+    study = tuned(db, "random", constraints=both[::-1]).optimize(n_trials=5, progress=False)
+    assert len(study.trials) == 5 and study.constraints == tuple(both)
+
+
 def test_with_no_feasible_trial_there_is_no_best_and_the_error_says_why(
     tmp_path: Path,
 ) -> None:
@@ -242,9 +256,16 @@ def test_an_export_carries_the_constraints_and_an_import_checks_them(tmp_path: P
     with pytest.raises(TransferError, match=f"trial {complete['number']}: it is complete but "
                        "has no finite value of the constraint metric 'c'"):  # fmt: skip
         import_study(open_store(tmp_path / "other.db"), data)
+    complete["metrics"]["c"] = 10**400  # an export edited by hand: no float holds it
+    with pytest.raises(TransferError, match=f"trial {complete['number']}: it is complete but "
+                       "has no finite value of the constraint metric 'c'"):  # fmt: skip
+        import_study(open_store(tmp_path / "other.db"), data)
     data["study"]["constraints"] = [{"metric": "c"}]
     with pytest.raises(TransferError, match="a constraint needs a bound"):
         import_study(open_store(tmp_path / "third.db"), data)
+    data["study"]["constraints"] = [{"metric": "c", "at_most": 0.0, "at_mots": 1.0}]
+    with pytest.raises(TransferError, match=r"a stored constraint must be .* but got "):
+        import_study(open_store(tmp_path / "fourth.db"), data)
 
 
 def test_a_maximized_objective_with_a_floor_on_another_metric(tmp_path: Path) -> None:

@@ -397,6 +397,9 @@ def _summary(study: Study) -> str:
     )
     if study.optimizing.is_multi and best is not None:
         best_text = f"{plural(len(study.best_trials), 'trial')} on the Pareto front"
+    elif best is None and history.count(TrialState.COMPLETE) and study.optimizing.constrained:
+        # only a feasible trial can be best
+        best_text = f"none meets the constraints ({study.optimizing.describe_constraints()})"
     trained = ""
     if study.budget is not None:
         trained = f"; {quantity(history.trained, study.budget.unit)} trained"

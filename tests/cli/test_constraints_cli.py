@@ -292,3 +292,26 @@ def test_a_front_with_constraints_holds_feasible_trials_only(tmp_path: Path) -> 
     assert "among the trials that meet size <= 5" in front
     listed = json.loads(ok(db, "best", "mo", "--format", "json"))["front"]
     assert [t["number"] for t in listed] == [1, 2, 3]
+
+
+def test_a_failed_trials_constraint_metric_no_float_holds_is_shown_without_a_value(
+    tmp_path: Path,
+) -> None:
+    """The trial failed (its size is too large for a float) and keeps what it returned;
+    trial shows the constraint unjudged instead of a traceback."""
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="manual", study="huge", db=db,
+             constraints=hp.Constraint("size", at_most=1))  # fmt: skip
+    def train(x: float) -> dict[str, float]:
+        return {"value": x, "size": 10**400}
+
+    with pytest.raises(hp.TrialError, match="too large for a float"):
+        train(x=0.5)
+    assert constraint_lines(ok(db, "trial", "huge", "0"))[:2] == [
+        "Constraints (not judged: only a complete trial is)",
+        "  size <= 1  -",
+    ]
+    data = json.loads(ok(db, "trial", "huge", "0", "--format", "json"))
+    assert data["state"] == "failed" and "too large for a float" in data["error"]
+    assert data["constraints"] == [{"metric": "size", "at_most": 1.0, "value": None, "met": None}]

@@ -407,6 +407,27 @@ def test_resume_good_enough_stops_once_a_trial_is_that_good(
     assert len(hp.load_study("script", db=db).trials) == 4
 
 
+def test_resume_of_a_study_with_no_feasible_trial_says_so(tmp_path: Path) -> None:
+    """Every trial completes, none meets the constraint: the summary says that, not
+    that no trial completed."""
+    impossible = SCRIPT.replace(
+        "seed=0)", 'seed=0,\n          constraints=hp.Constraint("x", at_least=2.0))'
+    ).replace("return x", 'return {"value": x, "x": x}')
+    _, db = make_study(tmp_path, text=impossible)
+    code, output = invoke(db, "script", "--n-trials", "4")
+    assert code == 0, output
+    assert "4 trials (4 complete); none meets the constraints (2 <= x)" in output
+    several = impossible.replace(
+        "seed=0,",
+        'seed=0, objective=("value", "x"),\n          direction=("minimize", "maximize"),',
+    )
+    (tmp_path / "mo").mkdir()
+    _, db = make_study(tmp_path / "mo", text=several)
+    code, output = invoke(db, "script", "--n-trials", "4")
+    assert code == 0, output
+    assert "4 trials (4 complete); none meets the constraints (2 <= x)" in output
+
+
 def test_resume_max_budget_without_a_budget_is_a_clear_error(tmp_path: Path) -> None:
     _, db = make_study(tmp_path)
     code, output = invoke(db, "script", "--max-budget", "40")
