@@ -32,7 +32,7 @@ from hpotrack.methods.base import Method
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import from_json as method_from_json
 from hpotrack.objectives import Objectives
-from hpotrack.records import TrialRecord
+from hpotrack.records import TrialRecord, TrialState
 from hpotrack.space import Space
 from hpotrack.store import Store, StudyRow
 
@@ -312,8 +312,20 @@ class StudyReader:
             raise views.missing_attribute(name)
 
     def records(self) -> list[dict[str, Any]]:
-        """Every trial as a plain JSON-ready dict."""
-        return [trial.to_dict() for trial in self.trials]
+        """Every trial as a plain JSON-ready dict; with constraints, also ``feasible`` and
+        ``violation`` (:meth:`violation`; both None for a trial that did not complete,
+        which is not judged), so that ``to_dataframe()`` has them as columns."""
+        trials = self.trials
+        if not self.optimizing.constrained:
+            return [trial.to_dict() for trial in trials]
+        history = self._cache.history
+        found = []
+        for trial in trials:
+            judged = trial.state is TrialState.COMPLETE
+            missed = history.violation(trial) if judged else None
+            feasible = None if missed is None else missed == 0.0
+            found.append({**trial.to_dict(), "feasible": feasible, "violation": missed})
+        return found
 
     def to_dataframe(self) -> Any:
         """A pandas DataFrame, one row per trial, params flattened as ``param_<name>``."""

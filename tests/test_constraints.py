@@ -279,3 +279,26 @@ def test_a_maximized_objective_with_a_floor_on_another_metric(tmp_path: Path) ->
     assert study.best.metrics["recall"] >= 1.0
     assert study.best.value == max(t.value for t in study.trials if t.metrics["recall"] >= 1.0)
     assert abs(study.best.params["x"] - 1.0) < 0.3
+
+
+def test_records_and_the_dataframe_say_whether_each_trial_is_feasible(tmp_path: Path) -> None:
+    def sometimes(x: float, y: float) -> dict[str, float]:
+        if x > 1.5:
+            raise ValueError("diverged")
+        return disc(x, y)
+
+    train = hp.tune(SPACE, "random", db=tmp_path / "h.db", study="c", objective="loss",
+                    constraints=ON_A_LINE, seed=5)(sometimes)  # fmt: skip
+    study = train.optimize(n_trials=12, progress=False)
+    records = study.records()
+    for record, trial in zip(records, study.trials, strict=True):
+        if trial.state is TrialState.COMPLETE:
+            assert record["violation"] == max(0.0, trial.metrics["c"])
+            assert record["feasible"] == (trial.metrics["c"] <= 0.0)
+        else:
+            assert (record["feasible"], record["violation"]) == (None, None)
+    assert {r["state"] for r in records} == {"complete", "failed"}
+    frame = study.to_dataframe()
+    assert list(frame["feasible"]) == [r["feasible"] for r in records]
+    plain = hp.tune(SPACE, "random", db=tmp_path / "h.db", study="plain", objective="loss")(disc)
+    assert "feasible" not in plain.optimize(n_trials=2, progress=False).records()[0]
