@@ -43,13 +43,16 @@ from _common import (
 )
 
 import hpotrack as hp
-from hpotrack.methods import Proposal, known_methods, resolve
+from hpotrack.methods import Evolution, Method, Proposal, known_methods, resolve
 from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.space import Space
 from hpotrack.testing.driver import record, simulate
 
 HP_METHODS = ["random", "bayes", "tpe", "evolution"]
+VARIANTS: dict[str, Callable[[], Method]] = {  # rows of a method with options (--methods)
+    "evolution-cma": lambda: Evolution(strategy="cma"),
+}
 OPTUNA = {"optuna-random": "RandomSampler", "optuna-tpe": "TPESampler",
           "optuna-gp": "GPSampler", "optuna-cmaes": "CmaEsSampler"}  # fmt: skip
 NEEDS = {"optuna-gp": "torch", "optuna-cmaes": "cmaes"}  # benchmark-only dependencies
@@ -251,7 +254,7 @@ def one_run(method: str, task: str, seed: int, trials: int) -> tuple[float, floa
         best = study.best_value
     else:
         history = simulate(
-            resolve(method), Space.from_user(space), trials, seed=seed, objective=timed
+            hp_method(method), Space.from_user(space), trials, seed=seed, objective=timed
         )
         best = min(t.value for t in history.trials if t.value is not None)
     return best, sum(asking) / len(asking), stamps[-1] - stamps[0]
@@ -263,6 +266,11 @@ Job = tuple[str, str, Sequence[int], int]
 """(method, task, seeds, trials): every seed of one method on one task."""
 Done = tuple[str, str, list[Run], str]
 """(method, task, the runs of the seeds that ran, the error that stopped the rest or "")."""
+
+
+def hp_method(name: str) -> Method:
+    """hpotrack's method of a row: a registered name with its defaults, or a variant."""
+    return VARIANTS[name]() if name in VARIANTS else resolve(name)
 
 
 def run_seeds(one: Callable[[str, str, int, int], Run], job: Job) -> Done:
@@ -306,7 +314,7 @@ def asker(method: str, n: int) -> Callable[[], float]:
             return seconds
 
         return ask
-    history, chosen = History(space, "minimize", 0), resolve(method)
+    history, chosen = History(space, "minimize", 0), hp_method(method)
     for i, (p, v) in enumerate(zip(points, values, strict=True)):
         history.update(record(i, Proposal(params=p), TrialState.COMPLETE, v))
 
@@ -632,9 +640,10 @@ def parse_args() -> argparse.Namespace:
         module = NEEDS.get(method)
         if module and importlib.util.find_spec(module) is None:
             args.skipped[method] = f"skipped: {module} not installed (pip install {module})"
-        elif method not in OPTUNA and method not in known_methods():
+        elif method not in OPTUNA and method not in VARIANTS and method not in known_methods():
             if method not in HP_METHODS:
                 parser.error(f"unknown method {method!r}; known: {', '.join(HP_METHODS)}, "
+                             f"{', '.join(VARIANTS)}, "
                              f"{', '.join(OPTUNA)}")  # fmt: skip
             args.skipped[method] = "skipped: not in this hpotrack checkout"
         else:

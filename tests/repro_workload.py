@@ -98,6 +98,7 @@ STUDIES: dict[str, tuple[Any, dict[str, Any], Any, hp.Budget | None, int, int]] 
     "bayes": ("bayes", NUMERIC, numeric, None, 7, 10),
     "tpe": (hp.methods.TPE(n_startup=4), MIXED, mixed, None, 7, 14),
     "evolution": (hp.methods.Evolution(population=4), MIXED, mixed, None, 7, 14),
+    "cma": (hp.methods.Evolution(strategy="cma"), NUMERIC, numeric, None, 7, 16),
     "sha": ("sha", MIXED, epochs, EPOCHS, 9, 20),
     "hyperband": ("hyperband", MIXED, epochs, EPOCHS, 13, 24),
     "bohb": (hp.methods.BOHB(model_budget="largest"), MIXED, epochs, EPOCHS, 13, 24),

@@ -1,4 +1,5 @@
-"""``evolution``: a steady-state genetic algorithm in the unit cube (or differential evolution).
+"""``evolution``: a steady-state genetic algorithm in the unit cube (or differential
+evolution, or CMA-ES).
 
 Steady state (Whitley 1989, GENITOR; Syswerda 1991): every ask breeds one child from the
 current history, so any number of processes can ask at any time, with no generation barrier.
@@ -53,6 +54,14 @@ copies one parent's option and mutation resamples another option.
   genes both have), else a uniform draw (a gene a move activates starts anywhere, not at
   the middle of its range); a forced mutation changes an active gene.
 
+**CMA-ES.** ``strategy="cma"`` is the (mu/mu_w, lambda)-CMA-ES of Hansen's tutorial
+(arXiv:1604.00772), in generations of ``population`` samples (None: its Table 1's
+``4 + floor(3 ln n)`` for the ``n`` ordered parameters) from a normal distribution whose
+initial step size is ``sigma`` (None: 0.3, its Appendix A): see
+:mod:`hpotrack.methods.cma`. One objective only; crossover, mutation, tournaments and the
+window are the GA's and play no part in it. Its samples have no parents (origin
+"sampled"): they come from the distribution, which every earlier generation shaped.
+
 **Lineage.** A crossover child records ``Edge(parent, "crossover")`` for both parents (origin
 "crossover"); a mutated copy ``Edge(parent, "mutation")`` (origin "mutated"); a DE child
 "crossover" to its target and "mutation" to a, b and c (origin "crossover").
@@ -75,9 +84,11 @@ import numpy.typing as npt
 
 from hpotrack import pareto
 from hpotrack.errors import MethodError
+from hpotrack.methods import cma
 from hpotrack.methods.base import Method, Proposal
 from hpotrack.methods.history import History
 from hpotrack.methods.registry import register
+from hpotrack.objectives import Objectives
 from hpotrack.options import check_choice, set_real, set_whole
 from hpotrack.pruners import Pruner, pruner_from
 from hpotrack.records import Edge, Origin, TrialRecord, TrialState
@@ -88,6 +99,12 @@ Vector = npt.NDArray[np.float64]
 RETRIES = 8
 """Extra mutations (each wider), then as many uniform points, tried against duplicates."""
 
+POPULATION = 10
+"""The population of ``strategy="ga"`` and ``"de"`` when none is given."""
+
+GA_SIGMA = 0.1
+"""The spread of ``mutation="gaussian"`` when no ``sigma`` is given."""
+
 WINDOW_FACTOR = 10
 """``window=None`` means ``WINDOW_FACTOR * population`` trials."""
 
@@ -96,7 +113,7 @@ _SCORED = frozenset((TrialState.COMPLETE, TrialState.PRUNED))
 ranks after every complete trial)."""
 
 _CHOICES = {
-    "strategy": ("ga", "de"),
+    "strategy": ("ga", "de", "cma"),
     "crossover": ("sbx", "uniform"),
     "mutation": ("polynomial", "gaussian"),
 }
@@ -106,13 +123,18 @@ _CHOICES = {
 @dataclass(frozen=True)
 class Evolution(Method):
     """Steady-state GA (tournament selection, SBX/uniform crossover, polynomial/Gaussian
-    mutation, implicit elitism), or ``strategy="de"`` for differential evolution; on
-    several objectives, NSGA-II's selection by rank and crowding distance."""
+    mutation, implicit elitism), or ``strategy="de"`` for differential evolution, or
+    ``strategy="cma"`` for CMA-ES (one objective); on several objectives, NSGA-II's
+    selection by rank and crowding distance.
+
+    ``population``: the GA's and DE's population (None: 10), CMA-ES's lambda (None:
+    Table 1's, from the space). ``sigma``: the spread of ``mutation="gaussian"``
+    (None: 0.1), CMA-ES's initial step size (None: 0.3); both in the unit cube."""
 
     name = "evolution"
     multi_objective = True  # NSGA-II's ranks and crowding distances (see the module)
     constrained = True  # History.rank_key: feasible first
-    population: int = 10
+    population: int | None = None
     strategy: str = "ga"
     crossover: str = "sbx"
     mutation: str = "polynomial"
@@ -120,7 +142,7 @@ class Evolution(Method):
     mutation_rate: float | None = None
     eta_crossover: float = 15.0
     eta_mutation: float = 20.0
-    sigma: float = 0.1
+    sigma: float | None = None
     tournament: int = 2
     window: int | None = None
     differential_weight: float = 0.5
@@ -130,17 +152,26 @@ class Evolution(Method):
         object.__setattr__(self, "pruner", pruner_from(self.pruner))
         for option, allowed in _CHOICES.items():
             check_choice(getattr(self, option), option, allowed)
+        if self.strategy == "cma":  # this instance ranks one objective (the class: NSGA-II)
+            object.__setattr__(self, "multi_objective", False)
+        if self.population is None and self.strategy != "cma":  # cma: Table 1's, per space
+            object.__setattr__(self, "population", POPULATION)
+        if self.sigma is None:
+            object.__setattr__(
+                self, "sigma", cma.INITIAL_SIGMA if self.strategy == "cma" else GA_SIGMA
+            )
         if self.strategy == "de":
             set_whole(self, "population", 4, " with strategy='de'")
-        set_whole(self, "population", 2)
+        if self.population is not None:
+            set_whole(self, "population", 2)
         set_whole(self, "tournament", 1)
-        if self.tournament > self.population:
+        if self.population is not None and self.tournament > self.population:
             raise MethodError(
                 "`tournament <= population` must hold, but got "
                 f"tournament={self.tournament!r}, population={self.population!r}"
             )
         if self.window is not None:
-            set_whole(self, "window", self.population, " (the population size)")
+            set_whole(self, "window", self.population or 2, " (the population size)")
         _set_float(self, "crossover_rate", 0.0, 1.0, low_open=False)
         if self.mutation_rate is not None:
             _set_float(self, "mutation_rate", 0.0, 1.0, low_open=True)
@@ -149,32 +180,60 @@ class Evolution(Method):
         _set_float(self, "sigma", 0.0, math.inf, low_open=True)
         _set_float(self, "differential_weight", 0.0, 2.0, low_open=True)
 
+    @property
+    def size(self) -> int:
+        """The GA's and DE's population (set in ``__post_init__``; CMA-ES's lambda
+        depends on the space: :meth:`generation_size`)."""
+        return self.population or POPULATION
+
+    def generation_size(self, space: Space) -> int:
+        """CMA-ES's lambda on ``space``: ``population``, else Table 1's default."""
+        return cma.generation_size(self.population, space)
+
+    def check(self, space: Space) -> None:
+        """CMA-ES needs an ordered parameter (:func:`cma.check_space`)."""
+        if self.strategy == "cma":
+            cma.check_space(space)
+
+    def check_objectives(self, objectives: Objectives) -> None:
+        """CMA-ES ranks samples on one objective: several are refused (the GA and DE
+        select by NSGA-II's ranks)."""
+        if self.strategy == "cma":
+            cma.check_objectives(objectives)
+        super().check_objectives(objectives)
+
     def short_target(self, target: int, history: History) -> str | None:
         """Children are bred once ``population`` trials have a value (as :meth:`ask`
         counts them): when the trials with one so far and those the target still starts
-        cannot pass that, every trial is a random point."""
+        cannot pass that, every trial is a random point. CMA-ES: when the target ends
+        before a generation was folded in, every trial is a draw of the initial
+        distribution."""
+        if self.strategy == "cma":
+            return cma.short_target(self.generation_size(history.space), target)
         valued = history.count(TrialState.COMPLETE, TrialState.PRUNED)
-        if valued + target - history.n_started > self.population:
+        if valued + target - history.n_started > self.size:
             return None
         return (
-            f"evolution breeds children only once {self.population} trials have a value "
-            f"(population={self.population}), and the target is {target}: every trial "
-            f"would be a random point. Run more than {self.population} trials (several "
+            f"evolution breeds children only once {self.size} trials have a value "
+            f"(population={self.size}), and the target is {target}: every trial "
+            f"would be a random point. Run more than {self.size} trials (several "
             "times as many, for generations to improve), or pass a smaller population "
             "to hp.methods.Evolution"
         )
 
     def ask(self, history: History) -> Proposal:
+        if self.strategy == "cma":
+            return cma.propose(history, self.population, self.sigma or cma.INITIAL_SIGMA)
         number = history.next_number
         rng = history.rng(number)
         space = history.space
         recent, population = self._population(history)
         least = 4 if self.strategy == "de" else 2
-        ranked = history.count(TrialState.COMPLETE, TrialState.PRUNED) >= self.population
+        ranked = history.count(TrialState.COMPLETE, TrialState.PRUNED) >= self.size
         genes = _Genes(space, self.mutation_rate)
         parents: tuple[Edge, ...] = ()
         if not ranked or len(population) < least:
-            child = _initial(history, self.population, rng)
+            child = _initial(history, self.size, rng)
             origin = Origin.SAMPLED.value
         elif self.strategy == "de":
             child, parents = self._differential(population, genes, rng)
@@ -216,7 +275,7 @@ class Evolution(Method):
     def _population(self, history: History) -> tuple[list[TrialRecord], list[TrialRecord]]:
         """(the last ``window`` trials and the best, the population best first): O(window)."""
         trials = history.trials
-        first = max(0, len(trials) - (self.window or WINDOW_FACTOR * self.population))
+        first = max(0, len(trials) - (self.window or WINDOW_FACTOR * self.size))
         recent: list[TrialRecord] = list(trials[first:])
         best = history.best
         if best is not None and best.number < first:
@@ -228,7 +287,7 @@ class Evolution(Method):
             for t in recent
             if t.value is not None and t.state in _SCORED and not math.isnan(t.value)
         ]
-        return recent, [t for _, _, t in heapq.nsmallest(self.population, scored)]
+        return recent, [t for _, _, t in heapq.nsmallest(self.size, scored)]
 
     def _crowded_population(
         self, history: History, candidates: Sequence[TrialRecord]
@@ -242,13 +301,13 @@ class Evolution(Method):
         feasible = [(t, losses) for t, losses in scored if history.violation(t) == 0.0]
         chosen = []
         if feasible:
-            order = pareto.crowded_order([losses for _, losses in feasible], keep=self.population)
+            order = pareto.crowded_order([losses for _, losses in feasible], keep=self.size)
             chosen = [feasible[i][0] for i in order]
-        if len(chosen) < self.population:
+        if len(chosen) < self.size:
             infeasible = sorted(
                 (t for t, _ in scored if history.violation(t) > 0.0), key=history.violation
             )
-            chosen += infeasible[: self.population - len(chosen)]
+            chosen += infeasible[: self.size - len(chosen)]
         return chosen
 
     def _select(
@@ -295,7 +354,7 @@ class Evolution(Method):
         if self.mutation == "polynomial":
             moved = polynomial_mutation(x, self.eta_mutation / widen, rng)
         else:
-            moved = _reflect(x + self.sigma * widen * rng.standard_normal(len(x)))
+            moved = _reflect(x + (self.sigma or GA_SIGMA) * widen * rng.standard_normal(len(x)))
         child = np.where(hit & ~genes.categorical, moved, x)
         return np.where(hit & genes.categorical, genes.resample(x, rng), child)
 

@@ -167,10 +167,10 @@ def _is_json(value: object) -> bool:
 
 ALIASES = {  # names users of other libraries try, and what hpotrack calls them
     "bayesian": "bayes", "gp": "bayes", "asha": "sha", "halving": "sha", "genetic": "evolution",
-    "cmaes": "evolution", "nsga2": "evolution", "nsgaii": "evolution",
+    "nsga2": "evolution", "nsgaii": "evolution",
     "successivehalving": "sha", "smac": "bayes",
     "tpesampler": "tpe", "randomsampler": "random", "gridsampler": "grid",
-    "gpsampler": "bayes", "cmaessampler": "evolution", "nsgaiisampler": "evolution",
+    "gpsampler": "bayes", "nsgaiisampler": "evolution",
     "bruteforce": "grid", "bruteforcesampler": "grid",
     "tpesuggest": "tpe", "atpesuggest": "tpe", "randsuggest": "random", "rand": "random",
     "annealsuggest": "evolution", "anneal": "evolution", "hyperopt": "tpe",
@@ -185,6 +185,8 @@ OPTIONS = {  # names of what is an option of one of hpotrack's methods
     "qmcsampler": "hp.methods.Random(qmc=True)",
     "median": "hp.methods.TPE(pruner='median')",
     "medianstoppingrule": "hp.methods.TPE(pruner='median')",
+    "cmaes": "hp.methods.Evolution(strategy='cma')", "cma": "hp.methods.Evolution(strategy='cma')",
+    "cmaessampler": "hp.methods.Evolution(strategy='cma')",
 }  # fmt: skip
 
 

@@ -52,6 +52,14 @@ class TestDifferentialEvolution(MethodSuite):
         return Evolution(population=6, strategy="de")
 
 
+class TestCmaEs(MethodSuite):
+    model_based = True  # beats random search on Branin at 30 trials
+    finds_feasible = True  # Gardner et al. 2014's toy, 40 trials
+
+    def make_method(self) -> Method:
+        return Evolution(strategy="cma")
+
+
 def by_origin(history: History) -> dict[str, list[TrialRecord]]:
     groups: dict[str, list[TrialRecord]] = {}
     for trial in history.trials:

@@ -36,9 +36,9 @@ def test_unknown_name_lists_the_known_ones() -> None:
         ("bayesian", "; did you mean 'bayes'?"),
         ("ASHA", "; did you mean 'sha'?"),
         ("qmc", "; did you mean method=hp.methods.Random(qmc=True)?"),
-        ("cmaes", "; did you mean 'evolution'?"),  # was "did you mean 'bayes'?"
+        ("cmaes", "; did you mean method=hp.methods.Evolution(strategy='cma')?"),
         ("TPESampler", "; did you mean 'tpe'?"),  # Optuna's class names
-        ("CmaEsSampler", "; did you mean 'evolution'?"),
+        ("CmaEsSampler", "; did you mean method=hp.methods.Evolution(strategy='cma')?"),
         ("BruteForceSampler", "; did you mean 'grid'?"),
         ("successive_halving", "; did you mean 'sha'?"),
         (TPE, ": pass an instance, method=hp.methods.TPE(), or its name"),
@@ -58,7 +58,7 @@ def test_an_unknown_method_suggests_what_was_likely_meant(given: object, hint: s
         ("TPESampler", "hp.methods.TPE(...)"),
         ("RandomSampler", "hp.methods.Random(...)"),
         ("GPSampler", "hp.methods.Bayes(...)"),
-        ("CmaEsSampler", "hp.methods.Evolution(...)"),
+        ("CmaEsSampler", "hp.methods.Evolution(strategy='cma')"),
         ("BruteForceSampler", "hp.methods.Grid(...)"),
         ("QMCSampler", "hp.methods.Random(qmc=True)"),
     ],
