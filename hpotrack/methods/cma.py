@@ -11,17 +11,21 @@ Appendix A advises when the optimum lies in a known box: the mean uniform in the
 **Generations from the trials.** A method is a pure function of the stored history
 (DESIGN principle 1), so the distribution (mean, step size, covariance, both paths) is a
 replay of the trials. Sample ``k`` of generation ``g`` is the trial that claims
-``cma:<g>:<k>``; its normal draws come from ``history.keyed_rng((g, k))``, so every
-process draws the same, and the replay draws them again. A sample outside the cube is
-drawn again (up to ``RESAMPLES`` times, then clipped): the update sees the point that
-ran. Generation ``g`` is folded into the distribution once its ``lambda`` samples
-(``population``) have all finished, ranked by :meth:`History.rank_key` (feasible first,
-then by violation, pruned after complete), failed ones worst. While some are still
-running, further asks propose extra samples of the same generation (``k >= lambda``):
-workers keep busy, and the extras count for the study's best but not in the update,
-which must not depend on which finished first. A lost sample's retry (its ``retried``
-line) stands for it. Trials that claim no sample (enqueued, manual, another method's)
-are not in the update.
+``cma:<g>/<k>`` (not ``<g>:<k>``: that is the form of a population member's segment,
+:func:`hpotrack.lineage.segment_of`, and a study's best is then a member's last); its
+normal draws come from ``history.keyed_rng((g, k))``, so every process draws the same,
+and the replay draws them again. A sample outside the cube is drawn again (up to
+``RESAMPLES`` times, then clipped): the update sees the point that ran. Generation ``g``
+is folded into the distribution once its ``lambda`` samples (``population``) have all
+finished, ranked by :meth:`History.rank_key` (feasible first, then by violation, pruned
+after complete), failed ones worst. While some are still running, further asks propose
+extra samples of the same generation (``k >= lambda``): workers keep busy, and the
+extras count for the study's best but not in the update, which must not depend on which
+finished first. A lost sample's retry (its ``retried`` line) stands for it. Trials that
+claim no sample (enqueued, manual, another method's) are not in the update. A generation
+whose samples all ran one configuration (the distribution shrank below the ints'
+rounding or the floats' resolution) restarts the search with lambda doubled, as
+IPOP-CMA-ES does (Auger & Hansen 2005): see :func:`_restart`.
 
 **Categorical genes** (a ``Choice``) have no order for a normal distribution to move
 along: they are drawn as the genetic algorithm draws them, a parent's option (one of
@@ -53,7 +57,7 @@ Vector = npt.NDArray[np.float64]
 Matrix = npt.NDArray[np.float64]
 
 CLAIM = "cma"
-"""Sample ``k`` of generation ``g`` claims ``cma:<g>:<k>`` (claims are unique in a study)."""
+"""Sample ``k`` of generation ``g`` claims ``cma:<g>/<k>`` (claims are unique in a study)."""
 
 INITIAL_SIGMA = 0.3
 """The tutorial's Appendix A: with the optimum in ``[a, b]^n``, ``sigma = 0.3 (b - a)``."""
@@ -63,6 +67,10 @@ RESAMPLES = 100
 
 RETRIES = 8
 """Further draws while a sample repeats the values of a running trial."""
+
+RESTART_DOUBLINGS = 9
+"""Restarts double lambda up to ``2**9`` times the first one (the restarts of Auger &
+Hansen 2005, whose budget allowed about nine)."""
 
 _STREAM = 23  # keyed_rng stream of the samples; the initial mean is drawn from _STREAM + 1
 
@@ -137,6 +145,7 @@ class State:
     p_sigma: Vector
     p_c: Vector
     generation: int = 0
+    start: int = 0  # the generation this run of the search (a restart) began at
     basis: Matrix = field(init=False)
     scales: Vector = field(init=False)
 
@@ -144,9 +153,10 @@ class State:
         self._decompose()
 
     @classmethod
-    def initial(cls, mean: Vector, sigma: float) -> State:
+    def initial(cls, mean: Vector, sigma: float, start: int = 0) -> State:
+        """N(mean, sigma^2 I), paths 0, before generation ``start`` (0, or a restart's)."""
         n = len(mean)
-        return cls(mean.copy(), sigma, np.eye(n), np.zeros(n), np.zeros(n))
+        return cls(mean.copy(), sigma, np.eye(n), np.zeros(n), np.zeros(n), start, start)
 
     def point(self, z: Vector) -> Vector:
         """x = m + sigma B D z (eqs. 38-40): N(m, sigma^2 C) for z ~ N(0, I)."""
@@ -167,7 +177,7 @@ class State:
         ) * self.whiten(y_w)  # (43)
         norm = float(np.linalg.norm(self.p_sigma))
         self.sigma *= math.exp(p.c_sigma / p.d_sigma * (norm / p.chi_n - 1))  # (44)
-        decay = math.sqrt(1 - (1 - p.c_sigma) ** (2 * (self.generation + 1)))
+        decay = math.sqrt(1 - (1 - p.c_sigma) ** (2 * (self.generation - self.start + 1)))
         h_sigma = norm / decay < (1.4 + 2 / (p.n + 1)) * p.chi_n
         self.p_c = (1 - p.c_c) * self.p_c + h_sigma * math.sqrt(
             p.c_c * (2 - p.c_c) * p.mu_eff
@@ -209,12 +219,15 @@ class Layout:
 class Replay:
     """The distribution after the generations before ``state.generation``, kept in
     ``history.cache``; ``elite`` holds the categorical options of the ``mu`` best of the
-    last generation folded in, ``latest`` its members as folded (see :func:`_changed`)."""
+    last generation folded in, ``latest`` its members as folded (see :func:`_changed`);
+    ``claimed`` the samples of ``state.generation`` known to be out (claims stay), so an
+    ask does not count them again while a straggler holds the generation."""
 
     params: Parameters
     state: State
     elite: npt.NDArray[np.int_] | None = None
     latest: list[TrialRecord] = field(default_factory=list)
+    claimed: tuple[int, int] = (0, 0)  # (generation, samples 0..k-1 claimed)
 
 
 def generation_size(population: int | None, space: Space) -> int:
@@ -270,7 +283,25 @@ def replay(history: History, lam: int | None, sigma: float) -> Replay:
         history.cache[key] = cached
     while (members := _generation(history, cached)) is not None:
         _fold(history, layout, cached, members)
+        if len({history.space.key(t.params) for t in members}) == 1:
+            _restart(history, cached, sigma, first=Parameters.table1(cached.params.n, lam).lam)
     return cached
+
+
+def _restart(history: History, replayed: Replay, sigma: float, *, first: int) -> None:
+    """Every sample of the generation just folded ran one configuration: the
+    distribution has shrunk below what the space tells apart (the ints' rounding, the
+    floats' resolution), and each further sample would run it again. Start afresh as
+    IPOP-CMA-ES does (Auger & Hansen 2005, "A restart CMA evolution strategy with
+    increasing population size", CEC, section 2): lambda doubled (up to
+    :data:`RESTART_DOUBLINGS` doublings of ``first``), a new mean (drawn from the seed
+    and the generation) and the initial step size."""
+    g, n = replayed.state.generation, replayed.params.n
+    mean = history.keyed_rng((g,), _STREAM + 1).random(n)
+    lam = min(2 * replayed.params.lam, first * 2**RESTART_DOUBLINGS)
+    replayed.params = Parameters.table1(n, lam)
+    replayed.state = State.initial(mean, sigma, start=g)
+    replayed.elite = None
 
 
 def propose(history: History, lam: int | None, sigma: float) -> Proposal:
@@ -278,9 +309,10 @@ def propose(history: History, lam: int | None, sigma: float) -> Proposal:
     out and some still run)."""
     state = replay(history, lam, sigma)
     g, layout = state.state.generation, Layout(history.space)
-    k = 0
-    while history.is_claimed(f"{CLAIM}:{g}:{k}"):
+    k = state.claimed[1] if state.claimed[0] == g else 0
+    while history.is_claimed(claim(g, k)):
         k += 1
+    state.claimed = (g, k)
     space = history.space
     draws = _draws(history, layout, state, g, k)
     vector = next(draws)
@@ -293,9 +325,16 @@ def propose(history: History, lam: int | None, sigma: float) -> Proposal:
     return Proposal(
         params=params,
         origin=Origin.SAMPLED.value,
-        claim=f"{CLAIM}:{g}:{k}",
+        claim=claim(g, k),
         note=f"evolution: CMA-ES generation {g}, sample {k}{extra}",
     )
+
+
+def claim(g: int, k: int) -> str:
+    """The claim of sample ``k`` of generation ``g``: one index, ``<g>/<k>``, for
+    ``<family>:<member>:<segment>`` is a population's (PBT's), whose best is the best
+    of what each member ended with, here each generation's last sample."""
+    return f"{CLAIM}:{g}/{k}"
 
 
 def _draws(history: History, layout: Layout, replayed: Replay, g: int, k: int) -> Iterator[Vector]:
@@ -336,7 +375,7 @@ def _categories(layout: Layout, replayed: Replay, rng: np.random.Generator, rate
 def _member(history: History, g: int, k: int) -> TrialRecord | None:
     """Sample ``k`` of generation ``g`` as it stands: the trial claiming it, or the
     latest retry of it if it was lost; None if not proposed yet."""
-    number = history.claimant(f"{CLAIM}:{g}:{k}")
+    number = history.claimant(claim(g, k))
     if number is None:
         return None
     return history.trials[history.line(history.line_root(number))[-1]]

@@ -61,6 +61,8 @@ initial step size is ``sigma`` (None: 0.3, its Appendix A): see
 :mod:`hpotrack.methods.cma`. One objective only; crossover, mutation, tournaments and the
 window are the GA's and play no part in it. Its samples have no parents (origin
 "sampled"): they come from the distribution, which every earlier generation shaped.
+Once a generation's samples all ran one configuration it restarts with twice the
+population (IPOP-CMA-ES, Auger & Hansen 2005), rather than rerun its optimum.
 
 **Lineage.** A crossover child records ``Edge(parent, "crossover")`` for both parents (origin
 "crossover"); a mutated copy ``Edge(parent, "mutation")`` (origin "mutated"); a DE child
