@@ -31,6 +31,9 @@ class TrialCache:
         self._seq = 0  # the latest change applied
         self._version: object = None  # Store.version() the cache is at (None: none)
         self.stop_requests = 0  # the study's, as of the last read (Store.request_stop)
+        # whether a read has applied the stored trials: the first one loads the study's
+        # past, which is no change another worker made since this process looked
+        self.has_read = False
 
     def read_changes(self, snapshot: Store | None = None) -> int:
         """Apply the trials changed since the last read; returns how many there were.
@@ -49,6 +52,7 @@ class TrialCache:
             self.stop_requests = stop_requests
             changes = store.trials_since(self._row.id, self._seq, known)
         self._version = version if snapshot is None else None  # None: the next read looks
+        self.has_read = True
         with history.batch():  # the first read applies every trial
             for trial_id, seq, record in changes:
                 if record.number >= known:
@@ -96,3 +100,4 @@ class TrialCache:
         old = self.history
         self.history = History(old.space, old.direction, old.seed, old.budget, old.objectives)
         self.ids, self._seq, self._version = [], 0, None
+        self.has_read = False

@@ -191,7 +191,10 @@ class Study(StudyReader):
         # history), so the method's work, a model fit for instance, rarely holds the lock.
         # When other workers keep changing the study, guesses go stale; after a stale one
         # the next few asks skip guessing, so busy studies waste at most one ask in nine.
+        loading = not self._cache.has_read
         changes = self._cache.read_changes()
+        if loading:  # the study's past, loaded: no other worker changed it meanwhile
+            changes = 0
         self.read_while_waiting = 0
         when = time.time()
         history = self._cache.history

@@ -6,6 +6,8 @@ import contextlib
 import itertools
 import logging
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from hpotrack.methods.base import Proposal
 from hpotrack.methods.history import History
 from hpotrack.records import TrialState
 from hpotrack.runner import Batch
+from hpotrack.store import close_stores
 
 
 def test_a_batch_stays_at_one_without_contention() -> None:
@@ -509,3 +512,32 @@ def test_pbt_segments_that_save_and_a_manual_call_are_no_warning(
         train(lr=0.1)
         train.optimize()
     assert not [r for r in caplog.records if UNSAVED in r.getMessage()]
+
+
+def test_a_run_continuing_a_study_alone_sees_no_contention_until_another_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first read of a study loads its stored trials: that is no other worker's
+    change, so a run continuing a study alone never batches. It did under load (its
+    first ask counted the 7 stored trials as contention, and a lock wait longer than
+    a trial doubled the batch): a bayes study continued from 7 trials claimed trials 8
+    and 9 at once, and 9 differed from an uninterrupted run's. A trial another process
+    stores meanwhile is contention."""
+    db = tmp_path / "h.db"
+
+    def quadratic(x: float, trial: hp.Trial) -> float:
+        if trial.number == 7:  # another process enqueues a trial while this one runs
+            code = f"import hpotrack as hp; hp.load_study('s', db={str(db)!r}).enqueue(x=0.5)"
+            subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+        return x * x
+
+    def tuned() -> hp.TunedFunction[float]:
+        return hp.tune({"x": hp.Float(-1.0, 1.0)}, "random", db=db, study="s", seed=0)(quadratic)
+
+    tuned().optimize(n_trials=5, progress=False)
+    close_stores()
+    seen: list[bool] = []
+    monkeypatch.setattr(Batch, "asked", lambda self, waited, contended: seen.append(contended))
+    tuned().optimize(n_trials=10, progress=False)
+    assert seen[:3] == [False, False, False]  # trials 5, 6 and 7: alone
+    assert seen[3] is True  # the ask after trial 7 read the enqueued trial
