@@ -775,10 +775,20 @@ def test_a_journal_two_optuna_processes_wrote_at_once_reads_as_optuna_reads_it(
         study.enqueue_trial({"lr": lr})
     root = Path(__file__).parent.parent
     workers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(journal), "8"], cwd=root)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(journal), "8"],
+            cwd=root,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
-    assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
+    for worker in workers:
+        _, errors = worker.communicate(timeout=120)
+        # Optuna 3.2 (the oldest allowed) may let both take one waiting trial; the second to tell
+        # it dies of it, and the journal keeps what the first wrote, as replays read it
+        race = "has already finished and can not be updated" in errors
+        assert worker.returncode == 0 or race, errors
     ran = optuna.load_study(study_name="study", storage=storage(journal))
     assert len(ran.trials) >= 8
     assert_same_trials(ran, imported(journal, tmp_path))
