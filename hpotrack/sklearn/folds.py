@@ -1,0 +1,105 @@
+"""One trial of a :class:`~hpotrack.sklearn.SearchCV`: the estimator with the trial's
+parameters, cross-validated fold by fold, the running mean of the refit metric reported
+after each fold, so that a method with a pruner (``hp.methods.TPE(pruner="median")``)
+stops a configuration whose first folds score poorly without fitting the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import cross_validate
+
+from hpotrack.trial import Trial
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def metric_suffix(name: str | None) -> str:
+    """What scikit-learn's ``cv_results_`` keys end with: ``score`` for one scorer, the
+    scorer's name for several (``mean_test_score``, ``mean_test_accuracy``)."""
+    return "score" if name is None else name
+
+
+@dataclass(eq=False)  # hashed by identity, as functions are
+class FoldEvaluation:
+    """Cross-validate ``estimator`` with one trial's parameters on ``splits`` (the same
+    for every trial, so that their scores compare), ``n_jobs`` folds at a time.
+
+    ``scoring`` is what :func:`sklearn.model_selection.cross_validate` takes (one scorer,
+    or a dict of named ones); ``refit_metric`` the name of the one the search optimizes
+    (None for a single scorer). ``error_score``: a number replaces the score of a fold
+    whose fit fails (scikit-learn warns); NaN or ``"raise"`` fails the trial with the
+    error, stored with it; the last one is kept in :attr:`last_error` for ``fit`` to
+    raise under ``"raise"``.
+    """
+
+    estimator: BaseEstimator
+    X: Any
+    y: Any
+    splits: Sequence[Split]
+    scoring: Callable[..., Any] | Mapping[str, Callable[..., Any]]
+    refit_metric: str | None
+    fit_params: Mapping[str, Any]
+    error_score: float | str
+    return_train_score: bool
+    n_jobs: int | None
+    last_error: BaseException | None = field(default=None, init=False)
+
+    def __call__(self, trial: Trial, **params: Any) -> dict[str, float]:
+        estimator = clone(self.estimator).set_params(**params)
+        folds: list[dict[str, float]] = []
+        at_once = max(1, effective_n_jobs(self.n_jobs))
+        objective = f"test_{metric_suffix(self.refit_metric)}"
+        for start in range(0, len(self.splits), at_once):
+            batch = self.splits[start : start + at_once]
+            folds.extend(self._cross_validate(estimator, batch))
+            for done in range(len(folds) - len(batch) + 1, len(folds) + 1):
+                running = float(np.mean([fold[objective] for fold in folds[:done]]))
+                trial.report(running, step=done)  # may raise hp.Pruned: the rest unfitted
+        return summarized(folds)
+
+    def _cross_validate(
+        self, estimator: BaseEstimator, batch: Sequence[Split]
+    ) -> list[dict[str, float]]:
+        """Each fold of ``batch``: its fit and score times and scores, by
+        ``cross_validate``'s keys (``test_score``, ``train_accuracy``, ...)."""
+        numeric = not isinstance(self.error_score, str) and not np.isnan(self.error_score)
+        try:
+            result = cross_validate(
+                estimator,
+                self.X,
+                self.y,
+                cv=list(batch),
+                scoring=self.scoring,
+                n_jobs=None if len(batch) == 1 else len(batch),
+                return_train_score=self.return_train_score,
+                error_score=self.error_score if numeric else "raise",
+                params=dict(self.fit_params),
+            )
+        except Exception as exc:  # the trial fails with it; "raise" raises it from fit
+            self.last_error = exc
+            raise
+        return [
+            {key: float(values[i]) for key, values in result.items()} for i in range(len(batch))
+        ]
+
+
+def summarized(folds: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """A trial's metrics in ``cv_results_``'s names: each fold's scores
+    (``split0_test_score``), and the mean and standard deviation over folds of each score
+    and of the fit and score times."""
+    metrics: dict[str, float] = {}
+    for key in folds[0]:
+        values = np.array([fold[key] for fold in folds])
+        if key.startswith(("test_", "train_")):  # not fit_time, score_time
+            for i, value in enumerate(values):
+                metrics[f"split{i}_{key}"] = float(value)
+        metrics[f"mean_{key}"] = float(np.mean(values))
+        metrics[f"std_{key}"] = float(np.std(values))
+    return metrics

@@ -1,0 +1,77 @@
+"""``cv_results_`` of a :class:`~hpotrack.sklearn.SearchCV`, read from its study: one row
+per finished trial (complete, pruned or failed) in trial order, with scikit-learn's keys
+(``params``, ``param_C``, ``split0_test_score``, ``mean_test_score``, ``rank_test_score``,
+``mean_fit_time``, ...) so that ``pandas.DataFrame(search.cv_results_)`` and code written
+for ``GridSearchCV`` read it alike, plus ``trial_number`` and ``state``.
+
+Only a complete trial was cross-validated on every fold: a pruned or failed one has NaN
+scores (a pruned trial's running means are its curve, ``search.study_.curve(number)``)
+and ranks after every complete one, as scikit-learn ranks NaN scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+from hpotrack.records import TrialRecord, TrialState
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+
+
+def metric_keys(scorer_names: Sequence[str], n_splits: int, train: bool) -> list[str]:
+    """The score and time keys of ``cv_results_``, in scikit-learn's order, for scorers
+    named by their ``cv_results_`` suffix (``score`` for a single one)."""
+    keys = ["mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"]
+    for name in scorer_names:
+        sets = ("test", "train") if train else ("test",)
+        for kind in sets:
+            keys += [f"split{i}_{kind}_{name}" for i in range(n_splits)]
+            keys += [f"mean_{kind}_{name}", f"std_{kind}_{name}"]
+    return keys
+
+
+def cv_results(
+    trials: Sequence[TrialRecord],
+    param_names: Sequence[str],
+    scorer_names: Sequence[str],
+    n_splits: int,
+    train: bool,
+) -> dict[str, Any]:
+    """``cv_results_`` of the finished ``trials``: see the module's docstring."""
+    rows = [t for t in trials if t.state in FINISHED]
+    results: dict[str, Any] = {}
+    for key in metric_keys(scorer_names, n_splits, train):
+        results[key] = np.array([_metric(t, key) for t in rows], dtype=float)
+    for name in param_names:  # masked where the trial has no such parameter (when=)
+        column: np.ma.MaskedArray = np.ma.MaskedArray(np.empty(len(rows), dtype=object), mask=True)
+        for i, t in enumerate(rows):
+            if name in t.params:
+                column[i] = t.params[name]
+        results[f"param_{name}"] = column
+    results["params"] = [dict(t.params) for t in rows]
+    for name in scorer_names:
+        results[f"rank_test_{name}"] = ranks(results[f"mean_test_{name}"])
+    results["trial_number"] = np.array([t.number for t in rows], dtype=int)
+    results["state"] = np.array([t.state.value for t in rows], dtype=object)
+    return results
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """1 for the highest score, ties sharing the lowest rank, NaN after every number
+    (scikit-learn's ``rank_test_*``)."""
+    if len(scores) == 0:
+        return np.array([], dtype=np.int32)
+    lowest = np.where(np.isnan(scores), np.inf, -scores)
+    return np.asarray(rankdata(lowest, method="min"), dtype=np.int32)
+
+
+def _metric(trial: TrialRecord, key: str) -> float:
+    """A complete trial's stored metric; NaN for one not cross-validated on every fold."""
+    if trial.state is not TrialState.COMPLETE:
+        return float("nan")
+    value = trial.metrics.get(key)
+    return float(value) if isinstance(value, int | float) else float("nan")

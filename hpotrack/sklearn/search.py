@@ -1,0 +1,249 @@
+"""``SearchCV``: scikit-learn's search estimator (``GridSearchCV``'s interface) whose
+candidates come from an hpotrack method, one trial at a time, each stored in the study.
+
+What it adds to ``GridSearchCV``/``RandomizedSearchCV``: any method (``tpe``,
+``bayes``, ``evolution``, ...); fold-level pruning (``hp.methods.TPE(pruner="median")``
+stops a configuration after a poor first fold); every trial, fold score and error kept
+in the SQLite file, so ``hpotrack show`` reads the search and a search that was stopped
+(Ctrl-C, a crash) continues from where it was when fit again with the same ``study=``;
+several processes fitting with one ``study=`` share its ``n_trials``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import time
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.model_selection._search import BaseSearchCV
+
+from hpotrack.errors import DefinitionError, TooManyFailures
+from hpotrack.methods.base import Method
+from hpotrack.sklearn.folds import FoldEvaluation, metric_suffix
+from hpotrack.sklearn.results import cv_results
+from hpotrack.study import Study
+from hpotrack.tune import tune
+
+DEFAULT_TRIALS = 10
+"""Trials of a fit without ``n_trials`` or ``timeout`` under a method that never ends
+(RandomizedSearchCV's and OptunaSearchCV's ``n_iter``/``n_trials`` default)."""
+
+
+class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
+    """Search ``estimator``'s parameters over ``space`` with an hpotrack method,
+    cross-validating each trial as ``GridSearchCV`` does; after ``fit``: ``cv_results_``,
+    ``best_params_``, ``best_score_``, ``best_index_``, ``best_estimator_`` (refit on all
+    the data), ``predict``/``score``/... through it, and ``study_``, the hpotrack study.
+
+    ``space``: estimator parameter -> ``hp.Float``/``hp.Int``/``hp.Choice`` or a
+    shorthand (a list is a Choice: a ``GridSearchCV`` grid is a space), pipeline steps'
+    parameters by scikit-learn's ``step__param`` names. ``method``: as ``@hp.tune``'s
+    (``"grid"`` runs every combination). ``n_trials``: the study's total (None: the
+    whole grid under a method that ends, else until ``timeout``, else 10). ``scoring``,
+    ``cv``, ``refit``, ``error_score``, ``return_train_score``: as ``GridSearchCV``'s,
+    except that a fit failing under ``error_score=nan`` fails its trial with the error
+    stored (``max_failures`` in a row stop the search), and ``refit`` must name the
+    metric to optimize with several scorers. ``n_jobs``: folds fitted at once (trials
+    run one after another, each proposed knowing every earlier one). ``study``, ``db``:
+    the study's name and file (default: a new study named after the estimator in
+    ``./hpotrack.db``; fit again with the same ``study=`` to continue one).
+    ``random_state``: the study's seed. ``progress``: a progress bar on a terminal.
+    """
+
+    def __init__(
+        self,
+        estimator: BaseEstimator,
+        space: Mapping[str, object],
+        *,
+        method: str | Method = "auto",
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        scoring: Any = None,
+        cv: Any = None,
+        refit: bool | str = True,
+        error_score: float | str = np.nan,
+        return_train_score: bool = False,
+        n_jobs: int | None = None,
+        study: str | None = None,
+        db: str | None = None,
+        random_state: int | None = None,
+        max_failures: int = 5,
+        progress: bool | None = None,
+    ) -> None:
+        # scikit-learn's convention: keep the arguments as given, check them in fit
+        self.estimator = estimator
+        self.space = space
+        self.method = method
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.scoring = scoring
+        self.cv = cv
+        self.refit = refit
+        self.error_score = error_score
+        self.return_train_score = return_train_score
+        self.n_jobs = n_jobs
+        self.study = study
+        self.db = db
+        self.random_state = random_state
+        self.max_failures = max_failures
+        self.progress = progress
+
+    def fit(
+        self, X: Any, y: Any = None, *, groups: Any = None, **fit_params: Any
+    ) -> SearchCV:
+        """Run the search (to the study's ``n_trials``) and, with ``refit``, fit the best
+        configuration on all of ``X``, ``y``; ``fit_params`` go to the estimator's fit."""
+        self._check_options()
+        scoring, names, refit_metric = self._scorers()
+        splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        splits = list(splitter.split(X, y, groups))  # fixed: every trial scores the same folds
+        evaluation = FoldEvaluation(
+            estimator=self.estimator,
+            X=X,
+            y=y,
+            splits=splits,
+            scoring=scoring,
+            refit_metric=refit_metric,
+            fit_params=fit_params,
+            error_score=self.error_score,
+            return_train_score=self.return_train_score,
+            n_jobs=self.n_jobs,
+        )
+        name = self.study if self.study is not None else _new_study_name(self.estimator)
+        tuned = tune(
+            self.space,
+            self.method,
+            study=name,
+            objective=f"mean_test_{metric_suffix(refit_metric)}",
+            direction="maximize",  # scikit-learn's scores: greater is better
+            db=self.db,
+            seed=self.random_state,
+            max_failures=1 if self.error_score == "raise" else self.max_failures,
+        )(evaluation)
+        try:
+            study = tuned.optimize(
+                n_trials=self._n_trials(tuned.study), timeout=self.timeout, progress=self.progress
+            )
+        except TooManyFailures:
+            if self.error_score == "raise" and evaluation.last_error is not None:
+                raise evaluation.last_error from None
+            raise
+        self.study_name_ = study.name
+        self.db_path_ = str(study.db_path)
+        self.multimetric_ = refit_metric is not None
+        self.scorer_ = scoring
+        self.n_splits_ = len(splits)
+        self.cv_results_ = cv_results(
+            study.trials, list(study.space), names, len(splits), self.return_train_score
+        )
+        if self.refit is not False or not self.multimetric_:
+            self._take_best(study)
+        if self.refit is not False:
+            started = time.perf_counter()
+            estimator = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
+            self.best_estimator_ = estimator.fit(X, y, **fit_params)
+            self.refit_time_ = time.perf_counter() - started
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        return self
+
+    @property
+    def study_(self) -> Study:
+        """The study the search ran in, opened afresh from its file (a fitted search
+        keeps its name and file, not a connection, so that it pickles)."""
+        from hpotrack.definition import load_study
+
+        if not hasattr(self, "study_name_"):
+            raise AttributeError(f"{type(self).__name__} has no study_ before fit")
+        return load_study(self.study_name_, db=self.db_path_)
+
+    def _take_best(self, study: Study) -> None:
+        """best_index_, best_score_, best_params_: the study's best complete trial."""
+        best = study.best  # NoCompleteTrial, saying why, when none completed
+        numbers = list(self.cv_results_["trial_number"])
+        self.best_index_ = numbers.index(best.number)
+        self.best_params_ = dict(best.params)
+        self.best_score_ = float(best.value)
+
+    def _scorers(self) -> tuple[Any, list[str], str | None]:
+        """What cross_validate scores with (one scorer, or a dict of them), the
+        ``cv_results_`` suffixes of their names, and the refit metric's name (None for
+        one scorer)."""
+        scoring = self.scoring
+        if isinstance(scoring, list | tuple | set | dict):
+            named = scoring if isinstance(scoring, dict) else {s: s for s in scoring}
+            if not named or not all(isinstance(key, str) for key in named):
+                raise DefinitionError(
+                    "scoring must name its metrics: a list of scorer names or a dict "
+                    f"name -> scorer, but got scoring={scoring!r}"
+                )
+            if not isinstance(self.refit, str) or self.refit not in named:
+                raise DefinitionError(
+                    f"with several scorers, refit names the one to optimize, one of "
+                    f"{', '.join(map(repr, named))}, but got refit={self.refit!r}"
+                )
+            scorers = {key: check_scoring(self.estimator, s) for key, s in named.items()}
+            return scorers, list(named), self.refit
+        if isinstance(self.refit, str):
+            raise DefinitionError(
+                f"refit={self.refit!r} names a metric, but scoring={scoring!r} is a single "
+                "one: pass refit=True (or False), or several scorers as a dict"
+            )
+        return check_scoring(self.estimator, scoring), [metric_suffix(None)], None
+
+    def _check_options(self) -> None:
+        """One clear error for an option fit cannot use (the study's own options, space
+        and method among them, are checked by ``hp.tune``)."""
+        if not isinstance(self.refit, bool | str):
+            raise DefinitionError(
+                "refit must be True, False or the name of a scorer (the search optimizes "
+                f"one metric, so it cannot pick the best with a function), but got "
+                f"refit={self.refit!r}"
+            )
+        error_score = self.error_score
+        if not (error_score == "raise" or _is_number(error_score)):
+            raise DefinitionError(
+                f"error_score must be 'raise' or a number (nan: the trial fails), but got "
+                f"error_score={error_score!r}"
+            )
+        seed = self.random_state
+        if seed is not None and not (
+            isinstance(seed, Integral) and not isinstance(seed, bool) and 0 <= int(seed) < 2**63
+        ):
+            raise DefinitionError(
+                "`0 <= random_state < 2**63` must hold for a whole number (or None): it "
+                f"is the study's seed, but got random_state={seed!r}"
+            )
+        if self.study is not None and not isinstance(self.study, str):
+            raise DefinitionError(f"study names a study, but got study={self.study!r}")
+
+    def _n_trials(self, study: Study) -> int | None:
+        """``n_trials``; without it, None where that ends a run (a timeout, the study's
+        stored target, a method that ends, such as a grid), else :data:`DEFAULT_TRIALS`."""
+        if self.n_trials is not None:
+            return self.n_trials
+        ends = self.timeout is not None or study.target is not None
+        if ends or study.method.trials_left(study.refresh()) is not None:
+            return None
+        return DEFAULT_TRIALS
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _new_study_name(estimator: BaseEstimator) -> str:
+    """A study of its own for a fit without ``study=``: the estimator's class and when
+    (a fit starts afresh, as scikit-learn's do; ``study=`` continues one)."""
+    when = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{type(estimator).__name__}-search-{when}-{secrets.token_hex(2)}"
+
+
+__all__ = ["SearchCV"]
