@@ -95,9 +95,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         self.max_failures = max_failures
         self.progress = progress
 
-    def fit(
-        self, X: Any, y: Any = None, *, groups: Any = None, **fit_params: Any
-    ) -> SearchCV:
+    def fit(self, X: Any, y: Any = None, *, groups: Any = None, **fit_params: Any) -> SearchCV:
         """Run the search (to the study's ``n_trials``) and, with ``refit``, fit the best
         configuration on all of ``X``, ``y``; ``fit_params`` go to the estimator's fit."""
         self._check_options()
