@@ -358,6 +358,13 @@ def _tuned_function(study: Study, reference: dict[str, Any]) -> TunedFunction:
     where = f"{reference.get('module')}:{reference.get('qualname')}"
     if reference.get("path"):
         where += f" in {reference['path']}"
+    if str(reference.get("module")).startswith("hpotrack.sklearn."):  # SearchCV's trials
+        raise CliError(
+            f"study {study.name!r} was run by hpotrack.sklearn.SearchCV, and only the "
+            "process that fit it had its data: continue it by fitting "
+            f"SearchCV(..., study={study.name!r}) again on the same data (and db=), "
+            "which runs the study on to its n_trials"
+        )
     if not reference.get("path") and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m` would: --function mod:name from here
     try:

@@ -6,6 +6,7 @@ stops a configuration whose first folds score poorly without fitting the rest.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import cross_validate
 
 from hpotrack.trial import Trial
@@ -69,7 +71,6 @@ class FoldEvaluation:
     ) -> list[dict[str, float]]:
         """Each fold of ``batch``: its fit and score times and scores, by
         ``cross_validate``'s keys (``test_score``, ``train_accuracy``, ...)."""
-        numeric = not isinstance(self.error_score, str) and not np.isnan(self.error_score)
         try:
             result = cross_validate(
                 estimator,
@@ -79,15 +80,37 @@ class FoldEvaluation:
                 scoring=self.scoring,
                 n_jobs=None if len(batch) == 1 else len(batch),
                 return_train_score=self.return_train_score,
-                error_score=self.error_score if numeric else "raise",
+                error_score="raise",
                 params=dict(self.fit_params),
             )
-        except Exception as exc:  # the trial fails with it; "raise" raises it from fit
-            self.last_error = exc
-            raise
+        except Exception as exc:
+            if isinstance(self.error_score, str) or np.isnan(self.error_score):
+                self.last_error = exc  # the trial fails with it; "raise" raises it from fit
+                raise
+            if len(batch) > 1:  # which fold failed: each on its own
+                return [
+                    fold for split in batch for fold in self._cross_validate(estimator, [split])
+                ]
+            return [self._failed_fold(exc)]
         return [
             {key: float(values[i]) for key, values in result.items()} for i in range(len(batch))
         ]
+
+    def _failed_fold(self, error: Exception) -> dict[str, float]:
+        """A fold whose fit failed under a numeric ``error_score``: that score, as
+        scikit-learn gives it, with its warning (cross_validate of the one fold raises
+        instead: every fit it ran failed)."""
+        warnings.warn(
+            f"a fit failed; its fold scores error_score={self.error_score!r}: "
+            f"{type(error).__name__}: {error}",
+            FitFailedWarning,
+            stacklevel=2,
+        )
+        names = list(self.scoring) if isinstance(self.scoring, Mapping) else ["score"]
+        kinds = ("test", "train") if self.return_train_score else ("test",)
+        fold = {"fit_time": 0.0, "score_time": 0.0}
+        fold.update({f"{kind}_{name}": float(self.error_score) for kind in kinds for name in names})
+        return fold
 
 
 def summarized(folds: Sequence[Mapping[str, float]]) -> dict[str, float]:

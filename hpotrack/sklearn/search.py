@@ -12,6 +12,7 @@ several processes fitting with one ``study=`` share its ``n_trials``.
 from __future__ import annotations
 
 import datetime
+import difflib
 import secrets
 import time
 from collections.abc import Mapping
@@ -24,10 +25,11 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
 
-from hpotrack.errors import DefinitionError, TooManyFailures
+from hpotrack.errors import DefinitionError, SpaceError, TooManyFailures
 from hpotrack.methods.base import Method
 from hpotrack.sklearn.folds import FoldEvaluation, metric_suffix
 from hpotrack.sklearn.results import cv_results
+from hpotrack.space import Space
 from hpotrack.study import Study
 from hpotrack.tune import tune
 
@@ -221,6 +223,15 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             )
         if self.study is not None and not isinstance(self.study, str):
             raise DefinitionError(f"study names a study, but got study={self.study!r}")
+        known = self.estimator.get_params(deep=True)
+        unknown = [name for name in Space.from_user(self.space) if name not in known]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SpaceError(
+                f"the space names {type(self.estimator).__name__} has no parameter "
+                f"{unknown[0]!r}{hint}: its parameters are {', '.join(sorted(known))}"
+            )
 
     def _n_trials(self, study: Study) -> int | None:
         """``n_trials``; without it, None where that ends a run (a timeout, the study's
