@@ -31,6 +31,7 @@ SESSIONS = {
     "resuming": ["docs/resuming.md"],
     "objectives": ["docs/objectives.md"],
     "constraints": ["docs/constraints.md"],
+    "sklearn": ["docs/sklearn.md"],
 }
 FILLS = {  # what a page elides -> what runs instead
     "README.md": [

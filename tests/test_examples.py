@@ -26,6 +26,7 @@ OWN_TEST = {
     "ridge_hypergradient": ["8"],
     "tpe_gradient_boosting": ["20", "4"],  # N_TRIALS, PATIENCE
     "tpe_forest_size_cap": ["10"],
+    "searchcv_pipeline": ["12"],
 }
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem not in OWN_TEST)
 ARGS = {  # the first argument of each: N_TRIALS, unless said otherwise
@@ -127,6 +128,25 @@ def test_tpe_forest_size_cap_prints_the_best_forest_within_the_cap(example_runs:
         over = oversized.metrics["nodes"] - 2000
         assert f"best of all: trial {oversized.number}" in result.stdout
         assert f"over the cap by {over:.0f}" in result.stdout
+
+
+def test_searchcv_pipeline_prints_what_the_study_stored(example_runs: Runs) -> None:
+    """SearchCV's trials are the study's: the best printed is its best, the counts of
+    pruned trials and fold fits are those stored (a pruned trial fitted fewer folds)."""
+    cwd, result = finished(example_runs, "searchcv_pipeline")  # 12 trials
+    assert result.returncode == 0, result.stderr
+    study = hp.load_study("searchcv_pipeline", db=cwd / "hpotrack.db")
+    assert len(study.trials) == 12 and study.objective == "mean_test_score"
+    best = study.best
+    assert f"best cross-validated accuracy {best.value:.4f} (trial {best.number})" in result.stdout
+    states = [t.state.value for t in study.trials]
+    folds = {t.number: len(study.curve(t.number)["mean_test_score"]) for t in study.trials}
+    for t in study.trials:  # complete: every fold; pruned: stopped before the last
+        assert folds[t.number] == 5 if t.state is hp.TrialState.COMPLETE else folds[t.number] < 5
+    fits = sum(folds.values())
+    expected = f"12 trials: {states.count('complete')} complete, {states.count('pruned')} pruned"
+    assert f"{expected}; {fits} fold fits of 60" in result.stdout
+    assert "held-out accuracy of the refit pipeline: 0.9" in result.stdout
 
 
 def test_pbt_digits_trains_a_population_and_prints_its_schedule(example_runs: Runs) -> None:

@@ -227,10 +227,12 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         unknown = [name for name in Space.from_user(self.space) if name not in known]
         if unknown:
             close = difflib.get_close_matches(unknown[0], list(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            fix = (
+                f"did you mean {close[0]!r}?" if close else f"its parameters are {', '.join(known)}"
+            )
             raise SpaceError(
-                f"the space names {type(self.estimator).__name__} has no parameter "
-                f"{unknown[0]!r}{hint}: its parameters are {', '.join(sorted(known))}"
+                f"the space names {unknown[0]!r}, which is no parameter of "
+                f"{type(self.estimator).__name__}: {fix}"
             )
 
     def _n_trials(self, study: Study) -> int | None:
