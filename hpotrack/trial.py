@@ -299,6 +299,16 @@ class Trial:
         if prune and self._pruned_at is None:
             self._pruned_at = at
 
+    def next_check(self, step: int) -> int | None:
+        """The first step at or after ``step`` at which the method checks this trial (a
+        rung of successive halving, a pruner's check), None when it will not before the
+        budget. For training whose cost is in evaluating at an amount of the budget (a
+        model fitted afresh on more samples, or with more trees) rather than in going
+        from one step to the next: evaluate and report there, and at :attr:`budget`."""
+        if self._checks is None:
+            return None
+        return self._checks.next_check(step)
+
     def should_prune(self) -> bool:
         """Whether the method decided at a check that this trial should stop (for code
         that reports with ``prune=False`` and stops on its own terms). Under a method

@@ -65,3 +65,41 @@ def test_a_hypergradient_reported_as_a_list_fails_the_trial_saying_what_to_pass(
     assert "AttributeError" not in error
     assert "report_hypergradient() needs a dict of hyperparameter: number " in error
     assert "({'x': ..., 'y': ...}), but got [0.0, 0.0]" in error
+
+
+def test_next_check_names_the_methods_next_check_step(db: Path) -> None:
+    """``trial.next_check(step)``: where the method checks the trial next (successive
+    halving's rungs 1, 3, 9 of Budget(1, 27); none at the top, nor under a method that
+    checks no trial), so a function whose cost is in evaluating can evaluate there only."""
+    seen: dict[int, list[int | None]] = {}
+
+    def evaluate_at_checks(x: float, trial: hp.Trial) -> float:
+        asked = seen.setdefault(trial.number, [])
+        step = 1
+        while True:
+            check = trial.next_check(step)
+            asked.append(check)
+            at = trial.budget if check is None else check
+            trial.report(x * at, step=at)
+            if at >= trial.budget:
+                return x * at
+            step = at + 1
+
+    space = {"x": hp.Float(0.0, 1.0)}
+    budget = hp.Budget(1, 27, name="epochs")
+    sha = hp.tune(space, method="sha", study="sha", db=db, seed=0, budget=budget)
+    study = sha(evaluate_at_checks).optimize(n_trials=12)
+    rungs = [1, 3, 9]
+    for trial in study.trials:
+        asked = seen[trial.number]
+        checks = [a for a in asked if a is not None]
+        assert checks == sorted(set(checks)) and set(checks) <= set(rungs)
+        if trial.origin == "promoted":  # from the rung above where its parent stopped
+            assert checks[0] == rungs[rungs.index(trial.parents[0].step) + 1]
+        else:
+            assert checks[0] == 1
+    assert any(len(asked) > 1 for asked in seen.values())  # one went past its first check
+    plain = hp.tune(space, method="random", study="random", db=db, seed=0, budget=budget)
+    seen.clear()
+    plain(evaluate_at_checks).optimize(n_trials=2)
+    assert seen == {0: [None], 1: [None]}

@@ -20,6 +20,17 @@ from sklearn.model_selection import cross_validate
 from hpotrack.trial import Trial
 
 Split = tuple[np.ndarray, np.ndarray]
+N_SAMPLES = "n_samples"
+"""The budget's name that counts training samples per fold, as scikit-learn's halving
+searches' ``resource="n_samples"``; any other name is the estimator's parameter."""
+
+
+def subsample(train: np.ndarray, amount: int) -> np.ndarray:
+    """The first ``amount`` of a training fold's indices in a fixed shuffled order: the
+    same for every trial (their scores compare), and a smaller amount's samples are
+    among a larger one's."""
+    order = np.random.default_rng(0).permutation(len(train))
+    return np.sort(train[order[:amount]])
 
 
 def metric_suffix(name: str | None) -> str:
@@ -51,20 +62,63 @@ class FoldEvaluation:
     error_score: float | str
     return_train_score: bool
     n_jobs: int | None
+    resource: str | None = None  # what the study's budget counts, when it has one
     last_error: BaseException | None = field(default=None, init=False)
 
     def __call__(self, trial: Trial, **params: Any) -> dict[str, float]:
-        estimator = clone(self.estimator).set_params(**params)
+        if self.resource is None:
+            return self._by_folds(trial, clone(self.estimator).set_params(**params))
+        return self._by_budget(trial, params, self.resource)
+
+    def _by_folds(self, trial: Trial, estimator: BaseEstimator) -> dict[str, float]:
+        """Every fold, the running mean reported after each (steps 1..n_splits)."""
         folds: list[dict[str, float]] = []
         at_once = max(1, effective_n_jobs(self.n_jobs))
-        objective = f"test_{metric_suffix(self.refit_metric)}"
         for start in range(0, len(self.splits), at_once):
             batch = self.splits[start : start + at_once]
             folds.extend(self._cross_validate(estimator, batch))
             for done in range(len(folds) - len(batch) + 1, len(folds) + 1):
-                running = float(np.mean([fold[objective] for fold in folds[:done]]))
+                running = float(np.mean([fold[self._objective] for fold in folds[:done]]))
                 trial.report(running, step=done)  # may raise hp.Pruned: the rest unfitted
         return summarized(folds)
+
+    def _by_budget(
+        self, trial: Trial, params: Mapping[str, Any], resource: str
+    ) -> dict[str, float]:
+        """Cross-validated afresh at each amount of the budget where the method checks
+        the trial (its rungs, from the first one above where a promoted trial's parent
+        stopped), then at the trial's budget: ``resource`` samples of each training
+        fold (``n_samples``), or the estimator's parameter of that name (``max_iter``,
+        ``n_estimators``). The mean score is reported at that amount."""
+        step = 1
+        while True:
+            check = trial.next_check(step)
+            amount = int(trial.budget if check is None else min(check, trial.budget))
+            estimator = clone(self.estimator).set_params(**params)
+            splits = list(self.splits)
+            if resource == N_SAMPLES:
+                splits = [(subsample(train, amount), test) for train, test in splits]
+            else:
+                estimator.set_params(**{resource: amount})
+            folds = self._all_folds(estimator, splits)
+            trial.report(float(np.mean([fold[self._objective] for fold in folds])), step=amount)
+            if amount >= trial.budget:  # may have raised hp.Pruned at a check before
+                return {**summarized(folds), "n_resources": float(amount)}
+            step = amount + 1
+
+    @property
+    def _objective(self) -> str:
+        return f"test_{metric_suffix(self.refit_metric)}"
+
+    def _all_folds(
+        self, estimator: BaseEstimator, splits: Sequence[Split]
+    ) -> list[dict[str, float]]:
+        at_once = max(1, effective_n_jobs(self.n_jobs))
+        return [
+            fold
+            for start in range(0, len(splits), at_once)
+            for fold in self._cross_validate(estimator, splits[start : start + at_once])
+        ]
 
     def _cross_validate(
         self, estimator: BaseEstimator, batch: Sequence[Split]

@@ -40,21 +40,36 @@ def cv_results(
     scorer_names: Sequence[str],
     n_splits: int,
     train: bool,
+    *,
+    budgeted: bool = False,
+    resource_parameter: str | None = None,
 ) -> dict[str, Any]:
-    """``cv_results_`` of the finished ``trials``: see the module's docstring."""
+    """``cv_results_`` of the finished ``trials``: see the module's docstring. With a
+    budget (``budgeted``), ``n_resources``: the amount a trial was last evaluated at;
+    when it counts an estimator parameter (``resource_parameter``, say ``max_iter``),
+    that amount is a parameter of the row too, as in scikit-learn's halving searches."""
     rows = [t for t in trials if t.state in FINISHED]
+    amounts = [_resources(t) for t in rows]
     results: dict[str, Any] = {}
     for key in metric_keys(scorer_names, n_splits, train):
         results[key] = np.array([_metric(t, key) for t in rows], dtype=float)
+    params = [dict(t.params) for t in rows]
+    if resource_parameter is not None:
+        for row, amount in zip(params, amounts, strict=True):
+            if not np.isnan(amount):
+                row[resource_parameter] = int(amount)
+        param_names = [*param_names, resource_parameter]
     for name in param_names:  # masked where the trial has no such parameter (when=)
         column: np.ma.MaskedArray = np.ma.MaskedArray(np.empty(len(rows), dtype=object), mask=True)
-        for i, t in enumerate(rows):
-            if name in t.params:
-                column[i] = t.params[name]
+        for i, row in enumerate(params):
+            if name in row:
+                column[i] = row[name]
         results[f"param_{name}"] = column
-    results["params"] = [dict(t.params) for t in rows]
+    results["params"] = params
     for name in scorer_names:
         results[f"rank_test_{name}"] = ranks(results[f"mean_test_{name}"])
+    if budgeted:
+        results["n_resources"] = np.array(amounts, dtype=float)
     results["trial_number"] = np.array([t.number for t in rows], dtype=int)
     results["state"] = np.array([t.state.value for t in rows], dtype=object)
     return results
@@ -67,6 +82,14 @@ def ranks(scores: np.ndarray) -> np.ndarray:
         return np.array([], dtype=np.int32)
     lowest = np.where(np.isnan(scores), np.inf, -scores)
     return np.asarray(rankdata(lowest, method="min"), dtype=np.int32)
+
+
+def _resources(trial: TrialRecord) -> float:
+    """The amount of the budget a trial was last evaluated at: the one it completed at,
+    else its last check (a rung); NaN for one that failed before any."""
+    if trial.state is TrialState.COMPLETE and "n_resources" in trial.metrics:
+        return float(trial.metrics["n_resources"])
+    return float(max(trial.checks)) if trial.checks else float("nan")
 
 
 def _metric(trial: TrialRecord, key: str) -> float:

@@ -25,9 +25,10 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
 
-from hpotrack.errors import DefinitionError, SpaceError, TooManyFailures
+from hpotrack.budget import Budget
+from hpotrack.errors import DefinitionError, MethodError, SpaceError, TooManyFailures
 from hpotrack.methods.base import Method
-from hpotrack.sklearn.folds import FoldEvaluation, metric_suffix
+from hpotrack.sklearn.folds import N_SAMPLES, FoldEvaluation, metric_suffix
 from hpotrack.sklearn.results import cv_results
 from hpotrack.space import Space
 from hpotrack.study import Study
@@ -78,6 +79,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         random_state: int | None = None,
         max_failures: int = 5,
         progress: bool | None = None,
+        budget: Budget | None = None,
     ) -> None:
         # scikit-learn's convention: keep the arguments as given, check them in fit
         self.estimator = estimator
@@ -96,6 +98,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         self.random_state = random_state
         self.max_failures = max_failures
         self.progress = progress
+        self.budget = budget
 
     def fit(self, X: Any, y: Any = None, *, groups: Any = None, **fit_params: Any) -> SearchCV:
         """Run the search (to the study's ``n_trials``) and, with ``refit``, fit the best
@@ -104,6 +107,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         scoring, names, refit_metric = self._scorers()
         splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(splitter.split(X, y, groups))  # fixed: every trial scores the same folds
+        self._check_budget(splits)
         evaluation = FoldEvaluation(
             estimator=self.estimator,
             X=X,
@@ -115,6 +119,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             error_score=self.error_score,
             return_train_score=self.return_train_score,
             n_jobs=self.n_jobs,
+            resource=None if self.budget is None else self.budget.name,
         )
         name = self.study if self.study is not None else _new_study_name(self.estimator)
         tuned = tune(
@@ -126,7 +131,15 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             db=self.db,
             seed=self.random_state,
             max_failures=1 if self.error_score == "raise" else self.max_failures,
+            budget=self.budget,
         )(evaluation)
+        if self.budget is not None and getattr(tuned.definition.method, "pruner", None):
+            raise MethodError(
+                f"method {tuned.definition.method.name!r} has a pruner, which checks a "
+                "trial at every step of the budget, and SearchCV would cross-validate at "
+                "each: with budget=, use method='sha', 'hyperband' or 'bohb' (they check "
+                "at rungs); or leave budget= out to prune by folds"
+            )
         try:
             study = tuned.optimize(
                 n_trials=self._n_trials(tuned.study), timeout=self.timeout, progress=self.progress
@@ -141,7 +154,13 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         self.scorer_ = scoring
         self.n_splits_ = len(splits)
         self.cv_results_ = cv_results(
-            study.trials, list(study.space), names, len(splits), self.return_train_score
+            study.trials,
+            list(study.space),
+            names,
+            len(splits),
+            self.return_train_score,
+            budgeted=self.budget is not None,
+            resource_parameter=self._resource_parameter(),
         )
         if self.refit is not False or not self.multimetric_:
             self._take_best(study)
@@ -169,7 +188,8 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         best = study.best  # NoCompleteTrial, saying why, when none completed
         numbers = list(self.cv_results_["trial_number"])
         self.best_index_ = numbers.index(best.number)
-        self.best_params_ = dict(best.params)
+        self.best_params_ = dict(self.cv_results_["params"][self.best_index_])  # with a
+        # budget that sets a parameter, its amount too
         self.best_score_ = float(best.value)
 
     def _scorers(self) -> tuple[Any, list[str], str | None]:
@@ -235,15 +255,58 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
                 f"{type(self.estimator).__name__}: {fix}"
             )
 
+    def _resource_parameter(self) -> str | None:
+        """The estimator's parameter the budget sets, if it sets one."""
+        budget = self.budget
+        return None if budget is None or budget.name == N_SAMPLES else budget.name
+
+    def _check_budget(self, splits: list[tuple[Any, Any]]) -> None:
+        """A budget counts training samples (``name="n_samples"``, at most the smallest
+        training fold's) or a whole-number parameter of the estimator not in the space."""
+        budget = self.budget
+        if budget is None:
+            return
+        if not isinstance(budget, Budget):
+            raise DefinitionError(
+                f"budget must be an hp.Budget(min, max, name=...), but got budget={budget!r}"
+            )
+        if not budget.whole:
+            raise DefinitionError(
+                "SearchCV's budget counts whole samples or a parameter's whole amount: give "
+                f"it integer bounds, but got {budget!r}"
+            )
+        if budget.name == N_SAMPLES:
+            smallest = min(len(train) for train, _ in splits)
+            if budget.max > smallest:
+                raise DefinitionError(
+                    f"`max <= {smallest}` must hold for budget n_samples, the samples of the "
+                    f"smallest training fold, but got max={budget.max}"
+                )
+            return
+        known = self.estimator.get_params(deep=True)
+        if budget.name not in known:
+            raise DefinitionError(
+                f"the budget's name {budget.name!r} is neither 'n_samples' nor a parameter "
+                f"of {type(self.estimator).__name__} (such as max_iter or n_estimators)"
+            )
+        if budget.name in Space.from_user(self.space):
+            raise DefinitionError(
+                f"{budget.name!r} is both the budget and in the space: the budget sets it, "
+                "so leave it out of the space"
+            )
+
     def _n_trials(self, study: Study) -> int | None:
         """``n_trials``; without it, None where that ends a run (a timeout, the study's
-        stored target, a method that ends, such as a grid), else :data:`DEFAULT_TRIALS`."""
+        stored target, a method that ends, such as a grid), else :data:`DEFAULT_TRIALS`,
+        or as many as a multi-fidelity method needs for one trial to reach the budget's
+        max (Hyperband's first bracket)."""
         if self.n_trials is not None:
             return self.n_trials
+        history = study.refresh()
         ends = self.timeout is not None or study.target is not None
-        if ends or study.method.trials_left(study.refresh()) is not None:
+        if ends or study.method.trials_left(history) is not None:
             return None
-        return DEFAULT_TRIALS
+        return max(DEFAULT_TRIALS, study.method.trials_to_complete(history) or 0)
 
 
 def _is_number(value: object) -> bool:
