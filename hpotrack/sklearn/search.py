@@ -58,6 +58,10 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
     the study's name and file (default: a new study named after the estimator in
     ``./hpotrack.db``; fit again with the same ``study=`` to continue one).
     ``random_state``: the study's seed. ``progress``: a progress bar on a terminal.
+    ``budget``: ``hp.Budget(min, max, name=...)`` for ``sha``, ``hyperband`` and
+    ``bohb``: training samples per fold (``name="n_samples"``) or the estimator's
+    parameter of that name (``n_estimators``), a trial cross-validated at each amount
+    where its method checks it (docs/sklearn.md).
     """
 
     def __init__(
