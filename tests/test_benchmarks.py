@@ -4,6 +4,7 @@ written is one line before the run, not after it."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -323,3 +324,54 @@ def test_constrained_quick_scores_the_best_feasible_value_beside_optuna(tmp_path
         "--methods: unknown 'cmaes'; known: tpe, evolution, random, bayes, optuna-tpe, "
         "optuna-nsga2, optuna-gp"
     )
+
+
+def test_search_cv_quick_runs_every_search_estimator_on_the_same_folds(tmp_path: Path) -> None:
+    """Every row fits T candidates on 5 folds: scikit-learn's random search exactly 5 T
+    fold fits, hpotrack's rows at most that (pruned trials fit fewer), the halving search
+    more on subsets; scores are accuracies; a missing optuna-integration is a row saying
+    so, not a failure."""
+    pytest.importorskip("sklearn")
+    args = ("--quick", "--seeds", "1", "--tasks", "knn", "--trials", "4", "--workers", "1")
+    result = run_benchmark("search_cv", *args, "--out", str(tmp_path / "s.md"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"hpotrack: {ROOT / 'hpotrack'} at " in result.stdout
+    table = result.stdout.split("\nknn: ", 1)[1].split("\n\n", 1)[0]
+    assert "T = 4 candidates, 5 folds, 1 seeds" in table
+    cells = {
+        row[0]: row[1:]
+        for row in (
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in table.splitlines()
+            if line.startswith("| ") and "---" not in line
+        )
+    }
+    header = cells.pop("row")
+    assert header[:4] == ["best CV score (IQR)", "rank", "test score (IQR)", "fold fits"]
+    own = ["tpe", "tpe+median", "bayes", "random"]
+    peers = ["sklearn-random", "sklearn-halving"]
+    optuna_ran = importlib.util.find_spec("optuna_integration") is not None
+    assert list(cells) == [*own, *peers, "optuna-searchcv"]
+    for row in [*own, *peers, *(["optuna-searchcv"] * optuna_ran)]:
+        best, rank, test, fits, wall, overhead, _, _ = cells[row]
+        assert 0.1 < float(best) <= 1 and 0.1 < float(test) <= 1, row
+        assert 1 <= int(rank) <= 7 and 0 <= float(overhead) <= float(wall), row
+        fold_fits = int(fits.split(" (")[0])
+        if row in own:
+            assert 0 < fold_fits <= 20, row
+        elif row == "sklearn-halving":
+            assert fold_fits > 20 and fits.endswith(" full)"), row
+        else:
+            assert fold_fits == 20, row
+    if not optuna_ran:
+        assert cells["optuna-searchcv"][0].startswith("skipped: optuna-integration")
+    assert "Overview at T = 4" in (tmp_path / "s.md").read_text()
+    hidden = run_benchmark(
+        "search_cv", *args, "--rows", "random,optuna-searchcv", cwd=tmp_path,
+        hidden=("optuna_integration",),
+    )  # fmt: skip
+    assert hidden.returncode == 0, hidden.stderr
+    assert (
+        "| optuna-searchcv | skipped: optuna-integration not installed (pip install "
+        "optuna-integration)"
+    ) in hidden.stdout
