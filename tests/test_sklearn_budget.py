@@ -165,7 +165,7 @@ def test_bohb_searches_with_a_budget(digits: Any, db: str) -> None:
             {"budget": hp.Budget(20, 180, name="n_samples"), "method": "tpe_median"},
             "has a pruner",
         ),
-        ({"method": "sha"}, "needs a budget"),
+        ({"method": "sha"}, "stops trials at rungs of a budget: pass budget="),
     ],
 )
 def test_a_budget_that_cannot_work_is_one_error_before_any_trial(

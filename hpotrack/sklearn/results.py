@@ -2,7 +2,9 @@
 per finished trial (complete, pruned or failed) in trial order, with scikit-learn's keys
 (``params``, ``param_C``, ``split0_test_score``, ``mean_test_score``, ``rank_test_score``,
 ``mean_fit_time``, ...) so that ``pandas.DataFrame(search.cv_results_)`` and code written
-for ``GridSearchCV`` read it alike, plus ``trial_number`` and ``state``.
+for ``GridSearchCV`` read it alike, plus ``trial_number`` and ``state``. A trial lost or
+interrupted (a crash, Ctrl-C) that a retry replaced has no row: its retry is the row of
+its parameters, so that the rows are the study's ``n_trials``, each configuration once.
 
 Only a complete trial was cross-validated on every fold: a pruned or failed one has NaN
 scores (a pruned trial's running means are its curve, ``search.study_.curve(number)``)
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from hpotrack.records import TrialRecord, TrialState
+from hpotrack.records import Origin, TrialRecord, TrialState
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
 
@@ -48,7 +50,8 @@ def cv_results(
     budget (``budgeted``), ``n_resources``: the amount a trial was last evaluated at;
     when it counts an estimator parameter (``resource_parameter``, say ``max_iter``),
     that amount is a parameter of the row too, as in scikit-learn's halving searches."""
-    rows = [t for t in trials if t.state in FINISHED]
+    replaced = {e.parent for t in trials for e in t.parents if e.kind == Origin.RETRIED.value}
+    rows = [t for t in trials if t.state in FINISHED and t.number not in replaced]
     amounts = [_resources(t) for t in rows]
     results: dict[str, Any] = {}
     for key in metric_keys(scorer_names, n_splits, train):

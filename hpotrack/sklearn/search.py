@@ -24,10 +24,19 @@ from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
+from sklearn.utils.metadata_routing import _routing_enabled, process_routing
 
 from hpotrack.budget import Budget
-from hpotrack.errors import DefinitionError, MethodError, SpaceError, TooManyFailures
+from hpotrack.errors import (
+    DefinitionError,
+    MethodError,
+    NoCompleteTrial,
+    SpaceError,
+    TooManyFailures,
+)
 from hpotrack.methods.base import Method
+from hpotrack.methods.registry import resolve
+from hpotrack.records import TrialState
 from hpotrack.sklearn.folds import N_SAMPLES, FoldEvaluation, metric_suffix
 from hpotrack.sklearn.results import cv_results
 from hpotrack.space import Space
@@ -37,6 +46,13 @@ from hpotrack.tune import tune
 DEFAULT_TRIALS = 10
 """Trials of a fit without ``n_trials`` or ``timeout`` under a method that never ends
 (RandomizedSearchCV's and OptunaSearchCV's ``n_iter``/``n_trials`` default)."""
+
+UNSUITED_METHODS = {
+    "pbt": "trains each trial on from its parent's checkpoint",
+    "gradient": "descends a gradient, which a cross-validated score's plateaus make zero",
+}
+"""Methods a search refuses, and why: a trial here is a whole cross-validation, with no
+checkpoint it continues from, and a score flat almost everywhere."""
 
 
 class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
@@ -109,8 +125,14 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         configuration on all of ``X``, ``y``; ``fit_params`` go to the estimator's fit."""
         self._check_options()
         scoring, names, refit_metric = self._scorers()
+        if _routing_enabled():  # metadata nothing requested: scikit-learn's error, now
+            given = fit_params if groups is None else {"groups": groups, **fit_params}
+            routed = process_routing(self, "fit", **given)
+            split_params, refit_params = routed.splitter.split, routed.estimator.fit
+        else:
+            split_params, refit_params = {"groups": groups}, fit_params
         splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = list(splitter.split(X, y, groups))  # fixed: every trial scores the same folds
+        splits = list(splitter.split(X, y, **split_params))  # every trial: the same folds
         self._check_budget(splits)
         evaluation = FoldEvaluation(
             estimator=self.estimator,
@@ -137,13 +159,6 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             max_failures=1 if self.error_score == "raise" else self.max_failures,
             budget=self.budget,
         )(evaluation)
-        if self.budget is not None and getattr(tuned.definition.method, "pruner", None):
-            raise MethodError(
-                f"method {tuned.definition.method.name!r} has a pruner, which checks a "
-                "trial at every step of the budget, and SearchCV would cross-validate at "
-                "each: with budget=, use method='sha', 'hyperband' or 'bohb' (they check "
-                "at rungs); or leave budget= out to prune by folds"
-            )
         try:
             study = tuned.optimize(
                 n_trials=self._n_trials(tuned.study), timeout=self.timeout, progress=self.progress
@@ -152,30 +167,40 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             if self.error_score == "raise" and evaluation.last_error is not None:
                 raise evaluation.last_error from None
             raise
+        self._keep_results(study, scoring, names, refit_metric, len(splits))
+        if self.refit is not False:
+            self._refit(X, y, refit_params)
+        return self
+
+    def _keep_results(
+        self, study: Study, scoring: Any, names: list[str], refit_metric: str | None, n_splits: int
+    ) -> None:
+        """The fitted attributes scikit-learn's searches have, read from ``study``."""
         self.study_name_ = study.name
         self.db_path_ = str(study.db_path)
         self.multimetric_ = refit_metric is not None
         self.scorer_ = scoring
-        self.n_splits_ = len(splits)
+        self.n_splits_ = n_splits
         self.cv_results_ = cv_results(
             study.trials,
             list(study.space),
             names,
-            len(splits),
+            n_splits,
             self.return_train_score,
             budgeted=self.budget is not None,
             resource_parameter=self._resource_parameter(),
         )
         if self.refit is not False or not self.multimetric_:
             self._take_best(study)
-        if self.refit is not False:
-            started = time.perf_counter()
-            estimator = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
-            self.best_estimator_ = estimator.fit(X, y, **fit_params)
-            self.refit_time_ = time.perf_counter() - started
-            if hasattr(self.best_estimator_, "feature_names_in_"):
-                self.feature_names_in_ = self.best_estimator_.feature_names_in_
-        return self
+
+    def _refit(self, X: Any, y: Any, fit_params: dict[str, Any]) -> None:
+        """``best_estimator_``: the best parameters fitted on all the data."""
+        started = time.perf_counter()
+        estimator = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
+        self.best_estimator_ = estimator.fit(X, y, **fit_params)
+        self.refit_time_ = time.perf_counter() - started
+        if hasattr(self.best_estimator_, "feature_names_in_"):
+            self.feature_names_in_ = self.best_estimator_.feature_names_in_
 
     @property
     def study_(self) -> Study:
@@ -189,7 +214,10 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
 
     def _take_best(self, study: Study) -> None:
         """best_index_, best_score_, best_params_: the study's best complete trial."""
-        best = study.best  # NoCompleteTrial, saying why, when none completed
+        try:
+            best = study.best
+        except NoCompleteTrial as error:
+            raise NoCompleteTrial(_why_none_completed(study, str(error))) from None
         numbers = list(self.cv_results_["trial_number"])
         self.best_index_ = numbers.index(best.number)
         self.best_params_ = dict(self.cv_results_["params"][self.best_index_])  # with a
@@ -216,9 +244,15 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             scorers = {key: check_scoring(self.estimator, s) for key, s in named.items()}
             return scorers, list(named), self.refit
         if isinstance(self.refit, str):
+            several = (
+                " (a callable that returns a dict of metrics is not supported: pass each "
+                "metric's scorer in a dict, as make_scorer makes them)"
+                if callable(scoring)
+                else ""
+            )
             raise DefinitionError(
                 f"refit={self.refit!r} names a metric, but scoring={scoring!r} is a single "
-                "one: pass refit=True (or False), or several scorers as a dict"
+                f"one{several}: pass refit=True (or False), or several scorers as a dict"
             )
         return check_scoring(self.estimator, scoring), [metric_suffix(None)], None
 
@@ -245,6 +279,33 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
                 "`0 <= random_state < 2**63` must hold for a whole number (or None): it "
                 f"is the study's seed, but got random_state={seed!r}"
             )
+        method = resolve(self.method)  # an unknown name: the registry's error
+        if method.name in UNSUITED_METHODS:
+            raise MethodError(
+                f"SearchCV cannot run method {method.name!r}: it "
+                f"{UNSUITED_METHODS[method.name]}, and a SearchCV trial is one whole "
+                "cross-validation; use method='tpe', 'bayes', 'random', 'evolution', 'grid' "
+                "or 'auto', and prune poor configurations after their first folds with "
+                "hp.methods.TPE(pruner='median')"
+            )
+        if self.budget is not None and getattr(method, "pruner", None) is not None:
+            raise MethodError(
+                f"method {method.name!r} has a pruner, which checks a trial at every step "
+                "of the budget, and SearchCV would cross-validate at each: with budget=, "
+                "use method='sha', 'hyperband' or 'bohb' (they check at rungs); or leave "
+                "budget= out to prune by folds"
+            )
+        if self.budget is None:
+            try:
+                method.check_budget(None)
+            except MethodError:  # @hp.tune's words name its own budget=
+                raise MethodError(
+                    f"method {method.name!r} stops trials at rungs of a budget: pass "
+                    "budget=hp.Budget(min, max, name='n_samples') (training samples per "
+                    "fold) or name=one of the estimator's parameters (n_estimators, "
+                    "max_iter); or use method='tpe' with pruner='median' to stop poor "
+                    "configurations after their first folds"
+                ) from None
         if self.study is not None and not isinstance(self.study, str):
             raise DefinitionError(f"study names a study, but got study={self.study!r}")
         known = self.estimator.get_params(deep=True)
@@ -311,6 +372,22 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         if ends or study.method.trials_left(history) is not None:
             return None
         return max(DEFAULT_TRIALS, study.method.trials_to_complete(history) or 0)
+
+
+def _why_none_completed(study: Study, message: str) -> str:
+    """``message`` (no complete trial), and the error of the last failed trial: as
+    ``GridSearchCV`` says when every fit failed, so that the cause is not only in the
+    file."""
+    failed = [t for t in study.trials if t.state is TrialState.FAILED and t.error]
+    if not failed:
+        return message
+    last = failed[-1]
+    cause = str(last.error).strip().splitlines()[-1]
+    return (
+        f"{message}: {len(failed)} of its {len(study.trials)} trials failed, the last "
+        f"(trial {last.number}) with {cause} (its traceback: hpotrack --db "
+        f"{study.db_path} trial {study.name} {last.number})"
+    )
 
 
 def _is_number(value: object) -> bool:
