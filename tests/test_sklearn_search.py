@@ -368,3 +368,74 @@ def test_two_processes_fitting_one_study_share_its_trials(tmp_path: Path) -> Non
         own = sum(t.pid == process.pid for t in study.trials)
         assert own < rows <= 12
         assert best <= study.best.value
+
+
+def test_a_choice_of_estimators_is_searched_as_grid_search_cv_does(digits: Any, db: str) -> None:
+    """Options a study cannot store (a pipeline step's estimator) are stored as
+    their repr and given to the estimator as the objects: the scores and the best are
+    GridSearchCV's, cv_results_ holds the objects, and the study shows the labels."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    X, y = digits
+    pipeline = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=300))])
+    grid = {
+        "scale": [StandardScaler(), MinMaxScaler(), "passthrough"],
+        "clf": [LogisticRegression(max_iter=300), SVC()],
+        "clf__C": [0.1, 1.0],
+    }
+    search = SearchCV(pipeline, grid, method="grid", cv=3, db=db, study="steps").fit(X, y)
+    reference = GridSearchCV(pipeline, grid, cv=3).fit(X, y)
+    scores = sorted(search.cv_results_["mean_test_score"])
+    assert scores == pytest.approx(sorted(reference.cv_results_["mean_test_score"]))
+    assert search.best_score_ == pytest.approx(reference.best_score_)
+    best = {name: repr(value) for name, value in search.best_params_.items()}
+    assert best == {name: repr(value) for name, value in reference.best_params_.items()}
+    assert repr(search.best_estimator_.named_steps["clf"]) == best["clf"]
+    assert {type(s).__name__ for s in search.cv_results_["param_scale"]} == {
+        "StandardScaler",
+        "MinMaxScaler",
+        "str",
+    }
+    stored = {t.params["scale"] for t in search.study_.trials}
+    assert stored == {"StandardScaler()", "MinMaxScaler()", "'passthrough'"}
+
+
+def test_labels_name_each_option_and_give_back_the_object() -> None:
+    from hpotrack.sklearn.labels import labelled
+
+    sizes = [(50,), (50, 50), (50,)]
+    space = labelled({"hidden_layer_sizes": sizes, "alpha": hp.Float(1e-5, 1e-1, log=True)})
+    assert space.space["hidden_layer_sizes"] == ["(50,)", "(50, 50)", "(50,) #2"]
+    assert space.objects({"hidden_layer_sizes": "(50, 50)", "alpha": 0.1}) == {
+        "hidden_layer_sizes": (50, 50),
+        "alpha": 0.1,
+    }
+    plain = {"C": [0.1, 1.0], "kernel": ["rbf", None]}
+    assert labelled(plain).space == plain and not labelled(plain).options
+
+
+def test_a_chosen_estimators_own_parameters_are_searched_when_it_is_chosen(
+    digits: Any, db: str
+) -> None:
+    """``clf__gamma`` with ``when={"clf": "SVC()"}``: a parameter of one option of a
+    choice (not of the pipeline's default step) is accepted, and set only on trials that
+    chose that option, as a GridSearchCV list of grids does."""
+    from sklearn.pipeline import Pipeline
+
+    X, y = digits
+    pipeline = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=300))])
+    space = {
+        "clf": [LogisticRegression(max_iter=300), SVC()],
+        "clf__C": hp.Float(0.1, 10.0, log=True),
+        "clf__gamma": hp.Float(1e-4, 1e-1, log=True, when={"clf": "SVC()"}),
+    }
+    search = SearchCV(pipeline, space, method="tpe", n_trials=8, cv=3, db=db, random_state=0)
+    results = search.fit(X, y).cv_results_
+    chose_svc = [type(p["clf"]) is SVC for p in results["params"]]
+    assert any(chose_svc) and not all(chose_svc)
+    for params, svc in zip(results["params"], chose_svc, strict=True):
+        assert ("clf__gamma" in params) == svc
+    assert list(results["param_clf__gamma"].mask) == [not svc for svc in chose_svc]
+    with pytest.raises(hp.SpaceError, match="'clf__gama', which is no parameter of Pipeline"):
+        SearchCV(pipeline, {"clf__gama": [0.1]}, db=db).fit(X, y)

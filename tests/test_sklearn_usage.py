@@ -183,6 +183,9 @@ def test_a_fit_stopped_mid_trial_continues_with_one_row_per_configuration(
         [sys.executable, str(script), db, fits, signal_name], capture_output=True, text=True
     )
     assert first.returncode == returncode, first.stderr
+    if signal_name == "SIGINT":  # what continues it: fit again, not optimize()
+        assert "SearchCV(..., study='stopped').fit(X, y) again" in first.stderr
+        assert "optimize()" not in first.stderr
     again = subprocess.run(
         [sys.executable, str(script), db, fits, "none"], capture_output=True, text=True
     )

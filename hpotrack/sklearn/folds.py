@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import cross_validate
 
+from hpotrack.sklearn.labels import LabelledSpace
 from hpotrack.trial import Trial
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -63,9 +64,11 @@ class FoldEvaluation:
     return_train_score: bool
     n_jobs: int | None
     resource: str | None = None  # what the study's budget counts, when it has one
+    labels: LabelledSpace = field(default_factory=lambda: LabelledSpace({}))  # objects
     last_error: BaseException | None = field(default=None, init=False)
 
-    def __call__(self, trial: Trial, **params: Any) -> dict[str, float]:
+    def __call__(self, trial: Trial, **stored: Any) -> dict[str, float]:
+        params = clone(self.labels.objects(stored), safe=False)  # fresh: fits change them
         if self.resource is None:
             return self._by_folds(trial, clone(self.estimator).set_params(**params))
         return self._by_budget(trial, params, self.resource)

@@ -13,7 +13,7 @@ and ranks after every complete one, as scikit-learn ranks NaN scores.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,18 +45,21 @@ def cv_results(
     *,
     budgeted: bool = False,
     resource_parameter: str | None = None,
+    objects: Callable[[Mapping[str, Any]], dict[str, Any]] = dict,
 ) -> dict[str, Any]:
     """``cv_results_`` of the finished ``trials``: see the module's docstring. With a
     budget (``budgeted``), ``n_resources``: the amount a trial was last evaluated at;
     when it counts an estimator parameter (``resource_parameter``, say ``max_iter``),
-    that amount is a parameter of the row too, as in scikit-learn's halving searches."""
+    that amount is a parameter of the row too, as in scikit-learn's halving searches.
+    ``objects``: a trial's parameters as the estimator takes them (labels of options a
+    study cannot store replaced by the options: :mod:`hpotrack.sklearn.labels`)."""
     replaced = {e.parent for t in trials for e in t.parents if e.kind == Origin.RETRIED.value}
     rows = [t for t in trials if t.state in FINISHED and t.number not in replaced]
     amounts = [_resources(t) for t in rows]
     results: dict[str, Any] = {}
     for key in metric_keys(scorer_names, n_splits, train):
         results[key] = np.array([_metric(t, key) for t in rows], dtype=float)
-    params = [dict(t.params) for t in rows]
+    params = [objects(t.params) for t in rows]  # labels of objects: the objects
     if resource_parameter is not None:
         for row, amount in zip(params, amounts, strict=True):
             if not np.isnan(amount):

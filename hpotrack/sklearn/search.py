@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import logging
 import secrets
 import time
 from collections.abc import Mapping
@@ -38,11 +39,13 @@ from hpotrack.methods.base import Method
 from hpotrack.methods.registry import resolve
 from hpotrack.records import TrialState
 from hpotrack.sklearn.folds import N_SAMPLES, FoldEvaluation, metric_suffix
+from hpotrack.sklearn.labels import LabelledSpace, labelled
 from hpotrack.sklearn.results import cv_results
 from hpotrack.space import Space
 from hpotrack.study import Study
 from hpotrack.tune import tune
 
+log = logging.getLogger("hpotrack")
 DEFAULT_TRIALS = 10
 """Trials of a fit without ``n_trials`` or ``timeout`` under a method that never ends
 (RandomizedSearchCV's and OptunaSearchCV's ``n_iter``/``n_trials`` default)."""
@@ -134,6 +137,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(splitter.split(X, y, **split_params))  # every trial: the same folds
         self._check_budget(splits)
+        labels = labelled(self.space)
         evaluation = FoldEvaluation(
             estimator=self.estimator,
             X=X,
@@ -146,10 +150,11 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             return_train_score=self.return_train_score,
             n_jobs=self.n_jobs,
             resource=None if self.budget is None else self.budget.name,
+            labels=labels,
         )
         name = self.study if self.study is not None else _new_study_name(self.estimator)
         tuned = tune(
-            self.space,
+            labels.space,
             self.method,
             study=name,
             objective=f"mean_test_{metric_suffix(refit_metric)}",
@@ -160,20 +165,34 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             budget=self.budget,
         )(evaluation)
         try:
-            study = tuned.optimize(
+            study = tuned.run_study(
                 n_trials=self._n_trials(tuned.study), timeout=self.timeout, progress=self.progress
             )
+        except KeyboardInterrupt:  # what continues it is fit, not optimize() (its words)
+            log.info(
+                "study %r interrupted: SearchCV(..., study=%r).fit(X, y) again on the same "
+                "data continues it, first running again any trial the interruption stopped",
+                name,
+                name,
+            )
+            raise
         except TooManyFailures:
             if self.error_score == "raise" and evaluation.last_error is not None:
                 raise evaluation.last_error from None
             raise
-        self._keep_results(study, scoring, names, refit_metric, len(splits))
+        self._keep_results(study, scoring, names, refit_metric, len(splits), labels)
         if self.refit is not False:
             self._refit(X, y, refit_params)
         return self
 
     def _keep_results(
-        self, study: Study, scoring: Any, names: list[str], refit_metric: str | None, n_splits: int
+        self,
+        study: Study,
+        scoring: Any,
+        names: list[str],
+        refit_metric: str | None,
+        n_splits: int,
+        labels: LabelledSpace,
     ) -> None:
         """The fitted attributes scikit-learn's searches have, read from ``study``."""
         self.study_name_ = study.name
@@ -189,6 +208,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             self.return_train_score,
             budgeted=self.budget is not None,
             resource_parameter=self._resource_parameter(),
+            objects=labels.objects,
         )
         if self.refit is not False or not self.multimetric_:
             self._take_best(study)
@@ -309,7 +329,8 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         if self.study is not None and not isinstance(self.study, str):
             raise DefinitionError(f"study names a study, but got study={self.study!r}")
         known = self.estimator.get_params(deep=True)
-        unknown = [name for name in Space.from_user(self.space) if name not in known]
+        names = list(Space.from_user(labelled(self.space).space))
+        unknown = [name for name in names if name not in known and not _of_a_choice(name, names)]
         if unknown:
             close = difflib.get_close_matches(unknown[0], list(known), n=1)
             fix = (
@@ -354,7 +375,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
                 f"the budget's name {budget.name!r} is neither 'n_samples' nor a parameter "
                 f"of {type(self.estimator).__name__} (such as max_iter or n_estimators)"
             )
-        if budget.name in Space.from_user(self.space):
+        if budget.name in Space.from_user(labelled(self.space).space):
             raise DefinitionError(
                 f"{budget.name!r} is both the budget and in the space: the budget sets it, "
                 "so leave it out of the space"
@@ -388,6 +409,13 @@ def _why_none_completed(study: Study, message: str) -> str:
         f"(trial {last.number}) with {cause} (its traceback: hpotrack --db "
         f"{study.db_path} trial {study.name} {last.number})"
     )
+
+
+def _of_a_choice(name: str, names: list[str]) -> bool:
+    """Whether ``name`` is a parameter of an estimator the space itself chooses
+    (``clf__gamma`` with ``clf`` in the space): set on the option the trial gets."""
+    parts = name.split("__")
+    return any("__".join(parts[:i]) in names for i in range(1, len(parts)))
 
 
 def _is_number(value: object) -> bool:

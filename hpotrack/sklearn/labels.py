@@ -1,0 +1,64 @@
+"""Choices of objects a study cannot store: a pipeline step's estimator
+(``{"scaler": [StandardScaler(), MinMaxScaler()]}``), tuples (``hidden_layer_sizes``),
+dicts (``class_weight``). A ``GridSearchCV`` grid lists them; a study stores plain values
+(text, numbers, None), so each such option is stored as a label, its ``repr``
+(``"StandardScaler()"``, ``"(50, 50)"``), which ``hpotrack show`` prints, and the
+estimator gets the object back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hpotrack.space import Space
+
+PLAIN = (type(None), bool, int, float, str, np.generic)
+
+
+@dataclass(frozen=True)
+class LabelledSpace:
+    """``space`` as the study stores it, and per labelled parameter its options by label."""
+
+    space: Mapping[str, object] | Space
+    options: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    def objects(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """A trial's stored parameters with each label replaced by its option."""
+        return {
+            name: self.options[name][value] if name in self.options else value
+            for name, value in stored.items()
+        }
+
+
+def labelled(space: Mapping[str, object] | Space) -> LabelledSpace:
+    """The space with each list that has an option other than a plain value (the
+    shorthand of a Choice) made a list of labels, one per option."""
+    if isinstance(space, Space) or not isinstance(space, Mapping):
+        return LabelledSpace(space)  # hp.Space, or what hp.tune will refuse, saying why
+    stored: dict[str, object] = {}
+    options: dict[str, dict[str, object]] = {}
+    for name, value in space.items():
+        if isinstance(value, list) and not all(isinstance(x, PLAIN) for x in value):
+            labels = _labels(value)
+            stored[name] = labels
+            options[name] = dict(zip(labels, value, strict=True))
+        else:
+            stored[name] = value
+    return LabelledSpace(stored, options)
+
+
+def _labels(options: Sequence[object]) -> list[str]:
+    """Each option's ``repr``, numbered from the second time one repeats."""
+    labels: list[str] = []
+    for option in options:
+        label = repr(option)
+        count = 1
+        while label in labels:
+            count += 1
+            label = f"{option!r} #{count}"
+        labels.append(label)
+    return labels
