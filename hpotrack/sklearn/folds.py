@@ -74,9 +74,12 @@ class FoldEvaluation:
         return self._by_budget(trial, params, self.resource)
 
     def _by_folds(self, trial: Trial, estimator: BaseEstimator) -> dict[str, float]:
-        """Every fold, the running mean reported after each (steps 1..n_splits)."""
+        """Every fold, the running mean reported after each (steps 1..n_splits); ``n_jobs``
+        folds at a time when the method may stop the trial after one, else all in one
+        call of cross_validate (each call costs about half a millisecond)."""
         folds: list[dict[str, float]] = []
-        at_once = max(1, effective_n_jobs(self.n_jobs))
+        checked = trial.next_check(1) is not None
+        at_once = self._at_once if checked else len(self.splits)
         for start in range(0, len(self.splits), at_once):
             batch = self.splits[start : start + at_once]
             folds.extend(self._cross_validate(estimator, batch))
@@ -103,7 +106,7 @@ class FoldEvaluation:
                 splits = [(subsample(train, amount), test) for train, test in splits]
             else:
                 estimator.set_params(**{resource: amount})
-            folds = self._all_folds(estimator, splits)
+            folds = self._cross_validate(estimator, splits)
             trial.report(float(np.mean([fold[self._objective] for fold in folds])), step=amount)
             if amount >= trial.budget:  # may have raised hp.Pruned at a check before
                 return {**summarized(folds), "n_resources": float(amount)}
@@ -113,15 +116,10 @@ class FoldEvaluation:
     def _objective(self) -> str:
         return f"test_{metric_suffix(self.refit_metric)}"
 
-    def _all_folds(
-        self, estimator: BaseEstimator, splits: Sequence[Split]
-    ) -> list[dict[str, float]]:
-        at_once = max(1, effective_n_jobs(self.n_jobs))
-        return [
-            fold
-            for start in range(0, len(splits), at_once)
-            for fold in self._cross_validate(estimator, splits[start : start + at_once])
-        ]
+    @property
+    def _at_once(self) -> int:
+        """How many folds are fitted at once (``n_jobs``: -1 is one per core)."""
+        return max(1, int(effective_n_jobs(self.n_jobs)))
 
     def _cross_validate(
         self, estimator: BaseEstimator, batch: Sequence[Split]
@@ -135,7 +133,7 @@ class FoldEvaluation:
                 self.y,
                 cv=list(batch),
                 scoring=self.scoring,
-                n_jobs=None if len(batch) == 1 else len(batch),
+                n_jobs=min(self._at_once, len(batch)) if self._at_once > 1 else None,
                 return_train_score=self.return_train_score,
                 error_score="raise",
                 params=dict(self.fit_params),
