@@ -115,6 +115,11 @@ def test_a_callable_scorer_of_several_metrics_is_refused_saying_what_works(db: s
     )
     with pytest.raises(hp.HpotrackError, match="pass each metric's scorer in a dict"):
         search.set_params(refit="accuracy").fit(X, y)
+    with pytest.raises(hp.TooManyFailures):  # refit=True: each trial fails, saying why
+        search.set_params(refit=True, max_failures=1, study="several").fit(X, y)
+    (failed,) = hp.load_study("several", db=db).trials
+    assert failed.error is not None
+    assert "the scorer gave several metrics (accuracy), not one score" in failed.error
 
 
 def test_metadata_routing_refuses_what_nothing_requested_and_routes_the_rest(db: str) -> None:

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import cross_validate
 
+from hpotrack.errors import DefinitionError
 from hpotrack.sklearn.labels import LabelledSpace
 from hpotrack.trial import Trial
 
@@ -147,6 +148,12 @@ class FoldEvaluation:
                     fold for split in batch for fold in self._cross_validate(estimator, [split])
                 ]
             return [self._failed_fold(exc)]
+        if self._objective not in result:  # a callable scorer returned a dict of metrics
+            given = sorted(key.removeprefix("test_") for key in result if key.startswith("test_"))
+            raise DefinitionError(
+                f"the scorer gave several metrics ({', '.join(given)}), not one score: pass "
+                "scoring as a dict of scorers, and refit= the name of the one to optimize"
+            )
         return [
             {key: float(values[i]) for key, values in result.items()} for i in range(len(batch))
         ]
