@@ -54,7 +54,17 @@ from methods_quality import distributions, pool
 import hpotrack as hp
 from hpotrack.records import TrialState
 
-OWN = {"tpe": "tpe", "tpe+median": "TPE(pruner='median')", "bayes": "bayes", "random": "random"}
+OWN = {
+    "tpe": "tpe",
+    "tpe+median": "TPE(pruner='median')",
+    "bayes": "bayes",
+    "random": "random",
+    "hyperband": "hyperband, budget=hp.Budget(max // 9, max, name='n_samples') (max: the "
+    "smallest training fold)",
+    "bohb": "bohb, the same budget",
+}
+BUDGETED = ("hyperband", "bohb")  # trials cross-validated at rungs of training samples
+FIRST_BRACKET = 13  # trials before one of Hyperband's (9 + 3 + 1) reaches the whole fold
 PEERS = {
     "sklearn-random": "scikit-learn's RandomizedSearchCV",
     "sklearn-halving": "scikit-learn's HalvingRandomSearchCV (factor 3, rows as resource)",
@@ -228,9 +238,11 @@ def make_search(row: str, task: str, seed: int, trials: int, folder: Path) -> An
         from hpotrack.sklearn import SearchCV
 
         method: Any = hp.methods.TPE(pruner="median") if row == "tpe+median" else row
-        return SearchCV(spec.estimator(), spec.space(), method=method, n_trials=trials,
+        budget = samples_budget(task) if row in BUDGETED else None
+        n_trials = max(trials, FIRST_BRACKET) if row in BUDGETED else trials  # promotions too
+        return SearchCV(spec.estimator(), spec.space(), method=method, n_trials=n_trials,
                         random_state=seed, db=str(folder / f"{seed}-{trials}.db"),
-                        progress=False, **common)  # fmt: skip
+                        progress=False, budget=budget, **common)  # fmt: skip
     if row == "optuna-searchcv":
         import optuna
         from optuna_integration import OptunaSearchCV
@@ -249,13 +261,24 @@ def make_search(row: str, task: str, seed: int, trials: int, folder: Path) -> An
     return RandomizedSearchCV(spec.estimator(), space, n_iter=trials, random_state=seed, **common)
 
 
+def samples_budget(task: str) -> hp.Budget:
+    """Training samples per fold from a ninth of the smallest training fold to all of
+    it: rungs at a ninth, a third and all (eta = 3), as the halving search's rounds."""
+    n_train = len(split(task).y_train)
+    smallest = n_train - -(-n_train // N_SPLITS)  # the largest test fold left out
+    return hp.Budget(smallest // 9, smallest, name="n_samples")
+
+
 def fold_work(row: str, search: Any) -> tuple[int, float, float]:
     """(fold fits done, in full-data equivalents, seconds in the estimator's fit and
     score) of a fitted search. scikit-learn and Optuna: every candidate of
     ``cv_results_`` on every fold, timed by its mean fit and score times (the halving
     search's rows are candidates per round, on ``n_resources`` rows). hpotrack: a
     complete trial's folds likewise; a pruned trial fitted the folds it reported, and its
-    time from start to finish counts as estimator time (its reports are not timed apart)."""
+    time from start to finish counts as estimator time (its reports are not timed apart);
+    a trial of a budgeted row fitted every fold at each amount of samples it reported
+    (in full-data equivalents, that amount over the whole fold's), its whole duration
+    counted as estimator time."""
     results = search.cv_results_
     seconds_of = [
         (fit + score) * N_SPLITS
@@ -269,6 +292,16 @@ def fold_work(row: str, search: Any) -> tuple[int, float, float]:
         return fits, N_SPLITS * sum(share), float(sum(seconds_of))
     study = search.study_
     records = {t.number: t for t in study.trials}
+    if row in BUDGETED:  # each trial cross-validated at each amount it reported
+        most = search.budget.max
+        amounts = [
+            step
+            for number in results["trial_number"]
+            for values in study.curve(int(number)).values()
+            for step, _ in values
+        ]
+        seconds = sum(records[int(n)].duration or 0.0 for n in results["trial_number"])
+        return N_SPLITS * len(amounts), N_SPLITS * sum(a / most for a in amounts), seconds
     fits, seconds = 0, 0.0
     for number, state, spent in zip(results["trial_number"], results["state"], seconds_of,
                                     strict=True):  # fmt: skip
