@@ -439,3 +439,21 @@ def test_a_chosen_estimators_own_parameters_are_searched_when_it_is_chosen(
     assert list(results["param_clf__gamma"].mask) == [not svc for svc in chose_svc]
     with pytest.raises(hp.SpaceError, match="'clf__gama', which is no parameter of Pipeline"):
         SearchCV(pipeline, {"clf__gama": [0.1]}, db=db).fit(X, y)
+
+
+def test_without_scikit_learn_the_import_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['sklearn'] = None\n"
+        "try:\n    import hpotrack.sklearn\n"
+        "except ImportError as error:\n    print(type(error).__name__, error)\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("MissingDependency hpotrack.sklearn needs scikit-learn: ")
+    assert 'pip install "hpotrack[sklearn]"' in shown.stdout
+    # and hpotrack itself imports no scikit-learn
+    assert "sklearn" not in subprocess.run(
+        [sys.executable, "-c", "import sys, hpotrack; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+    ).stdout.replace("hpotrack", "")
