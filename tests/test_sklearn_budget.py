@@ -29,11 +29,6 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return X[:600] / 16.0, y[:600]
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "budget.db")
-
-
 class SampleCounter(ClassifierMixin, BaseEstimator):
     """Scores the number of distinct samples it was fitted on, over 1000 (and its
     ``offset``): what a fold's training amount was, read from its score."""
@@ -54,7 +49,7 @@ class SampleCounter(ClassifierMixin, BaseEstimator):
 
 
 def test_n_samples_fits_each_fold_on_that_many_of_its_training_samples(
-    digits: Any, db: str
+    digits: Any, db: Path
 ) -> None:
     X, y = digits
     search = SearchCV(
@@ -83,7 +78,7 @@ def test_a_smaller_amount_is_among_a_larger_ones_samples() -> None:
     np.testing.assert_array_equal(subsample(train, 30), small)  # the same for every trial
 
 
-def test_hyperband_promotes_configurations_to_more_samples(digits: Any, db: str) -> None:
+def test_hyperband_promotes_configurations_to_more_samples(digits: Any, db: Path) -> None:
     X, y = digits
     search = SearchCV(
         SVC(),
@@ -112,7 +107,7 @@ def test_hyperband_promotes_configurations_to_more_samples(digits: Any, db: str)
 
 
 def test_a_parameter_budget_sets_it_and_the_refit_gets_the_best_amount(
-    digits: Any, db: str
+    digits: Any, db: Path
 ) -> None:
     X, y = digits
     space = {"max_features": hp.Float(0.05, 1.0), "min_samples_leaf": hp.Int(1, 20)}
@@ -137,7 +132,7 @@ def test_a_parameter_budget_sets_it_and_the_refit_gets_the_best_amount(
     assert search.best_estimator_.max_features == search.study_.best.params["max_features"]
 
 
-def test_bohb_searches_with_a_budget(digits: Any, db: str) -> None:
+def test_bohb_searches_with_a_budget(digits: Any, db: Path) -> None:
     X, y = digits
     search = SearchCV(
         SVC(),
@@ -169,7 +164,7 @@ def test_bohb_searches_with_a_budget(digits: Any, db: str) -> None:
     ],
 )
 def test_a_budget_that_cannot_work_is_one_error_before_any_trial(
-    digits: Any, db: str, options: dict[str, Any], words: str
+    digits: Any, db: Path, options: dict[str, Any], words: str
 ) -> None:
     X, y = digits
     if options.get("method") == "tpe_median":
@@ -181,7 +176,7 @@ def test_a_budget_that_cannot_work_is_one_error_before_any_trial(
         assert all(not hp.load_study(s, db=db).trials for s in _names(db))
 
 
-def _names(db: str) -> list[str]:
+def _names(db: Path) -> list[str]:
     from hpotrack.store import open_store
 
     return [row.name for row in open_store(Path(db), must_exist=True).list_studies()]

@@ -37,17 +37,12 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return X[:450] / 16.0, y[:450]
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "search.db")
-
-
 def by_params(results: dict[str, Any], key: str) -> dict[tuple[Any, ...], float]:
     pairs = zip(results["params"], results[key], strict=True)
     return {tuple(sorted(params.items())): value for params, value in pairs}
 
 
-def test_a_grid_scores_as_grid_search_cv_does(digits: Any, db: str) -> None:
+def test_a_grid_scores_as_grid_search_cv_does(digits: Any, db: Path) -> None:
     X, y = digits
     search = SearchCV(SVC(), GRID, method="grid", cv=3, db=db).fit(X, y)
     reference = GridSearchCV(SVC(), GRID, cv=3).fit(X, y)
@@ -65,7 +60,7 @@ def test_a_grid_scores_as_grid_search_cv_does(digits: Any, db: str) -> None:
     assert search.study_.best.value == pytest.approx(search.best_score_)
 
 
-def test_the_refit_estimator_predicts_and_scores(digits: Any, db: str) -> None:
+def test_the_refit_estimator_predicts_and_scores(digits: Any, db: Path) -> None:
     X, y = digits
     model = LogisticRegression(max_iter=300)
     space = {"C": [0.01, 1.0, 100.0]}
@@ -80,7 +75,7 @@ def test_the_refit_estimator_predicts_and_scores(digits: Any, db: str) -> None:
     assert search.refit_time_ > 0
 
 
-def test_without_refit_the_best_is_known_but_nothing_predicts(digits: Any, db: str) -> None:
+def test_without_refit_the_best_is_known_but_nothing_predicts(digits: Any, db: Path) -> None:
     X, y = digits
     search = SearchCV(SVC(), GRID, method="grid", cv=3, refit=False, db=db).fit(X, y)
     assert search.best_params_ in search.cv_results_["params"]
@@ -89,7 +84,7 @@ def test_without_refit_the_best_is_known_but_nothing_predicts(digits: Any, db: s
         search.predict(X)
 
 
-def test_several_scorers_optimize_the_one_refit_names(digits: Any, db: str) -> None:
+def test_several_scorers_optimize_the_one_refit_names(digits: Any, db: Path) -> None:
     X, y = digits
     search = SearchCV(
         SVC(),
@@ -125,7 +120,7 @@ def test_several_scorers_optimize_the_one_refit_names(digits: Any, db: str) -> N
     ],
 )
 def test_bad_options_are_one_clear_error_before_any_trial(
-    digits: Any, db: str, options: dict[str, Any], words: str
+    digits: Any, db: Path, options: dict[str, Any], words: str
 ) -> None:
     X, y = digits
     arguments: dict[str, Any] = {"space": GRID, "cv": 3, "db": db, **options}
@@ -136,14 +131,14 @@ def test_bad_options_are_one_clear_error_before_any_trial(
     assert not Path(db).exists() or all(len(s.trials) == 0 for s in _studies(db))
 
 
-def _studies(db: str) -> list[hp.Study]:
+def _studies(db: Path) -> list[hp.Study]:
     from hpotrack.store import open_store
 
     store = open_store(Path(db), must_exist=True)
     return [hp.load_study(row.name, db=db) for row in store.list_studies()]
 
 
-def test_a_pipeline_is_searched_by_its_step_parameters(digits: Any, db: str) -> None:
+def test_a_pipeline_is_searched_by_its_step_parameters(digits: Any, db: Path) -> None:
     X, y = digits
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
     space = {"logisticregression__C": hp.Float(1e-3, 1e2, log=True)}
@@ -153,7 +148,7 @@ def test_a_pipeline_is_searched_by_its_step_parameters(digits: Any, db: str) -> 
     assert search.best_params_["logisticregression__C"] == search.best_estimator_.steps[1][1].C
 
 
-def test_a_poor_first_fold_is_pruned_before_the_other_folds(digits: Any, db: str) -> None:
+def test_a_poor_first_fold_is_pruned_before_the_other_folds(digits: Any, db: Path) -> None:
     X, y = digits
     space = {"C": hp.Float(1e-4, 1e2, log=True)}  # below ~1e-2 the SVC barely learns
     method = hp.methods.Random(pruner=hp.pruners.Median(n_startup_trials=3))
@@ -175,7 +170,7 @@ def pca_model() -> Any:
     return make_pipeline(PCA(), LogisticRegression(max_iter=200))
 
 
-def test_a_failing_fit_fails_its_trial_with_the_error_stored(digits: Any, db: str) -> None:
+def test_a_failing_fit_fails_its_trial_with_the_error_stored(digits: Any, db: Path) -> None:
     X, y = digits
     space = {"pca__n_components": [8, 100], "logisticregression__C": [0.5, 1.0]}
     search = SearchCV(pca_model(), space, method="grid", cv=3, db=db).fit(X, y)
@@ -187,7 +182,7 @@ def test_a_failing_fit_fails_its_trial_with_the_error_stored(digits: Any, db: st
     assert all(e is not None and "n_components=100" in e for e in errors)
 
 
-def test_error_score_raise_raises_the_fit_error_and_stores_the_trial(db: str, digits: Any) -> None:
+def test_error_score_raise_raises_the_fit_error_and_stores_the_trial(db: Path, digits: Any) -> None:
     X, y = digits
     space = {"pca__n_components": [100]}
     search = SearchCV(pca_model(), space, method="grid", cv=3, error_score="raise", db=db)
@@ -197,7 +192,7 @@ def test_error_score_raise_raises_the_fit_error_and_stores_the_trial(db: str, di
     assert [t.state for t in study.trials] == [hp.TrialState.FAILED]
 
 
-def test_a_numeric_error_score_stands_in_for_the_failed_folds(db: str, digits: Any) -> None:
+def test_a_numeric_error_score_stands_in_for_the_failed_folds(db: Path, digits: Any) -> None:
     X, y = digits
     space = {"pca__n_components": [8, 100]}
     search = SearchCV(pca_model(), space, method="grid", cv=3, n_jobs=2)
@@ -212,7 +207,7 @@ def test_a_numeric_error_score_stands_in_for_the_failed_folds(db: str, digits: A
     assert list(search.cv_results_["state"]) == ["complete", "complete"]
 
 
-def test_consecutive_failures_stop_the_search(db: str, digits: Any) -> None:
+def test_consecutive_failures_stop_the_search(db: Path, digits: Any) -> None:
     X, y = digits
     space = {"pca__n_components": [100], "logisticregression__C": hp.Float(0.1, 1.0)}
     search = SearchCV(pca_model(), space, method="random", n_trials=10, cv=3, db=db)
@@ -222,7 +217,7 @@ def test_consecutive_failures_stop_the_search(db: str, digits: Any) -> None:
     assert len(study.trials) == 2
 
 
-def test_no_complete_trial_is_said_when_every_trial_failed(db: str, digits: Any) -> None:
+def test_no_complete_trial_is_said_when_every_trial_failed(db: Path, digits: Any) -> None:
     X, y = digits
     space = {"pca__n_components": [100], "logisticregression__C": [0.5, 1.0]}
     search = SearchCV(pca_model(), space, method="grid", cv=3, db=db)
@@ -230,7 +225,7 @@ def test_no_complete_trial_is_said_when_every_trial_failed(db: str, digits: Any)
         search.fit(X, y)
 
 
-def test_fitting_again_with_the_same_study_continues_it(digits: Any, db: str) -> None:
+def test_fitting_again_with_the_same_study_continues_it(digits: Any, db: Path) -> None:
     X, y = digits
     space = {"C": hp.Float(1e-2, 1e2, log=True), "gamma": hp.Float(1e-3, 1.0, log=True)}
     search = SearchCV(SVC(), space, method="tpe", n_trials=5, cv=3, study="svc", db=db)
@@ -255,7 +250,7 @@ def test_without_a_study_name_every_fit_is_a_new_study(
 
 
 def test_trials_default_to_ten_unless_the_method_or_a_timeout_ends_the_run(
-    digits: Any, db: str
+    digits: Any, db: Path
 ) -> None:
     X, y = digits
     space = {"C": hp.Float(0.1, 10.0, log=True)}
@@ -265,7 +260,7 @@ def test_trials_default_to_ten_unless_the_method_or_a_timeout_ends_the_run(
     assert len(grid.fit(X, y).cv_results_["params"]) == 12
 
 
-def test_folds_fitted_in_parallel_score_as_one_at_a_time(digits: Any, db: str) -> None:
+def test_folds_fitted_in_parallel_score_as_one_at_a_time(digits: Any, db: Path) -> None:
     X, y = digits
     serial = SearchCV(SVC(), GRID, method="grid", cv=4, db=db, study="serial").fit(X, y)
     parallel = SearchCV(SVC(), GRID, method="grid", cv=4, db=db, study="parallel", n_jobs=2)
@@ -274,7 +269,7 @@ def test_folds_fitted_in_parallel_score_as_one_at_a_time(digits: Any, db: str) -
         assert by_params(parallel.cv_results_, key) == by_params(serial.cv_results_, key)
 
 
-def test_groups_and_fit_parameters_reach_the_folds_and_the_refit(digits: Any, db: str) -> None:
+def test_groups_and_fit_parameters_reach_the_folds_and_the_refit(digits: Any, db: Path) -> None:
     X, y = digits
     groups = np.arange(len(y)) % 3
     weights = np.ones(len(y))
@@ -288,7 +283,7 @@ def test_groups_and_fit_parameters_reach_the_folds_and_the_refit(digits: Any, db
         )
 
 
-def test_a_fitted_search_pickles_clones_and_reopens_its_study(digits: Any, db: str) -> None:
+def test_a_fitted_search_pickles_clones_and_reopens_its_study(digits: Any, db: Path) -> None:
     X, y = digits
     search = SearchCV(SVC(), GRID, method="grid", cv=StratifiedKFold(3), db=db).fit(X, y)
     restored = pickle.loads(pickle.dumps(search))
@@ -302,7 +297,7 @@ def test_a_fitted_search_pickles_clones_and_reopens_its_study(digits: Any, db: s
 
 
 def test_the_study_is_readable_by_the_cli_and_resume_says_how_to_continue(
-    digits: Any, db: str
+    digits: Any, db: Path
 ) -> None:
     from click.testing import CliRunner
 
@@ -310,9 +305,9 @@ def test_the_study_is_readable_by_the_cli_and_resume_says_how_to_continue(
 
     X, y = digits
     SearchCV(SVC(), GRID, method="grid", cv=3, db=db, study="svc").fit(X, y)
-    shown = CliRunner().invoke(cli, ["--db", db, "show", "svc"])
+    shown = CliRunner().invoke(cli, ["--db", str(db), "show", "svc"])
     assert shown.exit_code == 0 and "gamma" in shown.output
-    resumed = CliRunner().invoke(cli, ["--db", db, "resume", "svc", "--n-trials", "8"])
+    resumed = CliRunner().invoke(cli, ["--db", str(db), "resume", "svc", "--n-trials", "8"])
     assert resumed.exit_code != 0 and "Traceback" not in resumed.output
     assert "SearchCV(..., study='svc') again" in resumed.output
 
@@ -370,7 +365,7 @@ def test_two_processes_fitting_one_study_share_its_trials(tmp_path: Path) -> Non
         assert best <= study.best.value
 
 
-def test_a_choice_of_estimators_is_searched_as_grid_search_cv_does(digits: Any, db: str) -> None:
+def test_a_choice_of_estimators_is_searched_as_grid_search_cv_does(digits: Any, db: Path) -> None:
     """Options a study cannot store (a pipeline step's estimator) are stored as
     their repr and given to the estimator as the objects: the scores and the best are
     GridSearchCV's, cv_results_ holds the objects, and the study shows the labels."""
@@ -416,7 +411,7 @@ def test_labels_name_each_option_and_give_back_the_object() -> None:
 
 
 def test_a_chosen_estimators_own_parameters_are_searched_when_it_is_chosen(
-    digits: Any, db: str
+    digits: Any, db: Path
 ) -> None:
     """``clf__gamma`` with ``when={"clf": "SVC()"}``: a parameter of one option of a
     choice (not of the pipeline's default step) is accepted, and set only on trials that

@@ -26,12 +26,7 @@ from hpotrack.errors import MethodError, NoCompleteTrial
 from hpotrack.sklearn import SearchCV
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    return str(tmp_path / "usage.db")
-
-
-def _trials_stored(db: str) -> int:
+def _trials_stored(db: Path) -> int:
     from hpotrack.store import open_store
 
     if not Path(db).exists():
@@ -40,7 +35,7 @@ def _trials_stored(db: str) -> int:
     return sum(len(hp.load_study(row.name, db=db).trials) for row in store.list_studies())
 
 
-def test_a_frame_with_categories_and_string_labels_is_searched_as_given(db: str) -> None:
+def test_a_frame_with_categories_and_string_labels_is_searched_as_given(db: Path) -> None:
     iris = load_iris(as_frame=True)
     frame = iris.data.assign(kind=np.where(iris.data["sepal width (cm)"] > 3, "wide", "narrow"))
     labels = iris.target.map(dict(enumerate(iris.target_names)))
@@ -58,7 +53,7 @@ def test_a_frame_with_categories_and_string_labels_is_searched_as_given(db: str)
     assert search.best_params_["prepare__kind__drop"] in (None, "first")
 
 
-def test_a_regression_scored_by_negative_error_maximizes_it_as_grid_search_cv(db: str) -> None:
+def test_a_regression_scored_by_negative_error_maximizes_it_as_grid_search_cv(db: Path) -> None:
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     grid = {"alpha": [0.01, 1.0, 100.0]}
     options: dict[str, Any] = {"cv": KFold(3, shuffle=True, random_state=0)}
@@ -81,7 +76,7 @@ def test_a_regression_scored_by_negative_error_maximizes_it_as_grid_search_cv(db
     ],
 )
 def test_a_method_a_search_cannot_run_is_one_error_naming_the_methods_it_can(
-    db: str, method: Any, words: str
+    db: Path, method: Any, words: str
 ) -> None:
     X, y = load_iris(return_X_y=True)
     space = {"C": hp.Float(0.1, 10.0, log=True)}
@@ -93,7 +88,7 @@ def test_a_method_a_search_cannot_run_is_one_error_naming_the_methods_it_can(
     assert _trials_stored(db) == 0
 
 
-def test_when_every_trial_fails_the_error_says_with_what(db: str) -> None:
+def test_when_every_trial_fails_the_error_says_with_what(db: Path) -> None:
     X = np.arange(12.0).reshape(-1, 1)
     y = np.array([0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0])  # KFold(3): one fold trains on 0s only
     search = SearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, method="grid", cv=KFold(3), db=db)
@@ -104,7 +99,7 @@ def test_when_every_trial_fails_the_error_says_with_what(db: str) -> None:
     assert "only one class" in message and " trial " in message
 
 
-def test_a_callable_scorer_of_several_metrics_is_refused_saying_what_works(db: str) -> None:
+def test_a_callable_scorer_of_several_metrics_is_refused_saying_what_works(db: Path) -> None:
     X, y = load_iris(return_X_y=True)
 
     def several(estimator: Any, X: Any, y: Any) -> dict[str, float]:
@@ -122,7 +117,7 @@ def test_a_callable_scorer_of_several_metrics_is_refused_saying_what_works(db: s
     assert "the scorer gave several metrics (accuracy), not one score" in failed.error
 
 
-def test_metadata_routing_refuses_what_nothing_requested_and_routes_the_rest(db: str) -> None:
+def test_metadata_routing_refuses_what_nothing_requested_and_routes_the_rest(db: Path) -> None:
     X, y = load_iris(return_X_y=True)
     weights = np.random.RandomState(0).uniform(0.5, 5.0, len(y))
     grid = {"C": [0.05, 1.0]}

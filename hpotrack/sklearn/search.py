@@ -18,6 +18,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -98,7 +99,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         return_train_score: bool = False,
         n_jobs: int | None = None,
         study: str | None = None,
-        db: str | None = None,
+        db: str | Path | None = None,
         random_state: int | None = None,
         max_failures: int = 5,
         progress: bool | None = None,
