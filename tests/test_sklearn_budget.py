@@ -180,3 +180,97 @@ def _names(db: Path) -> list[str]:
     from hpotrack.store import open_store
 
     return [row.name for row in open_store(Path(db), must_exist=True).list_studies()]
+
+
+def test_a_classifiers_samples_keep_every_class_of_an_imbalanced_fold(db: Path) -> None:
+    """1 sample in 14 of the rare class: 8 samples cut at random from a training fold
+    lose it, and every fit at the lowest rung fails whatever the parameters. A
+    classifier's samples keep each class's share, as a stratified split does."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(300, weights=[0.93, 0.07], flip_y=0, random_state=0)
+    search = SearchCV(
+        LogisticRegression(),
+        {"C": hp.Float(1e-2, 1e2, log=True)},
+        method="hyperband",
+        cv=3,
+        scoring="roc_auc",
+        db=db,
+        budget=hp.Budget(8, 72, name="n_samples"),
+        random_state=0,
+    ).fit(X, y)
+    assert "failed" not in set(search.cv_results_["state"])
+    assert set(search.cv_results_["n_resources"]) == {8.0, 24.0, 72.0}
+
+
+def test_a_stratified_amount_holds_each_class_in_its_share() -> None:
+    classes = np.array([0] * 90 + [1] * 7 + [2] * 3)
+    train = np.arange(100, 200)
+    previous: set[int] = set()
+    for amount in range(3, 101):
+        chosen = subsample(train, amount, classes)
+        counts = np.bincount(classes[chosen - 100], minlength=3)
+        assert len(chosen) == amount and (counts >= 1).all()
+        assert (np.abs(counts - amount * np.array([0.9, 0.07, 0.03])) < 2).all()  # 1 each first
+        assert previous <= set(chosen)  # a smaller amount's samples among a larger one's
+        previous = set(chosen)
+
+
+BRACKET = """
+import os
+import sys
+import time
+from pathlib import Path
+
+from sklearn.datasets import load_digits
+from sklearn.svm import SVC
+
+import hpotrack as hp
+from hpotrack.sklearn import SearchCV
+
+
+class SlowSVC(SVC):
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(0.02)  # the two processes' trials overlap
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+X, y = load_digits(return_X_y=True)
+space = {"C": hp.Float(1e-2, 1e3, log=True), "gamma": hp.Float(1e-4, 1.0, log=True)}
+search = SearchCV(SlowSVC(), space, method="hyperband", cv=3, db=sys.argv[1], study="bracket",
+                  budget=hp.Budget(30, 270, name="n_samples"), random_state=0)
+ready = Path(sys.argv[2])
+(ready / str(os.getpid())).touch()
+while len(list(ready.iterdir())) < 2:  # both imported scikit-learn: they start together
+    time.sleep(0.01)
+search.fit(X[:450] / 16.0, y[:450])
+print(search.best_params_["C"] > 0)
+"""
+
+
+def test_processes_sharing_a_study_without_n_trials_run_until_one_trial_completes(
+    tmp_path: Path,
+) -> None:
+    """Without n_trials, Hyperband's first bracket's count (13 here): with two processes,
+    one starts the next bracket while the other's rung is running, and the count can
+    end with no trial trained to the max. Each fit goes on until one has."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "bracket.py"
+    script.write_text(textwrap.dedent(BRACKET), encoding="utf-8")
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    command = [sys.executable, str(script), str(tmp_path / "bracket.db"), str(ready)]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-1500:]
+        assert stdout.split() == ["True"]
+    study = hp.load_study("bracket", db=tmp_path / "bracket.db")
+    assert any(t.state == "complete" for t in study.trials)

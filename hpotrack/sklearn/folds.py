@@ -27,11 +27,25 @@ N_SAMPLES = "n_samples"
 searches' ``resource="n_samples"``; any other name is the estimator's parameter."""
 
 
-def subsample(train: np.ndarray, amount: int) -> np.ndarray:
+def subsample(train: np.ndarray, amount: int, classes: np.ndarray | None = None) -> np.ndarray:
     """The first ``amount`` of a training fold's indices in a fixed shuffled order: the
     same for every trial (their scores compare), and a smaller amount's samples are
-    among a larger one's."""
+    among a larger one's. With the fold's ``classes`` (a classifier's labels, one per
+    index), the order is stratified: each class's samples spread evenly over it, so that
+    any amount holds every class in about its share, and one sample of each from as many
+    samples as there are classes (a random cut of an imbalanced fold would lose the rare
+    class, and the fit fail at the smaller amounts whatever the parameters)."""
     order = np.random.default_rng(0).permutation(len(train))
+    if classes is not None:
+        _, kind, counts = np.unique(
+            np.asarray(classes)[order], return_inverse=True, return_counts=True
+        )
+        kind = kind.reshape(-1)
+        position = np.empty(len(order))  # the k-th sample of a class of n is at k/n
+        for label, count in enumerate(counts):
+            members = np.flatnonzero(kind == label)
+            position[members] = np.arange(len(members)) / count
+        order = order[np.argsort(position, kind="stable")]  # ties: the shuffled order
     return np.sort(train[order[:amount]])
 
 
@@ -65,6 +79,7 @@ class FoldEvaluation:
     return_train_score: bool
     n_jobs: int | None
     resource: str | None = None  # what the study's budget counts, when it has one
+    stratify: bool = False  # a classifier's n_samples keep each class's share
     labels: LabelledSpace = field(default_factory=lambda: LabelledSpace({}))  # objects
     last_error: BaseException | None = field(default=None, init=False)
 
@@ -104,7 +119,7 @@ class FoldEvaluation:
             estimator = clone(self.estimator).set_params(**params)
             splits = list(self.splits)
             if resource == N_SAMPLES:
-                splits = [(subsample(train, amount), test) for train, test in splits]
+                splits = [(self._subsample(train, amount), test) for train, test in splits]
             else:
                 estimator.set_params(**{resource: amount})
             folds = self._cross_validate(estimator, splits)
@@ -112,6 +127,12 @@ class FoldEvaluation:
             if amount >= trial.budget:  # may have raised hp.Pruned at a check before
                 return {**summarized(folds), "n_resources": float(amount)}
             step = amount + 1
+
+    def _subsample(self, train: np.ndarray, amount: int) -> np.ndarray:
+        """``amount`` samples of the training fold ``train``, stratified for a
+        classifier (:func:`subsample`)."""
+        classes = np.asarray(self.y)[train] if self.stratify else None
+        return subsample(train, amount, classes)
 
     @property
     def _objective(self) -> str:

@@ -27,6 +27,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
+from sklearn.utils.multiclass import type_of_target
 
 from hpotrack.budget import Budget
 from hpotrack.errors import (
@@ -44,7 +45,7 @@ from hpotrack.sklearn.labels import LabelledSpace, labelled
 from hpotrack.sklearn.results import cv_results
 from hpotrack.space import Space
 from hpotrack.study import Study
-from hpotrack.tune import tune
+from hpotrack.tune import TunedFunction, tune
 
 log = logging.getLogger("hpotrack")
 DEFAULT_TRIALS = 10
@@ -151,6 +152,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             return_train_score=self.return_train_score,
             n_jobs=self.n_jobs,
             resource=None if self.budget is None else self.budget.name,
+            stratify=is_classifier(self.estimator) and _has_classes(y),
             labels=labels,
         )
         name = self.study if self.study is not None else _new_study_name(self.estimator)
@@ -166,9 +168,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             budget=self.budget,
         )(evaluation)
         try:
-            study = tuned.run_study(
-                n_trials=self._n_trials(tuned.study), timeout=self.timeout, progress=self.progress
-            )
+            study = self._run(tuned)
         except KeyboardInterrupt:  # what continues it is fit, not optimize() (its words)
             log.info(
                 "study %r interrupted: SearchCV(..., study=%r).fit(X, y) again on the same "
@@ -185,6 +185,24 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         if self.refit is not False:
             self._refit(X, y, refit_params)
         return self
+
+    def _run(self, tuned: TunedFunction[Any]) -> Study:
+        """Run the study to ``n_trials``. Without ``n_trials`` (nor ``timeout``) and with
+        a budget, until a trial has trained to its max: the first bracket's count is
+        enough for one process on its own, but several fitting one study start other
+        brackets while a rung is still running, and failed trials count too, so one
+        trial more at a time, at most that count again, until one completes."""
+        first = self._n_trials(tuned.study)
+        study = tuned.run_study(n_trials=first, timeout=self.timeout, progress=self.progress)
+        if self.n_trials is not None or self.timeout is not None or self.budget is None:
+            return study
+        history = study.refresh()
+        for _ in range(first or history.n_started):
+            if any(t.state is TrialState.COMPLETE for t in study.trials):
+                break
+            study = tuned.run_study(n_trials=history.n_started + 1, progress=self.progress)
+            history = study.refresh()
+        return study
 
     def _keep_results(
         self,
@@ -327,6 +345,14 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
                     "max_iter); or use method='tpe' with pruner='median' to stop poor "
                     "configurations after their first folds"
                 ) from None
+        if isinstance(self.space, list | tuple) and all(isinstance(g, Mapping) for g in self.space):
+            raise SpaceError(
+                "space is one dict, not a list of grids as GridSearchCV's param_grid may be: "
+                "put every grid's parameters in one dict, a parameter that only some grids "
+                "have with a condition on the choice that sets them apart, e.g. "
+                "{'clf': [SVC(), LogisticRegression()], 'clf__gamma': hp.Float(1e-4, 1.0, "
+                "log=True, when={'clf': 'SVC()'})} (docs/sklearn.md)"
+            )
         if self.study is not None and not isinstance(self.study, str):
             raise DefinitionError(f"study names a study, but got study={self.study!r}")
         known = self.estimator.get_params(deep=True)
@@ -417,6 +443,12 @@ def _of_a_choice(name: str, names: list[str]) -> bool:
     (``clf__gamma`` with ``clf`` in the space): set on the option the trial gets."""
     parts = name.split("__")
     return any("__".join(parts[:i]) in names for i in range(1, len(parts)))
+
+
+def _has_classes(y: Any) -> bool:
+    """Whether ``y`` is one label per sample, of two classes or more (not several
+    outputs, not a regression's numbers), as a subsample keeps each class's share of."""
+    return y is not None and type_of_target(y) in ("binary", "multiclass")
 
 
 def _is_number(value: object) -> bool:
