@@ -106,7 +106,7 @@ def test_a_callable_scorer_of_several_metrics_is_refused_saying_what_works(db: P
         return {"accuracy": float(np.mean(estimator.predict(X) == y))}
 
     search = SearchCV(
-        LogisticRegression(), {"C": [1.0]}, method="grid", cv=3, scoring=several, db=db
+        LogisticRegression(max_iter=1000), {"C": [1.0]}, method="grid", cv=3, scoring=several, db=db
     )
     with pytest.raises(hp.HpotrackError, match="pass each metric's scorer in a dict"):
         search.set_params(refit="accuracy").fit(X, y)
