@@ -8,14 +8,18 @@ stores the trials it is running. ``--wait`` then waits until none is running.
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import time
 
 import click
 
 from hpotrack import lost
 from hpotrack.cli.common import cli, study_of, user_errors
+from hpotrack.provenance import hostname
 from hpotrack.records import TrialState
+from hpotrack.recovery import lost_reason
 from hpotrack.study import Study
 from hpotrack.text import plural
 
@@ -30,15 +34,22 @@ WAIT_POLL_S = 0.2  # how often --wait looks at the running trials
     help="Return once no trial of the study is running (those of a worker that is gone "
     "do not count; those of a run begun after the stop do).",
 )
+@click.option(
+    "--now",
+    is_flag=True,
+    help="Also interrupt the running trials: each process running one on this machine "
+    "gets SIGTERM, stores its trial as interrupted (run again first when the study "
+    "resumes) and stops.",
+)
 @click.pass_context
 @user_errors
-def stop(ctx: click.Context, study: str, wait: bool) -> None:
+def stop(ctx: click.Context, study: str, wait: bool, now: bool) -> None:
     """Ask every run of STUDY to start no more trials.
 
     Every process running the study (optimize(), hpotrack resume, each worker of
     n_jobs), on this machine, started from any terminal, finishes the trials it is
-    running, stores them and returns. A run begun after this is not affected: hpotrack
-    resume STUDY goes on with the study.
+    running, stores them and returns; with --now it interrupts them instead. A run
+    begun after this is not affected: hpotrack resume STUDY goes on with the study.
     """
     opened = study_of(ctx, study)
     opened.stop()
@@ -48,16 +59,21 @@ def stop(ctx: click.Context, study: str, wait: bool) -> None:
         click.echo(f"asked the runs of study {name!r} to stop; none of its trials is running{gone}")
         return
     trials = _listed(running)
+    ending = "to stop" if now else "to finish"  # interrupted, or finished
+    if now:
+        click.echo(f"asked the runs of study {name!r} to stop; {_interrupted(opened, running)}")
     if not wait:
         click.echo(
-            f"asked the runs of study {name!r} to stop: they start no more trials, and "
+            f"their processes store the {trials} as interrupted and stop (--wait waits for "
+            f"them){gone}"
+            if now
+            else f"asked the runs of study {name!r} to stop: they start no more trials, and "
             f"finish the {trials} first (--wait waits for them){gone}"
         )
         return
     try:  # from the line that says it waits: Ctrl-C right after it ends the wait too
-        click.echo(
-            f"asked the runs of study {name!r} to stop; waiting for the {trials} to finish{gone}"
-        )
+        asked = "" if now else f"asked the runs of study {name!r} to stop; "
+        click.echo(f"{asked}waiting for the {trials} {ending}{gone}")
         while running:
             time.sleep(WAIT_POLL_S)
             running, _ = _running(opened)
@@ -95,3 +111,32 @@ def _running(study: Study) -> tuple[list[int], str]:
         "next run marks them lost and retries them)"
     )
     return alive, said
+
+
+def _interrupted(study: Study, running: list[int]) -> str:
+    """Send SIGTERM to the process of each of the ``running`` trials on this machine
+    (the one that claimed it, alive: :func:`hpotrack.recovery.lost_reason`), which
+    stores its trial as interrupted and stops; what was done, and which trials run on
+    another machine, where no signal reaches."""
+    rows = study.store.running(study.id, running)
+    here = [r for r in rows if r.host == hostname() and r.pid is not None]
+    signalled: dict[int, list[int]] = {}
+    for row in here:
+        if row.pid is None or row.pid == os.getpid() or lost_reason(row, time.time()):
+            continue
+        try:
+            os.kill(row.pid, signal.SIGTERM)
+        except ProcessLookupError:  # it ended meanwhile
+            continue
+        signalled.setdefault(row.pid, []).append(row.number)
+    said = [
+        f"sent SIGTERM to process {pid} (trial {', '.join(map(str, numbers))})"
+        for pid, numbers in sorted(signalled.items())
+    ]
+    elsewhere = [f"trial {r.number} on {r.host}" for r in rows if r not in here]
+    if elsewhere:
+        said.append(
+            f"{', '.join(elsewhere)} run on another machine, where no signal reaches: "
+            "they finish first"
+        )
+    return "; ".join(said) if said else "no running trial's process was found on this machine"

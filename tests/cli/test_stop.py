@@ -189,7 +189,7 @@ def test_ctrl_c_during_wait_says_the_request_stands(tmp_path: Path) -> None:
         hung.wait()
 
 
-@pytest.mark.parametrize("args", [["stop", "nope"], ["stop"], ["stop", "s", "--now"]])
+@pytest.mark.parametrize("args", [["stop", "nope"], ["stop"], ["stop", "s", "--kill"]])
 def test_stop_refuses_bad_input_in_one_line(tmp_path: Path, args: list[str]) -> None:
     db = tmp_path / "h.db"
 
@@ -203,3 +203,67 @@ def test_stop_refuses_bad_input_in_one_line(tmp_path: Path, args: list[str]) -> 
     assert "Traceback" not in result.output
     assert result.output.count("Error: ") == 1
     assert hp.load_study("s", db=db).stop_requests == 0
+
+
+def test_stop_now_interrupts_the_running_trial_which_runs_again_first(tmp_path: Path) -> None:
+    """``stop --now``: the process running a hung trial gets SIGTERM, stores the trial as
+    interrupted with a queued retry (what resume runs first) and exits as SIGTERM ends a
+    process (143), before ``--wait`` returns."""
+    db = tmp_path / "h.db"
+    hung = start(tmp_path, 1, HANG_IN_TRIAL="1")
+    try:
+        until(lambda: (tmp_path / "inside").exists(), "trial 0 to start")
+        result = invoke(db, "stop", "s", "--now", "--wait")
+        assert result.exit_code == 0, result.output
+        assert result.output == (
+            f"asked the runs of study 's' to stop; sent SIGTERM to process {hung.pid} "
+            "(trial 0)\nwaiting for the 1 running trial (0) to stop\n"
+            "study 's' has no trial running\n"
+        )
+        assert hung.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        hung.kill()
+        hung.wait()
+    stopped, retry = trials(db)
+    assert stopped.state is TrialState.FAILED and stopped.error == "interrupted (SIGTERM)"
+    assert retry.state is TrialState.QUEUED and retry.origin == "retried"
+    assert retry.params == stopped.params
+
+
+def test_stop_now_interrupts_every_worker_and_the_run_returns(tmp_path: Path) -> None:
+    """With two worker processes each in a long trial, ``stop --now`` signals both; each
+    stores its trial as interrupted, and the run that started them returns normally,
+    its study stopped."""
+    db = tmp_path / "h.db"
+    (tmp_path / "job.py").write_text(SCRIPT.replace("time.sleep(0.2)", "time.sleep(600)"))
+    run = subprocess.Popen(
+        [sys.executable, "job.py", "2"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        until(
+            lambda: sum(t.state is TrialState.RUNNING for t in trials(db)) == 2,
+            "both workers in a trial",
+        )
+        workers = {t.pid for t in trials(db)}
+        result = invoke(db, "stop", "s", "--now")
+        assert result.exit_code == 0, result.output
+        for pid in workers:
+            assert f"sent SIGTERM to process {pid} " in result.output
+        assert result.output.endswith(
+            "their processes store the 2 running trials (0, 1) as interrupted and stop "
+            "(--wait waits for them)\n"
+        )
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        assert out == "returned\n"
+    finally:
+        run.kill()
+        run.wait()
+    states = [(t.state, t.error) for t in trials(db)]
+    assert states[:2] == [(TrialState.FAILED, "interrupted (SIGTERM)")] * 2
+    assert [t.origin for t in trials(db)[2:]] == ["retried", "retried"]
