@@ -117,9 +117,12 @@ INSTEAD = {
 """What hpotrack takes instead of another library's argument."""
 
 
-def checked_arguments(fn: F) -> F:
+def checked_arguments(
+    fn: F, *, instead: Mapping[str, str] = INSTEAD, label: str | None = None
+) -> F:
     """``fn`` that raises :class:`CallError` for an argument it does not take, naming
-    hpotrack's way (:data:`INSTEAD`) or the closest name it takes."""
+    hpotrack's way (``instead``, by default :data:`INSTEAD`) or the closest name it
+    takes; messages call it ``label`` (default: its name)."""
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
@@ -130,7 +133,7 @@ def checked_arguments(fn: F) -> F:
             try:
                 signature.bind(*args, **kwargs)
             except TypeError as exc:  # the call itself was wrong: nothing of fn ran
-                message = _explained(fn.__name__, signature, args, kwargs, exc)
+                message = _explained(label or fn.__name__, signature, args, kwargs, exc, instead)
                 raise CallError(message) from None
             raise  # from inside fn
 
@@ -152,6 +155,7 @@ def _explained(
     args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
     exc: TypeError,
+    instead: Mapping[str, str] = INSTEAD,
 ) -> str:
     taken = [p for p in signature.parameters if p != "self"]
     unknown = [key for key in kwargs if key not in signature.parameters]
@@ -161,8 +165,8 @@ def _explained(
             return takes_no_function(name, taken)
         return f"{name}(): {exc}; it takes {', '.join(taken)}"
     key = unknown[0]
-    if key in INSTEAD:
-        return f"{name}() takes no {key}=: {INSTEAD[key]}"
+    if key in instead:
+        return f"{name}() takes no {key}=: {instead[key]}"
     close = difflib.get_close_matches(key, taken, n=1)
     hint = f"did you mean {close[0]}=? It" if close else "it"
     return f"{name}() takes no {key}=; {hint} takes {', '.join(taken)}"

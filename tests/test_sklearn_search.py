@@ -452,3 +452,25 @@ def test_without_scikit_learn_the_import_says_what_to_install() -> None:
         capture_output=True,
         text=True,
     ).stdout.replace("hpotrack", "")
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ({"n_iter": 20}, "SearchCV() takes no n_iter=: n_trials= is the search's number"),
+        ({"verbose": 2}, "SearchCV() takes no verbose=: progress=True shows a bar"),
+        ({"factor": 3}, "method=hp.methods.Hyperband(eta=3)"),
+        ({"n_trails": 3}, "SearchCV() takes no n_trails=; did you mean n_trials=?"),
+    ],
+)
+def test_a_peers_argument_says_what_search_cv_takes_instead(
+    given: dict[str, Any], words: str
+) -> None:
+    """scikit-learn's and Optuna's names (RandomizedSearchCV's n_iter, verbose, a
+    halving search's factor) or a misspelling: one error naming SearchCV's way, while
+    get_params (and so clone) still reads the signature."""
+    with pytest.raises(hp.errors.CallError, match=None) as raised:
+        SearchCV(SVC(), GRID, **given)
+    assert words in str(raised.value)
+    assert isinstance(raised.value, TypeError)
+    assert "n_trials" in SearchCV(SVC(), GRID).get_params()

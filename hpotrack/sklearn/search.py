@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import logging
 import secrets
 import time
@@ -29,6 +30,7 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
 from sklearn.utils.multiclass import type_of_target
 
+from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
 from hpotrack.errors import (
     DefinitionError,
@@ -60,6 +62,25 @@ UNSUITED_METHODS = {
 checkpoint it continues from, and a score flat almost everywhere."""
 
 
+INSTEAD = {
+    "n_iter": "n_trials= is the search's number of candidates (the study's total)",
+    "param_grid": "the space is the second argument: SearchCV(estimator, {'C': [0.1, 1, 10]})",
+    "param_distributions": (
+        "the space is the second argument: SearchCV(estimator, {'C': hp.Float(1e-3, 1e3, "
+        "log=True)})"
+    ),
+    "verbose": "progress=True shows a bar with the best score; every trial is in the study",
+    "pre_dispatch": "trials run one at a time; n_jobs= fits that many folds at once",
+    "factor": "Hyperband's eta is an option of the method: method=hp.methods.Hyperband(eta=3)",
+    "resource": "budget=hp.Budget(min, max, name='n_samples') (or a parameter's name)",
+    "min_resources": "budget=hp.Budget(min, max, name='n_samples'): min is the least amount",
+    "max_resources": "budget=hp.Budget(min, max, name='n_samples'): max is the most",
+    "n_candidates": "n_trials= is the number of trials, promotions to more samples included",
+    "seed": "random_state= is the study's seed",
+}
+"""What SearchCV takes instead of an argument of scikit-learn's or Optuna's searches."""
+
+
 class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
     """Search ``estimator``'s parameters over ``space`` with an hpotrack method,
     cross-validating each trial as ``GridSearchCV`` does; after ``fit``: ``cv_results_``,
@@ -85,6 +106,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
     where its method checks it (docs/sklearn.md).
     """
 
+    @functools.partial(checked_arguments, instead=INSTEAD, label="SearchCV")
     def __init__(
         self,
         estimator: BaseEstimator,
