@@ -305,9 +305,14 @@ class Trial:
         budget. For training whose cost is in evaluating at an amount of the budget (a
         model fitted afresh on more samples, or with more trees) rather than in going
         from one step to the next: evaluate and report there, and at :attr:`budget`."""
+        if isinstance(step, bool) or not isinstance(step, Integral) or not 0 <= step < 2**63:
+            raise TrialError(
+                f"`0 <= step < 2**63` must hold for an int, but got step={step!r} "
+                f"({type(step).__name__})"
+            )
         if self._checks is None:
             return None
-        return self._checks.next_check(step)
+        return self._checks.next_check(int(step))
 
     def should_prune(self) -> bool:
         """Whether the method decided at a check that this trial should stop (for code

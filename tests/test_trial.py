@@ -103,3 +103,11 @@ def test_next_check_names_the_methods_next_check_step(db: Path) -> None:
     seen.clear()
     plain(evaluate_at_checks).optimize(n_trials=2)
     assert seen == {0: [None], 1: [None]}
+
+    @hp.tune(space, method="random", study="bad", db=db, seed=0, budget=budget)
+    def asks_badly(x: float, trial: hp.Trial) -> float:
+        trial.next_check(1.5)  # type: ignore[arg-type]
+        return x
+
+    (failed,) = asks_badly.optimize(n_trials=1).trials
+    assert failed.error is not None and "`0 <= step < 2**63` must hold" in failed.error
