@@ -293,6 +293,20 @@ def search_environment(
     return lines
 
 
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every search benchmark takes beside its own: --workers and --out."""
+    add = parser.add_argument
+    add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
+    add("--out", type=output_file, help="also write the tables to this markdown file")
+
+
+def seed_numbers(parser: argparse.ArgumentParser, seeds: int, quick: bool) -> list[int]:
+    """Seeds 0..N-1 for ``--seeds N`` (2 at most with ``--quick``); N < 1 exits saying so."""
+    if seeds < 1:
+        parser.error(f"`--seeds >= 1` must hold, but got --seeds={seeds}")
+    return list(range(min(seeds, 2) if quick else seeds))
+
+
 def parse_search_args(
     description: str,
     largest_trials: Mapping[str, int],
@@ -322,16 +336,11 @@ def parse_search_args(
     add("--tasks", default=",".join(largest_trials), help=f"comma list of {tasks}")
     add("--methods", default=",".join(defaults), help=help_texts[0])
     add("--quick", action="store_true", help=help_texts[1])
-    add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=output_file, help="also write the tables to this markdown file")
+    add_run_options(parser)
     args = parser.parse_args()
-    if args.seeds < 1:
-        parser.error(f"`--seeds >= 1` must hold, but got --seeds={args.seeds}")
-    if args.quick:
-        args.seeds = min(args.seeds, 2)
-        if args.methods == parser.get_default("methods"):
-            args.methods = ",".join(m for m in defaults if m not in quick_leaves_out)
-    args.seeds = list(range(args.seeds))
+    args.seeds = seed_numbers(parser, args.seeds, args.quick)
+    if args.quick and args.methods == parser.get_default("methods"):
+        args.methods = ",".join(m for m in defaults if m not in quick_leaves_out)
     args.tasks = comma_names(parser, "--tasks", args.tasks, list(largest_trials))
     args.trials = {t: (quick_trials if args.quick else largest_trials)[t] for t in args.tasks}
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]

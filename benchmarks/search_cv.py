@@ -40,13 +40,14 @@ from typing import Any, NamedTuple
 
 from _common import (
     Report,
+    add_run_options,
     comma_names,
     default_workers,
     environment,
     iqr,
     median,
     one_blas_thread,
-    output_file,
+    seed_numbers,
     versions_of,
 )
 from methods_quality import distributions, pool
@@ -396,14 +397,9 @@ def parse_args() -> argparse.Namespace:
     add("--tasks", default=",".join(TASKS), help=f"comma list of {', '.join(TASKS)}")
     add("--rows", default=",".join(ROWS), help=f"comma list of {', '.join(ROWS)}")
     add("--quick", action="store_true", help="2 seeds, T = 4, 8: a smoke test")
-    add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=output_file, help="also write the tables to this markdown file")
+    add_run_options(parser)
     args = parser.parse_args()
-    if args.seeds < 1:
-        parser.error(f"`--seeds >= 1` must hold, but got --seeds={args.seeds}")
-    if args.quick:
-        args.seeds = min(args.seeds, 2)
-    args.seeds = list(range(args.seeds))
+    args.seeds = seed_numbers(parser, args.seeds, args.quick)
     counts = (QUICK_TRIALS if args.quick else TRIALS) if args.trials is None else None
     if counts is None:
         try:
