@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 from _common import (
     Report,
+    add_run_options,
     comma_names,
     default_workers,
     git_revision,
@@ -40,6 +41,7 @@ from _common import (
     one_blas_thread,
     output_file,
     search_environment,
+    seed_numbers,
 )
 
 import hpotrack as hp
@@ -619,18 +621,17 @@ def parse_args() -> argparse.Namespace:
     add("--trials", type=int, help="trials per run (default: 60, ML tasks 40, large 1,000)")
     add("--quick", action="store_true", help="2 seeds, 20 trials, 2 tasks: a smoke test")
     add("--timing", action="store_true", help="also time suggestions at 100-1,000 trials")
-    add("--workers", type=int, help="processes (default 2, or 1 if the 1-min load > 1.5)")
-    add("--out", type=output_file, help="also write the tables to this markdown file")
+    add_run_options(parser)
     add("--seeds-out", type=output_file, help="also write each run's best value as JSON")
     add("--baseline", help="the method whose seeds the others' are counted against "
         "(default: random, else optuna-random)")  # fmt: skip
     args = parser.parse_args()
+    args.seeds = seed_numbers(parser, args.seeds, args.quick)
     if args.quick:
-        args.seeds, args.trials = min(args.seeds, 2), args.trials or 20
+        args.trials = args.trials or 20
         if args.tasks == parser.get_default("tasks"):
             args.tasks = ",".join(QUICK_TASKS)
     args.asks = 3 if args.quick else ASKS
-    args.seeds = list(range(args.seeds))
     args.tasks = comma_names(parser, "--tasks", args.tasks, list(ALL_TASKS))
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.baseline is not None and args.baseline not in args.methods:
