@@ -27,6 +27,7 @@ from hpotrack.records import Edge, TrialRecord, TrialState
 from hpotrack.running_trial import report
 from hpotrack.space import Choice, Float, Int, Space
 from hpotrack.study import Study
+from hpotrack.transfer.sources import import_study
 from hpotrack.trial import Pruned, Trial
 from hpotrack.tune import TunedFunction, tune
 
@@ -57,6 +58,7 @@ __all__ = [
     "TrialState",
     "TunedFunction",
     "errors",
+    "import_study",
     "load_study",
     "methods",
     "plots",

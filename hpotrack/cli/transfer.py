@@ -5,29 +5,24 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from hpotrack.cli.common import FileName, cli, format_option, study_of, user_errors
-from hpotrack.constraints import Constraint
 from hpotrack.progress import Counter
 from hpotrack.store import open_store
-from hpotrack.study import Study
 from hpotrack.text import plural
 from hpotrack.transfer import (
     FORMATS,
     TransferError,
     export_to_file,
     import_checked,
-    read_export,
     refuse_a_database,
     validate_export,
     write_export,
 )
-from hpotrack.transfer.export import is_regular_file, is_sqlite_file
+from hpotrack.transfer.sources import continuation, read_source
 
 
 @cli.command()
@@ -134,13 +129,7 @@ def import_(ctx: click.Context, file: Path, name: str | None, source: str | None
     space and the @hp.tune line that continue the study, to paste into the ported
     script.
     """
-    optuna = None if str(file) == "-" else _optuna_reader(file)
-    if source is not None and optuna is None:
-        raise TransferError(
-            f"--from chooses a study of an Optuna database or journal, and {file} is "
-            "neither; --study NAME names the new study"
-        )
-    data = read_export(file) if optuna is None else optuna(file, source)
+    data, from_optuna = read_source(file, source)
     trials = data.get("trials")
     total = 2 * len(trials) if isinstance(trials, list) else 0  # check, write
     with Counter("import", total) as progress:
@@ -154,61 +143,9 @@ def import_(ctx: click.Context, file: Path, name: str | None, source: str | None
     count = len(trials) if isinstance(trials, list) else 0
     retried = len(imported.trials) - count  # of trials running when exported
     again = f"; {plural(retried, 'trial')} running when exported queued again" if retried else ""
-    of = "" if optuna is None else f" of Optuna study {data['study']['name']!r}"
+    of = f" of Optuna study {data['study']['name']!r}" if from_optuna else ""
     click.echo(
         f"imported {plural(count, 'trial')}{of} into study {imported.name!r} ({store.path}){again}"
     )
-    if optuna is not None:
-        click.echo(_continuation(imported, store.path))
-
-
-def _continuation(study: Study, db: Path) -> str:
-    """The space and decorator that continue an imported Optuna study, as Python to paste
-    into the ported script: the space a reopening must declare, inferred from Optuna's
-    distributions, is the one thing a user cannot read off their Optuna code."""
-    params = "".join(f"    {name!r}: hp.{param!r},\n" for name, param in study.space.items())
-    options = [f"study={study.name!r}", f"db={str(db)!r}"]
-    if len(study.objectives) > 1:  # several: each named, each with its direction
-        options += [f"objective={study.objectives!r}", f"direction={study.directions!r}"]
-    else:
-        if study.direction != "minimize":
-            options.append(f"direction={study.direction!r}")
-        if study.objective != "value":
-            options.append(f"objective={study.objective!r}")
-    if study.constraints:  # reopening checks them as it checks the objectives
-        options.append(f"constraints=[{', '.join(map(_constraint_code, study.constraints))}]")
-    return (
-        "\nto go on with it in hpotrack, declare this space (method= may be any):\n\n"
-        f"space = {{\n{params}}}\n\n@hp.tune(space, {', '.join(options)})"
-    )
-
-
-def _constraint_code(constraint: Constraint) -> str:
-    """``hp.Constraint('constraint_0', at_most=0.0)``: the constraint as Python."""
-    bounds = [
-        f"{name}={bound!r}"
-        for name, bound in (("at_least", constraint.at_least), ("at_most", constraint.at_most))
-        if bound is not None
-    ]
-    return f"hp.Constraint({constraint.metric!r}, {', '.join(bounds)})"
-
-
-OptunaReader = Callable[[Path, "str | None"], dict[str, Any]]
-
-
-def _optuna_reader(file: Path) -> OptunaReader | None:
-    """What reads ``file`` as an Optuna storage (its database or journal file), None for
-    any other file; another SQLite file (an hpotrack database, say) is refused."""
-    from hpotrack.transfer import optuna_db, optuna_journal  # they import the methods
-
-    if is_sqlite_file(file):
-        if not optuna_db.is_optuna_database(file):
-            raise TransferError(
-                f"{file} is an SQLite database but not Optuna's: `hpotrack import` reads "
-                "json and jsonl exports (hpotrack export STUDY) and Optuna databases; an "
-                f"hpotrack database's studies are read where they are (hpotrack --db {file} show)"
-            )
-        return optuna_db.read_optuna_database
-    if is_regular_file(file) and optuna_journal.is_optuna_journal(file):
-        return optuna_journal.read_optuna_journal
-    return None
+    if from_optuna:
+        click.echo(continuation(imported, store.path))

@@ -551,7 +551,7 @@ def test_import_errors_about_optuna_databases_are_one_line_and_store_nothing(
         (("optuna.db",), "is an Optuna database with 2 studies: 'a', 'b'; choose one with --from"),
         (("cut.db",), "cut.db is damaged (database disk image is malformed): restore it from"),
         (("optuna.db", "--from", "c"), "has no Optuna study 'c'; it has 'a', 'b'"),
-        (("mlp.json", "--from", "a"), "--from chooses a study of an Optuna database or journal"),
+        (("mlp.json", "--from", "a"), "--from (from_study=) chooses a study of an Optuna"),
         (("source.db",), "source.db is an SQLite database but not Optuna's"),
     ]
     for (file, *options), message in cases:

@@ -1,0 +1,123 @@
+"""``hp.import_study``: an import from Python, of what ``hpotrack import`` reads (an
+export, an Optuna database or journal) and of an ``optuna.Study`` object, in memory too."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hpotrack as hp
+from hpotrack.transfer import export_to_file
+
+optuna = pytest.importorskip("optuna")
+
+
+def objective(trial: Any) -> float:
+    """Every kind of parameter, a conditional one, reports, a numeric user attribute,
+    a failure and prunes (the median pruner after 4 trials)."""
+    lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    layers = trial.suggest_int("layers", 1, 4)
+    kind = trial.suggest_categorical("kind", ["a", "b"])
+    width = trial.suggest_int("width", 8, 64, step=8) if kind == "b" else 0
+    if trial.number == 5:
+        raise ValueError("diverged")
+    loss = lr * 10 + layers + width / 100
+    for step in range(1, 4):
+        trial.report(loss + 1 / step, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    trial.set_user_attr("seconds", 0.5)
+    return loss
+
+
+def run_in_memory() -> Any:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name="memory",
+        sampler=optuna.samplers.TPESampler(seed=0),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
+    )
+    study.enqueue_trial({"lr": 0.01, "layers": 2, "kind": "a"})
+    study.optimize(objective, n_trials=16, catch=(ValueError,))
+    return study
+
+
+def described(study: hp.Study) -> list[tuple[Any, ...]]:
+    """What an import keeps of each trial, comparable across two imports."""
+    return [
+        (t.number, t.state, t.params, t.value, t.metrics, t.origin, study.curve(t.number))
+        for t in study.trials
+    ]
+
+
+def test_an_optuna_study_in_memory_imports_as_its_database_file_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    memory = run_in_memory()
+    states = {t.state.name for t in memory.trials}
+    assert {"COMPLETE", "PRUNED", "FAIL"} <= states  # the cases the import must carry
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.copy_study(from_study_name="memory", from_storage=memory._storage, to_storage=url)
+    db = tmp_path / "h.db"
+    with caplog.at_level(logging.INFO, logger="hpotrack"):
+        from_object = hp.import_study(memory, db=db)
+    from_file = hp.import_study(tmp_path / "optuna.db", study="from-file", db=db)
+    assert from_object.name == "memory" and len(from_object.trials) == 16
+    assert described(from_object) == described(from_file)
+    assert from_object.space == from_file.space
+    assert from_object.trials[0].origin == "enqueued"
+    best = memory.best_trial
+    assert (from_object.best.number, from_object.best.value) == (best.number, best.value)
+    assert "imported Optuna study 'memory' as 'memory'" in caplog.text
+    assert "@hp.tune(space, study='memory'" in caplog.text
+
+
+def test_an_export_imports_from_python_as_from_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="s", db=db, seed=0)
+    def train(x: float, trial: hp.Trial) -> float:
+        trial.report(x, step=1)
+        return x
+
+    study = train.optimize(n_trials=5)
+    exported = tmp_path / "s.json"
+    export_to_file(study, "json", exported)
+    copy = hp.import_study(exported, study="copy", db=tmp_path / "other.db")
+    assert copy.name == "copy" and copy.db_path == tmp_path / "other.db"
+    assert described(copy) == described(study)
+
+
+@pytest.mark.parametrize(
+    ("source", "options", "words"),
+    [
+        (42, {}, "reads a file (an hpotrack export, an Optuna database or journal) or an "),
+        ("missing.json", {}, "missing.json"),
+        ("memory", {"from_study": "memory"}, "from_study= chooses a study of an Optuna file"),
+        ("plain.json", {"from_study": "x"}, "(from_study=) chooses a study of an Optuna"),
+        ("bad.json", {}, "bad.json: "),
+    ],
+)
+def test_what_cannot_be_imported_is_one_error_and_stores_nothing(
+    tmp_path: Path, source: Any, options: dict[str, Any], words: str
+) -> None:
+    (tmp_path / "plain.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "bad.json").write_text('{"format": "hpotrack-study", "version": 9}')
+    if source == "memory":
+        source = optuna.create_study(study_name="memory")
+    elif isinstance(source, str):
+        source = tmp_path / source
+    db = tmp_path / "h.db"
+    with pytest.raises(hp.HpotrackError) as raised:
+        hp.import_study(source, db=db, **options)
+    assert words in str(raised.value)
+    assert not db.exists() or _no_studies(db)
+
+
+def _no_studies(db: Path) -> bool:
+    from hpotrack.store import open_store
+
+    return not open_store(db, must_exist=True).list_studies()
