@@ -12,19 +12,16 @@ several processes fitting with one ``study=`` share its ``n_trials``.
 from __future__ import annotations
 
 import datetime
-import difflib
 import functools
 import logging
 import secrets
 import time
 from collections.abc import Mapping
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier
-from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
@@ -33,19 +30,15 @@ from sklearn.utils.multiclass import type_of_target
 from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
 from hpotrack.errors import (
-    DefinitionError,
-    MethodError,
     NoCompleteTrial,
-    SpaceError,
     TooManyFailures,
 )
 from hpotrack.methods.base import Method
-from hpotrack.methods.registry import resolve
 from hpotrack.records import TrialState
+from hpotrack.sklearn.checks import INSTEAD, check_budget, check_options, scorers
 from hpotrack.sklearn.folds import N_SAMPLES, FoldEvaluation, metric_suffix
 from hpotrack.sklearn.labels import LabelledSpace, labelled
 from hpotrack.sklearn.results import cv_results
-from hpotrack.space import Space
 from hpotrack.study import Study
 from hpotrack.tune import TunedFunction, tune
 
@@ -53,32 +46,6 @@ log = logging.getLogger("hpotrack")
 DEFAULT_TRIALS = 10
 """Trials of a fit without ``n_trials`` or ``timeout`` under a method that never ends
 (RandomizedSearchCV's and OptunaSearchCV's ``n_iter``/``n_trials`` default)."""
-
-UNSUITED_METHODS = {
-    "pbt": "trains each trial on from its parent's checkpoint",
-    "gradient": "descends a gradient, which a cross-validated score's plateaus make zero",
-}
-"""Methods a search refuses, and why: a trial here is a whole cross-validation, with no
-checkpoint it continues from, and a score flat almost everywhere."""
-
-
-INSTEAD = {
-    "n_iter": "n_trials= is the search's number of candidates (the study's total)",
-    "param_grid": "the space is the second argument: SearchCV(estimator, {'C': [0.1, 1, 10]})",
-    "param_distributions": (
-        "the space is the second argument: SearchCV(estimator, {'C': hp.Float(1e-3, 1e3, "
-        "log=True)})"
-    ),
-    "verbose": "progress=True shows a bar with the best score; every trial is in the study",
-    "pre_dispatch": "trials run one at a time; n_jobs= fits that many folds at once",
-    "factor": "Hyperband's eta is an option of the method: method=hp.methods.Hyperband(eta=3)",
-    "resource": "budget=hp.Budget(min, max, name='n_samples') (or a parameter's name)",
-    "min_resources": "budget=hp.Budget(min, max, name='n_samples'): min is the least amount",
-    "max_resources": "budget=hp.Budget(min, max, name='n_samples'): max is the most",
-    "n_candidates": "n_trials= is the number of trials, promotions to more samples included",
-    "seed": "random_state= is the study's seed",
-}
-"""What SearchCV takes instead of an argument of scikit-learn's or Optuna's searches."""
 
 
 class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
@@ -150,8 +117,8 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
     def fit(self, X: Any, y: Any = None, *, groups: Any = None, **fit_params: Any) -> SearchCV:
         """Run the search (to the study's ``n_trials``) and, with ``refit``, fit the best
         configuration on all of ``X``, ``y``; ``fit_params`` go to the estimator's fit."""
-        self._check_options()
-        scoring, names, refit_metric = self._scorers()
+        check_options(self)
+        scoring, names, refit_metric = scorers(self)
         if _routing_enabled():  # metadata nothing requested: scikit-learn's error, now
             given = fit_params if groups is None else {"groups": groups, **fit_params}
             routed = process_routing(self, "fit", **given)
@@ -160,7 +127,7 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
             split_params, refit_params = {"groups": groups}, fit_params
         splitter = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(splitter.split(X, y, **split_params))  # every trial: the same folds
-        self._check_budget(splits)
+        check_budget(self, splits)
         labels = labelled(self.space)
         evaluation = FoldEvaluation(
             estimator=self.estimator,
@@ -285,150 +252,10 @@ class SearchCV(BaseSearchCV):  # type: ignore[misc]  # scikit-learn is untyped
         # budget that sets a parameter, its amount too
         self.best_score_ = float(best.value)
 
-    def _scorers(self) -> tuple[Any, list[str], str | None]:
-        """What cross_validate scores with (one scorer, or a dict of them), the
-        ``cv_results_`` suffixes of their names, and the refit metric's name (None for
-        one scorer)."""
-        scoring = self.scoring
-        if isinstance(scoring, list | tuple | set | dict):
-            named = scoring if isinstance(scoring, dict) else {s: s for s in scoring}
-            if not named or not all(isinstance(key, str) for key in named):
-                raise DefinitionError(
-                    "scoring must name its metrics: a list of scorer names or a dict "
-                    f"name -> scorer, but got scoring={scoring!r}"
-                )
-            if not isinstance(self.refit, str) or self.refit not in named:
-                raise DefinitionError(
-                    f"with several scorers, refit names the one to optimize, one of "
-                    f"{', '.join(map(repr, named))}, but got refit={self.refit!r}"
-                )
-            scorers = {key: check_scoring(self.estimator, s) for key, s in named.items()}
-            return scorers, list(named), self.refit
-        if isinstance(self.refit, str):
-            several = (
-                " (a callable that returns a dict of metrics is not supported: pass each "
-                "metric's scorer in a dict, as make_scorer makes them)"
-                if callable(scoring)
-                else ""
-            )
-            raise DefinitionError(
-                f"refit={self.refit!r} names a metric, but scoring={scoring!r} is a single "
-                f"one{several}: pass refit=True (or False), or several scorers as a dict"
-            )
-        return check_scoring(self.estimator, scoring), [metric_suffix(None)], None
-
-    def _check_options(self) -> None:
-        """One clear error for an option fit cannot use (the study's own options, space
-        and method among them, are checked by ``hp.tune``)."""
-        if not isinstance(self.refit, bool | str):
-            raise DefinitionError(
-                "refit must be True, False or the name of a scorer (the search optimizes "
-                f"one metric, so it cannot pick the best with a function), but got "
-                f"refit={self.refit!r}"
-            )
-        error_score = self.error_score
-        if not (error_score == "raise" or _is_number(error_score)):
-            raise DefinitionError(
-                f"error_score must be 'raise' or a number (nan: the trial fails), but got "
-                f"error_score={error_score!r}"
-            )
-        seed = self.random_state
-        if seed is not None and not (
-            isinstance(seed, Integral) and not isinstance(seed, bool) and 0 <= int(seed) < 2**63
-        ):
-            raise DefinitionError(
-                "`0 <= random_state < 2**63` must hold for a whole number (or None): it "
-                f"is the study's seed, but got random_state={seed!r}"
-            )
-        method = resolve(self.method)  # an unknown name: the registry's error
-        if method.name in UNSUITED_METHODS:
-            raise MethodError(
-                f"SearchCV cannot run method {method.name!r}: it "
-                f"{UNSUITED_METHODS[method.name]}, and a SearchCV trial is one whole "
-                "cross-validation; use method='tpe', 'bayes', 'random', 'evolution', 'grid' "
-                "or 'auto', and prune poor configurations after their first folds with "
-                "hp.methods.TPE(pruner='median')"
-            )
-        if self.budget is not None and getattr(method, "pruner", None) is not None:
-            raise MethodError(
-                f"method {method.name!r} has a pruner, which checks a trial at every step "
-                "of the budget, and SearchCV would cross-validate at each: with budget=, "
-                "use method='sha', 'hyperband' or 'bohb' (they check at rungs); or leave "
-                "budget= out to prune by folds"
-            )
-        if self.budget is None:
-            try:
-                method.check_budget(None)
-            except MethodError:  # @hp.tune's words name its own budget=
-                raise MethodError(
-                    f"method {method.name!r} stops trials at rungs of a budget: pass "
-                    "budget=hp.Budget(min, max, name='n_samples') (training samples per "
-                    "fold) or name=one of the estimator's parameters (n_estimators, "
-                    "max_iter); or use method='tpe' with pruner='median' to stop poor "
-                    "configurations after their first folds"
-                ) from None
-        if isinstance(self.space, list | tuple) and all(isinstance(g, Mapping) for g in self.space):
-            raise SpaceError(
-                "space is one dict, not a list of grids as GridSearchCV's param_grid may be: "
-                "put every grid's parameters in one dict, a parameter that only some grids "
-                "have with a condition on the choice that sets them apart, e.g. "
-                "{'clf': [SVC(), LogisticRegression()], 'clf__gamma': hp.Float(1e-4, 1.0, "
-                "log=True, when={'clf': 'SVC()'})} (docs/sklearn.md)"
-            )
-        if self.study is not None and not isinstance(self.study, str):
-            raise DefinitionError(f"study names a study, but got study={self.study!r}")
-        known = self.estimator.get_params(deep=True)
-        names = list(Space.from_user(labelled(self.space).space))
-        unknown = [name for name in names if name not in known and not _of_a_choice(name, names)]
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], list(known), n=1)
-            fix = (
-                f"did you mean {close[0]!r}?" if close else f"its parameters are {', '.join(known)}"
-            )
-            raise SpaceError(
-                f"the space names {unknown[0]!r}, which is no parameter of "
-                f"{type(self.estimator).__name__}: {fix}"
-            )
-
     def _resource_parameter(self) -> str | None:
         """The estimator's parameter the budget sets, if it sets one."""
         budget = self.budget
         return None if budget is None or budget.name == N_SAMPLES else budget.name
-
-    def _check_budget(self, splits: list[tuple[Any, Any]]) -> None:
-        """A budget counts training samples (``name="n_samples"``, at most the smallest
-        training fold's) or a whole-number parameter of the estimator not in the space."""
-        budget = self.budget
-        if budget is None:
-            return
-        if not isinstance(budget, Budget):
-            raise DefinitionError(
-                f"budget must be an hp.Budget(min, max, name=...), but got budget={budget!r}"
-            )
-        if not budget.whole:
-            raise DefinitionError(
-                "SearchCV's budget counts whole samples or a parameter's whole amount: give "
-                f"it integer bounds, but got {budget!r}"
-            )
-        if budget.name == N_SAMPLES:
-            smallest = min(len(train) for train, _ in splits)
-            if budget.max > smallest:
-                raise DefinitionError(
-                    f"`max <= {smallest}` must hold for budget n_samples, the samples of the "
-                    f"smallest training fold, but got max={budget.max}"
-                )
-            return
-        known = self.estimator.get_params(deep=True)
-        if budget.name not in known:
-            raise DefinitionError(
-                f"the budget's name {budget.name!r} is neither 'n_samples' nor a parameter "
-                f"of {type(self.estimator).__name__} (such as max_iter or n_estimators)"
-            )
-        if budget.name in Space.from_user(labelled(self.space).space):
-            raise DefinitionError(
-                f"{budget.name!r} is both the budget and in the space: the budget sets it, "
-                "so leave it out of the space"
-            )
 
     def _n_trials(self, study: Study) -> int | None:
         """``n_trials``; without it, None where that ends a run (a timeout, the study's
@@ -460,21 +287,10 @@ def _why_none_completed(study: Study, message: str) -> str:
     )
 
 
-def _of_a_choice(name: str, names: list[str]) -> bool:
-    """Whether ``name`` is a parameter of an estimator the space itself chooses
-    (``clf__gamma`` with ``clf`` in the space): set on the option the trial gets."""
-    parts = name.split("__")
-    return any("__".join(parts[:i]) in names for i in range(1, len(parts)))
-
-
 def _has_classes(y: Any) -> bool:
     """Whether ``y`` is one label per sample, of two classes or more (not several
     outputs, not a regression's numbers), as a subsample keeps each class's share of."""
     return y is not None and type_of_target(y) in ("binary", "multiclass")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _new_study_name(estimator: BaseEstimator) -> str:
