@@ -71,6 +71,18 @@ class TrialReads:
 
     conn: sqlite3.Connection
 
+    def running_in_processes(self, host: str, pids: Collection[int]) -> list[tuple[int, str, int]]:
+        """(pid, study name, trial number) of every running trial of any study of the file
+        that a process ``pids`` on ``host`` claimed, for ``hpotrack stop --now``, whose
+        signal reaches a whole process: a full scan (no index on the state, see
+        :meth:`~hpotrack.store.Store.running`), made once per stop."""
+        return self.conn.execute(
+            "SELECT t.pid, s.name, t.number FROM trials t JOIN studies s ON s.id = t.study_id "
+            "WHERE t.state = 'running' AND t.host = ? "
+            "AND t.pid IN (SELECT value FROM json_each(?)) ORDER BY s.name, t.number",
+            (host, dumps(sorted(pids))),
+        ).fetchall()
+
     def trials_since(
         self, study_id: int, seq: int, new_from: int = 0
     ) -> list[tuple[int, int, TrialRecord]]:

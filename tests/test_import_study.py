@@ -121,3 +121,84 @@ def _no_studies(db: Path) -> bool:
     from hpotrack.store import open_store
 
     return not open_store(db, must_exist=True).list_studies()
+
+
+def test_constraints_func_values_in_memory_import_as_from_the_copied_database(
+    tmp_path: Path,
+) -> None:
+    """In memory Optuna keeps ``constraints_func``'s values as a tuple, which its database
+    gives back as a list: both are the study's constraints."""
+
+    def constraints(frozen: Any) -> list[float]:
+        return [frozen.user_attrs["excess"], -1.0]
+
+    def objective(trial: Any) -> tuple[float, float]:
+        x = trial.suggest_float("x", -1.0, 1.0)
+        trial.set_user_attr("excess", x)
+        return x * x, 1.0 - x
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with pytest.warns(FutureWarning):  # constraints_func is deprecated in Optuna 5
+        sampler = optuna.samplers.NSGAIISampler(constraints_func=constraints, seed=0)
+    memory = optuna.create_study(
+        study_name="limited", directions=["minimize", "minimize"], sampler=sampler
+    )
+    memory.optimize(objective, n_trials=4)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.copy_study(from_study_name="limited", from_storage=memory._storage, to_storage=url)
+    db = tmp_path / "h.db"
+    from_object = hp.import_study(memory, db=db)
+    from_file = hp.import_study(tmp_path / "optuna.db", study="from-file", db=db)
+    assert [c.metric for c in from_object.constraints] == ["constraint_0", "constraint_1"]
+    assert from_object.constraints == from_file.constraints
+    assert described(from_object) == described(from_file)
+    excess = memory.trials[0].user_attrs["excess"]
+    assert from_object.trials[0].metrics["constraint_0"] == excess
+
+
+class OptunaThreeTwoStudy:
+    """An ``optuna.Study`` as Optuna 3.2's is seen: ``set_metric_names`` stores the names
+    in a study system attribute, and ``Study`` has no ``metric_names`` to read them."""
+
+    def __init__(self, study: Any) -> None:
+        self._wrapped = study
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "metric_names":
+            raise AttributeError(name)
+        return getattr(self._wrapped, name)
+
+
+OptunaThreeTwoStudy.__name__ = "Study"
+OptunaThreeTwoStudy.__module__ = "optuna.study.study"
+
+
+@pytest.mark.filterwarnings("ignore:optuna.study.study.Study.set_metric_names is experimental")
+def test_metric_names_of_an_optuna_study_without_the_metric_names_property(
+    tmp_path: Path,
+) -> None:
+    memory = optuna.create_study(study_name="named", directions=["minimize", "maximize"])
+    memory.set_metric_names(["loss", "accuracy"])
+    memory.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), 3)
+    imported = hp.import_study(OptunaThreeTwoStudy(memory), db=tmp_path / "h.db")
+    assert imported.objectives == ("loss", "accuracy")
+    assert set(imported.trials[0].metrics) == {"loss", "accuracy"}
+
+
+def test_an_import_into_an_existing_study_is_refused_naming_study_and_stores_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused whichever way the database is given (str, Path, ``HPOTRACK_DB``), saying
+    how to choose another name from Python; the import under another name works."""
+    memory = optuna.create_study(study_name="twice")
+    memory.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HPOTRACK_DB", str(tmp_path / "env.db"))
+    first = hp.import_study(memory)
+    assert first.db_path == tmp_path / "env.db"
+    for db in (None, "env.db", tmp_path / "env.db"):
+        with pytest.raises(hp.HpotrackError, match=r"'twice' already exists in .*\(study= from"):
+            hp.import_study(memory, db=db)
+    again = hp.import_study(memory, study="twice-2", db="env.db")
+    assert again.db_path == tmp_path / "env.db"
+    assert len(hp.load_study("twice", db=tmp_path / "env.db").trials) == 2

@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import time
+from pathlib import Path
 
 import click
 
@@ -39,7 +40,8 @@ WAIT_POLL_S = 0.2  # how often --wait looks at the running trials
     is_flag=True,
     help="Also interrupt the running trials: each process running one on this machine "
     "gets SIGTERM, stores its trial as interrupted (run again first when the study "
-    "resumes) and stops.",
+    "resumes) and stops; not one that also runs another study's trial, or that does not "
+    "catch SIGTERM (an ask()/tell() loop, a run outside its main thread): it is named.",
 )
 @click.pass_context
 @user_errors
@@ -61,11 +63,13 @@ def stop(ctx: click.Context, study: str, wait: bool, now: bool) -> None:
     trials = _listed(running)
     ending = "to stop" if now else "to finish"  # interrupted, or finished
     if now:
-        click.echo(f"asked the runs of study {name!r} to stop; {_interrupted(opened, running)}")
+        said, signalled = _interrupted(opened, running)
+        click.echo(f"asked the runs of study {name!r} to stop; {said}")
+        finishing = [number for number in running if number not in signalled]
+        ending = "to stop" if not finishing else "to stop or finish" if signalled else "to finish"
     if not wait:
         click.echo(
-            f"their processes store the {trials} as interrupted and stop (--wait waits for "
-            f"them){gone}"
+            _after_now(signalled, finishing, gone)
             if now
             else f"asked the runs of study {name!r} to stop: they start no more trials, and "
             f"finish the {trials} first (--wait waits for them){gone}"
@@ -113,30 +117,88 @@ def _running(study: Study) -> tuple[list[int], str]:
     return alive, said
 
 
-def _interrupted(study: Study, running: list[int]) -> str:
+def _after_now(signalled: list[int], finishing: list[int], gone: str) -> str:
+    """What becomes of the running trials after ``--now``: those signalled are stored as
+    interrupted, the others (whose process was not signalled) finish."""
+    said = []
+    if signalled:
+        said.append(f"their processes store the {_listed(signalled)} as interrupted and stop")
+    if finishing:
+        verb = "finishes" if len(finishing) == 1 else "finish"
+        said.append(f"the {_listed(finishing)} {verb} first")
+    return f"{'; '.join(said)} (--wait waits for them){gone}"
+
+
+def _interrupted(study: Study, running: list[int]) -> tuple[str, list[int]]:
     """Send SIGTERM to the process of each of the ``running`` trials on this machine
-    (the one that claimed it, alive: :func:`hpotrack.recovery.lost_reason`), which
-    stores its trial as interrupted and stops; what was done, and which trials run on
-    another machine, where no signal reaches."""
+    (the one that claimed it, alive: :func:`hpotrack.recovery.lost_reason`) that stores
+    its trial as interrupted when it gets one, and stops; what was done, and the trials
+    signalled. Not signalled: a process also running a trial of another study of the
+    file (SIGTERM stops the trial of its run, whichever study that is), and one that
+    does not catch SIGTERM (:func:`sigterm_disposition`: an ``ask()``/``tell()`` loop,
+    a run outside its main thread, a notebook's kernel, which SIGTERM would end without
+    storing anything) or ignores it; a trial on another machine, where no signal
+    reaches. Those finish first."""
     rows = study.store.running(study.id, running)
     here = [r for r in rows if r.host == hostname() and r.pid is not None]
-    signalled: dict[int, list[int]] = {}
+    now = time.time()
+    trials_of: dict[int, list[int]] = {}
     for row in here:
-        if row.pid is None or row.pid == os.getpid() or lost_reason(row, time.time()):
-            continue
-        try:
-            os.kill(row.pid, signal.SIGTERM)
-        except ProcessLookupError:  # it ended meanwhile
-            continue
-        signalled.setdefault(row.pid, []).append(row.number)
-    said = [
-        f"sent SIGTERM to process {pid} (trial {', '.join(map(str, numbers))})"
-        for pid, numbers in sorted(signalled.items())
-    ]
+        if row.pid is not None and row.pid != os.getpid() and not lost_reason(row, now):
+            trials_of.setdefault(row.pid, []).append(row.number)
+    others: dict[int, list[str]] = {}
+    for pid, study_name, number in study.store.running_in_processes(hostname(), trials_of):
+        if study_name != study.name:
+            others.setdefault(pid, []).append(f"trial {number} of study {study_name!r}")
+    said: list[str] = []
+    signalled: list[int] = []
+    for pid, numbers in sorted(trials_of.items()):
+        listed = f"trial {', '.join(map(str, numbers))}"
+        disposition = sigterm_disposition(pid)
+        if pid in others:
+            said.append(
+                f"process {pid} ({listed}) also runs {', '.join(others[pid])}, which "
+                "SIGTERM would stop too: not signalled"
+            )
+        elif disposition in ("default", "ignored"):
+            why = (
+                "ignores SIGTERM"
+                if disposition == "ignored"
+                else "does not catch SIGTERM (an ask()/tell() loop, or a run outside its "
+                "main thread), which would end it without storing its trial"
+            )
+            said.append(f"process {pid} ({listed}) {why}: not signalled")
+        else:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:  # it ended meanwhile
+                continue
+            said.append(f"sent SIGTERM to process {pid} ({listed})")
+            signalled += numbers
     elsewhere = [f"trial {r.number} on {r.host}" for r in rows if r not in here]
     if elsewhere:
         said.append(
             f"{', '.join(elsewhere)} run on another machine, where no signal reaches: "
             "they finish first"
         )
-    return "; ".join(said) if said else "no running trial's process was found on this machine"
+    text = "; ".join(said) if said else "no running trial's process was found on this machine"
+    return text, sorted(signalled)
+
+
+def sigterm_disposition(pid: int) -> str | None:
+    """What process ``pid`` does with SIGTERM: ``"caught"`` by a handler (a run's, in its
+    main thread: :func:`hpotrack.runner.terminated_as_interrupted`), ``"ignored"``, or
+    ``"default"`` (it ends), read from the ``SigCgt`` and ``SigIgn`` masks of
+    ``/proc/PID/status`` (bit ``signum - 1``, proc(5)); None where there is no ``/proc``
+    (macOS), and then the signal is sent."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    masks = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    bit = 1 << (signal.SIGTERM - 1)
+    try:
+        caught, ignored = int(masks["SigCgt"], 16), int(masks["SigIgn"], 16)
+    except (KeyError, ValueError):
+        return None
+    return "caught" if caught & bit else "ignored" if ignored & bit else "default"

@@ -43,7 +43,7 @@ def import_checked(store: Store, plan: CheckedExport, progress: Progress | None 
         if store.find_study(study_name) is not None:
             raise TransferError(
                 f"study {study_name!r} already exists in {store.path}; "
-                "import it under another name with --study NAME"
+                "import it under another name with --study NAME (study= from Python)"
             )
         study_id = store.insert_study(**plan.definition)
         store.update_study(study_id, target=plan.target)

@@ -16,6 +16,7 @@ from hpotrack.sqlite_errors import damaged
 from hpotrack.transfer.export import is_sqlite_file
 from hpotrack.transfer.format import TransferError
 from hpotrack.transfer.optuna_study import (
+    METRIC_NAMES,
     OptunaStudy,
     OptunaTrial,
     choose_study,
@@ -79,7 +80,7 @@ def _study(conn: sqlite3.Connection, path: Path, wanted: str | None) -> OptunaSt
     ]
     row = conn.execute(
         "SELECT value_json FROM study_system_attributes WHERE study_id = ? AND key = ?",
-        (ids[name], "study:metric_names"),
+        (ids[name], METRIC_NAMES),
     ).fetchone()
     names = json.loads(row[0]) if row else None
     return OptunaStudy(name, directions, names, _trials(conn, ids[name]))

@@ -21,6 +21,7 @@ from typing import Any
 
 from hpotrack.transfer.format import TransferError
 from hpotrack.transfer.optuna_study import (
+    METRIC_NAMES,
     Distribution,
     OptunaStudy,
     OptunaTrial,
@@ -108,7 +109,7 @@ class _Replay:
                 del self.studies[deleted.name]
         elif code == _SET_STUDY_SYSTEM_ATTR:
             study = self._by_id.get(operation["study_id"])
-            names = operation["system_attr"].get("study:metric_names")
+            names = operation["system_attr"].get(METRIC_NAMES)
             if study is not None and names is not None:
                 study.metric_names = names
         elif code == _CREATE_TRIAL:

@@ -11,7 +11,13 @@ import math
 from datetime import datetime
 from typing import Any
 
-from hpotrack.transfer.optuna_study import OptunaStudy, OptunaTrial, distribution, to_export
+from hpotrack.transfer.optuna_study import (
+    METRIC_NAMES,
+    OptunaStudy,
+    OptunaTrial,
+    distribution,
+    to_export,
+)
 
 
 def is_optuna_study(source: object) -> bool:
@@ -24,7 +30,7 @@ def read_optuna_object(study: Any) -> dict[str, Any]:
     """The Optuna study object ``study`` as an hpotrack export."""
     from optuna.distributions import distribution_to_json
 
-    names = getattr(study, "metric_names", None)  # Optuna 3.2 and later
+    names = _metric_names(study)
     trials = []
     for frozen in study.get_trials(deepcopy=False):
         trial = OptunaTrial(
@@ -41,10 +47,33 @@ def read_optuna_object(study: Any) -> dict[str, Any]:
             for step, value in sorted(frozen.intermediate_values.items())
         ]
         trial.attributes = dict(frozen.user_attrs)
-        trial.system = dict(frozen.system_attrs)
+        trial.system = {key: _as_stored(value) for key, value in frozen.system_attrs.items()}
         trials.append(trial)
     directions = [direction.name for direction in study.directions]
     return to_export(OptunaStudy(study.study_name, directions, names, trials))
+
+
+def _metric_names(study: Any) -> list[str] | None:
+    """What ``study.set_metric_names`` set, None if it was not called: the property
+    ``Study.metric_names`` where Optuna has it, else the study's system attribute that
+    property reads, as Optuna 3.2 has only the attribute (the database and journal
+    readers read it too)."""
+    if hasattr(type(study), "metric_names"):
+        names = study.metric_names
+    else:
+        names = study._storage.get_study_system_attrs(study._study_id).get(METRIC_NAMES)
+    return None if names is None else list(names)
+
+
+def _as_stored(value: object) -> object:
+    """A system attribute as a storage gives it back, which is as JSON stores it: in
+    memory, Optuna keeps ``constraints_func``'s values as the tuple it made of them
+    (``optuna/samplers/_base.py``), which its database and journal read back as a list."""
+    if isinstance(value, tuple | list):
+        return [_as_stored(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _as_stored(item) for key, item in value.items()}
+    return value
 
 
 def _seconds(moment: datetime | None) -> float | None:

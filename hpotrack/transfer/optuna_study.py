@@ -81,6 +81,7 @@ _STATES = {
     "RUNNING": "running",
     "WAITING": "queued",
 }
+METRIC_NAMES = "study:metric_names"  # the study system attribute of set_metric_names
 FAILED = "failed in Optuna (Optuna keeps no error message)"
 # Optuna's distributions by the name its JSON gives them, as (kind, log); the old names
 # (Optuna 2) carry their log in the name and a step as q or step

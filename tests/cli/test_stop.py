@@ -267,3 +267,99 @@ def test_stop_now_interrupts_every_worker_and_the_run_returns(tmp_path: Path) ->
     states = [(t.state, t.error) for t in trials(db)]
     assert states[:2] == [(TrialState.FAILED, "interrupted (SIGTERM)")] * 2
     assert [t.origin for t in trials(db)[2:]] == ["retried", "retried"]
+
+
+TWO_STUDIES = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    from pathlib import Path
+    import hpotrack as hp
+
+    def held(x):
+        Path("inside").write_text(str(os.getpid()))
+        while not Path("release").exists():
+            time.sleep(0.02)
+        return x
+
+    a = hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="a", db="h.db", seed=0)(held)
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, method="random", study="b", db="h.db", seed=0)
+    def b(x):
+        return x
+
+    mode = sys.argv[1]
+    if mode == "asked":  # a trial of b asked, then a run of a in the main thread
+        asked = b.ask()
+        a.optimize(n_trials=1, progress=False)
+        b.tell(asked, 0.5)
+    elif mode == "ask-tell":  # a loop of one's own: the process catches no SIGTERM
+        asked = b.ask()
+        b.tell(asked, held(0.5))
+    elif mode == "thread":  # signal handlers are the main thread's alone
+        run = threading.Thread(target=lambda: a.optimize(n_trials=1, progress=False))
+        run.start()
+        run.join()
+    elif mode == "ignoring":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        a.optimize(n_trials=1, progress=False)
+    print("returned")
+    """
+)
+
+
+UNCAUGHT = (
+    "does not catch SIGTERM (an ask()/tell() loop, or a run outside its main thread), which "
+    "would end it without storing its trial"
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "study", "why"),
+    [
+        ("asked", "b", "also runs trial 0 of study 'a', which SIGTERM would stop too"),
+        ("asked", "a", "also runs trial 0 of study 'b', which SIGTERM would stop too"),
+        ("ask-tell", "b", UNCAUGHT),
+        ("thread", "a", UNCAUGHT),
+        ("ignoring", "a", "ignores SIGTERM"),
+    ],
+)
+def test_stop_now_signals_no_process_that_would_not_store_the_trial_as_interrupted(
+    tmp_path: Path, mode: str, study: str, why: str
+) -> None:
+    """SIGTERM reaches a whole process: one that also runs a trial of another study (the
+    run's handler stops whichever trial it runs), or that catches no SIGTERM (ended by
+    it, a notebook's kernel too, storing nothing), or ignores it, is not signalled, and
+    the command says so; the trial finishes, and the process returns normally."""
+    if mode != "asked" and not Path(f"/proc/{os.getpid()}/status").exists():
+        pytest.skip("what a process does with SIGTERM is read from /proc")
+    db = tmp_path / "h.db"
+    (tmp_path / "job.py").write_text(TWO_STUDIES)
+    run = subprocess.Popen(
+        [sys.executable, "job.py", mode],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        until(lambda: (tmp_path / "inside").exists(), "the trial to start")
+        result = invoke(db, "stop", study, "--now")
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert lines[0] == (
+            f"asked the runs of study {study!r} to stop; process {run.pid} (trial 0) {why}: "
+            "not signalled"
+        )
+        assert lines[1:] == ["the 1 running trial (0) finishes first (--wait waits for them)"]
+        (tmp_path / "release").write_text("")
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        assert out == "returned\n"
+    finally:
+        run.kill()
+        run.wait()
+    ran = {"asked": ["a", "b"], "ask-tell": ["b"]}.get(mode, ["a"])
+    for name in ran:
+        stored = hp.load_study(name, db=db).trials
+        assert [(t.number, t.state) for t in stored] == [(0, TrialState.COMPLETE)]
