@@ -62,6 +62,7 @@ def stop(ctx: click.Context, study: str, wait: bool, now: bool) -> None:
         return
     trials = _listed(running)
     ending = "to stop" if now else "to finish"  # interrupted, or finished
+    signalled: list[int] = []
     if now:
         said, signalled = _interrupted(opened, running)
         click.echo(f"asked the runs of study {name!r} to stop; {said}")
@@ -82,10 +83,15 @@ def stop(ctx: click.Context, study: str, wait: bool, now: bool) -> None:
             time.sleep(WAIT_POLL_S)
             running, _ = _running(opened)
     except KeyboardInterrupt:  # the request stands: say so, not click's "Aborted!"
+        left = _listed(running)
+        stopping = set(running) & set(signalled)  # what --now signalled stops; the rest finish
+        verb = (
+            "finish" if not stopping else "stop" if stopping == set(running) else "finish or stop"
+        )
+        fate = f"{verb} the {left}"
         click.echo(
             f"stopped waiting; the request stands: the runs of study {name!r} start no "
-            f"more trials and finish the {_listed(running)} (hpotrack show "
-            f"{shlex.quote(name)} shows them)",
+            f"more trials and {fate} (hpotrack show {shlex.quote(name)} shows them)",
             err=True,
         )
         ctx.exit(130)  # what a shell reports for Ctrl-C
