@@ -45,10 +45,13 @@ def invoke(db: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--db", str(db), *args])
 
 
-def start(folder: Path, n_jobs: int, **env: str) -> subprocess.Popen[str]:
-    (folder / "job.py").write_text(SCRIPT)
+def start(
+    folder: Path, argument: int | str, script: str = SCRIPT, **env: str
+) -> subprocess.Popen[str]:
+    """Run ``script`` (default: a study of random search, argument its n_jobs) in ``folder``."""
+    (folder / "job.py").write_text(script)
     return subprocess.Popen(
-        [sys.executable, "job.py", str(n_jobs)],
+        [sys.executable, "job.py", str(argument)],
         cwd=folder,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         text=True,
@@ -235,15 +238,7 @@ def test_stop_now_interrupts_every_worker_and_the_run_returns(tmp_path: Path) ->
     stores its trial as interrupted, and the run that started them returns normally,
     its study stopped."""
     db = tmp_path / "h.db"
-    (tmp_path / "job.py").write_text(SCRIPT.replace("time.sleep(0.2)", "time.sleep(600)"))
-    run = subprocess.Popen(
-        [sys.executable, "job.py", "2"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    run = start(tmp_path, 2, SCRIPT.replace("time.sleep(0.2)", "time.sleep(600)"))
     try:
         until(
             lambda: sum(t.state is TrialState.RUNNING for t in trials(db)) == 2,
@@ -333,15 +328,7 @@ def test_stop_now_signals_no_process_that_would_not_store_the_trial_as_interrupt
     if mode != "asked" and not Path(f"/proc/{os.getpid()}/status").exists():
         pytest.skip("what a process does with SIGTERM is read from /proc")
     db = tmp_path / "h.db"
-    (tmp_path / "job.py").write_text(TWO_STUDIES)
-    run = subprocess.Popen(
-        [sys.executable, "job.py", mode],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    run = start(tmp_path, mode, TWO_STUDIES)
     try:
         until(lambda: (tmp_path / "inside").exists(), "the trial to start")
         result = invoke(db, "stop", study, "--now")
