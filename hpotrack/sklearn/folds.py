@@ -92,7 +92,7 @@ class FoldEvaluation:
     def _by_folds(self, trial: Trial, estimator: BaseEstimator) -> dict[str, float]:
         """Every fold, the running mean reported after each (steps 1..n_splits); ``n_jobs``
         folds at a time when the method may stop the trial after one, else all in one
-        call of cross_validate (each call costs about half a millisecond)."""
+        call of cross_validate (each call has a cost of its own)."""
         folds: list[dict[str, float]] = []
         checked = trial.next_check(1) is not None
         at_once = self._at_once if checked else len(self.splits)

@@ -29,10 +29,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from hpotrack.arguments import checked_arguments
 from hpotrack.budget import Budget
-from hpotrack.errors import (
-    NoCompleteTrial,
-    TooManyFailures,
-)
+from hpotrack.errors import NoCompleteTrial, TooManyFailures
 from hpotrack.methods.base import Method
 from hpotrack.records import TrialState
 from hpotrack.sklearn.checks import INSTEAD, check_budget, check_options, scorers
