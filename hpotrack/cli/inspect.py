@@ -80,7 +80,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     schedule = lineage_of.schedule(trials, number) if with_schedule else None
     curves = views.stored_curve(opened.store, opened.id, number)
     children = opened.store.children(opened.id, number)
-    provenance = _shown_provenance(opened.store.provenance(opened.id, number))
+    provenance = shown_provenance(opened.store.provenance(opened.id, number))
     saved = checkpoints.of_trial(opened.store, opened.id, number)
     root = opened.store.checkpoint_root
     on_disk = [(root / c.path).is_file() for c in saved]  # deleted by hand, or not copied
@@ -115,15 +115,15 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
             ("origin", record.origin),
             *_present([("method", proposer(record))]),
             ("note", record.note),
-            ("budget", _amount(record.budget, opened.budget)),
-            *_present([("trained", _amount(record.trained, opened.budget))]),
-            *_present([("rung", _rung(record)), ("bracket", record.bracket)]),
+            ("budget", amount_text(record.budget, opened.budget)),
+            *_present([("trained", amount_text(record.trained, opened.budget))]),
+            *_present([("rung", rung_text(record)), ("bracket", record.bracket)]),
             ("started", when(record.started)),
             ("finished", when(record.finished)),
             ("duration", None if record.duration is None else f"{record.duration:.3f} s"),
         ]
     )
-    lines += _section("Parameters", _pairs(_param_pairs(opened.space, record.params)))
+    lines += _section("Parameters", _pairs(param_pairs(opened.space, record.params)))
     if schedule is not None:
         lines += _section("Schedule (from step: value)", _pairs(_steps(schedule)))
     metrics = ((k, unambiguous(v) if isinstance(v, str) else v) for k, v in record.metrics.items())
@@ -137,7 +137,7 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
         promotions = trials.read(c for c, e in children if e.kind == Origin.PROMOTED.value)
         # a retry of a promotion keeps its edge: the same promotion
         promoted_as = [t.number for t in promotions if t.origin != Origin.RETRIED.value]
-        decision = _decision(record, opened.direction, promoted_as)
+        decision = decision_text(record, opened.direction, promoted_as)
         lines += _section(
             "Checks", [*_curve_lines(opened.objective, checks), *_resumed(record), decision]
         )
@@ -158,14 +158,14 @@ def trial(ctx: click.Context, study: str, number: int, with_schedule: bool, fmt:
     )
     lines += _section(
         "Provenance",
-        _pairs(_provenance_pairs(provenance), whole=("argv", "shell argv", "script argv")),
+        _pairs(provenance_pairs(provenance), whole=("argv", "shell argv", "script argv")),
     )
     if record.error:
         lines += ["", "Error", *record.error.rstrip().splitlines()]
     click.echo("\n".join(lines))
 
 
-def _rung(record: TrialRecord) -> str | None:
+def rung_text(record: TrialRecord) -> str | None:
     """A trial's rung with the step it was checked at there, as the trial stored it: its
     last check (the one that set its rung), or for a promotion not checked since, the
     check of its parent that promoted it (the edge's step); None without a rung."""
@@ -198,7 +198,7 @@ def _resumed(record: TrialRecord) -> list[str]:
     return [f"  up to step {until}: carried over from the lost trial it resumes, #{lost}"]
 
 
-def _decision(record: TrialRecord, direction: str, promoted_as: Sequence[int]) -> str:
+def decision_text(record: TrialRecord, direction: str, promoted_as: Sequence[int]) -> str:
     """What the method decided at the trial's checks (its own, not those a retry carried
     over), in one line."""
     last_step, last_value = max(record.checks.items())
@@ -222,7 +222,7 @@ def _steps(schedule: Mapping[str, Sequence[tuple[int, Value]]]) -> list[tuple[st
     ]
 
 
-def _amount(amount: float | None, budget: Budget | None) -> str | None:
+def amount_text(amount: float | None, budget: Budget | None) -> str | None:
     """A trial's budget with the study's unit, e.g. ``9 epochs``."""
     if amount is None:
         return None
@@ -234,7 +234,7 @@ def _present(pairs: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
     return [(key, value) for key, value in pairs if value is not None]
 
 
-def _shown_provenance(run: Mapping[str, Any]) -> dict[str, Any]:
+def shown_provenance(run: Mapping[str, Any]) -> dict[str, Any]:
     """A trial's ``runs`` row with its stored argv as command lines to read: ``ran_in``,
     the IPython cells that ran it (None for a script), ``argv``, the command line that
     started the run (``hpotrack resume ...`` for a resumed run; a notebook's kernel
@@ -251,7 +251,7 @@ def _shown_provenance(run: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]:
+def provenance_pairs(provenance: Mapping[str, Any]) -> list[tuple[str, object]]:
     """The run's fields to show, each on its line: text that would break the line (argv
     with a newline, a host from an imported file) is quoted and escaped, as a trial's
     other text is."""
@@ -358,7 +358,7 @@ def best(ctx: click.Context, study: str, fmt: str) -> None:
     data["value"] = _exact(record.value)
     data["objective"] = f"{opened.objective} ({opened.direction})"
     lines = [*_pairs(data.items(), indent=""), "params"]
-    lines += _pairs(_param_pairs(opened.space, record.params))
+    lines += _pairs(param_pairs(opened.space, record.params))
     others = [(k, _exact(v)) for k, v in record.metrics.items() if k != opened.objective]
     if others:
         lines += ["metrics", *_pairs(others)]
@@ -399,7 +399,7 @@ def _front(study: Study, fmt: str) -> None:
         {
             "number": t.number,
             **dict(zip(objective_columns(study).values(), study.values(t), strict=True)),
-            **{columns[name]: value for name, value in _param_pairs(study.space, t.params)},
+            **{columns[name]: value for name, value in param_pairs(study.space, t.params)},
         }
         for t in front
     ]
@@ -414,7 +414,7 @@ def _among_feasible(study: Study) -> str:
     return f", among the trials that meet {study.optimizing.describe_constraints()}"
 
 
-def _param_pairs(space: Space, params: Mapping[str, Value]) -> list[tuple[str, object]]:
+def param_pairs(space: Space, params: Mapping[str, Value]) -> list[tuple[str, object]]:
     """A trial's parameters in the space's order, each inactive one with why: ``gamma
     inactive (kernel='linear')``, not left out unexplained (JSON leaves it out)."""
     reasons = space.why_inactive(params)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import click
@@ -145,11 +145,11 @@ def show(
             constraints = opened.optimizing.describe_constraints()
             click.echo(f"constraints: {constraints}; violation: how far a trial misses them")
         if opened.budget is not None:
-            click.echo(_budget_line(opened, opened.budget))
+            click.echo(budget_line(opened, opened.budget))
         last_stops = stored(opened.last_stops)
         if last_stops:  # what resume will run with
             click.echo(f"stops of the last run: {stop_flags(last_stops)}")
-        rows = _trial_rows(opened, trials, fmt)
+        rows = trial_rows(opened, trials, fmt)
         dropped = _dropped_columns(opened, rows)
         if dropped:  # one pass: a copy of each row (of 100,000) per column took 0.2 s
             rows = [without(row, dropped) for row in rows]
@@ -165,7 +165,7 @@ def show(
         # study reopened with a method that writes no note)
         latest = latest_proposed(opened.store, opened.id)
         if latest is not None and latest.note:
-            click.echo(_method_line(latest.note))
+            click.echo(method_line(latest.note))
         running = [t.number for t in trials if t.state is TrialState.RUNNING]
         gone = sorted(opened.workers_gone(running)) if running else []
         if gone:
@@ -175,7 +175,7 @@ def show(
                 "them lost and retries them"
             )
     else:
-        emit(_trial_rows(opened, trials, fmt), fmt, trial_columns(opened))
+        emit(trial_rows(opened, trials, fmt), fmt, trial_columns(opened))
 
 
 def _dropped_columns(study: Study, rows: list[dict[str, Any]]) -> set[str]:
@@ -191,7 +191,7 @@ def _dropped_columns(study: Study, rows: list[dict[str, Any]]) -> set[str]:
     return dropped
 
 
-def _method_line(note: str) -> str:
+def method_line(note: str) -> str:
     """``method: <note>``, wrapped at spaces to the width of a terminal (auto's choice
     with bohb's note runs past 100 columns); whole to a pipe or a file."""
     line = f"method: {note}"
@@ -202,7 +202,7 @@ def _method_line(note: str) -> str:
     return "\n".join(lines)
 
 
-def _budget_line(opened: Study, budget: Budget) -> str:
+def budget_line(opened: Study, budget: Budget) -> str:
     """The line above a budget study's trials: the budget, the steps its rungs checked
     trials at so far (stored with the trials, whatever the method: ``Budget(1, 20)`` with
     hyperband checks at 2 and 7, which the rung column numbers from 0) and the steps the
@@ -251,9 +251,9 @@ def _chosen(
     front first, each part by the first objective; with constraints, the feasible
     trials first."""
     if top:  # best first already
-        listed = _best_first([t for t in listed if _ranked(t)], study)[:top]
+        listed = best_first([t for t in listed if _ranked(t)], study)[:top]
     elif sort == "best":
-        listed = _best_first(listed, study)
+        listed = best_first(listed, study)
     if (sort or ("best" if top else "number")) == "number":
         return sorted(listed, key=lambda t: t.number)
     return listed
@@ -315,7 +315,7 @@ def trial_columns(study: Study) -> list[str]:
     return [number, state, *values, *param_columns(study).values(), *rest]
 
 
-def _trial_rows(study: Study, trials: list[TrialRecord], fmt: str) -> list[dict[str, Any]]:
+def trial_rows(study: Study, trials: list[TrialRecord], fmt: str) -> list[dict[str, Any]]:
     """One row per trial, for ``fmt``; a table rounds floats and, on a terminal, cuts long
     text values. A parameter the trial left inactive is a blank cell (a table, CSV) or no
     key at all (JSON, as in exports), never what the Choice option None is: ``None`` in
@@ -370,7 +370,7 @@ def value_step(trial: TrialRecord) -> int | None:
     return None
 
 
-def _front(trials: list[TrialRecord], study: Study) -> set[int]:
+def _front(trials: Sequence[TrialRecord], study: Study) -> set[int]:
     """The numbers of ``trials`` on the study's Pareto front (several objectives)."""
     front = {t.number for t in study.best_trials}
     return {t.number for t in trials if t.number in front}
@@ -382,7 +382,7 @@ def _ranked(trial: TrialRecord) -> bool:
     return trial.value is not None and trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def _best_first(trials: list[TrialRecord], study: Study) -> list[TrialRecord]:
+def best_first(trials: Sequence[TrialRecord], study: Study) -> list[TrialRecord]:
     """Complete trials by value, in a population (PBT) the members' latest segments
     first (what ``best`` ranks: a member trained on from its earlier ones), with several
     objectives the Pareto front first, with constraints those that meet them first, then

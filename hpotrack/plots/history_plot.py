@@ -86,7 +86,7 @@ def history(study: Study, *, progress: Progress | None = None) -> Figure:
             clip_on=False,
             zorder=3,
         )
-    steps, best = _best_so_far(trials, study.direction, infeasible)
+    steps, best = best_so_far(trials, study.direction, infeasible)
     if len(steps) > 1:  # one point draws no line, but its key in the legend said it did
         # over the points: thousands of them hid it where it runs, among the best values
         population = any(segment_of(t) is not None for t in trials)  # its best can get worse
@@ -124,7 +124,7 @@ def _unfinished(trials: Sequence[TrialRecord]) -> str | None:
     return f"{', '.join(counts)}: not drawn yet" if counts else None
 
 
-def _best_so_far(
+def best_so_far(
     trials: Sequence[TrialRecord], direction: str, infeasible: Collection[int] = frozenset()
 ) -> tuple[list[int], list[float]]:
     """The study's best after each complete trial that meets the constraints (its number
