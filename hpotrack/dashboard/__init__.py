@@ -1,0 +1,1 @@
+"""A local web view of hpotrack studies, `hpotrack dashboard`."""
