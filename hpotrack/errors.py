@@ -136,3 +136,12 @@ class SeveralObjectives(HpotrackError, LookupError):
 class MissingDependency(HpotrackError, ImportError):
     """An optional library a feature needs is not installed (pandas, matplotlib); the
     message says what to install. An ``ImportError`` too, as user code expects."""
+
+
+class PageError(HpotrackError, LookupError):
+    """A dashboard address that names no page, study or trial, or has a bad query (the
+    message says which, and ``status`` is the HTTP status to answer with)."""
+
+    def __init__(self, message: str, status: int = 404) -> None:
+        super().__init__(message)
+        self.status = status

@@ -7,6 +7,7 @@ import io
 import sys
 
 from hpotrack.cli import (
+    dashboard,
     inspect,
     lineage_tree,
     manage,
@@ -21,6 +22,7 @@ from hpotrack.cli.common import cli
 
 __all__ = [
     "cli",
+    "dashboard",
     "inspect",
     "lineage_tree",
     "main",
