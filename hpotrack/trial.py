@@ -106,6 +106,7 @@ class Trial:
         budget: float | None,
         objective: str,
         study: str,
+        direction: str | None = None,
         checks: Checks | None = None,
         checkpoints: Checkpoints | None = None,
         db: Path | None = None,
@@ -130,6 +131,9 @@ class Trial:
         # name, as two databases may each have a study of that name
         self._said_once_as = f"{db}:{study}"
         self._objective = objective
+        # "minimize" or "maximize" for the objective (None: not known), for code that
+        # reports another library's metric and must say when it runs the other way
+        self.direction = direction
         self._last_step: dict[str, int] = {}
         self._first_objective_step: int | None = None
         self._saved_before_reporting = False  # a default step before any report: the budget

@@ -35,6 +35,7 @@ def new_trial(study: Study, claimed: Claimed) -> Trial:
         budget=budget,
         objective=study.objective,
         study=study.name,
+        direction=study.direction,
         checks=study.checks_for(claimed),
         checkpoints=study.checkpoints_for(claimed),
         db=study.db_path,

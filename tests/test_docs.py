@@ -32,6 +32,7 @@ SESSIONS = {
     "objectives": ["docs/objectives.md"],
     "constraints": ["docs/constraints.md"],
     "sklearn": ["docs/sklearn.md"],
+    "integrations": ["docs/integrations.md"],
 }
 FILLS = {  # what a page elides -> what runs instead
     "README.md": [

@@ -1,0 +1,1 @@
+"""Tests of :mod:`hpotrack.integrations`, one module per library."""
