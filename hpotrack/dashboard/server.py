@@ -40,6 +40,16 @@ CSP = (  # the page's own inline style and script, and requests to this server, 
 
 
 @dataclass(frozen=True)
+class Request:
+    """What a route needs: the database, the query, and the change token taken before
+    anything was read (a commit during the read then makes the page look again)."""
+
+    store: Store
+    query: Mapping[str, str]
+    version: str
+
+
+@dataclass(frozen=True)
 class Response:
     status: int
     content_type: str
@@ -55,7 +65,7 @@ class Dashboard:
         self.db = db
         self._studies: dict[str, Study] = {}
         self._lock = threading.Lock()  # one answer at a time: one connection, its caches
-        self._routes: dict[str, Callable[[Store, Mapping[str, str]], Response]] = {
+        self._routes: dict[str, Callable[[Request], Response]] = {
             "/": self._index,
             "/study": self._study_page,
             "/trial": self._trial_page,
@@ -76,7 +86,8 @@ class Dashboard:
             try:
                 if route is None:
                     raise PageError(f"no page at {parts.path}: the studies are at /")
-                return route(open_store(self.db, must_exist=True), query)
+                store = open_store(self.db, must_exist=True)
+                return route(Request(store, query, _token(store)))
             except HpotrackError as exc:
                 status = exc.status if isinstance(exc, PageError) else 500
                 return _error(status, str(exc), api=api)
@@ -100,38 +111,39 @@ class Dashboard:
         return kept
 
     def _html(
-        self, store: Store, title: str, body: Html, crumbs: list[tuple[str, str | None]]
+        self, request: Request, title: str, body: Html, crumbs: list[tuple[str, str | None]]
     ) -> Response:
-        version = _token(store)
-        text = layout.page(title, body, crumbs=crumbs, db=str(self.db), version=version)
+        text = layout.page(title, body, crumbs=crumbs, db=str(self.db), version=request.version)
         return Response(200, "text/html; charset=utf-8", text.encode())
 
-    def _index(self, store: Store, query: Mapping[str, str]) -> Response:
-        return self._html(store, "studies", index.studies(store), [("studies", None)])
+    def _index(self, request: Request) -> Response:
+        body = index.studies(request.store)
+        return self._html(request, "studies", body, [("studies", None)])
 
-    def _study_page(self, store: Store, query: Mapping[str, str]) -> Response:
-        opened = self._opened(store, query.get("name"))
-        body = study_page.study(opened, query)
-        return self._html(store, opened.name, body, [("studies", "/"), (opened.name, None)])
+    def _study_page(self, request: Request) -> Response:
+        opened = self._opened(request.store, request.query.get("name"))
+        body = study_page.study(opened, request.query)
+        return self._html(request, opened.name, body, [("studies", "/"), (opened.name, None)])
 
-    def _trial_page(self, store: Store, query: Mapping[str, str]) -> Response:
-        opened = self._opened(store, query.get("study"))
-        body = trial_page.trial(opened, query)
+    def _trial_page(self, request: Request) -> Response:
+        opened = self._opened(request.store, request.query.get("study"))
+        body = trial_page.trial(opened, request.query)
+        number = request.query.get("number")
         crumbs = [
             ("studies", "/"),
             (opened.name, layout.url("/study", name=opened.name)),
-            (f"trial {query.get('number')}", None),
+            (f"trial {number}", None),
         ]
-        return self._html(store, f"trial {query.get('number')} of {opened.name}", body, crumbs)
+        return self._html(request, f"trial {number} of {opened.name}", body, crumbs)
 
-    def _version(self, store: Store, query: Mapping[str, str]) -> Response:
-        return _json(200, {"version": _token(store)})
+    def _version(self, request: Request) -> Response:
+        return _json(200, {"version": request.version})
 
-    def _studies_json(self, store: Store, query: Mapping[str, str]) -> Response:
-        return _json(200, study_rows(store, compact=False))
+    def _studies_json(self, request: Request) -> Response:
+        return _json(200, study_rows(request.store, compact=False))
 
-    def _trials_json(self, store: Store, query: Mapping[str, str]) -> Response:
-        opened = self._opened(store, query.get("study"))
+    def _trials_json(self, request: Request) -> Response:
+        opened = self._opened(request.store, request.query.get("study"))
         return _json(200, trial_rows(opened, opened.trials, "json"))
 
 
