@@ -103,9 +103,11 @@ def page(
     crumbs: Sequence[tuple[str, str | None]],
     db: str,
     version: str,
+    live: bool = True,
 ) -> str:
     """A whole page: ``crumbs`` (text, href or None for the current page) on top,
-    ``body`` in ``<main>``, which the live script replaces when the database changes."""
+    ``body`` in ``<main>``, which the live script replaces when the database changes
+    (``live=False``: a page computed when asked, without the script)."""
     trail = " / ".join(link(text, href) if href else esc(text) for text, href in crumbs)
     return (
         "<!doctype html>"
@@ -113,10 +115,11 @@ def page(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)} · hpotrack</title><style>{STYLE}</style></head>"
         f'<body data-version="{esc(version)}">'
-        f'<header><nav>{trail}</nav><span id="hp-live">live</span></header>'
+        f'<header><nav>{trail}</nav><span id="hp-live">{"live" if live else ""}</span></header>'
         f"<main>{body}</main>"
         f"<footer>read-only view of {esc(db)}</footer>"
-        f"<script>{SCRIPT}</script></body></html>"
+        + (f"<script>{SCRIPT}</script>" if live else "")
+        + "</body></html>"
     )
 
 
@@ -152,6 +155,8 @@ pre { background: var(--head); padding: .8rem; overflow-x: auto; font-size: 12px
 .state-running { color: var(--accent); } .state-complete { color: var(--good); }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr));
   gap: 1rem; }
+.bar { width: 16rem; background: var(--head); border: 1px solid var(--line); height: .8rem; }
+.bar span { display: block; height: 100%; background: var(--accent); }
 figure { margin: 0; } figcaption { color: var(--muted); font-size: 12px; }
 """
 

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from hpotrack.cli.show import trial_rows
 from hpotrack.cli.study_list import study_rows
-from hpotrack.dashboard import index, layout, study_page, trial_page
+from hpotrack.dashboard import importance_page, index, layout, study_page, trial_page
 from hpotrack.dashboard.layout import Html, esc
 from hpotrack.errors import HpotrackError, PageError
 from hpotrack.jsonable import jsonable
@@ -69,6 +69,7 @@ class Dashboard:
             "/": self._index,
             "/study": self._study_page,
             "/trial": self._trial_page,
+            "/importance": self._importance_page,
             "/api/version": self._version,
             "/api/studies": self._studies_json,
             "/api/trials": self._trials_json,
@@ -111,9 +112,17 @@ class Dashboard:
         return kept
 
     def _html(
-        self, request: Request, title: str, body: Html, crumbs: list[tuple[str, str | None]]
+        self,
+        request: Request,
+        title: str,
+        body: Html,
+        crumbs: list[tuple[str, str | None]],
+        *,
+        live: bool = True,
     ) -> Response:
-        text = layout.page(title, body, crumbs=crumbs, db=str(self.db), version=request.version)
+        text = layout.page(
+            title, body, crumbs=crumbs, db=str(self.db), version=request.version, live=live
+        )
         return Response(200, "text/html; charset=utf-8", text.encode())
 
     def _index(self, request: Request) -> Response:
@@ -135,6 +144,16 @@ class Dashboard:
             (f"trial {number}", None),
         ]
         return self._html(request, f"trial {number} of {opened.name}", body, crumbs)
+
+    def _importance_page(self, request: Request) -> Response:
+        opened = self._opened(request.store, request.query.get("name"))
+        body = importance_page.importance(opened)
+        crumbs = [
+            ("studies", "/"),
+            (opened.name, layout.url("/study", name=opened.name)),
+            ("parameter importance", None),
+        ]
+        return self._html(request, f"importance of {opened.name}", body, crumbs, live=False)
 
     def _version(self, request: Request) -> Response:
         return _json(200, {"version": request.version})

@@ -78,6 +78,7 @@ def _facts(opened: Study, summary: StudySummary) -> list[tuple[str, object]]:
         ("stops of the last run", stop_flags(stored(opened.last_stops)) or None),
         ("last activity", when(summary.last_active)),
         ("method's note", latest.note if latest is not None and latest.note else None),
+        ("parameter importance", link("compute (fANOVA)", url("/importance", name=opened.name))),
     ]  # fmt: skip
 
 

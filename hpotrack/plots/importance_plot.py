@@ -142,6 +142,25 @@ def _observed(study: Study) -> _Observations:
     return _Observations([p for p, _ in found], [v for _, v in found], where)
 
 
+@dataclass(frozen=True)
+class ImportanceSummary:
+    """What the importance figure draws, as numbers: each parameter's share (mean,
+    standard deviation over the trees), what the main effects leave (interactions and
+    the rest), and what it was computed on ("40 complete trials")."""
+
+    shares: dict[str, tuple[float, float]]
+    rest: float
+    where: str
+
+
+def importance_summary(study: Study) -> ImportanceSummary:
+    """:func:`importance_values` with what they leave and what they were computed on;
+    a :class:`PlotError` saying why when they cannot be computed."""
+    observed = _observed(study)
+    shares, rest = _shares(study, observed)
+    return ImportanceSummary(shares, rest, observed.where)
+
+
 def importance(study: Study, *, progress: Progress | None = None) -> Figure:
     """Horizontal bars of :func:`importance_values`, largest on top, with the trees' standard
     deviation; the estimator is named in the title, and what the main effects leave

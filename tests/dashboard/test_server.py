@@ -283,3 +283,23 @@ def test_a_redraw_reads_only_the_trials_that_changed(
     read.clear()  # what that study read
     page(dashboard, "/study?name=curves")
     assert sum(read) == 2
+
+
+def test_parameter_importance_is_its_own_page_computed_when_asked(
+    db: Path, dashboard: Dashboard
+) -> None:
+    from hpotrack.plots.importance_plot import importance_values
+
+    assert "/importance?name=curves" in page(dashboard, "/study?name=curves").links
+    shown = page(dashboard, "/importance?name=curves")
+    (share,) = importance_values(hp.load_study("curves", db=db)).values()
+    assert f"lr {share[0]:.0%} ±" in shown.words and "interactions and the rest" in shown.words
+    assert shown.scripts == 0 and "not live" in shown.words  # no redraw at each commit
+
+    @hp.tune({"x": hp.Float(0.0, 1.0)}, study="few", db=db, seed=0)
+    def few(x: float) -> float:
+        return x
+
+    few.optimize(n_trials=3)
+    words = page(dashboard, "/importance?name=few").words
+    assert "importance needs at least 6 complete trials; study 'few' has 3" in words
