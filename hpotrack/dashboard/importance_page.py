@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from hpotrack.dashboard.layout import Html, esc, link, number, url
+from hpotrack.dashboard.layout import Html, esc, link, url
 from hpotrack.importance import ESTIMATOR
 from hpotrack.plots.common import PlotError
 from hpotrack.plots.importance_plot import importance_summary
@@ -42,5 +42,5 @@ def _row(opened: Study, name: str, share: float, spread: float) -> str:
     bar = f'<div class="bar"><span style="width:{width:.1f}%"></span></div>'
     return (
         f"<tr><td>{esc(name + conditional)}</td>"
-        f"<td class=num>{share:.0%} ± {esc(number(round(spread, 3)))}</td><td>{bar}</td></tr>"
+        f"<td class=num>{share:.0%} ± {spread:.0%}</td><td>{bar}</td></tr>"
     )

@@ -293,7 +293,8 @@ def test_parameter_importance_is_its_own_page_computed_when_asked(
     assert "/importance?name=curves" in page(dashboard, "/study?name=curves").links
     shown = page(dashboard, "/importance?name=curves")
     (share,) = importance_values(hp.load_study("curves", db=db)).values()
-    assert f"lr {share[0]:.0%} ±" in shown.words and "interactions and the rest" in shown.words
+    assert f"lr {share[0]:.0%} ± {share[1]:.0%}" in shown.words
+    assert "interactions and the rest" in shown.words
     assert shown.scripts == 0 and "not live" in shown.words  # no redraw at each commit
 
     @hp.tune({"x": hp.Float(0.0, 1.0)}, study="few", db=db, seed=0)
