@@ -143,6 +143,9 @@ class Trial:
         self.last_value: float | None = None
         self.finished = False
         self._pid, self._forks = os.getpid(), forks.count  # its process (_refuse_in_a_fork)
+        # run when the function returns, before its outcome is stored: a library callback's
+        # last save where training ends without telling it (LightGBM's early stopping)
+        self.on_return: list[Callable[[], object]] = []
 
     def __repr__(self) -> str:
         return f"Trial(study={self.study!r}, number={self.number}, params={self.params})"

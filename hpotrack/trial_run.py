@@ -48,6 +48,8 @@ def returned_outcome(
     """What a trial whose function returned ``result`` is stored as (``manual``: a
     direct call, which its method did not propose): complete with its objective,
     failed for a bad one, pruned when its method stopped it short of its budget."""
+    for finish in trial.on_return:  # e.g. the booster an early stopping left unsaved
+        finish()
     outcome = parse_result(result, study.optimizing)
     if outcome.state is TrialState.COMPLETE:
         outcome = checked_hypergradient(result, trial, outcome, study.space)

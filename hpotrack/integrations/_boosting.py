@@ -6,7 +6,7 @@ callback's arguments into :meth:`RoundReporter.after_round` calls.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,10 @@ def _ordered(names: Sequence[str]) -> list[str]:
 class RoundReporter:
     """Reports one metric to a trial after every boosting round, and saves the booster
     at the rounds where the study's method checks the trial (a rung of successive
-    halving: a promotion from there continues it) and at the last one.
+    halving: a promotion from there continues it) and at the last one, or, when training
+    ended before its last round without saying so (LightGBM's early stopping), when the
+    function returns. Cross-validation saves nothing: its folds' boosters are no model
+    ``lgb.train`` or ``xgb.train`` continues.
 
     ``trial=None`` is the trial running in this context, looked up when training starts
     (as ``hp.report`` finds it), so one callback object can serve trial after trial.
@@ -66,6 +69,7 @@ class RoundReporter:
         self,
         library: Library,
         trial: Trial | None,
+        rounds_of: Callable[[Any], int],
         *,
         metric: str | None,
         valid: str | None,
@@ -88,10 +92,28 @@ class RoundReporter:
         self.valid = valid
         self.name = name
         self.checkpoints = checkpoints
+        self.rounds_of = rounds_of  # the rounds a booster holds, as it is when saved
         self.trial: Trial | None = None
+        self._unsaved: object = None  # the booster of a round not saved, if any
+        self._hooked: Trial | None = None  # the trial whose return saves it
         self._chosen: tuple[str, str] | None = None  # (data set, metric)
         self._next_check: int | None = _UNKNOWN
+        self._last_check: int | None = None  # the last round the method checked
         self._saved_step: int | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RoundReporter:
+        """A copy that reports to the same trial, with the same options, as yet unused:
+        scikit-learn's ``clone`` (``cross_val_score``, ``GridSearchCV``) deep-copies an
+        ``XGBClassifier(callbacks=[...])``, and a trial cannot be copied."""
+        return RoundReporter(
+            self.library,
+            self.given_trial,
+            self.rounds_of,
+            metric=self.metric,
+            valid=self.valid,
+            name=self.name,
+            checkpoints=self.checkpoints,
+        )
 
     def start(self) -> Trial:
         """Begin a training run: find the trial and forget the last run's choices."""
@@ -107,7 +129,12 @@ class RoundReporter:
         self.trial = trial
         self._chosen = None
         self._saved_step = None
+        self._unsaved = None
         self._next_check = _UNKNOWN
+        self._last_check = None
+        if self.checkpoints and self._hooked is not trial:
+            trial.on_return.append(lambda: self._save_unsaved(trial))
+            self._hooked = trial
         return trial
 
     def after_round(
@@ -119,11 +146,13 @@ class RoundReporter:
         first: bool,
         last: bool,
         training_set: str | None = None,
+        cross_validation: bool = False,
     ) -> None:
         """Report the chosen metric at ``step`` (rounds the booster has trained, those of
         a model it continued included); save the booster first when the method checks
         the trial at this step or training ends here, so that a promotion from this
-        check finds it (``report`` raises ``hp.Pruned`` at a check that stops it)."""
+        check finds it (``report`` raises ``hp.Pruned`` at a check that stops it).
+        ``cross_validation``: ``booster`` holds one per fold, and is not saved."""
         trial = self.start() if first or self.trial is None else self.trial
         if first:
             self._refuse_a_restart(trial, step)
@@ -132,13 +161,16 @@ class RoundReporter:
         value = {(e.dataset, e.metric): e.value for e in evaluations}[self._chosen]
         if self.name is None:
             self._refuse_past_budget(trial, step)
-        if self.checkpoints and self._save_due(trial, step, last):
-            self.save(booster, step)
+        if self.checkpoints and not cross_validation:
+            if self._save_due(trial, step, last):
+                self.save(booster, step)
+            else:  # saved when the function returns, if training ends before `last`
+                self._unsaved = booster
         trial.report(value, step=step, name=self.name)
 
     def after_training(self, booster: object, step: int) -> None:
         """Save the final booster, unless the last round did (``checkpoints=True``)."""
-        if self.checkpoints and self.trial is not None and self._saved_step != step:
+        if self.checkpoints and self._unsaved is not None and self._saved_step != step:
             self.save(booster, step)
 
     def save(self, booster: object, step: int) -> None:
@@ -147,12 +179,24 @@ class RoundReporter:
             return
         self.trial.save_checkpoint(booster, step=step)
         self._saved_step = step
+        self._unsaved = None
+
+    def _save_unsaved(self, trial: Trial) -> None:
+        """Save the booster of the last round if nothing saved it: training stopped
+        early, so no round was its last (LightGBM has no end-of-training callback). At
+        the rounds it holds then, which LightGBM cuts to the best one."""
+        booster = self._unsaved
+        if booster is not None and self.trial is trial:
+            self.save(booster, self.rounds_of(booster))
 
     def _save_due(self, trial: Trial, step: int, last: bool) -> bool:
         """Whether to save at ``step``: the last round, a whole-number budget's end, or a
         round the method checks (only with a whole-number budget: its checks are rungs
         that promotions continue from, and a retry after a crash resumes the latest;
-        without one, a pruner's checks would save the booster every round for nothing)."""
+        without one, a pruner's checks would save the booster every round for nothing).
+        Checks evenly spaced (a pruner's, every ``interval_steps``) save at doubling
+        rounds only: a retry loses at most half its rounds, and the saves cost about two
+        of the final booster, not one per check of a booster that grows each round."""
         budget = trial.budget
         if last or (isinstance(budget, int) and step == budget):
             return True
@@ -160,7 +204,16 @@ class RoundReporter:
             return False
         if self._next_check is not None and self._next_check < step:  # passed, or _UNKNOWN
             self._next_check = trial.next_check(step)
-        return self._next_check == step
+        if self._next_check != step:
+            return False
+        since = step - (self._last_check or trial.loaded_step or 0)
+        self._last_check = step
+        following = trial.next_check(step + 1)
+        if following is None:
+            following = budget  # not checked, but saved as the budget's end
+        if following - step > since:  # a rung: checks spread out
+            return True
+        return step >= 2 * (self._saved_step or 0)
 
     def _choose(
         self, trial: Trial, evaluations: Sequence[Evaluation], training_set: str | None

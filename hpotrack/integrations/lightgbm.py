@@ -55,7 +55,9 @@ class ReportCallback:
     - ``name``: report under this metric name instead of the study's objective (stored
       in the curve; the method then checks nothing and stops no trial).
     - ``checkpoints``: save the booster at the rounds where the method checks the trial
-      (with a whole-number ``budget=``) and at the last round; False saves none.
+      (with a whole-number ``budget=``) and at the last round, or when the function
+      returns after ``early_stopping`` ended training; False saves none, nor does
+      ``lgb.cv``.
 
     Its ``order`` puts it after ``record_evaluation`` and before ``early_stopping``, so
     every round trained is reported.
@@ -76,6 +78,7 @@ class ReportCallback:
         self.reporter = RoundReporter(
             LIGHTGBM,
             trial,
+            rounds_of=_rounds_of,
             metric=metric,
             valid=valid,
             name=name,
@@ -98,4 +101,11 @@ class ReportCallback:
             last=step == env.end_iteration,
             # named "training" unless valid_names names it; a CVBooster has none
             training_set=getattr(env.model, "_train_data_name", None),
+            # lgb.cv: init_model takes one Booster, not the folds' CVBooster
+            cross_validation=isinstance(env.model, lightgbm.CVBooster),
         )
+
+
+def _rounds_of(booster: lightgbm.Booster) -> int:
+    """The rounds ``booster`` holds (after early stopping, up to the best one)."""
+    return int(booster.current_iteration())

@@ -93,7 +93,8 @@ class ReportCallback(xgboost.callback.TrainingCallback):
     - ``name``: report under this metric name instead of the study's objective (stored
       in the curve; the method then checks nothing and stops no trial).
     - ``checkpoints``: save the booster at the rounds where the method checks the trial
-      (with a whole-number ``budget=``) and at the end; False saves none.
+      (with a whole-number ``budget=``) and at the end; False saves none, nor does
+      ``xgb.cv``.
     """
 
     def __init__(
@@ -109,6 +110,7 @@ class ReportCallback(xgboost.callback.TrainingCallback):
         self.reporter = RoundReporter(
             XGBOOST,
             trial,
+            rounds_of=lambda booster: int(booster.num_boosted_rounds()),
             metric=metric,
             valid=valid,
             name=name,
@@ -136,7 +138,13 @@ class ReportCallback(xgboost.callback.TrainingCallback):
         ]
         first, self._first = self._first, False
         self.reporter.after_round(
-            model, model.num_boosted_rounds(), evaluations, first=first, last=False
+            model,
+            model.num_boosted_rounds(),
+            evaluations,
+            first=first,
+            last=False,
+            # xgb.cv's folds, which no xgb_model= continues (nor pickle stores)
+            cross_validation=not isinstance(model, xgboost.Booster),
         )
         return False
 

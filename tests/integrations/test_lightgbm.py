@@ -314,3 +314,101 @@ def test_bad_options_are_refused_when_made() -> None:
         ReportCallback(metric="")
     with pytest.raises(CallbackError, match="checkpoints= takes True or False, but got 1"):
         ReportCallback(checkpoints=1)  # type: ignore[arg-type]
+
+
+def test_early_stopping_saves_the_booster_it_stopped_with(tmp_path: Path) -> None:
+    stopped: dict[int, int] = {}
+
+    @hp.tune(
+        SPACE,
+        method="random",
+        study="early",
+        objective="binary_logloss",
+        seed=0,
+        db=tmp_path / "s.db",
+    )
+    def train(lr: float, leaves: int, trial: hp.Trial) -> float:
+        train_set = lgb.Dataset(X_TRAIN, Y_TRAIN)
+        valid_set = lgb.Dataset(X_VALID, Y_VALID, reference=train_set)
+        params = {**PARAMS, "learning_rate": 0.5, "num_leaves": leaves}
+        booster = lgb.train(
+            params,
+            train_set,
+            num_boost_round=200,  # early stopping ends it long before: no round is the last
+            valid_sets=[valid_set],
+            callbacks=[ReportCallback(), lgb.early_stopping(2, verbose=False)],
+        )
+        stopped[trial.number] = booster.current_iteration()
+        return float(booster.best_score["valid_0"]["binary_logloss"])
+
+    study = train.optimize(n_trials=2)
+    for record in study.trials:
+        assert record.state is hp.TrialState.COMPLETE
+        assert curve_of(study, record.number, "binary_logloss")[-1][0] < 200
+        saved = study.load_checkpoint(record.number)  # the model the function got
+        assert saved.current_iteration() == stopped[record.number] < 200
+
+
+def test_cross_validation_reports_the_folds_mean_and_saves_no_booster(tmp_path: Path) -> None:
+    @hp.tune(
+        SPACE,
+        method="hyperband",
+        study="cv",
+        objective="binary_logloss",
+        seed=0,
+        budget=hp.Budget(1, 3, name="rounds"),
+        db=tmp_path / "s.db",
+    )
+    def train(lr: float, leaves: int, trial: hp.Trial) -> float:
+        params = {**PARAMS, "learning_rate": lr, "num_leaves": leaves}
+        results = lgb.cv(
+            params,
+            lgb.Dataset(X_TRAIN, Y_TRAIN),
+            num_boost_round=len(trial.steps),
+            init_model=trial.load_checkpoint(),  # None: no fold's booster was saved
+            nfold=3,
+            callbacks=[ReportCallback()],
+        )
+        return float(results["valid binary_logloss-mean"][-1])
+
+    study = train.optimize(n_trials=9)  # rung 1 of trials 5-7 promotes trial 5
+    promoted = [t for t in study.trials if t.origin == "promoted"]
+    assert promoted
+    assert {t.state for t in study.trials} <= {hp.TrialState.COMPLETE, hp.TrialState.PRUNED}
+    for record in promoted:  # trained again from round 1
+        assert [step for step, _ in curve_of(study, record.number, "binary_logloss")] == [1, 2, 3]
+    with pytest.raises(TrialError, match="no checkpoints stored"):
+        study.load_checkpoint(0)
+
+
+@pytest.mark.parametrize(("interval", "steps"), [(1, [1, 2, 4, 8, 16, 20]), (3, [3, 6, 12, 20])])
+def test_a_pruner_checking_every_round_saves_at_doubling_rounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval: int, steps: list[int]
+) -> None:
+    saved: list[tuple[int, int]] = []
+    save = hp.Trial.save_checkpoint
+
+    def recorded(trial: hp.Trial, obj: object, step: Any = None) -> None:
+        saved.append((trial.number, step))
+        save(trial, obj, step)
+
+    monkeypatch.setattr(hp.Trial, "save_checkpoint", recorded)
+
+    @hp.tune(
+        SPACE,
+        # checks every `interval` rounds and stops no trial
+        method=hp.methods.Random(pruner=hp.pruners.Threshold(upper=10.0, interval_steps=interval)),
+        study="doubling",
+        objective="binary_logloss",
+        seed=0,
+        budget=hp.Budget(1, 20, name="rounds"),
+        db=tmp_path / "s.db",
+    )
+    def train(lr: float, leaves: int, trial: hp.Trial) -> float:
+        booster = fit(lr, leaves, len(trial.steps), ReportCallback())
+        return float(booster.best_score["valid"]["binary_logloss"])
+
+    study = train.optimize(n_trials=1)
+    assert len(curve_of(study, 0, "binary_logloss")) == 20
+    assert saved == [(0, step) for step in steps]
+    assert study.load_checkpoint(0).current_iteration() == 20

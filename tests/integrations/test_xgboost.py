@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import xgboost as xgb
+from sklearn.base import clone
 
 import hpotrack as hp
 from hpotrack.errors import TrialError
@@ -351,3 +352,52 @@ def test_bad_options_are_refused_when_made() -> None:
         ReportCallback(metric="")
     with pytest.raises(CallbackError, match="checkpoints= takes True or False, but got 1"):
         ReportCallback(checkpoints=1)  # type: ignore[arg-type]
+
+
+def test_cross_validation_reports_the_folds_mean_and_saves_no_booster(tmp_path: Path) -> None:
+    @hp.tune(SPACE, method="random", study="cv", objective="logloss", seed=0, db=tmp_path / "s.db")
+    def train(lr: float, leaves: int) -> float:
+        params = {**PARAMS, "learning_rate": lr, "max_leaves": leaves, "eval_metric": "logloss"}
+        results = xgb.cv(
+            params,
+            xgb.DMatrix(X_TRAIN, Y_TRAIN),
+            num_boost_round=4,
+            nfold=3,
+            callbacks=[ReportCallback()],
+        )
+        return float(results["test-logloss-mean"].iloc[-1])
+
+    study = train.optimize(n_trials=2)
+    for record in study.trials:
+        assert record.state is hp.TrialState.COMPLETE, record.error
+        curve = curve_of(study, record.number, "logloss")
+        assert [step for step, _ in curve] == [1, 2, 3, 4]
+        assert curve[-1][1] == pytest.approx(record.value)
+    with pytest.raises(TrialError, match="no checkpoints stored"):
+        study.load_checkpoint(0)
+
+
+def test_a_scikit_learn_clone_reports_to_the_same_trial(tmp_path: Path) -> None:
+    @hp.tune(
+        SPACE, method="random", study="clone", objective="logloss", seed=0, db=tmp_path / "s.db"
+    )
+    def train(lr: float, leaves: int, trial: hp.Trial) -> float:
+        model = xgb.XGBClassifier(
+            n_estimators=3,
+            learning_rate=lr,
+            max_leaves=leaves,
+            eval_metric="logloss",
+            callbacks=[ReportCallback(trial)],
+        )
+        model.fit(X_TRAIN, Y_TRAIN, eval_set=[(X_VALID, Y_VALID)], verbose=False)
+        copied = clone(model)  # as cross_val_score and GridSearchCV do: the trial is shared
+        copied.set_params(n_estimators=5).fit(
+            X_TRAIN, Y_TRAIN, eval_set=[(X_VALID, Y_VALID)], verbose=False
+        )
+        return float(copied.evals_result()["validation_0"]["logloss"][-1])
+
+    study = train.optimize(n_trials=1)
+    record = study.trials[0]
+    assert record.state is hp.TrialState.COMPLETE, record.error
+    assert [step for step, _ in curve_of(study, 0, "logloss")] == [1, 2, 3, 4, 5]
+    assert study.load_checkpoint(0).num_boosted_rounds() == 5
