@@ -51,12 +51,6 @@ INSTEAD = {
         "{'loss': ..., 'latency_ms': ...}"
     ),
     "load_if_exists": "a study that exists is always reopened (its declaration checked)",
-    "callbacks": (
-        "hpotrack has no callbacks: log from inside the function, and stop with "
-        "n_trials=, timeout=, max_budget=, patience= (trials without improvement) or "
-        "good_enough= (a value that is enough); study.stop() (hpotrack stop STUDY) ends "
-        "the study's runs in every process"
-    ),
     "early_stopping": (
         "train.optimize(patience=N) stops the search once N complete trials finished "
         "after the best without improving on it; to stop poor trials early, use "

@@ -13,11 +13,12 @@ import logging
 import signal
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from hpotrack import limits, time_limit
+from hpotrack.callbacks import FinishedTrials, TrialCallback
 from hpotrack.errors import (
     BudgetSpent,
     GoodEnough,
@@ -265,6 +266,7 @@ def optimize_here(
     collect_checkpoints: bool = True,
     stops: limits.Stops = limits.NO_STOPS,
     started_before: int | None = None,
+    callbacks: Sequence[TrialCallback] = (),
 ) -> Ran:
     """Run trials in this process until a stop condition. ``deadline``: a ``time.time()``
     after which no trial starts (wall-clock time, the same in every worker process: the
@@ -278,7 +280,9 @@ def optimize_here(
     each trial at its ``trial_timeout``.
     ``started_before``: in a worker process of ``n_jobs``, the study's started trials when
     the parent began the run, so that the trials of the other workers count as the run's
-    (None: the run is this process's alone); a run that started none says so."""
+    (None: the run is this process's alone); a run that started none says so.
+    ``callbacks``: called with each trial of the study that finished, once stored (after
+    each ask, which stores the trials run before it, and at the end)."""
     limit = n_trials if n_trials is not None else study.target
     timed_out = False
     failures: list[str] = []
@@ -294,6 +298,7 @@ def optimize_here(
     cut_short = False
     stopped = ""  # why the search stopped: said once the bar has drawn its last line
     study.remove_stray_checkpoint_files()
+    finished = FinishedTrials(study, callbacks)
     try:
         total = bar_total(study, limit, progress)
         bar = ProgressBar(study, total, enabled=progress, stops=stops, unstored=done)
@@ -320,6 +325,7 @@ def optimize_here(
                         stopped = _stop_message(study, stop, ran, started_before)
                         break
                     batch.asked(study.store.last_wait, contended=study.contended)
+                    finished.tell()  # the trials that ask stored, and others' meanwhile
                     study.remove_files_of_lost_trials()
                     if cut_short:
                         study.remove_stray_checkpoint_files()
@@ -370,6 +376,7 @@ def optimize_here(
             if collection is not None and collection.saved_since():
                 collection.run()
         study.store.checkpoint_wal()
+    finished.tell()  # the trials stored by the last ask or at the end
     return Ran(ran, timed_out)
 
 

@@ -71,6 +71,12 @@ class TrialReads:
 
     conn: sqlite3.Connection
 
+    def latest_seq(self, study_id: int) -> int:
+        """The study's latest change (0 before any trial): a reader that asks
+        :meth:`trials_since` from it gets the changes after this moment."""
+        (latest,) = self.conn.execute(f"SELECT COALESCE({_LATEST}, 0)", (study_id,)).fetchone()
+        return int(latest)
+
     def running_in_processes(self, host: str, pids: Collection[int]) -> list[tuple[int, str, int]]:
         """(pid, study name, trial number) of every running trial of any study of the file
         that a process ``pids`` on ``host`` claimed, for ``hpotrack stop --now``, whose

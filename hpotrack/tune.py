@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, cast
 from hpotrack.arguments import checked_arguments
 from hpotrack.ask_tell import AskedTrials, checked_error
 from hpotrack.budget import Budget
+from hpotrack.callbacks import TrialCallback, checked_callbacks
 from hpotrack.constraints import Constraint
 from hpotrack.db_path import default_db_path
 from hpotrack.definition import (
@@ -244,6 +245,7 @@ class TunedFunction(Generic[R]):
         patience: int | None = None,
         good_enough: float | None = None,
         trial_timeout: float | None = None,
+        callbacks: Sequence[TrialCallback] | None = None,
     ) -> Study:
         """Search until the study has ``n_trials`` trials (shared by every process), the
         method is exhausted or ``timeout`` seconds pass; returns the study.
@@ -261,6 +263,10 @@ class TunedFunction(Generic[R]):
         least that good (at most it when minimizing, at least it when maximizing).
         ``trial_timeout``: stop a trial that runs longer than that many seconds; it is
         stored as failed, with its reports (see :mod:`hpotrack.time_limit`).
+        ``callbacks``: functions called here as ``f(study, trial)`` with each trial of the
+        study that finished while the run went on, once it is stored, the trials of the
+        ``n_jobs`` workers too (see :mod:`hpotrack.callbacks`); an exception from one
+        stops the run and is raised here.
         """
         try:
             return self.run_study(
@@ -272,6 +278,7 @@ class TunedFunction(Generic[R]):
                 patience=patience,
                 good_enough=good_enough,
                 trial_timeout=trial_timeout,
+                callbacks=callbacks,
             )
         except KeyboardInterrupt:  # Ctrl-C: the traceback ends in the user's code, so
             log.info(  # say what became of the study (`hpotrack resume` says its own)
@@ -294,6 +301,7 @@ class TunedFunction(Generic[R]):
         patience: int | None = None,
         good_enough: float | None = None,
         trial_timeout: float | None = None,
+        callbacks: Sequence[TrialCallback] | None = None,
     ) -> Study:
         """:meth:`optimize` on a given study and database (``hpotrack resume`` uses it)."""
         from hpotrack.workers import importable_reference, refuse_while_a_worker_imports
@@ -301,6 +309,7 @@ class TunedFunction(Generic[R]):
         refuse_while_a_worker_imports()
         refuse_while_imported("optimize()")
         n_trials, jobs = checked_run_options(n_trials, n_jobs, timeout, progress, OPTIMIZE_OPTIONS)
+        told = checked_callbacks(callbacks)
         name = study or self.definition.name
         stops = checked_stops(
             max_budget, patience, good_enough, trial_timeout, name, self.definition
@@ -323,12 +332,13 @@ class TunedFunction(Generic[R]):
                 jobs = 2  # the last trial still runs in a worker, whose main thread has SIGALRM
         if jobs <= 1:
             ran = self.optimize_in_process(opened.db_path, n_trials, deadline, progress,
-                                           study=opened.name, stops=stops)  # fmt: skip
+                                           study=opened.name, stops=stops,
+                                           callbacks=told)  # fmt: skip
         else:
             from hpotrack.workers import run_workers
 
             ran = run_workers(self, opened, jobs, n_trials=n_trials, deadline=deadline,
-                              progress=progress, stops=stops)  # fmt: skip
+                              progress=progress, stops=stops, callbacks=told)  # fmt: skip
         if ran.timed_out:
             log.info("timeout of %ss reached in study %r after %s", timeout, opened.name,
                      plural(ran.trials, "trial"))  # fmt: skip
@@ -344,6 +354,7 @@ class TunedFunction(Generic[R]):
         study: str | None = None,
         stops: Stops = NO_STOPS,
         started_before: int | None = None,
+        callbacks: Sequence[TrialCallback] = (),
     ) -> Ran:
         """The loop of one process (worker processes call this, naming the parent's
         database and study, and how many trials it had started: see
@@ -361,6 +372,7 @@ class TunedFunction(Generic[R]):
                 collect_checkpoints=self.keep_checkpoints == "needed",
                 stops=stops,
                 started_before=started_before,
+                callbacks=callbacks,
             )
 
 

@@ -25,6 +25,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpotrack.callbacks import FinishedTrials, TrialCallback
 from hpotrack.child_processes import end_child_processes
 from hpotrack.errors import HpotrackError, OptionError
 from hpotrack.limits import NO_STOPS, Stops
@@ -83,15 +84,18 @@ def run_workers(
     deadline: float | None,
     progress: bool | None,
     stops: Stops = NO_STOPS,
+    callbacks: Sequence[TrialCallback] = (),
 ) -> Ran:
     """Run ``jobs`` workers until the study's target, the end of the search or
     ``deadline`` (a ``time.time()``, at which every worker stops starting trials); a
     worker that dies is replaced. Returns the trials the workers ran, and whether the
-    deadline ended the run."""
+    deadline ended the run. ``callbacks`` are called here, in the calling process, with
+    each trial of the study that finished (found in the database as the bar is)."""
     reference = importable_reference(tuned.fn)
     workers: set[int | None] = set()  # every worker's pid: the trials they ran
     started = study.refresh().n_started  # trials after these are the run's
     relay = Relay()  # for the whole run: a worker started to replace one tells no news
+    finished = FinishedTrials(study, callbacks)
     with terminated_as_interrupted():  # SIGTERM stops the workers as Ctrl-C does
         while jobs > 0:
             died = _run_round(
@@ -105,6 +109,7 @@ def run_workers(
                 workers,
                 started,
                 relay,
+                finished,
             )
             if not died:
                 break
@@ -223,10 +228,13 @@ def _run_round(
     workers: set[int | None],
     started: int,
     relay: Relay,
+    finished: FinishedTrials,
 ) -> dict[int | None, int]:
     """Run ``jobs`` worker processes to their end (their pids added to ``workers``); the
     exit codes of those that died, by process id. Their log records are said by
-    ``relay`` as they come; the first error a worker reported is raised."""
+    ``relay`` as they come, the trials that finished told to ``finished``'s callbacks;
+    the first error a worker reported is raised, and a callback's error stops the
+    workers (their trials stored as interrupted, to run again first) and is raised."""
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()  # the workers' errors and log records
     total = bar_total(study, n_trials or study.target, progress)
@@ -260,11 +268,13 @@ def _run_round(
                 _wait_for_news(results, running, REDRAW_EVERY_S)
                 _collect(results, errors, relay)
                 bar.update()
+                _tell(finished, processes, taking_signals, results, relay)
                 _stop_if_interrupted(processes)
         for process in processes:
             process.join()
         _collect(results, errors, relay)
         _stop_if_interrupted(processes)
+        finished.tell()  # every worker ended: nothing left to stop
     except (KeyboardInterrupt, Terminated) as exc:
         signum = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
         _interrupt(processes, signum, taking_signals)
@@ -273,6 +283,24 @@ def _run_round(
     if errors:
         raise errors[0]
     return {p.pid: code for p in processes if (code := p.exitcode) not in _STOPPED}
+
+
+def _tell(
+    finished: FinishedTrials,
+    processes: Sequence[BaseProcess],
+    taking_signals: Any,
+    results: Any,
+    relay: Relay,
+) -> None:
+    """Hand the trials that finished to the callbacks; a callback's error stops the
+    workers as Ctrl-C does (their trials stored as interrupted, to run again first),
+    then goes up to ``optimize()``."""
+    try:
+        finished.tell()
+    except Exception:
+        _interrupt(processes, signal.SIGINT, taking_signals)
+        _collect(results, [], relay)
+        raise
 
 
 _STOPPED = (0, None, -signal.SIGTERM)

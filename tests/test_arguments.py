@@ -47,8 +47,6 @@ def test_optimizes_options_on_tune_point_at_optimize(keyword: str) -> None:
 
 def test_optunas_optimize_arguments_say_what_hpotrack_takes(tmp_path: Path) -> None:
     train = hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0)(objective)
-    with pytest.raises(CallError, match=r"^optimize\(\) takes no callbacks=: hpotrack has no"):
-        train.optimize(n_trials=1, callbacks=[print])
     with pytest.raises(CallError, match=r"^optimize\(\) takes no function: it runs the one"):
         train.optimize(objective, n_trials=1)  # type: ignore[arg-type]
     with pytest.raises(CallError, match=r"^optimize\(\) takes no function: .* it takes n_trials,"):
@@ -64,7 +62,6 @@ def test_optunas_optimize_arguments_say_what_hpotrack_takes(tmp_path: Path) -> N
     [
         ("early_stopping", "optimize(patience=N) stops the search once N complete trials"),
         ("time_limit", "optimize(timeout=...) stops the search after that many seconds, "),
-        ("callbacks", "patience= (trials without improvement) or good_enough= (a value"),
         ("stop", "n_trials=, timeout=, max_budget=, patience= or good_enough="),
     ],
 )
@@ -73,9 +70,8 @@ def test_a_stop_named_otherwise_says_which_of_optimizes_stops_does_it(
 ) -> None:
     """``optimize(early_stopping=5)`` or ``time_limit=3`` listed every option, but which
     is meant is not clear from the names: early stopping is also the pruning of trials,
-    and a time limit that of the search or of each trial; the hints for Optuna's
-    callbacks and Ray's stop named every stop but good_enough, which such a callback
-    often makes."""
+    and a time limit that of the search or of each trial; the hint for Ray's stop named
+    every stop but good_enough."""
     train = hp.tune(SPACE, db=tmp_path / "h.db", study="s", seed=0)(objective)
     with pytest.raises(CallError) as raised:
         train.optimize(n_trials=1, **{keyword: 5})
