@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import threading
 import webbrowser
 
 import click
@@ -63,8 +64,9 @@ def dashboard(ctx: click.Context, host: str, port: int, open_page: bool) -> None
                 f"listening on {host}: anyone who reaches this machine on port "
                 f"{server.server_address[1]} can read these studies (not change them)"
             )
-        if open_page:
-            webbrowser.open(server.address)
+        if open_page:  # from a thread: a console browser (lynx, w3m) runs until it quits,
+            # and asks for the page meanwhile, which the server must be serving by then
+            threading.Thread(target=webbrowser.open, args=(server.address,), daemon=True).start()
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -31,6 +31,8 @@ from hpotrack.store import Store, open_store
 from hpotrack.study import Study
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_LOOPBACK = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
+"""Every-address hosts, and the address of theirs a browser on this machine opens."""
 CSP = (  # the page's own inline style and script, and requests to this server, only
     "default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; "
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; script-src 'sha256-"
@@ -199,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.host_allowed(self.headers.get("Host", "")):
             response = _error(403, "this dashboard answers to localhost only", api=False)
         else:
-            response = self.server.dashboard.answer(self.path)
+            response = self.server.dashboard.answer(_as_sent(self.path))
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -213,6 +215,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         """Requests are not logged (a page polls every 2 s); errors are, by answer()."""
+
+
+def _as_sent(target: str) -> str:
+    """The request target as the client wrote it: http.server reads the request line as
+    Latin-1, but a URL typed with characters beyond ASCII comes as UTF-8 (curl sends it
+    so, not percent-encoded); read as Latin-1, a study named "ünï" was not found."""
+    try:
+        return target.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # not UTF-8 either: as it came, to be answered "no such page"
+        return target
 
 
 class DashboardServer(ThreadingHTTPServer):
@@ -231,9 +243,19 @@ class DashboardServer(ThreadingHTTPServer):
 
     @property
     def address(self) -> str:
+        """The page's address, to print and open: listening on every address (0.0.0.0),
+        the loopback one, as http://0.0.0.0:PORT/ opens nothing in most browsers."""
         host, port = str(self.server_address[0]), self.server_address[1]
+        host = WILDCARD_LOOPBACK.get(host, host)
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Print a request's error, unless the client left before its answer (a tab
+        closed while its page loaded, a poll cut short): that is no error of the server."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def host_allowed(self, header: str) -> bool:
         if not self.loopback:

@@ -45,7 +45,7 @@ def study(opened: Study, query: Mapping[str, str]) -> Html:
 
 
 def _page_number(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:  # not "²" nor "٣"
         raise PageError(f"page must be a whole number from 1, but got {text!r}", 400)
     return int(text)
 

@@ -85,8 +85,11 @@ class Point:
     def __post_init__(self) -> None:
         for name in ("x", "y"):
             value = getattr(self, name)
-            real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            _require(real, name, "be a real number", value)
+            if type(value) is float:  # the common cases first: isinstance(Real) is slow
+                continue
+            if type(value) is not int:  # steps and trial numbers are
+                real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+                _require(real, name, "be a real number", value)
             try:
                 object.__setattr__(self, name, float(value))
             except OverflowError:  # an int beyond the floats: not drawn, like infinity

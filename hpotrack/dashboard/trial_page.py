@@ -28,7 +28,7 @@ from hpotrack.text import human_bytes
 def trial(opened: Study, query: Mapping[str, str]) -> Html:
     """The page of the trial ``query["number"]`` of ``opened``."""
     text = query.get("number", "")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # isdigit holds for "²" and "٣" too
         raise PageError(f"number must be a trial's number (0, 1, ...), but got {text!r}", 400)
     try:
         record = opened.trial(int(text))
