@@ -41,12 +41,12 @@ def dashboard(ctx: click.Context, host: str, port: int, open_page: bool) -> None
 
     The studies (as hpotrack show lists them), each study's page (its method, goal,
     budget and best, a chart of its history, or of its Pareto front, and of the curves
-    its running and best trials reported, and its trials, newest or best first, by
-    state, a hundred at a time; its parameter importance on a page of its own, computed
-    when asked) and each trial's page (parameters, metrics, curves,
-    checks, lineage as links, checkpoints, provenance, error). Open pages redraw
-    themselves when a process stores something in the file. It only reads: the
-    processes running the studies never wait for it. /api/studies and
+    its running and best trials reported, the processes running it now, and its
+    trials, newest or best first, by state, a hundred at a time; its parameter
+    importance on a page of its own, computed when asked) and each trial's page
+    (parameters, metrics, curves, checks, lineage as links, checkpoints, provenance,
+    error). Open pages redraw themselves when a process stores something in the file.
+    It only reads: the processes running the studies never wait for it. /api/studies and
     /api/trials?study=NAME give the JSON of hpotrack show --format json.
     """
     db = existing_db(ctx)

@@ -3,9 +3,12 @@ charts, and its trials, a page of them at a time, newest or best first."""
 
 from __future__ import annotations
 
+import shlex
+import time
 from collections.abc import Mapping, Sequence
 
 from hpotrack.cli.common import stop_flags, when
+from hpotrack.cli.runs import STATES, run_row, trials_text
 from hpotrack.cli.show import best_first, budget_line, param_columns, trial_columns, trial_rows
 from hpotrack.cli.study_list import latest_proposed, method_name
 from hpotrack.dashboard import charts
@@ -39,6 +42,7 @@ def study(opened: Study, query: Mapping[str, str]) -> Html:
         Html(f"<h1>{esc(opened.name)}</h1>"),
         pairs(_facts(opened, summary)),
         _charts(opened, trials),
+        _runs(opened),
         _trials(opened, trials, sort=sort, state=state, page=page),
     ]
     return Html("".join(parts))
@@ -80,6 +84,27 @@ def _facts(opened: Study, summary: StudySummary) -> list[tuple[str, object]]:
         ("method's note", latest.note if latest is not None and latest.note else None),
         ("parameter importance", link("compute (fANOVA)", url("/importance", name=opened.name))),
     ]  # fmt: skip
+
+
+RUN_COLUMNS = ("run", "host", "pid", "started", "trials", "status", "command")
+
+
+def _runs(opened: Study) -> Html:
+    """The processes running the study now (and those gone with trials left running),
+    as ``hpotrack runs`` lists them; a line when none is."""
+    with opened.store.reading():
+        runs = opened.store.runs(opened.id).runs
+    now = time.time()
+    rows = [run_row(number, run, now) for number, run in enumerate(runs, 1)]
+    live = [row for row in rows if row["status"] in ("running", "gone")]
+    for row in live:
+        counts = {state: row[state.value] for state in STATES}
+        row["trials"] = trials_text(counts)
+    everyone = f"hpotrack runs {shlex.quote(opened.name)} lists all {len(rows)}"
+    if not live:
+        return section("Runs", Html(f"<p>No process is running it now ({esc(everyone)}).</p>"))
+    body = table(RUN_COLUMNS, live, numeric=("run", "pid"))
+    return section("Runs", Html(f"<div class=scroll>{body}</div>"), note=f"alive now; {everyone}")
 
 
 def _best(opened: Study) -> Html | None:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -151,3 +152,36 @@ def test_it_never_writes_the_file(db: Path, server: tuple[subprocess.Popen[str],
     after = {p.name: p.read_bytes() for p in db.parent.glob("h.db*")}
     for name in ("h.db", "h.db-wal"):  # -shm holds readers' marks, not data; an empty
         assert after.get(name, b"") == before.get(name, b"")  # WAL is no WAL
+
+
+WAITING_SCRIPT = """
+import os, sys, time, pathlib, hpotrack as hp
+gate = pathlib.Path(sys.argv[2])
+@hp.tune({"x": hp.Float(0.0, 1.0)}, study="live", db=sys.argv[1], seed=0)
+def live(x):
+    pathlib.Path(str(gate) + ".started").touch()
+    while not gate.exists():
+        time.sleep(0.01)
+    return x
+live.optimize(n_trials=4)
+"""
+
+
+def test_the_study_page_names_the_processes_running_it(
+    db: Path, tmp_path: Path, server: tuple[subprocess.Popen[str], str]
+) -> None:
+    _, address = server
+    assert "No process is running it now" in fetch(address + "study?name=live")[1]
+    gate = tmp_path / "go"
+    runner = subprocess.Popen([sys.executable, "-c", WAITING_SCRIPT, str(db), str(gate)])
+    try:
+        started = Path(str(gate) + ".started")
+        while not started.exists():  # the run's first trial is running
+            assert runner.poll() is None
+            time.sleep(0.01)
+        page = fetch(address + "study?name=live")[1]
+        assert f"<td class=num>{runner.pid}</td>" in page and ">running<" in page
+    finally:
+        gate.touch()
+        runner.wait(timeout=60)
+    assert "No process is running it now" in fetch(address + "study?name=live")[1]
